@@ -1,0 +1,426 @@
+//! Configuration, from the same variable names on every runtime: environment
+//! variables natively, `[vars]` and `wrangler secret` on Workers.
+//!
+//! [`Config::from_lookup`] takes any `name → value` function, so adapters feed
+//! it `std::env::var` or a Worker's `Env`. Every variable is optional at load
+//! time; each bot asks for what it needs ([`Config::bot_token`]) and gets an
+//! error naming the missing variable. Malformed values fail at load time, also
+//! naming the variable. `Debug` never prints a secret.
+
+use crate::domain::Points;
+use crate::ports::BotKind;
+use std::fmt;
+
+/// A secret value: printed as `***` by `Debug` and `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the few places that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A configuration problem, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A variable needed by what was asked for is not set.
+    #[error("missing configuration variable {name}: {why}")]
+    Missing {
+        /// Variable name.
+        name: &'static str,
+        /// What needs it.
+        why: &'static str,
+    },
+    /// A variable is set but its value is not usable.
+    #[error("invalid value for {name}: {reason}")]
+    Invalid {
+        /// Variable name.
+        name: &'static str,
+        /// What is wrong (never the secret value itself).
+        reason: String,
+    },
+}
+
+/// Every variable the program reads, for docs and for adapters that list them.
+pub const VARIABLES: &[&str] = &[
+    "TOKEN_CLIENT",
+    "TOKEN_PARTNER",
+    "ADMIN_BOT_TOKEN",
+    "ADMIN_CHAT_ID",
+    "SUPABASE_URL",
+    "SUPABASE_KEY",
+    "SENTRY_DSN",
+    "SENTRY_ENVIRONMENT",
+    "SENTRY_ALERT_TELEGRAM_TOKEN",
+    "SENTRY_ALERT_CHAT_ID",
+    "SENTRY_WEBHOOK_SECRET",
+    "OPENAI_API_KEY",
+    "OPENAI_MODEL",
+    "WELCOME_BONUS_AMOUNT",
+    "LOG_LEVEL",
+    "FRONTEND_URL",
+    "WEBHOOK_SECRET",
+    "TELEGRAM_API_URL",
+    "OPENAI_BASE_URL",
+    "REFERRAL_BONUS_AMOUNT",
+    "ASSISTANT_DAILY_LIMIT",
+    "CLIENT_BOT_USERNAME",
+    "PARTNER_BOT_USERNAME",
+];
+
+/// The program's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `TOKEN_CLIENT`: the customers' bot.
+    pub token_client: Option<Secret>,
+    /// `TOKEN_PARTNER`: the merchants' bot.
+    pub token_partner: Option<Secret>,
+    /// `ADMIN_BOT_TOKEN`: the admins' bot.
+    pub admin_bot_token: Option<Secret>,
+    /// `ADMIN_CHAT_ID`: the only chat the admin bot obeys, and where alerts go.
+    pub admin_chat_id: Option<i64>,
+    /// `SUPABASE_URL`: the Supabase project URL (PostgREST under `/rest/v1`).
+    pub supabase_url: Option<String>,
+    /// `SUPABASE_KEY`: the server-side (service role / secret) key.
+    pub supabase_key: Option<Secret>,
+    /// `SENTRY_DSN`: where errors are reported; none disables reporting.
+    pub sentry_dsn: Option<Secret>,
+    /// `SENTRY_ENVIRONMENT`, default `production`.
+    pub sentry_environment: String,
+    /// `SENTRY_ALERT_TELEGRAM_TOKEN`: the bot that posts Sentry alerts.
+    pub sentry_alert_telegram_token: Option<Secret>,
+    /// `SENTRY_ALERT_CHAT_ID`: where Sentry alerts go.
+    pub sentry_alert_chat_id: Option<i64>,
+    /// `SENTRY_WEBHOOK_SECRET`: verifies `Sentry-Hook-Signature`.
+    pub sentry_webhook_secret: Option<Secret>,
+    /// `OPENAI_API_KEY`: enables the assistant.
+    pub openai_api_key: Option<Secret>,
+    /// `OPENAI_MODEL`, default `gpt-4o-mini`.
+    pub openai_model: String,
+    /// `OPENAI_BASE_URL`, default `https://api.openai.com/v1`.
+    pub openai_base_url: String,
+    /// `WELCOME_BONUS_AMOUNT`, default 100 points; 0 disables it.
+    pub welcome_bonus: Points,
+    /// `REFERRAL_BONUS_AMOUNT`, default 50 points; 0 disables it.
+    pub referral_bonus: Points,
+    /// `ASSISTANT_DAILY_LIMIT`: questions per customer per day, default 20.
+    pub assistant_daily_limit: u32,
+    /// `LOG_LEVEL`, default `info` (adapters interpret it).
+    pub log_level: String,
+    /// `FRONTEND_URL`: the Mini App / web front end (CORS origin, "Open app").
+    pub frontend_url: Option<String>,
+    /// `WEBHOOK_SECRET`: one secret for every webhook; when absent each bot's
+    /// secret is derived from its token (see [`crate::telegram::webhook_secret`]).
+    pub webhook_secret: Option<Secret>,
+    /// `TELEGRAM_API_URL`, default `https://api.telegram.org`.
+    pub telegram_api_url: String,
+    /// `CLIENT_BOT_USERNAME`: for referral links; asked with `getMe` when absent.
+    pub client_bot_username: Option<String>,
+    /// `PARTNER_BOT_USERNAME`: for card deep links; asked with `getMe` when absent.
+    pub partner_bot_username: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            token_client: None,
+            token_partner: None,
+            admin_bot_token: None,
+            admin_chat_id: None,
+            supabase_url: None,
+            supabase_key: None,
+            sentry_dsn: None,
+            sentry_environment: "production".into(),
+            sentry_alert_telegram_token: None,
+            sentry_alert_chat_id: None,
+            sentry_webhook_secret: None,
+            openai_api_key: None,
+            openai_model: "gpt-4o-mini".into(),
+            openai_base_url: "https://api.openai.com/v1".into(),
+            welcome_bonus: 100,
+            referral_bonus: 50,
+            assistant_daily_limit: 20,
+            log_level: "info".into(),
+            frontend_url: None,
+            webhook_secret: None,
+            telegram_api_url: "https://api.telegram.org".into(),
+            client_bot_username: None,
+            partner_bot_username: None,
+        }
+    }
+}
+
+fn int<T: std::str::FromStr>(
+    name: &'static str,
+    v: String,
+    check: impl Fn(&T) -> bool,
+    what: &str,
+) -> Result<T, ConfigError> {
+    match v.trim().parse::<T>() {
+        Ok(n) if check(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid { name, reason: format!("expected {what}") }),
+    }
+}
+
+fn url(name: &'static str, v: String) -> Result<String, ConfigError> {
+    let v = v.trim().trim_end_matches('/').to_string();
+    let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(v),
+        _ => Err(ConfigError::Invalid { name, reason: "expected an http(s) URL".into() }),
+    }
+}
+
+fn token(name: &'static str, v: String) -> Result<Secret, ConfigError> {
+    let v = v.trim();
+    // Bot tokens look like `123456:ABC-DEF…`.
+    let ok = v.split_once(':').is_some_and(|(id, rest)| {
+        !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+            && !rest.is_empty()
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    if ok {
+        Ok(Secret::new(v))
+    } else {
+        Err(ConfigError::Invalid { name, reason: "expected a bot token like 123456:ABC-DEF…".into() })
+    }
+}
+
+fn username(name: &'static str, v: String) -> Result<String, ConfigError> {
+    let v = v.trim().trim_start_matches('@').to_string();
+    if (5..=32).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(v)
+    } else {
+        Err(ConfigError::Invalid { name, reason: "expected a bot username (5–32 letters, digits, _)".into() })
+    }
+}
+
+impl Config {
+    /// Reads every variable through `lookup`. Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let secret = |name: &str| get(name).map(|v| Secret::new(v.trim()));
+        let d = Config::default();
+        Ok(Config {
+            token_client: get("TOKEN_CLIENT").map(|v| token("TOKEN_CLIENT", v)).transpose()?,
+            token_partner: get("TOKEN_PARTNER").map(|v| token("TOKEN_PARTNER", v)).transpose()?,
+            admin_bot_token: get("ADMIN_BOT_TOKEN").map(|v| token("ADMIN_BOT_TOKEN", v)).transpose()?,
+            admin_chat_id: get("ADMIN_CHAT_ID")
+                .map(|v| int("ADMIN_CHAT_ID", v, |n: &i64| *n != 0, "a non-zero integer chat id"))
+                .transpose()?,
+            supabase_url: get("SUPABASE_URL").map(|v| url("SUPABASE_URL", v)).transpose()?,
+            supabase_key: secret("SUPABASE_KEY"),
+            sentry_dsn: get("SENTRY_DSN").map(|v| url("SENTRY_DSN", v).map(Secret::new)).transpose()?,
+            sentry_environment: get("SENTRY_ENVIRONMENT").map(|v| v.trim().to_string()).unwrap_or(d.sentry_environment),
+            sentry_alert_telegram_token: get("SENTRY_ALERT_TELEGRAM_TOKEN")
+                .map(|v| token("SENTRY_ALERT_TELEGRAM_TOKEN", v))
+                .transpose()?,
+            sentry_alert_chat_id: get("SENTRY_ALERT_CHAT_ID")
+                .map(|v| int("SENTRY_ALERT_CHAT_ID", v, |n: &i64| *n != 0, "a non-zero integer chat id"))
+                .transpose()?,
+            sentry_webhook_secret: secret("SENTRY_WEBHOOK_SECRET"),
+            openai_api_key: secret("OPENAI_API_KEY"),
+            openai_model: get("OPENAI_MODEL").map(|v| v.trim().to_string()).unwrap_or(d.openai_model),
+            openai_base_url: get("OPENAI_BASE_URL")
+                .map(|v| url("OPENAI_BASE_URL", v))
+                .transpose()?
+                .unwrap_or(d.openai_base_url),
+            welcome_bonus: get("WELCOME_BONUS_AMOUNT")
+                .map(|v| {
+                    int(
+                        "WELCOME_BONUS_AMOUNT",
+                        v,
+                        |n: &Points| (0..=1_000_000_000).contains(n),
+                        "a whole number of points from 0 to 1000000000",
+                    )
+                })
+                .transpose()?
+                .unwrap_or(d.welcome_bonus),
+            referral_bonus: get("REFERRAL_BONUS_AMOUNT")
+                .map(|v| {
+                    int(
+                        "REFERRAL_BONUS_AMOUNT",
+                        v,
+                        |n: &Points| (0..=1_000_000_000).contains(n),
+                        "a whole number of points from 0 to 1000000000",
+                    )
+                })
+                .transpose()?
+                .unwrap_or(d.referral_bonus),
+            assistant_daily_limit: get("ASSISTANT_DAILY_LIMIT")
+                .map(|v| int("ASSISTANT_DAILY_LIMIT", v, |_: &u32| true, "a whole number ≥ 0"))
+                .transpose()?
+                .unwrap_or(d.assistant_daily_limit),
+            log_level: match get("LOG_LEVEL") {
+                None => d.log_level,
+                Some(v) => {
+                    let l = v.trim().to_ascii_lowercase();
+                    if ["trace", "debug", "info", "warn", "error", "off"].contains(&l.as_str()) {
+                        l
+                    } else {
+                        return Err(ConfigError::Invalid {
+                            name: "LOG_LEVEL",
+                            reason: "expected one of trace, debug, info, warn, error, off".into(),
+                        });
+                    }
+                }
+            },
+            frontend_url: get("FRONTEND_URL").map(|v| url("FRONTEND_URL", v)).transpose()?,
+            webhook_secret: match get("WEBHOOK_SECRET") {
+                None => None,
+                Some(v) => {
+                    let v = v.trim();
+                    if (1..=256).contains(&v.len())
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                    {
+                        Some(Secret::new(v))
+                    } else {
+                        return Err(ConfigError::Invalid {
+                            name: "WEBHOOK_SECRET",
+                            reason: "expected 1–256 characters of A–Z, a–z, 0–9, _ and -".into(),
+                        });
+                    }
+                }
+            },
+            telegram_api_url: get("TELEGRAM_API_URL")
+                .map(|v| url("TELEGRAM_API_URL", v))
+                .transpose()?
+                .unwrap_or(d.telegram_api_url),
+            client_bot_username: get("CLIENT_BOT_USERNAME").map(|v| username("CLIENT_BOT_USERNAME", v)).transpose()?,
+            partner_bot_username: get("PARTNER_BOT_USERNAME")
+                .map(|v| username("PARTNER_BOT_USERNAME", v))
+                .transpose()?,
+        })
+    }
+
+    /// The name of the variable that holds `bot`'s token.
+    pub fn token_variable(bot: BotKind) -> &'static str {
+        match bot {
+            BotKind::Client => "TOKEN_CLIENT",
+            BotKind::Partner => "TOKEN_PARTNER",
+            BotKind::Admin => "ADMIN_BOT_TOKEN",
+            BotKind::Alerts => "SENTRY_ALERT_TELEGRAM_TOKEN",
+        }
+    }
+
+    /// `bot`'s token if configured.
+    pub fn token(&self, bot: BotKind) -> Option<&Secret> {
+        match bot {
+            BotKind::Client => self.token_client.as_ref(),
+            BotKind::Partner => self.token_partner.as_ref(),
+            BotKind::Admin => self.admin_bot_token.as_ref(),
+            BotKind::Alerts => self.sentry_alert_telegram_token.as_ref(),
+        }
+    }
+
+    /// Checks that everything `bot` needs is set and returns its token. The
+    /// admin bot also needs `ADMIN_CHAT_ID`; the alert bot `SENTRY_ALERT_CHAT_ID`.
+    pub fn bot_token(&self, bot: BotKind) -> Result<&Secret, ConfigError> {
+        let token =
+            self.token(bot).ok_or(ConfigError::Missing { name: Self::token_variable(bot), why: "the bot's token" })?;
+        match bot {
+            BotKind::Admin if self.admin_chat_id.is_none() => {
+                Err(ConfigError::Missing { name: "ADMIN_CHAT_ID", why: "the admin bot only obeys this chat" })
+            }
+            BotKind::Alerts if self.sentry_alert_chat_id.is_none() => {
+                Err(ConfigError::Missing { name: "SENTRY_ALERT_CHAT_ID", why: "where Sentry alerts are posted" })
+            }
+            _ => Ok(token),
+        }
+    }
+
+    /// The bots whose configuration is complete, in the order client, partner, admin.
+    pub fn enabled_bots(&self) -> Vec<BotKind> {
+        BotKind::WEBHOOK_BOTS.into_iter().filter(|b| self.bot_token(*b).is_ok()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_when_empty() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert!(c.enabled_bots().is_empty());
+        assert_eq!(
+            c.bot_token(BotKind::Client).unwrap_err(),
+            ConfigError::Missing { name: "TOKEN_CLIENT", why: "the bot's token" }
+        );
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable() {
+        for (name, value) in [
+            ("ADMIN_CHAT_ID", "abc"),
+            ("WELCOME_BONUS_AMOUNT", "-5"),
+            ("WELCOME_BONUS_AMOUNT", "1.5"),
+            ("TOKEN_CLIENT", "nocolon"),
+            ("FRONTEND_URL", "ftp://x"),
+            ("LOG_LEVEL", "loud"),
+            ("WEBHOOK_SECRET", "has space"),
+        ] {
+            match load(&[(name, value)]) {
+                Err(ConfigError::Invalid { name: n, reason }) => {
+                    assert_eq!(n, name);
+                    assert!(!reason.contains(value), "reason must not echo the value");
+                }
+                other => panic!("{name}={value}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let c = load(&[
+            ("TOKEN_CLIENT", "123:SECRETTOKEN"),
+            ("SUPABASE_KEY", "sb_secret_xyz"),
+            ("OPENAI_API_KEY", "sk-live-1"),
+            ("WEBHOOK_SECRET", "hook-secret"),
+        ])
+        .unwrap();
+        let dbg = format!("{c:?}");
+        for s in ["SECRETTOKEN", "sb_secret_xyz", "sk-live-1", "hook-secret"] {
+            assert!(!dbg.contains(s), "{s} leaked in {dbg}");
+        }
+    }
+
+    #[test]
+    fn each_bot_needs_only_its_own_variables() {
+        let c = load(&[("TOKEN_PARTNER", "1:abc"), ("ADMIN_BOT_TOKEN", "2:def")]).unwrap();
+        assert!(c.bot_token(BotKind::Partner).is_ok());
+        assert_eq!(
+            c.bot_token(BotKind::Admin).unwrap_err(),
+            ConfigError::Missing { name: "ADMIN_CHAT_ID", why: "the admin bot only obeys this chat" }
+        );
+        assert_eq!(c.enabled_bots(), vec![BotKind::Partner]);
+    }
+}

@@ -1,0 +1,533 @@
+//! The loyalty program's domain: customers, partners, the append-only points
+//! ledger and redemption requests, plus the pure rules every backend applies.
+//!
+//! Amounts are integers ([`Points`]); there are no floats anywhere in the
+//! ledger. One point is worth one unit of the program's currency when redeemed.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A signed number of points (credits are positive, debits negative).
+pub type Points = i64;
+
+/// Seconds since the Unix epoch, UTC. The core never reads a clock itself:
+/// times come from the [`Clock`](crate::ports::Clock) port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Seconds in a day.
+    pub const DAY: i64 = 86_400;
+
+    /// The start (00:00 UTC) of the day containing `self`.
+    pub fn day_start(self) -> Timestamp {
+        Timestamp(self.0 - self.0.rem_euclid(Self::DAY))
+    }
+
+    /// `self` moved by `secs` seconds (negative moves back).
+    pub fn plus(self, secs: i64) -> Timestamp {
+        Timestamp(self.0.saturating_add(secs))
+    }
+}
+
+macro_rules! id_type {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A customer's internal id, assigned by the store.
+    CustomerId
+);
+id_type!(
+    /// A partner's internal id, assigned by the store.
+    PartnerId
+);
+id_type!(
+    /// A ledger entry's id, assigned by the store; increases with time.
+    EntryId
+);
+id_type!(
+    /// A redemption request's id, assigned by the store.
+    RedemptionId
+);
+id_type!(
+    /// A broadcast job's id, assigned by the store.
+    BroadcastId
+);
+id_type!(
+    /// A Telegram user id (also the private chat id with that user).
+    TelegramUserId
+);
+
+/// A customer's public code: 8 characters of Crockford base32 (no I, L, O, U),
+/// about 40 bits of randomness. It appears in QR codes and deep links instead of
+/// the Telegram id, so it must be unguessable but short enough to type.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CustomerCode(String);
+
+impl CustomerCode {
+    /// Length of a code in characters.
+    pub const LEN: usize = 8;
+    /// The Crockford base32 alphabet codes are written in.
+    pub const ALPHABET: &'static [u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    /// Builds a code from 5 random bytes (40 bits, 8 × 5 bits).
+    pub fn from_random(bytes: [u8; 5]) -> CustomerCode {
+        let mut n: u64 = 0;
+        for b in bytes {
+            n = (n << 8) | u64::from(b);
+        }
+        let mut s = String::with_capacity(Self::LEN);
+        for i in (0..Self::LEN).rev() {
+            let idx = ((n >> (i * 5)) & 31) as usize;
+            s.push(Self::ALPHABET[idx] as char);
+        }
+        CustomerCode(s)
+    }
+
+    /// Parses user input: case-insensitive, `O`→`0`, `I`/`L`→`1`, spaces and
+    /// dashes ignored. Returns `None` unless exactly 8 valid characters remain.
+    pub fn parse(input: &str) -> Option<CustomerCode> {
+        let mut s = String::with_capacity(Self::LEN);
+        for c in input.chars() {
+            let c = match c.to_ascii_uppercase() {
+                ' ' | '-' => continue,
+                'O' => '0',
+                'I' | 'L' => '1',
+                c => c,
+            };
+            if !c.is_ascii() || !Self::ALPHABET.contains(&(c as u8)) {
+                return None;
+            }
+            s.push(c);
+            if s.len() > Self::LEN {
+                return None;
+            }
+        }
+        (s.len() == Self::LEN).then_some(CustomerCode(s))
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CustomerCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for CustomerCode {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        CustomerCode::parse(&s).ok_or_else(|| format!("invalid customer code {s:?}"))
+    }
+}
+
+impl From<CustomerCode> for String {
+    fn from(c: CustomerCode) -> String {
+        c.0
+    }
+}
+
+/// The languages of the bots' text catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// Russian.
+    Ru,
+    /// English (the fallback).
+    #[default]
+    En,
+    /// Vietnamese.
+    Vi,
+}
+
+impl Language {
+    /// All supported languages.
+    pub const ALL: [Language; 3] = [Language::Ru, Language::En, Language::Vi];
+
+    /// Picks a language from Telegram's `language_code` (IETF tag such as
+    /// `ru`, `en-US`, `vi`); anything else falls back to English.
+    pub fn from_code(code: Option<&str>) -> Language {
+        let primary = code.unwrap_or("").split(['-', '_']).next().unwrap_or("");
+        match primary.to_ascii_lowercase().as_str() {
+            "ru" | "uk" | "be" | "kk" => Language::Ru,
+            "vi" => Language::Vi,
+            _ => Language::En,
+        }
+    }
+
+    /// The two-letter code (`ru`, `en`, `vi`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Ru => "ru",
+            Language::En => "en",
+            Language::Vi => "vi",
+        }
+    }
+
+    /// Parses exactly `ru`, `en` or `vi`.
+    pub fn parse(code: &str) -> Option<Language> {
+        match code {
+            "ru" => Some(Language::Ru),
+            "en" => Some(Language::En),
+            "vi" => Some(Language::Vi),
+            _ => None,
+        }
+    }
+}
+
+/// A customer of the program: one Telegram user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Internal id.
+    pub id: CustomerId,
+    /// The customer's Telegram user id.
+    pub telegram_id: TelegramUserId,
+    /// Public code shown in the QR card and used by partners.
+    pub code: CustomerCode,
+    /// First name as Telegram reported it at sign-up.
+    pub first_name: String,
+    /// Telegram username, if any.
+    pub username: Option<String>,
+    /// Chosen language for the bots' texts.
+    pub language: Language,
+    /// Who invited this customer, if anyone.
+    pub referrer: Option<CustomerId>,
+    /// Current balance: always the sum of the customer's ledger entries, never negative.
+    pub balance: Points,
+    /// A blocked customer can neither earn nor redeem.
+    pub blocked: bool,
+    /// When the customer signed up.
+    pub created_at: Timestamp,
+}
+
+/// Where a partner's application stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerStatus {
+    /// Applied, waiting for an admin.
+    Applied,
+    /// May credit and redeem points.
+    Approved,
+    /// Application refused.
+    Rejected,
+    /// Was approved, now stopped by an admin.
+    Suspended,
+}
+
+impl PartnerStatus {
+    /// The status as stored (`applied`, `approved`, `rejected`, `suspended`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartnerStatus::Applied => "applied",
+            PartnerStatus::Approved => "approved",
+            PartnerStatus::Rejected => "rejected",
+            PartnerStatus::Suspended => "suspended",
+        }
+    }
+}
+
+/// Commercial terms of an approved partner. Rates are in basis points
+/// (1 bp = 0.01 %), so every computation stays in integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerTerms {
+    /// Points earned per purchase: `floor(purchase × earn_rate_bps / 10 000)`.
+    pub earn_rate_bps: u32,
+    /// Largest share of a purchase that may be paid with points, in bp.
+    pub max_redeem_share_bps: u32,
+    /// Most points the partner may credit per UTC day.
+    pub daily_credit_limit: Points,
+}
+
+impl Default for PartnerTerms {
+    /// 5 % back, up to 30 % of a purchase payable with points, 100 000 points a day.
+    fn default() -> Self {
+        PartnerTerms { earn_rate_bps: 500, max_redeem_share_bps: 3_000, daily_credit_limit: 100_000 }
+    }
+}
+
+/// A merchant taking part in the program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partner {
+    /// Internal id.
+    pub id: PartnerId,
+    /// The Telegram user who operates the partner bot for this merchant.
+    pub telegram_id: TelegramUserId,
+    /// Business name.
+    pub name: String,
+    /// Business category (free text, e.g. "cafe").
+    pub category: String,
+    /// Application status.
+    pub status: PartnerStatus,
+    /// Commercial terms.
+    pub terms: PartnerTerms,
+    /// Whether a POS API key is set (only its hash is stored).
+    pub has_api_key: bool,
+    /// When the partner applied.
+    pub created_at: Timestamp,
+}
+
+/// The kind of a ledger entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// Sign-up bonus, once per customer.
+    WelcomeBonus,
+    /// Bonus to a referrer, once per referred customer.
+    ReferralBonus,
+    /// Points earned on a purchase at a partner.
+    Accrual,
+    /// Points spent at a partner (negative).
+    Redemption,
+    /// Cancels an earlier accrual or redemption (opposite sign).
+    Reversal,
+    /// Manual correction by an admin, with a reason.
+    Adjustment,
+}
+
+impl EntryKind {
+    /// The kind as stored (`welcome_bonus`, `accrual`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::WelcomeBonus => "welcome_bonus",
+            EntryKind::ReferralBonus => "referral_bonus",
+            EntryKind::Accrual => "accrual",
+            EntryKind::Redemption => "redemption",
+            EntryKind::Reversal => "reversal",
+            EntryKind::Adjustment => "adjustment",
+        }
+    }
+}
+
+/// Who caused a ledger entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Author {
+    /// The program itself (bonuses).
+    System,
+    /// A customer (confirming a redemption).
+    Customer(CustomerId),
+    /// A partner (accruals, reversals).
+    Partner(PartnerId),
+    /// An admin, by Telegram user id (adjustments).
+    Admin(TelegramUserId),
+}
+
+/// One append-only ledger entry. Entries are never updated or deleted; a
+/// mistake is corrected by a [`EntryKind::Reversal`] or an
+/// [`EntryKind::Adjustment`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Entry id.
+    pub id: EntryId,
+    /// Whose balance the entry changes.
+    pub customer: CustomerId,
+    /// What kind of movement it is.
+    pub kind: EntryKind,
+    /// Signed amount.
+    pub amount: Points,
+    /// The partner involved, for accruals, redemptions and their reversals.
+    pub partner: Option<PartnerId>,
+    /// Purchase amount, for accruals and redemptions.
+    pub purchase: Option<Points>,
+    /// Unique key: the same key is never applied twice.
+    pub idempotency_key: String,
+    /// Who caused the entry.
+    pub author: Author,
+    /// The entry this one reverses, for reversals.
+    pub reverses: Option<EntryId>,
+    /// Free-text reason, for adjustments.
+    pub reason: Option<String>,
+    /// When it was applied.
+    pub created_at: Timestamp,
+}
+
+/// State of a redemption request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedemptionStatus {
+    /// Waiting for the customer.
+    Pending,
+    /// Confirmed: the points were debited.
+    Confirmed,
+    /// Declined by the customer.
+    Declined,
+    /// Not answered in time.
+    Expired,
+}
+
+impl RedemptionStatus {
+    /// The status as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedemptionStatus::Pending => "pending",
+            RedemptionStatus::Confirmed => "confirmed",
+            RedemptionStatus::Declined => "declined",
+            RedemptionStatus::Expired => "expired",
+        }
+    }
+}
+
+/// A partner's request to debit a customer's points, applied only when the
+/// customer confirms it before it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedemptionRequest {
+    /// Request id.
+    pub id: RedemptionId,
+    /// The customer asked to pay with points.
+    pub customer: CustomerId,
+    /// The partner asking.
+    pub partner: PartnerId,
+    /// Points to debit (positive).
+    pub points: Points,
+    /// The purchase the points pay for.
+    pub purchase: Points,
+    /// Current state.
+    pub status: RedemptionStatus,
+    /// When it was opened.
+    pub created_at: Timestamp,
+    /// After this instant it can no longer be confirmed.
+    pub expires_at: Timestamp,
+    /// The ledger entry, once confirmed.
+    pub entry: Option<EntryId>,
+}
+
+/// Who receives a broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Every customer that is not blocked.
+    Customers,
+    /// Every approved partner.
+    Partners,
+}
+
+/// A broadcast job: a message delivered to an audience in batches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastJob {
+    /// Job id.
+    pub id: BroadcastId,
+    /// Who receives it.
+    pub audience: Audience,
+    /// The text to send.
+    pub text: String,
+    /// The admin chat that gets progress reports.
+    pub admin_chat: i64,
+    /// Recipients known when the job was created.
+    pub total: u32,
+    /// Messages delivered so far.
+    pub sent: u32,
+    /// Messages that failed permanently (e.g. the user blocked the bot).
+    pub failed: u32,
+    /// Position of the last claimed recipient (store-defined, increasing).
+    pub cursor: i64,
+    /// Every recipient has been claimed.
+    pub done: bool,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// One recipient of a broadcast batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    /// Chat to send to.
+    pub chat_id: TelegramUserId,
+    /// Language to mention in any prefix.
+    pub language: Language,
+}
+
+/// The pure rules of the program, shared by every storage backend (the SQL
+/// functions implement the same formulas; the conformance suite checks them).
+pub mod rules {
+    use super::Points;
+
+    /// Basis points in 100 %.
+    pub const BPS: i64 = 10_000;
+
+    /// Points earned on `purchase` at `rate_bps`: `floor(purchase × rate / 10 000)`.
+    /// Computed in 128 bits so it never overflows; negative inputs give 0.
+    pub fn accrual(purchase: Points, rate_bps: u32) -> Points {
+        if purchase <= 0 {
+            return 0;
+        }
+        let v = i128::from(purchase) * i128::from(rate_bps) / i128::from(BPS);
+        Points::try_from(v).unwrap_or(Points::MAX)
+    }
+
+    /// Most points payable on `purchase` when at most `share_bps` of it may be
+    /// paid with points: `floor(purchase × share / 10 000)`.
+    pub fn max_redeemable(purchase: Points, share_bps: u32) -> Points {
+        accrual(purchase, share_bps)
+    }
+
+    /// Largest purchase amount accepted (10¹² units), so sums stay far from overflow.
+    pub const MAX_PURCHASE: Points = 1_000_000_000_000;
+
+    /// Largest single manual adjustment, either sign.
+    pub const MAX_ADJUSTMENT: Points = 1_000_000_000;
+
+    /// How long a customer has to answer a redemption request (10 minutes).
+    pub const REDEMPTION_TTL_SECS: i64 = 600;
+
+    /// How long a partner may reverse its own entry (24 hours).
+    pub const REVERSAL_WINDOW_SECS: i64 = 86_400;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accrual_floors_and_never_overflows() {
+        assert_eq!(rules::accrual(999, 500), 49);
+        assert_eq!(rules::accrual(1000, 500), 50);
+        assert_eq!(rules::accrual(0, 500), 0);
+        assert_eq!(rules::accrual(-5, 500), 0);
+        assert_eq!(rules::accrual(Points::MAX, u32::MAX), Points::MAX);
+    }
+
+    #[test]
+    fn code_roundtrip_and_lenient_parse() {
+        let c = CustomerCode::from_random([0xde, 0xad, 0xbe, 0xef, 0x01]);
+        assert_eq!(c.as_str().len(), 8);
+        assert_eq!(CustomerCode::parse(c.as_str()), Some(c.clone()));
+        assert_eq!(CustomerCode::parse(&c.as_str().to_lowercase()), Some(c));
+        assert_eq!(CustomerCode::parse("0O1IL-abc d"), None, "nine characters");
+        assert_eq!(CustomerCode::parse("0o1il abc").map(String::from), Some("00111ABC".into()));
+        assert_eq!(CustomerCode::parse("ab-cd 12 34").map(String::from), Some("ABCD1234".into()));
+        assert_eq!(CustomerCode::parse("ABCD123U"), None);
+        assert_eq!(CustomerCode::parse("ABCD12345"), None);
+        assert_eq!(CustomerCode::parse("ÄBCD1234"), None);
+    }
+
+    #[test]
+    fn language_from_code() {
+        assert_eq!(Language::from_code(Some("ru-RU")), Language::Ru);
+        assert_eq!(Language::from_code(Some("vi")), Language::Vi);
+        assert_eq!(Language::from_code(Some("de")), Language::En);
+        assert_eq!(Language::from_code(None), Language::En);
+    }
+
+    #[test]
+    fn day_start_is_utc_midnight() {
+        assert_eq!(Timestamp(86_400 * 3 + 5).day_start(), Timestamp(86_400 * 3));
+        assert_eq!(Timestamp(-1).day_start(), Timestamp(-86_400));
+    }
+}

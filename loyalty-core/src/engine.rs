@@ -1,0 +1,239 @@
+//! The [`Engine`]: configuration plus ports, and the entry points adapters call.
+
+use crate::config::Config;
+use crate::domain::{BroadcastId, CustomerCode, CustomerId, Language, Timestamp};
+use crate::ports::{
+    Assistant, BotKind, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi, TelegramError,
+};
+use crate::telegram::BotCall;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The adapters' implementations of the ports.
+#[derive(Clone)]
+pub struct Ports {
+    /// Where the program's state lives.
+    pub storage: Arc<dyn Storage>,
+    /// Sends Bot API calls.
+    pub telegram: Arc<dyn TelegramApi>,
+    /// Answers questions; `None` when `OPENAI_API_KEY` is not set.
+    pub assistant: Option<Arc<dyn Assistant>>,
+    /// Receives error reports.
+    pub reporter: Arc<dyn ErrorReporter>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Random bytes.
+    pub random: Arc<dyn Randomness>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports").field("assistant", &self.assistant.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// Work to do after a webhook has been answered: on Tokio a spawned task, on
+/// Workers `ctx.wait_until`. Run each with [`Engine::run_task`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Task {
+    /// Send one Bot API call (retried on `retry_after`).
+    Call(BotCall),
+    /// Ask the assistant and send the answer to the customer.
+    Answer {
+        /// Chat to answer in (the customer's private chat).
+        chat_id: i64,
+        /// The customer asking.
+        customer: CustomerId,
+        /// Their language.
+        language: Language,
+        /// The question.
+        question: String,
+    },
+    /// Deliver a broadcast job (see [`Engine::deliver_broadcast`]).
+    Broadcast(BroadcastId),
+}
+
+/// What a handler produced: calls to make, in order. The first one may ride in
+/// the webhook response; the rest become [`Task::Call`]s, followed by `tasks`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outbox {
+    /// Bot API calls, in order.
+    pub calls: Vec<BotCall>,
+    /// Other deferred work.
+    pub tasks: Vec<Task>,
+}
+
+impl Outbox {
+    /// An outbox with one call.
+    pub fn one(call: BotCall) -> Outbox {
+        Outbox { calls: vec![call], tasks: Vec::new() }
+    }
+
+    /// Adds a call.
+    pub fn push(&mut self, call: BotCall) -> &mut Self {
+        self.calls.push(call);
+        self
+    }
+
+    /// Adds a deferred task.
+    pub fn defer(&mut self, task: Task) -> &mut Self {
+        self.tasks.push(task);
+        self
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty() && self.tasks.is_empty()
+    }
+
+    /// Splits into the call for the webhook response (the first call that
+    /// [fits](BotCall::fits_webhook_reply) `bot`, if it is the first call) and
+    /// the deferred rest, in order.
+    pub fn split_for_webhook(self, bot: BotKind) -> (Option<BotCall>, Vec<Task>) {
+        let mut calls = self.calls.into_iter();
+        let mut deferred = Vec::new();
+        let mut first = None;
+        if let Some(c) = calls.next() {
+            if c.fits_webhook_reply(bot) {
+                first = Some(c);
+            } else {
+                deferred.push(Task::Call(c));
+            }
+        }
+        deferred.extend(calls.map(Task::Call));
+        deferred.extend(self.tasks);
+        (first, deferred)
+    }
+}
+
+/// The loyalty engine: cheap to clone, shared by every request.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    ports: Ports,
+    usernames: Mutex<HashMap<BotKind, String>>,
+}
+
+impl Engine {
+    /// Builds an engine.
+    pub fn new(config: Config, ports: Ports) -> Engine {
+        let mut usernames = HashMap::new();
+        if let Some(u) = &config.client_bot_username {
+            usernames.insert(BotKind::Client, u.clone());
+        }
+        if let Some(u) = &config.partner_bot_username {
+            usernames.insert(BotKind::Partner, u.clone());
+        }
+        Engine { inner: Arc::new(Inner { config, ports, usernames: Mutex::new(usernames) }) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The ports.
+    pub fn ports(&self) -> &Ports {
+        &self.inner.ports
+    }
+
+    /// Storage.
+    pub fn storage(&self) -> &dyn Storage {
+        self.inner.ports.storage.as_ref()
+    }
+
+    /// Current time from the clock port.
+    pub fn now(&self) -> Timestamp {
+        self.inner.ports.clock.now()
+    }
+
+    /// A fresh random customer code.
+    pub fn random_code(&self) -> CustomerCode {
+        let mut b = [0u8; 5];
+        self.inner.ports.random.fill(&mut b);
+        CustomerCode::from_random(b)
+    }
+
+    /// `n` random bytes as lower-case hex (2n characters).
+    pub fn random_hex(&self, n: usize) -> String {
+        let mut b = vec![0u8; n];
+        self.inner.ports.random.fill(&mut b);
+        hex::encode(b)
+    }
+
+    /// Reports an error to the reporter port and to `tracing`.
+    pub async fn report(&self, report: ErrorReport) {
+        tracing::warn!(
+            context = report.context,
+            update_kind = report.update_kind,
+            temporary = report.temporary,
+            "{}",
+            report.message
+        );
+        self.inner.ports.reporter.report(report).await;
+    }
+
+    /// A bot's `@username` (without `@`): from configuration, else asked once
+    /// with `getMe` and cached. `None` if Telegram cannot be asked now.
+    pub async fn bot_username(&self, bot: BotKind) -> Option<String> {
+        if let Some(u) = self.inner.usernames.lock().ok().and_then(|m| m.get(&bot).cloned()) {
+            return Some(u);
+        }
+        let call = BotCall { bot, method: "getMe", params: Default::default(), file: None };
+        let me = self.inner.ports.telegram.call(&call).await.ok()?;
+        let name = me.get("username")?.as_str()?.to_string();
+        if let Ok(mut m) = self.inner.usernames.lock() {
+            m.insert(bot, name.clone());
+        }
+        Some(name)
+    }
+
+    /// Sends one call, waiting and retrying (up to 3 times) when Telegram
+    /// answers 429 with `retry_after` or fails transiently.
+    pub async fn send(&self, call: &BotCall) -> Result<serde_json::Value, TelegramError> {
+        let mut attempt = 0;
+        loop {
+            match self.inner.ports.telegram.call(call).await {
+                Err(TelegramError::RetryAfter(secs)) if attempt < 3 => {
+                    self.inner.ports.clock.sleep(u64::from(secs.max(1)) * 1000).await;
+                }
+                Err(e) if e.is_temporary() && attempt < 3 => {
+                    self.inner.ports.clock.sleep(500 << attempt).await;
+                }
+                other => return other,
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Runs one deferred task to completion. Failures are reported, not returned:
+    /// by now the webhook has been answered and nobody else could act on them.
+    pub async fn run_task(&self, task: Task) {
+        match task {
+            Task::Call(call) => {
+                if let Err(e) = self.send(&call).await {
+                    let temporary = e.is_temporary();
+                    self.report(ErrorReport {
+                        message: format!("{} via {} bot failed: {e}", call.method, call.bot.as_str()),
+                        context: "deferred",
+                        update_kind: None,
+                        temporary,
+                    })
+                    .await;
+                }
+            }
+            Task::Answer { chat_id, customer, language, question } => {
+                crate::bots::client::answer_question(self, chat_id, customer, language, &question).await;
+            }
+            Task::Broadcast(job) => {
+                self.deliver_broadcast(job, u32::MAX).await;
+            }
+        }
+    }
+}

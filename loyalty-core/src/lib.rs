@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod api;
+pub mod bots;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod maybe_send;
+pub mod memory;
+pub mod ports;
+pub mod qr;
+pub mod telegram;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use config::{Config, ConfigError, Secret};
+pub use engine::{Engine, Outbox, Ports, Task};
+pub use error::{Error, Result};

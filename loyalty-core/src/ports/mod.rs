@@ -1,0 +1,138 @@
+//! Ports: the small traits through which the core reaches the outside world.
+//!
+//! The core never performs I/O, reads a clock or draws randomness by itself;
+//! adapters (`loyalty-native`, `loyalty-edge`) implement these traits and tests
+//! implement them with fakes (see the `testkit` feature).
+
+mod storage;
+
+pub use storage::*;
+
+use crate::domain::{Language, Timestamp};
+use crate::maybe_send::{MaybeSend, MaybeSync};
+use crate::telegram::BotCall;
+use async_trait::async_trait;
+
+/// Why a Bot API call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelegramError {
+    /// 429 Too Many Requests: wait this many seconds, then retry.
+    #[error("rate limited; retry after {0} s")]
+    RetryAfter(u32),
+    /// Telegram answered `ok: false` (e.g. 403 "bot was blocked by the user").
+    #[error("Bot API error {code}: {description}")]
+    Api {
+        /// `error_code`.
+        code: u16,
+        /// `description`.
+        description: String,
+    },
+    /// Network failure, timeout or 5xx: retrying may help.
+    #[error("Bot API unreachable: {0}")]
+    Transport(String),
+    /// No token is configured for the bot the call is addressed to.
+    #[error("no token configured for the {0} bot")]
+    NoToken(&'static str),
+}
+
+impl TelegramError {
+    /// Whether retrying later may succeed.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            TelegramError::RetryAfter(_) | TelegramError::Transport(_) => true,
+            TelegramError::Api { code, .. } => *code >= 500,
+            TelegramError::NoToken(_) => false,
+        }
+    }
+}
+
+/// Sends one Bot API method with the token of the bot named in the call and
+/// returns Telegram's `result` field.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait TelegramApi: MaybeSend + MaybeSync {
+    /// Executes `call` (multipart when it carries a file).
+    async fn call(&self, call: &BotCall) -> Result<serde_json::Value, TelegramError>;
+}
+
+/// What the assistant may know about the person asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssistantContext {
+    /// The program's name (the client bot's display name or "loyalty program").
+    pub program: String,
+    /// The customer's language: answer in it.
+    pub language: Language,
+    /// The customer's balance.
+    pub balance: i64,
+    /// Approved partners with their earn rates, e.g. "Pho 24 (cafe): 5 %".
+    pub partners: Vec<String>,
+}
+
+/// Why the assistant did not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssistantError {
+    /// Not configured (no API key).
+    #[error("assistant is not configured")]
+    Unavailable,
+    /// The model service failed or timed out.
+    #[error("assistant failed: {0}")]
+    Failed(String),
+}
+
+/// Answers a customer's free-form question (an LLM in production).
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait Assistant: MaybeSend + MaybeSync {
+    /// Answers `question`, in `context.language`, knowing `context`.
+    async fn answer(&self, question: &str, context: &AssistantContext) -> Result<String, AssistantError>;
+}
+
+/// An error worth reporting to the team (Sentry in production). Never contains
+/// secrets or message texts, only what happened and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorReport {
+    /// Short description, e.g. "storage temporarily unavailable: …".
+    pub message: String,
+    /// Where: `webhook.client`, `api`, `deferred`, …
+    pub context: &'static str,
+    /// The kind of Telegram update being handled, if any (`message`, `callback_query`, …).
+    pub update_kind: Option<&'static str>,
+    /// Whether the failure is temporary.
+    pub temporary: bool,
+}
+
+/// Receives error reports. Must not fail or block for long.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait ErrorReporter: MaybeSend + MaybeSync {
+    /// Records one report.
+    async fn report(&self, report: ErrorReport);
+}
+
+/// An [`ErrorReporter`] that drops everything (reports still go to `tracing`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoReporter;
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl ErrorReporter for NoReporter {
+    async fn report(&self, _report: ErrorReport) {}
+}
+
+/// Time: what time it is, and waiting (for rate limits and `retry_after`).
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait Clock: MaybeSend + MaybeSync {
+    /// Current time.
+    fn now(&self) -> Timestamp;
+    /// Waits `millis` milliseconds (a stepped test clock advances instead).
+    async fn sleep(&self, millis: u64);
+}
+
+/// A source of unpredictable bytes (customer codes, API keys, ids).
+pub trait Randomness: MaybeSend + MaybeSync {
+    /// Fills `buf` with random bytes from a cryptographically secure source.
+    fn fill(&self, buf: &mut [u8]);
+}

@@ -1,0 +1,601 @@
+//! The storage port: one method per use case, each one atomic round trip.
+//!
+//! A backend such as Postgres implements every method as a single function call
+//! (or a single transaction); the in-memory store holds one lock per call. No
+//! method expects the caller to read, decide and write back: the decision is
+//! made inside the call, from the inputs given here (including `now` and the
+//! day boundaries, which the core computes from its [`Clock`](super::Clock)).
+//!
+//! Every money-moving request carries an `idempotency_key`. Applying the same
+//! key again returns the first result with `replayed = true`; the same key with
+//! different parameters is [`Rejection::IdempotencyConflict`].
+
+use crate::domain::*;
+use crate::maybe_send::{MaybeSend, MaybeSync};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Why a storage call did not apply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A rule of the program refused the operation; nothing changed. Permanent.
+    #[error("rejected: {0}")]
+    Rejected(Rejection),
+    /// The backend could not be reached or asked to retry (connection lost,
+    /// serialization failure, pool timeout, 5xx). Nothing was applied, or the
+    /// operation was applied and a retry with the same idempotency key is safe.
+    #[error("storage temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// The backend failed in a way a retry will not fix (bad schema, bug).
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same call later may succeed.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl From<Rejection> for StoreError {
+    fn from(r: Rejection) -> Self {
+        StoreError::Rejected(r)
+    }
+}
+
+/// A rule of the program that refused an operation. Bots turn each into a
+/// helpful message; the API into a 4xx error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No such customer.
+    #[error("unknown customer")]
+    UnknownCustomer,
+    /// No such partner.
+    #[error("unknown partner")]
+    UnknownPartner,
+    /// No such ledger entry (or not one this partner may touch).
+    #[error("unknown entry")]
+    UnknownEntry,
+    /// No such redemption request.
+    #[error("unknown redemption request")]
+    UnknownRedemption,
+    /// The customer is blocked.
+    #[error("customer is blocked")]
+    CustomerBlocked,
+    /// The partner is not approved (applied, rejected or suspended).
+    #[error("partner is not approved")]
+    PartnerNotApproved,
+    /// The balance does not cover the debit.
+    #[error("insufficient balance: {balance} < {requested}")]
+    InsufficientBalance {
+        /// Current balance.
+        balance: Points,
+        /// Points the operation needs.
+        requested: Points,
+    },
+    /// More points than the partner's maximum share of the purchase.
+    #[error("at most {max} points may pay for this purchase")]
+    ExceedsMaxShare {
+        /// Largest payable amount.
+        max: Points,
+    },
+    /// The partner's daily credit limit would be exceeded.
+    #[error("daily credit limit reached; {remaining} points left today")]
+    DailyLimitExceeded {
+        /// Points the partner may still credit today.
+        remaining: Points,
+    },
+    /// Zero, negative or absurdly large amount.
+    #[error("invalid amount")]
+    InvalidAmount,
+    /// The entry has already been reversed.
+    #[error("entry already reversed")]
+    AlreadyReversed,
+    /// Only accruals and redemptions can be reversed.
+    #[error("this entry cannot be reversed")]
+    NotReversible,
+    /// The reversal window (24 h) has passed.
+    #[error("reversal window has passed")]
+    ReversalWindowClosed,
+    /// The redemption request expired before it was answered.
+    #[error("redemption request expired")]
+    RedemptionExpired,
+    /// The redemption request was already answered.
+    #[error("redemption request is already {status:?}")]
+    RedemptionClosed {
+        /// Its current status.
+        status: RedemptionStatus,
+    },
+    /// The request belongs to another customer.
+    #[error("this redemption request belongs to someone else")]
+    NotYourRedemption,
+    /// The idempotency key was used before with different parameters.
+    #[error("idempotency key reused with different parameters")]
+    IdempotencyConflict,
+    /// The generated customer code is taken; the caller retries with another.
+    #[error("customer code already taken")]
+    CodeTaken,
+    /// The partner's status does not allow this transition.
+    #[error("partner status does not allow this")]
+    InvalidTransition,
+    /// This Telegram user is already registered as a partner.
+    #[error("already a partner")]
+    AlreadyPartner,
+}
+
+/// Result of a storage call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Identifies a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", content = "value", rename_all = "snake_case")]
+pub enum CustomerRef {
+    /// By internal id.
+    Id(CustomerId),
+    /// By Telegram user id.
+    Telegram(TelegramUserId),
+    /// By public code.
+    Code(CustomerCode),
+}
+
+/// Identifies a partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", content = "value", rename_all = "snake_case")]
+pub enum PartnerRef {
+    /// By internal id.
+    Id(PartnerId),
+    /// By the Telegram id of the user operating it.
+    Telegram(TelegramUserId),
+}
+
+/// Sign-up of a Telegram user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewCustomer {
+    /// The user.
+    pub telegram_id: TelegramUserId,
+    /// A fresh random code (used only if the customer is new).
+    pub code: CustomerCode,
+    /// First name.
+    pub first_name: String,
+    /// Username.
+    pub username: Option<String>,
+    /// Initial language.
+    pub language: Language,
+    /// Code from a `ref_<code>` deep link. Unknown codes and self-referrals are
+    /// ignored (the sign-up still succeeds, without referral bonus).
+    pub referrer: Option<CustomerCode>,
+    /// Welcome bonus to credit, once per customer (`WELCOME_BONUS_AMOUNT`); 0 for none.
+    pub welcome_bonus: Points,
+    /// Bonus to credit to the referrer, once per referred customer; 0 for none.
+    pub referral_bonus: Points,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// Outcome of [`Storage::register_customer`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// The customer after the call.
+    pub customer: Customer,
+    /// `false` when the user was already registered (nothing changed).
+    pub created: bool,
+    /// The welcome bonus entry, when this call created it.
+    pub welcome: Option<LedgerEntry>,
+    /// The referrer and their bonus entry, when this call credited it.
+    pub referral: Option<(Customer, LedgerEntry)>,
+}
+
+/// A customer with their most recent entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerSummary {
+    /// The customer.
+    pub customer: Customer,
+    /// Newest first.
+    pub recent: Vec<LedgerEntry>,
+}
+
+/// Credit points for a purchase at a partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditPurchase {
+    /// The partner crediting (must be approved).
+    pub partner: PartnerRef,
+    /// The customer, usually by code.
+    pub customer: CustomerRef,
+    /// Purchase amount, 1..=[`rules::MAX_PURCHASE`].
+    pub purchase: Points,
+    /// Idempotency key.
+    pub idempotency_key: String,
+    /// Start of the current UTC day, for the daily limit.
+    pub day_start: Timestamp,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// Outcome of [`Storage::credit_purchase`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credited {
+    /// The accrual entry (amount may be 0 for tiny purchases).
+    pub entry: LedgerEntry,
+    /// The customer after the credit.
+    pub customer: Customer,
+    /// The partner.
+    pub partner: Partner,
+    /// `true` when the key had been applied before and this is the first result.
+    pub replayed: bool,
+}
+
+/// Open a redemption request (no points move until the customer confirms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenRedemption {
+    /// The partner asking (must be approved).
+    pub partner: PartnerRef,
+    /// The customer.
+    pub customer: CustomerRef,
+    /// Points to debit, ≥ 1, ≤ balance now, ≤ max share of `purchase`.
+    pub points: Points,
+    /// The purchase amount.
+    pub purchase: Points,
+    /// Idempotency key (a replay returns the same request).
+    pub idempotency_key: String,
+    /// Current time.
+    pub now: Timestamp,
+    /// When the request expires.
+    pub expires_at: Timestamp,
+}
+
+/// A redemption request with the parties involved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedemptionView {
+    /// The request after the call.
+    pub request: RedemptionRequest,
+    /// The customer after the call.
+    pub customer: Customer,
+    /// The partner.
+    pub partner: Partner,
+    /// The debit entry, when confirmed.
+    pub entry: Option<LedgerEntry>,
+    /// `true` when nothing changed because this call repeated an earlier one.
+    pub replayed: bool,
+}
+
+/// The customer's answer to a redemption request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerRedemption {
+    /// The request.
+    pub id: RedemptionId,
+    /// Who answers: must be the request's customer.
+    pub customer: CustomerRef,
+    /// Current time (a request past `expires_at` becomes expired).
+    pub now: Timestamp,
+}
+
+/// Reverse one of the partner's own accruals or redemptions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReverseEntry {
+    /// The entry to reverse.
+    pub entry: EntryId,
+    /// The partner asking (must be the entry's partner).
+    pub partner: PartnerRef,
+    /// Idempotency key.
+    pub idempotency_key: String,
+    /// Entries older than this cannot be reversed.
+    pub not_before: Timestamp,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// Outcome of [`Storage::reverse_entry`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reversed {
+    /// The entry that was reversed.
+    pub original: LedgerEntry,
+    /// The reversal entry.
+    pub reversal: LedgerEntry,
+    /// The customer after the call.
+    pub customer: Customer,
+    /// `true` when the same key had been applied before.
+    pub replayed: bool,
+}
+
+/// A manual balance correction by an admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustBalance {
+    /// The customer.
+    pub customer: CustomerRef,
+    /// Signed amount, non-zero, |amount| ≤ [`rules::MAX_ADJUSTMENT`].
+    pub amount: Points,
+    /// Why (kept in the entry and the audit log).
+    pub reason: String,
+    /// The admin's Telegram id.
+    pub admin: TelegramUserId,
+    /// Idempotency key.
+    pub idempotency_key: String,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// Outcome of [`Storage::adjust_balance`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjusted {
+    /// The adjustment entry.
+    pub entry: LedgerEntry,
+    /// The customer after the call.
+    pub customer: Customer,
+    /// `true` when the same key had been applied before.
+    pub replayed: bool,
+}
+
+/// A merchant's application to join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerApplication {
+    /// The applicant.
+    pub telegram_id: TelegramUserId,
+    /// Business name (1..=100 characters).
+    pub name: String,
+    /// Category (1..=50 characters).
+    pub category: String,
+    /// Terms the partner gets if approved.
+    pub terms: PartnerTerms,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// Outcome of [`Storage::apply_partner`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// The partner after the call.
+    pub partner: Partner,
+    /// `false` when an application already existed (nothing changed), except
+    /// that a rejected applicant may apply again.
+    pub created: bool,
+}
+
+/// An admin's decision about a partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerDecision {
+    /// applied/suspended → approved.
+    Approve,
+    /// applied → rejected.
+    Reject,
+    /// approved → suspended.
+    Suspend,
+}
+
+/// Outcome of [`Storage::decide_partner`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decided {
+    /// The partner after the call.
+    pub partner: Partner,
+    /// `false` when the partner already had the target status.
+    pub changed: bool,
+}
+
+/// Figures for one period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodStats {
+    /// Distinct customers with an accrual or redemption.
+    pub customers: u64,
+    /// Number of accruals (purchases credited), net of reversed ones.
+    pub purchases: u64,
+    /// Points issued (accruals minus their reversals).
+    pub issued: Points,
+    /// Points redeemed (redemptions minus their reversals).
+    pub redeemed: Points,
+}
+
+/// A partner's figures for today and the last 7 days.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerStats {
+    /// Since the start of today (UTC).
+    pub today: PeriodStats,
+    /// Since the start of the day 6 days ago (7 days including today).
+    pub week: PeriodStats,
+}
+
+/// Whole-program figures for admins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramStats {
+    /// All customers.
+    pub customers: u64,
+    /// Approved partners.
+    pub partners_approved: u64,
+    /// Applications waiting.
+    pub partners_pending: u64,
+    /// Sum of all balances.
+    pub points_outstanding: Points,
+    /// Today's figures over all partners.
+    pub today: PeriodStats,
+}
+
+/// A new broadcast.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewBroadcast {
+    /// Who receives it.
+    pub audience: Audience,
+    /// Text.
+    pub text: String,
+    /// Admin chat for progress.
+    pub admin_chat: i64,
+    /// Idempotency key (a replayed command does not create a second job).
+    pub idempotency_key: String,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// Recipients claimed for delivery: the job's cursor has moved past them, so
+/// a concurrent deliverer never gets the same ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BroadcastBatch {
+    /// The job after the claim (`done` once the audience is exhausted).
+    pub job: BroadcastJob,
+    /// Up to the requested number of recipients; empty when done.
+    pub recipients: Vec<Recipient>,
+}
+
+/// What kind of daily quota to consume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaKind {
+    /// Questions to the AI assistant.
+    Assistant,
+}
+
+/// Which bot an update came to (and which token sends a call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BotKind {
+    /// The customers' bot (`TOKEN_CLIENT`).
+    Client,
+    /// The merchants' bot (`TOKEN_PARTNER`).
+    Partner,
+    /// The admins' bot (`ADMIN_BOT_TOKEN`).
+    Admin,
+    /// The bot that posts Sentry alerts (`SENTRY_ALERT_TELEGRAM_TOKEN`).
+    Alerts,
+}
+
+impl BotKind {
+    /// The three bots that receive updates.
+    pub const WEBHOOK_BOTS: [BotKind; 3] = [BotKind::Client, BotKind::Partner, BotKind::Admin];
+
+    /// Lower-case name (`client`, `partner`, `admin`, `alerts`), as used in routes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BotKind::Client => "client",
+            BotKind::Partner => "partner",
+            BotKind::Admin => "admin",
+            BotKind::Alerts => "alerts",
+        }
+    }
+
+    /// Parses [`BotKind::as_str`] output.
+    pub fn parse(s: &str) -> Option<BotKind> {
+        match s {
+            "client" => Some(BotKind::Client),
+            "partner" => Some(BotKind::Partner),
+            "admin" => Some(BotKind::Admin),
+            "alerts" => Some(BotKind::Alerts),
+            _ => None,
+        }
+    }
+}
+
+/// The storage port. See the [module docs](self) for the contract.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait Storage: MaybeSend + MaybeSync {
+    /// Signs a user up (or returns the existing customer unchanged), crediting
+    /// the welcome bonus once and the referral bonus once to a valid referrer.
+    /// A code collision gives [`Rejection::CodeTaken`].
+    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration>;
+
+    /// A customer with up to `recent` newest entries; `None` if unknown.
+    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>>;
+
+    /// A page of a customer's entries, newest first, strictly older than
+    /// `before` when given.
+    async fn customer_entries(
+        &self,
+        customer: CustomerId,
+        limit: u32,
+        before: Option<EntryId>,
+    ) -> StoreResult<Vec<LedgerEntry>>;
+
+    /// Sets a customer's language; returns the updated customer.
+    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer>;
+
+    /// Blocks or unblocks a customer (audited with the admin's id).
+    async fn set_blocked(
+        &self,
+        who: CustomerRef,
+        blocked: bool,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Customer>;
+
+    /// Credits `floor(purchase × rate / 10 000)` points, within the partner's daily limit.
+    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited>;
+
+    /// Opens a redemption request after checking balance and max share.
+    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView>;
+
+    /// Confirms a pending request: debits the points if the balance still covers
+    /// them. Confirming twice returns the first result with `replayed = true`.
+    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView>;
+
+    /// Declines a pending request. Declining twice is a replay.
+    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView>;
+
+    /// Marks every pending request with `expires_at < now` expired; returns them.
+    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>>;
+
+    /// Reverses a partner's own accrual or redemption, once, within the window,
+    /// and only while the customer can afford it.
+    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed>;
+
+    /// Applies an admin adjustment (never below a zero balance).
+    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted>;
+
+    /// Records a partner application.
+    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied>;
+
+    /// Approves, rejects or suspends a partner (audited).
+    async fn decide_partner(
+        &self,
+        partner: PartnerId,
+        decision: PartnerDecision,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Decided>;
+
+    /// One partner.
+    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>>;
+
+    /// Partners with the given status (all when `None`), oldest first.
+    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>>;
+
+    /// Stores the SHA-256 hash (hex) of a partner's new POS API key, replacing any old one.
+    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner>;
+
+    /// The partner whose API key hashes to `key_sha256_hex`.
+    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>>;
+
+    /// A partner's figures since `today` and since `week`.
+    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats>;
+
+    /// Whole-program figures; `today` is the start of the current day.
+    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats>;
+
+    /// Claims an update for processing: `true` the first time `(bot, update_id)`
+    /// is seen, `false` for a duplicate.
+    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool>;
+
+    /// Forgets a claim after a temporary failure, so Telegram's retry is processed.
+    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()>;
+
+    /// Consumes one unit of a per-user daily quota; `false` when `limit` is reached.
+    async fn consume_quota(
+        &self,
+        kind: QuotaKind,
+        user: TelegramUserId,
+        day: Timestamp,
+        limit: u32,
+    ) -> StoreResult<bool>;
+
+    /// Creates a broadcast job (a replayed key returns the existing job).
+    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob>;
+
+    /// Claims the next `limit` recipients of a job.
+    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch>;
+
+    /// Adds delivery results to a job's counters; returns the job.
+    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob>;
+
+    /// Jobs that are not done, oldest first.
+    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>>;
+}

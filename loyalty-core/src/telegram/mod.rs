@@ -1,0 +1,9 @@
+//! The Telegram side: lean Bot API types, outgoing calls and the webhook pipeline.
+
+mod methods;
+mod types;
+mod webhook;
+
+pub use methods::*;
+pub use types::*;
+pub use webhook::*;

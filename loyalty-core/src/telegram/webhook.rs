@@ -1,0 +1,1 @@
+//! The webhook pipeline (in progress).

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the project's test command (CI runs exactly this via .ci/run).
+#
+# Steps, failing fast:
+#   1. cargo fmt --all -- --check
+#   2. cargo clippy --workspace --all-targets --all-features -- -D warnings
+#   3. tests: cargo nextest run --workspace --all-features  +  cargo test --doc --workspace --all-features
+#      (falls back to cargo test --workspace --all-features when cargo-nextest is not installed);
+#      PostgreSQL on 127.0.0.1:5432 is made sure to answer first
+#   4. wasm32-unknown-unknown: clippy (-D warnings) and build (RUSTFLAGS=-Dwarnings) of loyalty-core,
+#      without and with --features testkit, through scripts/wasm-toolchain.sh
+#
+# Environment:
+#   SKIP_WASM=1       skip step 4 (quick local runs; CI never sets it)
+#   SKIP_POSTGRES=1   don't check/start PostgreSQL (machines without it; CI never sets it)
+#
+# Host steps use the normal (rustup) cargo and the repo's target/ dir; the wasm step uses its own
+# toolchain and target dir (see scripts/wasm-toolchain.sh). The last line is a plain
+# "test.sh: N passed, N failed" tally of the test step.
+
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO_ROOT"
+
+# A shell that sourced the wasm env must not leak it into the host steps.
+if [[ ${LOYALTY_WASM_MODE:-} == debian ]]; then
+    unset RUSTC RUSTDOC LOYALTY_WASM_MODE
+fi
+
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+STEP_TOTAL=4
+T_START=$SECONDS
+LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/loyalty-test.XXXXXX")
+trap 'rm -rf "$LOG_DIR"' EXIT
+
+step() {
+    STEP_T0=$SECONDS
+    printf '\n==> [%s/%s] %s\n' "$1" "$STEP_TOTAL" "$2"
+}
+step_done() { printf '<== ok (%s s)\n' "$((SECONDS - STEP_T0))"; }
+run() {
+    printf '+ %s\n' "$*"
+    "$@"
+}
+die() {
+    printf 'test.sh: error: %s\n' "$*" >&2
+    exit 1
+}
+
+ensure_components() {
+    cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 && return 0
+    command -v rustup >/dev/null 2>&1 || die "cargo fmt / cargo clippy missing and no rustup to add them"
+    echo "adding rustup components rustfmt and clippy…"
+    # Bounded: rustup hangs where it cannot download.
+    timeout 300 rustup component add rustfmt clippy || die "could not add rustfmt/clippy with rustup"
+}
+
+# PostgreSQL must answer on 127.0.0.1:5432 (trust auth, as on the project's machines). Nothing may use it
+# yet; backends' tests will.
+ensure_postgres() {
+    if [[ ${SKIP_POSTGRES:-} == 1 ]]; then
+        echo "SKIP_POSTGRES=1: not checking PostgreSQL"
+        return 0
+    fi
+    if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+        echo "PostgreSQL answers on 127.0.0.1:5432"
+        return 0
+    fi
+    echo "PostgreSQL is not answering on 127.0.0.1:5432; starting it…"
+    if ! command -v pg_ctlcluster >/dev/null 2>&1 || [[ -z $(ls /etc/postgresql 2>/dev/null) ]]; then
+        command -v apt-get >/dev/null 2>&1 || die "PostgreSQL is not installed and there is no apt-get (set SKIP_POSTGRES=1 to skip)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql ||
+            { DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+    fi
+    local ver
+    ver=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
+    if [[ -z $ver ]]; then
+        # postgresql-common created no cluster (create_main_cluster = false): make a throwaway one.
+        ver=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+        pg_createcluster "$ver" main -- --auth=trust
+    fi
+    [[ -d /etc/postgresql/$ver/main ]] || pg_createcluster "$ver" main -- --auth=trust
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+    local i
+    for i in $(seq 1 30); do
+        pg_isready -q -h 127.0.0.1 -p 5432 && { echo "PostgreSQL $ver answers on 127.0.0.1:5432"; return 0; }
+        sleep 1
+    done
+    die "PostgreSQL did not come up on 127.0.0.1:5432 (set SKIP_POSTGRES=1 to skip)"
+}
+
+# Sum "N passed" / "N failed" from a test log (nextest's Summary line and libtest's "test result:" lines).
+tally() {
+    local log=$1
+    python3 - "$log" <<'PY' 2>/dev/null || awk '
+        /^ *Summary \[/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+        /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+        END { printf "%d %d\n", p, f }' "$log"
+import re, sys
+p = f = 0
+for line in open(sys.argv[1], errors="replace"):
+    if re.match(r"\s*Summary \[", line) or line.startswith("test result:"):
+        m = re.search(r"(\d+) passed", line)
+        p += int(m.group(1)) if m else 0
+        m = re.search(r"(\d+) failed", line)
+        f += int(m.group(1)) if m else 0
+print(p, f)
+PY
+}
+
+ensure_components
+
+step 1 "cargo fmt --all -- --check"
+run cargo fmt --all -- --check
+step_done
+
+step 2 "cargo clippy --workspace --all-targets --all-features -- -D warnings"
+run cargo clippy --workspace --all-targets --all-features -- -D warnings
+step_done
+
+TEST_LOG=$LOG_DIR/tests.log
+: >"$TEST_LOG"
+if cargo nextest --version >/dev/null 2>&1; then
+    step 3 "tests: cargo nextest run --workspace --all-features; cargo test --doc --workspace --all-features"
+    ensure_postgres
+    run cargo nextest run --workspace --all-features --no-fail-fast --no-tests=warn 2>&1 | tee -a "$TEST_LOG"
+    run cargo test --doc --workspace --all-features --no-fail-fast 2>&1 | tee -a "$TEST_LOG"
+else
+    step 3 "tests: cargo test --workspace --all-features (cargo-nextest not installed)"
+    ensure_postgres
+    run cargo test --workspace --all-features --no-fail-fast 2>&1 | tee -a "$TEST_LOG"
+fi
+read -r PASSED FAILED < <(tally "$TEST_LOG")
+step_done
+
+if [[ ${SKIP_WASM:-} == 1 ]]; then
+    printf '\n==> [4/%s] wasm32: skipped (SKIP_WASM=1)\n' "$STEP_TOTAL"
+else
+    step 4 "wasm32-unknown-unknown: loyalty-core clippy + build (RUSTFLAGS=-Dwarnings), default and --features testkit"
+    WASM=("$REPO_ROOT/scripts/wasm-toolchain.sh" cargo)
+    WT=(--target wasm32-unknown-unknown --locked)
+    export RUSTFLAGS=-Dwarnings # same flags for clippy and build, so the deps are built once
+    "$REPO_ROOT/scripts/wasm-toolchain.sh" env >/dev/null # set-up (install / sysroot) announced on its own
+    for features in "" "--features=testkit"; do
+        run "${WASM[@]}" clippy -p loyalty-core "${WT[@]}" ${features:+"$features"} -- -D warnings
+        run "${WASM[@]}" build -p loyalty-core "${WT[@]}" ${features:+"$features"}
+    done
+    unset RUSTFLAGS
+    step_done
+fi
+
+printf '\nAll checks passed in %s s.\n' "$((SECONDS - T_START))"
+printf 'test.sh: %s passed, %s failed\n' "$PASSED" "$FAILED"
