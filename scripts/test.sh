@@ -68,45 +68,35 @@ ensure_postgres() {
         return 0
     fi
     echo "PostgreSQL is not answering on 127.0.0.1:5432; starting it…"
-    if ! command -v pg_ctlcluster >/dev/null 2>&1 || [[ -z $(ls /etc/postgresql 2>/dev/null) ]]; then
+    if ! command -v pg_ctlcluster >/dev/null 2>&1 || [[ -z $(ls /usr/lib/postgresql 2>/dev/null) ]]; then
         command -v apt-get >/dev/null 2>&1 || die "PostgreSQL is not installed and there is no apt-get (set SKIP_POSTGRES=1 to skip)"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql ||
             { DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
     fi
     local ver
     ver=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
-    if [[ -z $ver ]]; then
-        # postgresql-common created no cluster (create_main_cluster = false): make a throwaway one.
-        ver=$(ls /usr/lib/postgresql | sort -V | tail -n1)
-        pg_createcluster "$ver" main -- --auth=trust
-    fi
+    ver=${ver:-$(ls /usr/lib/postgresql | sort -V | tail -n1)}
+    # No cluster (e.g. create_main_cluster = false): make a throwaway one that trusts local connections.
     [[ -d /etc/postgresql/$ver/main ]] || pg_createcluster "$ver" main -- --auth=trust
     pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
-    local i
-    for i in $(seq 1 30); do
+    local _
+    for _ in $(seq 1 30); do
         pg_isready -q -h 127.0.0.1 -p 5432 && { echo "PostgreSQL $ver answers on 127.0.0.1:5432"; return 0; }
         sleep 1
     done
     die "PostgreSQL did not come up on 127.0.0.1:5432 (set SKIP_POSTGRES=1 to skip)"
 }
 
-# Sum "N passed" / "N failed" from a test log (nextest's Summary line and libtest's "test result:" lines).
+# Sum "N passed" / "N failed" over a test log: nextest's "Summary [...]" line and libtest's "test result:" lines.
 tally() {
-    local log=$1
-    python3 - "$log" <<'PY' 2>/dev/null || awk '
-        /^ *Summary \[/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-        /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-        END { printf "%d %d\n", p, f }' "$log"
-import re, sys
-p = f = 0
-for line in open(sys.argv[1], errors="replace"):
-    if re.match(r"\s*Summary \[", line) or line.startswith("test result:"):
-        m = re.search(r"(\d+) passed", line)
-        p += int(m.group(1)) if m else 0
-        m = re.search(r"(\d+) failed", line)
-        f += int(m.group(1)) if m else 0
-print(p, f)
-PY
+    awk '
+        /^ *Summary \[/ || /^test result:/ {
+            for (i = 1; i < NF; i++) {
+                if ($(i + 1) ~ /^passed/) p += $i
+                if ($(i + 1) ~ /^failed/) f += $i
+            }
+        }
+        END { printf "%d %d\n", p, f }' "$1"
 }
 
 ensure_components

@@ -278,6 +278,8 @@ pub struct Partner {
     pub status: PartnerStatus,
     /// Commercial terms.
     pub terms: PartnerTerms,
+    /// Language for the partner bot's messages (from the application).
+    pub language: Language,
     /// Whether a POS API key is set (only its hash is stored).
     pub has_api_key: bool,
     /// When the partner applied.
@@ -488,6 +490,13 @@ pub mod rules {
 
     /// How long a partner may reverse its own entry (24 hours).
     pub const REVERSAL_WINDOW_SECS: i64 = 86_400;
+
+    /// How a partner's POS API key is stored: lower-case hex SHA-256 of the key.
+    /// Keys are 32 random bytes, so a plain hash (no salt, no stretching) is enough.
+    pub fn hash_api_key(key: &str) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(key.as_bytes()))
+    }
 }
 
 #[cfg(test)]

@@ -340,6 +340,8 @@ pub struct PartnerApplication {
     pub category: String,
     /// Terms the partner gets if approved.
     pub terms: PartnerTerms,
+    /// Language for the partner bot's messages.
+    pub language: Language,
     /// Current time.
     pub now: Timestamp,
 }

@@ -1,1 +1,7 @@
-//! Test kit (in progress).
+//! Test kit for backends and applications (feature `testkit`): the storage
+//! conformance suite, fakes of every port, and update builders.
+
+pub mod conformance;
+pub mod fakes;
+
+pub use fakes::*;
