@@ -139,13 +139,14 @@ async fn decline_and_expiry() {
     let answer = h
         .env
         .storage
-        .confirm_redemption(AnswerRedemption { id: RedemptionId(id), customer: CustomerRef::Id(cust.id), now: h.env.clock.now() })
+        .confirm_redemption(AnswerRedemption {
+            id: RedemptionId(id),
+            customer: CustomerRef::Id(cust.id),
+            now: h.env.clock.now(),
+        })
         .await;
     assert!(
-        matches!(
-            answer,
-            Err(StoreError::Rejected(Rejection::RedemptionClosed { status: RedemptionStatus::Expired }))
-        ),
+        matches!(answer, Err(StoreError::Rejected(Rejection::RedemptionClosed { status: RedemptionStatus::Expired }))),
         "{answer:?}"
     );
 }
@@ -217,7 +218,10 @@ async fn bad_input_changes_nothing() {
     req.headers_mut().remove("x-telegram-bot-api-secret-token");
     assert_eq!(h.post(Partner, req).await.status, StatusCode::UNAUTHORIZED);
     // Malformed JSON.
-    assert_eq!(h.post(Partner, h.webhook_request(Partner, "{\"update_id\": 1, ")).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        h.post(Partner, h.webhook_request(Partner, "{\"update_id\": 1, ")).await.status,
+        StatusCode::BAD_REQUEST
+    );
     // Oversized body.
     let huge = vec![b' '; (1 << 20) + 1];
     assert_eq!(h.post(Partner, h.webhook_request(Partner, huge)).await.status, StatusCode::PAYLOAD_TOO_LARGE);
