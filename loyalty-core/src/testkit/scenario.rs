@@ -158,7 +158,8 @@ impl Harness {
     pub async fn say(&self, bot: BotKind, who: &TgUser, text: &str) -> Delivery {
         self.log(format!("{} → {} bot: {}", who.first_name, bot.as_str(), one_line(text)));
         let id = self.next_id();
-        let update: Update = serde_json::from_value(text_json(id, who, text)).unwrap_or_else(|e| panic!("bad update: {e}"));
+        let update: Update =
+            serde_json::from_value(text_json(id, who, text)).unwrap_or_else(|e| panic!("bad update: {e}"));
         self.deliver(bot, &update).await
     }
 
@@ -183,7 +184,12 @@ impl Harness {
 
     /// A customer by Telegram user.
     pub async fn customer(&self, who: &TgUser) -> StoreResult<Option<Customer>> {
-        Ok(self.env.storage.customer_summary(CustomerRef::Telegram(crate::domain::TelegramUserId(who.id)), 0).await?.map(|s| s.customer))
+        Ok(self
+            .env
+            .storage
+            .customer_summary(CustomerRef::Telegram(crate::domain::TelegramUserId(who.id)), 0)
+            .await?
+            .map(|s| s.customer))
     }
 
     /// A customer's balance (0 when unknown).
