@@ -197,7 +197,7 @@ fn telegram_request(env: &TestEnv, bot: BotKind, body: impl Into<Bytes>) -> Requ
     let secret = webhook_secret(env.engine.config(), bot).expect("bot configured");
     Request::builder()
         .method(Method::POST)
-        .uri(format!("/telegram/{}", bot.as_str()))
+        .uri(format!("/webhook/{}", bot.as_str()))
         .header(SECRET_TOKEN_HEADER, secret.expose())
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::CONTENT_LENGTH, body.len())
