@@ -679,3 +679,30 @@ async fn open_app_uses_the_frontend_url_when_set() {
     let out = say(&env, 2, &anna, "📱 Open app").await;
     assert!(first_text(&out).contains("not available"), "{}", first_text(&out));
 }
+
+#[tokio::test]
+async fn through_the_webhook_with_every_update_delivered_twice() {
+    use loyalty_core::testkit::scenario::Harness;
+    let h = Harness::new(TestEnv::new()).deliver_twice(true);
+    let anna = TgUser::new(10, "Anna");
+    let boris = TgUser::new(11, "Boris");
+    let welcome = h.say(BotKind::Client, &anna, "/start").await;
+    assert_eq!(welcome.texts_to(10).len(), 1);
+    let c = code(&h.env, &anna).await;
+    let joined = h.say(BotKind::Client, &boris, &format!("/start ref_{c}")).await;
+    assert_eq!(joined.texts_to(10).len(), 1, "the referrer is told once");
+    assert_eq!((balance(&h.env, &anna).await, balance(&h.env, &boris).await), (150, 100));
+
+    let card = h.say(BotKind::Client, &anna, "💳 My card").await;
+    assert_eq!(card.calls.len(), 1);
+    assert_eq!(card.calls[0].method, "sendPhoto");
+
+    let asked = h.say(BotKind::Client, &anna, "/ask").await;
+    let prompt = asked.prompt(10).expect("a force_reply prompt");
+    let answered = h.answer(BotKind::Client, &anna, &prompt, "Where can I eat?").await;
+    let texts = answered.texts_to(10);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].contains("Thinking"));
+    assert_eq!(texts[1], "[en] Where can I eat? (balance 150)");
+    assert_eq!(h.env.assistant.questions().len(), 1, "asked once despite the redelivery");
+}

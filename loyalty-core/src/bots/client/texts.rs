@@ -90,22 +90,24 @@ pub(super) fn label(lang: Language, b: Button) -> &'static str {
     }
 }
 
-/// `n` followed by the word "points", with Russian plural forms.
+/// The Russian plural form for `n`: `one` (1, 21), `few` (2–4, 22–24) or `many` (0, 5–20, 25…).
+fn ru_plural(n: u64, one: &'static str, few: &'static str, many: &'static str) -> &'static str {
+    let (m100, m10) = (n % 100, n % 10);
+    if (11..=14).contains(&m100) {
+        many
+    } else if m10 == 1 {
+        one
+    } else if (2..=4).contains(&m10) {
+        few
+    } else {
+        many
+    }
+}
+
+/// `n` followed by the word "points", with plural forms.
 pub(super) fn points(lang: Language, n: Points) -> String {
     let word = match lang {
-        Ru => {
-            let m100 = n.unsigned_abs() % 100;
-            let m10 = m100 % 10;
-            if (11..=14).contains(&m100) {
-                "баллов"
-            } else if m10 == 1 {
-                "балл"
-            } else if (2..=4).contains(&m10) {
-                "балла"
-            } else {
-                "баллов"
-            }
-        }
+        Ru => ru_plural(n.unsigned_abs(), "балл", "балла", "баллов"),
         En => {
             if n.unsigned_abs() == 1 {
                 "point"
@@ -362,7 +364,9 @@ pub(super) fn partners(lang: Language, list: &[Partner], max_lines: usize) -> St
         let share = percent(p.terms.max_redeem_share_bps, sep);
         out.push('\n');
         out.push_str(&match lang {
-            Ru => format!("• <b>{name}</b> ({cat}): {earn} % баллами, оплата баллами до {share} % покупки"),
+            Ru => {
+                format!("• <b>{name}</b> ({cat}): возврат {earn} % баллами, баллами можно оплатить до {share} % чека")
+            }
             En => format!("• <b>{name}</b> ({cat}): {earn} % back, pay up to {share} % of a purchase with points"),
             Vi => format!("• <b>{name}</b> ({cat}): tích {earn} %, thanh toán bằng điểm tối đa {share} % hóa đơn"),
         });
@@ -457,8 +461,14 @@ pub(super) fn question_too_long(lang: Language, max: usize) -> String {
 /// The daily question limit is reached.
 pub(super) fn quota_exhausted(lang: Language, limit: u32) -> String {
     match lang {
-        Ru => format!("⏳ Сегодня вы уже задали {limit} вопросов — это дневной лимит. Возвращайтесь завтра!"),
-        En => format!("⏳ You have asked {limit} questions today, which is the daily limit. Come back tomorrow!"),
+        Ru => format!(
+            "⏳ Сегодня вы уже задали {limit} {} — это дневной лимит. Возвращайтесь завтра!",
+            ru_plural(u64::from(limit), "вопрос", "вопроса", "вопросов")
+        ),
+        En => format!(
+            "⏳ You have asked {limit} {} today, which is the daily limit. Come back tomorrow!",
+            if limit == 1 { "question" } else { "questions" }
+        ),
         Vi => format!("⏳ Hôm nay bạn đã hỏi {limit} câu, đạt giới hạn trong ngày. Hãy quay lại vào ngày mai!"),
     }
 }
@@ -697,6 +707,10 @@ mod tests {
         assert_eq!(points(Ru, 11), "11 баллов");
         assert_eq!(points(Ru, 21), "21 балл");
         assert_eq!(points(Ru, 112), "112 баллов");
+        assert_eq!(points(Ru, -2), "−2 балла");
+        assert!(quota_exhausted(Ru, 3).contains("3 вопроса"));
+        assert!(quota_exhausted(Ru, 20).contains("20 вопросов"));
+        assert!(quota_exhausted(En, 1).contains("1 question today"));
         assert_eq!(points(En, 1), "1 point");
         assert_eq!(points(En, 2), "2 points");
         assert_eq!(points(Vi, 2), "2 điểm");
