@@ -706,3 +706,63 @@ async fn through_the_webhook_with_every_update_delivered_twice() {
     assert_eq!(texts[1], "[en] Where can I eat? (balance 150)");
     assert_eq!(h.env.assistant.questions().len(), 1, "asked once despite the redelivery");
 }
+
+/// The codes the engine of a fresh [`TestEnv`] will draw, in order (its
+/// randomness is `SeqRandom::new(7)` and a code takes one 5-byte draw).
+fn upcoming_codes(n: usize) -> Vec<loyalty_core::domain::CustomerCode> {
+    use loyalty_core::ports::Randomness;
+    let random = loyalty_core::testkit::SeqRandom::new(7);
+    (0..n)
+        .map(|_| {
+            let mut b = [0u8; 5];
+            random.fill(&mut b);
+            loyalty_core::domain::CustomerCode::from_random(b)
+        })
+        .collect()
+}
+
+async fn register_with_code(env: &TestEnv, telegram_id: i64, code: loyalty_core::domain::CustomerCode) {
+    let reg = env
+        .storage
+        .register_customer(loyalty_core::ports::NewCustomer {
+            telegram_id: TelegramUserId(telegram_id),
+            code,
+            first_name: "Taken".into(),
+            username: None,
+            language: Language::En,
+            referrer: None,
+            welcome_bonus: 0,
+            referral_bonus: 0,
+            now: env.engine.now(),
+        })
+        .await
+        .expect("register");
+    assert!(reg.created);
+}
+
+#[tokio::test]
+async fn sign_up_retries_when_the_code_is_taken() {
+    let env = TestEnv::new();
+    let codes = upcoming_codes(2);
+    register_with_code(&env, 1, codes[0].clone()).await;
+    let anna = TgUser::new(10, "Anna");
+    let out = say(&env, 1, &anna, "/start").await;
+    assert!(first_text(&out).contains("Welcome, Anna"), "{}", first_text(&out));
+    assert_eq!(customer(&env, &anna).await.unwrap().code, codes[1], "the second draw");
+    assert_eq!(balance(&env, &anna).await, 100);
+}
+
+#[tokio::test]
+async fn sign_up_gives_up_after_three_taken_codes() {
+    let env = TestEnv::new();
+    for (i, c) in upcoming_codes(3).into_iter().enumerate() {
+        register_with_code(&env, 1 + i as i64, c).await;
+    }
+    let anna = TgUser::new(10, "Anna");
+    let out = say(&env, 1, &anna, "/start").await;
+    assert_eq!(first_text(&out), "Please try again.");
+    assert!(customer(&env, &anna).await.is_none());
+    // The next attempt draws a fresh code and succeeds.
+    let out = say(&env, 2, &anna, "/start").await;
+    assert!(first_text(&out).contains("Welcome, Anna"));
+}
