@@ -471,7 +471,9 @@ pub(crate) async fn answer_question(
     question: &str,
 ) {
     let text = match compose_answer(engine, customer, language, question).await {
-        Ok(answer) => escape_html(&truncate_chars(answer.trim(), MAX_ANSWER_CHARS)),
+        Ok(answer) if !answer.trim().is_empty() => escape_html(&truncate_chars(answer.trim(), MAX_ANSWER_CHARS)),
+        // Telegram refuses empty messages; an empty answer is no answer.
+        Ok(_) => texts::assistant_failed(language).to_string(),
         Err(e) => {
             engine
                 .report(ErrorReport {
