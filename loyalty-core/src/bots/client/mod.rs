@@ -7,7 +7,7 @@
 //! redemption requests with inline buttons (`rc:<id>` / `rd:<id>`).
 //!
 //! The bot keeps no conversation state: the "ask a question" step is a
-//! `force_reply` prompt starting with [`texts::ASK_MARKER`], and a reply to it
+//! `force_reply` prompt starting with "❓", and a reply to it
 //! is the question.
 
 mod texts;
