@@ -497,7 +497,6 @@ async fn points_state(env: &TestEnv, user: &TgUser) -> Option<(Points, Vec<Strin
 }
 
 #[tokio::test]
-#[ignore = "needs the client bot; enabled once it is merged"]
 async fn a_temporary_failure_mid_update_is_503_and_the_retry_applies_once() {
     let user = anna();
     let body = json_body(&text_json(20, &user, "/start"));
@@ -555,7 +554,6 @@ async fn a_temporary_failure_mid_update_is_503_and_the_retry_applies_once() {
 }
 
 #[tokio::test]
-#[ignore = "needs the client bot; enabled once it is merged"]
 async fn the_first_reply_rides_in_the_response_body() {
     let (env, _) = env();
     let user = anna();
