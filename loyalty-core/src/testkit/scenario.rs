@@ -120,14 +120,12 @@ impl Harness {
         let engine = &self.env.engine;
         let out = engine.handle_webhook(bot, req).await;
         let status = out.response.status();
-        if status == StatusCode::OK && !out.response.body().is_empty() {
-            if let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(out.response.body()) {
-                if let Some(Value::String(method)) = body.remove("method") {
-                    let method: &'static str = known_method(&method);
-                    let call = BotCall { bot, method, params: body, file: None };
-                    let _ = crate::ports::TelegramApi::call(self.env.telegram.as_ref(), &call).await;
-                }
-            }
+        if status == StatusCode::OK
+            && let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(out.response.body())
+            && let Some(Value::String(method)) = body.remove("method")
+        {
+            let call = BotCall { bot, method: known_method(&method), params: body, file: None };
+            let _ = crate::ports::TelegramApi::call(self.env.telegram.as_ref(), &call).await;
         }
         for task in out.deferred {
             engine.run_task(task).await;
