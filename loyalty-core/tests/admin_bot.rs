@@ -1,0 +1,346 @@
+//! The admin bot and broadcast delivery, driven through
+//! `Engine::handle_update` / `Engine::deliver_broadcast` over the in-memory
+//! store and the testkit fakes.
+
+#![cfg(feature = "testkit")]
+
+use loyalty_core::domain::{BroadcastId, Customer, EntryKind, Language, PartnerStatus, TelegramUserId};
+use loyalty_core::ports::{BotKind, CustomerRef, NewCustomer, PartnerRef, TelegramError};
+use loyalty_core::telegram::{BotCall, Update};
+use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser, callback, text, text_json};
+use loyalty_core::{Outbox, Task};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+fn uid() -> i64 {
+    static NEXT: AtomicI64 = AtomicI64::new(1);
+    NEXT.fetch_add(1, Ordering::SeqCst)
+}
+
+fn admin() -> TgUser {
+    TgUser::new(ADMIN_CHAT, "Admin")
+}
+
+async fn handle(env: &TestEnv, bot: BotKind, update: Update) -> Outbox {
+    env.engine.handle_update(bot, &update).await.expect("no temporary failure")
+}
+
+async fn admin_says(env: &TestEnv, msg: &str) -> Outbox {
+    handle(env, BotKind::Admin, text(uid(), &admin(), msg)).await
+}
+
+fn first_text(out: &Outbox) -> String {
+    out.calls.first().and_then(BotCall::text).unwrap_or_default().to_string()
+}
+
+fn texts_to(out: &Outbox, bot: BotKind, chat: i64) -> Vec<String> {
+    out.calls
+        .iter()
+        .filter(|c| c.bot == bot && c.chat_id() == Some(chat) && c.method == "sendMessage")
+        .filter_map(|c| c.text().map(str::to_string))
+        .collect()
+}
+
+fn buttons(call: &BotCall) -> Vec<String> {
+    call.params
+        .get("reply_markup")
+        .and_then(|m| m.get("inline_keyboard"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string))
+        .collect()
+}
+
+async fn customer(env: &TestEnv, tg: i64, name: &str, language: Language) -> Customer {
+    let req = NewCustomer {
+        telegram_id: TelegramUserId(tg),
+        code: env.engine.random_code(),
+        first_name: name.into(),
+        username: None,
+        language,
+        referrer: None,
+        welcome_bonus: 100,
+        referral_bonus: 0,
+        now: env.engine.now(),
+    };
+    env.storage.register_customer(req).await.expect("registered").customer
+}
+
+async fn fetch(env: &TestEnv, c: &Customer) -> Customer {
+    env.storage.customer_summary(CustomerRef::Id(c.id), 0).await.unwrap().unwrap().customer
+}
+
+async fn apply(env: &TestEnv, who: &TgUser, name: &str) {
+    handle(env, BotKind::Partner, text(uid(), who, &format!("/apply {name}; cafe"))).await;
+}
+
+async fn status(env: &TestEnv, who: &TgUser) -> PartnerStatus {
+    env.storage.partner(PartnerRef::Telegram(TelegramUserId(who.id))).await.unwrap().unwrap().status
+}
+
+#[tokio::test]
+async fn outsiders_get_nothing() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let linh = TgUser::new(201, "Linh");
+    apply(&env, &linh, "Pho").await;
+    let stranger = TgUser::new(555, "Mallory");
+
+    for cmd in
+        ["/stats", "/pending", "/partners", &format!("/adjust {} 1000 gift", anna.code), "/broadcast customers hi"]
+    {
+        let out = handle(&env, BotKind::Admin, text(uid(), &stranger, cmd)).await;
+        assert_eq!(out.calls.len(), 1, "{cmd}");
+        assert!(out.tasks.is_empty());
+        assert_eq!(out.calls[0].chat_id(), Some(stranger.id));
+        assert_eq!(first_text(&out), "This bot serves the program's administrators only.");
+    }
+    // In a group that is not the admin chat: silence.
+    let mut v = text_json(uid(), &admin(), "/stats");
+    v["message"]["chat"] = json!({"id": -1001, "type": "supergroup", "title": "Other"});
+    assert!(handle(&env, BotKind::Admin, serde_json::from_value(v).unwrap()).await.is_empty());
+    // A button pressed outside the admin chat decides nothing.
+    let out = handle(&env, BotKind::Admin, callback(uid(), &stranger, 5, "pa:1")).await;
+    assert_eq!(out.calls.len(), 1);
+    assert_eq!(out.calls[0].method, "answerCallbackQuery");
+    assert_eq!(status(&env, &linh).await, PartnerStatus::Applied);
+    assert_eq!(fetch(&env, &anna).await.balance, 100);
+}
+
+#[tokio::test]
+async fn pending_partners_and_decisions() {
+    let env = TestEnv::new();
+    let (linh, mark) = (TgUser::new(201, "Linh").lang("vi"), TgUser::new(202, "Mark").lang("ru"));
+    assert_eq!(first_text(&admin_says(&env, "/pending").await), "No applications are waiting.");
+    apply(&env, &linh, "Phở 24").await;
+    apply(&env, &mark, "Бар & <Гриль>").await;
+
+    let out = admin_says(&env, "/pending").await;
+    assert_eq!(out.calls.len(), 2);
+    assert_eq!(buttons(&out.calls[0]), vec!["pa:1", "pr:1"]);
+    assert_eq!(buttons(&out.calls[1]), vec!["pa:2", "pr:2"]);
+    assert!(out.calls[1].text().unwrap().contains("Бар &amp; &lt;Гриль&gt;"));
+
+    let out = handle(&env, BotKind::Admin, callback(uid(), &admin(), 31, "pr:2")).await;
+    assert_eq!(out.calls[0].method, "answerCallbackQuery");
+    assert!(texts_to(&out, BotKind::Partner, mark.id)[0].contains("отклонена"), "in the partner's language");
+    assert_eq!(status(&env, &mark).await, PartnerStatus::Rejected);
+    // Approving a rejected application is not a valid transition: a toast, nothing else.
+    let out = handle(&env, BotKind::Admin, callback(uid(), &admin(), 31, "pa:2")).await;
+    assert_eq!(out.calls.len(), 1);
+    assert!(out.calls[0].params["text"].as_str().unwrap().contains("does not allow"));
+
+    let out = admin_says(&env, "/approve 1").await;
+    assert!(first_text(&out).contains("approved"));
+    assert_eq!(texts_to(&out, BotKind::Partner, linh.id).len(), 1);
+    let out = admin_says(&env, "/approve 1").await;
+    assert!(first_text(&out).contains("already approved"));
+    assert!(texts_to(&out, BotKind::Partner, linh.id).is_empty(), "told once");
+
+    let out = admin_says(&env, "/partners").await;
+    let list = first_text(&out);
+    assert!(list.contains("Partners: 2") && list.contains("Phở 24") && list.contains("approved"), "{list}");
+    assert!(list.contains("5\u{202F}%") && list.contains("rejected"), "{list}");
+
+    assert!(first_text(&admin_says(&env, "/suspend").await).contains("Usage"));
+    assert!(first_text(&admin_says(&env, "/suspend 99").await).contains("not registered"));
+    admin_says(&env, "/suspend 1").await;
+    assert_eq!(status(&env, &linh).await, PartnerStatus::Suspended);
+}
+
+#[tokio::test]
+async fn adjustments_need_a_reason_and_never_go_below_zero() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::Vi).await;
+    let code = anna.code.to_string();
+
+    let out = admin_says(&env, &format!("/adjust {code} 25")).await;
+    assert!(first_text(&out).contains("reason is required"));
+    assert_eq!(out.calls.len(), 1);
+    assert_eq!(fetch(&env, &anna).await.balance, 100);
+
+    let update = text(uid(), &admin(), &format!("/adjust {code} +25 goodwill <3"));
+    let out = handle(&env, BotKind::Admin, update.clone()).await;
+    assert!(first_text(&out).contains("125"), "{}", first_text(&out));
+    let told = texts_to(&out, BotKind::Client, anna.telegram_id.0);
+    assert!(told.len() == 1 && told[0].contains("goodwill &lt;3") && told[0].contains("Lý do"), "{told:?}");
+    // The same update again: no second adjustment, no second message.
+    let again = handle(&env, BotKind::Admin, update).await;
+    assert!(texts_to(&again, BotKind::Client, anna.telegram_id.0).is_empty());
+    assert_eq!(fetch(&env, &anna).await.balance, 125);
+
+    let out = admin_says(&env, &format!("/adjust {code} -200 fraud")).await;
+    assert!(first_text(&out).contains("Not enough points"), "{}", first_text(&out));
+    assert_eq!(fetch(&env, &anna).await.balance, 125);
+    admin_says(&env, &format!("/adjust {code} −125 closing the account")).await;
+    assert_eq!(fetch(&env, &anna).await.balance, 0);
+
+    let entries = env.storage.customer_entries(anna.id, 10, None).await.unwrap();
+    let adjustments: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Adjustment).collect();
+    assert_eq!(adjustments.len(), 2);
+    assert_eq!(adjustments[1].reason.as_deref(), Some("goodwill <3"));
+
+    assert!(first_text(&admin_says(&env, "/adjust BADCODE! 5 x").await).contains("not a customer code"));
+    assert!(first_text(&admin_says(&env, "/adjust ZZZZZZZZ 5 x").await).contains("No customer"));
+}
+
+#[tokio::test]
+async fn block_and_unblock() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let mark = TgUser::new(202, "Mark");
+    apply(&env, &mark, "Bar").await;
+    admin_says(&env, "/approve 1").await;
+
+    let out = admin_says(&env, &format!("/block {}", anna.code)).await;
+    assert!(first_text(&out).contains("is blocked"));
+    assert!(fetch(&env, &anna).await.blocked);
+    let out = handle(&env, BotKind::Partner, text(uid(), &mark, &format!("/credit {} 1000", anna.code))).await;
+    assert!(first_text(&out).contains("blocked"));
+    assert_eq!(fetch(&env, &anna).await.balance, 100);
+
+    admin_says(&env, &format!("/unblock {}", anna.code)).await;
+    assert!(!fetch(&env, &anna).await.blocked);
+    handle(&env, BotKind::Partner, text(uid(), &mark, &format!("/credit {} 1000", anna.code))).await;
+    assert_eq!(fetch(&env, &anna).await.balance, 150);
+    assert!(first_text(&admin_says(&env, "/block").await).contains("Usage"));
+}
+
+#[tokio::test]
+async fn program_stats() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::En).await;
+    customer(&env, 102, "Boris", Language::En).await;
+    let (mark, olga) = (TgUser::new(202, "Mark"), TgUser::new(203, "Olga"));
+    apply(&env, &mark, "Bar").await;
+    apply(&env, &olga, "Cafe").await;
+    admin_says(&env, "/approve 1").await;
+    handle(&env, BotKind::Partner, text(uid(), &mark, &format!("/credit {} 1000", anna.code))).await;
+
+    let t = first_text(&admin_says(&env, "/stats").await);
+    assert!(t.contains("Customers: <b>2</b>"), "{t}");
+    assert!(t.contains("<b>1</b> approved, <b>1</b> waiting"), "{t}");
+    assert!(t.contains("Points outstanding: <b>250</b>"), "{t}");
+    assert!(t.contains("purchases: 1") && t.contains("Points issued: 50"), "{t}");
+    assert!(first_text(&admin_says(&env, "/launch_missiles").await).contains("/broadcast"));
+}
+
+async fn queue_broadcast(env: &TestEnv, n: i64) -> BroadcastId {
+    for i in 0..n {
+        customer(env, 10_000 + i, "C", Language::En).await;
+    }
+    let out = admin_says(env, "/broadcast customers Double points <this> weekend!").await;
+    assert!(first_text(&out).contains(&format!("to {n} customers")), "{}", first_text(&out));
+    match out.tasks[..] {
+        [Task::Broadcast(id)] => id,
+        ref other => panic!("expected one broadcast task, got {other:?}"),
+    }
+}
+
+fn broadcast_messages(calls: &[BotCall]) -> Vec<&BotCall> {
+    calls.iter().filter(|c| c.bot == BotKind::Client && c.text().is_some_and(|t| t.contains("Double points"))).collect()
+}
+
+#[tokio::test]
+async fn broadcast_delivers_in_paced_batches() {
+    let env = TestEnv::new();
+    let id = queue_broadcast(&env, 60).await;
+    let job = env.engine.deliver_broadcast(id, u32::MAX).await.expect("known job");
+    assert!(job.done);
+    assert_eq!((job.sent, job.failed, job.total), (60, 0, 60));
+
+    let calls = env.telegram.take();
+    let sent = broadcast_messages(&calls);
+    assert_eq!(sent.len(), 60);
+    let mut chats: Vec<i64> = sent.iter().filter_map(|c| c.chat_id()).collect();
+    chats.dedup();
+    assert_eq!(chats.len(), 60, "one message per customer");
+    assert_eq!(sent[0].text(), Some("Double points &lt;this&gt; weekend!"), "sent as written");
+    // Three batches (25 + 25 + 10) with a pause after each of the first two.
+    let slept = env.clock.slept_millis();
+    assert!((2000..3000).contains(&slept), "slept {slept} ms");
+    let reports: Vec<_> = calls.iter().filter(|c| c.bot == BotKind::Admin && c.chat_id() == Some(ADMIN_CHAT)).collect();
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].text().unwrap().contains("done: sent 60, failed 0 of 60"));
+
+    // Delivering a finished job again sends nothing.
+    let again = env.engine.deliver_broadcast(id, u32::MAX).await.expect("known job");
+    assert_eq!(again.sent, 60);
+    assert!(env.telegram.take().is_empty());
+    assert!(env.engine.deliver_broadcast(BroadcastId(99), 1).await.is_none(), "unknown job");
+}
+
+#[tokio::test]
+async fn broadcast_waits_out_rate_limits_counts_blocked_users_and_resumes() {
+    let env = TestEnv::new();
+    let id = queue_broadcast(&env, 60).await;
+
+    // One batch, with a 429 on the very first message.
+    env.telegram.fail_next(TelegramError::RetryAfter(5));
+    let job = env.engine.deliver_broadcast(id, 1).await.unwrap();
+    assert_eq!((job.sent, job.failed, job.done), (25, 0, false));
+    assert!(env.clock.slept_millis() >= 5000, "waited out retry_after");
+    let calls = env.telegram.take();
+    let sent = broadcast_messages(&calls);
+    assert_eq!(sent.len(), 25);
+    let first_chat = sent[0].chat_id();
+    assert_eq!(sent.iter().filter(|c| c.chat_id() == first_chat).count(), 1, "delivered once");
+
+    // The rest, with one customer who blocked the bot.
+    env.telegram
+        .fail_next(TelegramError::Api { code: 403, description: "Forbidden: bot was blocked by the user".into() });
+    let job = env.engine.deliver_broadcast(id, 10).await.unwrap();
+    assert!(job.done);
+    assert_eq!((job.sent, job.failed), (59, 1));
+    let calls = env.telegram.take();
+    assert_eq!(broadcast_messages(&calls).len(), 34);
+    let report = calls.iter().find(|c| c.bot == BotKind::Admin).and_then(BotCall::text).unwrap();
+    assert!(report.contains("sent 59, failed 1 of 60"), "{report}");
+    assert!(env.reporter.reports().is_empty(), "a blocked user is not an error worth reporting");
+}
+
+#[tokio::test]
+async fn long_broadcasts_report_progress() {
+    let env = TestEnv::new();
+    let id = queue_broadcast(&env, 260).await;
+    env.engine.run_task(Task::Broadcast(id)).await;
+    let calls = env.telegram.take();
+    assert_eq!(broadcast_messages(&calls).len(), 260);
+    let reports: Vec<_> =
+        calls.iter().filter(|c| c.bot == BotKind::Admin).filter_map(|c| c.text().map(str::to_string)).collect();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports[0].contains("sent 250, failed 0 of 260"), "after 10 batches: {reports:?}");
+    assert!(reports[1].contains("done"));
+    assert!(env.clock.slept_millis() >= 10_000, "11 batches take at least 10 s");
+}
+
+#[tokio::test]
+async fn broadcast_commands_are_checked() {
+    let env = TestEnv::new();
+    customer(&env, 101, "Anna", Language::En).await;
+    for bad in ["/broadcast", "/broadcast everyone hi", "/broadcast customers   "] {
+        let out = admin_says(&env, bad).await;
+        assert!(first_text(&out).contains("Usage") && out.tasks.is_empty(), "{bad}");
+    }
+    let out = admin_says(&env, &format!("/broadcast customers {}", "&".repeat(1000))).await;
+    assert!(first_text(&out).contains("too long") && out.tasks.is_empty());
+
+    // Partners get it through the partner bot.
+    let mark = TgUser::new(202, "Mark");
+    apply(&env, &mark, "Bar").await;
+    admin_says(&env, "/approve 1").await;
+    let update = text(uid(), &admin(), "/broadcast partners New terms from Monday");
+    let out = handle(&env, BotKind::Admin, update.clone()).await;
+    let again = handle(&env, BotKind::Admin, update).await;
+    assert_eq!(first_text(&out), first_text(&again), "a redelivered command queues no second job");
+    let [Task::Broadcast(id)] = out.tasks[..] else { panic!("{:?}", out.tasks) };
+    env.telegram.take();
+    env.engine.deliver_broadcast(id, 5).await.unwrap();
+    let calls = env.telegram.take();
+    let to_partner: Vec<_> = calls.iter().filter(|c| c.bot == BotKind::Partner).collect();
+    assert_eq!(to_partner.len(), 1);
+    assert_eq!(to_partner[0].chat_id(), Some(mark.id));
+}
