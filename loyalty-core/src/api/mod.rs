@@ -71,7 +71,7 @@ pub(crate) struct ApiError {
     pub(crate) code: &'static str,
     pub(crate) message: String,
     pub(crate) allow: Option<String>,
-    pub(crate) report: Option<ErrorReport>,
+    pub(crate) report: Option<Box<ErrorReport>>,
 }
 
 impl ApiError {
@@ -136,7 +136,7 @@ impl From<StoreError> for ApiError {
                         "Internal error; the team has been notified.",
                     )
                 };
-                err.report = Some(ErrorReport { message: e.to_string(), context: "api", update_kind: None, temporary });
+                err.report = Some(Box::new(ErrorReport { message: e.to_string(), context: "api", update_kind: None, temporary }));
                 err
             }
         }
@@ -169,7 +169,7 @@ impl Engine {
                 Ok(reply) => (reply.response, reply.deferred),
                 Err(mut e) => {
                     if let Some(report) = e.report.take() {
-                        self.report(report).await;
+                        self.report(*report).await;
                     }
                     (e.into_response(), Vec::new())
                 }
