@@ -18,3 +18,4 @@ pub mod testkit;
 pub use config::{Config, ConfigError, Secret};
 pub use engine::{Engine, Outbox, Ports, Task};
 pub use error::{Error, Result};
+pub use memory::MemoryStore;

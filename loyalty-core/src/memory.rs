@@ -1,1 +1,1313 @@
-//! In-memory storage (in progress).
+//! [`MemoryStore`]: the reference implementation of the [`Storage`] port,
+//! holding everything in memory behind one lock.
+//!
+//! It serves tests, examples and single-process demos, and it is the model the
+//! other backends (Postgres, PostgREST, D1) copy: the storage conformance suite
+//! (`testkit::conformance`) checks every backend against the semantics written
+//! down here.
+
+use crate::domain::*;
+use crate::ports::*;
+use async_trait::async_trait;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+/// An admin action recorded by [`MemoryStore`] (see [`MemoryStore::audit_log`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// The admin's Telegram id.
+    pub admin: TelegramUserId,
+    /// What changed.
+    pub action: AuditAction,
+    /// When (the `now` of the call).
+    pub at: Timestamp,
+}
+
+/// What an audited admin action changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditAction {
+    /// A manual balance adjustment ([`Storage::adjust_balance`]).
+    Adjusted {
+        /// Whose balance.
+        customer: CustomerId,
+        /// The adjustment entry.
+        entry: EntryId,
+        /// Signed amount.
+        amount: Points,
+        /// The admin's reason.
+        reason: String,
+    },
+    /// A customer was blocked or unblocked ([`Storage::set_blocked`]).
+    Blocked {
+        /// The customer.
+        customer: CustomerId,
+        /// The new state.
+        blocked: bool,
+    },
+    /// A partner's status changed ([`Storage::decide_partner`]).
+    PartnerDecided {
+        /// The partner.
+        partner: PartnerId,
+        /// The decision.
+        decision: PartnerDecision,
+        /// The status after it.
+        status: PartnerStatus,
+    },
+}
+
+/// The in-memory [`Storage`] backend.
+///
+/// All state sits in one [`std::sync::Mutex`] that every method locks exactly
+/// once, so each call is atomic and calls are serialised. No lock is held
+/// across an `.await` (the methods never await). The store is `Send + Sync` on
+/// native targets and compiles on `wasm32-unknown-unknown`. A poisoned lock
+/// (a panic in another thread while it held the lock) turns every later call
+/// into [`StoreError::Backend`].
+///
+/// # Semantics (the contract every backend follows)
+///
+/// **Order of checks.** Where a method takes an idempotency key, the key is
+/// looked up *first*: a known key with the same parameters is a replay that
+/// returns the first result with `replayed = true` even if the state changed
+/// since (partner suspended, customer blocked, balance spent); a known key with
+/// different parameters is [`Rejection::IdempotencyConflict`]. Only then are
+/// the rules checked, in the order listed per method below. A rejection never
+/// changes anything, with one exception: answering a pending redemption request
+/// after its `expires_at` marks it expired (and returns
+/// [`Rejection::RedemptionExpired`]).
+///
+/// **Ledger.** Entries are append-only with increasing ids assigned by the
+/// store; a customer's `balance` is always the sum of their entries and never
+/// negative. Every entry has an idempotency key, unique over *all* entries.
+/// System entries use derived keys ([`welcome_key`], [`referral_key`],
+/// [`redemption_key`]); a caller-supplied key with one of those reserved
+/// prefixes ([`is_reserved_key`]) is [`Rejection::IdempotencyConflict`]. The
+/// keys of redemption requests and of broadcasts are separate namespaces (they
+/// identify requests and jobs, not entries).
+///
+/// **Replayed results.** A replay returns the first call's entry (or request,
+/// or job) together with the customer and partner *as they are now*; a replayed
+/// [`Storage::open_redemption`] returns the request in its current status
+/// (with its debit entry if it has been confirmed since).
+///
+/// **Parameters compared on replay.** `credit_purchase`: partner, customer,
+/// purchase. `reverse_entry`: partner and reversed entry. `adjust_balance`:
+/// customer, amount, reason, admin. `open_redemption`: partner, customer,
+/// points, purchase (not the times). `create_broadcast`: audience, text, admin
+/// chat. References are compared after resolution (a customer by code equals
+/// the same customer by id).
+///
+/// **Per method:**
+///
+/// - `register_customer`: bonuses must be in `0..=`[`rules::MAX_ADJUSTMENT`]
+///   (else `InvalidAmount`). A known Telegram id returns the customer unchanged
+///   (`created = false`, no entries). Otherwise the code must be free
+///   (`CodeTaken`); the customer is inserted; a welcome entry is credited when
+///   `welcome_bonus > 0`. The referrer code counts when it belongs to another,
+///   unblocked customer: then `customer.referrer` is set and, when
+///   `referral_bonus > 0`, the referrer gets a referral entry. Any other
+///   referrer code is ignored silently.
+/// - `credit_purchase`: purchase in `1..=`[`rules::MAX_PURCHASE`]
+///   (`InvalidAmount`); partner exists (`UnknownPartner`) and is approved
+///   (`PartnerNotApproved`); customer exists (`UnknownCustomer`) and is not
+///   blocked (`CustomerBlocked`); amount = [`rules::accrual`] (may be 0); the
+///   partner's accruals created at or after `day_start` that are not reversed,
+///   plus this amount, must not exceed `daily_credit_limit`
+///   (`DailyLimitExceeded { remaining }`, `remaining` never negative).
+/// - `open_redemption`: `points ≥ 1` and purchase in range (`InvalidAmount`);
+///   partner exists and is approved; customer exists and is not blocked;
+///   `points ≤` [`rules::max_redeemable`] (`ExceedsMaxShare { max }`);
+///   `points ≤ balance` (`InsufficientBalance`). Creates a pending request.
+/// - `confirm_redemption` / `decline_redemption`: unknown request
+///   (`UnknownRedemption`); unknown customer (`UnknownCustomer`); another
+///   customer's request (`NotYourRedemption`). Confirming a confirmed request
+///   (or declining a declined one) is a replay; any other closed status is
+///   `RedemptionClosed { status }`. A pending request answered when
+///   `now > expires_at` becomes expired (`RedemptionExpired`). Confirming then
+///   checks partner approved, customer not blocked and `points ≤ balance`
+///   (the request stays pending when one fails), and debits `-points` with key
+///   [`redemption_key`], author the customer. Declining needs no such checks.
+/// - `expire_redemptions`: every pending request with `expires_at < now`.
+/// - `reverse_entry`: partner exists and is approved; the entry exists and has
+///   this partner (`UnknownEntry`); it is an accrual or redemption
+///   (`NotReversible`); `created_at ≥ not_before` (`ReversalWindowClosed`); not
+///   reversed yet (`AlreadyReversed`); the customer can afford the reversal
+///   (`InsufficientBalance`). The reversal has the opposite amount, `reverses`
+///   and `partner` set, author the partner. Blocked customers may be reversed.
+/// - `adjust_balance`: amount non-zero with `|amount| ≤`
+///   [`rules::MAX_ADJUSTMENT`]; customer exists (blocked ones too); balance
+///   stays `≥ 0`. Entry kind adjustment, author the admin, reason kept; audited.
+/// - `set_blocked`, `decide_partner`: audited when they change something.
+///   `decide_partner`: approve from applied or suspended, reject from applied,
+///   suspend from approved; already in the target status gives
+///   `changed = false`; anything else `InvalidTransition`.
+/// - `apply_partner`: a new Telegram id creates an applied partner; an
+///   application that is still `applied` is returned unchanged
+///   (`created = false`); a `rejected` partner applies again (status `applied`,
+///   new name, category, terms, language and `created_at`, `created = true`);
+///   an approved or suspended partner gets `AlreadyPartner`. Name and category
+///   lengths are the caller's to check.
+/// - `list_partners`: ordered by `created_at`, then id.
+/// - `partner_stats` / `program_stats`: a period is `created_at ≥ since` of
+///   the *original* entry. `customers` counts distinct customers with an
+///   accrual or redemption in the period (reversed or not); `purchases` and
+///   `issued` count accruals in the period that are not reversed; `redeemed`
+///   sums redemptions in the period that are not reversed (a positive number).
+/// - `consume_quota`: one counter per kind, user and day; `true` and +1 while
+///   the counter is below `limit`.
+/// - Broadcasts: `total` is the audience size at creation (unblocked customers
+///   or approved partners). Recipients are ordered by customer or partner id,
+///   which is the cursor; a claim returns up to `limit` recipients with id
+///   greater than the cursor, as the audience is *at claim time*, moves the
+///   cursor to the last one and sets `done` once no recipient remains beyond
+///   it. An unknown job id is [`StoreError::Backend`] (ids come from the store).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    customers: Vec<CustomerRow>,
+    customer_by_telegram: HashMap<TelegramUserId, CustomerId>,
+    customer_by_code: HashMap<CustomerCode, CustomerId>,
+    partners: Vec<PartnerRow>,
+    partner_by_telegram: HashMap<TelegramUserId, PartnerId>,
+    entries: Vec<LedgerEntry>,
+    entry_by_key: HashMap<String, EntryId>,
+    reversal_of: HashMap<EntryId, EntryId>,
+    redemptions: Vec<RedemptionRow>,
+    redemption_by_key: HashMap<String, RedemptionId>,
+    updates: HashSet<(BotKind, i64)>,
+    quotas: HashMap<(QuotaKind, TelegramUserId, Timestamp), u32>,
+    broadcasts: Vec<BroadcastRow>,
+    broadcast_by_key: HashMap<String, BroadcastId>,
+    audit: Vec<AuditRecord>,
+}
+
+#[derive(Debug)]
+struct CustomerRow {
+    customer: Customer,
+    entries: Vec<EntryId>,
+}
+
+#[derive(Debug)]
+struct PartnerRow {
+    partner: Partner,
+    api_key_sha256_hex: Option<String>,
+    entries: Vec<EntryId>,
+}
+
+#[derive(Debug)]
+struct RedemptionRow {
+    request: RedemptionRequest,
+}
+
+#[derive(Debug)]
+struct BroadcastRow {
+    job: BroadcastJob,
+}
+
+/// A ledger entry before the store assigns its id.
+struct Draft {
+    customer: CustomerId,
+    kind: EntryKind,
+    amount: Points,
+    partner: Option<PartnerId>,
+    purchase: Option<Points>,
+    idempotency_key: String,
+    author: Author,
+    reverses: Option<EntryId>,
+    reason: Option<String>,
+    created_at: Timestamp,
+}
+
+fn rejected<T>(r: Rejection) -> StoreResult<T> {
+    Err(StoreError::Rejected(r))
+}
+
+fn broken(what: &str) -> StoreError {
+    StoreError::Backend(format!("memory store inconsistent: {what}"))
+}
+
+/// Vector position of a store-assigned id (ids start at 1).
+fn slot(id: i64) -> Option<usize> {
+    usize::try_from(id.checked_sub(1)?).ok()
+}
+
+/// The id for the next row of a table holding `len` rows.
+fn next_id(len: usize) -> i64 {
+    i64::try_from(len).map_or(i64::MAX, |n| n.saturating_add(1))
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> StoreResult<MutexGuard<'_, State>> {
+        self.state.lock().map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
+    }
+
+    /// Every ledger entry, oldest first (for tests and inspection).
+    pub fn entries(&self) -> StoreResult<Vec<LedgerEntry>> {
+        Ok(self.lock()?.entries.clone())
+    }
+
+    /// Every customer, by id (for tests and inspection).
+    pub fn customers(&self) -> StoreResult<Vec<Customer>> {
+        Ok(self.lock()?.customers.iter().map(|r| r.customer.clone()).collect())
+    }
+
+    /// Every redemption request, by id (for tests and inspection).
+    pub fn redemptions(&self) -> StoreResult<Vec<RedemptionRequest>> {
+        Ok(self.lock()?.redemptions.iter().map(|r| r.request.clone()).collect())
+    }
+
+    /// The admin audit log, oldest first: adjustments, and block and partner
+    /// decisions that changed something.
+    pub fn audit_log(&self) -> StoreResult<Vec<AuditRecord>> {
+        Ok(self.lock()?.audit.clone())
+    }
+}
+
+impl State {
+    fn customer(&self, id: CustomerId) -> Option<&CustomerRow> {
+        self.customers.get(slot(id.0)?)
+    }
+
+    fn customer_mut(&mut self, id: CustomerId) -> Option<&mut CustomerRow> {
+        self.customers.get_mut(slot(id.0)?)
+    }
+
+    fn find_customer(&self, who: &CustomerRef) -> Option<CustomerId> {
+        match who {
+            CustomerRef::Id(id) => self.customer(*id).map(|r| r.customer.id),
+            CustomerRef::Telegram(t) => self.customer_by_telegram.get(t).copied(),
+            CustomerRef::Code(c) => self.customer_by_code.get(c).copied(),
+        }
+    }
+
+    fn customer_clone(&self, id: CustomerId) -> StoreResult<Customer> {
+        self.customer(id).map(|r| r.customer.clone()).ok_or_else(|| broken("missing customer"))
+    }
+
+    fn partner(&self, id: PartnerId) -> Option<&PartnerRow> {
+        self.partners.get(slot(id.0)?)
+    }
+
+    fn partner_mut(&mut self, id: PartnerId) -> Option<&mut PartnerRow> {
+        self.partners.get_mut(slot(id.0)?)
+    }
+
+    fn find_partner(&self, who: PartnerRef) -> Option<PartnerId> {
+        match who {
+            PartnerRef::Id(id) => self.partner(id).map(|r| r.partner.id),
+            PartnerRef::Telegram(t) => self.partner_by_telegram.get(&t).copied(),
+        }
+    }
+
+    fn partner_clone(&self, id: PartnerId) -> StoreResult<Partner> {
+        self.partner(id).map(|r| r.partner.clone()).ok_or_else(|| broken("missing partner"))
+    }
+
+    /// The partner, which must exist and be approved.
+    fn approved_partner(&self, who: PartnerRef) -> StoreResult<&Partner> {
+        let id = self.find_partner(who).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?;
+        let p = &self.partner(id).ok_or_else(|| broken("missing partner"))?.partner;
+        if p.status != PartnerStatus::Approved {
+            return rejected(Rejection::PartnerNotApproved);
+        }
+        Ok(p)
+    }
+
+    /// The customer, which must exist and not be blocked.
+    fn active_customer(&self, who: &CustomerRef) -> StoreResult<&Customer> {
+        let id = self.find_customer(who).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        let c = &self.customer(id).ok_or_else(|| broken("missing customer"))?.customer;
+        if c.blocked {
+            return rejected(Rejection::CustomerBlocked);
+        }
+        Ok(c)
+    }
+
+    fn entry(&self, id: EntryId) -> Option<&LedgerEntry> {
+        self.entries.get(slot(id.0)?)
+    }
+
+    fn entry_clone(&self, id: EntryId) -> StoreResult<LedgerEntry> {
+        self.entry(id).cloned().ok_or_else(|| broken("missing entry"))
+    }
+
+    /// The entry already recorded under a caller-supplied key, if any.
+    /// Reserved keys are refused outright, so callers cannot occupy them.
+    fn keyed_entry(&self, key: &str) -> StoreResult<Option<&LedgerEntry>> {
+        if is_reserved_key(key) {
+            return rejected(Rejection::IdempotencyConflict);
+        }
+        match self.entry_by_key.get(key) {
+            Some(id) => self.entry(*id).map(Some).ok_or_else(|| broken("dangling key")),
+            None => Ok(None),
+        }
+    }
+
+    /// The balance of `customer` after adding `amount`, if it stays in range.
+    fn balance_after(&self, customer: CustomerId, amount: Points) -> StoreResult<Points> {
+        let balance = self.customer(customer).ok_or_else(|| broken("missing customer"))?.customer.balance;
+        let after = balance.checked_add(amount).ok_or(StoreError::Rejected(Rejection::InvalidAmount))?;
+        if after < 0 {
+            return rejected(Rejection::InsufficientBalance { balance, requested: amount.saturating_neg() });
+        }
+        Ok(after)
+    }
+
+    /// Appends an entry, updating the balance and the indexes. Checks the
+    /// balance itself, but callers validate first so that a multi-entry call
+    /// never fails half-way.
+    fn append(&mut self, d: Draft) -> StoreResult<LedgerEntry> {
+        let after = self.balance_after(d.customer, d.amount)?;
+        if self.entry_by_key.contains_key(&d.idempotency_key) {
+            return Err(broken("duplicate idempotency key"));
+        }
+        let entry = LedgerEntry {
+            id: EntryId(next_id(self.entries.len())),
+            customer: d.customer,
+            kind: d.kind,
+            amount: d.amount,
+            partner: d.partner,
+            purchase: d.purchase,
+            idempotency_key: d.idempotency_key,
+            author: d.author,
+            reverses: d.reverses,
+            reason: d.reason,
+            created_at: d.created_at,
+        };
+        let row = self.customer_mut(entry.customer).ok_or_else(|| broken("missing customer"))?;
+        row.customer.balance = after;
+        row.entries.push(entry.id);
+        if let Some(p) = entry.partner {
+            self.partner_mut(p).ok_or_else(|| broken("missing partner"))?.entries.push(entry.id);
+        }
+        if let Some(original) = entry.reverses {
+            self.reversal_of.insert(original, entry.id);
+        }
+        self.entry_by_key.insert(entry.idempotency_key.clone(), entry.id);
+        self.entries.push(entry.clone());
+        Ok(entry)
+    }
+
+    fn is_reversed(&self, id: EntryId) -> bool {
+        self.reversal_of.contains_key(&id)
+    }
+
+    /// Net accruals of `partner` created at or after `since`.
+    fn credited_since(&self, partner: &PartnerRow, since: Timestamp) -> Points {
+        partner
+            .entries
+            .iter()
+            .filter_map(|id| self.entry(*id))
+            .filter(|e| e.kind == EntryKind::Accrual && e.created_at >= since && !self.is_reversed(e.id))
+            .fold(0, |sum: Points, e| sum.saturating_add(e.amount))
+    }
+
+    fn period_stats<'a>(&self, entries: impl Iterator<Item = &'a LedgerEntry>, since: Timestamp) -> PeriodStats {
+        let mut customers = HashSet::new();
+        let mut stats = PeriodStats::default();
+        for e in entries.filter(|e| e.created_at >= since) {
+            match e.kind {
+                EntryKind::Accrual => {
+                    customers.insert(e.customer);
+                    if !self.is_reversed(e.id) {
+                        stats.purchases += 1;
+                        stats.issued = stats.issued.saturating_add(e.amount);
+                    }
+                }
+                EntryKind::Redemption => {
+                    customers.insert(e.customer);
+                    if !self.is_reversed(e.id) {
+                        stats.redeemed = stats.redeemed.saturating_sub(e.amount);
+                    }
+                }
+                _ => {}
+            }
+        }
+        stats.customers = customers.len() as u64;
+        stats
+    }
+
+    fn redemption_view(&self, request: RedemptionRequest, replayed: bool) -> StoreResult<RedemptionView> {
+        let entry = match request.entry {
+            Some(id) => Some(self.entry_clone(id)?),
+            None => None,
+        };
+        Ok(RedemptionView {
+            customer: self.customer_clone(request.customer)?,
+            partner: self.partner_clone(request.partner)?,
+            request,
+            entry,
+            replayed,
+        })
+    }
+
+    /// Common first steps of answering a request: find it, check the customer,
+    /// and expire it if it is pending past `expires_at`. Returns its slot.
+    fn answerable(&mut self, req: &AnswerRedemption) -> StoreResult<usize> {
+        let i = slot(req.id.0)
+            .filter(|i| *i < self.redemptions.len())
+            .ok_or(StoreError::Rejected(Rejection::UnknownRedemption))?;
+        let customer = self.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        let row = self.redemptions.get_mut(i).ok_or_else(|| broken("missing request"))?;
+        if row.request.customer != customer {
+            return rejected(Rejection::NotYourRedemption);
+        }
+        if row.request.status == RedemptionStatus::Pending && req.now > row.request.expires_at {
+            row.request.status = RedemptionStatus::Expired;
+            return rejected(Rejection::RedemptionExpired);
+        }
+        Ok(i)
+    }
+
+    fn audience(&self, audience: Audience, after: i64) -> impl Iterator<Item = (i64, Recipient)> + '_ {
+        let customers = self
+            .customers
+            .iter()
+            .filter(move |r| audience == Audience::Customers && !r.customer.blocked && r.customer.id.0 > after)
+            .map(|r| (r.customer.id.0, Recipient { chat_id: r.customer.telegram_id, language: r.customer.language }));
+        let partners = self
+            .partners
+            .iter()
+            .filter(move |r| {
+                audience == Audience::Partners && r.partner.status == PartnerStatus::Approved && r.partner.id.0 > after
+            })
+            .map(|r| (r.partner.id.0, Recipient { chat_id: r.partner.telegram_id, language: r.partner.language }));
+        customers.chain(partners)
+    }
+
+    fn broadcast_mut(&mut self, job: BroadcastId) -> StoreResult<&mut BroadcastRow> {
+        slot(job.0)
+            .and_then(|i| self.broadcasts.get_mut(i))
+            .ok_or_else(|| StoreError::Backend(format!("unknown broadcast job {job}")))
+    }
+
+    fn register_customer(&mut self, req: NewCustomer) -> StoreResult<Registration> {
+        let bonus_range = 0..=rules::MAX_ADJUSTMENT;
+        if !bonus_range.contains(&req.welcome_bonus) || !bonus_range.contains(&req.referral_bonus) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        if let Some(id) = self.customer_by_telegram.get(&req.telegram_id) {
+            let customer = self.customer_clone(*id)?;
+            return Ok(Registration { customer, created: false, welcome: None, referral: None });
+        }
+        if self.customer_by_code.contains_key(&req.code) {
+            return rejected(Rejection::CodeTaken);
+        }
+        let referrer = req
+            .referrer
+            .as_ref()
+            .filter(|code| **code != req.code)
+            .and_then(|code| self.customer_by_code.get(code))
+            .and_then(|id| self.customer(*id))
+            .filter(|r| !r.customer.blocked)
+            .map(|r| r.customer.id);
+        if let Some(r) = referrer {
+            // Checked before any change, so the call cannot fail half-way.
+            self.balance_after(r, req.referral_bonus)?;
+        }
+        let id = CustomerId(next_id(self.customers.len()));
+        self.customers.push(CustomerRow {
+            customer: Customer {
+                id,
+                telegram_id: req.telegram_id,
+                code: req.code.clone(),
+                first_name: req.first_name,
+                username: req.username,
+                language: req.language,
+                referrer,
+                balance: 0,
+                blocked: false,
+                created_at: req.now,
+            },
+            entries: Vec::new(),
+        });
+        self.customer_by_telegram.insert(req.telegram_id, id);
+        self.customer_by_code.insert(req.code, id);
+        let welcome = if req.welcome_bonus > 0 {
+            Some(self.append(Draft {
+                customer: id,
+                kind: EntryKind::WelcomeBonus,
+                amount: req.welcome_bonus,
+                partner: None,
+                purchase: None,
+                idempotency_key: welcome_key(id),
+                author: Author::System,
+                reverses: None,
+                reason: None,
+                created_at: req.now,
+            })?)
+        } else {
+            None
+        };
+        let referral = match referrer {
+            Some(r) if req.referral_bonus > 0 => {
+                let entry = self.append(Draft {
+                    customer: r,
+                    kind: EntryKind::ReferralBonus,
+                    amount: req.referral_bonus,
+                    partner: None,
+                    purchase: None,
+                    idempotency_key: referral_key(id),
+                    author: Author::System,
+                    reverses: None,
+                    reason: None,
+                    created_at: req.now,
+                })?;
+                Some((self.customer_clone(r)?, entry))
+            }
+            _ => None,
+        };
+        Ok(Registration { customer: self.customer_clone(id)?, created: true, welcome, referral })
+    }
+
+    fn credit_purchase(&mut self, req: CreditPurchase) -> StoreResult<Credited> {
+        if let Some(e) = self.keyed_entry(&req.idempotency_key)? {
+            let partner = self.find_partner(req.partner);
+            let customer = self.find_customer(&req.customer);
+            let same = e.kind == EntryKind::Accrual
+                && e.partner.is_some()
+                && e.partner == partner
+                && Some(e.customer) == customer
+                && e.purchase == Some(req.purchase);
+            if !same {
+                return rejected(Rejection::IdempotencyConflict);
+            }
+            let entry = e.clone();
+            return Ok(Credited {
+                customer: self.customer_clone(entry.customer)?,
+                partner: self.partner_clone(e.partner.ok_or_else(|| broken("accrual without partner"))?)?,
+                entry,
+                replayed: true,
+            });
+        }
+        if !(1..=rules::MAX_PURCHASE).contains(&req.purchase) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let partner = self.approved_partner(req.partner)?;
+        let (partner_id, terms) = (partner.id, partner.terms);
+        let customer = self.active_customer(&req.customer)?.id;
+        let amount = rules::accrual(req.purchase, terms.earn_rate_bps);
+        let row = self.partner(partner_id).ok_or_else(|| broken("missing partner"))?;
+        let used = self.credited_since(row, req.day_start);
+        if used.saturating_add(amount) > terms.daily_credit_limit {
+            let remaining = terms.daily_credit_limit.saturating_sub(used).max(0);
+            return rejected(Rejection::DailyLimitExceeded { remaining });
+        }
+        let entry = self.append(Draft {
+            customer,
+            kind: EntryKind::Accrual,
+            amount,
+            partner: Some(partner_id),
+            purchase: Some(req.purchase),
+            idempotency_key: req.idempotency_key,
+            author: Author::Partner(partner_id),
+            reverses: None,
+            reason: None,
+            created_at: req.now,
+        })?;
+        Ok(Credited {
+            entry,
+            customer: self.customer_clone(customer)?,
+            partner: self.partner_clone(partner_id)?,
+            replayed: false,
+        })
+    }
+
+    fn open_redemption(&mut self, req: OpenRedemption) -> StoreResult<RedemptionView> {
+        if let Some(id) = self.redemption_by_key.get(&req.idempotency_key) {
+            let row = slot(id.0).and_then(|i| self.redemptions.get(i)).ok_or_else(|| broken("dangling key"))?;
+            let r = &row.request;
+            let same = Some(r.partner) == self.find_partner(req.partner)
+                && Some(r.customer) == self.find_customer(&req.customer)
+                && r.points == req.points
+                && r.purchase == req.purchase;
+            if !same {
+                return rejected(Rejection::IdempotencyConflict);
+            }
+            return self.redemption_view(r.clone(), true);
+        }
+        if req.points < 1 || !(1..=rules::MAX_PURCHASE).contains(&req.purchase) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let partner = self.approved_partner(req.partner)?;
+        let (partner_id, share) = (partner.id, partner.terms.max_redeem_share_bps);
+        let customer = self.active_customer(&req.customer)?;
+        let max = rules::max_redeemable(req.purchase, share);
+        if req.points > max {
+            return rejected(Rejection::ExceedsMaxShare { max });
+        }
+        if req.points > customer.balance {
+            return rejected(Rejection::InsufficientBalance { balance: customer.balance, requested: req.points });
+        }
+        let request = RedemptionRequest {
+            id: RedemptionId(next_id(self.redemptions.len())),
+            customer: customer.id,
+            partner: partner_id,
+            points: req.points,
+            purchase: req.purchase,
+            status: RedemptionStatus::Pending,
+            created_at: req.now,
+            expires_at: req.expires_at,
+            entry: None,
+        };
+        self.redemption_by_key.insert(req.idempotency_key, request.id);
+        self.redemptions.push(RedemptionRow { request: request.clone() });
+        self.redemption_view(request, false)
+    }
+
+    fn confirm_redemption(&mut self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        let i = self.answerable(&req)?;
+        let request = self.redemptions.get(i).ok_or_else(|| broken("missing request"))?.request.clone();
+        match request.status {
+            RedemptionStatus::Confirmed => return self.redemption_view(request, true),
+            RedemptionStatus::Pending => {}
+            status => return rejected(Rejection::RedemptionClosed { status }),
+        }
+        let partner = self.partner(request.partner).ok_or_else(|| broken("missing partner"))?;
+        if partner.partner.status != PartnerStatus::Approved {
+            return rejected(Rejection::PartnerNotApproved);
+        }
+        self.active_customer(&CustomerRef::Id(request.customer))?;
+        let entry = self.append(Draft {
+            customer: request.customer,
+            kind: EntryKind::Redemption,
+            amount: request.points.saturating_neg(),
+            partner: Some(request.partner),
+            purchase: Some(request.purchase),
+            idempotency_key: redemption_key(request.id),
+            author: Author::Customer(request.customer),
+            reverses: None,
+            reason: None,
+            created_at: req.now,
+        })?;
+        let row = self.redemptions.get_mut(i).ok_or_else(|| broken("missing request"))?;
+        row.request.status = RedemptionStatus::Confirmed;
+        row.request.entry = Some(entry.id);
+        let request = row.request.clone();
+        self.redemption_view(request, false)
+    }
+
+    fn decline_redemption(&mut self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        let i = self.answerable(&req)?;
+        let row = self.redemptions.get_mut(i).ok_or_else(|| broken("missing request"))?;
+        let replayed = match row.request.status {
+            RedemptionStatus::Declined => true,
+            RedemptionStatus::Pending => {
+                row.request.status = RedemptionStatus::Declined;
+                false
+            }
+            status => return rejected(Rejection::RedemptionClosed { status }),
+        };
+        let request = row.request.clone();
+        self.redemption_view(request, replayed)
+    }
+
+    fn reverse_entry(&mut self, req: ReverseEntry) -> StoreResult<Reversed> {
+        if let Some(e) = self.keyed_entry(&req.idempotency_key)? {
+            let same = e.kind == EntryKind::Reversal
+                && e.reverses == Some(req.entry)
+                && e.partner.is_some()
+                && e.partner == self.find_partner(req.partner);
+            if !same {
+                return rejected(Rejection::IdempotencyConflict);
+            }
+            let reversal = e.clone();
+            return Ok(Reversed {
+                original: self.entry_clone(req.entry)?,
+                customer: self.customer_clone(reversal.customer)?,
+                reversal,
+                replayed: true,
+            });
+        }
+        let partner = self.approved_partner(req.partner)?.id;
+        let original = match self.entry(req.entry) {
+            Some(e) if e.partner == Some(partner) => e.clone(),
+            _ => return rejected(Rejection::UnknownEntry),
+        };
+        if !matches!(original.kind, EntryKind::Accrual | EntryKind::Redemption) {
+            return rejected(Rejection::NotReversible);
+        }
+        if original.created_at < req.not_before {
+            return rejected(Rejection::ReversalWindowClosed);
+        }
+        if self.is_reversed(original.id) {
+            return rejected(Rejection::AlreadyReversed);
+        }
+        let reversal = self.append(Draft {
+            customer: original.customer,
+            kind: EntryKind::Reversal,
+            amount: original.amount.saturating_neg(),
+            partner: Some(partner),
+            purchase: None,
+            idempotency_key: req.idempotency_key,
+            author: Author::Partner(partner),
+            reverses: Some(original.id),
+            reason: None,
+            created_at: req.now,
+        })?;
+        Ok(Reversed { customer: self.customer_clone(original.customer)?, original, reversal, replayed: false })
+    }
+
+    fn adjust_balance(&mut self, req: AdjustBalance) -> StoreResult<Adjusted> {
+        if let Some(e) = self.keyed_entry(&req.idempotency_key)? {
+            let same = e.kind == EntryKind::Adjustment
+                && Some(e.customer) == self.find_customer(&req.customer)
+                && e.amount == req.amount
+                && e.reason.as_deref() == Some(req.reason.as_str())
+                && e.author == Author::Admin(req.admin);
+            if !same {
+                return rejected(Rejection::IdempotencyConflict);
+            }
+            let entry = e.clone();
+            return Ok(Adjusted { customer: self.customer_clone(entry.customer)?, entry, replayed: true });
+        }
+        if req.amount == 0 || req.amount.unsigned_abs() > rules::MAX_ADJUSTMENT.unsigned_abs() {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let customer = self.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        let entry = self.append(Draft {
+            customer,
+            kind: EntryKind::Adjustment,
+            amount: req.amount,
+            partner: None,
+            purchase: None,
+            idempotency_key: req.idempotency_key,
+            author: Author::Admin(req.admin),
+            reverses: None,
+            reason: Some(req.reason.clone()),
+            created_at: req.now,
+        })?;
+        self.audit.push(AuditRecord {
+            admin: req.admin,
+            action: AuditAction::Adjusted { customer, entry: entry.id, amount: req.amount, reason: req.reason },
+            at: req.now,
+        });
+        Ok(Adjusted { customer: self.customer_clone(customer)?, entry, replayed: false })
+    }
+
+    fn apply_partner(&mut self, req: PartnerApplication) -> StoreResult<Applied> {
+        if let Some(id) = self.partner_by_telegram.get(&req.telegram_id).copied() {
+            let row = self.partner_mut(id).ok_or_else(|| broken("missing partner"))?;
+            return match row.partner.status {
+                PartnerStatus::Applied => Ok(Applied { partner: row.partner.clone(), created: false }),
+                PartnerStatus::Approved | PartnerStatus::Suspended => rejected(Rejection::AlreadyPartner),
+                PartnerStatus::Rejected => {
+                    let p = &mut row.partner;
+                    p.status = PartnerStatus::Applied;
+                    p.name = req.name;
+                    p.category = req.category;
+                    p.terms = req.terms;
+                    p.language = req.language;
+                    p.created_at = req.now;
+                    Ok(Applied { partner: p.clone(), created: true })
+                }
+            };
+        }
+        let partner = Partner {
+            id: PartnerId(next_id(self.partners.len())),
+            telegram_id: req.telegram_id,
+            name: req.name,
+            category: req.category,
+            status: PartnerStatus::Applied,
+            terms: req.terms,
+            language: req.language,
+            has_api_key: false,
+            created_at: req.now,
+        };
+        self.partner_by_telegram.insert(partner.telegram_id, partner.id);
+        self.partners.push(PartnerRow { partner: partner.clone(), api_key_sha256_hex: None, entries: Vec::new() });
+        Ok(Applied { partner, created: true })
+    }
+
+    fn decide_partner(
+        &mut self,
+        id: PartnerId,
+        decision: PartnerDecision,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Decided> {
+        use PartnerStatus::*;
+        let row = self.partner_mut(id).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?;
+        let from = row.partner.status;
+        let to = match (decision, from) {
+            (PartnerDecision::Approve, Approved) => Approved,
+            (PartnerDecision::Approve, Applied | Suspended) => Approved,
+            (PartnerDecision::Reject, Rejected) => Rejected,
+            (PartnerDecision::Reject, Applied) => Rejected,
+            (PartnerDecision::Suspend, Suspended) => Suspended,
+            (PartnerDecision::Suspend, Approved) => Suspended,
+            _ => return rejected(Rejection::InvalidTransition),
+        };
+        row.partner.status = to;
+        let partner = row.partner.clone();
+        let changed = from != to;
+        if changed {
+            self.audit.push(AuditRecord {
+                admin,
+                action: AuditAction::PartnerDecided { partner: id, decision, status: to },
+                at: now,
+            });
+        }
+        Ok(Decided { partner, changed })
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl Storage for MemoryStore {
+    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
+        self.lock()?.register_customer(req)
+    }
+
+    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
+        let s = self.lock()?;
+        let Some(row) = s.find_customer(&who).and_then(|id| s.customer(id)) else {
+            return Ok(None);
+        };
+        let recent = row
+            .entries
+            .iter()
+            .rev()
+            .take(recent as usize)
+            .map(|id| s.entry_clone(*id))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(CustomerSummary { customer: row.customer.clone(), recent }))
+    }
+
+    async fn customer_entries(
+        &self,
+        customer: CustomerId,
+        limit: u32,
+        before: Option<EntryId>,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        let s = self.lock()?;
+        let Some(row) = s.customer(customer) else {
+            return Ok(Vec::new());
+        };
+        row.entries
+            .iter()
+            .rev()
+            .filter(|id| before.is_none_or(|b| **id < b))
+            .take(limit as usize)
+            .map(|id| s.entry_clone(*id))
+            .collect()
+    }
+
+    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
+        let mut s = self.lock()?;
+        let id = s.find_customer(&who).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        let row = s.customer_mut(id).ok_or_else(|| broken("missing customer"))?;
+        row.customer.language = language;
+        Ok(row.customer.clone())
+    }
+
+    async fn set_blocked(
+        &self,
+        who: CustomerRef,
+        blocked: bool,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Customer> {
+        let mut s = self.lock()?;
+        let id = s.find_customer(&who).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        let row = s.customer_mut(id).ok_or_else(|| broken("missing customer"))?;
+        let changed = row.customer.blocked != blocked;
+        row.customer.blocked = blocked;
+        let customer = row.customer.clone();
+        if changed {
+            s.audit.push(AuditRecord { admin, action: AuditAction::Blocked { customer: id, blocked }, at: now });
+        }
+        Ok(customer)
+    }
+
+    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
+        self.lock()?.credit_purchase(req)
+    }
+
+    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
+        self.lock()?.open_redemption(req)
+    }
+
+    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        self.lock()?.confirm_redemption(req)
+    }
+
+    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        self.lock()?.decline_redemption(req)
+    }
+
+    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
+        let mut s = self.lock()?;
+        let mut expired = Vec::new();
+        for row in &mut s.redemptions {
+            if row.request.status == RedemptionStatus::Pending && row.request.expires_at < now {
+                row.request.status = RedemptionStatus::Expired;
+                expired.push(row.request.clone());
+            }
+        }
+        Ok(expired)
+    }
+
+    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
+        self.lock()?.reverse_entry(req)
+    }
+
+    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
+        self.lock()?.adjust_balance(req)
+    }
+
+    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
+        self.lock()?.apply_partner(req)
+    }
+
+    async fn decide_partner(
+        &self,
+        partner: PartnerId,
+        decision: PartnerDecision,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Decided> {
+        self.lock()?.decide_partner(partner, decision, admin, now)
+    }
+
+    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
+        let s = self.lock()?;
+        Ok(s.find_partner(who).and_then(|id| s.partner(id)).map(|r| r.partner.clone()))
+    }
+
+    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
+        let s = self.lock()?;
+        let mut partners: Vec<Partner> = s
+            .partners
+            .iter()
+            .filter(|r| status.is_none_or(|st| r.partner.status == st))
+            .map(|r| r.partner.clone())
+            .collect();
+        partners.sort_by_key(|p| (p.created_at, p.id));
+        Ok(partners)
+    }
+
+    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
+        let mut s = self.lock()?;
+        let id = s.find_partner(who).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?;
+        let row = s.partner_mut(id).ok_or_else(|| broken("missing partner"))?;
+        row.api_key_sha256_hex = Some(key_sha256_hex);
+        row.partner.has_api_key = true;
+        Ok(row.partner.clone())
+    }
+
+    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
+        let s = self.lock()?;
+        Ok(s.partners
+            .iter()
+            .find(|r| r.api_key_sha256_hex.as_deref() == Some(key_sha256_hex))
+            .map(|r| r.partner.clone()))
+    }
+
+    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
+        let s = self.lock()?;
+        let row = s.find_partner(who).and_then(|id| s.partner(id)).ok_or(Rejection::UnknownPartner)?;
+        let entries = || row.entries.iter().filter_map(|id| s.entry(*id));
+        Ok(PartnerStats { today: s.period_stats(entries(), today), week: s.period_stats(entries(), week) })
+    }
+
+    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
+        let s = self.lock()?;
+        let count = |st: PartnerStatus| s.partners.iter().filter(|r| r.partner.status == st).count() as u64;
+        Ok(ProgramStats {
+            customers: s.customers.len() as u64,
+            partners_approved: count(PartnerStatus::Approved),
+            partners_pending: count(PartnerStatus::Applied),
+            points_outstanding: s.customers.iter().fold(0, |sum: Points, r| sum.saturating_add(r.customer.balance)),
+            today: s.period_stats(s.entries.iter(), today),
+        })
+    }
+
+    async fn claim_update(&self, bot: BotKind, update_id: i64, _now: Timestamp) -> StoreResult<bool> {
+        Ok(self.lock()?.updates.insert((bot, update_id)))
+    }
+
+    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
+        self.lock()?.updates.remove(&(bot, update_id));
+        Ok(())
+    }
+
+    async fn consume_quota(
+        &self,
+        kind: QuotaKind,
+        user: TelegramUserId,
+        day: Timestamp,
+        limit: u32,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let used = s.quotas.entry((kind, user, day)).or_insert(0);
+        if *used >= limit {
+            return Ok(false);
+        }
+        *used += 1;
+        Ok(true)
+    }
+
+    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
+        let mut s = self.lock()?;
+        if let Some(id) = s.broadcast_by_key.get(&req.idempotency_key).copied() {
+            let job = &s.broadcast_mut(id)?.job;
+            if job.audience != req.audience || job.text != req.text || job.admin_chat != req.admin_chat {
+                return rejected(Rejection::IdempotencyConflict);
+            }
+            return Ok(job.clone());
+        }
+        let total = u32::try_from(s.audience(req.audience, 0).count()).unwrap_or(u32::MAX);
+        let job = BroadcastJob {
+            id: BroadcastId(next_id(s.broadcasts.len())),
+            audience: req.audience,
+            text: req.text,
+            admin_chat: req.admin_chat,
+            total,
+            sent: 0,
+            failed: 0,
+            cursor: 0,
+            done: false,
+            created_at: req.now,
+        };
+        s.broadcast_by_key.insert(req.idempotency_key, job.id);
+        s.broadcasts.push(BroadcastRow { job: job.clone() });
+        Ok(job)
+    }
+
+    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
+        let mut s = self.lock()?;
+        let current = s.broadcast_mut(job)?.job.clone();
+        if current.done {
+            return Ok(BroadcastBatch { job: current, recipients: Vec::new() });
+        }
+        let batch: Vec<(i64, Recipient)> = s.audience(current.audience, current.cursor).take(limit as usize).collect();
+        let cursor = batch.last().map_or(current.cursor, |(pos, _)| *pos);
+        let done = s.audience(current.audience, cursor).next().is_none();
+        let row = s.broadcast_mut(job)?;
+        row.job.cursor = cursor;
+        row.job.done = done;
+        Ok(BroadcastBatch { job: row.job.clone(), recipients: batch.into_iter().map(|(_, r)| r).collect() })
+    }
+
+    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
+        let mut s = self.lock()?;
+        let row = s.broadcast_mut(job)?;
+        row.job.sent = row.job.sent.saturating_add(sent);
+        row.job.failed = row.job.failed.saturating_add(failed);
+        Ok(row.job.clone())
+    }
+
+    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
+        let s = self.lock()?;
+        Ok(s.broadcasts.iter().filter(|r| !r.job.done).map(|r| r.job.clone()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+
+    const T0: Timestamp = Timestamp(1_700_000_000);
+
+    fn code(n: u8) -> CustomerCode {
+        CustomerCode::from_random([n, n, n, n, n])
+    }
+
+    fn new_customer(tg: i64, n: u8, referrer: Option<CustomerCode>) -> NewCustomer {
+        NewCustomer {
+            telegram_id: TelegramUserId(tg),
+            code: code(n),
+            first_name: format!("user{tg}"),
+            username: None,
+            language: Language::En,
+            referrer,
+            welcome_bonus: 100,
+            referral_bonus: 50,
+            now: T0,
+        }
+    }
+
+    async fn approved_partner(s: &MemoryStore, tg: i64) -> Partner {
+        let applied = s
+            .apply_partner(PartnerApplication {
+                telegram_id: TelegramUserId(tg),
+                name: "Cafe".into(),
+                category: "cafe".into(),
+                terms: PartnerTerms::default(),
+                language: Language::En,
+                now: T0,
+            })
+            .await
+            .unwrap();
+        s.decide_partner(applied.partner.id, PartnerDecision::Approve, TelegramUserId(1), T0).await.unwrap().partner
+    }
+
+    fn credit(p: &Partner, c: &Customer, purchase: Points, key: &str) -> CreditPurchase {
+        CreditPurchase {
+            partner: PartnerRef::Id(p.id),
+            customer: CustomerRef::Code(c.code.clone()),
+            purchase,
+            idempotency_key: key.into(),
+            day_start: T0.day_start(),
+            now: T0,
+        }
+    }
+
+    #[test]
+    fn registration_bonuses_and_referral() {
+        block_on(async {
+            let s = MemoryStore::new();
+            let a = s.register_customer(new_customer(10, 1, None)).await.unwrap();
+            assert!(a.created);
+            assert_eq!(a.customer.balance, 100);
+            assert_eq!(a.welcome.unwrap().idempotency_key, welcome_key(a.customer.id));
+            let b = s.register_customer(new_customer(11, 2, Some(a.customer.code.clone()))).await.unwrap();
+            let (referrer, entry) = b.referral.unwrap();
+            assert_eq!(referrer.balance, 150);
+            assert_eq!(entry.idempotency_key, referral_key(b.customer.id));
+            assert_eq!(b.customer.referrer, Some(a.customer.id));
+            // Again: unchanged, no bonus.
+            let again = s.register_customer(new_customer(11, 3, Some(a.customer.code.clone()))).await.unwrap();
+            assert!(!again.created && again.welcome.is_none() && again.referral.is_none());
+            assert_eq!(again.customer, b.customer);
+            // Self-referral is ignored, a taken code refused.
+            let c = s.register_customer(new_customer(12, 4, Some(code(4)))).await.unwrap();
+            assert_eq!(c.customer.referrer, None);
+            assert_eq!(
+                s.register_customer(new_customer(13, 1, None)).await,
+                Err(StoreError::Rejected(Rejection::CodeTaken))
+            );
+            assert_eq!(s.entries().unwrap().len(), 4);
+        });
+    }
+
+    #[test]
+    fn credit_redeem_reverse_adjust() {
+        block_on(async {
+            let s = MemoryStore::new();
+            let c = s.register_customer(new_customer(10, 1, None)).await.unwrap().customer;
+            let p = approved_partner(&s, 20).await;
+            let credited = s.credit_purchase(credit(&p, &c, 1_000, "k1")).await.unwrap();
+            assert_eq!((credited.entry.amount, credited.customer.balance), (50, 150));
+            let replay = s.credit_purchase(credit(&p, &c, 1_000, "k1")).await.unwrap();
+            assert!(replay.replayed);
+            assert_eq!(replay.entry, credited.entry);
+            assert_eq!(
+                s.credit_purchase(credit(&p, &c, 999, "k1")).await,
+                Err(StoreError::Rejected(Rejection::IdempotencyConflict))
+            );
+            assert_eq!(
+                s.credit_purchase(credit(&p, &c, 1, "welcome:99")).await,
+                Err(StoreError::Rejected(Rejection::IdempotencyConflict))
+            );
+
+            let open = OpenRedemption {
+                partner: PartnerRef::Id(p.id),
+                customer: CustomerRef::Id(c.id),
+                points: 120,
+                purchase: 1_000,
+                idempotency_key: "r1".into(),
+                now: T0,
+                expires_at: T0.plus(600),
+            };
+            let opened = s.open_redemption(open.clone()).await.unwrap();
+            assert_eq!(opened.request.status, RedemptionStatus::Pending);
+            let answer = AnswerRedemption { id: opened.request.id, customer: CustomerRef::Id(c.id), now: T0.plus(10) };
+            let confirmed = s.confirm_redemption(answer.clone()).await.unwrap();
+            assert_eq!(confirmed.customer.balance, 30);
+            let again = s.confirm_redemption(answer.clone()).await.unwrap();
+            assert!(again.replayed);
+            assert_eq!(again.entry, confirmed.entry);
+            assert_eq!(
+                s.decline_redemption(answer).await,
+                Err(StoreError::Rejected(Rejection::RedemptionClosed { status: RedemptionStatus::Confirmed }))
+            );
+
+            let reverse = ReverseEntry {
+                entry: credited.entry.id,
+                partner: PartnerRef::Id(p.id),
+                idempotency_key: "rev1".into(),
+                not_before: T0.plus(-86_400),
+                now: T0.plus(20),
+            };
+            assert!(matches!(
+                s.reverse_entry(reverse.clone()).await,
+                Err(StoreError::Rejected(Rejection::InsufficientBalance { balance: 30, requested: 50 }))
+            ));
+            let adjust = AdjustBalance {
+                customer: CustomerRef::Id(c.id),
+                amount: 20,
+                reason: "goodwill".into(),
+                admin: TelegramUserId(1),
+                idempotency_key: "adj1".into(),
+                now: T0,
+            };
+            assert_eq!(s.adjust_balance(adjust).await.unwrap().customer.balance, 50);
+            let reversed = s.reverse_entry(reverse.clone()).await.unwrap();
+            assert_eq!((reversed.reversal.amount, reversed.customer.balance), (-50, 0));
+            assert!(s.reverse_entry(reverse).await.unwrap().replayed);
+            let twice = ReverseEntry {
+                entry: credited.entry.id,
+                partner: PartnerRef::Id(p.id),
+                idempotency_key: "rev2".into(),
+                not_before: T0,
+                now: T0,
+            };
+            assert_eq!(s.reverse_entry(twice).await, Err(StoreError::Rejected(Rejection::AlreadyReversed)));
+            assert_eq!(s.audit_log().unwrap().len(), 2, "approval and adjustment");
+        });
+    }
+
+    #[test]
+    fn expiry_on_answer_and_sweep() {
+        block_on(async {
+            let s = MemoryStore::new();
+            let c = s.register_customer(new_customer(10, 1, None)).await.unwrap().customer;
+            let p = approved_partner(&s, 20).await;
+            let mut ids = Vec::new();
+            for key in ["a", "b"] {
+                let open = OpenRedemption {
+                    partner: PartnerRef::Telegram(p.telegram_id),
+                    customer: CustomerRef::Telegram(c.telegram_id),
+                    points: 10,
+                    purchase: 100,
+                    idempotency_key: key.into(),
+                    now: T0,
+                    expires_at: T0.plus(600),
+                };
+                ids.push(s.open_redemption(open).await.unwrap().request.id);
+            }
+            let late = AnswerRedemption { id: ids[0], customer: CustomerRef::Id(c.id), now: T0.plus(601) };
+            assert_eq!(
+                s.confirm_redemption(late.clone()).await,
+                Err(StoreError::Rejected(Rejection::RedemptionExpired))
+            );
+            assert_eq!(
+                s.confirm_redemption(late).await,
+                Err(StoreError::Rejected(Rejection::RedemptionClosed { status: RedemptionStatus::Expired }))
+            );
+            assert!(s.expire_redemptions(T0.plus(600)).await.unwrap().is_empty());
+            let swept = s.expire_redemptions(T0.plus(601)).await.unwrap();
+            assert_eq!(swept.iter().map(|r| r.id).collect::<Vec<_>>(), vec![ids[1]]);
+            assert_eq!(s.customers().unwrap()[0].balance, 100);
+        });
+    }
+
+    #[test]
+    fn store_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<MemoryStore>();
+    }
+}

@@ -163,9 +163,6 @@ pub(crate) fn rejection_text(lang: Language, r: &Rejection) -> String {
         (En, AlreadyPartner) => "You are already registered as a partner.".into(),
         (Ru, AlreadyPartner) => "Вы уже зарегистрированы как партнёр.".into(),
         (Vi, AlreadyPartner) => "Bạn đã đăng ký làm đối tác.".into(),
-        (En, _) => "This operation is not allowed.".into(),
-        (Ru, _) => "Эта операция не разрешена.".into(),
-        (Vi, _) => "Thao tác này không được phép.".into(),
     }
 }
 

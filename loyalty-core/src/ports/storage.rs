@@ -601,3 +601,28 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Jobs that are not done, oldest first.
     async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>>;
 }
+
+/// Idempotency key of a customer's welcome bonus entry: `welcome:<customer id>`.
+pub fn welcome_key(customer: CustomerId) -> String {
+    format!("welcome:{customer}")
+}
+
+/// Idempotency key of the referral bonus paid for a referred customer:
+/// `referral:<referred customer id>`.
+pub fn referral_key(referred: CustomerId) -> String {
+    format!("referral:{referred}")
+}
+
+/// Idempotency key of the debit of a confirmed redemption request:
+/// `redemption:<request id>`.
+pub fn redemption_key(request: RedemptionId) -> String {
+    format!("redemption:{request}")
+}
+
+/// Whether `key` has the prefix of a key the store derives itself
+/// ([`welcome_key`], [`referral_key`], [`redemption_key`]). A caller-supplied
+/// key with such a prefix is refused with [`Rejection::IdempotencyConflict`],
+/// so nobody can occupy a key a system entry will need.
+pub fn is_reserved_key(key: &str) -> bool {
+    ["welcome:", "referral:", "redemption:"].iter().any(|p| key.starts_with(p))
+}

@@ -277,6 +277,17 @@ impl TestEnv {
         };
         TestEnv { engine: Engine::new(config, ports), storage, clock, telegram, assistant, reporter }
     }
+
+    /// An environment over a fresh in-memory store with [`test_config`].
+    pub fn new() -> TestEnv {
+        TestEnv::with(Arc::new(crate::memory::MemoryStore::new()), test_config())
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        TestEnv::new()
+    }
 }
 
 /// A Telegram user for building updates.
