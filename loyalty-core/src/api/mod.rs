@@ -136,7 +136,12 @@ impl From<StoreError> for ApiError {
                         "Internal error; the team has been notified.",
                     )
                 };
-                err.report = Some(Box::new(ErrorReport { message: e.to_string(), context: "api", update_kind: None, temporary }));
+                err.report = Some(Box::new(ErrorReport {
+                    message: e.to_string(),
+                    context: "api",
+                    update_kind: None,
+                    temporary,
+                }));
                 err
             }
         }
