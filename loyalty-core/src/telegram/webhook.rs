@@ -1,25 +1,6 @@
 //! The webhook pipeline: from an HTTP request sent by Telegram to a response
-//! (which may carry the first Bot API call) plus deferred work.
-//!
-//! The steps, in order, each with the status it answers when it stops the
-//! request:
-//!
-//! | step | check                                                         | status |
-//! |------|---------------------------------------------------------------|--------|
-//! | 1    | method is `POST`                                              | 405    |
-//! | 2    | the bot is one of the three update-receiving bots, configured | 404    |
-//! | 3    | `X-Telegram-Bot-Api-Secret-Token` equals [`webhook_secret`]   | 401    |
-//! | 4    | declared and actual body size ≤ [`MAX_BODY_BYTES`]            | 413    |
-//! | 5    | the body is a JSON [`Update`]                                 | 400    |
-//! | 6    | [`Engine::process_update`]: de-duplicate, then handle         | 200 / 503 |
-//!
-//! Refusals carry a small JSON body `{"error":{"code":"…","message":"…"}}` so
-//! that someone poking the endpoint with `curl` sees why. A processed update is
-//! answered `200`; its first outgoing call rides in the body when Telegram
-//! allows it (see [`crate::Outbox::split_for_webhook`]), everything else is
-//! returned as [`WebhookResponse::deferred`] for the adapter to run after
-//! answering. A temporary failure is answered `503` so Telegram delivers the
-//! update again.
+//! (which may carry the first Bot API call) plus deferred work. See
+//! [`Engine::handle_webhook`], [`Engine::process_update`] and [`webhook_secret`].
 
 use crate::config::{Config, Secret};
 use crate::engine::{Engine, Outbox, Task};
@@ -156,21 +137,39 @@ fn too_large(req: &Request<Bytes>) -> std::result::Result<bool, ()> {
 }
 
 impl Engine {
-    /// Handles one webhook request for `bot` (the adapter routes
-    /// `POST /webhook/<bot>` here with the whole body read, at most
-    /// [`MAX_BODY_BYTES`] of it plus one byte when the body is larger).
+    /// Handles one webhook request for `bot`. The adapter routes
+    /// `POST /webhook/<bot>` here with the body read, at most
+    /// [`MAX_BODY_BYTES`] of it plus one byte when the body is larger.
     ///
-    /// Never panics, whatever the request; see the [module docs](self) for the
-    /// status of each refusal. After the secret has been checked, a body that
-    /// is not an update is also reported to the [`ErrorReporter`]
-    /// (only where parsing failed, never the body), since only Telegram (or the
-    /// operator) can get that far.
+    /// The steps, in order, each with the status it answers when it stops the
+    /// request:
+    ///
+    /// | step | check                                                         | status |
+    /// |------|---------------------------------------------------------------|--------|
+    /// | 1    | method is `POST`                                              | 405 (with `Allow: POST`) |
+    /// | 2    | `bot` is the client, partner or admin bot and is configured   | 404    |
+    /// | 3    | `X-Telegram-Bot-Api-Secret-Token` equals [`webhook_secret`] (constant-time) | 401 |
+    /// | 4    | declared (`Content-Length`) and actual body ≤ [`MAX_BODY_BYTES`] | 413 |
+    /// | 5    | the body is a JSON [`Update`]                                 | 400    |
+    /// | 6    | [`Engine::process_update`]: de-duplicate, then handle         | 200 / 503 |
+    ///
+    /// Refusals carry a small JSON body `{"error":{"code":"…","message":"…"}}`
+    /// so that someone poking the endpoint with `curl` sees why. A body that
+    /// is not an update is also reported to the [`ErrorReporter`] (only where
+    /// parsing failed, never the body): past the secret check only Telegram or
+    /// the operator can send one, so it means our types miss something.
     ///
     /// A processed update, a duplicate and an update the bots ignore are all
-    /// answered `200`. A temporary failure ([`crate::Error::is_temporary`]) is
-    /// reported and answered `503`, and the update's claim has been released,
-    /// so Telegram's next delivery is processed afresh; a permanent failure is
-    /// reported and answered `200` (a retry would fail the same way).
+    /// answered `200`. When the update produced calls, the first one rides in
+    /// the body (`application/json`, the method plus its parameters) if
+    /// Telegram allows it there (see [`Outbox::split_for_webhook`]); the rest
+    /// are returned as [`WebhookResponse::deferred`]. Otherwise the body is
+    /// empty. A temporary failure ([`crate::Error::is_temporary`]) is reported
+    /// and answered `503`, with the update's claim released, so Telegram's next
+    /// delivery is processed afresh; a permanent failure is reported and
+    /// answered `200` (a retry would fail the same way).
+    ///
+    /// Never panics, whatever the request.
     ///
     /// [`ErrorReporter`]: crate::ports::ErrorReporter
     pub async fn handle_webhook(&self, bot: BotKind, req: Request<Bytes>) -> WebhookResponse {

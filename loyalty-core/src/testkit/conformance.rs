@@ -1,1 +1,1744 @@
-//! The storage conformance suite (in progress).
+//! The storage conformance suite: named checks that any [`Storage`] backend
+//! must pass, written once here and run by every backend's tests (in-memory,
+//! Postgres, PostgREST, D1 inside workerd).
+//!
+//! Each check gets a fresh, empty store from an async factory supplied by the
+//! backend, drives it through the [`Storage`] methods with explicit timestamps
+//! (so it is deterministic), and returns `Err(message)` instead of panicking,
+//! which suits single-threaded hosts such as workerd where a panic aborts the
+//! isolate. After a check passes, the runner verifies the ledger invariants on
+//! every customer the check created: the balance equals the sum of the
+//! customer's entries (read page by page through
+//! [`Storage::customer_entries`]), it is never negative, no idempotency key
+//! appears twice, every entry is reversed at most once, and
+//! [`Storage::program_stats`] agrees on the number of customers and the points
+//! outstanding.
+//!
+//! Concurrency checks issue many calls at once with `futures`' `join_all` (no
+//! runtime is needed; a backend with real I/O makes progress on all of them at
+//! the same time). Their size is [`Params::concurrency`].
+//!
+//! On a native target with Tokio:
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use loyalty_core::testkit::conformance;
+//! use loyalty_core::MemoryStore;
+//!
+//! // Panics with the name and message of every failed check.
+//! conformance::assert_conformance(|| async { Ok(MemoryStore::new()) }).await;
+//! # }
+//! ```
+//!
+//! On hosts where a panic is unwelcome, call [`run_all`] and inspect the
+//! [`Report`].
+
+use crate::domain::*;
+use crate::maybe_send::BoxFuture;
+use crate::ports::*;
+use futures::future::join_all;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::sync::Mutex;
+
+/// The outcome of one check: `Err` carries a description of what went wrong.
+pub type CheckResult = Result<(), String>;
+
+/// Tuning of the suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
+    /// How many calls the concurrency checks issue at once (at least 4 is used).
+    pub concurrency: usize,
+}
+
+impl Default for Params {
+    /// 24 concurrent calls: enough to provoke races, quick over a network.
+    fn default() -> Self {
+        Params { concurrency: 24 }
+    }
+}
+
+impl Params {
+    /// Parameters with the given concurrency.
+    pub fn with_concurrency(concurrency: usize) -> Params {
+        Params { concurrency }
+    }
+
+    fn n(&self) -> usize {
+        self.concurrency.max(4)
+    }
+}
+
+/// One named check of the suite.
+#[derive(Clone, Copy)]
+pub struct Check {
+    name: &'static str,
+    run: for<'a> fn(&'a Ctx<'a>) -> BoxFuture<'a, CheckResult>,
+}
+
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Check").field("name", &self.name).finish()
+    }
+}
+
+impl Check {
+    /// The check's name (a snake_case identifier).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Runs the check on `store`, which must be fresh (empty), then verifies
+    /// the ledger invariants.
+    pub async fn run(&self, store: &dyn Storage, params: &Params) -> CheckResult {
+        let ctx = Ctx::new(store, *params);
+        (self.run)(&ctx).await?;
+        ctx.invariants().await.map_err(|e| format!("invariant broken after the check: {e}"))
+    }
+}
+
+/// Results of a run, in the order the checks ran.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Each check's name and outcome.
+    pub results: Vec<(&'static str, CheckResult)>,
+}
+
+impl Report {
+    /// The checks that failed, with their messages.
+    pub fn failures(&self) -> impl Iterator<Item = (&'static str, &str)> + '_ {
+        self.results.iter().filter_map(|(name, r)| r.as_ref().err().map(|e| (*name, e.as_str())))
+    }
+
+    /// Whether every check passed.
+    pub fn is_success(&self) -> bool {
+        self.results.iter().all(|(_, r)| r.is_ok())
+    }
+
+    /// Panics, listing every failure, unless every check passed (for native tests).
+    #[track_caller]
+    pub fn assert_success(&self) {
+        assert!(self.is_success(), "{self}");
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failed = self.failures().count();
+        write!(f, "storage conformance: {} passed, {failed} failed", self.results.len() - failed)?;
+        for (name, message) in self.failures() {
+            write!(f, "\n  FAILED {name}: {message}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs every check, each on a fresh store from `factory`.
+pub async fn run_all<S, F, Fut>(factory: F, params: &Params) -> Report
+where
+    S: Storage,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<S, String>>,
+{
+    run_matching(factory, params, |_| true).await
+}
+
+/// Runs the checks whose name satisfies `filter`, each on a fresh store.
+pub async fn run_matching<S, F, Fut>(mut factory: F, params: &Params, filter: impl Fn(&str) -> bool) -> Report
+where
+    S: Storage,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<S, String>>,
+{
+    let mut report = Report::default();
+    for check in checks().into_iter().filter(|c| filter(c.name)) {
+        let outcome = match factory().await {
+            Ok(store) => check.run(&store, params).await,
+            Err(e) => Err(format!("could not create a store: {e}")),
+        };
+        report.results.push((check.name, outcome));
+    }
+    report
+}
+
+/// Runs every check with default [`Params`] and panics listing the failures.
+pub async fn assert_conformance<S, F, Fut>(factory: F)
+where
+    S: Storage,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<S, String>>,
+{
+    run_all(factory, &Params::default()).await.assert_success();
+}
+
+macro_rules! check_list {
+    ($($name:ident),* $(,)?) => {
+        vec![$(Check { name: stringify!($name), run: |ctx| Box::pin($name(ctx)) }),*]
+    };
+}
+
+/// Every check of the suite, in a fixed order.
+pub fn checks() -> Vec<Check> {
+    check_list![
+        register_new_customer,
+        register_existing_is_unchanged,
+        register_without_bonuses,
+        register_referral,
+        register_rejections,
+        customer_lookup_and_paging,
+        set_language_and_blocked,
+        credit_purchase_applies,
+        credit_purchase_rejections,
+        credit_purchase_replay,
+        credit_daily_limit,
+        open_redemption_applies,
+        open_redemption_rejections,
+        open_redemption_replay,
+        confirm_redemption_debits,
+        confirm_redemption_rejections,
+        decline_redemption,
+        expire_redemptions,
+        reverse_entry_applies,
+        reverse_entry_rejections,
+        adjust_balance,
+        idempotency_keys_are_global,
+        partner_lifecycle,
+        list_and_lookup_partners,
+        partner_api_keys,
+        partner_and_program_stats,
+        claim_and_release_updates,
+        consume_quota,
+        broadcast_to_customers,
+        broadcast_to_partners,
+        concurrent_confirmations_against_one_balance,
+        concurrent_same_key,
+        concurrent_double_confirm,
+        concurrent_credits_near_daily_limit,
+        concurrent_claim_update,
+        concurrent_reversals,
+        concurrent_registration,
+        concurrent_quota,
+        concurrent_broadcast_claims,
+    ]
+}
+
+// ---------------------------------------------------------------------------
+// Harness
+
+/// Start of the day all checks happen on (00:00 UTC).
+const DAY0: Timestamp = Timestamp(1_700_006_400);
+/// 10:00 on that day: the default `now`.
+const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
+/// The admin used by the checks.
+const ADMIN: TelegramUserId = TelegramUserId(42);
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!($($fmt)+));
+        }
+    };
+}
+
+macro_rules! ensure_eq {
+    ($left:expr, $right:expr, $($fmt:tt)+) => {{
+        let (l, r) = (&$left, &$right);
+        if l != r {
+            return Err(format!("{}: expected {:?}, got {:?}", format!($($fmt)+), r, l));
+        }
+    }};
+}
+
+/// Turns a storage result into a check result with context.
+trait OrFail<T> {
+    fn or_fail(self, what: &str) -> Result<T, String>;
+}
+
+impl<T> OrFail<T> for StoreResult<T> {
+    fn or_fail(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: unexpected error: {e:?}"))
+    }
+}
+
+/// Turns a storage lookup into a check result: missing is a failure.
+trait OrMissing<T> {
+    fn or_missing(self, what: &str) -> Result<T, String>;
+}
+
+impl<T> OrMissing<T> for StoreResult<Option<T>> {
+    fn or_missing(self, what: &str) -> Result<T, String> {
+        match self {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Err(format!("{what}: not found")),
+            Err(e) => Err(format!("{what}: unexpected error: {e:?}")),
+        }
+    }
+}
+
+/// Expects exactly the rejection `want`.
+fn rejects<T: fmt::Debug>(r: StoreResult<T>, want: Rejection, what: &str) -> CheckResult {
+    match r {
+        Err(StoreError::Rejected(got)) if got == want => Ok(()),
+        other => Err(format!("{what}: expected rejection {want:?}, got {other:?}")),
+    }
+}
+
+struct CtxState {
+    seq: i64,
+    customers: Vec<CustomerId>,
+}
+
+/// What a check works with: the store, the parameters, and the customers
+/// created so far (for the invariant checks).
+struct Ctx<'a> {
+    store: &'a dyn Storage,
+    params: Params,
+    state: Mutex<CtxState>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(store: &'a dyn Storage, params: Params) -> Ctx<'a> {
+        Ctx { store, params, state: Mutex::new(CtxState { seq: 0, customers: Vec::new() }) }
+    }
+
+    fn with_state<R>(&self, f: impl FnOnce(&mut CtxState) -> R) -> R {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    fn next(&self) -> i64 {
+        self.with_state(|s| {
+            s.seq += 1;
+            s.seq
+        })
+    }
+
+    /// Remembers a customer for the invariant checks.
+    fn track(&self, id: CustomerId) {
+        self.with_state(|s| {
+            if !s.customers.contains(&id) {
+                s.customers.push(id);
+            }
+        });
+    }
+
+    /// A fresh, unused customer code.
+    fn code(&self) -> CustomerCode {
+        let n = self.next().to_be_bytes();
+        CustomerCode::from_random([0x5a, n[4], n[5], n[6], n[7]])
+    }
+
+    /// A sign-up request for a new user, with the given welcome bonus.
+    fn new_customer(&self, welcome: Points) -> NewCustomer {
+        let n = self.next();
+        NewCustomer {
+            telegram_id: TelegramUserId(500_000 + n),
+            code: self.code(),
+            first_name: format!("Customer {n}"),
+            username: Some(format!("customer{n}")),
+            language: Language::Vi,
+            referrer: None,
+            welcome_bonus: welcome,
+            referral_bonus: 0,
+            now: T0,
+        }
+    }
+
+    /// Registers a sign-up and tracks the customer.
+    async fn register(&self, req: NewCustomer) -> StoreResult<Registration> {
+        let r = self.store.register_customer(req).await?;
+        self.track(r.customer.id);
+        if let Some((referrer, _)) = &r.referral {
+            self.track(referrer.id);
+        }
+        Ok(r)
+    }
+
+    /// A new customer with `welcome` points.
+    async fn customer(&self, welcome: Points) -> Result<Customer, String> {
+        Ok(self.register(self.new_customer(welcome)).await.or_fail("register customer")?.customer)
+    }
+
+    fn application(&self, terms: PartnerTerms) -> PartnerApplication {
+        let n = self.next();
+        PartnerApplication {
+            telegram_id: TelegramUserId(900_000 + n),
+            name: format!("Partner {n}"),
+            category: "cafe".into(),
+            terms,
+            language: Language::Ru,
+            now: T0.plus(n),
+        }
+    }
+
+    /// A new partner that has applied and is waiting.
+    async fn applied_partner(&self, terms: PartnerTerms) -> Result<Partner, String> {
+        Ok(self.store.apply_partner(self.application(terms)).await.or_fail("apply partner")?.partner)
+    }
+
+    /// A new approved partner.
+    async fn partner(&self, terms: PartnerTerms) -> Result<Partner, String> {
+        let p = self.applied_partner(terms).await?;
+        let d = self.store.decide_partner(p.id, PartnerDecision::Approve, ADMIN, T0).await.or_fail("approve")?;
+        Ok(d.partner)
+    }
+
+    async fn suspend(&self, p: &Partner) -> CheckResult {
+        self.store.decide_partner(p.id, PartnerDecision::Suspend, ADMIN, T0).await.or_fail("suspend partner")?;
+        Ok(())
+    }
+
+    async fn approve(&self, p: &Partner) -> CheckResult {
+        self.store.decide_partner(p.id, PartnerDecision::Approve, ADMIN, T0).await.or_fail("approve partner")?;
+        Ok(())
+    }
+
+    async fn block(&self, c: &Customer, blocked: bool) -> CheckResult {
+        self.store.set_blocked(CustomerRef::Id(c.id), blocked, ADMIN, T0).await.or_fail("set_blocked")?;
+        Ok(())
+    }
+
+    /// A customer as stored now, with up to 1000 recent entries.
+    async fn summary(&self, id: CustomerId) -> Result<CustomerSummary, String> {
+        self.store.customer_summary(CustomerRef::Id(id), 1000).await.or_missing("customer_summary")
+    }
+
+    async fn balance(&self, id: CustomerId) -> Result<Points, String> {
+        Ok(self.summary(id).await?.customer.balance)
+    }
+
+    fn credit_req(&self, p: &Partner, c: &Customer, purchase: Points, key: &str) -> CreditPurchase {
+        CreditPurchase {
+            partner: PartnerRef::Id(p.id),
+            customer: CustomerRef::Code(c.code.clone()),
+            purchase,
+            idempotency_key: key.into(),
+            day_start: T0.day_start(),
+            now: T0,
+        }
+    }
+
+    async fn credit(&self, p: &Partner, c: &Customer, purchase: Points, key: &str) -> Result<Credited, String> {
+        self.store.credit_purchase(self.credit_req(p, c, purchase, key)).await.or_fail("credit_purchase")
+    }
+
+    fn open_req(&self, p: &Partner, c: &Customer, points: Points, purchase: Points, key: &str) -> OpenRedemption {
+        OpenRedemption {
+            partner: PartnerRef::Telegram(p.telegram_id),
+            customer: CustomerRef::Code(c.code.clone()),
+            points,
+            purchase,
+            idempotency_key: key.into(),
+            now: T0,
+            expires_at: T0.plus(rules::REDEMPTION_TTL_SECS),
+        }
+    }
+
+    async fn open(&self, p: &Partner, c: &Customer, points: Points, purchase: Points) -> Result<RedemptionId, String> {
+        let key = format!("open-{}", self.next());
+        let v = self.store.open_redemption(self.open_req(p, c, points, purchase, &key)).await.or_fail("open")?;
+        Ok(v.request.id)
+    }
+
+    fn answer(&self, id: RedemptionId, c: &Customer) -> AnswerRedemption {
+        AnswerRedemption { id, customer: CustomerRef::Telegram(c.telegram_id), now: T0.plus(60) }
+    }
+
+    fn reverse_req(&self, entry: EntryId, p: &Partner, key: &str) -> ReverseEntry {
+        ReverseEntry {
+            entry,
+            partner: PartnerRef::Id(p.id),
+            idempotency_key: key.into(),
+            not_before: T0.plus(-rules::REVERSAL_WINDOW_SECS),
+            now: T0.plus(120),
+        }
+    }
+
+    fn adjust_req(&self, c: &Customer, amount: Points, key: &str) -> AdjustBalance {
+        AdjustBalance {
+            customer: CustomerRef::Id(c.id),
+            amount,
+            reason: "correction".into(),
+            admin: ADMIN,
+            idempotency_key: key.into(),
+            now: T0,
+        }
+    }
+
+    /// Every entry of a customer, newest first, read in small pages.
+    async fn all_entries(&self, id: CustomerId) -> Result<Vec<LedgerEntry>, String> {
+        let mut all: Vec<LedgerEntry> = Vec::new();
+        loop {
+            let before = all.last().map(|e| e.id);
+            let page = self.store.customer_entries(id, 7, before).await.or_fail("customer_entries")?;
+            ensure!(page.len() <= 7, "customer_entries returned {} entries for limit 7", page.len());
+            let done = page.len() < 7;
+            for e in page {
+                if let Some(prev) = all.last() {
+                    ensure!(e.id < prev.id, "customer_entries not newest first: {} after {}", e.id, prev.id);
+                }
+                ensure_eq!(e.customer, id, "entry {} listed for the wrong customer", e.id);
+                all.push(e);
+            }
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The ledger invariants over every tracked customer.
+    async fn invariants(&self) -> CheckResult {
+        let customers = self.with_state(|s| s.customers.clone());
+        let mut keys = HashSet::new();
+        let mut reversed: HashMap<EntryId, EntryId> = HashMap::new();
+        let mut by_id: HashMap<EntryId, LedgerEntry> = HashMap::new();
+        let mut outstanding: Points = 0;
+        for id in &customers {
+            let customer = self.summary(*id).await?.customer;
+            let entries = self.all_entries(*id).await?;
+            let sum: Points = entries.iter().map(|e| e.amount).sum();
+            ensure_eq!(customer.balance, sum, "balance of customer {id} vs the sum of its entries");
+            ensure!(customer.balance >= 0, "customer {id} has a negative balance {}", customer.balance);
+            outstanding += customer.balance;
+            for e in entries {
+                ensure!(keys.insert(e.idempotency_key.clone()), "idempotency key {:?} used twice", e.idempotency_key);
+                if let Some(original) = e.reverses {
+                    ensure!(reversed.insert(original, e.id).is_none(), "entry {original} reversed more than once");
+                }
+                by_id.insert(e.id, e);
+            }
+        }
+        for (original, reversal) in &reversed {
+            let (Some(o), Some(r)) = (by_id.get(original), by_id.get(reversal)) else {
+                return Err(format!("reversal {reversal} of an unknown entry {original}"));
+            };
+            ensure_eq!(r.amount, -o.amount, "reversal {reversal} amount");
+            ensure_eq!(r.customer, o.customer, "reversal {reversal} customer");
+        }
+        let stats = self.store.program_stats(DAY0).await.or_fail("program_stats")?;
+        ensure_eq!(stats.customers, customers.len() as u64, "program_stats.customers");
+        ensure_eq!(stats.points_outstanding, outstanding, "program_stats.points_outstanding");
+        Ok(())
+    }
+}
+
+fn terms(earn_rate_bps: u32, max_redeem_share_bps: u32, daily_credit_limit: Points) -> PartnerTerms {
+    PartnerTerms { earn_rate_bps, max_redeem_share_bps, daily_credit_limit }
+}
+
+// ---------------------------------------------------------------------------
+// Customers
+
+async fn register_new_customer(ctx: &Ctx<'_>) -> CheckResult {
+    let req = ctx.new_customer(150);
+    let r = ctx.register(req.clone()).await.or_fail("register")?;
+    ensure!(r.created, "created should be true");
+    ensure!(r.referral.is_none(), "no referral expected");
+    let c = &r.customer;
+    ensure_eq!(c.telegram_id, req.telegram_id, "telegram_id");
+    ensure_eq!(c.code, req.code, "code");
+    ensure_eq!(c.first_name, req.first_name, "first_name");
+    ensure_eq!(c.username, req.username, "username");
+    ensure_eq!(c.language, req.language, "language");
+    ensure_eq!(c.referrer, None, "referrer");
+    ensure_eq!(c.balance, 150, "balance");
+    ensure!(!c.blocked, "new customer blocked");
+    ensure_eq!(c.created_at, T0, "created_at");
+    let w = r.welcome.ok_or("no welcome entry")?;
+    ensure_eq!(w.customer, c.id, "welcome.customer");
+    ensure_eq!(w.kind, EntryKind::WelcomeBonus, "welcome.kind");
+    ensure_eq!(w.amount, 150, "welcome.amount");
+    ensure_eq!(w.idempotency_key, welcome_key(c.id), "welcome key");
+    ensure_eq!(w.author, Author::System, "welcome.author");
+    ensure_eq!((w.partner, w.purchase, w.reverses), (None, None, None), "welcome optional fields");
+    ensure_eq!(w.created_at, T0, "welcome.created_at");
+    let again = ctx.summary(c.id).await?;
+    ensure_eq!(&again.customer, c, "stored customer");
+    ensure_eq!(again.recent, vec![w], "stored entries");
+    Ok(())
+}
+
+async fn register_existing_is_unchanged(ctx: &Ctx<'_>) -> CheckResult {
+    let referrer = ctx.customer(0).await?;
+    let req = ctx.new_customer(100);
+    let first = ctx.register(req.clone()).await.or_fail("first")?;
+    let again = NewCustomer {
+        code: ctx.code(),
+        first_name: "Changed".into(),
+        language: Language::Ru,
+        referrer: Some(referrer.code.clone()),
+        welcome_bonus: 500,
+        referral_bonus: 500,
+        now: T0.plus(1000),
+        ..req
+    };
+    let second = ctx.register(again).await.or_fail("second")?;
+    ensure!(!second.created, "second registration created");
+    ensure!(second.welcome.is_none() && second.referral.is_none(), "second registration credited bonuses");
+    ensure_eq!(second.customer, first.customer, "customer after second registration");
+    ensure_eq!(ctx.balance(referrer.id).await?, 0, "referrer balance");
+    ensure_eq!(ctx.summary(first.customer.id).await?.recent.len(), 1, "entries");
+    Ok(())
+}
+
+async fn register_without_bonuses(ctx: &Ctx<'_>) -> CheckResult {
+    let referrer = ctx.customer(0).await?;
+    let req = NewCustomer { referrer: Some(referrer.code.clone()), referral_bonus: 0, ..ctx.new_customer(0) };
+    let r = ctx.register(req).await.or_fail("register")?;
+    ensure!(r.created, "created");
+    ensure!(r.welcome.is_none(), "welcome entry for a zero bonus");
+    ensure!(r.referral.is_none(), "referral entry for a zero bonus");
+    ensure_eq!(r.customer.referrer, Some(referrer.id), "referrer is still recorded");
+    ensure_eq!(r.customer.balance, 0, "balance");
+    ensure!(ctx.summary(r.customer.id).await?.recent.is_empty(), "entries for a zero bonus");
+    ensure!(ctx.summary(referrer.id).await?.recent.is_empty(), "referrer entries for a zero bonus");
+    Ok(())
+}
+
+async fn register_referral(ctx: &Ctx<'_>) -> CheckResult {
+    let referrer = ctx.customer(10).await?;
+    let req = NewCustomer { referrer: Some(referrer.code.clone()), referral_bonus: 70, ..ctx.new_customer(20) };
+    let r = ctx.register(req).await.or_fail("register")?;
+    ensure_eq!(r.customer.referrer, Some(referrer.id), "referrer");
+    let (after, entry) = r.referral.ok_or("no referral")?;
+    ensure_eq!(after.id, referrer.id, "referral goes to the referrer");
+    ensure_eq!(after.balance, 80, "referrer balance");
+    ensure_eq!(entry.customer, referrer.id, "referral entry customer");
+    ensure_eq!(entry.kind, EntryKind::ReferralBonus, "referral kind");
+    ensure_eq!(entry.amount, 70, "referral amount");
+    ensure_eq!(entry.idempotency_key, referral_key(r.customer.id), "referral key");
+    ensure_eq!(entry.author, Author::System, "referral author");
+    ensure_eq!(r.customer.balance, 20, "new customer balance");
+
+    // Unknown code, self-referral and a blocked referrer: sign-up without referral.
+    let unknown = NewCustomer { referrer: Some(ctx.code()), referral_bonus: 70, ..ctx.new_customer(0) };
+    let mut own = NewCustomer { referral_bonus: 70, ..ctx.new_customer(0) };
+    own.referrer = Some(own.code.clone());
+    let blocked = ctx.customer(0).await?;
+    ctx.block(&blocked, true).await?;
+    let via_blocked = NewCustomer { referrer: Some(blocked.code.clone()), referral_bonus: 70, ..ctx.new_customer(0) };
+    for (what, req) in [("unknown code", unknown), ("self-referral", own), ("blocked referrer", via_blocked)] {
+        let r = ctx.register(req).await.or_fail(what)?;
+        ensure!(r.created, "{what}: not created");
+        ensure!(r.referral.is_none(), "{what}: referral credited");
+        ensure_eq!(r.customer.referrer, None, "{what}: referrer");
+    }
+    ensure_eq!(ctx.balance(blocked.id).await?, 0, "blocked referrer balance");
+    Ok(())
+}
+
+async fn register_rejections(ctx: &Ctx<'_>) -> CheckResult {
+    let taken = ctx.customer(5).await?;
+    let req = NewCustomer { code: taken.code.clone(), ..ctx.new_customer(5) };
+    let tg = req.telegram_id;
+    rejects(ctx.store.register_customer(req).await, Rejection::CodeTaken, "taken code")?;
+    let lookup = ctx.store.customer_summary(CustomerRef::Telegram(tg), 1).await.or_fail("lookup")?;
+    ensure!(lookup.is_none(), "customer stored despite CodeTaken");
+    let negative = ctx.new_customer(-1);
+    rejects(ctx.store.register_customer(negative).await, Rejection::InvalidAmount, "negative welcome bonus")?;
+    let huge = NewCustomer { referral_bonus: rules::MAX_ADJUSTMENT + 1, ..ctx.new_customer(0) };
+    rejects(ctx.store.register_customer(huge).await, Rejection::InvalidAmount, "huge referral bonus")?;
+    Ok(())
+}
+
+async fn customer_lookup_and_paging(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(1).await?;
+    let p = ctx.partner(terms(10_000, 3_000, 1_000_000)).await?;
+    for i in 0..16 {
+        ctx.credit(&p, &c, 10 + i, &format!("page-{i}")).await?;
+    }
+    for (what, who) in [
+        ("by id", CustomerRef::Id(c.id)),
+        ("by telegram", CustomerRef::Telegram(c.telegram_id)),
+        ("by code", CustomerRef::Code(c.code.clone())),
+    ] {
+        let found = s.customer_summary(who, 3).await.or_missing(what)?;
+        ensure_eq!(found.customer.id, c.id, "{what}");
+        ensure_eq!(found.recent.len(), 3, "{what}: recent entries");
+        ensure_eq!(found.recent[0].amount, 25, "{what}: newest entry first");
+    }
+    let none = s.customer_summary(CustomerRef::Telegram(TelegramUserId(1)), 3).await.or_fail("unknown")?;
+    ensure!(none.is_none(), "unknown telegram id found");
+    let none = s.customer_summary(CustomerRef::Id(CustomerId(987_654_321)), 3).await.or_fail("unknown id")?;
+    ensure!(none.is_none(), "unknown id found");
+    let none = s.customer_summary(CustomerRef::Code(ctx.code()), 3).await.or_fail("unknown code")?;
+    ensure!(none.is_none(), "unknown code found");
+    let zero = s.customer_summary(CustomerRef::Id(c.id), 0).await.or_fail("recent 0")?;
+    ensure!(zero.is_some_and(|z| z.recent.is_empty()), "recent = 0 should give no entries");
+
+    let all = ctx.all_entries(c.id).await?;
+    ensure_eq!(all.len(), 17, "entries");
+    let page = s.customer_entries(c.id, 5, Some(all[3].id)).await.or_fail("page")?;
+    ensure_eq!(page, all[4..9].to_vec(), "page strictly before an entry");
+    let last = s.customer_entries(c.id, 5, Some(all[16].id)).await.or_fail("past the end")?;
+    ensure!(last.is_empty(), "entries before the oldest one");
+    let unknown = s.customer_entries(CustomerId(987_654_321), 5, None).await.or_fail("unknown customer")?;
+    ensure!(unknown.is_empty(), "entries of an unknown customer");
+    Ok(())
+}
+
+async fn set_language_and_blocked(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(0).await?;
+    let updated = s.set_language(CustomerRef::Telegram(c.telegram_id), Language::En).await.or_fail("language")?;
+    ensure_eq!(updated.language, Language::En, "language");
+    ensure_eq!(ctx.summary(c.id).await?.customer.language, Language::En, "stored language");
+    rejects(
+        s.set_language(CustomerRef::Id(CustomerId(987_654_321)), Language::Ru).await,
+        Rejection::UnknownCustomer,
+        "language of an unknown customer",
+    )?;
+    let blocked = s.set_blocked(CustomerRef::Code(c.code.clone()), true, ADMIN, T0).await.or_fail("block")?;
+    ensure!(blocked.blocked, "not blocked");
+    ensure!(ctx.summary(c.id).await?.customer.blocked, "stored blocked flag");
+    let again = s.set_blocked(CustomerRef::Id(c.id), true, ADMIN, T0).await.or_fail("block twice")?;
+    ensure!(again.blocked, "blocking twice");
+    let unblocked = s.set_blocked(CustomerRef::Id(c.id), false, ADMIN, T0).await.or_fail("unblock")?;
+    ensure!(!unblocked.blocked, "still blocked");
+    rejects(
+        s.set_blocked(CustomerRef::Telegram(TelegramUserId(3)), true, ADMIN, T0).await,
+        Rejection::UnknownCustomer,
+        "blocking an unknown customer",
+    )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Credits
+
+async fn credit_purchase_applies(ctx: &Ctx<'_>) -> CheckResult {
+    let c = ctx.customer(3).await?;
+    let p = ctx.partner(terms(750, 3_000, 1_000_000)).await?;
+    let r = ctx.credit(&p, &c, 1_999, "credit-1").await?;
+    ensure!(!r.replayed, "first credit replayed");
+    let e = &r.entry;
+    ensure_eq!(e.amount, 149, "floor(1999 × 7.5 %)");
+    ensure_eq!(e.amount, rules::accrual(1_999, 750), "rules::accrual");
+    ensure_eq!(e.customer, c.id, "entry.customer");
+    ensure_eq!(e.kind, EntryKind::Accrual, "entry.kind");
+    ensure_eq!(e.partner, Some(p.id), "entry.partner");
+    ensure_eq!(e.purchase, Some(1_999), "entry.purchase");
+    ensure_eq!(e.idempotency_key, "credit-1", "entry.idempotency_key");
+    ensure_eq!(e.author, Author::Partner(p.id), "entry.author");
+    ensure_eq!((e.reverses, e.reason.clone()), (None, None), "entry optional fields");
+    ensure_eq!(e.created_at, T0, "entry.created_at");
+    ensure_eq!(r.customer.balance, 152, "balance after credit");
+    ensure_eq!(r.partner.id, p.id, "partner in the result");
+    ensure_eq!(ctx.balance(c.id).await?, 152, "stored balance");
+
+    let tiny = ctx.credit(&p, &c, 13, "credit-tiny").await?;
+    ensure_eq!(tiny.entry.amount, 0, "tiny purchase earns 0");
+    ensure!(tiny.entry.id > e.id, "entry ids increase");
+    let max = ctx.store.credit_purchase(ctx.credit_req(&p, &c, rules::MAX_PURCHASE, "credit-max")).await;
+    rejects(max, Rejection::DailyLimitExceeded { remaining: 1_000_000 - 149 }, "largest purchase")?;
+    let big = ctx.partner(terms(1, 3_000, Points::MAX)).await?;
+    let max = ctx.credit(&big, &c, rules::MAX_PURCHASE, "credit-max-2").await?;
+    ensure_eq!(max.entry.amount, rules::MAX_PURCHASE / 10_000, "largest purchase at 0.01 %");
+    Ok(())
+}
+
+async fn credit_purchase_rejections(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(0).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    for purchase in [0, -5, rules::MAX_PURCHASE + 1] {
+        let r = s.credit_purchase(ctx.credit_req(&p, &c, purchase, &format!("bad-{purchase}"))).await;
+        rejects(r, Rejection::InvalidAmount, &format!("purchase {purchase}"))?;
+    }
+    let unknown =
+        CreditPurchase { partner: PartnerRef::Id(PartnerId(987_654_321)), ..ctx.credit_req(&p, &c, 100, "x1") };
+    rejects(s.credit_purchase(unknown).await, Rejection::UnknownPartner, "unknown partner")?;
+    let unknown =
+        CreditPurchase { partner: PartnerRef::Telegram(TelegramUserId(5)), ..ctx.credit_req(&p, &c, 100, "x2") };
+    rejects(s.credit_purchase(unknown).await, Rejection::UnknownPartner, "unknown partner telegram id")?;
+    let applied = ctx.applied_partner(PartnerTerms::default()).await?;
+    rejects(
+        s.credit_purchase(ctx.credit_req(&applied, &c, 100, "x3")).await,
+        Rejection::PartnerNotApproved,
+        "applied partner",
+    )?;
+    let suspended = ctx.partner(PartnerTerms::default()).await?;
+    ctx.suspend(&suspended).await?;
+    rejects(
+        s.credit_purchase(ctx.credit_req(&suspended, &c, 100, "x4")).await,
+        Rejection::PartnerNotApproved,
+        "suspended partner",
+    )?;
+    let nobody = CreditPurchase { customer: CustomerRef::Code(ctx.code()), ..ctx.credit_req(&p, &c, 100, "x5") };
+    rejects(s.credit_purchase(nobody).await, Rejection::UnknownCustomer, "unknown customer")?;
+    ctx.block(&c, true).await?;
+    rejects(s.credit_purchase(ctx.credit_req(&p, &c, 100, "x6")).await, Rejection::CustomerBlocked, "blocked")?;
+    ensure!(ctx.summary(c.id).await?.recent.is_empty(), "a rejected credit left an entry");
+    // A rejected key was not consumed.
+    ctx.block(&c, false).await?;
+    let ok = ctx.credit(&p, &c, 100, "x6").await?;
+    ensure!(!ok.replayed, "key of a rejected call treated as used");
+    Ok(())
+}
+
+async fn credit_purchase_replay(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(0).await?;
+    let other = ctx.customer(0).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let q = ctx.partner(PartnerTerms::default()).await?;
+    let first = ctx.credit(&p, &c, 1_000, "replay-1").await?;
+    let replay = ctx.credit(&p, &c, 1_000, "replay-1").await?;
+    ensure!(replay.replayed, "replay not flagged");
+    ensure_eq!(replay.entry, first.entry, "replayed entry");
+    ensure_eq!(replay.customer.balance, 50, "balance after replay");
+    // The same customer by id rather than code is the same request.
+    let by_id = CreditPurchase { customer: CustomerRef::Id(c.id), ..ctx.credit_req(&p, &c, 1_000, "replay-1") };
+    ensure!(s.credit_purchase(by_id).await.or_fail("replay by id")?.replayed, "replay by id");
+    // Replays still work after the state changed.
+    ctx.suspend(&p).await?;
+    ctx.block(&c, true).await?;
+    let late = CreditPurchase {
+        now: T0.plus(7 * 86_400),
+        day_start: DAY0.plus(7 * 86_400),
+        ..ctx.credit_req(&p, &c, 1_000, "replay-1")
+    };
+    let late = s.credit_purchase(late).await.or_fail("replay after suspension and block")?;
+    ensure!(late.replayed, "late replay flag");
+    ensure_eq!(late.entry, first.entry, "late replay entry");
+    ensure!(late.customer.blocked, "replay returns the customer's current state");
+    ensure_eq!(late.partner.status, PartnerStatus::Suspended, "replay returns the partner's current state");
+    // Different parameters under the same key.
+    for (what, req) in [
+        ("purchase", ctx.credit_req(&p, &c, 1_001, "replay-1")),
+        ("customer", ctx.credit_req(&p, &other, 1_000, "replay-1")),
+        ("partner", ctx.credit_req(&q, &c, 1_000, "replay-1")),
+    ] {
+        rejects(s.credit_purchase(req).await, Rejection::IdempotencyConflict, &format!("different {what}"))?;
+    }
+    ensure_eq!(ctx.balance(c.id).await?, 50, "balance after replays");
+    ensure_eq!(ctx.summary(c.id).await?.recent.len(), 1, "entries after replays");
+    Ok(())
+}
+
+async fn credit_daily_limit(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(0).await?;
+    let p = ctx.partner(terms(10_000, 3_000, 100)).await?;
+    // Yesterday's credit does not count today.
+    let yesterday = CreditPurchase {
+        now: DAY0.plus(-3_600),
+        day_start: DAY0.plus(-86_400),
+        ..ctx.credit_req(&p, &c, 90, "limit-0")
+    };
+    s.credit_purchase(yesterday).await.or_fail("yesterday")?;
+    let first = ctx.credit(&p, &c, 60, "limit-1").await?;
+    rejects(
+        s.credit_purchase(ctx.credit_req(&p, &c, 50, "limit-2")).await,
+        Rejection::DailyLimitExceeded { remaining: 40 },
+        "over the limit",
+    )?;
+    ctx.credit(&p, &c, 40, "limit-3").await?;
+    rejects(
+        s.credit_purchase(ctx.credit_req(&p, &c, 1, "limit-4")).await,
+        Rejection::DailyLimitExceeded { remaining: 0 },
+        "at the limit",
+    )?;
+    // Another partner has its own limit.
+    let q = ctx.partner(terms(10_000, 3_000, 100)).await?;
+    ctx.credit(&q, &c, 100, "limit-q").await?;
+    // A reversed accrual frees its part of the limit.
+    s.reverse_entry(ctx.reverse_req(first.entry.id, &p, "limit-rev")).await.or_fail("reverse")?;
+    ctx.credit(&p, &c, 60, "limit-5").await?;
+    rejects(
+        s.credit_purchase(ctx.credit_req(&p, &c, 1, "limit-6")).await,
+        Rejection::DailyLimitExceeded { remaining: 0 },
+        "at the limit again",
+    )?;
+    // The next day starts afresh.
+    let tomorrow =
+        CreditPurchase { now: T0.plus(86_400), day_start: DAY0.plus(86_400), ..ctx.credit_req(&p, &c, 100, "limit-7") };
+    s.credit_purchase(tomorrow).await.or_fail("tomorrow")?;
+    ensure_eq!(ctx.balance(c.id).await?, 90 + 40 + 100 + 60 + 100, "balance");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Redemptions
+
+async fn open_redemption_applies(ctx: &Ctx<'_>) -> CheckResult {
+    let c = ctx.customer(500).await?;
+    let p = ctx.partner(terms(500, 2_500, 100_000)).await?;
+    let v = ctx.store.open_redemption(ctx.open_req(&p, &c, 250, 1_000, "open-1")).await.or_fail("open")?;
+    ensure!(!v.replayed, "replayed");
+    let r = &v.request;
+    ensure_eq!(r.customer, c.id, "request.customer");
+    ensure_eq!(r.partner, p.id, "request.partner");
+    ensure_eq!((r.points, r.purchase), (250, 1_000), "points and purchase");
+    ensure_eq!(r.status, RedemptionStatus::Pending, "status");
+    ensure_eq!(r.created_at, T0, "created_at");
+    ensure_eq!(r.expires_at, T0.plus(rules::REDEMPTION_TTL_SECS), "expires_at");
+    ensure_eq!(r.entry, None, "entry");
+    ensure!(v.entry.is_none(), "view entry");
+    ensure_eq!(v.customer.balance, 500, "no points move when opening");
+    ensure_eq!(v.partner.id, p.id, "view partner");
+    ensure_eq!(ctx.balance(c.id).await?, 500, "stored balance");
+    Ok(())
+}
+
+async fn open_redemption_rejections(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(100).await?;
+    let p = ctx.partner(terms(500, 3_000, 100_000)).await?;
+    for (points, purchase) in [(0, 100), (-1, 100), (1, 0), (1, rules::MAX_PURCHASE + 1)] {
+        let r = s.open_redemption(ctx.open_req(&p, &c, points, purchase, "bad")).await;
+        rejects(r, Rejection::InvalidAmount, &format!("points {points}, purchase {purchase}"))?;
+    }
+    // floor(105 × 30 %) = 31: exactly the max share is fine.
+    s.open_redemption(ctx.open_req(&p, &c, 31, 105, "share")).await.or_fail("exactly the max share")?;
+    rejects(
+        s.open_redemption(ctx.open_req(&p, &c, 32, 105, "share-2")).await,
+        Rejection::ExceedsMaxShare { max: 31 },
+        "over the max share",
+    )?;
+    rejects(
+        s.open_redemption(ctx.open_req(&p, &c, 101, 1_000, "balance")).await,
+        Rejection::InsufficientBalance { balance: 100, requested: 101 },
+        "over the balance",
+    )?;
+    let unknown =
+        OpenRedemption { partner: PartnerRef::Id(PartnerId(987_654_321)), ..ctx.open_req(&p, &c, 10, 100, "u1") };
+    rejects(s.open_redemption(unknown).await, Rejection::UnknownPartner, "unknown partner")?;
+    let applied = ctx.applied_partner(PartnerTerms::default()).await?;
+    rejects(
+        s.open_redemption(ctx.open_req(&applied, &c, 10, 100, "u2")).await,
+        Rejection::PartnerNotApproved,
+        "applied partner",
+    )?;
+    let nobody = OpenRedemption { customer: CustomerRef::Code(ctx.code()), ..ctx.open_req(&p, &c, 10, 100, "u3") };
+    rejects(s.open_redemption(nobody).await, Rejection::UnknownCustomer, "unknown customer")?;
+    ctx.block(&c, true).await?;
+    rejects(s.open_redemption(ctx.open_req(&p, &c, 10, 100, "u4")).await, Rejection::CustomerBlocked, "blocked")?;
+    Ok(())
+}
+
+async fn open_redemption_replay(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(100).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let first = s.open_redemption(ctx.open_req(&p, &c, 20, 100, "o-1")).await.or_fail("open")?;
+    let again = OpenRedemption { now: T0.plus(5), expires_at: T0.plus(605), ..ctx.open_req(&p, &c, 20, 100, "o-1") };
+    let again = s.open_redemption(again).await.or_fail("replay")?;
+    ensure!(again.replayed, "replay flag");
+    ensure_eq!(again.request, first.request, "replayed request");
+    rejects(
+        s.open_redemption(ctx.open_req(&p, &c, 21, 100, "o-1")).await,
+        Rejection::IdempotencyConflict,
+        "different points",
+    )?;
+    let other = ctx.customer(100).await?;
+    rejects(
+        s.open_redemption(ctx.open_req(&p, &other, 20, 100, "o-1")).await,
+        Rejection::IdempotencyConflict,
+        "different customer",
+    )?;
+    s.confirm_redemption(ctx.answer(first.request.id, &c)).await.or_fail("confirm")?;
+    ctx.suspend(&p).await?;
+    let after = s.open_redemption(ctx.open_req(&p, &c, 20, 100, "o-1")).await.or_fail("replay after confirm")?;
+    ensure!(after.replayed, "replay after confirm flag");
+    ensure_eq!(after.request.id, first.request.id, "same request");
+    ensure_eq!(after.request.status, RedemptionStatus::Confirmed, "current status");
+    ensure!(after.entry.is_some(), "replay after confirm shows the debit");
+    ensure_eq!(ctx.balance(c.id).await?, 80, "balance");
+    Ok(())
+}
+
+async fn confirm_redemption_debits(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(300).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let id = ctx.open(&p, &c, 120, 1_000).await?;
+    let v = s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("confirm")?;
+    ensure!(!v.replayed, "replayed");
+    let e = v.entry.clone().ok_or("no entry")?;
+    ensure_eq!(e.kind, EntryKind::Redemption, "kind");
+    ensure_eq!(e.amount, -120, "amount");
+    ensure_eq!(e.customer, c.id, "customer");
+    ensure_eq!(e.partner, Some(p.id), "partner");
+    ensure_eq!(e.purchase, Some(1_000), "purchase");
+    ensure_eq!(e.idempotency_key, redemption_key(id), "key");
+    ensure_eq!(e.author, Author::Customer(c.id), "author");
+    ensure_eq!(e.created_at, T0.plus(60), "created_at");
+    ensure_eq!(v.request.status, RedemptionStatus::Confirmed, "status");
+    ensure_eq!(v.request.entry, Some(e.id), "request.entry");
+    ensure_eq!(v.customer.balance, 180, "balance");
+    // Confirming again is a replay, even later and by code.
+    let again =
+        AnswerRedemption { customer: CustomerRef::Code(c.code.clone()), now: T0.plus(10_000), ..ctx.answer(id, &c) };
+    let again = s.confirm_redemption(again).await.or_fail("confirm again")?;
+    ensure!(again.replayed, "replay flag");
+    ensure_eq!(again.entry, Some(e), "replayed entry");
+    ensure_eq!(again.request, v.request, "replayed request");
+    rejects(
+        s.decline_redemption(ctx.answer(id, &c)).await,
+        Rejection::RedemptionClosed { status: RedemptionStatus::Confirmed },
+        "decline after confirm",
+    )?;
+    ensure_eq!(ctx.balance(c.id).await?, 180, "balance after replays");
+    Ok(())
+}
+
+async fn confirm_redemption_rejections(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(300).await?;
+    let stranger = ctx.customer(300).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    rejects(
+        s.confirm_redemption(ctx.answer(RedemptionId(987_654_321), &c)).await,
+        Rejection::UnknownRedemption,
+        "unknown request",
+    )?;
+    let id = ctx.open(&p, &c, 100, 1_000).await?;
+    rejects(s.confirm_redemption(ctx.answer(id, &stranger)).await, Rejection::NotYourRedemption, "stranger")?;
+    let nobody = AnswerRedemption { customer: CustomerRef::Code(ctx.code()), ..ctx.answer(id, &c) };
+    rejects(s.confirm_redemption(nobody).await, Rejection::UnknownCustomer, "unknown customer")?;
+    // Partner suspended meanwhile: refused, the request stays pending.
+    ctx.suspend(&p).await?;
+    rejects(s.confirm_redemption(ctx.answer(id, &c)).await, Rejection::PartnerNotApproved, "suspended")?;
+    ctx.approve(&p).await?;
+    // Customer blocked meanwhile.
+    ctx.block(&c, true).await?;
+    rejects(s.confirm_redemption(ctx.answer(id, &c)).await, Rejection::CustomerBlocked, "blocked")?;
+    ctx.block(&c, false).await?;
+    // Balance spent meanwhile.
+    let other = ctx.open(&p, &c, 250, 1_000).await?;
+    s.confirm_redemption(ctx.answer(other, &c)).await.or_fail("spend")?;
+    rejects(
+        s.confirm_redemption(ctx.answer(id, &c)).await,
+        Rejection::InsufficientBalance { balance: 50, requested: 100 },
+        "balance spent",
+    )?;
+    s.adjust_balance(ctx.adjust_req(&c, 50, "refill")).await.or_fail("refill")?;
+    let v = s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("confirm once affordable")?;
+    ensure_eq!(v.customer.balance, 0, "balance");
+
+    // Exactly at expires_at it can still be confirmed; after it, it expires.
+    let in_time = ctx.open(&p, &stranger, 10, 100).await?;
+    let at = AnswerRedemption { now: T0.plus(rules::REDEMPTION_TTL_SECS), ..ctx.answer(in_time, &stranger) };
+    s.confirm_redemption(at).await.or_fail("confirm at expires_at")?;
+    let late = ctx.open(&p, &stranger, 10, 100).await?;
+    let after = AnswerRedemption { now: T0.plus(rules::REDEMPTION_TTL_SECS + 1), ..ctx.answer(late, &stranger) };
+    rejects(s.confirm_redemption(after.clone()).await, Rejection::RedemptionExpired, "after expires_at")?;
+    rejects(
+        s.confirm_redemption(ctx.answer(late, &stranger)).await,
+        Rejection::RedemptionClosed { status: RedemptionStatus::Expired },
+        "confirm an expired request",
+    )?;
+    ensure_eq!(ctx.balance(stranger.id).await?, 290, "stranger balance");
+    Ok(())
+}
+
+async fn decline_redemption(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(300).await?;
+    let stranger = ctx.customer(0).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let id = ctx.open(&p, &c, 100, 1_000).await?;
+    rejects(s.decline_redemption(ctx.answer(id, &stranger)).await, Rejection::NotYourRedemption, "stranger")?;
+    rejects(
+        s.decline_redemption(ctx.answer(RedemptionId(987_654_321), &c)).await,
+        Rejection::UnknownRedemption,
+        "unknown request",
+    )?;
+    let v = s.decline_redemption(ctx.answer(id, &c)).await.or_fail("decline")?;
+    ensure!(!v.replayed, "replayed");
+    ensure_eq!(v.request.status, RedemptionStatus::Declined, "status");
+    ensure!(v.entry.is_none() && v.request.entry.is_none(), "declining left an entry");
+    let again = s.decline_redemption(ctx.answer(id, &c)).await.or_fail("decline again")?;
+    ensure!(again.replayed, "second decline is a replay");
+    ensure_eq!(again.request, v.request, "replayed request");
+    rejects(
+        s.confirm_redemption(ctx.answer(id, &c)).await,
+        Rejection::RedemptionClosed { status: RedemptionStatus::Declined },
+        "confirm after decline",
+    )?;
+    let late = ctx.open(&p, &c, 100, 1_000).await?;
+    let after = AnswerRedemption { now: T0.plus(rules::REDEMPTION_TTL_SECS + 1), ..ctx.answer(late, &c) };
+    rejects(s.decline_redemption(after).await, Rejection::RedemptionExpired, "decline after expires_at")?;
+    rejects(
+        s.decline_redemption(ctx.answer(late, &c)).await,
+        Rejection::RedemptionClosed { status: RedemptionStatus::Expired },
+        "decline an expired request",
+    )?;
+    ensure_eq!(ctx.balance(c.id).await?, 300, "balance");
+    Ok(())
+}
+
+async fn expire_redemptions(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(1_000).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let mut ids = Vec::new();
+    for ttl in [100, 200, 300] {
+        let req = OpenRedemption { expires_at: T0.plus(ttl), ..ctx.open_req(&p, &c, 10, 100, &format!("exp-{ttl}")) };
+        ids.push(s.open_redemption(req).await.or_fail("open")?.request.id);
+    }
+    let confirmed = ctx.open(&p, &c, 10, 100).await?;
+    s.confirm_redemption(ctx.answer(confirmed, &c)).await.or_fail("confirm")?;
+    let declined = ctx.open(&p, &c, 10, 100).await?;
+    s.decline_redemption(ctx.answer(declined, &c)).await.or_fail("decline")?;
+
+    let none = s.expire_redemptions(T0.plus(100)).await.or_fail("expire at 100")?;
+    ensure!(none.is_empty(), "expires_at == now must not expire: {none:?}");
+    let first = s.expire_redemptions(T0.plus(201)).await.or_fail("expire at 201")?;
+    let mut got: Vec<RedemptionId> = first.iter().map(|r| r.id).collect();
+    got.sort();
+    ensure_eq!(got, ids[..2].to_vec(), "expired requests");
+    ensure!(first.iter().all(|r| r.status == RedemptionStatus::Expired), "returned with status expired");
+    ensure!(s.expire_redemptions(T0.plus(201)).await.or_fail("again")?.is_empty(), "expired twice");
+    rejects(
+        s.confirm_redemption(ctx.answer(ids[0], &c)).await,
+        Rejection::RedemptionClosed { status: RedemptionStatus::Expired },
+        "confirm a swept request",
+    )?;
+    let v = s.confirm_redemption(ctx.answer(ids[2], &c)).await.or_fail("the third is still pending")?;
+    ensure_eq!(v.customer.balance, 980, "balance");
+    let later = s.expire_redemptions(T0.plus(100_000)).await.or_fail("much later")?;
+    ensure!(later.is_empty(), "answered requests expired: {later:?}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Reversals and adjustments
+
+async fn reverse_entry_applies(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(100).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let accrual = ctx.credit(&p, &c, 2_000, "rv-credit").await?.entry;
+    let r = s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rv-1")).await.or_fail("reverse accrual")?;
+    ensure!(!r.replayed, "replayed");
+    ensure_eq!(r.original, accrual, "original");
+    let e = &r.reversal;
+    ensure_eq!(e.kind, EntryKind::Reversal, "kind");
+    ensure_eq!(e.amount, -100, "amount");
+    ensure_eq!(e.customer, c.id, "customer");
+    ensure_eq!(e.partner, Some(p.id), "partner");
+    ensure_eq!(e.reverses, Some(accrual.id), "reverses");
+    ensure_eq!(e.author, Author::Partner(p.id), "author");
+    ensure_eq!(e.idempotency_key, "rv-1", "key");
+    ensure_eq!(e.created_at, T0.plus(120), "created_at");
+    ensure_eq!(r.customer.balance, 100, "balance");
+
+    let id = ctx.open(&p, &c, 30, 1_000).await?;
+    let debit = s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("confirm")?.entry.ok_or("no debit")?;
+    let r2 = s.reverse_entry(ctx.reverse_req(debit.id, &p, "rv-2")).await.or_fail("reverse redemption")?;
+    ensure_eq!(r2.reversal.amount, 30, "redemption reversal gives the points back");
+    ensure_eq!(r2.customer.balance, 100, "balance after redemption reversal");
+
+    // Replays, also after the state changed.
+    ctx.suspend(&p).await?;
+    let again = s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rv-1")).await.or_fail("replay")?;
+    ensure!(again.replayed, "replay flag");
+    ensure_eq!(again.reversal, r.reversal, "replayed reversal");
+    ensure_eq!(again.original, accrual, "replayed original");
+    ctx.approve(&p).await?;
+    rejects(
+        s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rv-3")).await,
+        Rejection::AlreadyReversed,
+        "second reversal with a new key",
+    )?;
+    rejects(
+        s.reverse_entry(ctx.reverse_req(debit.id, &p, "rv-1")).await,
+        Rejection::IdempotencyConflict,
+        "key of another reversal",
+    )?;
+    rejects(
+        s.reverse_entry(ctx.reverse_req(r.reversal.id, &p, "rv-4")).await,
+        Rejection::NotReversible,
+        "reversing a reversal",
+    )?;
+    ensure_eq!(ctx.balance(c.id).await?, 100, "balance after replays");
+    Ok(())
+}
+
+async fn reverse_entry_rejections(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(10).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let q = ctx.partner(PartnerTerms::default()).await?;
+    let accrual = ctx.credit(&p, &c, 2_000, "rr-credit").await?.entry;
+    rejects(
+        s.reverse_entry(ctx.reverse_req(EntryId(987_654_321), &p, "rr-1")).await,
+        Rejection::UnknownEntry,
+        "unknown entry",
+    )?;
+    rejects(s.reverse_entry(ctx.reverse_req(accrual.id, &q, "rr-2")).await, Rejection::UnknownEntry, "other partner")?;
+    let welcome = ctx.summary(c.id).await?.recent.into_iter().find(|e| e.kind == EntryKind::WelcomeBonus);
+    let welcome = welcome.ok_or("no welcome entry")?;
+    rejects(s.reverse_entry(ctx.reverse_req(welcome.id, &p, "rr-3")).await, Rejection::UnknownEntry, "welcome")?;
+    let unknown =
+        ReverseEntry { partner: PartnerRef::Id(PartnerId(987_654_321)), ..ctx.reverse_req(accrual.id, &p, "rr-4") };
+    rejects(s.reverse_entry(unknown).await, Rejection::UnknownPartner, "unknown partner")?;
+    let window = ReverseEntry { not_before: T0.plus(1), ..ctx.reverse_req(accrual.id, &p, "rr-5") };
+    rejects(s.reverse_entry(window).await, Rejection::ReversalWindowClosed, "outside the window")?;
+    ctx.suspend(&p).await?;
+    rejects(
+        s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rr-6")).await,
+        Rejection::PartnerNotApproved,
+        "suspended partner",
+    )?;
+    ctx.approve(&p).await?;
+    let id = ctx.open(&p, &c, 100, 1_000).await?;
+    s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("spend")?;
+    rejects(
+        s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rr-7")).await,
+        Rejection::InsufficientBalance { balance: 10, requested: 100 },
+        "reversal the customer cannot afford",
+    )?;
+    // Blocked customers can still be reversed once they can afford it.
+    ctx.block(&c, true).await?;
+    s.adjust_balance(ctx.adjust_req(&c, 90, "rr-refill")).await.or_fail("refill")?;
+    let r = s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rr-7")).await.or_fail("reverse")?;
+    ensure!(!r.replayed, "the rejected key was not consumed");
+    ensure_eq!(r.customer.balance, 0, "balance");
+    Ok(())
+}
+
+async fn adjust_balance(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(10).await?;
+    let a = s.adjust_balance(ctx.adjust_req(&c, 25, "adj-1")).await.or_fail("credit adjustment")?;
+    ensure!(!a.replayed, "replayed");
+    let e = &a.entry;
+    ensure_eq!(e.kind, EntryKind::Adjustment, "kind");
+    ensure_eq!(e.amount, 25, "amount");
+    ensure_eq!(e.reason.as_deref(), Some("correction"), "reason");
+    ensure_eq!(e.author, Author::Admin(ADMIN), "author");
+    ensure_eq!((e.partner, e.purchase, e.reverses), (None, None, None), "optional fields");
+    ensure_eq!(e.idempotency_key, "adj-1", "key");
+    ensure_eq!(a.customer.balance, 35, "balance");
+    let d = s.adjust_balance(ctx.adjust_req(&c, -35, "adj-2")).await.or_fail("debit adjustment")?;
+    ensure_eq!(d.customer.balance, 0, "balance after debit");
+    rejects(
+        s.adjust_balance(ctx.adjust_req(&c, -1, "adj-3")).await,
+        Rejection::InsufficientBalance { balance: 0, requested: 1 },
+        "below zero",
+    )?;
+    for amount in [0, rules::MAX_ADJUSTMENT + 1, -rules::MAX_ADJUSTMENT - 1, Points::MIN] {
+        rejects(
+            s.adjust_balance(ctx.adjust_req(&c, amount, "adj-4")).await,
+            Rejection::InvalidAmount,
+            &format!("amount {amount}"),
+        )?;
+    }
+    let max = s.adjust_balance(ctx.adjust_req(&c, rules::MAX_ADJUSTMENT, "adj-5")).await.or_fail("max")?;
+    ensure_eq!(max.customer.balance, rules::MAX_ADJUSTMENT, "balance after the largest adjustment");
+    let nobody = AdjustBalance { customer: CustomerRef::Code(ctx.code()), ..ctx.adjust_req(&c, 1, "adj-6") };
+    rejects(s.adjust_balance(nobody).await, Rejection::UnknownCustomer, "unknown customer")?;
+    // Blocked customers can be adjusted; replays and conflicts.
+    ctx.block(&c, true).await?;
+    s.adjust_balance(ctx.adjust_req(&c, -rules::MAX_ADJUSTMENT, "adj-7")).await.or_fail("blocked customer")?;
+    let again = s.adjust_balance(ctx.adjust_req(&c, 25, "adj-1")).await.or_fail("replay")?;
+    ensure!(again.replayed, "replay flag");
+    ensure_eq!(again.entry, a.entry, "replayed entry");
+    ensure_eq!(again.customer.balance, 0, "replay returns the current balance");
+    rejects(s.adjust_balance(ctx.adjust_req(&c, 26, "adj-1")).await, Rejection::IdempotencyConflict, "amount")?;
+    let reason = AdjustBalance { reason: "other".into(), ..ctx.adjust_req(&c, 25, "adj-1") };
+    rejects(s.adjust_balance(reason).await, Rejection::IdempotencyConflict, "reason")?;
+    let other = ctx.customer(0).await?;
+    rejects(s.adjust_balance(ctx.adjust_req(&other, 25, "adj-1")).await, Rejection::IdempotencyConflict, "customer")?;
+    ensure_eq!(ctx.balance(c.id).await?, 0, "balance");
+    Ok(())
+}
+
+async fn idempotency_keys_are_global(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(1_000).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let credit = ctx.credit(&p, &c, 1_000, "shared-key").await?;
+    rejects(s.adjust_balance(ctx.adjust_req(&c, 50, "shared-key")).await, Rejection::IdempotencyConflict, "adjust")?;
+    rejects(
+        s.reverse_entry(ctx.reverse_req(credit.entry.id, &p, "shared-key")).await,
+        Rejection::IdempotencyConflict,
+        "reverse",
+    )?;
+    s.adjust_balance(ctx.adjust_req(&c, 5, "adjust-key")).await.or_fail("adjust")?;
+    rejects(
+        s.credit_purchase(ctx.credit_req(&p, &c, 1_000, "adjust-key")).await,
+        Rejection::IdempotencyConflict,
+        "credit with an adjustment's key",
+    )?;
+    // Keys the store derives for its own entries are reserved.
+    let welcome = welcome_key(c.id);
+    let fresh = ctx.customer(0).await?;
+    let id = ctx.open(&p, &c, 10, 100).await?;
+    for key in [welcome.clone(), referral_key(fresh.id), redemption_key(id), "welcome:x".into()] {
+        rejects(
+            s.credit_purchase(ctx.credit_req(&p, &c, 1_000, &key)).await,
+            Rejection::IdempotencyConflict,
+            &format!("credit with reserved key {key}"),
+        )?;
+        rejects(
+            s.adjust_balance(ctx.adjust_req(&c, 1, &key)).await,
+            Rejection::IdempotencyConflict,
+            &format!("adjust with reserved key {key}"),
+        )?;
+        rejects(
+            s.reverse_entry(ctx.reverse_req(credit.entry.id, &p, &key)).await,
+            Rejection::IdempotencyConflict,
+            &format!("reverse with reserved key {key}"),
+        )?;
+    }
+    let v = s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("confirm")?;
+    ensure_eq!(v.entry.map(|e| e.idempotency_key), Some(redemption_key(id)), "debit key");
+    // Redemption request keys are their own namespace.
+    let v = s.open_redemption(ctx.open_req(&p, &c, 10, 100, "shared-key")).await.or_fail("request key")?;
+    ensure!(!v.replayed, "request key collided with an entry key");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Partners
+
+async fn partner_lifecycle(ctx: &Ctx<'_>) -> CheckResult {
+    use PartnerDecision::*;
+    use PartnerStatus::*;
+    let s = ctx.store;
+    let app = ctx.application(terms(700, 2_000, 5_000));
+    let a = s.apply_partner(app.clone()).await.or_fail("apply")?;
+    ensure!(a.created, "created");
+    let p = &a.partner;
+    ensure_eq!(p.telegram_id, app.telegram_id, "telegram_id");
+    ensure_eq!((&p.name, &p.category), (&app.name, &app.category), "name and category");
+    ensure_eq!(p.status, Applied, "status");
+    ensure_eq!(p.terms, app.terms, "terms");
+    ensure_eq!(p.language, app.language, "language");
+    ensure!(!p.has_api_key, "has_api_key");
+    ensure_eq!(p.created_at, app.now, "created_at");
+    let dup = PartnerApplication { name: "Other".into(), ..app.clone() };
+    let dup = s.apply_partner(dup).await.or_fail("apply again while applied")?;
+    ensure!(!dup.created, "second application created");
+    ensure_eq!(&dup.partner, p, "pending application unchanged");
+
+    let id = p.id;
+    let decide = |d| s.decide_partner(id, d, ADMIN, T0);
+    rejects(decide(Suspend).await, Rejection::InvalidTransition, "suspend an applicant")?;
+    let r = decide(Reject).await.or_fail("reject")?;
+    ensure!(r.changed && r.partner.status == Rejected, "reject: {r:?}");
+    let r = decide(Reject).await.or_fail("reject twice")?;
+    ensure!(!r.changed && r.partner.status == Rejected, "reject twice: {r:?}");
+    rejects(decide(Approve).await, Rejection::InvalidTransition, "approve a rejected partner")?;
+    rejects(decide(Suspend).await, Rejection::InvalidTransition, "suspend a rejected partner")?;
+    // A rejected applicant may apply again.
+    let again =
+        PartnerApplication { name: "Renamed".into(), category: "bakery".into(), now: T0.plus(50), ..app.clone() };
+    let again = s.apply_partner(again).await.or_fail("re-apply")?;
+    ensure!(again.created, "re-application created");
+    ensure_eq!(again.partner.id, id, "same partner");
+    ensure_eq!(again.partner.status, Applied, "status after re-applying");
+    ensure_eq!((again.partner.name.as_str(), again.partner.category.as_str()), ("Renamed", "bakery"), "new name");
+    let r = decide(Approve).await.or_fail("approve")?;
+    ensure!(r.changed && r.partner.status == Approved, "approve: {r:?}");
+    let r = decide(Approve).await.or_fail("approve twice")?;
+    ensure!(!r.changed && r.partner.status == Approved, "approve twice: {r:?}");
+    rejects(decide(Reject).await, Rejection::InvalidTransition, "reject an approved partner")?;
+    rejects(s.apply_partner(app.clone()).await, Rejection::AlreadyPartner, "apply when approved")?;
+    let r = decide(Suspend).await.or_fail("suspend")?;
+    ensure!(r.changed && r.partner.status == Suspended, "suspend: {r:?}");
+    let r = decide(Suspend).await.or_fail("suspend twice")?;
+    ensure!(!r.changed && r.partner.status == Suspended, "suspend twice: {r:?}");
+    rejects(decide(Reject).await, Rejection::InvalidTransition, "reject a suspended partner")?;
+    rejects(s.apply_partner(app).await, Rejection::AlreadyPartner, "apply when suspended")?;
+    let r = decide(Approve).await.or_fail("re-approve")?;
+    ensure!(r.changed && r.partner.status == Approved, "re-approve: {r:?}");
+    rejects(
+        s.decide_partner(PartnerId(987_654_321), Approve, ADMIN, T0).await,
+        Rejection::UnknownPartner,
+        "unknown partner",
+    )?;
+    let stored = s.partner(PartnerRef::Id(id)).await.or_missing("partner")?;
+    ensure_eq!(stored, r.partner, "stored partner");
+    Ok(())
+}
+
+async fn list_and_lookup_partners(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let a = ctx.partner(PartnerTerms::default()).await?;
+    let b = ctx.applied_partner(PartnerTerms::default()).await?;
+    let c = ctx.partner(PartnerTerms::default()).await?;
+    let d = ctx.applied_partner(PartnerTerms::default()).await?;
+    s.decide_partner(d.id, PartnerDecision::Reject, ADMIN, T0).await.or_fail("reject")?;
+    let ids = |v: Vec<Partner>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    ensure_eq!(ids(s.list_partners(None).await.or_fail("all")?), vec![a.id, b.id, c.id, d.id], "all partners");
+    let approved = ids(s.list_partners(Some(PartnerStatus::Approved)).await.or_fail("approved")?);
+    ensure_eq!(approved, vec![a.id, c.id], "approved");
+    ensure_eq!(ids(s.list_partners(Some(PartnerStatus::Applied)).await.or_fail("applied")?), vec![b.id], "applied");
+    ensure_eq!(ids(s.list_partners(Some(PartnerStatus::Rejected)).await.or_fail("rejected")?), vec![d.id], "rejected");
+    ensure!(s.list_partners(Some(PartnerStatus::Suspended)).await.or_fail("suspended")?.is_empty(), "suspended");
+    let by_tg = s.partner(PartnerRef::Telegram(c.telegram_id)).await.or_missing("by telegram")?;
+    ensure_eq!(by_tg, c, "partner by telegram id");
+    let by_id = s.partner(PartnerRef::Id(b.id)).await.or_missing("by id")?;
+    ensure_eq!(by_id, b, "partner by id");
+    ensure!(s.partner(PartnerRef::Id(PartnerId(987_654_321))).await.or_fail("unknown")?.is_none(), "unknown id");
+    ensure!(s.partner(PartnerRef::Telegram(TelegramUserId(7))).await.or_fail("unknown")?.is_none(), "unknown tg");
+    Ok(())
+}
+
+async fn partner_api_keys(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let q = ctx.partner(PartnerTerms::default()).await?;
+    let (k1, k2, k3) = (rules::hash_api_key("key-1"), rules::hash_api_key("key-2"), rules::hash_api_key("key-3"));
+    ensure!(s.partner_by_api_key(&k1).await.or_fail("lookup")?.is_none(), "key found before it was set");
+    let set = s.set_partner_api_key(PartnerRef::Id(p.id), k1.clone()).await.or_fail("set")?;
+    ensure!(set.has_api_key, "has_api_key after set");
+    s.set_partner_api_key(PartnerRef::Telegram(q.telegram_id), k3.clone()).await.or_fail("set q")?;
+    let found = s.partner_by_api_key(&k1).await.or_missing("lookup k1")?;
+    ensure_eq!(found.id, p.id, "partner by key");
+    ensure!(found.has_api_key, "has_api_key in lookup");
+    s.set_partner_api_key(PartnerRef::Id(p.id), k2.clone()).await.or_fail("replace")?;
+    ensure!(s.partner_by_api_key(&k1).await.or_fail("old key")?.is_none(), "old key still works");
+    ensure_eq!(s.partner_by_api_key(&k2).await.or_missing("new key")?.id, p.id, "new key");
+    ensure_eq!(s.partner_by_api_key(&k3).await.or_missing("q key")?.id, q.id, "other partner's key");
+    rejects(
+        s.set_partner_api_key(PartnerRef::Id(PartnerId(987_654_321)), k1).await,
+        Rejection::UnknownPartner,
+        "unknown partner",
+    )?;
+    Ok(())
+}
+
+async fn partner_and_program_stats(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let week = DAY0.plus(-6 * 86_400);
+    let at = |t: Timestamp| move |req: CreditPurchase| CreditPurchase { now: t, day_start: t.day_start(), ..req };
+    let c1 = ctx.customer(1_000).await?;
+    let c2 = ctx.customer(1_000).await?;
+    let c3 = ctx.customer(1_000).await?;
+    let p = ctx.partner(terms(1_000, 3_000, 1_000_000)).await?;
+    let q = ctx.partner(terms(1_000, 3_000, 1_000_000)).await?;
+    let pending = ctx.applied_partner(PartnerTerms::default()).await?;
+    let empty = s.partner_stats(PartnerRef::Id(p.id), DAY0, week).await.or_fail("empty stats")?;
+    ensure_eq!(empty, PartnerStats::default(), "stats of a new partner");
+
+    s.credit_purchase(at(DAY0.plus(100))(ctx.credit_req(&p, &c1, 1_000, "st-a1"))).await.or_fail("a1")?;
+    s.credit_purchase(at(DAY0.plus(-2 * 86_400))(ctx.credit_req(&p, &c2, 2_000, "st-a2"))).await.or_fail("a2")?;
+    s.credit_purchase(at(DAY0.plus(-10 * 86_400))(ctx.credit_req(&p, &c3, 500, "st-a3"))).await.or_fail("a3")?;
+    let a4 = s.credit_purchase(at(DAY0.plus(200))(ctx.credit_req(&p, &c1, 3_000, "st-a4"))).await.or_fail("a4")?;
+    let rev = ReverseEntry { now: DAY0.plus(300), ..ctx.reverse_req(a4.entry.id, &p, "st-r4") };
+    s.reverse_entry(rev).await.or_fail("reverse a4")?;
+    let open_at = |t: Timestamp, c: &Customer, points, key: &str| OpenRedemption {
+        now: t,
+        expires_at: t.plus(600),
+        ..ctx.open_req(&p, c, points, 1_000, key)
+    };
+    let r1 = s.open_redemption(open_at(DAY0.plus(400), &c2, 30, "st-o1")).await.or_fail("open r1")?;
+    let ans = AnswerRedemption { now: DAY0.plus(400), ..ctx.answer(r1.request.id, &c2) };
+    s.confirm_redemption(ans).await.or_fail("confirm r1")?;
+    let r2 = s.open_redemption(open_at(DAY0.plus(-86_400), &c3, 20, "st-o2")).await.or_fail("open r2")?;
+    let ans = AnswerRedemption { now: DAY0.plus(-86_400), ..ctx.answer(r2.request.id, &c3) };
+    let d2 = s.confirm_redemption(ans).await.or_fail("confirm r2")?.entry.ok_or("no r2 entry")?;
+    let rev =
+        ReverseEntry { not_before: DAY0.plus(-2 * 86_400), now: DAY0.plus(10), ..ctx.reverse_req(d2.id, &p, "st-r2") };
+    s.reverse_entry(rev).await.or_fail("reverse r2")?;
+    // Another partner's accrual only shows in the program figures.
+    s.credit_purchase(at(DAY0.plus(500))(ctx.credit_req(&q, &c1, 700, "st-q1"))).await.or_fail("q1")?;
+
+    let stats = s.partner_stats(PartnerRef::Telegram(p.telegram_id), DAY0, week).await.or_fail("stats")?;
+    let today = PeriodStats { customers: 2, purchases: 1, issued: 100, redeemed: 30 };
+    ensure_eq!(stats.today, today, "partner stats today");
+    let week_stats = PeriodStats { customers: 3, purchases: 2, issued: 300, redeemed: 30 };
+    ensure_eq!(stats.week, week_stats, "partner stats for the week");
+    rejects(
+        s.partner_stats(PartnerRef::Id(PartnerId(987_654_321)), DAY0, week).await,
+        Rejection::UnknownPartner,
+        "unknown partner",
+    )?;
+
+    let program = s.program_stats(DAY0).await.or_fail("program stats")?;
+    ensure_eq!(program.customers, 3, "customers");
+    ensure_eq!(program.partners_approved, 2, "approved partners");
+    ensure_eq!(program.partners_pending, 1, "pending partners");
+    let outstanding = 3_000 + 100 + 200 + 50 - 30 + 70;
+    ensure_eq!(program.points_outstanding, outstanding, "points outstanding");
+    let today = PeriodStats { customers: 2, purchases: 2, issued: 170, redeemed: 30 };
+    ensure_eq!(program.today, today, "program today");
+    s.decide_partner(pending.id, PartnerDecision::Reject, ADMIN, T0).await.or_fail("reject")?;
+    ensure_eq!(s.program_stats(DAY0).await.or_fail("again")?.partners_pending, 0, "pending after reject");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Updates, quotas, broadcasts
+
+async fn claim_and_release_updates(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    ensure!(s.claim_update(BotKind::Client, 7, T0).await.or_fail("claim")?, "first claim");
+    ensure!(!s.claim_update(BotKind::Client, 7, T0.plus(1)).await.or_fail("dup")?, "duplicate claim");
+    ensure!(s.claim_update(BotKind::Partner, 7, T0).await.or_fail("other bot")?, "same id, other bot");
+    ensure!(s.claim_update(BotKind::Client, 8, T0).await.or_fail("other id")?, "other id");
+    s.release_update(BotKind::Client, 7).await.or_fail("release")?;
+    ensure!(s.claim_update(BotKind::Client, 7, T0.plus(2)).await.or_fail("reclaim")?, "claim after release");
+    ensure!(!s.claim_update(BotKind::Partner, 7, T0).await.or_fail("partner dup")?, "release freed another bot");
+    s.release_update(BotKind::Admin, 123).await.or_fail("release unknown")?;
+    Ok(())
+}
+
+async fn consume_quota(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let (u, v) = (TelegramUserId(11), TelegramUserId(12));
+    for i in 0..3 {
+        ensure!(s.consume_quota(QuotaKind::Assistant, u, DAY0, 3).await.or_fail("consume")?, "unit {i} refused");
+    }
+    ensure!(!s.consume_quota(QuotaKind::Assistant, u, DAY0, 3).await.or_fail("over")?, "fourth unit granted");
+    ensure!(!s.consume_quota(QuotaKind::Assistant, u, DAY0, 3).await.or_fail("over")?, "fifth unit granted");
+    ensure!(s.consume_quota(QuotaKind::Assistant, u, DAY0, 4).await.or_fail("raised")?, "raised limit refused");
+    ensure!(s.consume_quota(QuotaKind::Assistant, v, DAY0, 3).await.or_fail("other user")?, "other user refused");
+    let tomorrow = DAY0.plus(86_400);
+    ensure!(s.consume_quota(QuotaKind::Assistant, u, tomorrow, 3).await.or_fail("next day")?, "next day refused");
+    ensure!(!s.consume_quota(QuotaKind::Assistant, v, DAY0, 0).await.or_fail("zero")?, "limit 0 granted");
+    Ok(())
+}
+
+fn broadcast(audience: Audience, key: &str) -> NewBroadcast {
+    NewBroadcast { audience, text: "Hello!".into(), admin_chat: 42, idempotency_key: key.into(), now: T0 }
+}
+
+async fn broadcast_to_customers(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let mut customers = Vec::new();
+    for _ in 0..7 {
+        customers.push(ctx.customer(0).await?);
+    }
+    ctx.block(&customers[2], true).await?;
+    ctx.partner(PartnerTerms::default()).await?;
+    let job = s.create_broadcast(broadcast(Audience::Customers, "b-1")).await.or_fail("create")?;
+    ensure_eq!(job.total, 6, "total: unblocked customers");
+    ensure_eq!((job.sent, job.failed, job.done), (0, 0, false), "fresh counters");
+    ensure_eq!((job.audience, job.text.as_str(), job.admin_chat), (Audience::Customers, "Hello!", 42), "fields");
+    ensure_eq!(job.created_at, T0, "created_at");
+    let again = s.create_broadcast(broadcast(Audience::Customers, "b-1")).await.or_fail("replay")?;
+    ensure_eq!(again, job, "replayed job");
+    let conflict = NewBroadcast { text: "Other".into(), ..broadcast(Audience::Customers, "b-1") };
+    rejects(s.create_broadcast(conflict).await, Rejection::IdempotencyConflict, "same key, other text")?;
+    let pending = s.pending_broadcasts().await.or_fail("pending")?;
+    ensure_eq!(pending.iter().map(|j| j.id).collect::<Vec<_>>(), vec![job.id], "pending jobs");
+
+    let expected: Vec<TelegramUserId> =
+        customers.iter().filter(|c| c.id != customers[2].id).map(|c| c.telegram_id).collect();
+    let mut got = Vec::new();
+    let mut cursor = job.cursor;
+    for round in 0..10 {
+        let batch = s.claim_broadcast_batch(job.id, 4).await.or_fail("claim")?;
+        ensure!(batch.recipients.len() <= 4, "batch larger than the limit");
+        ensure!(batch.job.cursor >= cursor, "cursor went back");
+        cursor = batch.job.cursor;
+        ensure!(batch.recipients.iter().all(|r| r.language == Language::Vi), "recipient language");
+        got.extend(batch.recipients.iter().map(|r| r.chat_id));
+        if batch.job.done {
+            break;
+        }
+        ensure!(round < 3, "job not done after all recipients were claimed");
+        ensure!(!batch.recipients.is_empty(), "empty batch of a job that is not done");
+    }
+    ensure_eq!(got, expected, "recipients in order, each once");
+    let after = s.claim_broadcast_batch(job.id, 4).await.or_fail("claim after done")?;
+    ensure!(after.recipients.is_empty() && after.job.done, "claim after done: {after:?}");
+    let rec = s.record_broadcast(job.id, 5, 1).await.or_fail("record")?;
+    let rec2 = s.record_broadcast(job.id, 0, 0).await.or_fail("record zero")?;
+    ensure_eq!((rec.sent, rec.failed), (5, 1), "counters");
+    ensure_eq!(rec2, rec, "recording nothing");
+    ensure!(s.pending_broadcasts().await.or_fail("pending")?.is_empty(), "done job still pending");
+    let empty_batch = s.create_broadcast(broadcast(Audience::Customers, "b-2")).await.or_fail("second job")?;
+    ensure!(empty_batch.id != job.id, "a new key creates a new job");
+    let zero = s.claim_broadcast_batch(empty_batch.id, 0).await.or_fail("limit 0")?;
+    ensure!(zero.recipients.is_empty(), "limit 0 returned recipients");
+    ensure!(s.claim_broadcast_batch(BroadcastId(987_654_321), 5).await.is_err(), "unknown job claimed");
+    Ok(())
+}
+
+async fn broadcast_to_partners(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    ctx.customer(0).await?;
+    let a = ctx.partner(PartnerTerms::default()).await?;
+    ctx.applied_partner(PartnerTerms::default()).await?;
+    let b = ctx.partner(PartnerTerms::default()).await?;
+    let c = ctx.partner(PartnerTerms::default()).await?;
+    ctx.suspend(&c).await?;
+    let job = s.create_broadcast(broadcast(Audience::Partners, "bp-1")).await.or_fail("create")?;
+    ensure_eq!(job.total, 2, "total: approved partners");
+    let batch = s.claim_broadcast_batch(job.id, 10).await.or_fail("claim")?;
+    let expected = vec![
+        Recipient { chat_id: a.telegram_id, language: a.language },
+        Recipient { chat_id: b.telegram_id, language: b.language },
+    ];
+    ensure_eq!(batch.recipients, expected, "recipients");
+    ensure!(batch.job.done, "done after the last recipient");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency
+
+fn count_ok<T>(results: &[StoreResult<T>]) -> usize {
+    results.iter().filter(|r| r.is_ok()).count()
+}
+
+async fn concurrent_confirmations_against_one_balance(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    let k = (n / 3).max(1);
+    let points = 100;
+    let c = ctx.customer(points * k as Points + points / 2).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        ids.push(ctx.open(&p, &c, points, points * 10).await?);
+    }
+    let results = join_all(ids.iter().map(|id| ctx.store.confirm_redemption(ctx.answer(*id, &c)))).await;
+    ensure_eq!(count_ok(&results), k, "confirmations that succeeded");
+    for r in &results {
+        match r {
+            Ok(v) => ensure!(!v.replayed, "a first confirmation flagged as replay"),
+            Err(StoreError::Rejected(Rejection::InsufficientBalance { .. })) => {}
+            Err(e) => return Err(format!("unexpected error {e:?}")),
+        }
+    }
+    ensure_eq!(ctx.balance(c.id).await?, points / 2, "balance");
+    Ok(())
+}
+
+async fn concurrent_same_key(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let n = ctx.params.n();
+    let c = ctx.customer(1_000).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+
+    let credits = join_all((0..n).map(|_| s.credit_purchase(ctx.credit_req(&p, &c, 2_000, "cc-credit")))).await;
+    let credits = credits.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent credits")?;
+    ensure_eq!(credits.iter().filter(|r| !r.replayed).count(), 1, "credits applied");
+    ensure!(credits.iter().all(|r| r.entry == credits[0].entry), "different entries for one key");
+
+    let adjusts = join_all((0..n).map(|_| s.adjust_balance(ctx.adjust_req(&c, -7, "cc-adjust")))).await;
+    let adjusts = adjusts.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent adjustments")?;
+    ensure_eq!(adjusts.iter().filter(|r| !r.replayed).count(), 1, "adjustments applied");
+    ensure!(adjusts.iter().all(|r| r.entry == adjusts[0].entry), "different entries for one key");
+
+    let entry = credits[0].entry.id;
+    let reversals = join_all((0..n).map(|_| s.reverse_entry(ctx.reverse_req(entry, &p, "cc-reverse")))).await;
+    let reversals = reversals.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent reversals")?;
+    ensure_eq!(reversals.iter().filter(|r| !r.replayed).count(), 1, "reversals applied");
+    ensure!(reversals.iter().all(|r| r.reversal == reversals[0].reversal), "different reversals for one key");
+
+    let opens = join_all((0..n).map(|_| s.open_redemption(ctx.open_req(&p, &c, 10, 100, "cc-open")))).await;
+    let opens = opens.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent opens")?;
+    ensure_eq!(opens.iter().filter(|r| !r.replayed).count(), 1, "requests opened");
+    ensure!(opens.iter().all(|r| r.request.id == opens[0].request.id), "different requests for one key");
+
+    let jobs = join_all((0..n).map(|_| s.create_broadcast(broadcast(Audience::Customers, "cc-job")))).await;
+    let jobs = jobs.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent broadcasts")?;
+    ensure!(jobs.iter().all(|j| j.id == jobs[0].id), "different jobs for one key");
+    ensure_eq!(s.pending_broadcasts().await.or_fail("pending")?.len(), 1, "jobs created");
+
+    ensure_eq!(ctx.balance(c.id).await?, 1_000 - 7, "balance");
+    Ok(())
+}
+
+async fn concurrent_double_confirm(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    let c = ctx.customer(500).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let id = ctx.open(&p, &c, 200, 1_000).await?;
+    let results = join_all((0..n).map(|_| ctx.store.confirm_redemption(ctx.answer(id, &c)))).await;
+    let results = results.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent confirmations")?;
+    ensure_eq!(results.iter().filter(|r| !r.replayed).count(), 1, "confirmations applied");
+    ensure!(results.iter().all(|r| r.entry.is_some() && r.entry == results[0].entry), "different debits");
+    ensure_eq!(ctx.balance(c.id).await?, 300, "balance after one debit");
+    Ok(())
+}
+
+async fn concurrent_credits_near_daily_limit(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    let fits = n / 2;
+    let c = ctx.customer(0).await?;
+    let p = ctx.partner(terms(10_000, 3_000, 10 * fits as Points)).await?;
+    let keys: Vec<String> = (0..n).map(|i| format!("near-limit-{i}")).collect();
+    let results = join_all(keys.iter().map(|k| ctx.store.credit_purchase(ctx.credit_req(&p, &c, 10, k)))).await;
+    ensure_eq!(count_ok(&results), fits, "credits within the limit");
+    for r in &results {
+        if let Err(e) = r {
+            ensure!(
+                matches!(e, StoreError::Rejected(Rejection::DailyLimitExceeded { remaining: 0 })),
+                "unexpected error {e:?}"
+            );
+        }
+    }
+    ensure_eq!(ctx.balance(c.id).await?, 10 * fits as Points, "balance");
+    Ok(())
+}
+
+async fn concurrent_claim_update(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    let results = join_all((0..n).map(|_| ctx.store.claim_update(BotKind::Partner, 99, T0))).await;
+    let results = results.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent claims")?;
+    ensure_eq!(results.iter().filter(|b| **b).count(), 1, "claims granted");
+    Ok(())
+}
+
+async fn concurrent_reversals(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    let c = ctx.customer(0).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let e = ctx.credit(&p, &c, 10_000, "cr-credit").await?.entry;
+    let keys: Vec<String> = (0..n).map(|i| format!("cr-{i}")).collect();
+    let results = join_all(keys.iter().map(|k| ctx.store.reverse_entry(ctx.reverse_req(e.id, &p, k)))).await;
+    ensure_eq!(count_ok(&results), 1, "reversals applied");
+    for r in &results {
+        if let Err(e) = r {
+            ensure!(matches!(e, StoreError::Rejected(Rejection::AlreadyReversed)), "unexpected error {e:?}");
+        }
+    }
+    ensure_eq!(ctx.balance(c.id).await?, 0, "balance");
+    Ok(())
+}
+
+async fn concurrent_registration(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    let referrer = ctx.customer(0).await?;
+    let base = NewCustomer { referrer: Some(referrer.code.clone()), referral_bonus: 30, ..ctx.new_customer(100) };
+    let reqs: Vec<NewCustomer> = (0..n).map(|_| NewCustomer { code: ctx.code(), ..base.clone() }).collect();
+    let results = join_all(reqs.into_iter().map(|r| ctx.register(r))).await;
+    let results = results.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent sign-ups")?;
+    ensure_eq!(results.iter().filter(|r| r.created).count(), 1, "customers created");
+    ensure!(results.iter().all(|r| r.customer.id == results[0].customer.id), "different customers");
+    ensure_eq!(ctx.balance(results[0].customer.id).await?, 100, "welcome bonus once");
+    ensure_eq!(ctx.balance(referrer.id).await?, 30, "referral bonus once");
+    Ok(())
+}
+
+async fn concurrent_quota(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    let limit = (n / 2) as u32;
+    let user = TelegramUserId(77);
+    let results = join_all((0..n).map(|_| ctx.store.consume_quota(QuotaKind::Assistant, user, DAY0, limit))).await;
+    let results = results.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent quota")?;
+    ensure_eq!(results.iter().filter(|b| **b).count(), limit as usize, "units granted");
+    Ok(())
+}
+
+async fn concurrent_broadcast_claims(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    let mut expected = Vec::new();
+    for _ in 0..n {
+        expected.push(ctx.customer(0).await?.telegram_id);
+    }
+    let job = ctx.store.create_broadcast(broadcast(Audience::Customers, "cb-1")).await.or_fail("create")?;
+    ensure_eq!(job.total as usize, n, "total");
+    let claims = n / 3 + 2;
+    let results = join_all((0..claims).map(|_| ctx.store.claim_broadcast_batch(job.id, 3))).await;
+    let results = results.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent claims")?;
+    let mut got: Vec<TelegramUserId> = results.iter().flat_map(|b| b.recipients.iter().map(|r| r.chat_id)).collect();
+    got.sort();
+    expected.sort();
+    ensure_eq!(got, expected, "every recipient claimed exactly once");
+    let pending = ctx.store.pending_broadcasts().await.or_fail("pending")?;
+    ensure!(pending.is_empty(), "job not done after all recipients were claimed: {pending:?}");
+    Ok(())
+}
