@@ -189,7 +189,8 @@ fn page_params(query: Option<&str>) -> ApiResult<(u32, Option<EntryId>)> {
     let pairs = parse_query(query.unwrap_or("")).ok_or_else(|| invalid("The query string is malformed."))?;
     let mut limit = DEFAULT_LIMIT;
     let mut before = None;
-    for (k, v) in pairs {
+    // An empty value means "not given" (`?limit=&before=`).
+    for (k, v) in pairs.into_iter().filter(|(_, v)| !v.is_empty()) {
         match k.as_str() {
             "limit" => {
                 limit = v
@@ -505,8 +506,9 @@ mod tests {
     #[test]
     fn page_params_validate() {
         assert_eq!(page_params(None).unwrap(), (20, None));
+        assert_eq!(page_params(Some("limit=&before=")).unwrap(), (20, None));
         assert_eq!(page_params(Some("limit=100&before=7&x=1")).unwrap(), (100, Some(EntryId(7))));
-        for q in ["limit=0", "limit=101", "limit=abc", "limit=", "limit=-1", "before=0", "before=x", "limit=%FF"] {
+        for q in ["limit=0", "limit=101", "limit=abc", "limit= ", "limit=-1", "before=0", "before=x", "limit=%FF"] {
             let e = page_params(Some(q)).unwrap_err();
             assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "invalid_query"), "{q}");
         }
