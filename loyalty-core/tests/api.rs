@@ -973,3 +973,19 @@ proptest::proptest! {
         proptest::prop_assert_eq!(&out.response.headers()["access-control-allow-origin"], "https://app.example.com");
     }
 }
+
+#[tokio::test]
+async fn blocked_customer() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    let (p, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let id = open(&env, &p, &c, 10, "b1").await;
+    env.storage.set_blocked(CustomerRef::Id(c.id), true, TelegramUserId(900), env.engine.now()).await.unwrap();
+    let me = get(&env, "/api/v1/me", &tma(&env, 42)).await;
+    assert_eq!((me.status, me.json()["blocked"].clone()), (StatusCode::OK, json!(true)));
+    let body = format!(r#"{{"customer_code":"{}","purchase":1500}}"#, c.code);
+    call(&env, credit_req(&key, "b2", &body)).await.error(StatusCode::FORBIDDEN, "customer_blocked");
+    call(&env, post(&format!("/api/v1/redemptions/{id}/confirm"), &tma(&env, 42)))
+        .await
+        .error(StatusCode::FORBIDDEN, "customer_blocked");
+}
