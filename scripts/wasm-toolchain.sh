@@ -24,7 +24,7 @@
 #      $CACHE/wasm-sysroot/                    sysroot (wasm32 std rlibs + symlinks to /usr/lib/rustlib/…),
 #                                              stamped with a hash of `/usr/bin/rustc -vV` (rebuilt when it changes)
 #      $CACHE/wasm-bin/rustc, rustdoc          `exec /usr/bin/rustc --sysroot=$CACHE/wasm-sysroot "$@"`
-#      $CACHE/wasm-bin/clippy-driver           the same for /usr/bin/clippy-driver
+#      $CACHE/wasm-bin/clippy-driver           the same for /usr/bin/clippy-driver (--sysroot goes last there)
 #      $CACHE/wasm-bin/cargo-clippy            a copy of /usr/bin/cargo-clippy (it runs the clippy-driver that sits
 #                                              next to it, i.e. our wrapper)
 #      $CACHE/env.sh                           the env below, for callers that `source` it
@@ -221,13 +221,14 @@ EOF
 }
 
 setup_debian() {
+    # One set-up at a time (concurrent apt-get or sysroot builds would trip over each other).
+    mkdir -p "$CACHE"
+    exec 9>"$CACHE/.wasm-toolchain.lock"
+    flock 9
     ensure_debian_packages
     check_rustc_version
     local stamp
     stamp=$(sysroot_stamp)
-    mkdir -p "$CACHE"
-    exec 9>"$CACHE/.wasm-toolchain.lock"
-    flock 9
     if [[ ! -f $SYSROOT/.stamp || $(cat "$SYSROOT/.stamp") != "$stamp" ]]; then
         build_sysroot "$stamp"
     fi

@@ -14,7 +14,7 @@ pub(crate) fn fmt_points(p: Points) -> String {
         out.push('−');
     }
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('\u{202F}');
         }
         out.push(c);
@@ -163,9 +163,6 @@ pub(crate) fn rejection_text(lang: Language, r: &Rejection) -> String {
         (En, AlreadyPartner) => "You are already registered as a partner.".into(),
         (Ru, AlreadyPartner) => "Вы уже зарегистрированы как партнёр.".into(),
         (Vi, AlreadyPartner) => "Bạn đã đăng ký làm đối tác.".into(),
-        (En, _) => "This operation is not allowed.".into(),
-        (Ru, _) => "Эта операция не разрешена.".into(),
-        (Vi, _) => "Thao tác này không được phép.".into(),
     }
 }
 

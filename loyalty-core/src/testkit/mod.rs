@@ -3,5 +3,6 @@
 
 pub mod conformance;
 pub mod fakes;
+pub mod scenario;
 
 pub use fakes::*;

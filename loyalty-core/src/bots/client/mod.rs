@@ -1,0 +1,591 @@
+//! The client bot: what customers see.
+//!
+//! Customers sign up with `/start` (optionally `/start ref_<code>` from a
+//! friend's link), then use a persistent reply keyboard: balance, history,
+//! their QR card, partners, an invitation link, questions to the assistant,
+//! the language and the Mini App. They also confirm or decline partners'
+//! redemption requests with inline buttons (`rc:<id>` / `rd:<id>`).
+//!
+//! The bot keeps no conversation state: the "ask a question" step is a
+//! `force_reply` prompt starting with "❓", and a reply to it
+//! is the question.
+
+mod texts;
+
+use crate::bots::common::{internal_error_text, rejection_text, settle};
+use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus, RedemptionId, TelegramUserId};
+use crate::engine::{Engine, Outbox, Task};
+use crate::error::{Error, Result};
+use crate::ports::{
+    AnswerRedemption, AssistantContext, BotKind, CustomerRef, CustomerSummary, ErrorReport, NewCustomer, QuotaKind,
+    Registration, Rejection, StoreError, StoreResult,
+};
+use crate::qr::QrMatrix;
+use crate::telegram::{
+    BotCall, CallbackQuery, Command, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message,
+    ReplyKeyboardMarkup, ReplyMarkup, Update, UpdateKind, User, WebAppInfo, escape_html,
+};
+use texts::Button;
+
+/// Longest question passed to the assistant, in characters.
+const MAX_QUESTION_CHARS: usize = 1000;
+
+/// Entries shown under the balance.
+const BALANCE_RECENT: u32 = 3;
+
+/// Entries shown in the history.
+const HISTORY_LEN: u32 = 10;
+
+/// Partners listed at most (keeps the message under Telegram's 4096 characters).
+const MAX_PARTNER_LINES: usize = 40;
+
+/// Longest assistant answer sent, in characters (Telegram allows 4096).
+const MAX_ANSWER_CHARS: usize = 3500;
+
+/// Attempts at finding a free customer code on sign-up.
+const CODE_ATTEMPTS: usize = 3;
+
+/// Where storage failures are reported from.
+const CONTEXT: &str = "webhook.client";
+
+/// Handles one update to the client bot. See the [module docs](self).
+pub(crate) async fn handle(engine: &Engine, update: &Update) -> Result<Outbox> {
+    match update.kind() {
+        UpdateKind::Message(m) => on_message(engine, m).await,
+        UpdateKind::CallbackQuery(q) => on_callback(engine, q).await,
+        UpdateKind::EditedMessage(_) | UpdateKind::MyChatMember(_) | UpdateKind::Other => Ok(Outbox::default()),
+    }
+}
+
+/// What a message asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Action {
+    /// `/start` with its argument (`ref_<code>`, `c_<code>` or nothing).
+    Start(String),
+    /// `/help`, `/menu`.
+    Menu,
+    Balance,
+    History,
+    Card,
+    Partners,
+    Invite,
+    /// `/ask`, the Ask button (no question yet) or a question.
+    Ask(Option<String>),
+    Language,
+    App,
+    /// Anything else.
+    Unknown,
+}
+
+impl From<Button> for Action {
+    fn from(b: Button) -> Action {
+        match b {
+            Button::Balance => Action::Balance,
+            Button::History => Action::History,
+            Button::Card => Action::Card,
+            Button::Partners => Action::Partners,
+            Button::Invite => Action::Invite,
+            Button::Ask => Action::Ask(None),
+            Button::Language => Action::Language,
+            Button::App => Action::App,
+        }
+    }
+}
+
+/// Commands first, then menu labels (in any language), then replies to the
+/// question prompt; anything else is unknown.
+fn route(m: &Message) -> Action {
+    let Some(text) = m.text.as_deref() else {
+        return Action::Unknown;
+    };
+    if let Some(cmd) = Command::parse(text) {
+        return match cmd.name.as_str() {
+            "start" => Action::Start(cmd.args.to_string()),
+            "help" | "menu" => Action::Menu,
+            "balance" => Action::Balance,
+            "history" => Action::History,
+            "card" => Action::Card,
+            "partners" => Action::Partners,
+            "invite" => Action::Invite,
+            "ask" => Action::Ask((!cmd.args.is_empty()).then(|| cmd.args.to_string())),
+            "language" | "lang" => Action::Language,
+            "app" => Action::App,
+            _ => Action::Unknown,
+        };
+    }
+    if let Some(b) = Button::from_label(text) {
+        return b.into();
+    }
+    if replies_to_prompt(m) {
+        return Action::Ask(Some(text.to_string()));
+    }
+    Action::Unknown
+}
+
+/// Whether `m` replies to one of the bot's question prompts.
+fn replies_to_prompt(m: &Message) -> bool {
+    m.reply_to_message.as_deref().is_some_and(|r| {
+        r.from.as_ref().is_none_or(|u| u.is_bot) && r.text.as_deref().is_some_and(|t| t.starts_with(texts::ASK_MARKER))
+    })
+}
+
+fn say(chat: i64, text: impl Into<String>, markup: Option<ReplyMarkup>) -> BotCall {
+    BotCall::send_message(BotKind::Client, chat, text, markup)
+}
+
+fn reply(chat: i64, text: impl Into<String>) -> Outbox {
+    Outbox::one(say(chat, text, None))
+}
+
+/// The main menu: a persistent reply keyboard in `lang`.
+fn menu(engine: &Engine, lang: Language) -> ReplyMarkup {
+    let b = |b| KeyboardButton { text: texts::label(lang, b).to_string(), web_app: None };
+    let mut keyboard = vec![
+        vec![b(Button::Balance), b(Button::History)],
+        vec![b(Button::Card), b(Button::Partners)],
+        vec![b(Button::Invite), b(Button::Ask)],
+        vec![b(Button::Language)],
+    ];
+    if let Some(url) = &engine.config().frontend_url {
+        let app = KeyboardButton {
+            text: texts::label(lang, Button::App).to_string(),
+            web_app: Some(WebAppInfo { url: url.clone() }),
+        };
+        if let Some(last) = keyboard.last_mut() {
+            last.push(app);
+        }
+    }
+    ReplyMarkup::Keyboard(ReplyKeyboardMarkup { keyboard, resize_keyboard: true, is_persistent: true })
+}
+
+async fn on_message(engine: &Engine, m: &Message) -> Result<Outbox> {
+    if !m.chat.is_private() {
+        return Ok(Outbox::default());
+    }
+    let Some(from) = m.from.as_ref().filter(|u| !u.is_bot) else {
+        return Ok(Outbox::default());
+    };
+    let chat = m.chat.id;
+    let action = route(m);
+    if let Action::Start(args) = &action {
+        return start(engine, from, chat, args).await;
+    }
+
+    let fallback = Language::from_code(from.language_code.as_deref());
+    let recent = match action {
+        Action::Balance => BALANCE_RECENT,
+        Action::History => HISTORY_LEN,
+        _ => 0,
+    };
+    let who = CustomerRef::Telegram(TelegramUserId(from.id));
+    let summary = match settle(engine, fallback, CONTEXT, engine.storage().customer_summary(who, recent).await).await? {
+        Ok(s) => s,
+        Err(text) => return Ok(reply(chat, text)),
+    };
+    let Some(CustomerSummary { customer, recent }) = summary else {
+        return Ok(reply(chat, texts::need_start(fallback)));
+    };
+    let lang = customer.language;
+
+    match action {
+        Action::Start(_) | Action::Menu => Ok(Outbox::one(say(chat, texts::help(lang), Some(menu(engine, lang))))),
+        Action::Unknown => Ok(Outbox::one(say(chat, texts::unknown(lang), Some(menu(engine, lang))))),
+        Action::Balance => {
+            let mut text = texts::balance(lang, customer.balance, &recent);
+            if customer.blocked {
+                text = format!("{text}\n\n{}", texts::blocked(lang));
+            }
+            Ok(reply(chat, text))
+        }
+        Action::History => Ok(reply(chat, texts::history(lang, &recent))),
+        Action::Card if customer.blocked => Ok(reply(chat, texts::blocked(lang))),
+        Action::Card => Ok(card(engine, chat, &customer).await),
+        Action::Partners => {
+            let list = engine.storage().list_partners(Some(PartnerStatus::Approved)).await;
+            match settle(engine, lang, CONTEXT, list).await? {
+                Ok(list) => Ok(reply(chat, texts::partners(lang, &list, MAX_PARTNER_LINES))),
+                Err(text) => Ok(reply(chat, text)),
+            }
+        }
+        Action::Invite if customer.blocked => Ok(reply(chat, texts::blocked(lang))),
+        Action::Invite => {
+            let bonus = engine.config().referral_bonus;
+            let text = match engine.bot_username(BotKind::Client).await {
+                Some(bot) => texts::invite(lang, &format!("https://t.me/{bot}?start=ref_{}", customer.code), bonus),
+                None => texts::invite_code_only(lang, customer.code.as_str(), bonus),
+            };
+            Ok(reply(chat, text))
+        }
+        Action::Ask(question) => ask(engine, chat, &customer, question).await,
+        Action::Language => {
+            let buttons = Language::ALL
+                .into_iter()
+                .map(|l| InlineKeyboardButton::callback(texts::language_name(l), format!("lang:{}", l.code())))
+                .collect();
+            let kb = InlineKeyboardMarkup { inline_keyboard: vec![buttons] };
+            Ok(Outbox::one(say(chat, texts::language_choose(lang), Some(ReplyMarkup::Inline(kb)))))
+        }
+        Action::App => Ok(Outbox::one(match &engine.config().frontend_url {
+            Some(url) => {
+                let button = InlineKeyboardButton::web_app(texts::label(lang, Button::App), url.clone());
+                let kb = InlineKeyboardMarkup { inline_keyboard: vec![vec![button]] };
+                say(chat, texts::app_open(lang), Some(ReplyMarkup::Inline(kb)))
+            }
+            None => say(chat, texts::app_unavailable(lang), None),
+        })),
+    }
+}
+
+/// Signs the user up (or greets them back) and credits a referrer.
+async fn start(engine: &Engine, from: &User, chat: i64, args: &str) -> Result<Outbox> {
+    let language = Language::from_code(from.language_code.as_deref());
+    let referrer = args.strip_prefix("ref_").and_then(CustomerCode::parse);
+    let config = engine.config();
+    let mut attempt = 0;
+    let result: StoreResult<Registration> = loop {
+        attempt += 1;
+        let req = NewCustomer {
+            telegram_id: TelegramUserId(from.id),
+            code: engine.random_code(),
+            first_name: from.first_name.clone(),
+            username: from.username.clone(),
+            language,
+            referrer: referrer.clone(),
+            welcome_bonus: config.welcome_bonus,
+            referral_bonus: config.referral_bonus,
+            now: engine.now(),
+        };
+        match engine.storage().register_customer(req).await {
+            Err(StoreError::Rejected(Rejection::CodeTaken)) if attempt < CODE_ATTEMPTS => continue,
+            other => break other,
+        }
+    };
+    let reg = match settle(engine, language, CONTEXT, result).await? {
+        Ok(reg) => reg,
+        Err(text) => return Ok(reply(chat, text)),
+    };
+    let c = &reg.customer;
+    let lang = c.language;
+    let mut text = if reg.created {
+        let bonus = reg.welcome.as_ref().map_or(0, |e| e.amount);
+        texts::welcome(lang, &from.first_name, bonus, c.balance)
+    } else {
+        texts::welcome_back(lang, &from.first_name, c.balance)
+    };
+    if c.blocked {
+        text = format!("{text}\n\n{}", texts::blocked(lang));
+    }
+    let mut out = Outbox::one(say(chat, text, Some(menu(engine, lang))));
+    if let Some((referrer, entry)) = &reg.referral {
+        let note = texts::referral_credited(referrer.language, &from.first_name, entry.amount, referrer.balance);
+        out.push(say(referrer.telegram_id.0, note, None));
+    }
+    Ok(out)
+}
+
+/// The QR card: a PNG of the partner bot's deep link for this customer.
+async fn card(engine: &Engine, chat: i64, customer: &Customer) -> Outbox {
+    let lang = customer.language;
+    let code = customer.code.as_str();
+    let Some(partner_bot) = engine.bot_username(BotKind::Partner).await else {
+        return reply(chat, texts::card_code_only(lang, code));
+    };
+    let link = format!("https://t.me/{partner_bot}?start=c_{code}");
+    match QrMatrix::encode(&link) {
+        Ok(qr) => Outbox::one(BotCall::send_photo_png(
+            BotKind::Client,
+            chat,
+            qr.to_png(8).into(),
+            "card.png",
+            texts::card_caption(lang, code),
+            None,
+        )),
+        Err(_) => reply(chat, texts::card_code_only(lang, code)),
+    }
+}
+
+/// The Ask button, `/ask [question]` or a reply to the prompt.
+async fn ask(engine: &Engine, chat: i64, customer: &Customer, question: Option<String>) -> Result<Outbox> {
+    let lang = customer.language;
+    if customer.blocked {
+        return Ok(reply(chat, texts::blocked(lang)));
+    }
+    if engine.ports().assistant.is_none() {
+        return Ok(reply(chat, texts::assistant_unavailable(lang)));
+    }
+    let question = question.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
+    let Some(question) = question else {
+        let markup =
+            ForceReply { force_reply: true, input_field_placeholder: Some(texts::ask_placeholder(lang).into()) };
+        return Ok(Outbox::one(say(chat, texts::ask_prompt(lang), Some(ReplyMarkup::ForceReply(markup)))));
+    };
+    if question.chars().count() > MAX_QUESTION_CHARS {
+        return Ok(reply(chat, texts::question_too_long(lang, MAX_QUESTION_CHARS)));
+    }
+    let limit = engine.config().assistant_daily_limit;
+    let day = engine.now().day_start();
+    let allowed = engine.storage().consume_quota(QuotaKind::Assistant, customer.telegram_id, day, limit).await;
+    match settle(engine, lang, CONTEXT, allowed).await? {
+        Ok(true) => {
+            let mut out = reply(chat, texts::thinking(lang));
+            out.defer(Task::Answer { chat_id: chat, customer: customer.id, language: lang, question });
+            Ok(out)
+        }
+        Ok(false) => Ok(reply(chat, texts::quota_exhausted(lang, limit))),
+        Err(text) => Ok(reply(chat, text)),
+    }
+}
+
+/// What an inline button asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Callback {
+    /// `lang:<code>`.
+    Language(Language),
+    /// `rc:<id>`: confirm a redemption request.
+    Confirm(RedemptionId),
+    /// `rd:<id>`: decline it.
+    Decline(RedemptionId),
+}
+
+impl Callback {
+    fn parse(data: &str) -> Option<Callback> {
+        let (kind, arg) = data.split_once(':')?;
+        let id = || arg.parse::<i64>().ok().filter(|n| *n > 0).map(RedemptionId);
+        match kind {
+            "lang" => Language::parse(arg).map(Callback::Language),
+            "rc" => id().map(Callback::Confirm),
+            "rd" => id().map(Callback::Decline),
+            _ => None,
+        }
+    }
+}
+
+async fn on_callback(engine: &Engine, q: &CallbackQuery) -> Result<Outbox> {
+    let answer = |text: &str| BotCall::answer_callback(BotKind::Client, q.id.clone(), Some(text.to_string()));
+    let fallback = Language::from_code(q.from.language_code.as_deref());
+    let who = CustomerRef::Telegram(TelegramUserId(q.from.id));
+    let customer =
+        match settle(engine, fallback, CONTEXT, engine.storage().customer_summary(who.clone(), 0).await).await? {
+            Ok(s) => s.map(|s| s.customer),
+            Err(text) => return Ok(Outbox::one(answer(&text))),
+        };
+    let lang = customer.as_ref().map_or(fallback, |c| c.language);
+    let Some(callback) = q.data.as_deref().and_then(Callback::parse) else {
+        return Ok(Outbox::one(answer(texts::stale_button(lang))));
+    };
+    if customer.is_none() {
+        return Ok(Outbox::one(answer(texts::need_start(lang))));
+    }
+    // The message with the button (absent for inline-mode messages).
+    let target = q.message.as_ref().map(|m| (m.chat.id, m.message_id));
+    let edit =
+        |text: String| target.map(|(chat, id)| BotCall::edit_message_text(BotKind::Client, chat, id, text, None));
+
+    match callback {
+        Callback::Language(new) => {
+            let result = engine.storage().set_language(who, new).await;
+            match settle(engine, lang, CONTEXT, result).await? {
+                Ok(c) => {
+                    let lang = c.language;
+                    let mut out = Outbox::one(answer(texts::language_set(lang)));
+                    if let Some(e) = edit(texts::language_set(lang).to_string()) {
+                        out.push(e);
+                    }
+                    out.push(say(q.from.id, texts::help(lang), Some(menu(engine, lang))));
+                    Ok(out)
+                }
+                Err(text) => Ok(Outbox::one(answer(&text))),
+            }
+        }
+        Callback::Confirm(id) | Callback::Decline(id) => {
+            let confirm = matches!(callback, Callback::Confirm(_));
+            let req = AnswerRedemption { id, customer: who, now: engine.now() };
+            let result = if confirm {
+                engine.storage().confirm_redemption(req).await
+            } else {
+                engine.storage().decline_redemption(req).await
+            };
+            let view = match result {
+                Ok(v) => v,
+                Err(StoreError::Rejected(r)) => {
+                    let text = rejection_text(lang, &r);
+                    let mut out = Outbox::one(answer(&text));
+                    // A request that can no longer be answered loses its buttons;
+                    // someone else's request (a forged press) leaves the message alone.
+                    if !matches!(r, Rejection::NotYourRedemption)
+                        && let Some(e) = edit(text)
+                    {
+                        out.push(e);
+                    }
+                    return Ok(out);
+                }
+                Err(e) if e.is_temporary() => return Err(Error::Store(e)),
+                Err(e) => {
+                    engine
+                        .report(ErrorReport {
+                            message: e.to_string(),
+                            context: CONTEXT,
+                            update_kind: Some("callback_query"),
+                            temporary: false,
+                        })
+                        .await;
+                    return Ok(Outbox::one(answer(internal_error_text(lang))));
+                }
+            };
+            let (c, p, r) = (&view.customer, &view.partner, &view.request);
+            if view.replayed {
+                let text =
+                    if confirm { texts::already_confirmed(c.language) } else { texts::already_declined(c.language) };
+                return Ok(Outbox::one(answer(text)));
+            }
+            let (toast, edited, note) = if confirm {
+                (
+                    texts::redemption_confirmed_toast(c.language),
+                    texts::redemption_confirmed(c.language, &p.name, r.points, c.balance),
+                    texts::partner_confirmed(p.language, c.code.as_str(), r.points, r.id.0, c.balance),
+                )
+            } else {
+                (
+                    texts::redemption_declined_toast(c.language),
+                    texts::redemption_declined(c.language, &p.name, r.points),
+                    texts::partner_declined(p.language, c.code.as_str(), r.points, r.id.0),
+                )
+            };
+            let mut out = Outbox::one(answer(toast));
+            if let Some(e) = edit(edited) {
+                out.push(e);
+            }
+            out.push(BotCall::send_message(BotKind::Partner, p.telegram_id.0, note, None));
+            Ok(out)
+        }
+    }
+}
+
+/// Answers a queued question ([`Task::Answer`]) and sends the answer to
+/// `chat_id`. Failures are reported and, where possible, apologised for.
+pub(crate) async fn answer_question(
+    engine: &Engine,
+    chat_id: i64,
+    customer: CustomerId,
+    language: Language,
+    question: &str,
+) {
+    let text = match compose_answer(engine, customer, language, question).await {
+        Ok(answer) if !answer.trim().is_empty() => escape_html(&truncate_chars(answer.trim(), MAX_ANSWER_CHARS)),
+        // Telegram refuses empty messages; an empty answer is no answer.
+        Ok(_) => texts::assistant_failed(language).to_string(),
+        Err(e) => {
+            engine
+                .report(ErrorReport {
+                    message: e.to_string(),
+                    context: "assistant",
+                    update_kind: None,
+                    temporary: e.is_temporary(),
+                })
+                .await;
+            match e {
+                Error::Assistant(crate::ports::AssistantError::Unavailable) => {
+                    texts::assistant_unavailable(language).to_string()
+                }
+                _ => texts::assistant_failed(language).to_string(),
+            }
+        }
+    };
+    if let Err(e) = engine.send(&say(chat_id, text, None)).await {
+        engine
+            .report(ErrorReport {
+                message: format!("sendMessage via client bot failed: {e}"),
+                context: "assistant",
+                update_kind: None,
+                temporary: e.is_temporary(),
+            })
+            .await;
+    }
+}
+
+/// Builds the assistant's context and asks it.
+async fn compose_answer(engine: &Engine, customer: CustomerId, language: Language, question: &str) -> Result<String> {
+    let Some(assistant) = engine.ports().assistant.clone() else {
+        return Err(crate::ports::AssistantError::Unavailable.into());
+    };
+    let summary = engine.storage().customer_summary(CustomerRef::Id(customer), 0).await?;
+    let balance = summary.map_or(0, |s| s.customer.balance);
+    let partners = engine
+        .storage()
+        .list_partners(Some(PartnerStatus::Approved))
+        .await?
+        .iter()
+        .map(|p| format!("{} ({}): {} %", p.name, p.category, texts::percent(p.terms.earn_rate_bps, '.')))
+        .collect();
+    let program = program_name(engine).await.unwrap_or_else(|| texts::program_fallback(language).to_string());
+    let context = AssistantContext { program, language, balance, partners };
+    Ok(assistant.answer(question, &context).await?)
+}
+
+/// The client bot's display name, from `getMe`.
+async fn program_name(engine: &Engine) -> Option<String> {
+    let call = BotCall { bot: BotKind::Client, method: "getMe", params: Default::default(), file: None };
+    let me = engine.ports().telegram.call(&call).await.ok()?;
+    let name = me.get("first_name")?.as_str()?.trim();
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// At most `max` characters of `s`, with an ellipsis when cut.
+fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(text: &str, reply_to: Option<(&str, bool)>) -> Message {
+        let mut v = serde_json::json!({
+            "message_id": 1, "date": 0, "text": text,
+            "chat": {"id": 5, "type": "private"},
+            "from": {"id": 5, "is_bot": false, "first_name": "A"},
+        });
+        if let Some((t, bot)) = reply_to {
+            v["reply_to_message"] = serde_json::json!({
+                "message_id": 0, "date": 0, "text": t, "chat": {"id": 5, "type": "private"},
+                "from": {"id": 1, "is_bot": bot, "first_name": "B"},
+            });
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn routes_commands_labels_and_replies() {
+        assert_eq!(route(&msg("/start ref_ABCD2345", None)), Action::Start("ref_ABCD2345".into()));
+        assert_eq!(route(&msg("/ask", None)), Action::Ask(None));
+        assert_eq!(route(&msg("/ask how?", None)), Action::Ask(Some("how?".into())));
+        assert_eq!(route(&msg("/HISTORY@loyalty_client_bot", None)), Action::History);
+        assert_eq!(route(&msg("/nope", None)), Action::Unknown);
+        assert_eq!(route(&msg("💳 Thẻ của tôi", None)), Action::Card);
+        assert_eq!(route(&msg("how?", Some(("❓ Ask", true)))), Action::Ask(Some("how?".into())));
+        assert_eq!(route(&msg("how?", Some(("❓ Ask", false)))), Action::Unknown);
+        assert_eq!(route(&msg("how?", Some(("Ask", true)))), Action::Unknown);
+        // A menu button pressed while replying to the prompt is still a button.
+        assert_eq!(route(&msg("💰 Balance", Some(("❓ Ask", true)))), Action::Balance);
+        assert_eq!(route(&msg("hello", None)), Action::Unknown);
+    }
+
+    #[test]
+    fn parses_callback_data() {
+        assert_eq!(Callback::parse("lang:vi"), Some(Callback::Language(Language::Vi)));
+        assert_eq!(Callback::parse("rc:42"), Some(Callback::Confirm(RedemptionId(42))));
+        assert_eq!(Callback::parse("rd:7"), Some(Callback::Decline(RedemptionId(7))));
+        for bad in ["", "lang:de", "rc:", "rc:-1", "rc:0", "rc:x", "rd:99999999999999999999", "zz:1", "rc"] {
+            assert_eq!(Callback::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn truncates_by_characters() {
+        assert_eq!(truncate_chars("héllo", 10), "héllo");
+        assert_eq!(truncate_chars("héllo", 2), "hé…");
+    }
+}

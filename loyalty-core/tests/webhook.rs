@@ -1,0 +1,574 @@
+//! The webhook pipeline end to end: HTTP request in, status, body and deferred
+//! work out, over the in-memory store and the testkit fakes.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use loyalty_core::Config;
+use loyalty_core::domain::*;
+use loyalty_core::memory::MemoryStore;
+use loyalty_core::ports::*;
+use loyalty_core::telegram::{MAX_BODY_BYTES, SECRET_TOKEN_HEADER, WebhookResponse, webhook_secret};
+use loyalty_core::testkit::{TEST_START, TestEnv, TgUser, test_config, text_json};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+// ---------------------------------------------------------------------------
+// A storage that fails on demand.
+
+/// Wraps a [`MemoryStore`], numbering every call from 1; the call whose number
+/// is `fail_at` fails with [`StoreError::Unavailable`], either without reaching
+/// the store or (`apply_first`) after the store applied it, as when a
+/// connection drops before the commit is acknowledged. Also logs each method
+/// name and the outcome of every claim.
+#[derive(Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    calls: AtomicUsize,
+    fail_at: AtomicUsize,
+    apply_first: AtomicBool,
+    log: Mutex<Vec<&'static str>>,
+    claims: Mutex<Vec<bool>>,
+}
+
+impl FlakyStore {
+    fn new() -> FlakyStore {
+        FlakyStore { inner: MemoryStore::new(), ..FlakyStore::default() }
+    }
+
+    /// Makes call number `n` (counting from 1 over the store's life) fail;
+    /// when `applied`, the store carries it out before the failure is returned.
+    fn fail_call(&self, n: usize, applied: bool) {
+        self.apply_first.store(applied, Ordering::SeqCst);
+        self.fail_at.store(n, Ordering::SeqCst);
+    }
+
+    async fn run<T>(&self, method: &'static str, op: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        self.log.lock().unwrap().push(method);
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let fail = n == self.fail_at.load(Ordering::SeqCst);
+        let injected = || StoreError::Unavailable(format!("injected failure of call {n} ({method})"));
+        if fail && !self.apply_first.load(Ordering::SeqCst) {
+            return Err(injected());
+        }
+        let result = op.await;
+        if fail { Err(injected()) } else { result }
+    }
+
+    fn log(&self) -> Vec<&'static str> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn successful_claims(&self) -> usize {
+        self.claims.lock().unwrap().iter().filter(|c| **c).count()
+    }
+}
+
+#[async_trait]
+impl Storage for FlakyStore {
+    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
+        self.run("register_customer", self.inner.register_customer(req)).await
+    }
+    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
+        self.run("customer_summary", self.inner.customer_summary(who, recent)).await
+    }
+    async fn customer_entries(
+        &self,
+        customer: CustomerId,
+        limit: u32,
+        before: Option<EntryId>,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        self.run("customer_entries", self.inner.customer_entries(customer, limit, before)).await
+    }
+    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
+        self.run("set_language", self.inner.set_language(who, language)).await
+    }
+    async fn set_blocked(
+        &self,
+        who: CustomerRef,
+        blocked: bool,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Customer> {
+        self.run("set_blocked", self.inner.set_blocked(who, blocked, admin, now)).await
+    }
+    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
+        self.run("credit_purchase", self.inner.credit_purchase(req)).await
+    }
+    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
+        self.run("open_redemption", self.inner.open_redemption(req)).await
+    }
+    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        self.run("confirm_redemption", self.inner.confirm_redemption(req)).await
+    }
+    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        self.run("decline_redemption", self.inner.decline_redemption(req)).await
+    }
+    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
+        self.run("expire_redemptions", self.inner.expire_redemptions(now)).await
+    }
+    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
+        self.run("reverse_entry", self.inner.reverse_entry(req)).await
+    }
+    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
+        self.run("adjust_balance", self.inner.adjust_balance(req)).await
+    }
+    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
+        self.run("apply_partner", self.inner.apply_partner(req)).await
+    }
+    async fn decide_partner(
+        &self,
+        partner: PartnerId,
+        decision: PartnerDecision,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Decided> {
+        self.run("decide_partner", self.inner.decide_partner(partner, decision, admin, now)).await
+    }
+    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
+        self.run("partner", self.inner.partner(who)).await
+    }
+    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
+        self.run("list_partners", self.inner.list_partners(status)).await
+    }
+    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
+        self.run("set_partner_api_key", self.inner.set_partner_api_key(who, key_sha256_hex)).await
+    }
+    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
+        self.run("partner_by_api_key", self.inner.partner_by_api_key(key_sha256_hex)).await
+    }
+    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
+        self.run("partner_stats", self.inner.partner_stats(who, today, week)).await
+    }
+    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
+        self.run("program_stats", self.inner.program_stats(today)).await
+    }
+    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
+        let claimed = self.run("claim_update", self.inner.claim_update(bot, update_id, now)).await?;
+        self.claims.lock().unwrap().push(claimed);
+        Ok(claimed)
+    }
+    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
+        self.run("release_update", self.inner.release_update(bot, update_id)).await
+    }
+    async fn consume_quota(
+        &self,
+        kind: QuotaKind,
+        user: TelegramUserId,
+        day: Timestamp,
+        limit: u32,
+    ) -> StoreResult<bool> {
+        self.run("consume_quota", self.inner.consume_quota(kind, user, day, limit)).await
+    }
+    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
+        self.run("create_broadcast", self.inner.create_broadcast(req)).await
+    }
+    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
+        self.run("claim_broadcast_batch", self.inner.claim_broadcast_batch(job, limit)).await
+    }
+    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
+        self.run("record_broadcast", self.inner.record_broadcast(job, sent, failed)).await
+    }
+    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
+        self.run("pending_broadcasts", self.inner.pending_broadcasts()).await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+fn env_with(config: Config) -> (TestEnv, Arc<FlakyStore>) {
+    let store = Arc::new(FlakyStore::new());
+    (TestEnv::with(store.clone(), config), store)
+}
+
+fn env() -> (TestEnv, Arc<FlakyStore>) {
+    env_with(test_config())
+}
+
+fn anna() -> TgUser {
+    TgUser::new(4242, "Anna")
+}
+
+/// A request as Telegram sends it: POST, the right secret, JSON, Content-Length.
+fn telegram_request(env: &TestEnv, bot: BotKind, body: impl Into<Bytes>) -> Request<Bytes> {
+    let body = body.into();
+    let secret = webhook_secret(env.engine.config(), bot).expect("bot configured");
+    Request::builder()
+        .method(Method::POST)
+        .uri(format!("/webhook/{}", bot.as_str()))
+        .header(SECRET_TOKEN_HEADER, secret.expose())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CONTENT_LENGTH, body.len())
+        .body(body)
+        .unwrap()
+}
+
+fn json_body(v: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).unwrap())
+}
+
+/// The `error.code` of a refusal (and checks its shape).
+fn error_code(res: &WebhookResponse) -> String {
+    assert_eq!(res.response.headers()[http::header::CONTENT_TYPE], "application/json");
+    let v: Value = serde_json::from_slice(res.response.body()).expect("error body is JSON");
+    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    v["error"]["code"].as_str().expect("error.code").to_string()
+}
+
+/// Whether `(bot, update_id)` is still unclaimed (claims it as a side effect).
+async fn unclaimed(store: &FlakyStore, bot: BotKind, update_id: i64) -> bool {
+    store.inner.claim_update(bot, update_id, TEST_START).await.unwrap()
+}
+
+/// Everything an update caused, comparable across environments: the response
+/// status and body, the deferred work and the customer's stored summary.
+async fn effects(env: &TestEnv, res: &WebhookResponse, user: &TgUser) -> (StatusCode, Bytes, String, String) {
+    let summary = env.storage.customer_summary(CustomerRef::Telegram(TelegramUserId(user.id)), 10).await;
+    (res.response.status(), res.response.body().clone(), format!("{:?}", res.deferred), format!("{summary:?}"))
+}
+
+// ---------------------------------------------------------------------------
+// Refusals.
+
+#[tokio::test]
+async fn wrong_or_missing_secret_is_401_and_changes_nothing() {
+    let (env, store) = env();
+    let body = json_body(&text_json(10, &anna(), "/start"));
+    let partner_secret = webhook_secret(env.engine.config(), BotKind::Partner).unwrap();
+    let client_secret = webhook_secret(env.engine.config(), BotKind::Client).unwrap();
+    let almost = format!("{}x", &client_secret.expose()[..63]);
+    let candidates: [Option<&[u8]>; 5] = [
+        None,
+        Some(b""),
+        Some(partner_secret.expose().as_bytes()),
+        Some(almost.as_bytes()),
+        Some(b"\xff\xfe not utf-8"),
+    ];
+    for secret in candidates {
+        let mut req = telegram_request(&env, BotKind::Client, body.clone());
+        req.headers_mut().remove(SECRET_TOKEN_HEADER);
+        if let Some(s) = secret {
+            req.headers_mut().insert(SECRET_TOKEN_HEADER, http::HeaderValue::from_bytes(s).unwrap());
+        }
+        let res = env.engine.handle_webhook(BotKind::Client, req).await;
+        assert_eq!(res.response.status(), StatusCode::UNAUTHORIZED, "{secret:?}");
+        assert_eq!(error_code(&res), "unauthorized");
+        assert!(res.deferred.is_empty());
+    }
+    assert!(store.log().is_empty(), "storage untouched: {:?}", store.log());
+    assert!(env.telegram.calls().is_empty());
+    assert!(unclaimed(&store, BotKind::Client, 10).await);
+}
+
+#[tokio::test]
+async fn the_secret_of_each_bot_and_a_shared_secret_are_accepted() {
+    let (env, _) = env();
+    for (i, bot) in BotKind::WEBHOOK_BOTS.into_iter().enumerate() {
+        let body = json_body(&json!({"update_id": 100 + i, "poll": {"id": "1"}}));
+        let res = env.engine.handle_webhook(bot, telegram_request(&env, bot, body)).await;
+        assert_eq!(res.response.status(), StatusCode::OK, "{bot:?}");
+    }
+    let shared = Config { webhook_secret: Some(loyalty_core::Secret::new("shared-Secret_1")), ..test_config() };
+    let (env, _) = env_with(shared);
+    let req = telegram_request(&env, BotKind::Partner, json_body(&json!({"update_id": 1})));
+    assert_eq!(req.headers()[SECRET_TOKEN_HEADER], "shared-Secret_1");
+    assert_eq!(env.engine.handle_webhook(BotKind::Partner, req).await.response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_and_never_panic() {
+    let (env, store) = env();
+    let cases: Vec<(&str, Bytes)> = vec![
+        ("invalid_json", Bytes::from_static(b"{\"update_id\": 1,")),
+        ("invalid_json", Bytes::from_static(b"")),
+        ("invalid_json", Bytes::from_static(b"\xff\xfe{\"update_id\":1}")),
+        ("invalid_json", Bytes::from_static(b"{\"update_id\":1,\"message\":{\"text\":\"\xc3\x28\"}}")),
+        ("not_an_update", Bytes::from_static(b"[1,2,3]")),
+        ("not_an_update", Bytes::from_static(b"42")),
+        ("not_an_update", Bytes::from_static(b"null")),
+        ("not_an_update", Bytes::from_static(b"{}")),
+        ("not_an_update", Bytes::from_static(b"{\"message\":{}}")),
+        ("not_an_update", Bytes::from_static(b"{\"update_id\":\"12\"}")),
+        ("not_an_update", Bytes::from_static(b"{\"update_id\":99999999999999999999999999}")),
+        ("not_an_update", Bytes::from_static(b"{\"update_id\":1.5}")),
+        ("not_an_update", Bytes::from_static(b"{\"update_id\":1,\"message\":{\"message_id\":1}}")),
+        // Nested far beyond serde_json's recursion limit: refused, no stack overflow.
+        (
+            "not_an_update",
+            Bytes::from(format!("{{\"update_id\":1,\"message\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000))),
+        ),
+    ];
+    for (code, body) in cases {
+        let res =
+            env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+        let label = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
+        assert_eq!(res.response.status(), StatusCode::BAD_REQUEST, "{label}");
+        assert_eq!(error_code(&res), code, "{label}");
+        assert!(res.deferred.is_empty());
+    }
+    assert!(store.log().is_empty(), "nothing reaches storage: {:?}", store.log());
+    // Reported without quoting the body.
+    let reports = env.reporter.reports();
+    assert_eq!(reports.len(), 14);
+    assert!(reports.iter().all(|r| r.context == "webhook.client" && !r.temporary && !r.message.contains('"')));
+
+    // Deep nesting inside a field we ignore is skipped without recursion: a no-op update.
+    let deep = format!("{{\"update_id\":1,\"poll\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let res = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, deep)).await;
+    assert_eq!(res.response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413_by_header_and_by_size() {
+    let (env, store) = env();
+    // Declared too large (the body itself is small).
+    let mut req = telegram_request(&env, BotKind::Client, json_body(&json!({"update_id": 1})));
+    req.headers_mut().insert(http::header::CONTENT_LENGTH, (MAX_BODY_BYTES + 1).into());
+    let res = env.engine.handle_webhook(BotKind::Client, req).await;
+    assert_eq!(res.response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&res), "payload_too_large");
+
+    // Actually too large, without a Content-Length.
+    let padding = " ".repeat(MAX_BODY_BYTES);
+    let big = Bytes::from(format!("{{\"update_id\": 2,{padding}\"poll\":{{}}}}"));
+    let mut req = telegram_request(&env, BotKind::Client, big.clone());
+    req.headers_mut().remove(http::header::CONTENT_LENGTH);
+    let res = env.engine.handle_webhook(BotKind::Client, req).await;
+    assert_eq!(res.response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Actually too large, with a lying Content-Length.
+    let mut req = telegram_request(&env, BotKind::Client, big);
+    req.headers_mut().insert(http::header::CONTENT_LENGTH, 20.into());
+    let res = env.engine.handle_webhook(BotKind::Client, req).await;
+    assert_eq!(res.response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // A Content-Length that is not a number.
+    let mut req = telegram_request(&env, BotKind::Client, json_body(&json!({"update_id": 3})));
+    req.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("lots"));
+    let res = env.engine.handle_webhook(BotKind::Client, req).await;
+    assert_eq!(res.response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&res), "bad_content_length");
+
+    // Exactly the limit is fine.
+    let head = r#"{"update_id":4,"poll":{}"#;
+    let exact = format!("{head}{}}}", " ".repeat(MAX_BODY_BYTES - head.len() - 1));
+    assert_eq!(exact.len(), MAX_BODY_BYTES);
+    let res = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, exact)).await;
+    assert_eq!(res.response.status(), StatusCode::OK);
+
+    assert_eq!(store.log(), vec!["claim_update"], "only the last request reached storage");
+}
+
+#[tokio::test]
+async fn other_methods_are_405_with_allow() {
+    let (env, store) = env();
+    for method in [Method::GET, Method::PUT, Method::HEAD, Method::DELETE] {
+        let mut req = telegram_request(&env, BotKind::Client, json_body(&json!({"update_id": 1})));
+        *req.method_mut() = method.clone();
+        let res = env.engine.handle_webhook(BotKind::Client, req).await;
+        assert_eq!(res.response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(res.response.headers()[http::header::ALLOW], "POST");
+        assert_eq!(error_code(&res), "method_not_allowed");
+    }
+    assert!(store.log().is_empty());
+}
+
+#[tokio::test]
+async fn unconfigured_bots_are_404() {
+    let config = Config { token_partner: None, admin_chat_id: None, ..test_config() };
+    let (env, store) = env_with(config);
+    let client_secret = webhook_secret(env.engine.config(), BotKind::Client).unwrap();
+    for bot in [BotKind::Partner, BotKind::Admin, BotKind::Alerts] {
+        let mut req = telegram_request(&env, BotKind::Client, json_body(&json!({"update_id": 1})));
+        req.headers_mut().insert(SECRET_TOKEN_HEADER, client_secret.expose().parse().unwrap());
+        let res = env.engine.handle_webhook(bot, req).await;
+        assert_eq!(res.response.status(), StatusCode::NOT_FOUND, "{bot:?}");
+        assert_eq!(error_code(&res), "unknown_bot");
+    }
+    assert!(store.log().is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// Processing.
+
+#[tokio::test]
+async fn unknown_update_kinds_are_a_200_no_op() {
+    let (env, store) = env();
+    let poll = json!({"update_id": 77, "poll": {"id": "5", "question": "?", "options": [], "total_voter_count": 0,
+        "is_closed": true, "is_anonymous": true, "type": "regular", "allows_multiple_answers": false}});
+    let res =
+        env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, json_body(&poll))).await;
+    assert_eq!(res.response.status(), StatusCode::OK);
+    assert!(res.response.body().is_empty());
+    assert!(res.deferred.is_empty());
+    assert!(env.telegram.calls().is_empty());
+    assert!(env.reporter.reports().is_empty());
+    assert_eq!(store.log(), vec!["claim_update"], "only the claim");
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_is_a_no_op() {
+    let user = anna();
+    let body = json_body(&text_json(11, &user, "/start"));
+
+    // Reference: one delivery.
+    let (reference, _) = env();
+    let once = reference
+        .engine
+        .handle_webhook(BotKind::Client, telegram_request(&reference, BotKind::Client, body.clone()))
+        .await;
+    let expected = effects(&reference, &once, &user).await;
+
+    let (env, store) = env();
+    let first = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+    assert_eq!(effects(&env, &first, &user).await, expected, "the first delivery is processed");
+    let calls_before = store.log().len();
+    let second = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body)).await;
+    assert_eq!(second.response.status(), StatusCode::OK);
+    assert!(second.response.body().is_empty(), "no call in the response");
+    assert!(second.deferred.is_empty(), "nothing deferred");
+    assert_eq!(&store.log()[calls_before..], ["claim_update"], "the duplicate only tries to claim");
+    assert_eq!(effects(&env, &first, &user).await, expected, "state unchanged by the duplicate");
+    assert_eq!(store.successful_claims(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_duplicates_have_exactly_one_effect() {
+    let user = anna();
+    let body = json_body(&text_json(12, &user, "/start"));
+    let (reference, _) = env();
+    let once = reference
+        .engine
+        .handle_webhook(BotKind::Client, telegram_request(&reference, BotKind::Client, body.clone()))
+        .await;
+    let expected = effects(&reference, &once, &user).await;
+
+    for _ in 0..20 {
+        let (env, store) = env();
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let engine = env.engine.clone();
+                let req = telegram_request(&env, BotKind::Client, body.clone());
+                tokio::spawn(async move { engine.handle_webhook(BotKind::Client, req).await })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        assert_eq!(store.successful_claims(), 1, "exactly one delivery is handled");
+        assert!(results.iter().all(|r| r.response.status() == StatusCode::OK));
+        let processed: Vec<_> =
+            results.iter().filter(|r| !r.response.body().is_empty() || !r.deferred.is_empty()).collect();
+        assert!(processed.len() <= 1, "at most one delivery produced calls");
+        let winner = processed.first().copied().unwrap_or(&results[0]);
+        assert_eq!(effects(&env, winner, &user).await, expected);
+    }
+}
+
+#[tokio::test]
+async fn a_failing_claim_is_503_and_a_retry_works() {
+    let (env, store) = env();
+    store.fail_call(1, false);
+    let body = json_body(&json!({"update_id": 13, "poll": {"id": "1"}}));
+    let res = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+    assert_eq!(res.response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_code(&res), "temporarily_unavailable");
+    let reports = env.reporter.reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(
+        (reports[0].context, reports[0].update_kind, reports[0].temporary),
+        ("webhook.client", Some("other"), true)
+    );
+
+    let retry = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body)).await;
+    assert_eq!(retry.response.status(), StatusCode::OK);
+    assert_eq!(store.successful_claims(), 1);
+}
+
+/// The stored state of a customer that matters for points: balance and the
+/// kinds and amounts of their entries (codes and ids may differ between runs).
+async fn points_state(env: &TestEnv, user: &TgUser) -> Option<(Points, Vec<String>)> {
+    let summary = env.storage.customer_summary(CustomerRef::Telegram(TelegramUserId(user.id)), 50).await.unwrap()?;
+    let entries = summary.recent.iter().map(|e| format!("{:?} {}", e.kind, e.amount)).collect();
+    Some((summary.customer.balance, entries))
+}
+
+#[tokio::test]
+async fn a_temporary_failure_mid_update_is_503_and_the_retry_applies_once() {
+    let user = anna();
+    let body = json_body(&text_json(20, &user, "/start"));
+
+    // A healthy run, to learn which storage calls /start makes and what it leaves behind.
+    let (probe, probe_store) = env();
+    let ok =
+        probe.engine.handle_webhook(BotKind::Client, telegram_request(&probe, BotKind::Client, body.clone())).await;
+    assert_eq!(ok.response.status(), StatusCode::OK);
+    let calls = probe_store.log();
+    assert_eq!(calls.first(), Some(&"claim_update"));
+    assert!(calls.len() >= 2, "the client bot stores a new customer on /start: {calls:?}");
+    let expected = points_state(&probe, &user).await;
+    assert!(expected.is_some(), "/start signs the customer up");
+
+    // Fail each call after the claim in turn, before it is applied and after
+    // (a lost acknowledgement): nothing must be lost or doubled.
+    for (n, applied) in (2..=calls.len()).flat_map(|n| [(n, false), (n, true)]) {
+        let (env, store) = env();
+        store.fail_call(n, applied);
+        let res =
+            env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+        assert_eq!(
+            res.response.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "failing call {n} ({}, applied {applied})",
+            calls[n - 1]
+        );
+        assert_eq!(error_code(&res), "temporarily_unavailable");
+        assert!(res.deferred.is_empty(), "nothing is sent for a failed update");
+        assert_eq!(store.log().last(), Some(&"release_update"), "the claim is released after call {n}");
+        let reports = env.reporter.reports();
+        let report = reports.iter().find(|r| r.context == "webhook.client").expect("reported");
+        assert_eq!((report.update_kind, report.temporary), (Some("message"), true));
+        assert!(!report.message.contains("/start"), "no message text in reports: {}", report.message);
+
+        // Telegram delivers it again: processed now, and points move once.
+        let retry =
+            env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+        assert_eq!(retry.response.status(), StatusCode::OK, "retry after failing call {n}");
+        assert!(!retry.response.body().is_empty() || !retry.deferred.is_empty(), "the retry answers");
+        assert_eq!(
+            points_state(&env, &user).await,
+            expected,
+            "after failing call {n} ({}, applied {applied})",
+            calls[n - 1]
+        );
+        assert_eq!(store.successful_claims(), 2);
+
+        // And a third delivery is a duplicate again.
+        let third =
+            env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+        assert!(third.response.body().is_empty() && third.deferred.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_first_reply_rides_in_the_response_body() {
+    let (env, _) = env();
+    let user = anna();
+    let req = telegram_request(&env, BotKind::Client, json_body(&text_json(30, &user, "/start")));
+    let res = env.engine.handle_webhook(BotKind::Client, req).await;
+    assert_eq!(res.response.status(), StatusCode::OK);
+    assert_eq!(res.response.headers()[http::header::CONTENT_TYPE], "application/json");
+    let call: Value = serde_json::from_slice(res.response.body()).expect("a Bot API call");
+    assert!(call["method"].as_str().is_some_and(|m| m.starts_with("send")), "{call}");
+    assert_eq!(call["chat_id"], user.id);
+    // Nothing was sent through the port yet: the rest is deferred, in order.
+    assert!(env.telegram.calls().is_empty());
+    let deferred_calls = res.deferred.iter().filter(|t| matches!(t, loyalty_core::Task::Call(_))).count();
+    for task in res.deferred {
+        env.engine.run_task(task).await;
+    }
+    assert_eq!(env.telegram.calls().len(), deferred_calls);
+}
