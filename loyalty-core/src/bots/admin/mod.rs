@@ -1,0 +1,625 @@
+//! The admin bot: decides on partner applications, corrects balances, blocks
+//! customers, broadcasts and shows the program's figures.
+//!
+//! It obeys only updates from the chat configured as `ADMIN_CHAT_ID` (a
+//! private chat or a group of admins). Anyone else gets a one-line refusal in
+//! a private chat and nothing at all elsewhere; no data ever leaves the admin
+//! chat through this bot.
+//!
+//! Messages the bot sends on its own initiative (new applications, broadcast
+//! progress) are written in [`ADMIN_LANGUAGE`]; replies to commands use the
+//! language of the admin who wrote.
+
+mod texts;
+
+use super::common::settle;
+use crate::domain::{
+    Audience, BroadcastId, BroadcastJob, CustomerCode, Language, Partner, PartnerId, PartnerStatus, Points,
+    TelegramUserId,
+};
+use crate::engine::{Engine, Outbox, Task};
+use crate::error::Result;
+use crate::ports::{
+    AdjustBalance, BotKind, CustomerRef, Decided, ErrorReport, NewBroadcast, PartnerDecision, TelegramError,
+};
+use crate::telegram::{
+    BotCall, CallbackQuery, Command, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyMarkup, Update,
+    UpdateKind, User, escape_html,
+};
+
+/// The language of messages the admin bot sends unprompted.
+const ADMIN_LANGUAGE: Language = Language::En;
+
+/// At most this many application cards per `/pending`.
+const MAX_PENDING_SHOWN: usize = 20;
+
+/// Longest admin reason for an adjustment, in characters.
+const MAX_REASON_CHARS: usize = 200;
+
+/// Longest broadcast text, in characters after HTML escaping (Telegram's limit).
+const MAX_BROADCAST_CHARS: usize = 4096;
+
+/// Recipients claimed (and messages sent) per broadcast batch.
+const BROADCAST_BATCH: u32 = 25;
+
+/// A batch of [`BROADCAST_BATCH`] messages takes at least this long (25 msg/s).
+const BATCH_MILLIS: u64 = 1000;
+
+/// Progress goes to the admin chat after this many batches.
+const PROGRESS_EVERY: u32 = 10;
+
+/// How often one broadcast message is retried after 429 or a transient failure.
+const MAX_SEND_RETRIES: u32 = 3;
+
+/// Message text above this size is split into several messages.
+const CHUNK_CHARS: usize = 3500;
+
+/// Handles one update of the admin bot.
+pub(crate) async fn handle(engine: &Engine, update: &Update) -> Result<Outbox> {
+    let admin_chat = engine.config().admin_chat_id;
+    match update.kind() {
+        UpdateKind::Message(m) => {
+            let Some(user) = m.from.as_ref().filter(|u| !u.is_bot) else { return Ok(Outbox::default()) };
+            let lang = Language::from_code(user.language_code.as_deref());
+            if admin_chat != Some(m.chat.id) {
+                return Ok(if m.chat.is_private() {
+                    Outbox::one(send(m.chat.id, texts::refusal(lang), None))
+                } else {
+                    Outbox::default()
+                });
+            }
+            let ctx = Ctx { engine, update_id: update.update_id, user, chat: m.chat.id, lang };
+            ctx.on_message(m).await
+        }
+        UpdateKind::CallbackQuery(q) => {
+            let lang = Language::from_code(q.from.language_code.as_deref());
+            let chat = q.message.as_ref().map(|m| m.chat.id);
+            match (chat, admin_chat) {
+                (Some(chat), Some(admin)) if chat == admin && !q.from.is_bot => {
+                    let ctx = Ctx { engine, update_id: update.update_id, user: &q.from, chat, lang };
+                    ctx.on_callback(q).await
+                }
+                _ => Ok(Outbox::one(answer(q, Some(texts::refusal(lang))))),
+            }
+        }
+        _ => Ok(Outbox::default()),
+    }
+}
+
+fn send(chat: i64, text: String, markup: Option<ReplyMarkup>) -> BotCall {
+    BotCall::send_message(BotKind::Admin, chat, text, markup)
+}
+
+fn answer(q: &CallbackQuery, text: Option<String>) -> BotCall {
+    BotCall::answer_callback(BotKind::Admin, q.id.clone(), text)
+}
+
+/// Approve / Reject buttons for an application.
+fn decision_buttons(lang: Language, id: PartnerId) -> ReplyMarkup {
+    ReplyMarkup::Inline(InlineKeyboardMarkup {
+        inline_keyboard: vec![vec![
+            InlineKeyboardButton::callback(texts::button_approve(lang), format!("pa:{id}")),
+            InlineKeyboardButton::callback(texts::button_reject(lang), format!("pr:{id}")),
+        ]],
+    })
+}
+
+/// The card of a new application for the admin chat, with Approve / Reject
+/// buttons; `None` when no admin chat is configured.
+pub(crate) fn application_notice(engine: &Engine, partner: &Partner, username: Option<&str>) -> Option<BotCall> {
+    let chat = engine.config().admin_chat_id?;
+    let text = texts::application(ADMIN_LANGUAGE, partner, username);
+    Some(send(chat, text, Some(decision_buttons(ADMIN_LANGUAGE, partner.id))))
+}
+
+/// The message telling a partner about a decision, through the partner bot.
+fn partner_notice(p: &Partner) -> Option<BotCall> {
+    let text = match p.status {
+        PartnerStatus::Approved => texts::partner_approved(p.language, &p.name),
+        PartnerStatus::Rejected => texts::partner_rejected(p.language, &p.name),
+        PartnerStatus::Suspended => texts::partner_suspended(p.language, &p.name),
+        PartnerStatus::Applied => return None,
+    };
+    Some(BotCall::send_message(BotKind::Partner, p.telegram_id.0, text, None))
+}
+
+/// Joins lines into messages of at most about [`CHUNK_CHARS`] characters.
+fn chunks(lines: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in lines {
+        if !current.is_empty() && current.chars().count() + line.chars().count() + 1 > CHUNK_CHARS {
+            out.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push('\n');
+        }
+        current.push_str(&line);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+struct Ctx<'a> {
+    engine: &'a Engine,
+    update_id: i64,
+    user: &'a User,
+    chat: i64,
+    lang: Language,
+}
+
+impl Ctx<'_> {
+    fn reply(&self, text: String) -> Outbox {
+        Outbox::one(send(self.chat, text, None))
+    }
+
+    fn admin(&self) -> TelegramUserId {
+        TelegramUserId(self.user.id)
+    }
+
+    fn key(&self) -> String {
+        format!("tg:admin:{}", self.update_id)
+    }
+
+    async fn on_message(&self, m: &Message) -> Result<Outbox> {
+        let Some(cmd) = m.text.as_deref().and_then(Command::parse) else {
+            // In a group, admins talk among themselves; only a private admin chat gets help.
+            return Ok(if m.chat.is_private() { self.reply(texts::help(self.lang)) } else { Outbox::default() });
+        };
+        if let Some(mention) = cmd.mention
+            && let Some(me) = self.engine.bot_username(BotKind::Admin).await
+            && !me.eq_ignore_ascii_case(mention)
+        {
+            return Ok(Outbox::default());
+        }
+        let args = cmd.args;
+        match cmd.name.as_str() {
+            "pending" => self.pending().await,
+            "partners" => self.partners().await,
+            "approve" => self.decide_command("approve", args, PartnerDecision::Approve).await,
+            "reject" => self.decide_command("reject", args, PartnerDecision::Reject).await,
+            "suspend" => self.decide_command("suspend", args, PartnerDecision::Suspend).await,
+            "adjust" => self.adjust(args).await,
+            "block" => self.block("block", args, true).await,
+            "unblock" => self.block("unblock", args, false).await,
+            "broadcast" => self.broadcast(args).await,
+            "stats" => self.stats().await,
+            _ => Ok(self.reply(texts::help(self.lang))),
+        }
+    }
+
+    async fn on_callback(&self, q: &CallbackQuery) -> Result<Outbox> {
+        let data = q.data.as_deref().unwrap_or_default();
+        let (decision, id) = match data.split_once(':') {
+            Some(("pa", id)) => (PartnerDecision::Approve, id),
+            Some(("pr", id)) => (PartnerDecision::Reject, id),
+            _ => return Ok(Outbox::one(answer(q, None))),
+        };
+        let Some(id) = parse_id(id) else { return Ok(Outbox::one(answer(q, None))) };
+        let d = match self.decide(PartnerId(id), decision).await? {
+            Ok(d) => d,
+            Err(text) => return Ok(Outbox::one(answer(q, Some(text)))),
+        };
+        let mut out = Outbox::one(answer(q, Some(texts::decision_result(self.lang, &d.partner, d.changed))));
+        if d.changed {
+            if let Some(m) = &q.message {
+                let text = texts::decided(self.lang, &d.partner, &self.user.first_name);
+                out.push(BotCall::edit_message_text(BotKind::Admin, m.chat.id, m.message_id, text, None));
+            }
+            out.calls.extend(partner_notice(&d.partner));
+        }
+        Ok(out)
+    }
+
+    async fn decide(&self, id: PartnerId, decision: PartnerDecision) -> Result<std::result::Result<Decided, String>> {
+        let engine = self.engine;
+        let decided = engine.storage().decide_partner(id, decision, self.admin(), engine.now()).await;
+        settle(engine, self.lang, "bot.admin", decided).await
+    }
+
+    /// `/approve`, `/reject`, `/suspend` with a partner id.
+    async fn decide_command(&self, name: &str, args: &str, decision: PartnerDecision) -> Result<Outbox> {
+        let Some(id) = parse_id(args) else { return Ok(self.reply(texts::usage_partner_id(self.lang, name))) };
+        let d = match self.decide(PartnerId(id), decision).await? {
+            Ok(d) => d,
+            Err(text) => return Ok(self.reply(text)),
+        };
+        let mut out = self.reply(texts::decision_result(self.lang, &d.partner, d.changed));
+        if d.changed {
+            out.calls.extend(partner_notice(&d.partner));
+        }
+        Ok(out)
+    }
+
+    /// `/pending`: one card per waiting application.
+    async fn pending(&self) -> Result<Outbox> {
+        let engine = self.engine;
+        let listed = engine.storage().list_partners(Some(PartnerStatus::Applied)).await;
+        let partners = match settle(engine, self.lang, "bot.admin", listed).await? {
+            Ok(p) => p,
+            Err(text) => return Ok(self.reply(text)),
+        };
+        if partners.is_empty() {
+            return Ok(self.reply(texts::no_pending(self.lang)));
+        }
+        let mut out = Outbox::default();
+        for p in partners.iter().take(MAX_PENDING_SHOWN) {
+            let text = texts::application(self.lang, p, None);
+            out.push(send(self.chat, text, Some(decision_buttons(self.lang, p.id))));
+        }
+        if partners.len() > MAX_PENDING_SHOWN {
+            out.push(send(self.chat, texts::more_pending(self.lang, partners.len() - MAX_PENDING_SHOWN), None));
+        }
+        Ok(out)
+    }
+
+    /// `/partners`: everyone, with status and terms.
+    async fn partners(&self) -> Result<Outbox> {
+        let engine = self.engine;
+        let listed = engine.storage().list_partners(None).await;
+        let partners = match settle(engine, self.lang, "bot.admin", listed).await? {
+            Ok(p) => p,
+            Err(text) => return Ok(self.reply(text)),
+        };
+        if partners.is_empty() {
+            return Ok(self.reply(texts::no_partners(self.lang)));
+        }
+        let lines = std::iter::once(texts::partners_title(self.lang, partners.len()))
+            .chain(partners.iter().map(|p| texts::partner_line(self.lang, p)));
+        let mut out = Outbox::default();
+        for chunk in chunks(lines) {
+            out.push(send(self.chat, chunk, None));
+        }
+        Ok(out)
+    }
+
+    /// `/adjust <code> <±points> <reason…>`.
+    async fn adjust(&self, args: &str) -> Result<Outbox> {
+        let (code, amount, reason) = match parse_adjust(args) {
+            Ok(parts) => parts,
+            Err(AdjustError::Usage) => return Ok(self.reply(texts::usage_adjust(self.lang))),
+            Err(AdjustError::Reason) => {
+                return Ok(self.reply(format!(
+                    "{}\n{}",
+                    texts::reason_required(self.lang),
+                    texts::usage_adjust(self.lang)
+                )));
+            }
+        };
+        let Some(code) = CustomerCode::parse(code) else { return Ok(self.reply(texts::bad_code(self.lang, code))) };
+        let engine = self.engine;
+        let req = AdjustBalance {
+            customer: CustomerRef::Code(code),
+            amount,
+            reason: reason.to_string(),
+            admin: self.admin(),
+            idempotency_key: self.key(),
+            now: engine.now(),
+        };
+        let a = match settle(engine, self.lang, "bot.admin", engine.storage().adjust_balance(req).await).await? {
+            Ok(a) => a,
+            Err(text) => return Ok(self.reply(text)),
+        };
+        let c = &a.customer;
+        let text = texts::adjusted(self.lang, c.code.as_str(), &c.first_name, a.entry.amount, c.balance, a.entry.id);
+        let mut out = self.reply(text);
+        if !a.replayed {
+            let note = texts::customer_adjusted(c.language, a.entry.amount, reason, c.balance);
+            out.push(BotCall::send_message(BotKind::Client, c.telegram_id.0, note, None));
+        }
+        Ok(out)
+    }
+
+    /// `/block <code>` and `/unblock <code>`.
+    async fn block(&self, name: &str, args: &str, blocked: bool) -> Result<Outbox> {
+        let mut words = args.split_whitespace();
+        let (Some(code), None) = (words.next(), words.next()) else {
+            return Ok(self.reply(texts::usage_block(self.lang, name)));
+        };
+        let Some(code) = CustomerCode::parse(code) else { return Ok(self.reply(texts::bad_code(self.lang, code))) };
+        let engine = self.engine;
+        let changed = engine.storage().set_blocked(CustomerRef::Code(code), blocked, self.admin(), engine.now()).await;
+        Ok(self.reply(match settle(engine, self.lang, "bot.admin", changed).await? {
+            Ok(c) => texts::blocked(self.lang, c.code.as_str(), &c.first_name, c.blocked),
+            Err(text) => text,
+        }))
+    }
+
+    /// `/broadcast customers|partners <text>`: queues a job and defers its delivery.
+    async fn broadcast(&self, args: &str) -> Result<Outbox> {
+        let Some((audience, text)) = parse_broadcast(args) else {
+            return Ok(self.reply(texts::usage_broadcast(self.lang)));
+        };
+        if escape_html(text).chars().count() > MAX_BROADCAST_CHARS {
+            return Ok(self.reply(texts::broadcast_too_long(self.lang, MAX_BROADCAST_CHARS)));
+        }
+        let engine = self.engine;
+        let req = NewBroadcast {
+            audience,
+            text: text.to_string(),
+            admin_chat: self.chat,
+            idempotency_key: self.key(),
+            now: engine.now(),
+        };
+        let job = match settle(engine, self.lang, "bot.admin", engine.storage().create_broadcast(req).await).await? {
+            Ok(job) => job,
+            Err(text) => return Ok(self.reply(text)),
+        };
+        let mut out = self.reply(texts::broadcast_queued(self.lang, job.id, job.audience, job.total));
+        if !job.done {
+            out.defer(Task::Broadcast(job.id));
+        }
+        Ok(out)
+    }
+
+    /// `/stats`.
+    async fn stats(&self) -> Result<Outbox> {
+        let engine = self.engine;
+        let stats = engine.storage().program_stats(engine.now().day_start()).await;
+        Ok(self.reply(match settle(engine, self.lang, "bot.admin", stats).await? {
+            Ok(s) => texts::stats(self.lang, &s),
+            Err(text) => text,
+        }))
+    }
+}
+
+/// A positive id as typed: `42` or `#42`.
+fn parse_id(s: &str) -> Option<i64> {
+    let s = s.trim();
+    s.strip_prefix('#').unwrap_or(s).parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+/// A signed whole number of points: `50`, `+50`, `-50`, `−50`.
+fn parse_signed(s: &str) -> Option<Points> {
+    let (negative, digits) = if let Some(d) = s.strip_prefix('-').or_else(|| s.strip_prefix('−')) {
+        (true, d)
+    } else {
+        (false, s.strip_prefix('+').unwrap_or(s))
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: Points = digits.parse().ok()?;
+    (n != 0).then_some(if negative { -n } else { n })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum AdjustError {
+    /// Missing or malformed code or amount.
+    Usage,
+    /// The reason is missing or too long.
+    Reason,
+}
+
+/// `CODE ±POINTS REASON…` → its parts (the code still unparsed).
+fn parse_adjust(args: &str) -> std::result::Result<(&str, Points, &str), AdjustError> {
+    let (code, rest) = args.split_once(char::is_whitespace).ok_or(AdjustError::Usage)?;
+    let rest = rest.trim_start();
+    let (amount, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let amount = parse_signed(amount).ok_or(AdjustError::Usage)?;
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+        return Err(AdjustError::Reason);
+    }
+    Ok((code, amount, reason))
+}
+
+/// `customers|partners TEXT` → audience and text (kept as written, trimmed).
+fn parse_broadcast(args: &str) -> Option<(Audience, &str)> {
+    let (audience, text) = args.split_once(char::is_whitespace)?;
+    let audience = match audience.to_lowercase().as_str() {
+        "customers" | "clients" => Audience::Customers,
+        "partners" => Audience::Partners,
+        _ => return None,
+    };
+    let text = text.trim();
+    (!text.is_empty()).then_some((audience, text))
+}
+
+/// What one broadcast message came to.
+enum Delivery {
+    Sent,
+    Failed,
+}
+
+impl Engine {
+    /// Delivers up to `max_batches` batches of [`BROADCAST_BATCH`] recipients
+    /// of a broadcast job, at most 25 messages a second, and returns the job's
+    /// state afterwards (`None` when the job cannot be read at all, e.g. an
+    /// unknown id).
+    ///
+    /// Each recipient gets the text (as written, HTML-escaped) through the
+    /// client bot (customers) or the partner bot (partners). A `429` is waited
+    /// out (`retry_after`) and the same message retried, up to 3 times; a
+    /// recipient who blocked the bot or whose chat is gone (403, 400) counts as
+    /// failed. Progress goes to the job's admin chat every 10 batches and when
+    /// the job is done. A storage failure is reported and stops delivery; the
+    /// job stays resumable — the next call continues after the last claimed
+    /// recipient (so at most one batch can be lost to a crash, never sent twice).
+    pub async fn deliver_broadcast(&self, job: BroadcastId, max_batches: u32) -> Option<BroadcastJob> {
+        let ports = self.ports();
+        let storage = self.storage();
+        // A job already finished must not be announced twice.
+        let was_pending = match storage.pending_broadcasts().await {
+            Ok(jobs) => jobs.iter().any(|j| j.id == job),
+            Err(e) => {
+                self.broadcast_storage_error(job, &e.to_string(), e.is_temporary(), None).await;
+                return None;
+            }
+        };
+        let mut last: Option<BroadcastJob> = None;
+        let mut batches = 0u32;
+        while batches < max_batches {
+            let started = ports.clock.now();
+            let batch = match storage.claim_broadcast_batch(job, BROADCAST_BATCH).await {
+                Ok(b) => b,
+                Err(e) => {
+                    self.broadcast_storage_error(job, &e.to_string(), e.is_temporary(), last.as_ref()).await;
+                    return last;
+                }
+            };
+            batches += 1;
+            let bot = match batch.job.audience {
+                Audience::Customers => BotKind::Client,
+                Audience::Partners => BotKind::Partner,
+            };
+            let text = escape_html(&batch.job.text);
+            let (mut sent, mut failed) = (0u32, 0u32);
+            for r in &batch.recipients {
+                let call = BotCall::send_message(bot, r.chat_id.0, text.clone(), None);
+                match self.deliver_one(&call).await {
+                    Delivery::Sent => sent += 1,
+                    Delivery::Failed => failed += 1,
+                }
+            }
+            // An empty claim means nobody is left (a store that still says
+            // "not done" would otherwise keep this loop spinning).
+            let current = if batch.recipients.is_empty() {
+                if batch.job.done && was_pending {
+                    self.tell_admin(batch.job.admin_chat, texts::broadcast_done(ADMIN_LANGUAGE, &batch.job)).await;
+                }
+                return Some(batch.job);
+            } else {
+                match storage.record_broadcast(job, sent, failed).await {
+                    Ok(j) => j,
+                    Err(e) => {
+                        self.broadcast_storage_error(job, &e.to_string(), e.is_temporary(), Some(&batch.job)).await;
+                        return Some(batch.job);
+                    }
+                }
+            };
+            let done = current.done;
+            let chat = current.admin_chat;
+            if done {
+                if was_pending {
+                    self.tell_admin(chat, texts::broadcast_done(ADMIN_LANGUAGE, &current)).await;
+                }
+                return Some(current);
+            }
+            if batches.is_multiple_of(PROGRESS_EVERY) {
+                self.tell_admin(chat, texts::broadcast_progress(ADMIN_LANGUAGE, &current)).await;
+            }
+            last = Some(current);
+            if batches < max_batches {
+                self.pace(started).await;
+            }
+        }
+        last
+    }
+
+    /// Sleeps so that a batch started at `started` lasts at least
+    /// [`BATCH_MILLIS`]. The clock has whole seconds, so the time already
+    /// spent is counted pessimistically (one second less than it reads).
+    async fn pace(&self, started: crate::domain::Timestamp) {
+        let elapsed_secs = self.ports().clock.now().0.saturating_sub(started.0);
+        let surely_elapsed = u64::try_from(elapsed_secs.saturating_sub(1)).unwrap_or(0).saturating_mul(1000);
+        if surely_elapsed < BATCH_MILLIS {
+            self.ports().clock.sleep(BATCH_MILLIS - surely_elapsed).await;
+        }
+    }
+
+    /// Sends one broadcast message, waiting out 429s and retrying transient
+    /// failures a few times.
+    async fn deliver_one(&self, call: &BotCall) -> Delivery {
+        let ports = self.ports();
+        let mut attempt = 0;
+        loop {
+            let error = match ports.telegram.call(call).await {
+                Ok(_) => return Delivery::Sent,
+                Err(e) => e,
+            };
+            let wait_millis = match &error {
+                TelegramError::RetryAfter(secs) => u64::from((*secs).max(1)) * 1000,
+                e if e.is_temporary() => 500 << attempt,
+                // 403 (blocked the bot, deactivated), 400 (chat not found) and
+                // anything else permanent: this recipient cannot be reached.
+                TelegramError::Api { code: 400 | 403, .. } => return Delivery::Failed,
+                other => {
+                    self.report(ErrorReport {
+                        message: format!("broadcast message via {} bot failed: {other}", call.bot.as_str()),
+                        context: "broadcast",
+                        update_kind: None,
+                        temporary: false,
+                    })
+                    .await;
+                    return Delivery::Failed;
+                }
+            };
+            if attempt >= MAX_SEND_RETRIES {
+                return Delivery::Failed;
+            }
+            ports.clock.sleep(wait_millis).await;
+            attempt += 1;
+        }
+    }
+
+    async fn tell_admin(&self, chat: i64, text: String) {
+        if let Err(e) = self.send(&send(chat, text, None)).await {
+            let temporary = e.is_temporary();
+            let message = format!("broadcast report to the admin chat failed: {e}");
+            self.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
+        }
+    }
+
+    async fn broadcast_storage_error(
+        &self,
+        job: BroadcastId,
+        error: &str,
+        temporary: bool,
+        known: Option<&BroadcastJob>,
+    ) {
+        let message = format!("broadcast {job} stopped: {error}");
+        self.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
+        if let Some(j) = known {
+            self.tell_admin(j.admin_chat, texts::broadcast_paused(ADMIN_LANGUAGE, job)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_adjust_arguments() {
+        assert_eq!(parse_adjust("ABCD2345 -50 duplicate purchase"), Ok(("ABCD2345", -50, "duplicate purchase")));
+        assert_eq!(parse_adjust("ABCD2345 +25  goodwill "), Ok(("ABCD2345", 25, "goodwill")));
+        assert_eq!(parse_adjust("ABCD2345 −7 typo"), Ok(("ABCD2345", -7, "typo")));
+        assert_eq!(parse_adjust("ABCD2345 25"), Err(AdjustError::Reason));
+        assert_eq!(parse_adjust(&format!("ABCD2345 25 {}", "x".repeat(201))), Err(AdjustError::Reason));
+        assert_eq!(parse_adjust("ABCD2345 0 zero"), Err(AdjustError::Usage));
+        assert_eq!(parse_adjust("ABCD2345 1.5 half"), Err(AdjustError::Usage));
+        assert_eq!(parse_adjust("ABCD2345"), Err(AdjustError::Usage));
+        assert_eq!(parse_adjust(""), Err(AdjustError::Usage));
+        assert_eq!(parse_adjust("ABCD2345 99999999999999999999 big"), Err(AdjustError::Usage));
+    }
+
+    #[test]
+    fn parses_broadcast_arguments() {
+        assert_eq!(parse_broadcast("customers Hello\nworld"), Some((Audience::Customers, "Hello\nworld")));
+        assert_eq!(parse_broadcast("Partners  hi"), Some((Audience::Partners, "hi")));
+        assert_eq!(parse_broadcast("everyone hi"), None);
+        assert_eq!(parse_broadcast("customers"), None);
+        assert_eq!(parse_broadcast("customers   "), None);
+    }
+
+    #[test]
+    fn parses_ids() {
+        assert_eq!(parse_id("12"), Some(12));
+        assert_eq!(parse_id("#3"), Some(3));
+        assert_eq!(parse_id("0"), None);
+        assert_eq!(parse_id("x"), None);
+    }
+
+    #[test]
+    fn splits_long_lists() {
+        let lines = (0..200).map(|i| format!("line {i} {}", "x".repeat(40)));
+        let parts = chunks(lines);
+        assert!(parts.len() > 1);
+        assert!(parts.iter().all(|p| p.chars().count() <= CHUNK_CHARS));
+        assert_eq!(parts.join("\n").lines().count(), 200);
+        assert!(chunks(Vec::new()).is_empty());
+    }
+}

@@ -1,0 +1,596 @@
+//! The partner bot: merchants apply to join, scan customers' cards, credit
+//! purchases, ask customers to pay with points, reverse mistakes, see their
+//! figures and get a key for their POS system.
+//!
+//! The conversation is stateless. A question that waits for an answer is sent
+//! with `force_reply` and starts with a marker — [`APPLY_MARKER`] (application),
+//! [`CREDIT_MARKER`] (purchase amount) or [`REDEEM_MARKER`] (points and
+//! purchase) — followed, for the last two, by the customer's code. An answer is
+//! recognised by the marker of the message it replies to, and the code is read
+//! back from that message, so nothing has to be remembered between updates.
+//!
+//! Every ledger write carries an idempotency key derived from the update
+//! (`tg:partner:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
+//! returns the first result and notifies nobody twice.
+
+mod texts;
+
+use super::common::{self, settle};
+use crate::domain::{CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, TelegramUserId, rules};
+use crate::engine::{Engine, Outbox};
+use crate::error::Result;
+use crate::ports::{
+    BotKind, CreditPurchase, CustomerRef, ErrorReport, OpenRedemption, PartnerRef, Rejection, ReverseEntry,
+};
+use crate::telegram::{
+    BotCall, CallbackQuery, Command, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyMarkup,
+    Update, UpdateKind, User,
+};
+
+/// Marks the application prompt.
+pub(crate) const APPLY_MARKER: &str = "📝";
+/// Marks the "purchase amount?" prompt; the customer code follows it.
+pub(crate) const CREDIT_MARKER: &str = "💳";
+/// Marks the "points and purchase?" prompt; the customer code follows it.
+pub(crate) const REDEEM_MARKER: &str = "🎁";
+
+/// Longest business name, in characters.
+const MAX_NAME_CHARS: usize = 100;
+/// Longest category, in characters.
+const MAX_CATEGORY_CHARS: usize = 50;
+
+/// Handles one update of the partner bot. Only private chats are served.
+pub(crate) async fn handle(engine: &Engine, update: &Update) -> Result<Outbox> {
+    match update.kind() {
+        UpdateKind::Message(m) => on_message(engine, update.update_id, m).await,
+        UpdateKind::CallbackQuery(q) => on_callback(engine, update.update_id, q).await,
+        _ => Ok(Outbox::default()),
+    }
+}
+
+/// Everything a handler needs about the person writing.
+struct Ctx<'a> {
+    engine: &'a Engine,
+    update_id: i64,
+    user: &'a User,
+    partner: Option<Partner>,
+    lang: Language,
+}
+
+/// Loads the partner behind `user`; `Err` carries a message for the user.
+async fn context<'a>(
+    engine: &'a Engine,
+    update_id: i64,
+    user: &'a User,
+) -> Result<std::result::Result<Ctx<'a>, BotCall>> {
+    let user_lang = Language::from_code(user.language_code.as_deref());
+    let found = engine.storage().partner(PartnerRef::Telegram(TelegramUserId(user.id))).await;
+    match settle(engine, user_lang, "bot.partner", found).await? {
+        Ok(partner) => {
+            let lang = partner.as_ref().map_or(user_lang, |p| p.language);
+            Ok(Ok(Ctx { engine, update_id, user, partner, lang }))
+        }
+        Err(text) => Ok(Err(send(user.id, text, None))),
+    }
+}
+
+fn send(chat: i64, text: String, markup: Option<ReplyMarkup>) -> BotCall {
+    BotCall::send_message(BotKind::Partner, chat, text, markup)
+}
+
+fn force_reply(placeholder: String) -> Option<ReplyMarkup> {
+    Some(ReplyMarkup::ForceReply(ForceReply { force_reply: true, input_field_placeholder: Some(placeholder) }))
+}
+
+async fn on_message(engine: &Engine, update_id: i64, m: &Message) -> Result<Outbox> {
+    let Some(user) = m.from.as_ref() else { return Ok(Outbox::default()) };
+    if !m.chat.is_private() || user.is_bot {
+        return Ok(Outbox::default());
+    }
+    let ctx = match context(engine, update_id, user).await? {
+        Ok(ctx) => ctx,
+        Err(call) => return Ok(Outbox::one(call)),
+    };
+    let Some(text) = m.text.as_deref() else { return Ok(ctx.status_or_help()) };
+    if let Some(cmd) = Command::parse(text) {
+        return ctx.command(&cmd).await;
+    }
+    if let Some(prompt) = m.reply_to_message.as_deref().and_then(|r| r.text.as_deref()) {
+        if prompt.starts_with(APPLY_MARKER) {
+            return ctx.apply(text).await;
+        }
+        if let Some(rest) = prompt.strip_prefix(CREDIT_MARKER) {
+            return ctx.credit_answer(rest, text).await;
+        }
+        if let Some(rest) = prompt.strip_prefix(REDEEM_MARKER) {
+            return ctx.redeem_answer(rest, text).await;
+        }
+    }
+    if let Some(code) = CustomerCode::parse(text) {
+        return ctx.show_customer(code).await;
+    }
+    Ok(ctx.status_or_help())
+}
+
+async fn on_callback(engine: &Engine, update_id: i64, q: &CallbackQuery) -> Result<Outbox> {
+    let answer = BotCall::answer_callback(BotKind::Partner, q.id.clone(), None);
+    if q.message.as_ref().is_some_and(|m| !m.chat.is_private()) || q.from.is_bot {
+        return Ok(Outbox::one(answer));
+    }
+    let ctx = match context(engine, update_id, &q.from).await? {
+        Ok(ctx) => ctx,
+        Err(call) => {
+            let mut out = Outbox::one(answer);
+            out.push(call);
+            return Ok(out);
+        }
+    };
+    let data = q.data.as_deref().unwrap_or_default();
+    let (kind, code) = match data.split_once(':') {
+        Some(("cr", code)) => (CREDIT_MARKER, code),
+        Some(("rq", code)) => (REDEEM_MARKER, code),
+        _ => return Ok(Outbox::one(answer)),
+    };
+    let mut out = Outbox::one(answer);
+    if ctx.approved().is_none() {
+        out.push(ctx.reply(ctx.status_text()));
+        return Ok(out);
+    }
+    let Some(code) = CustomerCode::parse(code) else {
+        out.push(ctx.reply(texts::bad_code(ctx.lang, code)));
+        return Ok(out);
+    };
+    out.push(ctx.prompt_for(kind, &code));
+    Ok(out)
+}
+
+impl Ctx<'_> {
+    fn chat(&self) -> i64 {
+        self.user.id
+    }
+
+    fn reply(&self, text: String) -> BotCall {
+        send(self.chat(), text, None)
+    }
+
+    fn key(&self, suffix: &str) -> String {
+        format!("tg:partner:{}{suffix}", self.update_id)
+    }
+
+    /// What the person should know about their standing, as text.
+    fn status_text(&self) -> String {
+        match &self.partner {
+            None => texts::not_a_partner(self.lang),
+            Some(p) => match p.status {
+                PartnerStatus::Applied => texts::application_pending(self.lang, &p.name),
+                PartnerStatus::Rejected => texts::application_rejected(self.lang),
+                PartnerStatus::Suspended => texts::suspended(self.lang),
+                PartnerStatus::Approved => texts::help(self.lang),
+            },
+        }
+    }
+
+    fn status_or_help(&self) -> Outbox {
+        Outbox::one(self.reply(self.status_text()))
+    }
+
+    /// The partner, when approved (else send [`Self::status_or_help`]).
+    fn approved(&self) -> Option<&Partner> {
+        self.partner.as_ref().filter(|p| p.status == PartnerStatus::Approved)
+    }
+
+    fn apply_prompt(&self) -> BotCall {
+        send(self.chat(), texts::apply_prompt(self.lang), force_reply(texts::apply_placeholder(self.lang)))
+    }
+
+    /// The `force_reply` question for a credit ([`CREDIT_MARKER`]) or a redemption.
+    fn prompt_for(&self, marker: &str, code: &CustomerCode) -> BotCall {
+        let (text, placeholder) = if marker == CREDIT_MARKER {
+            (texts::credit_prompt(self.lang, code.as_str()), texts::amount_placeholder(self.lang))
+        } else {
+            (texts::redeem_prompt(self.lang, code.as_str()), texts::redeem_placeholder(self.lang))
+        };
+        send(self.chat(), text, force_reply(placeholder))
+    }
+
+    async fn command(&self, cmd: &Command<'_>) -> Result<Outbox> {
+        match cmd.name.as_str() {
+            "start" => match cmd.args.strip_prefix("c_") {
+                Some(code) if self.partner.is_some() => self.scan(code).await,
+                _ => Ok(self.start()),
+            },
+            "apply" if cmd.args.is_empty() => Ok(self.start()),
+            "apply" => self.apply(cmd.args).await,
+            "credit" => self.credit_command(cmd.args).await,
+            "redeem" => self.redeem_command(cmd.args).await,
+            "reverse" => self.reverse(cmd.args).await,
+            "stats" => self.stats().await,
+            "apikey" => self.api_key().await,
+            _ => Ok(self.status_or_help()),
+        }
+    }
+
+    /// `/start`: the application prompt for newcomers, the status otherwise.
+    fn start(&self) -> Outbox {
+        match &self.partner {
+            None => Outbox::one(self.apply_prompt()),
+            Some(p) => match p.status {
+                PartnerStatus::Rejected => {
+                    let mut out = Outbox::one(self.reply(texts::application_rejected(self.lang)));
+                    out.push(self.apply_prompt());
+                    out
+                }
+                PartnerStatus::Approved => Outbox::one(self.reply(texts::welcome_back(self.lang, &p.name))),
+                PartnerStatus::Applied | PartnerStatus::Suspended => self.status_or_help(),
+            },
+        }
+    }
+
+    /// An application (`/apply name; category` or an answer to the prompt).
+    async fn apply(&self, input: &str) -> Result<Outbox> {
+        if let Some(p) = &self.partner
+            && p.status != PartnerStatus::Rejected
+        {
+            return Ok(match p.status {
+                PartnerStatus::Approved => Outbox::one(self.reply(texts::welcome_back(self.lang, &p.name))),
+                _ => self.status_or_help(),
+            });
+        }
+        let Some((name, category)) = parse_application(input) else {
+            let text = texts::application_format_error(self.lang);
+            return Ok(Outbox::one(send(self.chat(), text, force_reply(texts::apply_placeholder(self.lang)))));
+        };
+        let engine = self.engine;
+        let req = crate::ports::PartnerApplication {
+            telegram_id: TelegramUserId(self.user.id),
+            name,
+            category,
+            terms: Default::default(),
+            language: self.lang,
+            now: engine.now(),
+        };
+        let applied = match settle(engine, self.lang, "bot.partner", engine.storage().apply_partner(req).await).await? {
+            Ok(a) => a,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let p = &applied.partner;
+        if !applied.created {
+            return Ok(Outbox::one(self.reply(texts::application_pending(self.lang, &p.name))));
+        }
+        let mut out = Outbox::one(self.reply(texts::application_received(self.lang, &p.name, &p.category)));
+        if let Some(notice) = super::admin::application_notice(engine, p, self.user.username.as_deref()) {
+            out.push(notice);
+        }
+        Ok(out)
+    }
+
+    /// `/start c_<code>`: a scanned card.
+    async fn scan(&self, code: &str) -> Result<Outbox> {
+        match CustomerCode::parse(code) {
+            Some(code) => self.show_customer(code).await,
+            None => Ok(Outbox::one(self.reply(texts::bad_code(self.lang, code)))),
+        }
+    }
+
+    /// A customer's card with Credit / Redeem buttons.
+    async fn show_customer(&self, code: CustomerCode) -> Result<Outbox> {
+        if self.approved().is_none() {
+            return Ok(self.status_or_help());
+        }
+        let engine = self.engine;
+        let found = engine.storage().customer_summary(CustomerRef::Code(code), 0).await;
+        let customer = match settle(engine, self.lang, "bot.partner", found).await? {
+            Ok(Some(s)) => s.customer,
+            Ok(None) => {
+                return Ok(Outbox::one(self.reply(common::rejection_text(self.lang, &Rejection::UnknownCustomer))));
+            }
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let code = customer.code.as_str();
+        let text = texts::customer_card(self.lang, code, &customer.first_name, customer.balance, customer.blocked);
+        let markup = (!customer.blocked).then(|| {
+            ReplyMarkup::Inline(InlineKeyboardMarkup {
+                inline_keyboard: vec![vec![
+                    InlineKeyboardButton::callback(texts::button_credit(self.lang), format!("cr:{code}")),
+                    InlineKeyboardButton::callback(texts::button_redeem(self.lang), format!("rq:{code}")),
+                ]],
+            })
+        });
+        Ok(Outbox::one(send(self.chat(), text, markup)))
+    }
+
+    /// `/credit <code> <purchase>`.
+    async fn credit_command(&self, args: &str) -> Result<Outbox> {
+        let (code, amount) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+        if code.is_empty() || amount.trim().is_empty() {
+            return Ok(self.usage(texts::usage_credit(self.lang)));
+        }
+        let Some(code) = CustomerCode::parse(code) else {
+            return Ok(Outbox::one(self.reply(texts::bad_code(self.lang, code))));
+        };
+        let Some(purchase) = common::parse_amount(amount) else {
+            return Ok(self.usage(format!("{}\n{}", texts::bad_amount(self.lang), texts::usage_credit(self.lang))));
+        };
+        self.credit(code, purchase).await
+    }
+
+    /// An answer to a [`CREDIT_MARKER`] prompt.
+    async fn credit_answer(&self, prompt: &str, text: &str) -> Result<Outbox> {
+        let Some(code) = code_in_prompt(prompt) else {
+            return Ok(self.usage(texts::usage_credit(self.lang)));
+        };
+        match common::parse_amount(text) {
+            Some(purchase) => self.credit(code, purchase).await,
+            None => {
+                let mut out = Outbox::one(self.reply(texts::bad_amount(self.lang)));
+                out.push(self.prompt_for(CREDIT_MARKER, &code));
+                Ok(out)
+            }
+        }
+    }
+
+    fn usage(&self, text: String) -> Outbox {
+        match self.approved() {
+            Some(_) => Outbox::one(self.reply(text)),
+            None => self.status_or_help(),
+        }
+    }
+
+    async fn credit(&self, code: CustomerCode, purchase: Points) -> Result<Outbox> {
+        let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
+        let engine = self.engine;
+        let now = engine.now();
+        let req = CreditPurchase {
+            partner: PartnerRef::Telegram(TelegramUserId(self.user.id)),
+            customer: CustomerRef::Code(code),
+            purchase,
+            idempotency_key: self.key(""),
+            day_start: now.day_start(),
+            now,
+        };
+        let c = match settle(engine, self.lang, "bot.partner", engine.storage().credit_purchase(req).await).await? {
+            Ok(c) => c,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let (customer, entry) = (&c.customer, &c.entry);
+        let code = customer.code.as_str();
+        if entry.amount == 0 {
+            return Ok(Outbox::one(self.reply(texts::credited_nothing(self.lang, code, purchase))));
+        }
+        let text =
+            texts::credited(self.lang, entry.amount, code, &customer.first_name, purchase, customer.balance, entry.id);
+        let mut out = Outbox::one(self.reply(text));
+        if !c.replayed {
+            let note = texts::customer_credited(customer.language, entry.amount, &partner.name, customer.balance);
+            out.push(BotCall::send_message(BotKind::Client, customer.telegram_id.0, note, None));
+        }
+        Ok(out)
+    }
+
+    /// `/redeem <code> <points> <purchase>`.
+    async fn redeem_command(&self, args: &str) -> Result<Outbox> {
+        let [code, points, purchase] = args.split_whitespace().collect::<Vec<_>>()[..] else {
+            return Ok(self.usage(texts::usage_redeem(self.lang)));
+        };
+        let Some(code) = CustomerCode::parse(code) else {
+            return Ok(Outbox::one(self.reply(texts::bad_code(self.lang, code))));
+        };
+        match (common::parse_amount(points), common::parse_amount(purchase)) {
+            (Some(points), Some(purchase)) => self.redeem(code, points, purchase).await,
+            _ => Ok(self.usage(format!("{}\n{}", texts::bad_amount(self.lang), texts::usage_redeem(self.lang)))),
+        }
+    }
+
+    /// An answer to a [`REDEEM_MARKER`] prompt: two numbers.
+    async fn redeem_answer(&self, prompt: &str, text: &str) -> Result<Outbox> {
+        let Some(code) = code_in_prompt(prompt) else {
+            return Ok(self.usage(texts::usage_redeem(self.lang)));
+        };
+        let numbers: Vec<Option<Points>> = text.split_whitespace().map(common::parse_amount).collect();
+        match numbers[..] {
+            [Some(points), Some(purchase)] => self.redeem(code, points, purchase).await,
+            _ => {
+                let mut out = Outbox::one(self.reply(texts::bad_amount(self.lang)));
+                out.push(self.prompt_for(REDEEM_MARKER, &code));
+                Ok(out)
+            }
+        }
+    }
+
+    async fn redeem(&self, code: CustomerCode, points: Points, purchase: Points) -> Result<Outbox> {
+        let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
+        let engine = self.engine;
+        let now = engine.now();
+        let req = OpenRedemption {
+            partner: PartnerRef::Telegram(TelegramUserId(self.user.id)),
+            customer: CustomerRef::Code(code),
+            points,
+            purchase,
+            idempotency_key: self.key(":redeem"),
+            now,
+            expires_at: now.plus(rules::REDEMPTION_TTL_SECS),
+        };
+        let v = match settle(engine, self.lang, "bot.partner", engine.storage().open_redemption(req).await).await? {
+            Ok(v) => v,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let (r, customer) = (&v.request, &v.customer);
+        let text =
+            texts::redemption_sent(self.lang, r.id, customer.code.as_str(), &customer.first_name, r.points, r.purchase);
+        let mut out = Outbox::one(self.reply(text));
+        if !v.replayed {
+            let lang = customer.language;
+            let ask = texts::customer_redemption_request(lang, &partner.name, r.points, r.purchase, customer.balance);
+            let buttons = InlineKeyboardMarkup {
+                inline_keyboard: vec![vec![
+                    InlineKeyboardButton::callback(texts::button_confirm(lang), format!("rc:{}", r.id)),
+                    InlineKeyboardButton::callback(texts::button_decline(lang), format!("rd:{}", r.id)),
+                ]],
+            };
+            let call =
+                BotCall::send_message(BotKind::Client, customer.telegram_id.0, ask, Some(ReplyMarkup::Inline(buttons)));
+            out.push(call);
+        }
+        Ok(out)
+    }
+
+    /// `/reverse <entry id>`.
+    async fn reverse(&self, args: &str) -> Result<Outbox> {
+        let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
+        let Some(entry) = parse_entry_id(args) else {
+            return Ok(Outbox::one(self.reply(texts::usage_reverse(self.lang))));
+        };
+        let engine = self.engine;
+        let now = engine.now();
+        let req = ReverseEntry {
+            entry,
+            partner: PartnerRef::Telegram(TelegramUserId(self.user.id)),
+            idempotency_key: self.key(":reverse"),
+            not_before: now.plus(-rules::REVERSAL_WINDOW_SECS),
+            now,
+        };
+        let r = match settle(engine, self.lang, "bot.partner", engine.storage().reverse_entry(req).await).await? {
+            Ok(r) => r,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let (customer, amount) = (&r.customer, r.reversal.amount);
+        let text = texts::reversed(self.lang, r.original.id, amount, customer.code.as_str(), customer.balance);
+        let mut out = Outbox::one(self.reply(text));
+        if !r.replayed && amount != 0 {
+            let note = texts::customer_reversed(customer.language, &partner.name, amount, customer.balance);
+            out.push(BotCall::send_message(BotKind::Client, customer.telegram_id.0, note, None));
+        }
+        Ok(out)
+    }
+
+    /// `/stats`: today and the last 7 days.
+    async fn stats(&self) -> Result<Outbox> {
+        let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
+        let engine = self.engine;
+        let today = engine.now().day_start();
+        let week = today.plus(-6 * crate::domain::Timestamp::DAY);
+        let found = engine.storage().partner_stats(PartnerRef::Id(partner.id), today, week).await;
+        Ok(Outbox::one(self.reply(match settle(engine, self.lang, "bot.partner", found).await? {
+            Ok(s) => texts::stats(self.lang, &s),
+            Err(text) => text,
+        })))
+    }
+
+    /// `/apikey`: a new POS key, shown once; only its hash is stored.
+    async fn api_key(&self) -> Result<Outbox> {
+        let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
+        let engine = self.engine;
+        let key = format!("lk_{}", engine.random_hex(32));
+        let stored = engine.storage().set_partner_api_key(PartnerRef::Id(partner.id), rules::hash_api_key(&key)).await;
+        Ok(Outbox::one(self.reply(match settle(engine, self.lang, "bot.partner", stored).await? {
+            Ok(_) => texts::api_key(self.lang, &key),
+            Err(text) => text,
+        })))
+    }
+}
+
+/// Splits an application into name and category: on the first `;`, else on
+/// the first line break. Both parts are trimmed and must be 1..=100 and
+/// 1..=50 characters without control characters.
+fn parse_application(input: &str) -> Option<(String, String)> {
+    let (name, category) = input.split_once(';').or_else(|| input.split_once('\n'))?;
+    let (name, category) = (name.trim(), category.trim());
+    let ok = |s: &str, max: usize| (1..=max).contains(&s.chars().count()) && !s.chars().any(char::is_control);
+    (ok(name, MAX_NAME_CHARS) && ok(category, MAX_CATEGORY_CHARS)).then(|| (name.to_string(), category.to_string()))
+}
+
+/// The customer code in a prompt's text (after its marker): the first word
+/// that is a valid code.
+fn code_in_prompt(prompt: &str) -> Option<CustomerCode> {
+    prompt.split_whitespace().find_map(CustomerCode::parse)
+}
+
+/// An entry id as typed: `42` or `#42`.
+fn parse_entry_id(args: &str) -> Option<EntryId> {
+    let s = args.trim();
+    let s = s.strip_prefix('#').unwrap_or(s);
+    s.parse::<i64>().ok().filter(|id| *id > 0).map(EntryId)
+}
+
+impl Engine {
+    /// Expires every pending redemption request past its deadline and tells
+    /// each partner which of its requests expired. Run it every minute or so
+    /// (a cron trigger on Workers, an interval on Tokio).
+    ///
+    /// Returns how many requests expired. A storage failure is returned; a
+    /// notification that cannot be delivered is reported, not returned (the
+    /// requests are expired either way).
+    pub async fn expire_redemptions(&self) -> crate::Result<usize> {
+        let expired = self.storage().expire_redemptions(self.now()).await?;
+        for r in &expired {
+            let partner = match self.storage().partner(PartnerRef::Id(r.partner)).await {
+                Ok(Some(p)) => p,
+                Ok(None) => continue,
+                Err(e) => {
+                    let temporary = e.is_temporary();
+                    let message = format!("partner {} of expired request {}: {e}", r.partner, r.id);
+                    self.report(ErrorReport { message, context: "expire_redemptions", update_kind: None, temporary })
+                        .await;
+                    continue;
+                }
+            };
+            let text = texts::redemption_expired(partner.language, r.id, r.points, r.purchase);
+            if let Err(e) = self.send(&send(partner.telegram_id.0, text, None)).await {
+                let temporary = e.is_temporary();
+                let message = format!("expiry notice for request {} failed: {e}", r.id);
+                self.report(ErrorReport { message, context: "expire_redemptions", update_kind: None, temporary }).await;
+            }
+        }
+        Ok(expired.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_applications() {
+        assert_eq!(parse_application("Pho 24; cafe"), Some(("Pho 24".into(), "cafe".into())));
+        assert_eq!(parse_application("Pho 24\ncafe"), Some(("Pho 24".into(), "cafe".into())));
+        assert_eq!(
+            parse_application("Bar, Grill & Co; restaurant; late"),
+            Some(("Bar, Grill & Co".into(), "restaurant; late".into()))
+        );
+        assert_eq!(parse_application("Pho 24, cafe"), None, "a comma may be part of a name");
+        assert_eq!(parse_application("; cafe"), None);
+        assert_eq!(parse_application("Pho;  "), None);
+        assert_eq!(parse_application(&format!("{}; cafe", "x".repeat(101))), None);
+        assert!(parse_application(&format!("{}; {}", "я".repeat(100), "é".repeat(50))).is_some());
+        assert_eq!(parse_application(&format!("Pho; {}", "x".repeat(51))), None);
+        assert_eq!(parse_application("Pho; cafe\nbar"), None, "one line each");
+    }
+
+    #[test]
+    fn reads_the_code_back_from_prompts() {
+        for lang in Language::ALL {
+            let code = CustomerCode::parse("ABCD2345");
+            let credit = texts::credit_prompt(lang, "ABCD2345");
+            assert_eq!(code_in_prompt(credit.trim_start_matches(CREDIT_MARKER)), code);
+            let redeem = texts::redeem_prompt(lang, "ABCD2345");
+            assert_eq!(code_in_prompt(redeem.trim_start_matches(REDEEM_MARKER)), code);
+        }
+        assert_eq!(code_in_prompt(" purchase amount?"), None);
+    }
+
+    #[test]
+    fn parses_entry_ids() {
+        assert_eq!(parse_entry_id("42"), Some(EntryId(42)));
+        assert_eq!(parse_entry_id(" #7 "), Some(EntryId(7)));
+        assert_eq!(parse_entry_id("0"), None);
+        assert_eq!(parse_entry_id("-3"), None);
+        assert_eq!(parse_entry_id("abc"), None);
+        assert_eq!(parse_entry_id(""), None);
+    }
+
+    #[test]
+    fn callback_data_fits() {
+        assert!(format!("cr:{}", "X".repeat(CustomerCode::LEN)).len() <= InlineKeyboardButton::MAX_CALLBACK_DATA);
+        assert!(format!("rc:{}", i64::MAX).len() <= InlineKeyboardButton::MAX_CALLBACK_DATA);
+    }
+}

@@ -1,0 +1,470 @@
+//! The partner bot, driven through `Engine::handle_update` over the in-memory
+//! store and the testkit fakes: applying and being approved, scanning a card,
+//! crediting (by command and by prompt), the daily limit, redelivered updates,
+//! redemption requests, reversals, figures, POS keys and expiry.
+
+#![cfg(feature = "testkit")]
+
+use loyalty_core::domain::{Customer, EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
+use loyalty_core::ports::{BotKind, CustomerRef, NewCustomer, PartnerRef};
+use loyalty_core::telegram::{BotCall, Update};
+use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser, callback, reply, text, text_json};
+use loyalty_core::{Outbox, Task};
+use serde_json::Value;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// A fresh update id: idempotency keys derive from it, so each action needs its own.
+fn uid() -> i64 {
+    static NEXT: AtomicI64 = AtomicI64::new(1);
+    NEXT.fetch_add(1, Ordering::SeqCst)
+}
+
+fn linh() -> TgUser {
+    TgUser::new(201, "Linh").lang("vi")
+}
+
+fn merchant() -> TgUser {
+    TgUser::new(202, "Mark")
+}
+
+fn admin() -> TgUser {
+    TgUser::new(ADMIN_CHAT, "Admin")
+}
+
+async fn handle(env: &TestEnv, bot: BotKind, update: Update) -> Outbox {
+    env.engine.handle_update(bot, &update).await.expect("no temporary failure")
+}
+
+async fn partner_says(env: &TestEnv, who: &TgUser, msg: &str) -> Outbox {
+    handle(env, BotKind::Partner, text(uid(), who, msg)).await
+}
+
+fn first_text(out: &Outbox) -> String {
+    out.calls.first().and_then(BotCall::text).unwrap_or_default().to_string()
+}
+
+/// Texts of the `sendMessage` calls through `bot` to `chat`.
+fn texts_to(out: &Outbox, bot: BotKind, chat: i64) -> Vec<String> {
+    out.calls
+        .iter()
+        .filter(|c| c.bot == bot && c.chat_id() == Some(chat) && c.method == "sendMessage")
+        .filter_map(|c| c.text().map(str::to_string))
+        .collect()
+}
+
+fn buttons(call: &BotCall) -> Vec<String> {
+    call.params
+        .get("reply_markup")
+        .and_then(|m| m.get("inline_keyboard"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string))
+        .collect()
+}
+
+fn forces_reply(call: &BotCall) -> bool {
+    call.params.get("reply_markup").and_then(|m| m.get("force_reply")).and_then(Value::as_bool) == Some(true)
+}
+
+async fn customer(env: &TestEnv, tg: i64, name: &str, language: Language) -> Customer {
+    let req = NewCustomer {
+        telegram_id: TelegramUserId(tg),
+        code: env.engine.random_code(),
+        first_name: name.into(),
+        username: None,
+        language,
+        referrer: None,
+        welcome_bonus: 100,
+        referral_bonus: 0,
+        now: env.engine.now(),
+    };
+    env.storage.register_customer(req).await.expect("registered").customer
+}
+
+async fn balance(env: &TestEnv, c: &Customer) -> i64 {
+    env.storage.customer_summary(CustomerRef::Id(c.id), 0).await.unwrap().unwrap().customer.balance
+}
+
+async fn partner_status(env: &TestEnv, who: &TgUser) -> Option<PartnerStatus> {
+    env.storage.partner(PartnerRef::Telegram(TelegramUserId(who.id))).await.unwrap().map(|p| p.status)
+}
+
+/// Applies with `/apply` and gets approved with the admin's button.
+async fn approved_partner(env: &TestEnv, who: &TgUser) -> PartnerId {
+    partner_says(env, who, "/apply Phở 24; cafe").await;
+    let p = env.storage.partner(PartnerRef::Telegram(TelegramUserId(who.id))).await.unwrap().expect("applied");
+    handle(env, BotKind::Admin, callback(uid(), &admin(), 77, &format!("pa:{}", p.id))).await;
+    assert_eq!(partner_status(env, who).await, Some(PartnerStatus::Approved));
+    p.id
+}
+
+#[tokio::test]
+async fn apply_by_prompt_admin_approves_with_the_button() {
+    let env = TestEnv::new();
+    let linh = linh();
+    let out = partner_says(&env, &linh, "/start").await;
+    assert_eq!(out.calls.len(), 1);
+    let prompt = first_text(&out);
+    assert!(prompt.starts_with("📝") && forces_reply(&out.calls[0]), "{prompt}");
+    assert!(prompt.contains("chấm phẩy"), "Vietnamese from the client's language_code: {prompt}");
+
+    let out = handle(&env, BotKind::Partner, reply(uid(), &linh, &prompt, "Phở <Hà Nội>; quán ăn")).await;
+    assert!(out.calls[0].bot == BotKind::Partner && out.calls[0].chat_id() == Some(linh.id));
+    assert!(first_text(&out).contains("Phở &lt;Hà Nội&gt;"), "escaped: {}", first_text(&out));
+    let notice = out.calls.iter().find(|c| c.bot == BotKind::Admin).expect("the admin chat is told");
+    assert_eq!(notice.chat_id(), Some(ADMIN_CHAT));
+    let p = env.storage.partner(PartnerRef::Telegram(TelegramUserId(linh.id))).await.unwrap().unwrap();
+    assert_eq!((p.status, p.name.as_str(), p.category.as_str()), (PartnerStatus::Applied, "Phở <Hà Nội>", "quán ăn"));
+    assert_eq!(p.language, Language::Vi);
+    assert_eq!(buttons(notice), vec![format!("pa:{}", p.id), format!("pr:{}", p.id)]);
+    assert!(notice.text().unwrap().contains(&linh.id.to_string()), "the applicant's Telegram is shown");
+
+    // Applying again changes nothing and does not bother the admins twice.
+    let again = partner_says(&env, &linh, "/apply Other; bar").await;
+    assert_eq!(again.calls.len(), 1);
+    assert!(first_text(&again).contains("Phở"), "{}", first_text(&again));
+
+    // The admin presses Approve.
+    let out = handle(&env, BotKind::Admin, callback(uid(), &admin(), 55, &format!("pa:{}", p.id))).await;
+    assert_eq!(out.calls[0].method, "answerCallbackQuery");
+    let edit = out.calls.iter().find(|c| c.method == "editMessageText").expect("the card shows the decision");
+    assert_eq!(edit.params["message_id"], 55);
+    assert!(buttons(edit).is_empty(), "buttons are gone");
+    let told = texts_to(&out, BotKind::Partner, linh.id);
+    assert_eq!(told.len(), 1);
+    assert!(told[0].contains("/credit") && told[0].contains("đối tác"), "how-to in Vietnamese: {}", told[0]);
+    assert_eq!(partner_status(&env, &linh).await, Some(PartnerStatus::Approved));
+
+    // A second press (another admin, or a double tap) tells nobody again.
+    let out = handle(&env, BotKind::Admin, callback(uid(), &admin(), 55, &format!("pa:{}", p.id))).await;
+    assert_eq!(out.calls.len(), 1, "only the callback answer: {:?}", out.calls);
+
+    // An approved partner's /start is a greeting with the commands.
+    assert!(first_text(&partner_says(&env, &linh, "/start").await).contains("/stats"));
+}
+
+#[tokio::test]
+async fn rejected_applicant_may_apply_again() {
+    let env = TestEnv::new();
+    let mark = merchant();
+    partner_says(&env, &mark, "/apply Mark's Bar; bar").await;
+    let p = env.storage.partner(PartnerRef::Telegram(TelegramUserId(mark.id))).await.unwrap().unwrap();
+    let out = handle(&env, BotKind::Admin, callback(uid(), &admin(), 5, &format!("pr:{}", p.id))).await;
+    assert!(texts_to(&out, BotKind::Partner, mark.id)[0].contains("declined"));
+    assert_eq!(partner_status(&env, &mark).await, Some(PartnerStatus::Rejected));
+
+    let out = partner_says(&env, &mark, "/credit ABCD2345 100").await;
+    assert!(first_text(&out).contains("declined"), "{}", first_text(&out));
+    let out = partner_says(&env, &mark, "/start").await;
+    assert!(out.calls.iter().any(forces_reply), "the application prompt again");
+
+    let out = partner_says(&env, &mark, "/apply Mark's Grill; restaurant").await;
+    assert_eq!(texts_to(&out, BotKind::Admin, ADMIN_CHAT).len(), 1, "a new application reaches the admins");
+    assert_eq!(partner_status(&env, &mark).await, Some(PartnerStatus::Applied));
+}
+
+#[tokio::test]
+async fn malformed_applications_are_explained() {
+    let env = TestEnv::new();
+    let mark = merchant();
+    for bad in ["/apply Mark's Bar", "/apply ; bar", &format!("/apply {}; bar", "x".repeat(101))] {
+        let out = partner_says(&env, &mark, bad).await;
+        assert_eq!(out.calls.len(), 1);
+        assert!(forces_reply(&out.calls[0]) && first_text(&out).starts_with("📝"), "{bad}");
+        assert!(first_text(&out).contains("semicolon"));
+    }
+    assert_eq!(partner_status(&env, &mark).await, None);
+}
+
+#[tokio::test]
+async fn only_approved_partners_operate() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let code = anna.code.to_string();
+    let mark = merchant();
+
+    let out = partner_says(&env, &mark, &format!("/credit {code} 1000")).await;
+    assert!(first_text(&out).contains("/start"), "not a partner: {}", first_text(&out));
+    partner_says(&env, &mark, "/apply Mark's Bar; bar").await;
+    for cmd in [format!("/credit {code} 1000"), format!("/redeem {code} 10 1000"), "/stats".into(), "/apikey".into()] {
+        let out = partner_says(&env, &mark, &cmd).await;
+        assert_eq!(out.calls.len(), 1, "{cmd}");
+        assert!(first_text(&out).contains("waiting for approval"), "{cmd}: {}", first_text(&out));
+    }
+    let out = handle(&env, BotKind::Partner, callback(uid(), &mark, 3, &format!("cr:{code}"))).await;
+    assert_eq!(out.calls[0].method, "answerCallbackQuery");
+    assert!(!out.calls.iter().any(forces_reply));
+    assert_eq!(balance(&env, &anna).await, 100, "nothing credited");
+
+    // Suspension stops an approved partner too.
+    let id = env.storage.partner(PartnerRef::Telegram(TelegramUserId(mark.id))).await.unwrap().unwrap().id;
+    handle(&env, BotKind::Admin, text(uid(), &admin(), &format!("/approve {id}"))).await;
+    partner_says(&env, &mark, &format!("/credit {code} 1000")).await;
+    assert_eq!(balance(&env, &anna).await, 150);
+    let out = handle(&env, BotKind::Admin, text(uid(), &admin(), &format!("/suspend {id}"))).await;
+    assert!(texts_to(&out, BotKind::Partner, mark.id)[0].contains("suspended"));
+    let out = partner_says(&env, &mark, &format!("/credit {code} 1000")).await;
+    assert!(first_text(&out).contains("suspended"));
+    assert_eq!(balance(&env, &anna).await, 150);
+}
+
+#[tokio::test]
+async fn scanning_a_card_shows_the_customer_with_buttons() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "<Anna>", Language::En).await;
+    let mark = merchant();
+    approved_partner(&env, &mark).await;
+
+    let out = partner_says(&env, &mark, &format!("/start c_{}", anna.code)).await;
+    assert_eq!(out.calls.len(), 1);
+    let card = first_text(&out);
+    assert!(card.contains("&lt;Anna&gt;") && card.contains(anna.code.as_str()) && card.contains("100"), "{card}");
+    assert_eq!(buttons(&out.calls[0]), vec![format!("cr:{}", anna.code), format!("rq:{}", anna.code)]);
+
+    // Typing the code (lower case, with a dash) works too.
+    let typed = format!("{}-{}", &anna.code.as_str()[..4], &anna.code.as_str()[4..]).to_lowercase();
+    let out = partner_says(&env, &mark, &typed).await;
+    assert_eq!(buttons(&out.calls[0]).len(), 2);
+
+    let out = partner_says(&env, &mark, "/start c_NOPE").await;
+    assert!(first_text(&out).contains("not a customer code"));
+    let out = partner_says(&env, &mark, "/start c_ZZZZZZZZ").await;
+    assert!(first_text(&out).contains("No customer with this code"));
+}
+
+#[tokio::test]
+async fn credit_by_command_and_by_prompt() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::Ru).await;
+    let mark = merchant();
+    approved_partner(&env, &mark).await;
+
+    let out = partner_says(&env, &mark, &format!("/credit {} 1999", anna.code)).await;
+    let reply_text = first_text(&out);
+    assert_eq!(out.calls[0].chat_id(), Some(mark.id));
+    assert!(reply_text.contains("+99") && reply_text.contains("/reverse"), "{reply_text}");
+    let told = texts_to(&out, BotKind::Client, anna.telegram_id.0);
+    assert_eq!(told.len(), 1);
+    assert!(told[0].contains("+99") && told[0].contains("баланс"), "in the customer's language: {}", told[0]);
+    assert_eq!(balance(&env, &anna).await, 199);
+
+    // Button → prompt with the code → answer with the amount.
+    let out = handle(&env, BotKind::Partner, callback(uid(), &mark, 9, &format!("cr:{}", anna.code))).await;
+    assert_eq!(out.calls[0].method, "answerCallbackQuery");
+    let prompt_call = out.calls.iter().find(|c| forces_reply(c)).expect("amount prompt");
+    let prompt = prompt_call.text().unwrap().to_string();
+    assert!(prompt.starts_with(&format!("💳 {}", anna.code)), "{prompt}");
+
+    let out = handle(&env, BotKind::Partner, reply(uid(), &mark, &prompt, "lots")).await;
+    assert!(out.calls.iter().any(forces_reply), "asked again");
+    assert_eq!(balance(&env, &anna).await, 199);
+
+    let out = handle(&env, BotKind::Partner, reply(uid(), &mark, &prompt, "2 000")).await;
+    assert!(first_text(&out).contains("+100"), "{}", first_text(&out));
+    assert_eq!(balance(&env, &anna).await, 299);
+
+    // Bad input changes nothing.
+    for bad in ["/credit", "/credit XYZ 100", &format!("/credit {} -5", anna.code), &format!("/credit {} 0", anna.code)]
+    {
+        let out = partner_says(&env, &mark, bad).await;
+        assert_eq!(out.calls.len(), 1, "{bad}");
+    }
+    assert_eq!(balance(&env, &anna).await, 299);
+
+    // A purchase too small for a point is said so, and the customer is not bothered.
+    let out = partner_says(&env, &mark, &format!("/credit {} 10", anna.code)).await;
+    assert_eq!(out.calls.len(), 1);
+    assert!(first_text(&out).contains("too small"));
+}
+
+#[tokio::test]
+async fn daily_limit_is_explained() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let mark = merchant();
+    approved_partner(&env, &mark).await;
+
+    // 5 % of 1 900 000 = 95 000 of the 100 000 a day.
+    partner_says(&env, &mark, &format!("/credit {} 1900000", anna.code)).await;
+    let out = partner_says(&env, &mark, &format!("/credit {} 200000", anna.code)).await;
+    let t = first_text(&out);
+    assert!(t.contains("Daily credit limit") && t.contains("5\u{202F}000"), "{t}");
+    assert_eq!(out.calls.len(), 1, "the customer is not told about a refusal");
+    assert_eq!(balance(&env, &anna).await, 100 + 95_000);
+
+    env.clock.advance(86_400);
+    partner_says(&env, &mark, &format!("/credit {} 200000", anna.code)).await;
+    assert_eq!(balance(&env, &anna).await, 100 + 95_000 + 10_000, "a new day, a new limit");
+}
+
+#[tokio::test]
+async fn a_redelivered_update_credits_once() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let mark = merchant();
+    approved_partner(&env, &mark).await;
+
+    let update = text(uid(), &mark, &format!("/credit {} 1000", anna.code));
+    let first = handle(&env, BotKind::Partner, update.clone()).await;
+    let second = handle(&env, BotKind::Partner, update).await;
+    assert_eq!(balance(&env, &anna).await, 150);
+    assert_eq!(first_text(&first), first_text(&second), "the same answer");
+    assert_eq!(texts_to(&first, BotKind::Client, anna.telegram_id.0).len(), 1);
+    assert!(texts_to(&second, BotKind::Client, anna.telegram_id.0).is_empty(), "told once");
+    let entries = env.storage.customer_entries(anna.id, 10, None).await.unwrap();
+    assert_eq!(entries.iter().filter(|e| e.kind == EntryKind::Accrual).count(), 1);
+}
+
+#[tokio::test]
+async fn redeem_asks_the_customer_and_debits_nothing_yet() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let mark = merchant();
+    approved_partner(&env, &mark).await;
+
+    let out = partner_says(&env, &mark, &format!("/redeem {} 50 1000", anna.code)).await;
+    assert!(first_text(&out).contains("Request #1"), "{}", first_text(&out));
+    let ask = out.calls.iter().find(|c| c.bot == BotKind::Client).expect("the customer is asked");
+    assert_eq!(ask.chat_id(), Some(anna.telegram_id.0));
+    assert!(ask.text().unwrap().contains("Phở 24") && ask.text().unwrap().contains("50"));
+    assert_eq!(buttons(ask), vec!["rc:1".to_string(), "rd:1".to_string()]);
+    assert_eq!(balance(&env, &anna).await, 100, "no debit before confirmation");
+
+    // The customer confirms in the client bot.
+    handle(&env, BotKind::Client, callback(uid(), &TgUser::new(101, "Anna"), 4, "rc:1")).await;
+    assert_eq!(balance(&env, &anna).await, 50);
+
+    // Through the button and the prompt.
+    let out = handle(&env, BotKind::Partner, callback(uid(), &mark, 9, &format!("rq:{}", anna.code))).await;
+    let prompt = out.calls.iter().find(|c| forces_reply(c)).and_then(BotCall::text).unwrap().to_string();
+    assert!(prompt.starts_with(&format!("🎁 {}", anna.code)), "{prompt}");
+    let out = handle(&env, BotKind::Partner, reply(uid(), &mark, &prompt, "20 200")).await;
+    assert_eq!(buttons(out.calls.iter().find(|c| c.bot == BotKind::Client).unwrap()), vec!["rc:2", "rd:2"]);
+
+    // Rules are explained.
+    let out = partner_says(&env, &mark, &format!("/redeem {} 400 1000", anna.code)).await;
+    assert!(first_text(&out).contains("At most 300"), "{}", first_text(&out));
+    let out = partner_says(&env, &mark, &format!("/redeem {} 60 1000", anna.code)).await;
+    assert!(first_text(&out).contains("Not enough points"), "{}", first_text(&out));
+    let out = partner_says(&env, &mark, &format!("/redeem {} 60", anna.code)).await;
+    assert!(first_text(&out).contains("Usage"));
+    assert_eq!(balance(&env, &anna).await, 50);
+}
+
+#[tokio::test]
+async fn reverse_within_24_hours_only() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let mark = merchant();
+    approved_partner(&env, &mark).await;
+
+    partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
+    partner_says(&env, &mark, &format!("/credit {} 4000", anna.code)).await;
+    let entries = env.storage.customer_entries(anna.id, 10, None).await.unwrap();
+    let accruals: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Accrual).collect();
+    assert_eq!(balance(&env, &anna).await, 400);
+
+    let out = partner_says(&env, &mark, &format!("/reverse #{}", accruals[0].id)).await;
+    assert!(first_text(&out).contains("reversed"), "{}", first_text(&out));
+    let told = texts_to(&out, BotKind::Client, anna.telegram_id.0);
+    assert!(told.len() == 1 && told[0].contains("−200"), "{told:?}");
+    assert_eq!(balance(&env, &anna).await, 200);
+
+    let out = partner_says(&env, &mark, &format!("/reverse {}", accruals[0].id)).await;
+    assert!(first_text(&out).contains("already been reversed"));
+    env.clock.advance(rules::REVERSAL_WINDOW_SECS + 60);
+    let out = partner_says(&env, &mark, &format!("/reverse {}", accruals[1].id)).await;
+    assert!(first_text(&out).contains("24 hours"), "{}", first_text(&out));
+    assert_eq!(balance(&env, &anna).await, 200);
+
+    // Another partner cannot touch these entries; garbage is explained.
+    let other = TgUser::new(203, "Olga");
+    approved_partner(&env, &other).await;
+    let out = partner_says(&env, &other, &format!("/reverse {}", accruals[1].id)).await;
+    assert!(first_text(&out).contains("No such operation"));
+    assert!(first_text(&partner_says(&env, &other, "/reverse last").await).contains("Usage"));
+}
+
+#[tokio::test]
+async fn stats_count_today_and_the_week() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let boris = customer(&env, 102, "Boris", Language::En).await;
+    let mark = merchant();
+    approved_partner(&env, &mark).await;
+
+    partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await; // 100, 3 days ago
+    env.clock.advance(3 * 86_400);
+    partner_says(&env, &mark, &format!("/credit {} 4000", boris.code)).await; // 200
+    partner_says(&env, &mark, &format!("/credit {} 1000", anna.code)).await; // 50
+    let out = partner_says(&env, &mark, &format!("/redeem {} 30 1000", anna.code)).await;
+    assert_eq!(buttons(&out.calls[1]), vec!["rc:1", "rd:1"]);
+    handle(&env, BotKind::Client, callback(uid(), &TgUser::new(101, "Anna"), 4, "rc:1")).await;
+
+    let t = first_text(&partner_says(&env, &mark, "/stats").await);
+    assert!(t.contains("Customers: <b>2</b> / <b>2</b>"), "{t}");
+    assert!(t.contains("Purchases: <b>2</b> / <b>3</b>"), "{t}");
+    assert!(t.contains("Points issued: <b>250</b> / <b>350</b>"), "{t}");
+    assert!(t.contains("Points redeemed: <b>30</b> / <b>30</b>"), "{t}");
+}
+
+#[tokio::test]
+async fn api_key_is_shown_once_and_stored_hashed() {
+    let env = TestEnv::new();
+    let mark = merchant();
+    let id = approved_partner(&env, &mark).await;
+
+    let t = first_text(&partner_says(&env, &mark, "/apikey").await);
+    let key = t.split(['<', '>']).find(|s| s.starts_with("lk_")).expect("the key is shown").to_string();
+    assert_eq!(key.len(), 3 + 64);
+    let found = env.storage.partner_by_api_key(&rules::hash_api_key(&key)).await.unwrap().expect("stored");
+    assert_eq!(found.id, id);
+    assert!(found.has_api_key);
+    assert!(env.storage.partner_by_api_key(&key).await.unwrap().is_none(), "only the hash is stored");
+
+    let t2 = first_text(&partner_says(&env, &mark, "/apikey").await);
+    let key2 = t2.split(['<', '>']).find(|s| s.starts_with("lk_")).unwrap().to_string();
+    assert_ne!(key, key2);
+    assert!(env.storage.partner_by_api_key(&rules::hash_api_key(&key)).await.unwrap().is_none(), "replaced");
+    assert!(env.storage.partner_by_api_key(&rules::hash_api_key(&key2)).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn expired_requests_are_reported_to_the_partner() {
+    let env = TestEnv::new();
+    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let linh = linh();
+    approved_partner(&env, &linh).await;
+    partner_says(&env, &linh, &format!("/redeem {} 20 1000", anna.code)).await;
+    env.telegram.take();
+
+    assert_eq!(env.engine.expire_redemptions().await.unwrap(), 0, "not yet");
+    env.clock.advance(rules::REDEMPTION_TTL_SECS + 1);
+    assert_eq!(env.engine.expire_redemptions().await.unwrap(), 1);
+    let calls = env.telegram.take();
+    assert_eq!(calls.len(), 1);
+    assert_eq!((calls[0].bot, calls[0].chat_id()), (BotKind::Partner, Some(linh.id)));
+    assert!(calls[0].text().unwrap().contains("#1") && calls[0].text().unwrap().contains("hết hạn"));
+    assert_eq!(env.engine.expire_redemptions().await.unwrap(), 0, "once");
+    assert_eq!(balance(&env, &anna).await, 100);
+}
+
+#[tokio::test]
+async fn groups_are_ignored_and_help_is_given() {
+    let env = TestEnv::new();
+    let mark = merchant();
+    approved_partner(&env, &mark).await;
+    let mut v = text_json(uid(), &mark, "/stats");
+    v["message"]["chat"] = serde_json::json!({"id": -100, "type": "supergroup", "title": "Staff"});
+    let group: Update = serde_json::from_value(v).unwrap();
+    assert!(handle(&env, BotKind::Partner, group).await.is_empty());
+
+    for msg in ["/frobnicate", "/help", "hello"] {
+        let out = partner_says(&env, &mark, msg).await;
+        assert!(first_text(&out).contains("/credit"), "{msg}");
+        assert!(out.tasks.is_empty() || matches!(out.tasks[0], Task::Call(_)));
+    }
+}
