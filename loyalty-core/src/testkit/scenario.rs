@@ -132,8 +132,12 @@ impl Harness {
         }
         let calls = self.env.telegram.take();
         for c in &calls {
-            if let Some(t) = c.text() {
-                self.log(format!("  {} bot → {}: {}", c.bot.as_str(), c.chat_id().unwrap_or_default(), one_line(t)));
+            match (c.method, c.chat_id(), c.text()) {
+                ("answerCallbackQuery", _, Some(t)) => {
+                    self.log(format!("  {} bot (toast): {}", c.bot.as_str(), plain(t)))
+                }
+                (_, Some(chat), Some(t)) => self.log(format!("  {} bot → {chat}: {}", c.bot.as_str(), plain(t))),
+                _ => {}
             }
         }
         Delivery { status, calls }
@@ -203,6 +207,21 @@ impl Harness {
 
 fn one_line(s: &str) -> String {
     s.replace('\n', " ⏎ ")
+}
+
+/// Telegram HTML as a person sees it: tags dropped, entities decoded, one line.
+fn plain(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    one_line(&out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&"))
 }
 
 /// Maps a method name from a webhook body to the static names [`BotCall`] uses.

@@ -62,7 +62,7 @@ async fn snapshot(h: &Harness) -> String {
         out.push_str(&format!("{sum:?}\n"));
     }
     let p = s.partner(PartnerRef::Telegram(TelegramUserId(linh.id))).await.expect("storage");
-    out.push_str(&format!("{p:?}\n{:?}\n", s.program_stats(h.env.clock.now().day_start()).await.expect("storage")));
+    out.push_str(&format!("{p:?}\n{:?}\n", s.program_stats(h.engine().now().day_start()).await.expect("storage")));
     out
 }
 
@@ -142,7 +142,7 @@ async fn decline_and_expiry() {
         .confirm_redemption(AnswerRedemption {
             id: RedemptionId(id),
             customer: CustomerRef::Id(cust.id),
-            now: h.env.clock.now(),
+            now: h.engine().now(),
         })
         .await;
     assert!(

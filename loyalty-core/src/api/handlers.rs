@@ -1,0 +1,540 @@
+//! The endpoints.
+
+use super::init_data::{parse_query, validate_init_data};
+use super::routes::{Endpoint, Routed, route};
+use super::{ApiError, INIT_DATA_MAX_AGE_SECS, MAX_API_BODY_BYTES, json_response, sentry};
+use crate::bots::common::fmt_points;
+use crate::domain::{
+    Customer, CustomerCode, EntryId, Language, LedgerEntry, Partner, PartnerStatus, RedemptionId, TelegramUserId, rules,
+};
+use crate::engine::{Engine, Task};
+use crate::ports::{
+    AnswerRedemption, BotKind, CreditPurchase, CustomerRef, PartnerRef, RedemptionView, Rejection, StoreError,
+};
+use crate::qr::QrMatrix;
+use crate::telegram::{BotCall, escape_html};
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
+use http::{Request, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// A successful answer.
+pub(super) struct Reply {
+    pub(super) response: Response<Bytes>,
+    pub(super) deferred: Vec<Task>,
+}
+
+impl Reply {
+    fn json(status: StatusCode, body: &Value) -> Reply {
+        Reply { response: json_response(status, body), deferred: Vec::new() }
+    }
+
+    fn ok(body: &Value) -> Reply {
+        Reply::json(StatusCode::OK, body)
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+}
+
+fn not_configured(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_configured",
+        format!("{what} is not configured on this server."),
+    )
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+fn require_json(headers: &HeaderMap) -> ApiResult<()> {
+    let media = header(headers, CONTENT_TYPE.as_str()).and_then(|c| c.split(';').next()).map(str::trim);
+    match media {
+        Some(m) if m.eq_ignore_ascii_case("application/json") => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "The body must be JSON (Content-Type: application/json).",
+        )),
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is larger than 1 MiB.")
+}
+
+/// Routes and runs one request (not `OPTIONS`, which [`super::preflight`] answers).
+pub(super) async fn handle(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let path = req.uri().path();
+    let (endpoint, param) = match route(req.method(), path) {
+        Routed::Found { endpoint, param } => (endpoint, param),
+        Routed::MethodNotAllowed(allowed) => {
+            let mut e = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("Use {} for this route.", allowed.join(" or ")),
+            );
+            let mut allow = allowed;
+            allow.push("OPTIONS");
+            e.allow = Some(allow.join(", "));
+            return Err(e);
+        }
+        Routed::NotFound => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such route.")),
+    };
+    let declared = header(req.headers(), CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    if req.body().len() > MAX_API_BODY_BYTES || declared.is_some_and(|n| n > MAX_API_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match endpoint {
+        Endpoint::Health => Ok(Reply::ok(&json!({"status": "ok"}))),
+        Endpoint::OpenApi => {
+            let mut reply = Reply::ok(&super::openapi::document());
+            reply.response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            Ok(reply)
+        }
+        Endpoint::Me => me(engine, req).await,
+        Endpoint::MeTransactions => transactions(engine, req).await,
+        Endpoint::MeCard => card(engine, req).await,
+        Endpoint::Partners => partners(engine, req).await,
+        Endpoint::ConfirmRedemption => answer_redemption(engine, req, param, true).await,
+        Endpoint::DeclineRedemption => answer_redemption(engine, req, param, false).await,
+        Endpoint::PartnerCredits => credit(engine, req).await,
+        Endpoint::SentryHook => sentry_hook(engine, req).await,
+    }
+}
+
+// ---------------------------------------------------------------- customers
+
+/// The Telegram user behind a valid `Authorization: tma <initData>`.
+fn telegram_user(engine: &Engine, headers: &HeaderMap) -> ApiResult<TelegramUserId> {
+    let token = engine.config().bot_token(BotKind::Client).map_err(|_| not_configured("The client bot"))?;
+    let auth = header(headers, AUTHORIZATION.as_str())
+        .ok_or_else(|| unauthorized("missing_auth", "Send Authorization: tma <initData>."))?;
+    let init_data = auth
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("tma"))
+        .map(|(_, rest)| rest.trim())
+        .ok_or_else(|| unauthorized("missing_auth", "Send Authorization: tma <initData>."))?;
+    let data = validate_init_data(init_data, token.expose(), engine.now(), INIT_DATA_MAX_AGE_SECS)
+        .map_err(|e| unauthorized("invalid_init_data", format!("Invalid Mini App data: {e}.")))?;
+    let user = data.user.ok_or_else(|| unauthorized("invalid_init_data", "Invalid Mini App data: no user."))?;
+    Ok(TelegramUserId(user.id))
+}
+
+fn not_registered() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_registered", "You are not registered yet: start the bot first.")
+}
+
+/// The registered customer behind the request.
+async fn customer(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Customer> {
+    let user = telegram_user(engine, req.headers())?;
+    let summary = engine.storage().customer_summary(CustomerRef::Telegram(user), 0).await?;
+    summary.map(|s| s.customer).ok_or_else(not_registered)
+}
+
+fn customer_json(c: &Customer) -> Value {
+    json!({
+        "id": c.id.0,
+        "code": c.code.as_str(),
+        "first_name": c.first_name,
+        "language": c.language.code(),
+        "balance": c.balance,
+        "blocked": c.blocked,
+        "created_at": c.created_at.0,
+    })
+}
+
+fn card_link(partner_bot: &str, code: &CustomerCode) -> String {
+    format!("https://t.me/{partner_bot}?start=c_{code}")
+}
+
+async fn me(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let c = customer(engine, req).await?;
+    let client = engine.bot_username(BotKind::Client).await;
+    let partner = engine.bot_username(BotKind::Partner).await;
+    let mut body = customer_json(&c);
+    body["referral_link"] = json!(client.map(|b| format!("https://t.me/{b}?start=ref_{}", c.code)));
+    body["card_link"] = json!(partner.map(|b| card_link(&b, &c.code)));
+    Ok(Reply::ok(&body))
+}
+
+fn entry_json(e: &LedgerEntry) -> Value {
+    json!({
+        "id": e.id.0,
+        "kind": e.kind.as_str(),
+        "amount": e.amount,
+        "partner_id": e.partner.map(|p| p.0),
+        "purchase": e.purchase,
+        "reverses": e.reverses.map(|r| r.0),
+        "created_at": e.created_at.0,
+    })
+}
+
+/// Default and largest page sizes of `/me/transactions`.
+const DEFAULT_LIMIT: u32 = 20;
+const MAX_LIMIT: u32 = 100;
+
+fn page_params(query: Option<&str>) -> ApiResult<(u32, Option<EntryId>)> {
+    let invalid = |m: &str| bad_request("invalid_query", m.to_string());
+    let pairs = parse_query(query.unwrap_or("")).ok_or_else(|| invalid("The query string is malformed."))?;
+    let mut limit = DEFAULT_LIMIT;
+    let mut before = None;
+    // An empty value means "not given" (`?limit=&before=`).
+    for (k, v) in pairs.into_iter().filter(|(_, v)| !v.is_empty()) {
+        match k.as_str() {
+            "limit" => {
+                limit = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| invalid("limit must be a whole number from 1 to 100."))?;
+            }
+            "before" => {
+                before = Some(
+                    v.parse::<i64>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .map(EntryId)
+                        .ok_or_else(|| invalid("before must be an entry id (a positive whole number)."))?,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok((limit, before))
+}
+
+async fn transactions(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let (limit, before) = page_params(req.uri().query())?;
+    let c = customer(engine, req).await?;
+    let entries = engine.storage().customer_entries(c.id, limit, before).await?;
+    let next_before = if entries.len() >= limit as usize { entries.last().map(|e| e.id.0) } else { None };
+    Ok(Reply::ok(&json!({
+        "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
+        "next_before": next_before,
+    })))
+}
+
+async fn card(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let c = customer(engine, req).await?;
+    let partner_bot = engine.bot_username(BotKind::Partner).await.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The partner bot's username is unknown; retry later.",
+        )
+    })?;
+    let svg = QrMatrix::encode(&card_link(&partner_bot, &c.code))
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Could not draw the card."))?
+        .to_svg();
+    let mut r = Response::new(Bytes::from(svg));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    Ok(Reply { response: r, deferred: Vec::new() })
+}
+
+async fn partners(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
+    telegram_user(engine, req.headers())?;
+    let list = engine.storage().list_partners(Some(PartnerStatus::Approved)).await?;
+    let partners: Vec<Value> = list
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id.0,
+                "name": p.name,
+                "category": p.category,
+                "earn_rate_bps": p.terms.earn_rate_bps,
+                "max_redeem_share_bps": p.terms.max_redeem_share_bps,
+            })
+        })
+        .collect();
+    Ok(Reply::ok(&json!({ "partners": partners })))
+}
+
+// -------------------------------------------------------------- redemptions
+
+fn redemption_json(v: &RedemptionView) -> Value {
+    let r = &v.request;
+    json!({
+        "redemption": {
+            "id": r.id.0,
+            "status": r.status.as_str(),
+            "points": r.points,
+            "purchase": r.purchase,
+            "partner": {"id": v.partner.id.0, "name": v.partner.name},
+            "created_at": r.created_at.0,
+            "expires_at": r.expires_at.0,
+            "entry_id": r.entry.map(|e| e.0),
+        },
+        "balance": v.customer.balance,
+        "replayed": v.replayed,
+    })
+}
+
+fn partner_answer_text(lang: Language, v: &RedemptionView, confirmed: bool) -> String {
+    let (code, points, purchase, id) =
+        (v.customer.code.as_str(), fmt_points(v.request.points), fmt_points(v.request.purchase), v.request.id);
+    match (lang, confirmed) {
+        (Language::En, true) => {
+            format!(
+                "✅ Customer <code>{code}</code> paid <b>{points}</b> points for a purchase of {purchase} (request #{id})."
+            )
+        }
+        (Language::Ru, true) => {
+            format!(
+                "✅ Клиент <code>{code}</code> оплатил <b>{points}</b> баллами покупку на {purchase} (запрос #{id})."
+            )
+        }
+        (Language::Vi, true) => format!(
+            "✅ Khách hàng <code>{code}</code> đã thanh toán <b>{points}</b> điểm cho giao dịch {purchase} (yêu cầu #{id})."
+        ),
+        (Language::En, false) => {
+            format!("❌ Customer <code>{code}</code> declined paying {points} points (request #{id}).")
+        }
+        (Language::Ru, false) => {
+            format!("❌ Клиент <code>{code}</code> отклонил оплату {points} баллами (запрос #{id}).")
+        }
+        (Language::Vi, false) => {
+            format!("❌ Khách hàng <code>{code}</code> đã từ chối thanh toán {points} điểm (yêu cầu #{id}).")
+        }
+    }
+}
+
+fn customer_answer_text(lang: Language, v: &RedemptionView, confirmed: bool) -> String {
+    let partner = escape_html(&v.partner.name);
+    let (points, balance) = (fmt_points(v.request.points), fmt_points(v.customer.balance));
+    match (lang, confirmed) {
+        (Language::En, true) => format!("✅ You paid <b>{points}</b> points at {partner}. Balance: <b>{balance}</b>."),
+        (Language::Ru, true) => {
+            format!("✅ Вы оплатили <b>{points}</b> баллами в «{partner}». Баланс: <b>{balance}</b>.")
+        }
+        (Language::Vi, true) => {
+            format!("✅ Bạn đã thanh toán <b>{points}</b> điểm tại {partner}. Số dư: <b>{balance}</b>.")
+        }
+        (Language::En, false) => format!("You declined paying {points} points at {partner}."),
+        (Language::Ru, false) => format!("Вы отклонили оплату {points} баллами в «{partner}»."),
+        (Language::Vi, false) => format!("Bạn đã từ chối thanh toán {points} điểm tại {partner}."),
+    }
+}
+
+fn notify(bot: BotKind, chat: TelegramUserId, text: String) -> Task {
+    Task::Call(BotCall::send_message(bot, chat.0, text, None))
+}
+
+async fn answer_redemption(
+    engine: &Engine,
+    req: &Request<Bytes>,
+    param: Option<&str>,
+    confirm: bool,
+) -> ApiResult<Reply> {
+    let user = telegram_user(engine, req.headers())?;
+    let id = param
+        .filter(|p| !p.is_empty() && p.len() <= 18 && p.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|p| p.parse::<i64>().ok())
+        .map(RedemptionId)
+        .ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
+    let answer = AnswerRedemption { id, customer: CustomerRef::Telegram(user), now: engine.now() };
+    let result = if confirm {
+        engine.storage().confirm_redemption(answer).await
+    } else {
+        engine.storage().decline_redemption(answer).await
+    };
+    let view = match result {
+        Ok(v) => v,
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => return Err(not_registered()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut reply = Reply::ok(&redemption_json(&view));
+    if !view.replayed {
+        reply.deferred.push(notify(
+            BotKind::Partner,
+            view.partner.telegram_id,
+            partner_answer_text(view.partner.language, &view, confirm),
+        ));
+        reply.deferred.push(notify(
+            BotKind::Client,
+            view.customer.telegram_id,
+            customer_answer_text(view.customer.language, &view, confirm),
+        ));
+    }
+    Ok(reply)
+}
+
+// --------------------------------------------------------------- partner POS
+
+/// Longest API key accepted (keys are 64 hex digits; leave room for other formats).
+const MAX_API_KEY_LEN: usize = 256;
+/// Longest `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+
+async fn pos_partner(engine: &Engine, headers: &HeaderMap) -> ApiResult<Partner> {
+    let invalid = || unauthorized("invalid_api_key", "Send Authorization: Bearer <API key> with a valid key.");
+    let key = header(headers, AUTHORIZATION.as_str())
+        .and_then(|a| a.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim())
+        .filter(|k| !k.is_empty() && k.len() <= MAX_API_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(invalid)?;
+    engine.storage().partner_by_api_key(&rules::hash_api_key(key)).await?.ok_or_else(invalid)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<&str> {
+    header(headers, "idempotency-key")
+        .filter(|k| {
+            (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.len())
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
+        })
+        .ok_or_else(|| {
+            bad_request(
+                "invalid_idempotency_key",
+                "Send an Idempotency-Key header of 1 to 128 characters: letters, digits, _ - : and .",
+            )
+        })
+}
+
+/// Body of `POST /api/v1/partner/credits`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreditBody {
+    customer_code: String,
+    purchase: i64,
+}
+
+fn credit_text(lang: Language, amount: i64, partner: &str, purchase: i64, balance: i64) -> String {
+    let (amount, purchase, balance, partner) =
+        (fmt_points(amount), fmt_points(purchase), fmt_points(balance), escape_html(partner));
+    match lang {
+        Language::En => format!(
+            "🎉 <b>+{amount}</b> points from {partner} for a purchase of {purchase}. Balance: <b>{balance}</b>."
+        ),
+        Language::Ru => {
+            format!("🎉 <b>+{amount}</b> баллов от «{partner}» за покупку на {purchase}. Баланс: <b>{balance}</b>.")
+        }
+        Language::Vi => {
+            format!("🎉 <b>+{amount}</b> điểm từ {partner} cho giao dịch {purchase}. Số dư: <b>{balance}</b>.")
+        }
+    }
+}
+
+async fn credit(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(engine, req.headers()).await?;
+    let key = idempotency_key(req.headers())?;
+    require_json(req.headers())?;
+    let body: CreditBody = serde_json::from_slice(req.body())
+        .map_err(|e| bad_request("invalid_body", format!("Invalid JSON body: {e}.")))?;
+    let code = CustomerCode::parse(&body.customer_code)
+        .ok_or_else(|| bad_request("invalid_customer_code", "customer_code must be the 8-character code of a card."))?;
+    let now = engine.now();
+    let credited = engine
+        .storage()
+        .credit_purchase(CreditPurchase {
+            partner: PartnerRef::Id(partner.id),
+            customer: CustomerRef::Code(code),
+            purchase: body.purchase,
+            idempotency_key: format!("pos:{}:{key}", partner.id),
+            day_start: now.day_start(),
+            now,
+        })
+        .await?;
+    let (entry, customer) = (&credited.entry, &credited.customer);
+    let mut reply = Reply::ok(&json!({
+        "entry_id": entry.id.0,
+        "customer_code": customer.code.as_str(),
+        "purchase": entry.purchase,
+        "points": entry.amount,
+        "balance": customer.balance,
+        "created_at": entry.created_at.0,
+        "replayed": credited.replayed,
+    }));
+    if !credited.replayed && entry.amount > 0 {
+        let text = credit_text(
+            customer.language,
+            entry.amount,
+            &credited.partner.name,
+            entry.purchase.unwrap_or(body.purchase),
+            customer.balance,
+        );
+        reply.deferred.push(notify(BotKind::Client, customer.telegram_id, text));
+    }
+    Ok(reply)
+}
+
+// -------------------------------------------------------------------- Sentry
+
+async fn sentry_hook(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let config = engine.config();
+    let secret = config.sentry_webhook_secret.as_ref().ok_or_else(|| not_configured("SENTRY_WEBHOOK_SECRET"))?;
+    let signature = header(req.headers(), "sentry-hook-signature").unwrap_or("");
+    if !sentry::verify_signature(secret.expose(), req.body(), signature) {
+        return Err(unauthorized("invalid_signature", "Sentry-Hook-Signature is missing or wrong."));
+    }
+    let resource = header(req.headers(), "sentry-hook-resource").unwrap_or("");
+    if !sentry::ALERT_RESOURCES.contains(&resource) {
+        return Ok(Reply::ok(&json!({"status": "ignored"})));
+    }
+    if config.bot_token(BotKind::Alerts).is_err() {
+        return Err(not_configured("The Sentry alert bot"));
+    }
+    let Some(chat) = config.sentry_alert_chat_id else {
+        return Err(not_configured("SENTRY_ALERT_CHAT_ID"));
+    };
+    require_json(req.headers())?;
+    let payload: Value =
+        serde_json::from_slice(req.body()).map_err(|_| bad_request("invalid_body", "The body is not valid JSON."))?;
+    let Some(alert) = sentry::Alert::from_payload(resource, &payload) else {
+        return Ok(Reply::ok(&json!({"status": "ignored"})));
+    };
+    let mut reply = Reply::json(StatusCode::ACCEPTED, &json!({"status": "queued"}));
+    reply.deferred.push(Task::Call(BotCall::send_message(BotKind::Alerts, chat, alert.to_html(), None)));
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_params_validate() {
+        assert_eq!(page_params(None).unwrap(), (20, None));
+        assert_eq!(page_params(Some("limit=&before=")).unwrap(), (20, None));
+        assert_eq!(page_params(Some("limit=100&before=7&x=1")).unwrap(), (100, Some(EntryId(7))));
+        for q in ["limit=0", "limit=101", "limit=abc", "limit= ", "limit=-1", "before=0", "before=x", "limit=%FF"] {
+            let e = page_params(Some(q)).unwrap_err();
+            assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "invalid_query"), "{q}");
+        }
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        let mut h = HeaderMap::new();
+        assert!(idempotency_key(&h).is_err());
+        for ok in ["a", "order-1:2.3_x", &"k".repeat(128)] {
+            h.insert("idempotency-key", HeaderValue::from_str(ok).unwrap());
+            assert_eq!(idempotency_key(&h).unwrap(), ok);
+        }
+        for bad in ["has space", "slash/", &"k".repeat(129), "ünï"] {
+            h.insert("idempotency-key", HeaderValue::from_bytes(bad.as_bytes()).unwrap());
+            assert!(idempotency_key(&h).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn content_type() {
+        let mut h = HeaderMap::new();
+        assert!(require_json(&h).is_err());
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("Application/JSON; charset=utf-8"));
+        assert!(require_json(&h).is_ok());
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert_eq!(require_json(&h).unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+}

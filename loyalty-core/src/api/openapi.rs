@@ -1,0 +1,281 @@
+//! The OpenAPI 3.1 description of the API, served at `GET /api/v1/openapi.json`.
+//! A test checks that its paths and methods are exactly [`super::ROUTES`].
+
+use serde_json::{Value, json};
+
+fn error_responses(codes: &[(&str, &str)]) -> Value {
+    let mut m = serde_json::Map::new();
+    for (status, description) in codes {
+        m.insert(
+            (*status).to_string(),
+            json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
+        );
+    }
+    Value::Object(m)
+}
+
+fn with(mut responses: Value, status: &str, response: Value) -> Value {
+    if let Some(m) = responses.as_object_mut() {
+        m.insert(status.to_string(), response);
+    }
+    responses
+}
+
+fn json_ok(description: &str, schema: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+}
+
+/// Errors every customer endpoint may answer.
+const CUSTOMER_ERRORS: &[(&str, &str)] = &[
+    ("401", "Missing or invalid `initData` (code `missing_auth` or `invalid_init_data`)."),
+    ("404", "The user has not started the bot yet (`not_registered`)."),
+    ("500", "Permanent server failure (`internal`)."),
+    ("503", "Temporary failure (`unavailable`) or the client bot is not configured (`not_configured`)."),
+];
+
+fn redemption_answer(summary: &str, description: &str) -> Value {
+    json!({
+        "summary": summary,
+        "description": description,
+        "tags": ["customer"],
+        "security": [{"tma": []}],
+        "parameters": [{"name": "id", "in": "path", "required": true, "description": "Redemption request id.",
+                        "schema": {"type": "integer", "format": "int64", "minimum": 1}}],
+        "responses": with(
+            error_responses(&[
+                ("401", "Missing or invalid `initData`."),
+                ("403", "The request belongs to someone else (`not_your_redemption`) or the customer is blocked (`customer_blocked`)."),
+                ("404", "Unknown request (`unknown_redemption`) or unregistered user (`not_registered`)."),
+                ("409", "Already answered (`redemption_closed`) or not enough points (`insufficient_balance`)."),
+                ("410", "The request expired (`redemption_expired`)."),
+                ("500", "Permanent server failure."),
+                ("503", "Temporary failure; retry."),
+            ]),
+            "200",
+            json_ok("The request after the answer. Repeating an answer returns the same result with `replayed: true`.", "RedemptionAnswer"),
+        ),
+    })
+}
+
+/// The OpenAPI document.
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "loyalty-core API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "REST API of the loyalty program: the customers' Mini App / web front end, partners' POS systems and the Sentry alert webhook. Every error is `{\"error\": {\"code\", \"message\"}}`.",
+        },
+        "tags": [
+            {"name": "system"}, {"name": "customer"}, {"name": "partner"}, {"name": "hooks"}
+        ],
+        "paths": {
+            "/health": {"get": {
+                "summary": "Liveness check",
+                "tags": ["system"],
+                "security": [],
+                "responses": {"200": json_ok("The service is up.", "Health")},
+            }},
+            "/api/v1/openapi.json": {"get": {
+                "summary": "This document",
+                "tags": ["system"],
+                "security": [],
+                "responses": {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}}},
+            }},
+            "/api/v1/me": {"get": {
+                "summary": "The signed-in customer",
+                "tags": ["customer"],
+                "security": [{"tma": []}],
+                "responses": with(error_responses(CUSTOMER_ERRORS), "200", json_ok("The customer with referral and card links.", "Me")),
+            }},
+            "/api/v1/me/transactions": {"get": {
+                "summary": "The customer's ledger entries, newest first",
+                "tags": ["customer"],
+                "security": [{"tma": []}],
+                "parameters": [
+                    {"name": "limit", "in": "query", "required": false, "description": "Page size.",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                    {"name": "before", "in": "query", "required": false,
+                     "description": "Only entries older than this entry id (the previous page's `next_before`).",
+                     "schema": {"type": "integer", "format": "int64", "minimum": 1}},
+                ],
+                "responses": with(
+                    with(error_responses(CUSTOMER_ERRORS), "400", json!({"description": "Bad `limit` or `before` (`invalid_query`).",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})),
+                    "200", json_ok("A page of entries.", "TransactionPage")),
+            }},
+            "/api/v1/me/card": {"get": {
+                "summary": "The customer's card as a QR code",
+                "description": "An SVG QR code of the partner bot deep link `https://t.me/<partner bot>?start=c_<code>`.",
+                "tags": ["customer"],
+                "security": [{"tma": []}],
+                "responses": with(error_responses(CUSTOMER_ERRORS), "200",
+                    json!({"description": "The QR code.", "content": {"image/svg+xml": {"schema": {"type": "string"}}}})),
+            }},
+            "/api/v1/partners": {"get": {
+                "summary": "Approved partners",
+                "tags": ["customer"],
+                "security": [{"tma": []}],
+                "responses": with(error_responses(CUSTOMER_ERRORS), "200", json_ok("Approved partners.", "PartnerList")),
+            }},
+            "/api/v1/redemptions/{id}/confirm": {"post": redemption_answer(
+                "Confirm a redemption request",
+                "Pays with points: debits the customer and notifies the partner.")},
+            "/api/v1/redemptions/{id}/decline": {"post": redemption_answer(
+                "Decline a redemption request",
+                "Refuses the request; no points move. The partner is notified.")},
+            "/api/v1/partner/credits": {"post": {
+                "summary": "Credit points for a purchase (POS)",
+                "description": "Idempotent: the same `Idempotency-Key` with the same body returns the first result with `replayed: true`; with a different body it is a 409 `idempotency_conflict`.",
+                "tags": ["partner"],
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": true,
+                    "description": "Unique per purchase: 1–128 characters of A–Z a–z 0–9 _ - : .",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[A-Za-z0-9_\\-:.]+$"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreditRequest"}}}},
+                "responses": with(error_responses(&[
+                    ("400", "Bad body, customer code, amount or Idempotency-Key."),
+                    ("401", "Missing or unknown API key (`invalid_api_key`)."),
+                    ("403", "The partner is not approved or the customer is blocked."),
+                    ("404", "Unknown customer (`unknown_customer`)."),
+                    ("409", "`idempotency_conflict` or `daily_limit_exceeded`."),
+                    ("413", "Body over 1 MiB."),
+                    ("415", "The body is not `application/json`."),
+                    ("500", "Permanent server failure."),
+                    ("503", "Temporary failure; retry with the same Idempotency-Key."),
+                ]), "200", json_ok("The purchase was credited (or had been, when `replayed`).", "Credit")),
+            }},
+            "/hooks/sentry": {"post": {
+                "summary": "Sentry integration webhook",
+                "description": "Verifies `Sentry-Hook-Signature` (hex HMAC-SHA256 of the body with `SENTRY_WEBHOOK_SECRET`) and posts `event_alert`, `error`, `issue` and `metric_alert` payloads to the alert chat. Other resources are ignored.",
+                "tags": ["hooks"],
+                "security": [],
+                "parameters": [
+                    {"name": "Sentry-Hook-Signature", "in": "header", "required": true, "schema": {"type": "string"}},
+                    {"name": "Sentry-Hook-Resource", "in": "header", "required": true,
+                     "schema": {"type": "string", "examples": ["event_alert", "issue", "metric_alert", "error", "installation"]}},
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": with(with(error_responses(&[
+                    ("400", "The body is not JSON."),
+                    ("401", "Missing or wrong signature (`invalid_signature`)."),
+                    ("413", "Body over 1 MiB."),
+                    ("415", "The body is not `application/json`."),
+                    ("503", "The secret or the alert bot is not configured (`not_configured`)."),
+                ]), "200", json_ok("Not an alert resource; ignored.", "Status")),
+                "202", json_ok("The alert will be posted.", "Status")),
+            }},
+        },
+        "components": {
+            "securitySchemes": {
+                "tma": {"type": "apiKey", "in": "header", "name": "Authorization",
+                        "description": "`tma <initData>`: the Mini App's `Telegram.WebApp.initData`, signed by Telegram for the client bot, at most 24 h old."},
+                "bearer": {"type": "http", "scheme": "bearer", "description": "The partner's POS API key."},
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string", "pattern": "^[a-z_]+$"}, "message": {"type": "string"}}}}},
+                "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+                "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["queued", "ignored"]}}},
+                "Customer": {"type": "object",
+                    "required": ["id", "code", "first_name", "language", "balance", "blocked", "created_at"],
+                    "properties": {
+                        "id": {"type": "integer", "format": "int64"},
+                        "code": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{8}$"},
+                        "first_name": {"type": "string"},
+                        "language": {"type": "string", "enum": ["ru", "en", "vi"]},
+                        "balance": {"type": "integer", "format": "int64", "minimum": 0},
+                        "blocked": {"type": "boolean"},
+                        "created_at": {"type": "integer", "format": "int64", "description": "Unix seconds."},
+                    }},
+                "Me": {"allOf": [{"$ref": "#/components/schemas/Customer"}, {"type": "object",
+                    "required": ["referral_link", "card_link"],
+                    "properties": {
+                        "referral_link": {"type": ["string", "null"], "format": "uri"},
+                        "card_link": {"type": ["string", "null"], "format": "uri"},
+                    }}]},
+                "Entry": {"type": "object", "required": ["id", "kind", "amount", "created_at"], "properties": {
+                    "id": {"type": "integer", "format": "int64"},
+                    "kind": {"type": "string", "enum": ["welcome_bonus", "referral_bonus", "accrual", "redemption", "reversal", "adjustment"]},
+                    "amount": {"type": "integer", "format": "int64"},
+                    "partner_id": {"type": ["integer", "null"], "format": "int64"},
+                    "purchase": {"type": ["integer", "null"], "format": "int64"},
+                    "reverses": {"type": ["integer", "null"], "format": "int64"},
+                    "created_at": {"type": "integer", "format": "int64"},
+                }},
+                "TransactionPage": {"type": "object", "required": ["entries", "next_before"], "properties": {
+                    "entries": {"type": "array", "items": {"$ref": "#/components/schemas/Entry"}},
+                    "next_before": {"type": ["integer", "null"], "format": "int64",
+                                    "description": "Pass as `before` for the next page; null on the last page."},
+                }},
+                "Partner": {"type": "object", "required": ["id", "name", "category", "earn_rate_bps", "max_redeem_share_bps"], "properties": {
+                    "id": {"type": "integer", "format": "int64"},
+                    "name": {"type": "string"},
+                    "category": {"type": "string"},
+                    "earn_rate_bps": {"type": "integer", "minimum": 0, "description": "Points per purchase in basis points."},
+                    "max_redeem_share_bps": {"type": "integer", "minimum": 0, "description": "Largest share payable with points, in basis points."},
+                }},
+                "PartnerList": {"type": "object", "required": ["partners"], "properties": {
+                    "partners": {"type": "array", "items": {"$ref": "#/components/schemas/Partner"}}}},
+                "RedemptionAnswer": {"type": "object", "required": ["redemption", "balance", "replayed"], "properties": {
+                    "redemption": {"type": "object", "required": ["id", "status", "points", "purchase", "partner", "expires_at"], "properties": {
+                        "id": {"type": "integer", "format": "int64"},
+                        "status": {"type": "string", "enum": ["pending", "confirmed", "declined", "expired"]},
+                        "points": {"type": "integer", "format": "int64"},
+                        "purchase": {"type": "integer", "format": "int64"},
+                        "partner": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+                        "created_at": {"type": "integer", "format": "int64"},
+                        "expires_at": {"type": "integer", "format": "int64"},
+                        "entry_id": {"type": ["integer", "null"], "format": "int64"},
+                    }},
+                    "balance": {"type": "integer", "format": "int64"},
+                    "replayed": {"type": "boolean"},
+                }},
+                "CreditRequest": {"type": "object", "additionalProperties": false, "required": ["customer_code", "purchase"], "properties": {
+                    "customer_code": {"type": "string", "description": "The code on the customer's card (case-insensitive)."},
+                    "purchase": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 1_000_000_000_000_i64},
+                }},
+                "Credit": {"type": "object", "required": ["entry_id", "customer_code", "points", "balance", "replayed"], "properties": {
+                    "entry_id": {"type": "integer", "format": "int64"},
+                    "customer_code": {"type": "string"},
+                    "purchase": {"type": "integer", "format": "int64"},
+                    "points": {"type": "integer", "format": "int64", "description": "Points credited."},
+                    "balance": {"type": "integer", "format": "int64"},
+                    "created_at": {"type": "integer", "format": "int64"},
+                    "replayed": {"type": "boolean"},
+                }},
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn paths_and_methods_are_the_route_table() {
+        let doc = document();
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        let table: BTreeSet<_> =
+            crate::api::ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+        assert_eq!(documented, table);
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document();
+        let text = doc.to_string();
+        for piece in text.split("\"#/components/schemas/").skip(1) {
+            let name = piece.split('"').next().unwrap();
+            assert!(doc["components"]["schemas"].get(name).is_some(), "missing schema {name}");
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The route table and the router.
+//!
+//! Dispatch is a plain `match` on the method and the path segments
+//! ([`route`]); [`ROUTES`] lists the same routes as data, for `405 Method Not
+//! Allowed` answers (with `Allow`), CORS preflights and the OpenAPI document.
+//! A test checks that the two agree.
+
+use http::Method;
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `GET /health`.
+    Health,
+    /// `GET /api/v1/openapi.json`.
+    OpenApi,
+    /// `GET /api/v1/me`.
+    Me,
+    /// `GET /api/v1/me/transactions`.
+    MeTransactions,
+    /// `GET /api/v1/me/card`.
+    MeCard,
+    /// `GET /api/v1/partners`.
+    Partners,
+    /// `POST /api/v1/redemptions/{id}/confirm`.
+    ConfirmRedemption,
+    /// `POST /api/v1/redemptions/{id}/decline`.
+    DeclineRedemption,
+    /// `POST /api/v1/partner/credits`.
+    PartnerCredits,
+    /// `POST /hooks/sentry`.
+    SentryHook,
+}
+
+/// One row of the route table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// HTTP method, upper case.
+    pub method: &'static str,
+    /// Path template; `{name}` stands for one path segment.
+    pub path: &'static str,
+    /// What it does.
+    pub endpoint: Endpoint,
+}
+
+const fn r(method: &'static str, path: &'static str, endpoint: Endpoint) -> Route {
+    Route { method, path, endpoint }
+}
+
+/// Every route of the API.
+pub const ROUTES: &[Route] = &[
+    r("GET", "/health", Endpoint::Health),
+    r("GET", "/api/v1/openapi.json", Endpoint::OpenApi),
+    r("GET", "/api/v1/me", Endpoint::Me),
+    r("GET", "/api/v1/me/transactions", Endpoint::MeTransactions),
+    r("GET", "/api/v1/me/card", Endpoint::MeCard),
+    r("GET", "/api/v1/partners", Endpoint::Partners),
+    r("POST", "/api/v1/redemptions/{id}/confirm", Endpoint::ConfirmRedemption),
+    r("POST", "/api/v1/redemptions/{id}/decline", Endpoint::DeclineRedemption),
+    r("POST", "/api/v1/partner/credits", Endpoint::PartnerCredits),
+    r("POST", "/hooks/sentry", Endpoint::SentryHook),
+];
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routed<'a> {
+    /// A route matched; `param` is the `{…}` segment, if the route has one.
+    Found {
+        /// The endpoint.
+        endpoint: Endpoint,
+        /// The path parameter (still percent-encoded).
+        param: Option<&'a str>,
+    },
+    /// The path exists, but not with this method; these methods are allowed.
+    MethodNotAllowed(Vec<&'static str>),
+    /// No route has this path.
+    NotFound,
+}
+
+fn segments(path: &str) -> Vec<&str> {
+    path.strip_prefix('/').unwrap_or(path).split('/').collect()
+}
+
+fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&'a str>)> {
+    use Endpoint::*;
+    Some(match (method.as_str(), segs) {
+        ("GET", ["health"]) => (Health, None),
+        ("GET", ["api", "v1", "openapi.json"]) => (OpenApi, None),
+        ("GET", ["api", "v1", "me"]) => (Me, None),
+        ("GET", ["api", "v1", "me", "transactions"]) => (MeTransactions, None),
+        ("GET", ["api", "v1", "me", "card"]) => (MeCard, None),
+        ("GET", ["api", "v1", "partners"]) => (Partners, None),
+        ("POST", ["api", "v1", "redemptions", id, "confirm"]) if !id.is_empty() => (ConfirmRedemption, Some(*id)),
+        ("POST", ["api", "v1", "redemptions", id, "decline"]) if !id.is_empty() => (DeclineRedemption, Some(*id)),
+        ("POST", ["api", "v1", "partner", "credits"]) => (PartnerCredits, None),
+        ("POST", ["hooks", "sentry"]) => (SentryHook, None),
+        _ => return None,
+    })
+}
+
+/// Whether `path` fits the `template` of a [`Route`].
+pub fn template_matches(template: &str, path: &str) -> bool {
+    let (t, p) = (segments(template), segments(path));
+    t.len() == p.len()
+        && t.iter().zip(&p).all(|(t, p)| if t.starts_with('{') && t.ends_with('}') { !p.is_empty() } else { t == p })
+}
+
+/// The methods [`ROUTES`] allows on `path` (empty when the path is unknown).
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let mut m: Vec<&'static str> = ROUTES.iter().filter(|r| template_matches(r.path, path)).map(|r| r.method).collect();
+    m.dedup();
+    m
+}
+
+/// Routes a request by method and path.
+pub fn route<'a>(method: &Method, path: &'a str) -> Routed<'a> {
+    if let Some((endpoint, param)) = dispatch(method, &segments(path)) {
+        return Routed::Found { endpoint, param };
+    }
+    let allowed = allowed_methods(path);
+    if allowed.is_empty() { Routed::NotFound } else { Routed::MethodNotAllowed(allowed) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(template: &str) -> String {
+        template.split('/').map(|s| if s.starts_with('{') { "17" } else { s }).collect::<Vec<_>>().join("/")
+    }
+
+    /// The `match` and the table describe the same routes.
+    #[test]
+    fn table_and_match_agree() {
+        for r in ROUTES {
+            let path = example(r.path);
+            let method = Method::from_bytes(r.method.as_bytes()).unwrap();
+            match route(&method, &path) {
+                Routed::Found { endpoint, param } => {
+                    assert_eq!(endpoint, r.endpoint, "{} {}", r.method, r.path);
+                    assert_eq!(param.is_some(), r.path.contains('{'));
+                }
+                other => panic!("{} {} → {other:?}", r.method, r.path),
+            }
+            for m in [Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+                if m.as_str() != r.method {
+                    assert!(
+                        matches!(route(&m, &path), Routed::MethodNotAllowed(ref a) if a.contains(&r.method)),
+                        "{m} {path}"
+                    );
+                }
+            }
+        }
+        let endpoints: std::collections::HashSet<_> = ROUTES.iter().map(|r| r.endpoint).collect();
+        assert_eq!(endpoints.len(), ROUTES.len(), "each endpoint appears once");
+    }
+
+    #[test]
+    fn unknown_paths() {
+        for p in ["/", "", "/health/", "/api/v1", "/api/v1/me/x", "/api/v1/redemptions//confirm", "//health", "/HEALTH"]
+        {
+            assert_eq!(route(&Method::GET, p), Routed::NotFound, "{p}");
+            assert_eq!(route(&Method::POST, p), Routed::NotFound, "{p}");
+        }
+        assert_eq!(route(&Method::DELETE, "/health"), Routed::MethodNotAllowed(vec!["GET"]));
+    }
+}

@@ -1,0 +1,991 @@
+//! The REST API, called in-process (`Engine::handle_api`, no sockets) over the
+//! in-memory store with the test kit's fakes.
+#![cfg(feature = "testkit")]
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use loyalty_core::api::init_data::sign_init_data;
+use loyalty_core::api::{MAX_API_BODY_BYTES, ROUTES, sentry};
+use loyalty_core::domain::{
+    BroadcastId, BroadcastJob, Customer, CustomerId, EntryId, Language, LedgerEntry, Partner, PartnerId, PartnerStatus,
+    PartnerTerms, RedemptionId, RedemptionRequest, TelegramUserId, Timestamp, rules,
+};
+use loyalty_core::memory::MemoryStore;
+use loyalty_core::ports::*;
+use loyalty_core::testkit::{ALERT_CHAT, TestEnv, test_config};
+use loyalty_core::{Config, Secret, Task};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+const CLIENT_TOKEN: &str = "1001:client-token";
+const FRONTEND: &str = "https://app.example.com";
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    deferred: Vec<Task>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    /// Asserts an error answer with `status` and `code` in the standard shape.
+    fn error(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{:?}", self.body);
+        let v = self.json();
+        assert_eq!(v["error"]["code"], code, "{v}");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+        assert_eq!(v.as_object().map(|o| o.len()), Some(1), "{v}");
+        assert!(self.deferred.is_empty());
+    }
+
+    /// `(bot, chat, text)` of every deferred call.
+    fn sends(&self) -> Vec<(BotKind, i64, String)> {
+        self.deferred
+            .iter()
+            .map(|t| match t {
+                Task::Call(c) => (c.bot, c.chat_id().unwrap_or_default(), c.text().unwrap_or_default().to_string()),
+                other => panic!("unexpected task {other:?}"),
+            })
+            .collect()
+    }
+}
+
+async fn call(env: &TestEnv, req: Request<Bytes>) -> Answer {
+    let out = env.engine.handle_api(req).await;
+    let (parts, body) = out.response.into_parts();
+    Answer { status: parts.status, headers: parts.headers, body, deferred: out.deferred }
+}
+
+fn request(method: Method, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Request<Bytes> {
+    let mut b = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(body.into()).unwrap()
+}
+
+fn user_json(id: i64) -> String {
+    json!({"id": id, "first_name": "Ann", "language_code": "en", "allows_write_to_pm": true}).to_string()
+}
+
+/// `tma <initData>` as Telegram would sign it for the client bot now.
+fn tma(env: &TestEnv, id: i64) -> String {
+    let now = env.engine.now().0.to_string();
+    format!(
+        "tma {}",
+        sign_init_data(&[("query_id", "AAHdF6IQ"), ("user", &user_json(id)), ("auth_date", &now)], CLIENT_TOKEN)
+    )
+}
+
+async fn get(env: &TestEnv, path: &str, auth: &str) -> Answer {
+    call(env, request(Method::GET, path, &[("authorization", auth)], Bytes::new())).await
+}
+
+async fn register(env: &TestEnv, id: i64, language: Language) -> Customer {
+    env.storage
+        .register_customer(NewCustomer {
+            telegram_id: TelegramUserId(id),
+            code: env.engine.random_code(),
+            first_name: format!("User {id}"),
+            username: None,
+            language,
+            referrer: None,
+            welcome_bonus: 100,
+            referral_bonus: 50,
+            now: env.engine.now(),
+        })
+        .await
+        .unwrap()
+        .customer
+}
+
+/// An approved partner (earns 5 %, 30 % payable with points) with a POS key.
+async fn partner(env: &TestEnv, id: i64, name: &str, language: Language) -> (Partner, String) {
+    let now = env.engine.now();
+    let applied = env
+        .storage
+        .apply_partner(PartnerApplication {
+            telegram_id: TelegramUserId(id),
+            name: name.into(),
+            category: "cafe".into(),
+            terms: PartnerTerms::default(),
+            language,
+            now,
+        })
+        .await
+        .unwrap();
+    let p = env.storage.decide_partner(applied.partner.id, PartnerDecision::Approve, TelegramUserId(900), now).await;
+    let p = p.unwrap().partner;
+    let key = format!("pos-key-{id}-{}", env.engine.random_hex(16));
+    env.storage.set_partner_api_key(PartnerRef::Id(p.id), rules::hash_api_key(&key)).await.unwrap();
+    (p, key)
+}
+
+async fn open(env: &TestEnv, p: &Partner, c: &Customer, points: i64, key: &str) -> RedemptionId {
+    let now = env.engine.now();
+    env.storage
+        .open_redemption(OpenRedemption {
+            partner: PartnerRef::Id(p.id),
+            customer: CustomerRef::Id(c.id),
+            points,
+            purchase: 1000,
+            idempotency_key: key.into(),
+            now,
+            expires_at: now.plus(rules::REDEMPTION_TTL_SECS),
+        })
+        .await
+        .unwrap()
+        .request
+        .id
+}
+
+fn credit_req(key: &str, idem: &str, body: &str) -> Request<Bytes> {
+    let auth = format!("Bearer {key}");
+    request(
+        Method::POST,
+        "/api/v1/partner/credits",
+        &[("authorization", &auth), ("idempotency-key", idem), ("content-type", "application/json")],
+        body.to_string(),
+    )
+}
+
+fn sentry_req(resource: &str, signature: Option<&str>, body: &str) -> Request<Bytes> {
+    let mut h = vec![("content-type", "application/json"), ("sentry-hook-resource", resource)];
+    if let Some(s) = signature {
+        h.push(("sentry-hook-signature", s));
+    }
+    request(Method::POST, "/hooks/sentry", &h, body.to_string())
+}
+
+// ------------------------------------------------------------------- basics
+
+#[tokio::test]
+async fn health() {
+    let env = TestEnv::new();
+    let a = call(&env, request(Method::GET, "/health", &[], Bytes::new())).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json(), json!({"status": "ok"}));
+    assert_eq!(a.headers["content-type"], "application/json");
+}
+
+#[tokio::test]
+async fn unknown_route_wrong_method_too_large_wrong_type() {
+    let env = TestEnv::new();
+    call(&env, request(Method::GET, "/nope", &[], Bytes::new())).await.error(StatusCode::NOT_FOUND, "not_found");
+    call(&env, request(Method::GET, "/api/v1/me/", &[], Bytes::new())).await.error(StatusCode::NOT_FOUND, "not_found");
+
+    let a = call(&env, request(Method::DELETE, "/api/v1/me", &[], Bytes::new())).await;
+    a.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_eq!(a.headers["allow"], "GET, OPTIONS");
+    let a = call(&env, request(Method::GET, "/api/v1/redemptions/5/confirm", &[], Bytes::new())).await;
+    a.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_eq!(a.headers["allow"], "POST, OPTIONS");
+
+    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let big = format!("{{\"customer_code\":\"{}\",\"purchase\":1}}", " ".repeat(MAX_API_BODY_BYTES));
+    call(&env, credit_req(&key, "k1", &big)).await.error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    let declared = request(
+        Method::POST,
+        "/hooks/sentry",
+        &[("content-length", &(MAX_API_BODY_BYTES + 1).to_string())],
+        Bytes::from_static(b"{}"),
+    );
+    call(&env, declared).await.error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    let auth = format!("Bearer {key}");
+    for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let mut h = vec![("authorization", auth.as_str()), ("idempotency-key", "k2")];
+        if let Some(ct) = ct {
+            h.push(("content-type", ct));
+        }
+        let req = request(Method::POST, "/api/v1/partner/credits", &h, r#"{"customer_code":"x","purchase":1}"#);
+        call(&env, req).await.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    }
+}
+
+#[tokio::test]
+async fn openapi_document_matches_the_route_table() {
+    let env = TestEnv::new();
+    let a = call(&env, request(Method::GET, "/api/v1/openapi.json", &[], Bytes::new())).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let doc = a.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let table: BTreeSet<_> = ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+    assert_eq!(documented.difference(&table).collect::<Vec<_>>(), Vec::<&(String, String)>::new(), "undocumented");
+    assert_eq!(table.difference(&documented).collect::<Vec<_>>(), Vec::<&(String, String)>::new(), "not routed");
+    assert!(doc["components"]["securitySchemes"]["tma"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["schemas"]["Error"].is_object());
+}
+
+// --------------------------------------------------------------------- CORS
+
+#[tokio::test]
+async fn cors_only_for_the_front_end() {
+    let env = TestEnv::new();
+    let a = call(&env, request(Method::GET, "/health", &[("origin", FRONTEND)], Bytes::new())).await;
+    assert_eq!(a.headers["access-control-allow-origin"], FRONTEND);
+    assert_eq!(a.headers["vary"], "Origin");
+    // Errors carry CORS headers too, so the front end can read them.
+    let a = call(&env, request(Method::GET, "/api/v1/me", &[("origin", FRONTEND)], Bytes::new())).await;
+    a.error(StatusCode::UNAUTHORIZED, "missing_auth");
+    assert_eq!(a.headers["access-control-allow-origin"], FRONTEND);
+
+    let a = call(&env, request(Method::GET, "/health", &[("origin", "https://evil.example")], Bytes::new())).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.headers.keys().all(|k| !k.as_str().starts_with("access-control-")), "{:?}", a.headers);
+
+    let preflight = |origin: &'static str| {
+        request(
+            Method::OPTIONS,
+            "/api/v1/partner/credits",
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "authorization, content-type, idempotency-key"),
+            ],
+            Bytes::new(),
+        )
+    };
+    let a = call(&env, preflight(FRONTEND)).await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert_eq!(a.headers["access-control-allow-origin"], FRONTEND);
+    assert!(a.headers["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    let allowed_headers = a.headers["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    for h in ["authorization", "content-type", "idempotency-key"] {
+        assert!(allowed_headers.contains(h), "{allowed_headers}");
+    }
+    assert!(a.headers.contains_key("access-control-max-age"));
+
+    let a = call(&env, preflight("https://evil.example")).await;
+    a.error(StatusCode::FORBIDDEN, "cors_forbidden");
+    assert!(a.headers.keys().all(|k| !k.as_str().starts_with("access-control-")));
+
+    // Without FRONTEND_URL there is no CORS at all.
+    let config = Config { frontend_url: None, ..test_config() };
+    let bare = TestEnv::with(Arc::new(MemoryStore::new()), config);
+    let a = call(&bare, request(Method::GET, "/health", &[("origin", FRONTEND)], Bytes::new())).await;
+    assert!(a.headers.keys().all(|k| !k.as_str().starts_with("access-control-")));
+    let a = call(&bare, preflight(FRONTEND)).await;
+    a.error(StatusCode::FORBIDDEN, "cors_forbidden");
+    assert!(a.headers.keys().all(|k| !k.as_str().starts_with("access-control-")));
+}
+
+// ---------------------------------------------------------------- customers
+
+#[tokio::test]
+async fn me_with_links() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::Ru).await;
+    let a = get(&env, "/api/v1/me", &tma(&env, 42)).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let v = a.json();
+    assert_eq!(v["id"], c.id.0);
+    assert_eq!(v["code"], c.code.as_str());
+    assert_eq!(v["first_name"], "User 42");
+    assert_eq!(v["language"], "ru");
+    assert_eq!(v["balance"], 100);
+    assert_eq!(v["blocked"], false);
+    assert_eq!(v["created_at"], c.created_at.0);
+    assert_eq!(v["referral_link"], format!("https://t.me/loyalty_client_bot?start=ref_{}", c.code));
+    assert_eq!(v["card_link"], format!("https://t.me/loyalty_partner_bot?start=c_{}", c.code));
+    assert_eq!(a.headers["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn unregistered_user_is_told_to_start_the_bot() {
+    let env = TestEnv::new();
+    for path in ["/api/v1/me", "/api/v1/me/transactions", "/api/v1/me/card"] {
+        let a = get(&env, path, &tma(&env, 77)).await;
+        a.error(StatusCode::NOT_FOUND, "not_registered");
+        assert!(a.json()["error"]["message"].as_str().unwrap().contains("start the bot"));
+    }
+}
+
+#[tokio::test]
+async fn forged_init_data_is_refused() {
+    let env = TestEnv::new();
+    register(&env, 42, Language::En).await;
+    let now = env.engine.now();
+    let fresh = now.0.to_string();
+    let user = user_json(42);
+
+    let good = sign_init_data(&[("user", &user), ("auth_date", &fresh)], CLIENT_TOKEN);
+    assert_eq!(get(&env, "/api/v1/me", &format!("tma {good}")).await.status, StatusCode::OK);
+    // The scheme is case-insensitive.
+    assert_eq!(get(&env, "/api/v1/me", &format!("TMA {good}")).await.status, StatusCode::OK);
+
+    let bad_hash = format!("{}{}", &good[..good.len() - 4], "0000");
+    let tampered = good.replace("%3A42%2C", "%3A43%2C");
+    assert_ne!(tampered, good);
+    let old = sign_init_data(&[("user", &user), ("auth_date", &(now.0 - 86_401).to_string())], CLIENT_TOKEN);
+    let future = sign_init_data(&[("user", &user), ("auth_date", &(now.0 + 3600).to_string())], CLIENT_TOKEN);
+    let other_bot = sign_init_data(&[("user", &user), ("auth_date", &fresh)], "1002:partner-token");
+    let no_user = sign_init_data(&[("auth_date", &fresh)], CLIENT_TOKEN);
+    let no_hash = good.split("&hash=").next().unwrap().to_string();
+    for (what, init) in [
+        ("bad hash", bad_hash.as_str()),
+        ("tampered user", &tampered),
+        ("old auth_date", &old),
+        ("future auth_date", &future),
+        ("other bot's token", &other_bot),
+        ("no user", &no_user),
+        ("no hash", &no_hash),
+        ("malformed", "%%%&&==hash=zz"),
+    ] {
+        let a = get(&env, "/api/v1/me", &format!("tma {init}")).await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}");
+        a.error(StatusCode::UNAUTHORIZED, "invalid_init_data");
+    }
+    call(&env, request(Method::GET, "/api/v1/me", &[], Bytes::new()))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "missing_auth");
+    get(&env, "/api/v1/me", &format!("Bearer {good}")).await.error(StatusCode::UNAUTHORIZED, "missing_auth");
+    get(&env, "/api/v1/me", "tma").await.error(StatusCode::UNAUTHORIZED, "missing_auth");
+    // Non-ASCII header bytes are refused, not a panic.
+    let mut req = request(Method::GET, "/api/v1/me", &[], Bytes::new());
+    req.headers_mut().insert("authorization", http::HeaderValue::from_bytes(b"tma \xff\xfe").unwrap());
+    call(&env, req).await.error(StatusCode::UNAUTHORIZED, "missing_auth");
+}
+
+#[tokio::test]
+async fn transactions_are_paged_newest_first() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    for i in 1..=4 {
+        env.clock.advance(10);
+        let body = format!(r#"{{"customer_code":"{}","purchase":{}}}"#, c.code, i * 1000);
+        assert_eq!(call(&env, credit_req(&key, &format!("t{i}"), &body)).await.status, StatusCode::OK);
+    }
+    let auth = tma(&env, 42);
+    let first = get(&env, "/api/v1/me/transactions?limit=2", &auth).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let v = first.json();
+    let entries = v["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["kind"], "accrual");
+    assert_eq!(entries[0]["amount"], 200);
+    assert_eq!(entries[0]["purchase"], 4000);
+    assert_eq!(entries[1]["amount"], 150);
+    assert!(entries[0]["id"].as_i64() > entries[1]["id"].as_i64());
+    let next = v["next_before"].as_i64().unwrap();
+    assert_eq!(next, entries[1]["id"].as_i64().unwrap());
+
+    let second = get(&env, &format!("/api/v1/me/transactions?limit=2&before={next}"), &auth).await.json();
+    let amounts: Vec<i64> =
+        second["entries"].as_array().unwrap().iter().map(|e| e["amount"].as_i64().unwrap()).collect();
+    assert_eq!(amounts, vec![100, 50]);
+    let last = get(&env, &format!("/api/v1/me/transactions?before={}", second["next_before"]), &auth).await.json();
+    assert_eq!(last["entries"].as_array().unwrap().len(), 1, "the welcome bonus");
+    assert_eq!(last["entries"][0]["kind"], "welcome_bonus");
+    assert_eq!(last["next_before"], Value::Null);
+
+    let all = get(&env, "/api/v1/me/transactions", &auth).await.json();
+    assert_eq!(all["entries"].as_array().unwrap().len(), 5);
+
+    for q in ["limit=0", "limit=101", "limit=abc", "limit=-3", "before=zero", "before=0", "limit=%FF"] {
+        get(&env, &format!("/api/v1/me/transactions?{q}"), &auth).await.error(StatusCode::BAD_REQUEST, "invalid_query");
+    }
+}
+
+#[tokio::test]
+async fn card_is_an_svg_qr_code() {
+    let env = TestEnv::new();
+    register(&env, 42, Language::En).await;
+    let a = get(&env, "/api/v1/me/card", &tma(&env, 42)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.headers["content-type"], "image/svg+xml");
+    let svg = std::str::from_utf8(&a.body).unwrap();
+    assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{svg}");
+    assert!(svg.contains("<path"), "has dark modules");
+}
+
+#[tokio::test]
+async fn partners_lists_approved_ones() {
+    let env = TestEnv::new();
+    register(&env, 42, Language::En).await;
+    let (p, _) = partner(&env, 500, "Phở Hà Nội", Language::Vi).await;
+    env.storage
+        .apply_partner(PartnerApplication {
+            telegram_id: TelegramUserId(501),
+            name: "Pending shop".into(),
+            category: "shop".into(),
+            terms: PartnerTerms::default(),
+            language: Language::En,
+            now: env.engine.now(),
+        })
+        .await
+        .unwrap();
+    let a = get(&env, "/api/v1/partners", &tma(&env, 42)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(
+        a.json(),
+        json!({"partners": [{"id": p.id.0, "name": "Phở Hà Nội", "category": "cafe",
+                             "earn_rate_bps": 500, "max_redeem_share_bps": 3000}]})
+    );
+    get(&env, "/api/v1/partners", "tma x").await.error(StatusCode::UNAUTHORIZED, "invalid_init_data");
+}
+
+// -------------------------------------------------------------- redemptions
+
+fn post(path: &str, auth: &str) -> Request<Bytes> {
+    request(Method::POST, path, &[("authorization", auth)], Bytes::new())
+}
+
+#[tokio::test]
+async fn confirm_redemption_notifies_both_once() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    let (p, _) = partner(&env, 500, "Cafe <Lux>", Language::Ru).await;
+    let id = open(&env, &p, &c, 30, "r1").await;
+    let path = format!("/api/v1/redemptions/{id}/confirm");
+
+    let a = call(&env, post(&path, &tma(&env, 42))).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let v = a.json();
+    assert_eq!(v["redemption"]["status"], "confirmed");
+    assert_eq!(v["redemption"]["points"], 30);
+    assert_eq!(v["balance"], 70);
+    assert_eq!(v["replayed"], false);
+    let sends = a.sends();
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    assert_eq!((sends[0].0, sends[0].1), (BotKind::Partner, 500));
+    assert!(sends[0].2.contains("оплатил") && sends[0].2.contains(c.code.as_str()), "partner's language: {sends:?}");
+    assert_eq!((sends[1].0, sends[1].1), (BotKind::Client, 42));
+    assert!(sends[1].2.contains("Cafe &lt;Lux&gt;"), "escaped: {}", sends[1].2);
+
+    let again = call(&env, post(&path, &tma(&env, 42))).await;
+    assert_eq!(again.status, StatusCode::OK);
+    let w = again.json();
+    assert_eq!(w["replayed"], true);
+    assert_eq!(w["balance"], 70);
+    assert_eq!(w["redemption"]["entry_id"], v["redemption"]["entry_id"]);
+    assert!(again.deferred.is_empty(), "no second notification");
+
+    // Declining a confirmed request is refused.
+    let d = call(&env, post(&format!("/api/v1/redemptions/{id}/decline"), &tma(&env, 42))).await;
+    d.error(StatusCode::CONFLICT, "redemption_closed");
+}
+
+#[tokio::test]
+async fn decline_and_refusals() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    register(&env, 43, Language::En).await;
+    let (p, _) = partner(&env, 500, "Cafe", Language::En).await;
+
+    let id = open(&env, &p, &c, 20, "d1").await;
+    let a = call(&env, post(&format!("/api/v1/redemptions/{id}/decline"), &tma(&env, 42))).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["redemption"]["status"], "declined");
+    assert_eq!(a.json()["balance"], 100);
+    let sends = a.sends();
+    assert_eq!(
+        sends.iter().map(|s| (s.0, s.1)).collect::<Vec<_>>(),
+        vec![(BotKind::Partner, 500), (BotKind::Client, 42)]
+    );
+    assert!(sends[0].2.contains("declined"));
+
+    // Someone else's request.
+    let id = open(&env, &p, &c, 20, "d2").await;
+    call(&env, post(&format!("/api/v1/redemptions/{id}/confirm"), &tma(&env, 43)))
+        .await
+        .error(StatusCode::FORBIDDEN, "not_your_redemption");
+    // Unknown and malformed ids.
+    for bad in ["999999", "abc", "-1", "1e3", "99999999999999999999999"] {
+        call(&env, post(&format!("/api/v1/redemptions/{bad}/confirm"), &tma(&env, 42)))
+            .await
+            .error(StatusCode::NOT_FOUND, "unknown_redemption");
+    }
+    // Not registered.
+    call(&env, post(&format!("/api/v1/redemptions/{id}/confirm"), &tma(&env, 44)))
+        .await
+        .error(StatusCode::NOT_FOUND, "not_registered");
+    // Expired.
+    env.clock.advance(rules::REDEMPTION_TTL_SECS + 1);
+    call(&env, post(&format!("/api/v1/redemptions/{id}/confirm"), &tma(&env, 42)))
+        .await
+        .error(StatusCode::GONE, "redemption_expired");
+
+    // Two requests that each fit the balance, but not both.
+    let one = open(&env, &p, &c, 80, "d3").await;
+    let two = open(&env, &p, &c, 80, "d4").await;
+    let ok = call(&env, post(&format!("/api/v1/redemptions/{one}/confirm"), &tma(&env, 42))).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    call(&env, post(&format!("/api/v1/redemptions/{two}/confirm"), &tma(&env, 42)))
+        .await
+        .error(StatusCode::CONFLICT, "insufficient_balance");
+}
+
+// -------------------------------------------------------------- partner POS
+
+#[tokio::test]
+async fn pos_credit_is_idempotent() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::Vi).await;
+    let (p, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let body = format!(r#"{{"customer_code":"{}","purchase":1500}}"#, c.code.as_str().to_lowercase());
+
+    let a = call(&env, credit_req(&key, "order-1", &body)).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    let v = a.json();
+    assert_eq!(v["points"], 75);
+    assert_eq!(v["purchase"], 1500);
+    assert_eq!(v["balance"], 175);
+    assert_eq!(v["customer_code"], c.code.as_str());
+    assert_eq!(v["replayed"], false);
+    let sends = a.sends();
+    assert_eq!(sends.len(), 1);
+    assert_eq!((sends[0].0, sends[0].1), (BotKind::Client, 42));
+    assert!(sends[0].2.contains("+75") && sends[0].2.contains("Số dư"), "{}", sends[0].2);
+
+    let again = call(&env, credit_req(&key, "order-1", &body)).await;
+    assert_eq!(again.status, StatusCode::OK);
+    let w = again.json();
+    assert_eq!(w["replayed"], true);
+    assert_eq!(w["entry_id"], v["entry_id"]);
+    assert_eq!(w["balance"], 175);
+    assert!(again.deferred.is_empty());
+
+    let other = format!(r#"{{"customer_code":"{}","purchase":1600}}"#, c.code);
+    call(&env, credit_req(&key, "order-1", &other)).await.error(StatusCode::CONFLICT, "idempotency_conflict");
+
+    // The same key from another partner is another operation.
+    let (_, key2) = partner(&env, 501, "Bar", Language::En).await;
+    let b = call(&env, credit_req(&key2, "order-1", &body)).await;
+    assert_eq!((b.status, b.json()["replayed"].clone()), (StatusCode::OK, json!(false)));
+
+    let entries = env.storage.customer_entries(c.id, 100, None).await.unwrap();
+    assert_eq!(entries.iter().filter(|e| e.partner == Some(p.id)).count(), 1);
+}
+
+#[tokio::test]
+async fn pos_auth_and_validation() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let body = format!(r#"{{"customer_code":"{}","purchase":1500}}"#, c.code);
+
+    call(&env, credit_req("wrong-key", "k", &body)).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+    let no_auth = request(
+        Method::POST,
+        "/api/v1/partner/credits",
+        &[("idempotency-key", "k"), ("content-type", "application/json")],
+        body.clone(),
+    );
+    call(&env, no_auth).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+    let basic = request(
+        Method::POST,
+        "/api/v1/partner/credits",
+        &[("authorization", &format!("Basic {key}")), ("idempotency-key", "k"), ("content-type", "application/json")],
+        body.clone(),
+    );
+    call(&env, basic).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+
+    let no_key = request(
+        Method::POST,
+        "/api/v1/partner/credits",
+        &[("authorization", &format!("Bearer {key}")), ("content-type", "application/json")],
+        body.clone(),
+    );
+    call(&env, no_key).await.error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+    let long = "k".repeat(129);
+    for bad in ["has space", "a/b", long.as_str()] {
+        call(&env, credit_req(&key, bad, &body)).await.error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+    }
+
+    for bad in [
+        "not json",
+        "{}",
+        r#"{"customer_code":"ABCD1234"}"#,
+        r#"{"customer_code":"ABCD1234","purchase":15.5}"#,
+        r#"{"customer_code":"ABCD1234","purchase":"1500"}"#,
+        r#"{"customer_code":"ABCD1234","purchase":1500,"tip":5}"#,
+        r#"{"customer_code":"ABCD1234","purchase":99999999999999999999999}"#,
+        r#"[1,2]"#,
+    ] {
+        call(&env, credit_req(&key, "k", bad)).await.error(StatusCode::BAD_REQUEST, "invalid_body");
+    }
+    call(&env, credit_req(&key, "k", r#"{"customer_code":"nope!","purchase":1}"#))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_customer_code");
+    call(&env, credit_req(&key, "k", r#"{"customer_code":"ZZZZZZZZ","purchase":1}"#))
+        .await
+        .error(StatusCode::NOT_FOUND, "unknown_customer");
+    let zero = format!(r#"{{"customer_code":"{}","purchase":0}}"#, c.code);
+    call(&env, credit_req(&key, "k0", &zero)).await.error(StatusCode::BAD_REQUEST, "invalid_amount");
+    let negative = format!(r#"{{"customer_code":"{}","purchase":-5}}"#, c.code);
+    call(&env, credit_req(&key, "k-", &negative)).await.error(StatusCode::BAD_REQUEST, "invalid_amount");
+    assert_eq!(env.storage.customer_entries(c.id, 100, None).await.unwrap().len(), 1, "only the welcome bonus");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_same_idempotency_key_credits_once() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let body = format!(r#"{{"customer_code":"{}","purchase":2000}}"#, c.code);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (env, key, body) = (env.clone(), key.clone(), body.clone());
+        tasks.push(tokio::spawn(async move { call(&env, credit_req(&key, "same-key", &body)).await }));
+    }
+    let mut fresh = 0;
+    let mut notifications = 0;
+    let mut entry_ids = BTreeSet::new();
+    for t in tasks {
+        let a = t.await.unwrap();
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        let v = a.json();
+        entry_ids.insert(v["entry_id"].as_i64().unwrap());
+        if v["replayed"] == false {
+            fresh += 1;
+        }
+        notifications += a.deferred.len();
+    }
+    assert_eq!((fresh, notifications, entry_ids.len()), (1, 1, 1));
+    let me = get(&env, "/api/v1/me", &tma(&env, 42)).await.json();
+    assert_eq!(me["balance"], 200);
+}
+
+// ------------------------------------------------------------------- Sentry
+
+const EVENT_ALERT: &str = r#"{"action":"triggered","actor":{"id":"sentry","name":"Sentry","type":"application"},
+ "data":{"event":{"title":"TypeError: x is <undefined>","culprit":"app.pay","level":"error","project":7,
+ "web_url":"https://sentry.io/organizations/acme/issues/1/events/abc/","issue_id":"1"},
+ "triggered_rule":"Any error"},"installation":{"uuid":"u-1"}}"#;
+
+#[tokio::test]
+async fn sentry_alert_is_forwarded() {
+    let env = TestEnv::new();
+    let sig = sentry::sign("sentry-hook-secret", EVENT_ALERT.as_bytes());
+    let a = call(&env, sentry_req("event_alert", Some(&sig), EVENT_ALERT)).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{:?}", a.body);
+    let sends = a.sends();
+    assert_eq!(sends.len(), 1);
+    let (bot, chat, text) = &sends[0];
+    assert_eq!((*bot, *chat), (BotKind::Alerts, ALERT_CHAT));
+    assert!(text.contains("TypeError: x is &lt;undefined&gt;"), "{text}");
+    assert!(text.contains("app.pay") && text.contains("error") && text.contains("Any error"), "{text}");
+    assert!(text.contains("href=\"https://sentry.io/organizations/acme/issues/1/events/abc/\""), "{text}");
+
+    let issue = r#"{"action":"created","data":{"issue":{"title":"Boom","shortId":"API-3","culprit":"x",
+        "level":"fatal","project":{"slug":"api"},"web_url":"https://sentry.io/issues/3/"}}}"#;
+    let s = sentry::sign("sentry-hook-secret", issue.as_bytes());
+    let b = call(&env, sentry_req("issue", Some(&s), issue)).await;
+    assert_eq!(b.status, StatusCode::ACCEPTED);
+    assert!(b.sends()[0].2.contains("API-3: Boom") && b.sends()[0].2.contains("api"));
+
+    let install = r#"{"action":"created","data":{"installation":{"uuid":"u-1"}}}"#;
+    let s = sentry::sign("sentry-hook-secret", install.as_bytes());
+    let c = call(&env, sentry_req("installation", Some(&s), install)).await;
+    assert_eq!((c.status, c.json()), (StatusCode::OK, json!({"status": "ignored"})));
+    assert!(c.deferred.is_empty());
+
+    let junk = "not json";
+    let s = sentry::sign("sentry-hook-secret", junk.as_bytes());
+    call(&env, sentry_req("error", Some(&s), junk)).await.error(StatusCode::BAD_REQUEST, "invalid_body");
+}
+
+#[tokio::test]
+async fn sentry_signature_is_checked() {
+    let env = TestEnv::new();
+    let good = sentry::sign("sentry-hook-secret", EVENT_ALERT.as_bytes());
+    let wrong_secret = sentry::sign("other-secret", EVENT_ALERT.as_bytes());
+    let other_body = sentry::sign("sentry-hook-secret", b"{}");
+    for sig in [Some(wrong_secret.as_str()), Some(other_body.as_str()), Some("zz"), Some(""), None] {
+        call(&env, sentry_req("event_alert", sig, EVENT_ALERT))
+            .await
+            .error(StatusCode::UNAUTHORIZED, "invalid_signature");
+    }
+    // A body changed after signing.
+    let tampered = EVENT_ALERT.replace("TypeError", "TypeErrur");
+    call(&env, sentry_req("event_alert", Some(&good), &tampered))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "invalid_signature");
+}
+
+#[tokio::test]
+async fn sentry_not_configured() {
+    let no_secret = Config { sentry_webhook_secret: None, ..test_config() };
+    let env = TestEnv::with(Arc::new(MemoryStore::new()), no_secret);
+    let sig = sentry::sign("sentry-hook-secret", EVENT_ALERT.as_bytes());
+    call(&env, sentry_req("event_alert", Some(&sig), EVENT_ALERT))
+        .await
+        .error(StatusCode::SERVICE_UNAVAILABLE, "not_configured");
+
+    let no_bot = Config { sentry_alert_telegram_token: None, ..test_config() };
+    let env = TestEnv::with(Arc::new(MemoryStore::new()), no_bot);
+    call(&env, sentry_req("event_alert", Some(&sig), EVENT_ALERT))
+        .await
+        .error(StatusCode::SERVICE_UNAVAILABLE, "not_configured");
+
+    let with_secret = Config { sentry_webhook_secret: Some(Secret::new("s")), ..test_config() };
+    let env = TestEnv::with(Arc::new(MemoryStore::new()), with_secret);
+    let sig = sentry::sign("s", EVENT_ALERT.as_bytes());
+    assert_eq!(call(&env, sentry_req("event_alert", Some(&sig), EVENT_ALERT)).await.status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn customer_endpoints_need_the_client_bot() {
+    let config = Config { token_client: None, ..test_config() };
+    let env = TestEnv::with(Arc::new(MemoryStore::new()), config);
+    get(&env, "/api/v1/me", &tma(&env, 42)).await.error(StatusCode::SERVICE_UNAVAILABLE, "not_configured");
+}
+
+// ---------------------------------------------------------- storage failures
+
+/// The in-memory store, failing every call with a chosen error while one is set.
+#[derive(Default)]
+struct Flaky {
+    inner: MemoryStore,
+    fail: std::sync::Mutex<Option<StoreError>>,
+}
+
+impl Flaky {
+    fn set(&self, e: Option<StoreError>) {
+        *self.fail.lock().unwrap() = e;
+    }
+
+    fn check(&self) -> StoreResult<()> {
+        match self.fail.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for Flaky {
+    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
+        self.check()?;
+        self.inner.register_customer(req).await
+    }
+    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
+        self.check()?;
+        self.inner.customer_summary(who, recent).await
+    }
+    async fn customer_entries(
+        &self,
+        customer: CustomerId,
+        limit: u32,
+        before: Option<EntryId>,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        self.check()?;
+        self.inner.customer_entries(customer, limit, before).await
+    }
+    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
+        self.check()?;
+        self.inner.set_language(who, language).await
+    }
+    async fn set_blocked(
+        &self,
+        who: CustomerRef,
+        blocked: bool,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Customer> {
+        self.check()?;
+        self.inner.set_blocked(who, blocked, admin, now).await
+    }
+    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
+        self.check()?;
+        self.inner.credit_purchase(req).await
+    }
+    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
+        self.check()?;
+        self.inner.open_redemption(req).await
+    }
+    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        self.check()?;
+        self.inner.confirm_redemption(req).await
+    }
+    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        self.check()?;
+        self.inner.decline_redemption(req).await
+    }
+    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
+        self.check()?;
+        self.inner.expire_redemptions(now).await
+    }
+    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
+        self.check()?;
+        self.inner.reverse_entry(req).await
+    }
+    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
+        self.check()?;
+        self.inner.adjust_balance(req).await
+    }
+    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
+        self.check()?;
+        self.inner.apply_partner(req).await
+    }
+    async fn decide_partner(
+        &self,
+        partner: PartnerId,
+        decision: PartnerDecision,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Decided> {
+        self.check()?;
+        self.inner.decide_partner(partner, decision, admin, now).await
+    }
+    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
+        self.check()?;
+        self.inner.partner(who).await
+    }
+    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
+        self.check()?;
+        self.inner.list_partners(status).await
+    }
+    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
+        self.check()?;
+        self.inner.set_partner_api_key(who, key_sha256_hex).await
+    }
+    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
+        self.check()?;
+        self.inner.partner_by_api_key(key_sha256_hex).await
+    }
+    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
+        self.check()?;
+        self.inner.partner_stats(who, today, week).await
+    }
+    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
+        self.check()?;
+        self.inner.program_stats(today).await
+    }
+    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.claim_update(bot, update_id, now).await
+    }
+    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
+        self.check()?;
+        self.inner.release_update(bot, update_id).await
+    }
+    async fn consume_quota(
+        &self,
+        kind: QuotaKind,
+        user: TelegramUserId,
+        day: Timestamp,
+        limit: u32,
+    ) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.consume_quota(kind, user, day, limit).await
+    }
+    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
+        self.check()?;
+        self.inner.create_broadcast(req).await
+    }
+    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
+        self.check()?;
+        self.inner.claim_broadcast_batch(job, limit).await
+    }
+    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
+        self.check()?;
+        self.inner.record_broadcast(job, sent, failed).await
+    }
+    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
+        self.check()?;
+        self.inner.pending_broadcasts().await
+    }
+}
+
+#[tokio::test]
+async fn storage_failures_are_reported_not_leaked() {
+    let store = Arc::new(Flaky::default());
+    let env = TestEnv::with(store.clone(), test_config());
+    let c = register(&env, 42, Language::En).await;
+    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let body = format!(r#"{{"customer_code":"{}","purchase":1500}}"#, c.code);
+
+    store.set(Some(StoreError::Unavailable("connection reset by db.internal:5432".into())));
+    let a = get(&env, "/api/v1/partners", &tma(&env, 42)).await;
+    a.error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    let b = call(&env, credit_req(&key, "f1", &body)).await;
+    b.error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    for x in [&a, &b] {
+        let text = String::from_utf8_lossy(&x.body);
+        assert!(!text.contains("db.internal") && !text.contains(&key), "{text}");
+    }
+    let reports = env.reporter.reports();
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|r| r.context == "api" && r.temporary && !r.message.contains(&key)));
+
+    store.set(Some(StoreError::Backend("relation \"ledger\" does not exist".into())));
+    let c500 = get(&env, "/api/v1/me", &tma(&env, 42)).await;
+    c500.error(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    assert!(!String::from_utf8_lossy(&c500.body).contains("ledger"));
+    let reports = env.reporter.reports();
+    assert_eq!(reports.len(), 3);
+    assert!(!reports[2].temporary);
+
+    // Once the store is back, the retry with the same key credits once.
+    store.set(None);
+    let ok = call(&env, credit_req(&key, "f1", &body)).await;
+    assert_eq!((ok.status, ok.json()["replayed"].clone()), (StatusCode::OK, json!(false)));
+}
+
+// ------------------------------------------------------------ never panics
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Whatever arrives, the answer is a well-formed response, and every
+    /// error is the standard JSON error.
+    #[test]
+    fn any_request_gets_an_answer(
+        method in proptest::sample::select(vec!["GET", "POST", "PUT", "OPTIONS", "DELETE", "PATCH", "HEAD"]),
+        path in proptest::sample::select(ROUTES.iter().map(|r| r.path).chain(["/", "/x", "/api/v1/redemptions/1/confirm"]).collect::<Vec<_>>()),
+        suffix in "[a-z0-9%/?=&.+-]{0,12}",
+        auth in "(tma |Bearer |)[ -~]{0,40}",
+        idem in "[ -~]{0,20}",
+        content_type in proptest::sample::select(vec!["application/json", "text/plain", ""]),
+        body in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+    ) {
+        let env = TestEnv::new();
+        let uri = format!("{}{}", path.replace("{id}", "1"), suffix);
+        let Ok(req) = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", auth)
+            .header("idempotency-key", idem)
+            .header("content-type", content_type)
+            .header("origin", "https://app.example.com")
+            .body(Bytes::from(body)) else { return Ok(()); };
+        let out = futures::executor::block_on(env.engine.handle_api(req));
+        let status = out.response.status();
+        if status.is_client_error() || status.is_server_error() {
+            let v: Value = serde_json::from_slice(out.response.body()).expect("JSON error");
+            proptest::prop_assert!(v["error"]["code"].is_string());
+        }
+        proptest::prop_assert_eq!(&out.response.headers()["access-control-allow-origin"], "https://app.example.com");
+    }
+}
+
+#[tokio::test]
+async fn blocked_customer() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    let (p, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let id = open(&env, &p, &c, 10, "b1").await;
+    env.storage.set_blocked(CustomerRef::Id(c.id), true, TelegramUserId(900), env.engine.now()).await.unwrap();
+    let me = get(&env, "/api/v1/me", &tma(&env, 42)).await;
+    assert_eq!((me.status, me.json()["blocked"].clone()), (StatusCode::OK, json!(true)));
+    let body = format!(r#"{{"customer_code":"{}","purchase":1500}}"#, c.code);
+    call(&env, credit_req(&key, "b2", &body)).await.error(StatusCode::FORBIDDEN, "customer_blocked");
+    call(&env, post(&format!("/api/v1/redemptions/{id}/confirm"), &tma(&env, 42)))
+        .await
+        .error(StatusCode::FORBIDDEN, "customer_blocked");
+}
