@@ -7,7 +7,7 @@
 //! chat through this bot.
 //!
 //! Messages the bot sends on its own initiative (new applications, broadcast
-//! progress) are written in [`ADMIN_LANGUAGE`]; replies to commands use the
+//! progress) are written in English; replies to commands use the
 //! language of the admin who wrote.
 
 mod texts;
@@ -425,7 +425,7 @@ enum Delivery {
 }
 
 impl Engine {
-    /// Delivers up to `max_batches` batches of [`BROADCAST_BATCH`] recipients
+    /// Delivers up to `max_batches` batches of 25 recipients
     /// of a broadcast job, at most 25 messages a second, and returns the job's
     /// state afterwards (`None` when the job cannot be read at all, e.g. an
     /// unknown id).

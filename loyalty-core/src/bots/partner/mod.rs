@@ -3,11 +3,11 @@
 //! figures and get a key for their POS system.
 //!
 //! The conversation is stateless. A question that waits for an answer is sent
-//! with `force_reply` and starts with a marker — [`APPLY_MARKER`] (application),
-//! [`CREDIT_MARKER`] (purchase amount) or [`REDEEM_MARKER`] (points and
-//! purchase) — followed, for the last two, by the customer's code. An answer is
-//! recognised by the marker of the message it replies to, and the code is read
-//! back from that message, so nothing has to be remembered between updates.
+//! with `force_reply` and starts with a marker — 📝 (application), 💳
+//! (purchase amount) or 🎁 (points and purchase) — followed, for the last two,
+//! by the customer's code. An answer is recognised by the marker of the message
+//! it replies to, and the code is read back from that message, so nothing has
+//! to be remembered between updates.
 //!
 //! Every ledger write carries an idempotency key derived from the update
 //! (`tg:partner:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
