@@ -344,3 +344,28 @@ async fn broadcast_commands_are_checked() {
     assert_eq!(to_partner.len(), 1);
     assert_eq!(to_partner[0].chat_id(), Some(mark.id));
 }
+
+#[tokio::test]
+async fn broadcast_failures_are_retried_then_counted_and_reported_once() {
+    let env = TestEnv::new();
+    let id = queue_broadcast(&env, 3).await;
+    // A transient failure is retried; a missing token fails every message but is reported once.
+    env.telegram.fail_next(TelegramError::Transport("connection reset".into()));
+    let job = env.engine.deliver_broadcast(id, 1).await.unwrap();
+    assert_eq!((job.sent, job.failed), (3, 0));
+    assert!(env.reporter.reports().is_empty());
+
+    let id = {
+        let out = admin_says(&env, "/broadcast customers Double points, again").await;
+        let [Task::Broadcast(id)] = out.tasks[..] else { panic!("{:?}", out.tasks) };
+        id
+    };
+    for _ in 0..3 {
+        env.telegram.fail_next(TelegramError::NoToken("client"));
+    }
+    let job = env.engine.deliver_broadcast(id, 1).await.unwrap();
+    assert_eq!((job.sent, job.failed, job.done), (0, 3, true));
+    let reports = env.reporter.reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].context, "broadcast");
+}

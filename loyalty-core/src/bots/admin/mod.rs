@@ -421,7 +421,10 @@ fn parse_broadcast(args: &str) -> Option<(Audience, &str)> {
 /// What one broadcast message came to.
 enum Delivery {
     Sent,
-    Failed,
+    /// The recipient cannot be reached (blocked the bot, chat gone).
+    Unreachable,
+    /// Anything else, after retries: worth reporting.
+    Failed(TelegramError),
 }
 
 impl Engine {
@@ -451,6 +454,7 @@ impl Engine {
         };
         let mut last: Option<BroadcastJob> = None;
         let mut batches = 0u32;
+        let mut reported = false;
         while batches < max_batches {
             let started = ports.clock.now();
             let batch = match storage.claim_broadcast_batch(job, BROADCAST_BATCH).await {
@@ -471,7 +475,18 @@ impl Engine {
                 let call = BotCall::send_message(bot, r.chat_id.0, text.clone(), None);
                 match self.deliver_one(&call).await {
                     Delivery::Sent => sent += 1,
-                    Delivery::Failed => failed += 1,
+                    Delivery::Unreachable => failed += 1,
+                    Delivery::Failed(e) => {
+                        failed += 1;
+                        // One report per call is enough: a misconfigured bot fails every message.
+                        if !reported {
+                            reported = true;
+                            let message = format!("broadcast {job} via {} bot: {e}", bot.as_str());
+                            let temporary = e.is_temporary();
+                            self.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary })
+                                .await;
+                        }
+                    }
                 }
             }
             // An empty claim means nobody is left (a store that still says
@@ -533,22 +548,12 @@ impl Engine {
             let wait_millis = match &error {
                 TelegramError::RetryAfter(secs) => u64::from((*secs).max(1)) * 1000,
                 e if e.is_temporary() => 500 << attempt,
-                // 403 (blocked the bot, deactivated), 400 (chat not found) and
-                // anything else permanent: this recipient cannot be reached.
-                TelegramError::Api { code: 400 | 403, .. } => return Delivery::Failed,
-                other => {
-                    self.report(ErrorReport {
-                        message: format!("broadcast message via {} bot failed: {other}", call.bot.as_str()),
-                        context: "broadcast",
-                        update_kind: None,
-                        temporary: false,
-                    })
-                    .await;
-                    return Delivery::Failed;
-                }
+                // 403 (blocked the bot, deactivated), 400 (chat not found).
+                TelegramError::Api { code: 400 | 403, .. } => return Delivery::Unreachable,
+                _ => return Delivery::Failed(error),
             };
             if attempt >= MAX_SEND_RETRIES {
-                return Delivery::Failed;
+                return Delivery::Failed(error);
             }
             ports.clock.sleep(wait_millis).await;
             attempt += 1;

@@ -301,6 +301,9 @@ impl Ctx<'_> {
 
     /// `/credit <code> <purchase>`.
     async fn credit_command(&self, args: &str) -> Result<Outbox> {
+        if self.approved().is_none() {
+            return Ok(self.status_or_help());
+        }
         let (code, amount) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
         if code.is_empty() || amount.trim().is_empty() {
             return Ok(self.usage(texts::usage_credit(self.lang)));
@@ -316,6 +319,9 @@ impl Ctx<'_> {
 
     /// An answer to a [`CREDIT_MARKER`] prompt.
     async fn credit_answer(&self, prompt: &str, text: &str) -> Result<Outbox> {
+        if self.approved().is_none() {
+            return Ok(self.status_or_help());
+        }
         let Some(code) = code_in_prompt(prompt) else {
             return Ok(self.usage(texts::usage_credit(self.lang)));
         };
@@ -330,10 +336,7 @@ impl Ctx<'_> {
     }
 
     fn usage(&self, text: String) -> Outbox {
-        match self.approved() {
-            Some(_) => Outbox::one(self.reply(text)),
-            None => self.status_or_help(),
-        }
+        Outbox::one(self.reply(text))
     }
 
     async fn credit(&self, code: CustomerCode, purchase: Points) -> Result<Outbox> {
@@ -369,6 +372,9 @@ impl Ctx<'_> {
 
     /// `/redeem <code> <points> <purchase>`.
     async fn redeem_command(&self, args: &str) -> Result<Outbox> {
+        if self.approved().is_none() {
+            return Ok(self.status_or_help());
+        }
         let [code, points, purchase] = args.split_whitespace().collect::<Vec<_>>()[..] else {
             return Ok(self.usage(texts::usage_redeem(self.lang)));
         };
@@ -383,6 +389,9 @@ impl Ctx<'_> {
 
     /// An answer to a [`REDEEM_MARKER`] prompt: two numbers.
     async fn redeem_answer(&self, prompt: &str, text: &str) -> Result<Outbox> {
+        if self.approved().is_none() {
+            return Ok(self.status_or_help());
+        }
         let Some(code) = code_in_prompt(prompt) else {
             return Ok(self.usage(texts::usage_redeem(self.lang)));
         };
