@@ -202,7 +202,7 @@ impl Ctx<'_> {
             Ok(d) => d,
             Err(text) => return Ok(Outbox::one(answer(q, Some(text)))),
         };
-        let mut out = Outbox::one(answer(q, Some(texts::decision_result(self.lang, &d.partner, d.changed))));
+        let mut out = Outbox::one(answer(q, Some(texts::decision_toast(self.lang, &d.partner, d.changed))));
         if d.changed {
             if let Some(m) = &q.message {
                 let text = texts::decided(self.lang, &d.partner, &self.user.first_name);

@@ -185,6 +185,19 @@ pub(super) fn decision_result(lang: Language, p: &Partner, changed: bool) -> Str
     }
 }
 
+/// The result of a decision as a callback toast (plain text, no HTML).
+pub(super) fn decision_toast(lang: Language, p: &Partner, changed: bool) -> String {
+    let status = status_label(lang, p.status);
+    match (lang, changed) {
+        (Language::En, true) => format!("Partner #{}: {status}.", p.id),
+        (Language::En, false) => format!("Partner #{} is already {status}.", p.id),
+        (Language::Ru, true) => format!("Партнёр #{}: {status}.", p.id),
+        (Language::Ru, false) => format!("Партнёр #{} уже {status}.", p.id),
+        (Language::Vi, true) => format!("Đối tác #{}: {status}.", p.id),
+        (Language::Vi, false) => format!("Đối tác #{} đã ở trạng thái {status}.", p.id),
+    }
+}
+
 /// One line of `/partners`.
 pub(super) fn partner_line(lang: Language, p: &Partner) -> String {
     let (name, category) = (escape_html(&p.name), escape_html(&p.category));
@@ -546,6 +559,8 @@ mod tests {
                 more_pending(l, 2),
                 decision_result(l, &partner(PartnerStatus::Approved), true),
                 decision_result(l, &partner(PartnerStatus::Approved), false),
+                decision_toast(l, &partner(PartnerStatus::Approved), true),
+                decision_toast(l, &partner(PartnerStatus::Approved), false),
                 partner_line(l, &partner(PartnerStatus::Approved)),
                 partners_title(l, 1),
                 no_partners(l),
