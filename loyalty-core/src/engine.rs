@@ -122,6 +122,9 @@ struct Inner {
 
 impl Engine {
     /// Builds an engine.
+    // On wasm32 the ports need not be `Send`/`Sync` (one thread per isolate), and
+    // one `Arc` type for both targets keeps the engine's API the same.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn new(config: Config, ports: Ports) -> Engine {
         let mut usernames = HashMap::new();
         if let Some(u) = &config.client_bot_username {

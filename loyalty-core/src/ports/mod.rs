@@ -3,6 +3,20 @@
 //! The core never performs I/O, reads a clock or draws randomness by itself;
 //! adapters (`loyalty-native`, `loyalty-edge`) implement these traits and tests
 //! implement them with fakes (see the `testkit` feature).
+//!
+//! # The storage contract
+//!
+//! [`Storage`] has one method per use case, each one atomic round trip.
+//!
+//! A backend such as Postgres implements every method as a single function call
+//! (or a single transaction); the in-memory store holds one lock per call. No
+//! method expects the caller to read, decide and write back: the decision is
+//! made inside the call, from the inputs given here (including `now` and the
+//! day boundaries, which the core computes from its [`Clock`]).
+//!
+//! Every money-moving request carries an `idempotency_key`. Applying the same
+//! key again returns the first result with `replayed = true`; the same key with
+//! different parameters is [`Rejection::IdempotencyConflict`].
 
 mod storage;
 

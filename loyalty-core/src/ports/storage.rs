@@ -487,7 +487,7 @@ impl BotKind {
     }
 }
 
-/// The storage port. See the [module docs](self) for the contract.
+/// The storage port. See the [`ports`](crate::ports) module for the contract.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 pub trait Storage: MaybeSend + MaybeSync {
