@@ -3,7 +3,7 @@
 #
 # Steps, failing fast:
 #   1. cargo fmt --all -- --check
-#   2. cargo clippy --workspace --all-targets --all-features -- -D warnings
+#   2. cargo clippy --workspace --all-targets --all-features -- -D warnings, and rustdoc with -D warnings
 #   3. tests: cargo nextest run --workspace --all-features  +  cargo test --doc --workspace --all-features
 #      (falls back to cargo test --workspace --all-features when cargo-nextest is not installed);
 #      PostgreSQL on 127.0.0.1:5432 is made sure to answer first
@@ -105,8 +105,9 @@ step 1 "cargo fmt --all -- --check"
 run cargo fmt --all -- --check
 step_done
 
-step 2 "cargo clippy --workspace --all-targets --all-features -- -D warnings"
+step 2 "cargo clippy --workspace --all-targets --all-features -- -D warnings; rustdoc -D warnings"
 run cargo clippy --workspace --all-targets --all-features -- -D warnings
+RUSTDOCFLAGS=-Dwarnings run cargo doc --workspace --all-features --no-deps --quiet
 step_done
 
 TEST_LOG=$LOG_DIR/tests.log
