@@ -384,17 +384,30 @@ impl State {
             reason: d.reason,
             created_at: d.created_at,
         };
+        if let Some(p) = entry.partner
+            && self.partner(p).is_none()
+        {
+            return Err(broken("missing partner"));
+        }
         let row = self.customer_mut(entry.customer).ok_or_else(|| broken("missing customer"))?;
         row.customer.balance = after;
         row.entries.push(entry.id);
-        if let Some(p) = entry.partner {
-            self.partner_mut(p).ok_or_else(|| broken("missing partner"))?.entries.push(entry.id);
-        }
         if let Some(original) = entry.reverses {
             self.reversal_of.insert(original, entry.id);
         }
         self.entry_by_key.insert(entry.idempotency_key.clone(), entry.id);
         self.entries.push(entry.clone());
+        if let Some(p) = entry.partner {
+            // Kept ordered by time (then id), so "since" queries start at a binary-searched
+            // position instead of scanning the partner's whole history; the clock port may
+            // step backwards in tests, hence the insert rather than a plain push.
+            let at = self.partner(p).map_or(0, |row| {
+                row.entries.partition_point(|id| self.entry(*id).is_some_and(|e| e.created_at <= entry.created_at))
+            });
+            if let Some(row) = self.partner_mut(p) {
+                row.entries.insert(at, entry.id);
+            }
+        }
         Ok(entry)
     }
 
@@ -404,12 +417,19 @@ impl State {
 
     /// Net accruals of `partner` created at or after `since`.
     fn credited_since(&self, partner: &PartnerRow, since: Timestamp) -> Points {
-        partner
-            .entries
-            .iter()
-            .filter_map(|id| self.entry(*id))
-            .filter(|e| e.kind == EntryKind::Accrual && e.created_at >= since && !self.is_reversed(e.id))
+        self.partner_entries_since(partner, since)
+            .filter(|e| e.kind == EntryKind::Accrual && !self.is_reversed(e.id))
             .fold(0, |sum: Points, e| sum.saturating_add(e.amount))
+    }
+
+    /// A partner's entries created at or after `since` (its list is ordered by time).
+    fn partner_entries_since<'a>(
+        &'a self,
+        partner: &'a PartnerRow,
+        since: Timestamp,
+    ) -> impl Iterator<Item = &'a LedgerEntry> + 'a {
+        let start = partner.entries.partition_point(|id| self.entry(*id).is_some_and(|e| e.created_at < since));
+        partner.entries[start..].iter().filter_map(|id| self.entry(*id))
     }
 
     fn period_stats<'a>(&self, entries: impl Iterator<Item = &'a LedgerEntry>, since: Timestamp) -> PeriodStats {
@@ -1017,8 +1037,10 @@ impl Storage for MemoryStore {
     async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
         let s = self.lock()?;
         let row = s.find_partner(who).and_then(|id| s.partner(id)).ok_or(Rejection::UnknownPartner)?;
-        let entries = || row.entries.iter().filter_map(|id| s.entry(*id));
-        Ok(PartnerStats { today: s.period_stats(entries(), today), week: s.period_stats(entries(), week) })
+        Ok(PartnerStats {
+            today: s.period_stats(s.partner_entries_since(row, today), today),
+            week: s.period_stats(s.partner_entries_since(row, week), week),
+        })
     }
 
     async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
