@@ -6,13 +6,10 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
 use loyalty_core::api::init_data::sign_init_data;
 use loyalty_core::api::{MAX_API_BODY_BYTES, ROUTES, sentry};
-use loyalty_core::domain::{
-    BroadcastId, BroadcastJob, Customer, CustomerId, EntryId, Language, LedgerEntry, Partner, PartnerId, PartnerStatus,
-    PartnerTerms, RedemptionId, RedemptionRequest, TelegramUserId, Timestamp, rules,
-};
+use loyalty_core::domain::{Customer, Language, Partner, PartnerTerms, RedemptionId, TelegramUserId, rules};
 use loyalty_core::memory::MemoryStore;
 use loyalty_core::ports::*;
-use loyalty_core::testkit::{ALERT_CHAT, TestEnv, test_config};
+use loyalty_core::testkit::{ALERT_CHAT, FaultyStore, TestEnv, test_config};
 use loyalty_core::{Config, Secret, Task};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -747,170 +744,15 @@ async fn customer_endpoints_need_the_client_bot() {
 
 // ---------------------------------------------------------- storage failures
 
-/// The in-memory store, failing every call with a chosen error while one is set.
-#[derive(Default)]
-struct Flaky {
-    inner: MemoryStore,
-    fail: std::sync::Mutex<Option<StoreError>>,
-}
-
-impl Flaky {
-    fn set(&self, e: Option<StoreError>) {
-        *self.fail.lock().unwrap() = e;
-    }
-
-    fn check(&self) -> StoreResult<()> {
-        match self.fail.lock().unwrap().clone() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl Storage for Flaky {
-    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
-        self.check()?;
-        self.inner.register_customer(req).await
-    }
-    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
-        self.check()?;
-        self.inner.customer_summary(who, recent).await
-    }
-    async fn customer_entries(
-        &self,
-        customer: CustomerId,
-        limit: u32,
-        before: Option<EntryId>,
-    ) -> StoreResult<Vec<LedgerEntry>> {
-        self.check()?;
-        self.inner.customer_entries(customer, limit, before).await
-    }
-    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
-        self.check()?;
-        self.inner.set_language(who, language).await
-    }
-    async fn set_blocked(
-        &self,
-        who: CustomerRef,
-        blocked: bool,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Customer> {
-        self.check()?;
-        self.inner.set_blocked(who, blocked, admin, now).await
-    }
-    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
-        self.check()?;
-        self.inner.credit_purchase(req).await
-    }
-    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
-        self.check()?;
-        self.inner.open_redemption(req).await
-    }
-    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.check()?;
-        self.inner.confirm_redemption(req).await
-    }
-    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.check()?;
-        self.inner.decline_redemption(req).await
-    }
-    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
-        self.check()?;
-        self.inner.expire_redemptions(now).await
-    }
-    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
-        self.check()?;
-        self.inner.reverse_entry(req).await
-    }
-    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
-        self.check()?;
-        self.inner.adjust_balance(req).await
-    }
-    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
-        self.check()?;
-        self.inner.apply_partner(req).await
-    }
-    async fn decide_partner(
-        &self,
-        partner: PartnerId,
-        decision: PartnerDecision,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Decided> {
-        self.check()?;
-        self.inner.decide_partner(partner, decision, admin, now).await
-    }
-    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
-        self.check()?;
-        self.inner.partner(who).await
-    }
-    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
-        self.check()?;
-        self.inner.list_partners(status).await
-    }
-    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
-        self.check()?;
-        self.inner.set_partner_api_key(who, key_sha256_hex).await
-    }
-    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
-        self.check()?;
-        self.inner.partner_by_api_key(key_sha256_hex).await
-    }
-    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
-        self.check()?;
-        self.inner.partner_stats(who, today, week).await
-    }
-    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
-        self.check()?;
-        self.inner.program_stats(today).await
-    }
-    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
-        self.check()?;
-        self.inner.claim_update(bot, update_id, now).await
-    }
-    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
-        self.check()?;
-        self.inner.release_update(bot, update_id).await
-    }
-    async fn consume_quota(
-        &self,
-        kind: QuotaKind,
-        user: TelegramUserId,
-        day: Timestamp,
-        limit: u32,
-    ) -> StoreResult<bool> {
-        self.check()?;
-        self.inner.consume_quota(kind, user, day, limit).await
-    }
-    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
-        self.check()?;
-        self.inner.create_broadcast(req).await
-    }
-    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
-        self.check()?;
-        self.inner.claim_broadcast_batch(job, limit).await
-    }
-    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
-        self.check()?;
-        self.inner.record_broadcast(job, sent, failed).await
-    }
-    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
-        self.check()?;
-        self.inner.pending_broadcasts().await
-    }
-}
-
 #[tokio::test]
 async fn storage_failures_are_reported_not_leaked() {
-    let store = Arc::new(Flaky::default());
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
     let env = TestEnv::with(store.clone(), test_config());
     let c = register(&env, 42, Language::En).await;
     let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
     let body = format!(r#"{{"customer_code":"{}","purchase":1500}}"#, c.code);
 
-    store.set(Some(StoreError::Unavailable("connection reset by db.internal:5432".into())));
+    store.fail_all(Some(StoreError::Unavailable("connection reset by db.internal:5432".into())));
     let a = get(&env, "/api/v1/partners", &tma(&env, 42)).await;
     a.error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     let b = call(&env, credit_req(&key, "f1", &body)).await;
@@ -923,7 +765,7 @@ async fn storage_failures_are_reported_not_leaked() {
     assert_eq!(reports.len(), 2);
     assert!(reports.iter().all(|r| r.context == "api" && r.temporary && !r.message.contains(&key)));
 
-    store.set(Some(StoreError::Backend("relation \"ledger\" does not exist".into())));
+    store.fail_all(Some(StoreError::Backend("relation \"ledger\" does not exist".into())));
     let c500 = get(&env, "/api/v1/me", &tma(&env, 42)).await;
     c500.error(StatusCode::INTERNAL_SERVER_ERROR, "internal");
     assert!(!String::from_utf8_lossy(&c500.body).contains("ledger"));
@@ -932,7 +774,7 @@ async fn storage_failures_are_reported_not_leaked() {
     assert!(!reports[2].temporary);
 
     // Once the store is back, the retry with the same key credits once.
-    store.set(None);
+    store.fail_all(None);
     let ok = call(&env, credit_req(&key, "f1", &body)).await;
     assert_eq!((ok.status, ok.json()["replayed"].clone()), (StatusCode::OK, json!(false)));
 }

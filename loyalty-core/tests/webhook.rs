@@ -1,7 +1,6 @@
 //! The webhook pipeline end to end: HTTP request in, status, body and deferred
 //! work out, over the in-memory store and the testkit fakes.
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use loyalty_core::Config;
@@ -9,177 +8,18 @@ use loyalty_core::domain::*;
 use loyalty_core::memory::MemoryStore;
 use loyalty_core::ports::*;
 use loyalty_core::telegram::{MAX_BODY_BYTES, SECRET_TOKEN_HEADER, WebhookResponse, webhook_secret};
-use loyalty_core::testkit::{TEST_START, TestEnv, TgUser, test_config, text_json};
+use loyalty_core::testkit::{FaultyStore, TEST_START, TestEnv, TgUser, test_config, text_json};
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-// ---------------------------------------------------------------------------
-// A storage that fails on demand.
-
-/// Wraps a [`MemoryStore`], numbering every call from 1; the call whose number
-/// is `fail_at` fails with [`StoreError::Unavailable`], either without reaching
-/// the store or (`apply_first`) after the store applied it, as when a
-/// connection drops before the commit is acknowledged. Also logs each method
-/// name and the outcome of every claim.
-#[derive(Default)]
-struct FlakyStore {
-    inner: MemoryStore,
-    calls: AtomicUsize,
-    fail_at: AtomicUsize,
-    apply_first: AtomicBool,
-    log: Mutex<Vec<&'static str>>,
-    claims: Mutex<Vec<bool>>,
-}
-
-impl FlakyStore {
-    fn new() -> FlakyStore {
-        FlakyStore { inner: MemoryStore::new(), ..FlakyStore::default() }
-    }
-
-    /// Makes call number `n` (counting from 1 over the store's life) fail;
-    /// when `applied`, the store carries it out before the failure is returned.
-    fn fail_call(&self, n: usize, applied: bool) {
-        self.apply_first.store(applied, Ordering::SeqCst);
-        self.fail_at.store(n, Ordering::SeqCst);
-    }
-
-    async fn run<T>(&self, method: &'static str, op: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
-        self.log.lock().unwrap().push(method);
-        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        let fail = n == self.fail_at.load(Ordering::SeqCst);
-        let injected = || StoreError::Unavailable(format!("injected failure of call {n} ({method})"));
-        if fail && !self.apply_first.load(Ordering::SeqCst) {
-            return Err(injected());
-        }
-        let result = op.await;
-        if fail { Err(injected()) } else { result }
-    }
-
-    fn log(&self) -> Vec<&'static str> {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn successful_claims(&self) -> usize {
-        self.claims.lock().unwrap().iter().filter(|c| **c).count()
-    }
-}
-
-#[async_trait]
-impl Storage for FlakyStore {
-    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
-        self.run("register_customer", self.inner.register_customer(req)).await
-    }
-    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
-        self.run("customer_summary", self.inner.customer_summary(who, recent)).await
-    }
-    async fn customer_entries(
-        &self,
-        customer: CustomerId,
-        limit: u32,
-        before: Option<EntryId>,
-    ) -> StoreResult<Vec<LedgerEntry>> {
-        self.run("customer_entries", self.inner.customer_entries(customer, limit, before)).await
-    }
-    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
-        self.run("set_language", self.inner.set_language(who, language)).await
-    }
-    async fn set_blocked(
-        &self,
-        who: CustomerRef,
-        blocked: bool,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Customer> {
-        self.run("set_blocked", self.inner.set_blocked(who, blocked, admin, now)).await
-    }
-    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
-        self.run("credit_purchase", self.inner.credit_purchase(req)).await
-    }
-    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
-        self.run("open_redemption", self.inner.open_redemption(req)).await
-    }
-    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.run("confirm_redemption", self.inner.confirm_redemption(req)).await
-    }
-    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.run("decline_redemption", self.inner.decline_redemption(req)).await
-    }
-    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
-        self.run("expire_redemptions", self.inner.expire_redemptions(now)).await
-    }
-    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
-        self.run("reverse_entry", self.inner.reverse_entry(req)).await
-    }
-    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
-        self.run("adjust_balance", self.inner.adjust_balance(req)).await
-    }
-    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
-        self.run("apply_partner", self.inner.apply_partner(req)).await
-    }
-    async fn decide_partner(
-        &self,
-        partner: PartnerId,
-        decision: PartnerDecision,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Decided> {
-        self.run("decide_partner", self.inner.decide_partner(partner, decision, admin, now)).await
-    }
-    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
-        self.run("partner", self.inner.partner(who)).await
-    }
-    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
-        self.run("list_partners", self.inner.list_partners(status)).await
-    }
-    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
-        self.run("set_partner_api_key", self.inner.set_partner_api_key(who, key_sha256_hex)).await
-    }
-    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
-        self.run("partner_by_api_key", self.inner.partner_by_api_key(key_sha256_hex)).await
-    }
-    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
-        self.run("partner_stats", self.inner.partner_stats(who, today, week)).await
-    }
-    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
-        self.run("program_stats", self.inner.program_stats(today)).await
-    }
-    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
-        let claimed = self.run("claim_update", self.inner.claim_update(bot, update_id, now)).await?;
-        self.claims.lock().unwrap().push(claimed);
-        Ok(claimed)
-    }
-    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
-        self.run("release_update", self.inner.release_update(bot, update_id)).await
-    }
-    async fn consume_quota(
-        &self,
-        kind: QuotaKind,
-        user: TelegramUserId,
-        day: Timestamp,
-        limit: u32,
-    ) -> StoreResult<bool> {
-        self.run("consume_quota", self.inner.consume_quota(kind, user, day, limit)).await
-    }
-    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
-        self.run("create_broadcast", self.inner.create_broadcast(req)).await
-    }
-    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
-        self.run("claim_broadcast_batch", self.inner.claim_broadcast_batch(job, limit)).await
-    }
-    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
-        self.run("record_broadcast", self.inner.record_broadcast(job, sent, failed)).await
-    }
-    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
-        self.run("pending_broadcasts", self.inner.pending_broadcasts()).await
-    }
-}
+/// The in-memory store behind the testkit's fault injector.
+type FlakyStore = FaultyStore<MemoryStore>;
 
 // ---------------------------------------------------------------------------
 // Helpers.
 
 fn env_with(config: Config) -> (TestEnv, Arc<FlakyStore>) {
-    let store = Arc::new(FlakyStore::new());
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
     (TestEnv::with(store.clone(), config), store)
 }
 
@@ -219,7 +59,7 @@ fn error_code(res: &WebhookResponse) -> String {
 
 /// Whether `(bot, update_id)` is still unclaimed (claims it as a side effect).
 async fn unclaimed(store: &FlakyStore, bot: BotKind, update_id: i64) -> bool {
-    store.inner.claim_update(bot, update_id, TEST_START).await.unwrap()
+    store.inner().claim_update(bot, update_id, TEST_START).await.unwrap()
 }
 
 /// Everything an update caused, comparable across environments: the response

@@ -3,6 +3,8 @@
 
 pub mod conformance;
 pub mod fakes;
+mod faults;
 pub mod scenario;
 
 pub use fakes::*;
+pub use faults::FaultyStore;
