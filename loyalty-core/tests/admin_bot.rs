@@ -5,11 +5,11 @@
 #![cfg(feature = "testkit")]
 
 use loyalty_core::domain::{BroadcastId, Customer, EntryKind, Language, PartnerStatus, TelegramUserId};
-use loyalty_core::ports::{BotKind, CustomerRef, NewCustomer, PartnerRef, TelegramError};
+use loyalty_core::ports::{BotKind, CustomerRef, PartnerRef, TelegramError};
 use loyalty_core::telegram::{BotCall, Update};
-use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser, callback, text, text_json};
+use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser, buttons, callback, first_text, text, text_json, texts_to};
 use loyalty_core::{Outbox, Task};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 fn uid() -> i64 {
@@ -29,46 +29,6 @@ async fn admin_says(env: &TestEnv, msg: &str) -> Outbox {
     handle(env, BotKind::Admin, text(uid(), &admin(), msg)).await
 }
 
-fn first_text(out: &Outbox) -> String {
-    out.calls.first().and_then(BotCall::text).unwrap_or_default().to_string()
-}
-
-fn texts_to(out: &Outbox, bot: BotKind, chat: i64) -> Vec<String> {
-    out.calls
-        .iter()
-        .filter(|c| c.bot == bot && c.chat_id() == Some(chat) && c.method == "sendMessage")
-        .filter_map(|c| c.text().map(str::to_string))
-        .collect()
-}
-
-fn buttons(call: &BotCall) -> Vec<String> {
-    call.params
-        .get("reply_markup")
-        .and_then(|m| m.get("inline_keyboard"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_array)
-        .flatten()
-        .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string))
-        .collect()
-}
-
-async fn customer(env: &TestEnv, tg: i64, name: &str, language: Language) -> Customer {
-    let req = NewCustomer {
-        telegram_id: TelegramUserId(tg),
-        code: env.engine.random_code(),
-        first_name: name.into(),
-        username: None,
-        language,
-        referrer: None,
-        welcome_bonus: 100,
-        referral_bonus: 0,
-        now: env.engine.now(),
-    };
-    env.storage.register_customer(req).await.expect("registered").customer
-}
-
 async fn fetch(env: &TestEnv, c: &Customer) -> Customer {
     env.storage.customer_summary(CustomerRef::Id(c.id), 0).await.unwrap().unwrap().customer
 }
@@ -84,7 +44,7 @@ async fn status(env: &TestEnv, who: &TgUser) -> PartnerStatus {
 #[tokio::test]
 async fn outsiders_get_nothing() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let anna = env.customer(101, "Anna", Language::En).await;
     let linh = TgUser::new(201, "Linh");
     apply(&env, &linh, "Pho").await;
     let stranger = TgUser::new(555, "Mallory");
@@ -154,7 +114,7 @@ async fn pending_partners_and_decisions() {
 #[tokio::test]
 async fn adjustments_need_a_reason_and_never_go_below_zero() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::Vi).await;
+    let anna = env.customer(101, "Anna", Language::Vi).await;
     let code = anna.code.to_string();
 
     let out = admin_says(&env, &format!("/adjust {code} 25")).await;
@@ -190,7 +150,7 @@ async fn adjustments_need_a_reason_and_never_go_below_zero() {
 #[tokio::test]
 async fn block_and_unblock() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let anna = env.customer(101, "Anna", Language::En).await;
     let mark = TgUser::new(202, "Mark");
     apply(&env, &mark, "Bar").await;
     admin_says(&env, "/approve 1").await;
@@ -212,8 +172,8 @@ async fn block_and_unblock() {
 #[tokio::test]
 async fn program_stats() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::En).await;
-    customer(&env, 102, "Boris", Language::En).await;
+    let anna = env.customer(101, "Anna", Language::En).await;
+    env.customer(102, "Boris", Language::En).await;
     let (mark, olga) = (TgUser::new(202, "Mark"), TgUser::new(203, "Olga"));
     apply(&env, &mark, "Bar").await;
     apply(&env, &olga, "Cafe").await;
@@ -230,7 +190,7 @@ async fn program_stats() {
 
 async fn queue_broadcast(env: &TestEnv, n: i64) -> BroadcastId {
     for i in 0..n {
-        customer(env, 10_000 + i, "C", Language::En).await;
+        env.customer(10_000 + i, "C", Language::En).await;
     }
     let out = admin_says(env, "/broadcast customers Double points <this> weekend!").await;
     assert!(first_text(&out).contains(&format!("to {n} customers")), "{}", first_text(&out));
@@ -320,7 +280,7 @@ async fn long_broadcasts_report_progress() {
 #[tokio::test]
 async fn broadcast_commands_are_checked() {
     let env = TestEnv::new();
-    customer(&env, 101, "Anna", Language::En).await;
+    env.customer(101, "Anna", Language::En).await;
     for bad in ["/broadcast", "/broadcast everyone hi", "/broadcast customers   "] {
         let out = admin_says(&env, bad).await;
         assert!(first_text(&out).contains("Usage") && out.tasks.is_empty(), "{bad}");

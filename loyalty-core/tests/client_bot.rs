@@ -11,7 +11,9 @@ use loyalty_core::ports::{
 };
 use loyalty_core::qr::QrMatrix;
 use loyalty_core::telegram::{BotCall, Update};
-use loyalty_core::testkit::{FakeAssistant, TestEnv, TgUser, callback, reply, test_config, text, text_json};
+use loyalty_core::testkit::{
+    FakeAssistant, TestEnv, TgUser, callback, first_text, reply, test_config, text, text_json,
+};
 use loyalty_core::{Engine, Outbox, Ports, Task};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -24,11 +26,6 @@ async fn handle(env: &TestEnv, update: Update) -> Outbox {
 
 async fn say(env: &TestEnv, id: i64, who: &TgUser, msg: &str) -> Outbox {
     handle(env, text(id, who, msg)).await
-}
-
-/// The text of the first call (the direct reply).
-fn first_text(out: &Outbox) -> String {
-    out.calls.first().and_then(BotCall::text).unwrap_or_default().to_string()
 }
 
 async fn balance(env: &TestEnv, who: &TgUser) -> Points {

@@ -5,12 +5,13 @@
 
 #![cfg(feature = "testkit")]
 
-use loyalty_core::domain::{Customer, EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
-use loyalty_core::ports::{BotKind, CustomerRef, NewCustomer, PartnerRef};
+use loyalty_core::domain::{EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
+use loyalty_core::ports::{BotKind, PartnerRef};
 use loyalty_core::telegram::{BotCall, Update};
-use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser, callback, reply, text, text_json};
+use loyalty_core::testkit::{
+    ADMIN_CHAT, TestEnv, TgUser, buttons, callback, first_text, forces_reply, reply, text, text_json, texts_to,
+};
 use loyalty_core::{Outbox, Task};
-use serde_json::Value;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// A fresh update id: idempotency keys derive from it, so each action needs its own.
@@ -37,55 +38,6 @@ async fn handle(env: &TestEnv, bot: BotKind, update: Update) -> Outbox {
 
 async fn partner_says(env: &TestEnv, who: &TgUser, msg: &str) -> Outbox {
     handle(env, BotKind::Partner, text(uid(), who, msg)).await
-}
-
-fn first_text(out: &Outbox) -> String {
-    out.calls.first().and_then(BotCall::text).unwrap_or_default().to_string()
-}
-
-/// Texts of the `sendMessage` calls through `bot` to `chat`.
-fn texts_to(out: &Outbox, bot: BotKind, chat: i64) -> Vec<String> {
-    out.calls
-        .iter()
-        .filter(|c| c.bot == bot && c.chat_id() == Some(chat) && c.method == "sendMessage")
-        .filter_map(|c| c.text().map(str::to_string))
-        .collect()
-}
-
-fn buttons(call: &BotCall) -> Vec<String> {
-    call.params
-        .get("reply_markup")
-        .and_then(|m| m.get("inline_keyboard"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_array)
-        .flatten()
-        .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string))
-        .collect()
-}
-
-fn forces_reply(call: &BotCall) -> bool {
-    call.params.get("reply_markup").and_then(|m| m.get("force_reply")).and_then(Value::as_bool) == Some(true)
-}
-
-async fn customer(env: &TestEnv, tg: i64, name: &str, language: Language) -> Customer {
-    let req = NewCustomer {
-        telegram_id: TelegramUserId(tg),
-        code: env.engine.random_code(),
-        first_name: name.into(),
-        username: None,
-        language,
-        referrer: None,
-        welcome_bonus: 100,
-        referral_bonus: 0,
-        now: env.engine.now(),
-    };
-    env.storage.register_customer(req).await.expect("registered").customer
-}
-
-async fn balance(env: &TestEnv, c: &Customer) -> i64 {
-    env.storage.customer_summary(CustomerRef::Id(c.id), 0).await.unwrap().unwrap().customer.balance
 }
 
 async fn partner_status(env: &TestEnv, who: &TgUser) -> Option<PartnerStatus> {
@@ -182,7 +134,7 @@ async fn malformed_applications_are_explained() {
 #[tokio::test]
 async fn only_approved_partners_operate() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let anna = env.customer(101, "Anna", Language::En).await;
     let code = anna.code.to_string();
     let mark = merchant();
 
@@ -197,24 +149,24 @@ async fn only_approved_partners_operate() {
     let out = handle(&env, BotKind::Partner, callback(uid(), &mark, 3, &format!("cr:{code}"))).await;
     assert_eq!(out.calls[0].method, "answerCallbackQuery");
     assert!(!out.calls.iter().any(forces_reply));
-    assert_eq!(balance(&env, &anna).await, 100, "nothing credited");
+    assert_eq!(env.balance(&anna).await, 100, "nothing credited");
 
     // Suspension stops an approved partner too.
     let id = env.storage.partner(PartnerRef::Telegram(TelegramUserId(mark.id))).await.unwrap().unwrap().id;
     handle(&env, BotKind::Admin, text(uid(), &admin(), &format!("/approve {id}"))).await;
     partner_says(&env, &mark, &format!("/credit {code} 1000")).await;
-    assert_eq!(balance(&env, &anna).await, 150);
+    assert_eq!(env.balance(&anna).await, 150);
     let out = handle(&env, BotKind::Admin, text(uid(), &admin(), &format!("/suspend {id}"))).await;
     assert!(texts_to(&out, BotKind::Partner, mark.id)[0].contains("suspended"));
     let out = partner_says(&env, &mark, &format!("/credit {code} 1000")).await;
     assert!(first_text(&out).contains("suspended"));
-    assert_eq!(balance(&env, &anna).await, 150);
+    assert_eq!(env.balance(&anna).await, 150);
 }
 
 #[tokio::test]
 async fn scanning_a_card_shows_the_customer_with_buttons() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "<Anna>", Language::En).await;
+    let anna = env.customer(101, "<Anna>", Language::En).await;
     let mark = merchant();
     approved_partner(&env, &mark).await;
 
@@ -238,7 +190,7 @@ async fn scanning_a_card_shows_the_customer_with_buttons() {
 #[tokio::test]
 async fn credit_by_command_and_by_prompt() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::Ru).await;
+    let anna = env.customer(101, "Anna", Language::Ru).await;
     let mark = merchant();
     approved_partner(&env, &mark).await;
 
@@ -249,7 +201,7 @@ async fn credit_by_command_and_by_prompt() {
     let told = texts_to(&out, BotKind::Client, anna.telegram_id.0);
     assert_eq!(told.len(), 1);
     assert!(told[0].contains("+99") && told[0].contains("баланс"), "in the customer's language: {}", told[0]);
-    assert_eq!(balance(&env, &anna).await, 199);
+    assert_eq!(env.balance(&anna).await, 199);
 
     // Button → prompt with the code → answer with the amount.
     let out = handle(&env, BotKind::Partner, callback(uid(), &mark, 9, &format!("cr:{}", anna.code))).await;
@@ -260,11 +212,11 @@ async fn credit_by_command_and_by_prompt() {
 
     let out = handle(&env, BotKind::Partner, reply(uid(), &mark, &prompt, "lots")).await;
     assert!(out.calls.iter().any(forces_reply), "asked again");
-    assert_eq!(balance(&env, &anna).await, 199);
+    assert_eq!(env.balance(&anna).await, 199);
 
     let out = handle(&env, BotKind::Partner, reply(uid(), &mark, &prompt, "2 000")).await;
     assert!(first_text(&out).contains("+100"), "{}", first_text(&out));
-    assert_eq!(balance(&env, &anna).await, 299);
+    assert_eq!(env.balance(&anna).await, 299);
 
     // Bad input changes nothing.
     for bad in ["/credit", "/credit XYZ 100", &format!("/credit {} -5", anna.code), &format!("/credit {} 0", anna.code)]
@@ -272,7 +224,7 @@ async fn credit_by_command_and_by_prompt() {
         let out = partner_says(&env, &mark, bad).await;
         assert_eq!(out.calls.len(), 1, "{bad}");
     }
-    assert_eq!(balance(&env, &anna).await, 299);
+    assert_eq!(env.balance(&anna).await, 299);
 
     // A purchase too small for a point is said so, and the customer is not bothered.
     let out = partner_says(&env, &mark, &format!("/credit {} 10", anna.code)).await;
@@ -283,7 +235,7 @@ async fn credit_by_command_and_by_prompt() {
 #[tokio::test]
 async fn daily_limit_is_explained() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let anna = env.customer(101, "Anna", Language::En).await;
     let mark = merchant();
     approved_partner(&env, &mark).await;
 
@@ -293,24 +245,24 @@ async fn daily_limit_is_explained() {
     let t = first_text(&out);
     assert!(t.contains("Daily credit limit") && t.contains("5\u{202F}000"), "{t}");
     assert_eq!(out.calls.len(), 1, "the customer is not told about a refusal");
-    assert_eq!(balance(&env, &anna).await, 100 + 95_000);
+    assert_eq!(env.balance(&anna).await, 100 + 95_000);
 
     env.clock.advance(86_400);
     partner_says(&env, &mark, &format!("/credit {} 200000", anna.code)).await;
-    assert_eq!(balance(&env, &anna).await, 100 + 95_000 + 10_000, "a new day, a new limit");
+    assert_eq!(env.balance(&anna).await, 100 + 95_000 + 10_000, "a new day, a new limit");
 }
 
 #[tokio::test]
 async fn a_redelivered_update_credits_once() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let anna = env.customer(101, "Anna", Language::En).await;
     let mark = merchant();
     approved_partner(&env, &mark).await;
 
     let update = text(uid(), &mark, &format!("/credit {} 1000", anna.code));
     let first = handle(&env, BotKind::Partner, update.clone()).await;
     let second = handle(&env, BotKind::Partner, update).await;
-    assert_eq!(balance(&env, &anna).await, 150);
+    assert_eq!(env.balance(&anna).await, 150);
     assert_eq!(first_text(&first), first_text(&second), "the same answer");
     assert_eq!(texts_to(&first, BotKind::Client, anna.telegram_id.0).len(), 1);
     assert!(texts_to(&second, BotKind::Client, anna.telegram_id.0).is_empty(), "told once");
@@ -321,7 +273,7 @@ async fn a_redelivered_update_credits_once() {
 #[tokio::test]
 async fn redeem_asks_the_customer_and_debits_nothing_yet() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let anna = env.customer(101, "Anna", Language::En).await;
     let mark = merchant();
     approved_partner(&env, &mark).await;
 
@@ -331,11 +283,11 @@ async fn redeem_asks_the_customer_and_debits_nothing_yet() {
     assert_eq!(ask.chat_id(), Some(anna.telegram_id.0));
     assert!(ask.text().unwrap().contains("Phở 24") && ask.text().unwrap().contains("50"));
     assert_eq!(buttons(ask), vec!["rc:1".to_string(), "rd:1".to_string()]);
-    assert_eq!(balance(&env, &anna).await, 100, "no debit before confirmation");
+    assert_eq!(env.balance(&anna).await, 100, "no debit before confirmation");
 
     // The customer confirms in the client bot.
     handle(&env, BotKind::Client, callback(uid(), &TgUser::new(101, "Anna"), 4, "rc:1")).await;
-    assert_eq!(balance(&env, &anna).await, 50);
+    assert_eq!(env.balance(&anna).await, 50);
 
     // Through the button and the prompt.
     let out = handle(&env, BotKind::Partner, callback(uid(), &mark, 9, &format!("rq:{}", anna.code))).await;
@@ -351,13 +303,13 @@ async fn redeem_asks_the_customer_and_debits_nothing_yet() {
     assert!(first_text(&out).contains("Not enough points"), "{}", first_text(&out));
     let out = partner_says(&env, &mark, &format!("/redeem {} 60", anna.code)).await;
     assert!(first_text(&out).contains("Usage"));
-    assert_eq!(balance(&env, &anna).await, 50);
+    assert_eq!(env.balance(&anna).await, 50);
 }
 
 #[tokio::test]
 async fn reverse_within_24_hours_only() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let anna = env.customer(101, "Anna", Language::En).await;
     let mark = merchant();
     approved_partner(&env, &mark).await;
 
@@ -365,20 +317,20 @@ async fn reverse_within_24_hours_only() {
     partner_says(&env, &mark, &format!("/credit {} 4000", anna.code)).await;
     let entries = env.storage.customer_entries(anna.id, 10, None).await.unwrap();
     let accruals: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Accrual).collect();
-    assert_eq!(balance(&env, &anna).await, 400);
+    assert_eq!(env.balance(&anna).await, 400);
 
     let out = partner_says(&env, &mark, &format!("/reverse #{}", accruals[0].id)).await;
     assert!(first_text(&out).contains("reversed"), "{}", first_text(&out));
     let told = texts_to(&out, BotKind::Client, anna.telegram_id.0);
     assert!(told.len() == 1 && told[0].contains("−200"), "{told:?}");
-    assert_eq!(balance(&env, &anna).await, 200);
+    assert_eq!(env.balance(&anna).await, 200);
 
     let out = partner_says(&env, &mark, &format!("/reverse {}", accruals[0].id)).await;
     assert!(first_text(&out).contains("already been reversed"));
     env.clock.advance(rules::REVERSAL_WINDOW_SECS + 60);
     let out = partner_says(&env, &mark, &format!("/reverse {}", accruals[1].id)).await;
     assert!(first_text(&out).contains("24 hours"), "{}", first_text(&out));
-    assert_eq!(balance(&env, &anna).await, 200);
+    assert_eq!(env.balance(&anna).await, 200);
 
     // Another partner cannot touch these entries; garbage is explained.
     let other = TgUser::new(203, "Olga");
@@ -391,8 +343,8 @@ async fn reverse_within_24_hours_only() {
 #[tokio::test]
 async fn stats_count_today_and_the_week() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::En).await;
-    let boris = customer(&env, 102, "Boris", Language::En).await;
+    let anna = env.customer(101, "Anna", Language::En).await;
+    let boris = env.customer(102, "Boris", Language::En).await;
     let mark = merchant();
     approved_partner(&env, &mark).await;
 
@@ -435,7 +387,7 @@ async fn api_key_is_shown_once_and_stored_hashed() {
 #[tokio::test]
 async fn expired_requests_are_reported_to_the_partner() {
     let env = TestEnv::new();
-    let anna = customer(&env, 101, "Anna", Language::En).await;
+    let anna = env.customer(101, "Anna", Language::En).await;
     let linh = linh();
     approved_partner(&env, &linh).await;
     partner_says(&env, &linh, &format!("/redeem {} 20 1000", anna.code)).await;
@@ -449,7 +401,7 @@ async fn expired_requests_are_reported_to_the_partner() {
     assert_eq!((calls[0].bot, calls[0].chat_id()), (BotKind::Partner, Some(linh.id)));
     assert!(calls[0].text().unwrap().contains("#1") && calls[0].text().unwrap().contains("hết hạn"));
     assert_eq!(env.engine.expire_redemptions().await.unwrap(), 0, "once");
-    assert_eq!(balance(&env, &anna).await, 100);
+    assert_eq!(env.balance(&anna).await, 100);
 }
 
 #[tokio::test]

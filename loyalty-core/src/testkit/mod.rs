@@ -4,7 +4,9 @@
 pub mod conformance;
 pub mod fakes;
 mod faults;
+mod inspect;
 pub mod scenario;
 
 pub use fakes::*;
 pub use faults::FaultyStore;
+pub use inspect::*;

@@ -8,6 +8,7 @@
 //! state the same, and it keeps a readable transcript of the conversation.
 
 use super::fakes::{TestEnv, TgUser, callback, reply, text_json};
+use super::inspect::{buttons, forces_reply};
 use crate::domain::{Customer, CustomerCode, Points};
 use crate::engine::Engine;
 use crate::ports::{BotKind, CustomerRef, StoreResult};
@@ -41,23 +42,12 @@ impl Delivery {
     /// The `callback_data` of the first inline button, sent to `chat`, whose
     /// data starts with `prefix` (e.g. `rc:` for "confirm redemption").
     pub fn button(&self, chat: i64, prefix: &str) -> Option<String> {
-        self.calls_to(chat).into_iter().find_map(|c| {
-            let rows = c.params.get("reply_markup")?.get("inline_keyboard")?.as_array()?;
-            rows.iter()
-                .filter_map(Value::as_array)
-                .flatten()
-                .filter_map(|b| b.get("callback_data")?.as_str())
-                .find(|d| d.starts_with(prefix))
-                .map(str::to_string)
-        })
+        self.calls_to(chat).into_iter().find_map(|c| buttons(c).into_iter().find(|d| d.starts_with(prefix)))
     }
 
     /// The text of the first message to `chat` that asks for a reply (`force_reply`).
     pub fn prompt(&self, chat: i64) -> Option<String> {
-        self.calls_to(chat).into_iter().find_map(|c| {
-            let forced = c.params.get("reply_markup")?.get("force_reply")?.as_bool()?;
-            forced.then(|| c.text().unwrap_or_default().to_string())
-        })
+        self.calls_to(chat).into_iter().find(|c| forces_reply(c)).map(|c| c.text().unwrap_or_default().to_string())
     }
 }
 
