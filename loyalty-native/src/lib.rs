@@ -1,3 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+pub mod clock;
+pub mod fake_bot_api;
+pub mod polling;
+pub mod server;
+pub mod simulate;
+pub mod store;
+pub mod tasks;
+pub mod telegram;
+pub mod webhooks;
+
 pub use loyalty_core as core;

@@ -1,0 +1,4 @@
+//! Storage backends for the Tokio runtime.
+
+pub mod postgres;
+pub mod sqlite;
