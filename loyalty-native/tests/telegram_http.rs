@@ -49,6 +49,10 @@ async fn json_call_reaches_the_server_and_returns_the_result() {
     let sent = tg.call(&BotCall::send_message(BotKind::Client, 42, "Hello <b>you</b>", Some(markup))).await.unwrap();
     assert_eq!(sent["chat"]["id"], 42);
     assert_eq!(sent["text"], "Hello <b>you</b>");
+    // The result is a Message as the core reads it.
+    let parsed: loyalty_core::telegram::Message = serde_json::from_value(sent.clone()).unwrap();
+    assert_eq!((parsed.chat.id, parsed.chat.kind.as_str()), (42, "private"));
+    assert!(parsed.from.is_some_and(|u| u.is_bot));
     let first_id = sent["message_id"].as_i64().unwrap();
     let again = tg.call(&BotCall::send_message(BotKind::Partner, 43, "next", None)).await.unwrap();
     assert!(again["message_id"].as_i64().unwrap() > first_id);
@@ -275,6 +279,17 @@ async fn a_newer_poll_terminates_the_older_one() {
         }
         other => panic!("expected 409, got {other:?}"),
     }
+
+    // Dropping the server ends a waiting long poll (with no updates) instead of leaving it hanging.
+    let waiting = {
+        let tg = tg.clone();
+        tokio::spawn(async move { tg.get_updates(BotKind::Partner, 0, 40, &[]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    drop(api);
+    let _ = waiting.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30), "the long poll outlived the server");
 }
 
 #[tokio::test]
