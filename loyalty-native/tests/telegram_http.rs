@@ -174,6 +174,20 @@ async fn unknown_tokens_and_unconfigured_bots() {
     assert_eq!(e, TelegramError::NoToken("admin"));
     assert!(!tg.has_bot(BotKind::Admin));
     assert_eq!(api.calls().len(), before);
+    let debug = format!("{tg:?}");
+    assert!(!debug.contains("SECRET-token"), "Debug shows a token: {debug}");
+}
+
+#[tokio::test]
+async fn updates_of_kinds_not_allowed_are_dropped() {
+    let api = FakeBotApi::start().await;
+    let tg = client(&api);
+    let chat = json!({"message_id": 1, "date": 0, "chat": {"id": 9, "type": "private"}, "text": "x"});
+    api.push_update(CLIENT, json!({ "edited_message": chat }));
+    let wanted = api.push_update(CLIENT, json!({ "message": chat }));
+    let batch = tg.get_updates(BotKind::Client, 0, 0, &["message", "callback_query"]).await.unwrap();
+    assert_eq!(batch.updates.iter().map(|u| u.update_id).collect::<Vec<_>>(), vec![wanted]);
+    assert_eq!(api.pending_updates(CLIENT), 1, "the edited message was dropped, not kept for later");
 }
 
 #[tokio::test]
