@@ -18,3 +18,17 @@ pub mod openai;
 #[cfg(feature = "sentry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
 pub mod sentry;
+
+/// Whether `error` happened while connecting (not known on `wasm32`, where
+/// `fetch` does not say).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn is_connect(error: &reqwest::Error) -> bool {
+    error.is_connect()
+}
+
+/// Whether `error` happened while connecting (not known on `wasm32`, where
+/// `fetch` does not say).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn is_connect(_error: &reqwest::Error) -> bool {
+    false
+}

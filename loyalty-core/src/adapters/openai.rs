@@ -249,7 +249,7 @@ fn language_name(language: Language) -> &'static str {
 fn describe(error: &OpenAIError) -> String {
     match error {
         OpenAIError::Reqwest(e) if e.is_timeout() => "timed out".into(),
-        OpenAIError::Reqwest(e) if e.is_connect() => "could not connect".into(),
+        OpenAIError::Reqwest(e) if super::is_connect(e) => "could not connect".into(),
         OpenAIError::Reqwest(e) => match e.status() {
             Some(status) => format!("HTTP {}", status.as_u16()),
             None if e.is_decode() || e.is_body() => "could not read the response".into(),

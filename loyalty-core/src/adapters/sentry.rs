@@ -213,10 +213,8 @@ impl SentryReporter {
 
     fn envelope_at(&self, report: &ErrorReport, now: Timestamp) -> Vec<u8> {
         let event_id = self.event_id();
-        let headers = EnvelopeHeaders::new()
-            .with_event_id(event_id)
-            .with_dsn(self.dsn.clone())
-            .with_sent_at(system_time(now));
+        let headers =
+            EnvelopeHeaders::new().with_event_id(event_id).with_dsn(self.dsn.clone()).with_sent_at(system_time(now));
         let mut envelope = Envelope::new().with_headers(headers);
         envelope.add_item(self.event(report, event_id, now));
         let mut body = Vec::with_capacity(1024);
@@ -267,7 +265,7 @@ impl SentryReporter {
             Err(error) => {
                 tracing::warn!(
                     timeout = error.is_timeout(),
-                    connect = error.is_connect(),
+                    connect = super::is_connect(&error),
                     "sentry: could not send the report"
                 );
             }
@@ -373,7 +371,12 @@ fn bot_token_end(bytes: &[u8], start: usize) -> Option<usize> {
 
 /// How many `[A-Za-z0-9_-]` bytes start at `from`.
 fn key_chars(bytes: &[u8], from: usize) -> usize {
-    bytes.get(from..).unwrap_or(&[]).iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-').count()
+    bytes
+        .get(from..)
+        .unwrap_or(&[])
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-')
+        .count()
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {
