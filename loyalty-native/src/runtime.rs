@@ -3,6 +3,7 @@
 
 use crate::clock::{OsRandom, SystemClock};
 use crate::server::App;
+use crate::store::sqlite::SqliteStore;
 use loyalty_core::ports::{NoReporter, Storage, TelegramApi};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
 use std::future::Future;
@@ -150,8 +151,13 @@ pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, Ru
              SQLite"
                 .into(),
         )),
-        StorageChoice::Sqlite { .. } => {
-            Err(RunError::Storage("the SQLite storage is not available in this build yet".into()))
+        StorageChoice::Sqlite { path } => {
+            let path = path.clone();
+            let opened = tokio::task::spawn_blocking(move || SqliteStore::open(path))
+                .await
+                .map_err(|e| RunError::Other(format!("opening SQLite was interrupted: {e}")))?;
+            let store = opened.map_err(|e| RunError::Storage(format!("SQLite storage (LOYALTY_DB): {e}")))?;
+            Ok(Arc::new(store))
         }
     }
 }
@@ -161,7 +167,17 @@ pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, Ru
 /// # Errors
 /// [`RunError::Storage`] when the migration fails.
 pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
-    open_storage(choice).await.map(|_| format!("{}: schema is up to date", choice.describe()))
+    match choice {
+        StorageChoice::Sqlite { path } => {
+            let p = path.clone();
+            let version = tokio::task::spawn_blocking(move || crate::store::sqlite::migrate(p))
+                .await
+                .map_err(|e| RunError::Other(format!("the migration was interrupted: {e}")))?
+                .map_err(|e| RunError::Storage(format!("SQLite storage (LOYALTY_DB): {e}")))?;
+            Ok(format!("{}: schema version {version}, up to date", choice.describe()))
+        }
+        _ => open_storage(choice).await.map(|_| format!("{}: schema is up to date", choice.describe())),
+    }
 }
 
 /// The Bot API client for `config` (`TELEGRAM_API_URL` and the bots' tokens).
@@ -264,15 +280,20 @@ pub async fn delete_webhooks(config: &Config, drop_pending: bool) -> Result<Stri
 /// The engine for a process: `config`, `storage`, `telegram`, the system clock
 /// and the OS's randomness.
 pub fn engine(config: Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Engine {
-    let ports = Ports {
+    Engine::new(config, ports(storage, telegram))
+}
+
+/// The ports of a process: `storage`, `telegram`, the system clock, the OS's
+/// randomness, no assistant and no error reporter beyond the logs.
+pub fn ports(storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Ports {
+    Ports {
         storage,
         telegram,
         assistant: None,
         reporter: Arc::new(NoReporter),
         clock: Arc::new(SystemClock),
         random: Arc::new(OsRandom),
-    };
-    Engine::new(config, ports)
+    }
 }
 
 /// Installs the `tracing` subscriber: `level` is `LOG_LEVEL` (`trace` …

@@ -80,6 +80,20 @@ impl TaskRunner {
         self.tracker.len()
     }
 
+    /// Waits until no task is running (new ones may start right after), up to
+    /// `timeout`; `false` on timeout. For tests and the simulation, which
+    /// look at what deferred tasks sent.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.tracker.is_empty() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// Whether [`TaskRunner::shutdown`] has started.
     pub fn is_closed(&self) -> bool {
         self.tracker.is_closed()

@@ -8,8 +8,9 @@ use loyalty_core::telegram::{BotCall, webhook_secret};
 use loyalty_core::testkit::{
     FakeClock, FaultyStore, RecordingReporter, RecordingTelegram, SeqRandom, TEST_START, TgUser, test_config, text_json,
 };
-use loyalty_core::{Engine, MemoryStore, Ports};
+use loyalty_core::{Engine, Ports};
 use loyalty_native::server::{App, serve};
+use loyalty_native::store::sqlite::SqliteStore;
 use loyalty_native::tasks::Drained;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -18,6 +19,26 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// A SQLite file in the temporary directory, removed on drop.
+struct TempDb(std::path::PathBuf);
+
+impl TempDb {
+    fn new() -> TempDb {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        TempDb(std::env::temp_dir().join(format!("loyalty-server-test-{}-{nanos}-{n}.db", std::process::id())))
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
 
 /// A clock that panics once when armed: a bug inside request handling.
 #[derive(Debug)]
@@ -57,7 +78,8 @@ impl TelegramApi for SlowTelegram {
 struct Rig {
     base: String,
     http: reqwest::Client,
-    store: Arc<FaultyStore<MemoryStore>>,
+    store: Arc<FaultyStore<SqliteStore>>,
+    _db: TempDb,
     telegram: Arc<dyn TelegramApi>,
     recorded: Arc<dyn Fn() -> Vec<BotCall> + Send + Sync>,
     reporter: Arc<RecordingReporter>,
@@ -75,7 +97,8 @@ impl Rig {
     }
 
     async fn start_with(telegram: Arc<dyn TelegramApi>, recorded: Arc<dyn Fn() -> Vec<BotCall> + Send + Sync>) -> Rig {
-        let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+        let db = TempDb::new();
+        let store = Arc::new(FaultyStore::new(SqliteStore::open(&db.0).unwrap()));
         let reporter = Arc::new(RecordingReporter::default());
         let clock = Arc::new(TrapClock { inner: FakeClock::new(TEST_START), armed: AtomicBool::new(false) });
         let ports = Ports {
@@ -98,6 +121,7 @@ impl Rig {
             base,
             http: reqwest::Client::new(),
             store,
+            _db: db,
             telegram,
             recorded,
             reporter,
