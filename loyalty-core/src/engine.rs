@@ -118,6 +118,7 @@ struct Inner {
     config: Config,
     ports: Ports,
     usernames: Mutex<HashMap<BotKind, String>>,
+    display_names: Mutex<HashMap<BotKind, String>>,
 }
 
 impl Engine {
@@ -133,7 +134,14 @@ impl Engine {
         if let Some(u) = &config.partner_bot_username {
             usernames.insert(BotKind::Partner, u.clone());
         }
-        Engine { inner: Arc::new(Inner { config, ports, usernames: Mutex::new(usernames) }) }
+        Engine {
+            inner: Arc::new(Inner {
+                config,
+                ports,
+                usernames: Mutex::new(usernames),
+                display_names: Mutex::new(HashMap::new()),
+            }),
+        }
     }
 
     /// The configuration.
@@ -192,6 +200,24 @@ impl Engine {
         let me = self.inner.ports.telegram.call(&call).await.ok()?;
         let name = me.get("username")?.as_str()?.to_string();
         if let Ok(mut m) = self.inner.usernames.lock() {
+            m.insert(bot, name.clone());
+        }
+        Some(name)
+    }
+
+    /// A bot's display name (`first_name` from `getMe`), asked once and cached;
+    /// `None` if Telegram cannot be asked now.
+    pub async fn bot_display_name(&self, bot: BotKind) -> Option<String> {
+        if let Some(n) = self.inner.display_names.lock().ok().and_then(|m| m.get(&bot).cloned()) {
+            return Some(n);
+        }
+        let call = BotCall { bot, method: "getMe", params: Default::default(), file: None };
+        let me = self.inner.ports.telegram.call(&call).await.ok()?;
+        let name = me.get("first_name")?.as_str()?.trim().to_string();
+        if name.is_empty() {
+            return None;
+        }
+        if let Ok(mut m) = self.inner.display_names.lock() {
             m.insert(bot, name.clone());
         }
         Some(name)

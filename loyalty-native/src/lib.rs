@@ -3,6 +3,7 @@
 pub mod clock;
 pub mod fake_bot_api;
 pub mod polling;
+pub mod runtime;
 pub mod server;
 pub mod simulate;
 pub mod store;

@@ -1,1 +1,333 @@
-//! (in progress)
+//! The HTTP server: Telegram webhooks, the REST API, health and readiness.
+//!
+//! | Route | What |
+//! |---|---|
+//! | `POST /webhook/{bot}` | [`Engine::handle_webhook`] for `client`, `partner` or `admin` |
+//! | `/api/…`, `/hooks/sentry` (every method) | [`Engine::handle_api`] (it answers 404, 405 and `OPTIONS` itself) |
+//! | `GET /health` | the process is up: `200 {"status":"ok"}` |
+//! | `GET /ready` | storage answers [`Storage::ping`]: `200 {"status":"ready"}`, else `503` |
+//! | anything else | `404 {"error":{"code":"not_found",…}}` |
+//!
+//! The server reads at most [`MAX_BODY_BYTES`] + 1 bytes of a body and hands
+//! the request to the engine, which answers `413` for anything larger. The
+//! deferred work of a response goes to the [`TaskRunner`] once the response
+//! has been built. A panic while handling one request fails only that request
+//! (`500` with a JSON error) and is reported through the engine's
+//! [`ErrorReporter`](loyalty_core::ports::ErrorReporter).
+//!
+//! [`Storage::ping`]: loyalty_core::ports::Storage::ping
+
+use crate::tasks::{Drained, TaskRunner, maintenance_loop, panic_message};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use bytes::{Bytes, BytesMut};
+use futures::{FutureExt, StreamExt};
+use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderValue, StatusCode};
+use loyalty_core::Engine;
+use loyalty_core::api::MAX_API_BODY_BYTES;
+use loyalty_core::ports::{BotKind, ErrorReport};
+use loyalty_core::telegram::MAX_BODY_BYTES;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// How long [`serve`] waits, by default, for in-flight requests and then for
+/// deferred tasks after the shutdown signal.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How often, by default, [`serve`] expires redemption requests and resumes
+/// pending broadcasts.
+pub const DEFAULT_MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long `GET /ready` waits for storage.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the server shares between requests: the engine and the task runner,
+/// plus timing options. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct App {
+    engine: Engine,
+    tasks: TaskRunner,
+    drain_timeout: Duration,
+    maintenance_interval: Option<Duration>,
+}
+
+impl App {
+    /// An app over `engine` with a fresh [`TaskRunner`] and the default timings.
+    pub fn new(engine: Engine) -> App {
+        App {
+            engine,
+            tasks: TaskRunner::new(),
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            maintenance_interval: Some(DEFAULT_MAINTENANCE_INTERVAL),
+        }
+    }
+
+    /// Sets how long shutdown waits for in-flight requests, and then for
+    /// deferred tasks (each phase gets the whole timeout).
+    pub fn with_drain_timeout(mut self, timeout: Duration) -> App {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// Sets how often [`serve`] runs the maintenance pass (expire redemption
+    /// requests, resume pending broadcasts); `None` turns it off.
+    pub fn with_maintenance_interval(mut self, every: Option<Duration>) -> App {
+        self.maintenance_interval = every;
+        self
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The runner of deferred tasks.
+    pub fn tasks(&self) -> &TaskRunner {
+        &self.tasks
+    }
+}
+
+/// The server's routes (see the [module docs](self)), with `app` as state.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/webhook/{bot}", any(webhook))
+        .route("/api/{*rest}", any(api))
+        .route("/hooks/sentry", any(api))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), catch_panic))
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then shuts down
+/// gracefully: stops accepting connections, lets in-flight requests finish
+/// (up to the drain timeout), stops the maintenance pass, and waits (again up
+/// to the drain timeout) for deferred tasks.
+///
+/// While serving, a maintenance pass ([`crate::tasks::maintenance_pass`]) runs
+/// at start-up and then every maintenance interval.
+///
+/// # Errors
+/// When accepting connections fails for good (an I/O error of the listener).
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<Drained> {
+    let stop = CancellationToken::new();
+    let maintenance = app
+        .maintenance_interval
+        .map(|every| tokio::spawn(maintenance_loop(app.engine.clone(), every, stop.clone().cancelled_owned())));
+    let signalled = stop.clone();
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing in-flight requests");
+        signalled.cancel();
+    };
+    let server = axum::serve(listener, router(app.clone())).with_graceful_shutdown(graceful).into_future();
+    let drain = app.drain_timeout;
+    let overdue = async {
+        stop.cancelled().await;
+        tokio::time::sleep(drain).await;
+    };
+    let served = tokio::select! {
+        r = server => r,
+        () = overdue => {
+            tracing::warn!(?drain, "in-flight requests did not finish in time; closing them");
+            Ok(())
+        }
+    };
+    stop.cancel();
+    if let Some(task) = maintenance {
+        // The loop stops at its next await point; a pass in progress finishes first.
+        let _ = tokio::time::timeout(drain, task).await;
+    }
+    let drained = app.tasks.shutdown(drain).await;
+    served.map(|()| drained)
+}
+
+/// `{"error":{"code":…,"message":…}}` with `status`.
+fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    json(status, &serde_json::json!({ "error": { "code": code, "message": message } }))
+}
+
+fn json(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut res = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
+    *res.status_mut() = status;
+    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// Reads at most `limit + 1` bytes of `body`: enough for the engine to tell
+/// that it is too large without buffering all of it.
+async fn read_limited(body: Body, limit: usize) -> Result<Bytes, axum::Error> {
+    let mut stream = body.into_data_stream();
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        let room = (limit + 1).saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if buf.len() > limit {
+            break;
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Whether `Content-Length` declares more than `limit` (then the body need not be read).
+fn declared_too_large(req: &Request, limit: usize) -> bool {
+    req.headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > limit as u64)
+}
+
+/// The request as the engine takes it, with at most `limit + 1` bytes of body.
+async fn to_engine_request(req: Request, limit: usize) -> Result<http::Request<Bytes>, Response> {
+    let skip = declared_too_large(&req, limit);
+    let (parts, body) = req.into_parts();
+    let bytes = if skip {
+        Bytes::new()
+    } else {
+        read_limited(body, limit)
+            .await
+            .map_err(|_| json_error(StatusCode::BAD_REQUEST, "unreadable_body", "the request body could not be read"))?
+    };
+    Ok(http::Request::from_parts(parts, bytes))
+}
+
+fn from_engine_response(res: http::Response<Bytes>) -> Response {
+    res.map(Body::from)
+}
+
+async fn webhook(State(app): State<App>, req: Request) -> Response {
+    let name = req.uri().path().strip_prefix("/webhook/").unwrap_or_default();
+    let bot = match BotKind::parse(name) {
+        Some(bot) if BotKind::WEBHOOK_BOTS.contains(&bot) => bot,
+        _ => return json_error(StatusCode::NOT_FOUND, "unknown_bot", "no such bot; use client, partner or admin"),
+    };
+    let req = match to_engine_request(req, MAX_BODY_BYTES).await {
+        Ok(req) => req,
+        Err(res) => return res,
+    };
+    let out = app.engine.handle_webhook(bot, req).await;
+    let response = from_engine_response(out.response);
+    app.tasks.spawn(&app.engine, out.deferred);
+    response
+}
+
+async fn api(State(app): State<App>, req: Request) -> Response {
+    let req = match to_engine_request(req, MAX_API_BODY_BYTES).await {
+        Ok(req) => req,
+        Err(res) => return res,
+    };
+    let out = app.engine.handle_api(req).await;
+    let response = from_engine_response(out.response);
+    app.tasks.spawn(&app.engine, out.deferred);
+    response
+}
+
+async fn health() -> Response {
+    json(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+}
+
+async fn ready(State(app): State<App>) -> Response {
+    let unavailable = |why: &str| {
+        json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({ "status": "unavailable", "error": { "code": "storage_unavailable", "message": why } }),
+        )
+    };
+    match tokio::time::timeout(READY_TIMEOUT, app.engine.storage().ping()).await {
+        Ok(Ok(())) => json(StatusCode::OK, &serde_json::json!({ "status": "ready" })),
+        Ok(Err(e)) => {
+            tracing::warn!(temporary = e.is_temporary(), "readiness check failed: {e}");
+            unavailable("storage did not answer the readiness check")
+        }
+        Err(_) => {
+            tracing::warn!(?READY_TIMEOUT, "readiness check timed out");
+            unavailable("storage did not answer in time")
+        }
+    }
+}
+
+async fn not_found() -> Response {
+    json_error(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+/// Turns a panic in a handler into a `500` for that request alone, reported
+/// through the engine's error reporter.
+async fn catch_panic(State(app): State<App>, req: Request, next: Next) -> Response {
+    let route = route_label(req.uri().path());
+    match AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(res) => res,
+        Err(panic) => {
+            app.engine
+                .report(ErrorReport {
+                    message: format!("panic while handling {route}: {}", panic_message(panic.as_ref())),
+                    context: "server",
+                    update_kind: None,
+                    temporary: false,
+                })
+                .await;
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the team has been notified")
+                .into_response()
+        }
+    }
+}
+
+/// The route a path belongs to, without ids or other data, for reports.
+fn route_label(path: &str) -> &'static str {
+    if let Some(bot) = path.strip_prefix("/webhook/") {
+        match BotKind::parse(bot) {
+            Some(BotKind::Client) => "/webhook/client",
+            Some(BotKind::Partner) => "/webhook/partner",
+            Some(BotKind::Admin) => "/webhook/admin",
+            _ => "/webhook/…",
+        }
+    } else if path.starts_with("/api/") {
+        "/api/…"
+    } else if path == "/hooks/sentry" {
+        "/hooks/sentry"
+    } else if path == "/ready" {
+        "/ready"
+    } else if path == "/health" {
+        "/health"
+    } else {
+        "(other)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn reads_at_most_one_byte_over_the_limit() {
+        let body = Body::from(vec![b'x'; 100]);
+        assert_eq!(read_limited(body, 10).await.unwrap().len(), 11);
+        let body = Body::from(vec![b'x'; 10]);
+        assert_eq!(read_limited(body, 10).await.unwrap().len(), 10);
+        let chunks = futures::stream::iter((0..5).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(b"abcd"))));
+        assert_eq!(read_limited(Body::from_stream(chunks), 9).await.unwrap(), Bytes::from_static(b"abcdabcdab"));
+    }
+
+    #[test]
+    fn route_labels_carry_no_data() {
+        assert_eq!(route_label("/webhook/client"), "/webhook/client");
+        assert_eq!(route_label("/webhook/123"), "/webhook/…");
+        assert_eq!(route_label("/api/v1/redemptions/42/confirm"), "/api/…");
+        assert_eq!(route_label("/secret-path"), "(other)");
+    }
+}

@@ -1,1 +1,208 @@
-//! (in progress)
+//! [`TaskRunner`]: runs the deferred work of updates and API calls after the
+//! response has been sent, and waits for it at shutdown.
+//!
+//! Each call to [`TaskRunner::spawn`] starts one Tokio task that runs the
+//! given [`Task`]s one after the other with [`Engine::run_task`], so the calls
+//! an update produced reach Telegram in the order the bot wrote them. Tasks of
+//! different updates run concurrently.
+
+use futures::FutureExt;
+use loyalty_core::ports::ErrorReport;
+use loyalty_core::{Engine, Task};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio_util::task::TaskTracker;
+
+/// Runs deferred tasks in the background; cheap to clone (clones share the
+/// same set of running tasks).
+#[derive(Debug, Clone, Default)]
+pub struct TaskRunner {
+    tracker: TaskTracker,
+}
+
+/// What [`TaskRunner::shutdown`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Whether every task finished within the timeout.
+    pub complete: bool,
+    /// How many task groups were still running when the timeout expired
+    /// (they are left running; the process is about to exit).
+    pub abandoned: usize,
+}
+
+impl TaskRunner {
+    /// A runner with nothing running.
+    pub fn new() -> TaskRunner {
+        TaskRunner::default()
+    }
+
+    /// Runs `tasks` in order, in one spawned Tokio task, each with
+    /// [`Engine::run_task`] (which reports its own failures). A panic in a
+    /// task is caught and reported through the engine's error reporter; the
+    /// remaining tasks of the group are skipped.
+    ///
+    /// Returns `false`, running nothing, once [`TaskRunner::shutdown`] has
+    /// started (the tasks are logged as dropped). An empty list spawns nothing.
+    ///
+    /// Must be called from within a Tokio runtime.
+    pub fn spawn(&self, engine: &Engine, tasks: Vec<Task>) -> bool {
+        if tasks.is_empty() {
+            return true;
+        }
+        if self.tracker.is_closed() {
+            tracing::warn!(tasks = tasks.len(), "shutting down: deferred tasks dropped");
+            return false;
+        }
+        let engine = engine.clone();
+        self.tracker.spawn(async move {
+            let run = async {
+                for task in tasks {
+                    engine.run_task(task).await;
+                }
+            };
+            if let Err(panic) = AssertUnwindSafe(run).catch_unwind().await {
+                engine
+                    .report(ErrorReport {
+                        message: format!("a deferred task panicked: {}", panic_message(panic.as_ref())),
+                        context: "deferred",
+                        update_kind: None,
+                        temporary: false,
+                    })
+                    .await;
+            }
+        });
+        true
+    }
+
+    /// How many task groups are running now.
+    pub fn running(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Waits until no task is running (new ones may start right after), up to
+    /// `timeout`; `false` on timeout. For tests and the simulation, which
+    /// look at what deferred tasks sent.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.tracker.is_empty() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        true
+    }
+
+    /// Whether [`TaskRunner::shutdown`] has started.
+    pub fn is_closed(&self) -> bool {
+        self.tracker.is_closed()
+    }
+
+    /// Stops accepting new work and waits up to `timeout` for the running
+    /// tasks to finish.
+    pub async fn shutdown(&self, timeout: Duration) -> Drained {
+        self.tracker.close();
+        let complete = tokio::time::timeout(timeout, self.tracker.wait()).await.is_ok();
+        let abandoned = if complete { 0 } else { self.tracker.len() };
+        if !complete {
+            tracing::warn!(abandoned, ?timeout, "deferred tasks still running at shutdown");
+        }
+        Drained { complete, abandoned }
+    }
+}
+
+/// How many batches of a pending broadcast one maintenance pass delivers;
+/// the rest waits for the next pass (or for the job's own task).
+pub const BROADCAST_BATCHES_PER_PASS: u32 = 20;
+
+/// One maintenance pass: marks overdue redemption requests expired (the
+/// engine tells the people involved) and resumes pending broadcasts — e.g.
+/// ones interrupted by a restart — with [`Engine::deliver_broadcast`], up to
+/// [`BROADCAST_BATCHES_PER_PASS`] batches each. Failures are reported through
+/// the engine, not returned.
+pub async fn maintenance_pass(engine: &Engine) {
+    match engine.expire_redemptions().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(expired = n, "redemption requests expired"),
+        Err(e) => {
+            engine
+                .report(ErrorReport {
+                    message: format!("expiring redemption requests failed: {e}"),
+                    context: "maintenance",
+                    update_kind: None,
+                    temporary: e.is_temporary(),
+                })
+                .await;
+        }
+    }
+    match engine.storage().pending_broadcasts().await {
+        Ok(jobs) => {
+            for job in jobs {
+                engine.deliver_broadcast(job.id, BROADCAST_BATCHES_PER_PASS).await;
+            }
+        }
+        Err(e) => {
+            engine
+                .report(ErrorReport {
+                    message: format!("listing pending broadcasts failed: {e}"),
+                    context: "maintenance",
+                    update_kind: None,
+                    temporary: e.is_temporary(),
+                })
+                .await;
+        }
+    }
+}
+
+/// Runs [`maintenance_pass`] now and then every `every` until `stop`
+/// completes. A pass that is running when `stop` completes finishes first.
+pub async fn maintenance_loop(engine: Engine, every: Duration, stop: impl Future<Output = ()>) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => maintenance_pass(&engine).await,
+        }
+    }
+}
+
+/// The message of a panic payload (`&str` or `String`), else a placeholder.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loyalty_core::ports::BotKind;
+    use loyalty_core::telegram::BotCall;
+    use loyalty_core::testkit::TestEnv;
+
+    fn call(n: i64) -> Task {
+        Task::Call(BotCall::new(BotKind::Client, "sendMessage", &serde_json::json!({"chat_id": n, "text": "hi"})))
+    }
+
+    #[tokio::test]
+    async fn runs_in_order_then_refuses_after_shutdown() {
+        let env = TestEnv::new();
+        let runner = TaskRunner::new();
+        assert!(runner.spawn(&env.engine, (1..=5).map(call).collect()));
+        let drained = runner.shutdown(Duration::from_secs(10)).await;
+        assert_eq!(drained, Drained { complete: true, abandoned: 0 });
+        let chats: Vec<_> = env.telegram.calls().iter().filter_map(BotCall::chat_id).collect();
+        assert_eq!(chats, vec![1, 2, 3, 4, 5]);
+        assert!(runner.is_closed());
+        assert!(!runner.spawn(&env.engine, vec![call(6)]));
+        tokio::task::yield_now().await;
+        assert_eq!(env.telegram.calls().len(), 5, "nothing runs after shutdown");
+    }
+}

@@ -600,6 +600,17 @@ pub trait Storage: MaybeSend + MaybeSync {
 
     /// Jobs that are not done, oldest first.
     async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>>;
+
+    /// Checks that the backend is reachable, for readiness probes (the native
+    /// server's `GET /ready`). `Ok` means a round trip to the backend worked.
+    ///
+    /// The provided implementation makes one cheap existing call — looking up
+    /// partner `0`, which never exists — and discards the answer. Backends
+    /// with a cheaper probe (`SELECT 1`, a pool status check) may override it;
+    /// an override must still reach the backend, not just a local cache.
+    async fn ping(&self) -> StoreResult<()> {
+        self.partner(PartnerRef::Id(PartnerId(0))).await.map(|_| ())
+    }
 }
 
 /// Idempotency key of a customer's welcome bonus entry: `welcome:<customer id>`.

@@ -517,17 +517,10 @@ async fn compose_answer(engine: &Engine, customer: CustomerId, language: Languag
         .iter()
         .map(|p| format!("{} ({}): {} %", p.name, p.category, texts::percent(p.terms.earn_rate_bps, '.')))
         .collect();
-    let program = program_name(engine).await.unwrap_or_else(|| texts::program_fallback(language).to_string());
+    let program =
+        engine.bot_display_name(BotKind::Client).await.unwrap_or_else(|| texts::program_fallback(language).to_string());
     let context = AssistantContext { program, language, balance, partners };
     Ok(assistant.answer(question, &context).await?)
-}
-
-/// The client bot's display name, from `getMe`.
-async fn program_name(engine: &Engine) -> Option<String> {
-    let call = BotCall { bot: BotKind::Client, method: "getMe", params: Default::default(), file: None };
-    let me = engine.ports().telegram.call(&call).await.ok()?;
-    let name = me.get("first_name")?.as_str()?.trim();
-    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// At most `max` characters of `s`, with an ellipsis when cut.

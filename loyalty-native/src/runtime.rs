@@ -1,0 +1,339 @@
+//! Putting a process together from the environment: configuration, storage
+//! selection, the engine's ports, logging, and the CLI's exit codes.
+
+use crate::clock::{OsRandom, SystemClock};
+use crate::server::App;
+use crate::store::sqlite::SqliteStore;
+use loyalty_core::ports::{NoReporter, Storage, TelegramApi};
+use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// The `loyalty` CLI's exit codes.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Any other failure (I/O, the listener, a failed simulation check).
+    pub const OTHER: u8 = 1;
+    /// Wrong command-line usage (unknown command or option).
+    pub const USAGE: u8 = 2;
+    /// Configuration: a variable is missing or malformed (the message names it).
+    pub const CONFIG: u8 = 3;
+    /// Storage: the database cannot be opened, reached or migrated.
+    pub const STORAGE: u8 = 4;
+    /// Telegram: the Bot API refused or could not be reached.
+    pub const TELEGRAM: u8 = 5;
+}
+
+/// The exit codes as printed by `loyalty --help` and documented in
+/// `docs/SELF_HOSTING.md`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  other failure (I/O, a failed simulation check)
+  2  usage error
+  3  configuration error (the message names the variable)
+  4  storage or migration error
+  5  Telegram Bot API error";
+
+/// Why a command failed; each kind maps to an [exit code](exit).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A configuration variable is missing or malformed.
+    #[error("{0}")]
+    Config(String),
+    /// Storage could not be opened, reached or migrated.
+    #[error("{0}")]
+    Storage(String),
+    /// The Bot API refused or could not be reached.
+    #[error("{0}")]
+    Telegram(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl RunError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Config(_) => exit::CONFIG,
+            RunError::Storage(_) => exit::STORAGE,
+            RunError::Telegram(_) => exit::TELEGRAM,
+            RunError::Other(_) => exit::OTHER,
+        }
+    }
+}
+
+impl From<ConfigError> for RunError {
+    fn from(e: ConfigError) -> RunError {
+        RunError::Config(e.to_string())
+    }
+}
+
+/// Where the program's state lives, as chosen from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StorageChoice {
+    /// `DATABASE_URL` is set: PostgreSQL.
+    Postgres {
+        /// The connection URL (a secret: it usually holds a password).
+        url: Secret,
+    },
+    /// `SUPABASE_URL` and `SUPABASE_KEY` are set: Supabase's PostgREST.
+    PostgRest,
+    /// Neither: a SQLite file, `LOYALTY_DB` or `./loyalty.db`.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
+}
+
+/// The SQLite file used when `LOYALTY_DB` is not set.
+pub const DEFAULT_SQLITE_PATH: &str = "./loyalty.db";
+
+impl StorageChoice {
+    /// Chooses storage from the variables `lookup` returns (empty counts as
+    /// unset): `DATABASE_URL` → Postgres; else `SUPABASE_URL` + `SUPABASE_KEY`
+    /// → PostgREST; else SQLite at `LOYALTY_DB` (default `./loyalty.db`).
+    ///
+    /// # Errors
+    /// [`RunError::Config`] when `DATABASE_URL` is not a `postgres://` or
+    /// `postgresql://` URL.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<StorageChoice, RunError> {
+        let get = |k: &str| lookup(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        if let Some(url) = get("DATABASE_URL") {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(RunError::Config(
+                    "invalid value for DATABASE_URL: expected postgres://user:password@host:port/database".into(),
+                ));
+            }
+            return Ok(StorageChoice::Postgres { url: Secret::new(url) });
+        }
+        if get("SUPABASE_URL").is_some() && get("SUPABASE_KEY").is_some() {
+            return Ok(StorageChoice::PostgRest);
+        }
+        Ok(StorageChoice::Sqlite {
+            path: get("LOYALTY_DB").map_or_else(|| PathBuf::from(DEFAULT_SQLITE_PATH), PathBuf::from),
+        })
+    }
+
+    /// A short description for logs (never the URL, which may hold a password).
+    pub fn describe(&self) -> String {
+        match self {
+            StorageChoice::Postgres { .. } => "PostgreSQL (DATABASE_URL)".into(),
+            StorageChoice::PostgRest => "Supabase PostgREST (SUPABASE_URL)".into(),
+            StorageChoice::Sqlite { path } => format!("SQLite at {}", path.display()),
+        }
+    }
+}
+
+/// Opens the chosen storage, creating or migrating its schema where the
+/// backend does that on open.
+///
+/// # Errors
+/// [`RunError::Storage`] when it cannot be opened; [`RunError::Config`] for a
+/// backend this build does not include.
+pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, RunError> {
+    match choice {
+        StorageChoice::PostgRest => Err(RunError::Config(
+            "SUPABASE_URL and SUPABASE_KEY select the PostgREST storage, which this build of loyalty does not \
+             include yet; set DATABASE_URL to Supabase's Postgres connection string instead, or unset them to use \
+             SQLite"
+                .into(),
+        )),
+        StorageChoice::Postgres { .. } => Err(RunError::Storage(
+            "the PostgreSQL storage (DATABASE_URL) is not available in this build yet; unset DATABASE_URL to use \
+             SQLite"
+                .into(),
+        )),
+        StorageChoice::Sqlite { path } => {
+            let path = path.clone();
+            let opened = tokio::task::spawn_blocking(move || SqliteStore::open(path))
+                .await
+                .map_err(|e| RunError::Other(format!("opening SQLite was interrupted: {e}")))?;
+            let store = opened.map_err(|e| RunError::Storage(format!("SQLite storage (LOYALTY_DB): {e}")))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Migrates the chosen storage's schema to this version.
+///
+/// # Errors
+/// [`RunError::Storage`] when the migration fails.
+pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
+    match choice {
+        StorageChoice::Sqlite { path } => {
+            let p = path.clone();
+            let version = tokio::task::spawn_blocking(move || crate::store::sqlite::migrate(p))
+                .await
+                .map_err(|e| RunError::Other(format!("the migration was interrupted: {e}")))?
+                .map_err(|e| RunError::Storage(format!("SQLite storage (LOYALTY_DB): {e}")))?;
+            Ok(format!("{}: schema version {version}, up to date", choice.describe()))
+        }
+        _ => open_storage(choice).await.map(|_| format!("{}: schema is up to date", choice.describe())),
+    }
+}
+
+/// The Bot API client for `config` (`TELEGRAM_API_URL` and the bots' tokens).
+///
+/// # Errors
+/// [`RunError::Telegram`] when the HTTP client cannot be built.
+pub fn telegram(_config: &Config) -> Result<Arc<dyn TelegramApi>, RunError> {
+    Err(RunError::Telegram("the Bot API client is not available in this build yet".into()))
+}
+
+/// `loyalty serve`: opens storage, then serves webhooks and the API on
+/// `listen` until `shutdown` completes.
+///
+/// # Errors
+/// Storage, Telegram client and listener failures, each as its [`RunError`] kind.
+pub async fn serve(
+    config: Config,
+    storage: &StorageChoice,
+    listen: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let store = open_storage(storage).await?;
+    let telegram = telegram(&config)?;
+    let bots = config.enabled_bots();
+    if bots.is_empty() {
+        tracing::warn!("no bot is configured (TOKEN_CLIENT, TOKEN_PARTNER, ADMIN_BOT_TOKEN): serving the API only");
+    }
+    let listener =
+        TcpListener::bind(listen).await.map_err(|e| RunError::Other(format!("cannot listen on {listen}: {e}")))?;
+    let local = listener.local_addr().map_err(|e| RunError::Other(format!("no local address: {e}")))?;
+    let names: Vec<&str> = bots.iter().map(|b| b.as_str()).collect();
+    tracing::info!(storage = %storage.describe(), bots = ?names, "listening on http://{local}");
+    let drained = crate::server::serve(listener, App::new(engine(config, store, telegram)), shutdown)
+        .await
+        .map_err(|e| RunError::Other(format!("the server failed: {e}")))?;
+    tracing::info!(complete = drained.complete, abandoned = drained.abandoned, "stopped");
+    Ok(())
+}
+
+/// `loyalty poll`: opens storage, then polls every configured bot until
+/// `shutdown` completes, running the maintenance pass alongside.
+///
+/// # Errors
+/// Storage and Telegram failures; [`RunError::Config`] when no bot is configured.
+pub async fn poll(
+    config: Config,
+    storage: &StorageChoice,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let _ = (config, storage);
+    shutdown.await;
+    Err(RunError::Telegram("long polling needs the Bot API client, which is not available in this build yet".into()))
+}
+
+/// Where `loyalty webhooks set` points each bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrls {
+    /// Base URL: bots default to `<base_url>/webhook/<bot>`.
+    pub base_url: String,
+    /// The client bot's URL, when not the default.
+    pub client: Option<String>,
+    /// The partner bot's URL, when not the default.
+    pub partner: Option<String>,
+    /// The admin bot's URL, when not the default.
+    pub admin: Option<String>,
+}
+
+/// `loyalty webhooks set`: returns a report for people.
+///
+/// # Errors
+/// [`RunError::Config`] for a bad URL or no configured bot; [`RunError::Telegram`] when Telegram refuses.
+pub async fn set_webhooks(
+    config: &Config,
+    urls: &WebhookUrls,
+    drop_pending: bool,
+    max_connections: Option<u32>,
+) -> Result<String, RunError> {
+    let _ = (config, urls, drop_pending, max_connections);
+    Err(RunError::Telegram("webhook management is not available in this build yet".into()))
+}
+
+/// `loyalty webhooks info`: returns a report for people.
+///
+/// # Errors
+/// [`RunError::Telegram`] when Telegram cannot be asked.
+pub async fn webhook_info(config: &Config) -> Result<String, RunError> {
+    let _ = config;
+    Err(RunError::Telegram("webhook management is not available in this build yet".into()))
+}
+
+/// `loyalty webhooks delete`: returns a report for people.
+///
+/// # Errors
+/// [`RunError::Telegram`] when Telegram refuses.
+pub async fn delete_webhooks(config: &Config, drop_pending: bool) -> Result<String, RunError> {
+    let _ = (config, drop_pending);
+    Err(RunError::Telegram("webhook management is not available in this build yet".into()))
+}
+
+/// The engine for a process: `config`, `storage`, `telegram`, the system clock
+/// and the OS's randomness.
+pub fn engine(config: Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Engine {
+    Engine::new(config, ports(storage, telegram))
+}
+
+/// The ports of a process: `storage`, `telegram`, the system clock, the OS's
+/// randomness, no assistant and no error reporter beyond the logs.
+pub fn ports(storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Ports {
+    Ports {
+        storage,
+        telegram,
+        assistant: None,
+        reporter: Arc::new(NoReporter),
+        clock: Arc::new(SystemClock),
+        random: Arc::new(OsRandom),
+    }
+}
+
+/// Installs the `tracing` subscriber: `level` is `LOG_LEVEL` (`trace` …
+/// `error`, or `off`), written to stderr. Does nothing if one is installed.
+pub fn init_logging(level: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choose(pairs: &[(&str, &str)]) -> Result<StorageChoice, RunError> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        StorageChoice::from_lookup(|k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn storage_selection() {
+        assert_eq!(choose(&[]).unwrap(), StorageChoice::Sqlite { path: PathBuf::from("./loyalty.db") });
+        assert_eq!(
+            choose(&[("LOYALTY_DB", "/var/lib/l.db")]).unwrap(),
+            StorageChoice::Sqlite { path: PathBuf::from("/var/lib/l.db") }
+        );
+        assert_eq!(
+            choose(&[("SUPABASE_URL", "https://x.supabase.co")]).unwrap(),
+            StorageChoice::Sqlite { path: PathBuf::from("./loyalty.db") }
+        );
+        assert_eq!(
+            choose(&[("SUPABASE_URL", "https://x.supabase.co"), ("SUPABASE_KEY", "k")]).unwrap(),
+            StorageChoice::PostgRest
+        );
+        let pg = choose(&[("DATABASE_URL", "postgres://u:p@h/db"), ("SUPABASE_URL", "x"), ("SUPABASE_KEY", "k")]);
+        assert!(matches!(pg, Ok(StorageChoice::Postgres { .. })));
+        let bad = choose(&[("DATABASE_URL", "mysql://u:secret@h/db")]).unwrap_err();
+        assert_eq!(bad.exit_code(), exit::CONFIG);
+        assert!(bad.to_string().contains("DATABASE_URL") && !bad.to_string().contains("secret"));
+        assert!(!format!("{:?}", choose(&[("DATABASE_URL", "postgres://u:pw@h/db")])).contains("pw"));
+    }
+}

@@ -1,0 +1,620 @@
+//! The SQLite backend against the storage conformance suite, plus what only a
+//! file-backed store has: persistence across reopen, idempotent migrations,
+//! clear errors for bad files, and locking between two stores on one file.
+
+use loyalty_core::MemoryStore;
+use loyalty_core::domain::*;
+use loyalty_core::memory::AuditAction;
+use loyalty_core::ports::*;
+use loyalty_core::testkit::conformance::{self, Params};
+use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+/// A unique scratch directory under the system temp dir, removed on drop.
+struct Scratch {
+    dir: PathBuf,
+    files: AtomicUsize,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("loyalty-sqlite-{}-{n}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        Scratch { dir, files: AtomicUsize::new(0) }
+    }
+
+    /// A fresh database path in the directory.
+    fn db(&self) -> PathBuf {
+        self.dir.join(format!("db-{}.sqlite", self.files.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// A fresh, empty store on a new file.
+    async fn store(&self) -> Result<SqliteStore, String> {
+        SqliteStore::open(self.db()).map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
+
+fn new_customer(tg: i64, seed: u8) -> NewCustomer {
+    NewCustomer {
+        telegram_id: TelegramUserId(tg),
+        code: CustomerCode::from_random([seed, 1, 2, 3, seed]),
+        first_name: format!("user {tg}"),
+        username: Some(format!("u{tg}")),
+        language: Language::Vi,
+        referrer: None,
+        welcome_bonus: 100,
+        referral_bonus: 0,
+        now: T0,
+    }
+}
+
+async fn approved_partner(s: &SqliteStore, tg: i64, terms: PartnerTerms) -> Partner {
+    let applied = s
+        .apply_partner(PartnerApplication {
+            telegram_id: TelegramUserId(tg),
+            name: "Pho 24".into(),
+            category: "cafe".into(),
+            terms,
+            language: Language::En,
+            now: T0,
+        })
+        .await
+        .expect("apply");
+    s.decide_partner(applied.partner.id, PartnerDecision::Approve, TelegramUserId(1), T0)
+        .await
+        .expect("approve")
+        .partner
+}
+
+fn credit(p: &Partner, c: &Customer, purchase: Points, key: &str) -> CreditPurchase {
+    CreditPurchase {
+        partner: PartnerRef::Id(p.id),
+        customer: CustomerRef::Code(c.code.clone()),
+        purchase,
+        idempotency_key: key.into(),
+        day_start: T0.day_start(),
+        now: T0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_passes_the_conformance_suite() {
+    let scratch = Scratch::new("conformance");
+    let report = conformance::run_all(|| scratch.store(), &Params::default()).await;
+    assert!(report.results.len() >= 30, "suspiciously few checks: {report}");
+    report.assert_success();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_passes_with_high_concurrency() {
+    let scratch = Scratch::new("concurrency");
+    let params = Params::with_concurrency(64);
+    let report = conformance::run_matching(|| scratch.store(), &params, |name| name.starts_with("concurrent_")).await;
+    assert!(report.results.len() >= 5, "no concurrency checks ran: {report}");
+    report.assert_success();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_sqlite_store_passes_the_conformance_suite() {
+    let report =
+        conformance::run_all(|| async { SqliteStore::open_in_memory().map_err(|e| e.to_string()) }, &Params::default())
+            .await;
+    report.assert_success();
+}
+
+/// Polls a future once: without a Tokio runtime the store does its work
+/// inline, so every call completes on the first poll.
+fn poll_once<F: Future>(f: F) -> F::Output {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(f).poll(&mut cx) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("a call without a runtime did not complete inline"),
+    }
+}
+
+#[test]
+fn works_without_a_tokio_runtime() {
+    let scratch = Scratch::new("no-runtime");
+    let store = SqliteStore::open(scratch.db()).unwrap();
+    let reg = poll_once(store.register_customer(new_customer(7, 7))).unwrap();
+    assert_eq!(reg.customer.balance, 100);
+    let summary = poll_once(store.customer_summary(CustomerRef::Id(reg.customer.id), 5)).unwrap().unwrap();
+    assert_eq!(summary.recent.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_survives_close_and_reopen() {
+    let scratch = Scratch::new("reopen");
+    let path = scratch.db();
+    let (customer, partner, credited, adjusted) = {
+        let s = SqliteStore::open(&path).unwrap();
+        let customer = s.register_customer(new_customer(10, 1)).await.unwrap().customer;
+        let partner = approved_partner(&s, 20, PartnerTerms::default()).await;
+        let credited = s.credit_purchase(credit(&partner, &customer, 10_000, "k1")).await.unwrap();
+        let adjusted = s
+            .adjust_balance(AdjustBalance {
+                customer: CustomerRef::Id(customer.id),
+                amount: -30,
+                reason: "typo".into(),
+                admin: TelegramUserId(1),
+                idempotency_key: "adj".into(),
+                now: T0,
+            })
+            .await
+            .unwrap();
+        s.set_partner_api_key(PartnerRef::Id(partner.id), rules::hash_api_key("pos")).await.unwrap();
+        assert!(s.claim_update(BotKind::Client, 5, T0).await.unwrap());
+        assert!(s.consume_quota(QuotaKind::Assistant, TelegramUserId(10), T0.day_start(), 1).await.unwrap());
+        (customer, partner, credited, adjusted)
+        // `s` is dropped here: every connection closes.
+    };
+    assert_eq!(adjusted.customer.balance, 100 + 500 - 30);
+
+    let s = SqliteStore::open(&path).unwrap();
+    let summary = s.customer_summary(CustomerRef::Telegram(customer.telegram_id), 10).await.unwrap().unwrap();
+    assert_eq!(summary.customer.balance, 570);
+    assert_eq!(summary.customer.code, customer.code);
+    assert_eq!(summary.customer.username.as_deref(), Some("u10"));
+    assert_eq!(summary.customer.language, Language::Vi);
+    let kinds: Vec<EntryKind> = summary.recent.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EntryKind::Adjustment, EntryKind::Accrual, EntryKind::WelcomeBonus]);
+    assert_eq!(summary.recent[1], credited.entry);
+    assert_eq!(summary.recent[0], adjusted.entry);
+
+    // Replays still see the first result; claims, quotas and keys persisted.
+    let replay = s.credit_purchase(credit(&partner, &customer, 10_000, "k1")).await.unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.entry, credited.entry);
+    assert!(!s.claim_update(BotKind::Client, 5, T0).await.unwrap(), "claim forgotten");
+    assert!(!s.consume_quota(QuotaKind::Assistant, TelegramUserId(10), T0.day_start(), 1).await.unwrap());
+    let by_key = s.partner_by_api_key(&rules::hash_api_key("pos")).await.unwrap().unwrap();
+    assert_eq!(by_key.id, partner.id);
+    assert_eq!(by_key.status, PartnerStatus::Approved);
+    let audit = s.audit_log().await.unwrap();
+    assert_eq!(audit.len(), 2, "approval and adjustment: {audit:?}");
+    assert!(matches!(&audit[1].action, AuditAction::Adjusted { amount: -30, reason, .. } if reason == "typo"));
+    let stats = s.program_stats(T0.day_start()).await.unwrap();
+    assert_eq!((stats.customers, stats.points_outstanding, stats.today.issued), (1, 570, 500));
+}
+
+#[tokio::test]
+async fn reopening_and_migrating_are_idempotent() {
+    let scratch = Scratch::new("migrate");
+    let path = scratch.db();
+    assert_eq!(sqlite::migrate(&path).unwrap(), SCHEMA_VERSION);
+    let schema = |p: &Path| {
+        let conn = rusqlite::Connection::open(p).unwrap();
+        let version: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let app: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).unwrap();
+        let mut stmt = conn.prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY type, name").unwrap();
+        let objects: Vec<(String, String, Option<String>)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        (version, app, objects, mode)
+    };
+    let first = schema(&path);
+    assert_eq!(first.0, SCHEMA_VERSION);
+    assert_eq!(first.1, APPLICATION_ID);
+    assert_eq!(first.3, "wal");
+    assert!(first.2.iter().any(|(t, n, _)| t == "table" && n == "entries"));
+
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        s.register_customer(new_customer(1, 1)).await.unwrap();
+    }
+    assert_eq!(sqlite::migrate(&path).unwrap(), SCHEMA_VERSION);
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(schema(&path), first, "schema changed on reopen");
+    assert_eq!(s.program_stats(T0).await.unwrap().customers, 1, "data lost on reopen");
+}
+
+#[test]
+fn bad_paths_and_files_give_clear_errors() {
+    let scratch = Scratch::new("bad");
+
+    // A directory that does not exist.
+    let missing = scratch.dir.join("no/such/dir/db.sqlite");
+    let e = SqliteStore::open(&missing).unwrap_err();
+    assert!(matches!(&e, StoreError::Backend(m) if m.contains("no/such/dir")), "{e:?}");
+    assert!(!e.is_temporary());
+
+    // A directory where the file should be.
+    let e = SqliteStore::open(&scratch.dir).unwrap_err();
+    assert!(matches!(e, StoreError::Backend(_)), "{e:?}");
+
+    // Garbage instead of a database.
+    let garbage = scratch.dir.join("garbage.sqlite");
+    std::fs::write(&garbage, vec![0x5a_u8; 8192]).unwrap();
+    let e = SqliteStore::open(&garbage).unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Backend(m) if m.contains("garbage.sqlite") && m.contains("not a database")),
+        "{e:?}"
+    );
+    assert!(sqlite::migrate(&garbage).is_err());
+    assert_eq!(std::fs::read(&garbage).unwrap(), vec![0x5a_u8; 8192], "garbage file modified");
+
+    // Another application's database is left alone.
+    let foreign = scratch.dir.join("foreign.sqlite");
+    rusqlite::Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE notes (body TEXT);").unwrap();
+    let e = SqliteStore::open(&foreign).unwrap_err();
+    assert!(matches!(&e, StoreError::Backend(m) if m.contains("not a loyalty-rs database")), "{e:?}");
+
+    // A schema newer than this build.
+    let newer = scratch.db();
+    sqlite::migrate(&newer).unwrap();
+    rusqlite::Connection::open(&newer).unwrap().pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    let e = SqliteStore::open(&newer).unwrap_err();
+    assert!(matches!(&e, StoreError::Backend(m) if m.contains("newer")), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_respect_the_daily_limit() {
+    // Two `SqliteStore`s on one file behave like two processes: SQLite's file
+    // lock (BEGIN IMMEDIATE + busy timeout) serialises their writers.
+    let scratch = Scratch::new("two-stores");
+    let path = scratch.db();
+    let a = SqliteStore::open(&path).unwrap();
+    let b = SqliteStore::open(&path).unwrap();
+    let c = a.register_customer(new_customer(1, 1)).await.unwrap().customer;
+    let terms = PartnerTerms { earn_rate_bps: 10_000, max_redeem_share_bps: 3_000, daily_credit_limit: 200 };
+    let p = approved_partner(&b, 2, terms).await;
+    let calls = (0..40).map(|i| {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let req = credit(&p, &c, 10, &format!("k{i}"));
+        tokio::spawn(async move { store.credit_purchase(req).await })
+    });
+    let results = futures::future::join_all(calls).await;
+    let mut ok = 0;
+    for r in results {
+        match r.expect("task") {
+            Ok(_) => ok += 1,
+            Err(StoreError::Rejected(Rejection::DailyLimitExceeded { remaining: 0 })) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 20);
+    let via_b = b.customer_summary(CustomerRef::Id(c.id), 0).await.unwrap().unwrap();
+    assert_eq!(via_b.customer.balance, 100 + 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lock_is_a_temporary_error() {
+    let scratch = Scratch::new("busy");
+    let path = scratch.db();
+    let s = SqliteStore::open(&path).unwrap();
+    let c = s.register_customer(new_customer(1, 1)).await.unwrap().customer;
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // The write waits for the busy timeout, then gives up without applying anything.
+    let e = s.set_language(CustomerRef::Id(c.id), Language::Ru).await.unwrap_err();
+    assert!(e.is_temporary(), "{e:?}");
+    // Reads still work in WAL mode while the lock is held.
+    let seen = s.customer_summary(CustomerRef::Id(c.id), 1).await.unwrap().unwrap();
+    assert_eq!(seen.customer.language, Language::Vi);
+    blocker.execute_batch("ROLLBACK").unwrap();
+    let after = s.set_language(CustomerRef::Id(c.id), Language::Ru).await.unwrap();
+    assert_eq!(after.language, Language::Ru);
+}
+
+#[test]
+fn the_schema_guards_the_ledger() {
+    let scratch = Scratch::new("guards");
+    let path = scratch.db();
+    let s = SqliteStore::open(&path).unwrap();
+    poll_once(s.register_customer(new_customer(1, 1))).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let fails = |sql: &str| raw.execute_batch(sql).expect_err(sql).to_string();
+    assert!(fails("UPDATE entries SET amount = 1000").contains("append-only"));
+    assert!(fails("DELETE FROM entries").contains("append-only"));
+    assert!(fails("UPDATE customers SET balance = -1").contains("CHECK"));
+    // A debit the balance cannot cover fails the CHECK through the trigger.
+    let overdraw = "INSERT INTO entries (customer, kind, amount, idempotency_key, author_type, author_id, created_at) \
+                    VALUES (1, 'adjustment', -101, 'x', 'admin', 1, 0)";
+    assert!(fails(overdraw).contains("CHECK"));
+    let duplicate = "INSERT INTO entries (customer, kind, amount, idempotency_key, author_type, created_at) \
+                     VALUES (1, 'welcome_bonus', 1, 'welcome:1', 'system', 0)";
+    assert!(fails(duplicate).contains("UNIQUE"));
+    let balance: i64 = raw.query_row("SELECT balance FROM customers WHERE id = 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(balance, 100);
+}
+
+/// A small deterministic generator (xorshift64*), so the differential test
+/// needs no extra dependency and every run does the same thing.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `lo..=hi`.
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+
+    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.next() as usize % items.len()].clone()
+    }
+}
+
+/// A result both stores agreed on (not `must_use`: most steps only compare).
+struct Agreed<T>(T);
+
+/// Applies `$call` to both stores and requires identical results.
+macro_rules! same {
+    ($mem:expr, $sql:expr, $what:expr, |$s:ident| $call:expr) => {{
+        let expected = {
+            let $s = &$mem;
+            $call.await
+        };
+        let got = {
+            let $s = &$sql;
+            $call.await
+        };
+        assert_eq!(got, expected, "step {}", $what);
+        Agreed(got)
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_operations_match_the_memory_store() {
+    let scratch = Scratch::new("differential");
+    let sql = SqliteStore::open(scratch.db()).unwrap();
+    let mem = MemoryStore::new();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let keys: Vec<String> =
+        (0..25).map(|i| format!("key-{i}")).chain(["welcome:1".into(), "redemption:2".into()]).collect();
+    let langs = [Language::Ru, Language::En, Language::Vi];
+    for step in 0..2_000 {
+        let now = T0.plus(rng.range(-2, 40) * 3_600);
+        let customer = match rng.range(0, 2) {
+            0 => CustomerRef::Id(CustomerId(rng.range(0, 14))),
+            1 => CustomerRef::Telegram(TelegramUserId(rng.range(100, 114))),
+            _ => CustomerRef::Code(CustomerCode::from_random([rng.range(0, 14) as u8, 0, 0, 0, 1])),
+        };
+        let partner = if rng.range(0, 1) == 0 {
+            PartnerRef::Id(PartnerId(rng.range(0, 6)))
+        } else {
+            PartnerRef::Telegram(TelegramUserId(rng.range(200, 206)))
+        };
+        // Mostly fresh keys; some reused ones (replays and conflicts) and reserved ones.
+        let key = if rng.range(0, 9) < 6 { format!("fresh-{step}") } else { rng.pick(&keys) };
+        let what = format!("{step}");
+        match rng.range(0, 17) {
+            0 | 1 => {
+                let n = rng.range(0, 14);
+                let req = NewCustomer {
+                    telegram_id: TelegramUserId(100 + n),
+                    // Mostly the code of customer n; sometimes another one (CodeTaken).
+                    code: CustomerCode::from_random([
+                        if rng.range(0, 4) == 0 { rng.range(0, 14) } else { n } as u8,
+                        0,
+                        0,
+                        0,
+                        1,
+                    ]),
+                    first_name: format!("c{n}"),
+                    username: None,
+                    language: rng.pick(&langs),
+                    referrer: Some(CustomerCode::from_random([rng.range(0, 16) as u8, 0, 0, 0, 1])),
+                    welcome_bonus: rng.range(0, 3) * 50,
+                    referral_bonus: rng.range(0, 2) * 25,
+                    now,
+                };
+                same!(mem, sql, what, |s| s.register_customer(req.clone()));
+            }
+            2 => {
+                let n = rng.range(200, 206);
+                let req = PartnerApplication {
+                    telegram_id: TelegramUserId(n),
+                    name: format!("p{n}"),
+                    category: "shop".into(),
+                    terms: PartnerTerms {
+                        earn_rate_bps: rng.range(0, 3_000) as u32,
+                        max_redeem_share_bps: rng.range(0, 10_000) as u32,
+                        daily_credit_limit: rng.range(0, 5_000),
+                    },
+                    language: rng.pick(&langs),
+                    now,
+                };
+                same!(mem, sql, what, |s| s.apply_partner(req.clone()));
+            }
+            3 => {
+                let d = rng.pick(&[
+                    PartnerDecision::Approve,
+                    PartnerDecision::Approve,
+                    PartnerDecision::Approve,
+                    PartnerDecision::Approve,
+                    PartnerDecision::Reject,
+                    PartnerDecision::Suspend,
+                ]);
+                let id = PartnerId(rng.range(0, 6));
+                same!(mem, sql, what, |s| s.decide_partner(id, d, TelegramUserId(1), now));
+            }
+            4..=6 => {
+                let req = CreditPurchase {
+                    partner,
+                    customer: customer.clone(),
+                    purchase: rng.pick(&[0, 1, 99, 1_000, 1_000, 2_000, 5_000, 20_000]),
+                    idempotency_key: key,
+                    day_start: now.day_start(),
+                    now,
+                };
+                same!(mem, sql, what, |s| s.credit_purchase(req.clone()));
+            }
+            7 | 8 => {
+                let req = OpenRedemption {
+                    partner,
+                    customer: customer.clone(),
+                    points: rng.range(0, 300),
+                    purchase: rng.pick(&[0, 100, 1_000, 3_000]),
+                    idempotency_key: key,
+                    now,
+                    expires_at: now.plus(rules::REDEMPTION_TTL_SECS),
+                };
+                same!(mem, sql, what, |s| s.open_redemption(req.clone()));
+            }
+            9 | 10 => {
+                let open = mem.redemptions().unwrap();
+                let req = if !open.is_empty() && rng.range(0, 2) > 0 {
+                    // A real request answered by its own customer, now or too late.
+                    let r = rng.pick(&open);
+                    let at = if rng.range(0, 4) == 0 { r.expires_at.plus(1) } else { r.created_at.plus(60) };
+                    AnswerRedemption { id: r.id, customer: CustomerRef::Id(r.customer), now: at }
+                } else {
+                    AnswerRedemption { id: RedemptionId(rng.range(0, 40)), customer: customer.clone(), now }
+                };
+                if rng.range(0, 3) == 0 {
+                    same!(mem, sql, what, |s| s.decline_redemption(req.clone()));
+                } else {
+                    same!(mem, sql, what, |s| s.confirm_redemption(req.clone()));
+                }
+            }
+            11 => {
+                same!(mem, sql, what, |s| s.expire_redemptions(now));
+            }
+            12 => {
+                let with_partner: Vec<LedgerEntry> =
+                    mem.entries().unwrap().into_iter().filter(|e| e.partner.is_some()).collect();
+                let (entry, partner) = if !with_partner.is_empty() && rng.range(0, 2) > 0 {
+                    // A real entry, by its own partner.
+                    let e = rng.pick(&with_partner);
+                    (e.id, e.partner.map_or(partner, PartnerRef::Id))
+                } else {
+                    (EntryId(rng.range(0, 150)), partner)
+                };
+                let req = ReverseEntry {
+                    entry,
+                    partner,
+                    idempotency_key: key,
+                    not_before: now.plus(-rules::REVERSAL_WINDOW_SECS),
+                    now,
+                };
+                same!(mem, sql, what, |s| s.reverse_entry(req.clone()));
+            }
+            13 => {
+                let req = AdjustBalance {
+                    customer: customer.clone(),
+                    amount: rng.range(-150, 150),
+                    reason: rng.pick(&["a".to_string(), "b".to_string()]),
+                    admin: TelegramUserId(rng.range(1, 2)),
+                    idempotency_key: key,
+                    now,
+                };
+                same!(mem, sql, what, |s| s.adjust_balance(req.clone()));
+            }
+            14 => {
+                let blocked = rng.range(0, 3) == 0;
+                same!(mem, sql, what, |s| s.set_blocked(customer.clone(), blocked, TelegramUserId(1), now));
+                let lang = rng.pick(&langs);
+                same!(mem, sql, what, |s| s.set_language(customer.clone(), lang));
+            }
+            15 => {
+                let (kind, user, limit) =
+                    (QuotaKind::Assistant, TelegramUserId(rng.range(1, 3)), rng.range(0, 3) as u32);
+                same!(mem, sql, what, |s| s.consume_quota(kind, user, now.day_start(), limit));
+                let (bot, update) = (rng.pick(&BotKind::WEBHOOK_BOTS), rng.range(1, 5));
+                if rng.range(0, 2) == 0 {
+                    same!(mem, sql, what, |s| s.release_update(bot, update));
+                } else {
+                    same!(mem, sql, what, |s| s.claim_update(bot, update, now));
+                }
+            }
+            _ => {
+                let req = NewBroadcast {
+                    audience: rng.pick(&[Audience::Customers, Audience::Partners]),
+                    text: rng.pick(&["hi".to_string(), "sale".to_string()]),
+                    admin_chat: 1,
+                    idempotency_key: key,
+                    now,
+                };
+                same!(mem, sql, what, |s| s.create_broadcast(req.clone()));
+                let (job, n) = (BroadcastId(rng.range(1, 3)), rng.range(0, 4) as u32);
+                if mem.pending_broadcasts().await.unwrap().iter().any(|j| j.id == job) {
+                    same!(mem, sql, what, |s| s.claim_broadcast_batch(job, n));
+                    same!(mem, sql, what, |s| s.record_broadcast(job, n, 1));
+                }
+            }
+        }
+        if step % 100 == 99 {
+            same!(mem, sql, what, |s| s.program_stats(now.day_start()));
+        }
+    }
+
+    // The final state, read every way.
+    let entries = mem.entries().unwrap();
+    assert!(entries.len() > 100, "too few entries to be a meaningful comparison: {}", entries.len());
+    assert!(entries.iter().any(|e| e.kind == EntryKind::Reversal), "no reversal happened");
+    assert!(entries.iter().any(|e| e.kind == EntryKind::Redemption), "no redemption happened");
+    for id in 0..16 {
+        let who = CustomerRef::Id(CustomerId(id));
+        same!(mem, sql, "summary", |s| s.customer_summary(who.clone(), 1_000));
+        same!(mem, sql, "page", |s| s.customer_entries(CustomerId(id), 3, Some(EntryId(40))));
+    }
+    for id in 0..8 {
+        let who = PartnerRef::Id(PartnerId(id));
+        same!(mem, sql, "partner", |s| s.partner(who));
+        same!(mem, sql, "partner stats", |s| s.partner_stats(who, T0.day_start(), T0.day_start().plus(-6 * 86_400)));
+    }
+    for status in [None, Some(PartnerStatus::Applied), Some(PartnerStatus::Approved), Some(PartnerStatus::Suspended)] {
+        same!(mem, sql, "partners", |s| s.list_partners(status));
+    }
+    same!(mem, sql, "program stats", |s| s.program_stats(T0.day_start().plus(86_400)));
+    same!(mem, sql, "broadcasts", |s| s.pending_broadcasts());
+    assert_eq!(sql.audit_log().await.unwrap(), mem.audit_log().unwrap(), "audit log");
+}
+
+#[tokio::test]
+async fn sums_past_64_bits_saturate_like_the_memory_store() {
+    // Absurd but allowed terms: every accrual is ~4.3 × 10^17 points, so the
+    // partner's daily total and the points outstanding pass i64::MAX after
+    // about 22 purchases and SQLite's SUM would overflow.
+    let scratch = Scratch::new("overflow");
+    let sql = SqliteStore::open(scratch.db()).unwrap();
+    let mem = MemoryStore::new();
+    let terms = PartnerTerms { earn_rate_bps: u32::MAX, max_redeem_share_bps: 0, daily_credit_limit: Points::MAX };
+    let apply = PartnerApplication {
+        telegram_id: TelegramUserId(5),
+        name: "big".into(),
+        category: "big".into(),
+        terms,
+        language: Language::En,
+        now: T0,
+    };
+    same!(mem, sql, "apply", |s| s.apply_partner(apply.clone()));
+    same!(mem, sql, "approve", |s| s.decide_partner(PartnerId(1), PartnerDecision::Approve, TelegramUserId(1), T0));
+    for i in 0..30_u8 {
+        let c = same!(mem, sql, "register", |s| s.register_customer(new_customer(1_000 + i64::from(i), i))).0.unwrap();
+        let req = CreditPurchase {
+            partner: PartnerRef::Id(PartnerId(1)),
+            customer: CustomerRef::Id(c.customer.id),
+            purchase: rules::MAX_PURCHASE,
+            idempotency_key: format!("big-{i}"),
+            day_start: T0.day_start(),
+            now: T0,
+        };
+        same!(mem, sql, format!("credit {i}"), |s| s.credit_purchase(req.clone()));
+    }
+    let stats = same!(mem, sql, "program stats", |s| s.program_stats(T0.day_start())).0.unwrap();
+    assert_eq!(stats.points_outstanding, Points::MAX, "{stats:?}");
+    assert_eq!(stats.today.issued, Points::MAX, "{stats:?}");
+    same!(mem, sql, "partner stats", |s| s.partner_stats(PartnerRef::Id(PartnerId(1)), T0.day_start(), T0.day_start()));
+}
