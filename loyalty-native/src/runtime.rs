@@ -2,8 +2,13 @@
 //! selection, the engine's ports, logging, and the CLI's exit codes.
 
 use crate::clock::{OsRandom, SystemClock};
-use crate::server::App;
+use crate::polling::{self, PollError, PollOptions};
+use crate::server::{App, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAINTENANCE_INTERVAL};
 use crate::store::sqlite::SqliteStore;
+use crate::tasks::{TaskRunner, maintenance_loop};
+use crate::telegram::HttpTelegram;
+use crate::webhooks;
+use loyalty_core::ports::BotKind;
 use loyalty_core::ports::{NoReporter, Storage, TelegramApi};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
 use std::future::Future;
@@ -11,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// The `loyalty` CLI's exit codes.
 pub mod exit {
@@ -184,8 +190,8 @@ pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
 ///
 /// # Errors
 /// [`RunError::Telegram`] when the HTTP client cannot be built.
-pub fn telegram(_config: &Config) -> Result<Arc<dyn TelegramApi>, RunError> {
-    Err(RunError::Telegram("the Bot API client is not available in this build yet".into()))
+pub fn telegram(config: &Config) -> Result<HttpTelegram, RunError> {
+    HttpTelegram::new(config).map_err(|e| RunError::Telegram(format!("cannot set up the Bot API client: {e}")))
 }
 
 /// `loyalty serve`: opens storage, then serves webhooks and the API on
@@ -200,7 +206,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let store = open_storage(storage).await?;
-    let telegram = telegram(&config)?;
+    let telegram = Arc::new(telegram(&config)?);
     let bots = config.enabled_bots();
     if bots.is_empty() {
         tracing::warn!("no bot is configured (TOKEN_CLIENT, TOKEN_PARTNER, ADMIN_BOT_TOKEN): serving the API only");
@@ -218,18 +224,42 @@ pub async fn serve(
 }
 
 /// `loyalty poll`: opens storage, then polls every configured bot until
-/// `shutdown` completes, running the maintenance pass alongside.
+/// `shutdown` completes, running the maintenance pass alongside; then drains
+/// deferred tasks (up to [`DEFAULT_DRAIN_TIMEOUT`]).
 ///
 /// # Errors
-/// Storage and Telegram failures; [`RunError::Config`] when no bot is configured.
+/// Storage failures; [`RunError::Config`] when no bot is configured;
+/// [`RunError::Telegram`] when Telegram refuses (a webhook is set, a token is wrong).
 pub async fn poll(
     config: Config,
     storage: &StorageChoice,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let _ = (config, storage);
-    shutdown.await;
-    Err(RunError::Telegram("long polling needs the Bot API client, which is not available in this build yet".into()))
+    if config.enabled_bots().is_empty() {
+        return Err(RunError::Config(PollError::NoBots.to_string()));
+    }
+    let store = open_storage(storage).await?;
+    let telegram = Arc::new(telegram(&config)?);
+    let engine = engine(config, store, telegram.clone());
+    let stop = CancellationToken::new();
+    let signalled = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        signalled.cancel();
+    });
+    let maintenance =
+        tokio::spawn(maintenance_loop(engine.clone(), DEFAULT_MAINTENANCE_INTERVAL, stop.clone().cancelled_owned()));
+    let tasks = TaskRunner::new();
+    tracing::info!(storage = %storage.describe(), "long polling");
+    let result = polling::poll(engine, telegram, tasks.clone(), PollOptions::default(), stop.clone()).await;
+    stop.cancel();
+    let _ = tokio::time::timeout(DEFAULT_DRAIN_TIMEOUT, maintenance).await;
+    let drained = tasks.shutdown(DEFAULT_DRAIN_TIMEOUT).await;
+    tracing::info!(complete = drained.complete, abandoned = drained.abandoned, "stopped");
+    result.map_err(|e| match e {
+        PollError::NoBots => RunError::Config(e.to_string()),
+        e => RunError::Telegram(e.to_string()),
+    })
 }
 
 /// Where `loyalty webhooks set` points each bot.
@@ -245,7 +275,51 @@ pub struct WebhookUrls {
     pub admin: Option<String>,
 }
 
-/// `loyalty webhooks set`: returns a report for people.
+impl WebhookUrls {
+    /// The URL of each configured bot.
+    fn resolve(&self, config: &Config) -> webhooks::WebhookUrls {
+        let list = config
+            .enabled_bots()
+            .into_iter()
+            .map(|bot| {
+                let explicit = match bot {
+                    BotKind::Client => self.client.clone(),
+                    BotKind::Partner => self.partner.clone(),
+                    BotKind::Admin => self.admin.clone(),
+                    BotKind::Alerts => None,
+                };
+                (bot, explicit.unwrap_or_else(|| webhooks::webhook_url(&self.base_url, bot)))
+            })
+            .collect();
+        webhooks::WebhookUrls::PerBot(list)
+    }
+}
+
+/// One line per bot, or the first error with its exit code.
+fn per_bot<T>(results: webhooks::PerBot<T>, line: impl Fn(BotKind, T) -> String) -> Result<String, RunError> {
+    let mut lines = Vec::new();
+    let mut failed = Vec::new();
+    for (bot, result) in results {
+        match result {
+            Ok(v) => lines.push(line(bot, v)),
+            Err(e) => {
+                lines.push(format!("{}: failed: {e}", bot.as_str()));
+                failed.push(format!("{} ({})", bot.as_str(), Config::token_variable(bot)));
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(lines.join("\n"))
+    } else {
+        Err(RunError::Telegram(format!("{}\nTelegram refused for: {}", lines.join("\n"), failed.join(", "))))
+    }
+}
+
+fn webhook_error(e: webhooks::WebhookError) -> RunError {
+    RunError::Config(e.to_string())
+}
+
+/// `loyalty webhooks set`: returns a report for people (never the secrets).
 ///
 /// # Errors
 /// [`RunError::Config`] for a bad URL or no configured bot; [`RunError::Telegram`] when Telegram refuses.
@@ -255,8 +329,14 @@ pub async fn set_webhooks(
     drop_pending: bool,
     max_connections: Option<u32>,
 ) -> Result<String, RunError> {
-    let _ = (config, urls, drop_pending, max_connections);
-    Err(RunError::Telegram("webhook management is not available in this build yet".into()))
+    let telegram = telegram(config)?;
+    let options = webhooks::WebhookOptions {
+        drop_pending_updates: drop_pending,
+        max_connections: max_connections.unwrap_or(webhooks::DEFAULT_MAX_CONNECTIONS),
+    };
+    let results =
+        webhooks::set_webhooks(&telegram, config, &urls.resolve(config), &options).await.map_err(webhook_error)?;
+    per_bot(results, |bot, url| format!("{}: webhook set to {url}", bot.as_str()))
 }
 
 /// `loyalty webhooks info`: returns a report for people.
@@ -264,8 +344,23 @@ pub async fn set_webhooks(
 /// # Errors
 /// [`RunError::Telegram`] when Telegram cannot be asked.
 pub async fn webhook_info(config: &Config) -> Result<String, RunError> {
-    let _ = config;
-    Err(RunError::Telegram("webhook management is not available in this build yet".into()))
+    let telegram = telegram(config)?;
+    let results = webhooks::webhook_info(&telegram, config).await.map_err(webhook_error)?;
+    per_bot(results, |bot, info| {
+        let mut line = if info.is_set() {
+            format!("{}: webhook {} ({} pending", bot.as_str(), info.url, info.pending_update_count)
+        } else {
+            format!("{}: no webhook, polling ({} pending", bot.as_str(), info.pending_update_count)
+        };
+        if let Some(n) = info.max_connections {
+            line.push_str(&format!(", max_connections {n}"));
+        }
+        line.push(')');
+        if let Some(e) = info.last_error_message {
+            line.push_str(&format!("; last error: {e}"));
+        }
+        line
+    })
 }
 
 /// `loyalty webhooks delete`: returns a report for people.
@@ -273,8 +368,12 @@ pub async fn webhook_info(config: &Config) -> Result<String, RunError> {
 /// # Errors
 /// [`RunError::Telegram`] when Telegram refuses.
 pub async fn delete_webhooks(config: &Config, drop_pending: bool) -> Result<String, RunError> {
-    let _ = (config, drop_pending);
-    Err(RunError::Telegram("webhook management is not available in this build yet".into()))
+    let telegram = telegram(config)?;
+    let results = webhooks::delete_webhooks(&telegram, config, drop_pending).await.map_err(webhook_error)?;
+    per_bot(results, |bot, ()| {
+        let dropped = if drop_pending { ", pending updates dropped" } else { "" };
+        format!("{}: webhook deleted{dropped}; run `loyalty poll` to fetch updates", bot.as_str())
+    })
 }
 
 /// The engine for a process: `config`, `storage`, `telegram`, the system clock

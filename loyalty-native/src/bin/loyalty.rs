@@ -59,8 +59,7 @@ enum WebhooksCommand {
 
 #[derive(Debug, Args)]
 struct SetArgs {
-    /// Public HTTPS base URL of this server, e.g. https://loyalty.example.com.
-    #[arg(long)]
+    #[arg(long, help = "Public HTTPS base URL of this server, e.g. https://loyalty.example.com")]
     base_url: String,
     /// Webhook URL of the client bot (default `<base-url>/webhook/client`).
     #[arg(long)]
