@@ -27,6 +27,12 @@
 //! `409 Conflict: terminated by other getUpdates request…`. More failures can be
 //! injected with [`FakeBotApi::fail_next`] and [`FakeBotApi::fail_method`].
 //!
+//! Updates reach a bot either through `getUpdates` or, once a webhook is set,
+//! through [`FakeBotApi::deliver_webhook`], which POSTs them to the webhook
+//! like Telegram does and executes a Bot API call found in the webhook's
+//! response body. [`FakeBotApi::wait_for`] waits for calls made in the
+//! background.
+//!
 //! Every request is processed to completion even if the client gives up
 //! waiting (as on the real server, a message may be sent although the client
 //! timed out). The server stops when the [`FakeBotApi`] is dropped.
@@ -82,6 +88,9 @@ pub struct RecordedCall {
     pub files: Vec<(String, String, Vec<u8>)>,
     /// The HTTP status the server answered with (200 on success).
     pub status: u16,
+    /// Whether the call came in a webhook response body (see
+    /// [`FakeBotApi::deliver_webhook`]) rather than as a request.
+    pub via_webhook_reply: bool,
 }
 
 impl RecordedCall {
@@ -124,6 +133,19 @@ pub struct FakeWebhook {
     pub allowed_updates: Option<Vec<String>>,
     /// `max_connections` (40 when not given).
     pub max_connections: u32,
+    /// Unix time and text of the last failed delivery, as `getWebhookInfo` reports them.
+    pub last_error: Option<(i64, String)>,
+}
+
+/// What happened to one update in [`FakeBotApi::deliver_webhook`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The update.
+    pub update_id: i64,
+    /// The webhook's HTTP status, or `None` when it could not be reached.
+    pub status: Option<u16>,
+    /// The Bot API method the webhook answered with, if any (it was executed).
+    pub reply_method: Option<String>,
 }
 
 /// Per-token state.
@@ -181,6 +203,8 @@ struct Shared {
     inner: Mutex<Inner>,
     /// Woken when updates are pushed, a poll starts or a webhook changes.
     changed: Notify,
+    /// Woken when a call is recorded.
+    recorded: Notify,
 }
 
 impl Shared {
@@ -279,6 +303,109 @@ impl FakeBotApi {
         };
         self.shared.changed.notify_waiters();
         id
+    }
+
+    /// Waits until `done` holds for the calls recorded so far, or `timeout`
+    /// passes; returns whether it held. For calls made in the background
+    /// (e.g. deferred after a webhook response).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # use loyalty_native::fake_bot_api::FakeBotApi;
+    /// # use std::time::Duration;
+    /// let api = FakeBotApi::start().await;
+    /// // … something sends in the background …
+    /// let sent = api.wait_for(Duration::from_millis(10), |calls| calls.iter().any(|c| c.method == "sendMessage")).await;
+    /// assert!(!sent);
+    /// # }
+    /// ```
+    pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&[RecordedCall]) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let recorded = self.shared.recorded.notified();
+            tokio::pin!(recorded);
+            recorded.as_mut().enable();
+            if done(&self.shared.lock().calls) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, recorded).await.is_err() {
+                return done(&self.shared.lock().calls);
+            }
+        }
+    }
+
+    /// Delivers `token`'s queued updates to its webhook, as Telegram does:
+    /// one `POST` per update, in order, with the JSON update as body and the
+    /// `X-Telegram-Bot-Api-Secret-Token` header when a secret was set. A 2xx
+    /// answer confirms the update; if its body is a Bot API call (an object
+    /// with `"method"`), that call is executed and recorded with
+    /// [`RecordedCall::via_webhook_reply`]. Delivery stops at the first
+    /// failure (non-2xx or unreachable), which is recorded as the webhook's
+    /// last error and leaves the update queued.
+    ///
+    /// Nothing is delivered when no webhook is set.
+    pub async fn deliver_webhook(&self, token: &str) -> Vec<Delivery> {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap_or_default();
+        let mut deliveries = Vec::new();
+        loop {
+            let next = {
+                let mut inner = self.shared.lock();
+                let bot = inner.bot(token);
+                match (&bot.webhook, bot.queue.front()) {
+                    (Some(hook), Some(update)) => Some((hook.url.clone(), hook.secret_token.clone(), update.clone())),
+                    _ => None,
+                }
+            };
+            let Some((url, secret, update)) = next else { return deliveries };
+            let update_id = update.get("update_id").and_then(Value::as_i64).unwrap_or_default();
+            let mut request = client.post(&url).json(&update);
+            if let Some(secret) = secret {
+                request = request.header("x-telegram-bot-api-secret-token", secret);
+            }
+            let outcome = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let body = response.bytes().await.unwrap_or_default();
+                    Ok((status, body))
+                }
+                Err(e) => Err(e.without_url().to_string()),
+            };
+            let failure = match &outcome {
+                Ok((status, _)) if status.is_success() => None,
+                Ok((status, _)) => Some(format!("Wrong response from the webhook: {status}")),
+                Err(e) => Some(format!("Connection failed: {e}")),
+            };
+            if let Some(message) = failure {
+                if let Some(hook) = self.shared.lock().bot(token).webhook.as_mut() {
+                    hook.last_error = Some((unix_now(), message));
+                }
+                let status = outcome.ok().map(|(s, _)| s.as_u16());
+                deliveries.push(Delivery { update_id, status, reply_method: None });
+                return deliveries;
+            }
+            // Confirmed: drop it from the queue (if still there).
+            {
+                let mut inner = self.shared.lock();
+                let queue = &mut inner.bot(token).queue;
+                if queue.front().and_then(|u| u.get("update_id")).and_then(Value::as_i64) == Some(update_id) {
+                    queue.pop_front();
+                }
+            }
+            let (status, body) = match outcome {
+                Ok((status, body)) => (status.as_u16(), body),
+                Err(_) => (0, Default::default()),
+            };
+            let mut reply_method = None;
+            if let Ok(Value::Object(mut params)) = serde_json::from_slice::<Value>(&body)
+                && let Some(Value::String(method)) = params.remove("method")
+            {
+                reply_method = Some(method.clone());
+                let request = Request { token: token.to_string(), method, params, files: Vec::new() };
+                process(self.shared.clone(), request, true).await;
+            }
+            deliveries.push(Delivery { update_id, status: Some(status), reply_method });
+        }
     }
 
     /// `token`'s webhook, if one is set.
@@ -406,17 +533,19 @@ async fn handle(
     };
     let request = Request { token, method, params, files };
     // Run to completion even if the client disconnects, as the real server would.
-    match tokio::spawn(process(shared, request)).await {
+    match tokio::spawn(process(shared, request, false)).await {
         Ok(answer) => answer.into_response(),
         Err(_) => envelope_error(500, "Internal Server Error"),
     }
 }
 
 /// Processes one call and records it.
-async fn process(shared: Arc<Shared>, request: Request) -> Answer {
+async fn process(shared: Arc<Shared>, request: Request, via_webhook_reply: bool) -> Answer {
     let answer = answer(&shared, &request).await;
     let Request { token, method, params, files } = request;
-    shared.lock().calls.push(RecordedCall { token, method, params, files, status: answer.status });
+    let status = answer.status;
+    shared.lock().calls.push(RecordedCall { token, method, params, files, status, via_webhook_reply });
+    shared.recorded.notify_waiters();
     answer
 }
 
@@ -525,6 +654,10 @@ fn dispatch(inner: &mut Inner, method: &str, request: &Request) -> Answer {
                 map.insert("max_connections".into(), json!(w.max_connections));
                 if let Some(a) = &w.allowed_updates {
                     map.insert("allowed_updates".into(), json!(a));
+                }
+                if let Some((date, message)) = &w.last_error {
+                    map.insert("last_error_date".into(), json!(date));
+                    map.insert("last_error_message".into(), json!(message));
                 }
             }
             Answer::ok(info)
@@ -684,9 +817,15 @@ fn set_webhook(bot: &mut BotState, p: &Map<String, Value>) -> Answer {
             _ => return Answer::bad_request("invalid max_connections specified"),
         },
     };
-    let webhook = FakeWebhook { url, secret_token, allowed_updates, max_connections };
-    let description = if bot.webhook.as_ref() == Some(&webhook) { "Webhook is already set" } else { "Webhook was set" };
-    bot.webhook = Some(webhook);
+    let unchanged = bot.webhook.as_ref().is_some_and(|w| {
+        w.url == url
+            && w.secret_token == secret_token
+            && w.allowed_updates == allowed_updates
+            && w.max_connections == max_connections
+    });
+    let last_error = if unchanged { bot.webhook.as_ref().and_then(|w| w.last_error.clone()) } else { None };
+    bot.webhook = Some(FakeWebhook { url, secret_token, allowed_updates, max_connections, last_error });
+    let description = if unchanged { "Webhook is already set" } else { "Webhook was set" };
     Answer::ok_described(Value::Bool(true), description)
 }
 

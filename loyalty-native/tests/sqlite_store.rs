@@ -2,13 +2,17 @@
 //! file-backed store has: persistence across reopen, idempotent migrations,
 //! clear errors for bad files, and locking between two stores on one file.
 
+use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::memory::AuditAction;
 use loyalty_core::ports::*;
 use loyalty_core::testkit::conformance::{self, Params};
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 
 /// A unique scratch directory under the system temp dir, removed on drop.
 struct Scratch {
@@ -113,12 +117,24 @@ async fn in_memory_sqlite_store_passes_the_conformance_suite() {
     report.assert_success();
 }
 
+/// Polls a future once: without a Tokio runtime the store does its work
+/// inline, so every call completes on the first poll.
+fn poll_once<F: Future>(f: F) -> F::Output {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(f).poll(&mut cx) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("a call without a runtime did not complete inline"),
+    }
+}
+
 #[test]
 fn works_without_a_tokio_runtime() {
     let scratch = Scratch::new("no-runtime");
     let store = SqliteStore::open(scratch.db()).unwrap();
-    let reg = futures::executor::block_on(store.register_customer(new_customer(7, 7))).unwrap();
+    let reg = poll_once(store.register_customer(new_customer(7, 7))).unwrap();
     assert_eq!(reg.customer.balance, 100);
+    let summary = poll_once(store.customer_summary(CustomerRef::Id(reg.customer.id), 5)).unwrap().unwrap();
+    assert_eq!(summary.recent.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,7 +316,7 @@ fn the_schema_guards_the_ledger() {
     let scratch = Scratch::new("guards");
     let path = scratch.db();
     let s = SqliteStore::open(&path).unwrap();
-    futures::executor::block_on(s.register_customer(new_customer(1, 1))).unwrap();
+    poll_once(s.register_customer(new_customer(1, 1))).unwrap();
     let raw = rusqlite::Connection::open(&path).unwrap();
     let fails = |sql: &str| raw.execute_batch(sql).expect_err(sql).to_string();
     assert!(fails("UPDATE entries SET amount = 1000").contains("append-only"));
@@ -315,4 +331,290 @@ fn the_schema_guards_the_ledger() {
     assert!(fails(duplicate).contains("UNIQUE"));
     let balance: i64 = raw.query_row("SELECT balance FROM customers WHERE id = 1", [], |r| r.get(0)).unwrap();
     assert_eq!(balance, 100);
+}
+
+/// A small deterministic generator (xorshift64*), so the differential test
+/// needs no extra dependency and every run does the same thing.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `lo..=hi`.
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+
+    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+        items[self.next() as usize % items.len()].clone()
+    }
+}
+
+/// A result both stores agreed on (not `must_use`: most steps only compare).
+struct Agreed<T>(T);
+
+/// Applies `$call` to both stores and requires identical results.
+macro_rules! same {
+    ($mem:expr, $sql:expr, $what:expr, |$s:ident| $call:expr) => {{
+        let expected = {
+            let $s = &$mem;
+            $call.await
+        };
+        let got = {
+            let $s = &$sql;
+            $call.await
+        };
+        assert_eq!(got, expected, "step {}", $what);
+        Agreed(got)
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_operations_match_the_memory_store() {
+    let scratch = Scratch::new("differential");
+    let sql = SqliteStore::open(scratch.db()).unwrap();
+    let mem = MemoryStore::new();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let keys: Vec<String> =
+        (0..25).map(|i| format!("key-{i}")).chain(["welcome:1".into(), "redemption:2".into()]).collect();
+    let langs = [Language::Ru, Language::En, Language::Vi];
+    for step in 0..2_000 {
+        let now = T0.plus(rng.range(-2, 40) * 3_600);
+        let customer = match rng.range(0, 2) {
+            0 => CustomerRef::Id(CustomerId(rng.range(0, 14))),
+            1 => CustomerRef::Telegram(TelegramUserId(rng.range(100, 114))),
+            _ => CustomerRef::Code(CustomerCode::from_random([rng.range(0, 14) as u8, 0, 0, 0, 1])),
+        };
+        let partner = if rng.range(0, 1) == 0 {
+            PartnerRef::Id(PartnerId(rng.range(0, 6)))
+        } else {
+            PartnerRef::Telegram(TelegramUserId(rng.range(200, 206)))
+        };
+        // Mostly fresh keys; some reused ones (replays and conflicts) and reserved ones.
+        let key = if rng.range(0, 9) < 6 { format!("fresh-{step}") } else { rng.pick(&keys) };
+        let what = format!("{step}");
+        match rng.range(0, 17) {
+            0 | 1 => {
+                let n = rng.range(0, 14);
+                let req = NewCustomer {
+                    telegram_id: TelegramUserId(100 + n),
+                    // Mostly the code of customer n; sometimes another one (CodeTaken).
+                    code: CustomerCode::from_random([
+                        if rng.range(0, 4) == 0 { rng.range(0, 14) } else { n } as u8,
+                        0,
+                        0,
+                        0,
+                        1,
+                    ]),
+                    first_name: format!("c{n}"),
+                    username: None,
+                    language: rng.pick(&langs),
+                    referrer: Some(CustomerCode::from_random([rng.range(0, 16) as u8, 0, 0, 0, 1])),
+                    welcome_bonus: rng.range(0, 3) * 50,
+                    referral_bonus: rng.range(0, 2) * 25,
+                    now,
+                };
+                same!(mem, sql, what, |s| s.register_customer(req.clone()));
+            }
+            2 => {
+                let n = rng.range(200, 206);
+                let req = PartnerApplication {
+                    telegram_id: TelegramUserId(n),
+                    name: format!("p{n}"),
+                    category: "shop".into(),
+                    terms: PartnerTerms {
+                        earn_rate_bps: rng.range(0, 3_000) as u32,
+                        max_redeem_share_bps: rng.range(0, 10_000) as u32,
+                        daily_credit_limit: rng.range(0, 5_000),
+                    },
+                    language: rng.pick(&langs),
+                    now,
+                };
+                same!(mem, sql, what, |s| s.apply_partner(req.clone()));
+            }
+            3 => {
+                let d = rng.pick(&[
+                    PartnerDecision::Approve,
+                    PartnerDecision::Approve,
+                    PartnerDecision::Approve,
+                    PartnerDecision::Approve,
+                    PartnerDecision::Reject,
+                    PartnerDecision::Suspend,
+                ]);
+                let id = PartnerId(rng.range(0, 6));
+                same!(mem, sql, what, |s| s.decide_partner(id, d, TelegramUserId(1), now));
+            }
+            4..=6 => {
+                let req = CreditPurchase {
+                    partner,
+                    customer: customer.clone(),
+                    purchase: rng.pick(&[0, 1, 99, 1_000, 1_000, 2_000, 5_000, 20_000]),
+                    idempotency_key: key,
+                    day_start: now.day_start(),
+                    now,
+                };
+                same!(mem, sql, what, |s| s.credit_purchase(req.clone()));
+            }
+            7 | 8 => {
+                let req = OpenRedemption {
+                    partner,
+                    customer: customer.clone(),
+                    points: rng.range(0, 300),
+                    purchase: rng.pick(&[0, 100, 1_000, 3_000]),
+                    idempotency_key: key,
+                    now,
+                    expires_at: now.plus(rules::REDEMPTION_TTL_SECS),
+                };
+                same!(mem, sql, what, |s| s.open_redemption(req.clone()));
+            }
+            9 | 10 => {
+                let open = mem.redemptions().unwrap();
+                let req = if !open.is_empty() && rng.range(0, 2) > 0 {
+                    // A real request answered by its own customer, now or too late.
+                    let r = rng.pick(&open);
+                    let at = if rng.range(0, 4) == 0 { r.expires_at.plus(1) } else { r.created_at.plus(60) };
+                    AnswerRedemption { id: r.id, customer: CustomerRef::Id(r.customer), now: at }
+                } else {
+                    AnswerRedemption { id: RedemptionId(rng.range(0, 40)), customer: customer.clone(), now }
+                };
+                if rng.range(0, 3) == 0 {
+                    same!(mem, sql, what, |s| s.decline_redemption(req.clone()));
+                } else {
+                    same!(mem, sql, what, |s| s.confirm_redemption(req.clone()));
+                }
+            }
+            11 => {
+                same!(mem, sql, what, |s| s.expire_redemptions(now));
+            }
+            12 => {
+                let with_partner: Vec<LedgerEntry> =
+                    mem.entries().unwrap().into_iter().filter(|e| e.partner.is_some()).collect();
+                let (entry, partner) = if !with_partner.is_empty() && rng.range(0, 2) > 0 {
+                    // A real entry, by its own partner.
+                    let e = rng.pick(&with_partner);
+                    (e.id, e.partner.map_or(partner, PartnerRef::Id))
+                } else {
+                    (EntryId(rng.range(0, 150)), partner)
+                };
+                let req = ReverseEntry {
+                    entry,
+                    partner,
+                    idempotency_key: key,
+                    not_before: now.plus(-rules::REVERSAL_WINDOW_SECS),
+                    now,
+                };
+                same!(mem, sql, what, |s| s.reverse_entry(req.clone()));
+            }
+            13 => {
+                let req = AdjustBalance {
+                    customer: customer.clone(),
+                    amount: rng.range(-150, 150),
+                    reason: rng.pick(&["a".to_string(), "b".to_string()]),
+                    admin: TelegramUserId(rng.range(1, 2)),
+                    idempotency_key: key,
+                    now,
+                };
+                same!(mem, sql, what, |s| s.adjust_balance(req.clone()));
+            }
+            14 => {
+                let blocked = rng.range(0, 3) == 0;
+                same!(mem, sql, what, |s| s.set_blocked(customer.clone(), blocked, TelegramUserId(1), now));
+                let lang = rng.pick(&langs);
+                same!(mem, sql, what, |s| s.set_language(customer.clone(), lang));
+            }
+            15 => {
+                let (kind, user, limit) =
+                    (QuotaKind::Assistant, TelegramUserId(rng.range(1, 3)), rng.range(0, 3) as u32);
+                same!(mem, sql, what, |s| s.consume_quota(kind, user, now.day_start(), limit));
+                let (bot, update) = (rng.pick(&BotKind::WEBHOOK_BOTS), rng.range(1, 5));
+                if rng.range(0, 2) == 0 {
+                    same!(mem, sql, what, |s| s.release_update(bot, update));
+                } else {
+                    same!(mem, sql, what, |s| s.claim_update(bot, update, now));
+                }
+            }
+            _ => {
+                let req = NewBroadcast {
+                    audience: rng.pick(&[Audience::Customers, Audience::Partners]),
+                    text: rng.pick(&["hi".to_string(), "sale".to_string()]),
+                    admin_chat: 1,
+                    idempotency_key: key,
+                    now,
+                };
+                same!(mem, sql, what, |s| s.create_broadcast(req.clone()));
+                let (job, n) = (BroadcastId(rng.range(1, 3)), rng.range(0, 4) as u32);
+                if mem.pending_broadcasts().await.unwrap().iter().any(|j| j.id == job) {
+                    same!(mem, sql, what, |s| s.claim_broadcast_batch(job, n));
+                    same!(mem, sql, what, |s| s.record_broadcast(job, n, 1));
+                }
+            }
+        }
+        if step % 100 == 99 {
+            same!(mem, sql, what, |s| s.program_stats(now.day_start()));
+        }
+    }
+
+    // The final state, read every way.
+    let entries = mem.entries().unwrap();
+    assert!(entries.len() > 100, "too few entries to be a meaningful comparison: {}", entries.len());
+    assert!(entries.iter().any(|e| e.kind == EntryKind::Reversal), "no reversal happened");
+    assert!(entries.iter().any(|e| e.kind == EntryKind::Redemption), "no redemption happened");
+    for id in 0..16 {
+        let who = CustomerRef::Id(CustomerId(id));
+        same!(mem, sql, "summary", |s| s.customer_summary(who.clone(), 1_000));
+        same!(mem, sql, "page", |s| s.customer_entries(CustomerId(id), 3, Some(EntryId(40))));
+    }
+    for id in 0..8 {
+        let who = PartnerRef::Id(PartnerId(id));
+        same!(mem, sql, "partner", |s| s.partner(who));
+        same!(mem, sql, "partner stats", |s| s.partner_stats(who, T0.day_start(), T0.day_start().plus(-6 * 86_400)));
+    }
+    for status in [None, Some(PartnerStatus::Applied), Some(PartnerStatus::Approved), Some(PartnerStatus::Suspended)] {
+        same!(mem, sql, "partners", |s| s.list_partners(status));
+    }
+    same!(mem, sql, "program stats", |s| s.program_stats(T0.day_start().plus(86_400)));
+    same!(mem, sql, "broadcasts", |s| s.pending_broadcasts());
+    assert_eq!(sql.audit_log().await.unwrap(), mem.audit_log().unwrap(), "audit log");
+}
+
+#[tokio::test]
+async fn sums_past_64_bits_saturate_like_the_memory_store() {
+    // Absurd but allowed terms: every accrual is ~4.3 × 10^17 points, so the
+    // partner's daily total and the points outstanding pass i64::MAX after
+    // about 22 purchases and SQLite's SUM would overflow.
+    let scratch = Scratch::new("overflow");
+    let sql = SqliteStore::open(scratch.db()).unwrap();
+    let mem = MemoryStore::new();
+    let terms = PartnerTerms { earn_rate_bps: u32::MAX, max_redeem_share_bps: 0, daily_credit_limit: Points::MAX };
+    let apply = PartnerApplication {
+        telegram_id: TelegramUserId(5),
+        name: "big".into(),
+        category: "big".into(),
+        terms,
+        language: Language::En,
+        now: T0,
+    };
+    same!(mem, sql, "apply", |s| s.apply_partner(apply.clone()));
+    same!(mem, sql, "approve", |s| s.decide_partner(PartnerId(1), PartnerDecision::Approve, TelegramUserId(1), T0));
+    for i in 0..30_u8 {
+        let c = same!(mem, sql, "register", |s| s.register_customer(new_customer(1_000 + i64::from(i), i))).0.unwrap();
+        let req = CreditPurchase {
+            partner: PartnerRef::Id(PartnerId(1)),
+            customer: CustomerRef::Id(c.customer.id),
+            purchase: rules::MAX_PURCHASE,
+            idempotency_key: format!("big-{i}"),
+            day_start: T0.day_start(),
+            now: T0,
+        };
+        same!(mem, sql, format!("credit {i}"), |s| s.credit_purchase(req.clone()));
+    }
+    let stats = same!(mem, sql, "program stats", |s| s.program_stats(T0.day_start())).0.unwrap();
+    assert_eq!(stats.points_outstanding, Points::MAX, "{stats:?}");
+    assert_eq!(stats.today.issued, Points::MAX, "{stats:?}");
+    same!(mem, sql, "partner stats", |s| s.partner_stats(PartnerRef::Id(PartnerId(1)), T0.day_start(), T0.day_start()));
 }

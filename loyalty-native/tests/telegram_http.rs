@@ -405,3 +405,17 @@ async fn the_client_spaces_messages_to_one_chat_and_pauses_after_429() {
     params.insert("text".into(), json!("c"));
     tg.call(&BotCall { bot: BotKind::Partner, method: "sendMessage", params, file: None }).await.unwrap();
 }
+
+#[tokio::test]
+async fn wait_for_sees_calls_made_in_the_background() {
+    let api = FakeBotApi::start().await;
+    let tg = client(&api);
+    let background = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tg.call(&BotCall::send_message(BotKind::Client, 3, "later", None)).await
+    });
+    let sent = api.wait_for(Duration::from_secs(20), |calls| calls.iter().any(|c| c.text() == Some("later"))).await;
+    assert!(sent);
+    background.await.unwrap().unwrap();
+    assert!(!api.wait_for(Duration::from_millis(50), |calls| calls.len() > 1).await);
+}

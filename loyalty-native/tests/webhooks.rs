@@ -196,3 +196,100 @@ async fn delete_keeps_or_drops_pending_updates() {
     let batch = tg.get_updates(BotKind::Client, 0, 0, ALLOWED_UPDATES).await.unwrap();
     assert_eq!(batch.updates.len(), 1);
 }
+
+/// A webhook receiver: records (secret header, update) and answers with `reply`'s status and body.
+async fn receiver(
+    status: u16,
+    reply: serde_json::Value,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, serde_json::Value)>>>) {
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, serde_json::Value)>>>;
+    let seen: Seen = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/webhook/{bot}",
+            axum::routing::post(
+                move |State(seen): State<Seen>, headers: HeaderMap, body: axum::Json<serde_json::Value>| {
+                    let reply = reply.clone();
+                    async move {
+                        let secret = headers
+                            .get("x-telegram-bot-api-secret-token")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        seen.lock().unwrap().push((secret, body.0));
+                        (StatusCode::from_u16(status).unwrap(), axum::Json(reply))
+                    }
+                },
+            ),
+        )
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn the_fake_delivers_updates_to_the_webhook_and_runs_the_reply() {
+    let api = FakeBotApi::start().await;
+    let config = config(&api);
+    let tg = telegram(&config);
+    let (base, seen) = receiver(200, json!({"method": "sendMessage", "chat_id": 5, "text": "hi from the reply"})).await;
+    set_webhooks(&tg, &config, &WebhookUrls::Base(base), &WebhookOptions::default()).await.unwrap();
+    let id = api.push_update(
+        CLIENT,
+        json!({"message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "/start"}}),
+    );
+    api.push_update(
+        CLIENT,
+        json!({"message": {"message_id": 2, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "again"}}),
+    );
+
+    let deliveries = api.deliver_webhook(CLIENT).await;
+    assert_eq!(deliveries.len(), 2);
+    assert_eq!(deliveries[0].update_id, id);
+    assert_eq!(deliveries[0].status, Some(200));
+    assert_eq!(deliveries[0].reply_method.as_deref(), Some("sendMessage"));
+    assert_eq!(api.pending_updates(CLIENT), 0);
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    let secret = webhook_secret(&config, BotKind::Client).unwrap();
+    assert_eq!(seen[0].0.as_deref(), Some(secret.expose()));
+    assert_eq!(seen[0].1["update_id"], id);
+    assert_eq!(seen[0].1["message"]["text"], "/start");
+
+    let replies: Vec<_> = api.calls_for(CLIENT).into_iter().filter(|c| c.via_webhook_reply).collect();
+    assert_eq!(replies.len(), 2);
+    assert_eq!(replies[0].method, "sendMessage");
+    assert_eq!(replies[0].params["text"], "hi from the reply");
+    assert!(replies[0].succeeded());
+}
+
+#[tokio::test]
+async fn failed_deliveries_stay_queued_and_show_in_webhook_info() {
+    let api = FakeBotApi::start().await;
+    let config = config(&api);
+    let tg = telegram(&config);
+    let (base, seen) = receiver(500, json!({})).await;
+    set_webhooks(&tg, &config, &WebhookUrls::Base(base), &WebhookOptions::default()).await.unwrap();
+    api.push_update(PARTNER, json!({"message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}}}));
+    api.push_update(PARTNER, json!({"message": {"message_id": 2, "date": 0, "chat": {"id": 5, "type": "private"}}}));
+
+    let deliveries = api.deliver_webhook(PARTNER).await;
+    assert_eq!(deliveries.len(), 1, "delivery stops at the first failure");
+    assert_eq!(deliveries[0].status, Some(500));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(api.pending_updates(PARTNER), 2);
+
+    let info = webhook_info(&tg, &config).await.unwrap();
+    let partner = info[1].1.as_ref().unwrap();
+    assert_eq!(partner.pending_update_count, 2);
+    assert!(partner.last_error_date.is_some_and(|d| d > 0));
+    assert_eq!(
+        partner.last_error_message.as_deref(),
+        Some("Wrong response from the webhook: 500 Internal Server Error")
+    );
+    assert!(api.deliver_webhook(CLIENT).await.is_empty(), "nothing queued for the client bot");
+}

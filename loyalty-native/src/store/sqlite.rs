@@ -83,6 +83,9 @@ pub const APPLICATION_ID: i32 = 0x4C4F_5941;
 /// with [`StoreError::Unavailable`].
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Prepared statements cached per connection.
+const STATEMENT_CACHE: usize = 128;
+
 /// Idle read connections kept for reuse; more are opened under load.
 const MAX_IDLE_READERS: usize = 4;
 
@@ -214,6 +217,8 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
 }
 
 fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
+    // Room for every statement of the use cases, so none is parsed twice.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     if read_only {

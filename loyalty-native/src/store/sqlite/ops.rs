@@ -7,7 +7,7 @@
 //! is safe: the writer holds SQLite's write lock from `BEGIN IMMEDIATE` on.
 
 use super::Fail;
-use super::rows::{self, AUDIT_COLS, BROADCAST_COLS, CUSTOMER_COLS, ENTRY_COLS, PARTNER_COLS, REDEMPTION_COLS};
+use super::rows::{self, audit_cols, broadcast_cols, customer_cols, entry_cols, partner_cols, redemption_cols};
 use loyalty_core::domain::*;
 use loyalty_core::memory::AuditRecord;
 use loyalty_core::ports::*;
@@ -79,7 +79,7 @@ fn find_customer(c: &Connection, who: &CustomerRef) -> Res<Option<CustomerId>> {
 }
 
 fn customer_opt(c: &Connection, id: CustomerId) -> Res<Option<Customer>> {
-    one(c, &format!("SELECT {CUSTOMER_COLS} FROM customers WHERE id = ?1"), [id.0], rows::customer)
+    one(c, concat!("SELECT ", customer_cols!(), " FROM customers WHERE id = ?1"), [id.0], rows::customer)
 }
 
 fn customer_get(c: &Connection, id: CustomerId) -> Res<Customer> {
@@ -99,7 +99,7 @@ fn find_partner(c: &Connection, who: PartnerRef) -> Res<Option<PartnerId>> {
 }
 
 fn partner_opt(c: &Connection, id: PartnerId) -> Res<Option<Partner>> {
-    one(c, &format!("SELECT {PARTNER_COLS} FROM partners WHERE id = ?1"), [id.0], rows::partner)
+    one(c, concat!("SELECT ", partner_cols!(), " FROM partners WHERE id = ?1"), [id.0], rows::partner)
 }
 
 fn partner_get(c: &Connection, id: PartnerId) -> Res<Partner> {
@@ -127,7 +127,7 @@ fn active_customer(c: &Connection, who: &CustomerRef) -> Res<Customer> {
 }
 
 fn entry_opt(c: &Connection, id: EntryId) -> Res<Option<LedgerEntry>> {
-    one(c, &format!("SELECT {ENTRY_COLS} FROM entries WHERE id = ?1"), [id.0], rows::entry)
+    one(c, concat!("SELECT ", entry_cols!(), " FROM entries WHERE id = ?1"), [id.0], rows::entry)
 }
 
 fn entry_get(c: &Connection, id: EntryId) -> Res<LedgerEntry> {
@@ -140,7 +140,7 @@ fn keyed_entry(c: &Connection, key: &str) -> Res<Option<LedgerEntry>> {
     if is_reserved_key(key) {
         return Err(Rejection::IdempotencyConflict.into());
     }
-    one(c, &format!("SELECT {ENTRY_COLS} FROM entries WHERE idempotency_key = ?1"), [key], rows::entry)
+    one(c, concat!("SELECT ", entry_cols!(), " FROM entries WHERE idempotency_key = ?1"), [key], rows::entry)
 }
 
 fn is_reversed(c: &Connection, id: EntryId) -> Res<bool> {
@@ -148,11 +148,11 @@ fn is_reversed(c: &Connection, id: EntryId) -> Res<bool> {
 }
 
 fn redemption_opt(c: &Connection, id: RedemptionId) -> Res<Option<RedemptionRequest>> {
-    one(c, &format!("SELECT {REDEMPTION_COLS} FROM redemptions WHERE id = ?1"), [id.0], rows::redemption)
+    one(c, concat!("SELECT ", redemption_cols!(), " FROM redemptions WHERE id = ?1"), [id.0], rows::redemption)
 }
 
 fn broadcast_get(c: &Connection, job: BroadcastId) -> Res<BroadcastJob> {
-    one(c, &format!("SELECT {BROADCAST_COLS} FROM broadcasts WHERE id = ?1"), [job.0], rows::broadcast)?
+    one(c, concat!("SELECT ", broadcast_cols!(), " FROM broadcasts WHERE id = ?1"), [job.0], rows::broadcast)?
         .ok_or_else(|| Fail::Backend(format!("unknown broadcast job {job}")))
 }
 
@@ -225,13 +225,39 @@ fn append(c: &Connection, d: Draft) -> Res<LedgerEntry> {
     })
 }
 
+/// The filter of a partner's unreversed accruals since a time.
+macro_rules! credited_filter {
+    () => {
+        " FROM entries e WHERE e.partner = ?1 AND e.created_at >= ?2 AND e.kind = 'accrual' \
+         AND NOT EXISTS (SELECT 1 FROM entries r WHERE r.reverses = e.id)"
+    };
+}
+
+/// Sum of a partner's unreversed accruals since a time (`?1` partner, `?2` since).
+const CREDITED_SUM: &str = concat!("SELECT COALESCE(SUM(e.amount), 0)", credited_filter!());
+/// The same accruals one by one, for when [`CREDITED_SUM`] overflows.
+const CREDITED_AMOUNTS: &str = concat!("SELECT e.amount", credited_filter!());
+
+/// The columns [`period_stats`] folds.
+macro_rules! stats_cols {
+    () => {
+        "SELECT e.customer, e.kind = 'accrual', e.amount, \
+         EXISTS (SELECT 1 FROM entries r WHERE r.reverses = e.id) FROM entries e"
+    };
+}
+
+/// A partner's accruals and redemptions since a time (`?1` partner, `?2` since).
+const PARTNER_PERIOD: &str =
+    concat!(stats_cols!(), " WHERE e.partner = ?1 AND e.created_at >= ?2 AND e.kind IN ('accrual', 'redemption')");
+/// All accruals and redemptions since a time (`?1` since).
+const PROGRAM_PERIOD: &str =
+    concat!(stats_cols!(), " WHERE e.created_at >= ?1 AND e.kind IN ('accrual', 'redemption')");
+
 /// Net accruals of `partner` created at or after `since`.
 fn credited_since(c: &Connection, partner: PartnerId, since: Timestamp) -> Res<Points> {
-    const FILTER: &str = "FROM entries e WHERE e.partner = ?1 AND e.created_at >= ?2 AND e.kind = 'accrual' \
-                          AND NOT EXISTS (SELECT 1 FROM entries r WHERE r.reverses = e.id)";
-    match int(c, &format!("SELECT COALESCE(SUM(e.amount), 0) {FILTER}"), params![partner.0, since.0]) {
+    match int(c, CREDITED_SUM, params![partner.0, since.0]) {
         Err(e) if is_overflow(&e) => {
-            let amounts = all(c, &format!("SELECT e.amount {FILTER}"), params![partner.0, since.0], |r| Ok(r.get(0)?))?;
+            let amounts = all(c, CREDITED_AMOUNTS, params![partner.0, since.0], |r| Ok(r.get(0)?))?;
             Ok(saturating_sum(amounts))
         }
         other => other,
@@ -241,22 +267,10 @@ fn credited_since(c: &Connection, partner: PartnerId, since: Timestamp) -> Res<P
 /// Figures of the accruals and redemptions created at or after `since`, of
 /// one partner or of all.
 fn period_stats(c: &Connection, partner: Option<PartnerId>, since: Timestamp) -> Res<PeriodStats> {
-    const COLS: &str = "SELECT e.customer, e.kind = 'accrual', e.amount, \
-                        EXISTS (SELECT 1 FROM entries r WHERE r.reverses = e.id) FROM entries e";
     let convert = |r: &Row<'_>| -> Res<(i64, bool, Points, bool)> { Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)) };
     let found = match partner {
-        Some(p) => all(
-            c,
-            &format!("{COLS} WHERE e.partner = ?1 AND e.created_at >= ?2 AND e.kind IN ('accrual', 'redemption')"),
-            params![p.0, since.0],
-            convert,
-        )?,
-        None => all(
-            c,
-            &format!("{COLS} WHERE e.created_at >= ?1 AND e.kind IN ('accrual', 'redemption')"),
-            [since.0],
-            convert,
-        )?,
+        Some(p) => all(c, PARTNER_PERIOD, params![p.0, since.0], convert)?,
+        None => all(c, PROGRAM_PERIOD, [since.0], convert)?,
     };
     let mut customers = HashSet::new();
     let mut stats = PeriodStats::default();
@@ -278,8 +292,10 @@ fn period_stats(c: &Connection, partner: Option<PartnerId>, since: Timestamp) ->
 
 fn audit(c: &Connection, record: &AuditRecord) -> Res<()> {
     use loyalty_core::memory::AuditAction;
-    let mut stmt = c.prepare_cached(&format!(
-        "INSERT INTO audit_log ({AUDIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    let mut stmt = c.prepare_cached(concat!(
+        "INSERT INTO audit_log (",
+        audit_cols!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))?;
     let admin = record.admin.0;
     let at = record.at.0;
@@ -330,6 +346,17 @@ fn audit(c: &Connection, record: &AuditRecord) -> Res<()> {
 
 // ---------------------------------------------------------------------------
 // Customers
+
+/// A customer's newest entries (`?1` customer, `?2` limit).
+const CUSTOMER_NEWEST: &str =
+    concat!("SELECT ", entry_cols!(), " FROM entries WHERE customer = ?1 ORDER BY id DESC LIMIT ?2");
+/// A customer's entries older than one (`?1` customer, `?2` entry id, `?3` limit).
+const CUSTOMER_OLDER: &str =
+    concat!("SELECT ", entry_cols!(), " FROM entries WHERE customer = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3");
+/// Pending redemption requests past their expiry (`?1` now), found through
+/// the partial index of pending requests (the caller sorts them by id).
+const EXPIRED_PENDING: &str =
+    concat!("SELECT ", redemption_cols!(), " FROM redemptions WHERE status = 'pending' AND expires_at < ?1");
 
 pub(super) fn register_customer(c: &Connection, req: NewCustomer) -> Res<Registration> {
     let bonus_range = 0..=rules::MAX_ADJUSTMENT;
@@ -416,12 +443,7 @@ pub(super) fn customer_summary(c: &Connection, who: &CustomerRef, recent: u32) -
         return Ok(None);
     };
     let customer = customer_get(c, id)?;
-    let recent = all(
-        c,
-        &format!("SELECT {ENTRY_COLS} FROM entries WHERE customer = ?1 ORDER BY id DESC LIMIT ?2"),
-        params![id.0, limit(recent)],
-        rows::entry,
-    )?;
+    let recent = all(c, CUSTOMER_NEWEST, params![id.0, limit(recent)], rows::entry)?;
     Ok(Some(CustomerSummary { customer, recent }))
 }
 
@@ -432,18 +454,8 @@ pub(super) fn customer_entries(
     before: Option<EntryId>,
 ) -> Res<Vec<LedgerEntry>> {
     match before {
-        None => all(
-            c,
-            &format!("SELECT {ENTRY_COLS} FROM entries WHERE customer = ?1 ORDER BY id DESC LIMIT ?2"),
-            params![customer.0, limit(count)],
-            rows::entry,
-        ),
-        Some(b) => all(
-            c,
-            &format!("SELECT {ENTRY_COLS} FROM entries WHERE customer = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"),
-            params![customer.0, b.0, limit(count)],
-            rows::entry,
-        ),
+        None => all(c, CUSTOMER_NEWEST, params![customer.0, limit(count)], rows::entry),
+        Some(b) => all(c, CUSTOMER_OLDER, params![customer.0, b.0, limit(count)], rows::entry),
     }
 }
 
@@ -536,7 +548,7 @@ fn redemption_view(c: &Connection, request: RedemptionRequest, replayed: bool) -
 pub(super) fn open_redemption(c: &Connection, req: OpenRedemption) -> Res<RedemptionView> {
     let known = one(
         c,
-        &format!("SELECT {REDEMPTION_COLS} FROM redemptions WHERE idempotency_key = ?1"),
+        concat!("SELECT ", redemption_cols!(), " FROM redemptions WHERE idempotency_key = ?1"),
         [&req.idempotency_key],
         rows::redemption,
     )?;
@@ -660,14 +672,10 @@ pub(super) fn decline_redemption(c: &Connection, req: AnswerRedemption) -> Res<R
 }
 
 pub(super) fn expire_redemptions(c: &Connection, now: Timestamp) -> Res<Vec<RedemptionRequest>> {
-    let mut expired = all(
-        c,
-        &format!("SELECT {REDEMPTION_COLS} FROM redemptions WHERE status = 'pending' AND expires_at < ?1 ORDER BY id"),
-        [now.0],
-        rows::redemption,
-    )?;
+    let mut expired = all(c, EXPIRED_PENDING, [now.0], rows::redemption)?;
     c.prepare_cached("UPDATE redemptions SET status = 'expired' WHERE status = 'pending' AND expires_at < ?1")?
         .execute([now.0])?;
+    expired.sort_by_key(|r| r.id);
     for r in &mut expired {
         r.status = RedemptionStatus::Expired;
     }
@@ -849,11 +857,13 @@ pub(super) fn list_partners(c: &Connection, status: Option<PartnerStatus>) -> Re
     match status {
         Some(s) => all(
             c,
-            &format!("SELECT {PARTNER_COLS} FROM partners WHERE status = ?1 ORDER BY created_at, id"),
+            concat!("SELECT ", partner_cols!(), " FROM partners WHERE status = ?1 ORDER BY created_at, id"),
             [s.as_str()],
             rows::partner,
         ),
-        None => all(c, &format!("SELECT {PARTNER_COLS} FROM partners ORDER BY created_at, id"), [], rows::partner),
+        None => {
+            all(c, concat!("SELECT ", partner_cols!(), " FROM partners ORDER BY created_at, id"), [], rows::partner)
+        }
     }
 }
 
@@ -867,7 +877,7 @@ pub(super) fn set_partner_api_key(c: &Connection, who: PartnerRef, key_sha256_he
 pub(super) fn partner_by_api_key(c: &Connection, key_sha256_hex: &str) -> Res<Option<Partner>> {
     one(
         c,
-        &format!("SELECT {PARTNER_COLS} FROM partners WHERE api_key_sha256 = ?1 ORDER BY id LIMIT 1"),
+        concat!("SELECT ", partner_cols!(), " FROM partners WHERE api_key_sha256 = ?1 ORDER BY id LIMIT 1"),
         [key_sha256_hex],
         rows::partner,
     )
@@ -970,7 +980,7 @@ fn audience_size(c: &Connection, audience: Audience) -> Res<i64> {
 pub(super) fn create_broadcast(c: &Connection, req: NewBroadcast) -> Res<BroadcastJob> {
     let known = one(
         c,
-        &format!("SELECT {BROADCAST_COLS} FROM broadcasts WHERE idempotency_key = ?1"),
+        concat!("SELECT ", broadcast_cols!(), " FROM broadcasts WHERE idempotency_key = ?1"),
         [&req.idempotency_key],
         rows::broadcast,
     )?;
@@ -1035,9 +1045,58 @@ pub(super) fn record_broadcast(c: &Connection, job: BroadcastId, sent: u32, fail
 }
 
 pub(super) fn pending_broadcasts(c: &Connection) -> Res<Vec<BroadcastJob>> {
-    all(c, &format!("SELECT {BROADCAST_COLS} FROM broadcasts WHERE done = 0 ORDER BY id"), [], rows::broadcast)
+    all(c, concat!("SELECT ", broadcast_cols!(), " FROM broadcasts WHERE done = 0 ORDER BY id"), [], rows::broadcast)
 }
 
 pub(super) fn audit_log(c: &Connection) -> Res<Vec<AuditRecord>> {
-    all(c, &format!("SELECT {AUDIT_COLS} FROM audit_log ORDER BY id"), [], rows::audit)
+    all(c, concat!("SELECT ", audit_cols!(), " FROM audit_log ORDER BY id"), [], rows::audit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `detail` lines of SQLite's query plan for `sql`.
+    fn plan(c: &Connection, sql: &str) -> Vec<String> {
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+        stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn hot_queries_search_an_index() {
+        let c = Connection::open_in_memory().unwrap();
+        for m in super::super::MIGRATIONS {
+            c.execute_batch(m).unwrap();
+        }
+        let hot = [
+            CUSTOMER_NEWEST,
+            CUSTOMER_OLDER,
+            CREDITED_SUM,
+            CREDITED_AMOUNTS,
+            PARTNER_PERIOD,
+            PROGRAM_PERIOD,
+            EXPIRED_PENDING,
+            "SELECT id FROM customers WHERE telegram_id = ?1",
+            "SELECT id FROM customers WHERE code = ?1",
+            "SELECT id FROM partners WHERE telegram_id = ?1",
+            concat!("SELECT ", entry_cols!(), " FROM entries WHERE idempotency_key = ?1"),
+            concat!("SELECT ", redemption_cols!(), " FROM redemptions WHERE idempotency_key = ?1"),
+            concat!("SELECT ", partner_cols!(), " FROM partners WHERE api_key_sha256 = ?1 ORDER BY id LIMIT 1"),
+            "SELECT EXISTS (SELECT 1 FROM entries WHERE reverses = ?1)",
+            "SELECT id, telegram_id, language FROM customers WHERE blocked = 0 AND id > ?1 ORDER BY id LIMIT ?2",
+        ];
+        for sql in hot {
+            let plan = plan(&c, sql);
+            assert!(!plan.is_empty(), "no plan for {sql}");
+            for line in &plan {
+                // Every table access is a search by key or index, never a scan.
+                assert!(!line.starts_with("SCAN") || line == "SCAN CONSTANT ROW", "{sql}\nscans: {plan:#?}");
+                assert!(!line.contains("TEMP B-TREE"), "{sql}\nsorts: {plan:#?}");
+            }
+        }
+    }
 }

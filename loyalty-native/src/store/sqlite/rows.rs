@@ -10,26 +10,53 @@ use loyalty_core::ports::{BotKind, PartnerDecision, QuotaKind};
 use rusqlite::Row;
 
 /// Columns of `customers`, in the order [`customer`] reads them.
-pub(super) const CUSTOMER_COLS: &str =
-    "id, telegram_id, code, first_name, username, language, referrer, balance, blocked, created_at";
+macro_rules! customer_cols {
+    () => {
+        "id, telegram_id, code, first_name, username, language, referrer, balance, blocked, created_at"
+    };
+}
+pub(super) use customer_cols;
 
 /// Columns of `partners`, in the order [`partner`] reads them.
-pub(super) const PARTNER_COLS: &str = "id, telegram_id, name, category, status, earn_rate_bps, \
-     max_redeem_share_bps, daily_credit_limit, language, api_key_sha256 IS NOT NULL, created_at";
+macro_rules! partner_cols {
+    () => {
+        "id, telegram_id, name, category, status, earn_rate_bps, \
+     max_redeem_share_bps, daily_credit_limit, language, api_key_sha256 IS NOT NULL, created_at"
+    };
+}
+pub(super) use partner_cols;
 
 /// Columns of `entries`, in the order [`entry`] reads them.
-pub(super) const ENTRY_COLS: &str = "id, customer, kind, amount, partner, purchase, idempotency_key, author_type, author_id, reverses, reason, created_at";
+macro_rules! entry_cols {
+    () => {
+        "id, customer, kind, amount, partner, purchase, idempotency_key, author_type, author_id, reverses, reason, created_at"
+    };
+}
+pub(super) use entry_cols;
 
 /// Columns of `redemptions`, in the order [`redemption`] reads them.
-pub(super) const REDEMPTION_COLS: &str =
-    "id, customer, partner, points, purchase, status, created_at, expires_at, entry";
+macro_rules! redemption_cols {
+    () => {
+        "id, customer, partner, points, purchase, status, created_at, expires_at, entry"
+    };
+}
+pub(super) use redemption_cols;
 
 /// Columns of `broadcasts`, in the order [`broadcast`] reads them.
-pub(super) const BROADCAST_COLS: &str = "id, audience, text, admin_chat, total, sent, failed, cursor, done, created_at";
+macro_rules! broadcast_cols {
+    () => {
+        "id, audience, text, admin_chat, total, sent, failed, cursor, done, created_at"
+    };
+}
+pub(super) use broadcast_cols;
 
 /// Columns of `audit_log`, in the order [`audit`] reads them.
-pub(super) const AUDIT_COLS: &str =
-    "admin, action, customer, partner, entry, amount, reason, blocked, decision, status, at";
+macro_rules! audit_cols {
+    () => {
+        "admin, action, customer, partner, entry, amount, reason, blocked, decision, status, at"
+    };
+}
+pub(super) use audit_cols;
 
 fn bad(what: &str, value: impl std::fmt::Debug) -> Fail {
     Fail::Backend(format!("unexpected {what} {value:?} in the database"))

@@ -63,8 +63,8 @@ CREATE TABLE entries (
 CREATE INDEX entries_by_customer ON entries (customer, id);
 -- A partner's entries since a time (daily limit, partner stats); covering.
 CREATE INDEX entries_by_partner_time ON entries (partner, created_at, kind, amount, customer) WHERE partner IS NOT NULL;
--- All entries since a time (program stats).
-CREATE INDEX entries_by_time ON entries (created_at, kind);
+-- All entries since a time (program stats); covering.
+CREATE INDEX entries_by_time ON entries (created_at, kind, amount, customer);
 
 CREATE TRIGGER entries_apply AFTER INSERT ON entries
 BEGIN

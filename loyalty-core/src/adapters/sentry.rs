@@ -1,0 +1,454 @@
+//! Error reporting to Sentry, with a transport of our own.
+//!
+//! `sentry-rust`'s transports need threads or Tokio; this one is a single
+//! `reqwest` POST, so it also runs on `wasm32` (Workers). The wire format comes
+//! from `sentry-core`'s protocol types: each [`ErrorReport`] becomes an
+//! [`Event`] inside an [`Envelope`], posted to the DSN's envelope endpoint
+//! `{scheme}://{host}{path}api/{project_id}/envelope/` with
+//! `X-Sentry-Auth: Sentry sentry_version=7, sentry_key=<public key>, sentry_client=loyalty-rs/<version>`.
+//!
+//! What an event carries is exactly what the report has — a message, where it
+//! happened, the kind of update, whether it was temporary — plus the
+//! environment (`SENTRY_ENVIRONMENT`) and the release ([`RELEASE`]). The message
+//! goes through [`scrub`] first, which removes anything shaped like a Telegram
+//! bot token or an OpenAI key.
+//!
+//! Reporting never fails the caller: every failure (DSN host unreachable,
+//! timeout — [`DEFAULT_TIMEOUT`] —, a non-2xx answer) is logged with `tracing`
+//! and dropped. A `429 Too Many Requests` pauses reporting for its
+//! `Retry-After` (60 s when absent), as Sentry asks of its clients.
+//!
+//! Time and event ids come from the [`Clock`] and [`Randomness`] ports: the
+//! reporter reads no system clock of its own (there is none on `wasm32`).
+
+use crate::config::Config;
+use crate::domain::Timestamp;
+use crate::ports::{Clock, ErrorReport, ErrorReporter, Randomness};
+use async_trait::async_trait;
+use sentry_core::protocol::{ClientSdkInfo, DebugMeta, Envelope, EnvelopeHeaders, Event, Level, Map, Values};
+use sentry_core::types::{Dsn, Uuid};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// How long one report may take to post.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `release` of every event: `loyalty-rs@<loyalty-core version>`.
+pub const RELEASE: &str = concat!("loyalty-rs@", env!("CARGO_PKG_VERSION"));
+
+/// The client named in `X-Sentry-Auth` and in the events' SDK info.
+const CLIENT_NAME: &str = "loyalty-rs";
+const CLIENT: &str = concat!("loyalty-rs/", env!("CARGO_PKG_VERSION"));
+
+/// Longest message sent, in characters (Sentry truncates near 8 KiB anyway).
+const MAX_MESSAGE_CHARS: usize = 2_000;
+
+/// Pause after a 429 without `Retry-After`.
+const DEFAULT_PAUSE_SECS: i64 = 60;
+
+/// Why a `SENTRY_DSN` was refused. The DSN itself is never repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DsnError {
+    /// Not of the form `https://<public_key>@<host>[/<path>]/<project_id>`.
+    #[error("SENTRY_DSN is not a valid DSN (expected https://<public_key>@<host>/<project_id>)")]
+    Invalid,
+}
+
+/// [`ErrorReporter`] that posts each report to Sentry as an event envelope.
+pub struct SentryReporter {
+    http: reqwest::Client,
+    dsn: Dsn,
+    envelope_url: String,
+    auth: String,
+    environment: String,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Randomness>,
+    timeout: Duration,
+    /// Unix seconds before which reports are dropped (after a 429).
+    paused_until: AtomicI64,
+}
+
+impl fmt::Debug for SentryReporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentryReporter")
+            .field("host", &self.dsn.host())
+            .field("project_id", &self.dsn.project_id().to_string())
+            .field("environment", &self.environment)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SentryReporter {
+    /// The reporter configured by `SENTRY_DSN` and `SENTRY_ENVIRONMENT`;
+    /// `Ok(None)` when no DSN is set (reports then only go to `tracing`).
+    pub fn from_config(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Randomness>,
+    ) -> Result<Option<SentryReporter>, DsnError> {
+        match &config.sentry_dsn {
+            None => Ok(None),
+            Some(dsn) => SentryReporter::new(dsn.expose(), &config.sentry_environment, clock, random).map(Some),
+        }
+    }
+
+    /// A reporter for `dsn` tagging events with `environment`, with the
+    /// [`DEFAULT_TIMEOUT`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use loyalty_core::domain::Timestamp;
+    /// # use loyalty_core::ports::{Clock, Randomness};
+    /// # struct C; #[async_trait::async_trait] impl Clock for C {
+    /// #     fn now(&self) -> Timestamp { Timestamp(0) } async fn sleep(&self, _: u64) {} }
+    /// # struct R; impl Randomness for R { fn fill(&self, b: &mut [u8]) { b.fill(7) } }
+    /// use loyalty_core::adapters::sentry::SentryReporter;
+    ///
+    /// let reporter = SentryReporter::new("https://abc123@o1.ingest.sentry.io/42", "staging", Arc::new(C), Arc::new(R))?;
+    /// assert_eq!(reporter.envelope_url(), "https://o1.ingest.sentry.io/api/42/envelope/");
+    /// assert!(reporter.auth_header().starts_with("Sentry sentry_version=7, sentry_key=abc123, sentry_client=loyalty-rs/"));
+    /// # Ok::<(), loyalty_core::adapters::sentry::DsnError>(())
+    /// ```
+    pub fn new(
+        dsn: &str,
+        environment: impl Into<String>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Randomness>,
+    ) -> Result<SentryReporter, DsnError> {
+        let dsn: Dsn = dsn.trim().parse().map_err(|_| DsnError::Invalid)?;
+        let key = dsn.public_key();
+        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(DsnError::Invalid);
+        }
+        let auth = format!("Sentry sentry_version=7, sentry_key={key}, sentry_client={CLIENT}");
+        Ok(SentryReporter {
+            http: reqwest::Client::new(),
+            envelope_url: dsn.envelope_api_url().to_string(),
+            auth,
+            dsn,
+            environment: environment.into(),
+            clock,
+            random,
+            timeout: DEFAULT_TIMEOUT,
+            paused_until: AtomicI64::new(i64::MIN),
+        })
+    }
+
+    /// The same reporter with another timeout per report.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> SentryReporter {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Where envelopes are posted.
+    pub fn envelope_url(&self) -> &str {
+        &self.envelope_url
+    }
+
+    /// The `X-Sentry-Auth` header value.
+    pub fn auth_header(&self) -> &str {
+        &self.auth
+    }
+
+    /// The event `report` becomes, with the given id and time.
+    pub fn event(&self, report: &ErrorReport, event_id: Uuid, at: Timestamp) -> Event<'static> {
+        let mut tags = Map::new();
+        tags.insert("context".to_string(), report.context.to_string());
+        if let Some(kind) = report.update_kind {
+            tags.insert("update_kind".to_string(), kind.to_string());
+        }
+        tags.insert("temporary".to_string(), report.temporary.to_string());
+        // Every field spelled out: `Event::default()` reads the system clock, which panics on wasm32.
+        Event {
+            event_id,
+            level: if report.temporary { Level::Warning } else { Level::Error },
+            fingerprint: Cow::Owned(vec![
+                Cow::Borrowed("{{ default }}"),
+                Cow::Borrowed(report.context),
+                Cow::Borrowed(report.update_kind.unwrap_or("-")),
+            ]),
+            culprit: None,
+            transaction: None,
+            message: Some(truncate(&scrub(&report.message), MAX_MESSAGE_CHARS)),
+            logentry: None,
+            logger: Some(CLIENT_NAME.to_string()),
+            modules: Map::new(),
+            platform: Cow::Borrowed("other"),
+            timestamp: system_time(at),
+            server_name: None,
+            release: Some(Cow::Borrowed(RELEASE)),
+            dist: None,
+            environment: Some(Cow::Owned(self.environment.clone())),
+            user: None,
+            request: None,
+            contexts: Map::new(),
+            breadcrumbs: Values::new(),
+            exception: Values::new(),
+            stacktrace: None,
+            template: None,
+            threads: Values::new(),
+            tags,
+            extra: Map::new(),
+            debug_meta: Cow::Owned(DebugMeta::default()),
+            sdk: Some(Cow::Owned(ClientSdkInfo {
+                name: CLIENT_NAME.to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                integrations: Vec::new(),
+                packages: Vec::new(),
+            })),
+        }
+    }
+
+    /// The envelope `report` is posted as (a new event id, the clock's time):
+    /// a header line with `event_id`, `dsn` and `sent_at`, then one `event` item.
+    pub fn envelope(&self, report: &ErrorReport) -> Vec<u8> {
+        self.envelope_at(report, self.clock.now())
+    }
+
+    fn envelope_at(&self, report: &ErrorReport, now: Timestamp) -> Vec<u8> {
+        let event_id = self.event_id();
+        let headers =
+            EnvelopeHeaders::new().with_event_id(event_id).with_dsn(self.dsn.clone()).with_sent_at(system_time(now));
+        let mut envelope = Envelope::new().with_headers(headers);
+        envelope.add_item(self.event(report, event_id, now));
+        let mut body = Vec::with_capacity(1024);
+        if let Err(error) = envelope.to_writer(&mut body) {
+            // Writing JSON into a Vec cannot fail; keep whatever was written.
+            tracing::warn!(%error, "sentry: could not serialize the envelope");
+        }
+        body
+    }
+
+    /// A version-4 UUID from the randomness port.
+    fn event_id(&self) -> Uuid {
+        let mut bytes = [0u8; 16];
+        self.random.fill(&mut bytes);
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        Uuid::from_bytes(bytes)
+    }
+
+    async fn send(&self, report: &ErrorReport) {
+        let now = self.clock.now();
+        if now.0 < self.paused_until.load(Ordering::Relaxed) {
+            tracing::debug!(context = report.context, "sentry: rate limited, report dropped");
+            return;
+        }
+        let body = self.envelope_at(report, now);
+        let sent = self
+            .http
+            .post(&self.envelope_url)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-sentry-envelope")
+            .header("X-Sentry-Auth", &self.auth)
+            .timeout(self.timeout)
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => {
+                tracing::debug!(context = report.context, "sentry: report sent");
+            }
+            Ok(response) if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+                let pause = retry_after(response.headers()).unwrap_or(DEFAULT_PAUSE_SECS);
+                self.paused_until.store(now.0.saturating_add(pause), Ordering::Relaxed);
+                tracing::warn!(pause_secs = pause, "sentry: rate limited, pausing reports");
+            }
+            Ok(response) => {
+                tracing::warn!(status = response.status().as_u16(), "sentry: report rejected");
+            }
+            Err(error) => {
+                tracing::warn!(
+                    timeout = error.is_timeout(),
+                    connect = super::is_connect(&error),
+                    "sentry: could not send the report"
+                );
+            }
+        }
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl ErrorReporter for SentryReporter {
+    async fn report(&self, report: ErrorReport) {
+        self.send(&report).await;
+    }
+}
+
+/// The report for a panic, for a runtime's panic hook: where it happened and
+/// nothing else (the payload may quote user data).
+///
+/// ```
+/// use loyalty_core::adapters::sentry::panic_report;
+/// use std::sync::{Arc, Mutex};
+///
+/// let seen = Arc::new(Mutex::new(None));
+/// let sink = seen.clone();
+/// let previous = std::panic::take_hook();
+/// std::panic::set_hook(Box::new(move |info| {
+///     *sink.lock().unwrap() = Some(panic_report(info));
+/// }));
+/// let _ = std::panic::catch_unwind(|| panic!("secret customer text"));
+/// std::panic::set_hook(previous);
+///
+/// let report = seen.lock().unwrap().take().unwrap();
+/// assert_eq!(report.context, "panic");
+/// assert!(report.message.starts_with("panic at "));
+/// assert!(!report.message.contains("secret"));
+/// ```
+pub fn panic_report(info: &std::panic::PanicHookInfo<'_>) -> ErrorReport {
+    let message = match info.location() {
+        Some(at) => format!("panic at {}:{}:{}", at.file(), at.line(), at.column()),
+        None => "panic (location unknown)".to_string(),
+    };
+    ErrorReport { message, context: "panic", update_kind: None, temporary: false }
+}
+
+/// What replaces a token or key in [`scrub`]'s output.
+pub const REDACTED: &str = "[redacted]";
+
+/// `text` with anything shaped like a secret replaced by [`REDACTED`]:
+/// Telegram bot tokens (`<digits>:<30 or more of A-Z a-z 0-9 _ ->`, also inside
+/// `https://api.telegram.org/bot<token>/…`) and OpenAI-style keys (`sk-`
+/// followed by 16 or more of those characters, not inside a longer word).
+///
+/// ```
+/// use loyalty_core::adapters::sentry::scrub;
+///
+/// assert_eq!(
+///     scrub("POST https://api.telegram.org/bot123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0/sendMessage failed"),
+///     "POST https://api.telegram.org/bot[redacted]/sendMessage failed",
+/// );
+/// assert_eq!(scrub("key sk-proj-abcdefghijklmnop1234 refused"), "key [redacted] refused");
+/// assert_eq!(scrub("customer 42: 150 points at 12:30"), "customer 42: 150 points at 12:30");
+/// ```
+pub fn scrub(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let prev = i.checked_sub(1).map(|p| bytes[p]);
+        let end = if bytes[i].is_ascii_digit() && !prev.is_some_and(|p| p.is_ascii_digit()) {
+            bot_token_end(bytes, i)
+        } else if bytes[i..].starts_with(b"sk-") && !prev.is_some_and(|p| p.is_ascii_alphanumeric()) {
+            let tail = key_chars(bytes, i + 3);
+            (tail >= 16).then_some(i + 3 + tail)
+        } else {
+            None
+        };
+        match end {
+            Some(end) => {
+                // Matches start and end on ASCII bytes, so these are char boundaries.
+                out.push_str(&text[copied..i]);
+                out.push_str(REDACTED);
+                copied = end;
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// End of a bot token starting with the digit run at `start`, if there is one.
+fn bot_token_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let digits = bytes[start..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let colon = start + digits;
+    if bytes.get(colon) != Some(&b':') {
+        return None;
+    }
+    let tail = key_chars(bytes, colon + 1);
+    (tail >= 30).then_some(colon + 1 + tail)
+}
+
+/// How many `[A-Za-z0-9_-]` bytes start at `from`.
+fn key_chars(bytes: &[u8], from: usize) -> usize {
+    bytes
+        .get(from..)
+        .unwrap_or(&[])
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-')
+        .count()
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+fn system_time(at: Timestamp) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(at.0).unwrap_or(0))
+}
+
+/// `Retry-After` in seconds (the delta form Sentry sends), capped at a day.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<i64> {
+    let secs: f64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    // In range after the clamp, so the cast is exact enough (whole seconds, rounded up).
+    Some(secs.min(86_400.0).ceil() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubs_bot_tokens() {
+        let token = "123456789:AAF-abcdefghijklmnopqrstuvwxyz_0123";
+        assert_eq!(scrub(token), REDACTED);
+        assert_eq!(scrub(&format!("token={token}&x=1")), "token=[redacted]&x=1");
+        assert_eq!(scrub(&format!("{token} {token}")), "[redacted] [redacted]");
+        // 29 characters after the colon: not a token.
+        let short = "1:abcdefghijklmnopqrstuvwxyz012";
+        assert_eq!(scrub(short), short);
+    }
+
+    #[test]
+    fn scrubs_openai_keys() {
+        assert_eq!(scrub("sk-abcdefghijklmnop"), REDACTED);
+        assert_eq!(scrub("(sk-proj-AbC_dEf-0123456789xyz)"), "([redacted])");
+        // Too short, or inside a word.
+        assert_eq!(scrub("sk-short"), "sk-short");
+        assert_eq!(scrub("disk-abcdefghijklmnopqrstuv"), "disk-abcdefghijklmnopqrstuv");
+    }
+
+    #[test]
+    fn keeps_everything_else() {
+        let text = "storage temporarily unavailable: connection reset — клиент 42 · 12:30 ✓";
+        assert_eq!(scrub(text), text);
+        assert_eq!(scrub(""), "");
+        assert_eq!(scrub("ключ sk-abcdefghijklmnopq ✓"), "ключ [redacted] ✓");
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("ááá", 2), "áá…");
+        assert_eq!(truncate("ab", 2), "ab");
+    }
+
+    #[test]
+    fn parses_retry_after() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(reqwest::header::RETRY_AFTER, "30".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(30));
+        headers.insert(reqwest::header::RETRY_AFTER, "1.5".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(2));
+        headers.insert(reqwest::header::RETRY_AFTER, "1e12".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(86_400));
+        headers.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}
