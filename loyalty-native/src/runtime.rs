@@ -8,8 +8,10 @@ use crate::store::sqlite::SqliteStore;
 use crate::tasks::{TaskRunner, maintenance_loop};
 use crate::telegram::HttpTelegram;
 use crate::webhooks;
+use loyalty_core::adapters::openai::OpenAiAssistant;
+use loyalty_core::adapters::sentry::SentryReporter;
 use loyalty_core::ports::BotKind;
-use loyalty_core::ports::{NoReporter, Storage, TelegramApi};
+use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -216,7 +218,7 @@ pub async fn serve(
     let local = listener.local_addr().map_err(|e| RunError::Other(format!("no local address: {e}")))?;
     let names: Vec<&str> = bots.iter().map(|b| b.as_str()).collect();
     tracing::info!(storage = %storage.describe(), bots = ?names, "listening on http://{local}");
-    let drained = crate::server::serve(listener, App::new(engine(config, store, telegram)), shutdown)
+    let drained = crate::server::serve(listener, App::new(engine(config, store, telegram)?), shutdown)
         .await
         .map_err(|e| RunError::Other(format!("the server failed: {e}")))?;
     tracing::info!(complete = drained.complete, abandoned = drained.abandoned, "stopped");
@@ -240,7 +242,7 @@ pub async fn poll(
     }
     let store = open_storage(storage).await?;
     let telegram = Arc::new(telegram(&config)?);
-    let engine = engine(config, store, telegram.clone());
+    let engine = engine(config, store, telegram.clone())?;
     let stop = CancellationToken::new();
     let signalled = stop.clone();
     tokio::spawn(async move {
@@ -376,23 +378,33 @@ pub async fn delete_webhooks(config: &Config, drop_pending: bool) -> Result<Stri
     })
 }
 
-/// The engine for a process: `config`, `storage`, `telegram`, the system clock
-/// and the OS's randomness.
-pub fn engine(config: Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Engine {
-    Engine::new(config, ports(storage, telegram))
+/// The engine for a process: `config`, `storage`, `telegram` and the rest of
+/// [`ports`].
+///
+/// # Errors
+/// [`RunError::Config`] when `SENTRY_DSN` is malformed.
+pub fn engine(config: Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Result<Engine, RunError> {
+    let ports = ports(&config, storage, telegram)?;
+    Ok(Engine::new(config, ports))
 }
 
-/// The ports of a process: `storage`, `telegram`, the system clock, the OS's
-/// randomness, no assistant and no error reporter beyond the logs.
-pub fn ports(storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Ports {
-    Ports {
-        storage,
-        telegram,
-        assistant: None,
-        reporter: Arc::new(NoReporter),
-        clock: Arc::new(SystemClock),
-        random: Arc::new(OsRandom),
-    }
+/// The ports of a process: `storage` and `telegram`, the system clock, the
+/// OS's randomness, the OpenAI assistant when `OPENAI_API_KEY` is set, and
+/// the Sentry reporter when `SENTRY_DSN` is set (reports always go to the
+/// logs too).
+///
+/// # Errors
+/// [`RunError::Config`] when `SENTRY_DSN` is malformed.
+pub fn ports(config: &Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Result<Ports, RunError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let random: Arc<dyn Randomness> = Arc::new(OsRandom);
+    let reporter: Arc<dyn ErrorReporter> = match SentryReporter::from_config(config, clock.clone(), random.clone()) {
+        Ok(Some(sentry)) => Arc::new(sentry),
+        Ok(None) => Arc::new(NoReporter),
+        Err(e) => return Err(RunError::Config(format!("invalid value for SENTRY_DSN: {e}"))),
+    };
+    let assistant = OpenAiAssistant::from_config(config).map(|a| Arc::new(a) as Arc<dyn Assistant>);
+    Ok(Ports { storage, telegram, assistant, reporter, clock, random })
 }
 
 /// Installs the `tracing` subscriber: `level` is `LOG_LEVEL` (`trace` …

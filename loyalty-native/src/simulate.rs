@@ -154,7 +154,7 @@ pub async fn run_with(storage: Arc<dyn Storage>) -> Result<Outcome, SimulateErro
     .map_err(|e| SimulateError(e.to_string()))?;
     let telegram = HttpTelegram::new(&config).map_err(|e| SimulateError(e.to_string()))?.with_rate_limits(None);
     let reporter = Arc::new(RecordingReporter::default());
-    let mut ports = runtime::ports(storage, Arc::new(telegram));
+    let mut ports = runtime::ports(&config, storage, Arc::new(telegram)).map_err(|e| SimulateError(e.to_string()))?;
     ports.reporter = reporter.clone();
     let engine = Engine::new(config, ports);
     let app = App::new(engine.clone()).with_maintenance_interval(None);

@@ -65,7 +65,7 @@ async fn rig() -> Rig {
     let store = Arc::new(FaultyStore::new(SqliteStore::open(&db.0).unwrap()));
     let telegram = Arc::new(HttpTelegram::new(&config).unwrap().with_rate_limits(None));
     let reporter = Arc::new(RecordingReporter::default());
-    let mut ports = runtime::ports(store.clone(), telegram.clone());
+    let mut ports = runtime::ports(&config, store.clone(), telegram.clone()).unwrap();
     ports.reporter = reporter.clone() as Arc<dyn ErrorReporter>;
     let engine = Engine::new(config, ports);
     Rig { fake, store, reporter, engine, telegram, _db: db }
