@@ -3,7 +3,7 @@
 
 use crate::clock::{OsRandom, SystemClock};
 use crate::polling::{self, PollError, PollOptions};
-use crate::server::{App, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAINTENANCE_INTERVAL};
+use crate::server::{App, DEFAULT_DRAIN_TIMEOUT};
 use crate::store::sqlite::SqliteStore;
 use crate::tasks::{TaskRunner, maintenance_loop};
 use crate::telegram::HttpTelegram;
@@ -17,6 +17,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -110,14 +111,19 @@ impl StorageChoice {
     /// → PostgREST; else SQLite at `LOYALTY_DB` (default `./loyalty.db`).
     ///
     /// # Errors
-    /// [`RunError::Config`] when `DATABASE_URL` is not a `postgres://` or
-    /// `postgresql://` URL.
+    /// [`RunError::Config`] when `DATABASE_URL` is neither a `postgres://` or
+    /// `postgresql://` URL nor libpq's `key=value` form.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<StorageChoice, RunError> {
         let get = |k: &str| lookup(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         if let Some(url) = get("DATABASE_URL") {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
+            // libpq's key-value form: `host=… user=… dbname=…`.
+            let is_key_value = !url.contains("://") && url.contains('=');
+            if !(is_url || is_key_value) {
                 return Err(RunError::Config(
-                    "invalid value for DATABASE_URL: expected postgres://user:password@host:port/database".into(),
+                    "invalid value for DATABASE_URL: expected postgres://user:password@host:port/database \
+                     (or libpq's `host=… dbname=…` form)"
+                        .into(),
                 ));
             }
             return Ok(StorageChoice::Postgres { url: Secret::new(url) });
@@ -197,7 +203,8 @@ pub fn telegram(config: &Config) -> Result<HttpTelegram, RunError> {
 }
 
 /// `loyalty serve`: opens storage, then serves webhooks and the API on
-/// `listen` until `shutdown` completes.
+/// `listen` until `shutdown` completes, with the maintenance pass every
+/// `maintenance_every`.
 ///
 /// # Errors
 /// Storage, Telegram client and listener failures, each as its [`RunError`] kind.
@@ -205,6 +212,7 @@ pub async fn serve(
     config: Config,
     storage: &StorageChoice,
     listen: SocketAddr,
+    maintenance_every: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let store = open_storage(storage).await?;
@@ -218,7 +226,8 @@ pub async fn serve(
     let local = listener.local_addr().map_err(|e| RunError::Other(format!("no local address: {e}")))?;
     let names: Vec<&str> = bots.iter().map(|b| b.as_str()).collect();
     tracing::info!(storage = %storage.describe(), bots = ?names, "listening on http://{local}");
-    let drained = crate::server::serve(listener, App::new(engine(config, store, telegram)?), shutdown)
+    let app = App::new(engine(config, store, telegram)?).with_maintenance_interval(Some(maintenance_every));
+    let drained = crate::server::serve(listener, app, shutdown)
         .await
         .map_err(|e| RunError::Other(format!("the server failed: {e}")))?;
     tracing::info!(complete = drained.complete, abandoned = drained.abandoned, "stopped");
@@ -226,7 +235,8 @@ pub async fn serve(
 }
 
 /// `loyalty poll`: opens storage, then polls every configured bot until
-/// `shutdown` completes, running the maintenance pass alongside; then drains
+/// `shutdown` completes, running the maintenance pass every
+/// `maintenance_every` alongside; then drains
 /// deferred tasks (up to [`DEFAULT_DRAIN_TIMEOUT`]).
 ///
 /// # Errors
@@ -235,6 +245,7 @@ pub async fn serve(
 pub async fn poll(
     config: Config,
     storage: &StorageChoice,
+    maintenance_every: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     if config.enabled_bots().is_empty() {
@@ -249,8 +260,7 @@ pub async fn poll(
         shutdown.await;
         signalled.cancel();
     });
-    let maintenance =
-        tokio::spawn(maintenance_loop(engine.clone(), DEFAULT_MAINTENANCE_INTERVAL, stop.clone().cancelled_owned()));
+    let maintenance = tokio::spawn(maintenance_loop(engine.clone(), maintenance_every, stop.clone().cancelled_owned()));
     let tasks = TaskRunner::new();
     tracing::info!(storage = %storage.describe(), "long polling");
     let result = polling::poll(engine, telegram, tasks.clone(), PollOptions::default(), stop.clone()).await;
@@ -442,6 +452,8 @@ mod tests {
         );
         let pg = choose(&[("DATABASE_URL", "postgres://u:p@h/db"), ("SUPABASE_URL", "x"), ("SUPABASE_KEY", "k")]);
         assert!(matches!(pg, Ok(StorageChoice::Postgres { .. })));
+        assert!(matches!(choose(&[("DATABASE_URL", "host=/tmp dbname=x")]), Ok(StorageChoice::Postgres { .. })));
+        assert!(choose(&[("DATABASE_URL", "loyalty.db")]).is_err());
         let bad = choose(&[("DATABASE_URL", "mysql://u:secret@h/db")]).unwrap_err();
         assert_eq!(bad.exit_code(), exit::CONFIG);
         assert!(bad.to_string().contains("DATABASE_URL") && !bad.to_string().contains("secret"));

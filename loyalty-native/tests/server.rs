@@ -2,8 +2,11 @@
 //! de-duplication, readiness, panic isolation and graceful shutdown.
 
 use async_trait::async_trait;
-use loyalty_core::domain::{TelegramUserId, Timestamp};
-use loyalty_core::ports::{BotKind, Clock, CustomerRef, StoreError, TelegramApi};
+use loyalty_core::domain::{Language, PartnerTerms, TelegramUserId, Timestamp};
+use loyalty_core::ports::{
+    BotKind, Clock, CustomerRef, NewCustomer, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef,
+    StoreError, TelegramApi,
+};
 use loyalty_core::telegram::{BotCall, webhook_secret};
 use loyalty_core::testkit::{
     FakeClock, FaultyStore, RecordingReporter, RecordingTelegram, SeqRandom, TEST_START, TgUser, test_config, text_json,
@@ -83,6 +86,14 @@ impl Rig {
     }
 
     async fn start_with(telegram: Arc<dyn TelegramApi>, recorded: Arc<dyn Fn() -> Vec<BotCall> + Send + Sync>) -> Rig {
+        Rig::start_full(telegram, recorded, None).await
+    }
+
+    async fn start_full(
+        telegram: Arc<dyn TelegramApi>,
+        recorded: Arc<dyn Fn() -> Vec<BotCall> + Send + Sync>,
+        maintenance: Option<Duration>,
+    ) -> Rig {
         let db = TempDb::new();
         let store = Arc::new(FaultyStore::new(SqliteStore::open(&db.0).unwrap()));
         let reporter = Arc::new(RecordingReporter::default());
@@ -96,7 +107,8 @@ impl Rig {
             random: Arc::new(SeqRandom::new(1)),
         };
         let engine = Engine::new(test_config(), ports);
-        let app = App::new(engine.clone()).with_maintenance_interval(None).with_drain_timeout(Duration::from_secs(30));
+        let app =
+            App::new(engine.clone()).with_maintenance_interval(maintenance).with_drain_timeout(Duration::from_secs(30));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
@@ -327,4 +339,59 @@ async fn the_scenarios_over_http_with_sqlite_and_the_fake_bot_api() {
     assert!(outcome.checks.len() >= 10);
     let transcript = outcome.transcript.join("\n");
     assert!(transcript.contains("client bot → Anna: ✅ You paid 100 points"), "{transcript}");
+}
+
+#[tokio::test]
+async fn maintenance_expires_overdue_redemption_requests() {
+    let recording = Arc::new(RecordingTelegram::new());
+    let r = recording.clone();
+    let rig = Rig::start_full(recording, Arc::new(move || r.calls()), Some(Duration::from_millis(50))).await;
+    let storage = rig.engine.storage();
+    let now = rig.engine.now();
+    let anna = NewCustomer {
+        telegram_id: TelegramUserId(101),
+        code: rig.engine.random_code(),
+        first_name: "Anna".into(),
+        username: None,
+        language: Language::En,
+        referrer: None,
+        welcome_bonus: 100,
+        referral_bonus: 0,
+        now,
+    };
+    let anna = storage.register_customer(anna).await.unwrap().customer;
+    let application = PartnerApplication {
+        telegram_id: TelegramUserId(201),
+        name: "Cafe".into(),
+        category: "cafe".into(),
+        terms: PartnerTerms::default(),
+        language: Language::En,
+        now,
+    };
+    let partner = storage.apply_partner(application).await.unwrap().partner;
+    storage.decide_partner(partner.id, PartnerDecision::Approve, TelegramUserId(900), now).await.unwrap();
+    let request = OpenRedemption {
+        partner: PartnerRef::Id(partner.id),
+        customer: CustomerRef::Id(anna.id),
+        points: 10,
+        purchase: 1000,
+        idempotency_key: "maintenance-test".into(),
+        now,
+        expires_at: Timestamp(now.0 + 600),
+    };
+    storage.open_redemption(request).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!((rig.recorded)().is_empty(), "nothing expires early: {:?}", (rig.recorded)());
+    rig.clock.inner.advance(601);
+    let mut told = Vec::new();
+    for _ in 0..400 {
+        told = (rig.recorded)().iter().filter_map(|c| c.chat_id()).collect();
+        if told.contains(&201) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(told, vec![201], "the partner is told that the request expired");
+    assert!(storage.expire_redemptions(rig.engine.now()).await.unwrap().is_empty(), "already expired");
+    rig.shutdown().await;
 }
