@@ -190,6 +190,8 @@ struct Inner {
     revoked: HashSet<String>,
     failures: VecDeque<Injected>,
     next_message_id: i64,
+    /// Set when the [`FakeBotApi`] is dropped.
+    closed: bool,
 }
 
 impl Inner {
@@ -228,16 +230,20 @@ impl FakeBotApi {
     ///
     /// # Panics
     ///
-    /// If no loopback port can be bound (a broken test environment).
+    /// If no loopback port can be bound (a broken test environment); use
+    /// [`FakeBotApi::bind`] to handle that case.
     pub async fn start() -> FakeBotApi {
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-            Ok(l) => l,
-            Err(e) => panic!("FakeBotApi: cannot bind 127.0.0.1:0: {e}"),
-        };
-        let addr = match listener.local_addr() {
-            Ok(a) => a,
-            Err(e) => panic!("FakeBotApi: no local address: {e}"),
-        };
+        match FakeBotApi::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await {
+            Ok(api) => api,
+            Err(e) => panic!("FakeBotApi: cannot listen on 127.0.0.1: {e}"),
+        }
+    }
+
+    /// Starts a server listening on `addr` (port 0 picks a free port), on the
+    /// current Tokio runtime.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<FakeBotApi> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let app = Router::new()
             .route("/{bot}/{method}", axum::routing::any(handle))
@@ -253,7 +259,7 @@ impl FakeBotApi {
                 tracing::warn!("FakeBotApi stopped: {e}");
             }
         });
-        FakeBotApi { addr, shared, shutdown: Some(tx) }
+        Ok(FakeBotApi { addr, shared, shutdown: Some(tx) })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234` (use it as `TELEGRAM_API_URL`).
@@ -455,6 +461,9 @@ impl FakeBotApi {
 
 impl Drop for FakeBotApi {
     fn drop(&mut self) {
+        // End waiting long polls (they answer with no updates), then the server.
+        self.shared.lock().closed = true;
+        self.shared.changed.notify_waiters();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -873,6 +882,9 @@ async fn get_updates(shared: &Shared, token: &str, p: &Map<String, Value>) -> An
         changed.as_mut().enable();
         {
             let mut inner = shared.lock();
+            if inner.closed {
+                return Answer::ok(Value::Array(Vec::new()));
+            }
             let bot = inner.bot(token);
             if bot.poll_generation != generation {
                 return Answer::error(409, POLL_CONFLICT);

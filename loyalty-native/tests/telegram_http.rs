@@ -49,6 +49,10 @@ async fn json_call_reaches_the_server_and_returns_the_result() {
     let sent = tg.call(&BotCall::send_message(BotKind::Client, 42, "Hello <b>you</b>", Some(markup))).await.unwrap();
     assert_eq!(sent["chat"]["id"], 42);
     assert_eq!(sent["text"], "Hello <b>you</b>");
+    // The result is a Message as the core reads it.
+    let parsed: loyalty_core::telegram::Message = serde_json::from_value(sent.clone()).unwrap();
+    assert_eq!((parsed.chat.id, parsed.chat.kind.as_str()), (42, "private"));
+    assert!(parsed.from.is_some_and(|u| u.is_bot));
     let first_id = sent["message_id"].as_i64().unwrap();
     let again = tg.call(&BotCall::send_message(BotKind::Partner, 43, "next", None)).await.unwrap();
     assert!(again["message_id"].as_i64().unwrap() > first_id);
@@ -170,6 +174,20 @@ async fn unknown_tokens_and_unconfigured_bots() {
     assert_eq!(e, TelegramError::NoToken("admin"));
     assert!(!tg.has_bot(BotKind::Admin));
     assert_eq!(api.calls().len(), before);
+    let debug = format!("{tg:?}");
+    assert!(!debug.contains("SECRET-token"), "Debug shows a token: {debug}");
+}
+
+#[tokio::test]
+async fn updates_of_kinds_not_allowed_are_dropped() {
+    let api = FakeBotApi::start().await;
+    let tg = client(&api);
+    let chat = json!({"message_id": 1, "date": 0, "chat": {"id": 9, "type": "private"}, "text": "x"});
+    api.push_update(CLIENT, json!({ "edited_message": chat }));
+    let wanted = api.push_update(CLIENT, json!({ "message": chat }));
+    let batch = tg.get_updates(BotKind::Client, 0, 0, &["message", "callback_query"]).await.unwrap();
+    assert_eq!(batch.updates.iter().map(|u| u.update_id).collect::<Vec<_>>(), vec![wanted]);
+    assert_eq!(api.pending_updates(CLIENT), 1, "the edited message was dropped, not kept for later");
 }
 
 #[tokio::test]
@@ -275,6 +293,17 @@ async fn a_newer_poll_terminates_the_older_one() {
         }
         other => panic!("expected 409, got {other:?}"),
     }
+
+    // Dropping the server ends a waiting long poll (with no updates) instead of leaving it hanging.
+    let waiting = {
+        let tg = tg.clone();
+        tokio::spawn(async move { tg.get_updates(BotKind::Partner, 0, 40, &[]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    drop(api);
+    let _ = waiting.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(30), "the long poll outlived the server");
 }
 
 #[tokio::test]
