@@ -2,7 +2,7 @@
 //! webhooks — for development, and for hosts that cannot accept HTTPS.
 //!
 //! [`poll`] runs one loop per configured bot. Each loop asks for updates
-//! (`timeout` 25 s, the same `allowed_updates` as the webhooks) and
+//! (`timeout` 25 s, [`ALLOWED_UPDATES`] as for webhooks) and
 //! handles them one at a time, in order, with [`Engine::process_update`] — the
 //! same de-duplicated entry point webhooks use:
 //!
@@ -25,23 +25,30 @@
 //! recognises it.
 
 use crate::tasks::TaskRunner;
+use crate::telegram::{HttpTelegram, UpdateBatch};
+use crate::webhooks::ALLOWED_UPDATES;
 use async_trait::async_trait;
 use loyalty_core::ports::{BotKind, ErrorReport, TelegramError};
 use loyalty_core::telegram::Update;
 use loyalty_core::{Engine, Task};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Where updates come from: Telegram's `getUpdates` (implemented by
-/// the Bot API client, `HttpTelegram`).
+/// Where updates come from: Telegram's `getUpdates`, as implemented by
+/// [`HttpTelegram`] (with [`ALLOWED_UPDATES`]).
 #[async_trait]
 pub trait UpdateSource: Send + Sync {
     /// Returns the updates of `bot` with `update_id >= offset`, waiting up to
-    /// `timeout_secs` for one to arrive. Each element is an `Update` object as
-    /// Telegram sent it.
-    async fn fetch_updates(&self, bot: BotKind, offset: i64, timeout_secs: u32) -> Result<Vec<Value>, TelegramError>;
+    /// `timeout_secs` for one to arrive.
+    async fn fetch_updates(&self, bot: BotKind, offset: i64, timeout_secs: u32) -> Result<UpdateBatch, TelegramError>;
+}
+
+#[async_trait]
+impl UpdateSource for HttpTelegram {
+    async fn fetch_updates(&self, bot: BotKind, offset: i64, timeout_secs: u32) -> Result<UpdateBatch, TelegramError> {
+        self.get_updates(bot, offset, timeout_secs, ALLOWED_UPDATES).await
+    }
 }
 
 /// Timings of the polling loops.
@@ -189,24 +196,20 @@ pub async fn poll_bot(
                 });
             }
         };
+        // Parsed and unparsable updates, in `update_id` order.
+        let mut items: Vec<(i64, Option<Update>)> = batch.updates.into_iter().map(|u| (u.update_id, Some(u))).collect();
+        items.extend(batch.skipped.into_iter().map(|id| (id, None)));
+        items.sort_by_key(|(id, _)| *id);
         let mut failed = false;
-        for raw in batch {
-            let Some(id) = raw.get("update_id").and_then(Value::as_i64) else {
-                report(engine, bot, "an update without update_id was skipped".into(), None, false).await;
-                continue;
-            };
+        for (id, update) in items {
             if id < offset {
-                continue; // already handled (Telegram should not send it, but be safe)
+                continue; // already handled (Telegram does not send these, but be safe)
             }
-            let update: Update = match serde_json::from_value(raw) {
-                Ok(u) => u,
-                Err(e) => {
-                    // Our types are lenient; this means an unexpected shape. Skip it.
-                    let message = format!("unreadable update {id} skipped ({})", e.classify_name());
-                    report(engine, bot, message, None, false).await;
-                    offset = id.saturating_add(1);
-                    continue;
-                }
+            let Some(update) = update else {
+                // Our types are lenient; this means an unexpected shape. Skip it.
+                report(engine, bot, format!("unreadable update {id} skipped"), None, false).await;
+                offset = id.saturating_add(1);
+                continue;
             };
             match engine.process_update(bot, &update).await {
                 Ok(outbox) => {
@@ -262,20 +265,4 @@ async fn report(engine: &Engine, bot: BotKind, message: String, update_kind: Opt
         BotKind::Alerts => "polling.alerts",
     };
     engine.report(ErrorReport { message, context, update_kind, temporary }).await;
-}
-
-/// A short name for a JSON error's category (never its message, which may quote the input).
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "io",
-            serde_json::error::Category::Syntax => "syntax",
-            serde_json::error::Category::Data => "data",
-            serde_json::error::Category::Eof => "eof",
-        }
-    }
 }

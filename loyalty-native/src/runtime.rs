@@ -2,15 +2,24 @@
 //! selection, the engine's ports, logging, and the CLI's exit codes.
 
 use crate::clock::{OsRandom, SystemClock};
-use crate::server::App;
+use crate::polling::{self, PollError, PollOptions};
+use crate::server::{App, DEFAULT_DRAIN_TIMEOUT};
 use crate::store::sqlite::SqliteStore;
-use loyalty_core::ports::{NoReporter, Storage, TelegramApi};
+use crate::tasks::{TaskRunner, maintenance_loop};
+use crate::telegram::HttpTelegram;
+use crate::webhooks;
+use loyalty_core::adapters::openai::OpenAiAssistant;
+use loyalty_core::adapters::sentry::SentryReporter;
+use loyalty_core::ports::BotKind;
+use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 /// The `loyalty` CLI's exit codes.
 pub mod exit {
@@ -102,14 +111,19 @@ impl StorageChoice {
     /// → PostgREST; else SQLite at `LOYALTY_DB` (default `./loyalty.db`).
     ///
     /// # Errors
-    /// [`RunError::Config`] when `DATABASE_URL` is not a `postgres://` or
-    /// `postgresql://` URL.
+    /// [`RunError::Config`] when `DATABASE_URL` is neither a `postgres://` or
+    /// `postgresql://` URL nor libpq's `key=value` form.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<StorageChoice, RunError> {
         let get = |k: &str| lookup(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         if let Some(url) = get("DATABASE_URL") {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
+            // libpq's key-value form: `host=… user=… dbname=…`.
+            let is_key_value = !url.contains("://") && url.contains('=');
+            if !(is_url || is_key_value) {
                 return Err(RunError::Config(
-                    "invalid value for DATABASE_URL: expected postgres://user:password@host:port/database".into(),
+                    "invalid value for DATABASE_URL: expected postgres://user:password@host:port/database \
+                     (or libpq's `host=… dbname=…` form)"
+                        .into(),
                 ));
             }
             return Ok(StorageChoice::Postgres { url: Secret::new(url) });
@@ -184,12 +198,13 @@ pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
 ///
 /// # Errors
 /// [`RunError::Telegram`] when the HTTP client cannot be built.
-pub fn telegram(_config: &Config) -> Result<Arc<dyn TelegramApi>, RunError> {
-    Err(RunError::Telegram("the Bot API client is not available in this build yet".into()))
+pub fn telegram(config: &Config) -> Result<HttpTelegram, RunError> {
+    HttpTelegram::new(config).map_err(|e| RunError::Telegram(format!("cannot set up the Bot API client: {e}")))
 }
 
 /// `loyalty serve`: opens storage, then serves webhooks and the API on
-/// `listen` until `shutdown` completes.
+/// `listen` until `shutdown` completes, with the maintenance pass every
+/// `maintenance_every`.
 ///
 /// # Errors
 /// Storage, Telegram client and listener failures, each as its [`RunError`] kind.
@@ -197,10 +212,11 @@ pub async fn serve(
     config: Config,
     storage: &StorageChoice,
     listen: SocketAddr,
+    maintenance_every: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let store = open_storage(storage).await?;
-    let telegram = telegram(&config)?;
+    let telegram = Arc::new(telegram(&config)?);
     let bots = config.enabled_bots();
     if bots.is_empty() {
         tracing::warn!("no bot is configured (TOKEN_CLIENT, TOKEN_PARTNER, ADMIN_BOT_TOKEN): serving the API only");
@@ -210,7 +226,8 @@ pub async fn serve(
     let local = listener.local_addr().map_err(|e| RunError::Other(format!("no local address: {e}")))?;
     let names: Vec<&str> = bots.iter().map(|b| b.as_str()).collect();
     tracing::info!(storage = %storage.describe(), bots = ?names, "listening on http://{local}");
-    let drained = crate::server::serve(listener, App::new(engine(config, store, telegram)), shutdown)
+    let app = App::new(engine(config, store, telegram)?).with_maintenance_interval(Some(maintenance_every));
+    let drained = crate::server::serve(listener, app, shutdown)
         .await
         .map_err(|e| RunError::Other(format!("the server failed: {e}")))?;
     tracing::info!(complete = drained.complete, abandoned = drained.abandoned, "stopped");
@@ -218,18 +235,43 @@ pub async fn serve(
 }
 
 /// `loyalty poll`: opens storage, then polls every configured bot until
-/// `shutdown` completes, running the maintenance pass alongside.
+/// `shutdown` completes, running the maintenance pass every
+/// `maintenance_every` alongside; then drains
+/// deferred tasks (up to [`DEFAULT_DRAIN_TIMEOUT`]).
 ///
 /// # Errors
-/// Storage and Telegram failures; [`RunError::Config`] when no bot is configured.
+/// Storage failures; [`RunError::Config`] when no bot is configured;
+/// [`RunError::Telegram`] when Telegram refuses (a webhook is set, a token is wrong).
 pub async fn poll(
     config: Config,
     storage: &StorageChoice,
+    maintenance_every: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let _ = (config, storage);
-    shutdown.await;
-    Err(RunError::Telegram("long polling needs the Bot API client, which is not available in this build yet".into()))
+    if config.enabled_bots().is_empty() {
+        return Err(RunError::Config(PollError::NoBots.to_string()));
+    }
+    let store = open_storage(storage).await?;
+    let telegram = Arc::new(telegram(&config)?);
+    let engine = engine(config, store, telegram.clone())?;
+    let stop = CancellationToken::new();
+    let signalled = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        signalled.cancel();
+    });
+    let maintenance = tokio::spawn(maintenance_loop(engine.clone(), maintenance_every, stop.clone().cancelled_owned()));
+    let tasks = TaskRunner::new();
+    tracing::info!(storage = %storage.describe(), "long polling");
+    let result = polling::poll(engine, telegram, tasks.clone(), PollOptions::default(), stop.clone()).await;
+    stop.cancel();
+    let _ = tokio::time::timeout(DEFAULT_DRAIN_TIMEOUT, maintenance).await;
+    let drained = tasks.shutdown(DEFAULT_DRAIN_TIMEOUT).await;
+    tracing::info!(complete = drained.complete, abandoned = drained.abandoned, "stopped");
+    result.map_err(|e| match e {
+        PollError::NoBots => RunError::Config(e.to_string()),
+        e => RunError::Telegram(e.to_string()),
+    })
 }
 
 /// Where `loyalty webhooks set` points each bot.
@@ -245,7 +287,51 @@ pub struct WebhookUrls {
     pub admin: Option<String>,
 }
 
-/// `loyalty webhooks set`: returns a report for people.
+impl WebhookUrls {
+    /// The URL of each configured bot.
+    fn resolve(&self, config: &Config) -> webhooks::WebhookUrls {
+        let list = config
+            .enabled_bots()
+            .into_iter()
+            .map(|bot| {
+                let explicit = match bot {
+                    BotKind::Client => self.client.clone(),
+                    BotKind::Partner => self.partner.clone(),
+                    BotKind::Admin => self.admin.clone(),
+                    BotKind::Alerts => None,
+                };
+                (bot, explicit.unwrap_or_else(|| webhooks::webhook_url(&self.base_url, bot)))
+            })
+            .collect();
+        webhooks::WebhookUrls::PerBot(list)
+    }
+}
+
+/// One line per bot, or the first error with its exit code.
+fn per_bot<T>(results: webhooks::PerBot<T>, line: impl Fn(BotKind, T) -> String) -> Result<String, RunError> {
+    let mut lines = Vec::new();
+    let mut failed = Vec::new();
+    for (bot, result) in results {
+        match result {
+            Ok(v) => lines.push(line(bot, v)),
+            Err(e) => {
+                lines.push(format!("{}: failed: {e}", bot.as_str()));
+                failed.push(format!("{} ({})", bot.as_str(), Config::token_variable(bot)));
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(lines.join("\n"))
+    } else {
+        Err(RunError::Telegram(format!("{}\nTelegram refused for: {}", lines.join("\n"), failed.join(", "))))
+    }
+}
+
+fn webhook_error(e: webhooks::WebhookError) -> RunError {
+    RunError::Config(e.to_string())
+}
+
+/// `loyalty webhooks set`: returns a report for people (never the secrets).
 ///
 /// # Errors
 /// [`RunError::Config`] for a bad URL or no configured bot; [`RunError::Telegram`] when Telegram refuses.
@@ -255,8 +341,14 @@ pub async fn set_webhooks(
     drop_pending: bool,
     max_connections: Option<u32>,
 ) -> Result<String, RunError> {
-    let _ = (config, urls, drop_pending, max_connections);
-    Err(RunError::Telegram("webhook management is not available in this build yet".into()))
+    let telegram = telegram(config)?;
+    let options = webhooks::WebhookOptions {
+        drop_pending_updates: drop_pending,
+        max_connections: max_connections.unwrap_or(webhooks::DEFAULT_MAX_CONNECTIONS),
+    };
+    let results =
+        webhooks::set_webhooks(&telegram, config, &urls.resolve(config), &options).await.map_err(webhook_error)?;
+    per_bot(results, |bot, url| format!("{}: webhook set to {url}", bot.as_str()))
 }
 
 /// `loyalty webhooks info`: returns a report for people.
@@ -264,8 +356,23 @@ pub async fn set_webhooks(
 /// # Errors
 /// [`RunError::Telegram`] when Telegram cannot be asked.
 pub async fn webhook_info(config: &Config) -> Result<String, RunError> {
-    let _ = config;
-    Err(RunError::Telegram("webhook management is not available in this build yet".into()))
+    let telegram = telegram(config)?;
+    let results = webhooks::webhook_info(&telegram, config).await.map_err(webhook_error)?;
+    per_bot(results, |bot, info| {
+        let mut line = if info.is_set() {
+            format!("{}: webhook {} ({} pending", bot.as_str(), info.url, info.pending_update_count)
+        } else {
+            format!("{}: no webhook, polling ({} pending", bot.as_str(), info.pending_update_count)
+        };
+        if let Some(n) = info.max_connections {
+            line.push_str(&format!(", max_connections {n}"));
+        }
+        line.push(')');
+        if let Some(e) = info.last_error_message {
+            line.push_str(&format!("; last error: {e}"));
+        }
+        line
+    })
 }
 
 /// `loyalty webhooks delete`: returns a report for people.
@@ -273,27 +380,41 @@ pub async fn webhook_info(config: &Config) -> Result<String, RunError> {
 /// # Errors
 /// [`RunError::Telegram`] when Telegram refuses.
 pub async fn delete_webhooks(config: &Config, drop_pending: bool) -> Result<String, RunError> {
-    let _ = (config, drop_pending);
-    Err(RunError::Telegram("webhook management is not available in this build yet".into()))
+    let telegram = telegram(config)?;
+    let results = webhooks::delete_webhooks(&telegram, config, drop_pending).await.map_err(webhook_error)?;
+    per_bot(results, |bot, ()| {
+        let dropped = if drop_pending { ", pending updates dropped" } else { "" };
+        format!("{}: webhook deleted{dropped}; run `loyalty poll` to fetch updates", bot.as_str())
+    })
 }
 
-/// The engine for a process: `config`, `storage`, `telegram`, the system clock
-/// and the OS's randomness.
-pub fn engine(config: Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Engine {
-    Engine::new(config, ports(storage, telegram))
+/// The engine for a process: `config`, `storage`, `telegram` and the rest of
+/// [`ports`].
+///
+/// # Errors
+/// [`RunError::Config`] when `SENTRY_DSN` is malformed.
+pub fn engine(config: Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Result<Engine, RunError> {
+    let ports = ports(&config, storage, telegram)?;
+    Ok(Engine::new(config, ports))
 }
 
-/// The ports of a process: `storage`, `telegram`, the system clock, the OS's
-/// randomness, no assistant and no error reporter beyond the logs.
-pub fn ports(storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Ports {
-    Ports {
-        storage,
-        telegram,
-        assistant: None,
-        reporter: Arc::new(NoReporter),
-        clock: Arc::new(SystemClock),
-        random: Arc::new(OsRandom),
-    }
+/// The ports of a process: `storage` and `telegram`, the system clock, the
+/// OS's randomness, the OpenAI assistant when `OPENAI_API_KEY` is set, and
+/// the Sentry reporter when `SENTRY_DSN` is set (reports always go to the
+/// logs too).
+///
+/// # Errors
+/// [`RunError::Config`] when `SENTRY_DSN` is malformed.
+pub fn ports(config: &Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Result<Ports, RunError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let random: Arc<dyn Randomness> = Arc::new(OsRandom);
+    let reporter: Arc<dyn ErrorReporter> = match SentryReporter::from_config(config, clock.clone(), random.clone()) {
+        Ok(Some(sentry)) => Arc::new(sentry),
+        Ok(None) => Arc::new(NoReporter),
+        Err(e) => return Err(RunError::Config(format!("invalid value for SENTRY_DSN: {e}"))),
+    };
+    let assistant = OpenAiAssistant::from_config(config).map(|a| Arc::new(a) as Arc<dyn Assistant>);
+    Ok(Ports { storage, telegram, assistant, reporter, clock, random })
 }
 
 /// Installs the `tracing` subscriber: `level` is `LOG_LEVEL` (`trace` …
@@ -331,6 +452,8 @@ mod tests {
         );
         let pg = choose(&[("DATABASE_URL", "postgres://u:p@h/db"), ("SUPABASE_URL", "x"), ("SUPABASE_KEY", "k")]);
         assert!(matches!(pg, Ok(StorageChoice::Postgres { .. })));
+        assert!(matches!(choose(&[("DATABASE_URL", "host=/tmp dbname=x")]), Ok(StorageChoice::Postgres { .. })));
+        assert!(choose(&[("DATABASE_URL", "loyalty.db")]).is_err());
         let bad = choose(&[("DATABASE_URL", "mysql://u:secret@h/db")]).unwrap_err();
         assert_eq!(bad.exit_code(), exit::CONFIG);
         assert!(bad.to_string().contains("DATABASE_URL") && !bad.to_string().contains("secret"));

@@ -2,16 +2,21 @@
 //! de-duplication, readiness, panic isolation and graceful shutdown.
 
 use async_trait::async_trait;
-use loyalty_core::domain::{TelegramUserId, Timestamp};
-use loyalty_core::ports::{BotKind, Clock, CustomerRef, StoreError, TelegramApi, TelegramError};
+use loyalty_core::domain::{Language, PartnerTerms, TelegramUserId, Timestamp};
+use loyalty_core::ports::{
+    BotKind, Clock, CustomerRef, NewCustomer, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef,
+    StoreError, TelegramApi,
+};
 use loyalty_core::telegram::{BotCall, webhook_secret};
 use loyalty_core::testkit::{
     FakeClock, FaultyStore, RecordingReporter, RecordingTelegram, SeqRandom, TEST_START, TgUser, test_config, text_json,
 };
 use loyalty_core::{Engine, Ports};
+use loyalty_native::fake_bot_api::{Failure, FakeBotApi};
 use loyalty_native::server::{App, serve};
 use loyalty_native::store::sqlite::SqliteStore;
 use loyalty_native::tasks::Drained;
+use loyalty_native::telegram::HttpTelegram;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,27 +65,11 @@ impl Clock for TrapClock {
     }
 }
 
-/// A Bot API that takes a while to answer, then records the call.
-#[derive(Debug, Default)]
-struct SlowTelegram {
-    inner: RecordingTelegram,
-    delay_ms: u64,
-}
-
-#[async_trait]
-impl TelegramApi for SlowTelegram {
-    async fn call(&self, call: &BotCall) -> Result<Value, TelegramError> {
-        tokio::time::sleep(Duration::from_millis(self.delay_ms)).await;
-        self.inner.call(call).await
-    }
-}
-
 struct Rig {
     base: String,
     http: reqwest::Client,
     store: Arc<FaultyStore<SqliteStore>>,
     _db: TempDb,
-    telegram: Arc<dyn TelegramApi>,
     recorded: Arc<dyn Fn() -> Vec<BotCall> + Send + Sync>,
     reporter: Arc<RecordingReporter>,
     clock: Arc<TrapClock>,
@@ -97,6 +86,14 @@ impl Rig {
     }
 
     async fn start_with(telegram: Arc<dyn TelegramApi>, recorded: Arc<dyn Fn() -> Vec<BotCall> + Send + Sync>) -> Rig {
+        Rig::start_full(telegram, recorded, None).await
+    }
+
+    async fn start_full(
+        telegram: Arc<dyn TelegramApi>,
+        recorded: Arc<dyn Fn() -> Vec<BotCall> + Send + Sync>,
+        maintenance: Option<Duration>,
+    ) -> Rig {
         let db = TempDb::new();
         let store = Arc::new(FaultyStore::new(SqliteStore::open(&db.0).unwrap()));
         let reporter = Arc::new(RecordingReporter::default());
@@ -110,7 +107,8 @@ impl Rig {
             random: Arc::new(SeqRandom::new(1)),
         };
         let engine = Engine::new(test_config(), ports);
-        let app = App::new(engine.clone()).with_maintenance_interval(None).with_drain_timeout(Duration::from_secs(30));
+        let app =
+            App::new(engine.clone()).with_maintenance_interval(maintenance).with_drain_timeout(Duration::from_secs(30));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
@@ -122,7 +120,6 @@ impl Rig {
             http: reqwest::Client::new(),
             store,
             _db: db,
-            telegram,
             recorded,
             reporter,
             clock,
@@ -312,9 +309,11 @@ async fn a_panic_fails_one_request_and_is_reported() {
 
 #[tokio::test]
 async fn shutdown_waits_for_deferred_calls() {
-    let slow = Arc::new(SlowTelegram { inner: RecordingTelegram::new(), delay_ms: 1500 });
-    let s = slow.clone();
-    let rig = Rig::start_with(slow, Arc::new(move || s.inner.calls())).await;
+    let fake = FakeBotApi::start().await;
+    let mut config = test_config();
+    config.telegram_api_url = fake.url();
+    let telegram = Arc::new(HttpTelegram::new(&config).unwrap().with_rate_limits(None));
+    let rig = Rig::start_with(telegram, Arc::new(Vec::new)).await;
     // A referral sign-up: the reply rides in the response, the referrer's notification is deferred.
     let secret = rig.secret(BotKind::Client);
     let anna = TgUser::new(101, "Anna");
@@ -322,18 +321,77 @@ async fn shutdown_waits_for_deferred_calls() {
     rig.post("client", &secret, start_update(1, &anna)).await;
     let who = CustomerRef::Telegram(TelegramUserId(101));
     let code = rig.engine.storage().customer_summary(who, 0).await.unwrap().unwrap().customer.code;
+    fake.fail_method("sendMessage", 1, Failure::Delay(Duration::from_millis(1500)));
     let body = serde_json::to_vec(&text_json(2, &boris, &format!("/start ref_{code}"))).unwrap();
-    let (status, _) = rig.post("client", &secret, body).await;
-    assert_eq!(status, 200);
-    let telegram = rig.telegram.clone();
-    let recorded = rig.recorded.clone();
-    assert!(recorded().iter().all(|c| c.chat_id() != Some(101)), "the notification is still on its way");
+    let (status, reply) = rig.post("client", &secret, body).await;
+    assert_eq!((status, reply["chat_id"].as_i64()), (200, Some(102)), "Boris's welcome rides in the response");
+    let to_anna = || fake.calls().iter().filter(|c| c.method == "sendMessage" && c.chat_id() == Some(101)).count();
+    assert_eq!(to_anna(), 0, "the notification is still on its way");
     let drained = rig.shutdown().await;
     assert_eq!(drained, Drained { complete: true, abandoned: 0 });
-    assert!(
-        recorded().iter().any(|c| c.chat_id() == Some(101)),
-        "shutdown waited for the referrer's notification: {:?}",
-        recorded()
-    );
-    drop(telegram);
+    assert_eq!(to_anna(), 1, "shutdown waited for the referrer's notification");
+}
+
+#[tokio::test]
+async fn the_scenarios_over_http_with_sqlite_and_the_fake_bot_api() {
+    let outcome = loyalty_native::simulate::run().await.unwrap();
+    assert!(outcome.passed(), "{}", outcome.render());
+    assert!(outcome.checks.len() >= 10);
+    let transcript = outcome.transcript.join("\n");
+    assert!(transcript.contains("client bot → Anna: ✅ You paid 100 points"), "{transcript}");
+}
+
+#[tokio::test]
+async fn maintenance_expires_overdue_redemption_requests() {
+    let recording = Arc::new(RecordingTelegram::new());
+    let r = recording.clone();
+    let rig = Rig::start_full(recording, Arc::new(move || r.calls()), Some(Duration::from_millis(50))).await;
+    let storage = rig.engine.storage();
+    let now = rig.engine.now();
+    let anna = NewCustomer {
+        telegram_id: TelegramUserId(101),
+        code: rig.engine.random_code(),
+        first_name: "Anna".into(),
+        username: None,
+        language: Language::En,
+        referrer: None,
+        welcome_bonus: 100,
+        referral_bonus: 0,
+        now,
+    };
+    let anna = storage.register_customer(anna).await.unwrap().customer;
+    let application = PartnerApplication {
+        telegram_id: TelegramUserId(201),
+        name: "Cafe".into(),
+        category: "cafe".into(),
+        terms: PartnerTerms::default(),
+        language: Language::En,
+        now,
+    };
+    let partner = storage.apply_partner(application).await.unwrap().partner;
+    storage.decide_partner(partner.id, PartnerDecision::Approve, TelegramUserId(900), now).await.unwrap();
+    let request = OpenRedemption {
+        partner: PartnerRef::Id(partner.id),
+        customer: CustomerRef::Id(anna.id),
+        points: 10,
+        purchase: 1000,
+        idempotency_key: "maintenance-test".into(),
+        now,
+        expires_at: Timestamp(now.0 + 600),
+    };
+    storage.open_redemption(request).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!((rig.recorded)().is_empty(), "nothing expires early: {:?}", (rig.recorded)());
+    rig.clock.inner.advance(601);
+    let mut told = Vec::new();
+    for _ in 0..400 {
+        told = (rig.recorded)().iter().filter_map(|c| c.chat_id()).collect();
+        if told.contains(&201) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(told, vec![201], "the partner is told that the request expired");
+    assert!(storage.expire_redemptions(rig.engine.now()).await.unwrap().is_empty(), "already expired");
+    rig.shutdown().await;
 }

@@ -8,6 +8,7 @@ use loyalty_core::Config;
 use loyalty_native::runtime::{self, EXIT_CODES_HELP, RunError, StorageChoice, exit};
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Run a loyalty program's Telegram bots and REST API on this machine.
 ///
@@ -29,9 +30,14 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        #[command(flatten)]
+        maintenance: Maintenance,
     },
     /// Fetch updates with long polling instead of webhooks (no public URL needed).
-    Poll,
+    Poll {
+        #[command(flatten)]
+        maintenance: Maintenance,
+    },
     /// Set, inspect or delete the bots' webhooks.
     Webhooks {
         #[command(subcommand)]
@@ -41,6 +47,19 @@ enum Command {
     Migrate,
     /// Play the program's scenarios over real HTTP against a local fake Telegram; no accounts needed.
     Simulate,
+}
+
+#[derive(Debug, Args)]
+struct Maintenance {
+    /// Seconds between maintenance passes (expire redemption requests, resume broadcasts).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    maintenance_interval: u64,
+}
+
+impl Maintenance {
+    fn every(&self) -> Duration {
+        Duration::from_secs(self.maintenance_interval)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,8 +78,7 @@ enum WebhooksCommand {
 
 #[derive(Debug, Args)]
 struct SetArgs {
-    /// Public HTTPS base URL of this server, e.g. https://loyalty.example.com.
-    #[arg(long)]
+    #[arg(long, help = "Public HTTPS base URL of this server, e.g. https://loyalty.example.com")]
     base_url: String,
     /// Webhook URL of the client bot (default `<base-url>/webhook/client`).
     #[arg(long)]
@@ -110,15 +128,15 @@ fn config() -> Result<Config, RunError> {
 
 async fn run(command: Command) -> Result<(), RunError> {
     match command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, maintenance } => {
             let config = config()?;
             let storage = StorageChoice::from_lookup(env)?;
-            runtime::serve(config, &storage, listen, shutdown_signal()).await
+            runtime::serve(config, &storage, listen, maintenance.every(), shutdown_signal()).await
         }
-        Command::Poll => {
+        Command::Poll { maintenance } => {
             let config = config()?;
             let storage = StorageChoice::from_lookup(env)?;
-            runtime::poll(config, &storage, shutdown_signal()).await
+            runtime::poll(config, &storage, maintenance.every(), shutdown_signal()).await
         }
         Command::Webhooks { action } => {
             let config = config()?;

@@ -1,0 +1,194 @@
+//! The `loyalty` binary as people run it: exit codes, configuration errors,
+//! migrations, webhook management against the fake Bot API, `serve` with a
+//! graceful stop, and `simulate`.
+
+use loyalty_native::fake_bot_api::FakeBotApi;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+const CLIENT: &str = "1001:cli-client";
+const PARTNER: &str = "1002:cli-partner";
+
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("loyalty-cli-test-{}-{nanos}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn db(&self) -> String {
+        self.0.join("loyalty.db").display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The binary with a clean environment plus `vars`.
+fn loyalty(vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    cmd.env_clear().env("LOG_LEVEL", "warn");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+async fn run(mut cmd: Command, args: &[&str]) -> Output {
+    cmd.args(args);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[tokio::test]
+async fn usage_help_and_configuration_errors() {
+    let dir = TempDir::new();
+    let out = run(loyalty(&[]), &["--help"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for needle in ["serve", "poll", "webhooks", "migrate", "simulate", "Exit codes", "3  configuration error"] {
+        assert!(help.contains(needle), "--help mentions {needle}: {help}");
+    }
+    assert_eq!(run(loyalty(&[]), &["frobnicate"]).await.status.code(), Some(2));
+    assert_eq!(run(loyalty(&[]), &["serve", "--listen", "not-an-address"]).await.status.code(), Some(2));
+
+    let out = run(loyalty(&[("ADMIN_CHAT_ID", "abc"), ("LOYALTY_DB", &dir.db())]), &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("ADMIN_CHAT_ID"), "{}", text(&out.stderr));
+    let out = run(loyalty(&[("TOKEN_CLIENT", "no-colon-secret"), ("LOYALTY_DB", &dir.db())]), &["serve"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("TOKEN_CLIENT") && !stderr.contains("no-colon-secret"), "{stderr}");
+    let out = run(loyalty(&[("DATABASE_URL", "mysql://u:hunter2@h/db")]), &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("DATABASE_URL") && !text(&out.stderr).contains("hunter2"));
+    let out = run(loyalty(&[("SUPABASE_URL", "https://x.supabase.co"), ("SUPABASE_KEY", "k")]), &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("PostgREST"), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn migrate_creates_sqlite_and_storage_errors_exit_4() {
+    let dir = TempDir::new();
+    let out = run(loyalty(&[("LOYALTY_DB", &dir.db())]), &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::path::Path::new(&dir.db()).exists());
+    assert!(text(&out.stdout).contains("up to date"));
+    let again = run(loyalty(&[("LOYALTY_DB", &dir.db())]), &["migrate"]).await;
+    assert_eq!(again.status.code(), Some(0), "migrating twice is fine");
+
+    let missing = dir.0.join("no/such/dir/x.db").display().to_string();
+    let out = run(loyalty(&[("LOYALTY_DB", &missing)]), &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let not_sqlite = dir.0.join("text.db");
+    std::fs::write(&not_sqlite, "this is not a database, just some text that is long enough").unwrap();
+    let out = run(loyalty(&[("LOYALTY_DB", &not_sqlite.display().to_string())]), &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_set_info_delete_against_the_fake_bot_api() {
+    let fake = FakeBotApi::start().await;
+    let url = fake.url();
+    let vars = [("TOKEN_CLIENT", CLIENT), ("TOKEN_PARTNER", PARTNER), ("TELEGRAM_API_URL", url.as_str())];
+
+    let out =
+        run(loyalty(&vars), &["webhooks", "set", "--base-url", "https://bots.example.com", "--max-connections", "10"])
+            .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let client = fake.webhook(CLIENT).expect("client webhook set");
+    assert_eq!(client.url, "https://bots.example.com/webhook/client");
+    assert_eq!(client.max_connections, 10);
+    let secret = client.secret_token.expect("a secret token");
+    assert!(!text(&out.stdout).contains(&secret), "the secret is not printed");
+    assert_eq!(fake.webhook(PARTNER).unwrap().url, "https://bots.example.com/webhook/partner");
+
+    let out = run(loyalty(&vars), &["webhooks", "info"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let info = text(&out.stdout);
+    assert!(info.contains("https://bots.example.com/webhook/client"), "{info}");
+    assert!(!info.contains(CLIENT) && !info.contains(PARTNER), "no tokens in the output: {info}");
+
+    // Polling is refused while a webhook is set: exit 5 with advice.
+    let dir = TempDir::new();
+    let mut poll_vars = vars.to_vec();
+    let db = dir.db();
+    poll_vars.push(("LOYALTY_DB", &db));
+    let out = run(loyalty(&poll_vars), &["poll"]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("loyalty webhooks delete"), "{}", text(&out.stderr));
+
+    let out = run(loyalty(&vars), &["webhooks", "delete", "--drop-pending"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(fake.webhook(CLIENT), None);
+    assert_eq!(fake.webhook(PARTNER), None);
+
+    // Telegram unreachable: exit 5.
+    let vars = [("TOKEN_CLIENT", CLIENT), ("TELEGRAM_API_URL", "http://127.0.0.1:9")];
+    let out = run(loyalty(&vars), &["webhooks", "info"]).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_answers_and_stops_gracefully_on_sigterm() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let mut cmd = loyalty(&[("TOKEN_CLIENT", CLIENT), ("LOYALTY_DB", &db), ("LOG_LEVEL", "info")]);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (addr, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(at) = line.find("listening on http://") {
+                let addr = line[at + "listening on http://".len()..].split_whitespace().next().unwrap().to_string();
+                return (addr, lines);
+            }
+        }
+        panic!("the server never said where it listens");
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let health = http.get(format!("http://{addr}/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = http.get(format!("http://{addr}/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = tokio::task::spawn_blocking(move || {
+        let logs: Vec<String> = rest.map_while(Result::ok).collect();
+        (child.wait().unwrap(), logs)
+    });
+    let (status, logs) = tokio::time::timeout(Duration::from_secs(60), status).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(0), "{logs:?}");
+    assert!(logs.iter().any(|l| l.contains("shutdown signal received")), "{logs:?}");
+    assert!(logs.iter().all(|l| !l.contains(CLIENT)), "no token in the logs: {logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulate_plays_the_scenarios() {
+    let out = run(loyalty(&[]), &["simulate"]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    for needle in
+        ["Anna → client bot: /start", "partner bot", "admin bot", "✓ Anna's balance is 12 050", "loyalty serve"]
+    {
+        assert!(stdout.contains(needle), "the transcript shows {needle:?}:\n{stdout}");
+    }
+    assert!(!stdout.contains("✗"), "{stdout}");
+}
