@@ -67,12 +67,12 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: "20261126090000",
         name: "loyalty_schema",
-        sql: include_str!("../../../supabase/migrations/20261126090000_loyalty_schema.sql"),
+        sql: include_str!("../../migrations/20261126090000_loyalty_schema.sql"),
     },
     Migration {
         version: "20261126090100",
         name: "loyalty_functions",
-        sql: include_str!("../../../supabase/migrations/20261126090100_loyalty_functions.sql"),
+        sql: include_str!("../../migrations/20261126090100_loyalty_functions.sql"),
     },
 ];
 
