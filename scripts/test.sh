@@ -8,7 +8,8 @@
 #      (falls back to cargo test --workspace --all-features when cargo-nextest is not installed);
 #      PostgreSQL on 127.0.0.1:5432 is made sure to answer first
 #   4. wasm32-unknown-unknown: clippy (-D warnings) and build (RUSTFLAGS=-Dwarnings) of loyalty-core,
-#      without and with --features testkit, through scripts/wasm-toolchain.sh
+#      without features, with --features testkit and with --features openai,sentry (the HTTP adapters),
+#      through scripts/wasm-toolchain.sh
 #
 # Environment:
 #   SKIP_WASM=1       skip step 4 (quick local runs; CI never sets it)
@@ -128,12 +129,12 @@ step_done
 if [[ ${SKIP_WASM:-} == 1 ]]; then
     printf '\n==> [4/%s] wasm32: skipped (SKIP_WASM=1)\n' "$STEP_TOTAL"
 else
-    step 4 "wasm32-unknown-unknown: loyalty-core clippy + build (RUSTFLAGS=-Dwarnings), default and --features testkit"
+    step 4 "wasm32-unknown-unknown: loyalty-core clippy + build (RUSTFLAGS=-Dwarnings), default, --features testkit, --features openai,sentry"
     WASM=("$REPO_ROOT/scripts/wasm-toolchain.sh" cargo)
     WT=(--target wasm32-unknown-unknown --locked)
     export RUSTFLAGS=-Dwarnings # same flags for clippy and build, so the deps are built once
     "$REPO_ROOT/scripts/wasm-toolchain.sh" env >/dev/null # set-up (install / sysroot) announced on its own
-    for features in "" "--features=testkit"; do
+    for features in "" "--features=testkit" "--features=openai,sentry"; do
         run "${WASM[@]}" clippy -p loyalty-core "${WT[@]}" ${features:+"$features"} -- -D warnings
         run "${WASM[@]}" build -p loyalty-core "${WT[@]}" ${features:+"$features"}
     done

@@ -294,11 +294,14 @@ mod sentry {
         }
     }
 
+    /// The requests a fake received: headers and body.
+    type Seen = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
     #[derive(Clone)]
     struct Fake {
         /// Status to answer with.
         status: Arc<AtomicU16>,
-        seen: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+        seen: Seen,
     }
 
     async fn envelope(State(fake): State<Fake>, headers: HeaderMap, body: axum::body::Bytes) -> Response {

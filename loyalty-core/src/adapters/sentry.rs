@@ -46,6 +46,9 @@ const CLIENT: &str = concat!("loyalty-rs/", env!("CARGO_PKG_VERSION"));
 /// Longest message sent, in characters (Sentry truncates near 8 KiB anyway).
 const MAX_MESSAGE_CHARS: usize = 2_000;
 
+/// Sentry's own grouping.
+static DEFAULT_FINGERPRINT: &[Cow<'static, str>] = &[Cow::Borrowed("{{ default }}")];
+
 /// Pause after a 429 without `Retry-After`.
 const DEFAULT_PAUSE_SECS: i64 = 60;
 
@@ -168,11 +171,7 @@ impl SentryReporter {
         Event {
             event_id,
             level: if report.temporary { Level::Warning } else { Level::Error },
-            fingerprint: Cow::Owned(vec![
-                Cow::Borrowed("{{ default }}"),
-                Cow::Borrowed(report.context),
-                Cow::Borrowed(report.update_kind.unwrap_or("-")),
-            ]),
+            fingerprint: Cow::Borrowed(DEFAULT_FINGERPRINT),
             culprit: None,
             transaction: None,
             message: Some(truncate(&scrub(&report.message), MAX_MESSAGE_CHARS)),

@@ -1,1 +1,582 @@
-//! (in progress)
+//! Postgres storage: [`PgStore`] talks to PostgreSQL (Supabase or any other)
+//! directly over the wire protocol, through a `deadpool-postgres` pool.
+//!
+//! Every [`Storage`] method is exactly one statement and one round trip:
+//! `select loyalty.<method>($1::jsonb)::text`, where `$1` is the serde JSON of
+//! the request and the result the serde JSON of the response. The SQL
+//! functions, shipped as the migrations in `supabase/migrations/` (embedded in
+//! this crate as [`MIGRATIONS`]), do the whole use case atomically, with row
+//! locks and constraints, so the default READ COMMITTED isolation is enough and
+//! concurrent calls with one idempotency key all get the first result.
+//!
+//! Errors: a rule of the program that refused the call raises SQLSTATE `LY001`
+//! with the JSON of the [`Rejection`] as its message and becomes
+//! [`StoreError::Rejected`]. A lost or closed connection, a pool timeout, a
+//! server shutting down (`57P01`…`57P03`), class `08` (connection exception),
+//! `53300` (too many connections), `57014` (statement cancelled) and serialization
+//! failures or deadlocks (`40001`, `40P01`, first retried twice here) become
+//! [`StoreError::Unavailable`]. Anything else is [`StoreError::Backend`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), loyalty_native::core::ports::StoreError> {
+//! use loyalty_native::store::postgres::{migrate, PgStore};
+//!
+//! let url = "postgres://postgres@127.0.0.1:5432/loyalty";
+//! let applied = migrate(url).await?; // what `loyalty migrate` runs
+//! let store = PgStore::connect(url).await?;
+//! # let _ = (applied, store);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Connections are plain TCP (`NoTls`): use a local database, a private network
+//! or an SSL-terminating proxy. See `docs/SUPABASE.md`.
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use loyalty_core::domain::*;
+use loyalty_core::ports::*;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+use tokio_postgres::{NoTls, Row};
+
+/// One SQL migration shipped with the crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migration {
+    /// The 14-digit timestamp that orders the migrations (`supabase db push` uses it too).
+    pub version: &'static str,
+    /// A short name.
+    pub name: &'static str,
+    /// The SQL text, safe to run again (`if not exists`, `or replace`).
+    pub sql: &'static str,
+}
+
+impl Migration {
+    /// `<version>_<name>`, the file name without `.sql`.
+    pub fn id(&self) -> String {
+        format!("{}_{}", self.version, self.name)
+    }
+}
+
+/// The migrations in `supabase/migrations/`, in order.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: "20261126090000",
+        name: "loyalty_schema",
+        sql: include_str!("../../../supabase/migrations/20261126090000_loyalty_schema.sql"),
+    },
+    Migration {
+        version: "20261126090100",
+        name: "loyalty_functions",
+        sql: include_str!("../../../supabase/migrations/20261126090100_loyalty_functions.sql"),
+    },
+];
+
+/// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.
+const MIGRATION_LOCK: i64 = 0x6c6f_7961_6c74_7900;
+
+/// SQLSTATE of a rejection raised by the functions.
+const REJECTION: &str = "LY001";
+
+/// Applies the [`MIGRATIONS`] that `database_url` has not recorded yet, each in
+/// its own transaction, recording them in `loyalty.schema_migrations`. Returns
+/// the ids (`<version>_<name>`) applied by this call; empty when up to date.
+///
+/// The role needs the right to create schemas, tables and functions (the
+/// `postgres` role on Supabase) and, on plain Postgres, to create the
+/// `anon`, `authenticated` and `service_role` roles when they are missing.
+pub async fn migrate(database_url: &str) -> Result<Vec<String>, StoreError> {
+    let (mut client, connection) = tokio_postgres::connect(database_url, NoTls).await.map_err(db_error)?;
+    let driver = tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "migration connection ended with an error");
+        }
+    });
+    let result = run_migrations(&mut client).await;
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+async fn run_migrations(client: &mut tokio_postgres::Client) -> Result<Vec<String>, StoreError> {
+    client.execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await.map_err(db_error)?;
+    client
+        .batch_execute(
+            "create schema if not exists loyalty;
+             create table if not exists loyalty.schema_migrations (
+               version text primary key,
+               name text not null,
+               applied_at timestamptz not null default now());",
+        )
+        .await
+        .map_err(db_error)?;
+    let mut applied = Vec::new();
+    for m in MIGRATIONS {
+        let tx = client.transaction().await.map_err(db_error)?;
+        let done = tx
+            .query_opt("select 1 from loyalty.schema_migrations where version = $1", &[&m.version])
+            .await
+            .map_err(db_error)?
+            .is_some();
+        if done {
+            continue;
+        }
+        tx.batch_execute(m.sql).await.map_err(|e| migration_error(m, e))?;
+        tx.execute("insert into loyalty.schema_migrations (version, name) values ($1, $2)", &[&m.version, &m.name])
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        tracing::info!(migration = %m.id(), "applied migration");
+        applied.push(m.id());
+    }
+    client.execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await.map_err(db_error)?;
+    Ok(applied)
+}
+
+fn migration_error(m: &Migration, e: tokio_postgres::Error) -> StoreError {
+    match db_error(e) {
+        StoreError::Backend(msg) => StoreError::Backend(format!("migration {}: {msg}", m.id())),
+        other => other,
+    }
+}
+
+/// Connection pool settings of a [`PgStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgOptions {
+    /// Most connections the pool opens (default 16).
+    pub max_connections: usize,
+    /// How long a call waits for a free connection before it fails as
+    /// [`StoreError::Unavailable`] (default 30 s).
+    pub acquire_timeout: Duration,
+    /// How long opening a connection may take (default 10 s).
+    pub connect_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The Postgres [`Storage`] backend. Cheap to share behind an `Arc`; every
+/// method borrows a pooled connection for one statement.
+pub struct PgStore {
+    pool: Pool,
+    round_trips: AtomicU64,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("pool", &self.pool.status()).field("round_trips", &self.round_trips()).finish()
+    }
+}
+
+/// How many times a serialization failure or deadlock is retried inside the store.
+const RETRIES: u32 = 2;
+
+impl PgStore {
+    /// Connects with default [`PgOptions`]. `database_url` is a libpq-style URL
+    /// (`postgres://user:password@host:port/db`) or key-value string. Opens one
+    /// connection to check the database is reachable.
+    pub async fn connect(database_url: &str) -> Result<PgStore, StoreError> {
+        PgStore::connect_with(database_url, PgOptions::default()).await
+    }
+
+    /// Connects with the given pool settings.
+    pub async fn connect_with(database_url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let mut config: tokio_postgres::Config =
+            database_url.parse().map_err(|e| StoreError::Backend(format!("invalid database url: {e}")))?;
+        config.connect_timeout(options.connect_timeout);
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections.max(1))
+            .wait_timeout(Some(options.acquire_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Backend(format!("connection pool: {e}")))?;
+        drop(pool.get().await.map_err(pool_error)?);
+        Ok(PgStore::with_pool(pool))
+    }
+
+    /// A store over an existing pool (which must have a runtime for its timeouts).
+    pub fn with_pool(pool: Pool) -> PgStore {
+        PgStore { pool, round_trips: AtomicU64::new(0) }
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Statements sent so far (one per storage call, plus retries).
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// Calls `loyalty.<function>(input)` and decodes its JSON result.
+    async fn call<I: Serialize + ?Sized, T: DeserializeOwned>(&self, function: &str, input: &I) -> StoreResult<T> {
+        let body = serde_json::to_string(input)
+            .map_err(|e| StoreError::Backend(format!("{function}: cannot encode the request: {e}")))?;
+        let sql = format!("select loyalty.{function}($1::jsonb)::text");
+        let mut attempt = 0;
+        let rows = loop {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            self.round_trips.fetch_add(1, Ordering::Relaxed);
+            match client.query_typed(&sql, &[(&body, Type::TEXT)]).await {
+                Ok(rows) => break rows,
+                Err(e) if attempt < RETRIES && is_retryable(&e) => {
+                    attempt += 1;
+                    drop(client);
+                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(db_error(e)),
+            }
+        };
+        decode(function, &rows)
+    }
+}
+
+fn decode<T: DeserializeOwned>(function: &str, rows: &[Row]) -> StoreResult<T> {
+    let text: Option<String> = match rows {
+        [row] => row.try_get(0).map_err(|e| StoreError::Backend(format!("{function}: {e}")))?,
+        _ => return Err(StoreError::Backend(format!("{function}: expected one row, got {}", rows.len()))),
+    };
+    let value: serde_json::Value = match text {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| StoreError::Backend(format!("{function}: invalid JSON result: {e}")))?,
+        None => serde_json::Value::Null,
+    };
+    // The one refusal that changes something (an expired request) is returned, not raised.
+    if let Some(rejection) = value.as_object().filter(|o| o.len() == 1).and_then(|o| o.get("rejected")) {
+        return Err(parse_rejection(&rejection.to_string()));
+    }
+    serde_json::from_value(value).map_err(|e| StoreError::Backend(format!("{function}: unexpected result: {e}")))
+}
+
+fn parse_rejection(json: &str) -> StoreError {
+    match serde_json::from_str::<Rejection>(json) {
+        Ok(r) => StoreError::Rejected(r),
+        Err(e) => StoreError::Backend(format!("unreadable rejection {json}: {e}")),
+    }
+}
+
+fn is_retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+/// Whether a SQLSTATE means "try again later".
+fn is_temporary_state(code: &SqlState) -> bool {
+    code.code().starts_with("08")
+        || [
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::QUERY_CANCELED,
+            SqlState::IDLE_SESSION_TIMEOUT,
+        ]
+        .contains(code)
+}
+
+fn db_error(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        if db.code().code() == REJECTION {
+            return parse_rejection(db.message());
+        }
+        let text = format!("{}: {}", db.code().code(), db.message());
+        return if is_temporary_state(db.code()) { StoreError::Unavailable(text) } else { StoreError::Backend(text) };
+    }
+    let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    let text = e.to_string();
+    if e.is_closed() || io || text.starts_with("timeout") || text.starts_with("error connecting") {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Backend(text)
+    }
+}
+
+fn pool_error(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Backend(e) => db_error(e),
+        PoolError::Timeout(t) => StoreError::Unavailable(format!("connection pool timeout ({t:?})")),
+        PoolError::Closed => StoreError::Unavailable("connection pool closed".into()),
+        other => StoreError::Backend(format!("connection pool: {other}")),
+    }
+}
+
+#[async_trait]
+impl Storage for PgStore {
+    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
+        self.call("register_customer", &req).await
+    }
+
+    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
+        #[derive(Serialize)]
+        struct Args {
+            who: CustomerRef,
+            recent: u32,
+        }
+        self.call("customer_summary", &Args { who, recent }).await
+    }
+
+    async fn customer_entries(
+        &self,
+        customer: CustomerId,
+        limit: u32,
+        before: Option<EntryId>,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        #[derive(Serialize)]
+        struct Args {
+            customer: CustomerId,
+            limit: u32,
+            before: Option<EntryId>,
+        }
+        self.call("customer_entries", &Args { customer, limit, before }).await
+    }
+
+    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
+        #[derive(Serialize)]
+        struct Args {
+            who: CustomerRef,
+            language: Language,
+        }
+        self.call("set_language", &Args { who, language }).await
+    }
+
+    async fn set_blocked(
+        &self,
+        who: CustomerRef,
+        blocked: bool,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Customer> {
+        #[derive(Serialize)]
+        struct Args {
+            who: CustomerRef,
+            blocked: bool,
+            admin: TelegramUserId,
+            now: Timestamp,
+        }
+        self.call("set_blocked", &Args { who, blocked, admin, now }).await
+    }
+
+    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
+        self.call("credit_purchase", &req).await
+    }
+
+    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
+        self.call("open_redemption", &req).await
+    }
+
+    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        self.call("confirm_redemption", &req).await
+    }
+
+    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        self.call("decline_redemption", &req).await
+    }
+
+    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
+        #[derive(Serialize)]
+        struct Args {
+            now: Timestamp,
+        }
+        self.call("expire_redemptions", &Args { now }).await
+    }
+
+    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
+        self.call("reverse_entry", &req).await
+    }
+
+    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
+        self.call("adjust_balance", &req).await
+    }
+
+    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
+        self.call("apply_partner", &req).await
+    }
+
+    async fn decide_partner(
+        &self,
+        partner: PartnerId,
+        decision: PartnerDecision,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Decided> {
+        #[derive(Serialize)]
+        struct Args {
+            partner: PartnerId,
+            decision: PartnerDecision,
+            admin: TelegramUserId,
+            now: Timestamp,
+        }
+        self.call("decide_partner", &Args { partner, decision, admin, now }).await
+    }
+
+    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
+        #[derive(Serialize)]
+        struct Args {
+            who: PartnerRef,
+        }
+        self.call("partner", &Args { who }).await
+    }
+
+    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
+        #[derive(Serialize)]
+        struct Args {
+            status: Option<PartnerStatus>,
+        }
+        self.call("list_partners", &Args { status }).await
+    }
+
+    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
+        #[derive(Serialize)]
+        struct Args {
+            who: PartnerRef,
+            key_sha256_hex: String,
+        }
+        self.call("set_partner_api_key", &Args { who, key_sha256_hex }).await
+    }
+
+    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            key_sha256_hex: &'a str,
+        }
+        self.call("partner_by_api_key", &Args { key_sha256_hex }).await
+    }
+
+    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
+        #[derive(Serialize)]
+        struct Args {
+            who: PartnerRef,
+            today: Timestamp,
+            week: Timestamp,
+        }
+        self.call("partner_stats", &Args { who, today, week }).await
+    }
+
+    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
+        #[derive(Serialize)]
+        struct Args {
+            today: Timestamp,
+        }
+        self.call("program_stats", &Args { today }).await
+    }
+
+    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
+        #[derive(Serialize)]
+        struct Args {
+            bot: BotKind,
+            update_id: i64,
+            now: Timestamp,
+        }
+        self.call("claim_update", &Args { bot, update_id, now }).await
+    }
+
+    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
+        #[derive(Serialize)]
+        struct Args {
+            bot: BotKind,
+            update_id: i64,
+        }
+        self.call("release_update", &Args { bot, update_id }).await
+    }
+
+    async fn consume_quota(
+        &self,
+        kind: QuotaKind,
+        user: TelegramUserId,
+        day: Timestamp,
+        limit: u32,
+    ) -> StoreResult<bool> {
+        #[derive(Serialize)]
+        struct Args {
+            kind: QuotaKind,
+            user: TelegramUserId,
+            day: Timestamp,
+            limit: u32,
+        }
+        self.call("consume_quota", &Args { kind, user, day, limit }).await
+    }
+
+    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
+        self.call("create_broadcast", &req).await
+    }
+
+    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
+        #[derive(Serialize)]
+        struct Args {
+            job: BroadcastId,
+            limit: u32,
+        }
+        self.call("claim_broadcast_batch", &Args { job, limit }).await
+    }
+
+    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
+        #[derive(Serialize)]
+        struct Args {
+            job: BroadcastId,
+            sent: u32,
+            failed: u32,
+        }
+        self.call("record_broadcast", &Args { job, sent, failed }).await
+    }
+
+    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
+        #[derive(Serialize)]
+        struct Args {}
+        self.call("pending_broadcasts", &Args {}).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_ordered_and_named_like_their_files() {
+        for pair in MIGRATIONS.windows(2) {
+            assert!(pair[0].version < pair[1].version, "{:?} before {:?}", pair[0].id(), pair[1].id());
+        }
+        for m in MIGRATIONS {
+            assert_eq!(m.version.len(), 14);
+            assert!(m.version.bytes().all(|b| b.is_ascii_digit()));
+            assert!(m.sql.contains("loyalty"), "{} looks empty", m.id());
+        }
+    }
+
+    #[test]
+    fn rejection_messages_and_returned_rejections_decode() {
+        assert_eq!(
+            parse_rejection(r#"{"code": "insufficient_balance", "balance": 5, "requested": 7}"#),
+            StoreError::Rejected(Rejection::InsufficientBalance { balance: 5, requested: 7 })
+        );
+        assert_eq!(
+            parse_rejection(r#"{"code": "redemption_closed", "status": "expired"}"#),
+            StoreError::Rejected(Rejection::RedemptionClosed { status: RedemptionStatus::Expired })
+        );
+        assert!(matches!(parse_rejection(r#"{"code": "no_such_rule"}"#), StoreError::Backend(_)));
+    }
+
+    #[test]
+    fn temporary_states() {
+        assert!(is_temporary_state(&SqlState::T_R_SERIALIZATION_FAILURE));
+        assert!(is_temporary_state(&SqlState::ADMIN_SHUTDOWN));
+        assert!(is_temporary_state(&SqlState::CONNECTION_FAILURE));
+        assert!(!is_temporary_state(&SqlState::UNIQUE_VIOLATION));
+        assert!(!is_temporary_state(&SqlState::INSUFFICIENT_PRIVILEGE));
+    }
+}
