@@ -105,6 +105,12 @@ async fn webhooks_set_info_delete_against_the_fake_bot_api() {
     let url = fake.url();
     let vars = [("TOKEN_CLIENT", CLIENT), ("TOKEN_PARTNER", PARTNER), ("TELEGRAM_API_URL", url.as_str())];
 
+    let out = run(loyalty(&vars), &["webhooks", "set", "--base-url", "http://bots.example.com"]).await;
+    assert_eq!(out.status.code(), Some(3), "plain HTTP is refused before calling Telegram: {}", text(&out.stderr));
+    assert_eq!(fake.webhook(CLIENT), None);
+    let zero = run(loyalty(&vars), &["webhooks", "set", "--base-url", "https://x.example", "--max-connections", "0"]);
+    assert_eq!(zero.await.status.code(), Some(2));
+
     let out =
         run(loyalty(&vars), &["webhooks", "set", "--base-url", "https://bots.example.com", "--max-connections", "10"])
             .await;
