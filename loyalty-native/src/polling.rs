@@ -28,9 +28,11 @@ use crate::tasks::TaskRunner;
 use crate::telegram::{HttpTelegram, UpdateBatch};
 use crate::webhooks::ALLOWED_UPDATES;
 use async_trait::async_trait;
+use futures::FutureExt;
 use loyalty_core::ports::{BotKind, ErrorReport, TelegramError};
 use loyalty_core::telegram::Update;
 use loyalty_core::{Engine, Task};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -85,6 +87,16 @@ pub enum PollError {
     )]
     WebhookActive {
         /// The bot (`client`, `partner`, `admin`).
+        bot: &'static str,
+    },
+    /// Telegram ended this `getUpdates` because another one for the same bot
+    /// started (409 Conflict): two processes are polling with one token.
+    #[error(
+        "another process is polling the {bot} bot with the same token (409 Conflict: terminated by other \
+         getUpdates request); run a single `loyalty poll` per bot"
+    )]
+    OtherPoller {
+        /// The bot.
         bot: &'static str,
     },
     /// Telegram refused `getUpdates` for a reason retrying will not fix
@@ -175,7 +187,13 @@ pub async fn poll_bot(
         };
         let batch = match fetched {
             Ok(batch) => batch,
-            Err(TelegramError::Api { code: 409, .. }) => return Err(PollError::WebhookActive { bot: bot.as_str() }),
+            Err(TelegramError::Api { code: 409, description }) => {
+                return Err(if description.contains("getUpdates request") {
+                    PollError::OtherPoller { bot: bot.as_str() }
+                } else {
+                    PollError::WebhookActive { bot: bot.as_str() }
+                });
+            }
             Err(e) if e.is_temporary() => {
                 let wait = match e {
                     TelegramError::RetryAfter(secs) => Duration::from_secs(u64::from(secs.max(1))),
@@ -211,11 +229,27 @@ pub async fn poll_bot(
                 offset = id.saturating_add(1);
                 continue;
             };
-            match engine.process_update(bot, &update).await {
+            let handled = AssertUnwindSafe(engine.process_update(bot, &update)).catch_unwind().await;
+            let Ok(handled) = handled else {
+                // A bug: reported (without the payload, which may quote the
+                // update) and skipped, as retrying would panic again.
+                let message = format!("panic while handling update {id}; skipped");
+                report(engine, bot, message, Some(update.kind_name()), false).await;
+                offset = id.saturating_add(1);
+                continue;
+            };
+            match handled {
                 Ok(outbox) => {
                     if let Some(outbox) = outbox {
-                        for call in outbox.calls {
-                            engine.run_task(Task::Call(call)).await;
+                        // The calls go out in order before the next update.
+                        let send = async {
+                            for call in outbox.calls {
+                                engine.run_task(Task::Call(call)).await;
+                            }
+                        };
+                        if AssertUnwindSafe(send).catch_unwind().await.is_err() {
+                            let message = format!("panic while sending the replies to update {id}");
+                            report(engine, bot, message, Some(update.kind_name()), false).await;
                         }
                         tasks.spawn(engine, outbox.tasks);
                     }

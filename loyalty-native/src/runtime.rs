@@ -4,6 +4,7 @@
 use crate::clock::{OsRandom, SystemClock};
 use crate::polling::{self, PollError, PollOptions};
 use crate::server::{App, DEFAULT_DRAIN_TIMEOUT};
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::tasks::{TaskRunner, maintenance_loop};
 use crate::telegram::HttpTelegram;
@@ -160,11 +161,12 @@ pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, Ru
              SQLite"
                 .into(),
         )),
-        StorageChoice::Postgres { .. } => Err(RunError::Storage(
-            "the PostgreSQL storage (DATABASE_URL) is not available in this build yet; unset DATABASE_URL to use \
-             SQLite"
-                .into(),
-        )),
+        StorageChoice::Postgres { url } => {
+            let store = PgStore::connect(url.expose())
+                .await
+                .map_err(|e| RunError::Storage(format!("PostgreSQL storage (DATABASE_URL): {e}")))?;
+            Ok(Arc::new(store))
+        }
         StorageChoice::Sqlite { path } => {
             let path = path.clone();
             let opened = tokio::task::spawn_blocking(move || SqliteStore::open(path))
@@ -190,7 +192,17 @@ pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
                 .map_err(|e| RunError::Storage(format!("SQLite storage (LOYALTY_DB): {e}")))?;
             Ok(format!("{}: schema version {version}, up to date", choice.describe()))
         }
-        _ => open_storage(choice).await.map(|_| format!("{}: schema is up to date", choice.describe())),
+        StorageChoice::Postgres { url } => {
+            let applied = crate::store::postgres::migrate(url.expose())
+                .await
+                .map_err(|e| RunError::Storage(format!("PostgreSQL storage (DATABASE_URL): migration failed: {e}")))?;
+            Ok(if applied.is_empty() {
+                format!("{}: schema is up to date", choice.describe())
+            } else {
+                format!("{}: applied {}; schema is up to date", choice.describe(), applied.join(", "))
+            })
+        }
+        StorageChoice::PostgRest => open_storage(choice).await.map(|_| String::new()),
     }
 }
 

@@ -105,6 +105,12 @@ async fn webhooks_set_info_delete_against_the_fake_bot_api() {
     let url = fake.url();
     let vars = [("TOKEN_CLIENT", CLIENT), ("TOKEN_PARTNER", PARTNER), ("TELEGRAM_API_URL", url.as_str())];
 
+    let out = run(loyalty(&vars), &["webhooks", "set", "--base-url", "http://bots.example.com"]).await;
+    assert_eq!(out.status.code(), Some(3), "plain HTTP is refused before calling Telegram: {}", text(&out.stderr));
+    assert_eq!(fake.webhook(CLIENT), None);
+    let zero = run(loyalty(&vars), &["webhooks", "set", "--base-url", "https://x.example", "--max-connections", "0"]);
+    assert_eq!(zero.await.status.code(), Some(2));
+
     let out =
         run(loyalty(&vars), &["webhooks", "set", "--base-url", "https://bots.example.com", "--max-connections", "10"])
             .await;
@@ -142,12 +148,16 @@ async fn webhooks_set_info_delete_against_the_fake_bot_api() {
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn serve_answers_and_stops_gracefully_on_sigterm() {
-    let dir = TempDir::new();
-    let db = dir.db();
-    let mut cmd = loyalty(&[("TOKEN_CLIENT", CLIENT), ("LOYALTY_DB", &db), ("LOG_LEVEL", "info")]);
-    cmd.args(["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::null()).stderr(Stdio::piped());
+type Lines = std::io::Lines<BufReader<std::process::ChildStderr>>;
+
+/// Starts `loyalty serve` on an ephemeral port; returns the child, its
+/// address and the rest of its log.
+async fn spawn_serve(vars: &[(&str, &str)]) -> (std::process::Child, String, Lines) {
+    let mut cmd = loyalty(vars);
+    cmd.env("LOG_LEVEL", "info")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (addr, rest) = tokio::task::spawn_blocking(move || {
@@ -163,18 +173,32 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
     })
     .await
     .unwrap();
+    (child, addr, rest)
+}
+
+/// SIGTERM, then the exit status and the remaining log lines.
+async fn terminate(child: std::process::Child, rest: Lines) -> (std::process::ExitStatus, Vec<String>) {
+    let mut child = child;
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let waited = tokio::task::spawn_blocking(move || {
+        let logs: Vec<String> = rest.map_while(Result::ok).collect();
+        (child.wait().unwrap(), logs)
+    });
+    tokio::time::timeout(Duration::from_secs(60), waited).await.unwrap().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_answers_and_stops_gracefully_on_sigterm() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let (child, addr, rest) = spawn_serve(&[("TOKEN_CLIENT", CLIENT), ("LOYALTY_DB", &db)]).await;
     let http = reqwest::Client::new();
     let health = http.get(format!("http://{addr}/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     let ready = http.get(format!("http://{addr}/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let status = tokio::task::spawn_blocking(move || {
-        let logs: Vec<String> = rest.map_while(Result::ok).collect();
-        (child.wait().unwrap(), logs)
-    });
-    let (status, logs) = tokio::time::timeout(Duration::from_secs(60), status).await.unwrap().unwrap();
+    let (status, logs) = terminate(child, rest).await;
     assert_eq!(status.code(), Some(0), "{logs:?}");
     assert!(logs.iter().any(|l| l.contains("shutdown signal received")), "{logs:?}");
     assert!(logs.iter().all(|l| !l.contains(CLIENT)), "no token in the logs: {logs:?}");
@@ -191,4 +215,61 @@ async fn simulate_plays_the_scenarios() {
         assert!(stdout.contains(needle), "the transcript shows {needle:?}:\n{stdout}");
     }
     assert!(!stdout.contains("✗"), "{stdout}");
+}
+
+/// A fresh database on the local test server, dropped on [`TempPg::drop_now`].
+struct TempPg {
+    name: String,
+}
+
+const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+impl TempPg {
+    async fn new() -> TempPg {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let name = format!("loyalty_cli_{}_{nanos}", std::process::id());
+        TempPg::admin(&format!("CREATE DATABASE {name}")).await;
+        TempPg { name }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+
+    async fn admin(sql: &str) {
+        let (client, connection) = tokio_postgres::connect(PG_SERVER, tokio_postgres::NoTls).await.unwrap();
+        let driver = tokio::spawn(connection);
+        client.batch_execute(sql).await.unwrap();
+        drop(client);
+        let _ = driver.await;
+    }
+
+    async fn drop_now(self) {
+        TempPg::admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_and_serve_with_postgres() {
+    let pg = TempPg::new().await;
+    let url = pg.url();
+    let out = run(loyalty(&[("DATABASE_URL", &url)]), &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("applied"), "{}", text(&out.stdout));
+    let again = run(loyalty(&[("DATABASE_URL", &url)]), &["migrate"]).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).contains("up to date") && !text(&again.stdout).contains("applied"));
+
+    let (child, addr, rest) = spawn_serve(&[("TOKEN_CLIENT", CLIENT), ("DATABASE_URL", &url)]).await;
+    let ready = reqwest::get(format!("http://{addr}/ready")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let (status, logs) = terminate(child, rest).await;
+    assert_eq!(status.code(), Some(0), "{logs:?}");
+    assert!(logs.iter().all(|l| !l.contains(CLIENT)), "no token in the logs: {logs:?}");
+
+    // Unreachable: exit 4, naming the variable, without the password.
+    let out = run(loyalty(&[("DATABASE_URL", "postgres://u:hunter2@127.0.0.1:9/x")]), &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("DATABASE_URL") && !text(&out.stderr).contains("hunter2"));
+    pg.drop_now().await;
 }

@@ -14,6 +14,7 @@ use loyalty_native::runtime;
 use loyalty_native::store::sqlite::SqliteStore;
 use loyalty_native::tasks::TaskRunner;
 use loyalty_native::telegram::HttpTelegram;
+use loyalty_native::webhooks::ALLOWED_UPDATES;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -180,4 +181,21 @@ async fn a_webhook_stops_polling_with_advice() {
     assert_eq!(err, PollError::WebhookActive { bot: "partner" });
     let message = err.to_string();
     assert!(message.contains("loyalty webhooks delete") && message.contains("409"), "{message}");
+}
+
+#[tokio::test]
+async fn a_second_poller_is_named_as_the_problem() {
+    let rig = rig().await;
+    let (_stop, mut task) = rig.start();
+    // Another process long-polls the client bot: Telegram ends the older request with 409.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = rig.telegram.get_updates(BotKind::Client, 0, 1, ALLOWED_UPDATES).await;
+        if task.is_finished() {
+            break;
+        }
+    }
+    let err = tokio::time::timeout(Duration::from_secs(30), &mut task).await.unwrap().unwrap().unwrap_err();
+    assert_eq!(err, PollError::OtherPoller { bot: "client" });
+    assert!(err.to_string().contains("single `loyalty poll`"), "{err}");
 }
