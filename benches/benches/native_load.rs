@@ -58,13 +58,14 @@ async fn main() {
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("client");
     let next_id = Arc::new(AtomicI64::new(1));
     let post = |text: String, user: i64| {
-        let body = serde_json::to_vec(&text_json(
-            next_id.fetch_add(1, Ordering::Relaxed),
-            &TgUser::new(user, "Load"),
-            &text,
-        ))
-        .expect("json");
-        client.post(&url).header("x-telegram-bot-api-secret-token", &secret).header("content-type", "application/json").body(body)
+        let body =
+            serde_json::to_vec(&text_json(next_id.fetch_add(1, Ordering::Relaxed), &TgUser::new(user, "Load"), &text))
+                .expect("json");
+        client
+            .post(&url)
+            .header("x-telegram-bot-api-secret-token", &secret)
+            .header("content-type", "application/json")
+            .body(body)
     };
     // Sign the customers up first (not measured).
     for user in 0..customers {
