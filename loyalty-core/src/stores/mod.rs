@@ -1,0 +1,14 @@
+//! Storage backends shared by both runtimes, each behind its own feature.
+//!
+//! | Module | Feature | Implements |
+//! |---|---|---|
+//! | [`postgrest`] | `postgrest` | [`Storage`](crate::ports::Storage) over Supabase's Data API (PostgREST RPC) |
+//!
+//! They speak HTTP only, so they build for native targets as well as
+//! `wasm32-unknown-unknown`, where the HTTP client runs on the `fetch` API of
+//! the Workers runtime. The backends that need sockets or files (Postgres over
+//! its wire protocol, SQLite) live in `loyalty-native`.
+
+#[cfg(feature = "postgrest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgrest")))]
+pub mod postgrest;
