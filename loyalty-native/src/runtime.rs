@@ -13,6 +13,7 @@ use loyalty_core::adapters::openai::OpenAiAssistant;
 use loyalty_core::adapters::sentry::SentryReporter;
 use loyalty_core::ports::BotKind;
 use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
+use loyalty_core::stores::postgrest::{PostgrestStore, REST_PATH};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -95,7 +96,12 @@ pub enum StorageChoice {
         url: Secret,
     },
     /// `SUPABASE_URL` and `SUPABASE_KEY` are set: Supabase's PostgREST.
-    PostgRest,
+    PostgRest {
+        /// The project URL; PostgREST is under [`REST_PATH`] (`/rest/v1`).
+        url: String,
+        /// The service role / secret key.
+        key: Secret,
+    },
     /// Neither: a SQLite file, `LOYALTY_DB` or `./loyalty.db`.
     Sqlite {
         /// The database file.
@@ -129,8 +135,8 @@ impl StorageChoice {
             }
             return Ok(StorageChoice::Postgres { url: Secret::new(url) });
         }
-        if get("SUPABASE_URL").is_some() && get("SUPABASE_KEY").is_some() {
-            return Ok(StorageChoice::PostgRest);
+        if let (Some(url), Some(key)) = (get("SUPABASE_URL"), get("SUPABASE_KEY")) {
+            return Ok(StorageChoice::PostgRest { url: url.trim_end_matches('/').to_string(), key: Secret::new(key) });
         }
         Ok(StorageChoice::Sqlite {
             path: get("LOYALTY_DB").map_or_else(|| PathBuf::from(DEFAULT_SQLITE_PATH), PathBuf::from),
@@ -141,26 +147,30 @@ impl StorageChoice {
     pub fn describe(&self) -> String {
         match self {
             StorageChoice::Postgres { .. } => "PostgreSQL (DATABASE_URL)".into(),
-            StorageChoice::PostgRest => "Supabase PostgREST (SUPABASE_URL)".into(),
+            StorageChoice::PostgRest { .. } => "Supabase PostgREST (SUPABASE_URL)".into(),
             StorageChoice::Sqlite { path } => format!("SQLite at {}", path.display()),
         }
     }
 }
 
 /// Opens the chosen storage, creating or migrating its schema where the
-/// backend does that on open.
+/// backend does that on open. PostgREST is checked with one read-only call
+/// (`pending_broadcasts`), so a wrong key, a schema that is not exposed or
+/// missing migrations stop the start.
 ///
 /// # Errors
-/// [`RunError::Storage`] when it cannot be opened; [`RunError::Config`] for a
-/// backend this build does not include.
+/// [`RunError::Storage`] when it cannot be opened; [`RunError::Config`] for an
+/// unusable `SUPABASE_URL` or `SUPABASE_KEY`.
 pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, RunError> {
     match choice {
-        StorageChoice::PostgRest => Err(RunError::Config(
-            "SUPABASE_URL and SUPABASE_KEY select the PostgREST storage, which this build of loyalty does not \
-             include yet; set DATABASE_URL to Supabase's Postgres connection string instead, or unset them to use \
-             SQLite"
-                .into(),
-        )),
+        StorageChoice::PostgRest { url, key } => {
+            let store = PostgrestStore::new(format!("{url}{REST_PATH}"), key.clone())?;
+            store
+                .pending_broadcasts()
+                .await
+                .map_err(|e| RunError::Storage(format!("PostgREST storage (SUPABASE_URL): {e}")))?;
+            Ok(Arc::new(store))
+        }
         StorageChoice::Postgres { url } => {
             let store = PgStore::connect(url.expose())
                 .await
@@ -181,7 +191,8 @@ pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, Ru
 /// Migrates the chosen storage's schema to this version.
 ///
 /// # Errors
-/// [`RunError::Storage`] when the migration fails.
+/// [`RunError::Storage`] when the migration fails; [`RunError::Config`] for
+/// PostgREST, which cannot run DDL (use `supabase db push` or `DATABASE_URL`).
 pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
     match choice {
         StorageChoice::Sqlite { path } => {
@@ -202,7 +213,12 @@ pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
                 format!("{}: applied {}; schema is up to date", choice.describe(), applied.join(", "))
             })
         }
-        StorageChoice::PostgRest => open_storage(choice).await.map(|_| String::new()),
+        StorageChoice::PostgRest { .. } => Err(RunError::Config(
+            "SUPABASE_URL and SUPABASE_KEY select the PostgREST storage, which cannot apply migrations over HTTP; \
+             run `supabase db push`, or `loyalty migrate` with DATABASE_URL set to the project's Postgres \
+             connection string (docs/SUPABASE.md)"
+                .into(),
+        )),
     }
 }
 
@@ -459,9 +475,11 @@ mod tests {
             StorageChoice::Sqlite { path: PathBuf::from("./loyalty.db") }
         );
         assert_eq!(
-            choose(&[("SUPABASE_URL", "https://x.supabase.co"), ("SUPABASE_KEY", "k")]).unwrap(),
-            StorageChoice::PostgRest
+            choose(&[("SUPABASE_URL", "https://x.supabase.co/"), ("SUPABASE_KEY", "k")]).unwrap(),
+            StorageChoice::PostgRest { url: "https://x.supabase.co".into(), key: Secret::new("k") }
         );
+        let debug = format!("{:?}", choose(&[("SUPABASE_URL", "https://x"), ("SUPABASE_KEY", "sb_secret_xyz")]));
+        assert!(!debug.contains("sb_secret_xyz"), "{debug}");
         let pg = choose(&[("DATABASE_URL", "postgres://u:p@h/db"), ("SUPABASE_URL", "x"), ("SUPABASE_KEY", "k")]);
         assert!(matches!(pg, Ok(StorageChoice::Postgres { .. })));
         assert!(matches!(choose(&[("DATABASE_URL", "host=/tmp dbname=x")]), Ok(StorageChoice::Postgres { .. })));
