@@ -23,12 +23,12 @@ use loyalty_core::ports::*;
 use loyalty_core::stores::postgrest::PostgrestStore;
 use loyalty_core::testkit::conformance::{self, Params};
 use loyalty_native::store::postgres::{MIGRATIONS, migrate};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use std::io::Read;
 use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 
@@ -92,7 +92,10 @@ fn jwt(claims: serde_json::Value, secret: &str) -> String {
 
 /// A key shaped like Supabase's legacy keys: a JWT naming the role.
 fn key_for(role: &str, secret: &str) -> String {
-    jwt(serde_json::json!({"iss": "supabase", "ref": "loyalty-test", "role": role, "iat": 1_700_000_000, "exp": 4_000_000_000u64}), secret)
+    jwt(
+        serde_json::json!({"iss": "supabase", "ref": "loyalty-test", "role": role, "iat": 1_700_000_000, "exp": 4_000_000_000u64}),
+        secret,
+    )
 }
 
 fn service_key() -> String {
@@ -336,7 +339,8 @@ impl TestDb {
     async fn drop_db(self) {
         let TestDb { name, server } = self;
         server.stop().await;
-        let _ = connect(&server_url()).await.batch_execute(&format!("drop database if exists {name} with (force)")).await;
+        let _ =
+            connect(&server_url()).await.batch_execute(&format!("drop database if exists {name} with (force)")).await;
     }
 }
 
@@ -614,7 +618,10 @@ async fn terminated_connections_fail_as_unavailable_and_recover() {
                             ok_keys.push(key);
                         }
                         Err(e) => {
-                            assert!(matches!(e, StoreError::Unavailable(_)), "a lost connection must be temporary: {e:?}");
+                            assert!(
+                                matches!(e, StoreError::Unavailable(_)),
+                                "a lost connection must be temporary: {e:?}"
+                            );
                             unavailable.fetch_add(1, Ordering::Relaxed);
                             failed_keys.push(key);
                         }
@@ -941,13 +948,8 @@ async fn only_the_service_key_may_call_and_keys_stay_out_of_errors() {
     let service = db.server.store();
     let missing = service.program_stats(T0).await;
     let registered = service.register_customer(signup(2)).await;
-    let customers: i64 = db
-        .client()
-        .await
-        .query_one("select count(*) from loyalty.customers", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let customers: i64 =
+        db.client().await.query_one("select count(*) from loyalty.customers", &[]).await.expect("count").get(0);
     db.drop_db().await;
 
     for (who, key, result) in refused {
