@@ -102,6 +102,14 @@ fn service_key() -> String {
     key_for("service_role", JWT_SECRET)
 }
 
+/// Runs `postrust` (`$0`) until it exits or our end of its stdin closes — when
+/// the `Postrust` is dropped, or when this test process dies, even by SIGKILL —
+/// so no server outlives its test.
+const GUARD: &str = r#"exec 3<&0
+"$0" </dev/null & pid=$!
+(read -r _ <&3; kill -KILL "$pid" 2>/dev/null) &
+wait "$pid""#;
+
 /// A running `postrust` in front of one database; killed on drop.
 struct Postrust {
     child: std::process::Child,
@@ -128,7 +136,10 @@ impl Postrust {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             l.local_addr().expect("addr").port()
         };
-        let mut child = std::process::Command::new(postrust_bin())
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(GUARD)
+            .arg(postrust_bin())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("DATABASE_URL", url_for_user(db, AUTHENTICATOR))
@@ -140,7 +151,7 @@ impl Postrust {
             .env("PGRST_COMPAT_MODE", "true")
             .env("PGRST_DB_POOL", "16")
             .env("PGRST_LOG_LEVEL", "warn")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -202,7 +213,8 @@ impl Postrust {
 
 impl Drop for Postrust {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Closing its stdin makes the guard kill the server; then the guard exits.
+        drop(self.child.stdin.take());
         let _ = self.child.wait();
     }
 }
@@ -722,7 +734,8 @@ struct Seen {
     content_type: Option<String>,
 }
 
-/// A proxy in front of `postrust` that records every request it forwards.
+/// A proxy in front of `postrust` that records every request it forwards. Like
+/// Supabase's gateway, it also serves PostgREST under `/rest/v1`.
 struct CountingProxy {
     upstream: String,
     http: reqwest::Client,
@@ -745,7 +758,8 @@ async fn forward(
         content_profile: header("content-profile"),
         content_type: header("content-type"),
     });
-    let target = format!("{}{}", proxy.upstream, parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let target = format!("{}{}", proxy.upstream, path_and_query.strip_prefix("/rest/v1").unwrap_or(path_and_query));
     let mut upstream = proxy.http.request(parts.method.clone(), target).body(body);
     for (name, value) in &parts.headers {
         if name != http::header::HOST && name != http::header::CONTENT_LENGTH {
@@ -968,4 +982,46 @@ async fn only_the_service_key_may_call_and_keys_stay_out_of_errors() {
     }
     assert!(registered.expect("the service key registers").created);
     assert_eq!(customers, 1, "only the service key's call changed anything");
+}
+
+// ---------------------------------------------------------------------------
+// The CLI's storage selection
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supabase_variables_open_the_postgrest_store() {
+    use loyalty_native::runtime::{StorageChoice, migrate as migrate_choice, open_storage};
+    let db = TestDb::new().await;
+    let (proxy, url) = counting_proxy(db.server.url()).await;
+    let key = service_key();
+    let env = |key: String| {
+        let url = format!("{url}/");
+        move |name: &str| match name {
+            "SUPABASE_URL" => Some(url.clone()),
+            "SUPABASE_KEY" => Some(key.clone()),
+            _ => None,
+        }
+    };
+    let choice = StorageChoice::from_lookup(env(key.clone())).expect("choice");
+    assert!(matches!(choice, StorageChoice::PostgRest { .. }), "{choice:?}");
+    let store = open_storage(&choice).await.expect("open PostgREST storage");
+    let c = customer(&*store, 1, 250).await;
+    let summary = store.customer_summary(CustomerRef::Id(c.id), 5).await.expect("summary").expect("known");
+    let paths: Vec<String> =
+        proxy.seen.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|r| r.path.clone()).collect();
+
+    // A wrong key stops the start with a storage error (exit code 4) that does not repeat it.
+    let anon = key_for("anon", JWT_SECRET);
+    let refused = open_storage(&StorageChoice::from_lookup(env(anon.clone())).expect("choice")).await;
+    // PostgREST cannot run the migrations: a configuration error (exit code 3).
+    let migrated = migrate_choice(&choice).await;
+    db.drop_db().await;
+
+    assert_eq!(summary.customer.balance, 250);
+    assert_eq!(paths[0], "/rest/v1/rpc/pending_broadcasts", "the start is checked with one call: {paths:?}");
+    assert!(paths.iter().all(|p| p.starts_with("/rest/v1/rpc/")), "{paths:?}");
+    let e = refused.err().expect("the anon key is refused at start");
+    assert_eq!(e.exit_code(), loyalty_native::runtime::exit::STORAGE, "{e}");
+    assert!(e.to_string().contains("PostgREST") && !e.to_string().contains(&anon), "{e}");
+    let e = migrated.expect_err("no migrations over PostgREST");
+    assert_eq!(e.exit_code(), loyalty_native::runtime::exit::CONFIG, "{e}");
 }
