@@ -206,20 +206,11 @@ impl Sent {
     }
 
     fn buttons(&self) -> Vec<String> {
-        self.params
-            .get("reply_markup")
-            .and_then(|m| m.get("inline_keyboard"))
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_array)
-            .flatten()
-            .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string))
-            .collect()
+        loyalty_core::testkit::buttons_in(&self.params)
     }
 
     fn forces_reply(&self) -> bool {
-        self.params.get("reply_markup").and_then(|m| m.get("force_reply")).and_then(Value::as_bool) == Some(true)
+        loyalty_core::testkit::forces_reply_in(&self.params)
     }
 }
 
