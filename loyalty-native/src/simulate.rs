@@ -206,20 +206,11 @@ impl Sent {
     }
 
     fn buttons(&self) -> Vec<String> {
-        self.params
-            .get("reply_markup")
-            .and_then(|m| m.get("inline_keyboard"))
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_array)
-            .flatten()
-            .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string))
-            .collect()
+        loyalty_core::testkit::buttons_in(&self.params)
     }
 
     fn forces_reply(&self) -> bool {
-        self.params.get("reply_markup").and_then(|m| m.get("force_reply")).and_then(Value::as_bool) == Some(true)
+        loyalty_core::testkit::forces_reply_in(&self.params)
     }
 }
 
@@ -462,19 +453,9 @@ fn one_line(s: &str) -> String {
     s.replace('\n', " ⏎ ")
 }
 
-/// Telegram HTML as a person sees it: tags dropped, entities decoded, one line.
+/// Telegram HTML as a person sees it, on one line.
 fn plain(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    one_line(&out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&"))
+    one_line(&loyalty_core::telegram::html_to_plain(html))
 }
 
 #[cfg(test)]

@@ -181,6 +181,27 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// Telegram HTML as a person reads it: tags dropped, the four entities of
+/// [`escape_html`] decoded (for transcripts, logs and tests).
+///
+/// ```
+/// use loyalty_core::telegram::html_to_plain;
+/// assert_eq!(html_to_plain("<b>+50</b> points &amp; more"), "+50 points & more");
+/// ```
+pub fn html_to_plain(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+}
+
 /// Link preview settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkPreviewOptions {

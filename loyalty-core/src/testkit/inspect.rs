@@ -4,13 +4,19 @@ use crate::domain::{Customer, Language, Points, TelegramUserId};
 use crate::engine::Outbox;
 use crate::ports::{BotKind, CustomerRef, NewCustomer};
 use crate::telegram::BotCall;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::TestEnv;
 
 /// The `callback_data` of every inline button of `call`, row by row.
 pub fn buttons(call: &BotCall) -> Vec<String> {
-    call.params
+    buttons_in(&call.params)
+}
+
+/// The `callback_data` of every inline button in a call's parameters (a
+/// `BotCall`'s, or a call recorded by a fake Bot API), row by row.
+pub fn buttons_in(params: &Map<String, Value>) -> Vec<String> {
+    params
         .get("reply_markup")
         .and_then(|m| m.get("inline_keyboard"))
         .and_then(Value::as_array)
@@ -24,7 +30,12 @@ pub fn buttons(call: &BotCall) -> Vec<String> {
 
 /// Whether `call` asks the client for a reply (`force_reply`).
 pub fn forces_reply(call: &BotCall) -> bool {
-    call.params.get("reply_markup").and_then(|m| m.get("force_reply")).and_then(Value::as_bool) == Some(true)
+    forces_reply_in(&call.params)
+}
+
+/// Whether a call's parameters ask the client for a reply (`force_reply`).
+pub fn forces_reply_in(params: &Map<String, Value>) -> bool {
+    params.get("reply_markup").and_then(|m| m.get("force_reply")).and_then(Value::as_bool) == Some(true)
 }
 
 /// The text of the first call (the direct reply), or `""`.

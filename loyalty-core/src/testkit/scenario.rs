@@ -199,19 +199,9 @@ fn one_line(s: &str) -> String {
     s.replace('\n', " ⏎ ")
 }
 
-/// Telegram HTML as a person sees it: tags dropped, entities decoded, one line.
+/// Telegram HTML as a person sees it, on one line.
 fn plain(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    one_line(&out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&"))
+    one_line(&crate::telegram::html_to_plain(html))
 }
 
 /// Maps a method name from a webhook body to the static names [`BotCall`] uses.
