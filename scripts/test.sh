@@ -5,10 +5,11 @@
 #   1. cargo fmt --all -- --check
 #   2. cargo clippy --workspace --all-targets --all-features -- -D warnings, and rustdoc with -D warnings
 #   3. tests: cargo nextest run --workspace --all-features  +  cargo test --doc --workspace --all-features
+#      (PostgreSQL is started if none answers; postrust, the PostgREST-compatible server, is installed once)
 #      (falls back to cargo test --workspace --all-features when cargo-nextest is not installed);
 #      PostgreSQL on 127.0.0.1:5432 is made sure to answer first
 #   4. wasm32-unknown-unknown: clippy (-D warnings) and build (RUSTFLAGS=-Dwarnings) of loyalty-core,
-#      without features, with --features testkit and with --features openai,sentry (the HTTP adapters),
+#      without features, with --features testkit and with --features openai,sentry,postgrest (the HTTP adapters),
 #      through scripts/wasm-toolchain.sh
 #
 # Environment:
@@ -111,16 +112,26 @@ run cargo clippy --workspace --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS=-Dwarnings run cargo doc --workspace --all-features --no-deps --quiet
 step_done
 
+# The PostgREST-compatible server the PostgREST store's tests run against (cached outside the clone;
+# the first install takes several minutes).
+ensure_postrust() {
+    POSTRUST_BIN=$("$REPO_ROOT/scripts/postrust.sh")
+    export POSTRUST_BIN
+    echo "postrust: $POSTRUST_BIN"
+}
+
 TEST_LOG=$LOG_DIR/tests.log
 : >"$TEST_LOG"
 if cargo nextest --version >/dev/null 2>&1; then
     step 3 "tests: cargo nextest run --workspace --all-features; cargo test --doc --workspace --all-features"
     ensure_postgres
+    ensure_postrust
     run cargo nextest run --workspace --all-features --no-fail-fast --no-tests=warn 2>&1 | tee -a "$TEST_LOG"
     run cargo test --doc --workspace --all-features --no-fail-fast 2>&1 | tee -a "$TEST_LOG"
 else
     step 3 "tests: cargo test --workspace --all-features (cargo-nextest not installed)"
     ensure_postgres
+    ensure_postrust
     run cargo test --workspace --all-features --no-fail-fast 2>&1 | tee -a "$TEST_LOG"
 fi
 read -r PASSED FAILED < <(tally "$TEST_LOG")
@@ -129,12 +140,12 @@ step_done
 if [[ ${SKIP_WASM:-} == 1 ]]; then
     printf '\n==> [4/%s] wasm32: skipped (SKIP_WASM=1)\n' "$STEP_TOTAL"
 else
-    step 4 "wasm32-unknown-unknown: loyalty-core clippy + build (RUSTFLAGS=-Dwarnings), default, --features testkit, --features openai,sentry"
+    step 4 "wasm32-unknown-unknown: loyalty-core clippy + build (RUSTFLAGS=-Dwarnings), default, --features testkit, --features openai,sentry,postgrest"
     WASM=("$REPO_ROOT/scripts/wasm-toolchain.sh" cargo)
     WT=(--target wasm32-unknown-unknown --locked)
     export RUSTFLAGS=-Dwarnings # same flags for clippy and build, so the deps are built once
     "$REPO_ROOT/scripts/wasm-toolchain.sh" env >/dev/null # set-up (install / sysroot) announced on its own
-    for features in "" "--features=testkit" "--features=openai,sentry"; do
+    for features in "" "--features=testkit" "--features=openai,sentry,postgrest"; do
         run "${WASM[@]}" clippy -p loyalty-core "${WT[@]}" ${features:+"$features"} -- -D warnings
         run "${WASM[@]}" build -p loyalty-core "${WT[@]}" ${features:+"$features"}
     done
