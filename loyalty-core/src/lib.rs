@@ -13,8 +13,6 @@ pub mod maybe_send;
 pub mod memory;
 pub mod ports;
 pub mod qr;
-#[cfg(feature = "postgrest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgrest")))]
 pub mod stores;
 pub mod telegram;
 #[cfg(feature = "testkit")]

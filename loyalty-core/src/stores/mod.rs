@@ -2,12 +2,15 @@
 //!
 //! | Module | Feature | Implements |
 //! |---|---|---|
+//! | [`rpc`] | — | [`Storage`](crate::ports::Storage) for any [`rpc::RpcBackend`]: the use cases mapped to the SQL functions of `supabase/migrations` |
 //! | [`postgrest`] | `postgrest` | [`Storage`](crate::ports::Storage) over Supabase's Data API (PostgREST RPC) |
 //!
 //! They speak HTTP only, so they build for native targets as well as
 //! `wasm32-unknown-unknown`, where the HTTP client runs on the `fetch` API of
 //! the Workers runtime. The backends that need sockets or files (Postgres over
 //! its wire protocol, SQLite) live in `loyalty-native`.
+
+pub mod rpc;
 
 #[cfg(feature = "postgrest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgrest")))]

@@ -49,12 +49,11 @@
 //! The HTTP client is the `postgrest` crate's (`reqwest` 0.11 with rustls on
 //! native targets, `fetch` on `wasm32`).
 
+use super::rpc::RpcBackend;
 use crate::config::{Config, ConfigError, Secret};
-use crate::domain::*;
 use crate::ports::*;
 use async_trait::async_trait;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde_json::Value;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -161,13 +160,9 @@ impl PostgrestStore {
     }
 
     /// Calls `loyalty.<function>(req => input)` and decodes its JSON result.
-    async fn call<I: Serialize + ?Sized, T: DeserializeOwned>(&self, function: &str, input: &I) -> StoreResult<T> {
-        #[derive(Serialize)]
-        struct Body<'a, I: ?Sized> {
-            req: &'a I,
-        }
-        let body = serde_json::to_string(&Body { req: input })
-            .map_err(|e| StoreError::Backend(format!("{function}: cannot encode the request: {e}")))?;
+    /// One `POST /rpc/<function>` with `{"req": <request>}` (the functions' one parameter is named `req`).
+    async fn call(&self, function: &str, request: String) -> StoreResult<Value> {
+        let body = format!("{{\"req\":{request}}}");
         let request = self.client.rpc(function, body).build();
         #[cfg(not(target_arch = "wasm32"))]
         let request = request.timeout(self.timeout);
@@ -199,27 +194,16 @@ impl PostgrestStore {
     }
 }
 
-/// Decodes an answer: a 2xx body is the function's result (or a returned
-/// rejection); anything else is an error.
-fn outcome<T: DeserializeOwned>(function: &str, status: u16, body: &str) -> StoreResult<T> {
+/// Decodes an answer: a 2xx body is the function's JSON result (decoded
+/// further by [`decode_result`]); anything else is an error.
+fn outcome(function: &str, status: u16, body: &str) -> StoreResult<Value> {
     if !(200..300).contains(&status) {
         return Err(classify(function, status, body));
     }
-    let value: serde_json::Value = if body.trim().is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("{function}: invalid JSON result: {e}")))?
-    };
-    // The one refusal that changes something (an expired request) is returned, not raised.
-    if let Some(rejection) = value.as_object().filter(|o| o.len() == 1).and_then(|o| o.get("rejected")) {
-        return Err(match serde_json::from_value::<Rejection>(rejection.clone()) {
-            Ok(r) => StoreError::Rejected(r),
-            Err(e) => {
-                StoreError::Backend(format!("{function}: unreadable rejection {}: {e}", clip(&rejection.to_string())))
-            }
-        });
+    if body.trim().is_empty() {
+        return Ok(Value::Null);
     }
-    serde_json::from_value(value).map_err(|e| StoreError::Backend(format!("{function}: unexpected result: {e}")))
+    serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("{function}: invalid JSON result: {e}")))
 }
 
 /// Maps a non-2xx answer (a PostgREST error body `{code, message, details, hint}`,
@@ -280,237 +264,25 @@ fn clip(s: &str) -> String {
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-impl Storage for PostgrestStore {
-    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
-        self.call("register_customer", &req).await
-    }
-
-    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
-        #[derive(Serialize)]
-        struct Args {
-            who: CustomerRef,
-            recent: u32,
-        }
-        self.call("customer_summary", &Args { who, recent }).await
-    }
-
-    async fn customer_entries(
-        &self,
-        customer: CustomerId,
-        limit: u32,
-        before: Option<EntryId>,
-    ) -> StoreResult<Vec<LedgerEntry>> {
-        #[derive(Serialize)]
-        struct Args {
-            customer: CustomerId,
-            limit: u32,
-            before: Option<EntryId>,
-        }
-        self.call("customer_entries", &Args { customer, limit, before }).await
-    }
-
-    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
-        #[derive(Serialize)]
-        struct Args {
-            who: CustomerRef,
-            language: Language,
-        }
-        self.call("set_language", &Args { who, language }).await
-    }
-
-    async fn set_blocked(
-        &self,
-        who: CustomerRef,
-        blocked: bool,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Customer> {
-        #[derive(Serialize)]
-        struct Args {
-            who: CustomerRef,
-            blocked: bool,
-            admin: TelegramUserId,
-            now: Timestamp,
-        }
-        self.call("set_blocked", &Args { who, blocked, admin, now }).await
-    }
-
-    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
-        self.call("credit_purchase", &req).await
-    }
-
-    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
-        self.call("open_redemption", &req).await
-    }
-
-    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.call("confirm_redemption", &req).await
-    }
-
-    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.call("decline_redemption", &req).await
-    }
-
-    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
-        #[derive(Serialize)]
-        struct Args {
-            now: Timestamp,
-        }
-        self.call("expire_redemptions", &Args { now }).await
-    }
-
-    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
-        self.call("reverse_entry", &req).await
-    }
-
-    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
-        self.call("adjust_balance", &req).await
-    }
-
-    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
-        self.call("apply_partner", &req).await
-    }
-
-    async fn decide_partner(
-        &self,
-        partner: PartnerId,
-        decision: PartnerDecision,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Decided> {
-        #[derive(Serialize)]
-        struct Args {
-            partner: PartnerId,
-            decision: PartnerDecision,
-            admin: TelegramUserId,
-            now: Timestamp,
-        }
-        self.call("decide_partner", &Args { partner, decision, admin, now }).await
-    }
-
-    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
-        #[derive(Serialize)]
-        struct Args {
-            who: PartnerRef,
-        }
-        self.call("partner", &Args { who }).await
-    }
-
-    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
-        #[derive(Serialize)]
-        struct Args {
-            status: Option<PartnerStatus>,
-        }
-        self.call("list_partners", &Args { status }).await
-    }
-
-    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
-        #[derive(Serialize)]
-        struct Args {
-            who: PartnerRef,
-            key_sha256_hex: String,
-        }
-        self.call("set_partner_api_key", &Args { who, key_sha256_hex }).await
-    }
-
-    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
-        #[derive(Serialize)]
-        struct Args<'a> {
-            key_sha256_hex: &'a str,
-        }
-        self.call("partner_by_api_key", &Args { key_sha256_hex }).await
-    }
-
-    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
-        #[derive(Serialize)]
-        struct Args {
-            who: PartnerRef,
-            today: Timestamp,
-            week: Timestamp,
-        }
-        self.call("partner_stats", &Args { who, today, week }).await
-    }
-
-    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
-        #[derive(Serialize)]
-        struct Args {
-            today: Timestamp,
-        }
-        self.call("program_stats", &Args { today }).await
-    }
-
-    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
-        #[derive(Serialize)]
-        struct Args {
-            bot: BotKind,
-            update_id: i64,
-            now: Timestamp,
-        }
-        self.call("claim_update", &Args { bot, update_id, now }).await
-    }
-
-    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
-        #[derive(Serialize)]
-        struct Args {
-            bot: BotKind,
-            update_id: i64,
-        }
-        self.call("release_update", &Args { bot, update_id }).await
-    }
-
-    async fn consume_quota(
-        &self,
-        kind: QuotaKind,
-        user: TelegramUserId,
-        day: Timestamp,
-        limit: u32,
-    ) -> StoreResult<bool> {
-        #[derive(Serialize)]
-        struct Args {
-            kind: QuotaKind,
-            user: TelegramUserId,
-            day: Timestamp,
-            limit: u32,
-        }
-        self.call("consume_quota", &Args { kind, user, day, limit }).await
-    }
-
-    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
-        self.call("create_broadcast", &req).await
-    }
-
-    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
-        #[derive(Serialize)]
-        struct Args {
-            job: BroadcastId,
-            limit: u32,
-        }
-        self.call("claim_broadcast_batch", &Args { job, limit }).await
-    }
-
-    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
-        #[derive(Serialize)]
-        struct Args {
-            job: BroadcastId,
-            sent: u32,
-            failed: u32,
-        }
-        self.call("record_broadcast", &Args { job, sent, failed }).await
-    }
-
-    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
-        #[derive(Serialize)]
-        struct Args {}
-        self.call("pending_broadcasts", &Args {}).await
+impl RpcBackend for PostgrestStore {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
+        self.call(function, request).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stores::rpc::decode_result;
+    use serde::de::DeserializeOwned;
+
+    /// An answer decoded all the way, as the store does.
+    fn decoded<T: DeserializeOwned>(function: &str, status: u16, body: &str) -> StoreResult<T> {
+        outcome(function, status, body).and_then(|v| decode_result(function, v))
+    }
 
     fn err(status: u16, body: &str) -> StoreError {
-        match outcome::<serde_json::Value>("f", status, body) {
+        match decoded::<serde_json::Value>("f", status, body) {
             Err(e) => e,
             Ok(v) => panic!("expected an error, got {v}"),
         }
@@ -530,11 +302,11 @@ mod tests {
 
     #[test]
     fn results_decode_and_null_is_none() {
-        assert_eq!(outcome::<Option<u32>>("f", 200, "null").unwrap(), None);
-        assert_eq!(outcome::<Option<u32>>("f", 200, "").unwrap(), None);
-        assert_eq!(outcome::<()>("f", 200, "null").unwrap(), ());
-        assert!(outcome::<bool>("f", 200, "true").unwrap());
-        assert!(matches!(outcome::<bool>("f", 200, "<html>"), Err(StoreError::Backend(_))));
+        assert_eq!(decoded::<Option<u32>>("f", 200, "null").unwrap(), None);
+        assert_eq!(decoded::<Option<u32>>("f", 200, "").unwrap(), None);
+        assert_eq!(decoded::<()>("f", 200, "null").unwrap(), ());
+        assert!(decoded::<bool>("f", 200, "true").unwrap());
+        assert!(matches!(decoded::<bool>("f", 200, "<html>"), Err(StoreError::Backend(_))));
     }
 
     #[test]

@@ -34,10 +34,9 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use loyalty_core::domain::*;
 use loyalty_core::ports::*;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use loyalty_core::stores::rpc::RpcBackend;
+use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
@@ -224,9 +223,8 @@ impl PgStore {
     }
 
     /// Calls `loyalty.<function>(input)` and decodes its JSON result.
-    async fn call<I: Serialize + ?Sized, T: DeserializeOwned>(&self, function: &str, input: &I) -> StoreResult<T> {
-        let body = serde_json::to_string(input)
-            .map_err(|e| StoreError::Backend(format!("{function}: cannot encode the request: {e}")))?;
+    /// One statement: `select loyalty.<function>($1::jsonb)`, retried on serialization failures and deadlocks.
+    async fn call(&self, function: &str, body: String) -> StoreResult<Value> {
         let sql = format!("select loyalty.{function}($1::jsonb)::text");
         let mut attempt = 0;
         let rows = loop {
@@ -246,21 +244,18 @@ impl PgStore {
     }
 }
 
-fn decode<T: DeserializeOwned>(function: &str, rows: &[Row]) -> StoreResult<T> {
+/// The function's JSON result from its one row (`Null` for SQL `NULL`); the
+/// answer type is decoded by [`decode_result`](loyalty_core::stores::rpc::decode_result).
+fn decode(function: &str, rows: &[Row]) -> StoreResult<Value> {
     let text: Option<String> = match rows {
         [row] => row.try_get(0).map_err(|e| StoreError::Backend(format!("{function}: {e}")))?,
         _ => return Err(StoreError::Backend(format!("{function}: expected one row, got {}", rows.len()))),
     };
-    let value: serde_json::Value = match text {
+    match text {
         Some(text) => serde_json::from_str(&text)
-            .map_err(|e| StoreError::Backend(format!("{function}: invalid JSON result: {e}")))?,
-        None => serde_json::Value::Null,
-    };
-    // The one refusal that changes something (an expired request) is returned, not raised.
-    if let Some(rejection) = value.as_object().filter(|o| o.len() == 1).and_then(|o| o.get("rejected")) {
-        return Err(parse_rejection(&rejection.to_string()));
+            .map_err(|e| StoreError::Backend(format!("{function}: invalid JSON result: {e}"))),
+        None => Ok(Value::Null),
     }
-    serde_json::from_value(value).map_err(|e| StoreError::Backend(format!("{function}: unexpected result: {e}")))
 }
 
 fn parse_rejection(json: &str) -> StoreError {
@@ -317,228 +312,9 @@ fn pool_error(e: PoolError) -> StoreError {
 }
 
 #[async_trait]
-impl Storage for PgStore {
-    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
-        self.call("register_customer", &req).await
-    }
-
-    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
-        #[derive(Serialize)]
-        struct Args {
-            who: CustomerRef,
-            recent: u32,
-        }
-        self.call("customer_summary", &Args { who, recent }).await
-    }
-
-    async fn customer_entries(
-        &self,
-        customer: CustomerId,
-        limit: u32,
-        before: Option<EntryId>,
-    ) -> StoreResult<Vec<LedgerEntry>> {
-        #[derive(Serialize)]
-        struct Args {
-            customer: CustomerId,
-            limit: u32,
-            before: Option<EntryId>,
-        }
-        self.call("customer_entries", &Args { customer, limit, before }).await
-    }
-
-    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
-        #[derive(Serialize)]
-        struct Args {
-            who: CustomerRef,
-            language: Language,
-        }
-        self.call("set_language", &Args { who, language }).await
-    }
-
-    async fn set_blocked(
-        &self,
-        who: CustomerRef,
-        blocked: bool,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Customer> {
-        #[derive(Serialize)]
-        struct Args {
-            who: CustomerRef,
-            blocked: bool,
-            admin: TelegramUserId,
-            now: Timestamp,
-        }
-        self.call("set_blocked", &Args { who, blocked, admin, now }).await
-    }
-
-    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
-        self.call("credit_purchase", &req).await
-    }
-
-    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
-        self.call("open_redemption", &req).await
-    }
-
-    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.call("confirm_redemption", &req).await
-    }
-
-    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.call("decline_redemption", &req).await
-    }
-
-    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
-        #[derive(Serialize)]
-        struct Args {
-            now: Timestamp,
-        }
-        self.call("expire_redemptions", &Args { now }).await
-    }
-
-    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
-        self.call("reverse_entry", &req).await
-    }
-
-    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
-        self.call("adjust_balance", &req).await
-    }
-
-    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
-        self.call("apply_partner", &req).await
-    }
-
-    async fn decide_partner(
-        &self,
-        partner: PartnerId,
-        decision: PartnerDecision,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Decided> {
-        #[derive(Serialize)]
-        struct Args {
-            partner: PartnerId,
-            decision: PartnerDecision,
-            admin: TelegramUserId,
-            now: Timestamp,
-        }
-        self.call("decide_partner", &Args { partner, decision, admin, now }).await
-    }
-
-    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
-        #[derive(Serialize)]
-        struct Args {
-            who: PartnerRef,
-        }
-        self.call("partner", &Args { who }).await
-    }
-
-    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
-        #[derive(Serialize)]
-        struct Args {
-            status: Option<PartnerStatus>,
-        }
-        self.call("list_partners", &Args { status }).await
-    }
-
-    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
-        #[derive(Serialize)]
-        struct Args {
-            who: PartnerRef,
-            key_sha256_hex: String,
-        }
-        self.call("set_partner_api_key", &Args { who, key_sha256_hex }).await
-    }
-
-    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
-        #[derive(Serialize)]
-        struct Args<'a> {
-            key_sha256_hex: &'a str,
-        }
-        self.call("partner_by_api_key", &Args { key_sha256_hex }).await
-    }
-
-    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
-        #[derive(Serialize)]
-        struct Args {
-            who: PartnerRef,
-            today: Timestamp,
-            week: Timestamp,
-        }
-        self.call("partner_stats", &Args { who, today, week }).await
-    }
-
-    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
-        #[derive(Serialize)]
-        struct Args {
-            today: Timestamp,
-        }
-        self.call("program_stats", &Args { today }).await
-    }
-
-    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
-        #[derive(Serialize)]
-        struct Args {
-            bot: BotKind,
-            update_id: i64,
-            now: Timestamp,
-        }
-        self.call("claim_update", &Args { bot, update_id, now }).await
-    }
-
-    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
-        #[derive(Serialize)]
-        struct Args {
-            bot: BotKind,
-            update_id: i64,
-        }
-        self.call("release_update", &Args { bot, update_id }).await
-    }
-
-    async fn consume_quota(
-        &self,
-        kind: QuotaKind,
-        user: TelegramUserId,
-        day: Timestamp,
-        limit: u32,
-    ) -> StoreResult<bool> {
-        #[derive(Serialize)]
-        struct Args {
-            kind: QuotaKind,
-            user: TelegramUserId,
-            day: Timestamp,
-            limit: u32,
-        }
-        self.call("consume_quota", &Args { kind, user, day, limit }).await
-    }
-
-    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
-        self.call("create_broadcast", &req).await
-    }
-
-    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
-        #[derive(Serialize)]
-        struct Args {
-            job: BroadcastId,
-            limit: u32,
-        }
-        self.call("claim_broadcast_batch", &Args { job, limit }).await
-    }
-
-    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
-        #[derive(Serialize)]
-        struct Args {
-            job: BroadcastId,
-            sent: u32,
-            failed: u32,
-        }
-        self.call("record_broadcast", &Args { job, sent, failed }).await
-    }
-
-    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
-        #[derive(Serialize)]
-        struct Args {}
-        self.call("pending_broadcasts", &Args {}).await
+impl RpcBackend for PgStore {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
+        self.call(function, request).await
     }
 }
 
@@ -566,7 +342,9 @@ mod tests {
         );
         assert_eq!(
             parse_rejection(r#"{"code": "redemption_closed", "status": "expired"}"#),
-            StoreError::Rejected(Rejection::RedemptionClosed { status: RedemptionStatus::Expired })
+            StoreError::Rejected(Rejection::RedemptionClosed {
+                status: loyalty_core::domain::RedemptionStatus::Expired
+            })
         );
         assert!(matches!(parse_rejection(r#"{"code": "no_such_rule"}"#), StoreError::Backend(_)));
     }

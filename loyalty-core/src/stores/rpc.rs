@@ -1,0 +1,279 @@
+//! The mapping from [`Storage`] to the SQL functions of `supabase/migrations`,
+//! shared by every backend that can call them: `loyalty.<use case>(jsonb)`
+//! takes the serde JSON of the request and returns the serde JSON of the
+//! answer (see `docs/SUPABASE.md`). A backend implements [`RpcBackend`] — how
+//! to reach the functions (the Postgres wire protocol, PostgREST over HTTP) —
+//! and gets [`Storage`] from the blanket implementation here, so the use
+//! cases are mapped to functions in one place.
+
+use crate::domain::*;
+use crate::maybe_send::{MaybeSend, MaybeSync};
+use crate::ports::*;
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A way to call the `loyalty.<function>(jsonb) → jsonb` SQL functions.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait RpcBackend: MaybeSend + MaybeSync {
+    /// Calls `loyalty.<function>` with `request` (the request's JSON text) and
+    /// returns the function's JSON result (`Null` for SQL `NULL`). Transport
+    /// and database errors come back already mapped: rejections raised by the
+    /// function (SQLSTATE `LY001`) as [`StoreError::Rejected`], temporary
+    /// failures as [`StoreError::Unavailable`], the rest as [`StoreError::Backend`].
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value>;
+}
+
+/// Encodes `input`, calls `function` and decodes its result.
+async fn call<B: RpcBackend + ?Sized, I: Serialize + ?Sized, T: DeserializeOwned>(
+    backend: &B,
+    function: &'static str,
+    input: &I,
+) -> StoreResult<T> {
+    let request = serde_json::to_string(input)
+        .map_err(|e| StoreError::Backend(format!("{function}: cannot encode the request: {e}")))?;
+    decode_result(function, backend.call_function(function, request).await?)
+}
+
+/// Decodes a function's JSON result into the answer type. The one refusal that
+/// changes something (answering an expired redemption request marks it
+/// expired) is returned as `{"rejected": <Rejection>}` rather than raised, since
+/// raising would roll the change back; it becomes [`StoreError::Rejected`].
+pub fn decode_result<T: DeserializeOwned>(function: &str, value: Value) -> StoreResult<T> {
+    if let Some(rejection) = value.as_object().filter(|o| o.len() == 1).and_then(|o| o.get("rejected")) {
+        return Err(match serde_json::from_value::<Rejection>(rejection.clone()) {
+            Ok(r) => StoreError::Rejected(r),
+            Err(e) => StoreError::Backend(format!("{function}: unreadable rejection: {e}")),
+        });
+    }
+    serde_json::from_value(value).map_err(|e| StoreError::Backend(format!("{function}: unexpected result: {e}")))
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl<B: RpcBackend> Storage for B {
+    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
+        call(self, "register_customer", &req).await
+    }
+
+    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
+        #[derive(Serialize)]
+        struct Args {
+            who: CustomerRef,
+            recent: u32,
+        }
+        call(self, "customer_summary", &Args { who, recent }).await
+    }
+
+    async fn customer_entries(
+        &self,
+        customer: CustomerId,
+        limit: u32,
+        before: Option<EntryId>,
+    ) -> StoreResult<Vec<LedgerEntry>> {
+        #[derive(Serialize)]
+        struct Args {
+            customer: CustomerId,
+            limit: u32,
+            before: Option<EntryId>,
+        }
+        call(self, "customer_entries", &Args { customer, limit, before }).await
+    }
+
+    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
+        #[derive(Serialize)]
+        struct Args {
+            who: CustomerRef,
+            language: Language,
+        }
+        call(self, "set_language", &Args { who, language }).await
+    }
+
+    async fn set_blocked(
+        &self,
+        who: CustomerRef,
+        blocked: bool,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Customer> {
+        #[derive(Serialize)]
+        struct Args {
+            who: CustomerRef,
+            blocked: bool,
+            admin: TelegramUserId,
+            now: Timestamp,
+        }
+        call(self, "set_blocked", &Args { who, blocked, admin, now }).await
+    }
+
+    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
+        call(self, "credit_purchase", &req).await
+    }
+
+    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
+        call(self, "open_redemption", &req).await
+    }
+
+    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        call(self, "confirm_redemption", &req).await
+    }
+
+    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
+        call(self, "decline_redemption", &req).await
+    }
+
+    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
+        #[derive(Serialize)]
+        struct Args {
+            now: Timestamp,
+        }
+        call(self, "expire_redemptions", &Args { now }).await
+    }
+
+    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
+        call(self, "reverse_entry", &req).await
+    }
+
+    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
+        call(self, "adjust_balance", &req).await
+    }
+
+    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
+        call(self, "apply_partner", &req).await
+    }
+
+    async fn decide_partner(
+        &self,
+        partner: PartnerId,
+        decision: PartnerDecision,
+        admin: TelegramUserId,
+        now: Timestamp,
+    ) -> StoreResult<Decided> {
+        #[derive(Serialize)]
+        struct Args {
+            partner: PartnerId,
+            decision: PartnerDecision,
+            admin: TelegramUserId,
+            now: Timestamp,
+        }
+        call(self, "decide_partner", &Args { partner, decision, admin, now }).await
+    }
+
+    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
+        #[derive(Serialize)]
+        struct Args {
+            who: PartnerRef,
+        }
+        call(self, "partner", &Args { who }).await
+    }
+
+    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
+        #[derive(Serialize)]
+        struct Args {
+            status: Option<PartnerStatus>,
+        }
+        call(self, "list_partners", &Args { status }).await
+    }
+
+    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
+        #[derive(Serialize)]
+        struct Args {
+            who: PartnerRef,
+            key_sha256_hex: String,
+        }
+        call(self, "set_partner_api_key", &Args { who, key_sha256_hex }).await
+    }
+
+    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            key_sha256_hex: &'a str,
+        }
+        call(self, "partner_by_api_key", &Args { key_sha256_hex }).await
+    }
+
+    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
+        #[derive(Serialize)]
+        struct Args {
+            who: PartnerRef,
+            today: Timestamp,
+            week: Timestamp,
+        }
+        call(self, "partner_stats", &Args { who, today, week }).await
+    }
+
+    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
+        #[derive(Serialize)]
+        struct Args {
+            today: Timestamp,
+        }
+        call(self, "program_stats", &Args { today }).await
+    }
+
+    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
+        #[derive(Serialize)]
+        struct Args {
+            bot: BotKind,
+            update_id: i64,
+            now: Timestamp,
+        }
+        call(self, "claim_update", &Args { bot, update_id, now }).await
+    }
+
+    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
+        #[derive(Serialize)]
+        struct Args {
+            bot: BotKind,
+            update_id: i64,
+        }
+        call(self, "release_update", &Args { bot, update_id }).await
+    }
+
+    async fn consume_quota(
+        &self,
+        kind: QuotaKind,
+        user: TelegramUserId,
+        day: Timestamp,
+        limit: u32,
+    ) -> StoreResult<bool> {
+        #[derive(Serialize)]
+        struct Args {
+            kind: QuotaKind,
+            user: TelegramUserId,
+            day: Timestamp,
+            limit: u32,
+        }
+        call(self, "consume_quota", &Args { kind, user, day, limit }).await
+    }
+
+    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
+        call(self, "create_broadcast", &req).await
+    }
+
+    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
+        #[derive(Serialize)]
+        struct Args {
+            job: BroadcastId,
+            limit: u32,
+        }
+        call(self, "claim_broadcast_batch", &Args { job, limit }).await
+    }
+
+    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
+        #[derive(Serialize)]
+        struct Args {
+            job: BroadcastId,
+            sent: u32,
+            failed: u32,
+        }
+        call(self, "record_broadcast", &Args { job, sent, failed }).await
+    }
+
+    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
+        #[derive(Serialize)]
+        struct Args {}
+        call(self, "pending_broadcasts", &Args {}).await
+    }
+}
