@@ -32,6 +32,40 @@ impl std::fmt::Debug for Ports {
     }
 }
 
+/// The route a request path belongs to, without ids or other data: what an
+/// adapter may put in an error report (a path can quote what someone sent).
+///
+/// ```
+/// use loyalty_core::engine::route_label;
+/// assert_eq!(route_label("/webhook/client"), "/webhook/client");
+/// assert_eq!(route_label("/api/v1/redemptions/42/confirm"), "/api/…");
+/// assert_eq!(route_label("/anything-else"), "(other)");
+/// ```
+pub fn route_label(path: &str) -> &'static str {
+    if let Some(bot) = path.strip_prefix("/webhook/") {
+        match BotKind::parse(bot) {
+            Some(BotKind::Client) => "/webhook/client",
+            Some(BotKind::Partner) => "/webhook/partner",
+            Some(BotKind::Admin) => "/webhook/admin",
+            _ => "/webhook/…",
+        }
+    } else if path.starts_with("/api/") {
+        "/api/…"
+    } else {
+        match path {
+            "/hooks/sentry" => "/hooks/sentry",
+            "/ready" => "/ready",
+            "/health" => "/health",
+            "(scheduled)" => "(scheduled)",
+            _ => "(other)",
+        }
+    }
+}
+
+/// How many batches of a pending broadcast one maintenance pass delivers by
+/// default; the rest waits for the next pass (or for the job's own task).
+pub const BROADCAST_BATCHES_PER_PASS: u32 = 20;
+
 /// Work to do after a webhook has been answered: on Tokio a spawned task, on
 /// Workers `ctx.wait_until`. Run each with [`Engine::run_task`].
 #[derive(Debug, Clone, PartialEq)]
@@ -238,6 +272,43 @@ impl Engine {
                 other => return other,
             }
             attempt += 1;
+        }
+    }
+
+    /// One maintenance pass, run periodically by the adapters (a Tokio interval
+    /// natively, a Cron Trigger on Workers): marks overdue redemption requests
+    /// expired (telling the people involved) and resumes pending broadcasts —
+    /// e.g. ones interrupted by a restart — delivering up to `broadcast_batches`
+    /// batches of each. Failures are reported, not returned.
+    pub async fn maintenance_pass(&self, broadcast_batches: u32) {
+        match self.expire_redemptions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "redemption requests expired"),
+            Err(e) => {
+                self.report(ErrorReport {
+                    message: format!("expiring redemption requests failed: {e}"),
+                    context: "maintenance",
+                    update_kind: None,
+                    temporary: e.is_temporary(),
+                })
+                .await;
+            }
+        }
+        match self.storage().pending_broadcasts().await {
+            Ok(jobs) => {
+                for job in jobs {
+                    self.deliver_broadcast(job.id, broadcast_batches).await;
+                }
+            }
+            Err(e) => {
+                self.report(ErrorReport {
+                    message: format!("listing pending broadcasts failed: {e}"),
+                    context: "maintenance",
+                    update_kind: None,
+                    temporary: e.is_temporary(),
+                })
+                .await;
+            }
         }
     }
 

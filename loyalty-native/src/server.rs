@@ -30,6 +30,7 @@ use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
 use loyalty_core::Engine;
 use loyalty_core::api::MAX_API_BODY_BYTES;
+use loyalty_core::engine::route_label;
 use loyalty_core::ports::{BotKind, ErrorReport};
 use loyalty_core::telegram::MAX_BODY_BYTES;
 use std::future::Future;
@@ -288,28 +289,6 @@ async fn catch_panic(State(app): State<App>, req: Request, next: Next) -> Respon
     }
 }
 
-/// The route a path belongs to, without ids or other data, for reports.
-fn route_label(path: &str) -> &'static str {
-    if let Some(bot) = path.strip_prefix("/webhook/") {
-        match BotKind::parse(bot) {
-            Some(BotKind::Client) => "/webhook/client",
-            Some(BotKind::Partner) => "/webhook/partner",
-            Some(BotKind::Admin) => "/webhook/admin",
-            _ => "/webhook/…",
-        }
-    } else if path.starts_with("/api/") {
-        "/api/…"
-    } else if path == "/hooks/sentry" {
-        "/hooks/sentry"
-    } else if path == "/ready" {
-        "/ready"
-    } else if path == "/health" {
-        "/health"
-    } else {
-        "(other)"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,13 +301,5 @@ mod tests {
         assert_eq!(read_limited(body, 10).await.unwrap().len(), 10);
         let chunks = futures::stream::iter((0..5).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(b"abcd"))));
         assert_eq!(read_limited(Body::from_stream(chunks), 9).await.unwrap(), Bytes::from_static(b"abcdabcdab"));
-    }
-
-    #[test]
-    fn route_labels_carry_no_data() {
-        assert_eq!(route_label("/webhook/client"), "/webhook/client");
-        assert_eq!(route_label("/webhook/123"), "/webhook/…");
-        assert_eq!(route_label("/api/v1/redemptions/42/confirm"), "/api/…");
-        assert_eq!(route_label("/secret-path"), "(other)");
     }
 }

@@ -113,47 +113,13 @@ impl TaskRunner {
     }
 }
 
-/// How many batches of a pending broadcast one maintenance pass delivers;
-/// the rest waits for the next pass (or for the job's own task).
-pub const BROADCAST_BATCHES_PER_PASS: u32 = 20;
+/// How many batches of a pending broadcast one maintenance pass delivers.
+pub use loyalty_core::engine::BROADCAST_BATCHES_PER_PASS;
 
-/// One maintenance pass: marks overdue redemption requests expired (the
-/// engine tells the people involved) and resumes pending broadcasts — e.g.
-/// ones interrupted by a restart — with [`Engine::deliver_broadcast`], up to
-/// [`BROADCAST_BATCHES_PER_PASS`] batches each. Failures are reported through
-/// the engine, not returned.
+/// One maintenance pass: [`Engine::maintenance_pass`] with
+/// [`BROADCAST_BATCHES_PER_PASS`].
 pub async fn maintenance_pass(engine: &Engine) {
-    match engine.expire_redemptions().await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(expired = n, "redemption requests expired"),
-        Err(e) => {
-            engine
-                .report(ErrorReport {
-                    message: format!("expiring redemption requests failed: {e}"),
-                    context: "maintenance",
-                    update_kind: None,
-                    temporary: e.is_temporary(),
-                })
-                .await;
-        }
-    }
-    match engine.storage().pending_broadcasts().await {
-        Ok(jobs) => {
-            for job in jobs {
-                engine.deliver_broadcast(job.id, BROADCAST_BATCHES_PER_PASS).await;
-            }
-        }
-        Err(e) => {
-            engine
-                .report(ErrorReport {
-                    message: format!("listing pending broadcasts failed: {e}"),
-                    context: "maintenance",
-                    update_kind: None,
-                    temporary: e.is_temporary(),
-                })
-                .await;
-        }
-    }
+    engine.maintenance_pass(BROADCAST_BATCHES_PER_PASS).await;
 }
 
 /// Runs [`maintenance_pass`] now and then every `every` until `stop`

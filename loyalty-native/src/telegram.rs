@@ -33,7 +33,6 @@
 use loyalty_core::config::{Config, Secret};
 use loyalty_core::ports::{BotKind, TelegramApi, TelegramError};
 use loyalty_core::telegram::{BotCall, InputFile, Update};
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -98,26 +97,6 @@ impl UpdateBatch {
     pub fn is_empty(&self) -> bool {
         self.updates.is_empty() && self.skipped.is_empty()
     }
-}
-
-/// Telegram's answer envelope.
-#[derive(Debug, Deserialize)]
-struct Envelope {
-    ok: bool,
-    #[serde(default)]
-    result: Option<Value>,
-    #[serde(default)]
-    error_code: Option<u16>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    parameters: Option<ResponseParameters>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ResponseParameters {
-    #[serde(default)]
-    retry_after: Option<u32>,
 }
 
 impl HttpTelegram {
@@ -253,36 +232,9 @@ impl HttpTelegram {
             TelegramError::Transport(mask(&format!("{}: {kind}: {}", call.method, error_chain(e)), token))
         };
         let response = request.send().await.map_err(transport)?;
-        let status = response.status();
+        let status = response.status().as_u16();
         let body = response.bytes().await.map_err(transport)?;
-        let envelope = match serde_json::from_slice::<Envelope>(&body) {
-            Ok(envelope) => envelope,
-            Err(_) if status.is_server_error() || status.is_success() => {
-                return Err(TelegramError::Transport(format!(
-                    "{}: HTTP {status} without a Bot API answer",
-                    call.method
-                )));
-            }
-            Err(_) => {
-                return Err(TelegramError::Api {
-                    code: status.as_u16(),
-                    description: format!("HTTP {status} without a Bot API answer"),
-                });
-            }
-        };
-        if envelope.ok {
-            return Ok(envelope.result.unwrap_or(Value::Null));
-        }
-        let code = envelope.error_code.unwrap_or(status.as_u16());
-        let description = mask(envelope.description.as_deref().unwrap_or("no description"), token);
-        if code == 429 || status.as_u16() == 429 {
-            let secs = envelope.parameters.and_then(|p| p.retry_after).unwrap_or(1);
-            return Err(TelegramError::RetryAfter(secs));
-        }
-        if code >= 500 || status.is_server_error() {
-            return Err(TelegramError::Transport(format!("{}: Bot API error {code}: {description}", call.method)));
-        }
-        Err(TelegramError::Api { code, description })
+        loyalty_core::telegram::decode_answer(call.method, status, &body, |text| mask(text, token))
     }
 }
 

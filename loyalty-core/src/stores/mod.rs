@@ -3,6 +3,7 @@
 //! | Module | Feature | Implements |
 //! |---|---|---|
 //! | [`rpc`] | — | [`Storage`](crate::ports::Storage) for any [`rpc::RpcBackend`]: the use cases mapped to the SQL functions of `supabase/migrations` |
+//! | [`rest`] | — | nothing by itself: the PostgREST protocol of those functions (URL, headers, body, answers), without an HTTP client |
 //! | [`postgrest`] | `postgrest` | [`Storage`](crate::ports::Storage) over Supabase's Data API (PostgREST RPC) |
 //!
 //! They speak HTTP only, so they build for native targets as well as
@@ -10,6 +11,7 @@
 //! the Workers runtime. The backends that need sockets or files (Postgres over
 //! its wire protocol, SQLite) live in `loyalty-native`.
 
+pub mod rest;
 pub mod rpc;
 
 #[cfg(feature = "postgrest")]

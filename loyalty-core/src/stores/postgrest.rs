@@ -1,37 +1,9 @@
 //! Storage over Supabase's Data API: [`PostgrestStore`] calls the SQL functions
-//! of the `loyalty` schema through PostgREST's RPC endpoint.
-//!
-//! Every [`Storage`] method is exactly one HTTP request,
-//! `POST <rest_url>/rpc/<method>` with the body `{"req": <request JSON>}`, where
-//! `<request JSON>` is the serde JSON of the request (the same value
-//! `loyalty-native`'s `PgStore` passes as `loyalty.<method>($1::jsonb)`), and
-//! the answer is the serde JSON of the response. The functions, shipped as the
-//! migrations in `supabase/migrations/`, do the whole use case atomically in
-//! one transaction, so a call is never half-applied.
-//!
-//! Each request carries:
-//!
-//! | Header | Value |
-//! |---|---|
-//! | `apikey` | the key |
-//! | `Authorization` | `Bearer <key>` |
-//! | `Content-Profile` | `loyalty` (the schema of the functions) |
-//! | `Content-Type`, `Accept` | `application/json` |
-//!
-//! The key must be Supabase's **service role / secret key**: only the role
-//! `service_role` may execute the functions (see `docs/SUPABASE.md`). The key is
-//! never part of an error or of `Debug` output.
-//!
-//! # Errors
-//!
-//! | Answer | [`StoreError`] |
-//! |---|---|
-//! | an error body with `"code": "LY001"` (a rule refused the call; the message is the [`Rejection`] JSON) | [`Rejected`](StoreError::Rejected) |
-//! | a 2xx result `{"rejected": …}` (an expired redemption request, marked expired) | [`Rejected`](StoreError::Rejected) |
-//! | no answer: connection refused or lost, timeout ([`DEFAULT_TIMEOUT`] on native targets) | [`Unavailable`](StoreError::Unavailable) |
-//! | 408, 429, any 5xx (PostgREST answers 503 when it cannot reach the database, 500 for serialization failures and server shutdowns, 504 when its pool times out) | [`Unavailable`](StoreError::Unavailable) |
-//! | a temporary SQLSTATE or PostgREST connection code (class `08`, `53`, `40001`, `40P01`, `57P01`–`57P03`, `57014`, `PGRST000`–`PGRST003`) with any status | [`Unavailable`](StoreError::Unavailable) |
-//! | any other 4xx: 401/403 (bad key, `42501` permission denied, e.g. the anon key), 404 (`PGRST202` function not found: migrations missing or schema not exposed), 409, 400 | [`Backend`](StoreError::Backend) |
+//! of the `loyalty` schema through PostgREST's RPC endpoint, one HTTP request
+//! per [`Storage`](crate::ports::Storage) method. The protocol — URL, headers, body, and how answers
+//! map to [`StoreError`]s — is [`super::rest`]'s; requests that get no answer
+//! (refused, reset, timed out after [`DEFAULT_TIMEOUT`] on native targets) are
+//! [`StoreError::Unavailable`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -49,9 +21,15 @@
 //! The HTTP client is the `postgrest` crate's (`reqwest` 0.11 with rustls on
 //! native targets, `fetch` on `wasm32`).
 
+use super::rest::RestEndpoint;
+#[cfg(test)]
+use super::rest::{MAX_DETAIL_CHARS, decode_http_answer};
+pub use super::rest::{REST_PATH, SCHEMA};
 use super::rpc::RpcBackend;
 use crate::config::{Config, ConfigError, Secret};
+#[cfg(test)]
 use crate::ports::*;
+use crate::ports::{StoreError, StoreResult};
 use async_trait::async_trait;
 use serde_json::Value;
 use std::fmt;
@@ -62,24 +40,11 @@ use std::time::Duration;
 /// [`StoreError::Unavailable`]. On `wasm32` the platform's own limits apply.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The schema of the functions, sent as `Content-Profile`.
-pub const SCHEMA: &str = "loyalty";
-
-/// The path under `SUPABASE_URL` where Supabase serves PostgREST.
-pub const REST_PATH: &str = "/rest/v1";
-
-/// SQLSTATE of a rejection raised by the functions.
-const REJECTION: &str = "LY001";
-
-/// Longest server message repeated in an error, in characters.
-const MAX_DETAIL_CHARS: usize = 300;
-
-/// The [`Storage`] backend over PostgREST. Cheap to share behind an `Arc`;
+/// The [`Storage`](crate::ports::Storage) backend over PostgREST. Cheap to share behind an `Arc`;
 /// the HTTP client inside pools its connections.
 pub struct PostgrestStore {
     client: postgrest::Postgrest,
-    rest_url: String,
-    key: Secret,
+    endpoint: RestEndpoint,
     timeout: Duration,
     requests: AtomicU64,
 }
@@ -87,9 +52,9 @@ pub struct PostgrestStore {
 impl fmt::Debug for PostgrestStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgrestStore")
-            .field("rest_url", &self.rest_url)
+            .field("rest_url", &self.endpoint.rest_url())
             .field("schema", &SCHEMA)
-            .field("key", &self.key)
+            .field("key", self.endpoint.key())
             .field("timeout", &self.timeout)
             .field("requests", &self.requests())
             .finish()
@@ -102,44 +67,28 @@ impl PostgrestStore {
     /// role / secret key. Sends nothing yet.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] naming `SUPABASE_URL` when `rest_url` is not an
-    /// http(s) URL, or `SUPABASE_KEY` when the key is empty or holds characters
-    /// an HTTP header cannot carry (the key itself is never repeated).
+    /// Those of [`RestEndpoint::new`].
     pub fn new(rest_url: impl Into<String>, key: Secret) -> Result<PostgrestStore, ConfigError> {
-        let rest_url = rest_url.into().trim().trim_end_matches('/').to_string();
-        let host = rest_url.strip_prefix("https://").or_else(|| rest_url.strip_prefix("http://"));
-        if !host.is_some_and(|h| !h.is_empty() && !h.starts_with('/') && !h.contains(char::is_whitespace)) {
-            return Err(ConfigError::Invalid { name: "SUPABASE_URL", reason: "expected an http(s) URL".into() });
-        }
-        let k = key.expose();
-        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ConfigError::Invalid {
-                name: "SUPABASE_KEY",
-                reason: "expected an API key of printable ASCII characters without spaces".into(),
-            });
-        }
-        // Both values were checked above, so the client's header conversion cannot fail.
-        let client = postgrest::Postgrest::new(rest_url.clone())
-            .schema(SCHEMA)
-            .insert_header("apikey", k)
-            .insert_header("Authorization", format!("Bearer {k}"));
-        Ok(PostgrestStore { client, rest_url, key, timeout: DEFAULT_TIMEOUT, requests: AtomicU64::new(0) })
+        Ok(PostgrestStore::with_endpoint(RestEndpoint::new(rest_url, key)?))
     }
 
     /// A store for `SUPABASE_URL` (+ [`REST_PATH`]) and `SUPABASE_KEY`.
     ///
     /// # Errors
-    /// [`ConfigError::Missing`] when either is not set; the errors of [`PostgrestStore::new`].
+    /// Those of [`RestEndpoint::from_config`].
     pub fn from_config(config: &Config) -> Result<PostgrestStore, ConfigError> {
-        let url = config
-            .supabase_url
-            .as_deref()
-            .ok_or(ConfigError::Missing { name: "SUPABASE_URL", why: "the PostgREST storage" })?;
-        let key = config
-            .supabase_key
-            .clone()
-            .ok_or(ConfigError::Missing { name: "SUPABASE_KEY", why: "the PostgREST storage" })?;
-        PostgrestStore::new(format!("{}{REST_PATH}", url.trim_end_matches('/')), key)
+        Ok(PostgrestStore::with_endpoint(RestEndpoint::from_config(config)?))
+    }
+
+    fn with_endpoint(endpoint: RestEndpoint) -> PostgrestStore {
+        let mut client = postgrest::Postgrest::new(endpoint.rest_url()).schema(SCHEMA);
+        // The endpoint checked the key, so the client's header conversion cannot fail.
+        for (name, value) in endpoint.headers() {
+            if name != "Content-Profile" {
+                client = client.insert_header(name, value);
+            }
+        }
+        PostgrestStore { client, endpoint, timeout: DEFAULT_TIMEOUT, requests: AtomicU64::new(0) }
     }
 
     /// The same store with another request timeout (native targets only; on
@@ -151,7 +100,7 @@ impl PostgrestStore {
 
     /// The PostgREST base URL, without a trailing slash.
     pub fn rest_url(&self) -> &str {
-        &self.rest_url
+        self.endpoint.rest_url()
     }
 
     /// HTTP requests sent so far: one per storage call.
@@ -162,8 +111,7 @@ impl PostgrestStore {
     /// Calls `loyalty.<function>(req => input)` and decodes its JSON result.
     /// One `POST /rpc/<function>` with `{"req": <request>}` (the functions' one parameter is named `req`).
     async fn call(&self, function: &str, request: String) -> StoreResult<Value> {
-        let body = format!("{{\"req\":{request}}}");
-        let request = self.client.rpc(function, body).build();
+        let request = self.client.rpc(function, RestEndpoint::body(&request)).build();
         #[cfg(not(target_arch = "wasm32"))]
         let request = request.timeout(self.timeout);
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -178,87 +126,11 @@ impl PostgrestStore {
             .text()
             .await
             .map_err(|e| StoreError::Unavailable(self.scrub(format!("{function}: reading the answer: {e}"))))?;
-        match outcome(function, status, &text) {
-            Ok(value) => Ok(value),
-            Err(StoreError::Unavailable(m)) => Err(StoreError::Unavailable(self.scrub(m))),
-            Err(StoreError::Backend(m)) => Err(StoreError::Backend(self.scrub(m))),
-            Err(other) => Err(other),
-        }
+        self.endpoint.decode(function, status, &text)
     }
 
-    /// Removes the key from a message, should a server or proxy ever echo it.
     fn scrub(&self, message: String) -> String {
-        let key = self.key.expose();
-        // A very short key (tests) would mangle ordinary words; real keys are long.
-        if key.len() >= 8 && message.contains(key) { message.replace(key, "***") } else { message }
-    }
-}
-
-/// Decodes an answer: a 2xx body is the function's JSON result (decoded
-/// further by [`decode_result`]); anything else is an error.
-fn outcome(function: &str, status: u16, body: &str) -> StoreResult<Value> {
-    if !(200..300).contains(&status) {
-        return Err(classify(function, status, body));
-    }
-    if body.trim().is_empty() {
-        return Ok(Value::Null);
-    }
-    serde_json::from_str(body).map_err(|e| StoreError::Backend(format!("{function}: invalid JSON result: {e}")))
-}
-
-/// Maps a non-2xx answer (a PostgREST error body `{code, message, details, hint}`,
-/// or whatever a gateway in front of it sent) to a [`StoreError`].
-fn classify(function: &str, status: u16, body: &str) -> StoreError {
-    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
-    let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name)).and_then(|v| v.as_str()).map(str::to_owned);
-    let code = field("code");
-    let message = field("message");
-    if code.as_deref() == Some(REJECTION) {
-        let message = message.unwrap_or_default();
-        return match serde_json::from_str::<Rejection>(&message) {
-            Ok(r) => StoreError::Rejected(r),
-            Err(e) => StoreError::Backend(format!("{function}: unreadable rejection {}: {e}", clip(&message))),
-        };
-    }
-    let mut text = format!("{function}: HTTP {status}");
-    match (&code, &message) {
-        (Some(code), Some(message)) => text.push_str(&format!(" {code}: {}", clip(message))),
-        (Some(code), None) => text.push_str(&format!(" {code}")),
-        (None, Some(message)) => text.push_str(&format!(": {}", clip(message))),
-        (None, None) if parsed.is_none() && !body.trim().is_empty() => text.push_str(&format!(": {}", clip(body))),
-        (None, None) => {}
-    }
-    let temporary = matches!(status, 408 | 429 | 500..=599) || code.as_deref().is_some_and(is_temporary_code);
-    if temporary { StoreError::Unavailable(text) } else { StoreError::Backend(text) }
-}
-
-/// Whether an error code means "try again later": connection exceptions,
-/// insufficient resources, serialization failures, deadlocks, shutdowns,
-/// cancelled statements, and PostgREST's own connection and schema cache codes.
-fn is_temporary_code(code: &str) -> bool {
-    code.starts_with("08")
-        || code.starts_with("53")
-        || matches!(
-            code,
-            "40001"
-                | "40P01"
-                | "57P01"
-                | "57P02"
-                | "57P03"
-                | "57014"
-                | "PGRST000"
-                | "PGRST001"
-                | "PGRST002"
-                | "PGRST003"
-        )
-}
-
-/// At most [`MAX_DETAIL_CHARS`] characters of `s`.
-fn clip(s: &str) -> String {
-    let s = s.trim();
-    match s.char_indices().nth(MAX_DETAIL_CHARS) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
+        self.endpoint.scrub(message)
     }
 }
 
@@ -278,7 +150,7 @@ mod tests {
 
     /// An answer decoded all the way, as the store does.
     fn decoded<T: DeserializeOwned>(function: &str, status: u16, body: &str) -> StoreResult<T> {
-        outcome(function, status, body).and_then(|v| decode_result(function, v))
+        decode_http_answer(function, status, body).and_then(|v| decode_result(function, v))
     }
 
     fn err(status: u16, body: &str) -> StoreError {
