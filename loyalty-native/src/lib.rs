@@ -9,6 +9,9 @@ pub mod simulate;
 pub mod store;
 pub mod tasks;
 pub mod telegram;
+#[cfg(feature = "test-support")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-support")))]
+pub mod testsupport;
 pub mod webhooks;
 
 pub use loyalty_core as core;

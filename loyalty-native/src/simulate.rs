@@ -46,7 +46,7 @@ const TOKENS: [(&str, &str); 3] = [
 const ADMIN_CHAT: i64 = 900;
 
 /// How long to wait for one update's deferred tasks.
-const TASK_WAIT: Duration = Duration::from_secs(30);
+pub const TASK_WAIT: Duration = Duration::from_secs(30);
 
 /// What a simulation produced.
 #[derive(Debug, Clone, Default)]
@@ -143,15 +143,9 @@ fn random_suffix() -> String {
 /// As [`run`].
 pub async fn run_with(storage: Arc<dyn Storage>) -> Result<Outcome, SimulateError> {
     let fake = FakeBotApi::start().await;
-    let url = fake.url();
-    let config = Config::from_lookup(|k| match k {
-        "TELEGRAM_API_URL" => Some(url.clone()),
-        "ADMIN_CHAT_ID" => Some(ADMIN_CHAT.to_string()),
-        "WELCOME_BONUS_AMOUNT" => Some("100".into()),
-        "REFERRAL_BONUS_AMOUNT" => Some("50".into()),
-        _ => TOKENS.iter().find(|(name, _)| *name == k).map(|(_, t)| (*t).to_string()),
-    })
-    .map_err(|e| SimulateError(e.to_string()))?;
+    let vars = variables(&fake.url());
+    let config = Config::from_lookup(|k| vars.iter().find(|(name, _)| *name == k).map(|(_, v)| v.clone()))
+        .map_err(|e| SimulateError(e.to_string()))?;
     let telegram = HttpTelegram::new(&config).map_err(|e| SimulateError(e.to_string()))?.with_rate_limits(None);
     let reporter = Arc::new(RecordingReporter::default());
     let mut ports = runtime::ports(&config, storage, Arc::new(telegram)).map_err(|e| SimulateError(e.to_string()))?;
@@ -166,16 +160,9 @@ pub async fn run_with(storage: Arc<dyn Storage>) -> Result<Outcome, SimulateErro
         let _ = stopped.await;
     }));
 
-    let mut sim = Sim {
-        http: reqwest::Client::new(),
-        base,
-        fake,
-        engine,
-        app,
-        next_update: 1,
-        names: HashMap::new(),
-        outcome: Outcome::default(),
-    };
+    let bases = BotKind::WEBHOOK_BOTS.into_iter().map(|b| (b, base.clone())).collect();
+    let target = Target { bases, engine, settle: Settle::Tasks(app.clone()) };
+    let mut sim = Sim::new(target, &fake);
     sim.play().await;
     for r in reporter.reports() {
         sim.check(false, format!("no error reported (got: {} in {})", r.message, r.context));
@@ -242,18 +229,98 @@ impl Delivery {
     }
 }
 
-struct Sim {
+/// The variables of a simulation whose Bot API is `telegram_api_url`: the
+/// built-in test tokens, the admin chat, the bonuses. A server under
+/// [`play`] must run with these.
+pub fn variables(telegram_api_url: &str) -> Vec<(&'static str, String)> {
+    let mut vars = vec![
+        ("TELEGRAM_API_URL", telegram_api_url.to_string()),
+        ("ADMIN_CHAT_ID", ADMIN_CHAT.to_string()),
+        ("WELCOME_BONUS_AMOUNT", "100".into()),
+        ("REFERRAL_BONUS_AMOUNT", "50".into()),
+    ];
+    vars.extend(TOKENS.iter().map(|(name, token)| (*name, (*token).to_string())));
+    vars
+}
+
+/// A server the scenarios can be played against (see [`play`]).
+#[derive(Debug)]
+pub struct Target {
+    /// Where each bot's webhook is served: updates go to `POST <base>/webhook/<bot>`.
+    pub bases: HashMap<BotKind, String>,
+    /// An engine with the server's configuration and storage: the checks read
+    /// balances through its storage.
+    pub engine: Engine,
+    /// How to tell that an update's deferred work is done.
+    pub settle: Settle,
+}
+
+/// How [`play`] waits for the work a server does after answering a webhook.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Settle {
+    /// An in-process server: wait until its task runner is idle.
+    Tasks(App),
+    /// A server in another process: wait until the fake Bot API has received
+    /// no call for this long (at most [`TASK_WAIT`] in all).
+    Quiet(Duration),
+}
+
+/// Plays the scenarios against `target`, whose Bot API is `fake` and whose
+/// configuration is [`variables`]`(fake.url())`; its storage must be empty.
+pub async fn play(target: Target, fake: &FakeBotApi) -> Outcome {
+    let mut sim = Sim::new(target, fake);
+    sim.play().await;
+    sim.outcome
+}
+
+struct Sim<'a> {
     http: reqwest::Client,
-    base: String,
-    fake: FakeBotApi,
+    bases: HashMap<BotKind, String>,
+    fake: &'a FakeBotApi,
     engine: Engine,
-    app: App,
+    settle: Settle,
     next_update: i64,
     names: HashMap<i64, String>,
     outcome: Outcome,
 }
 
-impl Sim {
+impl<'a> Sim<'a> {
+    fn new(target: Target, fake: &'a FakeBotApi) -> Sim<'a> {
+        Sim {
+            http: reqwest::Client::new(),
+            bases: target.bases,
+            fake,
+            engine: target.engine,
+            settle: target.settle,
+            next_update: 1,
+            names: HashMap::new(),
+            outcome: Outcome::default(),
+        }
+    }
+
+    /// Waits for the deferred work of the last update; `false` when it did not finish in time.
+    async fn settled(&self) -> bool {
+        match &self.settle {
+            Settle::Tasks(app) => app.tasks().wait_idle(TASK_WAIT).await,
+            Settle::Quiet(window) => {
+                let started = tokio::time::Instant::now();
+                let mut seen = self.fake.calls().len();
+                loop {
+                    tokio::time::sleep(*window).await;
+                    let now = self.fake.calls().len();
+                    if now == seen {
+                        return true;
+                    }
+                    if started.elapsed() > TASK_WAIT {
+                        return false;
+                    }
+                    seen = now;
+                }
+            }
+        }
+    }
+
     fn line(&mut self, line: String) {
         self.outcome.transcript.push(line);
     }
@@ -288,7 +355,7 @@ impl Sim {
         let body = serde_json::to_vec(update).unwrap_or_default();
         let res = self
             .http
-            .post(format!("{}/webhook/{}", self.base, bot.as_str()))
+            .post(format!("{}/webhook/{}", self.bases.get(&bot).map_or("", String::as_str), bot.as_str()))
             .header("content-type", "application/json")
             .header(loyalty_core::telegram::SECRET_TOKEN_HEADER, secret)
             .body(body)
@@ -304,7 +371,7 @@ impl Sim {
         if status != 200 {
             self.check(false, format!("update {} was answered 200 (got {status})", update.update_id));
         }
-        if !self.app.tasks().wait_idle(TASK_WAIT).await {
+        if !self.settled().await {
             self.check(false, format!("the deferred tasks of update {} finished", update.update_id));
         }
         let mut sent = self.take_sent();

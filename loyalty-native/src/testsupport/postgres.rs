@@ -1,0 +1,154 @@
+//! Test databases on a real PostgreSQL server: one migrated template per
+//! process, a fresh copy per test, stale copies of dead processes dropped.
+//! The server is `LOYALTY_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`, trust authentication).
+
+use super::postrust::{AUTHENTICATOR, Postrust};
+use crate::store::postgres::{MIGRATIONS, migrate};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+use tokio_postgres::NoTls;
+
+/// The test server: `LOYALTY_TEST_DATABASE_URL` or the local default.
+pub fn server_url() -> String {
+    std::env::var("LOYALTY_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The test server's connection settings.
+pub fn server_config() -> tokio_postgres::Config {
+    server_url().parse().expect("valid LOYALTY_TEST_DATABASE_URL")
+}
+
+/// The test server's host and port.
+pub fn host_port() -> (String, u16) {
+    let config = server_config();
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".into(),
+    };
+    (host, config.get_ports().first().copied().unwrap_or(5432))
+}
+
+/// `server_url` with another database name.
+pub fn url_for(db: &str) -> String {
+    let config = server_config();
+    let mut url = String::from("postgres://");
+    if let Some(user) = config.get_user() {
+        url.push_str(user);
+        if let Some(pw) = config.get_password() {
+            url.push(':');
+            url.push_str(&String::from_utf8_lossy(pw));
+        }
+        url.push('@');
+    }
+    let (host, port) = host_port();
+    format!("{url}{host}:{port}/{db}")
+}
+
+/// A URL for `db` as `user`, without a password.
+pub fn url_for_user(db: &str, user: &str) -> String {
+    let (host, port) = host_port();
+    format!("postgres://{user}@{host}:{port}/{db}")
+}
+
+/// A client for `url` (its connection runs on a spawned task).
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect to the test server");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+/// The migrated template database of this process, and the authenticator role.
+pub async fn template() -> &'static str {
+    TEMPLATE
+        .get_or_init(|| async {
+            let admin = connect(&server_url()).await;
+            drop_stale_databases(&admin).await;
+            let name = format!("loyalty_t_{}_tmpl", std::process::id());
+            admin.batch_execute(&format!("drop database if exists {name} with (force)")).await.expect("drop old tmpl");
+            admin.batch_execute(&format!("create database {name}")).await.expect("create template database");
+            let applied = migrate(&url_for(&name)).await.expect("migrate the template");
+            assert_eq!(applied.len(), MIGRATIONS.len(), "every migration applied to the template");
+            // Roles are shared by the whole server, and other test processes may be here at once.
+            let setup = format!(
+                "do $$ begin
+                   create role {AUTHENTICATOR} login noinherit;
+                 exception when duplicate_object or unique_violation then null;
+                 end $$;
+                 grant anon, authenticated, service_role to {AUTHENTICATOR};"
+            );
+            let mut attempt = 0;
+            while let Err(e) = admin.batch_execute(&setup).await {
+                attempt += 1;
+                assert!(attempt < 10, "cannot set up {AUTHENTICATOR}: {e:?}");
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            name
+        })
+        .await
+}
+
+/// Drops databases left behind by test processes that no longer run.
+async fn drop_stale_databases(admin: &tokio_postgres::Client) {
+    let rows = admin
+        .query("select datname from pg_database where datname like 'loyalty\\_t\\_%'", &[])
+        .await
+        .expect("list databases");
+    for row in rows {
+        let name: String = row.get(0);
+        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = admin.batch_execute(&format!("drop database if exists {name} with (force)")).await;
+        }
+    }
+}
+
+/// A fresh database copied from the template, with `postrust` in front of it.
+pub struct TestDb {
+    /// The database's name.
+    pub name: String,
+    /// The `postrust` in front of it.
+    pub server: Postrust,
+}
+
+impl TestDb {
+    /// A fresh migrated database with `postrust` in front of it.
+    pub async fn new() -> TestDb {
+        TestDb::prepared("").await
+    }
+
+    /// Like [`TestDb::new`], running `sql` on the copy before `postrust` starts.
+    pub async fn prepared(sql: &str) -> TestDb {
+        let template = template().await;
+        let name = format!("loyalty_t_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::Relaxed));
+        connect(&server_url())
+            .await
+            .batch_execute(&format!("create database {name} template {template}"))
+            .await
+            .expect("copy the template");
+        if !sql.is_empty() {
+            connect(&url_for(&name)).await.batch_execute(sql).await.expect("prepare the database");
+        }
+        let server = Postrust::start(&name).await;
+        TestDb { name, server }
+    }
+
+    /// A client of the database.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        connect(&url_for(&self.name)).await
+    }
+
+    /// Stops `postrust` and drops the database.
+    pub async fn drop_db(self) {
+        let TestDb { name, server } = self;
+        server.stop().await;
+        let _ =
+            connect(&server_url()).await.batch_execute(&format!("drop database if exists {name} with (force)")).await;
+    }
+}
