@@ -4,16 +4,18 @@
 # Steps, failing fast:
 #   1. cargo fmt --all -- --check
 #   2. cargo clippy --workspace --all-targets --all-features -- -D warnings, and rustdoc with -D warnings
-#   3. tests: cargo nextest run --workspace --all-features  +  cargo test --doc --workspace --all-features
-#      (PostgreSQL is started if none answers; postrust, the PostgREST-compatible server, is installed once)
-#      (falls back to cargo test --workspace --all-features when cargo-nextest is not installed);
-#      PostgreSQL on 127.0.0.1:5432 is made sure to answer first
-#   4. wasm32-unknown-unknown: clippy (-D warnings) and build (RUSTFLAGS=-Dwarnings) of loyalty-core,
-#      without features, with --features testkit and with --features openai,sentry,postgrest (the HTTP adapters),
-#      through scripts/wasm-toolchain.sh
+#   3. wasm32-unknown-unknown, through scripts/wasm-toolchain.sh: clippy (-D warnings) and build
+#      (RUSTFLAGS=-Dwarnings) of loyalty-core without features, with --features testkit and with
+#      --features openai,sentry,postgrest; clippy of loyalty-edge and the Workers; then
+#      scripts/build-workers.sh builds the four Workers and the tests' panic fixture (wasm-bindgen, wasm-opt,
+#      esbuild from scripts/edge-tools.sh) and fails when a Worker is above 1 MiB gzip
+#   4. tests: cargo nextest run --workspace --all-features --run-ignored all  +  cargo test --doc
+#      (PostgreSQL is started if none answers; postrust, the PostgREST-compatible server, is installed once;
+#      the ignored tests are loyalty-edge's, which run the built Workers in workerd)
+#      (falls back to cargo test --workspace --all-features -- --include-ignored without cargo-nextest)
 #
 # Environment:
-#   SKIP_WASM=1       skip step 4 (quick local runs; CI never sets it)
+#   SKIP_WASM=1       skip step 3 and the Workers' tests (quick local runs; CI never sets it)
 #   SKIP_POSTGRES=1   don't check/start PostgreSQL (machines without it; CI never sets it)
 #
 # Host steps use the normal (rustup) cargo and the repo's target/ dir; the wasm step uses its own
@@ -112,6 +114,32 @@ run cargo clippy --workspace --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS=-Dwarnings run cargo doc --workspace --all-features --no-deps --quiet
 step_done
 
+if [[ ${SKIP_WASM:-} == 1 ]]; then
+    printf '\n==> [3/%s] wasm32: skipped (SKIP_WASM=1)\n' "$STEP_TOTAL"
+else
+    step 3 "wasm32-unknown-unknown: loyalty-core clippy + build; loyalty-edge and the Workers: clippy, build-workers.sh"
+    WASM=("$REPO_ROOT/scripts/wasm-toolchain.sh" cargo)
+    WT=(--target wasm32-unknown-unknown --locked)
+    export RUSTFLAGS=-Dwarnings # same flags for clippy and build, so the deps are built once
+    "$REPO_ROOT/scripts/wasm-toolchain.sh" env >/dev/null # set-up (install / sysroot) announced on its own
+    for features in "" "--features=testkit" "--features=openai,sentry,postgrest"; do
+        run "${WASM[@]}" clippy -p loyalty-core "${WT[@]}" ${features:+"$features"} -- -D warnings
+        run "${WASM[@]}" build -p loyalty-core "${WT[@]}" ${features:+"$features"}
+    done
+    EDGE=(-p loyalty-edge -p loyalty-edge-client-webhook -p loyalty-edge-partner-webhook
+        -p loyalty-edge-admin-webhook -p loyalty-edge-api -p loyalty-edge-panic-fixture)
+    run "${WASM[@]}" clippy "${EDGE[@]}" "${WT[@]}" -- -D warnings
+    unset RUSTFLAGS
+    run "$REPO_ROOT/scripts/build-workers.sh" client-webhook partner-webhook admin-webhook api \
+        loyalty-edge/tests/panic-worker
+    eval "$("$REPO_ROOT/scripts/edge-tools.sh" env)" # WORKERD_BIN for loyalty-edge's tests
+    step_done
+fi
+
+
+# The ignored tests are loyalty-edge's: they need the Workers built in step 3.
+if [[ ${SKIP_WASM:-} == 1 ]]; then IGNORED=default; else IGNORED=all; fi
+
 # The PostgREST-compatible server the PostgREST store's tests run against (cached outside the clone;
 # the first install takes several minutes).
 ensure_postrust() {
@@ -123,35 +151,21 @@ ensure_postrust() {
 TEST_LOG=$LOG_DIR/tests.log
 : >"$TEST_LOG"
 if cargo nextest --version >/dev/null 2>&1; then
-    step 3 "tests: cargo nextest run --workspace --all-features; cargo test --doc --workspace --all-features"
+    step 4 "tests: cargo nextest run --workspace --all-features --run-ignored $IGNORED; cargo test --doc"
     ensure_postgres
     ensure_postrust
-    run cargo nextest run --workspace --all-features --no-fail-fast --no-tests=warn 2>&1 | tee -a "$TEST_LOG"
+    run cargo nextest run --workspace --all-features --no-fail-fast --no-tests=warn --run-ignored "$IGNORED" 2>&1 \
+        | tee -a "$TEST_LOG"
     run cargo test --doc --workspace --all-features --no-fail-fast 2>&1 | tee -a "$TEST_LOG"
 else
-    step 3 "tests: cargo test --workspace --all-features (cargo-nextest not installed)"
+    step 4 "tests: cargo test --workspace --all-features (cargo-nextest not installed)"
     ensure_postgres
     ensure_postrust
-    run cargo test --workspace --all-features --no-fail-fast 2>&1 | tee -a "$TEST_LOG"
+    if [[ $IGNORED == all ]]; then INCLUDE=(-- --include-ignored); else INCLUDE=(); fi
+    run cargo test --workspace --all-features --no-fail-fast "${INCLUDE[@]}" 2>&1 | tee -a "$TEST_LOG"
 fi
 read -r PASSED FAILED < <(tally "$TEST_LOG")
 step_done
-
-if [[ ${SKIP_WASM:-} == 1 ]]; then
-    printf '\n==> [4/%s] wasm32: skipped (SKIP_WASM=1)\n' "$STEP_TOTAL"
-else
-    step 4 "wasm32-unknown-unknown: loyalty-core clippy + build (RUSTFLAGS=-Dwarnings), default, --features testkit, --features openai,sentry,postgrest"
-    WASM=("$REPO_ROOT/scripts/wasm-toolchain.sh" cargo)
-    WT=(--target wasm32-unknown-unknown --locked)
-    export RUSTFLAGS=-Dwarnings # same flags for clippy and build, so the deps are built once
-    "$REPO_ROOT/scripts/wasm-toolchain.sh" env >/dev/null # set-up (install / sysroot) announced on its own
-    for features in "" "--features=testkit" "--features=openai,sentry,postgrest"; do
-        run "${WASM[@]}" clippy -p loyalty-core "${WT[@]}" ${features:+"$features"} -- -D warnings
-        run "${WASM[@]}" build -p loyalty-core "${WT[@]}" ${features:+"$features"}
-    done
-    unset RUSTFLAGS
-    step_done
-fi
 
 printf '\nAll checks passed in %s s.\n' "$((SECONDS - T_START))"
 printf 'test.sh: %s passed, %s failed\n' "$PASSED" "$FAILED"

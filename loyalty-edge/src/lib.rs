@@ -1,3 +1,30 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod body;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod routing;
 
 pub use loyalty_core as core;
+pub use routing::Service;
+
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+mod clock;
+#[cfg(target_arch = "wasm32")]
+pub mod http;
+#[cfg(target_arch = "wasm32")]
+pub mod supabase;
+#[cfg(target_arch = "wasm32")]
+pub mod telegram;
+
+#[cfg(target_arch = "wasm32")]
+pub use app::{config_from_env, engine, fetch, ports, report_panic, scheduled};
+#[cfg(target_arch = "wasm32")]
+pub use clock::{CryptoRandom, WorkerClock};
+#[cfg(target_arch = "wasm32")]
+pub use supabase::SupabaseStore;
+#[cfg(target_arch = "wasm32")]
+pub use telegram::FetchTelegram;

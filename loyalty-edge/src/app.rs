@@ -1,0 +1,241 @@
+//! The Worker's entry points: `fetch`, `scheduled`, and the panic report.
+
+use crate::clock::{CryptoRandom, WorkerClock};
+use crate::http::{from_http, json, json_error, to_http};
+use crate::routing::{Route, Service};
+use crate::supabase::SupabaseStore;
+use crate::telegram::FetchTelegram;
+use loyalty_core::api::MAX_API_BODY_BYTES;
+use loyalty_core::engine::{BROADCAST_BATCHES_PER_PASS, route_label};
+use loyalty_core::ports::{Assistant, Clock, ErrorReport, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
+use loyalty_core::telegram::MAX_BODY_BYTES;
+use loyalty_core::{Config, ConfigError, Engine, Ports, Task};
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Duration;
+use wasm_bindgen::prelude::wasm_bindgen;
+use worker::{Context, Env, Request, Response};
+
+/// How long `GET /ready` waits for storage.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+thread_local! {
+    /// The engine of this isolate, built from the Worker's environment on the
+    /// first request and shared by the following ones (a Worker's variables
+    /// and secrets change only with a new deployment, which starts new isolates).
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+/// Reads the configuration from the Worker's environment: each of
+/// [`loyalty_core::config::VARIABLES`] (and the optional extras `Config`
+/// knows) as a secret (`wrangler secret put`) or a plain variable
+/// (`[vars]` in `wrangler.toml`, `.dev.vars` locally).
+///
+/// # Errors
+/// The variable that is missing or invalid (never its value).
+pub fn config_from_env(env: &Env) -> Result<Config, ConfigError> {
+    Config::from_lookup(|name| {
+        env.secret(name).ok().map(|s| s.to_string()).or_else(|| env.var(name).ok().map(|v| v.to_string()))
+    })
+}
+
+/// The ports of a Worker for `config`: storage on Supabase (`SUPABASE_URL`,
+/// `SUPABASE_KEY`), the Bot API over `fetch`, the OpenAI assistant when
+/// `OPENAI_API_KEY` is set (feature `openai`), Sentry when `SENTRY_DSN` is set
+/// (feature `sentry`), the Workers clock and `crypto.getRandomValues`.
+///
+/// # Errors
+/// A storage variable is missing or invalid, or `SENTRY_DSN` is not a DSN.
+// One isolate is one thread: the ports need not be `Send`/`Sync`, and the core's
+// `Ports` holds `Arc`s so that one type serves both runtimes.
+#[allow(clippy::arc_with_non_send_sync)]
+pub fn ports(config: &Config) -> Result<Ports, ConfigError> {
+    let clock: Arc<dyn Clock> = Arc::new(WorkerClock);
+    let random: Arc<dyn Randomness> = Arc::new(CryptoRandom);
+    let storage: Arc<dyn Storage> = Arc::new(SupabaseStore::from_config(config)?);
+    let telegram: Arc<dyn TelegramApi> = Arc::new(FetchTelegram::new(config));
+    #[cfg(feature = "openai")]
+    let assistant =
+        loyalty_core::adapters::openai::OpenAiAssistant::from_config(config).map(|a| Arc::new(a) as Arc<dyn Assistant>);
+    #[cfg(not(feature = "openai"))]
+    let assistant: Option<Arc<dyn Assistant>> = None;
+    #[cfg(feature = "sentry")]
+    let reporter: Arc<dyn ErrorReporter> =
+        match loyalty_core::adapters::sentry::SentryReporter::from_config(config, clock.clone(), random.clone()) {
+            Ok(Some(r)) => Arc::new(r),
+            Ok(None) => Arc::new(NoReporter),
+            Err(e) => return Err(ConfigError::Invalid { name: "SENTRY_DSN", reason: e.to_string() }),
+        };
+    #[cfg(not(feature = "sentry"))]
+    let reporter: Arc<dyn ErrorReporter> = Arc::new(NoReporter);
+    Ok(Ports { storage, telegram, assistant, reporter, clock, random })
+}
+
+/// This isolate's engine, built on first use from `env`.
+///
+/// # Errors
+/// Those of [`config_from_env`] and [`ports`]; nothing is cached then, so the
+/// next request tries again.
+pub fn engine(env: &Env) -> Result<Engine, ConfigError> {
+    if let Some(engine) = ENGINE.with(|e| e.borrow().clone()) {
+        return Ok(engine);
+    }
+    let config = config_from_env(env)?;
+    let ports = ports(&config)?;
+    let engine = Engine::new(config, ports);
+    ENGINE.with(|e| *e.borrow_mut() = Some(engine.clone()));
+    Ok(engine)
+}
+
+/// Runs `tasks` in order after the response, with `ctx.waitUntil`.
+fn defer(ctx: &Context, engine: &Engine, tasks: Vec<Task>) {
+    if tasks.is_empty() {
+        return;
+    }
+    let engine = engine.clone();
+    ctx.wait_until(async move {
+        for task in tasks {
+            engine.run_task(task).await;
+        }
+    });
+}
+
+/// Handles one request for `service`: the whole of a Worker's `fetch` handler.
+///
+/// ```no_run
+/// use loyalty_core::ports::BotKind;
+/// use loyalty_edge::Service;
+/// use worker::{Context, Env, Request, Response, event};
+///
+/// #[event(fetch)]
+/// async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+///     loyalty_edge::fetch(req, env, ctx, Service::Webhook(BotKind::Client)).await
+/// }
+/// ```
+///
+/// The webhook's first Bot API call rides in the response body; the rest of
+/// the update's work (further calls, the assistant's answer, error reports)
+/// runs after the response with `ctx.waitUntil`. A configuration error is a
+/// `500` naming the variable.
+///
+/// # Errors
+/// Only when a response cannot be built at all (the Workers runtime then
+/// answers `500` itself).
+pub async fn fetch(mut req: Request, env: Env, ctx: Context, service: Service) -> worker::Result<Response> {
+    install_panic_hook();
+    let path = req.path();
+    let route = service.route(&path);
+    match route {
+        Route::Health => return json(200, &serde_json::json!({ "status": "ok" })),
+        Route::NotFound => return json_error(404, "not_found", "no such route"),
+        Route::UnknownBot => {
+            return json_error(404, "unknown_bot", "this Worker does not serve that bot's webhook");
+        }
+        Route::Webhook(_) | Route::Api | Route::Ready => {}
+    }
+    let engine = match engine(&env) {
+        Ok(engine) => engine,
+        Err(e) => {
+            worker::console_error!("configuration error: {e}");
+            return json_error(500, "misconfigured", &e.to_string());
+        }
+    };
+    match route {
+        Route::Webhook(bot) => {
+            let Ok(http) = to_http(&mut req, MAX_BODY_BYTES).await else {
+                return json_error(400, "unreadable_body", "the request body could not be read");
+            };
+            let out = engine.handle_webhook(bot, http).await;
+            defer(&ctx, &engine, out.deferred);
+            from_http(out.response)
+        }
+        Route::Api => {
+            let Ok(http) = to_http(&mut req, MAX_API_BODY_BYTES).await else {
+                return json_error(400, "unreadable_body", "the request body could not be read");
+            };
+            let out = engine.handle_api(http).await;
+            defer(&ctx, &engine, out.deferred);
+            from_http(out.response)
+        }
+        _ => ready(&engine).await,
+    }
+}
+
+async fn ready(engine: &Engine) -> worker::Result<Response> {
+    let ping = Box::pin(engine.storage().ping());
+    let delay = Box::pin(worker::Delay::from(READY_TIMEOUT));
+    let unavailable = |why: &str| {
+        json(
+            503,
+            &serde_json::json!({ "status": "unavailable", "error": { "code": "storage_unavailable", "message": why } }),
+        )
+    };
+    match futures::future::select(ping, delay).await {
+        futures::future::Either::Left((Ok(()), _)) => json(200, &serde_json::json!({ "status": "ready" })),
+        futures::future::Either::Left((Err(e), _)) => {
+            worker::console_warn!("readiness check failed: {e}");
+            unavailable("storage did not answer the readiness check")
+        }
+        futures::future::Either::Right(_) => unavailable("storage did not answer in time"),
+    }
+}
+
+/// The Cron Trigger's work: one maintenance pass
+/// ([`Engine::maintenance_pass`]): expire overdue redemption requests and
+/// deliver pending broadcasts, [`BROADCAST_BATCHES_PER_PASS`] batches each.
+///
+/// ```no_run
+/// use worker::{Env, ScheduleContext, ScheduledEvent, event};
+///
+/// #[event(scheduled)]
+/// async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+///     loyalty_edge::scheduled(env).await;
+/// }
+/// ```
+pub async fn scheduled(env: Env) {
+    install_panic_hook();
+    match engine(&env) {
+        Ok(engine) => engine.maintenance_pass(BROADCAST_BATCHES_PER_PASS).await,
+        Err(e) => worker::console_error!("scheduled run skipped, configuration error: {e}"),
+    }
+}
+
+/// Reports a panic that failed a request (called by the Worker's JavaScript
+/// entry after it has answered `500` and replaced the wasm instance). Only the
+/// route is reported, never the request: it may quote what someone sent.
+#[wasm_bindgen(js_name = "__loyalty_report_panic")]
+pub fn report_panic(path: String, env: Env, ctx: worker::worker_sys::Context) {
+    let ctx = Context::new(ctx);
+    let Ok(engine) = engine(&env) else { return };
+    let route = route_label(&path);
+    ctx.wait_until(async move {
+        engine
+            .report(ErrorReport {
+                message: format!("panic while handling {route}"),
+                context: "worker",
+                update_kind: None,
+                temporary: false,
+            })
+            .await;
+    });
+}
+
+/// Installs, once per wasm instance, a panic hook that runs the previous hook
+/// (the `worker` crate's, which logs the panic) and then tells the JavaScript
+/// entry (`js/entry.mjs`) that this instance is about to abort, so that it
+/// fails the requests running in it and starts a fresh instance for the next.
+fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            let global = js_sys::global();
+            if let Ok(notify) = js_sys::Reflect::get(&global, &"__loyalty_on_panic".into())
+                && let Some(notify) = wasm_bindgen::JsCast::dyn_ref::<js_sys::Function>(&notify)
+            {
+                let _ = notify.call0(&global);
+            }
+        }));
+    });
+}

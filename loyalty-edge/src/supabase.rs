@@ -1,0 +1,73 @@
+//! Storage on Supabase (PostgREST) over the Workers `fetch` API.
+
+use crate::http::fetch_with_timeout;
+use async_trait::async_trait;
+use loyalty_core::Config;
+use loyalty_core::ConfigError;
+use loyalty_core::ports::{StoreError, StoreResult};
+use loyalty_core::stores::rest::RestEndpoint;
+use loyalty_core::stores::rpc::RpcBackend;
+use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How long one storage call may take before it fails as
+/// [`StoreError::Unavailable`] (the webhook then answers `503`, and Telegram
+/// delivers the update again later).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// [`Storage`](loyalty_core::ports::Storage) on Supabase: the SQL functions of
+/// `supabase/migrations` called through PostgREST's RPC endpoint with `fetch`,
+/// one request per use case. The protocol (URL, headers, body, errors) is
+/// [`loyalty_core::stores::rest`]'s, the same as `loyalty-core`'s
+/// `PostgrestStore` (which uses `reqwest` instead: this one keeps a second HTTP
+/// stack out of the Worker).
+#[derive(Debug)]
+pub struct SupabaseStore {
+    endpoint: RestEndpoint,
+    timeout: Duration,
+    requests: AtomicU64,
+}
+
+impl SupabaseStore {
+    /// A store for `endpoint`.
+    pub fn new(endpoint: RestEndpoint) -> SupabaseStore {
+        SupabaseStore { endpoint, timeout: REQUEST_TIMEOUT, requests: AtomicU64::new(0) }
+    }
+
+    /// A store for `SUPABASE_URL` and `SUPABASE_KEY`.
+    ///
+    /// # Errors
+    /// Those of [`RestEndpoint::from_config`].
+    pub fn from_config(config: &Config) -> Result<SupabaseStore, ConfigError> {
+        Ok(SupabaseStore::new(RestEndpoint::from_config(config)?))
+    }
+
+    /// Requests sent so far by this store (one per storage call).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait(?Send)]
+impl RpcBackend for SupabaseStore {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
+        let failed = |what: String| StoreError::Unavailable(self.endpoint.scrub(format!("{function}: {what}")));
+        let headers = worker::Headers::new();
+        for (name, value) in self.endpoint.headers() {
+            headers.set(name, &value).map_err(|e| StoreError::Backend(format!("{function}: header {name}: {e}")))?;
+        }
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Post)
+            .with_headers(headers)
+            .with_body(Some(RestEndpoint::body(&request).into()));
+        let url = self.endpoint.function_url(function);
+        let req = worker::Request::new_with_init(&url, &init)
+            .map_err(|e| StoreError::Backend(self.endpoint.scrub(format!("{function}: {e}"))))?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut response = fetch_with_timeout(req, self.timeout).await.map_err(failed)?;
+        let status = response.status_code();
+        let text = response.text().await.map_err(|e| failed(format!("reading the answer: {e}")))?;
+        self.endpoint.decode(function, status, &text)
+    }
+}

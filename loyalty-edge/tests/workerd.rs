@@ -1,0 +1,566 @@
+//! The four Workers of `examples/edge`, built to wasm by
+//! `scripts/build-workers.sh`, running in a real `workerd` on loopback, with
+//! a real PostgreSQL behind `postrust` (a PostgREST-compatible server) as
+//! Supabase, and the fake Bot API of `loyalty-native` as Telegram.
+//!
+//! These tests need `WORKERD_BIN` (from `scripts/edge-tools.sh`), the built
+//! Workers, `postrust` and PostgreSQL: `scripts/test.sh` provides all of them.
+//! They are `#[ignore]`d so that a plain `cargo test` without those tools
+//! passes; run them with `cargo nextest run -p loyalty-edge --run-ignored all`
+//! (or `cargo test -p loyalty-edge -- --include-ignored`).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use loyalty_core::api::init_data::sign_init_data;
+use loyalty_core::api::sentry::sign as sign_sentry;
+use loyalty_core::domain::TelegramUserId;
+use loyalty_core::ports::{BotKind, CustomerRef, Storage};
+use loyalty_core::telegram::{SECRET_TOKEN_HEADER, webhook_secret};
+use loyalty_core::testkit::{TgUser, text_json};
+use loyalty_core::{Config, Engine};
+use loyalty_native::fake_bot_api::FakeBotApi;
+use loyalty_native::simulate::{self, Settle, Target};
+use loyalty_native::testsupport::postgres::TestDb;
+use loyalty_native::testsupport::postrust::service_key;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const WORKERS: [&str; 4] = ["client-webhook", "partner-webhook", "admin-webhook", "api"];
+const SENTRY_WEBHOOK_SECRET: &str = "sentry-hook-secret-for-tests";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+fn workerd_bin() -> PathBuf {
+    let bin = std::env::var_os("WORKERD_BIN").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("set WORKERD_BIN to workerd (eval \"$(scripts/edge-tools.sh env)\"); scripts/test.sh does")
+    });
+    assert!(bin.is_file(), "WORKERD_BIN={} does not exist", bin.display());
+    bin
+}
+
+/// A capnp text literal.
+fn capnp_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string encodes")
+}
+
+/// `workerd serve` with the four Workers, each on its own loopback port; killed on drop.
+struct Workerd {
+    child: Child,
+    ports: HashMap<&'static str, u16>,
+    log: Arc<Mutex<String>>,
+    dir: PathBuf,
+}
+
+impl Workerd {
+    /// Starts the four Workers with `vars` as their text bindings and waits until each answers `/health`.
+    async fn start(vars: &[(&str, String)]) -> Workerd {
+        let workers: Vec<(&'static str, PathBuf)> =
+            WORKERS.iter().map(|name| (*name, repo_root().join("examples/edge").join(name).join("build"))).collect();
+        Workerd::start_with(&workers, vars).await
+    }
+
+    /// Starts `workers` (name, build directory) with `vars` as their text bindings.
+    async fn start_with(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "loyalty-workerd-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut ports = HashMap::new();
+        let mut services = Vec::new();
+        let mut sockets = Vec::new();
+        let mut workers = String::new();
+        let bindings: Vec<String> =
+            vars.iter().map(|(k, v)| format!("(name = {}, text = {})", capnp_str(k), capnp_str(v))).collect();
+        for (name, build) in workers_to_run {
+            let (name, build) = (*name, build.clone());
+            for file in ["worker.mjs", "index_bg.wasm"] {
+                assert!(
+                    build.join(file).is_file(),
+                    "{} is missing: run scripts/build-workers.sh",
+                    build.join(file).display()
+                );
+            }
+            let port = free_port();
+            ports.insert(name, port);
+            // capnp names are camelCase; `embed` paths are relative to the config file.
+            let id: String = name
+                .split('-')
+                .enumerate()
+                .map(|(i, w)| if i == 0 { w.to_string() } else { w[..1].to_uppercase() + &w[1..] })
+                .collect();
+            std::os::unix::fs::symlink(&build, dir.join(&id)).expect("link the build");
+            services.push(format!("(name = {}, worker = .{id})", capnp_str(name)));
+            sockets.push(format!(
+                "(name = {}, address = \"127.0.0.1:{port}\", http = (), service = {})",
+                capnp_str(name),
+                capnp_str(name)
+            ));
+            let path = |f: &str| capnp_str(&format!("{id}/{f}"));
+            workers.push_str(&format!(
+                "const {id} :Workerd.Worker = (\n  modules = [\n    (name = \"worker.mjs\", esModule = embed {}),\n    \
+                 (name = \"index_bg.wasm\", wasm = embed {}),\n  ],\n  compatibilityDate = \"2026-11-01\",\n  \
+                 bindings = [\n    {}\n  ],\n  globalOutbound = \"internet\",\n);\n\n",
+                path("worker.mjs"),
+                path("index_bg.wasm"),
+                bindings.join(",\n    ")
+            ));
+        }
+        services.push(
+            "(name = \"internet\", network = (allow = [\"public\", \"private\", \"local\"], tlsOptions = (trustBrowserCas = true)))"
+                .into(),
+        );
+        let config = format!(
+            "using Workerd = import \"/workerd/workerd.capnp\";\n\nconst config :Workerd.Config = (\n  services = [\n    {}\n  ],\n  \
+             sockets = [\n    {}\n  ],\n);\n\n{workers}",
+            services.join(",\n    "),
+            sockets.join(",\n    ")
+        );
+        let config_path = dir.join("config.capnp");
+        std::fs::write(&config_path, config).expect("write the workerd config");
+        let mut child = Command::new(workerd_bin())
+            .arg("serve")
+            .arg(&config_path)
+            .arg("--verbose")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run workerd");
+        let log = Arc::new(Mutex::new(String::new()));
+        for pipe in [
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut pipe = pipe;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    log.lock().unwrap_or_else(|e| e.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        let mut w = Workerd { child, ports, log, dir };
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        for (name, _) in workers_to_run {
+            loop {
+                if let Ok(r) = http.get(format!("{}/health", w.url(name))).send().await
+                    && r.status().is_success()
+                {
+                    break;
+                }
+                let exited = w.child.try_wait().ok().flatten();
+                assert!(
+                    exited.is_none() && started.elapsed() < Duration::from_secs(30),
+                    "workerd did not start ({exited:?}): {}",
+                    w.log()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        w
+    }
+
+    fn url(&self, worker: &str) -> String {
+        format!("http://127.0.0.1:{}", self.ports[worker])
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for Workerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Supabase's URL layout in front of `postrust`: `/rest/v1/<path>` is passed on
+/// to `<postrust>/<path>`. Counts the storage requests.
+#[derive(Clone)]
+struct Supabase {
+    url: String,
+    requests: Arc<AtomicU64>,
+}
+
+async fn supabase_proxy(postrust: String) -> Supabase {
+    #[derive(Clone)]
+    struct Upstream {
+        base: String,
+        http: reqwest::Client,
+        requests: Arc<AtomicU64>,
+    }
+    async fn forward(State(up): State<Upstream>, req: Request) -> Response {
+        up.requests.fetch_add(1, Ordering::Relaxed);
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let path = path.strip_prefix("/rest/v1").unwrap_or(&path).to_string();
+        let method = req.method().clone();
+        let headers = req.headers().clone();
+        let body = axum::body::to_bytes(req.into_body(), 4 << 20).await.unwrap_or_default();
+        let mut out = up.http.request(method, format!("{}{path}", up.base));
+        for (k, v) in &headers {
+            if k != "host" && k != "content-length" {
+                out = out.header(k, v);
+            }
+        }
+        match out.body(body).send().await {
+            Ok(r) => {
+                let mut res = Response::builder().status(r.status().as_u16());
+                for (k, v) in r.headers() {
+                    if k != "content-length" && k != "transfer-encoding" {
+                        res = res.header(k, v);
+                    }
+                }
+                res.body(axum::body::Body::from(r.bytes().await.unwrap_or_default())).expect("response")
+            }
+            Err(_) => Response::builder().status(502).body(axum::body::Body::empty()).expect("response"),
+        }
+    }
+    let requests = Arc::new(AtomicU64::new(0));
+    let up = Upstream { base: postrust, http: reqwest::Client::new(), requests: requests.clone() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, Router::new().fallback(forward).with_state(up)).await });
+    Supabase { url, requests }
+}
+
+/// Everything one test needs: a database behind postrust, the fake Bot API, the Workers.
+struct Env {
+    db: TestDb,
+    supabase: Supabase,
+    fake: FakeBotApi,
+    workerd: Workerd,
+    vars: Vec<(&'static str, String)>,
+    http: reqwest::Client,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let db = TestDb::new().await;
+        let supabase = supabase_proxy(db.server.url()).await;
+        let fake = FakeBotApi::start().await;
+        let mut vars = simulate::variables(&fake.url());
+        vars.push(("SUPABASE_URL", supabase.url.clone()));
+        vars.push(("SUPABASE_KEY", service_key()));
+        vars.push(("SENTRY_WEBHOOK_SECRET", SENTRY_WEBHOOK_SECRET.into()));
+        vars.push(("SENTRY_ALERT_CHAT_ID", "900".into()));
+        vars.push(("SENTRY_ALERT_TELEGRAM_TOKEN", "1004:simulated-alerts".into()));
+        let workerd = Workerd::start(&vars).await;
+        Env { db, supabase, fake, workerd, vars, http: reqwest::Client::new() }
+    }
+
+    fn config(&self) -> Config {
+        Config::from_lookup(|k| self.vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config")
+    }
+
+    /// An engine with the Workers' configuration and storage (through postrust
+    /// directly), for the checks.
+    fn engine(&self) -> Engine {
+        let storage: Arc<dyn Storage> = Arc::new(self.db.server.store());
+        loyalty_core::testkit::TestEnv::with(storage, self.config()).engine
+    }
+
+    fn webhook_url(&self, bot: BotKind) -> String {
+        let worker = match bot {
+            BotKind::Client => "client-webhook",
+            BotKind::Partner => "partner-webhook",
+            _ => "admin-webhook",
+        };
+        format!("{}/webhook/{}", self.workerd.url(worker), bot.as_str())
+    }
+
+    fn secret(&self, bot: BotKind) -> String {
+        webhook_secret(&self.config(), bot).map(|s| s.expose().to_string()).expect("a secret")
+    }
+
+    async fn post_update(&self, bot: BotKind, body: impl Into<reqwest::Body>) -> (u16, Bytes) {
+        let res = self
+            .http
+            .post(self.webhook_url(bot))
+            .header("content-type", "application/json")
+            .header(SECRET_TOKEN_HEADER, self.secret(bot))
+            .body(body)
+            .send()
+            .await
+            .expect("the worker answers");
+        (res.status().as_u16(), res.bytes().await.unwrap_or_default())
+    }
+
+    async fn balance(&self, tg: i64) -> Option<i64> {
+        let who = CustomerRef::Telegram(TelegramUserId(tg));
+        self.engine().storage().customer_summary(who, 0).await.expect("summary").map(|s| s.customer.balance)
+    }
+
+    async fn stop(self) {
+        let Env { db, workerd, .. } = self;
+        drop(workerd);
+        db.drop_db().await;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The scenarios
+
+#[tokio::test]
+#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
+async fn the_scenarios_through_the_four_workers_on_supabase() {
+    let env = Env::start().await;
+    let bases = [BotKind::Client, BotKind::Partner, BotKind::Admin]
+        .into_iter()
+        .map(|bot| (bot, env.webhook_url(bot).trim_end_matches(&format!("/webhook/{}", bot.as_str())).to_string()))
+        .collect();
+    let target = Target { bases, engine: env.engine(), settle: Settle::Quiet(Duration::from_millis(250)) };
+    let outcome = simulate::play(target, &env.fake).await;
+    assert!(outcome.passed(), "{}\n--- workerd log ---\n{}", outcome.render(), env.workerd.log());
+    // The API worker serves the same data: Anna (101) sees her balance with her initData.
+    let user = json!({"id": 101, "first_name": "Anna"}).to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs().to_string();
+    let token = env.config().token(BotKind::Client).expect("client token").expose().to_string();
+    let init = sign_init_data(&[("user", &user), ("auth_date", &now)], &token);
+    let me = env
+        .http
+        .get(format!("{}/api/v1/me", env.workerd.url("api")))
+        .header("authorization", format!("tma {init}"))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(me.status(), 200);
+    let me: Value = me.json().await.expect("json");
+    assert_eq!(me["balance"], 12_050, "{me}");
+    env.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Bad input against the running Workers
+
+#[tokio::test]
+#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
+async fn webhooks_refuse_bad_input_and_apply_duplicates_once() {
+    let env = Env::start().await;
+    let anna = TgUser::new(301, "Anna");
+    let start = serde_json::to_vec(&text_json(7001, &anna, "/start")).expect("json");
+
+    // Wrong or missing secret: 401, nothing happens.
+    for secret in [Some("wrong"), None] {
+        let mut req = env.http.post(env.webhook_url(BotKind::Client)).body(start.clone());
+        if let Some(s) = secret {
+            req = req.header(SECRET_TOKEN_HEADER, s);
+        }
+        assert_eq!(req.send().await.expect("answer").status(), 401);
+    }
+    // Another bot's secret is wrong too.
+    let res = env
+        .http
+        .post(env.webhook_url(BotKind::Client))
+        .header(SECRET_TOKEN_HEADER, env.secret(BotKind::Partner))
+        .body(start.clone())
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(res.status(), 401);
+    assert_eq!(env.balance(anna.id).await, None, "nothing was registered");
+
+    // Malformed JSON, a non-update, an oversized body.
+    assert_eq!(env.post_update(BotKind::Client, "{not json").await.0, 400);
+    assert_eq!(env.post_update(BotKind::Client, "[1,2,3]").await.0, 400);
+    let huge = format!("{{\"update_id\":1,\"pad\":\"{}\"}}", "x".repeat(2 << 20));
+    assert_eq!(env.post_update(BotKind::Client, huge).await.0, 413);
+    // Not a POST; a bot this Worker does not serve; no such route.
+    let get = env.http.get(env.webhook_url(BotKind::Client)).send().await.expect("answer");
+    assert_eq!(get.status(), 405);
+    let other = format!("{}/webhook/partner", env.workerd.url("client-webhook"));
+    let res = env.http.post(other).header(SECRET_TOKEN_HEADER, env.secret(BotKind::Partner)).body(start.clone());
+    assert_eq!(res.send().await.expect("answer").status(), 404);
+    let res = env.http.get(format!("{}/nope", env.workerd.url("api"))).send().await.expect("answer");
+    assert_eq!(res.status(), 404);
+    assert_eq!(env.fake.calls().len(), 0, "no Bot API call for bad input");
+
+    // The same update twice in a row: applied once, the second answer is an empty 200.
+    let before = env.supabase.requests.load(Ordering::Relaxed);
+    let (status, first) = env.post_update(BotKind::Client, start.clone()).await;
+    let storage_calls = env.supabase.requests.load(Ordering::Relaxed) - before;
+    // The update's claim and the sign-up itself, each one PostgREST request (docs/PERFORMANCE.md).
+    assert_eq!(storage_calls, 2, "storage requests on the response path of /start");
+    assert_eq!(status, 200);
+    assert!(!first.is_empty(), "the first delivery answers with a Bot API call");
+    let (status, again) = env.post_update(BotKind::Client, start.clone()).await;
+    assert_eq!((status, again.len()), (200, 0), "a replayed update is a no-op");
+    assert_eq!(env.balance(anna.id).await, Some(100));
+
+    // The same new update 12 times at once: one welcome bonus, one answer with a call.
+    let boris = TgUser::new(302, "Boris");
+    let update = serde_json::to_vec(&text_json(7002, &boris, "/start")).expect("json");
+    let answers = futures::future::join_all((0..12).map(|_| env.post_update(BotKind::Client, update.clone()))).await;
+    assert!(answers.iter().all(|(s, _)| *s == 200 || *s == 503), "{answers:?}");
+    assert_eq!(answers.iter().filter(|(_, body)| !body.is_empty()).count(), 1, "{answers:?}");
+    assert_eq!(env.balance(boris.id).await, Some(100), "one welcome bonus");
+    assert!(!env.workerd.log().contains("Rust panic"), "{}", env.workerd.log());
+    env.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
+async fn the_api_worker_refuses_forged_init_data_and_bad_sentry_signatures() {
+    let env = Env::start().await;
+    let api = env.workerd.url("api");
+    let token = env.config().token(BotKind::Client).expect("client token").expose().to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    let user = json!({"id": 401, "first_name": "Eve"}).to_string();
+    let me = |auth: String| env.http.get(format!("{api}/api/v1/me")).header("authorization", auth).send();
+
+    // Signed with another token, tampered with after signing, too old, missing.
+    let forged = sign_init_data(&[("user", &user), ("auth_date", &now.to_string())], "1999:not-the-bot-token");
+    assert_eq!(me(format!("tma {forged}")).await.expect("answer").status(), 401);
+    let good = sign_init_data(&[("user", &user), ("auth_date", &now.to_string())], &token);
+    let tampered = good.replace("401", "402");
+    assert_eq!(me(format!("tma {tampered}")).await.expect("answer").status(), 401);
+    let old = sign_init_data(&[("user", &user), ("auth_date", &(now - 3 * 86_400).to_string())], &token);
+    assert_eq!(me(format!("tma {old}")).await.expect("answer").status(), 401);
+    let res = env.http.get(format!("{api}/api/v1/me")).send().await.expect("answer");
+    assert_eq!(res.status(), 401);
+    // A valid one for someone who has not signed up: 404, not 401.
+    assert_eq!(me(format!("tma {good}")).await.expect("answer").status(), 404);
+
+    // The Sentry hook: a wrong signature, none, a malformed body, an oversized one.
+    let body = json!({"action": "triggered", "data": {"event": {"title": "boom", "level": "error"}}}).to_string();
+    let hook = |sig: Option<String>, body: String| {
+        let mut req = env
+            .http
+            .post(format!("{api}/hooks/sentry"))
+            .header("content-type", "application/json")
+            .header("sentry-hook-resource", "event_alert");
+        if let Some(sig) = sig {
+            req = req.header("sentry-hook-signature", sig);
+        }
+        req.body(body).send()
+    };
+    assert_eq!(hook(Some("00".repeat(32)), body.clone()).await.expect("answer").status(), 401);
+    assert_eq!(hook(None, body.clone()).await.expect("answer").status(), 401);
+    let bad = "{oops".to_string();
+    assert_eq!(
+        hook(Some(sign_sentry(SENTRY_WEBHOOK_SECRET, bad.as_bytes())), bad).await.expect("answer").status(),
+        400
+    );
+    let huge = "x".repeat(2 << 20);
+    assert_eq!(
+        hook(Some(sign_sentry(SENTRY_WEBHOOK_SECRET, huge.as_bytes())), huge).await.expect("answer").status(),
+        413
+    );
+    assert_eq!(env.fake.calls().len(), 0, "no alert for refused hooks");
+    // A correctly signed alert reaches the alert chat, after the response.
+    let res = hook(Some(sign_sentry(SENTRY_WEBHOOK_SECRET, body.as_bytes())), body).await.expect("answer");
+    assert!(res.status().is_success(), "{}", res.status());
+    assert!(
+        env.fake.wait_for(Duration::from_secs(10), |calls| calls.iter().any(|c| c.chat_id() == Some(900))).await,
+        "the alert reaches the alert chat: {:?}",
+        env.fake.calls()
+    );
+    env.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Panics
+
+/// A Sentry ingest endpoint that records the envelopes it receives.
+async fn fake_sentry() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    async fn envelope(State(seen): State<Arc<Mutex<Vec<String>>>>, body: Bytes) -> &'static str {
+        seen.lock().unwrap_or_else(|e| e.into_inner()).push(String::from_utf8_lossy(&body).into_owned());
+        "{}"
+    }
+    let router = Router::new().route("/api/42/envelope/", axum::routing::post(envelope)).with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://sentrykey@{addr}/42"), seen)
+}
+
+#[tokio::test]
+#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
+async fn a_panic_fails_only_its_own_request_and_is_reported() {
+    let db = TestDb::new().await;
+    let supabase = supabase_proxy(db.server.url()).await;
+    let fake = FakeBotApi::start().await;
+    let (dsn, envelopes) = fake_sentry().await;
+    let mut vars = simulate::variables(&fake.url());
+    vars.push(("SUPABASE_URL", supabase.url.clone()));
+    vars.push(("SUPABASE_KEY", service_key()));
+    vars.push(("SENTRY_DSN", dsn));
+    vars.push(("SENTRY_ENVIRONMENT", "test".into()));
+    let build = repo_root().join("loyalty-edge/tests/panic-worker/build");
+    let workerd = Workerd::start_with(&[("panic-worker", build)], &vars).await;
+    let base = workerd.url("panic-worker");
+    let http = reqwest::Client::new();
+    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
+    let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
+    let deliver = |id: i64, user: &TgUser| {
+        http.post(format!("{base}/webhook/client"))
+            .header(SECRET_TOKEN_HEADER, secret.clone())
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&text_json(id, user, "/start")).expect("json"))
+            .send()
+    };
+
+    // A request before the panic works.
+    assert_eq!(deliver(8001, &TgUser::new(501, "Before")).await.expect("answer").status(), 200);
+    // The panicking request gets a 500 with a JSON error, not a hang or a dropped connection.
+    let res = http.get(format!("{base}/__panic")).send().await.expect("an answer to the panicking request");
+    assert_eq!(res.status(), 500);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "internal", "{body}");
+    // Later requests are served by a fresh instance: health, a webhook that writes, again and again.
+    for (i, id) in [8002, 8003, 8004].into_iter().enumerate() {
+        let user = TgUser::new(510 + i as i64, "After");
+        let res = deliver(id, &user).await.expect("answer");
+        assert_eq!(res.status(), 200, "request {i} after the panic; log: {}", workerd.log());
+    }
+    assert_eq!(http.get(format!("{base}/health")).send().await.expect("answer").status(), 200);
+    // A second panic is isolated the same way.
+    assert_eq!(http.get(format!("{base}/__panic")).send().await.expect("answer").status(), 500);
+    assert_eq!(deliver(8005, &TgUser::new(520, "Later")).await.expect("answer").status(), 200);
+    let store = db.server.store();
+    for tg in [501, 510, 511, 512, 520] {
+        let who = CustomerRef::Telegram(TelegramUserId(tg));
+        let summary = store.customer_summary(who, 0).await.expect("summary");
+        assert_eq!(summary.map(|s| s.customer.balance), Some(100), "customer {tg}");
+    }
+    // Each panic was reported to Sentry, with the route and without the request.
+    let started = Instant::now();
+    while envelopes.lock().unwrap_or_else(|e| e.into_inner()).len() < 2 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = envelopes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let panics: Vec<&String> = seen.iter().filter(|e| e.contains("panic while handling")).collect();
+    assert_eq!(panics.len(), 2, "{seen:?}");
+    assert!(panics.iter().all(|e| !e.contains("forced by the test fixture")), "{panics:?}");
+    drop(workerd);
+    db.drop_db().await;
+}
