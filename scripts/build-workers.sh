@@ -76,7 +76,7 @@ for name in "${names[@]}"; do
     sed -i 's/^import source wasmModule from "\.\/index_bg\.wasm";/import wasmModule from ".\/index_bg.wasm";/' "$gen/index.js"
     grep -q '^import wasmModule from "./index_bg.wasm";' "$gen/index.js" \
         || die "$name: unexpected wasm-bindgen output (no wasm import in index.js)"
-    "$WASM_OPT_BIN" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    "$WASM_OPT_BIN" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
         --enable-mutable-globals --enable-reference-types --enable-multivalue \
         "$gen/index_bg.wasm" -o "$out/index_bg.wasm"
     cp "$REPO_ROOT/loyalty-edge/js/entry.mjs" "$gen/entry.mjs"

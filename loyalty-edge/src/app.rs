@@ -1,13 +1,13 @@
 //! The Worker's entry points: `fetch`, `scheduled`, and the panic report.
 
-use crate::clock::{CryptoRandom, WorkerClock};
+use crate::clock::{ConsoleReporter, CryptoRandom, WorkerClock};
 use crate::http::{from_http, json, json_error, to_http};
 use crate::routing::{Route, Service};
 use crate::supabase::SupabaseStore;
 use crate::telegram::FetchTelegram;
 use loyalty_core::api::MAX_API_BODY_BYTES;
 use loyalty_core::engine::{BROADCAST_BATCHES_PER_PASS, route_label};
-use loyalty_core::ports::{Assistant, Clock, ErrorReport, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
+use loyalty_core::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::telegram::MAX_BODY_BYTES;
 use loyalty_core::{Config, ConfigError, Engine, Ports, Task};
 use std::cell::RefCell;
@@ -41,8 +41,9 @@ pub fn config_from_env(env: &Env) -> Result<Config, ConfigError> {
 
 /// The ports of a Worker for `config`: storage on Supabase (`SUPABASE_URL`,
 /// `SUPABASE_KEY`), the Bot API over `fetch`, the OpenAI assistant when
-/// `OPENAI_API_KEY` is set (feature `openai`), Sentry when `SENTRY_DSN` is set
-/// (feature `sentry`), the Workers clock and `crypto.getRandomValues`.
+/// `OPENAI_API_KEY` is set (feature `openai`, over `fetch`), error reports to the Worker's
+/// log and to Sentry when `SENTRY_DSN` is set (feature `sentry`), the Workers
+/// clock and `crypto.getRandomValues`.
 ///
 /// # Errors
 /// A storage variable is missing or invalid, or `SENTRY_DSN` is not a DSN.
@@ -55,19 +56,18 @@ pub fn ports(config: &Config) -> Result<Ports, ConfigError> {
     let storage: Arc<dyn Storage> = Arc::new(SupabaseStore::from_config(config)?);
     let telegram: Arc<dyn TelegramApi> = Arc::new(FetchTelegram::new(config));
     #[cfg(feature = "openai")]
-    let assistant =
-        loyalty_core::adapters::openai::OpenAiAssistant::from_config(config).map(|a| Arc::new(a) as Arc<dyn Assistant>);
+    let assistant = crate::assistant::FetchAssistant::from_config(config).map(|a| Arc::new(a) as Arc<dyn Assistant>);
     #[cfg(not(feature = "openai"))]
     let assistant: Option<Arc<dyn Assistant>> = None;
     #[cfg(feature = "sentry")]
-    let reporter: Arc<dyn ErrorReporter> =
+    let sentry: Option<Arc<dyn ErrorReporter>> =
         match loyalty_core::adapters::sentry::SentryReporter::from_config(config, clock.clone(), random.clone()) {
-            Ok(Some(r)) => Arc::new(r),
-            Ok(None) => Arc::new(NoReporter),
+            Ok(r) => r.map(|r| Arc::new(crate::sentry::FetchSentry::new(r)) as Arc<dyn ErrorReporter>),
             Err(e) => return Err(ConfigError::Invalid { name: "SENTRY_DSN", reason: e.to_string() }),
         };
     #[cfg(not(feature = "sentry"))]
-    let reporter: Arc<dyn ErrorReporter> = Arc::new(NoReporter);
+    let sentry: Option<Arc<dyn ErrorReporter>> = None;
+    let reporter: Arc<dyn ErrorReporter> = Arc::new(ConsoleReporter::new(sentry));
     Ok(Ports { storage, telegram, assistant, reporter, clock, random })
 }
 

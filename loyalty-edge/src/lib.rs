@@ -11,10 +11,14 @@ pub use routing::Service;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(all(target_arch = "wasm32", feature = "openai"))]
+pub mod assistant;
 #[cfg(target_arch = "wasm32")]
 mod clock;
 #[cfg(target_arch = "wasm32")]
 pub mod http;
+#[cfg(all(target_arch = "wasm32", feature = "sentry"))]
+pub mod sentry;
 #[cfg(target_arch = "wasm32")]
 pub mod supabase;
 #[cfg(target_arch = "wasm32")]
@@ -23,7 +27,7 @@ pub mod telegram;
 #[cfg(target_arch = "wasm32")]
 pub use app::{config_from_env, engine, fetch, ports, report_panic, scheduled};
 #[cfg(target_arch = "wasm32")]
-pub use clock::{CryptoRandom, WorkerClock};
+pub use clock::{ConsoleReporter, CryptoRandom, WorkerClock};
 #[cfg(target_arch = "wasm32")]
 pub use supabase::SupabaseStore;
 #[cfg(target_arch = "wasm32")]

@@ -11,8 +11,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::extract::State;
 use loyalty_core::api::init_data::sign_init_data;
 use loyalty_core::api::sentry::sign as sign_sentry;
 use loyalty_core::domain::TelegramUserId;
@@ -24,233 +23,13 @@ use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::simulate::{self, Settle, Target};
 use loyalty_native::testsupport::postgres::TestDb;
 use loyalty_native::testsupport::postrust::service_key;
+use loyalty_native::testsupport::workerd::{Supabase, Workerd, repo_root, supabase_proxy};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const WORKERS: [&str; 4] = ["client-webhook", "partner-webhook", "admin-webhook", "api"];
 const SENTRY_WEBHOOK_SECRET: &str = "sentry-hook-secret-for-tests";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
-}
-
-fn workerd_bin() -> PathBuf {
-    let bin = std::env::var_os("WORKERD_BIN").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
-        panic!("set WORKERD_BIN to workerd (eval \"$(scripts/edge-tools.sh env)\"); scripts/test.sh does")
-    });
-    assert!(bin.is_file(), "WORKERD_BIN={} does not exist", bin.display());
-    bin
-}
-
-/// A capnp text literal.
-fn capnp_str(s: &str) -> String {
-    serde_json::to_string(s).expect("a string encodes")
-}
-
-/// `workerd serve` with the four Workers, each on its own loopback port; killed on drop.
-struct Workerd {
-    child: Child,
-    ports: HashMap<&'static str, u16>,
-    log: Arc<Mutex<String>>,
-    dir: PathBuf,
-}
-
-impl Workerd {
-    /// Starts the four Workers with `vars` as their text bindings and waits until each answers `/health`.
-    async fn start(vars: &[(&str, String)]) -> Workerd {
-        let workers: Vec<(&'static str, PathBuf)> =
-            WORKERS.iter().map(|name| (*name, repo_root().join("examples/edge").join(name).join("build"))).collect();
-        Workerd::start_with(&workers, vars).await
-    }
-
-    /// Starts `workers` (name, build directory) with `vars` as their text bindings.
-    async fn start_with(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "loyalty-workerd-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut ports = HashMap::new();
-        let mut services = Vec::new();
-        let mut sockets = Vec::new();
-        let mut workers = String::new();
-        let bindings: Vec<String> =
-            vars.iter().map(|(k, v)| format!("(name = {}, text = {})", capnp_str(k), capnp_str(v))).collect();
-        for (name, build) in workers_to_run {
-            let (name, build) = (*name, build.clone());
-            for file in ["worker.mjs", "index_bg.wasm"] {
-                assert!(
-                    build.join(file).is_file(),
-                    "{} is missing: run scripts/build-workers.sh",
-                    build.join(file).display()
-                );
-            }
-            let port = free_port();
-            ports.insert(name, port);
-            // capnp names are camelCase; `embed` paths are relative to the config file.
-            let id: String = name
-                .split('-')
-                .enumerate()
-                .map(|(i, w)| if i == 0 { w.to_string() } else { w[..1].to_uppercase() + &w[1..] })
-                .collect();
-            std::os::unix::fs::symlink(&build, dir.join(&id)).expect("link the build");
-            services.push(format!("(name = {}, worker = .{id})", capnp_str(name)));
-            sockets.push(format!(
-                "(name = {}, address = \"127.0.0.1:{port}\", http = (), service = {})",
-                capnp_str(name),
-                capnp_str(name)
-            ));
-            let path = |f: &str| capnp_str(&format!("{id}/{f}"));
-            workers.push_str(&format!(
-                "const {id} :Workerd.Worker = (\n  modules = [\n    (name = \"worker.mjs\", esModule = embed {}),\n    \
-                 (name = \"index_bg.wasm\", wasm = embed {}),\n  ],\n  compatibilityDate = \"2026-11-01\",\n  \
-                 bindings = [\n    {}\n  ],\n  globalOutbound = \"internet\",\n);\n\n",
-                path("worker.mjs"),
-                path("index_bg.wasm"),
-                bindings.join(",\n    ")
-            ));
-        }
-        services.push(
-            "(name = \"internet\", network = (allow = [\"public\", \"private\", \"local\"], tlsOptions = (trustBrowserCas = true)))"
-                .into(),
-        );
-        let config = format!(
-            "using Workerd = import \"/workerd/workerd.capnp\";\n\nconst config :Workerd.Config = (\n  services = [\n    {}\n  ],\n  \
-             sockets = [\n    {}\n  ],\n);\n\n{workers}",
-            services.join(",\n    "),
-            sockets.join(",\n    ")
-        );
-        let config_path = dir.join("config.capnp");
-        std::fs::write(&config_path, config).expect("write the workerd config");
-        let mut child = Command::new(workerd_bin())
-            .arg("serve")
-            .arg(&config_path)
-            .arg("--verbose")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run workerd");
-        let log = Arc::new(Mutex::new(String::new()));
-        for pipe in [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut pipe = pipe;
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    log.lock().unwrap_or_else(|e| e.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            });
-        }
-        let mut w = Workerd { child, ports, log, dir };
-        let http = reqwest::Client::new();
-        let started = Instant::now();
-        for (name, _) in workers_to_run {
-            loop {
-                if let Ok(r) = http.get(format!("{}/health", w.url(name))).send().await
-                    && r.status().is_success()
-                {
-                    break;
-                }
-                let exited = w.child.try_wait().ok().flatten();
-                assert!(
-                    exited.is_none() && started.elapsed() < Duration::from_secs(30),
-                    "workerd did not start ({exited:?}): {}",
-                    w.log()
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-        w
-    }
-
-    fn url(&self, worker: &str) -> String {
-        format!("http://127.0.0.1:{}", self.ports[worker])
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-impl Drop for Workerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// Supabase's URL layout in front of `postrust`: `/rest/v1/<path>` is passed on
-/// to `<postrust>/<path>`. Counts the storage requests.
-#[derive(Clone)]
-struct Supabase {
-    url: String,
-    requests: Arc<AtomicU64>,
-}
-
-async fn supabase_proxy(postrust: String) -> Supabase {
-    #[derive(Clone)]
-    struct Upstream {
-        base: String,
-        http: reqwest::Client,
-        requests: Arc<AtomicU64>,
-    }
-    async fn forward(State(up): State<Upstream>, req: Request) -> Response {
-        up.requests.fetch_add(1, Ordering::Relaxed);
-        let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
-        let path = path.strip_prefix("/rest/v1").unwrap_or(&path).to_string();
-        let method = req.method().clone();
-        let headers = req.headers().clone();
-        let body = axum::body::to_bytes(req.into_body(), 4 << 20).await.unwrap_or_default();
-        let mut out = up.http.request(method, format!("{}{path}", up.base));
-        for (k, v) in &headers {
-            if k != "host" && k != "content-length" {
-                out = out.header(k, v);
-            }
-        }
-        match out.body(body).send().await {
-            Ok(r) => {
-                let mut res = Response::builder().status(r.status().as_u16());
-                for (k, v) in r.headers() {
-                    if k != "content-length" && k != "transfer-encoding" {
-                        res = res.header(k, v);
-                    }
-                }
-                res.body(axum::body::Body::from(r.bytes().await.unwrap_or_default())).expect("response")
-            }
-            Err(_) => Response::builder().status(502).body(axum::body::Body::empty()).expect("response"),
-        }
-    }
-    let requests = Arc::new(AtomicU64::new(0));
-    let up = Upstream { base: postrust, http: reqwest::Client::new(), requests: requests.clone() };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, Router::new().fallback(forward).with_state(up)).await });
-    Supabase { url, requests }
-}
 
 /// Everything one test needs: a database behind postrust, the fake Bot API, the Workers.
 struct Env {
@@ -561,6 +340,84 @@ async fn a_panic_fails_only_its_own_request_and_is_reported() {
     let panics: Vec<&String> = seen.iter().filter(|e| e.contains("panic while handling")).collect();
     assert_eq!(panics.len(), 2, "{seen:?}");
     assert!(panics.iter().all(|e| !e.contains("forced by the test fixture")), "{panics:?}");
+    drop(workerd);
+    db.drop_db().await;
+}
+
+// ---------------------------------------------------------------------------
+// The assistant
+
+/// The requests a fake OpenAI received: `Authorization` header and JSON body.
+type Questions = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// An OpenAI-compatible `POST /v1/chat/completions` that answers every
+/// question with a fixed text and records the requests.
+async fn fake_openai() -> (String, Questions) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    async fn completions(
+        State(seen): State<Questions>,
+        headers: axum::http::HeaderMap,
+        body: Bytes,
+    ) -> axum::Json<Value> {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        seen.lock().unwrap_or_else(|e| e.into_inner()).push((auth, body));
+        axum::Json(json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-test",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": "You can spend points at Phở Hà Nội."}}],
+        }))
+    }
+    let router = Router::new().route("/v1/chat/completions", axum::routing::post(completions)).with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{addr}/v1"), seen)
+}
+
+#[tokio::test]
+#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
+async fn the_assistant_answers_after_the_webhook_response() {
+    let db = TestDb::new().await;
+    let supabase = supabase_proxy(db.server.url()).await;
+    let fake = FakeBotApi::start().await;
+    let (openai_url, questions) = fake_openai().await;
+    let mut vars = simulate::variables(&fake.url());
+    vars.push(("SUPABASE_URL", supabase.url.clone()));
+    vars.push(("SUPABASE_KEY", service_key()));
+    vars.push(("OPENAI_API_KEY", "sk-test-key-0123456789".into()));
+    vars.push(("OPENAI_BASE_URL", openai_url));
+    vars.push(("OPENAI_MODEL", "gpt-test".into()));
+    let workerd = Workerd::start(&vars).await;
+    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
+    let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
+    let http = reqwest::Client::new();
+    let anna = TgUser::new(601, "Anna");
+    let url = format!("{}/webhook/client", workerd.url("client-webhook"));
+    for (id, text) in [(9001, "/start"), (9002, "/ask Where can I spend my points?")] {
+        let res = http
+            .post(&url)
+            .header(SECRET_TOKEN_HEADER, secret.clone())
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&text_json(id, &anna, text)).expect("json"))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(res.status(), 200);
+    }
+    let answered = fake
+        .wait_for(Duration::from_secs(10), |calls| {
+            calls.iter().any(|c| c.chat_id() == Some(anna.id) && c.text().is_some_and(|t| t.contains("Phở Hà Nội")))
+        })
+        .await;
+    assert!(answered, "the answer reaches Anna: {:?}\n{}", fake.calls(), workerd.log());
+    let seen = questions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(seen.len(), 1, "one request to the model");
+    let (auth, body) = &seen[0];
+    assert_eq!(auth, "Bearer sk-test-key-0123456789");
+    assert_eq!(body["model"], "gpt-test");
+    assert_eq!(body["messages"][1]["content"], "Where can I spend my points?");
+    assert!(body["messages"][0]["content"].as_str().is_some_and(|p| p.contains("100 points")), "{body}");
     drop(workerd);
     db.drop_db().await;
 }

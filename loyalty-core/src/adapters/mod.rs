@@ -2,6 +2,7 @@
 //!
 //! | Module | Feature | Implements |
 //! |---|---|---|
+//! | [`chat`] | — | nothing by itself: the chat-completions protocol (prompt, request, answer), without an HTTP client |
 //! | [`openai`] | `openai` | [`Assistant`](crate::ports::Assistant) over an OpenAI-compatible chat completions API |
 //! | [`sentry`] | `sentry` | [`ErrorReporter`](crate::ports::ErrorReporter) posting Sentry envelopes |
 //!
@@ -12,6 +13,7 @@
 //! what they need comes through the [`Clock`](crate::ports::Clock) and
 //! [`Randomness`](crate::ports::Randomness) ports.
 
+pub mod chat;
 #[cfg(feature = "openai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 pub mod openai;

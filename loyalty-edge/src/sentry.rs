@@ -1,0 +1,51 @@
+//! Error reports to Sentry over the Workers `fetch` API.
+
+use crate::http::fetch_with_timeout;
+use async_trait::async_trait;
+use loyalty_core::adapters::sentry::SentryReporter;
+use loyalty_core::ports::{ErrorReport, ErrorReporter};
+use std::time::Duration;
+
+/// How long posting one envelope may take.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// [`ErrorReporter`] posting Sentry envelopes with `fetch`. The envelope —
+/// event, tags, scrubbing, ids — is built by `loyalty-core`'s
+/// [`SentryReporter`], exactly as natively; only the transport differs
+/// (keeping `reqwest` out of the Worker). Reports that cannot be sent are
+/// dropped (they were already written to the Worker's log by
+/// [`ConsoleReporter`](crate::ConsoleReporter)).
+#[derive(Debug)]
+pub struct FetchSentry {
+    envelopes: SentryReporter,
+}
+
+impl FetchSentry {
+    /// Posts the envelopes `envelopes` builds to its DSN's endpoint.
+    pub fn new(envelopes: SentryReporter) -> FetchSentry {
+        FetchSentry { envelopes }
+    }
+}
+
+#[async_trait(?Send)]
+impl ErrorReporter for FetchSentry {
+    async fn report(&self, report: ErrorReport) {
+        let body = self.envelopes.envelope(&report);
+        let headers = worker::Headers::new();
+        let set = headers
+            .set("Content-Type", "application/x-sentry-envelope")
+            .and_then(|()| headers.set("X-Sentry-Auth", self.envelopes.auth_header()));
+        if set.is_err() {
+            return;
+        }
+        let bytes = js_sys::Uint8Array::from(body.as_slice());
+        let mut init = worker::RequestInit::new();
+        init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(bytes.into()));
+        let Ok(request) = worker::Request::new_with_init(self.envelopes.envelope_url(), &init) else { return };
+        match fetch_with_timeout(request, TIMEOUT).await {
+            Ok(response) if (200..300).contains(&response.status_code()) => {}
+            Ok(response) => worker::console_warn!("sentry: report rejected (HTTP {})", response.status_code()),
+            Err(e) => worker::console_warn!("sentry: could not send the report: {e}"),
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! `workerd` running built Workers (from `scripts/build-workers.sh`) on
+//! loopback ports, for loyalty-edge's tests and the edge benchmark; and a
+//! proxy giving `postrust` Supabase's URL layout (`/rest/v1/…`).
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The Workers of `examples/edge`.
+pub const WORKERS: [&str; 4] = ["client-webhook", "partner-webhook", "admin-webhook", "api"];
+
+/// The repository's root (this crate's parent directory).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+/// The `workerd` binary from `WORKERD_BIN`.
+pub fn workerd_bin() -> PathBuf {
+    let bin = std::env::var_os("WORKERD_BIN").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
+        panic!("set WORKERD_BIN to workerd (eval \"$(scripts/edge-tools.sh env)\"); scripts/test.sh does")
+    });
+    assert!(bin.is_file(), "WORKERD_BIN={} does not exist", bin.display());
+    bin
+}
+
+/// A capnp text literal.
+fn capnp_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string encodes")
+}
+
+/// `workerd serve` with the four Workers, each on its own loopback port; killed on drop.
+pub struct Workerd {
+    child: Child,
+    ports: HashMap<&'static str, u16>,
+    log: Arc<Mutex<String>>,
+    dir: PathBuf,
+}
+
+impl Workerd {
+    /// Starts the four Workers of `examples/edge` with `vars` as their text
+    /// bindings and waits until each answers `/health`.
+    pub async fn start(vars: &[(&str, String)]) -> Workerd {
+        let workers: Vec<(&'static str, PathBuf)> =
+            WORKERS.iter().map(|name| (*name, repo_root().join("examples/edge").join(name).join("build"))).collect();
+        Workerd::start_with(&workers, vars).await
+    }
+
+    /// The workerd process id (for its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Starts `workers` (name, build directory) with `vars` as their text bindings.
+    pub async fn start_with(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "loyalty-workerd-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut ports = HashMap::new();
+        let mut services = Vec::new();
+        let mut sockets = Vec::new();
+        let mut workers = String::new();
+        let bindings: Vec<String> =
+            vars.iter().map(|(k, v)| format!("(name = {}, text = {})", capnp_str(k), capnp_str(v))).collect();
+        for (name, build) in workers_to_run {
+            let (name, build) = (*name, build.clone());
+            for file in ["worker.mjs", "index_bg.wasm"] {
+                assert!(
+                    build.join(file).is_file(),
+                    "{} is missing: run scripts/build-workers.sh",
+                    build.join(file).display()
+                );
+            }
+            let port = free_port();
+            ports.insert(name, port);
+            // capnp names are camelCase; `embed` paths are relative to the config file.
+            let id: String = name
+                .split('-')
+                .enumerate()
+                .map(|(i, w)| if i == 0 { w.to_string() } else { w[..1].to_uppercase() + &w[1..] })
+                .collect();
+            std::os::unix::fs::symlink(&build, dir.join(&id)).expect("link the build");
+            services.push(format!("(name = {}, worker = .{id})", capnp_str(name)));
+            sockets.push(format!(
+                "(name = {}, address = \"127.0.0.1:{port}\", http = (), service = {})",
+                capnp_str(name),
+                capnp_str(name)
+            ));
+            let path = |f: &str| capnp_str(&format!("{id}/{f}"));
+            workers.push_str(&format!(
+                "const {id} :Workerd.Worker = (\n  modules = [\n    (name = \"worker.mjs\", esModule = embed {}),\n    \
+                 (name = \"index_bg.wasm\", wasm = embed {}),\n  ],\n  compatibilityDate = \"2026-11-01\",\n  \
+                 bindings = [\n    {}\n  ],\n  globalOutbound = \"internet\",\n);\n\n",
+                path("worker.mjs"),
+                path("index_bg.wasm"),
+                bindings.join(",\n    ")
+            ));
+        }
+        services.push(
+            "(name = \"internet\", network = (allow = [\"public\", \"private\", \"local\"], tlsOptions = (trustBrowserCas = true)))"
+                .into(),
+        );
+        let config = format!(
+            "using Workerd = import \"/workerd/workerd.capnp\";\n\nconst config :Workerd.Config = (\n  services = [\n    {}\n  ],\n  \
+             sockets = [\n    {}\n  ],\n);\n\n{workers}",
+            services.join(",\n    "),
+            sockets.join(",\n    ")
+        );
+        let config_path = dir.join("config.capnp");
+        std::fs::write(&config_path, config).expect("write the workerd config");
+        let mut child = Command::new(workerd_bin())
+            .arg("serve")
+            .arg(&config_path)
+            .arg("--verbose")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run workerd");
+        let log = Arc::new(Mutex::new(String::new()));
+        for pipe in [
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut pipe = pipe;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    log.lock().unwrap_or_else(|e| e.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        let mut w = Workerd { child, ports, log, dir };
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        for (name, _) in workers_to_run {
+            loop {
+                if let Ok(r) = http.get(format!("{}/health", w.url(name))).send().await
+                    && r.status().is_success()
+                {
+                    break;
+                }
+                let exited = w.child.try_wait().ok().flatten();
+                assert!(
+                    exited.is_none() && started.elapsed() < Duration::from_secs(30),
+                    "workerd did not start ({exited:?}): {}",
+                    w.log()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        w
+    }
+
+    pub fn url(&self, worker: &str) -> String {
+        format!("http://127.0.0.1:{}", self.ports[worker])
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Drop for Workerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Supabase's URL layout in front of `postrust`: `/rest/v1/<path>` is passed on
+/// to `<postrust>/<path>`. Counts the storage requests.
+#[derive(Clone)]
+pub struct Supabase {
+    /// Use as `SUPABASE_URL`.
+    pub url: String,
+    /// Requests passed on so far.
+    pub requests: Arc<AtomicU64>,
+}
+
+pub async fn supabase_proxy(postrust: String) -> Supabase {
+    #[derive(Clone)]
+    struct Upstream {
+        base: String,
+        http: reqwest::Client,
+        requests: Arc<AtomicU64>,
+    }
+    async fn forward(State(up): State<Upstream>, req: Request) -> Response {
+        up.requests.fetch_add(1, Ordering::Relaxed);
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let path = path.strip_prefix("/rest/v1").unwrap_or(&path).to_string();
+        let method = req.method().clone();
+        let headers = req.headers().clone();
+        let body = axum::body::to_bytes(req.into_body(), 4 << 20).await.unwrap_or_default();
+        let mut out = up.http.request(method, format!("{}{path}", up.base));
+        for (k, v) in &headers {
+            if k != "host" && k != "content-length" {
+                out = out.header(k, v);
+            }
+        }
+        match out.body(body).send().await {
+            Ok(r) => {
+                let mut res = Response::builder().status(r.status().as_u16());
+                for (k, v) in r.headers() {
+                    if k != "content-length" && k != "transfer-encoding" {
+                        res = res.header(k, v);
+                    }
+                }
+                res.body(axum::body::Body::from(r.bytes().await.unwrap_or_default())).expect("response")
+            }
+            Err(_) => Response::builder().status(502).body(axum::body::Body::empty()).expect("response"),
+        }
+    }
+    let requests = Arc::new(AtomicU64::new(0));
+    let up = Upstream { base: postrust, http: reqwest::Client::new(), requests: requests.clone() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, Router::new().fallback(forward).with_state(up)).await });
+    Supabase { url, requests }
+}
