@@ -5,7 +5,7 @@
 #   scripts/build-workers.sh [NAME…]     build the named Workers (default: all four:
 #                                        client-webhook partner-webhook admin-webhook api); a NAME may
 #                                        also be the path of a Worker crate (e.g. the tests' fixture,
-#                                        loyalty-edge/tests/panic-worker)
+#                                        loyalty-edge/tests/fixture-worker)
 #   scripts/build-workers.sh --help
 #
 # For each NAME, into examples/edge/NAME/build/ (or PATH/build/):

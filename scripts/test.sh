@@ -7,7 +7,7 @@
 #   3. wasm32-unknown-unknown, through scripts/wasm-toolchain.sh: clippy (-D warnings) and build
 #      (RUSTFLAGS=-Dwarnings) of loyalty-core without features, with --features testkit and with
 #      --features openai,sentry,postgrest; clippy of loyalty-edge and the Workers; then
-#      scripts/build-workers.sh builds the four Workers and the tests' panic fixture (wasm-bindgen, wasm-opt,
+#      scripts/build-workers.sh builds the four Workers and the tests' fixture Worker (wasm-bindgen, wasm-opt,
 #      esbuild from scripts/edge-tools.sh) and fails when a Worker is above 1 MiB gzip
 #   4. tests: cargo nextest run --workspace --all-features --run-ignored all  +  cargo test --doc
 #      (PostgreSQL is started if none answers; postrust, the PostgREST-compatible server, is installed once;
@@ -127,11 +127,11 @@ else
         run "${WASM[@]}" build -p loyalty-core "${WT[@]}" ${features:+"$features"}
     done
     EDGE=(-p loyalty-edge -p loyalty-edge-client-webhook -p loyalty-edge-partner-webhook
-        -p loyalty-edge-admin-webhook -p loyalty-edge-api -p loyalty-edge-panic-fixture)
+        -p loyalty-edge-admin-webhook -p loyalty-edge-api -p loyalty-edge-test-fixture)
     run "${WASM[@]}" clippy "${EDGE[@]}" "${WT[@]}" -- -D warnings
     unset RUSTFLAGS
     run "$REPO_ROOT/scripts/build-workers.sh" client-webhook partner-webhook admin-webhook api \
-        loyalty-edge/tests/panic-worker
+        loyalty-edge/tests/fixture-worker
     eval "$("$REPO_ROOT/scripts/edge-tools.sh" env)" # WORKERD_BIN for loyalty-edge's tests
     step_done
 fi

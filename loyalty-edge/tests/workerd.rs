@@ -294,9 +294,9 @@ async fn a_panic_fails_only_its_own_request_and_is_reported() {
     vars.push(("SUPABASE_KEY", service_key()));
     vars.push(("SENTRY_DSN", dsn));
     vars.push(("SENTRY_ENVIRONMENT", "test".into()));
-    let build = repo_root().join("loyalty-edge/tests/panic-worker/build");
-    let workerd = Workerd::start_with(&[("panic-worker", build)], &vars).await;
-    let base = workerd.url("panic-worker");
+    let build = repo_root().join("loyalty-edge/tests/fixture-worker/build");
+    let workerd = Workerd::start_with(&[("fixture-worker", build)], &vars).await;
+    let base = workerd.url("fixture-worker");
     let http = reqwest::Client::new();
     let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
     let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
@@ -420,4 +420,63 @@ async fn the_assistant_answers_after_the_webhook_response() {
     assert!(body["messages"][0]["content"].as_str().is_some_and(|p| p.contains("100 points")), "{body}");
     drop(workerd);
     db.drop_db().await;
+}
+
+// ---------------------------------------------------------------------------
+// The storage conformance suite, inside workerd
+
+#[tokio::test]
+#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
+async fn the_supabase_store_passes_the_conformance_suite_inside_workerd() {
+    let fake = FakeBotApi::start().await;
+    let mut vars = simulate::variables(&fake.url());
+    vars.push(("SUPABASE_URL", "http://127.0.0.1:9".into()));
+    vars.push(("SUPABASE_KEY", service_key()));
+    let build = repo_root().join("loyalty-edge/tests/fixture-worker/build");
+    let workerd = Workerd::start_with(&[("fixture-worker", build)], &vars).await;
+    let base = workerd.url("fixture-worker");
+    let http = reqwest::Client::new();
+    let names: Vec<String> =
+        http.get(format!("{base}/__conformance")).send().await.expect("list").json().await.expect("names");
+    assert!(names.len() >= 30, "{names:?}");
+    // Each check on a fresh database; a few at a time.
+    let run = |name: String| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let db = TestDb::new().await;
+            let supabase = supabase_proxy(db.server.url()).await;
+            let res = http
+                .post(format!("{base}/__conformance/{name}"))
+                .header("x-supabase-url", &supabase.url)
+                .send()
+                .await
+                .map_err(|e| format!("{name}: no answer: {e}"));
+            let outcome = match res {
+                Ok(r) if r.status().is_success() => {
+                    let v: Value = r.json().await.unwrap_or(Value::Null);
+                    if v["ok"] == true { Ok(()) } else { Err(format!("{name}: {}", v["error"])) }
+                }
+                Ok(r) => Err(format!("{name}: HTTP {}", r.status())),
+                Err(e) => Err(e),
+            };
+            db.drop_db().await;
+            outcome
+        }
+    };
+    let mut failures = Vec::new();
+    for chunk in names.chunks(4) {
+        for outcome in futures::future::join_all(chunk.iter().cloned().map(run)).await {
+            if let Err(e) = outcome {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} checks failed:\n{}\n{}",
+        failures.len(),
+        names.len(),
+        failures.join("\n"),
+        workerd.log()
+    );
 }
