@@ -19,9 +19,9 @@
 //! Traffic goes to 127.0.0.1 only, and each run stops by itself.
 #![allow(clippy::print_stdout)]
 
+use loyalty_benches::{Run, balance_load, env_u64, sign_up};
 use loyalty_core::ports::BotKind;
 use loyalty_core::telegram::webhook_secret;
-use loyalty_core::testkit::{TgUser, text_json};
 use loyalty_core::{Config, Engine, Ports, Secret};
 use loyalty_native::clock::{OsRandom, SystemClock};
 use loyalty_native::fake_bot_api::FakeBotApi;
@@ -32,14 +32,10 @@ use loyalty_native::testsupport::postgres::TestDb;
 use loyalty_native::testsupport::postrust::service_key;
 use loyalty_native::testsupport::workerd::{Supabase, Workerd, repo_root, supabase_proxy};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 const CUSTOMERS: i64 = 200;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// User + system CPU time of process `pid`, from `/proc/<pid>/stat`.
 fn cpu_time(pid: u32) -> Duration {
@@ -58,102 +54,14 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_micros(ticks * 1_000_000 / hz)
 }
 
-struct Run {
-    updates: usize,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-    errors: u64,
-    storage_requests: u64,
-}
-
-/// Signs the customers up, then POSTs fresh `/balance` updates to `url` from
-/// `connections` tasks for `seconds`.
-async fn load(url: &str, secret: &str, supabase: &Supabase, connections: usize, seconds: u64) -> Run {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().expect("client");
-    static NEXT_ID: AtomicI64 = AtomicI64::new(1);
-    let send = |user: i64, text: &str| {
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let body = serde_json::to_vec(&text_json(id, &TgUser::new(user, "Load"), text)).expect("json");
-        client
-            .post(url)
-            .header("x-telegram-bot-api-secret-token", secret)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
-    for user in 0..CUSTOMERS {
-        let res = send(10_000 + user, "/start").await.expect("sign-up");
-        assert!(res.status().is_success(), "sign-up failed: {}", res.status());
-    }
+/// A run and the storage requests it caused.
+async fn measured(url: &str, secret: &str, supabase: &Supabase, connections: usize, seconds: u64) -> (Run, f64) {
+    sign_up(url, secret, CUSTOMERS).await;
     let before = supabase.requests.load(Ordering::Relaxed);
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..connections)
-        .map(|w| {
-            let (client, url, secret) = (client.clone(), url.to_string(), secret.to_string());
-            tokio::spawn(async move {
-                let (mut latencies, mut errors, mut i) = (Vec::new(), 0u64, w as i64);
-                while Instant::now() < deadline {
-                    let user = 10_000 + i % CUSTOMERS;
-                    i += connections as i64;
-                    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-                    let body =
-                        serde_json::to_vec(&text_json(id, &TgUser::new(user, "Load"), "/balance")).expect("json");
-                    let t0 = Instant::now();
-                    let res = client
-                        .post(&url)
-                        .header("x-telegram-bot-api-secret-token", &secret)
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await;
-                    // A reply in the body means the update was handled, not skipped.
-                    let answered = match res {
-                        Ok(r) if r.status().is_success() => !r.bytes().await.unwrap_or_default().is_empty(),
-                        _ => false,
-                    };
-                    if answered {
-                        latencies.push(t0.elapsed());
-                    } else {
-                        errors += 1;
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await.expect("load task");
-        all.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    let storage_requests = supabase.requests.load(Ordering::Relaxed) - before;
-    all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default();
-    Run {
-        updates: all.len(),
-        per_second: all.len() as f64 / elapsed,
-        p50: pct(0.50),
-        p99: pct(0.99),
-        errors,
-        storage_requests,
-    }
-}
-
-fn show(name: &str, run: &Run) {
-    println!(
-        "{name}: {} updates, {:.0} updates/s, p50 {:.2} ms, p99 {:.2} ms, errors {}, storage requests/update {:.2}",
-        run.updates,
-        run.per_second,
-        run.p50.as_secs_f64() * 1000.0,
-        run.p99.as_secs_f64() * 1000.0,
-        run.errors,
-        run.storage_requests as f64 / (run.updates as f64 + run.errors as f64).max(1.0),
-    );
+    let run = balance_load(url, secret, CUSTOMERS, connections, seconds).await;
+    let requests = supabase.requests.load(Ordering::Relaxed) - before;
+    let per_update = requests as f64 / (run.updates as f64 + run.errors as f64).max(1.0);
+    (run, per_update)
 }
 
 #[tokio::main]
@@ -174,7 +82,7 @@ async fn main() {
     let workerd = Workerd::start_with(&[("client-webhook", build)], &vars).await;
     let url = format!("{}/webhook/client", workerd.url("client-webhook"));
     let cpu0 = cpu_time(workerd.pid());
-    let edge = load(&url, &secret, &supabase, connections, seconds).await;
+    let (edge, edge_requests) = measured(&url, &secret, &supabase, connections, seconds).await;
     let cpu = cpu_time(workerd.pid()).saturating_sub(cpu0);
     drop(workerd);
     db.drop_db().await;
@@ -203,14 +111,15 @@ async fn main() {
     let server = tokio::spawn(serve(listener, app, async move {
         let _ = stop_rx.await;
     }));
-    let native = load(&format!("http://{addr}/webhook/client"), &secret, &native_supabase, connections, seconds).await;
+    let (native, native_requests) =
+        measured(&format!("http://{addr}/webhook/client"), &secret, &native_supabase, connections, seconds).await;
     let _ = stop_tx.send(());
     let _ = server.await;
     db.drop_db().await;
 
     println!("{connections} connections, {seconds} s each, fresh /balance updates, storage: postrust + PostgreSQL");
-    show("workerd (client-webhook Worker)", &edge);
-    show("native (loyalty serve)        ", &native);
+    println!("workerd (client-webhook Worker): {}, storage requests/update {edge_requests:.2}", edge.summary());
+    println!("native (loyalty serve)        : {}, storage requests/update {native_requests:.2}", native.summary());
     let handled = edge.updates as u64 + edge.errors;
     println!(
         "workerd CPU: {:.1} ms in all, {:.3} ms per update",

@@ -13,109 +13,27 @@ use loyalty_core::domain::*;
 use loyalty_core::ports::*;
 use loyalty_core::testkit::conformance::{self, Params};
 use loyalty_native::store::postgres::{MIGRATIONS, PgOptions, PgStore, migrate};
+use loyalty_native::testsupport::postgres::{Database, connect, server_url, url_for};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::OnceCell;
-use tokio_postgres::NoTls;
 
 const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
 const ADMIN: TelegramUserId = TelegramUserId(42);
 
-fn server_url() -> String {
-    std::env::var("LOYALTY_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// `server_url` with another database name.
-fn url_for(db: &str) -> String {
-    let mut config: tokio_postgres::Config = server_url().parse().expect("valid LOYALTY_TEST_DATABASE_URL");
-    config.dbname(db);
-    let mut url = String::from("postgres://");
-    if let Some(user) = config.get_user() {
-        url.push_str(user);
-        if let Some(pw) = config.get_password() {
-            url.push(':');
-            url.push_str(&String::from_utf8_lossy(pw));
-        }
-        url.push('@');
-    }
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        _ => "127.0.0.1".into(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    format!("{url}{host}:{port}/{db}")
-}
-
-async fn admin_client() -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(&server_url(), NoTls).await.expect("connect to the test server");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-async fn client_for(db: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(&url_for(db), NoTls).await.expect("connect to the test db");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-static TEMPLATE: OnceCell<String> = OnceCell::const_new();
-static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
-
-/// The migrated template database of this process (created on first use).
-async fn template() -> &'static str {
-    TEMPLATE
-        .get_or_init(|| async {
-            let admin = admin_client().await;
-            drop_stale_databases(&admin).await;
-            let name = format!("loyalty_t_{}_tmpl", std::process::id());
-            admin.batch_execute(&format!("drop database if exists {name} with (force)")).await.expect("drop old tmpl");
-            admin.batch_execute(&format!("create database {name}")).await.expect("create template database");
-            let applied = migrate(&url_for(&name)).await.expect("migrate the template");
-            assert_eq!(applied.len(), MIGRATIONS.len(), "every migration applied to the template");
-            name
-        })
-        .await
-}
-
-/// Drops databases left behind by test processes that no longer run.
-async fn drop_stale_databases(admin: &tokio_postgres::Client) {
-    let rows = admin
-        .query("select datname from pg_database where datname like 'loyalty\\_t\\_%'", &[])
-        .await
-        .expect("list databases");
-    for row in rows {
-        let name: String = row.get(0);
-        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|pid| pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
-            let _ = admin.batch_execute(&format!("drop database if exists {name} with (force)")).await;
-        }
-    }
-}
-
-/// A fresh database copied from the template.
+/// A fresh database copied from the migrated template.
 struct TestDb {
     name: String,
 }
 
 impl TestDb {
     async fn new() -> TestDb {
-        let template = template().await;
-        let name = format!("loyalty_t_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::Relaxed));
-        let admin = admin_client().await;
-        admin.batch_execute(&format!("create database {name} template {template}")).await.expect("copy the template");
-        TestDb { name }
+        TestDb { name: Database::migrated().await.name }
     }
 
     /// A new, empty database (not migrated).
     async fn empty() -> TestDb {
-        let name = format!("loyalty_t_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::Relaxed));
-        admin_client().await.batch_execute(&format!("create database {name}")).await.expect("create database");
-        TestDb { name }
+        TestDb { name: Database::empty().await.name }
     }
 
     fn url(&self) -> String {
@@ -135,8 +53,7 @@ impl TestDb {
     }
 
     async fn drop_db(self) {
-        let _ =
-            admin_client().await.batch_execute(&format!("drop database if exists {} with (force)", self.name)).await;
+        Database { name: self.name }.drop_db().await;
     }
 }
 
@@ -205,7 +122,7 @@ fn answer(id: RedemptionId, c: &Customer) -> AnswerRedemption {
 
 /// Balance and the sum of entries, read straight from the tables.
 async fn balance_and_sum(db: &TestDb, c: CustomerId) -> (i64, i64, i64) {
-    let client = client_for(&db.name).await;
+    let client = connect(&url_for(&db.name)).await;
     let row = client
         .query_one(
             "select c.balance, coalesce(sum(e.amount), 0)::bigint, count(e.id)
@@ -250,7 +167,7 @@ async fn migrations_apply_to_an_empty_database_and_rerun_as_a_no_op() {
     assert_eq!(applied, MIGRATIONS.iter().map(|m| m.id()).collect::<Vec<_>>());
     assert!(migrate(&db.url()).await.expect("second run").is_empty(), "second run applied something");
     // The files themselves are idempotent too (as when pasted into psql or the SQL editor again).
-    let client = client_for(&db.name).await;
+    let client = connect(&url_for(&db.name)).await;
     let count = "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
                   where n.nspname = 'loyalty'";
     let before: i64 = client.query_one(count, &[]).await.expect("count").get(0);
@@ -311,7 +228,7 @@ async fn concurrent_confirmations_never_overdraw() {
         }
     }
     let (balance, sum, entries) = balance_and_sum(&db, c.id).await;
-    let pending: i64 = client_for(&db.name)
+    let pending: i64 = connect(&url_for(&db.name))
         .await
         .query_one("select count(*) from loyalty.redemption_requests where status = 'pending'", &[])
         .await
@@ -456,7 +373,7 @@ async fn terminated_connections_fail_as_unavailable_and_recover() {
         })
         .collect();
 
-    let admin = admin_client().await;
+    let admin = connect(&server_url()).await;
     let started = Instant::now();
     let mut kills = 0;
     while (kills < 5 || unavailable.load(Ordering::Relaxed) == 0) && started.elapsed() < Duration::from_secs(60) {
@@ -626,7 +543,7 @@ async fn every_use_case_is_one_round_trip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_api_roles_can_neither_read_tables_nor_call_functions() {
     let db = TestDb::new().await;
-    let client = client_for(&db.name).await;
+    let client = connect(&url_for(&db.name)).await;
     let tables: Vec<(String, bool, bool)> = client
         .query(
             "select c.relname, c.relrowsecurity,

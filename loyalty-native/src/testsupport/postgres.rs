@@ -109,6 +109,56 @@ async fn drop_stale_databases(admin: &tokio_postgres::Client) {
     }
 }
 
+/// A fresh name for a test database of this process.
+fn next_name() -> String {
+    format!("loyalty_t_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A test database of this process (dropped with [`Database::drop_db`];
+/// one left behind is dropped by the next test process).
+#[derive(Debug)]
+pub struct Database {
+    /// The database's name.
+    pub name: String,
+}
+
+impl Database {
+    /// A fresh copy of the migrated template.
+    pub async fn migrated() -> Database {
+        let template = template().await;
+        let name = next_name();
+        connect(&server_url())
+            .await
+            .batch_execute(&format!("create database {name} template {template}"))
+            .await
+            .expect("copy the template");
+        Database { name }
+    }
+
+    /// A new, empty database (not migrated).
+    pub async fn empty() -> Database {
+        let name = next_name();
+        connect(&server_url()).await.batch_execute(&format!("create database {name}")).await.expect("create database");
+        Database { name }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        url_for(&self.name)
+    }
+
+    /// A client of the database.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        connect(&self.url()).await
+    }
+
+    /// Drops the database (closing its connections).
+    pub async fn drop_db(self) {
+        let sql = format!("drop database if exists {} with (force)", self.name);
+        let _ = connect(&server_url()).await.batch_execute(&sql).await;
+    }
+}
+
 /// A fresh database copied from the template, with `postrust` in front of it.
 pub struct TestDb {
     /// The database's name.
@@ -125,13 +175,7 @@ impl TestDb {
 
     /// Like [`TestDb::new`], running `sql` on the copy before `postrust` starts.
     pub async fn prepared(sql: &str) -> TestDb {
-        let template = template().await;
-        let name = format!("loyalty_t_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::Relaxed));
-        connect(&server_url())
-            .await
-            .batch_execute(&format!("create database {name} template {template}"))
-            .await
-            .expect("copy the template");
+        let Database { name } = Database::migrated().await;
         if !sql.is_empty() {
             connect(&url_for(&name)).await.batch_execute(sql).await.expect("prepare the database");
         }
@@ -148,7 +192,6 @@ impl TestDb {
     pub async fn drop_db(self) {
         let TestDb { name, server } = self;
         server.stop().await;
-        let _ =
-            connect(&server_url()).await.batch_execute(&format!("drop database if exists {name} with (force)")).await;
+        Database { name }.drop_db().await;
     }
 }
