@@ -116,7 +116,7 @@ async fn the_scenarios_through_the_four_workers_on_supabase() {
         .into_iter()
         .map(|bot| (bot, env.webhook_url(bot).trim_end_matches(&format!("/webhook/{}", bot.as_str())).to_string()))
         .collect();
-    let target = Target { bases, engine: env.engine(), settle: Settle::Quiet(Duration::from_millis(250)) };
+    let target = Target { bases, engine: env.engine(), settle: Settle::Quiet(Duration::from_millis(400)) };
     let outcome = simulate::play(target, &env.fake).await;
     assert!(outcome.passed(), "{}\n--- workerd log ---\n{}", outcome.render(), env.workerd.log());
     // The API worker serves the same data: Anna (101) sees her balance with her initData.
