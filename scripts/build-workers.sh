@@ -73,7 +73,8 @@ for name in "${names[@]}"; do
         --out-dir "$gen" --out-name index "$wasm"
     # Workers import a .wasm file as a compiled WebAssembly.Module with a plain import
     # (wasm-bindgen writes the source-phase form `import source`).
-    sed -i 's/^import source wasmModule from "\.\/index_bg\.wasm";/import wasmModule from ".\/index_bg.wasm";/' "$gen/index.js"
+    sed 's/^import source wasmModule from "\.\/index_bg\.wasm";/import wasmModule from ".\/index_bg.wasm";/' \
+        "$gen/index.js" >"$gen/index.js.tmp" && mv "$gen/index.js.tmp" "$gen/index.js" # (no `sed -i`: BSD sed differs)
     grep -q '^import wasmModule from "./index_bg.wasm";' "$gen/index.js" \
         || die "$name: unexpected wasm-bindgen output (no wasm import in index.js)"
     "$WASM_OPT_BIN" -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
@@ -84,9 +85,9 @@ for name in "${names[@]}"; do
         --external:./index_bg.wasm --log-level=warning --log-override:import-is-undefined=silent \
         --outfile="$out/worker.mjs"
     rm -rf "$gen"
-    raw=$(stat -c %s "$out/index_bg.wasm")
-    gz=$(gzip -9 -c "$out/index_bg.wasm" | wc -c)
-    js=$(stat -c %s "$out/worker.mjs")
+    raw=$(wc -c <"$out/index_bg.wasm" | tr -d ' ')
+    gz=$(gzip -9 -c "$out/index_bg.wasm" | wc -c | tr -d ' ')
+    js=$(wc -c <"$out/worker.mjs" | tr -d ' ')
     verdict=ok
     if ((gz > LIMIT)); then verdict="OVER THE LIMIT ($LIMIT)"; failed=1; fi
     report+=("$(printf '%-16s wasm %8d B raw %8d B gzip   js %6d B   %s' "${name##*/}" "$raw" "$gz" "$js" "$verdict")")

@@ -49,7 +49,11 @@ node_is_new_enough() {
 install_node_tools() {
     command -v npm >/dev/null 2>&1 || die "npm is needed (install Node.js and npm; any Node >= 18 can run the install)"
     local hash
-    hash=$(sha256sum "$NODE_PROJECT/package-lock.json" | cut -c1-16)
+    if command -v sha256sum >/dev/null 2>&1; then
+        hash=$(sha256sum "$NODE_PROJECT/package-lock.json" | cut -c1-16)
+    else
+        hash=$(shasum -a 256 "$NODE_PROJECT/package-lock.json" | cut -c1-16) # macOS
+    fi
     NODE_DIR=$CACHE/node/$hash
     if [[ ! -f $NODE_DIR/.installed ]]; then
         log "installing the pinned Node tools into $NODE_DIR (npm ci)…"
@@ -108,7 +112,7 @@ install_wasm_bindgen() {
 setup() {
     mkdir -p "$CACHE"
     exec 9>"$CACHE/.edge-tools.lock"
-    flock 9
+    if command -v flock >/dev/null 2>&1; then flock 9; fi # not on macOS; concurrent first runs are rare there
     install_node_tools
     install_wasm_bindgen
     exec 9>&-
