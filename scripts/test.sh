@@ -17,6 +17,8 @@
 # Environment:
 #   SKIP_WASM=1       skip step 3 and the Workers' tests (quick local runs; CI never sets it)
 #   SKIP_POSTGRES=1   don't check/start PostgreSQL (machines without it; CI never sets it)
+#   CI=true           wasm32 builds go to ~/.cache/loyalty-rs/wasm-target (LOYALTY_WASM_TARGET_DIR) instead of
+#                     the clone's target/, so that a fresh clone reuses the compiled dependencies
 #
 # Host steps use the normal (rustup) cargo and the repo's target/ dir; the wasm step uses its own
 # toolchain and target dir (see scripts/wasm-toolchain.sh). The last line is a plain
@@ -33,6 +35,9 @@ if [[ ${LOYALTY_WASM_MODE:-} == debian ]]; then
 fi
 
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+if [[ ${CI:-} == true && -z ${LOYALTY_WASM_TARGET_DIR:-} ]]; then
+    export LOYALTY_WASM_TARGET_DIR=${LOYALTY_CACHE:-${HOME:-/root}/.cache/loyalty-rs}/wasm-target
+fi
 STEP_TOTAL=4
 T_START=$SECONDS
 LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/loyalty-test.XXXXXX")
