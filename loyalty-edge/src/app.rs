@@ -1,7 +1,8 @@
 //! The Worker's entry points: `fetch`, `scheduled`, and the panic report.
 
-use crate::clock::{ConsoleReporter, CryptoRandom, WorkerClock};
+use crate::clock::{CryptoRandom, WorkerClock};
 use crate::http::{from_http, json, json_error, to_http};
+use crate::reporter::ConsoleReporter;
 use crate::routing::{Route, Service};
 use crate::supabase::SupabaseStore;
 use crate::telegram::FetchTelegram;

@@ -17,6 +17,8 @@ pub mod assistant;
 mod clock;
 #[cfg(target_arch = "wasm32")]
 pub mod http;
+#[cfg(target_arch = "wasm32")]
+mod reporter;
 #[cfg(all(target_arch = "wasm32", feature = "sentry"))]
 pub mod sentry;
 #[cfg(target_arch = "wasm32")]
@@ -27,8 +29,14 @@ pub mod telegram;
 #[cfg(target_arch = "wasm32")]
 pub use app::{config_from_env, engine, fetch, ports, report_panic, scheduled};
 #[cfg(target_arch = "wasm32")]
-pub use clock::{ConsoleReporter, CryptoRandom, WorkerClock};
+pub use clock::{CryptoRandom, WorkerClock};
+#[cfg(target_arch = "wasm32")]
+pub use reporter::ConsoleReporter;
 #[cfg(target_arch = "wasm32")]
 pub use supabase::SupabaseStore;
 #[cfg(target_arch = "wasm32")]
 pub use telegram::FetchTelegram;
+#[cfg(all(target_arch = "wasm32", feature = "openai"))]
+pub use assistant::FetchAssistant;
+#[cfg(all(target_arch = "wasm32", feature = "sentry"))]
+pub use sentry::FetchSentry;
