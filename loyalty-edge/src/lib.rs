@@ -28,15 +28,15 @@ pub mod telegram;
 
 #[cfg(target_arch = "wasm32")]
 pub use app::{config_from_env, engine, fetch, ports, report_panic, scheduled};
+#[cfg(all(target_arch = "wasm32", feature = "openai"))]
+pub use assistant::FetchAssistant;
 #[cfg(target_arch = "wasm32")]
 pub use clock::{CryptoRandom, WorkerClock};
 #[cfg(target_arch = "wasm32")]
 pub use reporter::ConsoleReporter;
+#[cfg(all(target_arch = "wasm32", feature = "sentry"))]
+pub use sentry::FetchSentry;
 #[cfg(target_arch = "wasm32")]
 pub use supabase::SupabaseStore;
 #[cfg(target_arch = "wasm32")]
 pub use telegram::FetchTelegram;
-#[cfg(all(target_arch = "wasm32", feature = "openai"))]
-pub use assistant::FetchAssistant;
-#[cfg(all(target_arch = "wasm32", feature = "sentry"))]
-pub use sentry::FetchSentry;
