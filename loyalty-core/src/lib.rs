@@ -4,6 +4,7 @@
 #[cfg(any(feature = "openai", feature = "sentry"))]
 pub mod adapters;
 pub mod api;
+pub mod body;
 pub mod bots;
 pub mod config;
 pub mod domain;

@@ -7,7 +7,7 @@ use crate::routing::{Route, Service};
 use crate::supabase::SupabaseStore;
 use crate::telegram::FetchTelegram;
 use loyalty_core::api::MAX_API_BODY_BYTES;
-use loyalty_core::engine::{BROADCAST_BATCHES_PER_PASS, route_label};
+use loyalty_core::engine::BROADCAST_BATCHES_PER_PASS;
 use loyalty_core::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::telegram::MAX_BODY_BYTES;
 use loyalty_core::{Config, ConfigError, Engine, Ports, Task};
@@ -208,17 +208,8 @@ pub async fn scheduled(env: Env) {
 pub fn report_panic(path: String, env: Env, ctx: worker::worker_sys::Context) {
     let ctx = Context::new(ctx);
     let Ok(engine) = engine(&env) else { return };
-    let route = route_label(&path);
-    ctx.wait_until(async move {
-        engine
-            .report(ErrorReport {
-                message: format!("panic while handling {route}"),
-                context: "worker",
-                update_kind: None,
-                temporary: false,
-            })
-            .await;
-    });
+    let report = ErrorReport::panic_in_request(&path, "worker");
+    ctx.wait_until(async move { engine.report(report).await });
 }
 
 /// Installs, once per wasm instance, a panic hook that runs the previous hook

@@ -1,10 +1,10 @@
 //! Converting between the Workers request/response types and the `http`
 //! types the core takes, and `fetch` with a timeout.
 
-use crate::body::{declared_too_large, push_limited};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use futures::future::{Either, select};
+use loyalty_core::body::{declared_too_large, push_limited};
 use std::time::Duration;
 
 /// `{"error":{"code":…,"message":…}}` with `status`, as every route answers errors.

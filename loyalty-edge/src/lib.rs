@@ -2,8 +2,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-mod body;
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod routing;
 
 pub use loyalty_core as core;

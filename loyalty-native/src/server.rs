@@ -30,6 +30,7 @@ use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
 use loyalty_core::Engine;
 use loyalty_core::api::MAX_API_BODY_BYTES;
+use loyalty_core::body::{declared_too_large, push_limited};
 use loyalty_core::engine::route_label;
 use loyalty_core::ports::{BotKind, ErrorReport};
 use loyalty_core::telegram::MAX_BODY_BYTES;
@@ -175,28 +176,17 @@ async fn read_limited(body: Body, limit: usize) -> Result<Bytes, axum::Error> {
     let mut stream = body.into_data_stream();
     let mut buf = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        let room = (limit + 1).saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if buf.len() > limit {
+        if push_limited(&mut buf, &chunk?, limit) {
             break;
         }
     }
     Ok(buf.freeze())
 }
 
-/// Whether `Content-Length` declares more than `limit` (then the body need not be read).
-fn declared_too_large(req: &Request, limit: usize) -> bool {
-    req.headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|n| n > limit as u64)
-}
-
 /// The request as the engine takes it, with at most `limit + 1` bytes of body.
 async fn to_engine_request(req: Request, limit: usize) -> Result<http::Request<Bytes>, Response> {
-    let skip = declared_too_large(&req, limit);
+    let content_length = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    let skip = declared_too_large(content_length, limit);
     let (parts, body) = req.into_parts();
     let bytes = if skip {
         Bytes::new()
@@ -270,19 +260,13 @@ async fn not_found() -> Response {
 /// Turns a panic in a handler into a `500` for that request alone, reported
 /// through the engine's error reporter.
 async fn catch_panic(State(app): State<App>, req: Request, next: Next) -> Response {
+    // The label is computed before the request is consumed (a static str: no allocation per request).
     let route = route_label(req.uri().path());
     match AssertUnwindSafe(next.run(req)).catch_unwind().await {
         Ok(res) => res,
         // The payload is not reported: it may quote what someone sent.
         Err(_panic) => {
-            app.engine
-                .report(ErrorReport {
-                    message: format!("panic while handling {route}"),
-                    context: "server",
-                    update_kind: None,
-                    temporary: false,
-                })
-                .await;
+            app.engine.report(ErrorReport::panic_in_request(route, "server")).await;
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the team has been notified")
                 .into_response()
         }

@@ -117,6 +117,28 @@ pub struct ErrorReport {
     pub temporary: bool,
 }
 
+impl ErrorReport {
+    /// The report for a panic that failed the request to `path`: the route
+    /// only ([`route_label`](crate::engine::route_label)), never the path's ids
+    /// or the panic's payload, which may quote what someone sent.
+    ///
+    /// ```
+    /// use loyalty_core::ports::ErrorReport;
+    ///
+    /// let r = ErrorReport::panic_in_request("/api/v1/redemptions/42/confirm", "server");
+    /// assert_eq!(r.message, "panic while handling /api/…");
+    /// assert!(!r.temporary);
+    /// ```
+    pub fn panic_in_request(path: &str, context: &'static str) -> ErrorReport {
+        ErrorReport {
+            message: format!("panic while handling {}", crate::engine::route_label(path)),
+            context,
+            update_kind: None,
+            temporary: false,
+        }
+    }
+}
+
 /// Receives error reports. Must not fail or block for long.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
