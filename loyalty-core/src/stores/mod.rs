@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | [`rpc`] | — | [`Storage`](crate::ports::Storage) for any [`rpc::RpcBackend`]: the use cases mapped to the SQL functions of `supabase/migrations` |
 //! | [`rest`] | — | nothing by itself: the PostgREST protocol of those functions (URL, headers, body, answers), without an HTTP client |
+//! | [`d1`] | — | nothing by itself: the use cases as SQLite statements run as one batch, for Cloudflare D1 (`loyalty-edge`) |
 //! | [`postgrest`] | `postgrest` | [`Storage`](crate::ports::Storage) over Supabase's Data API (PostgREST RPC) |
 //!
 //! They speak HTTP only, so they build for native targets as well as
@@ -11,6 +12,7 @@
 //! the Workers runtime. The backends that need sockets or files (Postgres over
 //! its wire protocol, SQLite) live in `loyalty-native`.
 
+pub mod d1;
 pub mod rest;
 pub mod rpc;
 

@@ -1,0 +1,398 @@
+//! The D1 protocol: the use cases of [`Storage`](crate::ports::Storage) as
+//! SQLite statements, for Cloudflare D1 (and any SQLite reached one batch at
+//! a time), without a D1 client.
+//!
+//! D1 has no interactive transactions: a Worker cannot read, decide and write
+//! back inside one. What it has is `batch()`: a list of statements that run in
+//! order as **one transaction**, all or nothing, in one request. So every use
+//! case here is one batch in which SQL makes every decision:
+//!
+//! * [`batch`] gives the statements of a use case — the names are those of
+//!   [`rpc`](super::rpc), and the request is the same serde JSON, bound as `?1`
+//!   to every statement;
+//! * the statements work through a one-row scratch table (`loyalty_op`): the
+//!   first rule that refuses records its [`Rejection`](crate::ports::Rejection) and the rest do
+//!   nothing, a replay records the earlier answer, and the last statement
+//!   deletes the row, returning the answer;
+//! * [`decode`] turns that returned row into the answer's JSON, which
+//!   [`rpc`](super::rpc) turns into the Rust type — so a D1 backend implements
+//!   [`RpcBackend`](super::rpc::RpcBackend) with one `batch()` per call and
+//!   gets `Storage` from it.
+//!
+//! A D1 database runs one transaction at a time, so nothing interleaves with a
+//! batch: two confirmations of requests against one balance, or two credits
+//! near a partner's daily limit, are decided one after the other.
+//!
+//! # Schema
+//!
+//! [`SCHEMA`] creates the tables (all prefixed `loyalty_`, so the database can
+//! hold other tables too) if they are missing; it is also shipped as the D1
+//! migration `loyalty-edge/migrations/0001_loyalty.sql` for
+//! `wrangler d1 migrations apply`. A backend may apply it on first use: when a
+//! batch fails because a table is missing ([`is_missing_schema`]), apply
+//! [`SCHEMA`] as one batch and run the call again.
+//!
+//! Balances are kept by a trigger on the append-only ledger (`CHECK (balance
+//! >= 0)` as a second line of defence), as in `loyalty-native`'s SQLite store.
+
+use crate::ports::{StoreError, StoreResult};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[path = "d1_sql.rs"]
+mod sql;
+
+/// The tables of the schema, children before parents (the order to drop them in).
+pub const TABLES: &[&str] = &[
+    "loyalty_op",
+    "loyalty_audit_log",
+    "loyalty_redemptions",
+    "loyalty_broadcasts",
+    "loyalty_quotas",
+    "loyalty_update_claims",
+    "loyalty_entries",
+    "loyalty_partners",
+    "loyalty_customers",
+];
+
+/// The schema, one statement per item; each is idempotent (`IF NOT EXISTS`).
+pub const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS loyalty_customers (
+    id          INTEGER PRIMARY KEY,
+    telegram_id INTEGER NOT NULL UNIQUE,
+    code        TEXT    NOT NULL UNIQUE CHECK (length(code) = 8),
+    first_name  TEXT    NOT NULL,
+    username    TEXT,
+    language    TEXT    NOT NULL CHECK (language IN ('ru', 'en', 'vi')),
+    referrer    INTEGER REFERENCES loyalty_customers (id),
+    balance     INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
+    blocked     INTEGER NOT NULL DEFAULT 0 CHECK (blocked IN (0, 1)),
+    created_at  INTEGER NOT NULL
+) STRICT",
+    "CREATE TABLE IF NOT EXISTS loyalty_partners (
+    id                   INTEGER PRIMARY KEY,
+    telegram_id          INTEGER NOT NULL UNIQUE,
+    name                 TEXT    NOT NULL,
+    category             TEXT    NOT NULL,
+    status               TEXT    NOT NULL CHECK (status IN ('applied', 'approved', 'rejected', 'suspended')),
+    earn_rate_bps        INTEGER NOT NULL CHECK (earn_rate_bps BETWEEN 0 AND 4294967295),
+    max_redeem_share_bps INTEGER NOT NULL CHECK (max_redeem_share_bps BETWEEN 0 AND 4294967295),
+    daily_credit_limit   INTEGER NOT NULL,
+    language             TEXT    NOT NULL CHECK (language IN ('ru', 'en', 'vi')),
+    api_key_sha256       TEXT    UNIQUE,
+    created_at           INTEGER NOT NULL
+) STRICT",
+    "CREATE INDEX IF NOT EXISTS loyalty_partners_by_status ON loyalty_partners (status, created_at, id)",
+    "CREATE TABLE IF NOT EXISTS loyalty_entries (
+    id              INTEGER PRIMARY KEY,
+    customer        INTEGER NOT NULL REFERENCES loyalty_customers (id),
+    kind            TEXT    NOT NULL CHECK (kind IN
+                    ('welcome_bonus', 'referral_bonus', 'accrual', 'redemption', 'reversal', 'adjustment')),
+    amount          INTEGER NOT NULL,
+    partner         INTEGER REFERENCES loyalty_partners (id),
+    purchase        INTEGER,
+    idempotency_key TEXT    NOT NULL UNIQUE,
+    author_type     TEXT    NOT NULL CHECK (author_type IN ('system', 'customer', 'partner', 'admin')),
+    author_id       INTEGER,
+    reverses        INTEGER UNIQUE REFERENCES loyalty_entries (id),
+    reason          TEXT,
+    created_at      INTEGER NOT NULL,
+    CHECK ((author_type = 'system') = (author_id IS NULL)),
+    CHECK ((kind = 'reversal') = (reverses IS NOT NULL)),
+    CHECK ((kind IN ('accrual', 'redemption', 'reversal')) = (partner IS NOT NULL))
+) STRICT",
+    "CREATE INDEX IF NOT EXISTS loyalty_entries_by_customer ON loyalty_entries (customer, id)",
+    "CREATE INDEX IF NOT EXISTS loyalty_entries_by_partner_time ON loyalty_entries \
+     (partner, created_at, kind, amount, customer) WHERE partner IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS loyalty_entries_by_time ON loyalty_entries (created_at, kind, amount, customer)",
+    "CREATE TRIGGER IF NOT EXISTS loyalty_entries_apply AFTER INSERT ON loyalty_entries
+BEGIN
+    UPDATE loyalty_customers SET balance = balance + NEW.amount WHERE id = NEW.customer;
+END",
+    "CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_update BEFORE UPDATE ON loyalty_entries
+BEGIN
+    SELECT RAISE(ABORT, 'loyalty_entries is append-only');
+END",
+    "CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_delete BEFORE DELETE ON loyalty_entries
+BEGIN
+    SELECT RAISE(ABORT, 'loyalty_entries is append-only');
+END",
+    "CREATE TABLE IF NOT EXISTS loyalty_redemptions (
+    id              INTEGER PRIMARY KEY,
+    customer        INTEGER NOT NULL REFERENCES loyalty_customers (id),
+    partner         INTEGER NOT NULL REFERENCES loyalty_partners (id),
+    points          INTEGER NOT NULL CHECK (points >= 1),
+    purchase        INTEGER NOT NULL CHECK (purchase >= 1),
+    status          TEXT    NOT NULL CHECK (status IN ('pending', 'confirmed', 'declined', 'expired')),
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    entry           INTEGER UNIQUE REFERENCES loyalty_entries (id),
+    idempotency_key TEXT    NOT NULL UNIQUE,
+    CHECK ((status = 'confirmed') = (entry IS NOT NULL))
+) STRICT",
+    "CREATE INDEX IF NOT EXISTS loyalty_redemptions_pending ON loyalty_redemptions (expires_at) \
+     WHERE status = 'pending'",
+    "CREATE TABLE IF NOT EXISTS loyalty_update_claims (
+    bot        TEXT    NOT NULL CHECK (bot IN ('client', 'partner', 'admin', 'alerts')),
+    update_id  INTEGER NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    PRIMARY KEY (bot, update_id)
+) STRICT, WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS loyalty_quotas (
+    kind    TEXT    NOT NULL,
+    user_id INTEGER NOT NULL,
+    day     INTEGER NOT NULL,
+    used    INTEGER NOT NULL CHECK (used >= 0),
+    PRIMARY KEY (kind, user_id, day)
+) STRICT, WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS loyalty_broadcasts (
+    id              INTEGER PRIMARY KEY,
+    audience        TEXT    NOT NULL CHECK (audience IN ('customers', 'partners')),
+    text            TEXT    NOT NULL,
+    admin_chat      INTEGER NOT NULL,
+    total           INTEGER NOT NULL CHECK (total BETWEEN 0 AND 4294967295),
+    sent            INTEGER NOT NULL DEFAULT 0 CHECK (sent BETWEEN 0 AND 4294967295),
+    failed          INTEGER NOT NULL DEFAULT 0 CHECK (failed BETWEEN 0 AND 4294967295),
+    cursor          INTEGER NOT NULL DEFAULT 0,
+    done            INTEGER NOT NULL DEFAULT 0 CHECK (done IN (0, 1)),
+    created_at      INTEGER NOT NULL,
+    idempotency_key TEXT    NOT NULL UNIQUE
+) STRICT",
+    "CREATE INDEX IF NOT EXISTS loyalty_broadcasts_pending ON loyalty_broadcasts (id) WHERE done = 0",
+    "CREATE TABLE IF NOT EXISTS loyalty_audit_log (
+    id       INTEGER PRIMARY KEY,
+    admin    INTEGER NOT NULL,
+    action   TEXT    NOT NULL CHECK (action IN ('adjusted', 'blocked', 'partner_decided')),
+    customer INTEGER REFERENCES loyalty_customers (id),
+    partner  INTEGER REFERENCES loyalty_partners (id),
+    entry    INTEGER REFERENCES loyalty_entries (id),
+    amount   INTEGER,
+    reason   TEXT,
+    blocked  INTEGER CHECK (blocked IN (0, 1)),
+    decision TEXT    CHECK (decision IN ('approve', 'reject', 'suspend')),
+    status   TEXT    CHECK (status IN ('applied', 'approved', 'rejected', 'suspended')),
+    at       INTEGER NOT NULL
+) STRICT",
+    "CREATE TABLE IF NOT EXISTS loyalty_op (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    cid   INTEGER,
+    pid   INTEGER,
+    ref   INTEGER,
+    eid   INTEGER,
+    rid   INTEGER,
+    n     INTEGER,
+    m     INTEGER,
+    s     TEXT,
+    err   TEXT,
+    res   TEXT,
+    fault TEXT
+) STRICT",
+];
+
+/// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
+pub const FUNCTIONS: &[&str] = &[
+    "register_customer",
+    "customer_summary",
+    "customer_entries",
+    "set_language",
+    "set_blocked",
+    "credit_purchase",
+    "open_redemption",
+    "confirm_redemption",
+    "decline_redemption",
+    "expire_redemptions",
+    "reverse_entry",
+    "adjust_balance",
+    "apply_partner",
+    "decide_partner",
+    "partner",
+    "list_partners",
+    "set_partner_api_key",
+    "partner_by_api_key",
+    "partner_stats",
+    "program_stats",
+    "claim_update",
+    "release_update",
+    "consume_quota",
+    "create_broadcast",
+    "claim_broadcast_batch",
+    "record_broadcast",
+    "pending_broadcasts",
+];
+
+/// The statements of use case `function` (a name of [`rpc`](super::rpc): `credit_purchase`,
+/// …), to run in order as one batch with `?1` bound to the request's JSON in each.
+/// The last returns one row, for [`decode`].
+///
+/// # Errors
+/// [`StoreError::Backend`] for a name that is not a use case.
+pub fn batch(function: &str) -> StoreResult<Vec<&'static str>> {
+    let body = body(function).ok_or_else(|| StoreError::Backend(format!("{function}: no such use case")))?;
+    let mut statements = Vec::with_capacity(body.len() + 2);
+    statements.push(sql::BEGIN);
+    statements.extend_from_slice(body);
+    statements.push(sql::END);
+    Ok(statements)
+}
+
+fn body(function: &str) -> Option<&'static [&'static str]> {
+    Some(match function {
+        "register_customer" => sql::REGISTER_CUSTOMER,
+        "customer_summary" => sql::CUSTOMER_SUMMARY,
+        "customer_entries" => sql::CUSTOMER_ENTRIES,
+        "set_language" => sql::SET_LANGUAGE,
+        "set_blocked" => sql::SET_BLOCKED,
+        "credit_purchase" => sql::CREDIT_PURCHASE,
+        "open_redemption" => sql::OPEN_REDEMPTION,
+        "confirm_redemption" => sql::CONFIRM_REDEMPTION,
+        "decline_redemption" => sql::DECLINE_REDEMPTION,
+        "expire_redemptions" => sql::EXPIRE_REDEMPTIONS,
+        "reverse_entry" => sql::REVERSE_ENTRY,
+        "adjust_balance" => sql::ADJUST_BALANCE,
+        "apply_partner" => sql::APPLY_PARTNER,
+        "decide_partner" => sql::DECIDE_PARTNER,
+        "partner" => sql::PARTNER,
+        "list_partners" => sql::LIST_PARTNERS,
+        "set_partner_api_key" => sql::SET_PARTNER_API_KEY,
+        "partner_by_api_key" => sql::PARTNER_BY_API_KEY,
+        "partner_stats" => sql::PARTNER_STATS,
+        "program_stats" => sql::PROGRAM_STATS,
+        "claim_update" => sql::CLAIM_UPDATE,
+        "release_update" => sql::RELEASE_UPDATE,
+        "consume_quota" => sql::CONSUME_QUOTA,
+        "create_broadcast" => sql::CREATE_BROADCAST,
+        "claim_broadcast_batch" => sql::CLAIM_BROADCAST_BATCH,
+        "record_broadcast" => sql::RECORD_BROADCAST,
+        "pending_broadcasts" => sql::PENDING_BROADCASTS,
+        _ => return None,
+    })
+}
+
+/// Whether `statement` (an item of a [`batch`]) takes the request as `?1`;
+/// the first and last statements of a batch take no parameter, and D1 refuses
+/// a binding a statement does not use.
+pub fn takes_request(statement: &str) -> bool {
+    statement.contains("?1")
+}
+
+/// The row the last statement of a [`batch`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Outcome {
+    /// The answer's JSON text (`{"rejected": …}` when a rule refused).
+    pub answer: Option<String>,
+    /// A failure that is not a rule of the program (an unknown broadcast job).
+    pub fault: Option<String>,
+}
+
+/// Turns the last statement's row into the answer's JSON, for
+/// [`RpcBackend::call_function`](super::rpc::RpcBackend::call_function).
+///
+/// # Errors
+/// [`StoreError::Backend`] when there is no row, the row holds a fault, or the
+/// answer is not JSON.
+pub fn decode(function: &str, outcome: Option<Outcome>) -> StoreResult<Value> {
+    let outcome = outcome.ok_or_else(|| StoreError::Backend(format!("{function}: the batch returned no answer")))?;
+    if let Some(fault) = outcome.fault {
+        return Err(StoreError::Backend(format!("{function}: {fault}")));
+    }
+    let answer = outcome.answer.ok_or_else(|| StoreError::Backend(format!("{function}: the batch left no answer")))?;
+    serde_json::from_str(&answer).map_err(|e| StoreError::Backend(format!("{function}: unreadable answer: {e}")))
+}
+
+/// The text of the D1 migration holding [`SCHEMA`]
+/// (`loyalty-edge/migrations/0001_loyalty.sql`), for `wrangler d1 migrations apply`.
+pub fn migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema, generated from loyalty_core::stores::d1::SCHEMA (do not edit).\n\
+         -- Apply with `wrangler d1 migrations apply <database>`, or let the Worker create it on first use.\n",
+    );
+    for statement in SCHEMA {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
+/// Whether a failed batch's error message says that the schema is missing
+/// (`no such table: loyalty_…`): apply [`SCHEMA`] and run the call again.
+pub fn is_missing_schema(message: &str) -> bool {
+    message.contains("no such table: loyalty_") || message.contains("no such table: main.loyalty_")
+}
+
+/// Longest part of a database message repeated in an error, in characters.
+const MAX_DETAIL_CHARS: usize = 300;
+
+/// Maps the error message of a failed batch (nothing of it was applied) to a
+/// [`StoreError`]: D1's temporary conditions (the database restarting,
+/// overloaded, its connection lost, a timeout) are
+/// [`Unavailable`](StoreError::Unavailable) — the caller retries, which is safe
+/// since the batch rolled back — and SQL errors (constraints, a missing or
+/// outdated schema, bad statements) are [`Backend`](StoreError::Backend).
+pub fn classify_error(function: &str, message: &str) -> StoreError {
+    const TEMPORARY: &[&str] = &[
+        "network connection lost",
+        "reset because its code was updated",
+        "storage caused object to be reset",
+        "cannot resolve d1 db due to transient issue",
+        "d1 db is overloaded",
+        "too many requests queued",
+        "internal error",
+        "timed out",
+        "timeout",
+        "sqlite_busy",
+        "database is locked",
+    ];
+    let detail: String = message.chars().take(MAX_DETAIL_CHARS).collect();
+    let lower = message.to_ascii_lowercase();
+    if TEMPORARY.iter().any(|t| lower.contains(t)) {
+        StoreError::Unavailable(format!("{function}: {detail}"))
+    } else {
+        StoreError::Backend(format!("{function}: {detail}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_use_case_is_a_batch_framed_by_the_scratch_row() {
+        for f in FUNCTIONS {
+            let b = batch(f).unwrap();
+            assert!(b.len() >= 3, "{f}");
+            assert!(b[0].starts_with("INSERT OR REPLACE INTO loyalty_op"), "{f}");
+            assert!(b.last().unwrap().starts_with("DELETE FROM loyalty_op RETURNING"), "{f}");
+            assert!(b.iter().all(|s| !s.trim().is_empty() && !s.contains(';')), "{f}: one statement per item");
+        }
+        assert!(matches!(batch("drop_everything"), Err(StoreError::Backend(_))));
+    }
+
+    #[test]
+    fn decode_reads_answers_rejections_and_faults() {
+        let ok = Outcome { answer: Some(r#"{"a":1}"#.into()), fault: None };
+        assert_eq!(decode("f", Some(ok)).unwrap(), serde_json::json!({"a": 1}));
+        let null = Outcome { answer: Some("null".into()), fault: None };
+        assert_eq!(decode("f", Some(null)).unwrap(), Value::Null);
+        let fault = Outcome { answer: None, fault: Some("unknown broadcast job 7".into()) };
+        assert_eq!(decode("f", Some(fault)), Err(StoreError::Backend("f: unknown broadcast job 7".into())));
+        assert!(matches!(decode("f", None), Err(StoreError::Backend(_))));
+        assert!(matches!(decode("f", Some(Outcome::default())), Err(StoreError::Backend(_))));
+        let garbage = Outcome { answer: Some("{".into()), fault: None };
+        assert!(matches!(decode("f", Some(garbage)), Err(StoreError::Backend(_))));
+    }
+
+    #[test]
+    fn errors_are_temporary_only_when_d1_says_so() {
+        assert!(classify_error("f", "D1_ERROR: Network connection lost.").is_temporary());
+        assert!(classify_error("f", "D1 DB is overloaded. Too many requests queued.").is_temporary());
+        assert!(
+            !classify_error("f", "D1_ERROR: UNIQUE constraint failed: loyalty_partners.api_key_sha256").is_temporary()
+        );
+        assert!(!classify_error("f", "D1_ERROR: no such table: loyalty_op: SQLITE_ERROR").is_temporary());
+        let long = "x".repeat(10_000);
+        assert!(classify_error("f", &long).to_string().len() < 400);
+        assert!(is_missing_schema("D1_ERROR: no such table: loyalty_op: SQLITE_ERROR"));
+        assert!(!is_missing_schema("D1_ERROR: no such table: other"));
+    }
+}

@@ -1,0 +1,1326 @@
+// The SQL of the D1 protocol, as string literals built with `concat!`.
+//
+// Every use case is a list of statements that run in order inside one
+// transaction (a D1 `batch()`), each with `?1` bound to the request's JSON.
+// The statements share a one-row scratch table, `loyalty_op`, inserted before
+// the first and deleted (returning the answer) after the last:
+//
+// * `cid`, `pid`, `ref`, `eid`, `rid`, `n`, `m`, `s` hold what earlier
+//   statements found (ids, amounts, a status);
+// * `err` holds the JSON of the first `Rejection` (a rule refused the call),
+//   `res` the JSON of the answer once known, `fault` a backend failure.
+//
+// A statement does its work only while the row is "live" (none of the three
+// set), so the first rule that refuses stops the rest, and a replay stops the
+// rest after writing its answer. Rules are checked before anything is
+// written, so a refusal leaves nothing behind (the transaction commits only
+// the scratch row, which the last statement deletes). The one refusal that
+// writes — answering a redemption request past its expiry marks it expired —
+// answers `{"rejected": …}` in `res`, as the Postgres functions do.
+
+/// `json_extract(?1, <path>)`: a field of the request.
+macro_rules! arg {
+    ($path:literal) => {
+        concat!("json_extract(?1, '", $path, "')")
+    };
+}
+
+/// A condition that holds while no rule refused and no answer is known yet.
+macro_rules! live {
+    () => {
+        "(SELECT err IS NULL AND res IS NULL AND fault IS NULL FROM loyalty_op)"
+    };
+}
+
+/// A column of the scratch row, from any statement.
+macro_rules! op {
+    ($col:literal) => {
+        concat!("(SELECT ", $col, " FROM loyalty_op)")
+    };
+}
+
+/// Refuses with `{"code": <code>}` when `cond` holds (and the call is live).
+macro_rules! reject {
+    ($code:literal, $cond:expr) => {
+        concat!("UPDATE loyalty_op SET err = '{\"code\":\"", $code, "\"}' WHERE ", live!(), " AND (", $cond, ")")
+    };
+}
+
+/// Refuses with the JSON `rejection` when `cond` holds (and the call is live).
+macro_rules! reject_with {
+    ($rejection:expr, $cond:expr) => {
+        concat!("UPDATE loyalty_op SET err = ", $rejection, " WHERE ", live!(), " AND (", $cond, ")")
+    };
+}
+
+/// Sets a scratch column while the call is live.
+macro_rules! set {
+    ($col:literal, $value:expr) => {
+        concat!("UPDATE loyalty_op SET ", $col, " = ", $value, " WHERE ", live!())
+    };
+}
+
+/// Sets the answer while the call is live.
+macro_rules! answer {
+    ($value:expr) => {
+        concat!("UPDATE loyalty_op SET res = ", $value, " WHERE ", live!())
+    };
+}
+
+/// A JSON boolean from an SQL condition.
+macro_rules! boolean {
+    ($cond:expr) => {
+        concat!("json(iif(", $cond, ", 'true', 'false'))")
+    };
+}
+
+/// The id of the customer a `CustomerRef` at `path` names, or NULL.
+macro_rules! customer_ref {
+    ($path:literal) => {
+        concat!(
+            "(SELECT id FROM loyalty_customers WHERE id = iif(",
+            arg!($path),
+            " ->> '$.by' = 'id', ",
+            arg!($path),
+            " ->> '$.value', NULL) UNION ALL SELECT id FROM loyalty_customers WHERE telegram_id = iif(",
+            arg!($path),
+            " ->> '$.by' = 'telegram', ",
+            arg!($path),
+            " ->> '$.value', NULL) UNION ALL SELECT id FROM loyalty_customers WHERE code = iif(",
+            arg!($path),
+            " ->> '$.by' = 'code', ",
+            arg!($path),
+            " ->> '$.value', NULL))"
+        )
+    };
+}
+
+/// The id of the partner a `PartnerRef` at `path` names, or NULL.
+macro_rules! partner_ref {
+    ($path:literal) => {
+        concat!(
+            "(SELECT id FROM loyalty_partners WHERE id = iif(",
+            arg!($path),
+            " ->> '$.by' = 'id', ",
+            arg!($path),
+            " ->> '$.value', NULL) UNION ALL SELECT id FROM loyalty_partners WHERE telegram_id = iif(",
+            arg!($path),
+            " ->> '$.by' = 'telegram', ",
+            arg!($path),
+            " ->> '$.value', NULL))"
+        )
+    };
+}
+
+/// The JSON of `Customer` for the row aliased `c`.
+macro_rules! customer_json {
+    () => {
+        concat!(
+            "json_object('id', c.id, 'telegram_id', c.telegram_id, 'code', c.code, 'first_name', c.first_name, ",
+            "'username', c.username, 'language', c.language, 'referrer', c.referrer, 'balance', c.balance, ",
+            "'blocked', ",
+            boolean!("c.blocked"),
+            ", 'created_at', c.created_at)"
+        )
+    };
+}
+
+/// The JSON of the customer with id `id` now (NULL if none).
+macro_rules! customer_now {
+    ($id:expr) => {
+        concat!("json((SELECT ", customer_json!(), " FROM loyalty_customers c WHERE c.id = ", $id, "))")
+    };
+}
+
+/// The JSON of `Partner` for the row aliased `p`.
+macro_rules! partner_json {
+    () => {
+        concat!(
+            "json_object('id', p.id, 'telegram_id', p.telegram_id, 'name', p.name, 'category', p.category, ",
+            "'status', p.status, 'terms', json_object('earn_rate_bps', p.earn_rate_bps, ",
+            "'max_redeem_share_bps', p.max_redeem_share_bps, 'daily_credit_limit', p.daily_credit_limit), ",
+            "'language', p.language, 'has_api_key', ",
+            boolean!("p.api_key_sha256 IS NOT NULL"),
+            ", 'created_at', p.created_at)"
+        )
+    };
+}
+
+/// The JSON of the partner with id `id` now (NULL if none).
+macro_rules! partner_now {
+    ($id:expr) => {
+        concat!("json((SELECT ", partner_json!(), " FROM loyalty_partners p WHERE p.id = ", $id, "))")
+    };
+}
+
+/// The JSON of `LedgerEntry` for the row aliased `e`.
+macro_rules! entry_json {
+    () => {
+        concat!(
+            "json_object('id', e.id, 'customer', e.customer, 'kind', e.kind, 'amount', e.amount, ",
+            "'partner', e.partner, 'purchase', e.purchase, 'idempotency_key', e.idempotency_key, ",
+            "'author', iif(e.author_type = 'system', json_object('type', 'system'), ",
+            "json_object('type', e.author_type, 'id', e.author_id)), ",
+            "'reverses', e.reverses, 'reason', e.reason, 'created_at', e.created_at)"
+        )
+    };
+}
+
+/// The JSON of the entry with id `id` (NULL if none).
+macro_rules! entry_now {
+    ($id:expr) => {
+        concat!("json((SELECT ", entry_json!(), " FROM loyalty_entries e WHERE e.id = ", $id, "))")
+    };
+}
+
+/// The JSON of `RedemptionRequest` for the row aliased `r`, with `status`.
+macro_rules! request_json {
+    ($status:expr) => {
+        concat!(
+            "json_object('id', r.id, 'customer', r.customer, 'partner', r.partner, 'points', r.points, ",
+            "'purchase', r.purchase, 'status', ",
+            $status,
+            ", 'created_at', r.created_at, 'expires_at', r.expires_at, 'entry', r.entry)"
+        )
+    };
+}
+
+/// The `RedemptionView` of the request in `loyalty_op.rid`, as it is now.
+macro_rules! redemption_view {
+    ($replayed:literal) => {
+        concat!(
+            "(SELECT json_object('request', ",
+            request_json!("r.status"),
+            ", 'customer', ",
+            customer_now!("r.customer"),
+            ", 'partner', ",
+            partner_now!("r.partner"),
+            ", 'entry', ",
+            entry_now!("r.entry"),
+            ", 'replayed', json('",
+            $replayed,
+            "')) FROM loyalty_redemptions r WHERE r.id = ",
+            op!("rid"),
+            ")"
+        )
+    };
+}
+
+/// The JSON of `BroadcastJob` for the row aliased `j`.
+macro_rules! job_json {
+    () => {
+        concat!(
+            "json_object('id', j.id, 'audience', j.audience, 'text', j.text, 'admin_chat', j.admin_chat, ",
+            "'total', j.total, 'sent', j.sent, 'failed', j.failed, 'cursor', j.cursor, 'done', ",
+            boolean!("j.done"),
+            ", 'created_at', j.created_at)"
+        )
+    };
+}
+
+/// Refusals of a balance change of `amount` for customer `customer` (both
+/// expressions over `loyalty_op`): below zero, or past the 64-bit range.
+macro_rules! balance_rules {
+    ($customer:expr, $amount:expr) => {
+        [
+            reject_with!(
+                concat!(
+                    "json_object('code', 'insufficient_balance', 'balance', (SELECT balance FROM loyalty_customers ",
+                    "WHERE id = ",
+                    $customer,
+                    "), 'requested', -(",
+                    $amount,
+                    "))"
+                ),
+                concat!("(SELECT balance FROM loyalty_customers WHERE id = ", $customer, ") + (", $amount, ") < 0")
+            ),
+            reject!(
+                "invalid_amount",
+                concat!(
+                    "(",
+                    $amount,
+                    ") > 0 AND (SELECT balance FROM loyalty_customers WHERE id = ",
+                    $customer,
+                    ") > 9223372036854775807 - (",
+                    $amount,
+                    ")"
+                )
+            ),
+        ]
+    };
+}
+
+/// Appends a ledger entry (the `entries_apply` trigger moves the balance)
+/// while the call is live and `cond` holds. The other arguments are SQL
+/// expressions over `loyalty_op` and the request.
+macro_rules! append {
+    ($customer:expr, $kind:literal, $amount:expr, $partner:expr, $purchase:expr, $key:expr, $author_type:literal,
+     $author_id:expr, $reverses:expr, $reason:expr, $cond:expr) => {
+        concat!(
+            "INSERT INTO loyalty_entries (customer, kind, amount, partner, purchase, idempotency_key, author_type, ",
+            "author_id, reverses, reason, created_at) SELECT ",
+            $customer,
+            ", '",
+            $kind,
+            "', ",
+            $amount,
+            ", ",
+            $partner,
+            ", ",
+            $purchase,
+            ", ",
+            $key,
+            ", '",
+            $author_type,
+            "', ",
+            $author_id,
+            ", ",
+            $reverses,
+            ", ",
+            $reason,
+            ", ",
+            arg!("$.now"),
+            " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL AND (",
+            $cond,
+            ")"
+        )
+    };
+}
+
+/// `floor(purchase × bps / 10 000)` without leaving 64 bits (purchase ≤ 10¹²,
+/// bps < 2³²).
+macro_rules! share {
+    ($purchase:expr, $bps:expr) => {
+        concat!("((", $purchase, ") / 10000 * (", $bps, ") + (", $purchase, ") % 10000 * (", $bps, ") / 10000)")
+    };
+}
+
+/// A caller-supplied key with a reserved prefix (see `ports::is_reserved_key`).
+macro_rules! reserved_key {
+    () => {
+        concat!(
+            "substr(",
+            arg!("$.idempotency_key"),
+            ", 1, 8) = 'welcome:' OR substr(",
+            arg!("$.idempotency_key"),
+            ", 1, 9) = 'referral:' OR substr(",
+            arg!("$.idempotency_key"),
+            ", 1, 11) = 'redemption:'"
+        )
+    };
+}
+
+/// `PeriodStats` of the accruals and redemptions matching `filter` (over `x`).
+macro_rules! period_stats {
+    ($filter:expr) => {
+        concat!(
+            "(SELECT json_object('customers', count(DISTINCT s.customer), ",
+            "'purchases', coalesce(sum(s.kind = 'accrual' AND NOT s.rev), 0), ",
+            "'issued', coalesce(sum(iif(s.kind = 'accrual' AND NOT s.rev, s.amount, 0)), 0), ",
+            "'redeemed', -coalesce(sum(iif(s.kind = 'redemption' AND NOT s.rev, s.amount, 0)), 0)) ",
+            "FROM (SELECT x.customer, x.kind, x.amount, ",
+            "EXISTS (SELECT 1 FROM loyalty_entries y WHERE y.reverses = x.id) AS rev ",
+            "FROM loyalty_entries x WHERE x.kind IN ('accrual', 'redemption') AND ",
+            $filter,
+            ") s)"
+        )
+    };
+}
+
+/// The audience of a broadcast after cursor `after`, at most `limit`
+/// (`-1`: all), in cursor order: `(pos, chat_id, language)`.
+macro_rules! audience {
+    ($audience:expr, $after:expr, $limit:expr) => {
+        concat!(
+            "SELECT id AS pos, telegram_id AS chat_id, language FROM loyalty_customers WHERE ",
+            $audience,
+            " = 'customers' AND NOT blocked AND id > ",
+            $after,
+            " UNION ALL SELECT id, telegram_id, language FROM loyalty_partners WHERE ",
+            $audience,
+            " = 'partners' AND status = 'approved' AND id > ",
+            $after,
+            " ORDER BY 1 LIMIT ",
+            $limit
+        )
+    };
+}
+
+/// The first statement of every call: a fresh scratch row.
+pub(super) const BEGIN: &str = "INSERT OR REPLACE INTO loyalty_op (id) VALUES (1)";
+
+/// The last statement of every call: the answer, and the scratch row gone.
+pub(super) const END: &str = "DELETE FROM loyalty_op RETURNING \
+     iif(err IS NOT NULL, json_object('rejected', json(err)), res) AS answer, fault";
+
+pub(super) const REGISTER_CUSTOMER: &[&str] = &[
+    reject!(
+        "invalid_amount",
+        concat!(
+            "NOT (",
+            arg!("$.welcome_bonus"),
+            " BETWEEN 0 AND 1000000000 AND ",
+            arg!("$.referral_bonus"),
+            " BETWEEN 0 AND 1000000000)"
+        )
+    ),
+    answer!(concat!(
+        "(SELECT json_object('customer', ",
+        customer_json!(),
+        ", 'created', json('false'), 'welcome', NULL, 'referral', NULL) FROM loyalty_customers c ",
+        "WHERE c.telegram_id = ",
+        arg!("$.telegram_id"),
+        ")"
+    )),
+    reject!("code_taken", concat!("EXISTS (SELECT 1 FROM loyalty_customers WHERE code = ", arg!("$.code"), ")")),
+    set!(
+        "ref",
+        concat!(
+            "(SELECT id FROM loyalty_customers WHERE code = ",
+            arg!("$.referrer"),
+            " AND code IS NOT ",
+            arg!("$.code"),
+            " AND NOT blocked)"
+        )
+    ),
+    concat!(
+        "INSERT INTO loyalty_customers (telegram_id, code, first_name, username, language, referrer, created_at) ",
+        "SELECT ",
+        arg!("$.telegram_id"),
+        ", ",
+        arg!("$.code"),
+        ", ",
+        arg!("$.first_name"),
+        ", ",
+        arg!("$.username"),
+        ", ",
+        arg!("$.language"),
+        ", ref, ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    set!("cid", concat!("(SELECT id FROM loyalty_customers WHERE telegram_id = ", arg!("$.telegram_id"), ")")),
+    append!(
+        "cid",
+        "welcome_bonus",
+        arg!("$.welcome_bonus"),
+        "NULL",
+        "NULL",
+        "'welcome:' || cid",
+        "system",
+        "NULL",
+        "NULL",
+        "NULL",
+        concat!(arg!("$.welcome_bonus"), " > 0")
+    ),
+    append!(
+        "ref",
+        "referral_bonus",
+        arg!("$.referral_bonus"),
+        "NULL",
+        "NULL",
+        "'referral:' || cid",
+        "system",
+        "NULL",
+        "NULL",
+        "NULL",
+        concat!(
+            "ref IS NOT NULL AND ",
+            arg!("$.referral_bonus"),
+            " > 0 AND (SELECT balance FROM loyalty_customers WHERE id = ref) <= 9223372036854775807 - ",
+            arg!("$.referral_bonus")
+        )
+    ),
+    answer!(concat!(
+        "json_object('customer', ",
+        customer_now!(op!("cid")),
+        ", 'created', json('true'), 'welcome', json((SELECT ",
+        entry_json!(),
+        " FROM loyalty_entries e WHERE e.idempotency_key = 'welcome:' || ",
+        op!("cid"),
+        ")), 'referral', (SELECT json_array(",
+        customer_now!("e.customer"),
+        ", ",
+        entry_json!(),
+        ") FROM loyalty_entries e WHERE e.idempotency_key = 'referral:' || ",
+        op!("cid"),
+        "))"
+    )),
+];
+
+pub(super) const CUSTOMER_SUMMARY: &[&str] = &[
+    set!("cid", customer_ref!("$.who")),
+    answer!(concat!(
+        "coalesce((SELECT json_object('customer', ",
+        customer_json!(),
+        ", 'recent', json((SELECT coalesce(json_group_array(json(j) ORDER BY i DESC), '[]') FROM (SELECT e.id AS i, ",
+        entry_json!(),
+        " AS j FROM loyalty_entries e WHERE e.customer = ",
+        op!("cid"),
+        " ORDER BY e.id DESC LIMIT ",
+        arg!("$.recent"),
+        ")))) FROM loyalty_customers c WHERE c.id = ",
+        op!("cid"),
+        "), 'null')"
+    )),
+];
+
+pub(super) const CUSTOMER_ENTRIES: &[&str] = &[answer!(concat!(
+    "(SELECT coalesce(json_group_array(json(j) ORDER BY i DESC), '[]') FROM (SELECT e.id AS i, ",
+    entry_json!(),
+    " AS j FROM loyalty_entries e WHERE e.customer = ",
+    arg!("$.customer"),
+    " AND (",
+    arg!("$.before"),
+    " IS NULL OR e.id < ",
+    arg!("$.before"),
+    ") ORDER BY e.id DESC LIMIT ",
+    arg!("$.limit"),
+    "))"
+))];
+
+pub(super) const SET_LANGUAGE: &[&str] = &[
+    set!("cid", customer_ref!("$.who")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    concat!(
+        "UPDATE loyalty_customers SET language = ",
+        arg!("$.language"),
+        " WHERE id = ",
+        op!("cid"),
+        " AND ",
+        live!()
+    ),
+    answer!(customer_now!(op!("cid"))),
+];
+
+pub(super) const SET_BLOCKED: &[&str] = &[
+    set!("cid", customer_ref!("$.who")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    set!(
+        "n",
+        concat!("(SELECT blocked IS NOT ", arg!("$.blocked"), " FROM loyalty_customers WHERE id = ", op!("cid"), ")")
+    ),
+    concat!(
+        "UPDATE loyalty_customers SET blocked = ",
+        arg!("$.blocked"),
+        " WHERE id = ",
+        op!("cid"),
+        " AND ",
+        op!("n"),
+        " AND ",
+        live!()
+    ),
+    concat!(
+        "INSERT INTO loyalty_audit_log (admin, action, customer, blocked, at) SELECT ",
+        arg!("$.admin"),
+        ", 'blocked', cid, ",
+        arg!("$.blocked"),
+        ", ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE n AND err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    answer!(customer_now!(op!("cid"))),
+];
+
+pub(super) const CREDIT_PURCHASE: &[&str] = &[
+    reject!("idempotency_conflict", reserved_key!()),
+    set!("pid", partner_ref!("$.partner")),
+    set!("cid", customer_ref!("$.customer")),
+    set!("eid", concat!("(SELECT id FROM loyalty_entries WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")),
+    reject!(
+        "idempotency_conflict",
+        concat!(
+            op!("eid"),
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_entries e, loyalty_op o WHERE e.id = o.eid ",
+            "AND e.kind = 'accrual' AND e.partner IS NOT NULL AND e.partner IS o.pid AND e.customer IS o.cid ",
+            "AND e.purchase IS ",
+            arg!("$.purchase"),
+            ")"
+        )
+    ),
+    answer!(concat!(
+        "(SELECT json_object('entry', ",
+        entry_json!(),
+        ", 'customer', ",
+        customer_now!("e.customer"),
+        ", 'partner', ",
+        partner_now!("e.partner"),
+        ", 'replayed', json('true')) FROM loyalty_entries e WHERE e.id = ",
+        op!("eid"),
+        ")"
+    )),
+    reject!("invalid_amount", concat!("NOT (", arg!("$.purchase"), " BETWEEN 1 AND 1000000000000)")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    reject!(
+        "partner_not_approved",
+        concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ") IS NOT 'approved'")
+    ),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    reject!("customer_blocked", concat!("(SELECT blocked FROM loyalty_customers WHERE id = ", op!("cid"), ")")),
+    set!(
+        "n",
+        concat!(
+            "(SELECT ",
+            share!(arg!("$.purchase"), "earn_rate_bps"),
+            " FROM loyalty_partners WHERE id = ",
+            op!("pid"),
+            ")"
+        )
+    ),
+    set!(
+        "m",
+        concat!(
+            "(SELECT coalesce(sum(e.amount), 0) FROM loyalty_entries e WHERE e.partner = ",
+            op!("pid"),
+            " AND e.created_at >= ",
+            arg!("$.day_start"),
+            " AND e.kind = 'accrual' AND NOT EXISTS (SELECT 1 FROM loyalty_entries r WHERE r.reverses = e.id))"
+        )
+    ),
+    reject_with!(
+        concat!(
+            "json_object('code', 'daily_limit_exceeded', 'remaining', max((SELECT daily_credit_limit ",
+            "FROM loyalty_partners WHERE id = pid) - m, 0))"
+        ),
+        concat!("m + n > (SELECT daily_credit_limit FROM loyalty_partners WHERE id = ", op!("pid"), ")")
+    ),
+    balance_rules!("loyalty_op.cid", "loyalty_op.n")[0],
+    balance_rules!("loyalty_op.cid", "loyalty_op.n")[1],
+    append!(
+        "cid",
+        "accrual",
+        "n",
+        "pid",
+        arg!("$.purchase"),
+        arg!("$.idempotency_key"),
+        "partner",
+        "pid",
+        "NULL",
+        "NULL",
+        "1"
+    ),
+    answer!(concat!(
+        "(SELECT json_object('entry', ",
+        entry_json!(),
+        ", 'customer', ",
+        customer_now!("e.customer"),
+        ", 'partner', ",
+        partner_now!("e.partner"),
+        ", 'replayed', json('false')) FROM loyalty_entries e WHERE e.idempotency_key = ",
+        arg!("$.idempotency_key"),
+        ")"
+    )),
+];
+
+pub(super) const OPEN_REDEMPTION: &[&str] = &[
+    set!("pid", partner_ref!("$.partner")),
+    set!("cid", customer_ref!("$.customer")),
+    set!(
+        "rid",
+        concat!("(SELECT id FROM loyalty_redemptions WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")
+    ),
+    reject!(
+        "idempotency_conflict",
+        concat!(
+            op!("rid"),
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_redemptions r, loyalty_op o WHERE r.id = o.rid ",
+            "AND r.partner IS o.pid AND r.customer IS o.cid AND r.points = ",
+            arg!("$.points"),
+            " AND r.purchase = ",
+            arg!("$.purchase"),
+            ")"
+        )
+    ),
+    answer!(redemption_view!("true")),
+    reject!(
+        "invalid_amount",
+        concat!(arg!("$.points"), " < 1 OR NOT (", arg!("$.purchase"), " BETWEEN 1 AND 1000000000000)")
+    ),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    reject!(
+        "partner_not_approved",
+        concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ") IS NOT 'approved'")
+    ),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    reject!("customer_blocked", concat!("(SELECT blocked FROM loyalty_customers WHERE id = ", op!("cid"), ")")),
+    set!(
+        "n",
+        concat!(
+            "(SELECT ",
+            share!(arg!("$.purchase"), "max_redeem_share_bps"),
+            " FROM loyalty_partners WHERE id = ",
+            op!("pid"),
+            ")"
+        )
+    ),
+    reject_with!("json_object('code', 'exceeds_max_share', 'max', n)", concat!(arg!("$.points"), " > n")),
+    reject_with!(
+        concat!(
+            "json_object('code', 'insufficient_balance', 'balance', (SELECT balance FROM loyalty_customers ",
+            "WHERE id = cid), 'requested', ",
+            arg!("$.points"),
+            ")"
+        ),
+        concat!(arg!("$.points"), " > (SELECT balance FROM loyalty_customers WHERE id = cid)")
+    ),
+    concat!(
+        "INSERT INTO loyalty_redemptions (idempotency_key, customer, partner, points, purchase, status, created_at, ",
+        "expires_at) SELECT ",
+        arg!("$.idempotency_key"),
+        ", cid, pid, ",
+        arg!("$.points"),
+        ", ",
+        arg!("$.purchase"),
+        ", 'pending', ",
+        arg!("$.now"),
+        ", ",
+        arg!("$.expires_at"),
+        " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    set!(
+        "rid",
+        concat!("(SELECT id FROM loyalty_redemptions WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")
+    ),
+    answer!(redemption_view!("false")),
+];
+
+/// The first steps of answering a redemption request: find it, check the
+/// customer, and expire it when it is pending past `expires_at` (answering
+/// `{"rejected": {"code": "redemption_expired"}}`).
+macro_rules! answerable {
+    () => {
+        [
+            set!("rid", concat!("(SELECT id FROM loyalty_redemptions WHERE id = ", arg!("$.id"), ")")),
+            reject!("unknown_redemption", op!("rid IS NULL")),
+            set!("cid", customer_ref!("$.customer")),
+            reject!("unknown_customer", op!("cid IS NULL")),
+            reject!(
+                "not_your_redemption",
+                concat!("(SELECT customer FROM loyalty_redemptions WHERE id = ", op!("rid"), ") IS NOT ", op!("cid"))
+            ),
+            set!(
+                "n",
+                concat!(
+                    "(SELECT status = 'pending' AND ",
+                    arg!("$.now"),
+                    " > expires_at FROM loyalty_redemptions WHERE id = ",
+                    op!("rid"),
+                    ")"
+                )
+            ),
+            concat!(
+                "UPDATE loyalty_redemptions SET status = 'expired' WHERE id = ",
+                op!("rid"),
+                " AND ",
+                op!("n"),
+                " AND ",
+                live!()
+            ),
+            concat!(
+                "UPDATE loyalty_op SET res = '{\"rejected\":{\"code\":\"redemption_expired\"}}' WHERE n AND ",
+                live!()
+            ),
+        ]
+    };
+}
+
+/// The status of the request in `loyalty_op.rid`.
+macro_rules! request_status {
+    () => {
+        concat!("(SELECT status FROM loyalty_redemptions WHERE id = ", op!("rid"), ")")
+    };
+}
+
+/// Refuses with `redemption_closed` when the request's status is not `pending`.
+macro_rules! reject_closed {
+    () => {
+        reject_with!(
+            concat!("json_object('code', 'redemption_closed', 'status', ", request_status!(), ")"),
+            concat!(request_status!(), " <> 'pending'")
+        )
+    };
+}
+
+const ANSWERABLE: [&str; 8] = answerable!();
+
+pub(super) const CONFIRM_REDEMPTION: &[&str] = &[
+    ANSWERABLE[0],
+    ANSWERABLE[1],
+    ANSWERABLE[2],
+    ANSWERABLE[3],
+    ANSWERABLE[4],
+    ANSWERABLE[5],
+    ANSWERABLE[6],
+    ANSWERABLE[7],
+    concat!(
+        "UPDATE loyalty_op SET res = ",
+        redemption_view!("true"),
+        " WHERE ",
+        request_status!(),
+        " = 'confirmed' AND ",
+        live!()
+    ),
+    reject_closed!(),
+    reject!(
+        "partner_not_approved",
+        concat!(
+            "(SELECT p.status FROM loyalty_partners p, loyalty_redemptions r WHERE r.id = ",
+            op!("rid"),
+            " AND p.id = r.partner) IS NOT 'approved'"
+        )
+    ),
+    reject!("customer_blocked", concat!("(SELECT blocked FROM loyalty_customers WHERE id = ", op!("cid"), ")")),
+    set!("m", concat!("(SELECT points FROM loyalty_redemptions WHERE id = ", op!("rid"), ")")),
+    balance_rules!("loyalty_op.cid", "-loyalty_op.m")[0],
+    append!(
+        "cid",
+        "redemption",
+        "-m",
+        "(SELECT partner FROM loyalty_redemptions WHERE id = rid)",
+        "(SELECT purchase FROM loyalty_redemptions WHERE id = rid)",
+        "'redemption:' || rid",
+        "customer",
+        "cid",
+        "NULL",
+        "NULL",
+        "1"
+    ),
+    concat!(
+        "UPDATE loyalty_redemptions SET status = 'confirmed', entry = (SELECT id FROM loyalty_entries ",
+        "WHERE idempotency_key = 'redemption:' || loyalty_redemptions.id) WHERE id = ",
+        op!("rid"),
+        " AND ",
+        live!()
+    ),
+    answer!(redemption_view!("false")),
+];
+
+pub(super) const DECLINE_REDEMPTION: &[&str] = &[
+    ANSWERABLE[0],
+    ANSWERABLE[1],
+    ANSWERABLE[2],
+    ANSWERABLE[3],
+    ANSWERABLE[4],
+    ANSWERABLE[5],
+    ANSWERABLE[6],
+    ANSWERABLE[7],
+    concat!(
+        "UPDATE loyalty_op SET res = ",
+        redemption_view!("true"),
+        " WHERE ",
+        request_status!(),
+        " = 'declined' AND ",
+        live!()
+    ),
+    reject_closed!(),
+    concat!("UPDATE loyalty_redemptions SET status = 'declined' WHERE id = ", op!("rid"), " AND ", live!()),
+    answer!(redemption_view!("false")),
+];
+
+pub(super) const EXPIRE_REDEMPTIONS: &[&str] = &[
+    answer!(concat!(
+        "(SELECT coalesce(json_group_array(json(j) ORDER BY i), '[]') FROM (SELECT r.id AS i, ",
+        request_json!("'expired'"),
+        " AS j FROM loyalty_redemptions r WHERE r.status = 'pending' AND r.expires_at < ",
+        arg!("$.now"),
+        "))"
+    )),
+    concat!(
+        "UPDATE loyalty_redemptions SET status = 'expired' WHERE status = 'pending' AND expires_at < ",
+        arg!("$.now")
+    ),
+];
+
+pub(super) const REVERSE_ENTRY: &[&str] = &[
+    reject!("idempotency_conflict", reserved_key!()),
+    set!("pid", partner_ref!("$.partner")),
+    set!("eid", concat!("(SELECT id FROM loyalty_entries WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")),
+    reject!(
+        "idempotency_conflict",
+        concat!(
+            op!("eid"),
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_entries e, loyalty_op o WHERE e.id = o.eid ",
+            "AND e.kind = 'reversal' AND e.reverses IS ",
+            arg!("$.entry"),
+            " AND e.partner IS NOT NULL AND e.partner IS o.pid)"
+        )
+    ),
+    answer!(concat!(
+        "(SELECT json_object('original', ",
+        entry_now!(arg!("$.entry")),
+        ", 'reversal', ",
+        entry_json!(),
+        ", 'customer', ",
+        customer_now!("e.customer"),
+        ", 'replayed', json('true')) FROM loyalty_entries e WHERE e.id = ",
+        op!("eid"),
+        ")"
+    )),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    reject!(
+        "partner_not_approved",
+        concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ") IS NOT 'approved'")
+    ),
+    set!("ref", concat!("(SELECT id FROM loyalty_entries WHERE id = ", arg!("$.entry"), ")")),
+    reject!(
+        "unknown_entry",
+        concat!(
+            op!("ref"),
+            " IS NULL OR (SELECT partner FROM loyalty_entries WHERE id = ",
+            op!("ref"),
+            ") IS NOT ",
+            op!("pid")
+        )
+    ),
+    reject!(
+        "not_reversible",
+        concat!("(SELECT kind FROM loyalty_entries WHERE id = ", op!("ref"), ") NOT IN ('accrual', 'redemption')")
+    ),
+    reject!(
+        "reversal_window_closed",
+        concat!("(SELECT created_at FROM loyalty_entries WHERE id = ", op!("ref"), ") < ", arg!("$.not_before"))
+    ),
+    reject!("already_reversed", concat!("EXISTS (SELECT 1 FROM loyalty_entries WHERE reverses = ", op!("ref"), ")")),
+    set!("cid", concat!("(SELECT customer FROM loyalty_entries WHERE id = ", op!("ref"), ")")),
+    set!("n", concat!("(SELECT -amount FROM loyalty_entries WHERE id = ", op!("ref"), ")")),
+    balance_rules!("loyalty_op.cid", "loyalty_op.n")[0],
+    balance_rules!("loyalty_op.cid", "loyalty_op.n")[1],
+    append!("cid", "reversal", "n", "pid", "NULL", arg!("$.idempotency_key"), "partner", "pid", "ref", "NULL", "1"),
+    answer!(concat!(
+        "(SELECT json_object('original', ",
+        entry_now!(arg!("$.entry")),
+        ", 'reversal', ",
+        entry_json!(),
+        ", 'customer', ",
+        customer_now!("e.customer"),
+        ", 'replayed', json('false')) FROM loyalty_entries e WHERE e.idempotency_key = ",
+        arg!("$.idempotency_key"),
+        ")"
+    )),
+];
+
+pub(super) const ADJUST_BALANCE: &[&str] = &[
+    reject!("idempotency_conflict", reserved_key!()),
+    set!("cid", customer_ref!("$.customer")),
+    set!("eid", concat!("(SELECT id FROM loyalty_entries WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")),
+    reject!(
+        "idempotency_conflict",
+        concat!(
+            op!("eid"),
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_entries e, loyalty_op o WHERE e.id = o.eid ",
+            "AND e.kind = 'adjustment' AND e.customer IS o.cid AND e.amount = ",
+            arg!("$.amount"),
+            " AND e.reason IS ",
+            arg!("$.reason"),
+            " AND e.author_type = 'admin' AND e.author_id IS ",
+            arg!("$.admin"),
+            ")"
+        )
+    ),
+    answer!(concat!(
+        "(SELECT json_object('entry', ",
+        entry_json!(),
+        ", 'customer', ",
+        customer_now!("e.customer"),
+        ", 'replayed', json('true')) FROM loyalty_entries e WHERE e.id = ",
+        op!("eid"),
+        ")"
+    )),
+    reject!(
+        "invalid_amount",
+        concat!(
+            arg!("$.amount"),
+            " = 0 OR ",
+            arg!("$.amount"),
+            " > 1000000000 OR ",
+            arg!("$.amount"),
+            " < -1000000000"
+        )
+    ),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    balance_rules!("loyalty_op.cid", arg!("$.amount"))[0],
+    balance_rules!("loyalty_op.cid", arg!("$.amount"))[1],
+    append!(
+        "cid",
+        "adjustment",
+        arg!("$.amount"),
+        "NULL",
+        "NULL",
+        arg!("$.idempotency_key"),
+        "admin",
+        arg!("$.admin"),
+        "NULL",
+        arg!("$.reason"),
+        "1"
+    ),
+    concat!(
+        "INSERT INTO loyalty_audit_log (admin, action, customer, entry, amount, reason, at) SELECT ",
+        arg!("$.admin"),
+        ", 'adjusted', cid, (SELECT id FROM loyalty_entries WHERE idempotency_key = ",
+        arg!("$.idempotency_key"),
+        "), ",
+        arg!("$.amount"),
+        ", ",
+        arg!("$.reason"),
+        ", ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    answer!(concat!(
+        "(SELECT json_object('entry', ",
+        entry_json!(),
+        ", 'customer', ",
+        customer_now!("e.customer"),
+        ", 'replayed', json('false')) FROM loyalty_entries e WHERE e.idempotency_key = ",
+        arg!("$.idempotency_key"),
+        ")"
+    )),
+];
+
+pub(super) const APPLY_PARTNER: &[&str] = &[
+    set!("pid", concat!("(SELECT id FROM loyalty_partners WHERE telegram_id = ", arg!("$.telegram_id"), ")")),
+    set!("s", concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
+    answer!(concat!(
+        "(SELECT json_object('partner', ",
+        partner_json!(),
+        ", 'created', json('false')) FROM loyalty_partners p WHERE p.id = ",
+        op!("pid"),
+        " AND p.status = 'applied')"
+    )),
+    reject!("already_partner", concat!(op!("s"), " IN ('approved', 'suspended')")),
+    concat!(
+        "UPDATE loyalty_partners SET status = 'applied', name = ",
+        arg!("$.name"),
+        ", category = ",
+        arg!("$.category"),
+        ", earn_rate_bps = ",
+        arg!("$.terms.earn_rate_bps"),
+        ", max_redeem_share_bps = ",
+        arg!("$.terms.max_redeem_share_bps"),
+        ", daily_credit_limit = ",
+        arg!("$.terms.daily_credit_limit"),
+        ", language = ",
+        arg!("$.language"),
+        ", created_at = ",
+        arg!("$.now"),
+        " WHERE id = ",
+        op!("pid"),
+        " AND status = 'rejected' AND ",
+        live!()
+    ),
+    concat!(
+        "INSERT INTO loyalty_partners (telegram_id, name, category, status, earn_rate_bps, max_redeem_share_bps, ",
+        "daily_credit_limit, language, created_at) SELECT ",
+        arg!("$.telegram_id"),
+        ", ",
+        arg!("$.name"),
+        ", ",
+        arg!("$.category"),
+        ", 'applied', ",
+        arg!("$.terms.earn_rate_bps"),
+        ", ",
+        arg!("$.terms.max_redeem_share_bps"),
+        ", ",
+        arg!("$.terms.daily_credit_limit"),
+        ", ",
+        arg!("$.language"),
+        ", ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE pid IS NULL AND err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    answer!(concat!(
+        "(SELECT json_object('partner', ",
+        partner_json!(),
+        ", 'created', json('true')) FROM loyalty_partners p WHERE p.telegram_id = ",
+        arg!("$.telegram_id"),
+        ")"
+    )),
+];
+
+pub(super) const DECIDE_PARTNER: &[&str] = &[
+    set!("pid", concat!("(SELECT id FROM loyalty_partners WHERE id = ", arg!("$.partner"), ")")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    set!(
+        "s",
+        concat!(
+            "(SELECT CASE WHEN d = 'approve' AND status IN ('approved', 'applied', 'suspended') THEN 'approved' ",
+            "WHEN d = 'reject' AND status IN ('rejected', 'applied') THEN 'rejected' ",
+            "WHEN d = 'suspend' AND status IN ('suspended', 'approved') THEN 'suspended' END ",
+            "FROM loyalty_partners, (SELECT ",
+            arg!("$.decision"),
+            " AS d) WHERE id = ",
+            op!("pid"),
+            ")"
+        )
+    ),
+    reject!("invalid_transition", op!("s IS NULL")),
+    set!("n", concat!("(SELECT status <> ", op!("s"), " FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
+    concat!(
+        "UPDATE loyalty_partners SET status = ",
+        op!("s"),
+        " WHERE id = ",
+        op!("pid"),
+        " AND ",
+        op!("n"),
+        " AND ",
+        live!()
+    ),
+    concat!(
+        "INSERT INTO loyalty_audit_log (admin, action, partner, decision, status, at) SELECT ",
+        arg!("$.admin"),
+        ", 'partner_decided', pid, ",
+        arg!("$.decision"),
+        ", s, ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE n AND err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    answer!(concat!("json_object('partner', ", partner_now!(op!("pid")), ", 'changed', ", boolean!(op!("n")), ")")),
+];
+
+pub(super) const PARTNER: &[&str] = &[answer!(concat!(
+    "coalesce((SELECT ",
+    partner_json!(),
+    " FROM loyalty_partners p WHERE p.id = ",
+    partner_ref!("$.who"),
+    "), 'null')"
+))];
+
+pub(super) const LIST_PARTNERS: &[&str] = &[answer!(concat!(
+    "(SELECT coalesce(json_group_array(json(",
+    partner_json!(),
+    ") ORDER BY p.created_at, p.id), '[]') FROM loyalty_partners p WHERE ",
+    arg!("$.status"),
+    " IS NULL OR p.status = ",
+    arg!("$.status"),
+    ")"
+))];
+
+pub(super) const SET_PARTNER_API_KEY: &[&str] = &[
+    set!("pid", partner_ref!("$.who")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    concat!(
+        "UPDATE loyalty_partners SET api_key_sha256 = ",
+        arg!("$.key_sha256_hex"),
+        " WHERE id = ",
+        op!("pid"),
+        " AND ",
+        live!()
+    ),
+    answer!(partner_now!(op!("pid"))),
+];
+
+pub(super) const PARTNER_BY_API_KEY: &[&str] = &[answer!(concat!(
+    "coalesce((SELECT ",
+    partner_json!(),
+    " FROM loyalty_partners p WHERE p.api_key_sha256 = ",
+    arg!("$.key_sha256_hex"),
+    "), 'null')"
+))];
+
+pub(super) const PARTNER_STATS: &[&str] = &[
+    set!("pid", partner_ref!("$.who")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    answer!(concat!(
+        "json_object('today', json(",
+        period_stats!(concat!("x.partner = ", op!("pid"), " AND x.created_at >= ", arg!("$.today"))),
+        "), 'week', json(",
+        period_stats!(concat!("x.partner = ", op!("pid"), " AND x.created_at >= ", arg!("$.week"))),
+        "))"
+    )),
+];
+
+pub(super) const PROGRAM_STATS: &[&str] = &[answer!(concat!(
+    "json_object('customers', (SELECT count(*) FROM loyalty_customers), ",
+    "'partners_approved', (SELECT count(*) FROM loyalty_partners WHERE status = 'approved'), ",
+    "'partners_pending', (SELECT count(*) FROM loyalty_partners WHERE status = 'applied'), ",
+    "'points_outstanding', (SELECT coalesce(sum(balance), 0) ",
+    "FROM loyalty_customers), 'today', json(",
+    period_stats!(concat!("x.created_at >= ", arg!("$.today"))),
+    "))"
+))];
+
+pub(super) const CLAIM_UPDATE: &[&str] = &[
+    set!(
+        "n",
+        concat!(
+            "EXISTS (SELECT 1 FROM loyalty_update_claims WHERE bot = ",
+            arg!("$.bot"),
+            " AND update_id = ",
+            arg!("$.update_id"),
+            ")"
+        )
+    ),
+    concat!(
+        "INSERT OR IGNORE INTO loyalty_update_claims (bot, update_id, claimed_at) VALUES (",
+        arg!("$.bot"),
+        ", ",
+        arg!("$.update_id"),
+        ", ",
+        arg!("$.now"),
+        ")"
+    ),
+    answer!(concat!("iif(", op!("n"), ", 'false', 'true')")),
+];
+
+pub(super) const RELEASE_UPDATE: &[&str] = &[
+    concat!("DELETE FROM loyalty_update_claims WHERE bot = ", arg!("$.bot"), " AND update_id = ", arg!("$.update_id")),
+    answer!("'null'"),
+];
+
+pub(super) const CONSUME_QUOTA: &[&str] = &[
+    set!(
+        "n",
+        concat!(
+            "coalesce((SELECT used FROM loyalty_quotas WHERE kind = ",
+            arg!("$.kind"),
+            " AND user_id = ",
+            arg!("$.user"),
+            " AND day = ",
+            arg!("$.day"),
+            "), 0) < ",
+            arg!("$.limit")
+        )
+    ),
+    concat!(
+        "INSERT INTO loyalty_quotas (kind, user_id, day, used) SELECT ",
+        arg!("$.kind"),
+        ", ",
+        arg!("$.user"),
+        ", ",
+        arg!("$.day"),
+        ", 1 FROM loyalty_op WHERE n ON CONFLICT (kind, user_id, day) DO UPDATE SET used = used + 1"
+    ),
+    answer!(concat!("iif(", op!("n"), ", 'true', 'false')")),
+];
+
+pub(super) const CREATE_BROADCAST: &[&str] = &[
+    set!("eid", concat!("(SELECT id FROM loyalty_broadcasts WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")),
+    reject!(
+        "idempotency_conflict",
+        concat!(
+            op!("eid"),
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_broadcasts WHERE id = ",
+            op!("eid"),
+            " AND audience = ",
+            arg!("$.audience"),
+            " AND text = ",
+            arg!("$.text"),
+            " AND admin_chat = ",
+            arg!("$.admin_chat"),
+            ")"
+        )
+    ),
+    concat!(
+        "INSERT INTO loyalty_broadcasts (idempotency_key, audience, text, admin_chat, total, created_at) SELECT ",
+        arg!("$.idempotency_key"),
+        ", ",
+        arg!("$.audience"),
+        ", ",
+        arg!("$.text"),
+        ", ",
+        arg!("$.admin_chat"),
+        ", min((SELECT count(*) FROM (",
+        audience!(arg!("$.audience"), "-9223372036854775808", "-1"),
+        ")), 4294967295), ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE eid IS NULL AND err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    answer!(concat!(
+        "(SELECT ",
+        job_json!(),
+        " FROM loyalty_broadcasts j WHERE j.idempotency_key = ",
+        arg!("$.idempotency_key"),
+        ")"
+    )),
+];
+
+pub(super) const CLAIM_BROADCAST_BATCH: &[&str] = &[
+    set!("eid", concat!("(SELECT id FROM loyalty_broadcasts WHERE id = ", arg!("$.job"), ")")),
+    concat!(
+        "UPDATE loyalty_op SET fault = 'unknown broadcast job ' || ",
+        arg!("$.job"),
+        " WHERE eid IS NULL AND ",
+        live!()
+    ),
+    answer!(concat!(
+        "(SELECT json_object('job', ",
+        job_json!(),
+        ", 'recipients', json('[]')) FROM loyalty_broadcasts j WHERE j.id = ",
+        op!("eid"),
+        " AND j.done)"
+    )),
+    set!("m", concat!("(SELECT cursor FROM loyalty_broadcasts WHERE id = ", op!("eid"), ")")),
+    set!(
+        "s",
+        concat!(
+            "(SELECT coalesce(json_group_array(json_object('chat_id', a.chat_id, 'language', a.language) ",
+            "ORDER BY a.pos), '[]') FROM (",
+            audience!(
+                concat!("(SELECT audience FROM loyalty_broadcasts WHERE id = ", op!("eid"), ")"),
+                op!("m"),
+                arg!("$.limit")
+            ),
+            ") a)"
+        )
+    ),
+    set!(
+        "n",
+        concat!(
+            "coalesce((SELECT max(a.pos) FROM (",
+            audience!(
+                concat!("(SELECT audience FROM loyalty_broadcasts WHERE id = ", op!("eid"), ")"),
+                op!("m"),
+                arg!("$.limit")
+            ),
+            ") a), ",
+            op!("m"),
+            ")"
+        )
+    ),
+    concat!(
+        "UPDATE loyalty_broadcasts SET cursor = ",
+        op!("n"),
+        ", done = NOT EXISTS (",
+        audience!("audience", op!("n"), "1"),
+        ") WHERE id = ",
+        op!("eid"),
+        " AND ",
+        live!()
+    ),
+    answer!(concat!(
+        "(SELECT json_object('job', ",
+        job_json!(),
+        ", 'recipients', json(",
+        op!("s"),
+        ")) FROM loyalty_broadcasts j WHERE j.id = ",
+        op!("eid"),
+        ")"
+    )),
+];
+
+pub(super) const RECORD_BROADCAST: &[&str] = &[
+    set!("eid", concat!("(SELECT id FROM loyalty_broadcasts WHERE id = ", arg!("$.job"), ")")),
+    concat!(
+        "UPDATE loyalty_op SET fault = 'unknown broadcast job ' || ",
+        arg!("$.job"),
+        " WHERE eid IS NULL AND ",
+        live!()
+    ),
+    concat!(
+        "UPDATE loyalty_broadcasts SET sent = min(sent + ",
+        arg!("$.sent"),
+        ", 4294967295), failed = min(failed + ",
+        arg!("$.failed"),
+        ", 4294967295) WHERE id = ",
+        op!("eid"),
+        " AND ",
+        live!()
+    ),
+    answer!(concat!("(SELECT ", job_json!(), " FROM loyalty_broadcasts j WHERE j.id = ", op!("eid"), ")")),
+];
+
+pub(super) const PENDING_BROADCASTS: &[&str] = &[answer!(concat!(
+    "(SELECT coalesce(json_group_array(json(",
+    job_json!(),
+    ") ORDER BY j.id), '[]') FROM loyalty_broadcasts j WHERE NOT j.done)"
+))];
