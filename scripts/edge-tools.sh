@@ -121,7 +121,8 @@ setup() {
 print_env() {
     printf 'export %s=%q\n' \
         LOYALTY_EDGE_BIN "$BIN" NODE_BIN "$BIN/node" WRANGLER_BIN "$BIN/wrangler" WORKERD_BIN "$BIN/workerd" \
-        ESBUILD_BIN "$BIN/esbuild" WASM_OPT_BIN "$BIN/wasm-opt" WASM_BINDGEN_BIN "$BIN/wasm-bindgen"
+        ESBUILD_BIN "$BIN/esbuild" WASM_OPT_BIN "$BIN/wasm-opt" WASM_BINDGEN_BIN "$BIN/wasm-bindgen" \
+        LOYALTY_EDGE_NODE_DIR "$NODE_DIR"
 }
 
 cmd=${1:-env}

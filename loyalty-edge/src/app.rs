@@ -1,6 +1,7 @@
 //! The Worker's entry points: `fetch`, `scheduled`, and the panic report.
 
 use crate::clock::{CryptoRandom, WorkerClock};
+use crate::d1::D1Store;
 use crate::http::{from_http, json, json_error, to_http};
 use crate::reporter::ConsoleReporter;
 use crate::routing::{Route, Service};
@@ -40,21 +41,33 @@ pub fn config_from_env(env: &Env) -> Result<Config, ConfigError> {
     })
 }
 
-/// The ports of a Worker for `config`: storage on Supabase (`SUPABASE_URL`,
-/// `SUPABASE_KEY`), the Bot API over `fetch`, the OpenAI assistant when
-/// `OPENAI_API_KEY` is set (feature `openai`, over `fetch`), error reports to the Worker's
-/// log and to Sentry when `SENTRY_DSN` is set (feature `sentry`), the Workers
-/// clock and `crypto.getRandomValues`.
+/// The ports of a Worker for `config`: storage on Supabase when
+/// `SUPABASE_URL` is set (with `SUPABASE_KEY`), otherwise on the Worker's D1
+/// binding [`DB`](crate::d1::BINDING) (the zero-setup default); the Bot API over
+/// `fetch`; the OpenAI assistant when `OPENAI_API_KEY` is set (feature
+/// `openai`, over `fetch`); error reports to the Worker's log and to Sentry
+/// when `SENTRY_DSN` is set (feature `sentry`); the Workers clock and
+/// `crypto.getRandomValues`.
 ///
 /// # Errors
-/// A storage variable is missing or invalid, or `SENTRY_DSN` is not a DSN.
+/// A storage variable is missing or invalid, neither Supabase nor a D1 binding
+/// is configured, or `SENTRY_DSN` is not a DSN.
 // One isolate is one thread: the ports need not be `Send`/`Sync`, and the core's
 // `Ports` holds `Arc`s so that one type serves both runtimes.
 #[allow(clippy::arc_with_non_send_sync)]
-pub fn ports(config: &Config) -> Result<Ports, ConfigError> {
+pub fn ports(env: &Env, config: &Config) -> Result<Ports, ConfigError> {
     let clock: Arc<dyn Clock> = Arc::new(WorkerClock);
     let random: Arc<dyn Randomness> = Arc::new(CryptoRandom);
-    let storage: Arc<dyn Storage> = Arc::new(SupabaseStore::from_config(config)?);
+    let storage: Arc<dyn Storage> = if config.supabase_url.is_some() {
+        Arc::new(SupabaseStore::from_config(config)?)
+    } else if let Some(d1) = D1Store::from_env(env, crate::d1::BINDING) {
+        Arc::new(d1)
+    } else {
+        return Err(ConfigError::Missing {
+            name: "SUPABASE_URL",
+            why: "storage: set SUPABASE_URL and SUPABASE_KEY, or bind a D1 database as DB",
+        });
+    };
     let telegram: Arc<dyn TelegramApi> = Arc::new(FetchTelegram::new(config));
     #[cfg(feature = "openai")]
     let assistant = crate::assistant::FetchAssistant::from_config(config).map(|a| Arc::new(a) as Arc<dyn Assistant>);
@@ -82,7 +95,7 @@ pub fn engine(env: &Env) -> Result<Engine, ConfigError> {
         return Ok(engine);
     }
     let config = config_from_env(env)?;
-    let ports = ports(&config)?;
+    let ports = ports(env, &config)?;
     let engine = Engine::new(config, ports);
     ENGINE.with(|e| *e.borrow_mut() = Some(engine.clone()));
     Ok(engine)

@@ -14,6 +14,8 @@ pub mod assistant;
 #[cfg(target_arch = "wasm32")]
 mod clock;
 #[cfg(target_arch = "wasm32")]
+pub mod d1;
+#[cfg(target_arch = "wasm32")]
 pub mod http;
 #[cfg(target_arch = "wasm32")]
 mod reporter;
@@ -30,6 +32,8 @@ pub use app::{config_from_env, engine, fetch, ports, report_panic, scheduled};
 pub use assistant::FetchAssistant;
 #[cfg(target_arch = "wasm32")]
 pub use clock::{CryptoRandom, WorkerClock};
+#[cfg(target_arch = "wasm32")]
+pub use d1::D1Store;
 #[cfg(target_arch = "wasm32")]
 pub use reporter::ConsoleReporter;
 #[cfg(all(target_arch = "wasm32", feature = "sentry"))]

@@ -1,10 +1,13 @@
 //! The four Workers of `examples/edge`, built to wasm by
 //! `scripts/build-workers.sh`, running in a real `workerd` on loopback, with
-//! a real PostgreSQL behind `postrust` (a PostgREST-compatible server) as
-//! Supabase, and the fake Bot API of `loyalty-native` as Telegram.
+//! the fake Bot API of `loyalty-native` as Telegram and either store: a real
+//! PostgreSQL behind `postrust` (a PostgREST-compatible server) as Supabase,
+//! or D1 — the Workers then run in Miniflare (workerd with Cloudflare's local
+//! bindings, as `wrangler dev --local` runs it), sharing one D1 database.
 //!
-//! These tests need `WORKERD_BIN` (from `scripts/edge-tools.sh`), the built
-//! Workers, `postrust` and PostgreSQL: `scripts/test.sh` provides all of them.
+//! These tests need `WORKERD_BIN`, `NODE_BIN` and `LOYALTY_EDGE_NODE_DIR`
+//! (from `scripts/edge-tools.sh`), the built Workers, `postrust` and
+//! PostgreSQL: `scripts/test.sh` provides all of them.
 //! They are `#[ignore]`d so that a plain `cargo test` without those tools
 //! passes; run them with `cargo nextest run -p loyalty-edge --run-ignored all`
 //! (or `cargo test -p loyalty-edge -- --include-ignored`).
@@ -15,7 +18,8 @@ use axum::extract::State;
 use loyalty_core::api::init_data::sign_init_data;
 use loyalty_core::api::sentry::sign as sign_sentry;
 use loyalty_core::domain::TelegramUserId;
-use loyalty_core::ports::{BotKind, CustomerRef, Storage};
+use loyalty_core::ports::{BotKind, CustomerRef, Storage, StoreError, StoreResult};
+use loyalty_core::stores::rpc::RpcBackend;
 use loyalty_core::telegram::{SECRET_TOKEN_HEADER, webhook_secret};
 use loyalty_core::testkit::{TgUser, text_json};
 use loyalty_core::{Config, Engine};
@@ -23,7 +27,7 @@ use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::simulate::{self, Settle, Target};
 use loyalty_native::testsupport::postgres::TestDb;
 use loyalty_native::testsupport::postrust::service_key;
-use loyalty_native::testsupport::workerd::{Supabase, Workerd, repo_root, supabase_proxy};
+use loyalty_native::testsupport::workerd::{Supabase, WORKERS, Workerd, repo_root, supabase_proxy};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -31,10 +35,17 @@ use std::time::{Duration, Instant};
 
 const SENTRY_WEBHOOK_SECRET: &str = "sentry-hook-secret-for-tests";
 
-/// Everything one test needs: a database behind postrust, the fake Bot API, the Workers.
+/// Where the Workers keep their data.
+enum Backend {
+    /// A database behind postrust, as Supabase.
+    Supabase { db: TestDb, supabase: Supabase },
+    /// The D1 database the Workers share in Miniflare (seen through the fixture's `/__rpc/`).
+    D1,
+}
+
+/// Everything one test needs: the store, the fake Bot API, the Workers.
 struct Env {
-    db: TestDb,
-    supabase: Supabase,
+    backend: Backend,
     fake: FakeBotApi,
     workerd: Workerd,
     vars: Vec<(&'static str, String)>,
@@ -53,7 +64,22 @@ impl Env {
         vars.push(("SENTRY_ALERT_CHAT_ID", "900".into()));
         vars.push(("SENTRY_ALERT_TELEGRAM_TOKEN", "1004:simulated-alerts".into()));
         let workerd = Workerd::start(&vars).await;
-        Env { db, supabase, fake, workerd, vars, http: reqwest::Client::new() }
+        Env { backend: Backend::Supabase { db, supabase }, fake, workerd, vars, http: reqwest::Client::new() }
+    }
+
+    /// The four Workers and the test fixture in Miniflare, on one D1 database
+    /// (no `SUPABASE_URL`: D1 is the Workers' default).
+    async fn start_d1() -> Env {
+        let fake = FakeBotApi::start().await;
+        let mut vars = simulate::variables(&fake.url());
+        vars.push(("SENTRY_WEBHOOK_SECRET", SENTRY_WEBHOOK_SECRET.into()));
+        vars.push(("SENTRY_ALERT_CHAT_ID", "900".into()));
+        vars.push(("SENTRY_ALERT_TELEGRAM_TOKEN", "1004:simulated-alerts".into()));
+        let mut workers: Vec<(&'static str, std::path::PathBuf)> =
+            WORKERS.iter().map(|name| (*name, repo_root().join("examples/edge").join(name).join("build"))).collect();
+        workers.push(("fixture-worker", repo_root().join("loyalty-edge/tests/fixture-worker/build")));
+        let workerd = Workerd::start_with_d1(&workers, &vars).await;
+        Env { backend: Backend::D1, fake, workerd, vars, http: reqwest::Client::new() }
     }
 
     fn config(&self) -> Config {
@@ -63,7 +89,13 @@ impl Env {
     /// An engine with the Workers' configuration and storage (through postrust
     /// directly), for the checks.
     fn engine(&self) -> Engine {
-        let storage: Arc<dyn Storage> = Arc::new(self.db.server.store());
+        let storage: Arc<dyn Storage> = match &self.backend {
+            Backend::Supabase { db, .. } => Arc::new(db.server.store()),
+            Backend::D1 => Arc::new(D1Bridge {
+                url: format!("{}/__rpc", self.workerd.url("fixture-worker")),
+                http: self.http.clone(),
+            }),
+        };
         loyalty_core::testkit::TestEnv::with(storage, self.config()).engine
     }
 
@@ -98,10 +130,46 @@ impl Env {
         self.engine().storage().customer_summary(who, 0).await.expect("summary").map(|s| s.customer.balance)
     }
 
+    /// Storage requests so far, where the test can count them (Supabase).
+    fn storage_requests(&self) -> Option<u64> {
+        match &self.backend {
+            Backend::Supabase { supabase, .. } => Some(supabase.requests.load(Ordering::Relaxed)),
+            Backend::D1 => None,
+        }
+    }
+
     async fn stop(self) {
-        let Env { db, workerd, .. } = self;
+        let Env { backend, workerd, .. } = self;
         drop(workerd);
-        db.drop_db().await;
+        if let Backend::Supabase { db, .. } = backend {
+            db.drop_db().await;
+        }
+    }
+}
+
+/// The D1 database of the Workers under test, through the fixture Worker's
+/// `/__rpc/<use case>` (the same `D1Store` the Workers use).
+struct D1Bridge {
+    url: String,
+    http: reqwest::Client,
+}
+
+#[async_trait::async_trait]
+impl RpcBackend for D1Bridge {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
+        let res = self
+            .http
+            .post(format!("{}/{function}", self.url))
+            .body(request)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let status = res.status();
+        let text = res.text().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        if !status.is_success() {
+            return Err(StoreError::Backend(format!("{function}: HTTP {status}: {text}")));
+        }
+        serde_json::from_str(&text).map_err(|e| StoreError::Backend(format!("{function}: {e}")))
     }
 }
 
@@ -111,7 +179,16 @@ impl Env {
 #[tokio::test]
 #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
 async fn the_scenarios_through_the_four_workers_on_supabase() {
-    let env = Env::start().await;
+    scenarios(Env::start().await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built Workers (scripts/test.sh runs it)"]
+async fn the_scenarios_through_the_four_workers_on_d1() {
+    scenarios(Env::start_d1().await).await;
+}
+
+async fn scenarios(env: Env) {
     let bases = [BotKind::Client, BotKind::Partner, BotKind::Admin]
         .into_iter()
         .map(|bot| (bot, env.webhook_url(bot).trim_end_matches(&format!("/webhook/{}", bot.as_str())).to_string()))
@@ -142,8 +219,17 @@ async fn the_scenarios_through_the_four_workers_on_supabase() {
 
 #[tokio::test]
 #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
-async fn webhooks_refuse_bad_input_and_apply_duplicates_once() {
-    let env = Env::start().await;
+async fn webhooks_refuse_bad_input_and_apply_duplicates_once_on_supabase() {
+    bad_input_and_duplicates(Env::start().await).await;
+}
+
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built Workers (scripts/test.sh runs it)"]
+async fn webhooks_refuse_bad_input_and_apply_duplicates_once_on_d1() {
+    bad_input_and_duplicates(Env::start_d1().await).await;
+}
+
+async fn bad_input_and_duplicates(env: Env) {
     let anna = TgUser::new(301, "Anna");
     let start = serde_json::to_vec(&text_json(7001, &anna, "/start")).expect("json");
 
@@ -183,11 +269,12 @@ async fn webhooks_refuse_bad_input_and_apply_duplicates_once() {
     assert_eq!(env.fake.calls().len(), 0, "no Bot API call for bad input");
 
     // The same update twice in a row: applied once, the second answer is an empty 200.
-    let before = env.supabase.requests.load(Ordering::Relaxed);
+    let before = env.storage_requests();
     let (status, first) = env.post_update(BotKind::Client, start.clone()).await;
-    let storage_calls = env.supabase.requests.load(Ordering::Relaxed) - before;
-    // The update's claim and the sign-up itself, each one PostgREST request (docs/PERFORMANCE.md).
-    assert_eq!(storage_calls, 2, "storage requests on the response path of /start");
+    if let (Some(before), Some(after)) = (before, env.storage_requests()) {
+        // The update's claim and the sign-up itself, each one PostgREST request (docs/PERFORMANCE.md).
+        assert_eq!(after - before, 2, "storage requests on the response path of /start");
+    }
     assert_eq!(status, 200);
     assert!(!first.is_empty(), "the first delivery answers with a Bot API call");
     let (status, again) = env.post_update(BotKind::Client, start.clone()).await;
@@ -469,6 +556,45 @@ async fn the_supabase_store_passes_the_conformance_suite_inside_workerd() {
             if let Err(e) = outcome {
                 failures.push(e);
             }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} checks failed:\n{}\n{}",
+        failures.len(),
+        names.len(),
+        failures.join("\n"),
+        workerd.log()
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
+async fn the_d1_store_passes_the_conformance_suite_inside_workerd() {
+    let fake = FakeBotApi::start().await;
+    let vars = simulate::variables(&fake.url());
+    let build = repo_root().join("loyalty-edge/tests/fixture-worker/build");
+    let workerd = Workerd::start_with_d1(&[("fixture-worker", build)], &vars).await;
+    let base = workerd.url("fixture-worker");
+    let http = reqwest::Client::new();
+    let names: Vec<String> =
+        http.get(format!("{base}/__conformance")).send().await.expect("list").json().await.expect("names");
+    assert!(names.len() >= 30, "{names:?}");
+    // One database: the checks run one after the other, each on emptied tables.
+    let mut failures = Vec::new();
+    for name in &names {
+        let res = http.post(format!("{base}/__conformance/{name}")).header("x-store", "d1").send().await;
+        match res {
+            Ok(r) if r.status().is_success() => {
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                if v["ok"] != true {
+                    failures.push(format!("{name}: {}", v["error"]));
+                } else if v["requests"].as_u64().unwrap_or(0) == 0 {
+                    failures.push(format!("{name}: passed without a single D1 batch: {v}"));
+                }
+            }
+            Ok(r) => failures.push(format!("{name}: HTTP {}: {}", r.status(), r.text().await.unwrap_or_default())),
+            Err(e) => failures.push(format!("{name}: no answer: {e}")),
         }
     }
     assert!(

@@ -30,6 +30,34 @@ pub fn workerd_bin() -> PathBuf {
     bin
 }
 
+/// A path from the environment variable `name`, which `scripts/edge-tools.sh env` sets.
+fn env_path(name: &str) -> PathBuf {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("set {name} (eval \"$(scripts/edge-tools.sh env)\"); scripts/test.sh does"))
+}
+
+/// A fresh directory for one runtime's configuration.
+fn scratch_dir() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "loyalty-workerd-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Asserts that `build` holds a built Worker.
+fn check_build(build: &Path) {
+    for file in ["worker.mjs", "index_bg.wasm"] {
+        assert!(build.join(file).is_file(), "{} is missing: run scripts/build-workers.sh", build.join(file).display());
+    }
+}
+
 /// A capnp text literal.
 fn capnp_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string encodes")
@@ -59,14 +87,7 @@ impl Workerd {
 
     /// Starts `workers` (name, build directory) with `vars` as their text bindings.
     pub async fn start_with(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "loyalty-workerd-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = scratch_dir();
         let mut ports = HashMap::new();
         let mut services = Vec::new();
         let mut sockets = Vec::new();
@@ -75,13 +96,7 @@ impl Workerd {
             vars.iter().map(|(k, v)| format!("(name = {}, text = {})", capnp_str(k), capnp_str(v))).collect();
         for (name, build) in workers_to_run {
             let (name, build) = (*name, build.clone());
-            for file in ["worker.mjs", "index_bg.wasm"] {
-                assert!(
-                    build.join(file).is_file(),
-                    "{} is missing: run scripts/build-workers.sh",
-                    build.join(file).display()
-                );
-            }
+            check_build(&build);
             let port = free_port();
             ports.insert(name, port);
             // capnp names are camelCase; `embed` paths are relative to the config file.
@@ -119,15 +134,45 @@ impl Workerd {
         );
         let config_path = dir.join("config.capnp");
         std::fs::write(&config_path, config).expect("write the workerd config");
-        let mut child = Command::new(workerd_bin())
-            .arg("serve")
-            .arg(&config_path)
-            .arg("--verbose")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run workerd");
+        let mut command = Command::new(workerd_bin());
+        command.arg("serve").arg(&config_path).arg("--verbose").stdin(Stdio::null());
+        Workerd::launch(command, ports, dir, workers_to_run).await
+    }
+
+    /// Starts `workers` (name, build directory) with `vars` as their text
+    /// bindings and one D1 database bound as `DB` to all of them, in
+    /// Miniflare: workerd as `wrangler dev --local` runs it, with Cloudflare's
+    /// local bindings (D1 is SQLite inside workerd). Needs `NODE_BIN` and
+    /// `LOYALTY_EDGE_NODE_DIR` (from `scripts/edge-tools.sh env`).
+    pub async fn start_with_d1(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
+        let dir = scratch_dir();
+        let node_dir = env_path("LOYALTY_EDGE_NODE_DIR");
+        let mut ports = HashMap::new();
+        let mut workers = Vec::new();
+        for (name, build) in workers_to_run {
+            check_build(build);
+            let port = free_port();
+            ports.insert(*name, port);
+            workers.push(serde_json::json!({ "name": name, "build": build, "port": port }));
+        }
+        let vars: serde_json::Map<String, serde_json::Value> =
+            vars.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect();
+        let config = serde_json::json!({ "nodeDir": node_dir, "workers": workers, "vars": vars });
+        std::fs::write(dir.join("miniflare.json"), config.to_string()).expect("write the Miniflare config");
+        std::fs::write(dir.join("miniflare.mjs"), include_str!("miniflare.mjs")).expect("write the Miniflare script");
+        let mut command = Command::new(env_path("NODE_BIN"));
+        command.arg(dir.join("miniflare.mjs")).arg(dir.join("miniflare.json")).stdin(Stdio::piped());
+        Workerd::launch(command, ports, dir, workers_to_run).await
+    }
+
+    /// Spawns `command`, collects its output, and waits until every worker answers `/health`.
+    async fn launch(
+        mut command: Command,
+        ports: HashMap<&'static str, u16>,
+        dir: PathBuf,
+        workers_to_run: &[(&'static str, PathBuf)],
+    ) -> Workerd {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run the Workers runtime");
         let log = Arc::new(Mutex::new(String::new()));
         for pipe in [
             child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
@@ -160,8 +205,8 @@ impl Workerd {
                 }
                 let exited = w.child.try_wait().ok().flatten();
                 assert!(
-                    exited.is_none() && started.elapsed() < Duration::from_secs(30),
-                    "workerd did not start ({exited:?}): {}",
+                    exited.is_none() && started.elapsed() < Duration::from_secs(60),
+                    "the Workers runtime did not start ({exited:?}): {}",
                     w.log()
                 );
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -181,6 +226,13 @@ impl Workerd {
 
 impl Drop for Workerd {
     fn drop(&mut self) {
+        // Miniflare stops its own workerd when its stdin closes; give it a moment.
+        if self.child.stdin.take().is_some() {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -4,16 +4,27 @@
 //! * `GET /__panic` panics inside the wasm instance, to show that a panic
 //!   fails only its own request;
 //! * `POST /__conformance/<check>` runs one check of loyalty-core's storage
-//!   conformance suite inside workerd, against `SupabaseStore` at the
-//!   Supabase URL in the `x-supabase-url` header (a fresh database per check,
-//!   prepared by the test) with the Worker's `SUPABASE_KEY`, and answers
-//!   `{"check":…,"ok":…,"error":…}`; `GET /__conformance` lists the checks.
+//!   conformance suite inside workerd, and answers
+//!   `{"check":…,"ok":…,"error":…,"requests":…}`: against `SupabaseStore` at
+//!   the Supabase URL in the `x-supabase-url` header (a fresh database per
+//!   check, prepared by the test) with the Worker's `SUPABASE_KEY`; or, with
+//!   `x-store: d1`, against `D1Store` on the Worker's D1 binding, emptied first
+//!   (its tables dropped, so the check also creates the schema on first use).
+//!   `GET /__conformance` lists the checks.
+//! * `POST /__rpc/<use case>` calls one use case of `D1Store` on the Worker's
+//!   D1 binding with the request JSON in the body, and answers its JSON (a
+//!   rejection as `{"rejected": …}`; other errors as 500): the tests' view of
+//!   the D1 database the Workers share.
 #![cfg(target_arch = "wasm32")]
 
 use loyalty_core::Secret;
+use loyalty_core::ports::StoreError;
+use loyalty_core::stores::d1;
 use loyalty_core::stores::rest::RestEndpoint;
-use loyalty_core::testkit::conformance::{Params, checks};
+use loyalty_core::stores::rpc::RpcBackend;
+use loyalty_core::testkit::conformance::{Check, Params, checks};
 use loyalty_edge::Service;
+use loyalty_edge::d1::{BINDING, D1Store};
 use loyalty_edge::http::{json, json_error};
 use loyalty_edge::supabase::SupabaseStore;
 use worker::{Context, Env, Request, Response, event};
@@ -33,13 +44,31 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     if let Some(name) = path.strip_prefix("/__conformance/") {
         return conformance(&req, &env, name).await;
     }
+    if let Some(function) = path.strip_prefix("/__rpc/") {
+        return rpc(req, &env, function).await;
+    }
     loyalty_edge::fetch(req, env, ctx, Service::All).await
+}
+
+async fn rpc(mut req: Request, env: &Env, function: &str) -> worker::Result<Response> {
+    let Some(function) = d1::FUNCTIONS.iter().find(|f| **f == function) else {
+        return json_error(404, "no_such_use_case", function);
+    };
+    let store = D1Store::new(env.d1(BINDING)?);
+    match store.call_function(function, req.text().await?).await {
+        Ok(value) => json(200, &value),
+        Err(StoreError::Rejected(rejection)) => json(200, &serde_json::json!({ "rejected": rejection })),
+        Err(e) => json_error(500, "store", &e.to_string()),
+    }
 }
 
 async fn conformance(req: &Request, env: &Env, name: &str) -> worker::Result<Response> {
     let Some(check) = checks().into_iter().find(|c| c.name() == name) else {
         return json_error(404, "no_such_check", name);
     };
+    if req.headers().get("x-store")?.as_deref() == Some("d1") {
+        return conformance_d1(&check, env).await;
+    }
     let Some(url) = req.headers().get("x-supabase-url")? else {
         return json_error(400, "missing_url", "x-supabase-url");
     };
@@ -60,6 +89,23 @@ async fn conformance(req: &Request, env: &Env, name: &str) -> worker::Result<Res
             "ok": outcome.is_ok(),
             "error": outcome.err(),
             "requests": store.requests(),
+        }),
+    )
+}
+
+async fn conformance_d1(check: &Check, env: &Env) -> worker::Result<Response> {
+    let db = env.d1(BINDING)?;
+    let drops: Vec<_> = d1::TABLES.iter().map(|t| db.prepare(format!("DROP TABLE IF EXISTS {t}"))).collect();
+    db.batch(drops).await?;
+    let store = D1Store::new(db);
+    let outcome = check.run(&store, &Params::default()).await;
+    json(
+        200,
+        &serde_json::json!({
+            "check": check.name(),
+            "ok": outcome.is_ok(),
+            "error": outcome.err(),
+            "requests": store.batches(),
         }),
     )
 }

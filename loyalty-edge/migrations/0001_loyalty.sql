@@ -1,0 +1,148 @@
+-- loyalty-rs D1 schema, generated from loyalty_core::stores::d1::SCHEMA (do not edit).
+-- Apply with `wrangler d1 migrations apply <database>`, or let the Worker create it on first use.
+
+CREATE TABLE IF NOT EXISTS loyalty_customers (
+    id          INTEGER PRIMARY KEY,
+    telegram_id INTEGER NOT NULL UNIQUE,
+    code        TEXT    NOT NULL UNIQUE CHECK (length(code) = 8),
+    first_name  TEXT    NOT NULL,
+    username    TEXT,
+    language    TEXT    NOT NULL CHECK (language IN ('ru', 'en', 'vi')),
+    referrer    INTEGER REFERENCES loyalty_customers (id),
+    balance     INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),
+    blocked     INTEGER NOT NULL DEFAULT 0 CHECK (blocked IN (0, 1)),
+    created_at  INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS loyalty_partners (
+    id                   INTEGER PRIMARY KEY,
+    telegram_id          INTEGER NOT NULL UNIQUE,
+    name                 TEXT    NOT NULL,
+    category             TEXT    NOT NULL,
+    status               TEXT    NOT NULL CHECK (status IN ('applied', 'approved', 'rejected', 'suspended')),
+    earn_rate_bps        INTEGER NOT NULL CHECK (earn_rate_bps BETWEEN 0 AND 4294967295),
+    max_redeem_share_bps INTEGER NOT NULL CHECK (max_redeem_share_bps BETWEEN 0 AND 4294967295),
+    daily_credit_limit   INTEGER NOT NULL,
+    language             TEXT    NOT NULL CHECK (language IN ('ru', 'en', 'vi')),
+    api_key_sha256       TEXT    UNIQUE,
+    created_at           INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS loyalty_partners_by_status ON loyalty_partners (status, created_at, id);
+
+CREATE TABLE IF NOT EXISTS loyalty_entries (
+    id              INTEGER PRIMARY KEY,
+    customer        INTEGER NOT NULL REFERENCES loyalty_customers (id),
+    kind            TEXT    NOT NULL CHECK (kind IN
+                    ('welcome_bonus', 'referral_bonus', 'accrual', 'redemption', 'reversal', 'adjustment')),
+    amount          INTEGER NOT NULL,
+    partner         INTEGER REFERENCES loyalty_partners (id),
+    purchase        INTEGER,
+    idempotency_key TEXT    NOT NULL UNIQUE,
+    author_type     TEXT    NOT NULL CHECK (author_type IN ('system', 'customer', 'partner', 'admin')),
+    author_id       INTEGER,
+    reverses        INTEGER UNIQUE REFERENCES loyalty_entries (id),
+    reason          TEXT,
+    created_at      INTEGER NOT NULL,
+    CHECK ((author_type = 'system') = (author_id IS NULL)),
+    CHECK ((kind = 'reversal') = (reverses IS NOT NULL)),
+    CHECK ((kind IN ('accrual', 'redemption', 'reversal')) = (partner IS NOT NULL))
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS loyalty_entries_by_customer ON loyalty_entries (customer, id);
+
+CREATE INDEX IF NOT EXISTS loyalty_entries_by_partner_time ON loyalty_entries (partner, created_at, kind, amount, customer) WHERE partner IS NOT NULL;
+
+CREATE INDEX IF NOT EXISTS loyalty_entries_by_time ON loyalty_entries (created_at, kind, amount, customer);
+
+CREATE TRIGGER IF NOT EXISTS loyalty_entries_apply AFTER INSERT ON loyalty_entries
+BEGIN
+    UPDATE loyalty_customers SET balance = balance + NEW.amount WHERE id = NEW.customer;
+END;
+
+CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_update BEFORE UPDATE ON loyalty_entries
+BEGIN
+    SELECT RAISE(ABORT, 'loyalty_entries is append-only');
+END;
+
+CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_delete BEFORE DELETE ON loyalty_entries
+BEGIN
+    SELECT RAISE(ABORT, 'loyalty_entries is append-only');
+END;
+
+CREATE TABLE IF NOT EXISTS loyalty_redemptions (
+    id              INTEGER PRIMARY KEY,
+    customer        INTEGER NOT NULL REFERENCES loyalty_customers (id),
+    partner         INTEGER NOT NULL REFERENCES loyalty_partners (id),
+    points          INTEGER NOT NULL CHECK (points >= 1),
+    purchase        INTEGER NOT NULL CHECK (purchase >= 1),
+    status          TEXT    NOT NULL CHECK (status IN ('pending', 'confirmed', 'declined', 'expired')),
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    entry           INTEGER UNIQUE REFERENCES loyalty_entries (id),
+    idempotency_key TEXT    NOT NULL UNIQUE,
+    CHECK ((status = 'confirmed') = (entry IS NOT NULL))
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS loyalty_redemptions_pending ON loyalty_redemptions (expires_at) WHERE status = 'pending';
+
+CREATE TABLE IF NOT EXISTS loyalty_update_claims (
+    bot        TEXT    NOT NULL CHECK (bot IN ('client', 'partner', 'admin', 'alerts')),
+    update_id  INTEGER NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    PRIMARY KEY (bot, update_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS loyalty_quotas (
+    kind    TEXT    NOT NULL,
+    user_id INTEGER NOT NULL,
+    day     INTEGER NOT NULL,
+    used    INTEGER NOT NULL CHECK (used >= 0),
+    PRIMARY KEY (kind, user_id, day)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS loyalty_broadcasts (
+    id              INTEGER PRIMARY KEY,
+    audience        TEXT    NOT NULL CHECK (audience IN ('customers', 'partners')),
+    text            TEXT    NOT NULL,
+    admin_chat      INTEGER NOT NULL,
+    total           INTEGER NOT NULL CHECK (total BETWEEN 0 AND 4294967295),
+    sent            INTEGER NOT NULL DEFAULT 0 CHECK (sent BETWEEN 0 AND 4294967295),
+    failed          INTEGER NOT NULL DEFAULT 0 CHECK (failed BETWEEN 0 AND 4294967295),
+    cursor          INTEGER NOT NULL DEFAULT 0,
+    done            INTEGER NOT NULL DEFAULT 0 CHECK (done IN (0, 1)),
+    created_at      INTEGER NOT NULL,
+    idempotency_key TEXT    NOT NULL UNIQUE
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS loyalty_broadcasts_pending ON loyalty_broadcasts (id) WHERE done = 0;
+
+CREATE TABLE IF NOT EXISTS loyalty_audit_log (
+    id       INTEGER PRIMARY KEY,
+    admin    INTEGER NOT NULL,
+    action   TEXT    NOT NULL CHECK (action IN ('adjusted', 'blocked', 'partner_decided')),
+    customer INTEGER REFERENCES loyalty_customers (id),
+    partner  INTEGER REFERENCES loyalty_partners (id),
+    entry    INTEGER REFERENCES loyalty_entries (id),
+    amount   INTEGER,
+    reason   TEXT,
+    blocked  INTEGER CHECK (blocked IN (0, 1)),
+    decision TEXT    CHECK (decision IN ('approve', 'reject', 'suspend')),
+    status   TEXT    CHECK (status IN ('applied', 'approved', 'rejected', 'suspended')),
+    at       INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS loyalty_op (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    cid   INTEGER,
+    pid   INTEGER,
+    ref   INTEGER,
+    eid   INTEGER,
+    rid   INTEGER,
+    n     INTEGER,
+    m     INTEGER,
+    s     TEXT,
+    err   TEXT,
+    res   TEXT,
+    fault TEXT
+) STRICT;

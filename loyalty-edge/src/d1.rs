@@ -1,0 +1,102 @@
+//! Storage on Cloudflare D1, the Worker's zero-setup default.
+
+use async_trait::async_trait;
+use loyalty_core::ports::StoreResult;
+use loyalty_core::stores::d1::{self, Outcome};
+use loyalty_core::stores::rpc::RpcBackend;
+use serde_json::Value;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, Env};
+
+/// The name of the D1 binding the Workers use (`[[d1_databases]] binding = "DB"`).
+pub const BINDING: &str = "DB";
+
+/// [`Storage`](loyalty_core::ports::Storage) on a D1 database: every use case
+/// is one `batch()` — one request, one transaction — of the statements of
+/// [`loyalty_core::stores::d1`], which make every decision in SQL.
+///
+/// The schema is created on first use when it is missing (or ahead of time
+/// with `wrangler d1 migrations apply`, from `loyalty-edge/migrations`).
+#[derive(Debug)]
+pub struct D1Store {
+    db: D1Database,
+    schema_checked: Cell<bool>,
+    batches: AtomicU64,
+}
+
+impl D1Store {
+    /// A store on `db`.
+    pub fn new(db: D1Database) -> D1Store {
+        D1Store { db, schema_checked: Cell::new(false), batches: AtomicU64::new(0) }
+    }
+
+    /// The store on the Worker's D1 binding `binding` ([`BINDING`] for the
+    /// examples), or `None` when the Worker has no such binding.
+    pub fn from_env(env: &Env, binding: &str) -> Option<D1Store> {
+        env.d1(binding).ok().map(D1Store::new)
+    }
+
+    /// Batches sent so far (one per storage call, plus one when the schema is created).
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Creates the schema where it is missing ([`d1::SCHEMA`], idempotent), in one batch.
+    ///
+    /// # Errors
+    /// The batch failed (see [`d1::classify_error`]).
+    pub async fn apply_schema(&self) -> StoreResult<()> {
+        self.run(d1::SCHEMA, "").await.map_err(|e| d1::classify_error("schema", &e))?;
+        self.schema_checked.set(true);
+        Ok(())
+    }
+
+    /// Runs `statements` as one batch, binding `request` where a statement takes it,
+    /// and returns the last statement's row. Errors are D1's message.
+    async fn run(&self, statements: &[&str], request: &str) -> Result<Option<Outcome>, String> {
+        let arg = JsValue::from_str(request);
+        let prepared = statements
+            .iter()
+            .map(|sql| {
+                let statement = self.db.prepare(*sql);
+                if d1::takes_request(sql) { statement.bind(std::slice::from_ref(&arg)) } else { Ok(statement) }
+            })
+            .collect::<worker::Result<Vec<D1PreparedStatement>>>()
+            .map_err(message)?;
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        let results = self.db.batch(prepared).await.map_err(message)?;
+        let last = results.last().ok_or("the batch returned no results")?;
+        let rows: Vec<Outcome> = last.results().map_err(message)?;
+        Ok(rows.into_iter().next())
+    }
+}
+
+/// The text of a D1 error: the message and its cause (where D1 puts SQLite's).
+fn message(e: worker::Error) -> String {
+    match e {
+        worker::Error::D1(d1) => {
+            let error: &js_sys::Error = d1.as_ref();
+            format!("{} ({})", String::from(error.message()), d1.cause())
+        }
+        other => other.to_string(),
+    }
+}
+
+#[async_trait(?Send)]
+impl RpcBackend for D1Store {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
+        let statements = d1::batch(function)?;
+        let outcome = match self.run(&statements, &request).await {
+            // A fresh database: create the schema once, then run the call again.
+            Err(e) if d1::is_missing_schema(&e) && !self.schema_checked.get() => {
+                self.apply_schema().await?;
+                self.run(&statements, &request).await
+            }
+            other => other,
+        };
+        let outcome = outcome.map_err(|e| d1::classify_error(function, &e))?;
+        d1::decode(function, outcome)
+    }
+}
