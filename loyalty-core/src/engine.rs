@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::domain::{BroadcastId, CustomerCode, CustomerId, Language, Timestamp};
+use crate::maybe_send::{MaybeSend, MaybeSync};
 use crate::ports::{
     Assistant, BotKind, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi, TelegramError,
 };
@@ -153,6 +154,55 @@ struct Inner {
     ports: Ports,
     usernames: Mutex<HashMap<BotKind, String>>,
     display_names: Mutex<HashMap<BotKind, String>>,
+    /// Claims whose processing ended without settling (a panic unwound it, or
+    /// its future was dropped): released by [`Engine::release_orphaned_claims`].
+    orphaned_claims: Mutex<Vec<(BotKind, i64)>>,
+    claim_hook: Option<Arc<dyn ClaimHook>>,
+}
+
+/// Told when an update's claim is taken and when its processing has ended,
+/// for runtimes where a panic aborts instead of unwinding (wasm32): there, a
+/// claim taken and never settled belonged to processing that died with the
+/// instance, and the adapter gives it to [`Engine::release_claims`] so that
+/// Telegram's retry of the update is processed instead of being taken for a
+/// duplicate. (Where panics unwind, the engine does this itself: see
+/// [`Engine::release_orphaned_claims`].) The hook must keep its record outside
+/// the state a panic destroys — on Workers, in a JavaScript global.
+pub trait ClaimHook: MaybeSend + MaybeSync + std::fmt::Debug {
+    /// `(bot, update_id)` was claimed and is about to be processed.
+    fn claimed(&self, bot: BotKind, update_id: i64);
+    /// The processing of `(bot, update_id)` ended (successfully or not).
+    fn settled(&self, bot: BotKind, update_id: i64);
+}
+
+/// An update's claim while it is processed. Settled when processing returns;
+/// dropped unsettled (a panic unwinding through it, or the future dropped),
+/// it records the claim as orphaned.
+pub(crate) struct ClaimGuard<'a> {
+    engine: &'a Engine,
+    claim: (BotKind, i64),
+    settled: bool,
+}
+
+impl ClaimGuard<'_> {
+    /// Processing ended: the claim stays (success, permanent failure) or the
+    /// caller released it (temporary failure).
+    pub(crate) fn settle(mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for ClaimGuard<'_> {
+    fn drop(&mut self) {
+        let (bot, update_id) = self.claim;
+        if !self.settled {
+            let mut orphans = self.engine.inner.orphaned_claims.lock().unwrap_or_else(|e| e.into_inner());
+            orphans.push(self.claim);
+        }
+        if let Some(hook) = &self.engine.inner.claim_hook {
+            hook.settled(bot, update_id);
+        }
+    }
 }
 
 impl Engine {
@@ -161,6 +211,18 @@ impl Engine {
     // one `Arc` type for both targets keeps the engine's API the same.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn new(config: Config, ports: Ports) -> Engine {
+        Engine::build(config, ports, None)
+    }
+
+    /// Builds an engine that tells `hook` about the claims of updates being
+    /// processed (see [`ClaimHook`]; loyalty-edge uses it on Workers).
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    pub fn with_claim_hook(config: Config, ports: Ports, hook: Arc<dyn ClaimHook>) -> Engine {
+        Engine::build(config, ports, Some(hook))
+    }
+
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    fn build(config: Config, ports: Ports, claim_hook: Option<Arc<dyn ClaimHook>>) -> Engine {
         let mut usernames = HashMap::new();
         if let Some(u) = &config.client_bot_username {
             usernames.insert(BotKind::Client, u.clone());
@@ -174,7 +236,52 @@ impl Engine {
                 ports,
                 usernames: Mutex::new(usernames),
                 display_names: Mutex::new(HashMap::new()),
+                orphaned_claims: Mutex::new(Vec::new()),
+                claim_hook,
             }),
+        }
+    }
+
+    /// Marks `(bot, update_id)` as claimed for the duration of its processing.
+    pub(crate) fn guard_claim(&self, bot: BotKind, update_id: i64) -> ClaimGuard<'_> {
+        if let Some(hook) = &self.inner.claim_hook {
+            hook.claimed(bot, update_id);
+        }
+        ClaimGuard { engine: self, claim: (bot, update_id), settled: false }
+    }
+
+    /// Releases the claims of updates whose processing died half-way (a
+    /// panic unwound it, or its future was dropped), so that Telegram's
+    /// retry of each is processed. Called by [`Engine::process_update`]
+    /// before each update, and by adapters right after catching a panic.
+    pub async fn release_orphaned_claims(&self) {
+        let orphans = {
+            let mut orphans = self.inner.orphaned_claims.lock().unwrap_or_else(|e| e.into_inner());
+            if orphans.is_empty() {
+                return;
+            }
+            std::mem::take(&mut *orphans)
+        };
+        self.release_claims(&orphans).await;
+    }
+
+    /// Releases `claims` (best effort; a failure is reported): their updates'
+    /// processing died, and Telegram's retries must be processed. Releasing
+    /// the claim of an update that did finish is safe for points (every
+    /// ledger write carries an idempotency key), at worst a message repeats.
+    pub async fn release_claims(&self, claims: &[(BotKind, i64)]) {
+        for &(bot, update_id) in claims {
+            if let Err(e) = self.storage().release_update(bot, update_id).await {
+                self.report(ErrorReport {
+                    message: format!(
+                        "could not release the claim of update {update_id} after its processing died: {e}"
+                    ),
+                    context: "webhook",
+                    update_kind: None,
+                    temporary: e.is_temporary(),
+                })
+                .await;
+            }
         }
     }
 

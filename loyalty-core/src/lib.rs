@@ -20,6 +20,6 @@ pub mod telegram;
 pub mod testkit;
 
 pub use config::{Config, ConfigError, Secret};
-pub use engine::{Engine, Outbox, Ports, Task};
+pub use engine::{ClaimHook, Engine, Outbox, Ports, Task};
 pub use error::{Error, Result};
 pub use memory::MemoryStore;

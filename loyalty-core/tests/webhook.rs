@@ -412,3 +412,80 @@ async fn the_first_reply_rides_in_the_response_body() {
     }
     assert_eq!(env.telegram.calls().len(), deferred_calls);
 }
+
+// ---------------------------------------------------------------------------
+// Processing that dies half-way.
+
+#[tokio::test]
+async fn a_panic_after_the_claim_releases_it_so_the_retry_is_processed() {
+    use futures::FutureExt;
+    let (env, store) = env();
+    let start = json_body(&text_json(8101, &anna(), "/start"));
+    store.panic_on("register_customer");
+    let died = std::panic::AssertUnwindSafe(
+        env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, start.clone())),
+    )
+    .catch_unwind()
+    .await;
+    assert!(died.is_err(), "the injected panic unwound through the engine");
+    // The adapter releases at once after catching the panic; Telegram's retry is processed.
+    env.engine.release_orphaned_claims().await;
+    let retry =
+        env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, start.clone())).await;
+    assert_eq!(retry.response.status(), StatusCode::OK);
+    assert!(!retry.response.body().is_empty(), "the retry ran the bot and answered with a call");
+    let who = CustomerRef::Telegram(TelegramUserId(anna().id));
+    let summary = env.storage.customer_summary(who, 10).await.unwrap().expect("registered");
+    assert_eq!(summary.customer.balance, 100, "one welcome bonus");
+    // Further deliveries are duplicates again.
+    let again = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, start)).await;
+    assert!(again.response.body().is_empty(), "a duplicate after success is a no-op");
+}
+
+#[tokio::test]
+async fn an_orphaned_claim_is_released_before_the_next_update_even_without_the_adapter() {
+    use futures::FutureExt;
+    let (env, store) = env();
+    let start = json_body(&text_json(8102, &anna(), "/start"));
+    store.panic_on("register_customer");
+    let died = std::panic::AssertUnwindSafe(
+        env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, start.clone())),
+    )
+    .catch_unwind()
+    .await;
+    assert!(died.is_err());
+    // No explicit release: the next update's processing releases it first.
+    let retry = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, start)).await;
+    assert!(!retry.response.body().is_empty(), "the retry was processed");
+    assert!(!unclaimed(&store, BotKind::Client, 8102).await, "and claimed again");
+}
+
+/// Records the hook's calls, as loyalty-edge's JavaScript registry does.
+#[derive(Debug, Default)]
+struct Hook(std::sync::Mutex<Vec<(&'static str, i64)>>);
+
+impl loyalty_core::ClaimHook for Hook {
+    fn claimed(&self, _bot: BotKind, update_id: i64) {
+        self.0.lock().unwrap().push(("claimed", update_id));
+    }
+    fn settled(&self, _bot: BotKind, update_id: i64) {
+        self.0.lock().unwrap().push(("settled", update_id));
+    }
+}
+
+#[tokio::test]
+async fn a_claim_hook_sees_every_claim_settle_and_release_claims_reopens_an_update() {
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let plain = TestEnv::with(store.clone(), test_config());
+    let hook = Arc::new(Hook::default());
+    let engine = loyalty_core::Engine::with_claim_hook(test_config(), plain.engine.ports().clone(), hook.clone());
+    let start = json_body(&text_json(8103, &anna(), "/start"));
+    let res = engine.handle_webhook(BotKind::Client, telegram_request(&plain, BotKind::Client, start.clone())).await;
+    assert!(!res.response.body().is_empty());
+    let dup = engine.handle_webhook(BotKind::Client, telegram_request(&plain, BotKind::Client, start.clone())).await;
+    assert!(dup.response.body().is_empty(), "a duplicate is not claimed, so the hook hears nothing of it");
+    assert_eq!(*hook.0.lock().unwrap(), vec![("claimed", 8103), ("settled", 8103)]);
+    // Where a panic aborts (wasm32), the adapter hands the unsettled claims to release_claims.
+    engine.release_claims(&[(BotKind::Client, 8103)]).await;
+    assert!(unclaimed(&store, BotKind::Client, 8103).await, "released");
+}

@@ -9,14 +9,24 @@
 // the dead instance with a 500, replaces the instance
 // (`__wbg_reset_state`, emitted by wasm-bindgen's
 // `--experimental-reset-state-function`) before the next call, and reports
-// the panic through the fresh instance. Later requests are unaffected.
+// the panic through the fresh instance, which also releases the claims of the
+// updates whose processing died (so Telegram's retries are processed). Later
+// requests are unaffected.
 import * as glue from "./index.js";
 
 const running = new Set();
 let broken = false;
+// Claims of updates whose processing died with an instance (taken from the
+// `__loyalty_claims` set the Rust side keeps), released by the next report.
+const orphaned = new Set();
 
 globalThis.__loyalty_on_panic = () => {
   broken = true;
+  const claims = globalThis.__loyalty_claims;
+  if (claims) {
+    for (const claim of claims) orphaned.add(claim);
+    claims.clear();
+  }
   for (const fail of running) fail(new Error("panic"));
   running.clear();
 };
@@ -60,7 +70,9 @@ function internalError() {
 function report(path, env, ctx) {
   try {
     usable();
-    glue.__loyalty_report_panic(path, env, ctx);
+    const claims = [...orphaned].join(",");
+    orphaned.clear();
+    glue.__loyalty_report_panic(path, env, ctx, claims);
   } catch (e) {
     console.error("reporting a panic failed", e);
   }

@@ -1,5 +1,6 @@
 //! The Worker's entry points: `fetch`, `scheduled`, and the panic report.
 
+use crate::claims::JsClaimHook;
 use crate::clock::{CryptoRandom, WorkerClock};
 use crate::d1::D1Store;
 use crate::http::{from_http, json, json_error, to_http};
@@ -96,7 +97,7 @@ pub fn engine(env: &Env) -> Result<Engine, ConfigError> {
     }
     let config = config_from_env(env)?;
     let ports = ports(env, &config)?;
-    let engine = Engine::new(config, ports);
+    let engine = Engine::with_claim_hook(config, ports, Arc::new(JsClaimHook));
     ENGINE.with(|e| *e.borrow_mut() = Some(engine.clone()));
     Ok(engine)
 }
@@ -217,12 +218,19 @@ pub async fn scheduled(env: Env) {
 /// Reports a panic that failed a request (called by the Worker's JavaScript
 /// entry after it has answered `500` and replaced the wasm instance). Only the
 /// route is reported, never the request: it may quote what someone sent.
+/// `claims` lists the updates whose processing died with the instance
+/// (`"<bot>:<update id>"`, comma-separated, from [`JsClaimHook`](crate::JsClaimHook)'s
+/// record): their claims are released, so Telegram's retries are processed.
 #[wasm_bindgen(js_name = "__loyalty_report_panic")]
-pub fn report_panic(path: String, env: Env, ctx: worker::worker_sys::Context) {
+pub fn report_panic(path: String, env: Env, ctx: worker::worker_sys::Context, claims: String) {
     let ctx = Context::new(ctx);
     let Ok(engine) = engine(&env) else { return };
     let report = ErrorReport::panic_in_request(&path, "worker");
-    ctx.wait_until(async move { engine.report(report).await });
+    let claims = crate::claims::parse(&claims);
+    ctx.wait_until(async move {
+        engine.release_claims(&claims).await;
+        engine.report(report).await;
+    });
 }
 
 /// Installs, once per wasm instance, a panic hook that runs the previous hook

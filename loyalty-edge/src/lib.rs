@@ -12,6 +12,8 @@ mod app;
 #[cfg(all(target_arch = "wasm32", feature = "openai"))]
 pub mod assistant;
 #[cfg(target_arch = "wasm32")]
+mod claims;
+#[cfg(target_arch = "wasm32")]
 mod clock;
 #[cfg(target_arch = "wasm32")]
 pub mod d1;
@@ -30,6 +32,8 @@ pub mod telegram;
 pub use app::{config_from_env, engine, fetch, ports, report_panic, scheduled};
 #[cfg(all(target_arch = "wasm32", feature = "openai"))]
 pub use assistant::FetchAssistant;
+#[cfg(target_arch = "wasm32")]
+pub use claims::JsClaimHook;
 #[cfg(target_arch = "wasm32")]
 pub use clock::{CryptoRandom, WorkerClock};
 #[cfg(target_arch = "wasm32")]

@@ -606,3 +606,51 @@ async fn the_d1_store_passes_the_conformance_suite_inside_workerd() {
         workerd.log()
     );
 }
+
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
+async fn a_panic_after_the_claim_leaves_the_update_to_telegrams_retry() {
+    let fake = FakeBotApi::start().await;
+    let vars = simulate::variables(&fake.url());
+    let build = repo_root().join("loyalty-edge/tests/fixture-worker/build");
+    let workerd = Workerd::start_with_d1(&[("fixture-worker", build)], &vars).await;
+    let base = workerd.url("fixture-worker");
+    let http = reqwest::Client::new();
+    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
+    let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
+    let anna = TgUser::new(401, "Anna");
+    let start = serde_json::to_vec(&text_json(7301, &anna, "/start")).expect("json");
+
+    let died =
+        http.post(format!("{base}/__panic_after_claim/client")).body(start.clone()).send().await.expect("answer");
+    assert_eq!(died.status(), 500, "{}", workerd.log());
+    // Telegram delivers the update again after the 500 (the release runs after that response).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let res = http
+            .post(format!("{base}/webhook/client"))
+            .header(SECRET_TOKEN_HEADER, &secret)
+            .header("content-type", "application/json")
+            .body(start.clone())
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(res.status(), 200);
+        let body = res.bytes().await.expect("body");
+        if !body.is_empty() || Instant::now() > deadline {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!body.is_empty(), "the retry was processed, not taken for a duplicate: {}", workerd.log());
+    let summary = reqwest::Client::new()
+        .post(format!("{base}/__rpc/customer_summary"))
+        .body(json!({"who": {"by": "telegram", "value": 401}, "recent": 0}).to_string())
+        .send()
+        .await
+        .expect("rpc")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(summary["customer"]["balance"], 100, "{summary}");
+}

@@ -258,7 +258,8 @@ async fn not_found() -> Response {
 }
 
 /// Turns a panic in a handler into a `500` for that request alone, reported
-/// through the engine's error reporter.
+/// through the engine's error reporter. The claim of an update whose
+/// processing panicked is released, so Telegram's retry of it is processed.
 async fn catch_panic(State(app): State<App>, req: Request, next: Next) -> Response {
     // The label is computed before the request is consumed (a static str: no allocation per request).
     let route = route_label(req.uri().path());
@@ -267,6 +268,7 @@ async fn catch_panic(State(app): State<App>, req: Request, next: Next) -> Respon
         // The payload is not reported: it may quote what someone sent.
         Err(_panic) => {
             app.engine.report(ErrorReport::panic_in_request(route, "server")).await;
+            app.engine.release_orphaned_claims().await;
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the team has been notified")
                 .into_response()
         }

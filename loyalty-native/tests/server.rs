@@ -308,6 +308,23 @@ async fn a_panic_fails_one_request_and_is_reported() {
 }
 
 #[tokio::test]
+async fn a_panic_after_the_claim_leaves_the_update_to_telegrams_retry() {
+    let rig = Rig::start().await;
+    let secret = rig.secret(BotKind::Client);
+    let anna = TgUser::new(101, "Anna");
+    rig.store.panic_on("register_customer");
+    let (status, _) = rig.post("client", &secret, start_update(1, &anna)).await;
+    assert_eq!(status, 500, "the panicking request fails");
+    // Telegram delivers the update again after the 500: it is processed, not taken for a duplicate.
+    let (status, body) = rig.post("client", &secret, start_update(1, &anna)).await;
+    assert_eq!((status, body["method"].as_str()), (200, Some("sendMessage")), "{body}");
+    let who = CustomerRef::Telegram(TelegramUserId(101));
+    let summary = rig.engine.storage().customer_summary(who, 0).await.unwrap().expect("registered");
+    assert_eq!(summary.customer.balance, 100, "one welcome bonus");
+    rig.shutdown().await;
+}
+
+#[tokio::test]
 async fn shutdown_waits_for_deferred_calls() {
     let fake = FakeBotApi::start().await;
     let mut config = test_config();

@@ -277,6 +277,10 @@ impl Engine {
     ///    webhook answers 2xx, and which long polling re-fetches until its
     ///    offset moves past it — delivers it again and the retry is processed.
     ///    A permanent failure keeps the claim: retrying would not help.
+    /// 4. If the processing dies half-way — a panic, or the future dropped —
+    ///    the claim is released too ([`Engine::release_orphaned_claims`] where
+    ///    panics unwind, a [`ClaimHook`](crate::engine::ClaimHook) where they
+    ///    abort), so that Telegram's retry is processed rather than dropped.
     ///
     /// A failure to claim is returned as it is (temporary ones make Telegram
     /// retry; nothing was done).
@@ -297,11 +301,15 @@ impl Engine {
     ///
     /// [`Storage::claim_update`]: crate::ports::Storage::claim_update
     pub async fn process_update(&self, bot: BotKind, update: &Update) -> Result<Option<Outbox>> {
+        self.release_orphaned_claims().await;
         let storage = self.storage();
         if !storage.claim_update(bot, update.update_id, self.now()).await? {
             return Ok(None);
         }
-        match self.handle_update(bot, update).await {
+        let guard = self.guard_claim(bot, update.update_id);
+        let handled = self.handle_update(bot, update).await;
+        guard.settle();
+        match handled {
             Ok(outbox) => Ok(Some(outbox)),
             Err(e) => {
                 if e.is_temporary()

@@ -15,13 +15,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Wraps a store, numbering every call from 1 and logging its method name.
 ///
-/// Two ways to break it:
+/// Three ways to break it:
 /// - [`FaultyStore::fail_call`]: call number `n` fails with
 ///   [`StoreError::Unavailable`], either without reaching the store or after
 ///   the store applied it (as when a connection drops before the commit is
 ///   acknowledged);
 /// - [`FaultyStore::fail_all`]: every call fails with the given error while it
-///   is set (an outage, or a permanent backend failure).
+///   is set (an outage, or a permanent backend failure);
+/// - [`FaultyStore::panic_on`]: the next call of a method panics (a bug).
 #[derive(Debug, Default)]
 pub struct FaultyStore<S> {
     inner: S,
@@ -31,6 +32,7 @@ pub struct FaultyStore<S> {
     fail_all: Mutex<Option<StoreError>>,
     log: Mutex<Vec<&'static str>>,
     claims: Mutex<Vec<bool>>,
+    panic_on: Mutex<Option<&'static str>>,
 }
 
 impl<S: Storage> FaultyStore<S> {
@@ -44,7 +46,14 @@ impl<S: Storage> FaultyStore<S> {
             fail_all: Mutex::new(None),
             log: Mutex::new(Vec::new()),
             claims: Mutex::new(Vec::new()),
+            panic_on: Mutex::new(None),
         }
+    }
+
+    /// Makes the next call of `method` (e.g. `"register_customer"`) panic,
+    /// once, without reaching the store: a bug half-way through a use case.
+    pub fn panic_on(&self, method: &'static str) {
+        *lock(&self.panic_on) = Some(method);
     }
 
     /// The wrapped store.
@@ -82,6 +91,17 @@ impl<S: Storage> FaultyStore<S> {
     async fn run<T>(&self, method: &'static str, op: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
         lock(&self.log).push(method);
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let panic_now = {
+            let mut panic_on = lock(&self.panic_on);
+            let now = *panic_on == Some(method);
+            if now {
+                *panic_on = None;
+            }
+            now
+        };
+        if panic_now {
+            panic!("FaultyStore: injected panic in call {n} ({method})");
+        }
         if let Some(e) = lock(&self.fail_all).clone() {
             return Err(e);
         }

@@ -21,6 +21,8 @@ env.DB = { type: "d1", id: "loyalty-test" };
 const mf = new Miniflare({
   host: "127.0.0.1",
   port: 0,
+  // The placeholder `request.cf`: no download from Cloudflare (tests run offline).
+  cf: false,
   log: new Log(LogLevel.INFO),
   workers: config.workers.map((w) => ({
     config: {

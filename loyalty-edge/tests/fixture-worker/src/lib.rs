@@ -11,22 +11,26 @@
 //!   `x-store: d1`, against `D1Store` on the Worker's D1 binding, emptied first
 //!   (its tables dropped, so the check also creates the schema on first use).
 //!   `GET /__conformance` lists the checks.
+//! * `POST /__panic_after_claim/<bot>` claims the update in the body as the
+//!   webhook would (storage and `loyalty_edge::JsClaimHook`), then panics:
+//!   processing that dies after the claim;
 //! * `POST /__rpc/<use case>` calls one use case of `D1Store` on the Worker's
 //!   D1 binding with the request JSON in the body, and answers its JSON (a
 //!   rejection as `{"rejected": …}`; other errors as 500): the tests' view of
 //!   the D1 database the Workers share.
 #![cfg(target_arch = "wasm32")]
 
+use loyalty_core::ClaimHook;
 use loyalty_core::Secret;
-use loyalty_core::ports::StoreError;
+use loyalty_core::ports::{BotKind, StoreError};
 use loyalty_core::stores::d1;
 use loyalty_core::stores::rest::RestEndpoint;
 use loyalty_core::stores::rpc::RpcBackend;
 use loyalty_core::testkit::conformance::{Check, Params, checks};
-use loyalty_edge::Service;
 use loyalty_edge::d1::{BINDING, D1Store};
 use loyalty_edge::http::{json, json_error};
 use loyalty_edge::supabase::SupabaseStore;
+use loyalty_edge::{JsClaimHook, Service};
 use worker::{Context, Env, Request, Response, event};
 
 #[event(fetch)]
@@ -43,6 +47,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
     if let Some(name) = path.strip_prefix("/__conformance/") {
         return conformance(&req, &env, name).await;
+    }
+    if let Some(bot) = path.strip_prefix("/__panic_after_claim/") {
+        return panic_after_claim(req, &env, bot).await;
     }
     if let Some(function) = path.strip_prefix("/__rpc/") {
         return rpc(req, &env, function).await;
@@ -108,4 +115,22 @@ async fn conformance_d1(check: &Check, env: &Env) -> worker::Result<Response> {
             "requests": store.batches(),
         }),
     )
+}
+
+async fn panic_after_claim(mut req: Request, env: &Env, bot: &str) -> worker::Result<Response> {
+    let Some(bot) = BotKind::parse(bot) else { return json_error(404, "no_such_bot", bot) };
+    let update: serde_json::Value = serde_json::from_str(&req.text().await?)?;
+    let Some(update_id) = update["update_id"].as_i64() else { return json_error(400, "no_update_id", "update_id") };
+    let engine = loyalty_edge::engine(env).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    if !engine
+        .storage()
+        .claim_update(bot, update_id, engine.now())
+        .await
+        .map_err(|e| worker::Error::RustError(e.to_string()))?
+    {
+        return json_error(409, "already_claimed", "the update was claimed before");
+    }
+    JsClaimHook.claimed(bot, update_id);
+    worker::Delay::from(std::time::Duration::from_millis(1)).await;
+    panic!("forced by the test fixture after claiming update {update_id}");
 }
