@@ -9,9 +9,14 @@
 //! process CPU time per update (user + system, from `/proc`) and, for both,
 //! the storage requests per update (counted by the proxy in front of postrust).
 //!
+//! A third run puts the same Worker on D1, its zero-setup default: in
+//! Miniflare (workerd with Cloudflare's local bindings), whose workerd process
+//! also runs the local D1 database — its CPU time includes the SQLite work
+//! that D1 does elsewhere on Cloudflare.
+//!
 //! Needs what `scripts/test.sh` sets up: the built Workers
-//! (`scripts/build-workers.sh client-webhook`), `WORKERD_BIN`
-//! (`eval "$(scripts/edge-tools.sh env)"`), `POSTRUST_BIN`
+//! (`scripts/build-workers.sh client-webhook`), `WORKERD_BIN`, `NODE_BIN` and
+//! `LOYALTY_EDGE_NODE_DIR` (`eval "$(scripts/edge-tools.sh env)"`), `POSTRUST_BIN`
 //! (`scripts/postrust.sh`) and PostgreSQL on 127.0.0.1:5432.
 //!
 //! Run: `cargo bench -p loyalty-benches --bench edge_load`
@@ -54,14 +59,46 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_micros(ticks * 1_000_000 / hz)
 }
 
-/// A run and the storage requests it caused.
-async fn measured(url: &str, secret: &str, supabase: &Supabase, connections: usize, seconds: u64) -> (Run, f64) {
+/// The ids of `pid`'s descendants, from `/proc/<pid>/task/*/children`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return out };
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+            out.push(child);
+            out.extend(descendants(child));
+        }
+    }
+    out
+}
+
+/// The `workerd` process Miniflare started under `pid`.
+fn workerd_under(pid: u32) -> u32 {
+    descendants(pid)
+        .into_iter()
+        .find(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "workerd"))
+        .expect("Miniflare runs a workerd process")
+}
+
+/// A run (after the sign-ups), the storage requests per update it caused and,
+/// for a process `pid`, that process's CPU time during the run.
+async fn measured(
+    url: &str,
+    secret: &str,
+    supabase: &Supabase,
+    connections: usize,
+    seconds: u64,
+    pid: Option<u32>,
+) -> (Run, f64, Duration) {
     sign_up(url, secret, CUSTOMERS).await;
     let before = supabase.requests.load(Ordering::Relaxed);
+    let cpu0 = pid.map(cpu_time);
     let run = balance_load(url, secret, CUSTOMERS, connections, seconds).await;
+    let cpu = pid.zip(cpu0).map_or(Duration::ZERO, |(pid, cpu0)| cpu_time(pid).saturating_sub(cpu0));
     let requests = supabase.requests.load(Ordering::Relaxed) - before;
     let per_update = requests as f64 / (run.updates as f64 + run.errors as f64).max(1.0);
-    (run, per_update)
+    (run, per_update, cpu)
 }
 
 #[tokio::main]
@@ -81,11 +118,22 @@ async fn main() {
     let build = repo_root().join("examples/edge/client-webhook/build");
     let workerd = Workerd::start_with(&[("client-webhook", build)], &vars).await;
     let url = format!("{}/webhook/client", workerd.url("client-webhook"));
-    let cpu0 = cpu_time(workerd.pid());
-    let (edge, edge_requests) = measured(&url, &secret, &supabase, connections, seconds).await;
-    let cpu = cpu_time(workerd.pid()).saturating_sub(cpu0);
+    let (edge, edge_requests, cpu) =
+        measured(&url, &secret, &supabase, connections, seconds, Some(workerd.pid())).await;
     drop(workerd);
     db.drop_db().await;
+
+    // The same Worker on D1 (no SUPABASE_URL), in Miniflare.
+    let d1_vars = simulate::variables(&fake.url());
+    let build = repo_root().join("examples/edge/client-webhook/build");
+    let miniflare = Workerd::start_with_d1(&[("client-webhook", build)], &d1_vars).await;
+    let d1_url = format!("{}/webhook/client", miniflare.url("client-webhook"));
+    let d1_workerd = workerd_under(miniflare.pid());
+    sign_up(&d1_url, &secret, CUSTOMERS).await;
+    let d1_cpu0 = cpu_time(d1_workerd);
+    let d1 = balance_load(&d1_url, &secret, CUSTOMERS, connections, seconds).await;
+    let d1_cpu = cpu_time(d1_workerd).saturating_sub(d1_cpu0);
+    drop(miniflare);
 
     // The native server, on a database of its own, through the same kind of proxy.
     let db = TestDb::new().await;
@@ -111,8 +159,8 @@ async fn main() {
     let server = tokio::spawn(serve(listener, app, async move {
         let _ = stop_rx.await;
     }));
-    let (native, native_requests) =
-        measured(&format!("http://{addr}/webhook/client"), &secret, &native_supabase, connections, seconds).await;
+    let (native, native_requests, _) =
+        measured(&format!("http://{addr}/webhook/client"), &secret, &native_supabase, connections, seconds, None).await;
     let _ = stop_tx.send(());
     let _ = server.await;
     db.drop_db().await;
@@ -127,4 +175,11 @@ async fn main() {
         cpu.as_secs_f64() * 1000.0 / handled.max(1) as f64
     );
     println!("ratio workerd/native updates/s: {:.2}", edge.per_second / native.per_second.max(f64::MIN_POSITIVE));
+    println!("Miniflare workerd on D1 (client-webhook Worker): {}", d1.summary());
+    let d1_handled = d1.updates as u64 + d1.errors;
+    println!(
+        "Miniflare workerd CPU (the Worker and the local D1): {:.1} ms in all, {:.3} ms per update",
+        d1_cpu.as_secs_f64() * 1000.0,
+        d1_cpu.as_secs_f64() * 1000.0 / d1_handled.max(1) as f64
+    );
 }
