@@ -67,6 +67,10 @@ pub fn route_label(path: &str) -> &'static str {
 /// default; the rest waits for the next pass (or for the job's own task).
 pub const BROADCAST_BATCHES_PER_PASS: u32 = 20;
 
+/// How long an update's claim is kept (7 days): Telegram stops redelivering an
+/// update within a day, so the maintenance pass forgets older claims.
+pub const UPDATE_CLAIM_RETENTION_SECS: i64 = 7 * 86_400;
+
 /// Work to do after a webhook has been answered: on Tokio a spawned task, on
 /// Workers `ctx.wait_until`. Run each with [`Engine::run_task`].
 #[derive(Debug, Clone, PartialEq)]
@@ -383,11 +387,26 @@ impl Engine {
     }
 
     /// One maintenance pass, run periodically by the adapters (a Tokio interval
-    /// natively, a Cron Trigger on Workers): marks overdue redemption requests
+    /// natively, a Cron Trigger on Workers): forgets update claims older than
+    /// [`UPDATE_CLAIM_RETENTION_SECS`], marks overdue redemption requests
     /// expired (telling the people involved) and resumes pending broadcasts —
     /// e.g. ones interrupted by a restart — delivering up to `broadcast_batches`
     /// batches of each. Failures are reported, not returned.
     pub async fn maintenance_pass(&self, broadcast_batches: u32) {
+        let cutoff = self.now().plus(-UPDATE_CLAIM_RETENTION_SECS);
+        match self.storage().prune_update_claims(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "old update claims forgotten"),
+            Err(e) => {
+                self.report(ErrorReport {
+                    message: format!("pruning old update claims failed: {e}"),
+                    context: "maintenance",
+                    update_kind: None,
+                    temporary: e.is_temporary(),
+                })
+                .await;
+            }
+        }
         match self.expire_redemptions().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "redemption requests expired"),

@@ -179,7 +179,7 @@ struct State {
     reversal_of: HashMap<EntryId, EntryId>,
     redemptions: Vec<RedemptionRow>,
     redemption_by_key: HashMap<String, RedemptionId>,
-    updates: HashSet<(BotKind, i64)>,
+    updates: HashMap<(BotKind, i64), Timestamp>,
     quotas: HashMap<(QuotaKind, TelegramUserId, Timestamp), u32>,
     broadcasts: Vec<BroadcastRow>,
     broadcast_by_key: HashMap<String, BroadcastId>,
@@ -1055,8 +1055,20 @@ impl Storage for MemoryStore {
         })
     }
 
-    async fn claim_update(&self, bot: BotKind, update_id: i64, _now: Timestamp) -> StoreResult<bool> {
-        Ok(self.lock()?.updates.insert((bot, update_id)))
+    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        if s.updates.contains_key(&(bot, update_id)) {
+            return Ok(false);
+        }
+        s.updates.insert((bot, update_id), now);
+        Ok(true)
+    }
+
+    async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let n = s.updates.len();
+        s.updates.retain(|_, claimed_at| *claimed_at >= before);
+        Ok((n - s.updates.len()) as u64)
     }
 
     async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {

@@ -93,6 +93,8 @@ CREATE TABLE IF NOT EXISTS loyalty_update_claims (
     PRIMARY KEY (bot, update_id)
 ) STRICT, WITHOUT ROWID;
 
+CREATE INDEX IF NOT EXISTS loyalty_update_claims_by_time ON loyalty_update_claims (claimed_at);
+
 CREATE TABLE IF NOT EXISTS loyalty_quotas (
     kind    TEXT    NOT NULL,
     user_id INTEGER NOT NULL,

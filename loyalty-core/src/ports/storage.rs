@@ -580,6 +580,12 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Forgets a claim after a temporary failure, so Telegram's retry is processed.
     async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()>;
 
+    /// Forgets the claims taken before `before` ([`Storage::claim_update`]'s
+    /// `now`); returns how many. Telegram stops redelivering an update within
+    /// a day, so an older claim guards against nothing: the maintenance pass
+    /// prunes those older than [`UPDATE_CLAIM_RETENTION_SECS`](crate::engine::UPDATE_CLAIM_RETENTION_SECS).
+    async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64>;
+
     /// Consumes one unit of a per-user daily quota; `false` when `limit` is reached.
     async fn consume_quota(
         &self,

@@ -138,6 +138,7 @@ END",
     claimed_at INTEGER NOT NULL,
     PRIMARY KEY (bot, update_id)
 ) STRICT, WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS loyalty_update_claims_by_time ON loyalty_update_claims (claimed_at)",
     "CREATE TABLE IF NOT EXISTS loyalty_quotas (
     kind    TEXT    NOT NULL,
     user_id INTEGER NOT NULL,
@@ -213,6 +214,7 @@ pub const FUNCTIONS: &[&str] = &[
     "program_stats",
     "claim_update",
     "release_update",
+    "prune_update_claims",
     "consume_quota",
     "create_broadcast",
     "claim_broadcast_batch",
@@ -259,6 +261,7 @@ fn body(function: &str) -> Option<&'static [&'static str]> {
         "program_stats" => sql::PROGRAM_STATS,
         "claim_update" => sql::CLAIM_UPDATE,
         "release_update" => sql::RELEASE_UPDATE,
+        "prune_update_claims" => sql::PRUNE_UPDATE_CLAIMS,
         "consume_quota" => sql::CONSUME_QUOTA,
         "create_broadcast" => sql::CREATE_BROADCAST,
         "claim_broadcast_batch" => sql::CLAIM_BROADCAST_BATCH,

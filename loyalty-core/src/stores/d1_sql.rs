@@ -1167,6 +1167,12 @@ pub(super) const RELEASE_UPDATE: &[&str] = &[
     answer!("'null'"),
 ];
 
+pub(super) const PRUNE_UPDATE_CLAIMS: &[&str] = &[
+    set!("n", concat!("(SELECT count(*) FROM loyalty_update_claims WHERE claimed_at < ", arg!("$.before"), ")")),
+    concat!("DELETE FROM loyalty_update_claims WHERE claimed_at < ", arg!("$.before")),
+    answer!(concat!("CAST(", op!("n"), " AS TEXT)")),
+];
+
 pub(super) const CONSUME_QUOTA: &[&str] = &[
     set!(
         "n",

@@ -231,6 +231,14 @@ impl<B: RpcBackend> Storage for B {
         call(self, "release_update", &Args { bot, update_id }).await
     }
 
+    async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64> {
+        #[derive(Serialize)]
+        struct Args {
+            before: Timestamp,
+        }
+        call(self, "prune_update_claims", &Args { before }).await
+    }
+
     async fn consume_quota(
         &self,
         kind: QuotaKind,

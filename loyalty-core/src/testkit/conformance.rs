@@ -208,6 +208,7 @@ pub fn checks() -> Vec<Check> {
         partner_api_keys,
         partner_and_program_stats,
         claim_and_release_updates,
+        prune_update_claims,
         consume_quota,
         broadcast_to_customers,
         broadcast_to_partners,
@@ -1479,6 +1480,22 @@ async fn claim_and_release_updates(ctx: &Ctx<'_>) -> CheckResult {
     ensure!(s.claim_update(BotKind::Client, 7, T0.plus(2)).await.or_fail("reclaim")?, "claim after release");
     ensure!(!s.claim_update(BotKind::Partner, 7, T0).await.or_fail("partner dup")?, "release freed another bot");
     s.release_update(BotKind::Admin, 123).await.or_fail("release unknown")?;
+    Ok(())
+}
+
+async fn prune_update_claims(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    ensure_eq!(s.prune_update_claims(T0).await.or_fail("prune nothing")?, 0, "pruned from no claims");
+    for (bot, id, at) in
+        [(BotKind::Client, 1, T0.plus(-100)), (BotKind::Partner, 1, T0.plus(-1)), (BotKind::Client, 2, T0)]
+    {
+        ensure!(s.claim_update(bot, id, at).await.or_fail("claim")?, "claim {bot:?} {id}");
+    }
+    ensure_eq!(s.prune_update_claims(T0).await.or_fail("prune")?, 2, "claims taken before the cutoff");
+    ensure!(s.claim_update(BotKind::Client, 1, T0).await.or_fail("reclaim")?, "a pruned claim is claimable again");
+    ensure!(s.claim_update(BotKind::Partner, 1, T0).await.or_fail("reclaim")?, "a pruned claim is claimable again");
+    ensure!(!s.claim_update(BotKind::Client, 2, T0).await.or_fail("kept")?, "a claim at the cutoff is kept");
+    ensure_eq!(s.prune_update_claims(T0).await.or_fail("prune again")?, 0, "nothing older left");
     Ok(())
 }
 

@@ -203,6 +203,9 @@ impl<S: Storage> Storage for FaultyStore<S> {
     async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
         self.run("release_update", self.inner.release_update(bot, update_id)).await
     }
+    async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64> {
+        self.run("prune_update_claims", self.inner.prune_update_claims(before)).await
+    }
     async fn consume_quota(
         &self,
         kind: QuotaKind,

@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "loyalty_functions",
         sql: include_str!("../../migrations/20261126090100_loyalty_functions.sql"),
     },
+    Migration {
+        version: "20261126090200",
+        name: "loyalty_prune_update_claims",
+        sql: include_str!("../../migrations/20261126090200_loyalty_prune_update_claims.sql"),
+    },
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

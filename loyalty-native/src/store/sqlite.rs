@@ -308,13 +308,6 @@ impl SqliteStore {
         self.read(ops::audit_log).await
     }
 
-    /// Deletes update claims ([`Storage::claim_update`]) made before `before`;
-    /// returns how many. Telegram stops redelivering an update after a day or
-    /// so, so claims older than a few days are safe to forget.
-    pub async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64> {
-        self.write(move |c| ops::prune_update_claims(c, before)).await
-    }
-
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer connection.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
@@ -507,6 +500,10 @@ impl Storage for SqliteStore {
 
     async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
         self.write(move |c| ops::release_update(c, bot, update_id)).await
+    }
+
+    async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64> {
+        self.write(move |c| ops::prune_update_claims(c, before)).await
     }
 
     async fn consume_quota(
