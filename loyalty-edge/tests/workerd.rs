@@ -568,14 +568,21 @@ async fn the_supabase_store_passes_the_conformance_suite_inside_workerd() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
-async fn the_d1_store_passes_the_conformance_suite_inside_workerd() {
+/// The fixture Worker alone in Miniflare on a fresh D1 database, with the fake
+/// Bot API: the fake, the Workers' variables, the runtime and the fixture's URL.
+async fn fixture_on_d1() -> (FakeBotApi, Vec<(&'static str, String)>, Workerd, String) {
     let fake = FakeBotApi::start().await;
     let vars = simulate::variables(&fake.url());
     let build = repo_root().join("loyalty-edge/tests/fixture-worker/build");
     let workerd = Workerd::start_with_d1(&[("fixture-worker", build)], &vars).await;
     let base = workerd.url("fixture-worker");
+    (fake, vars, workerd, base)
+}
+
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
+async fn the_d1_store_passes_the_conformance_suite_inside_workerd() {
+    let (_fake, _vars, workerd, base) = fixture_on_d1().await;
     let http = reqwest::Client::new();
     let names: Vec<String> =
         http.get(format!("{base}/__conformance")).send().await.expect("list").json().await.expect("names");
@@ -610,11 +617,7 @@ async fn the_d1_store_passes_the_conformance_suite_inside_workerd() {
 #[tokio::test]
 #[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
 async fn a_panic_after_the_claim_leaves_the_update_to_telegrams_retry() {
-    let fake = FakeBotApi::start().await;
-    let vars = simulate::variables(&fake.url());
-    let build = repo_root().join("loyalty-edge/tests/fixture-worker/build");
-    let workerd = Workerd::start_with_d1(&[("fixture-worker", build)], &vars).await;
-    let base = workerd.url("fixture-worker");
+    let (_fake, vars, workerd, base) = fixture_on_d1().await;
     let http = reqwest::Client::new();
     let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
     let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
