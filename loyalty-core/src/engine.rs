@@ -147,9 +147,21 @@ impl Outbox {
 }
 
 /// The loyalty engine: cheap to clone, shared by every request.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
+    /// The store view of one update's processing ([`Storage::fold_claim`]),
+    /// used instead of the port's store by [`Engine::storage`].
+    scoped_storage: Option<Arc<dyn Storage>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("inner", &self.inner)
+            .field("scoped_storage", &self.scoped_storage.is_some())
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -243,7 +255,13 @@ impl Engine {
                 orphaned_claims: Mutex::new(Vec::new()),
                 claim_hook,
             }),
+            scoped_storage: None,
         }
+    }
+
+    /// This engine with `storage` in place of the port's store, for one update's processing.
+    pub(crate) fn scoped(&self, storage: Arc<dyn Storage>) -> Engine {
+        Engine { inner: self.inner.clone(), scoped_storage: Some(storage) }
     }
 
     /// Marks `(bot, update_id)` as claimed for the duration of its processing.
@@ -275,7 +293,7 @@ impl Engine {
     /// ledger write carries an idempotency key), at worst a message repeats.
     pub async fn release_claims(&self, claims: &[(BotKind, i64)]) {
         for &(bot, update_id) in claims {
-            if let Err(e) = self.storage().release_update(bot, update_id).await {
+            if let Err(e) = self.base_storage().release_update(bot, update_id).await {
                 self.report(ErrorReport {
                     message: format!(
                         "could not release the claim of update {update_id} after its processing died: {e}"
@@ -299,9 +317,14 @@ impl Engine {
         &self.inner.ports
     }
 
+    /// The port's store itself, never an update's view (for claims and releases).
+    pub(crate) fn base_storage(&self) -> &dyn Storage {
+        self.inner.ports.storage.as_ref()
+    }
+
     /// Storage.
     pub fn storage(&self) -> &dyn Storage {
-        self.inner.ports.storage.as_ref()
+        self.scoped_storage.as_deref().unwrap_or(self.inner.ports.storage.as_ref())
     }
 
     /// Current time from the clock port.

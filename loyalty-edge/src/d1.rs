@@ -1,7 +1,7 @@
 //! Storage on Cloudflare D1, the Worker's zero-setup default.
 
 use async_trait::async_trait;
-use loyalty_core::ports::StoreResult;
+use loyalty_core::ports::{StoreError, StoreResult, UpdateClaim};
 use loyalty_core::stores::d1::{self, Outcome};
 use loyalty_core::stores::rpc::RpcBackend;
 use serde_json::Value;
@@ -48,20 +48,23 @@ impl D1Store {
     /// # Errors
     /// The batch failed (see [`d1::classify_error`]).
     pub async fn apply_schema(&self) -> StoreResult<()> {
-        self.run(d1::SCHEMA, "").await.map_err(|e| d1::classify_error("schema", &e))?;
+        self.run(d1::SCHEMA, "", "").await.map_err(|e| d1::classify_error("schema", &e))?;
         self.schema_checked.set(true);
         Ok(())
     }
 
-    /// Runs `statements` as one batch, binding `request` where a statement takes it,
-    /// and returns the last statement's row. Errors are D1's message.
-    async fn run(&self, statements: &[&str], request: &str) -> Result<Option<Outcome>, String> {
-        let arg = JsValue::from_str(request);
+    /// Runs `statements` as one batch, binding `request` (and `claim`) where a
+    /// statement takes them, and returns the last statement's row. Errors are D1's message.
+    async fn run(&self, statements: &[&str], request: &str, claim: &str) -> Result<Option<Outcome>, String> {
+        let args = [JsValue::from_str(request), JsValue::from_str(claim)];
         let prepared = statements
             .iter()
             .map(|sql| {
                 let statement = self.db.prepare(*sql);
-                if d1::takes_request(sql) { statement.bind(std::slice::from_ref(&arg)) } else { Ok(statement) }
+                match d1::bindings(sql) {
+                    0 => Ok(statement),
+                    n => statement.bind(&args[..n]),
+                }
             })
             .collect::<worker::Result<Vec<D1PreparedStatement>>>()
             .map_err(message)?;
@@ -84,19 +87,36 @@ fn message(e: worker::Error) -> String {
     }
 }
 
-#[async_trait(?Send)]
-impl RpcBackend for D1Store {
-    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
-        let statements = d1::batch(function)?;
-        let outcome = match self.run(&statements, &request).await {
+impl D1Store {
+    /// One call: `statements` with `request` (and `claim`), creating the
+    /// schema first when the database has none.
+    async fn call(&self, function: &str, statements: &[&str], request: &str, claim: &str) -> StoreResult<Value> {
+        let outcome = match self.run(statements, request, claim).await {
             // A fresh database: create the schema once, then run the call again.
             Err(e) if d1::is_missing_schema(&e) && !self.schema_checked.get() => {
                 self.apply_schema().await?;
-                self.run(&statements, &request).await
+                self.run(statements, request, claim).await
             }
             other => other,
         };
         let outcome = outcome.map_err(|e| d1::classify_error(function, &e))?;
         d1::decode(function, outcome)
+    }
+}
+
+#[async_trait(?Send)]
+impl RpcBackend for D1Store {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
+        self.call(function, &d1::batch(function)?, &request, "").await
+    }
+
+    async fn call_function_claimed(
+        &self,
+        claim: &UpdateClaim,
+        function: &'static str,
+        request: String,
+    ) -> StoreResult<Value> {
+        let claim = serde_json::to_string(claim).map_err(|e| StoreError::Backend(format!("{function}: {e}")))?;
+        self.call(function, &d1::claimed_batch(function)?, &request, &claim).await
     }
 }

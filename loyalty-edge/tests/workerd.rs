@@ -272,8 +272,8 @@ async fn bad_input_and_duplicates(env: Env) {
     let before = env.storage_requests();
     let (status, first) = env.post_update(BotKind::Client, start.clone()).await;
     if let (Some(before), Some(after)) = (before, env.storage_requests()) {
-        // The update's claim and the sign-up itself, each one PostgREST request (docs/PERFORMANCE.md).
-        assert_eq!(after - before, 2, "storage requests on the response path of /start");
+        // The update's claim folded into the sign-up: one PostgREST request (docs/PERFORMANCE.md).
+        assert_eq!(after - before, 1, "storage requests on the response path of /start");
     }
     assert_eq!(status, 200);
     assert!(!first.is_empty(), "the first delivery answers with a Bot API call");

@@ -31,14 +31,14 @@ impl SqliteBatches {
         SqliteBatches { conn: Mutex::new(conn), batches: AtomicU64::new(0) }
     }
 
-    fn run(&self, statements: &[&str], request: &str) -> rusqlite::Result<Option<Outcome>> {
+    fn run(&self, statements: &[&str], request: &str, claim: &str) -> rusqlite::Result<Option<Outcome>> {
         self.batches.fetch_add(1, Ordering::Relaxed);
         let mut conn = self.conn.lock().expect("lock");
         let tx = conn.transaction()?;
         let mut outcome = None;
         for statement in statements {
             let mut stmt = tx.prepare_cached(statement)?;
-            let bound: Vec<&str> = if d1::takes_request(statement) { vec![request] } else { vec![] };
+            let bound = &[request, claim][..d1::bindings(statement)];
             let mut rows = stmt.query(params_from_iter(bound))?;
             while let Some(row) = rows.next()? {
                 outcome = Some(Outcome { answer: row.get(0)?, fault: row.get(1)? });
@@ -49,18 +49,33 @@ impl SqliteBatches {
     }
 }
 
-#[async_trait]
-impl RpcBackend for SqliteBatches {
-    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
-        let statements = d1::batch(function)?;
-        let outcome = match self.run(&statements, &request) {
+impl SqliteBatches {
+    fn call(&self, function: &str, statements: &[&str], request: &str, claim: &str) -> StoreResult<Value> {
+        let outcome = match self.run(statements, request, claim) {
             Err(e) if d1::is_missing_schema(&e.to_string()) => {
-                self.run(d1::SCHEMA, "").map_err(|e| d1::classify_error("schema", &e.to_string()))?;
-                self.run(&statements, &request)
+                self.run(d1::SCHEMA, "", "").map_err(|e| d1::classify_error("schema", &e.to_string()))?;
+                self.run(statements, request, claim)
             }
             other => other,
         };
         d1::decode(function, outcome.map_err(|e| d1::classify_error(function, &e.to_string()))?)
+    }
+}
+
+#[async_trait]
+impl RpcBackend for SqliteBatches {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
+        self.call(function, &d1::batch(function)?, &request, "")
+    }
+
+    async fn call_function_claimed(
+        &self,
+        claim: &UpdateClaim,
+        function: &'static str,
+        request: String,
+    ) -> StoreResult<Value> {
+        let claim = serde_json::to_string(claim).expect("a claim encodes");
+        self.call(function, &d1::claimed_batch(function)?, &request, &claim)
     }
 }
 
@@ -134,4 +149,10 @@ async fn sql_errors_are_permanent_and_unknown_jobs_are_faults() {
     store.conn.lock().unwrap().execute_batch("DROP TABLE loyalty_quotas; CREATE TABLE loyalty_quotas (x)").unwrap();
     let err = store.consume_quota(QuotaKind::Assistant, TelegramUserId(1), Timestamp(0), 5).await.unwrap_err();
     assert!(matches!(&err, StoreError::Backend(m) if m.contains("consume_quota")), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_d1_statements_fold_an_update_claim_into_the_first_call() {
+    let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqliteBatches::empty());
+    loyalty_core::testkit::folding::check_fold_claim(store).await.unwrap();
 }

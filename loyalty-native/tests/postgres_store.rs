@@ -161,6 +161,15 @@ async fn pg_store_passes_the_conformance_suite() {
 // Migrations
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_store_folds_an_update_claim_into_the_first_call() {
+    let db = TestDb::new().await;
+    let store: Arc<dyn Storage> = Arc::new(db.store().await);
+    let outcome = loyalty_core::testkit::folding::check_fold_claim(store).await;
+    db.drop_db().await;
+    outcome.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_apply_to_an_empty_database_and_rerun_as_a_no_op() {
     let db = TestDb::empty().await;
     let applied = migrate(&db.url()).await.expect("first run");

@@ -139,6 +139,15 @@ async fn postgrest_store_passes_the_conformance_suite() {
     report.assert_success();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgrest_store_folds_an_update_claim_into_one_request() {
+    let db = TestDb::new().await;
+    let store: Arc<dyn Storage> = Arc::new(db.server.store());
+    let outcome = loyalty_core::testkit::folding::check_fold_claim(store).await;
+    db.drop_db().await;
+    outcome.unwrap();
+}
+
 // ---------------------------------------------------------------------------
 // Races
 

@@ -1,4 +1,4 @@
--- loyalty-rs storage schema (3/3): forgetting old update claims.
+-- loyalty-rs storage schema, migration 3: forgetting old update claims.
 --
 -- Telegram stops redelivering an update within a day, so a claim in
 -- processed_updates older than that guards against nothing; the maintenance

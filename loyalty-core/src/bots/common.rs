@@ -189,6 +189,8 @@ pub(crate) async fn settle<T>(
     match r {
         Ok(v) => Ok(Ok(v)),
         Err(StoreError::Rejected(rej)) => Ok(Err(rejection_text(lang, &rej))),
+        // A duplicate delivery: the engine drops the whole update.
+        Err(e @ StoreError::DuplicateUpdate) => Err(Error::Store(e)),
         Err(e) if e.is_temporary() => Err(Error::Store(e)),
         Err(e) => {
             engine.report(ErrorReport { message: e.to_string(), context, update_kind: None, temporary: false }).await;

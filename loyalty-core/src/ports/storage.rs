@@ -30,6 +30,11 @@ pub enum StoreError {
     /// The backend failed in a way a retry will not fix (bad schema, bug).
     #[error("storage failure: {0}")]
     Backend(String),
+    /// The call was to claim an update as well ([`Storage::fold_claim`]) and
+    /// the update had been claimed before: a duplicate delivery. Nothing was
+    /// applied; the engine drops the update.
+    #[error("the update was claimed before (a duplicate delivery)")]
+    DuplicateUpdate,
 }
 
 impl StoreError {
@@ -447,6 +452,58 @@ pub enum QuotaKind {
     Assistant,
 }
 
+/// An update's claim ([`Storage::claim_update`]'s arguments), to be folded
+/// into the first storage call of the update's processing ([`Storage::fold_claim`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateClaim {
+    /// The bot the update came to.
+    pub bot: BotKind,
+    /// Telegram's update id.
+    pub update_id: i64,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// Where a folded claim stands ([`FoldedStore::state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoldState {
+    /// No call through the view has claimed the update yet.
+    Pending,
+    /// A call claimed it, together with its own work.
+    Claimed,
+    /// A call found it claimed before: the update is a duplicate.
+    Duplicate,
+}
+
+/// A store view for processing one update, from [`Storage::fold_claim`].
+pub struct FoldedStore {
+    /// Use this for every storage call of the update.
+    pub storage: std::sync::Arc<dyn Storage>,
+    state: std::sync::Arc<std::sync::Mutex<FoldState>>,
+}
+
+impl FoldedStore {
+    /// A view and the shared state its calls update (for backends implementing
+    /// [`Storage::fold_claim`]).
+    pub fn new(
+        storage: std::sync::Arc<dyn Storage>,
+        state: std::sync::Arc<std::sync::Mutex<FoldState>>,
+    ) -> FoldedStore {
+        FoldedStore { storage, state }
+    }
+
+    /// Where the claim stands now.
+    pub fn state(&self) -> FoldState {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for FoldedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FoldedStore").field("state", &self.state()).finish_non_exhaustive()
+    }
+}
+
 /// Which bot an update came to (and which token sends a call).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -576,6 +633,24 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Claims an update for processing: `true` the first time `(bot, update_id)`
     /// is seen, `false` for a duplicate.
     async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool>;
+
+    /// A view of this store for processing one update, whose first call also
+    /// claims the update — atomically, in the same round trip — so that an
+    /// update costs one storage request where it makes one call, instead of
+    /// two. If the update had been claimed before, that first call applies
+    /// nothing and fails with [`StoreError::DuplicateUpdate`] (as does every
+    /// later call through the view). A call that fails otherwise
+    /// ([`Unavailable`](StoreError::Unavailable), [`Backend`](StoreError::Backend))
+    /// claims nothing, and the next call tries again; a refused call
+    /// ([`Rejected`](StoreError::Rejected)) still claims.
+    ///
+    /// `None` (the provided implementation) when the backend cannot fold: the
+    /// engine then calls [`Storage::claim_update`] itself. The RPC backends
+    /// ([`stores::rpc`](crate::stores::rpc): Postgres, PostgREST, D1) fold.
+    fn fold_claim(self: std::sync::Arc<Self>, claim: UpdateClaim) -> Option<FoldedStore> {
+        let _ = claim;
+        None
+    }
 
     /// Forgets a claim after a temporary failure, so Telegram's retry is processed.
     async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()>;

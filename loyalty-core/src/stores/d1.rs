@@ -237,6 +237,20 @@ pub fn batch(function: &str) -> StoreResult<Vec<&'static str>> {
     Ok(statements)
 }
 
+/// The statements of use case `function` preceded by the claim of an update
+/// ([`Storage::fold_claim`](crate::ports::Storage::fold_claim)): one batch that
+/// claims the update and does the use case, or — the update claimed before —
+/// applies nothing, which [`decode`] reports as [`StoreError::DuplicateUpdate`].
+/// The claim's statements take the claim's JSON as `?2` ([`bindings`]).
+///
+/// # Errors
+/// [`StoreError::Backend`] for a name that is not a use case.
+pub fn claimed_batch(function: &str) -> StoreResult<Vec<&'static str>> {
+    let mut statements = batch(function)?;
+    statements.splice(1..1, sql::CLAIM.iter().copied());
+    Ok(statements)
+}
+
 fn body(function: &str) -> Option<&'static [&'static str]> {
     Some(match function {
         "register_customer" => sql::REGISTER_CUSTOMER,
@@ -271,11 +285,18 @@ fn body(function: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// Whether `statement` (an item of a [`batch`]) takes the request as `?1`;
-/// the first and last statements of a batch take no parameter, and D1 refuses
-/// a binding a statement does not use.
-pub fn takes_request(statement: &str) -> bool {
-    statement.contains("?1")
+/// How many values `statement` (an item of a [`batch`] or [`claimed_batch`])
+/// binds, in order: 0; 1 — the request's JSON as `?1`; or 2 — the request's
+/// JSON, then the claim's as `?2`. (D1 refuses more values than a statement
+/// has parameters.)
+pub fn bindings(statement: &str) -> usize {
+    if statement.contains("?2") {
+        2
+    } else if statement.contains("?1") {
+        1
+    } else {
+        0
+    }
 }
 
 /// The row the last statement of a [`batch`] returns.
@@ -296,6 +317,9 @@ pub struct Outcome {
 pub fn decode(function: &str, outcome: Option<Outcome>) -> StoreResult<Value> {
     let outcome = outcome.ok_or_else(|| StoreError::Backend(format!("{function}: the batch returned no answer")))?;
     if let Some(fault) = outcome.fault {
+        if fault == sql::DUPLICATE {
+            return Err(StoreError::DuplicateUpdate);
+        }
         return Err(StoreError::Backend(format!("{function}: {fault}")));
     }
     let answer = outcome.answer.ok_or_else(|| StoreError::Backend(format!("{function}: the batch left no answer")))?;
@@ -369,6 +393,21 @@ mod tests {
             assert!(b.iter().all(|s| !s.trim().is_empty() && !s.contains(';')), "{f}: one statement per item");
         }
         assert!(matches!(batch("drop_everything"), Err(StoreError::Backend(_))));
+    }
+
+    #[test]
+    fn a_claimed_batch_claims_first_and_binds_the_claim_second() {
+        for f in FUNCTIONS {
+            let (plain, claimed) = (batch(f).unwrap(), claimed_batch(f).unwrap());
+            assert_eq!(claimed.len(), plain.len() + sql::CLAIM.len(), "{f}");
+            assert_eq!(claimed[0], plain[0]);
+            assert_eq!(&claimed[1..=sql::CLAIM.len()], sql::CLAIM);
+            assert_eq!(&claimed[sql::CLAIM.len() + 1..], &plain[1..]);
+            assert!(claimed[1..=sql::CLAIM.len()].iter().all(|s| bindings(s) == 2), "{f}");
+            assert!(plain.iter().all(|s| bindings(s) < 2), "{f}: only the claim binds ?2");
+        }
+        let duplicate = Outcome { answer: None, fault: Some(sql::DUPLICATE.into()) };
+        assert_eq!(decode("f", Some(duplicate)), Err(StoreError::DuplicateUpdate));
     }
 
     #[test]

@@ -353,6 +353,23 @@ pub(super) const BEGIN: &str = "INSERT OR REPLACE INTO loyalty_op (id) VALUES (1
 pub(super) const END: &str = "DELETE FROM loyalty_op RETURNING \
      iif(err IS NOT NULL, json_object('rejected', json(err)), res) AS answer, fault";
 
+/// The claim of an update, folded into a use case's batch (after [`BEGIN`],
+/// before the use case's statements; `?2` is the claim's JSON): an update
+/// claimed before stops the batch with the fault [`DUPLICATE`].
+pub(super) const CLAIM: &[&str] = &[
+    concat!(
+        "UPDATE loyalty_op SET fault = 'duplicate update' WHERE EXISTS (SELECT 1 FROM loyalty_update_claims ",
+        "WHERE bot = json_extract(?2, '$.bot') AND update_id = json_extract(?2, '$.update_id'))"
+    ),
+    concat!(
+        "INSERT INTO loyalty_update_claims (bot, update_id, claimed_at) SELECT json_extract(?2, '$.bot'), ",
+        "json_extract(?2, '$.update_id'), json_extract(?2, '$.now') FROM loyalty_op WHERE fault IS NULL"
+    ),
+];
+
+/// The fault of a folded claim that found the update claimed before.
+pub(super) const DUPLICATE: &str = "duplicate update";
+
 pub(super) const REGISTER_CUSTOMER: &[&str] = &[
     reject!(
         "invalid_amount",

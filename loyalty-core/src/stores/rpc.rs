@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::{Arc, Mutex};
 
 /// A way to call the `loyalty.<function>(jsonb) → jsonb` SQL functions.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
@@ -24,6 +25,71 @@ pub trait RpcBackend: MaybeSend + MaybeSync {
     /// function (SQLSTATE `LY001`) as [`StoreError::Rejected`], temporary
     /// failures as [`StoreError::Unavailable`], the rest as [`StoreError::Backend`].
     async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value>;
+
+    /// Claims the update `claim` and calls `loyalty.<function>` in one
+    /// transaction and one round trip ([`Storage::fold_claim`]): an update
+    /// claimed before gives [`StoreError::DuplicateUpdate`] with nothing
+    /// applied; a rejection keeps the claim.
+    ///
+    /// The provided implementation calls the SQL function
+    /// `loyalty.call_claimed` (migration `20261126090300`) through
+    /// [`RpcBackend::call_function`], so any backend that can call the
+    /// functions gets it; D1 composes its own batch instead.
+    async fn call_function_claimed(
+        &self,
+        claim: &UpdateClaim,
+        function: &'static str,
+        request: String,
+    ) -> StoreResult<Value> {
+        let claim = serde_json::to_string(claim)
+            .map_err(|e| StoreError::Backend(format!("{function}: cannot encode the claim: {e}")))?;
+        let body = format!(r#"{{"claim":{claim},"function":"{function}","req":{request}}}"#);
+        let answer = self.call_function("call_claimed", body).await?;
+        if is_duplicate_answer(&answer) {
+            return Err(StoreError::DuplicateUpdate);
+        }
+        Ok(answer)
+    }
+}
+
+/// Whether `answer` is `loyalty.call_claimed`'s `{"duplicate_update": true}`.
+pub fn is_duplicate_answer(answer: &Value) -> bool {
+    answer.as_object().is_some_and(|o| o.len() == 1 && o.get("duplicate_update") == Some(&Value::Bool(true)))
+}
+
+/// A store view whose first call also claims an update ([`Storage::fold_claim`]).
+struct ClaimingRpc {
+    inner: Arc<dyn RpcBackend>,
+    claim: UpdateClaim,
+    state: Arc<Mutex<FoldState>>,
+}
+
+impl ClaimingRpc {
+    fn state(&self) -> std::sync::MutexGuard<'_, FoldState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl RpcBackend for ClaimingRpc {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
+        let state = *self.state();
+        match state {
+            FoldState::Duplicate => Err(StoreError::DuplicateUpdate),
+            FoldState::Claimed => self.inner.call_function(function, request).await,
+            FoldState::Pending => {
+                let result = self.inner.call_function_claimed(&self.claim, function, request).await;
+                let mut state = self.state();
+                match &result {
+                    Ok(_) | Err(StoreError::Rejected(_)) => *state = FoldState::Claimed,
+                    Err(StoreError::DuplicateUpdate) => *state = FoldState::Duplicate,
+                    Err(_) => {} // nothing was claimed: the next call tries again
+                }
+                result
+            }
+        }
+    }
 }
 
 /// Encodes `input`, calls `function` and decodes its result.
@@ -53,7 +119,15 @@ pub fn decode_result<T: DeserializeOwned>(function: &str, value: Value) -> Store
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-impl<B: RpcBackend> Storage for B {
+impl<B: RpcBackend + 'static> Storage for B {
+    // One isolate is one thread on wasm32: the view need not be `Send`/`Sync` there.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    fn fold_claim(self: Arc<Self>, claim: UpdateClaim) -> Option<FoldedStore> {
+        let state = Arc::new(Mutex::new(FoldState::Pending));
+        let view = ClaimingRpc { inner: self, claim, state: state.clone() };
+        Some(FoldedStore::new(Arc::new(view), state))
+    }
+
     async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
         call(self, "register_customer", &req).await
     }

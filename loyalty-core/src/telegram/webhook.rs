@@ -5,7 +5,7 @@
 use crate::config::{Config, Secret};
 use crate::engine::{Engine, Outbox, Task};
 use crate::error::Result;
-use crate::ports::{BotKind, ErrorReport};
+use crate::ports::{BotKind, ErrorReport, FoldState, UpdateClaim};
 use crate::telegram::Update;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
@@ -266,10 +266,15 @@ impl Engine {
     /// Processes one update exactly once as far as its effects go: the entry
     /// point for webhooks ([`Engine::handle_webhook`]) and long polling alike.
     ///
-    /// 1. [`Storage::claim_update`] records `(bot, update_id)`. If it was
+    /// 1. The update is claimed: `(bot, update_id)` is recorded. If it was
     ///    already claimed this is a duplicate delivery (a retry after a lost
     ///    response, a concurrent redelivery, or a poller overlapping a webhook)
     ///    and the result is `Ok(None)`: nothing happens, nothing is sent.
+    ///    Where the store can ([`Storage::fold_claim`]: the RPC stores), the
+    ///    claim rides with the processing's first storage call — one round
+    ///    trip for both, the call applying nothing for a duplicate; an update
+    ///    that makes no storage call is claimed after its processing, before
+    ///    anything is sent. Otherwise [`Storage::claim_update`] comes first.
     /// 2. [`Engine::handle_update`] runs the bot and returns its [`Outbox`].
     /// 3. If it fails temporarily (storage unreachable, …) the claim is
     ///    released (best effort; a failed release is reported) and the error
@@ -300,20 +305,44 @@ impl Engine {
     /// succeeded; a call that fails later is reported, not retried by Telegram.
     ///
     /// [`Storage::claim_update`]: crate::ports::Storage::claim_update
+    /// [`Storage::fold_claim`]: crate::ports::Storage::fold_claim
     pub async fn process_update(&self, bot: BotKind, update: &Update) -> Result<Option<Outbox>> {
         self.release_orphaned_claims().await;
-        let storage = self.storage();
-        if !storage.claim_update(bot, update.update_id, self.now()).await? {
-            return Ok(None);
-        }
+        let storage = self.base_storage();
+        let claim = UpdateClaim { bot, update_id: update.update_id, now: self.now() };
+        let Some(folded) = self.ports().storage.clone().fold_claim(claim) else {
+            // The backend cannot fold the claim into a call: claim first.
+            if !storage.claim_update(bot, update.update_id, claim.now).await? {
+                return Ok(None);
+            }
+            let guard = self.guard_claim(bot, update.update_id);
+            let handled = self.handle_update(bot, update).await;
+            guard.settle();
+            return self.settle_claimed(bot, update, handled).await;
+        };
+        // The first storage call of the processing claims the update in the same round trip.
         let guard = self.guard_claim(bot, update.update_id);
-        let handled = self.handle_update(bot, update).await;
+        let handled = self.scoped(folded.storage.clone()).handle_update(bot, update).await;
         guard.settle();
+        match folded.state() {
+            FoldState::Duplicate => Ok(None),
+            FoldState::Claimed => self.settle_claimed(bot, update, handled).await,
+            // No call claimed it (the update needed no storage, or its calls failed).
+            FoldState::Pending => match handled {
+                Ok(outbox) => Ok(storage.claim_update(bot, update.update_id, claim.now).await?.then_some(outbox)),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// The end of a claimed update's processing: its outbox, or the error
+    /// after releasing the claim when the failure was temporary.
+    async fn settle_claimed(&self, bot: BotKind, update: &Update, handled: Result<Outbox>) -> Result<Option<Outbox>> {
         match handled {
             Ok(outbox) => Ok(Some(outbox)),
             Err(e) => {
                 if e.is_temporary()
-                    && let Err(release) = storage.release_update(bot, update.update_id).await
+                    && let Err(release) = self.base_storage().release_update(bot, update.update_id).await
                 {
                     self.report(ErrorReport {
                         message: format!("could not release update {} after a failure: {release}", update.update_id),

@@ -4,6 +4,7 @@
 pub mod conformance;
 pub mod fakes;
 mod faults;
+pub mod folding;
 mod inspect;
 pub mod scenario;
 

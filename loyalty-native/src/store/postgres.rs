@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "loyalty_prune_update_claims",
         sql: include_str!("../../migrations/20261126090200_loyalty_prune_update_claims.sql"),
     },
+    Migration {
+        version: "20261126090300",
+        name: "loyalty_call_claimed",
+        sql: include_str!("../../migrations/20261126090300_loyalty_call_claimed.sql"),
+    },
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

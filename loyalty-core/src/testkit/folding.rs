@@ -1,0 +1,96 @@
+//! A check of [`Storage::fold_claim`] for backends that fold an update's
+//! claim into its first call (the RPC backends: Postgres, PostgREST, D1).
+
+use crate::domain::*;
+use crate::ports::*;
+use std::sync::Arc;
+
+const NOW: Timestamp = Timestamp(1_700_006_400);
+
+fn claim(update_id: i64) -> UpdateClaim {
+    UpdateClaim { bot: BotKind::Client, update_id, now: NOW }
+}
+
+fn application(telegram_id: i64) -> PartnerApplication {
+    PartnerApplication {
+        telegram_id: TelegramUserId(telegram_id),
+        name: "Shop".into(),
+        category: "food".into(),
+        terms: PartnerTerms::default(),
+        language: Language::En,
+        now: NOW,
+    }
+}
+
+fn view(store: &Arc<dyn Storage>, update_id: i64) -> Result<FoldedStore, String> {
+    store.clone().fold_claim(claim(update_id)).ok_or_else(|| "the store does not fold claims".to_string())
+}
+
+/// Checks, on an empty store, that a folded claim is taken by the first call
+/// together with its work; that a duplicate's first call applies nothing and
+/// fails with [`StoreError::DuplicateUpdate`], as do its later calls; that a
+/// refused first call still claims; and that reads claim too.
+pub async fn check_fold_claim(store: Arc<dyn Storage>) -> Result<(), String> {
+    let fail = |what: &str, e: StoreError| format!("{what}: unexpected error: {e:?}");
+    // The first call claims and applies.
+    let first = view(&store, 1)?;
+    if first.state() != FoldState::Pending {
+        return Err(format!("a new view is {:?}, not pending", first.state()));
+    }
+    let applied = first.storage.apply_partner(application(501)).await.map_err(|e| fail("first call", e))?;
+    if !applied.created || first.state() != FoldState::Claimed {
+        return Err(format!("first call: created {}, state {:?}", applied.created, first.state()));
+    }
+    first.storage.partner(PartnerRef::Id(applied.partner.id)).await.map_err(|e| fail("second call", e))?;
+    if store.claim_update(BotKind::Client, 1, NOW).await.map_err(|e| fail("claim", e))? {
+        return Err("the first call did not claim the update".into());
+    }
+    // A duplicate: nothing applied, every call refused.
+    let dup = view(&store, 1)?;
+    match dup.storage.apply_partner(application(502)).await {
+        Err(StoreError::DuplicateUpdate) => {}
+        other => return Err(format!("duplicate's first call: {other:?}")),
+    }
+    if dup.state() != FoldState::Duplicate {
+        return Err(format!("duplicate view is {:?}", dup.state()));
+    }
+    if store.partner(PartnerRef::Telegram(TelegramUserId(502))).await.map_err(|e| fail("lookup", e))?.is_some() {
+        return Err("the duplicate's call was applied".into());
+    }
+    match dup.storage.partner(PartnerRef::Id(applied.partner.id)).await {
+        Err(StoreError::DuplicateUpdate) => {}
+        other => return Err(format!("duplicate's later call: {other:?}")),
+    }
+    // A refused first call claims.
+    let refused = view(&store, 2)?;
+    let adjust = AdjustBalance {
+        customer: CustomerRef::Telegram(TelegramUserId(999)),
+        amount: 5,
+        reason: "test".into(),
+        admin: TelegramUserId(42),
+        idempotency_key: "fold-adjust".into(),
+        now: NOW,
+    };
+    match refused.storage.adjust_balance(adjust).await {
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => {}
+        other => return Err(format!("refused first call: {other:?}")),
+    }
+    if refused.state() != FoldState::Claimed {
+        return Err(format!("after a refusal the view is {:?}", refused.state()));
+    }
+    if store.claim_update(BotKind::Client, 2, NOW).await.map_err(|e| fail("claim", e))? {
+        return Err("a refused first call did not claim the update".into());
+    }
+    // A read claims too; another bot's update with the same id is another update.
+    let read = view(&store, 3)?;
+    read.storage.list_partners(None).await.map_err(|e| fail("read", e))?;
+    if read.state() != FoldState::Claimed
+        || store.claim_update(BotKind::Client, 3, NOW).await.map_err(|e| fail("claim", e))?
+    {
+        return Err("a read did not claim the update".into());
+    }
+    if !store.claim_update(BotKind::Partner, 3, NOW).await.map_err(|e| fail("claim", e))? {
+        return Err("the claim of a client update blocked a partner update".into());
+    }
+    Ok(())
+}
