@@ -9,6 +9,9 @@
 //! process CPU time per update (user + system, from `/proc`) and, for both,
 //! the storage requests per update (counted by the proxy in front of postrust).
 //!
+//! Between them, `GET /health` on the same workerd gives the runtime's own CPU
+//! per request (HTTP in and out, the JS glue, routing in the wasm; no storage).
+//!
 //! A third run puts the same Worker on D1, its zero-setup default: in
 //! Miniflare (workerd with Cloudflare's local bindings), whose workerd process
 //! also runs the local D1 database — its CPU time includes the SQLite work
@@ -24,7 +27,7 @@
 //! Traffic goes to 127.0.0.1 only, and each run stops by itself.
 #![allow(clippy::print_stdout)]
 
-use loyalty_benches::{Run, balance_load, env_u64, sign_up};
+use loyalty_benches::{Run, balance_load, env_u64, get_load, sign_up};
 use loyalty_core::ports::BotKind;
 use loyalty_core::telegram::webhook_secret;
 use loyalty_core::{Config, Engine, Ports, Secret};
@@ -120,6 +123,10 @@ async fn main() {
     let url = format!("{}/webhook/client", workerd.url("client-webhook"));
     let (edge, edge_requests, cpu) =
         measured(&url, &secret, &supabase, connections, seconds, Some(workerd.pid())).await;
+    // The runtime's own share: `GET /health` (routing and a small JSON answer in the wasm, no storage).
+    let health_cpu0 = cpu_time(workerd.pid());
+    let health = get_load(&format!("{}/health", workerd.url("client-webhook")), connections, seconds).await;
+    let health_cpu = cpu_time(workerd.pid()).saturating_sub(health_cpu0);
     drop(workerd);
     db.drop_db().await;
 
@@ -175,6 +182,12 @@ async fn main() {
         cpu.as_secs_f64() * 1000.0 / handled.max(1) as f64
     );
     println!("ratio workerd/native updates/s: {:.2}", edge.per_second / native.per_second.max(f64::MIN_POSITIVE));
+    let health_handled = health.updates as u64 + health.errors;
+    println!(
+        "workerd GET /health: {}; CPU {:.3} ms per request",
+        health.summary().replace("updates", "requests"),
+        health_cpu.as_secs_f64() * 1000.0 / health_handled.max(1) as f64
+    );
     println!("Miniflare workerd on D1 (client-webhook Worker): {}", d1.summary());
     let d1_handled = d1.updates as u64 + d1.errors;
     println!(

@@ -111,6 +111,47 @@ pub async fn balance_load(url: &str, secret: &str, customers: i64, connections: 
     Run { updates: all.len(), per_second: all.len() as f64 / elapsed, p50: pct(0.50), p99: pct(0.99), errors }
 }
 
+/// `connections` clients sending `GET url` for `seconds`: a request that
+/// reaches the server's code but no storage (e.g. `/health`), for the
+/// runtime's own cost per request. A non-2xx answer counts as an error.
+pub async fn get_load(url: &str, connections: usize, seconds: u64) -> Run {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.to_string());
+            tokio::spawn(async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0u64);
+                while Instant::now() < deadline {
+                    let t0 = Instant::now();
+                    let ok = match client.get(&url).send().await {
+                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    if ok {
+                        latencies.push(t0.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.expect("load task");
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| all.get(((all.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default();
+    Run { updates: all.len(), per_second: all.len() as f64 / elapsed, p50: pct(0.50), p99: pct(0.99), errors }
+}
+
 /// An environment variable as a number, or `default`.
 pub fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
