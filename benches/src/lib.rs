@@ -70,29 +70,29 @@ pub async fn sign_up(url: &str, secret: &str, customers: i64) {
     }
 }
 
-/// `connections` tasks POST fresh `/balance` updates from the `customers`
-/// signed-up customers to `url` for `seconds`.
-///
-/// # Panics
-/// When a load task itself panics.
-pub async fn balance_load(url: &str, secret: &str, customers: i64, connections: usize, seconds: u64) -> Run {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap_or_default();
+/// `connections` tasks, each calling `request(task, n)` (its `n`-th request,
+/// `true` when answered well) in a loop for `seconds`; the latencies of the
+/// good answers make the [`Run`].
+async fn run_load<F, Fut>(connections: usize, seconds: u64, request: F) -> Run
+where
+    F: Fn(usize, i64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let tasks: Vec<_> = (0..connections)
-        .map(|w| {
-            let (client, url, secret) = (client.clone(), url.to_string(), secret.to_string());
+        .map(|task| {
+            let request = request.clone();
             tokio::spawn(async move {
-                let (mut latencies, mut errors, mut i) = (Vec::new(), 0u64, w as i64);
+                let (mut latencies, mut errors, mut n) = (Vec::new(), 0u64, 0i64);
                 while Instant::now() < deadline {
-                    let user = FIRST_CUSTOMER + i % customers;
-                    i += connections as i64;
                     let t0 = Instant::now();
-                    if deliver(&client, &url, &secret, user, "/balance").await {
+                    if request(task, n).await {
                         latencies.push(t0.elapsed());
                     } else {
                         errors += 1;
                     }
+                    n += 1;
                 }
                 (latencies, errors)
             })
@@ -111,45 +111,42 @@ pub async fn balance_load(url: &str, secret: &str, customers: i64, connections: 
     Run { updates: all.len(), per_second: all.len() as f64 / elapsed, p50: pct(0.50), p99: pct(0.99), errors }
 }
 
+/// `connections` tasks POST fresh `/balance` updates from the `customers`
+/// signed-up customers to `url` for `seconds`.
+///
+/// # Panics
+/// When a load task itself panics.
+pub async fn balance_load(url: &str, secret: &str, customers: i64, connections: usize, seconds: u64) -> Run {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap_or_default();
+    let (url, secret) = (url.to_string(), secret.to_string());
+    run_load(connections, seconds, move |task, n| {
+        let (client, url, secret) = (client.clone(), url.clone(), secret.clone());
+        // Task `task` takes customers task, task + connections, …
+        let user = FIRST_CUSTOMER + (task as i64 + n * connections as i64) % customers;
+        async move { deliver(&client, &url, &secret, user, "/balance").await }
+    })
+    .await
+}
+
 /// `connections` clients sending `GET url` for `seconds`: a request that
 /// reaches the server's code but no storage (e.g. `/health`), for the
 /// runtime's own cost per request. A non-2xx answer counts as an error.
+///
+/// # Panics
+/// When a load task itself panics.
 pub async fn get_load(url: &str, connections: usize, seconds: u64) -> Run {
     let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, url) = (client.clone(), url.to_string());
-            tokio::spawn(async move {
-                let (mut latencies, mut errors) = (Vec::new(), 0u64);
-                while Instant::now() < deadline {
-                    let t0 = Instant::now();
-                    let ok = match client.get(&url).send().await {
-                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                        Err(_) => false,
-                    };
-                    if ok {
-                        latencies.push(t0.elapsed());
-                    } else {
-                        errors += 1;
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await.expect("load task");
-        all.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort();
-    let pct = |p: f64| all.get(((all.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default();
-    Run { updates: all.len(), per_second: all.len() as f64 / elapsed, p50: pct(0.50), p99: pct(0.99), errors }
+    let url = url.to_string();
+    run_load(connections, seconds, move |_, _| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            match client.get(&url).send().await {
+                Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await
 }
 
 /// An environment variable as a number, or `default`.
