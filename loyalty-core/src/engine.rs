@@ -183,7 +183,9 @@ struct Inner {
 /// Telegram's retry of the update is processed instead of being taken for a
 /// duplicate. (Where panics unwind, the engine does this itself: see
 /// [`Engine::release_orphaned_claims`].) The hook must keep its record outside
-/// the state a panic destroys — on Workers, in a JavaScript global.
+/// the state a panic destroys — on Workers, in a JavaScript global. A
+/// duplicate delivery processed at the same time is announced too, so the
+/// hook should count: the update stays recorded until its last `settled`.
 pub trait ClaimHook: MaybeSend + MaybeSync + std::fmt::Debug {
     /// `(bot, update_id)` was claimed and is about to be processed.
     fn claimed(&self, bot: BotKind, update_id: i64);

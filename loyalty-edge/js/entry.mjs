@@ -17,14 +17,14 @@ import * as glue from "./index.js";
 const running = new Set();
 let broken = false;
 // Claims of updates whose processing died with an instance (taken from the
-// `__loyalty_claims` set the Rust side keeps), released by the next report.
+// `__loyalty_claims` map the Rust side keeps), released by the next report.
 const orphaned = new Set();
 
 globalThis.__loyalty_on_panic = () => {
   broken = true;
   const claims = globalThis.__loyalty_claims;
   if (claims) {
-    for (const claim of claims) orphaned.add(claim);
+    for (const claim of claims.keys()) orphaned.add(claim);
     claims.clear();
   }
   for (const fail of running) fail(new Error("panic"));

@@ -1,6 +1,8 @@
 //! The claims of the updates a Worker is processing, kept where a panic cannot
-//! erase them: in a JavaScript global, `__loyalty_claims` (a `Set` of
-//! `"<bot>:<update id>"`).
+//! erase them: in a JavaScript global, `__loyalty_claims` (a `Map` from
+//! `"<bot>:<update id>"` to the number of requests processing that update —
+//! a duplicate delivery arriving while the first is processed counts too, so
+//! that its end does not hide the first).
 //!
 //! A panic aborts the wasm instance, and with it every request running in it;
 //! the JavaScript entry (`js/entry.mjs`) then takes the claims still in the set
@@ -19,17 +21,22 @@ const GLOBAL: &str = "__loyalty_claims";
 #[derive(Debug, Default, Clone, Copy)]
 pub struct JsClaimHook;
 
-/// The set, created on first use.
-fn claims() -> Option<js_sys::Set> {
+/// The map, created on first use.
+fn claims() -> Option<js_sys::Map> {
     let global = js_sys::global();
     let key = JsValue::from_str(GLOBAL);
     let value = js_sys::Reflect::get(&global, &key).ok()?;
     if value.is_undefined() {
-        let set = js_sys::Set::new(&JsValue::UNDEFINED);
-        js_sys::Reflect::set(&global, &key, &set).ok()?;
-        return Some(set);
+        let map = js_sys::Map::new();
+        js_sys::Reflect::set(&global, &key, &map).ok()?;
+        return Some(map);
     }
     value.dyn_into().ok()
+}
+
+/// The count recorded for `entry`.
+fn count(map: &js_sys::Map, entry: &JsValue) -> f64 {
+    map.get(entry).as_f64().unwrap_or(0.0)
 }
 
 fn entry(bot: BotKind, update_id: i64) -> JsValue {
@@ -38,14 +45,21 @@ fn entry(bot: BotKind, update_id: i64) -> JsValue {
 
 impl ClaimHook for JsClaimHook {
     fn claimed(&self, bot: BotKind, update_id: i64) {
-        if let Some(set) = claims() {
-            set.add(&entry(bot, update_id));
+        if let Some(map) = claims() {
+            let entry = entry(bot, update_id);
+            map.set(&entry, &JsValue::from_f64(count(&map, &entry) + 1.0));
         }
     }
 
     fn settled(&self, bot: BotKind, update_id: i64) {
-        if let Some(set) = claims() {
-            set.delete(&entry(bot, update_id));
+        if let Some(map) = claims() {
+            let entry = entry(bot, update_id);
+            let left = count(&map, &entry) - 1.0;
+            if left > 0.0 {
+                map.set(&entry, &JsValue::from_f64(left));
+            } else {
+                map.delete(&entry);
+            }
         }
     }
 }

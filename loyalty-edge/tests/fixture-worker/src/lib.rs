@@ -12,8 +12,9 @@
 //!   (its tables dropped, so the check also creates the schema on first use).
 //!   `GET /__conformance` lists the checks.
 //! * `POST /__panic_after_claim/<bot>` claims the update in the body as the
-//!   webhook would (storage and `loyalty_edge::JsClaimHook`), then panics:
-//!   processing that dies after the claim;
+//!   webhook would (storage and `loyalty_edge::JsClaimHook`, with a duplicate
+//!   delivery coming and going meanwhile), then panics: processing that dies
+//!   after the claim;
 //! * `POST /__rpc/<use case>` calls one use case of `D1Store` on the Worker's
 //!   D1 binding with the request JSON in the body, and answers its JSON (a
 //!   rejection as `{"rejected": …}`; other errors as 500): the tests' view of
@@ -131,6 +132,10 @@ async fn panic_after_claim(mut req: Request, env: &Env, bot: &str) -> worker::Re
         return json_error(409, "already_claimed", "the update was claimed before");
     }
     JsClaimHook.claimed(bot, update_id);
+    // A duplicate delivery of the same update came and went meanwhile: its end
+    // must not hide this processing's claim.
+    JsClaimHook.claimed(bot, update_id);
+    JsClaimHook.settled(bot, update_id);
     worker::Delay::from(std::time::Duration::from_millis(1)).await;
     panic!("forced by the test fixture after claiming update {update_id}");
 }
