@@ -76,6 +76,16 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
+/// `d` in milliseconds.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// CPU time `cpu` per request of `run` (answered well or not), in milliseconds.
+fn ms_per(cpu: Duration, run: &Run) -> f64 {
+    ms(cpu) / (run.updates as u64 + run.errors).max(1) as f64
+}
+
 /// The `workerd` process Miniflare started under `pid`.
 fn workerd_under(pid: u32) -> u32 {
     descendants(pid)
@@ -175,24 +185,17 @@ async fn main() {
     println!("{connections} connections, {seconds} s each, fresh /balance updates, storage: postrust + PostgreSQL");
     println!("workerd (client-webhook Worker): {}, storage requests/update {edge_requests:.2}", edge.summary());
     println!("native (loyalty serve)        : {}, storage requests/update {native_requests:.2}", native.summary());
-    let handled = edge.updates as u64 + edge.errors;
-    println!(
-        "workerd CPU: {:.1} ms in all, {:.3} ms per update",
-        cpu.as_secs_f64() * 1000.0,
-        cpu.as_secs_f64() * 1000.0 / handled.max(1) as f64
-    );
+    println!("workerd CPU: {:.1} ms in all, {:.3} ms per update", ms(cpu), ms_per(cpu, &edge));
     println!("ratio workerd/native updates/s: {:.2}", edge.per_second / native.per_second.max(f64::MIN_POSITIVE));
-    let health_handled = health.updates as u64 + health.errors;
     println!(
         "workerd GET /health: {}; CPU {:.3} ms per request",
         health.summary().replace("updates", "requests"),
-        health_cpu.as_secs_f64() * 1000.0 / health_handled.max(1) as f64
+        ms_per(health_cpu, &health)
     );
     println!("Miniflare workerd on D1 (client-webhook Worker): {}", d1.summary());
-    let d1_handled = d1.updates as u64 + d1.errors;
     println!(
         "Miniflare workerd CPU (the Worker and the local D1): {:.1} ms in all, {:.3} ms per update",
-        d1_cpu.as_secs_f64() * 1000.0,
-        d1_cpu.as_secs_f64() * 1000.0 / d1_handled.max(1) as f64
+        ms(d1_cpu),
+        ms_per(d1_cpu, &d1)
     );
 }

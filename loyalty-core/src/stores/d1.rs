@@ -190,38 +190,6 @@ END",
 ) STRICT",
 ];
 
-/// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
-pub const FUNCTIONS: &[&str] = &[
-    "register_customer",
-    "customer_summary",
-    "customer_entries",
-    "set_language",
-    "set_blocked",
-    "credit_purchase",
-    "open_redemption",
-    "confirm_redemption",
-    "decline_redemption",
-    "expire_redemptions",
-    "reverse_entry",
-    "adjust_balance",
-    "apply_partner",
-    "decide_partner",
-    "partner",
-    "list_partners",
-    "set_partner_api_key",
-    "partner_by_api_key",
-    "partner_stats",
-    "program_stats",
-    "claim_update",
-    "release_update",
-    "prune_update_claims",
-    "consume_quota",
-    "create_broadcast",
-    "claim_broadcast_batch",
-    "record_broadcast",
-    "pending_broadcasts",
-];
-
 /// The statements of use case `function` (a name of [`rpc`](super::rpc): `credit_purchase`,
 /// …), to run in order as one batch with `?1` bound to the request's JSON in each.
 /// The last returns one row, for [`decode`].
@@ -251,38 +219,45 @@ pub fn claimed_batch(function: &str) -> StoreResult<Vec<&'static str>> {
     Ok(statements)
 }
 
+/// Every use case (the names of [`rpc`](super::rpc)) with the statements of its body.
+const USE_CASES: &[(&str, &[&str])] = &[
+    ("register_customer", sql::REGISTER_CUSTOMER),
+    ("customer_summary", sql::CUSTOMER_SUMMARY),
+    ("customer_entries", sql::CUSTOMER_ENTRIES),
+    ("set_language", sql::SET_LANGUAGE),
+    ("set_blocked", sql::SET_BLOCKED),
+    ("credit_purchase", sql::CREDIT_PURCHASE),
+    ("open_redemption", sql::OPEN_REDEMPTION),
+    ("confirm_redemption", sql::CONFIRM_REDEMPTION),
+    ("decline_redemption", sql::DECLINE_REDEMPTION),
+    ("expire_redemptions", sql::EXPIRE_REDEMPTIONS),
+    ("reverse_entry", sql::REVERSE_ENTRY),
+    ("adjust_balance", sql::ADJUST_BALANCE),
+    ("apply_partner", sql::APPLY_PARTNER),
+    ("decide_partner", sql::DECIDE_PARTNER),
+    ("partner", sql::PARTNER),
+    ("list_partners", sql::LIST_PARTNERS),
+    ("set_partner_api_key", sql::SET_PARTNER_API_KEY),
+    ("partner_by_api_key", sql::PARTNER_BY_API_KEY),
+    ("partner_stats", sql::PARTNER_STATS),
+    ("program_stats", sql::PROGRAM_STATS),
+    ("claim_update", sql::CLAIM_UPDATE),
+    ("release_update", sql::RELEASE_UPDATE),
+    ("prune_update_claims", sql::PRUNE_UPDATE_CLAIMS),
+    ("consume_quota", sql::CONSUME_QUOTA),
+    ("create_broadcast", sql::CREATE_BROADCAST),
+    ("claim_broadcast_batch", sql::CLAIM_BROADCAST_BATCH),
+    ("record_broadcast", sql::RECORD_BROADCAST),
+    ("pending_broadcasts", sql::PENDING_BROADCASTS),
+];
+
+/// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
+pub fn use_cases() -> impl Iterator<Item = &'static str> {
+    USE_CASES.iter().map(|(name, _)| *name)
+}
+
 fn body(function: &str) -> Option<&'static [&'static str]> {
-    Some(match function {
-        "register_customer" => sql::REGISTER_CUSTOMER,
-        "customer_summary" => sql::CUSTOMER_SUMMARY,
-        "customer_entries" => sql::CUSTOMER_ENTRIES,
-        "set_language" => sql::SET_LANGUAGE,
-        "set_blocked" => sql::SET_BLOCKED,
-        "credit_purchase" => sql::CREDIT_PURCHASE,
-        "open_redemption" => sql::OPEN_REDEMPTION,
-        "confirm_redemption" => sql::CONFIRM_REDEMPTION,
-        "decline_redemption" => sql::DECLINE_REDEMPTION,
-        "expire_redemptions" => sql::EXPIRE_REDEMPTIONS,
-        "reverse_entry" => sql::REVERSE_ENTRY,
-        "adjust_balance" => sql::ADJUST_BALANCE,
-        "apply_partner" => sql::APPLY_PARTNER,
-        "decide_partner" => sql::DECIDE_PARTNER,
-        "partner" => sql::PARTNER,
-        "list_partners" => sql::LIST_PARTNERS,
-        "set_partner_api_key" => sql::SET_PARTNER_API_KEY,
-        "partner_by_api_key" => sql::PARTNER_BY_API_KEY,
-        "partner_stats" => sql::PARTNER_STATS,
-        "program_stats" => sql::PROGRAM_STATS,
-        "claim_update" => sql::CLAIM_UPDATE,
-        "release_update" => sql::RELEASE_UPDATE,
-        "prune_update_claims" => sql::PRUNE_UPDATE_CLAIMS,
-        "consume_quota" => sql::CONSUME_QUOTA,
-        "create_broadcast" => sql::CREATE_BROADCAST,
-        "claim_broadcast_batch" => sql::CLAIM_BROADCAST_BATCH,
-        "record_broadcast" => sql::RECORD_BROADCAST,
-        "pending_broadcasts" => sql::PENDING_BROADCASTS,
-        _ => return None,
-    })
+    USE_CASES.iter().find(|(name, _)| *name == function).map(|(_, body)| *body)
 }
 
 /// How many values `statement` (an item of a [`batch`] or [`claimed_batch`])
@@ -347,9 +322,6 @@ pub fn is_missing_schema(message: &str) -> bool {
     message.contains("no such table: loyalty_") || message.contains("no such table: main.loyalty_")
 }
 
-/// Longest part of a database message repeated in an error, in characters.
-const MAX_DETAIL_CHARS: usize = 300;
-
 /// Maps the error message of a failed batch (nothing of it was applied) to a
 /// [`StoreError`]: D1's temporary conditions (the database restarting,
 /// overloaded, its connection lost, a timeout) are
@@ -370,7 +342,7 @@ pub fn classify_error(function: &str, message: &str) -> StoreError {
         "sqlite_busy",
         "database is locked",
     ];
-    let detail: String = message.chars().take(MAX_DETAIL_CHARS).collect();
+    let detail = super::rest::clip(message);
     let lower = message.to_ascii_lowercase();
     if TEMPORARY.iter().any(|t| lower.contains(t)) {
         StoreError::Unavailable(format!("{function}: {detail}"))
@@ -385,7 +357,7 @@ mod tests {
 
     #[test]
     fn every_use_case_is_a_batch_framed_by_the_scratch_row() {
-        for f in FUNCTIONS {
+        for f in use_cases() {
             let b = batch(f).unwrap();
             assert!(b.len() >= 3, "{f}");
             assert!(b[0].starts_with("INSERT OR REPLACE INTO loyalty_op"), "{f}");
@@ -397,7 +369,7 @@ mod tests {
 
     #[test]
     fn a_claimed_batch_claims_first_and_binds_the_claim_second() {
-        for f in FUNCTIONS {
+        for f in use_cases() {
             let (plain, claimed) = (batch(f).unwrap(), claimed_batch(f).unwrap());
             assert_eq!(claimed.len(), plain.len() + sql::CLAIM.len(), "{f}");
             assert_eq!(claimed[0], plain[0]);

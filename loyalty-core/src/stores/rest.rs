@@ -218,7 +218,7 @@ fn is_temporary_code(code: &str) -> bool {
 }
 
 /// At most [`MAX_DETAIL_CHARS`] characters of `s`.
-fn clip(s: &str) -> String {
+pub(crate) fn clip(s: &str) -> String {
     let s = s.trim();
     match s.char_indices().nth(MAX_DETAIL_CHARS) {
         Some((i, _)) => format!("{}…", &s[..i]),

@@ -59,7 +59,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 }
 
 async fn rpc(mut req: Request, env: &Env, function: &str) -> worker::Result<Response> {
-    let Some(function) = d1::FUNCTIONS.iter().find(|f| **f == function) else {
+    let Some(function) = d1::use_cases().find(|f| *f == function) else {
         return json_error(404, "no_such_use_case", function);
     };
     let store = D1Store::new(env.d1(BINDING)?);
