@@ -28,8 +28,8 @@
 #![allow(clippy::print_stdout)]
 
 use loyalty_benches::{Run, balance_load, env_u64, get_load, sign_up};
-use loyalty_core::ports::BotKind;
-use loyalty_core::telegram::webhook_secret;
+use loyalty_core::domain::BotKind;
+use loyalty_core::webhook::webhook_secret;
 use loyalty_core::{Config, Engine, Ports, Secret};
 use loyalty_native::clock::{OsRandom, SystemClock};
 use loyalty_native::fake_bot_api::FakeBotApi;

@@ -8,9 +8,9 @@
 #![allow(clippy::print_stdout)]
 
 use loyalty_benches::{balance_load, env_u64, sign_up};
-use loyalty_core::ports::BotKind;
-use loyalty_core::telegram::webhook_secret;
+use loyalty_core::domain::BotKind;
 use loyalty_core::testkit::test_config;
+use loyalty_core::webhook::webhook_secret;
 use loyalty_core::{Engine, Ports};
 use loyalty_native::clock::{OsRandom, SystemClock};
 use loyalty_native::fake_bot_api::FakeBotApi;

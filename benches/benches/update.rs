@@ -6,7 +6,7 @@
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures::executor::block_on;
-use loyalty_core::ports::BotKind;
+use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::Update;
 use loyalty_core::testkit::scenario::Harness;
 use loyalty_core::testkit::{TestEnv, TgUser, text_json};

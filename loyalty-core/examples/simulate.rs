@@ -6,7 +6,7 @@
 #![allow(clippy::print_stdout)]
 
 use futures::executor::block_on;
-use loyalty_core::ports::BotKind::{Admin, Client, Partner};
+use loyalty_core::domain::BotKind::{Admin, Client, Partner};
 use loyalty_core::testkit::scenario::Harness;
 use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser};
 

@@ -7,8 +7,8 @@
 //! error naming the missing variable. Malformed values fail at load time, also
 //! naming the variable. `Debug` never prints a secret.
 
+use crate::domain::BotKind;
 use crate::domain::Points;
-use crate::ports::BotKind;
 use std::fmt;
 
 /// A secret value: printed as `***` by `Debug` and `Display`.
@@ -130,7 +130,7 @@ pub struct Config {
     /// `FRONTEND_URL`: the Mini App / web front end (CORS origin, "Open app").
     pub frontend_url: Option<String>,
     /// `WEBHOOK_SECRET`: one secret for every webhook; when absent each bot's
-    /// secret is derived from its token (see [`crate::telegram::webhook_secret`]).
+    /// secret is derived from its token (see [`crate::webhook::webhook_secret`]).
     pub webhook_secret: Option<Secret>,
     /// `TELEGRAM_API_URL`, default `https://api.telegram.org`.
     pub telegram_api_url: String,

@@ -540,3 +540,43 @@ mod tests {
         assert_eq!(Timestamp(-1).day_start(), Timestamp(-86_400));
     }
 }
+
+/// Which bot an update came to (and which token sends a call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BotKind {
+    /// The customers' bot (`TOKEN_CLIENT`).
+    Client,
+    /// The merchants' bot (`TOKEN_PARTNER`).
+    Partner,
+    /// The admins' bot (`ADMIN_BOT_TOKEN`).
+    Admin,
+    /// The bot that posts Sentry alerts (`SENTRY_ALERT_TELEGRAM_TOKEN`).
+    Alerts,
+}
+
+impl BotKind {
+    /// The three bots that receive updates.
+    pub const WEBHOOK_BOTS: [BotKind; 3] = [BotKind::Client, BotKind::Partner, BotKind::Admin];
+
+    /// Lower-case name (`client`, `partner`, `admin`, `alerts`), as used in routes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BotKind::Client => "client",
+            BotKind::Partner => "partner",
+            BotKind::Admin => "admin",
+            BotKind::Alerts => "alerts",
+        }
+    }
+
+    /// Parses [`BotKind::as_str`] output.
+    pub fn parse(s: &str) -> Option<BotKind> {
+        match s {
+            "client" => Some(BotKind::Client),
+            "partner" => Some(BotKind::Partner),
+            "admin" => Some(BotKind::Admin),
+            "alerts" => Some(BotKind::Alerts),
+            _ => None,
+        }
+    }
+}

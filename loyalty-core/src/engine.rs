@@ -1,179 +1,52 @@
-//! The [`Engine`]: configuration plus ports, and the entry points adapters call.
+//! The [`Engine`]: a [`Context`] plus the entry points adapters call — a
+//! webhook request ([`Engine::handle_webhook`]), an update from long polling
+//! ([`Engine::process_update`]), an API request ([`Engine::handle_api`]), a
+//! deferred task ([`Engine::run_task`]) and the periodic
+//! [`Engine::maintenance_pass`] — and the update claims that make each update
+//! processed once.
+//!
+//! Every method of the engine is in this module; the work itself is done by
+//! the bots ([`crate::bots`]), the REST API ([`crate::api`]) and the scheduled
+//! jobs ([`crate::jobs`]), each on a `&Context`.
 
+use crate::api::{self, ApiResponse};
+use crate::bots;
 use crate::config::Config;
-use crate::domain::{BroadcastId, CustomerCode, CustomerId, Language, Timestamp};
+use crate::context::{Context, Outbox, Ports, Task};
+use crate::domain::BroadcastJob;
+use crate::domain::{BotKind, BroadcastId};
+use crate::error::Result;
+use crate::jobs;
 use crate::maybe_send::{MaybeSend, MaybeSync};
-use crate::ports::{
-    Assistant, BotKind, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi, TelegramError,
-};
-use crate::telegram::BotCall;
-use std::collections::HashMap;
+use crate::ports::{ErrorReport, FoldState, UpdateClaim};
+use crate::telegram::Update;
+use crate::webhook::{self, WebhookResponse};
+use bytes::Bytes;
+use http::Request;
 use std::sync::{Arc, Mutex};
 
-/// The adapters' implementations of the ports.
-#[derive(Clone)]
-pub struct Ports {
-    /// Where the program's state lives.
-    pub storage: Arc<dyn Storage>,
-    /// Sends Bot API calls.
-    pub telegram: Arc<dyn TelegramApi>,
-    /// Answers questions; `None` when `OPENAI_API_KEY` is not set.
-    pub assistant: Option<Arc<dyn Assistant>>,
-    /// Receives error reports.
-    pub reporter: Arc<dyn ErrorReporter>,
-    /// Time.
-    pub clock: Arc<dyn Clock>,
-    /// Random bytes.
-    pub random: Arc<dyn Randomness>,
-}
-
-impl std::fmt::Debug for Ports {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ports").field("assistant", &self.assistant.is_some()).finish_non_exhaustive()
-    }
-}
-
-/// The route a request path belongs to, without ids or other data: what an
-/// adapter may put in an error report (a path can quote what someone sent).
-///
-/// ```
-/// use loyalty_core::engine::route_label;
-/// assert_eq!(route_label("/webhook/client"), "/webhook/client");
-/// assert_eq!(route_label("/api/v1/redemptions/42/confirm"), "/api/…");
-/// assert_eq!(route_label("/anything-else"), "(other)");
-/// ```
-pub fn route_label(path: &str) -> &'static str {
-    if let Some(bot) = path.strip_prefix("/webhook/") {
-        match BotKind::parse(bot) {
-            Some(BotKind::Client) => "/webhook/client",
-            Some(BotKind::Partner) => "/webhook/partner",
-            Some(BotKind::Admin) => "/webhook/admin",
-            _ => "/webhook/…",
-        }
-    } else if path.starts_with("/api/") {
-        "/api/…"
-    } else {
-        match path {
-            "/hooks/sentry" => "/hooks/sentry",
-            "/ready" => "/ready",
-            "/health" => "/health",
-            "(scheduled)" => "(scheduled)",
-            _ => "(other)",
-        }
-    }
-}
-
-/// How many batches of a pending broadcast one maintenance pass delivers by
-/// default; the rest waits for the next pass (or for the job's own task).
-pub const BROADCAST_BATCHES_PER_PASS: u32 = 20;
-
-/// How long an update's claim is kept (7 days): Telegram stops redelivering an
-/// update within a day, so the maintenance pass forgets older claims.
-pub const UPDATE_CLAIM_RETENTION_SECS: i64 = 7 * 86_400;
-
-/// Work to do after a webhook has been answered: on Tokio a spawned task, on
-/// Workers `ctx.wait_until`. Run each with [`Engine::run_task`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Task {
-    /// Send one Bot API call (retried on `retry_after`).
-    Call(BotCall),
-    /// Ask the assistant and send the answer to the customer.
-    Answer {
-        /// Chat to answer in (the customer's private chat).
-        chat_id: i64,
-        /// The customer asking.
-        customer: CustomerId,
-        /// Their language.
-        language: Language,
-        /// The question.
-        question: String,
-    },
-    /// Deliver a broadcast job (see [`Engine::deliver_broadcast`]).
-    Broadcast(BroadcastId),
-}
-
-/// What a handler produced: calls to make, in order. The first one may ride in
-/// the webhook response; the rest become [`Task::Call`]s, followed by `tasks`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Outbox {
-    /// Bot API calls, in order.
-    pub calls: Vec<BotCall>,
-    /// Other deferred work.
-    pub tasks: Vec<Task>,
-}
-
-impl Outbox {
-    /// An outbox with one call.
-    pub fn one(call: BotCall) -> Outbox {
-        Outbox { calls: vec![call], tasks: Vec::new() }
-    }
-
-    /// Adds a call.
-    pub fn push(&mut self, call: BotCall) -> &mut Self {
-        self.calls.push(call);
-        self
-    }
-
-    /// Adds a deferred task.
-    pub fn defer(&mut self, task: Task) -> &mut Self {
-        self.tasks.push(task);
-        self
-    }
-
-    /// Whether there is nothing to do.
-    pub fn is_empty(&self) -> bool {
-        self.calls.is_empty() && self.tasks.is_empty()
-    }
-
-    /// Splits into the call for the webhook response (the first call that
-    /// [fits](BotCall::fits_webhook_reply) `bot`, if it is the first call) and
-    /// the deferred rest, in order.
-    pub fn split_for_webhook(self, bot: BotKind) -> (Option<BotCall>, Vec<Task>) {
-        let mut calls = self.calls.into_iter();
-        let mut deferred = Vec::new();
-        let mut first = None;
-        if let Some(c) = calls.next() {
-            if c.fits_webhook_reply(bot) {
-                first = Some(c);
-            } else {
-                deferred.push(Task::Call(c));
-            }
-        }
-        deferred.extend(calls.map(Task::Call));
-        deferred.extend(self.tasks);
-        (first, deferred)
-    }
-}
-
-/// The loyalty engine: cheap to clone, shared by every request.
-#[derive(Clone)]
+/// The loyalty engine: cheap to clone, shared by every request. It derefs to
+/// its [`Context`] (configuration, ports, storage, clock, …).
+#[derive(Clone, Debug)]
 pub struct Engine {
-    inner: Arc<Inner>,
-    /// The store view of one update's processing ([`Storage::fold_claim`]),
-    /// used instead of the port's store by [`Engine::storage`].
-    scoped_storage: Option<Arc<dyn Storage>>,
+    cx: Context,
+    claims: Arc<Claims>,
 }
 
-impl std::fmt::Debug for Engine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("inner", &self.inner)
-            .field("scoped_storage", &self.scoped_storage.is_some())
-            .finish()
-    }
-}
-
-#[derive(Debug)]
-struct Inner {
-    config: Config,
-    ports: Ports,
-    usernames: Mutex<HashMap<BotKind, String>>,
-    display_names: Mutex<HashMap<BotKind, String>>,
+#[derive(Debug, Default)]
+struct Claims {
     /// Claims whose processing ended without settling (a panic unwound it, or
     /// its future was dropped): released by [`Engine::release_orphaned_claims`].
-    orphaned_claims: Mutex<Vec<(BotKind, i64)>>,
-    claim_hook: Option<Arc<dyn ClaimHook>>,
+    orphaned: Mutex<Vec<(BotKind, i64)>>,
+    hook: Option<Arc<dyn ClaimHook>>,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.cx
+    }
 }
 
 /// Told when an update's claim is taken and when its processing has ended,
@@ -214,10 +87,10 @@ impl Drop for ClaimGuard<'_> {
     fn drop(&mut self) {
         let (bot, update_id) = self.claim;
         if !self.settled {
-            let mut orphans = self.engine.inner.orphaned_claims.lock().unwrap_or_else(|e| e.into_inner());
+            let mut orphans = self.engine.claims.orphaned.lock().unwrap_or_else(|e| e.into_inner());
             orphans.push(self.claim);
         }
-        if let Some(hook) = &self.engine.inner.claim_hook {
+        if let Some(hook) = &self.engine.claims.hook {
             hook.settled(bot, update_id);
         }
     }
@@ -225,50 +98,27 @@ impl Drop for ClaimGuard<'_> {
 
 impl Engine {
     /// Builds an engine.
-    // On wasm32 the ports need not be `Send`/`Sync` (one thread per isolate), and
-    // one `Arc` type for both targets keeps the engine's API the same.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn new(config: Config, ports: Ports) -> Engine {
-        Engine::build(config, ports, None)
+        Engine { cx: Context::new(config, ports), claims: Arc::default() }
     }
 
     /// Builds an engine that tells `hook` about the claims of updates being
     /// processed (see [`ClaimHook`]; loyalty-edge uses it on Workers).
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn with_claim_hook(config: Config, ports: Ports, hook: Arc<dyn ClaimHook>) -> Engine {
-        Engine::build(config, ports, Some(hook))
+        let claims = Claims { orphaned: Mutex::default(), hook: Some(hook) };
+        Engine { cx: Context::new(config, ports), claims: Arc::new(claims) }
     }
 
-    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
-    fn build(config: Config, ports: Ports, claim_hook: Option<Arc<dyn ClaimHook>>) -> Engine {
-        let mut usernames = HashMap::new();
-        if let Some(u) = &config.client_bot_username {
-            usernames.insert(BotKind::Client, u.clone());
-        }
-        if let Some(u) = &config.partner_bot_username {
-            usernames.insert(BotKind::Partner, u.clone());
-        }
-        Engine {
-            inner: Arc::new(Inner {
-                config,
-                ports,
-                usernames: Mutex::new(usernames),
-                display_names: Mutex::new(HashMap::new()),
-                orphaned_claims: Mutex::new(Vec::new()),
-                claim_hook,
-            }),
-            scoped_storage: None,
-        }
-    }
-
-    /// This engine with `storage` in place of the port's store, for one update's processing.
-    pub(crate) fn scoped(&self, storage: Arc<dyn Storage>) -> Engine {
-        Engine { inner: self.inner.clone(), scoped_storage: Some(storage) }
+    /// The context the bots, the API and the jobs run in.
+    pub fn context(&self) -> &Context {
+        &self.cx
     }
 
     /// Marks `(bot, update_id)` as claimed for the duration of its processing.
-    pub(crate) fn guard_claim(&self, bot: BotKind, update_id: i64) -> ClaimGuard<'_> {
-        if let Some(hook) = &self.inner.claim_hook {
+    fn guard_claim(&self, bot: BotKind, update_id: i64) -> ClaimGuard<'_> {
+        if let Some(hook) = &self.claims.hook {
             hook.claimed(bot, update_id);
         }
         ClaimGuard { engine: self, claim: (bot, update_id), settled: false }
@@ -280,7 +130,7 @@ impl Engine {
     /// before each update, and by adapters right after catching a panic.
     pub async fn release_orphaned_claims(&self) {
         let orphans = {
-            let mut orphans = self.inner.orphaned_claims.lock().unwrap_or_else(|e| e.into_inner());
+            let mut orphans = self.claims.orphaned.lock().unwrap_or_else(|e| e.into_inner());
             if orphans.is_empty() {
                 return;
             }
@@ -309,158 +159,195 @@ impl Engine {
         }
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
-    }
-
-    /// The ports.
-    pub fn ports(&self) -> &Ports {
-        &self.inner.ports
-    }
-
-    /// The port's store itself, never an update's view (for claims and releases).
-    pub(crate) fn base_storage(&self) -> &dyn Storage {
-        self.inner.ports.storage.as_ref()
-    }
-
-    /// Storage.
-    pub fn storage(&self) -> &dyn Storage {
-        self.scoped_storage.as_deref().unwrap_or(self.inner.ports.storage.as_ref())
-    }
-
-    /// Current time from the clock port.
-    pub fn now(&self) -> Timestamp {
-        self.inner.ports.clock.now()
-    }
-
-    /// A fresh random customer code.
-    pub fn random_code(&self) -> CustomerCode {
-        let mut b = [0u8; 5];
-        self.inner.ports.random.fill(&mut b);
-        CustomerCode::from_random(b)
-    }
-
-    /// `n` random bytes as lower-case hex (2n characters).
-    pub fn random_hex(&self, n: usize) -> String {
-        let mut b = vec![0u8; n];
-        self.inner.ports.random.fill(&mut b);
-        hex::encode(b)
-    }
-
-    /// Reports an error to the reporter port and to `tracing`.
-    pub async fn report(&self, report: ErrorReport) {
-        tracing::warn!(
-            context = report.context,
-            update_kind = report.update_kind,
-            temporary = report.temporary,
-            "{}",
-            report.message
-        );
-        self.inner.ports.reporter.report(report).await;
-    }
-
-    /// A bot's `@username` (without `@`): from configuration, else asked once
-    /// with `getMe` and cached. `None` if Telegram cannot be asked now.
-    pub async fn bot_username(&self, bot: BotKind) -> Option<String> {
-        if let Some(u) = self.inner.usernames.lock().ok().and_then(|m| m.get(&bot).cloned()) {
-            return Some(u);
-        }
-        let call = BotCall { bot, method: "getMe", params: Default::default(), file: None };
-        let me = self.inner.ports.telegram.call(&call).await.ok()?;
-        let name = me.get("username")?.as_str()?.to_string();
-        if let Ok(mut m) = self.inner.usernames.lock() {
-            m.insert(bot, name.clone());
-        }
-        Some(name)
-    }
-
-    /// A bot's display name (`first_name` from `getMe`), asked once and cached;
-    /// `None` if Telegram cannot be asked now.
-    pub async fn bot_display_name(&self, bot: BotKind) -> Option<String> {
-        if let Some(n) = self.inner.display_names.lock().ok().and_then(|m| m.get(&bot).cloned()) {
-            return Some(n);
-        }
-        let call = BotCall { bot, method: "getMe", params: Default::default(), file: None };
-        let me = self.inner.ports.telegram.call(&call).await.ok()?;
-        let name = me.get("first_name")?.as_str()?.trim().to_string();
-        if name.is_empty() {
-            return None;
-        }
-        if let Ok(mut m) = self.inner.display_names.lock() {
-            m.insert(bot, name.clone());
-        }
-        Some(name)
-    }
-
-    /// Sends one call, waiting and retrying (up to 3 times) when Telegram
-    /// answers 429 with `retry_after` or fails transiently.
-    pub async fn send(&self, call: &BotCall) -> Result<serde_json::Value, TelegramError> {
-        let mut attempt = 0;
-        loop {
-            match self.inner.ports.telegram.call(call).await {
-                Err(TelegramError::RetryAfter(secs)) if attempt < 3 => {
-                    self.inner.ports.clock.sleep(u64::from(secs.max(1)) * 1000).await;
+    /// Handles one webhook request for `bot`. The adapter routes
+    /// `POST /webhook/<bot>` here with the body read, at most
+    /// [`MAX_BODY_BYTES`](webhook::MAX_BODY_BYTES) of it plus one byte when the body is larger.
+    ///
+    /// The steps, in order, each with the status it answers when it stops the
+    /// request:
+    ///
+    /// | step | check                                                         | status |
+    /// |------|---------------------------------------------------------------|--------|
+    /// | 1    | method is `POST`                                              | 405 (with `Allow: POST`) |
+    /// | 2    | `bot` is the client, partner or admin bot and is configured   | 404    |
+    /// | 3    | `X-Telegram-Bot-Api-Secret-Token` equals [`webhook_secret`](webhook::webhook_secret) (constant-time) | 401 |
+    /// | 4    | declared (`Content-Length`) and actual body ≤ [`MAX_BODY_BYTES`](webhook::MAX_BODY_BYTES) | 413 |
+    /// | 5    | the body is a JSON [`Update`]                                 | 400    |
+    /// | 6    | [`Engine::process_update`]: de-duplicate, then handle         | 200 / 503 |
+    ///
+    /// Refusals carry a small JSON body `{"error":{"code":"…","message":"…"}}`
+    /// so that someone poking the endpoint with `curl` sees why. A body that
+    /// is not an update is also reported to the [`ErrorReporter`] (only where
+    /// parsing failed, never the body): past the secret check only Telegram or
+    /// the operator can send one, so it means our types miss something.
+    ///
+    /// A processed update, a duplicate and an update the bots ignore are all
+    /// answered `200`. When the update produced calls, the first one rides in
+    /// the body (`application/json`, the method plus its parameters) if
+    /// Telegram allows it there (see [`Outbox::split_for_webhook`]); the rest
+    /// are returned as [`WebhookResponse::deferred`]. Otherwise the body is
+    /// empty. A temporary failure ([`crate::Error::is_temporary`]) is reported
+    /// and answered `503`, with the update's claim released, so Telegram's next
+    /// delivery is processed afresh; a permanent failure is reported and
+    /// answered `200` (a retry would fail the same way).
+    ///
+    /// Never panics, whatever the request.
+    ///
+    /// [`ErrorReporter`]: crate::ports::ErrorReporter
+    pub async fn handle_webhook(&self, bot: BotKind, req: Request<Bytes>) -> WebhookResponse {
+        let update = match webhook::read_update(self.config(), bot, &req) {
+            Ok(update) => update,
+            Err(refusal) => {
+                if let Some(message) = refusal.report {
+                    let context = webhook::report_context(bot);
+                    self.report(ErrorReport { message, context, update_kind: None, temporary: false }).await;
                 }
-                Err(e) if e.is_temporary() && attempt < 3 => {
-                    self.inner.ports.clock.sleep(500 << attempt).await;
-                }
-                other => return other,
+                return WebhookResponse::now(refusal.response);
             }
-            attempt += 1;
+        };
+        let processed = self.process_update(bot, &update).await;
+        if let Err(e) = &processed {
+            self.report(ErrorReport {
+                message: format!("update {} failed: {e}", update.update_id),
+                context: webhook::report_context(bot),
+                update_kind: Some(update.kind_name()),
+                temporary: e.is_temporary(),
+            })
+            .await;
         }
+        webhook::answer(bot, processed)
+    }
+
+    /// Processes one update exactly once as far as its effects go: the entry
+    /// point for webhooks ([`Engine::handle_webhook`]) and long polling alike.
+    ///
+    /// 1. The update is claimed: `(bot, update_id)` is recorded. If it was
+    ///    already claimed this is a duplicate delivery (a retry after a lost
+    ///    response, a concurrent redelivery, or a poller overlapping a webhook)
+    ///    and the result is `Ok(None)`: nothing happens, nothing is sent.
+    ///    Where the store can ([`Storage::fold_claim`]: the RPC stores), the
+    ///    claim rides with the processing's first storage call — one round
+    ///    trip for both, the call applying nothing for a duplicate; an update
+    ///    that makes no storage call is claimed after its processing, before
+    ///    anything is sent. Otherwise [`Storage::claim_update`] comes first.
+    /// 2. [`Engine::handle_update`] runs the bot and returns its [`Outbox`].
+    /// 3. If it fails temporarily (storage unreachable, …) the claim is
+    ///    released (best effort; a failed release is reported) and the error
+    ///    returned, so that Telegram — which redelivers an update until a
+    ///    webhook answers 2xx, and which long polling re-fetches until its
+    ///    offset moves past it — delivers it again and the retry is processed.
+    ///    A permanent failure keeps the claim: retrying would not help.
+    /// 4. If the processing dies half-way — a panic, or the future dropped —
+    ///    the claim is released too ([`Engine::release_orphaned_claims`] where
+    ///    panics unwind, a [`ClaimHook`] where they
+    ///    abort), so that Telegram's retry is processed rather than dropped.
+    ///
+    /// A failure to claim is returned as it is (temporary ones make Telegram
+    /// retry; nothing was done).
+    ///
+    /// # Delivery guarantees
+    ///
+    /// Telegram delivers at least once. The claim turns that into *at most
+    /// once* for handling: of two deliveries, even concurrent ones, only the
+    /// one whose claim succeeds runs the bot. Releasing the claim after a
+    /// temporary failure brings back *at least once* for updates whose handling
+    /// broke half-way — which is safe for points because every ledger write
+    /// carries an idempotency key derived from the bot and the update id, so a
+    /// retried credit or redemption returns the
+    /// first result (`replayed = true`) instead of moving points twice. What can
+    /// repeat after such a retry is only a message (a confirmation sent twice),
+    /// never a ledger effect. Outgoing calls are sent after processing
+    /// succeeded; a call that fails later is reported, not retried by Telegram.
+    ///
+    /// [`Storage::claim_update`]: crate::ports::Storage::claim_update
+    /// [`Storage::fold_claim`]: crate::ports::Storage::fold_claim
+    pub async fn process_update(&self, bot: BotKind, update: &Update) -> Result<Option<Outbox>> {
+        self.release_orphaned_claims().await;
+        let storage = self.base_storage();
+        let claim = UpdateClaim { bot, update_id: update.update_id, now: self.now() };
+        let Some(folded) = self.ports().storage.clone().fold_claim(claim) else {
+            // The backend cannot fold the claim into a call: claim first.
+            if !storage.claim_update(bot, update.update_id, claim.now).await? {
+                return Ok(None);
+            }
+            let guard = self.guard_claim(bot, update.update_id);
+            let handled = self.handle_update(bot, update).await;
+            guard.settle();
+            return self.settle_claimed(bot, update, handled).await;
+        };
+        // The first storage call of the processing claims the update in the same round trip.
+        let guard = self.guard_claim(bot, update.update_id);
+        let handled = bots::handle(&self.cx.scoped(folded.storage.clone()), bot, update).await;
+        guard.settle();
+        match folded.state() {
+            FoldState::Duplicate => Ok(None),
+            FoldState::Claimed => self.settle_claimed(bot, update, handled).await,
+            // No call claimed it (the update needed no storage, or its calls failed).
+            FoldState::Pending => match handled {
+                Ok(outbox) => Ok(storage.claim_update(bot, update.update_id, claim.now).await?.then_some(outbox)),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// The end of a claimed update's processing: its outbox, or the error
+    /// after releasing the claim when the failure was temporary.
+    async fn settle_claimed(&self, bot: BotKind, update: &Update, handled: Result<Outbox>) -> Result<Option<Outbox>> {
+        match handled {
+            Ok(outbox) => Ok(Some(outbox)),
+            Err(e) => {
+                if e.is_temporary()
+                    && let Err(release) = self.base_storage().release_update(bot, update.update_id).await
+                {
+                    self.report(ErrorReport {
+                        message: format!("could not release update {} after a failure: {release}", update.update_id),
+                        context: webhook::report_context(bot),
+                        update_kind: Some(update.kind_name()),
+                        temporary: release.is_temporary(),
+                    })
+                    .await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Handles one update addressed to `bot` (no de-duplication here: see
+    /// [`Engine::process_update`] for that).
+    ///
+    /// Returns `Err` only for failures worth a retry by Telegram
+    /// ([`crate::Error::is_temporary`]); user mistakes and permanent failures
+    /// are answered with a message in the outbox.
+    pub async fn handle_update(&self, bot: BotKind, update: &Update) -> Result<Outbox> {
+        bots::handle(&self.cx, bot, update).await
+    }
+
+    /// Answers one API request. Never fails and never panics: every problem
+    /// becomes a JSON error response (temporary storage failures a 503 and
+    /// permanent ones a 500, both reported through the reporter port).
+    ///
+    /// Run every task in [`ApiResponse::deferred`] after sending the response
+    /// (on Workers with `wait_until`, natively in a spawned task).
+    pub async fn handle_api(&self, req: Request<Bytes>) -> ApiResponse {
+        api::handle(&self.cx, req).await
+    }
+
+    /// Delivers up to `max_batches` batches of a broadcast job and returns the
+    /// job's state afterwards: see [`jobs::deliver_broadcast`].
+    pub async fn deliver_broadcast(&self, job: BroadcastId, max_batches: u32) -> Option<BroadcastJob> {
+        jobs::deliver_broadcast(&self.cx, job, max_batches).await
+    }
+
+    /// Expires every pending redemption request past its deadline, telling the
+    /// partners; returns how many expired. See [`jobs::expire_redemptions`].
+    pub async fn expire_redemptions(&self) -> Result<usize> {
+        jobs::expire_redemptions(&self.cx).await
     }
 
     /// One maintenance pass, run periodically by the adapters (a Tokio interval
-    /// natively, a Cron Trigger on Workers): forgets update claims older than
-    /// [`UPDATE_CLAIM_RETENTION_SECS`], marks overdue redemption requests
-    /// expired (telling the people involved) and resumes pending broadcasts —
-    /// e.g. ones interrupted by a restart — delivering up to `broadcast_batches`
-    /// batches of each. Failures are reported, not returned.
+    /// natively, a Cron Trigger on Workers): see [`jobs::maintenance_pass`].
     pub async fn maintenance_pass(&self, broadcast_batches: u32) {
-        let cutoff = self.now().plus(-UPDATE_CLAIM_RETENTION_SECS);
-        match self.storage().prune_update_claims(cutoff).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(pruned = n, "old update claims forgotten"),
-            Err(e) => {
-                self.report(ErrorReport {
-                    message: format!("pruning old update claims failed: {e}"),
-                    context: "maintenance",
-                    update_kind: None,
-                    temporary: e.is_temporary(),
-                })
-                .await;
-            }
-        }
-        match self.expire_redemptions().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "redemption requests expired"),
-            Err(e) => {
-                self.report(ErrorReport {
-                    message: format!("expiring redemption requests failed: {e}"),
-                    context: "maintenance",
-                    update_kind: None,
-                    temporary: e.is_temporary(),
-                })
-                .await;
-            }
-        }
-        match self.storage().pending_broadcasts().await {
-            Ok(jobs) => {
-                for job in jobs {
-                    self.deliver_broadcast(job.id, broadcast_batches).await;
-                }
-            }
-            Err(e) => {
-                self.report(ErrorReport {
-                    message: format!("listing pending broadcasts failed: {e}"),
-                    context: "maintenance",
-                    update_kind: None,
-                    temporary: e.is_temporary(),
-                })
-                .await;
-            }
-        }
+        jobs::maintenance_pass(&self.cx, broadcast_batches).await
     }
 
     /// Runs one deferred task to completion. Failures are reported, not returned:
@@ -480,7 +367,7 @@ impl Engine {
                 }
             }
             Task::Answer { chat_id, customer, language, question } => {
-                crate::bots::client::answer_question(self, chat_id, customer, language, &question).await;
+                bots::client::answer_question(&self.cx, chat_id, customer, language, &question).await;
             }
             Task::Broadcast(job) => {
                 self.deliver_broadcast(job, u32::MAX).await;

@@ -7,9 +7,11 @@ pub mod api;
 pub mod body;
 pub mod bots;
 pub mod config;
+pub mod context;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod jobs;
 pub mod maybe_send;
 pub mod memory;
 pub mod ports;
@@ -18,8 +20,10 @@ pub mod stores;
 pub mod telegram;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod webhook;
 
 pub use config::{Config, ConfigError, Secret};
-pub use engine::{ClaimHook, Engine, Outbox, Ports, Task};
+pub use context::{Context, Outbox, Ports, Task};
+pub use engine::{ClaimHook, Engine};
 pub use error::{Error, Result};
 pub use memory::MemoryStore;

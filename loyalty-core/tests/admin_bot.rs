@@ -5,7 +5,9 @@
 #![cfg(feature = "testkit")]
 
 use loyalty_core::domain::{BroadcastId, Customer, EntryKind, Language, PartnerStatus, TelegramUserId};
-use loyalty_core::ports::{BotKind, CustomerRef, PartnerRef, TelegramError};
+use loyalty_core::ports::{CustomerRef, PartnerRef, TelegramError};
+
+use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::{BotCall, Update};
 use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser, buttons, callback, first_text, text, text_json, texts_to};
 use loyalty_core::{Outbox, Task};

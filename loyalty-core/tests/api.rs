@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
 use loyalty_core::api::init_data::sign_init_data;
 use loyalty_core::api::{MAX_API_BODY_BYTES, ROUTES, sentry};
-use loyalty_core::domain::{Customer, Language, Partner, PartnerTerms, RedemptionId, TelegramUserId, rules};
+use loyalty_core::domain::{BotKind, Customer, Language, Partner, PartnerTerms, RedemptionId, TelegramUserId, rules};
 use loyalty_core::memory::MemoryStore;
 use loyalty_core::ports::*;
 use loyalty_core::testkit::{ALERT_CHAT, FaultyStore, TestEnv, test_config};

@@ -7,8 +7,10 @@
 
 use loyalty_core::domain::{Language, PartnerId, PartnerTerms, Points, RedemptionId, TelegramUserId};
 use loyalty_core::ports::{
-    BotKind, CreditPurchase, CustomerRef, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef,
+    CreditPurchase, CustomerRef, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef,
 };
+
+use loyalty_core::domain::BotKind;
 use loyalty_core::qr::QrMatrix;
 use loyalty_core::telegram::{BotCall, Update};
 use loyalty_core::testkit::{

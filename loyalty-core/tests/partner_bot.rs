@@ -6,7 +6,9 @@
 #![cfg(feature = "testkit")]
 
 use loyalty_core::domain::{EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
-use loyalty_core::ports::{BotKind, PartnerRef};
+use loyalty_core::ports::PartnerRef;
+
+use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::{BotCall, Update};
 use loyalty_core::testkit::{
     ADMIN_CHAT, TestEnv, TgUser, buttons, callback, first_text, forces_reply, reply, text, text_json, texts_to,

@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
+use loyalty_core::domain::BotKind::{Admin, Client, Partner};
 use loyalty_core::domain::{EntryKind, PartnerStatus, RedemptionId, RedemptionStatus, TelegramUserId};
-use loyalty_core::ports::BotKind::{Admin, Client, Partner};
 use loyalty_core::ports::{AnswerRedemption, CustomerRef, PartnerRef, Rejection, StoreError};
 use loyalty_core::testkit::scenario::Harness;
 use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser, text_json};

@@ -9,9 +9,9 @@ use crate::routing::{Route, Service};
 use crate::supabase::SupabaseStore;
 use crate::telegram::FetchTelegram;
 use loyalty_core::api::MAX_API_BODY_BYTES;
-use loyalty_core::engine::BROADCAST_BATCHES_PER_PASS;
+use loyalty_core::jobs::BROADCAST_BATCHES_PER_PASS;
 use loyalty_core::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi};
-use loyalty_core::telegram::MAX_BODY_BYTES;
+use loyalty_core::webhook::MAX_BODY_BYTES;
 use loyalty_core::{Config, ConfigError, Engine, Ports, Task};
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -118,7 +118,7 @@ fn defer(ctx: &Context, engine: &Engine, tasks: Vec<Task>) {
 /// Handles one request for `service`: the whole of a Worker's `fetch` handler.
 ///
 /// ```no_run
-/// use loyalty_core::ports::BotKind;
+/// use loyalty_core::domain::BotKind;
 /// use loyalty_edge::Service;
 /// use worker::{Context, Env, Request, Response, event};
 ///

@@ -11,7 +11,7 @@
 //! taken for duplicates.
 
 use loyalty_core::ClaimHook;
-use loyalty_core::ports::BotKind;
+use loyalty_core::domain::BotKind;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The name of the JavaScript global holding the claims.

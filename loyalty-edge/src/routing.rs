@@ -1,7 +1,7 @@
 //! Which routes a Worker serves. Plain Rust: no Workers types, so it is
 //! tested on the host.
 
-use loyalty_core::ports::BotKind;
+use loyalty_core::domain::BotKind;
 
 /// What one Worker serves. The migration plan deploys four Workers, one per
 /// bot webhook and one for the REST API; [`Service::All`] serves everything

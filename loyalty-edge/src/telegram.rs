@@ -4,7 +4,9 @@ use crate::http::{fetch_with_timeout, js_error};
 use async_trait::async_trait;
 use loyalty_core::Config;
 use loyalty_core::Secret;
-use loyalty_core::ports::{BotKind, TelegramApi, TelegramError};
+use loyalty_core::ports::{TelegramApi, TelegramError};
+
+use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::{BotCall, InputFile, decode_answer};
 use serde_json::Value;
 use std::time::Duration;

@@ -18,10 +18,12 @@ use axum::extract::State;
 use loyalty_core::api::init_data::sign_init_data;
 use loyalty_core::api::sentry::sign as sign_sentry;
 use loyalty_core::domain::TelegramUserId;
-use loyalty_core::ports::{BotKind, CustomerRef, Storage, StoreError, StoreResult};
+use loyalty_core::ports::{CustomerRef, Storage, StoreError, StoreResult};
+
+use loyalty_core::domain::BotKind;
 use loyalty_core::stores::rpc::RpcBackend;
-use loyalty_core::telegram::{SECRET_TOKEN_HEADER, webhook_secret};
 use loyalty_core::testkit::{TgUser, text_json};
+use loyalty_core::webhook::{SECRET_TOKEN_HEADER, webhook_secret};
 use loyalty_core::{Config, Engine};
 use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::simulate::{self, Settle, Target};

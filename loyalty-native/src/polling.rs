@@ -29,7 +29,9 @@ use crate::telegram::{HttpTelegram, UpdateBatch};
 use crate::webhooks::ALLOWED_UPDATES;
 use async_trait::async_trait;
 use futures::FutureExt;
-use loyalty_core::ports::{BotKind, ErrorReport, TelegramError};
+use loyalty_core::ports::{ErrorReport, TelegramError};
+
+use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::Update;
 use loyalty_core::{Engine, Task};
 use std::panic::AssertUnwindSafe;

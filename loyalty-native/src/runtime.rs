@@ -11,7 +11,7 @@ use crate::telegram::HttpTelegram;
 use crate::webhooks;
 use loyalty_core::adapters::openai::OpenAiAssistant;
 use loyalty_core::adapters::sentry::SentryReporter;
-use loyalty_core::ports::BotKind;
+use loyalty_core::domain::BotKind;
 use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::stores::postgrest::{PostgrestStore, REST_PATH};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};

@@ -31,9 +31,11 @@ use http::{HeaderValue, StatusCode};
 use loyalty_core::Engine;
 use loyalty_core::api::MAX_API_BODY_BYTES;
 use loyalty_core::body::{declared_too_large, push_limited};
-use loyalty_core::engine::route_label;
-use loyalty_core::ports::{BotKind, ErrorReport};
-use loyalty_core::telegram::MAX_BODY_BYTES;
+use loyalty_core::ports::ErrorReport;
+use loyalty_core::ports::route_label;
+
+use loyalty_core::domain::BotKind;
+use loyalty_core::webhook::MAX_BODY_BYTES;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;

@@ -24,9 +24,12 @@ use crate::tasks::Drained;
 use crate::telegram::HttpTelegram;
 use loyalty_core::domain::TelegramUserId;
 use loyalty_core::ports::Randomness as _;
-use loyalty_core::ports::{BotKind, CustomerRef, Storage};
-use loyalty_core::telegram::{Update, webhook_secret};
+use loyalty_core::ports::{CustomerRef, Storage};
+
+use loyalty_core::domain::BotKind;
+use loyalty_core::telegram::Update;
 use loyalty_core::testkit::{RecordingReporter, TgUser, callback, reply, text_json};
+use loyalty_core::webhook::webhook_secret;
 use loyalty_core::{Config, Engine};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -357,7 +360,7 @@ impl<'a> Sim<'a> {
             .http
             .post(format!("{}/webhook/{}", self.bases.get(&bot).map_or("", String::as_str), bot.as_str()))
             .header("content-type", "application/json")
-            .header(loyalty_core::telegram::SECRET_TOKEN_HEADER, secret)
+            .header(loyalty_core::webhook::SECRET_TOKEN_HEADER, secret)
             .body(body)
             .send()
             .await;

@@ -114,7 +114,7 @@ impl TaskRunner {
 }
 
 /// How many batches of a pending broadcast one maintenance pass delivers.
-pub use loyalty_core::engine::BROADCAST_BATCHES_PER_PASS;
+pub use loyalty_core::jobs::BROADCAST_BATCHES_PER_PASS;
 
 /// One maintenance pass: [`Engine::maintenance_pass`] with
 /// [`BROADCAST_BATCHES_PER_PASS`].
@@ -139,7 +139,7 @@ pub async fn maintenance_loop(engine: Engine, every: Duration, stop: impl Future
 #[cfg(test)]
 mod tests {
     use super::*;
-    use loyalty_core::ports::BotKind;
+    use loyalty_core::domain::BotKind;
     use loyalty_core::telegram::BotCall;
     use loyalty_core::testkit::TestEnv;
 

@@ -31,7 +31,9 @@
 //! implements the same published limits on the calls as we have them.
 
 use loyalty_core::config::{Config, Secret};
-use loyalty_core::ports::{BotKind, TelegramApi, TelegramError};
+use loyalty_core::ports::{TelegramApi, TelegramError};
+
+use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::{BotCall, InputFile, Update};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, VecDeque};
@@ -54,7 +56,7 @@ pub const POLL_TIMEOUT_MARGIN: Duration = Duration::from_secs(10);
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), loyalty_core::ports::TelegramError> {
-/// use loyalty_core::{Config, ports::{BotKind, TelegramApi}, telegram::BotCall};
+/// use loyalty_core::{Config, domain::BotKind, ports::TelegramApi, telegram::BotCall};
 /// use loyalty_native::telegram::HttpTelegram;
 ///
 /// let config = Config::from_lookup(|k| std::env::var(k).ok()).expect("configuration");

@@ -31,8 +31,11 @@
 //! ```
 
 use loyalty_core::config::Config;
-use loyalty_core::ports::{BotKind, TelegramApi, TelegramError};
-use loyalty_core::telegram::{BotCall, webhook_secret};
+use loyalty_core::ports::{TelegramApi, TelegramError};
+
+use loyalty_core::domain::BotKind;
+use loyalty_core::telegram::BotCall;
+use loyalty_core::webhook::webhook_secret;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 

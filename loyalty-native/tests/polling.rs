@@ -4,7 +4,9 @@
 //! with advice.
 
 use loyalty_core::domain::TelegramUserId;
-use loyalty_core::ports::{BotKind, CustomerRef, ErrorReporter, StoreError, TelegramApi};
+use loyalty_core::ports::{CustomerRef, ErrorReporter, StoreError, TelegramApi};
+
+use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::BotCall;
 use loyalty_core::testkit::{FaultyStore, RecordingReporter, TgUser, text_json};
 use loyalty_core::{Config, Engine};

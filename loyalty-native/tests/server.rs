@@ -4,13 +4,16 @@
 use async_trait::async_trait;
 use loyalty_core::domain::{Language, PartnerTerms, TelegramUserId, Timestamp};
 use loyalty_core::ports::{
-    BotKind, Clock, CustomerRef, NewCustomer, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef,
-    StoreError, TelegramApi,
+    Clock, CustomerRef, NewCustomer, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef, StoreError,
+    TelegramApi,
 };
-use loyalty_core::telegram::{BotCall, webhook_secret};
+
+use loyalty_core::domain::BotKind;
+use loyalty_core::telegram::BotCall;
 use loyalty_core::testkit::{
     FakeClock, FaultyStore, RecordingReporter, RecordingTelegram, SeqRandom, TEST_START, TgUser, test_config, text_json,
 };
+use loyalty_core::webhook::webhook_secret;
 use loyalty_core::{Engine, Ports};
 use loyalty_native::fake_bot_api::{Failure, FakeBotApi};
 use loyalty_native::server::{App, serve};

@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 use loyalty_core::config::{Config, Secret};
-use loyalty_core::ports::{BotKind, TelegramApi, TelegramError};
+use loyalty_core::ports::{TelegramApi, TelegramError};
+
+use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::{BotCall, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
 use loyalty_native::fake_bot_api::{Failure, FakeBotApi};
 use loyalty_native::telegram::{HttpTelegram, RateLimiter, RateLimits};

@@ -1,8 +1,10 @@
 //! setWebhook / getWebhookInfo / deleteWebhook helpers against `FakeBotApi` over loopback HTTP.
 
 use loyalty_core::config::{Config, Secret};
-use loyalty_core::ports::{BotKind, TelegramError};
-use loyalty_core::telegram::webhook_secret;
+use loyalty_core::ports::TelegramError;
+
+use loyalty_core::domain::BotKind;
+use loyalty_core::webhook::webhook_secret;
 use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::telegram::HttpTelegram;
 use loyalty_native::webhooks::{

@@ -4,13 +4,13 @@ use super::init_data::{parse_query, validate_init_data};
 use super::routes::{Endpoint, Routed, route};
 use super::{ApiError, INIT_DATA_MAX_AGE_SECS, MAX_API_BODY_BYTES, json_response, sentry};
 use crate::bots::common::fmt_points;
+use crate::context::{Context, Task};
 use crate::domain::{
     Customer, CustomerCode, EntryId, Language, LedgerEntry, Partner, PartnerStatus, RedemptionId, TelegramUserId, rules,
 };
-use crate::engine::{Engine, Task};
-use crate::ports::{
-    AnswerRedemption, BotKind, CreditPurchase, CustomerRef, PartnerRef, RedemptionView, Rejection, StoreError,
-};
+use crate::ports::{AnswerRedemption, CreditPurchase, CustomerRef, PartnerRef, RedemptionView, Rejection, StoreError};
+
+use crate::domain::BotKind;
 use crate::qr::QrMatrix;
 use crate::telegram::{BotCall, escape_html};
 use bytes::Bytes;
@@ -74,7 +74,7 @@ fn too_large() -> ApiError {
 }
 
 /// Routes and runs one request (not `OPTIONS`, which [`super::preflight`] answers).
-pub(super) async fn handle(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
+pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let path = req.uri().path();
     let (endpoint, param) = match route(req.method(), path) {
         Routed::Found { endpoint, param } => (endpoint, param),
@@ -102,22 +102,22 @@ pub(super) async fn handle(engine: &Engine, req: &Request<Bytes>) -> ApiResult<R
             reply.response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
             Ok(reply)
         }
-        Endpoint::Me => me(engine, req).await,
-        Endpoint::MeTransactions => transactions(engine, req).await,
-        Endpoint::MeCard => card(engine, req).await,
-        Endpoint::Partners => partners(engine, req).await,
-        Endpoint::ConfirmRedemption => answer_redemption(engine, req, param, true).await,
-        Endpoint::DeclineRedemption => answer_redemption(engine, req, param, false).await,
-        Endpoint::PartnerCredits => credit(engine, req).await,
-        Endpoint::SentryHook => sentry_hook(engine, req).await,
+        Endpoint::Me => me(cx, req).await,
+        Endpoint::MeTransactions => transactions(cx, req).await,
+        Endpoint::MeCard => card(cx, req).await,
+        Endpoint::Partners => partners(cx, req).await,
+        Endpoint::ConfirmRedemption => answer_redemption(cx, req, param, true).await,
+        Endpoint::DeclineRedemption => answer_redemption(cx, req, param, false).await,
+        Endpoint::PartnerCredits => credit(cx, req).await,
+        Endpoint::SentryHook => sentry_hook(cx, req).await,
     }
 }
 
 // ---------------------------------------------------------------- customers
 
 /// The Telegram user behind a valid `Authorization: tma <initData>`.
-fn telegram_user(engine: &Engine, headers: &HeaderMap) -> ApiResult<TelegramUserId> {
-    let token = engine.config().bot_token(BotKind::Client).map_err(|_| not_configured("The client bot"))?;
+fn telegram_user(cx: &Context, headers: &HeaderMap) -> ApiResult<TelegramUserId> {
+    let token = cx.config().bot_token(BotKind::Client).map_err(|_| not_configured("The client bot"))?;
     let auth = header(headers, AUTHORIZATION.as_str())
         .ok_or_else(|| unauthorized("missing_auth", "Send Authorization: tma <initData>."))?;
     let init_data = auth
@@ -125,7 +125,7 @@ fn telegram_user(engine: &Engine, headers: &HeaderMap) -> ApiResult<TelegramUser
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("tma"))
         .map(|(_, rest)| rest.trim())
         .ok_or_else(|| unauthorized("missing_auth", "Send Authorization: tma <initData>."))?;
-    let data = validate_init_data(init_data, token.expose(), engine.now(), INIT_DATA_MAX_AGE_SECS)
+    let data = validate_init_data(init_data, token.expose(), cx.now(), INIT_DATA_MAX_AGE_SECS)
         .map_err(|e| unauthorized("invalid_init_data", format!("Invalid Mini App data: {e}.")))?;
     let user = data.user.ok_or_else(|| unauthorized("invalid_init_data", "Invalid Mini App data: no user."))?;
     Ok(TelegramUserId(user.id))
@@ -136,9 +136,9 @@ fn not_registered() -> ApiError {
 }
 
 /// The registered customer behind the request.
-async fn customer(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Customer> {
-    let user = telegram_user(engine, req.headers())?;
-    let summary = engine.storage().customer_summary(CustomerRef::Telegram(user), 0).await?;
+async fn customer(cx: &Context, req: &Request<Bytes>) -> ApiResult<Customer> {
+    let user = telegram_user(cx, req.headers())?;
+    let summary = cx.storage().customer_summary(CustomerRef::Telegram(user), 0).await?;
     summary.map(|s| s.customer).ok_or_else(not_registered)
 }
 
@@ -158,10 +158,10 @@ fn card_link(partner_bot: &str, code: &CustomerCode) -> String {
     format!("https://t.me/{partner_bot}?start=c_{code}")
 }
 
-async fn me(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let c = customer(engine, req).await?;
-    let client = engine.bot_username(BotKind::Client).await;
-    let partner = engine.bot_username(BotKind::Partner).await;
+async fn me(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let c = customer(cx, req).await?;
+    let client = cx.bot_username(BotKind::Client).await;
+    let partner = cx.bot_username(BotKind::Partner).await;
     let mut body = customer_json(&c);
     body["referral_link"] = json!(client.map(|b| format!("https://t.me/{b}?start=ref_{}", c.code)));
     body["card_link"] = json!(partner.map(|b| card_link(&b, &c.code)));
@@ -214,10 +214,10 @@ fn page_params(query: Option<&str>) -> ApiResult<(u32, Option<EntryId>)> {
     Ok((limit, before))
 }
 
-async fn transactions(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
+async fn transactions(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let (limit, before) = page_params(req.uri().query())?;
-    let c = customer(engine, req).await?;
-    let entries = engine.storage().customer_entries(c.id, limit, before).await?;
+    let c = customer(cx, req).await?;
+    let entries = cx.storage().customer_entries(c.id, limit, before).await?;
     let next_before = if entries.len() >= limit as usize { entries.last().map(|e| e.id.0) } else { None };
     Ok(Reply::ok(&json!({
         "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
@@ -225,9 +225,9 @@ async fn transactions(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply>
     })))
 }
 
-async fn card(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let c = customer(engine, req).await?;
-    let partner_bot = engine.bot_username(BotKind::Partner).await.ok_or_else(|| {
+async fn card(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let c = customer(cx, req).await?;
+    let partner_bot = cx.bot_username(BotKind::Partner).await.ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -243,9 +243,9 @@ async fn card(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
     Ok(Reply { response: r, deferred: Vec::new() })
 }
 
-async fn partners(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
-    telegram_user(engine, req.headers())?;
-    let list = engine.storage().list_partners(Some(PartnerStatus::Approved)).await?;
+async fn partners(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    telegram_user(cx, req.headers())?;
+    let list = cx.storage().list_partners(Some(PartnerStatus::Approved)).await?;
     let partners: Vec<Value> = list
         .iter()
         .map(|p| {
@@ -331,23 +331,18 @@ fn notify(bot: BotKind, chat: TelegramUserId, text: String) -> Task {
     Task::Call(BotCall::send_message(bot, chat.0, text, None))
 }
 
-async fn answer_redemption(
-    engine: &Engine,
-    req: &Request<Bytes>,
-    param: Option<&str>,
-    confirm: bool,
-) -> ApiResult<Reply> {
-    let user = telegram_user(engine, req.headers())?;
+async fn answer_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>, confirm: bool) -> ApiResult<Reply> {
+    let user = telegram_user(cx, req.headers())?;
     let id = param
         .filter(|p| !p.is_empty() && p.len() <= 18 && p.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|p| p.parse::<i64>().ok())
         .map(RedemptionId)
         .ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
-    let answer = AnswerRedemption { id, customer: CustomerRef::Telegram(user), now: engine.now() };
+    let answer = AnswerRedemption { id, customer: CustomerRef::Telegram(user), now: cx.now() };
     let result = if confirm {
-        engine.storage().confirm_redemption(answer).await
+        cx.storage().confirm_redemption(answer).await
     } else {
-        engine.storage().decline_redemption(answer).await
+        cx.storage().decline_redemption(answer).await
     };
     let view = match result {
         Ok(v) => v,
@@ -377,7 +372,7 @@ const MAX_API_KEY_LEN: usize = 256;
 /// Longest `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 
-async fn pos_partner(engine: &Engine, headers: &HeaderMap) -> ApiResult<Partner> {
+async fn pos_partner(cx: &Context, headers: &HeaderMap) -> ApiResult<Partner> {
     let invalid = || unauthorized("invalid_api_key", "Send Authorization: Bearer <API key> with a valid key.");
     let key = header(headers, AUTHORIZATION.as_str())
         .and_then(|a| a.split_once(' '))
@@ -385,7 +380,7 @@ async fn pos_partner(engine: &Engine, headers: &HeaderMap) -> ApiResult<Partner>
         .map(|(_, key)| key.trim())
         .filter(|k| !k.is_empty() && k.len() <= MAX_API_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(invalid)?;
-    engine.storage().partner_by_api_key(&rules::hash_api_key(key)).await?.ok_or_else(invalid)
+    cx.storage().partner_by_api_key(&rules::hash_api_key(key)).await?.ok_or_else(invalid)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<&str> {
@@ -426,16 +421,16 @@ fn credit_text(lang: Language, amount: i64, partner: &str, purchase: i64, balanc
     }
 }
 
-async fn credit(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let partner = pos_partner(engine, req.headers()).await?;
+async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
     let key = idempotency_key(req.headers())?;
     require_json(req.headers())?;
     let body: CreditBody = serde_json::from_slice(req.body())
         .map_err(|e| bad_request("invalid_body", format!("Invalid JSON body: {e}.")))?;
     let code = CustomerCode::parse(&body.customer_code)
         .ok_or_else(|| bad_request("invalid_customer_code", "customer_code must be the 8-character code of a card."))?;
-    let now = engine.now();
-    let credited = engine
+    let now = cx.now();
+    let credited = cx
         .storage()
         .credit_purchase(CreditPurchase {
             partner: PartnerRef::Id(partner.id),
@@ -471,8 +466,8 @@ async fn credit(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
 
 // -------------------------------------------------------------------- Sentry
 
-async fn sentry_hook(engine: &Engine, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let config = engine.config();
+async fn sentry_hook(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let config = cx.config();
     let secret = config.sentry_webhook_secret.as_ref().ok_or_else(|| not_configured("SENTRY_WEBHOOK_SECRET"))?;
     let signature = header(req.headers(), "sentry-hook-signature").unwrap_or("");
     if !sentry::verify_signature(secret.expose(), req.body(), signature) {

@@ -1,4 +1,4 @@
-//! The REST API: [`Engine::handle_api`] turns an `http::Request<Bytes>` into
+//! The REST API: [`Engine::handle_api`](crate::Engine::handle_api) turns an `http::Request<Bytes>` into
 //! an `http::Response<Bytes>` plus deferred work, with no I/O of its own, so
 //! the same router serves Workers and hyper and tests call it directly.
 //!
@@ -30,7 +30,7 @@ pub mod sentry;
 
 pub use routes::{Endpoint, ROUTES, Route};
 
-use crate::engine::{Engine, Task};
+use crate::context::{Context, Task};
 use crate::ports::{ErrorReport, Rejection, StoreError};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
@@ -44,7 +44,7 @@ pub const MAX_API_BODY_BYTES: usize = 1024 * 1024;
 pub const INIT_DATA_MAX_AGE_SECS: i64 = 86_400;
 
 /// An API answer: the response, and work to run after sending it (Telegram
-/// notifications), each with [`Engine::run_task`].
+/// notifications), each with [`Engine::run_task`](crate::Engine::run_task).
 #[derive(Debug)]
 pub struct ApiResponse {
     /// The HTTP response.
@@ -158,31 +158,29 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<Bytes>
     r
 }
 
-impl Engine {
-    /// Answers one API request. Never fails and never panics: every problem
-    /// becomes a JSON error response (temporary storage failures a 503 and
-    /// permanent ones a 500, both reported through the reporter port).
-    ///
-    /// Run every task in [`ApiResponse::deferred`] after sending the response
-    /// (on Workers with `wait_until`, natively in a spawned task).
-    pub async fn handle_api(&self, req: Request<Bytes>) -> ApiResponse {
-        let cors = cors::Cors::evaluate(self.config().frontend_url.as_deref(), req.headers());
-        let (mut response, deferred) = if req.method() == Method::OPTIONS {
-            (preflight(&req, &cors), Vec::new())
-        } else {
-            match handlers::handle(self, &req).await {
-                Ok(reply) => (reply.response, reply.deferred),
-                Err(mut e) => {
-                    if let Some(report) = e.report.take() {
-                        self.report(*report).await;
-                    }
-                    (e.into_response(), Vec::new())
+/// Answers one API request (see [`Engine::handle_api`](crate::engine::Engine::handle_api)). Never fails and never panics: every problem
+/// becomes a JSON error response (temporary storage failures a 503 and
+/// permanent ones a 500, both reported through the reporter port).
+///
+/// Run every task in [`ApiResponse::deferred`] after sending the response
+/// (on Workers with `wait_until`, natively in a spawned task).
+pub(crate) async fn handle(cx: &Context, req: Request<Bytes>) -> ApiResponse {
+    let cors = cors::Cors::evaluate(cx.config().frontend_url.as_deref(), req.headers());
+    let (mut response, deferred) = if req.method() == Method::OPTIONS {
+        (preflight(&req, &cors), Vec::new())
+    } else {
+        match handlers::handle(cx, &req).await {
+            Ok(reply) => (reply.response, reply.deferred),
+            Err(mut e) => {
+                if let Some(report) = e.report.take() {
+                    cx.report(*report).await;
                 }
+                (e.into_response(), Vec::new())
             }
-        };
-        cors.apply(&mut response);
-        ApiResponse { response, deferred }
-    }
+        }
+    };
+    cors.apply(&mut response);
+    ApiResponse { response, deferred }
 }
 
 fn preflight(req: &Request<Bytes>, cors: &cors::Cors) -> Response<Bytes> {

@@ -1,8 +1,8 @@
 //! Helpers shared by the three bots: formatting, rejection texts and the
 //! split between "tell the user" and "let Telegram retry".
 
+use crate::context::Context;
 use crate::domain::{EntryKind, Language, LedgerEntry, Points, Timestamp};
-use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::ports::{ErrorReport, Rejection, StoreError, StoreResult};
 
@@ -181,7 +181,7 @@ pub(crate) fn internal_error_text(lang: Language) -> &'static str {
 /// - a permanent backend failure → `Ok(Err(text))` as well, after reporting it;
 /// - a temporary failure → `Err(_)`, so the webhook answers 5xx and Telegram retries.
 pub(crate) async fn settle<T>(
-    engine: &Engine,
+    cx: &Context,
     lang: Language,
     context: &'static str,
     r: StoreResult<T>,
@@ -193,7 +193,7 @@ pub(crate) async fn settle<T>(
         Err(e @ StoreError::DuplicateUpdate) => Err(Error::Store(e)),
         Err(e) if e.is_temporary() => Err(Error::Store(e)),
         Err(e) => {
-            engine.report(ErrorReport { message: e.to_string(), context, update_kind: None, temporary: false }).await;
+            cx.report(ErrorReport { message: e.to_string(), context, update_kind: None, temporary: false }).await;
             Ok(Err(internal_error_text(lang).to_string()))
         }
     }

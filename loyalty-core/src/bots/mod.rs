@@ -6,24 +6,17 @@ pub mod client;
 pub mod common;
 pub mod partner;
 
-use crate::engine::{Engine, Outbox};
+use crate::context::{Context, Outbox};
+use crate::domain::BotKind;
 use crate::error::Result;
-use crate::ports::BotKind;
 use crate::telegram::Update;
 
-impl Engine {
-    /// Handles one update addressed to `bot` (no de-duplication here: see
-    /// [`Engine::handle_webhook`] and the long-polling loops for that).
-    ///
-    /// Returns `Err` only for failures worth a retry by Telegram
-    /// ([`crate::Error::is_temporary`]); user mistakes and permanent failures
-    /// are answered with a message in the outbox.
-    pub async fn handle_update(&self, bot: BotKind, update: &Update) -> Result<Outbox> {
-        match bot {
-            BotKind::Client => client::handle(self, update).await,
-            BotKind::Partner => partner::handle(self, update).await,
-            BotKind::Admin => admin::handle(self, update).await,
-            BotKind::Alerts => Ok(Outbox::default()),
-        }
+/// Handles one update addressed to `bot` with the bot that serves it.
+pub(crate) async fn handle(cx: &Context, bot: BotKind, update: &Update) -> Result<Outbox> {
+    match bot {
+        BotKind::Client => client::handle(cx, update).await,
+        BotKind::Partner => partner::handle(cx, update).await,
+        BotKind::Admin => admin::handle(cx, update).await,
+        BotKind::Alerts => Ok(Outbox::default()),
     }
 }

@@ -22,44 +22,11 @@ mod storage;
 
 pub use storage::*;
 
-use crate::domain::{Language, Timestamp};
+use crate::domain::{BotKind, Language, Timestamp};
 use crate::maybe_send::{MaybeSend, MaybeSync};
 use crate::telegram::BotCall;
+pub use crate::telegram::TelegramError;
 use async_trait::async_trait;
-
-/// Why a Bot API call failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TelegramError {
-    /// 429 Too Many Requests: wait this many seconds, then retry.
-    #[error("rate limited; retry after {0} s")]
-    RetryAfter(u32),
-    /// Telegram answered `ok: false` (e.g. 403 "bot was blocked by the user").
-    #[error("Bot API error {code}: {description}")]
-    Api {
-        /// `error_code`.
-        code: u16,
-        /// `description`.
-        description: String,
-    },
-    /// Network failure, timeout or 5xx: retrying may help.
-    #[error("Bot API unreachable: {0}")]
-    Transport(String),
-    /// No token is configured for the bot the call is addressed to.
-    #[error("no token configured for the {0} bot")]
-    NoToken(&'static str),
-}
-
-impl TelegramError {
-    /// Whether retrying later may succeed.
-    pub fn is_temporary(&self) -> bool {
-        match self {
-            TelegramError::RetryAfter(_) | TelegramError::Transport(_) => true,
-            TelegramError::Api { code, .. } => *code >= 500,
-            TelegramError::NoToken(_) => false,
-        }
-    }
-}
 
 /// Sends one Bot API method with the token of the bot named in the call and
 /// returns Telegram's `result` field.
@@ -119,7 +86,7 @@ pub struct ErrorReport {
 
 impl ErrorReport {
     /// The report for a panic that failed the request to `path`: the route
-    /// only ([`route_label`](crate::engine::route_label)), never the path's ids
+    /// only ([`route_label`]), never the path's ids
     /// or the panic's payload, which may quote what someone sent.
     ///
     /// ```
@@ -131,7 +98,7 @@ impl ErrorReport {
     /// ```
     pub fn panic_in_request(path: &str, context: &'static str) -> ErrorReport {
         ErrorReport {
-            message: format!("panic while handling {}", crate::engine::route_label(path)),
+            message: format!("panic while handling {}", route_label(path)),
             context,
             update_kind: None,
             temporary: false,
@@ -171,4 +138,34 @@ pub trait Clock: MaybeSend + MaybeSync {
 pub trait Randomness: MaybeSend + MaybeSync {
     /// Fills `buf` with random bytes from a cryptographically secure source.
     fn fill(&self, buf: &mut [u8]);
+}
+
+/// The route a request path belongs to, without ids or other data: what an
+/// adapter may put in an error report (a path can quote what someone sent).
+///
+/// ```
+/// use loyalty_core::ports::route_label;
+/// assert_eq!(route_label("/webhook/client"), "/webhook/client");
+/// assert_eq!(route_label("/api/v1/redemptions/42/confirm"), "/api/…");
+/// assert_eq!(route_label("/anything-else"), "(other)");
+/// ```
+pub fn route_label(path: &str) -> &'static str {
+    if let Some(bot) = path.strip_prefix("/webhook/") {
+        match BotKind::parse(bot) {
+            Some(BotKind::Client) => "/webhook/client",
+            Some(BotKind::Partner) => "/webhook/partner",
+            Some(BotKind::Admin) => "/webhook/admin",
+            _ => "/webhook/…",
+        }
+    } else if path.starts_with("/api/") {
+        "/api/…"
+    } else {
+        match path {
+            "/hooks/sentry" => "/hooks/sentry",
+            "/ready" => "/ready",
+            "/health" => "/health",
+            "(scheduled)" => "(scheduled)",
+            _ => "(other)",
+        }
+    }
 }

@@ -504,46 +504,6 @@ impl std::fmt::Debug for FoldedStore {
     }
 }
 
-/// Which bot an update came to (and which token sends a call).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BotKind {
-    /// The customers' bot (`TOKEN_CLIENT`).
-    Client,
-    /// The merchants' bot (`TOKEN_PARTNER`).
-    Partner,
-    /// The admins' bot (`ADMIN_BOT_TOKEN`).
-    Admin,
-    /// The bot that posts Sentry alerts (`SENTRY_ALERT_TELEGRAM_TOKEN`).
-    Alerts,
-}
-
-impl BotKind {
-    /// The three bots that receive updates.
-    pub const WEBHOOK_BOTS: [BotKind; 3] = [BotKind::Client, BotKind::Partner, BotKind::Admin];
-
-    /// Lower-case name (`client`, `partner`, `admin`, `alerts`), as used in routes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BotKind::Client => "client",
-            BotKind::Partner => "partner",
-            BotKind::Admin => "admin",
-            BotKind::Alerts => "alerts",
-        }
-    }
-
-    /// Parses [`BotKind::as_str`] output.
-    pub fn parse(s: &str) -> Option<BotKind> {
-        match s {
-            "client" => Some(BotKind::Client),
-            "partner" => Some(BotKind::Partner),
-            "admin" => Some(BotKind::Admin),
-            "alerts" => Some(BotKind::Alerts),
-            _ => None,
-        }
-    }
-}
-
 /// The storage port. See the [`ports`](crate::ports) module for the contract.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
@@ -658,7 +618,7 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Forgets the claims taken before `before` ([`Storage::claim_update`]'s
     /// `now`); returns how many. Telegram stops redelivering an update within
     /// a day, so an older claim guards against nothing: the maintenance pass
-    /// prunes those older than [`UPDATE_CLAIM_RETENTION_SECS`](crate::engine::UPDATE_CLAIM_RETENTION_SECS).
+    /// prunes those older than [`UPDATE_CLAIM_RETENTION_SECS`](crate::jobs::UPDATE_CLAIM_RETENTION_SECS).
     async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64>;
 
     /// Consumes one unit of a per-user daily quota; `false` when `limit` is reached.

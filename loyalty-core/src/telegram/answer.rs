@@ -1,9 +1,42 @@
 //! Reading the Bot API's answer envelope (`{"ok":…,"result":…}`), shared by
 //! every HTTP client of the [`TelegramApi`](crate::ports::TelegramApi) port.
 
-use crate::ports::TelegramError;
 use serde::Deserialize;
 use serde_json::Value;
+
+/// Why a Bot API call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelegramError {
+    /// 429 Too Many Requests: wait this many seconds, then retry.
+    #[error("rate limited; retry after {0} s")]
+    RetryAfter(u32),
+    /// Telegram answered `ok: false` (e.g. 403 "bot was blocked by the user").
+    #[error("Bot API error {code}: {description}")]
+    Api {
+        /// `error_code`.
+        code: u16,
+        /// `description`.
+        description: String,
+    },
+    /// Network failure, timeout or 5xx: retrying may help.
+    #[error("Bot API unreachable: {0}")]
+    Transport(String),
+    /// No token is configured for the bot the call is addressed to.
+    #[error("no token configured for the {0} bot")]
+    NoToken(&'static str),
+}
+
+impl TelegramError {
+    /// Whether retrying later may succeed.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            TelegramError::RetryAfter(_) | TelegramError::Transport(_) => true,
+            TelegramError::Api { code, .. } => *code >= 500,
+            TelegramError::NoToken(_) => false,
+        }
+    }
+}
 
 /// Telegram's answer envelope.
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,7 @@
 //! Outgoing Bot API calls: [`BotCall`] plus typed parameters for the methods
 //! the bots use. A handler returns calls; an adapter sends them.
 
-use crate::ports::BotKind;
+use crate::domain::BotKind;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

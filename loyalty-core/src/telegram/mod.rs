@@ -1,11 +1,10 @@
-//! The Telegram side: lean Bot API types, outgoing calls and the webhook pipeline.
+//! The Telegram side: lean Bot API types and outgoing calls (the webhook
+//! pipeline is [`crate::webhook`]).
 
 mod answer;
 mod methods;
 mod types;
-mod webhook;
 
-pub use answer::decode_answer;
+pub use answer::{TelegramError, decode_answer};
 pub use methods::*;
 pub use types::*;
-pub use webhook::*;

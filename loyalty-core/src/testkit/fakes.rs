@@ -6,12 +6,15 @@
 //! [`RecordingTelegram`] answers like the Bot API and records every call.
 
 use crate::config::Config;
+use crate::context::Ports;
 use crate::domain::Timestamp;
-use crate::engine::{Engine, Ports};
+use crate::engine::Engine;
 use crate::ports::{
-    Assistant, AssistantContext, AssistantError, BotKind, Clock, ErrorReport, ErrorReporter, Randomness, Storage,
-    TelegramApi, TelegramError,
+    Assistant, AssistantContext, AssistantError, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi,
+    TelegramError,
 };
+
+use crate::domain::BotKind;
 use crate::telegram::{BotCall, Update};
 use async_trait::async_trait;
 use serde_json::{Value, json};

@@ -1,8 +1,10 @@
 //! Small readers of handler output for assertions.
 
+use crate::context::Outbox;
 use crate::domain::{Customer, Language, Points, TelegramUserId};
-use crate::engine::Outbox;
-use crate::ports::{BotKind, CustomerRef, NewCustomer};
+use crate::ports::{CustomerRef, NewCustomer};
+
+use crate::domain::BotKind;
 use crate::telegram::BotCall;
 use serde_json::{Map, Value};
 

@@ -11,8 +11,11 @@ use super::fakes::{TestEnv, TgUser, callback, reply, text_json};
 use super::inspect::{buttons, forces_reply};
 use crate::domain::{Customer, CustomerCode, Points};
 use crate::engine::Engine;
-use crate::ports::{BotKind, CustomerRef, StoreResult};
-use crate::telegram::{BotCall, Update, webhook_secret};
+use crate::ports::{CustomerRef, StoreResult};
+
+use crate::domain::BotKind;
+use crate::telegram::{BotCall, Update};
+use crate::webhook::webhook_secret;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use serde_json::Value;

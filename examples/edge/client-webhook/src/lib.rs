@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use loyalty_edge::Service;
-use loyalty_edge::core::ports::BotKind;
+use loyalty_edge::core::domain::BotKind;
 use worker::{Context, Env, Request, Response, event};
 
 /// Every request goes to loyalty-edge, which answers only this Worker's routes.

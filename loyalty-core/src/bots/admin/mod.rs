@@ -10,18 +10,15 @@
 //! progress) are written in English; replies to commands use the
 //! language of the admin who wrote.
 
-mod texts;
+pub(crate) mod texts;
 
 use super::common::settle;
-use crate::domain::{
-    Audience, BroadcastId, BroadcastJob, CustomerCode, Language, Partner, PartnerId, PartnerStatus, Points,
-    TelegramUserId,
-};
-use crate::engine::{Engine, Outbox, Task};
+use crate::context::{Context, Outbox, Task};
+use crate::domain::{Audience, CustomerCode, Language, Partner, PartnerId, PartnerStatus, Points, TelegramUserId};
 use crate::error::Result;
-use crate::ports::{
-    AdjustBalance, BotKind, CustomerRef, Decided, ErrorReport, NewBroadcast, PartnerDecision, TelegramError,
-};
+use crate::ports::{AdjustBalance, CustomerRef, Decided, NewBroadcast, PartnerDecision};
+
+use crate::domain::BotKind;
 use crate::telegram::{
     BotCall, CallbackQuery, Command, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyMarkup, Update,
     UpdateKind, User, escape_html,
@@ -39,24 +36,12 @@ const MAX_REASON_CHARS: usize = 200;
 /// Longest broadcast text, in characters after HTML escaping (Telegram's limit).
 const MAX_BROADCAST_CHARS: usize = 4096;
 
-/// Recipients claimed (and messages sent) per broadcast batch.
-const BROADCAST_BATCH: u32 = 25;
-
-/// A batch of [`BROADCAST_BATCH`] messages takes at least this long (25 msg/s).
-const BATCH_MILLIS: u64 = 1000;
-
-/// Progress goes to the admin chat after this many batches.
-const PROGRESS_EVERY: u32 = 10;
-
-/// How often one broadcast message is retried after 429 or a transient failure.
-const MAX_SEND_RETRIES: u32 = 3;
-
 /// Message text above this size is split into several messages.
 const CHUNK_CHARS: usize = 3500;
 
 /// Handles one update of the admin bot.
-pub(crate) async fn handle(engine: &Engine, update: &Update) -> Result<Outbox> {
-    let admin_chat = engine.config().admin_chat_id;
+pub(crate) async fn handle(cx: &Context, update: &Update) -> Result<Outbox> {
+    let admin_chat = cx.config().admin_chat_id;
     match update.kind() {
         UpdateKind::Message(m) => {
             let Some(user) = m.from.as_ref().filter(|u| !u.is_bot) else { return Ok(Outbox::default()) };
@@ -68,7 +53,7 @@ pub(crate) async fn handle(engine: &Engine, update: &Update) -> Result<Outbox> {
                     Outbox::default()
                 });
             }
-            let ctx = Ctx { engine, update_id: update.update_id, user, chat: m.chat.id, lang };
+            let ctx = Ctx { cx, update_id: update.update_id, user, chat: m.chat.id, lang };
             ctx.on_message(m).await
         }
         UpdateKind::CallbackQuery(q) => {
@@ -76,7 +61,7 @@ pub(crate) async fn handle(engine: &Engine, update: &Update) -> Result<Outbox> {
             let chat = q.message.as_ref().map(|m| m.chat.id);
             match (chat, admin_chat) {
                 (Some(chat), Some(admin)) if chat == admin && !q.from.is_bot => {
-                    let ctx = Ctx { engine, update_id: update.update_id, user: &q.from, chat, lang };
+                    let ctx = Ctx { cx, update_id: update.update_id, user: &q.from, chat, lang };
                     ctx.on_callback(q).await
                 }
                 _ => Ok(Outbox::one(answer(q, Some(texts::refusal(lang))))),
@@ -106,8 +91,8 @@ fn decision_buttons(lang: Language, id: PartnerId) -> ReplyMarkup {
 
 /// The card of a new application for the admin chat, with Approve / Reject
 /// buttons; `None` when no admin chat is configured.
-pub(crate) fn application_notice(engine: &Engine, partner: &Partner, username: Option<&str>) -> Option<BotCall> {
-    let chat = engine.config().admin_chat_id?;
+pub(crate) fn application_notice(cx: &Context, partner: &Partner, username: Option<&str>) -> Option<BotCall> {
+    let chat = cx.config().admin_chat_id?;
     let text = texts::application(ADMIN_LANGUAGE, partner, username);
     Some(send(chat, text, Some(decision_buttons(ADMIN_LANGUAGE, partner.id))))
 }
@@ -143,7 +128,7 @@ fn chunks(lines: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 struct Ctx<'a> {
-    engine: &'a Engine,
+    cx: &'a Context,
     update_id: i64,
     user: &'a User,
     chat: i64,
@@ -169,7 +154,7 @@ impl Ctx<'_> {
             return Ok(if m.chat.is_private() { self.reply(texts::help(self.lang)) } else { Outbox::default() });
         };
         if let Some(mention) = cmd.mention
-            && let Some(me) = self.engine.bot_username(BotKind::Admin).await
+            && let Some(me) = self.cx.bot_username(BotKind::Admin).await
             && !me.eq_ignore_ascii_case(mention)
         {
             return Ok(Outbox::default());
@@ -214,9 +199,9 @@ impl Ctx<'_> {
     }
 
     async fn decide(&self, id: PartnerId, decision: PartnerDecision) -> Result<std::result::Result<Decided, String>> {
-        let engine = self.engine;
-        let decided = engine.storage().decide_partner(id, decision, self.admin(), engine.now()).await;
-        settle(engine, self.lang, "bot.admin", decided).await
+        let cx = self.cx;
+        let decided = cx.storage().decide_partner(id, decision, self.admin(), cx.now()).await;
+        settle(cx, self.lang, "bot.admin", decided).await
     }
 
     /// `/approve`, `/reject`, `/suspend` with a partner id.
@@ -235,9 +220,9 @@ impl Ctx<'_> {
 
     /// `/pending`: one card per waiting application.
     async fn pending(&self) -> Result<Outbox> {
-        let engine = self.engine;
-        let listed = engine.storage().list_partners(Some(PartnerStatus::Applied)).await;
-        let partners = match settle(engine, self.lang, "bot.admin", listed).await? {
+        let cx = self.cx;
+        let listed = cx.storage().list_partners(Some(PartnerStatus::Applied)).await;
+        let partners = match settle(cx, self.lang, "bot.admin", listed).await? {
             Ok(p) => p,
             Err(text) => return Ok(self.reply(text)),
         };
@@ -257,9 +242,9 @@ impl Ctx<'_> {
 
     /// `/partners`: everyone, with status and terms.
     async fn partners(&self) -> Result<Outbox> {
-        let engine = self.engine;
-        let listed = engine.storage().list_partners(None).await;
-        let partners = match settle(engine, self.lang, "bot.admin", listed).await? {
+        let cx = self.cx;
+        let listed = cx.storage().list_partners(None).await;
+        let partners = match settle(cx, self.lang, "bot.admin", listed).await? {
             Ok(p) => p,
             Err(text) => return Ok(self.reply(text)),
         };
@@ -289,16 +274,16 @@ impl Ctx<'_> {
             }
         };
         let Some(code) = CustomerCode::parse(code) else { return Ok(self.reply(texts::bad_code(self.lang, code))) };
-        let engine = self.engine;
+        let cx = self.cx;
         let req = AdjustBalance {
             customer: CustomerRef::Code(code),
             amount,
             reason: reason.to_string(),
             admin: self.admin(),
             idempotency_key: self.key(),
-            now: engine.now(),
+            now: cx.now(),
         };
-        let a = match settle(engine, self.lang, "bot.admin", engine.storage().adjust_balance(req).await).await? {
+        let a = match settle(cx, self.lang, "bot.admin", cx.storage().adjust_balance(req).await).await? {
             Ok(a) => a,
             Err(text) => return Ok(self.reply(text)),
         };
@@ -319,9 +304,9 @@ impl Ctx<'_> {
             return Ok(self.reply(texts::usage_block(self.lang, name)));
         };
         let Some(code) = CustomerCode::parse(code) else { return Ok(self.reply(texts::bad_code(self.lang, code))) };
-        let engine = self.engine;
-        let changed = engine.storage().set_blocked(CustomerRef::Code(code), blocked, self.admin(), engine.now()).await;
-        Ok(self.reply(match settle(engine, self.lang, "bot.admin", changed).await? {
+        let cx = self.cx;
+        let changed = cx.storage().set_blocked(CustomerRef::Code(code), blocked, self.admin(), cx.now()).await;
+        Ok(self.reply(match settle(cx, self.lang, "bot.admin", changed).await? {
             Ok(c) => texts::blocked(self.lang, c.code.as_str(), &c.first_name, c.blocked),
             Err(text) => text,
         }))
@@ -335,15 +320,15 @@ impl Ctx<'_> {
         if escape_html(text).chars().count() > MAX_BROADCAST_CHARS {
             return Ok(self.reply(texts::broadcast_too_long(self.lang, MAX_BROADCAST_CHARS)));
         }
-        let engine = self.engine;
+        let cx = self.cx;
         let req = NewBroadcast {
             audience,
             text: text.to_string(),
             admin_chat: self.chat,
             idempotency_key: self.key(),
-            now: engine.now(),
+            now: cx.now(),
         };
-        let job = match settle(engine, self.lang, "bot.admin", engine.storage().create_broadcast(req).await).await? {
+        let job = match settle(cx, self.lang, "bot.admin", cx.storage().create_broadcast(req).await).await? {
             Ok(job) => job,
             Err(text) => return Ok(self.reply(text)),
         };
@@ -356,9 +341,9 @@ impl Ctx<'_> {
 
     /// `/stats`.
     async fn stats(&self) -> Result<Outbox> {
-        let engine = self.engine;
-        let stats = engine.storage().program_stats(engine.now().day_start()).await;
-        Ok(self.reply(match settle(engine, self.lang, "bot.admin", stats).await? {
+        let cx = self.cx;
+        let stats = cx.storage().program_stats(cx.now().day_start()).await;
+        Ok(self.reply(match settle(cx, self.lang, "bot.admin", stats).await? {
             Ok(s) => texts::stats(self.lang, &s),
             Err(text) => text,
         }))
@@ -416,171 +401,6 @@ fn parse_broadcast(args: &str) -> Option<(Audience, &str)> {
     };
     let text = text.trim();
     (!text.is_empty()).then_some((audience, text))
-}
-
-/// What one broadcast message came to.
-enum Delivery {
-    Sent,
-    /// The recipient cannot be reached (blocked the bot, chat gone).
-    Unreachable,
-    /// Anything else, after retries: worth reporting.
-    Failed(TelegramError),
-}
-
-impl Engine {
-    /// Delivers up to `max_batches` batches of 25 recipients
-    /// of a broadcast job, at most 25 messages a second, and returns the job's
-    /// state afterwards (`None` when the job cannot be read at all, e.g. an
-    /// unknown id).
-    ///
-    /// Each recipient gets the text (as written, HTML-escaped) through the
-    /// client bot (customers) or the partner bot (partners). A `429` is waited
-    /// out (`retry_after`) and the same message retried, up to 3 times; a
-    /// recipient who blocked the bot or whose chat is gone (403, 400) counts as
-    /// failed. Progress goes to the job's admin chat every 10 batches and when
-    /// the job is done. A storage failure is reported and stops delivery; the
-    /// job stays resumable — the next call continues after the last claimed
-    /// recipient (so at most one batch can be lost to a crash, never sent twice).
-    pub async fn deliver_broadcast(&self, job: BroadcastId, max_batches: u32) -> Option<BroadcastJob> {
-        let ports = self.ports();
-        let storage = self.storage();
-        // A job already finished must not be announced twice.
-        let was_pending = match storage.pending_broadcasts().await {
-            Ok(jobs) => jobs.iter().any(|j| j.id == job),
-            Err(e) => {
-                self.broadcast_storage_error(job, &e.to_string(), e.is_temporary(), None).await;
-                return None;
-            }
-        };
-        let mut last: Option<BroadcastJob> = None;
-        let mut batches = 0u32;
-        let mut reported = false;
-        while batches < max_batches {
-            let started = ports.clock.now();
-            let batch = match storage.claim_broadcast_batch(job, BROADCAST_BATCH).await {
-                Ok(b) => b,
-                Err(e) => {
-                    self.broadcast_storage_error(job, &e.to_string(), e.is_temporary(), last.as_ref()).await;
-                    return last;
-                }
-            };
-            batches += 1;
-            let bot = match batch.job.audience {
-                Audience::Customers => BotKind::Client,
-                Audience::Partners => BotKind::Partner,
-            };
-            let text = escape_html(&batch.job.text);
-            let (mut sent, mut failed) = (0u32, 0u32);
-            for r in &batch.recipients {
-                let call = BotCall::send_message(bot, r.chat_id.0, text.clone(), None);
-                match self.deliver_one(&call).await {
-                    Delivery::Sent => sent += 1,
-                    Delivery::Unreachable => failed += 1,
-                    Delivery::Failed(e) => {
-                        failed += 1;
-                        // One report per call is enough: a misconfigured bot fails every message.
-                        if !reported {
-                            reported = true;
-                            let message = format!("broadcast {job} via {} bot: {e}", bot.as_str());
-                            let temporary = e.is_temporary();
-                            self.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary })
-                                .await;
-                        }
-                    }
-                }
-            }
-            // An empty claim means nobody is left (a store that still says
-            // "not done" would otherwise keep this loop spinning).
-            let current = if batch.recipients.is_empty() {
-                if batch.job.done && was_pending {
-                    self.tell_admin(batch.job.admin_chat, texts::broadcast_done(ADMIN_LANGUAGE, &batch.job)).await;
-                }
-                return Some(batch.job);
-            } else {
-                match storage.record_broadcast(job, sent, failed).await {
-                    Ok(j) => j,
-                    Err(e) => {
-                        self.broadcast_storage_error(job, &e.to_string(), e.is_temporary(), Some(&batch.job)).await;
-                        return Some(batch.job);
-                    }
-                }
-            };
-            let done = current.done;
-            let chat = current.admin_chat;
-            if done {
-                if was_pending {
-                    self.tell_admin(chat, texts::broadcast_done(ADMIN_LANGUAGE, &current)).await;
-                }
-                return Some(current);
-            }
-            if batches.is_multiple_of(PROGRESS_EVERY) {
-                self.tell_admin(chat, texts::broadcast_progress(ADMIN_LANGUAGE, &current)).await;
-            }
-            last = Some(current);
-            if batches < max_batches {
-                self.pace(started).await;
-            }
-        }
-        last
-    }
-
-    /// Sleeps so that a batch started at `started` lasts at least
-    /// [`BATCH_MILLIS`]. The clock has whole seconds, so the time already
-    /// spent is counted pessimistically (one second less than it reads).
-    async fn pace(&self, started: crate::domain::Timestamp) {
-        let elapsed_secs = self.ports().clock.now().0.saturating_sub(started.0);
-        let surely_elapsed = u64::try_from(elapsed_secs.saturating_sub(1)).unwrap_or(0).saturating_mul(1000);
-        if surely_elapsed < BATCH_MILLIS {
-            self.ports().clock.sleep(BATCH_MILLIS - surely_elapsed).await;
-        }
-    }
-
-    /// Sends one broadcast message, waiting out 429s and retrying transient
-    /// failures a few times.
-    async fn deliver_one(&self, call: &BotCall) -> Delivery {
-        let ports = self.ports();
-        let mut attempt = 0;
-        loop {
-            let error = match ports.telegram.call(call).await {
-                Ok(_) => return Delivery::Sent,
-                Err(e) => e,
-            };
-            let wait_millis = match &error {
-                TelegramError::RetryAfter(secs) => u64::from((*secs).max(1)) * 1000,
-                e if e.is_temporary() => 500 << attempt,
-                // 403 (blocked the bot, deactivated), 400 (chat not found).
-                TelegramError::Api { code: 400 | 403, .. } => return Delivery::Unreachable,
-                _ => return Delivery::Failed(error),
-            };
-            if attempt >= MAX_SEND_RETRIES {
-                return Delivery::Failed(error);
-            }
-            ports.clock.sleep(wait_millis).await;
-            attempt += 1;
-        }
-    }
-
-    async fn tell_admin(&self, chat: i64, text: String) {
-        if let Err(e) = self.send(&send(chat, text, None)).await {
-            let temporary = e.is_temporary();
-            let message = format!("broadcast report to the admin chat failed: {e}");
-            self.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
-        }
-    }
-
-    async fn broadcast_storage_error(
-        &self,
-        job: BroadcastId,
-        error: &str,
-        temporary: bool,
-        known: Option<&BroadcastJob>,
-    ) {
-        let message = format!("broadcast {job} stopped: {error}");
-        self.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
-        if let Some(j) = known {
-            self.tell_admin(j.admin_chat, texts::broadcast_paused(ADMIN_LANGUAGE, job)).await;
-        }
-    }
 }
 
 #[cfg(test)]

@@ -460,7 +460,7 @@ pub(super) fn broadcast_queued(lang: Language, id: BroadcastId, audience: Audien
 }
 
 /// Progress of a broadcast.
-pub(super) fn broadcast_progress(lang: Language, job: &BroadcastJob) -> String {
+pub(crate) fn broadcast_progress(lang: Language, job: &BroadcastJob) -> String {
     let (id, sent, failed, total) = (job.id, job.sent, job.failed, job.total);
     match lang {
         Language::En => format!("📣 Broadcast #{id}: sent {sent}, failed {failed} of {total}…"),
@@ -470,7 +470,7 @@ pub(super) fn broadcast_progress(lang: Language, job: &BroadcastJob) -> String {
 }
 
 /// A broadcast finished.
-pub(super) fn broadcast_done(lang: Language, job: &BroadcastJob) -> String {
+pub(crate) fn broadcast_done(lang: Language, job: &BroadcastJob) -> String {
     let (id, sent, failed, total) = (job.id, job.sent, job.failed, job.total);
     match lang {
         Language::En => format!("✅ Broadcast #{id} done: sent {sent}, failed {failed} of {total}."),
@@ -480,7 +480,7 @@ pub(super) fn broadcast_done(lang: Language, job: &BroadcastJob) -> String {
 }
 
 /// A broadcast stopped on a storage failure; it resumes on the next run.
-pub(super) fn broadcast_paused(lang: Language, id: BroadcastId) -> String {
+pub(crate) fn broadcast_paused(lang: Language, id: BroadcastId) -> String {
     match lang {
         Language::En => format!("⚠️ Broadcast #{id} paused after a storage error; it will resume where it stopped."),
         Language::Ru => {

@@ -13,13 +13,15 @@
 mod texts;
 
 use crate::bots::common::{internal_error_text, rejection_text, settle};
+use crate::context::{Context, Outbox, Task};
 use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus, RedemptionId, TelegramUserId};
-use crate::engine::{Engine, Outbox, Task};
 use crate::error::{Error, Result};
 use crate::ports::{
-    AnswerRedemption, AssistantContext, BotKind, CustomerRef, CustomerSummary, ErrorReport, NewCustomer, QuotaKind,
+    AnswerRedemption, AssistantContext, CustomerRef, CustomerSummary, ErrorReport, NewCustomer, QuotaKind,
     Registration, Rejection, StoreError, StoreResult,
 };
+
+use crate::domain::BotKind;
 use crate::qr::QrMatrix;
 use crate::telegram::{
     BotCall, CallbackQuery, Command, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message,
@@ -49,10 +51,10 @@ const CODE_ATTEMPTS: usize = 3;
 const CONTEXT: &str = "webhook.client";
 
 /// Handles one update to the client bot. See the [module docs](self).
-pub(crate) async fn handle(engine: &Engine, update: &Update) -> Result<Outbox> {
+pub(crate) async fn handle(cx: &Context, update: &Update) -> Result<Outbox> {
     match update.kind() {
-        UpdateKind::Message(m) => on_message(engine, m).await,
-        UpdateKind::CallbackQuery(q) => on_callback(engine, q).await,
+        UpdateKind::Message(m) => on_message(cx, m).await,
+        UpdateKind::CallbackQuery(q) => on_callback(cx, q).await,
         UpdateKind::EditedMessage(_) | UpdateKind::MyChatMember(_) | UpdateKind::Other => Ok(Outbox::default()),
     }
 }
@@ -138,7 +140,7 @@ fn reply(chat: i64, text: impl Into<String>) -> Outbox {
 }
 
 /// The main menu: a persistent reply keyboard in `lang`.
-fn menu(engine: &Engine, lang: Language) -> ReplyMarkup {
+fn menu(cx: &Context, lang: Language) -> ReplyMarkup {
     let b = |b| KeyboardButton { text: texts::label(lang, b).to_string(), web_app: None };
     let mut keyboard = vec![
         vec![b(Button::Balance), b(Button::History)],
@@ -146,7 +148,7 @@ fn menu(engine: &Engine, lang: Language) -> ReplyMarkup {
         vec![b(Button::Invite), b(Button::Ask)],
         vec![b(Button::Language)],
     ];
-    if let Some(url) = &engine.config().frontend_url {
+    if let Some(url) = &cx.config().frontend_url {
         let app = KeyboardButton {
             text: texts::label(lang, Button::App).to_string(),
             web_app: Some(WebAppInfo { url: url.clone() }),
@@ -158,7 +160,7 @@ fn menu(engine: &Engine, lang: Language) -> ReplyMarkup {
     ReplyMarkup::Keyboard(ReplyKeyboardMarkup { keyboard, resize_keyboard: true, is_persistent: true })
 }
 
-async fn on_message(engine: &Engine, m: &Message) -> Result<Outbox> {
+async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     if !m.chat.is_private() {
         return Ok(Outbox::default());
     }
@@ -168,7 +170,7 @@ async fn on_message(engine: &Engine, m: &Message) -> Result<Outbox> {
     let chat = m.chat.id;
     let action = route(m);
     if let Action::Start(args) = &action {
-        return start(engine, from, chat, args).await;
+        return start(cx, from, chat, args).await;
     }
 
     let fallback = Language::from_code(from.language_code.as_deref());
@@ -178,7 +180,7 @@ async fn on_message(engine: &Engine, m: &Message) -> Result<Outbox> {
         _ => 0,
     };
     let who = CustomerRef::Telegram(TelegramUserId(from.id));
-    let summary = match settle(engine, fallback, CONTEXT, engine.storage().customer_summary(who, recent).await).await? {
+    let summary = match settle(cx, fallback, CONTEXT, cx.storage().customer_summary(who, recent).await).await? {
         Ok(s) => s,
         Err(text) => return Ok(reply(chat, text)),
     };
@@ -188,8 +190,8 @@ async fn on_message(engine: &Engine, m: &Message) -> Result<Outbox> {
     let lang = customer.language;
 
     match action {
-        Action::Start(_) | Action::Menu => Ok(Outbox::one(say(chat, texts::help(lang), Some(menu(engine, lang))))),
-        Action::Unknown => Ok(Outbox::one(say(chat, texts::unknown(lang), Some(menu(engine, lang))))),
+        Action::Start(_) | Action::Menu => Ok(Outbox::one(say(chat, texts::help(lang), Some(menu(cx, lang))))),
+        Action::Unknown => Ok(Outbox::one(say(chat, texts::unknown(lang), Some(menu(cx, lang))))),
         Action::Balance => {
             let mut text = texts::balance(lang, customer.balance, &recent);
             if customer.blocked {
@@ -199,24 +201,24 @@ async fn on_message(engine: &Engine, m: &Message) -> Result<Outbox> {
         }
         Action::History => Ok(reply(chat, texts::history(lang, &recent))),
         Action::Card if customer.blocked => Ok(reply(chat, texts::blocked(lang))),
-        Action::Card => Ok(card(engine, chat, &customer).await),
+        Action::Card => Ok(card(cx, chat, &customer).await),
         Action::Partners => {
-            let list = engine.storage().list_partners(Some(PartnerStatus::Approved)).await;
-            match settle(engine, lang, CONTEXT, list).await? {
+            let list = cx.storage().list_partners(Some(PartnerStatus::Approved)).await;
+            match settle(cx, lang, CONTEXT, list).await? {
                 Ok(list) => Ok(reply(chat, texts::partners(lang, &list, MAX_PARTNER_LINES))),
                 Err(text) => Ok(reply(chat, text)),
             }
         }
         Action::Invite if customer.blocked => Ok(reply(chat, texts::blocked(lang))),
         Action::Invite => {
-            let bonus = engine.config().referral_bonus;
-            let text = match engine.bot_username(BotKind::Client).await {
+            let bonus = cx.config().referral_bonus;
+            let text = match cx.bot_username(BotKind::Client).await {
                 Some(bot) => texts::invite(lang, &format!("https://t.me/{bot}?start=ref_{}", customer.code), bonus),
                 None => texts::invite_code_only(lang, customer.code.as_str(), bonus),
             };
             Ok(reply(chat, text))
         }
-        Action::Ask(question) => ask(engine, chat, &customer, question).await,
+        Action::Ask(question) => ask(cx, chat, &customer, question).await,
         Action::Language => {
             let buttons = Language::ALL
                 .into_iter()
@@ -225,7 +227,7 @@ async fn on_message(engine: &Engine, m: &Message) -> Result<Outbox> {
             let kb = InlineKeyboardMarkup { inline_keyboard: vec![buttons] };
             Ok(Outbox::one(say(chat, texts::language_choose(lang), Some(ReplyMarkup::Inline(kb)))))
         }
-        Action::App => Ok(Outbox::one(match &engine.config().frontend_url {
+        Action::App => Ok(Outbox::one(match &cx.config().frontend_url {
             Some(url) => {
                 let button = InlineKeyboardButton::web_app(texts::label(lang, Button::App), url.clone());
                 let kb = InlineKeyboardMarkup { inline_keyboard: vec![vec![button]] };
@@ -237,30 +239,30 @@ async fn on_message(engine: &Engine, m: &Message) -> Result<Outbox> {
 }
 
 /// Signs the user up (or greets them back) and credits a referrer.
-async fn start(engine: &Engine, from: &User, chat: i64, args: &str) -> Result<Outbox> {
+async fn start(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Outbox> {
     let language = Language::from_code(from.language_code.as_deref());
     let referrer = args.strip_prefix("ref_").and_then(CustomerCode::parse);
-    let config = engine.config();
+    let config = cx.config();
     let mut attempt = 0;
     let result: StoreResult<Registration> = loop {
         attempt += 1;
         let req = NewCustomer {
             telegram_id: TelegramUserId(from.id),
-            code: engine.random_code(),
+            code: cx.random_code(),
             first_name: from.first_name.clone(),
             username: from.username.clone(),
             language,
             referrer: referrer.clone(),
             welcome_bonus: config.welcome_bonus,
             referral_bonus: config.referral_bonus,
-            now: engine.now(),
+            now: cx.now(),
         };
-        match engine.storage().register_customer(req).await {
+        match cx.storage().register_customer(req).await {
             Err(StoreError::Rejected(Rejection::CodeTaken)) if attempt < CODE_ATTEMPTS => continue,
             other => break other,
         }
     };
-    let reg = match settle(engine, language, CONTEXT, result).await? {
+    let reg = match settle(cx, language, CONTEXT, result).await? {
         Ok(reg) => reg,
         Err(text) => return Ok(reply(chat, text)),
     };
@@ -275,7 +277,7 @@ async fn start(engine: &Engine, from: &User, chat: i64, args: &str) -> Result<Ou
     if c.blocked {
         text = format!("{text}\n\n{}", texts::blocked(lang));
     }
-    let mut out = Outbox::one(say(chat, text, Some(menu(engine, lang))));
+    let mut out = Outbox::one(say(chat, text, Some(menu(cx, lang))));
     if let Some((referrer, entry)) = &reg.referral {
         let note = texts::referral_credited(referrer.language, &from.first_name, entry.amount, referrer.balance);
         out.push(say(referrer.telegram_id.0, note, None));
@@ -284,10 +286,10 @@ async fn start(engine: &Engine, from: &User, chat: i64, args: &str) -> Result<Ou
 }
 
 /// The QR card: a PNG of the partner bot's deep link for this customer.
-async fn card(engine: &Engine, chat: i64, customer: &Customer) -> Outbox {
+async fn card(cx: &Context, chat: i64, customer: &Customer) -> Outbox {
     let lang = customer.language;
     let code = customer.code.as_str();
-    let Some(partner_bot) = engine.bot_username(BotKind::Partner).await else {
+    let Some(partner_bot) = cx.bot_username(BotKind::Partner).await else {
         return reply(chat, texts::card_code_only(lang, code));
     };
     let link = format!("https://t.me/{partner_bot}?start=c_{code}");
@@ -305,12 +307,12 @@ async fn card(engine: &Engine, chat: i64, customer: &Customer) -> Outbox {
 }
 
 /// The Ask button, `/ask [question]` or a reply to the prompt.
-async fn ask(engine: &Engine, chat: i64, customer: &Customer, question: Option<String>) -> Result<Outbox> {
+async fn ask(cx: &Context, chat: i64, customer: &Customer, question: Option<String>) -> Result<Outbox> {
     let lang = customer.language;
     if customer.blocked {
         return Ok(reply(chat, texts::blocked(lang)));
     }
-    if engine.ports().assistant.is_none() {
+    if cx.ports().assistant.is_none() {
         return Ok(reply(chat, texts::assistant_unavailable(lang)));
     }
     let question = question.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
@@ -322,10 +324,10 @@ async fn ask(engine: &Engine, chat: i64, customer: &Customer, question: Option<S
     if question.chars().count() > MAX_QUESTION_CHARS {
         return Ok(reply(chat, texts::question_too_long(lang, MAX_QUESTION_CHARS)));
     }
-    let limit = engine.config().assistant_daily_limit;
-    let day = engine.now().day_start();
-    let allowed = engine.storage().consume_quota(QuotaKind::Assistant, customer.telegram_id, day, limit).await;
-    match settle(engine, lang, CONTEXT, allowed).await? {
+    let limit = cx.config().assistant_daily_limit;
+    let day = cx.now().day_start();
+    let allowed = cx.storage().consume_quota(QuotaKind::Assistant, customer.telegram_id, day, limit).await;
+    match settle(cx, lang, CONTEXT, allowed).await? {
         Ok(true) => {
             let mut out = reply(chat, texts::thinking(lang));
             out.defer(Task::Answer { chat_id: chat, customer: customer.id, language: lang, question });
@@ -360,15 +362,14 @@ impl Callback {
     }
 }
 
-async fn on_callback(engine: &Engine, q: &CallbackQuery) -> Result<Outbox> {
+async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
     let answer = |text: &str| BotCall::answer_callback(BotKind::Client, q.id.clone(), Some(text.to_string()));
     let fallback = Language::from_code(q.from.language_code.as_deref());
     let who = CustomerRef::Telegram(TelegramUserId(q.from.id));
-    let customer =
-        match settle(engine, fallback, CONTEXT, engine.storage().customer_summary(who.clone(), 0).await).await? {
-            Ok(s) => s.map(|s| s.customer),
-            Err(text) => return Ok(Outbox::one(answer(&text))),
-        };
+    let customer = match settle(cx, fallback, CONTEXT, cx.storage().customer_summary(who.clone(), 0).await).await? {
+        Ok(s) => s.map(|s| s.customer),
+        Err(text) => return Ok(Outbox::one(answer(&text))),
+    };
     let lang = customer.as_ref().map_or(fallback, |c| c.language);
     let Some(callback) = q.data.as_deref().and_then(Callback::parse) else {
         return Ok(Outbox::one(answer(texts::stale_button(lang))));
@@ -383,15 +384,15 @@ async fn on_callback(engine: &Engine, q: &CallbackQuery) -> Result<Outbox> {
 
     match callback {
         Callback::Language(new) => {
-            let result = engine.storage().set_language(who, new).await;
-            match settle(engine, lang, CONTEXT, result).await? {
+            let result = cx.storage().set_language(who, new).await;
+            match settle(cx, lang, CONTEXT, result).await? {
                 Ok(c) => {
                     let lang = c.language;
                     let mut out = Outbox::one(answer(texts::language_set(lang)));
                     if let Some(e) = edit(texts::language_set(lang).to_string()) {
                         out.push(e);
                     }
-                    out.push(say(q.from.id, texts::help(lang), Some(menu(engine, lang))));
+                    out.push(say(q.from.id, texts::help(lang), Some(menu(cx, lang))));
                     Ok(out)
                 }
                 Err(text) => Ok(Outbox::one(answer(&text))),
@@ -399,11 +400,11 @@ async fn on_callback(engine: &Engine, q: &CallbackQuery) -> Result<Outbox> {
         }
         Callback::Confirm(id) | Callback::Decline(id) => {
             let confirm = matches!(callback, Callback::Confirm(_));
-            let req = AnswerRedemption { id, customer: who, now: engine.now() };
+            let req = AnswerRedemption { id, customer: who, now: cx.now() };
             let result = if confirm {
-                engine.storage().confirm_redemption(req).await
+                cx.storage().confirm_redemption(req).await
             } else {
-                engine.storage().decline_redemption(req).await
+                cx.storage().decline_redemption(req).await
             };
             let view = match result {
                 Ok(v) => v,
@@ -421,14 +422,13 @@ async fn on_callback(engine: &Engine, q: &CallbackQuery) -> Result<Outbox> {
                 }
                 Err(e) if e.is_temporary() => return Err(Error::Store(e)),
                 Err(e) => {
-                    engine
-                        .report(ErrorReport {
-                            message: e.to_string(),
-                            context: CONTEXT,
-                            update_kind: Some("callback_query"),
-                            temporary: false,
-                        })
-                        .await;
+                    cx.report(ErrorReport {
+                        message: e.to_string(),
+                        context: CONTEXT,
+                        update_kind: Some("callback_query"),
+                        temporary: false,
+                    })
+                    .await;
                     return Ok(Outbox::one(answer(internal_error_text(lang))));
                 }
             };
@@ -464,25 +464,24 @@ async fn on_callback(engine: &Engine, q: &CallbackQuery) -> Result<Outbox> {
 /// Answers a queued question ([`Task::Answer`]) and sends the answer to
 /// `chat_id`. Failures are reported and, where possible, apologised for.
 pub(crate) async fn answer_question(
-    engine: &Engine,
+    cx: &Context,
     chat_id: i64,
     customer: CustomerId,
     language: Language,
     question: &str,
 ) {
-    let text = match compose_answer(engine, customer, language, question).await {
+    let text = match compose_answer(cx, customer, language, question).await {
         Ok(answer) if !answer.trim().is_empty() => escape_html(&truncate_chars(answer.trim(), MAX_ANSWER_CHARS)),
         // Telegram refuses empty messages; an empty answer is no answer.
         Ok(_) => texts::assistant_failed(language).to_string(),
         Err(e) => {
-            engine
-                .report(ErrorReport {
-                    message: e.to_string(),
-                    context: "assistant",
-                    update_kind: None,
-                    temporary: e.is_temporary(),
-                })
-                .await;
+            cx.report(ErrorReport {
+                message: e.to_string(),
+                context: "assistant",
+                update_kind: None,
+                temporary: e.is_temporary(),
+            })
+            .await;
             match e {
                 Error::Assistant(crate::ports::AssistantError::Unavailable) => {
                     texts::assistant_unavailable(language).to_string()
@@ -491,26 +490,25 @@ pub(crate) async fn answer_question(
             }
         }
     };
-    if let Err(e) = engine.send(&say(chat_id, text, None)).await {
-        engine
-            .report(ErrorReport {
-                message: format!("sendMessage via client bot failed: {e}"),
-                context: "assistant",
-                update_kind: None,
-                temporary: e.is_temporary(),
-            })
-            .await;
+    if let Err(e) = cx.send(&say(chat_id, text, None)).await {
+        cx.report(ErrorReport {
+            message: format!("sendMessage via client bot failed: {e}"),
+            context: "assistant",
+            update_kind: None,
+            temporary: e.is_temporary(),
+        })
+        .await;
     }
 }
 
 /// Builds the assistant's context and asks it.
-async fn compose_answer(engine: &Engine, customer: CustomerId, language: Language, question: &str) -> Result<String> {
-    let Some(assistant) = engine.ports().assistant.clone() else {
+async fn compose_answer(cx: &Context, customer: CustomerId, language: Language, question: &str) -> Result<String> {
+    let Some(assistant) = cx.ports().assistant.clone() else {
         return Err(crate::ports::AssistantError::Unavailable.into());
     };
-    let summary = engine.storage().customer_summary(CustomerRef::Id(customer), 0).await?;
+    let summary = cx.storage().customer_summary(CustomerRef::Id(customer), 0).await?;
     let balance = summary.map_or(0, |s| s.customer.balance);
-    let partners = engine
+    let partners = cx
         .storage()
         .list_partners(Some(PartnerStatus::Approved))
         .await?
@@ -518,7 +516,7 @@ async fn compose_answer(engine: &Engine, customer: CustomerId, language: Languag
         .map(|p| format!("{} ({}): {} %", p.name, p.category, texts::percent(p.terms.earn_rate_bps, '.')))
         .collect();
     let program =
-        engine.bot_display_name(BotKind::Client).await.unwrap_or_else(|| texts::program_fallback(language).to_string());
+        cx.bot_display_name(BotKind::Client).await.unwrap_or_else(|| texts::program_fallback(language).to_string());
     let context = AssistantContext { program, language, balance, partners };
     Ok(assistant.answer(question, &context).await?)
 }

@@ -13,15 +13,15 @@
 //! (`tg:partner:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
 //! returns the first result and notifies nobody twice.
 
-mod texts;
+pub(crate) mod texts;
 
 use super::common::{self, settle};
+use crate::context::{Context, Outbox};
 use crate::domain::{CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, TelegramUserId, rules};
-use crate::engine::{Engine, Outbox};
 use crate::error::Result;
-use crate::ports::{
-    BotKind, CreditPurchase, CustomerRef, ErrorReport, OpenRedemption, PartnerRef, Rejection, ReverseEntry,
-};
+use crate::ports::{CreditPurchase, CustomerRef, OpenRedemption, PartnerRef, Rejection, ReverseEntry};
+
+use crate::domain::BotKind;
 use crate::telegram::{
     BotCall, CallbackQuery, Command, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyMarkup,
     Update, UpdateKind, User,
@@ -40,17 +40,17 @@ const MAX_NAME_CHARS: usize = 100;
 const MAX_CATEGORY_CHARS: usize = 50;
 
 /// Handles one update of the partner bot. Only private chats are served.
-pub(crate) async fn handle(engine: &Engine, update: &Update) -> Result<Outbox> {
+pub(crate) async fn handle(cx: &Context, update: &Update) -> Result<Outbox> {
     match update.kind() {
-        UpdateKind::Message(m) => on_message(engine, update.update_id, m).await,
-        UpdateKind::CallbackQuery(q) => on_callback(engine, update.update_id, q).await,
+        UpdateKind::Message(m) => on_message(cx, update.update_id, m).await,
+        UpdateKind::CallbackQuery(q) => on_callback(cx, update.update_id, q).await,
         _ => Ok(Outbox::default()),
     }
 }
 
 /// Everything a handler needs about the person writing.
 struct Ctx<'a> {
-    engine: &'a Engine,
+    cx: &'a Context,
     update_id: i64,
     user: &'a User,
     partner: Option<Partner>,
@@ -58,17 +58,13 @@ struct Ctx<'a> {
 }
 
 /// Loads the partner behind `user`; `Err` carries a message for the user.
-async fn context<'a>(
-    engine: &'a Engine,
-    update_id: i64,
-    user: &'a User,
-) -> Result<std::result::Result<Ctx<'a>, BotCall>> {
+async fn context<'a>(cx: &'a Context, update_id: i64, user: &'a User) -> Result<std::result::Result<Ctx<'a>, BotCall>> {
     let user_lang = Language::from_code(user.language_code.as_deref());
-    let found = engine.storage().partner(PartnerRef::Telegram(TelegramUserId(user.id))).await;
-    match settle(engine, user_lang, "bot.partner", found).await? {
+    let found = cx.storage().partner(PartnerRef::Telegram(TelegramUserId(user.id))).await;
+    match settle(cx, user_lang, "bot.partner", found).await? {
         Ok(partner) => {
             let lang = partner.as_ref().map_or(user_lang, |p| p.language);
-            Ok(Ok(Ctx { engine, update_id, user, partner, lang }))
+            Ok(Ok(Ctx { cx, update_id, user, partner, lang }))
         }
         Err(text) => Ok(Err(send(user.id, text, None))),
     }
@@ -82,12 +78,12 @@ fn force_reply(placeholder: String) -> Option<ReplyMarkup> {
     Some(ReplyMarkup::ForceReply(ForceReply { force_reply: true, input_field_placeholder: Some(placeholder) }))
 }
 
-async fn on_message(engine: &Engine, update_id: i64, m: &Message) -> Result<Outbox> {
+async fn on_message(cx: &Context, update_id: i64, m: &Message) -> Result<Outbox> {
     let Some(user) = m.from.as_ref() else { return Ok(Outbox::default()) };
     if !m.chat.is_private() || user.is_bot {
         return Ok(Outbox::default());
     }
-    let ctx = match context(engine, update_id, user).await? {
+    let ctx = match context(cx, update_id, user).await? {
         Ok(ctx) => ctx,
         Err(call) => return Ok(Outbox::one(call)),
     };
@@ -112,12 +108,12 @@ async fn on_message(engine: &Engine, update_id: i64, m: &Message) -> Result<Outb
     Ok(ctx.status_or_help())
 }
 
-async fn on_callback(engine: &Engine, update_id: i64, q: &CallbackQuery) -> Result<Outbox> {
+async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<Outbox> {
     let answer = BotCall::answer_callback(BotKind::Partner, q.id.clone(), None);
     if q.message.as_ref().is_some_and(|m| !m.chat.is_private()) || q.from.is_bot {
         return Ok(Outbox::one(answer));
     }
-    let ctx = match context(engine, update_id, &q.from).await? {
+    let ctx = match context(cx, update_id, &q.from).await? {
         Ok(ctx) => ctx,
         Err(call) => {
             let mut out = Outbox::one(answer);
@@ -240,16 +236,16 @@ impl Ctx<'_> {
             let text = texts::application_format_error(self.lang);
             return Ok(Outbox::one(send(self.chat(), text, force_reply(texts::apply_placeholder(self.lang)))));
         };
-        let engine = self.engine;
+        let cx = self.cx;
         let req = crate::ports::PartnerApplication {
             telegram_id: TelegramUserId(self.user.id),
             name,
             category,
             terms: Default::default(),
             language: self.lang,
-            now: engine.now(),
+            now: cx.now(),
         };
-        let applied = match settle(engine, self.lang, "bot.partner", engine.storage().apply_partner(req).await).await? {
+        let applied = match settle(cx, self.lang, "bot.partner", cx.storage().apply_partner(req).await).await? {
             Ok(a) => a,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
@@ -258,7 +254,7 @@ impl Ctx<'_> {
             return Ok(Outbox::one(self.reply(texts::application_pending(self.lang, &p.name))));
         }
         let mut out = Outbox::one(self.reply(texts::application_received(self.lang, &p.name, &p.category)));
-        if let Some(notice) = super::admin::application_notice(engine, p, self.user.username.as_deref()) {
+        if let Some(notice) = super::admin::application_notice(cx, p, self.user.username.as_deref()) {
             out.push(notice);
         }
         Ok(out)
@@ -277,9 +273,9 @@ impl Ctx<'_> {
         if self.approved().is_none() {
             return Ok(self.status_or_help());
         }
-        let engine = self.engine;
-        let found = engine.storage().customer_summary(CustomerRef::Code(code), 0).await;
-        let customer = match settle(engine, self.lang, "bot.partner", found).await? {
+        let cx = self.cx;
+        let found = cx.storage().customer_summary(CustomerRef::Code(code), 0).await;
+        let customer = match settle(cx, self.lang, "bot.partner", found).await? {
             Ok(Some(s)) => s.customer,
             Ok(None) => {
                 return Ok(Outbox::one(self.reply(common::rejection_text(self.lang, &Rejection::UnknownCustomer))));
@@ -341,8 +337,8 @@ impl Ctx<'_> {
 
     async fn credit(&self, code: CustomerCode, purchase: Points) -> Result<Outbox> {
         let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
-        let engine = self.engine;
-        let now = engine.now();
+        let cx = self.cx;
+        let now = cx.now();
         let req = CreditPurchase {
             partner: PartnerRef::Telegram(TelegramUserId(self.user.id)),
             customer: CustomerRef::Code(code),
@@ -351,7 +347,7 @@ impl Ctx<'_> {
             day_start: now.day_start(),
             now,
         };
-        let c = match settle(engine, self.lang, "bot.partner", engine.storage().credit_purchase(req).await).await? {
+        let c = match settle(cx, self.lang, "bot.partner", cx.storage().credit_purchase(req).await).await? {
             Ok(c) => c,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
@@ -408,8 +404,8 @@ impl Ctx<'_> {
 
     async fn redeem(&self, code: CustomerCode, points: Points, purchase: Points) -> Result<Outbox> {
         let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
-        let engine = self.engine;
-        let now = engine.now();
+        let cx = self.cx;
+        let now = cx.now();
         let req = OpenRedemption {
             partner: PartnerRef::Telegram(TelegramUserId(self.user.id)),
             customer: CustomerRef::Code(code),
@@ -419,7 +415,7 @@ impl Ctx<'_> {
             now,
             expires_at: now.plus(rules::REDEMPTION_TTL_SECS),
         };
-        let v = match settle(engine, self.lang, "bot.partner", engine.storage().open_redemption(req).await).await? {
+        let v = match settle(cx, self.lang, "bot.partner", cx.storage().open_redemption(req).await).await? {
             Ok(v) => v,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
@@ -449,8 +445,8 @@ impl Ctx<'_> {
         let Some(entry) = parse_entry_id(args) else {
             return Ok(Outbox::one(self.reply(texts::usage_reverse(self.lang))));
         };
-        let engine = self.engine;
-        let now = engine.now();
+        let cx = self.cx;
+        let now = cx.now();
         let req = ReverseEntry {
             entry,
             partner: PartnerRef::Telegram(TelegramUserId(self.user.id)),
@@ -458,7 +454,7 @@ impl Ctx<'_> {
             not_before: now.plus(-rules::REVERSAL_WINDOW_SECS),
             now,
         };
-        let r = match settle(engine, self.lang, "bot.partner", engine.storage().reverse_entry(req).await).await? {
+        let r = match settle(cx, self.lang, "bot.partner", cx.storage().reverse_entry(req).await).await? {
             Ok(r) => r,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
@@ -475,11 +471,11 @@ impl Ctx<'_> {
     /// `/stats`: today and the last 7 days.
     async fn stats(&self) -> Result<Outbox> {
         let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
-        let engine = self.engine;
-        let today = engine.now().day_start();
+        let cx = self.cx;
+        let today = cx.now().day_start();
         let week = today.plus(-6 * crate::domain::Timestamp::DAY);
-        let found = engine.storage().partner_stats(PartnerRef::Id(partner.id), today, week).await;
-        Ok(Outbox::one(self.reply(match settle(engine, self.lang, "bot.partner", found).await? {
+        let found = cx.storage().partner_stats(PartnerRef::Id(partner.id), today, week).await;
+        Ok(Outbox::one(self.reply(match settle(cx, self.lang, "bot.partner", found).await? {
             Ok(s) => texts::stats(self.lang, &s),
             Err(text) => text,
         })))
@@ -488,10 +484,10 @@ impl Ctx<'_> {
     /// `/apikey`: a new POS key, shown once; only its hash is stored.
     async fn api_key(&self) -> Result<Outbox> {
         let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
-        let engine = self.engine;
-        let key = format!("lk_{}", engine.random_hex(32));
-        let stored = engine.storage().set_partner_api_key(PartnerRef::Id(partner.id), rules::hash_api_key(&key)).await;
-        Ok(Outbox::one(self.reply(match settle(engine, self.lang, "bot.partner", stored).await? {
+        let cx = self.cx;
+        let key = format!("lk_{}", cx.random_hex(32));
+        let stored = cx.storage().set_partner_api_key(PartnerRef::Id(partner.id), rules::hash_api_key(&key)).await;
+        Ok(Outbox::one(self.reply(match settle(cx, self.lang, "bot.partner", stored).await? {
             Ok(_) => texts::api_key(self.lang, &key),
             Err(text) => text,
         })))
@@ -519,39 +515,6 @@ fn parse_entry_id(args: &str) -> Option<EntryId> {
     let s = args.trim();
     let s = s.strip_prefix('#').unwrap_or(s);
     s.parse::<i64>().ok().filter(|id| *id > 0).map(EntryId)
-}
-
-impl Engine {
-    /// Expires every pending redemption request past its deadline and tells
-    /// each partner which of its requests expired. Run it every minute or so
-    /// (a cron trigger on Workers, an interval on Tokio).
-    ///
-    /// Returns how many requests expired. A storage failure is returned; a
-    /// notification that cannot be delivered is reported, not returned (the
-    /// requests are expired either way).
-    pub async fn expire_redemptions(&self) -> crate::Result<usize> {
-        let expired = self.storage().expire_redemptions(self.now()).await?;
-        for r in &expired {
-            let partner = match self.storage().partner(PartnerRef::Id(r.partner)).await {
-                Ok(Some(p)) => p,
-                Ok(None) => continue,
-                Err(e) => {
-                    let temporary = e.is_temporary();
-                    let message = format!("partner {} of expired request {}: {e}", r.partner, r.id);
-                    self.report(ErrorReport { message, context: "expire_redemptions", update_kind: None, temporary })
-                        .await;
-                    continue;
-                }
-            };
-            let text = texts::redemption_expired(partner.language, r.id, r.points, r.purchase);
-            if let Err(e) = self.send(&send(partner.telegram_id.0, text, None)).await {
-                let temporary = e.is_temporary();
-                let message = format!("expiry notice for request {} failed: {e}", r.id);
-                self.report(ErrorReport { message, context: "expire_redemptions", update_kind: None, temporary }).await;
-            }
-        }
-        Ok(expired.len())
-    }
 }
 
 #[cfg(test)]

@@ -501,7 +501,7 @@ pub(super) fn api_key(lang: Language, key: &str) -> String {
 }
 
 /// A redemption request expired unanswered (to the partner).
-pub(super) fn redemption_expired(lang: Language, id: RedemptionId, points: Points, purchase: Points) -> String {
+pub(crate) fn redemption_expired(lang: Language, id: RedemptionId, points: Points, purchase: Points) -> String {
     let (p, pur) = (fmt_points(points), fmt_points(purchase));
     match lang {
         Language::En => format!(

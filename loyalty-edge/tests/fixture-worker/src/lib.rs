@@ -23,7 +23,9 @@
 
 use loyalty_core::ClaimHook;
 use loyalty_core::Secret;
-use loyalty_core::ports::{BotKind, StoreError};
+use loyalty_core::ports::StoreError;
+
+use loyalty_core::domain::BotKind;
 use loyalty_core::stores::d1;
 use loyalty_core::stores::rest::RestEndpoint;
 use loyalty_core::stores::rpc::RpcBackend;

@@ -6,7 +6,9 @@
 use super::Fail;
 use loyalty_core::domain::*;
 use loyalty_core::memory::{AuditAction, AuditRecord};
-use loyalty_core::ports::{BotKind, PartnerDecision, QuotaKind};
+use loyalty_core::ports::{PartnerDecision, QuotaKind};
+
+use loyalty_core::domain::BotKind;
 use rusqlite::Row;
 
 /// Columns of `customers`, in the order [`customer`] reads them.

@@ -1,0 +1,265 @@
+//! The [`Context`] every handler runs in — configuration, ports and a few
+//! services built on them — and what a handler returns: an [`Outbox`] of Bot
+//! API calls and deferred [`Task`]s.
+//!
+//! The bots ([`crate::bots`]), the REST API ([`crate::api`]) and the scheduled
+//! jobs ([`crate::jobs`]) take a `&Context`; the [`Engine`](crate::engine::Engine)
+//! owns one and adds the entry points adapters call (webhooks, the API,
+//! deferred tasks, the maintenance pass) and the update claims.
+
+use crate::config::Config;
+use crate::domain::{BotKind, BroadcastId, CustomerCode, CustomerId, Language, Timestamp};
+use crate::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi, TelegramError};
+use crate::telegram::BotCall;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The adapters' implementations of the ports.
+#[derive(Clone)]
+pub struct Ports {
+    /// Where the program's state lives.
+    pub storage: Arc<dyn Storage>,
+    /// Sends Bot API calls.
+    pub telegram: Arc<dyn TelegramApi>,
+    /// Answers questions; `None` when `OPENAI_API_KEY` is not set.
+    pub assistant: Option<Arc<dyn Assistant>>,
+    /// Receives error reports.
+    pub reporter: Arc<dyn ErrorReporter>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Random bytes.
+    pub random: Arc<dyn Randomness>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports").field("assistant", &self.assistant.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// Work to do after a webhook has been answered: on Tokio a spawned task, on
+/// Workers `ctx.wait_until`. Run each with [`Engine::run_task`](crate::engine::Engine::run_task).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Task {
+    /// Send one Bot API call (retried on `retry_after`).
+    Call(BotCall),
+    /// Ask the assistant and send the answer to the customer.
+    Answer {
+        /// Chat to answer in (the customer's private chat).
+        chat_id: i64,
+        /// The customer asking.
+        customer: CustomerId,
+        /// Their language.
+        language: Language,
+        /// The question.
+        question: String,
+    },
+    /// Deliver a broadcast job (see [`Engine::deliver_broadcast`](crate::engine::Engine::deliver_broadcast)).
+    Broadcast(BroadcastId),
+}
+
+/// What a handler produced: calls to make, in order. The first one may ride in
+/// the webhook response; the rest become [`Task::Call`]s, followed by `tasks`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outbox {
+    /// Bot API calls, in order.
+    pub calls: Vec<BotCall>,
+    /// Other deferred work.
+    pub tasks: Vec<Task>,
+}
+
+impl Outbox {
+    /// An outbox with one call.
+    pub fn one(call: BotCall) -> Outbox {
+        Outbox { calls: vec![call], tasks: Vec::new() }
+    }
+
+    /// Adds a call.
+    pub fn push(&mut self, call: BotCall) -> &mut Self {
+        self.calls.push(call);
+        self
+    }
+
+    /// Adds a deferred task.
+    pub fn defer(&mut self, task: Task) -> &mut Self {
+        self.tasks.push(task);
+        self
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty() && self.tasks.is_empty()
+    }
+
+    /// Splits into the call for the webhook response (the first call that
+    /// [fits](BotCall::fits_webhook_reply) `bot`, if it is the first call) and
+    /// the deferred rest, in order.
+    pub fn split_for_webhook(self, bot: BotKind) -> (Option<BotCall>, Vec<Task>) {
+        let mut calls = self.calls.into_iter();
+        let mut deferred = Vec::new();
+        let mut first = None;
+        if let Some(c) = calls.next() {
+            if c.fits_webhook_reply(bot) {
+                first = Some(c);
+            } else {
+                deferred.push(Task::Call(c));
+            }
+        }
+        deferred.extend(calls.map(Task::Call));
+        deferred.extend(self.tasks);
+        (first, deferred)
+    }
+}
+
+/// Configuration, ports and the services built on them: what a bot, an API
+/// handler or a job works with. Cheap to clone (one `Arc`).
+///
+/// Get one from [`Engine::context`](crate::engine::Engine::context) (an
+/// engine also derefs to its context).
+#[derive(Clone)]
+pub struct Context {
+    shared: Arc<Shared>,
+    /// The store view of one update's processing ([`Storage::fold_claim`]),
+    /// used instead of the port's store by [`Context::storage`].
+    scoped_storage: Option<Arc<dyn Storage>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("shared", &self.shared)
+            .field("scoped_storage", &self.scoped_storage.is_some())
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    ports: Ports,
+    usernames: Mutex<HashMap<BotKind, String>>,
+    display_names: Mutex<HashMap<BotKind, String>>,
+}
+
+impl Context {
+    /// A context over `config` and `ports`. Bot usernames given in the
+    /// configuration are used as they are; the others are asked with `getMe`.
+    // On wasm32 the ports need not be `Send`/`Sync` (one thread per isolate), and
+    // one `Arc` type for both targets keeps the API the same.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    pub fn new(config: Config, ports: Ports) -> Context {
+        let mut usernames = HashMap::new();
+        if let Some(u) = &config.client_bot_username {
+            usernames.insert(BotKind::Client, u.clone());
+        }
+        if let Some(u) = &config.partner_bot_username {
+            usernames.insert(BotKind::Partner, u.clone());
+        }
+        let shared = Shared { config, ports, usernames: Mutex::new(usernames), display_names: Mutex::default() };
+        Context { shared: Arc::new(shared), scoped_storage: None }
+    }
+
+    /// This context with `storage` in place of the port's store, for one update's processing.
+    pub(crate) fn scoped(&self, storage: Arc<dyn Storage>) -> Context {
+        Context { shared: self.shared.clone(), scoped_storage: Some(storage) }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// The ports.
+    pub fn ports(&self) -> &Ports {
+        &self.shared.ports
+    }
+
+    /// The port's store itself, never an update's view (for claims and releases).
+    pub(crate) fn base_storage(&self) -> &dyn Storage {
+        self.shared.ports.storage.as_ref()
+    }
+
+    /// Storage: the port's store, or the view of the update being processed.
+    pub fn storage(&self) -> &dyn Storage {
+        self.scoped_storage.as_deref().unwrap_or(self.shared.ports.storage.as_ref())
+    }
+
+    /// Current time from the clock port.
+    pub fn now(&self) -> Timestamp {
+        self.shared.ports.clock.now()
+    }
+
+    /// A fresh random customer code.
+    pub fn random_code(&self) -> CustomerCode {
+        let mut b = [0u8; 5];
+        self.shared.ports.random.fill(&mut b);
+        CustomerCode::from_random(b)
+    }
+
+    /// `n` random bytes as lower-case hex (2n characters).
+    pub fn random_hex(&self, n: usize) -> String {
+        let mut b = vec![0u8; n];
+        self.shared.ports.random.fill(&mut b);
+        hex::encode(b)
+    }
+
+    /// Reports an error to the reporter port and to `tracing`.
+    pub async fn report(&self, report: ErrorReport) {
+        tracing::warn!(
+            context = report.context,
+            update_kind = report.update_kind,
+            temporary = report.temporary,
+            "{}",
+            report.message
+        );
+        self.shared.ports.reporter.report(report).await;
+    }
+
+    /// A bot's `@username` (without `@`): from configuration, else asked once
+    /// with `getMe` and cached. `None` if Telegram cannot be asked now.
+    pub async fn bot_username(&self, bot: BotKind) -> Option<String> {
+        self.get_me_field(bot, &self.shared.usernames, "username").await
+    }
+
+    /// A bot's display name (`first_name` from `getMe`), asked once and cached;
+    /// `None` if Telegram cannot be asked now.
+    pub async fn bot_display_name(&self, bot: BotKind) -> Option<String> {
+        self.get_me_field(bot, &self.shared.display_names, "first_name").await
+    }
+
+    /// A non-empty string field of `bot`'s `getMe`, from `cache` or asked once and cached.
+    async fn get_me_field(&self, bot: BotKind, cache: &Mutex<HashMap<BotKind, String>>, field: &str) -> Option<String> {
+        if let Some(v) = cache.lock().ok().and_then(|m| m.get(&bot).cloned()) {
+            return Some(v);
+        }
+        let call = BotCall { bot, method: "getMe", params: Default::default(), file: None };
+        let me = self.shared.ports.telegram.call(&call).await.ok()?;
+        let value = me.get(field)?.as_str()?.trim().to_string();
+        if value.is_empty() {
+            return None;
+        }
+        if let Ok(mut m) = cache.lock() {
+            m.insert(bot, value.clone());
+        }
+        Some(value)
+    }
+
+    /// Sends one call, waiting and retrying (up to 3 times) when Telegram
+    /// answers 429 with `retry_after` or fails transiently.
+    pub async fn send(&self, call: &BotCall) -> Result<serde_json::Value, TelegramError> {
+        let mut attempt = 0;
+        loop {
+            match self.shared.ports.telegram.call(call).await {
+                Err(TelegramError::RetryAfter(secs)) if attempt < 3 => {
+                    self.shared.ports.clock.sleep(u64::from(secs.max(1)) * 1000).await;
+                }
+                Err(e) if e.is_temporary() && attempt < 3 => {
+                    self.shared.ports.clock.sleep(500 << attempt).await;
+                }
+                other => return other,
+            }
+            attempt += 1;
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Scheduled work: what the adapters run periodically (a Tokio interval
+//! natively, a Cron Trigger on Workers) through
+//! [`Engine::maintenance_pass`](crate::engine::Engine::maintenance_pass) —
+//! forgetting old update claims, expiring overdue redemption requests and
+//! delivering broadcasts — each a function of a [`Context`].
+
+use crate::bots::{admin, partner};
+use crate::context::Context;
+use crate::domain::{Audience, BotKind, BroadcastId, BroadcastJob, Language};
+use crate::ports::{ErrorReport, PartnerRef, TelegramError};
+use crate::telegram::{BotCall, escape_html};
+
+/// How many batches of a pending broadcast one maintenance pass delivers by
+/// default; the rest waits for the next pass (or for the job's own task).
+pub const BROADCAST_BATCHES_PER_PASS: u32 = 20;
+
+/// How long an update's claim is kept (7 days): Telegram stops redelivering an
+/// update within a day, so the maintenance pass forgets older claims.
+pub const UPDATE_CLAIM_RETENTION_SECS: i64 = 7 * 86_400;
+
+/// The language of the broadcast reports sent to the admin chat unprompted.
+const ADMIN_LANGUAGE: Language = Language::En;
+
+/// Recipients per broadcast batch.
+const BROADCAST_BATCH: u32 = 25;
+
+/// The shortest a broadcast batch may last (25 messages a second at most).
+const BATCH_MILLIS: u64 = 1000;
+
+/// The admin chat hears of a broadcast's progress every this many batches.
+const PROGRESS_EVERY: u32 = 10;
+
+/// How often one broadcast message is retried after a 429 or a transient failure.
+const MAX_SEND_RETRIES: u32 = 3;
+
+/// One maintenance pass, run periodically by the adapters (a Tokio interval
+/// natively, a Cron Trigger on Workers): forgets update claims older than
+/// [`UPDATE_CLAIM_RETENTION_SECS`], marks overdue redemption requests
+/// expired (telling the people involved) and resumes pending broadcasts —
+/// e.g. ones interrupted by a restart — delivering up to `broadcast_batches`
+/// batches of each. Failures are reported, not returned.
+pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
+    let cutoff = cx.now().plus(-UPDATE_CLAIM_RETENTION_SECS);
+    match cx.storage().prune_update_claims(cutoff).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(pruned = n, "old update claims forgotten"),
+        Err(e) => {
+            cx.report(ErrorReport {
+                message: format!("pruning old update claims failed: {e}"),
+                context: "maintenance",
+                update_kind: None,
+                temporary: e.is_temporary(),
+            })
+            .await;
+        }
+    }
+    match expire_redemptions(cx).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(expired = n, "redemption requests expired"),
+        Err(e) => {
+            cx.report(ErrorReport {
+                message: format!("expiring redemption requests failed: {e}"),
+                context: "maintenance",
+                update_kind: None,
+                temporary: e.is_temporary(),
+            })
+            .await;
+        }
+    }
+    match cx.storage().pending_broadcasts().await {
+        Ok(jobs) => {
+            for job in jobs {
+                deliver_broadcast(cx, job.id, broadcast_batches).await;
+            }
+        }
+        Err(e) => {
+            cx.report(ErrorReport {
+                message: format!("listing pending broadcasts failed: {e}"),
+                context: "maintenance",
+                update_kind: None,
+                temporary: e.is_temporary(),
+            })
+            .await;
+        }
+    }
+}
+
+/// Expires every pending redemption request past its deadline and tells
+/// each partner which of its requests expired. Run it every minute or so
+/// (a cron trigger on Workers, an interval on Tokio).
+///
+/// Returns how many requests expired. A storage failure is returned; a
+/// notification that cannot be delivered is reported, not returned (the
+/// requests are expired either way).
+pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
+    let expired = cx.storage().expire_redemptions(cx.now()).await?;
+    for r in &expired {
+        let partner = match cx.storage().partner(PartnerRef::Id(r.partner)).await {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(e) => {
+                let temporary = e.is_temporary();
+                let message = format!("partner {} of expired request {}: {e}", r.partner, r.id);
+                cx.report(ErrorReport { message, context: "expire_redemptions", update_kind: None, temporary }).await;
+                continue;
+            }
+        };
+        let text = partner::texts::redemption_expired(partner.language, r.id, r.points, r.purchase);
+        if let Err(e) = cx.send(&BotCall::send_message(BotKind::Partner, partner.telegram_id.0, text, None)).await {
+            let temporary = e.is_temporary();
+            let message = format!("expiry notice for request {} failed: {e}", r.id);
+            cx.report(ErrorReport { message, context: "expire_redemptions", update_kind: None, temporary }).await;
+        }
+    }
+    Ok(expired.len())
+}
+
+/// What one broadcast message came to.
+enum Delivery {
+    Sent,
+    /// The recipient cannot be reached (blocked the bot, chat gone).
+    Unreachable,
+    /// Anything else, after retries: worth reporting.
+    Failed(TelegramError),
+}
+
+/// Delivers up to `max_batches` batches of 25 recipients
+/// of a broadcast job, at most 25 messages a second, and returns the job's
+/// state afterwards (`None` when the job cannot be read at all, e.g. an
+/// unknown id).
+///
+/// Each recipient gets the text (as written, HTML-escaped) through the
+/// client bot (customers) or the partner bot (partners). A `429` is waited
+/// out (`retry_after`) and the same message retried, up to 3 times; a
+/// recipient who blocked the bot or whose chat is gone (403, 400) counts as
+/// failed. Progress goes to the job's admin chat every 10 batches and when
+/// the job is done. A storage failure is reported and stops delivery; the
+/// job stays resumable — the next call continues after the last claimed
+/// recipient (so at most one batch can be lost to a crash, never sent twice).
+pub async fn deliver_broadcast(cx: &Context, job: BroadcastId, max_batches: u32) -> Option<BroadcastJob> {
+    let ports = cx.ports();
+    let storage = cx.storage();
+    // A job already finished must not be announced twice.
+    let was_pending = match storage.pending_broadcasts().await {
+        Ok(jobs) => jobs.iter().any(|j| j.id == job),
+        Err(e) => {
+            broadcast_storage_error(cx, job, &e.to_string(), e.is_temporary(), None).await;
+            return None;
+        }
+    };
+    let mut last: Option<BroadcastJob> = None;
+    let mut batches = 0u32;
+    let mut reported = false;
+    while batches < max_batches {
+        let started = ports.clock.now();
+        let batch = match storage.claim_broadcast_batch(job, BROADCAST_BATCH).await {
+            Ok(b) => b,
+            Err(e) => {
+                broadcast_storage_error(cx, job, &e.to_string(), e.is_temporary(), last.as_ref()).await;
+                return last;
+            }
+        };
+        batches += 1;
+        let bot = match batch.job.audience {
+            Audience::Customers => BotKind::Client,
+            Audience::Partners => BotKind::Partner,
+        };
+        let text = escape_html(&batch.job.text);
+        let (mut sent, mut failed) = (0u32, 0u32);
+        for r in &batch.recipients {
+            let call = BotCall::send_message(bot, r.chat_id.0, text.clone(), None);
+            match deliver_one(cx, &call).await {
+                Delivery::Sent => sent += 1,
+                Delivery::Unreachable => failed += 1,
+                Delivery::Failed(e) => {
+                    failed += 1;
+                    // One report per call is enough: a misconfigured bot fails every message.
+                    if !reported {
+                        reported = true;
+                        let message = format!("broadcast {job} via {} bot: {e}", bot.as_str());
+                        let temporary = e.is_temporary();
+                        cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
+                    }
+                }
+            }
+        }
+        // An empty claim means nobody is left (a store that still says
+        // "not done" would otherwise keep this loop spinning).
+        let current = if batch.recipients.is_empty() {
+            if batch.job.done && was_pending {
+                tell_admin(cx, batch.job.admin_chat, admin::texts::broadcast_done(ADMIN_LANGUAGE, &batch.job)).await;
+            }
+            return Some(batch.job);
+        } else {
+            match storage.record_broadcast(job, sent, failed).await {
+                Ok(j) => j,
+                Err(e) => {
+                    broadcast_storage_error(cx, job, &e.to_string(), e.is_temporary(), Some(&batch.job)).await;
+                    return Some(batch.job);
+                }
+            }
+        };
+        let done = current.done;
+        let chat = current.admin_chat;
+        if done {
+            if was_pending {
+                tell_admin(cx, chat, admin::texts::broadcast_done(ADMIN_LANGUAGE, &current)).await;
+            }
+            return Some(current);
+        }
+        if batches.is_multiple_of(PROGRESS_EVERY) {
+            tell_admin(cx, chat, admin::texts::broadcast_progress(ADMIN_LANGUAGE, &current)).await;
+        }
+        last = Some(current);
+        if batches < max_batches {
+            pace(cx, started).await;
+        }
+    }
+    last
+}
+
+/// Sleeps so that a batch started at `started` lasts at least
+/// [`BATCH_MILLIS`]. The clock has whole seconds, so the time already
+/// spent is counted pessimistically (one second less than it reads).
+async fn pace(cx: &Context, started: crate::domain::Timestamp) {
+    let elapsed_secs = cx.ports().clock.now().0.saturating_sub(started.0);
+    let surely_elapsed = u64::try_from(elapsed_secs.saturating_sub(1)).unwrap_or(0).saturating_mul(1000);
+    if surely_elapsed < BATCH_MILLIS {
+        cx.ports().clock.sleep(BATCH_MILLIS - surely_elapsed).await;
+    }
+}
+
+/// Sends one broadcast message, waiting out 429s and retrying transient
+/// failures a few times.
+async fn deliver_one(cx: &Context, call: &BotCall) -> Delivery {
+    let ports = cx.ports();
+    let mut attempt = 0;
+    loop {
+        let error = match ports.telegram.call(call).await {
+            Ok(_) => return Delivery::Sent,
+            Err(e) => e,
+        };
+        let wait_millis = match &error {
+            TelegramError::RetryAfter(secs) => u64::from((*secs).max(1)) * 1000,
+            e if e.is_temporary() => 500 << attempt,
+            // 403 (blocked the bot, deactivated), 400 (chat not found).
+            TelegramError::Api { code: 400 | 403, .. } => return Delivery::Unreachable,
+            _ => return Delivery::Failed(error),
+        };
+        if attempt >= MAX_SEND_RETRIES {
+            return Delivery::Failed(error);
+        }
+        ports.clock.sleep(wait_millis).await;
+        attempt += 1;
+    }
+}
+
+async fn tell_admin(cx: &Context, chat: i64, text: String) {
+    if let Err(e) = cx.send(&BotCall::send_message(BotKind::Admin, chat, text, None)).await {
+        let temporary = e.is_temporary();
+        let message = format!("broadcast report to the admin chat failed: {e}");
+        cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
+    }
+}
+
+async fn broadcast_storage_error(
+    cx: &Context,
+    job: BroadcastId,
+    error: &str,
+    temporary: bool,
+    known: Option<&BroadcastJob>,
+) {
+    let message = format!("broadcast {job} stopped: {error}");
+    cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
+    if let Some(j) = known {
+        tell_admin(cx, j.admin_chat, admin::texts::broadcast_paused(ADMIN_LANGUAGE, job)).await;
+    }
+}
