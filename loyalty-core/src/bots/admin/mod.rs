@@ -159,31 +159,23 @@ impl Ctx<'_> {
         {
             return Ok(Outbox::default());
         }
-        let args = cmd.args;
-        match cmd.name.as_str() {
-            "pending" => self.pending().await,
-            "partners" => self.partners().await,
-            "approve" => self.decide_command("approve", args, PartnerDecision::Approve).await,
-            "reject" => self.decide_command("reject", args, PartnerDecision::Reject).await,
-            "suspend" => self.decide_command("suspend", args, PartnerDecision::Suspend).await,
-            "adjust" => self.adjust(args).await,
-            "block" => self.block("block", args, true).await,
-            "unblock" => self.block("unblock", args, false).await,
-            "broadcast" => self.broadcast(args).await,
-            "stats" => self.stats().await,
-            _ => Ok(self.reply(texts::help(self.lang))),
+        match Action::parse(&cmd) {
+            Action::Pending => self.pending().await,
+            Action::Partners => self.partners().await,
+            Action::Decide(name, decision, args) => self.decide_command(name, args, decision).await,
+            Action::Adjust(args) => self.adjust(args).await,
+            Action::Block(name, blocked, args) => self.block(name, args, blocked).await,
+            Action::Broadcast(args) => self.broadcast(args).await,
+            Action::Stats => self.stats().await,
+            Action::Help => Ok(self.reply(texts::help(self.lang))),
         }
     }
 
     async fn on_callback(&self, q: &CallbackQuery) -> Result<Outbox> {
-        let data = q.data.as_deref().unwrap_or_default();
-        let (decision, id) = match data.split_once(':') {
-            Some(("pa", id)) => (PartnerDecision::Approve, id),
-            Some(("pr", id)) => (PartnerDecision::Reject, id),
-            _ => return Ok(Outbox::one(answer(q, None))),
+        let Some((decision, id)) = q.data.as_deref().and_then(parse_callback) else {
+            return Ok(Outbox::one(answer(q, None)));
         };
-        let Some(id) = parse_id(id) else { return Ok(Outbox::one(answer(q, None))) };
-        let d = match self.decide(PartnerId(id), decision).await? {
+        let d = match self.decide(id, decision).await? {
             Ok(d) => d,
             Err(text) => return Ok(Outbox::one(answer(q, Some(text)))),
         };
@@ -348,6 +340,57 @@ impl Ctx<'_> {
             Err(text) => text,
         }))
     }
+}
+
+/// What a command asks for (each with its arguments as typed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action<'a> {
+    /// `/pending`.
+    Pending,
+    /// `/partners`.
+    Partners,
+    /// `/approve`, `/reject`, `/suspend <partner id>`: the command's name and its decision.
+    Decide(&'static str, PartnerDecision, &'a str),
+    /// `/adjust <code> <±points> <reason>`.
+    Adjust(&'a str),
+    /// `/block`, `/unblock <code>`: the command's name and whether it blocks.
+    Block(&'static str, bool, &'a str),
+    /// `/broadcast customers|partners <text>`.
+    Broadcast(&'a str),
+    /// `/stats`.
+    Stats,
+    /// Anything else.
+    Help,
+}
+
+impl<'a> Action<'a> {
+    fn parse(cmd: &Command<'a>) -> Action<'a> {
+        let args = cmd.args;
+        match cmd.name.as_str() {
+            "pending" => Action::Pending,
+            "partners" => Action::Partners,
+            "approve" => Action::Decide("approve", PartnerDecision::Approve, args),
+            "reject" => Action::Decide("reject", PartnerDecision::Reject, args),
+            "suspend" => Action::Decide("suspend", PartnerDecision::Suspend, args),
+            "adjust" => Action::Adjust(args),
+            "block" => Action::Block("block", true, args),
+            "unblock" => Action::Block("unblock", false, args),
+            "broadcast" => Action::Broadcast(args),
+            "stats" => Action::Stats,
+            _ => Action::Help,
+        }
+    }
+}
+
+/// A decision button under an application: `pa:<id>` approves, `pr:<id>` rejects.
+fn parse_callback(data: &str) -> Option<(PartnerDecision, PartnerId)> {
+    let (kind, id) = data.split_once(':')?;
+    let decision = match kind {
+        "pa" => PartnerDecision::Approve,
+        "pr" => PartnerDecision::Reject,
+        _ => return None,
+    };
+    Some((decision, PartnerId(parse_id(id)?)))
 }
 
 /// A positive id as typed: `42` or `#42`.

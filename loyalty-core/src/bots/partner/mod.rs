@@ -48,6 +48,53 @@ pub(crate) async fn handle(cx: &Context, update: &Update) -> Result<Outbox> {
     }
 }
 
+/// What a command asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action<'a> {
+    /// `/start`, with the customer code of a scanned card (`c_<code>`).
+    Start(Option<&'a str>),
+    /// `/apply`, with `name; category` or nothing (then the prompt).
+    Apply(Option<&'a str>),
+    /// `/credit <code> <amount>`.
+    Credit(&'a str),
+    /// `/redeem <code> <points>`.
+    Redeem(&'a str),
+    /// `/reverse <entry id>`.
+    Reverse(&'a str),
+    /// `/stats`.
+    Stats,
+    /// `/apikey`.
+    ApiKey,
+    /// Anything else: the person's status, or help.
+    Help,
+}
+
+impl<'a> Action<'a> {
+    fn parse(cmd: &Command<'a>) -> Action<'a> {
+        let args = cmd.args;
+        match cmd.name.as_str() {
+            "start" => Action::Start(args.strip_prefix("c_")),
+            "apply" => Action::Apply((!args.is_empty()).then_some(args)),
+            "credit" => Action::Credit(args),
+            "redeem" => Action::Redeem(args),
+            "reverse" => Action::Reverse(args),
+            "stats" => Action::Stats,
+            "apikey" => Action::ApiKey,
+            _ => Action::Help,
+        }
+    }
+}
+
+/// A button under a scanned card: the prompt's marker and the customer code
+/// (`cr:<code>` to credit, `rq:<code>` to request a redemption).
+fn parse_callback(data: &str) -> Option<(&'static str, &str)> {
+    match data.split_once(':')? {
+        ("cr", code) => Some((CREDIT_MARKER, code)),
+        ("rq", code) => Some((REDEEM_MARKER, code)),
+        _ => None,
+    }
+}
+
 /// Everything a handler needs about the person writing.
 struct Ctx<'a> {
     cx: &'a Context,
@@ -89,7 +136,7 @@ async fn on_message(cx: &Context, update_id: i64, m: &Message) -> Result<Outbox>
     };
     let Some(text) = m.text.as_deref() else { return Ok(ctx.status_or_help()) };
     if let Some(cmd) = Command::parse(text) {
-        return ctx.command(&cmd).await;
+        return ctx.command(Action::parse(&cmd)).await;
     }
     if let Some(prompt) = m.reply_to_message.as_deref().and_then(|r| r.text.as_deref()) {
         if prompt.starts_with(APPLY_MARKER) {
@@ -121,12 +168,7 @@ async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<
             return Ok(out);
         }
     };
-    let data = q.data.as_deref().unwrap_or_default();
-    let (kind, code) = match data.split_once(':') {
-        Some(("cr", code)) => (CREDIT_MARKER, code),
-        Some(("rq", code)) => (REDEEM_MARKER, code),
-        _ => return Ok(Outbox::one(answer)),
-    };
+    let Some((kind, code)) = q.data.as_deref().and_then(parse_callback) else { return Ok(Outbox::one(answer)) };
     let mut out = Outbox::one(answer);
     if ctx.approved().is_none() {
         out.push(ctx.reply(ctx.status_text()));
@@ -189,20 +231,17 @@ impl Ctx<'_> {
         send(self.chat(), text, force_reply(placeholder))
     }
 
-    async fn command(&self, cmd: &Command<'_>) -> Result<Outbox> {
-        match cmd.name.as_str() {
-            "start" => match cmd.args.strip_prefix("c_") {
-                Some(code) if self.partner.is_some() => self.scan(code).await,
-                _ => Ok(self.start()),
-            },
-            "apply" if cmd.args.is_empty() => Ok(self.start()),
-            "apply" => self.apply(cmd.args).await,
-            "credit" => self.credit_command(cmd.args).await,
-            "redeem" => self.redeem_command(cmd.args).await,
-            "reverse" => self.reverse(cmd.args).await,
-            "stats" => self.stats().await,
-            "apikey" => self.api_key().await,
-            _ => Ok(self.status_or_help()),
+    async fn command(&self, action: Action<'_>) -> Result<Outbox> {
+        match action {
+            Action::Start(Some(code)) if self.partner.is_some() => self.scan(code).await,
+            Action::Start(_) | Action::Apply(None) => Ok(self.start()),
+            Action::Apply(Some(input)) => self.apply(input).await,
+            Action::Credit(args) => self.credit_command(args).await,
+            Action::Redeem(args) => self.redeem_command(args).await,
+            Action::Reverse(args) => self.reverse(args).await,
+            Action::Stats => self.stats().await,
+            Action::ApiKey => self.api_key().await,
+            Action::Help => Ok(self.status_or_help()),
         }
     }
 
