@@ -5,7 +5,7 @@
 #   1. cargo fmt --all -- --check
 #   2. cargo clippy --workspace --all-targets --all-features -- -D warnings, and rustdoc with -D warnings
 #   3. wasm32-unknown-unknown, through scripts/wasm-toolchain.sh: clippy (-D warnings) and build
-#      (RUSTFLAGS=-Dwarnings) of loyalty-core without features, with --features testkit and with
+#      (RUSTFLAGS=-Dwarnings) of loyalty-core without features and with
 #      --features openai,sentry,postgrest; clippy of loyalty-edge and the Workers; then
 #      scripts/build-workers.sh builds the four Workers and the tests' fixture Worker (wasm-bindgen, wasm-opt,
 #      esbuild from scripts/edge-tools.sh) and fails when a Worker is above 1 MiB gzip
@@ -127,10 +127,12 @@ else
     WT=(--target wasm32-unknown-unknown --locked)
     export RUSTFLAGS=-Dwarnings # same flags for clippy and build, so the deps are built once
     "$REPO_ROOT/scripts/wasm-toolchain.sh" env >/dev/null # set-up (install / sysroot) announced on its own
-    for features in "" "--features=testkit" "--features=openai,sentry,postgrest"; do
+    for features in "" "--features=openai,sentry,postgrest"; do
         run "${WASM[@]}" clippy -p loyalty-core "${WT[@]}" ${features:+"$features"} -- -D warnings
         run "${WASM[@]}" build -p loyalty-core "${WT[@]}" ${features:+"$features"}
     done
+    run "${WASM[@]}" clippy -p loyalty-testkit "${WT[@]}" -- -D warnings
+    run "${WASM[@]}" build -p loyalty-testkit "${WT[@]}"
     EDGE=(-p loyalty-edge -p loyalty-edge-client-webhook -p loyalty-edge-partner-webhook
         -p loyalty-edge-admin-webhook -p loyalty-edge-api -p loyalty-edge-test-fixture)
     run "${WASM[@]}" clippy "${EDGE[@]}" "${WT[@]}" -- -D warnings

@@ -9,7 +9,6 @@
 
 use loyalty_benches::{balance_load, env_u64, sign_up};
 use loyalty_core::domain::BotKind;
-use loyalty_core::testkit::test_config;
 use loyalty_core::webhook::webhook_secret;
 use loyalty_core::{Engine, Ports};
 use loyalty_native::clock::{OsRandom, SystemClock};
@@ -17,6 +16,7 @@ use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::server::{App, serve};
 use loyalty_native::store::sqlite::SqliteStore;
 use loyalty_native::telegram::HttpTelegram;
+use loyalty_testkit::test_config;
 use std::sync::Arc;
 
 #[tokio::main]

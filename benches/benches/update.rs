@@ -8,8 +8,8 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use futures::executor::block_on;
 use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::Update;
-use loyalty_core::testkit::scenario::Harness;
-use loyalty_core::testkit::{TestEnv, TgUser, text_json};
+use loyalty_testkit::scenario::Harness;
+use loyalty_testkit::{TestEnv, TgUser, text_json};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -17,7 +17,7 @@ fn setup() -> (Harness, TgUser, TgUser, String) {
     let h = Harness::new(TestEnv::new());
     let customer = TgUser::new(10, "Anna");
     let partner = TgUser::new(20, "Pho 24");
-    let admin = TgUser::new(loyalty_core::testkit::ADMIN_CHAT, "Admin");
+    let admin = TgUser::new(loyalty_testkit::ADMIN_CHAT, "Admin");
     block_on(async {
         h.say(BotKind::Client, &customer, "/start").await;
         h.say(BotKind::Partner, &partner, "/apply Pho 24; cafe").await;

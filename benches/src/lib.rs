@@ -2,7 +2,7 @@
 //! loopback load runs (`native_load`, `edge_load`). Benchmarks themselves live
 //! in `benches/`.
 
-use loyalty_core::testkit::{TgUser, text_json};
+use loyalty_core::telegram::build::{TgUser, text_json};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 

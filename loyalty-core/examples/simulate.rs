@@ -7,8 +7,8 @@
 
 use futures::executor::block_on;
 use loyalty_core::domain::BotKind::{Admin, Client, Partner};
-use loyalty_core::testkit::scenario::Harness;
-use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser};
+use loyalty_testkit::scenario::Harness;
+use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser};
 
 fn main() {
     block_on(async {

@@ -18,8 +18,6 @@ pub mod ports;
 pub mod qr;
 pub mod stores;
 pub mod telegram;
-#[cfg(feature = "testkit")]
-pub mod testkit;
 pub mod webhook;
 
 pub use config::{Config, ConfigError, Secret};

@@ -2,15 +2,14 @@
 //! `Engine::handle_update` / `Engine::deliver_broadcast` over the in-memory
 //! store and the testkit fakes.
 
-#![cfg(feature = "testkit")]
 
 use loyalty_core::domain::{BroadcastId, Customer, EntryKind, Language, PartnerStatus, TelegramUserId};
 use loyalty_core::ports::{CustomerRef, PartnerRef, TelegramError};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::{BotCall, Update};
-use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser, buttons, callback, first_text, text, text_json, texts_to};
 use loyalty_core::{Outbox, Task};
+use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser, buttons, callback, first_text, text, text_json, texts_to};
 use serde_json::json;
 use std::sync::atomic::{AtomicI64, Ordering};
 

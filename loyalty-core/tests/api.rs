@@ -1,6 +1,5 @@
 //! The REST API, called in-process (`Engine::handle_api`, no sockets) over the
 //! in-memory store with the test kit's fakes.
-#![cfg(feature = "testkit")]
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
@@ -9,8 +8,8 @@ use loyalty_core::api::{MAX_API_BODY_BYTES, ROUTES, sentry};
 use loyalty_core::domain::{BotKind, Customer, Language, Partner, PartnerTerms, RedemptionId, TelegramUserId, rules};
 use loyalty_core::memory::MemoryStore;
 use loyalty_core::ports::*;
-use loyalty_core::testkit::{ALERT_CHAT, FaultyStore, TestEnv, test_config};
 use loyalty_core::{Config, Secret, Task};
+use loyalty_testkit::{ALERT_CHAT, FaultyStore, TestEnv, test_config};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -3,7 +3,6 @@
 //! every language, the QR card, questions to the assistant with the daily
 //! quota, the language switch, and answers to redemption requests.
 
-#![cfg(feature = "testkit")]
 
 use loyalty_core::domain::{Language, PartnerId, PartnerTerms, Points, RedemptionId, TelegramUserId};
 use loyalty_core::ports::{
@@ -13,10 +12,8 @@ use loyalty_core::ports::{
 use loyalty_core::domain::BotKind;
 use loyalty_core::qr::QrMatrix;
 use loyalty_core::telegram::{BotCall, Update};
-use loyalty_core::testkit::{
-    FakeAssistant, TestEnv, TgUser, callback, first_text, reply, test_config, text, text_json,
-};
 use loyalty_core::{Engine, Outbox, Ports, Task};
+use loyalty_testkit::{FakeAssistant, TestEnv, TgUser, callback, first_text, reply, test_config, text, text_json};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -681,7 +678,7 @@ async fn open_app_uses_the_frontend_url_when_set() {
 
 #[tokio::test]
 async fn through_the_webhook_with_every_update_delivered_twice() {
-    use loyalty_core::testkit::scenario::Harness;
+    use loyalty_testkit::scenario::Harness;
     let h = Harness::new(TestEnv::new()).deliver_twice(true);
     let anna = TgUser::new(10, "Anna");
     let boris = TgUser::new(11, "Boris");
@@ -710,7 +707,7 @@ async fn through_the_webhook_with_every_update_delivered_twice() {
 /// randomness is `SeqRandom::new(7)` and a code takes one 5-byte draw).
 fn upcoming_codes(n: usize) -> Vec<loyalty_core::domain::CustomerCode> {
     use loyalty_core::ports::Randomness;
-    let random = loyalty_core::testkit::SeqRandom::new(7);
+    let random = loyalty_testkit::SeqRandom::new(7);
     (0..n)
         .map(|_| {
             let mut b = [0u8; 5];

@@ -1,7 +1,7 @@
 //! Runs the storage conformance suite against [`MemoryStore`].
 
 use loyalty_core::MemoryStore;
-use loyalty_core::testkit::conformance::{self, Params};
+use loyalty_testkit::conformance::{self, Params};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_store_passes_the_conformance_suite() {

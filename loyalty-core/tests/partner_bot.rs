@@ -3,17 +3,16 @@
 //! crediting (by command and by prompt), the daily limit, redelivered updates,
 //! redemption requests, reversals, figures, POS keys and expiry.
 
-#![cfg(feature = "testkit")]
 
 use loyalty_core::domain::{EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
 use loyalty_core::ports::PartnerRef;
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::{BotCall, Update};
-use loyalty_core::testkit::{
+use loyalty_core::{Outbox, Task};
+use loyalty_testkit::{
     ADMIN_CHAT, TestEnv, TgUser, buttons, callback, first_text, forces_reply, reply, text, text_json, texts_to,
 };
-use loyalty_core::{Outbox, Task};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// A fresh update id: idempotency keys derive from it, so each action needs its own.

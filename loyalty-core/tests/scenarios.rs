@@ -6,8 +6,8 @@ use http::{Request, StatusCode};
 use loyalty_core::domain::BotKind::{Admin, Client, Partner};
 use loyalty_core::domain::{EntryKind, PartnerStatus, RedemptionId, RedemptionStatus, TelegramUserId};
 use loyalty_core::ports::{AnswerRedemption, CustomerRef, PartnerRef, Rejection, StoreError};
-use loyalty_core::testkit::scenario::Harness;
-use loyalty_core::testkit::{ADMIN_CHAT, TestEnv, TgUser, text_json};
+use loyalty_testkit::scenario::Harness;
+use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser, text_json};
 
 fn people() -> (TgUser, TgUser, TgUser, TgUser) {
     (

@@ -7,8 +7,8 @@ use loyalty_core::Config;
 use loyalty_core::domain::*;
 use loyalty_core::memory::MemoryStore;
 use loyalty_core::ports::*;
-use loyalty_core::testkit::{FaultyStore, TEST_START, TestEnv, TgUser, test_config, text_json};
 use loyalty_core::webhook::{MAX_BODY_BYTES, SECRET_TOKEN_HEADER, WebhookResponse, webhook_secret};
+use loyalty_testkit::{FaultyStore, TEST_START, TestEnv, TgUser, test_config, text_json};
 use serde_json::{Value, json};
 use std::sync::Arc;
 

@@ -22,7 +22,6 @@ use loyalty_core::ports::{CustomerRef, Storage, StoreError, StoreResult};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::stores::rpc::RpcBackend;
-use loyalty_core::testkit::{TgUser, text_json};
 use loyalty_core::webhook::{SECRET_TOKEN_HEADER, webhook_secret};
 use loyalty_core::{Config, Engine};
 use loyalty_native::fake_bot_api::FakeBotApi;
@@ -30,6 +29,7 @@ use loyalty_native::simulate::{self, Settle, Target};
 use loyalty_native::testsupport::postgres::TestDb;
 use loyalty_native::testsupport::postrust::service_key;
 use loyalty_native::testsupport::workerd::{Supabase, WORKERS, Workerd, repo_root, supabase_proxy};
+use loyalty_testkit::{TgUser, text_json};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -98,7 +98,7 @@ impl Env {
                 http: self.http.clone(),
             }),
         };
-        loyalty_core::testkit::TestEnv::with(storage, self.config()).engine
+        loyalty_testkit::TestEnv::with(storage, self.config()).engine
     }
 
     fn webhook_url(&self, bot: BotKind) -> String {

@@ -27,8 +27,9 @@ use loyalty_core::ports::Randomness as _;
 use loyalty_core::ports::{CustomerRef, Storage};
 
 use loyalty_core::domain::BotKind;
+use loyalty_core::ports::RecordingReporter;
 use loyalty_core::telegram::Update;
-use loyalty_core::testkit::{RecordingReporter, TgUser, callback, reply, text_json};
+use loyalty_core::telegram::build::{TgUser, callback, reply, text_json};
 use loyalty_core::webhook::webhook_secret;
 use loyalty_core::{Config, Engine};
 use serde_json::{Map, Value};
@@ -196,11 +197,11 @@ impl Sent {
     }
 
     fn buttons(&self) -> Vec<String> {
-        loyalty_core::testkit::buttons_in(&self.params)
+        loyalty_core::telegram::build::buttons_in(&self.params)
     }
 
     fn forces_reply(&self) -> bool {
-        loyalty_core::testkit::forces_reply_in(&self.params)
+        loyalty_core::telegram::build::forces_reply_in(&self.params)
     }
 }
 

@@ -141,7 +141,7 @@ mod tests {
     use super::*;
     use loyalty_core::domain::BotKind;
     use loyalty_core::telegram::BotCall;
-    use loyalty_core::testkit::TestEnv;
+    use loyalty_testkit::TestEnv;
 
     fn call(n: i64) -> Task {
         Task::Call(BotCall::new(BotKind::Client, "sendMessage", &serde_json::json!({"chat_id": n, "text": "hi"})))

@@ -10,7 +10,7 @@ use loyalty_core::domain::*;
 use loyalty_core::ports::*;
 use loyalty_core::stores::d1::{self, Outcome};
 use loyalty_core::stores::rpc::RpcBackend;
-use loyalty_core::testkit::conformance::{self, Params};
+use loyalty_testkit::conformance::{self, Params};
 use rusqlite::{Connection, params_from_iter};
 use serde_json::Value;
 use std::sync::Mutex;
@@ -154,5 +154,5 @@ async fn sql_errors_are_permanent_and_unknown_jobs_are_faults() {
 #[tokio::test]
 async fn the_d1_statements_fold_an_update_claim_into_the_first_call() {
     let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqliteBatches::empty());
-    loyalty_core::testkit::folding::check_fold_claim(store).await.unwrap();
+    loyalty_testkit::folding::check_fold_claim(store).await.unwrap();
 }

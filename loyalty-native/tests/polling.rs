@@ -8,7 +8,6 @@ use loyalty_core::ports::{CustomerRef, ErrorReporter, StoreError, TelegramApi};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::BotCall;
-use loyalty_core::testkit::{FaultyStore, RecordingReporter, TgUser, text_json};
 use loyalty_core::{Config, Engine};
 use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::polling::{PollError, PollOptions, poll};
@@ -17,6 +16,7 @@ use loyalty_native::store::sqlite::SqliteStore;
 use loyalty_native::tasks::TaskRunner;
 use loyalty_native::telegram::HttpTelegram;
 use loyalty_native::webhooks::ALLOWED_UPDATES;
+use loyalty_testkit::{FaultyStore, RecordingReporter, TgUser, text_json};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -11,9 +11,9 @@
 use futures::future::join_all;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
-use loyalty_core::testkit::conformance::{self, Params};
 use loyalty_native::store::postgres::{MIGRATIONS, PgOptions, PgStore, migrate};
 use loyalty_native::testsupport::postgres::{Database, connect, server_url, url_for};
+use loyalty_testkit::conformance::{self, Params};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -164,7 +164,7 @@ async fn pg_store_passes_the_conformance_suite() {
 async fn pg_store_folds_an_update_claim_into_the_first_call() {
     let db = TestDb::new().await;
     let store: Arc<dyn Storage> = Arc::new(db.store().await);
-    let outcome = loyalty_core::testkit::folding::check_fold_claim(store).await;
+    let outcome = loyalty_testkit::folding::check_fold_claim(store).await;
     db.drop_db().await;
     outcome.unwrap();
 }

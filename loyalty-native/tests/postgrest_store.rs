@@ -20,7 +20,7 @@ use loyalty_core::Secret;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
 use loyalty_core::stores::postgrest::PostgrestStore;
-use loyalty_core::testkit::conformance::{self, Params};
+use loyalty_testkit::conformance::{self, Params};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -143,7 +143,7 @@ async fn postgrest_store_passes_the_conformance_suite() {
 async fn postgrest_store_folds_an_update_claim_into_one_request() {
     let db = TestDb::new().await;
     let store: Arc<dyn Storage> = Arc::new(db.server.store());
-    let outcome = loyalty_core::testkit::folding::check_fold_claim(store).await;
+    let outcome = loyalty_testkit::folding::check_fold_claim(store).await;
     db.drop_db().await;
     outcome.unwrap();
 }

@@ -10,9 +10,6 @@ use loyalty_core::ports::{
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::BotCall;
-use loyalty_core::testkit::{
-    FakeClock, FaultyStore, RecordingReporter, RecordingTelegram, SeqRandom, TEST_START, TgUser, test_config, text_json,
-};
 use loyalty_core::webhook::webhook_secret;
 use loyalty_core::{Engine, Ports};
 use loyalty_native::fake_bot_api::{Failure, FakeBotApi};
@@ -20,6 +17,9 @@ use loyalty_native::server::{App, serve};
 use loyalty_native::store::sqlite::SqliteStore;
 use loyalty_native::tasks::Drained;
 use loyalty_native::telegram::HttpTelegram;
+use loyalty_testkit::{
+    FakeClock, FaultyStore, RecordingReporter, RecordingTelegram, SeqRandom, TEST_START, TgUser, test_config, text_json,
+};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

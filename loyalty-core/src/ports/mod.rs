@@ -27,6 +27,7 @@ use crate::maybe_send::{MaybeSend, MaybeSync};
 use crate::telegram::BotCall;
 pub use crate::telegram::TelegramError;
 use async_trait::async_trait;
+use std::sync::Mutex;
 
 /// Sends one Bot API method with the token of the bot named in the call and
 /// returns Telegram's `result` field.
@@ -138,6 +139,28 @@ pub trait Clock: MaybeSend + MaybeSync {
 pub trait Randomness: MaybeSend + MaybeSync {
     /// Fills `buf` with random bytes from a cryptographically secure source.
     fn fill(&self, buf: &mut [u8]);
+}
+
+/// An [`ErrorReporter`] that keeps every report in memory: for simulations
+/// (`loyalty simulate` checks that none was made) and tests.
+#[derive(Debug, Default)]
+pub struct RecordingReporter {
+    reports: Mutex<Vec<ErrorReport>>,
+}
+
+impl RecordingReporter {
+    /// The reports so far.
+    pub fn reports(&self) -> Vec<ErrorReport> {
+        self.reports.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl ErrorReporter for RecordingReporter {
+    async fn report(&self, report: ErrorReport) {
+        self.reports.lock().unwrap_or_else(|e| e.into_inner()).push(report);
+    }
 }
 
 /// The route a request path belongs to, without ids or other data: what an

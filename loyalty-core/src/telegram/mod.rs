@@ -2,6 +2,7 @@
 //! pipeline is [`crate::webhook`]).
 
 mod answer;
+pub mod build;
 mod methods;
 mod types;
 

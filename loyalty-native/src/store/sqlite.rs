@@ -17,7 +17,7 @@
 //! Exactly those of [`loyalty_core::MemoryStore`], whose documentation is the
 //! contract (order of checks, replays, idempotency conflicts, reserved keys,
 //! daily limit net of reversals, stats, broadcast cursors, quotas, update
-//! claims); the storage conformance suite (`loyalty_core::testkit::conformance`)
+//! claims); the storage conformance suite (`loyalty_testkit::conformance`, a dev-dependency)
 //! checks this backend against it. Ids are SQLite row ids: they start at 1 and
 //! increase.
 //!

@@ -29,11 +29,11 @@ use loyalty_core::domain::BotKind;
 use loyalty_core::stores::d1;
 use loyalty_core::stores::rest::RestEndpoint;
 use loyalty_core::stores::rpc::RpcBackend;
-use loyalty_core::testkit::conformance::{Check, Params, checks};
 use loyalty_edge::d1::{BINDING, D1Store};
 use loyalty_edge::http::{json, json_error};
 use loyalty_edge::supabase::SupabaseStore;
 use loyalty_edge::{JsClaimHook, Service};
+use loyalty_testkit::conformance::{Check, Params, checks};
 use worker::{Context, Env, Request, Response, event};
 
 #[event(fetch)]

@@ -1,5 +1,4 @@
-//! Test kit for backends and applications (feature `testkit`): the storage
-//! conformance suite, fakes of every port, and update builders.
+#![doc = include_str!("../README.md")]
 
 pub mod conformance;
 pub mod fakes;
@@ -11,3 +10,5 @@ pub mod scenario;
 pub use fakes::*;
 pub use faults::FaultyStore;
 pub use inspect::*;
+pub use loyalty_core::ports::RecordingReporter;
+pub use loyalty_core::telegram::build::*;

@@ -7,17 +7,18 @@
 //! timeout) to show that de-duplication and idempotency keys keep the end
 //! state the same, and it keeps a readable transcript of the conversation.
 
-use super::fakes::{TestEnv, TgUser, callback, reply, text_json};
+use super::fakes::TestEnv;
 use super::inspect::{buttons, forces_reply};
-use crate::domain::{Customer, CustomerCode, Points};
-use crate::engine::Engine;
-use crate::ports::{CustomerRef, StoreResult};
+use loyalty_core::domain::{Customer, CustomerCode, Points};
+use loyalty_core::engine::Engine;
+use loyalty_core::ports::{CustomerRef, StoreResult};
+use loyalty_core::telegram::build::{TgUser, callback, reply, text_json};
 
-use crate::domain::BotKind;
-use crate::telegram::{BotCall, Update};
-use crate::webhook::webhook_secret;
 use bytes::Bytes;
 use http::{Request, StatusCode};
+use loyalty_core::domain::BotKind;
+use loyalty_core::telegram::{BotCall, Update};
+use loyalty_core::webhook::webhook_secret;
 use serde_json::Value;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -118,7 +119,7 @@ impl Harness {
             && let Some(Value::String(method)) = body.remove("method")
         {
             let call = BotCall { bot, method: known_method(&method), params: body, file: None };
-            let _ = crate::ports::TelegramApi::call(self.env.telegram.as_ref(), &call).await;
+            let _ = loyalty_core::ports::TelegramApi::call(self.env.telegram.as_ref(), &call).await;
         }
         for task in out.deferred {
             engine.run_task(task).await;
@@ -182,7 +183,7 @@ impl Harness {
         Ok(self
             .env
             .storage
-            .customer_summary(CustomerRef::Telegram(crate::domain::TelegramUserId(who.id)), 0)
+            .customer_summary(CustomerRef::Telegram(loyalty_core::domain::TelegramUserId(who.id)), 0)
             .await?
             .map(|s| s.customer))
     }
@@ -204,7 +205,7 @@ fn one_line(s: &str) -> String {
 
 /// Telegram HTML as a person sees it, on one line.
 fn plain(html: &str) -> String {
-    one_line(&crate::telegram::html_to_plain(html))
+    one_line(&loyalty_core::telegram::html_to_plain(html))
 }
 
 /// Maps a method name from a webhook body to the static names [`BotCall`] uses.

@@ -5,18 +5,18 @@
 //! [`FakeClock`] is a stepped clock whose `sleep` advances time instantly;
 //! [`RecordingTelegram`] answers like the Bot API and records every call.
 
-use crate::config::Config;
-use crate::context::Ports;
-use crate::domain::Timestamp;
-use crate::engine::Engine;
-use crate::ports::{
-    Assistant, AssistantContext, AssistantError, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi,
+use loyalty_core::config::Config;
+use loyalty_core::context::Ports;
+use loyalty_core::domain::Timestamp;
+use loyalty_core::engine::Engine;
+use loyalty_core::ports::{
+    Assistant, AssistantContext, AssistantError, Clock, Randomness, RecordingReporter, Storage, TelegramApi,
     TelegramError,
 };
 
-use crate::domain::BotKind;
-use crate::telegram::{BotCall, Update};
 use async_trait::async_trait;
+use loyalty_core::domain::BotKind;
+use loyalty_core::telegram::BotCall;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -189,29 +189,8 @@ impl Assistant for FakeAssistant {
     }
 }
 
-/// Collects error reports.
-#[derive(Debug, Default)]
-pub struct RecordingReporter {
-    reports: Mutex<Vec<ErrorReport>>,
-}
-
-impl RecordingReporter {
-    /// The reports so far.
-    pub fn reports(&self) -> Vec<ErrorReport> {
-        lock(&self.reports).clone()
-    }
-}
-
-#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
-#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-impl ErrorReporter for RecordingReporter {
-    async fn report(&self, report: ErrorReport) {
-        lock(&self.reports).push(report);
-    }
-}
-
 /// The start time of test environments: 2026-11-26 09:00:00 UTC.
-pub const TEST_START: Timestamp = Timestamp(1_795_683_600);
+pub const TEST_START: Timestamp = Timestamp(loyalty_core::telegram::build::MESSAGE_DATE);
 
 /// The admin chat id in [`test_config`].
 pub const ADMIN_CHAT: i64 = 900;
@@ -283,7 +262,7 @@ impl TestEnv {
 
     /// An environment over a fresh in-memory store with [`test_config`].
     pub fn new() -> TestEnv {
-        TestEnv::with(Arc::new(crate::memory::MemoryStore::new()), test_config())
+        TestEnv::with(Arc::new(loyalty_core::memory::MemoryStore::new()), test_config())
     }
 }
 
@@ -291,100 +270,6 @@ impl Default for TestEnv {
     fn default() -> Self {
         TestEnv::new()
     }
-}
-
-/// A Telegram user for building updates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TgUser {
-    /// User id (= private chat id).
-    pub id: i64,
-    /// First name.
-    pub first_name: String,
-    /// `language_code`.
-    pub language_code: Option<String>,
-}
-
-impl TgUser {
-    /// A user with an English client.
-    pub fn new(id: i64, first_name: &str) -> TgUser {
-        TgUser { id, first_name: first_name.into(), language_code: Some("en".into()) }
-    }
-
-    /// The same user with another `language_code`.
-    pub fn lang(mut self, code: &str) -> TgUser {
-        self.language_code = Some(code.into());
-        self
-    }
-
-    fn json(&self) -> Value {
-        let mut v = json!({"id": self.id, "is_bot": false, "first_name": self.first_name});
-        if let Some(l) = &self.language_code {
-            v["language_code"] = json!(l);
-        }
-        v
-    }
-
-    fn chat(&self) -> Value {
-        json!({"id": self.id, "type": "private", "first_name": self.first_name})
-    }
-}
-
-fn entities(text: &str) -> Value {
-    if text.starts_with('/') {
-        let len = text.split_whitespace().next().map(|c| c.encode_utf16().count()).unwrap_or(0);
-        json!([{"type": "bot_command", "offset": 0, "length": len}])
-    } else {
-        Value::Null
-    }
-}
-
-fn parse(v: Value) -> Update {
-    // Built from fixed shapes above; a failure here is a bug in the kit.
-    serde_json::from_value(v).unwrap_or_else(|e| panic!("testkit built an invalid update: {e}"))
-}
-
-/// A private text message (commands get a `bot_command` entity) as JSON.
-pub fn text_json(update_id: i64, from: &TgUser, text: &str) -> Value {
-    let mut msg =
-        json!({"message_id": update_id, "from": from.json(), "chat": from.chat(), "date": TEST_START.0, "text": text});
-    let e = entities(text);
-    if !e.is_null() {
-        msg["entities"] = e;
-    }
-    json!({"update_id": update_id, "message": msg})
-}
-
-/// A private text message.
-pub fn text(update_id: i64, from: &TgUser, text: &str) -> Update {
-    parse(text_json(update_id, from, text))
-}
-
-/// A reply to a message of the bot (as with `force_reply`) whose text was `prompt`.
-pub fn reply(update_id: i64, from: &TgUser, prompt: &str, text: &str) -> Update {
-    let mut v = text_json(update_id, from, text);
-    v["message"]["reply_to_message"] = json!({
-        "message_id": update_id * 10,
-        "from": {"id": 1, "is_bot": true, "first_name": "bot", "username": "test_bot"},
-        "chat": from.chat(),
-        "date": TEST_START.0,
-        "text": prompt,
-    });
-    parse(v)
-}
-
-/// A press of an inline button with `data` under a bot message `message_id`.
-pub fn callback(update_id: i64, from: &TgUser, message_id: i64, data: &str) -> Update {
-    parse(json!({
-        "update_id": update_id,
-        "callback_query": {
-            "id": format!("cb{update_id}"),
-            "from": from.json(),
-            "chat_instance": "42",
-            "data": data,
-            "message": {"message_id": message_id, "chat": from.chat(), "date": TEST_START.0, "text": "…",
-                        "from": {"id": 1, "is_bot": true, "first_name": "bot"}},
-        }
-    }))
 }
 
 /// Which bot a recorded call went through and its text, for compact asserts.

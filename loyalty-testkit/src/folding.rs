@@ -1,8 +1,8 @@
 //! A check of [`Storage::fold_claim`] for backends that fold an update's
 //! claim into its first call (the RPC backends: Postgres, PostgREST, D1).
 
-use crate::domain::*;
-use crate::ports::*;
+use loyalty_core::domain::*;
+use loyalty_core::ports::*;
 use std::sync::Arc;
 
 const NOW: Timestamp = Timestamp(1_700_006_400);

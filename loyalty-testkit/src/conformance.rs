@@ -22,7 +22,7 @@
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use loyalty_core::testkit::conformance;
+//! use loyalty_testkit::conformance;
 //! use loyalty_core::MemoryStore;
 //!
 //! // Panics with the name and message of every failed check.
@@ -33,10 +33,10 @@
 //! On hosts where a panic is unwelcome, call [`run_all`] and inspect the
 //! [`Report`].
 
-use crate::domain::*;
-use crate::maybe_send::BoxFuture;
-use crate::ports::*;
 use futures::future::join_all;
+use loyalty_core::domain::*;
+use loyalty_core::maybe_send::BoxFuture;
+use loyalty_core::ports::*;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;

@@ -1,12 +1,12 @@
 //! Small readers of handler output for assertions.
 
-use crate::context::Outbox;
-use crate::domain::{Customer, Language, Points, TelegramUserId};
-use crate::ports::{CustomerRef, NewCustomer};
+use loyalty_core::context::Outbox;
+use loyalty_core::domain::{Customer, Language, Points, TelegramUserId};
+use loyalty_core::ports::{CustomerRef, NewCustomer};
 
-use crate::domain::BotKind;
-use crate::telegram::BotCall;
-use serde_json::{Map, Value};
+use loyalty_core::domain::BotKind;
+use loyalty_core::telegram::BotCall;
+use loyalty_core::telegram::build::{buttons_in, forces_reply_in};
 
 use super::TestEnv;
 
@@ -15,29 +15,9 @@ pub fn buttons(call: &BotCall) -> Vec<String> {
     buttons_in(&call.params)
 }
 
-/// The `callback_data` of every inline button in a call's parameters (a
-/// `BotCall`'s, or a call recorded by a fake Bot API), row by row.
-pub fn buttons_in(params: &Map<String, Value>) -> Vec<String> {
-    params
-        .get("reply_markup")
-        .and_then(|m| m.get("inline_keyboard"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_array)
-        .flatten()
-        .filter_map(|b| b.get("callback_data")?.as_str().map(str::to_string))
-        .collect()
-}
-
 /// Whether `call` asks the client for a reply (`force_reply`).
 pub fn forces_reply(call: &BotCall) -> bool {
     forces_reply_in(&call.params)
-}
-
-/// Whether a call's parameters ask the client for a reply (`force_reply`).
-pub fn forces_reply_in(params: &Map<String, Value>) -> bool {
-    params.get("reply_markup").and_then(|m| m.get("force_reply")).and_then(Value::as_bool) == Some(true)
 }
 
 /// The text of the first call (the direct reply), or `""`.

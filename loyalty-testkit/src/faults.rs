@@ -2,9 +2,9 @@
 //! every call, for testing how callers behave when storage breaks — and for
 //! counting storage round trips per use case.
 
-use crate::domain::*;
-use crate::ports::*;
 use async_trait::async_trait;
+use loyalty_core::domain::*;
+use loyalty_core::ports::*;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
