@@ -3,7 +3,7 @@
 //!
 //! It serves tests, examples and single-process demos, and it is the model the
 //! other backends (Postgres, PostgREST, D1) copy: the storage conformance suite
-//! (`testkit::conformance`) checks every backend against the semantics written
+//! (`loyalty_testkit::conformance`) checks every backend against the semantics written
 //! down here.
 
 use crate::domain::*;

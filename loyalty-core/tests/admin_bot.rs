@@ -2,7 +2,6 @@
 //! `Engine::handle_update` / `Engine::deliver_broadcast` over the in-memory
 //! store and the testkit fakes.
 
-
 use loyalty_core::domain::{BroadcastId, Customer, EntryKind, Language, PartnerStatus, TelegramUserId};
 use loyalty_core::ports::{CustomerRef, PartnerRef, TelegramError};
 

@@ -3,7 +3,6 @@
 //! every language, the QR card, questions to the assistant with the daily
 //! quota, the language switch, and answers to redemption requests.
 
-
 use loyalty_core::domain::{Language, PartnerId, PartnerTerms, Points, RedemptionId, TelegramUserId};
 use loyalty_core::ports::{
     CreditPurchase, CustomerRef, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef,

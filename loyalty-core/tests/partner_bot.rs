@@ -3,7 +3,6 @@
 //! crediting (by command and by prompt), the daily limit, redelivered updates,
 //! redemption requests, reversals, figures, POS keys and expiry.
 
-
 use loyalty_core::domain::{EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
 use loyalty_core::ports::PartnerRef;
 

@@ -1,51 +1,26 @@
-//! The SQLite backend against the storage conformance suite, plus what only a
+//! The SQLite backend — the D1 statements (`loyalty_core::stores::d1`) run on
+//! rusqlite — against the storage conformance suite, plus one batch per call,
+//! folded update claims, refused calls leaving nothing behind, and what only a
 //! file-backed store has: persistence across reopen, idempotent migrations,
 //! clear errors for bad files, and locking between two stores on one file.
+//! The same statements run inside workerd against a real D1 binding in
+//! `loyalty-edge/tests/workerd.rs`. The upgrade of schema-v1 files is in
+//! `sqlite_migration.rs`.
 
 use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::memory::AuditAction;
 use loyalty_core::ports::*;
+use loyalty_core::stores::d1;
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 use loyalty_testkit::conformance::{self, Params};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-/// A unique scratch directory under the system temp dir, removed on drop.
-struct Scratch {
-    dir: PathBuf,
-    files: AtomicUsize,
-}
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("loyalty-sqlite-{}-{n}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Scratch { dir, files: AtomicUsize::new(0) }
-    }
-
-    /// A fresh database path in the directory.
-    fn db(&self) -> PathBuf {
-        self.dir.join(format!("db-{}.sqlite", self.files.fetch_add(1, Ordering::Relaxed)))
-    }
-
-    /// A fresh, empty store on a new file.
-    async fn store(&self) -> Result<SqliteStore, String> {
-        SqliteStore::open(self.db()).map_err(|e| e.to_string())
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+mod common;
+use common::Scratch;
 
 const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
 
@@ -117,6 +92,76 @@ async fn in_memory_sqlite_store_passes_the_conformance_suite() {
     report.assert_success();
 }
 
+#[tokio::test]
+async fn every_call_is_one_batch_and_folds_the_claim() {
+    let scratch = Scratch::new("batches");
+    let store = SqliteStore::open(scratch.db()).unwrap();
+    let reg = store.register_customer(new_customer(7, 7)).await.unwrap();
+    assert_eq!(reg.customer.balance, 100);
+    assert!(store.claim_update(BotKind::Client, 1, T0).await.unwrap());
+    assert!(!store.claim_update(BotKind::Client, 1, T0).await.unwrap());
+    let summary = store.customer_summary(CustomerRef::Id(reg.customer.id), 5).await.unwrap().unwrap();
+    assert_eq!(summary.recent.len(), 1);
+    assert_eq!(store.batches(), 4, "one batch per call");
+
+    // An update's claim rides in the batch of its first call.
+    let folded =
+        std::sync::Arc::new(store.clone()).fold_claim(UpdateClaim { bot: BotKind::Client, update_id: 2, now: T0 });
+    let folded = folded.expect("the SQLite store folds claims");
+    folded.storage.set_language(CustomerRef::Id(reg.customer.id), Language::Ru).await.unwrap();
+    assert_eq!(folded.state(), FoldState::Claimed);
+    assert_eq!(store.batches(), 5, "the claim cost no batch of its own");
+    let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqliteStore::open(scratch.db()).unwrap());
+    loyalty_testkit::folding::check_fold_claim(store).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_call_leaves_nothing_behind() {
+    let scratch = Scratch::new("refused");
+    let path = scratch.db();
+    let store = SqliteStore::open(&path).unwrap();
+    let adjust = AdjustBalance {
+        customer: CustomerRef::Telegram(TelegramUserId(1)),
+        amount: 5,
+        reason: "test".into(),
+        admin: TelegramUserId(42),
+        idempotency_key: "k1".into(),
+        now: T0,
+    };
+    assert_eq!(store.adjust_balance(adjust).await, Err(StoreError::Rejected(Rejection::UnknownCustomer)));
+    assert_eq!(store.partner(PartnerRef::Id(PartnerId(1))).await, Ok(None));
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    for table in d1::TABLES {
+        let rows: i64 = raw.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 0, "{table} after a refused call");
+    }
+}
+
+#[tokio::test]
+async fn sql_errors_are_permanent_and_unknown_jobs_are_faults() {
+    let scratch = Scratch::new("faults");
+    let path = scratch.db();
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(
+        matches!(store.claim_broadcast_batch(BroadcastId(9), 10).await, Err(StoreError::Backend(m)) if m.contains("unknown broadcast job 9"))
+    );
+    assert!(
+        matches!(store.record_broadcast(BroadcastId(9), 1, 0).await, Err(StoreError::Backend(m)) if m.contains("unknown broadcast job 9"))
+    );
+    // An API key identifies one partner.
+    let p = approved_partner(&store, 5, PartnerTerms::default()).await;
+    let q = approved_partner(&store, 6, PartnerTerms::default()).await;
+    store.set_partner_api_key(PartnerRef::Id(p.id), rules::hash_api_key("pos")).await.unwrap();
+    let err = store.set_partner_api_key(PartnerRef::Id(q.id), rules::hash_api_key("pos")).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Backend(m) if m.contains("UNIQUE")), "{err:?}");
+    // An outdated schema (a table without a column the statements use) is a
+    // clear permanent error, not a retry loop.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch("DROP TABLE loyalty_quotas; CREATE TABLE loyalty_quotas (x)").unwrap();
+    let err = store.consume_quota(QuotaKind::Assistant, TelegramUserId(1), Timestamp(0), 5).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Backend(m) if m.contains("consume_quota")), "{err:?}");
+}
+
 /// Polls a future once: without a Tokio runtime the store does its work
 /// inline, so every call completes on the first poll.
 fn poll_once<F: Future>(f: F) -> F::Output {
@@ -165,6 +210,9 @@ async fn data_survives_close_and_reopen() {
     };
     assert_eq!(adjusted.customer.balance, 100 + 500 - 30);
 
+    let wal = path.with_extension("sqlite-wal");
+    assert!(!wal.exists(), "closing the store did not checkpoint the WAL into the file");
+
     let s = SqliteStore::open(&path).unwrap();
     let summary = s.customer_summary(CustomerRef::Telegram(customer.telegram_id), 10).await.unwrap().unwrap();
     assert_eq!(summary.customer.balance, 570);
@@ -211,7 +259,7 @@ async fn reopening_and_migrating_are_idempotent() {
     assert_eq!(first.0, SCHEMA_VERSION);
     assert_eq!(first.1, APPLICATION_ID);
     assert_eq!(first.3, "wal");
-    assert!(first.2.iter().any(|(t, n, _)| t == "table" && n == "entries"));
+    assert!(first.2.iter().any(|(t, n, _)| t == "table" && n == "loyalty_entries"));
 
     {
         let s = SqliteStore::open(&path).unwrap();
@@ -319,17 +367,17 @@ fn the_schema_guards_the_ledger() {
     poll_once(s.register_customer(new_customer(1, 1))).unwrap();
     let raw = rusqlite::Connection::open(&path).unwrap();
     let fails = |sql: &str| raw.execute_batch(sql).expect_err(sql).to_string();
-    assert!(fails("UPDATE entries SET amount = 1000").contains("append-only"));
-    assert!(fails("DELETE FROM entries").contains("append-only"));
-    assert!(fails("UPDATE customers SET balance = -1").contains("CHECK"));
+    assert!(fails("UPDATE loyalty_entries SET amount = 1000").contains("append-only"));
+    assert!(fails("DELETE FROM loyalty_entries").contains("append-only"));
+    assert!(fails("UPDATE loyalty_customers SET balance = -1").contains("CHECK"));
     // A debit the balance cannot cover fails the CHECK through the trigger.
-    let overdraw = "INSERT INTO entries (customer, kind, amount, idempotency_key, author_type, author_id, created_at) \
-                    VALUES (1, 'adjustment', -101, 'x', 'admin', 1, 0)";
+    let overdraw = "INSERT INTO loyalty_entries (customer, kind, amount, idempotency_key, author_type, author_id, \
+                    created_at) VALUES (1, 'adjustment', -101, 'x', 'admin', 1, 0)";
     assert!(fails(overdraw).contains("CHECK"));
-    let duplicate = "INSERT INTO entries (customer, kind, amount, idempotency_key, author_type, created_at) \
+    let duplicate = "INSERT INTO loyalty_entries (customer, kind, amount, idempotency_key, author_type, created_at) \
                      VALUES (1, 'welcome_bonus', 1, 'welcome:1', 'system', 0)";
     assert!(fails(duplicate).contains("UNIQUE"));
-    let balance: i64 = raw.query_row("SELECT balance FROM customers WHERE id = 1", [], |r| r.get(0)).unwrap();
+    let balance: i64 = raw.query_row("SELECT balance FROM loyalty_customers WHERE id = 1", [], |r| r.get(0)).unwrap();
     assert_eq!(balance, 100);
 }
 

@@ -1,5 +1,5 @@
 //! A check of [`Storage::fold_claim`] for backends that fold an update's
-//! claim into its first call (the RPC backends: Postgres, PostgREST, D1).
+//! claim into its first call (the RPC backends: Postgres, PostgREST, D1, SQLite).
 
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;

@@ -2,7 +2,7 @@
 //!
 //! The core never performs I/O, reads a clock or draws randomness by itself;
 //! adapters (`loyalty-native`, `loyalty-edge`) implement these traits and tests
-//! implement them with fakes (see the `testkit` feature).
+//! implement them with fakes (see the `loyalty-testkit` crate).
 //!
 //! # The storage contract
 //!

@@ -606,7 +606,7 @@ pub trait Storage: MaybeSend + MaybeSync {
     ///
     /// `None` (the provided implementation) when the backend cannot fold: the
     /// engine then calls [`Storage::claim_update`] itself. The RPC backends
-    /// ([`stores::rpc`](crate::stores::rpc): Postgres, PostgREST, D1) fold.
+    /// ([`stores::rpc`](crate::stores::rpc): Postgres, PostgREST, D1, SQLite) fold.
     fn fold_claim(self: std::sync::Arc<Self>, claim: UpdateClaim) -> Option<FoldedStore> {
         let _ = claim;
         None

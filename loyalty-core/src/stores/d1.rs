@@ -1,6 +1,8 @@
 //! The D1 protocol: the use cases of [`Storage`](crate::ports::Storage) as
-//! SQLite statements, for Cloudflare D1 (and any SQLite reached one batch at
-//! a time), without a D1 client.
+//! SQLite statements, without a database client. They are the SQLite rules of
+//! every SQLite store: Cloudflare D1 (`loyalty-edge`'s `D1Store`) and the
+//! embedded store of `loyalty-native` (`SqliteStore`, on rusqlite) run the
+//! same batches on the same [`SCHEMA`].
 //!
 //! D1 has no interactive transactions: a Worker cannot read, decide and write
 //! back inside one. What it has is `batch()`: a list of statements that run in
@@ -21,7 +23,8 @@
 //!
 //! A D1 database runs one transaction at a time, so nothing interleaves with a
 //! batch: two confirmations of requests against one balance, or two credits
-//! near a partner's daily limit, are decided one after the other.
+//! near a partner's daily limit, are decided one after the other. A SQLite
+//! file gets the same from `BEGIN IMMEDIATE` around a batch that may write.
 //!
 //! # Schema
 //!
@@ -33,7 +36,8 @@
 //! [`SCHEMA`] as one batch and run the call again.
 //!
 //! Balances are kept by a trigger on the append-only ledger (`CHECK (balance
-//! >= 0)` as a second line of defence), as in `loyalty-native`'s SQLite store.
+//! >= 0)` as a second line of defence). An API key hash identifies one partner
+//! (`UNIQUE`, as in Postgres).
 
 use crate::ports::{StoreError, StoreResult};
 use serde::Deserialize;
@@ -54,6 +58,36 @@ pub const TABLES: &[&str] = &[
     "loyalty_partners",
     "loyalty_customers",
 ];
+
+/// The one-row scratch table of a call (`loyalty_op`), created with `$create`.
+macro_rules! scratch_table {
+    ($create:literal) => {
+        concat!(
+            $create,
+            " loyalty_op (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    cid   INTEGER,
+    pid   INTEGER,
+    ref   INTEGER,
+    eid   INTEGER,
+    rid   INTEGER,
+    n     INTEGER,
+    m     INTEGER,
+    s     TEXT,
+    err   TEXT,
+    res   TEXT,
+    fault TEXT
+) STRICT"
+        )
+    };
+}
+
+/// The scratch table of [`SCHEMA`] as a connection's own `TEMP` table, which
+/// SQLite finds before the database's table of the same name. A backend that
+/// keeps its connections (`loyalty-native`'s SQLite store) creates it on each
+/// one: a call then writes to the database only what its use case changes,
+/// and the [read-only](is_read_only) use cases run on read-only connections.
+pub const TEMP_SCRATCH: &str = scratch_table!("CREATE TEMP TABLE IF NOT EXISTS");
 
 /// The schema, one statement per item; each is idempotent (`IF NOT EXISTS`).
 pub const SCHEMA: &[&str] = &[
@@ -174,20 +208,7 @@ END",
     status   TEXT    CHECK (status IN ('applied', 'approved', 'rejected', 'suspended')),
     at       INTEGER NOT NULL
 ) STRICT",
-    "CREATE TABLE IF NOT EXISTS loyalty_op (
-    id    INTEGER PRIMARY KEY CHECK (id = 1),
-    cid   INTEGER,
-    pid   INTEGER,
-    ref   INTEGER,
-    eid   INTEGER,
-    rid   INTEGER,
-    n     INTEGER,
-    m     INTEGER,
-    s     TEXT,
-    err   TEXT,
-    res   TEXT,
-    fault TEXT
-) STRICT",
+    scratch_table!("CREATE TABLE IF NOT EXISTS"),
 ];
 
 /// The statements of use case `function` (a name of [`rpc`](super::rpc): `credit_purchase`,
@@ -254,6 +275,13 @@ const USE_CASES: &[(&str, &[&str])] = &[
 /// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
 pub fn use_cases() -> impl Iterator<Item = &'static str> {
     USE_CASES.iter().map(|(name, _)| *name)
+}
+
+/// Whether use case `function` only reads: every statement of its body writes
+/// nothing but the scratch row, so with a [`TEMP_SCRATCH`] table it can run on a
+/// read-only connection. `false` for a name that is not a use case.
+pub fn is_read_only(function: &str) -> bool {
+    body(function).is_some_and(|body| body.iter().all(|s| s.starts_with("UPDATE loyalty_op SET ")))
 }
 
 fn body(function: &str) -> Option<&'static [&'static str]> {
@@ -380,6 +408,27 @@ mod tests {
         }
         let duplicate = Outcome { answer: None, fault: Some(sql::DUPLICATE.into()) };
         assert_eq!(decode("f", Some(duplicate)), Err(StoreError::DuplicateUpdate));
+    }
+
+    #[test]
+    fn the_read_only_use_cases_are_the_lookups() {
+        let read_only: Vec<&str> = use_cases().filter(|f| is_read_only(f)).collect();
+        assert_eq!(
+            read_only,
+            [
+                "customer_summary",
+                "customer_entries",
+                "partner",
+                "list_partners",
+                "partner_by_api_key",
+                "partner_stats",
+                "program_stats",
+                "pending_broadcasts"
+            ]
+        );
+        assert!(!is_read_only("drop_everything"));
+        assert!(TEMP_SCRATCH.starts_with("CREATE TEMP TABLE IF NOT EXISTS loyalty_op ("));
+        assert!(SCHEMA.iter().any(|s| s.replacen("CREATE TABLE", "CREATE TEMP TABLE", 1) == TEMP_SCRATCH));
     }
 
     #[test]

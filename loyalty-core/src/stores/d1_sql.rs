@@ -310,14 +310,38 @@ macro_rules! reserved_key {
     };
 }
 
+/// The sum of the non-negative `x` over the rows, capped at `i64::MAX` as the
+/// model store's saturating sums are (an aggregate expression). SQLite's `sum`
+/// fails with `integer overflow` past 64 bits, so this adds the high and the
+/// low 32 bits of `x` apart — neither sum can overflow below 2³¹ rows — and
+/// puts them together only when the total fits.
+macro_rules! saturating_sum {
+    ($x:expr) => {
+        concat!(
+            "iif(coalesce(sum((",
+            $x,
+            ") >> 32), 0) > (9223372036854775807 - coalesce(sum((",
+            $x,
+            ") & 4294967295), 0)) / 4294967296, 9223372036854775807, coalesce(sum((",
+            $x,
+            ") >> 32), 0) * 4294967296 + coalesce(sum((",
+            $x,
+            ") & 4294967295), 0))"
+        )
+    };
+}
+
 /// `PeriodStats` of the accruals and redemptions matching `filter` (over `x`).
 macro_rules! period_stats {
     ($filter:expr) => {
         concat!(
             "(SELECT json_object('customers', count(DISTINCT s.customer), ",
             "'purchases', coalesce(sum(s.kind = 'accrual' AND NOT s.rev), 0), ",
-            "'issued', coalesce(sum(iif(s.kind = 'accrual' AND NOT s.rev, s.amount, 0)), 0), ",
-            "'redeemed', -coalesce(sum(iif(s.kind = 'redemption' AND NOT s.rev, s.amount, 0)), 0)) ",
+            "'issued', ",
+            saturating_sum!("iif(s.kind = 'accrual' AND NOT s.rev, s.amount, 0)"),
+            ", 'redeemed', ",
+            saturating_sum!("iif(s.kind = 'redemption' AND NOT s.rev, -s.amount, 0)"),
+            ") ",
             "FROM (SELECT x.customer, x.kind, x.amount, ",
             "EXISTS (SELECT 1 FROM loyalty_entries y WHERE y.reverses = x.id) AS rev ",
             "FROM loyalty_entries x WHERE x.kind IN ('accrual', 'redemption') AND ",
@@ -587,7 +611,9 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
     set!(
         "m",
         concat!(
-            "(SELECT coalesce(sum(e.amount), 0) FROM loyalty_entries e WHERE e.partner = ",
+            "(SELECT ",
+            saturating_sum!("e.amount"),
+            " FROM loyalty_entries e WHERE e.partner = ",
             op!("pid"),
             " AND e.created_at >= ",
             arg!("$.day_start"),
@@ -599,7 +625,11 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
             "json_object('code', 'daily_limit_exceeded', 'remaining', max((SELECT daily_credit_limit ",
             "FROM loyalty_partners WHERE id = pid) - m, 0))"
         ),
-        concat!("m + n > (SELECT daily_credit_limit FROM loyalty_partners WHERE id = ", op!("pid"), ")")
+        concat!(
+            "min(m + n, 9223372036854775807) > (SELECT daily_credit_limit FROM loyalty_partners WHERE id = ",
+            op!("pid"),
+            ")"
+        )
     ),
     balance_rules!("loyalty_op.cid", "loyalty_op.n")[0],
     balance_rules!("loyalty_op.cid", "loyalty_op.n")[1],
@@ -1150,8 +1180,9 @@ pub(super) const PROGRAM_STATS: &[&str] = &[answer!(concat!(
     "json_object('customers', (SELECT count(*) FROM loyalty_customers), ",
     "'partners_approved', (SELECT count(*) FROM loyalty_partners WHERE status = 'approved'), ",
     "'partners_pending', (SELECT count(*) FROM loyalty_partners WHERE status = 'applied'), ",
-    "'points_outstanding', (SELECT coalesce(sum(balance), 0) ",
-    "FROM loyalty_customers), 'today', json(",
+    "'points_outstanding', (SELECT ",
+    saturating_sum!("balance"),
+    " FROM loyalty_customers), 'today', json(",
     period_stats!(concat!("x.created_at >= ", arg!("$.today"))),
     "))"
 ))];

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | [`rpc`] | — | [`Storage`](crate::ports::Storage) for any [`rpc::RpcBackend`]: the use cases mapped to the SQL functions of `supabase/migrations` |
 //! | [`rest`] | — | nothing by itself: the PostgREST protocol of those functions (URL, headers, body, answers), without an HTTP client |
-//! | [`d1`] | — | nothing by itself: the use cases as SQLite statements run as one batch, for Cloudflare D1 (`loyalty-edge`) |
+//! | [`d1`] | — | nothing by itself: the use cases as SQLite statements run as one batch, for Cloudflare D1 (`loyalty-edge`) and the embedded SQLite store (`loyalty-native`) |
 //! | [`postgrest`] | `postgrest` | [`Storage`](crate::ports::Storage) over Supabase's Data API (PostgREST RPC) |
 //!
 //! They speak HTTP only, so they build for native targets as well as

@@ -14,23 +14,30 @@
 //!
 //! # Semantics
 //!
-//! Exactly those of [`loyalty_core::MemoryStore`], whose documentation is the
-//! contract (order of checks, replays, idempotency conflicts, reserved keys,
-//! daily limit net of reversals, stats, broadcast cursors, quotas, update
-//! claims); the storage conformance suite (`loyalty_testkit::conformance`, a dev-dependency)
-//! checks this backend against it. Ids are SQLite row ids: they start at 1 and
-//! increase.
+//! The store runs the statements of the D1 protocol
+//! ([`loyalty_core::stores::d1`]), the ones the Workers run on Cloudflare D1:
+//! every use case is a batch of SQLite statements that make every decision in
+//! SQL, and the store implements [`RpcBackend`] by running that batch, so
+//! [`Storage`](loyalty_core::ports::Storage) comes from
+//! [`loyalty_core::stores::rpc`] — including
+//! [`fold_claim`](loyalty_core::ports::Storage::fold_claim): an update's claim
+//! rides in the batch of its first storage call. The semantics are those of
+//! [`loyalty_core::MemoryStore`], whose documentation is the contract; the
+//! storage conformance suite (`loyalty_testkit::conformance`, a dev-dependency) checks
+//! both. Ids are SQLite row ids: they start at 1 and increase.
 //!
 //! # Transactions and concurrency
 //!
-//! Every [`Storage`] call is one SQLite transaction. Calls that may write run
-//! on a single writer connection behind a mutex, inside `BEGIN IMMEDIATE`, so
-//! the whole read-decide-write of a use case holds SQLite's write lock and is
-//! atomic, also against other processes using the same file. Read-only calls
-//! (`customer_summary`, `customer_entries`, `partner`, `list_partners`,
-//! `partner_by_api_key`, `partner_stats`, `program_stats`,
-//! `pending_broadcasts`) run in a read transaction on a small pool of separate
-//! connections, which WAL mode lets proceed while a write is in progress.
+//! Every call is one batch in one SQLite transaction. Batches that may write
+//! run on a single writer connection behind a mutex, inside `BEGIN IMMEDIATE`,
+//! so the whole read-decide-write of a use case holds SQLite's write lock and
+//! is atomic, also against other processes using the same file. The batches
+//! of the read-only use cases ([`d1::is_read_only`]: summaries, entries,
+//! partner lookups, stats, pending broadcasts) run in a read transaction on a
+//! small pool of read-only connections, which WAL mode lets proceed while a
+//! write is in progress. Each connection has its own `TEMP` scratch table
+//! ([`d1::TEMP_SCRATCH`]), so a call writes to the file only what its use
+//! case changes.
 //!
 //! rusqlite is blocking, so each call runs on Tokio's blocking thread pool
 //! ([`tokio::task::spawn_blocking`]); outside a Tokio runtime it runs inline.
@@ -39,17 +46,21 @@
 //!
 //! [`SqliteStore::open`] puts the database in WAL mode (`-wal` and `-shm` files
 //! appear next to it), with `synchronous = FULL` (a committed call survives a
-//! power loss), foreign keys on and a busy timeout of
-//! [`BUSY_TIMEOUT`]. The schema is versioned with `PRAGMA user_version`
-//! ([`SCHEMA_VERSION`]) and stamped with `PRAGMA application_id`
-//! ([`APPLICATION_ID`]); opening applies the missing migrations in one
-//! transaction, so opening again is a no-op. A file that belongs to another
-//! application, or whose schema is newer than this build, is refused.
+//! power loss), foreign keys on and a busy timeout of [`BUSY_TIMEOUT`]. The
+//! schema is [`d1::SCHEMA`], the one D1 databases have (tables prefixed
+//! `loyalty_`), versioned with `PRAGMA user_version` ([`SCHEMA_VERSION`]) and
+//! stamped with `PRAGMA application_id` ([`APPLICATION_ID`]). Opening creates
+//! it, or upgrades a file of schema version 1 (the tables without prefix of
+//! earlier releases) in one transaction: the rows are copied into the new
+//! tables — balances rebuilt from the ledger and checked against the old ones
+//! — and the old tables dropped. Opening again is a no-op. A file that belongs
+//! to another application, or whose schema is newer than this build, is
+//! refused.
 //!
-//! Schema constraints are a second line of defence behind the Rust logic:
-//! `CHECK (balance >= 0)`, unique idempotency keys, an entry reversed at most
-//! once, foreign keys, and triggers that keep `customers.balance` equal to the
-//! sum of the ledger and refuse updates or deletes of ledger entries.
+//! Schema constraints back the rules: `CHECK (balance >= 0)`, unique
+//! idempotency keys and API keys, an entry reversed at most once, foreign
+//! keys, and triggers that keep `loyalty_customers.balance` equal to the sum of
+//! the ledger and refuse updates or deletes of ledger entries.
 //!
 //! # Errors
 //!
@@ -60,21 +71,24 @@
 //! Anything else (a file that is not a database, a failed constraint, an
 //! unexpected value) is [`StoreError::Backend`].
 
-mod ops;
-mod rows;
-
 use async_trait::async_trait;
-use loyalty_core::domain::*;
-use loyalty_core::memory::AuditRecord;
-use loyalty_core::ports::*;
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use loyalty_core::domain::{CustomerId, EntryId, PartnerId, TelegramUserId, Timestamp};
+use loyalty_core::memory::{AuditAction, AuditRecord};
+use loyalty_core::ports::{StoreError, StoreResult, UpdateClaim};
+use loyalty_core::stores::d1::{self, Outcome};
+use loyalty_core::stores::rpc::RpcBackend;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params_from_iter};
+use serde_json::Value;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-/// The schema version this build creates and expects (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build creates and expects (`PRAGMA user_version`):
+/// 2, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
+/// prefix; opening upgrades it.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `PRAGMA application_id` of a loyalty-rs database: the ASCII bytes `LOYA`.
 pub const APPLICATION_ID: i32 = 0x4C4F_5941;
@@ -83,75 +97,70 @@ pub const APPLICATION_ID: i32 = 0x4C4F_5941;
 /// with [`StoreError::Unavailable`].
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Prepared statements cached per connection.
-const STATEMENT_CACHE: usize = 128;
+/// Prepared statements cached per connection: room for every statement of
+/// every use case, so none is parsed twice.
+const STATEMENT_CACHE: usize = 512;
 
 /// Idle read connections kept for reuse; more are opened under load.
 const MAX_IDLE_READERS: usize = 4;
 
-/// The migrations, in order: entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [include_str!("sqlite/schema_v1.sql")];
+/// The tables of schema version 1, parents first, with the columns copied
+/// from each into its `loyalty_` table of [`d1::SCHEMA`] (the balance is not
+/// copied: the ledger's trigger rebuilds it).
+const V1_TABLES: [(&str, &str); 8] = [
+    ("customers", "id, telegram_id, code, first_name, username, language, referrer, blocked, created_at"),
+    (
+        "partners",
+        "id, telegram_id, name, category, status, earn_rate_bps, max_redeem_share_bps, daily_credit_limit, \
+         language, api_key_sha256, created_at",
+    ),
+    (
+        "entries",
+        "id, customer, kind, amount, partner, purchase, idempotency_key, author_type, author_id, reverses, reason, \
+         created_at",
+    ),
+    ("redemptions", "id, customer, partner, points, purchase, status, created_at, expires_at, entry, idempotency_key"),
+    ("update_claims", "bot, update_id, claimed_at"),
+    ("quotas", "kind, user_id, day, used"),
+    ("broadcasts", "id, audience, text, admin_chat, total, sent, failed, cursor, done, created_at, idempotency_key"),
+    ("audit_log", "id, admin, action, customer, partner, entry, amount, reason, blocked, decision, status, at"),
+];
 
-/// Why a use case stopped, inside a transaction.
-#[derive(Debug)]
-enum Fail {
-    /// A rule refused the call: roll back.
-    Reject(Rejection),
-    /// A rule refused the call after a change that must be kept (a request
-    /// answered too late becomes expired): commit, then reject.
-    Keep(Rejection),
-    /// SQLite failed: roll back.
-    Sql(rusqlite::Error),
-    /// The data is not what the schema promises: roll back.
-    Backend(String),
-}
+/// Version 1 let two partners share an API key hash (its lookup found the
+/// lowest id); version 2's is unique, so the key stays with that partner.
+const V1_SHARED_API_KEYS: &str = "UPDATE partners SET api_key_sha256 = NULL WHERE id > \
+     (SELECT min(q.id) FROM partners q WHERE q.api_key_sha256 = partners.api_key_sha256)";
 
-impl From<rusqlite::Error> for Fail {
-    fn from(e: rusqlite::Error) -> Self {
-        Fail::Sql(e)
-    }
-}
+/// Customers whose copied balance (rebuilt from the ledger) differs from the
+/// stored one of version 1.
+const V1_BALANCES_DIFFER: &str =
+    "SELECT count(*) FROM customers c JOIN loyalty_customers n ON n.id = c.id WHERE n.balance <> c.balance";
 
-impl From<Rejection> for Fail {
-    fn from(r: Rejection) -> Self {
-        Fail::Reject(r)
-    }
-}
-
-impl From<Fail> for StoreError {
-    fn from(f: Fail) -> Self {
-        match f {
-            Fail::Reject(r) | Fail::Keep(r) => StoreError::Rejected(r),
-            Fail::Sql(e) => sql_error(e),
-            Fail::Backend(m) => StoreError::Backend(m),
-        }
-    }
-}
-
-/// Classifies a SQLite error: lock contention and a full disk are temporary.
-fn sql_error(e: rusqlite::Error) -> StoreError {
+/// Classifies a SQLite error of `what`: lock contention and a full disk are temporary.
+fn sql_error(what: &str, e: rusqlite::Error) -> StoreError {
     let temporary = matches!(
         &e,
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::DiskFull)
     );
     if temporary {
-        StoreError::Unavailable(format!("sqlite: {e}"))
+        StoreError::Unavailable(format!("{what}: sqlite: {e}"))
     } else {
-        StoreError::Backend(format!("sqlite: {e}"))
+        StoreError::Backend(format!("{what}: sqlite: {e}"))
     }
 }
 
 /// A SQLite error while opening `path`, with the path in the message.
 fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
-    match sql_error(e) {
-        StoreError::Unavailable(m) => StoreError::Unavailable(format!("{}: {m}", path.display())),
-        other => StoreError::Backend(format!("cannot open the database {}: {other}", path.display())),
+    match sql_error(&path.display().to_string(), e) {
+        StoreError::Backend(m) => StoreError::Backend(format!("cannot open the database {m}")),
+        other => other,
     }
 }
 
-/// The embedded SQLite [`Storage`] backend. See the [module documentation](self)
-/// for the file format, transactions and error mapping.
+/// The embedded SQLite [`Storage`](loyalty_core::ports::Storage) backend. See
+/// the [module documentation](self) for the file format, transactions and
+/// error mapping.
 ///
 /// Cloning is cheap and shares the connections.
 #[derive(Clone)]
@@ -162,11 +171,16 @@ pub struct SqliteStore {
 struct Inner {
     /// The database file (`:memory:` for [`SqliteStore::open_in_memory`]).
     path: PathBuf,
-    /// The one connection that writes.
-    writer: Mutex<Connection>,
     /// Idle read connections; `None` for an in-memory database, whose reads
     /// go through the writer (another connection would see another database).
+    /// Declared before the writer so that they close first: the last
+    /// connection to close checkpoints the WAL into the file, which a
+    /// read-only one cannot do.
     readers: Option<Mutex<Vec<Connection>>>,
+    /// The one connection that writes.
+    writer: Mutex<Connection>,
+    /// Batches run so far.
+    batches: AtomicU64,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -182,7 +196,8 @@ impl fmt::Debug for SqliteStore {
 /// # Errors
 ///
 /// [`StoreError::Backend`] when the file cannot be opened or created, is not a
-/// SQLite database, belongs to another application or has a newer schema;
+/// SQLite database, belongs to another application, has a newer schema or is
+/// a version-1 database whose stored balances disagree with its ledger;
 /// [`StoreError::Unavailable`] when another process held the lock longer than
 /// [`BUSY_TIMEOUT`].
 pub fn migrate(path: impl AsRef<Path>) -> Result<u32, StoreError> {
@@ -195,7 +210,8 @@ pub fn migrate(path: impl AsRef<Path>) -> Result<u32, StoreError> {
 /// Opens the writer connection and sets the connection-wide pragmas.
 fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
-    configure(&conn, false).map_err(|e| open_error(path, e))?;
+    configure(&conn).map_err(|e| open_error(path, e))?;
+    conn.pragma_update(None, "foreign_keys", true).map_err(|e| open_error(path, e))?;
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(|e| open_error(path, e))?;
     if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
@@ -208,26 +224,25 @@ fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Opens one more read connection.
+/// Opens one more read connection (read-only: only its `TEMP` scratch table
+/// can change).
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| open_error(path, e))?;
-    configure(&conn, true).map_err(|e| open_error(path, e))?;
+    configure(&conn).map_err(|e| open_error(path, e))?;
     Ok(conn)
 }
 
-fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
-    // Room for every statement of the use cases, so none is parsed twice.
+/// What every connection gets: the statement cache, the busy timeout and the
+/// `TEMP` scratch table of the batches.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "foreign_keys", true)?;
-    if read_only {
-        conn.pragma_update(None, "query_only", true)?;
-    }
-    Ok(())
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.execute_batch(d1::TEMP_SCRATCH)
 }
 
-/// Applies the missing migrations in one `BEGIN IMMEDIATE` transaction.
+/// Creates or upgrades the schema in one `BEGIN IMMEDIATE` transaction.
 fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let sql = |e| open_error(path, e);
     let refuse = |why: String| StoreError::Backend(format!("cannot open the database {}: {why}", path.display()));
@@ -244,19 +259,38 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
             "not a loyalty-rs database (application_id {app:#x}, {tables} tables); refusing to touch it"
         )));
     }
-    let from = usize::try_from(version).map_err(|_| refuse(format!("invalid schema version {version}")))?;
-    if from > MIGRATIONS.len() {
-        return Err(refuse(format!(
-            "schema version {version} is newer than this build supports ({SCHEMA_VERSION}); upgrade loyalty-rs"
-        )));
+    match version {
+        v if v == i64::from(SCHEMA_VERSION) => return Ok(()),
+        0 | 1 => {}
+        v if v > i64::from(SCHEMA_VERSION) => {
+            return Err(refuse(format!(
+                "schema version {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade loyalty-rs"
+            )));
+        }
+        v => return Err(refuse(format!("invalid schema version {v}"))),
     }
-    for migration in &MIGRATIONS[from..] {
-        tx.execute_batch(migration).map_err(sql)?;
+    for statement in d1::SCHEMA {
+        tx.execute_batch(statement).map_err(sql)?;
     }
-    if from < MIGRATIONS.len() {
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql)?;
-        tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(sql)?;
+    if version == 1 {
+        tx.execute_batch(V1_SHARED_API_KEYS).map_err(sql)?;
+        for (table, columns) in V1_TABLES {
+            let copy = format!("INSERT INTO loyalty_{table} ({columns}) SELECT {columns} FROM {table} ORDER BY 1");
+            tx.execute_batch(&copy).map_err(sql)?;
+        }
+        let differ: i64 = tx.query_row(V1_BALANCES_DIFFER, [], |r| r.get(0)).map_err(sql)?;
+        if differ > 0 {
+            return Err(refuse(format!(
+                "cannot upgrade schema version 1: {differ} customers' balances differ from the sum of their \
+                 ledger entries; nothing was changed"
+            )));
+        }
+        for (table, _) in V1_TABLES.iter().rev() {
+            tx.execute_batch(&format!("DROP TABLE {table}")).map_err(sql)?;
+        }
     }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(sql)?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(sql)?;
     tx.commit().map_err(sql)
 }
 
@@ -277,9 +311,7 @@ impl SqliteStore {
         apply_migrations(&mut writer, &path)?;
         // Fail now rather than on the first read if readers cannot open.
         let reader = open_reader(&path)?;
-        Ok(SqliteStore {
-            inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: Some(Mutex::new(vec![reader])) }),
-        })
+        Ok(SqliteStore::new(path, writer, Some(vec![reader])))
     }
 
     /// A private in-memory database (for demos and tests): same schema and
@@ -292,9 +324,16 @@ impl SqliteStore {
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
         let path = PathBuf::from(":memory:");
         let mut writer = Connection::open_in_memory().map_err(|e| open_error(&path, e))?;
-        configure(&writer, false).map_err(|e| open_error(&path, e))?;
+        configure(&writer).map_err(|e| open_error(&path, e))?;
+        writer.pragma_update(None, "foreign_keys", true).map_err(|e| open_error(&path, e))?;
         apply_migrations(&mut writer, &path)?;
-        Ok(SqliteStore { inner: Arc::new(Inner { path, writer: Mutex::new(writer), readers: None }) })
+        Ok(SqliteStore::new(path, writer, None))
+    }
+
+    fn new(path: PathBuf, writer: Connection, readers: Option<Vec<Connection>>) -> SqliteStore {
+        let inner =
+            Inner { path, writer: Mutex::new(writer), readers: readers.map(Mutex::new), batches: AtomicU64::new(0) };
+        SqliteStore { inner: Arc::new(inner) }
     }
 
     /// The database file (`:memory:` for an in-memory database).
@@ -302,28 +341,48 @@ impl SqliteStore {
         &self.inner.path
     }
 
+    /// Batches run so far: one transaction per storage call (an update's
+    /// claim rides in its first call's batch).
+    pub fn batches(&self) -> u64 {
+        self.inner.batches.load(Ordering::Relaxed)
+    }
+
     /// The admin audit log, oldest first: adjustments, and block and partner
     /// decisions that changed something (as [`loyalty_core::MemoryStore::audit_log`]).
     pub async fn audit_log(&self) -> StoreResult<Vec<AuditRecord>> {
-        self.read(ops::audit_log).await
+        self.blocking(|inner| {
+            inner.read("audit_log", |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT admin, action, customer, partner, entry, amount, reason, blocked, decision, status, at \
+                     FROM loyalty_audit_log ORDER BY id",
+                )?;
+                let rows = stmt.query_map([], audit_record)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+        })
+        .await?
+        .into_iter()
+        .collect()
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer connection.
-    async fn write<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, Fail> + Send + 'static,
-    {
-        self.blocking(move |inner| inner.write(f)).await
-    }
-
-    /// Runs `f` in a read transaction on a read connection.
-    async fn read<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, Fail> + Send + 'static,
-    {
-        self.blocking(move |inner| inner.read(f)).await
+    /// Runs `statements`, the batch of use case `function`, with `request`
+    /// (and `claim`) and decodes its answer.
+    async fn call(
+        &self,
+        function: &'static str,
+        statements: Vec<&'static str>,
+        request: String,
+        claim: String,
+    ) -> StoreResult<Value> {
+        let read_only = claim.is_empty() && d1::is_read_only(function);
+        let outcome = self
+            .blocking(move |inner| {
+                inner.batches.fetch_add(1, Ordering::Relaxed);
+                let run = |c: &Connection| run_batch(c, &statements, &request, &claim);
+                if read_only { inner.read(function, run) } else { inner.write(function, run) }
+            })
+            .await?;
+        d1::decode(function, outcome)
     }
 
     /// Runs blocking work on Tokio's blocking pool (inline without a runtime).
@@ -343,35 +402,72 @@ impl SqliteStore {
     }
 }
 
+/// Runs the statements of a batch in order on `c` (inside the caller's
+/// transaction), binding the request and the claim where a statement takes
+/// them, and returns the row of the last one.
+fn run_batch(c: &Connection, statements: &[&str], request: &str, claim: &str) -> rusqlite::Result<Option<Outcome>> {
+    let Some((last, body)) = statements.split_last() else {
+        return Ok(None);
+    };
+    let args = [request, claim];
+    for statement in body {
+        c.prepare_cached(statement)?.execute(params_from_iter(&args[..d1::bindings(statement)]))?;
+    }
+    c.prepare_cached(last)?
+        .query_row(params_from_iter(&args[..d1::bindings(last)]), |r| {
+            Ok(Outcome { answer: r.get(0)?, fault: r.get(1)? })
+        })
+        .optional()
+}
+
+/// An audit record from its row (a value the schema rules out is an error, not a panic).
+fn audit_record(r: &Row<'_>) -> rusqlite::Result<StoreResult<AuditRecord>> {
+    let text =
+        |i: usize| -> rusqlite::Result<Value> { Ok(r.get::<_, Option<String>>(i)?.map_or(Value::Null, Value::String)) };
+    let action: String = r.get(1)?;
+    let action = match action.as_str() {
+        "adjusted" => Ok(AuditAction::Adjusted {
+            customer: CustomerId(r.get(2)?),
+            entry: EntryId(r.get(4)?),
+            amount: r.get(5)?,
+            reason: r.get(6)?,
+        }),
+        "blocked" => Ok(AuditAction::Blocked { customer: CustomerId(r.get(2)?), blocked: r.get(7)? }),
+        "partner_decided" => match (serde_json::from_value(text(8)?), serde_json::from_value(text(9)?)) {
+            (Ok(decision), Ok(status)) => {
+                Ok(AuditAction::PartnerDecided { partner: PartnerId(r.get(3)?), decision, status })
+            }
+            _ => Err(StoreError::Backend("audit_log: unexpected partner decision in the database".into())),
+        },
+        other => Err(StoreError::Backend(format!("audit_log: unexpected audit action {other:?} in the database"))),
+    };
+    let (admin, at) = (TelegramUserId(r.get(0)?), Timestamp(r.get(10)?));
+    Ok(action.map(|action| AuditRecord { admin, action, at }))
+}
+
 impl Inner {
-    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T, Fail>) -> StoreResult<T> {
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer connection.
+    fn write<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         // A panic while the lock was held cannot have left a transaction open
         // (dropping rusqlite's `Transaction` rolls back), but check anyway.
         let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        if !conn.is_autocommit() {
-            conn.execute_batch("ROLLBACK").map_err(sql_error)?;
-        }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_error)?;
-        match f(&tx) {
-            Ok(v) => {
-                tx.commit().map_err(sql_error)?;
-                Ok(v)
+        let result = (|| {
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK")?;
             }
-            Err(Fail::Keep(r)) => {
-                tx.commit().map_err(sql_error)?;
-                Err(StoreError::Rejected(r))
-            }
-            Err(other) => {
-                // Dropping `tx` rolls back; a failed rollback leaves nothing applied either.
-                let _ = tx.rollback();
-                Err(other.into())
-            }
-        }
+            // Dropping `tx` on an error rolls back; a failed rollback leaves nothing applied either.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        })();
+        result.map_err(|e| sql_error(what, e))
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, Fail>) -> StoreResult<T> {
+    /// Runs `f` in a read transaction on a read connection.
+    fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         let Some(pool) = &self.readers else {
-            return self.write(f);
+            return self.write(what, f);
         };
         let idle = pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let mut conn = match idle {
@@ -379,9 +475,9 @@ impl Inner {
             None => open_reader(&self.path)?,
         };
         let result = (|| {
-            let tx = conn.transaction().map_err(sql_error)?;
+            let tx = conn.transaction()?;
             let v = f(&tx)?;
-            tx.commit().map_err(sql_error)?;
+            tx.commit()?;
             Ok(v)
         })();
         if conn.is_autocommit() {
@@ -390,145 +486,38 @@ impl Inner {
                 idle.push(conn);
             }
         }
-        result
+        result.map_err(|e| sql_error(what, e))
     }
 }
 
 #[async_trait]
-impl Storage for SqliteStore {
-    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
-        self.write(move |c| ops::register_customer(c, req)).await
+impl RpcBackend for SqliteStore {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
+        self.call(function, d1::batch(function)?, request, String::new()).await
     }
 
-    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
-        self.read(move |c| ops::customer_summary(c, &who, recent)).await
-    }
-
-    async fn customer_entries(
+    async fn call_function_claimed(
         &self,
-        customer: CustomerId,
-        limit: u32,
-        before: Option<EntryId>,
-    ) -> StoreResult<Vec<LedgerEntry>> {
-        self.read(move |c| ops::customer_entries(c, customer, limit, before)).await
+        claim: &UpdateClaim,
+        function: &'static str,
+        request: String,
+    ) -> StoreResult<Value> {
+        let claim = serde_json::to_string(claim)
+            .map_err(|e| StoreError::Backend(format!("{function}: cannot encode the claim: {e}")))?;
+        self.call(function, d1::claimed_batch(function)?, request, claim).await
     }
+}
 
-    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
-        self.write(move |c| ops::set_language(c, &who, language)).await
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    async fn set_blocked(
-        &self,
-        who: CustomerRef,
-        blocked: bool,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Customer> {
-        self.write(move |c| ops::set_blocked(c, &who, blocked, admin, now)).await
-    }
-
-    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
-        self.write(move |c| ops::credit_purchase(c, req)).await
-    }
-
-    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
-        self.write(move |c| ops::open_redemption(c, req)).await
-    }
-
-    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.write(move |c| ops::confirm_redemption(c, req)).await
-    }
-
-    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.write(move |c| ops::decline_redemption(c, req)).await
-    }
-
-    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
-        self.write(move |c| ops::expire_redemptions(c, now)).await
-    }
-
-    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
-        self.write(move |c| ops::reverse_entry(c, req)).await
-    }
-
-    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
-        self.write(move |c| ops::adjust_balance(c, req)).await
-    }
-
-    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
-        self.write(move |c| ops::apply_partner(c, req)).await
-    }
-
-    async fn decide_partner(
-        &self,
-        partner: PartnerId,
-        decision: PartnerDecision,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Decided> {
-        self.write(move |c| ops::decide_partner(c, partner, decision, admin, now)).await
-    }
-
-    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
-        self.read(move |c| ops::partner(c, who)).await
-    }
-
-    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
-        self.read(move |c| ops::list_partners(c, status)).await
-    }
-
-    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
-        self.write(move |c| ops::set_partner_api_key(c, who, &key_sha256_hex)).await
-    }
-
-    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
-        let key = key_sha256_hex.to_owned();
-        self.read(move |c| ops::partner_by_api_key(c, &key)).await
-    }
-
-    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
-        self.read(move |c| ops::partner_stats(c, who, today, week)).await
-    }
-
-    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
-        self.read(move |c| ops::program_stats(c, today)).await
-    }
-
-    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
-        self.write(move |c| ops::claim_update(c, bot, update_id, now)).await
-    }
-
-    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
-        self.write(move |c| ops::release_update(c, bot, update_id)).await
-    }
-
-    async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64> {
-        self.write(move |c| ops::prune_update_claims(c, before)).await
-    }
-
-    async fn consume_quota(
-        &self,
-        kind: QuotaKind,
-        user: TelegramUserId,
-        day: Timestamp,
-        limit: u32,
-    ) -> StoreResult<bool> {
-        self.write(move |c| ops::consume_quota(c, kind, user, day, limit)).await
-    }
-
-    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
-        self.write(move |c| ops::create_broadcast(c, req)).await
-    }
-
-    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
-        self.write(move |c| ops::claim_broadcast_batch(c, job, limit)).await
-    }
-
-    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
-        self.write(move |c| ops::record_broadcast(c, job, sent, failed)).await
-    }
-
-    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
-        self.read(ops::pending_broadcasts).await
+    #[test]
+    fn the_statement_cache_holds_every_statement() {
+        let mut statements = std::collections::HashSet::new();
+        for function in d1::use_cases() {
+            statements.extend(d1::claimed_batch(function).unwrap());
+        }
+        assert!(statements.len() <= STATEMENT_CACHE, "{} statements", statements.len());
     }
 }
