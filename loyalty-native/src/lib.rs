@@ -1,9 +1,12 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod assistant;
 pub mod clock;
 pub mod fake_bot_api;
 pub mod polling;
 pub mod runtime;
+pub mod sentry;
 pub mod server;
 pub mod simulate;
 pub mod store;

@@ -1,19 +1,16 @@
 //! Putting a process together from the environment: configuration, storage
 //! selection, the engine's ports, logging, and the CLI's exit codes.
 
+use crate::assistant::OpenAiAssistant;
 use crate::clock::{OsRandom, SystemClock};
 use crate::polling::{self, PollError, PollOptions};
+use crate::sentry::SentryReporter;
 use crate::server::{App, DEFAULT_DRAIN_TIMEOUT};
-use crate::store::postgres::PgStore;
-use crate::store::sqlite::SqliteStore;
 use crate::tasks::{TaskRunner, maintenance_loop};
 use crate::telegram::HttpTelegram;
 use crate::webhooks;
-use loyalty_core::adapters::openai::OpenAiAssistant;
-use loyalty_core::adapters::sentry::SentryReporter;
 use loyalty_core::ports::BotKind;
 use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
-use loyalty_core::stores::postgrest::{PostgrestStore, REST_PATH};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -97,7 +94,8 @@ pub enum StorageChoice {
     },
     /// `SUPABASE_URL` and `SUPABASE_KEY` are set: Supabase's PostgREST.
     PostgRest {
-        /// The project URL; PostgREST is under [`REST_PATH`] (`/rest/v1`).
+        /// The project URL; PostgREST is under
+        /// [`REST_PATH`](loyalty_core::stores::rest::REST_PATH) (`/rest/v1`).
         url: String,
         /// The service role / secret key.
         key: Secret,
@@ -164,7 +162,10 @@ impl StorageChoice {
 pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, RunError> {
     match choice {
         StorageChoice::PostgRest { url, key } => {
-            let store = PostgrestStore::new(format!("{url}{REST_PATH}"), key.clone())?;
+            let store = crate::store::postgrest::PostgrestStore::new(
+                format!("{url}{}", crate::store::postgrest::REST_PATH),
+                key.clone(),
+            )?;
             store
                 .pending_broadcasts()
                 .await
@@ -172,14 +173,14 @@ pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, Ru
             Ok(Arc::new(store))
         }
         StorageChoice::Postgres { url } => {
-            let store = PgStore::connect(url.expose())
+            let store = crate::store::postgres::PgStore::connect(url.expose())
                 .await
                 .map_err(|e| RunError::Storage(format!("PostgreSQL storage (DATABASE_URL): {e}")))?;
             Ok(Arc::new(store))
         }
         StorageChoice::Sqlite { path } => {
             let path = path.clone();
-            let opened = tokio::task::spawn_blocking(move || SqliteStore::open(path))
+            let opened = tokio::task::spawn_blocking(move || crate::store::sqlite::SqliteStore::open(path))
                 .await
                 .map_err(|e| RunError::Other(format!("opening SQLite was interrupted: {e}")))?;
             let store = opened.map_err(|e| RunError::Storage(format!("SQLite storage (LOYALTY_DB): {e}")))?;
