@@ -149,6 +149,25 @@ impl StorageChoice {
             StorageChoice::Sqlite { path } => format!("SQLite at {}", path.display()),
         }
     }
+
+    /// The cargo feature of `loyalty-native` that builds this backend in.
+    pub fn feature(&self) -> &'static str {
+        match self {
+            StorageChoice::Postgres { .. } => "postgres",
+            StorageChoice::PostgRest { .. } => "postgrest",
+            StorageChoice::Sqlite { .. } => "sqlite",
+        }
+    }
+
+    /// [`RunError::Config`] for a backend this build lacks, naming its feature.
+    fn not_built_in(&self) -> RunError {
+        let feature = self.feature();
+        RunError::Config(format!(
+            "the configuration selects {}, but this build of loyalty lacks the `{feature}` feature; \
+             rebuild it with `--features {feature}` (e.g. `cargo install loyalty-native --features {feature}`)",
+            self.describe()
+        ))
+    }
 }
 
 /// Opens the chosen storage, creating or migrating its schema where the
@@ -158,9 +177,11 @@ impl StorageChoice {
 ///
 /// # Errors
 /// [`RunError::Storage`] when it cannot be opened; [`RunError::Config`] for an
-/// unusable `SUPABASE_URL` or `SUPABASE_KEY`.
+/// unusable `SUPABASE_URL` or `SUPABASE_KEY`, or a backend this build lacks
+/// (the message names its feature).
 pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, RunError> {
     match choice {
+        #[cfg(feature = "postgrest")]
         StorageChoice::PostgRest { url, key } => {
             let store = crate::store::postgrest::PostgrestStore::new(
                 format!("{url}{}", crate::store::postgrest::REST_PATH),
@@ -172,12 +193,14 @@ pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, Ru
                 .map_err(|e| RunError::Storage(format!("PostgREST storage (SUPABASE_URL): {e}")))?;
             Ok(Arc::new(store))
         }
+        #[cfg(feature = "postgres")]
         StorageChoice::Postgres { url } => {
             let store = crate::store::postgres::PgStore::connect(url.expose())
                 .await
                 .map_err(|e| RunError::Storage(format!("PostgreSQL storage (DATABASE_URL): {e}")))?;
             Ok(Arc::new(store))
         }
+        #[cfg(feature = "sqlite")]
         StorageChoice::Sqlite { path } => {
             let path = path.clone();
             let opened = tokio::task::spawn_blocking(move || crate::store::sqlite::SqliteStore::open(path))
@@ -186,6 +209,8 @@ pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, Ru
             let store = opened.map_err(|e| RunError::Storage(format!("SQLite storage (LOYALTY_DB): {e}")))?;
             Ok(Arc::new(store))
         }
+        #[allow(unreachable_patterns)]
+        other => Err(other.not_built_in()),
     }
 }
 
@@ -196,6 +221,7 @@ pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, Ru
 /// PostgREST, which cannot run DDL (use `supabase db push` or `DATABASE_URL`).
 pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
     match choice {
+        #[cfg(feature = "sqlite")]
         StorageChoice::Sqlite { path } => {
             let p = path.clone();
             let version = tokio::task::spawn_blocking(move || crate::store::sqlite::migrate(p))
@@ -204,6 +230,7 @@ pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
                 .map_err(|e| RunError::Storage(format!("SQLite storage (LOYALTY_DB): {e}")))?;
             Ok(format!("{}: schema version {version}, up to date", choice.describe()))
         }
+        #[cfg(feature = "postgres")]
         StorageChoice::Postgres { url } => {
             let applied = crate::store::postgres::migrate(url.expose())
                 .await
@@ -220,6 +247,8 @@ pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
              connection string (docs/SUPABASE.md)"
                 .into(),
         )),
+        #[allow(unreachable_patterns)]
+        other => Err(other.not_built_in()),
     }
 }
 
@@ -489,5 +518,21 @@ mod tests {
         assert_eq!(bad.exit_code(), exit::CONFIG);
         assert!(bad.to_string().contains("DATABASE_URL") && !bad.to_string().contains("secret"));
         assert!(!format!("{:?}", choose(&[("DATABASE_URL", "postgres://u:pw@h/db")])).contains("pw"));
+    }
+
+    #[test]
+    fn a_backend_not_built_in_names_its_feature() {
+        for (choice, feature) in [
+            (choose(&[("DATABASE_URL", "postgres://u:pw@h/db")]).unwrap(), "postgres"),
+            (choose(&[("SUPABASE_URL", "https://x"), ("SUPABASE_KEY", "sb_secret_xyz")]).unwrap(), "postgrest"),
+            (choose(&[]).unwrap(), "sqlite"),
+        ] {
+            let e = choice.not_built_in();
+            assert_eq!(e.exit_code(), exit::CONFIG);
+            let text = e.to_string();
+            assert!(text.contains(&format!("lacks the `{feature}` feature")), "{text}");
+            assert!(text.contains(&format!("--features {feature}")), "{text}");
+            assert!(!text.contains("pw") && !text.contains("sb_secret_xyz"), "{text}");
+        }
     }
 }
