@@ -60,8 +60,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 #[derive(Clone)]
 pub struct OpenAiAssistant {
     client: async_openai::Client<OpenAIConfig>,
-    config: OpenAIConfig,
-    http: reqwest::Client,
+    base_url: String,
     api_key: Secret,
     model: String,
     timeout: Duration,
@@ -89,30 +88,16 @@ impl OpenAiAssistant {
     /// requests go to `{base_url}/chat/completions`) with `api_key` as the
     /// bearer token, and the [`DEFAULT_TIMEOUT`].
     pub fn new(api_key: &Secret, model: impl Into<String>, base_url: impl Into<String>) -> OpenAiAssistant {
-        let base_url: String = base_url.into();
-        let config = OpenAIConfig::new()
-            .with_api_key(api_key.expose())
-            .with_api_base(base_url.trim_end_matches('/'))
-            // OpenAIConfig::new() reads these from the process environment on native targets;
-            // everything the assistant uses comes from `Config`.
-            .with_org_id("")
-            .with_project_id("");
-        let http = reqwest::Client::new();
-        OpenAiAssistant {
-            client: client(&config, &http, DEFAULT_TIMEOUT),
-            config,
-            http,
-            api_key: api_key.clone(),
-            model: model.into(),
-            timeout: DEFAULT_TIMEOUT,
-        }
+        let base_url = base_url.into().trim_end_matches('/').to_string();
+        let client = client(api_key, &base_url, DEFAULT_TIMEOUT);
+        OpenAiAssistant { client, base_url, api_key: api_key.clone(), model: model.into(), timeout: DEFAULT_TIMEOUT }
     }
 
     /// The same assistant with another timeout per question.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> OpenAiAssistant {
         self.timeout = timeout;
-        self.client = client(&self.config, &self.http, timeout);
+        self.client = client(&self.api_key, &self.base_url, timeout);
         self
     }
 
@@ -125,14 +110,6 @@ impl OpenAiAssistant {
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
-
-    /// An error text without the key, even if some layer echoed it.
-    fn failed(&self, error: &OpenAIError) -> AssistantError {
-        let text = describe(error);
-        let key = self.api_key.expose();
-        let text = if key.is_empty() { text } else { text.replace(key, "***") };
-        AssistantError::Failed(text)
-    }
 }
 
 #[async_trait]
@@ -143,7 +120,13 @@ impl Assistant for OpenAiAssistant {
             tracing::warn!(model = %self.model, %error, "assistant request failed");
             error
         };
-        let response: Value = self.client.chat().create_byot(request).await.map_err(|e| logged(self.failed(&e)))?;
+        // The key is redacted even if some layer echoed it.
+        let response: Value = self
+            .client
+            .chat()
+            .create_byot(request)
+            .await
+            .map_err(|e| logged(AssistantError::Failed(self.api_key.redact(&describe(&e)))))?;
         chat::answer(&response).map_err(logged)
     }
 }
@@ -169,8 +152,15 @@ fn describe(error: &OpenAIError) -> String {
     }
 }
 
-fn client(config: &OpenAIConfig, http: &reqwest::Client, timeout: Duration) -> async_openai::Client<OpenAIConfig> {
-    async_openai::Client::with_config(config.clone()).with_http_service(OneAttempt { http: http.clone(), timeout })
+fn client(api_key: &Secret, base_url: &str, timeout: Duration) -> async_openai::Client<OpenAIConfig> {
+    let config = OpenAIConfig::new()
+        .with_api_key(api_key.expose())
+        .with_api_base(base_url)
+        // OpenAIConfig::new() reads these from the process environment; everything the assistant
+        // uses comes from `Config`.
+        .with_org_id("")
+        .with_project_id("");
+    async_openai::Client::with_config(config).with_http_service(OneAttempt { http: reqwest::Client::new(), timeout })
 }
 
 /// The HTTP service under `async-openai`: one attempt with a timeout (the

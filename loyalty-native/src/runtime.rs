@@ -9,6 +9,7 @@ use crate::server::{App, DEFAULT_DRAIN_TIMEOUT};
 use crate::tasks::{TaskRunner, maintenance_loop};
 use crate::telegram::HttpTelegram;
 use crate::webhooks;
+use loyalty_core::adapters::sentry::Envelopes;
 use loyalty_core::ports::BotKind;
 use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
@@ -150,18 +151,13 @@ impl StorageChoice {
         }
     }
 
-    /// The cargo feature of `loyalty-native` that builds this backend in.
-    pub fn feature(&self) -> &'static str {
-        match self {
+    /// [`RunError::Config`] for a backend this build lacks, naming its cargo feature.
+    fn not_built_in(&self) -> RunError {
+        let feature = match self {
             StorageChoice::Postgres { .. } => "postgres",
             StorageChoice::PostgRest { .. } => "postgrest",
             StorageChoice::Sqlite { .. } => "sqlite",
-        }
-    }
-
-    /// [`RunError::Config`] for a backend this build lacks, naming its feature.
-    fn not_built_in(&self) -> RunError {
-        let feature = self.feature();
+        };
         RunError::Config(format!(
             "the configuration selects {}, but this build of loyalty lacks the `{feature}` feature; \
              rebuild it with `--features {feature}` (e.g. `cargo install loyalty-native --features {feature}`)",
@@ -466,8 +462,8 @@ pub fn engine(config: Config, storage: Arc<dyn Storage>, telegram: Arc<dyn Teleg
 pub fn ports(config: &Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Result<Ports, RunError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let random: Arc<dyn Randomness> = Arc::new(OsRandom);
-    let reporter: Arc<dyn ErrorReporter> = match SentryReporter::from_config(config, clock.clone(), random.clone()) {
-        Ok(Some(sentry)) => Arc::new(sentry),
+    let reporter: Arc<dyn ErrorReporter> = match Envelopes::from_config(config, clock.clone(), random.clone()) {
+        Ok(Some(envelopes)) => Arc::new(SentryReporter::new(envelopes, crate::sentry::DEFAULT_TIMEOUT)),
         Ok(None) => Arc::new(NoReporter),
         Err(e) => return Err(RunError::Config(format!("invalid value for SENTRY_DSN: {e}"))),
     };

@@ -131,12 +131,8 @@ pub async fn run() -> Result<Outcome, SimulateError> {
     outcome
 }
 
-/// Runs the simulation over a [`MemoryStore`](loyalty_core::MemoryStore)
-/// (this build lacks the `sqlite` feature). See the [module docs](self).
-///
-/// # Errors
-/// When the environment cannot be set up (no loopback port); failed
-/// expectations are in the [`Outcome`] instead.
+/// Runs the simulation over a [`MemoryStore`](loyalty_core::MemoryStore), in
+/// builds without the `sqlite` feature; see the other `run`.
 #[cfg(not(feature = "sqlite"))]
 pub async fn run() -> Result<Outcome, SimulateError> {
     run_with(Arc::new(loyalty_core::MemoryStore::new())).await

@@ -2,9 +2,9 @@
 //! where envelopes go and how they authenticate, the event each
 //! [`ErrorReport`] becomes and the envelope it travels in, the pause after a
 //! `429`, the secret scrubber and the panic report. Shared by
-//! `loyalty-native`'s `SentryReporter` (a `reqwest` transport implementing
-//! `sentry_core::Transport`) and `loyalty-edge`'s `FetchSentry` (`fetch`), so
-//! both runtimes send the same envelopes.
+//! `loyalty-native`'s `SentryReporter` (`reqwest`, as a `sentry_core::Transport`)
+//! and `loyalty-edge`'s `FetchSentry` (`fetch`), so both runtimes send the
+//! same envelopes.
 //!
 //! The wire format comes from `sentry-core`'s protocol types: each report
 //! becomes an [`Event`] inside an [`Envelope`] ([`Envelopes::envelope`]),
@@ -20,9 +20,9 @@
 //! goes through [`scrub`] first, which removes anything shaped like a Telegram
 //! bot token or an OpenAI key.
 //!
-//! A transport never fails its caller: every failure is logged and dropped. A
-//! `429 Too Many Requests` pauses reporting for its `Retry-After` (60 s when
-//! absent), as Sentry asks of its clients ([`RateLimit`]).
+//! A transport never fails its caller: every failure is logged and dropped.
+//! [`RateLimit`] is the pause Sentry asks of its clients after a `429 Too Many
+//! Requests` (`loyalty-native`'s transport honours it).
 //!
 //! Time and event ids come from the [`Clock`] and [`Randomness`] ports: nothing
 //! here reads a system clock of its own (there is none on `wasm32`).
@@ -245,30 +245,17 @@ pub fn to_bytes(envelope: &Envelope) -> Vec<u8> {
 /// use loyalty_core::adapters::sentry::RateLimit;
 /// use loyalty_core::domain::Timestamp;
 ///
-/// let limit = RateLimit::new();
+/// let limit = RateLimit::default();
 /// assert_eq!(limit.answered(Timestamp(1_000), 429, Some("30")), Some(30));
-/// assert!(!limit.allows(Timestamp(1_029)));
-/// assert!(limit.allows(Timestamp(1_030)));
-/// assert_eq!(limit.answered(Timestamp(1_030), 500, None), None);
+/// assert!(!limit.allows(Timestamp(1_029)) && limit.allows(Timestamp(1_030)));
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct RateLimit {
     /// Unix seconds before which nothing is posted.
     paused_until: AtomicI64,
 }
 
-impl Default for RateLimit {
-    fn default() -> RateLimit {
-        RateLimit::new()
-    }
-}
-
 impl RateLimit {
-    /// No pause yet.
-    pub const fn new() -> RateLimit {
-        RateLimit { paused_until: AtomicI64::new(i64::MIN) }
-    }
-
     /// Whether an envelope may be posted at `now`.
     pub fn allows(&self, now: Timestamp) -> bool {
         now.0 >= self.paused_until.load(Ordering::Relaxed)
@@ -451,7 +438,7 @@ mod tests {
         assert_eq!(retry_after_secs("1e12"), Some(86_400));
         assert_eq!(retry_after_secs("-1"), None);
         assert_eq!(retry_after_secs("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        let limit = RateLimit::new();
+        let limit = RateLimit::default();
         assert!(limit.allows(Timestamp(0)));
         assert_eq!(limit.answered(Timestamp(10), 429, Some("soon")), Some(DEFAULT_PAUSE_SECS));
         assert!(!limit.allows(Timestamp(69)) && limit.allows(Timestamp(70)));

@@ -7,11 +7,8 @@
 //! | [`postgrest`] | `postgrest` | Supabase's Data API (PostgREST) over HTTP | `SUPABASE_URL` + `SUPABASE_KEY` |
 
 #[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 #[cfg(feature = "postgrest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgrest")))]
 pub mod postgrest;
 #[cfg(feature = "sqlite")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;

@@ -45,13 +45,8 @@ pub struct PostgrestStore {
 
 impl fmt::Debug for PostgrestStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostgrestStore")
-            .field("rest_url", &self.endpoint.rest_url())
-            .field("schema", &SCHEMA)
-            .field("key", self.endpoint.key())
-            .field("timeout", &self.timeout)
-            .field("requests", &self.requests())
-            .finish()
+        // Not the client: its headers hold the key.
+        f.debug_struct("PostgrestStore").field("endpoint", &self.endpoint).field("timeout", &self.timeout).finish()
     }
 }
 
@@ -101,35 +96,25 @@ impl PostgrestStore {
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
+}
 
-    /// Calls `loyalty.<function>(req => input)` and decodes its JSON result.
+#[async_trait]
+impl RpcBackend for PostgrestStore {
     /// One `POST /rpc/<function>` with `{"req": <request>}` (the functions' one parameter is named `req`).
-    async fn call(&self, function: &str, request: String) -> StoreResult<Value> {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
         let request = self.client.rpc(function, RestEndpoint::body(&request)).build().timeout(self.timeout);
         self.requests.fetch_add(1, Ordering::Relaxed);
         let response = request.send().await.map_err(|e| {
-            let text = self.scrub(format!("{function}: {e}"));
+            let text = self.endpoint.scrub(format!("{function}: {e}"));
             // A request that could not even be built (a bad URL) will never work; everything
             // else (refused, reset, timed out) is the network or the server being away.
             if e.is_builder() { StoreError::Backend(text) } else { StoreError::Unavailable(text) }
         })?;
         let status = response.status().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| StoreError::Unavailable(self.scrub(format!("{function}: reading the answer: {e}"))))?;
+        let text = response.text().await.map_err(|e| {
+            StoreError::Unavailable(self.endpoint.scrub(format!("{function}: reading the answer: {e}")))
+        })?;
         self.endpoint.decode(function, status, &text)
-    }
-
-    fn scrub(&self, message: String) -> String {
-        self.endpoint.scrub(message)
-    }
-}
-
-#[async_trait]
-impl RpcBackend for PostgrestStore {
-    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
-        self.call(function, request).await
     }
 }
 
@@ -144,7 +129,6 @@ mod tests {
         assert_eq!(store.rest_url(), "https://x.supabase.co/rest/v1");
         let debug = format!("{store:?}");
         assert!(!debug.contains(key) && debug.contains("rest_url"), "{debug}");
-        assert_eq!(store.scrub(format!("echo {key} back")), "echo *** back");
         assert!(
             PostgrestStore::new("x.supabase.co", Secret::new(key)).unwrap_err().to_string().contains("SUPABASE_URL")
         );
