@@ -6,7 +6,9 @@
 #   2. cargo clippy --workspace --all-targets --all-features -- -D warnings, and rustdoc with -D warnings;
 #      clippy of loyalty-native with its default storage feature only (sqlite) and with
 #      --no-default-features --features postgres; loyalty-core stays I/O-free:
-#      `cargo tree -p loyalty-core -e normal --all-features` holds no HTTP client, hyper or tokio
+#      `cargo tree -p loyalty-core -e normal --all-features` holds no HTTP client, hyper or tokio;
+#      `cargo deny check bans licenses sources` against deny.toml (scripts/cargo-deny.sh: cargo-deny pinned,
+#      installed once under ~/.cache/loyalty-rs; no `advisories`, which needs the network)
 #   3. wasm32-unknown-unknown, through scripts/wasm-toolchain.sh: clippy (-D warnings) and build
 #      (RUSTFLAGS=-Dwarnings) of loyalty-core without features, with --features testkit and with
 #      --features sentry; clippy of loyalty-edge and the Workers; then
@@ -128,13 +130,14 @@ check_core_io_free() {
     echo "loyalty-core: $(wc -l <<<"$tree") crates, none of them an HTTP client or an async runtime"
 }
 
-step 2 "cargo clippy (workspace, all features; loyalty-native storage features); rustdoc -D warnings; I/O-free core"
+step 2 "cargo clippy (workspace, all features; loyalty-native storage features); rustdoc -D warnings; I/O-free core; cargo deny"
 run cargo clippy --workspace --all-targets --all-features -- -D warnings
 # loyalty-native's storage backends are features (sqlite by default, postgres, postgrest).
 run cargo clippy -p loyalty-native --all-targets -- -D warnings
 run cargo clippy -p loyalty-native --all-targets --no-default-features --features postgres -- -D warnings
 RUSTDOCFLAGS=-Dwarnings run cargo doc --workspace --all-features --no-deps --quiet
 check_core_io_free
+run "$REPO_ROOT/scripts/cargo-deny.sh" check bans licenses sources
 step_done
 
 if [[ ${SKIP_WASM:-} == 1 ]]; then
