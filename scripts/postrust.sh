@@ -21,34 +21,8 @@ if [[ ${1:-} == -h || ${1:-} == --help ]]; then
     exit 0
 fi
 
-CACHE=${LOYALTY_CACHE:-$HOME/.cache/loyalty-rs}
-ROOT=$CACHE/postrust
+# shellcheck source=lib/cached-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cached-install.sh"
 
 # The crate `postrust-server` installs its binary as `postrust` (3.x); `postrust-server` is accepted too.
-find_bin() {
-    local name
-    for name in postrust postrust-server; do
-        if [[ -x $ROOT/bin/$name ]]; then
-            printf '%s\n' "$ROOT/bin/$name"
-            return 0
-        fi
-    done
-    return 1
-}
-
-if found=$(find_bin); then
-    printf '%s\n' "$found"
-    exit 0
-fi
-
-echo "postrust.sh: installing postrust-server into $ROOT (takes several minutes)…" >&2
-mkdir -p "$ROOT"
-cargo install postrust-server --root "$ROOT" >&2
-
-if found=$(find_bin); then
-    printf '%s\n' "$found"
-else
-    echo "postrust.sh: cargo install finished but no binary is in $ROOT/bin" >&2
-    ls -l "$ROOT/bin" >&2 || true
-    exit 1
-fi
+cached_install postrust postrust postrust-server -- postrust-server

@@ -3,10 +3,15 @@
 #
 # Steps, failing fast:
 #   1. cargo fmt --all -- --check
-#   2. cargo clippy --workspace --all-targets --all-features -- -D warnings, and rustdoc with -D warnings
+#   2. cargo clippy --workspace --all-targets --all-features -- -D warnings, and rustdoc with -D warnings;
+#      clippy of loyalty-native with its default storage feature only (sqlite) and with
+#      --no-default-features --features postgres; loyalty-core stays I/O-free:
+#      `cargo tree -p loyalty-core -e normal --all-features` holds no HTTP client, hyper or tokio;
+#      `cargo deny check bans licenses sources` against deny.toml (scripts/cargo-deny.sh: cargo-deny pinned,
+#      installed once under ~/.cache/loyalty-rs; no `advisories`, which needs the network)
 #   3. wasm32-unknown-unknown, through scripts/wasm-toolchain.sh: clippy (-D warnings) and build
 #      (RUSTFLAGS=-Dwarnings) of loyalty-core without features and with
-#      --features openai,sentry,postgrest; clippy of loyalty-edge and the Workers; then
+#      --features sentry, and of loyalty-testkit; clippy of loyalty-edge and the Workers; then
 #      scripts/build-workers.sh builds the four Workers and the tests' fixture Worker (wasm-bindgen, wasm-opt,
 #      esbuild from scripts/edge-tools.sh) and fails when a Worker is above 1 MiB gzip
 #   4. tests: cargo nextest run --workspace --all-features --run-ignored all  +  cargo test --doc
@@ -114,9 +119,25 @@ step 1 "cargo fmt --all -- --check"
 run cargo fmt --all -- --check
 step_done
 
-step 2 "cargo clippy --workspace --all-targets --all-features -- -D warnings; rustdoc -D warnings"
+# loyalty-core keeps the protocols and no transport: nothing in its normal dependency tree may do HTTP or
+# need an async runtime (the runtimes' adapters carry the requests out).
+check_core_io_free() {
+    printf '+ cargo tree -p loyalty-core -e normal --all-features  (no reqwest, hyper, tokio, …)\n'
+    local tree found
+    tree=$(cargo tree -p loyalty-core -e normal --all-features --prefix none --format '{p}' | sed 's/ (\*)$//' | sort -u)
+    found=$(grep -E '^(reqwest|hyper|hyper-util|h2|tokio|postgrest|async-openai) ' <<<"$tree" || true)
+    [[ -z $found ]] || die "loyalty-core must do no I/O, but its dependencies include: $(tr '\n' ' ' <<<"$found")"
+    echo "loyalty-core: $(wc -l <<<"$tree") crates, none of them an HTTP client or an async runtime"
+}
+
+step 2 "cargo clippy (workspace, all features; loyalty-native storage features); rustdoc -D warnings; I/O-free core; cargo deny"
 run cargo clippy --workspace --all-targets --all-features -- -D warnings
+# loyalty-native's storage backends are features (sqlite by default, postgres, postgrest).
+run cargo clippy -p loyalty-native --all-targets -- -D warnings
+run cargo clippy -p loyalty-native --all-targets --no-default-features --features postgres -- -D warnings
 RUSTDOCFLAGS=-Dwarnings run cargo doc --workspace --all-features --no-deps --quiet
+check_core_io_free
+run "$REPO_ROOT/scripts/cargo-deny.sh" check bans licenses sources
 step_done
 
 if [[ ${SKIP_WASM:-} == 1 ]]; then
@@ -127,7 +148,7 @@ else
     WT=(--target wasm32-unknown-unknown --locked)
     export RUSTFLAGS=-Dwarnings # same flags for clippy and build, so the deps are built once
     "$REPO_ROOT/scripts/wasm-toolchain.sh" env >/dev/null # set-up (install / sysroot) announced on its own
-    for features in "" "--features=openai,sentry,postgrest"; do
+    for features in "" "--features=sentry"; do
         run "${WASM[@]}" clippy -p loyalty-core "${WT[@]}" ${features:+"$features"} -- -D warnings
         run "${WASM[@]}" build -p loyalty-core "${WT[@]}" ${features:+"$features"}
     done

@@ -155,7 +155,7 @@ async fn main() {
     // The native server, on a database of its own, through the same kind of proxy.
     let db = TestDb::new().await;
     let native_supabase = supabase_proxy(db.server.url()).await;
-    let store = loyalty_core::stores::postgrest::PostgrestStore::new(
+    let store = loyalty_native::store::postgrest::PostgrestStore::new(
         format!("{}/rest/v1", native_supabase.url),
         Secret::new(service_key()),
     )

@@ -25,6 +25,19 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// `text` with every occurrence of the value replaced by `***`, for error
+    /// texts that a server, a proxy or an HTTP library may have made repeat it.
+    ///
+    /// ```
+    /// use loyalty_core::Secret;
+    ///
+    /// assert_eq!(Secret::new("sk-123").redact("bad key sk-123"), "bad key ***");
+    /// assert_eq!(Secret::new("").redact("left as it is"), "left as it is");
+    /// ```
+    pub fn redact(&self, text: &str) -> String {
+        if self.0.is_empty() { text.to_string() } else { text.replace(&self.0, "***") }
+    }
 }
 
 impl fmt::Debug for Secret {

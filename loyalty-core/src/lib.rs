@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(any(feature = "openai", feature = "sentry"))]
 pub mod adapters;
 pub mod api;
 pub mod body;

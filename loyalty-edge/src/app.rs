@@ -76,8 +76,8 @@ pub fn ports(env: &Env, config: &Config) -> Result<Ports, ConfigError> {
     let assistant: Option<Arc<dyn Assistant>> = None;
     #[cfg(feature = "sentry")]
     let sentry: Option<Arc<dyn ErrorReporter>> =
-        match loyalty_core::adapters::sentry::SentryReporter::from_config(config, clock.clone(), random.clone()) {
-            Ok(r) => r.map(|r| Arc::new(crate::sentry::FetchSentry::new(r)) as Arc<dyn ErrorReporter>),
+        match loyalty_core::adapters::sentry::Envelopes::from_config(config, clock.clone(), random.clone()) {
+            Ok(e) => e.map(|e| Arc::new(crate::sentry::FetchSentry::new(e)) as Arc<dyn ErrorReporter>),
             Err(e) => return Err(ConfigError::Invalid { name: "SENTRY_DSN", reason: e.to_string() }),
         };
     #[cfg(not(feature = "sentry"))]

@@ -45,11 +45,9 @@ impl FetchAssistant {
 #[async_trait(?Send)]
 impl Assistant for FetchAssistant {
     async fn answer(&self, question: &str, context: &AssistantContext) -> Result<String, AssistantError> {
-        let key = self.key.expose();
-        let failed =
-            |what: String| AssistantError::Failed(if key.is_empty() { what } else { what.replace(key, "***") });
+        let failed = |what: String| AssistantError::Failed(self.key.redact(&what));
         let headers = worker::Headers::new();
-        let bearer = format!("Bearer {key}");
+        let bearer = format!("Bearer {}", self.key.expose());
         for (name, value) in [("Authorization", bearer.as_str()), ("Content-Type", "application/json")] {
             headers.set(name, value).map_err(|_| failed("invalid request headers".into()))?;
         }

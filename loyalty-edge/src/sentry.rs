@@ -2,7 +2,7 @@
 
 use crate::http::fetch_with_timeout;
 use async_trait::async_trait;
-use loyalty_core::adapters::sentry::SentryReporter;
+use loyalty_core::adapters::sentry::{CONTENT_TYPE, Envelopes, to_bytes};
 use loyalty_core::ports::{ErrorReport, ErrorReporter};
 use std::time::Duration;
 
@@ -10,19 +10,18 @@ use std::time::Duration;
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// [`ErrorReporter`] posting Sentry envelopes with `fetch`. The envelope —
-/// event, tags, scrubbing, ids — is built by `loyalty-core`'s
-/// [`SentryReporter`], exactly as natively; only the transport differs
-/// (keeping `reqwest` out of the Worker). Reports that cannot be sent are
+/// event, tags, scrubbing, ids — is `loyalty-core`'s [`Envelopes`], exactly
+/// as natively; only the transport differs. Reports that cannot be sent are
 /// dropped (they were already written to the Worker's log by
 /// [`ConsoleReporter`](crate::ConsoleReporter)).
 #[derive(Debug)]
 pub struct FetchSentry {
-    envelopes: SentryReporter,
+    envelopes: Envelopes,
 }
 
 impl FetchSentry {
     /// Posts the envelopes `envelopes` builds to its DSN's endpoint.
-    pub fn new(envelopes: SentryReporter) -> FetchSentry {
+    pub fn new(envelopes: Envelopes) -> FetchSentry {
         FetchSentry { envelopes }
     }
 }
@@ -30,10 +29,10 @@ impl FetchSentry {
 #[async_trait(?Send)]
 impl ErrorReporter for FetchSentry {
     async fn report(&self, report: ErrorReport) {
-        let body = self.envelopes.envelope(&report);
+        let body = to_bytes(&self.envelopes.envelope(&report));
         let headers = worker::Headers::new();
         let set = headers
-            .set("Content-Type", "application/x-sentry-envelope")
+            .set("Content-Type", CONTENT_TYPE)
             .and_then(|()| headers.set("X-Sentry-Auth", self.envelopes.auth_header()));
         if set.is_err() {
             return;

@@ -19,9 +19,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`Storage`](loyalty_core::ports::Storage) on Supabase: the SQL functions of
 /// `supabase/migrations` called through PostgREST's RPC endpoint with `fetch`,
 /// one request per use case. The protocol (URL, headers, body, errors) is
-/// [`loyalty_core::stores::rest`]'s, the same as `loyalty-core`'s
-/// `PostgrestStore` (which uses `reqwest` instead: this one keeps a second HTTP
-/// stack out of the Worker).
+/// [`loyalty_core::stores::rest`]'s, the same as `loyalty-native`'s
+/// `PostgrestStore` (which uses the `postgrest` crate and `reqwest` instead:
+/// this one keeps a second HTTP stack out of the Worker).
 #[derive(Debug)]
 pub struct SupabaseStore {
     endpoint: RestEndpoint,

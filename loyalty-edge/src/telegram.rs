@@ -57,10 +57,7 @@ impl FetchTelegram {
 
     async fn send(&self, call: &BotCall, token: &Secret) -> Result<Value, TelegramError> {
         let url = format!("{}/bot{}/{}", self.base, token.expose(), call.method);
-        let mask = |text: &str| {
-            let t = token.expose();
-            if t.is_empty() { text.to_string() } else { text.replace(t, "***") }
-        };
+        let mask = |text: &str| token.redact(text);
         let transport = |what: &str, e: worker::Error| {
             TelegramError::Transport(mask(&format!("{}: {what}: {}", call.method, js_error(&e))))
         };

@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+pub mod assistant;
 pub mod clock;
 pub mod fake_bot_api;
 pub mod polling;
 pub mod runtime;
+pub mod sentry;
 pub mod server;
 pub mod simulate;
 pub mod store;

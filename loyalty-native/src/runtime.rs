@@ -1,19 +1,17 @@
 //! Putting a process together from the environment: configuration, storage
 //! selection, the engine's ports, logging, and the CLI's exit codes.
 
+use crate::assistant::OpenAiAssistant;
 use crate::clock::{OsRandom, SystemClock};
 use crate::polling::{self, PollError, PollOptions};
+use crate::sentry::SentryReporter;
 use crate::server::{App, DEFAULT_DRAIN_TIMEOUT};
-use crate::store::postgres::PgStore;
-use crate::store::sqlite::SqliteStore;
 use crate::tasks::{TaskRunner, maintenance_loop};
 use crate::telegram::HttpTelegram;
 use crate::webhooks;
-use loyalty_core::adapters::openai::OpenAiAssistant;
-use loyalty_core::adapters::sentry::SentryReporter;
+use loyalty_core::adapters::sentry::Envelopes;
 use loyalty_core::domain::BotKind;
 use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
-use loyalty_core::stores::postgrest::{PostgrestStore, REST_PATH};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -97,7 +95,8 @@ pub enum StorageChoice {
     },
     /// `SUPABASE_URL` and `SUPABASE_KEY` are set: Supabase's PostgREST.
     PostgRest {
-        /// The project URL; PostgREST is under [`REST_PATH`] (`/rest/v1`).
+        /// The project URL; PostgREST is under
+        /// [`REST_PATH`](loyalty_core::stores::rest::REST_PATH) (`/rest/v1`).
         url: String,
         /// The service role / secret key.
         key: Secret,
@@ -151,6 +150,20 @@ impl StorageChoice {
             StorageChoice::Sqlite { path } => format!("SQLite at {}", path.display()),
         }
     }
+
+    /// [`RunError::Config`] for a backend this build lacks, naming its cargo feature.
+    fn not_built_in(&self) -> RunError {
+        let feature = match self {
+            StorageChoice::Postgres { .. } => "postgres",
+            StorageChoice::PostgRest { .. } => "postgrest",
+            StorageChoice::Sqlite { .. } => "sqlite",
+        };
+        RunError::Config(format!(
+            "the configuration selects {}, but this build of loyalty lacks the `{feature}` feature; \
+             rebuild it with `--features {feature}` (e.g. `cargo install loyalty-native --features {feature}`)",
+            self.describe()
+        ))
+    }
 }
 
 /// Opens the chosen storage, creating or migrating its schema where the
@@ -160,31 +173,40 @@ impl StorageChoice {
 ///
 /// # Errors
 /// [`RunError::Storage`] when it cannot be opened; [`RunError::Config`] for an
-/// unusable `SUPABASE_URL` or `SUPABASE_KEY`.
+/// unusable `SUPABASE_URL` or `SUPABASE_KEY`, or a backend this build lacks
+/// (the message names its feature).
 pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, RunError> {
     match choice {
+        #[cfg(feature = "postgrest")]
         StorageChoice::PostgRest { url, key } => {
-            let store = PostgrestStore::new(format!("{url}{REST_PATH}"), key.clone())?;
+            let store = crate::store::postgrest::PostgrestStore::new(
+                format!("{url}{}", crate::store::postgrest::REST_PATH),
+                key.clone(),
+            )?;
             store
                 .pending_broadcasts()
                 .await
                 .map_err(|e| RunError::Storage(format!("PostgREST storage (SUPABASE_URL): {e}")))?;
             Ok(Arc::new(store))
         }
+        #[cfg(feature = "postgres")]
         StorageChoice::Postgres { url } => {
-            let store = PgStore::connect(url.expose())
+            let store = crate::store::postgres::PgStore::connect(url.expose())
                 .await
                 .map_err(|e| RunError::Storage(format!("PostgreSQL storage (DATABASE_URL): {e}")))?;
             Ok(Arc::new(store))
         }
+        #[cfg(feature = "sqlite")]
         StorageChoice::Sqlite { path } => {
             let path = path.clone();
-            let opened = tokio::task::spawn_blocking(move || SqliteStore::open(path))
+            let opened = tokio::task::spawn_blocking(move || crate::store::sqlite::SqliteStore::open(path))
                 .await
                 .map_err(|e| RunError::Other(format!("opening SQLite was interrupted: {e}")))?;
             let store = opened.map_err(|e| RunError::Storage(format!("SQLite storage (LOYALTY_DB): {e}")))?;
             Ok(Arc::new(store))
         }
+        #[allow(unreachable_patterns)]
+        other => Err(other.not_built_in()),
     }
 }
 
@@ -195,6 +217,7 @@ pub async fn open_storage(choice: &StorageChoice) -> Result<Arc<dyn Storage>, Ru
 /// PostgREST, which cannot run DDL (use `supabase db push` or `DATABASE_URL`).
 pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
     match choice {
+        #[cfg(feature = "sqlite")]
         StorageChoice::Sqlite { path } => {
             let p = path.clone();
             let version = tokio::task::spawn_blocking(move || crate::store::sqlite::migrate(p))
@@ -203,6 +226,7 @@ pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
                 .map_err(|e| RunError::Storage(format!("SQLite storage (LOYALTY_DB): {e}")))?;
             Ok(format!("{}: schema version {version}, up to date", choice.describe()))
         }
+        #[cfg(feature = "postgres")]
         StorageChoice::Postgres { url } => {
             let applied = crate::store::postgres::migrate(url.expose())
                 .await
@@ -219,6 +243,8 @@ pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
              connection string (docs/SUPABASE.md)"
                 .into(),
         )),
+        #[allow(unreachable_patterns)]
+        other => Err(other.not_built_in()),
     }
 }
 
@@ -436,8 +462,8 @@ pub fn engine(config: Config, storage: Arc<dyn Storage>, telegram: Arc<dyn Teleg
 pub fn ports(config: &Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Result<Ports, RunError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let random: Arc<dyn Randomness> = Arc::new(OsRandom);
-    let reporter: Arc<dyn ErrorReporter> = match SentryReporter::from_config(config, clock.clone(), random.clone()) {
-        Ok(Some(sentry)) => Arc::new(sentry),
+    let reporter: Arc<dyn ErrorReporter> = match Envelopes::from_config(config, clock.clone(), random.clone()) {
+        Ok(Some(envelopes)) => Arc::new(SentryReporter::new(envelopes, crate::sentry::DEFAULT_TIMEOUT)),
         Ok(None) => Arc::new(NoReporter),
         Err(e) => return Err(RunError::Config(format!("invalid value for SENTRY_DSN: {e}"))),
     };
@@ -488,5 +514,21 @@ mod tests {
         assert_eq!(bad.exit_code(), exit::CONFIG);
         assert!(bad.to_string().contains("DATABASE_URL") && !bad.to_string().contains("secret"));
         assert!(!format!("{:?}", choose(&[("DATABASE_URL", "postgres://u:pw@h/db")])).contains("pw"));
+    }
+
+    #[test]
+    fn a_backend_not_built_in_names_its_feature() {
+        for (choice, feature) in [
+            (choose(&[("DATABASE_URL", "postgres://u:pw@h/db")]).unwrap(), "postgres"),
+            (choose(&[("SUPABASE_URL", "https://x"), ("SUPABASE_KEY", "sb_secret_xyz")]).unwrap(), "postgrest"),
+            (choose(&[]).unwrap(), "sqlite"),
+        ] {
+            let e = choice.not_built_in();
+            assert_eq!(e.exit_code(), exit::CONFIG);
+            let text = e.to_string();
+            assert!(text.contains(&format!("lacks the `{feature}` feature")), "{text}");
+            assert!(text.contains(&format!("--features {feature}")), "{text}");
+            assert!(!text.contains("pw") && !text.contains("sb_secret_xyz"), "{text}");
+        }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! [`run`] starts a [`FakeBotApi`] (a local Bot API server) and the real
 //! server ([`serve`]) on `127.0.0.1`, with a fresh temporary SQLite database
-//! and built-in test tokens whose `TELEGRAM_API_URL` points at the fake. Then
+//! (a [`MemoryStore`](loyalty_core::MemoryStore) in builds without the
+//! `sqlite` feature) and built-in test tokens whose `TELEGRAM_API_URL` points at the fake. Then
 //! simulated people talk to the three bots: every update is POSTed to
 //! `/webhook/<bot>` with the bot's secret header, exactly as Telegram would.
 //! The bots' replies are read from each webhook response body (the call that
@@ -19,11 +20,9 @@
 use crate::fake_bot_api::{FakeBotApi, RecordedCall};
 use crate::runtime;
 use crate::server::{App, serve};
-use crate::store::sqlite::SqliteStore;
 use crate::tasks::Drained;
 use crate::telegram::HttpTelegram;
 use loyalty_core::domain::TelegramUserId;
-use loyalty_core::ports::Randomness as _;
 use loyalty_core::ports::{CustomerRef, Storage};
 
 use loyalty_core::domain::BotKind;
@@ -89,7 +88,7 @@ impl Outcome {
 /// Printed after a successful simulation.
 const NEXT_STEPS: &str = "
 Every update above went over HTTP through `loyalty serve`'s own router, with
-SQLite storage and a local fake of the Telegram Bot API.
+a throwaway database and a local fake of the Telegram Bot API.
 
 Run it with your own bots (tokens from @BotFather):
 
@@ -117,7 +116,9 @@ pub struct SimulateError(String);
 /// # Errors
 /// When the environment cannot be set up (no loopback port, no temporary
 /// directory); failed expectations are in the [`Outcome`] instead.
+#[cfg(feature = "sqlite")]
 pub async fn run() -> Result<Outcome, SimulateError> {
+    use crate::store::sqlite::SqliteStore;
     let path = std::env::temp_dir().join(format!("loyalty-simulate-{}-{}.db", std::process::id(), random_suffix()));
     let opened = {
         let path = path.clone();
@@ -134,8 +135,17 @@ pub async fn run() -> Result<Outcome, SimulateError> {
     outcome
 }
 
+/// Runs the simulation over a [`MemoryStore`](loyalty_core::MemoryStore), in
+/// builds without the `sqlite` feature; see the other `run`.
+#[cfg(not(feature = "sqlite"))]
+pub async fn run() -> Result<Outcome, SimulateError> {
+    run_with(Arc::new(loyalty_core::MemoryStore::new())).await
+}
+
 /// Eight random hex digits, for a temporary file name.
+#[cfg(feature = "sqlite")]
 fn random_suffix() -> String {
+    use loyalty_core::ports::Randomness as _;
     let mut b = [0u8; 4];
     crate::clock::OsRandom.fill(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()

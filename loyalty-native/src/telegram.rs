@@ -231,12 +231,12 @@ impl HttpTelegram {
             } else {
                 "request failed"
             };
-            TelegramError::Transport(mask(&format!("{}: {kind}: {}", call.method, error_chain(e)), token))
+            TelegramError::Transport(token.redact(&format!("{}: {kind}: {}", call.method, error_chain(e))))
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(transport)?;
-        loyalty_core::telegram::decode_answer(call.method, status, &body, |text| mask(text, token))
+        loyalty_core::telegram::decode_answer(call.method, status, &body, |text| token.redact(text))
     }
 }
 
@@ -276,13 +276,6 @@ fn error_chain(e: reqwest::Error) -> String {
         source = s.source();
     }
     text
-}
-
-/// Replaces any occurrence of the token (defence in depth: `without_url`
-/// already removed the URL).
-fn mask(text: &str, token: &Secret) -> String {
-    let token = token.expose();
-    if token.is_empty() { text.to_string() } else { text.replace(token, "***") }
 }
 
 /// Telegram's rate limits for sending messages, per bot.

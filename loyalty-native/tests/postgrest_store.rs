@@ -19,7 +19,7 @@ use axum::body::Bytes;
 use loyalty_core::Secret;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
-use loyalty_core::stores::postgrest::PostgrestStore;
+use loyalty_native::store::postgrest::PostgrestStore;
 use loyalty_testkit::conformance::{self, Params};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,8 +1,8 @@
 //! The chat-completions protocol of the assistant, without an HTTP client:
 //! the system prompt, the request body, and how an answer reads. Shared by
-//! [`openai::OpenAiAssistant`](super::openai) (the `async-openai` client,
-//! feature `openai`) and by `loyalty-edge`'s assistant over the Workers
-//! `fetch` API.
+//! `loyalty-native`'s `OpenAiAssistant` (the `async-openai` client) and by
+//! `loyalty-edge`'s `FetchAssistant` (the Workers `fetch` API), so both send
+//! the same request and read answers and failures the same way.
 
 use crate::domain::Language;
 use crate::ports::{AssistantContext, AssistantError};
@@ -108,20 +108,29 @@ pub fn request_body(model: &str, question: &str, context: &AssistantContext) -> 
 pub fn read_answer(status: u16, body: &[u8]) -> Result<String, AssistantError> {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     if !(200..300).contains(&status) {
-        let code = parsed
-            .as_ref()
-            .and_then(|v| v.get("error"))
-            .and_then(|e| e.get("code").and_then(Value::as_str).or_else(|| e.get("type").and_then(Value::as_str)))
-            .map(printable);
-        return Err(AssistantError::Failed(match code {
-            Some(code) => format!("HTTP {status} ({code})"),
-            None => format!("HTTP {status}"),
-        }));
+        let error = parsed.as_ref().and_then(|v| v.get("error"));
+        let code =
+            error.and_then(|e| e.get("code").and_then(Value::as_str).or_else(|| e.get("type").and_then(Value::as_str)));
+        return Err(AssistantError::Failed(http_failure(status, code)));
     }
-    let Some(parsed) = parsed else {
-        return Err(AssistantError::Failed("invalid response".into()));
-    };
-    let message = &parsed["choices"][0]["message"];
+    match parsed {
+        Some(response) => answer(&response),
+        None => Err(AssistantError::Failed("invalid response".into())),
+    }
+}
+
+/// The answer in a parsed chat-completions response (see [`read_answer`]);
+/// `"empty answer"` when there is no text.
+///
+/// ```
+/// use loyalty_core::adapters::chat::answer;
+///
+/// let refused = serde_json::json!({"choices": [{"message": {"content": null, "refusal": "No."}}]});
+/// assert_eq!(answer(&refused).unwrap(), "No.");
+/// assert!(answer(&serde_json::json!({"choices": []})).is_err());
+/// ```
+pub fn answer(response: &Value) -> Result<String, AssistantError> {
+    let message = &response["choices"][0]["message"];
     let text = message["content"].as_str().or_else(|| message["refusal"].as_str()).unwrap_or_default().trim();
     if text.is_empty() {
         return Err(AssistantError::Failed("empty answer".into()));
@@ -129,8 +138,25 @@ pub fn read_answer(status: u16, body: &[u8]) -> Result<String, AssistantError> {
     Ok(text.to_string())
 }
 
+/// What a non-2xx answer is called in an [`AssistantError::Failed`]:
+/// `HTTP <status>`, with the API's error code (`invalid_api_key`,
+/// `rate_limit_exceeded`; [`printable`] and capped) when it gave one.
+///
+/// ```
+/// use loyalty_core::adapters::chat::http_failure;
+///
+/// assert_eq!(http_failure(429, Some("rate_limit_exceeded")), "HTTP 429 (rate_limit_exceeded)");
+/// assert_eq!(http_failure(500, None), "HTTP 500");
+/// ```
+pub fn http_failure(status: u16, code: Option<&str>) -> String {
+    match code {
+        Some(code) => format!("HTTP {status} ({})", printable(code)),
+        None => format!("HTTP {status}"),
+    }
+}
+
 /// An error code as the API spells them (`invalid_api_key`, `rate_limit_exceeded`), capped.
-pub(crate) fn printable(code: &str) -> String {
+pub fn printable(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).take(64).collect()
 }
 
@@ -139,5 +165,51 @@ fn language_name(language: Language) -> &'static str {
         Language::Ru => "Russian",
         Language::En => "English",
         Language::Vi => "Vietnamese",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(language: Language, partners: Vec<String>) -> AssistantContext {
+        AssistantContext { program: "Club".into(), language, balance: 42, partners }
+    }
+
+    #[test]
+    fn prompt_names_the_language_balance_and_partners() {
+        let p = system_prompt(&context(Language::Ru, vec!["A (cafe): 5 %".into(), "B".into()]));
+        assert!(p.contains("\"Club\""));
+        assert!(p.contains("Russian (language code \"ru\")"));
+        assert!(p.contains("42 points"));
+        assert!(p.contains("  - A (cafe): 5 %\n  - B\n"));
+        assert!(p.contains("Never invent a balance, a partner"));
+        assert!(p.contains("medical, legal or financial advice"));
+    }
+
+    #[test]
+    fn prompt_without_partners_says_so() {
+        let p = system_prompt(&context(Language::En, vec![]));
+        assert!(p.contains("English"));
+        assert!(p.contains("none yet"));
+    }
+
+    #[test]
+    fn codes_are_capped_and_plain() {
+        assert_eq!(printable("invalid_api_key"), "invalid_api_key");
+        assert_eq!(printable("a b\nc<script>"), "abcscript");
+        assert_eq!(printable(&"x".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn answers_and_failures_read_alike_from_bytes_and_values() {
+        assert_eq!(read_answer(200, b"<html>").unwrap_err().to_string(), "assistant failed: invalid response");
+        assert_eq!(
+            read_answer(200, br#"{"choices":[{"message":{"content":" "}}]}"#).unwrap_err().to_string(),
+            "assistant failed: empty answer"
+        );
+        assert_eq!(read_answer(502, b"Bad Gateway").unwrap_err().to_string(), "assistant failed: HTTP 502");
+        let typed = br#"{"error":{"type":"server_error"}}"#;
+        assert_eq!(read_answer(500, typed).unwrap_err().to_string(), "assistant failed: HTTP 500 (server_error)");
     }
 }

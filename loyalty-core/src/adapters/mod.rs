@@ -1,36 +1,18 @@
-//! HTTP adapters shared by both runtimes, each behind its own feature.
+//! The protocols of the HTTP services both runtimes talk to, without an HTTP
+//! client: what to send and how to read the answer. The transports live in
+//! the runtimes (`loyalty-native` with `reqwest`, `loyalty-edge` with the
+//! Workers `fetch` API), so each protocol is written once.
 //!
-//! | Module | Feature | Implements |
-//! |---|---|---|
-//! | [`chat`] | — | nothing by itself: the chat-completions protocol (prompt, request, answer), without an HTTP client |
-//! | [`openai`] | `openai` | [`Assistant`](crate::ports::Assistant) over an OpenAI-compatible chat completions API |
-//! | [`sentry`] | `sentry` | [`ErrorReporter`](crate::ports::ErrorReporter) posting Sentry envelopes |
+//! | Module | Feature | Protocol of | Transports |
+//! |---|---|---|---|
+//! | [`chat`] | — | the assistant: an OpenAI-compatible chat completions API (prompt, request, answer) | `loyalty_native::assistant::OpenAiAssistant` (`async-openai`), `loyalty_edge::FetchAssistant` |
+//! | [`sentry`] | `sentry` | error reports: Sentry envelopes (`sentry-core`'s protocol types), the pause after a `429`, the secret scrubber | `loyalty_native::sentry::SentryReporter` (a `sentry_core::Transport` over `reqwest`), `loyalty_edge::FetchSentry` |
 //!
-//! Both use `reqwest` (the version `async-openai` depends on, so one HTTP client
-//! stack serves both) and build for native targets as well as
-//! `wasm32-unknown-unknown`, where `reqwest` runs on the `fetch` API of the
-//! Workers runtime. They read no clock and draw no randomness of their own:
-//! what they need comes through the [`Clock`](crate::ports::Clock) and
+//! Nothing here reads a clock or draws randomness of its own: what the
+//! protocols need comes through the [`Clock`](crate::ports::Clock) and
 //! [`Randomness`](crate::ports::Randomness) ports.
 
 pub mod chat;
-#[cfg(feature = "openai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
-pub mod openai;
 #[cfg(feature = "sentry")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sentry")))]
 pub mod sentry;
-
-/// Whether `error` happened while connecting (not known on `wasm32`, where
-/// `fetch` does not say).
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn is_connect(error: &reqwest::Error) -> bool {
-    error.is_connect()
-}
-
-/// Whether `error` happened while connecting (not known on `wasm32`, where
-/// `fetch` does not say).
-#[cfg(target_arch = "wasm32")]
-pub(crate) fn is_connect(_error: &reqwest::Error) -> bool {
-    false
-}

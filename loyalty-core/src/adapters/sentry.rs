@@ -1,11 +1,18 @@
-//! Error reporting to Sentry, with a transport of our own.
+//! The Sentry protocol of error reports, without an HTTP client: the DSN,
+//! where envelopes go and how they authenticate, the event each
+//! [`ErrorReport`] becomes and the envelope it travels in, the pause after a
+//! `429`, the secret scrubber and the panic report. Shared by
+//! `loyalty-native`'s `SentryReporter` (`reqwest`, as a `sentry_core::Transport`)
+//! and `loyalty-edge`'s `FetchSentry` (`fetch`), so both runtimes send the
+//! same envelopes.
 //!
-//! `sentry-rust`'s transports need threads or Tokio; this one is a single
-//! `reqwest` POST, so it also runs on `wasm32` (Workers). The wire format comes
-//! from `sentry-core`'s protocol types: each [`ErrorReport`] becomes an
-//! [`Event`] inside an [`Envelope`], posted to the DSN's envelope endpoint
-//! `{scheme}://{host}{path}api/{project_id}/envelope/` with
-//! `X-Sentry-Auth: Sentry sentry_version=7, sentry_key=<public key>, sentry_client=loyalty-rs/<version>`.
+//! The wire format comes from `sentry-core`'s protocol types: each report
+//! becomes an [`Event`] inside an [`Envelope`] ([`Envelopes::envelope`]),
+//! posted to the DSN's envelope endpoint
+//! `{scheme}://{host}{path}api/{project_id}/envelope/`
+//! ([`Envelopes::envelope_url`]) with the [`CONTENT_TYPE`] and
+//! `X-Sentry-Auth: Sentry sentry_version=7, sentry_key=<public key>, sentry_client=loyalty-rs/<version>`
+//! ([`Envelopes::auth_header`]).
 //!
 //! What an event carries is exactly what the report has — a message, where it
 //! happened, the kind of update, whether it was temporary — plus the
@@ -13,18 +20,16 @@
 //! goes through [`scrub`] first, which removes anything shaped like a Telegram
 //! bot token or an OpenAI key.
 //!
-//! Reporting never fails the caller: every failure (DSN host unreachable,
-//! timeout — [`DEFAULT_TIMEOUT`] —, a non-2xx answer) is logged with `tracing`
-//! and dropped. A `429 Too Many Requests` pauses reporting for its
-//! `Retry-After` (60 s when absent), as Sentry asks of its clients.
+//! A transport never fails its caller: every failure is logged and dropped.
+//! [`RateLimit`] is the pause Sentry asks of its clients after a `429 Too Many
+//! Requests` (`loyalty-native`'s transport honours it).
 //!
-//! Time and event ids come from the [`Clock`] and [`Randomness`] ports: the
-//! reporter reads no system clock of its own (there is none on `wasm32`).
+//! Time and event ids come from the [`Clock`] and [`Randomness`] ports: nothing
+//! here reads a system clock of its own (there is none on `wasm32`).
 
 use crate::config::Config;
 use crate::domain::Timestamp;
-use crate::ports::{Clock, ErrorReport, ErrorReporter, Randomness};
-use async_trait::async_trait;
+use crate::ports::{Clock, ErrorReport, Randomness};
 use sentry_core::protocol::{ClientSdkInfo, DebugMeta, Envelope, EnvelopeHeaders, Event, Level, Map, Values};
 use sentry_core::types::{Dsn, Uuid};
 use std::borrow::Cow;
@@ -33,8 +38,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime};
 
-/// How long one report may take to post.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The `Content-Type` of a posted envelope.
+pub const CONTENT_TYPE: &str = "application/x-sentry-envelope";
 
 /// The `release` of every event: `loyalty-rs@<loyalty-core version>`.
 pub const RELEASE: &str = concat!("loyalty-rs@", env!("CARGO_PKG_VERSION"));
@@ -61,47 +66,44 @@ pub enum DsnError {
     Invalid,
 }
 
-/// [`ErrorReporter`] that posts each report to Sentry as an event envelope.
-pub struct SentryReporter {
-    http: reqwest::Client,
+/// The envelopes of one DSN: what each report is posted as, and where.
+pub struct Envelopes {
     dsn: Dsn,
     envelope_url: String,
     auth: String,
     environment: String,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Randomness>,
-    timeout: Duration,
-    /// Unix seconds before which reports are dropped (after a 429).
-    paused_until: AtomicI64,
 }
 
-impl fmt::Debug for SentryReporter {
+impl fmt::Debug for Envelopes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SentryReporter")
+        f.debug_struct("Envelopes")
             .field("host", &self.dsn.host())
             .field("project_id", &self.dsn.project_id().to_string())
             .field("environment", &self.environment)
-            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
 
-impl SentryReporter {
-    /// The reporter configured by `SENTRY_DSN` and `SENTRY_ENVIRONMENT`;
-    /// `Ok(None)` when no DSN is set (reports then only go to `tracing`).
+impl Envelopes {
+    /// The envelopes for `SENTRY_DSN`, tagged with `SENTRY_ENVIRONMENT`;
+    /// `Ok(None)` when no DSN is set (reports then only go to the logs).
+    ///
+    /// # Errors
+    /// [`DsnError`] when `SENTRY_DSN` is not a DSN.
     pub fn from_config(
         config: &Config,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Randomness>,
-    ) -> Result<Option<SentryReporter>, DsnError> {
+    ) -> Result<Option<Envelopes>, DsnError> {
         match &config.sentry_dsn {
             None => Ok(None),
-            Some(dsn) => SentryReporter::new(dsn.expose(), &config.sentry_environment, clock, random).map(Some),
+            Some(dsn) => Envelopes::new(dsn.expose(), &config.sentry_environment, clock, random).map(Some),
         }
     }
 
-    /// A reporter for `dsn` tagging events with `environment`, with the
-    /// [`DEFAULT_TIMEOUT`].
+    /// The envelopes for `dsn`, tagging events with `environment`.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -110,43 +112,36 @@ impl SentryReporter {
     /// # struct C; #[async_trait::async_trait] impl Clock for C {
     /// #     fn now(&self) -> Timestamp { Timestamp(0) } async fn sleep(&self, _: u64) {} }
     /// # struct R; impl Randomness for R { fn fill(&self, b: &mut [u8]) { b.fill(7) } }
-    /// use loyalty_core::adapters::sentry::SentryReporter;
+    /// use loyalty_core::adapters::sentry::Envelopes;
     ///
-    /// let reporter = SentryReporter::new("https://abc123@o1.ingest.sentry.io/42", "staging", Arc::new(C), Arc::new(R))?;
-    /// assert_eq!(reporter.envelope_url(), "https://o1.ingest.sentry.io/api/42/envelope/");
-    /// assert!(reporter.auth_header().starts_with("Sentry sentry_version=7, sentry_key=abc123, sentry_client=loyalty-rs/"));
+    /// let envelopes = Envelopes::new("https://abc123@o1.ingest.sentry.io/42", "staging", Arc::new(C), Arc::new(R))?;
+    /// assert_eq!(envelopes.envelope_url(), "https://o1.ingest.sentry.io/api/42/envelope/");
+    /// assert!(envelopes.auth_header().starts_with("Sentry sentry_version=7, sentry_key=abc123, sentry_client=loyalty-rs/"));
     /// # Ok::<(), loyalty_core::adapters::sentry::DsnError>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`DsnError`] when `dsn` is not a DSN (it is never repeated).
     pub fn new(
         dsn: &str,
         environment: impl Into<String>,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Randomness>,
-    ) -> Result<SentryReporter, DsnError> {
+    ) -> Result<Envelopes, DsnError> {
         let dsn: Dsn = dsn.trim().parse().map_err(|_| DsnError::Invalid)?;
         let key = dsn.public_key();
         if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(DsnError::Invalid);
         }
         let auth = format!("Sentry sentry_version=7, sentry_key={key}, sentry_client={CLIENT}");
-        Ok(SentryReporter {
-            http: reqwest::Client::new(),
+        Ok(Envelopes {
             envelope_url: dsn.envelope_api_url().to_string(),
             auth,
             dsn,
             environment: environment.into(),
             clock,
             random,
-            timeout: DEFAULT_TIMEOUT,
-            paused_until: AtomicI64::new(i64::MIN),
         })
-    }
-
-    /// The same reporter with another timeout per report.
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> SentryReporter {
-        self.timeout = timeout;
-        self
     }
 
     /// Where envelopes are posted.
@@ -205,23 +200,21 @@ impl SentryReporter {
     }
 
     /// The envelope `report` is posted as (a new event id, the clock's time):
-    /// a header line with `event_id`, `dsn` and `sent_at`, then one `event` item.
-    pub fn envelope(&self, report: &ErrorReport) -> Vec<u8> {
-        self.envelope_at(report, self.clock.now())
-    }
-
-    fn envelope_at(&self, report: &ErrorReport, now: Timestamp) -> Vec<u8> {
+    /// headers with `event_id`, `dsn` and `sent_at`, then one `event` item.
+    /// [`to_bytes`] gives its wire form.
+    pub fn envelope(&self, report: &ErrorReport) -> Envelope {
+        let now = self.clock.now();
         let event_id = self.event_id();
         let headers =
             EnvelopeHeaders::new().with_event_id(event_id).with_dsn(self.dsn.clone()).with_sent_at(system_time(now));
         let mut envelope = Envelope::new().with_headers(headers);
         envelope.add_item(self.event(report, event_id, now));
-        let mut body = Vec::with_capacity(1024);
-        if let Err(error) = envelope.to_writer(&mut body) {
-            // Writing JSON into a Vec cannot fail; keep whatever was written.
-            tracing::warn!(%error, "sentry: could not serialize the envelope");
-        }
-        body
+        envelope
+    }
+
+    /// The time on the clock the envelopes are stamped with.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// A version-4 UUID from the randomness port.
@@ -232,51 +225,52 @@ impl SentryReporter {
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
         Uuid::from_bytes(bytes)
     }
-
-    async fn send(&self, report: &ErrorReport) {
-        let now = self.clock.now();
-        if now.0 < self.paused_until.load(Ordering::Relaxed) {
-            tracing::debug!(context = report.context, "sentry: rate limited, report dropped");
-            return;
-        }
-        let body = self.envelope_at(report, now);
-        let sent = self
-            .http
-            .post(&self.envelope_url)
-            .header(reqwest::header::CONTENT_TYPE, "application/x-sentry-envelope")
-            .header("X-Sentry-Auth", &self.auth)
-            .timeout(self.timeout)
-            .body(body)
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => {
-                tracing::debug!(context = report.context, "sentry: report sent");
-            }
-            Ok(response) if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
-                let pause = retry_after(response.headers()).unwrap_or(DEFAULT_PAUSE_SECS);
-                self.paused_until.store(now.0.saturating_add(pause), Ordering::Relaxed);
-                tracing::warn!(pause_secs = pause, "sentry: rate limited, pausing reports");
-            }
-            Ok(response) => {
-                tracing::warn!(status = response.status().as_u16(), "sentry: report rejected");
-            }
-            Err(error) => {
-                tracing::warn!(
-                    timeout = error.is_timeout(),
-                    connect = super::is_connect(&error),
-                    "sentry: could not send the report"
-                );
-            }
-        }
-    }
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
-#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-impl ErrorReporter for SentryReporter {
-    async fn report(&self, report: ErrorReport) {
-        self.send(&report).await;
+/// The wire form of `envelope`, as posted with the [`CONTENT_TYPE`].
+pub fn to_bytes(envelope: &Envelope) -> Vec<u8> {
+    let mut body = Vec::with_capacity(1024);
+    if let Err(error) = envelope.to_writer(&mut body) {
+        // Writing JSON into a Vec cannot fail; keep whatever was written.
+        tracing::warn!(%error, "sentry: could not serialize the envelope");
+    }
+    body
+}
+
+/// Sentry's rate limit as its clients honour it: after a `429 Too Many
+/// Requests`, nothing is posted for `Retry-After` seconds (60 when absent,
+/// at most a day). Times are the [`Clock`] port's.
+///
+/// ```
+/// use loyalty_core::adapters::sentry::RateLimit;
+/// use loyalty_core::domain::Timestamp;
+///
+/// let limit = RateLimit::default();
+/// assert_eq!(limit.answered(Timestamp(1_000), 429, Some("30")), Some(30));
+/// assert!(!limit.allows(Timestamp(1_029)) && limit.allows(Timestamp(1_030)));
+/// ```
+#[derive(Debug, Default)]
+pub struct RateLimit {
+    /// Unix seconds before which nothing is posted.
+    paused_until: AtomicI64,
+}
+
+impl RateLimit {
+    /// Whether an envelope may be posted at `now`.
+    pub fn allows(&self, now: Timestamp) -> bool {
+        now.0 >= self.paused_until.load(Ordering::Relaxed)
+    }
+
+    /// Takes note of the answer to a post made at `now`: a `429` pauses
+    /// posting for its `Retry-After` value (the delta-seconds form Sentry
+    /// sends). Returns the pause, in seconds, when there is one.
+    pub fn answered(&self, now: Timestamp, status: u16, retry_after: Option<&str>) -> Option<i64> {
+        if status != 429 {
+            return None;
+        }
+        let pause = retry_after.and_then(retry_after_secs).unwrap_or(DEFAULT_PAUSE_SECS);
+        self.paused_until.store(now.0.saturating_add(pause), Ordering::Relaxed);
+        Some(pause)
     }
 }
 
@@ -390,8 +384,8 @@ fn system_time(at: Timestamp) -> SystemTime {
 }
 
 /// `Retry-After` in seconds (the delta form Sentry sends), capped at a day.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<i64> {
-    let secs: f64 = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+fn retry_after_secs(value: &str) -> Option<i64> {
+    let secs: f64 = value.trim().parse().ok()?;
     if !secs.is_finite() || secs < 0.0 {
         return None;
     }
@@ -439,15 +433,14 @@ mod tests {
 
     #[test]
     fn parses_retry_after() {
-        let mut headers = reqwest::header::HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(reqwest::header::RETRY_AFTER, "30".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(30));
-        headers.insert(reqwest::header::RETRY_AFTER, "1.5".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(2));
-        headers.insert(reqwest::header::RETRY_AFTER, "1e12".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(86_400));
-        headers.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
-        assert_eq!(retry_after(&headers), None);
+        assert_eq!(retry_after_secs("30"), Some(30));
+        assert_eq!(retry_after_secs("1.5"), Some(2));
+        assert_eq!(retry_after_secs("1e12"), Some(86_400));
+        assert_eq!(retry_after_secs("-1"), None);
+        assert_eq!(retry_after_secs("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        let limit = RateLimit::default();
+        assert!(limit.allows(Timestamp(0)));
+        assert_eq!(limit.answered(Timestamp(10), 429, Some("soon")), Some(DEFAULT_PAUSE_SECS));
+        assert!(!limit.allows(Timestamp(69)) && limit.allows(Timestamp(70)));
     }
 }

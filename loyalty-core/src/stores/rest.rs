@@ -1,7 +1,7 @@
 //! The PostgREST protocol of the storage functions, without an HTTP client:
 //! where a call goes, what it carries and how its answer reads. Shared by
-//! [`PostgrestStore`](super::postgrest::PostgrestStore) (the `postgrest`
-//! crate's client) and by `loyalty-edge`'s store over the Workers `fetch` API.
+//! `loyalty-native`'s `PostgrestStore` (the `postgrest` crate's client) and by
+//! `loyalty-edge`'s `SupabaseStore` (the Workers `fetch` API).
 //!
 //! Every [`Storage`](crate::ports::Storage) method is exactly one HTTP request,
 //! `POST <rest_url>/rpc/<method>` with the body `{"req": <request JSON>}`, where
@@ -150,9 +150,8 @@ impl RestEndpoint {
 
     /// Removes the key from a message, should a server or proxy ever echo it.
     pub fn scrub(&self, message: String) -> String {
-        let key = self.key.expose();
         // A very short key (tests) would mangle ordinary words; real keys are long.
-        if key.len() >= 8 && message.contains(key) { message.replace(key, "***") } else { message }
+        if self.key.expose().len() >= 8 { self.key.redact(&message) } else { message }
     }
 }
 
@@ -223,5 +222,109 @@ pub(crate) fn clip(s: &str) -> String {
     match s.char_indices().nth(MAX_DETAIL_CHARS) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stores::rpc::decode_result;
+    use serde::de::DeserializeOwned;
+
+    /// An answer decoded all the way, as the stores do.
+    fn decoded<T: DeserializeOwned>(function: &str, status: u16, body: &str) -> StoreResult<T> {
+        decode_http_answer(function, status, body).and_then(|v| decode_result(function, v))
+    }
+
+    fn err(status: u16, body: &str) -> StoreError {
+        match decoded::<serde_json::Value>("f", status, body) {
+            Err(e) => e,
+            Ok(v) => panic!("expected an error, got {v}"),
+        }
+    }
+
+    #[test]
+    fn rejections_raised_and_returned_decode() {
+        let raised = r#"{"code":"LY001","message":"{\"code\": \"insufficient_balance\", \"balance\": 5, \"requested\": 7}","details":null,"hint":null}"#;
+        assert_eq!(err(400, raised), StoreError::Rejected(Rejection::InsufficientBalance { balance: 5, requested: 7 }));
+        let returned = r#"{"rejected": {"code": "redemption_expired"}}"#;
+        assert_eq!(err(200, returned), StoreError::Rejected(Rejection::RedemptionExpired));
+        assert!(matches!(
+            err(400, r#"{"code":"LY001","message":"{\"code\": \"no_such_rule\"}"}"#),
+            StoreError::Backend(_)
+        ));
+    }
+
+    #[test]
+    fn results_decode_and_null_is_none() {
+        assert_eq!(decoded::<Option<u32>>("f", 200, "null").unwrap(), None);
+        assert_eq!(decoded::<Option<u32>>("f", 200, "").unwrap(), None);
+        assert_eq!(decoded::<()>("f", 200, "null").unwrap(), ());
+        assert!(decoded::<bool>("f", 200, "true").unwrap());
+        assert!(matches!(decoded::<bool>("f", 200, "<html>"), Err(StoreError::Backend(_))));
+    }
+
+    #[test]
+    fn temporary_and_permanent_errors() {
+        for (status, body) in [
+            (503, r#"{"code":"PGRST001","message":"Database client error. Retrying the connection."}"#),
+            (503, r#"{"code":"08006","message":"connection failure"}"#),
+            (500, r#"{"code":"40001","message":"could not serialize access"}"#),
+            (500, r#"{"code":"57P01","message":"terminating connection due to administrator command"}"#),
+            (504, r#"{"code":"PGRST003","message":"Timed out acquiring connection from connection pool."}"#),
+            (502, "<html>Bad Gateway</html>"),
+            (429, ""),
+            (408, ""),
+            (400, r#"{"code":"40P01","message":"deadlock detected"}"#),
+        ] {
+            assert!(err(status, body).is_temporary(), "{status} {body}");
+        }
+        for (status, body) in [
+            (
+                404,
+                r#"{"code":"PGRST202","message":"Could not find the function loyalty.nope(req) in the schema cache"}"#,
+            ),
+            (401, r#"{"code":"42501","message":"permission denied for function credit_purchase"}"#),
+            (403, r#"{"code":"42501","message":"permission denied for function credit_purchase"}"#),
+            (401, r#"{"code":"PGRST301","message":"JWSError JWSInvalidSignature"}"#),
+            (409, r#"{"code":"23505","message":"duplicate key value violates unique constraint"}"#),
+            (400, r#"{"code":"LY002","message":"unknown broadcast job 7"}"#),
+            (406, r#"{"code":"PGRST106","message":"The schema must be one of the following: public"}"#),
+        ] {
+            let e = err(status, body);
+            assert!(matches!(e, StoreError::Backend(_)), "{status} {body}: {e:?}");
+        }
+        let e = err(404, r#"{"code":"PGRST202","message":"Could not find the function"}"#);
+        assert_eq!(e.to_string(), "storage failure: f: HTTP 404 PGRST202: Could not find the function");
+    }
+
+    #[test]
+    fn long_bodies_are_clipped() {
+        let body = "x".repeat(10_000);
+        let StoreError::Unavailable(m) = err(502, &body) else { panic!("502 is temporary") };
+        assert!(m.chars().count() < MAX_DETAIL_CHARS + 40, "{m}");
+    }
+
+    #[test]
+    fn endpoint_checks_url_and_key_without_repeating_the_key() {
+        let key = "sb_secret_abcdefghijklmnop";
+        let endpoint = RestEndpoint::new("https://x.supabase.co/rest/v1/", Secret::new(key)).unwrap();
+        assert_eq!(endpoint.rest_url(), "https://x.supabase.co/rest/v1");
+        assert_eq!(endpoint.function_url("partner"), "https://x.supabase.co/rest/v1/rpc/partner");
+        let debug = format!("{endpoint:?}");
+        assert!(!debug.contains(key) && debug.contains("rest_url"), "{debug}");
+        assert_eq!(endpoint.scrub(format!("echo {key} back")), "echo *** back");
+        let e = endpoint.decode("f", 401, &format!(r#"{{"code":"PGRST301","message":"bad key {key}"}}"#)).unwrap_err();
+        assert!(!e.to_string().contains(key), "{e}");
+
+        for url in ["", "x.supabase.co", "ftp://x", "https://", "https:///x", "https://a b"] {
+            let e = RestEndpoint::new(url, Secret::new(key)).unwrap_err();
+            assert!(e.to_string().contains("SUPABASE_URL"), "{url}: {e}");
+        }
+        for bad in ["", "with space", "new\nline", "ключ"] {
+            let e = RestEndpoint::new("https://x.supabase.co/rest/v1", Secret::new(bad)).unwrap_err();
+            assert!(e.to_string().contains("SUPABASE_KEY"), "{e}");
+            assert!(bad.is_empty() || !e.to_string().contains(bad), "{e}");
+        }
     }
 }

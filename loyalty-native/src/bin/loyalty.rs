@@ -14,8 +14,9 @@ use std::time::Duration;
 ///
 /// Configuration comes from environment variables (TOKEN_CLIENT, TOKEN_PARTNER,
 /// ADMIN_BOT_TOKEN, ADMIN_CHAT_ID, …; see docs/CONFIGURATION.md). Storage:
-/// DATABASE_URL selects PostgreSQL, otherwise a SQLite file at LOYALTY_DB
-/// (default ./loyalty.db).
+/// DATABASE_URL selects PostgreSQL (feature `postgres`), SUPABASE_URL and
+/// SUPABASE_KEY Supabase's PostgREST (feature `postgrest`), otherwise a SQLite
+/// file at LOYALTY_DB, default ./loyalty.db (feature `sqlite`, the default).
 #[derive(Debug, Parser)]
 #[command(name = "loyalty", version, after_help = EXIT_CODES_HELP)]
 struct Cli {

@@ -1,20 +1,21 @@
 //! The customer assistant over an OpenAI-compatible chat completions API.
 //!
 //! [`OpenAiAssistant`] sends one `POST {OPENAI_BASE_URL}/chat/completions`
-//! per question with `async-openai`: a system message built from the
-//! [`AssistantContext`] (program, language, balance, approved partners — see
-//! [`OpenAiAssistant::system_prompt`]) and the question as the user message.
+//! per question with `async-openai`. The request (a system message built from
+//! the [`AssistantContext`] — program, language, balance, approved partners,
+//! see [`chat::system_prompt`] — and the question as the user message) and the
+//! reading of the answer are [`loyalty_core::adapters::chat`]'s, the same as
+//! `loyalty-edge`'s `FetchAssistant` over `fetch`.
 //!
 //! One attempt per question, bounded by a timeout ([`DEFAULT_TIMEOUT`], applied
-//! to the whole exchange including the body; on `wasm32` through the `fetch`
-//! abort signal). A customer is waiting for the answer, so a failure is reported
+//! to the whole exchange including the body). A customer is waiting for the answer, so a failure is reported
 //! at once as [`AssistantError::Failed`] instead of being retried. Error texts
 //! name the kind of failure and the HTTP status only: never the API key, never
 //! the service's response body (which may echo parts of the key).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), loyalty_core::ports::AssistantError> {
-//! use loyalty_core::adapters::openai::OpenAiAssistant;
+//! use loyalty_native::assistant::OpenAiAssistant;
 //! use loyalty_core::domain::Language;
 //! use loyalty_core::ports::{Assistant, AssistantContext};
 //! use loyalty_core::Config;
@@ -37,18 +38,15 @@
 //! # }
 //! ```
 
-use super::chat::{self, printable};
-use crate::config::{Config, Secret};
-use crate::maybe_send::BoxFuture;
-use crate::ports::{Assistant, AssistantContext, AssistantError};
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
-use async_openai::types::chat::{
-    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
-    CreateChatCompletionRequest,
-};
 use async_trait::async_trait;
+use futures::future::BoxFuture;
+use loyalty_core::adapters::chat;
+use loyalty_core::ports::{Assistant, AssistantContext, AssistantError};
+use loyalty_core::{Config, Secret};
+use serde_json::Value;
 use std::fmt;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -56,17 +54,13 @@ use std::time::Duration;
 /// How long one question may take, connection to last byte.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Upper bound on the tokens of one answer.
-pub use super::chat::MAX_ANSWER_TOKENS;
-
 /// [`Assistant`] backed by an OpenAI-compatible chat completions API.
 ///
 /// Cheap to clone (the HTTP client is shared).
 #[derive(Clone)]
 pub struct OpenAiAssistant {
     client: async_openai::Client<OpenAIConfig>,
-    config: OpenAIConfig,
-    http: reqwest::Client,
+    base_url: String,
     api_key: Secret,
     model: String,
     timeout: Duration,
@@ -94,30 +88,16 @@ impl OpenAiAssistant {
     /// requests go to `{base_url}/chat/completions`) with `api_key` as the
     /// bearer token, and the [`DEFAULT_TIMEOUT`].
     pub fn new(api_key: &Secret, model: impl Into<String>, base_url: impl Into<String>) -> OpenAiAssistant {
-        let base_url: String = base_url.into();
-        let config = OpenAIConfig::new()
-            .with_api_key(api_key.expose())
-            .with_api_base(base_url.trim_end_matches('/'))
-            // OpenAIConfig::new() reads these from the process environment on native targets;
-            // everything the assistant uses comes from `Config`.
-            .with_org_id("")
-            .with_project_id("");
-        let http = reqwest::Client::new();
-        OpenAiAssistant {
-            client: client(&config, &http, DEFAULT_TIMEOUT),
-            config,
-            http,
-            api_key: api_key.clone(),
-            model: model.into(),
-            timeout: DEFAULT_TIMEOUT,
-        }
+        let base_url = base_url.into().trim_end_matches('/').to_string();
+        let client = client(api_key, &base_url, DEFAULT_TIMEOUT);
+        OpenAiAssistant { client, base_url, api_key: api_key.clone(), model: model.into(), timeout: DEFAULT_TIMEOUT }
     }
 
     /// The same assistant with another timeout per question.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> OpenAiAssistant {
         self.timeout = timeout;
-        self.client = client(&self.config, &self.http, timeout);
+        self.client = client(&self.api_key, &self.base_url, timeout);
         self
     }
 
@@ -130,65 +110,33 @@ impl OpenAiAssistant {
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
-
-    /// The system message sent with every question; see [`chat::system_prompt`].
-    pub fn system_prompt(context: &AssistantContext) -> String {
-        chat::system_prompt(context)
-    }
-
-    fn request(&self, question: &str, context: &AssistantContext) -> CreateChatCompletionRequest {
-        let messages: Vec<ChatCompletionRequestMessage> = vec![
-            ChatCompletionRequestSystemMessage::from(OpenAiAssistant::system_prompt(context)).into(),
-            ChatCompletionRequestUserMessage::from(question).into(),
-        ];
-        CreateChatCompletionRequest {
-            model: self.model.clone(),
-            messages,
-            max_completion_tokens: Some(MAX_ANSWER_TOKENS),
-            ..CreateChatCompletionRequest::default()
-        }
-    }
-
-    /// An error text without the key, even if some layer echoed it.
-    fn failed(&self, error: &OpenAIError) -> AssistantError {
-        let text = describe(error);
-        let key = self.api_key.expose();
-        let text = if key.is_empty() { text } else { text.replace(key, "***") };
-        AssistantError::Failed(text)
-    }
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
-#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+#[async_trait]
 impl Assistant for OpenAiAssistant {
     async fn answer(&self, question: &str, context: &AssistantContext) -> Result<String, AssistantError> {
-        let request = self.request(question, context);
-        let response = self.client.chat().create(request).await.map_err(|e| {
-            let error = self.failed(&e);
+        let request = chat::request_body(&self.model, question, context);
+        let logged = |error: AssistantError| {
             tracing::warn!(model = %self.model, %error, "assistant request failed");
             error
-        })?;
-        let answer = response
-            .choices
-            .into_iter()
-            .next()
-            .and_then(|choice| choice.message.content.or(choice.message.refusal))
-            .map(|text| text.trim().to_string())
-            .unwrap_or_default();
-        if answer.is_empty() {
-            tracing::warn!(model = %self.model, "assistant returned an empty answer");
-            return Err(AssistantError::Failed("empty answer".into()));
-        }
-        Ok(answer)
+        };
+        // The key is redacted even if some layer echoed it.
+        let response: Value = self
+            .client
+            .chat()
+            .create_byot(request)
+            .await
+            .map_err(|e| logged(AssistantError::Failed(self.api_key.redact(&describe(&e)))))?;
+        chat::answer(&response).map_err(logged)
     }
 }
 
 /// The kind of failure, with the HTTP status and the API's error code when
-/// there are some; nothing the service wrote in free text.
+/// there are some ([`chat::http_failure`]); nothing the service wrote in free text.
 fn describe(error: &OpenAIError) -> String {
     match error {
         OpenAIError::Reqwest(e) if e.is_timeout() => "timed out".into(),
-        OpenAIError::Reqwest(e) if super::is_connect(e) => "could not connect".into(),
+        OpenAIError::Reqwest(e) if e.is_connect() => "could not connect".into(),
         OpenAIError::Reqwest(e) => match e.status() {
             Some(status) => format!("HTTP {}", status.as_u16()),
             None if e.is_decode() || e.is_body() => "could not read the response".into(),
@@ -196,10 +144,7 @@ fn describe(error: &OpenAIError) -> String {
         },
         OpenAIError::ApiError(e) => {
             let code = e.api_error.code.as_deref().or(e.api_error.r#type.as_deref());
-            match code {
-                Some(code) => format!("HTTP {} ({})", e.status_code.as_u16(), printable(code)),
-                None => format!("HTTP {}", e.status_code.as_u16()),
-            }
+            chat::http_failure(e.status_code.as_u16(), code)
         }
         OpenAIError::JSONDeserialize(..) => "invalid response".into(),
         OpenAIError::InvalidArgument(_) => "invalid request".into(),
@@ -207,8 +152,15 @@ fn describe(error: &OpenAIError) -> String {
     }
 }
 
-fn client(config: &OpenAIConfig, http: &reqwest::Client, timeout: Duration) -> async_openai::Client<OpenAIConfig> {
-    async_openai::Client::with_config(config.clone()).with_http_service(OneAttempt { http: http.clone(), timeout })
+fn client(api_key: &Secret, base_url: &str, timeout: Duration) -> async_openai::Client<OpenAIConfig> {
+    let config = OpenAIConfig::new()
+        .with_api_key(api_key.expose())
+        .with_api_base(base_url)
+        // OpenAIConfig::new() reads these from the process environment; everything the assistant
+        // uses comes from `Config`.
+        .with_org_id("")
+        .with_project_id("");
+    async_openai::Client::with_config(config).with_http_service(OneAttempt { http: reqwest::Client::new(), timeout })
 }
 
 /// The HTTP service under `async-openai`: one attempt with a timeout (the
@@ -243,29 +195,6 @@ impl tower::Service<HttpRequestFactory> for OneAttempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Language;
-
-    fn context(language: Language, partners: Vec<String>) -> AssistantContext {
-        AssistantContext { program: "Club".into(), language, balance: 42, partners }
-    }
-
-    #[test]
-    fn prompt_names_the_language_balance_and_partners() {
-        let p = OpenAiAssistant::system_prompt(&context(Language::Ru, vec!["A (cafe): 5 %".into(), "B".into()]));
-        assert!(p.contains("\"Club\""));
-        assert!(p.contains("Russian (language code \"ru\")"));
-        assert!(p.contains("42 points"));
-        assert!(p.contains("  - A (cafe): 5 %\n  - B\n"));
-        assert!(p.contains("Never invent a balance, a partner"));
-        assert!(p.contains("medical, legal or financial advice"));
-    }
-
-    #[test]
-    fn prompt_without_partners_says_so() {
-        let p = OpenAiAssistant::system_prompt(&context(Language::En, vec![]));
-        assert!(p.contains("English"));
-        assert!(p.contains("none yet"));
-    }
 
     #[test]
     fn from_config_needs_a_key() {
@@ -276,12 +205,5 @@ mod tests {
         assert_eq!(assistant.model(), "gpt-4o-mini");
         assert_eq!(assistant.timeout(), DEFAULT_TIMEOUT);
         assert!(!format!("{assistant:?}").contains("sk-test"));
-    }
-
-    #[test]
-    fn codes_are_capped_and_plain() {
-        assert_eq!(printable("invalid_api_key"), "invalid_api_key");
-        assert_eq!(printable("a b\nc<script>"), "abcscript");
-        assert_eq!(printable(&"x".repeat(100)).len(), 64);
     }
 }

@@ -1,8 +1,8 @@
 //! The HTTP adapters against local fake servers speaking the real protocols:
 //! the real `async-openai` client (inside `OpenAiAssistant`) against a fake
-//! `POST /v1/chat/completions`, and `SentryReporter` against a fake envelope
-//! endpoint, all over loopback.
-#![cfg(any(feature = "openai", feature = "sentry"))]
+//! `POST /v1/chat/completions`, and `SentryReporter` (also as the transport
+//! of a `sentry_core::Client`) against a fake envelope endpoint, all over
+//! loopback.
 
 use axum::Router;
 use std::net::SocketAddr;
@@ -37,17 +37,17 @@ async fn black_hole() -> SocketAddr {
     addr
 }
 
-#[cfg(feature = "openai")]
 mod openai {
     use super::*;
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::{IntoResponse, Response};
     use axum::routing::post;
-    use loyalty_core::adapters::openai::{MAX_ANSWER_TOKENS, OpenAiAssistant};
+    use loyalty_core::adapters::chat::{MAX_ANSWER_TOKENS, system_prompt};
     use loyalty_core::domain::Language;
     use loyalty_core::ports::{Assistant, AssistantContext, AssistantError};
     use loyalty_core::{Config, Secret};
+    use loyalty_native::assistant::OpenAiAssistant;
     use serde_json::{Value, json};
     use std::sync::{Arc, Mutex};
 
@@ -169,7 +169,7 @@ mod openai {
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0]["role"], "system");
         let system = messages[0]["content"].as_str().expect("system text");
-        assert_eq!(system, OpenAiAssistant::system_prompt(&context()));
+        assert_eq!(system, system_prompt(&context()));
         for needle in ["Saigon Coffee Club", "Vietnamese", "\"vi\"", "1250 points", "Pho 24 (cafe): 5 %", "Book Corner"]
         {
             assert!(system.contains(needle), "system prompt lacks {needle:?}: {system}");
@@ -252,17 +252,17 @@ mod openai {
     }
 }
 
-#[cfg(feature = "sentry")]
 mod sentry {
     use super::*;
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::{IntoResponse, Response};
     use axum::routing::post;
-    use loyalty_core::adapters::sentry::{RELEASE, SentryReporter, panic_report};
+    use loyalty_core::adapters::sentry::{Envelopes, RELEASE, panic_report};
     use loyalty_core::domain::Timestamp;
     use loyalty_core::ports::{Clock, ErrorReport, ErrorReporter, Randomness};
     use loyalty_core::{Config, Secret};
+    use loyalty_native::sentry::{DEFAULT_TIMEOUT, SentryReporter};
     use sentry_core::protocol::{Envelope, EnvelopeItem, Level};
     use sentry_core::types::Dsn;
     use serde_json::Value;
@@ -324,7 +324,12 @@ mod sentry {
     }
 
     fn reporter(dsn: &str, clock: Arc<TestClock>) -> SentryReporter {
-        SentryReporter::new(dsn, "staging", clock, Arc::new(CountingRandom(AtomicU8::new(1)))).expect("dsn")
+        reporter_with(dsn, clock, DEFAULT_TIMEOUT)
+    }
+
+    fn reporter_with(dsn: &str, clock: Arc<TestClock>, timeout: Duration) -> SentryReporter {
+        let envelopes = Envelopes::new(dsn, "staging", clock, Arc::new(CountingRandom(AtomicU8::new(1)))).expect("dsn");
+        SentryReporter::new(envelopes, timeout)
     }
 
     fn report(message: &str, temporary: bool) -> ErrorReport {
@@ -430,15 +435,14 @@ mod sentry {
         let router = Router::new().route("/sentry/api/42/envelope/", post(envelope)).with_state(fake.clone());
         let addr = serve(router).await;
         let reporter = reporter(&format!("http://{PUBLIC_KEY}@{addr}/sentry/42"), clock(0));
-        assert_eq!(reporter.envelope_url(), format!("http://{addr}/sentry/api/42/envelope/"));
+        assert_eq!(reporter.envelopes().envelope_url(), format!("http://{addr}/sentry/api/42/envelope/"));
         reporter.report(report("x", true)).await;
         assert_eq!(fake.seen.lock().expect("lock").len(), 1);
     }
 
     #[test]
     fn from_config() {
-        let none =
-            SentryReporter::from_config(&Config::default(), clock(0), Arc::new(CountingRandom(AtomicU8::new(0))));
+        let none = Envelopes::from_config(&Config::default(), clock(0), Arc::new(CountingRandom(AtomicU8::new(0))));
         assert!(none.expect("no dsn is fine").is_none());
 
         let config = Config {
@@ -446,15 +450,15 @@ mod sentry {
             sentry_environment: "production".into(),
             ..Config::default()
         };
-        let reporter = SentryReporter::from_config(&config, clock(0), Arc::new(CountingRandom(AtomicU8::new(0))))
+        let reporter = Envelopes::from_config(&config, clock(0), Arc::new(CountingRandom(AtomicU8::new(0))))
             .expect("valid")
             .expect("configured");
         assert_eq!(reporter.envelope_url(), "https://o1.ingest.sentry.io/api/42/envelope/");
 
         for bad in ["https://o1.ingest.sentry.io/42", "https://abc@o1.ingest.sentry.io/", "ftp://abc@host/42", "nope"] {
             let config = Config { sentry_dsn: Some(Secret::new(bad)), ..Config::default() };
-            let error = SentryReporter::from_config(&config, clock(0), Arc::new(CountingRandom(AtomicU8::new(0))))
-                .expect_err(bad);
+            let error =
+                Envelopes::from_config(&config, clock(0), Arc::new(CountingRandom(AtomicU8::new(0)))).expect_err(bad);
             assert!(!error.to_string().contains(bad), "DSN repeated in {error}");
         }
     }
@@ -468,8 +472,7 @@ mod sentry {
         assert!(started.elapsed() < PROMPTLY);
 
         let silent = black_hole().await;
-        let stalled =
-            reporter(&format!("http://{PUBLIC_KEY}@{silent}/42"), clock(0)).with_timeout(Duration::from_millis(300));
+        let stalled = reporter_with(&format!("http://{PUBLIC_KEY}@{silent}/42"), clock(0), Duration::from_millis(300));
         let started = Instant::now();
         stalled.report(report("x", false)).await;
         assert!(started.elapsed() < PROMPTLY, "took {:?}", started.elapsed());
@@ -503,6 +506,33 @@ mod sentry {
         clock.0.store(1_060, Ordering::SeqCst);
         reporter.report(report("sent", false)).await;
         assert_eq!(fake.seen.lock().expect("lock").len(), 2);
+    }
+
+    /// `SentryReporter` is a real `sentry_core::Transport`: `sentry_core::Client` sends through it,
+    /// and `Client::flush` waits for its posts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_transport_serves_sentry_core_s_client() {
+        let (addr, fake) = fake().await;
+        let dsn = format!("http://{PUBLIC_KEY}@{addr}/42");
+        let reporter = reporter(&dsn, clock(1_700_000_000));
+        let options = sentry_core::ClientOptions::new().transport(Arc::new(reporter.clone()));
+        let client = sentry_core::Client::from((dsn.as_str(), options));
+        let event = reporter.envelopes().event(
+            &report("through sentry-core", false),
+            sentry_core::types::Uuid::from_bytes([7; 16]),
+            Timestamp(1_700_000_000),
+        );
+        client.capture_event(event, None);
+        let flushed =
+            tokio::task::spawn_blocking(move || client.flush(Some(Duration::from_secs(10)))).await.expect("flush");
+        assert!(flushed);
+
+        let seen = fake.seen.lock().expect("lock").clone();
+        assert_eq!(seen.len(), 1);
+        let header = |name: &str| seen[0].0.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        assert!(header("x-sentry-auth").is_some_and(|a| a.contains(PUBLIC_KEY)));
+        let parsed = Envelope::from_slice(&seen[0].1).expect("valid envelope");
+        assert_eq!(parsed.event().expect("event").message.as_deref(), Some("through sentry-core"));
     }
 
     #[test]
