@@ -7,42 +7,36 @@ mod routing;
 pub use loyalty_core as core;
 pub use routing::Service;
 
-#[cfg(target_arch = "wasm32")]
-mod app;
-#[cfg(all(target_arch = "wasm32", feature = "openai"))]
-pub mod assistant;
-#[cfg(target_arch = "wasm32")]
-mod claims;
-#[cfg(target_arch = "wasm32")]
-mod clock;
-#[cfg(target_arch = "wasm32")]
-pub mod d1;
-#[cfg(target_arch = "wasm32")]
-pub mod http;
-#[cfg(target_arch = "wasm32")]
-mod reporter;
-#[cfg(all(target_arch = "wasm32", feature = "sentry"))]
-pub mod sentry;
-#[cfg(target_arch = "wasm32")]
-pub mod supabase;
-#[cfg(target_arch = "wasm32")]
-pub mod telegram;
+/// Compiles every item given to it for `wasm32` only: the one place where this
+/// crate separates the Workers' code from what also builds on the host
+/// ([`Service`], and the host-side tests that drive the built Workers).
+macro_rules! workers_only {
+    ($($item:item)*) => { $( #[cfg(target_arch = "wasm32")] $item )* };
+}
 
-#[cfg(target_arch = "wasm32")]
-pub use app::{config_from_env, engine, fetch, ports, report_panic, scheduled};
-#[cfg(all(target_arch = "wasm32", feature = "openai"))]
-pub use assistant::FetchAssistant;
-#[cfg(target_arch = "wasm32")]
-pub use claims::JsClaimHook;
-#[cfg(target_arch = "wasm32")]
-pub use clock::{CryptoRandom, WorkerClock};
-#[cfg(target_arch = "wasm32")]
-pub use d1::D1Store;
-#[cfg(target_arch = "wasm32")]
-pub use reporter::ConsoleReporter;
-#[cfg(all(target_arch = "wasm32", feature = "sentry"))]
-pub use sentry::FetchSentry;
-#[cfg(target_arch = "wasm32")]
-pub use supabase::SupabaseStore;
-#[cfg(target_arch = "wasm32")]
-pub use telegram::FetchTelegram;
+workers_only! {
+    mod app;
+    #[cfg(feature = "openai")]
+    pub mod assistant;
+    mod claims;
+    mod clock;
+    pub mod d1;
+    pub mod http;
+    mod reporter;
+    #[cfg(feature = "sentry")]
+    pub mod sentry;
+    pub mod supabase;
+    pub mod telegram;
+
+    pub use app::{config_from_env, engine, fetch, ports, report_panic, scheduled};
+    #[cfg(feature = "openai")]
+    pub use assistant::FetchAssistant;
+    pub use claims::JsClaimHook;
+    pub use clock::{CryptoRandom, WorkerClock};
+    pub use d1::D1Store;
+    pub use reporter::ConsoleReporter;
+    #[cfg(feature = "sentry")]
+    pub use sentry::FetchSentry;
+    pub use supabase::SupabaseStore;
+    pub use telegram::FetchTelegram;
+}
