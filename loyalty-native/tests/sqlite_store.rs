@@ -666,3 +666,51 @@ async fn sums_past_64_bits_saturate_like_the_memory_store() {
     assert_eq!(stats.today.issued, Points::MAX, "{stats:?}");
     same!(mem, sql, "partner stats", |s| s.partner_stats(PartnerRef::Id(PartnerId(1)), T0.day_start(), T0.day_start()));
 }
+
+#[test]
+fn no_statement_scans_a_table_that_grows() {
+    // The statements run with this build's SQLite; a planner that picks a
+    // full scan of the ledger on a hot path (an idempotency check did, before
+    // its join order was fixed) turns every call into O(rows) under the write
+    // lock. Only the use cases that return a whole table may scan it.
+    const WHOLE_TABLE: [&str; 3] = ["list_partners", "pending_broadcasts", "program_stats"];
+    let scratch = Scratch::new("plans");
+    let path = scratch.db();
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(d1::TEMP_SCRATCH).unwrap();
+    // Inserting a parent row shows a scan of each table referencing it: SQLite's
+    // check for pending deferred foreign key violations, which runs only when
+    // there are some (never here: every key is checked immediately).
+    let children = |parent: &str| -> Vec<String> {
+        d1::TABLES
+            .iter()
+            .filter(|child| {
+                let sql =
+                    format!("SELECT count(*) FROM pragma_foreign_key_list('{child}') WHERE \"table\" = '{parent}'");
+                conn.query_row(&sql, [], |r| r.get::<_, i64>(0)).unwrap() > 0
+            })
+            .map(|child| format!("SCAN {child}"))
+            .collect()
+    };
+    let mut scans = Vec::new();
+    for function in d1::use_cases().filter(|f| !WHOLE_TABLE.contains(f)) {
+        for sql in d1::claimed_batch(function).unwrap() {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+            let plan = stmt.query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3)).unwrap();
+            let inserted = sql.strip_prefix("INSERT INTO ").and_then(|rest| rest.split_whitespace().next());
+            let allowed = inserted.map(children).unwrap_or_default();
+            for line in plan.map(Result::unwrap) {
+                // The scratch row (`loyalty_op`, alias `o`), constants and subquery results are not tables.
+                let scratch_or_result = ["SCAN loyalty_op", "SCAN o", "SCAN CONSTANT ROW", "SCAN (subquery-", "SCAN a"]
+                    .iter()
+                    .any(|p| line == *p || (p.ends_with('-') && line.starts_with(p)));
+                if line.starts_with("SCAN ") && !scratch_or_result && !allowed.contains(&line) {
+                    scans.push(format!("{function}: {line} in {sql}"));
+                }
+            }
+        }
+    }
+    assert!(scans.is_empty(), "full scans:\n{}", scans.join("\n"));
+}

@@ -572,7 +572,7 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
         "idempotency_conflict",
         concat!(
             op!("eid"),
-            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_entries e, loyalty_op o WHERE e.id = o.eid ",
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_op o CROSS JOIN loyalty_entries e WHERE e.id = o.eid ",
             "AND e.kind = 'accrual' AND e.partner IS NOT NULL AND e.partner IS o.pid AND e.customer IS o.cid ",
             "AND e.purchase IS ",
             arg!("$.purchase"),
@@ -670,7 +670,7 @@ pub(super) const OPEN_REDEMPTION: &[&str] = &[
         "idempotency_conflict",
         concat!(
             op!("rid"),
-            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_redemptions r, loyalty_op o WHERE r.id = o.rid ",
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_op o CROSS JOIN loyalty_redemptions r WHERE r.id = o.rid ",
             "AND r.partner IS o.pid AND r.customer IS o.cid AND r.points = ",
             arg!("$.points"),
             " AND r.purchase = ",
@@ -886,7 +886,7 @@ pub(super) const REVERSE_ENTRY: &[&str] = &[
         "idempotency_conflict",
         concat!(
             op!("eid"),
-            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_entries e, loyalty_op o WHERE e.id = o.eid ",
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_op o CROSS JOIN loyalty_entries e WHERE e.id = o.eid ",
             "AND e.kind = 'reversal' AND e.reverses IS ",
             arg!("$.entry"),
             " AND e.partner IS NOT NULL AND e.partner IS o.pid)"
@@ -954,7 +954,7 @@ pub(super) const ADJUST_BALANCE: &[&str] = &[
         "idempotency_conflict",
         concat!(
             op!("eid"),
-            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_entries e, loyalty_op o WHERE e.id = o.eid ",
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_op o CROSS JOIN loyalty_entries e WHERE e.id = o.eid ",
             "AND e.kind = 'adjustment' AND e.customer IS o.cid AND e.amount = ",
             arg!("$.amount"),
             " AND e.reason IS ",
