@@ -1,9 +1,9 @@
 //! Storage on Cloudflare D1, the Worker's zero-setup default.
 
 use async_trait::async_trait;
-use loyalty_core::ports::{StoreError, StoreResult, UpdateClaim};
+use loyalty_core::ports::{StoreResult, UpdateClaim};
 use loyalty_core::stores::d1::{self, Outcome};
-use loyalty_core::stores::rpc::RpcBackend;
+use loyalty_core::stores::rpc::{self, RpcBackend};
 use serde_json::Value;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,7 +116,7 @@ impl RpcBackend for D1Store {
         function: &'static str,
         request: String,
     ) -> StoreResult<Value> {
-        let claim = serde_json::to_string(claim).map_err(|e| StoreError::Backend(format!("{function}: {e}")))?;
+        let claim = rpc::encode_claim(function, claim)?;
         self.call(function, &d1::claimed_batch(function)?, &request, &claim).await
     }
 }

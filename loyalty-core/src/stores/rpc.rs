@@ -41,8 +41,7 @@ pub trait RpcBackend: MaybeSend + MaybeSync {
         function: &'static str,
         request: String,
     ) -> StoreResult<Value> {
-        let claim = serde_json::to_string(claim)
-            .map_err(|e| StoreError::Backend(format!("{function}: cannot encode the claim: {e}")))?;
+        let claim = encode_claim(function, claim)?;
         let body = format!(r#"{{"claim":{claim},"function":"{function}","req":{request}}}"#);
         let answer = self.call_function("call_claimed", body).await?;
         if is_duplicate_answer(&answer) {
@@ -50,6 +49,11 @@ pub trait RpcBackend: MaybeSend + MaybeSync {
         }
         Ok(answer)
     }
+}
+
+/// `claim` as the JSON the SQL functions and the D1 statements take (`?2`).
+pub fn encode_claim(function: &str, claim: &UpdateClaim) -> StoreResult<String> {
+    serde_json::to_string(claim).map_err(|e| StoreError::Backend(format!("{function}: cannot encode the claim: {e}")))
 }
 
 /// Whether `answer` is `loyalty.call_claimed`'s `{"duplicate_update": true}`.

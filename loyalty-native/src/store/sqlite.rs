@@ -76,7 +76,7 @@ use loyalty_core::domain::{CustomerId, EntryId, PartnerId, TelegramUserId, Times
 use loyalty_core::memory::{AuditAction, AuditRecord};
 use loyalty_core::ports::{StoreError, StoreResult, UpdateClaim};
 use loyalty_core::stores::d1::{self, Outcome};
-use loyalty_core::stores::rpc::RpcBackend;
+use loyalty_core::stores::rpc::{self, RpcBackend};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params_from_iter};
 use serde_json::Value;
 use std::fmt;
@@ -502,8 +502,7 @@ impl RpcBackend for SqliteStore {
         function: &'static str,
         request: String,
     ) -> StoreResult<Value> {
-        let claim = serde_json::to_string(claim)
-            .map_err(|e| StoreError::Backend(format!("{function}: cannot encode the claim: {e}")))?;
+        let claim = rpc::encode_claim(function, claim)?;
         self.call(function, d1::claimed_batch(function)?, request, claim).await
     }
 }
