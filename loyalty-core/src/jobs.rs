@@ -4,11 +4,11 @@
 //! forgetting old update claims, expiring overdue redemption requests and
 //! delivering broadcasts — each a function of a [`Context`].
 
-use crate::bots::{admin, partner};
 use crate::context::Context;
 use crate::domain::{Audience, BotKind, BroadcastId, BroadcastJob, Language};
 use crate::ports::{ErrorReport, PartnerRef, TelegramError};
 use crate::telegram::{BotCall, escape_html};
+use crate::texts::Pts;
 
 /// How many batches of a pending broadcast one maintenance pass delivers by
 /// default; the rest waits for the next pass (or for the job's own task).
@@ -105,7 +105,7 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
                 continue;
             }
         };
-        let text = partner::texts::redemption_expired(partner.language, r.id, r.points, r.purchase);
+        let text = partner.language.texts().redemption_expired(r.id, Pts(r.points), Pts(r.purchase));
         if let Err(e) = cx.send(&BotCall::send_message(BotKind::Partner, partner.telegram_id.0, text, None)).await {
             let temporary = e.is_temporary();
             let message = format!("expiry notice for request {} failed: {e}", r.id);
@@ -188,7 +188,7 @@ pub async fn deliver_broadcast(cx: &Context, job: BroadcastId, max_batches: u32)
         // "not done" would otherwise keep this loop spinning).
         let current = if batch.recipients.is_empty() {
             if batch.job.done && was_pending {
-                tell_admin(cx, batch.job.admin_chat, admin::texts::broadcast_done(ADMIN_LANGUAGE, &batch.job)).await;
+                tell_admin(cx, batch.job.admin_chat, ADMIN_LANGUAGE.texts().broadcast_done(&batch.job)).await;
             }
             return Some(batch.job);
         } else {
@@ -204,12 +204,12 @@ pub async fn deliver_broadcast(cx: &Context, job: BroadcastId, max_batches: u32)
         let chat = current.admin_chat;
         if done {
             if was_pending {
-                tell_admin(cx, chat, admin::texts::broadcast_done(ADMIN_LANGUAGE, &current)).await;
+                tell_admin(cx, chat, ADMIN_LANGUAGE.texts().broadcast_done(&current)).await;
             }
             return Some(current);
         }
         if batches.is_multiple_of(PROGRESS_EVERY) {
-            tell_admin(cx, chat, admin::texts::broadcast_progress(ADMIN_LANGUAGE, &current)).await;
+            tell_admin(cx, chat, ADMIN_LANGUAGE.texts().broadcast_progress(&current)).await;
         }
         last = Some(current);
         if batches < max_batches {
@@ -273,6 +273,6 @@ async fn broadcast_storage_error(
     let message = format!("broadcast {job} stopped: {error}");
     cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
     if let Some(j) = known {
-        tell_admin(cx, j.admin_chat, admin::texts::broadcast_paused(ADMIN_LANGUAGE, job)).await;
+        tell_admin(cx, j.admin_chat, ADMIN_LANGUAGE.texts().broadcast_paused(job)).await;
     }
 }

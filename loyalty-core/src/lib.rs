@@ -17,6 +17,7 @@ pub mod ports;
 pub mod qr;
 pub mod stores;
 pub mod telegram;
+mod texts;
 pub mod webhook;
 
 pub use config::{Config, ConfigError, Secret};

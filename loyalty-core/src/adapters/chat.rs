@@ -4,8 +4,8 @@
 //! `loyalty-edge`'s `FetchAssistant` (the Workers `fetch` API), so both send
 //! the same request and read answers and failures the same way.
 
-use crate::domain::Language;
 use crate::ports::{AssistantContext, AssistantError};
+use crate::texts::Fixed;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
@@ -34,7 +34,7 @@ pub const MAX_ANSWER_TOKENS: u32 = 600;
 /// assert!(prompt.contains("- Pho 24 (cafe): 5 %"));
 /// ```
 pub fn system_prompt(context: &AssistantContext) -> String {
-    let language = language_name(context.language);
+    let language = context.language.say(Fixed::EnglishName);
     let mut prompt = String::with_capacity(1024);
     // `write!` into a String cannot fail.
     let _ = write!(
@@ -160,17 +160,10 @@ pub fn printable(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).take(64).collect()
 }
 
-fn language_name(language: Language) -> &'static str {
-    match language {
-        Language::Ru => "Russian",
-        Language::En => "English",
-        Language::Vi => "Vietnamese",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Language;
 
     fn context(language: Language, partners: Vec<String>) -> AssistantContext {
         AssistantContext { program: "Club".into(), language, balance: 42, partners }

@@ -3,16 +3,16 @@
 use super::init_data::{parse_query, validate_init_data};
 use super::routes::{Endpoint, Routed, route};
 use super::{ApiError, INIT_DATA_MAX_AGE_SECS, MAX_API_BODY_BYTES, json_response, sentry};
-use crate::bots::common::fmt_points;
 use crate::context::{Context, Task};
 use crate::domain::{
-    Customer, CustomerCode, EntryId, Language, LedgerEntry, Partner, PartnerStatus, RedemptionId, TelegramUserId, rules,
+    Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerStatus, RedemptionId, TelegramUserId, rules,
 };
 use crate::ports::{AnswerRedemption, CreditPurchase, CustomerRef, PartnerRef, RedemptionView, Rejection, StoreError};
 
 use crate::domain::BotKind;
 use crate::qr::QrMatrix;
-use crate::telegram::{BotCall, escape_html};
+use crate::telegram::BotCall;
+use crate::texts::{ApiText, Esc, Pts};
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
@@ -37,20 +37,16 @@ impl Reply {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+fn bad_request(code: &'static str, message: ApiText) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
-fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+fn unauthorized(code: &'static str, message: ApiText) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
-fn not_configured(what: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "not_configured",
-        format!("{what} is not configured on this server."),
-    )
+fn not_configured(what: ApiText) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_configured", what)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -64,13 +60,13 @@ fn require_json(headers: &HeaderMap) -> ApiResult<()> {
         _ => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "The body must be JSON (Content-Type: application/json).",
+            ApiText::UnsupportedMediaType,
         )),
     }
 }
 
 fn too_large() -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is larger than 1 MiB.")
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", ApiText::PayloadTooLarge)
 }
 
 /// Routes and runs one request (not `OPTIONS`, which [`super::preflight`] answers).
@@ -79,17 +75,14 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
     let (endpoint, param) = match route(req.method(), path) {
         Routed::Found { endpoint, param } => (endpoint, param),
         Routed::MethodNotAllowed(allowed) => {
-            let mut e = ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                format!("Use {} for this route.", allowed.join(" or ")),
-            );
-            let mut allow = allowed;
+            let mut allow = allowed.clone();
             allow.push("OPTIONS");
+            let mut e =
+                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", ApiText::MethodNotAllowed(allowed));
             e.allow = Some(allow.join(", "));
             return Err(e);
         }
-        Routed::NotFound => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such route.")),
+        Routed::NotFound => return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", ApiText::NotFound)),
     };
     let declared = header(req.headers(), CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
     if req.body().len() > MAX_API_BODY_BYTES || declared.is_some_and(|n| n > MAX_API_BODY_BYTES as u64) {
@@ -117,22 +110,22 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
 
 /// The Telegram user behind a valid `Authorization: tma <initData>`.
 fn telegram_user(cx: &Context, headers: &HeaderMap) -> ApiResult<TelegramUserId> {
-    let token = cx.config().bot_token(BotKind::Client).map_err(|_| not_configured("The client bot"))?;
-    let auth = header(headers, AUTHORIZATION.as_str())
-        .ok_or_else(|| unauthorized("missing_auth", "Send Authorization: tma <initData>."))?;
+    let token = cx.config().bot_token(BotKind::Client).map_err(|_| not_configured(ApiText::ClientBotNotConfigured))?;
+    let auth =
+        header(headers, AUTHORIZATION.as_str()).ok_or_else(|| unauthorized("missing_auth", ApiText::MissingAuth))?;
     let init_data = auth
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("tma"))
         .map(|(_, rest)| rest.trim())
-        .ok_or_else(|| unauthorized("missing_auth", "Send Authorization: tma <initData>."))?;
+        .ok_or_else(|| unauthorized("missing_auth", ApiText::MissingAuth))?;
     let data = validate_init_data(init_data, token.expose(), cx.now(), INIT_DATA_MAX_AGE_SECS)
-        .map_err(|e| unauthorized("invalid_init_data", format!("Invalid Mini App data: {e}.")))?;
-    let user = data.user.ok_or_else(|| unauthorized("invalid_init_data", "Invalid Mini App data: no user."))?;
+        .map_err(|e| unauthorized("invalid_init_data", ApiText::InvalidInitData(e.to_string())))?;
+    let user = data.user.ok_or_else(|| unauthorized("invalid_init_data", ApiText::InitDataWithoutUser))?;
     Ok(TelegramUserId(user.id))
 }
 
 fn not_registered() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_registered", "You are not registered yet: start the bot first.")
+    ApiError::new(StatusCode::NOT_FOUND, "not_registered", ApiText::NotRegistered)
 }
 
 /// The registered customer behind the request.
@@ -185,8 +178,8 @@ const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
 fn page_params(query: Option<&str>) -> ApiResult<(u32, Option<EntryId>)> {
-    let invalid = |m: &str| bad_request("invalid_query", m.to_string());
-    let pairs = parse_query(query.unwrap_or("")).ok_or_else(|| invalid("The query string is malformed."))?;
+    let invalid = |m: ApiText| bad_request("invalid_query", m);
+    let pairs = parse_query(query.unwrap_or("")).ok_or_else(|| invalid(ApiText::MalformedQuery))?;
     let mut limit = DEFAULT_LIMIT;
     let mut before = None;
     // An empty value means "not given" (`?limit=&before=`).
@@ -197,7 +190,7 @@ fn page_params(query: Option<&str>) -> ApiResult<(u32, Option<EntryId>)> {
                     .parse::<u32>()
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| invalid("limit must be a whole number from 1 to 100."))?;
+                    .ok_or_else(|| invalid(ApiText::InvalidLimit))?;
             }
             "before" => {
                 before = Some(
@@ -205,7 +198,7 @@ fn page_params(query: Option<&str>) -> ApiResult<(u32, Option<EntryId>)> {
                         .ok()
                         .filter(|n| *n > 0)
                         .map(EntryId)
-                        .ok_or_else(|| invalid("before must be an entry id (a positive whole number)."))?,
+                        .ok_or_else(|| invalid(ApiText::InvalidBefore))?,
                 );
             }
             _ => {}
@@ -227,15 +220,12 @@ async fn transactions(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 
 async fn card(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let c = customer(cx, req).await?;
-    let partner_bot = cx.bot_username(BotKind::Partner).await.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "The partner bot's username is unknown; retry later.",
-        )
-    })?;
+    let partner_bot = cx
+        .bot_username(BotKind::Partner)
+        .await
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", ApiText::PartnerBotUnknown))?;
     let svg = QrMatrix::encode(&card_link(&partner_bot, &c.code))
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Could not draw the card."))?
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", ApiText::CardFailed))?
         .to_svg();
     let mut r = Response::new(Bytes::from(svg));
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
@@ -281,49 +271,14 @@ fn redemption_json(v: &RedemptionView) -> Value {
     })
 }
 
-fn partner_answer_text(lang: Language, v: &RedemptionView, confirmed: bool) -> String {
-    let (code, points, purchase, id) =
-        (v.customer.code.as_str(), fmt_points(v.request.points), fmt_points(v.request.purchase), v.request.id);
-    match (lang, confirmed) {
-        (Language::En, true) => {
-            format!(
-                "✅ Customer <code>{code}</code> paid <b>{points}</b> points for a purchase of {purchase} (request #{id})."
-            )
-        }
-        (Language::Ru, true) => {
-            format!(
-                "✅ Клиент <code>{code}</code> оплатил <b>{points}</b> баллами покупку на {purchase} (запрос #{id})."
-            )
-        }
-        (Language::Vi, true) => format!(
-            "✅ Khách hàng <code>{code}</code> đã thanh toán <b>{points}</b> điểm cho giao dịch {purchase} (yêu cầu #{id})."
-        ),
-        (Language::En, false) => {
-            format!("❌ Customer <code>{code}</code> declined paying {points} points (request #{id}).")
-        }
-        (Language::Ru, false) => {
-            format!("❌ Клиент <code>{code}</code> отклонил оплату {points} баллами (запрос #{id}).")
-        }
-        (Language::Vi, false) => {
-            format!("❌ Khách hàng <code>{code}</code> đã từ chối thanh toán {points} điểm (yêu cầu #{id}).")
-        }
-    }
-}
-
-fn customer_answer_text(lang: Language, v: &RedemptionView, confirmed: bool) -> String {
-    let partner = escape_html(&v.partner.name);
-    let (points, balance) = (fmt_points(v.request.points), fmt_points(v.customer.balance));
-    match (lang, confirmed) {
-        (Language::En, true) => format!("✅ You paid <b>{points}</b> points at {partner}. Balance: <b>{balance}</b>."),
-        (Language::Ru, true) => {
-            format!("✅ Вы оплатили <b>{points}</b> баллами в «{partner}». Баланс: <b>{balance}</b>.")
-        }
-        (Language::Vi, true) => {
-            format!("✅ Bạn đã thanh toán <b>{points}</b> điểm tại {partner}. Số dư: <b>{balance}</b>.")
-        }
-        (Language::En, false) => format!("You declined paying {points} points at {partner}."),
-        (Language::Ru, false) => format!("Вы отклонили оплату {points} баллами в «{partner}»."),
-        (Language::Vi, false) => format!("Bạn đã từ chối thanh toán {points} điểm tại {partner}."),
+/// The notice of a redemption answered in the Mini App, to the partner or the customer.
+fn answer_text(v: &RedemptionView, confirmed: bool, to_partner: bool) -> String {
+    let (r, code, partner) = (&v.request, v.customer.code.as_str(), Esc(&v.partner.name));
+    match (to_partner, confirmed) {
+        (true, true) => v.partner.language.texts().api_partner_paid(code, Pts(r.points), Pts(r.purchase), r.id),
+        (true, false) => v.partner.language.texts().api_partner_declined(code, Pts(r.points), r.id),
+        (false, true) => v.customer.language.texts().api_customer_paid(partner, Pts(r.points), Pts(v.customer.balance)),
+        (false, false) => v.customer.language.texts().api_customer_declined(partner, Pts(r.points)),
     }
 }
 
@@ -351,16 +306,8 @@ async fn answer_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&st
     };
     let mut reply = Reply::ok(&redemption_json(&view));
     if !view.replayed {
-        reply.deferred.push(notify(
-            BotKind::Partner,
-            view.partner.telegram_id,
-            partner_answer_text(view.partner.language, &view, confirm),
-        ));
-        reply.deferred.push(notify(
-            BotKind::Client,
-            view.customer.telegram_id,
-            customer_answer_text(view.customer.language, &view, confirm),
-        ));
+        reply.deferred.push(notify(BotKind::Partner, view.partner.telegram_id, answer_text(&view, confirm, true)));
+        reply.deferred.push(notify(BotKind::Client, view.customer.telegram_id, answer_text(&view, confirm, false)));
     }
     Ok(reply)
 }
@@ -373,7 +320,7 @@ const MAX_API_KEY_LEN: usize = 256;
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 
 async fn pos_partner(cx: &Context, headers: &HeaderMap) -> ApiResult<Partner> {
-    let invalid = || unauthorized("invalid_api_key", "Send Authorization: Bearer <API key> with a valid key.");
+    let invalid = || unauthorized("invalid_api_key", ApiText::InvalidApiKey);
     let key = header(headers, AUTHORIZATION.as_str())
         .and_then(|a| a.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -389,12 +336,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<&str> {
             (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&k.len())
                 && k.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':' | b'.'))
         })
-        .ok_or_else(|| {
-            bad_request(
-                "invalid_idempotency_key",
-                "Send an Idempotency-Key header of 1 to 128 characters: letters, digits, _ - : and .",
-            )
-        })
+        .ok_or_else(|| bad_request("invalid_idempotency_key", ApiText::InvalidIdempotencyKey))
 }
 
 /// Body of `POST /api/v1/partner/credits`.
@@ -405,30 +347,14 @@ struct CreditBody {
     purchase: i64,
 }
 
-fn credit_text(lang: Language, amount: i64, partner: &str, purchase: i64, balance: i64) -> String {
-    let (amount, purchase, balance, partner) =
-        (fmt_points(amount), fmt_points(purchase), fmt_points(balance), escape_html(partner));
-    match lang {
-        Language::En => format!(
-            "🎉 <b>+{amount}</b> points from {partner} for a purchase of {purchase}. Balance: <b>{balance}</b>."
-        ),
-        Language::Ru => {
-            format!("🎉 <b>+{amount}</b> баллов от «{partner}» за покупку на {purchase}. Баланс: <b>{balance}</b>.")
-        }
-        Language::Vi => {
-            format!("🎉 <b>+{amount}</b> điểm từ {partner} cho giao dịch {purchase}. Số dư: <b>{balance}</b>.")
-        }
-    }
-}
-
 async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let partner = pos_partner(cx, req.headers()).await?;
     let key = idempotency_key(req.headers())?;
     require_json(req.headers())?;
     let body: CreditBody = serde_json::from_slice(req.body())
-        .map_err(|e| bad_request("invalid_body", format!("Invalid JSON body: {e}.")))?;
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
     let code = CustomerCode::parse(&body.customer_code)
-        .ok_or_else(|| bad_request("invalid_customer_code", "customer_code must be the 8-character code of a card."))?;
+        .ok_or_else(|| bad_request("invalid_customer_code", ApiText::InvalidCustomerCode))?;
     let now = cx.now();
     let credited = cx
         .storage()
@@ -452,13 +378,9 @@ async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
         "replayed": credited.replayed,
     }));
     if !credited.replayed && entry.amount > 0 {
-        let text = credit_text(
-            customer.language,
-            entry.amount,
-            &credited.partner.name,
-            entry.purchase.unwrap_or(body.purchase),
-            customer.balance,
-        );
+        let purchase = Pts(entry.purchase.unwrap_or(body.purchase));
+        let (name, balance) = (Esc(&credited.partner.name), Pts(customer.balance));
+        let text = customer.language.texts().pos_credited(Pts(entry.amount), name, purchase, balance);
         reply.deferred.push(notify(BotKind::Client, customer.telegram_id, text));
     }
     Ok(reply)
@@ -468,24 +390,27 @@ async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 
 async fn sentry_hook(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let config = cx.config();
-    let secret = config.sentry_webhook_secret.as_ref().ok_or_else(|| not_configured("SENTRY_WEBHOOK_SECRET"))?;
+    let secret = config
+        .sentry_webhook_secret
+        .as_ref()
+        .ok_or_else(|| not_configured(ApiText::NotConfigured("SENTRY_WEBHOOK_SECRET")))?;
     let signature = header(req.headers(), "sentry-hook-signature").unwrap_or("");
     if !sentry::verify_signature(secret.expose(), req.body(), signature) {
-        return Err(unauthorized("invalid_signature", "Sentry-Hook-Signature is missing or wrong."));
+        return Err(unauthorized("invalid_signature", ApiText::InvalidSignature));
     }
     let resource = header(req.headers(), "sentry-hook-resource").unwrap_or("");
     if !sentry::ALERT_RESOURCES.contains(&resource) {
         return Ok(Reply::ok(&json!({"status": "ignored"})));
     }
     if config.bot_token(BotKind::Alerts).is_err() {
-        return Err(not_configured("The Sentry alert bot"));
+        return Err(not_configured(ApiText::AlertBotNotConfigured));
     }
     let Some(chat) = config.sentry_alert_chat_id else {
-        return Err(not_configured("SENTRY_ALERT_CHAT_ID"));
+        return Err(not_configured(ApiText::NotConfigured("SENTRY_ALERT_CHAT_ID")));
     };
     require_json(req.headers())?;
     let payload: Value =
-        serde_json::from_slice(req.body()).map_err(|_| bad_request("invalid_body", "The body is not valid JSON."))?;
+        serde_json::from_slice(req.body()).map_err(|_| bad_request("invalid_body", ApiText::BodyNotJson))?;
     let Some(alert) = sentry::Alert::from_payload(resource, &payload) else {
         return Ok(Reply::ok(&json!({"status": "ignored"})));
     };

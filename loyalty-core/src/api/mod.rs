@@ -18,8 +18,9 @@
 //! Customers authenticate with `Authorization: tma <initData>`, the signed
 //! data Telegram gives a Mini App ([`init_data`]). Partners' POS systems use
 //! `Authorization: Bearer <api key>` and an `Idempotency-Key` header. Every
-//! error is `{"error": {"code": "snake_case", "message": "…"}}`. CORS is
-//! granted to `FRONTEND_URL` only ([`cors`]).
+//! error is `{"error": {"code": "snake_case", "message": "…"}}`; the code is
+//! stable, the message follows `Accept-Language` (ru, en or vi, English by
+//! default). CORS is granted to `FRONTEND_URL` only ([`cors`]).
 
 pub mod cors;
 mod handlers;
@@ -32,6 +33,7 @@ pub use routes::{Endpoint, ROUTES, Route};
 
 use crate::context::{Context, Task};
 use crate::ports::{ErrorReport, Rejection, StoreError};
+use crate::texts::{self, ApiText, Texts};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
@@ -64,23 +66,25 @@ pub(crate) fn new_mac(key: &[u8]) -> HmacSha256 {
     }
 }
 
-/// An error answer: status, stable code, human message, and what to report.
+/// An error answer: status, stable code, human message (in the request's
+/// language when answered), and what to report.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
     pub(crate) code: &'static str,
-    pub(crate) message: String,
+    pub(crate) message: ApiText,
     pub(crate) allow: Option<String>,
     pub(crate) report: Option<Box<ErrorReport>>,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), allow: None, report: None }
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: ApiText) -> ApiError {
+        ApiError { status, code, message, allow: None, report: None }
     }
 
-    pub(crate) fn into_response(self) -> Response<Bytes> {
-        let mut r = json_response(self.status, &json!({"error": {"code": self.code, "message": self.message}}));
+    pub(crate) fn into_response(self, t: &dyn Texts) -> Response<Bytes> {
+        let message = t.api(&self.message);
+        let mut r = json_response(self.status, &json!({"error": {"code": self.code, "message": message}}));
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             r.headers_mut().insert(http::header::ALLOW, allow);
         }
@@ -112,8 +116,7 @@ impl ApiError {
             InvalidTransition => (StatusCode::CONFLICT, "invalid_transition"),
             AlreadyPartner => (StatusCode::CONFLICT, "already_partner"),
         };
-        let message = crate::bots::common::rejection_text(crate::domain::Language::En, r);
-        ApiError::new(status, code, message)
+        ApiError::new(status, code, ApiText::Rejected(r.clone()))
     }
 }
 
@@ -124,17 +127,9 @@ impl From<StoreError> for ApiError {
             e => {
                 let temporary = e.is_temporary();
                 let mut err = if temporary {
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "unavailable",
-                        "Temporarily unavailable; retry later.",
-                    )
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", ApiText::Unavailable)
                 } else {
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        "Internal error; the team has been notified.",
-                    )
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", ApiText::Internal)
                 };
                 err.report = Some(Box::new(ErrorReport {
                     message: e.to_string(),
@@ -166,8 +161,10 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response<Bytes>
 /// (on Workers with `wait_until`, natively in a spawned task).
 pub(crate) async fn handle(cx: &Context, req: Request<Bytes>) -> ApiResponse {
     let cors = cors::Cors::evaluate(cx.config().frontend_url.as_deref(), req.headers());
+    let accept = req.headers().get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let t = texts::accept_language(accept).texts();
     let (mut response, deferred) = if req.method() == Method::OPTIONS {
-        (preflight(&req, &cors), Vec::new())
+        (preflight(&req, &cors, t), Vec::new())
     } else {
         match handlers::handle(cx, &req).await {
             Ok(reply) => (reply.response, reply.deferred),
@@ -175,7 +172,7 @@ pub(crate) async fn handle(cx: &Context, req: Request<Bytes>) -> ApiResponse {
                 if let Some(report) = e.report.take() {
                     cx.report(*report).await;
                 }
-                (e.into_response(), Vec::new())
+                (e.into_response(t), Vec::new())
             }
         }
     };
@@ -183,7 +180,7 @@ pub(crate) async fn handle(cx: &Context, req: Request<Bytes>) -> ApiResponse {
     ApiResponse { response, deferred }
 }
 
-fn preflight(req: &Request<Bytes>, cors: &cors::Cors) -> Response<Bytes> {
+fn preflight(req: &Request<Bytes>, cors: &cors::Cors, t: &dyn Texts) -> Response<Bytes> {
     let path = req.uri().path();
     let mut allowed = routes::allowed_methods(path);
     let has_origin = req.headers().contains_key(http::header::ORIGIN);
@@ -193,11 +190,10 @@ fn preflight(req: &Request<Bytes>, cors: &cors::Cors) -> Response<Bytes> {
         cors::Cors::Allowed(_) => false,
     };
     if refused {
-        return ApiError::new(StatusCode::FORBIDDEN, "cors_forbidden", "This origin may not call the API.")
-            .into_response();
+        return ApiError::new(StatusCode::FORBIDDEN, "cors_forbidden", ApiText::CorsForbidden).into_response(t);
     }
     if allowed.is_empty() {
-        return ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such route.").into_response();
+        return ApiError::new(StatusCode::NOT_FOUND, "not_found", ApiText::NotFound).into_response(t);
     }
     allowed.push("OPTIONS");
     let mut r = Response::new(Bytes::new());

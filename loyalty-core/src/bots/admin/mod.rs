@@ -10,13 +10,12 @@
 //! progress) are written in English; replies to commands use the
 //! language of the admin who wrote.
 
-pub(crate) mod texts;
-
 use super::common::settle;
 use crate::context::{Context, Outbox, Task};
 use crate::domain::{Audience, CustomerCode, Language, Partner, PartnerId, PartnerStatus, Points, TelegramUserId};
 use crate::error::Result;
 use crate::ports::{AdjustBalance, CustomerRef, Decided, NewBroadcast, PartnerDecision};
+use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
 
 use crate::domain::BotKind;
 use crate::telegram::{
@@ -48,7 +47,7 @@ pub(crate) async fn handle(cx: &Context, update: &Update) -> Result<Outbox> {
             let lang = Language::from_code(user.language_code.as_deref());
             if admin_chat != Some(m.chat.id) {
                 return Ok(if m.chat.is_private() {
-                    Outbox::one(send(m.chat.id, texts::refusal(lang), None))
+                    Outbox::one(send(m.chat.id, lang.say(Fixed::Refusal), None))
                 } else {
                     Outbox::default()
                 });
@@ -64,14 +63,14 @@ pub(crate) async fn handle(cx: &Context, update: &Update) -> Result<Outbox> {
                     let ctx = Ctx { cx, update_id: update.update_id, user: &q.from, chat, lang };
                     ctx.on_callback(q).await
                 }
-                _ => Ok(Outbox::one(answer(q, Some(texts::refusal(lang))))),
+                _ => Ok(Outbox::one(answer(q, Some(lang.say(Fixed::Refusal).into())))),
             }
         }
         _ => Ok(Outbox::default()),
     }
 }
 
-fn send(chat: i64, text: String, markup: Option<ReplyMarkup>) -> BotCall {
+fn send(chat: i64, text: impl Into<String>, markup: Option<ReplyMarkup>) -> BotCall {
     BotCall::send_message(BotKind::Admin, chat, text, markup)
 }
 
@@ -83,8 +82,8 @@ fn answer(q: &CallbackQuery, text: Option<String>) -> BotCall {
 fn decision_buttons(lang: Language, id: PartnerId) -> ReplyMarkup {
     ReplyMarkup::Inline(InlineKeyboardMarkup {
         inline_keyboard: vec![vec![
-            InlineKeyboardButton::callback(texts::button_approve(lang), format!("pa:{id}")),
-            InlineKeyboardButton::callback(texts::button_reject(lang), format!("pr:{id}")),
+            InlineKeyboardButton::callback(lang.say(Fixed::ButtonApprove), format!("pa:{id}")),
+            InlineKeyboardButton::callback(lang.say(Fixed::ButtonReject), format!("pr:{id}")),
         ]],
     })
 }
@@ -93,16 +92,16 @@ fn decision_buttons(lang: Language, id: PartnerId) -> ReplyMarkup {
 /// buttons; `None` when no admin chat is configured.
 pub(crate) fn application_notice(cx: &Context, partner: &Partner, username: Option<&str>) -> Option<BotCall> {
     let chat = cx.config().admin_chat_id?;
-    let text = texts::application(ADMIN_LANGUAGE, partner, username);
+    let text = texts::application(ADMIN_LANGUAGE.texts(), partner, username);
     Some(send(chat, text, Some(decision_buttons(ADMIN_LANGUAGE, partner.id))))
 }
 
 /// The message telling a partner about a decision, through the partner bot.
 fn partner_notice(p: &Partner) -> Option<BotCall> {
     let text = match p.status {
-        PartnerStatus::Approved => texts::partner_approved(p.language, &p.name),
-        PartnerStatus::Rejected => texts::partner_rejected(p.language, &p.name),
-        PartnerStatus::Suspended => texts::partner_suspended(p.language, &p.name),
+        PartnerStatus::Approved => p.language.texts().partner_approved(Esc(&p.name)),
+        PartnerStatus::Rejected => p.language.texts().partner_rejected(Esc(&p.name)),
+        PartnerStatus::Suspended => p.language.texts().partner_suspended(Esc(&p.name)),
         PartnerStatus::Applied => return None,
     };
     Some(BotCall::send_message(BotKind::Partner, p.telegram_id.0, text, None))
@@ -136,7 +135,12 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn reply(&self, text: String) -> Outbox {
+    /// The texts in the user's language.
+    fn t(&self) -> &'static dyn Texts {
+        self.lang.texts()
+    }
+
+    fn reply(&self, text: impl Into<String>) -> Outbox {
         Outbox::one(send(self.chat, text, None))
     }
 
@@ -151,7 +155,11 @@ impl Ctx<'_> {
     async fn on_message(&self, m: &Message) -> Result<Outbox> {
         let Some(cmd) = m.text.as_deref().and_then(Command::parse) else {
             // In a group, admins talk among themselves; only a private admin chat gets help.
-            return Ok(if m.chat.is_private() { self.reply(texts::help(self.lang)) } else { Outbox::default() });
+            return Ok(if m.chat.is_private() {
+                self.reply(self.lang.say(Fixed::AdminHelp))
+            } else {
+                Outbox::default()
+            });
         };
         if let Some(mention) = cmd.mention
             && let Some(me) = self.cx.bot_username(BotKind::Admin).await
@@ -167,7 +175,7 @@ impl Ctx<'_> {
             Action::Block(name, blocked, args) => self.block(name, args, blocked).await,
             Action::Broadcast(args) => self.broadcast(args).await,
             Action::Stats => self.stats().await,
-            Action::Help => Ok(self.reply(texts::help(self.lang))),
+            Action::Help => Ok(self.reply(self.lang.say(Fixed::AdminHelp))),
         }
     }
 
@@ -179,10 +187,10 @@ impl Ctx<'_> {
             Ok(d) => d,
             Err(text) => return Ok(Outbox::one(answer(q, Some(text)))),
         };
-        let mut out = Outbox::one(answer(q, Some(texts::decision_toast(self.lang, &d.partner, d.changed))));
+        let mut out = Outbox::one(answer(q, Some(self.t().decision_toast(&d.partner, d.changed))));
         if d.changed {
             if let Some(m) = &q.message {
-                let text = texts::decided(self.lang, &d.partner, &self.user.first_name);
+                let text = texts::decided(self.lang.texts(), &d.partner, &self.user.first_name);
                 out.push(BotCall::edit_message_text(BotKind::Admin, m.chat.id, m.message_id, text, None));
             }
             out.calls.extend(partner_notice(&d.partner));
@@ -198,12 +206,12 @@ impl Ctx<'_> {
 
     /// `/approve`, `/reject`, `/suspend` with a partner id.
     async fn decide_command(&self, name: &str, args: &str, decision: PartnerDecision) -> Result<Outbox> {
-        let Some(id) = parse_id(args) else { return Ok(self.reply(texts::usage_partner_id(self.lang, name))) };
+        let Some(id) = parse_id(args) else { return Ok(self.reply(self.t().usage_partner_id(name))) };
         let d = match self.decide(PartnerId(id), decision).await? {
             Ok(d) => d,
             Err(text) => return Ok(self.reply(text)),
         };
-        let mut out = self.reply(texts::decision_result(self.lang, &d.partner, d.changed));
+        let mut out = self.reply(self.t().decision_result(&d.partner, d.changed));
         if d.changed {
             out.calls.extend(partner_notice(&d.partner));
         }
@@ -219,15 +227,15 @@ impl Ctx<'_> {
             Err(text) => return Ok(self.reply(text)),
         };
         if partners.is_empty() {
-            return Ok(self.reply(texts::no_pending(self.lang)));
+            return Ok(self.reply(self.lang.say(Fixed::NoPending)));
         }
         let mut out = Outbox::default();
         for p in partners.iter().take(MAX_PENDING_SHOWN) {
-            let text = texts::application(self.lang, p, None);
+            let text = texts::application(self.lang.texts(), p, None);
             out.push(send(self.chat, text, Some(decision_buttons(self.lang, p.id))));
         }
         if partners.len() > MAX_PENDING_SHOWN {
-            out.push(send(self.chat, texts::more_pending(self.lang, partners.len() - MAX_PENDING_SHOWN), None));
+            out.push(send(self.chat, self.t().more_pending(partners.len() - MAX_PENDING_SHOWN), None));
         }
         Ok(out)
     }
@@ -241,10 +249,10 @@ impl Ctx<'_> {
             Err(text) => return Ok(self.reply(text)),
         };
         if partners.is_empty() {
-            return Ok(self.reply(texts::no_partners(self.lang)));
+            return Ok(self.reply(self.lang.say(Fixed::NoPartners)));
         }
-        let lines = std::iter::once(texts::partners_title(self.lang, partners.len()))
-            .chain(partners.iter().map(|p| texts::partner_line(self.lang, p)));
+        let lines = std::iter::once(self.t().partners_count(partners.len()))
+            .chain(partners.iter().map(|p| texts::partner_line(self.lang.texts(), p)));
         let mut out = Outbox::default();
         for chunk in chunks(lines) {
             out.push(send(self.chat, chunk, None));
@@ -256,16 +264,18 @@ impl Ctx<'_> {
     async fn adjust(&self, args: &str) -> Result<Outbox> {
         let (code, amount, reason) = match parse_adjust(args) {
             Ok(parts) => parts,
-            Err(AdjustError::Usage) => return Ok(self.reply(texts::usage_adjust(self.lang))),
+            Err(AdjustError::Usage) => return Ok(self.reply(self.lang.say(Fixed::UsageAdjust))),
             Err(AdjustError::Reason) => {
                 return Ok(self.reply(format!(
                     "{}\n{}",
-                    texts::reason_required(self.lang),
-                    texts::usage_adjust(self.lang)
+                    self.lang.say(Fixed::ReasonRequired),
+                    self.lang.say(Fixed::UsageAdjust)
                 )));
             }
         };
-        let Some(code) = CustomerCode::parse(code) else { return Ok(self.reply(texts::bad_code(self.lang, code))) };
+        let Some(code) = CustomerCode::parse(code) else {
+            return Ok(self.reply(self.t().not_a_code(Esc(code))));
+        };
         let cx = self.cx;
         let req = AdjustBalance {
             customer: CustomerRef::Code(code),
@@ -280,10 +290,11 @@ impl Ctx<'_> {
             Err(text) => return Ok(self.reply(text)),
         };
         let c = &a.customer;
-        let text = texts::adjusted(self.lang, c.code.as_str(), &c.first_name, a.entry.amount, c.balance, a.entry.id);
+        let text =
+            self.t().adjusted(Signed(a.entry.amount), Esc(&c.first_name), c.code.as_str(), Pts(c.balance), a.entry.id);
         let mut out = self.reply(text);
         if !a.replayed {
-            let note = texts::customer_adjusted(c.language, a.entry.amount, reason, c.balance);
+            let note = c.language.texts().customer_adjusted(Signed(a.entry.amount), Esc(reason), Pts(c.balance));
             out.push(BotCall::send_message(BotKind::Client, c.telegram_id.0, note, None));
         }
         Ok(out)
@@ -293,13 +304,15 @@ impl Ctx<'_> {
     async fn block(&self, name: &str, args: &str, blocked: bool) -> Result<Outbox> {
         let mut words = args.split_whitespace();
         let (Some(code), None) = (words.next(), words.next()) else {
-            return Ok(self.reply(texts::usage_block(self.lang, name)));
+            return Ok(self.reply(self.t().usage_block(name)));
         };
-        let Some(code) = CustomerCode::parse(code) else { return Ok(self.reply(texts::bad_code(self.lang, code))) };
+        let Some(code) = CustomerCode::parse(code) else {
+            return Ok(self.reply(self.t().not_a_code(Esc(code))));
+        };
         let cx = self.cx;
         let changed = cx.storage().set_blocked(CustomerRef::Code(code), blocked, self.admin(), cx.now()).await;
         Ok(self.reply(match settle(cx, self.lang, "bot.admin", changed).await? {
-            Ok(c) => texts::blocked(self.lang, c.code.as_str(), &c.first_name, c.blocked),
+            Ok(c) => self.t().customer_blocked(Esc(&c.first_name), c.code.as_str(), c.blocked),
             Err(text) => text,
         }))
     }
@@ -307,10 +320,10 @@ impl Ctx<'_> {
     /// `/broadcast customers|partners <text>`: queues a job and defers its delivery.
     async fn broadcast(&self, args: &str) -> Result<Outbox> {
         let Some((audience, text)) = parse_broadcast(args) else {
-            return Ok(self.reply(texts::usage_broadcast(self.lang)));
+            return Ok(self.reply(self.lang.say(Fixed::UsageBroadcast)));
         };
         if escape_html(text).chars().count() > MAX_BROADCAST_CHARS {
-            return Ok(self.reply(texts::broadcast_too_long(self.lang, MAX_BROADCAST_CHARS)));
+            return Ok(self.reply(self.t().broadcast_too_long(MAX_BROADCAST_CHARS)));
         }
         let cx = self.cx;
         let req = NewBroadcast {
@@ -324,7 +337,7 @@ impl Ctx<'_> {
             Ok(job) => job,
             Err(text) => return Ok(self.reply(text)),
         };
-        let mut out = self.reply(texts::broadcast_queued(self.lang, job.id, job.audience, job.total));
+        let mut out = self.reply(self.t().broadcast_queued(job.id, job.total, self.t().audience(job.audience)));
         if !job.done {
             out.defer(Task::Broadcast(job.id));
         }
@@ -336,7 +349,7 @@ impl Ctx<'_> {
         let cx = self.cx;
         let stats = cx.storage().program_stats(cx.now().day_start()).await;
         Ok(self.reply(match settle(cx, self.lang, "bot.admin", stats).await? {
-            Ok(s) => texts::stats(self.lang, &s),
+            Ok(s) => self.t().program_stats(&s),
             Err(text) => text,
         }))
     }

@@ -10,9 +10,7 @@
 //! `force_reply` prompt starting with "❓", and a reply to it
 //! is the question.
 
-mod texts;
-
-use crate::bots::common::{internal_error_text, rejection_text, settle};
+use crate::bots::common::settle;
 use crate::context::{Context, Outbox, Task};
 use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus, RedemptionId, TelegramUserId};
 use crate::error::{Error, Result};
@@ -27,7 +25,11 @@ use crate::telegram::{
     BotCall, CallbackQuery, Command, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message,
     ReplyKeyboardMarkup, ReplyMarkup, Update, UpdateKind, User, WebAppInfo, escape_html,
 };
-use texts::Button;
+use crate::texts::{self, Button, Esc, Fixed};
+
+/// The first character of the "ask a question" prompt. A message replying to a
+/// bot message that starts with it is a question for the assistant.
+const ASK_MARKER: &str = "❓";
 
 /// Longest question passed to the assistant, in characters.
 const MAX_QUESTION_CHARS: usize = 1000;
@@ -124,10 +126,29 @@ fn route(m: &Message) -> Action {
     Action::Unknown
 }
 
+impl Button {
+    /// The button whose label (in any language) `text` is. Matching ignores
+    /// case, surrounding spaces and the leading emoji, so a label typed by hand
+    /// works too, and a user who just switched language can still press a
+    /// button of an older keyboard.
+    fn from_label(text: &str) -> Option<Button> {
+        let wanted = normalize(text);
+        if wanted.is_empty() {
+            return None;
+        }
+        Button::ALL.into_iter().find(|b| Language::ALL.into_iter().any(|l| normalize(l.texts().button(*b)) == wanted))
+    }
+}
+
+/// A label without its leading emoji and spaces, lower-cased.
+fn normalize(s: &str) -> String {
+    s.trim().trim_start_matches(|c: char| !c.is_alphanumeric()).trim().to_lowercase()
+}
+
 /// Whether `m` replies to one of the bot's question prompts.
 fn replies_to_prompt(m: &Message) -> bool {
     m.reply_to_message.as_deref().is_some_and(|r| {
-        r.from.as_ref().is_none_or(|u| u.is_bot) && r.text.as_deref().is_some_and(|t| t.starts_with(texts::ASK_MARKER))
+        r.from.as_ref().is_none_or(|u| u.is_bot) && r.text.as_deref().is_some_and(|t| t.starts_with(ASK_MARKER))
     })
 }
 
@@ -141,7 +162,7 @@ fn reply(chat: i64, text: impl Into<String>) -> Outbox {
 
 /// The main menu: a persistent reply keyboard in `lang`.
 fn menu(cx: &Context, lang: Language) -> ReplyMarkup {
-    let b = |b| KeyboardButton { text: texts::label(lang, b).to_string(), web_app: None };
+    let b = |b| KeyboardButton { text: lang.texts().button(b).to_string(), web_app: None };
     let mut keyboard = vec![
         vec![b(Button::Balance), b(Button::History)],
         vec![b(Button::Card), b(Button::Partners)],
@@ -150,7 +171,7 @@ fn menu(cx: &Context, lang: Language) -> ReplyMarkup {
     ];
     if let Some(url) = &cx.config().frontend_url {
         let app = KeyboardButton {
-            text: texts::label(lang, Button::App).to_string(),
+            text: lang.texts().button(Button::App).to_string(),
             web_app: Some(WebAppInfo { url: url.clone() }),
         };
         if let Some(last) = keyboard.last_mut() {
@@ -185,36 +206,48 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
         Err(text) => return Ok(reply(chat, text)),
     };
     let Some(CustomerSummary { customer, recent }) = summary else {
-        return Ok(reply(chat, texts::need_start(fallback)));
+        return Ok(reply(chat, fallback.say(Fixed::NeedStart)));
     };
     let lang = customer.language;
 
     match action {
-        Action::Start(_) | Action::Menu => Ok(Outbox::one(say(chat, texts::help(lang), Some(menu(cx, lang))))),
-        Action::Unknown => Ok(Outbox::one(say(chat, texts::unknown(lang), Some(menu(cx, lang))))),
+        Action::Start(_) | Action::Menu => {
+            Ok(Outbox::one(say(chat, texts::client_help(lang.texts()), Some(menu(cx, lang)))))
+        }
+        Action::Unknown => Ok(Outbox::one(say(
+            chat,
+            format!("{}\n\n{}", lang.say(Fixed::Unknown), texts::client_help(lang.texts())),
+            Some(menu(cx, lang)),
+        ))),
         Action::Balance => {
-            let mut text = texts::balance(lang, customer.balance, &recent);
+            let mut text = texts::balance(lang.texts(), customer.balance, &recent);
             if customer.blocked {
-                text = format!("{text}\n\n{}", texts::blocked(lang));
+                text = format!("{text}\n\n{}", lang.say(Fixed::Blocked));
             }
             Ok(reply(chat, text))
         }
-        Action::History => Ok(reply(chat, texts::history(lang, &recent))),
-        Action::Card if customer.blocked => Ok(reply(chat, texts::blocked(lang))),
+        Action::History => Ok(reply(chat, texts::history(lang.texts(), &recent))),
+        Action::Card if customer.blocked => Ok(reply(chat, lang.say(Fixed::Blocked))),
         Action::Card => Ok(card(cx, chat, &customer).await),
         Action::Partners => {
             let list = cx.storage().list_partners(Some(PartnerStatus::Approved)).await;
             match settle(cx, lang, CONTEXT, list).await? {
-                Ok(list) => Ok(reply(chat, texts::partners(lang, &list, MAX_PARTNER_LINES))),
+                Ok(list) => Ok(reply(chat, texts::partners(lang.texts(), &list, MAX_PARTNER_LINES))),
                 Err(text) => Ok(reply(chat, text)),
             }
         }
-        Action::Invite if customer.blocked => Ok(reply(chat, texts::blocked(lang))),
+        Action::Invite if customer.blocked => Ok(reply(chat, lang.say(Fixed::Blocked))),
         Action::Invite => {
-            let bonus = cx.config().referral_bonus;
+            let (t, bonus) = (lang.texts(), cx.config().referral_bonus);
             let text = match cx.bot_username(BotKind::Client).await {
-                Some(bot) => texts::invite(lang, &format!("https://t.me/{bot}?start=ref_{}", customer.code), bonus),
-                None => texts::invite_code_only(lang, customer.code.as_str(), bonus),
+                Some(bot) => {
+                    let reward = if bonus > 0 { t.invite_reward(bonus) } else { String::new() };
+                    t.invite(Esc(&format!("https://t.me/{bot}?start=ref_{}", customer.code)), &reward)
+                }
+                None => {
+                    let reward = if bonus > 0 { t.invite_code_reward(bonus) } else { String::new() };
+                    t.invite_code_only(Esc(customer.code.as_str()), &reward)
+                }
             };
             Ok(reply(chat, text))
         }
@@ -222,18 +255,18 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
         Action::Language => {
             let buttons = Language::ALL
                 .into_iter()
-                .map(|l| InlineKeyboardButton::callback(texts::language_name(l), format!("lang:{}", l.code())))
+                .map(|l| InlineKeyboardButton::callback(l.say(Fixed::LanguageName), format!("lang:{}", l.code())))
                 .collect();
             let kb = InlineKeyboardMarkup { inline_keyboard: vec![buttons] };
-            Ok(Outbox::one(say(chat, texts::language_choose(lang), Some(ReplyMarkup::Inline(kb)))))
+            Ok(Outbox::one(say(chat, lang.say(Fixed::LanguageChoose), Some(ReplyMarkup::Inline(kb)))))
         }
         Action::App => Ok(Outbox::one(match &cx.config().frontend_url {
             Some(url) => {
-                let button = InlineKeyboardButton::web_app(texts::label(lang, Button::App), url.clone());
+                let button = InlineKeyboardButton::web_app(lang.texts().button(Button::App), url.clone());
                 let kb = InlineKeyboardMarkup { inline_keyboard: vec![vec![button]] };
-                say(chat, texts::app_open(lang), Some(ReplyMarkup::Inline(kb)))
+                say(chat, lang.say(Fixed::AppOpen), Some(ReplyMarkup::Inline(kb)))
             }
-            None => say(chat, texts::app_unavailable(lang), None),
+            None => say(chat, lang.say(Fixed::AppUnavailable), None),
         })),
     }
 }
@@ -270,16 +303,17 @@ async fn start(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Outbo
     let lang = c.language;
     let mut text = if reg.created {
         let bonus = reg.welcome.as_ref().map_or(0, |e| e.amount);
-        texts::welcome(lang, &from.first_name, bonus, c.balance)
+        let bonus = if bonus > 0 { lang.texts().welcome_bonus(bonus) } else { String::new() };
+        lang.texts().welcome(Esc(&from.first_name), &bonus, c.balance)
     } else {
-        texts::welcome_back(lang, &from.first_name, c.balance)
+        lang.texts().welcome_back(Esc(&from.first_name), c.balance)
     };
     if c.blocked {
-        text = format!("{text}\n\n{}", texts::blocked(lang));
+        text = format!("{text}\n\n{}", lang.say(Fixed::Blocked));
     }
     let mut out = Outbox::one(say(chat, text, Some(menu(cx, lang))));
     if let Some((referrer, entry)) = &reg.referral {
-        let note = texts::referral_credited(referrer.language, &from.first_name, entry.amount, referrer.balance);
+        let note = referrer.language.texts().referral_credited(Esc(&from.first_name), entry.amount, referrer.balance);
         out.push(say(referrer.telegram_id.0, note, None));
     }
     Ok(out)
@@ -290,7 +324,7 @@ async fn card(cx: &Context, chat: i64, customer: &Customer) -> Outbox {
     let lang = customer.language;
     let code = customer.code.as_str();
     let Some(partner_bot) = cx.bot_username(BotKind::Partner).await else {
-        return reply(chat, texts::card_code_only(lang, code));
+        return reply(chat, lang.texts().card_code_only(Esc(code)));
     };
     let link = format!("https://t.me/{partner_bot}?start=c_{code}");
     match QrMatrix::encode(&link) {
@@ -299,10 +333,10 @@ async fn card(cx: &Context, chat: i64, customer: &Customer) -> Outbox {
             chat,
             qr.to_png(8).into(),
             "card.png",
-            texts::card_caption(lang, code),
+            lang.texts().card_caption(Esc(code)),
             None,
         )),
-        Err(_) => reply(chat, texts::card_code_only(lang, code)),
+        Err(_) => reply(chat, lang.texts().card_code_only(Esc(code))),
     }
 }
 
@@ -310,30 +344,34 @@ async fn card(cx: &Context, chat: i64, customer: &Customer) -> Outbox {
 async fn ask(cx: &Context, chat: i64, customer: &Customer, question: Option<String>) -> Result<Outbox> {
     let lang = customer.language;
     if customer.blocked {
-        return Ok(reply(chat, texts::blocked(lang)));
+        return Ok(reply(chat, lang.say(Fixed::Blocked)));
     }
     if cx.ports().assistant.is_none() {
-        return Ok(reply(chat, texts::assistant_unavailable(lang)));
+        return Ok(reply(chat, lang.say(Fixed::AssistantUnavailable)));
     }
     let question = question.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
     let Some(question) = question else {
         let markup =
-            ForceReply { force_reply: true, input_field_placeholder: Some(texts::ask_placeholder(lang).into()) };
-        return Ok(Outbox::one(say(chat, texts::ask_prompt(lang), Some(ReplyMarkup::ForceReply(markup)))));
+            ForceReply { force_reply: true, input_field_placeholder: Some(lang.say(Fixed::AskPlaceholder).into()) };
+        return Ok(Outbox::one(say(
+            chat,
+            format!("{ASK_MARKER} {}", lang.say(Fixed::AskPrompt)),
+            Some(ReplyMarkup::ForceReply(markup)),
+        )));
     };
     if question.chars().count() > MAX_QUESTION_CHARS {
-        return Ok(reply(chat, texts::question_too_long(lang, MAX_QUESTION_CHARS)));
+        return Ok(reply(chat, lang.texts().question_too_long(MAX_QUESTION_CHARS)));
     }
     let limit = cx.config().assistant_daily_limit;
     let day = cx.now().day_start();
     let allowed = cx.storage().consume_quota(QuotaKind::Assistant, customer.telegram_id, day, limit).await;
     match settle(cx, lang, CONTEXT, allowed).await? {
         Ok(true) => {
-            let mut out = reply(chat, texts::thinking(lang));
+            let mut out = reply(chat, lang.say(Fixed::Thinking));
             out.defer(Task::Answer { chat_id: chat, customer: customer.id, language: lang, question });
             Ok(out)
         }
-        Ok(false) => Ok(reply(chat, texts::quota_exhausted(lang, limit))),
+        Ok(false) => Ok(reply(chat, lang.texts().quota_exhausted(limit))),
         Err(text) => Ok(reply(chat, text)),
     }
 }
@@ -372,10 +410,10 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
     };
     let lang = customer.as_ref().map_or(fallback, |c| c.language);
     let Some(callback) = q.data.as_deref().and_then(Callback::parse) else {
-        return Ok(Outbox::one(answer(texts::stale_button(lang))));
+        return Ok(Outbox::one(answer(lang.say(Fixed::StaleButton))));
     };
     if customer.is_none() {
-        return Ok(Outbox::one(answer(texts::need_start(lang))));
+        return Ok(Outbox::one(answer(lang.say(Fixed::NeedStart))));
     }
     // The message with the button (absent for inline-mode messages).
     let target = q.message.as_ref().map(|m| (m.chat.id, m.message_id));
@@ -388,11 +426,11 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
             match settle(cx, lang, CONTEXT, result).await? {
                 Ok(c) => {
                     let lang = c.language;
-                    let mut out = Outbox::one(answer(texts::language_set(lang)));
-                    if let Some(e) = edit(texts::language_set(lang).to_string()) {
+                    let mut out = Outbox::one(answer(lang.say(Fixed::LanguageSet)));
+                    if let Some(e) = edit(lang.say(Fixed::LanguageSet).to_string()) {
                         out.push(e);
                     }
-                    out.push(say(q.from.id, texts::help(lang), Some(menu(cx, lang))));
+                    out.push(say(q.from.id, texts::client_help(lang.texts()), Some(menu(cx, lang))));
                     Ok(out)
                 }
                 Err(text) => Ok(Outbox::one(answer(&text))),
@@ -409,7 +447,7 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
             let view = match result {
                 Ok(v) => v,
                 Err(StoreError::Rejected(r)) => {
-                    let text = rejection_text(lang, &r);
+                    let text = lang.texts().rejection(&r);
                     let mut out = Outbox::one(answer(&text));
                     // A request that can no longer be answered loses its buttons;
                     // someone else's request (a forged press) leaves the message alone.
@@ -429,26 +467,29 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
                         temporary: false,
                     })
                     .await;
-                    return Ok(Outbox::one(answer(internal_error_text(lang))));
+                    return Ok(Outbox::one(answer(lang.say(Fixed::InternalError))));
                 }
             };
             let (c, p, r) = (&view.customer, &view.partner, &view.request);
             if view.replayed {
-                let text =
-                    if confirm { texts::already_confirmed(c.language) } else { texts::already_declined(c.language) };
+                let text = if confirm {
+                    c.language.say(Fixed::AlreadyConfirmed)
+                } else {
+                    c.language.say(Fixed::AlreadyDeclined)
+                };
                 return Ok(Outbox::one(answer(text)));
             }
             let (toast, edited, note) = if confirm {
                 (
-                    texts::redemption_confirmed_toast(c.language),
-                    texts::redemption_confirmed(c.language, &p.name, r.points, c.balance),
-                    texts::partner_confirmed(p.language, c.code.as_str(), r.points, r.id.0, c.balance),
+                    c.language.say(Fixed::RedemptionConfirmedToast),
+                    c.language.texts().redemption_confirmed(Esc(&p.name), r.points, c.balance),
+                    p.language.texts().partner_confirmed(Esc(c.code.as_str()), r.points, r.id.0, c.balance),
                 )
             } else {
                 (
-                    texts::redemption_declined_toast(c.language),
-                    texts::redemption_declined(c.language, &p.name, r.points),
-                    texts::partner_declined(p.language, c.code.as_str(), r.points, r.id.0),
+                    c.language.say(Fixed::RedemptionDeclinedToast),
+                    c.language.texts().redemption_declined(Esc(&p.name), r.points),
+                    p.language.texts().partner_declined(Esc(c.code.as_str()), r.points, r.id.0),
                 )
             };
             let mut out = Outbox::one(answer(toast));
@@ -473,7 +514,7 @@ pub(crate) async fn answer_question(
     let text = match compose_answer(cx, customer, language, question).await {
         Ok(answer) if !answer.trim().is_empty() => escape_html(&truncate_chars(answer.trim(), MAX_ANSWER_CHARS)),
         // Telegram refuses empty messages; an empty answer is no answer.
-        Ok(_) => texts::assistant_failed(language).to_string(),
+        Ok(_) => language.say(Fixed::AssistantFailed).to_string(),
         Err(e) => {
             cx.report(ErrorReport {
                 message: e.to_string(),
@@ -484,9 +525,9 @@ pub(crate) async fn answer_question(
             .await;
             match e {
                 Error::Assistant(crate::ports::AssistantError::Unavailable) => {
-                    texts::assistant_unavailable(language).to_string()
+                    language.say(Fixed::AssistantUnavailable).to_string()
                 }
-                _ => texts::assistant_failed(language).to_string(),
+                _ => language.say(Fixed::AssistantFailed).to_string(),
             }
         }
     };
@@ -516,7 +557,7 @@ async fn compose_answer(cx: &Context, customer: CustomerId, language: Language, 
         .map(|p| format!("{} ({}): {} %", p.name, p.category, texts::percent(p.terms.earn_rate_bps, '.')))
         .collect();
     let program =
-        cx.bot_display_name(BotKind::Client).await.unwrap_or_else(|| texts::program_fallback(language).to_string());
+        cx.bot_display_name(BotKind::Client).await.unwrap_or_else(|| language.say(Fixed::ProgramFallback).to_string());
     let context = AssistantContext { program, language, balance, partners };
     Ok(assistant.answer(question, &context).await?)
 }
@@ -562,6 +603,21 @@ mod tests {
         // A menu button pressed while replying to the prompt is still a button.
         assert_eq!(route(&msg("💰 Balance", Some(("❓ Ask", true)))), Action::Balance);
         assert_eq!(route(&msg("hello", None)), Action::Unknown);
+    }
+
+    #[test]
+    fn labels_are_unique_and_round_trip_in_every_language() {
+        let mut seen = std::collections::HashSet::new();
+        for l in Language::ALL.into_iter().flat_map(|lang| Button::ALL.map(|b| (lang.texts().button(b), b))) {
+            assert!(seen.insert(normalize(l.0)), "duplicate label {}", l.0);
+            assert_eq!(Button::from_label(l.0), Some(l.1));
+            assert_eq!(Button::from_label(&format!("  {}  ", l.0.to_uppercase())), Some(l.1));
+        }
+        for (text, b) in
+            [("balance", Some(Button::Balance)), ("баланс", Some(Button::Balance)), ("💰", None), ("", None)]
+        {
+            assert_eq!(Button::from_label(text), b);
+        }
     }
 
     #[test]

@@ -13,13 +13,12 @@
 //! (`tg:partner:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
 //! returns the first result and notifies nobody twice.
 
-pub(crate) mod texts;
-
 use super::common::{self, settle};
 use crate::context::{Context, Outbox};
 use crate::domain::{CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, TelegramUserId, rules};
 use crate::error::Result;
 use crate::ports::{CreditPurchase, CustomerRef, OpenRedemption, PartnerRef, Rejection, ReverseEntry};
+use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
 
 use crate::domain::BotKind;
 use crate::telegram::{
@@ -117,12 +116,12 @@ async fn context<'a>(cx: &'a Context, update_id: i64, user: &'a User) -> Result<
     }
 }
 
-fn send(chat: i64, text: String, markup: Option<ReplyMarkup>) -> BotCall {
+fn send(chat: i64, text: impl Into<String>, markup: Option<ReplyMarkup>) -> BotCall {
     BotCall::send_message(BotKind::Partner, chat, text, markup)
 }
 
-fn force_reply(placeholder: String) -> Option<ReplyMarkup> {
-    Some(ReplyMarkup::ForceReply(ForceReply { force_reply: true, input_field_placeholder: Some(placeholder) }))
+fn force_reply(placeholder: &str) -> Option<ReplyMarkup> {
+    Some(ReplyMarkup::ForceReply(ForceReply { force_reply: true, input_field_placeholder: Some(placeholder.into()) }))
 }
 
 async fn on_message(cx: &Context, update_id: i64, m: &Message) -> Result<Outbox> {
@@ -175,19 +174,36 @@ async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<
         return Ok(out);
     }
     let Some(code) = CustomerCode::parse(code) else {
-        out.push(ctx.reply(texts::bad_code(ctx.lang, code)));
+        out.push(ctx.reply(ctx.lang.texts().partner_bad_code(Esc(code))));
         return Ok(out);
     };
     out.push(ctx.prompt_for(kind, &code));
     Ok(out)
 }
 
+/// The `force_reply` question for a credit ([`CREDIT_MARKER`]) or a redemption
+/// ([`REDEEM_MARKER`]): marker, customer code, question; and its placeholder.
+fn prompt_text(lang: Language, marker: &str, code: &str) -> (String, &'static str) {
+    let t = lang.texts();
+    let (question, placeholder) = if marker == CREDIT_MARKER {
+        (t.fixed(Fixed::CreditPrompt), t.fixed(Fixed::AmountPlaceholder))
+    } else {
+        (t.fixed(Fixed::RedeemPrompt), t.fixed(Fixed::RedeemPlaceholder))
+    };
+    (format!("{marker} {code} — {question}"), placeholder)
+}
+
 impl Ctx<'_> {
+    /// The texts in the user's language.
+    fn t(&self) -> &'static dyn Texts {
+        self.lang.texts()
+    }
+
     fn chat(&self) -> i64 {
         self.user.id
     }
 
-    fn reply(&self, text: String) -> BotCall {
+    fn reply(&self, text: impl Into<String>) -> BotCall {
         send(self.chat(), text, None)
     }
 
@@ -198,14 +214,20 @@ impl Ctx<'_> {
     /// What the person should know about their standing, as text.
     fn status_text(&self) -> String {
         match &self.partner {
-            None => texts::not_a_partner(self.lang),
+            None => self.lang.say(Fixed::NotAPartner).into(),
             Some(p) => match p.status {
-                PartnerStatus::Applied => texts::application_pending(self.lang, &p.name),
-                PartnerStatus::Rejected => texts::application_rejected(self.lang),
-                PartnerStatus::Suspended => texts::suspended(self.lang),
-                PartnerStatus::Approved => texts::help(self.lang),
+                PartnerStatus::Applied => self.t().application_pending(Esc(&p.name)),
+                PartnerStatus::Rejected => self.lang.say(Fixed::ApplicationRejected).into(),
+                PartnerStatus::Suspended => self.lang.say(Fixed::Suspended).into(),
+                PartnerStatus::Approved => self.lang.say(Fixed::PartnerHelp).into(),
             },
         }
+    }
+
+    /// Greeting of an approved partner, with the command list.
+    fn welcome_back(&self, p: &Partner) -> String {
+        let t = self.lang.texts();
+        format!("{}\n\n{}", t.partner_greeting(Esc(&p.name)), t.fixed(Fixed::PartnerHelp))
     }
 
     fn status_or_help(&self) -> Outbox {
@@ -218,16 +240,13 @@ impl Ctx<'_> {
     }
 
     fn apply_prompt(&self) -> BotCall {
-        send(self.chat(), texts::apply_prompt(self.lang), force_reply(texts::apply_placeholder(self.lang)))
+        let text = format!("{APPLY_MARKER} {}", self.lang.say(Fixed::ApplyPrompt));
+        send(self.chat(), text, force_reply(self.lang.say(Fixed::ApplyPlaceholder)))
     }
 
     /// The `force_reply` question for a credit ([`CREDIT_MARKER`]) or a redemption.
     fn prompt_for(&self, marker: &str, code: &CustomerCode) -> BotCall {
-        let (text, placeholder) = if marker == CREDIT_MARKER {
-            (texts::credit_prompt(self.lang, code.as_str()), texts::amount_placeholder(self.lang))
-        } else {
-            (texts::redeem_prompt(self.lang, code.as_str()), texts::redeem_placeholder(self.lang))
-        };
+        let (text, placeholder) = prompt_text(self.lang, marker, code.as_str());
         send(self.chat(), text, force_reply(placeholder))
     }
 
@@ -251,11 +270,11 @@ impl Ctx<'_> {
             None => Outbox::one(self.apply_prompt()),
             Some(p) => match p.status {
                 PartnerStatus::Rejected => {
-                    let mut out = Outbox::one(self.reply(texts::application_rejected(self.lang)));
+                    let mut out = Outbox::one(self.reply(self.lang.say(Fixed::ApplicationRejected)));
                     out.push(self.apply_prompt());
                     out
                 }
-                PartnerStatus::Approved => Outbox::one(self.reply(texts::welcome_back(self.lang, &p.name))),
+                PartnerStatus::Approved => Outbox::one(self.reply(self.welcome_back(p))),
                 PartnerStatus::Applied | PartnerStatus::Suspended => self.status_or_help(),
             },
         }
@@ -267,13 +286,13 @@ impl Ctx<'_> {
             && p.status != PartnerStatus::Rejected
         {
             return Ok(match p.status {
-                PartnerStatus::Approved => Outbox::one(self.reply(texts::welcome_back(self.lang, &p.name))),
+                PartnerStatus::Approved => Outbox::one(self.reply(self.welcome_back(p))),
                 _ => self.status_or_help(),
             });
         }
         let Some((name, category)) = parse_application(input) else {
-            let text = texts::application_format_error(self.lang);
-            return Ok(Outbox::one(send(self.chat(), text, force_reply(texts::apply_placeholder(self.lang)))));
+            let text = format!("{APPLY_MARKER} {}", self.lang.say(Fixed::ApplicationFormatError));
+            return Ok(Outbox::one(send(self.chat(), text, force_reply(self.lang.say(Fixed::ApplyPlaceholder)))));
         };
         let cx = self.cx;
         let req = crate::ports::PartnerApplication {
@@ -290,9 +309,9 @@ impl Ctx<'_> {
         };
         let p = &applied.partner;
         if !applied.created {
-            return Ok(Outbox::one(self.reply(texts::application_pending(self.lang, &p.name))));
+            return Ok(Outbox::one(self.reply(self.t().application_pending(Esc(&p.name)))));
         }
-        let mut out = Outbox::one(self.reply(texts::application_received(self.lang, &p.name, &p.category)));
+        let mut out = Outbox::one(self.reply(self.t().application_received(Esc(&p.name), Esc(&p.category))));
         if let Some(notice) = super::admin::application_notice(cx, p, self.user.username.as_deref()) {
             out.push(notice);
         }
@@ -303,7 +322,7 @@ impl Ctx<'_> {
     async fn scan(&self, code: &str) -> Result<Outbox> {
         match CustomerCode::parse(code) {
             Some(code) => self.show_customer(code).await,
-            None => Ok(Outbox::one(self.reply(texts::bad_code(self.lang, code)))),
+            None => Ok(Outbox::one(self.reply(self.t().partner_bad_code(Esc(code))))),
         }
     }
 
@@ -317,17 +336,20 @@ impl Ctx<'_> {
         let customer = match settle(cx, self.lang, "bot.partner", found).await? {
             Ok(Some(s)) => s.customer,
             Ok(None) => {
-                return Ok(Outbox::one(self.reply(common::rejection_text(self.lang, &Rejection::UnknownCustomer))));
+                return Ok(Outbox::one(self.reply(self.t().rejection(&Rejection::UnknownCustomer))));
             }
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
         let code = customer.code.as_str();
-        let text = texts::customer_card(self.lang, code, &customer.first_name, customer.balance, customer.blocked);
+        let mut text = self.t().customer_card(Esc(&customer.first_name), code, Pts(customer.balance));
+        if customer.blocked {
+            text = format!("{text}\n{}", self.lang.say(Fixed::CustomerCardBlocked));
+        }
         let markup = (!customer.blocked).then(|| {
             ReplyMarkup::Inline(InlineKeyboardMarkup {
                 inline_keyboard: vec![vec![
-                    InlineKeyboardButton::callback(texts::button_credit(self.lang), format!("cr:{code}")),
-                    InlineKeyboardButton::callback(texts::button_redeem(self.lang), format!("rq:{code}")),
+                    InlineKeyboardButton::callback(self.lang.say(Fixed::ButtonCredit), format!("cr:{code}")),
+                    InlineKeyboardButton::callback(self.lang.say(Fixed::ButtonRedeem), format!("rq:{code}")),
                 ]],
             })
         });
@@ -341,13 +363,17 @@ impl Ctx<'_> {
         }
         let (code, amount) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
         if code.is_empty() || amount.trim().is_empty() {
-            return Ok(self.usage(texts::usage_credit(self.lang)));
+            return Ok(self.usage(self.lang.say(Fixed::UsageCredit)));
         }
         let Some(code) = CustomerCode::parse(code) else {
-            return Ok(Outbox::one(self.reply(texts::bad_code(self.lang, code))));
+            return Ok(Outbox::one(self.reply(self.t().partner_bad_code(Esc(code)))));
         };
         let Some(purchase) = common::parse_amount(amount) else {
-            return Ok(self.usage(format!("{}\n{}", texts::bad_amount(self.lang), texts::usage_credit(self.lang))));
+            return Ok(self.usage(format!(
+                "{}\n{}",
+                self.lang.say(Fixed::BadAmount),
+                self.lang.say(Fixed::UsageCredit)
+            )));
         };
         self.credit(code, purchase).await
     }
@@ -358,19 +384,19 @@ impl Ctx<'_> {
             return Ok(self.status_or_help());
         }
         let Some(code) = code_in_prompt(prompt) else {
-            return Ok(self.usage(texts::usage_credit(self.lang)));
+            return Ok(self.usage(self.lang.say(Fixed::UsageCredit)));
         };
         match common::parse_amount(text) {
             Some(purchase) => self.credit(code, purchase).await,
             None => {
-                let mut out = Outbox::one(self.reply(texts::bad_amount(self.lang)));
+                let mut out = Outbox::one(self.reply(self.lang.say(Fixed::BadAmount)));
                 out.push(self.prompt_for(CREDIT_MARKER, &code));
                 Ok(out)
             }
         }
     }
 
-    fn usage(&self, text: String) -> Outbox {
+    fn usage(&self, text: impl Into<String>) -> Outbox {
         Outbox::one(self.reply(text))
     }
 
@@ -393,13 +419,23 @@ impl Ctx<'_> {
         let (customer, entry) = (&c.customer, &c.entry);
         let code = customer.code.as_str();
         if entry.amount == 0 {
-            return Ok(Outbox::one(self.reply(texts::credited_nothing(self.lang, code, purchase))));
+            return Ok(Outbox::one(self.reply(self.t().credited_nothing(code, Pts(purchase)))));
         }
-        let text =
-            texts::credited(self.lang, entry.amount, code, &customer.first_name, purchase, customer.balance, entry.id);
+        let text = self.t().credited(
+            Signed(entry.amount),
+            Esc(&customer.first_name),
+            code,
+            Pts(purchase),
+            Pts(customer.balance),
+            entry.id,
+        );
         let mut out = Outbox::one(self.reply(text));
         if !c.replayed {
-            let note = texts::customer_credited(customer.language, entry.amount, &partner.name, customer.balance);
+            let note = customer.language.texts().customer_credited(
+                Signed(entry.amount),
+                Esc(&partner.name),
+                Pts(customer.balance),
+            );
             out.push(BotCall::send_message(BotKind::Client, customer.telegram_id.0, note, None));
         }
         Ok(out)
@@ -411,14 +447,14 @@ impl Ctx<'_> {
             return Ok(self.status_or_help());
         }
         let [code, points, purchase] = args.split_whitespace().collect::<Vec<_>>()[..] else {
-            return Ok(self.usage(texts::usage_redeem(self.lang)));
+            return Ok(self.usage(self.lang.say(Fixed::UsageRedeem)));
         };
         let Some(code) = CustomerCode::parse(code) else {
-            return Ok(Outbox::one(self.reply(texts::bad_code(self.lang, code))));
+            return Ok(Outbox::one(self.reply(self.t().partner_bad_code(Esc(code)))));
         };
         match (common::parse_amount(points), common::parse_amount(purchase)) {
             (Some(points), Some(purchase)) => self.redeem(code, points, purchase).await,
-            _ => Ok(self.usage(format!("{}\n{}", texts::bad_amount(self.lang), texts::usage_redeem(self.lang)))),
+            _ => Ok(self.usage(format!("{}\n{}", self.lang.say(Fixed::BadAmount), self.lang.say(Fixed::UsageRedeem)))),
         }
     }
 
@@ -428,13 +464,13 @@ impl Ctx<'_> {
             return Ok(self.status_or_help());
         }
         let Some(code) = code_in_prompt(prompt) else {
-            return Ok(self.usage(texts::usage_redeem(self.lang)));
+            return Ok(self.usage(self.lang.say(Fixed::UsageRedeem)));
         };
         let numbers: Vec<Option<Points>> = text.split_whitespace().map(common::parse_amount).collect();
         match numbers[..] {
             [Some(points), Some(purchase)] => self.redeem(code, points, purchase).await,
             _ => {
-                let mut out = Outbox::one(self.reply(texts::bad_amount(self.lang)));
+                let mut out = Outbox::one(self.reply(self.lang.say(Fixed::BadAmount)));
                 out.push(self.prompt_for(REDEEM_MARKER, &code));
                 Ok(out)
             }
@@ -459,16 +495,26 @@ impl Ctx<'_> {
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
         let (r, customer) = (&v.request, &v.customer);
-        let text =
-            texts::redemption_sent(self.lang, r.id, customer.code.as_str(), &customer.first_name, r.points, r.purchase);
+        let text = self.t().redemption_sent(
+            r.id,
+            Esc(&customer.first_name),
+            customer.code.as_str(),
+            Pts(r.points),
+            Pts(r.purchase),
+        );
         let mut out = Outbox::one(self.reply(text));
         if !v.replayed {
             let lang = customer.language;
-            let ask = texts::customer_redemption_request(lang, &partner.name, r.points, r.purchase, customer.balance);
+            let ask = lang.texts().customer_redemption_request(
+                Esc(&partner.name),
+                Pts(r.points),
+                Pts(r.purchase),
+                Pts(customer.balance),
+            );
             let buttons = InlineKeyboardMarkup {
                 inline_keyboard: vec![vec![
-                    InlineKeyboardButton::callback(texts::button_confirm(lang), format!("rc:{}", r.id)),
-                    InlineKeyboardButton::callback(texts::button_decline(lang), format!("rd:{}", r.id)),
+                    InlineKeyboardButton::callback(lang.say(Fixed::ButtonConfirm), format!("rc:{}", r.id)),
+                    InlineKeyboardButton::callback(lang.say(Fixed::ButtonDecline), format!("rd:{}", r.id)),
                 ]],
             };
             let call =
@@ -482,7 +528,7 @@ impl Ctx<'_> {
     async fn reverse(&self, args: &str) -> Result<Outbox> {
         let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
         let Some(entry) = parse_entry_id(args) else {
-            return Ok(Outbox::one(self.reply(texts::usage_reverse(self.lang))));
+            return Ok(Outbox::one(self.reply(self.lang.say(Fixed::UsageReverse))));
         };
         let cx = self.cx;
         let now = cx.now();
@@ -498,10 +544,11 @@ impl Ctx<'_> {
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
         let (customer, amount) = (&r.customer, r.reversal.amount);
-        let text = texts::reversed(self.lang, r.original.id, amount, customer.code.as_str(), customer.balance);
+        let text = self.t().reversed(r.original.id, Signed(amount), customer.code.as_str(), Pts(customer.balance));
         let mut out = Outbox::one(self.reply(text));
         if !r.replayed && amount != 0 {
-            let note = texts::customer_reversed(customer.language, &partner.name, amount, customer.balance);
+            let note =
+                customer.language.texts().customer_reversed(Esc(&partner.name), Signed(amount), Pts(customer.balance));
             out.push(BotCall::send_message(BotKind::Client, customer.telegram_id.0, note, None));
         }
         Ok(out)
@@ -515,7 +562,7 @@ impl Ctx<'_> {
         let week = today.plus(-6 * crate::domain::Timestamp::DAY);
         let found = cx.storage().partner_stats(PartnerRef::Id(partner.id), today, week).await;
         Ok(Outbox::one(self.reply(match settle(cx, self.lang, "bot.partner", found).await? {
-            Ok(s) => texts::stats(self.lang, &s),
+            Ok(s) => texts::partner_stats(self.lang.texts(), &s),
             Err(text) => text,
         })))
     }
@@ -527,7 +574,7 @@ impl Ctx<'_> {
         let key = format!("lk_{}", cx.random_hex(32));
         let stored = cx.storage().set_partner_api_key(PartnerRef::Id(partner.id), rules::hash_api_key(&key)).await;
         Ok(Outbox::one(self.reply(match settle(cx, self.lang, "bot.partner", stored).await? {
-            Ok(_) => texts::api_key(self.lang, &key),
+            Ok(_) => self.t().api_key(&key),
             Err(text) => text,
         })))
     }
@@ -581,9 +628,9 @@ mod tests {
     fn reads_the_code_back_from_prompts() {
         for lang in Language::ALL {
             let code = CustomerCode::parse("ABCD2345");
-            let credit = texts::credit_prompt(lang, "ABCD2345");
+            let (credit, _) = prompt_text(lang, CREDIT_MARKER, "ABCD2345");
             assert_eq!(code_in_prompt(credit.trim_start_matches(CREDIT_MARKER)), code);
-            let redeem = texts::redeem_prompt(lang, "ABCD2345");
+            let (redeem, _) = prompt_text(lang, REDEEM_MARKER, "ABCD2345");
             assert_eq!(code_in_prompt(redeem.trim_start_matches(REDEEM_MARKER)), code);
         }
         assert_eq!(code_in_prompt(" purchase amount?"), None);

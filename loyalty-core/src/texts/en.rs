@@ -1,0 +1,472 @@
+use super::*;
+
+/// The English texts.
+pub(super) struct En;
+
+impl Texts for En {
+    // ------------------------------------------------------------ common
+    fn fixed(&self, m: Fixed) -> &'static str {
+        use Fixed::*;
+        match m {
+            // common
+            InternalError => "Something went wrong on our side. The team has been notified; please try again later.",
+            LanguageName => "🇬🇧 English",
+            EnglishName => "English",
+            // client bot
+            Blocked => "⛔ Your account is blocked: you cannot earn or spend points. Please contact support.",
+            NeedStart => "To get started, send /start.",
+            HelpTitle => "Here is what I can do:",
+            HelpCommands => "Commands: /balance /history /card /partners /invite /ask /language /app /menu",
+            Unknown => "🤔 Sorry, I did not get that. Please use the menu buttons.",
+            BalanceRecent => "Recent operations:",
+            NoHistory => "📜 No operations yet.",
+            HistoryTitle => "📜 Recent operations:",
+            NoPartnersYet => "🏪 No partners yet — coming soon!",
+            PartnersTitle => "🏪 Where to earn and spend points:",
+            AskPrompt => "Ask a question about the program — reply to this message.",
+            AskPlaceholder => "Your question",
+            AssistantUnavailable => {
+                "💬 The assistant is not available right now. See “🏪 Partners” or ask at the checkout."
+            }
+            Thinking => "🤔 Thinking…",
+            AssistantFailed => "😔 Sorry, I could not answer that right now. Please try again a bit later.",
+            ProgramFallback => "loyalty program",
+            LanguageChoose => "🌐 Choose your language:",
+            LanguageSet => "✅ Language: English.",
+            AppOpen => "📱 Open the program's app:",
+            AppUnavailable => "📱 The app is not available yet — you can do everything right here in the chat.",
+            RedemptionConfirmedToast => "✅ Payment confirmed",
+            RedemptionDeclinedToast => "Request declined",
+            AlreadyConfirmed => "Already confirmed",
+            AlreadyDeclined => "Already declined",
+            StaleButton => "This button is no longer active.",
+            // partner bot
+            ApplyPrompt => {
+                "<b>Become a partner of the loyalty program.</b>\nYour customers earn points on every purchase and pay \
+                 with them at your place; you credit and redeem points right here.\n\nTo apply, <b>reply to this \
+                 message</b> with your business name and category separated by a semicolon, for example:\n\
+                 <code>Pho 24; cafe</code>"
+            }
+            ApplyPlaceholder => "Business name; category",
+            ApplicationFormatError => {
+                "Please send the business name (up to 100 characters) and the category (up to 50) in one line, \
+                 separated by a semicolon, for example: <code>Pho 24; cafe</code>. Reply to this message."
+            }
+            ApplicationRejected => "Your application was declined. You may apply again with /apply.",
+            Suspended => "⛔ Your partner account is suspended. Please contact the program's administrators.",
+            NotAPartner => "You are not a partner of the program yet. Send /start to apply.",
+            PartnerHelp => {
+                "<b>Commands</b>\n\
+                 Scan the customer's QR card, or send their code, to open it.\n\
+                 /credit <code>CODE PURCHASE</code> — credit points for a purchase\n\
+                 /redeem <code>CODE POINTS PURCHASE</code> — ask the customer to pay with points\n\
+                 /reverse <code>ID</code> — reverse an operation (within 24 h)\n\
+                 /stats — your figures for today and 7 days\n\
+                 /apikey — a key for your POS system\n\
+                 /help — this list"
+            }
+            CustomerCardBlocked => "⛔ This account is blocked: no points can be credited or redeemed.",
+            ButtonCredit => "➕ Credit purchase",
+            ButtonRedeem => "🎁 Pay with points",
+            CreditPrompt => "purchase amount? Reply with a number, e.g. 1500.",
+            AmountPlaceholder => "Purchase amount",
+            RedeemPrompt => "points to pay and the purchase amount? Reply with two numbers, e.g. 100 5000.",
+            RedeemPlaceholder => "Points Purchase",
+            BadAmount => "Amounts are positive whole numbers, e.g. 1500 or 1 500.",
+            UsageCredit => "Usage: /credit <code>CODE PURCHASE</code>, e.g. <code>/credit ABCD2345 1500</code>",
+            UsageRedeem => {
+                "Usage: /redeem <code>CODE POINTS PURCHASE</code>, e.g. <code>/redeem ABCD2345 100 5000</code>"
+            }
+            UsageReverse => {
+                "Usage: /reverse <code>ID</code> with the operation number from the confirmation, \
+                 e.g. <code>/reverse 42</code>"
+            }
+            ButtonConfirm => "✅ Confirm",
+            ButtonDecline => "✖️ Decline",
+            // admin bot
+            Refusal => "This bot serves the program's administrators only.",
+            AdminHelp => {
+                "<b>Admin commands</b>\n\
+                 /pending — applications waiting, with Approve / Reject buttons\n\
+                 /partners — all partners with status and terms\n\
+                 /approve <code>ID</code>, /reject <code>ID</code>, /suspend <code>ID</code> — decide about a partner\n\
+                 /adjust <code>CODE ±POINTS REASON</code> — correct a customer's balance\n\
+                 /block <code>CODE</code>, /unblock <code>CODE</code> — block or unblock a customer\n\
+                 /broadcast <code>customers|partners TEXT</code> — message everyone\n\
+                 /stats — program figures\n\
+                 /help — this list"
+            }
+            ButtonApprove => "✅ Approve",
+            ButtonReject => "✖️ Reject",
+            NoPending => "No applications are waiting.",
+            NoPartners => "No partners yet.",
+            UsageAdjust => {
+                "Usage: /adjust <code>CODE ±POINTS REASON</code>, e.g. <code>/adjust ABCD2345 -50 duplicate purchase</code>"
+            }
+            ReasonRequired => "A reason is required (up to 200 characters); the customer will see it.",
+            UsageBroadcast => {
+                "Usage: /broadcast <code>customers TEXT</code> or /broadcast <code>partners TEXT</code>. \
+                 The text is sent as written."
+            }
+        }
+    }
+    fn points(&self, n: Points) -> String {
+        format!("{} {}", Pts(n), if n.unsigned_abs() == 1 { "point" } else { "points" })
+    }
+    fn decimal_sep(&self) -> char {
+        '.'
+    }
+    fn entry_kind(&self, kind: EntryKind) -> &'static str {
+        match kind {
+            EntryKind::WelcomeBonus => "Welcome bonus",
+            EntryKind::ReferralBonus => "Referral bonus",
+            EntryKind::Accrual => "Purchase",
+            EntryKind::Redemption => "Paid with points",
+            EntryKind::Reversal => "Correction",
+            EntryKind::Adjustment => "Adjustment",
+        }
+    }
+    fn rejection(&self, r: &Rejection) -> String {
+        use Rejection::*;
+        match r {
+            UnknownCustomer => "No customer with this code. Check the code on the customer's card.".into(),
+            UnknownPartner => "This partner is not registered.".into(),
+            UnknownEntry => "No such operation of yours.".into(),
+            UnknownRedemption => "This request no longer exists.".into(),
+            CustomerBlocked => "This account is blocked. Please contact support.".into(),
+            PartnerNotApproved => "Your partner account is not approved yet.".into(),
+            InsufficientBalance { balance, requested } => {
+                format!("Not enough points: the balance is {}, {} needed.", Pts(*balance), Pts(*requested))
+            }
+            ExceedsMaxShare { max } => format!("At most {} points can pay for this purchase.", Pts(*max)),
+            DailyLimitExceeded { remaining } => {
+                format!("Daily credit limit reached: {} points left today.", Pts(*remaining))
+            }
+            InvalidAmount => "The amount must be a positive whole number.".into(),
+            AlreadyReversed => "This operation has already been reversed.".into(),
+            NotReversible => "Only purchases and payments with points can be reversed.".into(),
+            ReversalWindowClosed => "Operations can be reversed only within 24 hours.".into(),
+            RedemptionExpired => "This request has expired. Ask the cashier to send a new one.".into(),
+            RedemptionClosed { .. } => "This request has already been answered.".into(),
+            NotYourRedemption => "This request is addressed to someone else.".into(),
+            IdempotencyConflict => "This operation was already submitted with different details.".into(),
+            CodeTaken => "Please try again.".into(),
+            InvalidTransition => "This partner's status does not allow that.".into(),
+            AlreadyPartner => "You are already registered as a partner.".into(),
+        }
+    }
+    // -------------------------------------------------------- client bot
+    fn button(&self, b: Button) -> &'static str {
+        match b {
+            Button::Balance => "💰 Balance",
+            Button::History => "📜 History",
+            Button::Card => "💳 My card",
+            Button::Partners => "🏪 Partners",
+            Button::Invite => "🎁 Invite a friend",
+            Button::Ask => "💬 Ask a question",
+            Button::Language => "🌐 Language",
+            Button::App => "📱 Open app",
+        }
+    }
+    fn welcome(&self, name: Esc, bonus_line: &str, balance: Points) -> String {
+        format!(
+            "👋 Welcome, {name}!\nYou have joined the loyalty program: earn points at our partners and pay with them.{bonus_line}\nYour balance: <b>{}</b>.\n\nTap “💳 My card” and show the QR code at the checkout.",
+            self.points(balance)
+        )
+    }
+    fn welcome_bonus(&self, bonus: Points) -> String {
+        format!("\n🎁 Welcome bonus: <b>{}</b>.", self.points(bonus))
+    }
+    fn welcome_back(&self, name: Esc, balance: Points) -> String {
+        format!("👋 Welcome back, {name}! Your balance: <b>{}</b>.", self.points(balance))
+    }
+    fn referral_credited(&self, friend: Esc, bonus: Points, balance: Points) -> String {
+        let (bonus, balance) = (self.points(bonus), self.points(balance));
+        format!("🎉 {friend} joined through your link! You got <b>{bonus}</b>. Balance: <b>{balance}</b>.")
+    }
+    fn help_lines(&self) -> [&'static str; 7] {
+        [
+            "your points balance",
+            "recent operations",
+            "QR code for the cashier",
+            "where to earn and spend points",
+            "a link for your friends",
+            "ask the assistant",
+            "change the language",
+        ]
+    }
+    fn balance(&self, balance: Points) -> String {
+        format!("💰 Your balance: <b>{}</b>", self.points(balance))
+    }
+    fn card_caption(&self, code: Esc) -> String {
+        format!("💳 Your card. Show the QR code to the cashier or tell them your code: <code>{code}</code>")
+    }
+    fn card_code_only(&self, code: Esc) -> String {
+        format!("💳 Your customer code: <code>{code}</code>\nTell it to the cashier.")
+    }
+    fn partner_offer(&self, name: Esc, category: Esc, earn: &str, share: &str) -> String {
+        format!("• <b>{name}</b> ({category}): {earn} % back, pay up to {share} % of a purchase with points")
+    }
+    fn partners_more(&self, more: usize) -> String {
+        format!("…and {more} more")
+    }
+    fn invite(&self, link: Esc, reward: &str) -> String {
+        format!("🎁 Invite friends with your personal link.{reward}\n\n{link}")
+    }
+    fn invite_reward(&self, bonus: Points) -> String {
+        format!(" When a friend joins, you get <b>{}</b>.", self.points(bonus))
+    }
+    fn invite_code_only(&self, code: Esc, reward: &str) -> String {
+        format!("🎁 Ask a friend to send this bot: <code>/start ref_{code}</code>.{reward}")
+    }
+    fn invite_code_reward(&self, bonus: Points) -> String {
+        format!(" You will get <b>{}</b>.", self.points(bonus))
+    }
+    fn question_too_long(&self, max: usize) -> String {
+        format!("✂️ That question is too long. Please keep it under {max} characters.")
+    }
+    fn quota_exhausted(&self, limit: u32) -> String {
+        let questions = if limit == 1 { "question" } else { "questions" };
+        format!("⏳ You have asked {limit} {questions} today, which is the daily limit. Come back tomorrow!")
+    }
+    fn redemption_confirmed(&self, partner: Esc, paid: Points, balance: Points) -> String {
+        let (paid, balance) = (self.points(paid), self.points(balance));
+        format!("✅ You paid <b>{paid}</b> at {partner}.\nBalance: <b>{balance}</b>.")
+    }
+    fn redemption_declined(&self, partner: Esc, requested: Points) -> String {
+        format!("❌ You declined paying <b>{}</b> at {partner}. No points were taken.", self.points(requested))
+    }
+    fn partner_confirmed(&self, code: Esc, paid: Points, request: i64, balance: Points) -> String {
+        let (paid, balance) = (self.points(paid), self.points(balance));
+        format!("✅ Customer <code>{code}</code> paid <b>{paid}</b> for request #{request}. Their balance: {balance}.")
+    }
+    fn partner_declined(&self, code: Esc, requested: Points, request: i64) -> String {
+        let requested = self.points(requested);
+        format!("❌ Customer <code>{code}</code> declined paying <b>{requested}</b> for request #{request}.")
+    }
+    // ------------------------------------------------------- partner bot
+    fn application_received(&self, name: Esc, category: Esc) -> String {
+        format!(
+            "✅ Application received: <b>{name}</b> ({category}).\nAn administrator will review it soon; \
+             you will get a message here."
+        )
+    }
+    fn application_pending(&self, name: Esc) -> String {
+        format!("⏳ Your application for <b>{name}</b> is waiting for approval. We will write here.")
+    }
+    fn partner_greeting(&self, name: Esc) -> String {
+        format!("👋 <b>{name}</b>, you are a partner of the program.")
+    }
+    fn customer_card(&self, name: Esc, code: &str, balance: Pts) -> String {
+        format!("👤 <b>{name}</b>, card <code>{code}</code>\nBalance: <b>{balance}</b> points")
+    }
+    fn partner_bad_code(&self, input: Esc) -> String {
+        format!("«{input}» is not a customer code: a code has 8 letters and digits, e.g. ABCD2345.")
+    }
+    fn credited(&self, points: Signed, name: Esc, code: &str, purchase: Pts, balance: Pts, entry: EntryId) -> String {
+        format!(
+            "✅ <b>{points}</b> points to {name} (<code>{code}</code>) for a purchase of {purchase}.\n\
+             Customer's balance: {balance}. Operation #{entry}; to undo: /reverse {entry}"
+        )
+    }
+    fn credited_nothing(&self, code: &str, purchase: Pts) -> String {
+        format!("A purchase of {purchase} is too small to earn points; nothing was credited to {code}.")
+    }
+    fn customer_credited(&self, points: Signed, partner: Esc, balance: Pts) -> String {
+        format!("🎉 <b>{points}</b> points at {partner}. Your balance: <b>{balance}</b>.")
+    }
+    fn redemption_sent(&self, id: RedemptionId, name: Esc, code: &str, points: Pts, purchase: Pts) -> String {
+        format!(
+            "📨 Request #{id} sent to {name} (<code>{code}</code>): pay <b>{points}</b> points for a purchase of \
+             {purchase}.\nWaiting for the customer's confirmation (10 min); points are debited only when they confirm."
+        )
+    }
+    fn customer_redemption_request(&self, partner: Esc, points: Pts, purchase: Pts, balance: Pts) -> String {
+        format!(
+            "🎁 <b>{partner}</b> asks to pay <b>{points}</b> points for a purchase of {purchase}.\n\
+             Your balance: {balance}. Confirm within 10 minutes?"
+        )
+    }
+    fn reversed(&self, original: EntryId, amount: Signed, code: &str, balance: Pts) -> String {
+        format!("↩️ Operation #{original} reversed: {amount} points to <code>{code}</code>. Balance: {balance}.")
+    }
+    fn customer_reversed(&self, partner: Esc, amount: Signed, balance: Pts) -> String {
+        format!("↩️ {partner} cancelled an operation: <b>{amount}</b> points. Your balance: <b>{balance}</b>.")
+    }
+    fn partner_stats_labels(&self) -> [&'static str; 5] {
+        ["📊 <b>Today / 7 days</b>", "Customers", "Purchases", "Points issued", "Points redeemed"]
+    }
+    fn api_key(&self, key: &str) -> String {
+        format!(
+            "🔑 Your POS API key:\n<code>{key}</code>\n\nIt is shown only once: store it safely and keep it secret. \
+             Send it as <code>Authorization: Bearer …</code>. A new /apikey replaces this key."
+        )
+    }
+    fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String {
+        format!(
+            "⌛ Request #{id} ({points} points for a purchase of {purchase}) expired: the customer did not confirm \
+             in time. No points were debited."
+        )
+    }
+    // --------------------------------------------------------- admin bot
+    fn status(&self, status: PartnerStatus) -> &'static str {
+        match status {
+            PartnerStatus::Applied => "waiting",
+            PartnerStatus::Approved => "approved",
+            PartnerStatus::Rejected => "rejected",
+            PartnerStatus::Suspended => "suspended",
+        }
+    }
+    fn application(&self, id: PartnerId, name: Esc, category: Esc, who: &str, language: &str) -> String {
+        format!(
+            "📝 <b>Partner application #{id}</b>\n<b>{name}</b> ({category})\nTelegram: {who}\nLanguage: {language}"
+        )
+    }
+    fn more_pending(&self, more: usize) -> String {
+        format!("…and {more} more. Decide on these first, then send /pending again.")
+    }
+    fn verdict(&self, status: PartnerStatus, by: Esc) -> String {
+        match status {
+            PartnerStatus::Approved => format!("✅ Approved by {by}"),
+            PartnerStatus::Rejected => format!("✖️ Rejected by {by}"),
+            s => format!("Now {} ({by})", self.status(s)),
+        }
+    }
+    fn decision_result(&self, p: &Partner, changed: bool) -> String {
+        let (id, name, status) = (p.id, Esc(&p.name), self.status(p.status));
+        if changed {
+            format!("Partner #{id} {name}: {status}.")
+        } else {
+            format!("Partner #{id} {name} is already {status}.")
+        }
+    }
+    fn decision_toast(&self, p: &Partner, changed: bool) -> String {
+        let (id, status) = (p.id, self.status(p.status));
+        if changed { format!("Partner #{id}: {status}.") } else { format!("Partner #{id} is already {status}.") }
+    }
+    fn partner_terms(&self, earn: &str, share: &str, limit: Pts) -> String {
+        format!("earn {earn}, pay ≤ {share}, ≤ {limit} points/day")
+    }
+    fn partners_count(&self, count: usize) -> String {
+        format!("<b>Partners: {count}</b>")
+    }
+    fn usage_partner_id(&self, command: &str) -> String {
+        format!("Usage: /{command} <code>ID</code> with the partner number from /partners.")
+    }
+    fn partner_approved(&self, name: Esc) -> String {
+        format!(
+            "🎉 <b>{name}</b> is now a partner of the program!\n\
+             Scan a customer's QR card (or send their code) to credit a purchase or take points as payment.\n\
+             /credit <code>CODE PURCHASE</code> — credit points\n\
+             /redeem <code>CODE POINTS PURCHASE</code> — pay with points\n\
+             /stats — your figures · /apikey — a key for your POS"
+        )
+    }
+    fn partner_rejected(&self, name: Esc) -> String {
+        format!("Sorry, the application for <b>{name}</b> was declined. You may apply again with /apply.")
+    }
+    fn partner_suspended(&self, name: Esc) -> String {
+        format!("⛔ The partner account of <b>{name}</b> has been suspended. Please contact the administrators.")
+    }
+    fn not_a_code(&self, input: Esc) -> String {
+        format!("«{input}» is not a customer code (8 letters and digits).")
+    }
+    fn adjusted(&self, amount: Signed, name: Esc, code: &str, balance: Pts, entry: EntryId) -> String {
+        format!("✅ {amount} points to {name} (<code>{code}</code>). New balance: <b>{balance}</b>. Entry #{entry}.")
+    }
+    fn customer_adjusted(&self, amount: Signed, reason: Esc, balance: Pts) -> String {
+        format!("ℹ️ Your balance was adjusted: <b>{amount}</b> points.\nReason: {reason}\nBalance: <b>{balance}</b>.")
+    }
+    fn usage_block(&self, command: &str) -> String {
+        format!("Usage: /{command} <code>CODE</code>")
+    }
+    fn customer_blocked(&self, name: Esc, code: &str, blocked: bool) -> String {
+        if blocked {
+            format!("⛔ {name} (<code>{code}</code>) is blocked: no earning, no paying.")
+        } else {
+            format!("✅ {name} (<code>{code}</code>) is unblocked.")
+        }
+    }
+    fn broadcast_too_long(&self, max: usize) -> String {
+        format!("The text is too long: at most {max} characters.")
+    }
+    fn audience(&self, audience: Audience) -> &'static str {
+        match audience {
+            Audience::Customers => "customers",
+            Audience::Partners => "partners",
+        }
+    }
+    fn broadcast_queued(&self, id: BroadcastId, total: u32, to: &str) -> String {
+        format!("📣 Broadcast #{id} queued to {total} {to}. Progress will be reported here.")
+    }
+    fn broadcast_progress(&self, job: &BroadcastJob) -> String {
+        format!("📣 Broadcast #{}: sent {}, failed {} of {}…", job.id, job.sent, job.failed, job.total)
+    }
+    fn broadcast_done(&self, job: &BroadcastJob) -> String {
+        format!("✅ Broadcast #{} done: sent {}, failed {} of {}.", job.id, job.sent, job.failed, job.total)
+    }
+    fn broadcast_paused(&self, id: BroadcastId) -> String {
+        format!("⚠️ Broadcast #{id} paused after a storage error; it will resume where it stopped.")
+    }
+    fn program_stats(&self, s: &ProgramStats) -> String {
+        let (c, pa, pp, out) = (s.customers, s.partners_approved, s.partners_pending, Pts(s.points_outstanding));
+        let (tc, tp, ti, tr) = (s.today.customers, s.today.purchases, Pts(s.today.issued), Pts(s.today.redeemed));
+        format!(
+            "📊 <b>Program</b>\nCustomers: <b>{c}</b>\nPartners: <b>{pa}</b> approved, <b>{pp}</b> waiting\n\
+             Points outstanding: <b>{out}</b>\n\n<b>Today</b>\nCustomers: {tc} · purchases: {tp}\n\
+             Points issued: {ti} · redeemed: {tr}"
+        )
+    }
+    // ------------------------------------------- notifications from the API
+    fn api_partner_paid(&self, code: &str, points: Pts, purchase: Pts, id: RedemptionId) -> String {
+        format!(
+            "✅ Customer <code>{code}</code> paid <b>{points}</b> points for a purchase of {purchase} (request #{id})."
+        )
+    }
+    fn api_partner_declined(&self, code: &str, points: Pts, id: RedemptionId) -> String {
+        format!("❌ Customer <code>{code}</code> declined paying {points} points (request #{id}).")
+    }
+    fn api_customer_paid(&self, partner: Esc, points: Pts, balance: Pts) -> String {
+        format!("✅ You paid <b>{points}</b> points at {partner}. Balance: <b>{balance}</b>.")
+    }
+    fn api_customer_declined(&self, partner: Esc, points: Pts) -> String {
+        format!("You declined paying {points} points at {partner}.")
+    }
+    fn pos_credited(&self, points: Pts, partner: Esc, purchase: Pts, balance: Pts) -> String {
+        format!("🎉 <b>+{points}</b> points from {partner} for a purchase of {purchase}. Balance: <b>{balance}</b>.")
+    }
+    // -------------------------------------------------------- API errors
+    fn api(&self, m: &ApiText) -> String {
+        use ApiText::*;
+        match m {
+            NotConfigured(setting) => format!("{setting} is not configured on this server."),
+            ClientBotNotConfigured => "The client bot is not configured on this server.".into(),
+            AlertBotNotConfigured => "The Sentry alert bot is not configured on this server.".into(),
+            UnsupportedMediaType => "The body must be JSON (Content-Type: application/json).".into(),
+            PayloadTooLarge => "The request body is larger than 1 MiB.".into(),
+            MethodNotAllowed(methods) => format!("Use {} for this route.", methods.join(" or ")),
+            NotFound => "No such route.".into(),
+            MissingAuth => "Send Authorization: tma <initData>.".into(),
+            InvalidInitData(why) => format!("Invalid Mini App data: {why}."),
+            InitDataWithoutUser => "Invalid Mini App data: no user.".into(),
+            NotRegistered => "You are not registered yet: start the bot first.".into(),
+            MalformedQuery => "The query string is malformed.".into(),
+            InvalidLimit => "limit must be a whole number from 1 to 100.".into(),
+            InvalidBefore => "before must be an entry id (a positive whole number).".into(),
+            PartnerBotUnknown => "The partner bot's username is unknown; retry later.".into(),
+            CardFailed => "Could not draw the card.".into(),
+            InvalidApiKey => "Send Authorization: Bearer <API key> with a valid key.".into(),
+            InvalidIdempotencyKey => {
+                "Send an Idempotency-Key header of 1 to 128 characters: letters, digits, _ - : and .".into()
+            }
+            InvalidBody(why) => format!("Invalid JSON body: {why}."),
+            InvalidCustomerCode => "customer_code must be the 8-character code of a card.".into(),
+            InvalidSignature => "Sentry-Hook-Signature is missing or wrong.".into(),
+            BodyNotJson => "The body is not valid JSON.".into(),
+            Unavailable => "Temporarily unavailable; retry later.".into(),
+            Internal => "Internal error; the team has been notified.".into(),
+            CorsForbidden => "This origin may not call the API.".into(),
+            Rejected(r) => self.rejection(r),
+        }
+    }
+}

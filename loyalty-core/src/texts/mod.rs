@@ -1,0 +1,612 @@
+//! Every user-visible text: bot replies, notifications, rejection texts and
+//! the REST API's error messages. [`Texts`] has one method per message (texts
+//! without arguments are the variants of [`Fixed`], API errors those of
+//! [`ApiText`]) and no default bodies; each language implements all of it in
+//! its own file (`ru.rs`,
+//! `en.rs`, `vi.rs`), so a missing translation does not compile. Adding a
+//! language: a [`Language`] variant, a file here and one arm in
+//! [`Language::texts`].
+//!
+//! Texts use Telegram's HTML parse mode. Arguments arrive ready to show:
+//! what people typed is wrapped in [`Esc`] (escaped when formatted) and
+//! amounts in [`Pts`] or [`Signed`]; the layout shared by all languages (lists,
+//! the markers of `force_reply` prompts) is assembled by the functions below.
+
+// Signatures say `Esc`, not `Esc<'_>`: less noise for translators.
+#![allow(elided_lifetimes_in_paths)]
+
+mod en;
+mod ru;
+mod vi;
+
+use crate::domain::{
+    Audience, BroadcastId, BroadcastJob, EntryId, EntryKind, Language, LedgerEntry, Partner, PartnerId, PartnerStatus,
+    Points, RedemptionId, Timestamp,
+};
+use crate::ports::{PartnerStats, ProgramStats, Rejection};
+use crate::telegram::escape_html;
+use std::fmt;
+
+impl Language {
+    /// The texts in this language.
+    pub(crate) fn texts(self) -> &'static dyn Texts {
+        match self {
+            Language::Ru => &ru::Ru,
+            Language::En => &en::En,
+            Language::Vi => &vi::Vi,
+        }
+    }
+
+    /// A text without arguments in this language.
+    pub(crate) fn say(self, m: Fixed) -> &'static str {
+        self.texts().fixed(m)
+    }
+}
+
+/// The buttons of the client bot's main menu (a persistent reply keyboard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Button {
+    Balance,
+    History,
+    Card,
+    Partners,
+    Invite,
+    Ask,
+    Language,
+    App,
+}
+
+impl Button {
+    /// Every menu button, in menu order.
+    pub(crate) const ALL: [Button; 8] = [
+        Button::Balance,
+        Button::History,
+        Button::Card,
+        Button::Partners,
+        Button::Invite,
+        Button::Ask,
+        Button::Language,
+        Button::App,
+    ];
+}
+
+/// The texts without arguments, answered by [`Texts::fixed`] (or [`Language::say`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fixed {
+    // ------------------------------------------------------ common
+    /// A permanent internal failure (reported to the team).
+    InternalError,
+    /// The language's own name, on the language buttons.
+    LanguageName,
+    /// The language's English name, for the assistant's prompt.
+    EnglishName,
+    // -------------------------------------------------- client bot
+    /// A note for blocked customers.
+    Blocked,
+    /// Asks an unregistered user to sign up first.
+    NeedStart,
+    /// The first line of the help.
+    HelpTitle,
+    /// The command list at the end of the help.
+    HelpCommands,
+    /// Reply to text the bot does not understand (the help follows).
+    Unknown,
+    /// Heading of the recent entries under the balance.
+    BalanceRecent,
+    /// The history is empty.
+    NoHistory,
+    /// Heading of the history.
+    HistoryTitle,
+    /// No approved partner yet.
+    NoPartnersYet,
+    /// Heading of the partner list.
+    PartnersTitle,
+    /// The prompt for a question (after the ❓ marker).
+    AskPrompt,
+    /// Placeholder while replying to the prompt (≤ 64 characters).
+    AskPlaceholder,
+    /// The assistant is not configured.
+    AssistantUnavailable,
+    /// Acknowledges a question; the answer follows.
+    Thinking,
+    /// The assistant failed to answer.
+    AssistantFailed,
+    /// The program's name for the assistant when the bot's name is unknown.
+    ProgramFallback,
+    /// Asks to pick a language.
+    LanguageChoose,
+    /// Confirms the new language, in that language.
+    LanguageSet,
+    /// Text with the "Open app" button.
+    AppOpen,
+    /// No front end is configured.
+    AppUnavailable,
+    /// Toast after confirming a payment with points.
+    RedemptionConfirmedToast,
+    /// Toast after declining.
+    RedemptionDeclinedToast,
+    /// A second tap on "Confirm".
+    AlreadyConfirmed,
+    /// A second tap on "Decline".
+    AlreadyDeclined,
+    /// A button whose data the bot does not recognise (an old or forged message).
+    StaleButton,
+    // ------------------------------------------------- partner bot
+    /// The introduction and the application prompt (after the 📝 marker).
+    ApplyPrompt,
+    /// Placeholder for the application answer.
+    ApplyPlaceholder,
+    /// The application could not be read; asks again (after the 📝 marker).
+    ApplicationFormatError,
+    /// The application was rejected; a new one is possible.
+    ApplicationRejected,
+    /// The partner is suspended.
+    Suspended,
+    /// Someone who has not applied tries to operate.
+    NotAPartner,
+    /// The partner bot's command list.
+    PartnerHelp,
+    /// Added to [`Texts::customer_card`] for a blocked customer.
+    CustomerCardBlocked,
+    /// Label of the "credit a purchase" button.
+    ButtonCredit,
+    /// Label of the "pay with points" button.
+    ButtonRedeem,
+    /// Asks for the purchase amount (after "💳 CODE — ").
+    CreditPrompt,
+    /// Placeholder for the purchase amount.
+    AmountPlaceholder,
+    /// Asks for points and purchase (after "🎁 CODE — ").
+    RedeemPrompt,
+    /// Placeholder for points and purchase.
+    RedeemPlaceholder,
+    /// Not a usable amount.
+    BadAmount,
+    /// How to use /credit.
+    UsageCredit,
+    /// How to use /redeem.
+    UsageRedeem,
+    /// How to use /reverse.
+    UsageReverse,
+    /// To the customer: the confirm button.
+    ButtonConfirm,
+    /// To the customer: the decline button.
+    ButtonDecline,
+    // --------------------------------------------------- admin bot
+    /// Refusal for anyone writing to the admin bot outside the admin chat.
+    Refusal,
+    /// The admin bot's command list.
+    AdminHelp,
+    /// Label of the approve button.
+    ButtonApprove,
+    /// Label of the reject button.
+    ButtonReject,
+    /// `/pending` with nothing waiting.
+    NoPending,
+    /// `/partners` with nobody yet.
+    NoPartners,
+    /// How to use `/adjust`.
+    UsageAdjust,
+    /// `/adjust` without a reason.
+    ReasonRequired,
+    /// How to use `/broadcast`.
+    UsageBroadcast,
+}
+
+/// The REST API's error messages (the stable `code` is chosen separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ApiText {
+    /// A setting the route needs is missing (its environment variable).
+    NotConfigured(&'static str),
+    /// The client bot has no token.
+    ClientBotNotConfigured,
+    /// The Sentry alert bot has no token.
+    AlertBotNotConfigured,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The body is larger than 1 MiB.
+    PayloadTooLarge,
+    /// The path exists with other methods.
+    MethodNotAllowed(Vec<&'static str>),
+    /// No route has this path.
+    NotFound,
+    /// No `Authorization: tma …` header.
+    MissingAuth,
+    /// The Mini App's `initData` failed validation (the reason, in English).
+    InvalidInitData(String),
+    /// The `initData` names no user.
+    InitDataWithoutUser,
+    /// The Telegram user has no customer account.
+    NotRegistered,
+    /// The query string cannot be parsed.
+    MalformedQuery,
+    /// `limit` is out of range.
+    InvalidLimit,
+    /// `before` is not an entry id.
+    InvalidBefore,
+    /// The partner bot's username could not be fetched.
+    PartnerBotUnknown,
+    /// The card's QR code could not be drawn.
+    CardFailed,
+    /// No valid POS API key.
+    InvalidApiKey,
+    /// No valid `Idempotency-Key`.
+    InvalidIdempotencyKey,
+    /// The JSON body does not parse (the parser's reason, in English).
+    InvalidBody(String),
+    /// `customer_code` is not a card code.
+    InvalidCustomerCode,
+    /// The Sentry signature is missing or wrong.
+    InvalidSignature,
+    /// The Sentry hook's body is not JSON.
+    BodyNotJson,
+    /// A temporary storage failure.
+    Unavailable,
+    /// A permanent internal failure.
+    Internal,
+    /// CORS refuses the origin.
+    CorsForbidden,
+    /// A rule rejection, worded as in the bots.
+    Rejected(Rejection),
+}
+
+/// Points as shown: thin-space thousands separators (`1 234 567`), `−` when negative.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pts(pub(crate) Points);
+
+/// A signed amount: `+50`, `−20`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Signed(pub(crate) Points);
+
+/// Text a person typed (a name, a reason), HTML-escaped when formatted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Esc<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Pts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.0.unsigned_abs().to_string();
+        if self.0 < 0 {
+            f.write_str("−")?;
+        }
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                f.write_str("\u{202F}")?;
+            }
+            write!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Signed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 >= 0 { write!(f, "+{}", Pts(self.0)) } else { Pts(self.0).fmt(f) }
+    }
+}
+
+impl fmt::Display for Esc<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&escape_html(self.0))
+    }
+}
+
+/// Every message in one language. Sections: common, client bot, partner bot,
+/// admin bot, notifications from the REST API, API errors.
+pub(crate) trait Texts: Sync {
+    // ------------------------------------------------------------ common
+    /// A text without arguments.
+    fn fixed(&self, m: Fixed) -> &'static str;
+    /// `n` followed by the word "points", with plural forms (client bot).
+    fn points(&self, n: Points) -> String;
+    /// The decimal separator of percentages in the client bot.
+    fn decimal_sep(&self) -> char;
+    /// A ledger entry kind, in history lines.
+    fn entry_kind(&self, kind: EntryKind) -> &'static str;
+    /// A rule rejection explained to the user (bots and API).
+    fn rejection(&self, r: &Rejection) -> String;
+
+    // -------------------------------------------------------- client bot
+    /// A main-menu button's label.
+    fn button(&self, b: Button) -> &'static str;
+    /// Greeting for a new customer; `bonus_line` is [`Texts::welcome_bonus`] or empty.
+    fn welcome(&self, name: Esc, bonus_line: &str, balance: Points) -> String;
+    /// The welcome bonus line of [`Texts::welcome`].
+    fn welcome_bonus(&self, bonus: Points) -> String;
+    /// Greeting for a customer who sends `/start` again.
+    fn welcome_back(&self, name: Esc, balance: Points) -> String;
+    /// Tells a referrer that a friend joined through their link.
+    fn referral_credited(&self, friend: Esc, bonus: Points, balance: Points) -> String;
+    /// What the first seven menu buttons do, in menu order (the help).
+    fn help_lines(&self) -> [&'static str; 7];
+    /// The balance (recent entries may follow).
+    fn balance(&self, balance: Points) -> String;
+    /// Caption of the QR card.
+    fn card_caption(&self, code: Esc) -> String;
+    /// The card as text, when no QR image can be made.
+    fn card_code_only(&self, code: Esc) -> String;
+    /// One partner of the list, with its rates in percent.
+    fn partner_offer(&self, name: Esc, category: Esc, earn: &str, share: &str) -> String;
+    /// The partner list was cut after the first ones.
+    fn partners_more(&self, more: usize) -> String;
+    /// The personal referral link; `reward` is [`Texts::invite_reward`] or empty.
+    fn invite(&self, link: Esc, reward: &str) -> String;
+    /// The reward sentence of [`Texts::invite`].
+    fn invite_reward(&self, bonus: Points) -> String;
+    /// The referral instructions when the bot's username is unknown.
+    fn invite_code_only(&self, code: Esc, reward: &str) -> String;
+    /// The reward sentence of [`Texts::invite_code_only`].
+    fn invite_code_reward(&self, bonus: Points) -> String;
+    /// The question is longer than `max` characters.
+    fn question_too_long(&self, max: usize) -> String;
+    /// The daily question limit is reached.
+    fn quota_exhausted(&self, limit: u32) -> String;
+    /// The request message after confirming.
+    fn redemption_confirmed(&self, partner: Esc, paid: Points, balance: Points) -> String;
+    /// The request message after declining.
+    fn redemption_declined(&self, partner: Esc, requested: Points) -> String;
+    /// To the partner: the customer confirmed a redemption in the bot.
+    fn partner_confirmed(&self, code: Esc, paid: Points, request: i64, balance: Points) -> String;
+    /// To the partner: the customer declined a redemption in the bot.
+    fn partner_declined(&self, code: Esc, requested: Points, request: i64) -> String;
+
+    // ------------------------------------------------------- partner bot
+    /// The application was recorded.
+    fn application_received(&self, name: Esc, category: Esc) -> String;
+    /// An application is waiting for an admin.
+    fn application_pending(&self, name: Esc) -> String;
+    /// Greeting of an approved partner (the command list follows).
+    fn partner_greeting(&self, name: Esc) -> String;
+    /// A customer's card as a partner sees it after scanning.
+    fn customer_card(&self, name: Esc, code: &str, balance: Pts) -> String;
+    /// The partner bot got something that is not a customer code.
+    fn partner_bad_code(&self, input: Esc) -> String;
+    /// A purchase was credited (to the partner).
+    fn credited(&self, points: Signed, name: Esc, code: &str, purchase: Pts, balance: Pts, entry: EntryId) -> String;
+    /// A purchase too small to earn a point was recorded (to the partner).
+    fn credited_nothing(&self, code: &str, purchase: Pts) -> String;
+    /// To the customer: points earned at a partner.
+    fn customer_credited(&self, points: Signed, partner: Esc, balance: Pts) -> String;
+    /// A redemption request went to the customer (to the partner).
+    fn redemption_sent(&self, id: RedemptionId, name: Esc, code: &str, points: Pts, purchase: Pts) -> String;
+    /// To the customer: a partner asks to pay with points.
+    fn customer_redemption_request(&self, partner: Esc, points: Pts, purchase: Pts, balance: Pts) -> String;
+    /// An operation was reversed (to the partner).
+    fn reversed(&self, original: EntryId, amount: Signed, code: &str, balance: Pts) -> String;
+    /// To the customer: a partner reversed an operation.
+    fn customer_reversed(&self, partner: Esc, amount: Signed, balance: Pts) -> String;
+    /// `/stats` of a partner: title and the labels of the four rows.
+    fn partner_stats_labels(&self) -> [&'static str; 5];
+    /// A new POS API key, shown once.
+    fn api_key(&self, key: &str) -> String;
+    /// A redemption request expired unanswered (to the partner).
+    fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String;
+
+    // --------------------------------------------------------- admin bot
+    /// A partner's status in words.
+    fn status(&self, status: PartnerStatus) -> &'static str;
+    /// A partner application as the admin chat sees it.
+    fn application(&self, id: PartnerId, name: Esc, category: Esc, who: &str, language: &str) -> String;
+    /// `/pending` listed only the first ones.
+    fn more_pending(&self, more: usize) -> String;
+    /// Under an application after a decision (buttons removed).
+    fn verdict(&self, status: PartnerStatus, by: Esc) -> String;
+    /// The result of a decision, short (a reply).
+    fn decision_result(&self, p: &Partner, changed: bool) -> String;
+    /// The result of a decision as a callback toast (plain text, no HTML).
+    fn decision_toast(&self, p: &Partner, changed: bool) -> String;
+    /// The terms in a line of `/partners`.
+    fn partner_terms(&self, earn: &str, share: &str, limit: Pts) -> String;
+    /// Heading of `/partners`.
+    fn partners_count(&self, count: usize) -> String;
+    /// How to use `/approve`, `/reject`, `/suspend`.
+    fn usage_partner_id(&self, command: &str) -> String;
+    /// To the partner: approved, with a short how-to.
+    fn partner_approved(&self, name: Esc) -> String;
+    /// To the partner: the application was rejected.
+    fn partner_rejected(&self, name: Esc) -> String;
+    /// To the partner: suspended.
+    fn partner_suspended(&self, name: Esc) -> String;
+    /// The admin bot got something that is not a customer code.
+    fn not_a_code(&self, input: Esc) -> String;
+    /// A balance was adjusted (to the admin).
+    fn adjusted(&self, amount: Signed, name: Esc, code: &str, balance: Pts, entry: EntryId) -> String;
+    /// To the customer: an admin adjusted the balance.
+    fn customer_adjusted(&self, amount: Signed, reason: Esc, balance: Pts) -> String;
+    /// How to use `/block` and `/unblock`.
+    fn usage_block(&self, command: &str) -> String;
+    /// A customer was blocked or unblocked.
+    fn customer_blocked(&self, name: Esc, code: &str, blocked: bool) -> String;
+    /// The broadcast text is too long for one message.
+    fn broadcast_too_long(&self, max: usize) -> String;
+    /// Who a broadcast goes to.
+    fn audience(&self, audience: Audience) -> &'static str;
+    /// A broadcast was queued.
+    fn broadcast_queued(&self, id: BroadcastId, total: u32, to: &str) -> String;
+    /// Progress of a broadcast.
+    fn broadcast_progress(&self, job: &BroadcastJob) -> String;
+    /// A broadcast finished.
+    fn broadcast_done(&self, job: &BroadcastJob) -> String;
+    /// A broadcast stopped on a storage failure; it resumes on the next run.
+    fn broadcast_paused(&self, id: BroadcastId) -> String;
+    /// `/stats` of the program.
+    fn program_stats(&self, s: &ProgramStats) -> String;
+
+    // ------------------------------------------- notifications from the API
+    /// To the partner: the customer confirmed a redemption in the Mini App.
+    fn api_partner_paid(&self, code: &str, points: Pts, purchase: Pts, id: RedemptionId) -> String;
+    /// To the partner: the customer declined a redemption in the Mini App.
+    fn api_partner_declined(&self, code: &str, points: Pts, id: RedemptionId) -> String;
+    /// To the customer: they confirmed a redemption in the Mini App.
+    fn api_customer_paid(&self, partner: Esc, points: Pts, balance: Pts) -> String;
+    /// To the customer: they declined a redemption in the Mini App.
+    fn api_customer_declined(&self, partner: Esc, points: Pts) -> String;
+    /// To the customer: a POS system credited a purchase.
+    fn pos_credited(&self, points: Pts, partner: Esc, purchase: Pts, balance: Pts) -> String;
+
+    // -------------------------------------------------------- API errors
+    /// The `message` of an API error.
+    fn api(&self, m: &ApiText) -> String;
+}
+
+/// The language for an API answer from `Accept-Language`: the listed tag with
+/// the highest q-value (the first among equals) whose primary subtag is one
+/// we speak; English without one.
+pub(crate) fn accept_language(header: Option<&str>) -> Language {
+    let mut best: Option<(f32, Language)> = None;
+    for item in header.unwrap_or("").split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let primary = parts.next().unwrap_or("").split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let q = parts.find_map(|p| p.strip_prefix("q=")).map_or(Some(1.0), |q| q.parse::<f32>().ok());
+        if let (Some(lang), Some(q)) = (Language::parse(&primary), q.filter(|q| *q > 0.0))
+            && best.is_none_or(|(b, _)| q > b)
+        {
+            best = Some((q, lang));
+        }
+    }
+    best.map_or(Language::En, |(_, lang)| lang)
+}
+
+/// `YYYY-MM-DD HH:MM` UTC for a timestamp (civil-from-days, no clock needed).
+pub(crate) fn fmt_time(t: Timestamp) -> String {
+    let days = t.0.div_euclid(86_400);
+    let secs = t.0.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", secs / 3600, (secs % 3600) / 60)
+}
+
+/// Howard Hinnant's algorithm: days since 1970-01-01 → (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A rate in basis points as a percentage with integer arithmetic only:
+/// 500 → `5`, 550 → `5.5`, 1234 → `12.34` (`sep` is the decimal separator).
+pub(crate) fn percent(bps: u32, sep: char) -> String {
+    let (whole, frac) = (bps / 100, bps % 100);
+    if frac == 0 {
+        format!("{whole}")
+    } else if frac % 10 == 0 {
+        format!("{whole}{sep}{}", frac / 10)
+    } else {
+        format!("{whole}{sep}{frac:02}")
+    }
+}
+
+/// The Russian plural form for `n`: `one` (1, 21), `few` (2–4, 22–24) or `many` (0, 5–20, 25…).
+fn ru_plural(n: u64, one: &'static str, few: &'static str, many: &'static str) -> &'static str {
+    let (m100, m10) = (n % 100, n % 10);
+    if (11..=14).contains(&m100) {
+        many
+    } else if m10 == 1 {
+        one
+    } else if (2..=4).contains(&m10) {
+        few
+    } else {
+        many
+    }
+}
+
+/// One history line: `2026-11-26 10:15  +50  Purchase (#123)`.
+pub(crate) fn entry_line(t: &dyn Texts, e: &LedgerEntry) -> String {
+    format!("{}  <b>{}</b>  {} (#{})", fmt_time(e.created_at), Signed(e.amount), t.entry_kind(e.kind), e.id)
+}
+
+/// `head` followed by one history line per entry.
+fn with_entries(t: &dyn Texts, head: String, entries: &[LedgerEntry]) -> String {
+    entries.iter().fold(head, |out, e| format!("{out}\n{}", entry_line(t, e)))
+}
+
+/// What the client bot can do (shown with the menu).
+pub(crate) fn client_help(t: &dyn Texts) -> String {
+    let lines = Button::ALL.into_iter().zip(t.help_lines()).map(|(b, what)| format!("{} — {what}\n", t.button(b)));
+    format!("{}\n{}\n{}", t.fixed(Fixed::HelpTitle), lines.collect::<String>(), t.fixed(Fixed::HelpCommands))
+}
+
+/// The client bot's balance with a few recent entries.
+pub(crate) fn balance(t: &dyn Texts, balance: Points, recent: &[LedgerEntry]) -> String {
+    let head = t.balance(balance);
+    if recent.is_empty() {
+        head
+    } else {
+        with_entries(t, format!("{head}\n\n{}", t.fixed(Fixed::BalanceRecent)), recent)
+    }
+}
+
+/// The client bot's history, newest first.
+pub(crate) fn history(t: &dyn Texts, entries: &[LedgerEntry]) -> String {
+    if entries.is_empty() {
+        t.fixed(Fixed::NoHistory).into()
+    } else {
+        with_entries(t, t.fixed(Fixed::HistoryTitle).into(), entries)
+    }
+}
+
+/// The approved partners, at most `max_lines` of them.
+pub(crate) fn partners(t: &dyn Texts, list: &[Partner], max_lines: usize) -> String {
+    if list.is_empty() {
+        return t.fixed(Fixed::NoPartnersYet).into();
+    }
+    let mut out = t.fixed(Fixed::PartnersTitle).to_string();
+    for p in list.iter().take(max_lines) {
+        let (earn, share) =
+            (percent(p.terms.earn_rate_bps, t.decimal_sep()), percent(p.terms.max_redeem_share_bps, t.decimal_sep()));
+        out = format!("{out}\n{}", t.partner_offer(Esc(&p.name), Esc(&p.category), &earn, &share));
+    }
+    match list.len().saturating_sub(max_lines) {
+        0 => out,
+        more => format!("{out}\n{}", t.partners_more(more)),
+    }
+}
+
+/// A partner's figures, today / 7 days.
+pub(crate) fn partner_stats(t: &dyn Texts, s: &PartnerStats) -> String {
+    let (w, d) = (&s.week, &s.today);
+    let [title, customers, purchases, issued, redeemed] = t.partner_stats_labels();
+    let row = |label: &str, a: &dyn fmt::Display, b: &dyn fmt::Display| format!("\n{label}: <b>{a}</b> / <b>{b}</b>");
+    title.to_string()
+        + &row(customers, &d.customers, &w.customers)
+        + &row(purchases, &d.purchases, &w.purchases)
+        + &row(issued, &Pts(d.issued), &Pts(w.issued))
+        + &row(redeemed, &Pts(d.redeemed), &Pts(w.redeemed))
+}
+
+/// A link to a Telegram user, with their @username when known.
+fn telegram_link(id: i64, username: Option<&str>) -> String {
+    match username {
+        Some(u) => format!("@{} (<a href=\"tg://user?id={id}\">{id}</a>)", escape_html(u)),
+        None => format!("<a href=\"tg://user?id={id}\">{id}</a>"),
+    }
+}
+
+/// A partner application as the admin chat sees it.
+pub(crate) fn application(t: &dyn Texts, p: &Partner, username: Option<&str>) -> String {
+    let who = telegram_link(p.telegram_id.0, username);
+    t.application(p.id, Esc(&p.name), Esc(&p.category), &who, p.language.code())
+}
+
+/// The application message after a decision (buttons removed).
+pub(crate) fn decided(t: &dyn Texts, p: &Partner, by: &str) -> String {
+    format!("{}\n\n{}", application(t, p, None), t.verdict(p.status, Esc(by)))
+}
+
+/// One line of the admin bot's `/partners`.
+pub(crate) fn partner_line(t: &dyn Texts, p: &Partner) -> String {
+    let pc = |bps| format!("{}\u{202F}%", percent(bps, '.'));
+    let terms =
+        t.partner_terms(&pc(p.terms.earn_rate_bps), &pc(p.terms.max_redeem_share_bps), Pts(p.terms.daily_credit_limit));
+    let key = if p.has_api_key { " · 🔑" } else { "" };
+    let (name, category, status) = (Esc(&p.name), Esc(&p.category), t.status(p.status));
+    format!("#{} <b>{name}</b> ({category}) — {status}\n   {terms} · tg {}{key}", p.id, p.telegram_id.0)
+}
+
+#[cfg(test)]
+mod tests;

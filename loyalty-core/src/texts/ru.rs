@@ -1,0 +1,471 @@
+use super::*;
+
+/// The Russian texts.
+pub(super) struct Ru;
+
+impl Texts for Ru {
+    // ------------------------------------------------------------ common
+    fn fixed(&self, m: Fixed) -> &'static str {
+        use Fixed::*;
+        match m {
+            // common
+            InternalError => "Что-то пошло не так. Команда уже уведомлена, попробуйте позже.",
+            LanguageName => "🇷🇺 Русский",
+            EnglishName => "Russian",
+            // client bot
+            Blocked => "⛔ Ваш аккаунт заблокирован: начисление и списание баллов недоступны. Обратитесь в поддержку.",
+            NeedStart => "Чтобы начать, отправьте /start.",
+            HelpTitle => "Что я умею:",
+            HelpCommands => "Команды: /balance /history /card /partners /invite /ask /language /app /menu",
+            Unknown => "🤔 Не понял. Воспользуйтесь кнопками меню.",
+            BalanceRecent => "Последние операции:",
+            NoHistory => "📜 Операций пока нет.",
+            HistoryTitle => "📜 Последние операции:",
+            NoPartnersYet => "🏪 Партнёров пока нет — скоро появятся!",
+            PartnersTitle => "🏪 Где копить и тратить баллы:",
+            AskPrompt => "Задайте вопрос о программе — ответьте на это сообщение.",
+            AskPlaceholder => "Ваш вопрос",
+            AssistantUnavailable => "💬 Помощник сейчас недоступен. Загляните в «🏪 Партнёры» или спросите на кассе.",
+            Thinking => "🤔 Думаю…",
+            AssistantFailed => "😔 Не получилось ответить на вопрос. Попробуйте ещё раз чуть позже.",
+            ProgramFallback => "программа лояльности",
+            LanguageChoose => "🌐 Выберите язык:",
+            LanguageSet => "✅ Язык: русский.",
+            AppOpen => "📱 Откройте приложение программы:",
+            AppUnavailable => "📱 Приложение пока недоступно — всё можно сделать здесь, в чате.",
+            RedemptionConfirmedToast => "✅ Оплата подтверждена",
+            RedemptionDeclinedToast => "Запрос отклонён",
+            AlreadyConfirmed => "Уже подтверждено",
+            AlreadyDeclined => "Уже отклонено",
+            StaleButton => "Эта кнопка больше не действует.",
+            // partner bot
+            ApplyPrompt => {
+                "<b>Станьте партнёром программы лояльности.</b>\nВаши клиенты получают баллы за покупки и оплачивают \
+                 ими часть следующих; начислять и списывать баллы можно прямо здесь.\n\nЧтобы подать заявку, \
+                 <b>ответьте на это сообщение</b>: название заведения и категория через точку с запятой, например:\n\
+                 <code>Кофейня Зерно; кафе</code>"
+            }
+            ApplyPlaceholder => "Название; категория",
+            ApplicationFormatError => {
+                "Пришлите название (до 100 символов) и категорию (до 50) одной строкой через точку с запятой, \
+                 например: <code>Кофейня Зерно; кафе</code>. Ответьте на это сообщение."
+            }
+            ApplicationRejected => "Ваша заявка отклонена. Вы можете подать новую командой /apply.",
+            Suspended => "⛔ Ваш аккаунт партнёра приостановлен. Обратитесь к администраторам программы.",
+            NotAPartner => "Вы ещё не партнёр программы. Отправьте /start, чтобы подать заявку.",
+            PartnerHelp => {
+                "<b>Команды</b>\n\
+                 Отсканируйте QR-карту клиента или пришлите его код, чтобы открыть её.\n\
+                 /credit <code>КОД СУММА</code> — начислить баллы за покупку\n\
+                 /redeem <code>КОД БАЛЛЫ СУММА</code> — предложить клиенту оплатить баллами\n\
+                 /reverse <code>ID</code> — отменить операцию (в течение 24 ч)\n\
+                 /stats — ваши показатели за сегодня и 7 дней\n\
+                 /apikey — ключ для кассовой системы\n\
+                 /help — этот список"
+            }
+            CustomerCardBlocked => "⛔ Аккаунт заблокирован: начислять и списывать баллы нельзя.",
+            ButtonCredit => "➕ Начислить",
+            ButtonRedeem => "🎁 Оплата баллами",
+            CreditPrompt => "сумма покупки? Ответьте числом, например 1500.",
+            AmountPlaceholder => "Сумма покупки",
+            RedeemPrompt => "сколько баллов списать и сумма покупки? Ответьте двумя числами, например 100 5000.",
+            RedeemPlaceholder => "Баллы Сумма",
+            BadAmount => "Суммы — целые положительные числа, например 1500 или 1 500.",
+            UsageCredit => "Формат: /credit <code>КОД СУММА</code>, например <code>/credit ABCD2345 1500</code>",
+            UsageRedeem => {
+                "Формат: /redeem <code>КОД БАЛЛЫ СУММА</code>, например <code>/redeem ABCD2345 100 5000</code>"
+            }
+            UsageReverse => {
+                "Формат: /reverse <code>ID</code> — номер операции из подтверждения, например <code>/reverse 42</code>"
+            }
+            ButtonConfirm => "✅ Подтвердить",
+            ButtonDecline => "✖️ Отклонить",
+            // admin bot
+            Refusal => "Этот бот только для администраторов программы.",
+            AdminHelp => {
+                "<b>Команды администратора</b>\n\
+                 /pending — ожидающие заявки с кнопками «Одобрить» / «Отклонить»\n\
+                 /partners — все партнёры со статусом и условиями\n\
+                 /approve <code>ID</code>, /reject <code>ID</code>, /suspend <code>ID</code> — решение по партнёру\n\
+                 /adjust <code>КОД ±БАЛЛЫ ПРИЧИНА</code> — скорректировать баланс клиента\n\
+                 /block <code>КОД</code>, /unblock <code>КОД</code> — заблокировать или разблокировать клиента\n\
+                 /broadcast <code>customers|partners ТЕКСТ</code> — рассылка всем\n\
+                 /stats — показатели программы\n\
+                 /help — этот список"
+            }
+            ButtonApprove => "✅ Одобрить",
+            ButtonReject => "✖️ Отклонить",
+            NoPending => "Нет ожидающих заявок.",
+            NoPartners => "Партнёров пока нет.",
+            UsageAdjust => {
+                "Формат: /adjust <code>КОД ±БАЛЛЫ ПРИЧИНА</code>, например <code>/adjust ABCD2345 -50 двойная покупка</code>"
+            }
+            ReasonRequired => "Укажите причину (до 200 символов) — клиент её увидит.",
+            UsageBroadcast => {
+                "Формат: /broadcast <code>customers ТЕКСТ</code> или /broadcast <code>partners ТЕКСТ</code>. \
+                 Текст отправляется как есть."
+            }
+        }
+    }
+    fn points(&self, n: Points) -> String {
+        format!("{} {}", Pts(n), ru_plural(n.unsigned_abs(), "балл", "балла", "баллов"))
+    }
+    fn decimal_sep(&self) -> char {
+        ','
+    }
+    fn entry_kind(&self, kind: EntryKind) -> &'static str {
+        match kind {
+            EntryKind::WelcomeBonus => "Приветственный бонус",
+            EntryKind::ReferralBonus => "Бонус за друга",
+            EntryKind::Accrual => "Покупка",
+            EntryKind::Redemption => "Оплата баллами",
+            EntryKind::Reversal => "Отмена операции",
+            EntryKind::Adjustment => "Корректировка",
+        }
+    }
+    fn rejection(&self, r: &Rejection) -> String {
+        use Rejection::*;
+        match r {
+            UnknownCustomer => "Клиент с таким кодом не найден. Проверьте код на карте клиента.".into(),
+            UnknownPartner => "Такой партнёр не зарегистрирован.".into(),
+            UnknownEntry => "У вас нет такой операции.".into(),
+            UnknownRedemption => "Этот запрос больше не существует.".into(),
+            CustomerBlocked => "Этот аккаунт заблокирован. Обратитесь в поддержку.".into(),
+            PartnerNotApproved => "Ваш аккаунт партнёра ещё не одобрен.".into(),
+            InsufficientBalance { balance, requested } => {
+                format!("Недостаточно баллов: на балансе {}, нужно {}.", Pts(*balance), Pts(*requested))
+            }
+            ExceedsMaxShare { max } => format!("Этой покупкой можно оплатить не больше {} баллов.", Pts(*max)),
+            DailyLimitExceeded { remaining } => {
+                format!("Достигнут дневной лимит начислений: сегодня осталось {} баллов.", Pts(*remaining))
+            }
+            InvalidAmount => "Сумма должна быть целым положительным числом.".into(),
+            AlreadyReversed => "Эта операция уже отменена.".into(),
+            NotReversible => "Отменить можно только начисление за покупку или оплату баллами.".into(),
+            ReversalWindowClosed => "Отменить операцию можно только в течение 24 часов.".into(),
+            RedemptionExpired => "Срок запроса истёк. Попросите кассира отправить новый.".into(),
+            RedemptionClosed { .. } => "На этот запрос уже ответили.".into(),
+            NotYourRedemption => "Этот запрос адресован другому человеку.".into(),
+            IdempotencyConflict => "Эта операция уже была отправлена с другими данными.".into(),
+            CodeTaken => "Пожалуйста, попробуйте ещё раз.".into(),
+            InvalidTransition => "Статус партнёра не позволяет это сделать.".into(),
+            AlreadyPartner => "Вы уже зарегистрированы как партнёр.".into(),
+        }
+    }
+    // -------------------------------------------------------- client bot
+    fn button(&self, b: Button) -> &'static str {
+        match b {
+            Button::Balance => "💰 Баланс",
+            Button::History => "📜 История",
+            Button::Card => "💳 Моя карта",
+            Button::Partners => "🏪 Партнёры",
+            Button::Invite => "🎁 Пригласить друга",
+            Button::Ask => "💬 Задать вопрос",
+            Button::Language => "🌐 Язык",
+            Button::App => "📱 Открыть приложение",
+        }
+    }
+    fn welcome(&self, name: Esc, bonus_line: &str, balance: Points) -> String {
+        format!(
+            "👋 Добро пожаловать, {name}!\nВы в программе лояльности: копите баллы у партнёров и оплачивайте ими покупки.{bonus_line}\nВаш баланс: <b>{}</b>.\n\nНажмите «💳 Моя карта» и покажите QR-код на кассе.",
+            self.points(balance)
+        )
+    }
+    fn welcome_bonus(&self, bonus: Points) -> String {
+        format!("\n🎁 Приветственный бонус: <b>{}</b>.", self.points(bonus))
+    }
+    fn welcome_back(&self, name: Esc, balance: Points) -> String {
+        format!("👋 С возвращением, {name}! Ваш баланс: <b>{}</b>.", self.points(balance))
+    }
+    fn referral_credited(&self, friend: Esc, bonus: Points, balance: Points) -> String {
+        let (bonus, balance) = (self.points(bonus), self.points(balance));
+        format!("🎉 {friend} присоединился по вашей ссылке! Вам начислено <b>{bonus}</b>. Баланс: <b>{balance}</b>.")
+    }
+    fn help_lines(&self) -> [&'static str; 7] {
+        [
+            "ваш баланс баллов",
+            "последние операции",
+            "QR-код для кассира",
+            "где копить и тратить баллы",
+            "ссылка для друзей",
+            "вопрос помощнику",
+            "сменить язык",
+        ]
+    }
+    fn balance(&self, balance: Points) -> String {
+        format!("💰 Ваш баланс: <b>{}</b>", self.points(balance))
+    }
+    fn card_caption(&self, code: Esc) -> String {
+        format!("💳 Ваша карта. Покажите QR-код кассиру или назовите код: <code>{code}</code>")
+    }
+    fn card_code_only(&self, code: Esc) -> String {
+        format!("💳 Ваш код клиента: <code>{code}</code>\nНазовите его кассиру.")
+    }
+    fn partner_offer(&self, name: Esc, category: Esc, earn: &str, share: &str) -> String {
+        format!("• <b>{name}</b> ({category}): возврат {earn} % баллами, баллами можно оплатить до {share} % чека")
+    }
+    fn partners_more(&self, more: usize) -> String {
+        format!("…и ещё {more}")
+    }
+    fn invite(&self, link: Esc, reward: &str) -> String {
+        format!("🎁 Пригласите друзей по вашей личной ссылке.{reward}\n\n{link}")
+    }
+    fn invite_reward(&self, bonus: Points) -> String {
+        format!(" Когда друг присоединится, вы получите <b>{}</b>.", self.points(bonus))
+    }
+    fn invite_code_only(&self, code: Esc, reward: &str) -> String {
+        format!("🎁 Попросите друга отправить этому боту: <code>/start ref_{code}</code>.{reward}")
+    }
+    fn invite_code_reward(&self, bonus: Points) -> String {
+        format!(" Вы получите <b>{}</b>.", self.points(bonus))
+    }
+    fn question_too_long(&self, max: usize) -> String {
+        format!("✂️ Вопрос слишком длинный. Пожалуйста, уложитесь в {max} символов.")
+    }
+    fn quota_exhausted(&self, limit: u32) -> String {
+        let questions = ru_plural(u64::from(limit), "вопрос", "вопроса", "вопросов");
+        format!("⏳ Сегодня вы уже задали {limit} {questions} — это дневной лимит. Возвращайтесь завтра!")
+    }
+    fn redemption_confirmed(&self, partner: Esc, paid: Points, balance: Points) -> String {
+        let (paid, balance) = (self.points(paid), self.points(balance));
+        format!("✅ Вы оплатили <b>{paid}</b> в «{partner}».\nБаланс: <b>{balance}</b>.")
+    }
+    fn redemption_declined(&self, partner: Esc, requested: Points) -> String {
+        format!("❌ Вы отклонили списание <b>{}</b> в «{partner}». Баллы не списаны.", self.points(requested))
+    }
+    fn partner_confirmed(&self, code: Esc, paid: Points, request: i64, balance: Points) -> String {
+        let (paid, balance) = (self.points(paid), self.points(balance));
+        format!("✅ Клиент <code>{code}</code> оплатил <b>{paid}</b> по запросу #{request}. Его баланс: {balance}.")
+    }
+    fn partner_declined(&self, code: Esc, requested: Points, request: i64) -> String {
+        let requested = self.points(requested);
+        format!("❌ Клиент <code>{code}</code> отклонил списание <b>{requested}</b> по запросу #{request}.")
+    }
+    // ------------------------------------------------------- partner bot
+    fn application_received(&self, name: Esc, category: Esc) -> String {
+        format!(
+            "✅ Заявка принята: <b>{name}</b> ({category}).\nАдминистратор скоро её рассмотрит — \
+             мы напишем вам здесь."
+        )
+    }
+    fn application_pending(&self, name: Esc) -> String {
+        format!("⏳ Ваша заявка на <b>{name}</b> ожидает одобрения. Мы напишем вам здесь.")
+    }
+    fn partner_greeting(&self, name: Esc) -> String {
+        format!("👋 <b>{name}</b>, вы партнёр программы.")
+    }
+    fn customer_card(&self, name: Esc, code: &str, balance: Pts) -> String {
+        format!("👤 <b>{name}</b>, карта <code>{code}</code>\nБаланс: <b>{balance}</b> баллов")
+    }
+    fn partner_bad_code(&self, input: Esc) -> String {
+        format!("«{input}» — не код клиента: код состоит из 8 букв и цифр, например ABCD2345.")
+    }
+    fn credited(&self, points: Signed, name: Esc, code: &str, purchase: Pts, balance: Pts, entry: EntryId) -> String {
+        format!(
+            "✅ <b>{points}</b> баллов клиенту {name} (<code>{code}</code>) за покупку на {purchase}.\n\
+             Баланс клиента: {balance}. Операция #{entry}; отменить: /reverse {entry}"
+        )
+    }
+    fn credited_nothing(&self, code: &str, purchase: Pts) -> String {
+        format!("Покупка на {purchase} слишком мала для начисления баллов; клиенту {code} ничего не начислено.")
+    }
+    fn customer_credited(&self, points: Signed, partner: Esc, balance: Pts) -> String {
+        format!("🎉 <b>{points}</b> баллов в {partner}. Ваш баланс: <b>{balance}</b>.")
+    }
+    fn redemption_sent(&self, id: RedemptionId, name: Esc, code: &str, points: Pts, purchase: Pts) -> String {
+        format!(
+            "📨 Запрос #{id} отправлен клиенту {name} (<code>{code}</code>): оплатить <b>{points}</b> баллами покупку \
+             на {purchase}.\nЖдём подтверждения клиента (10 мин); баллы спишутся только после него."
+        )
+    }
+    fn customer_redemption_request(&self, partner: Esc, points: Pts, purchase: Pts, balance: Pts) -> String {
+        format!(
+            "🎁 <b>{partner}</b> предлагает оплатить <b>{points}</b> баллами покупку на {purchase}.\n\
+             Ваш баланс: {balance}. Подтвердите в течение 10 минут."
+        )
+    }
+    fn reversed(&self, original: EntryId, amount: Signed, code: &str, balance: Pts) -> String {
+        format!("↩️ Операция #{original} отменена: {amount} баллов клиенту <code>{code}</code>. Баланс: {balance}.")
+    }
+    fn customer_reversed(&self, partner: Esc, amount: Signed, balance: Pts) -> String {
+        format!("↩️ {partner} отменил операцию: <b>{amount}</b> баллов. Ваш баланс: <b>{balance}</b>.")
+    }
+    fn partner_stats_labels(&self) -> [&'static str; 5] {
+        ["📊 <b>Сегодня / 7 дней</b>", "Клиенты", "Покупки", "Начислено баллов", "Списано баллов"]
+    }
+    fn api_key(&self, key: &str) -> String {
+        format!(
+            "🔑 Ваш API-ключ для кассы:\n<code>{key}</code>\n\nОн показан один раз: сохраните его и никому не \
+             сообщайте. Передавайте его как <code>Authorization: Bearer …</code>. Новый /apikey заменит этот ключ."
+        )
+    }
+    fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String {
+        format!(
+            "⌛ Запрос #{id} ({points} баллов за покупку на {purchase}) истёк: клиент не подтвердил вовремя. \
+             Баллы не списаны."
+        )
+    }
+    // --------------------------------------------------------- admin bot
+    fn status(&self, status: PartnerStatus) -> &'static str {
+        match status {
+            PartnerStatus::Applied => "ожидает",
+            PartnerStatus::Approved => "одобрен",
+            PartnerStatus::Rejected => "отклонён",
+            PartnerStatus::Suspended => "приостановлен",
+        }
+    }
+    fn application(&self, id: PartnerId, name: Esc, category: Esc, who: &str, language: &str) -> String {
+        format!("📝 <b>Заявка партнёра #{id}</b>\n<b>{name}</b> ({category})\nTelegram: {who}\nЯзык: {language}")
+    }
+    fn more_pending(&self, more: usize) -> String {
+        format!("…и ещё {more}. Примите решение по этим и снова отправьте /pending.")
+    }
+    fn verdict(&self, status: PartnerStatus, by: Esc) -> String {
+        match status {
+            PartnerStatus::Approved => format!("✅ Одобрено: {by}"),
+            PartnerStatus::Rejected => format!("✖️ Отклонено: {by}"),
+            s => format!("Статус: {} ({by})", self.status(s)),
+        }
+    }
+    fn decision_result(&self, p: &Partner, changed: bool) -> String {
+        let (id, name, status) = (p.id, Esc(&p.name), self.status(p.status));
+        if changed {
+            format!("Партнёр #{id} {name}: {status}.")
+        } else {
+            format!("Партнёр #{id} {name} уже {status}.")
+        }
+    }
+    fn decision_toast(&self, p: &Partner, changed: bool) -> String {
+        let (id, status) = (p.id, self.status(p.status));
+        if changed {
+            format!("Партнёр #{id}: {status}.")
+        } else {
+            format!("Партнёр #{id} уже {status}.")
+        }
+    }
+    fn partner_terms(&self, earn: &str, share: &str, limit: Pts) -> String {
+        format!("начисление {earn}, оплата ≤ {share}, ≤ {limit} баллов/день")
+    }
+    fn partners_count(&self, count: usize) -> String {
+        format!("<b>Партнёров: {count}</b>")
+    }
+    fn usage_partner_id(&self, command: &str) -> String {
+        format!("Формат: /{command} <code>ID</code> — номер партнёра из /partners.")
+    }
+    fn partner_approved(&self, name: Esc) -> String {
+        format!(
+            "🎉 <b>{name}</b> теперь партнёр программы!\n\
+             Отсканируйте QR-карту клиента (или пришлите его код), чтобы начислить баллы или принять оплату баллами.\n\
+             /credit <code>КОД СУММА</code> — начислить баллы\n\
+             /redeem <code>КОД БАЛЛЫ СУММА</code> — оплата баллами\n\
+             /stats — ваши показатели · /apikey — ключ для кассы"
+        )
+    }
+    fn partner_rejected(&self, name: Esc) -> String {
+        format!("К сожалению, заявка на <b>{name}</b> отклонена. Вы можете подать новую командой /apply.")
+    }
+    fn partner_suspended(&self, name: Esc) -> String {
+        format!("⛔ Аккаунт партнёра <b>{name}</b> приостановлен. Обратитесь к администраторам.")
+    }
+    fn not_a_code(&self, input: Esc) -> String {
+        format!("«{input}» — не код клиента (8 букв и цифр).")
+    }
+    fn adjusted(&self, amount: Signed, name: Esc, code: &str, balance: Pts, entry: EntryId) -> String {
+        format!(
+            "✅ {amount} баллов клиенту {name} (<code>{code}</code>). Новый баланс: <b>{balance}</b>. Запись #{entry}."
+        )
+    }
+    fn customer_adjusted(&self, amount: Signed, reason: Esc, balance: Pts) -> String {
+        format!("ℹ️ Ваш баланс скорректирован: <b>{amount}</b> баллов.\nПричина: {reason}\nБаланс: <b>{balance}</b>.")
+    }
+    fn usage_block(&self, command: &str) -> String {
+        format!("Формат: /{command} <code>КОД</code>")
+    }
+    fn customer_blocked(&self, name: Esc, code: &str, blocked: bool) -> String {
+        if blocked {
+            format!("⛔ {name} (<code>{code}</code>) заблокирован: без начислений и списаний.")
+        } else {
+            format!("✅ {name} (<code>{code}</code>) разблокирован.")
+        }
+    }
+    fn broadcast_too_long(&self, max: usize) -> String {
+        format!("Текст слишком длинный: не больше {max} символов.")
+    }
+    fn audience(&self, audience: Audience) -> &'static str {
+        match audience {
+            Audience::Customers => "клиентам",
+            Audience::Partners => "партнёрам",
+        }
+    }
+    fn broadcast_queued(&self, id: BroadcastId, total: u32, to: &str) -> String {
+        format!("📣 Рассылка #{id} поставлена в очередь: {total} получателей ({to}). Ход рассылки — здесь.")
+    }
+    fn broadcast_progress(&self, job: &BroadcastJob) -> String {
+        format!("📣 Рассылка #{}: отправлено {}, ошибок {} из {}…", job.id, job.sent, job.failed, job.total)
+    }
+    fn broadcast_done(&self, job: &BroadcastJob) -> String {
+        format!("✅ Рассылка #{} завершена: отправлено {}, ошибок {} из {}.", job.id, job.sent, job.failed, job.total)
+    }
+    fn broadcast_paused(&self, id: BroadcastId) -> String {
+        format!("⚠️ Рассылка #{id} приостановлена из-за ошибки хранилища; она продолжится с того же места.")
+    }
+    fn program_stats(&self, s: &ProgramStats) -> String {
+        let (c, pa, pp, out) = (s.customers, s.partners_approved, s.partners_pending, Pts(s.points_outstanding));
+        let (tc, tp, ti, tr) = (s.today.customers, s.today.purchases, Pts(s.today.issued), Pts(s.today.redeemed));
+        format!(
+            "📊 <b>Программа</b>\nКлиентов: <b>{c}</b>\nПартнёров: <b>{pa}</b> одобрено, <b>{pp}</b> ожидают\n\
+             Баллов на балансах: <b>{out}</b>\n\n<b>Сегодня</b>\nКлиентов: {tc} · покупок: {tp}\n\
+             Начислено: {ti} · списано: {tr}"
+        )
+    }
+    // ------------------------------------------- notifications from the API
+    fn api_partner_paid(&self, code: &str, points: Pts, purchase: Pts, id: RedemptionId) -> String {
+        format!("✅ Клиент <code>{code}</code> оплатил <b>{points}</b> баллами покупку на {purchase} (запрос #{id}).")
+    }
+    fn api_partner_declined(&self, code: &str, points: Pts, id: RedemptionId) -> String {
+        format!("❌ Клиент <code>{code}</code> отклонил оплату {points} баллами (запрос #{id}).")
+    }
+    fn api_customer_paid(&self, partner: Esc, points: Pts, balance: Pts) -> String {
+        format!("✅ Вы оплатили <b>{points}</b> баллами в «{partner}». Баланс: <b>{balance}</b>.")
+    }
+    fn api_customer_declined(&self, partner: Esc, points: Pts) -> String {
+        format!("Вы отклонили оплату {points} баллами в «{partner}».")
+    }
+    fn pos_credited(&self, points: Pts, partner: Esc, purchase: Pts, balance: Pts) -> String {
+        format!("🎉 <b>+{points}</b> баллов от «{partner}» за покупку на {purchase}. Баланс: <b>{balance}</b>.")
+    }
+    // -------------------------------------------------------- API errors
+    fn api(&self, m: &ApiText) -> String {
+        use ApiText::*;
+        match m {
+            NotConfigured(setting) => format!("{setting} не настроен на этом сервере."),
+            ClientBotNotConfigured => "Клиентский бот не настроен на этом сервере.".into(),
+            AlertBotNotConfigured => "Бот оповещений Sentry не настроен на этом сервере.".into(),
+            UnsupportedMediaType => "Тело запроса должно быть JSON (Content-Type: application/json).".into(),
+            PayloadTooLarge => "Тело запроса больше 1 МиБ.".into(),
+            MethodNotAllowed(methods) => format!("Для этого маршрута используйте {}.", methods.join(" или ")),
+            NotFound => "Такого маршрута нет.".into(),
+            MissingAuth => "Передайте Authorization: tma <initData>.".into(),
+            InvalidInitData(why) => format!("Неверные данные Mini App: {why}."),
+            InitDataWithoutUser => "Неверные данные Mini App: нет пользователя.".into(),
+            NotRegistered => "Вы ещё не зарегистрированы: сначала запустите бота.".into(),
+            MalformedQuery => "Строка запроса повреждена.".into(),
+            InvalidLimit => "limit должен быть целым числом от 1 до 100.".into(),
+            InvalidBefore => "before должен быть номером записи (целым положительным числом).".into(),
+            PartnerBotUnknown => "Имя партнёрского бота пока неизвестно; повторите позже.".into(),
+            CardFailed => "Не удалось нарисовать карту.".into(),
+            InvalidApiKey => "Передайте Authorization: Bearer <API-ключ> с действующим ключом.".into(),
+            InvalidIdempotencyKey => {
+                "Передайте заголовок Idempotency-Key из 1–128 символов: буквы, цифры, _ - : и .".into()
+            }
+            InvalidBody(why) => format!("Неверное тело JSON: {why}."),
+            InvalidCustomerCode => "customer_code должен быть 8-символьным кодом карты.".into(),
+            InvalidSignature => "Sentry-Hook-Signature отсутствует или неверна.".into(),
+            BodyNotJson => "Тело запроса — не корректный JSON.".into(),
+            Unavailable => "Временно недоступно; повторите позже.".into(),
+            Internal => "Внутренняя ошибка; команда уже уведомлена.".into(),
+            CorsForbidden => "Этому источнику нельзя обращаться к API.".into(),
+            Rejected(r) => self.rejection(r),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+use super::*;
+use crate::domain::{PartnerTerms, TelegramUserId};
+use Language::{En, Ru, Vi};
+
+fn partner(status: PartnerStatus) -> Partner {
+    Partner {
+        id: PartnerId(3),
+        telegram_id: TelegramUserId(77),
+        name: "<Pho>".into(),
+        category: "cafe & bar".into(),
+        status,
+        terms: PartnerTerms::default(),
+        language: Vi,
+        has_api_key: true,
+        created_at: Timestamp(0),
+    }
+}
+
+/// A sample of every kind of message (fixed, formatted, composed) in one language.
+fn sample(lang: Language) -> Vec<String> {
+    let (t, p) = (lang.texts(), partner(PartnerStatus::Approved));
+    let (id, text) = (BroadcastId(1), "x".into());
+    let job = BroadcastJob {
+        id,
+        audience: Audience::Customers,
+        text,
+        admin_chat: 1,
+        total: 3,
+        sent: 2,
+        failed: 1,
+        cursor: 3,
+        done: true,
+        created_at: Timestamp(0),
+    };
+    let mut v: Vec<String> =
+        [Fixed::Blocked, Fixed::AskPrompt, Fixed::ApplyPrompt, Fixed::AdminHelp, Fixed::LanguageName]
+            .map(|m| t.fixed(m).into())
+            .into();
+    v.extend([
+        t.points(5),
+        t.welcome(Esc("A"), &t.welcome_bonus(100), 100),
+        client_help(t),
+        partners(t, std::slice::from_ref(&p), 10),
+        t.quota_exhausted(3),
+        t.partner_declined(Esc("ABCD2345"), 10, 7),
+        t.credited(Signed(5), Esc("Anna"), "ABCD2345", Pts(100), Pts(5), EntryId(1)),
+        partner_stats(t, &PartnerStats::default()),
+        decided(t, &partner(PartnerStatus::Suspended), "Admin"),
+        t.decision_toast(&p, false),
+        partner_line(t, &p),
+        t.broadcast_queued(BroadcastId(1), 2, t.audience(Audience::Partners)),
+        t.broadcast_done(&job),
+        t.program_stats(&ProgramStats::default()),
+        t.pos_credited(Pts(5), Esc("P"), Pts(100), Pts(10)),
+        t.api(&ApiText::MethodNotAllowed(vec!["GET", "POST"])),
+        t.api(&ApiText::Rejected(Rejection::InsufficientBalance { balance: 1, requested: 2 })),
+    ]);
+    v
+}
+
+#[test]
+fn every_language_is_translated() {
+    for lang in [Ru, Vi] {
+        for (i, (en, other)) in sample(En).iter().zip(&sample(lang)).enumerate() {
+            assert!(!en.is_empty() && !other.is_empty(), "text {i} is empty");
+            assert_ne!(en, other, "text {i} is not translated to {}", lang.code());
+        }
+    }
+    let names: std::collections::HashSet<_> = Language::ALL.map(|l| l.say(Fixed::EnglishName)).into();
+    assert_eq!(names.len(), Language::ALL.len(), "every language has its own texts");
+}
+
+#[test]
+fn people_text_is_escaped_and_lists_are_capped() {
+    for t in Language::ALL.map(Language::texts) {
+        let text = application(t, &partner(PartnerStatus::Applied), Some("a<b"));
+        assert!(text.contains("&lt;Pho&gt;") && text.contains("cafe &amp; bar") && text.contains("a&lt;b"));
+        assert!(t.customer_adjusted(Signed(1), Esc("<x>"), Pts(1)).contains("&lt;x&gt;"));
+    }
+    let out = partners(En.texts(), &vec![partner(PartnerStatus::Approved); 5], 3);
+    assert!(out.matches("• ").count() == 3 && out.ends_with("…and 2 more"));
+}
+
+#[test]
+fn numbers_and_plurals() {
+    assert_eq!((Pts(0).to_string(), Pts(1234567).to_string()), ("0".into(), "1\u{202F}234\u{202F}567".into()));
+    assert_eq!((Signed(-1500).to_string(), Signed(5).to_string()), ("−1\u{202F}500".into(), "+5".into()));
+    assert_eq!(
+        (fmt_time(Timestamp(0)), fmt_time(Timestamp(1_795_000_000))),
+        ("1970-01-01 00:00".into(), "2026-11-18 11:06".into())
+    );
+    for (bps, sep, s) in [(550, '.', "5.5"), (1234, ',', "12,34"), (5, '.', "0.05"), (u32::MAX, '.', "42949672.95")] {
+        assert_eq!(percent(bps, sep), s);
+    }
+    for (n, s) in [(1, "1 балл"), (3, "3 балла"), (5, "5 баллов"), (11, "11 баллов"), (21, "21 балл"), (-2, "−2 балла")]
+    {
+        assert_eq!(Ru.texts().points(n), s);
+    }
+    assert!(
+        Ru.texts().quota_exhausted(3).contains("3 вопроса") && Ru.texts().quota_exhausted(20).contains("20 вопросов")
+    );
+    assert!(En.texts().quota_exhausted(1).contains("1 question today") && En.texts().points(1) == "1 point");
+}
+
+#[test]
+fn accept_language_picks_a_language_we_speak() {
+    for (header, lang) in [
+        (None, En),
+        (Some("ru"), Ru),
+        (Some("vi-VN,vi;q=0.9"), Vi),
+        (Some("de-DE, ru;q=0.5, en;q=0.4"), Ru),
+        (Some("en;q=0.5, vi;q=0.8"), Vi),
+        (Some("ru;q=0, en"), En),
+        (Some("fr, de"), En),
+        (Some("RU-ru"), Ru),
+    ] {
+        assert_eq!(accept_language(header), lang, "{header:?}");
+    }
+}

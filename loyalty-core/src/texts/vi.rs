@@ -1,0 +1,473 @@
+use super::*;
+
+/// The Vietnamese texts.
+pub(super) struct Vi;
+
+impl Texts for Vi {
+    // ------------------------------------------------------------ common
+    fn fixed(&self, m: Fixed) -> &'static str {
+        use Fixed::*;
+        match m {
+            // common
+            InternalError => "Đã xảy ra lỗi từ phía chúng tôi. Đội ngũ đã được thông báo, vui lòng thử lại sau.",
+            LanguageName => "🇻🇳 Tiếng Việt",
+            EnglishName => "Vietnamese",
+            // client bot
+            Blocked => "⛔ Tài khoản của bạn đã bị khóa: không thể tích hoặc dùng điểm. Vui lòng liên hệ hỗ trợ.",
+            NeedStart => "Để bắt đầu, hãy gửi /start.",
+            HelpTitle => "Tôi có thể giúp bạn:",
+            HelpCommands => "Lệnh: /balance /history /card /partners /invite /ask /language /app /menu",
+            Unknown => "🤔 Xin lỗi, tôi chưa hiểu. Hãy dùng các nút trong menu.",
+            BalanceRecent => "Giao dịch gần đây:",
+            NoHistory => "📜 Chưa có giao dịch nào.",
+            HistoryTitle => "📜 Giao dịch gần đây:",
+            NoPartnersYet => "🏪 Chưa có đối tác nào — sắp có!",
+            PartnersTitle => "🏪 Nơi tích và dùng điểm:",
+            AskPrompt => "Hãy đặt câu hỏi về chương trình — trả lời tin nhắn này.",
+            AskPlaceholder => "Câu hỏi của bạn",
+            AssistantUnavailable => "💬 Trợ lý hiện không khả dụng. Hãy xem “🏪 Đối tác” hoặc hỏi tại quầy thu ngân.",
+            Thinking => "🤔 Đang suy nghĩ…",
+            AssistantFailed => "😔 Xin lỗi, hiện tôi chưa thể trả lời. Vui lòng thử lại sau.",
+            ProgramFallback => "chương trình khách hàng thân thiết",
+            LanguageChoose => "🌐 Chọn ngôn ngữ:",
+            LanguageSet => "✅ Ngôn ngữ: Tiếng Việt.",
+            AppOpen => "📱 Mở ứng dụng của chương trình:",
+            AppUnavailable => "📱 Ứng dụng chưa khả dụng — bạn có thể làm mọi thứ ngay trong cuộc trò chuyện này.",
+            RedemptionConfirmedToast => "✅ Đã xác nhận thanh toán",
+            RedemptionDeclinedToast => "Đã từ chối yêu cầu",
+            AlreadyConfirmed => "Đã xác nhận rồi",
+            AlreadyDeclined => "Đã từ chối rồi",
+            StaleButton => "Nút này không còn hiệu lực.",
+            // partner bot
+            ApplyPrompt => {
+                "<b>Trở thành đối tác của chương trình khách hàng thân thiết.</b>\nKhách hàng của bạn tích điểm khi mua \
+                 hàng và dùng điểm để thanh toán tại cửa hàng; bạn cộng và trừ điểm ngay tại đây.\n\nĐể đăng ký, hãy \
+                 <b>trả lời tin nhắn này</b> với tên cửa hàng và loại hình, cách nhau bằng dấu chấm phẩy, ví dụ:\n\
+                 <code>Phở 24; quán ăn</code>"
+            }
+            ApplyPlaceholder => "Tên cửa hàng; loại hình",
+            ApplicationFormatError => {
+                "Hãy gửi tên cửa hàng (tối đa 100 ký tự) và loại hình (tối đa 50 ký tự) trên một dòng, cách nhau \
+                 bằng dấu chấm phẩy, ví dụ: <code>Phở 24; quán ăn</code>. Hãy trả lời tin nhắn này."
+            }
+            ApplicationRejected => "Đơn đăng ký của bạn đã bị từ chối. Bạn có thể đăng ký lại bằng lệnh /apply.",
+            Suspended => "⛔ Tài khoản đối tác của bạn đã bị tạm ngưng. Vui lòng liên hệ quản trị viên chương trình.",
+            NotAPartner => "Bạn chưa là đối tác của chương trình. Gửi /start để đăng ký.",
+            PartnerHelp => {
+                "<b>Các lệnh</b>\n\
+                 Quét thẻ QR của khách hoặc gửi mã của khách để mở thẻ.\n\
+                 /credit <code>MÃ SỐ_TIỀN</code> — cộng điểm cho giao dịch\n\
+                 /redeem <code>MÃ ĐIỂM SỐ_TIỀN</code> — đề nghị khách thanh toán bằng điểm\n\
+                 /reverse <code>ID</code> — hủy giao dịch (trong vòng 24 giờ)\n\
+                 /stats — số liệu hôm nay và 7 ngày\n\
+                 /apikey — khóa cho hệ thống bán hàng (POS)\n\
+                 /help — danh sách này"
+            }
+            CustomerCardBlocked => "⛔ Tài khoản này đã bị khóa: không thể cộng hoặc trừ điểm.",
+            ButtonCredit => "➕ Cộng điểm",
+            ButtonRedeem => "🎁 Trả bằng điểm",
+            CreditPrompt => "số tiền mua hàng? Trả lời bằng một số, ví dụ 1500.",
+            AmountPlaceholder => "Số tiền mua hàng",
+            RedeemPrompt => "số điểm cần trừ và số tiền mua hàng? Trả lời bằng hai số, ví dụ 100 5000.",
+            RedeemPlaceholder => "Điểm Số_tiền",
+            BadAmount => "Số tiền phải là số nguyên dương, ví dụ 1500 hoặc 1 500.",
+            UsageCredit => "Cách dùng: /credit <code>MÃ SỐ_TIỀN</code>, ví dụ <code>/credit ABCD2345 1500</code>",
+            UsageRedeem => {
+                "Cách dùng: /redeem <code>MÃ ĐIỂM SỐ_TIỀN</code>, ví dụ <code>/redeem ABCD2345 100 5000</code>"
+            }
+            UsageReverse => {
+                "Cách dùng: /reverse <code>ID</code> với số giao dịch trong tin xác nhận, ví dụ <code>/reverse 42</code>"
+            }
+            ButtonConfirm => "✅ Xác nhận",
+            ButtonDecline => "✖️ Từ chối",
+            // admin bot
+            Refusal => "Bot này chỉ dành cho quản trị viên của chương trình.",
+            AdminHelp => {
+                "<b>Lệnh quản trị</b>\n\
+                 /pending — các đơn đang chờ, với nút Duyệt / Từ chối\n\
+                 /partners — tất cả đối tác cùng trạng thái và điều khoản\n\
+                 /approve <code>ID</code>, /reject <code>ID</code>, /suspend <code>ID</code> — quyết định về đối tác\n\
+                 /adjust <code>MÃ ±ĐIỂM LÝ_DO</code> — điều chỉnh số dư của khách\n\
+                 /block <code>MÃ</code>, /unblock <code>MÃ</code> — khóa hoặc mở khóa khách hàng\n\
+                 /broadcast <code>customers|partners NỘI_DUNG</code> — gửi tin cho tất cả\n\
+                 /stats — số liệu chương trình\n\
+                 /help — danh sách này"
+            }
+            ButtonApprove => "✅ Duyệt",
+            ButtonReject => "✖️ Từ chối",
+            NoPending => "Không có đơn nào đang chờ.",
+            NoPartners => "Chưa có đối tác nào.",
+            UsageAdjust => {
+                "Cách dùng: /adjust <code>MÃ ±ĐIỂM LÝ_DO</code>, ví dụ <code>/adjust ABCD2345 -50 giao dịch trùng</code>"
+            }
+            ReasonRequired => "Cần ghi lý do (tối đa 200 ký tự); khách hàng sẽ thấy lý do này.",
+            UsageBroadcast => {
+                "Cách dùng: /broadcast <code>customers NỘI_DUNG</code> hoặc /broadcast \
+                 <code>partners NỘI_DUNG</code>. Nội dung được gửi nguyên văn."
+            }
+        }
+    }
+    fn points(&self, n: Points) -> String {
+        format!("{} điểm", Pts(n))
+    }
+    fn decimal_sep(&self) -> char {
+        ','
+    }
+    fn entry_kind(&self, kind: EntryKind) -> &'static str {
+        match kind {
+            EntryKind::WelcomeBonus => "Thưởng chào mừng",
+            EntryKind::ReferralBonus => "Thưởng giới thiệu",
+            EntryKind::Accrual => "Mua hàng",
+            EntryKind::Redemption => "Thanh toán bằng điểm",
+            EntryKind::Reversal => "Hủy giao dịch",
+            EntryKind::Adjustment => "Điều chỉnh",
+        }
+    }
+    fn rejection(&self, r: &Rejection) -> String {
+        use Rejection::*;
+        match r {
+            UnknownCustomer => "Không tìm thấy khách hàng với mã này. Hãy kiểm tra mã trên thẻ.".into(),
+            UnknownPartner => "Đối tác này chưa đăng ký.".into(),
+            UnknownEntry => "Không có giao dịch này của bạn.".into(),
+            UnknownRedemption => "Yêu cầu này không còn tồn tại.".into(),
+            CustomerBlocked => "Tài khoản này đã bị khóa. Vui lòng liên hệ hỗ trợ.".into(),
+            PartnerNotApproved => "Tài khoản đối tác của bạn chưa được duyệt.".into(),
+            InsufficientBalance { balance, requested } => {
+                format!("Không đủ điểm: số dư {}, cần {}.", Pts(*balance), Pts(*requested))
+            }
+            ExceedsMaxShare { max } => format!("Chỉ có thể dùng tối đa {} điểm cho giao dịch này.", Pts(*max)),
+            DailyLimitExceeded { remaining } => {
+                format!("Đã đạt hạn mức cộng điểm trong ngày: còn {} điểm hôm nay.", Pts(*remaining))
+            }
+            InvalidAmount => "Số tiền phải là số nguyên dương.".into(),
+            AlreadyReversed => "Giao dịch này đã được hủy.".into(),
+            NotReversible => "Chỉ có thể hủy giao dịch mua hàng hoặc thanh toán bằng điểm.".into(),
+            ReversalWindowClosed => "Chỉ có thể hủy giao dịch trong vòng 24 giờ.".into(),
+            RedemptionExpired => "Yêu cầu đã hết hạn. Hãy nhờ thu ngân gửi yêu cầu mới.".into(),
+            RedemptionClosed { .. } => "Yêu cầu này đã được trả lời.".into(),
+            NotYourRedemption => "Yêu cầu này dành cho người khác.".into(),
+            IdempotencyConflict => "Giao dịch này đã được gửi với thông tin khác.".into(),
+            CodeTaken => "Vui lòng thử lại.".into(),
+            InvalidTransition => "Trạng thái đối tác không cho phép thao tác này.".into(),
+            AlreadyPartner => "Bạn đã đăng ký làm đối tác.".into(),
+        }
+    }
+    // -------------------------------------------------------- client bot
+    fn button(&self, b: Button) -> &'static str {
+        match b {
+            Button::Balance => "💰 Số dư",
+            Button::History => "📜 Lịch sử",
+            Button::Card => "💳 Thẻ của tôi",
+            Button::Partners => "🏪 Đối tác",
+            Button::Invite => "🎁 Mời bạn bè",
+            Button::Ask => "💬 Đặt câu hỏi",
+            Button::Language => "🌐 Ngôn ngữ",
+            Button::App => "📱 Mở ứng dụng",
+        }
+    }
+    fn welcome(&self, name: Esc, bonus_line: &str, balance: Points) -> String {
+        format!(
+            "👋 Chào mừng {name}!\nBạn đã tham gia chương trình khách hàng thân thiết: tích điểm tại các đối tác và dùng điểm để thanh toán.{bonus_line}\nSố dư của bạn: <b>{}</b>.\n\nNhấn “💳 Thẻ của tôi” và đưa mã QR khi thanh toán.",
+            self.points(balance)
+        )
+    }
+    fn welcome_bonus(&self, bonus: Points) -> String {
+        format!("\n🎁 Thưởng chào mừng: <b>{}</b>.", self.points(bonus))
+    }
+    fn welcome_back(&self, name: Esc, balance: Points) -> String {
+        format!("👋 Chào mừng {name} quay lại! Số dư của bạn: <b>{}</b>.", self.points(balance))
+    }
+    fn referral_credited(&self, friend: Esc, bonus: Points, balance: Points) -> String {
+        let (bonus, balance) = (self.points(bonus), self.points(balance));
+        format!("🎉 {friend} đã tham gia qua liên kết của bạn! Bạn được cộng <b>{bonus}</b>. Số dư: <b>{balance}</b>.")
+    }
+    fn help_lines(&self) -> [&'static str; 7] {
+        [
+            "số dư điểm của bạn",
+            "các giao dịch gần đây",
+            "mã QR cho thu ngân",
+            "nơi tích và dùng điểm",
+            "liên kết mời bạn bè",
+            "hỏi trợ lý",
+            "đổi ngôn ngữ",
+        ]
+    }
+    fn balance(&self, balance: Points) -> String {
+        format!("💰 Số dư của bạn: <b>{}</b>", self.points(balance))
+    }
+    fn card_caption(&self, code: Esc) -> String {
+        format!("💳 Thẻ của bạn. Đưa mã QR cho thu ngân hoặc đọc mã: <code>{code}</code>")
+    }
+    fn card_code_only(&self, code: Esc) -> String {
+        format!("💳 Mã khách hàng của bạn: <code>{code}</code>\nHãy đọc mã này cho thu ngân.")
+    }
+    fn partner_offer(&self, name: Esc, category: Esc, earn: &str, share: &str) -> String {
+        format!("• <b>{name}</b> ({category}): tích {earn} %, thanh toán bằng điểm tối đa {share} % hóa đơn")
+    }
+    fn partners_more(&self, more: usize) -> String {
+        format!("…và {more} đối tác khác")
+    }
+    fn invite(&self, link: Esc, reward: &str) -> String {
+        format!("🎁 Mời bạn bè bằng liên kết cá nhân của bạn.{reward}\n\n{link}")
+    }
+    fn invite_reward(&self, bonus: Points) -> String {
+        format!(" Khi bạn bè tham gia, bạn nhận được <b>{}</b>.", self.points(bonus))
+    }
+    fn invite_code_only(&self, code: Esc, reward: &str) -> String {
+        format!("🎁 Hãy nhờ bạn bè gửi cho bot này: <code>/start ref_{code}</code>.{reward}")
+    }
+    fn invite_code_reward(&self, bonus: Points) -> String {
+        format!(" Bạn sẽ nhận được <b>{}</b>.", self.points(bonus))
+    }
+    fn question_too_long(&self, max: usize) -> String {
+        format!("✂️ Câu hỏi quá dài. Vui lòng viết ngắn hơn {max} ký tự.")
+    }
+    fn quota_exhausted(&self, limit: u32) -> String {
+        format!("⏳ Hôm nay bạn đã hỏi {limit} câu, đạt giới hạn trong ngày. Hãy quay lại vào ngày mai!")
+    }
+    fn redemption_confirmed(&self, partner: Esc, paid: Points, balance: Points) -> String {
+        let (paid, balance) = (self.points(paid), self.points(balance));
+        format!("✅ Bạn đã thanh toán <b>{paid}</b> tại {partner}.\nSố dư: <b>{balance}</b>.")
+    }
+    fn redemption_declined(&self, partner: Esc, requested: Points) -> String {
+        let requested = self.points(requested);
+        format!("❌ Bạn đã từ chối thanh toán <b>{requested}</b> tại {partner}. Không có điểm nào bị trừ.")
+    }
+    fn partner_confirmed(&self, code: Esc, paid: Points, request: i64, balance: Points) -> String {
+        let (paid, balance) = (self.points(paid), self.points(balance));
+        format!(
+            "✅ Khách hàng <code>{code}</code> đã thanh toán <b>{paid}</b> cho yêu cầu #{request}. Số dư của khách: {balance}."
+        )
+    }
+    fn partner_declined(&self, code: Esc, requested: Points, request: i64) -> String {
+        let requested = self.points(requested);
+        format!("❌ Khách hàng <code>{code}</code> đã từ chối thanh toán <b>{requested}</b> cho yêu cầu #{request}.")
+    }
+    // ------------------------------------------------------- partner bot
+    fn application_received(&self, name: Esc, category: Esc) -> String {
+        format!(
+            "✅ Đã nhận đơn đăng ký: <b>{name}</b> ({category}).\nQuản trị viên sẽ sớm xem xét; \
+             bạn sẽ nhận được tin nhắn tại đây."
+        )
+    }
+    fn application_pending(&self, name: Esc) -> String {
+        format!("⏳ Đơn đăng ký cho <b>{name}</b> đang chờ duyệt. Chúng tôi sẽ nhắn tại đây.")
+    }
+    fn partner_greeting(&self, name: Esc) -> String {
+        format!("👋 <b>{name}</b>, bạn là đối tác của chương trình.")
+    }
+    fn customer_card(&self, name: Esc, code: &str, balance: Pts) -> String {
+        format!("👤 <b>{name}</b>, thẻ <code>{code}</code>\nSố dư: <b>{balance}</b> điểm")
+    }
+    fn partner_bad_code(&self, input: Esc) -> String {
+        format!("«{input}» không phải là mã khách hàng: mã gồm 8 chữ và số, ví dụ ABCD2345.")
+    }
+    fn credited(&self, points: Signed, name: Esc, code: &str, purchase: Pts, balance: Pts, entry: EntryId) -> String {
+        format!(
+            "✅ <b>{points}</b> điểm cho {name} (<code>{code}</code>) với giao dịch {purchase}.\n\
+             Số dư của khách: {balance}. Giao dịch #{entry}; để hủy: /reverse {entry}"
+        )
+    }
+    fn credited_nothing(&self, code: &str, purchase: Pts) -> String {
+        format!("Giao dịch {purchase} quá nhỏ để tích điểm; không cộng điểm cho {code}.")
+    }
+    fn customer_credited(&self, points: Signed, partner: Esc, balance: Pts) -> String {
+        format!("🎉 <b>{points}</b> điểm tại {partner}. Số dư của bạn: <b>{balance}</b>.")
+    }
+    fn redemption_sent(&self, id: RedemptionId, name: Esc, code: &str, points: Pts, purchase: Pts) -> String {
+        format!(
+            "📨 Đã gửi yêu cầu #{id} tới {name} (<code>{code}</code>): trả <b>{points}</b> điểm cho giao dịch \
+             {purchase}.\nĐang chờ khách xác nhận (10 phút); điểm chỉ bị trừ khi khách xác nhận."
+        )
+    }
+    fn customer_redemption_request(&self, partner: Esc, points: Pts, purchase: Pts, balance: Pts) -> String {
+        format!(
+            "🎁 <b>{partner}</b> đề nghị trả <b>{points}</b> điểm cho giao dịch {purchase}.\n\
+             Số dư của bạn: {balance}. Xác nhận trong vòng 10 phút?"
+        )
+    }
+    fn reversed(&self, original: EntryId, amount: Signed, code: &str, balance: Pts) -> String {
+        format!("↩️ Đã hủy giao dịch #{original}: {amount} điểm cho <code>{code}</code>. Số dư: {balance}.")
+    }
+    fn customer_reversed(&self, partner: Esc, amount: Signed, balance: Pts) -> String {
+        format!("↩️ {partner} đã hủy một giao dịch: <b>{amount}</b> điểm. Số dư của bạn: <b>{balance}</b>.")
+    }
+    fn partner_stats_labels(&self) -> [&'static str; 5] {
+        ["📊 <b>Hôm nay / 7 ngày</b>", "Khách hàng", "Giao dịch", "Điểm đã cộng", "Điểm đã dùng"]
+    }
+    fn api_key(&self, key: &str) -> String {
+        format!(
+            "🔑 Khóa API cho máy POS của bạn:\n<code>{key}</code>\n\nKhóa chỉ hiển thị một lần: hãy lưu lại và giữ \
+             bí mật. Gửi dưới dạng <code>Authorization: Bearer …</code>. Lệnh /apikey mới sẽ thay thế khóa này."
+        )
+    }
+    fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String {
+        format!(
+            "⌛ Yêu cầu #{id} ({points} điểm cho giao dịch {purchase}) đã hết hạn: khách không xác nhận kịp. \
+             Không có điểm nào bị trừ."
+        )
+    }
+    // --------------------------------------------------------- admin bot
+    fn status(&self, status: PartnerStatus) -> &'static str {
+        match status {
+            PartnerStatus::Applied => "đang chờ",
+            PartnerStatus::Approved => "đã duyệt",
+            PartnerStatus::Rejected => "bị từ chối",
+            PartnerStatus::Suspended => "tạm ngưng",
+        }
+    }
+    fn application(&self, id: PartnerId, name: Esc, category: Esc, who: &str, language: &str) -> String {
+        format!(
+            "📝 <b>Đơn đăng ký đối tác #{id}</b>\n<b>{name}</b> ({category})\nTelegram: {who}\nNgôn ngữ: {language}"
+        )
+    }
+    fn more_pending(&self, more: usize) -> String {
+        format!("…và {more} đơn nữa. Hãy xử lý các đơn này rồi gửi lại /pending.")
+    }
+    fn verdict(&self, status: PartnerStatus, by: Esc) -> String {
+        match status {
+            PartnerStatus::Approved => format!("✅ Đã duyệt bởi {by}"),
+            PartnerStatus::Rejected => format!("✖️ Đã từ chối bởi {by}"),
+            s => format!("Trạng thái: {} ({by})", self.status(s)),
+        }
+    }
+    fn decision_result(&self, p: &Partner, changed: bool) -> String {
+        let (id, name, status) = (p.id, Esc(&p.name), self.status(p.status));
+        if changed {
+            format!("Đối tác #{id} {name}: {status}.")
+        } else {
+            format!("Đối tác #{id} {name} đã ở trạng thái {status}.")
+        }
+    }
+    fn decision_toast(&self, p: &Partner, changed: bool) -> String {
+        let (id, status) = (p.id, self.status(p.status));
+        if changed {
+            format!("Đối tác #{id}: {status}.")
+        } else {
+            format!("Đối tác #{id} đã ở trạng thái {status}.")
+        }
+    }
+    fn partner_terms(&self, earn: &str, share: &str, limit: Pts) -> String {
+        format!("tích {earn}, trả ≤ {share}, ≤ {limit} điểm/ngày")
+    }
+    fn partners_count(&self, count: usize) -> String {
+        format!("<b>Đối tác: {count}</b>")
+    }
+    fn usage_partner_id(&self, command: &str) -> String {
+        format!("Cách dùng: /{command} <code>ID</code> với số đối tác trong /partners.")
+    }
+    fn partner_approved(&self, name: Esc) -> String {
+        format!(
+            "🎉 <b>{name}</b> đã trở thành đối tác của chương trình!\n\
+             Quét thẻ QR của khách (hoặc gửi mã của khách) để cộng điểm hoặc nhận thanh toán bằng điểm.\n\
+             /credit <code>MÃ SỐ_TIỀN</code> — cộng điểm\n\
+             /redeem <code>MÃ ĐIỂM SỐ_TIỀN</code> — trả bằng điểm\n\
+             /stats — số liệu · /apikey — khóa cho máy POS"
+        )
+    }
+    fn partner_rejected(&self, name: Esc) -> String {
+        format!("Rất tiếc, đơn đăng ký cho <b>{name}</b> đã bị từ chối. Bạn có thể đăng ký lại bằng /apply.")
+    }
+    fn partner_suspended(&self, name: Esc) -> String {
+        format!("⛔ Tài khoản đối tác <b>{name}</b> đã bị tạm ngưng. Vui lòng liên hệ quản trị viên.")
+    }
+    fn not_a_code(&self, input: Esc) -> String {
+        format!("«{input}» không phải là mã khách hàng (8 chữ và số).")
+    }
+    fn adjusted(&self, amount: Signed, name: Esc, code: &str, balance: Pts, entry: EntryId) -> String {
+        format!("✅ {amount} điểm cho {name} (<code>{code}</code>). Số dư mới: <b>{balance}</b>. Bút toán #{entry}.")
+    }
+    fn customer_adjusted(&self, amount: Signed, reason: Esc, balance: Pts) -> String {
+        format!("ℹ️ Số dư của bạn đã được điều chỉnh: <b>{amount}</b> điểm.\nLý do: {reason}\nSố dư: <b>{balance}</b>.")
+    }
+    fn usage_block(&self, command: &str) -> String {
+        format!("Cách dùng: /{command} <code>MÃ</code>")
+    }
+    fn customer_blocked(&self, name: Esc, code: &str, blocked: bool) -> String {
+        if blocked {
+            format!("⛔ {name} (<code>{code}</code>) đã bị khóa: không tích và không dùng điểm.")
+        } else {
+            format!("✅ {name} (<code>{code}</code>) đã được mở khóa.")
+        }
+    }
+    fn broadcast_too_long(&self, max: usize) -> String {
+        format!("Nội dung quá dài: tối đa {max} ký tự.")
+    }
+    fn audience(&self, audience: Audience) -> &'static str {
+        match audience {
+            Audience::Customers => "khách hàng",
+            Audience::Partners => "đối tác",
+        }
+    }
+    fn broadcast_queued(&self, id: BroadcastId, total: u32, to: &str) -> String {
+        format!("📣 Đã xếp hàng thông báo #{id} tới {total} {to}. Tiến độ sẽ được báo tại đây.")
+    }
+    fn broadcast_progress(&self, job: &BroadcastJob) -> String {
+        format!("📣 Thông báo #{}: đã gửi {}, lỗi {} trên {}…", job.id, job.sent, job.failed, job.total)
+    }
+    fn broadcast_done(&self, job: &BroadcastJob) -> String {
+        format!("✅ Thông báo #{} hoàn tất: đã gửi {}, lỗi {} trên {}.", job.id, job.sent, job.failed, job.total)
+    }
+    fn broadcast_paused(&self, id: BroadcastId) -> String {
+        format!("⚠️ Thông báo #{id} tạm dừng do lỗi lưu trữ; sẽ tiếp tục từ chỗ đã dừng.")
+    }
+    fn program_stats(&self, s: &ProgramStats) -> String {
+        let (c, pa, pp, out) = (s.customers, s.partners_approved, s.partners_pending, Pts(s.points_outstanding));
+        let (tc, tp, ti, tr) = (s.today.customers, s.today.purchases, Pts(s.today.issued), Pts(s.today.redeemed));
+        format!(
+            "📊 <b>Chương trình</b>\nKhách hàng: <b>{c}</b>\nĐối tác: <b>{pa}</b> đã duyệt, <b>{pp}</b> đang chờ\n\
+             Điểm đang lưu hành: <b>{out}</b>\n\n<b>Hôm nay</b>\nKhách hàng: {tc} · giao dịch: {tp}\n\
+             Điểm đã cộng: {ti} · đã dùng: {tr}"
+        )
+    }
+    // ------------------------------------------- notifications from the API
+    fn api_partner_paid(&self, code: &str, points: Pts, purchase: Pts, id: RedemptionId) -> String {
+        format!(
+            "✅ Khách hàng <code>{code}</code> đã thanh toán <b>{points}</b> điểm cho giao dịch {purchase} (yêu cầu #{id})."
+        )
+    }
+    fn api_partner_declined(&self, code: &str, points: Pts, id: RedemptionId) -> String {
+        format!("❌ Khách hàng <code>{code}</code> đã từ chối thanh toán {points} điểm (yêu cầu #{id}).")
+    }
+    fn api_customer_paid(&self, partner: Esc, points: Pts, balance: Pts) -> String {
+        format!("✅ Bạn đã thanh toán <b>{points}</b> điểm tại {partner}. Số dư: <b>{balance}</b>.")
+    }
+    fn api_customer_declined(&self, partner: Esc, points: Pts) -> String {
+        format!("Bạn đã từ chối thanh toán {points} điểm tại {partner}.")
+    }
+    fn pos_credited(&self, points: Pts, partner: Esc, purchase: Pts, balance: Pts) -> String {
+        format!("🎉 <b>+{points}</b> điểm từ {partner} cho giao dịch {purchase}. Số dư: <b>{balance}</b>.")
+    }
+    // -------------------------------------------------------- API errors
+    fn api(&self, m: &ApiText) -> String {
+        use ApiText::*;
+        match m {
+            NotConfigured(setting) => format!("{setting} chưa được cấu hình trên máy chủ này."),
+            ClientBotNotConfigured => "Bot khách hàng chưa được cấu hình trên máy chủ này.".into(),
+            AlertBotNotConfigured => "Bot cảnh báo Sentry chưa được cấu hình trên máy chủ này.".into(),
+            UnsupportedMediaType => "Nội dung phải là JSON (Content-Type: application/json).".into(),
+            PayloadTooLarge => "Nội dung yêu cầu lớn hơn 1 MiB.".into(),
+            MethodNotAllowed(methods) => format!("Hãy dùng {} cho đường dẫn này.", methods.join(" hoặc ")),
+            NotFound => "Không có đường dẫn này.".into(),
+            MissingAuth => "Hãy gửi Authorization: tma <initData>.".into(),
+            InvalidInitData(why) => format!("Dữ liệu Mini App không hợp lệ: {why}."),
+            InitDataWithoutUser => "Dữ liệu Mini App không hợp lệ: không có người dùng.".into(),
+            NotRegistered => "Bạn chưa đăng ký: hãy bắt đầu với bot trước.".into(),
+            MalformedQuery => "Chuỗi truy vấn không hợp lệ.".into(),
+            InvalidLimit => "limit phải là số nguyên từ 1 đến 100.".into(),
+            InvalidBefore => "before phải là mã bút toán (số nguyên dương).".into(),
+            PartnerBotUnknown => "Chưa biết tên bot đối tác; hãy thử lại sau.".into(),
+            CardFailed => "Không thể vẽ thẻ.".into(),
+            InvalidApiKey => "Hãy gửi Authorization: Bearer <khóa API> với khóa hợp lệ.".into(),
+            InvalidIdempotencyKey => "Hãy gửi tiêu đề Idempotency-Key dài 1 đến 128 ký tự: chữ, số, _ - : và .".into(),
+            InvalidBody(why) => format!("Nội dung JSON không hợp lệ: {why}."),
+            InvalidCustomerCode => "customer_code phải là mã thẻ gồm 8 ký tự.".into(),
+            InvalidSignature => "Sentry-Hook-Signature bị thiếu hoặc sai.".into(),
+            BodyNotJson => "Nội dung không phải JSON hợp lệ.".into(),
+            Unavailable => "Tạm thời không khả dụng; hãy thử lại sau.".into(),
+            Internal => "Lỗi nội bộ; đội ngũ đã được thông báo.".into(),
+            CorsForbidden => "Nguồn này không được phép gọi API.".into(),
+            Rejected(r) => self.rejection(r),
+        }
+    }
+}
