@@ -830,3 +830,41 @@ async fn blocked_customer() {
         .await
         .error(StatusCode::FORBIDDEN, "customer_blocked");
 }
+
+#[tokio::test]
+async fn error_messages_follow_accept_language() {
+    let env = TestEnv::new();
+    let message = |a: &Answer| a.json()["error"]["message"].as_str().unwrap_or_default().to_string();
+    let cases = [
+        (None, "Send Authorization: tma <initData>."),
+        (Some("ru"), "Передайте Authorization: tma <initData>."),
+        (Some("vi-VN,vi;q=0.9"), "Hãy gửi Authorization: tma <initData>."),
+        (Some("de, en;q=0.5"), "Send Authorization: tma <initData>."),
+    ];
+    for (lang, expected) in cases {
+        let headers: Vec<(&str, &str)> = lang.map(|l| ("accept-language", l)).into_iter().collect();
+        let a = call(&env, request(Method::GET, "/api/v1/me", &headers, "")).await;
+        a.error(StatusCode::UNAUTHORIZED, "missing_auth");
+        assert_eq!(message(&a), expected, "{lang:?}");
+    }
+    // Rule rejections read as in the bots, in the asked language, with the same code.
+    register(&env, 42, Language::En).await;
+    let req = |lang| {
+        request(
+            Method::POST,
+            "/api/v1/redemptions/999/confirm",
+            &[("authorization", &*tma(&env, 42)), ("accept-language", lang)],
+            "",
+        )
+    };
+    let a = call(&env, req("ru-RU")).await;
+    a.error(StatusCode::NOT_FOUND, "unknown_redemption");
+    assert_eq!(message(&a), "Этот запрос больше не существует.");
+    let a = call(&env, req("en-GB")).await;
+    a.error(StatusCode::NOT_FOUND, "unknown_redemption");
+    assert_eq!(message(&a), "This request no longer exists.");
+    // Unknown routes, before any authentication.
+    let a = call(&env, request(Method::GET, "/api/v1/nope", &[("accept-language", "vi")], "")).await;
+    a.error(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(message(&a), "Không có đường dẫn này.");
+}
