@@ -8,7 +8,8 @@
 #      --no-default-features --features postgres; loyalty-core stays I/O-free:
 #      `cargo tree -p loyalty-core -e normal --all-features` holds no HTTP client, hyper or tokio;
 #      `cargo deny check bans licenses sources` against deny.toml (scripts/cargo-deny.sh: cargo-deny pinned,
-#      installed once under ~/.cache/loyalty-rs; no `advisories`, which needs the network)
+#      installed once under ~/.cache/loyalty-rs; no `advisories`, which needs the network);
+#      `cargo package` of the four published crates
 #   3. wasm32-unknown-unknown, through scripts/wasm-toolchain.sh: clippy (-D warnings) and build
 #      (RUSTFLAGS=-Dwarnings) of loyalty-core without features and with
 #      --features sentry, and of loyalty-testkit; clippy of loyalty-edge and the Workers; then
@@ -138,6 +139,11 @@ run cargo clippy -p loyalty-native --all-targets --no-default-features --feature
 RUSTDOCFLAGS=-Dwarnings run cargo doc --workspace --all-features --no-deps --quiet
 check_core_io_free
 run "$REPO_ROOT/scripts/cargo-deny.sh" check bans licenses sources
+# The published crates package (manifests, versions, every file the build includes); packaged together, so
+# each finds the others in a local overlay of the registry. Not verified by a rebuild: the workspace build
+# above compiles the same sources (a rebuild of each .crate would cost minutes on two cores).
+# --allow-dirty: a clone that CI just checked out has no changes, a developer's tree may.
+run cargo package --locked --no-verify --allow-dirty --quiet -p loyalty-core -p loyalty-testkit -p loyalty-native -p loyalty-edge
 step_done
 
 if [[ ${SKIP_WASM:-} == 1 ]]; then

@@ -2,7 +2,7 @@
 //! an in-memory store, a stepped clock and a recording Bot API, and prints the
 //! conversation. No accounts, no network.
 //!
-//! Run: `cargo run -p loyalty-core --example simulate --features testkit`
+//! Run: `cargo run -p loyalty-core --example simulate`
 #![allow(clippy::print_stdout)]
 
 use futures::executor::block_on;

@@ -12,7 +12,7 @@
 use crate::api::{self, ApiResponse};
 use crate::bots;
 use crate::config::Config;
-use crate::context::{Context, Outbox, Ports, Task};
+use crate::context::{Context, Extension, Outbox, Ports, Task};
 use crate::domain::BroadcastJob;
 use crate::domain::{BotKind, BroadcastId};
 use crate::error::Result;
@@ -109,6 +109,13 @@ impl Engine {
     pub fn with_claim_hook(config: Config, ports: Ports, hook: Arc<dyn ClaimHook>) -> Engine {
         let claims = Claims { orphaned: Mutex::default(), hook: Some(hook) };
         Engine { cx: Context::new(config, ports), claims: Arc::new(claims) }
+    }
+
+    /// This engine with the program's own [`Extension`]: it answers the
+    /// commands and buttons the built-in bots do not claim and hears of every
+    /// use case's [`Event`](crate::Event). See [`crate::context::Extension`].
+    pub fn with_extension(self, extension: Arc<dyn Extension>) -> Engine {
+        Engine { cx: self.cx.with_extension(extension), claims: self.claims }
     }
 
     /// The context the bots, the API and the jobs run in.

@@ -18,10 +18,11 @@ pub mod qr;
 pub mod stores;
 pub mod telegram;
 mod texts;
+pub mod usecases;
 pub mod webhook;
 
 pub use config::{Config, ConfigError, Secret};
-pub use context::{Context, Outbox, Ports, Task};
+pub use context::{Context, Event, Extension, Outbox, Ports, Task};
 pub use engine::{ClaimHook, Engine};
 pub use error::{Error, Result};
 pub use memory::MemoryStore;

@@ -12,7 +12,8 @@ use crate::ports::{AnswerRedemption, CreditPurchase, CustomerRef, PartnerRef, Re
 use crate::domain::BotKind;
 use crate::qr::QrMatrix;
 use crate::telegram::BotCall;
-use crate::texts::{ApiText, Esc, Pts};
+use crate::texts::{ApiText, Esc};
+use crate::usecases;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
 use http::{Request, Response, StatusCode};
@@ -271,17 +272,6 @@ fn redemption_json(v: &RedemptionView) -> Value {
     })
 }
 
-/// The notice of a redemption answered in the Mini App, to the partner or the customer.
-fn answer_text(v: &RedemptionView, confirmed: bool, to_partner: bool) -> String {
-    let (r, code, partner) = (&v.request, v.customer.code.as_str(), Esc(&v.partner.name));
-    match (to_partner, confirmed) {
-        (true, true) => v.partner.language.texts().api_partner_paid(code, Pts(r.points), Pts(r.purchase), r.id),
-        (true, false) => v.partner.language.texts().api_partner_declined(code, Pts(r.points), r.id),
-        (false, true) => v.customer.language.texts().api_customer_paid(partner, Pts(r.points), Pts(v.customer.balance)),
-        (false, false) => v.customer.language.texts().api_customer_declined(partner, Pts(r.points)),
-    }
-}
-
 fn notify(bot: BotKind, chat: TelegramUserId, text: String) -> Task {
     Task::Call(BotCall::send_message(bot, chat.0, text, None))
 }
@@ -294,20 +284,24 @@ async fn answer_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&st
         .map(RedemptionId)
         .ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
     let answer = AnswerRedemption { id, customer: CustomerRef::Telegram(user), now: cx.now() };
-    let result = if confirm {
-        cx.storage().confirm_redemption(answer).await
-    } else {
-        cx.storage().decline_redemption(answer).await
-    };
-    let view = match result {
-        Ok(v) => v,
+    let done = match usecases::answer_redemption(cx, answer, confirm).await {
+        Ok(done) => done,
         Err(StoreError::Rejected(Rejection::UnknownCustomer)) => return Err(not_registered()),
         Err(e) => return Err(e.into()),
     };
-    let mut reply = Reply::ok(&redemption_json(&view));
+    let view = &done.outcome;
+    let mut reply = Reply::ok(&redemption_json(view));
+    reply.deferred.extend(done.notices.into_iter().map(Task::Call));
     if !view.replayed {
-        reply.deferred.push(notify(BotKind::Partner, view.partner.telegram_id, answer_text(&view, confirm, true)));
-        reply.deferred.push(notify(BotKind::Client, view.customer.telegram_id, answer_text(&view, confirm, false)));
+        // In the Mini App the customer sees no bot message change: tell them in the chat too.
+        let (c, p, r) = (&view.customer, &view.partner, &view.request);
+        let t = c.language.texts();
+        let text = if confirm {
+            t.redemption_confirmed(Esc(&p.name), r.points, c.balance)
+        } else {
+            t.redemption_declined(Esc(&p.name), r.points)
+        };
+        reply.deferred.push(notify(BotKind::Client, c.telegram_id, text));
     }
     Ok(reply)
 }
@@ -356,18 +350,16 @@ async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let code = CustomerCode::parse(&body.customer_code)
         .ok_or_else(|| bad_request("invalid_customer_code", ApiText::InvalidCustomerCode))?;
     let now = cx.now();
-    let credited = cx
-        .storage()
-        .credit_purchase(CreditPurchase {
-            partner: PartnerRef::Id(partner.id),
-            customer: CustomerRef::Code(code),
-            purchase: body.purchase,
-            idempotency_key: format!("pos:{}:{key}", partner.id),
-            day_start: now.day_start(),
-            now,
-        })
-        .await?;
-    let (entry, customer) = (&credited.entry, &credited.customer);
+    let req = CreditPurchase {
+        partner: PartnerRef::Id(partner.id),
+        customer: CustomerRef::Code(code),
+        purchase: body.purchase,
+        idempotency_key: format!("pos:{}:{key}", partner.id),
+        day_start: now.day_start(),
+        now,
+    };
+    let done = usecases::credit(cx, req).await?;
+    let (entry, customer) = (&done.outcome.entry, &done.outcome.customer);
     let mut reply = Reply::ok(&json!({
         "entry_id": entry.id.0,
         "customer_code": customer.code.as_str(),
@@ -375,14 +367,9 @@ async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
         "points": entry.amount,
         "balance": customer.balance,
         "created_at": entry.created_at.0,
-        "replayed": credited.replayed,
+        "replayed": done.outcome.replayed,
     }));
-    if !credited.replayed && entry.amount > 0 {
-        let purchase = Pts(entry.purchase.unwrap_or(body.purchase));
-        let (name, balance) = (Esc(&credited.partner.name), Pts(customer.balance));
-        let text = customer.language.texts().pos_credited(Pts(entry.amount), name, purchase, balance);
-        reply.deferred.push(notify(BotKind::Client, customer.telegram_id, text));
-    }
+    reply.deferred.extend(done.notices.into_iter().map(Task::Call));
     Ok(reply)
 }
 

@@ -417,24 +417,6 @@ impl Texts for En {
              Points issued: {ti} · redeemed: {tr}"
         )
     }
-    // ------------------------------------------- notifications from the API
-    fn api_partner_paid(&self, code: &str, points: Pts, purchase: Pts, id: RedemptionId) -> String {
-        format!(
-            "✅ Customer <code>{code}</code> paid <b>{points}</b> points for a purchase of {purchase} (request #{id})."
-        )
-    }
-    fn api_partner_declined(&self, code: &str, points: Pts, id: RedemptionId) -> String {
-        format!("❌ Customer <code>{code}</code> declined paying {points} points (request #{id}).")
-    }
-    fn api_customer_paid(&self, partner: Esc, points: Pts, balance: Pts) -> String {
-        format!("✅ You paid <b>{points}</b> points at {partner}. Balance: <b>{balance}</b>.")
-    }
-    fn api_customer_declined(&self, partner: Esc, points: Pts) -> String {
-        format!("You declined paying {points} points at {partner}.")
-    }
-    fn pos_credited(&self, points: Pts, partner: Esc, purchase: Pts, balance: Pts) -> String {
-        format!("🎉 <b>+{points}</b> points from {partner} for a purchase of {purchase}. Balance: <b>{balance}</b>.")
-    }
     // -------------------------------------------------------- API errors
     fn api(&self, m: &ApiText) -> String {
         use ApiText::*;

@@ -291,7 +291,7 @@ impl fmt::Display for Esc<'_> {
 }
 
 /// Every message in one language. Sections: common, client bot, partner bot,
-/// admin bot, notifications from the REST API, API errors.
+/// admin bot, API errors.
 pub(crate) trait Texts: Sync {
     // ------------------------------------------------------------ common
     /// A text without arguments.
@@ -430,18 +430,6 @@ pub(crate) trait Texts: Sync {
     fn broadcast_paused(&self, id: BroadcastId) -> String;
     /// `/stats` of the program.
     fn program_stats(&self, s: &ProgramStats) -> String;
-
-    // ------------------------------------------- notifications from the API
-    /// To the partner: the customer confirmed a redemption in the Mini App.
-    fn api_partner_paid(&self, code: &str, points: Pts, purchase: Pts, id: RedemptionId) -> String;
-    /// To the partner: the customer declined a redemption in the Mini App.
-    fn api_partner_declined(&self, code: &str, points: Pts, id: RedemptionId) -> String;
-    /// To the customer: they confirmed a redemption in the Mini App.
-    fn api_customer_paid(&self, partner: Esc, points: Pts, balance: Pts) -> String;
-    /// To the customer: they declined a redemption in the Mini App.
-    fn api_customer_declined(&self, partner: Esc, points: Pts) -> String;
-    /// To the customer: a POS system credited a purchase.
-    fn pos_credited(&self, points: Pts, partner: Esc, purchase: Pts, balance: Pts) -> String;
 
     // -------------------------------------------------------- API errors
     /// The `message` of an API error.

@@ -418,22 +418,6 @@ impl Texts for Ru {
              Начислено: {ti} · списано: {tr}"
         )
     }
-    // ------------------------------------------- notifications from the API
-    fn api_partner_paid(&self, code: &str, points: Pts, purchase: Pts, id: RedemptionId) -> String {
-        format!("✅ Клиент <code>{code}</code> оплатил <b>{points}</b> баллами покупку на {purchase} (запрос #{id}).")
-    }
-    fn api_partner_declined(&self, code: &str, points: Pts, id: RedemptionId) -> String {
-        format!("❌ Клиент <code>{code}</code> отклонил оплату {points} баллами (запрос #{id}).")
-    }
-    fn api_customer_paid(&self, partner: Esc, points: Pts, balance: Pts) -> String {
-        format!("✅ Вы оплатили <b>{points}</b> баллами в «{partner}». Баланс: <b>{balance}</b>.")
-    }
-    fn api_customer_declined(&self, partner: Esc, points: Pts) -> String {
-        format!("Вы отклонили оплату {points} баллами в «{partner}».")
-    }
-    fn pos_credited(&self, points: Pts, partner: Esc, purchase: Pts, balance: Pts) -> String {
-        format!("🎉 <b>+{points}</b> баллов от «{partner}» за покупку на {purchase}. Баланс: <b>{balance}</b>.")
-    }
     // -------------------------------------------------------- API errors
     fn api(&self, m: &ApiText) -> String {
         use ApiText::*;

@@ -51,7 +51,7 @@ fn sample(lang: Language) -> Vec<String> {
         t.broadcast_queued(BroadcastId(1), 2, t.audience(Audience::Partners)),
         t.broadcast_done(&job),
         t.program_stats(&ProgramStats::default()),
-        t.pos_credited(Pts(5), Esc("P"), Pts(100), Pts(10)),
+        t.customer_credited(Signed(5), Esc("P"), Pts(10)),
         t.api(&ApiText::MethodNotAllowed(vec!["GET", "POST"])),
         t.api(&ApiText::Rejected(Rejection::InsufficientBalance { balance: 1, requested: 2 })),
     ]);

@@ -420,24 +420,6 @@ impl Texts for Vi {
              Điểm đã cộng: {ti} · đã dùng: {tr}"
         )
     }
-    // ------------------------------------------- notifications from the API
-    fn api_partner_paid(&self, code: &str, points: Pts, purchase: Pts, id: RedemptionId) -> String {
-        format!(
-            "✅ Khách hàng <code>{code}</code> đã thanh toán <b>{points}</b> điểm cho giao dịch {purchase} (yêu cầu #{id})."
-        )
-    }
-    fn api_partner_declined(&self, code: &str, points: Pts, id: RedemptionId) -> String {
-        format!("❌ Khách hàng <code>{code}</code> đã từ chối thanh toán {points} điểm (yêu cầu #{id}).")
-    }
-    fn api_customer_paid(&self, partner: Esc, points: Pts, balance: Pts) -> String {
-        format!("✅ Bạn đã thanh toán <b>{points}</b> điểm tại {partner}. Số dư: <b>{balance}</b>.")
-    }
-    fn api_customer_declined(&self, partner: Esc, points: Pts) -> String {
-        format!("Bạn đã từ chối thanh toán {points} điểm tại {partner}.")
-    }
-    fn pos_credited(&self, points: Pts, partner: Esc, purchase: Pts, balance: Pts) -> String {
-        format!("🎉 <b>+{points}</b> điểm từ {partner} cho giao dịch {purchase}. Số dư: <b>{balance}</b>.")
-    }
     // -------------------------------------------------------- API errors
     fn api(&self, m: &ApiText) -> String {
         use ApiText::*;

@@ -16,6 +16,7 @@ use crate::domain::{Audience, CustomerCode, Language, Partner, PartnerId, Partne
 use crate::error::Result;
 use crate::ports::{AdjustBalance, CustomerRef, Decided, NewBroadcast, PartnerDecision};
 use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
+use crate::usecases;
 
 use crate::domain::BotKind;
 use crate::telegram::{
@@ -167,7 +168,7 @@ impl Ctx<'_> {
         {
             return Ok(Outbox::default());
         }
-        match Action::parse(&cmd) {
+        match Action::parse(&cmd).unwrap_or(Action::Help) {
             Action::Pending => self.pending().await,
             Action::Partners => self.partners().await,
             Action::Decide(name, decision, args) => self.decide_command(name, args, decision).await,
@@ -285,18 +286,15 @@ impl Ctx<'_> {
             idempotency_key: self.key(),
             now: cx.now(),
         };
-        let a = match settle(cx, self.lang, "bot.admin", cx.storage().adjust_balance(req).await).await? {
-            Ok(a) => a,
+        let done = match settle(cx, self.lang, "bot.admin", usecases::adjust(cx, req).await).await? {
+            Ok(done) => done,
             Err(text) => return Ok(self.reply(text)),
         };
-        let c = &a.customer;
+        let (a, c) = (&done.outcome, &done.outcome.customer);
         let text =
             self.t().adjusted(Signed(a.entry.amount), Esc(&c.first_name), c.code.as_str(), Pts(c.balance), a.entry.id);
         let mut out = self.reply(text);
-        if !a.replayed {
-            let note = c.language.texts().customer_adjusted(Signed(a.entry.amount), Esc(reason), Pts(c.balance));
-            out.push(BotCall::send_message(BotKind::Client, c.telegram_id.0, note, None));
-        }
+        out.calls.extend(done.notices);
         Ok(out)
     }
 
@@ -377,9 +375,10 @@ enum Action<'a> {
 }
 
 impl<'a> Action<'a> {
-    fn parse(cmd: &Command<'a>) -> Action<'a> {
+    /// The command's action; `None` for a command this bot does not know.
+    fn parse(cmd: &Command<'a>) -> Option<Action<'a>> {
         let args = cmd.args;
-        match cmd.name.as_str() {
+        Some(match cmd.name.as_str() {
             "pending" => Action::Pending,
             "partners" => Action::Partners,
             "approve" => Action::Decide("approve", PartnerDecision::Approve, args),
@@ -390,9 +389,20 @@ impl<'a> Action<'a> {
             "unblock" => Action::Block("unblock", false, args),
             "broadcast" => Action::Broadcast(args),
             "stats" => Action::Stats,
-            _ => Action::Help,
-        }
+            "help" => Action::Help,
+            _ => return None,
+        })
     }
+}
+
+/// Whether this bot knows the command (others may go to the program's extension).
+pub(super) fn knows(cmd: &Command<'_>) -> bool {
+    Action::parse(cmd).is_some()
+}
+
+/// Whether `data` is one of this bot's buttons.
+pub(super) fn knows_callback(data: &str) -> bool {
+    parse_callback(data).is_some()
 }
 
 /// A decision button under an application: `pa:<id>` approves, `pr:<id>` rejects.

@@ -15,9 +15,9 @@ use crate::context::{Context, Outbox, Task};
 use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus, RedemptionId, TelegramUserId};
 use crate::error::{Error, Result};
 use crate::ports::{
-    AnswerRedemption, AssistantContext, CustomerRef, CustomerSummary, ErrorReport, NewCustomer, QuotaKind,
-    Registration, Rejection, StoreError, StoreResult,
+    AnswerRedemption, AssistantContext, CustomerRef, CustomerSummary, ErrorReport, QuotaKind, Rejection, StoreError,
 };
+use crate::usecases::{self, Done, SignUp};
 
 use crate::domain::BotKind;
 use crate::qr::QrMatrix;
@@ -45,9 +45,6 @@ const MAX_PARTNER_LINES: usize = 40;
 
 /// Longest assistant answer sent, in characters (Telegram allows 4096).
 const MAX_ANSWER_CHARS: usize = 3500;
-
-/// Attempts at finding a free customer code on sign-up.
-const CODE_ATTEMPTS: usize = 3;
 
 /// Where storage failures are reported from.
 const CONTEXT: &str = "webhook.client";
@@ -103,19 +100,7 @@ fn route(m: &Message) -> Action {
         return Action::Unknown;
     };
     if let Some(cmd) = Command::parse(text) {
-        return match cmd.name.as_str() {
-            "start" => Action::Start(cmd.args.to_string()),
-            "help" | "menu" => Action::Menu,
-            "balance" => Action::Balance,
-            "history" => Action::History,
-            "card" => Action::Card,
-            "partners" => Action::Partners,
-            "invite" => Action::Invite,
-            "ask" => Action::Ask((!cmd.args.is_empty()).then(|| cmd.args.to_string())),
-            "language" | "lang" => Action::Language,
-            "app" => Action::App,
-            _ => Action::Unknown,
-        };
+        return command(&cmd);
     }
     if let Some(b) = Button::from_label(text) {
         return b.into();
@@ -143,6 +128,33 @@ impl Button {
 /// A label without its leading emoji and spaces, lower-cased.
 fn normalize(s: &str) -> String {
     s.trim().trim_start_matches(|c: char| !c.is_alphanumeric()).trim().to_lowercase()
+}
+
+/// A command's action ([`Action::Unknown`] for one this bot does not know).
+fn command(cmd: &Command<'_>) -> Action {
+    match cmd.name.as_str() {
+        "start" => Action::Start(cmd.args.to_string()),
+        "help" | "menu" => Action::Menu,
+        "balance" => Action::Balance,
+        "history" => Action::History,
+        "card" => Action::Card,
+        "partners" => Action::Partners,
+        "invite" => Action::Invite,
+        "ask" => Action::Ask((!cmd.args.is_empty()).then(|| cmd.args.to_string())),
+        "language" | "lang" => Action::Language,
+        "app" => Action::App,
+        _ => Action::Unknown,
+    }
+}
+
+/// Whether this bot knows the command (others may go to the program's extension).
+pub(super) fn knows(cmd: &Command<'_>) -> bool {
+    command(cmd) != Action::Unknown
+}
+
+/// Whether `data` is one of this bot's buttons.
+pub(super) fn knows_callback(data: &str) -> bool {
+    Callback::parse(data).is_some()
 }
 
 /// Whether `m` replies to one of the bot's question prompts.
@@ -274,29 +286,15 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
 /// Signs the user up (or greets them back) and credits a referrer.
 async fn start(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Outbox> {
     let language = Language::from_code(from.language_code.as_deref());
-    let referrer = args.strip_prefix("ref_").and_then(CustomerCode::parse);
-    let config = cx.config();
-    let mut attempt = 0;
-    let result: StoreResult<Registration> = loop {
-        attempt += 1;
-        let req = NewCustomer {
-            telegram_id: TelegramUserId(from.id),
-            code: cx.random_code(),
-            first_name: from.first_name.clone(),
-            username: from.username.clone(),
-            language,
-            referrer: referrer.clone(),
-            welcome_bonus: config.welcome_bonus,
-            referral_bonus: config.referral_bonus,
-            now: cx.now(),
-        };
-        match cx.storage().register_customer(req).await {
-            Err(StoreError::Rejected(Rejection::CodeTaken)) if attempt < CODE_ATTEMPTS => continue,
-            other => break other,
-        }
+    let who = SignUp {
+        telegram_id: TelegramUserId(from.id),
+        first_name: from.first_name.clone(),
+        username: from.username.clone(),
+        language,
+        referrer: args.strip_prefix("ref_").and_then(CustomerCode::parse),
     };
-    let reg = match settle(cx, language, CONTEXT, result).await? {
-        Ok(reg) => reg,
+    let Done { outcome: reg, notices } = match settle(cx, language, CONTEXT, usecases::sign_up(cx, who).await).await? {
+        Ok(done) => done,
         Err(text) => return Ok(reply(chat, text)),
     };
     let c = &reg.customer;
@@ -312,10 +310,7 @@ async fn start(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Outbo
         text = format!("{text}\n\n{}", lang.say(Fixed::Blocked));
     }
     let mut out = Outbox::one(say(chat, text, Some(menu(cx, lang))));
-    if let Some((referrer, entry)) = &reg.referral {
-        let note = referrer.language.texts().referral_credited(Esc(&from.first_name), entry.amount, referrer.balance);
-        out.push(say(referrer.telegram_id.0, note, None));
-    }
+    out.calls.extend(notices);
     Ok(out)
 }
 
@@ -439,13 +434,8 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
         Callback::Confirm(id) | Callback::Decline(id) => {
             let confirm = matches!(callback, Callback::Confirm(_));
             let req = AnswerRedemption { id, customer: who, now: cx.now() };
-            let result = if confirm {
-                cx.storage().confirm_redemption(req).await
-            } else {
-                cx.storage().decline_redemption(req).await
-            };
-            let view = match result {
-                Ok(v) => v,
+            let Done { outcome: view, notices } = match usecases::answer_redemption(cx, req, confirm).await {
+                Ok(done) => done,
                 Err(StoreError::Rejected(r)) => {
                     let text = lang.texts().rejection(&r);
                     let mut out = Outbox::one(answer(&text));
@@ -479,24 +469,22 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
                 };
                 return Ok(Outbox::one(answer(text)));
             }
-            let (toast, edited, note) = if confirm {
+            let (toast, edited) = if confirm {
                 (
                     c.language.say(Fixed::RedemptionConfirmedToast),
                     c.language.texts().redemption_confirmed(Esc(&p.name), r.points, c.balance),
-                    p.language.texts().partner_confirmed(Esc(c.code.as_str()), r.points, r.id.0, c.balance),
                 )
             } else {
                 (
                     c.language.say(Fixed::RedemptionDeclinedToast),
                     c.language.texts().redemption_declined(Esc(&p.name), r.points),
-                    p.language.texts().partner_declined(Esc(c.code.as_str()), r.points, r.id.0),
                 )
             };
             let mut out = Outbox::one(answer(toast));
             if let Some(e) = edit(edited) {
                 out.push(e);
             }
-            out.push(BotCall::send_message(BotKind::Partner, p.telegram_id.0, note, None));
+            out.calls.extend(notices);
             Ok(out)
         }
     }

@@ -19,6 +19,7 @@ use crate::domain::{CustomerCode, EntryId, Language, Partner, PartnerStatus, Poi
 use crate::error::Result;
 use crate::ports::{CreditPurchase, CustomerRef, OpenRedemption, PartnerRef, Rejection, ReverseEntry};
 use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
+use crate::usecases;
 
 use crate::domain::BotKind;
 use crate::telegram::{
@@ -69,9 +70,10 @@ enum Action<'a> {
 }
 
 impl<'a> Action<'a> {
-    fn parse(cmd: &Command<'a>) -> Action<'a> {
+    /// The command's action; `None` for a command this bot does not know.
+    fn parse(cmd: &Command<'a>) -> Option<Action<'a>> {
         let args = cmd.args;
-        match cmd.name.as_str() {
+        Some(match cmd.name.as_str() {
             "start" => Action::Start(args.strip_prefix("c_")),
             "apply" => Action::Apply((!args.is_empty()).then_some(args)),
             "credit" => Action::Credit(args),
@@ -79,9 +81,20 @@ impl<'a> Action<'a> {
             "reverse" => Action::Reverse(args),
             "stats" => Action::Stats,
             "apikey" => Action::ApiKey,
-            _ => Action::Help,
-        }
+            "help" => Action::Help,
+            _ => return None,
+        })
     }
+}
+
+/// Whether this bot knows the command (others may go to the program's extension).
+pub(super) fn knows(cmd: &Command<'_>) -> bool {
+    Action::parse(cmd).is_some()
+}
+
+/// Whether `data` is one of this bot's buttons.
+pub(super) fn knows_callback(data: &str) -> bool {
+    parse_callback(data).is_some()
 }
 
 /// A button under a scanned card: the prompt's marker and the customer code
@@ -135,7 +148,7 @@ async fn on_message(cx: &Context, update_id: i64, m: &Message) -> Result<Outbox>
     };
     let Some(text) = m.text.as_deref() else { return Ok(ctx.status_or_help()) };
     if let Some(cmd) = Command::parse(text) {
-        return ctx.command(Action::parse(&cmd)).await;
+        return ctx.command(Action::parse(&cmd).unwrap_or(Action::Help)).await;
     }
     if let Some(prompt) = m.reply_to_message.as_deref().and_then(|r| r.text.as_deref()) {
         if prompt.starts_with(APPLY_MARKER) {
@@ -205,6 +218,13 @@ impl Ctx<'_> {
 
     fn reply(&self, text: impl Into<String>) -> BotCall {
         send(self.chat(), text, None)
+    }
+
+    /// The reply, then a use case's notices.
+    fn reply_with(&self, text: String, notices: Vec<BotCall>) -> Outbox {
+        let mut out = Outbox::one(self.reply(text));
+        out.calls.extend(notices);
+        out
     }
 
     fn key(&self, suffix: &str) -> String {
@@ -401,7 +421,9 @@ impl Ctx<'_> {
     }
 
     async fn credit(&self, code: CustomerCode, purchase: Points) -> Result<Outbox> {
-        let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
+        if self.approved().is_none() {
+            return Ok(self.status_or_help());
+        }
         let cx = self.cx;
         let now = cx.now();
         let req = CreditPurchase {
@@ -412,33 +434,19 @@ impl Ctx<'_> {
             day_start: now.day_start(),
             now,
         };
-        let c = match settle(cx, self.lang, "bot.partner", cx.storage().credit_purchase(req).await).await? {
-            Ok(c) => c,
+        let done = match settle(cx, self.lang, "bot.partner", usecases::credit(cx, req).await).await? {
+            Ok(done) => done,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
-        let (customer, entry) = (&c.customer, &c.entry);
+        let (customer, entry) = (&done.outcome.customer, &done.outcome.entry);
         let code = customer.code.as_str();
-        if entry.amount == 0 {
-            return Ok(Outbox::one(self.reply(self.t().credited_nothing(code, Pts(purchase)))));
-        }
-        let text = self.t().credited(
-            Signed(entry.amount),
-            Esc(&customer.first_name),
-            code,
-            Pts(purchase),
-            Pts(customer.balance),
-            entry.id,
-        );
-        let mut out = Outbox::one(self.reply(text));
-        if !c.replayed {
-            let note = customer.language.texts().customer_credited(
-                Signed(entry.amount),
-                Esc(&partner.name),
-                Pts(customer.balance),
-            );
-            out.push(BotCall::send_message(BotKind::Client, customer.telegram_id.0, note, None));
-        }
-        Ok(out)
+        let text = if entry.amount == 0 {
+            self.t().credited_nothing(code, Pts(purchase))
+        } else {
+            let (name, balance) = (Esc(&customer.first_name), Pts(customer.balance));
+            self.t().credited(Signed(entry.amount), name, code, Pts(purchase), balance, entry.id)
+        };
+        Ok(self.reply_with(text, done.notices))
     }
 
     /// `/redeem <code> <points> <purchase>`.
@@ -478,7 +486,9 @@ impl Ctx<'_> {
     }
 
     async fn redeem(&self, code: CustomerCode, points: Points, purchase: Points) -> Result<Outbox> {
-        let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
+        if self.approved().is_none() {
+            return Ok(self.status_or_help());
+        }
         let cx = self.cx;
         let now = cx.now();
         let req = OpenRedemption {
@@ -490,11 +500,11 @@ impl Ctx<'_> {
             now,
             expires_at: now.plus(rules::REDEMPTION_TTL_SECS),
         };
-        let v = match settle(cx, self.lang, "bot.partner", cx.storage().open_redemption(req).await).await? {
-            Ok(v) => v,
+        let done = match settle(cx, self.lang, "bot.partner", usecases::open_redemption(cx, req).await).await? {
+            Ok(done) => done,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
-        let (r, customer) = (&v.request, &v.customer);
+        let (r, customer) = (&done.outcome.request, &done.outcome.customer);
         let text = self.t().redemption_sent(
             r.id,
             Esc(&customer.first_name),
@@ -502,26 +512,7 @@ impl Ctx<'_> {
             Pts(r.points),
             Pts(r.purchase),
         );
-        let mut out = Outbox::one(self.reply(text));
-        if !v.replayed {
-            let lang = customer.language;
-            let ask = lang.texts().customer_redemption_request(
-                Esc(&partner.name),
-                Pts(r.points),
-                Pts(r.purchase),
-                Pts(customer.balance),
-            );
-            let buttons = InlineKeyboardMarkup {
-                inline_keyboard: vec![vec![
-                    InlineKeyboardButton::callback(lang.say(Fixed::ButtonConfirm), format!("rc:{}", r.id)),
-                    InlineKeyboardButton::callback(lang.say(Fixed::ButtonDecline), format!("rd:{}", r.id)),
-                ]],
-            };
-            let call =
-                BotCall::send_message(BotKind::Client, customer.telegram_id.0, ask, Some(ReplyMarkup::Inline(buttons)));
-            out.push(call);
-        }
-        Ok(out)
+        Ok(self.reply_with(text, done.notices))
     }
 
     /// `/reverse <entry id>`.
@@ -539,19 +530,13 @@ impl Ctx<'_> {
             not_before: now.plus(-rules::REVERSAL_WINDOW_SECS),
             now,
         };
-        let r = match settle(cx, self.lang, "bot.partner", cx.storage().reverse_entry(req).await).await? {
-            Ok(r) => r,
+        let done = match settle(cx, self.lang, "bot.partner", usecases::reverse(cx, partner, req).await).await? {
+            Ok(done) => done,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
-        let (customer, amount) = (&r.customer, r.reversal.amount);
-        let text = self.t().reversed(r.original.id, Signed(amount), customer.code.as_str(), Pts(customer.balance));
-        let mut out = Outbox::one(self.reply(text));
-        if !r.replayed && amount != 0 {
-            let note =
-                customer.language.texts().customer_reversed(Esc(&partner.name), Signed(amount), Pts(customer.balance));
-            out.push(BotCall::send_message(BotKind::Client, customer.telegram_id.0, note, None));
-        }
-        Ok(out)
+        let (r, c) = (&done.outcome, &done.outcome.customer);
+        let text = self.t().reversed(r.original.id, Signed(r.reversal.amount), c.code.as_str(), Pts(c.balance));
+        Ok(self.reply_with(text, done.notices))
     }
 
     /// `/stats`: today and the last 7 days.

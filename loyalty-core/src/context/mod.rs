@@ -7,6 +7,10 @@
 //! owns one and adds the entry points adapters call (webhooks, the API,
 //! deferred tasks, the maintenance pass) and the update claims.
 
+mod extension;
+
+pub use extension::{Event, Extension};
+
 use crate::config::Config;
 use crate::domain::{BotKind, BroadcastId, CustomerCode, CustomerId, Language, Timestamp};
 use crate::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi, TelegramError};
@@ -138,6 +142,7 @@ impl std::fmt::Debug for Context {
 struct Shared {
     config: Config,
     ports: Ports,
+    extension: Option<Arc<dyn Extension>>,
     usernames: Mutex<HashMap<BotKind, String>>,
     display_names: Mutex<HashMap<BotKind, String>>,
 }
@@ -156,8 +161,41 @@ impl Context {
         if let Some(u) = &config.partner_bot_username {
             usernames.insert(BotKind::Partner, u.clone());
         }
-        let shared = Shared { config, ports, usernames: Mutex::new(usernames), display_names: Mutex::default() };
+        let shared = Shared {
+            config,
+            ports,
+            extension: None,
+            usernames: Mutex::new(usernames),
+            display_names: Mutex::default(),
+        };
         Context { shared: Arc::new(shared), scoped_storage: None }
+    }
+
+    /// This context with `extension` consulted by the bots and told of use cases' events.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    pub(crate) fn with_extension(self, extension: Arc<dyn Extension>) -> Context {
+        let Shared { config, ports, usernames, display_names, .. } = match Arc::try_unwrap(self.shared) {
+            Ok(shared) => shared,
+            Err(shared) => Shared {
+                config: shared.config.clone(),
+                ports: shared.ports.clone(),
+                extension: None,
+                usernames: Mutex::new(shared.usernames.lock().map(|m| m.clone()).unwrap_or_default()),
+                display_names: Mutex::new(shared.display_names.lock().map(|m| m.clone()).unwrap_or_default()),
+            },
+        };
+        let shared = Shared { config, ports, extension: Some(extension), usernames, display_names };
+        Context { shared: Arc::new(shared), scoped_storage: self.scoped_storage }
+    }
+
+    /// The program's [`Extension`], if it registered one.
+    pub fn extension(&self) -> Option<&dyn Extension> {
+        self.shared.extension.as_deref()
+    }
+
+    /// The calls the extension adds for `event` (none without an extension).
+    pub(crate) fn emit(&self, event: &Event<'_>) -> Vec<BotCall> {
+        self.extension().map(|e| e.on_event(self, event)).unwrap_or_default()
     }
 
     /// This context with `storage` in place of the port's store, for one update's processing.

@@ -1,0 +1,190 @@
+//! The program's use cases, shared by the bots and the REST API: each makes
+//! one storage call, and returns what storage answered with the messages the
+//! change sends to other people — the customer told of a credit, the partner
+//! told of an answer — plus what the program's [`Extension`] adds for it.
+//!
+//! The person who asked gets a reply shaped by the channel they used (a bot
+//! message, a JSON body), which the caller writes; everything else about the
+//! change is decided here, once. An embedder's own commands can call these
+//! functions too.
+//!
+//! [`Extension`]: crate::Extension
+
+use crate::context::Context;
+use crate::context::Event;
+use crate::domain::{BotKind, CustomerCode, Language, Partner, TelegramUserId};
+use crate::ports::{
+    AdjustBalance, Adjusted, AnswerRedemption, CreditPurchase, Credited, NewCustomer, OpenRedemption, RedemptionView,
+    Registration, Rejection, ReverseEntry, Reversed, StoreError, StoreResult,
+};
+use crate::telegram::{BotCall, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
+use crate::texts::{Esc, Fixed, Pts, Signed};
+
+/// A use case's result.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "the notices must be sent"]
+pub struct Done<T> {
+    /// What storage answered.
+    pub outcome: T,
+    /// Messages to other chats, to send after the reply to the person who
+    /// asked: the built-in notifications, then the extension's calls. Empty
+    /// for a replay (the first processing sent them).
+    pub notices: Vec<BotCall>,
+}
+
+/// How many fresh customer codes [`sign_up`] tries when one is taken.
+const CODE_ATTEMPTS: u32 = 3;
+
+/// A person starting the client bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignUp {
+    /// Their Telegram id.
+    pub telegram_id: TelegramUserId,
+    /// Their first name.
+    pub first_name: String,
+    /// Their `@username`, if any.
+    pub username: Option<String>,
+    /// The language to serve them in.
+    pub language: Language,
+    /// The code of the customer whose link they followed (`/start ref_<code>`).
+    pub referrer: Option<CustomerCode>,
+}
+
+fn notify(bot: BotKind, to: TelegramUserId, text: String) -> BotCall {
+    BotCall::send_message(bot, to.0, text, None)
+}
+
+/// Registers a customer (or finds them registered), with the configured
+/// welcome bonus and, through a friend's link, the referral bonus; tells the
+/// referrer.
+pub async fn sign_up(cx: &Context, who: SignUp) -> StoreResult<Done<Registration>> {
+    let config = cx.config();
+    let mut attempt = 0;
+    let reg = loop {
+        attempt += 1;
+        let req = NewCustomer {
+            telegram_id: who.telegram_id,
+            code: cx.random_code(),
+            first_name: who.first_name.clone(),
+            username: who.username.clone(),
+            language: who.language,
+            referrer: who.referrer.clone(),
+            welcome_bonus: config.welcome_bonus,
+            referral_bonus: config.referral_bonus,
+            now: cx.now(),
+        };
+        match cx.storage().register_customer(req).await {
+            Err(StoreError::Rejected(Rejection::CodeTaken)) if attempt < CODE_ATTEMPTS => continue,
+            other => break other?,
+        }
+    };
+    let mut notices = Vec::new();
+    if let Some((referrer, entry)) = &reg.referral {
+        let t = referrer.language.texts();
+        notices.push(notify(
+            BotKind::Client,
+            referrer.telegram_id,
+            t.referral_credited(Esc(&who.first_name), entry.amount, referrer.balance),
+        ));
+    }
+    if reg.created {
+        notices.extend(cx.emit(&Event::SignedUp(&reg)));
+    }
+    Ok(Done { outcome: reg, notices })
+}
+
+/// Credits a purchase; tells the customer how many points it earned.
+pub async fn credit(cx: &Context, req: CreditPurchase) -> StoreResult<Done<Credited>> {
+    let c = cx.storage().credit_purchase(req).await?;
+    let mut notices = Vec::new();
+    if !c.replayed {
+        let (customer, entry) = (&c.customer, &c.entry);
+        if entry.amount > 0 {
+            let t = customer.language.texts();
+            let note = t.customer_credited(Signed(entry.amount), Esc(&c.partner.name), Pts(customer.balance));
+            notices.push(notify(BotKind::Client, customer.telegram_id, note));
+        }
+        notices.extend(cx.emit(&Event::Credited(&c)));
+    }
+    Ok(Done { outcome: c, notices })
+}
+
+/// Opens a redemption request; asks the customer to confirm or decline it
+/// with two buttons.
+pub async fn open_redemption(cx: &Context, req: OpenRedemption) -> StoreResult<Done<RedemptionView>> {
+    let v = cx.storage().open_redemption(req).await?;
+    let mut notices = Vec::new();
+    if !v.replayed {
+        let (r, customer) = (&v.request, &v.customer);
+        let t = customer.language.texts();
+        let ask =
+            t.customer_redemption_request(Esc(&v.partner.name), Pts(r.points), Pts(r.purchase), Pts(customer.balance));
+        let buttons = InlineKeyboardMarkup {
+            inline_keyboard: vec![vec![
+                InlineKeyboardButton::callback(customer.language.say(Fixed::ButtonConfirm), format!("rc:{}", r.id)),
+                InlineKeyboardButton::callback(customer.language.say(Fixed::ButtonDecline), format!("rd:{}", r.id)),
+            ]],
+        };
+        let markup = Some(ReplyMarkup::Inline(buttons));
+        notices.push(BotCall::send_message(BotKind::Client, customer.telegram_id.0, ask, markup));
+        notices.extend(cx.emit(&Event::RedemptionOpened(&v)));
+    }
+    Ok(Done { outcome: v, notices })
+}
+
+/// The customer confirms (pays) or declines a redemption request; tells the
+/// partner.
+pub async fn answer_redemption(
+    cx: &Context,
+    req: AnswerRedemption,
+    confirm: bool,
+) -> StoreResult<Done<RedemptionView>> {
+    let v = if confirm {
+        cx.storage().confirm_redemption(req).await?
+    } else {
+        cx.storage().decline_redemption(req).await?
+    };
+    let mut notices = Vec::new();
+    if !v.replayed {
+        let (c, p, r) = (&v.customer, &v.partner, &v.request);
+        let t = p.language.texts();
+        let note = if confirm {
+            t.partner_confirmed(Esc(c.code.as_str()), r.points, r.id.0, c.balance)
+        } else {
+            t.partner_declined(Esc(c.code.as_str()), r.points, r.id.0)
+        };
+        notices.push(notify(BotKind::Partner, p.telegram_id, note));
+        notices.extend(cx.emit(&Event::RedemptionAnswered { view: &v, confirmed: confirm }));
+    }
+    Ok(Done { outcome: v, notices })
+}
+
+/// Reverses one of `by`'s operations; tells the customer.
+pub async fn reverse(cx: &Context, by: &Partner, req: ReverseEntry) -> StoreResult<Done<Reversed>> {
+    let r = cx.storage().reverse_entry(req).await?;
+    let mut notices = Vec::new();
+    if !r.replayed {
+        let (customer, amount) = (&r.customer, r.reversal.amount);
+        if amount != 0 {
+            let t = customer.language.texts();
+            let note = t.customer_reversed(Esc(&by.name), Signed(amount), Pts(customer.balance));
+            notices.push(notify(BotKind::Client, customer.telegram_id, note));
+        }
+        notices.extend(cx.emit(&Event::Reversed(&r)));
+    }
+    Ok(Done { outcome: r, notices })
+}
+
+/// An admin adjusts a customer's balance; tells the customer, with the reason.
+pub async fn adjust(cx: &Context, req: AdjustBalance) -> StoreResult<Done<Adjusted>> {
+    let reason = req.reason.clone();
+    let a = cx.storage().adjust_balance(req).await?;
+    let mut notices = Vec::new();
+    if !a.replayed {
+        let c = &a.customer;
+        let note = c.language.texts().customer_adjusted(Signed(a.entry.amount), Esc(&reason), Pts(c.balance));
+        notices.push(notify(BotKind::Client, c.telegram_id, note));
+        notices.extend(cx.emit(&Event::Adjusted(&a)));
+    }
+    Ok(Done { outcome: a, notices })
+}
