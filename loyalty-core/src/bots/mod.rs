@@ -34,15 +34,15 @@ pub(crate) async fn handle(cx: &Context, bot: BotKind, update: &Update) -> Resul
 fn claims(bot: BotKind, update: &Update) -> bool {
     match update.kind() {
         UpdateKind::Message(m) => m.text.as_deref().and_then(Command::parse).is_none_or(|cmd| match bot {
-            BotKind::Client => client::knows(&cmd),
-            BotKind::Partner => partner::knows(&cmd),
-            BotKind::Admin => admin::knows(&cmd),
+            BotKind::Client => client::command(&cmd) != client::Action::Unknown,
+            BotKind::Partner => partner::Action::parse(&cmd).is_some(),
+            BotKind::Admin => admin::Action::parse(&cmd).is_some(),
             BotKind::Alerts => false,
         }),
         UpdateKind::CallbackQuery(q) => q.data.as_deref().is_some_and(|data| match bot {
-            BotKind::Client => client::knows_callback(data),
-            BotKind::Partner => partner::knows_callback(data),
-            BotKind::Admin => admin::knows_callback(data),
+            BotKind::Client => client::Callback::parse(data).is_some(),
+            BotKind::Partner => partner::parse_callback(data).is_some(),
+            BotKind::Admin => admin::parse_callback(data).is_some(),
             BotKind::Alerts => false,
         }),
         _ => true,

@@ -355,7 +355,7 @@ impl Ctx<'_> {
 
 /// What a command asks for (each with its arguments as typed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action<'a> {
+pub(super) enum Action<'a> {
     /// `/pending`.
     Pending,
     /// `/partners`.
@@ -376,7 +376,7 @@ enum Action<'a> {
 
 impl<'a> Action<'a> {
     /// The command's action; `None` for a command this bot does not know.
-    fn parse(cmd: &Command<'a>) -> Option<Action<'a>> {
+    pub(super) fn parse(cmd: &Command<'a>) -> Option<Action<'a>> {
         let args = cmd.args;
         Some(match cmd.name.as_str() {
             "pending" => Action::Pending,
@@ -395,18 +395,8 @@ impl<'a> Action<'a> {
     }
 }
 
-/// Whether this bot knows the command (others may go to the program's extension).
-pub(super) fn knows(cmd: &Command<'_>) -> bool {
-    Action::parse(cmd).is_some()
-}
-
-/// Whether `data` is one of this bot's buttons.
-pub(super) fn knows_callback(data: &str) -> bool {
-    parse_callback(data).is_some()
-}
-
 /// A decision button under an application: `pa:<id>` approves, `pr:<id>` rejects.
-fn parse_callback(data: &str) -> Option<(PartnerDecision, PartnerId)> {
+pub(super) fn parse_callback(data: &str) -> Option<(PartnerDecision, PartnerId)> {
     let (kind, id) = data.split_once(':')?;
     let decision = match kind {
         "pa" => PartnerDecision::Approve,

@@ -60,7 +60,7 @@ pub(crate) async fn handle(cx: &Context, update: &Update) -> Result<Outbox> {
 
 /// What a message asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Action {
+pub(super) enum Action {
     /// `/start` with its argument (`ref_<code>`, `c_<code>` or nothing).
     Start(String),
     /// `/help`, `/menu`.
@@ -131,7 +131,7 @@ fn normalize(s: &str) -> String {
 }
 
 /// A command's action ([`Action::Unknown`] for one this bot does not know).
-fn command(cmd: &Command<'_>) -> Action {
+pub(super) fn command(cmd: &Command<'_>) -> Action {
     match cmd.name.as_str() {
         "start" => Action::Start(cmd.args.to_string()),
         "help" | "menu" => Action::Menu,
@@ -145,16 +145,6 @@ fn command(cmd: &Command<'_>) -> Action {
         "app" => Action::App,
         _ => Action::Unknown,
     }
-}
-
-/// Whether this bot knows the command (others may go to the program's extension).
-pub(super) fn knows(cmd: &Command<'_>) -> bool {
-    command(cmd) != Action::Unknown
-}
-
-/// Whether `data` is one of this bot's buttons.
-pub(super) fn knows_callback(data: &str) -> bool {
-    Callback::parse(data).is_some()
 }
 
 /// Whether `m` replies to one of the bot's question prompts.
@@ -373,7 +363,7 @@ async fn ask(cx: &Context, chat: i64, customer: &Customer, question: Option<Stri
 
 /// What an inline button asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Callback {
+pub(super) enum Callback {
     /// `lang:<code>`.
     Language(Language),
     /// `rc:<id>`: confirm a redemption request.
@@ -383,7 +373,7 @@ enum Callback {
 }
 
 impl Callback {
-    fn parse(data: &str) -> Option<Callback> {
+    pub(super) fn parse(data: &str) -> Option<Callback> {
         let (kind, arg) = data.split_once(':')?;
         let id = || arg.parse::<i64>().ok().filter(|n| *n > 0).map(RedemptionId);
         match kind {

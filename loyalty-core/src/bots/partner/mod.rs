@@ -50,7 +50,7 @@ pub(crate) async fn handle(cx: &Context, update: &Update) -> Result<Outbox> {
 
 /// What a command asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action<'a> {
+pub(super) enum Action<'a> {
     /// `/start`, with the customer code of a scanned card (`c_<code>`).
     Start(Option<&'a str>),
     /// `/apply`, with `name; category` or nothing (then the prompt).
@@ -71,7 +71,7 @@ enum Action<'a> {
 
 impl<'a> Action<'a> {
     /// The command's action; `None` for a command this bot does not know.
-    fn parse(cmd: &Command<'a>) -> Option<Action<'a>> {
+    pub(super) fn parse(cmd: &Command<'a>) -> Option<Action<'a>> {
         let args = cmd.args;
         Some(match cmd.name.as_str() {
             "start" => Action::Start(args.strip_prefix("c_")),
@@ -87,19 +87,9 @@ impl<'a> Action<'a> {
     }
 }
 
-/// Whether this bot knows the command (others may go to the program's extension).
-pub(super) fn knows(cmd: &Command<'_>) -> bool {
-    Action::parse(cmd).is_some()
-}
-
-/// Whether `data` is one of this bot's buttons.
-pub(super) fn knows_callback(data: &str) -> bool {
-    parse_callback(data).is_some()
-}
-
 /// A button under a scanned card: the prompt's marker and the customer code
 /// (`cr:<code>` to credit, `rq:<code>` to request a redemption).
-fn parse_callback(data: &str) -> Option<(&'static str, &str)> {
+pub(super) fn parse_callback(data: &str) -> Option<(&'static str, &str)> {
     match data.split_once(':')? {
         ("cr", code) => Some((CREDIT_MARKER, code)),
         ("rq", code) => Some((REDEEM_MARKER, code)),
