@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
 const ADMIN: TelegramUserId = TelegramUserId(42);
 
-use loyalty_native::testsupport::postgres::{TestDb, connect, server_url};
-use loyalty_native::testsupport::postrust::{JWT_SECRET, key_for, service_key};
+use loyalty_testkit::services::postgres::{TestDb, connect, server_url};
+use loyalty_testkit::services::postrust::{JWT_SECRET, key_for, service_key};
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -6,6 +6,8 @@ mod faults;
 pub mod folding;
 mod inspect;
 pub mod scenario;
+#[cfg(all(feature = "services", not(target_arch = "wasm32")))]
+pub mod services;
 
 pub use fakes::*;
 pub use faults::FaultyStore;
