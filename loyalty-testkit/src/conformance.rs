@@ -229,10 +229,8 @@ pub fn checks() -> Vec<Check> {
 
 /// Start of the day all checks happen on (00:00 UTC).
 const DAY0: Timestamp = Timestamp(1_700_006_400);
-/// 10:00 on that day: the default `now`.
-const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
-/// The admin used by the checks.
-const ADMIN: TelegramUserId = TelegramUserId(42);
+// 10:00 on that day is the default `now`, `T0`; `ADMIN` approves and adjusts.
+use crate::requests::{ADMIN, T0};
 
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)+) => {
@@ -410,14 +408,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn credit_req(&self, p: &Partner, c: &Customer, purchase: Points, key: &str) -> CreditPurchase {
-        CreditPurchase {
-            partner: PartnerRef::Id(p.id),
-            customer: CustomerRef::Code(c.code.clone()),
-            purchase,
-            idempotency_key: key.into(),
-            day_start: T0.day_start(),
-            now: T0,
-        }
+        crate::requests::credit_req(p, c, purchase, key)
     }
 
     async fn credit(&self, p: &Partner, c: &Customer, purchase: Points, key: &str) -> Result<Credited, String> {
@@ -457,14 +448,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn adjust_req(&self, c: &Customer, amount: Points, key: &str) -> AdjustBalance {
-        AdjustBalance {
-            customer: CustomerRef::Id(c.id),
-            amount,
-            reason: "correction".into(),
-            admin: ADMIN,
-            idempotency_key: key.into(),
-            now: T0,
-        }
+        crate::requests::adjust_req(CustomerRef::Id(c.id), amount, "correction", key)
     }
 
     /// Every entry of a customer, newest first, read in small pages.
