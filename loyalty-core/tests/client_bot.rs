@@ -130,6 +130,14 @@ fn callback_data(call: &BotCall) -> Vec<String> {
         .collect()
 }
 
+/// A fresh engine where Anna (10) has sent `/start` as update 1.
+async fn anna_signed_up() -> (TestEnv, TgUser) {
+    let env = TestEnv::new();
+    let anna = TgUser::new(10, "Anna");
+    say(&env, 1, &anna, "/start").await;
+    (env, anna)
+}
+
 #[tokio::test]
 async fn sign_up_gives_the_welcome_bonus_once() {
     let env = TestEnv::new();
@@ -194,9 +202,7 @@ async fn referral_credits_the_referrer_once_and_tells_them() {
 
 #[tokio::test]
 async fn self_referral_and_unknown_codes_give_no_referral_bonus() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let own = code(&env, &anna).await;
     let out = say(&env, 2, &anna, &format!("/start ref_{own}")).await;
     assert_eq!(out.calls.len(), 1);
@@ -246,9 +252,7 @@ async fn every_menu_button_works_in_every_language() {
 
 #[tokio::test]
 async fn balance_and_history_list_entries() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     partner(&env).await;
     for i in 0..12 {
         credit(&env, &anna, 1000, &format!("k{i}")).await;
@@ -270,9 +274,7 @@ async fn balance_and_history_list_entries() {
 
 #[tokio::test]
 async fn card_is_a_png_qr_of_the_partner_bot_deep_link() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let c = code(&env, &anna).await;
     let out = say(&env, 2, &anna, "/card").await;
     assert_eq!(out.calls.len(), 1);
@@ -305,9 +307,7 @@ async fn card_asks_telegram_for_the_partner_bot_username_when_not_configured() {
 
 #[tokio::test]
 async fn partners_and_invite() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let none = first_text(&say(&env, 2, &anna, "/partners").await);
     assert!(none.contains("No partners yet"), "{none}");
     partner(&env).await;
@@ -322,9 +322,7 @@ async fn partners_and_invite() {
 
 #[tokio::test]
 async fn ask_queues_an_answer_that_is_sent_later() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     partner(&env).await;
 
     let prompt = say(&env, 2, &anna, "💬 Ask a question").await;
@@ -364,9 +362,7 @@ async fn ask_queues_an_answer_that_is_sent_later() {
 
 #[tokio::test]
 async fn long_questions_are_refused_without_using_the_quota() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let long = "x".repeat(1001);
     let out = say(&env, 2, &anna, &format!("/ask {long}")).await;
     assert!(out.tasks.is_empty());
@@ -432,9 +428,7 @@ async fn assistant_failure_is_apologised_for_and_reported() {
 
 #[tokio::test]
 async fn language_switch_persists() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let out = say(&env, 2, &anna, "🌐 Language").await;
     let data = callback_data(&out.calls[0]);
     assert_eq!(data, vec!["lang:ru", "lang:en", "lang:vi"]);
@@ -458,9 +452,7 @@ async fn language_switch_persists() {
 
 #[tokio::test]
 async fn redemption_confirm_once_even_on_double_tap() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     partner(&env).await;
     credit(&env, &anna, 2000, "buy").await; // +110
     let c = code(&env, &anna).await;
@@ -566,9 +558,7 @@ async fn redemption_rejections_are_explained() {
 
 #[tokio::test]
 async fn malformed_callbacks_are_answered_without_effect() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     for (i, data) in ["", "rc:", "rc:abc", "rc:-5", "lang:de", "zz:1", &"x".repeat(64)].into_iter().enumerate() {
         let out = handle(&env, callback(10 + i as i64, &anna, 5, data)).await;
         assert_eq!(out.calls.len(), 1, "{data}");
@@ -638,9 +628,7 @@ async fn non_private_chats_and_other_updates_are_ignored() {
 
 #[tokio::test]
 async fn blocked_customers_see_their_balance_but_cannot_use_the_card() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     env.storage
         .set_blocked(CustomerRef::Telegram(TelegramUserId(10)), true, TelegramUserId(1), env.engine.now())
         .await
@@ -657,9 +645,7 @@ async fn blocked_customers_see_their_balance_but_cannot_use_the_card() {
 
 #[tokio::test]
 async fn open_app_uses_the_frontend_url_when_set() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let out = say(&env, 2, &anna, "/app").await;
     assert_eq!(reply_markup(&out.calls[0])["inline_keyboard"][0][0]["web_app"]["url"], "https://app.example.com");
 
