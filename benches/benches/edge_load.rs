@@ -30,9 +30,9 @@
 use loyalty_benches::{Run, balance_load, env_u64, get_load, sign_up};
 use loyalty_core::domain::BotKind;
 use loyalty_core::webhook::webhook_secret;
-use loyalty_core::{Config, Engine, Ports, Secret};
-use loyalty_native::clock::{OsRandom, SystemClock};
+use loyalty_core::{Config, Secret};
 use loyalty_native::fake_bot_api::FakeBotApi;
+use loyalty_native::runtime;
 use loyalty_native::server::{App, serve};
 use loyalty_native::simulate;
 use loyalty_native::telegram::HttpTelegram;
@@ -161,18 +161,12 @@ async fn main() {
     )
     .expect("store");
     let telegram = HttpTelegram::new(&config).expect("client").with_rate_limits(None);
-    let ports = Ports {
-        storage: Arc::new(store),
-        telegram: Arc::new(telegram),
-        assistant: None,
-        reporter: Arc::new(loyalty_core::ports::NoReporter),
-        clock: Arc::new(SystemClock),
-        random: Arc::new(OsRandom),
-    };
+    // The runtime's engine: the system clock and randomness; no assistant or Sentry in this configuration.
+    let engine = runtime::engine(config.clone(), Arc::new(store), Arc::new(telegram)).expect("engine");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = App::new(Engine::new(config.clone(), ports)).with_maintenance_interval(None);
+    let app = App::new(engine).with_maintenance_interval(None);
     let server = tokio::spawn(serve(listener, app, async move {
         let _ = stop_rx.await;
     }));

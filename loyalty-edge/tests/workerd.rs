@@ -37,6 +37,31 @@ use std::time::{Duration, Instant};
 
 const SENTRY_WEBHOOK_SECRET: &str = "sentry-hook-secret-for-tests";
 
+/// The text bindings of `simulate` for `fake`, with a fresh database behind
+/// postrust as Supabase (`SUPABASE_URL`, `SUPABASE_KEY`).
+async fn on_supabase(fake: &FakeBotApi) -> (TestDb, Supabase, Vec<(&'static str, String)>) {
+    let db = TestDb::new().await;
+    let supabase = supabase_proxy(db.server.url()).await;
+    let mut vars = simulate::variables(&fake.url());
+    vars.push(("SUPABASE_URL", supabase.url.clone()));
+    vars.push(("SUPABASE_KEY", service_key()));
+    (db, supabase, vars)
+}
+
+/// The client bot's webhook secret under the bindings `vars`.
+fn client_secret(vars: &[(&'static str, String)]) -> String {
+    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
+    webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string()
+}
+
+/// Serves `router` on a free loopback port.
+async fn serve(router: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
 /// Where the Workers keep their data.
 enum Backend {
     /// A database behind postrust, as Supabase.
@@ -56,12 +81,8 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
-        let db = TestDb::new().await;
-        let supabase = supabase_proxy(db.server.url()).await;
         let fake = FakeBotApi::start().await;
-        let mut vars = simulate::variables(&fake.url());
-        vars.push(("SUPABASE_URL", supabase.url.clone()));
-        vars.push(("SUPABASE_KEY", service_key()));
+        let (db, supabase, mut vars) = on_supabase(&fake).await;
         vars.push(("SENTRY_WEBHOOK_SECRET", SENTRY_WEBHOOK_SECRET.into()));
         vars.push(("SENTRY_ALERT_CHAT_ID", "900".into()));
         vars.push(("SENTRY_ALERT_TELEGRAM_TOKEN", "1004:simulated-alerts".into()));
@@ -365,30 +386,23 @@ async fn fake_sentry() -> (String, Arc<Mutex<Vec<String>>>) {
         "{}"
     }
     let router = Router::new().route("/api/42/envelope/", axum::routing::post(envelope)).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let addr = serve(router).await;
     (format!("http://sentrykey@{addr}/42"), seen)
 }
 
 #[tokio::test]
 #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
 async fn a_panic_fails_only_its_own_request_and_is_reported() {
-    let db = TestDb::new().await;
-    let supabase = supabase_proxy(db.server.url()).await;
     let fake = FakeBotApi::start().await;
+    let (db, _supabase, mut vars) = on_supabase(&fake).await;
     let (dsn, envelopes) = fake_sentry().await;
-    let mut vars = simulate::variables(&fake.url());
-    vars.push(("SUPABASE_URL", supabase.url.clone()));
-    vars.push(("SUPABASE_KEY", service_key()));
     vars.push(("SENTRY_DSN", dsn));
     vars.push(("SENTRY_ENVIRONMENT", "test".into()));
     let build = repo_root().join("loyalty-edge/tests/fixture-worker/build");
     let workerd = Workerd::start_with(&[("fixture-worker", build)], &vars).await;
     let base = workerd.url("fixture-worker");
     let http = reqwest::Client::new();
-    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
-    let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
+    let secret = client_secret(&vars);
     let deliver = |id: i64, user: &TgUser| {
         http.post(format!("{base}/webhook/client"))
             .header(SECRET_TOKEN_HEADER, secret.clone())
@@ -458,28 +472,21 @@ async fn fake_openai() -> (String, Questions) {
         }))
     }
     let router = Router::new().route("/v1/chat/completions", axum::routing::post(completions)).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let addr = serve(router).await;
     (format!("http://{addr}/v1"), seen)
 }
 
 #[tokio::test]
 #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
 async fn the_assistant_answers_after_the_webhook_response() {
-    let db = TestDb::new().await;
-    let supabase = supabase_proxy(db.server.url()).await;
     let fake = FakeBotApi::start().await;
+    let (db, _supabase, mut vars) = on_supabase(&fake).await;
     let (openai_url, questions) = fake_openai().await;
-    let mut vars = simulate::variables(&fake.url());
-    vars.push(("SUPABASE_URL", supabase.url.clone()));
-    vars.push(("SUPABASE_KEY", service_key()));
     vars.push(("OPENAI_API_KEY", "sk-test-key-0123456789".into()));
     vars.push(("OPENAI_BASE_URL", openai_url));
     vars.push(("OPENAI_MODEL", "gpt-test".into()));
     let workerd = Workerd::start(&vars).await;
-    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
-    let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
+    let secret = client_secret(&vars);
     let http = reqwest::Client::new();
     let anna = TgUser::new(601, "Anna");
     let url = format!("{}/webhook/client", workerd.url("client-webhook"));
@@ -621,8 +628,7 @@ async fn the_d1_store_passes_the_conformance_suite_inside_workerd() {
 async fn a_panic_after_the_claim_leaves_the_update_to_telegrams_retry() {
     let (_fake, vars, workerd, base) = fixture_on_d1().await;
     let http = reqwest::Client::new();
-    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
-    let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
+    let secret = client_secret(&vars);
     let anna = TgUser::new(401, "Anna");
     let start = serde_json::to_vec(&text_json(7301, &anna, "/start")).expect("json");
 
