@@ -72,37 +72,23 @@ async fn partner(env: &TestEnv) -> PartnerId {
     applied.partner.id
 }
 
+/// The partner of [`partner`] and the customer `who`, as the storage names them.
+fn parties(who: &TgUser) -> (PartnerRef, CustomerRef) {
+    (PartnerRef::Telegram(TelegramUserId(PARTNER_TG)), CustomerRef::Telegram(TelegramUserId(who.id)))
+}
+
 async fn credit(env: &TestEnv, who: &TgUser, purchase: Points, key: &str) {
-    let now = env.engine.now();
-    env.storage
-        .credit_purchase(CreditPurchase {
-            partner: PartnerRef::Telegram(TelegramUserId(PARTNER_TG)),
-            customer: CustomerRef::Telegram(TelegramUserId(who.id)),
-            purchase,
-            idempotency_key: key.into(),
-            day_start: now.day_start(),
-            now,
-        })
-        .await
-        .expect("credit");
+    let ((partner, customer), now) = (parties(who), env.engine.now());
+    let req =
+        CreditPurchase { partner, customer, purchase, idempotency_key: key.into(), day_start: now.day_start(), now };
+    env.storage.credit_purchase(req).await.expect("credit");
 }
 
 async fn open(env: &TestEnv, who: &TgUser, points: Points, purchase: Points, key: &str) -> RedemptionId {
-    let now = env.engine.now();
-    env.storage
-        .open_redemption(OpenRedemption {
-            partner: PartnerRef::Telegram(TelegramUserId(PARTNER_TG)),
-            customer: CustomerRef::Telegram(TelegramUserId(who.id)),
-            points,
-            purchase,
-            idempotency_key: key.into(),
-            now,
-            expires_at: now.plus(600),
-        })
-        .await
-        .expect("open redemption")
-        .request
-        .id
+    let ((partner, customer), now) = (parties(who), env.engine.now());
+    let (idempotency_key, expires_at) = (key.into(), now.plus(600));
+    let req = OpenRedemption { partner, customer, points, purchase, idempotency_key, now, expires_at };
+    env.storage.open_redemption(req).await.expect("open redemption").request.id
 }
 
 /// An environment whose engine has other ports than the standard test ones.

@@ -62,6 +62,51 @@ async fn serve(router: Router) -> std::net::SocketAddr {
     addr
 }
 
+/// A Sentry ingest endpoint that records the envelopes it receives.
+async fn fake_sentry() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    async fn envelope(State(seen): State<Arc<Mutex<Vec<String>>>>, body: Bytes) -> &'static str {
+        seen.lock().unwrap_or_else(|e| e.into_inner()).push(String::from_utf8_lossy(&body).into_owned());
+        "{}"
+    }
+    let router = Router::new().route("/api/42/envelope/", axum::routing::post(envelope)).with_state(seen.clone());
+    let addr = serve(router).await;
+    (format!("http://sentrykey@{addr}/42"), seen)
+}
+
+/// The requests a fake OpenAI received: `Authorization` header and JSON body.
+type Questions = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// An OpenAI-compatible `POST /v1/chat/completions` that answers every
+/// question with a fixed text and records the requests.
+async fn fake_openai() -> (String, Questions) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    async fn completions(
+        State(seen): State<Questions>,
+        headers: axum::http::HeaderMap,
+        body: Bytes,
+    ) -> axum::Json<Value> {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        seen.lock().unwrap_or_else(|e| e.into_inner()).push((auth, body));
+        axum::Json(json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-test",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": "You can spend points at Phở Hà Nội."}}],
+        }))
+    }
+    let router = Router::new().route("/v1/chat/completions", axum::routing::post(completions)).with_state(seen.clone());
+    let addr = serve(router).await;
+    (format!("http://{addr}/v1"), seen)
+}
+
+/// Fails with every failure of a conformance run of `checks` checks inside
+/// workerd, and the runtime's `log`.
+#[track_caller]
+fn assert_all_passed(failures: &[String], checks: usize, log: &str) {
+    assert!(failures.is_empty(), "{} of {checks} checks failed:\n{}\n{log}", failures.len(), failures.join("\n"));
+}
+
 /// Where the Workers keep their data.
 enum Backend {
     /// A database behind postrust, as Supabase.
@@ -196,20 +241,27 @@ impl RpcBackend for D1Bridge {
     }
 }
 
+/// Runs `check` as two tests: one on Supabase (postrust and PostgreSQL), one on D1 (Miniflare).
+macro_rules! on_both_backends {
+    ($check:ident: $on_supabase:ident, $on_d1:ident) => {
+        #[tokio::test]
+        #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
+        async fn $on_supabase() {
+            $check(Env::start().await).await;
+        }
+
+        #[tokio::test]
+        #[ignore = "needs Miniflare (workerd) and the built Workers (scripts/test.sh runs it)"]
+        async fn $on_d1() {
+            $check(Env::start_d1().await).await;
+        }
+    };
+}
+
 // ---------------------------------------------------------------------------
 // The scenarios
 
-#[tokio::test]
-#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
-async fn the_scenarios_through_the_four_workers_on_supabase() {
-    scenarios(Env::start().await).await;
-}
-
-#[tokio::test]
-#[ignore = "needs Miniflare (workerd) and the built Workers (scripts/test.sh runs it)"]
-async fn the_scenarios_through_the_four_workers_on_d1() {
-    scenarios(Env::start_d1().await).await;
-}
+on_both_backends!(scenarios: the_scenarios_through_the_four_workers_on_supabase, the_scenarios_through_the_four_workers_on_d1);
 
 async fn scenarios(env: Env) {
     let bases = [BotKind::Client, BotKind::Partner, BotKind::Admin]
@@ -240,17 +292,10 @@ async fn scenarios(env: Env) {
 // ---------------------------------------------------------------------------
 // Bad input against the running Workers
 
-#[tokio::test]
-#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
-async fn webhooks_refuse_bad_input_and_apply_duplicates_once_on_supabase() {
-    bad_input_and_duplicates(Env::start().await).await;
-}
-
-#[tokio::test]
-#[ignore = "needs Miniflare (workerd) and the built Workers (scripts/test.sh runs it)"]
-async fn webhooks_refuse_bad_input_and_apply_duplicates_once_on_d1() {
-    bad_input_and_duplicates(Env::start_d1().await).await;
-}
+on_both_backends!(
+    bad_input_and_duplicates: webhooks_refuse_bad_input_and_apply_duplicates_once_on_supabase,
+    webhooks_refuse_bad_input_and_apply_duplicates_once_on_d1
+);
 
 async fn bad_input_and_duplicates(env: Env) {
     let anna = TgUser::new(301, "Anna");
@@ -378,26 +423,13 @@ async fn the_api_worker_refuses_forged_init_data_and_bad_sentry_signatures() {
 // ---------------------------------------------------------------------------
 // Panics
 
-/// A Sentry ingest endpoint that records the envelopes it receives.
-async fn fake_sentry() -> (String, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    async fn envelope(State(seen): State<Arc<Mutex<Vec<String>>>>, body: Bytes) -> &'static str {
-        seen.lock().unwrap_or_else(|e| e.into_inner()).push(String::from_utf8_lossy(&body).into_owned());
-        "{}"
-    }
-    let router = Router::new().route("/api/42/envelope/", axum::routing::post(envelope)).with_state(seen.clone());
-    let addr = serve(router).await;
-    (format!("http://sentrykey@{addr}/42"), seen)
-}
-
 #[tokio::test]
 #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
 async fn a_panic_fails_only_its_own_request_and_is_reported() {
+    let (dsn, envelopes) = fake_sentry().await;
     let fake = FakeBotApi::start().await;
     let (db, _supabase, mut vars) = on_supabase(&fake).await;
-    let (dsn, envelopes) = fake_sentry().await;
-    vars.push(("SENTRY_DSN", dsn));
-    vars.push(("SENTRY_ENVIRONMENT", "test".into()));
+    vars.extend([("SENTRY_DSN", dsn), ("SENTRY_ENVIRONMENT", "test".into())]);
     let build = repo_root().join("loyalty-edge/tests/fixture-worker/build");
     let workerd = Workerd::start_with(&[("fixture-worker", build)], &vars).await;
     let base = workerd.url("fixture-worker");
@@ -450,32 +482,6 @@ async fn a_panic_fails_only_its_own_request_and_is_reported() {
 // ---------------------------------------------------------------------------
 // The assistant
 
-/// The requests a fake OpenAI received: `Authorization` header and JSON body.
-type Questions = Arc<Mutex<Vec<(String, Value)>>>;
-
-/// An OpenAI-compatible `POST /v1/chat/completions` that answers every
-/// question with a fixed text and records the requests.
-async fn fake_openai() -> (String, Questions) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    async fn completions(
-        State(seen): State<Questions>,
-        headers: axum::http::HeaderMap,
-        body: Bytes,
-    ) -> axum::Json<Value> {
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        seen.lock().unwrap_or_else(|e| e.into_inner()).push((auth, body));
-        axum::Json(json!({
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-test",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": "You can spend points at Phở Hà Nội."}}],
-        }))
-    }
-    let router = Router::new().route("/v1/chat/completions", axum::routing::post(completions)).with_state(seen.clone());
-    let addr = serve(router).await;
-    (format!("http://{addr}/v1"), seen)
-}
-
 #[tokio::test]
 #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
 async fn the_assistant_answers_after_the_webhook_response() {
@@ -508,14 +514,14 @@ async fn the_assistant_answers_after_the_webhook_response() {
         .await;
     assert!(answered, "the answer reaches Anna: {:?}\n{}", fake.calls(), workerd.log());
     let seen = questions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    drop(workerd);
+    db.drop_db().await;
     assert_eq!(seen.len(), 1, "one request to the model");
     let (auth, body) = &seen[0];
     assert_eq!(auth, "Bearer sk-test-key-0123456789");
     assert_eq!(body["model"], "gpt-test");
     assert_eq!(body["messages"][1]["content"], "Where can I spend my points?");
     assert!(body["messages"][0]["content"].as_str().is_some_and(|p| p.contains("100 points")), "{body}");
-    drop(workerd);
-    db.drop_db().await;
 }
 
 // ---------------------------------------------------------------------------
@@ -567,14 +573,7 @@ async fn the_supabase_store_passes_the_conformance_suite_inside_workerd() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} checks failed:\n{}\n{}",
-        failures.len(),
-        names.len(),
-        failures.join("\n"),
-        workerd.log()
-    );
+    assert_all_passed(&failures, names.len(), &workerd.log());
 }
 
 /// The fixture Worker alone in Miniflare on a fresh D1 database, with the fake
@@ -613,14 +612,7 @@ async fn the_d1_store_passes_the_conformance_suite_inside_workerd() {
             Err(e) => failures.push(format!("{name}: no answer: {e}")),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} checks failed:\n{}\n{}",
-        failures.len(),
-        names.len(),
-        failures.join("\n"),
-        workerd.log()
-    );
+    assert_all_passed(&failures, names.len(), &workerd.log());
 }
 
 #[tokio::test]
