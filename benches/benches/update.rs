@@ -13,6 +13,9 @@ use loyalty_testkit::{TestEnv, TgUser, text_json};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// Makes the JSON body of the update with the given id.
+type MakeBody<'a> = &'a dyn Fn(i64) -> Vec<u8>;
+
 fn setup() -> (Harness, TgUser, TgUser, String) {
     let h = Harness::new(TestEnv::new());
     let customer = TgUser::new(10, "Anna");
@@ -36,7 +39,7 @@ fn bench(c: &mut Criterion) {
 
     let balance = |id: i64| serde_json::to_vec(&text_json(id, &customer, "/balance")).expect("json");
     let credit = |id: i64| serde_json::to_vec(&text_json(id, &partner, &format!("/credit {code} 1500"))).expect("json");
-    let bodies: [(&str, &dyn Fn(i64) -> Vec<u8>); 2] = [("balance", &balance), ("credit", &credit)];
+    let bodies: [(&str, MakeBody<'_>); 2] = [("balance", &balance), ("credit", &credit)];
     for (name, body) in bodies {
         group.bench_function(format!("parse_only/{name}"), |b| {
             b.iter_batched(

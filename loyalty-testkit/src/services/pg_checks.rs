@@ -262,7 +262,7 @@ pub async fn terminated_connections_fail_as_unavailable_and_recover(
 /// The tests every store on PostgreSQL shares, each on a fresh database:
 /// `concurrent_confirmations_never_overdraw` and
 /// `concurrent_credits_respect_the_daily_limit` (the checks of
-/// [`pg_checks`](self) of those names) and
+/// [`pg_checks`](crate::services::pg_checks) of those names) and
 /// `folds_an_update_claim_into_its_first_call` ([`check_fold_claim`](crate::folding::check_fold_claim)).
 /// `fresh` makes a test database (with a `name` and `async fn drop_db(self)`),
 /// `store` a store on it, named `db`.
