@@ -133,26 +133,28 @@ async fn the_secret_of_each_bot_and_a_shared_secret_are_accepted() {
 #[tokio::test]
 async fn malformed_bodies_are_400_and_never_panic() {
     let (env, store) = env();
-    let cases: Vec<(&str, Bytes)> = vec![
-        ("invalid_json", Bytes::from_static(b"{\"update_id\": 1,")),
-        ("invalid_json", Bytes::from_static(b"")),
-        ("invalid_json", Bytes::from_static(b"\xff\xfe{\"update_id\":1}")),
-        ("invalid_json", Bytes::from_static(b"{\"update_id\":1,\"message\":{\"text\":\"\xc3\x28\"}}")),
-        ("not_an_update", Bytes::from_static(b"[1,2,3]")),
-        ("not_an_update", Bytes::from_static(b"42")),
-        ("not_an_update", Bytes::from_static(b"null")),
-        ("not_an_update", Bytes::from_static(b"{}")),
-        ("not_an_update", Bytes::from_static(b"{\"message\":{}}")),
-        ("not_an_update", Bytes::from_static(b"{\"update_id\":\"12\"}")),
-        ("not_an_update", Bytes::from_static(b"{\"update_id\":99999999999999999999999999}")),
-        ("not_an_update", Bytes::from_static(b"{\"update_id\":1.5}")),
-        ("not_an_update", Bytes::from_static(b"{\"update_id\":1,\"message\":{\"message_id\":1}}")),
-        // Nested far beyond serde_json's recursion limit: refused, no stack overflow.
-        (
-            "not_an_update",
-            Bytes::from(format!("{{\"update_id\":1,\"message\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000))),
-        ),
+    let invalid_json: [&'static [u8]; 4] = [
+        b"{\"update_id\": 1,",
+        b"",
+        b"\xff\xfe{\"update_id\":1}",
+        b"{\"update_id\":1,\"message\":{\"text\":\"\xc3\x28\"}}",
     ];
+    let not_an_update: [&'static [u8]; 9] = [
+        b"[1,2,3]",
+        b"42",
+        b"null",
+        b"{}",
+        b"{\"message\":{}}",
+        b"{\"update_id\":\"12\"}",
+        b"{\"update_id\":99999999999999999999999999}",
+        b"{\"update_id\":1.5}",
+        b"{\"update_id\":1,\"message\":{\"message_id\":1}}",
+    ];
+    // Nested far beyond serde_json's recursion limit: refused, no stack overflow.
+    let nested = format!("{{\"update_id\":1,\"message\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+    let cases = (invalid_json.map(|b| ("invalid_json", Bytes::from_static(b))).into_iter())
+        .chain(not_an_update.map(|b| ("not_an_update", Bytes::from_static(b))))
+        .chain([("not_an_update", Bytes::from(nested))]);
     for (code, body) in cases {
         let res = deliver(&env, body.clone()).await;
         let label = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
@@ -413,14 +415,22 @@ async fn the_first_reply_rides_in_the_response_body() {
 // ---------------------------------------------------------------------------
 // Processing that dies half-way.
 
-#[tokio::test]
-async fn a_panic_after_the_claim_releases_it_so_the_retry_is_processed() {
+/// Anna's `/start` as update `id`, delivered to a fresh engine whose store
+/// panics while registering her: the delivery unwinds. Returns the engine,
+/// its store and the update.
+async fn a_start_that_panics(id: i64) -> (TestEnv, Arc<FlakyStore>, Bytes) {
     use futures::FutureExt;
     let (env, store) = env();
-    let start = json_body(&text_json(8101, &anna(), "/start"));
+    let start = json_body(&text_json(id, &anna(), "/start"));
     store.panic_on("register_customer");
     let died = std::panic::AssertUnwindSafe(deliver(&env, start.clone())).catch_unwind().await;
     assert!(died.is_err(), "the injected panic unwound through the engine");
+    (env, store, start)
+}
+
+#[tokio::test]
+async fn a_panic_after_the_claim_releases_it_so_the_retry_is_processed() {
+    let (env, _, start) = a_start_that_panics(8101).await;
     // The adapter releases at once after catching the panic; Telegram's retry is processed.
     env.engine.release_orphaned_claims().await;
     let retry = deliver(&env, start.clone()).await;
@@ -436,12 +446,7 @@ async fn a_panic_after_the_claim_releases_it_so_the_retry_is_processed() {
 
 #[tokio::test]
 async fn an_orphaned_claim_is_released_before_the_next_update_even_without_the_adapter() {
-    use futures::FutureExt;
-    let (env, store) = env();
-    let start = json_body(&text_json(8102, &anna(), "/start"));
-    store.panic_on("register_customer");
-    let died = std::panic::AssertUnwindSafe(deliver(&env, start.clone())).catch_unwind().await;
-    assert!(died.is_err());
+    let (env, store, start) = a_start_that_panics(8102).await;
     // No explicit release: the next update's processing releases it first.
     let retry = deliver(&env, start).await;
     assert!(!retry.response.body().is_empty(), "the retry was processed");
