@@ -30,15 +30,15 @@
 use loyalty_benches::{Run, balance_load, env_u64, get_load, sign_up};
 use loyalty_core::domain::BotKind;
 use loyalty_core::webhook::webhook_secret;
-use loyalty_core::{Config, Engine, Ports, Secret};
-use loyalty_native::clock::{OsRandom, SystemClock};
+use loyalty_core::{Config, Secret};
 use loyalty_native::fake_bot_api::FakeBotApi;
+use loyalty_native::runtime;
 use loyalty_native::server::{App, serve};
 use loyalty_native::simulate;
 use loyalty_native::telegram::HttpTelegram;
-use loyalty_native::testsupport::postgres::TestDb;
-use loyalty_native::testsupport::postrust::service_key;
-use loyalty_native::testsupport::workerd::{Supabase, Workerd, repo_root, supabase_proxy};
+use loyalty_testkit::services::postgres::TestDb;
+use loyalty_testkit::services::postrust::service_key;
+use loyalty_testkit::services::workerd::{Supabase, Workerd, repo_root, supabase_proxy};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -161,18 +161,12 @@ async fn main() {
     )
     .expect("store");
     let telegram = HttpTelegram::new(&config).expect("client").with_rate_limits(None);
-    let ports = Ports {
-        storage: Arc::new(store),
-        telegram: Arc::new(telegram),
-        assistant: None,
-        reporter: Arc::new(loyalty_core::ports::NoReporter),
-        clock: Arc::new(SystemClock),
-        random: Arc::new(OsRandom),
-    };
+    // The runtime's engine: the system clock and randomness; no assistant or Sentry in this configuration.
+    let engine = runtime::engine(config.clone(), Arc::new(store), Arc::new(telegram)).expect("engine");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = App::new(Engine::new(config.clone(), ports)).with_maintenance_interval(None);
+    let app = App::new(engine).with_maintenance_interval(None);
     let server = tokio::spawn(serve(listener, app, async move {
         let _ = stop_rx.await;
     }));

@@ -10,9 +10,8 @@
 use loyalty_benches::{balance_load, env_u64, sign_up};
 use loyalty_core::domain::BotKind;
 use loyalty_core::webhook::webhook_secret;
-use loyalty_core::{Engine, Ports};
-use loyalty_native::clock::{OsRandom, SystemClock};
 use loyalty_native::fake_bot_api::FakeBotApi;
+use loyalty_native::runtime;
 use loyalty_native::server::{App, serve};
 use loyalty_native::store::sqlite::SqliteStore;
 use loyalty_native::telegram::HttpTelegram;
@@ -32,15 +31,8 @@ async fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let store = SqliteStore::open(dir.join("load.db")).expect("sqlite");
     let telegram = HttpTelegram::new(&config).expect("client").with_rate_limits(None);
-    let ports = Ports {
-        storage: Arc::new(store),
-        telegram: Arc::new(telegram),
-        assistant: None,
-        reporter: Arc::new(loyalty_core::ports::NoReporter),
-        clock: Arc::new(SystemClock),
-        random: Arc::new(OsRandom),
-    };
-    let engine = Engine::new(config.clone(), ports);
+    // The runtime's engine: the system clock and randomness; no assistant or Sentry in this configuration.
+    let engine = runtime::engine(config.clone(), Arc::new(store), Arc::new(telegram)).expect("engine");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -41,12 +41,19 @@ async fn status(env: &TestEnv, who: &TgUser) -> PartnerStatus {
     env.storage.partner(PartnerRef::Telegram(TelegramUserId(who.id))).await.unwrap().unwrap().status
 }
 
-#[tokio::test]
-async fn outsiders_get_nothing() {
+/// A fresh engine with the customer Anna (101) and an applicant, `name`
+/// (Telegram id `id`), whose business `business` waits for approval.
+async fn anna_and_applicant(id: i64, name: &str, business: &str) -> (TestEnv, Customer, TgUser) {
     let env = TestEnv::new();
     let anna = env.customer(101, "Anna", Language::En).await;
-    let linh = TgUser::new(201, "Linh");
-    apply(&env, &linh, "Pho").await;
+    let applicant = TgUser::new(id, name);
+    apply(&env, &applicant, business).await;
+    (env, anna, applicant)
+}
+
+#[tokio::test]
+async fn outsiders_get_nothing() {
+    let (env, anna, linh) = anna_and_applicant(201, "Linh", "Pho").await;
     let stranger = TgUser::new(555, "Mallory");
 
     for cmd in
@@ -149,10 +156,7 @@ async fn adjustments_need_a_reason_and_never_go_below_zero() {
 
 #[tokio::test]
 async fn block_and_unblock() {
-    let env = TestEnv::new();
-    let anna = env.customer(101, "Anna", Language::En).await;
-    let mark = TgUser::new(202, "Mark");
-    apply(&env, &mark, "Bar").await;
+    let (env, anna, mark) = anna_and_applicant(202, "Mark", "Bar").await;
     admin_says(&env, "/approve 1").await;
 
     let out = admin_says(&env, &format!("/block {}", anna.code)).await;

@@ -122,6 +122,15 @@ async fn partner(env: &TestEnv, id: i64, name: &str, language: Language) -> (Par
     (p, key)
 }
 
+/// A fresh engine with customer 42 (English) and the approved partner 500,
+/// `name`, speaking `language`; the partner's API key last.
+async fn customer_and_partner(name: &str, language: Language) -> (TestEnv, Customer, Partner, String) {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    let (p, key) = partner(&env, 500, name, language).await;
+    (env, c, p, key)
+}
+
 async fn open(env: &TestEnv, p: &Partner, c: &Customer, points: i64, key: &str) -> RedemptionId {
     let now = env.engine.now();
     env.storage
@@ -357,9 +366,7 @@ async fn forged_init_data_is_refused() {
 
 #[tokio::test]
 async fn transactions_are_paged_newest_first() {
-    let env = TestEnv::new();
-    let c = register(&env, 42, Language::En).await;
-    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let (env, c, _, key) = customer_and_partner("Cafe", Language::En).await;
     for i in 1..=4 {
         env.clock.advance(10);
         let body = format!(r#"{{"customer_code":"{}","purchase":{}}}"#, c.code, i * 1000);
@@ -442,9 +449,7 @@ fn post(path: &str, auth: &str) -> Request<Bytes> {
 
 #[tokio::test]
 async fn confirm_redemption_notifies_both_once() {
-    let env = TestEnv::new();
-    let c = register(&env, 42, Language::En).await;
-    let (p, _) = partner(&env, 500, "Cafe <Lux>", Language::Ru).await;
+    let (env, c, p, _) = customer_and_partner("Cafe <Lux>", Language::Ru).await;
     let id = open(&env, &p, &c, 30, "r1").await;
     let path = format!("/api/v1/redemptions/{id}/confirm");
 
@@ -569,9 +574,7 @@ async fn pos_credit_is_idempotent() {
 
 #[tokio::test]
 async fn pos_auth_and_validation() {
-    let env = TestEnv::new();
-    let c = register(&env, 42, Language::En).await;
-    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let (env, c, _, key) = customer_and_partner("Cafe", Language::En).await;
     let body = format!(r#"{{"customer_code":"{}","purchase":1500}}"#, c.code);
 
     call(&env, credit_req("wrong-key", "k", &body)).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
@@ -629,9 +632,7 @@ async fn pos_auth_and_validation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_same_idempotency_key_credits_once() {
-    let env = TestEnv::new();
-    let c = register(&env, 42, Language::En).await;
-    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let (env, c, _, key) = customer_and_partner("Cafe", Language::En).await;
     let body = format!(r#"{{"customer_code":"{}","purchase":2000}}"#, c.code);
     let mut tasks = Vec::new();
     for _ in 0..16 {
@@ -817,9 +818,7 @@ proptest::proptest! {
 
 #[tokio::test]
 async fn blocked_customer() {
-    let env = TestEnv::new();
-    let c = register(&env, 42, Language::En).await;
-    let (p, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let (env, c, p, key) = customer_and_partner("Cafe", Language::En).await;
     let id = open(&env, &p, &c, 10, "b1").await;
     env.storage.set_blocked(CustomerRef::Id(c.id), true, TelegramUserId(900), env.engine.now()).await.unwrap();
     let me = get(&env, "/api/v1/me", &tma(&env, 42)).await;

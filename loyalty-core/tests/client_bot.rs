@@ -72,37 +72,23 @@ async fn partner(env: &TestEnv) -> PartnerId {
     applied.partner.id
 }
 
+/// The partner of [`partner`] and the customer `who`, as the storage names them.
+fn parties(who: &TgUser) -> (PartnerRef, CustomerRef) {
+    (PartnerRef::Telegram(TelegramUserId(PARTNER_TG)), CustomerRef::Telegram(TelegramUserId(who.id)))
+}
+
 async fn credit(env: &TestEnv, who: &TgUser, purchase: Points, key: &str) {
-    let now = env.engine.now();
-    env.storage
-        .credit_purchase(CreditPurchase {
-            partner: PartnerRef::Telegram(TelegramUserId(PARTNER_TG)),
-            customer: CustomerRef::Telegram(TelegramUserId(who.id)),
-            purchase,
-            idempotency_key: key.into(),
-            day_start: now.day_start(),
-            now,
-        })
-        .await
-        .expect("credit");
+    let ((partner, customer), now) = (parties(who), env.engine.now());
+    let req =
+        CreditPurchase { partner, customer, purchase, idempotency_key: key.into(), day_start: now.day_start(), now };
+    env.storage.credit_purchase(req).await.expect("credit");
 }
 
 async fn open(env: &TestEnv, who: &TgUser, points: Points, purchase: Points, key: &str) -> RedemptionId {
-    let now = env.engine.now();
-    env.storage
-        .open_redemption(OpenRedemption {
-            partner: PartnerRef::Telegram(TelegramUserId(PARTNER_TG)),
-            customer: CustomerRef::Telegram(TelegramUserId(who.id)),
-            points,
-            purchase,
-            idempotency_key: key.into(),
-            now,
-            expires_at: now.plus(600),
-        })
-        .await
-        .expect("open redemption")
-        .request
-        .id
+    let ((partner, customer), now) = (parties(who), env.engine.now());
+    let (idempotency_key, expires_at) = (key.into(), now.plus(600));
+    let req = OpenRedemption { partner, customer, points, purchase, idempotency_key, now, expires_at };
+    env.storage.open_redemption(req).await.expect("open redemption").request.id
 }
 
 /// An environment whose engine has other ports than the standard test ones.
@@ -128,6 +114,14 @@ fn callback_data(call: &BotCall) -> Vec<String> {
         .flatten()
         .filter_map(|b| b["callback_data"].as_str().map(str::to_string))
         .collect()
+}
+
+/// A fresh engine where Anna (10) has sent `/start` as update 1.
+async fn anna_signed_up() -> (TestEnv, TgUser) {
+    let env = TestEnv::new();
+    let anna = TgUser::new(10, "Anna");
+    say(&env, 1, &anna, "/start").await;
+    (env, anna)
 }
 
 #[tokio::test]
@@ -194,9 +188,7 @@ async fn referral_credits_the_referrer_once_and_tells_them() {
 
 #[tokio::test]
 async fn self_referral_and_unknown_codes_give_no_referral_bonus() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let own = code(&env, &anna).await;
     let out = say(&env, 2, &anna, &format!("/start ref_{own}")).await;
     assert_eq!(out.calls.len(), 1);
@@ -246,9 +238,7 @@ async fn every_menu_button_works_in_every_language() {
 
 #[tokio::test]
 async fn balance_and_history_list_entries() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     partner(&env).await;
     for i in 0..12 {
         credit(&env, &anna, 1000, &format!("k{i}")).await;
@@ -270,9 +260,7 @@ async fn balance_and_history_list_entries() {
 
 #[tokio::test]
 async fn card_is_a_png_qr_of_the_partner_bot_deep_link() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let c = code(&env, &anna).await;
     let out = say(&env, 2, &anna, "/card").await;
     assert_eq!(out.calls.len(), 1);
@@ -305,9 +293,7 @@ async fn card_asks_telegram_for_the_partner_bot_username_when_not_configured() {
 
 #[tokio::test]
 async fn partners_and_invite() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let none = first_text(&say(&env, 2, &anna, "/partners").await);
     assert!(none.contains("No partners yet"), "{none}");
     partner(&env).await;
@@ -322,9 +308,7 @@ async fn partners_and_invite() {
 
 #[tokio::test]
 async fn ask_queues_an_answer_that_is_sent_later() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     partner(&env).await;
 
     let prompt = say(&env, 2, &anna, "💬 Ask a question").await;
@@ -364,9 +348,7 @@ async fn ask_queues_an_answer_that_is_sent_later() {
 
 #[tokio::test]
 async fn long_questions_are_refused_without_using_the_quota() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let long = "x".repeat(1001);
     let out = say(&env, 2, &anna, &format!("/ask {long}")).await;
     assert!(out.tasks.is_empty());
@@ -432,9 +414,7 @@ async fn assistant_failure_is_apologised_for_and_reported() {
 
 #[tokio::test]
 async fn language_switch_persists() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let out = say(&env, 2, &anna, "🌐 Language").await;
     let data = callback_data(&out.calls[0]);
     assert_eq!(data, vec!["lang:ru", "lang:en", "lang:vi"]);
@@ -458,9 +438,7 @@ async fn language_switch_persists() {
 
 #[tokio::test]
 async fn redemption_confirm_once_even_on_double_tap() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     partner(&env).await;
     credit(&env, &anna, 2000, "buy").await; // +110
     let c = code(&env, &anna).await;
@@ -566,9 +544,7 @@ async fn redemption_rejections_are_explained() {
 
 #[tokio::test]
 async fn malformed_callbacks_are_answered_without_effect() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     for (i, data) in ["", "rc:", "rc:abc", "rc:-5", "lang:de", "zz:1", &"x".repeat(64)].into_iter().enumerate() {
         let out = handle(&env, callback(10 + i as i64, &anna, 5, data)).await;
         assert_eq!(out.calls.len(), 1, "{data}");
@@ -638,9 +614,7 @@ async fn non_private_chats_and_other_updates_are_ignored() {
 
 #[tokio::test]
 async fn blocked_customers_see_their_balance_but_cannot_use_the_card() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     env.storage
         .set_blocked(CustomerRef::Telegram(TelegramUserId(10)), true, TelegramUserId(1), env.engine.now())
         .await
@@ -657,9 +631,7 @@ async fn blocked_customers_see_their_balance_but_cannot_use_the_card() {
 
 #[tokio::test]
 async fn open_app_uses_the_frontend_url_when_set() {
-    let env = TestEnv::new();
-    let anna = TgUser::new(10, "Anna");
-    say(&env, 1, &anna, "/start").await;
+    let (env, anna) = anna_signed_up().await;
     let out = say(&env, 2, &anna, "/app").await;
     assert_eq!(reply_markup(&out.calls[0])["inline_keyboard"][0][0]["web_app"]["url"], "https://app.example.com");
 

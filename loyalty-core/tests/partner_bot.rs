@@ -3,7 +3,7 @@
 //! crediting (by command and by prompt), the daily limit, redelivered updates,
 //! redemption requests, reversals, figures, POS keys and expiry.
 
-use loyalty_core::domain::{EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
+use loyalty_core::domain::{Customer, EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
 use loyalty_core::ports::PartnerRef;
 
 use loyalty_core::domain::BotKind;
@@ -51,6 +51,16 @@ async fn approved_partner(env: &TestEnv, who: &TgUser) -> PartnerId {
     handle(env, BotKind::Admin, callback(uid(), &admin(), 77, &format!("pa:{}", p.id))).await;
     assert_eq!(partner_status(env, who).await, Some(PartnerStatus::Approved));
     p.id
+}
+
+/// A fresh engine with the customer Anna (101), named `name` and speaking
+/// `language`, and Mark's approved business.
+async fn anna_and_mark(name: &str, language: Language) -> (TestEnv, Customer, TgUser) {
+    let env = TestEnv::new();
+    let anna = env.customer(101, name, language).await;
+    let mark = merchant();
+    approved_partner(&env, &mark).await;
+    (env, anna, mark)
 }
 
 #[tokio::test]
@@ -165,10 +175,7 @@ async fn only_approved_partners_operate() {
 
 #[tokio::test]
 async fn scanning_a_card_shows_the_customer_with_buttons() {
-    let env = TestEnv::new();
-    let anna = env.customer(101, "<Anna>", Language::En).await;
-    let mark = merchant();
-    approved_partner(&env, &mark).await;
+    let (env, anna, mark) = anna_and_mark("<Anna>", Language::En).await;
 
     let out = partner_says(&env, &mark, &format!("/start c_{}", anna.code)).await;
     assert_eq!(out.calls.len(), 1);
@@ -189,10 +196,7 @@ async fn scanning_a_card_shows_the_customer_with_buttons() {
 
 #[tokio::test]
 async fn credit_by_command_and_by_prompt() {
-    let env = TestEnv::new();
-    let anna = env.customer(101, "Anna", Language::Ru).await;
-    let mark = merchant();
-    approved_partner(&env, &mark).await;
+    let (env, anna, mark) = anna_and_mark("Anna", Language::Ru).await;
 
     let out = partner_says(&env, &mark, &format!("/credit {} 1999", anna.code)).await;
     let reply_text = first_text(&out);
@@ -234,10 +238,7 @@ async fn credit_by_command_and_by_prompt() {
 
 #[tokio::test]
 async fn daily_limit_is_explained() {
-    let env = TestEnv::new();
-    let anna = env.customer(101, "Anna", Language::En).await;
-    let mark = merchant();
-    approved_partner(&env, &mark).await;
+    let (env, anna, mark) = anna_and_mark("Anna", Language::En).await;
 
     // 5 % of 1 900 000 = 95 000 of the 100 000 a day.
     partner_says(&env, &mark, &format!("/credit {} 1900000", anna.code)).await;
@@ -254,10 +255,7 @@ async fn daily_limit_is_explained() {
 
 #[tokio::test]
 async fn a_redelivered_update_credits_once() {
-    let env = TestEnv::new();
-    let anna = env.customer(101, "Anna", Language::En).await;
-    let mark = merchant();
-    approved_partner(&env, &mark).await;
+    let (env, anna, mark) = anna_and_mark("Anna", Language::En).await;
 
     let update = text(uid(), &mark, &format!("/credit {} 1000", anna.code));
     let first = handle(&env, BotKind::Partner, update.clone()).await;
@@ -272,10 +270,7 @@ async fn a_redelivered_update_credits_once() {
 
 #[tokio::test]
 async fn redeem_asks_the_customer_and_debits_nothing_yet() {
-    let env = TestEnv::new();
-    let anna = env.customer(101, "Anna", Language::En).await;
-    let mark = merchant();
-    approved_partner(&env, &mark).await;
+    let (env, anna, mark) = anna_and_mark("Anna", Language::En).await;
 
     let out = partner_says(&env, &mark, &format!("/redeem {} 50 1000", anna.code)).await;
     assert!(first_text(&out).contains("Request #1"), "{}", first_text(&out));
@@ -308,10 +303,7 @@ async fn redeem_asks_the_customer_and_debits_nothing_yet() {
 
 #[tokio::test]
 async fn reverse_within_24_hours_only() {
-    let env = TestEnv::new();
-    let anna = env.customer(101, "Anna", Language::En).await;
-    let mark = merchant();
-    approved_partner(&env, &mark).await;
+    let (env, anna, mark) = anna_and_mark("Anna", Language::En).await;
 
     partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
     partner_says(&env, &mark, &format!("/credit {} 4000", anna.code)).await;

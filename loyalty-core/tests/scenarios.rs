@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use loyalty_core::domain::BotKind::{Admin, Client, Partner};
-use loyalty_core::domain::{EntryKind, PartnerStatus, RedemptionId, RedemptionStatus, TelegramUserId};
+use loyalty_core::domain::{CustomerCode, EntryKind, PartnerStatus, RedemptionId, RedemptionStatus, TelegramUserId};
 use loyalty_core::ports::{AnswerRedemption, CustomerRef, PartnerRef, Rejection, StoreError};
 use loyalty_testkit::scenario::Harness;
 use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser, text_json};
@@ -66,6 +66,17 @@ async fn snapshot(h: &Harness) -> String {
     out
 }
 
+/// Anna has signed up and Linh's café is approved: the start of most journeys.
+/// Returns the harness, Anna, Linh and Anna's card code.
+async fn anna_and_linh() -> (Harness, TgUser, TgUser, CustomerCode) {
+    let h = Harness::new(TestEnv::new());
+    let (anna, _, linh, admin) = people();
+    h.say(Client, &anna, "/start").await;
+    let code = h.code(&anna).await.unwrap();
+    onboard_partner(&h, &linh, &admin).await;
+    (h, anna, linh, code)
+}
+
 #[tokio::test]
 async fn sign_up_with_referral() {
     let h = Harness::new(TestEnv::new());
@@ -96,11 +107,7 @@ async fn partner_applies_and_admin_approves() {
 
 #[tokio::test]
 async fn scan_card_credit_and_redeem_with_confirmation() {
-    let h = Harness::new(TestEnv::new());
-    let (anna, _, linh, admin) = people();
-    h.say(Client, &anna, "/start").await;
-    let code = h.code(&anna).await.unwrap();
-    onboard_partner(&h, &linh, &admin).await;
+    let (h, anna, linh, code) = anna_and_linh().await;
 
     h.say(Partner, &linh, &format!("/credit {code} 1999")).await;
     assert_eq!(h.balance(&anna).await, 100 + 99, "5 % of 1999, floored");
@@ -118,11 +125,7 @@ async fn scan_card_credit_and_redeem_with_confirmation() {
 
 #[tokio::test]
 async fn decline_and_expiry() {
-    let h = Harness::new(TestEnv::new());
-    let (anna, _, linh, admin) = people();
-    h.say(Client, &anna, "/start").await;
-    let code = h.code(&anna).await.unwrap();
-    onboard_partner(&h, &linh, &admin).await;
+    let (h, anna, linh, code) = anna_and_linh().await;
 
     let r = h.say(Partner, &linh, &format!("/redeem {code} 30 1000")).await;
     let decline = r.button(anna.id, "rd:").expect("decline button");
@@ -153,11 +156,7 @@ async fn decline_and_expiry() {
 
 #[tokio::test]
 async fn reversal_within_a_day_only() {
-    let h = Harness::new(TestEnv::new());
-    let (anna, _, linh, admin) = people();
-    h.say(Client, &anna, "/start").await;
-    let code = h.code(&anna).await.unwrap();
-    onboard_partner(&h, &linh, &admin).await;
+    let (h, anna, linh, code) = anna_and_linh().await;
     h.say(Partner, &linh, &format!("/credit {code} 2000")).await;
     h.say(Partner, &linh, &format!("/credit {code} 4000")).await;
     let id = h.customer(&anna).await.unwrap().unwrap().id;

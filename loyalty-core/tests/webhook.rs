@@ -64,6 +64,19 @@ async fn unclaimed(store: &FlakyStore, bot: BotKind, update_id: i64) -> bool {
 
 /// Everything an update caused, comparable across environments: the response
 /// status and body, the deferred work and the customer's stored summary.
+/// `body` delivered to the client bot's webhook of `env`.
+async fn deliver(env: &TestEnv, body: impl Into<Bytes>) -> WebhookResponse {
+    env.engine.handle_webhook(BotKind::Client, telegram_request(env, BotKind::Client, body)).await
+}
+
+/// What one delivery of `body` does for `user` on a fresh engine: the
+/// reference a repeated delivery is held to.
+async fn effects_of_one_delivery(body: &Bytes, user: &TgUser) -> (StatusCode, Bytes, String, String) {
+    let (reference, _) = env();
+    let once = deliver(&reference, body.clone()).await;
+    effects(&reference, &once, user).await
+}
+
 async fn effects(env: &TestEnv, res: &WebhookResponse, user: &TgUser) -> (StatusCode, Bytes, String, String) {
     let summary = env.storage.customer_summary(CustomerRef::Telegram(TelegramUserId(user.id)), 10).await;
     (res.response.status(), res.response.body().clone(), format!("{:?}", res.deferred), format!("{summary:?}"))
@@ -120,29 +133,30 @@ async fn the_secret_of_each_bot_and_a_shared_secret_are_accepted() {
 #[tokio::test]
 async fn malformed_bodies_are_400_and_never_panic() {
     let (env, store) = env();
-    let cases: Vec<(&str, Bytes)> = vec![
-        ("invalid_json", Bytes::from_static(b"{\"update_id\": 1,")),
-        ("invalid_json", Bytes::from_static(b"")),
-        ("invalid_json", Bytes::from_static(b"\xff\xfe{\"update_id\":1}")),
-        ("invalid_json", Bytes::from_static(b"{\"update_id\":1,\"message\":{\"text\":\"\xc3\x28\"}}")),
-        ("not_an_update", Bytes::from_static(b"[1,2,3]")),
-        ("not_an_update", Bytes::from_static(b"42")),
-        ("not_an_update", Bytes::from_static(b"null")),
-        ("not_an_update", Bytes::from_static(b"{}")),
-        ("not_an_update", Bytes::from_static(b"{\"message\":{}}")),
-        ("not_an_update", Bytes::from_static(b"{\"update_id\":\"12\"}")),
-        ("not_an_update", Bytes::from_static(b"{\"update_id\":99999999999999999999999999}")),
-        ("not_an_update", Bytes::from_static(b"{\"update_id\":1.5}")),
-        ("not_an_update", Bytes::from_static(b"{\"update_id\":1,\"message\":{\"message_id\":1}}")),
-        // Nested far beyond serde_json's recursion limit: refused, no stack overflow.
-        (
-            "not_an_update",
-            Bytes::from(format!("{{\"update_id\":1,\"message\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000))),
-        ),
+    let invalid_json: [&'static [u8]; 4] = [
+        b"{\"update_id\": 1,",
+        b"",
+        b"\xff\xfe{\"update_id\":1}",
+        b"{\"update_id\":1,\"message\":{\"text\":\"\xc3\x28\"}}",
     ];
+    let not_an_update: [&'static [u8]; 9] = [
+        b"[1,2,3]",
+        b"42",
+        b"null",
+        b"{}",
+        b"{\"message\":{}}",
+        b"{\"update_id\":\"12\"}",
+        b"{\"update_id\":99999999999999999999999999}",
+        b"{\"update_id\":1.5}",
+        b"{\"update_id\":1,\"message\":{\"message_id\":1}}",
+    ];
+    // Nested far beyond serde_json's recursion limit: refused, no stack overflow.
+    let nested = format!("{{\"update_id\":1,\"message\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+    let cases = (invalid_json.map(|b| ("invalid_json", Bytes::from_static(b))).into_iter())
+        .chain(not_an_update.map(|b| ("not_an_update", Bytes::from_static(b))))
+        .chain([("not_an_update", Bytes::from(nested))]);
     for (code, body) in cases {
-        let res =
-            env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+        let res = deliver(&env, body.clone()).await;
         let label = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
         assert_eq!(res.response.status(), StatusCode::BAD_REQUEST, "{label}");
         assert_eq!(error_code(&res), code, "{label}");
@@ -156,7 +170,7 @@ async fn malformed_bodies_are_400_and_never_panic() {
 
     // Deep nesting inside a field we ignore is skipped without recursion: a no-op update.
     let deep = format!("{{\"update_id\":1,\"poll\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-    let res = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, deep)).await;
+    let res = deliver(&env, deep).await;
     assert_eq!(res.response.status(), StatusCode::OK);
 }
 
@@ -195,7 +209,7 @@ async fn oversized_bodies_are_413_by_header_and_by_size() {
     let head = r#"{"update_id":4,"poll":{}"#;
     let exact = format!("{head}{}}}", " ".repeat(MAX_BODY_BYTES - head.len() - 1));
     assert_eq!(exact.len(), MAX_BODY_BYTES);
-    let res = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, exact)).await;
+    let res = deliver(&env, exact).await;
     assert_eq!(res.response.status(), StatusCode::OK);
 
     assert_eq!(store.log(), vec!["claim_update"], "only the last request reached storage");
@@ -238,8 +252,7 @@ async fn unknown_update_kinds_are_a_200_no_op() {
     let (env, store) = env();
     let poll = json!({"update_id": 77, "poll": {"id": "5", "question": "?", "options": [], "total_voter_count": 0,
         "is_closed": true, "is_anonymous": true, "type": "regular", "allows_multiple_answers": false}});
-    let res =
-        env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, json_body(&poll))).await;
+    let res = deliver(&env, json_body(&poll)).await;
     assert_eq!(res.response.status(), StatusCode::OK);
     assert!(res.response.body().is_empty());
     assert!(res.deferred.is_empty());
@@ -254,18 +267,13 @@ async fn a_duplicate_delivery_is_a_no_op() {
     let body = json_body(&text_json(11, &user, "/start"));
 
     // Reference: one delivery.
-    let (reference, _) = env();
-    let once = reference
-        .engine
-        .handle_webhook(BotKind::Client, telegram_request(&reference, BotKind::Client, body.clone()))
-        .await;
-    let expected = effects(&reference, &once, &user).await;
+    let expected = effects_of_one_delivery(&body, &user).await;
 
     let (env, store) = env();
-    let first = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+    let first = deliver(&env, body.clone()).await;
     assert_eq!(effects(&env, &first, &user).await, expected, "the first delivery is processed");
     let calls_before = store.log().len();
-    let second = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body)).await;
+    let second = deliver(&env, body).await;
     assert_eq!(second.response.status(), StatusCode::OK);
     assert!(second.response.body().is_empty(), "no call in the response");
     assert!(second.deferred.is_empty(), "nothing deferred");
@@ -278,12 +286,7 @@ async fn a_duplicate_delivery_is_a_no_op() {
 async fn concurrent_duplicates_have_exactly_one_effect() {
     let user = anna();
     let body = json_body(&text_json(12, &user, "/start"));
-    let (reference, _) = env();
-    let once = reference
-        .engine
-        .handle_webhook(BotKind::Client, telegram_request(&reference, BotKind::Client, body.clone()))
-        .await;
-    let expected = effects(&reference, &once, &user).await;
+    let expected = effects_of_one_delivery(&body, &user).await;
 
     for _ in 0..20 {
         let (env, store) = env();
@@ -313,7 +316,7 @@ async fn a_failing_claim_is_503_and_a_retry_works() {
     let (env, store) = env();
     store.fail_call(1, false);
     let body = json_body(&json!({"update_id": 13, "poll": {"id": "1"}}));
-    let res = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+    let res = deliver(&env, body.clone()).await;
     assert_eq!(res.response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(error_code(&res), "temporarily_unavailable");
     let reports = env.reporter.reports();
@@ -323,7 +326,7 @@ async fn a_failing_claim_is_503_and_a_retry_works() {
         ("webhook.client", Some("other"), true)
     );
 
-    let retry = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body)).await;
+    let retry = deliver(&env, body).await;
     assert_eq!(retry.response.status(), StatusCode::OK);
     assert_eq!(store.successful_claims(), 1);
 }
@@ -343,8 +346,7 @@ async fn a_temporary_failure_mid_update_is_503_and_the_retry_applies_once() {
 
     // A healthy run, to learn which storage calls /start makes and what it leaves behind.
     let (probe, probe_store) = env();
-    let ok =
-        probe.engine.handle_webhook(BotKind::Client, telegram_request(&probe, BotKind::Client, body.clone())).await;
+    let ok = deliver(&probe, body.clone()).await;
     assert_eq!(ok.response.status(), StatusCode::OK);
     let calls = probe_store.log();
     assert_eq!(calls.first(), Some(&"claim_update"));
@@ -357,8 +359,7 @@ async fn a_temporary_failure_mid_update_is_503_and_the_retry_applies_once() {
     for (n, applied) in (2..=calls.len()).flat_map(|n| [(n, false), (n, true)]) {
         let (env, store) = env();
         store.fail_call(n, applied);
-        let res =
-            env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+        let res = deliver(&env, body.clone()).await;
         assert_eq!(
             res.response.status(),
             StatusCode::SERVICE_UNAVAILABLE,
@@ -374,8 +375,7 @@ async fn a_temporary_failure_mid_update_is_503_and_the_retry_applies_once() {
         assert!(!report.message.contains("/start"), "no message text in reports: {}", report.message);
 
         // Telegram delivers it again: processed now, and points move once.
-        let retry =
-            env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+        let retry = deliver(&env, body.clone()).await;
         assert_eq!(retry.response.status(), StatusCode::OK, "retry after failing call {n}");
         assert!(!retry.response.body().is_empty() || !retry.deferred.is_empty(), "the retry answers");
         assert_eq!(
@@ -387,8 +387,7 @@ async fn a_temporary_failure_mid_update_is_503_and_the_retry_applies_once() {
         assert_eq!(store.successful_claims(), 2);
 
         // And a third delivery is a duplicate again.
-        let third =
-            env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, body.clone())).await;
+        let third = deliver(&env, body.clone()).await;
         assert!(third.response.body().is_empty() && third.deferred.is_empty());
     }
 }
@@ -416,46 +415,40 @@ async fn the_first_reply_rides_in_the_response_body() {
 // ---------------------------------------------------------------------------
 // Processing that dies half-way.
 
-#[tokio::test]
-async fn a_panic_after_the_claim_releases_it_so_the_retry_is_processed() {
+/// Anna's `/start` as update `id`, delivered to a fresh engine whose store
+/// panics while registering her: the delivery unwinds. Returns the engine,
+/// its store and the update.
+async fn a_start_that_panics(id: i64) -> (TestEnv, Arc<FlakyStore>, Bytes) {
     use futures::FutureExt;
     let (env, store) = env();
-    let start = json_body(&text_json(8101, &anna(), "/start"));
+    let start = json_body(&text_json(id, &anna(), "/start"));
     store.panic_on("register_customer");
-    let died = std::panic::AssertUnwindSafe(
-        env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, start.clone())),
-    )
-    .catch_unwind()
-    .await;
+    let died = std::panic::AssertUnwindSafe(deliver(&env, start.clone())).catch_unwind().await;
     assert!(died.is_err(), "the injected panic unwound through the engine");
+    (env, store, start)
+}
+
+#[tokio::test]
+async fn a_panic_after_the_claim_releases_it_so_the_retry_is_processed() {
+    let (env, _, start) = a_start_that_panics(8101).await;
     // The adapter releases at once after catching the panic; Telegram's retry is processed.
     env.engine.release_orphaned_claims().await;
-    let retry =
-        env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, start.clone())).await;
+    let retry = deliver(&env, start.clone()).await;
     assert_eq!(retry.response.status(), StatusCode::OK);
     assert!(!retry.response.body().is_empty(), "the retry ran the bot and answered with a call");
     let who = CustomerRef::Telegram(TelegramUserId(anna().id));
     let summary = env.storage.customer_summary(who, 10).await.unwrap().expect("registered");
     assert_eq!(summary.customer.balance, 100, "one welcome bonus");
     // Further deliveries are duplicates again.
-    let again = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, start)).await;
+    let again = deliver(&env, start).await;
     assert!(again.response.body().is_empty(), "a duplicate after success is a no-op");
 }
 
 #[tokio::test]
 async fn an_orphaned_claim_is_released_before_the_next_update_even_without_the_adapter() {
-    use futures::FutureExt;
-    let (env, store) = env();
-    let start = json_body(&text_json(8102, &anna(), "/start"));
-    store.panic_on("register_customer");
-    let died = std::panic::AssertUnwindSafe(
-        env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, start.clone())),
-    )
-    .catch_unwind()
-    .await;
-    assert!(died.is_err());
+    let (env, store, start) = a_start_that_panics(8102).await;
     // No explicit release: the next update's processing releases it first.
-    let retry = env.engine.handle_webhook(BotKind::Client, telegram_request(&env, BotKind::Client, start)).await;
+    let retry = deliver(&env, start).await;
     assert!(!retry.response.body().is_empty(), "the retry was processed");
     assert!(!unclaimed(&store, BotKind::Client, 8102).await, "and claimed again");
 }

@@ -26,9 +26,9 @@ use loyalty_core::webhook::{SECRET_TOKEN_HEADER, webhook_secret};
 use loyalty_core::{Config, Engine};
 use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::simulate::{self, Settle, Target};
-use loyalty_native::testsupport::postgres::TestDb;
-use loyalty_native::testsupport::postrust::service_key;
-use loyalty_native::testsupport::workerd::{Supabase, WORKERS, Workerd, repo_root, supabase_proxy};
+use loyalty_testkit::services::postgres::TestDb;
+use loyalty_testkit::services::postrust::service_key;
+use loyalty_testkit::services::workerd::{Supabase, WORKERS, Workerd, repo_root, supabase_proxy};
 use loyalty_testkit::{TgUser, text_json};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
@@ -36,6 +36,76 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const SENTRY_WEBHOOK_SECRET: &str = "sentry-hook-secret-for-tests";
+
+/// The text bindings of `simulate` for `fake`, with a fresh database behind
+/// postrust as Supabase (`SUPABASE_URL`, `SUPABASE_KEY`).
+async fn on_supabase(fake: &FakeBotApi) -> (TestDb, Supabase, Vec<(&'static str, String)>) {
+    let db = TestDb::new().await;
+    let supabase = supabase_proxy(db.server.url()).await;
+    let mut vars = simulate::variables(&fake.url());
+    vars.push(("SUPABASE_URL", supabase.url.clone()));
+    vars.push(("SUPABASE_KEY", service_key()));
+    (db, supabase, vars)
+}
+
+/// The client bot's webhook secret under the bindings `vars`.
+fn client_secret(vars: &[(&'static str, String)]) -> String {
+    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
+    webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string()
+}
+
+/// Serves `router` on a free loopback port.
+async fn serve(router: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+/// A Sentry ingest endpoint that records the envelopes it receives.
+async fn fake_sentry() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    async fn envelope(State(seen): State<Arc<Mutex<Vec<String>>>>, body: Bytes) -> &'static str {
+        seen.lock().unwrap_or_else(|e| e.into_inner()).push(String::from_utf8_lossy(&body).into_owned());
+        "{}"
+    }
+    let router = Router::new().route("/api/42/envelope/", axum::routing::post(envelope)).with_state(seen.clone());
+    let addr = serve(router).await;
+    (format!("http://sentrykey@{addr}/42"), seen)
+}
+
+/// The requests a fake OpenAI received: `Authorization` header and JSON body.
+type Questions = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// An OpenAI-compatible `POST /v1/chat/completions` that answers every
+/// question with a fixed text and records the requests.
+async fn fake_openai() -> (String, Questions) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    async fn completions(
+        State(seen): State<Questions>,
+        headers: axum::http::HeaderMap,
+        body: Bytes,
+    ) -> axum::Json<Value> {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        seen.lock().unwrap_or_else(|e| e.into_inner()).push((auth, body));
+        axum::Json(json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-test",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": "You can spend points at Phở Hà Nội."}}],
+        }))
+    }
+    let router = Router::new().route("/v1/chat/completions", axum::routing::post(completions)).with_state(seen.clone());
+    let addr = serve(router).await;
+    (format!("http://{addr}/v1"), seen)
+}
+
+/// Fails with every failure of a conformance run of `checks` checks inside
+/// workerd, and the runtime's `log`.
+#[track_caller]
+fn assert_all_passed(failures: &[String], checks: usize, log: &str) {
+    assert!(failures.is_empty(), "{} of {checks} checks failed:\n{}\n{log}", failures.len(), failures.join("\n"));
+}
 
 /// Where the Workers keep their data.
 enum Backend {
@@ -56,12 +126,8 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
-        let db = TestDb::new().await;
-        let supabase = supabase_proxy(db.server.url()).await;
         let fake = FakeBotApi::start().await;
-        let mut vars = simulate::variables(&fake.url());
-        vars.push(("SUPABASE_URL", supabase.url.clone()));
-        vars.push(("SUPABASE_KEY", service_key()));
+        let (db, supabase, mut vars) = on_supabase(&fake).await;
         vars.push(("SENTRY_WEBHOOK_SECRET", SENTRY_WEBHOOK_SECRET.into()));
         vars.push(("SENTRY_ALERT_CHAT_ID", "900".into()));
         vars.push(("SENTRY_ALERT_TELEGRAM_TOKEN", "1004:simulated-alerts".into()));
@@ -175,20 +241,27 @@ impl RpcBackend for D1Bridge {
     }
 }
 
+/// Runs `check` as two tests: one on Supabase (postrust and PostgreSQL), one on D1 (Miniflare).
+macro_rules! on_both_backends {
+    ($check:ident: $on_supabase:ident, $on_d1:ident) => {
+        #[tokio::test]
+        #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
+        async fn $on_supabase() {
+            $check(Env::start().await).await;
+        }
+
+        #[tokio::test]
+        #[ignore = "needs Miniflare (workerd) and the built Workers (scripts/test.sh runs it)"]
+        async fn $on_d1() {
+            $check(Env::start_d1().await).await;
+        }
+    };
+}
+
 // ---------------------------------------------------------------------------
 // The scenarios
 
-#[tokio::test]
-#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
-async fn the_scenarios_through_the_four_workers_on_supabase() {
-    scenarios(Env::start().await).await;
-}
-
-#[tokio::test]
-#[ignore = "needs Miniflare (workerd) and the built Workers (scripts/test.sh runs it)"]
-async fn the_scenarios_through_the_four_workers_on_d1() {
-    scenarios(Env::start_d1().await).await;
-}
+on_both_backends!(scenarios: the_scenarios_through_the_four_workers_on_supabase, the_scenarios_through_the_four_workers_on_d1);
 
 async fn scenarios(env: Env) {
     let bases = [BotKind::Client, BotKind::Partner, BotKind::Admin]
@@ -219,17 +292,10 @@ async fn scenarios(env: Env) {
 // ---------------------------------------------------------------------------
 // Bad input against the running Workers
 
-#[tokio::test]
-#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
-async fn webhooks_refuse_bad_input_and_apply_duplicates_once_on_supabase() {
-    bad_input_and_duplicates(Env::start().await).await;
-}
-
-#[tokio::test]
-#[ignore = "needs Miniflare (workerd) and the built Workers (scripts/test.sh runs it)"]
-async fn webhooks_refuse_bad_input_and_apply_duplicates_once_on_d1() {
-    bad_input_and_duplicates(Env::start_d1().await).await;
-}
+on_both_backends!(
+    bad_input_and_duplicates: webhooks_refuse_bad_input_and_apply_duplicates_once_on_supabase,
+    webhooks_refuse_bad_input_and_apply_duplicates_once_on_d1
+);
 
 async fn bad_input_and_duplicates(env: Env) {
     let anna = TgUser::new(301, "Anna");
@@ -357,38 +423,18 @@ async fn the_api_worker_refuses_forged_init_data_and_bad_sentry_signatures() {
 // ---------------------------------------------------------------------------
 // Panics
 
-/// A Sentry ingest endpoint that records the envelopes it receives.
-async fn fake_sentry() -> (String, Arc<Mutex<Vec<String>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    async fn envelope(State(seen): State<Arc<Mutex<Vec<String>>>>, body: Bytes) -> &'static str {
-        seen.lock().unwrap_or_else(|e| e.into_inner()).push(String::from_utf8_lossy(&body).into_owned());
-        "{}"
-    }
-    let router = Router::new().route("/api/42/envelope/", axum::routing::post(envelope)).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (format!("http://sentrykey@{addr}/42"), seen)
-}
-
 #[tokio::test]
 #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
 async fn a_panic_fails_only_its_own_request_and_is_reported() {
-    let db = TestDb::new().await;
-    let supabase = supabase_proxy(db.server.url()).await;
-    let fake = FakeBotApi::start().await;
     let (dsn, envelopes) = fake_sentry().await;
-    let mut vars = simulate::variables(&fake.url());
-    vars.push(("SUPABASE_URL", supabase.url.clone()));
-    vars.push(("SUPABASE_KEY", service_key()));
-    vars.push(("SENTRY_DSN", dsn));
-    vars.push(("SENTRY_ENVIRONMENT", "test".into()));
+    let fake = FakeBotApi::start().await;
+    let (db, _supabase, mut vars) = on_supabase(&fake).await;
+    vars.extend([("SENTRY_DSN", dsn), ("SENTRY_ENVIRONMENT", "test".into())]);
     let build = repo_root().join("loyalty-edge/tests/fixture-worker/build");
     let workerd = Workerd::start_with(&[("fixture-worker", build)], &vars).await;
     let base = workerd.url("fixture-worker");
     let http = reqwest::Client::new();
-    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
-    let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
+    let secret = client_secret(&vars);
     let deliver = |id: i64, user: &TgUser| {
         http.post(format!("{base}/webhook/client"))
             .header(SECRET_TOKEN_HEADER, secret.clone())
@@ -436,50 +482,17 @@ async fn a_panic_fails_only_its_own_request_and_is_reported() {
 // ---------------------------------------------------------------------------
 // The assistant
 
-/// The requests a fake OpenAI received: `Authorization` header and JSON body.
-type Questions = Arc<Mutex<Vec<(String, Value)>>>;
-
-/// An OpenAI-compatible `POST /v1/chat/completions` that answers every
-/// question with a fixed text and records the requests.
-async fn fake_openai() -> (String, Questions) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    async fn completions(
-        State(seen): State<Questions>,
-        headers: axum::http::HeaderMap,
-        body: Bytes,
-    ) -> axum::Json<Value> {
-        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        seen.lock().unwrap_or_else(|e| e.into_inner()).push((auth, body));
-        axum::Json(json!({
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-test",
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": "You can spend points at Phở Hà Nội."}}],
-        }))
-    }
-    let router = Router::new().route("/v1/chat/completions", axum::routing::post(completions)).with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    (format!("http://{addr}/v1"), seen)
-}
-
 #[tokio::test]
 #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
 async fn the_assistant_answers_after_the_webhook_response() {
-    let db = TestDb::new().await;
-    let supabase = supabase_proxy(db.server.url()).await;
     let fake = FakeBotApi::start().await;
+    let (db, _supabase, mut vars) = on_supabase(&fake).await;
     let (openai_url, questions) = fake_openai().await;
-    let mut vars = simulate::variables(&fake.url());
-    vars.push(("SUPABASE_URL", supabase.url.clone()));
-    vars.push(("SUPABASE_KEY", service_key()));
     vars.push(("OPENAI_API_KEY", "sk-test-key-0123456789".into()));
     vars.push(("OPENAI_BASE_URL", openai_url));
     vars.push(("OPENAI_MODEL", "gpt-test".into()));
     let workerd = Workerd::start(&vars).await;
-    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
-    let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
+    let secret = client_secret(&vars);
     let http = reqwest::Client::new();
     let anna = TgUser::new(601, "Anna");
     let url = format!("{}/webhook/client", workerd.url("client-webhook"));
@@ -501,14 +514,14 @@ async fn the_assistant_answers_after_the_webhook_response() {
         .await;
     assert!(answered, "the answer reaches Anna: {:?}\n{}", fake.calls(), workerd.log());
     let seen = questions.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    drop(workerd);
+    db.drop_db().await;
     assert_eq!(seen.len(), 1, "one request to the model");
     let (auth, body) = &seen[0];
     assert_eq!(auth, "Bearer sk-test-key-0123456789");
     assert_eq!(body["model"], "gpt-test");
     assert_eq!(body["messages"][1]["content"], "Where can I spend my points?");
     assert!(body["messages"][0]["content"].as_str().is_some_and(|p| p.contains("100 points")), "{body}");
-    drop(workerd);
-    db.drop_db().await;
 }
 
 // ---------------------------------------------------------------------------
@@ -560,14 +573,7 @@ async fn the_supabase_store_passes_the_conformance_suite_inside_workerd() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} checks failed:\n{}\n{}",
-        failures.len(),
-        names.len(),
-        failures.join("\n"),
-        workerd.log()
-    );
+    assert_all_passed(&failures, names.len(), &workerd.log());
 }
 
 /// The fixture Worker alone in Miniflare on a fresh D1 database, with the fake
@@ -606,14 +612,7 @@ async fn the_d1_store_passes_the_conformance_suite_inside_workerd() {
             Err(e) => failures.push(format!("{name}: no answer: {e}")),
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} checks failed:\n{}\n{}",
-        failures.len(),
-        names.len(),
-        failures.join("\n"),
-        workerd.log()
-    );
+    assert_all_passed(&failures, names.len(), &workerd.log());
 }
 
 #[tokio::test]
@@ -621,8 +620,7 @@ async fn the_d1_store_passes_the_conformance_suite_inside_workerd() {
 async fn a_panic_after_the_claim_leaves_the_update_to_telegrams_retry() {
     let (_fake, vars, workerd, base) = fixture_on_d1().await;
     let http = reqwest::Client::new();
-    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
-    let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
+    let secret = client_secret(&vars);
     let anna = TgUser::new(401, "Anna");
     let start = serde_json::to_vec(&text_json(7301, &anna, "/start")).expect("json");
 

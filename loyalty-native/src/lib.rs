@@ -11,9 +11,6 @@ pub mod simulate;
 pub mod store;
 pub mod tasks;
 pub mod telegram;
-#[cfg(feature = "test-support")]
-#[cfg_attr(docsrs, doc(cfg(feature = "test-support")))]
-pub mod testsupport;
 pub mod webhooks;
 
 pub use loyalty_core as core;

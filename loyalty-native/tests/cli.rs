@@ -5,33 +5,17 @@
 use loyalty_native::fake_bot_api::FakeBotApi;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 const CLIENT: &str = "1001:cli-client";
 const PARTNER: &str = "1002:cli-partner";
 
-struct TempDir(std::path::PathBuf);
+mod common;
+use common::Scratch;
 
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("loyalty-cli-test-{}-{nanos}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn db(&self) -> String {
-        self.0.join("loyalty.db").display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The database file `loyalty.db` in `dir`.
+fn db_in(dir: &Scratch) -> String {
+    dir.dir.join("loyalty.db").display().to_string()
 }
 
 /// The binary with a clean environment plus `vars`.
@@ -55,7 +39,7 @@ fn text(out: &[u8]) -> String {
 
 #[tokio::test]
 async fn usage_help_and_configuration_errors() {
-    let dir = TempDir::new();
+    let dir = Scratch::new("cli");
     let out = run(loyalty(&[]), &["--help"]).await;
     assert_eq!(out.status.code(), Some(0));
     let help = text(&out.stdout);
@@ -65,10 +49,10 @@ async fn usage_help_and_configuration_errors() {
     assert_eq!(run(loyalty(&[]), &["frobnicate"]).await.status.code(), Some(2));
     assert_eq!(run(loyalty(&[]), &["serve", "--listen", "not-an-address"]).await.status.code(), Some(2));
 
-    let out = run(loyalty(&[("ADMIN_CHAT_ID", "abc"), ("LOYALTY_DB", &dir.db())]), &["migrate"]).await;
+    let out = run(loyalty(&[("ADMIN_CHAT_ID", "abc"), ("LOYALTY_DB", &db_in(&dir))]), &["migrate"]).await;
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("ADMIN_CHAT_ID"), "{}", text(&out.stderr));
-    let out = run(loyalty(&[("TOKEN_CLIENT", "no-colon-secret"), ("LOYALTY_DB", &dir.db())]), &["serve"]).await;
+    let out = run(loyalty(&[("TOKEN_CLIENT", "no-colon-secret"), ("LOYALTY_DB", &db_in(&dir))]), &["serve"]).await;
     assert_eq!(out.status.code(), Some(3));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("TOKEN_CLIENT") && !stderr.contains("no-colon-secret"), "{stderr}");
@@ -82,18 +66,18 @@ async fn usage_help_and_configuration_errors() {
 
 #[tokio::test]
 async fn migrate_creates_sqlite_and_storage_errors_exit_4() {
-    let dir = TempDir::new();
-    let out = run(loyalty(&[("LOYALTY_DB", &dir.db())]), &["migrate"]).await;
+    let dir = Scratch::new("cli");
+    let out = run(loyalty(&[("LOYALTY_DB", &db_in(&dir))]), &["migrate"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(std::path::Path::new(&dir.db()).exists());
+    assert!(std::path::Path::new(&db_in(&dir)).exists());
     assert!(text(&out.stdout).contains("up to date"));
-    let again = run(loyalty(&[("LOYALTY_DB", &dir.db())]), &["migrate"]).await;
+    let again = run(loyalty(&[("LOYALTY_DB", &db_in(&dir))]), &["migrate"]).await;
     assert_eq!(again.status.code(), Some(0), "migrating twice is fine");
 
-    let missing = dir.0.join("no/such/dir/x.db").display().to_string();
+    let missing = dir.dir.join("no/such/dir/x.db").display().to_string();
     let out = run(loyalty(&[("LOYALTY_DB", &missing)]), &["migrate"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
-    let not_sqlite = dir.0.join("text.db");
+    let not_sqlite = dir.dir.join("text.db");
     std::fs::write(&not_sqlite, "this is not a database, just some text that is long enough").unwrap();
     let out = run(loyalty(&[("LOYALTY_DB", &not_sqlite.display().to_string())]), &["migrate"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
@@ -129,9 +113,9 @@ async fn webhooks_set_info_delete_against_the_fake_bot_api() {
     assert!(!info.contains(CLIENT) && !info.contains(PARTNER), "no tokens in the output: {info}");
 
     // Polling is refused while a webhook is set: exit 5 with advice.
-    let dir = TempDir::new();
+    let dir = Scratch::new("cli");
     let mut poll_vars = vars.to_vec();
-    let db = dir.db();
+    let db = db_in(&dir);
     poll_vars.push(("LOYALTY_DB", &db));
     let out = run(loyalty(&poll_vars), &["poll"]).await;
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
@@ -190,8 +174,8 @@ async fn terminate(child: std::process::Child, rest: Lines) -> (std::process::Ex
 
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_answers_and_stops_gracefully_on_sigterm() {
-    let dir = TempDir::new();
-    let db = dir.db();
+    let dir = Scratch::new("cli");
+    let db = db_in(&dir);
     let (child, addr, rest) = spawn_serve(&[("TOKEN_CLIENT", CLIENT), ("LOYALTY_DB", &db)]).await;
     let http = reqwest::Client::new();
     let health = http.get(format!("http://{addr}/health")).send().await.unwrap();

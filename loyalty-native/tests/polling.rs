@@ -19,31 +19,14 @@ use loyalty_native::webhooks::ALLOWED_UPDATES;
 use loyalty_testkit::{FaultyStore, RecordingReporter, TgUser, text_json};
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::Scratch;
+
 const CLIENT: &str = "1001:poll-client";
 const PARTNER: &str = "1002:poll-partner";
-
-struct TempDb(std::path::PathBuf);
-
-impl TempDb {
-    fn new() -> TempDb {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        TempDb(std::env::temp_dir().join(format!("loyalty-poll-test-{}-{nanos}-{n}.db", std::process::id())))
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
 
 struct Rig {
     fake: FakeBotApi,
@@ -51,7 +34,7 @@ struct Rig {
     reporter: Arc<RecordingReporter>,
     engine: Engine,
     telegram: Arc<HttpTelegram>,
-    _db: TempDb,
+    _db: Scratch,
 }
 
 async fn rig() -> Rig {
@@ -64,8 +47,8 @@ async fn rig() -> Rig {
         _ => None,
     })
     .unwrap();
-    let db = TempDb::new();
-    let store = Arc::new(FaultyStore::new(SqliteStore::open(&db.0).unwrap()));
+    let db = Scratch::new("poll");
+    let store = Arc::new(FaultyStore::new(SqliteStore::open(db.db()).unwrap()));
     let telegram = Arc::new(HttpTelegram::new(&config).unwrap().with_rate_limits(None));
     let reporter = Arc::new(RecordingReporter::default());
     let mut ports = runtime::ports(&config, store.clone(), telegram.clone()).unwrap();

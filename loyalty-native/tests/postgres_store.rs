@@ -9,17 +9,15 @@
 //! (`CREATE DATABASE … TEMPLATE …`), dropped at the end.
 
 use futures::future::join_all;
-use loyalty_core::domain::*;
 use loyalty_core::ports::*;
 use loyalty_native::store::postgres::{MIGRATIONS, PgOptions, PgStore, migrate};
-use loyalty_native::testsupport::postgres::{Database, connect, server_url, url_for};
 use loyalty_testkit::conformance::{self, Params};
+use loyalty_testkit::requests::{self, adjust_req};
+use loyalty_testkit::services::pg_checks;
+use loyalty_testkit::services::postgres::{Database, connect, url_for};
+use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-
-const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
-const ADMIN: TelegramUserId = TelegramUserId(42);
+use std::time::Duration;
 
 /// A fresh database copied from the migrated template.
 struct TestDb {
@@ -58,84 +56,6 @@ impl TestDb {
 }
 
 // ---------------------------------------------------------------------------
-// Helpers
-
-async fn customer(s: &PgStore, tg: i64, welcome: Points) -> Customer {
-    let code = CustomerCode::from_random([0x11, (tg >> 24) as u8, (tg >> 16) as u8, (tg >> 8) as u8, tg as u8]);
-    s.register_customer(NewCustomer {
-        telegram_id: TelegramUserId(tg),
-        code,
-        first_name: format!("c{tg}"),
-        username: None,
-        language: Language::En,
-        referrer: None,
-        welcome_bonus: welcome,
-        referral_bonus: 0,
-        now: T0,
-    })
-    .await
-    .expect("register")
-    .customer
-}
-
-async fn partner(s: &PgStore, tg: i64, terms: PartnerTerms) -> Partner {
-    let applied = s
-        .apply_partner(PartnerApplication {
-            telegram_id: TelegramUserId(tg),
-            name: "Cafe".into(),
-            category: "cafe".into(),
-            terms,
-            language: Language::En,
-            now: T0,
-        })
-        .await
-        .expect("apply");
-    s.decide_partner(applied.partner.id, PartnerDecision::Approve, ADMIN, T0).await.expect("approve").partner
-}
-
-fn credit_req(p: &Partner, c: &Customer, purchase: Points, key: &str) -> CreditPurchase {
-    CreditPurchase {
-        partner: PartnerRef::Id(p.id),
-        customer: CustomerRef::Id(c.id),
-        purchase,
-        idempotency_key: key.into(),
-        day_start: T0.day_start(),
-        now: T0,
-    }
-}
-
-fn open_req(p: &Partner, c: &Customer, points: Points, key: &str) -> OpenRedemption {
-    OpenRedemption {
-        partner: PartnerRef::Id(p.id),
-        customer: CustomerRef::Id(c.id),
-        points,
-        purchase: points * 10,
-        idempotency_key: key.into(),
-        now: T0,
-        expires_at: T0.plus(600),
-    }
-}
-
-fn answer(id: RedemptionId, c: &Customer) -> AnswerRedemption {
-    AnswerRedemption { id, customer: CustomerRef::Id(c.id), now: T0.plus(60) }
-}
-
-/// Balance and the sum of entries, read straight from the tables.
-async fn balance_and_sum(db: &TestDb, c: CustomerId) -> (i64, i64, i64) {
-    let client = connect(&url_for(&db.name)).await;
-    let row = client
-        .query_one(
-            "select c.balance, coalesce(sum(e.amount), 0)::bigint, count(e.id)
-               from loyalty.customers c left join loyalty.entries e on e.customer_id = c.id
-              where c.id = $1 group by c.id",
-            &[&c.0],
-        )
-        .await
-        .expect("read balance");
-    (row.get(0), row.get(1), row.get(2))
-}
-
-// ---------------------------------------------------------------------------
 // Conformance
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -159,15 +79,6 @@ async fn pg_store_passes_the_conformance_suite() {
 
 // ---------------------------------------------------------------------------
 // Migrations
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pg_store_folds_an_update_claim_into_the_first_call() {
-    let db = TestDb::new().await;
-    let store: Arc<dyn Storage> = Arc::new(db.store().await);
-    let outcome = loyalty_testkit::folding::check_fold_claim(store).await;
-    db.drop_db().await;
-    outcome.unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_apply_to_an_empty_database_and_rerun_as_a_no_op() {
@@ -202,138 +113,25 @@ async fn migrations_apply_to_an_empty_database_and_rerun_as_a_no_op() {
 }
 
 // ---------------------------------------------------------------------------
-// Races
+// Races, and an update claim folded into the first call
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_confirmations_never_overdraw() {
-    let db = TestDb::new().await;
-    let s = Arc::new(db.store().await);
-    let (n, affordable, points) = (240usize, 70i64, 100i64);
-    let c = customer(&s, 1, affordable * points + 55).await;
-    let p = partner(&s, 2, PartnerTerms::default()).await;
-    let mut ids = Vec::new();
-    for i in 0..n {
-        ids.push(s.open_redemption(open_req(&p, &c, points, &format!("o{i}"))).await.expect("open").request.id);
-    }
-    let tasks: Vec<_> = ids
-        .iter()
-        .map(|id| {
-            let (s, req) = (s.clone(), answer(*id, &c));
-            tokio::spawn(async move { s.confirm_redemption(req).await })
-        })
-        .collect();
-    let mut ok = 0;
-    for t in tasks {
-        match t.await.expect("task") {
-            Ok(v) => {
-                assert!(!v.replayed);
-                assert!(v.customer.balance >= 0);
-                ok += 1;
-            }
-            Err(StoreError::Rejected(Rejection::InsufficientBalance { balance, requested })) => {
-                assert!(balance < requested && requested == points, "{balance} {requested}");
-            }
-            Err(e) => panic!("unexpected error {e:?}"),
-        }
-    }
-    let (balance, sum, entries) = balance_and_sum(&db, c.id).await;
-    let pending: i64 = connect(&url_for(&db.name))
-        .await
-        .query_one("select count(*) from loyalty.redemption_requests where status = 'pending'", &[])
-        .await
-        .expect("pending")
-        .get(0);
-    db.drop_db().await;
-    assert_eq!(ok, affordable, "confirmations that succeeded");
-    assert_eq!(balance, 55);
-    assert_eq!(balance, sum, "balance equals the sum of the entries");
-    assert_eq!(entries, 1 + affordable, "welcome bonus plus one debit per confirmation");
-    assert_eq!(pending, n as i64 - affordable, "refused requests stay pending");
-}
+loyalty_testkit::pg_store_tests!(fresh: TestDb::new(), store: |db| db.store().await);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_key_from_many_tasks_applies_once() {
     let db = TestDb::new().await;
-    let s = Arc::new(db.store().await);
-    let c = customer(&s, 1, 0).await;
-    let p = partner(&s, 2, PartnerTerms::default()).await;
-    let n = 200;
-    let credits: Vec<_> = (0..n)
-        .map(|_| {
-            let (s, req) = (s.clone(), credit_req(&p, &c, 10_000, "same-key"));
-            tokio::spawn(async move { s.credit_purchase(req).await })
-        })
-        .collect();
-    let mut results = Vec::new();
-    for t in credits {
-        results.push(t.await.expect("task").expect("every caller gets the result"));
-    }
-    let adjusts: Vec<_> = (0..n)
-        .map(|_| {
-            let s = s.clone();
-            let req = AdjustBalance {
-                customer: CustomerRef::Id(c.id),
-                amount: -100,
-                reason: "fix".into(),
-                admin: ADMIN,
-                idempotency_key: "same-adjust".into(),
-                now: T0,
-            };
-            tokio::spawn(async move { s.adjust_balance(req).await })
-        })
-        .collect();
-    let mut adjusted = Vec::new();
-    for t in adjusts {
-        adjusted.push(t.await.expect("task").expect("every caller gets the result"));
-    }
-    let (balance, sum, entries) = balance_and_sum(&db, c.id).await;
+    let s: Arc<dyn Storage> = Arc::new(db.store().await);
+    let (c, _) = pg_checks::one_credit_key_from_many_tasks_applies_once(&s, &db.name).await;
+    let adjusted = pg_checks::concurrently(200, |_| {
+        let (s, req) = (s.clone(), adjust_req(CustomerRef::Id(c.id), -100, "fix", "same-adjust"));
+        async move { s.adjust_balance(req).await.expect("every caller gets the result") }
+    })
+    .await;
+    let (balance, sum, entries) = pg_checks::balance_and_sum(&db.name, c.id).await;
     db.drop_db().await;
-    assert_eq!(results.iter().filter(|r| !r.replayed).count(), 1, "applied once");
-    assert!(results.iter().all(|r| r.entry == results[0].entry), "same entry for everyone");
     assert_eq!(adjusted.iter().filter(|r| !r.replayed).count(), 1, "adjusted once");
     assert!(adjusted.iter().all(|r| r.entry == adjusted[0].entry), "same adjustment for everyone");
     assert_eq!((balance, sum, entries), (400, 400, 2));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_credits_respect_the_daily_limit() {
-    let db = TestDb::new().await;
-    let s = Arc::new(db.store().await);
-    // Many customers, so that only the partner's limit serialises the credits.
-    let mut customers = Vec::new();
-    for tg in 0..20 {
-        customers.push(customer(&s, 100 + tg, 0).await);
-    }
-    // 100 % back, 7 000 points a day, 6 500 of them used: 5 more purchases of 100 fit,
-    // and the first wave of concurrent credits all start below the limit.
-    let p =
-        partner(&s, 2, PartnerTerms { earn_rate_bps: 10_000, max_redeem_share_bps: 3_000, daily_credit_limit: 7_000 })
-            .await;
-    s.credit_purchase(credit_req(&p, &customers[0], 6_500, "used")).await.expect("first credit");
-    let tasks: Vec<_> = (0..200)
-        .map(|i| {
-            let (s, req) = (s.clone(), credit_req(&p, &customers[i % 20], 100, &format!("near-limit-{i}")));
-            tokio::spawn(async move { s.credit_purchase(req).await })
-        })
-        .collect();
-    let mut ok = 0;
-    for t in tasks {
-        match t.await.expect("task") {
-            Ok(_) => ok += 1,
-            Err(StoreError::Rejected(Rejection::DailyLimitExceeded { remaining: 0 })) => {}
-            Err(e) => panic!("unexpected error {e:?}"),
-        }
-    }
-    let (mut balances, mut sums) = (0, 0);
-    for c in &customers {
-        let (balance, sum, _) = balance_and_sum(&db, c.id).await;
-        assert_eq!(balance, sum, "balance of {} equals the sum of its entries", c.id);
-        balances += balance;
-        sums += sum;
-    }
-    db.drop_db().await;
-    assert_eq!(ok, 5, "credits within the limit");
-    assert_eq!((balances, sums), (7_000, 7_000));
 }
 
 // ---------------------------------------------------------------------------
@@ -344,104 +142,10 @@ async fn terminated_connections_fail_as_unavailable_and_recover() {
     let db = TestDb::new().await;
     let options = PgOptions { max_connections: 8, acquire_timeout: Duration::from_secs(20), ..PgOptions::default() };
     let s = Arc::new(PgStore::connect_with(&db.url(), options).await.expect("connect"));
-    let c = customer(&s, 1, 0).await;
-    let p = partner(
-        &s,
-        2,
-        PartnerTerms { earn_rate_bps: 10_000, max_redeem_share_bps: 3_000, daily_credit_limit: i64::MAX },
-    )
-    .await;
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let unavailable = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..8)
-        .map(|w| {
-            let (s, stop, unavailable, p, c) = (s.clone(), stop.clone(), unavailable.clone(), p.clone(), c.clone());
-            tokio::spawn(async move {
-                let mut failed_keys = Vec::new();
-                let mut ok_keys = Vec::new();
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let key = format!("w{w}-{i}");
-                    i += 1;
-                    match s.credit_purchase(credit_req(&p, &c, 7, &key)).await {
-                        Ok(r) => {
-                            assert!(!r.replayed);
-                            ok_keys.push(key);
-                        }
-                        Err(e) => {
-                            assert!(e.is_temporary(), "a lost connection must be temporary: {e:?}");
-                            assert!(matches!(e, StoreError::Unavailable(_)));
-                            unavailable.fetch_add(1, Ordering::Relaxed);
-                            failed_keys.push(key);
-                        }
-                    }
-                }
-                (ok_keys, failed_keys)
-            })
-        })
-        .collect();
-
-    let admin = connect(&server_url()).await;
-    let started = Instant::now();
-    let mut kills = 0;
-    while (kills < 5 || unavailable.load(Ordering::Relaxed) == 0) && started.elapsed() < Duration::from_secs(60) {
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        admin
-            .execute(
-                "select pg_terminate_backend(pid) from pg_stat_activity
-                  where datname = $1 and pid <> pg_backend_pid()",
-                &[&db.name],
-            )
-            .await
-            .expect("terminate backends");
-        kills += 1;
-    }
-    stop.store(true, Ordering::Relaxed);
-    let mut ok_keys = Vec::new();
-    let mut failed_keys = Vec::new();
-    for w in workers {
-        let (ok, failed) = w.await.expect("worker");
-        ok_keys.extend(ok);
-        failed_keys.extend(failed);
-    }
-    assert!(!failed_keys.is_empty(), "no call failed while the connections were terminated");
-
-    // Nothing half-applied: every entry moved the balance.
-    let (balance, sum, entries) = balance_and_sum(&db, c.id).await;
-    assert_eq!(balance, sum, "balance equals the sum of the entries");
-    assert!(entries as usize >= ok_keys.len() && entries as usize <= ok_keys.len() + failed_keys.len());
-
-    // Calls work again; retrying the failed keys applies each exactly once. A pooled
-    // connection that the last kill closed may fail one more call as unavailable (the pool
-    // learns it is gone when it is used), so a caller retries, as a webhook's 503 makes
-    // Telegram do.
-    let retried = |key: String| {
-        let (s, p, c) = (s.clone(), p.clone(), c.clone());
-        async move {
-            let mut attempt = 0;
-            loop {
-                match s.credit_purchase(credit_req(&p, &c, 7, &key)).await {
-                    Err(StoreError::Unavailable(_)) if attempt < 10 => {
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    other => return other,
-                }
-            }
-        }
-    };
-    for key in &failed_keys {
-        retried(key.clone()).await.expect("retry after the outage");
-    }
-    for key in &ok_keys {
-        assert!(retried(key.clone()).await.expect("replay").replayed);
-    }
-    let (balance, sum, entries) = balance_and_sum(&db, c.id).await;
+    // A pooled connection that the last kill closed may fail one more call as
+    // unavailable (the pool learns it is gone when it is used): up to 10 retries.
+    pg_checks::terminated_connections_fail_as_unavailable_and_recover(s, &db.name, 10, String::new).await;
     db.drop_db().await;
-    let total = ok_keys.len() + failed_keys.len();
-    assert_eq!(entries as usize, total, "one entry per key");
-    assert_eq!((balance, sum), (7 * total as i64, 7 * total as i64));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,102 +167,17 @@ async fn unreachable_server_is_unavailable() {
 async fn every_use_case_is_one_round_trip() {
     let db = TestDb::new().await;
     let s = db.store().await;
+    let before = Cell::new(0);
     let mut counts = Vec::new();
-    macro_rules! once {
-        ($name:literal, $call:expr) => {{
-            let before = s.round_trips();
-            let out = $call.await;
-            counts.push(($name, s.round_trips() - before));
-            out
-        }};
-    }
-    let c = once!(
-        "register_customer",
-        s.register_customer(NewCustomer {
-            telegram_id: TelegramUserId(1),
-            code: CustomerCode::from_random([1, 2, 3, 4, 5]),
-            first_name: "A".into(),
-            username: None,
-            language: Language::En,
-            referrer: None,
-            welcome_bonus: 1_000,
-            referral_bonus: 0,
-            now: T0,
-        })
+    let outcome = requests::every_use_case(
+        &s,
+        || before.set(s.round_trips()),
+        |name| counts.push((name, s.round_trips() - before.get())),
     )
-    .expect("register")
-    .customer;
-    let applied = once!(
-        "apply_partner",
-        s.apply_partner(PartnerApplication {
-            telegram_id: TelegramUserId(2),
-            name: "Cafe".into(),
-            category: "cafe".into(),
-            terms: PartnerTerms::default(),
-            language: Language::En,
-            now: T0,
-        })
-    )
-    .expect("apply");
-    let p = once!("decide_partner", s.decide_partner(applied.partner.id, PartnerDecision::Approve, ADMIN, T0))
-        .expect("approve")
-        .partner;
-    once!("customer_summary", s.customer_summary(CustomerRef::Id(c.id), 5)).expect("summary");
-    once!("customer_entries", s.customer_entries(c.id, 5, None)).expect("entries");
-    once!("set_language", s.set_language(CustomerRef::Id(c.id), Language::Ru)).expect("language");
-    once!("set_blocked", s.set_blocked(CustomerRef::Id(c.id), false, ADMIN, T0)).expect("blocked");
-    let credited = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 1_000, "k1"))).expect("credit");
-    let opened = once!("open_redemption", s.open_redemption(open_req(&p, &c, 10, "o1"))).expect("open");
-    once!("confirm_redemption", s.confirm_redemption(answer(opened.request.id, &c))).expect("confirm");
-    let other = s.open_redemption(open_req(&p, &c, 10, "o2")).await.expect("open");
-    once!("decline_redemption", s.decline_redemption(answer(other.request.id, &c))).expect("decline");
-    once!("expire_redemptions", s.expire_redemptions(T0)).expect("expire");
-    let reverse = ReverseEntry {
-        entry: credited.entry.id,
-        partner: PartnerRef::Id(p.id),
-        idempotency_key: "r1".into(),
-        not_before: T0.plus(-86_400),
-        now: T0,
-    };
-    once!("reverse_entry", s.reverse_entry(reverse)).expect("reverse");
-    let adjust = AdjustBalance {
-        customer: CustomerRef::Id(c.id),
-        amount: 5,
-        reason: "x".into(),
-        admin: ADMIN,
-        idempotency_key: "a1".into(),
-        now: T0,
-    };
-    once!("adjust_balance", s.adjust_balance(adjust)).expect("adjust");
-    once!("partner", s.partner(PartnerRef::Id(p.id))).expect("partner");
-    once!("list_partners", s.list_partners(None)).expect("list");
-    let hash = rules::hash_api_key("k");
-    once!("set_partner_api_key", s.set_partner_api_key(PartnerRef::Id(p.id), hash.clone())).expect("set key");
-    once!("partner_by_api_key", s.partner_by_api_key(&hash)).expect("by key");
-    once!("partner_stats", s.partner_stats(PartnerRef::Id(p.id), T0.day_start(), T0.day_start())).expect("stats");
-    once!("program_stats", s.program_stats(T0.day_start())).expect("program stats");
-    once!("claim_update", s.claim_update(BotKind::Client, 1, T0)).expect("claim");
-    once!("release_update", s.release_update(BotKind::Client, 1)).expect("release");
-    once!("consume_quota", s.consume_quota(QuotaKind::Assistant, TelegramUserId(1), T0.day_start(), 3)).expect("quota");
-    let job = once!(
-        "create_broadcast",
-        s.create_broadcast(NewBroadcast {
-            audience: Audience::Customers,
-            text: "hi".into(),
-            admin_chat: 1,
-            idempotency_key: "b1".into(),
-            now: T0,
-        })
-    )
-    .expect("broadcast");
-    once!("claim_broadcast_batch", s.claim_broadcast_batch(job.id, 10)).expect("batch");
-    once!("record_broadcast", s.record_broadcast(job.id, 1, 0)).expect("record");
-    once!("pending_broadcasts", s.pending_broadcasts()).expect("pending");
-    // Rejections are one round trip too.
-    let refused = once!("refused credit", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
+    .await;
     db.drop_db().await;
-    assert!(matches!(refused, Err(StoreError::Rejected(Rejection::InvalidAmount))));
-    assert_eq!(counts.len(), 28, "every Storage method once, plus a rejection");
+    outcome.unwrap();
+    assert_eq!(counts.len(), requests::USE_CASES, "every Storage method once, plus two refusals");
     for (name, n) in counts {
         assert_eq!(n, 1, "{name} took {n} round trips");
     }

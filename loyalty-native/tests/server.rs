@@ -28,25 +28,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// A SQLite file in the temporary directory, removed on drop.
-struct TempDb(std::path::PathBuf);
-
-impl TempDb {
-    fn new() -> TempDb {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        TempDb(std::env::temp_dir().join(format!("loyalty-server-test-{}-{nanos}-{n}.db", std::process::id())))
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
+mod common;
+use common::Scratch;
 
 /// A clock that panics once when armed: a bug inside request handling.
 #[derive(Debug)]
@@ -72,7 +55,7 @@ struct Rig {
     base: String,
     http: reqwest::Client,
     store: Arc<FaultyStore<SqliteStore>>,
-    _db: TempDb,
+    _db: Scratch,
     recorded: Arc<dyn Fn() -> Vec<BotCall> + Send + Sync>,
     reporter: Arc<RecordingReporter>,
     clock: Arc<TrapClock>,
@@ -97,8 +80,8 @@ impl Rig {
         recorded: Arc<dyn Fn() -> Vec<BotCall> + Send + Sync>,
         maintenance: Option<Duration>,
     ) -> Rig {
-        let db = TempDb::new();
-        let store = Arc::new(FaultyStore::new(SqliteStore::open(&db.0).unwrap()));
+        let db = Scratch::new("server");
+        let store = Arc::new(FaultyStore::new(SqliteStore::open(db.db()).unwrap()));
         let reporter = Arc::new(RecordingReporter::default());
         let clock = Arc::new(TrapClock { inner: FakeClock::new(TEST_START), armed: AtomicBool::new(false) });
         let ports = Ports {
@@ -130,6 +113,11 @@ impl Rig {
             stop: Some(tx),
             server: Some(server),
         }
+    }
+
+    /// Anna (101) sends `/start` to the client bot as update `id`.
+    async fn anna_starts(&self, id: i64) -> (u16, Value) {
+        self.post("client", &self.secret(BotKind::Client), start_update(id, &TgUser::new(101, "Anna"))).await
     }
 
     fn secret(&self, bot: BotKind) -> String {
@@ -261,7 +249,7 @@ async fn bad_input_is_refused_with_json_errors() {
     assert!((rig.recorded)().is_empty(), "nothing was sent: {:?}", (rig.recorded)());
     assert_eq!(rig.store.successful_claims(), 0);
     // The server still works.
-    let (status, body) = rig.post("client", &secret, start_update(3, &anna)).await;
+    let (status, body) = rig.anna_starts(3).await;
     assert_eq!(status, 200);
     assert_eq!(body["method"], "sendMessage");
     rig.shutdown().await;
@@ -271,9 +259,8 @@ async fn bad_input_is_refused_with_json_errors() {
 async fn duplicates_have_one_effect_even_when_concurrent() {
     let rig = Rig::start().await;
     let secret = rig.secret(BotKind::Client);
-    let anna = TgUser::new(101, "Anna");
-    let (first, _) = rig.post("client", &secret, start_update(10, &anna)).await;
-    let (again, body) = rig.post("client", &secret, start_update(10, &anna)).await;
+    let (first, _) = rig.anna_starts(10).await;
+    let (again, body) = rig.anna_starts(10).await;
     assert_eq!((first, again), (200, 200));
     assert_eq!(body, Value::Null, "a duplicate gets an empty 200");
 
@@ -293,17 +280,15 @@ async fn duplicates_have_one_effect_even_when_concurrent() {
 #[tokio::test]
 async fn a_panic_fails_one_request_and_is_reported() {
     let rig = Rig::start().await;
-    let secret = rig.secret(BotKind::Client);
-    let anna = TgUser::new(101, "Anna");
     rig.clock.armed.store(true, Ordering::SeqCst);
-    let (status, body) = rig.post("client", &secret, start_update(1, &anna)).await;
+    let (status, body) = rig.anna_starts(1).await;
     assert_eq!((status, body["error"]["code"].as_str()), (500, Some("internal")));
     let reports = rig.reporter.reports();
     assert!(
         reports.iter().any(|r| r.context == "server" && r.message.contains("/webhook/client")),
         "reported: {reports:?}"
     );
-    let (status, body) = rig.post("client", &secret, start_update(2, &anna)).await;
+    let (status, body) = rig.anna_starts(2).await;
     assert_eq!(status, 200);
     assert_eq!(body["method"], "sendMessage");
     assert_eq!(rig.get("/health").await.0, 200);
@@ -313,13 +298,11 @@ async fn a_panic_fails_one_request_and_is_reported() {
 #[tokio::test]
 async fn a_panic_after_the_claim_leaves_the_update_to_telegrams_retry() {
     let rig = Rig::start().await;
-    let secret = rig.secret(BotKind::Client);
-    let anna = TgUser::new(101, "Anna");
     rig.store.panic_on("register_customer");
-    let (status, _) = rig.post("client", &secret, start_update(1, &anna)).await;
+    let (status, _) = rig.anna_starts(1).await;
     assert_eq!(status, 500, "the panicking request fails");
     // Telegram delivers the update again after the 500: it is processed, not taken for a duplicate.
-    let (status, body) = rig.post("client", &secret, start_update(1, &anna)).await;
+    let (status, body) = rig.anna_starts(1).await;
     assert_eq!((status, body["method"].as_str()), (200, Some("sendMessage")), "{body}");
     let who = CustomerRef::Telegram(TelegramUserId(101));
     let summary = rig.engine.storage().customer_summary(who, 0).await.unwrap().expect("registered");

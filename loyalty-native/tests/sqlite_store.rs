@@ -14,6 +14,7 @@ use loyalty_core::ports::*;
 use loyalty_core::stores::d1;
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 use loyalty_testkit::conformance::{self, Params};
+use loyalty_testkit::requests::{adjust_req, credit_req, partner};
 use std::future::Future;
 use std::path::Path;
 use std::pin::pin;
@@ -34,35 +35,6 @@ fn new_customer(tg: i64, seed: u8) -> NewCustomer {
         referrer: None,
         welcome_bonus: 100,
         referral_bonus: 0,
-        now: T0,
-    }
-}
-
-async fn approved_partner(s: &SqliteStore, tg: i64, terms: PartnerTerms) -> Partner {
-    let applied = s
-        .apply_partner(PartnerApplication {
-            telegram_id: TelegramUserId(tg),
-            name: "Pho 24".into(),
-            category: "cafe".into(),
-            terms,
-            language: Language::En,
-            now: T0,
-        })
-        .await
-        .expect("apply");
-    s.decide_partner(applied.partner.id, PartnerDecision::Approve, TelegramUserId(1), T0)
-        .await
-        .expect("approve")
-        .partner
-}
-
-fn credit(p: &Partner, c: &Customer, purchase: Points, key: &str) -> CreditPurchase {
-    CreditPurchase {
-        partner: PartnerRef::Id(p.id),
-        customer: CustomerRef::Code(c.code.clone()),
-        purchase,
-        idempotency_key: key.into(),
-        day_start: T0.day_start(),
         now: T0,
     }
 }
@@ -120,14 +92,7 @@ async fn a_refused_call_leaves_nothing_behind() {
     let scratch = Scratch::new("refused");
     let path = scratch.db();
     let store = SqliteStore::open(&path).unwrap();
-    let adjust = AdjustBalance {
-        customer: CustomerRef::Telegram(TelegramUserId(1)),
-        amount: 5,
-        reason: "test".into(),
-        admin: TelegramUserId(42),
-        idempotency_key: "k1".into(),
-        now: T0,
-    };
+    let adjust = adjust_req(CustomerRef::Telegram(TelegramUserId(1)), 5, "test", "k1");
     assert_eq!(store.adjust_balance(adjust).await, Err(StoreError::Rejected(Rejection::UnknownCustomer)));
     assert_eq!(store.partner(PartnerRef::Id(PartnerId(1))).await, Ok(None));
     let raw = rusqlite::Connection::open(&path).unwrap();
@@ -149,8 +114,8 @@ async fn sql_errors_are_permanent_and_unknown_jobs_are_faults() {
         matches!(store.record_broadcast(BroadcastId(9), 1, 0).await, Err(StoreError::Backend(m)) if m.contains("unknown broadcast job 9"))
     );
     // An API key identifies one partner.
-    let p = approved_partner(&store, 5, PartnerTerms::default()).await;
-    let q = approved_partner(&store, 6, PartnerTerms::default()).await;
+    let p = partner(&store, 5, PartnerTerms::default()).await;
+    let q = partner(&store, 6, PartnerTerms::default()).await;
     store.set_partner_api_key(PartnerRef::Id(p.id), rules::hash_api_key("pos")).await.unwrap();
     let err = store.set_partner_api_key(PartnerRef::Id(q.id), rules::hash_api_key("pos")).await.unwrap_err();
     assert!(matches!(&err, StoreError::Backend(m) if m.contains("UNIQUE")), "{err:?}");
@@ -189,8 +154,8 @@ async fn data_survives_close_and_reopen() {
     let (customer, partner, credited, adjusted) = {
         let s = SqliteStore::open(&path).unwrap();
         let customer = s.register_customer(new_customer(10, 1)).await.unwrap().customer;
-        let partner = approved_partner(&s, 20, PartnerTerms::default()).await;
-        let credited = s.credit_purchase(credit(&partner, &customer, 10_000, "k1")).await.unwrap();
+        let partner = partner(&s, 20, PartnerTerms::default()).await;
+        let credited = s.credit_purchase(credit_req(&partner, &customer, 10_000, "k1")).await.unwrap();
         let adjusted = s
             .adjust_balance(AdjustBalance {
                 customer: CustomerRef::Id(customer.id),
@@ -225,7 +190,7 @@ async fn data_survives_close_and_reopen() {
     assert_eq!(summary.recent[0], adjusted.entry);
 
     // Replays still see the first result; claims, quotas and keys persisted.
-    let replay = s.credit_purchase(credit(&partner, &customer, 10_000, "k1")).await.unwrap();
+    let replay = s.credit_purchase(credit_req(&partner, &customer, 10_000, "k1")).await.unwrap();
     assert!(replay.replayed);
     assert_eq!(replay.entry, credited.entry);
     assert!(!s.claim_update(BotKind::Client, 5, T0).await.unwrap(), "claim forgotten");
@@ -320,10 +285,10 @@ async fn two_stores_on_one_file_respect_the_daily_limit() {
     let b = SqliteStore::open(&path).unwrap();
     let c = a.register_customer(new_customer(1, 1)).await.unwrap().customer;
     let terms = PartnerTerms { earn_rate_bps: 10_000, max_redeem_share_bps: 3_000, daily_credit_limit: 200 };
-    let p = approved_partner(&b, 2, terms).await;
+    let p = partner(&b, 2, terms).await;
     let calls = (0..40).map(|i| {
         let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-        let req = credit(&p, &c, 10, &format!("k{i}"));
+        let req = credit_req(&p, &c, 10, &format!("k{i}"));
         tokio::spawn(async move { store.credit_purchase(req).await })
     });
     let results = futures::future::join_all(calls).await;

@@ -17,10 +17,11 @@ const PARTNER: &str = "2002:partner-token";
 const ADMIN: &str = "2003:admin-token";
 
 fn config(api: &FakeBotApi) -> Config {
+    let [client, partner, admin] = [CLIENT, PARTNER, ADMIN].map(|token| Some(Secret::new(token)));
     Config {
-        token_client: Some(Secret::new(CLIENT)),
-        token_partner: Some(Secret::new(PARTNER)),
-        admin_bot_token: Some(Secret::new(ADMIN)),
+        token_client: client,
+        token_partner: partner,
+        admin_bot_token: admin,
         admin_chat_id: Some(-100500),
         telegram_api_url: api.url(),
         ..Config::default()

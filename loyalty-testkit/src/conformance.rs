@@ -229,10 +229,8 @@ pub fn checks() -> Vec<Check> {
 
 /// Start of the day all checks happen on (00:00 UTC).
 const DAY0: Timestamp = Timestamp(1_700_006_400);
-/// 10:00 on that day: the default `now`.
-const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
-/// The admin used by the checks.
-const ADMIN: TelegramUserId = TelegramUserId(42);
+// 10:00 on that day is the default `now`, `T0`; `ADMIN` approves and adjusts.
+use crate::requests::{ADMIN, T0};
 
 macro_rules! ensure {
     ($cond:expr, $($fmt:tt)+) => {
@@ -277,11 +275,17 @@ impl<T> OrMissing<T> for StoreResult<Option<T>> {
     }
 }
 
-/// Expects exactly the rejection `want`.
-fn rejects<T: fmt::Debug>(r: StoreResult<T>, want: Rejection, what: &str) -> CheckResult {
-    match r {
-        Err(StoreError::Rejected(got)) if got == want => Ok(()),
-        other => Err(format!("{what}: expected rejection {want:?}, got {other:?}")),
+/// Expects exactly the rejection `want` from a storage call.
+trait Rejects {
+    fn rejects(self, want: Rejection, what: &str) -> CheckResult;
+}
+
+impl<T: fmt::Debug> Rejects for StoreResult<T> {
+    fn rejects(self, want: Rejection, what: &str) -> CheckResult {
+        match self {
+            Err(StoreError::Rejected(got)) if got == want => Ok(()),
+            other => Err(format!("{what}: expected rejection {want:?}, got {other:?}")),
+        }
     }
 }
 
@@ -410,14 +414,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn credit_req(&self, p: &Partner, c: &Customer, purchase: Points, key: &str) -> CreditPurchase {
-        CreditPurchase {
-            partner: PartnerRef::Id(p.id),
-            customer: CustomerRef::Code(c.code.clone()),
-            purchase,
-            idempotency_key: key.into(),
-            day_start: T0.day_start(),
-            now: T0,
-        }
+        crate::requests::credit_req(p, c, purchase, key)
     }
 
     async fn credit(&self, p: &Partner, c: &Customer, purchase: Points, key: &str) -> Result<Credited, String> {
@@ -457,14 +454,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn adjust_req(&self, c: &Customer, amount: Points, key: &str) -> AdjustBalance {
-        AdjustBalance {
-            customer: CustomerRef::Id(c.id),
-            amount,
-            reason: "correction".into(),
-            admin: ADMIN,
-            idempotency_key: key.into(),
-            now: T0,
-        }
+        crate::requests::adjust_req(CustomerRef::Id(c.id), amount, "correction", key)
     }
 
     /// Every entry of a customer, newest first, read in small pages.
@@ -633,13 +623,13 @@ async fn register_rejections(ctx: &Ctx<'_>) -> CheckResult {
     let taken = ctx.customer(5).await?;
     let req = NewCustomer { code: taken.code.clone(), ..ctx.new_customer(5) };
     let tg = req.telegram_id;
-    rejects(ctx.store.register_customer(req).await, Rejection::CodeTaken, "taken code")?;
+    ctx.store.register_customer(req).await.rejects(Rejection::CodeTaken, "taken code")?;
     let lookup = ctx.store.customer_summary(CustomerRef::Telegram(tg), 1).await.or_fail("lookup")?;
     ensure!(lookup.is_none(), "customer stored despite CodeTaken");
     let negative = ctx.new_customer(-1);
-    rejects(ctx.store.register_customer(negative).await, Rejection::InvalidAmount, "negative welcome bonus")?;
+    ctx.store.register_customer(negative).await.rejects(Rejection::InvalidAmount, "negative welcome bonus")?;
     let huge = NewCustomer { referral_bonus: rules::MAX_ADJUSTMENT + 1, ..ctx.new_customer(0) };
-    rejects(ctx.store.register_customer(huge).await, Rejection::InvalidAmount, "huge referral bonus")?;
+    ctx.store.register_customer(huge).await.rejects(Rejection::InvalidAmount, "huge referral bonus")?;
     Ok(())
 }
 
@@ -686,11 +676,9 @@ async fn set_language_and_blocked(ctx: &Ctx<'_>) -> CheckResult {
     let updated = s.set_language(CustomerRef::Telegram(c.telegram_id), Language::En).await.or_fail("language")?;
     ensure_eq!(updated.language, Language::En, "language");
     ensure_eq!(ctx.summary(c.id).await?.customer.language, Language::En, "stored language");
-    rejects(
-        s.set_language(CustomerRef::Id(CustomerId(987_654_321)), Language::Ru).await,
-        Rejection::UnknownCustomer,
-        "language of an unknown customer",
-    )?;
+    s.set_language(CustomerRef::Id(CustomerId(987_654_321)), Language::Ru)
+        .await
+        .rejects(Rejection::UnknownCustomer, "language of an unknown customer")?;
     let blocked = s.set_blocked(CustomerRef::Code(c.code.clone()), true, ADMIN, T0).await.or_fail("block")?;
     ensure!(blocked.blocked, "not blocked");
     ensure!(ctx.summary(c.id).await?.customer.blocked, "stored blocked flag");
@@ -698,11 +686,9 @@ async fn set_language_and_blocked(ctx: &Ctx<'_>) -> CheckResult {
     ensure!(again.blocked, "blocking twice");
     let unblocked = s.set_blocked(CustomerRef::Id(c.id), false, ADMIN, T0).await.or_fail("unblock")?;
     ensure!(!unblocked.blocked, "still blocked");
-    rejects(
-        s.set_blocked(CustomerRef::Telegram(TelegramUserId(3)), true, ADMIN, T0).await,
-        Rejection::UnknownCustomer,
-        "blocking an unknown customer",
-    )?;
+    s.set_blocked(CustomerRef::Telegram(TelegramUserId(3)), true, ADMIN, T0)
+        .await
+        .rejects(Rejection::UnknownCustomer, "blocking an unknown customer")?;
     Ok(())
 }
 
@@ -733,7 +719,7 @@ async fn credit_purchase_applies(ctx: &Ctx<'_>) -> CheckResult {
     ensure_eq!(tiny.entry.amount, 0, "tiny purchase earns 0");
     ensure!(tiny.entry.id > e.id, "entry ids increase");
     let max = ctx.store.credit_purchase(ctx.credit_req(&p, &c, rules::MAX_PURCHASE, "credit-max")).await;
-    rejects(max, Rejection::DailyLimitExceeded { remaining: 1_000_000 - 149 }, "largest purchase")?;
+    max.rejects(Rejection::DailyLimitExceeded { remaining: 1_000_000 - 149 }, "largest purchase")?;
     let big = ctx.partner(terms(1, 3_000, Points::MAX)).await?;
     let max = ctx.credit(&big, &c, rules::MAX_PURCHASE, "credit-max-2").await?;
     ensure_eq!(max.entry.amount, rules::MAX_PURCHASE / 10_000, "largest purchase at 0.01 %");
@@ -746,31 +732,27 @@ async fn credit_purchase_rejections(ctx: &Ctx<'_>) -> CheckResult {
     let p = ctx.partner(PartnerTerms::default()).await?;
     for purchase in [0, -5, rules::MAX_PURCHASE + 1] {
         let r = s.credit_purchase(ctx.credit_req(&p, &c, purchase, &format!("bad-{purchase}"))).await;
-        rejects(r, Rejection::InvalidAmount, &format!("purchase {purchase}"))?;
+        r.rejects(Rejection::InvalidAmount, &format!("purchase {purchase}"))?;
     }
     let unknown =
         CreditPurchase { partner: PartnerRef::Id(PartnerId(987_654_321)), ..ctx.credit_req(&p, &c, 100, "x1") };
-    rejects(s.credit_purchase(unknown).await, Rejection::UnknownPartner, "unknown partner")?;
+    s.credit_purchase(unknown).await.rejects(Rejection::UnknownPartner, "unknown partner")?;
     let unknown =
         CreditPurchase { partner: PartnerRef::Telegram(TelegramUserId(5)), ..ctx.credit_req(&p, &c, 100, "x2") };
-    rejects(s.credit_purchase(unknown).await, Rejection::UnknownPartner, "unknown partner telegram id")?;
+    s.credit_purchase(unknown).await.rejects(Rejection::UnknownPartner, "unknown partner telegram id")?;
     let applied = ctx.applied_partner(PartnerTerms::default()).await?;
-    rejects(
-        s.credit_purchase(ctx.credit_req(&applied, &c, 100, "x3")).await,
-        Rejection::PartnerNotApproved,
-        "applied partner",
-    )?;
+    s.credit_purchase(ctx.credit_req(&applied, &c, 100, "x3"))
+        .await
+        .rejects(Rejection::PartnerNotApproved, "applied partner")?;
     let suspended = ctx.partner(PartnerTerms::default()).await?;
     ctx.suspend(&suspended).await?;
-    rejects(
-        s.credit_purchase(ctx.credit_req(&suspended, &c, 100, "x4")).await,
-        Rejection::PartnerNotApproved,
-        "suspended partner",
-    )?;
+    s.credit_purchase(ctx.credit_req(&suspended, &c, 100, "x4"))
+        .await
+        .rejects(Rejection::PartnerNotApproved, "suspended partner")?;
     let nobody = CreditPurchase { customer: CustomerRef::Code(ctx.code()), ..ctx.credit_req(&p, &c, 100, "x5") };
-    rejects(s.credit_purchase(nobody).await, Rejection::UnknownCustomer, "unknown customer")?;
+    s.credit_purchase(nobody).await.rejects(Rejection::UnknownCustomer, "unknown customer")?;
     ctx.block(&c, true).await?;
-    rejects(s.credit_purchase(ctx.credit_req(&p, &c, 100, "x6")).await, Rejection::CustomerBlocked, "blocked")?;
+    s.credit_purchase(ctx.credit_req(&p, &c, 100, "x6")).await.rejects(Rejection::CustomerBlocked, "blocked")?;
     ensure!(ctx.summary(c.id).await?.recent.is_empty(), "a rejected credit left an entry");
     // A rejected key was not consumed.
     ctx.block(&c, false).await?;
@@ -812,7 +794,7 @@ async fn credit_purchase_replay(ctx: &Ctx<'_>) -> CheckResult {
         ("customer", ctx.credit_req(&p, &other, 1_000, "replay-1")),
         ("partner", ctx.credit_req(&q, &c, 1_000, "replay-1")),
     ] {
-        rejects(s.credit_purchase(req).await, Rejection::IdempotencyConflict, &format!("different {what}"))?;
+        s.credit_purchase(req).await.rejects(Rejection::IdempotencyConflict, &format!("different {what}"))?;
     }
     ensure_eq!(ctx.balance(c.id).await?, 50, "balance after replays");
     ensure_eq!(ctx.summary(c.id).await?.recent.len(), 1, "entries after replays");
@@ -831,28 +813,22 @@ async fn credit_daily_limit(ctx: &Ctx<'_>) -> CheckResult {
     };
     s.credit_purchase(yesterday).await.or_fail("yesterday")?;
     let first = ctx.credit(&p, &c, 60, "limit-1").await?;
-    rejects(
-        s.credit_purchase(ctx.credit_req(&p, &c, 50, "limit-2")).await,
-        Rejection::DailyLimitExceeded { remaining: 40 },
-        "over the limit",
-    )?;
+    s.credit_purchase(ctx.credit_req(&p, &c, 50, "limit-2"))
+        .await
+        .rejects(Rejection::DailyLimitExceeded { remaining: 40 }, "over the limit")?;
     ctx.credit(&p, &c, 40, "limit-3").await?;
-    rejects(
-        s.credit_purchase(ctx.credit_req(&p, &c, 1, "limit-4")).await,
-        Rejection::DailyLimitExceeded { remaining: 0 },
-        "at the limit",
-    )?;
+    s.credit_purchase(ctx.credit_req(&p, &c, 1, "limit-4"))
+        .await
+        .rejects(Rejection::DailyLimitExceeded { remaining: 0 }, "at the limit")?;
     // Another partner has its own limit.
     let q = ctx.partner(terms(10_000, 3_000, 100)).await?;
     ctx.credit(&q, &c, 100, "limit-q").await?;
     // A reversed accrual frees its part of the limit.
     s.reverse_entry(ctx.reverse_req(first.entry.id, &p, "limit-rev")).await.or_fail("reverse")?;
     ctx.credit(&p, &c, 60, "limit-5").await?;
-    rejects(
-        s.credit_purchase(ctx.credit_req(&p, &c, 1, "limit-6")).await,
-        Rejection::DailyLimitExceeded { remaining: 0 },
-        "at the limit again",
-    )?;
+    s.credit_purchase(ctx.credit_req(&p, &c, 1, "limit-6"))
+        .await
+        .rejects(Rejection::DailyLimitExceeded { remaining: 0 }, "at the limit again")?;
     // The next day starts afresh.
     let tomorrow =
         CreditPurchase { now: T0.plus(86_400), day_start: DAY0.plus(86_400), ..ctx.credit_req(&p, &c, 100, "limit-7") };
@@ -890,33 +866,27 @@ async fn open_redemption_rejections(ctx: &Ctx<'_>) -> CheckResult {
     let p = ctx.partner(terms(500, 3_000, 100_000)).await?;
     for (points, purchase) in [(0, 100), (-1, 100), (1, 0), (1, rules::MAX_PURCHASE + 1)] {
         let r = s.open_redemption(ctx.open_req(&p, &c, points, purchase, "bad")).await;
-        rejects(r, Rejection::InvalidAmount, &format!("points {points}, purchase {purchase}"))?;
+        r.rejects(Rejection::InvalidAmount, &format!("points {points}, purchase {purchase}"))?;
     }
     // floor(105 × 30 %) = 31: exactly the max share is fine.
     s.open_redemption(ctx.open_req(&p, &c, 31, 105, "share")).await.or_fail("exactly the max share")?;
-    rejects(
-        s.open_redemption(ctx.open_req(&p, &c, 32, 105, "share-2")).await,
-        Rejection::ExceedsMaxShare { max: 31 },
-        "over the max share",
-    )?;
-    rejects(
-        s.open_redemption(ctx.open_req(&p, &c, 101, 1_000, "balance")).await,
-        Rejection::InsufficientBalance { balance: 100, requested: 101 },
-        "over the balance",
-    )?;
+    s.open_redemption(ctx.open_req(&p, &c, 32, 105, "share-2"))
+        .await
+        .rejects(Rejection::ExceedsMaxShare { max: 31 }, "over the max share")?;
+    s.open_redemption(ctx.open_req(&p, &c, 101, 1_000, "balance"))
+        .await
+        .rejects(Rejection::InsufficientBalance { balance: 100, requested: 101 }, "over the balance")?;
     let unknown =
         OpenRedemption { partner: PartnerRef::Id(PartnerId(987_654_321)), ..ctx.open_req(&p, &c, 10, 100, "u1") };
-    rejects(s.open_redemption(unknown).await, Rejection::UnknownPartner, "unknown partner")?;
+    s.open_redemption(unknown).await.rejects(Rejection::UnknownPartner, "unknown partner")?;
     let applied = ctx.applied_partner(PartnerTerms::default()).await?;
-    rejects(
-        s.open_redemption(ctx.open_req(&applied, &c, 10, 100, "u2")).await,
-        Rejection::PartnerNotApproved,
-        "applied partner",
-    )?;
+    s.open_redemption(ctx.open_req(&applied, &c, 10, 100, "u2"))
+        .await
+        .rejects(Rejection::PartnerNotApproved, "applied partner")?;
     let nobody = OpenRedemption { customer: CustomerRef::Code(ctx.code()), ..ctx.open_req(&p, &c, 10, 100, "u3") };
-    rejects(s.open_redemption(nobody).await, Rejection::UnknownCustomer, "unknown customer")?;
+    s.open_redemption(nobody).await.rejects(Rejection::UnknownCustomer, "unknown customer")?;
     ctx.block(&c, true).await?;
-    rejects(s.open_redemption(ctx.open_req(&p, &c, 10, 100, "u4")).await, Rejection::CustomerBlocked, "blocked")?;
+    s.open_redemption(ctx.open_req(&p, &c, 10, 100, "u4")).await.rejects(Rejection::CustomerBlocked, "blocked")?;
     Ok(())
 }
 
@@ -929,17 +899,13 @@ async fn open_redemption_replay(ctx: &Ctx<'_>) -> CheckResult {
     let again = s.open_redemption(again).await.or_fail("replay")?;
     ensure!(again.replayed, "replay flag");
     ensure_eq!(again.request, first.request, "replayed request");
-    rejects(
-        s.open_redemption(ctx.open_req(&p, &c, 21, 100, "o-1")).await,
-        Rejection::IdempotencyConflict,
-        "different points",
-    )?;
+    s.open_redemption(ctx.open_req(&p, &c, 21, 100, "o-1"))
+        .await
+        .rejects(Rejection::IdempotencyConflict, "different points")?;
     let other = ctx.customer(100).await?;
-    rejects(
-        s.open_redemption(ctx.open_req(&p, &other, 20, 100, "o-1")).await,
-        Rejection::IdempotencyConflict,
-        "different customer",
-    )?;
+    s.open_redemption(ctx.open_req(&p, &other, 20, 100, "o-1"))
+        .await
+        .rejects(Rejection::IdempotencyConflict, "different customer")?;
     s.confirm_redemption(ctx.answer(first.request.id, &c)).await.or_fail("confirm")?;
     ctx.suspend(&p).await?;
     let after = s.open_redemption(ctx.open_req(&p, &c, 20, 100, "o-1")).await.or_fail("replay after confirm")?;
@@ -977,11 +943,9 @@ async fn confirm_redemption_debits(ctx: &Ctx<'_>) -> CheckResult {
     ensure!(again.replayed, "replay flag");
     ensure_eq!(again.entry, Some(e), "replayed entry");
     ensure_eq!(again.request, v.request, "replayed request");
-    rejects(
-        s.decline_redemption(ctx.answer(id, &c)).await,
-        Rejection::RedemptionClosed { status: RedemptionStatus::Confirmed },
-        "decline after confirm",
-    )?;
+    s.decline_redemption(ctx.answer(id, &c))
+        .await
+        .rejects(Rejection::RedemptionClosed { status: RedemptionStatus::Confirmed }, "decline after confirm")?;
     ensure_eq!(ctx.balance(c.id).await?, 180, "balance after replays");
     Ok(())
 }
@@ -991,31 +955,27 @@ async fn confirm_redemption_rejections(ctx: &Ctx<'_>) -> CheckResult {
     let c = ctx.customer(300).await?;
     let stranger = ctx.customer(300).await?;
     let p = ctx.partner(PartnerTerms::default()).await?;
-    rejects(
-        s.confirm_redemption(ctx.answer(RedemptionId(987_654_321), &c)).await,
-        Rejection::UnknownRedemption,
-        "unknown request",
-    )?;
+    s.confirm_redemption(ctx.answer(RedemptionId(987_654_321), &c))
+        .await
+        .rejects(Rejection::UnknownRedemption, "unknown request")?;
     let id = ctx.open(&p, &c, 100, 1_000).await?;
-    rejects(s.confirm_redemption(ctx.answer(id, &stranger)).await, Rejection::NotYourRedemption, "stranger")?;
+    s.confirm_redemption(ctx.answer(id, &stranger)).await.rejects(Rejection::NotYourRedemption, "stranger")?;
     let nobody = AnswerRedemption { customer: CustomerRef::Code(ctx.code()), ..ctx.answer(id, &c) };
-    rejects(s.confirm_redemption(nobody).await, Rejection::UnknownCustomer, "unknown customer")?;
+    s.confirm_redemption(nobody).await.rejects(Rejection::UnknownCustomer, "unknown customer")?;
     // Partner suspended meanwhile: refused, the request stays pending.
     ctx.suspend(&p).await?;
-    rejects(s.confirm_redemption(ctx.answer(id, &c)).await, Rejection::PartnerNotApproved, "suspended")?;
+    s.confirm_redemption(ctx.answer(id, &c)).await.rejects(Rejection::PartnerNotApproved, "suspended")?;
     ctx.approve(&p).await?;
     // Customer blocked meanwhile.
     ctx.block(&c, true).await?;
-    rejects(s.confirm_redemption(ctx.answer(id, &c)).await, Rejection::CustomerBlocked, "blocked")?;
+    s.confirm_redemption(ctx.answer(id, &c)).await.rejects(Rejection::CustomerBlocked, "blocked")?;
     ctx.block(&c, false).await?;
     // Balance spent meanwhile.
     let other = ctx.open(&p, &c, 250, 1_000).await?;
     s.confirm_redemption(ctx.answer(other, &c)).await.or_fail("spend")?;
-    rejects(
-        s.confirm_redemption(ctx.answer(id, &c)).await,
-        Rejection::InsufficientBalance { balance: 50, requested: 100 },
-        "balance spent",
-    )?;
+    s.confirm_redemption(ctx.answer(id, &c))
+        .await
+        .rejects(Rejection::InsufficientBalance { balance: 50, requested: 100 }, "balance spent")?;
     s.adjust_balance(ctx.adjust_req(&c, 50, "refill")).await.or_fail("refill")?;
     let v = s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("confirm once affordable")?;
     ensure_eq!(v.customer.balance, 0, "balance");
@@ -1026,12 +986,10 @@ async fn confirm_redemption_rejections(ctx: &Ctx<'_>) -> CheckResult {
     s.confirm_redemption(at).await.or_fail("confirm at expires_at")?;
     let late = ctx.open(&p, &stranger, 10, 100).await?;
     let after = AnswerRedemption { now: T0.plus(rules::REDEMPTION_TTL_SECS + 1), ..ctx.answer(late, &stranger) };
-    rejects(s.confirm_redemption(after.clone()).await, Rejection::RedemptionExpired, "after expires_at")?;
-    rejects(
-        s.confirm_redemption(ctx.answer(late, &stranger)).await,
-        Rejection::RedemptionClosed { status: RedemptionStatus::Expired },
-        "confirm an expired request",
-    )?;
+    s.confirm_redemption(after.clone()).await.rejects(Rejection::RedemptionExpired, "after expires_at")?;
+    s.confirm_redemption(ctx.answer(late, &stranger))
+        .await
+        .rejects(Rejection::RedemptionClosed { status: RedemptionStatus::Expired }, "confirm an expired request")?;
     ensure_eq!(ctx.balance(stranger.id).await?, 290, "stranger balance");
     Ok(())
 }
@@ -1042,12 +1000,10 @@ async fn decline_redemption(ctx: &Ctx<'_>) -> CheckResult {
     let stranger = ctx.customer(0).await?;
     let p = ctx.partner(PartnerTerms::default()).await?;
     let id = ctx.open(&p, &c, 100, 1_000).await?;
-    rejects(s.decline_redemption(ctx.answer(id, &stranger)).await, Rejection::NotYourRedemption, "stranger")?;
-    rejects(
-        s.decline_redemption(ctx.answer(RedemptionId(987_654_321), &c)).await,
-        Rejection::UnknownRedemption,
-        "unknown request",
-    )?;
+    s.decline_redemption(ctx.answer(id, &stranger)).await.rejects(Rejection::NotYourRedemption, "stranger")?;
+    s.decline_redemption(ctx.answer(RedemptionId(987_654_321), &c))
+        .await
+        .rejects(Rejection::UnknownRedemption, "unknown request")?;
     let v = s.decline_redemption(ctx.answer(id, &c)).await.or_fail("decline")?;
     ensure!(!v.replayed, "replayed");
     ensure_eq!(v.request.status, RedemptionStatus::Declined, "status");
@@ -1055,19 +1011,15 @@ async fn decline_redemption(ctx: &Ctx<'_>) -> CheckResult {
     let again = s.decline_redemption(ctx.answer(id, &c)).await.or_fail("decline again")?;
     ensure!(again.replayed, "second decline is a replay");
     ensure_eq!(again.request, v.request, "replayed request");
-    rejects(
-        s.confirm_redemption(ctx.answer(id, &c)).await,
-        Rejection::RedemptionClosed { status: RedemptionStatus::Declined },
-        "confirm after decline",
-    )?;
+    s.confirm_redemption(ctx.answer(id, &c))
+        .await
+        .rejects(Rejection::RedemptionClosed { status: RedemptionStatus::Declined }, "confirm after decline")?;
     let late = ctx.open(&p, &c, 100, 1_000).await?;
     let after = AnswerRedemption { now: T0.plus(rules::REDEMPTION_TTL_SECS + 1), ..ctx.answer(late, &c) };
-    rejects(s.decline_redemption(after).await, Rejection::RedemptionExpired, "decline after expires_at")?;
-    rejects(
-        s.decline_redemption(ctx.answer(late, &c)).await,
-        Rejection::RedemptionClosed { status: RedemptionStatus::Expired },
-        "decline an expired request",
-    )?;
+    s.decline_redemption(after).await.rejects(Rejection::RedemptionExpired, "decline after expires_at")?;
+    s.decline_redemption(ctx.answer(late, &c))
+        .await
+        .rejects(Rejection::RedemptionClosed { status: RedemptionStatus::Expired }, "decline an expired request")?;
     ensure_eq!(ctx.balance(c.id).await?, 300, "balance");
     Ok(())
 }
@@ -1094,11 +1046,9 @@ async fn expire_redemptions(ctx: &Ctx<'_>) -> CheckResult {
     ensure_eq!(got, ids[..2].to_vec(), "expired requests");
     ensure!(first.iter().all(|r| r.status == RedemptionStatus::Expired), "returned with status expired");
     ensure!(s.expire_redemptions(T0.plus(201)).await.or_fail("again")?.is_empty(), "expired twice");
-    rejects(
-        s.confirm_redemption(ctx.answer(ids[0], &c)).await,
-        Rejection::RedemptionClosed { status: RedemptionStatus::Expired },
-        "confirm a swept request",
-    )?;
+    s.confirm_redemption(ctx.answer(ids[0], &c))
+        .await
+        .rejects(Rejection::RedemptionClosed { status: RedemptionStatus::Expired }, "confirm a swept request")?;
     let v = s.confirm_redemption(ctx.answer(ids[2], &c)).await.or_fail("the third is still pending")?;
     ensure_eq!(v.customer.balance, 980, "balance");
     let later = s.expire_redemptions(T0.plus(100_000)).await.or_fail("much later")?;
@@ -1141,21 +1091,15 @@ async fn reverse_entry_applies(ctx: &Ctx<'_>) -> CheckResult {
     ensure_eq!(again.reversal, r.reversal, "replayed reversal");
     ensure_eq!(again.original, accrual, "replayed original");
     ctx.approve(&p).await?;
-    rejects(
-        s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rv-3")).await,
-        Rejection::AlreadyReversed,
-        "second reversal with a new key",
-    )?;
-    rejects(
-        s.reverse_entry(ctx.reverse_req(debit.id, &p, "rv-1")).await,
-        Rejection::IdempotencyConflict,
-        "key of another reversal",
-    )?;
-    rejects(
-        s.reverse_entry(ctx.reverse_req(r.reversal.id, &p, "rv-4")).await,
-        Rejection::NotReversible,
-        "reversing a reversal",
-    )?;
+    s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rv-3"))
+        .await
+        .rejects(Rejection::AlreadyReversed, "second reversal with a new key")?;
+    s.reverse_entry(ctx.reverse_req(debit.id, &p, "rv-1"))
+        .await
+        .rejects(Rejection::IdempotencyConflict, "key of another reversal")?;
+    s.reverse_entry(ctx.reverse_req(r.reversal.id, &p, "rv-4"))
+        .await
+        .rejects(Rejection::NotReversible, "reversing a reversal")?;
     ensure_eq!(ctx.balance(c.id).await?, 100, "balance after replays");
     Ok(())
 }
@@ -1166,31 +1110,26 @@ async fn reverse_entry_rejections(ctx: &Ctx<'_>) -> CheckResult {
     let p = ctx.partner(PartnerTerms::default()).await?;
     let q = ctx.partner(PartnerTerms::default()).await?;
     let accrual = ctx.credit(&p, &c, 2_000, "rr-credit").await?.entry;
-    rejects(
-        s.reverse_entry(ctx.reverse_req(EntryId(987_654_321), &p, "rr-1")).await,
-        Rejection::UnknownEntry,
-        "unknown entry",
-    )?;
-    rejects(s.reverse_entry(ctx.reverse_req(accrual.id, &q, "rr-2")).await, Rejection::UnknownEntry, "other partner")?;
+    s.reverse_entry(ctx.reverse_req(EntryId(987_654_321), &p, "rr-1"))
+        .await
+        .rejects(Rejection::UnknownEntry, "unknown entry")?;
+    s.reverse_entry(ctx.reverse_req(accrual.id, &q, "rr-2")).await.rejects(Rejection::UnknownEntry, "other partner")?;
     let welcome = ctx.summary(c.id).await?.recent.into_iter().find(|e| e.kind == EntryKind::WelcomeBonus);
     let welcome = welcome.ok_or("no welcome entry")?;
-    rejects(s.reverse_entry(ctx.reverse_req(welcome.id, &p, "rr-3")).await, Rejection::UnknownEntry, "welcome")?;
+    s.reverse_entry(ctx.reverse_req(welcome.id, &p, "rr-3")).await.rejects(Rejection::UnknownEntry, "welcome")?;
     let unknown =
         ReverseEntry { partner: PartnerRef::Id(PartnerId(987_654_321)), ..ctx.reverse_req(accrual.id, &p, "rr-4") };
-    rejects(s.reverse_entry(unknown).await, Rejection::UnknownPartner, "unknown partner")?;
+    s.reverse_entry(unknown).await.rejects(Rejection::UnknownPartner, "unknown partner")?;
     let window = ReverseEntry { not_before: T0.plus(1), ..ctx.reverse_req(accrual.id, &p, "rr-5") };
-    rejects(s.reverse_entry(window).await, Rejection::ReversalWindowClosed, "outside the window")?;
+    s.reverse_entry(window).await.rejects(Rejection::ReversalWindowClosed, "outside the window")?;
     ctx.suspend(&p).await?;
-    rejects(
-        s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rr-6")).await,
-        Rejection::PartnerNotApproved,
-        "suspended partner",
-    )?;
+    s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rr-6"))
+        .await
+        .rejects(Rejection::PartnerNotApproved, "suspended partner")?;
     ctx.approve(&p).await?;
     let id = ctx.open(&p, &c, 100, 1_000).await?;
     s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("spend")?;
-    rejects(
-        s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rr-7")).await,
+    s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rr-7")).await.rejects(
         Rejection::InsufficientBalance { balance: 10, requested: 100 },
         "reversal the customer cannot afford",
     )?;
@@ -1218,22 +1157,18 @@ async fn adjust_balance(ctx: &Ctx<'_>) -> CheckResult {
     ensure_eq!(a.customer.balance, 35, "balance");
     let d = s.adjust_balance(ctx.adjust_req(&c, -35, "adj-2")).await.or_fail("debit adjustment")?;
     ensure_eq!(d.customer.balance, 0, "balance after debit");
-    rejects(
-        s.adjust_balance(ctx.adjust_req(&c, -1, "adj-3")).await,
-        Rejection::InsufficientBalance { balance: 0, requested: 1 },
-        "below zero",
-    )?;
+    s.adjust_balance(ctx.adjust_req(&c, -1, "adj-3"))
+        .await
+        .rejects(Rejection::InsufficientBalance { balance: 0, requested: 1 }, "below zero")?;
     for amount in [0, rules::MAX_ADJUSTMENT + 1, -rules::MAX_ADJUSTMENT - 1, Points::MIN] {
-        rejects(
-            s.adjust_balance(ctx.adjust_req(&c, amount, "adj-4")).await,
-            Rejection::InvalidAmount,
-            &format!("amount {amount}"),
-        )?;
+        s.adjust_balance(ctx.adjust_req(&c, amount, "adj-4"))
+            .await
+            .rejects(Rejection::InvalidAmount, &format!("amount {amount}"))?;
     }
     let max = s.adjust_balance(ctx.adjust_req(&c, rules::MAX_ADJUSTMENT, "adj-5")).await.or_fail("max")?;
     ensure_eq!(max.customer.balance, rules::MAX_ADJUSTMENT, "balance after the largest adjustment");
     let nobody = AdjustBalance { customer: CustomerRef::Code(ctx.code()), ..ctx.adjust_req(&c, 1, "adj-6") };
-    rejects(s.adjust_balance(nobody).await, Rejection::UnknownCustomer, "unknown customer")?;
+    s.adjust_balance(nobody).await.rejects(Rejection::UnknownCustomer, "unknown customer")?;
     // Blocked customers can be adjusted; replays and conflicts.
     ctx.block(&c, true).await?;
     s.adjust_balance(ctx.adjust_req(&c, -rules::MAX_ADJUSTMENT, "adj-7")).await.or_fail("blocked customer")?;
@@ -1241,11 +1176,11 @@ async fn adjust_balance(ctx: &Ctx<'_>) -> CheckResult {
     ensure!(again.replayed, "replay flag");
     ensure_eq!(again.entry, a.entry, "replayed entry");
     ensure_eq!(again.customer.balance, 0, "replay returns the current balance");
-    rejects(s.adjust_balance(ctx.adjust_req(&c, 26, "adj-1")).await, Rejection::IdempotencyConflict, "amount")?;
+    s.adjust_balance(ctx.adjust_req(&c, 26, "adj-1")).await.rejects(Rejection::IdempotencyConflict, "amount")?;
     let reason = AdjustBalance { reason: "other".into(), ..ctx.adjust_req(&c, 25, "adj-1") };
-    rejects(s.adjust_balance(reason).await, Rejection::IdempotencyConflict, "reason")?;
+    s.adjust_balance(reason).await.rejects(Rejection::IdempotencyConflict, "reason")?;
     let other = ctx.customer(0).await?;
-    rejects(s.adjust_balance(ctx.adjust_req(&other, 25, "adj-1")).await, Rejection::IdempotencyConflict, "customer")?;
+    s.adjust_balance(ctx.adjust_req(&other, 25, "adj-1")).await.rejects(Rejection::IdempotencyConflict, "customer")?;
     ensure_eq!(ctx.balance(c.id).await?, 0, "balance");
     Ok(())
 }
@@ -1255,38 +1190,28 @@ async fn idempotency_keys_are_global(ctx: &Ctx<'_>) -> CheckResult {
     let c = ctx.customer(1_000).await?;
     let p = ctx.partner(PartnerTerms::default()).await?;
     let credit = ctx.credit(&p, &c, 1_000, "shared-key").await?;
-    rejects(s.adjust_balance(ctx.adjust_req(&c, 50, "shared-key")).await, Rejection::IdempotencyConflict, "adjust")?;
-    rejects(
-        s.reverse_entry(ctx.reverse_req(credit.entry.id, &p, "shared-key")).await,
-        Rejection::IdempotencyConflict,
-        "reverse",
-    )?;
+    s.adjust_balance(ctx.adjust_req(&c, 50, "shared-key")).await.rejects(Rejection::IdempotencyConflict, "adjust")?;
+    s.reverse_entry(ctx.reverse_req(credit.entry.id, &p, "shared-key"))
+        .await
+        .rejects(Rejection::IdempotencyConflict, "reverse")?;
     s.adjust_balance(ctx.adjust_req(&c, 5, "adjust-key")).await.or_fail("adjust")?;
-    rejects(
-        s.credit_purchase(ctx.credit_req(&p, &c, 1_000, "adjust-key")).await,
-        Rejection::IdempotencyConflict,
-        "credit with an adjustment's key",
-    )?;
+    s.credit_purchase(ctx.credit_req(&p, &c, 1_000, "adjust-key"))
+        .await
+        .rejects(Rejection::IdempotencyConflict, "credit with an adjustment's key")?;
     // Keys the store derives for its own entries are reserved.
     let welcome = welcome_key(c.id);
     let fresh = ctx.customer(0).await?;
     let id = ctx.open(&p, &c, 10, 100).await?;
     for key in [welcome.clone(), referral_key(fresh.id), redemption_key(id), "welcome:x".into()] {
-        rejects(
-            s.credit_purchase(ctx.credit_req(&p, &c, 1_000, &key)).await,
-            Rejection::IdempotencyConflict,
-            &format!("credit with reserved key {key}"),
-        )?;
-        rejects(
-            s.adjust_balance(ctx.adjust_req(&c, 1, &key)).await,
-            Rejection::IdempotencyConflict,
-            &format!("adjust with reserved key {key}"),
-        )?;
-        rejects(
-            s.reverse_entry(ctx.reverse_req(credit.entry.id, &p, &key)).await,
-            Rejection::IdempotencyConflict,
-            &format!("reverse with reserved key {key}"),
-        )?;
+        s.credit_purchase(ctx.credit_req(&p, &c, 1_000, &key))
+            .await
+            .rejects(Rejection::IdempotencyConflict, &format!("credit with reserved key {key}"))?;
+        s.adjust_balance(ctx.adjust_req(&c, 1, &key))
+            .await
+            .rejects(Rejection::IdempotencyConflict, &format!("adjust with reserved key {key}"))?;
+        s.reverse_entry(ctx.reverse_req(credit.entry.id, &p, &key))
+            .await
+            .rejects(Rejection::IdempotencyConflict, &format!("reverse with reserved key {key}"))?;
     }
     let v = s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("confirm")?;
     ensure_eq!(v.entry.map(|e| e.idempotency_key), Some(redemption_key(id)), "debit key");
@@ -1321,13 +1246,13 @@ async fn partner_lifecycle(ctx: &Ctx<'_>) -> CheckResult {
 
     let id = p.id;
     let decide = |d| s.decide_partner(id, d, ADMIN, T0);
-    rejects(decide(Suspend).await, Rejection::InvalidTransition, "suspend an applicant")?;
+    decide(Suspend).await.rejects(Rejection::InvalidTransition, "suspend an applicant")?;
     let r = decide(Reject).await.or_fail("reject")?;
     ensure!(r.changed && r.partner.status == Rejected, "reject: {r:?}");
     let r = decide(Reject).await.or_fail("reject twice")?;
     ensure!(!r.changed && r.partner.status == Rejected, "reject twice: {r:?}");
-    rejects(decide(Approve).await, Rejection::InvalidTransition, "approve a rejected partner")?;
-    rejects(decide(Suspend).await, Rejection::InvalidTransition, "suspend a rejected partner")?;
+    decide(Approve).await.rejects(Rejection::InvalidTransition, "approve a rejected partner")?;
+    decide(Suspend).await.rejects(Rejection::InvalidTransition, "suspend a rejected partner")?;
     // A rejected applicant may apply again.
     let again =
         PartnerApplication { name: "Renamed".into(), category: "bakery".into(), now: T0.plus(50), ..app.clone() };
@@ -1340,21 +1265,19 @@ async fn partner_lifecycle(ctx: &Ctx<'_>) -> CheckResult {
     ensure!(r.changed && r.partner.status == Approved, "approve: {r:?}");
     let r = decide(Approve).await.or_fail("approve twice")?;
     ensure!(!r.changed && r.partner.status == Approved, "approve twice: {r:?}");
-    rejects(decide(Reject).await, Rejection::InvalidTransition, "reject an approved partner")?;
-    rejects(s.apply_partner(app.clone()).await, Rejection::AlreadyPartner, "apply when approved")?;
+    decide(Reject).await.rejects(Rejection::InvalidTransition, "reject an approved partner")?;
+    s.apply_partner(app.clone()).await.rejects(Rejection::AlreadyPartner, "apply when approved")?;
     let r = decide(Suspend).await.or_fail("suspend")?;
     ensure!(r.changed && r.partner.status == Suspended, "suspend: {r:?}");
     let r = decide(Suspend).await.or_fail("suspend twice")?;
     ensure!(!r.changed && r.partner.status == Suspended, "suspend twice: {r:?}");
-    rejects(decide(Reject).await, Rejection::InvalidTransition, "reject a suspended partner")?;
-    rejects(s.apply_partner(app).await, Rejection::AlreadyPartner, "apply when suspended")?;
+    decide(Reject).await.rejects(Rejection::InvalidTransition, "reject a suspended partner")?;
+    s.apply_partner(app).await.rejects(Rejection::AlreadyPartner, "apply when suspended")?;
     let r = decide(Approve).await.or_fail("re-approve")?;
     ensure!(r.changed && r.partner.status == Approved, "re-approve: {r:?}");
-    rejects(
-        s.decide_partner(PartnerId(987_654_321), Approve, ADMIN, T0).await,
-        Rejection::UnknownPartner,
-        "unknown partner",
-    )?;
+    s.decide_partner(PartnerId(987_654_321), Approve, ADMIN, T0)
+        .await
+        .rejects(Rejection::UnknownPartner, "unknown partner")?;
     let stored = s.partner(PartnerRef::Id(id)).await.or_missing("partner")?;
     ensure_eq!(stored, r.partner, "stored partner");
     Ok(())
@@ -1399,11 +1322,9 @@ async fn partner_api_keys(ctx: &Ctx<'_>) -> CheckResult {
     ensure!(s.partner_by_api_key(&k1).await.or_fail("old key")?.is_none(), "old key still works");
     ensure_eq!(s.partner_by_api_key(&k2).await.or_missing("new key")?.id, p.id, "new key");
     ensure_eq!(s.partner_by_api_key(&k3).await.or_missing("q key")?.id, q.id, "other partner's key");
-    rejects(
-        s.set_partner_api_key(PartnerRef::Id(PartnerId(987_654_321)), k1).await,
-        Rejection::UnknownPartner,
-        "unknown partner",
-    )?;
+    s.set_partner_api_key(PartnerRef::Id(PartnerId(987_654_321)), k1)
+        .await
+        .rejects(Rejection::UnknownPartner, "unknown partner")?;
     Ok(())
 }
 
@@ -1448,11 +1369,9 @@ async fn partner_and_program_stats(ctx: &Ctx<'_>) -> CheckResult {
     ensure_eq!(stats.today, today, "partner stats today");
     let week_stats = PeriodStats { customers: 3, purchases: 2, issued: 300, redeemed: 30 };
     ensure_eq!(stats.week, week_stats, "partner stats for the week");
-    rejects(
-        s.partner_stats(PartnerRef::Id(PartnerId(987_654_321)), DAY0, week).await,
-        Rejection::UnknownPartner,
-        "unknown partner",
-    )?;
+    s.partner_stats(PartnerRef::Id(PartnerId(987_654_321)), DAY0, week)
+        .await
+        .rejects(Rejection::UnknownPartner, "unknown partner")?;
 
     let program = s.program_stats(DAY0).await.or_fail("program stats")?;
     ensure_eq!(program.customers, 3, "customers");
@@ -1535,7 +1454,7 @@ async fn broadcast_to_customers(ctx: &Ctx<'_>) -> CheckResult {
     let again = s.create_broadcast(broadcast(Audience::Customers, "b-1")).await.or_fail("replay")?;
     ensure_eq!(again, job, "replayed job");
     let conflict = NewBroadcast { text: "Other".into(), ..broadcast(Audience::Customers, "b-1") };
-    rejects(s.create_broadcast(conflict).await, Rejection::IdempotencyConflict, "same key, other text")?;
+    s.create_broadcast(conflict).await.rejects(Rejection::IdempotencyConflict, "same key, other text")?;
     let pending = s.pending_broadcasts().await.or_fail("pending")?;
     ensure_eq!(pending.iter().map(|j| j.id).collect::<Vec<_>>(), vec![job.id], "pending jobs");
 

@@ -115,116 +115,54 @@ impl<S: Storage> FaultyStore<S> {
     }
 }
 
-#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
-#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
-impl<S: Storage> Storage for FaultyStore<S> {
-    async fn register_customer(&self, req: NewCustomer) -> StoreResult<Registration> {
-        self.run("register_customer", self.inner.register_customer(req)).await
-    }
-    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
-        self.run("customer_summary", self.inner.customer_summary(who, recent)).await
-    }
-    async fn customer_entries(
-        &self,
-        customer: CustomerId,
-        limit: u32,
-        before: Option<EntryId>,
-    ) -> StoreResult<Vec<LedgerEntry>> {
-        self.run("customer_entries", self.inner.customer_entries(customer, limit, before)).await
-    }
-    async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
-        self.run("set_language", self.inner.set_language(who, language)).await
-    }
-    async fn set_blocked(
-        &self,
-        who: CustomerRef,
-        blocked: bool,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Customer> {
-        self.run("set_blocked", self.inner.set_blocked(who, blocked, admin, now)).await
-    }
-    async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
-        self.run("credit_purchase", self.inner.credit_purchase(req)).await
-    }
-    async fn open_redemption(&self, req: OpenRedemption) -> StoreResult<RedemptionView> {
-        self.run("open_redemption", self.inner.open_redemption(req)).await
-    }
-    async fn confirm_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.run("confirm_redemption", self.inner.confirm_redemption(req)).await
-    }
-    async fn decline_redemption(&self, req: AnswerRedemption) -> StoreResult<RedemptionView> {
-        self.run("decline_redemption", self.inner.decline_redemption(req)).await
-    }
-    async fn expire_redemptions(&self, now: Timestamp) -> StoreResult<Vec<RedemptionRequest>> {
-        self.run("expire_redemptions", self.inner.expire_redemptions(now)).await
-    }
-    async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
-        self.run("reverse_entry", self.inner.reverse_entry(req)).await
-    }
-    async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
-        self.run("adjust_balance", self.inner.adjust_balance(req)).await
-    }
-    async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied> {
-        self.run("apply_partner", self.inner.apply_partner(req)).await
-    }
-    async fn decide_partner(
-        &self,
-        partner: PartnerId,
-        decision: PartnerDecision,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Decided> {
-        self.run("decide_partner", self.inner.decide_partner(partner, decision, admin, now)).await
-    }
-    async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
-        self.run("partner", self.inner.partner(who)).await
-    }
-    async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
-        self.run("list_partners", self.inner.list_partners(status)).await
-    }
-    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
-        self.run("set_partner_api_key", self.inner.set_partner_api_key(who, key_sha256_hex)).await
-    }
-    async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>> {
-        self.run("partner_by_api_key", self.inner.partner_by_api_key(key_sha256_hex)).await
-    }
-    async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
-        self.run("partner_stats", self.inner.partner_stats(who, today, week)).await
-    }
-    async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats> {
-        self.run("program_stats", self.inner.program_stats(today)).await
-    }
-    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
-        let claimed = self.run("claim_update", self.inner.claim_update(bot, update_id, now)).await?;
-        lock(&self.claims).push(claimed);
-        Ok(claimed)
-    }
-    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
-        self.run("release_update", self.inner.release_update(bot, update_id)).await
-    }
-    async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64> {
-        self.run("prune_update_claims", self.inner.prune_update_claims(before)).await
-    }
-    async fn consume_quota(
-        &self,
-        kind: QuotaKind,
-        user: TelegramUserId,
-        day: Timestamp,
-        limit: u32,
-    ) -> StoreResult<bool> {
-        self.run("consume_quota", self.inner.consume_quota(kind, user, day, limit)).await
-    }
-    async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
-        self.run("create_broadcast", self.inner.create_broadcast(req)).await
-    }
-    async fn claim_broadcast_batch(&self, job: BroadcastId, limit: u32) -> StoreResult<BroadcastBatch> {
-        self.run("claim_broadcast_batch", self.inner.claim_broadcast_batch(job, limit)).await
-    }
-    async fn record_broadcast(&self, job: BroadcastId, sent: u32, failed: u32) -> StoreResult<BroadcastJob> {
-        self.run("record_broadcast", self.inner.record_broadcast(job, sent, failed)).await
-    }
-    async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
-        self.run("pending_broadcasts", self.inner.pending_broadcasts()).await
-    }
+/// The `Storage` impl of [`FaultyStore`]: each listed method goes to the
+/// wrapped store through `FaultyStore::run`; `claim_update` also records
+/// what it returned.
+macro_rules! faulty_storage {
+    ($($method:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+        #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+        #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+        impl<S: Storage> Storage for FaultyStore<S> {
+            $(
+                async fn $method(&self, $($arg: $ty),*) -> StoreResult<$out> {
+                    self.run(stringify!($method), self.inner.$method($($arg),*)).await
+                }
+            )*
+            async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
+                let claimed = self.run("claim_update", self.inner.claim_update(bot, update_id, now)).await?;
+                lock(&self.claims).push(claimed);
+                Ok(claimed)
+            }
+        }
+    };
+}
+
+faulty_storage! {
+    register_customer(req: NewCustomer) -> Registration;
+    customer_summary(who: CustomerRef, recent: u32) -> Option<CustomerSummary>;
+    customer_entries(customer: CustomerId, limit: u32, before: Option<EntryId>) -> Vec<LedgerEntry>;
+    set_language(who: CustomerRef, language: Language) -> Customer;
+    set_blocked(who: CustomerRef, blocked: bool, admin: TelegramUserId, now: Timestamp) -> Customer;
+    credit_purchase(req: CreditPurchase) -> Credited;
+    open_redemption(req: OpenRedemption) -> RedemptionView;
+    confirm_redemption(req: AnswerRedemption) -> RedemptionView;
+    decline_redemption(req: AnswerRedemption) -> RedemptionView;
+    expire_redemptions(now: Timestamp) -> Vec<RedemptionRequest>;
+    reverse_entry(req: ReverseEntry) -> Reversed;
+    adjust_balance(req: AdjustBalance) -> Adjusted;
+    apply_partner(req: PartnerApplication) -> Applied;
+    decide_partner(partner: PartnerId, decision: PartnerDecision, admin: TelegramUserId, now: Timestamp) -> Decided;
+    partner(who: PartnerRef) -> Option<Partner>;
+    list_partners(status: Option<PartnerStatus>) -> Vec<Partner>;
+    set_partner_api_key(who: PartnerRef, key_sha256_hex: String) -> Partner;
+    partner_by_api_key(key_sha256_hex: &str) -> Option<Partner>;
+    partner_stats(who: PartnerRef, today: Timestamp, week: Timestamp) -> PartnerStats;
+    program_stats(today: Timestamp) -> ProgramStats;
+    release_update(bot: BotKind, update_id: i64) -> ();
+    prune_update_claims(before: Timestamp) -> u64;
+    consume_quota(kind: QuotaKind, user: TelegramUserId, day: Timestamp, limit: u32) -> bool;
+    create_broadcast(req: NewBroadcast) -> BroadcastJob;
+    claim_broadcast_batch(job: BroadcastId, limit: u32) -> BroadcastBatch;
+    record_broadcast(job: BroadcastId, sent: u32, failed: u32) -> BroadcastJob;
+    pending_broadcasts() -> Vec<BroadcastJob>;
 }

@@ -64,12 +64,8 @@ pub async fn check_fold_claim(store: Arc<dyn Storage>) -> Result<(), String> {
     // A refused first call claims.
     let refused = view(&store, 2)?;
     let adjust = AdjustBalance {
-        customer: CustomerRef::Telegram(TelegramUserId(999)),
-        amount: 5,
-        reason: "test".into(),
-        admin: TelegramUserId(42),
-        idempotency_key: "fold-adjust".into(),
         now: NOW,
+        ..crate::requests::adjust_req(CustomerRef::Telegram(TelegramUserId(999)), 5, "test", "fold-adjust")
     };
     match refused.storage.adjust_balance(adjust).await {
         Err(StoreError::Rejected(Rejection::UnknownCustomer)) => {}

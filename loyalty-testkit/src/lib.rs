@@ -5,7 +5,10 @@ pub mod fakes;
 mod faults;
 pub mod folding;
 mod inspect;
+pub mod requests;
 pub mod scenario;
+#[cfg(all(feature = "services", not(target_arch = "wasm32")))]
+pub mod services;
 
 pub use fakes::*;
 pub use faults::FaultyStore;

@@ -61,28 +61,23 @@ impl Migration {
     }
 }
 
+/// The migration in `migrations/<version>_<name>.sql`.
+macro_rules! migration {
+    ($version:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../../migrations/", $version, "_", $name, ".sql")),
+        }
+    };
+}
+
 /// The migrations in `supabase/migrations/`, in order.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: "20261126090000",
-        name: "loyalty_schema",
-        sql: include_str!("../../migrations/20261126090000_loyalty_schema.sql"),
-    },
-    Migration {
-        version: "20261126090100",
-        name: "loyalty_functions",
-        sql: include_str!("../../migrations/20261126090100_loyalty_functions.sql"),
-    },
-    Migration {
-        version: "20261126090200",
-        name: "loyalty_prune_update_claims",
-        sql: include_str!("../../migrations/20261126090200_loyalty_prune_update_claims.sql"),
-    },
-    Migration {
-        version: "20261126090300",
-        name: "loyalty_call_claimed",
-        sql: include_str!("../../migrations/20261126090300_loyalty_call_claimed.sql"),
-    },
+    migration!("20261126090000", "loyalty_schema"),
+    migration!("20261126090100", "loyalty_functions"),
+    migration!("20261126090200", "loyalty_prune_update_claims"),
+    migration!("20261126090300", "loyalty_call_claimed"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

@@ -1,4 +1,6 @@
-//! What the SQLite tests share.
+//! What the tests on SQLite files share (each test crate uses part of it).
+
+#![allow(dead_code)]
 
 use loyalty_native::store::sqlite::SqliteStore;
 use std::path::PathBuf;

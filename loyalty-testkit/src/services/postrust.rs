@@ -5,9 +5,9 @@
 //! the role, minted here.
 
 use super::postgres::url_for_user;
-use crate::store::postgrest::PostgrestStore;
 use hmac::{Hmac, Mac};
 use loyalty_core::Secret;
+use loyalty_native::store::postgrest::PostgrestStore;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -4,7 +4,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`, trust authentication).
 
 use super::postrust::{AUTHENTICATOR, Postrust};
-use crate::store::postgres::{MIGRATIONS, migrate};
+use loyalty_native::store::postgres::{MIGRATIONS, migrate};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::OnceCell;

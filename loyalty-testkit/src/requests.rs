@@ -1,0 +1,189 @@
+//! Storage requests for store tests: the people and requests most tests
+//! start from, all at [`T0`], and [`every_use_case`], which calls each method
+//! of the `Storage` port once so a test can count what each costs a backend.
+
+use loyalty_core::domain::*;
+use loyalty_core::ports::*;
+
+/// 10:00 UTC on the day the tests happen on.
+pub const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
+/// The admin who approves partners and adjusts balances.
+pub const ADMIN: TelegramUserId = TelegramUserId(42);
+
+/// Registers the customer with Telegram id `tg` and `welcome` points.
+///
+/// # Panics
+/// If the store refuses.
+pub async fn customer(s: &dyn Storage, tg: i64, welcome: Points) -> Customer {
+    let code = CustomerCode::from_random([0x11, (tg >> 24) as u8, (tg >> 16) as u8, (tg >> 8) as u8, tg as u8]);
+    s.register_customer(NewCustomer {
+        telegram_id: TelegramUserId(tg),
+        code,
+        first_name: format!("c{tg}"),
+        username: None,
+        language: Language::En,
+        referrer: None,
+        welcome_bonus: welcome,
+        referral_bonus: 0,
+        now: T0,
+    })
+    .await
+    .expect("register")
+    .customer
+}
+
+/// The application of a café with Telegram id `tg`.
+pub fn application(tg: i64, terms: PartnerTerms) -> PartnerApplication {
+    PartnerApplication {
+        telegram_id: TelegramUserId(tg),
+        name: "Cafe".into(),
+        category: "cafe".into(),
+        terms,
+        language: Language::En,
+        now: T0,
+    }
+}
+
+/// A partner with Telegram id `tg` that applied and was approved by [`ADMIN`].
+///
+/// # Panics
+/// If the store refuses.
+pub async fn partner(s: &dyn Storage, tg: i64, terms: PartnerTerms) -> Partner {
+    let applied = s.apply_partner(application(tg, terms)).await.expect("apply");
+    s.decide_partner(applied.partner.id, PartnerDecision::Approve, ADMIN, T0).await.expect("approve").partner
+}
+
+/// `p` credits a purchase of `purchase` to `c` (named by its code).
+pub fn credit_req(p: &Partner, c: &Customer, purchase: Points, key: &str) -> CreditPurchase {
+    let (partner, customer, idempotency_key) = (PartnerRef::Id(p.id), CustomerRef::Code(c.code.clone()), key.into());
+    CreditPurchase { partner, customer, purchase, idempotency_key, day_start: T0.day_start(), now: T0 }
+}
+
+/// `p` asks `c` to redeem `points` on a purchase of ten times as much, for ten minutes.
+pub fn open_req(p: &Partner, c: &Customer, points: Points, key: &str) -> OpenRedemption {
+    OpenRedemption {
+        partner: PartnerRef::Id(p.id),
+        customer: CustomerRef::Id(c.id),
+        points,
+        purchase: points * 10,
+        idempotency_key: key.into(),
+        now: T0,
+        expires_at: T0.plus(600),
+    }
+}
+
+/// `c` answers the redemption request `id` a minute after [`T0`].
+pub fn answer(id: RedemptionId, c: &Customer) -> AnswerRedemption {
+    AnswerRedemption { id, customer: CustomerRef::Id(c.id), now: T0.plus(60) }
+}
+
+/// [`ADMIN`] adds `amount` points to the balance of `customer`.
+pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str) -> AdjustBalance {
+    AdjustBalance { customer, amount, reason: reason.into(), admin: ADMIN, idempotency_key: key.into(), now: T0 }
+}
+
+/// How many calls [`every_use_case`] measures: every `Storage` method once,
+/// plus two calls the store refuses.
+pub const USE_CASES: usize = 29;
+
+/// Calls every method of the `Storage` port once on a fresh store, then two
+/// calls it refuses (a credit of nothing and a confirmation after expiry).
+/// Each measured call runs between `before()` and `after(name)`, `name`
+/// being the method's name; a few set-up calls run outside them.
+///
+/// # Errors
+/// When a refused call was not refused as it should be.
+///
+/// # Panics
+/// When a call that should succeed fails.
+pub async fn every_use_case(
+    s: &dyn Storage,
+    mut before: impl FnMut(),
+    mut after: impl FnMut(&'static str),
+) -> Result<(), String> {
+    macro_rules! once {
+        ($name:literal, $call:expr) => {{
+            before();
+            let out = $call.await;
+            after($name);
+            out
+        }};
+    }
+    let c = once!(
+        "register_customer",
+        s.register_customer(NewCustomer {
+            telegram_id: TelegramUserId(1),
+            code: CustomerCode::from_random([1, 2, 3, 4, 5]),
+            first_name: "A".into(),
+            username: None,
+            language: Language::En,
+            referrer: None,
+            welcome_bonus: 1_000,
+            referral_bonus: 0,
+            now: T0,
+        })
+    )
+    .expect("register")
+    .customer;
+    let applied = once!("apply_partner", s.apply_partner(application(2, PartnerTerms::default()))).expect("apply");
+    let p = once!("decide_partner", s.decide_partner(applied.partner.id, PartnerDecision::Approve, ADMIN, T0))
+        .expect("approve")
+        .partner;
+    once!("customer_summary", s.customer_summary(CustomerRef::Id(c.id), 5)).expect("summary");
+    once!("customer_entries", s.customer_entries(c.id, 5, None)).expect("entries");
+    once!("set_language", s.set_language(CustomerRef::Id(c.id), Language::Ru)).expect("language");
+    once!("set_blocked", s.set_blocked(CustomerRef::Id(c.id), false, ADMIN, T0)).expect("blocked");
+    let credited = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 1_000, "k1"))).expect("credit");
+    let opened = once!("open_redemption", s.open_redemption(open_req(&p, &c, 10, "o1"))).expect("open");
+    once!("confirm_redemption", s.confirm_redemption(answer(opened.request.id, &c))).expect("confirm");
+    let other = s.open_redemption(open_req(&p, &c, 10, "o2")).await.expect("open");
+    once!("decline_redemption", s.decline_redemption(answer(other.request.id, &c))).expect("decline");
+    once!("expire_redemptions", s.expire_redemptions(T0)).expect("expire");
+    let reverse = ReverseEntry {
+        entry: credited.entry.id,
+        partner: PartnerRef::Id(p.id),
+        idempotency_key: "r1".into(),
+        not_before: T0.plus(-86_400),
+        now: T0,
+    };
+    once!("reverse_entry", s.reverse_entry(reverse)).expect("reverse");
+    once!("adjust_balance", s.adjust_balance(adjust_req(CustomerRef::Id(c.id), 5, "x", "a1"))).expect("adjust");
+    once!("partner", s.partner(PartnerRef::Id(p.id))).expect("partner");
+    once!("list_partners", s.list_partners(None)).expect("list");
+    let hash = rules::hash_api_key("k");
+    once!("set_partner_api_key", s.set_partner_api_key(PartnerRef::Id(p.id), hash.clone())).expect("set key");
+    once!("partner_by_api_key", s.partner_by_api_key(&hash)).expect("by key");
+    once!("partner_stats", s.partner_stats(PartnerRef::Id(p.id), T0.day_start(), T0.day_start())).expect("stats");
+    once!("program_stats", s.program_stats(T0.day_start())).expect("program stats");
+    once!("claim_update", s.claim_update(BotKind::Client, 1, T0)).expect("claim");
+    once!("release_update", s.release_update(BotKind::Client, 1)).expect("release");
+    once!("consume_quota", s.consume_quota(QuotaKind::Assistant, TelegramUserId(1), T0.day_start(), 3)).expect("quota");
+    let job = once!(
+        "create_broadcast",
+        s.create_broadcast(NewBroadcast {
+            audience: Audience::Customers,
+            text: "hi".into(),
+            admin_chat: 1,
+            idempotency_key: "b1".into(),
+            now: T0,
+        })
+    )
+    .expect("broadcast");
+    once!("claim_broadcast_batch", s.claim_broadcast_batch(job.id, 10)).expect("batch");
+    once!("record_broadcast", s.record_broadcast(job.id, 1, 0)).expect("record");
+    once!("pending_broadcasts", s.pending_broadcasts()).expect("pending");
+    // Refusals count too, raised or returned.
+    let refused = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
+    let late = s.open_redemption(open_req(&p, &c, 10, "o3")).await.expect("open");
+    let expired = once!(
+        "confirm_redemption",
+        s.confirm_redemption(AnswerRedemption { now: T0.plus(10_000), ..answer(late.request.id, &c) })
+    );
+    if !matches!(refused, Err(StoreError::Rejected(Rejection::InvalidAmount))) {
+        return Err(format!("a credit of nothing: {refused:?}"));
+    }
+    if !matches!(expired, Err(StoreError::Rejected(Rejection::RedemptionExpired))) {
+        return Err(format!("a confirmation after expiry: {expired:?}"));
+    }
+    Ok(())
+}
