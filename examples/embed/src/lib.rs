@@ -67,15 +67,10 @@ impl<B: RpcBackend> RpcBackend for LoggingStore<B> {
         result
     }
 
-    async fn call_function_claimed(
-        &self,
-        claim: &UpdateClaim,
-        function: &'static str,
-        request: String,
-    ) -> StoreResult<Value> {
+    async fn call_function_claimed(&self, claim: &UpdateClaim, func: &'static str, req: String) -> StoreResult<Value> {
         let started = Instant::now();
-        let result = self.inner.call_function_claimed(claim, function, request).await;
-        self.log(function, true, started, &result);
+        let result = self.inner.call_function_claimed(claim, func, req).await;
+        self.log(func, true, started, &result);
         result
     }
 }

@@ -1,8 +1,8 @@
 //! The embedding example over loopback HTTP: the team's command and event
 //! hook next to the built-in bots, on SQLite, through the logging store.
 
-use loyalty_core::domain::{BotKind, Language, PartnerTerms, TelegramUserId};
-use loyalty_core::ports::{CustomerRef, PartnerApplication, PartnerDecision};
+use loyalty_core::domain::{BotKind, PartnerTerms, TelegramUserId};
+use loyalty_core::ports::CustomerRef;
 use loyalty_core::telegram::build::{TgUser, text_json};
 use loyalty_core::webhook::{SECRET_TOKEN_HEADER, webhook_secret};
 use loyalty_embed_example::{LoggingStore, Milestones, engine};
@@ -94,24 +94,13 @@ async fn the_teams_command_and_milestone_sit_next_to_the_built_in_bots() {
     assert_eq!(stranger["chat_id"], 300, "{stranger}");
 
     // An approved partner credits a purchase that takes Anna past 1 000 points.
-    let store = &rig.env.storage;
-    let now = rig.env.engine.now();
-    let application = PartnerApplication {
-        telegram_id: TelegramUserId(201),
-        name: "Pho 24".into(),
-        category: "Cafe".into(),
-        terms: PartnerTerms::default(),
-        language: Language::En,
-        now,
-    };
-    let partner = store.apply_partner(application).await.unwrap().partner;
-    store.decide_partner(partner.id, PartnerDecision::Approve, TelegramUserId(900), now).await.unwrap();
+    loyalty_testkit::requests::partner(rig.env.storage.as_ref(), 201, PartnerTerms::default()).await;
     let linh = TgUser::new(201, "Linh");
     let credited = rig.post(BotKind::Partner, text_json(5, &linh, &format!("/credit {code} 20000"))).await;
     assert_eq!(credited["chat_id"], 201, "{credited}");
     let to_anna = rig.sent_to(101).await;
-    assert!(to_anna.iter().any(|t| t.contains("+1") && t.contains("Pho 24")), "the built-in notice: {to_anna:?}");
-    assert_eq!(to_anna.last().map(String::as_str), Some("🏆 1000 points! Thank you for shopping at Pho 24."));
+    assert!(to_anna.iter().any(|t| t.contains("+1") && t.contains("Cafe")), "the built-in notice: {to_anna:?}");
+    assert_eq!(to_anna.last().map(String::as_str), Some("🏆 1000 points! Thank you for shopping at Cafe."));
 
     // A smaller credit crosses no milestone.
     rig.post(BotKind::Partner, text_json(6, &linh, &format!("/credit {code} 200"))).await;

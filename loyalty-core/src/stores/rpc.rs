@@ -26,7 +26,7 @@ pub trait RpcBackend: MaybeSend + MaybeSync {
     /// failures as [`StoreError::Unavailable`], the rest as [`StoreError::Backend`].
     async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value>;
 
-    /// Claims the update `claim` and calls `loyalty.<function>` in one
+    /// Claims the update `claim` and calls `loyalty.<func>` with `req` in one
     /// transaction and one round trip ([`Storage::fold_claim`]): an update
     /// claimed before gives [`StoreError::DuplicateUpdate`] with nothing
     /// applied; a rejection keeps the claim.
@@ -35,14 +35,9 @@ pub trait RpcBackend: MaybeSend + MaybeSync {
     /// `loyalty.call_claimed` (migration `20261126090300`) through
     /// [`RpcBackend::call_function`], so any backend that can call the
     /// functions gets it; D1 composes its own batch instead.
-    async fn call_function_claimed(
-        &self,
-        claim: &UpdateClaim,
-        function: &'static str,
-        request: String,
-    ) -> StoreResult<Value> {
-        let claim = encode_claim(function, claim)?;
-        let body = format!(r#"{{"claim":{claim},"function":"{function}","req":{request}}}"#);
+    async fn call_function_claimed(&self, claim: &UpdateClaim, func: &'static str, req: String) -> StoreResult<Value> {
+        let claim = encode_claim(func, claim)?;
+        let body = format!(r#"{{"claim":{claim},"function":"{func}","req":{req}}}"#);
         let answer = self.call_function("call_claimed", body).await?;
         if is_duplicate_answer(&answer) {
             return Err(StoreError::DuplicateUpdate);

@@ -496,14 +496,9 @@ impl RpcBackend for SqliteStore {
         self.call(function, d1::batch(function)?, request, String::new()).await
     }
 
-    async fn call_function_claimed(
-        &self,
-        claim: &UpdateClaim,
-        function: &'static str,
-        request: String,
-    ) -> StoreResult<Value> {
-        let claim = rpc::encode_claim(function, claim)?;
-        self.call(function, d1::claimed_batch(function)?, request, claim).await
+    async fn call_function_claimed(&self, claim: &UpdateClaim, func: &'static str, req: String) -> StoreResult<Value> {
+        let claim = rpc::encode_claim(func, claim)?;
+        self.call(func, d1::claimed_batch(func)?, req, claim).await
     }
 }
 
