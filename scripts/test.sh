@@ -131,6 +131,15 @@ check_core_io_free() {
     echo "loyalty-core: $(wc -l <<<"$tree") crates, none of them an HTTP client or an async runtime"
 }
 
+# One spelling of the async-trait Send split (docs/ARCHITECTURE.md): the cfg_attr pair, in every crate.
+check_one_send_split() {
+    local bad
+    bad=$(grep -rnE --include='*.rs' '#\[(async_trait::)?async_trait(\(\?Send\))?\]' \
+        loyalty-core loyalty-native loyalty-edge loyalty-testkit examples benches | grep -vE '^[^:]+:[0-9]+:\s*//' || true)
+    [[ -z $bad ]] || die "write #[cfg_attr(not(target_arch = \"wasm32\"), async_trait)] and its ?Send twin, not:
+$bad"
+}
+
 step 2 "cargo clippy (workspace, all features; loyalty-native storage features); rustdoc -D warnings; I/O-free core; cargo deny"
 run cargo clippy --workspace --all-targets --all-features -- -D warnings
 # loyalty-native's storage backends are features (sqlite by default, postgres, postgrest).
@@ -138,6 +147,7 @@ run cargo clippy -p loyalty-native --all-targets -- -D warnings
 run cargo clippy -p loyalty-native --all-targets --no-default-features --features postgres -- -D warnings
 RUSTDOCFLAGS=-Dwarnings run cargo doc --workspace --all-features --no-deps --quiet
 check_core_io_free
+check_one_send_split
 run "$REPO_ROOT/scripts/cargo-deny.sh" check bans licenses sources
 # The published crates package (manifests, versions, every file the build includes); packaged together, so
 # each finds the others in a local overlay of the registry. Not verified by a rebuild: the workspace build

@@ -42,7 +42,8 @@ impl FetchAssistant {
     }
 }
 
-#[async_trait(?Send)]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl Assistant for FetchAssistant {
     async fn answer(&self, question: &str, context: &AssistantContext) -> Result<String, AssistantError> {
         let failed = |what: String| AssistantError::Failed(self.key.redact(&what));

@@ -13,7 +13,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WorkerClock;
 
-#[async_trait(?Send)]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl Clock for WorkerClock {
     fn now(&self) -> Timestamp {
         let millis = worker::Date::now().as_millis();

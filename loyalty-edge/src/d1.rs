@@ -104,7 +104,8 @@ impl D1Store {
     }
 }
 
-#[async_trait(?Send)]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl RpcBackend for D1Store {
     async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
         self.call(function, &d1::batch(function)?, &request, "").await

@@ -23,7 +23,8 @@ impl std::fmt::Debug for ConsoleReporter {
     }
 }
 
-#[async_trait(?Send)]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl loyalty_core::ports::ErrorReporter for ConsoleReporter {
     async fn report(&self, report: loyalty_core::ports::ErrorReport) {
         worker::console_error!(

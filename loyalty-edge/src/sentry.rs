@@ -26,7 +26,8 @@ impl FetchSentry {
     }
 }
 
-#[async_trait(?Send)]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl ErrorReporter for FetchSentry {
     async fn report(&self, report: ErrorReport) {
         let body = to_bytes(&self.envelopes.envelope(&report));

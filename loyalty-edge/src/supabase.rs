@@ -49,7 +49,8 @@ impl SupabaseStore {
     }
 }
 
-#[async_trait(?Send)]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl RpcBackend for SupabaseStore {
     async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
         let failed = |what: String| StoreError::Unavailable(self.endpoint.scrub(format!("{function}: {what}")));

@@ -83,7 +83,8 @@ impl FetchTelegram {
     }
 }
 
-#[async_trait(?Send)]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl TelegramApi for FetchTelegram {
     async fn call(&self, call: &BotCall) -> Result<Value, TelegramError> {
         let token = self.token(call.bot).ok_or(TelegramError::NoToken(call.bot.as_str()))?;

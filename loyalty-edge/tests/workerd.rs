@@ -222,7 +222,8 @@ struct D1Bridge {
     http: reqwest::Client,
 }
 
-#[async_trait::async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl RpcBackend for D1Bridge {
     async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
         let res = self

@@ -112,7 +112,8 @@ impl OpenAiAssistant {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl Assistant for OpenAiAssistant {
     async fn answer(&self, question: &str, context: &AssistantContext) -> Result<String, AssistantError> {
         let request = chat::request_body(&self.model, question, context);

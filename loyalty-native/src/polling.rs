@@ -41,14 +41,16 @@ use tokio_util::sync::CancellationToken;
 
 /// Where updates come from: Telegram's `getUpdates`, as implemented by
 /// [`HttpTelegram`] (with [`ALLOWED_UPDATES`]).
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 pub trait UpdateSource: Send + Sync {
     /// Returns the updates of `bot` with `update_id >= offset`, waiting up to
     /// `timeout_secs` for one to arrive.
     async fn fetch_updates(&self, bot: BotKind, offset: i64, timeout_secs: u32) -> Result<UpdateBatch, TelegramError>;
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl UpdateSource for HttpTelegram {
     async fn fetch_updates(&self, bot: BotKind, offset: i64, timeout_secs: u32) -> Result<UpdateBatch, TelegramError> {
         self.get_updates(bot, offset, timeout_secs, ALLOWED_UPDATES).await

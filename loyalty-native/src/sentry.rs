@@ -58,7 +58,8 @@ impl SentryReporter {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl ErrorReporter for SentryReporter {
     async fn report(&self, report: ErrorReport) {
         self.send_envelope(self.inner.envelopes.envelope(&report));

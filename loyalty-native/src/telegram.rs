@@ -240,7 +240,8 @@ impl HttpTelegram {
     }
 }
 
-#[async_trait::async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl TelegramApi for HttpTelegram {
     async fn call(&self, call: &BotCall) -> Result<Value, TelegramError> {
         self.execute(call).await

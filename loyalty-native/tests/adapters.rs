@@ -275,7 +275,8 @@ mod sentry {
 
     struct TestClock(AtomicI64);
 
-    #[async_trait::async_trait]
+    #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+    #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
     impl Clock for TestClock {
         fn now(&self) -> Timestamp {
             Timestamp(self.0.load(Ordering::SeqCst))

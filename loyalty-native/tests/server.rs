@@ -38,7 +38,8 @@ struct TrapClock {
     armed: AtomicBool,
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl Clock for TrapClock {
     fn now(&self) -> Timestamp {
         if self.armed.swap(false, Ordering::SeqCst) {

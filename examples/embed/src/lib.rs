@@ -58,7 +58,8 @@ impl<B> LoggingStore<B> {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl<B: RpcBackend> RpcBackend for LoggingStore<B> {
     async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
         let started = Instant::now();
@@ -100,7 +101,8 @@ impl Milestones {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl Extension for Milestones {
     async fn on_unclaimed(&self, cx: &Context, bot: BotKind, update: &Update) -> Result<Option<Outbox>> {
         let UpdateKind::Message(m) = update.kind() else { return Ok(None) };

@@ -316,7 +316,8 @@ fn pool_error(e: PoolError) -> StoreError {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl RpcBackend for PgStore {
     async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
         self.call(function, request).await

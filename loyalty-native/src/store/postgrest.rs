@@ -98,7 +98,8 @@ impl PostgrestStore {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl RpcBackend for PostgrestStore {
     /// One `POST /rpc/<function>` with `{"req": <request>}` (the functions' one parameter is named `req`).
     async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {

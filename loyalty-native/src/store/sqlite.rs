@@ -490,7 +490,8 @@ impl Inner {
     }
 }
 
-#[async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl RpcBackend for SqliteStore {
     async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
         self.call(function, d1::batch(function)?, request, String::new()).await
