@@ -184,7 +184,7 @@ pub fn document() -> Value {
                         "id": {"type": "integer", "format": "int64"},
                         "code": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{8}$"},
                         "first_name": {"type": "string"},
-                        "language": {"type": "string", "enum": ["ru", "en", "vi"]},
+                        "language": {"type": "string", "enum": crate::domain::Language::ALL.map(crate::domain::Language::code)},
                         "balance": {"type": "integer", "format": "int64", "minimum": 0},
                         "blocked": {"type": "boolean"},
                         "created_at": {"type": "integer", "format": "int64", "description": "Unix seconds."},

@@ -60,7 +60,7 @@ fn sample(lang: Language) -> Vec<String> {
 
 #[test]
 fn every_language_is_translated() {
-    for lang in [Ru, Vi] {
+    for lang in Language::ALL.into_iter().filter(|l| *l != En) {
         for (i, (en, other)) in sample(En).iter().zip(&sample(lang)).enumerate() {
             assert!(!en.is_empty() && !other.is_empty(), "text {i} is empty");
             assert_ne!(en, other, "text {i} is not translated to {}", lang.code());
