@@ -12,13 +12,14 @@
 
 use crate::context::Context;
 use crate::context::Event;
-use crate::domain::{BotKind, CustomerCode, Language, Partner, TelegramUserId};
+use crate::domain::{BotKind, CustomerCode, Language, Partner, PartnerId, PartnerStatus, TelegramUserId};
 use crate::ports::{
-    AdjustBalance, Adjusted, AnswerRedemption, CreditPurchase, Credited, NewCustomer, OpenRedemption, RedemptionView,
-    Registration, Rejection, ReverseEntry, Reversed, StoreError, StoreResult,
+    AdjustBalance, Adjusted, AnswerRedemption, Applied, CreditPurchase, Credited, Decided, NewCustomer, OpenRedemption,
+    PartnerApplication, PartnerDecision, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, StoreError,
+    StoreResult,
 };
 use crate::telegram::{BotCall, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
-use crate::texts::{Esc, Fixed, Pts, Signed};
+use crate::texts::{self, Esc, Fixed, Pts, Signed};
 
 /// A use case's result.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,4 +188,63 @@ pub async fn adjust(cx: &Context, req: AdjustBalance) -> StoreResult<Done<Adjust
         notices.extend(cx.emit(&Event::Adjusted(&a)));
     }
     Ok(Done { outcome: a, notices })
+}
+
+/// The language of the messages the admin chat gets unprompted.
+const ADMIN_LANGUAGE: Language = Language::En;
+
+/// Approve / Reject buttons under an application (`pa:<id>`, `pr:<id>`).
+pub(crate) fn decision_buttons(lang: Language, id: PartnerId) -> ReplyMarkup {
+    ReplyMarkup::Inline(InlineKeyboardMarkup {
+        inline_keyboard: vec![vec![
+            InlineKeyboardButton::callback(lang.say(Fixed::ButtonApprove), format!("pa:{id}")),
+            InlineKeyboardButton::callback(lang.say(Fixed::ButtonReject), format!("pr:{id}")),
+        ]],
+    })
+}
+
+/// A merchant applies to join (or finds their application already made);
+/// a new application goes to the admin chat, when one is configured, with
+/// Approve / Reject buttons. `username` is the applicant's `@username`.
+pub async fn apply_partner(
+    cx: &Context,
+    req: PartnerApplication,
+    username: Option<&str>,
+) -> StoreResult<Done<Applied>> {
+    let applied = cx.storage().apply_partner(req).await?;
+    let mut notices = Vec::new();
+    if applied.created {
+        let p = &applied.partner;
+        if let Some(chat) = cx.config().admin_chat_id {
+            let text = texts::application(ADMIN_LANGUAGE.texts(), p, username);
+            let buttons = Some(decision_buttons(ADMIN_LANGUAGE, p.id));
+            notices.push(BotCall::send_message(BotKind::Admin, chat, text, buttons));
+        }
+        notices.extend(cx.emit(&Event::PartnerApplied(&applied)));
+    }
+    Ok(Done { outcome: applied, notices })
+}
+
+/// An admin approves, rejects or suspends a partner; a change is told to the
+/// partner through the partner bot.
+pub async fn decide_partner(
+    cx: &Context,
+    id: PartnerId,
+    decision: PartnerDecision,
+    admin: TelegramUserId,
+) -> StoreResult<Done<Decided>> {
+    let d = cx.storage().decide_partner(id, decision, admin, cx.now()).await?;
+    let mut notices = Vec::new();
+    if d.changed {
+        let (p, t) = (&d.partner, d.partner.language.texts());
+        let text = match p.status {
+            PartnerStatus::Approved => Some(t.partner_approved(Esc(&p.name))),
+            PartnerStatus::Rejected => Some(t.partner_rejected(Esc(&p.name))),
+            PartnerStatus::Suspended => Some(t.partner_suspended(Esc(&p.name))),
+            PartnerStatus::Applied => None,
+        };
+        notices.extend(text.map(|text| notify(BotKind::Partner, p.telegram_id, text)));
+        notices.extend(cx.emit(&Event::PartnerDecided(&d)));
+    }
+    Ok(Done { outcome: d, notices })
 }

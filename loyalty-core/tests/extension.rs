@@ -67,6 +67,8 @@ impl Extension for Recorder {
             }
             Event::Reversed(r) => ("reversed", vec![r.reversal.amount.to_string()]),
             Event::Adjusted(a) => ("adjusted", vec![a.entry.amount.to_string()]),
+            Event::PartnerApplied(a) => ("partner_applied", vec![a.partner.name.clone()]),
+            Event::PartnerDecided(d) => ("partner_decided", vec![format!("{:?}", d.partner.status)]),
             _ => ("other", vec![]),
         };
         self.events.lock().unwrap().push(format!("{name} {}", extra.join(" ")).trim().to_string());
@@ -192,6 +194,8 @@ async fn every_committed_use_case_is_told_once() {
         recorder.events(),
         [
             format!("signed_up {code}"),
+            "partner_applied Pho 24".into(),
+            "partner_decided Approved".into(),
             "credited 100".into(),
             "credited 50".into(),
             "redemption_opened 30".into(),

@@ -39,7 +39,7 @@ use super::{Context, Outbox};
 use crate::domain::BotKind;
 use crate::error::Result;
 use crate::maybe_send::{MaybeSend, MaybeSync};
-use crate::ports::{Adjusted, Credited, RedemptionView, Registration, Reversed};
+use crate::ports::{Adjusted, Applied, Credited, Decided, RedemptionView, Registration, Reversed};
 use crate::telegram::{BotCall, Update};
 use async_trait::async_trait;
 
@@ -68,6 +68,10 @@ pub enum Event<'a> {
     Reversed(&'a Reversed),
     /// An admin adjusted a customer's balance.
     Adjusted(&'a Adjusted),
+    /// A merchant applied to join.
+    PartnerApplied(&'a Applied),
+    /// An admin approved, rejected or suspended a partner (a change of status).
+    PartnerDecided(&'a Decided),
 }
 
 /// A program's own behaviour next to the built-in bots. Both methods have

@@ -12,20 +12,14 @@
 
 use super::common::settle;
 use crate::context::{Context, Outbox, Task};
-use crate::domain::{Audience, CustomerCode, Language, Partner, PartnerId, PartnerStatus, Points, TelegramUserId};
+use crate::domain::{Audience, CustomerCode, Language, PartnerId, PartnerStatus, Points, TelegramUserId};
 use crate::error::Result;
 use crate::ports::{AdjustBalance, CustomerRef, Decided, NewBroadcast, PartnerDecision};
 use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
-use crate::usecases;
+use crate::usecases::{self, Done};
 
 use crate::domain::BotKind;
-use crate::telegram::{
-    BotCall, CallbackQuery, Command, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyMarkup, Update,
-    UpdateKind, User, escape_html,
-};
-
-/// The language of messages the admin bot sends unprompted.
-const ADMIN_LANGUAGE: Language = Language::En;
+use crate::telegram::{BotCall, CallbackQuery, Command, Message, ReplyMarkup, Update, UpdateKind, User, escape_html};
 
 /// At most this many application cards per `/pending`.
 const MAX_PENDING_SHOWN: usize = 20;
@@ -77,35 +71,6 @@ fn send(chat: i64, text: impl Into<String>, markup: Option<ReplyMarkup>) -> BotC
 
 fn answer(q: &CallbackQuery, text: Option<String>) -> BotCall {
     BotCall::answer_callback(BotKind::Admin, q.id.clone(), text)
-}
-
-/// Approve / Reject buttons for an application.
-fn decision_buttons(lang: Language, id: PartnerId) -> ReplyMarkup {
-    ReplyMarkup::Inline(InlineKeyboardMarkup {
-        inline_keyboard: vec![vec![
-            InlineKeyboardButton::callback(lang.say(Fixed::ButtonApprove), format!("pa:{id}")),
-            InlineKeyboardButton::callback(lang.say(Fixed::ButtonReject), format!("pr:{id}")),
-        ]],
-    })
-}
-
-/// The card of a new application for the admin chat, with Approve / Reject
-/// buttons; `None` when no admin chat is configured.
-pub(crate) fn application_notice(cx: &Context, partner: &Partner, username: Option<&str>) -> Option<BotCall> {
-    let chat = cx.config().admin_chat_id?;
-    let text = texts::application(ADMIN_LANGUAGE.texts(), partner, username);
-    Some(send(chat, text, Some(decision_buttons(ADMIN_LANGUAGE, partner.id))))
-}
-
-/// The message telling a partner about a decision, through the partner bot.
-fn partner_notice(p: &Partner) -> Option<BotCall> {
-    let text = match p.status {
-        PartnerStatus::Approved => p.language.texts().partner_approved(Esc(&p.name)),
-        PartnerStatus::Rejected => p.language.texts().partner_rejected(Esc(&p.name)),
-        PartnerStatus::Suspended => p.language.texts().partner_suspended(Esc(&p.name)),
-        PartnerStatus::Applied => return None,
-    };
-    Some(BotCall::send_message(BotKind::Partner, p.telegram_id.0, text, None))
 }
 
 /// Joins lines into messages of at most about [`CHUNK_CHARS`] characters.
@@ -184,38 +149,39 @@ impl Ctx<'_> {
         let Some((decision, id)) = q.data.as_deref().and_then(parse_callback) else {
             return Ok(Outbox::one(answer(q, None)));
         };
-        let d = match self.decide(id, decision).await? {
-            Ok(d) => d,
+        let Done { outcome: d, notices } = match self.decide(id, decision).await? {
+            Ok(done) => done,
             Err(text) => return Ok(Outbox::one(answer(q, Some(text)))),
         };
         let mut out = Outbox::one(answer(q, Some(self.t().decision_toast(&d.partner, d.changed))));
-        if d.changed {
-            if let Some(m) = &q.message {
-                let text = texts::decided(self.lang.texts(), &d.partner, &self.user.first_name);
-                out.push(BotCall::edit_message_text(BotKind::Admin, m.chat.id, m.message_id, text, None));
-            }
-            out.calls.extend(partner_notice(&d.partner));
+        if d.changed
+            && let Some(m) = &q.message
+        {
+            let text = texts::decided(self.lang.texts(), &d.partner, &self.user.first_name);
+            out.push(BotCall::edit_message_text(BotKind::Admin, m.chat.id, m.message_id, text, None));
         }
+        out.calls.extend(notices);
         Ok(out)
     }
 
-    async fn decide(&self, id: PartnerId, decision: PartnerDecision) -> Result<std::result::Result<Decided, String>> {
+    async fn decide(
+        &self,
+        id: PartnerId,
+        decision: PartnerDecision,
+    ) -> Result<std::result::Result<Done<Decided>, String>> {
         let cx = self.cx;
-        let decided = cx.storage().decide_partner(id, decision, self.admin(), cx.now()).await;
-        settle(cx, self.lang, "bot.admin", decided).await
+        settle(cx, self.lang, "bot.admin", usecases::decide_partner(cx, id, decision, self.admin()).await).await
     }
 
     /// `/approve`, `/reject`, `/suspend` with a partner id.
     async fn decide_command(&self, name: &str, args: &str, decision: PartnerDecision) -> Result<Outbox> {
         let Some(id) = parse_id(args) else { return Ok(self.reply(self.t().usage_partner_id(name))) };
-        let d = match self.decide(PartnerId(id), decision).await? {
-            Ok(d) => d,
+        let Done { outcome: d, notices } = match self.decide(PartnerId(id), decision).await? {
+            Ok(done) => done,
             Err(text) => return Ok(self.reply(text)),
         };
         let mut out = self.reply(self.t().decision_result(&d.partner, d.changed));
-        if d.changed {
-            out.calls.extend(partner_notice(&d.partner));
-        }
+        out.calls.extend(notices);
         Ok(out)
     }
 
@@ -233,7 +199,7 @@ impl Ctx<'_> {
         let mut out = Outbox::default();
         for p in partners.iter().take(MAX_PENDING_SHOWN) {
             let text = texts::application(self.lang.texts(), p, None);
-            out.push(send(self.chat, text, Some(decision_buttons(self.lang, p.id))));
+            out.push(send(self.chat, text, Some(usecases::decision_buttons(self.lang, p.id))));
         }
         if partners.len() > MAX_PENDING_SHOWN {
             out.push(send(self.chat, self.t().more_pending(partners.len() - MAX_PENDING_SHOWN), None));

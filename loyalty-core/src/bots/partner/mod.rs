@@ -313,19 +313,16 @@ impl Ctx<'_> {
             language: self.lang,
             now: cx.now(),
         };
-        let applied = match settle(cx, self.lang, "bot.partner", cx.storage().apply_partner(req).await).await? {
-            Ok(a) => a,
+        let username = self.user.username.as_deref();
+        let done = match settle(cx, self.lang, "bot.partner", usecases::apply_partner(cx, req, username).await).await? {
+            Ok(done) => done,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
-        let p = &applied.partner;
-        if !applied.created {
+        let p = &done.outcome.partner;
+        if !done.outcome.created {
             return Ok(Outbox::one(self.reply(self.t().application_pending(Esc(&p.name)))));
         }
-        let mut out = Outbox::one(self.reply(self.t().application_received(Esc(&p.name), Esc(&p.category))));
-        if let Some(notice) = super::admin::application_notice(cx, p, self.user.username.as_deref()) {
-            out.push(notice);
-        }
-        Ok(out)
+        Ok(self.reply_with(self.t().application_received(Esc(&p.name), Esc(&p.category)), done.notices))
     }
 
     /// `/start c_<code>`: a scanned card.
