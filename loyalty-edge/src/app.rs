@@ -2,11 +2,11 @@
 
 use crate::claims::JsClaimHook;
 use crate::clock::{CryptoRandom, WorkerClock};
-use crate::d1::D1Store;
+use crate::store::d1::D1Store;
 use crate::http::{from_http, json, json_error, to_http};
 use crate::reporter::ConsoleReporter;
 use crate::routing::{Route, Service};
-use crate::supabase::SupabaseStore;
+use crate::store::supabase::SupabaseStore;
 use crate::telegram::FetchTelegram;
 use loyalty_core::api::MAX_API_BODY_BYTES;
 use loyalty_core::jobs::BROADCAST_BATCHES_PER_PASS;
@@ -44,7 +44,7 @@ pub fn config_from_env(env: &Env) -> Result<Config, ConfigError> {
 
 /// The ports of a Worker for `config`: storage on Supabase when
 /// `SUPABASE_URL` is set (with `SUPABASE_KEY`), otherwise on the Worker's D1
-/// binding [`DB`](crate::d1::BINDING) (the zero-setup default); the Bot API over
+/// binding [`DB`](crate::store::d1::BINDING) (the zero-setup default); the Bot API over
 /// `fetch`; the OpenAI assistant when `OPENAI_API_KEY` is set (feature
 /// `openai`, over `fetch`); error reports to the Worker's log and to Sentry
 /// when `SENTRY_DSN` is set (feature `sentry`); the Workers clock and
@@ -61,7 +61,7 @@ pub fn ports(env: &Env, config: &Config) -> Result<Ports, ConfigError> {
     let random: Arc<dyn Randomness> = Arc::new(CryptoRandom);
     let storage: Arc<dyn Storage> = if config.supabase_url.is_some() {
         Arc::new(SupabaseStore::from_config(config)?)
-    } else if let Some(d1) = D1Store::from_env(env, crate::d1::BINDING) {
+    } else if let Some(d1) = D1Store::from_env(env, crate::store::d1::BINDING) {
         Arc::new(d1)
     } else {
         return Err(ConfigError::Missing {

@@ -20,12 +20,11 @@ workers_only! {
     pub mod assistant;
     mod claims;
     mod clock;
-    pub mod d1;
     pub mod http;
     mod reporter;
     #[cfg(feature = "sentry")]
     pub mod sentry;
-    pub mod supabase;
+    pub mod store;
     pub mod telegram;
 
     pub use app::{config_from_env, engine, fetch, ports, report_panic, scheduled};
@@ -33,10 +32,10 @@ workers_only! {
     pub use assistant::FetchAssistant;
     pub use claims::JsClaimHook;
     pub use clock::{CryptoRandom, WorkerClock};
-    pub use d1::D1Store;
     pub use reporter::ConsoleReporter;
     #[cfg(feature = "sentry")]
     pub use sentry::FetchSentry;
-    pub use supabase::SupabaseStore;
+    pub use store::d1::D1Store;
+    pub use store::supabase::SupabaseStore;
     pub use telegram::FetchTelegram;
 }

@@ -9,9 +9,9 @@
 
 use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
-use loyalty_core::memory::AuditAction;
 use loyalty_core::ports::*;
 use loyalty_core::stores::d1;
+use loyalty_core::stores::memory::AuditAction;
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 use loyalty_testkit::conformance::{self, Params};
 use loyalty_testkit::requests::{adjust_req, credit_req, partner};

@@ -262,7 +262,7 @@ impl TestEnv {
 
     /// An environment over a fresh in-memory store with [`test_config`].
     pub fn new() -> TestEnv {
-        TestEnv::with(Arc::new(loyalty_core::memory::MemoryStore::new()), test_config())
+        TestEnv::with(Arc::new(loyalty_core::stores::memory::MemoryStore::new()), test_config())
     }
 }
 

@@ -73,9 +73,9 @@
 
 use async_trait::async_trait;
 use loyalty_core::domain::{CustomerId, EntryId, PartnerId, TelegramUserId, Timestamp};
-use loyalty_core::memory::{AuditAction, AuditRecord};
 use loyalty_core::ports::{StoreError, StoreResult, UpdateClaim};
 use loyalty_core::stores::d1::{self, Outcome};
+use loyalty_core::stores::memory::{AuditAction, AuditRecord};
 use loyalty_core::stores::rpc::{self, RpcBackend};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params_from_iter};
 use serde_json::Value;
