@@ -11,6 +11,7 @@
 #![allow(clippy::print_stdout)]
 
 use loyalty_core::domain::{Language, PartnerTerms, TelegramUserId, Timestamp};
+use loyalty_core::ports::DecidePartner;
 use loyalty_core::ports::{
     CreditPurchase, CustomerRef, NewCustomer, PartnerApplication, PartnerDecision, PartnerRef, Storage,
 };
@@ -77,7 +78,15 @@ async fn main() {
         .await
         .expect("apply")
         .partner;
-    store.decide_partner(partner.id, PartnerDecision::Approve, TelegramUserId(2), now).await.expect("approve");
+    store
+        .decide_partner(DecidePartner {
+            partner: partner.id,
+            decision: PartnerDecision::Approve,
+            admin: TelegramUserId(2),
+            now,
+        })
+        .await
+        .expect("approve");
     let mut first_customer = None;
     for i in 0..CUSTOMERS {
         let mut code = [0u8; 5];

@@ -13,6 +13,7 @@
 use crate::context::Context;
 use crate::context::Event;
 use crate::domain::{BotKind, CustomerCode, Language, Partner, PartnerId, PartnerStatus, TelegramUserId};
+use crate::ports::DecidePartner;
 use crate::ports::{
     AdjustBalance, Adjusted, AnswerRedemption, Applied, CreditPurchase, Credited, Decided, NewCustomer, OpenRedemption,
     PartnerApplication, PartnerDecision, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, StoreError,
@@ -233,7 +234,7 @@ pub async fn decide_partner(
     decision: PartnerDecision,
     admin: TelegramUserId,
 ) -> StoreResult<Done<Decided>> {
-    let d = cx.storage().decide_partner(id, decision, admin, cx.now()).await?;
+    let d = cx.storage().decide_partner(DecidePartner { partner: id, decision, admin, now: cx.now() }).await?;
     let mut notices = Vec::new();
     if d.changed {
         let (p, t) = (&d.partner, d.partner.language.texts());

@@ -3,6 +3,7 @@
 //! store and the testkit fakes.
 
 use loyalty_core::domain::{BroadcastId, Customer, EntryKind, Language, PartnerStatus, TelegramUserId};
+use loyalty_core::ports::EntriesPage;
 use loyalty_core::ports::{CustomerRef, PartnerRef, TelegramError};
 
 use loyalty_core::domain::BotKind;
@@ -145,7 +146,8 @@ async fn adjustments_need_a_reason_and_never_go_below_zero() {
     admin_says(&env, &format!("/adjust {code} −125 closing the account")).await;
     assert_eq!(fetch(&env, &anna).await.balance, 0);
 
-    let entries = env.storage.customer_entries(anna.id, 10, None).await.unwrap();
+    let entries =
+        env.storage.customer_entries(EntriesPage { customer: anna.id, limit: 10, before: None }).await.unwrap();
     let adjustments: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Adjustment).collect();
     assert_eq!(adjustments.len(), 2);
     assert_eq!(adjustments[1].reason.as_deref(), Some("goodwill <3"));

@@ -7,6 +7,7 @@ use loyalty_core::api::init_data::sign_init_data;
 use loyalty_core::api::{MAX_API_BODY_BYTES, ROUTES, sentry};
 use loyalty_core::domain::{BotKind, Customer, Language, Partner, PartnerTerms, RedemptionId, TelegramUserId, rules};
 use loyalty_core::ports::*;
+use loyalty_core::ports::{DecidePartner, EntriesPage, SetBlocked};
 use loyalty_core::stores::memory::MemoryStore;
 use loyalty_core::{Config, Secret, Task};
 use loyalty_testkit::{ALERT_CHAT, FaultyStore, TestEnv, test_config};
@@ -115,7 +116,15 @@ async fn partner(env: &TestEnv, id: i64, name: &str, language: Language) -> (Par
         })
         .await
         .unwrap();
-    let p = env.storage.decide_partner(applied.partner.id, PartnerDecision::Approve, TelegramUserId(900), now).await;
+    let p = env
+        .storage
+        .decide_partner(DecidePartner {
+            partner: applied.partner.id,
+            decision: PartnerDecision::Approve,
+            admin: TelegramUserId(900),
+            now,
+        })
+        .await;
     let p = p.unwrap().partner;
     let key = format!("pos-key-{id}-{}", env.engine.random_hex(16));
     env.storage.set_partner_api_key(PartnerRef::Id(p.id), rules::hash_api_key(&key)).await.unwrap();
@@ -568,7 +577,7 @@ async fn pos_credit_is_idempotent() {
     let b = call(&env, credit_req(&key2, "order-1", &body)).await;
     assert_eq!((b.status, b.json()["replayed"].clone()), (StatusCode::OK, json!(false)));
 
-    let entries = env.storage.customer_entries(c.id, 100, None).await.unwrap();
+    let entries = env.storage.customer_entries(EntriesPage { customer: c.id, limit: 100, before: None }).await.unwrap();
     assert_eq!(entries.iter().filter(|e| e.partner == Some(p.id)).count(), 1);
 }
 
@@ -627,7 +636,11 @@ async fn pos_auth_and_validation() {
     call(&env, credit_req(&key, "k0", &zero)).await.error(StatusCode::BAD_REQUEST, "invalid_amount");
     let negative = format!(r#"{{"customer_code":"{}","purchase":-5}}"#, c.code);
     call(&env, credit_req(&key, "k-", &negative)).await.error(StatusCode::BAD_REQUEST, "invalid_amount");
-    assert_eq!(env.storage.customer_entries(c.id, 100, None).await.unwrap().len(), 1, "only the welcome bonus");
+    assert_eq!(
+        env.storage.customer_entries(EntriesPage { customer: c.id, limit: 100, before: None }).await.unwrap().len(),
+        1,
+        "only the welcome bonus"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -820,7 +833,15 @@ proptest::proptest! {
 async fn blocked_customer() {
     let (env, c, p, key) = customer_and_partner("Cafe", Language::En).await;
     let id = open(&env, &p, &c, 10, "b1").await;
-    env.storage.set_blocked(CustomerRef::Id(c.id), true, TelegramUserId(900), env.engine.now()).await.unwrap();
+    env.storage
+        .set_blocked(SetBlocked {
+            who: CustomerRef::Id(c.id),
+            blocked: true,
+            admin: TelegramUserId(900),
+            now: env.engine.now(),
+        })
+        .await
+        .unwrap();
     let me = get(&env, "/api/v1/me", &tma(&env, 42)).await;
     assert_eq!((me.status, me.json()["blocked"].clone()), (StatusCode::OK, json!(true)));
     let body = format!(r#"{{"customer_code":"{}","purchase":1500}}"#, c.code);

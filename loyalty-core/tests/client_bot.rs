@@ -7,6 +7,7 @@ use loyalty_core::domain::{Language, PartnerId, PartnerTerms, Points, Redemption
 use loyalty_core::ports::{
     CreditPurchase, CustomerRef, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef,
 };
+use loyalty_core::ports::{DecidePartner, SetBlocked};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::qr::QrMatrix;
@@ -66,7 +67,12 @@ async fn partner(env: &TestEnv) -> PartnerId {
         .await
         .expect("apply");
     env.storage
-        .decide_partner(applied.partner.id, PartnerDecision::Approve, TelegramUserId(1), env.engine.now())
+        .decide_partner(DecidePartner {
+            partner: applied.partner.id,
+            decision: PartnerDecision::Approve,
+            admin: TelegramUserId(1),
+            now: env.engine.now(),
+        })
         .await
         .expect("approve");
     applied.partner.id
@@ -616,7 +622,12 @@ async fn non_private_chats_and_other_updates_are_ignored() {
 async fn blocked_customers_see_their_balance_but_cannot_use_the_card() {
     let (env, anna) = anna_signed_up().await;
     env.storage
-        .set_blocked(CustomerRef::Telegram(TelegramUserId(10)), true, TelegramUserId(1), env.engine.now())
+        .set_blocked(SetBlocked {
+            who: CustomerRef::Telegram(TelegramUserId(10)),
+            blocked: true,
+            admin: TelegramUserId(1),
+            now: env.engine.now(),
+        })
         .await
         .unwrap();
     let bal = first_text(&say(&env, 2, &anna, "/balance").await);

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use loyalty_core::domain::BotKind::{self, Admin, Client, Partner};
 use loyalty_core::domain::EntryKind;
+use loyalty_core::ports::EntriesPage;
 use loyalty_core::ports::StoreError;
 use loyalty_core::telegram::{BotCall, Command, Update, UpdateKind};
 use loyalty_core::{Context, Error, Event, Extension, Outbox, Result};
@@ -183,7 +184,15 @@ async fn every_committed_use_case_is_told_once() {
     let asked = h.say(Partner, &linh(), &format!("/redeem {code} 30 1000")).await;
     let confirm = asked.button(anna.id, "rc:").expect("a confirm button");
     h.press(Client, &anna, &confirm).await;
-    let history = h.engine().storage().customer_entries(h.customer(&anna).await.unwrap().unwrap().id, 10, None).await;
+    let history = h
+        .engine()
+        .storage()
+        .customer_entries(EntriesPage {
+            customer: h.customer(&anna).await.unwrap().unwrap().id,
+            limit: 10,
+            before: None,
+        })
+        .await;
     let accrual =
         history.unwrap().into_iter().rev().find(|e| e.kind == EntryKind::Accrual).expect("the bot's credit").id;
     h.say(Partner, &linh(), &format!("/reverse {accrual}")).await;

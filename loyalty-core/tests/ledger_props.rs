@@ -14,6 +14,7 @@ use futures::executor::block_on;
 use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
+use loyalty_core::ports::{DecidePartner, SetBlocked};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::collections::{HashMap, HashSet};
@@ -106,7 +107,14 @@ impl World {
                 now: T0,
             };
             let p = block_on(w.store.apply_partner(app)).unwrap().partner;
-            let p = block_on(w.store.decide_partner(p.id, PartnerDecision::Approve, ADMIN, T0)).unwrap().partner;
+            let p = block_on(w.store.decide_partner(DecidePartner {
+                partner: p.id,
+                decision: PartnerDecision::Approve,
+                admin: ADMIN,
+                now: T0,
+            }))
+            .unwrap()
+            .partner;
             w.partners.push(p);
         }
         for _ in 0..2 {
@@ -307,7 +315,13 @@ impl World {
             }
             Op::Block { customer, blocked } => {
                 let c = self.customer(customer);
-                block_on(self.store.set_blocked(CustomerRef::Id(c.id), *blocked, ADMIN, now)).unwrap();
+                block_on(self.store.set_blocked(SetBlocked {
+                    who: CustomerRef::Id(c.id),
+                    blocked: *blocked,
+                    admin: ADMIN,
+                    now,
+                }))
+                .unwrap();
             }
             Op::TogglePartner { partner } => {
                 let p = block_on(self.store.partner(PartnerRef::Id(self.partner(partner).id))).unwrap().unwrap();
@@ -315,7 +329,8 @@ impl World {
                     PartnerStatus::Approved => PartnerDecision::Suspend,
                     _ => PartnerDecision::Approve,
                 };
-                block_on(self.store.decide_partner(p.id, decision, ADMIN, now)).unwrap();
+                block_on(self.store.decide_partner(DecidePartner { partner: p.id, decision, admin: ADMIN, now }))
+                    .unwrap();
             }
             Op::Tick { secs } => self.now = now.plus(*secs),
             Op::Replay { call } => {

@@ -4,6 +4,7 @@
 //! redemption requests, reversals, figures, POS keys and expiry.
 
 use loyalty_core::domain::{Customer, EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
+use loyalty_core::ports::EntriesPage;
 use loyalty_core::ports::PartnerRef;
 
 use loyalty_core::domain::BotKind;
@@ -264,7 +265,8 @@ async fn a_redelivered_update_credits_once() {
     assert_eq!(first_text(&first), first_text(&second), "the same answer");
     assert_eq!(texts_to(&first, BotKind::Client, anna.telegram_id.0).len(), 1);
     assert!(texts_to(&second, BotKind::Client, anna.telegram_id.0).is_empty(), "told once");
-    let entries = env.storage.customer_entries(anna.id, 10, None).await.unwrap();
+    let entries =
+        env.storage.customer_entries(EntriesPage { customer: anna.id, limit: 10, before: None }).await.unwrap();
     assert_eq!(entries.iter().filter(|e| e.kind == EntryKind::Accrual).count(), 1);
 }
 
@@ -307,7 +309,8 @@ async fn reverse_within_24_hours_only() {
 
     partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
     partner_says(&env, &mark, &format!("/credit {} 4000", anna.code)).await;
-    let entries = env.storage.customer_entries(anna.id, 10, None).await.unwrap();
+    let entries =
+        env.storage.customer_entries(EntriesPage { customer: anna.id, limit: 10, before: None }).await.unwrap();
     let accruals: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Accrual).collect();
     assert_eq!(env.balance(&anna).await, 400);
 

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use loyalty_core::domain::BotKind::{Admin, Client, Partner};
 use loyalty_core::domain::{CustomerCode, EntryKind, PartnerStatus, RedemptionId, RedemptionStatus, TelegramUserId};
+use loyalty_core::ports::EntriesPage;
 use loyalty_core::ports::{AnswerRedemption, CustomerRef, PartnerRef, Rejection, StoreError};
 use loyalty_testkit::scenario::Harness;
 use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser, text_json};
@@ -160,7 +161,7 @@ async fn reversal_within_a_day_only() {
     h.say(Partner, &linh, &format!("/credit {code} 2000")).await;
     h.say(Partner, &linh, &format!("/credit {code} 4000")).await;
     let id = h.customer(&anna).await.unwrap().unwrap().id;
-    let entries = h.env.storage.customer_entries(id, 10, None).await.unwrap();
+    let entries = h.env.storage.customer_entries(EntriesPage { customer: id, limit: 10, before: None }).await.unwrap();
     let accruals: Vec<_> = entries.iter().filter(|e| e.kind == EntryKind::Accrual).collect();
     assert_eq!(accruals.len(), 2);
     assert_eq!(h.balance(&anna).await, 100 + 100 + 200);

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use loyalty_core::domain::{Language, PartnerTerms, TelegramUserId, Timestamp};
+use loyalty_core::ports::DecidePartner;
 use loyalty_core::ports::{
     Clock, CustomerRef, NewCustomer, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef, StoreError,
     TelegramApi,
@@ -373,7 +374,15 @@ async fn maintenance_expires_overdue_redemption_requests() {
         now,
     };
     let partner = storage.apply_partner(application).await.unwrap().partner;
-    storage.decide_partner(partner.id, PartnerDecision::Approve, TelegramUserId(900), now).await.unwrap();
+    storage
+        .decide_partner(DecidePartner {
+            partner: partner.id,
+            decision: PartnerDecision::Approve,
+            admin: TelegramUserId(900),
+            now,
+        })
+        .await
+        .unwrap();
     let request = OpenRedemption {
         partner: PartnerRef::Id(partner.id),
         customer: CustomerRef::Id(anna.id),

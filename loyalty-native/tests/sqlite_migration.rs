@@ -9,6 +9,7 @@
 
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
+use loyalty_core::ports::{ConsumeQuota, EntriesPage};
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 use loyalty_testkit::conformance::{self, Params};
 use serde::Deserialize;
@@ -88,7 +89,8 @@ fn schema(path: &Path) -> Vec<(String, String, String, Option<String>)> {
 async fn all_entries(store: &SqliteStore, customer: CustomerId) -> Vec<LedgerEntry> {
     let mut all: Vec<LedgerEntry> = Vec::new();
     loop {
-        let page = store.customer_entries(customer, 4, all.last().map(|e| e.id)).await.unwrap();
+        let page =
+            store.customer_entries(EntriesPage { customer, limit: 4, before: all.last().map(|e| e.id) }).await.unwrap();
         let done = page.len() < 4;
         all.extend(page);
         if done {
@@ -173,8 +175,17 @@ async fn the_pending_work_of_a_v1_database_carries_on() {
     }
     // Quotas keep what was used.
     for q in &want.quotas {
-        assert!(!store.consume_quota(q.kind, q.user, q.day, q.used).await.unwrap(), "{q:?} forgotten");
-        assert!(store.consume_quota(q.kind, q.user, q.day, q.used + 1).await.unwrap(), "{q:?}");
+        assert!(
+            !store.consume_quota(ConsumeQuota { kind: q.kind, user: q.user, day: q.day, limit: q.used }).await.unwrap(),
+            "{q:?} forgotten"
+        );
+        assert!(
+            store
+                .consume_quota(ConsumeQuota { kind: q.kind, user: q.user, day: q.day, limit: q.used + 1 })
+                .await
+                .unwrap(),
+            "{q:?}"
+        );
     }
 
     // The open redemption request can be confirmed; the answered ones stay answered.

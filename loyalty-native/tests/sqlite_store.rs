@@ -10,6 +10,7 @@
 use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
+use loyalty_core::ports::{ConsumeQuota, DecidePartner, EntriesPage, SetBlocked};
 use loyalty_core::stores::d1;
 use loyalty_core::stores::memory::AuditAction;
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
@@ -123,7 +124,15 @@ async fn sql_errors_are_permanent_and_unknown_jobs_are_faults() {
     // clear permanent error, not a retry loop.
     let raw = rusqlite::Connection::open(&path).unwrap();
     raw.execute_batch("DROP TABLE loyalty_quotas; CREATE TABLE loyalty_quotas (x)").unwrap();
-    let err = store.consume_quota(QuotaKind::Assistant, TelegramUserId(1), Timestamp(0), 5).await.unwrap_err();
+    let err = store
+        .consume_quota(ConsumeQuota {
+            kind: QuotaKind::Assistant,
+            user: TelegramUserId(1),
+            day: Timestamp(0),
+            limit: 5,
+        })
+        .await
+        .unwrap_err();
     assert!(matches!(&err, StoreError::Backend(m) if m.contains("consume_quota")), "{err:?}");
 }
 
@@ -169,7 +178,16 @@ async fn data_survives_close_and_reopen() {
             .unwrap();
         s.set_partner_api_key(PartnerRef::Id(partner.id), rules::hash_api_key("pos")).await.unwrap();
         assert!(s.claim_update(BotKind::Client, 5, T0).await.unwrap());
-        assert!(s.consume_quota(QuotaKind::Assistant, TelegramUserId(10), T0.day_start(), 1).await.unwrap());
+        assert!(
+            s.consume_quota(ConsumeQuota {
+                kind: QuotaKind::Assistant,
+                user: TelegramUserId(10),
+                day: T0.day_start(),
+                limit: 1
+            })
+            .await
+            .unwrap()
+        );
         (customer, partner, credited, adjusted)
         // `s` is dropped here: every connection closes.
     };
@@ -194,7 +212,16 @@ async fn data_survives_close_and_reopen() {
     assert!(replay.replayed);
     assert_eq!(replay.entry, credited.entry);
     assert!(!s.claim_update(BotKind::Client, 5, T0).await.unwrap(), "claim forgotten");
-    assert!(!s.consume_quota(QuotaKind::Assistant, TelegramUserId(10), T0.day_start(), 1).await.unwrap());
+    assert!(
+        !s.consume_quota(ConsumeQuota {
+            kind: QuotaKind::Assistant,
+            user: TelegramUserId(10),
+            day: T0.day_start(),
+            limit: 1
+        })
+        .await
+        .unwrap()
+    );
     let by_key = s.partner_by_api_key(&rules::hash_api_key("pos")).await.unwrap().unwrap();
     assert_eq!(by_key.id, partner.id);
     assert_eq!(by_key.status, PartnerStatus::Approved);
@@ -460,7 +487,12 @@ async fn random_operations_match_the_memory_store() {
                     PartnerDecision::Suspend,
                 ]);
                 let id = PartnerId(rng.range(0, 6));
-                same!(mem, sql, what, |s| s.decide_partner(id, d, TelegramUserId(1), now));
+                same!(mem, sql, what, |s| s.decide_partner(DecidePartner {
+                    partner: id,
+                    decision: d,
+                    admin: TelegramUserId(1),
+                    now
+                }));
             }
             4..=6 => {
                 let req = CreditPurchase {
@@ -536,14 +568,19 @@ async fn random_operations_match_the_memory_store() {
             }
             14 => {
                 let blocked = rng.range(0, 3) == 0;
-                same!(mem, sql, what, |s| s.set_blocked(customer.clone(), blocked, TelegramUserId(1), now));
+                same!(mem, sql, what, |s| s.set_blocked(SetBlocked {
+                    who: customer.clone(),
+                    blocked,
+                    admin: TelegramUserId(1),
+                    now
+                }));
                 let lang = rng.pick(&langs);
                 same!(mem, sql, what, |s| s.set_language(customer.clone(), lang));
             }
             15 => {
                 let (kind, user, limit) =
                     (QuotaKind::Assistant, TelegramUserId(rng.range(1, 3)), rng.range(0, 3) as u32);
-                same!(mem, sql, what, |s| s.consume_quota(kind, user, now.day_start(), limit));
+                same!(mem, sql, what, |s| s.consume_quota(ConsumeQuota { kind, user, day: now.day_start(), limit }));
                 let (bot, update) = (rng.pick(&BotKind::WEBHOOK_BOTS), rng.range(1, 5));
                 if rng.range(0, 2) == 0 {
                     same!(mem, sql, what, |s| s.release_update(bot, update));
@@ -580,7 +617,11 @@ async fn random_operations_match_the_memory_store() {
     for id in 0..16 {
         let who = CustomerRef::Id(CustomerId(id));
         same!(mem, sql, "summary", |s| s.customer_summary(who.clone(), 1_000));
-        same!(mem, sql, "page", |s| s.customer_entries(CustomerId(id), 3, Some(EntryId(40))));
+        same!(mem, sql, "page", |s| s.customer_entries(EntriesPage {
+            customer: CustomerId(id),
+            limit: 3,
+            before: Some(EntryId(40))
+        }));
     }
     for id in 0..8 {
         let who = PartnerRef::Id(PartnerId(id));
@@ -613,7 +654,12 @@ async fn sums_past_64_bits_saturate_like_the_memory_store() {
         now: T0,
     };
     same!(mem, sql, "apply", |s| s.apply_partner(apply.clone()));
-    same!(mem, sql, "approve", |s| s.decide_partner(PartnerId(1), PartnerDecision::Approve, TelegramUserId(1), T0));
+    same!(mem, sql, "approve", |s| s.decide_partner(DecidePartner {
+        partner: PartnerId(1),
+        decision: PartnerDecision::Approve,
+        admin: TelegramUserId(1),
+        now: T0
+    }));
     for i in 0..30_u8 {
         let c = same!(mem, sql, "register", |s| s.register_customer(new_customer(1_000 + i64::from(i), i))).0.unwrap();
         let req = CreditPurchase {

@@ -37,6 +37,7 @@ use futures::future::join_all;
 use loyalty_core::domain::*;
 use loyalty_core::maybe_send::BoxFuture;
 use loyalty_core::ports::*;
+use loyalty_core::ports::{ConsumeQuota, DecidePartner, EntriesPage, SetBlocked};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
@@ -385,22 +386,35 @@ impl<'a> Ctx<'a> {
     /// A new approved partner.
     async fn partner(&self, terms: PartnerTerms) -> Result<Partner, String> {
         let p = self.applied_partner(terms).await?;
-        let d = self.store.decide_partner(p.id, PartnerDecision::Approve, ADMIN, T0).await.or_fail("approve")?;
+        let d = self
+            .store
+            .decide_partner(DecidePartner { partner: p.id, decision: PartnerDecision::Approve, admin: ADMIN, now: T0 })
+            .await
+            .or_fail("approve")?;
         Ok(d.partner)
     }
 
     async fn suspend(&self, p: &Partner) -> CheckResult {
-        self.store.decide_partner(p.id, PartnerDecision::Suspend, ADMIN, T0).await.or_fail("suspend partner")?;
+        self.store
+            .decide_partner(DecidePartner { partner: p.id, decision: PartnerDecision::Suspend, admin: ADMIN, now: T0 })
+            .await
+            .or_fail("suspend partner")?;
         Ok(())
     }
 
     async fn approve(&self, p: &Partner) -> CheckResult {
-        self.store.decide_partner(p.id, PartnerDecision::Approve, ADMIN, T0).await.or_fail("approve partner")?;
+        self.store
+            .decide_partner(DecidePartner { partner: p.id, decision: PartnerDecision::Approve, admin: ADMIN, now: T0 })
+            .await
+            .or_fail("approve partner")?;
         Ok(())
     }
 
     async fn block(&self, c: &Customer, blocked: bool) -> CheckResult {
-        self.store.set_blocked(CustomerRef::Id(c.id), blocked, ADMIN, T0).await.or_fail("set_blocked")?;
+        self.store
+            .set_blocked(SetBlocked { who: CustomerRef::Id(c.id), blocked, admin: ADMIN, now: T0 })
+            .await
+            .or_fail("set_blocked")?;
         Ok(())
     }
 
@@ -462,7 +476,11 @@ impl<'a> Ctx<'a> {
         let mut all: Vec<LedgerEntry> = Vec::new();
         loop {
             let before = all.last().map(|e| e.id);
-            let page = self.store.customer_entries(id, 7, before).await.or_fail("customer_entries")?;
+            let page = self
+                .store
+                .customer_entries(EntriesPage { customer: id, limit: 7, before })
+                .await
+                .or_fail("customer_entries")?;
             ensure!(page.len() <= 7, "customer_entries returned {} entries for limit 7", page.len());
             let done = page.len() < 7;
             for e in page {
@@ -661,11 +679,18 @@ async fn customer_lookup_and_paging(ctx: &Ctx<'_>) -> CheckResult {
 
     let all = ctx.all_entries(c.id).await?;
     ensure_eq!(all.len(), 17, "entries");
-    let page = s.customer_entries(c.id, 5, Some(all[3].id)).await.or_fail("page")?;
+    let page =
+        s.customer_entries(EntriesPage { customer: c.id, limit: 5, before: Some(all[3].id) }).await.or_fail("page")?;
     ensure_eq!(page, all[4..9].to_vec(), "page strictly before an entry");
-    let last = s.customer_entries(c.id, 5, Some(all[16].id)).await.or_fail("past the end")?;
+    let last = s
+        .customer_entries(EntriesPage { customer: c.id, limit: 5, before: Some(all[16].id) })
+        .await
+        .or_fail("past the end")?;
     ensure!(last.is_empty(), "entries before the oldest one");
-    let unknown = s.customer_entries(CustomerId(987_654_321), 5, None).await.or_fail("unknown customer")?;
+    let unknown = s
+        .customer_entries(EntriesPage { customer: CustomerId(987_654_321), limit: 5, before: None })
+        .await
+        .or_fail("unknown customer")?;
     ensure!(unknown.is_empty(), "entries of an unknown customer");
     Ok(())
 }
@@ -679,14 +704,23 @@ async fn set_language_and_blocked(ctx: &Ctx<'_>) -> CheckResult {
     s.set_language(CustomerRef::Id(CustomerId(987_654_321)), Language::Ru)
         .await
         .rejects(Rejection::UnknownCustomer, "language of an unknown customer")?;
-    let blocked = s.set_blocked(CustomerRef::Code(c.code.clone()), true, ADMIN, T0).await.or_fail("block")?;
+    let blocked = s
+        .set_blocked(SetBlocked { who: CustomerRef::Code(c.code.clone()), blocked: true, admin: ADMIN, now: T0 })
+        .await
+        .or_fail("block")?;
     ensure!(blocked.blocked, "not blocked");
     ensure!(ctx.summary(c.id).await?.customer.blocked, "stored blocked flag");
-    let again = s.set_blocked(CustomerRef::Id(c.id), true, ADMIN, T0).await.or_fail("block twice")?;
+    let again = s
+        .set_blocked(SetBlocked { who: CustomerRef::Id(c.id), blocked: true, admin: ADMIN, now: T0 })
+        .await
+        .or_fail("block twice")?;
     ensure!(again.blocked, "blocking twice");
-    let unblocked = s.set_blocked(CustomerRef::Id(c.id), false, ADMIN, T0).await.or_fail("unblock")?;
+    let unblocked = s
+        .set_blocked(SetBlocked { who: CustomerRef::Id(c.id), blocked: false, admin: ADMIN, now: T0 })
+        .await
+        .or_fail("unblock")?;
     ensure!(!unblocked.blocked, "still blocked");
-    s.set_blocked(CustomerRef::Telegram(TelegramUserId(3)), true, ADMIN, T0)
+    s.set_blocked(SetBlocked { who: CustomerRef::Telegram(TelegramUserId(3)), blocked: true, admin: ADMIN, now: T0 })
         .await
         .rejects(Rejection::UnknownCustomer, "blocking an unknown customer")?;
     Ok(())
@@ -1245,7 +1279,7 @@ async fn partner_lifecycle(ctx: &Ctx<'_>) -> CheckResult {
     ensure_eq!(&dup.partner, p, "pending application unchanged");
 
     let id = p.id;
-    let decide = |d| s.decide_partner(id, d, ADMIN, T0);
+    let decide = |d| s.decide_partner(DecidePartner { partner: id, decision: d, admin: ADMIN, now: T0 });
     decide(Suspend).await.rejects(Rejection::InvalidTransition, "suspend an applicant")?;
     let r = decide(Reject).await.or_fail("reject")?;
     ensure!(r.changed && r.partner.status == Rejected, "reject: {r:?}");
@@ -1275,7 +1309,7 @@ async fn partner_lifecycle(ctx: &Ctx<'_>) -> CheckResult {
     s.apply_partner(app).await.rejects(Rejection::AlreadyPartner, "apply when suspended")?;
     let r = decide(Approve).await.or_fail("re-approve")?;
     ensure!(r.changed && r.partner.status == Approved, "re-approve: {r:?}");
-    s.decide_partner(PartnerId(987_654_321), Approve, ADMIN, T0)
+    s.decide_partner(DecidePartner { partner: PartnerId(987_654_321), decision: Approve, admin: ADMIN, now: T0 })
         .await
         .rejects(Rejection::UnknownPartner, "unknown partner")?;
     let stored = s.partner(PartnerRef::Id(id)).await.or_missing("partner")?;
@@ -1289,7 +1323,9 @@ async fn list_and_lookup_partners(ctx: &Ctx<'_>) -> CheckResult {
     let b = ctx.applied_partner(PartnerTerms::default()).await?;
     let c = ctx.partner(PartnerTerms::default()).await?;
     let d = ctx.applied_partner(PartnerTerms::default()).await?;
-    s.decide_partner(d.id, PartnerDecision::Reject, ADMIN, T0).await.or_fail("reject")?;
+    s.decide_partner(DecidePartner { partner: d.id, decision: PartnerDecision::Reject, admin: ADMIN, now: T0 })
+        .await
+        .or_fail("reject")?;
     let ids = |v: Vec<Partner>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
     ensure_eq!(ids(s.list_partners(None).await.or_fail("all")?), vec![a.id, b.id, c.id, d.id], "all partners");
     let approved = ids(s.list_partners(Some(PartnerStatus::Approved)).await.or_fail("approved")?);
@@ -1381,7 +1417,9 @@ async fn partner_and_program_stats(ctx: &Ctx<'_>) -> CheckResult {
     ensure_eq!(program.points_outstanding, outstanding, "points outstanding");
     let today = PeriodStats { customers: 2, purchases: 2, issued: 170, redeemed: 30 };
     ensure_eq!(program.today, today, "program today");
-    s.decide_partner(pending.id, PartnerDecision::Reject, ADMIN, T0).await.or_fail("reject")?;
+    s.decide_partner(DecidePartner { partner: pending.id, decision: PartnerDecision::Reject, admin: ADMIN, now: T0 })
+        .await
+        .or_fail("reject")?;
     ensure_eq!(s.program_stats(DAY0).await.or_fail("again")?.partners_pending, 0, "pending after reject");
     Ok(())
 }
@@ -1422,15 +1460,50 @@ async fn consume_quota(ctx: &Ctx<'_>) -> CheckResult {
     let s = ctx.store;
     let (u, v) = (TelegramUserId(11), TelegramUserId(12));
     for i in 0..3 {
-        ensure!(s.consume_quota(QuotaKind::Assistant, u, DAY0, 3).await.or_fail("consume")?, "unit {i} refused");
+        ensure!(
+            s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: u, day: DAY0, limit: 3 })
+                .await
+                .or_fail("consume")?,
+            "unit {i} refused"
+        );
     }
-    ensure!(!s.consume_quota(QuotaKind::Assistant, u, DAY0, 3).await.or_fail("over")?, "fourth unit granted");
-    ensure!(!s.consume_quota(QuotaKind::Assistant, u, DAY0, 3).await.or_fail("over")?, "fifth unit granted");
-    ensure!(s.consume_quota(QuotaKind::Assistant, u, DAY0, 4).await.or_fail("raised")?, "raised limit refused");
-    ensure!(s.consume_quota(QuotaKind::Assistant, v, DAY0, 3).await.or_fail("other user")?, "other user refused");
+    ensure!(
+        !s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: u, day: DAY0, limit: 3 })
+            .await
+            .or_fail("over")?,
+        "fourth unit granted"
+    );
+    ensure!(
+        !s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: u, day: DAY0, limit: 3 })
+            .await
+            .or_fail("over")?,
+        "fifth unit granted"
+    );
+    ensure!(
+        s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: u, day: DAY0, limit: 4 })
+            .await
+            .or_fail("raised")?,
+        "raised limit refused"
+    );
+    ensure!(
+        s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: v, day: DAY0, limit: 3 })
+            .await
+            .or_fail("other user")?,
+        "other user refused"
+    );
     let tomorrow = DAY0.plus(86_400);
-    ensure!(s.consume_quota(QuotaKind::Assistant, u, tomorrow, 3).await.or_fail("next day")?, "next day refused");
-    ensure!(!s.consume_quota(QuotaKind::Assistant, v, DAY0, 0).await.or_fail("zero")?, "limit 0 granted");
+    ensure!(
+        s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: u, day: tomorrow, limit: 3 })
+            .await
+            .or_fail("next day")?,
+        "next day refused"
+    );
+    ensure!(
+        !s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: v, day: DAY0, limit: 0 })
+            .await
+            .or_fail("zero")?,
+        "limit 0 granted"
+    );
     Ok(())
 }
 
@@ -1667,7 +1740,10 @@ async fn concurrent_quota(ctx: &Ctx<'_>) -> CheckResult {
     let n = ctx.params.n();
     let limit = (n / 2) as u32;
     let user = TelegramUserId(77);
-    let results = join_all((0..n).map(|_| ctx.store.consume_quota(QuotaKind::Assistant, user, DAY0, limit))).await;
+    let results = join_all(
+        (0..n).map(|_| ctx.store.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user, day: DAY0, limit })),
+    )
+    .await;
     let results = results.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent quota")?;
     ensure_eq!(results.iter().filter(|b| **b).count(), limit as usize, "units granted");
     Ok(())

@@ -140,9 +140,9 @@ macro_rules! faulty_storage {
 faulty_storage! {
     register_customer(req: NewCustomer) -> Registration;
     customer_summary(who: CustomerRef, recent: u32) -> Option<CustomerSummary>;
-    customer_entries(customer: CustomerId, limit: u32, before: Option<EntryId>) -> Vec<LedgerEntry>;
+    customer_entries(page: EntriesPage) -> Vec<LedgerEntry>;
     set_language(who: CustomerRef, language: Language) -> Customer;
-    set_blocked(who: CustomerRef, blocked: bool, admin: TelegramUserId, now: Timestamp) -> Customer;
+    set_blocked(req: SetBlocked) -> Customer;
     credit_purchase(req: CreditPurchase) -> Credited;
     open_redemption(req: OpenRedemption) -> RedemptionView;
     confirm_redemption(req: AnswerRedemption) -> RedemptionView;
@@ -151,7 +151,7 @@ faulty_storage! {
     reverse_entry(req: ReverseEntry) -> Reversed;
     adjust_balance(req: AdjustBalance) -> Adjusted;
     apply_partner(req: PartnerApplication) -> Applied;
-    decide_partner(partner: PartnerId, decision: PartnerDecision, admin: TelegramUserId, now: Timestamp) -> Decided;
+    decide_partner(req: DecidePartner) -> Decided;
     partner(who: PartnerRef) -> Option<Partner>;
     list_partners(status: Option<PartnerStatus>) -> Vec<Partner>;
     set_partner_api_key(who: PartnerRef, key_sha256_hex: String) -> Partner;
@@ -160,7 +160,7 @@ faulty_storage! {
     program_stats(today: Timestamp) -> ProgramStats;
     release_update(bot: BotKind, update_id: i64) -> ();
     prune_update_claims(before: Timestamp) -> u64;
-    consume_quota(kind: QuotaKind, user: TelegramUserId, day: Timestamp, limit: u32) -> bool;
+    consume_quota(req: ConsumeQuota) -> bool;
     create_broadcast(req: NewBroadcast) -> BroadcastJob;
     claim_broadcast_batch(job: BroadcastId, limit: u32) -> BroadcastBatch;
     record_broadcast(job: BroadcastId, sent: u32, failed: u32) -> BroadcastJob;

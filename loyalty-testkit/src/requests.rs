@@ -4,6 +4,7 @@
 
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
+use loyalty_core::ports::{ConsumeQuota, DecidePartner, EntriesPage, SetBlocked};
 
 /// 10:00 UTC on the day the tests happen on.
 pub const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
@@ -50,7 +51,15 @@ pub fn application(tg: i64, terms: PartnerTerms) -> PartnerApplication {
 /// If the store refuses.
 pub async fn partner(s: &dyn Storage, tg: i64, terms: PartnerTerms) -> Partner {
     let applied = s.apply_partner(application(tg, terms)).await.expect("apply");
-    s.decide_partner(applied.partner.id, PartnerDecision::Approve, ADMIN, T0).await.expect("approve").partner
+    s.decide_partner(DecidePartner {
+        partner: applied.partner.id,
+        decision: PartnerDecision::Approve,
+        admin: ADMIN,
+        now: T0,
+    })
+    .await
+    .expect("approve")
+    .partner
 }
 
 /// `p` credits a purchase of `purchase` to `c` (named by its code).
@@ -126,13 +135,26 @@ pub async fn every_use_case(
     .expect("register")
     .customer;
     let applied = once!("apply_partner", s.apply_partner(application(2, PartnerTerms::default()))).expect("apply");
-    let p = once!("decide_partner", s.decide_partner(applied.partner.id, PartnerDecision::Approve, ADMIN, T0))
-        .expect("approve")
-        .partner;
+    let p = once!(
+        "decide_partner",
+        s.decide_partner(DecidePartner {
+            partner: applied.partner.id,
+            decision: PartnerDecision::Approve,
+            admin: ADMIN,
+            now: T0
+        })
+    )
+    .expect("approve")
+    .partner;
     once!("customer_summary", s.customer_summary(CustomerRef::Id(c.id), 5)).expect("summary");
-    once!("customer_entries", s.customer_entries(c.id, 5, None)).expect("entries");
+    once!("customer_entries", s.customer_entries(EntriesPage { customer: c.id, limit: 5, before: None }))
+        .expect("entries");
     once!("set_language", s.set_language(CustomerRef::Id(c.id), Language::Ru)).expect("language");
-    once!("set_blocked", s.set_blocked(CustomerRef::Id(c.id), false, ADMIN, T0)).expect("blocked");
+    once!(
+        "set_blocked",
+        s.set_blocked(SetBlocked { who: CustomerRef::Id(c.id), blocked: false, admin: ADMIN, now: T0 })
+    )
+    .expect("blocked");
     let credited = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 1_000, "k1"))).expect("credit");
     let opened = once!("open_redemption", s.open_redemption(open_req(&p, &c, 10, "o1"))).expect("open");
     once!("confirm_redemption", s.confirm_redemption(answer(opened.request.id, &c))).expect("confirm");
@@ -157,7 +179,16 @@ pub async fn every_use_case(
     once!("program_stats", s.program_stats(T0.day_start())).expect("program stats");
     once!("claim_update", s.claim_update(BotKind::Client, 1, T0)).expect("claim");
     once!("release_update", s.release_update(BotKind::Client, 1)).expect("release");
-    once!("consume_quota", s.consume_quota(QuotaKind::Assistant, TelegramUserId(1), T0.day_start(), 3)).expect("quota");
+    once!(
+        "consume_quota",
+        s.consume_quota(ConsumeQuota {
+            kind: QuotaKind::Assistant,
+            user: TelegramUserId(1),
+            day: T0.day_start(),
+            limit: 3
+        })
+    )
+    .expect("quota");
     let job = once!(
         "create_broadcast",
         s.create_broadcast(NewBroadcast {

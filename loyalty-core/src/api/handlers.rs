@@ -7,6 +7,7 @@ use crate::context::{Context, Task};
 use crate::domain::{
     Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerStatus, RedemptionId, TelegramUserId, rules,
 };
+use crate::ports::EntriesPage;
 use crate::ports::{AnswerRedemption, CreditPurchase, CustomerRef, PartnerRef, RedemptionView, Rejection, StoreError};
 
 use crate::domain::BotKind;
@@ -211,7 +212,7 @@ fn page_params(query: Option<&str>) -> ApiResult<(u32, Option<EntryId>)> {
 async fn transactions(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let (limit, before) = page_params(req.uri().query())?;
     let c = customer(cx, req).await?;
-    let entries = cx.storage().customer_entries(c.id, limit, before).await?;
+    let entries = cx.storage().customer_entries(EntriesPage { customer: c.id, limit, before }).await?;
     let next_before = if entries.len() >= limit as usize { entries.last().map(|e| e.id.0) } else { None };
     Ok(Reply::ok(&json!({
         "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),

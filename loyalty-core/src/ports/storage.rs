@@ -504,6 +504,56 @@ impl std::fmt::Debug for FoldedStore {
     }
 }
 
+/// A page of a customer's ledger entries, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntriesPage {
+    /// Whose entries.
+    pub customer: CustomerId,
+    /// At most this many.
+    pub limit: u32,
+    /// Only entries older than this one (the previous page's last), if given.
+    pub before: Option<EntryId>,
+}
+
+/// Blocking or unblocking a customer (audited with the admin's id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetBlocked {
+    /// The customer.
+    pub who: CustomerRef,
+    /// Block (`true`) or unblock.
+    pub blocked: bool,
+    /// The admin deciding.
+    pub admin: TelegramUserId,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// An admin's decision on a partner (audited).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecidePartner {
+    /// The partner.
+    pub partner: PartnerId,
+    /// Approve, reject or suspend.
+    pub decision: PartnerDecision,
+    /// The admin deciding.
+    pub admin: TelegramUserId,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// One use of a per-user daily quota.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumeQuota {
+    /// Which quota.
+    pub kind: QuotaKind,
+    /// Whose.
+    pub user: TelegramUserId,
+    /// The day (its start).
+    pub day: Timestamp,
+    /// Uses allowed per day.
+    pub limit: u32,
+}
+
 /// The storage port. See the [`ports`](crate::ports) module for the contract.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
@@ -518,24 +568,13 @@ pub trait Storage: MaybeSend + MaybeSync {
 
     /// A page of a customer's entries, newest first, strictly older than
     /// `before` when given.
-    async fn customer_entries(
-        &self,
-        customer: CustomerId,
-        limit: u32,
-        before: Option<EntryId>,
-    ) -> StoreResult<Vec<LedgerEntry>>;
+    async fn customer_entries(&self, page: EntriesPage) -> StoreResult<Vec<LedgerEntry>>;
 
     /// Sets a customer's language; returns the updated customer.
     async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer>;
 
     /// Blocks or unblocks a customer (audited with the admin's id).
-    async fn set_blocked(
-        &self,
-        who: CustomerRef,
-        blocked: bool,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Customer>;
+    async fn set_blocked(&self, req: SetBlocked) -> StoreResult<Customer>;
 
     /// Credits `floor(purchase × rate / 10 000)` points, within the partner's daily limit.
     async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited>;
@@ -564,13 +603,7 @@ pub trait Storage: MaybeSend + MaybeSync {
     async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied>;
 
     /// Approves, rejects or suspends a partner (audited).
-    async fn decide_partner(
-        &self,
-        partner: PartnerId,
-        decision: PartnerDecision,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Decided>;
+    async fn decide_partner(&self, req: DecidePartner) -> StoreResult<Decided>;
 
     /// One partner.
     async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>>;
@@ -622,13 +655,7 @@ pub trait Storage: MaybeSend + MaybeSync {
     async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64>;
 
     /// Consumes one unit of a per-user daily quota; `false` when `limit` is reached.
-    async fn consume_quota(
-        &self,
-        kind: QuotaKind,
-        user: TelegramUserId,
-        day: Timestamp,
-        limit: u32,
-    ) -> StoreResult<bool>;
+    async fn consume_quota(&self, req: ConsumeQuota) -> StoreResult<bool>;
 
     /// Creates a broadcast job (a replayed key returns the existing job).
     async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob>;

@@ -849,13 +849,8 @@ impl State {
         Ok(Applied { partner, created: true })
     }
 
-    fn decide_partner(
-        &mut self,
-        id: PartnerId,
-        decision: PartnerDecision,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Decided> {
+    fn decide_partner(&mut self, req: DecidePartner) -> StoreResult<Decided> {
+        let DecidePartner { partner: id, decision, admin, now } = req;
         use PartnerStatus::*;
         let row = self.partner_mut(id).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?;
         let from = row.partner.status;
@@ -904,12 +899,8 @@ impl Storage for MemoryStore {
         Ok(Some(CustomerSummary { customer: row.customer.clone(), recent }))
     }
 
-    async fn customer_entries(
-        &self,
-        customer: CustomerId,
-        limit: u32,
-        before: Option<EntryId>,
-    ) -> StoreResult<Vec<LedgerEntry>> {
+    async fn customer_entries(&self, page: EntriesPage) -> StoreResult<Vec<LedgerEntry>> {
+        let EntriesPage { customer, limit, before } = page;
         let s = self.lock()?;
         let Some(row) = s.customer(customer) else {
             return Ok(Vec::new());
@@ -931,13 +922,8 @@ impl Storage for MemoryStore {
         Ok(row.customer.clone())
     }
 
-    async fn set_blocked(
-        &self,
-        who: CustomerRef,
-        blocked: bool,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Customer> {
+    async fn set_blocked(&self, req: SetBlocked) -> StoreResult<Customer> {
+        let SetBlocked { who, blocked, admin, now } = req;
         let mut s = self.lock()?;
         let id = s.find_customer(&who).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
         let row = s.customer_mut(id).ok_or_else(|| broken("missing customer"))?;
@@ -990,14 +976,8 @@ impl Storage for MemoryStore {
         self.lock()?.apply_partner(req)
     }
 
-    async fn decide_partner(
-        &self,
-        partner: PartnerId,
-        decision: PartnerDecision,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Decided> {
-        self.lock()?.decide_partner(partner, decision, admin, now)
+    async fn decide_partner(&self, req: DecidePartner) -> StoreResult<Decided> {
+        self.lock()?.decide_partner(req)
     }
 
     async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
@@ -1076,13 +1056,8 @@ impl Storage for MemoryStore {
         Ok(())
     }
 
-    async fn consume_quota(
-        &self,
-        kind: QuotaKind,
-        user: TelegramUserId,
-        day: Timestamp,
-        limit: u32,
-    ) -> StoreResult<bool> {
+    async fn consume_quota(&self, req: ConsumeQuota) -> StoreResult<bool> {
+        let ConsumeQuota { kind, user, day, limit } = req;
         let mut s = self.lock()?;
         let used = s.quotas.entry((kind, user, day)).or_insert(0);
         if *used >= limit {
@@ -1185,7 +1160,15 @@ mod tests {
             })
             .await
             .unwrap();
-        s.decide_partner(applied.partner.id, PartnerDecision::Approve, TelegramUserId(1), T0).await.unwrap().partner
+        s.decide_partner(DecidePartner {
+            partner: applied.partner.id,
+            decision: PartnerDecision::Approve,
+            admin: TelegramUserId(1),
+            now: T0,
+        })
+        .await
+        .unwrap()
+        .partner
     }
 
     fn credit(p: &Partner, c: &Customer, purchase: Points, key: &str) -> CreditPurchase {

@@ -140,19 +140,8 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "customer_summary", &Args { who, recent }).await
     }
 
-    async fn customer_entries(
-        &self,
-        customer: CustomerId,
-        limit: u32,
-        before: Option<EntryId>,
-    ) -> StoreResult<Vec<LedgerEntry>> {
-        #[derive(Serialize)]
-        struct Args {
-            customer: CustomerId,
-            limit: u32,
-            before: Option<EntryId>,
-        }
-        call(self, "customer_entries", &Args { customer, limit, before }).await
+    async fn customer_entries(&self, page: EntriesPage) -> StoreResult<Vec<LedgerEntry>> {
+        call(self, "customer_entries", &page).await
     }
 
     async fn set_language(&self, who: CustomerRef, language: Language) -> StoreResult<Customer> {
@@ -164,21 +153,8 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "set_language", &Args { who, language }).await
     }
 
-    async fn set_blocked(
-        &self,
-        who: CustomerRef,
-        blocked: bool,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Customer> {
-        #[derive(Serialize)]
-        struct Args {
-            who: CustomerRef,
-            blocked: bool,
-            admin: TelegramUserId,
-            now: Timestamp,
-        }
-        call(self, "set_blocked", &Args { who, blocked, admin, now }).await
+    async fn set_blocked(&self, req: SetBlocked) -> StoreResult<Customer> {
+        call(self, "set_blocked", &req).await
     }
 
     async fn credit_purchase(&self, req: CreditPurchase) -> StoreResult<Credited> {
@@ -217,21 +193,8 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "apply_partner", &req).await
     }
 
-    async fn decide_partner(
-        &self,
-        partner: PartnerId,
-        decision: PartnerDecision,
-        admin: TelegramUserId,
-        now: Timestamp,
-    ) -> StoreResult<Decided> {
-        #[derive(Serialize)]
-        struct Args {
-            partner: PartnerId,
-            decision: PartnerDecision,
-            admin: TelegramUserId,
-            now: Timestamp,
-        }
-        call(self, "decide_partner", &Args { partner, decision, admin, now }).await
+    async fn decide_partner(&self, req: DecidePartner) -> StoreResult<Decided> {
+        call(self, "decide_partner", &req).await
     }
 
     async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
@@ -312,21 +275,8 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "prune_update_claims", &Args { before }).await
     }
 
-    async fn consume_quota(
-        &self,
-        kind: QuotaKind,
-        user: TelegramUserId,
-        day: Timestamp,
-        limit: u32,
-    ) -> StoreResult<bool> {
-        #[derive(Serialize)]
-        struct Args {
-            kind: QuotaKind,
-            user: TelegramUserId,
-            day: Timestamp,
-            limit: u32,
-        }
-        call(self, "consume_quota", &Args { kind, user, day, limit }).await
+    async fn consume_quota(&self, req: ConsumeQuota) -> StoreResult<bool> {
+        call(self, "consume_quota", &req).await
     }
 
     async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {

@@ -14,6 +14,7 @@ use super::common::settle;
 use crate::context::{Context, Outbox, Task};
 use crate::domain::{Audience, CustomerCode, Language, PartnerId, PartnerStatus, Points, TelegramUserId};
 use crate::error::Result;
+use crate::ports::SetBlocked;
 use crate::ports::{AdjustBalance, CustomerRef, Decided, NewBroadcast, PartnerDecision};
 use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
 use crate::usecases::{self, Done};
@@ -274,7 +275,10 @@ impl Ctx<'_> {
             return Ok(self.reply(self.t().not_a_code(Esc(code))));
         };
         let cx = self.cx;
-        let changed = cx.storage().set_blocked(CustomerRef::Code(code), blocked, self.admin(), cx.now()).await;
+        let changed = cx
+            .storage()
+            .set_blocked(SetBlocked { who: CustomerRef::Code(code), blocked, admin: self.admin(), now: cx.now() })
+            .await;
         Ok(self.reply(match settle(cx, self.lang, "bot.admin", changed).await? {
             Ok(c) => self.t().customer_blocked(Esc(&c.first_name), c.code.as_str(), c.blocked),
             Err(text) => text,
