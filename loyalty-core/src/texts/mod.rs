@@ -440,18 +440,35 @@ pub(crate) trait Texts: Sync {
 /// the highest q-value (the first among equals) whose primary subtag is one
 /// we speak; English without one.
 pub(crate) fn accept_language(header: Option<&str>) -> Language {
-    let mut best: Option<(f32, Language)> = None;
+    let mut best: Option<(u16, Language)> = None;
     for item in header.unwrap_or("").split(',') {
         let mut parts = item.split(';').map(str::trim);
         let primary = parts.next().unwrap_or("").split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
-        let q = parts.find_map(|p| p.strip_prefix("q=")).map_or(Some(1.0), |q| q.parse::<f32>().ok());
-        if let (Some(lang), Some(q)) = (Language::parse(&primary), q.filter(|q| *q > 0.0))
+        let q = parts.find_map(|p| p.strip_prefix("q=")).map_or(Some(1000), qvalue);
+        if let (Some(lang), Some(q)) = (Language::parse(&primary), q.filter(|q| *q > 0))
             && best.is_none_or(|(b, _)| q > b)
         {
             best = Some((q, lang));
         }
     }
     best.map_or(Language::En, |(_, lang)| lang)
+}
+
+/// A q-value (RFC 9110: `0`, `0.5`, `0.125`, `1`, `1.000`) in thousandths;
+/// `None` when malformed. Parsed by hand: float parsing would add kilobytes
+/// to every Worker.
+fn qvalue(q: &str) -> Option<u16> {
+    let (int, frac) = q.split_once('.').unwrap_or((q, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths =
+        frac.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0u16, |n, b| n * 10 + u16::from(b - b'0'));
+    match int {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 /// `YYYY-MM-DD HH:MM` UTC for a timestamp (civil-from-days, no clock needed).

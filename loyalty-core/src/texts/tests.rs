@@ -113,7 +113,24 @@ fn accept_language_picks_a_language_we_speak() {
         (Some("ru;q=0, en"), En),
         (Some("fr, de"), En),
         (Some("RU-ru"), Ru),
+        (Some("vi;q=0.125, ru;q=0.12"), Vi),
+        (Some("ru;q=1.0, vi;q=1"), Ru),
+        (Some("vi;q=2, ru;q=0.5"), Ru),
+        (Some("vi;q=0.5x, ru;q=.5, en;q=0.0001"), En),
     ] {
         assert_eq!(accept_language(header), lang, "{header:?}");
+    }
+}
+
+#[test]
+fn q_values_in_thousandths() {
+    use super::qvalue;
+    for (q, want) in
+        [("1", Some(1000)), ("1.000", Some(1000)), ("0", Some(0)), ("0.5", Some(500)), ("0.125", Some(125))]
+    {
+        assert_eq!(qvalue(q), want, "{q}");
+    }
+    for bad in ["", ".5", "1.5", "2", "0.1234", "0.x", "-0.5", "1.001", "0.5 "] {
+        assert_eq!(qvalue(bad), None, "{bad:?}");
     }
 }
