@@ -383,14 +383,19 @@ fn system_time(at: Timestamp) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(at.0).unwrap_or(0))
 }
 
-/// `Retry-After` in seconds (the delta form Sentry sends), capped at a day.
+/// `Retry-After` in seconds (the delta form Sentry sends, possibly with a
+/// fraction), rounded up and capped at a day. Parsed by hand: float parsing
+/// would add kilobytes to every Worker.
 fn retry_after_secs(value: &str) -> Option<i64> {
-    let secs: f64 = value.trim().parse().ok()?;
-    if !secs.is_finite() || secs < 0.0 {
+    let (int, frac) = value.trim().split_once('.').unwrap_or((value.trim(), ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) {
         return None;
     }
-    // In range after the clamp, so the cast is exact enough (whole seconds, rounded up).
-    Some(secs.min(86_400.0).ceil() as i64)
+    let whole = int.bytes().try_fold(0i64, |n, b| n.checked_mul(10)?.checked_add(i64::from(b - b'0')));
+    let whole = whole.unwrap_or(i64::MAX);
+    let rounded_up = if frac.bytes().any(|b| b != b'0') { whole.saturating_add(1) } else { whole };
+    Some(rounded_up.min(86_400))
 }
 
 #[cfg(test)]
@@ -435,7 +440,11 @@ mod tests {
     fn parses_retry_after() {
         assert_eq!(retry_after_secs("30"), Some(30));
         assert_eq!(retry_after_secs("1.5"), Some(2));
-        assert_eq!(retry_after_secs("1e12"), Some(86_400));
+        assert_eq!(retry_after_secs(" 60.000 "), Some(60));
+        assert_eq!(retry_after_secs("1000000000000"), Some(86_400));
+        assert_eq!(retry_after_secs("99999999999999999999999"), Some(86_400), "overflow is capped");
+        assert_eq!(retry_after_secs("1e12"), None, "not the delta-seconds form");
+        assert_eq!(retry_after_secs(".5"), None);
         assert_eq!(retry_after_secs("-1"), None);
         assert_eq!(retry_after_secs("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         let limit = RateLimit::default();
