@@ -384,8 +384,7 @@ fn system_time(at: Timestamp) -> SystemTime {
 }
 
 /// `Retry-After` in seconds (the delta form Sentry sends, possibly with a
-/// fraction), rounded up and capped at a day. Parsed by hand: float parsing
-/// would add kilobytes to every Worker.
+/// fraction), rounded up and capped at a day; other forms are `None`.
 fn retry_after_secs(value: &str) -> Option<i64> {
     let (int, frac) = value.trim().split_once('.').unwrap_or((value.trim(), ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
