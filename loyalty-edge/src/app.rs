@@ -2,17 +2,17 @@
 
 use crate::claims::JsClaimHook;
 use crate::clock::{CryptoRandom, WorkerClock};
-use crate::store::d1::D1Store;
 use crate::http::{from_http, json, json_error, to_http};
 use crate::reporter::ConsoleReporter;
 use crate::routing::{Route, Service};
+use crate::store::d1::D1Store;
 use crate::store::supabase::SupabaseStore;
 use crate::telegram::FetchTelegram;
 use loyalty_core::api::MAX_API_BODY_BYTES;
 use loyalty_core::jobs::BROADCAST_BATCHES_PER_PASS;
 use loyalty_core::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::webhook::MAX_BODY_BYTES;
-use loyalty_core::{Config, ConfigError, Engine, Ports, Task};
+use loyalty_core::{Config, ConfigError, Engine, Extension, Ports, Task};
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,38 @@ thread_local! {
     /// first request and shared by the following ones (a Worker's variables
     /// and secrets change only with a new deployment, which starts new isolates).
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    /// The program's extension, registered with [`extend`].
+    static EXTENSION: RefCell<Option<Arc<dyn Extension>>> = const { RefCell::new(None) };
+}
+
+/// Registers the program's [`Extension`] (see `loyalty_core::Extension`) for
+/// this isolate's engine: `make` runs once, on the first call; later calls do
+/// nothing. Call it at the top of the Worker's `fetch` (and `scheduled`)
+/// handler, before [`fetch`]:
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # #[derive(Debug)] struct Ping;
+/// # #[async_trait::async_trait(?Send)] impl loyalty_core::Extension for Ping {}
+/// use loyalty_core::domain::BotKind;
+/// use loyalty_edge::Service;
+/// use worker::{Context, Env, Request, Response, event};
+///
+/// #[event(fetch)]
+/// async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+///     loyalty_edge::extend(|| Arc::new(Ping));
+///     loyalty_edge::fetch(req, env, ctx, Service::Webhook(BotKind::Client)).await
+/// }
+/// ```
+// One isolate is one thread: the extension need not be `Send`/`Sync`.
+#[allow(clippy::arc_with_non_send_sync)]
+pub fn extend(make: impl FnOnce() -> Arc<dyn Extension>) {
+    if EXTENSION.with(|e| e.borrow().is_some()) {
+        return;
+    }
+    EXTENSION.with(|e| *e.borrow_mut() = Some(make()));
+    // An engine built before the registration is built again, with it.
+    ENGINE.with(|e| *e.borrow_mut() = None);
 }
 
 /// Reads the configuration from the Worker's environment: each of
@@ -97,7 +129,10 @@ pub fn engine(env: &Env) -> Result<Engine, ConfigError> {
     }
     let config = config_from_env(env)?;
     let ports = ports(env, &config)?;
-    let engine = Engine::with_claim_hook(config, ports, Arc::new(JsClaimHook));
+    let mut engine = Engine::with_claim_hook(config, ports, Arc::new(JsClaimHook));
+    if let Some(extension) = EXTENSION.with(|e| e.borrow().clone()) {
+        engine = engine.with_extension(extension);
+    }
     ENGINE.with(|e| *e.borrow_mut() = Some(engine.clone()));
     Ok(engine)
 }

@@ -27,7 +27,7 @@ workers_only! {
     pub mod store;
     pub mod telegram;
 
-    pub use app::{config_from_env, engine, fetch, ports, report_panic, scheduled};
+    pub use app::{config_from_env, engine, extend, fetch, ports, report_panic, scheduled};
     #[cfg(feature = "openai")]
     pub use assistant::FetchAssistant;
     pub use claims::JsClaimHook;

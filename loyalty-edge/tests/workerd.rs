@@ -658,3 +658,33 @@ async fn a_panic_after_the_claim_leaves_the_update_to_telegrams_retry() {
         .expect("json");
     assert_eq!(summary["customer"]["balance"], 100, "{summary}");
 }
+
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
+async fn an_extension_registered_in_a_worker_answers_and_hears_events() {
+    let (fake, vars, workerd, base) = fixture_on_d1().await;
+    let http = reqwest::Client::new();
+    let secret = client_secret(&vars);
+    let anna = TgUser::new(402, "Anna");
+    let post = |id: i64, text: &str| {
+        let body = serde_json::to_vec(&text_json(id, &anna, text)).expect("json");
+        http.post(format!("{base}/webhook/client"))
+            .header(SECRET_TOKEN_HEADER, &secret)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let started = post(7401, "/start").await.expect("answer");
+    assert_eq!(started.status(), 200, "{}", workerd.log());
+    let welcomed = fake
+        .wait_for(Duration::from_secs(10), |calls| {
+            calls.iter().any(|c| c.params.get("text").and_then(Value::as_str) == Some("Welcome from the extension"))
+        })
+        .await;
+    assert!(welcomed, "the extension's message after sign-up: {:?}\n{}", fake.calls(), workerd.log());
+    let pong: Value = post(7402, "/ping").await.expect("answer").json().await.expect("a reply in the response");
+    assert_eq!((pong["method"].as_str(), pong["text"].as_str()), (Some("sendMessage"), Some("pong")), "{pong}");
+    // A built-in command stays the bot's.
+    let balance: Value = post(7403, "/balance").await.expect("answer").json().await.expect("a reply");
+    assert_ne!(balance["text"].as_str(), Some("pong"), "{balance}");
+}

@@ -19,11 +19,16 @@
 //!   D1 binding with the request JSON in the body, and answers its JSON (a
 //!   rejection as `{"rejected": …}`; other errors as 500): the tests' view of
 //!   the D1 database the Workers share.
+//!
+//! It also registers an extension ([`loyalty_edge::extend`]): `/ping` in the
+//! client bot answers `pong`, and a sign-up sends the newcomer a message of
+//! the extension's own.
 #![cfg(target_arch = "wasm32")]
 
-use loyalty_core::ClaimHook;
-use loyalty_core::Secret;
 use loyalty_core::ports::StoreError;
+use loyalty_core::telegram::{BotCall, Command, Update, UpdateKind};
+use loyalty_core::{ClaimHook, Event, Extension, Outbox, Secret};
+use std::sync::Arc;
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::stores::d1;
@@ -36,8 +41,34 @@ use loyalty_edge::{JsClaimHook, Service};
 use loyalty_testkit::conformance::{Check, Params, checks};
 use worker::{Context, Env, Request, Response, event};
 
+/// `/ping` → `pong` in the client bot; a word of welcome on sign-up.
+#[derive(Debug)]
+struct Ping;
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl Extension for Ping {
+    async fn on_unclaimed(
+        &self,
+        _cx: &loyalty_core::Context,
+        bot: BotKind,
+        update: &Update,
+    ) -> loyalty_core::Result<Option<Outbox>> {
+        let UpdateKind::Message(m) = update.kind() else { return Ok(None) };
+        let ping = m.text.as_deref().and_then(Command::parse).is_some_and(|c| c.name == "ping");
+        Ok((bot == BotKind::Client && ping).then(|| Outbox::one(BotCall::send_message(bot, m.chat.id, "pong", None))))
+    }
+
+    fn on_event(&self, _cx: &loyalty_core::Context, event: &Event<'_>) -> Vec<BotCall> {
+        let Event::SignedUp(r) = event else { return Vec::new() };
+        let text = "Welcome from the extension";
+        vec![BotCall::send_message(BotKind::Client, r.customer.telegram_id.0, text, None)]
+    }
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    loyalty_edge::extend(|| Arc::new(Ping));
     let path = req.path();
     if path == "/__panic" {
         // After an await point, as a panic deep in a handler would be.
