@@ -124,15 +124,7 @@ async fn sql_errors_are_permanent_and_unknown_jobs_are_faults() {
     // clear permanent error, not a retry loop.
     let raw = rusqlite::Connection::open(&path).unwrap();
     raw.execute_batch("DROP TABLE loyalty_quotas; CREATE TABLE loyalty_quotas (x)").unwrap();
-    let err = store
-        .consume_quota(ConsumeQuota {
-            kind: QuotaKind::Assistant,
-            user: TelegramUserId(1),
-            day: Timestamp(0),
-            limit: 5,
-        })
-        .await
-        .unwrap_err();
+    let err = store.consume_quota(ConsumeQuota::assistant(TelegramUserId(1), Timestamp(0), 5)).await.unwrap_err();
     assert!(matches!(&err, StoreError::Backend(m) if m.contains("consume_quota")), "{err:?}");
 }
 
@@ -178,16 +170,7 @@ async fn data_survives_close_and_reopen() {
             .unwrap();
         s.set_partner_api_key(PartnerRef::Id(partner.id), rules::hash_api_key("pos")).await.unwrap();
         assert!(s.claim_update(BotKind::Client, 5, T0).await.unwrap());
-        assert!(
-            s.consume_quota(ConsumeQuota {
-                kind: QuotaKind::Assistant,
-                user: TelegramUserId(10),
-                day: T0.day_start(),
-                limit: 1
-            })
-            .await
-            .unwrap()
-        );
+        assert!(s.consume_quota(ConsumeQuota::assistant(TelegramUserId(10), T0.day_start(), 1)).await.unwrap());
         (customer, partner, credited, adjusted)
         // `s` is dropped here: every connection closes.
     };
@@ -212,16 +195,7 @@ async fn data_survives_close_and_reopen() {
     assert!(replay.replayed);
     assert_eq!(replay.entry, credited.entry);
     assert!(!s.claim_update(BotKind::Client, 5, T0).await.unwrap(), "claim forgotten");
-    assert!(
-        !s.consume_quota(ConsumeQuota {
-            kind: QuotaKind::Assistant,
-            user: TelegramUserId(10),
-            day: T0.day_start(),
-            limit: 1
-        })
-        .await
-        .unwrap()
-    );
+    assert!(!s.consume_quota(ConsumeQuota::assistant(TelegramUserId(10), T0.day_start(), 1)).await.unwrap());
     let by_key = s.partner_by_api_key(&rules::hash_api_key("pos")).await.unwrap().unwrap();
     assert_eq!(by_key.id, partner.id);
     assert_eq!(by_key.status, PartnerStatus::Approved);

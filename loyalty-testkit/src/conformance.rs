@@ -1460,50 +1460,15 @@ async fn consume_quota(ctx: &Ctx<'_>) -> CheckResult {
     let s = ctx.store;
     let (u, v) = (TelegramUserId(11), TelegramUserId(12));
     for i in 0..3 {
-        ensure!(
-            s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: u, day: DAY0, limit: 3 })
-                .await
-                .or_fail("consume")?,
-            "unit {i} refused"
-        );
+        ensure!(s.consume_quota(ConsumeQuota::assistant(u, DAY0, 3)).await.or_fail("consume")?, "unit {i} refused");
     }
-    ensure!(
-        !s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: u, day: DAY0, limit: 3 })
-            .await
-            .or_fail("over")?,
-        "fourth unit granted"
-    );
-    ensure!(
-        !s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: u, day: DAY0, limit: 3 })
-            .await
-            .or_fail("over")?,
-        "fifth unit granted"
-    );
-    ensure!(
-        s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: u, day: DAY0, limit: 4 })
-            .await
-            .or_fail("raised")?,
-        "raised limit refused"
-    );
-    ensure!(
-        s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: v, day: DAY0, limit: 3 })
-            .await
-            .or_fail("other user")?,
-        "other user refused"
-    );
+    ensure!(!s.consume_quota(ConsumeQuota::assistant(u, DAY0, 3)).await.or_fail("over")?, "fourth unit granted");
+    ensure!(!s.consume_quota(ConsumeQuota::assistant(u, DAY0, 3)).await.or_fail("over")?, "fifth unit granted");
+    ensure!(s.consume_quota(ConsumeQuota::assistant(u, DAY0, 4)).await.or_fail("raised")?, "raised limit refused");
+    ensure!(s.consume_quota(ConsumeQuota::assistant(v, DAY0, 3)).await.or_fail("other user")?, "other user refused");
     let tomorrow = DAY0.plus(86_400);
-    ensure!(
-        s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: u, day: tomorrow, limit: 3 })
-            .await
-            .or_fail("next day")?,
-        "next day refused"
-    );
-    ensure!(
-        !s.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: v, day: DAY0, limit: 0 })
-            .await
-            .or_fail("zero")?,
-        "limit 0 granted"
-    );
+    ensure!(s.consume_quota(ConsumeQuota::assistant(u, tomorrow, 3)).await.or_fail("next day")?, "next day refused");
+    ensure!(!s.consume_quota(ConsumeQuota::assistant(v, DAY0, 0)).await.or_fail("zero")?, "limit 0 granted");
     Ok(())
 }
 
@@ -1740,10 +1705,7 @@ async fn concurrent_quota(ctx: &Ctx<'_>) -> CheckResult {
     let n = ctx.params.n();
     let limit = (n / 2) as u32;
     let user = TelegramUserId(77);
-    let results = join_all(
-        (0..n).map(|_| ctx.store.consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user, day: DAY0, limit })),
-    )
-    .await;
+    let results = join_all((0..n).map(|_| ctx.store.consume_quota(ConsumeQuota::assistant(user, DAY0, limit)))).await;
     let results = results.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent quota")?;
     ensure_eq!(results.iter().filter(|b| **b).count(), limit as usize, "units granted");
     Ok(())

@@ -179,16 +179,8 @@ pub async fn every_use_case(
     once!("program_stats", s.program_stats(T0.day_start())).expect("program stats");
     once!("claim_update", s.claim_update(BotKind::Client, 1, T0)).expect("claim");
     once!("release_update", s.release_update(BotKind::Client, 1)).expect("release");
-    once!(
-        "consume_quota",
-        s.consume_quota(ConsumeQuota {
-            kind: QuotaKind::Assistant,
-            user: TelegramUserId(1),
-            day: T0.day_start(),
-            limit: 3
-        })
-    )
-    .expect("quota");
+    once!("consume_quota", s.consume_quota(ConsumeQuota::assistant(TelegramUserId(1), T0.day_start(), 3)))
+        .expect("quota");
     let job = once!(
         "create_broadcast",
         s.create_broadcast(NewBroadcast {

@@ -554,6 +554,13 @@ pub struct ConsumeQuota {
     pub limit: u32,
 }
 
+impl ConsumeQuota {
+    /// One question to the assistant by `user` on `day`, of `limit` a day.
+    pub fn assistant(user: TelegramUserId, day: Timestamp, limit: u32) -> ConsumeQuota {
+        ConsumeQuota { kind: QuotaKind::Assistant, user, day, limit }
+    }
+}
+
 /// The storage port. See the [`ports`](crate::ports) module for the contract.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]

@@ -16,7 +16,7 @@ use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus,
 use crate::error::{Error, Result};
 use crate::ports::ConsumeQuota;
 use crate::ports::{
-    AnswerRedemption, AssistantContext, CustomerRef, CustomerSummary, ErrorReport, QuotaKind, Rejection, StoreError,
+    AnswerRedemption, AssistantContext, CustomerRef, CustomerSummary, ErrorReport, Rejection, StoreError,
 };
 use crate::usecases::{self, Done, SignUp};
 
@@ -350,10 +350,7 @@ async fn ask(cx: &Context, chat: i64, customer: &Customer, question: Option<Stri
     }
     let limit = cx.config().assistant_daily_limit;
     let day = cx.now().day_start();
-    let allowed = cx
-        .storage()
-        .consume_quota(ConsumeQuota { kind: QuotaKind::Assistant, user: customer.telegram_id, day, limit })
-        .await;
+    let allowed = cx.storage().consume_quota(ConsumeQuota::assistant(customer.telegram_id, day, limit)).await;
     match settle(cx, lang, CONTEXT, allowed).await? {
         Ok(true) => {
             let mut out = reply(chat, lang.say(Fixed::Thinking));
