@@ -20,7 +20,7 @@
 //!   rejection as `{"rejected": …}`; other errors as 500): the tests' view of
 //!   the D1 database the Workers share.
 //!
-//! It also registers an extension ([`loyalty_edge::extend`]): `/ping` in the
+//! It also registers an extension (`loyalty_edge::extend`): `/ping` in the
 //! client bot answers `pong`, and a sign-up sends the newcomer a message of
 //! the extension's own.
 #![cfg(target_arch = "wasm32")]
