@@ -11,9 +11,8 @@
 #![allow(clippy::print_stdout)]
 
 use loyalty_core::domain::{Language, PartnerTerms, TelegramUserId, Timestamp};
-use loyalty_core::ports::DecidePartner;
 use loyalty_core::ports::{
-    CreditPurchase, CustomerRef, NewCustomer, PartnerApplication, PartnerDecision, PartnerRef, Storage,
+    CreditPurchase, CustomerRef, DecidePartner, NewCustomer, PartnerApplication, PartnerDecision, PartnerRef, Storage,
 };
 use loyalty_native::store::postgres::{PgOptions, PgStore, migrate};
 use std::process::Command;

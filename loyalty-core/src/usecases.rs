@@ -10,13 +10,11 @@
 //!
 //! [`Extension`]: crate::Extension
 
-use crate::context::Context;
-use crate::context::Event;
+use crate::context::{Context, Event};
 use crate::domain::{BotKind, CustomerCode, Language, Partner, PartnerId, PartnerStatus, TelegramUserId};
-use crate::ports::DecidePartner;
 use crate::ports::{
-    AdjustBalance, Adjusted, AnswerRedemption, Applied, CreditPurchase, Credited, Decided, NewCustomer, OpenRedemption,
-    PartnerApplication, PartnerDecision, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, StoreError,
+    AdjustBalance, Adjusted, AnswerRedemption, Applied, CreditPurchase, Credited, DecidePartner, Decided, NewCustomer,
+    OpenRedemption, PartnerApplication, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, StoreError,
     StoreResult,
 };
 use crate::telegram::{BotCall, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
@@ -228,13 +226,8 @@ pub async fn apply_partner(
 
 /// An admin approves, rejects or suspends a partner; a change is told to the
 /// partner through the partner bot.
-pub async fn decide_partner(
-    cx: &Context,
-    id: PartnerId,
-    decision: PartnerDecision,
-    admin: TelegramUserId,
-) -> StoreResult<Done<Decided>> {
-    let d = cx.storage().decide_partner(DecidePartner { partner: id, decision, admin, now: cx.now() }).await?;
+pub async fn decide_partner(cx: &Context, req: DecidePartner) -> StoreResult<Done<Decided>> {
+    let d = cx.storage().decide_partner(req).await?;
     let mut notices = Vec::new();
     if d.changed {
         let (p, t) = (&d.partner, d.partner.language.texts());

@@ -3,8 +3,7 @@
 //! store and the testkit fakes.
 
 use loyalty_core::domain::{BroadcastId, Customer, EntryKind, Language, PartnerStatus, TelegramUserId};
-use loyalty_core::ports::EntriesPage;
-use loyalty_core::ports::{CustomerRef, PartnerRef, TelegramError};
+use loyalty_core::ports::{CustomerRef, EntriesPage, PartnerRef, TelegramError};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::{BotCall, Update};

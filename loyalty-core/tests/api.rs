@@ -7,7 +7,6 @@ use loyalty_core::api::init_data::sign_init_data;
 use loyalty_core::api::{MAX_API_BODY_BYTES, ROUTES, sentry};
 use loyalty_core::domain::{BotKind, Customer, Language, Partner, PartnerTerms, RedemptionId, TelegramUserId, rules};
 use loyalty_core::ports::*;
-use loyalty_core::ports::{DecidePartner, EntriesPage, SetBlocked};
 use loyalty_core::stores::memory::MemoryStore;
 use loyalty_core::{Config, Secret, Task};
 use loyalty_testkit::{ALERT_CHAT, FaultyStore, TestEnv, test_config};

@@ -5,9 +5,9 @@
 
 use loyalty_core::domain::{Language, PartnerId, PartnerTerms, Points, RedemptionId, TelegramUserId};
 use loyalty_core::ports::{
-    CreditPurchase, CustomerRef, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef,
+    CreditPurchase, CustomerRef, DecidePartner, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef,
+    SetBlocked,
 };
-use loyalty_core::ports::{DecidePartner, SetBlocked};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::qr::QrMatrix;

@@ -14,7 +14,6 @@ use futures::executor::block_on;
 use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
-use loyalty_core::ports::{DecidePartner, SetBlocked};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::collections::{HashMap, HashSet};

@@ -4,8 +4,7 @@
 //! redemption requests, reversals, figures, POS keys and expiry.
 
 use loyalty_core::domain::{Customer, EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
-use loyalty_core::ports::EntriesPage;
-use loyalty_core::ports::PartnerRef;
+use loyalty_core::ports::{EntriesPage, PartnerRef};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::{BotCall, Update};

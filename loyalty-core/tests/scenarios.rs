@@ -5,8 +5,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use loyalty_core::domain::BotKind::{Admin, Client, Partner};
 use loyalty_core::domain::{CustomerCode, EntryKind, PartnerStatus, RedemptionId, RedemptionStatus, TelegramUserId};
-use loyalty_core::ports::EntriesPage;
-use loyalty_core::ports::{AnswerRedemption, CustomerRef, PartnerRef, Rejection, StoreError};
+use loyalty_core::ports::{AnswerRedemption, CustomerRef, EntriesPage, PartnerRef, Rejection, StoreError};
 use loyalty_testkit::scenario::Harness;
 use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser, text_json};
 

@@ -31,8 +31,7 @@ use http::{HeaderValue, StatusCode};
 use loyalty_core::Engine;
 use loyalty_core::api::MAX_API_BODY_BYTES;
 use loyalty_core::body::{declared_too_large, push_limited};
-use loyalty_core::ports::ErrorReport;
-use loyalty_core::ports::route_label;
+use loyalty_core::ports::{ErrorReport, route_label};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::webhook::MAX_BODY_BYTES;

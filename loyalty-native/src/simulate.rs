@@ -23,10 +23,9 @@ use crate::server::{App, serve};
 use crate::tasks::Drained;
 use crate::telegram::HttpTelegram;
 use loyalty_core::domain::TelegramUserId;
-use loyalty_core::ports::{CustomerRef, Storage};
+use loyalty_core::ports::{CustomerRef, RecordingReporter, Storage};
 
 use loyalty_core::domain::BotKind;
-use loyalty_core::ports::RecordingReporter;
 use loyalty_core::telegram::Update;
 use loyalty_core::telegram::build::{TgUser, callback, reply, text_json};
 use loyalty_core::webhook::webhook_secret;

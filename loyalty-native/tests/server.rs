@@ -3,10 +3,9 @@
 
 use async_trait::async_trait;
 use loyalty_core::domain::{Language, PartnerTerms, TelegramUserId, Timestamp};
-use loyalty_core::ports::DecidePartner;
 use loyalty_core::ports::{
-    Clock, CustomerRef, NewCustomer, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef, StoreError,
-    TelegramApi,
+    Clock, CustomerRef, DecidePartner, NewCustomer, OpenRedemption, PartnerApplication, PartnerDecision, PartnerRef,
+    StoreError, TelegramApi,
 };
 
 use loyalty_core::domain::BotKind;

@@ -9,7 +9,6 @@
 
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
-use loyalty_core::ports::{ConsumeQuota, EntriesPage};
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 use loyalty_testkit::conformance::{self, Params};
 use serde::Deserialize;

@@ -10,7 +10,6 @@
 use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
-use loyalty_core::ports::{ConsumeQuota, DecidePartner, EntriesPage, SetBlocked};
 use loyalty_core::stores::d1;
 use loyalty_core::stores::memory::AuditAction;
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};

@@ -37,7 +37,6 @@ use futures::future::join_all;
 use loyalty_core::domain::*;
 use loyalty_core::maybe_send::BoxFuture;
 use loyalty_core::ports::*;
-use loyalty_core::ports::{ConsumeQuota, DecidePartner, EntriesPage, SetBlocked};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;

@@ -4,7 +4,6 @@
 
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
-use loyalty_core::ports::{ConsumeQuota, DecidePartner, EntriesPage, SetBlocked};
 
 /// 10:00 UTC on the day the tests happen on.
 pub const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);

@@ -7,8 +7,9 @@ use crate::context::{Context, Task};
 use crate::domain::{
     Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerStatus, RedemptionId, TelegramUserId, rules,
 };
-use crate::ports::EntriesPage;
-use crate::ports::{AnswerRedemption, CreditPurchase, CustomerRef, PartnerRef, RedemptionView, Rejection, StoreError};
+use crate::ports::{
+    AnswerRedemption, CreditPurchase, CustomerRef, EntriesPage, PartnerRef, RedemptionView, Rejection, StoreError,
+};
 
 use crate::domain::BotKind;
 use crate::qr::QrMatrix;

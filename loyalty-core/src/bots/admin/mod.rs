@@ -14,8 +14,7 @@ use super::common::settle;
 use crate::context::{Context, Outbox, Task};
 use crate::domain::{Audience, CustomerCode, Language, PartnerId, PartnerStatus, Points, TelegramUserId};
 use crate::error::Result;
-use crate::ports::SetBlocked;
-use crate::ports::{AdjustBalance, CustomerRef, Decided, NewBroadcast, PartnerDecision};
+use crate::ports::{AdjustBalance, CustomerRef, DecidePartner, Decided, NewBroadcast, PartnerDecision, SetBlocked};
 use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
 use crate::usecases::{self, Done};
 
@@ -171,7 +170,8 @@ impl Ctx<'_> {
         decision: PartnerDecision,
     ) -> Result<std::result::Result<Done<Decided>, String>> {
         let cx = self.cx;
-        settle(cx, self.lang, "bot.admin", usecases::decide_partner(cx, id, decision, self.admin()).await).await
+        let req = DecidePartner { partner: id, decision, admin: self.admin(), now: cx.now() };
+        settle(cx, self.lang, "bot.admin", usecases::decide_partner(cx, req).await).await
     }
 
     /// `/approve`, `/reject`, `/suspend` with a partner id.

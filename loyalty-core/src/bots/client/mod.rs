@@ -14,9 +14,8 @@ use crate::bots::common::settle;
 use crate::context::{Context, Outbox, Task};
 use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus, RedemptionId, TelegramUserId};
 use crate::error::{Error, Result};
-use crate::ports::ConsumeQuota;
 use crate::ports::{
-    AnswerRedemption, AssistantContext, CustomerRef, CustomerSummary, ErrorReport, Rejection, StoreError,
+    AnswerRedemption, AssistantContext, ConsumeQuota, CustomerRef, CustomerSummary, ErrorReport, Rejection, StoreError,
 };
 use crate::usecases::{self, Done, SignUp};
 
