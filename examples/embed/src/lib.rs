@@ -21,7 +21,7 @@ use axum::routing::get;
 use loyalty_core::domain::{BotKind, Points, TelegramUserId};
 use loyalty_core::ports::{CustomerRef, StoreResult, UpdateClaim};
 use loyalty_core::stores::rpc::RpcBackend;
-use loyalty_core::telegram::{BotCall, Command, Update, UpdateKind};
+use loyalty_core::telegram::{BotCall, Command, Update, UpdateKind, escape_html};
 use loyalty_core::{Context, Engine, Event, Extension, Outbox, Result};
 use loyalty_native::server::App;
 use serde_json::{Value, json};
@@ -120,7 +120,8 @@ impl Extension for Milestones {
     fn on_event(&self, _cx: &Context, event: &Event<'_>) -> Vec<BotCall> {
         let Event::Credited(c) = event else { return Vec::new() };
         let Some(milestone) = self.crossed(c.customer.balance, c.entry.amount) else { return Vec::new() };
-        let text = format!("🏆 {} points! Thank you for shopping at {}.", milestone, c.partner.name);
+        // Bot messages are HTML: what people typed (a partner's name) is escaped.
+        let text = format!("🏆 {} points! Thank you for shopping at {}.", milestone, escape_html(&c.partner.name));
         vec![BotCall::send_message(BotKind::Client, c.customer.telegram_id.0, text, None)]
     }
 }

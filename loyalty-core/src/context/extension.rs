@@ -96,6 +96,8 @@ pub trait Extension: MaybeSend + MaybeSync + std::fmt::Debug {
     /// A use case committed `event`. The calls returned are sent after the
     /// built-in answer, like the built-in notifications (on Workers within
     /// the request's `waitUntil`, natively by the runtime's task).
+    /// [`BotCall::send_message`] sends HTML: escape what people typed (names)
+    /// with [`escape_html`](crate::telegram::escape_html).
     fn on_event(&self, cx: &Context, event: &Event<'_>) -> Vec<BotCall> {
         let _ = (cx, event);
         Vec::new()
