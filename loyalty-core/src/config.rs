@@ -363,6 +363,22 @@ impl Config {
         }
     }
 
+    /// Checks that no bot is half configured: a token set without the chat id
+    /// its bot needs (`ADMIN_BOT_TOKEN` without `ADMIN_CHAT_ID`,
+    /// `SENTRY_ALERT_TELEGRAM_TOKEN` without `SENTRY_ALERT_CHAT_ID`) is an error
+    /// naming the missing variable rather than a bot that silently stays off.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] for the first such variable.
+    pub fn check_complete(&self) -> Result<(), ConfigError> {
+        for bot in [BotKind::Client, BotKind::Partner, BotKind::Admin, BotKind::Alerts] {
+            if self.token(bot).is_some() {
+                self.bot_token(bot)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The bots whose configuration is complete, in the order client, partner, admin.
     pub fn enabled_bots(&self) -> Vec<BotKind> {
         BotKind::WEBHOOK_BOTS.into_iter().filter(|b| self.bot_token(*b).is_ok()).collect()
@@ -373,6 +389,17 @@ impl Config {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn a_half_configured_bot_is_an_error() {
+        let admin_alone = load(&[("ADMIN_BOT_TOKEN", "1:a")]).unwrap();
+        assert!(matches!(admin_alone.check_complete(), Err(ConfigError::Missing { name: "ADMIN_CHAT_ID", .. })));
+        let alerts_alone = load(&[("SENTRY_ALERT_TELEGRAM_TOKEN", "2:b")]).unwrap();
+        let missing = alerts_alone.check_complete();
+        assert!(matches!(missing, Err(ConfigError::Missing { name: "SENTRY_ALERT_CHAT_ID", .. })), "{missing:?}");
+        assert_eq!(load(&[("ADMIN_BOT_TOKEN", "1:a"), ("ADMIN_CHAT_ID", "5")]).unwrap().check_complete(), Ok(()));
+        assert_eq!(load(&[]).unwrap().check_complete(), Ok(()), "no bot at all is the API alone");
+    }
 
     fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

@@ -118,7 +118,8 @@ impl StorageChoice {
     ///
     /// # Errors
     /// [`RunError::Config`] when `DATABASE_URL` is neither a `postgres://` or
-    /// `postgresql://` URL nor libpq's `key=value` form.
+    /// `postgresql://` URL nor libpq's `key=value` form, or when only one of
+    /// `SUPABASE_URL` and `SUPABASE_KEY` is set (no silent fall-back to SQLite).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<StorageChoice, RunError> {
         let get = |k: &str| lookup(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         if let Some(url) = get("DATABASE_URL") {
@@ -134,12 +135,38 @@ impl StorageChoice {
             }
             return Ok(StorageChoice::Postgres { url: Secret::new(url) });
         }
-        if let (Some(url), Some(key)) = (get("SUPABASE_URL"), get("SUPABASE_KEY")) {
-            return Ok(StorageChoice::PostgRest { url: url.trim_end_matches('/').to_string(), key: Secret::new(key) });
+        match (get("SUPABASE_URL"), get("SUPABASE_KEY")) {
+            (Some(url), Some(key)) => {
+                return Ok(StorageChoice::PostgRest {
+                    url: url.trim_end_matches('/').to_string(),
+                    key: Secret::new(key),
+                });
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                let (set, missing) = if get("SUPABASE_URL").is_some() {
+                    ("SUPABASE_URL", "SUPABASE_KEY")
+                } else {
+                    ("SUPABASE_KEY", "SUPABASE_URL")
+                };
+                return Err(RunError::Config(format!(
+                    "{set} is set but {missing} is not: Supabase storage needs both; \
+                     unset {set} to use the SQLite file (LOYALTY_DB) instead"
+                )));
+            }
+            (None, None) => {}
         }
         Ok(StorageChoice::Sqlite {
             path: get("LOYALTY_DB").map_or_else(|| PathBuf::from(DEFAULT_SQLITE_PATH), PathBuf::from),
         })
+    }
+
+    /// The kind of store, as `GET /ready` names it: `postgres`, `postgrest` or `sqlite`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StorageChoice::Postgres { .. } => "postgres",
+            StorageChoice::PostgRest { .. } => "postgrest",
+            StorageChoice::Sqlite { .. } => "sqlite",
+        }
     }
 
     /// A short description for logs (never the URL, which may hold a password).
@@ -147,17 +174,15 @@ impl StorageChoice {
         match self {
             StorageChoice::Postgres { .. } => "PostgreSQL (DATABASE_URL)".into(),
             StorageChoice::PostgRest { .. } => "Supabase PostgREST (SUPABASE_URL)".into(),
-            StorageChoice::Sqlite { path } => format!("SQLite at {}", path.display()),
+            StorageChoice::Sqlite { path } => {
+                format!("SQLite at {}", std::path::absolute(path).unwrap_or_else(|_| path.clone()).display())
+            }
         }
     }
 
     /// [`RunError::Config`] for a backend this build lacks, naming its cargo feature.
     fn not_built_in(&self) -> RunError {
-        let feature = match self {
-            StorageChoice::Postgres { .. } => "postgres",
-            StorageChoice::PostgRest { .. } => "postgrest",
-            StorageChoice::Sqlite { .. } => "sqlite",
-        };
+        let feature = self.kind();
         RunError::Config(format!(
             "the configuration selects {}, but this build of loyalty lacks the `{feature}` feature; \
              rebuild it with `--features {feature}` (e.g. `cargo install loyalty-native --features {feature}`)",
@@ -280,7 +305,9 @@ pub async fn serve(
     let local = listener.local_addr().map_err(|e| RunError::Other(format!("no local address: {e}")))?;
     let names: Vec<&str> = bots.iter().map(|b| b.as_str()).collect();
     tracing::info!(storage = %storage.describe(), bots = ?names, "listening on http://{local}");
-    let app = App::new(engine(config, store, telegram)?).with_maintenance_interval(Some(maintenance_every));
+    let app = App::new(engine(config, store, telegram)?)
+        .with_maintenance_interval(Some(maintenance_every))
+        .with_storage_kind(storage.kind());
     let drained = crate::server::serve(listener, app, shutdown)
         .await
         .map_err(|e| RunError::Other(format!("the server failed: {e}")))?;

@@ -58,6 +58,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct App {
     engine: Engine,
     tasks: TaskRunner,
+    storage_kind: Option<&'static str>,
     drain_timeout: Duration,
     maintenance_interval: Option<Duration>,
 }
@@ -68,6 +69,7 @@ impl App {
         App {
             engine,
             tasks: TaskRunner::new(),
+            storage_kind: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             maintenance_interval: Some(DEFAULT_MAINTENANCE_INTERVAL),
         }
@@ -84,6 +86,13 @@ impl App {
     /// requests, resume pending broadcasts); `None` turns it off.
     pub fn with_maintenance_interval(mut self, every: Option<Duration>) -> App {
         self.maintenance_interval = every;
+        self
+    }
+
+    /// Names the kind of store (`sqlite`, `postgres`, `postgrest`, …) in
+    /// `GET /ready`'s answer, so an operator sees which one a server runs on.
+    pub fn with_storage_kind(mut self, kind: &'static str) -> App {
+        self.storage_kind = Some(kind);
         self
     }
 
@@ -242,7 +251,13 @@ async fn ready(State(app): State<App>) -> Response {
         )
     };
     match tokio::time::timeout(READY_TIMEOUT, app.engine.storage().ping()).await {
-        Ok(Ok(())) => json(StatusCode::OK, &serde_json::json!({ "status": "ready" })),
+        Ok(Ok(())) => {
+            let mut body = serde_json::json!({ "status": "ready" });
+            if let Some(kind) = app.storage_kind {
+                body["storage"] = kind.into();
+            }
+            json(StatusCode::OK, &body)
+        }
         Ok(Err(e)) => {
             tracing::warn!(temporary = e.is_temporary(), "readiness check failed: {e}");
             unavailable("storage did not answer the readiness check")

@@ -62,6 +62,45 @@ async fn usage_help_and_configuration_errors() {
     let out = run(loyalty(&[("SUPABASE_URL", "https://x.supabase.co"), ("SUPABASE_KEY", "k")]), &["migrate"]).await;
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out.stderr).contains("PostgREST"), "{}", text(&out.stderr));
+    assert!(help.contains("SUPABASE_URL") && help.contains("SUPABASE_KEY"), "--help names Supabase: {help}");
+}
+
+#[tokio::test]
+async fn half_a_configuration_stops_instead_of_falling_back() {
+    let dir = Scratch::new("cli");
+    let db = db_in(&dir);
+    // Half of Supabase's pair: no silent SQLite.
+    for (set, value, missing) in [
+        ("SUPABASE_URL", "https://x.supabase.co", "SUPABASE_KEY"),
+        ("SUPABASE_KEY", "sb_secret_hunter2", "SUPABASE_URL"),
+    ] {
+        let out = run(loyalty(&[(set, value), ("LOYALTY_DB", &db)]), &["migrate"]).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{set} alone: {stderr}");
+        assert!(stderr.contains(missing) && !stderr.contains("hunter2"), "{stderr}");
+    }
+    assert!(!std::path::Path::new(&db).exists(), "no SQLite file was made");
+    // A bot without the chat it needs.
+    let out = run(loyalty(&[("ADMIN_BOT_TOKEN", "1003:admin-secret"), ("LOYALTY_DB", &db)]), &["serve"]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("ADMIN_CHAT_ID") && !stderr.contains("admin-secret"), "{stderr}");
+    let vars = [("SENTRY_ALERT_TELEGRAM_TOKEN", "1004:alerts"), ("LOYALTY_DB", db.as_str())];
+    let out = run(loyalty(&vars), &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("SENTRY_ALERT_CHAT_ID"), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn the_sqlite_file_in_use_is_named_in_full() {
+    let dir = Scratch::new("cli");
+    let mut cmd = loyalty(&[]);
+    cmd.current_dir(&dir.dir);
+    let out = run(cmd, &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let full = dir.dir.join("loyalty.db");
+    assert!(full.exists());
+    assert!(text(&out.stdout).contains(&full.display().to_string()), "{}", text(&out.stdout));
 }
 
 #[tokio::test]
@@ -182,6 +221,8 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
     assert_eq!(health.status(), 200);
     let ready = http.get(format!("http://{addr}/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready, serde_json::json!({"status": "ready", "storage": "sqlite"}));
     let (status, logs) = terminate(child, rest).await;
     assert_eq!(status.code(), Some(0), "{logs:?}");
     assert!(logs.iter().any(|l| l.contains("shutdown signal received")), "{logs:?}");
@@ -247,6 +288,7 @@ async fn migrate_and_serve_with_postgres() {
     let (child, addr, rest) = spawn_serve(&[("TOKEN_CLIENT", CLIENT), ("DATABASE_URL", &url)]).await;
     let ready = reqwest::get(format!("http://{addr}/ready")).await.unwrap();
     assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["storage"], "postgres");
     let (status, logs) = terminate(child, rest).await;
     assert_eq!(status.code(), Some(0), "{logs:?}");
     assert!(logs.iter().all(|l| !l.contains(CLIENT)), "no token in the logs: {logs:?}");

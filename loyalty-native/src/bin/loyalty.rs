@@ -120,9 +120,11 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Configuration from the environment, with logging set up from `LOG_LEVEL`.
+/// Configuration from the environment, with logging set up from `LOG_LEVEL`;
+/// a half-configured bot stops the command.
 fn config() -> Result<Config, RunError> {
     let config = Config::from_lookup(env)?;
+    config.check_complete()?;
     runtime::init_logging(&config.log_level);
     Ok(config)
 }
