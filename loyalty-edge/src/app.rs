@@ -221,7 +221,11 @@ async fn ready(engine: &Engine) -> worker::Result<Response> {
         )
     };
     match futures::future::select(ping, delay).await {
-        futures::future::Either::Left((Ok(()), _)) => json(200, &serde_json::json!({ "status": "ready" })),
+        futures::future::Either::Left((Ok(()), _)) => {
+            // The kind of store, never its URL.
+            let storage = if engine.config().supabase_url.is_some() { "supabase" } else { "d1" };
+            json(200, &serde_json::json!({ "status": "ready", "storage": storage }))
+        }
         futures::future::Either::Left((Err(e), _)) => {
             worker::console_warn!("readiness check failed: {e}");
             unavailable("storage did not answer the readiness check")

@@ -687,4 +687,6 @@ async fn an_extension_registered_in_a_worker_answers_and_hears_events() {
     // A built-in command stays the bot's.
     let balance: Value = post(7403, "/balance").await.expect("answer").json().await.expect("a reply");
     assert_ne!(balance["text"].as_str(), Some("pong"), "{balance}");
+    let ready: Value = http.get(format!("{base}/ready")).send().await.expect("ready").json().await.expect("json");
+    assert_eq!(ready, json!({"status": "ready", "storage": "d1"}));
 }
