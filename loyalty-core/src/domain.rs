@@ -29,6 +29,31 @@ impl Timestamp {
     pub fn plus(self, secs: i64) -> Timestamp {
         Timestamp(self.0.saturating_add(secs))
     }
+
+    /// `YYYY-MM-DD HH:MM`, UTC (no clock or time zone database needed).
+    ///
+    /// ```
+    /// assert_eq!(loyalty_core::domain::Timestamp(1_795_000_000).utc_minutes(), "2026-11-18 11:06");
+    /// ```
+    pub fn utc_minutes(self) -> String {
+        let (days, secs) = (self.0.div_euclid(Self::DAY), self.0.rem_euclid(Self::DAY));
+        let (y, m, d) = civil_from_days(days);
+        format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", secs / 3600, (secs % 3600) / 60)
+    }
+}
+
+/// Howard Hinnant's algorithm: days since 1970-01-01 → (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 macro_rules! id_type {

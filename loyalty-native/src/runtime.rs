@@ -10,7 +10,7 @@ use crate::tasks::{TaskRunner, maintenance_loop};
 use crate::telegram::HttpTelegram;
 use crate::webhooks;
 use loyalty_core::adapters::sentry::Envelopes;
-use loyalty_core::domain::BotKind;
+use loyalty_core::domain::{BotKind, Timestamp};
 use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
 use std::future::Future;
@@ -450,7 +450,10 @@ pub async fn webhook_info(config: &Config) -> Result<String, RunError> {
         }
         line.push(')');
         if let Some(e) = info.last_error_message {
-            line.push_str(&format!("; last error: {e}"));
+            match info.last_error_date.filter(|d| *d > 0) {
+                Some(date) => line.push_str(&format!("; last error at {} UTC: {e}", Timestamp(date).utc_minutes())),
+                None => line.push_str(&format!("; last error: {e}")),
+            }
         }
         line
     })

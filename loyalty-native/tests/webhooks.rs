@@ -295,4 +295,15 @@ async fn failed_deliveries_stay_queued_and_show_in_webhook_info() {
         Some("Wrong response from the webhook: 500 Internal Server Error")
     );
     assert!(api.deliver_webhook(CLIENT).await.is_empty(), "nothing queued for the client bot");
+
+    // `loyalty webhooks info` says when the last error happened.
+    let report = loyalty_native::runtime::webhook_info(&config).await.unwrap();
+    let at = loyalty_core::domain::Timestamp(partner.last_error_date.unwrap()).utc_minutes();
+    let line = report.lines().find(|l| l.starts_with("partner:")).unwrap_or_default();
+    assert!(
+        line.ends_with(&format!(
+            "; last error at {at} UTC: Wrong response from the webhook: 500 Internal Server Error"
+        )),
+        "{report}"
+    );
 }

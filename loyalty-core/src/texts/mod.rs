@@ -471,26 +471,9 @@ fn qvalue(q: &str) -> Option<u16> {
     }
 }
 
-/// `YYYY-MM-DD HH:MM` UTC for a timestamp (civil-from-days, no clock needed).
+/// `YYYY-MM-DD HH:MM` UTC for a timestamp.
 pub(crate) fn fmt_time(t: Timestamp) -> String {
-    let days = t.0.div_euclid(86_400);
-    let secs = t.0.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", secs / 3600, (secs % 3600) / 60)
-}
-
-/// Howard Hinnant's algorithm: days since 1970-01-01 → (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    t.utc_minutes()
 }
 
 /// A rate in basis points as a percentage with integer arithmetic only:
