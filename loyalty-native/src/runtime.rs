@@ -526,10 +526,13 @@ mod tests {
             choose(&[("LOYALTY_DB", "/var/lib/l.db")]).unwrap(),
             StorageChoice::Sqlite { path: PathBuf::from("/var/lib/l.db") }
         );
-        assert_eq!(
-            choose(&[("SUPABASE_URL", "https://x.supabase.co")]).unwrap(),
-            StorageChoice::Sqlite { path: PathBuf::from("./loyalty.db") }
-        );
+        // Half of Supabase's pair is an error naming the other half, never a silent SQLite.
+        for (set, missing) in [("SUPABASE_URL", "SUPABASE_KEY"), ("SUPABASE_KEY", "SUPABASE_URL")] {
+            let half = choose(&[(set, "sb_secret_half")]).unwrap_err();
+            assert_eq!(half.exit_code(), exit::CONFIG);
+            let text = half.to_string();
+            assert!(text.contains(missing) && !text.contains("sb_secret_half"), "{text}");
+        }
         assert_eq!(
             choose(&[("SUPABASE_URL", "https://x.supabase.co/"), ("SUPABASE_KEY", "k")]).unwrap(),
             StorageChoice::PostgRest { url: "https://x.supabase.co".into(), key: Secret::new("k") }
