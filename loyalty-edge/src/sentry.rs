@@ -2,7 +2,7 @@
 
 use crate::http::fetch_with_timeout;
 use async_trait::async_trait;
-use loyalty_core::adapters::sentry::{CONTENT_TYPE, Envelopes, to_bytes};
+use loyalty_core::adapters::sentry::{CONTENT_TYPE, Envelopes, RateLimit, to_bytes};
 use loyalty_core::ports::{ErrorReport, ErrorReporter};
 use std::time::Duration;
 
@@ -11,18 +11,20 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// [`ErrorReporter`] posting Sentry envelopes with `fetch`. The envelope —
 /// event, tags, scrubbing, ids — is `loyalty-core`'s [`Envelopes`], exactly
-/// as natively; only the transport differs. Reports that cannot be sent are
-/// dropped (they were already written to the Worker's log by
-/// [`ConsoleReporter`](crate::ConsoleReporter)).
+/// as natively; only the transport differs. After a `429` it posts nothing
+/// for the `Retry-After` Sentry gave ([`RateLimit`], kept per isolate).
+/// Reports that cannot be sent are dropped (they were already written to the
+/// Worker's log by [`ConsoleReporter`](crate::ConsoleReporter)).
 #[derive(Debug)]
 pub struct FetchSentry {
     envelopes: Envelopes,
+    limit: RateLimit,
 }
 
 impl FetchSentry {
     /// Posts the envelopes `envelopes` builds to its DSN's endpoint.
     pub fn new(envelopes: Envelopes) -> FetchSentry {
-        FetchSentry { envelopes }
+        FetchSentry { envelopes, limit: RateLimit::default() }
     }
 }
 
@@ -30,6 +32,10 @@ impl FetchSentry {
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl ErrorReporter for FetchSentry {
     async fn report(&self, report: ErrorReport) {
+        let now = self.envelopes.now();
+        if !self.limit.allows(now) {
+            return;
+        }
         let body = to_bytes(&self.envelopes.envelope(&report));
         let headers = worker::Headers::new();
         let set = headers
@@ -44,7 +50,14 @@ impl ErrorReporter for FetchSentry {
         let Ok(request) = worker::Request::new_with_init(self.envelopes.envelope_url(), &init) else { return };
         match fetch_with_timeout(request, TIMEOUT).await {
             Ok(response) if (200..300).contains(&response.status_code()) => {}
-            Ok(response) => worker::console_warn!("sentry: report rejected (HTTP {})", response.status_code()),
+            Ok(response) => {
+                let status = response.status_code();
+                let retry_after = response.headers().get("retry-after").ok().flatten();
+                match self.limit.answered(now, status, retry_after.as_deref()) {
+                    Some(pause) => worker::console_warn!("sentry: rate limited, pausing reports for {pause} s"),
+                    None => worker::console_warn!("sentry: report rejected (HTTP {status})"),
+                }
+            }
             Err(e) => worker::console_warn!("sentry: could not send the report: {e}"),
         }
     }

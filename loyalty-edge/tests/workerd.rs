@@ -31,7 +31,7 @@ use loyalty_testkit::services::postrust::service_key;
 use loyalty_testkit::services::workerd::{Supabase, WORKERS, Workerd, repo_root, supabase_proxy};
 use loyalty_testkit::{TgUser, text_json};
 use serde_json::{Value, json};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,22 @@ async fn fake_sentry() -> (String, Arc<Mutex<Vec<String>>>) {
     let router = Router::new().route("/api/42/envelope/", axum::routing::post(envelope)).with_state(seen.clone());
     let addr = serve(router).await;
     (format!("http://sentrykey@{addr}/42"), seen)
+}
+
+/// A Sentry ingest endpoint that answers every envelope `429` with
+/// `Retry-After: 60`; the count of envelopes posted to it.
+async fn fake_sentry_rate_limited() -> (String, Arc<AtomicUsize>) {
+    let posted = Arc::new(AtomicUsize::new(0));
+    async fn envelope(State(posted): State<Arc<AtomicUsize>>) -> axum::response::Response {
+        posted.fetch_add(1, Ordering::SeqCst);
+        let mut res = axum::response::Response::new(axum::body::Body::from("{}"));
+        *res.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+        res.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("60"));
+        res
+    }
+    let router = Router::new().route("/api/42/envelope/", axum::routing::post(envelope)).with_state(posted.clone());
+    let addr = serve(router).await;
+    (format!("http://sentrykey@{addr}/42"), posted)
 }
 
 /// The requests a fake OpenAI received: `Authorization` header and JSON body.
@@ -689,4 +705,37 @@ async fn an_extension_registered_in_a_worker_answers_and_hears_events() {
     assert_ne!(balance["text"].as_str(), Some("pong"), "{balance}");
     let ready: Value = http.get(format!("{base}/ready")).send().await.expect("ready").json().await.expect("json");
     assert_eq!(ready, json!({"status": "ready", "storage": "d1"}));
+}
+
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
+async fn sentry_rate_limits_pause_the_reports_of_a_worker() {
+    let (dsn, posted) = fake_sentry_rate_limited().await;
+    let fake = FakeBotApi::start().await;
+    let mut vars = simulate::variables(&fake.url());
+    vars.extend([("SENTRY_DSN", dsn), ("SENTRY_ENVIRONMENT", "test".into())]);
+    let build = repo_root().join("loyalty-edge/tests/fixture-worker/build");
+    let workerd = Workerd::start_with_d1(&[("fixture-worker", build)], &vars).await;
+    let base = workerd.url("fixture-worker");
+    let http = reqwest::Client::new();
+    let secret = client_secret(&vars);
+    // A body past the secret check that is not an update is reported, every time.
+    for _ in 0..3 {
+        let res = http
+            .post(format!("{base}/webhook/client"))
+            .header(SECRET_TOKEN_HEADER, &secret)
+            .header("content-type", "application/json")
+            .body("[1,2,3]")
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(res.status(), 400);
+    }
+    // The first report met the 429; the next two waited out its Retry-After instead of being posted.
+    let started = Instant::now();
+    while posted.load(Ordering::SeqCst) == 0 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(posted.load(Ordering::SeqCst), 1, "{}", workerd.log());
 }
