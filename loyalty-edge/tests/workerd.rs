@@ -62,6 +62,19 @@ async fn serve(router: Router) -> std::net::SocketAddr {
     addr
 }
 
+/// A `POST` of `body` to the client bot's webhook of the Worker at `base`, with its secret.
+fn client_webhook(
+    http: &reqwest::Client,
+    base: &str,
+    secret: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::RequestBuilder {
+    http.post(format!("{base}/webhook/client"))
+        .header(SECRET_TOKEN_HEADER, secret)
+        .header("content-type", "application/json")
+        .body(body)
+}
+
 /// A Sentry ingest endpoint that records the envelopes it receives.
 async fn fake_sentry() -> (String, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -453,11 +466,7 @@ async fn a_panic_fails_only_its_own_request_and_is_reported() {
     let http = reqwest::Client::new();
     let secret = client_secret(&vars);
     let deliver = |id: i64, user: &TgUser| {
-        http.post(format!("{base}/webhook/client"))
-            .header(SECRET_TOKEN_HEADER, secret.clone())
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(&text_json(id, user, "/start")).expect("json"))
-            .send()
+        client_webhook(&http, &base, &secret, serde_json::to_vec(&text_json(id, user, "/start")).expect("json")).send()
     };
 
     // A request before the panic works.
@@ -647,14 +656,7 @@ async fn a_panic_after_the_claim_leaves_the_update_to_telegrams_retry() {
     // Telegram delivers the update again after the 500 (the release runs after that response).
     let deadline = Instant::now() + Duration::from_secs(10);
     let body = loop {
-        let res = http
-            .post(format!("{base}/webhook/client"))
-            .header(SECRET_TOKEN_HEADER, &secret)
-            .header("content-type", "application/json")
-            .body(start.clone())
-            .send()
-            .await
-            .expect("answer");
+        let res = client_webhook(&http, &base, &secret, start.clone()).send().await.expect("answer");
         assert_eq!(res.status(), 200);
         let body = res.bytes().await.expect("body");
         if !body.is_empty() || Instant::now() > deadline {
@@ -684,11 +686,7 @@ async fn an_extension_registered_in_a_worker_answers_and_hears_events() {
     let anna = TgUser::new(402, "Anna");
     let post = |id: i64, text: &str| {
         let body = serde_json::to_vec(&text_json(id, &anna, text)).expect("json");
-        http.post(format!("{base}/webhook/client"))
-            .header(SECRET_TOKEN_HEADER, &secret)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
+        client_webhook(&http, &base, &secret, body).send()
     };
     let started = post(7401, "/start").await.expect("answer");
     assert_eq!(started.status(), 200, "{}", workerd.log());
@@ -721,14 +719,7 @@ async fn sentry_rate_limits_pause_the_reports_of_a_worker() {
     let secret = client_secret(&vars);
     // A body past the secret check that is not an update is reported, every time.
     for _ in 0..3 {
-        let res = http
-            .post(format!("{base}/webhook/client"))
-            .header(SECRET_TOKEN_HEADER, &secret)
-            .header("content-type", "application/json")
-            .body("[1,2,3]")
-            .send()
-            .await
-            .expect("answer");
+        let res = client_webhook(&http, &base, &secret, "[1,2,3]").send().await.expect("answer");
         assert_eq!(res.status(), 400);
     }
     // The first report met the 429; the next two waited out its Retry-After instead of being posted.

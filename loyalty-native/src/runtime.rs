@@ -108,6 +108,14 @@ pub enum StorageChoice {
     },
 }
 
+/// Only `set` of Supabase's two variables is: no silent fall-back to SQLite.
+fn half_of_supabase(set: &str, missing: &str) -> RunError {
+    RunError::Config(format!(
+        "{set} is set but {missing} is not: Supabase storage needs both; \
+         unset {set} to use the SQLite file (LOYALTY_DB) instead"
+    ))
+}
+
 /// The SQLite file used when `LOYALTY_DB` is not set.
 pub const DEFAULT_SQLITE_PATH: &str = "./loyalty.db";
 
@@ -142,17 +150,8 @@ impl StorageChoice {
                     key: Secret::new(key),
                 });
             }
-            (Some(_), None) | (None, Some(_)) => {
-                let (set, missing) = if get("SUPABASE_URL").is_some() {
-                    ("SUPABASE_URL", "SUPABASE_KEY")
-                } else {
-                    ("SUPABASE_KEY", "SUPABASE_URL")
-                };
-                return Err(RunError::Config(format!(
-                    "{set} is set but {missing} is not: Supabase storage needs both; \
-                     unset {set} to use the SQLite file (LOYALTY_DB) instead"
-                )));
-            }
+            (Some(_), None) => return Err(half_of_supabase("SUPABASE_URL", "SUPABASE_KEY")),
+            (None, Some(_)) => return Err(half_of_supabase("SUPABASE_KEY", "SUPABASE_URL")),
             (None, None) => {}
         }
         Ok(StorageChoice::Sqlite {

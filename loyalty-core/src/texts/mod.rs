@@ -21,7 +21,7 @@ mod vi;
 
 use crate::domain::{
     Audience, BroadcastId, BroadcastJob, EntryId, EntryKind, Language, LedgerEntry, Partner, PartnerId, PartnerStatus,
-    Points, RedemptionId, Timestamp,
+    Points, RedemptionId,
 };
 use crate::ports::{PartnerStats, ProgramStats, Rejection};
 use crate::telegram::escape_html;
@@ -471,11 +471,6 @@ fn qvalue(q: &str) -> Option<u16> {
     }
 }
 
-/// `YYYY-MM-DD HH:MM` UTC for a timestamp.
-pub(crate) fn fmt_time(t: Timestamp) -> String {
-    t.utc_minutes()
-}
-
 /// A rate in basis points as a percentage with integer arithmetic only:
 /// 500 → `5`, 550 → `5.5`, 1234 → `12.34` (`sep` is the decimal separator).
 pub(crate) fn percent(bps: u32, sep: char) -> String {
@@ -505,7 +500,7 @@ fn ru_plural(n: u64, one: &'static str, few: &'static str, many: &'static str) -
 
 /// One history line: `2026-11-26 10:15  +50  Purchase (#123)`.
 pub(crate) fn entry_line(t: &dyn Texts, e: &LedgerEntry) -> String {
-    format!("{}  <b>{}</b>  {} (#{})", fmt_time(e.created_at), Signed(e.amount), t.entry_kind(e.kind), e.id)
+    format!("{}  <b>{}</b>  {} (#{})", e.created_at.utc_minutes(), Signed(e.amount), t.entry_kind(e.kind), e.id)
 }
 
 /// `head` followed by one history line per entry.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::Timestamp;
 use crate::domain::{PartnerTerms, TelegramUserId};
 use Language::{En, Ru, Vi};
 
@@ -86,7 +87,7 @@ fn numbers_and_plurals() {
     assert_eq!((Pts(0).to_string(), Pts(1234567).to_string()), ("0".into(), "1\u{202F}234\u{202F}567".into()));
     assert_eq!((Signed(-1500).to_string(), Signed(5).to_string()), ("−1\u{202F}500".into(), "+5".into()));
     assert_eq!(
-        (fmt_time(Timestamp(0)), fmt_time(Timestamp(1_795_000_000))),
+        (Timestamp(0).utc_minutes(), Timestamp(1_795_000_000).utc_minutes()),
         ("1970-01-01 00:00".into(), "2026-11-18 11:06".into())
     );
     for (bps, sep, s) in [(550, '.', "5.5"), (1234, ',', "12,34"), (5, '.', "0.05"), (u32::MAX, '.', "42949672.95")] {
