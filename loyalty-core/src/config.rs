@@ -7,8 +7,8 @@
 //! error naming the missing variable. Malformed values fail at load time, also
 //! naming the variable. `Debug` never prints a secret.
 
-use crate::domain::BotKind;
 use crate::domain::Points;
+use crate::domain::{BotId, BotKind};
 use std::fmt;
 
 /// A secret value: printed as `***` by `Debug` and `Display`.
@@ -207,12 +207,10 @@ fn url(name: &'static str, v: String) -> Result<String, ConfigError> {
 fn token(name: &'static str, v: String) -> Result<Secret, ConfigError> {
     let v = v.trim();
     // Bot tokens look like `123456:ABC-DEF…`.
-    let ok = v.split_once(':').is_some_and(|(id, rest)| {
-        !id.is_empty()
-            && id.bytes().all(|b| b.is_ascii_digit())
-            && !rest.is_empty()
-            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    });
+    let ok = BotId::from_token(v).is_some_and(|id| id.0 > 0)
+        && v.split_once(':').is_some_and(|(_, rest)| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
     if ok {
         Ok(Secret::new(v))
     } else {
@@ -345,6 +343,12 @@ impl Config {
             BotKind::Admin => self.admin_bot_token.as_ref(),
             BotKind::Alerts => self.sentry_alert_telegram_token.as_ref(),
         }
+    }
+
+    /// `bot`'s own Telegram id, from its token; [`BotId::unconfigured`]
+    /// when the token is not set.
+    pub fn bot_id(&self, bot: BotKind) -> BotId {
+        self.token(bot).and_then(|t| BotId::from_token(t.expose())).unwrap_or(BotId::unconfigured(bot))
     }
 
     /// Checks that everything `bot` needs is set and returns its token. The

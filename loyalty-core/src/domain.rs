@@ -95,6 +95,40 @@ id_type!(
     /// A Telegram user id (also the private chat id with that user).
     TelegramUserId
 );
+id_type!(
+    /// A bot's own Telegram id: the number before the colon in its token.
+    ///
+    /// Update claims are kept per bot id, not per [`BotKind`], so two
+    /// deployments sharing one database (production and staging, each with its
+    /// own bots) never take each other's updates for duplicates, and the
+    /// idempotency keys the bots derive from updates carry it for the same
+    /// reason. An engine without a bot's token uses [`BotId::unconfigured`].
+    BotId
+);
+
+impl BotId {
+    /// The id of `bot` when its token is not configured (an engine embedded
+    /// without tokens, tests): a negative number per kind, which no real bot
+    /// has.
+    pub fn unconfigured(bot: BotKind) -> BotId {
+        BotId(match bot {
+            BotKind::Client => -1,
+            BotKind::Partner => -2,
+            BotKind::Admin => -3,
+            BotKind::Alerts => -4,
+        })
+    }
+
+    /// The id in a bot token (`123456:ABC…` → 123456); `None` when the token
+    /// does not start with a number and a colon.
+    pub fn from_token(token: &str) -> Option<BotId> {
+        let (id, _) = token.split_once(':')?;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        id.parse().ok().map(BotId)
+    }
+}
 
 /// A customer's public code: 8 characters of Crockford base32 (no I, L, O, U),
 /// about 40 bits of randomness. It appears in QR codes and deep links instead of

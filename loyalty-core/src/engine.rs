@@ -152,7 +152,7 @@ impl Engine {
     /// ledger write carries an idempotency key), at worst a message repeats.
     pub async fn release_claims(&self, claims: &[(BotKind, i64)]) {
         for &(bot, update_id) in claims {
-            if let Err(e) = self.base_storage().release_update(bot, update_id).await {
+            if let Err(e) = self.base_storage().release_update(self.config().bot_id(bot), update_id).await {
                 self.report(ErrorReport {
                     message: format!(
                         "could not release the claim of update {update_id} after its processing died: {e}"
@@ -271,10 +271,10 @@ impl Engine {
     pub async fn process_update(&self, bot: BotKind, update: &Update) -> Result<Option<Outbox>> {
         self.release_orphaned_claims().await;
         let storage = self.base_storage();
-        let claim = UpdateClaim { bot, update_id: update.update_id, now: self.now() };
+        let claim = UpdateClaim { bot: self.config().bot_id(bot), update_id: update.update_id, now: self.now() };
         let Some(folded) = self.ports().storage.clone().fold_claim(claim) else {
             // The backend cannot fold the claim into a call: claim first.
-            if !storage.claim_update(bot, update.update_id, claim.now).await? {
+            if !storage.claim_update(claim).await? {
                 return Ok(None);
             }
             let guard = self.guard_claim(bot, update.update_id);
@@ -291,7 +291,7 @@ impl Engine {
             FoldState::Claimed => self.settle_claimed(bot, update, handled).await,
             // No call claimed it (the update needed no storage, or its calls failed).
             FoldState::Pending => match handled {
-                Ok(outbox) => Ok(storage.claim_update(bot, update.update_id, claim.now).await?.then_some(outbox)),
+                Ok(outbox) => Ok(storage.claim_update(claim).await?.then_some(outbox)),
                 Err(e) => Err(e),
             },
         }
@@ -304,7 +304,8 @@ impl Engine {
             Ok(outbox) => Ok(Some(outbox)),
             Err(e) => {
                 if e.is_temporary()
-                    && let Err(release) = self.base_storage().release_update(bot, update.update_id).await
+                    && let Err(release) =
+                        self.base_storage().release_update(self.config().bot_id(bot), update.update_id).await
                 {
                     self.report(ErrorReport {
                         message: format!("could not release update {} after a failure: {release}", update.update_id),

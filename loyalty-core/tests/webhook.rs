@@ -59,7 +59,8 @@ fn error_code(res: &WebhookResponse) -> String {
 
 /// Whether `(bot, update_id)` is still unclaimed (claims it as a side effect).
 async fn unclaimed(store: &FlakyStore, bot: BotKind, update_id: i64) -> bool {
-    store.inner().claim_update(bot, update_id, TEST_START).await.unwrap()
+    let claim = UpdateClaim { bot: test_config().bot_id(bot), update_id, now: TEST_START };
+    store.inner().claim_update(claim).await.unwrap()
 }
 
 /// Everything an update caused, comparable across environments: the response
@@ -481,4 +482,48 @@ async fn a_claim_hook_sees_every_claim_settle_and_release_claims_reopens_an_upda
     // Where a panic aborts (wasm32), the adapter hands the unsettled claims to release_claims.
     engine.release_claims(&[(BotKind::Client, 8103)]).await;
     assert!(unclaimed(&store, BotKind::Client, 8103).await, "released");
+}
+
+/// Production and staging, each with its own bots, share one database: the
+/// same update id arriving to each is two updates (claims are per bot id), and
+/// the admins' adjustments it causes are two entries (so are the keys).
+#[tokio::test]
+async fn two_deployments_with_their_own_bots_share_a_store() {
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let production = TestEnv::with(store.clone(), test_config());
+    let staging_tokens = Config {
+        token_client: Some(loyalty_core::Secret::new("2001:staging-client")),
+        admin_bot_token: Some(loyalty_core::Secret::new("2003:staging-admin")),
+        ..test_config()
+    };
+    let staging = TestEnv::with(store.clone(), staging_tokens);
+    let (ann, bob) = (anna(), TgUser::new(4343, "Bob"));
+    for (env, user) in [(&production, &ann), (&staging, &bob)] {
+        let res = env
+            .engine
+            .handle_webhook(
+                BotKind::Client,
+                telegram_request(env, BotKind::Client, json_body(&text_json(1, user, "/start"))),
+            )
+            .await;
+        assert_eq!(res.response.status(), StatusCode::OK);
+    }
+    let customer = |id| store.inner().customer_summary(CustomerRef::Telegram(TelegramUserId(id)), 10);
+    let ann_now = customer(4242).await.unwrap().expect("production's update 1 signed Ann up");
+    customer(4343).await.unwrap().expect("staging's update 1 signed Bob up");
+
+    // The same admin update id on both deployments: two adjustments.
+    let admin = TgUser::new(900, "Admin");
+    let adjust = format!("/adjust {} +7 goodwill", ann_now.customer.code);
+    for env in [&production, &staging] {
+        let body = json_body(&text_json(5, &admin, &adjust));
+        let res = env.engine.handle_webhook(BotKind::Admin, telegram_request(env, BotKind::Admin, body)).await;
+        assert_eq!(res.response.status(), StatusCode::OK);
+    }
+    let after = customer(4242).await.unwrap().unwrap();
+    assert_eq!(after.customer.balance, ann_now.customer.balance + 14, "{:?}", after.recent);
+    // A redelivery to staging is still a duplicate.
+    let body = json_body(&text_json(5, &admin, &adjust));
+    staging.engine.handle_webhook(BotKind::Admin, telegram_request(&staging, BotKind::Admin, body)).await;
+    assert_eq!(customer(4242).await.unwrap().unwrap().customer.balance, after.customer.balance);
 }

@@ -19,3 +19,22 @@ fn the_shipped_migration_is_the_schema() {
          `LOYALTY_WRITE_MIGRATION=1 cargo test -p loyalty-edge --test d1_migration`"
     );
 }
+
+/// `migrations/0002_bot_updates.sql` brings a database made by an older 0001
+/// to the schema: the tables it creates are the schema's own statements.
+#[test]
+fn the_second_migration_creates_what_the_schema_has() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0002_bot_updates.sql");
+    let text = std::fs::read_to_string(path).expect("read the migration");
+    let statements: Vec<String> = text
+        .split(';')
+        .map(|s| s.lines().filter(|l| !l.starts_with("--")).collect::<Vec<_>>().join("\n").trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let creates: Vec<&String> = statements.iter().filter(|s| s.starts_with("CREATE")).collect();
+    assert_eq!(creates.len(), 2, "{statements:?}");
+    for create in creates {
+        assert!(d1::SCHEMA.contains(&create.as_str()), "{create} is not in loyalty_core::stores::d1::SCHEMA");
+    }
+    assert!(statements.iter().any(|s| s == "DROP TABLE IF EXISTS loyalty_update_claims"), "{statements:?}");
+}

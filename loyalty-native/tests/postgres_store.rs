@@ -209,7 +209,7 @@ async fn data_api_roles_can_neither_read_tables_nor_call_functions() {
         for sql in [
             "select * from loyalty.customers".to_string(),
             "select * from loyalty.entries".to_string(),
-            "insert into loyalty.processed_updates values ('client', 1, 1)".to_string(),
+            "insert into loyalty.bot_updates values (1, 1, 1)".to_string(),
             r#"select loyalty.program_stats('{"today": 0}')"#.to_string(),
             r#"select loyalty.customer_summary('{"who": {"by": "id", "value": 1}, "recent": 1}')"#.to_string(),
         ] {

@@ -1,5 +1,6 @@
 //! The upgrade of schema-v1 SQLite files — the tables without the `loyalty_`
-//! prefix of the store before it ran the D1 statements — to schema version 2.
+//! prefix of the store before it ran the D1 statements — to the current
+//! schema version.
 //!
 //! `tests/fixtures/v1.db` and `v1-empty.db` were written by the schema-v1
 //! store (the commit that added them says how); `v1.json` holds what that
@@ -41,7 +42,6 @@ struct Expected {
 
 #[derive(Debug, Deserialize)]
 struct Claim {
-    bot: BotKind,
     update_id: i64,
 }
 
@@ -121,7 +121,10 @@ async fn every_row_of_a_v1_database_survives_the_upgrade() {
     // The tables of version 1 are gone; their rows are in the `loyalty_` ones.
     let conn = raw(&path);
     for (table, rows) in &want.rows {
-        assert_eq!(count(&conn, &format!("SELECT count(*) FROM loyalty_{table}")), *rows, "{table}");
+        // Claims were per bot kind; schema 3 keeps them per bot id and starts empty.
+        let rows = if table == "update_claims" { 0 } else { *rows };
+        let table = if table == "update_claims" { "bot_updates" } else { table.as_str() };
+        assert_eq!(count(&conn, &format!("SELECT count(*) FROM loyalty_{table}")), rows, "{table}");
         let left = format!("SELECT count(*) FROM sqlite_schema WHERE name = '{table}'");
         assert_eq!(count(&conn, &left), 0, "{table} still exists");
     }
@@ -159,18 +162,69 @@ async fn every_row_of_a_v1_database_survives_the_upgrade() {
     assert_eq!(store.expire_redemptions(want.t0).await.unwrap(), [], "nothing was due at the time of the fixture");
 }
 
+/// A version-2 database (claims per bot kind, in `loyalty_update_claims`)
+/// upgrades to the schema of a fresh one, keeping its ledger.
+#[tokio::test]
+async fn a_v2_database_keeps_its_rows_and_claims_per_bot_id() {
+    let scratch = Scratch::new("v2");
+    let store = scratch.store().await.unwrap();
+    let path = store.path().to_path_buf();
+    let fresh_schema = schema(&path);
+    let customer = store
+        .register_customer(NewCustomer {
+            telegram_id: TelegramUserId(5),
+            code: CustomerCode::parse("ABCD2345").unwrap(),
+            first_name: "Ann".into(),
+            username: None,
+            language: Language::En,
+            referrer: None,
+            welcome_bonus: 50,
+            referral_bonus: 0,
+            now: Timestamp(1_700_000_000),
+        })
+        .await
+        .unwrap()
+        .customer;
+    drop(store);
+    let conn = raw(&path);
+    conn.execute_batch(
+        "DROP TABLE loyalty_bot_updates;
+         CREATE TABLE loyalty_update_claims (
+             bot TEXT NOT NULL CHECK (bot IN ('client', 'partner', 'admin', 'alerts')),
+             update_id INTEGER NOT NULL, claimed_at INTEGER NOT NULL, PRIMARY KEY (bot, update_id)
+         ) STRICT, WITHOUT ROWID;
+         CREATE INDEX loyalty_update_claims_by_time ON loyalty_update_claims (claimed_at);
+         INSERT INTO loyalty_update_claims VALUES ('client', 1, 1);
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+
+    assert_eq!(sqlite::migrate(&path).unwrap(), SCHEMA_VERSION);
+    assert_eq!(user_version(&path), i64::from(SCHEMA_VERSION));
+    assert_eq!(schema(&path), fresh_schema);
+    let store = SqliteStore::open(&path).unwrap();
+    let summary = store.customer_summary(CustomerRef::Id(customer.id), 5).await.unwrap().unwrap();
+    assert_eq!(summary.customer.balance, 50);
+    let claim = UpdateClaim { bot: BotId(8_000_000_001), update_id: 1, now: Timestamp(1_700_000_001) };
+    assert!(store.claim_update(claim).await.unwrap());
+    assert!(store.claim_update(UpdateClaim { bot: BotId(8_000_000_002), ..claim }).await.unwrap());
+    assert!(!store.claim_update(claim).await.unwrap());
+}
+
 #[tokio::test]
 async fn the_pending_work_of_a_v1_database_carries_on() {
     let scratch = Scratch::new("carry-on");
     let want = expected();
     let store = SqliteStore::open(copy(&scratch, "v1.db")).unwrap();
 
-    // Claimed updates stay claimed; the released one is free.
-    for c in &want.claims {
-        assert!(!store.claim_update(c.bot, c.update_id, want.t0).await.unwrap(), "{c:?} forgotten");
-    }
-    for c in &want.released {
-        assert!(store.claim_update(c.bot, c.update_id, want.t0).await.unwrap(), "{c:?} still claimed");
+    // Claims were kept per bot kind and are not carried over (schema 3 keeps
+    // them per bot id, which the file does not know): every update is free.
+    assert!(!want.claims.is_empty() && !want.released.is_empty());
+    for (n, c) in want.claims.iter().chain(&want.released).enumerate() {
+        let claim = UpdateClaim { bot: BotId(8_000_000_000 + n as i64), update_id: c.update_id, now: want.t0 };
+        assert!(store.claim_update(claim).await.unwrap(), "{c:?}");
+        assert!(!store.claim_update(claim).await.unwrap(), "{c:?} claimed twice");
     }
     // Quotas keep what was used.
     for q in &want.quotas {

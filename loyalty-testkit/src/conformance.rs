@@ -1426,31 +1426,40 @@ async fn partner_and_program_stats(ctx: &Ctx<'_>) -> CheckResult {
 // ---------------------------------------------------------------------------
 // Updates, quotas, broadcasts
 
+/// Two bots' ids above 2³² (as Telegram's newer bots have): production's
+/// client bot and a staging deployment's, sharing the store.
+const PRODUCTION_BOT: BotId = BotId(8_000_000_001);
+const STAGING_BOT: BotId = BotId(8_000_000_002);
+
+fn update(bot: BotId, update_id: i64, now: Timestamp) -> UpdateClaim {
+    UpdateClaim { bot, update_id, now }
+}
+
 async fn claim_and_release_updates(ctx: &Ctx<'_>) -> CheckResult {
     let s = ctx.store;
-    ensure!(s.claim_update(BotKind::Client, 7, T0).await.or_fail("claim")?, "first claim");
-    ensure!(!s.claim_update(BotKind::Client, 7, T0.plus(1)).await.or_fail("dup")?, "duplicate claim");
-    ensure!(s.claim_update(BotKind::Partner, 7, T0).await.or_fail("other bot")?, "same id, other bot");
-    ensure!(s.claim_update(BotKind::Client, 8, T0).await.or_fail("other id")?, "other id");
-    s.release_update(BotKind::Client, 7).await.or_fail("release")?;
-    ensure!(s.claim_update(BotKind::Client, 7, T0.plus(2)).await.or_fail("reclaim")?, "claim after release");
-    ensure!(!s.claim_update(BotKind::Partner, 7, T0).await.or_fail("partner dup")?, "release freed another bot");
-    s.release_update(BotKind::Admin, 123).await.or_fail("release unknown")?;
+    let (prod, staging) = (PRODUCTION_BOT, STAGING_BOT);
+    ensure!(s.claim_update(update(prod, 7, T0)).await.or_fail("claim")?, "first claim");
+    ensure!(!s.claim_update(update(prod, 7, T0.plus(1))).await.or_fail("dup")?, "duplicate claim");
+    ensure!(s.claim_update(update(staging, 7, T0)).await.or_fail("other bot")?, "same id, another deployment's bot");
+    ensure!(s.claim_update(update(prod, 8, T0)).await.or_fail("other id")?, "other id");
+    s.release_update(prod, 7).await.or_fail("release")?;
+    ensure!(s.claim_update(update(prod, 7, T0.plus(2))).await.or_fail("reclaim")?, "claim after release");
+    ensure!(!s.claim_update(update(staging, 7, T0)).await.or_fail("staging dup")?, "release freed another bot");
+    s.release_update(BotId(123), 123).await.or_fail("release unknown")?;
     Ok(())
 }
 
 async fn prune_update_claims(ctx: &Ctx<'_>) -> CheckResult {
     let s = ctx.store;
+    let (prod, staging) = (PRODUCTION_BOT, STAGING_BOT);
     ensure_eq!(s.prune_update_claims(T0).await.or_fail("prune nothing")?, 0, "pruned from no claims");
-    for (bot, id, at) in
-        [(BotKind::Client, 1, T0.plus(-100)), (BotKind::Partner, 1, T0.plus(-1)), (BotKind::Client, 2, T0)]
-    {
-        ensure!(s.claim_update(bot, id, at).await.or_fail("claim")?, "claim {bot:?} {id}");
+    for (bot, id, at) in [(prod, 1, T0.plus(-100)), (staging, 1, T0.plus(-1)), (prod, 2, T0)] {
+        ensure!(s.claim_update(update(bot, id, at)).await.or_fail("claim")?, "claim {bot} {id}");
     }
     ensure_eq!(s.prune_update_claims(T0).await.or_fail("prune")?, 2, "claims taken before the cutoff");
-    ensure!(s.claim_update(BotKind::Client, 1, T0).await.or_fail("reclaim")?, "a pruned claim is claimable again");
-    ensure!(s.claim_update(BotKind::Partner, 1, T0).await.or_fail("reclaim")?, "a pruned claim is claimable again");
-    ensure!(!s.claim_update(BotKind::Client, 2, T0).await.or_fail("kept")?, "a claim at the cutoff is kept");
+    ensure!(s.claim_update(update(prod, 1, T0)).await.or_fail("reclaim")?, "a pruned claim is claimable again");
+    ensure!(s.claim_update(update(staging, 1, T0)).await.or_fail("reclaim")?, "a pruned claim is claimable again");
+    ensure!(!s.claim_update(update(prod, 2, T0)).await.or_fail("kept")?, "a claim at the cutoff is kept");
     ensure_eq!(s.prune_update_claims(T0).await.or_fail("prune again")?, 0, "nothing older left");
     Ok(())
 }
@@ -1663,7 +1672,7 @@ async fn concurrent_credits_near_daily_limit(ctx: &Ctx<'_>) -> CheckResult {
 
 async fn concurrent_claim_update(ctx: &Ctx<'_>) -> CheckResult {
     let n = ctx.params.n();
-    let results = join_all((0..n).map(|_| ctx.store.claim_update(BotKind::Partner, 99, T0))).await;
+    let results = join_all((0..n).map(|_| ctx.store.claim_update(update(STAGING_BOT, 99, T0)))).await;
     let results = results.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent claims")?;
     ensure_eq!(results.iter().filter(|b| **b).count(), 1, "claims granted");
     Ok(())

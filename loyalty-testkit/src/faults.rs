@@ -128,8 +128,8 @@ macro_rules! faulty_storage {
                     self.run(stringify!($method), self.inner.$method($($arg),*)).await
                 }
             )*
-            async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
-                let claimed = self.run("claim_update", self.inner.claim_update(bot, update_id, now)).await?;
+            async fn claim_update(&self, claim: UpdateClaim) -> StoreResult<bool> {
+                let claimed = self.run("claim_update", self.inner.claim_update(claim)).await?;
                 lock(&self.claims).push(claimed);
                 Ok(claimed)
             }
@@ -158,7 +158,7 @@ faulty_storage! {
     partner_by_api_key(key_sha256_hex: &str) -> Option<Partner>;
     partner_stats(who: PartnerRef, today: Timestamp, week: Timestamp) -> PartnerStats;
     program_stats(today: Timestamp) -> ProgramStats;
-    release_update(bot: BotKind, update_id: i64) -> ();
+    release_update(bot: BotId, update_id: i64) -> ();
     prune_update_claims(before: Timestamp) -> u64;
     consume_quota(req: ConsumeQuota) -> bool;
     create_broadcast(req: NewBroadcast) -> BroadcastJob;

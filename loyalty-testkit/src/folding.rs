@@ -7,8 +7,12 @@ use std::sync::Arc;
 
 const NOW: Timestamp = Timestamp(1_700_006_400);
 
+/// The bot whose updates the check folds, and another deployment's bot.
+const BOT: BotId = BotId(8_000_000_001);
+const OTHER_BOT: BotId = BotId(8_000_000_002);
+
 fn claim(update_id: i64) -> UpdateClaim {
-    UpdateClaim { bot: BotKind::Client, update_id, now: NOW }
+    UpdateClaim { bot: BOT, update_id, now: NOW }
 }
 
 fn application(telegram_id: i64) -> PartnerApplication {
@@ -42,7 +46,7 @@ pub async fn check_fold_claim(store: Arc<dyn Storage>) -> Result<(), String> {
         return Err(format!("first call: created {}, state {:?}", applied.created, first.state()));
     }
     first.storage.partner(PartnerRef::Id(applied.partner.id)).await.map_err(|e| fail("second call", e))?;
-    if store.claim_update(BotKind::Client, 1, NOW).await.map_err(|e| fail("claim", e))? {
+    if store.claim_update(claim(1)).await.map_err(|e| fail("claim", e))? {
         return Err("the first call did not claim the update".into());
     }
     // A duplicate: nothing applied, every call refused.
@@ -74,19 +78,17 @@ pub async fn check_fold_claim(store: Arc<dyn Storage>) -> Result<(), String> {
     if refused.state() != FoldState::Claimed {
         return Err(format!("after a refusal the view is {:?}", refused.state()));
     }
-    if store.claim_update(BotKind::Client, 2, NOW).await.map_err(|e| fail("claim", e))? {
+    if store.claim_update(claim(2)).await.map_err(|e| fail("claim", e))? {
         return Err("a refused first call did not claim the update".into());
     }
     // A read claims too; another bot's update with the same id is another update.
     let read = view(&store, 3)?;
     read.storage.list_partners(None).await.map_err(|e| fail("read", e))?;
-    if read.state() != FoldState::Claimed
-        || store.claim_update(BotKind::Client, 3, NOW).await.map_err(|e| fail("claim", e))?
-    {
+    if read.state() != FoldState::Claimed || store.claim_update(claim(3)).await.map_err(|e| fail("claim", e))? {
         return Err("a read did not claim the update".into());
     }
-    if !store.claim_update(BotKind::Partner, 3, NOW).await.map_err(|e| fail("claim", e))? {
-        return Err("the claim of a client update blocked a partner update".into());
+    if !store.claim_update(UpdateClaim { bot: OTHER_BOT, ..claim(3) }).await.map_err(|e| fail("claim", e))? {
+        return Err("the claim of one bot's update blocked another bot's update".into());
     }
     Ok(())
 }

@@ -456,8 +456,9 @@ pub enum QuotaKind {
 /// into the first storage call of the update's processing ([`Storage::fold_claim`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateClaim {
-    /// The bot the update came to.
-    pub bot: BotKind,
+    /// The id of the bot the update came to (from its token): claims are
+    /// kept per bot, so deployments with their own bots can share a database.
+    pub bot: BotId,
     /// Telegram's update id.
     pub update_id: i64,
     /// Current time.
@@ -630,9 +631,9 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Whole-program figures; `today` is the start of the current day.
     async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats>;
 
-    /// Claims an update for processing: `true` the first time `(bot, update_id)`
-    /// is seen, `false` for a duplicate.
-    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool>;
+    /// Claims an update for processing: `true` the first time
+    /// `(claim.bot, claim.update_id)` is seen, `false` for a duplicate.
+    async fn claim_update(&self, claim: UpdateClaim) -> StoreResult<bool>;
 
     /// A view of this store for processing one update, whose first call also
     /// claims the update — atomically, in the same round trip — so that an
@@ -653,7 +654,7 @@ pub trait Storage: MaybeSend + MaybeSync {
     }
 
     /// Forgets a claim after a temporary failure, so Telegram's retry is processed.
-    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()>;
+    async fn release_update(&self, bot: BotId, update_id: i64) -> StoreResult<()>;
 
     /// Forgets the claims taken before `before` ([`Storage::claim_update`]'s
     /// `now`); returns how many. Telegram stops redelivering an update within

@@ -53,7 +53,7 @@ pub const TABLES: &[&str] = &[
     "loyalty_redemptions",
     "loyalty_broadcasts",
     "loyalty_quotas",
-    "loyalty_update_claims",
+    "loyalty_bot_updates",
     "loyalty_entries",
     "loyalty_partners",
     "loyalty_customers",
@@ -166,13 +166,13 @@ END",
 ) STRICT",
     "CREATE INDEX IF NOT EXISTS loyalty_redemptions_pending ON loyalty_redemptions (expires_at) \
      WHERE status = 'pending'",
-    "CREATE TABLE IF NOT EXISTS loyalty_update_claims (
-    bot        TEXT    NOT NULL CHECK (bot IN ('client', 'partner', 'admin', 'alerts')),
+    "CREATE TABLE IF NOT EXISTS loyalty_bot_updates (
+    bot        INTEGER NOT NULL,
     update_id  INTEGER NOT NULL,
     claimed_at INTEGER NOT NULL,
     PRIMARY KEY (bot, update_id)
 ) STRICT, WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS loyalty_update_claims_by_time ON loyalty_update_claims (claimed_at)",
+    "CREATE INDEX IF NOT EXISTS loyalty_bot_updates_by_time ON loyalty_bot_updates (claimed_at)",
     "CREATE TABLE IF NOT EXISTS loyalty_quotas (
     kind    TEXT    NOT NULL,
     user_id INTEGER NOT NULL,

@@ -382,11 +382,11 @@ pub(super) const END: &str = "DELETE FROM loyalty_op RETURNING \
 /// claimed before stops the batch with the fault [`DUPLICATE`].
 pub(super) const CLAIM: &[&str] = &[
     concat!(
-        "UPDATE loyalty_op SET fault = 'duplicate update' WHERE EXISTS (SELECT 1 FROM loyalty_update_claims ",
+        "UPDATE loyalty_op SET fault = 'duplicate update' WHERE EXISTS (SELECT 1 FROM loyalty_bot_updates ",
         "WHERE bot = json_extract(?2, '$.bot') AND update_id = json_extract(?2, '$.update_id'))"
     ),
     concat!(
-        "INSERT INTO loyalty_update_claims (bot, update_id, claimed_at) SELECT json_extract(?2, '$.bot'), ",
+        "INSERT INTO loyalty_bot_updates (bot, update_id, claimed_at) SELECT json_extract(?2, '$.bot'), ",
         "json_extract(?2, '$.update_id'), json_extract(?2, '$.now') FROM loyalty_op WHERE fault IS NULL"
     ),
 ];
@@ -1191,7 +1191,7 @@ pub(super) const CLAIM_UPDATE: &[&str] = &[
     set!(
         "n",
         concat!(
-            "EXISTS (SELECT 1 FROM loyalty_update_claims WHERE bot = ",
+            "EXISTS (SELECT 1 FROM loyalty_bot_updates WHERE bot = ",
             arg!("$.bot"),
             " AND update_id = ",
             arg!("$.update_id"),
@@ -1199,7 +1199,7 @@ pub(super) const CLAIM_UPDATE: &[&str] = &[
         )
     ),
     concat!(
-        "INSERT OR IGNORE INTO loyalty_update_claims (bot, update_id, claimed_at) VALUES (",
+        "INSERT OR IGNORE INTO loyalty_bot_updates (bot, update_id, claimed_at) VALUES (",
         arg!("$.bot"),
         ", ",
         arg!("$.update_id"),
@@ -1211,13 +1211,13 @@ pub(super) const CLAIM_UPDATE: &[&str] = &[
 ];
 
 pub(super) const RELEASE_UPDATE: &[&str] = &[
-    concat!("DELETE FROM loyalty_update_claims WHERE bot = ", arg!("$.bot"), " AND update_id = ", arg!("$.update_id")),
+    concat!("DELETE FROM loyalty_bot_updates WHERE bot = ", arg!("$.bot"), " AND update_id = ", arg!("$.update_id")),
     answer!("'null'"),
 ];
 
 pub(super) const PRUNE_UPDATE_CLAIMS: &[&str] = &[
-    set!("n", concat!("(SELECT count(*) FROM loyalty_update_claims WHERE claimed_at < ", arg!("$.before"), ")")),
-    concat!("DELETE FROM loyalty_update_claims WHERE claimed_at < ", arg!("$.before")),
+    set!("n", concat!("(SELECT count(*) FROM loyalty_bot_updates WHERE claimed_at < ", arg!("$.before"), ")")),
+    concat!("DELETE FROM loyalty_bot_updates WHERE claimed_at < ", arg!("$.before")),
     answer!(concat!("CAST(", op!("n"), " AS TEXT)")),
 ];
 

@@ -179,7 +179,7 @@ struct State {
     reversal_of: HashMap<EntryId, EntryId>,
     redemptions: Vec<RedemptionRow>,
     redemption_by_key: HashMap<String, RedemptionId>,
-    updates: HashMap<(BotKind, i64), Timestamp>,
+    updates: HashMap<(BotId, i64), Timestamp>,
     quotas: HashMap<(QuotaKind, TelegramUserId, Timestamp), u32>,
     broadcasts: Vec<BroadcastRow>,
     broadcast_by_key: HashMap<String, BroadcastId>,
@@ -1035,7 +1035,8 @@ impl Storage for MemoryStore {
         })
     }
 
-    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
+    async fn claim_update(&self, claim: UpdateClaim) -> StoreResult<bool> {
+        let UpdateClaim { bot, update_id, now } = claim;
         let mut s = self.lock()?;
         if s.updates.contains_key(&(bot, update_id)) {
             return Ok(false);
@@ -1051,7 +1052,7 @@ impl Storage for MemoryStore {
         Ok((n - s.updates.len()) as u64)
     }
 
-    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
+    async fn release_update(&self, bot: BotId, update_id: i64) -> StoreResult<()> {
         self.lock()?.updates.remove(&(bot, update_id));
         Ok(())
     }

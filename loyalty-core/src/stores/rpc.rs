@@ -248,20 +248,14 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "program_stats", &Args { today }).await
     }
 
-    async fn claim_update(&self, bot: BotKind, update_id: i64, now: Timestamp) -> StoreResult<bool> {
-        #[derive(Serialize)]
-        struct Args {
-            bot: BotKind,
-            update_id: i64,
-            now: Timestamp,
-        }
-        call(self, "claim_update", &Args { bot, update_id, now }).await
+    async fn claim_update(&self, claim: UpdateClaim) -> StoreResult<bool> {
+        call(self, "claim_update", &claim).await
     }
 
-    async fn release_update(&self, bot: BotKind, update_id: i64) -> StoreResult<()> {
+    async fn release_update(&self, bot: BotId, update_id: i64) -> StoreResult<()> {
         #[derive(Serialize)]
         struct Args {
-            bot: BotKind,
+            bot: BotId,
             update_id: i64,
         }
         call(self, "release_update", &Args { bot, update_id }).await

@@ -86,9 +86,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The schema version this build creates and expects (`PRAGMA user_version`):
-/// 2, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
-/// prefix; opening upgrades it.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
+/// prefix; version 2 kept update claims per bot kind (`loyalty_update_claims`)
+/// instead of per bot id (`loyalty_bot_updates`). Opening upgrades both; the
+/// claims of updates handled before the upgrade are not carried over (their
+/// bots' ids are not in the database), so upgrade while no update is being
+/// processed (a stopped `loyalty serve`).
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// What version 3 retired: the update claims kept per bot kind (version 1's
+/// and version 2's).
+const V2_RETIRED: &str = "DROP TABLE IF EXISTS loyalty_update_claims; DROP TABLE IF EXISTS update_claims";
 
 /// `PRAGMA application_id` of a loyalty-rs database: the ASCII bytes `LOYA`.
 pub const APPLICATION_ID: i32 = 0x4C4F_5941;
@@ -107,7 +115,7 @@ const MAX_IDLE_READERS: usize = 4;
 /// The tables of schema version 1, parents first, with the columns copied
 /// from each into its `loyalty_` table of [`d1::SCHEMA`] (the balance is not
 /// copied: the ledger's trigger rebuilds it).
-const V1_TABLES: [(&str, &str); 8] = [
+const V1_TABLES: [(&str, &str); 7] = [
     ("customers", "id, telegram_id, code, first_name, username, language, referrer, blocked, created_at"),
     (
         "partners",
@@ -120,7 +128,6 @@ const V1_TABLES: [(&str, &str); 8] = [
          created_at",
     ),
     ("redemptions", "id, customer, partner, points, purchase, status, created_at, expires_at, entry, idempotency_key"),
-    ("update_claims", "bot, update_id, claimed_at"),
     ("quotas", "kind, user_id, day, used"),
     ("broadcasts", "id, audience, text, admin_chat, total, sent, failed, cursor, done, created_at, idempotency_key"),
     ("audit_log", "id, admin, action, customer, partner, entry, amount, reason, blocked, decision, status, at"),
@@ -261,7 +268,7 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     match version {
         v if v == i64::from(SCHEMA_VERSION) => return Ok(()),
-        0 | 1 => {}
+        0..=2 => {}
         v if v > i64::from(SCHEMA_VERSION) => {
             return Err(refuse(format!(
                 "schema version {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade loyalty-rs"
@@ -272,6 +279,7 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     for statement in d1::SCHEMA {
         tx.execute_batch(statement).map_err(sql)?;
     }
+    tx.execute_batch(V2_RETIRED).map_err(sql)?;
     if version == 1 {
         tx.execute_batch(V1_SHARED_API_KEYS).map_err(sql)?;
         for (table, columns) in V1_TABLES {

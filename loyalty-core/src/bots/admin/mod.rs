@@ -114,8 +114,10 @@ impl Ctx<'_> {
         TelegramUserId(self.user.id)
     }
 
+    /// The idempotency key of this update's ledger write: the bot's id and
+    /// the update's, so deployments sharing a database never collide.
     fn key(&self) -> String {
-        format!("tg:admin:{}", self.update_id)
+        format!("tg:{}:{}", self.cx.config().bot_id(BotKind::Admin), self.update_id)
     }
 
     async fn on_message(&self, m: &Message) -> Result<Outbox> {

@@ -10,7 +10,7 @@
 //! to be remembered between updates.
 //!
 //! Every ledger write carries an idempotency key derived from the update
-//! (`tg:partner:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
+//! (`tg:<bot id>:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
 //! returns the first result and notifies nobody twice.
 
 use super::common::{self, settle};
@@ -217,8 +217,10 @@ impl Ctx<'_> {
         out
     }
 
+    /// The idempotency key of this update's ledger write: the bot's id and
+    /// the update's, so deployments sharing a database never collide.
     fn key(&self, suffix: &str) -> String {
-        format!("tg:partner:{}{suffix}", self.update_id)
+        format!("tg:{}:{}{suffix}", self.cx.config().bot_id(BotKind::Partner), self.update_id)
     }
 
     /// What the person should know about their standing, as text.

@@ -25,7 +25,7 @@
 //! the extension's own.
 #![cfg(target_arch = "wasm32")]
 
-use loyalty_core::ports::StoreError;
+use loyalty_core::ports::{StoreError, UpdateClaim};
 use loyalty_core::telegram::{BotCall, Command, Update, UpdateKind};
 use loyalty_core::{ClaimHook, Event, Extension, Outbox, Secret};
 use std::sync::Arc;
@@ -158,7 +158,7 @@ async fn panic_after_claim(mut req: Request, env: &Env, bot: &str) -> worker::Re
     let engine = loyalty_edge::engine(env).map_err(|e| worker::Error::RustError(e.to_string()))?;
     if !engine
         .storage()
-        .claim_update(bot, update_id, engine.now())
+        .claim_update(UpdateClaim { bot: engine.config().bot_id(bot), update_id, now: engine.now() })
         .await
         .map_err(|e| worker::Error::RustError(e.to_string()))?
     {
