@@ -361,6 +361,16 @@ pub enum EntryKind {
     Reversal,
     /// Manual correction by an admin, with a reason.
     Adjustment,
+    /// A balance brought from another system by an import (`loyalty import
+    /// legacy`): the opening balance of an imported customer, or the change of
+    /// that balance seen by a later run of the import.
+    Import,
+    /// A record of the other system's history, kept by an import for the
+    /// customer to see. Read-only and **not counted**: its amount is what the
+    /// other system recorded, and the [`EntryKind::Import`] entry already
+    /// carries the balance it led to. The only kind a customer's balance does
+    /// not sum.
+    Legacy,
 }
 
 impl EntryKind {
@@ -373,7 +383,15 @@ impl EntryKind {
             EntryKind::Redemption => "redemption",
             EntryKind::Reversal => "reversal",
             EntryKind::Adjustment => "adjustment",
+            EntryKind::Import => "import",
+            EntryKind::Legacy => "legacy",
         }
+    }
+
+    /// Whether the entry's amount counts in the balance (all kinds but
+    /// [`EntryKind::Legacy`]).
+    pub fn counts(self) -> bool {
+        self != EntryKind::Legacy
     }
 }
 

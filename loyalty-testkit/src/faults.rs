@@ -159,6 +159,7 @@ faulty_storage! {
     partner_stats(who: PartnerRef, today: Timestamp, week: Timestamp) -> PartnerStats;
     program_stats(today: Timestamp) -> ProgramStats;
     release_update(bot: BotId, update_id: i64) -> ();
+    import_batch(req: ImportBatch) -> ImportApplied;
     prune_update_claims(before: Timestamp) -> u64;
     consume_quota(req: ConsumeQuota) -> bool;
     create_broadcast(req: NewBroadcast) -> BroadcastJob;

@@ -115,6 +115,7 @@ impl ApiError {
             CodeTaken => (StatusCode::CONFLICT, "code_taken"),
             InvalidTransition => (StatusCode::CONFLICT, "invalid_transition"),
             AlreadyPartner => (StatusCode::CONFLICT, "already_partner"),
+            InvalidImport => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_import"),
         };
         ApiError::new(status, code, ApiText::Rejected(r.clone()))
     }

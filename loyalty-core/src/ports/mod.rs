@@ -18,8 +18,12 @@
 //! key again returns the first result with `replayed = true`; the same key with
 //! different parameters is [`Rejection::IdempotencyConflict`].
 
+pub mod import;
 mod storage;
 
+pub use import::{
+    ImportApplied, ImportBatch, ImportedBalance, ImportedCustomer, ImportedEntry, ImportedPartner, RefusedChange,
+};
 pub use storage::*;
 
 use crate::domain::{BotKind, Language, Timestamp};

@@ -11,6 +11,7 @@
 //! different parameters is [`Rejection::IdempotencyConflict`].
 
 use crate::domain::*;
+use super::import::{ImportApplied, ImportBatch};
 use crate::maybe_send::{MaybeSend, MaybeSync};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,10 @@ pub enum Rejection {
     /// This Telegram user is already registered as a partner.
     #[error("already a partner")]
     AlreadyPartner,
+    /// An import batch breaks a rule of [`ImportBatch`] (a repeated Telegram
+    /// id or history id, an amount out of range, a bad source name).
+    #[error("invalid import batch")]
+    InvalidImport,
 }
 
 /// Result of a storage call.
@@ -656,6 +661,10 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Forgets a claim after a temporary failure, so Telegram's retry is processed.
     async fn release_update(&self, bot: BotId, update_id: i64) -> StoreResult<()>;
 
+    /// Brings customers, partners and history from another system, atomically
+    /// (see [`ImportBatch`] and the rule in [`ports::import`](crate::ports::import)).
+    async fn import_batch(&self, req: ImportBatch) -> StoreResult<ImportApplied>;
+
     /// Forgets the claims taken before `before` ([`Storage::claim_update`]'s
     /// `now`); returns how many. Telegram stops redelivering an update within
     /// a day, so an older claim guards against nothing: the maintenance pass
@@ -711,5 +720,5 @@ pub fn redemption_key(request: RedemptionId) -> String {
 /// key with such a prefix is refused with [`Rejection::IdempotencyConflict`],
 /// so nobody can occupy a key a system entry will need.
 pub fn is_reserved_key(key: &str) -> bool {
-    ["welcome:", "referral:", "redemption:"].iter().any(|p| key.starts_with(p))
+    ["welcome:", "referral:", "redemption:", "import:"].iter().any(|p| key.starts_with(p))
 }

@@ -7,6 +7,7 @@
 //! down here.
 
 use crate::domain::*;
+use crate::ports::import::{import_change_key, import_history_key, import_key};
 use crate::ports::*;
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
@@ -184,6 +185,19 @@ struct State {
     broadcasts: Vec<BroadcastRow>,
     broadcast_by_key: HashMap<String, BroadcastId>,
     audit: Vec<AuditRecord>,
+    imports: HashMap<(String, TelegramUserId), ImportRow>,
+}
+
+/// What an import remembers of a customer it created ([`Storage::import_batch`]).
+#[derive(Debug)]
+struct ImportRow {
+    customer: CustomerId,
+    /// The other system's balance as of the last change applied.
+    balance: Points,
+    #[allow(dead_code)] // kept as the SQL stores keep it; read by the `ref_<code>` links
+    referral_code: Option<String>,
+    #[allow(dead_code)]
+    birthday: Option<String>,
 }
 
 #[derive(Debug)]
@@ -367,7 +381,11 @@ impl State {
     /// balance itself, but callers validate first so that a multi-entry call
     /// never fails half-way.
     fn append(&mut self, d: Draft) -> StoreResult<LedgerEntry> {
-        let after = self.balance_after(d.customer, d.amount)?;
+        let after = if d.kind.counts() {
+            self.balance_after(d.customer, d.amount)?
+        } else {
+            self.customer(d.customer).ok_or_else(|| broken("missing customer"))?.customer.balance
+        };
         if self.entry_by_key.contains_key(&d.idempotency_key) {
             return Err(broken("duplicate idempotency key"));
         }
@@ -849,6 +867,140 @@ impl State {
         Ok(Applied { partner, created: true })
     }
 
+    fn import_batch(&mut self, req: ImportBatch) -> StoreResult<ImportApplied> {
+        if !req.check() {
+            return rejected(Rejection::InvalidImport);
+        }
+        let source = req.source.as_str();
+        // Everything that can refuse the whole batch is checked before any change.
+        let new_customers: Vec<&ImportedCustomer> =
+            req.customers.iter().filter(|c| !self.customer_by_telegram.contains_key(&c.telegram_id)).collect();
+        let mut codes = HashSet::new();
+        if new_customers.iter().any(|c| self.customer_by_code.contains_key(&c.code) || !codes.insert(&c.code)) {
+            return rejected(Rejection::CodeTaken);
+        }
+        let mut out = ImportApplied::default();
+        for p in &req.partners {
+            if self.partner_by_telegram.contains_key(&p.telegram_id) {
+                continue;
+            }
+            let partner = Partner {
+                id: PartnerId(next_id(self.partners.len())),
+                telegram_id: p.telegram_id,
+                name: p.name.clone(),
+                category: p.category.clone(),
+                status: p.status,
+                terms: p.terms,
+                language: p.language,
+                has_api_key: false,
+                created_at: p.created_at,
+            };
+            self.partner_by_telegram.insert(partner.telegram_id, partner.id);
+            self.partners.push(PartnerRow { partner, api_key_sha256_hex: None, entries: Vec::new() });
+            out.partners_created += 1;
+        }
+        for c in &new_customers {
+            let id = CustomerId(next_id(self.customers.len()));
+            self.customers.push(CustomerRow {
+                customer: Customer {
+                    id,
+                    telegram_id: c.telegram_id,
+                    code: c.code.clone(),
+                    first_name: c.first_name.clone(),
+                    username: c.username.clone(),
+                    language: c.language,
+                    referrer: None,
+                    balance: 0,
+                    blocked: false,
+                    created_at: c.created_at,
+                },
+                entries: Vec::new(),
+            });
+            self.customer_by_telegram.insert(c.telegram_id, id);
+            self.customer_by_code.insert(c.code.clone(), id);
+            let row = ImportRow {
+                customer: id,
+                balance: c.balance,
+                referral_code: c.referral_code.clone(),
+                birthday: c.birthday.clone(),
+            };
+            self.imports.insert((source.to_owned(), c.telegram_id), row);
+            out.customers_created += 1;
+        }
+        for c in &new_customers {
+            let referrer = c.referrer.filter(|r| *r != c.telegram_id).and_then(|r| self.customer_by_telegram.get(&r));
+            if let Some(&referrer) = referrer {
+                let id = self.customer_by_telegram[&c.telegram_id];
+                self.customer_mut(id).ok_or_else(|| broken("missing customer"))?.customer.referrer = Some(referrer);
+            }
+        }
+        let draft = |customer, kind, amount, key, at| Draft {
+            customer,
+            kind,
+            amount,
+            partner: None,
+            purchase: None,
+            idempotency_key: key,
+            author: Author::System,
+            reverses: None,
+            reason: None,
+            created_at: at,
+        };
+        for c in &new_customers {
+            if c.balance > 0 {
+                let id = self.customer_by_telegram[&c.telegram_id];
+                self.append(draft(id, EntryKind::Import, c.balance, import_key(source, c.telegram_id), req.now))?;
+            }
+        }
+        for c in &req.customers {
+            let Some(row) = self.imports.get(&(source.to_owned(), c.telegram_id)) else {
+                out.not_imported.push(c.telegram_id);
+                continue;
+            };
+            let (id, change) = (row.customer, c.balance - row.balance);
+            if change != 0 {
+                let balance = self.customer(id).ok_or_else(|| broken("missing customer"))?.customer.balance;
+                if balance + change < 0 {
+                    out.refused.push(RefusedChange { telegram_id: c.telegram_id, change, balance });
+                } else {
+                    let n = self.entries_of(id).filter(|e| e.kind == EntryKind::Import).count() as u64;
+                    let key = import_change_key(source, c.telegram_id, n);
+                    self.append(draft(id, EntryKind::Import, change, key, req.now))?;
+                    if let Some(row) = self.imports.get_mut(&(source.to_owned(), c.telegram_id)) {
+                        row.balance = c.balance;
+                    }
+                    out.balances_changed += 1;
+                }
+            }
+            for h in &c.history {
+                let key = import_history_key(source, &h.source_id);
+                if self.entry_by_key.contains_key(&key) {
+                    continue;
+                }
+                let partner = h.partner.and_then(|p| self.partner_by_telegram.get(&p).copied());
+                let entry = Draft {
+                    partner,
+                    purchase: h.purchase,
+                    reason: h.note.clone(),
+                    ..draft(id, EntryKind::Legacy, h.amount, key, h.at)
+                };
+                self.append(entry)?;
+                out.history_created += 1;
+            }
+        }
+        for c in &req.customers {
+            let id = self.customer_by_telegram[&c.telegram_id];
+            let balance = self.customer(id).ok_or_else(|| broken("missing customer"))?.customer.balance;
+            out.balances.push(ImportedBalance { telegram_id: c.telegram_id, balance });
+        }
+        Ok(out)
+    }
+
+    /// The entries of `customer`, oldest first.
+    fn entries_of(&self, customer: CustomerId) -> impl Iterator<Item = &LedgerEntry> + '_ {
+        self.customer(customer).into_iter().flat_map(|r| r.entries.iter()).filter_map(|id| self.entry(*id))
+    }
+
     fn decide_partner(&mut self, req: DecidePartner) -> StoreResult<Decided> {
         let DecidePartner { partner: id, decision, admin, now } = req;
         use PartnerStatus::*;
@@ -1043,6 +1195,10 @@ impl Storage for MemoryStore {
         }
         s.updates.insert((bot, update_id), now);
         Ok(true)
+    }
+
+    async fn import_batch(&self, req: ImportBatch) -> StoreResult<ImportApplied> {
+        self.lock()?.import_batch(req)
     }
 
     async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64> {

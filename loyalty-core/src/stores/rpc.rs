@@ -261,6 +261,10 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "release_update", &Args { bot, update_id }).await
     }
 
+    async fn import_batch(&self, req: ImportBatch) -> StoreResult<ImportApplied> {
+        call(self, "import_batch", &req).await
+    }
+
     async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64> {
         #[derive(Serialize)]
         struct Args {

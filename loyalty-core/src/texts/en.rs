@@ -124,6 +124,8 @@ impl Texts for En {
             EntryKind::Redemption => "Paid with points",
             EntryKind::Reversal => "Correction",
             EntryKind::Adjustment => "Adjustment",
+            EntryKind::Import => "Balance carried over",
+            EntryKind::Legacy => "Earlier history",
         }
     }
     fn rejection(&self, r: &Rejection) -> String {
@@ -153,6 +155,7 @@ impl Texts for En {
             CodeTaken => "Please try again.".into(),
             InvalidTransition => "This partner's status does not allow that.".into(),
             AlreadyPartner => "You are already registered as a partner.".into(),
+            InvalidImport => "The import batch is invalid.".into(),
         }
     }
     // -------------------------------------------------------- client bot

@@ -121,6 +121,8 @@ impl Texts for Ru {
             EntryKind::Redemption => "Оплата баллами",
             EntryKind::Reversal => "Отмена операции",
             EntryKind::Adjustment => "Корректировка",
+            EntryKind::Import => "Перенесённый баланс",
+            EntryKind::Legacy => "История до переноса",
         }
     }
     fn rejection(&self, r: &Rejection) -> String {
@@ -150,6 +152,7 @@ impl Texts for Ru {
             CodeTaken => "Пожалуйста, попробуйте ещё раз.".into(),
             InvalidTransition => "Статус партнёра не позволяет это сделать.".into(),
             AlreadyPartner => "Вы уже зарегистрированы как партнёр.".into(),
+            InvalidImport => "Пакет импорта некорректен.".into(),
         }
     }
     // -------------------------------------------------------- client bot

@@ -121,6 +121,8 @@ impl Texts for Vi {
             EntryKind::Redemption => "Thanh toán bằng điểm",
             EntryKind::Reversal => "Hủy giao dịch",
             EntryKind::Adjustment => "Điều chỉnh",
+            EntryKind::Import => "Số dư chuyển sang",
+            EntryKind::Legacy => "Lịch sử trước đây",
         }
     }
     fn rejection(&self, r: &Rejection) -> String {
@@ -150,6 +152,7 @@ impl Texts for Vi {
             CodeTaken => "Vui lòng thử lại.".into(),
             InvalidTransition => "Trạng thái đối tác không cho phép thao tác này.".into(),
             AlreadyPartner => "Bạn đã đăng ký làm đối tác.".into(),
+            InvalidImport => "Gói nhập dữ liệu không hợp lệ.".into(),
         }
     }
     // -------------------------------------------------------- client bot
