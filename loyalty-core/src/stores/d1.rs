@@ -177,7 +177,7 @@ END",
     imported_at   INTEGER NOT NULL,
     PRIMARY KEY (source, telegram_id)
 ) STRICT, WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (source, referral_code) \
+    "CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (referral_code) \
      WHERE referral_code IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS loyalty_bot_updates (
     bot        INTEGER NOT NULL,
