@@ -90,8 +90,8 @@ $$;
 --
 -- Set-based: each step is one statement over the batch's arrays, so a batch of
 -- hundreds of customers with thousands of history items stays one quick call.
--- Entry ids follow the reference's order: the opening balances in batch order,
--- then for each batch customer its balance change and its new history items.
+-- Entry ids follow the reference's order: the opening balances, then the
+-- balance changes, then the new history items, each in batch order.
 --
 -- Concurrency: imports of one source run one at a time (advisory lock in
 -- namespace 4 on the source). Lock order as everywhere: partners (the ones the
@@ -231,7 +231,7 @@ begin
      and x.telegram_id = any (v_new)
      and r.id <> x.id;
 
-  -- 3.–5. Opening balances, balance changes and history, one insert in the reference's order;
+  -- 3.–5. Opening balances, balance changes, history: one insert, in the reference's order;
   -- the balances move by the counted ('import') entries inserted.
   with batch as materialized (
     select b.ord, (b.c->>'telegram_id')::bigint as tg, (b.c->>'balance')::bigint as balance, b.c
@@ -259,7 +259,7 @@ begin
       from changes ch
      where ch.applies
     union all
-    select 1, b.ord, h.ord, i.customer_id, 'legacy', (h.h->>'amount')::bigint, p.id, (h.h->>'purchase')::bigint,
+    select 2, b.ord, h.ord, i.customer_id, 'legacy', (h.h->>'amount')::bigint, p.id, (h.h->>'purchase')::bigint,
            'import:' || v_source || ':tx:' || (h.h->>'source_id'), h.h->>'note', (h.h->>'at')::bigint
       from batch b
       join loyalty.imports i on i.source = v_source and i.telegram_id = b.tg
