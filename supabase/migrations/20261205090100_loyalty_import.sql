@@ -60,7 +60,9 @@ create table if not exists loyalty.imports (
   constraint imports_balance_check check (balance >= 0)
 );
 
-create index if not exists imports_referral_code_idx on loyalty.imports (source, referral_code);
+-- By referral code: the `ref_<code>` links the other system printed (register_customer).
+create index if not exists imports_referral_code_idx on loyalty.imports (referral_code)
+  where referral_code is not null;
 
 alter table loyalty.imports enable row level security;
 revoke all on loyalty.imports from public, anon, authenticated, service_role;
@@ -332,3 +334,82 @@ revoke all on function loyalty.import_batch(jsonb) from public, anon, authentica
 grant execute on function loyalty.import_batch(jsonb) to service_role;
 comment on function loyalty.import_batch(jsonb) is
   'loyalty-rs Storage::import_batch: jsonb request in, jsonb response out; atomic; see docs/SUPABASE.md';
+
+-- ---------------------------------------------------------------------------
+-- Sign-up through the other system's `ref_<code>` links (NewCustomer::legacy_referrer).
+
+create or replace function loyalty.register_customer(req jsonb) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_tg bigint := (req->>'telegram_id')::bigint;
+  v_code text := req->>'code';
+  v_welcome bigint := (req->>'welcome_bonus')::bigint;
+  v_referral bigint := (req->>'referral_bonus')::bigint;
+  v_now bigint := (req->>'now')::bigint;
+  v_customer loyalty.customers;
+  v_referrer bigint;
+  v_welcome_entry loyalty.entries;
+  v_referral_entry loyalty.entries;
+begin
+  if v_welcome not between 0 and 1000000000 or v_referral not between 0 and 1000000000 then
+    perform loyalty._reject('invalid_amount');
+  end if;
+  select * into v_customer from loyalty.customers c where c.telegram_id = v_tg;
+  if found then
+    return jsonb_build_object('customer', loyalty._customer_json(v_customer), 'created', false,
+                              'welcome', null, 'referral', null);
+  end if;
+  if exists (select 1 from loyalty.customers c where c.code = v_code) then
+    perform loyalty._reject('code_taken');
+  end if;
+  if req->>'referrer' is not null and req->>'referrer' <> v_code then
+    select c.id into v_referrer from loyalty.customers c where c.code = req->>'referrer' and not c.blocked;
+  end if;
+  -- A `ref_<code>` link of the program imported from: the imported customer owning the code.
+  if v_referrer is null and req->>'legacy_referrer' is not null then
+    select c.id into v_referrer
+      from loyalty.imports i join loyalty.customers c on c.id = i.customer_id
+     where i.referral_code = req->>'legacy_referrer' and not c.blocked and c.code <> v_code
+     order by c.id
+     limit 1;
+  end if;
+  begin
+    insert into loyalty.customers (telegram_id, code, first_name, username, language, referrer, created_at)
+    values (v_tg, v_code, req->>'first_name', req->>'username', req->>'language', v_referrer, v_now)
+    on conflict (telegram_id) do nothing
+    returning * into v_customer;
+  exception when unique_violation then
+    -- The code was taken meanwhile, or the same user signed up concurrently.
+    v_customer := null;
+  end;
+  if v_customer.id is null then
+    select * into v_customer from loyalty.customers c where c.telegram_id = v_tg;
+    if found then
+      return jsonb_build_object('customer', loyalty._customer_json(v_customer), 'created', false,
+                                'welcome', null, 'referral', null);
+    end if;
+    perform loyalty._reject('code_taken');
+  end if;
+  if v_welcome > 0 then
+    v_welcome_entry := loyalty._append(v_customer.id, 'welcome_bonus', v_welcome, null, null,
+      'welcome:' || v_customer.id, 'system', null, null, null, v_now);
+  end if;
+  if v_referrer is not null and v_referral > 0 then
+    v_referral_entry := loyalty._append(v_referrer, 'referral_bonus', v_referral, null, null,
+      'referral:' || v_customer.id, 'system', null, null, null, v_now);
+  end if;
+  return jsonb_build_object(
+    'customer', loyalty._customer_now(v_customer.id),
+    'created', true,
+    'welcome', loyalty._entry_json(v_welcome_entry),
+    'referral', case when v_referral_entry.id is null then null
+                     else jsonb_build_array(loyalty._customer_now(v_referrer),
+                                            loyalty._entry_json(v_referral_entry)) end);
+end
+$$;
+
+revoke all on function loyalty.register_customer(jsonb) from public, anon, authenticated, service_role;
+grant execute on function loyalty.register_customer(jsonb) to service_role;

@@ -882,6 +882,16 @@ impl State {
         if new_customers.iter().any(|c| self.customer_by_code.contains_key(&c.code) || !codes.insert(&c.code)) {
             return rejected(Rejection::CodeTaken);
         }
+        // A change past the range of a balance (only near 2⁶³) refuses the batch.
+        let overflows = req.customers.iter().any(|c| {
+            self.imports.get(&(source.to_owned(), c.telegram_id)).is_some_and(|row| {
+                self.customer(row.customer)
+                    .is_some_and(|r| r.customer.balance.checked_add(c.balance - row.balance).is_none())
+            })
+        });
+        if overflows {
+            return rejected(Rejection::InvalidAmount);
+        }
         let mut out = ImportApplied::default();
         for p in &req.partners {
             if self.partner_by_telegram.contains_key(&p.telegram_id) {
