@@ -99,6 +99,7 @@ async fn main() {
                 language: Language::En,
                 referrer: None,
                 legacy_referrer: None,
+                via_partner: None,
                 welcome_bonus: 0,
                 referral_bonus: 0,
                 now,

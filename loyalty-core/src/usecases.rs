@@ -51,6 +51,8 @@ pub struct SignUp {
     /// A `ref_<code>` link's code that is not one of ours: the referral code
     /// of a customer imported from the program this one replaced.
     pub legacy_referrer: Option<String>,
+    /// The partner whose counter link they followed (`/start partner_<id>`).
+    pub via_partner: Option<TelegramUserId>,
 }
 
 fn notify(bot: BotKind, to: TelegramUserId, text: String) -> BotCall {
@@ -73,6 +75,7 @@ pub async fn sign_up(cx: &Context, who: SignUp) -> StoreResult<Done<Registration
             language: who.language,
             referrer: who.referrer.clone(),
             legacy_referrer: who.legacy_referrer.clone(),
+            via_partner: who.via_partner,
             welcome_bonus: config.welcome_bonus,
             referral_bonus: config.referral_bonus,
             now: cx.now(),

@@ -92,6 +92,7 @@ async fn register(env: &TestEnv, id: i64, language: Language) -> Customer {
             language,
             referrer: None,
             legacy_referrer: None,
+            via_partner: None,
             welcome_bonus: 100,
             referral_bonus: 50,
             now: env.engine.now(),

@@ -710,6 +710,7 @@ async fn register_with_code(env: &TestEnv, telegram_id: i64, code: loyalty_core:
             language: Language::En,
             referrer: None,
             legacy_referrer: None,
+            via_partner: None,
             welcome_bonus: 0,
             referral_bonus: 0,
             now: env.engine.now(),
@@ -784,4 +785,24 @@ async fn legacy_referral_links_credit_the_imported_owner() {
     assert_eq!(out.calls.len(), 2, "the owner is told: {out:?}");
     assert_eq!(out.calls[1].chat_id(), Some(30));
     assert_eq!((balance(&env, &vera).await, balance(&env, &newcomer).await), (130, 100));
+}
+
+/// A partner's counter link (`/start partner_<id>`, printed on the other
+/// program's QR codes) signs the customer up and shows that partner's offer;
+/// an unknown or unapproved partner is just /start.
+#[tokio::test]
+async fn partner_links_show_the_partner() {
+    let env = TestEnv::new();
+    partner(&env).await;
+    let anna = TgUser::new(40, "Anna");
+    let out = say(&env, 1, &anna, &format!("/start partner_{PARTNER_TG}")).await;
+    let text = first_text(&out);
+    assert!(text.contains("Welcome") && text.contains("You came from this partner"), "{text}");
+    assert!(text.contains("Pho 24") && text.contains("5.5 %"), "{text}");
+    assert_eq!(balance(&env, &anna).await, 100);
+    let boris = TgUser::new(41, "Boris");
+    for (n, arg) in ["partner_999", "partner_", "partner_x"].into_iter().enumerate() {
+        let text = first_text(&say(&env, 2 + n as i64, &boris, &format!("/start {arg}")).await).to_string();
+        assert!(!text.contains("You came from"), "{arg}: {text}");
+    }
 }

@@ -157,6 +157,7 @@ impl World {
             language: Language::Ru,
             referrer,
             legacy_referrer: None,
+            via_partner: None,
             welcome_bonus: welcome,
             referral_bonus: referral,
             now: self.now,

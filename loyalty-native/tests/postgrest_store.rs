@@ -304,6 +304,7 @@ async fn only_the_service_key_may_call_and_keys_stay_out_of_errors() {
         language: Language::En,
         referrer: None,
         legacy_referrer: None,
+        via_partner: None,
         welcome_bonus: 1_000_000,
         referral_bonus: 0,
         now: T0,

@@ -360,6 +360,7 @@ async fn maintenance_expires_overdue_redemption_requests() {
         language: Language::En,
         referrer: None,
         legacy_referrer: None,
+        via_partner: None,
         welcome_bonus: 100,
         referral_bonus: 0,
         now,

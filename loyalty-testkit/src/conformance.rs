@@ -349,6 +349,7 @@ impl<'a> Ctx<'a> {
             language: Language::Vi,
             referrer: None,
             legacy_referrer: None,
+            via_partner: None,
             welcome_bonus: welcome,
             referral_bonus: 0,
             now: T0,
@@ -1579,12 +1580,23 @@ async fn import_creates_customers_partners_and_history(ctx: &Ctx<'_>) -> CheckRe
     let stranger = NewCustomer { legacy_referrer: Some("R9999".into()), referral_bonus: 25, ..ctx.new_customer(0) };
     ensure_eq!(ctx.register(stranger).await.or_fail("unknown legacy code")?.customer.referrer, None, "unknown code");
 
-    // Pressing /start again changes nothing: no welcome bonus.
-    let again = ctx
-        .register(NewCustomer { telegram_id: TelegramUserId(701), ..ctx.new_customer(150) })
-        .await
-        .or_fail("start")?;
+    // Pressing /start again changes nothing: no welcome bonus. A partner's
+    // counter link (`partner_<id>`) names the partner when it is approved.
+    let via = Some(TelegramUserId(801));
+    let again = NewCustomer { telegram_id: TelegramUserId(701), via_partner: via, ..ctx.new_customer(150) };
+    let again = ctx.register(again).await.or_fail("start")?;
     ensure!(!again.created && again.welcome.is_none(), "an imported customer signed up again: {again:?}");
+    ensure_eq!(again.partner.as_ref(), Some(&partner), "the partner of the link, for a known customer");
+    let walk_in = ctx.register(NewCustomer { via_partner: via, ..ctx.new_customer(0) }).await.or_fail("walk-in")?;
+    ensure_eq!(walk_in.partner.as_ref(), Some(&partner), "the partner of the link, for a new customer");
+    for other in [802, 899] {
+        let req = NewCustomer { via_partner: Some(TelegramUserId(other)), ..ctx.new_customer(0) };
+        ensure_eq!(
+            ctx.register(req).await.or_fail("link")?.partner,
+            None,
+            "partner {other} is not approved or unknown"
+        );
+    }
     // Legacy history counts neither in the balance nor in the figures.
     let stats = s.program_stats(DAY0).await.or_fail("program stats")?;
     ensure_eq!(stats.points_outstanding, 165, "points outstanding (with the referral bonus)");

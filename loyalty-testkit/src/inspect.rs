@@ -48,6 +48,7 @@ impl TestEnv {
             language,
             referrer: None,
             legacy_referrer: None,
+            via_partner: None,
             welcome_bonus: 100,
             referral_bonus: 0,
             now: self.engine.now(),

@@ -336,7 +336,8 @@ comment on function loyalty.import_batch(jsonb) is
   'loyalty-rs Storage::import_batch: jsonb request in, jsonb response out; atomic; see docs/SUPABASE.md';
 
 -- ---------------------------------------------------------------------------
--- Sign-up through the other system's `ref_<code>` links (NewCustomer::legacy_referrer).
+-- Sign-up through the other system's links: `ref_<code>` (NewCustomer::legacy_referrer)
+-- and `partner_<id>` (NewCustomer::via_partner, answered as Registration::partner).
 
 create or replace function loyalty.register_customer(req jsonb) returns jsonb
 language plpgsql
@@ -353,14 +354,19 @@ declare
   v_referrer bigint;
   v_welcome_entry loyalty.entries;
   v_referral_entry loyalty.entries;
+  v_partner jsonb;
 begin
   if v_welcome not between 0 and 1000000000 or v_referral not between 0 and 1000000000 then
     perform loyalty._reject('invalid_amount');
   end if;
+  -- The approved partner of a `partner_<id>` link (NewCustomer::via_partner), new customer or not.
+  select loyalty._partner_json(p) into v_partner
+    from loyalty.partners p
+   where p.telegram_id = (req->>'via_partner')::bigint and p.status = 'approved';
   select * into v_customer from loyalty.customers c where c.telegram_id = v_tg;
   if found then
     return jsonb_build_object('customer', loyalty._customer_json(v_customer), 'created', false,
-                              'welcome', null, 'referral', null);
+                              'welcome', null, 'referral', null, 'partner', v_partner);
   end if;
   if exists (select 1 from loyalty.customers c where c.code = v_code) then
     perform loyalty._reject('code_taken');
@@ -389,7 +395,7 @@ begin
     select * into v_customer from loyalty.customers c where c.telegram_id = v_tg;
     if found then
       return jsonb_build_object('customer', loyalty._customer_json(v_customer), 'created', false,
-                                'welcome', null, 'referral', null);
+                                'welcome', null, 'referral', null, 'partner', v_partner);
     end if;
     perform loyalty._reject('code_taken');
   end if;
@@ -407,7 +413,8 @@ begin
     'welcome', loyalty._entry_json(v_welcome_entry),
     'referral', case when v_referral_entry.id is null then null
                      else jsonb_build_array(loyalty._customer_now(v_referrer),
-                                            loyalty._entry_json(v_referral_entry)) end);
+                                            loyalty._entry_json(v_referral_entry)) end,
+    'partner', v_partner);
 end
 $$;
 

@@ -186,6 +186,11 @@ pub struct NewCustomer {
     /// is tried first.
     #[serde(default)]
     pub legacy_referrer: Option<String>,
+    /// The partner whose link the user followed (`/start partner_<id>`, the
+    /// links printed on partners' counters), by Telegram id: the answer names
+    /// it ([`Registration::partner`]) when it is approved. Changes nothing.
+    #[serde(default)]
+    pub via_partner: Option<TelegramUserId>,
     /// Welcome bonus to credit, once per customer (`WELCOME_BONUS_AMOUNT`); 0 for none.
     pub welcome_bonus: Points,
     /// Bonus to credit to the referrer, once per referred customer; 0 for none.
@@ -205,6 +210,10 @@ pub struct Registration {
     pub welcome: Option<LedgerEntry>,
     /// The referrer and their bonus entry, when this call credited it.
     pub referral: Option<(Customer, LedgerEntry)>,
+    /// The approved partner named by [`NewCustomer::via_partner`], new
+    /// customer or not.
+    #[serde(default)]
+    pub partner: Option<Partner>,
 }
 
 /// A customer with their most recent entries.

@@ -396,6 +396,19 @@ pub(super) const CLAIM: &[&str] = &[
 /// The fault of a folded claim that found the update claimed before.
 pub(super) const DUPLICATE: &str = "duplicate update";
 
+/// The approved partner of a sign-up's `via_partner`, as JSON (or NULL).
+macro_rules! via_partner {
+    () => {
+        concat!(
+            "json((SELECT ",
+            partner_json!(),
+            " FROM loyalty_partners p WHERE p.telegram_id = ",
+            arg!("$.via_partner"),
+            " AND p.status = 'approved'))"
+        )
+    };
+}
+
 pub(super) const REGISTER_CUSTOMER: &[&str] = &[
     reject!(
         "invalid_amount",
@@ -410,7 +423,9 @@ pub(super) const REGISTER_CUSTOMER: &[&str] = &[
     answer!(concat!(
         "(SELECT json_object('customer', ",
         customer_json!(),
-        ", 'created', json('false'), 'welcome', NULL, 'referral', NULL) FROM loyalty_customers c ",
+        ", 'created', json('false'), 'welcome', NULL, 'referral', NULL, 'partner', ",
+        via_partner!(),
+        ") FROM loyalty_customers c ",
         "WHERE c.telegram_id = ",
         arg!("$.telegram_id"),
         ")"
@@ -492,7 +507,9 @@ pub(super) const REGISTER_CUSTOMER: &[&str] = &[
         entry_json!(),
         ") FROM loyalty_entries e WHERE e.idempotency_key = 'referral:' || ",
         op!("cid"),
-        "))"
+        "), 'partner', ",
+        via_partner!(),
+        ")"
     )),
 ];
 

@@ -529,6 +529,12 @@ impl State {
             .ok_or_else(|| StoreError::Backend(format!("unknown broadcast job {job}")))
     }
 
+    /// The approved partner operated by `telegram_id`.
+    fn via_partner(&self, telegram_id: Option<TelegramUserId>) -> Option<Partner> {
+        let id = self.partner_by_telegram.get(&telegram_id?)?;
+        self.partner(*id).map(|r| r.partner.clone()).filter(|p| p.status == PartnerStatus::Approved)
+    }
+
     fn register_customer(&mut self, req: NewCustomer) -> StoreResult<Registration> {
         let bonus_range = 0..=rules::MAX_ADJUSTMENT;
         if !bonus_range.contains(&req.welcome_bonus) || !bonus_range.contains(&req.referral_bonus) {
@@ -536,7 +542,8 @@ impl State {
         }
         if let Some(id) = self.customer_by_telegram.get(&req.telegram_id) {
             let customer = self.customer_clone(*id)?;
-            return Ok(Registration { customer, created: false, welcome: None, referral: None });
+            let partner = self.via_partner(req.via_partner);
+            return Ok(Registration { customer, created: false, welcome: None, referral: None, partner });
         }
         if self.customer_by_code.contains_key(&req.code) {
             return rejected(Rejection::CodeTaken);
@@ -608,7 +615,8 @@ impl State {
             }
             _ => None,
         };
-        Ok(Registration { customer: self.customer_clone(id)?, created: true, welcome, referral })
+        let partner = self.via_partner(req.via_partner);
+        Ok(Registration { customer: self.customer_clone(id)?, created: true, welcome, referral, partner })
     }
 
     fn credit_purchase(&mut self, req: CreditPurchase) -> StoreResult<Credited> {
@@ -1319,6 +1327,7 @@ mod tests {
             language: Language::En,
             referrer,
             legacy_referrer: None,
+            via_partner: None,
             welcome_bonus: 100,
             referral_bonus: 50,
             now: T0,

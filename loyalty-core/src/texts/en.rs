@@ -22,6 +22,7 @@ impl Texts for En {
             NoHistory => "📜 No operations yet.",
             HistoryTitle => "📜 Recent operations:",
             NoPartnersYet => "🏪 No partners yet — coming soon!",
+            CameFromPartner => "📍 You came from this partner — show your card there:",
             PartnersTitle => "🏪 Where to earn and spend points:",
             AskPrompt => "Ask a question about the program — reply to this message.",
             AskPlaceholder => "Your question",

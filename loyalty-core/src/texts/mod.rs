@@ -99,6 +99,8 @@ pub(crate) enum Fixed {
     HistoryTitle,
     /// No approved partner yet.
     NoPartnersYet,
+    /// Before the offer of the partner whose link the customer followed.
+    CameFromPartner,
     /// Heading of the partner list.
     PartnersTitle,
     /// The prompt for a question (after the ❓ marker).
@@ -531,6 +533,13 @@ pub(crate) fn history(t: &dyn Texts, entries: &[LedgerEntry]) -> String {
     } else {
         with_entries(t, t.fixed(Fixed::HistoryTitle).into(), entries)
     }
+}
+
+/// The partner whose counter link a customer followed, with its offer.
+pub(crate) fn came_from(t: &dyn Texts, p: &Partner) -> String {
+    let (earn, share) =
+        (percent(p.terms.earn_rate_bps, t.decimal_sep()), percent(p.terms.max_redeem_share_bps, t.decimal_sep()));
+    format!("{}\n{}", t.fixed(Fixed::CameFromPartner), t.partner_offer(Esc(&p.name), Esc(&p.category), &earn, &share))
 }
 
 /// The approved partners, at most `max_lines` of them.

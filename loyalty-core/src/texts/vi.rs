@@ -22,6 +22,7 @@ impl Texts for Vi {
             NoHistory => "📜 Chưa có giao dịch nào.",
             HistoryTitle => "📜 Giao dịch gần đây:",
             NoPartnersYet => "🏪 Chưa có đối tác nào — sắp có!",
+            CameFromPartner => "📍 Bạn đến từ đối tác này — hãy xuất trình thẻ của bạn tại đó:",
             PartnersTitle => "🏪 Nơi tích và dùng điểm:",
             AskPrompt => "Hãy đặt câu hỏi về chương trình — trả lời tin nhắn này.",
             AskPlaceholder => "Câu hỏi của bạn",

@@ -292,6 +292,7 @@ async fn start(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Outbo
         language,
         referrer: args.strip_prefix("ref_").and_then(CustomerCode::parse),
         legacy_referrer: legacy_referral_code(args),
+        via_partner: args.strip_prefix("partner_").and_then(|id| id.parse().ok()).map(TelegramUserId),
     };
     let Done { outcome: reg, notices } = match settle(cx, language, CONTEXT, usecases::sign_up(cx, who).await).await? {
         Ok(done) => done,
@@ -306,6 +307,9 @@ async fn start(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Outbo
     } else {
         lang.texts().welcome_back(Esc(&from.first_name), c.balance)
     };
+    if let Some(partner) = &reg.partner {
+        text = format!("{text}\n\n{}", texts::came_from(lang.texts(), partner));
+    }
     if c.blocked {
         text = format!("{text}\n\n{}", lang.say(Fixed::Blocked));
     }
