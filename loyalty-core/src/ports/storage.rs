@@ -10,8 +10,8 @@
 //! key again returns the first result with `replayed = true`; the same key with
 //! different parameters is [`Rejection::IdempotencyConflict`].
 
-use crate::domain::*;
 use super::import::{ImportApplied, ImportBatch};
+use crate::domain::*;
 use crate::maybe_send::{MaybeSend, MaybeSync};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
