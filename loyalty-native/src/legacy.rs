@@ -644,6 +644,14 @@ fn display_value(v: Option<&Value>) -> String {
     }
 }
 
+/// An id as a report shows it: as the source wrote it, unquoted.
+fn shown_id(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        v => display_value(v),
+    }
+}
+
 /// Text: trimmed strings (empty is none) and numbers.
 fn text(v: Option<&Value>) -> Option<String> {
     match v? {
@@ -1353,7 +1361,7 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
     let mut partner_rows: HashMap<TelegramUserId, usize> = HashMap::new();
     for (i, row) in snapshot.table("partners").unwrap_or_default().iter().enumerate() {
         let n = i + 1;
-        let raw_id = display_value(row.get("chat_id"));
+        let raw_id = shown_id(row.get("chat_id"));
         let p = match person_row(row, now) {
             Ok(p) => p,
             Err(reason) => {
@@ -1388,7 +1396,7 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
     let mut app_rows: HashMap<TelegramUserId, usize> = HashMap::new();
     for (i, row) in snapshot.table("partner_applications").unwrap_or_default().iter().enumerate() {
         let n = i + 1;
-        let raw_id = display_value(row.get("chat_id"));
+        let raw_id = shown_id(row.get("chat_id"));
         let p = match person_row(row, now) {
             Ok(p) => p,
             Err(reason) => {
@@ -1413,7 +1421,7 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
             }
         };
         if let Some(row) = partner_rows.get(&p.id) {
-            apps_report.left_out(n, raw_id, format!("in partners (row {row}), imported from there"));
+            apps_report.left_out(n, raw_id, format!("already in partners (row {row}): imported from there"));
             continue;
         }
         let lang = p.lang.as_deref().or(user_lang.get(&p.id).map(String::as_str));
@@ -1438,7 +1446,7 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
     let mut skipped_total: Points = 0;
     for (i, row) in users.iter().enumerate() {
         let n = i + 1;
-        let raw_id = display_value(row.get("chat_id"));
+        let raw_id = shown_id(row.get("chat_id"));
         let balance = integer(row.get("balance"));
         let mut skip = |report: &mut TableReport, id: Option<TelegramUserId>, reason: String| {
             if let Ok(Some(b)) = balance
@@ -1452,7 +1460,8 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
             report.bad(n, raw_id.clone(), reason);
         };
         let Some(id) = chat_id(row.get("chat_id")) else {
-            skip(&mut users_report, None, format!("chat id {raw_id} is not a positive number"));
+            let reason = format!("chat id {} is not a positive number", display_value(row.get("chat_id")));
+            skip(&mut users_report, None, reason);
             continue;
         };
         if let Some(first) = user_rows.get(&id) {
@@ -1539,7 +1548,7 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
     for p in &planned {
         let row = &users[p.row - 1];
         let id = p.customer.telegram_id;
-        let raw_id = display_value(row.get("chat_id"));
+        let raw_id = shown_id(row.get("chat_id"));
         let referrer = if let Some(raw) = text(row.get("referred_by_chat_id")) {
             match chat_id(row.get("referred_by_chat_id")) {
                 Some(r) if r != id => Some(r),
@@ -1578,7 +1587,7 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
     for (i, row) in snapshot.table("transactions").unwrap_or_default().iter().enumerate() {
         let n = i + 1;
         let Some(source_id) = text(row.get("id")) else {
-            tx_report.bad(n, display_value(row.get("id")), "no id".into());
+            tx_report.bad(n, shown_id(row.get("id")), "no id".into());
             continue;
         };
         let mut bad = |reason: String| tx_report.bad(n, source_id.clone(), reason);
@@ -1671,7 +1680,7 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
     // --- services: no rewards catalogue yet.
     let mut services_report = TableReport::new("services", snapshot.table("services"));
     for (i, row) in snapshot.table("services").unwrap_or_default().iter().enumerate() {
-        services_report.left_out(i + 1, display_value(row.get("id")), "no rewards catalogue yet".into());
+        services_report.left_out(i + 1, shown_id(row.get("id")), "no rewards catalogue yet".into());
     }
 
     let inconsistent = planned

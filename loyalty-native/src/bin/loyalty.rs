@@ -79,9 +79,12 @@ struct LegacyArgs {
     /// feature `postgres`).
     #[arg(long, value_name = "URL")]
     from_postgres: Option<String>,
-    /// The legacy Supabase project, https://<project>.supabase.co, read over its Data API with the
-    /// key in LEGACY_SUPABASE_KEY (the service role key).
-    #[arg(long, value_name = "URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "The legacy Supabase project, https://PROJECT.supabase.co, read over its Data API with the key \
+                in LEGACY_SUPABASE_KEY (the service role key)"
+    )]
     from_supabase: Option<String>,
     /// Refuse to write anything if any legacy row is bad (by default bad rows are skipped and listed).
     #[arg(long)]
