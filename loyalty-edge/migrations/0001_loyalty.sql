@@ -33,8 +33,8 @@ CREATE INDEX IF NOT EXISTS loyalty_partners_by_status ON loyalty_partners (statu
 CREATE TABLE IF NOT EXISTS loyalty_entries (
     id              INTEGER PRIMARY KEY,
     customer        INTEGER NOT NULL REFERENCES loyalty_customers (id),
-    kind            TEXT    NOT NULL CHECK (kind IN
-                    ('welcome_bonus', 'referral_bonus', 'accrual', 'redemption', 'reversal', 'adjustment')),
+    kind            TEXT    NOT NULL CHECK (kind IN ('welcome_bonus', 'referral_bonus', 'accrual', 'redemption',
+                    'reversal', 'adjustment', 'import', 'legacy')),
     amount          INTEGER NOT NULL,
     partner         INTEGER REFERENCES loyalty_partners (id),
     purchase        INTEGER,
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS loyalty_entries (
     created_at      INTEGER NOT NULL,
     CHECK ((author_type = 'system') = (author_id IS NULL)),
     CHECK ((kind = 'reversal') = (reverses IS NOT NULL)),
-    CHECK ((kind IN ('accrual', 'redemption', 'reversal')) = (partner IS NOT NULL))
+    CHECK (kind = 'legacy' OR (kind IN ('accrual', 'redemption', 'reversal')) = (partner IS NOT NULL))
 ) STRICT;
 
 CREATE INDEX IF NOT EXISTS loyalty_entries_by_customer ON loyalty_entries (customer, id);
@@ -55,7 +55,7 @@ CREATE INDEX IF NOT EXISTS loyalty_entries_by_partner_time ON loyalty_entries (p
 
 CREATE INDEX IF NOT EXISTS loyalty_entries_by_time ON loyalty_entries (created_at, kind, amount, customer);
 
-CREATE TRIGGER IF NOT EXISTS loyalty_entries_apply AFTER INSERT ON loyalty_entries
+CREATE TRIGGER IF NOT EXISTS loyalty_entries_apply AFTER INSERT ON loyalty_entries WHEN NEW.kind <> 'legacy'
 BEGIN
     UPDATE loyalty_customers SET balance = balance + NEW.amount WHERE id = NEW.customer;
 END;
@@ -85,6 +85,19 @@ CREATE TABLE IF NOT EXISTS loyalty_redemptions (
 ) STRICT;
 
 CREATE INDEX IF NOT EXISTS loyalty_redemptions_pending ON loyalty_redemptions (expires_at) WHERE status = 'pending';
+
+CREATE TABLE IF NOT EXISTS loyalty_imports (
+    source        TEXT    NOT NULL,
+    telegram_id   INTEGER NOT NULL,
+    customer      INTEGER NOT NULL UNIQUE REFERENCES loyalty_customers (id),
+    balance       INTEGER NOT NULL,
+    referral_code TEXT,
+    birthday      TEXT,
+    imported_at   INTEGER NOT NULL,
+    PRIMARY KEY (source, telegram_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (source, referral_code) WHERE referral_code IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS loyalty_bot_updates (
     bot        INTEGER NOT NULL,

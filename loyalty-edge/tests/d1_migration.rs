@@ -38,3 +38,17 @@ fn the_second_migration_creates_what_the_schema_has() {
     }
     assert!(statements.iter().any(|s| s == "DROP TABLE IF EXISTS loyalty_update_claims"), "{statements:?}");
 }
+
+/// `migrations/0003_import_kinds.sql` is `d1::entries_upgrade` (regenerate as above).
+#[test]
+fn the_third_migration_is_the_entries_upgrade() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0003_import_kinds.sql");
+    if std::env::var_os("LOYALTY_WRITE_MIGRATION").is_some_and(|v| v == "1") {
+        std::fs::write(path, d1::entries_upgrade_migration()).expect("write the migration");
+    }
+    let shipped = std::fs::read_to_string(path).expect("read the migration");
+    assert!(
+        shipped == d1::entries_upgrade_migration(),
+        "{path} differs from loyalty_core::stores::d1::entries_upgrade"
+    );
+}

@@ -10,6 +10,7 @@
 
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
+use loyalty_core::stores::d1;
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 use loyalty_testkit::conformance::{self, Params};
 use serde::Deserialize;
@@ -162,8 +163,9 @@ async fn every_row_of_a_v1_database_survives_the_upgrade() {
     assert_eq!(store.expire_redemptions(want.t0).await.unwrap(), [], "nothing was due at the time of the fixture");
 }
 
-/// A version-2 database (claims per bot kind, in `loyalty_update_claims`)
-/// upgrades to the schema of a fresh one, keeping its ledger.
+/// A version-2 database (claims per bot kind, in `loyalty_update_claims`; no
+/// import kinds in the ledger) upgrades to the schema of a fresh one, keeping
+/// its ledger.
 #[tokio::test]
 async fn a_v2_database_keeps_its_rows_and_claims_per_bot_id() {
     let scratch = Scratch::new("v2");
@@ -187,6 +189,20 @@ async fn a_v2_database_keeps_its_rows_and_claims_per_bot_id() {
         .customer;
     drop(store);
     let conn = raw(&path);
+    // Version 2's ledger: no import kinds, a trigger counting every entry.
+    let entries = d1::SCHEMA.iter().find(|s| s.starts_with("CREATE TABLE IF NOT EXISTS loyalty_entries (")).unwrap();
+    let v2_entries = entries
+        .replace(",\n                    'reversal', 'adjustment', 'import', 'legacy')", ", 'reversal', 'adjustment')")
+        .replace("CHECK (kind = 'legacy' OR (kind IN", "CHECK ((kind IN");
+    assert_ne!(&v2_entries, entries);
+    conn.execute_batch(&format!(
+        "CREATE TABLE copy AS SELECT * FROM loyalty_entries; DROP TABLE loyalty_entries; {v2_entries};
+         INSERT INTO loyalty_entries SELECT * FROM copy; DROP TABLE copy;
+         CREATE TRIGGER loyalty_entries_apply AFTER INSERT ON loyalty_entries BEGIN
+             UPDATE loyalty_customers SET balance = balance + NEW.amount WHERE id = NEW.customer;
+         END;"
+    ))
+    .unwrap();
     conn.execute_batch(
         "DROP TABLE loyalty_bot_updates;
          CREATE TABLE loyalty_update_claims (
@@ -210,6 +226,33 @@ async fn a_v2_database_keeps_its_rows_and_claims_per_bot_id() {
     assert!(store.claim_update(claim).await.unwrap());
     assert!(store.claim_update(UpdateClaim { bot: BotId(8_000_000_002), ..claim }).await.unwrap());
     assert!(!store.claim_update(claim).await.unwrap());
+    // The entries take the import kinds now; the history does not count.
+    let legacy = ImportedEntry {
+        source_id: "1".into(),
+        partner: None,
+        amount: 70,
+        purchase: None,
+        note: None,
+        at: Timestamp(1_600_000_000),
+    };
+    let imported = ImportedCustomer {
+        telegram_id: TelegramUserId(6),
+        code: CustomerCode::parse("ABCD2346").unwrap(),
+        first_name: "Bo".into(),
+        username: None,
+        language: Language::Ru,
+        created_at: Timestamp(1_600_000_000),
+        balance: 30,
+        referrer: Some(TelegramUserId(5)),
+        referral_code: None,
+        birthday: None,
+        history: vec![legacy],
+    };
+    let batch = ImportBatch { source: "legacy".into(), partners: vec![], customers: vec![imported], now: claim.now };
+    let applied = store.import_batch(batch).await.unwrap();
+    assert_eq!((applied.customers_created, applied.history_created), (1, 1));
+    let bo = store.customer_summary(CustomerRef::Telegram(TelegramUserId(6)), 5).await.unwrap().unwrap();
+    assert_eq!((bo.customer.balance, bo.customer.referrer, bo.recent.len()), (30, Some(customer.id), 2));
 }
 
 #[tokio::test]

@@ -686,9 +686,11 @@ fn no_statement_scans_a_table_that_grows() {
             let allowed = inserted.map(children).unwrap_or_default();
             for line in plan.map(Result::unwrap) {
                 // The scratch row (`loyalty_op`, alias `o`), constants and subquery results are not tables.
+                // Nor is the request's own JSON (`json_each`, a virtual table: an import's batch).
                 let scratch_or_result = ["SCAN loyalty_op", "SCAN o", "SCAN CONSTANT ROW", "SCAN (subquery-", "SCAN a"]
                     .iter()
-                    .any(|p| line == *p || (p.ends_with('-') && line.starts_with(p)));
+                    .any(|p| line == *p || (p.ends_with('-') && line.starts_with(p)))
+                    || line.contains(" VIRTUAL TABLE INDEX ");
                 if line.starts_with("SCAN ") && !scratch_or_result && !allowed.contains(&line) {
                     scans.push(format!("{function}: {line} in {sql}"));
                 }

@@ -8,7 +8,7 @@
 //! which suits single-threaded hosts such as workerd where a panic aborts the
 //! isolate. After a check passes, the runner verifies the ledger invariants on
 //! every customer the check created: the balance equals the sum of the
-//! customer's entries (read page by page through
+//! customer's counted entries (all but [`EntryKind::Legacy`]) (read page by page through
 //! [`Storage::customer_entries`]), it is never negative, no idempotency key
 //! appears twice, every entry is reversed at most once, and
 //! [`Storage::program_stats`] agrees on the number of customers and the points
@@ -217,6 +217,10 @@ pub fn checks() -> Vec<Check> {
         concurrent_double_confirm,
         concurrent_credits_near_daily_limit,
         concurrent_claim_update,
+        import_creates_customers_partners_and_history,
+        import_repeats_nothing_and_brings_changes,
+        import_leaves_native_customers_alone,
+        import_rejections,
         concurrent_reversals,
         concurrent_registration,
         concurrent_quota,
@@ -505,8 +509,8 @@ impl<'a> Ctx<'a> {
         for id in &customers {
             let customer = self.summary(*id).await?.customer;
             let entries = self.all_entries(*id).await?;
-            let sum: Points = entries.iter().map(|e| e.amount).sum();
-            ensure_eq!(customer.balance, sum, "balance of customer {id} vs the sum of its entries");
+            let sum: Points = entries.iter().filter(|e| e.kind.counts()).map(|e| e.amount).sum();
+            ensure_eq!(customer.balance, sum, "balance of customer {id} vs the sum of its counted entries");
             ensure!(customer.balance >= 0, "customer {id} has a negative balance {}", customer.balance);
             outstanding += customer.balance;
             for e in entries {
@@ -1420,6 +1424,313 @@ async fn partner_and_program_stats(ctx: &Ctx<'_>) -> CheckResult {
         .await
         .or_fail("reject")?;
     ensure_eq!(s.program_stats(DAY0).await.or_fail("again")?.partners_pending, 0, "pending after reject");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Imports
+
+const SOURCE: &str = "legacy";
+
+fn imported_partner(tg: i64, status: PartnerStatus) -> ImportedPartner {
+    ImportedPartner {
+        telegram_id: TelegramUserId(tg),
+        name: format!("Imported {tg}"),
+        category: "nail_care".into(),
+        status,
+        terms: terms(500, 5000, 1_000_000),
+        language: Language::Ru,
+        created_at: DAY0.plus(-86_400 * 30),
+    }
+}
+
+fn history(id: &str, partner: Option<i64>, amount: Points, at: Timestamp) -> ImportedEntry {
+    ImportedEntry {
+        source_id: id.into(),
+        partner: partner.map(TelegramUserId),
+        amount,
+        purchase: partner.map(|_| amount.abs() * 20),
+        note: Some(format!("accrual: visit {id}")),
+        at,
+    }
+}
+
+impl Ctx<'_> {
+    /// An imported customer (tracked for the invariants once imported).
+    fn imported(&self, tg: i64, balance: Points, history: Vec<ImportedEntry>) -> ImportedCustomer {
+        ImportedCustomer {
+            telegram_id: TelegramUserId(tg),
+            code: self.code(),
+            first_name: format!("Legacy {tg}"),
+            username: None,
+            language: Language::En,
+            created_at: DAY0.plus(-86_400 * 100),
+            balance,
+            referrer: None,
+            referral_code: Some(format!("R{tg}")),
+            birthday: Some("1990-05-17".into()),
+            history,
+        }
+    }
+
+    async fn import(
+        &self,
+        partners: Vec<ImportedPartner>,
+        customers: Vec<ImportedCustomer>,
+    ) -> StoreResult<ImportApplied> {
+        let tgs: Vec<TelegramUserId> = customers.iter().map(|c| c.telegram_id).collect();
+        let batch = ImportBatch { source: SOURCE.into(), partners, customers, now: T0 };
+        let applied = self.store.import_batch(batch).await?;
+        for tg in tgs {
+            if let Ok(Some(c)) = self.store.customer_summary(CustomerRef::Telegram(tg), 0).await {
+                self.track(c.customer.id);
+            }
+        }
+        Ok(applied)
+    }
+
+    async fn by_telegram(&self, tg: i64) -> Result<CustomerSummary, String> {
+        self.store
+            .customer_summary(CustomerRef::Telegram(TelegramUserId(tg)), 1000)
+            .await
+            .or_missing("imported customer")
+    }
+}
+
+fn balances(pairs: &[(i64, Points)]) -> Vec<ImportedBalance> {
+    pairs.iter().map(|&(tg, balance)| ImportedBalance { telegram_id: TelegramUserId(tg), balance }).collect()
+}
+
+async fn import_creates_customers_partners_and_history(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let day = |d: i64| DAY0.plus(-86_400 * d);
+    let ann = ctx.imported(701, 100, vec![history("11", Some(801), 120, day(20)), history("12", None, -20, day(10))]);
+    let ann_code = ann.code.clone();
+    let bob = ImportedCustomer {
+        referrer: Some(TelegramUserId(701)),
+        language: Language::Vi,
+        ..ctx.imported(702, 0, vec![])
+    };
+    let cid = ImportedCustomer { referrer: Some(TelegramUserId(799)), ..ctx.imported(703, 40, vec![]) };
+    let partners = vec![imported_partner(801, PartnerStatus::Approved), imported_partner(802, PartnerStatus::Applied)];
+    let applied = ctx.import(partners, vec![ann, bob, cid]).await.or_fail("import")?;
+    let want = ImportApplied {
+        partners_created: 2,
+        customers_created: 3,
+        balances_changed: 0,
+        history_created: 2,
+        not_imported: vec![],
+        refused: vec![],
+        balances: balances(&[(701, 100), (702, 0), (703, 40)]),
+    };
+    ensure_eq!(applied, want, "applied");
+
+    let ann = ctx.by_telegram(701).await?;
+    let c = &ann.customer;
+    ensure_eq!((c.code.clone(), c.first_name.as_str(), c.language), (ann_code, "Legacy 701", Language::En), "customer");
+    ensure_eq!((c.balance, c.created_at, c.referrer, c.blocked), (100, day(100), None, false), "customer state");
+    let partner = s.partner(PartnerRef::Telegram(TelegramUserId(801))).await.or_missing("partner 801")?;
+    ensure_eq!(
+        (partner.status, partner.name.as_str(), partner.created_at),
+        (PartnerStatus::Approved, "Imported 801", day(30)),
+        "partner"
+    );
+    let pending = s.partner(PartnerRef::Telegram(TelegramUserId(802))).await.or_missing("partner 802")?;
+    ensure_eq!(pending.status, PartnerStatus::Applied, "pending application");
+    // Newest first: the opening entry (at the import), then the history by its own time.
+    let kinds: Vec<(EntryKind, Points, Option<PartnerId>, String)> =
+        ann.recent.iter().map(|e| (e.kind, e.amount, e.partner, e.idempotency_key.clone())).collect();
+    let want = vec![
+        (EntryKind::Import, 100, None, "import:legacy:701".to_string()),
+        (EntryKind::Legacy, -20, None, "import:legacy:tx:12".to_string()),
+        (EntryKind::Legacy, 120, Some(partner.id), "import:legacy:tx:11".to_string()),
+    ];
+    let mut got = kinds.clone();
+    got.sort_by_key(|k| std::cmp::Reverse(k.3.clone()));
+    ensure_eq!(got.len(), 3, "entries {kinds:?}");
+    ensure!(want.iter().all(|w| kinds.contains(w)), "entries: expected {want:?}, got {kinds:?}");
+    let opening = ann.recent.iter().find(|e| e.kind == EntryKind::Import).ok_or("no opening entry")?;
+    ensure_eq!(
+        (opening.author, opening.created_at, opening.reason.clone()),
+        (Author::System, T0, None),
+        "opening entry"
+    );
+    let visit = ann.recent.iter().find(|e| e.idempotency_key == "import:legacy:tx:11").ok_or("no history")?;
+    ensure_eq!(
+        (visit.purchase, visit.reason.as_deref(), visit.created_at),
+        (Some(2400), Some("accrual: visit 11"), day(20)),
+        "history entry"
+    );
+
+    let bob = ctx.by_telegram(702).await?;
+    ensure_eq!(
+        (bob.customer.referrer, bob.customer.balance, bob.recent.len()),
+        (Some(c.id), 0, 0),
+        "referred, no opening entry"
+    );
+    ensure_eq!(ctx.by_telegram(703).await?.customer.referrer, None, "unknown referrer ignored");
+
+    // Pressing /start again changes nothing: no welcome bonus.
+    let again = ctx
+        .register(NewCustomer { telegram_id: TelegramUserId(701), ..ctx.new_customer(150) })
+        .await
+        .or_fail("start")?;
+    ensure!(!again.created && again.welcome.is_none(), "an imported customer signed up again: {again:?}");
+    // Legacy history counts neither in the balance nor in the figures.
+    let stats = s.program_stats(DAY0).await.or_fail("program stats")?;
+    ensure_eq!(stats.points_outstanding, 140, "points outstanding");
+    let partner_stats =
+        s.partner_stats(PartnerRef::Id(partner.id), DAY0, DAY0.plus(-6 * 86_400)).await.or_fail("stats")?;
+    ensure_eq!(partner_stats.week, PeriodStats::default(), "partner's figures");
+    Ok(())
+}
+
+async fn import_repeats_nothing_and_brings_changes(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let ann = ctx.imported(711, 100, vec![history("21", None, 100, DAY0.plus(-500))]);
+    let cid = ctx.imported(712, 40, vec![]);
+    ctx.import(vec![imported_partner(811, PartnerStatus::Approved)], vec![ann.clone(), cid.clone()])
+        .await
+        .or_fail("first")?;
+    // The same batch again (with other fresh codes, as a new run makes): nothing.
+    let (ann2, cid2) =
+        (ImportedCustomer { code: ctx.code(), ..ann.clone() }, ImportedCustomer { code: ctx.code(), ..cid.clone() });
+    let again =
+        ctx.import(vec![imported_partner(811, PartnerStatus::Approved)], vec![ann2, cid2]).await.or_fail("again")?;
+    ensure_eq!(
+        again,
+        ImportApplied { balances: balances(&[(711, 100), (712, 40)]), ..ImportApplied::default() },
+        "repeat"
+    );
+
+    // The other system moved on: Ann up 30 with a new visit, Cid down 30, Dan new.
+    let mut ann3 = ImportedCustomer { balance: 130, ..ann.clone() };
+    ann3.history.push(history("22", Some(811), 30, DAY0.plus(-100)));
+    let cid3 = ImportedCustomer { balance: 10, ..cid.clone() };
+    let dan = ctx.imported(713, 5, vec![]);
+    let moved = ctx.import(vec![], vec![ann3.clone(), cid3, dan]).await.or_fail("changes")?;
+    let want = ImportApplied {
+        customers_created: 1,
+        balances_changed: 2,
+        history_created: 1,
+        balances: balances(&[(711, 130), (712, 10), (713, 5)]),
+        ..ImportApplied::default()
+    };
+    ensure_eq!(moved, want, "changes");
+    let ann_now = ctx.by_telegram(711).await?;
+    let imports: Vec<(Points, String)> = ann_now
+        .recent
+        .iter()
+        .filter(|e| e.kind == EntryKind::Import)
+        .map(|e| (e.amount, e.idempotency_key.clone()))
+        .collect();
+    ensure_eq!(
+        imports,
+        vec![(30, "import:legacy:711:1".to_string()), (100, "import:legacy:711".to_string())],
+        "Ann's import entries"
+    );
+    let cid_now = ctx.by_telegram(712).await?;
+    ensure_eq!(cid_now.recent.first().map(|e| (e.kind, e.amount)), Some((EntryKind::Import, -30)), "Cid's change");
+
+    // Ann spends 120 here; the other system then says 60 (−70): refused, nothing changes.
+    let spend = AdjustBalance {
+        customer: CustomerRef::Id(ann_now.customer.id),
+        ..ctx.adjust_req(&ann_now.customer, -120, "imp-spend")
+    };
+    s.adjust_balance(spend).await.or_fail("spend")?;
+    let down = ImportedCustomer { balance: 60, ..ann3.clone() };
+    let refused = ctx.import(vec![], vec![down]).await.or_fail("refused change")?;
+    let want = ImportApplied {
+        refused: vec![RefusedChange { telegram_id: TelegramUserId(711), change: -70, balance: 10 }],
+        balances: balances(&[(711, 10)]),
+        ..ImportApplied::default()
+    };
+    ensure_eq!(refused, want, "a change below zero");
+    // The remembered balance stayed 130: the batch of 130 is still nothing new.
+    let same = ctx.import(vec![], vec![ann3]).await.or_fail("after refusal")?;
+    ensure_eq!(same, ImportApplied { balances: balances(&[(711, 10)]), ..ImportApplied::default() }, "after refusal");
+    Ok(())
+}
+
+async fn import_leaves_native_customers_alone(ctx: &Ctx<'_>) -> CheckResult {
+    let native = ctx
+        .register(NewCustomer { telegram_id: TelegramUserId(721), ..ctx.new_customer(50) })
+        .await
+        .or_fail("sign up")?;
+    let twin = ctx.imported(721, 999, vec![history("31", None, 999, DAY0.plus(-5))]);
+    let other = ctx.imported(722, 10, vec![]);
+    let applied = ctx.import(vec![], vec![twin, other]).await.or_fail("import")?;
+    let want = ImportApplied {
+        customers_created: 1,
+        not_imported: vec![TelegramUserId(721)],
+        balances: balances(&[(721, 50), (722, 10)]),
+        ..ImportApplied::default()
+    };
+    ensure_eq!(applied, want, "applied");
+    let now = ctx.summary(native.customer.id).await?;
+    ensure_eq!((now.customer.clone(), now.recent.len()), (native.customer, 1), "the native customer is untouched");
+    Ok(())
+}
+
+async fn import_rejections(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let existing = ctx.customer(0).await?;
+    let batch = |partners: Vec<ImportedPartner>, customers: Vec<ImportedCustomer>| ImportBatch {
+        source: SOURCE.into(),
+        partners,
+        customers,
+        now: T0,
+    };
+    let bad = [
+        ("source", ImportBatch { source: "Legacy!".into(), ..batch(vec![], vec![ctx.imported(731, 1, vec![])]) }),
+        ("twice", batch(vec![], vec![ctx.imported(732, 1, vec![]), ctx.imported(732, 2, vec![])])),
+        ("partner twice", batch(vec![imported_partner(831, PartnerStatus::Approved); 2], vec![])),
+        ("negative", batch(vec![], vec![ctx.imported(733, -1, vec![])])),
+        ("too much", batch(vec![], vec![ctx.imported(734, ImportBatch::MAX_POINTS + 1, vec![])])),
+        (
+            "history twice",
+            batch(
+                vec![],
+                vec![
+                    ctx.imported(735, 1, vec![history("41", None, 1, T0)]),
+                    ctx.imported(736, 1, vec![history("41", None, 1, T0)]),
+                ],
+            ),
+        ),
+        (
+            "empty name",
+            batch(vec![], vec![ImportedCustomer { first_name: String::new(), ..ctx.imported(737, 1, vec![]) }]),
+        ),
+    ];
+    for (what, b) in bad {
+        s.import_batch(b).await.rejects(Rejection::InvalidImport, what)?;
+    }
+    // A taken code refuses the whole batch: not even the partner lands.
+    let taken = ImportedCustomer { code: existing.code.clone(), ..ctx.imported(738, 5, vec![]) };
+    s.import_batch(batch(
+        vec![imported_partner(832, PartnerStatus::Approved)],
+        vec![ctx.imported(739, 5, vec![]), taken],
+    ))
+    .await
+    .rejects(Rejection::CodeTaken, "taken code")?;
+    let same = ctx.code();
+    let twins = vec![
+        ImportedCustomer { code: same.clone(), ..ctx.imported(740, 1, vec![]) },
+        ImportedCustomer { code: same, ..ctx.imported(741, 1, vec![]) },
+    ];
+    s.import_batch(batch(vec![], twins)).await.rejects(Rejection::CodeTaken, "one code twice")?;
+    for tg in [731, 732, 733, 738, 739, 740] {
+        let found = s.customer_summary(CustomerRef::Telegram(TelegramUserId(tg)), 0).await.or_fail("lookup")?;
+        ensure!(found.is_none(), "customer {tg} was created by a refused batch");
+    }
+    ensure!(
+        s.partner(PartnerRef::Telegram(TelegramUserId(832))).await.or_fail("lookup")?.is_none(),
+        "partner of a refused batch"
+    );
+    // Nobody else may use the import keys.
+    s.adjust_balance(ctx.adjust_req(&existing, 5, "import:legacy:1"))
+        .await
+        .rejects(Rejection::IdempotencyConflict, "a caller's import: key")?;
     Ok(())
 }
 

@@ -54,6 +54,7 @@ pub const TABLES: &[&str] = &[
     "loyalty_broadcasts",
     "loyalty_quotas",
     "loyalty_bot_updates",
+    "loyalty_imports",
     "loyalty_entries",
     "loyalty_partners",
     "loyalty_customers",
@@ -120,8 +121,8 @@ pub const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS loyalty_entries (
     id              INTEGER PRIMARY KEY,
     customer        INTEGER NOT NULL REFERENCES loyalty_customers (id),
-    kind            TEXT    NOT NULL CHECK (kind IN
-                    ('welcome_bonus', 'referral_bonus', 'accrual', 'redemption', 'reversal', 'adjustment')),
+    kind            TEXT    NOT NULL CHECK (kind IN ('welcome_bonus', 'referral_bonus', 'accrual', 'redemption',
+                    'reversal', 'adjustment', 'import', 'legacy')),
     amount          INTEGER NOT NULL,
     partner         INTEGER REFERENCES loyalty_partners (id),
     purchase        INTEGER,
@@ -133,13 +134,13 @@ pub const SCHEMA: &[&str] = &[
     created_at      INTEGER NOT NULL,
     CHECK ((author_type = 'system') = (author_id IS NULL)),
     CHECK ((kind = 'reversal') = (reverses IS NOT NULL)),
-    CHECK ((kind IN ('accrual', 'redemption', 'reversal')) = (partner IS NOT NULL))
+    CHECK (kind = 'legacy' OR (kind IN ('accrual', 'redemption', 'reversal')) = (partner IS NOT NULL))
 ) STRICT",
     "CREATE INDEX IF NOT EXISTS loyalty_entries_by_customer ON loyalty_entries (customer, id)",
     "CREATE INDEX IF NOT EXISTS loyalty_entries_by_partner_time ON loyalty_entries \
      (partner, created_at, kind, amount, customer) WHERE partner IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS loyalty_entries_by_time ON loyalty_entries (created_at, kind, amount, customer)",
-    "CREATE TRIGGER IF NOT EXISTS loyalty_entries_apply AFTER INSERT ON loyalty_entries
+    "CREATE TRIGGER IF NOT EXISTS loyalty_entries_apply AFTER INSERT ON loyalty_entries WHEN NEW.kind <> 'legacy'
 BEGIN
     UPDATE loyalty_customers SET balance = balance + NEW.amount WHERE id = NEW.customer;
 END",
@@ -166,6 +167,18 @@ END",
 ) STRICT",
     "CREATE INDEX IF NOT EXISTS loyalty_redemptions_pending ON loyalty_redemptions (expires_at) \
      WHERE status = 'pending'",
+    "CREATE TABLE IF NOT EXISTS loyalty_imports (
+    source        TEXT    NOT NULL,
+    telegram_id   INTEGER NOT NULL,
+    customer      INTEGER NOT NULL UNIQUE REFERENCES loyalty_customers (id),
+    balance       INTEGER NOT NULL,
+    referral_code TEXT,
+    birthday      TEXT,
+    imported_at   INTEGER NOT NULL,
+    PRIMARY KEY (source, telegram_id)
+) STRICT, WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (source, referral_code) \
+     WHERE referral_code IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS loyalty_bot_updates (
     bot        INTEGER NOT NULL,
     update_id  INTEGER NOT NULL,
@@ -270,6 +283,7 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("claim_broadcast_batch", sql::CLAIM_BROADCAST_BATCH),
     ("record_broadcast", sql::RECORD_BROADCAST),
     ("pending_broadcasts", sql::PENDING_BROADCASTS),
+    ("import_batch", sql::IMPORT_BATCH),
 ];
 
 /// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
@@ -327,6 +341,47 @@ pub fn decode(function: &str, outcome: Option<Outcome>) -> StoreResult<Value> {
     }
     let answer = outcome.answer.ok_or_else(|| StoreError::Backend(format!("{function}: the batch left no answer")))?;
     serde_json::from_str(&answer).map_err(|e| StoreError::Backend(format!("{function}: unreadable answer: {e}")))
+}
+
+/// The statements that bring `loyalty_entries` of an older schema (before
+/// imports: without the `import` and `legacy` kinds, and a balance trigger
+/// counting every entry) to [`SCHEMA`]'s, keeping every row: the rows are
+/// copied aside, the table is created anew from [`SCHEMA`] and the rows come
+/// back (before the balance trigger exists, so balances stay as they are);
+/// then the table's indexes and triggers. Foreign keys are checked at commit
+/// (`defer_foreign_keys`), so the references to entries hold throughout.
+/// `loyalty-native` runs them when opening a schema-2 or -3 SQLite file;
+/// `loyalty-edge/migrations/0003_import_kinds.sql` is their text.
+pub fn entries_upgrade() -> Vec<&'static str> {
+    let entries =
+        |s: &&&str| s.contains(" ON loyalty_entries") || s.starts_with("CREATE TABLE IF NOT EXISTS loyalty_entries (");
+    let mut statements = vec![
+        "PRAGMA defer_foreign_keys = ON",
+        "CREATE TABLE loyalty_entries_before_import AS SELECT * FROM loyalty_entries",
+        "DROP TABLE loyalty_entries",
+    ];
+    let mut schema = SCHEMA.iter().filter(entries);
+    statements.extend(schema.next());
+    statements.push("INSERT INTO loyalty_entries SELECT * FROM loyalty_entries_before_import ORDER BY id");
+    statements.push("DROP TABLE loyalty_entries_before_import");
+    statements.extend(schema);
+    statements
+}
+
+/// The text of the D1 migration holding [`entries_upgrade`]
+/// (`loyalty-edge/migrations/0003_import_kinds.sql`).
+pub fn entries_upgrade_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: the `import` and `legacy` entry kinds (imports from another\n\
+         -- system), generated from loyalty_core::stores::d1::entries_upgrade (do not edit).\n\
+         -- Apply with `wrangler d1 migrations apply <database>` after 0002, before importing.\n",
+    );
+    for statement in entries_upgrade() {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
 }
 
 /// The text of the D1 migration holding [`SCHEMA`]

@@ -305,7 +305,9 @@ macro_rules! reserved_key {
             arg!("$.idempotency_key"),
             ", 1, 9) = 'referral:' OR substr(",
             arg!("$.idempotency_key"),
-            ", 1, 11) = 'redemption:'"
+            ", 1, 11) = 'redemption:' OR substr(",
+            arg!("$.idempotency_key"),
+            ", 1, 7) = 'import:'"
         )
     };
 }
@@ -1378,3 +1380,319 @@ pub(super) const PENDING_BROADCASTS: &[&str] = &[answer!(concat!(
     job_json!(),
     ") ORDER BY j.id), '[]') FROM loyalty_broadcasts j WHERE NOT j.done)"
 ))];
+
+/// A field of the batch customer `j` (a row of `json_each(?1, '$.customers')`).
+macro_rules! cust {
+    ($field:literal) => {
+        concat!("json_extract(j.value, '$.", $field, "')")
+    };
+}
+
+/// The batch customers (`j`, in batch order by `j.key`).
+macro_rules! batch_customers {
+    () => {
+        "json_each(?1, '$.customers') j"
+    };
+}
+
+/// Batch customers imported from the batch's source before or by this call
+/// (`j`, their `loyalty_imports` row `i` and their customer row `c`).
+macro_rules! imported_customers {
+    () => {
+        concat!(
+            batch_customers!(),
+            " JOIN loyalty_imports i ON i.source = ",
+            arg!("$.source"),
+            " AND i.telegram_id = ",
+            cust!("telegram_id"),
+            " JOIN loyalty_customers c ON c.id = i.customer"
+        )
+    };
+}
+
+/// Batch customers new to the store.
+macro_rules! new_customer {
+    () => {
+        concat!("NOT EXISTS (SELECT 1 FROM loyalty_customers x WHERE x.telegram_id = ", cust!("telegram_id"), ")")
+    };
+}
+
+/// The change the other system's balance asks of an imported customer.
+macro_rules! change {
+    () => {
+        concat!("(", cust!("balance"), " - i.balance)")
+    };
+}
+
+/// The key of a history item `h` of the batch.
+macro_rules! history_key {
+    () => {
+        concat!("'import:' || ", arg!("$.source"), " || ':tx:' || json_extract(h.value, '$.source_id')")
+    };
+}
+
+/// `Storage::import_batch` (the rule in `ports::import`): checks, partners,
+/// customers and what the import remembers of them, referrers, opening
+/// entries, balance changes, history — each phase in batch order.
+pub(super) const IMPORT_BATCH: &[&str] = &[
+    reject!(
+        "invalid_import",
+        concat!(
+            "typeof(",
+            arg!("$.source"),
+            ") <> 'text' OR length(",
+            arg!("$.source"),
+            ") NOT BETWEEN 1 AND 32 OR ",
+            arg!("$.source"),
+            " GLOB '*[^a-z0-9_-]*'",
+            " OR (SELECT count(*) <> count(DISTINCT json_extract(value, '$.telegram_id')) ",
+            "FROM json_each(?1, '$.partners'))",
+            " OR (SELECT count(*) <> count(DISTINCT json_extract(value, '$.telegram_id')) ",
+            "FROM json_each(?1, '$.customers'))",
+            " OR EXISTS (SELECT 1 FROM json_each(?1, '$.partners') WHERE ",
+            "length(json_extract(value, '$.name')) NOT BETWEEN 1 AND 256 ",
+            "OR length(json_extract(value, '$.category')) NOT BETWEEN 1 AND 256)",
+            " OR EXISTS (SELECT 1 FROM ",
+            batch_customers!(),
+            " WHERE length(",
+            cust!("first_name"),
+            ") NOT BETWEEN 1 AND 256 OR ",
+            cust!("balance"),
+            " NOT BETWEEN 0 AND 1000000000000 OR length(CAST(",
+            cust!("referral_code"),
+            " AS BLOB)) NOT BETWEEN 1 AND 64 OR length(CAST(",
+            cust!("birthday"),
+            " AS BLOB)) <> 10)",
+            " OR EXISTS (SELECT 1 FROM ",
+            batch_customers!(),
+            ", json_each(j.value, '$.history') h WHERE ",
+            "length(CAST(json_extract(h.value, '$.source_id') AS BLOB)) NOT BETWEEN 1 AND 64 ",
+            "OR json_extract(h.value, '$.amount') NOT BETWEEN -1000000000000 AND 1000000000000 ",
+            "OR json_extract(h.value, '$.purchase') NOT BETWEEN -1000000000000 AND 1000000000000 ",
+            "OR length(json_extract(h.value, '$.note')) > 1024)",
+            " OR (SELECT count(*) <> count(DISTINCT json_extract(h.value, '$.source_id')) FROM ",
+            batch_customers!(),
+            ", json_each(j.value, '$.history') h)"
+        )
+    ),
+    reject!(
+        "code_taken",
+        concat!(
+            "(SELECT count(*) <> count(DISTINCT ",
+            cust!("code"),
+            ") OR count(*) FILTER (WHERE EXISTS (SELECT 1 FROM loyalty_customers x WHERE x.code = ",
+            cust!("code"),
+            ")) > 0 FROM ",
+            batch_customers!(),
+            " WHERE ",
+            new_customer!(),
+            ")"
+        )
+    ),
+    set!("rid", "(SELECT coalesce(max(id), 0) FROM loyalty_customers)"),
+    set!(
+        "pid",
+        concat!(
+            "(SELECT count(*) FROM json_each(?1, '$.partners') WHERE NOT EXISTS (SELECT 1 FROM loyalty_partners p ",
+            "WHERE p.telegram_id = json_extract(value, '$.telegram_id')))"
+        )
+    ),
+    concat!(
+        "INSERT INTO loyalty_partners (telegram_id, name, category, status, earn_rate_bps, max_redeem_share_bps, ",
+        "daily_credit_limit, language, created_at) SELECT json_extract(value, '$.telegram_id'), ",
+        "json_extract(value, '$.name'), json_extract(value, '$.category'), json_extract(value, '$.status'), ",
+        "json_extract(value, '$.terms.earn_rate_bps'), json_extract(value, '$.terms.max_redeem_share_bps'), ",
+        "json_extract(value, '$.terms.daily_credit_limit'), json_extract(value, '$.language'), ",
+        "json_extract(value, '$.created_at') FROM json_each(?1, '$.partners') WHERE ",
+        live!(),
+        " AND NOT EXISTS (SELECT 1 FROM loyalty_partners p WHERE p.telegram_id = json_extract(value, '$.telegram_id')) ",
+        "ORDER BY key"
+    ),
+    set!("cid", concat!("(SELECT count(*) FROM ", batch_customers!(), " WHERE ", new_customer!(), ")")),
+    concat!(
+        "INSERT INTO loyalty_customers (telegram_id, code, first_name, username, language, created_at) SELECT ",
+        cust!("telegram_id"),
+        ", ",
+        cust!("code"),
+        ", ",
+        cust!("first_name"),
+        ", ",
+        cust!("username"),
+        ", ",
+        cust!("language"),
+        ", ",
+        cust!("created_at"),
+        " FROM ",
+        batch_customers!(),
+        " WHERE ",
+        live!(),
+        " AND ",
+        new_customer!(),
+        " ORDER BY j.key"
+    ),
+    concat!(
+        "INSERT INTO loyalty_imports (source, telegram_id, customer, balance, referral_code, birthday, imported_at) ",
+        "SELECT ",
+        arg!("$.source"),
+        ", c.telegram_id, c.id, ",
+        cust!("balance"),
+        ", ",
+        cust!("referral_code"),
+        ", ",
+        cust!("birthday"),
+        ", ",
+        arg!("$.now"),
+        " FROM ",
+        batch_customers!(),
+        " JOIN loyalty_customers c ON c.telegram_id = ",
+        cust!("telegram_id"),
+        " WHERE ",
+        live!(),
+        " AND c.id > ",
+        op!("rid")
+    ),
+    concat!(
+        "UPDATE loyalty_customers AS c SET referrer = r.id FROM ",
+        batch_customers!(),
+        " JOIN loyalty_customers r ON r.telegram_id = ",
+        cust!("referrer"),
+        " WHERE ",
+        live!(),
+        " AND c.id > ",
+        op!("rid"),
+        " AND c.telegram_id = ",
+        cust!("telegram_id"),
+        " AND r.id <> c.id"
+    ),
+    concat!(
+        "INSERT INTO loyalty_entries (customer, kind, amount, idempotency_key, author_type, created_at) ",
+        "SELECT c.id, 'import', ",
+        cust!("balance"),
+        ", 'import:' || ",
+        arg!("$.source"),
+        " || ':' || c.telegram_id, 'system', ",
+        arg!("$.now"),
+        " FROM ",
+        batch_customers!(),
+        " JOIN loyalty_customers c ON c.telegram_id = ",
+        cust!("telegram_id"),
+        " WHERE ",
+        live!(),
+        " AND c.id > ",
+        op!("rid"),
+        " AND ",
+        cust!("balance"),
+        " > 0 ORDER BY j.key"
+    ),
+    set!(
+        "s",
+        concat!(
+            "(SELECT json_group_array(json(x)) FROM (SELECT json_object('telegram_id', c.telegram_id, 'change', ",
+            change!(),
+            ", 'balance', c.balance) AS x FROM ",
+            imported_customers!(),
+            " WHERE ",
+            change!(),
+            " <> 0 AND c.balance + ",
+            change!(),
+            " < 0 ORDER BY j.key))"
+        )
+    ),
+    set!(
+        "n",
+        concat!(
+            "(SELECT count(*) FROM ",
+            imported_customers!(),
+            " WHERE ",
+            change!(),
+            " <> 0 AND c.balance + ",
+            change!(),
+            " >= 0)"
+        )
+    ),
+    concat!(
+        "INSERT INTO loyalty_entries (customer, kind, amount, idempotency_key, author_type, created_at) ",
+        "SELECT c.id, 'import', ",
+        change!(),
+        ", 'import:' || i.source || ':' || c.telegram_id || ':' || ",
+        "(SELECT count(*) FROM loyalty_entries e WHERE e.customer = c.id AND e.kind = 'import'), 'system', ",
+        arg!("$.now"),
+        " FROM ",
+        imported_customers!(),
+        " WHERE ",
+        live!(),
+        " AND ",
+        change!(),
+        " <> 0 AND c.balance + ",
+        change!(),
+        " >= 0 ORDER BY j.key"
+    ),
+    concat!(
+        "UPDATE loyalty_imports AS i SET balance = ",
+        cust!("balance"),
+        " FROM ",
+        batch_customers!(),
+        " WHERE ",
+        live!(),
+        " AND i.source = ",
+        arg!("$.source"),
+        " AND i.telegram_id = ",
+        cust!("telegram_id"),
+        " AND i.balance <> ",
+        cust!("balance"),
+        " AND i.telegram_id NOT IN (SELECT json_extract(value, '$.telegram_id') FROM json_each(",
+        op!("s"),
+        "))"
+    ),
+    set!(
+        "m",
+        concat!(
+            "(SELECT count(*) FROM ",
+            imported_customers!(),
+            ", json_each(j.value, '$.history') h WHERE NOT EXISTS ",
+            "(SELECT 1 FROM loyalty_entries e WHERE e.idempotency_key = ",
+            history_key!(),
+            "))"
+        )
+    ),
+    concat!(
+        "INSERT INTO loyalty_entries (customer, kind, amount, partner, purchase, idempotency_key, author_type, ",
+        "reason, created_at) SELECT c.id, 'legacy', json_extract(h.value, '$.amount'), ",
+        "(SELECT p.id FROM loyalty_partners p WHERE p.telegram_id = json_extract(h.value, '$.partner')), ",
+        "json_extract(h.value, '$.purchase'), ",
+        history_key!(),
+        ", 'system', json_extract(h.value, '$.note'), json_extract(h.value, '$.at') FROM ",
+        imported_customers!(),
+        ", json_each(j.value, '$.history') h WHERE ",
+        live!(),
+        " AND NOT EXISTS (SELECT 1 FROM loyalty_entries e WHERE e.idempotency_key = ",
+        history_key!(),
+        ") ORDER BY j.key, h.key"
+    ),
+    answer!(concat!(
+        "json_object('partners_created', ",
+        op!("pid"),
+        ", 'customers_created', ",
+        op!("cid"),
+        ", 'balances_changed', ",
+        op!("n"),
+        ", 'history_created', ",
+        op!("m"),
+        ", 'not_imported', (SELECT json_group_array(t) FROM (SELECT ",
+        cust!("telegram_id"),
+        " AS t FROM ",
+        batch_customers!(),
+        " WHERE NOT EXISTS (SELECT 1 FROM loyalty_imports i WHERE i.source = ",
+        arg!("$.source"),
+        " AND i.telegram_id = ",
+        cust!("telegram_id"),
+        ") ORDER BY j.key)), 'refused', json(",
+        op!("s"),
+        "), 'balances', (SELECT json_group_array(json(x)) FROM (SELECT json_object('telegram_id', c.telegram_id, ",
+        "'balance', c.balance) AS x FROM ",
+        batch_customers!(),
+        " JOIN loyalty_customers c ON c.telegram_id = ",
+        cust!("telegram_id"),
+        " ORDER BY j.key)))"
+    )),
+];

@@ -952,26 +952,32 @@ impl State {
                 self.append(draft(id, EntryKind::Import, c.balance, import_key(source, c.telegram_id), req.now))?;
             }
         }
+        // Balance changes, then history, each in batch order.
         for c in &req.customers {
             let Some(row) = self.imports.get(&(source.to_owned(), c.telegram_id)) else {
                 out.not_imported.push(c.telegram_id);
                 continue;
             };
             let (id, change) = (row.customer, c.balance - row.balance);
-            if change != 0 {
-                let balance = self.customer(id).ok_or_else(|| broken("missing customer"))?.customer.balance;
-                if balance + change < 0 {
-                    out.refused.push(RefusedChange { telegram_id: c.telegram_id, change, balance });
-                } else {
-                    let n = self.entries_of(id).filter(|e| e.kind == EntryKind::Import).count() as u64;
-                    let key = import_change_key(source, c.telegram_id, n);
-                    self.append(draft(id, EntryKind::Import, change, key, req.now))?;
-                    if let Some(row) = self.imports.get_mut(&(source.to_owned(), c.telegram_id)) {
-                        row.balance = c.balance;
-                    }
-                    out.balances_changed += 1;
-                }
+            if change == 0 {
+                continue;
             }
+            let balance = self.customer(id).ok_or_else(|| broken("missing customer"))?.customer.balance;
+            if balance + change < 0 {
+                out.refused.push(RefusedChange { telegram_id: c.telegram_id, change, balance });
+                continue;
+            }
+            let n = self.entries_of(id).filter(|e| e.kind == EntryKind::Import).count() as u64;
+            self.append(draft(id, EntryKind::Import, change, import_change_key(source, c.telegram_id, n), req.now))?;
+            if let Some(row) = self.imports.get_mut(&(source.to_owned(), c.telegram_id)) {
+                row.balance = c.balance;
+            }
+            out.balances_changed += 1;
+        }
+        for c in &req.customers {
+            let Some(id) = self.imports.get(&(source.to_owned(), c.telegram_id)).map(|r| r.customer) else {
+                continue;
+            };
             for h in &c.history {
                 let key = import_history_key(source, &h.source_id);
                 if self.entry_by_key.contains_key(&key) {

@@ -86,13 +86,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The schema version this build creates and expects (`PRAGMA user_version`):
-/// 3, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
+/// 4, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
 /// prefix; version 2 kept update claims per bot kind (`loyalty_update_claims`)
-/// instead of per bot id (`loyalty_bot_updates`). Opening upgrades both; the
-/// claims of updates handled before the upgrade are not carried over (their
-/// bots' ids are not in the database), so upgrade while no update is being
-/// processed (a stopped `loyalty serve`).
-pub const SCHEMA_VERSION: u32 = 3;
+/// instead of per bot id (`loyalty_bot_updates`); versions 2 and 3 had no
+/// `import` and `legacy` entry kinds ([`d1::entries_upgrade`]). Opening
+/// upgrades them all; the claims of updates handled before the upgrade are
+/// not carried over (their bots' ids are not in the database), so upgrade
+/// while no update is being processed (a stopped `loyalty serve`).
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// What version 3 retired: the update claims kept per bot kind (version 1's
 /// and version 2's).
@@ -268,13 +269,18 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     match version {
         v if v == i64::from(SCHEMA_VERSION) => return Ok(()),
-        0..=2 => {}
+        0..=3 => {}
         v if v > i64::from(SCHEMA_VERSION) => {
             return Err(refuse(format!(
                 "schema version {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade loyalty-rs"
             )));
         }
         v => return Err(refuse(format!("invalid schema version {v}"))),
+    }
+    if version == 2 || version == 3 {
+        for statement in d1::entries_upgrade() {
+            tx.execute_batch(statement).map_err(sql)?;
+        }
     }
     for statement in d1::SCHEMA {
         tx.execute_batch(statement).map_err(sql)?;
