@@ -192,11 +192,16 @@ fn tx(id: i64, client: &str, partner: Value, at: &str, total: Value, points: (i6
 impl Legacy {
     /// Every awkward case of the real data, plus [`GENERATED`] ordinary customers.
     fn generate() -> Legacy {
+        Legacy::with_generated(GENERATED)
+    }
+
+    /// Every awkward case of the real data, plus `generated` ordinary customers.
+    fn with_generated(generated: i64) -> Legacy {
         let mut users = vec![
             // Referred by chat id by the last generated customer (a later batch).
             json!({"chat_id": "1001", "name": "Anna", "balance": 112, "lang_code": "ru", "referral_code": "ANNA1",
                    "reg_date": "2025-10-20T22:34:13.952359", "phone": "+7900000001",
-                   "referred_by_chat_id": (FIRST_GENERATED + GENERATED - 1).to_string()}),
+                   "referred_by_chat_id": (FIRST_GENERATED + generated - 1).to_string()}),
             // Referred by Anna's code.
             json!({"chat_id": "1002", "name": "Bob", "balance": 15, "lang_code": "en-US",
                    "referral_source": "ref_ANNA1", "username": "@bob", "reg_date": "2025-10-21T08:00:00"}),
@@ -242,7 +247,7 @@ impl Legacy {
 
         let mut g = Gen(7);
         let langs = [json!("ru"), json!("en"), json!("vi"), json!("de"), json!(null)];
-        for i in 0..GENERATED {
+        for i in 0..generated {
             let id = (FIRST_GENERATED + i).to_string();
             let mut balance = 0;
             for k in 0..g.next(4) {
@@ -950,24 +955,30 @@ async fn the_cli_plans_a_dry_run_and_fails_cleanly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the SQLite import_batch"]
 async fn the_cli_imports_a_backup_into_sqlite() {
     let dir = Scratch::new("legacy-cli");
-    let mut data = Legacy::generate();
+    // Fewer customers in smaller batches: several batches, a quick test.
+    let mut data = Legacy::with_generated(120);
     let backup = dir.dir.join("backup.json");
     std::fs::write(&backup, data.backup_json()).unwrap();
     let db = dir.dir.join("loyalty.db").display().to_string();
     let backup = backup.display().to_string();
     let vars = [("LOYALTY_DB", db.as_str())];
+    let import = |more: &[&str]| {
+        let mut args = vec!["import", "legacy", "--from-backup", backup.as_str(), "--batch-size", "50"];
+        args.extend_from_slice(more);
+        loyalty(&vars, &args)
+    };
 
-    let out = run(loyalty(&vars, &["import", "legacy", "--from-backup", &backup, "--json"])).await;
+    let out = run(import(&["--json"])).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["outcome"], "imported");
     assert_eq!(report["ours_total"], report["legacy_total"]);
     assert_eq!(report["applied"]["customers_created"].as_u64(), Some(data.users.len() as u64 - 3));
     assert_eq!(report["mismatches"], json!([]));
-    let again = run(loyalty(&vars, &["import", "legacy", "--from-backup", &backup])).await;
+    assert_eq!(report["plan"]["batches"], 3);
+    let again = run(import(&[])).await;
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     assert!(
         text(&again.stdout).contains("Applied: 0 partners created, 0 customers created"),
@@ -989,7 +1000,7 @@ async fn the_cli_imports_a_backup_into_sqlite() {
     drop(store);
     data.user_mut("1001")["balance"] = json!(0);
     std::fs::write(&backup, data.backup_json()).unwrap();
-    let out = run(loyalty(&vars, &["import", "legacy", "--from-backup", &backup])).await;
+    let out = run(import(&[])).await;
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("1001: legacy 0, ours 12"), "{}", text(&out.stdout));
 }
