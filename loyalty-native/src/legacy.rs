@@ -196,7 +196,7 @@ pub trait Progress: Send {
     fn sending(&mut self, batches: usize, customers: usize);
     /// Batch `batch` (from 1) applied, with `customers` customers.
     fn applied(&mut self, batch: usize, customers: usize);
-    /// Nothing more to tell.
+    /// The step under way (reading, or applying) is over: stop showing it.
     fn finish(&mut self);
 }
 
@@ -243,6 +243,12 @@ impl StderrProgress {
     }
 }
 
+impl Drop for StderrProgress {
+    fn drop(&mut self) {
+        self.close_bar();
+    }
+}
+
 impl Default for StderrProgress {
     fn default() -> Self {
         StderrProgress::new()
@@ -260,7 +266,11 @@ impl Progress for StderrProgress {
                 self.table = table.to_owned();
             }
             if let Some(bar) = &self.bar {
-                bar.set_message(format!("reading {table}: {rows} rows"));
+                bar.set_message(if rows == 0 {
+                    format!("reading {table}…")
+                } else {
+                    format!("reading {table}: {rows} rows")
+                });
             }
         } else if self.table != table {
             Self::line(&format!("reading {table}…"));

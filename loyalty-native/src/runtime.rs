@@ -300,9 +300,10 @@ pub async fn import_legacy(
 ) -> Result<legacy::Report, RunError> {
     let snapshot = source.read(progress).await.map_err(legacy_error)?;
     let plan = legacy::plan(&snapshot, options, &OsRandom).map_err(legacy_error)?;
+    // Reading is over: its progress goes before anything else is logged.
+    progress.finish();
     let described = source.describe();
     if let Some(outcome) = legacy::unapplied_outcome(&plan, options) {
-        progress.finish();
         return Ok(plan.unapplied_report(&described, outcome));
     }
     let store = open_storage(storage).await?;
