@@ -98,6 +98,7 @@ async fn main() {
                 username: None,
                 language: Language::En,
                 referrer: None,
+                legacy_referrer: None,
                 welcome_bonus: 0,
                 referral_bonus: 0,
                 now,

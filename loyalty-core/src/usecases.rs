@@ -48,6 +48,9 @@ pub struct SignUp {
     pub language: Language,
     /// The code of the customer whose link they followed (`/start ref_<code>`).
     pub referrer: Option<CustomerCode>,
+    /// A `ref_<code>` link's code that is not one of ours: the referral code
+    /// of a customer imported from the program this one replaced.
+    pub legacy_referrer: Option<String>,
 }
 
 fn notify(bot: BotKind, to: TelegramUserId, text: String) -> BotCall {
@@ -69,6 +72,7 @@ pub async fn sign_up(cx: &Context, who: SignUp) -> StoreResult<Done<Registration
             username: who.username.clone(),
             language: who.language,
             referrer: who.referrer.clone(),
+            legacy_referrer: who.legacy_referrer.clone(),
             welcome_bonus: config.welcome_bonus,
             referral_bonus: config.referral_bonus,
             now: cx.now(),

@@ -91,6 +91,7 @@ async fn register(env: &TestEnv, id: i64, language: Language) -> Customer {
             username: None,
             language,
             referrer: None,
+            legacy_referrer: None,
             welcome_bonus: 100,
             referral_bonus: 50,
             now: env.engine.now(),

@@ -709,6 +709,7 @@ async fn register_with_code(env: &TestEnv, telegram_id: i64, code: loyalty_core:
             username: None,
             language: Language::En,
             referrer: None,
+            legacy_referrer: None,
             welcome_bonus: 0,
             referral_bonus: 0,
             now: env.engine.now(),
@@ -743,4 +744,44 @@ async fn sign_up_gives_up_after_three_taken_codes() {
     // The next attempt draws a fresh code and succeeds.
     let out = say(&env, 2, &anna, "/start").await;
     assert!(first_text(&out).contains("Welcome, Anna"));
+}
+
+/// A `ref_<code>` link printed by the program this one replaced credits the
+/// imported customer who owns that code (its codes are matched without case);
+/// the imported customer pressing /start gets no welcome bonus.
+#[tokio::test]
+async fn legacy_referral_links_credit_the_imported_owner() {
+    use loyalty_core::domain::{CustomerCode, Timestamp};
+    use loyalty_core::ports::{ImportBatch, ImportedCustomer};
+    let env = TestEnv::new();
+    let owner = ImportedCustomer {
+        telegram_id: TelegramUserId(30),
+        code: CustomerCode::parse("ABCD2345").unwrap(),
+        first_name: "Vera".into(),
+        username: None,
+        language: Language::En,
+        created_at: Timestamp(1_600_000_000),
+        balance: 80,
+        referrer: None,
+        referral_code: Some("A1B2C3".into()),
+        birthday: None,
+        history: vec![],
+    };
+    let batch = ImportBatch {
+        source: "legacy".into(),
+        partners: vec![],
+        customers: vec![owner],
+        now: Timestamp(1_700_000_000),
+    };
+    env.storage.import_batch(batch).await.unwrap();
+    let vera = TgUser::new(30, "Vera");
+    let out = say(&env, 1, &vera, "/start").await;
+    assert!(first_text(&out).contains("Welcome back"), "{}", first_text(&out));
+    assert_eq!(balance(&env, &vera).await, 80, "no welcome bonus for an imported customer");
+
+    let newcomer = TgUser::new(31, "Gleb");
+    let out = say(&env, 2, &newcomer, "/start ref_a1b2c3").await;
+    assert_eq!(out.calls.len(), 2, "the owner is told: {out:?}");
+    assert_eq!(out.calls[1].chat_id(), Some(30));
+    assert_eq!((balance(&env, &vera).await, balance(&env, &newcomer).await), (130, 100));
 }

@@ -156,6 +156,7 @@ impl World {
             username: None,
             language: Language::Ru,
             referrer,
+            legacy_referrer: None,
             welcome_bonus: welcome,
             referral_bonus: referral,
             now: self.now,

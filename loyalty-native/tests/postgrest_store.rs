@@ -82,6 +82,61 @@ async fn one_key_from_many_tasks_applies_once() {
 }
 
 // ---------------------------------------------------------------------------
+// Imports: a large body through the Data API, answered like the reference
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_batch_goes_through_like_the_memory_store() {
+    let db = TestDb::new().await;
+    let s = db.server.store();
+    let mem = loyalty_core::MemoryStore::new();
+    let native = customer(&s, 900, 10).await;
+    customer(&mem, 900, 10).await;
+    let imported = |tg: i64, balance: Points| ImportedCustomer {
+        telegram_id: TelegramUserId(tg),
+        code: CustomerCode::from_random([0x33, 0, 0, (tg >> 8) as u8, tg as u8]),
+        first_name: format!("Имя {tg}"),
+        username: None,
+        language: Language::Ru,
+        created_at: T0,
+        balance,
+        referrer: Some(TelegramUserId(tg - 1)),
+        referral_code: Some(format!("ref{tg}")),
+        birthday: None,
+        history: (0..5)
+            .map(|n| ImportedEntry {
+                source_id: format!("{tg}/{n}"),
+                partner: None,
+                amount: n - 2,
+                purchase: None,
+                note: Some("«начислено»".into()),
+                at: T0.plus(n),
+            })
+            .collect(),
+    };
+    let mut customers: Vec<_> = (1..=100).map(|tg| imported(tg, tg)).collect();
+    customers.push(imported(900, 5));
+    let first = ImportBatch { source: "legacy".into(), partners: vec![], customers, now: T0 };
+    let mut later = first.clone();
+    later.customers[0].balance = 0;
+    later.customers[1].balance = 10;
+    let mut taken = first.clone();
+    taken.customers.push(ImportedCustomer { code: native.code.clone(), ..imported(901, 1) });
+    let invalid = ImportBatch { source: "Legacy".into(), ..first.clone() };
+    let mut answers = Vec::new();
+    for batch in [&first, &first, &later, &taken, &invalid] {
+        answers.push((s.import_batch(batch.clone()).await, mem.import_batch(batch.clone()).await));
+    }
+    db.drop_db().await;
+    for (got, expected) in &answers {
+        assert_eq!(got, expected);
+    }
+    assert_eq!(answers[0].0.as_ref().map(|a| (a.customers_created, a.history_created)), Ok((100, 500)));
+    assert_eq!(answers[2].0.as_ref().map(|a| a.balances_changed), Ok(2));
+    assert_eq!(answers[3].0, Err(StoreError::Rejected(Rejection::CodeTaken)));
+    assert_eq!(answers[4].0, Err(StoreError::Rejected(Rejection::InvalidImport)));
+}
+
+// ---------------------------------------------------------------------------
 // The database goes away
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -248,6 +303,7 @@ async fn only_the_service_key_may_call_and_keys_stay_out_of_errors() {
         username: None,
         language: Language::En,
         referrer: None,
+        legacy_referrer: None,
         welcome_bonus: 1_000_000,
         referral_bonus: 0,
         now: T0,

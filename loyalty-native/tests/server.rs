@@ -359,6 +359,7 @@ async fn maintenance_expires_overdue_redemption_requests() {
         username: None,
         language: Language::En,
         referrer: None,
+        legacy_referrer: None,
         welcome_bonus: 100,
         referral_bonus: 0,
         now,

@@ -348,6 +348,7 @@ impl<'a> Ctx<'a> {
             username: Some(format!("customer{n}")),
             language: Language::Vi,
             referrer: None,
+            legacy_referrer: None,
             welcome_bonus: welcome,
             referral_bonus: 0,
             now: T0,
@@ -1570,6 +1571,14 @@ async fn import_creates_customers_partners_and_history(ctx: &Ctx<'_>) -> CheckRe
     );
     ensure_eq!(ctx.by_telegram(703).await?.customer.referrer, None, "unknown referrer ignored");
 
+    // The other system's `ref_<code>` links still credit the customer who owns the code.
+    let friend = NewCustomer { legacy_referrer: Some("R701".into()), referral_bonus: 25, ..ctx.new_customer(0) };
+    let friend = ctx.register(friend).await.or_fail("sign up through a legacy link")?;
+    ensure_eq!(friend.customer.referrer, Some(c.id), "referrer by the legacy code");
+    ensure_eq!(friend.referral.map(|(r, e)| (r.id, e.amount)), Some((c.id, 25)), "referral bonus");
+    let stranger = NewCustomer { legacy_referrer: Some("R9999".into()), referral_bonus: 25, ..ctx.new_customer(0) };
+    ensure_eq!(ctx.register(stranger).await.or_fail("unknown legacy code")?.customer.referrer, None, "unknown code");
+
     // Pressing /start again changes nothing: no welcome bonus.
     let again = ctx
         .register(NewCustomer { telegram_id: TelegramUserId(701), ..ctx.new_customer(150) })
@@ -1578,7 +1587,7 @@ async fn import_creates_customers_partners_and_history(ctx: &Ctx<'_>) -> CheckRe
     ensure!(!again.created && again.welcome.is_none(), "an imported customer signed up again: {again:?}");
     // Legacy history counts neither in the balance nor in the figures.
     let stats = s.program_stats(DAY0).await.or_fail("program stats")?;
-    ensure_eq!(stats.points_outstanding, 140, "points outstanding");
+    ensure_eq!(stats.points_outstanding, 165, "points outstanding (with the referral bonus)");
     let partner_stats =
         s.partner_stats(PartnerRef::Id(partner.id), DAY0, DAY0.plus(-6 * 86_400)).await.or_fail("stats")?;
     ensure_eq!(partner_stats.week, PeriodStats::default(), "partner's figures");

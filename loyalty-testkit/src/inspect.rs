@@ -47,6 +47,7 @@ impl TestEnv {
             username: None,
             language,
             referrer: None,
+            legacy_referrer: None,
             welcome_bonus: 100,
             referral_bonus: 0,
             now: self.engine.now(),

@@ -178,6 +178,14 @@ pub struct NewCustomer {
     /// Code from a `ref_<code>` deep link. Unknown codes and self-referrals are
     /// ignored (the sign-up still succeeds, without referral bonus).
     pub referrer: Option<CustomerCode>,
+    /// The other system's referral code from a `ref_<code>` link that is not
+    /// one of ours (links printed before an import, see
+    /// [`ImportedCustomer::referral_code`](crate::ports::ImportedCustomer::referral_code)):
+    /// the referrer is the imported customer with that code (the lowest id if
+    /// two sources share it), under the same conditions as `referrer`, which
+    /// is tried first.
+    #[serde(default)]
+    pub legacy_referrer: Option<String>,
     /// Welcome bonus to credit, once per customer (`WELCOME_BONUS_AMOUNT`); 0 for none.
     pub welcome_bonus: Points,
     /// Bonus to credit to the referrer, once per referred customer; 0 for none.

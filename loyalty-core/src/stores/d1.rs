@@ -171,13 +171,13 @@ END",
     source        TEXT    NOT NULL,
     telegram_id   INTEGER NOT NULL,
     customer      INTEGER NOT NULL UNIQUE REFERENCES loyalty_customers (id),
-    balance       INTEGER NOT NULL,
+    balance       INTEGER NOT NULL CHECK (balance >= 0),
     referral_code TEXT,
     birthday      TEXT,
     imported_at   INTEGER NOT NULL,
     PRIMARY KEY (source, telegram_id)
 ) STRICT, WITHOUT ROWID",
-    "CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (source, referral_code) \
+    "CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (referral_code) \
      WHERE referral_code IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS loyalty_bot_updates (
     bot        INTEGER NOT NULL,

@@ -419,11 +419,16 @@ pub(super) const REGISTER_CUSTOMER: &[&str] = &[
     set!(
         "ref",
         concat!(
-            "(SELECT id FROM loyalty_customers WHERE code = ",
+            "coalesce((SELECT id FROM loyalty_customers WHERE code = ",
             arg!("$.referrer"),
             " AND code IS NOT ",
             arg!("$.code"),
-            " AND NOT blocked)"
+            " AND NOT blocked), (SELECT c.id FROM loyalty_imports i JOIN loyalty_customers c ON c.id = i.customer ",
+            "WHERE i.referral_code = ",
+            arg!("$.legacy_referrer"),
+            " AND c.code IS NOT ",
+            arg!("$.code"),
+            " AND NOT c.blocked ORDER BY c.id LIMIT 1))"
         )
     ),
     concat!(

@@ -194,7 +194,7 @@ struct ImportRow {
     customer: CustomerId,
     /// The other system's balance as of the last change applied.
     balance: Points,
-    #[allow(dead_code)] // kept as the SQL stores keep it; read by the `ref_<code>` links
+    /// The other system's referral code (its `ref_<code>` links).
     referral_code: Option<String>,
     #[allow(dead_code)]
     birthday: Option<String>,
@@ -541,14 +541,17 @@ impl State {
         if self.customer_by_code.contains_key(&req.code) {
             return rejected(Rejection::CodeTaken);
         }
-        let referrer = req
-            .referrer
-            .as_ref()
-            .filter(|code| **code != req.code)
-            .and_then(|code| self.customer_by_code.get(code))
-            .and_then(|id| self.customer(*id))
-            .filter(|r| !r.customer.blocked)
-            .map(|r| r.customer.id);
+        // Another, unblocked customer: by our code, else by an imported referral code.
+        let eligible =
+            |id: &CustomerId| self.customer(*id).is_some_and(|r| !r.customer.blocked && r.customer.code != req.code);
+        let referrer =
+            req.referrer.as_ref().and_then(|code| self.customer_by_code.get(code)).copied().filter(eligible).or_else(
+                || {
+                    let code = req.legacy_referrer.as_deref()?;
+                    let imported = self.imports.values().filter(|i| i.referral_code.as_deref() == Some(code));
+                    imported.map(|i| i.customer).filter(eligible).min()
+                },
+            );
         if let Some(r) = referrer {
             // Checked before any change, so the call cannot fail half-way.
             self.balance_after(r, req.referral_bonus)?;
@@ -878,6 +881,16 @@ impl State {
         let mut codes = HashSet::new();
         if new_customers.iter().any(|c| self.customer_by_code.contains_key(&c.code) || !codes.insert(&c.code)) {
             return rejected(Rejection::CodeTaken);
+        }
+        // A change past the range of a balance (only near 2⁶³) refuses the batch.
+        let overflows = req.customers.iter().any(|c| {
+            self.imports.get(&(source.to_owned(), c.telegram_id)).is_some_and(|row| {
+                self.customer(row.customer)
+                    .is_some_and(|r| r.customer.balance.checked_add(c.balance - row.balance).is_none())
+            })
+        });
+        if overflows {
+            return rejected(Rejection::InvalidAmount);
         }
         let mut out = ImportApplied::default();
         for p in &req.partners {
@@ -1305,6 +1318,7 @@ mod tests {
             username: None,
             language: Language::En,
             referrer,
+            legacy_referrer: None,
             welcome_bonus: 100,
             referral_bonus: 50,
             now: T0,

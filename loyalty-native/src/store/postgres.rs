@@ -79,6 +79,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261126090200", "loyalty_prune_update_claims"),
     migration!("20261126090300", "loyalty_call_claimed"),
     migration!("20261205090000", "loyalty_bot_updates"),
+    migration!("20261205090100", "loyalty_import"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

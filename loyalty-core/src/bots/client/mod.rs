@@ -273,6 +273,15 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     }
 }
 
+/// The code of a `ref_<code>` link printed by the program this one replaced
+/// (its codes were upper-case letters and digits, matched without case),
+/// when it is not one of our customer codes.
+fn legacy_referral_code(args: &str) -> Option<String> {
+    let code = args.strip_prefix("ref_")?;
+    let plausible = (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric());
+    (plausible && CustomerCode::parse(code).is_none()).then(|| code.to_ascii_uppercase())
+}
+
 /// Signs the user up (or greets them back) and credits a referrer.
 async fn start(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Outbox> {
     let language = Language::from_code(from.language_code.as_deref());
@@ -282,6 +291,7 @@ async fn start(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Outbo
         username: from.username.clone(),
         language,
         referrer: args.strip_prefix("ref_").and_then(CustomerCode::parse),
+        legacy_referrer: legacy_referral_code(args),
     };
     let Done { outcome: reg, notices } = match settle(cx, language, CONTEXT, usecases::sign_up(cx, who).await).await? {
         Ok(done) => done,
