@@ -2,8 +2,8 @@
 //! Python program's tables (its README's DDL plus the columns later
 //! migrations added), filled with generated customers and every awkward case
 //! the real data has, imported into a `MemoryStore` through the library API;
-//! the same data as a backup file, over the Data API (`postrust` behind a
-//! `/rest/v1` prefix) and through the binary.
+//! the same data as a backup file and over the Data API (`postrust` behind a
+//! `/rest/v1` prefix); and through the binary, into SQLite and PostgreSQL.
 //!
 //! The server is `LOYALTY_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); every test makes its own
@@ -620,6 +620,7 @@ async fn a_later_run_brings_only_what_changed_and_reports_what_it_cannot() {
         username: None,
         language: Language::En,
         referrer: None,
+        legacy_referrer: None,
         welcome_bonus: 0,
         referral_bonus: 0,
         now: NOW,
@@ -1003,4 +1004,33 @@ async fn the_cli_imports_a_backup_into_sqlite() {
     let out = run(import(&[])).await;
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("1001: legacy 0, ours 12"), "{}", text(&out.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_imports_from_the_legacy_database_into_postgres() {
+    let data = Legacy::with_generated(120);
+    let legacy = LegacyDb::new(FULL_DDL, &data).await;
+    let ours = Database::migrated().await;
+    let url = ours.url();
+    let vars = [("DATABASE_URL", url.as_str())];
+    let legacy_url = legacy.url();
+    let args = ["import", "legacy", "--from-postgres", legacy_url.as_str(), "--batch-size", "50", "--json"];
+
+    let out = run(loyalty(&vars, &args)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["outcome"].as_str(), report["plan"]["batches"].as_u64()), (Some("imported"), Some(3)));
+    assert_eq!(report["ours_total"], report["legacy_total"]);
+    assert_eq!(report["applied"]["customers_created"].as_u64(), Some(data.users.len() as u64 - 3));
+    assert_eq!(report["applied"]["partners_created"], 8);
+    assert_eq!(report["mismatches"], json!([]));
+    assert_eq!(report["inconsistent"][0]["telegram_id"], 1008);
+
+    let again = run(loyalty(&vars, &args)).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    let nothing = json!({"partners_created": 0, "customers_created": 0, "balances_changed": 0, "history_created": 0});
+    assert_eq!(again["applied"], nothing);
+    legacy.drop_db().await;
+    ours.drop_db().await;
 }
