@@ -3,6 +3,7 @@
 
 use crate::assistant::OpenAiAssistant;
 use crate::clock::{OsRandom, SystemClock};
+use crate::legacy::{self, LegacyError, Outcome};
 use crate::polling::{self, PollError, PollOptions};
 use crate::sentry::SentryReporter;
 use crate::server::{App, DEFAULT_DRAIN_TIMEOUT};
@@ -25,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 pub mod exit {
     /// Success.
     pub const OK: u8 = 0;
-    /// Any other failure (I/O, the listener, a failed simulation check).
+    /// Any other failure (I/O, the listener, a failed simulation check, an
+    /// import refused by `--strict`).
     pub const OTHER: u8 = 1;
     /// Wrong command-line usage (unknown command or option).
     pub const USAGE: u8 = 2;
@@ -35,6 +37,9 @@ pub mod exit {
     pub const STORAGE: u8 = 4;
     /// Telegram: the Bot API refused or could not be reached.
     pub const TELEGRAM: u8 = 5;
+    /// `loyalty import`: the import ran, and the reconciliation found customers
+    /// whose balance here is not the one in the other system (the report lists them).
+    pub const MISMATCH: u8 = 6;
 }
 
 /// The exit codes as printed by `loyalty --help` and documented in
@@ -42,11 +47,12 @@ pub mod exit {
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
-  1  other failure (I/O, a failed simulation check)
+  1  other failure (I/O, a failed simulation check, an import refused by --strict)
   2  usage error
   3  configuration error (the message names the variable)
   4  storage or migration error
-  5  Telegram Bot API error";
+  5  Telegram Bot API error
+  6  import: the reconciliation found balances that differ (the report lists them)";
 
 /// Why a command failed; each kind maps to an [exit code](exit).
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +67,9 @@ pub enum RunError {
     /// The Bot API refused or could not be reached.
     #[error("{0}")]
     Telegram(String),
+    /// An import ran, and balances here differ from the other system's.
+    #[error("{0}")]
+    Mismatch(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -73,6 +82,7 @@ impl RunError {
             RunError::Config(_) => exit::CONFIG,
             RunError::Storage(_) => exit::STORAGE,
             RunError::Telegram(_) => exit::TELEGRAM,
+            RunError::Mismatch(_) => exit::MISMATCH,
             RunError::Other(_) => exit::OTHER,
         }
     }
@@ -269,6 +279,63 @@ pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
         )),
         #[allow(unreachable_patterns)]
         other => Err(other.not_built_in()),
+    }
+}
+
+/// `loyalty import legacy`: reads `source`, plans the import and, unless
+/// `options` ask for a dry run or `--strict` refuses bad rows, opens the
+/// chosen storage (only then) and applies the plan. Returns the report; see
+/// [`import_verdict`] for the exit code it calls for.
+///
+/// # Errors
+/// [`RunError::Config`] for an unusable source (a bad URL, a missing key, a
+/// source this build lacks); [`RunError::Other`] when the source cannot be
+/// read (a missing file, broken JSON, an unreachable database); storage
+/// failures as [`RunError::Storage`].
+pub async fn import_legacy(
+    storage: &StorageChoice,
+    source: &legacy::Source,
+    options: &legacy::Options,
+    progress: &mut dyn legacy::Progress,
+) -> Result<legacy::Report, RunError> {
+    let snapshot = source.read(progress).await.map_err(legacy_error)?;
+    let plan = legacy::plan(&snapshot, options, &OsRandom).map_err(legacy_error)?;
+    // Reading is over: its progress goes before anything else is logged.
+    progress.finish();
+    let described = source.describe();
+    if let Some(outcome) = legacy::unapplied_outcome(&plan, options) {
+        return Ok(plan.unapplied_report(&described, outcome));
+    }
+    let store = open_storage(storage).await?;
+    tracing::info!(storage = %storage.describe(), "importing");
+    legacy::apply(&*store, &plan, &described, &OsRandom, progress).await.map_err(legacy_error)
+}
+
+/// What an import's report means for the exit code: a `--strict` refusal is
+/// [`RunError::Other`], balances that differ after the import are
+/// [`RunError::Mismatch`] (exit 6).
+///
+/// # Errors
+/// As above; `Ok` for a dry run and for an import whose balances all match.
+pub fn import_verdict(report: &legacy::Report) -> Result<(), RunError> {
+    match report.outcome {
+        Outcome::Refused => Err(RunError::Other(format!(
+            "--strict: the legacy data has {} bad rows (listed above); nothing was written",
+            report.bad_rows()
+        ))),
+        Outcome::Imported if !report.mismatches.is_empty() => Err(RunError::Mismatch(format!(
+            "reconciliation: {} imported customers have a balance here that differs from the legacy one (listed above)",
+            report.mismatches.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn legacy_error(e: LegacyError) -> RunError {
+    match e {
+        LegacyError::Config(m) => RunError::Config(m),
+        e @ LegacyError::Store { .. } => RunError::Storage(e.to_string()),
+        e => RunError::Other(e.to_string()),
     }
 }
 

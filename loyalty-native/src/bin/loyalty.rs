@@ -3,10 +3,14 @@
 //! See `loyalty --help`, the crate's README and `docs/SELF_HOSTING.md`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use clap::{Args, Parser, Subcommand};
-use loyalty_core::Config;
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use loyalty_core::ports::Clock;
+use loyalty_core::{Config, Secret};
+use loyalty_native::clock::SystemClock;
+use loyalty_native::legacy::{self, StderrProgress};
 use loyalty_native::runtime::{self, EXIT_CODES_HELP, RunError, StorageChoice, exit};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -48,6 +52,74 @@ enum Command {
     Migrate,
     /// Play the program's scenarios over real HTTP against a local fake Telegram; no accounts needed.
     Simulate,
+    /// Bring customers, partners and history from another system into the configured store.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// From the Python loyalty bot's Supabase tables (users, partners,
+    /// partner_applications, transactions): customers with their balances,
+    /// referrers and history, partners and applications. Bad rows are skipped
+    /// and listed; the report reconciles the legacy balances with ours.
+    /// Running it again changes nothing; a later run brings only what changed.
+    Legacy(LegacyArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("from").required(true).args(["from_backup", "from_postgres", "from_supabase"])))]
+struct LegacyArgs {
+    /// A JSON file written by the legacy program's backup_database.py.
+    #[arg(long, value_name = "FILE")]
+    from_backup: Option<PathBuf>,
+    /// The legacy PostgreSQL database, postgres://user:password@host:port/database (plain TCP;
+    /// feature `postgres`).
+    #[arg(long, value_name = "URL")]
+    from_postgres: Option<String>,
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "The legacy Supabase project, https://PROJECT.supabase.co, read over its Data API with the key \
+                in LEGACY_SUPABASE_KEY (the service role key)"
+    )]
+    from_supabase: Option<String>,
+    /// Refuse to write anything if any legacy row is bad (by default bad rows are skipped and listed).
+    #[arg(long)]
+    strict: bool,
+    /// Read and plan only: print what would be sent, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Customers per atomic batch.
+    #[arg(long, value_name = "N", default_value_t = legacy::DEFAULT_BATCH_SIZE,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    batch_size: usize,
+}
+
+impl LegacyArgs {
+    /// The source asked for; the Supabase key comes from `LEGACY_SUPABASE_KEY`.
+    fn source(&self) -> Result<legacy::Source, RunError> {
+        if let Some(path) = &self.from_backup {
+            return Ok(legacy::Source::Backup(path.clone()));
+        }
+        if let Some(url) = &self.from_postgres {
+            return Ok(legacy::Source::Postgres(Secret::new(url.clone())));
+        }
+        let url = self.from_supabase.clone().unwrap_or_default();
+        let Some(key) = env("LEGACY_SUPABASE_KEY").filter(|k| !k.trim().is_empty()) else {
+            return Err(RunError::Config(
+                "missing configuration variable LEGACY_SUPABASE_KEY: --from-supabase reads the legacy project with \
+                 it (Supabase → Project Settings → API → service_role key)"
+                    .into(),
+            ));
+        };
+        Ok(legacy::Source::Supabase(legacy::SupabaseSource::new(url, Secret::new(key.trim()))))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +244,25 @@ async fn run(command: Command) -> Result<(), RunError> {
             let outcome = loyalty_native::simulate::run().await.map_err(|e| RunError::Other(e.to_string()))?;
             print!("{}", outcome.render());
             if outcome.passed() { Ok(()) } else { Err(RunError::Other("the simulation's checks failed".into())) }
+        }
+        Command::Import { what: ImportCommand::Legacy(args) } => {
+            let _ = config()?;
+            let storage = StorageChoice::from_lookup(env)?;
+            let source = args.source()?;
+            let options = legacy::Options {
+                strict: args.strict,
+                dry_run: args.dry_run,
+                batch_size: args.batch_size,
+                now: SystemClock.now(),
+            };
+            let mut progress = StderrProgress::new();
+            let report = runtime::import_legacy(&storage, &source, &options, &mut progress).await?;
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{report}");
+            }
+            runtime::import_verdict(&report)
         }
     }
 }

@@ -1,0 +1,1036 @@
+//! `loyalty import legacy` against a legacy database in real PostgreSQL: the
+//! Python program's tables (its README's DDL plus the columns later
+//! migrations added), filled with generated customers and every awkward case
+//! the real data has, imported into a `MemoryStore` through the library API;
+//! the same data as a backup file and over the Data API (`postrust` behind a
+//! `/rest/v1` prefix); and through the binary, into SQLite and PostgreSQL.
+//!
+//! The server is `LOYALTY_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); every test makes its own
+//! legacy database and drops it.
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use loyalty_core::domain::*;
+use loyalty_core::ports::*;
+use loyalty_core::stores::memory::MemoryStore;
+use loyalty_native::clock::OsRandom;
+use loyalty_native::legacy::{self, LegacyError, MismatchReason, NoProgress, Options, Outcome, Report, Snapshot};
+use loyalty_testkit::services::postgres::{Database, template};
+use loyalty_testkit::services::postrust::{Postrust, service_key};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+mod common;
+use common::Scratch;
+
+/// The time of every run.
+const NOW: Timestamp = Timestamp(1_795_000_000);
+
+/// The legacy program's tables: its README's DDL with the columns its later
+/// migrations added (`lang_code`, `referral_code`, `referred_by_chat_id`,
+/// `birthday`, `username`; partners' `is_active`, `created_at`,
+/// `business_type`; services' `is_active`, `approval_status`). The deployed
+/// database holds transactions of clients such as `VIA_PARTNER_…` that are in
+/// no `users` row, so it has no foreign keys there, nor here.
+const FULL_DDL: &str = "
+create table users (
+    chat_id text primary key,
+    phone text unique,
+    name text,
+    balance integer default 0,
+    status text default 'active',
+    city text,
+    district text,
+    reg_date timestamp,
+    last_visit timestamp,
+    registered_via text,
+    referral_source text,
+    total_bonus_spent integer default 0,
+    total_money_spent numeric default 0,
+    lang_code text,
+    referral_code text,
+    referred_by_chat_id text,
+    birthday date,
+    username text
+);
+create table partner_applications (
+    id serial,
+    chat_id text primary key,
+    name text,
+    phone text,
+    company_name text,
+    city text,
+    district text,
+    status text default 'Pending',
+    created_at timestamp default now(),
+    business_type text
+);
+create table partners (
+    chat_id text primary key,
+    name text,
+    company_name text,
+    city text,
+    district text,
+    business_type text,
+    is_active boolean default true,
+    created_at timestamptz default now()
+);
+create table transactions (
+    id serial primary key,
+    client_chat_id text,
+    partner_chat_id text,
+    date_time timestamp default now(),
+    total_amount numeric,
+    earned_points integer,
+    spent_points integer,
+    operation_type text,
+    description text
+);
+create table services (
+    id serial primary key,
+    partner_chat_id text,
+    title text,
+    description text,
+    price_points integer,
+    is_active boolean default true,
+    approval_status text default 'Pending'
+);";
+
+/// The README's DDL exactly: a deployment that ran none of the later migrations.
+const README_DDL: &str = "
+create table users (
+    chat_id text primary key,
+    phone text unique,
+    name text,
+    balance integer default 0,
+    status text default 'active',
+    city text,
+    district text,
+    reg_date timestamp,
+    last_visit timestamp,
+    registered_via text,
+    referral_source text,
+    total_bonus_spent integer default 0,
+    total_money_spent numeric default 0
+);
+create table partner_applications (
+    chat_id text primary key,
+    name text,
+    phone text,
+    company_name text,
+    city text,
+    district text,
+    status text default 'Pending',
+    created_at timestamp default now()
+);
+create table partners (
+    chat_id text primary key,
+    name text,
+    company_name text
+);
+create table transactions (
+    id serial primary key,
+    client_chat_id text,
+    partner_chat_id text,
+    date_time timestamp default now(),
+    total_amount numeric,
+    earned_points integer,
+    spent_points integer,
+    operation_type text,
+    description text
+);
+create table services (
+    id serial primary key,
+    partner_chat_id text,
+    title text,
+    description text,
+    price_points integer,
+    status text default 'Pending'
+);";
+
+/// Generated customers (besides the hand-made ones): three batches of 500.
+const GENERATED: i64 = 1100;
+/// The first generated customer's chat id.
+const FIRST_GENERATED: i64 = 300_000_000;
+
+/// The legacy data, table by table, in the order the import reads it
+/// (users and partners by `chat_id`, the others by `id`).
+#[derive(Debug, Clone)]
+struct Legacy {
+    users: Vec<Value>,
+    partners: Vec<Value>,
+    applications: Vec<Value>,
+    transactions: Vec<Value>,
+    services: Vec<Value>,
+}
+
+/// A small deterministic generator (SplitMix64).
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % below
+    }
+}
+
+/// A transaction row; `points` are earned and spent.
+fn tx(id: i64, client: &str, partner: Value, at: &str, total: Value, points: (i64, i64), op: &str) -> Value {
+    let (earned, spent) = points;
+    json!({
+        "id": id, "client_chat_id": client, "partner_chat_id": partner, "date_time": at,
+        "total_amount": total, "earned_points": earned, "spent_points": spent,
+        "operation_type": op, "description": format!("{op} #{id}"),
+    })
+}
+
+impl Legacy {
+    /// Every awkward case of the real data, plus [`GENERATED`] ordinary customers.
+    fn generate() -> Legacy {
+        Legacy::with_generated(GENERATED)
+    }
+
+    /// Every awkward case of the real data, plus `generated` ordinary customers.
+    fn with_generated(generated: i64) -> Legacy {
+        let mut users = vec![
+            // Referred by chat id by the last generated customer (a later batch).
+            json!({"chat_id": "1001", "name": "Anna", "balance": 112, "lang_code": "ru", "referral_code": "ANNA1",
+                   "reg_date": "2025-10-20T22:34:13.952359", "phone": "+7900000001",
+                   "referred_by_chat_id": (FIRST_GENERATED + generated - 1).to_string()}),
+            // Referred by Anna's code.
+            json!({"chat_id": "1002", "name": "Bob", "balance": 15, "lang_code": "en-US",
+                   "referral_source": "ref_ANNA1", "username": "@bob", "reg_date": "2025-10-21T08:00:00"}),
+            // Referred by Anna's chat id.
+            json!({"chat_id": "1003", "name": "Châu", "balance": 0, "lang_code": "vi", "referred_by_chat_id": "1001",
+                   "birthday": "1990-05-17", "reg_date": "2025-10-22T08:00:00"}),
+            json!({"chat_id": "1004", "name": "Dieter", "balance": 0, "lang_code": "de",
+                   "referral_source": "partner_7001", "reg_date": "2025-10-23T08:00:00"}),
+            // No name, no language, no sign-up date; a code nobody has.
+            json!({"chat_id": "1005", "name": null, "balance": 0, "lang_code": null, "reg_date": null,
+                   "referral_source": "ref_NOSUCH"}),
+            // The same person twice: "01006" comes first (by chat_id) and is kept.
+            json!({"chat_id": "01006", "name": "Fay (old)", "balance": 40, "reg_date": "2025-10-24T08:00:00"}),
+            json!({"chat_id": "1006", "name": "Fay", "balance": 60, "reg_date": "2025-10-25T08:00:00"}),
+            json!({"chat_id": "1007", "name": "Negative", "balance": -50, "reg_date": "2025-10-24T08:00:00"}),
+            // A balance that is not the sum of its transactions (300).
+            json!({"chat_id": "1008", "name": "Gleb", "balance": 500, "lang_code": "ru", "reg_date": "2025-10-24T08:00:00"}),
+            // Her one transaction names an unknown partner: still hers in the legacy sums.
+            json!({"chat_id": "1009", "name": "Hana", "balance": 5, "reg_date": "2025-10-24T08:00:00"}),
+            json!({"chat_id": "abc_user", "name": "Not a chat id", "balance": 10}),
+        ];
+        let mut transactions = Vec::new();
+        let mut next_tx = 1;
+        let mut push = |client: &str, partner: Value, at: &str, total: Value, earned: i64, spent: i64, op: &str| {
+            transactions.push(tx(next_tx, client, partner, at, total, (earned, spent), op));
+            next_tx += 1;
+        };
+        // Anna: enrolment, a purchase with a fractional total, a redemption: 80 + 62 − 30 = 112.
+        push("1001", json!(null), "2025-10-20T22:34:13.952359", json!(0), 80, 0, "enrollment_bonus");
+        push("1001", json!("7001"), "2025-10-21T10:00:00", json!(1234.5), 62, 0, "accrual");
+        push("1001", json!("7002"), "2025-10-22T10:00:00", json!(100), 0, 30, "redemption");
+        // Bob: at a partner known only from an approved application, with an empty partner id too.
+        push("1002", json!("7102"), "2025-10-23T10:00:00", json!(200), 10, 0, "accrual");
+        push("1002", json!(""), "2025-10-23T11:00:00", json!(null), 5, 0, "enrollment_bonus");
+        // Fay ("01006"): 40.
+        push("1006", json!("7001"), "2025-10-24T10:00:00", json!(800), 40, 0, "accrual");
+        // Gleb: 300, balance 500.
+        push("1008", json!("7003"), "2025-10-24T10:00:00", json!(6000), 300, 0, "accrual");
+        // Bad ones: an unknown customer, an unknown partner, a skipped customer.
+        push("VIA_PARTNER_79834276355", json!("7001"), "2025-10-25T10:00:00", json!(0), 80, 0, "enrollment_bonus");
+        push("1009", json!("partner_nail_001"), "2025-10-25T10:00:00", json!(100), 5, 0, "accrual");
+        push("1007", json!("7001"), "2025-10-25T10:00:00", json!(100), 5, 0, "accrual");
+
+        let mut g = Gen(7);
+        let langs = [json!("ru"), json!("en"), json!("vi"), json!("de"), json!(null)];
+        for i in 0..generated {
+            let id = (FIRST_GENERATED + i).to_string();
+            let mut balance = 0;
+            for k in 0..g.next(4) {
+                let earned = 1 + g.next(300) as i64;
+                let spent = if k > 0 { g.next(earned as u64) as i64 } else { 0 };
+                balance += earned - spent;
+                let partner = ["7001", "7002", "7004", "7005"][g.next(4) as usize];
+                let total = json!(earned * 20 + g.next(100) as i64);
+                let day = 1 + g.next(28);
+                let at = format!("2025-09-{day:02}T{:02}:{:02}:00", g.next(24), g.next(60));
+                push(&id, json!(partner), &at, total, earned, spent, if spent > 0 { "redemption" } else { "accrual" });
+            }
+            users.push(json!({
+                "chat_id": id, "name": format!("Customer {i}"), "balance": balance,
+                "lang_code": langs[(i % 5) as usize], "reg_date": format!("2025-08-{:02}T12:00:00", 1 + i % 28),
+                "referral_code": format!("C{i}"),
+                // Every tenth is referred by the customer before it, by code.
+                "referral_source": if i % 10 == 9 { json!(format!("ref_C{}", i - 1)) } else { json!(null) },
+            }));
+        }
+        users.sort_by(|a, b| a["chat_id"].as_str().cmp(&b["chat_id"].as_str()));
+
+        let mut partners = vec![
+            json!({"chat_id": "7001", "name": "Anna Ivanova", "company_name": "Nail Studio", "business_type": "nail_care",
+                   "is_active": true, "created_at": "2025-11-07T09:23:55.9033+00:00", "city": "Moscow"}),
+            json!({"chat_id": "7002", "name": "Hair", "company_name": null, "business_type": null, "is_active": true,
+                   "created_at": "2025-11-06T18:44:45+00:00"}),
+            json!({"chat_id": "7003", "name": "Closed", "company_name": "Closed Cafe", "business_type": "cafe",
+                   "is_active": false, "created_at": "2025-10-01T00:00:00+00:00"}),
+            json!({"chat_id": "7004", "name": "Four", "company_name": "Four", "is_active": true,
+                   "created_at": "2025-10-02T00:00:00+00:00"}),
+            json!({"chat_id": "7005", "name": "Five", "company_name": "Five", "is_active": true,
+                   "created_at": "2025-10-03T00:00:00+00:00"}),
+            json!({"chat_id": "partner_nail_001", "name": "Test", "company_name": "Test salon", "is_active": true,
+                   "created_at": "2025-11-07T09:23:55.9033+00:00"}),
+        ];
+        partners.sort_by(|a, b| a["chat_id"].as_str().cmp(&b["chat_id"].as_str()));
+        let applications = vec![
+            json!({"id": 1, "chat_id": "7001", "name": "Anna Ivanova", "company_name": "Nail Studio", "status": "Approved",
+                   "created_at": "2025-11-06T17:31:40.243446"}),
+            json!({"id": 2, "chat_id": "7101", "name": "Pending Pat", "company_name": "Pat's", "status": "Pending",
+                   "business_type": "yoga", "created_at": "2025-11-08T10:00:00"}),
+            json!({"id": 3, "chat_id": "7102", "name": "Approved Al", "company_name": null, "status": "approved",
+                   "created_at": "2025-11-08T11:00:00"}),
+            json!({"id": 4, "chat_id": "7103", "name": "Rejected Ros", "company_name": "Ros", "status": "REJECTED",
+                   "created_at": "2025-11-08T12:00:00"}),
+        ];
+        let services = vec![
+            json!({"id": 1, "partner_chat_id": "7001", "title": "Manicure", "price_points": 500, "is_active": true,
+                   "approval_status": "Approved"}),
+            json!({"id": 2, "partner_chat_id": "7002", "title": "Haircut", "price_points": 800, "is_active": true,
+                   "approval_status": "Pending"}),
+        ];
+        Legacy { users, partners, applications, transactions, services }
+    }
+
+    /// `backup_database.py`'s file of this data.
+    fn backup_json(&self) -> String {
+        let table = |name: &str, rows: &[Value]| json!({"table": name, "timestamp": "20251115_165410", "count": rows.len(), "data": rows});
+        json!({
+            "timestamp": "20251115_165410",
+            "datetime": "2025-11-15T16:54:10.263587",
+            "tables": {
+                "users": table("users", &self.users),
+                "partners": table("partners", &self.partners),
+                "transactions": table("transactions", &self.transactions),
+                "partner_applications": table("partner_applications", &self.applications),
+                "services": table("services", &self.services),
+                "news": table("news", &[]),
+            }
+        })
+        .to_string()
+    }
+
+    fn user_mut(&mut self, chat_id: &str) -> &mut Value {
+        self.users.iter_mut().find(|u| u["chat_id"] == chat_id).unwrap()
+    }
+}
+
+/// A legacy database on the test server, dropped by [`LegacyDb::drop_db`].
+struct LegacyDb {
+    db: Database,
+}
+
+impl LegacyDb {
+    /// A fresh database with `ddl`, filled with `data`.
+    async fn new(ddl: &str, data: &Legacy) -> LegacyDb {
+        let db = Database::empty().await;
+        db.client().await.batch_execute(ddl).await.expect("the legacy DDL");
+        let legacy = LegacyDb { db };
+        legacy.fill(data).await;
+        legacy
+    }
+
+    /// Replaces every table's rows with `data`'s (columns a table lacks are dropped).
+    async fn fill(&self, data: &Legacy) {
+        let client = self.db.client().await;
+        for (table, rows) in [
+            ("users", &data.users),
+            ("partners", &data.partners),
+            ("partner_applications", &data.applications),
+            ("transactions", &data.transactions),
+            ("services", &data.services),
+        ] {
+            let sql = format!(
+                "delete from {table}; \
+                 insert into {table} select * from jsonb_populate_recordset(null::{table}, $1::text::jsonb)"
+            );
+            let (delete, insert) = sql.split_once("; ").unwrap();
+            client.execute(delete, &[]).await.unwrap();
+            let rows = Value::Array(rows.clone()).to_string();
+            client.execute(insert, &[&rows]).await.unwrap_or_else(|e| panic!("fill {table}: {e:?}"));
+        }
+    }
+
+    fn url(&self) -> String {
+        self.db.url()
+    }
+
+    async fn drop_db(self) {
+        self.db.drop_db().await;
+    }
+}
+
+fn options() -> Options {
+    Options { now: NOW, ..Options::default() }
+}
+
+async fn import(store: &MemoryStore, snapshot: &Snapshot, options: &Options) -> Report {
+    legacy::import(store, snapshot, options, &OsRandom, &mut NoProgress).await.expect("the import runs")
+}
+
+/// The store's content without its random codes, by Telegram id.
+async fn dump(store: &MemoryStore) -> Value {
+    let customers = store.customers().unwrap();
+    let tg: HashMap<CustomerId, i64> = customers.iter().map(|c| (c.id, c.telegram_id.0)).collect();
+    let partners = store.list_partners(None).await.unwrap();
+    let ptg: HashMap<PartnerId, i64> = partners.iter().map(|p| (p.id, p.telegram_id.0)).collect();
+    let mut cs: Vec<Value> = customers
+        .iter()
+        .map(|c| {
+            json!([
+                c.telegram_id.0,
+                c.first_name,
+                c.username,
+                c.language,
+                c.referrer.map(|r| tg[&r]),
+                c.balance,
+                c.created_at.0
+            ])
+        })
+        .collect();
+    cs.sort_by_key(|c| c[0].as_i64());
+    let mut es: Vec<Value> = store
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            json!([
+                tg[&e.customer],
+                e.kind,
+                e.amount,
+                e.partner.map(|p| ptg[&p]),
+                e.purchase,
+                e.idempotency_key,
+                e.reason,
+                e.created_at.0
+            ])
+        })
+        .collect();
+    es.sort_by(|a, b| a[5].as_str().cmp(&b[5].as_str()));
+    let mut ps: Vec<Value> = partners
+        .iter()
+        .map(|p| json!([p.telegram_id.0, p.name, p.category, p.status, p.language, p.created_at.0]))
+        .collect();
+    ps.sort_by_key(|p| p[0].as_i64());
+    json!({"customers": cs, "entries": es, "partners": ps})
+}
+
+fn customer(store: &MemoryStore, chat_id: i64) -> Option<Customer> {
+    store.customers().unwrap().into_iter().find(|c| c.telegram_id.0 == chat_id)
+}
+
+fn entries_of(store: &MemoryStore, chat_id: i64) -> Vec<LedgerEntry> {
+    let c = customer(store, chat_id).expect("the customer");
+    store.entries().unwrap().into_iter().filter(|e| e.customer == c.id).collect()
+}
+
+fn table<'r>(report: &'r Report, name: &str) -> &'r legacy::TableReport {
+    report.tables.iter().find(|t| t.table == name).unwrap()
+}
+
+fn reasons(report: &Report, name: &str) -> Vec<String> {
+    table(report, name).skipped.iter().map(|n| format!("{}: {}", n.row, n.reason)).collect()
+}
+
+/// A legacy entry as the checks compare it: amount, partner, purchase, note, key.
+type HistoryRow<'a> = (Points, Option<PartnerId>, Option<Points>, Option<&'a str>, &'a str);
+
+/// What every source of [`Legacy::generate`]'s data must import.
+async fn check_first_import(store: &MemoryStore, report: &Report, data: &Legacy) {
+    assert_eq!(report.outcome, Outcome::Imported);
+    // Users: 11 hand-made rows + the generated; 3 bad (abc_user, duplicate 1006, negative 1007).
+    let users = table(report, "users");
+    assert_eq!((users.read, users.imported, users.skipped.len()), (data.users.len(), data.users.len() - 3, 3));
+    let skipped = reasons(report, "users").join("\n");
+    assert!(skipped.contains("chat id \"abc_user\" is not a positive number"), "{skipped}");
+    assert!(skipped.contains("duplicate chat id 1006 (row 1 kept)"), "{skipped}");
+    assert!(skipped.contains("negative balance -50"), "{skipped}");
+    assert!(users.skipped.iter().all(|n| n.bad));
+    let warnings: Vec<&str> = users.warnings.iter().map(|n| n.reason.as_str()).collect();
+    assert_eq!(warnings, ["referral_source ref_NOSUCH: no customer has that code"]);
+
+    let partners = table(report, "partners");
+    assert_eq!((partners.read, partners.imported), (6, 5));
+    assert_eq!(reasons(report, "partners"), ["6: chat id \"partner_nail_001\" is not a positive number"]);
+    let apps = table(report, "partner_applications");
+    assert_eq!((apps.read, apps.imported, apps.bad_rows()), (4, 3, 0));
+    assert_eq!(reasons(report, "partner_applications"), ["1: already in partners (row 1): imported from there"]);
+    let services = table(report, "services");
+    assert_eq!((services.read, services.imported, services.bad_rows()), (2, 0, 0));
+    assert!(services.skipped.iter().all(|n| n.reason == "no rewards catalogue yet"));
+    let txs = table(report, "transactions");
+    assert_eq!(txs.imported + txs.skipped.len(), data.transactions.len());
+    assert_eq!(
+        reasons(report, "transactions"),
+        [
+            "8: names an unknown customer \"VIA_PARTNER_79834276355\"",
+            "9: names an unknown partner \"partner_nail_001\"",
+            "10: names customer \"1007\", whose users row 8 is skipped",
+        ]
+    );
+    assert_eq!(report.bad_rows(), 3 + 1 + 3);
+
+    // Balances: every imported customer's is the legacy one.
+    let legacy_total: i64 = data
+        .users
+        .iter()
+        .filter(|u| !["abc_user", "1006", "1007"].contains(&u["chat_id"].as_str().unwrap()))
+        .map(|u| u["balance"].as_i64().unwrap())
+        .sum();
+    assert_eq!(report.legacy_total, legacy_total);
+    assert_eq!(report.ours_total, Some(legacy_total));
+    assert_eq!(report.skipped_total, 10 + 60);
+    assert!(report.mismatches.is_empty(), "{:?}", report.mismatches);
+    assert_eq!(
+        report.inconsistent,
+        [legacy::Inconsistency {
+            telegram_id: TelegramUserId(1008),
+            balance: 500,
+            transactions_sum: 300,
+            transactions: 1
+        }]
+    );
+    let applied = report.applied.unwrap();
+    assert_eq!(applied.partners_created, 8);
+    assert_eq!(applied.customers_created as usize, users.imported);
+    assert_eq!(applied.history_created as usize, txs.imported);
+    assert_eq!(report.plan.batches, 3);
+
+    // Customers.
+    assert_eq!(store.customers().unwrap().len(), users.imported);
+    let anna = customer(store, 1001).unwrap();
+    assert_eq!((anna.first_name.as_str(), anna.language, anna.balance), ("Anna", Language::Ru, 112));
+    assert_eq!(anna.created_at, legacy::parse_timestamp("2025-10-20T22:34:13").unwrap());
+    let last_generated = customer(store, FIRST_GENERATED + GENERATED - 1).unwrap();
+    assert_eq!(anna.referrer, Some(last_generated.id), "a referrer from a later batch");
+    let bob = customer(store, 1002).unwrap();
+    assert_eq!((bob.referrer, bob.language, bob.username.as_deref()), (Some(anna.id), Language::En, Some("bob")));
+    let chau = customer(store, 1003).unwrap();
+    assert_eq!((chau.referrer, chau.language), (Some(anna.id), Language::Vi));
+    let dieter = customer(store, 1004).unwrap();
+    assert_eq!((dieter.referrer, dieter.language), (None, Language::En));
+    let nameless = customer(store, 1005).unwrap();
+    assert_eq!((nameless.first_name.as_str(), nameless.language, nameless.created_at), ("Customer", Language::En, NOW));
+    let fay = customer(store, 1006).unwrap();
+    assert_eq!((fay.first_name.as_str(), fay.balance), ("Fay (old)", 40));
+    assert!(customer(store, 1007).is_none());
+    assert_eq!(customer(store, 1008).unwrap().balance, 500);
+    for (i, lang) in [Language::Ru, Language::En, Language::Vi, Language::En, Language::En].into_iter().enumerate() {
+        assert_eq!(customer(store, FIRST_GENERATED + i as i64).unwrap().language, lang);
+    }
+    let tenth = customer(store, FIRST_GENERATED + 9).unwrap();
+    assert_eq!(tenth.referrer, Some(customer(store, FIRST_GENERATED + 8).unwrap().id));
+
+    // History: Anna's three transactions as legacy entries, plus her opening balance.
+    let partners = store.list_partners(None).await.unwrap();
+    let partner = |tg: i64| partners.iter().find(|p| p.telegram_id.0 == tg).unwrap();
+    let entries = entries_of(store, 1001);
+    let opening: Vec<&LedgerEntry> = entries.iter().filter(|e| e.kind == EntryKind::Import).collect();
+    assert_eq!(opening.len(), 1);
+    assert_eq!(
+        (opening[0].amount, opening[0].idempotency_key.as_str(), opening[0].created_at),
+        (112, "import:legacy:1001", NOW)
+    );
+    let history: Vec<HistoryRow<'_>> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Legacy)
+        .map(|e| (e.amount, e.partner, e.purchase, e.reason.as_deref(), e.idempotency_key.as_str()))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (80, None, Some(0), Some("enrollment_bonus: enrollment_bonus #1"), "import:legacy:tx:1"),
+            (62, Some(partner(7001).id), Some(1235), Some("accrual: accrual #2"), "import:legacy:tx:2"),
+            (-30, Some(partner(7002).id), Some(100), Some("redemption: redemption #3"), "import:legacy:tx:3"),
+        ]
+    );
+    let bob_history: Vec<Option<PartnerId>> =
+        entries_of(store, 1002).iter().filter(|e| e.kind == EntryKind::Legacy).map(|e| e.partner).collect();
+    assert_eq!(bob_history, [Some(partner(7102).id), None]);
+
+    // Partners.
+    let p = partner(7001);
+    assert_eq!((p.name.as_str(), p.category.as_str(), p.status), ("Nail Studio", "nail_care", PartnerStatus::Approved));
+    assert_eq!(p.created_at, legacy::parse_timestamp("2025-11-07T09:23:55Z").unwrap());
+    assert_eq!(p.terms, PartnerTerms::default());
+    let hair = partner(7002);
+    assert_eq!((hair.name.as_str(), hair.category.as_str()), ("Hair", "other"));
+    assert_eq!(partner(7003).status, PartnerStatus::Suspended);
+    assert_eq!((partner(7101).status, partner(7101).category.as_str()), (PartnerStatus::Applied, "yoga"));
+    assert_eq!((partner(7102).status, partner(7102).name.as_str()), (PartnerStatus::Approved, "Approved Al"));
+    assert_eq!(partner(7103).status, PartnerStatus::Rejected);
+    assert_eq!(partners.len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_database_imports_the_same_as_its_backup_and_twice_changes_nothing() {
+    let data = Legacy::generate();
+    let db = LegacyDb::new(FULL_DDL, &data).await;
+    let snapshot = legacy::read_postgres(&db.url(), &mut NoProgress).await.expect("read the legacy database");
+    let store = MemoryStore::new();
+    let report = import(&store, &snapshot, &options()).await;
+    check_first_import(&store, &report, &data).await;
+    let text = report.to_string();
+    for needle in ["users", "Bad rows, skipped (7)", "no rewards catalogue yet (rows 1–2)", "Mismatches: none", "1008"]
+    {
+        assert!(text.contains(needle), "the text report shows {needle:?}:\n{text}");
+    }
+
+    // The same data as a backup file: the same store, the same report.
+    let backup = Snapshot::from_backup_json(&data.backup_json(), "the backup").unwrap();
+    let from_backup = MemoryStore::new();
+    let backup_report = import(&from_backup, &backup, &options()).await;
+    assert_eq!(dump(&from_backup).await, dump(&store).await);
+    assert_eq!(backup_report, report);
+
+    // Again: nothing changes.
+    let before = dump(&store).await;
+    let again = import(&store, &snapshot, &Options { now: NOW.plus(3600), ..options() }).await;
+    assert_eq!(again.applied, Some(legacy::AppliedSummary::default()));
+    assert!(again.mismatches.is_empty());
+    assert_eq!(again.ours_total, report.ours_total);
+    assert_eq!(dump(&store).await, before);
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_later_run_brings_only_what_changed_and_reports_what_it_cannot() {
+    let mut data = Legacy::generate();
+    let db = LegacyDb::new(FULL_DDL, &data).await;
+    let store = MemoryStore::new();
+    // Someone who signed up in our bots before the import, and is in the legacy data too.
+    let ours_first = FIRST_GENERATED + 5;
+    let code = CustomerCode::from_random([1, 2, 3, 4, 5]);
+    let signup = NewCustomer {
+        telegram_id: TelegramUserId(ours_first),
+        code,
+        first_name: "Signed up here".into(),
+        username: None,
+        language: Language::En,
+        referrer: None,
+        legacy_referrer: None,
+        welcome_bonus: 0,
+        referral_bonus: 0,
+        now: NOW,
+    };
+    store.register_customer(signup).await.unwrap();
+    let snapshot = legacy::read_postgres(&db.url(), &mut NoProgress).await.unwrap();
+    let first = import(&store, &snapshot, &options()).await;
+    let ours_first_id = ours_first.to_string();
+    let legacy_balance = data.users.iter().find(|u| u["chat_id"] == ours_first_id).unwrap()["balance"].clone();
+    let expected = legacy::Mismatch {
+        telegram_id: TelegramUserId(ours_first),
+        legacy: legacy_balance.as_i64().unwrap(),
+        ours: 0,
+        reason: MismatchReason::NotImported,
+    };
+    if expected.legacy == 0 {
+        assert!(first.mismatches.is_empty());
+    } else {
+        assert_eq!(first.mismatches, [expected]);
+    }
+    assert_eq!(customer(&store, ours_first).unwrap().first_name, "Signed up here");
+
+    // Hana (1009) has 5, then 150 in the legacy program; she spends 100 of it here; then the legacy program takes 120 from her.
+    // Meanwhile: a new customer, Anna's balance up (with a new transaction), Gleb's down.
+    data.user_mut("1009")["balance"] = json!(150);
+    db.fill(&data).await;
+    let snapshot = legacy::read_postgres(&db.url(), &mut NoProgress).await.unwrap();
+    let second = import(&store, &snapshot, &options()).await;
+    assert_eq!(second.applied.unwrap().balances_changed, 1);
+    let adjust = AdjustBalance {
+        customer: CustomerRef::Telegram(TelegramUserId(1009)),
+        amount: -100,
+        reason: "spent here".into(),
+        admin: TelegramUserId(1),
+        idempotency_key: "test-spend".into(),
+        now: NOW,
+    };
+    store.adjust_balance(adjust).await.unwrap();
+
+    data.user_mut("1009")["balance"] = json!(30);
+    data.user_mut("1001")["balance"] = json!(112 + 25);
+    data.user_mut("1008")["balance"] = json!(450);
+    data.users.push(json!({"chat_id": "1010", "name": "Newcomer", "balance": 70, "lang_code": "vi",
+                           "reg_date": "2025-11-20T10:00:00", "referred_by_chat_id": "1001"}));
+    let next = data.transactions.len() as i64 + 1;
+    data.transactions.push(tx(next, "1001", json!("7004"), "2025-11-20T09:00:00", json!(500), (25, 0), "accrual"));
+    data.transactions.push(tx(next + 1, "1010", json!("7001"), "2025-11-20T10:00:00", json!(1400), (70, 0), "accrual"));
+    db.fill(&data).await;
+    let before = store.entries().unwrap().len();
+    let snapshot = legacy::read_postgres(&db.url(), &mut NoProgress).await.unwrap();
+    let third = import(&store, &snapshot, &Options { now: NOW.plus(86_400), ..options() }).await;
+    let applied = third.applied.unwrap();
+    assert_eq!((applied.customers_created, applied.balances_changed, applied.history_created), (1, 2, 2));
+    assert_eq!(applied.partners_created, 0);
+    // New entries: the newcomer's opening balance, two changes, two history entries.
+    assert_eq!(store.entries().unwrap().len(), before + 5);
+    let anna = entries_of(&store, 1001);
+    let change = anna.iter().find(|e| e.idempotency_key == "import:legacy:1001:1").expect("Anna's change");
+    assert_eq!((change.kind, change.amount, change.created_at), (EntryKind::Import, 25, NOW.plus(86_400)));
+    assert_eq!(customer(&store, 1001).unwrap().balance, 137);
+    assert_eq!(customer(&store, 1008).unwrap().balance, 450);
+    let newcomer = customer(&store, 1010).unwrap();
+    assert_eq!((newcomer.balance, newcomer.language), (70, Language::Vi));
+    assert_eq!(newcomer.referrer, Some(customer(&store, 1001).unwrap().id));
+    // Hana: the legacy −120 would take her 50 below zero: refused, reported.
+    assert_eq!(customer(&store, 1009).unwrap().balance, 50);
+    let hana = third.mismatches.iter().find(|m| m.telegram_id.0 == 1009).expect("Hana's mismatch");
+    assert_eq!((hana.legacy, hana.ours, hana.reason), (30, 50, MismatchReason::Refused { change: -120 }));
+    assert!(third.to_string().contains("would make ours negative: refused"), "{third}");
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployment_without_the_later_columns_imports_with_defaults() {
+    let data = Legacy::generate();
+    let db = LegacyDb::new(README_DDL, &data).await;
+    let snapshot = legacy::read_postgres(&db.url(), &mut NoProgress).await.unwrap();
+    assert!(!snapshot.table("users").unwrap()[0].contains_key("lang_code"));
+    let store = MemoryStore::new();
+    let report = import(&store, &snapshot, &options()).await;
+    assert!(report.mismatches.is_empty());
+    assert_eq!(report.ours_total, Some(report.legacy_total));
+    assert_eq!(table(&report, "users").imported, data.users.len() - 3);
+    let anna = customer(&store, 1001).unwrap();
+    assert_eq!((anna.language, anna.referrer), (Language::En, None));
+    // `ref_<code>` links cannot be followed without the codes.
+    assert!(table(&report, "users").warnings.iter().any(|w| w.reason.contains("ref_ANNA1: no customer has that code")));
+    let partners = store.list_partners(None).await.unwrap();
+    let nail = partners.iter().find(|p| p.telegram_id.0 == 7001).unwrap();
+    assert_eq!((nail.status, nail.category.as_str(), nail.created_at), (PartnerStatus::Approved, "other", NOW));
+    assert_eq!(partners.iter().find(|p| p.telegram_id.0 == 7003).unwrap().status, PartnerStatus::Approved);
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn strict_refuses_bad_rows_before_writing_and_broken_json_fails_cleanly() {
+    let data = Legacy::generate();
+    let snapshot = Snapshot::from_backup_json(&data.backup_json(), "the backup").unwrap();
+    let store = MemoryStore::new();
+    let report = import(&store, &snapshot, &Options { strict: true, ..options() }).await;
+    assert_eq!(report.outcome, Outcome::Refused);
+    assert_eq!(report.bad_rows(), 7);
+    assert!(store.customers().unwrap().is_empty() && store.list_partners(None).await.unwrap().is_empty());
+    // Without bad rows, --strict imports.
+    let clean = json!({"tables": {
+        "users": {"data": [{"chat_id": "5", "balance": 7}]}, "partners": {"data": []}, "transactions": {"data": []}
+    }});
+    let clean = Snapshot::from_backup_json(&clean.to_string(), "clean").unwrap();
+    let report = import(&store, &clean, &Options { strict: true, ..options() }).await;
+    assert_eq!((report.outcome, report.ours_total), (Outcome::Imported, Some(7)));
+
+    // Dry run: the plan, nothing written.
+    let dry = MemoryStore::new();
+    let report = import(&dry, &snapshot, &Options { dry_run: true, ..options() }).await;
+    assert_eq!(report.outcome, Outcome::DryRun);
+    assert_eq!(report.plan.customers, data.users.len() - 3);
+    assert_eq!(report.batches.as_ref().unwrap().len(), 3);
+    assert!(dry.customers().unwrap().is_empty());
+
+    let broken = data.backup_json();
+    let broken = &broken[..broken.len() / 2];
+    let e = Snapshot::from_backup_json(broken, "the backup x.json").unwrap_err();
+    assert!(matches!(e, LegacyError::Json { .. }), "{e:?}");
+    assert!(e.to_string().starts_with("the backup x.json is not valid JSON: EOF while parsing"), "{e}");
+    for (json, says) in [
+        (r#"{"users": []}"#, "no \"tables\" object"),
+        (r#"{"tables": {"users": {"data": []}, "partners": {"data": []}}}"#, "no table transactions"),
+        (r#"{"tables": {"users": {"error": "permission denied", "data": []}}}"#, "could not read table users"),
+        (
+            r#"{"tables": {"users": {"data": [{"chat_id": "1"}]}, "partners": {"data": []}, "transactions": {"data": []}}}"#,
+            "table users has no column balance",
+        ),
+    ] {
+        let e = Snapshot::from_backup_json(json, "b").unwrap_err();
+        assert!(e.to_string().contains(says), "{json}: {e}");
+    }
+    let missing = Snapshot::from_backup_file(std::path::Path::new("/no/such/backup.json")).unwrap_err();
+    assert!(matches!(missing, LegacyError::Io { .. }) && missing.to_string().contains("/no/such/backup.json"));
+}
+
+#[tokio::test]
+async fn values_only_a_backup_can_hold_are_checked_too() {
+    let backup = json!({"tables": {
+        "users": {"data": [
+            {"chat_id": 11, "balance": "80"},
+            {"chat_id": "12", "balance": 80.5},
+            {"chat_id": "13", "balance": 5, "reg_date": "20.10.2025"},
+            {"chat_id": "14", "balance": 5, "birthday": "5 December", "name": "  "},
+            {"chat_id": "15", "balance": null, "birthday": "1984-12-05T00:00:00"},
+        ]},
+        "partners": {"data": [{"chat_id": 406631153, "created_at": "yesterday"}]},
+        "transactions": {"data": [
+            {"id": 1, "client_chat_id": "11", "partner_chat_id": null, "date_time": "not a date", "earned_points": 1, "spent_points": 0},
+            {"id": 2, "client_chat_id": "11", "partner_chat_id": null, "date_time": null, "earned_points": 1, "spent_points": 0},
+            {"id": 3, "client_chat_id": "11", "partner_chat_id": null, "date_time": "2025-10-01", "earned_points": "x", "spent_points": 0},
+            {"id": 3, "client_chat_id": "11", "partner_chat_id": null, "date_time": "2025-10-01", "earned_points": 1, "spent_points": 0},
+            {"id": 4, "client_chat_id": 11, "partner_chat_id": 406631153, "date_time": "2025-10-01", "total_amount": "abc", "earned_points": 1, "spent_points": 0},
+            {"id": 5, "client_chat_id": 11, "date_time": "2025-10-02", "earned_points": 1, "spent_points": null},
+        ]},
+    }});
+    let snapshot = Snapshot::from_backup_json(&backup.to_string(), "b").unwrap();
+    let store = MemoryStore::new();
+    let report = import(&store, &snapshot, &options()).await;
+    assert_eq!(
+        reasons(&report, "users"),
+        ["2: balance 80.5 is not an integer", "3: reg_date \"20.10.2025\" is not a timestamp"]
+    );
+    assert_eq!(reasons(&report, "partners"), ["1: created_at \"yesterday\" is not a timestamp"]);
+    assert_eq!(
+        reasons(&report, "transactions"),
+        [
+            "1: date_time \"not a date\" is not a timestamp",
+            "2: no date_time",
+            "3: earned_points \"x\" is not an integer",
+            "4: duplicate id 3 (row 3 kept)",
+            "5: names an unknown partner \"406631153\"",
+        ]
+    );
+    assert_eq!(table(&report, "users").warnings[0].reason, "birthday \"5 December\" is not a date: left out");
+    assert_eq!(customer(&store, 11).unwrap().balance, 80);
+    assert_eq!(customer(&store, 14).unwrap().first_name, "Customer");
+    assert_eq!(customer(&store, 15).unwrap().balance, 0);
+    assert_eq!(entries_of(&store, 11).iter().filter(|e| e.kind == EntryKind::Legacy).count(), 1);
+    assert!(!table(&report, "partner_applications").present);
+    assert!(report.to_string().contains("partner_applications") && report.to_string().contains("not in the source"));
+}
+
+/// Requests seen by the `/rest/v1` proxy: path and query, `apikey`, `Authorization`.
+type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// Supabase's `/rest/v1/<table>` in front of `postrust` (which serves the tables at `/<table>`).
+async fn rest_v1(State((upstream, seen)): State<(String, Seen)>, req: Request) -> Response {
+    let path = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let headers = req.headers().clone();
+    drop(req);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    seen.lock().unwrap().push((path.clone(), header("apikey"), header("authorization")));
+    let Some(rest) = path.strip_prefix("/rest/v1") else {
+        return (http::StatusCode::NOT_FOUND, "not under /rest/v1").into_response();
+    };
+    let mut forward = reqwest::Client::new().get(format!("{upstream}{rest}"));
+    for name in ["apikey", "authorization", "prefer", "accept"] {
+        if let Some(v) = headers.get(name) {
+            forward = forward.header(name, v.as_bytes());
+        }
+    }
+    let answer = forward.send().await.unwrap();
+    let mut response = Response::builder().status(answer.status().as_u16());
+    for name in ["content-range", "content-type"] {
+        if let Some(v) = answer.headers().get(name) {
+            response = response.header(name, v.as_bytes());
+        }
+    }
+    response.body(axum::body::Body::from(answer.bytes().await.unwrap())).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_data_api_pages_through_the_same_tables() {
+    template().await; // the roles postrust switches to
+    let data = Legacy::generate();
+    let db = LegacyDb::new(FULL_DDL, &data).await;
+    db.db
+        .client()
+        .await
+        .batch_execute(
+            "create schema if not exists loyalty; grant select on all tables in schema public to service_role",
+        )
+        .await
+        .unwrap();
+    let postrust = Postrust::start(&db.db.name).await;
+    let seen: Seen = Arc::default();
+    let app = axum::Router::new().fallback(rest_v1).with_state((postrust.url(), seen.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let key = service_key();
+    let source =
+        legacy::SupabaseSource { page_size: 400, ..legacy::SupabaseSource::new(&url, loyalty_core::Secret::new(&key)) };
+    let snapshot = legacy::read_supabase(&source, &mut NoProgress).await.expect("read over the Data API");
+    let from_pg = legacy::read_postgres(&db.url(), &mut NoProgress).await.unwrap();
+    for t in legacy::TABLES {
+        assert_eq!(snapshot.table(t).map(<[_]>::len), from_pg.table(t).map(<[_]>::len), "{t}");
+    }
+    let (over_http, direct) = (MemoryStore::new(), MemoryStore::new());
+    let report = import(&over_http, &snapshot, &options()).await;
+    check_first_import(&over_http, &report, &data).await;
+    import(&direct, &from_pg, &options()).await;
+    assert_eq!(dump(&over_http).await, dump(&direct).await);
+
+    let seen = seen.lock().unwrap().clone();
+    let users: Vec<&str> =
+        seen.iter().map(|(p, _, _)| p.as_str()).filter(|p| p.starts_with("/rest/v1/users?")).collect();
+    assert_eq!(users.len(), data.users.len().div_ceil(400), "{users:?}");
+    assert!(users[1].contains("select=*") && users[1].contains("order=chat_id") && users[1].contains("offset=400"));
+    assert!(seen.iter().all(|(_, apikey, auth)| *apikey == key && *auth == format!("Bearer {key}")));
+
+    // A wrong key: an error that names the API but not the key.
+    let wrong = legacy::SupabaseSource::new(&url, loyalty_core::Secret::new("not-a-jwt-secret-value"));
+    let e = legacy::read_supabase(&wrong, &mut NoProgress).await.unwrap_err();
+    assert!(matches!(e, LegacyError::Source(_)), "{e:?}");
+    assert!(e.to_string().contains("Supabase Data API") && !e.to_string().contains("not-a-jwt-secret-value"), "{e}");
+    server.abort();
+    postrust.stop().await;
+    db.drop_db().await;
+}
+
+// ---------------------------------------------------------------------------
+// The binary
+
+fn loyalty(vars: &[(&str, &str)], args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    cmd.env_clear().env("LOG_LEVEL", "warn").args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+async fn run(cmd: std::process::Command) -> std::process::Output {
+    let mut cmd = cmd;
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_plans_a_dry_run_and_fails_cleanly() {
+    let dir = Scratch::new("legacy-cli");
+    let backup = dir.dir.join("backup.json");
+    std::fs::write(&backup, Legacy::generate().backup_json()).unwrap();
+    let db = dir.dir.join("loyalty.db").display().to_string();
+    let backup = backup.display().to_string();
+    let vars = [("LOYALTY_DB", db.as_str())];
+
+    let out = run(loyalty(&vars, &["import", "legacy", "--from-backup", &backup, "--dry-run", "--json"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(report["outcome"], "dry_run");
+    assert_eq!(report["plan"]["batches"], 3);
+    assert_eq!(report["batches"].as_array().unwrap().len(), 3);
+    assert!(text(&out.stderr).contains("reading backup"), "plain progress lines off a terminal: {}", text(&out.stderr));
+    assert!(!std::path::Path::new(&db).exists(), "a dry run opens no store");
+    let out = run(loyalty(&vars, &["import", "legacy", "--from-backup", &backup, "--dry-run"])).await;
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("dry run: nothing written") && stdout.contains("To send: 3 batches"), "{stdout}");
+    let out = run(loyalty(&vars, &["import", "legacy", "--from-backup", &backup, "--strict", "--json"])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--strict") && !std::path::Path::new(&db).exists());
+
+    // Usage, configuration and I/O errors.
+    let out = run(loyalty(&vars, &["import", "legacy"])).await;
+    assert_eq!(out.status.code(), Some(2), "a source is required");
+    let out =
+        run(loyalty(&vars, &["import", "legacy", "--from-backup", &backup, "--from-supabase", "https://x"])).await;
+    assert_eq!(out.status.code(), Some(2), "one source at a time");
+    let out = run(loyalty(&vars, &["import", "legacy", "--from-supabase", "https://x.supabase.co"])).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("LEGACY_SUPABASE_KEY"), "{}", text(&out.stderr));
+    let broken = dir.dir.join("broken.json");
+    std::fs::write(&broken, "{\"tables\": {\"users\": ").unwrap();
+    let out = run(loyalty(&vars, &["import", "legacy", "--from-backup", &broken.display().to_string()])).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("is not valid JSON: EOF while parsing"), "{}", text(&out.stderr));
+    let out = run(loyalty(&vars, &["import", "legacy", "--from-postgres", "postgres://u:hunter2@127.0.0.1:9/x"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--from-postgres") && !text(&out.stderr).contains("hunter2"));
+    let help = run(loyalty(&[], &["--help"])).await;
+    assert!(text(&help.stdout).contains("6  import: the reconciliation found balances that differ"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_imports_a_backup_into_sqlite() {
+    let dir = Scratch::new("legacy-cli");
+    // Fewer customers in smaller batches: several batches, a quick test.
+    let mut data = Legacy::with_generated(120);
+    let backup = dir.dir.join("backup.json");
+    std::fs::write(&backup, data.backup_json()).unwrap();
+    let db = dir.dir.join("loyalty.db").display().to_string();
+    let backup = backup.display().to_string();
+    let vars = [("LOYALTY_DB", db.as_str())];
+    let import = |more: &[&str]| {
+        let mut args = vec!["import", "legacy", "--from-backup", backup.as_str(), "--batch-size", "50"];
+        args.extend_from_slice(more);
+        loyalty(&vars, &args)
+    };
+
+    let out = run(import(&["--json"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outcome"], "imported");
+    assert_eq!(report["ours_total"], report["legacy_total"]);
+    assert_eq!(report["applied"]["customers_created"].as_u64(), Some(data.users.len() as u64 - 3));
+    assert_eq!(report["mismatches"], json!([]));
+    assert_eq!(report["plan"]["batches"], 3);
+    let again = run(import(&[])).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stdout).contains("Applied: 0 partners created, 0 customers created"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    // Someone spends here, then the legacy program takes more than is left: exit 6.
+    let store = loyalty_native::store::sqlite::SqliteStore::open(&db).unwrap();
+    let adjust = AdjustBalance {
+        customer: CustomerRef::Telegram(TelegramUserId(1001)),
+        amount: -100,
+        reason: "spent here".into(),
+        admin: TelegramUserId(1),
+        idempotency_key: "test-spend".into(),
+        now: NOW,
+    };
+    store.adjust_balance(adjust).await.unwrap();
+    drop(store);
+    data.user_mut("1001")["balance"] = json!(0);
+    std::fs::write(&backup, data.backup_json()).unwrap();
+    let out = run(import(&[])).await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1001: legacy 0, ours 12"), "{}", text(&out.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_imports_from_the_legacy_database_into_postgres() {
+    let data = Legacy::with_generated(120);
+    let legacy = LegacyDb::new(FULL_DDL, &data).await;
+    let ours = Database::migrated().await;
+    let url = ours.url();
+    let vars = [("DATABASE_URL", url.as_str())];
+    let legacy_url = legacy.url();
+    let args = ["import", "legacy", "--from-postgres", legacy_url.as_str(), "--batch-size", "50", "--json"];
+
+    let out = run(loyalty(&vars, &args)).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["outcome"].as_str(), report["plan"]["batches"].as_u64()), (Some("imported"), Some(3)));
+    assert_eq!(report["ours_total"], report["legacy_total"]);
+    assert_eq!(report["applied"]["customers_created"].as_u64(), Some(data.users.len() as u64 - 3));
+    assert_eq!(report["applied"]["partners_created"], 8);
+    assert_eq!(report["mismatches"], json!([]));
+    assert_eq!(report["inconsistent"][0]["telegram_id"], 1008);
+
+    let again = run(loyalty(&vars, &args)).await;
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    let nothing = json!({"partners_created": 0, "customers_created": 0, "balances_changed": 0, "history_created": 0});
+    assert_eq!(again["applied"], nothing);
+    legacy.drop_db().await;
+    ours.drop_db().await;
+}
