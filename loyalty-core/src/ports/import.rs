@@ -10,13 +10,13 @@
 //!
 //! # The rule (every store)
 //!
-//! A batch breaking [`ImportBatch::check`] is [`Rejection::InvalidImport`]
+//! A batch breaking [`ImportBatch::check`] is [`Rejection::InvalidImport`](super::Rejection::InvalidImport)
 //! and changes nothing. Otherwise, in order:
 //!
 //! 1. **Partners** whose Telegram id is new are created with the given status,
 //!    terms and dates; known ones are left as they are.
 //! 2. **Customers** whose Telegram id is new are created with the given code
-//!    (taken: [`Rejection::CodeTaken`], nothing changes), name, language and
+//!    (taken: [`Rejection::CodeTaken`](super::Rejection::CodeTaken), nothing changes), name, language and
 //!    sign-up date, and remembered as imported from `source` with their
 //!    balance, code and birthday. Then each created customer whose
 //!    `referrer` is another customer's Telegram id gets that referrer.
