@@ -42,6 +42,36 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Midnight UTC of a calendar date; `None` for a date that does not exist
+    /// (month 13, February 30, February 29 of a common year).
+    ///
+    /// ```
+    /// use loyalty_core::domain::Timestamp;
+    ///
+    /// assert_eq!(Timestamp::from_utc_date(1970, 1, 1), Some(Timestamp(0)));
+    /// assert_eq!(Timestamp::from_utc_date(2024, 2, 29).unwrap().utc_minutes(), "2024-02-29 00:00");
+    /// assert_eq!(Timestamp::from_utc_date(2025, 2, 29), None);
+    /// ```
+    pub fn from_utc_date(year: i64, month: u32, day: u32) -> Option<Timestamp> {
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        let valid = (1..=12).contains(&month) && day >= 1 && day <= days_in_month[month as usize - 1];
+        valid.then(|| Timestamp(days_from_civil(year, month, day) * Timestamp::DAY))
+    }
+}
+
+/// Howard Hinnant's algorithm: (year, month, day) → days since 1970-01-01.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's algorithm: days since 1970-01-01 → (year, month, day).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

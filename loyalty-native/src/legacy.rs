@@ -741,30 +741,16 @@ fn boolean(v: Option<&Value>) -> Option<bool> {
     }
 }
 
-/// Days since 1970-01-01 of a date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// A valid date at the start of `s` (`YYYY-MM-DD`): year, month, day.
-fn parse_date(s: &str) -> Option<(i64, i64, i64)> {
+/// A valid date at the start of `s` (`YYYY-MM-DD`), as midnight UTC.
+fn parse_date(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
     if b.len() < 10 || !b[..10].is_ascii() || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
         b[r.clone()].iter().all(u8::is_ascii_digit).then(|| s[r].parse().ok()).flatten()
     };
-    let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    ((1..=12).contains(&m) && d >= 1 && d <= days[(m - 1) as usize]).then_some((y, m, d))
+    Timestamp::from_utc_date(i64::from(digits(0..4)?), digits(5..7)?, digits(8..10)?)
 }
 
 /// Parses the legacy program's timestamps: `YYYY-MM-DD`, optionally followed
@@ -785,7 +771,7 @@ pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
     if !s.is_ascii() {
         return None;
     }
-    let (y, m, d) = parse_date(s)?;
+    let day = parse_date(s)?;
     let two = |t: &str| -> Option<i64> {
         (t.len() >= 2 && t.as_bytes()[..2].iter().all(u8::is_ascii_digit)).then(|| t[..2].parse().ok()).flatten()
     };
@@ -833,7 +819,7 @@ pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
         }
         Some(_) => return None,
     };
-    Some(Timestamp(days_from_civil(y, m, d) * Timestamp::DAY + secs - offset))
+    Some(Timestamp(day.0 + secs - offset))
 }
 
 /// The bots' language for a legacy `lang_code`: `ru`, `en` or `vi` by the

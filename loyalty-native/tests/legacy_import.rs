@@ -621,6 +621,7 @@ async fn a_later_run_brings_only_what_changed_and_reports_what_it_cannot() {
         language: Language::En,
         referrer: None,
         legacy_referrer: None,
+        via_partner: None,
         welcome_bonus: 0,
         referral_bonus: 0,
         now: NOW,
