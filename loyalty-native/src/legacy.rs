@@ -1308,6 +1308,37 @@ struct PersonRow {
     lang: Option<String>,
 }
 
+/// The rows of `table` about people (partners, applications) with their row
+/// number: each valid chat id once, the first row kept; bad and repeated rows
+/// go to `report`.
+fn people<'a>(
+    snapshot: &'a Snapshot,
+    table: &str,
+    now: Timestamp,
+    report: &mut TableReport,
+) -> Vec<(usize, &'a Row, PersonRow)> {
+    let mut first_row: HashMap<TelegramUserId, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, row) in snapshot.table(table).unwrap_or_default().iter().enumerate() {
+        let n = i + 1;
+        let raw_id = shown_id(row.get("chat_id"));
+        let p = match person_row(row, now) {
+            Ok(p) => p,
+            Err(reason) => {
+                report.bad(n, raw_id, reason);
+                continue;
+            }
+        };
+        if let Some(first) = first_row.get(&p.id) {
+            report.bad(n, raw_id, format!("duplicate chat id {} (row {first} kept)", p.id));
+            continue;
+        }
+        first_row.insert(p.id, n);
+        out.push((n, row, p));
+    }
+    out
+}
+
 /// Checks a `partners` or `partner_applications` row; `Err` is the reason it is bad.
 fn person_row(row: &Row, now: Timestamp) -> Result<PersonRow, String> {
     let id = chat_id(row.get("chat_id"))
@@ -1354,28 +1385,11 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
     // --- partners
     let mut partners: Vec<ImportedPartner> = Vec::new();
     let mut partners_report = TableReport::new("partners", snapshot.table("partners"));
-    let mut partner_rows: HashMap<TelegramUserId, usize> = HashMap::new();
-    for (i, row) in snapshot.table("partners").unwrap_or_default().iter().enumerate() {
-        let n = i + 1;
-        let raw_id = shown_id(row.get("chat_id"));
-        let p = match person_row(row, now) {
-            Ok(p) => p,
-            Err(reason) => {
-                partners_report.bad(n, raw_id, reason);
-                continue;
-            }
-        };
-        if let Some(first) = partner_rows.get(&p.id) {
-            partners_report.bad(n, raw_id, format!("duplicate chat id {} (row {first} kept)", p.id));
-            continue;
-        }
-        partner_rows.insert(p.id, n);
-        let status = match boolean(row.get("is_active")) {
-            Some(false) => PartnerStatus::Suspended,
-            _ => PartnerStatus::Approved,
-        };
+    let partner_people = people(snapshot, "partners", now, &mut partners_report);
+    let partner_rows: HashMap<TelegramUserId, usize> = partner_people.iter().map(|(n, _, p)| (p.id, *n)).collect();
+    let imported = |p: PersonRow, status| {
         let lang = p.lang.as_deref().or(user_lang.get(&p.id).map(String::as_str));
-        partners.push(ImportedPartner {
+        ImportedPartner {
             telegram_id: p.id,
             name: p.name,
             category: p.category,
@@ -1383,28 +1397,21 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
             terms: PartnerTerms::default(),
             language: language(lang),
             created_at: p.created_at,
-        });
+        }
+    };
+    for (_, row, p) in partner_people {
+        let status = match boolean(row.get("is_active")) {
+            Some(false) => PartnerStatus::Suspended,
+            _ => PartnerStatus::Approved,
+        };
+        partners.push(imported(p, status));
         partners_report.imported += 1;
     }
 
     // --- partner applications
     let mut apps_report = TableReport::new("partner_applications", snapshot.table("partner_applications"));
-    let mut app_rows: HashMap<TelegramUserId, usize> = HashMap::new();
-    for (i, row) in snapshot.table("partner_applications").unwrap_or_default().iter().enumerate() {
-        let n = i + 1;
+    for (n, row, p) in people(snapshot, "partner_applications", now, &mut apps_report) {
         let raw_id = shown_id(row.get("chat_id"));
-        let p = match person_row(row, now) {
-            Ok(p) => p,
-            Err(reason) => {
-                apps_report.bad(n, raw_id, reason);
-                continue;
-            }
-        };
-        if let Some(first) = app_rows.get(&p.id) {
-            apps_report.bad(n, raw_id, format!("duplicate chat id {} (row {first} kept)", p.id));
-            continue;
-        }
-        app_rows.insert(p.id, n);
         let raw_status = text(row.get("status")).unwrap_or_else(|| "pending".into()).to_lowercase();
         let status = match raw_status.as_str() {
             "pending" => PartnerStatus::Applied,
@@ -1420,16 +1427,7 @@ pub fn plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> 
             apps_report.left_out(n, raw_id, format!("already in partners (row {row}): imported from there"));
             continue;
         }
-        let lang = p.lang.as_deref().or(user_lang.get(&p.id).map(String::as_str));
-        partners.push(ImportedPartner {
-            telegram_id: p.id,
-            name: p.name,
-            category: p.category,
-            status,
-            terms: PartnerTerms::default(),
-            language: language(lang),
-            created_at: p.created_at,
-        });
+        partners.push(imported(p, status));
         apps_report.imported += 1;
     }
     let known_partners: HashSet<TelegramUserId> = partners.iter().map(|p| p.telegram_id).collect();
