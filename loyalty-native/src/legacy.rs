@@ -52,6 +52,7 @@ use loyalty_core::ports::{
     ImportApplied, ImportBatch, ImportedCustomer, ImportedEntry, ImportedPartner, Randomness, Rejection, Storage,
     StoreError,
 };
+use loyalty_core::stores::{d1, rpc};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -927,6 +928,9 @@ pub enum Outcome {
     Refused,
     /// The batches were applied.
     Imported,
+    /// `--d1-sql`: the batches were written as a SQL file for D1 ([`d1_sql`]);
+    /// nothing written to a store.
+    D1Sql,
 }
 
 /// What the batches carry.
@@ -1049,6 +1053,7 @@ impl fmt::Display for Report {
             Outcome::DryRun => "dry run: nothing written",
             Outcome::Refused => "refused (--strict, bad rows): nothing written",
             Outcome::Imported => "imported",
+            Outcome::D1Sql => "written as SQL for D1: nothing written to a store yet",
         };
         writeln!(f, "Legacy import from {}: {outcome}", self.source)?;
         writeln!(f)?;
@@ -1771,7 +1776,6 @@ pub async fn apply(
     progress: &mut dyn Progress,
 ) -> Result<Report, LegacyError> {
     let total = plan.batches.len();
-    let mut applied = AppliedSummary::default();
     let mut answers: Vec<ImportApplied> = Vec::with_capacity(total);
     progress.sending(total, plan.summary().customers);
     let mut customers = 0;
@@ -1796,19 +1800,27 @@ pub async fn apply(
             }
             attempt += 1;
         };
-        applied.partners_created += answer.partners_created;
-        applied.customers_created += answer.customers_created;
-        applied.balances_changed += answer.balances_changed;
-        applied.history_created += answer.history_created;
         customers += batch.customers.len();
         progress.applied(i + 1, customers);
         answers.push(answer);
     }
     progress.finish();
+    Ok(reconciled(plan, source, &answers))
+}
 
+/// The report of the plan's batches applied with these answers, one per
+/// batch in order: what the store did, and the legacy balances against ours.
+fn reconciled(plan: &Plan, source: &str, answers: &[ImportApplied]) -> Report {
+    let mut applied = AppliedSummary::default();
+    for answer in answers {
+        applied.partners_created += answer.partners_created;
+        applied.customers_created += answer.customers_created;
+        applied.balances_changed += answer.balances_changed;
+        applied.history_created += answer.history_created;
+    }
     let mut mismatches = Vec::new();
     let mut ours_total = 0;
-    for (batch, answer) in plan.batches.iter().zip(&answers) {
+    for (batch, answer) in plan.batches.iter().zip(answers) {
         let ours: HashMap<TelegramUserId, Points> =
             answer.balances.iter().map(|b| (b.telegram_id, b.balance)).collect();
         for c in &batch.customers {
@@ -1827,12 +1839,12 @@ pub async fn apply(
             mismatches.push(Mismatch { telegram_id: c.telegram_id, legacy: c.balance, ours: balance, reason });
         }
     }
-    Ok(Report {
+    Report {
         applied: Some(applied),
         ours_total: Some(ours_total),
         mismatches,
         ..plan.unapplied_report(source, Outcome::Imported)
-    })
+    }
 }
 
 /// Plans `snapshot` and, unless [`Options::dry_run`] or a [`Options::strict`]
@@ -1879,6 +1891,238 @@ pub fn unapplied_outcome(plan: &Plan, options: &Options) -> Option<Outcome> {
     } else {
         None
     }
+}
+
+// ---------------------------------------------------------------------------
+// Cloudflare D1, through SQL files
+
+/// The table a D1 SQL file ([`d1_sql`]) keeps its batches' answers in, by
+/// plan ([`d1_run`]) and batch: `wrangler d1 execute --remote --file` reports
+/// only counts, so the answers are read back from it afterwards
+/// ([`d1_results_query`]). It is not part of the schema; drop it once the
+/// import is reconciled.
+pub const D1_ANSWERS: &str = "loyalty_import_answers";
+
+/// D1's longest SQL statement, in bytes: a rendered batch's statements carry
+/// its request's JSON.
+pub const D1_MAX_STATEMENT: usize = 100_000;
+
+/// The table of [`D1_ANSWERS`].
+const D1_ANSWERS_TABLE: &str = "CREATE TABLE IF NOT EXISTS loyalty_import_answers (
+    run    TEXT    NOT NULL,
+    batch  INTEGER NOT NULL,
+    answer TEXT,
+    fault  TEXT,
+    PRIMARY KEY (run, batch)
+) STRICT";
+
+/// [`plan`] for a D1 SQL file: while a rendered statement of a batch is
+/// longer than [`D1_MAX_STATEMENT`], plans again with half the customers per
+/// batch. The same data and options give the same batches (codes aside), so
+/// `--d1-results` finds the plan `--d1-sql` wrote.
+///
+/// # Errors
+/// As [`plan`]; [`LegacyError::Format`] when a single customer's batch is too long.
+pub fn d1_plan(snapshot: &Snapshot, options: &Options, random: &dyn Randomness) -> Result<Plan, LegacyError> {
+    let mut options = *options;
+    loop {
+        let plan = plan(snapshot, &options, random)?;
+        let lengths = plan.batches.iter().map(|b| rendered(b).map(|s| longest_statement(&s)));
+        match lengths.collect::<Result<Vec<usize>, _>>()?.into_iter().max() {
+            Some(n) if n > D1_MAX_STATEMENT && options.batch_size > 1 => options.batch_size /= 2,
+            Some(n) if n > D1_MAX_STATEMENT => {
+                return Err(LegacyError::Format(format!(
+                    "a customer's history makes a D1 statement of {n} bytes, more than D1 takes \
+                     ({D1_MAX_STATEMENT}); import this data into SQLite and upload the file instead"
+                )));
+            }
+            _ => return Ok(plan),
+        }
+    }
+}
+
+fn longest_statement(statements: &[String]) -> usize {
+    statements.iter().map(String::len).max().unwrap_or(0)
+}
+
+/// The statements of one batch's `import_batch` call, its request written in.
+fn rendered(batch: &ImportBatch) -> Result<Vec<String>, LegacyError> {
+    let request =
+        serde_json::to_string(batch).map_err(|e| LegacyError::Format(format!("cannot encode a batch: {e}")))?;
+    d1::render_batch("import_batch", &request).map_err(|e| LegacyError::Format(e.to_string()))
+}
+
+/// The name of `plan` in [`D1_ANSWERS`]: a digest of its batches'
+/// customers and legacy balances and of its partners (not of the codes,
+/// which are drawn anew on every run), as 16 hex digits.
+pub fn d1_run(plan: &Plan) -> String {
+    // FNV-1a, 64 bits: stable across builds, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |n: i64| {
+        for byte in n.to_le_bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for batch in &plan.batches {
+        feed(-1);
+        for p in &batch.partners {
+            feed(p.telegram_id.0);
+        }
+        feed(-2);
+        for c in &batch.customers {
+            feed(c.telegram_id.0);
+            feed(c.balance);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// The query that reads `plan`'s answers back from [`D1_ANSWERS`], for
+/// `wrangler d1 execute <database> --remote --json --command "…"`.
+pub fn d1_results_query(plan: &Plan) -> String {
+    format!("SELECT run, batch, answer, fault FROM {D1_ANSWERS} WHERE run = '{}' ORDER BY batch", d1_run(plan))
+}
+
+/// `plan` as one SQL file for Cloudflare D1 (`wrangler d1 execute <database>
+/// --remote --file`): a header saying how to run it and read the answers
+/// back, the [`D1_ANSWERS`] table, then each batch's `import_batch` call as
+/// [rendered statements](d1::render_batch) that also keep the batch's answer
+/// in [`D1_ANSWERS`]. wrangler runs the file as one transaction; running it
+/// again is safe (the import is idempotent, and a batch's answer is replaced).
+///
+/// # Errors
+/// [`LegacyError::Format`] when a batch cannot be rendered.
+pub fn d1_sql(plan: &Plan, source: &str) -> Result<String, LegacyError> {
+    let run = d1_run(plan);
+    let summary = plan.summary();
+    let mut text = String::new();
+    let _ = write!(
+        text,
+        "-- loyalty import legacy: {source} for Cloudflare D1, plan {run}: {} of {} customers, {} partners.\n\
+         -- 1. Apply the D1 migrations first (0003 at least): wrangler d1 migrations apply <database> --remote\n\
+         -- 2. Run this file (one transaction; running it again is safe):\n\
+         --      wrangler d1 execute <database> --remote --file THIS.sql\n\
+         -- 3. Read the answers back (a remote --file run reports only counts):\n\
+         --      wrangler d1 execute <database> --remote --json --command \"{query}\" > results.json\n\
+         --    (against a local database, `wrangler d1 execute <database> --local --file THIS.sql --json > results.json`\n\
+         --    gives them directly)\n\
+         -- 4. Reconcile, with the same source and options as for this file:\n\
+         --      loyalty import legacy … --d1-results results.json\n\
+         -- Then {D1_ANSWERS} may be dropped.\n\n{D1_ANSWERS_TABLE};\n",
+        plural(summary.batches, "batch"),
+        summary.customers,
+        summary.partners,
+        query = d1_results_query(plan),
+    );
+    for (i, batch) in plan.batches.iter().enumerate() {
+        let mut statements = rendered(batch)?;
+        let keep = d1::keep_outcome(D1_ANSWERS, &format!("'{run}', {}", i + 1));
+        statements.insert(statements.len() - 1, keep);
+        let _ = writeln!(
+            text,
+            "\n-- batch {} of {}: {} customers, {} partners",
+            i + 1,
+            plan.batches.len(),
+            batch.customers.len(),
+            batch.partners.len()
+        );
+        for statement in statements {
+            text.push_str(&statement);
+            text.push_str(";\n");
+        }
+    }
+    Ok(text)
+}
+
+/// The answer rows in wrangler's `--json` output (or in D1's own result
+/// objects): every row with an `answer` column, from an array of result
+/// objects, one result object, or an HTTP API envelope (`{"result": …}`).
+fn answer_rows(results: &Value) -> Vec<&Row> {
+    let objects: Vec<&Value> = match results {
+        Value::Array(items) => items.iter().collect(),
+        Value::Object(o) => match o.get("result") {
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(one @ Value::Object(_)) => vec![one],
+            _ => vec![results],
+        },
+        _ => Vec::new(),
+    };
+    objects
+        .into_iter()
+        .filter_map(|o| o.get("results").and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_object)
+        .filter(|row| row.contains_key("answer"))
+        .collect()
+}
+
+/// Reconciles `plan` (planned again from the same source, with [`d1_plan`])
+/// with the answers of its D1 SQL file in `results`: wrangler's `--json`
+/// output of the [`d1_results_query`] (rows `run`, `batch`, `answer`,
+/// `fault`), or of a run of the file that returns its statements' rows
+/// (`--local`, Miniflare's `batch`), whose last statements' rows carry
+/// `answer` and `fault` in batch order. Each answer is decoded as a store
+/// decodes it: a rejection or a fault fails that batch.
+///
+/// # Errors
+/// [`LegacyError::Json`] for output that is not JSON; [`LegacyError::Format`]
+/// for output without the plan's answers (another plan, a remote `--file`
+/// run's counts, a batch missing); [`LegacyError::Store`] for a batch the
+/// store refused or failed.
+pub fn reconcile_d1_results(plan: &Plan, source: &str, results: &str, what: &str) -> Result<Report, LegacyError> {
+    let results: Value =
+        serde_json::from_str(results).map_err(|e| LegacyError::Json { what: what.to_owned(), source: e })?;
+    let run = d1_run(plan);
+    let rows = answer_rows(&results);
+    let total = plan.batches.len();
+    let keyed = rows.iter().any(|r| r.contains_key("batch"));
+    let mut outcomes: Vec<Option<d1::Outcome>> = vec![None; total];
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    if keyed {
+        for row in rows.iter().filter(|r| r.get("run").and_then(Value::as_str) == Some(run.as_str())) {
+            let slot = row.get("batch").and_then(Value::as_u64).and_then(|b| usize::try_from(b).ok());
+            if let Some(slot) = slot.and_then(|b| b.checked_sub(1)).and_then(|b| outcomes.get_mut(b)) {
+                *slot = Some(d1::Outcome { answer: text(row.get("answer")), fault: text(row.get("fault")) });
+            }
+        }
+    } else if rows.len() == total {
+        for (slot, row) in outcomes.iter_mut().zip(&rows) {
+            *slot = Some(d1::Outcome { answer: text(row.get("answer")), fault: text(row.get("fault")) });
+        }
+    }
+    let missing = outcomes.iter().filter(|o| o.is_none()).count();
+    if missing > 0 {
+        let why = if rows.is_empty() && results.to_string().contains("Total queries executed") {
+            "it is the summary of a remote --file run, which carries no answers; read them with \
+             `wrangler d1 execute <database> --remote --json --command \"QUERY\"`"
+                .to_owned()
+        } else {
+            format!(
+                "it has the answers of {} of the plan's {total} batches (plan {run}: was the SQL file made from \
+                 this source with these options, and has it run?); read them with `wrangler d1 execute \
+                 <database> --remote --json --command \"QUERY\"`",
+                total - missing
+            )
+        };
+        return Err(LegacyError::Format(format!("{what}: {}", why.replace("QUERY", &d1_results_query(plan)))));
+    }
+    let mut answers = Vec::with_capacity(total);
+    for (i, (batch, outcome)) in plan.batches.iter().zip(outcomes).enumerate() {
+        let answer: ImportApplied = d1::decode("import_batch", outcome)
+            .and_then(|value| rpc::decode_result("import_batch", value))
+            .map_err(|error| LegacyError::Store { batch: i + 1, batches: total, error })?;
+        let ours: HashSet<TelegramUserId> = answer.balances.iter().map(|b| b.telegram_id).collect();
+        let legacy: HashSet<TelegramUserId> = batch.customers.iter().map(|c| c.telegram_id).collect();
+        if ours != legacy {
+            return Err(LegacyError::Format(format!(
+                "{what}: the answer of batch {} is about other customers than the plan's batch (plan {run}); \
+                 make the SQL file again from this source with these options",
+                i + 1
+            )));
+        }
+        answers.push(answer);
+    }
+    Ok(reconciled(plan, source, &answers))
 }
 
 #[cfg(test)]

@@ -311,6 +311,55 @@ pub async fn import_legacy(
     legacy::apply(&*store, &plan, &described, &OsRandom, progress).await.map_err(legacy_error)
 }
 
+/// Where `loyalty import legacy` sends its batches when the store is Cloudflare D1,
+/// which it cannot reach: a SQL file to run with wrangler, and wrangler's answers back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum D1Step {
+    /// `--d1-sql`: write the batches into this SQL file ([`legacy::d1_sql`]).
+    Sql(PathBuf),
+    /// `--d1-results`: reconcile with wrangler's `--json` output in this file
+    /// ([`legacy::reconcile_d1_results`]).
+    Results(PathBuf),
+}
+
+/// `loyalty import legacy … --d1-sql FILE` or `… --d1-results FILE`: reads
+/// `source` and plans for D1 ([`legacy::d1_plan`]); then writes the SQL file
+/// (the report's outcome is [`Outcome::D1Sql`]) or reconciles wrangler's
+/// answers (as after an import). No store is opened.
+///
+/// # Errors
+/// As [`import_legacy`]; [`RunError::Other`] when a file cannot be written or
+/// read, or the answers are not the plan's; a batch D1 refused or failed as
+/// [`RunError::Storage`].
+pub async fn import_legacy_d1(
+    step: &D1Step,
+    source: &legacy::Source,
+    options: &legacy::Options,
+    progress: &mut dyn legacy::Progress,
+) -> Result<legacy::Report, RunError> {
+    let snapshot = source.read(progress).await.map_err(legacy_error)?;
+    let plan = legacy::d1_plan(&snapshot, options, &OsRandom).map_err(legacy_error)?;
+    progress.finish();
+    let described = source.describe();
+    if let Some(outcome) = legacy::unapplied_outcome(&plan, options) {
+        return Ok(plan.unapplied_report(&described, outcome));
+    }
+    match step {
+        D1Step::Sql(path) => {
+            let text = legacy::d1_sql(&plan, &described).map_err(legacy_error)?;
+            std::fs::write(path, text).map_err(|e| RunError::Other(format!("cannot write {}: {e}", path.display())))?;
+            tracing::info!(file = %path.display(), "wrote the import as SQL for D1");
+            Ok(plan.unapplied_report(&described, Outcome::D1Sql))
+        }
+        D1Step::Results(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| RunError::Other(format!("cannot read {}: {e}", path.display())))?;
+            let what = format!("wrangler's output {}", path.display());
+            legacy::reconcile_d1_results(&plan, &described, &text, &what).map_err(legacy_error)
+        }
+    }
+}
+
 /// What an import's report means for the exit code: a `--strict` refusal is
 /// [`RunError::Other`], balances that differ after the import are
 /// [`RunError::Mismatch`] (exit 6).

@@ -1035,3 +1035,201 @@ async fn the_cli_imports_from_the_legacy_database_into_postgres() {
     legacy.drop_db().await;
     ours.drop_db().await;
 }
+
+// ---------------------------------------------------------------------------
+// Cloudflare D1, through a SQL file and wrangler's answers
+
+/// Runs a SQL file on the SQLite database at `db` as `wrangler d1 execute
+/// --local --file F --json` does on D1 (one transaction, foreign keys on):
+/// statement by statement, and returns wrangler's output, one result object
+/// per statement with its rows.
+fn wrangler_local(db: &str, sql: &str) -> Value {
+    use rusqlite::fallible_iterator::FallibleIterator as _;
+    let mut conn = rusqlite::Connection::open(db).unwrap();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    let tx = conn.transaction().unwrap();
+    let mut results = Vec::new();
+    let mut batch = rusqlite::Batch::new(&tx, sql);
+    while let Some(mut statement) = batch.next().unwrap() {
+        let names: Vec<String> = statement.column_names().into_iter().map(str::to_owned).collect();
+        let mut rows = statement.query([]).unwrap();
+        let mut objects = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            let mut object = serde_json::Map::new();
+            for (i, name) in names.iter().enumerate() {
+                let value = match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Null => Value::Null,
+                    rusqlite::types::ValueRef::Integer(n) => json!(n),
+                    rusqlite::types::ValueRef::Real(x) => json!(x),
+                    rusqlite::types::ValueRef::Text(t) => json!(String::from_utf8(t.to_vec()).unwrap()),
+                    rusqlite::types::ValueRef::Blob(_) => panic!("no blobs"),
+                };
+                object.insert(name.clone(), value);
+            }
+            objects.push(Value::Object(object));
+        }
+        results.push(json!({"results": objects, "success": true, "meta": {"duration": 0.1}}));
+    }
+    tx.commit().unwrap();
+    Value::Array(results)
+}
+
+/// What wrangler prints for `--remote --json --command QUERY`: one result object.
+fn wrangler_query(db: &str, query: &str) -> Value {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut statement = conn.prepare(query).unwrap();
+    let rows: Vec<Value> = statement
+        .query_map([], |r| {
+            Ok(json!({"run": r.get::<_, String>(0)?, "batch": r.get::<_, i64>(1)?,
+                      "answer": r.get::<_, Option<String>>(2)?, "fault": r.get::<_, Option<String>>(3)?}))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    json!([{"results": rows, "success": true, "meta": {"served_by": "v3-prod", "duration": 0.2, "changes": 0}}])
+}
+
+/// The imported content of the SQLite database at `db`, without codes and sign-up times of this run.
+fn sqlite_content(db: &str) -> Value {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let query = |sql: &str| -> Vec<Value> {
+        let mut statement = conn.prepare(sql).unwrap();
+        let n = statement.column_count();
+        statement
+            .query_map([], |r| {
+                (0..n)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            rusqlite::types::ValueRef::Integer(v) => json!(v),
+                            rusqlite::types::ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+                            _ => Value::Null,
+                        })
+                    })
+                    .collect::<rusqlite::Result<Vec<Value>>>()
+                    .map(Value::Array)
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    json!({
+        "customers": query("SELECT c.telegram_id, c.first_name, c.username, c.language, c.balance, c.blocked, \
+                            r.telegram_id FROM loyalty_customers c LEFT JOIN loyalty_customers r ON r.id = c.referrer \
+                            ORDER BY c.telegram_id"),
+        "partners": query("SELECT telegram_id, name, category, status, earn_rate_bps, language FROM loyalty_partners \
+                           ORDER BY telegram_id"),
+        "entries": query("SELECT c.telegram_id, e.kind, e.amount, p.telegram_id, e.purchase, e.idempotency_key, \
+                          e.author_type, e.reason FROM loyalty_entries e JOIN loyalty_customers c ON c.id = e.customer \
+                          LEFT JOIN loyalty_partners p ON p.id = e.partner ORDER BY e.idempotency_key"),
+        "imports": query("SELECT i.source, i.telegram_id, c.telegram_id, i.balance, i.referral_code, i.birthday \
+                          FROM loyalty_imports i JOIN loyalty_customers c ON c.id = i.customer ORDER BY 2"),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_writes_sql_for_d1_and_reconciles_wranglers_answers() {
+    let dir = Scratch::new("legacy-d1");
+    let mut data = Legacy::with_generated(120);
+    let backup = dir.dir.join("backup.json");
+    std::fs::write(&backup, data.backup_json()).unwrap();
+    let (direct, d1) = (dir.dir.join("direct.db"), dir.dir.join("d1.db"));
+    let (direct, d1) = (direct.display().to_string(), d1.display().to_string());
+    let (sql, results) = (dir.dir.join("import.sql"), dir.dir.join("results.json"));
+    let (sql, results) = (sql.display().to_string(), results.display().to_string());
+    let backup = backup.display().to_string();
+    let import = |db: &str, more: &[&str]| {
+        let mut args = vec!["import", "legacy", "--from-backup", backup.as_str(), "--batch-size", "20", "--json"];
+        args.extend_from_slice(more);
+        loyalty(&[("LOYALTY_DB", db)], &args)
+    };
+    let report = |out: &std::process::Output| -> Value {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+
+    // The direct import into SQLite is the reference.
+    let reference = report(&run(import(&direct, &[])).await);
+    assert_eq!(reference["mismatches"], json!([]));
+
+    // The SQL file: nothing written to a store; its header says how to run it.
+    let written = report(&run(import(&d1, &["--d1-sql", &sql])).await);
+    // Batches small enough for D1's longest statement are the same as the direct import's.
+    assert_eq!((written["outcome"].as_str(), &written["plan"]), (Some("d1_sql"), &reference["plan"]));
+    let batches = reference["plan"]["batches"].as_u64().unwrap() as usize;
+    assert!(batches > 1);
+    assert!(written["applied"].is_null() && written.get("batches").is_none());
+    assert!(!std::path::Path::new(&d1).exists(), "--d1-sql opens no store");
+    let file = std::fs::read_to_string(&sql).unwrap();
+    assert!(file.contains("wrangler d1 migrations apply <database> --remote"), "{file}");
+    assert!(file.contains("wrangler d1 execute <database> --remote --file"), "{file}");
+    assert!(file.contains("--json --command \"SELECT run, batch, answer, fault FROM loyalty_import_answers WHERE run"));
+    assert_eq!(file.matches("DELETE FROM loyalty_op RETURNING").count(), batches);
+    assert!(file.split(";\n").all(|s| s.len() <= legacy::D1_MAX_STATEMENT));
+    assert!(!file.contains("?1"), "nothing is left to bind");
+
+    // Run on a fresh database with the D1 schema, as `wrangler d1 execute --local --json` would.
+    loyalty_native::store::sqlite::migrate(&d1).unwrap();
+    std::fs::write(&results, wrangler_local(&d1, &file).to_string()).unwrap();
+    let local = report(&run(import(&d1, &["--d1-results", &results])).await);
+    assert_eq!(local, reference, "the same report as the direct import");
+    assert_eq!(sqlite_content(&d1), sqlite_content(&direct), "the same store as the direct import");
+
+    // After a remote run, the answers come from the query in the header: the same report.
+    let query =
+        file.lines().find_map(|l| l.split_once("--command \"")).unwrap().1.trim_end_matches("\" > results.json");
+    std::fs::write(&results, wrangler_query(&d1, query).to_string()).unwrap();
+    assert_eq!(report(&run(import(&d1, &["--d1-results", &results])).await), reference);
+
+    // A remote --file run's own output carries no answers: said so, with the query to run.
+    let summary = json!([{"results": [{"Total queries executed": 400, "Rows read": 1, "Rows written": 1,
+        "Database size (MB)": "0.10"}], "success": true, "finalBookmark": "x", "meta": {}}]);
+    std::fs::write(&results, summary.to_string()).unwrap();
+    let out = run(import(&d1, &["--d1-results", &results])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("carries no answers") && text(&out.stderr).contains(query));
+
+    // A refused batch fails as the store's refusal would.
+    let mut refused = wrangler_query(&d1, query);
+    refused[0]["results"][1]["answer"] = json!(r#"{"rejected":"code_taken"}"#);
+    std::fs::write(&results, refused.to_string()).unwrap();
+    let out = run(import(&d1, &["--d1-results", &results])).await;
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains(&format!("batch 2 of {batches}")), "{}", text(&out.stderr));
+
+    // Running the file again changes nothing.
+    std::fs::write(&results, wrangler_local(&d1, &file).to_string()).unwrap();
+    let again = report(&run(import(&d1, &["--d1-results", &results])).await);
+    let nothing = json!({"partners_created": 0, "customers_created": 0, "balances_changed": 0, "history_created": 0});
+    assert_eq!((&again["applied"], &again["mismatches"]), (&nothing, &json!([])));
+    assert_eq!(sqlite_content(&d1), sqlite_content(&direct));
+
+    // Someone spends here, then the legacy program takes more than is left: exit 6, as directly.
+    let store = loyalty_native::store::sqlite::SqliteStore::open(&d1).unwrap();
+    let adjust = AdjustBalance {
+        customer: CustomerRef::Telegram(TelegramUserId(1001)),
+        amount: -100,
+        reason: "spent here".into(),
+        admin: TelegramUserId(1),
+        idempotency_key: "test-spend".into(),
+        now: NOW,
+    };
+    store.adjust_balance(adjust).await.unwrap();
+    drop(store);
+    data.user_mut("1001")["balance"] = json!(0);
+    std::fs::write(&backup, data.backup_json()).unwrap();
+    // The answers of the earlier plan are not this plan's.
+    std::fs::write(&results, wrangler_query(&d1, query).to_string()).unwrap();
+    let out = run(import(&d1, &["--d1-results", &results])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("was the SQL file made from this source"), "{}", text(&out.stderr));
+    report(&run(import(&d1, &["--d1-sql", &sql])).await);
+    let file = std::fs::read_to_string(&sql).unwrap();
+    std::fs::write(&results, wrangler_local(&d1, &file).to_string()).unwrap();
+    let out = run(loyalty(
+        &[],
+        &["import", "legacy", "--from-backup", &backup, "--batch-size", "20", "--d1-results", &results],
+    ))
+    .await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1001: legacy 0, ours 12"), "{}", text(&out.stdout));
+}

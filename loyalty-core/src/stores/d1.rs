@@ -316,6 +316,89 @@ pub fn bindings(statement: &str) -> usize {
     }
 }
 
+/// `text` as a SQLite string literal: in single quotes, each quote doubled.
+/// SQLite reads nothing else specially inside one (a backslash is a backslash),
+/// so any UTF-8 text round-trips — except NUL, which ends a statement's text;
+/// [`render`] refuses it.
+pub fn sql_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len() + 2);
+    literal.push('\'');
+    for c in text.chars() {
+        if c == '\'' {
+            literal.push('\'');
+        }
+        literal.push(c);
+    }
+    literal.push('\'');
+    literal
+}
+
+/// `statement` (an item of a [`batch`]) as self-contained SQL: each parameter
+/// `?1` of its text replaced by the request's JSON as a [`sql_literal`]. Only
+/// the statement's own text is searched — never the JSON put in, nor a
+/// string literal of the statement — so a `?1` inside the request stays as
+/// it is.
+///
+/// # Errors
+/// [`StoreError::Backend`] when the statement takes another parameter (the
+/// claim's `?2` of a [`claimed_batch`]: a rendered call claims no update) or
+/// the request holds a NUL character.
+pub fn render(statement: &str, request: &str) -> StoreResult<String> {
+    if request.contains('\0') {
+        return Err(StoreError::Backend("a rendered request cannot hold a NUL character".into()));
+    }
+    let literal = sql_literal(request);
+    let mut out = String::with_capacity(statement.len() + literal.len());
+    let mut rest = statement;
+    while let Some(at) = rest.find(['\'', '?']) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with('\'') {
+            // A string literal of the statement: copied as it is, to its closing quote.
+            let end = rest[1..].find('\'').map_or(rest.len(), |e| e + 2);
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+            continue;
+        }
+        let digits = rest[1..].find(|c: char| !c.is_ascii_digit()).map_or(rest.len(), |d| d + 1);
+        if &rest[..digits] != "?1" {
+            return Err(StoreError::Backend(format!(
+                "cannot render a statement with the parameter {:?}: only ?1, the request, is rendered",
+                &rest[..digits]
+            )));
+        }
+        out.push_str(&literal);
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The statements of a [`batch`] of use case `function` with the request's
+/// JSON written into them ([`render`]): one call as SQL text that needs no
+/// bindings, for a database reached only through SQL files (`wrangler d1
+/// execute --file`). Run in order inside one transaction, they do what the
+/// bound [`batch`] does; the last returns the row for [`decode`]. Their text
+/// holds no `;` outside the request's literal, so they can be joined with
+/// `;` and a newline into a file.
+///
+/// # Errors
+/// As [`batch`] and [`render`].
+pub fn render_batch(function: &str, request: &str) -> StoreResult<Vec<String>> {
+    batch(function)?.into_iter().map(|statement| render(statement, request)).collect()
+}
+
+/// A statement to put just before the last statement of a [`batch`]: it
+/// copies the call's answer row into table `into`, as `INSERT OR REPLACE INTO
+/// into SELECT key, answer, fault` — `key` being SQL values that name the
+/// call (literals) — so that the answer outlives a run that returns no rows
+/// (`wrangler d1 execute --remote --file` reports only counts). The answer is
+/// the one the last statement returns, from the same expression.
+pub fn keep_outcome(into: &str, key: &str) -> String {
+    let returning = sql::END.split_once(" RETURNING ").map_or("NULL AS answer, NULL AS fault", |(_, r)| r);
+    format!("INSERT OR REPLACE INTO {into} SELECT {key}, {returning} FROM loyalty_op")
+}
+
 /// The row the last statement of a [`batch`] returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct Outcome {
@@ -463,6 +546,49 @@ mod tests {
         }
         let duplicate = Outcome { answer: None, fault: Some(sql::DUPLICATE.into()) };
         assert_eq!(decode("f", Some(duplicate)), Err(StoreError::DuplicateUpdate));
+    }
+
+    #[test]
+    fn a_rendered_statement_quotes_the_request_and_nothing_else() {
+        assert_eq!(sql_literal(""), "''");
+        assert_eq!(sql_literal(r#"{"n":"O'Brien \\ ё ?1 ;"}"#), r#"'{"n":"O''Brien \\ ё ?1 ;"}'"#);
+        let request = r#"{"a":"it's ?1 and ?2 \" \\ ☕"}"#;
+        let literal = sql_literal(request);
+        assert_eq!(
+            render("SELECT json_extract(?1, '$.a'), ?1 || '?1', ?10", request).unwrap_err(),
+            StoreError::Backend(
+                "cannot render a statement with the parameter \"?10\": only ?1, the request, is rendered".into()
+            )
+        );
+        assert_eq!(
+            render("SELECT json_extract(?1, '$.a''?1'), ?1", request).unwrap(),
+            format!("SELECT json_extract({literal}, '$.a''?1'), {literal}")
+        );
+        assert_eq!(render("SELECT 1", request).unwrap(), "SELECT 1");
+        assert!(matches!(render("SELECT ?2", "{}"), Err(StoreError::Backend(_))));
+        assert!(matches!(render("SELECT ?", "{}"), Err(StoreError::Backend(_))));
+        assert!(matches!(render("SELECT ?1", "\"\0\""), Err(StoreError::Backend(_))));
+        for statement in claimed_batch("import_batch").unwrap() {
+            assert_eq!(render(statement, "{}").is_ok(), bindings(statement) < 2);
+        }
+    }
+
+    #[test]
+    fn a_rendered_batch_binds_nothing() {
+        let request = r#"{"source":"x'; DROP TABLE loyalty_customers; --","customers":[]}"#;
+        for f in use_cases() {
+            let rendered = render_batch(f, request).unwrap();
+            let plain = batch(f).unwrap();
+            assert_eq!(rendered.len(), plain.len(), "{f}");
+            for (r, p) in rendered.iter().zip(&plain) {
+                assert!(!r.contains("?1") || r.contains(&sql_literal(request)), "{f}");
+                assert_eq!(r.replace(&sql_literal(request), "?1"), *p, "{f}");
+            }
+        }
+        assert!(matches!(render_batch("drop_everything", "{}"), Err(StoreError::Backend(_))));
+        let keep = keep_outcome("t", "'run', 3");
+        assert!(keep.starts_with("INSERT OR REPLACE INTO t SELECT 'run', 3, iif(err IS NOT NULL"), "{keep}");
+        assert!(keep.ends_with(" AS answer, fault FROM loyalty_op"), "{keep}");
     }
 
     #[test]

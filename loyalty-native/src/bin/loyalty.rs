@@ -95,6 +95,15 @@ struct LegacyArgs {
     /// Print the report as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// For Cloudflare D1, which the import cannot reach: write the batches into this SQL file, to run with
+    /// `wrangler d1 execute <database> --remote --file FILE` (its header says how), instead of writing into a
+    /// store.
+    #[arg(long, value_name = "FILE", conflicts_with = "d1_results")]
+    d1_sql: Option<PathBuf>,
+    /// Reconcile a --d1-sql file run on D1: read wrangler's --json output with its answers (the file's
+    /// header says how to get it); same source and options as for the file.
+    #[arg(long, value_name = "FILE")]
+    d1_results: Option<PathBuf>,
     /// Customers per atomic batch.
     #[arg(long, value_name = "N", default_value_t = legacy::DEFAULT_BATCH_SIZE,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
@@ -102,6 +111,12 @@ struct LegacyArgs {
 }
 
 impl LegacyArgs {
+    /// `--d1-sql` or `--d1-results`, if either.
+    fn d1_step(&self) -> Option<runtime::D1Step> {
+        let sql = self.d1_sql.clone().map(runtime::D1Step::Sql);
+        sql.or_else(|| self.d1_results.clone().map(runtime::D1Step::Results))
+    }
+
     /// The source asked for; the Supabase key comes from `LEGACY_SUPABASE_KEY`.
     fn source(&self) -> Result<legacy::Source, RunError> {
         if let Some(path) = &self.from_backup {
@@ -247,7 +262,6 @@ async fn run(command: Command) -> Result<(), RunError> {
         }
         Command::Import { what: ImportCommand::Legacy(args) } => {
             let _ = config()?;
-            let storage = StorageChoice::from_lookup(env)?;
             let source = args.source()?;
             let options = legacy::Options {
                 strict: args.strict,
@@ -256,7 +270,13 @@ async fn run(command: Command) -> Result<(), RunError> {
                 now: SystemClock.now(),
             };
             let mut progress = StderrProgress::new();
-            let report = runtime::import_legacy(&storage, &source, &options, &mut progress).await?;
+            let report = match args.d1_step() {
+                Some(step) => runtime::import_legacy_d1(&step, &source, &options, &mut progress).await?,
+                None => {
+                    let storage = StorageChoice::from_lookup(env)?;
+                    runtime::import_legacy(&storage, &source, &options, &mut progress).await?
+                }
+            };
             if args.json {
                 println!("{}", report.to_json());
             } else {
