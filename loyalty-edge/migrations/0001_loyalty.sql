@@ -99,6 +99,12 @@ CREATE TABLE IF NOT EXISTS loyalty_imports (
 
 CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (referral_code) WHERE referral_code IS NOT NULL;
 
+CREATE TABLE IF NOT EXISTS loyalty_import_rows (
+    key         INTEGER PRIMARY KEY,
+    telegram_id INTEGER NOT NULL UNIQUE,
+    value       TEXT    NOT NULL
+) STRICT;
+
 CREATE TABLE IF NOT EXISTS loyalty_bot_updates (
     bot        INTEGER NOT NULL,
     update_id  INTEGER NOT NULL,

@@ -51,3 +51,22 @@ CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_delete BEFORE DELETE ON loyalty_
 BEGIN
     SELECT RAISE(ABORT, 'loyalty_entries is append-only');
 END;
+
+CREATE TABLE IF NOT EXISTS loyalty_imports (
+    source        TEXT    NOT NULL,
+    telegram_id   INTEGER NOT NULL,
+    customer      INTEGER NOT NULL UNIQUE REFERENCES loyalty_customers (id),
+    balance       INTEGER NOT NULL CHECK (balance >= 0),
+    referral_code TEXT,
+    birthday      TEXT,
+    imported_at   INTEGER NOT NULL,
+    PRIMARY KEY (source, telegram_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (referral_code) WHERE referral_code IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS loyalty_import_rows (
+    key         INTEGER PRIMARY KEY,
+    telegram_id INTEGER NOT NULL UNIQUE,
+    value       TEXT    NOT NULL
+) STRICT;

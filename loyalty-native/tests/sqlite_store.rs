@@ -694,7 +694,9 @@ fn no_statement_scans_a_table_that_grows() {
                 let scratch_or_result = ["SCAN loyalty_op", "SCAN o", "SCAN CONSTANT ROW", "SCAN (subquery-", "SCAN a"]
                     .iter()
                     .any(|p| line == *p || (p.ends_with('-') && line.starts_with(p)))
-                    || line.contains(" VIRTUAL TABLE INDEX ");
+                    || line.contains(" VIRTUAL TABLE INDEX ")
+                    // …and an import's batch copied into `loyalty_import_rows` (alias `j`), emptied after each call.
+                    || line == "SCAN j" || line.starts_with("SCAN j USING ");
                 if line.starts_with("SCAN ") && !scratch_or_result && !allowed.contains(&line) {
                     scans.push(format!("{function}: {line} in {sql}"));
                 }

@@ -54,6 +54,7 @@ pub const TABLES: &[&str] = &[
     "loyalty_broadcasts",
     "loyalty_quotas",
     "loyalty_bot_updates",
+    "loyalty_import_rows",
     "loyalty_imports",
     "loyalty_entries",
     "loyalty_partners",
@@ -179,6 +180,11 @@ END",
 ) STRICT, WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (referral_code) \
      WHERE referral_code IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS loyalty_import_rows (
+    key         INTEGER PRIMARY KEY,
+    telegram_id INTEGER NOT NULL UNIQUE,
+    value       TEXT    NOT NULL
+) STRICT",
     "CREATE TABLE IF NOT EXISTS loyalty_bot_updates (
     bot        INTEGER NOT NULL,
     update_id  INTEGER NOT NULL,
@@ -451,15 +457,16 @@ pub fn entries_upgrade() -> Vec<&'static str> {
     statements
 }
 
-/// The text of the D1 migration holding [`entries_upgrade`]
-/// (`loyalty-edge/migrations/0003_import_kinds.sql`).
+/// The text of the D1 migration holding [`entries_upgrade`] and the tables
+/// of imports (`loyalty-edge/migrations/0003_import_kinds.sql`).
 pub fn entries_upgrade_migration() -> String {
     let mut text = String::from(
         "-- loyalty-rs D1 schema change: the `import` and `legacy` entry kinds (imports from another\n\
          -- system), generated from loyalty_core::stores::d1::entries_upgrade (do not edit).\n\
          -- Apply with `wrangler d1 migrations apply <database>` after 0002, before importing.\n",
     );
-    for statement in entries_upgrade() {
+    let imports = SCHEMA.iter().filter(|s| s.contains(" loyalty_import"));
+    for statement in entries_upgrade().iter().chain(imports) {
         text.push('\n');
         text.push_str(statement);
         text.push_str(";\n");

@@ -1403,17 +1403,28 @@ pub(super) const PENDING_BROADCASTS: &[&str] = &[answer!(concat!(
     ") ORDER BY j.id), '[]') FROM loyalty_broadcasts j WHERE NOT j.done)"
 ))];
 
-/// A field of the batch customer `j` (a row of `json_each(?1, '$.customers')`).
+/// A field of the batch customer `j` (its JSON in `j.value`).
 macro_rules! cust {
     ($field:literal) => {
         concat!("json_extract(j.value, '$.", $field, "')")
     };
 }
 
-/// The batch customers (`j`, in batch order by `j.key`).
-macro_rules! batch_customers {
+/// The request's customers (`j`, in batch order by `j.key`), read from the
+/// JSON: only while checking the batch.
+macro_rules! request_customers {
     () => {
         "json_each(?1, '$.customers') j"
+    };
+}
+
+/// The batch customers (`j`, in batch order by `j.key`): the request's
+/// customers copied once into `loyalty_import_rows`, indexed by Telegram id,
+/// so the statements join them with the store's tables by index instead of
+/// parsing the request again for every row.
+macro_rules! batch_customers {
+    () => {
+        "loyalty_import_rows j"
     };
 }
 
@@ -1423,11 +1434,9 @@ macro_rules! imported_customers {
     () => {
         concat!(
             batch_customers!(),
-            " JOIN loyalty_imports i ON i.source = ",
+            " CROSS JOIN loyalty_imports i ON i.source = ",
             arg!("$.source"),
-            " AND i.telegram_id = ",
-            cust!("telegram_id"),
-            " JOIN loyalty_customers c ON c.id = i.customer"
+            " AND i.telegram_id = j.telegram_id CROSS JOIN loyalty_customers c ON c.id = i.customer"
         )
     };
 }
@@ -1435,7 +1444,7 @@ macro_rules! imported_customers {
 /// Batch customers new to the store.
 macro_rules! new_customer {
     () => {
-        concat!("NOT EXISTS (SELECT 1 FROM loyalty_customers x WHERE x.telegram_id = ", cust!("telegram_id"), ")")
+        concat!("NOT EXISTS (SELECT 1 FROM loyalty_customers x WHERE x.telegram_id = ", "j.telegram_id", ")")
     };
 }
 
@@ -1475,7 +1484,7 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
             "length(json_extract(value, '$.name')) NOT BETWEEN 1 AND 256 ",
             "OR length(json_extract(value, '$.category')) NOT BETWEEN 1 AND 256)",
             " OR EXISTS (SELECT 1 FROM ",
-            batch_customers!(),
+            request_customers!(),
             " WHERE length(",
             cust!("first_name"),
             ") NOT BETWEEN 1 AND 256 OR ",
@@ -1486,16 +1495,21 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
             cust!("birthday"),
             " AS BLOB)) <> 10)",
             " OR EXISTS (SELECT 1 FROM ",
-            batch_customers!(),
+            request_customers!(),
             ", json_each(j.value, '$.history') h WHERE ",
             "length(CAST(json_extract(h.value, '$.source_id') AS BLOB)) NOT BETWEEN 1 AND 64 ",
             "OR json_extract(h.value, '$.amount') NOT BETWEEN -1000000000000 AND 1000000000000 ",
             "OR json_extract(h.value, '$.purchase') NOT BETWEEN -1000000000000 AND 1000000000000 ",
             "OR length(json_extract(h.value, '$.note')) > 1024)",
             " OR (SELECT count(*) <> count(DISTINCT json_extract(h.value, '$.source_id')) FROM ",
-            batch_customers!(),
+            request_customers!(),
             ", json_each(j.value, '$.history') h)"
         )
+    ),
+    concat!(
+        "INSERT INTO loyalty_import_rows (key, telegram_id, value) SELECT key, json_extract(value, '$.telegram_id'), ",
+        "value FROM json_each(?1, '$.customers') WHERE ",
+        live!()
     ),
     reject!(
         "code_taken",
@@ -1533,7 +1547,7 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
     set!("cid", concat!("(SELECT count(*) FROM ", batch_customers!(), " WHERE ", new_customer!(), ")")),
     concat!(
         "INSERT INTO loyalty_customers (telegram_id, code, first_name, username, language, created_at) SELECT ",
-        cust!("telegram_id"),
+        "j.telegram_id",
         ", ",
         cust!("code"),
         ", ",
@@ -1567,7 +1581,7 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
         " FROM ",
         batch_customers!(),
         " JOIN loyalty_customers c ON c.telegram_id = ",
-        cust!("telegram_id"),
+        "j.telegram_id",
         " WHERE ",
         live!(),
         " AND c.id > ",
@@ -1583,7 +1597,7 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
         " AND c.id > ",
         op!("rid"),
         " AND c.telegram_id = ",
-        cust!("telegram_id"),
+        "j.telegram_id",
         " AND r.id <> c.id"
     ),
     concat!(
@@ -1597,7 +1611,7 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
         " FROM ",
         batch_customers!(),
         " JOIN loyalty_customers c ON c.telegram_id = ",
-        cust!("telegram_id"),
+        "j.telegram_id",
         " WHERE ",
         live!(),
         " AND c.id > ",
@@ -1650,19 +1664,19 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
         " >= 0 ORDER BY j.key"
     ),
     concat!(
-        "UPDATE loyalty_imports AS i SET balance = ",
+        "UPDATE loyalty_imports SET balance = (SELECT ",
         cust!("balance"),
         " FROM ",
         batch_customers!(),
-        " WHERE ",
+        " WHERE j.telegram_id = loyalty_imports.telegram_id) WHERE ",
         live!(),
-        " AND i.source = ",
+        " AND source = ",
         arg!("$.source"),
-        " AND i.telegram_id = ",
-        cust!("telegram_id"),
-        " AND i.balance <> ",
+        " AND telegram_id IN (SELECT j.telegram_id FROM ",
+        imported_customers!(),
+        " WHERE i.balance <> ",
         cust!("balance"),
-        " AND i.telegram_id NOT IN (SELECT json_extract(value, '$.telegram_id') FROM json_each(",
+        ") AND telegram_id NOT IN (SELECT json_extract(value, '$.telegram_id') FROM json_each(",
         op!("s"),
         "))"
     ),
@@ -1701,20 +1715,21 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
         ", 'history_created', ",
         op!("m"),
         ", 'not_imported', (SELECT json_group_array(t) FROM (SELECT ",
-        cust!("telegram_id"),
+        "j.telegram_id",
         " AS t FROM ",
         batch_customers!(),
         " WHERE NOT EXISTS (SELECT 1 FROM loyalty_imports i WHERE i.source = ",
         arg!("$.source"),
         " AND i.telegram_id = ",
-        cust!("telegram_id"),
+        "j.telegram_id",
         ") ORDER BY j.key)), 'refused', json(",
         op!("s"),
         "), 'balances', (SELECT json_group_array(json(x)) FROM (SELECT json_object('telegram_id', c.telegram_id, ",
         "'balance', c.balance) AS x FROM ",
         batch_customers!(),
         " JOIN loyalty_customers c ON c.telegram_id = ",
-        cust!("telegram_id"),
+        "j.telegram_id",
         " ORDER BY j.key)))"
     )),
+    "DELETE FROM loyalty_import_rows",
 ];
