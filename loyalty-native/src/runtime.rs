@@ -282,6 +282,33 @@ pub async fn migrate(choice: &StorageChoice) -> Result<String, RunError> {
     }
 }
 
+/// What reading and planning a legacy import left to do.
+enum Planned {
+    /// Apply the plan; the source as the report names it.
+    Apply(legacy::Plan, String),
+    /// Nothing to apply (a dry run, or `--strict` refused bad rows): the report.
+    Done(legacy::Report),
+}
+
+/// The first half of every `loyalty import legacy`: reads `source`, plans it
+/// with `planner` and ends the reading's progress, before anything else is
+/// logged.
+async fn read_and_plan(
+    source: &legacy::Source,
+    options: &legacy::Options,
+    progress: &mut dyn legacy::Progress,
+    planner: fn(&legacy::Snapshot, &legacy::Options, &dyn Randomness) -> Result<legacy::Plan, LegacyError>,
+) -> Result<Planned, RunError> {
+    let snapshot = source.read(progress).await.map_err(legacy_error)?;
+    let plan = planner(&snapshot, options, &OsRandom).map_err(legacy_error)?;
+    progress.finish();
+    let described = source.describe();
+    Ok(match legacy::unapplied_outcome(&plan, options) {
+        Some(outcome) => Planned::Done(plan.unapplied_report(&described, outcome)),
+        None => Planned::Apply(plan, described),
+    })
+}
+
 /// `loyalty import legacy`: reads `source`, plans the import and, unless
 /// `options` ask for a dry run or `--strict` refuses bad rows, opens the
 /// chosen storage (only then) and applies the plan. Returns the report; see
@@ -298,14 +325,10 @@ pub async fn import_legacy(
     options: &legacy::Options,
     progress: &mut dyn legacy::Progress,
 ) -> Result<legacy::Report, RunError> {
-    let snapshot = source.read(progress).await.map_err(legacy_error)?;
-    let plan = legacy::plan(&snapshot, options, &OsRandom).map_err(legacy_error)?;
-    // Reading is over: its progress goes before anything else is logged.
-    progress.finish();
-    let described = source.describe();
-    if let Some(outcome) = legacy::unapplied_outcome(&plan, options) {
-        return Ok(plan.unapplied_report(&described, outcome));
-    }
+    let (plan, described) = match read_and_plan(source, options, progress, legacy::plan).await? {
+        Planned::Apply(plan, described) => (plan, described),
+        Planned::Done(report) => return Ok(report),
+    };
     let store = open_storage(storage).await?;
     tracing::info!(storage = %storage.describe(), "importing");
     legacy::apply(&*store, &plan, &described, &OsRandom, progress).await.map_err(legacy_error)
@@ -337,13 +360,10 @@ pub async fn import_legacy_d1(
     options: &legacy::Options,
     progress: &mut dyn legacy::Progress,
 ) -> Result<legacy::Report, RunError> {
-    let snapshot = source.read(progress).await.map_err(legacy_error)?;
-    let plan = legacy::d1_plan(&snapshot, options, &OsRandom).map_err(legacy_error)?;
-    progress.finish();
-    let described = source.describe();
-    if let Some(outcome) = legacy::unapplied_outcome(&plan, options) {
-        return Ok(plan.unapplied_report(&described, outcome));
-    }
+    let (plan, described) = match read_and_plan(source, options, progress, legacy::d1_plan).await? {
+        Planned::Apply(plan, described) => (plan, described),
+        Planned::Done(report) => return Ok(report),
+    };
     match step {
         D1Step::Sql(path) => {
             let text = legacy::d1_sql(&plan, &described).map_err(legacy_error)?;
