@@ -11,7 +11,7 @@
 //! [`Extension`]: crate::Extension
 
 use crate::context::{Context, Event};
-use crate::domain::{BotKind, CustomerCode, Language, Partner, PartnerId, PartnerStatus, TelegramUserId};
+use crate::domain::{BotKind, CustomerCode, Language, PartnerId, PartnerStatus, TelegramUserId};
 use crate::ports::{
     AdjustBalance, Adjusted, AnswerRedemption, Applied, CreditPurchase, Credited, DecidePartner, Decided, NewCustomer,
     OpenRedemption, PartnerApplication, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, StoreError,
@@ -166,15 +166,15 @@ pub async fn answer_redemption(
     Ok(Done { outcome: v, notices })
 }
 
-/// Reverses one of `by`'s operations; tells the customer.
-pub async fn reverse(cx: &Context, by: &Partner, req: ReverseEntry) -> StoreResult<Done<Reversed>> {
+/// Reverses one of a partner's operations; tells the customer.
+pub async fn reverse(cx: &Context, req: ReverseEntry) -> StoreResult<Done<Reversed>> {
     let r = cx.storage().reverse_entry(req).await?;
     let mut notices = Vec::new();
     if !r.replayed {
         let (customer, amount) = (&r.customer, r.reversal.amount);
         if amount != 0 {
             let t = customer.language.texts();
-            let note = t.customer_reversed(Esc(&by.name), Signed(amount), Pts(customer.balance));
+            let note = t.customer_reversed(Esc(&r.partner.name), Signed(amount), Pts(customer.balance));
             notices.push(notify(BotKind::Client, customer.telegram_id, note));
         }
         notices.extend(cx.emit(&Event::Reversed(&r)));

@@ -15,6 +15,8 @@ use loyalty_core::stores::memory::AuditAction;
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 use loyalty_testkit::conformance::{self, Params};
 use loyalty_testkit::requests::{adjust_req, credit_req, partner};
+use loyalty_testkit::round_trips::{CountingBackend, assert_one_request_each, requests_per_update};
+use loyalty_testkit::{TestEnv, test_config};
 use std::future::Future;
 use std::path::Path;
 use std::pin::pin;
@@ -86,6 +88,20 @@ async fn every_call_is_one_batch_and_folds_the_claim() {
     assert_eq!(store.batches(), 5, "the claim cost no batch of its own");
     let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqliteStore::open(scratch.db()).unwrap());
     loyalty_testkit::folding::check_fold_claim(store).await.unwrap();
+}
+
+/// Every update the bots serve — customer, partner or admin — is one batch
+/// (the SQLite store runs the statements D1 runs, composed the same way).
+#[tokio::test]
+async fn every_update_is_one_request() {
+    let scratch = Scratch::new("per-update");
+    let store = SqliteStore::open(scratch.db()).unwrap();
+    let counted = std::sync::Arc::new(CountingBackend::new(store.clone()));
+    let env = TestEnv::with(counted.clone(), test_config());
+    let costs = requests_per_update(&env, || counted.requests()).await;
+    assert_one_request_each(&costs);
+    // The counter agrees with the store's own count of batches.
+    assert_eq!(counted.requests(), store.batches(), "requests and batches");
 }
 
 #[tokio::test]

@@ -206,6 +206,8 @@ pub fn checks() -> Vec<Check> {
         partner_lifecycle,
         list_and_lookup_partners,
         partner_api_keys,
+        look_up_customer,
+        customer_view,
         partner_and_program_stats,
         claim_and_release_updates,
         prune_update_claims,
@@ -1098,6 +1100,90 @@ async fn expire_redemptions(ctx: &Ctx<'_>) -> CheckResult {
 // ---------------------------------------------------------------------------
 // Reversals and adjustments
 
+async fn customer_view(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(100).await?;
+    let other = ctx.customer(100).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let q = ctx.partner(PartnerTerms::default()).await?;
+    ctx.applied_partner(PartnerTerms::default()).await?;
+    ctx.credit(&p, &c, 1_000, "view-credit").await?;
+    let day = DAY0;
+    let quota = |limit| Some(QuotaUse { kind: QuotaKind::Assistant, day, limit });
+    let view = |who: CustomerRef, recent, partners, quota| ViewCustomer { who, recent, partners, quota };
+
+    let plain = s.customer_view(view(CustomerRef::Id(c.id), 5, false, None)).await.or_missing("plain")?;
+    let summary = ctx.summary(c.id).await?;
+    ensure_eq!(plain.customer, summary.customer, "the customer");
+    let entries = s.customer_summary(CustomerRef::Id(c.id), 5).await.or_missing("summary")?.recent;
+    ensure_eq!(plain.recent, entries, "the newest entries, as customer_summary");
+    ensure!(plain.partners.is_empty(), "partners only when asked");
+    ensure_eq!(plain.quota, None, "no quota asked for");
+    let one = s.customer_view(view(CustomerRef::Code(c.code.clone()), 1, true, None)).await.or_missing("by code")?;
+    ensure_eq!(one.recent.len(), 1, "recent is a limit");
+    let approved = s.list_partners(Some(PartnerStatus::Approved)).await.or_fail("list")?;
+    ensure_eq!(one.partners, approved, "the approved partners, as list_partners");
+    ensure!(one.partners.iter().any(|x| x.id == q.id), "every approved partner");
+
+    // The quota: two uses of two, then refused; per customer; none for blocked or unknown customers.
+    let tg = CustomerRef::Telegram(c.telegram_id);
+    for n in 1..=2 {
+        let v = s.customer_view(view(tg.clone(), 0, false, quota(2))).await.or_missing("quota")?;
+        ensure_eq!(v.quota, Some(true), "use {n} of 2");
+    }
+    let v = s.customer_view(view(tg.clone(), 0, false, quota(2))).await.or_missing("quota")?;
+    ensure_eq!(v.quota, Some(false), "the third use of two");
+    let used = ConsumeQuota::assistant(c.telegram_id, day, 3);
+    ensure!(s.consume_quota(used.clone()).await.or_fail("shared")?, "the same counter as consume_quota");
+    ensure!(!s.consume_quota(used).await.or_fail("shared")?, "the view's uses were counted");
+    let v = s.customer_view(view(CustomerRef::Id(other.id), 0, false, quota(1))).await.or_missing("other")?;
+    ensure_eq!(v.quota, Some(true), "another customer's own quota");
+    ctx.block(&other, true).await?;
+    let v = s.customer_view(view(CustomerRef::Id(other.id), 0, false, quota(5))).await.or_missing("blocked")?;
+    ensure_eq!(v.quota, None, "a blocked customer uses no quota");
+    ctx.block(&other, false).await?;
+    let v = s.customer_view(view(CustomerRef::Id(other.id), 0, false, quota(2))).await.or_missing("unblocked")?;
+    ensure_eq!(v.quota, Some(true), "the blocked customer's view used nothing");
+    let nobody = CustomerRef::Telegram(TelegramUserId(77_777));
+    ensure!(s.customer_view(view(nobody, 5, true, quota(1))).await.or_fail("unknown")?.is_none(), "unknown");
+    ensure!(
+        s.consume_quota(ConsumeQuota::assistant(TelegramUserId(77_777), day, 1)).await.or_fail("after unknown")?,
+        "an unknown customer's view used nothing"
+    );
+    Ok(())
+}
+
+async fn look_up_customer(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let c = ctx.customer(250).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let ask = |partner: PartnerRef, customer: CustomerRef| LookUpCustomer { partner, customer };
+    let by_code = ask(PartnerRef::Telegram(p.telegram_id), CustomerRef::Code(c.code.clone()));
+    let card = s.look_up_customer(by_code.clone()).await.or_fail("by code")?;
+    ensure_eq!(card.customer, c, "the customer");
+    ensure_eq!(card.partner, p, "the partner asking");
+    let by_id = s.look_up_customer(ask(PartnerRef::Id(p.id), CustomerRef::Id(c.id))).await.or_fail("by id")?;
+    ensure_eq!(by_id, card, "by ids");
+    ctx.block(&c, true).await?;
+    let blocked = s.look_up_customer(by_code.clone()).await.or_fail("blocked")?;
+    ensure!(blocked.customer.blocked, "a blocked customer is shown as blocked");
+    let unknown = CustomerRef::Code(CustomerCode::parse("ZZZZ9999").ok_or("code")?);
+    s.look_up_customer(ask(PartnerRef::Id(p.id), unknown.clone()))
+        .await
+        .rejects(Rejection::UnknownCustomer, "unknown customer")?;
+    // Who asks is checked before whom they ask about.
+    s.look_up_customer(ask(PartnerRef::Telegram(TelegramUserId(7)), unknown))
+        .await
+        .rejects(Rejection::UnknownPartner, "unknown partner")?;
+    let applied = ctx.applied_partner(PartnerTerms::default()).await?;
+    s.look_up_customer(ask(PartnerRef::Id(applied.id), CustomerRef::Id(c.id)))
+        .await
+        .rejects(Rejection::PartnerNotApproved, "applied partner")?;
+    ctx.suspend(&p).await?;
+    s.look_up_customer(by_code).await.rejects(Rejection::PartnerNotApproved, "suspended partner")?;
+    Ok(())
+}
+
 async fn reverse_entry_applies(ctx: &Ctx<'_>) -> CheckResult {
     let s = ctx.store;
     let c = ctx.customer(100).await?;
@@ -1116,6 +1202,7 @@ async fn reverse_entry_applies(ctx: &Ctx<'_>) -> CheckResult {
     ensure_eq!(e.idempotency_key, "rv-1", "key");
     ensure_eq!(e.created_at, T0.plus(120), "created_at");
     ensure_eq!(r.customer.balance, 100, "balance");
+    ensure_eq!(r.partner, p, "the entry's partner");
 
     let id = ctx.open(&p, &c, 30, 1_000).await?;
     let debit = s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("confirm")?.entry.ok_or("no debit")?;
@@ -1128,6 +1215,8 @@ async fn reverse_entry_applies(ctx: &Ctx<'_>) -> CheckResult {
     let again = s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rv-1")).await.or_fail("replay")?;
     ensure!(again.replayed, "replay flag");
     ensure_eq!(again.reversal, r.reversal, "replayed reversal");
+    ensure_eq!(again.partner.id, p.id, "replayed reversal's partner");
+    ensure_eq!(again.partner.status, PartnerStatus::Suspended, "the partner as it is now");
     ensure_eq!(again.original, accrual, "replayed original");
     ctx.approve(&p).await?;
     s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rv-3"))
@@ -1363,9 +1452,20 @@ async fn partner_api_keys(ctx: &Ctx<'_>) -> CheckResult {
     ensure!(s.partner_by_api_key(&k1).await.or_fail("old key")?.is_none(), "old key still works");
     ensure_eq!(s.partner_by_api_key(&k2).await.or_missing("new key")?.id, p.id, "new key");
     ensure_eq!(s.partner_by_api_key(&k3).await.or_missing("q key")?.id, q.id, "other partner's key");
-    s.set_partner_api_key(PartnerRef::Id(PartnerId(987_654_321)), k1)
+    s.set_partner_api_key(PartnerRef::Id(PartnerId(987_654_321)), k1.clone())
         .await
         .rejects(Rejection::UnknownPartner, "unknown partner")?;
+    // Only an approved partner gets a key, and a refusal leaves the old one.
+    let applied = ctx.applied_partner(PartnerTerms::default()).await?;
+    s.set_partner_api_key(PartnerRef::Telegram(applied.telegram_id), k1.clone())
+        .await
+        .rejects(Rejection::PartnerNotApproved, "an applied partner")?;
+    ctx.suspend(&p).await?;
+    s.set_partner_api_key(PartnerRef::Id(p.id), k1.clone())
+        .await
+        .rejects(Rejection::PartnerNotApproved, "suspended")?;
+    ensure!(s.partner_by_api_key(&k1).await.or_fail("refused key")?.is_none(), "a refused key was stored");
+    ensure_eq!(s.partner_by_api_key(&k2).await.or_missing("kept key")?.id, p.id, "the key before the refusal");
     Ok(())
 }
 
@@ -1380,7 +1480,12 @@ async fn partner_and_program_stats(ctx: &Ctx<'_>) -> CheckResult {
     let q = ctx.partner(terms(1_000, 3_000, 1_000_000)).await?;
     let pending = ctx.applied_partner(PartnerTerms::default()).await?;
     let empty = s.partner_stats(PartnerRef::Id(p.id), DAY0, week).await.or_fail("empty stats")?;
-    ensure_eq!(empty, PartnerStats::default(), "stats of a new partner");
+    ensure_eq!(empty.today, PeriodStats::default(), "today's stats of a new partner");
+    ensure_eq!(empty.week, PeriodStats::default(), "the week's stats of a new partner");
+    ensure_eq!(empty.partner, p, "the partner comes with its figures");
+    // A partner that is not approved gets its record (the caller decides what to show).
+    let applied = s.partner_stats(PartnerRef::Telegram(pending.telegram_id), DAY0, week).await.or_fail("applied")?;
+    ensure_eq!(applied.partner, pending, "an applied partner's record");
 
     s.credit_purchase(at(DAY0.plus(100))(ctx.credit_req(&p, &c1, 1_000, "st-a1"))).await.or_fail("a1")?;
     s.credit_purchase(at(DAY0.plus(-2 * 86_400))(ctx.credit_req(&p, &c2, 2_000, "st-a2"))).await.or_fail("a2")?;

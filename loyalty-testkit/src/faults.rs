@@ -140,6 +140,7 @@ macro_rules! faulty_storage {
 faulty_storage! {
     register_customer(req: NewCustomer) -> Registration;
     customer_summary(who: CustomerRef, recent: u32) -> Option<CustomerSummary>;
+    customer_view(req: ViewCustomer) -> Option<CustomerView>;
     customer_entries(page: EntriesPage) -> Vec<LedgerEntry>;
     set_language(who: CustomerRef, language: Language) -> Customer;
     set_blocked(req: SetBlocked) -> Customer;
@@ -156,6 +157,7 @@ faulty_storage! {
     list_partners(status: Option<PartnerStatus>) -> Vec<Partner>;
     set_partner_api_key(who: PartnerRef, key_sha256_hex: String) -> Partner;
     partner_by_api_key(key_sha256_hex: &str) -> Option<Partner>;
+    look_up_customer(req: LookUpCustomer) -> CustomerCard;
     partner_stats(who: PartnerRef, today: Timestamp, week: Timestamp) -> PartnerStats;
     program_stats(today: Timestamp) -> ProgramStats;
     release_update(bot: BotId, update_id: i64) -> ();

@@ -6,6 +6,7 @@ mod faults;
 pub mod folding;
 mod inspect;
 pub mod requests;
+pub mod round_trips;
 pub mod scenario;
 #[cfg(all(feature = "services", not(target_arch = "wasm32")))]
 pub mod services;

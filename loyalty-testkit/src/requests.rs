@@ -94,7 +94,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 29;
+pub const USE_CASES: usize = 31;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -150,6 +150,13 @@ pub async fn every_use_case(
     .expect("approve")
     .partner;
     once!("customer_summary", s.customer_summary(CustomerRef::Id(c.id), 5)).expect("summary");
+    let view = ViewCustomer {
+        who: CustomerRef::Id(c.id),
+        recent: 5,
+        partners: true,
+        quota: Some(QuotaUse { kind: QuotaKind::Assistant, day: T0.day_start(), limit: 3 }),
+    };
+    once!("customer_view", s.customer_view(view)).expect("view");
     once!("customer_entries", s.customer_entries(EntriesPage { customer: c.id, limit: 5, before: None }))
         .expect("entries");
     once!("set_language", s.set_language(CustomerRef::Id(c.id), Language::Ru)).expect("language");
@@ -178,6 +185,8 @@ pub async fn every_use_case(
     let hash = rules::hash_api_key("k");
     once!("set_partner_api_key", s.set_partner_api_key(PartnerRef::Id(p.id), hash.clone())).expect("set key");
     once!("partner_by_api_key", s.partner_by_api_key(&hash)).expect("by key");
+    let look_up = LookUpCustomer { partner: PartnerRef::Id(p.id), customer: CustomerRef::Id(c.id) };
+    once!("look_up_customer", s.look_up_customer(look_up)).expect("look up");
     once!("partner_stats", s.partner_stats(PartnerRef::Id(p.id), T0.day_start(), T0.day_start())).expect("stats");
     once!("program_stats", s.program_stats(T0.day_start())).expect("program stats");
     once!("claim_update", s.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0 })).expect("claim");

@@ -225,6 +225,47 @@ pub struct CustomerSummary {
     pub recent: Vec<LedgerEntry>,
 }
 
+/// What a message of a customer's needs, read (and a quota used) in one
+/// call ([`Storage::customer_view`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewCustomer {
+    /// The customer.
+    pub who: CustomerRef,
+    /// Up to this many newest entries.
+    pub recent: u32,
+    /// The approved partners too (oldest first, as [`Storage::list_partners`]).
+    pub partners: bool,
+    /// Use one unit of this daily quota of the customer's (as
+    /// [`Storage::consume_quota`] with the customer's Telegram id), unless the
+    /// customer is blocked.
+    pub quota: Option<QuotaUse>,
+}
+
+/// One use of a daily quota, for [`ViewCustomer::quota`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaUse {
+    /// Which quota.
+    pub kind: QuotaKind,
+    /// The day (its start).
+    pub day: Timestamp,
+    /// Uses allowed per day.
+    pub limit: u32,
+}
+
+/// Outcome of [`Storage::customer_view`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerView {
+    /// The customer.
+    pub customer: Customer,
+    /// Newest first.
+    pub recent: Vec<LedgerEntry>,
+    /// The approved partners, when asked for (else empty).
+    pub partners: Vec<Partner>,
+    /// Whether the quota allowed one more use (and it was counted); `None`
+    /// when no quota was asked for or the customer is blocked.
+    pub quota: Option<bool>,
+}
+
 /// Credit points for a purchase at a partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreditPurchase {
@@ -324,8 +365,29 @@ pub struct Reversed {
     pub reversal: LedgerEntry,
     /// The customer after the call.
     pub customer: Customer,
+    /// The partner whose entry it was.
+    pub partner: Partner,
     /// `true` when the same key had been applied before.
     pub replayed: bool,
+}
+
+/// A partner looks a customer up by the code on their card (the partner
+/// bot's scan of a card, a POS system's lookup).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookUpCustomer {
+    /// The partner asking (must be approved).
+    pub partner: PartnerRef,
+    /// The customer, usually by code.
+    pub customer: CustomerRef,
+}
+
+/// Outcome of [`Storage::look_up_customer`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerCard {
+    /// The partner who asked.
+    pub partner: Partner,
+    /// The customer (blocked ones too: [`Customer::blocked`] says so).
+    pub customer: Customer,
 }
 
 /// A manual balance correction by an admin.
@@ -418,8 +480,11 @@ pub struct PeriodStats {
 }
 
 /// A partner's figures for today and the last 7 days.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartnerStats {
+    /// The partner, as it is now (whatever its status: the caller decides
+    /// whom to show the figures).
+    pub partner: Partner,
     /// Since the start of today (UTC).
     pub today: PeriodStats,
     /// Since the start of the day 6 days ago (7 days including today).
@@ -596,6 +661,11 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// A customer with up to `recent` newest entries; `None` if unknown.
     async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>>;
 
+    /// What a customer's message needs, in one call: the customer with their
+    /// newest entries and, when asked, the approved partners and one use of a
+    /// daily quota; `None` (and no quota used) if the customer is unknown.
+    async fn customer_view(&self, req: ViewCustomer) -> StoreResult<Option<CustomerView>>;
+
     /// A page of a customer's entries, newest first, strictly older than
     /// `before` when given.
     async fn customer_entries(&self, page: EntriesPage) -> StoreResult<Vec<LedgerEntry>>;
@@ -641,13 +711,21 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Partners with the given status (all when `None`), oldest first.
     async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>>;
 
-    /// Stores the SHA-256 hash (hex) of a partner's new POS API key, replacing any old one.
+    /// Stores the SHA-256 hash (hex) of a partner's new POS API key, replacing
+    /// any old one. Only an approved partner gets a key
+    /// ([`Rejection::PartnerNotApproved`] otherwise).
     async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner>;
 
     /// The partner whose API key hashes to `key_sha256_hex`.
     async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>>;
 
-    /// A partner's figures since `today` and since `week`.
+    /// A customer as an approved partner may see them, with the partner: one
+    /// call checks the caller and finds the customer
+    /// ([`Rejection::UnknownPartner`], [`Rejection::PartnerNotApproved`],
+    /// [`Rejection::UnknownCustomer`]).
+    async fn look_up_customer(&self, req: LookUpCustomer) -> StoreResult<CustomerCard>;
+
+    /// A partner's figures since `today` and since `week`, with the partner.
     async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats>;
 
     /// Whole-program figures; `today` is the start of the current day.

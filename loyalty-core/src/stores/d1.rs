@@ -263,6 +263,7 @@ pub fn claimed_batch(function: &str) -> StoreResult<Vec<&'static str>> {
 const USE_CASES: &[(&str, &[&str])] = &[
     ("register_customer", sql::REGISTER_CUSTOMER),
     ("customer_summary", sql::CUSTOMER_SUMMARY),
+    ("customer_view", sql::CUSTOMER_VIEW),
     ("customer_entries", sql::CUSTOMER_ENTRIES),
     ("set_language", sql::SET_LANGUAGE),
     ("set_blocked", sql::SET_BLOCKED),
@@ -279,6 +280,7 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("list_partners", sql::LIST_PARTNERS),
     ("set_partner_api_key", sql::SET_PARTNER_API_KEY),
     ("partner_by_api_key", sql::PARTNER_BY_API_KEY),
+    ("look_up_customer", sql::LOOK_UP_CUSTOMER),
     ("partner_stats", sql::PARTNER_STATS),
     ("program_stats", sql::PROGRAM_STATS),
     ("claim_update", sql::CLAIM_UPDATE),
@@ -609,6 +611,7 @@ mod tests {
                 "partner",
                 "list_partners",
                 "partner_by_api_key",
+                "look_up_customer",
                 "partner_stats",
                 "program_stats",
                 "pending_broadcasts"

@@ -530,6 +530,60 @@ pub(super) const CUSTOMER_SUMMARY: &[&str] = &[
     )),
 ];
 
+/// The customer's Telegram id and the quota asked for: whether one more use
+/// is allowed (NULL: no quota asked for, unknown or blocked customer).
+macro_rules! view_quota_allowed {
+    () => {
+        concat!(
+            "(SELECT iif(c.blocked OR ",
+            arg!("$.quota"),
+            " IS NULL, NULL, coalesce((SELECT q.used FROM loyalty_quotas q WHERE q.kind = ",
+            arg!("$.quota.kind"),
+            " AND q.user_id = c.telegram_id AND q.day = ",
+            arg!("$.quota.day"),
+            "), 0) < ",
+            arg!("$.quota.limit"),
+            ") FROM loyalty_customers c WHERE c.id = ",
+            op!("cid"),
+            ")"
+        )
+    };
+}
+
+pub(super) const CUSTOMER_VIEW: &[&str] = &[
+    set!("cid", customer_ref!("$.who")),
+    set!("n", view_quota_allowed!()),
+    concat!(
+        "INSERT INTO loyalty_quotas (kind, user_id, day, used) SELECT ",
+        arg!("$.quota.kind"),
+        ", (SELECT telegram_id FROM loyalty_customers WHERE id = o.cid), ",
+        arg!("$.quota.day"),
+        ", 1 FROM loyalty_op o WHERE o.n ON CONFLICT (kind, user_id, day) DO UPDATE SET used = used + 1"
+    ),
+    answer!(concat!(
+        "coalesce((SELECT json_object('customer', ",
+        customer_json!(),
+        ", 'recent', json((SELECT coalesce(json_group_array(json(j) ORDER BY i DESC), '[]') FROM (SELECT e.id AS i, ",
+        entry_json!(),
+        " AS j FROM loyalty_entries e WHERE e.customer = ",
+        op!("cid"),
+        " ORDER BY e.id DESC LIMIT ",
+        arg!("$.recent"),
+        "))), 'partners', json(iif(",
+        arg!("$.partners"),
+        ", (SELECT coalesce(json_group_array(json(",
+        partner_json!(),
+        ") ORDER BY p.created_at, p.id), '[]') FROM loyalty_partners p WHERE p.status = 'approved'), '[]')), ",
+        "'quota', json(iif(",
+        op!("n"),
+        " IS NULL, 'null', iif(",
+        op!("n"),
+        ", 'true', 'false')))) FROM loyalty_customers c WHERE c.id = ",
+        op!("cid"),
+        "), 'null')"
+    )),
+];
+
 pub(super) const CUSTOMER_ENTRIES: &[&str] = &[answer!(concat!(
     "(SELECT coalesce(json_group_array(json(j) ORDER BY i DESC), '[]') FROM (SELECT e.id AS i, ",
     entry_json!(),
@@ -923,6 +977,8 @@ pub(super) const REVERSE_ENTRY: &[&str] = &[
         entry_json!(),
         ", 'customer', ",
         customer_now!("e.customer"),
+        ", 'partner', ",
+        partner_now!("e.partner"),
         ", 'replayed', json('true')) FROM loyalty_entries e WHERE e.id = ",
         op!("eid"),
         ")"
@@ -964,6 +1020,8 @@ pub(super) const REVERSE_ENTRY: &[&str] = &[
         entry_json!(),
         ", 'customer', ",
         customer_now!("e.customer"),
+        ", 'partner', ",
+        partner_now!("e.partner"),
         ", 'replayed', json('false')) FROM loyalty_entries e WHERE e.idempotency_key = ",
         arg!("$.idempotency_key"),
         ")"
@@ -1169,6 +1227,10 @@ pub(super) const LIST_PARTNERS: &[&str] = &[answer!(concat!(
 pub(super) const SET_PARTNER_API_KEY: &[&str] = &[
     set!("pid", partner_ref!("$.who")),
     reject!("unknown_partner", op!("pid IS NULL")),
+    reject!(
+        "partner_not_approved",
+        concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ") IS NOT 'approved'")
+    ),
     concat!(
         "UPDATE loyalty_partners SET api_key_sha256 = ",
         arg!("$.key_sha256_hex"),
@@ -1188,11 +1250,31 @@ pub(super) const PARTNER_BY_API_KEY: &[&str] = &[answer!(concat!(
     "), 'null')"
 ))];
 
+pub(super) const LOOK_UP_CUSTOMER: &[&str] = &[
+    set!("pid", partner_ref!("$.partner")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    reject!(
+        "partner_not_approved",
+        concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ") IS NOT 'approved'")
+    ),
+    set!("cid", customer_ref!("$.customer")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    answer!(concat!(
+        "json_object('partner', ",
+        partner_now!(op!("pid")),
+        ", 'customer', ",
+        customer_now!(op!("cid")),
+        ")"
+    )),
+];
+
 pub(super) const PARTNER_STATS: &[&str] = &[
     set!("pid", partner_ref!("$.who")),
     reject!("unknown_partner", op!("pid IS NULL")),
     answer!(concat!(
-        "json_object('today', json(",
+        "json_object('partner', ",
+        partner_now!(op!("pid")),
+        ", 'today', json(",
         period_stats!(concat!("x.partner = ", op!("pid"), " AND x.created_at >= ", arg!("$.today"))),
         "), 'week', json(",
         period_stats!(concat!("x.partner = ", op!("pid"), " AND x.created_at >= ", arg!("$.week"))),

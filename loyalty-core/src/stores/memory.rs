@@ -136,6 +136,11 @@ pub enum AuditAction {
 ///   reversed yet (`AlreadyReversed`); the customer can afford the reversal
 ///   (`InsufficientBalance`). The reversal has the opposite amount, `reverses`
 ///   and `partner` set, author the partner. Blocked customers may be reversed.
+///   The outcome carries the entry's partner.
+/// - `look_up_customer`: partner exists (`UnknownPartner`) and is approved
+///   (`PartnerNotApproved`); customer exists (`UnknownCustomer`; blocked ones
+///   are returned). Nothing changes.
+/// - `set_partner_api_key`: partner exists and is approved.
 /// - `adjust_balance`: amount non-zero with `|amount| ≤`
 ///   [`rules::MAX_ADJUSTMENT`]; customer exists (blocked ones too); balance
 ///   stays `≥ 0`. Entry kind adjustment, author the admin, reason kept; audited.
@@ -150,6 +155,7 @@ pub enum AuditAction {
 ///   an approved or suspended partner gets `AlreadyPartner`. Name and category
 ///   lengths are the caller's to check.
 /// - `list_partners`: ordered by `created_at`, then id.
+/// - `partner_stats`: partner exists (any status, returned with the figures).
 /// - `partner_stats` / `program_stats`: a period is `created_at ≥ since` of
 ///   the *original* entry. `customers` counts distinct customers with an
 ///   accrual or redemption in the period (reversed or not); `purchases` and
@@ -157,6 +163,9 @@ pub enum AuditAction {
 ///   sums redemptions in the period that are not reversed (a positive number).
 /// - `consume_quota`: one counter per kind, user and day; `true` and +1 while
 ///   the counter is below `limit`.
+/// - `customer_view`: `customer_summary`, plus `list_partners(approved)` when
+///   asked, plus `consume_quota` with the customer's Telegram id when asked
+///   and the customer is not blocked (`quota: None` otherwise).
 /// - Broadcasts: `total` is the audience size at creation (unblocked customers
 ///   or approved partners). Recipients are ordered by customer or partner id,
 ///   which is the cursor; a claim returns up to `limit` recipients with id
@@ -325,6 +334,44 @@ impl State {
 
     fn partner_clone(&self, id: PartnerId) -> StoreResult<Partner> {
         self.partner(id).map(|r| r.partner.clone()).ok_or_else(|| broken("missing partner"))
+    }
+
+    /// A customer with up to `recent` newest entries.
+    fn summary(&self, who: &CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
+        let Some(row) = self.find_customer(who).and_then(|id| self.customer(id)) else {
+            return Ok(None);
+        };
+        let recent = row
+            .entries
+            .iter()
+            .rev()
+            .take(recent as usize)
+            .map(|id| self.entry_clone(*id))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(CustomerSummary { customer: row.customer.clone(), recent }))
+    }
+
+    /// Partners with `status` (all when `None`), oldest first.
+    fn partners_with(&self, status: Option<PartnerStatus>) -> Vec<Partner> {
+        let mut partners: Vec<Partner> = self
+            .partners
+            .iter()
+            .filter(|r| status.is_none_or(|st| r.partner.status == st))
+            .map(|r| r.partner.clone())
+            .collect();
+        partners.sort_by_key(|p| (p.created_at, p.id));
+        partners
+    }
+
+    /// Uses one unit of a daily quota: `false` once `limit` is reached.
+    fn consume_quota(&mut self, req: ConsumeQuota) -> bool {
+        let ConsumeQuota { kind, user, day, limit } = req;
+        let used = self.quotas.entry((kind, user, day)).or_insert(0);
+        if *used >= limit {
+            return false;
+        }
+        *used += 1;
+        true
     }
 
     /// The partner, which must exist and be approved.
@@ -771,9 +818,11 @@ impl State {
                 return rejected(Rejection::IdempotencyConflict);
             }
             let reversal = e.clone();
+            let partner = reversal.partner.ok_or_else(|| broken("reversal without a partner"))?;
             return Ok(Reversed {
                 original: self.entry_clone(req.entry)?,
                 customer: self.customer_clone(reversal.customer)?,
+                partner: self.partner_clone(partner)?,
                 reversal,
                 replayed: true,
             });
@@ -804,7 +853,13 @@ impl State {
             reason: None,
             created_at: req.now,
         })?;
-        Ok(Reversed { customer: self.customer_clone(original.customer)?, original, reversal, replayed: false })
+        Ok(Reversed {
+            customer: self.customer_clone(original.customer)?,
+            partner: self.partner_clone(partner)?,
+            original,
+            reversal,
+            replayed: false,
+        })
     }
 
     fn adjust_balance(&mut self, req: AdjustBalance) -> StoreResult<Adjusted> {
@@ -1063,19 +1118,24 @@ impl Storage for MemoryStore {
         self.lock()?.register_customer(req)
     }
 
-    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
-        let s = self.lock()?;
-        let Some(row) = s.find_customer(&who).and_then(|id| s.customer(id)) else {
+    async fn customer_view(&self, req: ViewCustomer) -> StoreResult<Option<CustomerView>> {
+        let mut s = self.lock()?;
+        let Some(CustomerSummary { customer, recent }) = s.summary(&req.who, req.recent)? else {
             return Ok(None);
         };
-        let recent = row
-            .entries
-            .iter()
-            .rev()
-            .take(recent as usize)
-            .map(|id| s.entry_clone(*id))
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some(CustomerSummary { customer: row.customer.clone(), recent }))
+        let partners = if req.partners { s.partners_with(Some(PartnerStatus::Approved)) } else { Vec::new() };
+        let quota = match req.quota {
+            Some(q) if !customer.blocked => {
+                let QuotaUse { kind, day, limit } = q;
+                Some(s.consume_quota(ConsumeQuota { kind, user: customer.telegram_id, day, limit }))
+            }
+            _ => None,
+        };
+        Ok(Some(CustomerView { customer, recent, partners, quota }))
+    }
+
+    async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {
+        self.lock()?.summary(&who, recent)
     }
 
     async fn customer_entries(&self, page: EntriesPage) -> StoreResult<Vec<LedgerEntry>> {
@@ -1165,20 +1225,12 @@ impl Storage for MemoryStore {
     }
 
     async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
-        let s = self.lock()?;
-        let mut partners: Vec<Partner> = s
-            .partners
-            .iter()
-            .filter(|r| status.is_none_or(|st| r.partner.status == st))
-            .map(|r| r.partner.clone())
-            .collect();
-        partners.sort_by_key(|p| (p.created_at, p.id));
-        Ok(partners)
+        Ok(self.lock()?.partners_with(status))
     }
 
     async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
         let mut s = self.lock()?;
-        let id = s.find_partner(who).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?;
+        let id = s.approved_partner(who)?.id;
         let row = s.partner_mut(id).ok_or_else(|| broken("missing partner"))?;
         row.api_key_sha256_hex = Some(key_sha256_hex);
         row.partner.has_api_key = true;
@@ -1193,10 +1245,18 @@ impl Storage for MemoryStore {
             .map(|r| r.partner.clone()))
     }
 
+    async fn look_up_customer(&self, req: LookUpCustomer) -> StoreResult<CustomerCard> {
+        let s = self.lock()?;
+        let partner = s.approved_partner(req.partner)?.clone();
+        let id = s.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        Ok(CustomerCard { partner, customer: s.customer_clone(id)? })
+    }
+
     async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
         let s = self.lock()?;
         let row = s.find_partner(who).and_then(|id| s.partner(id)).ok_or(Rejection::UnknownPartner)?;
         Ok(PartnerStats {
+            partner: row.partner.clone(),
             today: s.period_stats(s.partner_entries_since(row, today), today),
             week: s.period_stats(s.partner_entries_since(row, week), week),
         })
@@ -1241,14 +1301,7 @@ impl Storage for MemoryStore {
     }
 
     async fn consume_quota(&self, req: ConsumeQuota) -> StoreResult<bool> {
-        let ConsumeQuota { kind, user, day, limit } = req;
-        let mut s = self.lock()?;
-        let used = s.quotas.entry((kind, user, day)).or_insert(0);
-        if *used >= limit {
-            return Ok(false);
-        }
-        *used += 1;
-        Ok(true)
+        Ok(self.lock()?.consume_quota(req))
     }
 
     async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {

@@ -230,6 +230,14 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "partner_by_api_key", &Args { key_sha256_hex }).await
     }
 
+    async fn customer_view(&self, req: ViewCustomer) -> StoreResult<Option<CustomerView>> {
+        call(self, "customer_view", &req).await
+    }
+
+    async fn look_up_customer(&self, req: LookUpCustomer) -> StoreResult<CustomerCard> {
+        call(self, "look_up_customer", &req).await
+    }
+
     async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {
         #[derive(Serialize)]
         struct Args {

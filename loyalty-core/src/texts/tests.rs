@@ -45,7 +45,7 @@ fn sample(lang: Language) -> Vec<String> {
         t.quota_exhausted(3),
         t.partner_declined(Esc("ABCD2345"), 10, 7),
         t.credited(Signed(5), Esc("Anna"), "ABCD2345", Pts(100), Pts(5), EntryId(1)),
-        partner_stats(t, &PartnerStats::default()),
+        partner_stats(t, &PartnerStats { partner: p.clone(), today: Default::default(), week: Default::default() }),
         decided(t, &partner(PartnerStatus::Suspended), "Admin"),
         t.decision_toast(&p, false),
         partner_line(t, &p),

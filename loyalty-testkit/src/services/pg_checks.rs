@@ -263,7 +263,8 @@ pub async fn terminated_connections_fail_as_unavailable_and_recover(
 /// `concurrent_confirmations_never_overdraw` and
 /// `concurrent_credits_respect_the_daily_limit` (the checks of
 /// [`pg_checks`](crate::services::pg_checks) of those names) and
-/// `folds_an_update_claim_into_its_first_call` ([`check_fold_claim`](crate::folding::check_fold_claim)).
+/// `folds_an_update_claim_into_its_first_call` ([`check_fold_claim`](crate::folding::check_fold_claim))
+/// and `every_update_is_one_request` ([`requests_per_update`](crate::round_trips::requests_per_update)).
 /// `fresh` makes a test database (with a `name` and `async fn drop_db(self)`),
 /// `store` a store on it, named `db`.
 ///
@@ -282,6 +283,16 @@ macro_rules! pg_store_tests {
             let outcome = $crate::folding::check_fold_claim(std::sync::Arc::new($store)).await;
             $db.drop_db().await;
             outcome.unwrap();
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn every_update_is_one_request() {
+            let $db = $fresh.await;
+            let counted = std::sync::Arc::new($crate::round_trips::CountingBackend::new($store));
+            let env = $crate::fakes::TestEnv::with(counted.clone(), $crate::fakes::test_config());
+            let costs = $crate::round_trips::requests_per_update(&env, || counted.requests()).await;
+            $db.drop_db().await;
+            $crate::round_trips::assert_one_request_each(&costs);
         }
     };
     (@check $fresh:expr, $db:ident, $store:expr, $check:ident) => {

@@ -15,7 +15,8 @@ use crate::context::{Context, Outbox, Task};
 use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus, RedemptionId, TelegramUserId};
 use crate::error::{Error, Result};
 use crate::ports::{
-    AnswerRedemption, AssistantContext, ConsumeQuota, CustomerRef, CustomerSummary, ErrorReport, Rejection, StoreError,
+    AnswerRedemption, AssistantContext, CustomerRef, CustomerView, ErrorReport, QuotaKind, QuotaUse, Rejection,
+    StoreError, ViewCustomer,
 };
 use crate::usecases::{self, Done, SignUp};
 
@@ -202,12 +203,27 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
         Action::History => HISTORY_LEN,
         _ => 0,
     };
-    let who = CustomerRef::Telegram(TelegramUserId(from.id));
-    let summary = match settle(cx, fallback, CONTEXT, cx.storage().customer_summary(who, recent).await).await? {
-        Ok(s) => s,
+    // One storage call answers the message: the customer with what the
+    // action needs (entries, the partners, a use of the assistant's quota).
+    let quota = match &action {
+        Action::Ask(Some(q)) if cx.ports().assistant.is_some() && question(q).is_ok() => Some(QuotaUse {
+            kind: QuotaKind::Assistant,
+            day: cx.now().day_start(),
+            limit: cx.config().assistant_daily_limit,
+        }),
+        _ => None,
+    };
+    let req = ViewCustomer {
+        who: CustomerRef::Telegram(TelegramUserId(from.id)),
+        recent,
+        partners: matches!(action, Action::Partners),
+        quota,
+    };
+    let view = match settle(cx, fallback, CONTEXT, cx.storage().customer_view(req).await).await? {
+        Ok(view) => view,
         Err(text) => return Ok(reply(chat, text)),
     };
-    let Some(CustomerSummary { customer, recent }) = summary else {
+    let Some(CustomerView { customer, recent, partners, quota }) = view else {
         return Ok(reply(chat, fallback.say(Fixed::NeedStart)));
     };
     let lang = customer.language;
@@ -231,13 +247,7 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
         Action::History => Ok(reply(chat, texts::history(lang.texts(), &recent))),
         Action::Card if customer.blocked => Ok(reply(chat, lang.say(Fixed::Blocked))),
         Action::Card => Ok(card(cx, chat, &customer).await),
-        Action::Partners => {
-            let list = cx.storage().list_partners(Some(PartnerStatus::Approved)).await;
-            match settle(cx, lang, CONTEXT, list).await? {
-                Ok(list) => Ok(reply(chat, texts::partners(lang.texts(), &list, MAX_PARTNER_LINES))),
-                Err(text) => Ok(reply(chat, text)),
-            }
-        }
+        Action::Partners => Ok(reply(chat, texts::partners(lang.texts(), &partners, MAX_PARTNER_LINES))),
         Action::Invite if customer.blocked => Ok(reply(chat, lang.say(Fixed::Blocked))),
         Action::Invite => {
             let (t, bonus) = (lang.texts(), cx.config().referral_bonus);
@@ -253,7 +263,7 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
             };
             Ok(reply(chat, text))
         }
-        Action::Ask(question) => ask(cx, chat, &customer, question).await,
+        Action::Ask(question) => Ok(ask(cx, chat, &customer, question.as_deref(), quota)),
         Action::Language => {
             let buttons = Language::ALL
                 .into_iter()
@@ -339,39 +349,50 @@ async fn card(cx: &Context, chat: i64, customer: &Customer) -> Outbox {
     }
 }
 
-/// The Ask button, `/ask [question]` or a reply to the prompt.
-async fn ask(cx: &Context, chat: i64, customer: &Customer, question: Option<String>) -> Result<Outbox> {
+/// A question to the assistant, trimmed: `Err(true)` when empty, `Err(false)`
+/// when longer than [`MAX_QUESTION_CHARS`].
+fn question(q: &str) -> std::result::Result<&str, bool> {
+    let q = q.trim();
+    match q.chars().count() {
+        0 => Err(true),
+        n if n > MAX_QUESTION_CHARS => Err(false),
+        _ => Ok(q),
+    }
+}
+
+/// The Ask button, `/ask [question]` or a reply to the prompt. `quota` is
+/// what the message's storage call said about the daily quota (asked for
+/// only for a question that will be sent to a configured assistant).
+fn ask(cx: &Context, chat: i64, customer: &Customer, asked: Option<&str>, quota: Option<bool>) -> Outbox {
     let lang = customer.language;
     if customer.blocked {
-        return Ok(reply(chat, lang.say(Fixed::Blocked)));
+        return reply(chat, lang.say(Fixed::Blocked));
     }
     if cx.ports().assistant.is_none() {
-        return Ok(reply(chat, lang.say(Fixed::AssistantUnavailable)));
+        return reply(chat, lang.say(Fixed::AssistantUnavailable));
     }
-    let question = question.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
-    let Some(question) = question else {
-        let markup =
-            ForceReply { force_reply: true, input_field_placeholder: Some(lang.say(Fixed::AskPlaceholder).into()) };
-        return Ok(Outbox::one(say(
-            chat,
-            format!("{ASK_MARKER} {}", lang.say(Fixed::AskPrompt)),
-            Some(ReplyMarkup::ForceReply(markup)),
-        )));
+    let question = match asked.map(question) {
+        None | Some(Err(true)) => {
+            let markup =
+                ForceReply { force_reply: true, input_field_placeholder: Some(lang.say(Fixed::AskPlaceholder).into()) };
+            return Outbox::one(say(
+                chat,
+                format!("{ASK_MARKER} {}", lang.say(Fixed::AskPrompt)),
+                Some(ReplyMarkup::ForceReply(markup)),
+            ));
+        }
+        Some(Err(_)) => return reply(chat, lang.texts().question_too_long(MAX_QUESTION_CHARS)),
+        Some(Ok(q)) => q.to_string(),
     };
-    if question.chars().count() > MAX_QUESTION_CHARS {
-        return Ok(reply(chat, lang.texts().question_too_long(MAX_QUESTION_CHARS)));
-    }
-    let limit = cx.config().assistant_daily_limit;
-    let day = cx.now().day_start();
-    let allowed = cx.storage().consume_quota(ConsumeQuota::assistant(customer.telegram_id, day, limit)).await;
-    match settle(cx, lang, CONTEXT, allowed).await? {
-        Ok(true) => {
+    match quota {
+        Some(true) => {
             let mut out = reply(chat, lang.say(Fixed::Thinking));
             out.defer(Task::Answer { chat_id: chat, customer: customer.id, language: lang, question });
-            Ok(out)
+            out
         }
-        Ok(false) => Ok(reply(chat, lang.texts().quota_exhausted(limit))),
-        Err(text) => Ok(reply(chat, text)),
+        Some(false) => reply(chat, lang.texts().quota_exhausted(cx.config().assistant_daily_limit)),
+        // Not asked for: cannot happen past the checks above.
+        None => reply(chat, lang.say(Fixed::AssistantUnavailable)),
     }
 }
 
@@ -401,19 +422,15 @@ impl Callback {
 
 async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
     let answer = |text: &str| BotCall::answer_callback(BotKind::Client, q.id.clone(), Some(text.to_string()));
-    let fallback = Language::from_code(q.from.language_code.as_deref());
+    // Nothing is looked up first: the one call a button makes finds the
+    // customer (someone who never signed up is refused with `UnknownCustomer`),
+    // and the answer speaks the customer's language from its outcome. Until
+    // then — a stale button, a refusal — the Telegram app's language is used.
+    let lang = Language::from_code(q.from.language_code.as_deref());
     let who = CustomerRef::Telegram(TelegramUserId(q.from.id));
-    let customer = match settle(cx, fallback, CONTEXT, cx.storage().customer_summary(who.clone(), 0).await).await? {
-        Ok(s) => s.map(|s| s.customer),
-        Err(text) => return Ok(Outbox::one(answer(&text))),
-    };
-    let lang = customer.as_ref().map_or(fallback, |c| c.language);
     let Some(callback) = q.data.as_deref().and_then(Callback::parse) else {
         return Ok(Outbox::one(answer(lang.say(Fixed::StaleButton))));
     };
-    if customer.is_none() {
-        return Ok(Outbox::one(answer(lang.say(Fixed::NeedStart))));
-    }
     // The message with the button (absent for inline-mode messages).
     let target = q.message.as_ref().map(|m| (m.chat.id, m.message_id));
     let edit =
@@ -421,7 +438,12 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
 
     match callback {
         Callback::Language(new) => {
-            let result = cx.storage().set_language(who, new).await;
+            let result = match cx.storage().set_language(who, new).await {
+                Err(StoreError::Rejected(Rejection::UnknownCustomer)) => {
+                    return Ok(Outbox::one(answer(lang.say(Fixed::NeedStart))));
+                }
+                result => result,
+            };
             match settle(cx, lang, CONTEXT, result).await? {
                 Ok(c) => {
                     let lang = c.language;
@@ -440,6 +462,9 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
             let req = AnswerRedemption { id, customer: who, now: cx.now() };
             let Done { outcome: view, notices } = match usecases::answer_redemption(cx, req, confirm).await {
                 Ok(done) => done,
+                Err(StoreError::Rejected(Rejection::UnknownCustomer)) => {
+                    return Ok(Outbox::one(answer(lang.say(Fixed::NeedStart))));
+                }
                 Err(StoreError::Rejected(r)) => {
                     let text = lang.texts().rejection(&r);
                     let mut out = Outbox::one(answer(&text));

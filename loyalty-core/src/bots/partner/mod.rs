@@ -9,6 +9,12 @@
 //! it replies to, and the code is read back from that message, so nothing has
 //! to be remembered between updates.
 //!
+//! Every update makes one storage call, which also checks who is asking: a
+//! credit, a redemption, a reversal, a card lookup, the figures or a new key
+//! are refused by the store for someone who is not an approved partner, so
+//! nothing is looked up first. (Only such a refusal costs a second read, to
+//! tell a partner whose application waits or who is suspended where it stands.)
+//!
 //! Every ledger write carries an idempotency key derived from the update
 //! (`tg:<bot id>:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
 //! returns the first result and notifies nobody twice.
@@ -17,8 +23,11 @@ use super::common::{self, settle};
 use crate::context::{Context, Outbox};
 use crate::domain::{CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, TelegramUserId, rules};
 use crate::error::Result;
-use crate::ports::{CreditPurchase, CustomerRef, OpenRedemption, PartnerRef, Rejection, ReverseEntry};
-use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
+use crate::ports::{
+    CreditPurchase, CustomerRef, LookUpCustomer, OpenRedemption, PartnerRef, Rejection, ReverseEntry, StoreError,
+    StoreResult,
+};
+use crate::texts::{self, Esc, Fixed, Pts, Signed};
 use crate::usecases;
 
 use crate::domain::BotKind;
@@ -97,25 +106,22 @@ pub(super) fn parse_callback(data: &str) -> Option<(&'static str, &str)> {
     }
 }
 
-/// Everything a handler needs about the person writing.
+/// Everything a handler needs about the person writing. Nothing is loaded
+/// up front: each path makes the one storage call it needs, which also checks
+/// who is asking (and the first call of an update claims it), so every update
+/// costs one storage round trip.
 struct Ctx<'a> {
     cx: &'a Context,
     update_id: i64,
     user: &'a User,
-    partner: Option<Partner>,
+    /// The language of the person's Telegram app: replies before the partner
+    /// is known, and refusals. Replies about a partner use its own language.
     lang: Language,
 }
 
-/// Loads the partner behind `user`; `Err` carries a message for the user.
-async fn context<'a>(cx: &'a Context, update_id: i64, user: &'a User) -> Result<std::result::Result<Ctx<'a>, BotCall>> {
-    let user_lang = Language::from_code(user.language_code.as_deref());
-    let found = cx.storage().partner(PartnerRef::Telegram(TelegramUserId(user.id))).await;
-    match settle(cx, user_lang, "bot.partner", found).await? {
-        Ok(partner) => {
-            let lang = partner.as_ref().map_or(user_lang, |p| p.language);
-            Ok(Ok(Ctx { cx, update_id, user, partner, lang }))
-        }
-        Err(text) => Ok(Err(send(user.id, text, None))),
+impl<'a> Ctx<'a> {
+    fn new(cx: &'a Context, update_id: i64, user: &'a User) -> Ctx<'a> {
+        Ctx { cx, update_id, user, lang: Language::from_code(user.language_code.as_deref()) }
     }
 }
 
@@ -132,11 +138,8 @@ async fn on_message(cx: &Context, update_id: i64, m: &Message) -> Result<Outbox>
     if !m.chat.is_private() || user.is_bot {
         return Ok(Outbox::default());
     }
-    let ctx = match context(cx, update_id, user).await? {
-        Ok(ctx) => ctx,
-        Err(call) => return Ok(Outbox::one(call)),
-    };
-    let Some(text) = m.text.as_deref() else { return Ok(ctx.status_or_help()) };
+    let ctx = Ctx::new(cx, update_id, user);
+    let Some(text) = m.text.as_deref() else { return ctx.standing(Action::Help).await };
     if let Some(cmd) = Command::parse(text) {
         return ctx.command(Action::parse(&cmd).unwrap_or(Action::Help)).await;
     }
@@ -152,9 +155,9 @@ async fn on_message(cx: &Context, update_id: i64, m: &Message) -> Result<Outbox>
         }
     }
     if let Some(code) = CustomerCode::parse(text) {
-        return ctx.show_customer(code).await;
+        return ctx.show_customer(code, false).await;
     }
-    Ok(ctx.status_or_help())
+    ctx.standing(Action::Help).await
 }
 
 async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<Outbox> {
@@ -162,25 +165,24 @@ async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<
     if q.message.as_ref().is_some_and(|m| !m.chat.is_private()) || q.from.is_bot {
         return Ok(Outbox::one(answer));
     }
-    let ctx = match context(cx, update_id, &q.from).await? {
-        Ok(ctx) => ctx,
-        Err(call) => {
-            let mut out = Outbox::one(answer);
-            out.push(call);
-            return Ok(out);
-        }
-    };
+    let ctx = Ctx::new(cx, update_id, &q.from);
     let Some((kind, code)) = q.data.as_deref().and_then(parse_callback) else { return Ok(Outbox::one(answer)) };
     let mut out = Outbox::one(answer);
-    if ctx.approved().is_none() {
-        out.push(ctx.reply(ctx.status_text()));
-        return Ok(out);
-    }
     let Some(code) = CustomerCode::parse(code) else {
         out.push(ctx.reply(ctx.lang.texts().partner_bad_code(Esc(code))));
         return Ok(out);
     };
-    out.push(ctx.prompt_for(kind, &code));
+    let partner = match ctx.settle(cx.storage().partner(ctx.me()).await).await? {
+        Ok(partner) => partner,
+        Err(text) => {
+            out.push(ctx.reply(text));
+            return Ok(out);
+        }
+    };
+    out.push(match partner.as_ref().filter(|p| p.status == PartnerStatus::Approved) {
+        Some(p) => ctx.prompt_for(p.language, kind, &code),
+        None => ctx.reply(ctx.status_text(partner.as_ref())),
+    });
     Ok(out)
 }
 
@@ -197,9 +199,9 @@ fn prompt_text(lang: Language, marker: &str, code: &str) -> (String, &'static st
 }
 
 impl Ctx<'_> {
-    /// The texts in the user's language.
-    fn t(&self) -> &'static dyn Texts {
-        self.lang.texts()
+    /// The partner this person operates, as the storage calls name it.
+    fn me(&self) -> PartnerRef {
+        PartnerRef::Telegram(TelegramUserId(self.user.id))
     }
 
     fn chat(&self) -> i64 {
@@ -217,91 +219,103 @@ impl Ctx<'_> {
         out
     }
 
+    /// A storage call's result, or the text that tells the person why it was
+    /// refused: someone who is not a partner is told how to become one, and a
+    /// partner that is not approved where it stands — the one case that costs
+    /// a second (read-only) request, as the refusal does not carry the status.
+    async fn settle<T>(&self, r: StoreResult<T>) -> Result<std::result::Result<T, String>> {
+        match r {
+            Err(StoreError::Rejected(Rejection::UnknownPartner)) => Ok(Err(self.lang.say(Fixed::NotAPartner).into())),
+            Err(StoreError::Rejected(Rejection::PartnerNotApproved)) => {
+                let found = self.cx.storage().partner(self.me()).await;
+                Ok(Err(match settle(self.cx, self.lang, "bot.partner", found).await? {
+                    Ok(partner) => self.status_text(partner.as_ref()),
+                    Err(text) => text,
+                }))
+            }
+            r => settle(self.cx, self.lang, "bot.partner", r).await,
+        }
+    }
+
     /// The idempotency key of this update's ledger write: the bot's id and
     /// the update's, so deployments sharing a database never collide.
     fn key(&self, suffix: &str) -> String {
         format!("tg:{}:{}{suffix}", self.cx.config().bot_id(BotKind::Partner), self.update_id)
     }
 
-    /// What the person should know about their standing, as text.
-    fn status_text(&self) -> String {
-        match &self.partner {
+    /// What the person should know about their standing, as text (in the
+    /// partner's language when there is a partner).
+    fn status_text(&self, partner: Option<&Partner>) -> String {
+        match partner {
             None => self.lang.say(Fixed::NotAPartner).into(),
             Some(p) => match p.status {
-                PartnerStatus::Applied => self.t().application_pending(Esc(&p.name)),
-                PartnerStatus::Rejected => self.lang.say(Fixed::ApplicationRejected).into(),
-                PartnerStatus::Suspended => self.lang.say(Fixed::Suspended).into(),
-                PartnerStatus::Approved => self.lang.say(Fixed::PartnerHelp).into(),
+                PartnerStatus::Applied => p.language.texts().application_pending(Esc(&p.name)),
+                PartnerStatus::Rejected => p.language.say(Fixed::ApplicationRejected).into(),
+                PartnerStatus::Suspended => p.language.say(Fixed::Suspended).into(),
+                PartnerStatus::Approved => p.language.say(Fixed::PartnerHelp).into(),
             },
         }
     }
 
     /// Greeting of an approved partner, with the command list.
     fn welcome_back(&self, p: &Partner) -> String {
-        let t = self.lang.texts();
+        let t = p.language.texts();
         format!("{}\n\n{}", t.partner_greeting(Esc(&p.name)), t.fixed(Fixed::PartnerHelp))
     }
 
-    fn status_or_help(&self) -> Outbox {
-        Outbox::one(self.reply(self.status_text()))
-    }
-
-    /// The partner, when approved (else send [`Self::status_or_help`]).
-    fn approved(&self) -> Option<&Partner> {
-        self.partner.as_ref().filter(|p| p.status == PartnerStatus::Approved)
-    }
-
-    fn apply_prompt(&self) -> BotCall {
-        let text = format!("{APPLY_MARKER} {}", self.lang.say(Fixed::ApplyPrompt));
-        send(self.chat(), text, force_reply(self.lang.say(Fixed::ApplyPlaceholder)))
+    fn apply_prompt(&self, lang: Language) -> BotCall {
+        let text = format!("{APPLY_MARKER} {}", lang.say(Fixed::ApplyPrompt));
+        send(self.chat(), text, force_reply(lang.say(Fixed::ApplyPlaceholder)))
     }
 
     /// The `force_reply` question for a credit ([`CREDIT_MARKER`]) or a redemption.
-    fn prompt_for(&self, marker: &str, code: &CustomerCode) -> BotCall {
-        let (text, placeholder) = prompt_text(self.lang, marker, code.as_str());
+    fn prompt_for(&self, lang: Language, marker: &str, code: &CustomerCode) -> BotCall {
+        let (text, placeholder) = prompt_text(lang, marker, code.as_str());
         send(self.chat(), text, force_reply(placeholder))
     }
 
     async fn command(&self, action: Action<'_>) -> Result<Outbox> {
         match action {
-            Action::Start(Some(code)) if self.partner.is_some() => self.scan(code).await,
-            Action::Start(_) | Action::Apply(None) => Ok(self.start()),
+            Action::Start(Some(code)) => self.scan(code).await,
+            Action::Start(None) | Action::Apply(None) | Action::Help => self.standing(action).await,
             Action::Apply(Some(input)) => self.apply(input).await,
             Action::Credit(args) => self.credit_command(args).await,
             Action::Redeem(args) => self.redeem_command(args).await,
             Action::Reverse(args) => self.reverse(args).await,
             Action::Stats => self.stats().await,
             Action::ApiKey => self.api_key().await,
-            Action::Help => Ok(self.status_or_help()),
         }
     }
 
-    /// `/start`: the application prompt for newcomers, the status otherwise.
-    fn start(&self) -> Outbox {
-        match &self.partner {
-            None => Outbox::one(self.apply_prompt()),
-            Some(p) => match p.status {
-                PartnerStatus::Rejected => {
-                    let mut out = Outbox::one(self.reply(self.lang.say(Fixed::ApplicationRejected)));
-                    out.push(self.apply_prompt());
-                    out
-                }
-                PartnerStatus::Approved => Outbox::one(self.reply(self.welcome_back(p))),
-                PartnerStatus::Applied | PartnerStatus::Suspended => self.status_or_help(),
-            },
-        }
+    /// `/start`, `/apply` without details, `/help` and anything unrecognised:
+    /// the person's standing, from one lookup.
+    async fn standing(&self, action: Action<'_>) -> Result<Outbox> {
+        let partner = match self.settle(self.cx.storage().partner(self.me()).await).await? {
+            Ok(partner) => partner,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let Some(p) = partner.as_ref() else {
+            return Ok(match action {
+                Action::Help => Outbox::one(self.reply(self.status_text(None))),
+                _ => Outbox::one(self.apply_prompt(self.lang)),
+            });
+        };
+        Ok(match (action, p.status) {
+            (Action::Help, _) => Outbox::one(self.reply(self.status_text(Some(p)))),
+            (_, PartnerStatus::Rejected) => {
+                let mut out = Outbox::one(self.reply(p.language.say(Fixed::ApplicationRejected)));
+                out.push(self.apply_prompt(p.language));
+                out
+            }
+            (_, PartnerStatus::Approved) => Outbox::one(self.reply(self.welcome_back(p))),
+            (_, PartnerStatus::Applied | PartnerStatus::Suspended) => {
+                Outbox::one(self.reply(self.status_text(Some(p))))
+            }
+        })
     }
 
     /// An application (`/apply name; category` or an answer to the prompt).
     async fn apply(&self, input: &str) -> Result<Outbox> {
-        if let Some(p) = &self.partner
-            && p.status != PartnerStatus::Rejected
-        {
-            return Ok(match p.status {
-                PartnerStatus::Approved => Outbox::one(self.reply(self.welcome_back(p))),
-                _ => self.status_or_help(),
-            });
-        }
         let Some((name, category)) = parse_application(input) else {
             let text = format!("{APPLY_MARKER} {}", self.lang.say(Fixed::ApplicationFormatError));
             return Ok(Outbox::one(send(self.chat(), text, force_reply(self.lang.say(Fixed::ApplyPlaceholder)))));
@@ -316,49 +330,51 @@ impl Ctx<'_> {
             now: cx.now(),
         };
         let username = self.user.username.as_deref();
-        let done = match settle(cx, self.lang, "bot.partner", usecases::apply_partner(cx, req, username).await).await? {
+        let done = match self.settle(usecases::apply_partner(cx, req, username).await).await? {
             Ok(done) => done,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
         let p = &done.outcome.partner;
+        let t = p.language.texts();
         if !done.outcome.created {
-            return Ok(Outbox::one(self.reply(self.t().application_pending(Esc(&p.name)))));
+            return Ok(Outbox::one(self.reply(t.application_pending(Esc(&p.name)))));
         }
-        Ok(self.reply_with(self.t().application_received(Esc(&p.name), Esc(&p.category)), done.notices))
+        Ok(self.reply_with(t.application_received(Esc(&p.name), Esc(&p.category)), done.notices))
     }
 
-    /// `/start c_<code>`: a scanned card.
+    /// `/start c_<code>`: a scanned card (someone who is not a partner gets
+    /// the application prompt, as with a plain `/start`).
     async fn scan(&self, code: &str) -> Result<Outbox> {
         match CustomerCode::parse(code) {
-            Some(code) => self.show_customer(code).await,
-            None => Ok(Outbox::one(self.reply(self.t().partner_bad_code(Esc(code))))),
+            Some(code) => self.show_customer(code, true).await,
+            None => Ok(Outbox::one(self.reply(self.lang.texts().partner_bad_code(Esc(code))))),
         }
     }
 
     /// A customer's card with Credit / Redeem buttons.
-    async fn show_customer(&self, code: CustomerCode) -> Result<Outbox> {
-        if self.approved().is_none() {
-            return Ok(self.status_or_help());
-        }
+    async fn show_customer(&self, code: CustomerCode, from_start: bool) -> Result<Outbox> {
         let cx = self.cx;
-        let found = cx.storage().customer_summary(CustomerRef::Code(code), 0).await;
-        let customer = match settle(cx, self.lang, "bot.partner", found).await? {
-            Ok(Some(s)) => s.customer,
-            Ok(None) => {
-                return Ok(Outbox::one(self.reply(self.t().rejection(&Rejection::UnknownCustomer))));
+        let req = LookUpCustomer { partner: self.me(), customer: CustomerRef::Code(code) };
+        let card = match cx.storage().look_up_customer(req).await {
+            Err(StoreError::Rejected(Rejection::UnknownPartner)) if from_start => {
+                return Ok(Outbox::one(self.apply_prompt(self.lang)));
             }
-            Err(text) => return Ok(Outbox::one(self.reply(text))),
+            found => match self.settle(found).await? {
+                Ok(card) => card,
+                Err(text) => return Ok(Outbox::one(self.reply(text))),
+            },
         };
+        let (customer, lang) = (&card.customer, card.partner.language);
         let code = customer.code.as_str();
-        let mut text = self.t().customer_card(Esc(&customer.first_name), code, Pts(customer.balance));
+        let mut text = lang.texts().customer_card(Esc(&customer.first_name), code, Pts(customer.balance));
         if customer.blocked {
-            text = format!("{text}\n{}", self.lang.say(Fixed::CustomerCardBlocked));
+            text = format!("{text}\n{}", lang.say(Fixed::CustomerCardBlocked));
         }
         let markup = (!customer.blocked).then(|| {
             ReplyMarkup::Inline(InlineKeyboardMarkup {
                 inline_keyboard: vec![vec![
-                    InlineKeyboardButton::callback(self.lang.say(Fixed::ButtonCredit), format!("cr:{code}")),
-                    InlineKeyboardButton::callback(self.lang.say(Fixed::ButtonRedeem), format!("rq:{code}")),
+                    InlineKeyboardButton::callback(lang.say(Fixed::ButtonCredit), format!("cr:{code}")),
+                    InlineKeyboardButton::callback(lang.say(Fixed::ButtonRedeem), format!("rq:{code}")),
                 ]],
             })
         });
@@ -367,15 +383,12 @@ impl Ctx<'_> {
 
     /// `/credit <code> <purchase>`.
     async fn credit_command(&self, args: &str) -> Result<Outbox> {
-        if self.approved().is_none() {
-            return Ok(self.status_or_help());
-        }
         let (code, amount) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
         if code.is_empty() || amount.trim().is_empty() {
             return Ok(self.usage(self.lang.say(Fixed::UsageCredit)));
         }
         let Some(code) = CustomerCode::parse(code) else {
-            return Ok(Outbox::one(self.reply(self.t().partner_bad_code(Esc(code)))));
+            return Ok(Outbox::one(self.reply(self.lang.texts().partner_bad_code(Esc(code)))));
         };
         let Some(purchase) = common::parse_amount(amount) else {
             return Ok(self.usage(format!(
@@ -389,9 +402,6 @@ impl Ctx<'_> {
 
     /// An answer to a [`CREDIT_MARKER`] prompt.
     async fn credit_answer(&self, prompt: &str, text: &str) -> Result<Outbox> {
-        if self.approved().is_none() {
-            return Ok(self.status_or_help());
-        }
         let Some(code) = code_in_prompt(prompt) else {
             return Ok(self.usage(self.lang.say(Fixed::UsageCredit)));
         };
@@ -399,7 +409,7 @@ impl Ctx<'_> {
             Some(purchase) => self.credit(code, purchase).await,
             None => {
                 let mut out = Outbox::one(self.reply(self.lang.say(Fixed::BadAmount)));
-                out.push(self.prompt_for(CREDIT_MARKER, &code));
+                out.push(self.prompt_for(self.lang, CREDIT_MARKER, &code));
                 Ok(out)
             }
         }
@@ -410,44 +420,39 @@ impl Ctx<'_> {
     }
 
     async fn credit(&self, code: CustomerCode, purchase: Points) -> Result<Outbox> {
-        if self.approved().is_none() {
-            return Ok(self.status_or_help());
-        }
         let cx = self.cx;
         let now = cx.now();
         let req = CreditPurchase {
-            partner: PartnerRef::Telegram(TelegramUserId(self.user.id)),
+            partner: self.me(),
             customer: CustomerRef::Code(code),
             purchase,
             idempotency_key: self.key(""),
             day_start: now.day_start(),
             now,
         };
-        let done = match settle(cx, self.lang, "bot.partner", usecases::credit(cx, req).await).await? {
+        let done = match self.settle(usecases::credit(cx, req).await).await? {
             Ok(done) => done,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
         let (customer, entry) = (&done.outcome.customer, &done.outcome.entry);
+        let t = done.outcome.partner.language.texts();
         let code = customer.code.as_str();
         let text = if entry.amount == 0 {
-            self.t().credited_nothing(code, Pts(purchase))
+            t.credited_nothing(code, Pts(purchase))
         } else {
             let (name, balance) = (Esc(&customer.first_name), Pts(customer.balance));
-            self.t().credited(Signed(entry.amount), name, code, Pts(purchase), balance, entry.id)
+            t.credited(Signed(entry.amount), name, code, Pts(purchase), balance, entry.id)
         };
         Ok(self.reply_with(text, done.notices))
     }
 
     /// `/redeem <code> <points> <purchase>`.
     async fn redeem_command(&self, args: &str) -> Result<Outbox> {
-        if self.approved().is_none() {
-            return Ok(self.status_or_help());
-        }
         let [code, points, purchase] = args.split_whitespace().collect::<Vec<_>>()[..] else {
             return Ok(self.usage(self.lang.say(Fixed::UsageRedeem)));
         };
         let Some(code) = CustomerCode::parse(code) else {
-            return Ok(Outbox::one(self.reply(self.t().partner_bad_code(Esc(code)))));
+            return Ok(Outbox::one(self.reply(self.lang.texts().partner_bad_code(Esc(code)))));
         };
         match (common::parse_amount(points), common::parse_amount(purchase)) {
             (Some(points), Some(purchase)) => self.redeem(code, points, purchase).await,
@@ -457,9 +462,6 @@ impl Ctx<'_> {
 
     /// An answer to a [`REDEEM_MARKER`] prompt: two numbers.
     async fn redeem_answer(&self, prompt: &str, text: &str) -> Result<Outbox> {
-        if self.approved().is_none() {
-            return Ok(self.status_or_help());
-        }
         let Some(code) = code_in_prompt(prompt) else {
             return Ok(self.usage(self.lang.say(Fixed::UsageRedeem)));
         };
@@ -468,20 +470,17 @@ impl Ctx<'_> {
             [Some(points), Some(purchase)] => self.redeem(code, points, purchase).await,
             _ => {
                 let mut out = Outbox::one(self.reply(self.lang.say(Fixed::BadAmount)));
-                out.push(self.prompt_for(REDEEM_MARKER, &code));
+                out.push(self.prompt_for(self.lang, REDEEM_MARKER, &code));
                 Ok(out)
             }
         }
     }
 
     async fn redeem(&self, code: CustomerCode, points: Points, purchase: Points) -> Result<Outbox> {
-        if self.approved().is_none() {
-            return Ok(self.status_or_help());
-        }
         let cx = self.cx;
         let now = cx.now();
         let req = OpenRedemption {
-            partner: PartnerRef::Telegram(TelegramUserId(self.user.id)),
+            partner: self.me(),
             customer: CustomerRef::Code(code),
             points,
             purchase,
@@ -489,12 +488,12 @@ impl Ctx<'_> {
             now,
             expires_at: now.plus(rules::REDEMPTION_TTL_SECS),
         };
-        let done = match settle(cx, self.lang, "bot.partner", usecases::open_redemption(cx, req).await).await? {
+        let done = match self.settle(usecases::open_redemption(cx, req).await).await? {
             Ok(done) => done,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
         let (r, customer) = (&done.outcome.request, &done.outcome.customer);
-        let text = self.t().redemption_sent(
+        let text = done.outcome.partner.language.texts().redemption_sent(
             r.id,
             Esc(&customer.first_name),
             customer.code.as_str(),
@@ -506,7 +505,6 @@ impl Ctx<'_> {
 
     /// `/reverse <entry id>`.
     async fn reverse(&self, args: &str) -> Result<Outbox> {
-        let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
         let Some(entry) = parse_entry_id(args) else {
             return Ok(Outbox::one(self.reply(self.lang.say(Fixed::UsageReverse))));
         };
@@ -514,41 +512,45 @@ impl Ctx<'_> {
         let now = cx.now();
         let req = ReverseEntry {
             entry,
-            partner: PartnerRef::Telegram(TelegramUserId(self.user.id)),
+            partner: self.me(),
             idempotency_key: self.key(":reverse"),
             not_before: now.plus(-rules::REVERSAL_WINDOW_SECS),
             now,
         };
-        let done = match settle(cx, self.lang, "bot.partner", usecases::reverse(cx, partner, req).await).await? {
+        let done = match self.settle(usecases::reverse(cx, req).await).await? {
             Ok(done) => done,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
         let (r, c) = (&done.outcome, &done.outcome.customer);
-        let text = self.t().reversed(r.original.id, Signed(r.reversal.amount), c.code.as_str(), Pts(c.balance));
+        let t = r.partner.language.texts();
+        let text = t.reversed(r.original.id, Signed(r.reversal.amount), c.code.as_str(), Pts(c.balance));
         Ok(self.reply_with(text, done.notices))
     }
 
-    /// `/stats`: today and the last 7 days.
+    /// `/stats`: today and the last 7 days (the store returns the partner
+    /// with its figures; only an approved partner is shown them).
     async fn stats(&self) -> Result<Outbox> {
-        let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
         let cx = self.cx;
         let today = cx.now().day_start();
         let week = today.plus(-6 * crate::domain::Timestamp::DAY);
-        let found = cx.storage().partner_stats(PartnerRef::Id(partner.id), today, week).await;
-        Ok(Outbox::one(self.reply(match settle(cx, self.lang, "bot.partner", found).await? {
-            Ok(s) => texts::partner_stats(self.lang.texts(), &s),
+        let found = cx.storage().partner_stats(self.me(), today, week).await;
+        Ok(Outbox::one(self.reply(match self.settle(found).await? {
+            Ok(s) if s.partner.status == PartnerStatus::Approved => {
+                texts::partner_stats(s.partner.language.texts(), &s)
+            }
+            Ok(s) => self.status_text(Some(&s.partner)),
             Err(text) => text,
         })))
     }
 
-    /// `/apikey`: a new POS key, shown once; only its hash is stored.
+    /// `/apikey`: a new POS key, shown once; only its hash is stored (the
+    /// store refuses a partner that is not approved).
     async fn api_key(&self) -> Result<Outbox> {
-        let Some(partner) = self.approved() else { return Ok(self.status_or_help()) };
         let cx = self.cx;
         let key = format!("lk_{}", cx.random_hex(32));
-        let stored = cx.storage().set_partner_api_key(PartnerRef::Id(partner.id), rules::hash_api_key(&key)).await;
-        Ok(Outbox::one(self.reply(match settle(cx, self.lang, "bot.partner", stored).await? {
-            Ok(_) => self.t().api_key(&key),
+        let stored = cx.storage().set_partner_api_key(self.me(), rules::hash_api_key(&key)).await;
+        Ok(Outbox::one(self.reply(match self.settle(stored).await? {
+            Ok(p) => p.language.texts().api_key(&key),
             Err(text) => text,
         })))
     }

@@ -1,0 +1,235 @@
+//! Storage requests per update: every update the three bots serve — a
+//! customer's, a partner's or an admin's — should cost exactly one request
+//! to the store on its response path (the update's claim rides along with its
+//! one call, [`Storage::fold_claim`](loyalty_core::ports::Storage::fold_claim)).
+//!
+//! [`CountingBackend`] counts the requests an [`RpcBackend`] makes;
+//! [`requests_per_update`] plays one update of each kind through the engine
+//! and reports what each cost.
+
+use crate::fakes::TestEnv;
+use crate::inspect::buttons;
+use async_trait::async_trait;
+use loyalty_core::domain::{BotKind, EntryKind};
+use loyalty_core::ports::{CustomerRef, EntriesPage, PartnerRef, StoreResult, UpdateClaim};
+use loyalty_core::stores::rpc::RpcBackend;
+use loyalty_core::telegram::Update;
+use loyalty_core::telegram::build::{TgUser, callback, reply, text};
+use serde_json::Value;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// An [`RpcBackend`] that counts the requests it passes on (a call, or a
+/// call folded with an update's claim: one request each).
+#[derive(Debug)]
+pub struct CountingBackend<B> {
+    inner: B,
+    requests: AtomicU64,
+}
+
+impl<B> CountingBackend<B> {
+    /// Counts the requests made to `inner`.
+    pub fn new(inner: B) -> CountingBackend<B> {
+        CountingBackend { inner, requests: AtomicU64::new(0) }
+    }
+
+    /// Requests made so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &B {
+        &self.inner
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl<B: RpcBackend> RpcBackend for CountingBackend<B> {
+    async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.inner.call_function(function, request).await
+    }
+
+    async fn call_function_claimed(&self, claim: &UpdateClaim, func: &'static str, req: String) -> StoreResult<Value> {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+        self.inner.call_function_claimed(claim, func, req).await
+    }
+}
+
+/// What one kind of update cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateCost {
+    /// The bot and what was sent, e.g. `partner: /credit <code> 500`.
+    pub update: String,
+    /// Requests made while the engine processed it (its response path).
+    pub requests: u64,
+    /// What it should cost: 1, or 2 for a partner's command refused because
+    /// the partner is not approved (a second read finds where it stands, to
+    /// say so).
+    pub expected: u64,
+}
+
+/// Plays one update of every kind the bots serve through `env`'s engine — a
+/// sign-up, the client's menu, a partner's application and its approval, a
+/// card scan, credits, a redemption with the customer's answer, a reversal, the
+/// figures, a key, the admin's commands — and returns what each cost, as
+/// counted by `requests` (read before and after each update). Deferred work
+/// (sent after the response) is not run.
+///
+/// `env` must use [`test_config`](crate::fakes::test_config) (its admin chat
+/// and bonuses) over an empty store.
+///
+/// # Panics
+/// When the conversation does not go as planned (an expected button or entry
+/// is missing): the harness is broken, not the store.
+pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> Vec<UpdateCost> {
+    let driver = Driver { env, requests: &requests, next_update: AtomicI64::new(1), costs: Default::default() };
+    let customer = TgUser::new(5_001, "Anna");
+    let friend = TgUser::new(5_002, "Binh").lang("vi");
+    let partner = TgUser::new(6_001, "Cafe owner");
+    let admin = TgUser::new(900, "Admin");
+    let (client, shop, boss) = (BotKind::Client, BotKind::Partner, BotKind::Admin);
+
+    // Customers.
+    driver.say(client, &customer, "/start").await;
+    driver.say(client, &customer, "/start").await;
+    let code = env
+        .storage
+        .customer_summary(CustomerRef::Telegram(loyalty_core::domain::TelegramUserId(customer.id)), 0)
+        .await
+        .expect("summary")
+        .expect("the customer signed up")
+        .customer
+        .code;
+    driver.say(client, &friend, &format!("/start {code}")).await;
+    for command in ["/balance", "/history", "/card", "/partners", "/invite", "/lang", "/app", "/help", "hello"] {
+        driver.say(client, &customer, command).await;
+    }
+    driver.press(client, &customer, "lang:ru").await;
+    driver.say(client, &customer, "/ask How do I earn points?").await;
+
+    // A partner applies and is approved.
+    driver.say(shop, &partner, "/start").await;
+    driver.say(shop, &partner, "/credit").await;
+    driver.say(shop, &partner, "/apply Pho 24; cafe").await;
+    driver.say(shop, &partner, "/stats").await;
+    driver.refused(shop, &partner, "/apikey").await;
+    driver.refused(shop, &partner, &format!("/credit {code} 100")).await;
+    driver.say(boss, &admin, "/pending").await;
+    let id = env
+        .storage
+        .partner(PartnerRef::Telegram(loyalty_core::domain::TelegramUserId(partner.id)))
+        .await
+        .expect("partner")
+        .expect("the partner applied")
+        .id;
+    driver.press(boss, &admin, &format!("pa:{id}")).await;
+
+    // The partner at work.
+    driver.say(shop, &partner, "/start").await;
+    driver.say(shop, &partner, &format!("/start c_{code}")).await;
+    driver.say(shop, &partner, code.as_str()).await;
+    driver.press(shop, &partner, &format!("cr:{code}")).await;
+    driver.answer(shop, &partner, &format!("💳 {code} — ?"), "1000").await;
+    driver.say(shop, &partner, &format!("/credit {code} 500")).await;
+    let asked = driver.say(shop, &partner, &format!("/redeem {code} 10 1000")).await;
+    let confirm = asked.iter().flat_map(buttons).find(|b| b.starts_with("rc:")).expect("a confirm button");
+    driver.press(client, &customer, &confirm).await;
+    let asked = driver.say(shop, &partner, &format!("/redeem {code} 10 1000")).await;
+    let decline = asked.iter().flat_map(buttons).find(|b| b.starts_with("rd:")).expect("a decline button");
+    driver.press(client, &customer, &decline).await;
+    let page = EntriesPage { customer: code_owner(env, &customer).await, limit: 20, before: None };
+    let entries = env.storage.customer_entries(page).await.expect("entries");
+    let accrual = entries.iter().find(|e| e.kind == EntryKind::Accrual).expect("an accrual");
+    driver.say(shop, &partner, &format!("/reverse {}", accrual.id)).await;
+    driver.say(shop, &partner, "/stats").await;
+    driver.say(shop, &partner, "/apikey").await;
+    driver.say(shop, &partner, "/help").await;
+    driver.say(shop, &partner, "hello").await;
+
+    // The admin.
+    for command in [
+        "/stats".to_string(),
+        "/partners".to_string(),
+        format!("/adjust {code} 25 goodwill"),
+        format!("/block {code}"),
+        format!("/unblock {code}"),
+        "/broadcast customers Hello".to_string(),
+        "/help".to_string(),
+    ] {
+        driver.say(boss, &admin, &command).await;
+    }
+    driver.costs.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Panics, listing every update, unless each cost what it should
+/// ([`UpdateCost::expected`]: one request, but for the refusals of a partner
+/// that is not approved).
+pub fn assert_one_request_each(costs: &[UpdateCost]) {
+    let table: Vec<String> =
+        costs.iter().map(|c| format!("{:>2} (expected {})  {}", c.requests, c.expected, c.update)).collect();
+    assert!(costs.len() > 30, "too few updates played:\n{}", table.join("\n"));
+    assert!(costs.iter().filter(|c| c.expected == 1).count() > 30, "too few one-request updates");
+    assert!(costs.iter().all(|c| c.requests == c.expected), "requests per update:\n{}", table.join("\n"));
+}
+
+async fn code_owner(env: &TestEnv, who: &TgUser) -> loyalty_core::domain::CustomerId {
+    let tg = loyalty_core::domain::TelegramUserId(who.id);
+    env.storage.customer_summary(CustomerRef::Telegram(tg), 0).await.expect("summary").expect("customer").customer.id
+}
+
+struct Driver<'a, F> {
+    env: &'a TestEnv,
+    requests: &'a F,
+    next_update: AtomicI64,
+    costs: std::sync::Mutex<Vec<UpdateCost>>,
+}
+
+impl<F: Fn() -> u64> Driver<'_, F> {
+    fn id(&self) -> i64 {
+        self.next_update.fetch_add(1, Ordering::SeqCst)
+    }
+
+    async fn say(&self, bot: BotKind, who: &TgUser, words: &str) -> Vec<loyalty_core::telegram::BotCall> {
+        self.run(bot, &text(self.id(), who, words), words.to_string()).await
+    }
+
+    /// A partner's command that the store refuses (the partner is not approved).
+    async fn refused(&self, bot: BotKind, who: &TgUser, words: &str) {
+        self.run(bot, &text(self.id(), who, words), words.to_string()).await;
+        if let Some(last) = self.costs.lock().unwrap_or_else(|e| e.into_inner()).last_mut() {
+            last.expected = 2;
+            last.update.push_str(" (refused: not approved)");
+        }
+    }
+
+    async fn answer(
+        &self,
+        bot: BotKind,
+        who: &TgUser,
+        prompt: &str,
+        words: &str,
+    ) -> Vec<loyalty_core::telegram::BotCall> {
+        self.run(bot, &reply(self.id(), who, prompt, words), format!("{words} (answering {prompt})")).await
+    }
+
+    async fn press(&self, bot: BotKind, who: &TgUser, data: &str) -> Vec<loyalty_core::telegram::BotCall> {
+        let id = self.id();
+        self.run(bot, &callback(id, who, id, data), format!("button {data}")).await
+    }
+
+    async fn run(&self, bot: BotKind, update: &Update, what: String) -> Vec<loyalty_core::telegram::BotCall> {
+        let before = (self.requests)();
+        let out = self.env.engine.process_update(bot, update).await;
+        let requests = (self.requests)() - before;
+        let calls = match out {
+            Ok(Some(outbox)) => outbox.calls,
+            Ok(None) => panic!("{bot:?} {what}: dropped as a duplicate"),
+            Err(e) => panic!("{bot:?} {what}: {e}"),
+        };
+        let name = format!("{}: {what}", format!("{bot:?}").to_lowercase());
+        self.costs.lock().unwrap_or_else(|e| e.into_inner()).push(UpdateCost { update: name, requests, expected: 1 });
+        calls
+    }
+}
