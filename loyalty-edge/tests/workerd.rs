@@ -316,7 +316,35 @@ async fn scenarios(env: Env) {
     assert_eq!(me.status(), 200);
     let me: Value = me.json().await.expect("json");
     assert_eq!(me["balance"], 12_050, "{me}");
+    if env.storage_requests().is_some() {
+        one_storage_request_per_update(&env).await;
+    }
     env.stop().await;
+}
+
+/// After the scenarios (Anna, 101, a customer; Linh, 201, an approved
+/// partner): one update of each busy kind costs the Worker one PostgREST
+/// request on its response path, partners' commands included.
+async fn one_storage_request_per_update(env: &Env) {
+    let who = CustomerRef::Telegram(TelegramUserId(101));
+    let code = env.engine().storage().customer_summary(who, 0).await.expect("summary").expect("Anna").customer.code;
+    let (anna, linh) = (TgUser::new(101, "Anna"), TgUser::new(201, "Linh").lang("vi"));
+    let updates = [
+        (BotKind::Client, &anna, "/balance".to_string()),
+        (BotKind::Client, &anna, "/partners".to_string()),
+        (BotKind::Partner, &linh, format!("/start c_{code}")),
+        (BotKind::Partner, &linh, format!("/credit {code} 1000")),
+        (BotKind::Partner, &linh, "/stats".to_string()),
+    ];
+    for (n, (bot, user, text)) in updates.into_iter().enumerate() {
+        let update = serde_json::to_vec(&text_json(9_100_000 + n as i64, user, &text)).expect("json");
+        let before = env.storage_requests().expect("counted");
+        let (status, reply) = env.post_update(bot, update).await;
+        let requests = env.storage_requests().expect("counted") - before;
+        assert_eq!(status, 200, "{bot:?} {text}");
+        assert!(!reply.is_empty(), "{bot:?} {text}: answered in the webhook response");
+        assert_eq!(requests, 1, "{bot:?} {text}: storage requests on the response path");
+    }
 }
 
 // ---------------------------------------------------------------------------
