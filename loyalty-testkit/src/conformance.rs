@@ -208,6 +208,7 @@ pub fn checks() -> Vec<Check> {
         partner_api_keys,
         look_up_customer,
         customer_view,
+        export_customers,
         partner_and_program_stats,
         claim_and_release_updates,
         prune_update_claims,
@@ -1606,6 +1607,51 @@ impl Ctx<'_> {
 
 fn balances(pairs: &[(i64, Points)]) -> Vec<ImportedBalance> {
     pairs.iter().map(|&(tg, balance)| ImportedBalance { telegram_id: TelegramUserId(tg), balance }).collect()
+}
+
+async fn export_customers(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let page = |after: Option<CustomerId>, limit| ExportCustomers { after, limit };
+    for limit in [0, MAX_EXPORT_PAGE + 1] {
+        s.export_customers(page(None, limit)).await.rejects(Rejection::InvalidAmount, "a limit out of range")?;
+    }
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let native = ctx.customer(100).await?;
+    let credited = ctx.credit(&p, &native, 1_000, "export-credit").await?.entry;
+    let imported = ctx.imported(711, 300, vec![history("71", None, 50, DAY0.plus(-86_400))]);
+    ctx.import(vec![], vec![imported]).await.or_fail("import")?;
+    let imported = ctx.by_telegram(711).await?.customer;
+    let here = ctx.credit(&p, &imported, 2_000, "export-credit-2").await?.entry;
+
+    // Every customer, in id order, page by page.
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let got = s.export_customers(page(after, 1)).await.or_fail("page")?;
+        ensure!(got.len() <= 1, "a page is at most `limit` customers");
+        let Some(last) = got.last() else { break };
+        after = Some(last.customer.id);
+        all.extend(got);
+    }
+    let ids: Vec<CustomerId> = all.iter().map(|h| h.customer.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    ensure_eq!(ids, sorted, "id order, each once");
+    let whole = s.export_customers(page(None, MAX_EXPORT_PAGE)).await.or_fail("one page")?;
+    ensure_eq!(whole, all, "one page or many");
+
+    let find = |id: CustomerId| all.iter().find(|h| h.customer.id == id).ok_or(format!("customer {id} missing"));
+    let n = find(native.id)?;
+    ensure_eq!(n.customer, ctx.summary(native.id).await?.customer, "the customer as now");
+    let kinds: Vec<(EntryKind, Points)> = n.entries.iter().map(|e| (e.kind, e.amount)).collect();
+    ensure_eq!(kinds, vec![(EntryKind::WelcomeBonus, 100), (EntryKind::Accrual, credited.amount)], "oldest first");
+    let i = find(imported.id)?;
+    ensure_eq!(i.entries, vec![here], "only what happened here: no import, no legacy history");
+    ensure_eq!(i.customer.balance, 300 + 100, "the balance counts the import");
+    let after_all = s.export_customers(page(Some(CustomerId(i64::MAX)), 10)).await.or_fail("past the end")?;
+    ensure!(after_all.is_empty(), "nothing past the last id");
+    Ok(())
 }
 
 async fn import_creates_customers_partners_and_history(ctx: &Ctx<'_>) -> CheckResult {

@@ -141,6 +141,7 @@ faulty_storage! {
     register_customer(req: NewCustomer) -> Registration;
     customer_summary(who: CustomerRef, recent: u32) -> Option<CustomerSummary>;
     customer_view(req: ViewCustomer) -> Option<CustomerView>;
+    export_customers(req: ExportCustomers) -> Vec<CustomerHistory>;
     customer_entries(page: EntriesPage) -> Vec<LedgerEntry>;
     set_language(who: CustomerRef, language: Language) -> Customer;
     set_blocked(req: SetBlocked) -> Customer;

@@ -94,7 +94,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 31;
+pub const USE_CASES: usize = 32;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -157,6 +157,7 @@ pub async fn every_use_case(
         quota: Some(QuotaUse { kind: QuotaKind::Assistant, day: T0.day_start(), limit: 3 }),
     };
     once!("customer_view", s.customer_view(view)).expect("view");
+    once!("export_customers", s.export_customers(ExportCustomers { after: None, limit: 10 })).expect("export");
     once!("customer_entries", s.customer_entries(EntriesPage { customer: c.id, limit: 5, before: None }))
         .expect("entries");
     once!("set_language", s.set_language(CustomerRef::Id(c.id), Language::Ru)).expect("language");

@@ -266,6 +266,29 @@ pub struct CustomerView {
     pub quota: Option<bool>,
 }
 
+/// A page of customers for an export ([`Storage::export_customers`]): the
+/// way back to the system the program was imported from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportCustomers {
+    /// Only customers with a greater id (the previous page's last), if given.
+    pub after: Option<CustomerId>,
+    /// At most this many customers, 1..=[`MAX_EXPORT_PAGE`].
+    pub limit: u32,
+}
+
+/// The largest [`ExportCustomers::limit`].
+pub const MAX_EXPORT_PAGE: u32 = 1_000;
+
+/// A customer with the entries made in this program ([`Storage::export_customers`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerHistory {
+    /// The customer as they are now.
+    pub customer: Customer,
+    /// Every entry of the customer's but those an import brought (kinds
+    /// [`EntryKind::Import`] and [`EntryKind::Legacy`]), oldest first.
+    pub entries: Vec<LedgerEntry>,
+}
+
 /// Credit points for a purchase at a partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreditPurchase {
@@ -759,6 +782,12 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Brings customers, partners and history from another system, atomically
     /// (see [`ImportBatch`] and the rule in [`ports::import`](crate::ports::import)).
     async fn import_batch(&self, req: ImportBatch) -> StoreResult<ImportApplied>;
+
+    /// A page of customers in id order, each with the entries made here (not
+    /// those an import brought), for writing the program back to the system
+    /// it was imported from. A limit outside 1..=[`MAX_EXPORT_PAGE`] is
+    /// [`Rejection::InvalidAmount`].
+    async fn export_customers(&self, req: ExportCustomers) -> StoreResult<Vec<CustomerHistory>>;
 
     /// Forgets the claims taken before `before` ([`Storage::claim_update`]'s
     /// `now`); returns how many. Telegram stops redelivering an update within

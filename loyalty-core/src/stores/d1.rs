@@ -264,6 +264,7 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("register_customer", sql::REGISTER_CUSTOMER),
     ("customer_summary", sql::CUSTOMER_SUMMARY),
     ("customer_view", sql::CUSTOMER_VIEW),
+    ("export_customers", sql::EXPORT_CUSTOMERS),
     ("customer_entries", sql::CUSTOMER_ENTRIES),
     ("set_language", sql::SET_LANGUAGE),
     ("set_blocked", sql::SET_BLOCKED),
@@ -607,6 +608,7 @@ mod tests {
             read_only,
             [
                 "customer_summary",
+                "export_customers",
                 "customer_entries",
                 "partner",
                 "list_partners",

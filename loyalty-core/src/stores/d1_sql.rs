@@ -584,6 +584,22 @@ pub(super) const CUSTOMER_VIEW: &[&str] = &[
     )),
 ];
 
+pub(super) const EXPORT_CUSTOMERS: &[&str] = &[
+    reject!("invalid_amount", concat!("NOT coalesce(", arg!("$.limit"), " BETWEEN 1 AND 1000, 0)")),
+    answer!(concat!(
+        "(SELECT coalesce(json_group_array(json(j) ORDER BY i), '[]') FROM (SELECT c.id AS i, json_object('customer', ",
+        customer_json!(),
+        ", 'entries', json((SELECT coalesce(json_group_array(json(j) ORDER BY i), '[]') FROM (SELECT e.id AS i, ",
+        entry_json!(),
+        " AS j FROM loyalty_entries e WHERE e.customer = c.id AND e.kind NOT IN ('import', 'legacy'))))) AS j ",
+        "FROM loyalty_customers c WHERE c.id > coalesce(",
+        arg!("$.after"),
+        ", 0) ORDER BY c.id LIMIT ",
+        arg!("$.limit"),
+        "))"
+    )),
+];
+
 pub(super) const CUSTOMER_ENTRIES: &[&str] = &[answer!(concat!(
     "(SELECT coalesce(json_group_array(json(j) ORDER BY i DESC), '[]') FROM (SELECT e.id AS i, ",
     entry_json!(),

@@ -163,6 +163,9 @@ pub enum AuditAction {
 ///   sums redemptions in the period that are not reversed (a positive number).
 /// - `consume_quota`: one counter per kind, user and day; `true` and +1 while
 ///   the counter is below `limit`.
+/// - `export_customers`: `limit` in `1..=`[`MAX_EXPORT_PAGE`]
+///   (`InvalidAmount`); customers with id greater than `after`, in id order,
+///   each with their entries of every kind but import and legacy, oldest first.
 /// - `customer_view`: `customer_summary`, plus `list_partners(approved)` when
 ///   asked, plus `consume_quota` with the customer's Telegram id when asked
 ///   and the customer is not blocked (`quota: None` otherwise).
@@ -1132,6 +1135,28 @@ impl Storage for MemoryStore {
             _ => None,
         };
         Ok(Some(CustomerView { customer, recent, partners, quota }))
+    }
+
+    async fn export_customers(&self, req: ExportCustomers) -> StoreResult<Vec<CustomerHistory>> {
+        if !(1..=MAX_EXPORT_PAGE).contains(&req.limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let s = self.lock()?;
+        let after = req.after.map_or(0, |id| id.0);
+        let mut page: Vec<&CustomerRow> = s.customers.iter().filter(|r| r.customer.id.0 > after).collect();
+        page.sort_by_key(|r| r.customer.id);
+        page.truncate(req.limit as usize);
+        page.into_iter()
+            .map(|row| {
+                let entries = row
+                    .entries
+                    .iter()
+                    .map(|id| s.entry_clone(*id))
+                    .filter(|e| !matches!(e, Ok(e) if matches!(e.kind, EntryKind::Import | EntryKind::Legacy)))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Ok(CustomerHistory { customer: row.customer.clone(), entries })
+            })
+            .collect()
     }
 
     async fn customer_summary(&self, who: CustomerRef, recent: u32) -> StoreResult<Option<CustomerSummary>> {

@@ -230,6 +230,10 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "partner_by_api_key", &Args { key_sha256_hex }).await
     }
 
+    async fn export_customers(&self, req: ExportCustomers) -> StoreResult<Vec<CustomerHistory>> {
+        call(self, "export_customers", &req).await
+    }
+
     async fn customer_view(&self, req: ViewCustomer) -> StoreResult<Option<CustomerView>> {
         call(self, "customer_view", &req).await
     }
