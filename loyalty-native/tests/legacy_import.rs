@@ -1233,3 +1233,92 @@ async fn the_cli_writes_sql_for_d1_and_reconciles_wranglers_answers() {
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("1001: legacy 0, ours 12"), "{}", text(&out.stdout));
 }
+
+/// Runs the real wrangler (from `scripts/edge-tools.sh`, whose `env` the test
+/// command exports) in `dir`, offline, and returns its output.
+fn wrangler(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let bin = std::env::var("LOYALTY_EDGE_BIN").expect("LOYALTY_EDGE_BIN (eval \"$(scripts/edge-tools.sh env)\")");
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new(format!("{bin}/wrangler"))
+        .args(args)
+        .current_dir(dir)
+        // wrangler runs on the Node the tools brought (it needs a newer one than Debian's).
+        .env("PATH", path)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("CI", "true")
+        .output()
+        .expect("run wrangler");
+    assert!(out.status.success(), "wrangler {args:?}: {}\n{}", text(&out.stdout), text(&out.stderr));
+    out
+}
+
+/// The operator's D1 steps of docs/IMPORT.md with the real wrangler on a local
+/// D1 (Miniflare's, as `--local` keeps it): the migrations, the SQL file with
+/// `wrangler d1 execute --file`, the answers with `--json --command`, and
+/// `--d1-results` — the same report and the same store as a direct import.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs wrangler from scripts/edge-tools.sh (scripts/test.sh runs it)"]
+async fn the_d1_sql_file_runs_on_a_local_d1_with_wrangler() {
+    let dir = Scratch::new("legacy-wrangler");
+    let backup = dir.dir.join("backup.json");
+    std::fs::write(&backup, Legacy::with_generated(80).backup_json()).unwrap();
+    let backup = backup.display().to_string();
+    let direct = dir.dir.join("direct.db").display().to_string();
+    let (sql, results) = (dir.dir.join("import.sql"), dir.dir.join("results.json"));
+    let (sql, results) = (sql.display().to_string(), results.display().to_string());
+    let import = |more: &[&str]| {
+        let mut args = vec!["import", "legacy", "--from-backup", backup.as_str(), "--batch-size", "20", "--json"];
+        args.extend_from_slice(more);
+        loyalty(&[("LOYALTY_DB", direct.as_str())], &args)
+    };
+    let report = |out: &std::process::Output| -> Value {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let reference = report(&run(import(&[])).await);
+    report(&run(import(&["--d1-sql", &sql])).await);
+    let file = std::fs::read_to_string(&sql).unwrap();
+    let query =
+        file.lines().find_map(|l| l.split_once("--command \"")).unwrap().1.trim_end_matches("\" > results.json");
+
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../loyalty-edge/migrations");
+    let config = format!(
+        "name = \"import-check\"\ncompatibility_date = \"2026-11-01\"\n\n[[d1_databases]]\nbinding = \"DB\"\n\
+         database_name = \"loyalty\"\ndatabase_id = \"00000000-0000-0000-0000-000000000000\"\n\
+         migrations_dir = \"{}\"\n",
+        migrations.canonicalize().unwrap().display()
+    );
+    std::fs::write(dir.dir.join("wrangler.toml"), config).unwrap();
+    let d = dir.dir.as_path();
+    wrangler(d, &["d1", "migrations", "apply", "loyalty", "--local"]);
+    wrangler(d, &["d1", "execute", "loyalty", "--local", "--file", &sql]);
+    let answers = wrangler(d, &["d1", "execute", "loyalty", "--local", "--json", "--command", query]);
+    std::fs::write(&results, &answers.stdout).unwrap();
+    let local = report(&run(import(&["--d1-results", &results])).await);
+    assert_eq!(local, reference, "the same report as the direct import");
+
+    // The local D1 is a SQLite file under .wrangler: the same store as the direct import.
+    let state = dir.dir.join(".wrangler/state/v3/d1");
+    let databases: Vec<std::path::PathBuf> = walk(&state).into_iter().filter(|p| is_database(p)).collect();
+    assert_eq!(databases.len(), 1, "one local D1 database: {databases:?}");
+    let d1 = databases[0].display().to_string();
+    assert_eq!(sqlite_content(&d1), sqlite_content(&direct), "the local D1 holds what the direct import wrote");
+
+    // The file again, on the same local D1: nothing changes. Locally, `--file --json` answers directly.
+    let answers = wrangler(d, &["d1", "execute", "loyalty", "--local", "--json", "--file", &sql]);
+    std::fs::write(&results, &answers.stdout).unwrap();
+    let again = report(&run(import(&["--d1-results", &results])).await);
+    let nothing = json!({"partners_created": 0, "customers_created": 0, "balances_changed": 0, "history_created": 0});
+    assert_eq!((&again["applied"], &again["mismatches"]), (&nothing, &json!([])));
+    assert_eq!(sqlite_content(&d1), sqlite_content(&direct));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
+}
+
+fn is_database(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|e| e == "sqlite") && !path.file_name().is_some_and(|n| n == "metadata.sqlite")
+}
