@@ -1320,5 +1320,5 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 fn is_database(path: &std::path::Path) -> bool {
-    path.extension().is_some_and(|e| e == "sqlite") && !path.file_name().is_some_and(|n| n == "metadata.sqlite")
+    path.extension().is_some_and(|e| e == "sqlite") && path.file_name().is_none_or(|n| n != "metadata.sqlite")
 }
