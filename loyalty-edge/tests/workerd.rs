@@ -669,6 +669,34 @@ async fn the_d1_store_passes_the_conformance_suite_inside_workerd() {
     assert_all_passed(&failures, names.len(), &workerd.log());
 }
 
+/// Every kind of update — a customer's, a partner's, an admin's — is one D1
+/// batch inside workerd (the refusals of a partner that is not approved two).
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
+async fn every_update_is_one_d1_batch_inside_workerd() {
+    let (_fake, _vars, workerd, base) = fixture_on_d1().await;
+    let res = reqwest::Client::new().post(format!("{base}/__round_trips")).send().await.expect("answer");
+    assert_eq!(res.status(), 200, "{}", workerd.log());
+    let body: Value = res.json().await.expect("json");
+    let costs: Vec<loyalty_testkit::round_trips::UpdateCost> = body["costs"]
+        .as_array()
+        .expect("costs")
+        .iter()
+        .map(|c| loyalty_testkit::round_trips::UpdateCost {
+            update: c["update"].as_str().unwrap_or_default().to_string(),
+            requests: c["requests"].as_u64().unwrap_or(u64::MAX),
+            expected: c["expected"].as_u64().unwrap_or(0),
+        })
+        .collect();
+    loyalty_testkit::round_trips::assert_one_request_each(&costs);
+    // Each request counted was one D1 batch, by D1Store's own count — but the
+    // first on the emptied database: it failed, created the schema and ran
+    // again, two batches more.
+    let requests = body["requests"].as_u64().expect("requests");
+    assert!(requests > 0, "{body}");
+    assert_eq!(body["batches"].as_u64(), Some(requests + 2), "requests and D1 batches: {body}");
+}
+
 #[tokio::test]
 #[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
 async fn a_panic_after_the_claim_leaves_the_update_to_telegrams_retry() {

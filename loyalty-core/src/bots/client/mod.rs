@@ -213,13 +213,17 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
         }),
         _ => None,
     };
-    let req = ViewCustomer {
-        who: CustomerRef::Telegram(TelegramUserId(from.id)),
-        recent,
-        partners: matches!(action, Action::Partners),
-        quota,
+    let who = CustomerRef::Telegram(TelegramUserId(from.id));
+    let partners = matches!(action, Action::Partners);
+    let found = if partners || quota.is_some() {
+        cx.storage().customer_view(ViewCustomer { who, recent, partners, quota }).await
+    } else {
+        // A plain read (stores may serve it from a read-only connection).
+        cx.storage().customer_summary(who, recent).await.map(|found| {
+            found.map(|s| CustomerView { customer: s.customer, recent: s.recent, partners: Vec::new(), quota: None })
+        })
     };
-    let view = match settle(cx, fallback, CONTEXT, cx.storage().customer_view(req).await).await? {
+    let view = match settle(cx, fallback, CONTEXT, found).await? {
         Ok(view) => view,
         Err(text) => return Ok(reply(chat, text)),
     };

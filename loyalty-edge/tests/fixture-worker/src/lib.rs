@@ -15,6 +15,9 @@
 //!   webhook would (storage and `loyalty_edge::JsClaimHook`, with a duplicate
 //!   delivery coming and going meanwhile), then panics: processing that dies
 //!   after the claim;
+//! * `POST /__round_trips` plays one update of every kind through an engine
+//!   on `D1Store` (emptied first) inside workerd and answers what each cost in
+//!   D1 batches (`loyalty_testkit::round_trips::requests_per_update`);
 //! * `POST /__rpc/<use case>` calls one use case of `D1Store` on the Worker's
 //!   D1 binding with the request JSON in the body, and answers its JSON (a
 //!   rejection as `{"rejected": …}`; other errors as 500): the tests' view of
@@ -85,6 +88,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     if let Some(bot) = path.strip_prefix("/__panic_after_claim/") {
         return panic_after_claim(req, &env, bot).await;
     }
+    if path == "/__round_trips" {
+        return round_trips(&env).await;
+    }
     if let Some(function) = path.strip_prefix("/__rpc/") {
         return rpc(req, &env, function).await;
     }
@@ -149,6 +155,22 @@ async fn conformance_d1(check: &Check, env: &Env) -> worker::Result<Response> {
             "requests": store.batches(),
         }),
     )
+}
+
+async fn round_trips(env: &Env) -> worker::Result<Response> {
+    use loyalty_testkit::round_trips::{CountingBackend, requests_per_update};
+    let db = env.d1(BINDING)?;
+    let drops: Vec<_> = d1::TABLES.iter().map(|t| db.prepare(format!("DROP TABLE IF EXISTS {t}"))).collect();
+    db.batch(drops).await?;
+    let counted = Arc::new(CountingBackend::new(D1Store::new(db)));
+    let test = loyalty_testkit::TestEnv::with(counted.clone(), loyalty_testkit::test_config());
+    let costs = requests_per_update(&test, || counted.requests()).await;
+    let costs: Vec<serde_json::Value> = costs
+        .iter()
+        .map(|c| serde_json::json!({"update": c.update, "requests": c.requests, "expected": c.expected}))
+        .collect();
+    let (requests, batches) = (counted.requests(), counted.inner().batches());
+    json(200, &serde_json::json!({ "costs": costs, "requests": requests, "batches": batches }))
 }
 
 async fn panic_after_claim(mut req: Request, env: &Env, bot: &str) -> worker::Result<Response> {
