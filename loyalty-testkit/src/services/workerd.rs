@@ -51,6 +51,18 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
+/// Whether the runtime's log says a port it was given was taken.
+fn is_port_clash(log: &str) -> bool {
+    log.contains("ERR_ADDRESS_IN_USE") || log.contains("Address already in use") || log.contains("EADDRINUSE")
+}
+
+/// Counts a start that lost its port to another process: the next attempt,
+/// or a panic with the log after the third.
+fn port_clash(attempt: u32, log: &str) -> u32 {
+    assert!(attempt < 3, "the Workers runtime did not start: its ports were taken three times: {log}");
+    attempt + 1
+}
+
 /// Asserts that `build` holds a built Worker.
 fn check_build(build: &Path) {
     for file in ["worker.mjs", "index_bg.wasm"] {
@@ -87,6 +99,21 @@ impl Workerd {
 
     /// Starts `workers` (name, build directory) with `vars` as their text bindings.
     pub async fn start_with(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
+        let mut attempt = 1;
+        loop {
+            match Workerd::try_start_with(workers_to_run, vars).await {
+                Ok(w) => return w,
+                Err(log) => attempt = port_clash(attempt, &log),
+            }
+        }
+    }
+
+    /// [`Workerd::start_with`] once: `Err` with the log when another process
+    /// took one of the ports between [`free_port`] and workerd's bind.
+    async fn try_start_with(
+        workers_to_run: &[(&'static str, PathBuf)],
+        vars: &[(&str, String)],
+    ) -> Result<Workerd, String> {
         let dir = scratch_dir();
         let mut ports = HashMap::new();
         let mut services = Vec::new();
@@ -145,6 +172,20 @@ impl Workerd {
     /// local bindings (D1 is SQLite inside workerd). Needs `NODE_BIN` and
     /// `LOYALTY_EDGE_NODE_DIR` (from `scripts/edge-tools.sh env`).
     pub async fn start_with_d1(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
+        let mut attempt = 1;
+        loop {
+            match Workerd::try_start_with_d1(workers_to_run, vars).await {
+                Ok(w) => return w,
+                Err(log) => attempt = port_clash(attempt, &log),
+            }
+        }
+    }
+
+    /// [`Workerd::start_with_d1`] once (see [`Workerd::try_start_with`]).
+    async fn try_start_with_d1(
+        workers_to_run: &[(&'static str, PathBuf)],
+        vars: &[(&str, String)],
+    ) -> Result<Workerd, String> {
         let dir = scratch_dir();
         let node_dir = env_path("LOYALTY_EDGE_NODE_DIR");
         let mut ports = HashMap::new();
@@ -165,13 +206,15 @@ impl Workerd {
         Workerd::launch(command, ports, dir, workers_to_run).await
     }
 
-    /// Spawns `command`, collects its output, and waits until every worker answers `/health`.
+    /// Spawns `command`, collects its output, and waits until every worker
+    /// answers `/health`; `Err` with the log when the runtime stopped because a
+    /// port was taken (the caller tries again with new ports).
     async fn launch(
         mut command: Command,
         ports: HashMap<&'static str, u16>,
         dir: PathBuf,
         workers_to_run: &[(&'static str, PathBuf)],
-    ) -> Workerd {
+    ) -> Result<Workerd, String> {
         let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run the Workers runtime");
         let log = Arc::new(Mutex::new(String::new()));
         for pipe in [
@@ -204,6 +247,9 @@ impl Workerd {
                     break;
                 }
                 let exited = w.child.try_wait().ok().flatten();
+                if exited.is_some() && is_port_clash(&w.log()) {
+                    return Err(w.log());
+                }
                 assert!(
                     exited.is_none() && started.elapsed() < Duration::from_secs(60),
                     "the Workers runtime did not start ({exited:?}): {}",
@@ -212,7 +258,7 @@ impl Workerd {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        w
+        Ok(w)
     }
 
     pub fn url(&self, worker: &str) -> String {
