@@ -1,5 +1,6 @@
 //! `loyalty import legacy`: bringing the Python program's customers, partners
-//! and history over from its Supabase tables.
+//! and history over from its Supabase tables (and, in [`export`], `loyalty
+//! export legacy`: the way back).
 //!
 //! Three steps, each usable on its own:
 //!
