@@ -55,7 +55,7 @@ async fn code_of(store: &dyn Storage, id: i64) -> CustomerCode {
 }
 
 /// The program at work after the switch: Anna (1001) earns 50 at 7001 and
-/// spends 30 at 7002; Bob (1002) earns 20 at 7001, which 7001 reverses; the
+/// spends 30 at 7002; Fay (1006) earns 10 at 7001; Bob (1002) earns 20 at 7001, which 7001 reverses; the
 /// admin takes 100 from Gleb (1008); a newcomer signs up with Anna's link
 /// (welcome 100, Anna's referral bonus 50); partner 7201 applies and is
 /// approved, 7202 applies, 7004 is suspended.
@@ -83,6 +83,8 @@ async fn activity(store: &dyn Storage) {
     let confirmed =
         store.confirm_redemption(AnswerRedemption { id: request.id, customer: tg(1001), now: LATER.plus(120) }).await;
     assert_eq!(confirmed.unwrap().entry.map(|e| e.amount), Some(-30));
+    // Fay's legacy row is `01006` (a `1006` row follows it).
+    store.credit_purchase(credit(1006, 7001, 200, "fay-1")).await.unwrap();
     let bob = store.credit_purchase(credit(1002, 7001, 400, "bob-1")).await.unwrap();
     let reverse = ReverseEntry {
         entry: bob.entry.id,
@@ -185,8 +187,8 @@ async fn round_trip(store: &dyn Storage, legacy_db: &LegacyDb, data: &Legacy) {
     activity(store).await;
     let ours = balances(store).await;
     assert_eq!(
-        [ours[&1001], ours[&1002], ours[&1008], ours[&NEWCOMER]],
-        [112 + 50 - 30 + 50, 15, 500 - 100, 100],
+        [ours[&1001], ours[&1002], ours[&1006], ours[&1008], ours[&NEWCOMER]],
+        [112 + 50 - 30 + 50, 15, 40 + 10, 500 - 100, 100],
         "the activity as planned"
     );
     let target = Target::Postgres(loyalty_core::Secret::new(legacy_db.url()));
@@ -198,7 +200,7 @@ async fn round_trip(store: &dyn Storage, legacy_db: &LegacyDb, data: &Legacy) {
     assert_eq!(dry.outcome, ExportOutcome::DryRun);
     assert_eq!((dry.legacy_total, dry.mismatches.len()), (None, 0));
     let planned = written(&dry);
-    assert_eq!(planned["transactions"], (7, 0), "{dry}");
+    assert_eq!(planned["transactions"], (8, 0), "{dry}");
     assert_eq!(planned["users"].0, 1, "the newcomer: {dry}");
     assert_eq!(legacy_balances(legacy_db).await, before, "a dry run writes nothing");
     assert_eq!(count(legacy_db, "select count(*) from transactions").await, legacy_txs);
@@ -217,8 +219,20 @@ async fn round_trip(store: &dyn Storage, legacy_db: &LegacyDb, data: &Legacy) {
     for (id, balance) in &ours {
         assert_eq!(legacy_now.get(id).copied().flatten(), Some(*balance), "customer {id}");
     }
-    // Customers the import skipped keep their rows as they were.
+    // Customers the import skipped keep their rows as they were; Fay's
+    // second row too (the import reads the first, `01006`).
     assert_eq!(legacy_now[&1007], Some(-50));
+    let fay: Vec<(String, Option<i32>)> = legacy_db
+        .db
+        .client()
+        .await
+        .query("select chat_id, balance from users where chat_id in ('01006', '1006') order by chat_id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(fay, [("01006".to_owned(), Some(50)), ("1006".to_owned(), Some(60))]);
     // The newcomer, with our code for her links and Anna as her referrer.
     let client = legacy_db.db.client().await;
     let newcomer = client
@@ -255,6 +269,7 @@ async fn round_trip(store: &dyn Storage, legacy_db: &LegacyDb, data: &Legacy) {
         (s("1001"), Some(s("7002")), s("redemption"), 0, 30, Some(s("200"))),
         (s("1001"), None, s("referral_bonus"), 50, 0, None),
         (s("1002"), Some(s("7001")), s("accrual"), 20, 0, Some(s("400"))),
+        (s("01006"), Some(s("7001")), s("accrual"), 10, 0, Some(s("200"))),
         (s("1002"), Some(s("7001")), s("reversal"), 0, 20, None),
         (s("1008"), None, s("adjustment"), 0, 100, None),
         (NEWCOMER.to_string(), None, s("enrollment_bonus"), 100, 0, None),
@@ -293,8 +308,8 @@ async fn round_trip(store: &dyn Storage, legacy_db: &LegacyDb, data: &Legacy) {
     let again = export_to(store, &target, false).await;
     assert!(again.mismatches.is_empty(), "{again}");
     assert_eq!(again.written(), 0, "a second export writes nothing:\n{again}");
-    assert_eq!(again.table("transactions").map(|t| t.already), Some(7));
-    assert_eq!(count(legacy_db, "select count(*) from transactions").await, legacy_txs + 7);
+    assert_eq!(again.table("transactions").map(|t| t.already), Some(8));
+    assert_eq!(count(legacy_db, "select count(*) from transactions").await, legacy_txs + 8);
     assert_eq!(count(legacy_db, "select count(*) from users").await, data.users.len() as i64 + 1);
 
     // The Python program's data, imported again into a fresh store, has our balances.
@@ -378,7 +393,7 @@ async fn a_backup_file_round_trips_through_the_import() {
         let t = &json["tables"][table];
         assert_eq!(t["count"].as_u64(), t["data"].as_array().map(|d| d.len() as u64), "{table}");
     }
-    assert_eq!(json["tables"]["transactions"]["count"], 7);
+    assert_eq!(json["tables"]["transactions"]["count"], 8);
     let snapshot = Snapshot::from_backup_file(&file).expect("the backup reads back");
     let fresh = MemoryStore::new();
     let options = Options { now: NOW, strict: true, ..Options::default() };

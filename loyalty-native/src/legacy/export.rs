@@ -768,12 +768,30 @@ impl LegacyState {
         for t in &plan.transactions {
             if self.markers.contains(&t.marker) {
                 tx_t.already += 1;
-            } else {
-                ch.transaction_inserts.push(self.only_columns("transactions", t.row(false)));
-                tx_t.inserted += 1;
+                continue;
             }
+            // The chat ids as the legacy rows spell them (`01006`), which the
+            // Python program looks its transactions up by.
+            let mut row = t.row(false);
+            if let Some(id) = self.users.get(&t.client).and_then(|u| u.get("chat_id")) {
+                row.insert("client_chat_id".into(), json!(shown(id)));
+            }
+            if let Some(id) = t.partner.and_then(|p| self.partners.get(&p)).and_then(|p| p.get("chat_id")) {
+                row.insert("partner_chat_id".into(), json!(shown(id)));
+            }
+            ch.transaction_inserts.push(self.only_columns("transactions", row));
+            tx_t.inserted += 1;
         }
         ch
+    }
+}
+
+/// A chat id as text, as the legacy row has it.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+fn shown(id: &Value) -> String {
+    match id {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -866,6 +884,17 @@ pub async fn write_postgres(
         }
     }
     state.check(plan)?;
+    if !options.dry_run {
+        // Nobody else writes these tables until the commit (the Python
+        // program, if it still runs, waits): what is read below stays true.
+        let present: Vec<String> = ["users", "partners", "partner_applications", "transactions"]
+            .into_iter()
+            .filter(|t| state.columns.contains_key(t))
+            .map(super::quote_ident)
+            .collect();
+        let sql = format!("lock table {} in share row exclusive mode", present.join(", "));
+        tx.batch_execute(sql.as_str()).await.map_err(failed)?;
+    }
     let by_chat_id =
         |rows: Vec<tokio_postgres::Row>, what: &str| -> Result<HashMap<TelegramUserId, Row>, LegacyError> {
             let mut map = HashMap::new();
