@@ -4,7 +4,9 @@
 //! and the export writes it all back. Then the legacy balances equal ours,
 //! the new customer, partners and transactions are there, a second export
 //! writes nothing, a dry run writes nothing, a backup file round-trips, and
-//! the binary does the same end to end.
+//! the binary does the same end to end. The round trip runs on SQLite,
+//! PostgreSQL and (feature `postgrest`) Supabase's Data API through
+//! `postrust`.
 //!
 //! The server is `LOYALTY_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); every test makes its own
@@ -343,6 +345,19 @@ async fn a_postgres_store_goes_back_to_the_legacy_database_and_loses_nothing() {
     let legacy_db = LegacyDb::new(FULL_DDL, &data).await;
     let ours = Database::migrated().await;
     let store = PgStore::connect(&ours.url()).await.unwrap();
+    round_trip(&store, &legacy_db, &data).await;
+    drop(store);
+    legacy_db.drop_db().await;
+    ours.drop_db().await;
+}
+
+#[cfg(feature = "postgrest")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supabase_store_goes_back_to_the_legacy_database_and_loses_nothing() {
+    let data = Legacy::with_generated(60);
+    let legacy_db = LegacyDb::new(FULL_DDL, &data).await;
+    let ours = loyalty_testkit::services::postgres::TestDb::new().await;
+    let store = ours.server.store();
     round_trip(&store, &legacy_db, &data).await;
     drop(store);
     legacy_db.drop_db().await;
