@@ -200,7 +200,8 @@ impl Plan {
     }
 }
 
-/// The legacy `operation_type` of an entry of `kind` and `amount`:
+/// The legacy `operation_type` of an entry of `kind`, and which of `earned_points`
+/// and `spent_points` carries it (by the sign of its amount):
 ///
 /// | entry | `operation_type` | points |
 /// |---|---|---|
