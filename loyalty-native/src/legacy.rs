@@ -1,5 +1,6 @@
 //! `loyalty import legacy`: bringing the Python program's customers, partners
-//! and history over from its Supabase tables.
+//! and history over from its Supabase tables (and, in [`export`], `loyalty
+//! export legacy`: the way back).
 //!
 //! Three steps, each usable on its own:
 //!
@@ -44,6 +45,8 @@
 //! # Ok::<(), legacy::LegacyError>(())
 //! # }).unwrap();
 //! ```
+
+pub mod export;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use loyalty_core::Secret;
@@ -174,6 +177,13 @@ pub enum LegacyError {
     /// The legacy database or the Data API could not be read.
     #[error("{0}")]
     Source(String),
+    /// Our store failed while an export read it.
+    #[error("reading the store failed: {0}")]
+    OurStore(StoreError),
+    /// The legacy database could not be read or written by an export
+    /// (nothing is written then: the export is one transaction).
+    #[error("{0}")]
+    Target(String),
     /// Our store refused or failed a batch; the batches before it are in.
     #[error("storage failed on batch {batch} of {batches}: {error} (the batches before it are imported; run again)")]
     Store {
@@ -199,6 +209,10 @@ pub trait Progress: Send {
     fn applied(&mut self, batch: usize, customers: usize);
     /// The step under way (reading, or applying) is over: stop showing it.
     fn finish(&mut self);
+    /// An export has written `rows` rows of the legacy `table` so far.
+    fn writing(&mut self, table: &str, rows: usize) {
+        let _ = (table, rows);
+    }
 }
 
 /// A [`Progress`] that tells nobody.
@@ -308,6 +322,24 @@ impl Progress for StderrProgress {
 
     fn finish(&mut self) {
         self.close_bar();
+    }
+
+    fn writing(&mut self, table: &str, rows: usize) {
+        if self.terminal {
+            if self.table != table || self.bar.is_none() {
+                self.close_bar();
+                let bar = ProgressBar::new_spinner();
+                bar.enable_steady_tick(Duration::from_millis(120));
+                self.bar = Some(bar);
+                self.table = table.to_owned();
+            }
+            if let Some(bar) = &self.bar {
+                bar.set_message(format!("writing {table}: {rows} rows"));
+            }
+        } else {
+            Self::line(&format!("writing {table}… {rows} rows"));
+            self.table = table.to_owned();
+        }
     }
 }
 

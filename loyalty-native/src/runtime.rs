@@ -37,8 +37,9 @@ pub mod exit {
     pub const STORAGE: u8 = 4;
     /// Telegram: the Bot API refused or could not be reached.
     pub const TELEGRAM: u8 = 5;
-    /// `loyalty import`: the import ran, and the reconciliation found customers
-    /// whose balance here is not the one in the other system (the report lists them).
+    /// `loyalty import` or `loyalty export`: it ran, and the reconciliation
+    /// found customers whose balance here is not the one in the other system
+    /// (the report lists them).
     pub const MISMATCH: u8 = 6;
 }
 
@@ -52,7 +53,7 @@ Exit codes:
   3  configuration error (the message names the variable)
   4  storage or migration error
   5  Telegram Bot API error
-  6  import: the reconciliation found balances that differ (the report lists them)";
+  6  import or export: the reconciliation found balances that differ (the report lists them)";
 
 /// Why a command failed; each kind maps to an [exit code](exit).
 #[derive(Debug, thiserror::Error)]
@@ -400,10 +401,58 @@ pub fn import_verdict(report: &legacy::Report) -> Result<(), RunError> {
     }
 }
 
+/// `loyalty export legacy`: opens the chosen storage (a SQLite file must
+/// exist: an export never creates one), reads it through the [`Storage`]
+/// port and writes it to `target` ([`legacy::export::export`]). Returns the
+/// report; see [`export_verdict`] for the exit code it calls for.
+///
+/// # Errors
+/// [`RunError::Storage`] when the store cannot be opened or read;
+/// [`RunError::Config`] for a target this build lacks; [`RunError::Other`]
+/// when the target cannot be written (nothing is written then) or lacks a
+/// table or column the export needs.
+pub async fn export_legacy(
+    storage: &StorageChoice,
+    target: &legacy::export::Target,
+    options: &legacy::export::ExportOptions,
+    progress: &mut dyn legacy::Progress,
+) -> Result<legacy::export::ExportReport, RunError> {
+    if let StorageChoice::Sqlite { path } = storage
+        && !path.exists()
+    {
+        return Err(RunError::Storage(format!(
+            "{}: no such database, nothing to export (set LOYALTY_DB, DATABASE_URL or SUPABASE_URL to the store \
+             the bots ran on)",
+            storage.describe()
+        )));
+    }
+    let store = open_storage(storage).await?;
+    tracing::info!(storage = %storage.describe(), target = %target.describe(), "exporting");
+    legacy::export::export(&*store, target, options, progress).await.map_err(legacy_error)
+}
+
+/// What an export's report means for the exit code: a customer whose legacy
+/// balance, read back after the write, is not ours is [`RunError::Mismatch`]
+/// (exit 6).
+///
+/// # Errors
+/// As above; `Ok` for a dry run and for an export whose balances all match.
+pub fn export_verdict(report: &legacy::export::ExportReport) -> Result<(), RunError> {
+    if report.mismatches.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::Mismatch(format!(
+            "reconciliation: {} customers have a legacy balance that differs from ours after the export \
+             (listed above)",
+            report.mismatches.len()
+        )))
+    }
+}
+
 fn legacy_error(e: LegacyError) -> RunError {
     match e {
         LegacyError::Config(m) => RunError::Config(m),
-        e @ LegacyError::Store { .. } => RunError::Storage(e.to_string()),
+        e @ (LegacyError::Store { .. } | LegacyError::OurStore(_)) => RunError::Storage(e.to_string()),
         e => RunError::Other(e.to_string()),
     }
 }

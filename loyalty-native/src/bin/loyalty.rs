@@ -57,6 +57,39 @@ enum Command {
         #[command(subcommand)]
         what: ImportCommand,
     },
+    /// Write the configured store back into another system (the rollback).
+    Export {
+        #[command(subcommand)]
+        what: ExportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Into the Python loyalty bot's tables, so going back to it keeps every point earned here: each
+    /// customer's users row gets our balance (new customers are added with our code as referral_code),
+    /// each entry made here becomes a transactions row marked "loyalty-rs entry …", partners and
+    /// applications get their status. One transaction; running it again writes nothing. The report
+    /// reconciles the legacy balances, read back, with ours.
+    Legacy(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("to").required(true).args(["to_postgres", "to_backup"])))]
+struct ExportArgs {
+    /// The legacy PostgreSQL database, postgres://user:password@host:port/database (plain TCP;
+    /// feature `postgres`).
+    #[arg(long, value_name = "URL")]
+    to_postgres: Option<String>,
+    /// Write a JSON file in the format of the legacy backup_database.py instead.
+    #[arg(long, value_name = "FILE")]
+    to_backup: Option<PathBuf>,
+    /// Read and plan only: print what would be written, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -283,6 +316,25 @@ async fn run(command: Command) -> Result<(), RunError> {
                 print!("{report}");
             }
             runtime::import_verdict(&report)
+        }
+        Command::Export { what: ExportCommand::Legacy(args) } => {
+            let _ = config()?;
+            let target = match (args.to_postgres, args.to_backup) {
+                (Some(url), _) => legacy::export::Target::Postgres(Secret::new(url)),
+                (None, Some(path)) => legacy::export::Target::Backup(path),
+                (None, None) => return Err(RunError::Config("--to-postgres or --to-backup is required".into())),
+            };
+            let options = legacy::export::ExportOptions { dry_run: args.dry_run, now: SystemClock.now() };
+            let storage = StorageChoice::from_lookup(env)?;
+            let mut progress = StderrProgress::new();
+            let report = runtime::export_legacy(&storage, &target, &options, &mut progress).await?;
+            drop(progress);
+            if args.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{report}");
+            }
+            runtime::export_verdict(&report)
         }
     }
 }

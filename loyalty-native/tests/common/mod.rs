@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "postgres")]
+pub(crate) mod legacy;
+
 use loyalty_native::store::sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
