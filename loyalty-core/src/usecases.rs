@@ -128,8 +128,14 @@ pub async fn open_redemption(cx: &Context, req: OpenRedemption) -> StoreResult<D
             t.customer_redemption_request(Esc(&v.partner.name), Pts(r.points), Pts(r.purchase), Pts(customer.balance));
         let buttons = InlineKeyboardMarkup {
             inline_keyboard: vec![vec![
-                InlineKeyboardButton::callback(customer.language.say(Fixed::ButtonConfirm), format!("rc:{}", r.id)),
-                InlineKeyboardButton::callback(customer.language.say(Fixed::ButtonDecline), format!("rd:{}", r.id)),
+                InlineKeyboardButton::callback(
+                    customer.language.say(Fixed::ButtonConfirm),
+                    format!("rc:{}:{}", r.id, customer.language.code()),
+                ),
+                InlineKeyboardButton::callback(
+                    customer.language.say(Fixed::ButtonDecline),
+                    format!("rd:{}:{}", r.id, customer.language.code()),
+                ),
             ]],
         };
         let markup = Some(ReplyMarkup::Inline(buttons));

@@ -479,6 +479,30 @@ async fn redemption_confirm_once_even_on_double_tap() {
     assert_eq!(balance(&env, &anna).await, 150);
 }
 
+/// A refusal of a button press speaks the language of the message the button
+/// was under (its data carries it), not the Telegram app's: nothing is looked
+/// up before the one storage call.
+#[tokio::test]
+async fn a_refused_press_speaks_the_language_of_its_message() {
+    let env = TestEnv::new();
+    let anna = TgUser::new(10, "Anna").lang("ru");
+    say(&env, 1, &anna, "/start").await;
+    partner(&env).await;
+    let id = open(&env, &anna, 30, 1000, "r1").await;
+    // The customer's app is in English now; the request was written in Russian.
+    let anna = anna.lang("en");
+    handle(&env, callback(2, &anna, 55, &format!("rc:{}:ru", id.0))).await;
+    let late = handle(&env, callback(3, &anna, 55, &format!("rd:{}:ru", id.0))).await;
+    let edit = late.calls.iter().find(|c| c.method == "editMessageText").expect("the message is edited");
+    let cyrillic = |t: &str| t.chars().any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c)));
+    let russian = edit.text().unwrap_or_default().to_string();
+    assert!(cyrillic(&russian), "in the message's language: {russian}");
+    // A button from before buttons carried a language: the app's.
+    let older = handle(&env, callback(4, &anna, 55, &format!("rd:{}", id.0))).await;
+    let english = older.calls[0].text().unwrap_or_default().to_string();
+    assert!(!english.is_empty() && !cyrillic(&english), "in the app's language: {english}");
+}
+
 #[tokio::test]
 async fn redemption_decline_notifies_the_partner() {
     let env = TestEnv::new();

@@ -278,7 +278,7 @@ async fn redeem_asks_the_customer_and_debits_nothing_yet() {
     let ask = out.calls.iter().find(|c| c.bot == BotKind::Client).expect("the customer is asked");
     assert_eq!(ask.chat_id(), Some(anna.telegram_id.0));
     assert!(ask.text().unwrap().contains("Phở 24") && ask.text().unwrap().contains("50"));
-    assert_eq!(buttons(ask), vec!["rc:1".to_string(), "rd:1".to_string()]);
+    assert_eq!(buttons(ask), vec!["rc:1:en".to_string(), "rd:1:en".to_string()]);
     assert_eq!(env.balance(&anna).await, 100, "no debit before confirmation");
 
     // The customer confirms in the client bot.
@@ -290,7 +290,7 @@ async fn redeem_asks_the_customer_and_debits_nothing_yet() {
     let prompt = out.calls.iter().find(|c| forces_reply(c)).and_then(BotCall::text).unwrap().to_string();
     assert!(prompt.starts_with(&format!("🎁 {}", anna.code)), "{prompt}");
     let out = handle(&env, BotKind::Partner, reply(uid(), &mark, &prompt, "20 200")).await;
-    assert_eq!(buttons(out.calls.iter().find(|c| c.bot == BotKind::Client).unwrap()), vec!["rc:2", "rd:2"]);
+    assert_eq!(buttons(out.calls.iter().find(|c| c.bot == BotKind::Client).unwrap()), vec!["rc:2:en", "rd:2:en"]);
 
     // Rules are explained.
     let out = partner_says(&env, &mark, &format!("/redeem {} 400 1000", anna.code)).await;
@@ -347,7 +347,7 @@ async fn stats_count_today_and_the_week() {
     partner_says(&env, &mark, &format!("/credit {} 4000", boris.code)).await; // 200
     partner_says(&env, &mark, &format!("/credit {} 1000", anna.code)).await; // 50
     let out = partner_says(&env, &mark, &format!("/redeem {} 30 1000", anna.code)).await;
-    assert_eq!(buttons(&out.calls[1]), vec!["rc:1", "rd:1"]);
+    assert_eq!(buttons(&out.calls[1]), vec!["rc:1:en", "rd:1:en"]);
     handle(&env, BotKind::Client, callback(uid(), &TgUser::new(101, "Anna"), 4, "rc:1")).await;
 
     let t = first_text(&partner_says(&env, &mark, "/stats").await);
@@ -413,4 +413,44 @@ async fn groups_are_ignored_and_help_is_given() {
         assert!(first_text(&out).contains("/credit"), "{msg}");
         assert!(out.tasks.is_empty() || matches!(out.tasks[0], Task::Call(_)));
     }
+}
+
+/// Nothing is looked up before a command's one storage call, yet people hear
+/// what they heard before: a partner its own language, someone who is not an
+/// approved partner where they stand — for mistakes too.
+#[tokio::test]
+async fn mistakes_and_second_applications_hear_where_they_stand() {
+    let env = TestEnv::new();
+    let stranger = TgUser::new(303, "Stranger");
+    for cmd in ["/credit", "/credit ABC 1", "/redeem x", "/reverse abc"] {
+        let out = partner_says(&env, &stranger, cmd).await;
+        assert!(first_text(&out).contains("/start"), "{cmd}: not a partner: {}", first_text(&out));
+    }
+
+    // Mark applied in Vietnamese; his app is in English now.
+    let mark = merchant().lang("vi");
+    approved_partner(&env, &mark).await;
+    let mark = mark.lang("en");
+    let vi_usage = {
+        let out = partner_says(&env, &mark, "/credit").await;
+        first_text(&out)
+    };
+    let en = TgUser::new(404, "Other").lang("en");
+    approved_partner(&env, &en).await;
+    let en_usage = first_text(&partner_says(&env, &en, "/credit").await);
+    assert_ne!(vi_usage, en_usage, "the usage text in the partner's language, not the app's");
+    let bad_amount = partner_says(&env, &mark, "/credit ABCD2345 zero").await;
+    assert!(first_text(&bad_amount).contains(&vi_usage), "{}", first_text(&bad_amount));
+
+    // Applying again: the greeting with the commands, or the suspension.
+    let out = partner_says(&env, &mark, "/apply Phở 25; bar").await;
+    assert!(first_text(&out).contains("Phở 24"), "an approved partner is greeted: {}", first_text(&out));
+    let out = partner_says(&env, &mark, "/apply no semicolon here").await;
+    assert!(first_text(&out).contains("Phở 24"), "also for a malformed application: {}", first_text(&out));
+    let id = env.storage.partner(PartnerRef::Telegram(TelegramUserId(mark.id))).await.unwrap().unwrap().id;
+    handle(&env, BotKind::Admin, text(uid(), &admin(), &format!("/suspend {id}"))).await;
+    let suspended = first_text(&partner_says(&env, &mark, "/credit").await);
+    let out = partner_says(&env, &mark, "/apply Phở 25; bar").await;
+    assert_eq!(first_text(&out), suspended, "a suspended partner hears it is suspended");
+    assert_eq!(partner_status(&env, &mark).await, Some(PartnerStatus::Suspended), "nothing changed");
 }

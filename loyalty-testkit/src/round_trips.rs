@@ -65,8 +65,8 @@ pub struct UpdateCost {
     /// Requests made while the engine processed it (its response path).
     pub requests: u64,
     /// What it should cost: 1, or 2 for a partner's command refused because
-    /// the partner is not approved (a second read finds where it stands, to
-    /// say so).
+    /// of the partner's standing — not approved, or applying while a partner
+    /// already (a second read finds where it stands, to say so).
     pub expected: u64,
 }
 
@@ -109,7 +109,9 @@ pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> V
     driver.press(client, &customer, "lang:ru").await;
     driver.say(client, &customer, "/ask How do I earn points?").await;
 
-    // A partner applies and is approved.
+    // Someone who is not a partner, then a partner who applies and is approved.
+    let stranger = TgUser::new(6_002, "Passer-by");
+    driver.say(shop, &stranger, "/credit").await;
     driver.say(shop, &partner, "/start").await;
     driver.say(shop, &partner, "/credit").await;
     driver.say(shop, &partner, "/apply Pho 24; cafe").await;
@@ -126,13 +128,26 @@ pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> V
         .id;
     driver.press(boss, &admin, &format!("pa:{id}")).await;
 
-    // The partner at work.
+    // The partner at work: each answer is checked to be the work done, not a refusal.
+    let expect = |calls: &[loyalty_core::telegram::BotCall], what: &str, ok: &dyn Fn(&str, &[String]) -> bool| {
+        let text = calls.first().and_then(|c| c.text()).unwrap_or_default();
+        let buttons: Vec<String> = calls.first().map(buttons).unwrap_or_default();
+        assert!(ok(text, &buttons), "{what}: {text:?} {buttons:?}");
+    };
     driver.say(shop, &partner, "/start").await;
-    driver.say(shop, &partner, &format!("/start c_{code}")).await;
-    driver.say(shop, &partner, code.as_str()).await;
-    driver.press(shop, &partner, &format!("cr:{code}")).await;
-    driver.answer(shop, &partner, &format!("💳 {code} — ?"), "1000").await;
-    driver.say(shop, &partner, &format!("/credit {code} 500")).await;
+    let card = driver.say(shop, &partner, &format!("/start c_{code}")).await;
+    expect(&card, "a scan shows the card", &|_, b| b.iter().any(|b| b.starts_with("cr:")));
+    let card = driver.say(shop, &partner, code.as_str()).await;
+    expect(&card, "a typed code shows the card", &|_, b| b.iter().any(|b| b.starts_with("rq:")));
+    let prompt = driver.press(shop, &partner, &format!("cr:{code}")).await;
+    let asked = prompt.iter().any(|c| c.text().is_some_and(|t| t.starts_with("💳")));
+    assert!(asked, "the credit button asks for the amount: {prompt:?}");
+    let credited = driver.answer(shop, &partner, &format!("💳 {code} — ?"), "1000").await;
+    expect(&credited, "the amount credits", &|t, _| t.contains('+'));
+    let credited = driver.say(shop, &partner, &format!("/credit {code} 500")).await;
+    expect(&credited, "/credit credits", &|t, _| t.contains('+'));
+    driver.say(shop, &partner, "/credit").await;
+    driver.refused(shop, &partner, "/apply Pho 25; bar").await;
     let asked = driver.say(shop, &partner, &format!("/redeem {code} 10 1000")).await;
     let confirm = asked.iter().flat_map(buttons).find(|b| b.starts_with("rc:")).expect("a confirm button");
     driver.press(client, &customer, &confirm).await;
@@ -143,8 +158,12 @@ pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> V
     let entries = env.storage.customer_entries(page).await.expect("entries");
     let accrual = entries.iter().find(|e| e.kind == EntryKind::Accrual).expect("an accrual");
     driver.say(shop, &partner, &format!("/reverse {}", accrual.id)).await;
-    driver.say(shop, &partner, "/stats").await;
-    driver.say(shop, &partner, "/apikey").await;
+    let stats = driver.say(shop, &partner, "/stats").await;
+    let status = driver.say(shop, &stranger, "/stats").await;
+    let differs = stats.first().and_then(|c| c.text()) != status.first().and_then(|c| c.text());
+    assert!(differs, "an approved partner sees figures, not a status: {stats:?}");
+    let key = driver.say(shop, &partner, "/apikey").await;
+    expect(&key, "/apikey shows a key", &|t, _| t.contains("lk_"));
     driver.say(shop, &partner, "/help").await;
     driver.say(shop, &partner, "hello").await;
 
@@ -195,12 +214,14 @@ impl<F: Fn() -> u64> Driver<'_, F> {
         self.run(bot, &text(self.id(), who, words), words.to_string()).await
     }
 
-    /// A partner's command that the store refuses (the partner is not approved).
+    /// A partner's command that the store refuses because of the partner's
+    /// standing (not approved, or a partner already): a second read says
+    /// where it stands.
     async fn refused(&self, bot: BotKind, who: &TgUser, words: &str) {
         self.run(bot, &text(self.id(), who, words), words.to_string()).await;
         if let Some(last) = self.costs.lock().unwrap_or_else(|e| e.into_inner()).last_mut() {
             last.expected = 2;
-            last.update.push_str(" (refused: not approved)");
+            last.update.push_str(" (refused for the partner's standing)");
         }
     }
 

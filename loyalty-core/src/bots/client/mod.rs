@@ -405,20 +405,29 @@ fn ask(cx: &Context, chat: i64, customer: &Customer, asked: Option<&str>, quota:
 pub(super) enum Callback {
     /// `lang:<code>`.
     Language(Language),
-    /// `rc:<id>`: confirm a redemption request.
-    Confirm(RedemptionId),
-    /// `rd:<id>`: decline it.
-    Decline(RedemptionId),
+    /// `rc:<id>[:<lang>]`: confirm a redemption request. The language is the
+    /// one the request was written in (buttons before it carried none): a
+    /// refusal edits that message in its own language, with no lookup.
+    Confirm(RedemptionId, Option<Language>),
+    /// `rd:<id>[:<lang>]`: decline it.
+    Decline(RedemptionId, Option<Language>),
 }
 
 impl Callback {
     pub(super) fn parse(data: &str) -> Option<Callback> {
         let (kind, arg) = data.split_once(':')?;
-        let id = || arg.parse::<i64>().ok().filter(|n| *n > 0).map(RedemptionId);
+        let answer = || {
+            let (id, lang) = match arg.split_once(':') {
+                Some((id, code)) => (id, Some(Language::parse(code)?)),
+                None => (arg, None),
+            };
+            let id = id.parse::<i64>().ok().filter(|n| *n > 0).map(RedemptionId)?;
+            Some((id, lang))
+        };
         match kind {
             "lang" => Language::parse(arg).map(Callback::Language),
-            "rc" => id().map(Callback::Confirm),
-            "rd" => id().map(Callback::Decline),
+            "rc" => answer().map(|(id, lang)| Callback::Confirm(id, lang)),
+            "rd" => answer().map(|(id, lang)| Callback::Decline(id, lang)),
             _ => None,
         }
     }
@@ -428,8 +437,9 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
     let answer = |text: &str| BotCall::answer_callback(BotKind::Client, q.id.clone(), Some(text.to_string()));
     // Nothing is looked up first: the one call a button makes finds the
     // customer (someone who never signed up is refused with `UnknownCustomer`),
-    // and the answer speaks the customer's language from its outcome. Until
-    // then — a stale button, a refusal — the Telegram app's language is used.
+    // and the answer speaks the customer's language from its outcome. A
+    // refusal speaks the language the button's message was written in (its
+    // data carries it); a stale or older button the Telegram app's.
     let lang = Language::from_code(q.from.language_code.as_deref());
     let who = CustomerRef::Telegram(TelegramUserId(q.from.id));
     let Some(callback) = q.data.as_deref().and_then(Callback::parse) else {
@@ -461,8 +471,9 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
                 Err(text) => Ok(Outbox::one(answer(&text))),
             }
         }
-        Callback::Confirm(id) | Callback::Decline(id) => {
-            let confirm = matches!(callback, Callback::Confirm(_));
+        Callback::Confirm(id, written_in) | Callback::Decline(id, written_in) => {
+            let confirm = matches!(callback, Callback::Confirm(..));
+            let lang = written_in.unwrap_or(lang);
             let req = AnswerRedemption { id, customer: who, now: cx.now() };
             let Done { outcome: view, notices } = match usecases::answer_redemption(cx, req, confirm).await {
                 Ok(done) => done,
@@ -644,9 +655,13 @@ mod tests {
     #[test]
     fn parses_callback_data() {
         assert_eq!(Callback::parse("lang:vi"), Some(Callback::Language(Language::Vi)));
-        assert_eq!(Callback::parse("rc:42"), Some(Callback::Confirm(RedemptionId(42))));
-        assert_eq!(Callback::parse("rd:7"), Some(Callback::Decline(RedemptionId(7))));
-        for bad in ["", "lang:de", "rc:", "rc:-1", "rc:0", "rc:x", "rd:99999999999999999999", "zz:1", "rc"] {
+        assert_eq!(Callback::parse("rc:42"), Some(Callback::Confirm(RedemptionId(42), None)));
+        assert_eq!(Callback::parse("rd:7"), Some(Callback::Decline(RedemptionId(7), None)));
+        assert_eq!(Callback::parse("rc:42:vi"), Some(Callback::Confirm(RedemptionId(42), Some(Language::Vi))));
+        assert_eq!(Callback::parse("rd:7:ru"), Some(Callback::Decline(RedemptionId(7), Some(Language::Ru))));
+        for bad in
+            ["", "lang:de", "rc:", "rc:-1", "rc:0", "rc:x", "rd:99999999999999999999", "zz:1", "rc", "rc:4:de", "rc:4:"]
+        {
             assert_eq!(Callback::parse(bad), None, "{bad}");
         }
     }

@@ -168,10 +168,6 @@ async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<
     let ctx = Ctx::new(cx, update_id, &q.from);
     let Some((kind, code)) = q.data.as_deref().and_then(parse_callback) else { return Ok(Outbox::one(answer)) };
     let mut out = Outbox::one(answer);
-    let Some(code) = CustomerCode::parse(code) else {
-        out.push(ctx.reply(ctx.lang.texts().partner_bad_code(Esc(code))));
-        return Ok(out);
-    };
     let partner = match ctx.settle(cx.storage().partner(ctx.me()).await).await? {
         Ok(partner) => partner,
         Err(text) => {
@@ -180,7 +176,10 @@ async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<
         }
     };
     out.push(match partner.as_ref().filter(|p| p.status == PartnerStatus::Approved) {
-        Some(p) => ctx.prompt_for(p.language, kind, &code),
+        Some(p) => match CustomerCode::parse(code) {
+            Some(code) => ctx.prompt_for(p.language, kind, &code),
+            None => ctx.reply(p.language.texts().partner_bad_code(Esc(code))),
+        },
         None => ctx.reply(ctx.status_text(partner.as_ref())),
     });
     Ok(out)
@@ -196,6 +195,18 @@ fn prompt_text(lang: Language, marker: &str, code: &str) -> (String, &'static st
         (t.fixed(Fixed::RedeemPrompt), t.fixed(Fixed::RedeemPlaceholder))
     };
     (format!("{marker} {code} — {question}"), placeholder)
+}
+
+/// Input a partner's command cannot use: answered without a use case.
+enum Mistake<'a> {
+    /// The command's usage text.
+    Usage(Fixed),
+    /// Not a customer code.
+    BadCode(&'a str),
+    /// Not an amount, then the command's usage text.
+    BadAmount(Fixed),
+    /// Not an amount in answer to a prompt: the prompt again.
+    AskAgain(&'static str, CustomerCode),
 }
 
 impl Ctx<'_> {
@@ -237,6 +248,31 @@ impl Ctx<'_> {
         }
     }
 
+    /// Answers input a command cannot use. The one storage call of such an
+    /// update is the partner's lookup: someone who is not an approved partner
+    /// hears where they stand instead, a partner hears it in its language.
+    async fn mistake(&self, mistake: Mistake<'_>) -> Result<Outbox> {
+        let partner = match self.settle(self.cx.storage().partner(self.me()).await).await? {
+            Ok(partner) => partner,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let Some(lang) = partner.as_ref().filter(|p| p.status == PartnerStatus::Approved).map(|p| p.language) else {
+            return Ok(Outbox::one(self.reply(self.status_text(partner.as_ref()))));
+        };
+        Ok(match mistake {
+            Mistake::Usage(usage) => Outbox::one(self.reply(lang.say(usage))),
+            Mistake::BadCode(code) => Outbox::one(self.reply(lang.texts().partner_bad_code(Esc(code)))),
+            Mistake::BadAmount(usage) => {
+                Outbox::one(self.reply(format!("{}\n{}", lang.say(Fixed::BadAmount), lang.say(usage))))
+            }
+            Mistake::AskAgain(marker, code) => {
+                let mut out = Outbox::one(self.reply(lang.say(Fixed::BadAmount)));
+                out.push(self.prompt_for(lang, marker, &code));
+                out
+            }
+        })
+    }
+
     /// The idempotency key of this update's ledger write: the bot's id and
     /// the update's, so deployments sharing a database never collide.
     fn key(&self, suffix: &str) -> String {
@@ -254,6 +290,15 @@ impl Ctx<'_> {
                 PartnerStatus::Suspended => p.language.say(Fixed::Suspended).into(),
                 PartnerStatus::Approved => p.language.say(Fixed::PartnerHelp).into(),
             },
+        }
+    }
+
+    /// What an existing partner is told when it applies again: the greeting
+    /// with the commands when approved, else its status.
+    fn standing_text(&self, p: &Partner) -> String {
+        match p.status {
+            PartnerStatus::Approved => self.welcome_back(p),
+            _ => self.status_text(Some(p)),
         }
     }
 
@@ -315,10 +360,22 @@ impl Ctx<'_> {
     }
 
     /// An application (`/apply name; category` or an answer to the prompt).
+    /// Someone who is a partner already hears where they stand: for input
+    /// the form refuses, from the one lookup that update makes; for a
+    /// well-formed application, from a second read after the store's
+    /// `already_partner` (an application is made once in a partner's life).
     async fn apply(&self, input: &str) -> Result<Outbox> {
         let Some((name, category)) = parse_application(input) else {
-            let text = format!("{APPLY_MARKER} {}", self.lang.say(Fixed::ApplicationFormatError));
-            return Ok(Outbox::one(send(self.chat(), text, force_reply(self.lang.say(Fixed::ApplyPlaceholder)))));
+            let partner = match self.settle(self.cx.storage().partner(self.me()).await).await? {
+                Ok(partner) => partner,
+                Err(text) => return Ok(Outbox::one(self.reply(text))),
+            };
+            if let Some(p) = partner.as_ref().filter(|p| p.status != PartnerStatus::Rejected) {
+                return Ok(Outbox::one(self.reply(self.standing_text(p))));
+            }
+            let lang = partner.as_ref().map_or(self.lang, |p| p.language);
+            let text = format!("{APPLY_MARKER} {}", lang.say(Fixed::ApplicationFormatError));
+            return Ok(Outbox::one(send(self.chat(), text, force_reply(lang.say(Fixed::ApplyPlaceholder)))));
         };
         let cx = self.cx;
         let req = crate::ports::PartnerApplication {
@@ -330,9 +387,19 @@ impl Ctx<'_> {
             now: cx.now(),
         };
         let username = self.user.username.as_deref();
-        let done = match self.settle(usecases::apply_partner(cx, req, username).await).await? {
-            Ok(done) => done,
-            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        let done = match usecases::apply_partner(cx, req, username).await {
+            Err(StoreError::Rejected(Rejection::AlreadyPartner)) => {
+                let found = cx.storage().partner(self.me()).await;
+                return Ok(Outbox::one(self.reply(match self.settle(found).await? {
+                    Ok(Some(p)) => self.standing_text(&p),
+                    Ok(None) => self.lang.texts().rejection(&Rejection::AlreadyPartner),
+                    Err(text) => text,
+                })));
+            }
+            applied => match self.settle(applied).await? {
+                Ok(done) => done,
+                Err(text) => return Ok(Outbox::one(self.reply(text))),
+            },
         };
         let p = &done.outcome.partner;
         let t = p.language.texts();
@@ -347,7 +414,7 @@ impl Ctx<'_> {
     async fn scan(&self, code: &str) -> Result<Outbox> {
         match CustomerCode::parse(code) {
             Some(code) => self.show_customer(code, true).await,
-            None => Ok(Outbox::one(self.reply(self.lang.texts().partner_bad_code(Esc(code))))),
+            None => self.mistake(Mistake::BadCode(code)).await,
         }
     }
 
@@ -385,17 +452,13 @@ impl Ctx<'_> {
     async fn credit_command(&self, args: &str) -> Result<Outbox> {
         let (code, amount) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
         if code.is_empty() || amount.trim().is_empty() {
-            return Ok(self.usage(self.lang.say(Fixed::UsageCredit)));
+            return self.mistake(Mistake::Usage(Fixed::UsageCredit)).await;
         }
         let Some(code) = CustomerCode::parse(code) else {
-            return Ok(Outbox::one(self.reply(self.lang.texts().partner_bad_code(Esc(code)))));
+            return self.mistake(Mistake::BadCode(code)).await;
         };
         let Some(purchase) = common::parse_amount(amount) else {
-            return Ok(self.usage(format!(
-                "{}\n{}",
-                self.lang.say(Fixed::BadAmount),
-                self.lang.say(Fixed::UsageCredit)
-            )));
+            return self.mistake(Mistake::BadAmount(Fixed::UsageCredit)).await;
         };
         self.credit(code, purchase).await
     }
@@ -403,20 +466,12 @@ impl Ctx<'_> {
     /// An answer to a [`CREDIT_MARKER`] prompt.
     async fn credit_answer(&self, prompt: &str, text: &str) -> Result<Outbox> {
         let Some(code) = code_in_prompt(prompt) else {
-            return Ok(self.usage(self.lang.say(Fixed::UsageCredit)));
+            return self.mistake(Mistake::Usage(Fixed::UsageCredit)).await;
         };
         match common::parse_amount(text) {
             Some(purchase) => self.credit(code, purchase).await,
-            None => {
-                let mut out = Outbox::one(self.reply(self.lang.say(Fixed::BadAmount)));
-                out.push(self.prompt_for(self.lang, CREDIT_MARKER, &code));
-                Ok(out)
-            }
+            None => self.mistake(Mistake::AskAgain(CREDIT_MARKER, code)).await,
         }
-    }
-
-    fn usage(&self, text: impl Into<String>) -> Outbox {
-        Outbox::one(self.reply(text))
     }
 
     async fn credit(&self, code: CustomerCode, purchase: Points) -> Result<Outbox> {
@@ -449,30 +504,26 @@ impl Ctx<'_> {
     /// `/redeem <code> <points> <purchase>`.
     async fn redeem_command(&self, args: &str) -> Result<Outbox> {
         let [code, points, purchase] = args.split_whitespace().collect::<Vec<_>>()[..] else {
-            return Ok(self.usage(self.lang.say(Fixed::UsageRedeem)));
+            return self.mistake(Mistake::Usage(Fixed::UsageRedeem)).await;
         };
         let Some(code) = CustomerCode::parse(code) else {
-            return Ok(Outbox::one(self.reply(self.lang.texts().partner_bad_code(Esc(code)))));
+            return self.mistake(Mistake::BadCode(code)).await;
         };
         match (common::parse_amount(points), common::parse_amount(purchase)) {
             (Some(points), Some(purchase)) => self.redeem(code, points, purchase).await,
-            _ => Ok(self.usage(format!("{}\n{}", self.lang.say(Fixed::BadAmount), self.lang.say(Fixed::UsageRedeem)))),
+            _ => self.mistake(Mistake::BadAmount(Fixed::UsageRedeem)).await,
         }
     }
 
     /// An answer to a [`REDEEM_MARKER`] prompt: two numbers.
     async fn redeem_answer(&self, prompt: &str, text: &str) -> Result<Outbox> {
         let Some(code) = code_in_prompt(prompt) else {
-            return Ok(self.usage(self.lang.say(Fixed::UsageRedeem)));
+            return self.mistake(Mistake::Usage(Fixed::UsageRedeem)).await;
         };
         let numbers: Vec<Option<Points>> = text.split_whitespace().map(common::parse_amount).collect();
         match numbers[..] {
             [Some(points), Some(purchase)] => self.redeem(code, points, purchase).await,
-            _ => {
-                let mut out = Outbox::one(self.reply(self.lang.say(Fixed::BadAmount)));
-                out.push(self.prompt_for(self.lang, REDEEM_MARKER, &code));
-                Ok(out)
-            }
+            _ => self.mistake(Mistake::AskAgain(REDEEM_MARKER, code)).await,
         }
     }
 
@@ -506,7 +557,7 @@ impl Ctx<'_> {
     /// `/reverse <entry id>`.
     async fn reverse(&self, args: &str) -> Result<Outbox> {
         let Some(entry) = parse_entry_id(args) else {
-            return Ok(Outbox::one(self.reply(self.lang.say(Fixed::UsageReverse))));
+            return self.mistake(Mistake::Usage(Fixed::UsageReverse)).await;
         };
         let cx = self.cx;
         let now = cx.now();
@@ -625,6 +676,6 @@ mod tests {
     #[test]
     fn callback_data_fits() {
         assert!(format!("cr:{}", "X".repeat(CustomerCode::LEN)).len() <= InlineKeyboardButton::MAX_CALLBACK_DATA);
-        assert!(format!("rc:{}", i64::MAX).len() <= InlineKeyboardButton::MAX_CALLBACK_DATA);
+        assert!(format!("rc:{}:en", i64::MAX).len() <= InlineKeyboardButton::MAX_CALLBACK_DATA);
     }
 }
