@@ -431,6 +431,43 @@ pub async fn export_legacy(
     legacy::export::export(&*store, target, options, progress).await.map_err(legacy_error)
 }
 
+/// `loyalty export legacy --from-d1-dump FILE`: loads the SQL dump of a D1
+/// database into a scratch SQLite file ([`sqlite::from_d1_dump`]), exports it
+/// like [`export_legacy`], and removes the scratch file.
+///
+/// # Errors
+/// [`RunError::Storage`] when the dump cannot be read or is not of a
+/// loyalty-rs D1 database with every migration; as [`export_legacy`] otherwise.
+pub async fn export_legacy_from_d1_dump(
+    dump: &std::path::Path,
+    target: &legacy::export::Target,
+    options: &legacy::export::ExportOptions,
+    progress: &mut dyn legacy::Progress,
+) -> Result<legacy::export::ExportReport, RunError> {
+    #[cfg(feature = "sqlite")]
+    {
+        let sql = std::fs::read_to_string(dump)
+            .map_err(|e| RunError::Storage(format!("cannot read the D1 dump {}: {e}", dump.display())))?;
+        let scratch = std::env::temp_dir().join(format!("loyalty-d1-dump-{}.db", std::process::id()));
+        let remove = || {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
+            }
+        };
+        remove();
+        crate::store::sqlite::from_d1_dump(&sql, &scratch)
+            .map_err(|e| RunError::Storage(format!("{}: {e}", dump.display())))?;
+        let exported = export_legacy(&StorageChoice::Sqlite { path: scratch.clone() }, target, options, progress).await;
+        remove();
+        exported
+    }
+    #[cfg(not(feature = "sqlite"))]
+    {
+        let _ = (dump, target, options, progress);
+        Err(RunError::Config("--from-d1-dump needs a build with the feature `sqlite`".into()))
+    }
+}
+
 /// What an export's report means for the exit code: a customer whose legacy
 /// balance, read back after the write, is not ours is [`RunError::Mismatch`]
 /// (exit 6).

@@ -959,6 +959,35 @@ async fn the_d1_sql_file_runs_on_a_local_d1_with_wrangler() {
     let d1 = databases[0].display().to_string();
     assert_eq!(sqlite_content(&d1), sqlite_content(&direct), "the local D1 holds what the direct import wrote");
 
+    // The way back from D1 (docs/IMPORT.md): its dump exports as the store the direct import wrote.
+    let dump = dir.dir.join("d1.sql").display().to_string();
+    wrangler(d, &["d1", "export", "loyalty", "--local", "--output", &dump]);
+    let (from_d1, from_direct) = (dir.dir.join("back-d1.json"), dir.dir.join("back-direct.json"));
+    let (from_d1, from_direct) = (from_d1.display().to_string(), from_direct.display().to_string());
+    let out =
+        run(loyalty(&[], &["export", "legacy", "--from-d1-dump", &dump, "--to-backup", &from_d1, "--json"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let direct_vars = [("LOYALTY_DB", direct.as_str())];
+    let out = run(loyalty(&direct_vars, &["export", "legacy", "--to-backup", &from_direct, "--json"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Codes are drawn at random by each import, and a customer without a legacy sign-up date gets the
+    // import's time (the two imports ran seconds apart): the rest is the same.
+    let tables = |file: &str| -> Value {
+        let mut t = serde_json::from_str::<Value>(&std::fs::read_to_string(file).unwrap()).unwrap()["tables"].take();
+        for table in t.as_object_mut().unwrap().values_mut() {
+            table.as_object_mut().unwrap().remove("timestamp");
+        }
+        for user in t["users"]["data"].as_array_mut().unwrap() {
+            let user = user.as_object_mut().unwrap();
+            user.remove("referral_code");
+            user.remove("reg_date");
+        }
+        t
+    };
+    let back = tables(&from_d1);
+    assert!(back["users"]["count"].as_u64().is_some_and(|n| n > 50), "{}", back["users"]["count"]);
+    assert_eq!(back, tables(&from_direct), "the D1 dump exports what the direct store exports");
+
     // The file again, on the same local D1: nothing changes. Locally, `--file --json` answers directly.
     let answers = wrangler(d, &["d1", "execute", "loyalty", "--local", "--json", "--file", &sql]);
     std::fs::write(&results, &answers.stdout).unwrap();

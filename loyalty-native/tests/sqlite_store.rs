@@ -721,3 +721,61 @@ fn no_statement_scans_a_table_that_grows() {
     }
     assert!(scans.is_empty(), "full scans:\n{}", scans.join("\n"));
 }
+
+/// A D1 database's schema, as `wrangler d1 export` dumps it: the migrations of
+/// loyalty-edge/migrations/ (the first `count`), recorded in `d1_migrations`.
+fn d1_dump(count: usize) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../loyalty-edge/migrations");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    names.sort();
+    let mut dump = String::from(
+        "PRAGMA defer_foreign_keys=TRUE;\nCREATE TABLE IF NOT EXISTS \"d1_migrations\"(id INTEGER PRIMARY KEY \
+         AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL);\n",
+    );
+    for name in names.iter().take(count) {
+        dump.push_str(&std::fs::read_to_string(dir.join(name)).unwrap());
+        dump.push_str(&format!("\nINSERT INTO \"d1_migrations\" (\"name\") VALUES('{name}');\n"));
+    }
+    dump
+}
+
+#[tokio::test]
+async fn a_d1_dump_becomes_a_sqlite_store() {
+    let scratch = Scratch::new("d1-dump");
+    // The constant names the last D1 migration, so a new one cannot be forgotten here.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../loyalty-edge/migrations");
+    let last = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).max();
+    assert_eq!(last.as_deref(), Some(sqlite::D1_LATEST_MIGRATION));
+
+    let full = format!(
+        "{}\nINSERT INTO loyalty_customers (id, telegram_id, code, first_name, language, balance, blocked, created_at) \
+         VALUES (7, 7007, 'ABCD2345', 'Anna', 'vi', 0, 0, 1700000000);\n",
+        d1_dump(usize::MAX)
+    );
+    let path = scratch.dir.join("from-d1.db");
+    sqlite::from_d1_dump(&full, &path).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    let page = store.export_customers(ExportCustomers { after: None, limit: 10 }).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!((page[0].customer.telegram_id, page[0].customer.language), (TelegramUserId(7007), Language::Vi));
+    // It is a store like any other: it takes a credit.
+    let shop = partner(&store, 8008, PartnerTerms::default()).await;
+    store.credit_purchase(credit_req(&shop, &page[0].customer, 1_000, "after-d1")).await.unwrap();
+    let err = sqlite::from_d1_dump(&full, &path).unwrap_err();
+    assert!(err.to_string().contains("exists"), "{err}");
+
+    // Refused, leaving nothing behind: migrations missing, not a loyalty-rs database, not SQL.
+    let old = scratch.dir.join("old.db");
+    let err = sqlite::from_d1_dump(&d1_dump(2), &old).unwrap_err();
+    assert!(err.to_string().contains(sqlite::D1_LATEST_MIGRATION), "{err}");
+    assert!(!old.exists());
+    let err = sqlite::from_d1_dump("CREATE TABLE t (x);", &old).unwrap_err();
+    assert!(err.to_string().contains("not a dump of a loyalty-rs D1 database"), "{err}");
+    let err = sqlite::from_d1_dump("this is not SQL", &old).unwrap_err();
+    assert!(err.to_string().contains("does not load"), "{err}");
+    assert!(!old.exists());
+}

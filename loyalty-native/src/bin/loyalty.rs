@@ -84,6 +84,10 @@ struct ExportArgs {
     /// Write a JSON file in the format of the legacy backup_database.py instead.
     #[arg(long, value_name = "FILE")]
     to_backup: Option<PathBuf>,
+    /// Read the program from the SQL dump of its D1 database (`wrangler d1 export <database> --remote
+    /// --output FILE`) instead of the configured store: for the Workers on D1.
+    #[arg(long, value_name = "FILE")]
+    from_d1_dump: Option<PathBuf>,
     /// Read and plan only: print what would be written, write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -325,9 +329,14 @@ async fn run(command: Command) -> Result<(), RunError> {
                 (None, None) => return Err(RunError::Config("--to-postgres or --to-backup is required".into())),
             };
             let options = legacy::export::ExportOptions { dry_run: args.dry_run, now: SystemClock.now() };
-            let storage = StorageChoice::from_lookup(env)?;
             let mut progress = StderrProgress::new();
-            let report = runtime::export_legacy(&storage, &target, &options, &mut progress).await?;
+            let report = match &args.from_d1_dump {
+                Some(dump) => runtime::export_legacy_from_d1_dump(dump, &target, &options, &mut progress).await?,
+                None => {
+                    let storage = StorageChoice::from_lookup(env)?;
+                    runtime::export_legacy(&storage, &target, &options, &mut progress).await?
+                }
+            };
             drop(progress);
             if args.json {
                 println!("{}", report.to_json());

@@ -215,6 +215,65 @@ pub fn migrate(path: impl AsRef<Path>) -> Result<u32, StoreError> {
     Ok(SCHEMA_VERSION)
 }
 
+/// The D1 migration (in `loyalty-edge/migrations/`) after which a D1
+/// database has this build's schema, [`SCHEMA_VERSION`]: the last one.
+pub const D1_LATEST_MIGRATION: &str = "0003_import_kinds.sql";
+
+/// Makes the loyalty-rs SQLite database `path` (which must not exist) from the
+/// SQL dump of a Workers deployment's D1 database (`wrangler d1 export
+/// <database> --remote --output dump.sql`): D1 is SQLite with the same schema,
+/// so the dump loads as it is, and the file is then stamped as ours. The
+/// native tools — `loyalty export legacy` — can then read what the Workers
+/// wrote.
+///
+/// # Errors
+///
+/// [`StoreError::Backend`] when `path` exists, the dump does not load, it is
+/// not of a loyalty-rs D1 database, or its migrations stop before
+/// [`D1_LATEST_MIGRATION`] (apply them first). Nothing is left at `path` then.
+pub fn from_d1_dump(dump: &str, path: &Path) -> Result<(), StoreError> {
+    if path.exists() {
+        return Err(StoreError::Backend(format!("{} exists; refusing to overwrite it", path.display())));
+    }
+    let loaded = load_d1_dump(dump, path);
+    if loaded.is_err() {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+    loaded
+}
+
+fn load_d1_dump(dump: &str, path: &Path) -> Result<(), StoreError> {
+    let refuse = |why: String| StoreError::Backend(format!("the D1 dump: {why}"));
+    let mut conn = Connection::open(path).map_err(|e| open_error(path, e))?;
+    let tx = conn.transaction().map_err(|e| open_error(path, e))?;
+    tx.execute_batch(dump).map_err(|e| refuse(format!("it does not load into SQLite: {e}")))?;
+    let table = |name: &str| -> Result<bool, StoreError> {
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)", [name], |r| {
+            r.get(0)
+        })
+        .map_err(|e| open_error(path, e))
+    };
+    if !table("loyalty_customers")? || !table("d1_migrations")? {
+        return Err(refuse(
+            "not a dump of a loyalty-rs D1 database (no loyalty_customers or d1_migrations table)".into(),
+        ));
+    }
+    let latest: bool = tx
+        .query_row("SELECT EXISTS (SELECT 1 FROM d1_migrations WHERE name = ?1)", [D1_LATEST_MIGRATION], |r| r.get(0))
+        .map_err(|e| open_error(path, e))?;
+    if !latest {
+        return Err(refuse(format!(
+            "the database lacks the migration {D1_LATEST_MIGRATION}: apply the D1 migrations \
+             (wrangler d1 migrations apply <database> --remote) and export it again"
+        )));
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(|e| open_error(path, e))?;
+    tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(|e| open_error(path, e))?;
+    tx.commit().map_err(|e| open_error(path, e))
+}
+
 /// Opens the writer connection and sets the connection-wide pragmas.
 fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
