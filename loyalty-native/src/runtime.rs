@@ -432,7 +432,7 @@ pub async fn export_legacy(
 }
 
 /// `loyalty export legacy --from-d1-dump FILE`: loads the SQL dump of a D1
-/// database into a scratch SQLite file ([`sqlite::from_d1_dump`]), exports it
+/// database into a scratch SQLite file (`store::sqlite::from_d1_dump`), exports it
 /// like [`export_legacy`], and removes the scratch file.
 ///
 /// # Errors
