@@ -582,6 +582,34 @@ async fn pos_credit_is_idempotent() {
     assert_eq!(entries.iter().filter(|e| e.partner == Some(p.id)).count(), 1);
 }
 
+fn customer_lookup(key: &str, code: &str) -> Request<Bytes> {
+    let auth = format!("Bearer {key}");
+    request(Method::GET, &format!("/api/v1/partner/customers/{code}"), &[("authorization", &auth)], Bytes::new())
+}
+
+#[tokio::test]
+async fn pos_looks_a_customer_up_by_card() {
+    let (env, c, p, key) = customer_and_partner("Cafe", Language::En).await;
+    let found = call(&env, customer_lookup(&key, &c.code.as_str().to_lowercase())).await;
+    assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
+    let want = json!({"customer_code": c.code.as_str(), "first_name": c.first_name, "balance": 100, "blocked": false});
+    assert_eq!(found.json(), want);
+
+    call(&env, customer_lookup(&key, "ZZZZ9999")).await.error(StatusCode::NOT_FOUND, "unknown_customer");
+    call(&env, customer_lookup(&key, "x%21")).await.error(StatusCode::BAD_REQUEST, "invalid_customer_code");
+    call(&env, customer_lookup("wrong-key", c.code.as_str())).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+    let post = request(Method::POST, &format!("/api/v1/partner/customers/{}", c.code), &[], Bytes::new());
+    assert_eq!(call(&env, post).await.status, StatusCode::METHOD_NOT_ALLOWED);
+
+    let now = env.engine.now();
+    let who = CustomerRef::Id(c.id);
+    env.storage.set_blocked(SetBlocked { who, blocked: true, admin: TelegramUserId(900), now }).await.unwrap();
+    assert_eq!(call(&env, customer_lookup(&key, c.code.as_str())).await.json()["blocked"], true);
+    let suspend = DecidePartner { partner: p.id, decision: PartnerDecision::Suspend, admin: TelegramUserId(900), now };
+    env.storage.decide_partner(suspend).await.unwrap();
+    call(&env, customer_lookup(&key, c.code.as_str())).await.error(StatusCode::FORBIDDEN, "partner_not_approved");
+}
+
 #[tokio::test]
 async fn pos_auth_and_validation() {
     let (env, c, _, key) = customer_and_partner("Cafe", Language::En).await;

@@ -8,7 +8,8 @@ use crate::domain::{
     Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerStatus, RedemptionId, TelegramUserId, rules,
 };
 use crate::ports::{
-    AnswerRedemption, CreditPurchase, CustomerRef, EntriesPage, PartnerRef, RedemptionView, Rejection, StoreError,
+    AnswerRedemption, CreditPurchase, CustomerRef, EntriesPage, LookUpCustomer, PartnerRef, RedemptionView, Rejection,
+    StoreError,
 };
 
 use crate::domain::BotKind;
@@ -105,6 +106,7 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::ConfirmRedemption => answer_redemption(cx, req, param, true).await,
         Endpoint::DeclineRedemption => answer_redemption(cx, req, param, false).await,
         Endpoint::PartnerCredits => credit(cx, req).await,
+        Endpoint::PartnerCustomer => pos_customer(cx, req, param.unwrap_or_default()).await,
         Endpoint::SentryHook => sentry_hook(cx, req).await,
     }
 }
@@ -373,6 +375,26 @@ async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     }));
     reply.deferred.extend(done.notices.into_iter().map(Task::Call));
     Ok(reply)
+}
+
+/// `GET /api/v1/partner/customers/{code}`: the customer behind a card, as the
+/// POS shows it before a credit or a redemption. The partner's key is looked
+/// up, then one call checks the partner and finds the customer.
+async fn pos_customer(cx: &Context, req: &Request<Bytes>, code: &str) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let code =
+        CustomerCode::parse(code).ok_or_else(|| bad_request("invalid_customer_code", ApiText::InvalidCustomerCode))?;
+    let card = cx
+        .storage()
+        .look_up_customer(LookUpCustomer { partner: PartnerRef::Id(partner.id), customer: CustomerRef::Code(code) })
+        .await?;
+    let c = &card.customer;
+    Ok(Reply::ok(&json!({
+        "customer_code": c.code.as_str(),
+        "first_name": c.first_name,
+        "balance": c.balance,
+        "blocked": c.blocked,
+    })))
 }
 
 // -------------------------------------------------------------------- Sentry

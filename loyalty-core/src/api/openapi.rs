@@ -145,6 +145,22 @@ pub fn document() -> Value {
                     ("503", "Temporary failure; retry with the same Idempotency-Key."),
                 ]), "200", json_ok("The purchase was credited (or had been, when `replayed`).", "Credit")),
             }},
+            "/api/v1/partner/customers/{code}": {"get": {
+                "summary": "The customer behind a card (POS)",
+                "description": "What the POS shows before a credit or a redemption: the customer's name and balance, and whether they are blocked. Only an approved partner may look customers up.",
+                "tags": ["partner"],
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "code", "in": "path", "required": true,
+                    "description": "The code on the customer's card (case-insensitive).", "schema": {"type": "string"}}],
+                "responses": with(error_responses(&[
+                    ("400", "Not a customer code (`invalid_customer_code`)."),
+                    ("401", "Missing or unknown API key (`invalid_api_key`)."),
+                    ("403", "The partner is not approved (`partner_not_approved`)."),
+                    ("404", "Unknown customer (`unknown_customer`)."),
+                    ("500", "Permanent server failure."),
+                    ("503", "Temporary failure; try again."),
+                ]), "200", json_ok("The customer.", "PosCustomer")),
+            }},
             "/hooks/sentry": {"post": {
                 "summary": "Sentry integration webhook",
                 "description": "Verifies `Sentry-Hook-Signature` (hex HMAC-SHA256 of the body with `SENTRY_WEBHOOK_SECRET`) and posts `event_alert`, `error`, `issue` and `metric_alert` payloads to the alert chat. Other resources are ignored.",
@@ -235,6 +251,12 @@ pub fn document() -> Value {
                 "CreditRequest": {"type": "object", "additionalProperties": false, "required": ["customer_code", "purchase"], "properties": {
                     "customer_code": {"type": "string", "description": "The code on the customer's card (case-insensitive)."},
                     "purchase": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 1_000_000_000_000_i64},
+                }},
+                "PosCustomer": {"type": "object", "required": ["customer_code", "first_name", "balance", "blocked"], "properties": {
+                    "customer_code": {"type": "string"},
+                    "first_name": {"type": "string"},
+                    "balance": {"type": "integer", "format": "int64"},
+                    "blocked": {"type": "boolean", "description": "A blocked customer can neither earn nor redeem."},
                 }},
                 "Credit": {"type": "object", "required": ["entry_id", "customer_code", "points", "balance", "replayed"], "properties": {
                     "entry_id": {"type": "integer", "format": "int64"},

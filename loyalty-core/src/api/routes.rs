@@ -29,6 +29,8 @@ pub enum Endpoint {
     DeclineRedemption,
     /// `POST /api/v1/partner/credits`.
     PartnerCredits,
+    /// `GET /api/v1/partner/customers/{code}`.
+    PartnerCustomer,
     /// `POST /hooks/sentry`.
     SentryHook,
 }
@@ -59,6 +61,7 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/redemptions/{id}/confirm", Endpoint::ConfirmRedemption),
     r("POST", "/api/v1/redemptions/{id}/decline", Endpoint::DeclineRedemption),
     r("POST", "/api/v1/partner/credits", Endpoint::PartnerCredits),
+    r("GET", "/api/v1/partner/customers/{code}", Endpoint::PartnerCustomer),
     r("POST", "/hooks/sentry", Endpoint::SentryHook),
 ];
 
@@ -94,6 +97,7 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("POST", ["api", "v1", "redemptions", id, "confirm"]) if !id.is_empty() => (ConfirmRedemption, Some(*id)),
         ("POST", ["api", "v1", "redemptions", id, "decline"]) if !id.is_empty() => (DeclineRedemption, Some(*id)),
         ("POST", ["api", "v1", "partner", "credits"]) => (PartnerCredits, None),
+        ("GET", ["api", "v1", "partner", "customers", code]) if !code.is_empty() => (PartnerCustomer, Some(*code)),
         ("POST", ["hooks", "sentry"]) => (SentryHook, None),
         _ => return None,
     })
