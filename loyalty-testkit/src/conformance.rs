@@ -785,12 +785,12 @@ async fn credit_purchase_rejections(ctx: &Ctx<'_>) -> CheckResult {
     let applied = ctx.applied_partner(PartnerTerms::default()).await?;
     s.credit_purchase(ctx.credit_req(&applied, &c, 100, "x3"))
         .await
-        .rejects(Rejection::PartnerNotApproved, "applied partner")?;
+        .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Applied }, "applied partner")?;
     let suspended = ctx.partner(PartnerTerms::default()).await?;
     ctx.suspend(&suspended).await?;
     s.credit_purchase(ctx.credit_req(&suspended, &c, 100, "x4"))
         .await
-        .rejects(Rejection::PartnerNotApproved, "suspended partner")?;
+        .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Suspended }, "suspended partner")?;
     let nobody = CreditPurchase { customer: CustomerRef::Code(ctx.code()), ..ctx.credit_req(&p, &c, 100, "x5") };
     s.credit_purchase(nobody).await.rejects(Rejection::UnknownCustomer, "unknown customer")?;
     ctx.block(&c, true).await?;
@@ -924,7 +924,7 @@ async fn open_redemption_rejections(ctx: &Ctx<'_>) -> CheckResult {
     let applied = ctx.applied_partner(PartnerTerms::default()).await?;
     s.open_redemption(ctx.open_req(&applied, &c, 10, 100, "u2"))
         .await
-        .rejects(Rejection::PartnerNotApproved, "applied partner")?;
+        .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Applied }, "applied partner")?;
     let nobody = OpenRedemption { customer: CustomerRef::Code(ctx.code()), ..ctx.open_req(&p, &c, 10, 100, "u3") };
     s.open_redemption(nobody).await.rejects(Rejection::UnknownCustomer, "unknown customer")?;
     ctx.block(&c, true).await?;
@@ -1006,7 +1006,9 @@ async fn confirm_redemption_rejections(ctx: &Ctx<'_>) -> CheckResult {
     s.confirm_redemption(nobody).await.rejects(Rejection::UnknownCustomer, "unknown customer")?;
     // Partner suspended meanwhile: refused, the request stays pending.
     ctx.suspend(&p).await?;
-    s.confirm_redemption(ctx.answer(id, &c)).await.rejects(Rejection::PartnerNotApproved, "suspended")?;
+    s.confirm_redemption(ctx.answer(id, &c))
+        .await
+        .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Suspended }, "suspended")?;
     ctx.approve(&p).await?;
     // Customer blocked meanwhile.
     ctx.block(&c, true).await?;
@@ -1179,9 +1181,11 @@ async fn look_up_customer(ctx: &Ctx<'_>) -> CheckResult {
     let applied = ctx.applied_partner(PartnerTerms::default()).await?;
     s.look_up_customer(ask(PartnerRef::Id(applied.id), CustomerRef::Id(c.id)))
         .await
-        .rejects(Rejection::PartnerNotApproved, "applied partner")?;
+        .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Applied }, "applied partner")?;
     ctx.suspend(&p).await?;
-    s.look_up_customer(by_code).await.rejects(Rejection::PartnerNotApproved, "suspended partner")?;
+    s.look_up_customer(by_code)
+        .await
+        .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Suspended }, "suspended partner")?;
     Ok(())
 }
 
@@ -1254,7 +1258,7 @@ async fn reverse_entry_rejections(ctx: &Ctx<'_>) -> CheckResult {
     ctx.suspend(&p).await?;
     s.reverse_entry(ctx.reverse_req(accrual.id, &p, "rr-6"))
         .await
-        .rejects(Rejection::PartnerNotApproved, "suspended partner")?;
+        .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Suspended }, "suspended partner")?;
     ctx.approve(&p).await?;
     let id = ctx.open(&p, &c, 100, 1_000).await?;
     s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("spend")?;
@@ -1460,11 +1464,11 @@ async fn partner_api_keys(ctx: &Ctx<'_>) -> CheckResult {
     let applied = ctx.applied_partner(PartnerTerms::default()).await?;
     s.set_partner_api_key(PartnerRef::Telegram(applied.telegram_id), k1.clone())
         .await
-        .rejects(Rejection::PartnerNotApproved, "an applied partner")?;
+        .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Applied }, "an applied partner")?;
     ctx.suspend(&p).await?;
     s.set_partner_api_key(PartnerRef::Id(p.id), k1.clone())
         .await
-        .rejects(Rejection::PartnerNotApproved, "suspended")?;
+        .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Suspended }, "suspended")?;
     ensure!(s.partner_by_api_key(&k1).await.or_fail("refused key")?.is_none(), "a refused key was stored");
     ensure_eq!(s.partner_by_api_key(&k2).await.or_missing("kept key")?.id, p.id, "the key before the refusal");
     Ok(())

@@ -64,9 +64,8 @@ pub struct UpdateCost {
     pub update: String,
     /// Requests made while the engine processed it (its response path).
     pub requests: u64,
-    /// What it should cost: 1, or 2 for a partner's command refused because
-    /// of the partner's standing — not approved, or applying while a partner
-    /// already (a second read finds where it stands, to say so).
+    /// What it should cost: 1, or 2 for an application from someone who is a
+    /// partner already (a second read finds where it stands, to say so).
     pub expected: u64,
 }
 
@@ -90,6 +89,12 @@ pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> V
     let partner = TgUser::new(6_001, "Cafe owner");
     let admin = TgUser::new(900, "Admin");
     let (client, shop, boss) = (BotKind::Client, BotKind::Partner, BotKind::Admin);
+    // An answer is checked to be the work done, not a refusal (which costs one request too).
+    let expect = |calls: &[loyalty_core::telegram::BotCall], what: &str, ok: &dyn Fn(&str, &[String]) -> bool| {
+        let text = calls.first().and_then(|c| c.text()).unwrap_or_default();
+        let buttons: Vec<String> = calls.first().map(buttons).unwrap_or_default();
+        assert!(ok(text, &buttons), "{what}: {text:?} {buttons:?}");
+    };
 
     // Customers.
     driver.say(client, &customer, "/start").await;
@@ -116,8 +121,9 @@ pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> V
     driver.say(shop, &partner, "/credit").await;
     driver.say(shop, &partner, "/apply Pho 24; cafe").await;
     driver.say(shop, &partner, "/stats").await;
-    driver.refused(shop, &partner, "/apikey").await;
-    driver.refused(shop, &partner, &format!("/credit {code} 100")).await;
+    let waiting = driver.say(shop, &partner, "/apikey").await;
+    expect(&waiting, "a partner waiting for approval is told so", &|t, _| t.starts_with('⏳'));
+    driver.say(shop, &partner, &format!("/credit {code} 100")).await;
     driver.say(boss, &admin, "/pending").await;
     let id = env
         .storage
@@ -128,12 +134,7 @@ pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> V
         .id;
     driver.press(boss, &admin, &format!("pa:{id}")).await;
 
-    // The partner at work: each answer is checked to be the work done, not a refusal.
-    let expect = |calls: &[loyalty_core::telegram::BotCall], what: &str, ok: &dyn Fn(&str, &[String]) -> bool| {
-        let text = calls.first().and_then(|c| c.text()).unwrap_or_default();
-        let buttons: Vec<String> = calls.first().map(buttons).unwrap_or_default();
-        assert!(ok(text, &buttons), "{what}: {text:?} {buttons:?}");
-    };
+    // The partner at work.
     driver.say(shop, &partner, "/start").await;
     let card = driver.say(shop, &partner, &format!("/start c_{code}")).await;
     expect(&card, "a scan shows the card", &|_, b| b.iter().any(|b| b.starts_with("cr:")));
@@ -183,8 +184,8 @@ pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> V
 }
 
 /// Panics, listing every update, unless each cost what it should
-/// ([`UpdateCost::expected`]: one request, but for the refusals of a partner
-/// that is not approved).
+/// ([`UpdateCost::expected`]: one request, but for a partner's second
+/// application).
 pub fn assert_one_request_each(costs: &[UpdateCost]) {
     let table: Vec<String> =
         costs.iter().map(|c| format!("{:>2} (expected {})  {}", c.requests, c.expected, c.update)).collect();
@@ -214,14 +215,13 @@ impl<F: Fn() -> u64> Driver<'_, F> {
         self.run(bot, &text(self.id(), who, words), words.to_string()).await
     }
 
-    /// A partner's command that the store refuses because of the partner's
-    /// standing (not approved, or a partner already): a second read says
-    /// where it stands.
+    /// An application the store refuses because the person is a partner
+    /// already: a second read says where it stands.
     async fn refused(&self, bot: BotKind, who: &TgUser, words: &str) {
         self.run(bot, &text(self.id(), who, words), words.to_string()).await;
         if let Some(last) = self.costs.lock().unwrap_or_else(|e| e.into_inner()).last_mut() {
             last.expected = 2;
-            last.update.push_str(" (refused for the partner's standing)");
+            last.update.push_str(" (refused: a partner already)");
         }
     }
 

@@ -100,7 +100,7 @@ impl ApiError {
             UnknownEntry => (StatusCode::NOT_FOUND, "unknown_entry"),
             UnknownRedemption => (StatusCode::NOT_FOUND, "unknown_redemption"),
             CustomerBlocked => (StatusCode::FORBIDDEN, "customer_blocked"),
-            PartnerNotApproved => (StatusCode::FORBIDDEN, "partner_not_approved"),
+            PartnerNotApproved { .. } => (StatusCode::FORBIDDEN, "partner_not_approved"),
             InsufficientBalance { .. } => (StatusCode::CONFLICT, "insufficient_balance"),
             ExceedsMaxShare { .. } => (StatusCode::CONFLICT, "exceeds_max_share"),
             DailyLimitExceeded { .. } => (StatusCode::CONFLICT, "daily_limit_exceeded"),

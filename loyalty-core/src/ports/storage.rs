@@ -73,8 +73,12 @@ pub enum Rejection {
     #[error("customer is blocked")]
     CustomerBlocked,
     /// The partner is not approved (applied, rejected or suspended).
-    #[error("partner is not approved")]
-    PartnerNotApproved,
+    #[error("partner is not approved ({status:?})")]
+    PartnerNotApproved {
+        /// Where the partner stands, so a refusal can say so without
+        /// another lookup.
+        status: PartnerStatus,
+    },
     /// The balance does not cover the debit.
     #[error("insufficient balance: {balance} < {requested}")]
     InsufficientBalance {

@@ -53,6 +53,17 @@ macro_rules! reject_with {
     };
 }
 
+/// Refuses with `partner_not_approved` and the partner's status when the
+/// status (an SQL expression, NULL for no partner) is not `approved`.
+macro_rules! reject_unapproved {
+    ($status:expr) => {
+        reject_with!(
+            concat!("json_object('code', 'partner_not_approved', 'status', ", $status, ")"),
+            concat!($status, " IS NOT 'approved'")
+        )
+    };
+}
+
 /// Sets a scratch column while the call is live.
 macro_rules! set {
     ($col:literal, $value:expr) => {
@@ -686,10 +697,7 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
     )),
     reject!("invalid_amount", concat!("NOT (", arg!("$.purchase"), " BETWEEN 1 AND 1000000000000)")),
     reject!("unknown_partner", op!("pid IS NULL")),
-    reject!(
-        "partner_not_approved",
-        concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ") IS NOT 'approved'")
-    ),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
     reject!("unknown_customer", op!("cid IS NULL")),
     reject!("customer_blocked", concat!("(SELECT blocked FROM loyalty_customers WHERE id = ", op!("cid"), ")")),
     set!(
@@ -778,10 +786,7 @@ pub(super) const OPEN_REDEMPTION: &[&str] = &[
         concat!(arg!("$.points"), " < 1 OR NOT (", arg!("$.purchase"), " BETWEEN 1 AND 1000000000000)")
     ),
     reject!("unknown_partner", op!("pid IS NULL")),
-    reject!(
-        "partner_not_approved",
-        concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ") IS NOT 'approved'")
-    ),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
     reject!("unknown_customer", op!("cid IS NULL")),
     reject!("customer_blocked", concat!("(SELECT blocked FROM loyalty_customers WHERE id = ", op!("cid"), ")")),
     set!(
@@ -902,14 +907,11 @@ pub(super) const CONFIRM_REDEMPTION: &[&str] = &[
         live!()
     ),
     reject_closed!(),
-    reject!(
-        "partner_not_approved",
-        concat!(
-            "(SELECT p.status FROM loyalty_partners p, loyalty_redemptions r WHERE r.id = ",
-            op!("rid"),
-            " AND p.id = r.partner) IS NOT 'approved'"
-        )
-    ),
+    reject_unapproved!(concat!(
+        "(SELECT p.status FROM loyalty_partners p, loyalty_redemptions r WHERE r.id = ",
+        op!("rid"),
+        " AND p.id = r.partner)"
+    )),
     reject!("customer_blocked", concat!("(SELECT blocked FROM loyalty_customers WHERE id = ", op!("cid"), ")")),
     set!("m", concat!("(SELECT points FROM loyalty_redemptions WHERE id = ", op!("rid"), ")")),
     balance_rules!("loyalty_op.cid", "-loyalty_op.m")[0],
@@ -1000,10 +1002,7 @@ pub(super) const REVERSE_ENTRY: &[&str] = &[
         ")"
     )),
     reject!("unknown_partner", op!("pid IS NULL")),
-    reject!(
-        "partner_not_approved",
-        concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ") IS NOT 'approved'")
-    ),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
     set!("ref", concat!("(SELECT id FROM loyalty_entries WHERE id = ", arg!("$.entry"), ")")),
     reject!(
         "unknown_entry",
@@ -1243,10 +1242,7 @@ pub(super) const LIST_PARTNERS: &[&str] = &[answer!(concat!(
 pub(super) const SET_PARTNER_API_KEY: &[&str] = &[
     set!("pid", partner_ref!("$.who")),
     reject!("unknown_partner", op!("pid IS NULL")),
-    reject!(
-        "partner_not_approved",
-        concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ") IS NOT 'approved'")
-    ),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
     concat!(
         "UPDATE loyalty_partners SET api_key_sha256 = ",
         arg!("$.key_sha256_hex"),
@@ -1269,10 +1265,7 @@ pub(super) const PARTNER_BY_API_KEY: &[&str] = &[answer!(concat!(
 pub(super) const LOOK_UP_CUSTOMER: &[&str] = &[
     set!("pid", partner_ref!("$.partner")),
     reject!("unknown_partner", op!("pid IS NULL")),
-    reject!(
-        "partner_not_approved",
-        concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ") IS NOT 'approved'")
-    ),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
     set!("cid", customer_ref!("$.customer")),
     reject!("unknown_customer", op!("cid IS NULL")),
     answer!(concat!(

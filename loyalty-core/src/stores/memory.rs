@@ -382,7 +382,7 @@ impl State {
         let id = self.find_partner(who).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?;
         let p = &self.partner(id).ok_or_else(|| broken("missing partner"))?.partner;
         if p.status != PartnerStatus::Approved {
-            return rejected(Rejection::PartnerNotApproved);
+            return rejected(Rejection::PartnerNotApproved { status: p.status });
         }
         Ok(p)
     }
@@ -774,7 +774,7 @@ impl State {
         }
         let partner = self.partner(request.partner).ok_or_else(|| broken("missing partner"))?;
         if partner.partner.status != PartnerStatus::Approved {
-            return rejected(Rejection::PartnerNotApproved);
+            return rejected(Rejection::PartnerNotApproved { status: partner.partner.status });
         }
         self.active_customer(&CustomerRef::Id(request.customer))?;
         let entry = self.append(Draft {

@@ -54,6 +54,7 @@ impl Texts for En {
                  separated by a semicolon, for example: <code>Pho 24; cafe</code>. Reply to this message."
             }
             ApplicationRejected => "Your application was declined. You may apply again with /apply.",
+            ApplicationWaiting => "⏳ Your application is waiting for approval. We will write here.",
             Suspended => "⛔ Your partner account is suspended. Please contact the program's administrators.",
             NotAPartner => "You are not a partner of the program yet. Send /start to apply.",
             PartnerHelp => {
@@ -137,7 +138,7 @@ impl Texts for En {
             UnknownEntry => "No such operation of yours.".into(),
             UnknownRedemption => "This request no longer exists.".into(),
             CustomerBlocked => "This account is blocked. Please contact support.".into(),
-            PartnerNotApproved => "Your partner account is not approved yet.".into(),
+            PartnerNotApproved { .. } => "Your partner account is not approved yet.".into(),
             InsufficientBalance { balance, requested } => {
                 format!("Not enough points: the balance is {}, {} needed.", Pts(*balance), Pts(*requested))
             }

@@ -142,6 +142,8 @@ pub(crate) enum Fixed {
     ApplicationFormatError,
     /// The application was rejected; a new one is possible.
     ApplicationRejected,
+    /// The application waits for the admin (a refusal's words, without the name).
+    ApplicationWaiting,
     /// The partner is suspended.
     Suspended,
     /// Someone who has not applied tries to operate.

@@ -52,6 +52,7 @@ impl Texts for Ru {
                  например: <code>Кофейня Зерно; кафе</code>. Ответьте на это сообщение."
             }
             ApplicationRejected => "Ваша заявка отклонена. Вы можете подать новую командой /apply.",
+            ApplicationWaiting => "⏳ Ваша заявка ожидает одобрения. Мы напишем вам здесь.",
             Suspended => "⛔ Ваш аккаунт партнёра приостановлен. Обратитесь к администраторам программы.",
             NotAPartner => "Вы ещё не партнёр программы. Отправьте /start, чтобы подать заявку.",
             PartnerHelp => {
@@ -134,7 +135,7 @@ impl Texts for Ru {
             UnknownEntry => "У вас нет такой операции.".into(),
             UnknownRedemption => "Этот запрос больше не существует.".into(),
             CustomerBlocked => "Этот аккаунт заблокирован. Обратитесь в поддержку.".into(),
-            PartnerNotApproved => "Ваш аккаунт партнёра ещё не одобрен.".into(),
+            PartnerNotApproved { .. } => "Ваш аккаунт партнёра ещё не одобрен.".into(),
             InsufficientBalance { balance, requested } => {
                 format!("Недостаточно баллов: на балансе {}, нужно {}.", Pts(*balance), Pts(*requested))
             }

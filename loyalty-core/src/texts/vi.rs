@@ -52,6 +52,7 @@ impl Texts for Vi {
                  bằng dấu chấm phẩy, ví dụ: <code>Phở 24; quán ăn</code>. Hãy trả lời tin nhắn này."
             }
             ApplicationRejected => "Đơn đăng ký của bạn đã bị từ chối. Bạn có thể đăng ký lại bằng lệnh /apply.",
+            ApplicationWaiting => "⏳ Đơn đăng ký của bạn đang chờ duyệt. Chúng tôi sẽ nhắn tại đây.",
             Suspended => "⛔ Tài khoản đối tác của bạn đã bị tạm ngưng. Vui lòng liên hệ quản trị viên chương trình.",
             NotAPartner => "Bạn chưa là đối tác của chương trình. Gửi /start để đăng ký.",
             PartnerHelp => {
@@ -134,7 +135,7 @@ impl Texts for Vi {
             UnknownEntry => "Không có giao dịch này của bạn.".into(),
             UnknownRedemption => "Yêu cầu này không còn tồn tại.".into(),
             CustomerBlocked => "Tài khoản này đã bị khóa. Vui lòng liên hệ hỗ trợ.".into(),
-            PartnerNotApproved => "Tài khoản đối tác của bạn chưa được duyệt.".into(),
+            PartnerNotApproved { .. } => "Tài khoản đối tác của bạn chưa được duyệt.".into(),
             InsufficientBalance { balance, requested } => {
                 format!("Không đủ điểm: số dư {}, cần {}.", Pts(*balance), Pts(*requested))
             }

@@ -12,8 +12,8 @@
 //! Every update makes one storage call, which also checks who is asking: a
 //! credit, a redemption, a reversal, a card lookup, the figures or a new key
 //! are refused by the store for someone who is not an approved partner, so
-//! nothing is looked up first. (Only such a refusal costs a second read, to
-//! tell a partner whose application waits or who is suspended where it stands.)
+//! nothing is looked up first; a refusal says where the partner stands. (Only
+//! an application from someone who is a partner already costs a second read.)
 //!
 //! Every ledger write carries an idempotency key derived from the update
 //! (`tg:<bot id>:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
@@ -232,18 +232,19 @@ impl Ctx<'_> {
 
     /// A storage call's result, or the text that tells the person why it was
     /// refused: someone who is not a partner is told how to become one, and a
-    /// partner that is not approved where it stands — the one case that costs
-    /// a second (read-only) request, as the refusal does not carry the status.
+    /// partner that is not approved where it stands (the refusal carries it).
     async fn settle<T>(&self, r: StoreResult<T>) -> Result<std::result::Result<T, String>> {
         match r {
             Err(StoreError::Rejected(Rejection::UnknownPartner)) => Ok(Err(self.lang.say(Fixed::NotAPartner).into())),
-            Err(StoreError::Rejected(Rejection::PartnerNotApproved)) => {
-                let found = self.cx.storage().partner(self.me()).await;
-                Ok(Err(match settle(self.cx, self.lang, "bot.partner", found).await? {
-                    Ok(partner) => self.status_text(partner.as_ref()),
-                    Err(text) => text,
-                }))
-            }
+            Err(StoreError::Rejected(Rejection::PartnerNotApproved { status })) => Ok(Err(self
+                .lang
+                .say(match status {
+                    PartnerStatus::Applied => Fixed::ApplicationWaiting,
+                    PartnerStatus::Rejected => Fixed::ApplicationRejected,
+                    PartnerStatus::Suspended => Fixed::Suspended,
+                    PartnerStatus::Approved => Fixed::PartnerHelp,
+                })
+                .into())),
             r => settle(self.cx, self.lang, "bot.partner", r).await,
         }
     }
