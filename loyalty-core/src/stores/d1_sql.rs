@@ -524,18 +524,76 @@ pub(super) const REGISTER_CUSTOMER: &[&str] = &[
     )),
 ];
 
+/// The JSON array of the newest `limit` entries of customer `customer`,
+/// newest first.
+macro_rules! newest_entries {
+    ($customer:expr, $limit:expr) => {
+        concat!(
+            "json((SELECT coalesce(json_group_array(json(j) ORDER BY i DESC), '[]') FROM (SELECT e.id AS i, ",
+            entry_json!(),
+            " AS j FROM loyalty_entries e WHERE e.customer = ",
+            $customer,
+            " ORDER BY e.id DESC LIMIT ",
+            $limit,
+            ")))"
+        )
+    };
+}
+
+/// The JSON array of the partners matching `filter` (over `p`), oldest first.
+macro_rules! partners_array {
+    ($filter:expr) => {
+        concat!(
+            "(SELECT coalesce(json_group_array(json(",
+            partner_json!(),
+            ") ORDER BY p.created_at, p.id), '[]') FROM loyalty_partners p WHERE ",
+            $filter,
+            ")"
+        )
+    };
+}
+
+/// A daily quota: whether `user`'s counter of `kind` on `day` is below
+/// `limit` (an SQL condition) …
+macro_rules! quota_left {
+    ($kind:expr, $user:expr, $day:expr, $limit:expr) => {
+        concat!(
+            "coalesce((SELECT q.used FROM loyalty_quotas q WHERE q.kind = ",
+            $kind,
+            " AND q.user_id = ",
+            $user,
+            " AND q.day = ",
+            $day,
+            "), 0) < ",
+            $limit
+        )
+    };
+}
+
+/// … and the statement counting one use when the scratch column `n` (set to
+/// `quota_left!`) holds.
+macro_rules! use_quota {
+    ($kind:expr, $user:expr, $day:expr) => {
+        concat!(
+            "INSERT INTO loyalty_quotas (kind, user_id, day, used) SELECT ",
+            $kind,
+            ", ",
+            $user,
+            ", ",
+            $day,
+            ", 1 FROM loyalty_op WHERE n ON CONFLICT (kind, user_id, day) DO UPDATE SET used = used + 1"
+        )
+    };
+}
+
 pub(super) const CUSTOMER_SUMMARY: &[&str] = &[
     set!("cid", customer_ref!("$.who")),
     answer!(concat!(
         "coalesce((SELECT json_object('customer', ",
         customer_json!(),
-        ", 'recent', json((SELECT coalesce(json_group_array(json(j) ORDER BY i DESC), '[]') FROM (SELECT e.id AS i, ",
-        entry_json!(),
-        " AS j FROM loyalty_entries e WHERE e.customer = ",
-        op!("cid"),
-        " ORDER BY e.id DESC LIMIT ",
-        arg!("$.recent"),
-        ")))) FROM loyalty_customers c WHERE c.id = ",
+        ", 'recent', ",
+        newest_entries!(op!("cid"), arg!("$.recent")),
+        ") FROM loyalty_customers c WHERE c.id = ",
         op!("cid"),
         "), 'null')"
     )),
@@ -548,12 +606,8 @@ macro_rules! view_quota_allowed {
         concat!(
             "(SELECT iif(c.blocked OR ",
             arg!("$.quota"),
-            " IS NULL, NULL, coalesce((SELECT q.used FROM loyalty_quotas q WHERE q.kind = ",
-            arg!("$.quota.kind"),
-            " AND q.user_id = c.telegram_id AND q.day = ",
-            arg!("$.quota.day"),
-            "), 0) < ",
-            arg!("$.quota.limit"),
+            " IS NULL, NULL, ",
+            quota_left!(arg!("$.quota.kind"), "c.telegram_id", arg!("$.quota.day"), arg!("$.quota.limit")),
             ") FROM loyalty_customers c WHERE c.id = ",
             op!("cid"),
             ")"
@@ -564,28 +618,21 @@ macro_rules! view_quota_allowed {
 pub(super) const CUSTOMER_VIEW: &[&str] = &[
     set!("cid", customer_ref!("$.who")),
     set!("n", view_quota_allowed!()),
-    concat!(
-        "INSERT INTO loyalty_quotas (kind, user_id, day, used) SELECT ",
+    use_quota!(
         arg!("$.quota.kind"),
-        ", (SELECT telegram_id FROM loyalty_customers WHERE id = o.cid), ",
-        arg!("$.quota.day"),
-        ", 1 FROM loyalty_op o WHERE o.n ON CONFLICT (kind, user_id, day) DO UPDATE SET used = used + 1"
+        "(SELECT telegram_id FROM loyalty_customers WHERE id = loyalty_op.cid)",
+        arg!("$.quota.day")
     ),
     answer!(concat!(
         "coalesce((SELECT json_object('customer', ",
         customer_json!(),
-        ", 'recent', json((SELECT coalesce(json_group_array(json(j) ORDER BY i DESC), '[]') FROM (SELECT e.id AS i, ",
-        entry_json!(),
-        " AS j FROM loyalty_entries e WHERE e.customer = ",
-        op!("cid"),
-        " ORDER BY e.id DESC LIMIT ",
-        arg!("$.recent"),
-        "))), 'partners', json(iif(",
+        ", 'recent', ",
+        newest_entries!(op!("cid"), arg!("$.recent")),
+        ", 'partners', json(iif(",
         arg!("$.partners"),
-        ", (SELECT coalesce(json_group_array(json(",
-        partner_json!(),
-        ") ORDER BY p.created_at, p.id), '[]') FROM loyalty_partners p WHERE p.status = 'approved'), '[]')), ",
-        "'quota', json(iif(",
+        ", ",
+        partners_array!("p.status = 'approved'"),
+        ", '[]')), 'quota', json(iif(",
         op!("n"),
         " IS NULL, 'null', iif(",
         op!("n"),
@@ -1229,15 +1276,8 @@ pub(super) const PARTNER: &[&str] = &[answer!(concat!(
     "), 'null')"
 ))];
 
-pub(super) const LIST_PARTNERS: &[&str] = &[answer!(concat!(
-    "(SELECT coalesce(json_group_array(json(",
-    partner_json!(),
-    ") ORDER BY p.created_at, p.id), '[]') FROM loyalty_partners p WHERE ",
-    arg!("$.status"),
-    " IS NULL OR p.status = ",
-    arg!("$.status"),
-    ")"
-))];
+pub(super) const LIST_PARTNERS: &[&str] =
+    &[answer!(partners_array!(concat!(arg!("$.status"), " IS NULL OR p.status = ", arg!("$.status"))))];
 
 pub(super) const SET_PARTNER_API_KEY: &[&str] = &[
     set!("pid", partner_ref!("$.who")),
@@ -1337,28 +1377,8 @@ pub(super) const PRUNE_UPDATE_CLAIMS: &[&str] = &[
 ];
 
 pub(super) const CONSUME_QUOTA: &[&str] = &[
-    set!(
-        "n",
-        concat!(
-            "coalesce((SELECT used FROM loyalty_quotas WHERE kind = ",
-            arg!("$.kind"),
-            " AND user_id = ",
-            arg!("$.user"),
-            " AND day = ",
-            arg!("$.day"),
-            "), 0) < ",
-            arg!("$.limit")
-        )
-    ),
-    concat!(
-        "INSERT INTO loyalty_quotas (kind, user_id, day, used) SELECT ",
-        arg!("$.kind"),
-        ", ",
-        arg!("$.user"),
-        ", ",
-        arg!("$.day"),
-        ", 1 FROM loyalty_op WHERE n ON CONFLICT (kind, user_id, day) DO UPDATE SET used = used + 1"
-    ),
+    set!("n", quota_left!(arg!("$.kind"), arg!("$.user"), arg!("$.day"), arg!("$.limit"))),
+    use_quota!(arg!("$.kind"), arg!("$.user"), arg!("$.day")),
     answer!(concat!("iif(", op!("n"), ", 'true', 'false')")),
 ];
 
