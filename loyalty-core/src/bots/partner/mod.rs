@@ -168,7 +168,7 @@ async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<
     let ctx = Ctx::new(cx, update_id, &q.from);
     let Some((kind, code)) = q.data.as_deref().and_then(parse_callback) else { return Ok(Outbox::one(answer)) };
     let mut out = Outbox::one(answer);
-    let partner = match ctx.settle(cx.storage().partner(ctx.me()).await).await? {
+    let partner = match ctx.lookup().await? {
         Ok(partner) => partner,
         Err(text) => {
             out.push(ctx.reply(text));
@@ -253,7 +253,7 @@ impl Ctx<'_> {
     /// update is the partner's lookup: someone who is not an approved partner
     /// hears where they stand instead, a partner hears it in its language.
     async fn mistake(&self, mistake: Mistake<'_>) -> Result<Outbox> {
-        let partner = match self.settle(self.cx.storage().partner(self.me()).await).await? {
+        let partner = match self.lookup().await? {
             Ok(partner) => partner,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
@@ -272,6 +272,12 @@ impl Ctx<'_> {
                 out
             }
         })
+    }
+
+    /// The partner this person operates (`None` for someone who is not one),
+    /// or the text of a failure.
+    async fn lookup(&self) -> Result<std::result::Result<Option<Partner>, String>> {
+        self.settle(self.cx.storage().partner(self.me()).await).await
     }
 
     /// The idempotency key of this update's ledger write: the bot's id and
@@ -336,7 +342,7 @@ impl Ctx<'_> {
     /// `/start`, `/apply` without details, `/help` and anything unrecognised:
     /// the person's standing, from one lookup.
     async fn standing(&self, action: Action<'_>) -> Result<Outbox> {
-        let partner = match self.settle(self.cx.storage().partner(self.me()).await).await? {
+        let partner = match self.lookup().await? {
             Ok(partner) => partner,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
@@ -353,10 +359,7 @@ impl Ctx<'_> {
                 out.push(self.apply_prompt(p.language));
                 out
             }
-            (_, PartnerStatus::Approved) => Outbox::one(self.reply(self.welcome_back(p))),
-            (_, PartnerStatus::Applied | PartnerStatus::Suspended) => {
-                Outbox::one(self.reply(self.status_text(Some(p))))
-            }
+            _ => Outbox::one(self.reply(self.standing_text(p))),
         })
     }
 
@@ -367,7 +370,7 @@ impl Ctx<'_> {
     /// `already_partner` (an application is made once in a partner's life).
     async fn apply(&self, input: &str) -> Result<Outbox> {
         let Some((name, category)) = parse_application(input) else {
-            let partner = match self.settle(self.cx.storage().partner(self.me()).await).await? {
+            let partner = match self.lookup().await? {
                 Ok(partner) => partner,
                 Err(text) => return Ok(Outbox::one(self.reply(text))),
             };
@@ -390,8 +393,7 @@ impl Ctx<'_> {
         let username = self.user.username.as_deref();
         let done = match usecases::apply_partner(cx, req, username).await {
             Err(StoreError::Rejected(Rejection::AlreadyPartner)) => {
-                let found = cx.storage().partner(self.me()).await;
-                return Ok(Outbox::one(self.reply(match self.settle(found).await? {
+                return Ok(Outbox::one(self.reply(match self.lookup().await? {
                     Ok(Some(p)) => self.standing_text(&p),
                     Ok(None) => self.lang.texts().rejection(&Rejection::AlreadyPartner),
                     Err(text) => text,
