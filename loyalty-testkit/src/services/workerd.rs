@@ -56,11 +56,18 @@ fn is_port_clash(log: &str) -> bool {
     log.contains("ERR_ADDRESS_IN_USE") || log.contains("Address already in use") || log.contains("EADDRINUSE")
 }
 
-/// Counts a start that lost its port to another process: the next attempt,
-/// or a panic with the log after the third.
-fn port_clash(attempt: u32, log: &str) -> u32 {
-    assert!(attempt < 3, "the Workers runtime did not start: its ports were taken three times: {log}");
-    attempt + 1
+/// Runs `start` until a start does not lose a port to another process (a new
+/// attempt picks new ports); panics with the log after the third loss.
+async fn on_free_ports<F: std::future::Future<Output = Result<Workerd, String>>>(start: impl Fn() -> F) -> Workerd {
+    for _ in 1..3 {
+        if let Ok(w) = start().await {
+            return w;
+        }
+    }
+    match start().await {
+        Ok(w) => w,
+        Err(log) => panic!("the Workers runtime did not start: its ports were taken three times: {log}"),
+    }
 }
 
 /// Asserts that `build` holds a built Worker.
@@ -99,13 +106,7 @@ impl Workerd {
 
     /// Starts `workers` (name, build directory) with `vars` as their text bindings.
     pub async fn start_with(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
-        let mut attempt = 1;
-        loop {
-            match Workerd::try_start_with(workers_to_run, vars).await {
-                Ok(w) => return w,
-                Err(log) => attempt = port_clash(attempt, &log),
-            }
-        }
+        on_free_ports(|| Workerd::try_start_with(workers_to_run, vars)).await
     }
 
     /// [`Workerd::start_with`] once: `Err` with the log when another process
@@ -172,13 +173,7 @@ impl Workerd {
     /// local bindings (D1 is SQLite inside workerd). Needs `NODE_BIN` and
     /// `LOYALTY_EDGE_NODE_DIR` (from `scripts/edge-tools.sh env`).
     pub async fn start_with_d1(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
-        let mut attempt = 1;
-        loop {
-            match Workerd::try_start_with_d1(workers_to_run, vars).await {
-                Ok(w) => return w,
-                Err(log) => attempt = port_clash(attempt, &log),
-            }
-        }
+        on_free_ports(|| Workerd::try_start_with_d1(workers_to_run, vars)).await
     }
 
     /// [`Workerd::start_with_d1`] once (see [`Workerd::try_start_with`]).
