@@ -543,27 +543,6 @@ async fn the_data_api_pages_through_the_same_tables() {
     db.drop_db().await;
 }
 
-// ---------------------------------------------------------------------------
-// The binary
-
-fn loyalty(vars: &[(&str, &str)], args: &[&str]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"));
-    cmd.env_clear().env("LOG_LEVEL", "warn").args(args);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-async fn run(cmd: std::process::Command) -> std::process::Output {
-    let mut cmd = cmd;
-    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_plans_a_dry_run_and_fails_cleanly() {
     let dir = Scratch::new("legacy-cli");

@@ -352,3 +352,27 @@ impl LegacyDb {
         self.db.drop_db().await;
     }
 }
+
+// ---------------------------------------------------------------------------
+// The binary
+
+/// The `loyalty` binary with only `vars` in its environment, and `args`.
+pub(crate) fn loyalty(vars: &[(&str, &str)], args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_loyalty"));
+    cmd.env_clear().env("LOG_LEVEL", "warn").args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs `cmd` off the async runtime and returns its output.
+pub(crate) async fn run(cmd: std::process::Command) -> std::process::Output {
+    let mut cmd = cmd;
+    tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap()
+}
+
+/// Output bytes as text.
+pub(crate) fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
