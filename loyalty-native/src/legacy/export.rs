@@ -775,24 +775,15 @@ impl LegacyState {
             // Python program looks its transactions up by.
             let mut row = t.row(false);
             if let Some(id) = self.users.get(&t.client).and_then(|u| u.get("chat_id")) {
-                row.insert("client_chat_id".into(), json!(shown(id)));
+                row.insert("client_chat_id".into(), json!(super::shown_id(Some(id))));
             }
             if let Some(id) = t.partner.and_then(|p| self.partners.get(&p)).and_then(|p| p.get("chat_id")) {
-                row.insert("partner_chat_id".into(), json!(shown(id)));
+                row.insert("partner_chat_id".into(), json!(super::shown_id(Some(id))));
             }
             ch.transaction_inserts.push(self.only_columns("transactions", row));
             tx_t.inserted += 1;
         }
         ch
-    }
-}
-
-/// A chat id as text, as the legacy row has it.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-fn shown(id: &Value) -> String {
-    match id {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
