@@ -237,11 +237,17 @@ pub fn from_d1_dump(dump: &str, path: &Path) -> Result<(), StoreError> {
     }
     let loaded = load_d1_dump(dump, path);
     if loaded.is_err() {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
+        remove_files(path);
     }
     loaded
+}
+
+/// Deletes the database file `path` and the files SQLite keeps beside it
+/// (`-wal`, `-shm`, `-journal`), where they exist.
+pub fn remove_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
 }
 
 fn load_d1_dump(dump: &str, path: &Path) -> Result<(), StoreError> {
