@@ -449,16 +449,11 @@ pub async fn export_legacy_from_d1_dump(
         let sql = std::fs::read_to_string(dump)
             .map_err(|e| RunError::Storage(format!("cannot read the D1 dump {}: {e}", dump.display())))?;
         let scratch = std::env::temp_dir().join(format!("loyalty-d1-dump-{}.db", std::process::id()));
-        let remove = || {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", scratch.display()));
-            }
-        };
-        remove();
+        crate::store::sqlite::remove_files(&scratch);
         crate::store::sqlite::from_d1_dump(&sql, &scratch)
             .map_err(|e| RunError::Storage(format!("{}: {e}", dump.display())))?;
         let exported = export_legacy(&StorageChoice::Sqlite { path: scratch.clone() }, target, options, progress).await;
-        remove();
+        crate::store::sqlite::remove_files(&scratch);
         exported
     }
     #[cfg(not(feature = "sqlite"))]
