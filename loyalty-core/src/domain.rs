@@ -40,6 +40,16 @@ impl Timestamp {
         let (y, m, d) = civil_from_days(days);
         format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", secs / 3600, (secs % 3600) / 60)
     }
+
+    /// `YYYY-MM-DD`, UTC.
+    ///
+    /// ```
+    /// assert_eq!(loyalty_core::domain::Timestamp(1_795_000_000).utc_date(), "2026-11-18");
+    /// ```
+    pub fn utc_date(self) -> String {
+        let (y, m, d) = civil_from_days(self.0.div_euclid(Self::DAY));
+        format!("{y:04}-{m:02}-{d:02}")
+    }
 }
 
 impl Timestamp {
@@ -401,6 +411,9 @@ pub enum EntryKind {
     /// carries the balance it led to. The only kind a customer's balance does
     /// not sum.
     Legacy,
+    /// Points that reached their expiry date unspent (negative; see
+    /// [`program`](crate::program)). Made by the expiry job, once per lot.
+    Expiry,
 }
 
 impl EntryKind {
@@ -415,6 +428,7 @@ impl EntryKind {
             EntryKind::Adjustment => "adjustment",
             EntryKind::Import => "import",
             EntryKind::Legacy => "legacy",
+            EntryKind::Expiry => "expiry",
         }
     }
 
@@ -466,6 +480,10 @@ pub struct LedgerEntry {
     pub reason: Option<String>,
     /// When it was applied.
     pub created_at: Timestamp,
+    /// The version of the [program's rules](crate::program) in force when it
+    /// was applied (0: the defaults, before any change).
+    #[serde(default)]
+    pub rules_version: u32,
 }
 
 /// State of a redemption request.

@@ -1,12 +1,13 @@
 //! Scheduled work: what the adapters run periodically (a Tokio interval
 //! natively, a Cron Trigger on Workers) through
 //! [`Engine::maintenance_pass`](crate::engine::Engine::maintenance_pass) —
-//! forgetting old update claims, expiring overdue redemption requests and
+//! forgetting old update claims, expiring overdue redemption requests,
+//! expiring points and reminding of points about to expire, and
 //! delivering broadcasts — each a function of a [`Context`].
 
 use crate::context::Context;
 use crate::domain::{Audience, BotKind, BroadcastId, BroadcastJob, Language};
-use crate::ports::{ErrorReport, PartnerRef, TelegramError};
+use crate::ports::{ErrorReport, ExpirePoints, PartnerRef, RemindExpiry, TelegramError};
 use crate::telegram::{BotCall, escape_html};
 use crate::texts::Pts;
 
@@ -67,6 +68,32 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
             .await;
         }
     }
+    match expire_points(cx, EXPIRY_BATCHES_PER_PASS).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(customers = n, "points expired"),
+        Err(e) => {
+            cx.report(ErrorReport {
+                message: format!("expiring points failed: {e}"),
+                context: "maintenance",
+                update_kind: None,
+                temporary: e.is_temporary(),
+            })
+            .await;
+        }
+    }
+    match remind_expiry(cx, EXPIRY_BATCHES_PER_PASS).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(customers = n, "expiry reminders sent"),
+        Err(e) => {
+            cx.report(ErrorReport {
+                message: format!("reminding of expiring points failed: {e}"),
+                context: "maintenance",
+                update_kind: None,
+                temporary: e.is_temporary(),
+            })
+            .await;
+        }
+    }
     match cx.storage().pending_broadcasts().await {
         Ok(jobs) => {
             for job in jobs {
@@ -113,6 +140,71 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
         }
     }
     Ok(expired.len())
+}
+
+/// Customers per call of the expiry job's storage calls.
+const EXPIRY_BATCH: u32 = 100;
+
+/// How many batches of 100 customers one maintenance pass
+/// expires and reminds; the rest waits for the next pass.
+pub const EXPIRY_BATCHES_PER_PASS: u32 = 10;
+
+/// Expires the points whose date has come (see [`program`](crate::program)),
+/// up to `max_batches` batches of 100 customers, and tells each customer how
+/// many points expired (through the client bot; blocked customers are not
+/// told). Runs that overlap — two servers, a cron and a manual run — expire
+/// each point once. Returns how many customers lost points; a storage
+/// failure is returned, an undeliverable notice reported.
+pub async fn expire_points(cx: &Context, max_batches: u32) -> crate::Result<usize> {
+    let mut total = 0;
+    for _ in 0..max_batches {
+        let expired = cx.storage().expire_points(ExpirePoints { now: cx.now(), limit: EXPIRY_BATCH }).await?;
+        if expired.is_empty() {
+            break;
+        }
+        total += expired.len();
+        for e in expired.iter().filter(|e| !e.customer.blocked) {
+            let c = &e.customer;
+            let text = c.language.texts().points_expired(e.entry.amount.saturating_neg(), c.balance);
+            notify_customer(cx, c.telegram_id.0, text, "expire_points").await;
+        }
+    }
+    Ok(total)
+}
+
+/// Tells customers, once, of points about to expire (the rules'
+/// `expiry.remind_days_before`), up to `max_batches` batches of 100
+/// customers. Returns how many were told (or could not be reached).
+pub async fn remind_expiry(cx: &Context, max_batches: u32) -> crate::Result<usize> {
+    let mut total = 0;
+    for _ in 0..max_batches {
+        let due = cx.storage().remind_expiry(RemindExpiry { now: cx.now(), limit: EXPIRY_BATCH }).await?;
+        if due.is_empty() {
+            break;
+        }
+        total += due.len();
+        for r in &due {
+            let c = &r.customer;
+            let text = c.language.texts().expiry_reminder(r.points, &r.at.utc_date());
+            notify_customer(cx, c.telegram_id.0, text, "remind_expiry").await;
+        }
+    }
+    Ok(total)
+}
+
+/// Sends a job's notice to a customer; a failure other than an unreachable
+/// chat is reported.
+async fn notify_customer(cx: &Context, chat: i64, text: String, context: &'static str) {
+    if let Delivery::Failed(e) = deliver_one(cx, &BotCall::send_message(BotKind::Client, chat, text, None)).await {
+        let temporary = e.is_temporary();
+        cx.report(ErrorReport {
+            message: format!("{context} notice failed: {e}"),
+            context,
+            update_kind: None,
+            temporary,
+        })
+        .await;
+    }
 }
 
 /// What one broadcast message came to.

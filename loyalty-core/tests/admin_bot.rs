@@ -334,3 +334,50 @@ async fn broadcast_failures_are_retried_then_counted_and_reported_once() {
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(reports[0].context, "broadcast");
 }
+
+#[tokio::test]
+async fn rules_make_points_expire_with_a_reminder_first() {
+    const DAY: i64 = 86_400;
+    let env = TestEnv::new();
+    let shown = texts_to(&admin_says(&env, "/rules").await, BotKind::Admin, ADMIN_CHAT).join("\n");
+    assert!(shown.contains("version 0") && shown.contains("the defaults"), "{shown}");
+    let refused = texts_to(&admin_says(&env, r#"/rules {"expiry": {"days": 0}}"#).await, BotKind::Admin, ADMIN_CHAT);
+    assert!(refused[0].contains("expiry.days must be between 1 and 3650 days, not 0"), "{refused:?}");
+    let refused = texts_to(&admin_says(&env, "/rules {\"expiry\": {\"dayz\": 3}}").await, BotKind::Admin, ADMIN_CHAT);
+    assert!(refused[0].contains("unknown field `dayz`"), "{refused:?}");
+    assert_eq!(env.storage.program_rules().await.unwrap().version, 0, "a refused document changes nothing");
+
+    let set = r#"/rules {"expiry": {"days": 30, "remind_days_before": 7}}"#;
+    let said = texts_to(&admin_says(&env, set).await, BotKind::Admin, ADMIN_CHAT).join("\n");
+    assert!(said.contains("Rules version 1 is in force") && said.contains("&quot;days&quot;: 30"), "{said}");
+    let anna = env.customer(101, "Anna", Language::En).await;
+    assert!(balance_of_101(&env).await.contains("100 points expire within 30 days"), "/balance tells");
+
+    env.clock.advance(23 * DAY);
+    env.telegram.take();
+    env.engine.maintenance_pass(0).await;
+    let told = env.telegram.take();
+    let texts: Vec<&str> = told.iter().filter(|c| c.chat_id() == Some(101)).filter_map(|c| c.text()).collect();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].contains("Reminder: 100 points expire on"), "{texts:?}");
+    assert!(balance_of_101(&env).await.contains("100 points expire within 30 days"), "/balance says it too");
+    env.engine.maintenance_pass(0).await;
+    assert!(env.telegram.take().iter().all(|c| c.chat_id() != Some(101)), "told once");
+
+    env.clock.advance(7 * DAY);
+    env.engine.maintenance_pass(0).await;
+    let told = env.telegram.take();
+    let texts: Vec<&str> = told.iter().filter(|c| c.chat_id() == Some(101)).filter_map(|c| c.text()).collect();
+    assert_eq!(texts, ["⌛ 100 points expired unused. Your balance: <b>0 points</b>."]);
+    assert_eq!(fetch(&env, &anna).await.balance, 0);
+    let entries =
+        env.storage.customer_entries(EntriesPage { customer: anna.id, limit: 5, before: None }).await.unwrap();
+    assert_eq!((entries[0].kind, entries[0].amount, entries[0].rules_version), (EntryKind::Expiry, -100, 1));
+    env.engine.maintenance_pass(0).await;
+    assert!(env.telegram.take().iter().all(|c| c.chat_id() != Some(101)), "expired once");
+}
+
+async fn balance_of_101(env: &TestEnv) -> String {
+    let update = text(uid(), &TgUser::new(101, "Anna"), "/balance");
+    texts_to(&handle(env, BotKind::Client, update).await, BotKind::Client, 101).join("\n")
+}

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS loyalty_entries (
     id              INTEGER PRIMARY KEY,
     customer        INTEGER NOT NULL REFERENCES loyalty_customers (id),
     kind            TEXT    NOT NULL CHECK (kind IN ('welcome_bonus', 'referral_bonus', 'accrual', 'redemption',
-                    'reversal', 'adjustment', 'import', 'legacy')),
+                    'reversal', 'adjustment', 'import', 'legacy', 'expiry')),
     amount          INTEGER NOT NULL,
     partner         INTEGER REFERENCES loyalty_partners (id),
     purchase        INTEGER,
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS loyalty_entries (
     reverses        INTEGER UNIQUE REFERENCES loyalty_entries (id),
     reason          TEXT,
     created_at      INTEGER NOT NULL,
+    rules_version   INTEGER NOT NULL DEFAULT 0 CHECK (rules_version >= 0),
     CHECK ((author_type = 'system') = (author_id IS NULL)),
     CHECK ((kind = 'reversal') = (reverses IS NOT NULL)),
     CHECK (kind = 'legacy' OR (kind IN ('accrual', 'redemption', 'reversal')) = (partner IS NOT NULL))
@@ -59,6 +60,80 @@ CREATE TRIGGER IF NOT EXISTS loyalty_entries_apply AFTER INSERT ON loyalty_entri
 BEGIN
     UPDATE loyalty_customers SET balance = balance + NEW.amount WHERE id = NEW.customer;
 END;
+
+CREATE TABLE IF NOT EXISTS loyalty_rules (
+    version    INTEGER PRIMARY KEY CHECK (version >= 1),
+    doc        TEXT    NOT NULL CHECK (json_valid(doc)),
+    admin      INTEGER,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS loyalty_lots (
+    id         INTEGER PRIMARY KEY,
+    customer   INTEGER NOT NULL REFERENCES loyalty_customers (id),
+    entry      INTEGER UNIQUE REFERENCES loyalty_entries (id),
+    amount     INTEGER NOT NULL CHECK (amount > 0),
+    remaining  INTEGER NOT NULL CHECK (remaining BETWEEN 0 AND amount),
+    expires_at INTEGER,
+    reminded   INTEGER NOT NULL DEFAULT 0 CHECK (reminded IN (0, 1))
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS loyalty_lots_open ON loyalty_lots (customer, expires_at) WHERE remaining > 0;
+
+CREATE INDEX IF NOT EXISTS loyalty_lots_due ON loyalty_lots (expires_at, customer) WHERE remaining > 0 AND expires_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS loyalty_lot_uses (
+    entry  INTEGER NOT NULL REFERENCES loyalty_entries (id),
+    lot    INTEGER NOT NULL REFERENCES loyalty_lots (id),
+    points INTEGER NOT NULL CHECK (points > 0),
+    PRIMARY KEY (entry, lot)
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_new AFTER INSERT ON loyalty_entries
+WHEN NEW.kind <> 'legacy' AND NEW.amount > 0
+    AND NOT (NEW.kind = 'reversal' AND EXISTS (SELECT 1 FROM loyalty_lot_uses u WHERE u.entry = NEW.reverses))
+BEGIN
+    INSERT INTO loyalty_lots (customer, entry, amount, remaining, expires_at)
+    VALUES (NEW.customer, NEW.id, NEW.amount, NEW.amount, NEW.created_at + 86400 * (
+        SELECT coalesce(json_extract(r.doc, '$.expiry.partners."' || NEW.partner || '"'),
+                        json_extract(r.doc, '$.expiry.days'))
+          FROM loyalty_rules r WHERE r.version = (SELECT max(version) FROM loyalty_rules)));
+END;
+
+CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_back AFTER INSERT ON loyalty_entries
+WHEN NEW.kind = 'reversal' AND NEW.amount > 0
+BEGIN
+    UPDATE loyalty_lots
+       SET remaining = remaining + (SELECT u.points FROM loyalty_lot_uses u
+                                     WHERE u.entry = NEW.reverses AND u.lot = loyalty_lots.id)
+     WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.reverses);
+END;
+
+CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_take AFTER INSERT ON loyalty_entries
+WHEN NEW.kind <> 'legacy' AND NEW.amount < 0
+BEGIN
+    INSERT INTO loyalty_lot_uses (entry, lot, points)
+    SELECT NEW.id, id, take FROM (
+        SELECT id, min(remaining, -NEW.amount - coalesce(sum(remaining) OVER (
+                   ORDER BY iif(entry = NEW.reverses, 0, 1), expires_at IS NULL, expires_at, id
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) AS take
+          FROM loyalty_lots WHERE customer = NEW.customer AND remaining > 0)
+     WHERE take > 0;
+    UPDATE loyalty_lots
+       SET remaining = remaining - (SELECT u.points FROM loyalty_lot_uses u
+                                     WHERE u.entry = NEW.id AND u.lot = loyalty_lots.id)
+     WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.id);
+    SELECT RAISE(ABORT, 'loyalty_lots hold fewer points than the balance')
+     WHERE coalesce((SELECT sum(u.points) FROM loyalty_lot_uses u WHERE u.entry = NEW.id), 0) <> -NEW.amount;
+END;
+
+INSERT INTO loyalty_lots (customer, entry, amount, remaining, expires_at)
+SELECT id, NULL, balance - held, balance - held, NULL
+  FROM (SELECT c.id, c.balance,
+               (SELECT coalesce(sum(l.remaining), 0) FROM loyalty_lots l WHERE l.customer = c.id) AS held
+          FROM loyalty_customers c)
+ WHERE balance > held
+ ORDER BY id;
 
 CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_update BEFORE UPDATE ON loyalty_entries
 BEGIN

@@ -52,3 +52,15 @@ fn the_third_migration_is_the_entries_upgrade() {
         "{path} differs from loyalty_core::stores::d1::entries_upgrade"
     );
 }
+
+/// `migrations/0004_rules_and_lots.sql` is `d1::entries_upgrade` with the
+/// rules and the lots (regenerate as above).
+#[test]
+fn the_fourth_migration_is_the_rules_upgrade() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0004_rules_and_lots.sql");
+    if std::env::var_os("LOYALTY_WRITE_MIGRATION").is_some_and(|v| v == "1") {
+        std::fs::write(path, d1::rules_upgrade_migration()).expect("write the migration");
+    }
+    let shipped = std::fs::read_to_string(path).expect("read the migration");
+    assert!(shipped == d1::rules_upgrade_migration(), "{path} differs from loyalty_core::stores::d1::entries_upgrade");
+}

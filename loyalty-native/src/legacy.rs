@@ -2031,7 +2031,7 @@ pub fn d1_sql(plan: &Plan, source: &str) -> Result<String, LegacyError> {
     let _ = write!(
         text,
         "-- loyalty import legacy: {source} for Cloudflare D1, plan {run}: {} of {} customers, {} partners.\n\
-         -- 1. Apply the D1 migrations first (0003 at least): wrangler d1 migrations apply <database> --remote\n\
+         -- 1. Apply the D1 migrations first (0004 at least): wrangler d1 migrations apply <database> --remote\n\
          -- 2. Run this file (one transaction; running it again is safe):\n\
          --      wrangler d1 execute <database> --remote --file THIS.sql\n\
          -- 3. Read the answers back (a remote --file run reports only counts):\n\

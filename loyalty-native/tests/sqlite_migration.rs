@@ -10,6 +10,7 @@
 
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
+use loyalty_core::program::ProgramRules;
 use loyalty_core::stores::d1;
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 use loyalty_testkit::conformance::{self, Params};
@@ -194,12 +195,20 @@ async fn a_v2_database_keeps_its_rows_and_claims_per_bot_id() {
     // Version 2's ledger: no import kinds, a trigger counting every entry.
     let entries = d1::SCHEMA.iter().find(|s| s.starts_with("CREATE TABLE IF NOT EXISTS loyalty_entries (")).unwrap();
     let v2_entries = entries
-        .replace(",\n                    'reversal', 'adjustment', 'import', 'legacy')", ", 'reversal', 'adjustment')")
-        .replace("CHECK (kind = 'legacy' OR (kind IN", "CHECK ((kind IN");
-    assert_ne!(&v2_entries, entries);
+        .replace(
+            ",\n                    'reversal', 'adjustment', 'import', 'legacy', 'expiry')",
+            ", 'reversal', 'adjustment')",
+        )
+        .replace("CHECK (kind = 'legacy' OR (kind IN", "CHECK ((kind IN")
+        .replace("    rules_version   INTEGER NOT NULL DEFAULT 0 CHECK (rules_version >= 0),\n", "");
+    assert!(!v2_entries.contains("rules_version") && !v2_entries.contains("expiry"), "{v2_entries}");
+    let columns = "id, customer, kind, amount, partner, purchase, idempotency_key, author_type, author_id, reverses, \
+                   reason, created_at";
+    // Nor the rules and the lots (version 5).
     conn.execute_batch(&format!(
-        "CREATE TABLE copy AS SELECT * FROM loyalty_entries; DROP TABLE loyalty_entries; {v2_entries};
-         INSERT INTO loyalty_entries SELECT * FROM copy; DROP TABLE copy;
+        "DROP TABLE loyalty_lot_uses; DROP TABLE loyalty_lots; DROP TABLE loyalty_rules;
+         CREATE TABLE copy AS SELECT * FROM loyalty_entries; DROP TABLE loyalty_entries; {v2_entries};
+         INSERT INTO loyalty_entries ({columns}) SELECT {columns} FROM copy; DROP TABLE copy;
          CREATE TRIGGER loyalty_entries_apply AFTER INSERT ON loyalty_entries BEGIN
              UPDATE loyalty_customers SET balance = balance + NEW.amount WHERE id = NEW.customer;
          END;"
@@ -224,6 +233,13 @@ async fn a_v2_database_keeps_its_rows_and_claims_per_bot_id() {
     let store = SqliteStore::open(&path).unwrap();
     let summary = store.customer_summary(CustomerRef::Id(customer.id), 5).await.unwrap().unwrap();
     assert_eq!(summary.customer.balance, 50);
+    assert_eq!(summary.recent[0].rules_version, 0);
+    // The points held before the upgrade are an opening lot that never expires.
+    let rules = ProgramRules::from_json(r#"{"expiry": {"days": 1}}"#).unwrap();
+    let now = Timestamp(1_700_000_000);
+    store.set_program_rules(SetProgramRules { rules, admin: None, now }).await.unwrap();
+    assert_eq!(store.expire_points(ExpirePoints { now: now.plus(365 * 86_400), limit: 10 }).await.unwrap(), vec![]);
+    assert_eq!(store.customer_summary(CustomerRef::Id(customer.id), 5).await.unwrap().unwrap().expiring, vec![]);
     let claim = UpdateClaim { bot: BotId(8_000_000_001), update_id: 1, now: Timestamp(1_700_000_001) };
     assert!(store.claim_update(claim).await.unwrap());
     assert!(store.claim_update(UpdateClaim { bot: BotId(8_000_000_002), ..claim }).await.unwrap());

@@ -37,6 +37,7 @@ use futures::future::join_all;
 use loyalty_core::domain::*;
 use loyalty_core::maybe_send::BoxFuture;
 use loyalty_core::ports::*;
+use loyalty_core::program::{DAY_SECS, ProgramRules, RulesVersion};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
@@ -228,6 +229,11 @@ pub fn checks() -> Vec<Check> {
         concurrent_registration,
         concurrent_quota,
         concurrent_broadcast_claims,
+        program_rules_versions,
+        expiry_takes_the_soonest_points_first,
+        expiry_of_reversals_and_adjustments,
+        expiry_reminders,
+        concurrent_expiry_runs,
     ]
 }
 
@@ -517,6 +523,8 @@ impl<'a> Ctx<'a> {
             let sum: Points = entries.iter().filter(|e| e.kind.counts()).map(|e| e.amount).sum();
             ensure_eq!(customer.balance, sum, "balance of customer {id} vs the sum of its counted entries");
             ensure!(customer.balance >= 0, "customer {id} has a negative balance {}", customer.balance);
+            let expiring: Points = self.summary(*id).await?.expiring.iter().map(|e| e.points).sum();
+            ensure!(expiring <= customer.balance, "customer {id}: {expiring} points expiring of {}", customer.balance);
             outstanding += customer.balance;
             for e in entries {
                 ensure!(keys.insert(e.idempotency_key.clone()), "idempotency key {:?} used twice", e.idempotency_key);
@@ -538,6 +546,206 @@ impl<'a> Ctx<'a> {
         ensure_eq!(stats.points_outstanding, outstanding, "program_stats.points_outstanding");
         Ok(())
     }
+}
+
+/// Sets a rules document (JSON) at `T0`.
+async fn set_rules(ctx: &Ctx<'_>, json: &str) -> Result<RulesVersion, String> {
+    let rules = ProgramRules::from_json(json).map_err(|e| format!("rules {json}: {e}"))?;
+    ctx.store.set_program_rules(SetProgramRules { rules, admin: Some(ADMIN), now: T0 }).await.or_fail("set rules")
+}
+
+/// The expiry job at `now`, run until nothing is left: the (customer, points) expired.
+async fn expire_all(ctx: &Ctx<'_>, now: Timestamp) -> Result<Vec<(CustomerId, Points)>, String> {
+    let mut out = Vec::new();
+    loop {
+        let batch = ctx.store.expire_points(ExpirePoints { now, limit: 2 }).await.or_fail("expire_points")?;
+        if batch.is_empty() {
+            return Ok(out);
+        }
+        for e in batch {
+            ensure_eq!(e.entry.kind, EntryKind::Expiry, "expiry entry kind");
+            ensure_eq!(e.entry.customer, e.customer.id, "expiry entry's customer");
+            ensure_eq!(e.entry.author, Author::System, "expiry entry's author");
+            ensure_eq!(e.entry.created_at, now, "expiry entry's time");
+            ensure_eq!(e.entry.idempotency_key, format!("expiry:{}:{}", e.customer.id, now.0), "expiry key");
+            ensure_eq!(e.customer.balance, ctx.balance(e.customer.id).await?, "balance in the answer");
+            out.push((e.customer.id, -e.entry.amount));
+        }
+    }
+}
+
+/// A customer's expiring points as (points, days after `T0`).
+async fn expiring(ctx: &Ctx<'_>, c: &Customer) -> Result<Vec<(Points, i64)>, String> {
+    let summary = ctx.summary(c.id).await?;
+    Ok(summary.expiring.iter().map(|e| (e.points, (e.at.0 - T0.0) / DAY_SECS)).collect())
+}
+
+async fn program_rules_versions(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    ensure_eq!(s.program_rules().await.or_fail("rules")?, RulesVersion::initial(), "before any change");
+    let c = ctx.customer(100).await?;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let welcome = ctx.all_entries(c.id).await?;
+    ensure_eq!(welcome[0].rules_version, 0, "an entry before any change");
+    let json = format!(r#"{{"expiry": {{"days": 30, "remind_days_before": 7, "partners": {{"{}": 10}}}}}}"#, p.id);
+    let rules = ProgramRules::from_json(&json).map_err(|e| e.to_string())?;
+    let v1 = s
+        .set_program_rules(SetProgramRules { rules: rules.clone(), admin: Some(ADMIN), now: T0.plus(5) })
+        .await
+        .or_fail("set v1")?;
+    let want = RulesVersion { version: 1, rules: rules.clone(), admin: Some(ADMIN), created_at: Some(T0.plus(5)) };
+    ensure_eq!(v1, want, "version 1");
+    ensure_eq!(s.program_rules().await.or_fail("rules")?, want, "version 1 in force");
+
+    let mut bad = rules.clone();
+    bad.expiry.remind_days_before = 30;
+    let reason = bad.check().expect_err("a reminder as long as the period is refused");
+    s.set_program_rules(SetProgramRules { rules: bad, admin: Some(ADMIN), now: T0.plus(6) })
+        .await
+        .rejects(Rejection::InvalidRules { reason }, "a bad document")?;
+    ensure_eq!(s.program_rules().await.or_fail("rules")?.version, 1, "a refused document makes no version");
+
+    let credited = ctx.credit(&p, &c, 2_000, "rules-credit").await?.entry;
+    ensure_eq!(credited.rules_version, 1, "an entry under version 1");
+    let v2 = s
+        .set_program_rules(SetProgramRules { rules: ProgramRules::default(), admin: None, now: T0.plus(7) })
+        .await
+        .or_fail("set v2")?;
+    ensure_eq!((v2.version, v2.admin, v2.rules), (2, None, ProgramRules::default()), "version 2");
+    let adjusted = s.adjust_balance(ctx.adjust_req(&c, 5, "rules-adjust")).await.or_fail("adjust")?.entry;
+    ensure_eq!(adjusted.rules_version, 2, "an entry under version 2");
+    let listed = ctx.all_entries(c.id).await?;
+    ensure_eq!(
+        listed.iter().map(|e| e.rules_version).collect::<Vec<_>>(),
+        vec![2, 1, 0],
+        "the versions as listed, newest first"
+    );
+    ensure_eq!(
+        expiring(ctx, &c).await?,
+        vec![(100, 10)],
+        "only the credit under version 1 expires (its partner's 10 days)"
+    );
+    ctx.invariants().await
+}
+
+async fn expiry_takes_the_soonest_points_first(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let (p1, p2) = (ctx.partner(PartnerTerms::default()).await?, ctx.partner(PartnerTerms::default()).await?);
+    set_rules(ctx, &format!(r#"{{"expiry": {{"days": 30, "partners": {{"{}": 10}}}}}}"#, p2.id)).await?;
+    let c = ctx.customer(100).await?;
+    ctx.credit(&p1, &c, 2_000, "fifo-1").await?;
+    ctx.credit(&p2, &c, 2_000, "fifo-2").await?;
+    ensure_eq!(expiring(ctx, &c).await?, vec![(100, 10), (200, 30)], "expiring before spending");
+
+    // 150 points: the 100 of the soonest date, then 50 of the oldest lot.
+    let id = ctx.open(&p1, &c, 150, 1_000).await?;
+    let debit = s.confirm_redemption(ctx.answer(id, &c)).await.or_fail("confirm")?.entry.ok_or("no debit")?;
+    ensure_eq!(expiring(ctx, &c).await?, vec![(150, 30)], "after spending 150");
+    ensure_eq!(expire_all(ctx, T0.plus(10 * DAY_SECS)).await?, vec![], "nothing left to expire at day 10");
+
+    // The reversal gives the lots back with their own dates.
+    s.reverse_entry(ctx.reverse_req(debit.id, &p1, "fifo-back")).await.or_fail("reverse")?;
+    ensure_eq!(expiring(ctx, &c).await?, vec![(100, 10), (200, 30)], "after the reversal");
+    ensure_eq!(expire_all(ctx, T0.plus(10 * DAY_SECS - 1)).await?, vec![], "a second early");
+    ensure_eq!(expire_all(ctx, T0.plus(10 * DAY_SECS)).await?, vec![(c.id, 100)], "day 10");
+    ensure_eq!(expire_all(ctx, T0.plus(10 * DAY_SECS)).await?, vec![], "the same run again");
+    ensure_eq!(ctx.balance(c.id).await?, 200, "balance after day 10");
+    ensure_eq!(expiring(ctx, &c).await?, vec![(200, 30)], "after day 10");
+    ensure_eq!(expire_all(ctx, T0.plus(40 * DAY_SECS)).await?, vec![(c.id, 200)], "day 40");
+    ensure_eq!(ctx.balance(c.id).await?, 0, "all expired");
+    ensure_eq!(expiring(ctx, &c).await?, vec![], "nothing left");
+    let kinds: Vec<(EntryKind, Points)> = ctx.all_entries(c.id).await?.iter().map(|e| (e.kind, e.amount)).collect();
+    ensure_eq!(&kinds[..2], &[(EntryKind::Expiry, -200), (EntryKind::Expiry, -100)], "the expiry entries");
+    for limit in [0, MAX_EXPIRY_BATCH + 1] {
+        s.expire_points(ExpirePoints { now: T0, limit }).await.rejects(Rejection::InvalidAmount, "bad limit")?;
+        s.remind_expiry(RemindExpiry { now: T0, limit }).await.rejects(Rejection::InvalidAmount, "bad limit")?;
+    }
+    s.adjust_balance(ctx.adjust_req(&c, 5, "expiry:1:2")).await.rejects(Rejection::IdempotencyConflict, "key")?;
+    ctx.invariants().await
+}
+
+async fn expiry_of_reversals_and_adjustments(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let (p1, p2) = (ctx.partner(PartnerTerms::default()).await?, ctx.partner(PartnerTerms::default()).await?);
+    // Points held before expiry was switched on never expire.
+    let old = ctx.customer(70).await?;
+    set_rules(ctx, &format!(r#"{{"expiry": {{"days": 30, "partners": {{"{}": 10}}}}}}"#, p2.id)).await?;
+    let c = ctx.customer(100).await?;
+    ctx.credit(&p2, &c, 2_000, "rev-soon").await?;
+    let late = ctx.credit(&p1, &c, 2_000, "rev-late").await?.entry;
+    ensure_eq!(expiring(ctx, &c).await?, vec![(100, 10), (200, 30)], "before");
+    // Reversing a credit takes its own points first, not the soonest.
+    s.reverse_entry(ctx.reverse_req(late.id, &p1, "rev-1")).await.or_fail("reverse credit")?;
+    ensure_eq!(expiring(ctx, &c).await?, vec![(100, 10), (100, 30)], "after reversing the later credit");
+    // A debit by an admin takes the soonest.
+    s.adjust_balance(ctx.adjust_req(&c, -60, "rev-adj")).await.or_fail("adjust")?;
+    ensure_eq!(expiring(ctx, &c).await?, vec![(40, 10), (100, 30)], "after the adjustment");
+    // A credit by an admin is a lot of its own, by the program-wide period.
+    s.adjust_balance(ctx.adjust_req(&old, 30, "rev-adj-old")).await.or_fail("adjust old")?;
+    ensure_eq!(expiring(ctx, &old).await?, vec![(30, 30)], "the old customer's new points");
+    let blocked = ctx.customer(10).await?;
+    ctx.block(&blocked, true).await?;
+    let mut expired = expire_all(ctx, T0.plus(365 * DAY_SECS)).await?;
+    expired.sort();
+    let mut want = vec![(old.id, 30), (c.id, 140), (blocked.id, 10)];
+    want.sort();
+    ensure_eq!(expired, want, "everything dated expires, a blocked customer's too");
+    ensure_eq!(ctx.balance(old.id).await?, 70, "what the old customer held before stays");
+    ensure_eq!(ctx.balance(c.id).await?, 0, "balance");
+    ctx.invariants().await
+}
+
+async fn expiry_reminders(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let remind = |now: Timestamp| s.remind_expiry(RemindExpiry { now, limit: 100 });
+    set_rules(ctx, r#"{"expiry": {"days": 30}}"#).await?;
+    let c = ctx.customer(100).await?;
+    ensure_eq!(remind(T0.plus(29 * DAY_SECS)).await.or_fail("remind")?, vec![], "reminders off");
+    set_rules(ctx, r#"{"expiry": {"days": 30, "remind_days_before": 7}}"#).await?;
+    let b = ctx.customer(50).await?;
+    ctx.block(&b, true).await?;
+    ensure_eq!(remind(T0).await.or_fail("remind")?, vec![], "too early");
+    ensure_eq!(remind(T0.plus(23 * DAY_SECS - 1)).await.or_fail("remind")?, vec![], "a second too early");
+    let sent = remind(T0.plus(23 * DAY_SECS)).await.or_fail("remind")?;
+    let c_now = ctx.summary(c.id).await?.customer;
+    let want = ExpiryReminder { customer: c_now.clone(), points: 100, at: T0.plus(30 * DAY_SECS) };
+    ensure_eq!(sent, vec![want], "the reminder (a blocked customer is not told)");
+    ensure_eq!(remind(T0.plus(24 * DAY_SECS)).await.or_fail("remind")?, vec![], "told once");
+    ctx.block(&b, false).await?;
+    let b_sent = remind(T0.plus(24 * DAY_SECS)).await.or_fail("remind")?;
+    ensure_eq!(b_sent.len(), 1, "the unblocked customer is told");
+    ensure_eq!((b_sent[0].customer.id, b_sent[0].points), (b.id, 50), "the unblocked customer's reminder");
+    ensure_eq!(remind(T0.plus(30 * DAY_SECS)).await.or_fail("remind")?, vec![], "nothing new");
+    let d = ctx.customer(20).await?;
+    ensure_eq!(remind(T0.plus(31 * DAY_SECS)).await.or_fail("remind")?, vec![], "past the date: expired, not reminded");
+    ensure_eq!(expiring(ctx, &d).await?, vec![(20, 30)], "past the date but not yet taken");
+    ctx.invariants().await
+}
+
+async fn concurrent_expiry_runs(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    set_rules(ctx, r#"{"expiry": {"days": 1}}"#).await?;
+    let mut customers = Vec::new();
+    for _ in 0..n.min(20) {
+        customers.push(ctx.customer(10).await?.id);
+    }
+    let now = T0.plus(DAY_SECS);
+    let runs = join_all((0..n).map(|_| ctx.store.expire_points(ExpirePoints { now, limit: 7 }))).await;
+    let mut seen: HashMap<CustomerId, Points> = HashMap::new();
+    for run in runs {
+        for e in run.or_fail("an overlapping run")? {
+            ensure!(seen.insert(e.customer.id, -e.entry.amount).is_none(), "customer {} expired twice", e.customer.id);
+        }
+    }
+    for rest in expire_all(ctx, now).await? {
+        ensure!(seen.insert(rest.0, rest.1).is_none(), "customer {} expired twice", rest.0);
+    }
+    ensure_eq!(seen.len(), customers.len(), "customers expired");
+    ensure!(seen.values().all(|p| *p == 10), "each expired its 10 points once: {seen:?}");
+    for c in customers {
+        ensure_eq!(ctx.balance(c).await?, 0, "balance");
+    }
+    ctx.invariants().await
 }
 
 fn terms(earn_rate_bps: u32, max_redeem_share_bps: u32, daily_credit_limit: Points) -> PartnerTerms {

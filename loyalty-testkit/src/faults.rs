@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
+use loyalty_core::program::RulesVersion;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -169,4 +170,8 @@ faulty_storage! {
     claim_broadcast_batch(job: BroadcastId, limit: u32) -> BroadcastBatch;
     record_broadcast(job: BroadcastId, sent: u32, failed: u32) -> BroadcastJob;
     pending_broadcasts() -> Vec<BroadcastJob>;
+    program_rules() -> RulesVersion;
+    set_program_rules(req: SetProgramRules) -> RulesVersion;
+    expire_points(req: ExpirePoints) -> Vec<PointsExpired>;
+    remind_expiry(req: RemindExpiry) -> Vec<ExpiryReminder>;
 }

@@ -4,6 +4,7 @@
 
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
+use loyalty_core::program::ProgramRules;
 
 /// 10:00 UTC on the day the tests happen on.
 pub const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
@@ -94,7 +95,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 32;
+pub const USE_CASES: usize = 36;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -208,6 +209,12 @@ pub async fn every_use_case(
     once!("claim_broadcast_batch", s.claim_broadcast_batch(job.id, 10)).expect("batch");
     once!("record_broadcast", s.record_broadcast(job.id, 1, 0)).expect("record");
     once!("pending_broadcasts", s.pending_broadcasts()).expect("pending");
+    let rules = ProgramRules::from_json(r#"{"expiry": {"days": 1, "remind_days_before": 0}}"#).expect("rules");
+    once!("set_program_rules", s.set_program_rules(SetProgramRules { rules, admin: Some(ADMIN), now: T0 }))
+        .expect("set rules");
+    once!("program_rules", s.program_rules()).expect("rules");
+    once!("remind_expiry", s.remind_expiry(RemindExpiry { now: T0, limit: 10 })).expect("remind");
+    once!("expire_points", s.expire_points(ExpirePoints { now: T0, limit: 10 })).expect("expire");
     // Refusals count too, raised or returned.
     let refused = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
     let late = s.open_redemption(open_req(&p, &c, 10, "o3")).await.expect("open");

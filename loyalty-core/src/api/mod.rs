@@ -116,6 +116,7 @@ impl ApiError {
             InvalidTransition => (StatusCode::CONFLICT, "invalid_transition"),
             AlreadyPartner => (StatusCode::CONFLICT, "already_partner"),
             InvalidImport => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_import"),
+            InvalidRules { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_rules"),
         };
         ApiError::new(status, code, ApiText::Rejected(r.clone()))
     }

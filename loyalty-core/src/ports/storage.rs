@@ -13,6 +13,7 @@
 use super::import::{ImportApplied, ImportBatch};
 use crate::domain::*;
 use crate::maybe_send::{MaybeSend, MaybeSync};
+use crate::program::RulesVersion;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -139,6 +140,12 @@ pub enum Rejection {
     /// id or history id, an amount out of range, a bad source name).
     #[error("invalid import batch")]
     InvalidImport,
+    /// A rules document breaks a rule of [`ProgramRules::check`](crate::program::ProgramRules::check).
+    #[error("invalid rules: {reason}")]
+    InvalidRules {
+        /// What is wrong, in English.
+        reason: String,
+    },
 }
 
 /// Result of a storage call.
@@ -227,6 +234,73 @@ pub struct CustomerSummary {
     pub customer: Customer,
     /// Newest first.
     pub recent: Vec<LedgerEntry>,
+    /// The customer's points that have an expiry date, by date, soonest
+    /// first: up to [`EXPIRING_DATES`](crate::program::EXPIRING_DATES) dates
+    /// (one already past stays listed until the expiry job takes its points).
+    #[serde(default)]
+    pub expiring: Vec<ExpiringPoints>,
+}
+
+/// Points of a customer's that expire at one time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiringPoints {
+    /// How many, > 0.
+    pub points: Points,
+    /// When they expire.
+    pub at: Timestamp,
+}
+
+/// Set a new version of the program's rules ([`Storage::set_program_rules`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetProgramRules {
+    /// The document; it must pass [`ProgramRules::check`](crate::program::ProgramRules::check).
+    pub rules: crate::program::ProgramRules,
+    /// The admin making the change (`None`: the operator's command line).
+    pub admin: Option<TelegramUserId>,
+    /// Current time: the version applies to entries from now on.
+    pub now: Timestamp,
+}
+
+/// Run the expiry of points ([`Storage::expire_points`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpirePoints {
+    /// Points whose date is at or before this expire.
+    pub now: Timestamp,
+    /// Customers to handle in this call, 1..=[`MAX_EXPIRY_BATCH`].
+    pub limit: u32,
+}
+
+/// The largest [`ExpirePoints::limit`] and [`RemindExpiry::limit`].
+pub const MAX_EXPIRY_BATCH: u32 = 500;
+
+/// Points of one customer that expired in one call ([`Storage::expire_points`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointsExpired {
+    /// The customer, after the expiry.
+    pub customer: Customer,
+    /// The [`EntryKind::Expiry`] entry (its amount is minus the points).
+    pub entry: LedgerEntry,
+}
+
+/// Find the customers to remind of points about to expire ([`Storage::remind_expiry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemindExpiry {
+    /// Current time; points expiring within the rules' `remind_days_before`
+    /// of it (and not yet expired) are announced.
+    pub now: Timestamp,
+    /// Customers to handle in this call, 1..=[`MAX_EXPIRY_BATCH`].
+    pub limit: u32,
+}
+
+/// One reminder to send ([`Storage::remind_expiry`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryReminder {
+    /// The customer to tell.
+    pub customer: Customer,
+    /// Points expiring in the reminder window, none announced before.
+    pub points: Points,
+    /// The soonest of their dates.
+    pub at: Timestamp,
 }
 
 /// What a message of a customer's needs, read (and a quota used) in one
@@ -814,6 +888,32 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Jobs that are not done, oldest first.
     async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>>;
 
+    /// The rules in force: the newest version, or [`RulesVersion::initial`]
+    /// (version 0) before any change.
+    async fn program_rules(&self) -> StoreResult<RulesVersion>;
+
+    /// Stores a new version of the rules (the current version + 1) and returns
+    /// it; entries made from then on record it. A document that fails
+    /// [`ProgramRules::check`](crate::program::ProgramRules::check) is
+    /// [`Rejection::InvalidRules`].
+    async fn set_program_rules(&self, req: SetProgramRules) -> StoreResult<RulesVersion>;
+
+    /// Expires, for up to `limit` customers (in id order), what remains of
+    /// their points whose date is at or before `now`: one
+    /// [`EntryKind::Expiry`] entry per customer, taking exactly those points.
+    /// Runs that overlap expire each point once. An empty answer means
+    /// nothing is left to expire. A limit outside 1..=[`MAX_EXPIRY_BATCH`] is
+    /// [`Rejection::InvalidAmount`].
+    async fn expire_points(&self, req: ExpirePoints) -> StoreResult<Vec<PointsExpired>>;
+
+    /// For up to `limit` customers, the points that expire after `now` and
+    /// within the rules' `expiry.remind_days_before` of it and have not been
+    /// announced, marking them announced: each point is announced at most
+    /// once. Empty when nothing is left to announce (or reminders are off).
+    /// Blocked customers are skipped (and their points stay unannounced). A
+    /// limit outside 1..=[`MAX_EXPIRY_BATCH`] is [`Rejection::InvalidAmount`].
+    async fn remind_expiry(&self, req: RemindExpiry) -> StoreResult<Vec<ExpiryReminder>>;
+
     /// Checks that the backend is reachable, for readiness probes (the native
     /// server's `GET /ready`). `Ok` means a round trip to the backend worked.
     ///
@@ -848,5 +948,5 @@ pub fn redemption_key(request: RedemptionId) -> String {
 /// key with such a prefix is refused with [`Rejection::IdempotencyConflict`],
 /// so nobody can occupy a key a system entry will need.
 pub fn is_reserved_key(key: &str) -> bool {
-    ["welcome:", "referral:", "redemption:", "import:"].iter().any(|p| key.starts_with(p))
+    ["welcome:", "referral:", "redemption:", "import:", "expiry:"].iter().any(|p| key.starts_with(p))
 }

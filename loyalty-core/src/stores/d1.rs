@@ -56,6 +56,9 @@ pub const TABLES: &[&str] = &[
     "loyalty_bot_updates",
     "loyalty_import_rows",
     "loyalty_imports",
+    "loyalty_lot_uses",
+    "loyalty_lots",
+    "loyalty_rules",
     "loyalty_entries",
     "loyalty_partners",
     "loyalty_customers",
@@ -123,7 +126,7 @@ pub const SCHEMA: &[&str] = &[
     id              INTEGER PRIMARY KEY,
     customer        INTEGER NOT NULL REFERENCES loyalty_customers (id),
     kind            TEXT    NOT NULL CHECK (kind IN ('welcome_bonus', 'referral_bonus', 'accrual', 'redemption',
-                    'reversal', 'adjustment', 'import', 'legacy')),
+                    'reversal', 'adjustment', 'import', 'legacy', 'expiry')),
     amount          INTEGER NOT NULL,
     partner         INTEGER REFERENCES loyalty_partners (id),
     purchase        INTEGER,
@@ -133,6 +136,7 @@ pub const SCHEMA: &[&str] = &[
     reverses        INTEGER UNIQUE REFERENCES loyalty_entries (id),
     reason          TEXT,
     created_at      INTEGER NOT NULL,
+    rules_version   INTEGER NOT NULL DEFAULT 0 CHECK (rules_version >= 0),
     CHECK ((author_type = 'system') = (author_id IS NULL)),
     CHECK ((kind = 'reversal') = (reverses IS NOT NULL)),
     CHECK (kind = 'legacy' OR (kind IN ('accrual', 'redemption', 'reversal')) = (partner IS NOT NULL))
@@ -145,6 +149,71 @@ pub const SCHEMA: &[&str] = &[
 BEGIN
     UPDATE loyalty_customers SET balance = balance + NEW.amount WHERE id = NEW.customer;
 END",
+    "CREATE TABLE IF NOT EXISTS loyalty_rules (
+    version    INTEGER PRIMARY KEY CHECK (version >= 1),
+    doc        TEXT    NOT NULL CHECK (json_valid(doc)),
+    admin      INTEGER,
+    created_at INTEGER NOT NULL
+) STRICT",
+    "CREATE TABLE IF NOT EXISTS loyalty_lots (
+    id         INTEGER PRIMARY KEY,
+    customer   INTEGER NOT NULL REFERENCES loyalty_customers (id),
+    entry      INTEGER UNIQUE REFERENCES loyalty_entries (id),
+    amount     INTEGER NOT NULL CHECK (amount > 0),
+    remaining  INTEGER NOT NULL CHECK (remaining BETWEEN 0 AND amount),
+    expires_at INTEGER,
+    reminded   INTEGER NOT NULL DEFAULT 0 CHECK (reminded IN (0, 1))
+) STRICT",
+    "CREATE INDEX IF NOT EXISTS loyalty_lots_open ON loyalty_lots (customer, expires_at) WHERE remaining > 0",
+    "CREATE INDEX IF NOT EXISTS loyalty_lots_due ON loyalty_lots (expires_at, customer) \
+     WHERE remaining > 0 AND expires_at IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS loyalty_lot_uses (
+    entry  INTEGER NOT NULL REFERENCES loyalty_entries (id),
+    lot    INTEGER NOT NULL REFERENCES loyalty_lots (id),
+    points INTEGER NOT NULL CHECK (points > 0),
+    PRIMARY KEY (entry, lot)
+) STRICT, WITHOUT ROWID",
+    // The lots (see `program` and the model store): a counted entry with a
+    // positive amount makes a lot expiring by the rules in force, or — a
+    // reversal of a redemption that took from lots — gives those points back;
+    // one with a negative amount takes its points, the reversed entry's lot
+    // first, then the soonest date (never last), then the oldest lot.
+    "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_new AFTER INSERT ON loyalty_entries
+WHEN NEW.kind <> 'legacy' AND NEW.amount > 0
+    AND NOT (NEW.kind = 'reversal' AND EXISTS (SELECT 1 FROM loyalty_lot_uses u WHERE u.entry = NEW.reverses))
+BEGIN
+    INSERT INTO loyalty_lots (customer, entry, amount, remaining, expires_at)
+    VALUES (NEW.customer, NEW.id, NEW.amount, NEW.amount, NEW.created_at + 86400 * (
+        SELECT coalesce(json_extract(r.doc, '$.expiry.partners.\"' || NEW.partner || '\"'),
+                        json_extract(r.doc, '$.expiry.days'))
+          FROM loyalty_rules r WHERE r.version = (SELECT max(version) FROM loyalty_rules)));
+END",
+    "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_back AFTER INSERT ON loyalty_entries
+WHEN NEW.kind = 'reversal' AND NEW.amount > 0
+BEGIN
+    UPDATE loyalty_lots
+       SET remaining = remaining + (SELECT u.points FROM loyalty_lot_uses u
+                                     WHERE u.entry = NEW.reverses AND u.lot = loyalty_lots.id)
+     WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.reverses);
+END",
+    "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_take AFTER INSERT ON loyalty_entries
+WHEN NEW.kind <> 'legacy' AND NEW.amount < 0
+BEGIN
+    INSERT INTO loyalty_lot_uses (entry, lot, points)
+    SELECT NEW.id, id, take FROM (
+        SELECT id, min(remaining, -NEW.amount - coalesce(sum(remaining) OVER (
+                   ORDER BY iif(entry = NEW.reverses, 0, 1), expires_at IS NULL, expires_at, id
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) AS take
+          FROM loyalty_lots WHERE customer = NEW.customer AND remaining > 0)
+     WHERE take > 0;
+    UPDATE loyalty_lots
+       SET remaining = remaining - (SELECT u.points FROM loyalty_lot_uses u
+                                     WHERE u.entry = NEW.id AND u.lot = loyalty_lots.id)
+     WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.id);
+    SELECT RAISE(ABORT, 'loyalty_lots hold fewer points than the balance')
+     WHERE coalesce((SELECT sum(u.points) FROM loyalty_lot_uses u WHERE u.entry = NEW.id), 0) <> -NEW.amount;
+END",
+    OPENING_LOTS,
     "CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_update BEFORE UPDATE ON loyalty_entries
 BEGIN
     SELECT RAISE(ABORT, 'loyalty_entries is append-only');
@@ -230,6 +299,18 @@ END",
     scratch_table!("CREATE TABLE IF NOT EXISTS"),
 ];
 
+/// Gives each customer whose lots hold fewer points than the balance a lot of
+/// the difference that never expires: the points held before lots existed
+/// (an upgrade), so that the lots always sum to the balance. A no-op when
+/// they do.
+const OPENING_LOTS: &str = "INSERT INTO loyalty_lots (customer, entry, amount, remaining, expires_at)
+SELECT id, NULL, balance - held, balance - held, NULL
+  FROM (SELECT c.id, c.balance,
+               (SELECT coalesce(sum(l.remaining), 0) FROM loyalty_lots l WHERE l.customer = c.id) AS held
+          FROM loyalty_customers c)
+ WHERE balance > held
+ ORDER BY id";
+
 /// The statements of use case `function` (a name of [`rpc`](super::rpc): `credit_purchase`,
 /// …), to run in order as one batch with `?1` bound to the request's JSON in each.
 /// The last returns one row, for [`decode`].
@@ -293,6 +374,10 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("record_broadcast", sql::RECORD_BROADCAST),
     ("pending_broadcasts", sql::PENDING_BROADCASTS),
     ("import_batch", sql::IMPORT_BATCH),
+    ("program_rules", sql::PROGRAM_RULES),
+    ("set_program_rules", sql::SET_PROGRAM_RULES),
+    ("expire_points", sql::EXPIRE_POINTS),
+    ("remind_expiry", sql::REMIND_EXPIRY),
 ];
 
 /// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
@@ -437,16 +522,24 @@ pub fn decode(function: &str, outcome: Option<Outcome>) -> StoreResult<Value> {
 
 /// The statements that bring `loyalty_entries` of an older schema (before
 /// imports: without the `import` and `legacy` kinds, and a balance trigger
-/// counting every entry) to [`SCHEMA`]'s, keeping every row: the rows are
+/// counting every entry; before the program's rules: without the `expiry`
+/// kind and `rules_version`) to [`SCHEMA`]'s, keeping every row: the rows are
 /// copied aside, the table is created anew from [`SCHEMA`] and the rows come
-/// back (before the balance trigger exists, so balances stay as they are);
-/// then the table's indexes and triggers. Foreign keys are checked at commit
+/// back (before the balance trigger exists, so balances stay as they are;
+/// `rules_version` 0); then the table's indexes and triggers, the tables of
+/// the rules and the lots, and a never-expiring opening lot for the points
+/// each customer holds outside lots. Foreign keys are checked at commit
 /// (`defer_foreign_keys`), so the references to entries hold throughout.
-/// `loyalty-native` runs them when opening a schema-2 or -3 SQLite file;
-/// `loyalty-edge/migrations/0003_import_kinds.sql` is their text.
+/// `loyalty-native` runs them when opening a schema-2, -3 or -4 SQLite file;
+/// the D1 migrations `0003_import_kinds.sql` and `0004_rules_and_lots.sql`
+/// hold their text.
 pub fn entries_upgrade() -> Vec<&'static str> {
-    let entries =
-        |s: &&&str| s.contains(" ON loyalty_entries") || s.starts_with("CREATE TABLE IF NOT EXISTS loyalty_entries (");
+    let entries = |s: &&&str| {
+        s.contains(" ON loyalty_entries")
+            || s.starts_with("CREATE TABLE IF NOT EXISTS loyalty_entries (")
+            || s.contains(" loyalty_lot")
+            || s.contains(" loyalty_rules (")
+    };
     let mut statements = vec![
         "PRAGMA defer_foreign_keys = ON",
         "CREATE TABLE loyalty_entries_before_import AS SELECT * FROM loyalty_entries",
@@ -454,10 +547,33 @@ pub fn entries_upgrade() -> Vec<&'static str> {
     ];
     let mut schema = SCHEMA.iter().filter(entries);
     statements.extend(schema.next());
-    statements.push("INSERT INTO loyalty_entries SELECT * FROM loyalty_entries_before_import ORDER BY id");
+    statements.push(
+        "INSERT INTO loyalty_entries (id, customer, kind, amount, partner, purchase, idempotency_key, author_type, \
+         author_id, reverses, reason, created_at) SELECT id, customer, kind, amount, partner, purchase, \
+         idempotency_key, author_type, author_id, reverses, reason, created_at \
+         FROM loyalty_entries_before_import ORDER BY id",
+    );
     statements.push("DROP TABLE loyalty_entries_before_import");
     statements.extend(schema);
     statements
+}
+
+/// The text of the D1 migration of the program's rules and the lots of
+/// expiring points: [`entries_upgrade`]
+/// (`loyalty-edge/migrations/0004_rules_and_lots.sql`).
+pub fn rules_upgrade_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: the program's rules (versions), the lots of expiring points and the\n\
+         -- `expiry` entry kind, generated from loyalty_core::stores::d1::entries_upgrade (do not edit).\n\
+         -- Apply with `wrangler d1 migrations apply <database>` after 0003, before deploying this version.\n\
+         -- It rebuilds loyalty_entries keeping every row; entries made before it record rules version 0.\n",
+    );
+    for statement in entries_upgrade() {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
 }
 
 /// The text of the D1 migration holding [`entries_upgrade`] and the tables
@@ -616,7 +732,8 @@ mod tests {
                 "look_up_customer",
                 "partner_stats",
                 "program_stats",
-                "pending_broadcasts"
+                "pending_broadcasts",
+                "program_rules"
             ]
         );
         assert!(!is_read_only("drop_everything"));

@@ -172,7 +172,7 @@ macro_rules! entry_json {
             "'partner', e.partner, 'purchase', e.purchase, 'idempotency_key', e.idempotency_key, ",
             "'author', iif(e.author_type = 'system', json_object('type', 'system'), ",
             "json_object('type', e.author_type, 'id', e.author_id)), ",
-            "'reverses', e.reverses, 'reason', e.reason, 'created_at', e.created_at)"
+            "'reverses', e.reverses, 'reason', e.reason, 'created_at', e.created_at, 'rules_version', e.rules_version)"
         )
     };
 }
@@ -261,6 +261,27 @@ macro_rules! balance_rules {
     };
 }
 
+/// The version of the program's rules in force (0 before any change).
+macro_rules! rules_version {
+    () => {
+        "(SELECT coalesce(max(version), 0) FROM loyalty_rules)"
+    };
+}
+
+/// The rules in force as the row `r` (no row before any change).
+macro_rules! current_rules {
+    () => {
+        "loyalty_rules r WHERE r.version = (SELECT max(version) FROM loyalty_rules)"
+    };
+}
+
+/// The JSON of the `RulesVersion` of the row aliased `r`.
+macro_rules! rules_json {
+    () => {
+        "json_object('version', r.version, 'rules', json(r.doc), 'admin', r.admin, 'created_at', r.created_at)"
+    };
+}
+
 /// Appends a ledger entry (the `entries_apply` trigger moves the balance)
 /// while the call is live and `cond` holds. The other arguments are SQL
 /// expressions over `loyalty_op` and the request.
@@ -268,8 +289,10 @@ macro_rules! append {
     ($customer:expr, $kind:literal, $amount:expr, $partner:expr, $purchase:expr, $key:expr, $author_type:literal,
      $author_id:expr, $reverses:expr, $reason:expr, $cond:expr) => {
         concat!(
-            "INSERT INTO loyalty_entries (customer, kind, amount, partner, purchase, idempotency_key, author_type, ",
-            "author_id, reverses, reason, created_at) SELECT ",
+            "INSERT INTO loyalty_entries (rules_version, customer, kind, amount, partner, purchase, idempotency_key, ",
+            "author_type, author_id, reverses, reason, created_at) SELECT ",
+            rules_version!(),
+            ", ",
             $customer,
             ", '",
             $kind,
@@ -318,7 +341,9 @@ macro_rules! reserved_key {
             arg!("$.idempotency_key"),
             ", 1, 11) = 'redemption:' OR substr(",
             arg!("$.idempotency_key"),
-            ", 1, 7) = 'import:'"
+            ", 1, 7) = 'import:' OR substr(",
+            arg!("$.idempotency_key"),
+            ", 1, 7) = 'expiry:'"
         )
     };
 }
@@ -593,10 +618,129 @@ pub(super) const CUSTOMER_SUMMARY: &[&str] = &[
         customer_json!(),
         ", 'recent', ",
         newest_entries!(op!("cid"), arg!("$.recent")),
+        ", 'expiring', json((SELECT coalesce(json_group_array(json_object('points', points, 'at', at) ORDER BY at), ",
+        "'[]') FROM (SELECT sum(l.remaining) AS points, l.expires_at AS at FROM loyalty_lots l WHERE l.customer = ",
+        op!("cid"),
+        " AND l.remaining > 0 AND l.expires_at IS NOT NULL GROUP BY l.expires_at ORDER BY l.expires_at LIMIT 3)))",
         ") FROM loyalty_customers c WHERE c.id = ",
         op!("cid"),
         "), 'null')"
     )),
+];
+
+pub(super) const PROGRAM_RULES: &[&str] = &[answer!(concat!(
+    "coalesce((SELECT ",
+    rules_json!(),
+    " FROM ",
+    current_rules!(),
+    "), json_object('version', 0, 'rules', json('{}'), 'admin', NULL, 'created_at', NULL))"
+))];
+
+pub(super) const SET_PROGRAM_RULES: &[&str] = &[
+    concat!(
+        "INSERT INTO loyalty_rules (version, doc, admin, created_at) SELECT ",
+        rules_version!(),
+        " + 1, json(json_extract(?1, '$.rules')), ",
+        arg!("$.admin"),
+        ", ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE ",
+        live!()
+    ),
+    answer!(concat!("(SELECT ", rules_json!(), " FROM ", current_rules!(), ")")),
+];
+
+/// Refuses a job's `limit` outside 1..=`MAX_EXPIRY_BATCH`.
+macro_rules! expiry_batch {
+    () => {
+        reject!("invalid_amount", concat!("NOT coalesce(", arg!("$.limit"), " BETWEEN 1 AND 500, 0)"))
+    };
+}
+
+pub(super) const EXPIRE_POINTS: &[&str] = &[
+    expiry_batch!(),
+    set!("eid", "(SELECT coalesce(max(id), 0) FROM loyalty_entries)"),
+    // One entry per customer; its `lot_take` trigger takes exactly the expired
+    // points, which come first in the lots' order (soonest date first).
+    concat!(
+        "INSERT INTO loyalty_entries (rules_version, customer, kind, amount, idempotency_key, author_type, ",
+        "created_at) SELECT ",
+        rules_version!(),
+        ", l.customer, 'expiry', -sum(l.remaining), 'expiry:' || l.customer || ':' || ",
+        arg!("$.now"),
+        ", 'system', ",
+        arg!("$.now"),
+        " FROM loyalty_lots l INDEXED BY loyalty_lots_due WHERE ",
+        live!(),
+        " AND l.remaining > 0 AND l.expires_at <= ",
+        arg!("$.now"),
+        " GROUP BY l.customer ORDER BY l.customer LIMIT ",
+        arg!("$.limit")
+    ),
+    answer!(concat!(
+        "(SELECT coalesce(json_group_array(json_object('customer', ",
+        customer_json!(),
+        ", 'entry', ",
+        entry_json!(),
+        ") ORDER BY e.id), '[]') FROM loyalty_entries e JOIN loyalty_customers c ON c.id = e.customer ",
+        "WHERE e.id > ",
+        op!("eid"),
+        " AND e.kind = 'expiry')"
+    )),
+];
+
+/// The lots `l` whose points a reminder announces now (`n`: the rules' days before).
+macro_rules! remind_due {
+    () => {
+        concat!(
+            "l.remaining > 0 AND NOT l.reminded AND l.expires_at > ",
+            arg!("$.now"),
+            " AND l.expires_at <= ",
+            arg!("$.now"),
+            " + ",
+            op!("n"),
+            " * 86400"
+        )
+    };
+}
+
+pub(super) const REMIND_EXPIRY: &[&str] = &[
+    expiry_batch!(),
+    set!(
+        "n",
+        concat!("coalesce((SELECT json_extract(r.doc, '$.expiry.remind_days_before') FROM ", current_rules!(), "), 0)")
+    ),
+    set!(
+        "s",
+        concat!(
+            "(SELECT json_group_array(customer) FROM (SELECT DISTINCT l.customer FROM loyalty_lots l ",
+            "JOIN loyalty_customers c ON c.id = l.customer AND NOT c.blocked WHERE ",
+            op!("n"),
+            " > 0 AND ",
+            remind_due!(),
+            " ORDER BY l.customer LIMIT ",
+            arg!("$.limit"),
+            "))"
+        )
+    ),
+    answer!(concat!(
+        "(SELECT coalesce(json_group_array(json_object('customer', ",
+        customer_json!(),
+        ", 'points', (SELECT sum(l.remaining) FROM loyalty_lots l WHERE l.customer = c.id AND ",
+        remind_due!(),
+        "), 'at', (SELECT min(l.expires_at) FROM loyalty_lots l WHERE l.customer = c.id AND ",
+        remind_due!(),
+        ")) ORDER BY c.id), '[]') FROM loyalty_customers c WHERE c.id IN (SELECT value FROM json_each(",
+        op!("s"),
+        ")))"
+    )),
+    concat!(
+        "UPDATE loyalty_lots AS l SET reminded = 1 WHERE (SELECT err IS NULL FROM loyalty_op) AND l.customer IN ",
+        "(SELECT value FROM json_each(",
+        op!("s"),
+        ")) AND ",
+        remind_due!()
+    ),
 ];
 
 /// The customer's Telegram id and the quota asked for: whether one more use
@@ -1712,8 +1856,10 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
         " AND r.id <> c.id"
     ),
     concat!(
-        "INSERT INTO loyalty_entries (customer, kind, amount, idempotency_key, author_type, created_at) ",
-        "SELECT c.id, 'import', ",
+        "INSERT INTO loyalty_entries (rules_version, customer, kind, amount, idempotency_key, author_type, ",
+        "created_at) SELECT ",
+        rules_version!(),
+        ", c.id, 'import', ",
         cust!("balance"),
         ", 'import:' || ",
         arg!("$.source"),
@@ -1758,8 +1904,10 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
         )
     ),
     concat!(
-        "INSERT INTO loyalty_entries (customer, kind, amount, idempotency_key, author_type, created_at) ",
-        "SELECT c.id, 'import', ",
+        "INSERT INTO loyalty_entries (rules_version, customer, kind, amount, idempotency_key, author_type, ",
+        "created_at) SELECT ",
+        rules_version!(),
+        ", c.id, 'import', ",
         change!(),
         ", 'import:' || i.source || ':' || c.telegram_id || ':' || ",
         "(SELECT count(*) FROM loyalty_entries e WHERE e.customer = c.id AND e.kind = 'import'), 'system', ",
@@ -1803,8 +1951,10 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
         )
     ),
     concat!(
-        "INSERT INTO loyalty_entries (customer, kind, amount, partner, purchase, idempotency_key, author_type, ",
-        "reason, created_at) SELECT c.id, 'legacy', json_extract(h.value, '$.amount'), ",
+        "INSERT INTO loyalty_entries (rules_version, customer, kind, amount, partner, purchase, idempotency_key, ",
+        "author_type, reason, created_at) SELECT ",
+        rules_version!(),
+        ", c.id, 'legacy', json_extract(h.value, '$.amount'), ",
         "(SELECT p.id FROM loyalty_partners p WHERE p.telegram_id = json_extract(h.value, '$.partner')), ",
         "json_extract(h.value, '$.purchase'), ",
         history_key!(),

@@ -9,6 +9,7 @@
 use crate::domain::*;
 use crate::ports::import::{import_change_key, import_history_key, import_key};
 use crate::ports::*;
+use crate::program::{DAY_SECS, EXPIRING_DATES, ProgramRules, RulesVersion};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -166,6 +167,31 @@ pub enum AuditAction {
 /// - `export_customers`: `limit` in `1..=`[`MAX_EXPORT_PAGE`]
 ///   (`InvalidAmount`); customers with id greater than `after`, in id order,
 ///   each with their entries of every kind but import and legacy, oldest first.
+/// - **Lots** (the rule of [`program`](crate::program)'s expiry): every
+///   counted entry with a positive amount makes a lot of that many points,
+///   expiring at `created_at` + the days of the rules in force (the
+///   partner's own period for an entry with a partner listed in
+///   `expiry.partners`, else `expiry.days`; none: never) — except a reversal
+///   of a redemption, which gives back to each lot what the redemption took
+///   (a redemption that took from no lot, older than the lots, makes a lot as
+///   above). Every counted entry with a negative amount takes its points from
+///   the customer's lots with points left, in the order: the lot of the
+///   entry it reverses first, then the soonest expiry date (lots that never
+///   expire last), then the oldest lot. The points left in a customer's lots
+///   always sum to the balance. Every entry records the current rules version.
+/// - `set_program_rules`: the document must pass `check` (`InvalidRules`);
+///   the new version is the current + 1, with `admin` and `created_at = now`.
+/// - `expire_points`: `limit` in `1..=`[`MAX_EXPIRY_BATCH`] (`InvalidAmount`);
+///   the customers, in id order, with points left in lots expiring at or
+///   before `now`: one entry each, kind expiry, author system, amount minus
+///   those points, key `expiry:<customer id>:<now>` (the lots order puts
+///   exactly those points first). Blocked customers' points expire too.
+/// - `remind_expiry`: `limit` as above; reminders off (`remind_days_before`
+///   0) gives nothing. Else the unblocked customers, in id order, with
+///   unannounced points left in lots expiring in `(now, now + remind days]`:
+///   the sum and the soonest date; those lots become announced.
+/// - `customer_summary`: `expiring` sums the points left by expiry date over
+///   the customer's lots, soonest first, [`EXPIRING_DATES`] dates at most.
 /// - `customer_view`: `customer_summary`, plus `list_partners(approved)` when
 ///   asked, plus `consume_quota` with the customer's Telegram id when asked
 ///   and the customer is not blocked (`quota: None` otherwise).
@@ -198,6 +224,23 @@ struct State {
     broadcast_by_key: HashMap<String, BroadcastId>,
     audit: Vec<AuditRecord>,
     imports: HashMap<(String, TelegramUserId), ImportRow>,
+    /// Every version of the rules set so far (version n at n - 1).
+    rules: Vec<RulesVersion>,
+    lots: Vec<Lot>,
+    /// What each entry took from which lot (index into `lots`).
+    lot_uses: HashMap<EntryId, Vec<(usize, Points)>>,
+}
+
+/// Points earned by one entry, as far as they are left ([`MemoryStore`]'s lots).
+#[derive(Debug)]
+struct Lot {
+    customer: CustomerId,
+    remaining: Points,
+    expires_at: Option<Timestamp>,
+    /// The entry that made it.
+    entry: EntryId,
+    /// A reminder announced its points.
+    reminded: bool,
 }
 
 /// What an import remembers of a customer it created ([`Storage::import_batch`]).
@@ -216,6 +259,8 @@ struct ImportRow {
 struct CustomerRow {
     customer: Customer,
     entries: Vec<EntryId>,
+    /// The customer's lots (indexes into `State::lots`), oldest first.
+    lots: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -351,7 +396,7 @@ impl State {
             .take(recent as usize)
             .map(|id| self.entry_clone(*id))
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some(CustomerSummary { customer: row.customer.clone(), recent }))
+        Ok(Some(CustomerSummary { customer: row.customer.clone(), recent, expiring: self.expiring(row) }))
     }
 
     /// Partners with `status` (all when `None`), oldest first.
@@ -451,11 +496,15 @@ impl State {
             reverses: d.reverses,
             reason: d.reason,
             created_at: d.created_at,
+            rules_version: self.rules.last().map_or(0, |v| v.version),
         };
         if let Some(p) = entry.partner
             && self.partner(p).is_none()
         {
             return Err(broken("missing partner"));
+        }
+        if entry.kind.counts() {
+            self.move_lots(&entry)?;
         }
         let row = self.customer_mut(entry.customer).ok_or_else(|| broken("missing customer"))?;
         row.customer.balance = after;
@@ -477,6 +526,146 @@ impl State {
             }
         }
         Ok(entry)
+    }
+
+    /// The lots' side of a counted entry (see the lots rule above).
+    fn move_lots(&mut self, entry: &LedgerEntry) -> StoreResult<()> {
+        let customer = entry.customer;
+        if entry.amount > 0 {
+            let restored = entry.reverses.and_then(|r| self.lot_uses.get(&r)).filter(|uses| !uses.is_empty());
+            if entry.kind == EntryKind::Reversal
+                && let Some(uses) = restored.cloned()
+            {
+                for (lot, points) in uses {
+                    let lot = self.lots.get_mut(lot).ok_or_else(|| broken("missing lot"))?;
+                    lot.remaining += points;
+                }
+                return Ok(());
+            }
+            let expiry = &self.current_rules().expiry;
+            let days = entry.partner.and_then(|p| expiry.partners.get(&p)).or(expiry.days.as_ref());
+            let expires_at = days.map(|d| entry.created_at.plus(i64::from(*d) * DAY_SECS));
+            self.lots.push(Lot { customer, remaining: entry.amount, expires_at, entry: entry.id, reminded: false });
+            let at = self.lots.len() - 1;
+            self.customer_mut(customer).ok_or_else(|| broken("missing customer"))?.lots.push(at);
+        } else if entry.amount < 0 {
+            let mut order: Vec<usize> = self
+                .customer(customer)
+                .ok_or_else(|| broken("missing customer"))?
+                .lots
+                .iter()
+                .copied()
+                .filter(|l| self.lots[*l].remaining > 0)
+                .collect();
+            order.sort_by_key(|l| {
+                let lot = &self.lots[*l];
+                (Some(lot.entry) != entry.reverses, lot.expires_at.is_none(), lot.expires_at, *l)
+            });
+            let mut need = entry.amount.saturating_neg();
+            let mut uses = Vec::new();
+            for l in order {
+                if need == 0 {
+                    break;
+                }
+                let lot = &mut self.lots[l];
+                let take = need.min(lot.remaining);
+                lot.remaining -= take;
+                need -= take;
+                uses.push((l, take));
+            }
+            if need > 0 {
+                return Err(broken("the lots hold less than the balance"));
+            }
+            self.lot_uses.insert(entry.id, uses);
+        }
+        Ok(())
+    }
+
+    fn current_rules(&self) -> &ProgramRules {
+        static DEFAULT: ProgramRules = ProgramRules { expiry: crate::program::ExpiryRules::EMPTY };
+        self.rules.last().map_or(&DEFAULT, |v| &v.rules)
+    }
+
+    /// Points left by expiry date over a customer's lots, soonest first.
+    fn expiring(&self, row: &CustomerRow) -> Vec<ExpiringPoints> {
+        let mut by_date = std::collections::BTreeMap::<Timestamp, Points>::new();
+        for lot in row.lots.iter().map(|l| &self.lots[*l]).filter(|l| l.remaining > 0) {
+            if let Some(at) = lot.expires_at {
+                *by_date.entry(at).or_default() += lot.remaining;
+            }
+        }
+        by_date.into_iter().take(EXPIRING_DATES).map(|(at, points)| ExpiringPoints { points, at }).collect()
+    }
+
+    fn expire_points(&mut self, req: ExpirePoints) -> StoreResult<Vec<PointsExpired>> {
+        if !(1..=MAX_EXPIRY_BATCH).contains(&req.limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let mut due = std::collections::BTreeMap::<CustomerId, Points>::new();
+        for lot in self.lots.iter().filter(|l| l.remaining > 0 && l.expires_at.is_some_and(|at| at <= req.now)) {
+            *due.entry(lot.customer).or_default() += lot.remaining;
+        }
+        let mut out = Vec::new();
+        for (customer, points) in due.into_iter().take(req.limit as usize) {
+            let entry = self.append(Draft {
+                customer,
+                kind: EntryKind::Expiry,
+                amount: -points,
+                partner: None,
+                purchase: None,
+                idempotency_key: format!("expiry:{}:{}", customer.0, req.now.0),
+                author: Author::System,
+                reverses: None,
+                reason: None,
+                created_at: req.now,
+            })?;
+            out.push(PointsExpired { customer: self.customer_clone(customer)?, entry });
+        }
+        Ok(out)
+    }
+
+    fn remind_expiry(&mut self, req: RemindExpiry) -> StoreResult<Vec<ExpiryReminder>> {
+        if !(1..=MAX_EXPIRY_BATCH).contains(&req.limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let days = self.current_rules().expiry.remind_days_before;
+        if days == 0 {
+            return Ok(Vec::new());
+        }
+        let until = req.now.plus(i64::from(days) * DAY_SECS);
+        let mut due = std::collections::BTreeMap::<CustomerId, Vec<usize>>::new();
+        for (i, lot) in self.lots.iter().enumerate() {
+            let window = lot.expires_at.is_some_and(|at| at > req.now && at <= until);
+            let active = self.customer(lot.customer).is_some_and(|c| !c.customer.blocked);
+            if lot.remaining > 0 && !lot.reminded && window && active {
+                due.entry(lot.customer).or_default().push(i);
+            }
+        }
+        let mut out = Vec::new();
+        for (customer, lots) in due.into_iter().take(req.limit as usize) {
+            let (mut points, mut at) = (0, None::<Timestamp>);
+            for l in lots {
+                let lot = &mut self.lots[l];
+                lot.reminded = true;
+                points += lot.remaining;
+                at = at.into_iter().chain(lot.expires_at).min();
+            }
+            let at = at.ok_or_else(|| broken("a reminder without a date"))?;
+            out.push(ExpiryReminder { customer: self.customer_clone(customer)?, points, at });
+        }
+        Ok(out)
+    }
+
+    fn set_program_rules(&mut self, req: SetProgramRules) -> StoreResult<RulesVersion> {
+        req.rules.check().map_err(|reason| Rejection::InvalidRules { reason })?;
+        let version = RulesVersion {
+            version: self.rules.last().map_or(0, |v| v.version) + 1,
+            rules: req.rules,
+            admin: req.admin,
+            created_at: Some(req.now),
+        };
+        self.rules.push(version.clone());
+        Ok(version)
     }
 
     fn is_reversed(&self, id: EntryId) -> bool {
@@ -615,6 +804,7 @@ impl State {
         }
         let id = CustomerId(next_id(self.customers.len()));
         self.customers.push(CustomerRow {
+            lots: Vec::new(),
             customer: Customer {
                 id,
                 telegram_id: req.telegram_id,
@@ -981,6 +1171,7 @@ impl State {
         for c in &new_customers {
             let id = CustomerId(next_id(self.customers.len()));
             self.customers.push(CustomerRow {
+                lots: Vec::new(),
                 customer: Customer {
                     id,
                     telegram_id: c.telegram_id,
@@ -1123,7 +1314,7 @@ impl Storage for MemoryStore {
 
     async fn customer_view(&self, req: ViewCustomer) -> StoreResult<Option<CustomerView>> {
         let mut s = self.lock()?;
-        let Some(CustomerSummary { customer, recent }) = s.summary(&req.who, req.recent)? else {
+        let Some(CustomerSummary { customer, recent, .. }) = s.summary(&req.who, req.recent)? else {
             return Ok(None);
         };
         let partners = if req.partners { s.partners_with(Some(PartnerStatus::Approved)) } else { Vec::new() };
@@ -1382,6 +1573,22 @@ impl Storage for MemoryStore {
     async fn pending_broadcasts(&self) -> StoreResult<Vec<BroadcastJob>> {
         let s = self.lock()?;
         Ok(s.broadcasts.iter().filter(|r| !r.job.done).map(|r| r.job.clone()).collect())
+    }
+
+    async fn program_rules(&self) -> StoreResult<RulesVersion> {
+        Ok(self.lock()?.rules.last().cloned().unwrap_or_else(RulesVersion::initial))
+    }
+
+    async fn set_program_rules(&self, req: SetProgramRules) -> StoreResult<RulesVersion> {
+        self.lock()?.set_program_rules(req)
+    }
+
+    async fn expire_points(&self, req: ExpirePoints) -> StoreResult<Vec<PointsExpired>> {
+        self.lock()?.expire_points(req)
+    }
+
+    async fn remind_expiry(&self, req: RemindExpiry) -> StoreResult<Vec<ExpiryReminder>> {
+        self.lock()?.remind_expiry(req)
     }
 }
 

@@ -9,6 +9,7 @@
 use crate::domain::*;
 use crate::maybe_send::{MaybeSend, MaybeSync};
 use crate::ports::*;
+use crate::program::RulesVersion;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -316,5 +317,26 @@ impl<B: RpcBackend + 'static> Storage for B {
         #[derive(Serialize)]
         struct Args {}
         call(self, "pending_broadcasts", &Args {}).await
+    }
+
+    async fn program_rules(&self) -> StoreResult<RulesVersion> {
+        #[derive(Serialize)]
+        struct Args {}
+        call(self, "program_rules", &Args {}).await
+    }
+
+    async fn set_program_rules(&self, req: SetProgramRules) -> StoreResult<RulesVersion> {
+        // The document's ranges are checked here, once for every SQL store;
+        // the SQL keeps the document as given.
+        req.rules.check().map_err(|reason| Rejection::InvalidRules { reason })?;
+        call(self, "set_program_rules", &req).await
+    }
+
+    async fn expire_points(&self, req: ExpirePoints) -> StoreResult<Vec<PointsExpired>> {
+        call(self, "expire_points", &req).await
+    }
+
+    async fn remind_expiry(&self, req: RemindExpiry) -> StoreResult<Vec<ExpiryReminder>> {
+        call(self, "remind_expiry", &req).await
     }
 }

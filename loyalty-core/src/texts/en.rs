@@ -96,6 +96,7 @@ impl Texts for En {
                  /block <code>CODE</code>, /unblock <code>CODE</code> — block or unblock a customer\n\
                  /broadcast <code>customers|partners TEXT</code> — message everyone\n\
                  /stats — program figures\n\
+                 /rules — the program's rules; <code>/rules JSON</code> sets a new version\n\
                  /help — this list"
             }
             ButtonApprove => "✅ Approve",
@@ -128,6 +129,7 @@ impl Texts for En {
             EntryKind::Adjustment => "Adjustment",
             EntryKind::Import => "Balance carried over",
             EntryKind::Legacy => "Earlier history",
+            EntryKind::Expiry => "Points expired",
         }
     }
     fn rejection(&self, r: &Rejection) -> String {
@@ -158,6 +160,7 @@ impl Texts for En {
             InvalidTransition => "This partner's status does not allow that.".into(),
             AlreadyPartner => "You are already registered as a partner.".into(),
             InvalidImport => "The import batch is invalid.".into(),
+            InvalidRules { reason } => format!("The rules document is invalid: {reason}"),
         }
     }
     // -------------------------------------------------------- client bot
@@ -307,6 +310,15 @@ impl Texts for En {
              Send it as <code>Authorization: Bearer …</code>. A new /apikey replaces this key."
         )
     }
+    fn points_expiring_soon(&self, points: Points, date: &str) -> String {
+        format!("⏳ {} expire within 30 days, the first on {date}.", self.points(points))
+    }
+    fn expiry_reminder(&self, points: Points, date: &str) -> String {
+        format!("⏳ Reminder: {} expire on {date}. Spend them at our partners before then!", self.points(points))
+    }
+    fn points_expired(&self, points: Points, balance: Points) -> String {
+        format!("⌛ {} expired unused. Your balance: <b>{}</b>.", self.points(points), self.points(balance))
+    }
     fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String {
         format!(
             "⌛ Request #{id} ({points} points for a purchase of {purchase}) expired: the customer did not confirm \
@@ -354,6 +366,16 @@ impl Texts for En {
     }
     fn partners_count(&self, count: usize) -> String {
         format!("<b>Partners: {count}</b>")
+    }
+    fn rules_version(&self, version: u32, since: Option<&str>, json: Esc) -> String {
+        let since = since.map_or_else(|| "the defaults".to_owned(), |at| format!("since {at} UTC"));
+        format!(
+            "📜 <b>Program rules, version {version}</b> ({since})\n<pre>{json}</pre>\n\
+             To change them, send <code>/rules</code> followed by the new JSON document."
+        )
+    }
+    fn rules_set(&self, version: u32) -> String {
+        format!("✅ Rules version {version} is in force: points earned from now on follow it.")
     }
     fn usage_partner_id(&self, command: &str) -> String {
         format!("Usage: /{command} <code>ID</code> with the partner number from /partners.")

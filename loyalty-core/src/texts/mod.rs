@@ -384,6 +384,12 @@ pub(crate) trait Texts: Sync {
     fn api_key(&self, key: &str) -> String;
     /// A redemption request expired unanswered (to the partner).
     fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String;
+    /// `/balance`: points that expire within 30 days, the soonest on `date`.
+    fn points_expiring_soon(&self, points: Points, date: &str) -> String;
+    /// To a customer once, before the date: `points` expire on `date`.
+    fn expiry_reminder(&self, points: Points, date: &str) -> String;
+    /// To a customer: `points` expired unused; the balance now.
+    fn points_expired(&self, points: Points, balance: Points) -> String;
 
     // --------------------------------------------------------- admin bot
     /// A partner's status in words.
@@ -404,6 +410,10 @@ pub(crate) trait Texts: Sync {
     fn partners_count(&self, count: usize) -> String;
     /// How to use `/approve`, `/reject`, `/suspend`.
     fn usage_partner_id(&self, command: &str) -> String;
+    /// `/rules`: the version in force (`since`: when it was set, `None` for the defaults) and its document.
+    fn rules_version(&self, version: u32, since: Option<&str>, json: Esc) -> String;
+    /// `/rules <JSON>`: the new version is in force.
+    fn rules_set(&self, version: u32) -> String;
     /// To the partner: approved, with a short how-to.
     fn partner_approved(&self, name: Esc) -> String;
     /// To the partner: the application was rejected.
@@ -526,6 +536,18 @@ pub(crate) fn balance(t: &dyn Texts, balance: Points, recent: &[LedgerEntry]) ->
     } else {
         with_entries(t, format!("{head}\n\n{}", t.fixed(Fixed::BalanceRecent)), recent)
     }
+}
+
+/// The line of `/balance` about points expiring within
+/// [`EXPIRING_SOON_SECS`](crate::program::EXPIRING_SOON_SECS) of `now`, if any.
+pub(crate) fn expiring_soon(
+    t: &dyn Texts,
+    expiring: &[crate::ports::ExpiringPoints],
+    now: crate::domain::Timestamp,
+) -> Option<String> {
+    let soon: Vec<_> = expiring.iter().filter(|e| e.at <= now.plus(crate::program::EXPIRING_SOON_SECS)).collect();
+    let first = soon.iter().map(|e| e.at).min()?;
+    Some(t.points_expiring_soon(soon.iter().map(|e| e.points).sum(), &first.utc_date()))
 }
 
 /// The client bot's history, newest first.

@@ -93,6 +93,7 @@ impl Texts for Ru {
                  /block <code>КОД</code>, /unblock <code>КОД</code> — заблокировать или разблокировать клиента\n\
                  /broadcast <code>customers|partners ТЕКСТ</code> — рассылка всем\n\
                  /stats — показатели программы\n\
+                 /rules — правила программы; <code>/rules JSON</code> задаёт новую версию\n\
                  /help — этот список"
             }
             ButtonApprove => "✅ Одобрить",
@@ -125,6 +126,7 @@ impl Texts for Ru {
             EntryKind::Adjustment => "Корректировка",
             EntryKind::Import => "Перенесённый баланс",
             EntryKind::Legacy => "История до переноса",
+            EntryKind::Expiry => "Баллы сгорели",
         }
     }
     fn rejection(&self, r: &Rejection) -> String {
@@ -155,6 +157,7 @@ impl Texts for Ru {
             InvalidTransition => "Статус партнёра не позволяет это сделать.".into(),
             AlreadyPartner => "Вы уже зарегистрированы как партнёр.".into(),
             InvalidImport => "Пакет импорта некорректен.".into(),
+            InvalidRules { reason } => format!("Документ правил некорректен: {reason}"),
         }
     }
     // -------------------------------------------------------- client bot
@@ -304,6 +307,15 @@ impl Texts for Ru {
              сообщайте. Передавайте его как <code>Authorization: Bearer …</code>. Новый /apikey заменит этот ключ."
         )
     }
+    fn points_expiring_soon(&self, points: Points, date: &str) -> String {
+        format!("⏳ В ближайшие 30 дней сгорят {}, первые — {date}.", self.points(points))
+    }
+    fn expiry_reminder(&self, points: Points, date: &str) -> String {
+        format!("⏳ Напоминание: {} сгорят {date}. Потратьте их у партнёров до этой даты!", self.points(points))
+    }
+    fn points_expired(&self, points: Points, balance: Points) -> String {
+        format!("⌛ Сгорели неиспользованные {}. Ваш баланс: <b>{}</b>.", self.points(points), self.points(balance))
+    }
     fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String {
         format!(
             "⌛ Запрос #{id} ({points} баллов за покупку на {purchase}) истёк: клиент не подтвердил вовремя. \
@@ -353,6 +365,16 @@ impl Texts for Ru {
     }
     fn partners_count(&self, count: usize) -> String {
         format!("<b>Партнёров: {count}</b>")
+    }
+    fn rules_version(&self, version: u32, since: Option<&str>, json: Esc) -> String {
+        let since = since.map_or_else(|| "по умолчанию".to_owned(), |at| format!("с {at} UTC"));
+        format!(
+            "📜 <b>Правила программы, версия {version}</b> ({since})\n<pre>{json}</pre>\n\
+             Чтобы изменить их, отправьте <code>/rules</code> и новый JSON-документ."
+        )
+    }
+    fn rules_set(&self, version: u32) -> String {
+        format!("✅ Действует версия правил {version}: начисления с этого момента следуют ей.")
     }
     fn usage_partner_id(&self, command: &str) -> String {
         format!("Формат: /{command} <code>ID</code> — номер партнёра из /partners.")

@@ -93,6 +93,7 @@ impl Texts for Vi {
                  /block <code>MÃ</code>, /unblock <code>MÃ</code> — khóa hoặc mở khóa khách hàng\n\
                  /broadcast <code>customers|partners NỘI_DUNG</code> — gửi tin cho tất cả\n\
                  /stats — số liệu chương trình\n\
+                 /rules — quy tắc chương trình; <code>/rules JSON</code> đặt phiên bản mới\n\
                  /help — danh sách này"
             }
             ButtonApprove => "✅ Duyệt",
@@ -125,6 +126,7 @@ impl Texts for Vi {
             EntryKind::Adjustment => "Điều chỉnh",
             EntryKind::Import => "Số dư chuyển sang",
             EntryKind::Legacy => "Lịch sử trước đây",
+            EntryKind::Expiry => "Điểm hết hạn",
         }
     }
     fn rejection(&self, r: &Rejection) -> String {
@@ -155,6 +157,7 @@ impl Texts for Vi {
             InvalidTransition => "Trạng thái đối tác không cho phép thao tác này.".into(),
             AlreadyPartner => "Bạn đã đăng ký làm đối tác.".into(),
             InvalidImport => "Gói nhập dữ liệu không hợp lệ.".into(),
+            InvalidRules { reason } => format!("Tài liệu quy tắc không hợp lệ: {reason}"),
         }
     }
     // -------------------------------------------------------- client bot
@@ -306,6 +309,18 @@ impl Texts for Vi {
              bí mật. Gửi dưới dạng <code>Authorization: Bearer …</code>. Lệnh /apikey mới sẽ thay thế khóa này."
         )
     }
+    fn points_expiring_soon(&self, points: Points, date: &str) -> String {
+        format!("⏳ {} sẽ hết hạn trong 30 ngày tới, đợt đầu vào {date}.", self.points(points))
+    }
+    fn expiry_reminder(&self, points: Points, date: &str) -> String {
+        format!(
+            "⏳ Nhắc nhở: {} sẽ hết hạn vào {date}. Hãy dùng chúng tại các đối tác trước ngày đó!",
+            self.points(points)
+        )
+    }
+    fn points_expired(&self, points: Points, balance: Points) -> String {
+        format!("⌛ {} chưa dùng đã hết hạn. Số dư của bạn: <b>{}</b>.", self.points(points), self.points(balance))
+    }
     fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String {
         format!(
             "⌛ Yêu cầu #{id} ({points} điểm cho giao dịch {purchase}) đã hết hạn: khách không xác nhận kịp. \
@@ -357,6 +372,16 @@ impl Texts for Vi {
     }
     fn partners_count(&self, count: usize) -> String {
         format!("<b>Đối tác: {count}</b>")
+    }
+    fn rules_version(&self, version: u32, since: Option<&str>, json: Esc) -> String {
+        let since = since.map_or_else(|| "mặc định".to_owned(), |at| format!("từ {at} UTC"));
+        format!(
+            "📜 <b>Quy tắc chương trình, phiên bản {version}</b> ({since})\n<pre>{json}</pre>\n\
+             Để thay đổi, hãy gửi <code>/rules</code> kèm tài liệu JSON mới."
+        )
+    }
+    fn rules_set(&self, version: u32) -> String {
+        format!("✅ Quy tắc phiên bản {version} đã có hiệu lực: điểm tích từ bây giờ sẽ theo quy tắc này.")
     }
     fn usage_partner_id(&self, command: &str) -> String {
         format!("Cách dùng: /{command} <code>ID</code> với số đối tác trong /partners.")

@@ -211,6 +211,7 @@ impl Plan {
 /// | redemption | `redemption` (`total_amount` = the purchase) | spent |
 /// | reversal | `reversal` | spent when it cancels an accrual, earned when a redemption |
 /// | adjustment | `adjustment` | earned when positive, spent when negative |
+/// | expiry | `expiry` | spent |
 ///
 /// The import reads only earned − spent, so every mapping round-trips; the
 /// kinds an import brought (`import`, `legacy`) are never exported.
@@ -224,6 +225,7 @@ pub fn operation(kind: EntryKind) -> &'static str {
         EntryKind::Adjustment => "adjustment",
         EntryKind::Import => "import",
         EntryKind::Legacy => "legacy",
+        EntryKind::Expiry => "expiry",
     }
 }
 

@@ -12,9 +12,13 @@
 
 use super::common::settle;
 use crate::context::{Context, Outbox, Task};
-use crate::domain::{Audience, CustomerCode, Language, PartnerId, PartnerStatus, Points, TelegramUserId};
+use crate::domain::{Audience, CustomerCode, Language, PartnerId, PartnerStatus, Points, TelegramUserId, Timestamp};
 use crate::error::Result;
-use crate::ports::{AdjustBalance, CustomerRef, DecidePartner, Decided, NewBroadcast, PartnerDecision, SetBlocked};
+use crate::ports::{
+    AdjustBalance, CustomerRef, DecidePartner, Decided, NewBroadcast, PartnerDecision, Rejection, SetBlocked,
+    SetProgramRules,
+};
+use crate::program::ProgramRules;
 use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
 use crate::usecases::{self, Done};
 
@@ -143,6 +147,7 @@ impl Ctx<'_> {
             Action::Block(name, blocked, args) => self.block(name, args, blocked).await,
             Action::Broadcast(args) => self.broadcast(args).await,
             Action::Stats => self.stats().await,
+            Action::Rules(args) => self.rules(args).await,
             Action::Help => Ok(self.reply(self.lang.say(Fixed::AdminHelp))),
         }
     }
@@ -323,6 +328,28 @@ impl Ctx<'_> {
             Err(text) => text,
         }))
     }
+
+    /// `/rules`: the rules in force; `/rules <JSON>`: a new version of them.
+    async fn rules(&self, args: &str) -> Result<Outbox> {
+        let cx = self.cx;
+        let args = args.trim();
+        let outcome = if args.is_empty() {
+            cx.storage().program_rules().await
+        } else {
+            let rules = match ProgramRules::from_json(args) {
+                Ok(rules) => rules,
+                Err(reason) => return Ok(self.reply(self.t().rejection(&Rejection::InvalidRules { reason }))),
+            };
+            cx.storage().set_program_rules(SetProgramRules { rules, admin: Some(self.admin()), now: cx.now() }).await
+        };
+        let v = match settle(cx, self.lang, "bot.admin", outcome).await? {
+            Ok(v) => v,
+            Err(text) => return Ok(self.reply(text)),
+        };
+        let since = v.created_at.map(Timestamp::utc_minutes);
+        let shown = self.t().rules_version(v.version, since.as_deref(), Esc(&v.rules.to_pretty_json()));
+        Ok(self.reply(if args.is_empty() { shown } else { format!("{}\n\n{shown}", self.t().rules_set(v.version)) }))
+    }
 }
 
 /// What a command asks for (each with its arguments as typed).
@@ -342,6 +369,8 @@ pub(super) enum Action<'a> {
     Broadcast(&'a str),
     /// `/stats`.
     Stats,
+    /// `/rules [<JSON document>]`.
+    Rules(&'a str),
     /// Anything else.
     Help,
 }
@@ -361,6 +390,7 @@ impl<'a> Action<'a> {
             "unblock" => Action::Block("unblock", false, args),
             "broadcast" => Action::Broadcast(args),
             "stats" => Action::Stats,
+            "rules" => Action::Rules(args),
             "help" => Action::Help,
             _ => return None,
         })

@@ -215,12 +215,16 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     };
     let who = CustomerRef::Telegram(TelegramUserId(from.id));
     let partners = matches!(action, Action::Partners);
+    let mut expiring = Vec::new();
     let found = if partners || quota.is_some() {
         cx.storage().customer_view(ViewCustomer { who, recent, partners, quota }).await
     } else {
         // A plain read (stores may serve it from a read-only connection).
         cx.storage().customer_summary(who, recent).await.map(|found| {
-            found.map(|s| CustomerView { customer: s.customer, recent: s.recent, partners: Vec::new(), quota: None })
+            found.map(|s| {
+                expiring = s.expiring;
+                CustomerView { customer: s.customer, recent: s.recent, partners: Vec::new(), quota: None }
+            })
         })
     };
     let view = match settle(cx, fallback, CONTEXT, found).await? {
@@ -243,6 +247,9 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
         ))),
         Action::Balance => {
             let mut text = texts::balance(lang.texts(), customer.balance, &recent);
+            if let Some(soon) = texts::expiring_soon(lang.texts(), &expiring, cx.now()) {
+                text = format!("{text}\n\n{soon}");
+            }
             if customer.blocked {
                 text = format!("{text}\n\n{}", lang.say(Fixed::Blocked));
             }
