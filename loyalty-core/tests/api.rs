@@ -7,6 +7,7 @@ use loyalty_core::api::init_data::sign_init_data;
 use loyalty_core::api::{MAX_API_BODY_BYTES, ROUTES, sentry};
 use loyalty_core::domain::{BotKind, Customer, Language, Partner, PartnerTerms, RedemptionId, TelegramUserId, rules};
 use loyalty_core::ports::*;
+use loyalty_core::program::ProgramRules;
 use loyalty_core::stores::memory::MemoryStore;
 use loyalty_core::{Config, Secret, Task};
 use loyalty_testkit::{ALERT_CHAT, FaultyStore, TestEnv, test_config};
@@ -315,7 +316,21 @@ async fn me_with_links() {
     assert_eq!(v["created_at"], c.created_at.0);
     assert_eq!(v["referral_link"], format!("https://t.me/loyalty_client_bot?start=ref_{}", c.code));
     assert_eq!(v["card_link"], format!("https://t.me/loyalty_partner_bot?start=c_{}", c.code));
+    assert_eq!(v["expiring_soon"], json!([]), "points never expire by default");
     assert_eq!(a.headers["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn me_shows_points_expiring_within_30_days() {
+    let env = TestEnv::new();
+    let rules = ProgramRules::from_json(r#"{"expiry": {"days": 40}}"#).unwrap();
+    env.storage.set_program_rules(SetProgramRules { rules, admin: None, now: env.clock.now() }).await.unwrap();
+    let c = register(&env, 42, Language::Ru).await;
+    let at = c.created_at.plus(40 * 86_400).0;
+    assert_eq!(get(&env, "/api/v1/me", &tma(&env, 42)).await.json()["expiring_soon"], json!([]), "40 days away");
+    env.clock.advance(10 * 86_400);
+    let v = get(&env, "/api/v1/me", &tma(&env, 42)).await.json();
+    assert_eq!(v["expiring_soon"], json!([{"points": 100, "at": at}]), "30 days away");
 }
 
 #[tokio::test]

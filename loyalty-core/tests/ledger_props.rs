@@ -7,6 +7,9 @@
 //! - balances equal an independent model built only from the entries the calls
 //!   returned as new (so nothing is applied that a caller did not see);
 //! - no idempotency key appears twice, no entry is reversed twice;
+//! - no lot of points is consumed twice: each holds between 0 and what it was
+//!   made with, and a customer's lots hold exactly the balance; right after an
+//!   expiry run nothing past its date is left (under random rules versions);
 //! - a rejected call, a replay and a conflicting key change no balance and add
 //!   no entry; a replay of a successful call is flagged `replayed`.
 
@@ -14,6 +17,7 @@ use futures::executor::block_on;
 use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
+use loyalty_core::program::ProgramRules;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::collections::{HashMap, HashSet};
@@ -31,6 +35,8 @@ enum Op {
     Reverse { entry: Index, own_partner: bool, partner: Index },
     Adjust { customer: Index, amount: Points },
     Expire,
+    ExpirePoints,
+    SetRules { days: Option<u32>, partner: Index, partner_days: Option<u32> },
     Block { customer: Index, blocked: bool },
     TogglePartner { partner: Index },
     Tick { secs: i64 },
@@ -53,6 +59,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(entry, own_partner, partner)| Op::Reverse { entry, own_partner, partner }),
         2 => (any::<Index>(), -400..400i64).prop_map(|(customer, amount)| Op::Adjust { customer, amount }),
         1 => Just(Op::Expire),
+        2 => Just(Op::ExpirePoints),
+        1 => (proptest::option::weighted(0.8, 1..5u32), any::<Index>(), proptest::option::of(1..3u32))
+            .prop_map(|(days, partner, partner_days)| Op::SetRules { days, partner, partner_days }),
         1 => (any::<Index>(), any::<bool>()).prop_map(|(customer, blocked)| Op::Block { customer, blocked }),
         1 => any::<Index>().prop_map(|partner| Op::TogglePartner { partner }),
         2 => prop_oneof![4 => 0..300i64, 1 => 0..100_000i64].prop_map(|secs| Op::Tick { secs }),
@@ -314,6 +323,29 @@ impl World {
                 let expired = block_on(self.store.expire_redemptions(now)).unwrap();
                 assert!(expired.iter().all(|r| r.expires_at < now && r.status == RedemptionStatus::Expired));
             }
+            Op::ExpirePoints => {
+                let expired = block_on(self.store.expire_points(ExpirePoints { now, limit: 500 })).unwrap();
+                for e in &expired {
+                    assert_eq!((e.entry.kind, e.entry.created_at), (EntryKind::Expiry, now));
+                    assert!(e.entry.amount < 0, "an expiry takes points");
+                    self.learn(&e.entry);
+                }
+                let again = block_on(self.store.expire_points(ExpirePoints { now, limit: 500 })).unwrap();
+                assert!(again.is_empty(), "a second run at the same time finds nothing");
+                let lots = self.store.lots().unwrap();
+                assert!(
+                    lots.iter().all(|l| l.remaining == 0 || l.expires_at.is_none_or(|at| at > now)),
+                    "nothing past its date is left after a run"
+                );
+            }
+            Op::SetRules { days, partner, partner_days } => {
+                let mut rules = ProgramRules::default();
+                rules.expiry.days = *days;
+                if let Some(d) = partner_days {
+                    rules.expiry.partners.insert(self.partner(partner).id, *d);
+                }
+                block_on(self.store.set_program_rules(SetProgramRules { rules, admin: Some(ADMIN), now })).unwrap();
+            }
             Op::Block { customer, blocked } => {
                 let c = self.customer(customer);
                 block_on(self.store.set_blocked(SetBlocked {
@@ -390,6 +422,21 @@ impl World {
             assert_eq!(self.model.get(&c.id).copied(), Some(c.balance), "balance of {} vs the model", c.id);
         }
         assert_eq!(entries.len(), self.model_entries, "entries nobody was told about");
+        // No lot gives more than it had, and the lots hold exactly the balance.
+        let mut held: HashMap<CustomerId, Points> = HashMap::new();
+        for lot in self.store.lots().unwrap() {
+            assert!(
+                (0..=lot.amount).contains(&lot.remaining),
+                "lot of entry {} holds {} of {}",
+                lot.entry,
+                lot.remaining,
+                lot.amount
+            );
+            *held.entry(lot.customer).or_insert(0) += lot.remaining;
+        }
+        for c in self.customers() {
+            assert_eq!(held.get(&c.id).copied().unwrap_or(0), c.balance, "lots of {} vs its balance", c.id);
+        }
         for r in self.store.redemptions().unwrap() {
             let confirmed = r.status == RedemptionStatus::Confirmed;
             assert_eq!(confirmed, r.entry.is_some(), "request {} status vs entry", r.id);

@@ -335,6 +335,33 @@ pub async fn import_legacy(
     legacy::apply(&*store, &plan, &described, &OsRandom, progress).await.map_err(legacy_error)
 }
 
+/// `loyalty rules show`: the rules in force in the configured store.
+///
+/// # Errors
+/// [`RunError::Storage`] when the store cannot be opened or read.
+pub async fn program_rules(storage: &StorageChoice) -> Result<loyalty_core::program::RulesVersion, RunError> {
+    let store = open_storage(storage).await?;
+    store.program_rules().await.map_err(|e| RunError::Storage(format!("reading the rules: {e}")))
+}
+
+/// `loyalty rules set FILE`: parses and checks the document `text`, then
+/// stores it as a new version (by the operator: no admin recorded).
+///
+/// # Errors
+/// [`RunError::Config`] for a document that is not valid (nothing is stored),
+/// [`RunError::Storage`] when the store cannot be opened or written.
+pub async fn set_program_rules(
+    storage: &StorageChoice,
+    text: &str,
+    now: Timestamp,
+) -> Result<loyalty_core::program::RulesVersion, RunError> {
+    let rules = loyalty_core::program::ProgramRules::from_json(text)
+        .map_err(|reason| RunError::Config(format!("the rules document is invalid: {reason}")))?;
+    let store = open_storage(storage).await?;
+    let req = loyalty_core::ports::SetProgramRules { rules, admin: None, now };
+    store.set_program_rules(req).await.map_err(|e| RunError::Storage(format!("storing the rules: {e}")))
+}
+
 /// Where `loyalty import legacy` sends its batches when the store is Cloudflare D1,
 /// which it cannot reach: a SQL file to run with wrangler, and wrangler's answers back.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -299,3 +299,39 @@ async fn migrate_and_serve_with_postgres() {
     assert!(text(&out.stderr).contains("DATABASE_URL") && !text(&out.stderr).contains("hunter2"));
     pg.drop_now().await;
 }
+
+#[tokio::test]
+async fn rules_are_shown_set_from_a_file_and_bad_documents_change_nothing() {
+    let dir = Scratch::new("cli");
+    let vars = [("LOYALTY_DB", db_in(&dir))];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run(loyalty(&vars), &["rules", "show"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("rules version 0 (the defaults)"), "{}", text(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON document");
+    assert_eq!(shown, serde_json::json!({"expiry": {"days": null, "remind_days_before": 0}}));
+
+    let file = dir.dir.join("rules.json");
+    std::fs::write(&file, r#"{"expiry": {"days": 90, "remind_days_before": 7}}"#).unwrap();
+    let out = run(loyalty(&vars), &["rules", "set", &file.display().to_string()]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("rules version 1 (20"), "{}", text(&out.stderr));
+    let out = run(loyalty(&vars), &["rules", "show"]).await;
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["expiry"]["days"], 90, "the document as set");
+
+    for (doc, says) in [
+        (r#"{"expiry": {"days": 90, "remind_days_before": 90}}"#, "must be less than expiry.days"),
+        (r#"{"expiry": {"days": 9}, "tiers": []}"#, "unknown field `tiers`"),
+        ("{not json", "key must be a string"),
+    ] {
+        std::fs::write(&file, doc).unwrap();
+        let out = run(loyalty(&vars), &["rules", "set", &file.display().to_string()]).await;
+        assert_eq!(out.status.code(), Some(3), "{doc}");
+        assert!(text(&out.stderr).contains(says), "{doc}: {}", text(&out.stderr));
+    }
+    let out = run(loyalty(&vars), &["rules", "set", "/nonexistent/rules.json"]).await;
+    assert_eq!(out.status.code(), Some(3));
+    let out = run(loyalty(&vars), &["rules", "show"]).await;
+    assert!(text(&out.stderr).contains("rules version 1 "), "nothing changed: {}", text(&out.stderr));
+}

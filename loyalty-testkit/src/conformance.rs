@@ -636,6 +636,8 @@ async fn expiry_takes_the_soonest_points_first(ctx: &Ctx<'_>) -> CheckResult {
     ctx.credit(&p1, &c, 2_000, "fifo-1").await?;
     ctx.credit(&p2, &c, 2_000, "fifo-2").await?;
     ensure_eq!(expiring(ctx, &c).await?, vec![(100, 10), (200, 30)], "expiring before spending");
+    let stats = s.program_stats(DAY0).await.or_fail("program_stats")?;
+    ensure_eq!((stats.expiring_30_days, stats.expiring_90_days), (100, 300), "expiring within 30 and 90 days");
 
     // 150 points: the 100 of the soonest date, then 50 of the oldest lot.
     let id = ctx.open(&p1, &c, 150, 1_000).await?;

@@ -251,6 +251,25 @@ begin
 end
 $$;
 
+-- req: {today}; ProgramStats, now with the points expiring within 30 and 90 days.
+create or replace function loyalty.program_stats(req jsonb) returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'customers', (select count(*) from loyalty.customers),
+    'partners_approved', (select count(*) from loyalty.partners p where p.status = 'approved'),
+    'partners_pending', (select count(*) from loyalty.partners p where p.status = 'applied'),
+    'points_outstanding', (select least(coalesce(sum(c.balance), 0), 9223372036854775807) from loyalty.customers c),
+    'expiring_30_days', (select least(coalesce(sum(l.remaining), 0), 9223372036854775807) from loyalty.lots l
+                          where l.remaining > 0 and l.expires_at < (req->>'today')::bigint + 30 * 86400),
+    'expiring_90_days', (select least(coalesce(sum(l.remaining), 0), 9223372036854775807) from loyalty.lots l
+                          where l.remaining > 0 and l.expires_at < (req->>'today')::bigint + 90 * 86400),
+    'today', loyalty._period_stats(null, (req->>'today')::bigint));
+$$;
+
 -- req: {}; the RulesVersion in force.
 create or replace function loyalty.program_rules(req jsonb) returns jsonb
 language sql
@@ -412,7 +431,7 @@ do $$
 declare
   f text;
 begin
-  foreach f in array array['customer_summary', 'program_rules', 'set_program_rules', 'expire_points',
+  foreach f in array array['customer_summary', 'program_stats', 'program_rules', 'set_program_rules', 'expire_points',
                            'remind_expiry', 'call_claimed'] loop
     execute format('revoke all on function loyalty.%I(jsonb) from public, anon, authenticated, service_role', f);
     execute format('grant execute on function loyalty.%I(jsonb) to service_role', f);

@@ -157,10 +157,15 @@ fn card_link(partner_bot: &str, code: &CustomerCode) -> String {
 }
 
 async fn me(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let c = customer(cx, req).await?;
+    let user = telegram_user(cx, req.headers())?;
+    let summary = cx.storage().customer_summary(CustomerRef::Telegram(user), 0).await?.ok_or_else(not_registered)?;
+    let c = summary.customer;
     let client = cx.bot_username(BotKind::Client).await;
     let partner = cx.bot_username(BotKind::Partner).await;
     let mut body = customer_json(&c);
+    let until = cx.now().plus(crate::program::EXPIRING_SOON_SECS);
+    body["expiring_soon"] =
+        summary.expiring.iter().filter(|e| e.at <= until).map(|e| json!({"points": e.points, "at": e.at.0})).collect();
     body["referral_link"] = json!(client.map(|b| format!("https://t.me/{b}?start=ref_{}", c.code)));
     body["card_link"] = json!(partner.map(|b| card_link(&b, &c.code)));
     Ok(Reply::ok(&body))

@@ -206,14 +206,20 @@ pub fn document() -> Value {
                         "created_at": {"type": "integer", "format": "int64", "description": "Unix seconds."},
                     }},
                 "Me": {"allOf": [{"$ref": "#/components/schemas/Customer"}, {"type": "object",
-                    "required": ["referral_link", "card_link"],
+                    "required": ["referral_link", "card_link", "expiring_soon"],
                     "properties": {
                         "referral_link": {"type": ["string", "null"], "format": "uri"},
                         "card_link": {"type": ["string", "null"], "format": "uri"},
+                        "expiring_soon": {"type": "array", "maxItems": 3,
+                            "description": "Points that expire within 30 days, by date, soonest first (see docs/RULES.md).",
+                            "items": {"type": "object", "required": ["points", "at"], "properties": {
+                                "points": {"type": "integer", "format": "int64", "minimum": 1},
+                                "at": {"type": "integer", "format": "int64", "description": "Unix seconds."},
+                            }}},
                     }}]},
                 "Entry": {"type": "object", "required": ["id", "kind", "amount", "created_at"], "properties": {
                     "id": {"type": "integer", "format": "int64"},
-                    "kind": {"type": "string", "enum": ["welcome_bonus", "referral_bonus", "accrual", "redemption", "reversal", "adjustment"]},
+                    "kind": {"type": "string", "enum": ["welcome_bonus", "referral_bonus", "accrual", "redemption", "reversal", "adjustment", "import", "legacy", "expiry"]},
                     "amount": {"type": "integer", "format": "int64"},
                     "partner_id": {"type": ["integer", "null"], "format": "int64"},
                     "purchase": {"type": ["integer", "null"], "format": "int64"},

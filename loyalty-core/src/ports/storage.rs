@@ -601,8 +601,15 @@ pub struct ProgramStats {
     pub partners_approved: u64,
     /// Applications waiting.
     pub partners_pending: u64,
-    /// Sum of all balances.
+    /// Sum of all balances: the program's outstanding liability.
     pub points_outstanding: Points,
+    /// Points that expire before `today` + 30 days (those past their date but
+    /// not yet taken by the expiry job included).
+    #[serde(default)]
+    pub expiring_30_days: Points,
+    /// The same before `today` + 90 days.
+    #[serde(default)]
+    pub expiring_90_days: Points,
     /// Today's figures over all partners.
     pub today: PeriodStats,
 }

@@ -1481,7 +1481,15 @@ pub(super) const PROGRAM_STATS: &[&str] = &[answer!(concat!(
     "'partners_pending', (SELECT count(*) FROM loyalty_partners WHERE status = 'applied'), ",
     "'points_outstanding', (SELECT ",
     saturating_sum!("balance"),
-    " FROM loyalty_customers), 'today', json(",
+    " FROM loyalty_customers), 'expiring_30_days', (SELECT ",
+    saturating_sum!("remaining"),
+    " FROM loyalty_lots INDEXED BY loyalty_lots_due WHERE remaining > 0 AND expires_at < ",
+    arg!("$.today"),
+    " + 2592000), 'expiring_90_days', (SELECT ",
+    saturating_sum!("remaining"),
+    " FROM loyalty_lots INDEXED BY loyalty_lots_due WHERE remaining > 0 AND expires_at < ",
+    arg!("$.today"),
+    " + 7776000), 'today', json(",
     period_stats!(concat!("x.created_at >= ", arg!("$.today"))),
     "))"
 ))];

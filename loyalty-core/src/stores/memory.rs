@@ -14,6 +14,21 @@ use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
+/// A lot of earned points as [`MemoryStore::lots`] shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LotRecord {
+    /// Whose points.
+    pub customer: CustomerId,
+    /// The entry that made it.
+    pub entry: EntryId,
+    /// Points it was made with.
+    pub amount: Points,
+    /// Points left, `0..=amount`.
+    pub remaining: Points,
+    /// When what is left expires (`None`: never).
+    pub expires_at: Option<Timestamp>,
+}
+
 /// An admin action recorded by [`MemoryStore`] (see [`MemoryStore::audit_log`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -190,6 +205,8 @@ pub enum AuditAction {
 ///   0) gives nothing. Else the unblocked customers, in id order, with
 ///   unannounced points left in lots expiring in `(now, now + remind days]`:
 ///   the sum and the soonest date; those lots become announced.
+/// - `program_stats`: `expiring_30_days` / `expiring_90_days` sum the points
+///   left in lots expiring before `today` + 30 / 90 days (saturating).
 /// - `customer_summary`: `expiring` sums the points left by expiry date over
 ///   the customer's lots, soonest first, [`EXPIRING_DATES`] dates at most.
 /// - `customer_view`: `customer_summary`, plus `list_partners(approved)` when
@@ -235,6 +252,8 @@ struct State {
 #[derive(Debug)]
 struct Lot {
     customer: CustomerId,
+    /// Points it was made with.
+    amount: Points,
     remaining: Points,
     expires_at: Option<Timestamp>,
     /// The entry that made it.
@@ -335,6 +354,22 @@ impl MemoryStore {
     /// Every redemption request, by id (for tests and inspection).
     pub fn redemptions(&self) -> StoreResult<Vec<RedemptionRequest>> {
         Ok(self.lock()?.redemptions.iter().map(|r| r.request.clone()).collect())
+    }
+
+    /// Every lot of earned points, oldest first (see the lots rule above).
+    pub fn lots(&self) -> StoreResult<Vec<LotRecord>> {
+        Ok(self
+            .lock()?
+            .lots
+            .iter()
+            .map(|l| LotRecord {
+                customer: l.customer,
+                entry: l.entry,
+                amount: l.amount,
+                remaining: l.remaining,
+                expires_at: l.expires_at,
+            })
+            .collect())
     }
 
     /// The admin audit log, oldest first: adjustments, and block and partner
@@ -545,7 +580,8 @@ impl State {
             let expiry = &self.current_rules().expiry;
             let days = entry.partner.and_then(|p| expiry.partners.get(&p)).or(expiry.days.as_ref());
             let expires_at = days.map(|d| entry.created_at.plus(i64::from(*d) * DAY_SECS));
-            self.lots.push(Lot { customer, remaining: entry.amount, expires_at, entry: entry.id, reminded: false });
+            let amount = entry.amount;
+            self.lots.push(Lot { customer, amount, remaining: amount, expires_at, entry: entry.id, reminded: false });
             let at = self.lots.len() - 1;
             self.customer_mut(customer).ok_or_else(|| broken("missing customer"))?.lots.push(at);
         } else if entry.amount < 0 {
@@ -595,6 +631,14 @@ impl State {
             }
         }
         by_date.into_iter().take(EXPIRING_DATES).map(|(at, points)| ExpiringPoints { points, at }).collect()
+    }
+
+    /// Points left in lots expiring before `until`, over every customer.
+    fn expiring_before(&self, until: Timestamp) -> Points {
+        self.lots
+            .iter()
+            .filter(|l| l.expires_at.is_some_and(|at| at < until))
+            .fold(0, |sum: Points, l| sum.saturating_add(l.remaining))
     }
 
     fn expire_points(&mut self, req: ExpirePoints) -> StoreResult<Vec<PointsExpired>> {
@@ -1486,6 +1530,8 @@ impl Storage for MemoryStore {
             partners_approved: count(PartnerStatus::Approved),
             partners_pending: count(PartnerStatus::Applied),
             points_outstanding: s.customers.iter().fold(0, |sum: Points, r| sum.saturating_add(r.customer.balance)),
+            expiring_30_days: s.expiring_before(today.plus(30 * DAY_SECS)),
+            expiring_90_days: s.expiring_before(today.plus(90 * DAY_SECS)),
             today: s.period_stats(s.entries.iter(), today),
         })
     }

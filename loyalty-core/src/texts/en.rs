@@ -437,10 +437,11 @@ impl Texts for En {
     }
     fn program_stats(&self, s: &ProgramStats) -> String {
         let (c, pa, pp, out) = (s.customers, s.partners_approved, s.partners_pending, Pts(s.points_outstanding));
+        let (e30, e90) = (Pts(s.expiring_30_days), Pts(s.expiring_90_days));
         let (tc, tp, ti, tr) = (s.today.customers, s.today.purchases, Pts(s.today.issued), Pts(s.today.redeemed));
         format!(
             "📊 <b>Program</b>\nCustomers: <b>{c}</b>\nPartners: <b>{pa}</b> approved, <b>{pp}</b> waiting\n\
-             Points outstanding: <b>{out}</b>\n\n<b>Today</b>\nCustomers: {tc} · purchases: {tp}\n\
+             Points outstanding: <b>{out}</b>\nExpiring within 30 days: {e30} · within 90 days: {e90}\n\n<b>Today</b>\nCustomers: {tc} · purchases: {tp}\n\
              Points issued: {ti} · redeemed: {tr}"
         )
     }

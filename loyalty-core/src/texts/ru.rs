@@ -438,10 +438,11 @@ impl Texts for Ru {
     }
     fn program_stats(&self, s: &ProgramStats) -> String {
         let (c, pa, pp, out) = (s.customers, s.partners_approved, s.partners_pending, Pts(s.points_outstanding));
+        let (e30, e90) = (Pts(s.expiring_30_days), Pts(s.expiring_90_days));
         let (tc, tp, ti, tr) = (s.today.customers, s.today.purchases, Pts(s.today.issued), Pts(s.today.redeemed));
         format!(
             "📊 <b>Программа</b>\nКлиентов: <b>{c}</b>\nПартнёров: <b>{pa}</b> одобрено, <b>{pp}</b> ожидают\n\
-             Баллов на балансах: <b>{out}</b>\n\n<b>Сегодня</b>\nКлиентов: {tc} · покупок: {tp}\n\
+             Баллов на балансах: <b>{out}</b>\nСгорит за 30 дней: {e30} · за 90 дней: {e90}\n\n<b>Сегодня</b>\nКлиентов: {tc} · покупок: {tp}\n\
              Начислено: {ti} · списано: {tr}"
         )
     }

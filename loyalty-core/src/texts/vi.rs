@@ -443,10 +443,11 @@ impl Texts for Vi {
     }
     fn program_stats(&self, s: &ProgramStats) -> String {
         let (c, pa, pp, out) = (s.customers, s.partners_approved, s.partners_pending, Pts(s.points_outstanding));
+        let (e30, e90) = (Pts(s.expiring_30_days), Pts(s.expiring_90_days));
         let (tc, tp, ti, tr) = (s.today.customers, s.today.purchases, Pts(s.today.issued), Pts(s.today.redeemed));
         format!(
             "📊 <b>Chương trình</b>\nKhách hàng: <b>{c}</b>\nĐối tác: <b>{pa}</b> đã duyệt, <b>{pp}</b> đang chờ\n\
-             Điểm đang lưu hành: <b>{out}</b>\n\n<b>Hôm nay</b>\nKhách hàng: {tc} · giao dịch: {tp}\n\
+             Điểm đang lưu hành: <b>{out}</b>\nHết hạn trong 30 ngày: {e30} · trong 90 ngày: {e90}\n\n<b>Hôm nay</b>\nKhách hàng: {tc} · giao dịch: {tp}\n\
              Điểm đã cộng: {ti} · đã dùng: {tr}"
         )
     }

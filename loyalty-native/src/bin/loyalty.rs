@@ -62,6 +62,24 @@ enum Command {
         #[command(subcommand)]
         what: ExportCommand,
     },
+    /// Show or change the program's rules (a JSON document; see docs/RULES.md).
+    Rules {
+        #[command(subcommand)]
+        action: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Print the rules in force as a JSON document (its version and date on stderr), e.g. to edit
+    /// and set again, or to keep.
+    Show,
+    /// Store the JSON document in FILE (`-`: standard input) as a new version of the rules; points
+    /// earned from then on follow it. A document that is not valid changes nothing.
+    Set {
+        /// The document.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -320,6 +338,26 @@ async fn run(command: Command) -> Result<(), RunError> {
                 print!("{report}");
             }
             runtime::import_verdict(&report)
+        }
+        Command::Rules { action } => {
+            let _ = config()?;
+            let storage = StorageChoice::from_lookup(env)?;
+            let version = match action {
+                RulesCommand::Show => runtime::program_rules(&storage).await?,
+                RulesCommand::Set { file } => {
+                    let text = if file.as_os_str() == "-" {
+                        std::io::read_to_string(std::io::stdin())
+                    } else {
+                        std::fs::read_to_string(&file)
+                    }
+                    .map_err(|e| RunError::Config(format!("cannot read {}: {e}", file.display())))?;
+                    runtime::set_program_rules(&storage, &text, SystemClock.now()).await?
+                }
+            };
+            let since = version.created_at.map_or_else(|| "the defaults".to_owned(), |t| t.utc_minutes() + " UTC");
+            eprintln!("rules version {} ({since})", version.version);
+            println!("{}", version.rules.to_pretty_json());
+            Ok(())
         }
         Command::Export { what: ExportCommand::Legacy(args) } => {
             let _ = config()?;
