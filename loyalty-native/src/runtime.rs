@@ -362,6 +362,26 @@ pub async fn set_program_rules(
     store.set_program_rules(req).await.map_err(|e| RunError::Storage(format!("storing the rules: {e}")))
 }
 
+/// `loyalty whatif --rules FILE`: the configured store's ledger replayed,
+/// read only, under the rules document `text` up to `now`
+/// ([`loyalty_core::program::whatif`]).
+///
+/// # Errors
+/// [`RunError::Config`] for a document that is not valid,
+/// [`RunError::Storage`] when the store cannot be opened or read.
+pub async fn what_if(
+    storage: &StorageChoice,
+    text: &str,
+    now: Timestamp,
+) -> Result<loyalty_core::program::whatif::WhatIf, RunError> {
+    let rules = loyalty_core::program::ProgramRules::from_json(text)
+        .map_err(|reason| RunError::Config(format!("the rules document is invalid: {reason}")))?;
+    let store = open_storage(storage).await?;
+    loyalty_core::program::whatif::run(&*store, rules, now)
+        .await
+        .map_err(|e| RunError::Storage(format!("reading the ledger: {e}")))
+}
+
 /// Where `loyalty import legacy` sends its batches when the store is Cloudflare D1,
 /// which it cannot reach: a SQL file to run with wrangler, and wrangler's answers back.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -335,3 +335,49 @@ async fn rules_are_shown_set_from_a_file_and_bad_documents_change_nothing() {
     let out = run(loyalty(&vars), &["rules", "show"]).await;
     assert!(text(&out.stderr).contains("rules version 1 "), "nothing changed: {}", text(&out.stderr));
 }
+
+#[tokio::test]
+async fn whatif_replays_the_ledger_read_only() {
+    let dir = Scratch::new("cli");
+    let vars = [("LOYALTY_DB", db_in(&dir))];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Two customers with 100 welcome points each, made a year ago.
+    let store = loyalty_native::store::sqlite::SqliteStore::open(std::path::Path::new(&db_in(&dir))).unwrap();
+    let year_ago = loyalty_core::domain::Timestamp(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 - 365 * 86_400,
+    );
+    for i in 0..2u8 {
+        let req = loyalty_core::ports::NewCustomer {
+            telegram_id: loyalty_core::domain::TelegramUserId(10 + i64::from(i)),
+            code: loyalty_core::domain::CustomerCode::from_random([1, 2, 3, 4, i]),
+            first_name: "C".into(),
+            username: None,
+            language: loyalty_core::domain::Language::En,
+            referrer: None,
+            legacy_referrer: None,
+            via_partner: None,
+            welcome_bonus: 100,
+            referral_bonus: 0,
+            now: year_ago,
+        };
+        loyalty_core::ports::Storage::register_customer(&store, req).await.unwrap();
+    }
+    drop(store);
+    let file = dir.dir.join("proposed.json");
+    std::fs::write(&file, r#"{"expiry": {"days": 180}}"#).unwrap();
+    let out = run(loyalty(&vars), &["whatif", "--rules", &file.display().to_string(), "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!((v["actual"]["outstanding"].as_i64(), v["proposed"]["outstanding"].as_i64()), (Some(200), Some(0)));
+    assert_eq!(v["proposed"]["expired"], 200);
+    let out = run(loyalty(&vars), &["whatif", "--rules", &file.display().to_string()]).await;
+    let table = text(&out.stdout);
+    assert!(table.contains("outstanding liability") && table.contains("-200"), "{table}");
+    // Read only: nothing expired for real, the rules did not change.
+    let out = run(loyalty(&vars), &["rules", "show"]).await;
+    assert!(text(&out.stderr).contains("rules version 0"), "{}", text(&out.stderr));
+    std::fs::write(&file, r#"{"expiry": {"days": 0}}"#).unwrap();
+    let out = run(loyalty(&vars), &["whatif", "--rules", &file.display().to_string()]).await;
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stderr).contains("expiry.days must be between"), "{}", text(&out.stderr));
+}

@@ -9,25 +9,11 @@
 use crate::domain::*;
 use crate::ports::import::{import_change_key, import_history_key, import_key};
 use crate::ports::*;
-use crate::program::{DAY_SECS, EXPIRING_DATES, ProgramRules, RulesVersion};
+use crate::program::lots::{Lot, Lots};
+use crate::program::{DAY_SECS, ProgramRules, RulesVersion};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
-
-/// A lot of earned points as [`MemoryStore::lots`] shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LotRecord {
-    /// Whose points.
-    pub customer: CustomerId,
-    /// The entry that made it.
-    pub entry: EntryId,
-    /// Points it was made with.
-    pub amount: Points,
-    /// Points left, `0..=amount`.
-    pub remaining: Points,
-    /// When what is left expires (`None`: never).
-    pub expires_at: Option<Timestamp>,
-}
 
 /// An admin action recorded by [`MemoryStore`] (see [`MemoryStore::audit_log`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,7 +194,7 @@ pub enum AuditAction {
 /// - `program_stats`: `expiring_30_days` / `expiring_90_days` sum the points
 ///   left in lots expiring before `today` + 30 / 90 days (saturating).
 /// - `customer_summary`: `expiring` sums the points left by expiry date over
-///   the customer's lots, soonest first, [`EXPIRING_DATES`] dates at most.
+///   the customer's lots, soonest first, [`EXPIRING_DATES`](crate::program::EXPIRING_DATES) dates at most.
 /// - `customer_view`: `customer_summary`, plus `list_partners(approved)` when
 ///   asked, plus `consume_quota` with the customer's Telegram id when asked
 ///   and the customer is not blocked (`quota: None` otherwise).
@@ -243,23 +229,7 @@ struct State {
     imports: HashMap<(String, TelegramUserId), ImportRow>,
     /// Every version of the rules set so far (version n at n - 1).
     rules: Vec<RulesVersion>,
-    lots: Vec<Lot>,
-    /// What each entry took from which lot (index into `lots`).
-    lot_uses: HashMap<EntryId, Vec<(usize, Points)>>,
-}
-
-/// Points earned by one entry, as far as they are left ([`MemoryStore`]'s lots).
-#[derive(Debug)]
-struct Lot {
-    customer: CustomerId,
-    /// Points it was made with.
-    amount: Points,
-    remaining: Points,
-    expires_at: Option<Timestamp>,
-    /// The entry that made it.
-    entry: EntryId,
-    /// A reminder announced its points.
-    reminded: bool,
+    lots: Lots,
 }
 
 /// What an import remembers of a customer it created ([`Storage::import_batch`]).
@@ -278,8 +248,6 @@ struct ImportRow {
 struct CustomerRow {
     customer: Customer,
     entries: Vec<EntryId>,
-    /// The customer's lots (indexes into `State::lots`), oldest first.
-    lots: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -357,19 +325,8 @@ impl MemoryStore {
     }
 
     /// Every lot of earned points, oldest first (see the lots rule above).
-    pub fn lots(&self) -> StoreResult<Vec<LotRecord>> {
-        Ok(self
-            .lock()?
-            .lots
-            .iter()
-            .map(|l| LotRecord {
-                customer: l.customer,
-                entry: l.entry,
-                amount: l.amount,
-                remaining: l.remaining,
-                expires_at: l.expires_at,
-            })
-            .collect())
+    pub fn lots(&self) -> StoreResult<Vec<Lot>> {
+        Ok(self.lock()?.lots.iter().copied().collect())
     }
 
     /// The admin audit log, oldest first: adjustments, and block and partner
@@ -431,7 +388,11 @@ impl State {
             .take(recent as usize)
             .map(|id| self.entry_clone(*id))
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some(CustomerSummary { customer: row.customer.clone(), recent, expiring: self.expiring(row) }))
+        Ok(Some(CustomerSummary {
+            customer: row.customer.clone(),
+            recent,
+            expiring: self.lots.expiring(row.customer.id),
+        }))
     }
 
     /// Partners with `status` (all when `None`), oldest first.
@@ -565,56 +526,8 @@ impl State {
 
     /// The lots' side of a counted entry (see the lots rule above).
     fn move_lots(&mut self, entry: &LedgerEntry) -> StoreResult<()> {
-        let customer = entry.customer;
-        if entry.amount > 0 {
-            let restored = entry.reverses.and_then(|r| self.lot_uses.get(&r)).filter(|uses| !uses.is_empty());
-            if entry.kind == EntryKind::Reversal
-                && let Some(uses) = restored.cloned()
-            {
-                for (lot, points) in uses {
-                    let lot = self.lots.get_mut(lot).ok_or_else(|| broken("missing lot"))?;
-                    lot.remaining += points;
-                }
-                return Ok(());
-            }
-            let expiry = &self.current_rules().expiry;
-            let days = entry.partner.and_then(|p| expiry.partners.get(&p)).or(expiry.days.as_ref());
-            let expires_at = days.map(|d| entry.created_at.plus(i64::from(*d) * DAY_SECS));
-            let amount = entry.amount;
-            self.lots.push(Lot { customer, amount, remaining: amount, expires_at, entry: entry.id, reminded: false });
-            let at = self.lots.len() - 1;
-            self.customer_mut(customer).ok_or_else(|| broken("missing customer"))?.lots.push(at);
-        } else if entry.amount < 0 {
-            let mut order: Vec<usize> = self
-                .customer(customer)
-                .ok_or_else(|| broken("missing customer"))?
-                .lots
-                .iter()
-                .copied()
-                .filter(|l| self.lots[*l].remaining > 0)
-                .collect();
-            order.sort_by_key(|l| {
-                let lot = &self.lots[*l];
-                (Some(lot.entry) != entry.reverses, lot.expires_at.is_none(), lot.expires_at, *l)
-            });
-            let mut need = entry.amount.saturating_neg();
-            let mut uses = Vec::new();
-            for l in order {
-                if need == 0 {
-                    break;
-                }
-                let lot = &mut self.lots[l];
-                let take = need.min(lot.remaining);
-                lot.remaining -= take;
-                need -= take;
-                uses.push((l, take));
-            }
-            if need > 0 {
-                return Err(broken("the lots hold less than the balance"));
-            }
-            self.lot_uses.insert(entry.id, uses);
-        }
-        Ok(())
+        let rules = self.rules.last().map(|v| v.rules.clone()).unwrap_or_default();
+        self.lots.apply(entry, &rules).map_err(|_| broken("the lots hold less than the balance"))
     }
 
     fn current_rules(&self) -> &ProgramRules {
@@ -622,35 +535,12 @@ impl State {
         self.rules.last().map_or(&DEFAULT, |v| &v.rules)
     }
 
-    /// Points left by expiry date over a customer's lots, soonest first.
-    fn expiring(&self, row: &CustomerRow) -> Vec<ExpiringPoints> {
-        let mut by_date = std::collections::BTreeMap::<Timestamp, Points>::new();
-        for lot in row.lots.iter().map(|l| &self.lots[*l]).filter(|l| l.remaining > 0) {
-            if let Some(at) = lot.expires_at {
-                *by_date.entry(at).or_default() += lot.remaining;
-            }
-        }
-        by_date.into_iter().take(EXPIRING_DATES).map(|(at, points)| ExpiringPoints { points, at }).collect()
-    }
-
-    /// Points left in lots expiring before `until`, over every customer.
-    fn expiring_before(&self, until: Timestamp) -> Points {
-        self.lots
-            .iter()
-            .filter(|l| l.expires_at.is_some_and(|at| at < until))
-            .fold(0, |sum: Points, l| sum.saturating_add(l.remaining))
-    }
-
     fn expire_points(&mut self, req: ExpirePoints) -> StoreResult<Vec<PointsExpired>> {
         if !(1..=MAX_EXPIRY_BATCH).contains(&req.limit) {
             return rejected(Rejection::InvalidAmount);
         }
-        let mut due = std::collections::BTreeMap::<CustomerId, Points>::new();
-        for lot in self.lots.iter().filter(|l| l.remaining > 0 && l.expires_at.is_some_and(|at| at <= req.now)) {
-            *due.entry(lot.customer).or_default() += lot.remaining;
-        }
         let mut out = Vec::new();
-        for (customer, points) in due.into_iter().take(req.limit as usize) {
+        for (customer, points) in self.lots.due(req.now).into_iter().take(req.limit as usize) {
             let entry = self.append(Draft {
                 customer,
                 kind: EntryKind::Expiry,
@@ -676,28 +566,12 @@ impl State {
         if days == 0 {
             return Ok(Vec::new());
         }
-        let until = req.now.plus(i64::from(days) * DAY_SECS);
-        let mut due = std::collections::BTreeMap::<CustomerId, Vec<usize>>::new();
-        for (i, lot) in self.lots.iter().enumerate() {
-            let window = lot.expires_at.is_some_and(|at| at > req.now && at <= until);
-            let active = self.customer(lot.customer).is_some_and(|c| !c.customer.blocked);
-            if lot.remaining > 0 && !lot.reminded && window && active {
-                due.entry(lot.customer).or_default().push(i);
-            }
-        }
-        let mut out = Vec::new();
-        for (customer, lots) in due.into_iter().take(req.limit as usize) {
-            let (mut points, mut at) = (0, None::<Timestamp>);
-            for l in lots {
-                let lot = &mut self.lots[l];
-                lot.reminded = true;
-                points += lot.remaining;
-                at = at.into_iter().chain(lot.expires_at).min();
-            }
-            let at = at.ok_or_else(|| broken("a reminder without a date"))?;
-            out.push(ExpiryReminder { customer: self.customer_clone(customer)?, points, at });
-        }
-        Ok(out)
+        let customers = &self.customers;
+        let active = |c: CustomerId| slot(c.0).and_then(|i| customers.get(i)).is_some_and(|r| !r.customer.blocked);
+        let due = self.lots.remind(req.now, days, req.limit as usize, active);
+        due.into_iter()
+            .map(|(customer, points, at)| Ok(ExpiryReminder { customer: self.customer_clone(customer)?, points, at }))
+            .collect()
     }
 
     fn set_program_rules(&mut self, req: SetProgramRules) -> StoreResult<RulesVersion> {
@@ -848,7 +722,6 @@ impl State {
         }
         let id = CustomerId(next_id(self.customers.len()));
         self.customers.push(CustomerRow {
-            lots: Vec::new(),
             customer: Customer {
                 id,
                 telegram_id: req.telegram_id,
@@ -1215,7 +1088,6 @@ impl State {
         for c in &new_customers {
             let id = CustomerId(next_id(self.customers.len()));
             self.customers.push(CustomerRow {
-                lots: Vec::new(),
                 customer: Customer {
                     id,
                     telegram_id: c.telegram_id,
@@ -1530,8 +1402,8 @@ impl Storage for MemoryStore {
             partners_approved: count(PartnerStatus::Approved),
             partners_pending: count(PartnerStatus::Applied),
             points_outstanding: s.customers.iter().fold(0, |sum: Points, r| sum.saturating_add(r.customer.balance)),
-            expiring_30_days: s.expiring_before(today.plus(30 * DAY_SECS)),
-            expiring_90_days: s.expiring_before(today.plus(90 * DAY_SECS)),
+            expiring_30_days: s.lots.expiring_before(today.plus(30 * DAY_SECS)),
+            expiring_90_days: s.lots.expiring_before(today.plus(90 * DAY_SECS)),
             today: s.period_stats(s.entries.iter(), today),
         })
     }

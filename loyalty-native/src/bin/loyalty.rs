@@ -62,6 +62,16 @@ enum Command {
         #[command(subcommand)]
         what: ExportCommand,
     },
+    /// Replay the stored ledger, read only, under a proposed rules document and print what it would
+    /// have issued, expired and redeemed and the liability left, beside what actually happened.
+    Whatif {
+        /// The proposed rules document (JSON; `-`: standard input).
+        #[arg(long, value_name = "FILE")]
+        rules: PathBuf,
+        /// Print the figures as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show or change the program's rules (a JSON document; see docs/RULES.md).
     Rules {
         #[command(subcommand)]
@@ -339,19 +349,25 @@ async fn run(command: Command) -> Result<(), RunError> {
             }
             runtime::import_verdict(&report)
         }
+        Command::Whatif { rules, json } => {
+            let _ = config()?;
+            let storage = StorageChoice::from_lookup(env)?;
+            let text = read_document(&rules)?;
+            let answer = runtime::what_if(&storage, &text, SystemClock.now()).await?;
+            if json {
+                println!("{}", answer.to_json());
+            } else {
+                print!("{answer}");
+            }
+            Ok(())
+        }
         Command::Rules { action } => {
             let _ = config()?;
             let storage = StorageChoice::from_lookup(env)?;
             let version = match action {
                 RulesCommand::Show => runtime::program_rules(&storage).await?,
                 RulesCommand::Set { file } => {
-                    let text = if file.as_os_str() == "-" {
-                        std::io::read_to_string(std::io::stdin())
-                    } else {
-                        std::fs::read_to_string(&file)
-                    }
-                    .map_err(|e| RunError::Config(format!("cannot read {}: {e}", file.display())))?;
-                    runtime::set_program_rules(&storage, &text, SystemClock.now()).await?
+                    runtime::set_program_rules(&storage, &read_document(&file)?, SystemClock.now()).await?
                 }
             };
             let since = version.created_at.map_or_else(|| "the defaults".to_owned(), |t| t.utc_minutes() + " UTC");
@@ -384,6 +400,12 @@ async fn run(command: Command) -> Result<(), RunError> {
             runtime::export_verdict(&report)
         }
     }
+}
+
+/// The text of a document named on the command line (`-`: standard input).
+fn read_document(file: &std::path::Path) -> Result<String, RunError> {
+    if file.as_os_str() == "-" { std::io::read_to_string(std::io::stdin()) } else { std::fs::read_to_string(file) }
+        .map_err(|e| RunError::Config(format!("cannot read {}: {e}", file.display())))
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -32,6 +32,9 @@
 //! a lot at its date leaves as one [`EntryKind::Expiry`](crate::domain::EntryKind::Expiry)
 //! entry per customer and run of the job ([`Storage::expire_points`](crate::ports::Storage::expire_points)).
 
+pub mod lots;
+pub mod whatif;
+
 use crate::domain::{PartnerId, TelegramUserId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
