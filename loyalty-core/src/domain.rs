@@ -315,6 +315,10 @@ pub struct Customer {
     pub blocked: bool,
     /// When the customer signed up.
     pub created_at: Timestamp,
+    /// The customer's tier: 0 none, else 1-based into the rules' `tiers.levels`
+    /// (see [`program`](crate::program)).
+    #[serde(default)]
+    pub tier: u8,
 }
 
 /// Where a partner's application stands.
@@ -587,6 +591,14 @@ pub mod rules {
 
     /// Basis points in 100 %.
     pub const BPS: i64 = 10_000;
+
+    /// Points earned on a purchase — **the one formula of earning**:
+    /// `base = floor(purchase × rate / 10 000)`, then
+    /// `earned = floor(base × multiplier / 10 000)`, the multiplier being the
+    /// customer's tier's (10 000 = 1× without one). "+120: 100 base × 1.2".
+    pub fn earned(purchase: Points, rate_bps: u32, multiplier_bps: u32) -> Points {
+        accrual(accrual(purchase, rate_bps), multiplier_bps)
+    }
 
     /// Points earned on `purchase` at `rate_bps`: `floor(purchase × rate / 10 000)`.
     /// Computed in 128 bits so it never overflows; negative inputs give 0.

@@ -7,7 +7,7 @@
 
 use crate::context::Context;
 use crate::domain::{Audience, BotKind, BroadcastId, BroadcastJob, Language};
-use crate::ports::{ErrorReport, ExpirePoints, PartnerRef, RemindExpiry, TelegramError};
+use crate::ports::{ErrorReport, ExpirePoints, PartnerRef, RefreshTiers, RemindExpiry, TelegramError};
 use crate::telegram::{BotCall, escape_html};
 use crate::texts::Pts;
 
@@ -74,6 +74,19 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
         Err(e) => {
             cx.report(ErrorReport {
                 message: format!("expiring points failed: {e}"),
+                context: "maintenance",
+                update_kind: None,
+                temporary: e.is_temporary(),
+            })
+            .await;
+        }
+    }
+    match refresh_tiers(cx, EXPIRY_BATCHES_PER_PASS).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(customers = n, "tiers changed"),
+        Err(e) => {
+            cx.report(ErrorReport {
+                message: format!("refreshing tiers failed: {e}"),
                 context: "maintenance",
                 update_kind: None,
                 temporary: e.is_temporary(),
@@ -187,6 +200,34 @@ pub async fn remind_expiry(cx: &Context, max_batches: u32) -> crate::Result<usiz
             let c = &r.customer;
             let text = c.language.texts().expiry_reminder(r.points, &r.at.utc_date());
             notify_customer(cx, c.telegram_id.0, text, "remind_expiry").await;
+        }
+    }
+    Ok(total)
+}
+
+/// Recomputes the tiers time may change (a window leaving purchases behind,
+/// a grace period ending; [`Storage::refresh_tiers`](crate::ports::Storage::refresh_tiers)),
+/// up to `max_batches` batches of 100 customers, and tells each customer
+/// whose tier changed (blocked ones are not told). Returns how many changed.
+pub async fn refresh_tiers(cx: &Context, max_batches: u32) -> crate::Result<usize> {
+    let mut total = 0;
+    for _ in 0..max_batches {
+        let done = cx.storage().refresh_tiers(RefreshTiers { now: cx.now(), limit: EXPIRY_BATCH }).await?;
+        total += done.changed.len();
+        if !done.changed.is_empty() {
+            // The tiers' names as they are now (a job is off the updates' path: one read per batch).
+            let rules = cx.storage().program_rules().await.ok();
+            for change in done.changed.iter().filter(|c| !c.customer.blocked) {
+                let call = crate::usecases::tier_notice(&change.customer, change.from, rules.as_ref());
+                if let Delivery::Failed(e) = deliver_one(cx, &call).await {
+                    let temporary = e.is_temporary();
+                    let message = format!("tier notice failed: {e}");
+                    cx.report(ErrorReport { message, context: "refresh_tiers", update_kind: None, temporary }).await;
+                }
+            }
+        }
+        if done.checked < EXPIRY_BATCH {
+            break;
         }
     }
     Ok(total)

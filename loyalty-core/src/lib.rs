@@ -20,6 +20,7 @@ pub mod telegram;
 mod texts;
 pub mod usecases;
 pub mod webhook;
+pub mod whatif;
 
 pub use config::{Config, ConfigError, Secret};
 pub use context::{Context, Event, Extension, Outbox, Ports, Task};

@@ -11,12 +11,13 @@
 //! [`Extension`]: crate::Extension
 
 use crate::context::{Context, Event};
-use crate::domain::{BotKind, CustomerCode, Language, PartnerId, PartnerStatus, TelegramUserId};
+use crate::domain::{BotKind, Customer, CustomerCode, Language, PartnerId, PartnerStatus, TelegramUserId};
 use crate::ports::{
     AdjustBalance, Adjusted, AnswerRedemption, Applied, CreditPurchase, Credited, DecidePartner, Decided, NewCustomer,
     OpenRedemption, PartnerApplication, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, StoreError,
     StoreResult,
 };
+use crate::program::RulesVersion;
 use crate::telegram::{BotCall, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
 use crate::texts::{self, Esc, Fixed, Pts, Signed};
 
@@ -106,14 +107,31 @@ pub async fn credit(cx: &Context, req: CreditPurchase) -> StoreResult<Done<Credi
     let mut notices = Vec::new();
     if !c.replayed {
         let (customer, entry) = (&c.customer, &c.entry);
+        let lang = customer.language;
+        let rules = if c.tier_before > 0 || customer.tier > 0 { cx.rules(entry.rules_version).await } else { None };
         if entry.amount > 0 {
-            let t = customer.language.texts();
-            let note = t.customer_credited(Signed(entry.amount), Esc(&c.partner.name), Pts(customer.balance));
+            let t = lang.texts();
+            let mut note = t.customer_credited(Signed(entry.amount), Esc(&c.partner.name), Pts(customer.balance));
+            if let Some(formula) = rules.as_ref().and_then(|r| texts::earned_formula(lang, &c, &r.rules)) {
+                note = format!("{note}\n({formula})");
+            }
             notices.push(notify(BotKind::Client, customer.telegram_id, note));
+        }
+        if customer.tier != c.tier_before {
+            notices.push(tier_notice(customer, c.tier_before, rules.as_deref()));
         }
         notices.extend(cx.emit(&Event::Credited(&c)));
     }
     Ok(Done { outcome: c, notices })
+}
+
+/// Tells a customer their tier changed from `from` to `customer.tier`.
+pub(crate) fn tier_notice(customer: &Customer, from: u8, rules: Option<&RulesVersion>) -> BotCall {
+    let lang = customer.language;
+    let tiers = rules.and_then(|r| r.rules.tiers.as_ref());
+    let name = tiers.and_then(|t| t.level(customer.tier)).map(|l| l.name.get(lang).to_owned());
+    let text = lang.texts().tier_changed(customer.tier > from, name.as_deref().map(Esc));
+    notify(BotKind::Client, customer.telegram_id, text)
 }
 
 /// Opens a redemption request; asks the customer to confirm or decline it
@@ -182,6 +200,10 @@ pub async fn reverse(cx: &Context, req: ReverseEntry) -> StoreResult<Done<Revers
             let t = customer.language.texts();
             let note = t.customer_reversed(Esc(&r.partner.name), Signed(amount), Pts(customer.balance));
             notices.push(notify(BotKind::Client, customer.telegram_id, note));
+        }
+        if customer.tier != r.tier_before {
+            let rules = cx.rules(r.reversal.rules_version).await;
+            notices.push(tier_notice(customer, r.tier_before, rules.as_deref()));
         }
         notices.extend(cx.emit(&Event::Reversed(&r)));
     }

@@ -317,6 +317,7 @@ async fn me_with_links() {
     assert_eq!(v["referral_link"], format!("https://t.me/loyalty_client_bot?start=ref_{}", c.code));
     assert_eq!(v["card_link"], format!("https://t.me/loyalty_partner_bot?start=c_{}", c.code));
     assert_eq!(v["expiring_soon"], json!([]), "points never expire by default");
+    assert_eq!((v["tier"].as_u64(), v["qualifying_points"].as_i64()), (Some(0), Some(0)), "no tiers by default");
     assert_eq!(a.headers["cache-control"], "no-store");
 }
 

@@ -454,3 +454,50 @@ async fn mistakes_and_second_applications_hear_where_they_stand() {
     assert_eq!(first_text(&out), suspended, "a suspended partner hears it is suspended");
     assert_eq!(partner_status(&env, &mark).await, Some(PartnerStatus::Suspended), "nothing changed");
 }
+
+#[tokio::test]
+async fn tiers_multiply_credits_with_the_formula_shown_and_the_customer_told() {
+    let (env, anna, mark) = anna_and_mark("Anna", Language::En).await;
+    let tiers = r#"/rules {"tiers": {"window_days": 30, "grace_days": 0, "levels": [
+        {"name": {"en": "Silver", "ru": "Серебро"}, "threshold": 100, "multiplier_bps": 15000,
+         "perks": {"en": "A free coffee on Fridays"}},
+        {"name": {"en": "Gold"}, "threshold": 1000, "multiplier_bps": 20000}]}}"#;
+    handle(&env, BotKind::Admin, text(uid(), &admin(), tiers)).await;
+    assert_eq!(env.storage.program_rules().await.unwrap().version, 1, "the admin set the tiers");
+
+    // 5 % of 2000 = 100 points at 1×: Silver reached.
+    let out = partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
+    let to_anna = texts_to(&out, BotKind::Client, 101);
+    assert!(to_anna.iter().any(|t| t.contains("Your tier is now <b>Silver</b>")), "{to_anna:?}");
+    assert!(!first_text(&out).contains("base"), "no formula at 1×: {}", first_text(&out));
+
+    // The next 2000 earn 100 base × 1.5 = 150, and both sides see how.
+    let out = partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
+    let reply = first_text(&out);
+    assert!(reply.contains("+150") && reply.contains("100 base × 1.5 Silver"), "{reply}");
+    let to_anna = texts_to(&out, BotKind::Client, 101);
+    assert!(to_anna.iter().any(|t| t.contains("<b>+150</b>") && t.contains("(100 base × 1.5 Silver)")), "{to_anna:?}");
+
+    let anna_tg = TgUser::new(101, "Anna");
+    let balance =
+        texts_to(&handle(&env, BotKind::Client, text(uid(), &anna_tg, "/balance")).await, BotKind::Client, 101);
+    let balance = balance.join("\n");
+    assert!(balance.contains("Tier: <b>Silver</b> (points × 1.5)"), "{balance}");
+    assert!(balance.contains("A free coffee on Fridays"), "{balance}");
+    assert!(balance.contains("750 more qualifying points to <b>Gold</b>"), "{balance}");
+
+    // Thirty days on the purchases leave the window: the job takes the tier (no grace) and says so.
+    env.clock.advance(31 * 86_400);
+    env.telegram.take();
+    env.engine.maintenance_pass(0).await;
+    let told: Vec<String> = env
+        .telegram
+        .take()
+        .iter()
+        .filter(|c| c.chat_id() == Some(101))
+        .filter_map(|c| c.text().map(String::from))
+        .collect();
+    assert!(told.iter().any(|t| t.contains("Your tier has ended")), "{told:?}");
+    let c = env.storage.customer_summary(loyalty_core::ports::CustomerRef::Id(anna.id), 0).await.unwrap().unwrap();
+    assert_eq!(c.customer.tier, 0);
+}

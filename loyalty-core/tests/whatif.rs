@@ -1,10 +1,10 @@
-//! `program::whatif` on a generated history whose answers are known by hand.
+//! `whatif` on a generated history whose answers are known by hand.
 
 use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
-use loyalty_core::program::whatif::{self, Figures};
 use loyalty_core::program::{DAY_SECS, ProgramRules};
+use loyalty_core::whatif::{self, Figures};
 
 const T0: Timestamp = Timestamp(1_700_006_400);
 const ADMIN: TelegramUserId = TelegramUserId(1);

@@ -117,6 +117,35 @@ SELECT id, NULL, balance - held, balance - held, NULL
  WHERE balance > held
  ORDER BY id;
 
+CREATE TABLE IF NOT EXISTS loyalty_tiers (
+    customer    INTEGER PRIMARY KEY REFERENCES loyalty_customers (id),
+    tier        INTEGER NOT NULL CHECK (tier BETWEEN 0 AND 10),
+    below_since INTEGER,
+    checked_at  INTEGER NOT NULL,
+    qualifying  INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS loyalty_tiers_due ON loyalty_tiers (checked_at) WHERE tier > 0 OR below_since IS NOT NULL;
+
+CREATE TRIGGER IF NOT EXISTS loyalty_entries_tier AFTER INSERT ON loyalty_entries
+WHEN NEW.kind IN ('accrual', 'reversal')
+BEGIN
+    INSERT INTO loyalty_tiers (customer, tier, below_since, checked_at, qualifying)
+SELECT c, iif(l >= t OR n - coalesce(b, n) >= g * 86400, l, t),
+       iif(l >= t OR n - coalesce(b, n) >= g * 86400, NULL, coalesce(b, n)), n, q
+  FROM (SELECT c, n, q, t, b, g,
+               (SELECT count(*) FROM json_each(d, '$.tiers.levels') WHERE json_extract(value, '$.threshold') <= q) AS l
+          FROM (SELECT c, n, d, t, b, coalesce(json_extract(d, '$.tiers.grace_days'), 0) AS g,
+                       (SELECT coalesce(sum(e.amount), 0) FROM loyalty_entries e
+                         WHERE e.customer = c AND e.kind = 'accrual'
+                           AND e.created_at > n - 86400 * json_extract(d, '$.tiers.window_days')
+                           AND NOT EXISTS (SELECT 1 FROM loyalty_entries x WHERE x.reverses = e.id)) AS q
+                  FROM (SELECT NEW.customer AS c, NEW.created_at AS n, (SELECT r.doc FROM loyalty_rules r WHERE r.version = (SELECT max(version) FROM loyalty_rules)) AS d, coalesce((SELECT tier FROM loyalty_tiers WHERE customer = NEW.customer), 0) AS t, (SELECT below_since FROM loyalty_tiers WHERE customer = NEW.customer) AS b )))
+ WHERE true
+ON CONFLICT (customer) DO UPDATE SET tier = excluded.tier, below_since = excluded.below_since,
+    checked_at = excluded.checked_at, qualifying = excluded.qualifying;
+END;
+
 CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_update BEFORE UPDATE ON loyalty_entries
 BEGIN
     SELECT RAISE(ABORT, 'loyalty_entries is append-only');

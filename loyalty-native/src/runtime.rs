@@ -364,7 +364,7 @@ pub async fn set_program_rules(
 
 /// `loyalty whatif --rules FILE`: the configured store's ledger replayed,
 /// read only, under the rules document `text` up to `now`
-/// ([`loyalty_core::program::whatif`]).
+/// ([`loyalty_core::whatif`]).
 ///
 /// # Errors
 /// [`RunError::Config`] for a document that is not valid,
@@ -373,11 +373,11 @@ pub async fn what_if(
     storage: &StorageChoice,
     text: &str,
     now: Timestamp,
-) -> Result<loyalty_core::program::whatif::WhatIf, RunError> {
+) -> Result<loyalty_core::whatif::WhatIf, RunError> {
     let rules = loyalty_core::program::ProgramRules::from_json(text)
         .map_err(|reason| RunError::Config(format!("the rules document is invalid: {reason}")))?;
     let store = open_storage(storage).await?;
-    loyalty_core::program::whatif::run(&*store, rules, now)
+    loyalty_core::whatif::run(&*store, rules, now)
         .await
         .map_err(|e| RunError::Storage(format!("reading the ledger: {e}")))
 }

@@ -780,4 +780,14 @@ async fn a_d1_dump_becomes_a_sqlite_store() {
     let err = sqlite::from_d1_dump("this is not SQL", &old).unwrap_err();
     assert!(err.to_string().contains("does not load"), "{err}");
     assert!(!old.exists());
+
+    // A child's rows before its parent's (a table rebuilt by a later migration comes
+    // later in a dump) load; a row whose parent the dump lacks is refused.
+    let lot = "INSERT INTO loyalty_lots (id, customer, entry, amount, remaining) VALUES (1, 7, NULL, 5, 5);";
+    let ordered = format!("{}\n{lot}\n{}", d1_dump(usize::MAX), full.lines().last().unwrap());
+    sqlite::from_d1_dump(&ordered, &scratch.dir.join("ordered.db")).unwrap();
+    let dangling = format!("{}\n{lot}\n", d1_dump(usize::MAX));
+    let err = sqlite::from_d1_dump(&dangling, &old).unwrap_err();
+    assert!(err.to_string().contains("1 rows reference rows the dump does not hold"), "{err}");
+    assert!(!old.exists());
 }

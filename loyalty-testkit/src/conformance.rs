@@ -234,6 +234,7 @@ pub fn checks() -> Vec<Check> {
         expiry_of_reversals_and_adjustments,
         expiry_reminders,
         concurrent_expiry_runs,
+        tiers_up_at_once_down_after_grace,
     ]
 }
 
@@ -721,6 +722,64 @@ async fn expiry_reminders(ctx: &Ctx<'_>) -> CheckResult {
     let d = ctx.customer(20).await?;
     ensure_eq!(remind(T0.plus(31 * DAY_SECS)).await.or_fail("remind")?, vec![], "past the date: expired, not reminded");
     ensure_eq!(expiring(ctx, &d).await?, vec![(20, 30)], "past the date but not yet taken");
+    ctx.invariants().await
+}
+
+const TIERS: &str = r#"{"tiers": {"window_days": 30, "grace_days": 5, "levels": [
+    {"name": {"en": "Silver", "ru": "Серебро"}, "threshold": 100, "multiplier_bps": 15000},
+    {"name": {"en": "Gold"}, "threshold": 300, "multiplier_bps": 20000, "perks": {"en": "Free coffee"}}]}}"#;
+
+async fn tiers_up_at_once_down_after_grace(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let c = ctx.customer(0).await?;
+    let plain = ctx.credit(&p, &c, 2_000, "tier-0").await?;
+    ensure_eq!((plain.entry.amount, plain.tier_before, plain.customer.tier), (100, 0, 0), "no tiers: 1×, no tier");
+    set_rules(ctx, TIERS).await?;
+    let refresh = |now: Timestamp| s.refresh_tiers(RefreshTiers { now, limit: 10 });
+    // The credit before the rules counts once a credit recomputes: 100 + 100 reach Silver.
+    let first = ctx.credit(&p, &c, 2_000, "tier-1").await?;
+    ensure_eq!((first.entry.amount, first.tier_before, first.customer.tier), (100, 0, 1), "Silver reached at once");
+    let second = ctx.credit(&p, &c, 1_000, "tier-2").await?;
+    ensure_eq!((second.entry.amount, second.tier_before, second.customer.tier), (75, 1, 1), "50 base × 1.5");
+    let gold = ctx.credit(&p, &c, 500, "tier-3").await?;
+    ensure_eq!((gold.entry.amount, gold.tier_before, gold.customer.tier), (37, 1, 2), "25 × 1.5 reaches 312: Gold");
+    ensure_eq!(ctx.summary(c.id).await?.qualifying, 312, "qualifying points");
+    let replay = ctx.credit(&p, &c, 500, "tier-3").await?;
+    ensure!(replay.replayed && replay.tier_before == 2 && replay.customer.tier == 2, "a replay: {replay:?}");
+
+    // Below Gold after a reversal: kept through the grace period.
+    let back = s.reverse_entry(ctx.reverse_req(second.entry.id, &p, "tier-back")).await.or_fail("reverse")?;
+    ensure_eq!((back.tier_before, back.customer.tier), (2, 2), "kept in grace");
+    ensure_eq!(ctx.summary(c.id).await?.qualifying, 237, "qualifying after the reversal");
+    let reversed_at = T0.plus(120);
+    ensure_eq!(refresh(reversed_at.plus(DAY_SECS - 1)).await.or_fail("refresh")?.checked, 0, "checked today");
+    let early = refresh(reversed_at.plus(2 * DAY_SECS)).await.or_fail("refresh")?;
+    ensure_eq!((early.checked, early.changed.len()), (1, 0), "in grace after 2 days");
+    let down = refresh(reversed_at.plus(5 * DAY_SECS)).await.or_fail("refresh")?;
+    ensure_eq!(down.changed.len(), 1, "down after 5 days");
+    ensure_eq!((down.changed[0].from, down.changed[0].customer.tier), (2, 1), "Gold → Silver");
+    ensure_eq!(refresh(reversed_at.plus(5 * DAY_SECS)).await.or_fail("refresh")?.checked, 0, "checked today");
+
+    // The window slides past the purchases (all on day 0): below Silver on day 31, down 5 days later.
+    let slid = refresh(T0.plus(31 * DAY_SECS)).await.or_fail("refresh")?;
+    ensure_eq!((slid.checked, slid.changed.len()), (1, 0), "grace starts on day 31");
+    ensure_eq!(ctx.summary(c.id).await?.qualifying, 0, "nothing qualifies after 30 days");
+    let gone = refresh(T0.plus(36 * DAY_SECS)).await.or_fail("refresh")?;
+    ensure_eq!(gone.changed.len(), 1, "down on day 36");
+    ensure_eq!((gone.changed[0].from, gone.changed[0].customer.tier), (1, 0), "Silver → none");
+    ensure_eq!(refresh(T0.plus(60 * DAY_SECS)).await.or_fail("refresh")?.checked, 0, "no tier, nothing to check");
+    for limit in [0, MAX_EXPIRY_BATCH + 1] {
+        s.refresh_tiers(RefreshTiers { now: T0, limit }).await.rejects(Rejection::InvalidAmount, "bad limit")?;
+    }
+    let mut bad = ProgramRules::from_json(TIERS).map_err(|e| e.to_string())?;
+    if let Some(t) = bad.tiers.as_mut() {
+        t.levels[1].threshold = 100;
+    }
+    let reason = bad.check().expect_err("thresholds must increase");
+    s.set_program_rules(SetProgramRules { rules: bad, admin: None, now: T0 })
+        .await
+        .rejects(Rejection::InvalidRules { reason }, "thresholds that do not increase")?;
     ctx.invariants().await
 }
 

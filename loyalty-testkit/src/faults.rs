@@ -174,4 +174,5 @@ faulty_storage! {
     set_program_rules(req: SetProgramRules) -> RulesVersion;
     expire_points(req: ExpirePoints) -> Vec<PointsExpired>;
     remind_expiry(req: RemindExpiry) -> Vec<ExpiryReminder>;
+    refresh_tiers(req: RefreshTiers) -> TiersRefreshed;
 }

@@ -1,4 +1,5 @@
--- The program's rules as versioned documents, and the lots of expiring points.
+-- The program's rules as versioned documents, the lots of expiring points and
+-- customer tiers.
 --
 -- Every version of the rules document is a row of loyalty.rules; each ledger
 -- entry records the version in force when it was written (entries_rules_version,
@@ -82,6 +83,17 @@ alter table loyalty.lots enable row level security;
 alter table loyalty.lot_uses enable row level security;
 revoke all on loyalty.rules, loyalty.lots, loyalty.lot_uses from public, anon, authenticated, service_role;
 
+-- Tiers: the customer's tier (0: none) and its state (see loyalty._refresh_tier).
+alter table loyalty.customers
+  add column if not exists tier smallint not null default 0,
+  add column if not exists tier_below_since bigint,
+  add column if not exists tier_checked_at bigint,
+  add column if not exists tier_qualifying bigint not null default 0;
+alter table loyalty.customers drop constraint if exists customers_tier_check;
+alter table loyalty.customers add constraint customers_tier_check check (tier between 0 and 10);
+create index if not exists customers_tier_due_idx on loyalty.customers (tier_checked_at)
+  where tier > 0 or tier_below_since is not null;
+
 -- The version of the rules in force (0 before any change).
 create or replace function loyalty._rules_version() returns integer
 language sql
@@ -163,6 +175,97 @@ $$;
 create or replace trigger entries_lots
   after insert on loyalty.entries
   for each row execute function loyalty._entries_lots();
+
+-- The rule of tiers (loyalty_core::program::next_tier, the model's) for one
+-- customer at p_now: the qualifying points are the customer's accruals not
+-- reversed, after p_now - tiers.window_days; a tier reached is taken at once, a
+-- lower one after tiers.grace_days below. Locks the customer's row; returns
+-- the tier before.
+create or replace function loyalty._refresh_tier(p_customer bigint, p_now bigint) returns smallint
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_customer loyalty.customers;
+  v_doc jsonb;
+  v_qualifying numeric;
+  v_reached integer;
+  v_grace bigint;
+begin
+  select * into v_customer from loyalty.customers c where c.id = p_customer for update;
+  select r.doc into v_doc from loyalty.rules r where r.version = loyalty._rules_version();
+  select coalesce(sum(e.amount), 0) into v_qualifying
+    from loyalty.entries e
+   where e.customer_id = p_customer
+     and e.kind = 'accrual'
+     and e.created_at > p_now - 86400 * (v_doc #>> '{tiers,window_days}')::bigint
+     and not exists (select 1 from loyalty.entries x where x.reverses = e.id);
+  select count(*) into v_reached
+    from jsonb_array_elements(coalesce(v_doc #> '{tiers,levels}', '[]'::jsonb)) l
+   where (l->>'threshold')::numeric <= v_qualifying;
+  v_grace := coalesce((v_doc #>> '{tiers,grace_days}')::bigint, 0);
+  if v_reached >= v_customer.tier
+     or p_now - coalesce(v_customer.tier_below_since, p_now) >= v_grace * 86400 then
+    update loyalty.customers c
+       set tier = v_reached, tier_below_since = null, tier_checked_at = p_now,
+           tier_qualifying = least(v_qualifying, 9223372036854775807)
+     where c.id = p_customer;
+  else
+    update loyalty.customers c
+       set tier_below_since = coalesce(v_customer.tier_below_since, p_now), tier_checked_at = p_now,
+           tier_qualifying = least(v_qualifying, 9223372036854775807)
+     where c.id = p_customer;
+  end if;
+  return v_customer.tier;
+end
+$$;
+
+create or replace function loyalty._entries_tier() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  perform loyalty._refresh_tier(new.customer_id, new.created_at);
+  return null;
+end
+$$;
+
+create or replace trigger entries_tier
+  after insert on loyalty.entries
+  for each row when (new.kind in ('accrual', 'reversal'))
+  execute function loyalty._entries_tier();
+
+-- The multiplier (basis points) of tier p_tier under the rules in force: 10000 for none.
+create or replace function loyalty._tier_multiplier(p_tier integer) returns bigint
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(
+    (select (r.doc #>> array['tiers', 'levels', (p_tier - 1)::text, 'multiplier_bps'])::bigint
+       from loyalty.rules r
+      where p_tier > 0 and r.version = loyalty._rules_version()),
+    10000);
+$$;
+
+create or replace function loyalty._customer_json(c loyalty.customers) returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when c.id is null then null else jsonb_build_object(
+    'id', c.id,
+    'telegram_id', c.telegram_id,
+    'code', c.code,
+    'first_name', c.first_name,
+    'username', c.username,
+    'language', c.language,
+    'referrer', c.referrer,
+    'balance', c.balance,
+    'blocked', c.blocked,
+    'created_at', c.created_at,
+    'tier', c.tier) end;
+$$;
 
 -- The points held before lots existed: an opening lot that never expires, so
 -- that every customer's lots sum to the balance (a no-op when they do).
@@ -247,7 +350,8 @@ begin
                where l.customer_id = v_customer.id and l.remaining > 0 and l.expires_at is not null
                group by l.expires_at
                order by l.expires_at
-               limit 3) d), '[]'::jsonb));
+               limit 3) d), '[]'::jsonb),
+    'qualifying', v_customer.tier_qualifying);
 end
 $$;
 
@@ -392,6 +496,194 @@ begin
 end
 $$;
 
+-- req: CreditPurchase; Credited. As before, with the tier's multiplier and the tier before.
+create or replace function loyalty.credit_purchase(req jsonb) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_key text := req->>'idempotency_key';
+  v_purchase bigint := (req->>'purchase')::bigint;
+  v_day_start bigint := (req->>'day_start')::bigint;
+  v_existing loyalty.entries;
+  v_partner loyalty.partners;
+  v_customer loyalty.customers;
+  v_partner_id bigint;
+  v_customer_id bigint;
+  v_amount bigint;
+  v_used numeric;
+  v_entry loyalty.entries;
+  v_tier_before smallint;
+begin
+  perform loyalty._check_key(v_key);
+  perform loyalty._lock_key(1, v_key);
+  select * into v_existing from loyalty.entries e where e.idempotency_key = v_key;
+  if found then
+    if v_existing.kind <> 'accrual'
+       or v_existing.partner_id is null
+       or v_existing.partner_id is distinct from loyalty._partner_id(req->'partner')
+       or v_existing.customer_id is distinct from loyalty._customer_id(req->'customer')
+       or v_existing.purchase is distinct from v_purchase then
+      perform loyalty._reject('idempotency_conflict');
+    end if;
+    return jsonb_build_object('entry', loyalty._entry_json(v_existing),
+                              'customer', loyalty._customer_now(v_existing.customer_id),
+                              'partner', loyalty._partner_now(v_existing.partner_id),
+                              'replayed', true,
+                              'tier_before', (select c.tier from loyalty.customers c
+                                               where c.id = v_existing.customer_id));
+  end if;
+  if v_purchase not between 1 and 1000000000000 then
+    perform loyalty._reject('invalid_amount');
+  end if;
+  v_partner_id := loyalty._partner_id(req->'partner');
+  if v_partner_id is null then
+    perform loyalty._reject('unknown_partner');
+  end if;
+  -- Locked for the daily limit: one credit of this partner at a time.
+  select * into v_partner from loyalty.partners p where p.id = v_partner_id for update;
+  if v_partner.status <> 'approved' then
+    perform loyalty._reject('partner_not_approved', jsonb_build_object('status', v_partner.status));
+  end if;
+  v_customer_id := loyalty._customer_id(req->'customer');
+  if v_customer_id is null then
+    perform loyalty._reject('unknown_customer');
+  end if;
+  select * into v_customer from loyalty.customers c where c.id = v_customer_id for update;
+  if v_customer.blocked then
+    perform loyalty._reject('customer_blocked');
+  end if;
+  -- The one formula of earning (rules::earned): the base, then the tier's multiplier.
+  v_tier_before := v_customer.tier;
+  v_amount := least(div(div(v_purchase::numeric * v_partner.earn_rate_bps, 10000)
+                        * loyalty._tier_multiplier(v_tier_before), 10000), 9223372036854775807)::bigint;
+  select least(coalesce(sum(e.amount), 0), 9223372036854775807) into v_used
+    from loyalty.entries e
+   where e.partner_id = v_partner.id
+     and e.created_at >= v_day_start
+     and e.kind = 'accrual'
+     and not exists (select 1 from loyalty.entries r where r.reverses = e.id);
+  if least(v_used + v_amount, 9223372036854775807) > v_partner.daily_credit_limit then
+    perform loyalty._reject('daily_limit_exceeded',
+      jsonb_build_object('remaining', greatest(v_partner.daily_credit_limit - v_used, 0)));
+  end if;
+  v_entry := loyalty._append(v_customer.id, 'accrual', v_amount, v_partner.id, v_purchase, v_key,
+                             'partner', v_partner.id, null, null, (req->>'now')::bigint);
+  return jsonb_build_object('entry', loyalty._entry_json(v_entry),
+                            'customer', loyalty._customer_now(v_customer.id),
+                            'partner', loyalty._partner_json(v_partner),
+                            'replayed', false,
+                            'tier_before', v_tier_before);
+end
+$$;
+
+-- req: ReverseEntry; Reversed. As before, with the tier before.
+create or replace function loyalty.reverse_entry(req jsonb) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_key text := req->>'idempotency_key';
+  v_entry_id bigint := (req->>'entry')::bigint;
+  v_existing loyalty.entries;
+  v_partner loyalty.partners;
+  v_original loyalty.entries;
+  v_reversal loyalty.entries;
+  v_tier_before smallint;
+begin
+  perform loyalty._check_key(v_key);
+  perform loyalty._lock_key(1, v_key);
+  select * into v_existing from loyalty.entries e where e.idempotency_key = v_key;
+  if found then
+    if v_existing.kind <> 'reversal'
+       or v_existing.reverses is distinct from v_entry_id
+       or v_existing.partner_id is null
+       or v_existing.partner_id is distinct from loyalty._partner_id(req->'partner') then
+      perform loyalty._reject('idempotency_conflict');
+    end if;
+    return jsonb_build_object('original', loyalty._entry_now(v_entry_id),
+                              'reversal', loyalty._entry_json(v_existing),
+                              'customer', loyalty._customer_now(v_existing.customer_id),
+                              'partner', loyalty._partner_now(v_existing.partner_id),
+                              'replayed', true,
+                              'tier_before', (select c.tier from loyalty.customers c
+                                               where c.id = v_existing.customer_id));
+  end if;
+  select * into v_partner from loyalty.partners p where p.id = loyalty._partner_id(req->'partner');
+  if not found then
+    perform loyalty._reject('unknown_partner');
+  end if;
+  if v_partner.status <> 'approved' then
+    perform loyalty._reject('partner_not_approved', jsonb_build_object('status', v_partner.status));
+  end if;
+  select * into v_original from loyalty.entries e where e.id = v_entry_id;
+  if not found or v_original.partner_id is distinct from v_partner.id then
+    perform loyalty._reject('unknown_entry');
+  end if;
+  if v_original.kind not in ('accrual', 'redemption') then
+    perform loyalty._reject('not_reversible');
+  end if;
+  if v_original.created_at < (req->>'not_before')::bigint then
+    perform loyalty._reject('reversal_window_closed');
+  end if;
+  -- Lock the customer, then look for a reversal: a concurrent one has committed by now.
+  select c.tier into v_tier_before from loyalty.customers c where c.id = v_original.customer_id for update;
+  if exists (select 1 from loyalty.entries r where r.reverses = v_original.id) then
+    perform loyalty._reject('already_reversed');
+  end if;
+  v_reversal := loyalty._append(v_original.customer_id, 'reversal', -v_original.amount, v_partner.id, null,
+                                v_key, 'partner', v_partner.id, v_original.id, null, (req->>'now')::bigint);
+  return jsonb_build_object('original', loyalty._entry_json(v_original),
+                            'reversal', loyalty._entry_json(v_reversal),
+                            'customer', loyalty._customer_now(v_original.customer_id),
+                            'partner', loyalty._partner_json(v_partner),
+                            'replayed', false,
+                            'tier_before', v_tier_before);
+end
+$$;
+
+-- req: RefreshTiers; TiersRefreshed. Customers with a tier (or in grace) not
+-- checked for a day, in id order; a run that overlaps another re-checks
+-- tier_checked_at on each row it locks, so each is checked once.
+create or replace function loyalty.refresh_tiers(req jsonb) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_now bigint := (req->>'now')::bigint;
+  v_limit bigint := (req->>'limit')::bigint;
+  v_row record;
+  v_checked integer := 0;
+  v_changed jsonb := '[]'::jsonb;
+  v_customer loyalty.customers;
+begin
+  if v_now is null or v_limit is null or v_limit not between 1 and 500 then
+    perform loyalty._reject('invalid_amount');
+  end if;
+  for v_row in
+    select c.id, c.tier
+      from loyalty.customers c
+     where (c.tier > 0 or c.tier_below_since is not null)
+       and c.tier_checked_at <= v_now - 86400
+     order by c.id
+     limit v_limit
+       for update of c
+  loop
+    perform loyalty._refresh_tier(v_row.id, v_now);
+    v_checked := v_checked + 1;
+    select * into v_customer from loyalty.customers c where c.id = v_row.id;
+    if v_customer.tier <> v_row.tier then
+      v_changed := v_changed || jsonb_build_array(jsonb_build_object(
+        'customer', loyalty._customer_json(v_customer), 'from', v_row.tier));
+    end if;
+  end loop;
+  return jsonb_build_object('checked', v_checked, 'changed', v_changed);
+end
+$$;
+
 create or replace function loyalty.call_claimed(req jsonb) returns jsonb
 language plpgsql
 security definer
@@ -408,7 +700,7 @@ begin
     'set_partner_api_key', 'partner_by_api_key', 'look_up_customer', 'partner_stats', 'program_stats',
     'claim_update', 'release_update', 'prune_update_claims', 'consume_quota', 'create_broadcast',
     'claim_broadcast_batch', 'record_broadcast', 'pending_broadcasts', 'program_rules', 'set_program_rules',
-    'expire_points', 'remind_expiry'
+    'expire_points', 'remind_expiry', 'refresh_tiers'
   ) then
     raise exception 'loyalty: unknown use case %', coalesce(v_function, 'null');
   end if;
@@ -432,12 +724,13 @@ declare
   f text;
 begin
   foreach f in array array['customer_summary', 'program_stats', 'program_rules', 'set_program_rules', 'expire_points',
-                           'remind_expiry', 'call_claimed'] loop
+                           'remind_expiry', 'refresh_tiers', 'credit_purchase', 'reverse_entry', 'call_claimed'] loop
     execute format('revoke all on function loyalty.%I(jsonb) from public, anon, authenticated, service_role', f);
     execute format('grant execute on function loyalty.%I(jsonb) to service_role', f);
   end loop;
   foreach f in array array['_rules_version()', '_entries_rules_version()', '_entries_lots()',
-                           '_rules_json(loyalty.rules)'] loop
+                           '_rules_json(loyalty.rules)', '_refresh_tier(bigint, bigint)', '_entries_tier()',
+                           '_tier_multiplier(integer)'] loop
     execute format('revoke all on function loyalty.%s from public, anon, authenticated, service_role', f);
   end loop;
 end

@@ -166,6 +166,8 @@ async fn me(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let until = cx.now().plus(crate::program::EXPIRING_SOON_SECS);
     body["expiring_soon"] =
         summary.expiring.iter().filter(|e| e.at <= until).map(|e| json!({"points": e.points, "at": e.at.0})).collect();
+    body["tier"] = json!(c.tier);
+    body["qualifying_points"] = json!(summary.qualifying);
     body["referral_link"] = json!(client.map(|b| format!("https://t.me/{b}?start=ref_{}", c.code)));
     body["card_link"] = json!(partner.map(|b| card_link(&b, &c.code)));
     Ok(Reply::ok(&body))

@@ -206,10 +206,14 @@ pub fn document() -> Value {
                         "created_at": {"type": "integer", "format": "int64", "description": "Unix seconds."},
                     }},
                 "Me": {"allOf": [{"$ref": "#/components/schemas/Customer"}, {"type": "object",
-                    "required": ["referral_link", "card_link", "expiring_soon"],
+                    "required": ["referral_link", "card_link", "expiring_soon", "tier", "qualifying_points"],
                     "properties": {
                         "referral_link": {"type": ["string", "null"], "format": "uri"},
                         "card_link": {"type": ["string", "null"], "format": "uri"},
+                        "tier": {"type": "integer", "minimum": 0, "maximum": 10,
+                            "description": "0: none; else the 1-based tier of the program's rules (docs/RULES.md)."},
+                        "qualifying_points": {"type": "integer", "format": "int64", "minimum": 0,
+                            "description": "Points counting toward tiers, as of the last recompute."},
                         "expiring_soon": {"type": "array", "maxItems": 3,
                             "description": "Points that expire within 30 days, by date, soonest first (see docs/RULES.md).",
                             "items": {"type": "object", "required": ["points", "at"], "properties": {

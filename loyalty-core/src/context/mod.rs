@@ -14,6 +14,7 @@ pub use extension::{Event, Extension};
 use crate::config::Config;
 use crate::domain::{BotKind, BroadcastId, CustomerCode, CustomerId, Language, Timestamp};
 use crate::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi, TelegramError};
+use crate::program::RulesVersion;
 use crate::telegram::BotCall;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -145,6 +146,8 @@ struct Shared {
     extension: Option<Arc<dyn Extension>>,
     usernames: Mutex<HashMap<BotKind, String>>,
     display_names: Mutex<HashMap<BotKind, String>>,
+    /// The newest rules version seen ([`Context::rules`]).
+    rules: Mutex<Option<Arc<RulesVersion>>>,
 }
 
 impl Context {
@@ -167,6 +170,7 @@ impl Context {
             extension: None,
             usernames: Mutex::new(usernames),
             display_names: Mutex::default(),
+            rules: Mutex::default(),
         };
         Context { shared: Arc::new(shared), scoped_storage: None }
     }
@@ -174,7 +178,7 @@ impl Context {
     /// This context with `extension` consulted by the bots and told of use cases' events.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub(crate) fn with_extension(self, extension: Arc<dyn Extension>) -> Context {
-        let Shared { config, ports, usernames, display_names, .. } = match Arc::try_unwrap(self.shared) {
+        let Shared { config, ports, usernames, display_names, rules, .. } = match Arc::try_unwrap(self.shared) {
             Ok(shared) => shared,
             Err(shared) => Shared {
                 config: shared.config.clone(),
@@ -182,9 +186,10 @@ impl Context {
                 extension: None,
                 usernames: Mutex::new(shared.usernames.lock().map(|m| m.clone()).unwrap_or_default()),
                 display_names: Mutex::new(shared.display_names.lock().map(|m| m.clone()).unwrap_or_default()),
+                rules: Mutex::new(shared.rules.lock().ok().and_then(|r| r.clone())),
             },
         };
-        let shared = Shared { config, ports, extension: Some(extension), usernames, display_names };
+        let shared = Shared { config, ports, extension: Some(extension), usernames, display_names, rules };
         Context { shared: Arc::new(shared), scoped_storage: self.scoped_storage }
     }
 
@@ -258,6 +263,26 @@ impl Context {
     /// with `getMe` and cached. `None` if Telegram cannot be asked now.
     pub async fn bot_username(&self, bot: BotKind) -> Option<String> {
         self.get_me_field(bot, &self.shared.usernames, "username").await
+    }
+
+    /// The rules of `version` (a ledger entry's [`rules_version`](crate::domain::LedgerEntry::rules_version)),
+    /// for naming tiers in messages: version 0 is the defaults; a version seen
+    /// before comes from memory; another is read once from the store (the
+    /// first update after a change of the rules makes that one extra read).
+    /// `None` when the store cannot be read now.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    pub async fn rules(&self, version: u32) -> Option<Arc<RulesVersion>> {
+        if version == 0 {
+            return Some(Arc::new(RulesVersion::initial()));
+        }
+        if let Some(known) = self.shared.rules.lock().ok().and_then(|r| r.clone()).filter(|r| r.version >= version) {
+            return Some(known);
+        }
+        let fresh = Arc::new(self.base_storage().program_rules().await.ok()?);
+        if let Ok(mut cached) = self.shared.rules.lock() {
+            *cached = Some(fresh.clone());
+        }
+        Some(fresh)
     }
 
     /// A bot's display name (`first_name` from `getMe`), asked once and cached;

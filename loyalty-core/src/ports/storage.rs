@@ -13,6 +13,7 @@
 use super::import::{ImportApplied, ImportBatch};
 use crate::domain::*;
 use crate::maybe_send::{MaybeSend, MaybeSync};
+pub use crate::program::ExpiringPoints;
 use crate::program::RulesVersion;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -239,15 +240,39 @@ pub struct CustomerSummary {
     /// (one already past stays listed until the expiry job takes its points).
     #[serde(default)]
     pub expiring: Vec<ExpiringPoints>,
+    /// The customer's qualifying points for tiers as of the last recompute of
+    /// their tier (a credit, a reversal, the daily refresh; 0 without tiers):
+    /// their purchases' points, reversed ones left out, within the rules'
+    /// `tiers.window_days` before it.
+    #[serde(default)]
+    pub qualifying: Points,
 }
 
-/// Points of a customer's that expire at one time.
+/// Recompute the tiers that time may change ([`Storage::refresh_tiers`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExpiringPoints {
-    /// How many, > 0.
-    pub points: Points,
-    /// When they expire.
-    pub at: Timestamp,
+pub struct RefreshTiers {
+    /// Current time.
+    pub now: Timestamp,
+    /// Customers to check in this call, 1..=[`MAX_EXPIRY_BATCH`].
+    pub limit: u32,
+}
+
+/// What [`Storage::refresh_tiers`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TiersRefreshed {
+    /// Customers checked (fewer than the limit: none is left to check now).
+    pub checked: u32,
+    /// The customers whose tier changed, after the change, in id order.
+    pub changed: Vec<TierChange>,
+}
+
+/// A customer's tier changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierChange {
+    /// The customer, with the new tier.
+    pub customer: Customer,
+    /// The tier before.
+    pub from: u8,
 }
 
 /// Set a new version of the program's rules ([`Storage::set_program_rules`]).
@@ -395,6 +420,10 @@ pub struct Credited {
     pub partner: Partner,
     /// `true` when the key had been applied before and this is the first result.
     pub replayed: bool,
+    /// The customer's tier before the credit (`customer.tier` is after it);
+    /// the tier's multiplier applied to this credit.
+    #[serde(default)]
+    pub tier_before: u8,
 }
 
 /// Open a redemption request (no points move until the customer confirms).
@@ -470,6 +499,9 @@ pub struct Reversed {
     pub partner: Partner,
     /// `true` when the same key had been applied before.
     pub replayed: bool,
+    /// The customer's tier before the reversal (`customer.tier` is after it).
+    #[serde(default)]
+    pub tier_before: u8,
 }
 
 /// A partner looks a customer up by the code on their card (the partner
@@ -912,6 +944,13 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// nothing is left to expire. A limit outside 1..=[`MAX_EXPIRY_BATCH`] is
     /// [`Rejection::InvalidAmount`].
     async fn expire_points(&self, req: ExpirePoints) -> StoreResult<Vec<PointsExpired>>;
+
+    /// Recomputes, for up to `limit` customers in id order, the tiers that
+    /// time may change — customers with a tier, or below theirs in grace —
+    /// not checked within the last day (a credit or a reversal checks too):
+    /// a rolling window leaves purchases behind, a grace period ends. A limit
+    /// outside 1..=[`MAX_EXPIRY_BATCH`] is [`Rejection::InvalidAmount`].
+    async fn refresh_tiers(&self, req: RefreshTiers) -> StoreResult<TiersRefreshed>;
 
     /// For up to `limit` customers, the points that expire after `now` and
     /// within the rules' `expiry.remind_days_before` of it and have not been

@@ -1,6 +1,6 @@
 //! The lots of earned points: the reference model of the expiry rule, which
 //! [`MemoryStore`](crate::stores::memory::MemoryStore) keeps and
-//! [`whatif`](super::whatif) replays (the SQL stores keep the same rule in
+//! [`whatif`](crate::whatif) replays (the SQL stores keep the same rule in
 //! their triggers; the conformance suite checks that they agree).
 //!
 //! * A counted entry with a positive amount makes a lot of that many points,
@@ -12,9 +12,8 @@
 //!   first, then the soonest expiry date (lots that never expire last), then
 //!   the oldest lot.
 
-use super::{DAY_SECS, EXPIRING_DATES, ProgramRules};
+use super::{DAY_SECS, EXPIRING_DATES, ExpiringPoints, ProgramRules};
 use crate::domain::{CustomerId, EntryId, EntryKind, LedgerEntry, Points, Timestamp};
-use crate::ports::ExpiringPoints;
 use std::collections::{BTreeMap, HashMap};
 
 /// Points earned by one entry, as far as they are left.

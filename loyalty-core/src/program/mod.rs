@@ -33,9 +33,8 @@
 //! entry per customer and run of the job ([`Storage::expire_points`](crate::ports::Storage::expire_points)).
 
 pub mod lots;
-pub mod whatif;
 
-use crate::domain::{PartnerId, TelegramUserId, Timestamp};
+use crate::domain::{Language, PartnerId, Points, TelegramUserId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -59,6 +58,120 @@ pub struct ProgramRules {
     /// When earned points expire.
     #[serde(default)]
     pub expiry: ExpiryRules,
+    /// Customer tiers (none: every customer earns at the base rate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<TierRules>,
+}
+
+/// The most tiers a document may have.
+pub const MAX_TIERS: usize = 10;
+
+/// The largest tier multiplier (10×), in basis points.
+pub const MAX_MULTIPLIER_BPS: u32 = 100_000;
+
+/// Customer tiers (the `tiers` section): a customer's tier is the highest
+/// whose `threshold` their qualifying points reach — the points of their
+/// purchases (accruals, reversed ones left out) earned within the last
+/// `window_days`. A customer who falls below their tier keeps it for
+/// `grace_days` before going down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierRules {
+    /// The rolling window of qualifying points, 1..=[`MAX_EXPIRY_DAYS`] days.
+    pub window_days: u32,
+    /// Days below a tier before going down, 0..=[`MAX_EXPIRY_DAYS`].
+    #[serde(default)]
+    pub grace_days: u32,
+    /// The tiers, lowest first: 1..=[`MAX_TIERS`], thresholds strictly increasing.
+    pub levels: Vec<TierLevel>,
+}
+
+/// One tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierLevel {
+    /// Its name per language.
+    pub name: Localized,
+    /// Qualifying points needed, ≥ 1.
+    pub threshold: Points,
+    /// Points earned on a purchase are multiplied by this (basis points,
+    /// 10 000 = 1×, up to [`MAX_MULTIPLIER_BPS`]).
+    pub multiplier_bps: u32,
+    /// What the tier gives besides points, per language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perks: Option<Localized>,
+}
+
+/// A text per language; Russian and Vietnamese fall back to English.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Localized {
+    /// English (required).
+    pub en: String,
+    /// Russian.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ru: Option<String>,
+    /// Vietnamese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vi: Option<String>,
+}
+
+impl Localized {
+    /// The text in `language`, or the English one.
+    pub fn get(&self, language: Language) -> &str {
+        match language {
+            Language::Ru => self.ru.as_deref(),
+            Language::Vi => self.vi.as_deref(),
+            Language::En => None,
+        }
+        .unwrap_or(&self.en)
+    }
+}
+
+impl TierRules {
+    /// The tier (0: none, else 1-based) that `qualifying` points reach.
+    pub fn level_for(&self, qualifying: Points) -> u8 {
+        self.levels.iter().take_while(|l| l.threshold <= qualifying).count() as u8
+    }
+
+    /// Tier `tier` (1-based), if the document has it.
+    pub fn level(&self, tier: u8) -> Option<&TierLevel> {
+        (tier as usize).checked_sub(1).and_then(|i| self.levels.get(i))
+    }
+}
+
+/// A customer's tier and the time they fell below it (`None`: they have not).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierState {
+    /// 0: none; else the 1-based tier.
+    pub tier: u8,
+    /// Since when the qualifying points have been below the tier's threshold.
+    pub below_since: Option<Timestamp>,
+}
+
+/// The rule of tiers, recomputed at `now` with the customer's `qualifying`
+/// points (their purchases' points, reversed ones left out, earned after
+/// `now − window_days`): a tier reached is taken at once; a customer below
+/// their tier keeps it until they have been below for `grace_days`, then
+/// takes the tier their points reach. Without a `tiers` section every
+/// customer goes to tier 0 (no grace).
+pub fn next_tier(tiers: Option<&TierRules>, state: TierState, qualifying: Points, now: Timestamp) -> TierState {
+    let (reached, grace) = tiers.map_or((0, 0), |t| (t.level_for(qualifying), t.grace_days));
+    if reached >= state.tier {
+        return TierState { tier: reached, below_since: None };
+    }
+    let since = state.below_since.unwrap_or(now);
+    if now.0.saturating_sub(since.0) >= i64::from(grace) * DAY_SECS {
+        TierState { tier: reached, below_since: None }
+    } else {
+        TierState { tier: state.tier, below_since: Some(since) }
+    }
+}
+
+/// The multiplier (basis points) of tier `tier` under `rules`: 10 000 (1×)
+/// for tier 0 or a tier the document no longer has.
+pub fn tier_multiplier(rules: &ProgramRules, tier: u8) -> u32 {
+    rules.tiers.as_ref().and_then(|t| t.level(tier)).map_or(10_000, |l| l.multiplier_bps)
 }
 
 /// When earned points expire (the `expiry` section).
@@ -97,6 +210,9 @@ impl ProgramRules {
     /// # Errors
     /// The first broken rule, in English.
     pub fn check(&self) -> Result<(), String> {
+        if let Some(t) = &self.tiers {
+            check_tiers(t)?;
+        }
         let e = &self.expiry;
         let periods = e
             .days
@@ -121,6 +237,48 @@ impl ProgramRules {
     pub fn to_pretty_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_owned())
     }
+}
+
+fn check_tiers(t: &TierRules) -> Result<(), String> {
+    if !(1..=MAX_EXPIRY_DAYS).contains(&t.window_days) {
+        return Err(format!("tiers.window_days must be between 1 and {MAX_EXPIRY_DAYS}, not {}", t.window_days));
+    }
+    if t.grace_days > MAX_EXPIRY_DAYS {
+        return Err(format!("tiers.grace_days must be at most {MAX_EXPIRY_DAYS}, not {}", t.grace_days));
+    }
+    if !(1..=MAX_TIERS).contains(&t.levels.len()) {
+        return Err(format!("tiers.levels must hold 1 to {MAX_TIERS} tiers, not {}", t.levels.len()));
+    }
+    let mut previous = 0;
+    for (i, l) in t.levels.iter().enumerate() {
+        let at = format!("tiers.levels[{i}]");
+        if l.threshold <= previous || l.threshold > crate::domain::rules::MAX_PURCHASE {
+            return Err(format!("{at}.threshold must be above the tier below's (and at least 1), not {}", l.threshold));
+        }
+        previous = l.threshold;
+        if !(10_000..=MAX_MULTIPLIER_BPS).contains(&l.multiplier_bps) {
+            return Err(format!(
+                "{at}.multiplier_bps must be between 10000 (1×) and {MAX_MULTIPLIER_BPS}, not {}",
+                l.multiplier_bps
+            ));
+        }
+        let texts = [Some(&l.name)].into_iter().chain([l.perks.as_ref()]).flatten();
+        for text in texts.flat_map(|t| [Some(&t.en), t.ru.as_ref(), t.vi.as_ref()]).flatten() {
+            if text.trim().is_empty() || text.chars().count() > 200 {
+                return Err(format!("{at}: a name or perks text must have 1 to 200 characters"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Points of a customer's that expire at one time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiringPoints {
+    /// How many, > 0.
+    pub points: Points,
+    /// When they expire.
+    pub at: Timestamp,
 }
 
 /// One version of the rules: the document and who made it when.
@@ -168,7 +326,22 @@ mod tests {
             (r#"{"expiry": {"partners": {"3": 0}}}"#, "expiry.partners.3 must be between"),
             (r#"{"expiry": {"days": -1}}"#, "invalid value"),
             (r#"{"expiry": {"dayz": 30}}"#, "unknown field `dayz`"),
-            (r#"{"tiers": []}"#, "unknown field `tiers`"),
+            (r#"{"campaigns": []}"#, "unknown field `campaigns`"),
+            (r#"{"tiers": {"window_days": 0, "levels": []}}"#, "tiers.window_days must be between 1 and 3650"),
+            (r#"{"tiers": {"window_days": 30, "levels": []}}"#, "tiers.levels must hold 1 to 10 tiers, not 0"),
+            (
+                r#"{"tiers": {"window_days": 30, "levels": [{"name": {"en": "A"}, "threshold": 5, "multiplier_bps": 9999}]}}"#,
+                "tiers.levels[0].multiplier_bps must be between 10000",
+            ),
+            (
+                r#"{"tiers": {"window_days": 30, "levels": [{"name": {"en": "A"}, "threshold": 5, "multiplier_bps": 10000},
+                    {"name": {"en": "B"}, "threshold": 5, "multiplier_bps": 10000}]}}"#,
+                "tiers.levels[1].threshold must be above",
+            ),
+            (
+                r#"{"tiers": {"window_days": 30, "levels": [{"name": {"en": " "}, "threshold": 5, "multiplier_bps": 10000}]}}"#,
+                "a name or perks text must have 1 to 200 characters",
+            ),
             (r#"{"expiry": {"partners": {"x": 3}}}"#, "invalid"),
             ("not json", "expected"),
         ] {

@@ -43,6 +43,52 @@ use crate::ports::{StoreError, StoreResult};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The rules document in force (NULL before any change).
+macro_rules! rules_doc {
+    () => {
+        "(SELECT r.doc FROM loyalty_rules r WHERE r.version = (SELECT max(version) FROM loyalty_rules))"
+    };
+}
+
+/// The rule of tiers (`program::next_tier`, the model's), for the customer
+/// `$c` at time `$now` (SQL expressions; `$from` a FROM clause they may
+/// need): recomputes the qualifying points — the customer's accruals not
+/// reversed, after `$now − tiers.window_days` — and the tier: reached ones at
+/// once, lower ones after `tiers.grace_days` below. One upsert of
+/// `loyalty_tiers` per customer.
+macro_rules! tier_refresh {
+    ($c:expr, $now:expr, $from:expr) => {
+        concat!(
+            "INSERT INTO loyalty_tiers (customer, tier, below_since, checked_at, qualifying)
+SELECT c, iif(l >= t OR n - coalesce(b, n) >= g * 86400, l, t),
+       iif(l >= t OR n - coalesce(b, n) >= g * 86400, NULL, coalesce(b, n)), n, q
+  FROM (SELECT c, n, q, t, b, g,
+               (SELECT count(*) FROM json_each(d, '$.tiers.levels') WHERE json_extract(value, '$.threshold') <= q) AS l
+          FROM (SELECT c, n, d, t, b, coalesce(json_extract(d, '$.tiers.grace_days'), 0) AS g,
+                       (SELECT coalesce(sum(e.amount), 0) FROM loyalty_entries e
+                         WHERE e.customer = c AND e.kind = 'accrual'
+                           AND e.created_at > n - 86400 * json_extract(d, '$.tiers.window_days')
+                           AND NOT EXISTS (SELECT 1 FROM loyalty_entries x WHERE x.reverses = e.id)) AS q
+                  FROM (SELECT ",
+            $c,
+            " AS c, ",
+            $now,
+            " AS n, ",
+            rules_doc!(),
+            " AS d, coalesce((SELECT tier FROM loyalty_tiers WHERE customer = ",
+            $c,
+            "), 0) AS t, (SELECT below_since FROM loyalty_tiers WHERE customer = ",
+            $c,
+            ") AS b ",
+            $from,
+            ")))
+ WHERE true
+ON CONFLICT (customer) DO UPDATE SET tier = excluded.tier, below_since = excluded.below_since,
+    checked_at = excluded.checked_at, qualifying = excluded.qualifying"
+        )
+    };
+}
+
 #[path = "d1_sql.rs"]
 mod sql;
 
@@ -56,6 +102,7 @@ pub const TABLES: &[&str] = &[
     "loyalty_bot_updates",
     "loyalty_import_rows",
     "loyalty_imports",
+    "loyalty_tiers",
     "loyalty_lot_uses",
     "loyalty_lots",
     "loyalty_rules",
@@ -214,6 +261,25 @@ BEGIN
      WHERE coalesce((SELECT sum(u.points) FROM loyalty_lot_uses u WHERE u.entry = NEW.id), 0) <> -NEW.amount;
 END",
     OPENING_LOTS,
+    "CREATE TABLE IF NOT EXISTS loyalty_tiers (
+    customer    INTEGER PRIMARY KEY REFERENCES loyalty_customers (id),
+    tier        INTEGER NOT NULL CHECK (tier BETWEEN 0 AND 10),
+    below_since INTEGER,
+    checked_at  INTEGER NOT NULL,
+    qualifying  INTEGER NOT NULL
+) STRICT",
+    "CREATE INDEX IF NOT EXISTS loyalty_tiers_due ON loyalty_tiers (checked_at) \
+     WHERE tier > 0 OR below_since IS NOT NULL",
+    // The tiers (see `program::next_tier`): recomputed with each purchase and reversal.
+    concat!(
+        "CREATE TRIGGER IF NOT EXISTS loyalty_entries_tier AFTER INSERT ON loyalty_entries
+WHEN NEW.kind IN ('accrual', 'reversal')
+BEGIN
+    ",
+        tier_refresh!("NEW.customer", "NEW.created_at", ""),
+        ";
+END"
+    ),
     "CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_update BEFORE UPDATE ON loyalty_entries
 BEGIN
     SELECT RAISE(ABORT, 'loyalty_entries is append-only');
@@ -378,6 +444,7 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("set_program_rules", sql::SET_PROGRAM_RULES),
     ("expire_points", sql::EXPIRE_POINTS),
     ("remind_expiry", sql::REMIND_EXPIRY),
+    ("refresh_tiers", sql::REFRESH_TIERS),
 ];
 
 /// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
@@ -527,7 +594,7 @@ pub fn decode(function: &str, outcome: Option<Outcome>) -> StoreResult<Value> {
 /// copied aside, the table is created anew from [`SCHEMA`] and the rows come
 /// back (before the balance trigger exists, so balances stay as they are;
 /// `rules_version` 0); then the table's indexes and triggers, the tables of
-/// the rules and the lots, and a never-expiring opening lot for the points
+/// the rules, the lots and the tiers, and a never-expiring opening lot for the points
 /// each customer holds outside lots. Foreign keys are checked at commit
 /// (`defer_foreign_keys`), so the references to entries hold throughout.
 /// `loyalty-native` runs them when opening a schema-2, -3 or -4 SQLite file;
@@ -539,6 +606,7 @@ pub fn entries_upgrade() -> Vec<&'static str> {
             || s.starts_with("CREATE TABLE IF NOT EXISTS loyalty_entries (")
             || s.contains(" loyalty_lot")
             || s.contains(" loyalty_rules (")
+            || s.contains(" loyalty_tiers")
     };
     let mut statements = vec![
         "PRAGMA defer_foreign_keys = ON",

@@ -131,7 +131,7 @@ macro_rules! customer_json {
             "'username', c.username, 'language', c.language, 'referrer', c.referrer, 'balance', c.balance, ",
             "'blocked', ",
             boolean!("c.blocked"),
-            ", 'created_at', c.created_at)"
+            ", 'created_at', c.created_at, 'tier', coalesce((SELECT t.tier FROM loyalty_tiers t WHERE t.customer = c.id), 0))"
         )
     };
 }
@@ -265,6 +265,20 @@ macro_rules! balance_rules {
 macro_rules! rules_version {
     () => {
         "(SELECT coalesce(max(version), 0) FROM loyalty_rules)"
+    };
+}
+
+/// The tier of customer `$c` (0 without one).
+macro_rules! tier_of {
+    ($c:expr) => {
+        concat!("coalesce((SELECT tier FROM loyalty_tiers WHERE customer = ", $c, "), 0)")
+    };
+}
+
+/// The rules in force as the row `d` (no row before any change).
+macro_rules! current_rules_doc {
+    () => {
+        "loyalty_rules d WHERE d.version = (SELECT max(version) FROM loyalty_rules)"
     };
 }
 
@@ -622,6 +636,7 @@ pub(super) const CUSTOMER_SUMMARY: &[&str] = &[
         "'[]') FROM (SELECT sum(l.remaining) AS points, l.expires_at AS at FROM loyalty_lots l WHERE l.customer = ",
         op!("cid"),
         " AND l.remaining > 0 AND l.expires_at IS NOT NULL GROUP BY l.expires_at ORDER BY l.expires_at LIMIT 3)))",
+        ", 'qualifying', coalesce((SELECT t.qualifying FROM loyalty_tiers t WHERE t.customer = c.id), 0)",
         ") FROM loyalty_customers c WHERE c.id = ",
         op!("cid"),
         "), 'null')"
@@ -686,6 +701,33 @@ pub(super) const EXPIRE_POINTS: &[&str] = &[
         "WHERE e.id > ",
         op!("eid"),
         " AND e.kind = 'expiry')"
+    )),
+];
+
+pub(super) const REFRESH_TIERS: &[&str] = &[
+    expiry_batch!(),
+    set!(
+        "s",
+        concat!(
+            "(SELECT json_group_array(json_array(customer, tier)) FROM (SELECT customer, tier FROM loyalty_tiers ",
+            "INDEXED BY loyalty_tiers_due WHERE (tier > 0 OR below_since IS NOT NULL) AND checked_at <= ",
+            arg!("$.now"),
+            " - 86400 ORDER BY customer LIMIT ",
+            arg!("$.limit"),
+            "))"
+        )
+    ),
+    tier_refresh!("j.value ->> 0", arg!("$.now"), "FROM json_each((SELECT s FROM loyalty_op)) j"),
+    answer!(concat!(
+        "json_object('checked', coalesce(json_array_length(",
+        op!("s"),
+        "), 0), 'changed', json((SELECT coalesce(json_group_array(json_object('customer', ",
+        customer_json!(),
+        ", 'from', j.value ->> 1) ORDER BY c.id), '[]') FROM json_each(",
+        op!("s"),
+        ") j JOIN loyalty_customers c ON c.id = j.value ->> 0 WHERE ",
+        tier_of!("c.id"),
+        " <> j.value ->> 1)))"
     )),
 ];
 
@@ -882,7 +924,9 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
         customer_now!("e.customer"),
         ", 'partner', ",
         partner_now!("e.partner"),
-        ", 'replayed', json('true')) FROM loyalty_entries e WHERE e.id = ",
+        ", 'replayed', json('true'), 'tier_before', ",
+        tier_of!("e.customer"),
+        ") FROM loyalty_entries e WHERE e.id = ",
         op!("eid"),
         ")"
     )),
@@ -891,11 +935,24 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
     reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
     reject!("unknown_customer", op!("cid IS NULL")),
     reject!("customer_blocked", concat!("(SELECT blocked FROM loyalty_customers WHERE id = ", op!("cid"), ")")),
+    set!("ref", concat!("coalesce((SELECT tier FROM loyalty_tiers WHERE customer = ", op!("cid"), "), 0)")),
+    // The one formula of earning (`rules::earned`): the base, then the tier's multiplier.
     set!(
         "n",
         concat!(
             "(SELECT ",
-            share!(arg!("$.purchase"), "earn_rate_bps"),
+            share!(
+                share!(arg!("$.purchase"), "earn_rate_bps"),
+                concat!(
+                    "coalesce(iif(",
+                    op!("ref"),
+                    " > 0, (SELECT json_extract(d.doc, '$.tiers.levels[' || (",
+                    op!("ref"),
+                    " - 1) || '].multiplier_bps') FROM ",
+                    current_rules_doc!(),
+                    "), NULL), 10000)"
+                )
+            ),
             " FROM loyalty_partners WHERE id = ",
             op!("pid"),
             ")"
@@ -946,7 +1003,9 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
         customer_now!("e.customer"),
         ", 'partner', ",
         partner_now!("e.partner"),
-        ", 'replayed', json('false')) FROM loyalty_entries e WHERE e.idempotency_key = ",
+        ", 'replayed', json('false'), 'tier_before', ",
+        op!("ref"),
+        ") FROM loyalty_entries e WHERE e.idempotency_key = ",
         arg!("$.idempotency_key"),
         ")"
     )),
@@ -1188,7 +1247,9 @@ pub(super) const REVERSE_ENTRY: &[&str] = &[
         customer_now!("e.customer"),
         ", 'partner', ",
         partner_now!("e.partner"),
-        ", 'replayed', json('true')) FROM loyalty_entries e WHERE e.id = ",
+        ", 'replayed', json('true'), 'tier_before', ",
+        tier_of!("e.customer"),
+        ") FROM loyalty_entries e WHERE e.id = ",
         op!("eid"),
         ")"
     )),
@@ -1218,6 +1279,7 @@ pub(super) const REVERSE_ENTRY: &[&str] = &[
     set!("n", concat!("(SELECT -amount FROM loyalty_entries WHERE id = ", op!("ref"), ")")),
     balance_rules!("loyalty_op.cid", "loyalty_op.n")[0],
     balance_rules!("loyalty_op.cid", "loyalty_op.n")[1],
+    set!("m", tier_of!(op!("cid"))),
     append!("cid", "reversal", "n", "pid", "NULL", arg!("$.idempotency_key"), "partner", "pid", "ref", "NULL", "1"),
     answer!(concat!(
         "(SELECT json_object('original', ",
@@ -1228,7 +1290,9 @@ pub(super) const REVERSE_ENTRY: &[&str] = &[
         customer_now!("e.customer"),
         ", 'partner', ",
         partner_now!("e.partner"),
-        ", 'replayed', json('false')) FROM loyalty_entries e WHERE e.idempotency_key = ",
+        ", 'replayed', json('false'), 'tier_before', ",
+        op!("m"),
+        ") FROM loyalty_entries e WHERE e.idempotency_key = ",
         arg!("$.idempotency_key"),
         ")"
     )),

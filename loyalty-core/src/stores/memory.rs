@@ -10,7 +10,7 @@ use crate::domain::*;
 use crate::ports::import::{import_change_key, import_history_key, import_key};
 use crate::ports::*;
 use crate::program::lots::{Lot, Lots};
-use crate::program::{DAY_SECS, ProgramRules, RulesVersion};
+use crate::program::{DAY_SECS, ProgramRules, RulesVersion, TierState, next_tier};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -180,6 +180,17 @@ pub enum AuditAction {
 ///   entry it reverses first, then the soonest expiry date (lots that never
 ///   expire last), then the oldest lot. The points left in a customer's lots
 ///   always sum to the balance. Every entry records the current rules version.
+/// - **Tiers**: every accrual and reversal recomputes the customer's tier at
+///   its `created_at` with [`next_tier`] over the
+///   qualifying points (accruals not reversed created after `created_at −
+///   window_days`), kept with the time of the recompute and the points.
+///   `credit_purchase` earns [`rules::earned`] with the multiplier of the
+///   tier held before the credit; it and `reverse_entry` answer that tier as
+///   `tier_before` (a replay: the tier now).
+/// - `refresh_tiers`: `limit` as for `expire_points`; the customers with a
+///   tier or below theirs since some time, last recomputed at or before
+///   `now − 1 day`, in id order: recomputed at `now`; `checked` counts them,
+///   `changed` lists those whose tier changed.
 /// - `set_program_rules`: the document must pass `check` (`InvalidRules`);
 ///   the new version is the current + 1, with `admin` and `created_at = now`.
 /// - `expire_points`: `limit` in `1..=`[`MAX_EXPIRY_BATCH`] (`InvalidAmount`);
@@ -248,6 +259,12 @@ struct ImportRow {
 struct CustomerRow {
     customer: Customer,
     entries: Vec<EntryId>,
+    /// Since when the customer has been below their tier.
+    below_since: Option<Timestamp>,
+    /// When the tier was last recomputed (`None`: never).
+    tier_checked_at: Option<Timestamp>,
+    /// The qualifying points then.
+    qualifying: Points,
 }
 
 #[derive(Debug)]
@@ -388,11 +405,8 @@ impl State {
             .take(recent as usize)
             .map(|id| self.entry_clone(*id))
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some(CustomerSummary {
-            customer: row.customer.clone(),
-            recent,
-            expiring: self.lots.expiring(row.customer.id),
-        }))
+        let expiring = self.lots.expiring(row.customer.id);
+        Ok(Some(CustomerSummary { customer: row.customer.clone(), recent, expiring, qualifying: row.qualifying }))
     }
 
     /// Partners with `status` (all when `None`), oldest first.
@@ -510,6 +524,9 @@ impl State {
         }
         self.entry_by_key.insert(entry.idempotency_key.clone(), entry.id);
         self.entries.push(entry.clone());
+        if matches!(entry.kind, EntryKind::Accrual | EntryKind::Reversal) {
+            self.refresh_tier(entry.customer, entry.created_at)?;
+        }
         if let Some(p) = entry.partner {
             // Kept ordered by time (then id), so "since" queries start at a binary-searched
             // position instead of scanning the partner's whole history; the clock port may
@@ -530,8 +547,57 @@ impl State {
         self.lots.apply(entry, &rules).map_err(|_| broken("the lots hold less than the balance"))
     }
 
+    /// The customer's qualifying points at `now` under the rules in force.
+    fn qualifying(&self, customer: CustomerId, now: Timestamp) -> StoreResult<Points> {
+        let Some(window) = self.current_rules().tiers.as_ref().map(|t| i64::from(t.window_days) * DAY_SECS) else {
+            return Ok(0);
+        };
+        let row = self.customer(customer).ok_or_else(|| broken("missing customer"))?;
+        Ok(row
+            .entries
+            .iter()
+            .filter_map(|id| self.entry(*id))
+            .filter(|e| e.kind == EntryKind::Accrual && e.created_at > now.plus(-window) && !self.is_reversed(e.id))
+            .fold(0, |sum: Points, e| sum.saturating_add(e.amount)))
+    }
+
+    /// Recomputes a customer's tier at `now` ([`next_tier`](crate::program::next_tier)); the tier before.
+    fn refresh_tier(&mut self, customer: CustomerId, now: Timestamp) -> StoreResult<u8> {
+        let qualifying = self.qualifying(customer, now)?;
+        let row = self.customer(customer).ok_or_else(|| broken("missing customer"))?;
+        let before = TierState { tier: row.customer.tier, below_since: row.below_since };
+        let after = next_tier(self.current_rules().tiers.as_ref(), before, qualifying, now);
+        let row = self.customer_mut(customer).ok_or_else(|| broken("missing customer"))?;
+        (row.customer.tier, row.below_since, row.tier_checked_at) = (after.tier, after.below_since, Some(now));
+        row.qualifying = qualifying;
+        Ok(before.tier)
+    }
+
+    fn refresh_tiers(&mut self, req: RefreshTiers) -> StoreResult<TiersRefreshed> {
+        if !(1..=MAX_EXPIRY_BATCH).contains(&req.limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let due: Vec<CustomerId> = self
+            .customers
+            .iter()
+            .filter(|r| r.customer.tier > 0 || r.below_since.is_some())
+            .filter(|r| r.tier_checked_at.is_some_and(|at| at <= req.now.plus(-DAY_SECS)))
+            .map(|r| r.customer.id)
+            .take(req.limit as usize)
+            .collect();
+        let mut changed = Vec::new();
+        for id in &due {
+            let from = self.refresh_tier(*id, req.now)?;
+            let customer = self.customer_clone(*id)?;
+            if customer.tier != from {
+                changed.push(TierChange { customer, from });
+            }
+        }
+        Ok(TiersRefreshed { checked: due.len() as u32, changed })
+    }
+
     fn current_rules(&self) -> &ProgramRules {
-        static DEFAULT: ProgramRules = ProgramRules { expiry: crate::program::ExpiryRules::EMPTY };
+        static DEFAULT: ProgramRules = ProgramRules { expiry: crate::program::ExpiryRules::EMPTY, tiers: None };
         self.rules.last().map_or(&DEFAULT, |v| &v.rules)
     }
 
@@ -722,7 +788,11 @@ impl State {
         }
         let id = CustomerId(next_id(self.customers.len()));
         self.customers.push(CustomerRow {
+            below_since: None,
+            tier_checked_at: None,
+            qualifying: 0,
             customer: Customer {
+                tier: 0,
                 id,
                 telegram_id: req.telegram_id,
                 code: req.code.clone(),
@@ -789,8 +859,10 @@ impl State {
                 return rejected(Rejection::IdempotencyConflict);
             }
             let entry = e.clone();
+            let customer = self.customer_clone(entry.customer)?;
             return Ok(Credited {
-                customer: self.customer_clone(entry.customer)?,
+                tier_before: customer.tier,
+                customer,
                 partner: self.partner_clone(e.partner.ok_or_else(|| broken("accrual without partner"))?)?,
                 entry,
                 replayed: true,
@@ -801,8 +873,12 @@ impl State {
         }
         let partner = self.approved_partner(req.partner)?;
         let (partner_id, terms) = (partner.id, partner.terms);
-        let customer = self.active_customer(&req.customer)?.id;
-        let amount = rules::accrual(req.purchase, terms.earn_rate_bps);
+        let (customer, tier_before) = {
+            let c = self.active_customer(&req.customer)?;
+            (c.id, c.tier)
+        };
+        let multiplier = crate::program::tier_multiplier(self.current_rules(), tier_before);
+        let amount = rules::earned(req.purchase, terms.earn_rate_bps, multiplier);
         let row = self.partner(partner_id).ok_or_else(|| broken("missing partner"))?;
         let used = self.credited_since(row, req.day_start);
         if used.saturating_add(amount) > terms.daily_credit_limit {
@@ -826,6 +902,7 @@ impl State {
             customer: self.customer_clone(customer)?,
             partner: self.partner_clone(partner_id)?,
             replayed: false,
+            tier_before,
         })
     }
 
@@ -929,9 +1006,11 @@ impl State {
             }
             let reversal = e.clone();
             let partner = reversal.partner.ok_or_else(|| broken("reversal without a partner"))?;
+            let customer = self.customer_clone(reversal.customer)?;
             return Ok(Reversed {
                 original: self.entry_clone(req.entry)?,
-                customer: self.customer_clone(reversal.customer)?,
+                tier_before: customer.tier,
+                customer,
                 partner: self.partner_clone(partner)?,
                 reversal,
                 replayed: true,
@@ -951,6 +1030,7 @@ impl State {
         if self.is_reversed(original.id) {
             return rejected(Rejection::AlreadyReversed);
         }
+        let tier_before = self.customer(original.customer).ok_or_else(|| broken("missing customer"))?.customer.tier;
         let reversal = self.append(Draft {
             customer: original.customer,
             kind: EntryKind::Reversal,
@@ -969,6 +1049,7 @@ impl State {
             original,
             reversal,
             replayed: false,
+            tier_before,
         })
     }
 
@@ -1088,7 +1169,11 @@ impl State {
         for c in &new_customers {
             let id = CustomerId(next_id(self.customers.len()));
             self.customers.push(CustomerRow {
+                below_since: None,
+                tier_checked_at: None,
+                qualifying: 0,
                 customer: Customer {
+                    tier: 0,
                     id,
                     telegram_id: c.telegram_id,
                     code: c.code.clone(),
@@ -1507,6 +1592,10 @@ impl Storage for MemoryStore {
 
     async fn remind_expiry(&self, req: RemindExpiry) -> StoreResult<Vec<ExpiryReminder>> {
         self.lock()?.remind_expiry(req)
+    }
+
+    async fn refresh_tiers(&self, req: RefreshTiers) -> StoreResult<TiersRefreshed> {
+        self.lock()?.refresh_tiers(req)
     }
 }
 

@@ -336,6 +336,10 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "expire_points", &req).await
     }
 
+    async fn refresh_tiers(&self, req: RefreshTiers) -> StoreResult<TiersRefreshed> {
+        call(self, "refresh_tiers", &req).await
+    }
+
     async fn remind_expiry(&self, req: RemindExpiry) -> StoreResult<Vec<ExpiryReminder>> {
         call(self, "remind_expiry", &req).await
     }

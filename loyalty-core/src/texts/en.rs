@@ -319,6 +319,22 @@ impl Texts for En {
     fn points_expired(&self, points: Points, balance: Points) -> String {
         format!("⌛ {} expired unused. Your balance: <b>{}</b>.", self.points(points), self.points(balance))
     }
+    fn tier_changed(&self, up: bool, name: Option<Esc>) -> String {
+        match (up, name) {
+            (true, Some(n)) => format!("🏅 Congratulations! Your tier is now <b>{n}</b>."),
+            (false, Some(n)) => format!("Your tier is now <b>{n}</b>."),
+            (_, None) => "Your tier has ended. New purchases earn it again.".into(),
+        }
+    }
+    fn earned_formula(&self, base: Pts, times: &str, tier: Esc) -> String {
+        format!("{base} base × {times} {tier}")
+    }
+    fn tier_status(&self, name: Esc, times: &str) -> String {
+        format!("🏅 Tier: <b>{name}</b> (points × {times})")
+    }
+    fn tier_progress(&self, needed: Pts, next: Esc) -> String {
+        format!("{needed} more qualifying points to <b>{next}</b>.")
+    }
     fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String {
         format!(
             "⌛ Request #{id} ({points} points for a purchase of {purchase}) expired: the customer did not confirm \

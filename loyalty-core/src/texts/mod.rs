@@ -390,6 +390,14 @@ pub(crate) trait Texts: Sync {
     fn expiry_reminder(&self, points: Points, date: &str) -> String;
     /// To a customer: `points` expired unused; the balance now.
     fn points_expired(&self, points: Points, balance: Points) -> String;
+    /// To a customer: their tier went up (`up`) or down, to `name` (`None`: no tier).
+    fn tier_changed(&self, up: bool, name: Option<Esc>) -> String;
+    /// How a credit was earned: `base` points × `times` for tier `tier`.
+    fn earned_formula(&self, base: Pts, times: &str, tier: Esc) -> String;
+    /// `/balance`: the customer's tier and its multiplier.
+    fn tier_status(&self, name: Esc, times: &str) -> String;
+    /// `/balance`: qualifying points still `needed` for tier `next`.
+    fn tier_progress(&self, needed: Pts, next: Esc) -> String;
 
     // --------------------------------------------------------- admin bot
     /// A partner's status in words.
@@ -496,6 +504,50 @@ pub(crate) fn percent(bps: u32, sep: char) -> String {
     } else {
         format!("{whole}{sep}{frac:02}")
     }
+}
+
+/// A multiplier in basis points as a factor: 15 000 → `1.5`, 12 500 → `1.25`.
+pub(crate) fn times(bps: u32, sep: char) -> String {
+    percent(bps / 100, sep)
+}
+
+/// How a credit's points were earned, when a tier multiplied them
+/// ("100 base × 1.5 Silver"), in `lang`; `None` at 1×.
+pub(crate) fn earned_formula(
+    lang: Language,
+    credited: &crate::ports::Credited,
+    rules: &crate::program::ProgramRules,
+) -> Option<String> {
+    let level = rules.tiers.as_ref()?.level(credited.tier_before)?;
+    if level.multiplier_bps == 10_000 {
+        return None;
+    }
+    let purchase = credited.entry.purchase?;
+    let base = crate::domain::rules::accrual(purchase, credited.partner.terms.earn_rate_bps);
+    let t = lang.texts();
+    Some(t.earned_formula(Pts(base), &times(level.multiplier_bps, t.decimal_sep()), Esc(level.name.get(lang))))
+}
+
+/// The customer's tier and progress for `/balance` (none without tiers).
+pub(crate) fn tier_status(
+    lang: Language,
+    tier: u8,
+    qualifying: Points,
+    rules: &crate::program::ProgramRules,
+) -> Option<String> {
+    let tiers = rules.tiers.as_ref()?;
+    let t = lang.texts();
+    let mut lines = Vec::new();
+    if let Some(level) = tiers.level(tier) {
+        lines.push(t.tier_status(Esc(level.name.get(lang)), &times(level.multiplier_bps, t.decimal_sep())));
+        if let Some(perks) = &level.perks {
+            lines.push(format!("{}", Esc(perks.get(lang))));
+        }
+    }
+    if let Some(next) = tiers.level(tier.saturating_add(1)) {
+        lines.push(t.tier_progress(Pts(next.threshold.saturating_sub(qualifying).max(0)), Esc(next.name.get(lang))));
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 /// The Russian plural form for `n`: `one` (1, 21), `few` (2–4, 22–24) or `many` (0, 5–20, 25…).

@@ -316,6 +316,22 @@ impl Texts for Ru {
     fn points_expired(&self, points: Points, balance: Points) -> String {
         format!("⌛ Сгорели неиспользованные {}. Ваш баланс: <b>{}</b>.", self.points(points), self.points(balance))
     }
+    fn tier_changed(&self, up: bool, name: Option<Esc>) -> String {
+        match (up, name) {
+            (true, Some(n)) => format!("🏅 Поздравляем! Ваш уровень теперь <b>{n}</b>."),
+            (false, Some(n)) => format!("Ваш уровень теперь <b>{n}</b>."),
+            (_, None) => "Ваш уровень закончился. Новые покупки вернут его.".into(),
+        }
+    }
+    fn earned_formula(&self, base: Pts, times: &str, tier: Esc) -> String {
+        format!("{base} базовых × {times} {tier}")
+    }
+    fn tier_status(&self, name: Esc, times: &str) -> String {
+        format!("🏅 Уровень: <b>{name}</b> (баллы × {times})")
+    }
+    fn tier_progress(&self, needed: Pts, next: Esc) -> String {
+        format!("До уровня <b>{next}</b> осталось {needed} квалификационных баллов.")
+    }
     fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String {
         format!(
             "⌛ Запрос #{id} ({points} баллов за покупку на {purchase}) истёк: клиент не подтвердил вовремя. \

@@ -321,6 +321,22 @@ impl Texts for Vi {
     fn points_expired(&self, points: Points, balance: Points) -> String {
         format!("⌛ {} chưa dùng đã hết hạn. Số dư của bạn: <b>{}</b>.", self.points(points), self.points(balance))
     }
+    fn tier_changed(&self, up: bool, name: Option<Esc>) -> String {
+        match (up, name) {
+            (true, Some(n)) => format!("🏅 Chúc mừng! Hạng của bạn giờ là <b>{n}</b>."),
+            (false, Some(n)) => format!("Hạng của bạn giờ là <b>{n}</b>."),
+            (_, None) => "Hạng của bạn đã hết. Mua sắm mới sẽ giúp bạn lên hạng lại.".into(),
+        }
+    }
+    fn earned_formula(&self, base: Pts, times: &str, tier: Esc) -> String {
+        format!("{base} cơ bản × {times} {tier}")
+    }
+    fn tier_status(&self, name: Esc, times: &str) -> String {
+        format!("🏅 Hạng: <b>{name}</b> (điểm × {times})")
+    }
+    fn tier_progress(&self, needed: Pts, next: Esc) -> String {
+        format!("Còn {needed} điểm tích lũy nữa để lên <b>{next}</b>.")
+    }
     fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String {
         format!(
             "⌛ Yêu cầu #{id} ({points} điểm cho giao dịch {purchase}) đã hết hạn: khách không xác nhận kịp. \

@@ -255,8 +255,19 @@ pub fn remove_files(path: &Path) {
 fn load_d1_dump(dump: &str, path: &Path) -> Result<(), StoreError> {
     let refuse = |why: String| StoreError::Backend(format!("the D1 dump: {why}"));
     let mut conn = Connection::open(path).map_err(|e| open_error(path, e))?;
+    // A dump lists the tables in the order the database holds them, a child
+    // (`loyalty_lots`) before the table it references when that one was
+    // rebuilt later (`loyalty_entries`): the references are checked once
+    // everything is loaded, not row by row.
+    conn.pragma_update(None, "foreign_keys", false).map_err(|e| open_error(path, e))?;
     let tx = conn.transaction().map_err(|e| open_error(path, e))?;
     tx.execute_batch(dump).map_err(|e| refuse(format!("it does not load into SQLite: {e}")))?;
+    let broken: i64 = tx
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+        .map_err(|e| open_error(path, e))?;
+    if broken > 0 {
+        return Err(refuse(format!("{broken} rows reference rows the dump does not hold")));
+    }
     let table = |name: &str| -> Result<bool, StoreError> {
         tx.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)", [name], |r| {
             r.get(0)

@@ -215,14 +215,14 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     };
     let who = CustomerRef::Telegram(TelegramUserId(from.id));
     let partners = matches!(action, Action::Partners);
-    let mut expiring = Vec::new();
+    let (mut expiring, mut qualifying) = (Vec::new(), 0);
     let found = if partners || quota.is_some() {
         cx.storage().customer_view(ViewCustomer { who, recent, partners, quota }).await
     } else {
         // A plain read (stores may serve it from a read-only connection).
         cx.storage().customer_summary(who, recent).await.map(|found| {
             found.map(|s| {
-                expiring = s.expiring;
+                (expiring, qualifying) = (s.expiring, s.qualifying);
                 CustomerView { customer: s.customer, recent: s.recent, partners: Vec::new(), quota: None }
             })
         })
@@ -249,6 +249,13 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
             let mut text = texts::balance(lang.texts(), customer.balance, &recent);
             if let Some(soon) = texts::expiring_soon(lang.texts(), &expiring, cx.now()) {
                 text = format!("{text}\n\n{soon}");
+            }
+            // The tier under the rules of the newest entry (known from memory after the first time).
+            if let Some(newest) = recent.first()
+                && let Some(rules) = cx.rules(newest.rules_version).await
+                && let Some(tier) = texts::tier_status(lang, customer.tier, qualifying, &rules.rules)
+            {
+                text = format!("{text}\n\n{tier}");
             }
             if customer.blocked {
                 text = format!("{text}\n\n{}", lang.say(Fixed::Blocked));

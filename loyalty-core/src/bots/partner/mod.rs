@@ -495,12 +495,19 @@ impl Ctx<'_> {
         let (customer, entry) = (&done.outcome.customer, &done.outcome.entry);
         let t = done.outcome.partner.language.texts();
         let code = customer.code.as_str();
-        let text = if entry.amount == 0 {
+        let mut text = if entry.amount == 0 {
             t.credited_nothing(code, Pts(purchase))
         } else {
             let (name, balance) = (Esc(&customer.first_name), Pts(customer.balance));
             t.credited(Signed(entry.amount), name, code, Pts(purchase), balance, entry.id)
         };
+        // How the points were earned when a tier multiplied them ("+150: 100 base × 1.5 Silver").
+        if done.outcome.tier_before > 0
+            && let Some(rules) = cx.rules(entry.rules_version).await
+            && let Some(formula) = texts::earned_formula(done.outcome.partner.language, &done.outcome, &rules.rules)
+        {
+            text = format!("{text}\n{}: {formula}", Signed(entry.amount));
+        }
         Ok(self.reply_with(text, done.notices))
     }
 

@@ -14,10 +14,10 @@
 //! Both columns obey `outstanding = earned − redeemed − reversed − debited −
 //! expired`.
 
-use super::lots::Lots;
-use super::{EXPIRING_SOON_SECS, ProgramRules};
 use crate::domain::{Author, Customer, EntryId, EntryKind, LedgerEntry, Points, Timestamp};
 use crate::ports::{EntriesPage, ExportCustomers, MAX_EXPORT_PAGE, Storage, StoreResult};
+use crate::program::lots::Lots;
+use crate::program::{EXPIRING_SOON_SECS, ProgramRules};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::fmt;
