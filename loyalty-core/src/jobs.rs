@@ -55,58 +55,11 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
             .await;
         }
     }
-    match expire_redemptions(cx).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(expired = n, "redemption requests expired"),
-        Err(e) => {
-            cx.report(ErrorReport {
-                message: format!("expiring redemption requests failed: {e}"),
-                context: "maintenance",
-                update_kind: None,
-                temporary: e.is_temporary(),
-            })
-            .await;
-        }
-    }
-    match expire_points(cx, EXPIRY_BATCHES_PER_PASS).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(customers = n, "points expired"),
-        Err(e) => {
-            cx.report(ErrorReport {
-                message: format!("expiring points failed: {e}"),
-                context: "maintenance",
-                update_kind: None,
-                temporary: e.is_temporary(),
-            })
-            .await;
-        }
-    }
-    match refresh_tiers(cx, EXPIRY_BATCHES_PER_PASS).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(customers = n, "tiers changed"),
-        Err(e) => {
-            cx.report(ErrorReport {
-                message: format!("refreshing tiers failed: {e}"),
-                context: "maintenance",
-                update_kind: None,
-                temporary: e.is_temporary(),
-            })
-            .await;
-        }
-    }
-    match remind_expiry(cx, EXPIRY_BATCHES_PER_PASS).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(customers = n, "expiry reminders sent"),
-        Err(e) => {
-            cx.report(ErrorReport {
-                message: format!("reminding of expiring points failed: {e}"),
-                context: "maintenance",
-                update_kind: None,
-                temporary: e.is_temporary(),
-            })
-            .await;
-        }
-    }
+    let batches = EXPIRY_BATCHES_PER_PASS;
+    settle_job(cx, "redemption requests expired", "expiring redemption requests", expire_redemptions(cx).await).await;
+    settle_job(cx, "customers' points expired", "expiring points", expire_points(cx, batches).await).await;
+    settle_job(cx, "customers' tiers changed", "refreshing tiers", refresh_tiers(cx, batches).await).await;
+    settle_job(cx, "expiry reminders sent", "reminding of expiring points", remind_expiry(cx, batches).await).await;
     match cx.storage().pending_broadcasts().await {
         Ok(jobs) => {
             for job in jobs {
@@ -121,6 +74,19 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
                 temporary: e.is_temporary(),
             })
             .await;
+        }
+    }
+}
+
+/// Logs how many things a job of the maintenance pass did (`done`), or
+/// reports its failure (`doing` failed).
+async fn settle_job(cx: &Context, done: &'static str, doing: &'static str, outcome: crate::Result<usize>) {
+    match outcome {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(count = n, "{done}"),
+        Err(e) => {
+            let (message, temporary) = (format!("{doing} failed: {e}"), e.is_temporary());
+            cx.report(ErrorReport { message, context: "maintenance", update_kind: None, temporary }).await;
         }
     }
 }
