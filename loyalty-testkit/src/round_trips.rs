@@ -177,9 +177,21 @@ pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> V
         format!("/unblock {code}"),
         "/broadcast customers Hello".to_string(),
         "/help".to_string(),
+        "/rules".to_string(),
+        r#"/rules {"expiry": {"days": 365, "remind_days_before": 14}, "tiers": {"window_days": 365,
+            "levels": [{"name": {"en": "Silver"}, "threshold": 10, "multiplier_bps": 15000}]}}"#
+            .to_string(),
     ] {
         driver.say(boss, &admin, &command).await;
     }
+
+    // Under those rules: credits that reach a tier and are multiplied by it, and the balance with the tier.
+    let credited = driver.say(shop, &partner, &format!("/credit {code} 1000")).await;
+    expect(&credited, "a credit under the rules", &|t, _| t.contains('+'));
+    let credited = driver.say(shop, &partner, &format!("/credit {code} 1000")).await;
+    expect(&credited, "a credit multiplied by the tier", &|t, _| t.contains("× 1.5 Silver"));
+    let balance = driver.say(client, &customer, "/balance").await;
+    expect(&balance, "/balance names the tier", &|t, _| t.contains("Silver"));
     driver.costs.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -285,6 +285,17 @@ impl Context {
         Some(fresh)
     }
 
+    /// Remembers `version` as the newest rules seen (the admin bot does on
+    /// `/rules`, so a change made in this process costs no read later).
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    pub(crate) fn remember_rules(&self, version: &RulesVersion) {
+        if let Ok(mut cached) = self.shared.rules.lock()
+            && cached.as_ref().is_none_or(|c| c.version <= version.version)
+        {
+            *cached = Some(Arc::new(version.clone()));
+        }
+    }
+
     /// A bot's display name (`first_name` from `getMe`), asked once and cached;
     /// `None` if Telegram cannot be asked now.
     pub async fn bot_display_name(&self, bot: BotKind) -> Option<String> {

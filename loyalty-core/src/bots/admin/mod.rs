@@ -346,6 +346,7 @@ impl Ctx<'_> {
             Ok(v) => v,
             Err(text) => return Ok(self.reply(text)),
         };
+        cx.remember_rules(&v);
         let since = v.created_at.map(Timestamp::utc_minutes);
         let shown = self.t().rules_version(v.version, since.as_deref(), Esc(&v.rules.to_pretty_json()));
         Ok(self.reply(if args.is_empty() { shown } else { format!("{}\n\n{shown}", self.t().rules_set(v.version)) }))
