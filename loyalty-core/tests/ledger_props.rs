@@ -491,3 +491,30 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The one formula of earning (`rules::earned`): at 1× it is the base; a
+    /// tier never earns less than the base nor more than the multiplier
+    /// allows; more purchase or a higher multiplier never earns less; the
+    /// result is the exact floor of purchase × rate × multiplier / 10⁸ taken
+    /// in two steps, within one base point of the one-step floor; and no
+    /// input overflows.
+    #[test]
+    fn earning_is_the_base_times_the_tier(
+        purchase in 0..=rules::MAX_PURCHASE,
+        more in 0..=1_000_000i64,
+        rate in 0..=1_000_000u32,
+        multiplier in 10_000..=100_000u32,
+        higher in 0..=10_000u32,
+    ) {
+        let base = rules::accrual(purchase, rate);
+        let earned = rules::earned(purchase, rate, multiplier);
+        prop_assert_eq!(rules::earned(purchase, rate, 10_000), base);
+        prop_assert!(earned >= base && i128::from(earned) <= i128::from(base) * 10);
+        prop_assert!(rules::earned(purchase + more, rate, multiplier) >= earned);
+        prop_assert!(rules::earned(purchase, rate, (multiplier + higher).min(100_000)) >= earned);
+        let exact = i128::from(purchase) * i128::from(rate) * i128::from(multiplier) / 100_000_000;
+        prop_assert!(i128::from(earned) <= exact && exact - i128::from(earned) <= i128::from(multiplier) / 10_000 + 1);
+        prop_assert_eq!(rules::earned(Points::MAX, u32::MAX, u32::MAX), Points::MAX);
+    }
+}
