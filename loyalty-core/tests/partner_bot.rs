@@ -485,6 +485,9 @@ async fn tiers_multiply_credits_with_the_formula_shown_and_the_customer_told() {
     assert!(balance.contains("Tier: <b>Silver</b> (points × 1.5)"), "{balance}");
     assert!(balance.contains("A free coffee on Fridays"), "{balance}");
     assert!(balance.contains("750 more qualifying points to <b>Gold</b>"), "{balance}");
+    let stats =
+        texts_to(&handle(&env, BotKind::Admin, text(uid(), &admin(), "/stats")).await, BotKind::Admin, ADMIN_CHAT);
+    assert!(stats[0].contains("Customers per tier: Silver 1 · Gold 0"), "{stats:?}");
 
     // Thirty days on the purchases leave the window: the job takes the tier (no grace) and says so.
     env.clock.advance(31 * 86_400);

@@ -745,6 +745,12 @@ async fn tiers_up_at_once_down_after_grace(ctx: &Ctx<'_>) -> CheckResult {
     let gold = ctx.credit(&p, &c, 500, "tier-3").await?;
     ensure_eq!((gold.entry.amount, gold.tier_before, gold.customer.tier), (37, 1, 2), "25 × 1.5 reaches 312: Gold");
     ensure_eq!(ctx.summary(c.id).await?.qualifying, 312, "qualifying points");
+    let stats = s.program_stats(DAY0).await.or_fail("program_stats")?;
+    ensure_eq!(
+        (stats.customers_by_tier, stats.rules_version),
+        ([0, 1, 0, 0, 0, 0, 0, 0, 0, 0], 1),
+        "customers per tier"
+    );
     let replay = ctx.credit(&p, &c, 500, "tier-3").await?;
     ensure!(replay.replayed && replay.tier_before == 2 && replay.customer.tier == 2, "a replay: {replay:?}");
 

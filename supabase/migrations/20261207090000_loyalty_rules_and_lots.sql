@@ -355,7 +355,8 @@ begin
 end
 $$;
 
--- req: {today}; ProgramStats, now with the points expiring within 30 and 90 days.
+-- req: {today}; ProgramStats, now with the points expiring within 30 and 90 days, the customers per
+-- tier and the rules version in force.
 create or replace function loyalty.program_stats(req jsonb) returns jsonb
 language sql
 stable
@@ -371,6 +372,9 @@ as $$
                           where l.remaining > 0 and l.expires_at < (req->>'today')::bigint + 30 * 86400),
     'expiring_90_days', (select least(coalesce(sum(l.remaining), 0), 9223372036854775807) from loyalty.lots l
                           where l.remaining > 0 and l.expires_at < (req->>'today')::bigint + 90 * 86400),
+    'customers_by_tier', (select jsonb_agg((select count(*) from loyalty.customers c where c.tier = k) order by k)
+                            from generate_series(1, 10) k),
+    'rules_version', loyalty._rules_version(),
     'today', loyalty._period_stats(null, (req->>'today')::bigint));
 $$;
 

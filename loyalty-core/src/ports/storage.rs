@@ -642,6 +642,12 @@ pub struct ProgramStats {
     /// The same before `today` + 90 days.
     #[serde(default)]
     pub expiring_90_days: Points,
+    /// Customers per tier: `[i]` holds tier `i + 1`'s (tier 0 not counted).
+    #[serde(default)]
+    pub customers_by_tier: [u64; crate::program::MAX_TIERS],
+    /// The version of the rules in force (to name the tiers).
+    #[serde(default)]
+    pub rules_version: u32,
     /// Today's figures over all partners.
     pub today: PeriodStats,
 }

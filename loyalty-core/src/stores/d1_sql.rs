@@ -1553,7 +1553,11 @@ pub(super) const PROGRAM_STATS: &[&str] = &[answer!(concat!(
     saturating_sum!("remaining"),
     " FROM loyalty_lots INDEXED BY loyalty_lots_due WHERE remaining > 0 AND expires_at < ",
     arg!("$.today"),
-    " + 7776000), 'today', json(",
+    " + 7776000), 'customers_by_tier', json((SELECT json_group_array((SELECT count(*) FROM loyalty_tiers t ",
+    "WHERE t.tier = k.value)) FROM json_each('[1,2,3,4,5,6,7,8,9,10]') k)), ",
+    "'rules_version', ",
+    rules_version!(),
+    ", 'today', json(",
     period_stats!(concat!("x.created_at >= ", arg!("$.today"))),
     "))"
 ))];

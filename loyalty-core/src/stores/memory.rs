@@ -203,7 +203,9 @@ pub enum AuditAction {
 ///   unannounced points left in lots expiring in `(now, now + remind days]`:
 ///   the sum and the soonest date; those lots become announced.
 /// - `program_stats`: `expiring_30_days` / `expiring_90_days` sum the points
-///   left in lots expiring before `today` + 30 / 90 days (saturating).
+///   left in lots expiring before `today` + 30 / 90 days (saturating);
+///   `customers_by_tier` counts customers per tier above 0; `rules_version`
+///   is the version in force.
 /// - `customer_summary`: `expiring` sums the points left by expiry date over
 ///   the customer's lots, soonest first, [`EXPIRING_DATES`](crate::program::EXPIRING_DATES) dates at most.
 /// - `customer_view`: `customer_summary`, plus `list_partners(approved)` when
@@ -1489,6 +1491,13 @@ impl Storage for MemoryStore {
             points_outstanding: s.customers.iter().fold(0, |sum: Points, r| sum.saturating_add(r.customer.balance)),
             expiring_30_days: s.lots.expiring_before(today.plus(30 * DAY_SECS)),
             expiring_90_days: s.lots.expiring_before(today.plus(90 * DAY_SECS)),
+            customers_by_tier: s.customers.iter().fold([0; crate::program::MAX_TIERS], |mut by, r| {
+                if let Some(n) = (r.customer.tier as usize).checked_sub(1).and_then(|i| by.get_mut(i)) {
+                    *n += 1;
+                }
+                by
+            }),
+            rules_version: s.rules.last().map_or(0, |v| v.version),
             today: s.period_stats(s.entries.iter(), today),
         })
     }

@@ -332,6 +332,9 @@ impl Texts for En {
     fn tier_status(&self, name: Esc, times: &str) -> String {
         format!("🏅 Tier: <b>{name}</b> (points × {times})")
     }
+    fn tiers_line(&self, counts: &str) -> String {
+        format!("🏅 Customers per tier: {counts}")
+    }
     fn tier_progress(&self, needed: Pts, next: Esc) -> String {
         format!("{needed} more qualifying points to <b>{next}</b>.")
     }

@@ -398,6 +398,8 @@ pub(crate) trait Texts: Sync {
     fn tier_status(&self, name: Esc, times: &str) -> String;
     /// `/balance`: qualifying points still `needed` for tier `next`.
     fn tier_progress(&self, needed: Pts, next: Esc) -> String;
+    /// The admin's `/stats`: customers per tier, already listed.
+    fn tiers_line(&self, counts: &str) -> String;
 
     // --------------------------------------------------------- admin bot
     /// A partner's status in words.
@@ -548,6 +550,14 @@ pub(crate) fn tier_status(
         lines.push(t.tier_progress(Pts(next.threshold.saturating_sub(qualifying).max(0)), Esc(next.name.get(lang))));
     }
     (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// The admin's `/stats` line of customers per tier ("Silver 12 · Gold 3"); `None` without tiers.
+pub(crate) fn tier_counts(lang: Language, counts: &[u64], rules: &crate::program::ProgramRules) -> Option<String> {
+    let tiers = rules.tiers.as_ref()?;
+    let listed: Vec<String> =
+        tiers.levels.iter().zip(counts).map(|(l, n)| format!("{} {n}", Esc(l.name.get(lang)))).collect();
+    Some(lang.texts().tiers_line(&listed.join(" · ")))
 }
 
 /// The Russian plural form for `n`: `one` (1, 21), `few` (2–4, 22–24) or `many` (0, 5–20, 25…).

@@ -329,6 +329,9 @@ impl Texts for Ru {
     fn tier_status(&self, name: Esc, times: &str) -> String {
         format!("🏅 Уровень: <b>{name}</b> (баллы × {times})")
     }
+    fn tiers_line(&self, counts: &str) -> String {
+        format!("🏅 Клиентов по уровням: {counts}")
+    }
     fn tier_progress(&self, needed: Pts, next: Esc) -> String {
         format!("До уровня <b>{next}</b> осталось {needed} квалификационных баллов.")
     }

@@ -334,6 +334,9 @@ impl Texts for Vi {
     fn tier_status(&self, name: Esc, times: &str) -> String {
         format!("🏅 Hạng: <b>{name}</b> (điểm × {times})")
     }
+    fn tiers_line(&self, counts: &str) -> String {
+        format!("🏅 Khách hàng theo hạng: {counts}")
+    }
     fn tier_progress(&self, needed: Pts, next: Esc) -> String {
         format!("Còn {needed} điểm tích lũy nữa để lên <b>{next}</b>.")
     }

@@ -323,10 +323,19 @@ impl Ctx<'_> {
     async fn stats(&self) -> Result<Outbox> {
         let cx = self.cx;
         let stats = cx.storage().program_stats(cx.now().day_start()).await;
-        Ok(self.reply(match settle(cx, self.lang, "bot.admin", stats).await? {
-            Ok(s) => self.t().program_stats(&s),
-            Err(text) => text,
-        }))
+        let s = match settle(cx, self.lang, "bot.admin", stats).await? {
+            Ok(s) => s,
+            Err(text) => return Ok(self.reply(text)),
+        };
+        let mut text = self.t().program_stats(&s);
+        // Customers per tier, named by the rules in force (known from memory after `/rules`).
+        if s.rules_version > 0
+            && let Some(rules) = cx.rules(s.rules_version).await
+            && let Some(tiers) = texts::tier_counts(self.lang, &s.customers_by_tier, &rules.rules)
+        {
+            text = format!("{text}\n{tiers}");
+        }
+        Ok(self.reply(text))
     }
 
     /// `/rules`: the rules in force; `/rules <JSON>`: a new version of them.
