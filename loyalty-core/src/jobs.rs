@@ -37,9 +37,12 @@ const MAX_SEND_RETRIES: u32 = 3;
 /// One maintenance pass, run periodically by the adapters (a Tokio interval
 /// natively, a Cron Trigger on Workers): forgets update claims older than
 /// [`UPDATE_CLAIM_RETENTION_SECS`], marks overdue redemption requests
-/// expired (telling the people involved) and resumes pending broadcasts —
-/// e.g. ones interrupted by a restart — delivering up to `broadcast_batches`
-/// batches of each. Failures are reported, not returned.
+/// expired (telling the people involved), expires points past their date,
+/// refreshes the tiers time changed and reminds of points about to expire
+/// (each up to [`EXPIRY_BATCHES_PER_PASS`] batches, telling the customers),
+/// and resumes pending broadcasts — e.g. ones interrupted by a restart —
+/// delivering up to `broadcast_batches` batches of each. Failures are
+/// reported, not returned.
 pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
     let cutoff = cx.now().plus(-UPDATE_CLAIM_RETENTION_SECS);
     match cx.storage().prune_update_claims(cutoff).await {
