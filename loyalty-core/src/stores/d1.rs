@@ -43,10 +43,17 @@ use crate::ports::{StoreError, StoreResult};
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The rules in force as the row `r`: the newest version (no row before any change).
+macro_rules! current_rules {
+    () => {
+        "loyalty_rules r WHERE r.version = (SELECT max(version) FROM loyalty_rules)"
+    };
+}
+
 /// The rules document in force (NULL before any change).
 macro_rules! rules_doc {
     () => {
-        "(SELECT r.doc FROM loyalty_rules r WHERE r.version = (SELECT max(version) FROM loyalty_rules))"
+        concat!("(SELECT r.doc FROM ", current_rules!(), ")")
     };
 }
 
@@ -225,7 +232,8 @@ END",
     // reversal of a redemption that took from lots — gives those points back;
     // one with a negative amount takes its points, the reversed entry's lot
     // first, then the soonest date (never last), then the oldest lot.
-    "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_new AFTER INSERT ON loyalty_entries
+    concat!(
+        "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_new AFTER INSERT ON loyalty_entries
 WHEN NEW.kind <> 'legacy' AND NEW.amount > 0
     AND NOT (NEW.kind = 'reversal' AND EXISTS (SELECT 1 FROM loyalty_lot_uses u WHERE u.entry = NEW.reverses))
 BEGIN
@@ -233,8 +241,11 @@ BEGIN
     VALUES (NEW.customer, NEW.id, NEW.amount, NEW.amount, NEW.created_at + 86400 * (
         SELECT coalesce(json_extract(r.doc, '$.expiry.partners.\"' || NEW.partner || '\"'),
                         json_extract(r.doc, '$.expiry.days'))
-          FROM loyalty_rules r WHERE r.version = (SELECT max(version) FROM loyalty_rules)));
-END",
+          FROM ",
+        current_rules!(),
+        "));
+END"
+    ),
     "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_back AFTER INSERT ON loyalty_entries
 WHEN NEW.kind = 'reversal' AND NEW.amount > 0
 BEGIN

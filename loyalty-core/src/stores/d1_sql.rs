@@ -275,20 +275,6 @@ macro_rules! tier_of {
     };
 }
 
-/// The rules in force as the row `d` (no row before any change).
-macro_rules! current_rules_doc {
-    () => {
-        "loyalty_rules d WHERE d.version = (SELECT max(version) FROM loyalty_rules)"
-    };
-}
-
-/// The rules in force as the row `r` (no row before any change).
-macro_rules! current_rules {
-    () => {
-        "loyalty_rules r WHERE r.version = (SELECT max(version) FROM loyalty_rules)"
-    };
-}
-
 /// The JSON of the `RulesVersion` of the row aliased `r`.
 macro_rules! rules_json {
     () => {
@@ -748,10 +734,7 @@ macro_rules! remind_due {
 
 pub(super) const REMIND_EXPIRY: &[&str] = &[
     expiry_batch!(),
-    set!(
-        "n",
-        concat!("coalesce((SELECT json_extract(r.doc, '$.expiry.remind_days_before') FROM ", current_rules!(), "), 0)")
-    ),
+    set!("n", concat!("coalesce(json_extract(", rules_doc!(), ", '$.expiry.remind_days_before'), 0)")),
     set!(
         "s",
         concat!(
@@ -946,11 +929,11 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
                 concat!(
                     "coalesce(iif(",
                     op!("ref"),
-                    " > 0, (SELECT json_extract(d.doc, '$.tiers.levels[' || (",
+                    " > 0, json_extract(",
+                    rules_doc!(),
+                    ", '$.tiers.levels[' || (",
                     op!("ref"),
-                    " - 1) || '].multiplier_bps') FROM ",
-                    current_rules_doc!(),
-                    "), NULL), 10000)"
+                    " - 1) || '].multiplier_bps'), NULL), 10000)"
                 )
             ),
             " FROM loyalty_partners WHERE id = ",
