@@ -300,6 +300,18 @@ struct Draft {
     created_at: Timestamp,
 }
 
+/// The rules in force: the newest of `versions`, or the defaults.
+fn rules_in_force(versions: &[RulesVersion]) -> &ProgramRules {
+    static DEFAULT: ProgramRules = ProgramRules { expiry: crate::program::ExpiryRules::EMPTY, tiers: None };
+    versions.last().map_or(&DEFAULT, |v| &v.rules)
+}
+
+/// A job's batch size (`expire_points`, `remind_expiry`, `refresh_tiers`):
+/// 1..=[`MAX_EXPIRY_BATCH`], else `InvalidAmount`.
+fn job_batch(limit: u32) -> StoreResult<()> {
+    if (1..=MAX_EXPIRY_BATCH).contains(&limit) { Ok(()) } else { rejected(Rejection::InvalidAmount) }
+}
+
 fn rejected<T>(r: Rejection) -> StoreResult<T> {
     Err(StoreError::Rejected(r))
 }
@@ -508,7 +520,7 @@ impl State {
             reverses: d.reverses,
             reason: d.reason,
             created_at: d.created_at,
-            rules_version: self.rules.last().map_or(0, |v| v.version),
+            rules_version: self.rules_version(),
         };
         if let Some(p) = entry.partner
             && self.partner(p).is_none()
@@ -545,8 +557,8 @@ impl State {
 
     /// The lots' side of a counted entry (see the lots rule above).
     fn move_lots(&mut self, entry: &LedgerEntry) -> StoreResult<()> {
-        let rules = self.rules.last().map(|v| v.rules.clone()).unwrap_or_default();
-        self.lots.apply(entry, &rules).map_err(|_| broken("the lots hold less than the balance"))
+        let rules = rules_in_force(&self.rules);
+        self.lots.apply(entry, rules).map_err(|_| broken("the lots hold less than the balance"))
     }
 
     /// The customer's qualifying points at `now` under the rules in force.
@@ -576,9 +588,7 @@ impl State {
     }
 
     fn refresh_tiers(&mut self, req: RefreshTiers) -> StoreResult<TiersRefreshed> {
-        if !(1..=MAX_EXPIRY_BATCH).contains(&req.limit) {
-            return rejected(Rejection::InvalidAmount);
-        }
+        job_batch(req.limit)?;
         let due: Vec<CustomerId> = self
             .customers
             .iter()
@@ -599,14 +609,16 @@ impl State {
     }
 
     fn current_rules(&self) -> &ProgramRules {
-        static DEFAULT: ProgramRules = ProgramRules { expiry: crate::program::ExpiryRules::EMPTY, tiers: None };
-        self.rules.last().map_or(&DEFAULT, |v| &v.rules)
+        rules_in_force(&self.rules)
+    }
+
+    /// The version of the rules in force (0 before any change).
+    fn rules_version(&self) -> u32 {
+        self.rules.last().map_or(0, |v| v.version)
     }
 
     fn expire_points(&mut self, req: ExpirePoints) -> StoreResult<Vec<PointsExpired>> {
-        if !(1..=MAX_EXPIRY_BATCH).contains(&req.limit) {
-            return rejected(Rejection::InvalidAmount);
-        }
+        job_batch(req.limit)?;
         let mut out = Vec::new();
         for (customer, points) in self.lots.due(req.now).into_iter().take(req.limit as usize) {
             let entry = self.append(Draft {
@@ -627,9 +639,7 @@ impl State {
     }
 
     fn remind_expiry(&mut self, req: RemindExpiry) -> StoreResult<Vec<ExpiryReminder>> {
-        if !(1..=MAX_EXPIRY_BATCH).contains(&req.limit) {
-            return rejected(Rejection::InvalidAmount);
-        }
+        job_batch(req.limit)?;
         let days = self.current_rules().expiry.remind_days_before;
         if days == 0 {
             return Ok(Vec::new());
@@ -645,7 +655,7 @@ impl State {
     fn set_program_rules(&mut self, req: SetProgramRules) -> StoreResult<RulesVersion> {
         req.rules.check().map_err(|reason| Rejection::InvalidRules { reason })?;
         let version = RulesVersion {
-            version: self.rules.last().map_or(0, |v| v.version) + 1,
+            version: self.rules_version() + 1,
             rules: req.rules,
             admin: req.admin,
             created_at: Some(req.now),
@@ -1497,7 +1507,7 @@ impl Storage for MemoryStore {
                 }
                 by
             }),
-            rules_version: s.rules.last().map_or(0, |v| v.version),
+            rules_version: s.rules_version(),
             today: s.period_stats(s.entries.iter(), today),
         })
     }
