@@ -148,7 +148,7 @@ pub async fn expire_points(cx: &Context, max_batches: u32) -> crate::Result<usiz
         for e in expired.iter().filter(|e| !e.customer.blocked) {
             let c = &e.customer;
             let text = c.language.texts().points_expired(e.entry.amount.saturating_neg(), c.balance);
-            notify_customer(cx, c.telegram_id.0, text, "expire_points").await;
+            notify_customer(cx, &to_customer(c.telegram_id.0, text), "expire_points").await;
         }
     }
     Ok(total)
@@ -168,7 +168,7 @@ pub async fn remind_expiry(cx: &Context, max_batches: u32) -> crate::Result<usiz
         for r in &due {
             let c = &r.customer;
             let text = c.language.texts().expiry_reminder(r.points, &r.at.utc_date());
-            notify_customer(cx, c.telegram_id.0, text, "remind_expiry").await;
+            notify_customer(cx, &to_customer(c.telegram_id.0, text), "remind_expiry").await;
         }
     }
     Ok(total)
@@ -188,11 +188,7 @@ pub async fn refresh_tiers(cx: &Context, max_batches: u32) -> crate::Result<usiz
             let rules = cx.storage().program_rules().await.ok();
             for change in done.changed.iter().filter(|c| !c.customer.blocked) {
                 let call = crate::usecases::tier_notice(&change.customer, change.from, rules.as_ref());
-                if let Delivery::Failed(e) = deliver_one(cx, &call).await {
-                    let temporary = e.is_temporary();
-                    let message = format!("tier notice failed: {e}");
-                    cx.report(ErrorReport { message, context: "refresh_tiers", update_kind: None, temporary }).await;
-                }
+                notify_customer(cx, &call, "refresh_tiers").await;
             }
         }
         if done.checked < EXPIRY_BATCH {
@@ -202,10 +198,15 @@ pub async fn refresh_tiers(cx: &Context, max_batches: u32) -> crate::Result<usiz
     Ok(total)
 }
 
+/// The client bot's message of a job to a customer.
+fn to_customer(chat: i64, text: String) -> BotCall {
+    BotCall::send_message(BotKind::Client, chat, text, None)
+}
+
 /// Sends a job's notice to a customer; a failure other than an unreachable
 /// chat is reported.
-async fn notify_customer(cx: &Context, chat: i64, text: String, context: &'static str) {
-    if let Delivery::Failed(e) = deliver_one(cx, &BotCall::send_message(BotKind::Client, chat, text, None)).await {
+async fn notify_customer(cx: &Context, call: &BotCall, context: &'static str) {
+    if let Delivery::Failed(e) = deliver_one(cx, call).await {
         let temporary = e.is_temporary();
         cx.report(ErrorReport {
             message: format!("{context} notice failed: {e}"),
