@@ -279,9 +279,7 @@ impl Context {
             return Some(known);
         }
         let fresh = Arc::new(self.base_storage().program_rules().await.ok()?);
-        if let Ok(mut cached) = self.shared.rules.lock() {
-            *cached = Some(fresh.clone());
-        }
+        self.keep_rules(fresh.clone());
         Some(fresh)
     }
 
@@ -289,10 +287,15 @@ impl Context {
     /// `/rules`, so a change made in this process costs no read later).
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub(crate) fn remember_rules(&self, version: &RulesVersion) {
+        self.keep_rules(Arc::new(version.clone()));
+    }
+
+    /// Keeps `version` in the cache of [`Context::rules`] unless a newer one is there.
+    fn keep_rules(&self, version: Arc<RulesVersion>) {
         if let Ok(mut cached) = self.shared.rules.lock()
             && cached.as_ref().is_none_or(|c| c.version <= version.version)
         {
-            *cached = Some(Arc::new(version.clone()));
+            *cached = Some(version);
         }
     }
 
