@@ -335,6 +335,12 @@ pub async fn import_legacy(
     legacy::apply(&*store, &plan, &described, &OsRandom, progress).await.map_err(legacy_error)
 }
 
+/// A rules document given on the command line, parsed and checked.
+fn rules_document(text: &str) -> Result<loyalty_core::program::ProgramRules, RunError> {
+    loyalty_core::program::ProgramRules::from_json(text)
+        .map_err(|reason| RunError::Config(format!("the rules document is invalid: {reason}")))
+}
+
 /// `loyalty rules show`: the rules in force in the configured store.
 ///
 /// # Errors
@@ -355,8 +361,7 @@ pub async fn set_program_rules(
     text: &str,
     now: Timestamp,
 ) -> Result<loyalty_core::program::RulesVersion, RunError> {
-    let rules = loyalty_core::program::ProgramRules::from_json(text)
-        .map_err(|reason| RunError::Config(format!("the rules document is invalid: {reason}")))?;
+    let rules = rules_document(text)?;
     let store = open_storage(storage).await?;
     let req = loyalty_core::ports::SetProgramRules { rules, admin: None, now };
     store.set_program_rules(req).await.map_err(|e| RunError::Storage(format!("storing the rules: {e}")))
@@ -374,8 +379,7 @@ pub async fn what_if(
     text: &str,
     now: Timestamp,
 ) -> Result<loyalty_core::whatif::WhatIf, RunError> {
-    let rules = loyalty_core::program::ProgramRules::from_json(text)
-        .map_err(|reason| RunError::Config(format!("the rules document is invalid: {reason}")))?;
+    let rules = rules_document(text)?;
     let store = open_storage(storage).await?;
     loyalty_core::whatif::run(&*store, rules, now)
         .await
