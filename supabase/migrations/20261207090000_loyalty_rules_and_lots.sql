@@ -94,6 +94,19 @@ alter table loyalty.customers add constraint customers_tier_check check (tier be
 create index if not exists customers_tier_due_idx on loyalty.customers (tier_checked_at)
   where tier > 0 or tier_below_since is not null;
 
+-- A job's call (expire_points, remind_expiry, refresh_tiers): a time and a
+-- batch of 1..=500 customers (MAX_EXPIRY_BATCH), else invalid_amount.
+create or replace function loyalty._job_batch(p_now bigint, p_limit bigint) returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if p_now is null or p_limit is null or p_limit not between 1 and 500 then
+    perform loyalty._reject('invalid_amount');
+  end if;
+end
+$$;
+
 -- The version of the rules in force (0 before any change).
 create or replace function loyalty._rules_version() returns integer
 language sql
@@ -424,9 +437,7 @@ declare
   v_entry loyalty.entries;
   v_out jsonb := '[]'::jsonb;
 begin
-  if v_now is null or v_limit is null or v_limit not between 1 and 500 then
-    perform loyalty._reject('invalid_amount');
-  end if;
+  perform loyalty._job_batch(v_now, v_limit);
   for v_customer in
     select c.id
       from loyalty.customers c
@@ -463,9 +474,7 @@ declare
   v_days bigint;
   v_out jsonb;
 begin
-  if v_now is null or v_limit is null or v_limit not between 1 and 500 then
-    perform loyalty._reject('invalid_amount');
-  end if;
+  perform loyalty._job_batch(v_now, v_limit);
   select coalesce((r.doc #>> '{expiry,remind_days_before}')::bigint, 0) into v_days
     from loyalty.rules r where r.version = loyalty._rules_version();
   if coalesce(v_days, 0) = 0 then
@@ -664,9 +673,7 @@ declare
   v_changed jsonb := '[]'::jsonb;
   v_customer loyalty.customers;
 begin
-  if v_now is null or v_limit is null or v_limit not between 1 and 500 then
-    perform loyalty._reject('invalid_amount');
-  end if;
+  perform loyalty._job_batch(v_now, v_limit);
   for v_row in
     select c.id, c.tier
       from loyalty.customers c
@@ -734,7 +741,7 @@ begin
   end loop;
   foreach f in array array['_rules_version()', '_entries_rules_version()', '_entries_lots()',
                            '_rules_json(loyalty.rules)', '_refresh_tier(bigint, bigint)', '_entries_tier()',
-                           '_tier_multiplier(integer)'] loop
+                           '_tier_multiplier(integer)', '_job_batch(bigint, bigint)'] loop
     execute format('revoke all on function loyalty.%s from public, anon, authenticated, service_role', f);
   end loop;
 end
