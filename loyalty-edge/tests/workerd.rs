@@ -26,6 +26,7 @@ use loyalty_core::webhook::{SECRET_TOKEN_HEADER, webhook_secret};
 use loyalty_core::{Config, Engine};
 use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::simulate::{self, Settle, Target};
+use loyalty_testkit::services::http::declared_oversize;
 use loyalty_testkit::services::postgres::TestDb;
 use loyalty_testkit::services::postrust::service_key;
 use loyalty_testkit::services::workerd::{Supabase, WORKERS, Workerd, repo_root, supabase_proxy};
@@ -386,8 +387,9 @@ async fn bad_input_and_duplicates(env: Env) {
     assert_eq!(env.post_update(BotKind::Client, "{not json").await.0, 400);
     assert_eq!(env.post_update(BotKind::Client, "[1,2,3]").await.0, 400);
     let secret = env.secret(BotKind::Client);
-    let answer = declared_oversize(&env.webhook_url(BotKind::Client), &[(SECRET_TOKEN_HEADER, &secret)]).await;
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let headers = [(SECRET_TOKEN_HEADER, secret.as_str())];
+    let (status, body) = declared_oversize(&env.webhook_url(BotKind::Client), &headers, 2 << 20).await;
+    assert_eq!(status, 413, "{body}");
     // Not a POST; a bot this Worker does not serve; no such route.
     let get = env.http.get(env.webhook_url(BotKind::Client)).send().await.expect("answer");
     assert_eq!(get.status(), 405);
@@ -465,8 +467,9 @@ async fn the_api_worker_refuses_forged_init_data_and_bad_sentry_signatures() {
         hook(Some(sign_sentry(SENTRY_WEBHOOK_SECRET, bad.as_bytes())), bad).await.expect("answer").status(),
         400
     );
-    let answer = declared_oversize(&format!("{api}/hooks/sentry"), &[("sentry-hook-resource", "event_alert")]).await;
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let headers = [("sentry-hook-resource", "event_alert")];
+    let (status, body) = declared_oversize(&format!("{api}/hooks/sentry"), &headers, 2 << 20).await;
+    assert_eq!(status, 413, "{body}");
     assert_eq!(env.fake.calls().len(), 0, "no alert for refused hooks");
     // A correctly signed alert reaches the alert chat, after the response.
     let res = hook(Some(sign_sentry(SENTRY_WEBHOOK_SECRET, body.as_bytes())), body).await.expect("answer");
@@ -477,32 +480,6 @@ async fn the_api_worker_refuses_forged_init_data_and_bad_sentry_signatures() {
         env.fake.calls()
     );
     env.stop().await;
-}
-
-/// Sends a POST whose `Content-Length` declares 2 MiB and none of the body, and returns what the
-/// Worker answers. The Worker must refuse on the declared length alone; a client that wrote the body
-/// too would race the Worker closing the connection on it (a broken pipe instead of the answer).
-async fn declared_oversize(url: &str, headers: &[(&str, &str)]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").expect("an http URL");
-    let (addr, path) = rest.split_at(rest.find('/').expect("a path"));
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(&format!("content-length: {}\r\n\r\n", 2 << 20));
-    stream.write_all(head.as_bytes()).await.expect("write the head");
-    let mut answer = Vec::new();
-    let mut piece = [0u8; 4096];
-    // Until the status line and headers have arrived, the connection closes, or 10 s pass.
-    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
-        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut piece)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(n)) => answer.extend_from_slice(&piece[..n]),
-        }
-    }
-    String::from_utf8_lossy(&answer).into_owned()
 }
 
 // ---------------------------------------------------------------------------

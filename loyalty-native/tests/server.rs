@@ -17,6 +17,7 @@ use loyalty_native::server::{App, serve};
 use loyalty_native::store::sqlite::SqliteStore;
 use loyalty_native::tasks::Drained;
 use loyalty_native::telegram::HttpTelegram;
+use loyalty_testkit::services::http::declared_oversize;
 use loyalty_testkit::{
     FakeClock, FaultyStore, RecordingReporter, RecordingTelegram, SeqRandom, TEST_START, TgUser, test_config, text_json,
 };
@@ -225,8 +226,10 @@ async fn bad_input_is_refused_with_json_errors() {
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("not_an_update")));
 
     // 2 MiB, declared by Content-Length.
-    let (status, body) = rig.post("client", &secret, vec![b' '; 2 << 20]).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")));
+    let url = format!("{}/webhook/client", rig.base);
+    let (status, body) = declared_oversize(&url, &[("x-telegram-bot-api-secret-token", &secret)], 2 << 20).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("payload_too_large"), "{body}");
     // 2 MiB streamed without Content-Length (chunked): the server stops reading past 1 MiB.
     let raw = chunked_post(&rig.base, "/webhook/client", &secret, 2 << 20).await;
     assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");

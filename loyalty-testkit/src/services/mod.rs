@@ -5,6 +5,7 @@
 
 #![allow(missing_docs, clippy::missing_panics_doc)]
 
+pub mod http;
 pub mod pg_checks;
 pub mod postgres;
 pub mod postrust;
