@@ -72,7 +72,7 @@ impl Timestamp {
 }
 
 /// Howard Hinnant's algorithm: (year, month, day) → days since 1970-01-01.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -83,7 +83,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// Howard Hinnant's algorithm: days since 1970-01-01 → (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -130,6 +130,10 @@ id_type!(
 id_type!(
     /// A broadcast job's id, assigned by the store.
     BroadcastId
+);
+id_type!(
+    /// A campaign's id, assigned by the store.
+    CampaignId
 );
 id_type!(
     /// A Telegram user id (also the private chat id with that user).
@@ -598,6 +602,24 @@ pub mod rules {
     /// customer's tier's (10 000 = 1× without one). "+120: 100 base × 1.2".
     pub fn earned(purchase: Points, rate_bps: u32, multiplier_bps: u32) -> Points {
         accrual(accrual(purchase, rate_bps), multiplier_bps)
+    }
+
+    /// **The stacking rule** of multipliers: a base of points times the
+    /// customer's tier's multiplier, then times a campaign's, each step
+    /// rounded down — `floor(floor(base × tier / 10 000) × campaign / 10 000)`.
+    /// Multipliers multiply (a 1.5× tier in a 2× week earns 3×); the tier's
+    /// applies first, so the tier part of a credit is [`earned`]'s and the
+    /// campaign pays exactly the difference. At most one multiplier campaign
+    /// applies to a purchase (the one paying most); fixed bonuses (first
+    /// purchase, birthday, n-th visit) are added after, unmultiplied.
+    ///
+    /// ```
+    /// use loyalty_core::domain::rules::stacked;
+    /// assert_eq!(stacked(100, 12_000, 20_000), 240); // 100 × 1.2 × 2
+    /// assert_eq!(stacked(7, 15_000, 15_000), 15);    // floor(floor(10.5) × 1.5)
+    /// ```
+    pub fn stacked(base: Points, tier_bps: u32, campaign_bps: u32) -> Points {
+        accrual(accrual(base, tier_bps), campaign_bps)
     }
 
     /// Points earned on `purchase` at `rate_bps`: `floor(purchase × rate / 10 000)`.

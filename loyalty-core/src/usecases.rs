@@ -112,7 +112,7 @@ pub async fn credit(cx: &Context, req: CreditPurchase) -> StoreResult<Done<Credi
         if entry.amount > 0 {
             let t = lang.texts();
             let mut note = t.customer_credited(Signed(entry.amount), Esc(&c.partner.name), Pts(customer.balance));
-            if let Some(formula) = rules.as_ref().and_then(|r| texts::earned_formula(lang, &c, &r.rules)) {
+            if let Some(formula) = texts::earned_formula(lang, &c, rules.as_ref().map(|r| &r.rules)) {
                 note = format!("{note}\n({formula})");
             }
             notices.push(notify(BotKind::Client, customer.telegram_id, note));

@@ -164,6 +164,69 @@ ON CONFLICT (customer) DO UPDATE SET tier = excluded.tier, below_since = exclude
     checked_at = excluded.checked_at, qualifying = excluded.qualifying;
 END;
 
+CREATE TABLE IF NOT EXISTS loyalty_campaigns (
+    id                 INTEGER PRIMARY KEY,
+    title              TEXT    NOT NULL CHECK (json_valid(title)),
+    kind               TEXT    NOT NULL CHECK (kind IN ('multiplier', 'first_purchase', 'birthday', 'nth_visit')),
+    multiplier_bps     INTEGER NOT NULL CHECK (multiplier_bps BETWEEN 10000 AND 100000),
+    points             INTEGER NOT NULL CHECK (points >= 0),
+    nth                INTEGER NOT NULL CHECK (nth >= 0),
+    window_days        INTEGER NOT NULL CHECK (window_days >= 0),
+    weekdays           INTEGER NOT NULL CHECK (weekdays BETWEEN 1 AND 127),
+    hour_from          INTEGER NOT NULL CHECK (hour_from BETWEEN 0 AND 23),
+    hour_to            INTEGER NOT NULL CHECK (hour_to BETWEEN 1 AND 24),
+    utc_offset_minutes INTEGER NOT NULL CHECK (utc_offset_minutes BETWEEN -720 AND 840),
+    partner            INTEGER REFERENCES loyalty_partners (id),
+    tiers              INTEGER NOT NULL CHECK (tiers BETWEEN 1 AND 2047),
+    cap_per_customer   INTEGER CHECK (cap_per_customer > 0),
+    budget             INTEGER NOT NULL CHECK (budget > 0),
+    issued             INTEGER NOT NULL DEFAULT 0 CHECK (issued BETWEEN 0 AND budget),
+    starts_at          INTEGER NOT NULL,
+    ends_at            INTEGER NOT NULL CHECK (ends_at > starts_at),
+    status             TEXT    NOT NULL CHECK (status IN ('pending', 'active', 'rejected', 'ended')),
+    author_type        TEXT    NOT NULL CHECK (author_type IN ('admin', 'partner')),
+    author_id          INTEGER NOT NULL,
+    created_at         INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS loyalty_campaigns_running ON loyalty_campaigns (ends_at) WHERE status = 'active';
+
+CREATE INDEX IF NOT EXISTS loyalty_campaigns_by_partner ON loyalty_campaigns (partner, id);
+
+CREATE TABLE IF NOT EXISTS loyalty_campaign_awards (
+    entry      INTEGER NOT NULL REFERENCES loyalty_entries (id),
+    campaign   INTEGER NOT NULL REFERENCES loyalty_campaigns (id),
+    customer   INTEGER NOT NULL REFERENCES loyalty_customers (id),
+    points     INTEGER NOT NULL CHECK (points > 0),
+    created_at INTEGER NOT NULL,
+    reversed   INTEGER NOT NULL DEFAULT 0 CHECK (reversed IN (0, 1)),
+    PRIMARY KEY (entry, campaign)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS loyalty_campaign_awards_by_customer ON loyalty_campaign_awards (campaign, customer, created_at) WHERE reversed = 0;
+
+CREATE TRIGGER IF NOT EXISTS loyalty_campaign_awards_issue AFTER INSERT ON loyalty_campaign_awards
+BEGIN
+    UPDATE loyalty_campaigns SET issued = issued + NEW.points WHERE id = NEW.campaign;
+END;
+
+CREATE TRIGGER IF NOT EXISTS loyalty_entries_awards_back AFTER INSERT ON loyalty_entries
+WHEN NEW.kind = 'reversal'
+BEGIN
+    UPDATE loyalty_campaigns
+       SET issued = issued - (SELECT a.points FROM loyalty_campaign_awards a
+                               WHERE a.entry = NEW.reverses AND a.campaign = loyalty_campaigns.id)
+     WHERE id IN (SELECT a.campaign FROM loyalty_campaign_awards a WHERE a.entry = NEW.reverses AND a.reversed = 0);
+    UPDATE loyalty_campaign_awards SET reversed = 1 WHERE entry = NEW.reverses;
+END;
+
+CREATE TABLE IF NOT EXISTS loyalty_birthdays (
+    customer   INTEGER PRIMARY KEY REFERENCES loyalty_customers (id),
+    month      INTEGER NOT NULL CHECK (month BETWEEN 1 AND 12),
+    day        INTEGER NOT NULL CHECK (day BETWEEN 1 AND 31),
+    created_at INTEGER NOT NULL
+) STRICT;
+
 CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_update BEFORE UPDATE ON loyalty_entries
 BEGIN
     SELECT RAISE(ABORT, 'loyalty_entries is append-only');

@@ -322,7 +322,7 @@ async fn rules_are_shown_set_from_a_file_and_bad_documents_change_nothing() {
 
     for (doc, says) in [
         (r#"{"expiry": {"days": 90, "remind_days_before": 90}}"#, "must be less than expiry.days"),
-        (r#"{"expiry": {"days": 9}, "campaigns": []}"#, "unknown field `campaigns`"),
+        (r#"{"expiry": {"days": 9}, "campaign": {}}"#, "unknown field `campaign`"),
         ("{not json", "key must be a string"),
     ] {
         std::fs::write(&file, doc).unwrap();

@@ -678,7 +678,8 @@ fn no_statement_scans_a_table_that_grows() {
     // full scan of the ledger on a hot path (an idempotency check did, before
     // its join order was fixed) turns every call into O(rows) under the write
     // lock. Only the use cases that return a whole table may scan it.
-    const WHOLE_TABLE: [&str; 3] = ["list_partners", "pending_broadcasts", "program_stats"];
+    // (`campaigns` lists the newest up to its limit: a scan backwards by id that stops there.)
+    const WHOLE_TABLE: [&str; 4] = ["list_partners", "pending_broadcasts", "program_stats", "campaigns"];
     let scratch = Scratch::new("plans");
     let path = scratch.db();
     drop(SqliteStore::open(&path).unwrap());
@@ -714,7 +715,9 @@ fn no_statement_scans_a_table_that_grows() {
                     .any(|p| line == *p || (p.ends_with('-') && line.starts_with(p)))
                     || line.contains(" VIRTUAL TABLE INDEX ")
                     // …and an import's batch copied into `loyalty_import_rows` (alias `j`), emptied after each call.
-                    || line == "SCAN j" || line.starts_with("SCAN j USING ");
+                    || line == "SCAN j" || line.starts_with("SCAN j USING ")
+                    // …and the campaigns offering an award on a credit (a CTE over the running ones).
+                    || line == "SCAN offered";
                 if line.starts_with("SCAN ") && !scratch_or_result && !allowed.contains(&line) {
                     scans.push(format!("{function}: {line} in {sql}"));
                 }

@@ -37,7 +37,10 @@ use futures::future::join_all;
 use loyalty_core::domain::*;
 use loyalty_core::maybe_send::BoxFuture;
 use loyalty_core::ports::*;
-use loyalty_core::program::{DAY_SECS, ProgramRules, RulesVersion};
+use loyalty_core::program::campaigns::{
+    ALL_TIERS, ALL_WEEKDAYS, Birthday, Campaign, CampaignKind, CampaignStatus, CampaignTerms,
+};
+use loyalty_core::program::{DAY_SECS, Localized, ProgramRules, RulesVersion};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
@@ -235,6 +238,11 @@ pub fn checks() -> Vec<Check> {
         expiry_reminders,
         concurrent_expiry_runs,
         tiers_up_at_once_down_after_grace,
+        campaign_lifecycle,
+        campaign_kinds_pay_by_their_terms,
+        campaign_birthdays_once_a_year,
+        campaign_caps_and_budgets,
+        concurrent_credits_against_a_campaign_budget,
     ]
 }
 
@@ -812,6 +820,348 @@ async fn concurrent_expiry_runs(ctx: &Ctx<'_>) -> CheckResult {
     for c in customers {
         ensure_eq!(ctx.balance(c).await?, 0, "balance");
     }
+    ctx.invariants().await
+}
+
+// ---------------------------------------------------------------------------
+// Campaigns
+
+/// A campaign's terms: `kind` paying `points` (or 2× for a multiplier) from
+/// `DAY0` for 400 days, with a budget of 1 000 and no cap.
+fn campaign(kind: CampaignKind) -> CampaignTerms {
+    let multiplier = kind == CampaignKind::Multiplier;
+    CampaignTerms {
+        title: Localized { en: format!("{} campaign", kind.as_str()), ru: Some("Акция".into()), vi: None },
+        kind,
+        multiplier_bps: if multiplier { 20_000 } else { 10_000 },
+        points: if multiplier { 0 } else { 50 },
+        nth: if kind == CampaignKind::NthVisit { 3 } else { 0 },
+        window_days: if kind == CampaignKind::Birthday { 7 } else { 0 },
+        weekdays: ALL_WEEKDAYS,
+        hour_from: 0,
+        hour_to: 24,
+        utc_offset_minutes: 0,
+        partner: None,
+        tiers: ALL_TIERS,
+        cap_per_customer: None,
+        budget: 1_000,
+        starts_at: DAY0,
+        ends_at: DAY0.plus(400 * DAY_SECS),
+    }
+}
+
+impl Ctx<'_> {
+    /// An admin's campaign (running at once).
+    async fn campaign(&self, terms: CampaignTerms) -> Result<Campaign, String> {
+        let req = CreateCampaign { terms, by: CampaignActor::Admin(ADMIN), now: T0 };
+        self.store.create_campaign(req).await.or_fail("create_campaign")
+    }
+
+    /// A credit at `now`.
+    async fn credit_at(
+        &self,
+        p: &Partner,
+        c: &Customer,
+        purchase: Points,
+        key: &str,
+        now: Timestamp,
+    ) -> Result<Credited, String> {
+        let req = CreditPurchase { now, day_start: now.day_start(), ..self.credit_req(p, c, purchase, key) };
+        self.store.credit_purchase(req).await.or_fail("credit_purchase")
+    }
+
+    /// The campaign as listed now.
+    async fn listed(&self, id: CampaignId) -> Result<Campaign, String> {
+        let all = self
+            .store
+            .campaigns(ListCampaigns { partner: None, limit: MAX_CAMPAIGNS_LISTED })
+            .await
+            .or_fail("campaigns")?;
+        all.into_iter().find(|c| c.id == id).ok_or_else(|| format!("campaign {id} not listed"))
+    }
+}
+
+/// Campaign ids and points of a credit's awards.
+fn paid(c: &Credited) -> Vec<(CampaignId, Points)> {
+    c.awards.iter().map(|a| (a.campaign, a.points)).collect()
+}
+
+async fn campaign_lifecycle(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let other = ctx.partner(PartnerTerms::default()).await?;
+    let admin = ctx.campaign(campaign(CampaignKind::FirstPurchase)).await?;
+    ensure_eq!(
+        (admin.status, admin.issued, admin.created_by),
+        (CampaignStatus::Active, 0, Author::Admin(ADMIN)),
+        "an admin's campaign runs"
+    );
+    ensure_eq!(admin.terms, campaign(CampaignKind::FirstPurchase), "terms as given");
+    let by_partner = |who: &Partner, terms: CampaignTerms| {
+        s.create_campaign(CreateCampaign {
+            terms,
+            by: CampaignActor::Partner(PartnerRef::Telegram(who.telegram_id)),
+            now: T0,
+        })
+    };
+    // A partner's campaign is for its own place and waits for approval (the default).
+    let mut elsewhere = campaign(CampaignKind::NthVisit);
+    elsewhere.partner = Some(other.id);
+    let own = by_partner(&p, elsewhere).await.or_fail("a partner's campaign")?;
+    ensure_eq!(
+        (own.status, own.terms.partner, own.created_by),
+        (CampaignStatus::Pending, Some(p.id), Author::Partner(p.id)),
+        "pending, at its place"
+    );
+    let decide = |id: CampaignId, decision: CampaignDecision, by: CampaignActor| {
+        s.decide_campaign(DecideCampaign { campaign: id, decision, by, now: T0 })
+    };
+    let as_partner = |who: &Partner| CampaignActor::Partner(PartnerRef::Id(who.id));
+    decide(own.id, CampaignDecision::Approve, as_partner(&p))
+        .await
+        .rejects(Rejection::CampaignClosed { status: CampaignStatus::Pending }, "a partner approving")?;
+    decide(own.id, CampaignDecision::End, as_partner(&other))
+        .await
+        .rejects(Rejection::UnknownCampaign, "another partner's")?;
+    decide(admin.id, CampaignDecision::End, as_partner(&p))
+        .await
+        .rejects(Rejection::UnknownCampaign, "an admin's, by a partner")?;
+    decide(CampaignId(999_999), CampaignDecision::Approve, CampaignActor::Admin(ADMIN))
+        .await
+        .rejects(Rejection::UnknownCampaign, "no such")?;
+    let approved = decide(own.id, CampaignDecision::Approve, CampaignActor::Admin(ADMIN)).await.or_fail("approve")?;
+    ensure_eq!(approved.status, CampaignStatus::Active, "approved");
+    decide(own.id, CampaignDecision::Reject, CampaignActor::Admin(ADMIN))
+        .await
+        .rejects(Rejection::CampaignClosed { status: CampaignStatus::Active }, "rejecting an active one")?;
+    let ended = decide(own.id, CampaignDecision::End, as_partner(&p)).await.or_fail("the partner ends its own")?;
+    ensure_eq!(ended.status, CampaignStatus::Ended, "ended");
+    decide(own.id, CampaignDecision::End, CampaignActor::Admin(ADMIN))
+        .await
+        .rejects(Rejection::CampaignClosed { status: CampaignStatus::Ended }, "ending twice")?;
+    let refused = by_partner(&p, campaign(CampaignKind::Birthday)).await.or_fail("another")?;
+    let refused = decide(refused.id, CampaignDecision::Reject, CampaignActor::Admin(ADMIN)).await.or_fail("reject")?;
+    ensure_eq!(refused.status, CampaignStatus::Rejected, "rejected");
+
+    // The rules decide whether partners may, and with approval or not.
+    set_rules(ctx, r#"{"campaigns": {"partners": "open"}}"#).await?;
+    let open = by_partner(&p, campaign(CampaignKind::Multiplier)).await.or_fail("open")?;
+    ensure_eq!(open.status, CampaignStatus::Active, "runs at once when open");
+    set_rules(ctx, r#"{"campaigns": {"partners": "off"}}"#).await?;
+    by_partner(&p, campaign(CampaignKind::Multiplier)).await.rejects(Rejection::PartnerCampaignsOff, "partners off")?;
+    let applied = ctx.applied_partner(PartnerTerms::default()).await?;
+    set_rules(ctx, "{}").await?;
+    by_partner(&applied, campaign(CampaignKind::Multiplier))
+        .await
+        .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Applied }, "not approved")?;
+    let mut bad = campaign(CampaignKind::Multiplier);
+    bad.budget = 0;
+    let reason = bad.check().expect_err("a budget of 0");
+    s.create_campaign(CreateCampaign { terms: bad, by: CampaignActor::Admin(ADMIN), now: T0 })
+        .await
+        .rejects(Rejection::InvalidCampaign { reason }, "bad terms")?;
+
+    // Listed newest first, with a partner's filter (its place's campaigns).
+    let all = s.campaigns(ListCampaigns { partner: None, limit: 10 }).await.or_fail("campaigns")?;
+    let ids: Vec<CampaignId> = all.iter().map(|c| c.id).collect();
+    ensure_eq!(ids, vec![open.id, refused.id, own.id, admin.id], "all, newest first");
+    ensure_eq!(all[2], ended, "as decided");
+    let mine = s.campaigns(ListCampaigns { partner: Some(PartnerRef::Id(p.id)), limit: 2 }).await.or_fail("mine")?;
+    ensure_eq!(mine.iter().map(|c| c.id).collect::<Vec<_>>(), vec![open.id, refused.id], "the partner's, limited");
+    let none =
+        s.campaigns(ListCampaigns { partner: Some(PartnerRef::Id(other.id)), limit: 10 }).await.or_fail("other")?;
+    ensure!(none.is_empty(), "none at the other partner: {none:?}");
+    for limit in [0, MAX_CAMPAIGNS_LISTED + 1] {
+        s.campaigns(ListCampaigns { partner: None, limit }).await.rejects(Rejection::InvalidAmount, "bad limit")?;
+    }
+    s.campaigns(ListCampaigns { partner: Some(PartnerRef::Id(PartnerId(999_999))), limit: 1 })
+        .await
+        .rejects(Rejection::UnknownPartner, "unknown partner")?;
+
+    // Birthdays are set once.
+    let c = ctx.customer(0).await?;
+    let who = CustomerRef::Id(c.id);
+    let may17 = Birthday::new(5, 17).ok_or("a date")?;
+    let set = |birthday: Birthday| s.set_birthday(SetBirthday { customer: who.clone(), birthday, now: T0 });
+    ensure_eq!(set(may17).await.or_fail("set_birthday")?, may17, "set");
+    set(Birthday::new(6, 1).ok_or("a date")?)
+        .await
+        .rejects(Rejection::BirthdayAlreadySet { birthday: may17 }, "twice")?;
+    let stranger = SetBirthday { customer: CustomerRef::Id(CustomerId(999_999)), birthday: may17, now: T0 };
+    s.set_birthday(stranger).await.rejects(Rejection::UnknownCustomer, "no such customer")?;
+    let c2 = ctx.customer(0).await?;
+    let feb30 = SetBirthday { customer: CustomerRef::Id(c2.id), birthday: Birthday { month: 2, day: 30 }, now: T0 };
+    s.set_birthday(feb30).await.rejects(Rejection::InvalidAmount, "30 February")?;
+    ctx.invariants().await
+}
+
+async fn campaign_kinds_pay_by_their_terms(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?; // 5%: 2 000 earns 100
+    let q = ctx.partner(PartnerTerms::default()).await?;
+    // T0 is Wednesday 10:00 UTC. Mornings 8–11 on Wednesdays pay 2×; all week 1.5×.
+    let mut mornings = campaign(CampaignKind::Multiplier);
+    (mornings.weekdays, mornings.hour_from, mornings.hour_to) = (1 << 2, 8, 11);
+    let mornings = ctx.campaign(mornings).await?;
+    let mut week = campaign(CampaignKind::Multiplier);
+    week.multiplier_bps = 15_000;
+    let week = ctx.campaign(week).await?;
+    let mut first = campaign(CampaignKind::FirstPurchase);
+    first.partner = Some(p.id);
+    let first = ctx.campaign(first).await?;
+    let third = ctx.campaign(campaign(CampaignKind::NthVisit)).await?;
+    let c = ctx.customer(0).await?;
+
+    let one = ctx.credit(&p, &c, 2_000, "kinds-1").await?;
+    ensure_eq!(paid(&one), vec![(mornings.id, 100), (first.id, 50)], "the best multiplier and the first purchase");
+    ensure_eq!(one.entry.amount, 250, "100 × 2 + 50");
+    ensure_eq!(
+        (one.awards[0].kind, one.awards[0].multiplier_bps, one.awards[1].title.en.as_str()),
+        (CampaignKind::Multiplier, 20_000, "first_purchase campaign"),
+        "awards describe the campaigns"
+    );
+    let replay = ctx.credit(&p, &c, 2_000, "kinds-1").await?;
+    ensure!(replay.replayed && replay.awards == one.awards, "a replay shows the same awards: {replay:?}");
+    let noon = ctx.credit_at(&p, &c, 2_000, "kinds-2", T0.plus(2 * 3600)).await?;
+    ensure_eq!(paid(&noon), vec![(week.id, 50)], "at noon only the week's 1.5×");
+    let third_visit = ctx.credit_at(&p, &c, 2_000, "kinds-3", T0.plus(3 * 3600)).await?;
+    ensure_eq!(paid(&third_visit), vec![(week.id, 50), (third.id, 50)], "the third visit");
+    let at_q = ctx.credit_at(&q, &c, 2_000, "kinds-4", T0.plus(3 * 3600)).await?;
+    ensure_eq!(paid(&at_q), vec![(week.id, 50)], "the first purchase campaign is p's; visits count per partner");
+    ensure_eq!(ctx.listed(week.id).await?.issued, 150, "issued");
+    ensure_eq!(ctx.listed(third.id).await?.issued, 50, "issued");
+
+    // Outside the period, and ended campaigns, pay nothing.
+    let later = ctx.credit_at(&q, &c, 2_000, "kinds-5", DAY0.plus(401 * DAY_SECS)).await?;
+    ensure_eq!((paid(&later), later.entry.amount), (vec![], 100), "after the end");
+    s.decide_campaign(DecideCampaign {
+        campaign: week.id,
+        decision: CampaignDecision::End,
+        by: CampaignActor::Admin(ADMIN),
+        now: T0,
+    })
+    .await
+    .or_fail("end")?;
+    let ended = ctx.credit_at(&q, &c, 2_000, "kinds-6", T0.plus(4 * 3600)).await?;
+    ensure_eq!(paid(&ended), vec![(third.id, 50)], "the week has ended; q's third visit pays");
+
+    // Tiers: the campaign multiplies the tier's points (rules::stacked); a
+    // campaign for Gold only passes Silver by.
+    set_rules(ctx, TIERS).await?;
+    let mut gold_only = campaign(CampaignKind::NthVisit);
+    (gold_only.nth, gold_only.tiers) = (2, 1 << 2);
+    ctx.campaign(gold_only).await?;
+    let t = ctx.customer(0).await?;
+    ctx.credit_at(&q, &t, 2_000, "kinds-7", T0.plus(5 * 3600)).await?; // Silver after it
+    let silver = ctx.credit_at(&p, &t, 700, "kinds-8", T0).await?; // 35 × 1.5 = 52, then × 2 = 104
+    ensure_eq!(
+        (silver.tier_before, silver.entry.amount, paid(&silver)),
+        (1, 154, vec![(mornings.id, 52), (first.id, 50)]),
+        "Silver in the mornings"
+    );
+    ensure_eq!(silver.entry.amount, rules::stacked(35, 15_000, 20_000) + 50, "the stacking rule");
+    ctx.invariants().await
+}
+
+async fn campaign_birthdays_once_a_year(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let mut birthday = campaign(CampaignKind::Birthday);
+    birthday.utc_offset_minutes = 7 * 60;
+    let b = ctx.campaign(birthday).await?;
+    let c = ctx.customer(0).await?;
+    // 2023-11-15 is T0's date; the birthday is the 16th (local, UTC+7).
+    let day = |d: i64| DAY0.plus(d * DAY_SECS + 12 * 3600);
+    ensure_eq!(paid(&ctx.credit_at(&p, &c, 2_000, "bd-0", day(1)).await?), vec![], "no birthday set");
+    let nov16 = Birthday::new(11, 16).ok_or("a date")?;
+    s.set_birthday(SetBirthday { customer: CustomerRef::Id(c.id), birthday: nov16, now: T0 }).await.or_fail("set")?;
+    ensure_eq!(paid(&ctx.credit_at(&p, &c, 2_000, "bd-1", day(0)).await?), vec![], "the day before");
+    // 16 Nov 00:30 local is 15 Nov 17:30 UTC: the window has opened.
+    let opened = ctx.credit_at(&p, &c, 2_000, "bd-2", DAY0.plus(17 * 3600 + 1800)).await?;
+    ensure_eq!(paid(&opened), vec![(b.id, 50)], "on the birthday, local time");
+    ensure_eq!(paid(&ctx.credit_at(&p, &c, 2_000, "bd-3", day(3)).await?), vec![], "once in the window");
+    // A reversed purchase gives the bonus back to be earned again in the window.
+    s.reverse_entry(ReverseEntry {
+        now: day(3),
+        not_before: day(-1),
+        ..ctx.reverse_req(opened.entry.id, &p, "bd-back")
+    })
+    .await
+    .or_fail("reverse")?;
+    ensure_eq!(ctx.listed(b.id).await?.issued, 0, "back in the budget");
+    ensure_eq!(
+        paid(&ctx.credit_at(&p, &c, 2_000, "bd-4", day(4)).await?),
+        vec![(b.id, 50)],
+        "again after the reversal"
+    );
+    ensure_eq!(paid(&ctx.credit_at(&p, &c, 2_000, "bd-5", day(8)).await?), vec![], "the window has closed");
+    ensure_eq!(paid(&ctx.credit_at(&p, &c, 2_000, "bd-6", day(367)).await?), vec![(b.id, 50)], "a year on");
+    ctx.invariants().await
+}
+
+async fn campaign_caps_and_budgets(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let mut capped = campaign(CampaignKind::Multiplier); // +100 on a 2 000 purchase
+    (capped.cap_per_customer, capped.budget) = (Some(250), 300);
+    let capped = ctx.campaign(capped).await?;
+    let (a, b) = (ctx.customer(0).await?, ctx.customer(0).await?);
+    let at = |i: i64| T0.plus(i);
+    let award = |c: &Credited| c.awards.first().map_or(0, |a| a.points);
+    ensure_eq!(award(&ctx.credit_at(&p, &a, 2_000, "cap-1", at(1)).await?), 100, "a: 100");
+    let second = ctx.credit_at(&p, &a, 2_000, "cap-2", at(2)).await?;
+    ensure_eq!(award(&second), 100, "a: 200");
+    ensure_eq!(award(&ctx.credit_at(&p, &a, 2_000, "cap-3", at(3)).await?), 0, "a: 300 would pass the cap of 250");
+    ensure_eq!(award(&ctx.credit_at(&p, &a, 1_000, "cap-4", at(4)).await?), 50, "a: 50 more fits the cap exactly");
+    let b1 = ctx.credit_at(&p, &b, 2_000, "cap-5", at(5)).await?;
+    ensure_eq!(award(&b1), 0, "b: 100 would pass the budget (250 of 300 paid)");
+    ensure_eq!(ctx.listed(capped.id).await?.issued, 250, "issued");
+    let b2 = ctx.credit_at(&p, &b, 2_000, "cap-6", at(6)).await?;
+    ensure_eq!((award(&b2), b2.entry.amount), (0, 100), "the purchase still earns its own points");
+    // A reversal returns the award to the budget and to the customer's cap.
+    s.reverse_entry(ReverseEntry { now: at(7), ..ctx.reverse_req(second.entry.id, &p, "cap-back") })
+        .await
+        .or_fail("reverse")?;
+    ensure_eq!(ctx.listed(capped.id).await?.issued, 150, "the reversed award is back in the budget");
+    ensure_eq!(award(&ctx.credit_at(&p, &b, 2_000, "cap-7", at(8)).await?), 100, "b: now fits");
+    ensure_eq!(award(&ctx.credit_at(&p, &a, 2_000, "cap-8", at(9)).await?), 0, "a: 100 would pass the budget");
+    ensure_eq!(award(&ctx.credit_at(&p, &a, 1_000, "cap-9", at(10)).await?), 50, "a: 50 fits both");
+    ensure_eq!(ctx.listed(capped.id).await?.issued, 300, "the budget, spent exactly");
+    ctx.invariants().await
+}
+
+async fn concurrent_credits_against_a_campaign_budget(ctx: &Ctx<'_>) -> CheckResult {
+    // At least 200 credits at once, each a first purchase worth a bonus of 10,
+    // against a budget for 73 of them: exactly 73 get it.
+    let n = ctx.params.n().max(200);
+    let mut partners = Vec::new();
+    for _ in 0..5 {
+        partners.push(ctx.partner(terms(500, 3_000, 1_000_000)).await?);
+    }
+    let mut customers = Vec::new();
+    for _ in 0..n.div_ceil(partners.len()) {
+        customers.push(ctx.customer(0).await?);
+    }
+    let mut bonus = campaign(CampaignKind::FirstPurchase);
+    (bonus.points, bonus.budget) = (10, 730);
+    let bonus = ctx.campaign(bonus).await?;
+    let keys: Vec<String> = (0..n).map(|i| format!("budget-{i}")).collect();
+    let results = join_all(keys.iter().enumerate().map(|(i, k)| {
+        let (p, c) = (&partners[i % partners.len()], &customers[i / partners.len()]);
+        ctx.store.credit_purchase(ctx.credit_req(p, c, 2_000, k))
+    }))
+    .await;
+    let mut awarded = 0;
+    for r in results {
+        let credited = r.or_fail("a concurrent credit")?;
+        ensure!(
+            credited.entry.amount == 100 + credited.awards.iter().map(|a| a.points).sum::<Points>(),
+            "amount {credited:?}"
+        );
+        awarded += credited.awards.len();
+    }
+    ensure_eq!(awarded, 73, "bonuses paid");
+    ensure_eq!(ctx.listed(bonus.id).await?.issued, 730, "issued");
     ctx.invariants().await
 }
 

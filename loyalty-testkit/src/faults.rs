@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
 use loyalty_core::program::RulesVersion;
+use loyalty_core::program::campaigns::{Birthday, Campaign};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -175,4 +176,8 @@ faulty_storage! {
     expire_points(req: ExpirePoints) -> Vec<PointsExpired>;
     remind_expiry(req: RemindExpiry) -> Vec<ExpiryReminder>;
     refresh_tiers(req: RefreshTiers) -> TiersRefreshed;
+    create_campaign(req: CreateCampaign) -> Campaign;
+    decide_campaign(req: DecideCampaign) -> Campaign;
+    campaigns(req: ListCampaigns) -> Vec<Campaign>;
+    set_birthday(req: SetBirthday) -> Birthday;
 }

@@ -5,6 +5,7 @@
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
 use loyalty_core::program::ProgramRules;
+use loyalty_core::program::campaigns::{Birthday, CampaignDocument};
 
 /// 10:00 UTC on the day the tests happen on.
 pub const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
@@ -95,7 +96,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 36;
+pub const USE_CASES: usize = 41;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -215,6 +216,26 @@ pub async fn every_use_case(
     once!("program_rules", s.program_rules()).expect("rules");
     once!("remind_expiry", s.remind_expiry(RemindExpiry { now: T0, limit: 10 })).expect("remind");
     once!("expire_points", s.expire_points(ExpirePoints { now: T0, limit: 10 })).expect("expire");
+    once!("refresh_tiers", s.refresh_tiers(RefreshTiers { now: T0, limit: 10 })).expect("tiers");
+    let terms = CampaignDocument::parse(
+        r#"{"title": {"en": "Opening"}, "kind": "first_purchase", "points": 5, "starts": "2023-11-01",
+            "ends": "2023-11-30", "budget": 100}"#,
+    )
+    .expect("campaign");
+    let by = CampaignActor::Partner(PartnerRef::Id(p.id));
+    let campaign =
+        once!("create_campaign", s.create_campaign(CreateCampaign { terms, by, now: T0 })).expect("campaign");
+    let decide = DecideCampaign {
+        campaign: campaign.id,
+        decision: CampaignDecision::Approve,
+        by: CampaignActor::Admin(ADMIN),
+        now: T0,
+    };
+    once!("decide_campaign", s.decide_campaign(decide)).expect("approve");
+    once!("campaigns", s.campaigns(ListCampaigns { partner: None, limit: 10 })).expect("campaigns");
+    let birthday = Birthday::new(5, 17).expect("a date");
+    once!("set_birthday", s.set_birthday(SetBirthday { customer: CustomerRef::Id(c.id), birthday, now: T0 }))
+        .expect("birthday");
     // Refusals count too, raised or returned.
     let refused = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
     let late = s.open_redemption(open_req(&p, &c, 10, "o3")).await.expect("open");

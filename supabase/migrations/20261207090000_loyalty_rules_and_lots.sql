@@ -509,88 +509,6 @@ begin
 end
 $$;
 
--- req: CreditPurchase; Credited. As before, with the tier's multiplier and the tier before.
-create or replace function loyalty.credit_purchase(req jsonb) returns jsonb
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  v_key text := req->>'idempotency_key';
-  v_purchase bigint := (req->>'purchase')::bigint;
-  v_day_start bigint := (req->>'day_start')::bigint;
-  v_existing loyalty.entries;
-  v_partner loyalty.partners;
-  v_customer loyalty.customers;
-  v_partner_id bigint;
-  v_customer_id bigint;
-  v_amount bigint;
-  v_used numeric;
-  v_entry loyalty.entries;
-  v_tier_before smallint;
-begin
-  perform loyalty._check_key(v_key);
-  perform loyalty._lock_key(1, v_key);
-  select * into v_existing from loyalty.entries e where e.idempotency_key = v_key;
-  if found then
-    if v_existing.kind <> 'accrual'
-       or v_existing.partner_id is null
-       or v_existing.partner_id is distinct from loyalty._partner_id(req->'partner')
-       or v_existing.customer_id is distinct from loyalty._customer_id(req->'customer')
-       or v_existing.purchase is distinct from v_purchase then
-      perform loyalty._reject('idempotency_conflict');
-    end if;
-    return jsonb_build_object('entry', loyalty._entry_json(v_existing),
-                              'customer', loyalty._customer_now(v_existing.customer_id),
-                              'partner', loyalty._partner_now(v_existing.partner_id),
-                              'replayed', true,
-                              'tier_before', (select c.tier from loyalty.customers c
-                                               where c.id = v_existing.customer_id));
-  end if;
-  if v_purchase not between 1 and 1000000000000 then
-    perform loyalty._reject('invalid_amount');
-  end if;
-  v_partner_id := loyalty._partner_id(req->'partner');
-  if v_partner_id is null then
-    perform loyalty._reject('unknown_partner');
-  end if;
-  -- Locked for the daily limit: one credit of this partner at a time.
-  select * into v_partner from loyalty.partners p where p.id = v_partner_id for update;
-  if v_partner.status <> 'approved' then
-    perform loyalty._reject('partner_not_approved', jsonb_build_object('status', v_partner.status));
-  end if;
-  v_customer_id := loyalty._customer_id(req->'customer');
-  if v_customer_id is null then
-    perform loyalty._reject('unknown_customer');
-  end if;
-  select * into v_customer from loyalty.customers c where c.id = v_customer_id for update;
-  if v_customer.blocked then
-    perform loyalty._reject('customer_blocked');
-  end if;
-  -- The one formula of earning (rules::earned): the base, then the tier's multiplier.
-  v_tier_before := v_customer.tier;
-  v_amount := least(div(div(v_purchase::numeric * v_partner.earn_rate_bps, 10000)
-                        * loyalty._tier_multiplier(v_tier_before), 10000), 9223372036854775807)::bigint;
-  select least(coalesce(sum(e.amount), 0), 9223372036854775807) into v_used
-    from loyalty.entries e
-   where e.partner_id = v_partner.id
-     and e.created_at >= v_day_start
-     and e.kind = 'accrual'
-     and not exists (select 1 from loyalty.entries r where r.reverses = e.id);
-  if least(v_used + v_amount, 9223372036854775807) > v_partner.daily_credit_limit then
-    perform loyalty._reject('daily_limit_exceeded',
-      jsonb_build_object('remaining', greatest(v_partner.daily_credit_limit - v_used, 0)));
-  end if;
-  v_entry := loyalty._append(v_customer.id, 'accrual', v_amount, v_partner.id, v_purchase, v_key,
-                             'partner', v_partner.id, null, null, (req->>'now')::bigint);
-  return jsonb_build_object('entry', loyalty._entry_json(v_entry),
-                            'customer', loyalty._customer_now(v_customer.id),
-                            'partner', loyalty._partner_json(v_partner),
-                            'replayed', false,
-                            'tier_before', v_tier_before);
-end
-$$;
-
 -- req: ReverseEntry; Reversed. As before, with the tier before.
 create or replace function loyalty.reverse_entry(req jsonb) returns jsonb
 language plpgsql
@@ -695,47 +613,12 @@ begin
 end
 $$;
 
-create or replace function loyalty.call_claimed(req jsonb) returns jsonb
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  v_function text := req->>'function';
-  v_result jsonb;
-begin
-  if v_function is null or v_function not in (
-    'register_customer', 'customer_summary', 'customer_view', 'customer_entries', 'set_language', 'set_blocked',
-    'credit_purchase', 'open_redemption', 'confirm_redemption', 'decline_redemption', 'expire_redemptions',
-    'reverse_entry', 'adjust_balance', 'apply_partner', 'decide_partner', 'partner', 'list_partners',
-    'set_partner_api_key', 'partner_by_api_key', 'look_up_customer', 'partner_stats', 'program_stats',
-    'claim_update', 'release_update', 'prune_update_claims', 'consume_quota', 'create_broadcast',
-    'claim_broadcast_batch', 'record_broadcast', 'pending_broadcasts', 'program_rules', 'set_program_rules',
-    'expire_points', 'remind_expiry', 'refresh_tiers'
-  ) then
-    raise exception 'loyalty: unknown use case %', coalesce(v_function, 'null');
-  end if;
-  insert into loyalty.bot_updates (bot, update_id, claimed_at)
-  values ((req#>>'{claim,bot}')::bigint, (req#>>'{claim,update_id}')::bigint, (req#>>'{claim,now}')::bigint)
-  on conflict do nothing;
-  if not found then
-    return '{"duplicate_update": true}'::jsonb;
-  end if;
-  begin
-    execute format('select loyalty.%I($1)', v_function) into v_result using req->'req';
-  exception when sqlstate 'LY001' then
-    return jsonb_build_object('rejected', sqlerrm::jsonb);
-  end;
-  return v_result;
-end
-$$;
-
 do $$
 declare
   f text;
 begin
   foreach f in array array['customer_summary', 'program_stats', 'program_rules', 'set_program_rules', 'expire_points',
-                           'remind_expiry', 'refresh_tiers', 'credit_purchase', 'reverse_entry', 'call_claimed'] loop
+                           'remind_expiry', 'refresh_tiers', 'reverse_entry'] loop
     execute format('revoke all on function loyalty.%I(jsonb) from public, anon, authenticated, service_role', f);
     execute format('grant execute on function loyalty.%I(jsonb) to service_role', f);
   end loop;

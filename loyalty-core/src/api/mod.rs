@@ -117,6 +117,11 @@ impl ApiError {
             AlreadyPartner => (StatusCode::CONFLICT, "already_partner"),
             InvalidImport => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_import"),
             InvalidRules { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_rules"),
+            InvalidCampaign { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_campaign"),
+            UnknownCampaign => (StatusCode::NOT_FOUND, "unknown_campaign"),
+            CampaignClosed { .. } => (StatusCode::CONFLICT, "campaign_closed"),
+            PartnerCampaignsOff => (StatusCode::FORBIDDEN, "partner_campaigns_off"),
+            BirthdayAlreadySet { .. } => (StatusCode::CONFLICT, "birthday_already_set"),
         };
         ApiError::new(status, code, ApiText::Rejected(r.clone()))
     }

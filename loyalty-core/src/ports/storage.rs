@@ -15,6 +15,7 @@ use crate::domain::*;
 use crate::maybe_send::{MaybeSend, MaybeSync};
 pub use crate::program::ExpiringPoints;
 use crate::program::RulesVersion;
+use crate::program::campaigns::{Award, Birthday, Campaign, CampaignStatus, CampaignTerms};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -147,6 +148,31 @@ pub enum Rejection {
         /// What is wrong, in English.
         reason: String,
     },
+    /// Campaign terms break a rule of [`CampaignTerms::check`].
+    #[error("invalid campaign: {reason}")]
+    InvalidCampaign {
+        /// What is wrong, in English.
+        reason: String,
+    },
+    /// No such campaign (or not one this partner may touch).
+    #[error("unknown campaign")]
+    UnknownCampaign,
+    /// The campaign's status does not allow this (approving an active one,
+    /// ending a rejected one, a partner approving its own).
+    #[error("the campaign is {status:?}")]
+    CampaignClosed {
+        /// Its status.
+        status: CampaignStatus,
+    },
+    /// The rules do not let partners run campaigns (`campaigns.partners: off`).
+    #[error("partners may not run campaigns")]
+    PartnerCampaignsOff,
+    /// The customer's birthday is set already (it is set once).
+    #[error("birthday already set")]
+    BirthdayAlreadySet {
+        /// The birthday on record.
+        birthday: Birthday,
+    },
 }
 
 /// Result of a storage call.
@@ -273,6 +299,76 @@ pub struct TierChange {
     pub customer: Customer,
     /// The tier before.
     pub from: u8,
+}
+
+/// Who makes or changes a campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", content = "value", rename_all = "snake_case")]
+pub enum CampaignActor {
+    /// An admin, by Telegram id: any campaign.
+    Admin(TelegramUserId),
+    /// A partner (must be approved): its own place's campaigns only.
+    Partner(PartnerRef),
+}
+
+/// Make a campaign ([`Storage::create_campaign`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateCampaign {
+    /// The terms; they must pass [`CampaignTerms::check`]. A partner's
+    /// campaign is for its own place whatever `terms.partner` says.
+    pub terms: CampaignTerms,
+    /// Who makes it.
+    pub by: CampaignActor,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// What to do with a campaign ([`Storage::decide_campaign`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignDecision {
+    /// An admin lets a pending campaign run.
+    Approve,
+    /// An admin refuses a pending campaign.
+    Reject,
+    /// An admin, or the campaign's partner, stops a pending or active one.
+    End,
+}
+
+/// Approve, reject or end a campaign ([`Storage::decide_campaign`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecideCampaign {
+    /// The campaign.
+    pub campaign: CampaignId,
+    /// The decision.
+    pub decision: CampaignDecision,
+    /// Who decides.
+    pub by: CampaignActor,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// The campaigns to list ([`Storage::campaigns`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListCampaigns {
+    /// Only this partner's (made by it or for its place); `None`: all.
+    pub partner: Option<PartnerRef>,
+    /// At most this many, newest first, 1..=[`MAX_CAMPAIGNS_LISTED`].
+    pub limit: u32,
+}
+
+/// The most campaigns one [`Storage::campaigns`] call lists.
+pub const MAX_CAMPAIGNS_LISTED: u32 = 100;
+
+/// Set a customer's birthday, once ([`Storage::set_birthday`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetBirthday {
+    /// The customer.
+    pub customer: CustomerRef,
+    /// The birthday.
+    pub birthday: Birthday,
+    /// Current time.
+    pub now: Timestamp,
 }
 
 /// Set a new version of the program's rules ([`Storage::set_program_rules`]).
@@ -424,6 +520,10 @@ pub struct Credited {
     /// the tier's multiplier applied to this credit.
     #[serde(default)]
     pub tier_before: u8,
+    /// What campaigns added to the entry's amount, in campaign id order
+    /// (see [`program::campaigns`](crate::program::campaigns)).
+    #[serde(default)]
+    pub awards: Vec<Award>,
 }
 
 /// Open a redemption request (no points move until the customer confirms).
@@ -957,6 +1057,31 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// a rolling window leaves purchases behind, a grace period ends. A limit
     /// outside 1..=[`MAX_EXPIRY_BATCH`] is [`Rejection::InvalidAmount`].
     async fn refresh_tiers(&self, req: RefreshTiers) -> StoreResult<TiersRefreshed>;
+
+    /// Makes a campaign. An admin's runs at once (status `active`); a
+    /// partner's (it must be approved: `PartnerNotApproved`) is for its own
+    /// place and waits for an admin (`pending`) unless the rules'
+    /// `campaigns.partners` is `open` — or is refused, `off`
+    /// ([`Rejection::PartnerCampaignsOff`]). Terms failing
+    /// [`CampaignTerms::check`] are [`Rejection::InvalidCampaign`].
+    async fn create_campaign(&self, req: CreateCampaign) -> StoreResult<Campaign>;
+
+    /// Approves or rejects a pending campaign (an admin), or ends a pending or
+    /// active one (an admin, or its partner). A campaign not found — or, for
+    /// a partner, not its own — is [`Rejection::UnknownCampaign`]; a status
+    /// that does not allow the decision (or a partner approving) is
+    /// [`Rejection::CampaignClosed`].
+    async fn decide_campaign(&self, req: DecideCampaign) -> StoreResult<Campaign>;
+
+    /// Campaigns, newest first, with what each has paid (`issued`). An
+    /// unknown partner is [`Rejection::UnknownPartner`]; a limit outside
+    /// 1..=[`MAX_CAMPAIGNS_LISTED`] is [`Rejection::InvalidAmount`].
+    async fn campaigns(&self, req: ListCampaigns) -> StoreResult<Vec<Campaign>>;
+
+    /// Sets a customer's birthday, once: a second call is
+    /// [`Rejection::BirthdayAlreadySet`] with the one on record. A date that
+    /// does not exist is [`Rejection::InvalidAmount`].
+    async fn set_birthday(&self, req: SetBirthday) -> StoreResult<Birthday>;
 
     /// For up to `limit` customers, the points that expire after `now` and
     /// within the rules' `expiry.remind_days_before` of it and have not been

@@ -32,6 +32,7 @@
 //! a lot at its date leaves as one [`EntryKind::Expiry`](crate::domain::EntryKind::Expiry)
 //! entry per customer and run of the job ([`Storage::expire_points`](crate::ports::Storage::expire_points)).
 
+pub mod campaigns;
 pub mod lots;
 
 use crate::domain::{Language, PartnerId, Points, TelegramUserId, Timestamp};
@@ -61,6 +62,14 @@ pub struct ProgramRules {
     /// Customer tiers (none: every customer earns at the base rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiers: Option<TierRules>,
+    /// Who may run [campaigns](campaigns) (they are kept apart from the
+    /// document, each with its own budget).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub campaigns: campaigns::CampaignRules,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The most tiers a document may have.
@@ -262,11 +271,19 @@ fn check_tiers(t: &TierRules) -> Result<(), String> {
                 l.multiplier_bps
             ));
         }
-        let texts = [Some(&l.name)].into_iter().chain([l.perks.as_ref()]).flatten();
-        for text in texts.flat_map(|t| [Some(&t.en), t.ru.as_ref(), t.vi.as_ref()]).flatten() {
-            if text.trim().is_empty() || text.chars().count() > 200 {
-                return Err(format!("{at}: a name or perks text must have 1 to 200 characters"));
-            }
+        check_text(&l.name, &format!("{at}.name"))?;
+        if let Some(perks) = &l.perks {
+            check_text(perks, &format!("{at}.perks"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Each language's text of `text` must have 1 to 200 characters.
+pub(crate) fn check_text(text: &Localized, field: &str) -> Result<(), String> {
+    for t in [Some(&text.en), text.ru.as_ref(), text.vi.as_ref()].into_iter().flatten() {
+        if t.trim().is_empty() || t.chars().count() > 200 {
+            return Err(format!("{field}: a text must have 1 to 200 characters"));
         }
     }
     Ok(())
@@ -326,7 +343,8 @@ mod tests {
             (r#"{"expiry": {"partners": {"3": 0}}}"#, "expiry.partners.3 must be between"),
             (r#"{"expiry": {"days": -1}}"#, "invalid value"),
             (r#"{"expiry": {"dayz": 30}}"#, "unknown field `dayz`"),
-            (r#"{"campaigns": []}"#, "unknown field `campaigns`"),
+            (r#"{"campaigns": {"partners": "maybe"}}"#, "unknown variant `maybe`"),
+            (r#"{"campaign": {}}"#, "unknown field `campaign`"),
             (r#"{"tiers": {"window_days": 0, "levels": []}}"#, "tiers.window_days must be between 1 and 3650"),
             (r#"{"tiers": {"window_days": 30, "levels": []}}"#, "tiers.levels must hold 1 to 10 tiers, not 0"),
             (
@@ -340,7 +358,7 @@ mod tests {
             ),
             (
                 r#"{"tiers": {"window_days": 30, "levels": [{"name": {"en": " "}, "threshold": 5, "multiplier_bps": 10000}]}}"#,
-                "a name or perks text must have 1 to 200 characters",
+                "tiers.levels[0].name: a text must have 1 to 200 characters",
             ),
             (r#"{"expiry": {"partners": {"x": 3}}}"#, "invalid"),
             ("not json", "expected"),

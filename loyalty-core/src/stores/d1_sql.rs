@@ -884,6 +884,263 @@ pub(super) const SET_BLOCKED: &[&str] = &[
     answer!(customer_now!(op!("cid"))),
 ];
 
+/// The JSON of `Campaign` for the row aliased `c`.
+macro_rules! campaign_json {
+    () => {
+        concat!(
+            "json_object('id', c.id, 'terms', json_object('title', json(c.title), 'kind', c.kind, ",
+            "'multiplier_bps', c.multiplier_bps, 'points', c.points, 'nth', c.nth, 'window_days', c.window_days, ",
+            "'weekdays', c.weekdays, 'hour_from', c.hour_from, 'hour_to', c.hour_to, ",
+            "'utc_offset_minutes', c.utc_offset_minutes, 'partner', c.partner, 'tiers', c.tiers, ",
+            "'cap_per_customer', c.cap_per_customer, 'budget', c.budget, 'starts_at', c.starts_at, ",
+            "'ends_at', c.ends_at), 'status', c.status, 'issued', c.issued, ",
+            "'created_by', json_object('type', c.author_type, 'id', c.author_id), 'created_at', c.created_at)"
+        )
+    };
+}
+
+/// The JSON array of the `Award`s of accrual `$entry`, in campaign id order.
+macro_rules! awards_of {
+    ($entry:expr) => {
+        concat!(
+            "json((SELECT json_group_array(json_object('campaign', c.id, 'kind', c.kind, 'title', json(c.title), ",
+            "'multiplier_bps', c.multiplier_bps, 'points', a.points) ORDER BY c.id) ",
+            "FROM loyalty_campaign_awards a JOIN loyalty_campaigns c ON c.id = a.campaign WHERE a.entry = ",
+            $entry,
+            "))"
+        )
+    };
+}
+
+/// The campaigns' awards on the purchase in `loyalty_op` (`cid` at `pid`,
+/// tier `ref`, `n` its points before campaigns), as a JSON array of `Award`
+/// in campaign id order — the model's `campaign_awards`: every running
+/// campaign for the partner and tier whose weekday, hours and kind's
+/// condition hold and whose budget, the customer's cap and (birthday) the
+/// once-a-year rule leave room for its whole award; of the multipliers only
+/// the one paying most (then the oldest). A multiplier pays
+/// `floor(n × (bps − 10 000) / 10 000)`, which is `rules::stacked` less `n`.
+const CAMPAIGN_AWARDS: &str = concat!(
+    "UPDATE loyalty_op SET s = (
+WITH o AS (
+    SELECT loyalty_op.cid, loyalty_op.pid, loyalty_op.ref, loyalty_op.n, ",
+    arg!("$.now"),
+    " AS now,
+           (SELECT count(*) FROM loyalty_entries e
+             WHERE e.customer = loyalty_op.cid AND e.partner = loyalty_op.pid AND e.kind = 'accrual') AS visits,
+           b.month AS bm, b.day AS bd
+      FROM loyalty_op LEFT JOIN loyalty_birthdays b ON b.customer = loyalty_op.cid),
+c AS (
+    SELECT c.*, o.*,
+           iif(c.kind = 'multiplier', ",
+    share!("o.n", "c.multiplier_bps - 10000"),
+    ", c.points) AS pts,
+           (o.now + c.utc_offset_minutes * 60) / 86400 AS today,
+           (o.now + c.utc_offset_minutes * 60) % 86400 / 3600 AS hour
+      FROM loyalty_campaigns c, o
+     WHERE c.status = 'active' AND c.ends_at > o.now AND c.starts_at <= o.now
+       AND (c.partner IS NULL OR c.partner = o.pid) AND (c.tiers >> o.ref) & 1),
+d AS (
+    SELECT c.*, (SELECT iif(this <= c.today, this, prev) FROM (
+               SELECT CAST(julianday(printf('%04d-%02d-01', y, c.bm)) - 2440587.5 AS INTEGER) + c.bd - 1 AS this,
+                      CAST(julianday(printf('%04d-%02d-01', y - 1, c.bm)) - 2440587.5 AS INTEGER) + c.bd - 1 AS prev
+                 FROM (SELECT CAST(strftime('%Y', c.today * 86400, 'unixepoch') AS INTEGER) AS y))
+             WHERE c.bm IS NOT NULL) AS since
+      FROM c),
+offered AS (
+    SELECT d.id, d.kind, d.title, d.multiplier_bps, d.pts,
+           row_number() OVER (PARTITION BY d.kind = 'multiplier' ORDER BY d.pts DESC, d.id) AS rank FROM d
+     WHERE d.pts > 0
+       AND (d.weekdays >> ((d.today + 3) % 7)) & 1
+       AND CASE WHEN d.hour_from < d.hour_to THEN d.hour >= d.hour_from AND d.hour < d.hour_to
+                WHEN d.hour_from > d.hour_to THEN d.hour >= d.hour_from OR d.hour < d.hour_to
+                ELSE 1 END
+       AND CASE d.kind
+             WHEN 'first_purchase' THEN d.visits = 0
+             WHEN 'nth_visit' THEN (d.visits + 1) % d.nth = 0
+             WHEN 'birthday' THEN d.since IS NOT NULL AND d.today - d.since < d.window_days
+                  AND NOT EXISTS (SELECT 1 FROM loyalty_campaign_awards a
+                                   WHERE a.campaign = d.id AND a.customer = d.cid AND a.reversed = 0
+                                     AND a.created_at >= d.since * 86400 - d.utc_offset_minutes * 60)
+             ELSE 1 END
+       AND d.issued + d.pts <= d.budget
+       AND (d.cap_per_customer IS NULL
+            OR (SELECT coalesce(sum(a.points), 0) FROM loyalty_campaign_awards a
+                 WHERE a.campaign = d.id AND a.customer = d.cid AND a.reversed = 0) + d.pts <= d.cap_per_customer))
+SELECT json_group_array(json_object('campaign', id, 'kind', kind, 'title', json(title),
+                                    'multiplier_bps', multiplier_bps, 'points', pts) ORDER BY id)
+  FROM offered WHERE kind <> 'multiplier' OR rank = 1) WHERE ",
+    live!()
+);
+
+/// Records the awards in `loyalty_op.s` on the accrual just made (the
+/// `campaign_awards_issue` trigger counts them against the budgets).
+const RECORD_AWARDS: &str = concat!(
+    "INSERT INTO loyalty_campaign_awards (entry, campaign, customer, points, created_at) \
+     SELECT (SELECT id FROM loyalty_entries WHERE idempotency_key = ",
+    arg!("$.idempotency_key"),
+    "), j.value ->> '$.campaign', o.cid, j.value ->> '$.points', ",
+    arg!("$.now"),
+    " FROM loyalty_op o, json_each(o.s) j WHERE o.err IS NULL AND o.res IS NULL AND o.fault IS NULL"
+);
+
+/// The partner acting in a `CampaignActor` at `$.by` (NULL for an admin),
+/// refused unless it exists and is approved.
+macro_rules! campaign_partner {
+    () => {
+        [
+            set!("pid", concat!("iif(", arg!("$.by.by"), " = 'partner', ", partner_ref!("$.by.value"), ", NULL)")),
+            reject!("unknown_partner", concat!(arg!("$.by.by"), " = 'partner' AND ", op!("pid"), " IS NULL")),
+            reject_unapproved!(concat!(
+                "iif(",
+                arg!("$.by.by"),
+                " = 'partner', (SELECT status FROM loyalty_partners WHERE id = ",
+                op!("pid"),
+                "), 'approved')"
+            )),
+        ]
+    };
+}
+
+pub(super) const CREATE_CAMPAIGN: &[&str] = &[
+    campaign_partner!()[0],
+    campaign_partner!()[1],
+    campaign_partner!()[2],
+    reject!(
+        "partner_campaigns_off",
+        concat!(op!("pid"), " IS NOT NULL AND json_extract(", rules_doc!(), ", '$.campaigns.partners') = 'off'")
+    ),
+    concat!(
+        "INSERT INTO loyalty_campaigns (title, kind, multiplier_bps, points, nth, window_days, weekdays, hour_from, ",
+        "hour_to, utc_offset_minutes, partner, tiers, cap_per_customer, budget, starts_at, ends_at, status, ",
+        "author_type, author_id, created_at) SELECT json(",
+        arg!("$.terms.title"),
+        "), ",
+        arg!("$.terms.kind"),
+        ", ",
+        arg!("$.terms.multiplier_bps"),
+        ", ",
+        arg!("$.terms.points"),
+        ", ",
+        arg!("$.terms.nth"),
+        ", ",
+        arg!("$.terms.window_days"),
+        ", ",
+        arg!("$.terms.weekdays"),
+        ", ",
+        arg!("$.terms.hour_from"),
+        ", ",
+        arg!("$.terms.hour_to"),
+        ", ",
+        arg!("$.terms.utc_offset_minutes"),
+        ", coalesce(pid, ",
+        arg!("$.terms.partner"),
+        "), ",
+        arg!("$.terms.tiers"),
+        ", ",
+        arg!("$.terms.cap_per_customer"),
+        ", ",
+        arg!("$.terms.budget"),
+        ", ",
+        arg!("$.terms.starts_at"),
+        ", ",
+        arg!("$.terms.ends_at"),
+        ", CASE WHEN pid IS NULL THEN 'active' WHEN coalesce(json_extract(",
+        rules_doc!(),
+        ", '$.campaigns.partners'), 'approval') = 'open' THEN 'active' ELSE 'pending' END, ",
+        "iif(pid IS NULL, 'admin', 'partner'), coalesce(pid, ",
+        arg!("$.by.value"),
+        "), ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE ",
+        live!()
+    ),
+    answer!(concat!(
+        "(SELECT ",
+        campaign_json!(),
+        " FROM loyalty_campaigns c WHERE c.id = (SELECT max(id) FROM loyalty_campaigns))"
+    )),
+];
+
+pub(super) const DECIDE_CAMPAIGN: &[&str] = &[
+    campaign_partner!()[0],
+    campaign_partner!()[1],
+    campaign_partner!()[2],
+    set!(
+        "eid",
+        concat!(
+            "(SELECT c.id FROM loyalty_campaigns c WHERE c.id = ",
+            arg!("$.campaign"),
+            " AND (",
+            op!("pid"),
+            " IS NULL OR (c.author_type = 'partner' AND c.author_id = ",
+            op!("pid"),
+            ")))"
+        )
+    ),
+    reject!("unknown_campaign", op!("eid IS NULL")),
+    reject_with!(
+        "(SELECT json_object('code', 'campaign_closed', 'status', c.status) FROM loyalty_campaigns c \
+         WHERE c.id = loyalty_op.eid)",
+        concat!(
+            "NOT (SELECT CASE ",
+            arg!("$.decision"),
+            " WHEN 'end' THEN c.status IN ('pending', 'active') ",
+            "ELSE c.status = 'pending' AND loyalty_op.pid IS NULL END FROM loyalty_campaigns c WHERE c.id = loyalty_op.eid)"
+        )
+    ),
+    concat!(
+        "UPDATE loyalty_campaigns SET status = CASE ",
+        arg!("$.decision"),
+        " WHEN 'approve' THEN 'active' WHEN 'reject' THEN 'rejected' ELSE 'ended' END WHERE id = ",
+        op!("eid"),
+        " AND ",
+        live!()
+    ),
+    answer!(concat!("(SELECT ", campaign_json!(), " FROM loyalty_campaigns c WHERE c.id = ", op!("eid"), ")")),
+];
+
+pub(super) const CAMPAIGNS: &[&str] = &[
+    reject!("invalid_amount", concat!("NOT coalesce(", arg!("$.limit"), " BETWEEN 1 AND 100, 0)")),
+    set!("pid", partner_ref!("$.partner")),
+    reject!("unknown_partner", concat!(arg!("$.partner"), " IS NOT NULL AND ", op!("pid"), " IS NULL")),
+    // All campaigns, or those at one partner (by its index), newest first.
+    answer!(concat!(
+        "(SELECT json_group_array(json(j) ORDER BY id DESC) FROM (SELECT c.id, ",
+        campaign_json!(),
+        " AS j FROM loyalty_campaigns c WHERE c.id IN (SELECT id FROM (SELECT id FROM loyalty_campaigns WHERE ",
+        arg!("$.partner"),
+        " IS NULL ORDER BY id DESC LIMIT ",
+        arg!("$.limit"),
+        ") UNION ALL SELECT id FROM (SELECT id FROM loyalty_campaigns WHERE partner = ",
+        op!("pid"),
+        " ORDER BY id DESC LIMIT ",
+        arg!("$.limit"),
+        "))))"
+    )),
+];
+
+pub(super) const SET_BIRTHDAY: &[&str] = &[
+    set!("cid", customer_ref!("$.customer")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    reject_with!(
+        "(SELECT json_object('code', 'birthday_already_set', 'birthday', json_object('month', b.month, 'day', b.day)) \
+         FROM loyalty_birthdays b WHERE b.customer = loyalty_op.cid)",
+        "EXISTS (SELECT 1 FROM loyalty_birthdays b WHERE b.customer = loyalty_op.cid)"
+    ),
+    concat!(
+        "INSERT INTO loyalty_birthdays (customer, month, day, created_at) SELECT cid, ",
+        arg!("$.birthday.month"),
+        ", ",
+        arg!("$.birthday.day"),
+        ", ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE ",
+        live!()
+    ),
+    answer!(concat!("json_object('month', ", arg!("$.birthday.month"), ", 'day', ", arg!("$.birthday.day"), ")")),
+];
+
 pub(super) const CREDIT_PURCHASE: &[&str] = &[
     reject!("idempotency_conflict", reserved_key!()),
     set!("pid", partner_ref!("$.partner")),
@@ -909,6 +1166,8 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
         partner_now!("e.partner"),
         ", 'replayed', json('true'), 'tier_before', ",
         tier_of!("e.customer"),
+        ", 'awards', ",
+        awards_of!("e.id"),
         ") FROM loyalty_entries e WHERE e.id = ",
         op!("eid"),
         ")"
@@ -941,6 +1200,8 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
             ")"
         )
     ),
+    CAMPAIGN_AWARDS,
+    set!("n", "n + (SELECT coalesce(sum(j.value ->> '$.points'), 0) FROM json_each(loyalty_op.s) j)"),
     set!(
         "m",
         concat!(
@@ -979,6 +1240,7 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
         "NULL",
         "1"
     ),
+    RECORD_AWARDS,
     answer!(concat!(
         "(SELECT json_object('entry', ",
         entry_json!(),
@@ -988,6 +1250,8 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
         partner_now!("e.partner"),
         ", 'replayed', json('false'), 'tier_before', ",
         op!("ref"),
+        ", 'awards', ",
+        awards_of!("e.id"),
         ") FROM loyalty_entries e WHERE e.idempotency_key = ",
         arg!("$.idempotency_key"),
         ")"
@@ -1232,6 +1496,8 @@ pub(super) const REVERSE_ENTRY: &[&str] = &[
         partner_now!("e.partner"),
         ", 'replayed', json('true'), 'tier_before', ",
         tier_of!("e.customer"),
+        ", 'awards', ",
+        awards_of!("e.id"),
         ") FROM loyalty_entries e WHERE e.id = ",
         op!("eid"),
         ")"

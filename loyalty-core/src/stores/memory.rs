@@ -9,6 +9,7 @@
 use crate::domain::*;
 use crate::ports::import::{import_change_key, import_history_key, import_key};
 use crate::ports::*;
+use crate::program::campaigns::{Award, Birthday, Campaign, CampaignKind, CampaignStatus, PartnerCampaigns, Visit};
 use crate::program::lots::{Lot, Lots};
 use crate::program::{DAY_SECS, ProgramRules, RulesVersion, TierState, next_tier};
 use async_trait::async_trait;
@@ -243,6 +244,23 @@ struct State {
     /// Every version of the rules set so far (version n at n - 1).
     rules: Vec<RulesVersion>,
     lots: Lots,
+    /// Campaigns, campaign n at n - 1.
+    campaigns: Vec<Campaign>,
+    /// What campaigns paid, in the order paid.
+    awards: Vec<AwardRow>,
+    birthdays: HashMap<CustomerId, Birthday>,
+}
+
+/// What a campaign paid on one accrual.
+#[derive(Debug)]
+struct AwardRow {
+    campaign: CampaignId,
+    entry: EntryId,
+    customer: CustomerId,
+    points: Points,
+    at: Timestamp,
+    /// The accrual was reversed (the points went back to the budget).
+    reversed: bool,
 }
 
 /// What an import remembers of a customer it created ([`Storage::import_batch`]).
@@ -302,7 +320,13 @@ struct Draft {
 
 /// The rules in force: the newest of `versions`, or the defaults.
 fn rules_in_force(versions: &[RulesVersion]) -> &ProgramRules {
-    static DEFAULT: ProgramRules = ProgramRules { expiry: crate::program::ExpiryRules::EMPTY, tiers: None };
+    static DEFAULT: ProgramRules = ProgramRules {
+        expiry: crate::program::ExpiryRules::EMPTY,
+        tiers: None,
+        campaigns: crate::program::campaigns::CampaignRules {
+            partners: crate::program::campaigns::PartnerCampaigns::Approval,
+        },
+    };
     versions.last().map_or(&DEFAULT, |v| &v.rules)
 }
 
@@ -310,6 +334,12 @@ fn rules_in_force(versions: &[RulesVersion]) -> &ProgramRules {
 /// 1..=[`MAX_EXPIRY_BATCH`], else `InvalidAmount`.
 fn job_batch(limit: u32) -> StoreResult<()> {
     if (1..=MAX_EXPIRY_BATCH).contains(&limit) { Ok(()) } else { rejected(Rejection::InvalidAmount) }
+}
+
+/// The award of `points` by campaign `c`.
+fn award(c: &Campaign, points: Points) -> Award {
+    let t = &c.terms;
+    Award { campaign: c.id, kind: t.kind, title: t.title.clone(), multiplier_bps: t.multiplier_bps, points }
 }
 
 fn rejected<T>(r: Rejection) -> StoreResult<T> {
@@ -858,6 +888,132 @@ impl State {
         Ok(Registration { customer: self.customer_clone(id)?, created: true, welcome, referral, partner })
     }
 
+    fn campaign_mut(&mut self, id: CampaignId) -> StoreResult<&mut Campaign> {
+        slot(id.0).and_then(|i| self.campaigns.get_mut(i)).ok_or_else(|| broken("missing campaign"))
+    }
+
+    /// What each campaign paid on accrual `entry`, in campaign id order.
+    fn awards_of(&self, entry: EntryId) -> StoreResult<Vec<Award>> {
+        let mut awards = Vec::new();
+        for a in self.awards.iter().filter(|a| a.entry == entry) {
+            let c = slot(a.campaign.0).and_then(|i| self.campaigns.get(i)).ok_or_else(|| broken("missing campaign"))?;
+            awards.push(award(c, a.points));
+        }
+        awards.sort_by_key(|a| a.campaign);
+        Ok(awards)
+    }
+
+    /// The campaigns' awards on a purchase (see `program::campaigns`): every
+    /// running campaign whose terms offer points and whose budget, the
+    /// customer's cap and (birthday) the once-a-year rule leave room for all
+    /// of them; of the multipliers, only the one paying most (then the oldest).
+    fn campaign_awards(
+        &self,
+        customer: CustomerId,
+        partner: PartnerId,
+        tier: u8,
+        accrual: Points,
+        now: Timestamp,
+    ) -> Vec<Award> {
+        let earlier_visits =
+            self.entries_of(customer).filter(|e| e.kind == EntryKind::Accrual && e.partner == Some(partner)).count()
+                as u64;
+        let birthday = self.birthdays.get(&customer).copied();
+        let visit = Visit { now, partner, tier, accrual, earlier_visits, birthday };
+        let paid = |c: &Campaign, since: Timestamp| -> Points {
+            let mine = self.awards.iter().filter(|a| a.campaign == c.id && a.customer == customer && !a.reversed);
+            mine.filter(|a| a.at >= since).map(|a| a.points).sum()
+        };
+        let mut fixed = Vec::new();
+        let mut best: Option<Award> = None;
+        for c in self.campaigns.iter().filter(|c| c.running(now)) {
+            let Some(points) = c.terms.offer(&visit) else { continue };
+            let within_cap = c.terms.cap_per_customer.is_none_or(|cap| paid(c, Timestamp(i64::MIN)) + points <= cap);
+            let once = match (c.terms.kind, birthday) {
+                (CampaignKind::Birthday, Some(b)) => {
+                    c.terms.birthday_since(now, b).is_some_and(|since| paid(c, since) == 0)
+                }
+                _ => true,
+            };
+            if c.issued + points > c.terms.budget || !within_cap || !once {
+                continue;
+            }
+            if c.terms.kind != CampaignKind::Multiplier {
+                fixed.push(award(c, points));
+            } else if best.as_ref().is_none_or(|b| points > b.points) {
+                best = Some(award(c, points));
+            }
+        }
+        fixed.extend(best);
+        fixed.sort_by_key(|a| a.campaign);
+        fixed
+    }
+
+    fn create_campaign(&mut self, req: CreateCampaign) -> StoreResult<Campaign> {
+        let mut terms = req.terms;
+        terms.check().map_err(|reason| Rejection::InvalidCampaign { reason })?;
+        let (status, created_by) = match req.by {
+            CampaignActor::Admin(admin) => (CampaignStatus::Active, Author::Admin(admin)),
+            CampaignActor::Partner(who) => {
+                let partner = self.approved_partner(who)?.id;
+                terms.partner = Some(partner);
+                let status = match self.current_rules().campaigns.partners {
+                    PartnerCampaigns::Off => return rejected(Rejection::PartnerCampaignsOff),
+                    PartnerCampaigns::Approval => CampaignStatus::Pending,
+                    PartnerCampaigns::Open => CampaignStatus::Active,
+                };
+                (status, Author::Partner(partner))
+            }
+        };
+        let id = CampaignId(next_id(self.campaigns.len()));
+        let campaign = Campaign { id, terms, status, issued: 0, created_by, created_at: req.now };
+        self.campaigns.push(campaign.clone());
+        Ok(campaign)
+    }
+
+    fn decide_campaign(&mut self, req: DecideCampaign) -> StoreResult<Campaign> {
+        let partner = match req.by {
+            CampaignActor::Admin(_) => None,
+            CampaignActor::Partner(who) => Some(self.approved_partner(who)?.id),
+        };
+        let c = slot(req.campaign.0).and_then(|i| self.campaigns.get_mut(i));
+        let c = match c {
+            Some(c) if partner.is_none() || c.created_by == Author::Partner(partner.unwrap_or(PartnerId(0))) => c,
+            _ => return rejected(Rejection::UnknownCampaign),
+        };
+        let status = match (req.decision, c.status, partner) {
+            (CampaignDecision::Approve, CampaignStatus::Pending, None) => CampaignStatus::Active,
+            (CampaignDecision::Reject, CampaignStatus::Pending, None) => CampaignStatus::Rejected,
+            (CampaignDecision::End, CampaignStatus::Pending | CampaignStatus::Active, _) => CampaignStatus::Ended,
+            (_, status, _) => return rejected(Rejection::CampaignClosed { status }),
+        };
+        c.status = status;
+        Ok(c.clone())
+    }
+
+    fn campaigns(&self, req: &ListCampaigns) -> StoreResult<Vec<Campaign>> {
+        if !(1..=MAX_CAMPAIGNS_LISTED).contains(&req.limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let partner = match req.partner {
+            Some(who) => Some(self.find_partner(who).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?),
+            None => None,
+        };
+        let mine = |c: &&Campaign| partner.is_none() || c.terms.partner == partner;
+        Ok(self.campaigns.iter().rev().filter(mine).take(req.limit as usize).cloned().collect())
+    }
+
+    fn set_birthday(&mut self, req: SetBirthday) -> StoreResult<Birthday> {
+        let birthday = Birthday::new(req.birthday.month, req.birthday.day)
+            .ok_or(StoreError::Rejected(Rejection::InvalidAmount))?;
+        let customer = self.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        if let Some(on_record) = self.birthdays.get(&customer) {
+            return rejected(Rejection::BirthdayAlreadySet { birthday: *on_record });
+        }
+        self.birthdays.insert(customer, birthday);
+        Ok(birthday)
+    }
+
     fn credit_purchase(&mut self, req: CreditPurchase) -> StoreResult<Credited> {
         if let Some(e) = self.keyed_entry(&req.idempotency_key)? {
             let partner = self.find_partner(req.partner);
@@ -876,6 +1032,7 @@ impl State {
                 tier_before: customer.tier,
                 customer,
                 partner: self.partner_clone(e.partner.ok_or_else(|| broken("accrual without partner"))?)?,
+                awards: self.awards_of(entry.id)?,
                 entry,
                 replayed: true,
             });
@@ -890,7 +1047,9 @@ impl State {
             (c.id, c.tier)
         };
         let multiplier = crate::program::tier_multiplier(self.current_rules(), tier_before);
-        let amount = rules::earned(req.purchase, terms.earn_rate_bps, multiplier);
+        let accrual = rules::earned(req.purchase, terms.earn_rate_bps, multiplier);
+        let awards = self.campaign_awards(customer, partner_id, tier_before, accrual, req.now);
+        let amount = awards.iter().fold(accrual, |sum, a| sum.saturating_add(a.points));
         let row = self.partner(partner_id).ok_or_else(|| broken("missing partner"))?;
         let used = self.credited_since(row, req.day_start);
         if used.saturating_add(amount) > terms.daily_credit_limit {
@@ -909,12 +1068,26 @@ impl State {
             reason: None,
             created_at: req.now,
         })?;
+        for a in &awards {
+            let c = self.campaign_mut(a.campaign)?;
+            c.issued += a.points;
+            let row = AwardRow {
+                campaign: a.campaign,
+                entry: entry.id,
+                customer,
+                points: a.points,
+                at: req.now,
+                reversed: false,
+            };
+            self.awards.push(row);
+        }
         Ok(Credited {
             entry,
             customer: self.customer_clone(customer)?,
             partner: self.partner_clone(partner_id)?,
             replayed: false,
             tier_before,
+            awards,
         })
     }
 
@@ -1055,6 +1228,19 @@ impl State {
             reason: None,
             created_at: req.now,
         })?;
+        // A reversed purchase takes back what campaigns paid on it, for their budgets.
+        let given: Vec<(CampaignId, Points)> = self
+            .awards
+            .iter_mut()
+            .filter(|a| a.entry == original.id && !a.reversed)
+            .map(|a| {
+                a.reversed = true;
+                (a.campaign, a.points)
+            })
+            .collect();
+        for (campaign, points) in given {
+            self.campaign_mut(campaign)?.issued -= points;
+        }
         Ok(Reversed {
             customer: self.customer_clone(original.customer)?,
             partner: self.partner_clone(partner)?,
@@ -1434,6 +1620,22 @@ impl Storage for MemoryStore {
 
     async fn reverse_entry(&self, req: ReverseEntry) -> StoreResult<Reversed> {
         self.lock()?.reverse_entry(req)
+    }
+
+    async fn create_campaign(&self, req: CreateCampaign) -> StoreResult<Campaign> {
+        self.lock()?.create_campaign(req)
+    }
+
+    async fn decide_campaign(&self, req: DecideCampaign) -> StoreResult<Campaign> {
+        self.lock()?.decide_campaign(req)
+    }
+
+    async fn campaigns(&self, req: ListCampaigns) -> StoreResult<Vec<Campaign>> {
+        self.lock()?.campaigns(&req)
+    }
+
+    async fn set_birthday(&self, req: SetBirthday) -> StoreResult<Birthday> {
+        self.lock()?.set_birthday(req)
     }
 
     async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {

@@ -10,6 +10,7 @@ use crate::domain::*;
 use crate::maybe_send::{MaybeSend, MaybeSync};
 use crate::ports::*;
 use crate::program::RulesVersion;
+use crate::program::campaigns::{Birthday, Campaign};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -330,6 +331,25 @@ impl<B: RpcBackend + 'static> Storage for B {
         // the SQL keeps the document as given.
         req.rules.check().map_err(|reason| Rejection::InvalidRules { reason })?;
         call(self, "set_program_rules", &req).await
+    }
+
+    async fn create_campaign(&self, req: CreateCampaign) -> StoreResult<Campaign> {
+        // Checked here, once for every SQL store, like the rules document.
+        req.terms.check().map_err(|reason| Rejection::InvalidCampaign { reason })?;
+        call(self, "create_campaign", &req).await
+    }
+
+    async fn decide_campaign(&self, req: DecideCampaign) -> StoreResult<Campaign> {
+        call(self, "decide_campaign", &req).await
+    }
+
+    async fn campaigns(&self, req: ListCampaigns) -> StoreResult<Vec<Campaign>> {
+        call(self, "campaigns", &req).await
+    }
+
+    async fn set_birthday(&self, req: SetBirthday) -> StoreResult<Birthday> {
+        Birthday::new(req.birthday.month, req.birthday.day).ok_or(Rejection::InvalidAmount)?;
+        call(self, "set_birthday", &req).await
     }
 
     async fn expire_points(&self, req: ExpirePoints) -> StoreResult<Vec<PointsExpired>> {

@@ -161,6 +161,18 @@ impl Texts for En {
             AlreadyPartner => "You are already registered as a partner.".into(),
             InvalidImport => "The import batch is invalid.".into(),
             InvalidRules { reason } => format!("The rules document is invalid: {reason}"),
+            InvalidCampaign { reason } => format!("The campaign is invalid: {reason}"),
+            UnknownCampaign => "No such campaign.".into(),
+            CampaignClosed { status } => {
+                format!("The campaign is {} and cannot be changed that way.", self.campaign_status(*status))
+            }
+            PartnerCampaignsOff => "The program does not let partners run campaigns.".into(),
+            BirthdayAlreadySet { birthday } => {
+                format!(
+                    "Your birthday is already set ({:02}.{:02}); it can be set only once.",
+                    birthday.day, birthday.month
+                )
+            }
         }
     }
     // -------------------------------------------------------- client bot
@@ -326,8 +338,16 @@ impl Texts for En {
             (_, None) => "Your tier has ended. New purchases earn it again.".into(),
         }
     }
-    fn earned_formula(&self, base: Pts, times: &str, tier: Esc) -> String {
-        format!("{base} base × {times} {tier}")
+    fn earned_base(&self, base: Pts) -> String {
+        format!("{base} base")
+    }
+    fn campaign_status(&self, status: CampaignStatus) -> &'static str {
+        match status {
+            CampaignStatus::Pending => "waiting for approval",
+            CampaignStatus::Active => "running",
+            CampaignStatus::Rejected => "rejected",
+            CampaignStatus::Ended => "ended",
+        }
     }
     fn tier_status(&self, name: Esc, times: &str) -> String {
         format!("🏅 Tier: <b>{name}</b> (points × {times})")

@@ -24,6 +24,7 @@ use crate::domain::{
     Points, RedemptionId,
 };
 use crate::ports::{PartnerStats, ProgramStats, Rejection};
+use crate::program::campaigns::CampaignStatus;
 use crate::telegram::escape_html;
 use std::fmt;
 
@@ -393,7 +394,9 @@ pub(crate) trait Texts: Sync {
     /// To a customer: their tier went up (`up`) or down, to `name` (`None`: no tier).
     fn tier_changed(&self, up: bool, name: Option<Esc>) -> String;
     /// How a credit was earned: `base` points × `times` for tier `tier`.
-    fn earned_formula(&self, base: Pts, times: &str, tier: Esc) -> String;
+    fn earned_base(&self, base: Pts) -> String;
+    /// A campaign's status, as a word ("running", "ended").
+    fn campaign_status(&self, status: CampaignStatus) -> &'static str;
     /// `/balance`: the customer's tier and its multiplier.
     fn tier_status(&self, name: Esc, times: &str) -> String;
     /// `/balance`: qualifying points still `needed` for tier `next`.
@@ -513,21 +516,31 @@ pub(crate) fn times(bps: u32, sep: char) -> String {
     percent(bps / 100, sep)
 }
 
-/// How a credit's points were earned, when a tier multiplied them
-/// ("100 base × 1.5 Silver"), in `lang`; `None` at 1×.
+/// How a credit's points were earned — the one formula
+/// ([`rules::earned`](crate::domain::rules::earned), then
+/// [`rules::stacked`](crate::domain::rules::stacked) and the fixed bonuses) —
+/// when anything but the base counted: "100 base × 1.5 Silver × 2 Mornings +
+/// 50 First visit", in `lang`; `None` when the points are the base alone.
 pub(crate) fn earned_formula(
     lang: Language,
     credited: &crate::ports::Credited,
-    rules: &crate::program::ProgramRules,
+    rules: Option<&crate::program::ProgramRules>,
 ) -> Option<String> {
-    let level = rules.tiers.as_ref()?.level(credited.tier_before)?;
-    if level.multiplier_bps == 10_000 {
-        return None;
-    }
+    let t = lang.texts();
     let purchase = credited.entry.purchase?;
     let base = crate::domain::rules::accrual(purchase, credited.partner.terms.earn_rate_bps);
-    let t = lang.texts();
-    Some(t.earned_formula(Pts(base), &times(level.multiplier_bps, t.decimal_sep()), Esc(level.name.get(lang))))
+    let mut formula = t.earned_base(Pts(base));
+    let level = rules.and_then(|r| r.tiers.as_ref()?.level(credited.tier_before));
+    if let Some(level) = level.filter(|l| l.multiplier_bps != 10_000) {
+        formula += &format!(" × {} {}", times(level.multiplier_bps, t.decimal_sep()), Esc(level.name.get(lang)));
+    }
+    for a in credited.awards.iter().filter(|a| a.multiplier_bps != 10_000) {
+        formula += &format!(" × {} {}", times(a.multiplier_bps, t.decimal_sep()), Esc(a.title.get(lang)));
+    }
+    for a in credited.awards.iter().filter(|a| a.multiplier_bps == 10_000) {
+        formula += &format!(" + {} {}", Pts(a.points), Esc(a.title.get(lang)));
+    }
+    (formula.len() > t.earned_base(Pts(base)).len()).then_some(formula)
 }
 
 /// The customer's tier and progress for `/balance` (none without tiers).

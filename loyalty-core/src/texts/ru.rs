@@ -158,6 +158,16 @@ impl Texts for Ru {
             AlreadyPartner => "Вы уже зарегистрированы как партнёр.".into(),
             InvalidImport => "Пакет импорта некорректен.".into(),
             InvalidRules { reason } => format!("Документ правил некорректен: {reason}"),
+            InvalidCampaign { reason } => format!("Акция задана неверно: {reason}"),
+            UnknownCampaign => "Такой акции нет.".into(),
+            CampaignClosed { status } => format!("Акция {}, так изменить её нельзя.", self.campaign_status(*status)),
+            PartnerCampaignsOff => "Программа не разрешает партнёрам проводить акции.".into(),
+            BirthdayAlreadySet { birthday } => {
+                format!(
+                    "День рождения уже указан ({:02}.{:02}); его можно указать только один раз.",
+                    birthday.day, birthday.month
+                )
+            }
         }
     }
     // -------------------------------------------------------- client bot
@@ -323,8 +333,16 @@ impl Texts for Ru {
             (_, None) => "Ваш уровень закончился. Новые покупки вернут его.".into(),
         }
     }
-    fn earned_formula(&self, base: Pts, times: &str, tier: Esc) -> String {
-        format!("{base} базовых × {times} {tier}")
+    fn earned_base(&self, base: Pts) -> String {
+        format!("{base} базовых")
+    }
+    fn campaign_status(&self, status: CampaignStatus) -> &'static str {
+        match status {
+            CampaignStatus::Pending => "ждёт одобрения",
+            CampaignStatus::Active => "идёт",
+            CampaignStatus::Rejected => "отклонена",
+            CampaignStatus::Ended => "завершена",
+        }
     }
     fn tier_status(&self, name: Esc, times: &str) -> String {
         format!("🏅 Уровень: <b>{name}</b> (баллы × {times})")

@@ -158,6 +158,18 @@ impl Texts for Vi {
             AlreadyPartner => "Bạn đã đăng ký làm đối tác.".into(),
             InvalidImport => "Gói nhập dữ liệu không hợp lệ.".into(),
             InvalidRules { reason } => format!("Tài liệu quy tắc không hợp lệ: {reason}"),
+            InvalidCampaign { reason } => format!("Chiến dịch không hợp lệ: {reason}"),
+            UnknownCampaign => "Không có chiến dịch này.".into(),
+            CampaignClosed { status } => {
+                format!("Chiến dịch {} và không thể thay đổi như vậy.", self.campaign_status(*status))
+            }
+            PartnerCampaignsOff => "Chương trình không cho phép đối tác tổ chức chiến dịch.".into(),
+            BirthdayAlreadySet { birthday } => {
+                format!(
+                    "Ngày sinh của bạn đã được đặt ({:02}.{:02}); chỉ có thể đặt một lần.",
+                    birthday.day, birthday.month
+                )
+            }
         }
     }
     // -------------------------------------------------------- client bot
@@ -328,8 +340,16 @@ impl Texts for Vi {
             (_, None) => "Hạng của bạn đã hết. Mua sắm mới sẽ giúp bạn lên hạng lại.".into(),
         }
     }
-    fn earned_formula(&self, base: Pts, times: &str, tier: Esc) -> String {
-        format!("{base} cơ bản × {times} {tier}")
+    fn earned_base(&self, base: Pts) -> String {
+        format!("{base} cơ bản")
+    }
+    fn campaign_status(&self, status: CampaignStatus) -> &'static str {
+        match status {
+            CampaignStatus::Pending => "đang chờ duyệt",
+            CampaignStatus::Active => "đang chạy",
+            CampaignStatus::Rejected => "bị từ chối",
+            CampaignStatus::Ended => "đã kết thúc",
+        }
     }
     fn tier_status(&self, name: Esc, times: &str) -> String {
         format!("🏅 Hạng: <b>{name}</b> (điểm × {times})")

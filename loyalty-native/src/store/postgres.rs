@@ -83,6 +83,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261206090000", "loyalty_partner_calls"),
     migration!("20261206090100", "loyalty_export"),
     migration!("20261207090000", "loyalty_rules_and_lots"),
+    migration!("20261207100000", "loyalty_campaigns"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

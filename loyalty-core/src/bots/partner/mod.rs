@@ -501,11 +501,11 @@ impl Ctx<'_> {
             let (name, balance) = (Esc(&customer.first_name), Pts(customer.balance));
             t.credited(Signed(entry.amount), name, code, Pts(purchase), balance, entry.id)
         };
-        // How the points were earned when a tier multiplied them ("+150: 100 base × 1.5 Silver").
-        if done.outcome.tier_before > 0
-            && let Some(rules) = cx.rules(entry.rules_version).await
-            && let Some(formula) = texts::earned_formula(done.outcome.partner.language, &done.outcome, &rules.rules)
-        {
+        // How the points were earned when a tier or a campaign counted
+        // ("+150: 100 base × 1.5 Silver", "+150: 100 base + 50 First visit").
+        let rules = if done.outcome.tier_before > 0 { cx.rules(entry.rules_version).await } else { None };
+        let rules = rules.as_ref().map(|r| &r.rules);
+        if let Some(formula) = texts::earned_formula(done.outcome.partner.language, &done.outcome, rules) {
             text = format!("{text}\n{}: {formula}", Signed(entry.amount));
         }
         Ok(self.reply_with(text, done.notices))
