@@ -11,13 +11,14 @@
 //! [`Extension`]: crate::Extension
 
 use crate::context::{Context, Event};
-use crate::domain::{BotKind, Customer, CustomerCode, Language, PartnerId, PartnerStatus, TelegramUserId};
+use crate::domain::{Author, BotKind, Customer, CustomerCode, Language, PartnerId, PartnerStatus, TelegramUserId};
 use crate::ports::{
-    AdjustBalance, Adjusted, AnswerRedemption, Applied, CreditPurchase, Credited, DecidePartner, Decided, NewCustomer,
-    OpenRedemption, PartnerApplication, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, StoreError,
-    StoreResult,
+    AdjustBalance, Adjusted, AnswerRedemption, Applied, CreateCampaign, CreditPurchase, Credited, DecidePartner,
+    Decided, NewCustomer, OpenRedemption, PartnerApplication, RedemptionView, Registration, Rejection, ReverseEntry,
+    Reversed, StoreError, StoreResult,
 };
 use crate::program::RulesVersion;
+use crate::program::campaigns::{Campaign, CampaignStatus};
 use crate::telegram::{BotCall, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
 use crate::texts::{self, Esc, Fixed, Pts, Signed};
 
@@ -257,6 +258,21 @@ pub async fn apply_partner(
         notices.extend(cx.emit(&Event::PartnerApplied(&applied)));
     }
     Ok(Done { outcome: applied, notices })
+}
+
+/// Makes a campaign; a partner's waiting for approval is shown to the admins
+/// (in the admin chat) with the commands that decide it.
+pub async fn create_campaign(cx: &Context, req: CreateCampaign) -> StoreResult<Done<Campaign>> {
+    let c = cx.storage().create_campaign(req).await?;
+    let mut notices = Vec::new();
+    if let (CampaignStatus::Pending, Author::Partner(partner), Some(chat)) =
+        (c.status, c.created_by, cx.config().admin_chat_id)
+    {
+        let line = texts::campaign_line(ADMIN_LANGUAGE, &c, cx.now());
+        let text = ADMIN_LANGUAGE.texts().campaign_proposed(partner, &line, c.id);
+        notices.push(BotCall::send_message(BotKind::Admin, chat, text, None));
+    }
+    Ok(Done { outcome: c, notices })
 }
 
 /// An admin approves, rejects or suspends a partner; a change is told to the

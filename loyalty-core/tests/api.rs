@@ -933,3 +933,76 @@ async fn error_messages_follow_accept_language() {
     a.error(StatusCode::NOT_FOUND, "not_found");
     assert_eq!(message(&a), "Không có đường dẫn này.");
 }
+
+#[tokio::test]
+async fn a_partner_proposes_a_campaign_over_the_api_and_credits_show_its_awards() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    let (p, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let auth = format!("Bearer {key}");
+    let (today, later) = (env.engine.now().utc_date(), env.engine.now().plus(30 * 86_400).utc_date());
+    let doc = format!(
+        r#"{{"title": {{"en": "Welcome"}}, "kind": "first_purchase", "points": 40,
+            "starts": "{today}", "ends": "{later}", "budget": 400}}"#
+    );
+    let json_headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let made = call(&env, request(Method::POST, "/api/v1/partner/campaigns", &json_headers, doc.clone())).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let v = made.json();
+    assert_eq!((v["status"].as_str(), v["terms"]["partner"].as_i64()), (Some("pending"), Some(p.id.0)), "{v}");
+    let to_admins = made.sends();
+    assert!(to_admins.iter().any(|(bot, _, text)| *bot == BotKind::Admin && text.contains("/campaign_approve")));
+    let bad = call(&env, request(Method::POST, "/api/v1/partner/campaigns", &json_headers, r#"{"kind": "x"}"#)).await;
+    bad.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_campaign");
+    let anonymous = request(Method::POST, "/api/v1/partner/campaigns", &[("content-type", "application/json")], doc);
+    call(&env, anonymous).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+
+    let id = loyalty_core::domain::CampaignId(v["id"].as_i64().unwrap());
+    let approve = loyalty_core::ports::DecideCampaign {
+        campaign: id,
+        decision: loyalty_core::ports::CampaignDecision::Approve,
+        by: loyalty_core::ports::CampaignActor::Admin(TelegramUserId(1)),
+        now: env.engine.now(),
+    };
+    env.storage.decide_campaign(approve).await.unwrap();
+    let body = format!(r#"{{"customer_code":"{}","purchase":1500}}"#, c.code);
+    let credited = call(&env, credit_req(&key, "order-1", &body)).await.json();
+    assert_eq!(credited["points"], 115, "75 + 40: {credited}");
+    assert_eq!(
+        (credited["awards"][0]["points"].as_i64(), credited["awards"][0]["kind"].as_str()),
+        (Some(40), Some("first_purchase"))
+    );
+    let listed = get(&env, "/api/v1/partner/campaigns", &auth).await.json();
+    assert_eq!(
+        (listed["campaigns"][0]["issued"].as_i64(), listed["campaigns"][0]["status"].as_str()),
+        (Some(40), Some("active"))
+    );
+}
+
+#[tokio::test]
+async fn the_mini_app_sets_a_birthday_once() {
+    let env = TestEnv::new();
+    register(&env, 42, Language::En).await;
+    let auth = tma(&env, 42);
+    let put = |body: &'static str| {
+        request(
+            Method::PUT,
+            "/api/v1/me/birthday",
+            &[("authorization", auth.as_str()), ("content-type", "application/json")],
+            body,
+        )
+    };
+    let set = call(&env, put(r#"{"month": 5, "day": 17}"#)).await;
+    assert_eq!((set.status, set.json()), (StatusCode::OK, json!({"month": 5, "day": 17})));
+    call(&env, put(r#"{"month": 6, "day": 1}"#)).await.error(StatusCode::CONFLICT, "birthday_already_set");
+    call(&env, put(r#"{"month": 2, "day": 30}"#)).await.error(StatusCode::BAD_REQUEST, "invalid_amount");
+    call(&env, put(r#"{"month": 2}"#)).await.error(StatusCode::BAD_REQUEST, "invalid_body");
+    let stranger = tma(&env, 77);
+    let req = request(
+        Method::PUT,
+        "/api/v1/me/birthday",
+        &[("authorization", stranger.as_str()), ("content-type", "application/json")],
+        r#"{"month": 5, "day": 17}"#,
+    );
+    call(&env, req).await.error(StatusCode::NOT_FOUND, "not_registered");
+}

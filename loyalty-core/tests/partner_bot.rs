@@ -4,6 +4,7 @@
 //! redemption requests, reversals, figures, POS keys and expiry.
 
 use loyalty_core::domain::{Customer, EntryKind, Language, PartnerId, PartnerStatus, TelegramUserId, rules};
+use loyalty_core::ports::Clock;
 use loyalty_core::ports::{EntriesPage, PartnerRef};
 
 use loyalty_core::domain::BotKind;
@@ -503,4 +504,79 @@ async fn tiers_multiply_credits_with_the_formula_shown_and_the_customer_told() {
     assert!(told.iter().any(|t| t.contains("Your tier has ended")), "{told:?}");
     let c = env.storage.customer_summary(loyalty_core::ports::CustomerRef::Id(anna.id), 0).await.unwrap().unwrap();
     assert_eq!(c.customer.tier, 0);
+}
+
+#[tokio::test]
+async fn a_partners_campaign_pays_once_approved_with_the_formula_shown_and_stops_when_ended() {
+    let (env, anna, mark) = anna_and_mark("Anna", Language::En).await;
+    let today = env.clock.now().utc_date();
+    let later = env.clock.now().plus(30 * 86_400).utc_date();
+    let doc = format!(
+        r#"/campaign {{"title": {{"en": "Double week", "ru": "Двойная неделя"}}, "kind": "multiplier",
+            "multiplier_bps": 20000, "starts": "{today}", "ends": "{later}", "budget": 900}}"#
+    );
+    let out = partner_says(&env, &mark, &doc).await;
+    let reply = first_text(&out);
+    assert!(reply.contains("sent to the program's admins for approval") && reply.contains("×2 points"), "{reply}");
+    let to_admins = texts_to(&out, BotKind::Admin, ADMIN_CHAT).join("\n");
+    assert!(to_admins.contains("proposes a campaign") && to_admins.contains("/campaign_approve 1"), "{to_admins}");
+    // Waiting: the purchase earns its base only.
+    let out = partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
+    assert!(first_text(&out).contains("+100") && !first_text(&out).contains("Double week"), "{}", first_text(&out));
+    // A partner cannot approve its own; the admin can.
+    assert!(first_text(&partner_says(&env, &mark, "/campaign_approve 1").await).contains("Commands"));
+    let out = handle(&env, BotKind::Admin, text(uid(), &admin(), "/campaign_approve 1")).await;
+    assert!(texts_to(&out, BotKind::Admin, ADMIN_CHAT)[0].contains("running"), "{out:?}");
+
+    let out = partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
+    let reply = first_text(&out);
+    assert!(reply.contains("+200") && reply.contains("100 base × 2 Double week"), "{reply}");
+    let to_anna = texts_to(&out, BotKind::Client, 101);
+    assert!(
+        to_anna.iter().any(|t| t.contains("<b>+200</b>") && t.contains("(100 base × 2 Double week)")),
+        "{to_anna:?}"
+    );
+    let listed = first_text(&partner_says(&env, &mark, "/campaigns").await);
+    assert!(listed.contains("#1 Double week") && listed.contains("Paid 100 of 900 points"), "{listed}");
+    let all = handle(&env, BotKind::Admin, text(uid(), &admin(), "/campaigns")).await;
+    assert!(texts_to(&all, BotKind::Admin, ADMIN_CHAT)[0].contains("Paid 100 of 900 points"), "{all:?}");
+
+    // The partner ends it: purchases earn their base again.
+    assert!(first_text(&partner_says(&env, &mark, "/campaign_end 1").await).contains("ended"));
+    let out = partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
+    assert!(first_text(&out).contains("+100"), "{}", first_text(&out));
+    // A bad document says why and makes nothing.
+    let bad = partner_says(&env, &mark, r#"/campaign {"title": {"en": "X"}, "kind": "birthday"}"#).await;
+    assert!(first_text(&bad).contains("The campaign is invalid"), "{}", first_text(&bad));
+    assert!(first_text(&partner_says(&env, &mark, "/campaign").await).contains("\"kind\": \"multiplier\""));
+}
+
+#[tokio::test]
+async fn a_birthday_is_set_once_and_its_campaign_pays_in_the_window() {
+    let (env, anna, mark) = anna_and_mark("Anna", Language::En).await;
+    let anna_tg = TgUser::new(101, "Anna");
+    let say = |msg: &'static str| handle(&env, BotKind::Client, text(uid(), &anna_tg, msg));
+    assert!(first_text(&say("/birthday").await).contains("/birthday DD.MM"));
+    assert!(first_text(&say("/birthday 31.02").await).contains("/birthday DD.MM"), "no such date");
+    let (_, month, day) = {
+        let date = env.clock.now().utc_date();
+        let parts: Vec<u32> = date.split('-').map(|p| p.parse().unwrap()).collect();
+        (parts[0], parts[1], parts[2])
+    };
+    let set = handle(&env, BotKind::Client, text(uid(), &anna_tg, &format!("/birthday {day:02}.{month:02}"))).await;
+    assert!(first_text(&set).contains("Your birthday is saved"), "{}", first_text(&set));
+    let again = first_text(&say("/birthday 01.01").await);
+    assert!(again.contains("already set") && again.contains(&format!("{day:02}.{month:02}")), "{again}");
+
+    let (today, later) = (env.clock.now().utc_date(), env.clock.now().plus(90 * 86_400).utc_date());
+    let doc = format!(
+        r#"/campaign {{"title": {{"en": "Happy birthday"}}, "kind": "birthday", "points": 300, "window_days": 7,
+            "starts": "{today}", "ends": "{later}", "budget": 10000}}"#
+    );
+    let out = handle(&env, BotKind::Admin, text(uid(), &admin(), &doc)).await;
+    assert!(texts_to(&out, BotKind::Admin, ADMIN_CHAT)[0].contains("Campaign created"), "{out:?}");
+    let out = partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
+    assert!(first_text(&out).contains("+400") && first_text(&out).contains("100 base + 300 Happy birthday"));
+    let out = partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
+    assert!(first_text(&out).contains("+100"), "once a year: {}", first_text(&out));
 }

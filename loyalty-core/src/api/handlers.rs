@@ -8,11 +8,12 @@ use crate::domain::{
     Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerStatus, RedemptionId, TelegramUserId, rules,
 };
 use crate::ports::{
-    AnswerRedemption, CreditPurchase, CustomerRef, EntriesPage, LookUpCustomer, PartnerRef, RedemptionView, Rejection,
-    StoreError,
+    AnswerRedemption, CampaignActor, CreateCampaign, CreditPurchase, CustomerRef, EntriesPage, ListCampaigns,
+    LookUpCustomer, PartnerRef, RedemptionView, Rejection, SetBirthday, StoreError,
 };
 
 use crate::domain::BotKind;
+use crate::program::campaigns::{Birthday, CampaignDocument};
 use crate::qr::QrMatrix;
 use crate::telegram::BotCall;
 use crate::texts::{ApiText, Esc};
@@ -107,6 +108,9 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::DeclineRedemption => answer_redemption(cx, req, param, false).await,
         Endpoint::PartnerCredits => credit(cx, req).await,
         Endpoint::PartnerCustomer => pos_customer(cx, req, param.unwrap_or_default()).await,
+        Endpoint::PartnerCampaigns => pos_campaigns(cx, req).await,
+        Endpoint::PartnerNewCampaign => pos_new_campaign(cx, req).await,
+        Endpoint::MeBirthday => set_birthday(cx, req).await,
         Endpoint::SentryHook => sentry_hook(cx, req).await,
     }
 }
@@ -379,6 +383,7 @@ async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
         "balance": customer.balance,
         "created_at": entry.created_at.0,
         "replayed": done.outcome.replayed,
+        "awards": done.outcome.awards,
     }));
     reply.deferred.extend(done.notices.into_iter().map(Task::Call));
     Ok(reply)
@@ -402,6 +407,57 @@ async fn pos_customer(cx: &Context, req: &Request<Bytes>, code: &str) -> ApiResu
         "balance": c.balance,
         "blocked": c.blocked,
     })))
+}
+
+/// `GET /api/v1/partner/campaigns`: the partner's campaigns, newest first,
+/// with what each paid of its budget.
+async fn pos_campaigns(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let list = ListCampaigns { partner: Some(PartnerRef::Id(partner.id)), limit: crate::ports::MAX_CAMPAIGNS_LISTED };
+    let campaigns = cx.storage().campaigns(list).await?;
+    Ok(Reply::ok(&json!({ "campaigns": campaigns })))
+}
+
+/// `POST /api/v1/partner/campaigns`: a campaign at the partner's place (a
+/// campaign document, as the partner bot's `/campaign` takes); it waits for
+/// an admin unless the rules say otherwise.
+async fn pos_new_campaign(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    require_json(req.headers())?;
+    let text = std::str::from_utf8(req.body())
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    let terms =
+        CampaignDocument::parse(text).map_err(|reason| ApiError::rejection(&Rejection::InvalidCampaign { reason }))?;
+    let by = CampaignActor::Partner(PartnerRef::Id(partner.id));
+    let done = usecases::create_campaign(cx, CreateCampaign { terms, by, now: cx.now() }).await?;
+    let mut reply = Reply::json(StatusCode::CREATED, &json!(done.outcome));
+    reply.deferred.extend(done.notices.into_iter().map(Task::Call));
+    Ok(reply)
+}
+
+// ---------------------------------------------------------------- birthdays
+
+/// Body of `PUT /api/v1/me/birthday`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BirthdayBody {
+    month: u8,
+    day: u8,
+}
+
+/// `PUT /api/v1/me/birthday`: the customer's birthday, set once.
+async fn set_birthday(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let user = telegram_user(cx, req.headers())?;
+    require_json(req.headers())?;
+    let body: BirthdayBody = serde_json::from_slice(req.body())
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    let birthday = Birthday::new(body.month, body.day).ok_or_else(|| ApiError::rejection(&Rejection::InvalidAmount))?;
+    let set = SetBirthday { customer: CustomerRef::Telegram(user), birthday, now: cx.now() };
+    match cx.storage().set_birthday(set).await {
+        Ok(b) => Ok(Reply::ok(&json!(b))),
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 // -------------------------------------------------------------------- Sentry

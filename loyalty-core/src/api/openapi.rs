@@ -59,7 +59,7 @@ fn redemption_answer(summary: &str, description: &str) -> Value {
 
 /// The OpenAPI document.
 pub fn document() -> Value {
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "loyalty-core API",
@@ -272,14 +272,27 @@ pub fn document() -> Value {
                     "entry_id": {"type": "integer", "format": "int64"},
                     "customer_code": {"type": "string"},
                     "purchase": {"type": "integer", "format": "int64"},
-                    "points": {"type": "integer", "format": "int64", "description": "Points credited."},
+                    "points": {"type": "integer", "format": "int64", "description": "Points credited: the base × the tier's multiplier, plus what campaigns added (`awards`)."},
+                    "awards": {"type": "array", "items": {"$ref": "#/components/schemas/Award"}},
                     "balance": {"type": "integer", "format": "int64"},
                     "created_at": {"type": "integer", "format": "int64"},
                     "replayed": {"type": "boolean"},
                 }},
             },
         },
-    })
+    });
+    for (at, more) in [("paths", campaign_paths()), ("components", json!({"schemas": campaign_schemas()}))] {
+        let (Some(into), Value::Object(more)) = (doc.get_mut(at), more) else { continue };
+        for (key, value) in more {
+            match (into.get_mut(&key), value) {
+                (Some(Value::Object(inner)), Value::Object(value)) => inner.extend(value),
+                (_, value) => {
+                    into[key] = value;
+                }
+            }
+        }
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -310,4 +323,105 @@ mod tests {
             assert!(doc["components"]["schemas"].get(name).is_some(), "missing schema {name}");
         }
     }
+}
+
+/// The routes of campaigns and birthdays (kept apart: one `json!` of the whole
+/// document would pass the macro's recursion limit).
+fn campaign_paths() -> Value {
+    json!({
+            "/api/v1/partner/campaigns": {
+                "get": {
+                    "summary": "The partner's campaigns (POS)",
+                    "description": "Newest first (at most 100), each with what it has paid of its budget (`issued`).",
+                    "tags": ["partner"],
+                    "security": [{"bearer": []}],
+                    "responses": with(error_responses(&[
+                        ("401", "Missing or unknown API key (`invalid_api_key`)."),
+                        ("500", "Permanent server failure."),
+                        ("503", "Temporary failure; try again."),
+                    ]), "200", json_ok("The campaigns.", "Campaigns")),
+                },
+                "post": {
+                    "summary": "Propose a campaign at the partner's place (POS)",
+                    "description": "The body is a campaign document (docs/RULES.md). The campaign waits for an admin's approval (`pending`) unless the program's rules let partners' campaigns run at once. Not idempotent: a retry makes a second campaign, which an admin can reject.",
+                    "tags": ["partner"],
+                    "security": [{"bearer": []}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CampaignDocument"}}}},
+                    "responses": with(error_responses(&[
+                        ("400", "The body is not UTF-8."),
+                        ("401", "Missing or unknown API key (`invalid_api_key`)."),
+                        ("403", "The partner is not approved, or the rules do not let partners run campaigns (`partner_campaigns_off`)."),
+                        ("413", "Body over 1 MiB."),
+                        ("415", "The body is not `application/json`."),
+                        ("422", "Not a valid campaign document (`invalid_campaign`, with the reason)."),
+                        ("500", "Permanent server failure."),
+                        ("503", "Temporary failure; try again."),
+                    ]), "201", json_ok("The campaign.", "Campaign")),
+                },
+            },
+            "/api/v1/me/birthday": {"put": {
+                "summary": "Set the customer's birthday",
+                "description": "Once: a second call is a 409 `birthday_already_set` naming the birthday on record. Birthday campaigns pay on a purchase within their window from it.",
+                "tags": ["customer"],
+                "security": [{"tma": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Birthday"}}}},
+                "responses": with(error_responses(&[
+                    ("400", "Bad body, or a date that does not exist (`invalid_amount`)."),
+                    ("401", "Missing, forged or stale `initData`."),
+                    ("404", "Not signed up (`not_registered`)."),
+                    ("409", "Already set (`birthday_already_set`)."),
+                    ("415", "The body is not `application/json`."),
+                    ("500", "Permanent server failure."),
+                    ("503", "Temporary failure; try again."),
+                ]), "200", json_ok("The birthday as saved.", "Birthday")),
+            }}
+    })
+}
+
+/// The schemas of [`campaign_paths`].
+fn campaign_schemas() -> Value {
+    json!({
+                "Birthday": {"type": "object", "required": ["month", "day"], "additionalProperties": false, "properties": {
+                    "month": {"type": "integer", "minimum": 1, "maximum": 12},
+                    "day": {"type": "integer", "minimum": 1, "maximum": 31},
+                }},
+                "CampaignDocument": {"type": "object", "required": ["title", "kind", "starts", "ends", "budget"],
+                    "description": "See docs/RULES.md: dates are local at `utc_offset_minutes`, both inclusive.",
+                    "properties": {
+                        "title": {"type": "object", "required": ["en"], "properties": {
+                            "en": {"type": "string"}, "ru": {"type": "string"}, "vi": {"type": "string"}}},
+                        "kind": {"type": "string", "enum": ["multiplier", "first_purchase", "birthday", "nth_visit"]},
+                        "multiplier_bps": {"type": "integer", "minimum": 10001, "maximum": 100000},
+                        "points": {"type": "integer", "format": "int64", "minimum": 1},
+                        "n": {"type": "integer", "minimum": 2, "maximum": 1000},
+                        "window_days": {"type": "integer", "minimum": 1, "maximum": 366},
+                        "weekdays": {"type": "array", "items": {"type": "string", "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+                        "hours": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 24}, "minItems": 2, "maxItems": 2},
+                        "utc_offset_minutes": {"type": "integer", "minimum": -720, "maximum": 840},
+                        "starts": {"type": "string", "format": "date"},
+                        "ends": {"type": "string", "format": "date"},
+                        "partner": {"type": "integer", "format": "int64"},
+                        "tiers": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 10}},
+                        "cap_per_customer": {"type": "integer", "format": "int64", "minimum": 1},
+                        "budget": {"type": "integer", "format": "int64", "minimum": 1},
+                    }},
+                "Campaign": {"type": "object", "required": ["id", "terms", "status", "issued", "created_by", "created_at"], "properties": {
+                    "id": {"type": "integer", "format": "int64"},
+                    "terms": {"type": "object", "description": "The stored terms: the document with times (Unix seconds, `ends_at` exclusive) and bit masks for weekdays (bit 0 Monday) and tiers (bit t for tier t)."},
+                    "status": {"type": "string", "enum": ["pending", "active", "rejected", "ended"]},
+                    "issued": {"type": "integer", "format": "int64", "description": "Points paid, reversed purchases taken back; never above the budget."},
+                    "created_by": {"type": "object"},
+                    "created_at": {"type": "integer", "format": "int64"},
+                }},
+                "Award": {"type": "object", "description": "What one campaign added to a credit.",
+                    "required": ["campaign", "kind", "title", "multiplier_bps", "points"], "properties": {
+                    "campaign": {"type": "integer", "format": "int64"},
+                    "kind": {"type": "string", "enum": ["multiplier", "first_purchase", "birthday", "nth_visit"]},
+                    "title": {"type": "object"},
+                    "multiplier_bps": {"type": "integer", "description": "10000 for a fixed bonus."},
+                    "points": {"type": "integer", "format": "int64", "minimum": 1},
+                }},
+                "Campaigns": {"type": "object", "required": ["campaigns"], "properties": {
+                    "campaigns": {"type": "array", "items": {"$ref": "#/components/schemas/Campaign"}}}}
+    })
 }

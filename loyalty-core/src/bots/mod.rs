@@ -2,6 +2,7 @@
 //! the calls to make. Routing is a plain `match` on commands and callback data.
 
 pub mod admin;
+mod campaigns;
 pub mod client;
 pub mod common;
 pub mod partner;

@@ -16,7 +16,7 @@ impl Texts for En {
             Blocked => "⛔ Your account is blocked: you cannot earn or spend points. Please contact support.",
             NeedStart => "To get started, send /start.",
             HelpTitle => "Here is what I can do:",
-            HelpCommands => "Commands: /balance /history /card /partners /invite /ask /language /app /menu",
+            HelpCommands => "Commands: /balance /history /card /partners /invite /ask /language /app /birthday /menu",
             Unknown => "🤔 Sorry, I did not get that. Please use the menu buttons.",
             BalanceRecent => "Recent operations:",
             NoHistory => "📜 No operations yet.",
@@ -65,6 +65,7 @@ impl Texts for En {
                  /reverse <code>ID</code> — reverse an operation (within 24 h)\n\
                  /stats — your figures for today and 7 days\n\
                  /apikey — a key for your POS system\n\
+                 /campaign — run a campaign at your place; /campaigns — yours\n\
                  /help — this list"
             }
             CustomerCardBlocked => "⛔ This account is blocked: no points can be credited or redeemed.",
@@ -97,6 +98,8 @@ impl Texts for En {
                  /broadcast <code>customers|partners TEXT</code> — message everyone\n\
                  /stats — program figures\n\
                  /rules — the program's rules; <code>/rules JSON</code> sets a new version\n\
+                 /campaign <code>JSON</code> — a campaign; /campaigns — all, with what each paid of its budget\n\
+                 /campaign_approve <code>ID</code>, /campaign_reject <code>ID</code>, /campaign_end <code>ID</code> — decide or stop one\n\
                  /help — this list"
             }
             ButtonApprove => "✅ Approve",
@@ -354,6 +357,46 @@ impl Texts for En {
     }
     fn tiers_line(&self, counts: &str) -> String {
         format!("🏅 Customers per tier: {counts}")
+    }
+    fn campaign_offer(&self, kind: CampaignKind, times: &str, points: Pts, n: u32, window_days: u32) -> String {
+        match kind {
+            CampaignKind::Multiplier => format!("×{times} points"),
+            CampaignKind::FirstPurchase => format!("+{points} on a first purchase"),
+            CampaignKind::Birthday => format!("+{points} on a purchase within {window_days} days from a birthday"),
+            CampaignKind::NthVisit => format!("+{points} on every visit number {n}"),
+        }
+    }
+    fn campaign_line(
+        &self,
+        id: CampaignId,
+        title: Esc,
+        status: &str,
+        offer: &str,
+        when: &str,
+        issued: Pts,
+        budget: Pts,
+    ) -> String {
+        format!("<b>#{id} {title}</b> — {status}\n{offer}; {when}\nPaid {issued} of {budget} points.")
+    }
+    fn campaign_created(&self, pending: bool) -> &'static str {
+        if pending { "✅ Campaign sent to the program's admins for approval." } else { "✅ Campaign created." }
+    }
+    fn campaigns_none(&self) -> &'static str {
+        "No campaigns yet. /campaign shows how to start one."
+    }
+    fn campaign_usage(&self, example: &str) -> String {
+        format!(
+            "Send /campaign with a document like this one (kinds: multiplier, first_purchase, birthday, nth_visit):\n<pre>{example}</pre>\n/campaigns lists them; /campaign_end ID stops one."
+        )
+    }
+    fn campaign_proposed(&self, partner: PartnerId, line: &str, id: CampaignId) -> String {
+        format!("📣 Partner #{partner} proposes a campaign:\n{line}\n\n/campaign_approve {id} · /campaign_reject {id}")
+    }
+    fn birthday_set(&self, day: u8, month: u8) -> String {
+        format!("🎂 Your birthday is saved: {day:02}.{month:02}. Birthday bonuses will find you.")
+    }
+    fn birthday_usage(&self) -> &'static str {
+        "Send your birthday as /birthday DD.MM, for example /birthday 17.05. It can be set only once."
     }
     fn tier_progress(&self, needed: Pts, next: Esc) -> String {
         format!("{needed} more qualifying points to <b>{next}</b>.")

@@ -20,11 +20,11 @@ mod ru;
 mod vi;
 
 use crate::domain::{
-    Audience, BroadcastId, BroadcastJob, EntryId, EntryKind, Language, LedgerEntry, Partner, PartnerId, PartnerStatus,
-    Points, RedemptionId,
+    Audience, BroadcastId, BroadcastJob, CampaignId, EntryId, EntryKind, Language, LedgerEntry, Partner, PartnerId,
+    PartnerStatus, Points, RedemptionId,
 };
 use crate::ports::{PartnerStats, ProgramStats, Rejection};
-use crate::program::campaigns::CampaignStatus;
+use crate::program::campaigns::{Campaign, CampaignKind, CampaignStatus, WEEKDAYS};
 use crate::telegram::escape_html;
 use std::fmt;
 
@@ -399,6 +399,32 @@ pub(crate) trait Texts: Sync {
     fn campaign_status(&self, status: CampaignStatus) -> &'static str;
     /// `/balance`: the customer's tier and its multiplier.
     fn tier_status(&self, name: Esc, times: &str) -> String;
+    /// What a campaign pays ("×2 points", "+50 on a first purchase").
+    fn campaign_offer(&self, kind: CampaignKind, times: &str, points: Pts, n: u32, window_days: u32) -> String;
+    /// One campaign in a list: id, title, status, offer, period, paid of budget.
+    #[allow(clippy::too_many_arguments)]
+    fn campaign_line(
+        &self,
+        id: CampaignId,
+        title: Esc,
+        status: &str,
+        offer: &str,
+        when: &str,
+        issued: Pts,
+        budget: Pts,
+    ) -> String;
+    /// `/campaign` made one: running, or waiting for the admins.
+    fn campaign_created(&self, pending: bool) -> &'static str;
+    /// `/campaigns` with none.
+    fn campaigns_none(&self) -> &'static str;
+    /// `/campaign` without a document: how to write one.
+    fn campaign_usage(&self, example: &str) -> String;
+    /// To the admins: a partner proposes campaign `id`.
+    fn campaign_proposed(&self, partner: PartnerId, line: &str, id: CampaignId) -> String;
+    /// `/birthday DD.MM` saved it.
+    fn birthday_set(&self, day: u8, month: u8) -> String;
+    /// `/birthday` without a date.
+    fn birthday_usage(&self) -> &'static str;
     /// `/balance`: qualifying points still `needed` for tier `next`.
     fn tier_progress(&self, needed: Pts, next: Esc) -> String;
     /// The admin's `/stats`: customers per tier, already listed.
@@ -541,6 +567,46 @@ pub(crate) fn earned_formula(
         formula += &format!(" + {} {}", Pts(a.points), Esc(a.title.get(lang)));
     }
     (formula.len() > t.earned_base(Pts(base)).len()).then_some(formula)
+}
+
+/// A campaign as a list shows it at `now`, in `lang`: offer, period (local dates),
+/// weekdays and hours when narrowed, what it paid of its budget.
+pub(crate) fn campaign_line(lang: Language, c: &Campaign, now: crate::domain::Timestamp) -> String {
+    let (t, terms) = (lang.texts(), &c.terms);
+    let offer = t.campaign_offer(
+        terms.kind,
+        &times(terms.multiplier_bps, t.decimal_sep()),
+        Pts(terms.points),
+        terms.nth,
+        terms.window_days,
+    );
+    let offset = i64::from(terms.utc_offset_minutes) * 60;
+    let last_day = terms.ends_at.plus(offset - 1).utc_date();
+    let mut when = format!("{} – {last_day}", terms.starts_at.plus(offset).utc_date());
+    if terms.weekdays != crate::program::campaigns::ALL_WEEKDAYS {
+        let days: Vec<&str> =
+            WEEKDAYS.iter().enumerate().filter(|(i, _)| terms.weekdays & 1 << i != 0).map(|(_, d)| *d).collect();
+        when += &format!(" · {}", days.join(", "));
+    }
+    if (terms.hour_from, terms.hour_to) != (0, 24) {
+        when += &format!(" · {:02}:00–{:02}:00", terms.hour_from, terms.hour_to);
+    }
+    if terms.utc_offset_minutes != 0 {
+        let m = terms.utc_offset_minutes;
+        when += &format!(" (UTC{}{:02}:{:02})", if m < 0 { '-' } else { '+' }, m.abs() / 60, m.abs() % 60);
+    }
+    // A running campaign past its end reads as ended.
+    let status =
+        if c.status == CampaignStatus::Active && now >= terms.ends_at { CampaignStatus::Ended } else { c.status };
+    t.campaign_line(
+        c.id,
+        Esc(terms.title.get(lang)),
+        t.campaign_status(status),
+        &offer,
+        &when,
+        Pts(c.issued),
+        Pts(terms.budget),
+    )
 }
 
 /// The customer's tier and progress for `/balance` (none without tiers).

@@ -16,7 +16,7 @@ impl Texts for Ru {
             Blocked => "⛔ Ваш аккаунт заблокирован: начисление и списание баллов недоступны. Обратитесь в поддержку.",
             NeedStart => "Чтобы начать, отправьте /start.",
             HelpTitle => "Что я умею:",
-            HelpCommands => "Команды: /balance /history /card /partners /invite /ask /language /app /menu",
+            HelpCommands => "Команды: /balance /history /card /partners /invite /ask /language /app /birthday /menu",
             Unknown => "🤔 Не понял. Воспользуйтесь кнопками меню.",
             BalanceRecent => "Последние операции:",
             NoHistory => "📜 Операций пока нет.",
@@ -63,6 +63,7 @@ impl Texts for Ru {
                  /reverse <code>ID</code> — отменить операцию (в течение 24 ч)\n\
                  /stats — ваши показатели за сегодня и 7 дней\n\
                  /apikey — ключ для кассовой системы\n\
+                 /campaign — акция в вашем заведении; /campaigns — ваши акции\n\
                  /help — этот список"
             }
             CustomerCardBlocked => "⛔ Аккаунт заблокирован: начислять и списывать баллы нельзя.",
@@ -94,6 +95,8 @@ impl Texts for Ru {
                  /broadcast <code>customers|partners ТЕКСТ</code> — рассылка всем\n\
                  /stats — показатели программы\n\
                  /rules — правила программы; <code>/rules JSON</code> задаёт новую версию\n\
+                 /campaign <code>JSON</code> — акция; /campaigns — все, с выданным из бюджета\n\
+                 /campaign_approve <code>ID</code>, /campaign_reject <code>ID</code>, /campaign_end <code>ID</code> — решить или завершить\n\
                  /help — этот список"
             }
             ButtonApprove => "✅ Одобрить",
@@ -349,6 +352,50 @@ impl Texts for Ru {
     }
     fn tiers_line(&self, counts: &str) -> String {
         format!("🏅 Клиентов по уровням: {counts}")
+    }
+    fn campaign_offer(&self, kind: CampaignKind, times: &str, points: Pts, n: u32, window_days: u32) -> String {
+        match kind {
+            CampaignKind::Multiplier => format!("×{times} баллов"),
+            CampaignKind::FirstPurchase => format!("+{points} за первую покупку"),
+            CampaignKind::Birthday => format!("+{points} за покупку в течение {window_days} дн. с дня рождения"),
+            CampaignKind::NthVisit => format!("+{points} за каждый {n}-й визит"),
+        }
+    }
+    fn campaign_line(
+        &self,
+        id: CampaignId,
+        title: Esc,
+        status: &str,
+        offer: &str,
+        when: &str,
+        issued: Pts,
+        budget: Pts,
+    ) -> String {
+        format!("<b>#{id} {title}</b> — {status}\n{offer}; {when}\nВыдано {issued} из {budget} баллов.")
+    }
+    fn campaign_created(&self, pending: bool) -> &'static str {
+        if pending {
+            "✅ Акция отправлена администраторам программы на одобрение."
+        } else {
+            "✅ Акция создана."
+        }
+    }
+    fn campaigns_none(&self) -> &'static str {
+        "Акций пока нет. /campaign покажет, как её создать."
+    }
+    fn campaign_usage(&self, example: &str) -> String {
+        format!(
+            "Отправьте /campaign с таким документом (виды: multiplier, first_purchase, birthday, nth_visit):\n<pre>{example}</pre>\n/campaigns — список; /campaign_end ID — завершить."
+        )
+    }
+    fn campaign_proposed(&self, partner: PartnerId, line: &str, id: CampaignId) -> String {
+        format!("📣 Партнёр #{partner} предлагает акцию:\n{line}\n\n/campaign_approve {id} · /campaign_reject {id}")
+    }
+    fn birthday_set(&self, day: u8, month: u8) -> String {
+        format!("🎂 День рождения сохранён: {day:02}.{month:02}. Бонусы ко дню рождения вас найдут.")
+    }
+    fn birthday_usage(&self) -> &'static str {
+        "Отправьте день рождения так: /birthday ДД.ММ, например /birthday 17.05. Указать его можно только один раз."
     }
     fn tier_progress(&self, needed: Pts, next: Esc) -> String {
         format!("До уровня <b>{next}</b> осталось {needed} квалификационных баллов.")

@@ -16,7 +16,7 @@ impl Texts for Vi {
             Blocked => "⛔ Tài khoản của bạn đã bị khóa: không thể tích hoặc dùng điểm. Vui lòng liên hệ hỗ trợ.",
             NeedStart => "Để bắt đầu, hãy gửi /start.",
             HelpTitle => "Tôi có thể giúp bạn:",
-            HelpCommands => "Lệnh: /balance /history /card /partners /invite /ask /language /app /menu",
+            HelpCommands => "Lệnh: /balance /history /card /partners /invite /ask /language /app /birthday /menu",
             Unknown => "🤔 Xin lỗi, tôi chưa hiểu. Hãy dùng các nút trong menu.",
             BalanceRecent => "Giao dịch gần đây:",
             NoHistory => "📜 Chưa có giao dịch nào.",
@@ -63,6 +63,7 @@ impl Texts for Vi {
                  /reverse <code>ID</code> — hủy giao dịch (trong vòng 24 giờ)\n\
                  /stats — số liệu hôm nay và 7 ngày\n\
                  /apikey — khóa cho hệ thống bán hàng (POS)\n\
+                 /campaign — chiến dịch tại cửa hàng của bạn; /campaigns — của bạn\n\
                  /help — danh sách này"
             }
             CustomerCardBlocked => "⛔ Tài khoản này đã bị khóa: không thể cộng hoặc trừ điểm.",
@@ -94,6 +95,8 @@ impl Texts for Vi {
                  /broadcast <code>customers|partners NỘI_DUNG</code> — gửi tin cho tất cả\n\
                  /stats — số liệu chương trình\n\
                  /rules — quy tắc chương trình; <code>/rules JSON</code> đặt phiên bản mới\n\
+                 /campaign <code>JSON</code> — chiến dịch; /campaigns — tất cả, kèm số đã trả so với ngân sách\n\
+                 /campaign_approve <code>ID</code>, /campaign_reject <code>ID</code>, /campaign_end <code>ID</code> — duyệt hoặc dừng\n\
                  /help — danh sách này"
             }
             ButtonApprove => "✅ Duyệt",
@@ -356,6 +359,52 @@ impl Texts for Vi {
     }
     fn tiers_line(&self, counts: &str) -> String {
         format!("🏅 Khách hàng theo hạng: {counts}")
+    }
+    fn campaign_offer(&self, kind: CampaignKind, times: &str, points: Pts, n: u32, window_days: u32) -> String {
+        match kind {
+            CampaignKind::Multiplier => format!("×{times} điểm"),
+            CampaignKind::FirstPurchase => format!("+{points} cho lần mua đầu tiên"),
+            CampaignKind::Birthday => format!("+{points} cho lần mua trong {window_days} ngày kể từ sinh nhật"),
+            CampaignKind::NthVisit => format!("+{points} cho mỗi lần ghé thứ {n}"),
+        }
+    }
+    fn campaign_line(
+        &self,
+        id: CampaignId,
+        title: Esc,
+        status: &str,
+        offer: &str,
+        when: &str,
+        issued: Pts,
+        budget: Pts,
+    ) -> String {
+        format!("<b>#{id} {title}</b> — {status}\n{offer}; {when}\nĐã trả {issued} / {budget} điểm.")
+    }
+    fn campaign_created(&self, pending: bool) -> &'static str {
+        if pending {
+            "✅ Chiến dịch đã được gửi tới quản trị viên để duyệt."
+        } else {
+            "✅ Đã tạo chiến dịch."
+        }
+    }
+    fn campaigns_none(&self) -> &'static str {
+        "Chưa có chiến dịch nào. /campaign hướng dẫn cách tạo."
+    }
+    fn campaign_usage(&self, example: &str) -> String {
+        format!(
+            "Gửi /campaign kèm một tài liệu như sau (loại: multiplier, first_purchase, birthday, nth_visit):\n<pre>{example}</pre>\n/campaigns để xem danh sách; /campaign_end ID để kết thúc."
+        )
+    }
+    fn campaign_proposed(&self, partner: PartnerId, line: &str, id: CampaignId) -> String {
+        format!(
+            "📣 Đối tác #{partner} đề xuất một chiến dịch:\n{line}\n\n/campaign_approve {id} · /campaign_reject {id}"
+        )
+    }
+    fn birthday_set(&self, day: u8, month: u8) -> String {
+        format!("🎂 Đã lưu ngày sinh của bạn: {day:02}.{month:02}. Quà sinh nhật sẽ đến với bạn.")
+    }
+    fn birthday_usage(&self) -> &'static str {
+        "Gửi ngày sinh theo dạng /birthday NN.TT, ví dụ /birthday 17.05. Chỉ có thể đặt một lần."
     }
     fn tier_progress(&self, needed: Pts, next: Esc) -> String {
         format!("Còn {needed} điểm tích lũy nữa để lên <b>{next}</b>.")

@@ -15,8 +15,8 @@ use crate::context::{Context, Outbox, Task};
 use crate::domain::{Audience, CustomerCode, Language, PartnerId, PartnerStatus, Points, TelegramUserId, Timestamp};
 use crate::error::Result;
 use crate::ports::{
-    AdjustBalance, CustomerRef, DecidePartner, Decided, NewBroadcast, PartnerDecision, Rejection, SetBlocked,
-    SetProgramRules,
+    AdjustBalance, CampaignActor, CustomerRef, DecidePartner, Decided, NewBroadcast, PartnerDecision, Rejection,
+    SetBlocked, SetProgramRules,
 };
 use crate::program::ProgramRules;
 use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
@@ -148,6 +148,18 @@ impl Ctx<'_> {
             Action::Broadcast(args) => self.broadcast(args).await,
             Action::Stats => self.stats().await,
             Action::Rules(args) => self.rules(args).await,
+            Action::Campaign(cmd) => {
+                let actor = CampaignActor::Admin(self.admin());
+                let done = super::campaigns::run(self.cx, self.lang, actor, cmd).await;
+                Ok(match settle(self.cx, self.lang, "bot.admin", done).await? {
+                    Ok((text, notices)) => {
+                        let mut out = self.reply(text);
+                        out.calls.extend(notices);
+                        out
+                    }
+                    Err(text) => self.reply(text),
+                })
+            }
             Action::Help => Ok(self.reply(self.lang.say(Fixed::AdminHelp))),
         }
     }
@@ -381,6 +393,8 @@ pub(super) enum Action<'a> {
     Stats,
     /// `/rules [<JSON document>]`.
     Rules(&'a str),
+    /// `/campaign`, `/campaigns`, `/campaign_end|approve|reject <id>`.
+    Campaign(super::campaigns::CampaignCommand<'a>),
     /// Anything else.
     Help,
 }
@@ -402,7 +416,7 @@ impl<'a> Action<'a> {
             "stats" => Action::Stats,
             "rules" => Action::Rules(args),
             "help" => Action::Help,
-            _ => return None,
+            name => Action::Campaign(super::campaigns::CampaignCommand::parse(name, args)?),
         })
     }
 }

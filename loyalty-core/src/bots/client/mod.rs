@@ -16,8 +16,9 @@ use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus,
 use crate::error::{Error, Result};
 use crate::ports::{
     AnswerRedemption, AssistantContext, CustomerRef, CustomerView, ErrorReport, QuotaKind, QuotaUse, Rejection,
-    StoreError, ViewCustomer,
+    SetBirthday, StoreError, ViewCustomer,
 };
+use crate::program::campaigns::Birthday;
 use crate::usecases::{self, Done, SignUp};
 
 use crate::domain::BotKind;
@@ -75,6 +76,8 @@ pub(super) enum Action {
     Ask(Option<String>),
     Language,
     App,
+    /// `/birthday DD.MM`.
+    Birthday(String),
     /// Anything else.
     Unknown,
 }
@@ -144,6 +147,7 @@ pub(super) fn command(cmd: &Command<'_>) -> Action {
         "ask" => Action::Ask((!cmd.args.is_empty()).then(|| cmd.args.to_string())),
         "language" | "lang" => Action::Language,
         "app" => Action::App,
+        "birthday" => Action::Birthday(cmd.args.to_string()),
         _ => Action::Unknown,
     }
 }
@@ -184,6 +188,20 @@ fn menu(cx: &Context, lang: Language) -> ReplyMarkup {
     ReplyMarkup::Keyboard(ReplyKeyboardMarkup { keyboard, resize_keyboard: true, is_persistent: true })
 }
 
+/// `/birthday DD.MM`: sets the customer's birthday, once (one storage call).
+async fn birthday(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Outbox> {
+    let lang = Language::from_code(from.language_code.as_deref());
+    let Some(birthday) = Birthday::parse(args) else { return Ok(reply(chat, lang.texts().birthday_usage())) };
+    let req = SetBirthday { customer: CustomerRef::Telegram(TelegramUserId(from.id)), birthday, now: cx.now() };
+    Ok(match cx.storage().set_birthday(req).await {
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => reply(chat, lang.say(Fixed::NeedStart)),
+        r => match settle(cx, lang, CONTEXT, r).await? {
+            Ok(b) => reply(chat, lang.texts().birthday_set(b.day, b.month)),
+            Err(text) => reply(chat, text),
+        },
+    })
+}
+
 async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     if !m.chat.is_private() {
         return Ok(Outbox::default());
@@ -195,6 +213,9 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     let action = route(m);
     if let Action::Start(args) = &action {
         return start(cx, from, chat, args).await;
+    }
+    if let Action::Birthday(args) = &action {
+        return birthday(cx, from, chat, args).await;
     }
 
     let fallback = Language::from_code(from.language_code.as_deref());
@@ -237,7 +258,7 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     let lang = customer.language;
 
     match action {
-        Action::Start(_) | Action::Menu => {
+        Action::Start(_) | Action::Birthday(_) | Action::Menu => {
             Ok(Outbox::one(say(chat, texts::client_help(lang.texts()), Some(menu(cx, lang)))))
         }
         Action::Unknown => Ok(Outbox::one(say(

@@ -19,13 +19,14 @@
 //! (`tg:<bot id>:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
 //! returns the first result and notifies nobody twice.
 
+use super::campaigns::CampaignCommand;
 use super::common::{self, settle};
 use crate::context::{Context, Outbox};
 use crate::domain::{CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, TelegramUserId, rules};
 use crate::error::Result;
 use crate::ports::{
-    CreditPurchase, CustomerRef, LookUpCustomer, OpenRedemption, PartnerRef, Rejection, ReverseEntry, StoreError,
-    StoreResult,
+    CampaignActor, CampaignDecision, CreditPurchase, CustomerRef, LookUpCustomer, OpenRedemption, PartnerRef,
+    Rejection, ReverseEntry, StoreError, StoreResult,
 };
 use crate::texts::{self, Esc, Fixed, Pts, Signed};
 use crate::usecases;
@@ -74,6 +75,8 @@ pub(super) enum Action<'a> {
     Stats,
     /// `/apikey`.
     ApiKey,
+    /// `/campaign`, `/campaigns`, `/campaign_end <id>` (for its own place).
+    Campaign(CampaignCommand<'a>),
     /// Anything else: the person's status, or help.
     Help,
 }
@@ -91,7 +94,11 @@ impl<'a> Action<'a> {
             "stats" => Action::Stats,
             "apikey" => Action::ApiKey,
             "help" => Action::Help,
-            _ => return None,
+            // Approving and rejecting campaigns is the admins'.
+            name => match CampaignCommand::parse(name, args)? {
+                CampaignCommand::Decide(CampaignDecision::Approve | CampaignDecision::Reject, _) => return None,
+                cmd => Action::Campaign(cmd),
+            },
         })
     }
 }
@@ -336,6 +343,13 @@ impl Ctx<'_> {
             Action::Reverse(args) => self.reverse(args).await,
             Action::Stats => self.stats().await,
             Action::ApiKey => self.api_key().await,
+            Action::Campaign(cmd) => {
+                let done = super::campaigns::run(self.cx, self.lang, CampaignActor::Partner(self.me()), cmd).await;
+                Ok(match self.settle(done).await? {
+                    Ok((text, notices)) => self.reply_with(text, notices),
+                    Err(text) => Outbox::one(self.reply(text)),
+                })
+            }
         }
     }
 
