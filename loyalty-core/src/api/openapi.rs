@@ -295,36 +295,6 @@ pub fn document() -> Value {
     doc
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeSet;
-
-    #[test]
-    fn paths_and_methods_are_the_route_table() {
-        let doc = document();
-        let mut documented = BTreeSet::new();
-        for (path, item) in doc["paths"].as_object().unwrap() {
-            for method in item.as_object().unwrap().keys() {
-                documented.insert((method.to_uppercase(), path.clone()));
-            }
-        }
-        let table: BTreeSet<_> =
-            crate::api::ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
-        assert_eq!(documented, table);
-    }
-
-    #[test]
-    fn every_reference_resolves() {
-        let doc = document();
-        let text = doc.to_string();
-        for piece in text.split("\"#/components/schemas/").skip(1) {
-            let name = piece.split('"').next().unwrap();
-            assert!(doc["components"]["schemas"].get(name).is_some(), "missing schema {name}");
-        }
-    }
-}
-
 /// The routes of campaigns and birthdays (kept apart: one `json!` of the whole
 /// document would pass the macro's recursion limit).
 fn campaign_paths() -> Value {
@@ -424,4 +394,34 @@ fn campaign_schemas() -> Value {
                 "Campaigns": {"type": "object", "required": ["campaigns"], "properties": {
                     "campaigns": {"type": "array", "items": {"$ref": "#/components/schemas/Campaign"}}}}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn paths_and_methods_are_the_route_table() {
+        let doc = document();
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        let table: BTreeSet<_> =
+            crate::api::ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+        assert_eq!(documented, table);
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let doc = document();
+        let text = doc.to_string();
+        for piece in text.split("\"#/components/schemas/").skip(1) {
+            let name = piece.split('"').next().unwrap();
+            assert!(doc["components"]["schemas"].get(name).is_some(), "missing schema {name}");
+        }
+    }
 }
