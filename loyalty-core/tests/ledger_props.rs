@@ -12,12 +12,17 @@
 //!   expiry run nothing past its date is left (under random rules versions);
 //! - a rejected call, a replay and a conflicting key change no balance and add
 //!   no entry; a replay of a successful call is flagged `replayed`.
+//! - campaigns (random kinds, budgets, caps, birthdays) never pay past their
+//!   budget or a customer's cap: what each has `issued` is the sum of its
+//!   awards not reversed, an award is reversed exactly when its accrual is, and
+//!   an accrual holds at least its awards.
 
 use futures::executor::block_on;
 use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
-use loyalty_core::program::ProgramRules;
+use loyalty_core::program::campaigns::{ALL_TIERS, ALL_WEEKDAYS, Birthday, CampaignKind, CampaignTerms};
+use loyalty_core::program::{Localized, ProgramRules};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::collections::{HashMap, HashSet};
@@ -40,6 +45,8 @@ enum Op {
     Block { customer: Index, blocked: bool },
     TogglePartner { partner: Index },
     Tick { secs: i64 },
+    Campaign { kind: Index, budget: Points, cap: Option<Points>, partner: Option<Index> },
+    Birthday { customer: Index, day: u8 },
     Replay { call: Index },
     Conflict { call: Index },
 }
@@ -65,6 +72,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<Index>(), any::<bool>()).prop_map(|(customer, blocked)| Op::Block { customer, blocked }),
         1 => any::<Index>().prop_map(|partner| Op::TogglePartner { partner }),
         2 => prop_oneof![4 => 0..300i64, 1 => 0..100_000i64].prop_map(|secs| Op::Tick { secs }),
+        1 => (any::<Index>(), 1..2_000i64, proptest::option::weighted(0.5, 1..500i64), proptest::option::of(any::<Index>()))
+            .prop_map(|(kind, budget, cap, partner)| Op::Campaign { kind, budget, cap, partner }),
+        1 => (any::<Index>(), 1..=28u8).prop_map(|(customer, day)| Op::Birthday { customer, day }),
         3 => any::<Index>().prop_map(|call| Op::Replay { call }),
         1 => any::<Index>().prop_map(|call| Op::Conflict { call }),
     ]
@@ -319,6 +329,42 @@ impl World {
                 };
                 self.fresh(Call::Adjust(req));
             }
+            Op::Campaign { kind, budget, cap, partner } => {
+                let kinds = [
+                    CampaignKind::Multiplier,
+                    CampaignKind::FirstPurchase,
+                    CampaignKind::Birthday,
+                    CampaignKind::NthVisit,
+                ];
+                let kind = kinds[kind.index(kinds.len())];
+                let multiplier = kind == CampaignKind::Multiplier;
+                let terms = CampaignTerms {
+                    title: Localized { en: "Prop".into(), ru: None, vi: None },
+                    kind,
+                    multiplier_bps: if multiplier { 15_000 } else { 10_000 },
+                    points: if multiplier { 0 } else { 7 },
+                    nth: if kind == CampaignKind::NthVisit { 2 } else { 0 },
+                    window_days: if kind == CampaignKind::Birthday { 30 } else { 0 },
+                    weekdays: ALL_WEEKDAYS,
+                    hour_from: 0,
+                    hour_to: 24,
+                    utc_offset_minutes: 0,
+                    partner: partner.as_ref().map(|p| self.partner(p).id),
+                    tiers: ALL_TIERS,
+                    cap_per_customer: *cap,
+                    budget: *budget,
+                    starts_at: T0,
+                    ends_at: T0.plus(400 * 86_400),
+                };
+                let by = CampaignActor::Admin(ADMIN);
+                block_on(self.store.create_campaign(CreateCampaign { terms, by, now })).unwrap();
+            }
+            Op::Birthday { customer, day } => {
+                // Birthdays near the tests' dates (November), so birthday campaigns pay.
+                let birthday = Birthday::new(11, *day).unwrap();
+                let req = SetBirthday { customer: CustomerRef::Id(self.customer(customer).id), birthday, now };
+                let _ = block_on(self.store.set_birthday(req));
+            }
             Op::Expire => {
                 let expired = block_on(self.store.expire_redemptions(now)).unwrap();
                 assert!(expired.iter().all(|r| r.expires_at < now && r.status == RedemptionStatus::Expired));
@@ -422,6 +468,30 @@ impl World {
             assert_eq!(self.model.get(&c.id).copied(), Some(c.balance), "balance of {} vs the model", c.id);
         }
         assert_eq!(entries.len(), self.model_entries, "entries nobody was told about");
+        // Campaigns: issued = their awards not reversed, within the budget and every customer's cap.
+        let awards = self.store.awards().unwrap();
+        let campaigns =
+            block_on(self.store.campaigns(ListCampaigns { partner: None, limit: MAX_CAMPAIGNS_LISTED })).unwrap();
+        for c in &campaigns {
+            let mine = awards.iter().filter(|a| a.campaign == c.id && !a.reversed);
+            assert_eq!(c.issued, mine.clone().map(|a| a.points).sum::<Points>(), "issued by campaign {}", c.id);
+            assert!(c.issued <= c.terms.budget, "campaign {} past its budget", c.id);
+            if let Some(cap) = c.terms.cap_per_customer {
+                let mut per: HashMap<CustomerId, Points> = HashMap::new();
+                for a in mine {
+                    *per.entry(a.customer).or_insert(0) += a.points;
+                }
+                assert!(per.values().all(|p| *p <= cap), "campaign {} past its cap: {per:?}", c.id);
+            }
+        }
+        let mut paid: HashMap<EntryId, Points> = HashMap::new();
+        for a in &awards {
+            let e = &entries[(a.entry.0 - 1) as usize];
+            assert_eq!((e.kind, e.customer), (EntryKind::Accrual, a.customer), "an award on {}", a.entry);
+            assert_eq!(a.reversed, reversed.contains(&a.entry), "award on {} reversed with it", a.entry);
+            *paid.entry(a.entry).or_insert(0) += a.points;
+        }
+        assert!(paid.iter().all(|(e, p)| entries[(e.0 - 1) as usize].amount >= *p), "an accrual holds its awards");
         // No lot gives more than it had, and the lots hold exactly the balance.
         let mut held: HashMap<CustomerId, Points> = HashMap::new();
         for lot in self.store.lots().unwrap() {
@@ -516,5 +586,38 @@ proptest! {
         let exact = i128::from(purchase) * i128::from(rate) * i128::from(multiplier) / 100_000_000;
         prop_assert!(i128::from(earned) <= exact && exact - i128::from(earned) <= i128::from(multiplier) / 10_000 + 1);
         prop_assert_eq!(rules::earned(Points::MAX, u32::MAX, u32::MAX), Points::MAX);
+    }
+}
+
+proptest! {
+    /// The stacking rule (`rules::stacked`): a campaign's multiplier applies
+    /// to the tier's points, each step rounded down. At 1× either step is the
+    /// other alone; a campaign never lowers the tier's points; more base, a
+    /// higher tier or a higher campaign never earns less; the result is at
+    /// most the exact product and less than it by under 1 + the campaign's
+    /// factor; what a campaign pays — `floor(n × (bps − 10 000) / 10 000)` on
+    /// the tier's points `n`, as the SQL stores compute it — is exactly the
+    /// difference; and no input overflows.
+    #[test]
+    fn stacking_multiplies_the_tier_then_the_campaign(
+        base in 0..=10_000_000_000_000i64,
+        more in 0..=1_000_000i64,
+        tier in 10_000..=100_000u32,
+        campaign in 10_000..=100_000u32,
+        higher in 0..=10_000u32,
+    ) {
+        let tiered = rules::accrual(base, tier);
+        let total = rules::stacked(base, tier, campaign);
+        prop_assert_eq!(rules::stacked(base, tier, 10_000), tiered);
+        prop_assert_eq!(rules::stacked(base, 10_000, campaign), rules::accrual(base, campaign));
+        prop_assert!(total >= tiered);
+        prop_assert!(rules::stacked(base + more, tier, campaign) >= total);
+        prop_assert!(rules::stacked(base, (tier + higher).min(100_000), campaign) >= total);
+        prop_assert!(rules::stacked(base, tier, (campaign + higher).min(100_000)) >= total);
+        let exact = i128::from(base) * i128::from(tier) * i128::from(campaign) / 100_000_000;
+        prop_assert!(i128::from(total) <= exact);
+        prop_assert!(exact - i128::from(total) <= 1 + i128::from(campaign) / 10_000);
+        prop_assert_eq!(rules::accrual(tiered, campaign - 10_000), total - tiered);
+        prop_assert_eq!(rules::stacked(Points::MAX, u32::MAX, u32::MAX), Points::MAX);
     }
 }

@@ -247,20 +247,25 @@ struct State {
     /// Campaigns, campaign n at n - 1.
     campaigns: Vec<Campaign>,
     /// What campaigns paid, in the order paid.
-    awards: Vec<AwardRow>,
+    awards: Vec<AwardRecord>,
     birthdays: HashMap<CustomerId, Birthday>,
 }
 
-/// What a campaign paid on one accrual.
-#[derive(Debug)]
-struct AwardRow {
-    campaign: CampaignId,
-    entry: EntryId,
-    customer: CustomerId,
-    points: Points,
-    at: Timestamp,
+/// What a campaign paid on one accrual (see [`MemoryStore::awards`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwardRecord {
+    /// The campaign.
+    pub campaign: CampaignId,
+    /// The accrual it is part of.
+    pub entry: EntryId,
+    /// Whose accrual.
+    pub customer: CustomerId,
+    /// Points paid.
+    pub points: Points,
+    /// When.
+    pub at: Timestamp,
     /// The accrual was reversed (the points went back to the budget).
-    reversed: bool,
+    pub reversed: bool,
 }
 
 /// What an import remembers of a customer it created ([`Storage::import_batch`]).
@@ -388,6 +393,11 @@ impl MemoryStore {
     /// Every lot of earned points, oldest first (see the lots rule above).
     pub fn lots(&self) -> StoreResult<Vec<Lot>> {
         Ok(self.lock()?.lots.iter().copied().collect())
+    }
+
+    /// What campaigns paid, in the order paid.
+    pub fn awards(&self) -> StoreResult<Vec<AwardRecord>> {
+        Ok(self.lock()?.awards.clone())
     }
 
     /// The admin audit log, oldest first: adjustments, and block and partner
@@ -1071,7 +1081,7 @@ impl State {
         for a in &awards {
             let c = self.campaign_mut(a.campaign)?;
             c.issued += a.points;
-            let row = AwardRow {
+            let row = AwardRecord {
                 campaign: a.campaign,
                 entry: entry.id,
                 customer,
