@@ -192,6 +192,26 @@ pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> V
     expect(&credited, "a credit multiplied by the tier", &|t, _| t.contains("× 1.5 Silver"));
     let balance = driver.say(client, &customer, "/balance").await;
     expect(&balance, "/balance names the tier", &|t, _| t.contains("Silver"));
+
+    // Campaigns: the admin's, a partner's proposal and its approval, a credit they pay on, the lists, a birthday.
+    let (today, later) = (env.engine.now().utc_date(), env.engine.now().plus(30 * 86_400).utc_date());
+    let campaign = |kind: &str| {
+        format!(
+            r#"/campaign {{"title": {{"en": "Week"}}, "kind": "{kind}", "starts": "{today}", "ends": "{later}", "budget": 500,
+                {}}}"#,
+            if kind == "multiplier" { r#""multiplier_bps": 20000"# } else { r#""points": 5, "n": 2"# }
+        )
+    };
+    let made = driver.say(boss, &admin, &campaign("multiplier")).await;
+    expect(&made, "the admin's /campaign", &|t, _| t.contains("#1 Week"));
+    let proposed = driver.say(shop, &partner, &campaign("nth_visit")).await;
+    expect(&proposed, "a partner's /campaign", &|t, _| t.contains("#2 Week"));
+    driver.say(boss, &admin, "/campaign_approve 2").await;
+    let credited = driver.say(shop, &partner, &format!("/credit {code} 1000")).await;
+    expect(&credited, "a credit the campaigns pay on", &|t, _| t.contains("× 2 Week"));
+    driver.say(shop, &partner, "/campaigns").await;
+    driver.say(boss, &admin, "/campaigns").await;
+    driver.say(client, &customer, "/birthday 17.05").await;
     driver.costs.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
