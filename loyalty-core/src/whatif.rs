@@ -13,13 +13,24 @@
 //!
 //! Both columns obey `outstanding = earned − redeemed − reversed − debited −
 //! expired`.
+//!
+//! **Tiers.** Both columns recompute each customer's tier along the replay
+//! (`program::next_tier`, as the stores do with each purchase and reversal,
+//! and once more at `now`) and count the customers per tier at the end — the
+//! actual column under the tiers of the rules in force now, the proposed one
+//! under the proposal's. A purchase's points are recomputed with the proposed
+//! tier's multiplier: `earned(purchase, rate, proposed multiplier)` plus what
+//! campaigns added, which is the recorded amount less
+//! `earned(purchase, rate, actual multiplier)` — exact when the tiers now in
+//! force are those the purchases were made under (in particular when there
+//! were none: the usual question, "what would tiers cost?").
 
-use crate::domain::{Author, Customer, EntryId, EntryKind, LedgerEntry, Points, Timestamp};
+use crate::domain::{Author, Customer, EntryId, EntryKind, LedgerEntry, PartnerId, Points, Timestamp, rules};
 use crate::ports::{EntriesPage, ExportCustomers, MAX_EXPORT_PAGE, Storage, StoreResult};
 use crate::program::lots::Lots;
-use crate::program::{EXPIRING_SOON_SECS, ProgramRules};
+use crate::program::{DAY_SECS, EXPIRING_SOON_SECS, MAX_TIERS, ProgramRules, TierState, next_tier, tier_multiplier};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// The figures of one column.
@@ -45,6 +56,8 @@ pub struct Figures {
     pub refused: u64,
     /// …and their points.
     pub refused_points: Points,
+    /// Customers per tier at the end (index 0: no tier).
+    pub customers_by_tier: [u64; MAX_TIERS + 1],
 }
 
 /// The answer: what happened, and what would have happened.
@@ -65,6 +78,28 @@ pub struct Replay {
     now: Timestamp,
     actual: Figures,
     proposed: Figures,
+    /// The rules in force now: the actual column's tiers.
+    actual_rules: ProgramRules,
+    /// Partners' earn rates, for the points of a purchase.
+    rates: HashMap<PartnerId, u32>,
+}
+
+/// One column's tier along a customer's replay.
+#[derive(Debug, Default)]
+struct Tiering {
+    state: TierState,
+    /// The purchases' points still counted (not reversed), with their time.
+    purchases: Vec<(EntryId, Timestamp, Points)>,
+}
+
+impl Tiering {
+    /// The tier after the qualifying points change at `at`.
+    fn refresh(&mut self, rules: &ProgramRules, at: Timestamp) {
+        let window = rules.tiers.as_ref().map_or(0, |t| i64::from(t.window_days) * DAY_SECS);
+        let since = at.plus(-window);
+        let qualifying = self.purchases.iter().filter(|(_, t, _)| *t > since && *t <= at).map(|(_, _, p)| *p).sum();
+        self.state = next_tier(rules.tiers.as_ref(), self.state, qualifying, at);
+    }
 }
 
 fn tally(f: &mut Figures, e: &LedgerEntry, reverses: Option<EntryKind>) {
@@ -83,7 +118,28 @@ fn tally(f: &mut Figures, e: &LedgerEntry, reverses: Option<EntryKind>) {
 impl Replay {
     /// A replay under `rules` up to `now`.
     pub fn new(rules: ProgramRules, now: Timestamp) -> Replay {
-        Replay { rules, now, actual: Figures::default(), proposed: Figures::default() }
+        let (actual_rules, rates) = (ProgramRules::default(), HashMap::new());
+        Replay { rules, now, actual: Figures::default(), proposed: Figures::default(), actual_rules, rates }
+    }
+
+    /// A replay that knows the rules in force now (the actual column's tiers)
+    /// and the partners' earn rates (to recompute purchases under the
+    /// proposed tiers); without them ([`Replay::new`]) no tiers are actual and
+    /// purchases keep their recorded points.
+    pub fn with_history(mut self, actual_rules: ProgramRules, rates: HashMap<PartnerId, u32>) -> Replay {
+        (self.actual_rules, self.rates) = (actual_rules, rates);
+        self
+    }
+
+    /// The recorded and the proposed points of accrual `e`, with the tiers
+    /// each column has reached before it.
+    fn repriced(&self, e: &LedgerEntry, actual: u8, proposed: u8) -> Points {
+        let (Some(purchase), Some(rate)) = (e.purchase, e.partner.and_then(|p| self.rates.get(&p))) else {
+            return e.amount;
+        };
+        let as_recorded = rules::earned(purchase, *rate, tier_multiplier(&self.actual_rules, actual));
+        let campaigns = e.amount.saturating_sub(as_recorded).max(0);
+        rules::earned(purchase, *rate, tier_multiplier(&self.rules, proposed)).saturating_add(campaigns)
     }
 
     /// Replays one customer: `entries` are all of theirs, oldest first.
@@ -96,6 +152,8 @@ impl Replay {
             tally(&mut self.actual, e, e.reverses.and_then(kind_of));
         }
 
+        let (mut actual_tier, mut proposed_tier) = (Tiering::default(), Tiering::default());
+        let mut repriced: HashMap<EntryId, Points> = HashMap::new();
         let (mut lots, mut skipped, mut seq) = (Lots::new(), HashSet::new(), 0_i64);
         let mut expire = |lots: &mut Lots, at: Timestamp, f: &mut Figures| {
             if let Some(points) = lots.due(at).remove(&customer.id) {
@@ -111,15 +169,35 @@ impl Replay {
             if e.reverses.is_some_and(|r| skipped.contains(&r)) {
                 continue;
             }
-            if lots.apply(e, &self.rules).is_err() {
+            // A purchase under the proposed tiers; its reversal takes back what it gave.
+            let mut e = e.clone();
+            if e.kind == EntryKind::Accrual {
+                let points = self.repriced(&e, actual_tier.state.tier, proposed_tier.state.tier);
+                actual_tier.purchases.push((e.id, e.created_at, e.amount));
+                proposed_tier.purchases.push((e.id, e.created_at, points));
+                repriced.insert(e.id, points);
+                e.amount = points;
+            } else if let Some(points) = e.reverses.and_then(|r| repriced.get(&r)) {
+                e.amount = -points;
+                actual_tier.purchases.retain(|(id, _, _)| Some(*id) != e.reverses);
+                proposed_tier.purchases.retain(|(id, _, _)| Some(*id) != e.reverses);
+            }
+            if lots.apply(&e, &self.rules).is_err() {
                 skipped.insert(e.id);
                 self.proposed.refused += 1;
                 self.proposed.refused_points += -e.amount;
                 continue;
             }
-            tally(&mut self.proposed, e, e.reverses.and_then(kind_of));
+            if e.kind == EntryKind::Accrual || e.reverses.is_some_and(|r| repriced.contains_key(&r)) {
+                actual_tier.refresh(&self.actual_rules, e.created_at);
+                proposed_tier.refresh(&self.rules, e.created_at);
+            }
+            tally(&mut self.proposed, &e, e.reverses.and_then(kind_of));
         }
         expire(&mut lots, self.now, &mut self.proposed);
+        proposed_tier.refresh(&self.rules, self.now);
+        self.actual.customers_by_tier[usize::from(customer.tier).min(MAX_TIERS)] += 1;
+        self.proposed.customers_by_tier[usize::from(proposed_tier.state.tier).min(MAX_TIERS)] += 1;
         self.proposed.customers += 1;
         self.proposed.outstanding += lots.held(customer.id);
         self.proposed.expiring_30_days += lots.expiring_before(self.now.day_start().plus(EXPIRING_SOON_SECS));
@@ -159,7 +237,9 @@ fn simulated_expiry(customer: &Customer, points: Points, at: Timestamp, seq: i64
 /// The first storage failure.
 pub async fn run(store: &dyn Storage, rules: ProgramRules, now: Timestamp) -> StoreResult<WhatIf> {
     const PAGE: u32 = 100;
-    let mut replay = Replay::new(rules, now);
+    let actual = store.program_rules().await?.rules;
+    let rates = store.list_partners(None).await?.into_iter().map(|p| (p.id, p.terms.earn_rate_bps)).collect();
+    let mut replay = Replay::new(rules, now).with_history(actual, rates);
     let mut after = None;
     loop {
         let page = store.export_customers(ExportCustomers { after, limit: MAX_EXPORT_PAGE }).await?;
@@ -206,6 +286,15 @@ impl fmt::Display for WhatIf {
         }
         if p.refused > 0 {
             writeln!(f, "{} debits would have found their points expired and been refused.", p.refused)?;
+        }
+        let tiers = |c: &Figures| {
+            let counted = c.customers_by_tier.iter().enumerate().filter(|(_, n)| **n > 0);
+            counted.map(|(t, n)| if t == 0 { format!("none {n}") } else { format!("{t}: {n}") }).collect::<Vec<_>>()
+        };
+        if a.customers_by_tier[1..].iter().chain(&p.customers_by_tier[1..]).any(|n| *n > 0) {
+            writeln!(f, "{:<28} {:>16} {:>16}", "customers per tier", "", "")?;
+            writeln!(f, "  actual:   {}", tiers(a).join(" · "))?;
+            writeln!(f, "  proposed: {}", tiers(p).join(" · "))?;
         }
         Ok(())
     }

@@ -94,8 +94,17 @@ fn balanced(f: &Figures) {
 async fn the_actual_column_is_the_ledger_and_no_expiry_changes_nothing() {
     let s = history().await;
     let w = whatif::run(&s, ProgramRules::default(), day(100)).await.unwrap();
-    let actual =
-        Figures { customers: 10, earned: 1_100, redeemed: 250, debited: 30, outstanding: 820, ..Figures::default() };
+    let mut customers_by_tier = [0; 11];
+    customers_by_tier[0] = 10;
+    let actual = Figures {
+        customers: 10,
+        earned: 1_100,
+        redeemed: 250,
+        debited: 30,
+        outstanding: 820,
+        customers_by_tier,
+        ..Figures::default()
+    };
     assert_eq!(w.actual, actual);
     assert_eq!(w.proposed, actual, "the same rules replay to the same figures");
     balanced(&w.actual);
@@ -138,4 +147,37 @@ async fn sixty_days_let_the_redemptions_through_and_partner_periods_apply() {
     // Seen on day 100 the partner's 100 expire on day 125: within 30 days.
     assert_eq!(w.proposed.expiring_30_days, 100);
     balanced(&w.proposed);
+}
+
+#[tokio::test]
+async fn proposed_tiers_multiply_the_purchases_after_the_threshold_and_count_the_customers() {
+    let s = history().await;
+    // A second purchase of customer 0 on day 36: 100 points at 1×, as recorded.
+    let p = s.list_partners(None).await.unwrap()[0].clone();
+    let c0 = s.customer_summary(CustomerRef::Telegram(TelegramUserId(100)), 0).await.unwrap().unwrap().customer;
+    let credit = CreditPurchase {
+        partner: PartnerRef::Id(p.id),
+        customer: CustomerRef::Id(c0.id),
+        purchase: 2_000,
+        idempotency_key: "credit-2".into(),
+        day_start: day(36).day_start(),
+        now: day(36),
+    };
+    assert_eq!(s.credit_purchase(credit).await.unwrap().entry.amount, 100);
+    let tiers = r#"{"tiers": {"window_days": 365, "levels": [
+        {"name": {"en": "Silver"}, "threshold": 100, "multiplier_bps": 15000},
+        {"name": {"en": "Gold"}, "threshold": 1000, "multiplier_bps": 20000}]}}"#;
+    let w = whatif::run(&s, rules(tiers), day(100)).await.unwrap();
+    // The first purchase (day 35) reaches Silver; the second earns 100 × 1.5 = 150.
+    assert_eq!((w.actual.earned, w.proposed.earned), (1_200, 1_250), "{w:?}");
+    assert_eq!((w.actual.outstanding, w.proposed.outstanding), (920, 970));
+    assert_eq!(&w.actual.customers_by_tier[..3], &[10, 0, 0]);
+    assert_eq!(&w.proposed.customers_by_tier[..3], &[9, 1, 0], "customer 0 in Silver");
+    balanced(&w.proposed);
+    let text = w.to_string();
+    assert!(text.contains("actual:   none 10") && text.contains("proposed: none 9 · 1: 1"), "{text}");
+    // A window that has slid past the purchases by day 100 leaves nobody in a tier.
+    let short = r#"{"tiers": {"window_days": 30, "levels": [{"name": {"en": "Silver"}, "threshold": 100, "multiplier_bps": 15000}]}}"#;
+    let w = whatif::run(&s, rules(short), day(100)).await.unwrap();
+    assert_eq!((w.proposed.earned, w.proposed.customers_by_tier[0]), (1_250, 10), "{w:?}");
 }
