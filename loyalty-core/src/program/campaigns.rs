@@ -8,7 +8,7 @@
 //! * [`CampaignKind::Multiplier`] — the purchase's points times
 //!   `multiplier_bps`, on the chosen weekdays and hours (local time at
 //!   `utc_offset_minutes`). The campaign pays the difference; see
-//!   [`rules::stacked`](crate::domain::rules::stacked) for how it combines
+//!   [`rules::stacked`] for how it combines
 //!   with the tier's multiplier. One multiplier per purchase: the one paying
 //!   most (then the oldest campaign).
 //! * [`CampaignKind::FirstPurchase`] — `points` on a customer's first

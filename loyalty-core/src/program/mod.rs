@@ -62,7 +62,7 @@ pub struct ProgramRules {
     /// Customer tiers (none: every customer earns at the base rate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiers: Option<TierRules>,
-    /// Who may run [campaigns](campaigns) (they are kept apart from the
+    /// Who may run [campaigns] (they are kept apart from the
     /// document, each with its own budget).
     #[serde(default, skip_serializing_if = "is_default")]
     pub campaigns: campaigns::CampaignRules,
