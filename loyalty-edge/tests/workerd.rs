@@ -701,6 +701,23 @@ async fn every_update_is_one_d1_batch_inside_workerd() {
     assert_eq!(body["batches"].as_u64(), Some(requests + 2), "requests and D1 batches: {body}");
 }
 
+/// A month of a café (`loyalty_testkit::cafe_month`: rules, tiers, campaigns,
+/// nightly maintenance with a stepped clock) played inside workerd on D1 ends
+/// as it does on the model store.
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
+async fn a_month_of_a_cafe_inside_workerd_ends_as_on_the_model_store() {
+    let (_fake, _vars, workerd, base) = fixture_on_d1().await;
+    let res = reqwest::Client::new().post(format!("{base}/__cafe_month")).send().await.expect("answer");
+    assert_eq!(res.status(), 200, "{}", workerd.log());
+    let body: Value = res.json().await.expect("json");
+    assert!(body.get("error").is_none(), "{body}");
+    let on_d1: loyalty_testkit::cafe_month::CafeMonth = serde_json::from_value(body).expect("a report");
+    let on_model =
+        loyalty_testkit::cafe_month::play(&loyalty_testkit::TestEnv::new()).await.expect("the model's month");
+    assert_eq!(on_d1, on_model);
+}
+
 #[tokio::test]
 #[ignore = "needs Miniflare (workerd) and the built fixture Worker (scripts/test.sh runs it)"]
 async fn a_panic_after_the_claim_leaves_the_update_to_telegrams_retry() {

@@ -562,3 +562,17 @@ mod import {
         );
     }
 }
+
+/// A month of a café (`loyalty_testkit::cafe_month`) ends on PostgreSQL as
+/// it does on the model store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_of_a_cafe_ends_as_on_the_model_store() {
+    let db = TestDb::new().await;
+    let store = std::sync::Arc::new(db.store().await);
+    let on_postgres =
+        loyalty_testkit::cafe_month::play(&loyalty_testkit::TestEnv::with(store, loyalty_testkit::test_config())).await;
+    db.drop_db().await;
+    let on_model = loyalty_testkit::cafe_month::play(&loyalty_testkit::TestEnv::new()).await;
+    assert_eq!(on_postgres, on_model);
+    assert!(on_model.is_ok(), "{on_model:?}");
+}

@@ -794,3 +794,15 @@ async fn a_d1_dump_becomes_a_sqlite_store() {
     assert!(err.to_string().contains("1 rows reference rows the dump does not hold"), "{err}");
     assert!(!old.exists());
 }
+
+/// A month of a café (`loyalty_testkit::cafe_month`) ends on SQLite as it
+/// does on the model store.
+#[tokio::test]
+async fn a_month_of_a_cafe_ends_as_on_the_model_store() {
+    let scratch = Scratch::new("cafe-month");
+    let store = SqliteStore::open(scratch.db()).unwrap();
+    let on_sqlite = loyalty_testkit::cafe_month::play(&TestEnv::with(std::sync::Arc::new(store), test_config())).await;
+    let on_model = loyalty_testkit::cafe_month::play(&TestEnv::new()).await;
+    assert_eq!(on_sqlite, on_model);
+    assert!(on_model.is_ok(), "{on_model:?}");
+}

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod cafe_month;
 pub mod conformance;
 pub mod fakes;
 mod faults;

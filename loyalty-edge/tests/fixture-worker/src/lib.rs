@@ -18,6 +18,10 @@
 //! * `POST /__round_trips` plays one update of every kind through an engine
 //!   on `D1Store` (emptied first) inside workerd and answers what each cost in
 //!   D1 batches (`loyalty_testkit::round_trips::requests_per_update`);
+//! * `POST /__cafe_month` plays a month of a café's program
+//!   (`loyalty_testkit::cafe_month`) through an engine with a stepped clock on
+//!   `D1Store` (emptied first) inside workerd, and answers its report (or
+//!   `{"error": …}`);
 //! * `POST /__rpc/<use case>` calls one use case of `D1Store` on the Worker's
 //!   D1 binding with the request JSON in the body, and answers its JSON (a
 //!   rejection as `{"rejected": …}`; other errors as 500): the tests' view of
@@ -90,6 +94,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
     if path == "/__round_trips" {
         return round_trips(&env).await;
+    }
+    if path == "/__cafe_month" {
+        return cafe_month(&env).await;
     }
     if let Some(function) = path.strip_prefix("/__rpc/") {
         return rpc(req, &env, function).await;
@@ -173,6 +180,19 @@ async fn round_trips(env: &Env) -> worker::Result<Response> {
         .collect();
     let (requests, batches) = (counted.requests(), counted.inner().batches());
     json(200, &serde_json::json!({ "costs": costs, "requests": requests, "batches": batches }))
+}
+
+// As in `round_trips`: the engine's ports are `Arc`s on a single-threaded target.
+#[allow(clippy::arc_with_non_send_sync)]
+async fn cafe_month(env: &Env) -> worker::Result<Response> {
+    let db = env.d1(BINDING)?;
+    let drops: Vec<_> = d1::TABLES.iter().map(|t| db.prepare(format!("DROP TABLE IF EXISTS {t}"))).collect();
+    db.batch(drops).await?;
+    let test = loyalty_testkit::TestEnv::with(Arc::new(D1Store::new(db)), loyalty_testkit::test_config());
+    match loyalty_testkit::cafe_month::play(&test).await {
+        Ok(month) => json(200, &month),
+        Err(error) => json(200, &serde_json::json!({ "error": error })),
+    }
 }
 
 async fn panic_after_claim(mut req: Request, env: &Env, bot: &str) -> worker::Result<Response> {
