@@ -99,6 +99,7 @@ pub const VARIABLES: &[&str] = &[
     "ASSISTANT_DAILY_LIMIT",
     "CLIENT_BOT_USERNAME",
     "PARTNER_BOT_USERNAME",
+    "ADMIN_API_TOKEN",
 ];
 
 /// The program's configuration.
@@ -126,6 +127,10 @@ pub struct Config {
     pub sentry_alert_chat_id: Option<i64>,
     /// `SENTRY_WEBHOOK_SECRET`: verifies `Sentry-Hook-Signature`.
     pub sentry_webhook_secret: Option<Secret>,
+    /// `ADMIN_API_TOKEN`: the bearer token of the admin routes of the API
+    /// (`/api/v1/admin/…`: the rules, campaigns), at least 32 characters;
+    /// unset, those routes answer 503.
+    pub admin_api_token: Option<Secret>,
     /// `OPENAI_API_KEY`: enables the assistant.
     pub openai_api_key: Option<Secret>,
     /// `OPENAI_MODEL`, default `gpt-4o-mini`.
@@ -167,6 +172,7 @@ impl Default for Config {
             sentry_alert_telegram_token: None,
             sentry_alert_chat_id: None,
             sentry_webhook_secret: None,
+            admin_api_token: None,
             openai_api_key: None,
             openai_model: "gpt-4o-mini".into(),
             openai_base_url: "https://api.openai.com/v1".into(),
@@ -201,6 +207,18 @@ fn url(name: &'static str, v: String) -> Result<String, ConfigError> {
     match rest {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(v),
         _ => Err(ConfigError::Invalid { name, reason: "expected an http(s) URL".into() }),
+    }
+}
+
+/// `ADMIN_API_TOKEN`: 32 to 256 printable characters without spaces (a
+/// random token, e.g. `openssl rand -hex 32`).
+fn admin_api_token(v: String) -> Result<Secret, ConfigError> {
+    let v = v.trim();
+    if (32..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(Secret::new(v))
+    } else {
+        let reason = "expected 32 to 256 printable characters without spaces (openssl rand -hex 32)".into();
+        Err(ConfigError::Invalid { name: "ADMIN_API_TOKEN", reason })
     }
 }
 
@@ -251,6 +269,7 @@ impl Config {
                 .map(|v| int("SENTRY_ALERT_CHAT_ID", v, |n: &i64| *n != 0, "a non-zero integer chat id"))
                 .transpose()?,
             sentry_webhook_secret: secret("SENTRY_WEBHOOK_SECRET"),
+            admin_api_token: get("ADMIN_API_TOKEN").map(admin_api_token).transpose()?,
             openai_api_key: secret("OPENAI_API_KEY"),
             openai_model: get("OPENAI_MODEL").map(|v| v.trim().to_string()).unwrap_or(d.openai_model),
             openai_base_url: get("OPENAI_BASE_URL")

@@ -1006,3 +1006,64 @@ async fn the_mini_app_sets_a_birthday_once() {
     );
     call(&env, req).await.error(StatusCode::NOT_FOUND, "not_registered");
 }
+
+const ADMIN_TOKEN: &str = "0123456789abcdef0123456789abcdef-admin";
+
+#[tokio::test]
+async fn the_admin_api_exports_and_imports_the_rules_and_runs_campaigns() {
+    let mut config = test_config();
+    config.admin_api_token = Some(Secret::new(ADMIN_TOKEN));
+    let env = TestEnv::with(Arc::new(MemoryStore::new()), config);
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let with = |method: Method, path: &str, body: &str| {
+        let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+        request(method, path, &headers, body.to_string())
+    };
+    // Wrong, missing or partial tokens: 401 and nothing else.
+    for bad in ["Bearer nope", "", "Basic xyz", &format!("Bearer {}", &ADMIN_TOKEN[..31])] {
+        let req = request(Method::GET, "/api/v1/admin/rules", &[("authorization", bad)], Bytes::new());
+        call(&env, req).await.error(StatusCode::UNAUTHORIZED, "invalid_admin_token");
+    }
+    let shown = call(&env, with(Method::GET, "/api/v1/admin/rules", "")).await;
+    assert_eq!((shown.status, shown.json()["version"].as_i64()), (StatusCode::OK, Some(0)));
+    let doc = r#"{"expiry": {"days": 90, "remind_days_before": 7}}"#;
+    let set = call(&env, with(Method::PUT, "/api/v1/admin/rules", doc)).await.json();
+    assert_eq!((set["version"].as_i64(), set["rules"]["expiry"]["days"].as_i64()), (Some(1), Some(90)), "{set}");
+    // What was exported imports as it is: a new version, the same document.
+    let exported = call(&env, with(Method::GET, "/api/v1/admin/rules", "")).await.json();
+    let again = call(&env, with(Method::PUT, "/api/v1/admin/rules", &exported["rules"].to_string())).await.json();
+    assert_eq!((again["version"].as_i64(), &again["rules"]), (Some(2), &exported["rules"]));
+    let refused = call(&env, with(Method::PUT, "/api/v1/admin/rules", r#"{"expiry": {"days": 0}}"#)).await;
+    refused.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_rules");
+    assert_eq!(env.storage.program_rules().await.unwrap().version, 2, "a refused document changes nothing");
+
+    let (today, later) = (env.engine.now().utc_date(), env.engine.now().plus(10 * 86_400).utc_date());
+    let campaign = format!(
+        r#"{{"title": {{"en": "Spring"}}, "kind": "multiplier", "multiplier_bps": 15000, "starts": "{today}", "ends": "{later}", "budget": 100}}"#
+    );
+    let made = call(&env, with(Method::POST, "/api/v1/admin/campaigns", &campaign)).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    assert_eq!(made.json()["status"], "active");
+    let listed = call(&env, with(Method::GET, "/api/v1/admin/campaigns", "")).await.json();
+    assert_eq!(listed["campaigns"].as_array().map(Vec::len), Some(1));
+    let ended = call(&env, with(Method::POST, "/api/v1/admin/campaigns/1/end", "")).await.json();
+    assert_eq!(ended["status"], "ended");
+    call(&env, with(Method::POST, "/api/v1/admin/campaigns/1/approve", ""))
+        .await
+        .error(StatusCode::CONFLICT, "campaign_closed");
+    call(&env, with(Method::POST, "/api/v1/admin/campaigns/99/end", ""))
+        .await
+        .error(StatusCode::NOT_FOUND, "unknown_campaign");
+    call(&env, with(Method::POST, "/api/v1/admin/campaigns/x/end", ""))
+        .await
+        .error(StatusCode::NOT_FOUND, "unknown_campaign");
+}
+
+#[tokio::test]
+async fn the_admin_api_is_off_without_a_token_and_refuses_weak_ones() {
+    let env = TestEnv::new();
+    let req = request(Method::GET, "/api/v1/admin/rules", &[("authorization", "Bearer anything")], Bytes::new());
+    call(&env, req).await.error(StatusCode::SERVICE_UNAVAILABLE, "not_configured");
+    let weak = Config::from_lookup(|k| (k == "ADMIN_API_TOKEN").then(|| "short".to_string()));
+    assert!(weak.unwrap_err().to_string().contains("ADMIN_API_TOKEN"));
+}

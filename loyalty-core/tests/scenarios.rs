@@ -257,7 +257,6 @@ async fn bad_input_changes_nothing() {
 async fn a_month_of_a_cafe_with_rules_tiers_and_campaigns() {
     let env = loyalty_testkit::TestEnv::new();
     let month = loyalty_testkit::cafe_month::play(&env).await.unwrap_or_else(|e| panic!("{e}"));
-    println!("{month:#?}");
     assert_eq!(month.campaigns.len(), 3);
     assert!(month.nightly_messages > 0, "reminders, expiries and tier changes reach the customers");
 }

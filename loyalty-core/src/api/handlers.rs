@@ -8,11 +8,13 @@ use crate::domain::{
     Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerStatus, RedemptionId, TelegramUserId, rules,
 };
 use crate::ports::{
-    AnswerRedemption, CampaignActor, CreateCampaign, CreditPurchase, CustomerRef, EntriesPage, ListCampaigns,
-    LookUpCustomer, PartnerRef, RedemptionView, Rejection, SetBirthday, StoreError,
+    AnswerRedemption, CampaignActor, CampaignDecision, CreateCampaign, CreditPurchase, CustomerRef, DecideCampaign,
+    EntriesPage, ListCampaigns, LookUpCustomer, PartnerRef, RedemptionView, Rejection, SetBirthday, SetProgramRules,
+    StoreError,
 };
 
 use crate::domain::BotKind;
+use crate::program::ProgramRules;
 use crate::program::campaigns::{Birthday, CampaignDocument};
 use crate::qr::QrMatrix;
 use crate::telegram::BotCall;
@@ -111,6 +113,14 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::PartnerCampaigns => pos_campaigns(cx, req).await,
         Endpoint::PartnerNewCampaign => pos_new_campaign(cx, req).await,
         Endpoint::MeBirthday => set_birthday(cx, req).await,
+        Endpoint::AdminRules | Endpoint::AdminSetRules => {
+            admin_rules(cx, req, endpoint == Endpoint::AdminSetRules).await
+        }
+        Endpoint::AdminCampaigns => admin_campaigns(cx, req).await,
+        Endpoint::AdminNewCampaign => admin_new_campaign(cx, req).await,
+        Endpoint::AdminApproveCampaign => admin_decide(cx, req, param, CampaignDecision::Approve).await,
+        Endpoint::AdminRejectCampaign => admin_decide(cx, req, param, CampaignDecision::Reject).await,
+        Endpoint::AdminEndCampaign => admin_decide(cx, req, param, CampaignDecision::End).await,
         Endpoint::SentryHook => sentry_hook(cx, req).await,
     }
 }
@@ -458,6 +468,89 @@ async fn set_birthday(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
         Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
         Err(e) => Err(e.into()),
     }
+}
+
+// --------------------------------------------------------------------- admin
+
+/// The actor of the admin routes: the operator's token, not a Telegram user (id 0).
+const API_ADMIN: TelegramUserId = TelegramUserId(0);
+
+/// Checks `Authorization: Bearer <ADMIN_API_TOKEN>` (digests compared in constant time).
+fn admin(cx: &Context, headers: &HeaderMap) -> ApiResult<()> {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let token = cx
+        .config()
+        .admin_api_token
+        .as_ref()
+        .ok_or_else(|| not_configured(ApiText::NotConfigured("ADMIN_API_TOKEN")))?;
+    let given = header(headers, AUTHORIZATION.as_str())
+        .and_then(|a| a.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .unwrap_or_default();
+    let (want, got) = (Sha256::digest(token.expose().as_bytes()), Sha256::digest(given.as_bytes()));
+    if bool::from(want.as_slice().ct_eq(got.as_slice())) {
+        Ok(())
+    } else {
+        Err(unauthorized("invalid_admin_token", ApiText::InvalidAdminToken))
+    }
+}
+
+/// `GET /api/v1/admin/rules`: the rules in force; `PUT`: a new version (the
+/// body is the document, as `/rules` and `loyalty rules set` take it).
+async fn admin_rules(cx: &Context, req: &Request<Bytes>, set: bool) -> ApiResult<Reply> {
+    admin(cx, req.headers())?;
+    let version = if set {
+        require_json(req.headers())?;
+        let text = std::str::from_utf8(req.body())
+            .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+        let rules =
+            ProgramRules::from_json(text).map_err(|reason| ApiError::rejection(&Rejection::InvalidRules { reason }))?;
+        cx.storage().set_program_rules(SetProgramRules { rules, admin: None, now: cx.now() }).await?
+    } else {
+        cx.storage().program_rules().await?
+    };
+    cx.remember_rules(&version);
+    Ok(Reply::ok(&json!(version)))
+}
+
+/// `GET /api/v1/admin/campaigns`: every campaign, newest first (at most 100).
+async fn admin_campaigns(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    admin(cx, req.headers())?;
+    let list = ListCampaigns { partner: None, limit: crate::ports::MAX_CAMPAIGNS_LISTED };
+    Ok(Reply::ok(&json!({ "campaigns": cx.storage().campaigns(list).await? })))
+}
+
+/// `POST /api/v1/admin/campaigns`: a campaign (it runs at once).
+async fn admin_new_campaign(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    admin(cx, req.headers())?;
+    require_json(req.headers())?;
+    let text = std::str::from_utf8(req.body())
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    let terms =
+        CampaignDocument::parse(text).map_err(|reason| ApiError::rejection(&Rejection::InvalidCampaign { reason }))?;
+    let done =
+        usecases::create_campaign(cx, CreateCampaign { terms, by: CampaignActor::Admin(API_ADMIN), now: cx.now() })
+            .await?;
+    Ok(Reply::json(StatusCode::CREATED, &json!(done.outcome)))
+}
+
+/// `POST /api/v1/admin/campaigns/{id}/approve|reject|end`.
+async fn admin_decide(
+    cx: &Context,
+    req: &Request<Bytes>,
+    param: Option<&str>,
+    decision: CampaignDecision,
+) -> ApiResult<Reply> {
+    admin(cx, req.headers())?;
+    let id = param
+        .filter(|p| !p.is_empty() && p.len() <= 18 && p.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|p| p.parse::<i64>().ok())
+        .map(crate::domain::CampaignId)
+        .ok_or_else(|| ApiError::rejection(&Rejection::UnknownCampaign))?;
+    let req = DecideCampaign { campaign: id, decision, by: CampaignActor::Admin(API_ADMIN), now: cx.now() };
+    Ok(Reply::ok(&json!(cx.storage().decide_campaign(req).await?)))
 }
 
 // -------------------------------------------------------------------- Sentry

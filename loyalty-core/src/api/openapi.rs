@@ -187,6 +187,7 @@ pub fn document() -> Value {
                 "tma": {"type": "apiKey", "in": "header", "name": "Authorization",
                         "description": "`tma <initData>`: the Mini App's `Telegram.WebApp.initData`, signed by Telegram for the client bot, at most 24 h old."},
                 "bearer": {"type": "http", "scheme": "bearer", "description": "The partner's POS API key."},
+                "admin": {"type": "http", "scheme": "bearer", "description": "The server's `ADMIN_API_TOKEN` (the admin routes answer 503 without one configured)."},
             },
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {
@@ -281,7 +282,9 @@ pub fn document() -> Value {
             },
         },
     });
-    for (at, more) in [("paths", campaign_paths()), ("components", json!({"schemas": campaign_schemas()}))] {
+    let parts =
+        [("paths", campaign_paths()), ("paths", admin_paths()), ("components", json!({"schemas": campaign_schemas()}))];
+    for (at, more) in parts {
         let (Some(into), Value::Object(more)) = (doc.get_mut(at), more) else { continue };
         for (key, value) in more {
             match (into.get_mut(&key), value) {
@@ -391,8 +394,75 @@ fn campaign_schemas() -> Value {
                     "multiplier_bps": {"type": "integer", "description": "10000 for a fixed bonus."},
                     "points": {"type": "integer", "format": "int64", "minimum": 1},
                 }},
+                "RulesVersion": {"type": "object", "required": ["version", "rules", "admin", "created_at"], "properties": {
+                    "version": {"type": "integer", "minimum": 0, "description": "0: the defaults, before any change."},
+                    "rules": {"type": "object", "description": "The rules document (docs/RULES.md)."},
+                    "admin": {"type": ["integer", "null"], "format": "int64", "description": "The admin's Telegram id; null from the command line or the API."},
+                    "created_at": {"type": ["integer", "null"], "format": "int64"},
+                }},
                 "Campaigns": {"type": "object", "required": ["campaigns"], "properties": {
                     "campaigns": {"type": "array", "items": {"$ref": "#/components/schemas/Campaign"}}}}
+    })
+}
+
+/// The admin routes: the rules and the campaigns, for the operator's tools.
+fn admin_paths() -> Value {
+    let errors = |more: &[(&str, &str)]| {
+        let mut all = vec![
+            ("401", "Missing or wrong token (`invalid_admin_token`)."),
+            ("500", "Permanent server failure."),
+            ("503", "`ADMIN_API_TOKEN` is not configured (`not_configured`), or a temporary failure."),
+        ];
+        all.extend_from_slice(more);
+        error_responses(&all)
+    };
+    let decide = |summary: &str, refusal: &str| {
+        json!({"post": {
+            "summary": summary,
+            "tags": ["admin"],
+            "security": [{"admin": []}],
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
+            "responses": with(errors(&[("404", "No such campaign (`unknown_campaign`)."), ("409", refusal)]), "200", json_ok("The campaign after the decision.", "Campaign")),
+        }})
+    };
+    json!({
+        "/api/v1/admin/rules": {
+            "get": {
+                "summary": "The rules in force",
+                "description": "Their version, document, author and date (docs/RULES.md): the export of the rules.",
+                "tags": ["admin"],
+                "security": [{"admin": []}],
+                "responses": with(errors(&[]), "200", json_ok("The rules version in force.", "RulesVersion")),
+            },
+            "put": {
+                "summary": "Set a new version of the rules",
+                "description": "The body is the rules document (as `/rules` in the admin bot and `loyalty rules set` take it): the import. Unknown fields and values out of range are refused with the reason.",
+                "tags": ["admin"],
+                "security": [{"admin": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": with(errors(&[("400", "The body is not UTF-8."), ("415", "The body is not `application/json`."), ("422", "Not a valid document (`invalid_rules`, with the reason).")]), "200", json_ok("The new version.", "RulesVersion")),
+            },
+        },
+        "/api/v1/admin/campaigns": {
+            "get": {
+                "summary": "Every campaign",
+                "description": "Newest first (at most 100), each with what it has paid of its budget (`issued`).",
+                "tags": ["admin"],
+                "security": [{"admin": []}],
+                "responses": with(errors(&[]), "200", json_ok("The campaigns.", "Campaigns")),
+            },
+            "post": {
+                "summary": "Make a campaign",
+                "description": "The body is a campaign document (docs/RULES.md); an admin's campaign runs at once. Not idempotent.",
+                "tags": ["admin"],
+                "security": [{"admin": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CampaignDocument"}}}},
+                "responses": with(errors(&[("400", "The body is not UTF-8."), ("415", "The body is not `application/json`."), ("422", "Not a valid campaign document (`invalid_campaign`, with the reason).")]), "201", json_ok("The campaign.", "Campaign")),
+            },
+        },
+        "/api/v1/admin/campaigns/{id}/approve": decide("Approve a partner's pending campaign", "Not pending (`campaign_closed`)."),
+        "/api/v1/admin/campaigns/{id}/reject": decide("Reject a partner's pending campaign", "Not pending (`campaign_closed`)."),
+        "/api/v1/admin/campaigns/{id}/end": decide("End a campaign", "Rejected or ended already (`campaign_closed`)."),
     })
 }
 

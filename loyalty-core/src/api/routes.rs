@@ -37,6 +37,20 @@ pub enum Endpoint {
     PartnerNewCampaign,
     /// `PUT /api/v1/me/birthday`.
     MeBirthday,
+    /// `GET /api/v1/admin/rules`.
+    AdminRules,
+    /// `PUT /api/v1/admin/rules`.
+    AdminSetRules,
+    /// `GET /api/v1/admin/campaigns`.
+    AdminCampaigns,
+    /// `POST /api/v1/admin/campaigns`.
+    AdminNewCampaign,
+    /// `POST /api/v1/admin/campaigns/{id}/approve`.
+    AdminApproveCampaign,
+    /// `POST /api/v1/admin/campaigns/{id}/reject`.
+    AdminRejectCampaign,
+    /// `POST /api/v1/admin/campaigns/{id}/end`.
+    AdminEndCampaign,
     /// `POST /hooks/sentry`.
     SentryHook,
 }
@@ -71,6 +85,13 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/v1/partner/customers/{code}", Endpoint::PartnerCustomer),
     r("GET", "/api/v1/partner/campaigns", Endpoint::PartnerCampaigns),
     r("POST", "/api/v1/partner/campaigns", Endpoint::PartnerNewCampaign),
+    r("GET", "/api/v1/admin/rules", Endpoint::AdminRules),
+    r("PUT", "/api/v1/admin/rules", Endpoint::AdminSetRules),
+    r("GET", "/api/v1/admin/campaigns", Endpoint::AdminCampaigns),
+    r("POST", "/api/v1/admin/campaigns", Endpoint::AdminNewCampaign),
+    r("POST", "/api/v1/admin/campaigns/{id}/approve", Endpoint::AdminApproveCampaign),
+    r("POST", "/api/v1/admin/campaigns/{id}/reject", Endpoint::AdminRejectCampaign),
+    r("POST", "/api/v1/admin/campaigns/{id}/end", Endpoint::AdminEndCampaign),
     r("POST", "/hooks/sentry", Endpoint::SentryHook),
 ];
 
@@ -110,6 +131,17 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("GET", ["api", "v1", "partner", "customers", code]) if !code.is_empty() => (PartnerCustomer, Some(*code)),
         ("GET", ["api", "v1", "partner", "campaigns"]) => (PartnerCampaigns, None),
         ("POST", ["api", "v1", "partner", "campaigns"]) => (PartnerNewCampaign, None),
+        ("GET", ["api", "v1", "admin", "rules"]) => (AdminRules, None),
+        ("PUT", ["api", "v1", "admin", "rules"]) => (AdminSetRules, None),
+        ("GET", ["api", "v1", "admin", "campaigns"]) => (AdminCampaigns, None),
+        ("POST", ["api", "v1", "admin", "campaigns"]) => (AdminNewCampaign, None),
+        ("POST", ["api", "v1", "admin", "campaigns", id, "approve"]) if !id.is_empty() => {
+            (AdminApproveCampaign, Some(*id))
+        }
+        ("POST", ["api", "v1", "admin", "campaigns", id, "reject"]) if !id.is_empty() => {
+            (AdminRejectCampaign, Some(*id))
+        }
+        ("POST", ["api", "v1", "admin", "campaigns", id, "end"]) if !id.is_empty() => (AdminEndCampaign, Some(*id)),
         ("POST", ["hooks", "sentry"]) => (SentryHook, None),
         _ => return None,
     })

@@ -235,6 +235,8 @@ pub(crate) enum ApiText {
     CardFailed,
     /// No valid POS API key.
     InvalidApiKey,
+    /// No valid `ADMIN_API_TOKEN`.
+    InvalidAdminToken,
     /// No valid `Idempotency-Key`.
     InvalidIdempotencyKey,
     /// The JSON body does not parse (the parser's reason, in English).

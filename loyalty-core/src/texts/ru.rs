@@ -551,6 +551,9 @@ impl Texts for Ru {
             PartnerBotUnknown => "Имя партнёрского бота пока неизвестно; повторите позже.".into(),
             CardFailed => "Не удалось нарисовать карту.".into(),
             InvalidApiKey => "Передайте Authorization: Bearer <API-ключ> с действующим ключом.".into(),
+            InvalidAdminToken => {
+                "Передайте Authorization: Bearer <ADMIN_API_TOKEN> с токеном администратора сервера.".into()
+            }
             InvalidIdempotencyKey => {
                 "Передайте заголовок Idempotency-Key из 1–128 символов: буквы, цифры, _ - : и .".into()
             }

@@ -560,6 +560,7 @@ impl Texts for Vi {
             PartnerBotUnknown => "Chưa biết tên bot đối tác; hãy thử lại sau.".into(),
             CardFailed => "Không thể vẽ thẻ.".into(),
             InvalidApiKey => "Hãy gửi Authorization: Bearer <khóa API> với khóa hợp lệ.".into(),
+            InvalidAdminToken => "Hãy gửi Authorization: Bearer <ADMIN_API_TOKEN> với mã quản trị của máy chủ.".into(),
             InvalidIdempotencyKey => "Hãy gửi tiêu đề Idempotency-Key dài 1 đến 128 ký tự: chữ, số, _ - : và .".into(),
             InvalidBody(why) => format!("Nội dung JSON không hợp lệ: {why}."),
             InvalidCustomerCode => "customer_code phải là mã thẻ gồm 8 ký tự.".into(),
