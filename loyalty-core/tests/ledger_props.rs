@@ -21,8 +21,8 @@ use futures::executor::block_on;
 use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
-use loyalty_core::program::campaigns::{ALL_TIERS, ALL_WEEKDAYS, Birthday, CampaignKind, CampaignTerms};
-use loyalty_core::program::{Localized, ProgramRules};
+use loyalty_core::program::ProgramRules;
+use loyalty_core::program::campaigns::{Birthday, CampaignKind, CampaignTerms};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use std::collections::{HashMap, HashSet};
@@ -339,22 +339,14 @@ impl World {
                 let kind = kinds[kind.index(kinds.len())];
                 let multiplier = kind == CampaignKind::Multiplier;
                 let terms = CampaignTerms {
-                    title: Localized { en: "Prop".into(), ru: None, vi: None },
-                    kind,
                     multiplier_bps: if multiplier { 15_000 } else { 10_000 },
                     points: if multiplier { 0 } else { 7 },
                     nth: if kind == CampaignKind::NthVisit { 2 } else { 0 },
                     window_days: if kind == CampaignKind::Birthday { 30 } else { 0 },
-                    weekdays: ALL_WEEKDAYS,
-                    hour_from: 0,
-                    hour_to: 24,
-                    utc_offset_minutes: 0,
                     partner: partner.as_ref().map(|p| self.partner(p).id),
-                    tiers: ALL_TIERS,
                     cap_per_customer: *cap,
                     budget: *budget,
-                    starts_at: T0,
-                    ends_at: T0.plus(400 * 86_400),
+                    ..loyalty_testkit::requests::campaign_terms(kind, T0, 400)
                 };
                 let by = CampaignActor::Admin(ADMIN);
                 block_on(self.store.create_campaign(CreateCampaign { terms, by, now })).unwrap();

@@ -37,10 +37,8 @@ use futures::future::join_all;
 use loyalty_core::domain::*;
 use loyalty_core::maybe_send::BoxFuture;
 use loyalty_core::ports::*;
-use loyalty_core::program::campaigns::{
-    ALL_TIERS, ALL_WEEKDAYS, Birthday, Campaign, CampaignKind, CampaignStatus, CampaignTerms,
-};
-use loyalty_core::program::{DAY_SECS, Localized, ProgramRules, RulesVersion};
+use loyalty_core::program::campaigns::{Birthday, Campaign, CampaignKind, CampaignStatus, CampaignTerms};
+use loyalty_core::program::{DAY_SECS, ProgramRules, RulesVersion};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
@@ -829,25 +827,7 @@ async fn concurrent_expiry_runs(ctx: &Ctx<'_>) -> CheckResult {
 /// A campaign's terms: `kind` paying `points` (or 2× for a multiplier) from
 /// `DAY0` for 400 days, with a budget of 1 000 and no cap.
 fn campaign(kind: CampaignKind) -> CampaignTerms {
-    let multiplier = kind == CampaignKind::Multiplier;
-    CampaignTerms {
-        title: Localized { en: format!("{} campaign", kind.as_str()), ru: Some("Акция".into()), vi: None },
-        kind,
-        multiplier_bps: if multiplier { 20_000 } else { 10_000 },
-        points: if multiplier { 0 } else { 50 },
-        nth: if kind == CampaignKind::NthVisit { 3 } else { 0 },
-        window_days: if kind == CampaignKind::Birthday { 7 } else { 0 },
-        weekdays: ALL_WEEKDAYS,
-        hour_from: 0,
-        hour_to: 24,
-        utc_offset_minutes: 0,
-        partner: None,
-        tiers: ALL_TIERS,
-        cap_per_customer: None,
-        budget: 1_000,
-        starts_at: DAY0,
-        ends_at: DAY0.plus(400 * DAY_SECS),
-    }
+    crate::requests::campaign_terms(kind, DAY0, 400)
 }
 
 impl Ctx<'_> {

@@ -4,8 +4,11 @@
 
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
+use loyalty_core::program::Localized;
 use loyalty_core::program::ProgramRules;
-use loyalty_core::program::campaigns::{Birthday, CampaignDocument};
+use loyalty_core::program::campaigns::{
+    ALL_TIERS, ALL_WEEKDAYS, Birthday, CampaignDocument, CampaignKind, CampaignTerms,
+};
 
 /// 10:00 UTC on the day the tests happen on.
 pub const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
@@ -250,4 +253,29 @@ pub async fn every_use_case(
         return Err(format!("a confirmation after expiry: {expired:?}"));
     }
     Ok(())
+}
+
+/// Campaign terms of `kind` running `days` days from `starts_at`, for every
+/// partner, tier, weekday and hour: 2× for a multiplier, else 50 points
+/// (every 3rd visit; within 7 days of a birthday), a budget of 1 000, no cap.
+pub fn campaign_terms(kind: CampaignKind, starts_at: Timestamp, days: i64) -> CampaignTerms {
+    let multiplier = kind == CampaignKind::Multiplier;
+    CampaignTerms {
+        title: Localized { en: format!("{} campaign", kind.as_str()), ru: None, vi: None },
+        kind,
+        multiplier_bps: if multiplier { 20_000 } else { 10_000 },
+        points: if multiplier { 0 } else { 50 },
+        nth: if kind == CampaignKind::NthVisit { 3 } else { 0 },
+        window_days: if kind == CampaignKind::Birthday { 7 } else { 0 },
+        weekdays: ALL_WEEKDAYS,
+        hour_from: 0,
+        hour_to: 24,
+        utc_offset_minutes: 0,
+        partner: None,
+        tiers: ALL_TIERS,
+        cap_per_customer: None,
+        budget: 1_000,
+        starts_at,
+        ends_at: starts_at.plus(days * 86_400),
+    }
 }

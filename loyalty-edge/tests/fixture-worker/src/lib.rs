@@ -190,7 +190,7 @@ async fn cafe_month(env: &Env) -> worker::Result<Response> {
     db.batch(drops).await?;
     let test = loyalty_testkit::TestEnv::with(Arc::new(D1Store::new(db)), loyalty_testkit::test_config());
     match loyalty_testkit::cafe_month::play(&test).await {
-        Ok(month) => json(200, &month),
+        Ok(month) => json(200, &serde_json::json!(month)),
         Err(error) => json(200, &serde_json::json!({ "error": error })),
     }
 }
