@@ -88,7 +88,7 @@ pub struct Replay {
 #[derive(Debug, Default)]
 struct Tiering {
     state: TierState,
-    /// The purchases' points still counted (not reversed), with their time.
+    /// What the purchases still counted (not reversed) count toward a tier, with their time.
     purchases: Vec<(EntryId, Timestamp, Points)>,
 }
 
@@ -173,10 +173,11 @@ impl Replay {
             let mut e = e.clone();
             if e.kind == EntryKind::Accrual {
                 let points = self.repriced(&e, actual_tier.state.tier, proposed_tier.state.tier);
-                actual_tier.purchases.push((e.id, e.created_at, e.amount));
-                proposed_tier.purchases.push((e.id, e.created_at, points));
+                let by = |rules: &ProgramRules| rules.tiers.as_ref().map(|t| t.qualify_by).unwrap_or_default();
+                actual_tier.purchases.push((e.id, e.created_at, by(&self.actual_rules).of(&e)));
                 repriced.insert(e.id, points);
                 e.amount = points;
+                proposed_tier.purchases.push((e.id, e.created_at, by(&self.rules).of(&e)));
             } else if let Some(points) = e.reverses.and_then(|r| repriced.get(&r)) {
                 e.amount = -points;
                 actual_tier.purchases.retain(|(id, _, _)| Some(*id) != e.reverses);

@@ -236,6 +236,7 @@ pub fn checks() -> Vec<Check> {
         expiry_reminders,
         concurrent_expiry_runs,
         tiers_up_at_once_down_after_grace,
+        tiers_by_purchase_amount,
         campaign_lifecycle,
         campaign_kinds_pay_by_their_terms,
         campaign_birthdays_once_a_year,
@@ -792,6 +793,29 @@ async fn tiers_up_at_once_down_after_grace(ctx: &Ctx<'_>) -> CheckResult {
     s.set_program_rules(SetProgramRules { rules: bad, admin: None, now: T0 })
         .await
         .rejects(Rejection::InvalidRules { reason }, "thresholds that do not increase")?;
+    ctx.invariants().await
+}
+
+async fn tiers_by_purchase_amount(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let c = ctx.customer(0).await?;
+    set_rules(
+        ctx,
+        r#"{"tiers": {"window_days": 30, "grace_days": 0, "qualify_by": "purchases", "levels": [
+            {"name": {"en": "Silver"}, "threshold": 5000, "multiplier_bps": 15000}]}}"#,
+    )
+    .await?;
+    let first = ctx.credit(&p, &c, 3_000, "spend-1").await?;
+    ensure_eq!((first.entry.amount, first.customer.tier), (150, 0), "3 000 spent: no tier yet");
+    ensure_eq!(ctx.summary(c.id).await?.qualifying, 3_000, "qualifying: the amount spent");
+    let second = ctx.credit(&p, &c, 2_500, "spend-2").await?;
+    ensure_eq!((second.entry.amount, second.customer.tier), (125, 1), "5 500 spent: Silver (earned at 1×)");
+    let third = ctx.credit(&p, &c, 1_000, "spend-3").await?;
+    ensure_eq!(third.entry.amount, 75, "50 base × 1.5");
+    let back = s.reverse_entry(ctx.reverse_req(second.entry.id, &p, "spend-back")).await.or_fail("reverse")?;
+    ensure_eq!((back.tier_before, back.customer.tier), (1, 0), "4 000 spent after the reversal: down (no grace)");
+    ensure_eq!(ctx.summary(c.id).await?.qualifying, 4_000, "qualifying after the reversal");
     ctx.invariants().await
 }
 

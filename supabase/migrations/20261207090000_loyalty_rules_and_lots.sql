@@ -207,7 +207,9 @@ declare
 begin
   select * into v_customer from loyalty.customers c where c.id = p_customer for update;
   select r.doc into v_doc from loyalty.rules r where r.version = loyalty._rules_version();
-  select coalesce(sum(e.amount), 0) into v_qualifying
+  -- Qualifying: the purchases' points, or their amounts (tiers.qualify_by = purchases).
+  select coalesce(sum(case when v_doc #>> '{tiers,qualify_by}' = 'purchases' then e.purchase else e.amount end), 0)
+    into v_qualifying
     from loyalty.entries e
    where e.customer_id = p_customer
      and e.kind = 'accrual'

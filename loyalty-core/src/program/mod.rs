@@ -93,6 +93,31 @@ pub struct TierRules {
     pub grace_days: u32,
     /// The tiers, lowest first: 1..=[`MAX_TIERS`], thresholds strictly increasing.
     pub levels: Vec<TierLevel>,
+    /// What the thresholds count: the purchases' points (the default) or
+    /// their amounts.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub qualify_by: QualifyBy,
+}
+
+/// What tier thresholds count (`tiers.qualify_by`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualifyBy {
+    /// The points of the purchases (`points`).
+    #[default]
+    Points,
+    /// The purchase amounts (`purchases`).
+    Purchases,
+}
+
+impl QualifyBy {
+    /// What accrual `e` counts toward a tier.
+    pub fn of(self, e: &crate::domain::LedgerEntry) -> Points {
+        match self {
+            QualifyBy::Points => e.amount,
+            QualifyBy::Purchases => e.purchase.unwrap_or(0),
+        }
+    }
 }
 
 /// One tier.
@@ -322,6 +347,9 @@ impl RulesVersion {
 mod tests {
     use super::*;
 
+    const TIERS_BY_POINTS: &str =
+        r#"{"tiers": {"window_days": 30, "levels": [{"name": {"en": "A"}, "threshold": 5, "multiplier_bps": 10000}]}}"#;
+
     #[test]
     fn a_document_round_trips_and_defaults_fill_in() {
         let rules =
@@ -331,6 +359,12 @@ mod tests {
         assert_eq!(rules.expiry.partners[&PartnerId(7)], 90);
         assert_eq!(ProgramRules::from_json(&rules.to_pretty_json()).unwrap(), rules);
         assert_eq!(ProgramRules::from_json("{}").unwrap(), ProgramRules::default());
+        let by_spend = r#"{"tiers": {"window_days": 30, "qualify_by": "purchases",
+            "levels": [{"name": {"en": "A"}, "threshold": 5000, "multiplier_bps": 10000}]}}"#;
+        let spend = ProgramRules::from_json(by_spend).unwrap();
+        assert_eq!(spend.tiers.as_ref().map(|t| t.qualify_by), Some(QualifyBy::Purchases));
+        assert_eq!(ProgramRules::from_json(&spend.to_pretty_json()).unwrap(), spend);
+        assert!(!ProgramRules::from_json(TIERS_BY_POINTS).unwrap().to_pretty_json().contains("qualify_by"));
         assert_eq!(ProgramRules::from_json(r#"{"expiry": {}}"#).unwrap().expiry.days, None);
     }
 

@@ -72,7 +72,8 @@ SELECT c, iif(l >= t OR n - coalesce(b, n) >= g * 86400, l, t),
   FROM (SELECT c, n, q, t, b, g,
                (SELECT count(*) FROM json_each(d, '$.tiers.levels') WHERE json_extract(value, '$.threshold') <= q) AS l
           FROM (SELECT c, n, d, t, b, coalesce(json_extract(d, '$.tiers.grace_days'), 0) AS g,
-                       (SELECT coalesce(sum(e.amount), 0) FROM loyalty_entries e
+                       (SELECT coalesce(sum(iif(json_extract(d, '$.tiers.qualify_by') = 'purchases',
+                                                e.purchase, e.amount)), 0) FROM loyalty_entries e
                          WHERE e.customer = c AND e.kind = 'accrual'
                            AND e.created_at > n - 86400 * json_extract(d, '$.tiers.window_days')
                            AND NOT EXISTS (SELECT 1 FROM loyalty_entries x WHERE x.reverses = e.id)) AS q

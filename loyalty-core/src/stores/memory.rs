@@ -603,16 +603,17 @@ impl State {
 
     /// The customer's qualifying points at `now` under the rules in force.
     fn qualifying(&self, customer: CustomerId, now: Timestamp) -> StoreResult<Points> {
-        let Some(window) = self.current_rules().tiers.as_ref().map(|t| i64::from(t.window_days) * DAY_SECS) else {
+        let Some(tiers) = self.current_rules().tiers.as_ref() else {
             return Ok(0);
         };
+        let window = i64::from(tiers.window_days) * DAY_SECS;
         let row = self.customer(customer).ok_or_else(|| broken("missing customer"))?;
         Ok(row
             .entries
             .iter()
             .filter_map(|id| self.entry(*id))
             .filter(|e| e.kind == EntryKind::Accrual && e.created_at > now.plus(-window) && !self.is_reversed(e.id))
-            .fold(0, |sum: Points, e| sum.saturating_add(e.amount)))
+            .fold(0, |sum: Points, e| sum.saturating_add(tiers.qualify_by.of(e))))
     }
 
     /// Recomputes a customer's tier at `now` ([`next_tier`](crate::program::next_tier)); the tier before.

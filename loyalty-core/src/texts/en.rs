@@ -398,6 +398,9 @@ impl Texts for En {
     fn birthday_usage(&self) -> &'static str {
         "Send your birthday as /birthday DD.MM, for example /birthday 17.05. It can be set only once."
     }
+    fn tier_progress_spend(&self, needed: Pts, next: Esc) -> String {
+        format!("Spend {needed} more to reach <b>{next}</b>.")
+    }
     fn tier_progress(&self, needed: Pts, next: Esc) -> String {
         format!("{needed} more qualifying points to <b>{next}</b>.")
     }

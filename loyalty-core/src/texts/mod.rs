@@ -429,6 +429,8 @@ pub(crate) trait Texts: Sync {
     fn birthday_usage(&self) -> &'static str;
     /// `/balance`: qualifying points still `needed` for tier `next`.
     fn tier_progress(&self, needed: Pts, next: Esc) -> String;
+    /// `/balance`: purchases still `needed` for tier `next` (tiers by purchase amount).
+    fn tier_progress_spend(&self, needed: Pts, next: Esc) -> String;
     /// The admin's `/stats`: customers per tier, already listed.
     fn tiers_line(&self, counts: &str) -> String;
 
@@ -628,7 +630,11 @@ pub(crate) fn tier_status(
         }
     }
     if let Some(next) = tiers.level(tier.saturating_add(1)) {
-        lines.push(t.tier_progress(Pts(next.threshold.saturating_sub(qualifying).max(0)), Esc(next.name.get(lang))));
+        let needed = Pts(next.threshold.saturating_sub(qualifying).max(0));
+        lines.push(match tiers.qualify_by {
+            crate::program::QualifyBy::Points => t.tier_progress(needed, Esc(next.name.get(lang))),
+            crate::program::QualifyBy::Purchases => t.tier_progress_spend(needed, Esc(next.name.get(lang))),
+        });
     }
     (!lines.is_empty()).then(|| lines.join("\n"))
 }

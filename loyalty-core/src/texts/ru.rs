@@ -397,6 +397,9 @@ impl Texts for Ru {
     fn birthday_usage(&self) -> &'static str {
         "Отправьте день рождения так: /birthday ДД.ММ, например /birthday 17.05. Указать его можно только один раз."
     }
+    fn tier_progress_spend(&self, needed: Pts, next: Esc) -> String {
+        format!("До уровня <b>{next}</b> осталось совершить покупок на {needed}.")
+    }
     fn tier_progress(&self, needed: Pts, next: Esc) -> String {
         format!("До уровня <b>{next}</b> осталось {needed} квалификационных баллов.")
     }

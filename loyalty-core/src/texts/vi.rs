@@ -406,6 +406,9 @@ impl Texts for Vi {
     fn birthday_usage(&self) -> &'static str {
         "Gửi ngày sinh theo dạng /birthday NN.TT, ví dụ /birthday 17.05. Chỉ có thể đặt một lần."
     }
+    fn tier_progress_spend(&self, needed: Pts, next: Esc) -> String {
+        format!("Mua thêm {needed} nữa để lên <b>{next}</b>.")
+    }
     fn tier_progress(&self, needed: Pts, next: Esc) -> String {
         format!("Còn {needed} điểm tích lũy nữa để lên <b>{next}</b>.")
     }
