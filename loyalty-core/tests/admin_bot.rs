@@ -381,3 +381,20 @@ async fn balance_of_101(env: &TestEnv) -> String {
     let update = text(uid(), &TgUser::new(101, "Anna"), "/balance");
     texts_to(&handle(env, BotKind::Client, update).await, BotKind::Client, 101).join("\n")
 }
+
+#[tokio::test]
+async fn a_long_list_of_campaigns_fits_one_message() {
+    let env = TestEnv::new();
+    let (today, later) = (env.engine.now().utc_date(), env.engine.now().plus(10 * 86_400).utc_date());
+    let title = "T".repeat(190);
+    for _ in 0..20 {
+        let doc = format!(
+            r#"/campaign {{"title": {{"en": "{title}"}}, "kind": "first_purchase", "points": 5, "starts": "{today}", "ends": "{later}", "budget": 100}}"#
+        );
+        admin_says(&env, &doc).await;
+    }
+    let listed = texts_to(&admin_says(&env, "/campaigns").await, BotKind::Admin, ADMIN_CHAT);
+    assert_eq!(listed.len(), 1);
+    let chars = listed[0].chars().count();
+    assert!(chars <= 4096 && listed[0].ends_with('…') && listed[0].starts_with("<b>#20 "), "{chars}: {}", listed[0]);
+}

@@ -11,8 +11,11 @@ use crate::telegram::BotCall;
 use crate::texts;
 use crate::usecases::{self, Done};
 
-/// How many campaigns `/campaigns` lists (the newest).
+/// How many campaigns `/campaigns` lists at most (the newest)…
 const LISTED: u32 = 20;
+
+/// …and in how many characters (Telegram allows 4096 in a message).
+const MAX_LIST_CHARS: usize = 3_800;
 
 /// The document `/campaign` shows as an example.
 const EXAMPLE: &str = r#"{"title": {"en": "Double points mornings", "ru": "Двойные баллы по утрам"},
@@ -79,8 +82,20 @@ pub(crate) async fn run(
             if list.is_empty() {
                 return Ok((t.campaigns_none().to_owned(), Vec::new()));
             }
-            let lines: Vec<String> = list.iter().map(|c| texts::campaign_line(lang, c, now)).collect();
-            Ok((lines.join("\n\n"), Vec::new()))
+            // The newest first, as many as fit one message (Telegram's 4096 characters).
+            let mut text = String::new();
+            for c in &list {
+                let line = texts::campaign_line(lang, c, now);
+                if text.chars().count() + line.chars().count() + 2 > MAX_LIST_CHARS {
+                    text.push_str("\n\n…");
+                    break;
+                }
+                if !text.is_empty() {
+                    text.push_str("\n\n");
+                }
+                text.push_str(&line);
+            }
+            Ok((text, Vec::new()))
         }
         CampaignCommand::Decide(decision, args) => {
             let Some(id) = parse_id(args) else { return Ok((t.campaign_usage(EXAMPLE), Vec::new())) };
