@@ -398,3 +398,23 @@ async fn a_long_list_of_campaigns_fits_one_message() {
     let chars = listed[0].chars().count();
     assert!(chars <= 4096 && listed[0].ends_with('…') && listed[0].starts_with("<b>#20 "), "{chars}: {}", listed[0]);
 }
+
+#[tokio::test]
+async fn a_large_rules_document_is_shown_within_one_message() {
+    let env = TestEnv::new();
+    let name = "N".repeat(200);
+    let levels: Vec<String> = (1..=10)
+        .map(|i| {
+            format!(
+                r#"{{"name": {{"en": "{name}", "ru": "{name}", "vi": "{name}"}}, "threshold": {}, "multiplier_bps": 10000,
+                    "perks": {{"en": "{name}", "ru": "{name}", "vi": "{name}"}}}}"#,
+                i * 100
+            )
+        })
+        .collect();
+    let doc = format!(r#"/rules {{"tiers": {{"window_days": 30, "levels": [{}]}}}}"#, levels.join(","));
+    let said = texts_to(&admin_says(&env, &doc).await, BotKind::Admin, ADMIN_CHAT);
+    assert_eq!(env.storage.program_rules().await.unwrap().version, 1, "set");
+    let visible = said[0].replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    assert!(visible.chars().count() <= 4096 && said[0].contains(" …"), "{}", visible.chars().count());
+}

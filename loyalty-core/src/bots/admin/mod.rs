@@ -369,9 +369,27 @@ impl Ctx<'_> {
         };
         cx.remember_rules(&v);
         let since = v.created_at.map(Timestamp::utc_minutes);
-        let shown = self.t().rules_version(v.version, since.as_deref(), Esc(&v.rules.to_pretty_json()));
+        let shown = self.t().rules_version(v.version, since.as_deref(), Esc(&fitting_document(&v.rules)));
         Ok(self.reply(if args.is_empty() { shown } else { format!("{}\n\n{shown}", self.t().rules_set(v.version)) }))
     }
+}
+
+/// Characters of a rules document `/rules` shows (Telegram allows 4096 in a message).
+const MAX_DOCUMENT_CHARS: usize = 3_500;
+
+/// The document as `/rules` shows it: pretty, or compact when that is too
+/// long, or cut (`loyalty rules show` and `GET /api/v1/admin/rules` give it whole).
+fn fitting_document(rules: &ProgramRules) -> String {
+    let pretty = rules.to_pretty_json();
+    if pretty.chars().count() <= MAX_DOCUMENT_CHARS {
+        return pretty;
+    }
+    let compact = serde_json::to_string(rules).unwrap_or_default();
+    if compact.chars().count() <= MAX_DOCUMENT_CHARS {
+        return compact;
+    }
+    let cut: String = compact.chars().take(MAX_DOCUMENT_CHARS).collect();
+    format!("{cut} …")
 }
 
 /// What a command asks for (each with its arguments as typed).
