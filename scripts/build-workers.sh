@@ -53,6 +53,13 @@ eval "$("$SCRIPT_DIR/edge-tools.sh" env)"
 eval "$("$SCRIPT_DIR/wasm-toolchain.sh" env)"
 target_dir=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
 
+# The commit the Workers are built from tags their Sentry events (loyalty_core::adapters::sentry::
+# default_release); a tree outside git, or a caller's own value, is left as it is.
+if [[ -z ${LOYALTY_GIT_COMMIT:-} ]]; then
+    LOYALTY_GIT_COMMIT=$(git -C "$REPO_ROOT" rev-parse --short=12 HEAD 2>/dev/null || true)
+fi
+export LOYALTY_GIT_COMMIT
+
 packages=()
 for name in "${names[@]}"; do packages+=(-p "${crates[$name]}"); done
 log "compiling ${names[*]} for wasm32 ($LOYALTY_WASM_MODE toolchain)…"

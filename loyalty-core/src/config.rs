@@ -87,6 +87,7 @@ pub const VARIABLES: &[&str] = &[
     "SENTRY_ALERT_TELEGRAM_TOKEN",
     "SENTRY_ALERT_CHAT_ID",
     "SENTRY_WEBHOOK_SECRET",
+    "SENTRY_RELEASE",
     "OPENAI_API_KEY",
     "OPENAI_MODEL",
     "WELCOME_BONUS_AMOUNT",
@@ -127,6 +128,9 @@ pub struct Config {
     pub sentry_alert_chat_id: Option<i64>,
     /// `SENTRY_WEBHOOK_SECRET`: verifies `Sentry-Hook-Signature`.
     pub sentry_webhook_secret: Option<Secret>,
+    /// `SENTRY_RELEASE`: the release events are tagged with (default:
+    /// `loyalty-rs@<version>`, `+<commit>` when the build knew it).
+    pub sentry_release: Option<String>,
     /// `ADMIN_API_TOKEN`: the bearer token of the admin routes of the API
     /// (`/api/v1/admin/…`: the rules, campaigns), at least 32 characters;
     /// unset, those routes answer 503.
@@ -173,6 +177,7 @@ impl Default for Config {
             sentry_alert_chat_id: None,
             sentry_webhook_secret: None,
             admin_api_token: None,
+            sentry_release: None,
             openai_api_key: None,
             openai_model: "gpt-4o-mini".into(),
             openai_base_url: "https://api.openai.com/v1".into(),
@@ -207,6 +212,18 @@ fn url(name: &'static str, v: String) -> Result<String, ConfigError> {
     match rest {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(v),
         _ => Err(ConfigError::Invalid { name, reason: "expected an http(s) URL".into() }),
+    }
+}
+
+/// `SENTRY_RELEASE`: 1 to 200 printable characters, no spaces (Sentry's rule
+/// for release names, e.g. `loyalty@1.4.0+abc1234`).
+fn sentry_release(v: String) -> Result<String, ConfigError> {
+    let v = v.trim();
+    if v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()) && v != "." && v != ".." {
+        Ok(v.to_owned())
+    } else {
+        let reason = "expected 1 to 200 printable characters without spaces".into();
+        Err(ConfigError::Invalid { name: "SENTRY_RELEASE", reason })
     }
 }
 
@@ -270,6 +287,7 @@ impl Config {
                 .transpose()?,
             sentry_webhook_secret: secret("SENTRY_WEBHOOK_SECRET"),
             admin_api_token: get("ADMIN_API_TOKEN").map(admin_api_token).transpose()?,
+            sentry_release: get("SENTRY_RELEASE").map(sentry_release).transpose()?,
             openai_api_key: secret("OPENAI_API_KEY"),
             openai_model: get("OPENAI_MODEL").map(|v| v.trim().to_string()).unwrap_or(d.openai_model),
             openai_base_url: get("OPENAI_BASE_URL")

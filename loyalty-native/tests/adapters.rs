@@ -384,7 +384,8 @@ mod sentry {
         assert_eq!(item["type"], "event");
         assert_eq!(event["level"], "warning");
         assert_eq!(event["environment"], "staging");
-        assert_eq!(event["release"], RELEASE);
+        assert_eq!(event["release"], loyalty_core::adapters::sentry::default_release());
+        assert!(event["release"].as_str().is_some_and(|r| r.starts_with(RELEASE)));
         assert_eq!(event["timestamp"].as_f64(), Some(1_700_000_000.0));
         assert_eq!(event["tags"]["context"], "webhook.client");
         assert_eq!(event["tags"]["update_kind"], "message");
@@ -554,5 +555,23 @@ mod sentry {
         assert!(!report.temporary);
         assert!(report.message.starts_with(&format!("panic at {}:{line}:", file!())), "{}", report.message);
         assert!(!report.message.contains("customer"));
+    }
+
+    #[tokio::test]
+    async fn sentry_release_names_the_events_release() {
+        let (addr, fake) = fake().await;
+        let dsn = format!("http://{PUBLIC_KEY}@{addr}/42");
+        let vars = [("SENTRY_DSN", dsn.as_str()), ("SENTRY_RELEASE", "cafe-bot@2.1.0+abc123")];
+        let config =
+            loyalty_core::Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+                .expect("config");
+        let random = Arc::new(CountingRandom(AtomicU8::new(1)));
+        let envelopes = Envelopes::from_config(&config, clock(1_700_000_000), random).expect("dsn").expect("a DSN");
+        SentryReporter::new(envelopes, DEFAULT_TIMEOUT).report(report("boom", false)).await;
+        let seen = fake.seen.lock().expect("lock").clone();
+        let (_, _, event) = parts(&seen[0].1);
+        assert_eq!(event["release"], "cafe-bot@2.1.0+abc123");
+        let spaced = loyalty_core::Config::from_lookup(|k| (k == "SENTRY_RELEASE").then(|| "a b".to_string()));
+        assert!(spaced.unwrap_err().to_string().contains("SENTRY_RELEASE"));
     }
 }

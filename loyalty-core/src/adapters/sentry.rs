@@ -41,8 +41,22 @@ use std::time::{Duration, SystemTime};
 /// The `Content-Type` of a posted envelope.
 pub const CONTENT_TYPE: &str = "application/x-sentry-envelope";
 
-/// The `release` of every event: `loyalty-rs@<loyalty-core version>`.
+/// The `release` of every event unless `SENTRY_RELEASE` names another:
+/// `loyalty-rs@<loyalty-core version>`, then `+<commit>` when the build set
+/// `LOYALTY_GIT_COMMIT` ([`default_release`]).
 pub const RELEASE: &str = concat!("loyalty-rs@", env!("CARGO_PKG_VERSION"));
+
+/// The commit the build came from, when its environment said
+/// (`LOYALTY_GIT_COMMIT`, as `scripts/build-workers.sh` sets it).
+pub const BUILD_COMMIT: Option<&str> = option_env!("LOYALTY_GIT_COMMIT");
+
+/// [`RELEASE`], with `+<commit>` when the build knows its commit.
+pub fn default_release() -> String {
+    match BUILD_COMMIT.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(commit) => format!("{RELEASE}+{commit}"),
+        None => RELEASE.to_owned(),
+    }
+}
 
 /// The client named in `X-Sentry-Auth` and in the events' SDK info.
 const CLIENT_NAME: &str = "loyalty-rs";
@@ -72,6 +86,7 @@ pub struct Envelopes {
     envelope_url: String,
     auth: String,
     environment: String,
+    release: String,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Randomness>,
 }
@@ -82,13 +97,14 @@ impl fmt::Debug for Envelopes {
             .field("host", &self.dsn.host())
             .field("project_id", &self.dsn.project_id().to_string())
             .field("environment", &self.environment)
+            .field("release", &self.release)
             .finish_non_exhaustive()
     }
 }
 
 impl Envelopes {
-    /// The envelopes for `SENTRY_DSN`, tagged with `SENTRY_ENVIRONMENT`;
-    /// `Ok(None)` when no DSN is set (reports then only go to the logs).
+    /// The envelopes for `SENTRY_DSN`, tagged with `SENTRY_ENVIRONMENT` and
+    /// `SENTRY_RELEASE` (else [`default_release`]); `Ok(None)` when no DSN is set (reports then only go to the logs).
     ///
     /// # Errors
     /// [`DsnError`] when `SENTRY_DSN` is not a DSN.
@@ -99,7 +115,13 @@ impl Envelopes {
     ) -> Result<Option<Envelopes>, DsnError> {
         match &config.sentry_dsn {
             None => Ok(None),
-            Some(dsn) => Envelopes::new(dsn.expose(), &config.sentry_environment, clock, random).map(Some),
+            Some(dsn) => {
+                let envelopes = Envelopes::new(dsn.expose(), &config.sentry_environment, clock, random)?;
+                Ok(Some(match &config.sentry_release {
+                    Some(release) => envelopes.with_release(release.clone()),
+                    None => envelopes,
+                }))
+            }
         }
     }
 
@@ -139,9 +161,16 @@ impl Envelopes {
             auth,
             dsn,
             environment: environment.into(),
+            release: default_release(),
             clock,
             random,
         })
+    }
+
+    /// The same envelopes, tagging events with `release` instead.
+    pub fn with_release(mut self, release: impl Into<String>) -> Envelopes {
+        self.release = release.into();
+        self
     }
 
     /// Where envelopes are posted.
@@ -176,7 +205,7 @@ impl Envelopes {
             platform: Cow::Borrowed("other"),
             timestamp: system_time(at),
             server_name: None,
-            release: Some(Cow::Borrowed(RELEASE)),
+            release: Some(Cow::Owned(self.release.clone())),
             dist: None,
             environment: Some(Cow::Owned(self.environment.clone())),
             user: None,
