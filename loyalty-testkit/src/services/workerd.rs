@@ -328,7 +328,10 @@ pub async fn supabase_proxy(postrust: String) -> Supabase {
         }
     }
     let requests = Arc::new(AtomicU64::new(0));
-    let up = Upstream { base: postrust, http: reqwest::Client::new(), requests: requests.clone() };
+    // A new connection per request: a pooled one the upstream closes while idle would fail the next
+    // request (a 502 here), a race of keep-alive timing, not of the code under test.
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+    let up = Upstream { base: postrust, http, requests: requests.clone() };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, Router::new().fallback(forward).with_state(up)).await });
