@@ -233,6 +233,18 @@ CREATE TABLE IF NOT EXISTS loyalty_imports (
 
 CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (referral_code) WHERE referral_code IS NOT NULL;
 
+CREATE TRIGGER IF NOT EXISTS loyalty_imports_birthday AFTER INSERT ON loyalty_imports
+WHEN NEW.birthday IS NOT NULL AND length(NEW.birthday) = 10 AND date(NEW.birthday) IS NEW.birthday
+BEGIN
+    INSERT OR IGNORE INTO loyalty_birthdays (customer, month, day, created_at)
+    VALUES (NEW.customer, CAST(substr(NEW.birthday, 6, 2) AS INTEGER), CAST(substr(NEW.birthday, 9, 2) AS INTEGER),
+            NEW.imported_at);
+END;
+
+INSERT OR IGNORE INTO loyalty_birthdays (customer, month, day, created_at)
+SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 9, 2) AS INTEGER), imported_at
+  FROM loyalty_imports WHERE birthday IS NOT NULL AND length(birthday) = 10 AND date(birthday) IS birthday;
+
 CREATE TABLE IF NOT EXISTS loyalty_import_rows (
     key         INTEGER PRIMARY KEY,
     telegram_id INTEGER NOT NULL UNIQUE,

@@ -1,5 +1,6 @@
--- loyalty-rs D1 schema change: the program's rules (versions), the lots of expiring points and the
--- `expiry` entry kind, generated from loyalty_core::stores::d1::entries_upgrade (do not edit).
+-- loyalty-rs D1 schema change: the program's rules (versions), the lots of expiring points, the
+-- `expiry` entry kind, tiers, campaigns and birthdays (the imported customers' too), generated from
+-- loyalty_core::stores::d1::entries_upgrade and the birthday statements of SCHEMA (do not edit).
 -- Apply with `wrangler d1 migrations apply <database>` after 0003, before deploying this version.
 -- It rebuilds loyalty_entries keeping every row; entries made before it record rules version 0.
 
@@ -220,3 +221,15 @@ CREATE TRIGGER IF NOT EXISTS loyalty_entries_no_delete BEFORE DELETE ON loyalty_
 BEGIN
     SELECT RAISE(ABORT, 'loyalty_entries is append-only');
 END;
+
+CREATE TRIGGER IF NOT EXISTS loyalty_imports_birthday AFTER INSERT ON loyalty_imports
+WHEN NEW.birthday IS NOT NULL AND length(NEW.birthday) = 10 AND date(NEW.birthday) IS NEW.birthday
+BEGIN
+    INSERT OR IGNORE INTO loyalty_birthdays (customer, month, day, created_at)
+    VALUES (NEW.customer, CAST(substr(NEW.birthday, 6, 2) AS INTEGER), CAST(substr(NEW.birthday, 9, 2) AS INTEGER),
+            NEW.imported_at);
+END;
+
+INSERT OR IGNORE INTO loyalty_birthdays (customer, month, day, created_at)
+SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 9, 2) AS INTEGER), imported_at
+  FROM loyalty_imports WHERE birthday IS NOT NULL AND length(birthday) = 10 AND date(birthday) IS birthday;

@@ -240,6 +240,7 @@ pub fn checks() -> Vec<Check> {
         campaign_lifecycle,
         campaign_kinds_pay_by_their_terms,
         campaign_birthdays_once_a_year,
+        imported_birthdays_are_set,
         campaign_caps_and_budgets,
         concurrent_credits_against_a_campaign_budget,
     ]
@@ -1100,6 +1101,26 @@ async fn campaign_birthdays_once_a_year(ctx: &Ctx<'_>) -> CheckResult {
     );
     ensure_eq!(paid(&ctx.credit_at(&p, &c, 2_000, "bd-5", day(8)).await?), vec![], "the window has closed");
     ensure_eq!(paid(&ctx.credit_at(&p, &c, 2_000, "bd-6", day(367)).await?), vec![(b.id, 50)], "a year on");
+    ctx.invariants().await
+}
+
+async fn imported_birthdays_are_set(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    // A date of birth that exists becomes the birthday; one that does not, or none, leaves it unset.
+    let born = ImportedCustomer { birthday: Some("1990-11-16".into()), ..ctx.imported(721, 10, vec![]) };
+    let leap = ImportedCustomer { birthday: Some("1992-02-29".into()), ..ctx.imported(722, 10, vec![]) };
+    let bogus = ImportedCustomer { birthday: Some("2023-02-29".into()), ..ctx.imported(723, 10, vec![]) };
+    let none = ImportedCustomer { birthday: None, ..ctx.imported(724, 10, vec![]) };
+    ctx.import(vec![], vec![born, leap, bogus, none]).await.or_fail("import")?;
+    let set = |tg: i64, month: u8, day: u8| {
+        let birthday = Birthday { month, day };
+        s.set_birthday(SetBirthday { customer: CustomerRef::Telegram(TelegramUserId(tg)), birthday, now: T0 })
+    };
+    let (nov16, feb29) = (Birthday::new(11, 16).ok_or("a date")?, Birthday::new(2, 29).ok_or("a date")?);
+    set(721, 1, 1).await.rejects(Rejection::BirthdayAlreadySet { birthday: nov16 }, "imported")?;
+    set(722, 1, 1).await.rejects(Rejection::BirthdayAlreadySet { birthday: feb29 }, "imported, 29 February")?;
+    ensure_eq!(set(723, 3, 1).await.or_fail("not a date: unset")?, Birthday { month: 3, day: 1 }, "set");
+    ensure_eq!(set(724, 5, 17).await.or_fail("none: unset")?, Birthday { month: 5, day: 17 }, "set");
     ctx.invariants().await
 }
 

@@ -77,6 +77,52 @@ create table if not exists loyalty.birthdays (
   constraint birthdays_date_check check (month between 1 and 12 and day between 1 and 31)
 );
 
+-- An imported customer's date of birth is their birthday, if it is a date that
+-- exists (the model's imported_birthday); those imported before get theirs here.
+create or replace function loyalty._date_of_birth(p_text text) returns date
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  v_date date;
+begin
+  if p_text is null or p_text !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' then
+    return null;
+  end if;
+  begin
+    v_date := p_text::date;
+  exception when others then
+    return null;
+  end;
+  return case when to_char(v_date, 'YYYY-MM-DD') = p_text then v_date end;
+end
+$$;
+
+create or replace function loyalty._imports_birthday() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  insert into loyalty.birthdays (customer_id, month, day, created_at)
+  select new.customer_id, extract(month from d), extract(day from d), new.imported_at
+    from (select loyalty._date_of_birth(new.birthday) as d) x
+   where d is not null
+  on conflict do nothing;
+  return null;
+end
+$$;
+
+drop trigger if exists imports_birthday on loyalty.imports;
+create trigger imports_birthday after insert on loyalty.imports
+  for each row execute function loyalty._imports_birthday();
+
+insert into loyalty.birthdays (customer_id, month, day, created_at)
+select customer_id, extract(month from d), extract(day from d), imported_at
+  from (select i.customer_id, i.imported_at, loyalty._date_of_birth(i.birthday) as d from loyalty.imports i) x
+ where d is not null
+on conflict do nothing;
+
 alter table loyalty.campaigns enable row level security;
 alter table loyalty.campaign_awards enable row level security;
 alter table loyalty.birthdays enable row level security;
@@ -493,7 +539,7 @@ begin
   end loop;
   foreach f in array array['_campaign_json(loyalty.campaigns)', '_awards_of(bigint)',
                            '_campaign_awards(bigint, bigint, integer, bigint, bigint)', '_entries_awards_back()',
-                           '_campaign_partner(jsonb)'] loop
+                           '_campaign_partner(jsonb)', '_date_of_birth(text)', '_imports_birthday()'] loop
     execute format('revoke all on function loyalty.%s from public, anon, authenticated, service_role', f);
   end loop;
 end

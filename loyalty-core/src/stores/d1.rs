@@ -390,6 +390,19 @@ END",
 ) STRICT, WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS loyalty_imports_by_code ON loyalty_imports (referral_code) \
      WHERE referral_code IS NOT NULL",
+    // An imported customer's date of birth is their birthday, if it is a date
+    // that exists (the model's `imported_birthday`); those imported before
+    // birthdays existed get theirs here.
+    "CREATE TRIGGER IF NOT EXISTS loyalty_imports_birthday AFTER INSERT ON loyalty_imports
+WHEN NEW.birthday IS NOT NULL AND length(NEW.birthday) = 10 AND date(NEW.birthday) IS NEW.birthday
+BEGIN
+    INSERT OR IGNORE INTO loyalty_birthdays (customer, month, day, created_at)
+    VALUES (NEW.customer, CAST(substr(NEW.birthday, 6, 2) AS INTEGER), CAST(substr(NEW.birthday, 9, 2) AS INTEGER),
+            NEW.imported_at);
+END",
+    "INSERT OR IGNORE INTO loyalty_birthdays (customer, month, day, created_at)
+SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 9, 2) AS INTEGER), imported_at
+  FROM loyalty_imports WHERE birthday IS NOT NULL AND length(birthday) = 10 AND date(birthday) IS birthday",
     "CREATE TABLE IF NOT EXISTS loyalty_import_rows (
     key         INTEGER PRIMARY KEY,
     telegram_id INTEGER NOT NULL UNIQUE,
@@ -687,7 +700,7 @@ pub fn entries_upgrade() -> Vec<&'static str> {
             || s.contains(" loyalty_rules (")
             || s.contains(" loyalty_tiers")
             || s.contains(" loyalty_campaign")
-            || s.contains(" loyalty_birthdays")
+            || (s.contains(" loyalty_birthdays") && !s.contains("loyalty_imports"))
     };
     let mut statements = vec![
         "PRAGMA defer_foreign_keys = ON",
@@ -712,12 +725,15 @@ pub fn entries_upgrade() -> Vec<&'static str> {
 /// (`loyalty-edge/migrations/0004_rules_and_lots.sql`).
 pub fn rules_upgrade_migration() -> String {
     let mut text = String::from(
-        "-- loyalty-rs D1 schema change: the program's rules (versions), the lots of expiring points and the\n\
-         -- `expiry` entry kind, generated from loyalty_core::stores::d1::entries_upgrade (do not edit).\n\
+        "-- loyalty-rs D1 schema change: the program's rules (versions), the lots of expiring points, the\n\
+         -- `expiry` entry kind, tiers, campaigns and birthdays (the imported customers' too), generated from\n\
+         -- loyalty_core::stores::d1::entries_upgrade and the birthday statements of SCHEMA (do not edit).\n\
          -- Apply with `wrangler d1 migrations apply <database>` after 0003, before deploying this version.\n\
          -- It rebuilds loyalty_entries keeping every row; entries made before it record rules version 0.\n",
     );
-    for statement in entries_upgrade() {
+    // …and the imported customers' birthdays (the imports' table exists since 0003).
+    let birthdays = SCHEMA.iter().filter(|s| s.contains(" loyalty_birthdays") && s.contains("loyalty_imports"));
+    for statement in entries_upgrade().iter().chain(birthdays) {
         text.push('\n');
         text.push_str(statement);
         text.push_str(";\n");

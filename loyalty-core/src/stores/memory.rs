@@ -276,8 +276,19 @@ struct ImportRow {
     balance: Points,
     /// The other system's referral code (its `ref_<code>` links).
     referral_code: Option<String>,
+    /// The other system's date of birth (`YYYY-MM-DD`).
     #[allow(dead_code)]
     birthday: Option<String>,
+}
+
+/// The birthday in another system's date of birth (`YYYY-MM-DD`), if it is
+/// a date that exists (the import's rule: such a birthday is set for the
+/// customer it creates, as if they had sent `/birthday`).
+fn imported_birthday(date: &str) -> Option<Birthday> {
+    let mut parts = date.splitn(3, '-').map(str::parse::<u32>);
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (parts.next(), parts.next(), parts.next()) else { return None };
+    let valid = date.len() == 10 && Timestamp::from_utc_date(i64::from(y), m, d).is_some();
+    valid.then(|| Birthday::new(m as u8, d as u8)).flatten()
 }
 
 #[derive(Debug)]
@@ -1405,6 +1416,9 @@ impl State {
                 birthday: c.birthday.clone(),
             };
             self.imports.insert((source.to_owned(), c.telegram_id), row);
+            if let Some(b) = c.birthday.as_deref().and_then(imported_birthday) {
+                self.birthdays.entry(id).or_insert(b);
+            }
             out.customers_created += 1;
         }
         for c in &new_customers {
