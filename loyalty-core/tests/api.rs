@@ -1067,3 +1067,92 @@ async fn the_admin_api_is_off_without_a_token_and_refuses_weak_ones() {
     let weak = Config::from_lookup(|k| (k == "ADMIN_API_TOKEN").then(|| "short".to_string()));
     assert!(weak.unwrap_err().to_string().contains("ADMIN_API_TOKEN"));
 }
+
+fn pos(key: &str, method: Method, path: &str, idem: Option<&str>, body: &str) -> Request<Bytes> {
+    let auth = format!("Bearer {key}");
+    let mut headers = vec![("authorization", auth.as_str()), ("content-type", "application/json")];
+    if let Some(idem) = idem {
+        headers.push(("idempotency-key", idem));
+    }
+    request(method, path, &headers, body.to_string())
+}
+
+#[tokio::test]
+async fn the_pos_reverses_asks_for_a_redemption_and_reads_its_summary() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let (_, other_key) = partner(&env, 501, "Bar", Language::En).await;
+    let body = format!(r#"{{"customer_code":"{}","purchase":2000}}"#, c.code);
+    let credited = call(&env, credit_req(&key, "order-1", &body)).await.json();
+    assert_eq!((credited["points"].as_i64(), credited["balance"].as_i64()), (Some(100), Some(200)));
+    let looked = get(&env, &format!("/api/v1/partner/customers/{}", c.code), &format!("Bearer {key}")).await.json();
+    assert_eq!((looked["balance"].as_i64(), looked["tier"].as_i64()), (Some(200), Some(0)), "{looked}");
+
+    // A reversal, its replay, another partner's attempt, a missing key.
+    let entry = credited["entry_id"].as_i64().unwrap();
+    let reverse_body = format!(r#"{{"entry_id":{entry}}}"#);
+    let back = call(&env, pos(&key, Method::POST, "/api/v1/partner/reversals", Some("undo-1"), &reverse_body)).await;
+    assert_eq!(back.status, StatusCode::OK, "{:?}", back.body);
+    let v = back.json();
+    assert_eq!(
+        (v["points"].as_i64(), v["balance"].as_i64(), v["replayed"].as_bool()),
+        (Some(-100), Some(100), Some(false))
+    );
+    assert!(back.sends().iter().any(|(bot, chat, _)| *bot == BotKind::Client && *chat == 42), "the customer is told");
+    let again = call(&env, pos(&key, Method::POST, "/api/v1/partner/reversals", Some("undo-1"), &reverse_body)).await;
+    assert_eq!(
+        (again.json()["replayed"].as_bool(), again.json()["entry_id"].clone()),
+        (Some(true), v["entry_id"].clone())
+    );
+    call(&env, pos(&key, Method::POST, "/api/v1/partner/reversals", Some("undo-2"), &reverse_body))
+        .await
+        .error(StatusCode::CONFLICT, "already_reversed");
+    call(&env, pos(&other_key, Method::POST, "/api/v1/partner/reversals", Some("undo-3"), &reverse_body))
+        .await
+        .error(StatusCode::NOT_FOUND, "unknown_entry");
+    call(&env, pos(&key, Method::POST, "/api/v1/partner/reversals", None, &reverse_body))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+    call(&env, pos(&key, Method::POST, "/api/v1/partner/reversals", Some("undo-4"), r#"{"entry":1}"#))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_body");
+
+    // A redemption request: pending, the customer is asked; a replay is the same request.
+    let ask = format!(r#"{{"customer_code":"{}","points":30,"purchase":1000}}"#, c.code);
+    let opened = call(&env, pos(&key, Method::POST, "/api/v1/partner/redemptions", Some("pay-1"), &ask)).await;
+    assert_eq!(opened.status, StatusCode::OK, "{:?}", opened.body);
+    let r = opened.json();
+    assert_eq!((r["redemption"]["status"].as_str(), r["redemption"]["points"].as_i64()), (Some("pending"), Some(30)));
+    assert!(
+        opened.sends().iter().any(|(bot, chat, _)| *bot == BotKind::Client && *chat == 42),
+        "the customer is asked"
+    );
+    let replay = call(&env, pos(&key, Method::POST, "/api/v1/partner/redemptions", Some("pay-1"), &ask)).await.json();
+    assert_eq!(
+        (replay["redemption"]["id"].clone(), replay["replayed"].as_bool()),
+        (r["redemption"]["id"].clone(), Some(true))
+    );
+    let too_much = format!(r#"{{"customer_code":"{}","points":350,"purchase":1000}}"#, c.code);
+    call(&env, pos(&key, Method::POST, "/api/v1/partner/redemptions", Some("pay-2"), &too_much))
+        .await
+        .error(StatusCode::CONFLICT, "exceeds_max_share");
+    let id = r["redemption"]["id"].as_i64().unwrap();
+    let confirmed = call(&env, post(&format!("/api/v1/redemptions/{id}/confirm"), &tma(&env, 42))).await.json();
+    assert_eq!(confirmed["redemption"]["status"], "confirmed", "{confirmed}");
+
+    // The figures: one purchase credited and reversed, 30 points redeemed.
+    let summary = get(&env, "/api/v1/partner/summary", &format!("Bearer {key}")).await.json();
+    assert_eq!(
+        (
+            summary["today"]["purchases"].as_i64(),
+            summary["today"]["issued"].as_i64(),
+            summary["today"]["redeemed"].as_i64()
+        ),
+        (Some(0), Some(0), Some(30)),
+        "{summary}"
+    );
+    assert_eq!(summary["week"], summary["today"]);
+    let nobody = request(Method::GET, "/api/v1/partner/summary", &[], Bytes::new());
+    call(&env, nobody).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+}

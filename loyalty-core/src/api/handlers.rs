@@ -9,8 +9,8 @@ use crate::domain::{
 };
 use crate::ports::{
     AnswerRedemption, CampaignActor, CampaignDecision, CreateCampaign, CreditPurchase, CustomerRef, DecideCampaign,
-    EntriesPage, ListCampaigns, LookUpCustomer, PartnerRef, RedemptionView, Rejection, SetBirthday, SetProgramRules,
-    StoreError,
+    EntriesPage, ListCampaigns, LookUpCustomer, OpenRedemption, PartnerRef, RedemptionView, Rejection, ReverseEntry,
+    SetBirthday, SetProgramRules, StoreError,
 };
 
 use crate::domain::BotKind;
@@ -110,6 +110,9 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::DeclineRedemption => answer_redemption(cx, req, param, false).await,
         Endpoint::PartnerCredits => credit(cx, req).await,
         Endpoint::PartnerCustomer => pos_customer(cx, req, param.unwrap_or_default()).await,
+        Endpoint::PartnerReversals => pos_reverse(cx, req).await,
+        Endpoint::PartnerRedemptions => pos_redeem(cx, req).await,
+        Endpoint::PartnerSummary => pos_summary(cx, req).await,
         Endpoint::PartnerCampaigns => pos_campaigns(cx, req).await,
         Endpoint::PartnerNewCampaign => pos_new_campaign(cx, req).await,
         Endpoint::MeBirthday => set_birthday(cx, req).await,
@@ -416,7 +419,91 @@ async fn pos_customer(cx: &Context, req: &Request<Bytes>, code: &str) -> ApiResu
         "first_name": c.first_name,
         "balance": c.balance,
         "blocked": c.blocked,
+        "tier": c.tier,
     })))
+}
+
+/// Body of `POST /api/v1/partner/reversals`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReversalBody {
+    entry_id: i64,
+}
+
+/// `POST /api/v1/partner/reversals`: reverses one of the partner's own
+/// credits or redemptions, within the reversal window; idempotent by key.
+async fn pos_reverse(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let key = idempotency_key(req.headers())?;
+    require_json(req.headers())?;
+    let body: ReversalBody = serde_json::from_slice(req.body())
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    let now = cx.now();
+    let reverse = ReverseEntry {
+        entry: EntryId(body.entry_id),
+        partner: PartnerRef::Id(partner.id),
+        idempotency_key: format!("pos:{}:{key}", partner.id),
+        not_before: now.plus(-rules::REVERSAL_WINDOW_SECS),
+        now,
+    };
+    let done = usecases::reverse(cx, reverse).await?;
+    let r = &done.outcome;
+    let mut reply = Reply::ok(&json!({
+        "entry_id": r.reversal.id.0,
+        "reverses": r.original.id.0,
+        "customer_code": r.customer.code.as_str(),
+        "points": r.reversal.amount,
+        "balance": r.customer.balance,
+        "created_at": r.reversal.created_at.0,
+        "replayed": r.replayed,
+    }));
+    reply.deferred.extend(done.notices.into_iter().map(Task::Call));
+    Ok(reply)
+}
+
+/// Body of `POST /api/v1/partner/redemptions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedemptionBody {
+    customer_code: String,
+    points: i64,
+    purchase: i64,
+}
+
+/// `POST /api/v1/partner/redemptions`: asks the customer (in the client bot)
+/// to pay `points` of a purchase; nothing moves until they confirm. Idempotent
+/// by key: a replay answers the request as it is now.
+async fn pos_redeem(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let key = idempotency_key(req.headers())?;
+    require_json(req.headers())?;
+    let body: RedemptionBody = serde_json::from_slice(req.body())
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    let code = CustomerCode::parse(&body.customer_code)
+        .ok_or_else(|| bad_request("invalid_customer_code", ApiText::InvalidCustomerCode))?;
+    let now = cx.now();
+    let open = OpenRedemption {
+        partner: PartnerRef::Id(partner.id),
+        customer: CustomerRef::Code(code),
+        points: body.points,
+        purchase: body.purchase,
+        idempotency_key: format!("pos:{}:{key}", partner.id),
+        now,
+        expires_at: now.plus(rules::REDEMPTION_TTL_SECS),
+    };
+    let done = usecases::open_redemption(cx, open).await?;
+    let mut reply = Reply::ok(&redemption_json(&done.outcome));
+    reply.deferred.extend(done.notices.into_iter().map(Task::Call));
+    Ok(reply)
+}
+
+/// `GET /api/v1/partner/summary`: the partner's figures for today and the
+/// last 7 days (UTC), as the partner bot's `/stats` shows them.
+async fn pos_summary(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let today = cx.now().day_start();
+    let stats = cx.storage().partner_stats(PartnerRef::Id(partner.id), today, today.plus(-6 * 86_400)).await?;
+    Ok(Reply::ok(&json!({ "today": stats.today, "week": stats.week })))
 }
 
 /// `GET /api/v1/partner/campaigns`: the partner's campaigns, newest first,

@@ -12,7 +12,16 @@
 //! | `GET /api/v1/partners` | `tma` | approved partners |
 //! | `POST /api/v1/redemptions/{id}/confirm` | `tma` | pay with points |
 //! | `POST /api/v1/redemptions/{id}/decline` | `tma` | refuse a request |
+//! | `PUT /api/v1/me/birthday` | `tma` | set the birthday, once |
 //! | `POST /api/v1/partner/credits` | `Bearer` POS key | credit a purchase (idempotent) |
+//! | `GET /api/v1/partner/customers/{code}` | `Bearer` POS key | the customer behind a card, with the tier |
+//! | `POST /api/v1/partner/reversals` | `Bearer` POS key | reverse a credit or a redemption (idempotent) |
+//! | `POST /api/v1/partner/redemptions` | `Bearer` POS key | ask the customer to pay with points (idempotent) |
+//! | `GET /api/v1/partner/summary` | `Bearer` POS key | today's and the week's figures |
+//! | `GET`, `POST /api/v1/partner/campaigns` | `Bearer` POS key | the partner's campaigns; propose one |
+//! | `GET`, `PUT /api/v1/admin/rules` | `Bearer` `ADMIN_API_TOKEN` | export, import the rules document |
+//! | `GET`, `POST /api/v1/admin/campaigns` | `Bearer` `ADMIN_API_TOKEN` | every campaign; make one |
+//! | `POST /api/v1/admin/campaigns/{id}/approve`, `…/reject`, `…/end` | `Bearer` `ADMIN_API_TOKEN` | decide a campaign |
 //! | `POST /hooks/sentry` | Sentry signature | forward an alert to Telegram |
 //!
 //! Customers authenticate with `Authorization: tma <initData>`, the signed

@@ -31,6 +31,12 @@ pub enum Endpoint {
     PartnerCredits,
     /// `GET /api/v1/partner/customers/{code}`.
     PartnerCustomer,
+    /// `POST /api/v1/partner/reversals`.
+    PartnerReversals,
+    /// `POST /api/v1/partner/redemptions`.
+    PartnerRedemptions,
+    /// `GET /api/v1/partner/summary`.
+    PartnerSummary,
     /// `GET /api/v1/partner/campaigns`.
     PartnerCampaigns,
     /// `POST /api/v1/partner/campaigns`.
@@ -83,6 +89,9 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/redemptions/{id}/decline", Endpoint::DeclineRedemption),
     r("POST", "/api/v1/partner/credits", Endpoint::PartnerCredits),
     r("GET", "/api/v1/partner/customers/{code}", Endpoint::PartnerCustomer),
+    r("POST", "/api/v1/partner/reversals", Endpoint::PartnerReversals),
+    r("POST", "/api/v1/partner/redemptions", Endpoint::PartnerRedemptions),
+    r("GET", "/api/v1/partner/summary", Endpoint::PartnerSummary),
     r("GET", "/api/v1/partner/campaigns", Endpoint::PartnerCampaigns),
     r("POST", "/api/v1/partner/campaigns", Endpoint::PartnerNewCampaign),
     r("GET", "/api/v1/admin/rules", Endpoint::AdminRules),
@@ -129,6 +138,9 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("POST", ["api", "v1", "redemptions", id, "decline"]) if !id.is_empty() => (DeclineRedemption, Some(*id)),
         ("POST", ["api", "v1", "partner", "credits"]) => (PartnerCredits, None),
         ("GET", ["api", "v1", "partner", "customers", code]) if !code.is_empty() => (PartnerCustomer, Some(*code)),
+        ("POST", ["api", "v1", "partner", "reversals"]) => (PartnerReversals, None),
+        ("POST", ["api", "v1", "partner", "redemptions"]) => (PartnerRedemptions, None),
+        ("GET", ["api", "v1", "partner", "summary"]) => (PartnerSummary, None),
         ("GET", ["api", "v1", "partner", "campaigns"]) => (PartnerCampaigns, None),
         ("POST", ["api", "v1", "partner", "campaigns"]) => (PartnerNewCampaign, None),
         ("GET", ["api", "v1", "admin", "rules"]) => (AdminRules, None),
