@@ -608,7 +608,7 @@ async fn pos_looks_a_customer_up_by_card() {
     let (env, c, p, key) = customer_and_partner("Cafe", Language::En).await;
     let found = call(&env, customer_lookup(&key, &c.code.as_str().to_lowercase())).await;
     assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
-    let want = json!({"customer_code": c.code.as_str(), "first_name": c.first_name, "balance": 100, "blocked": false});
+    let want = json!({"customer_code": c.code.as_str(), "first_name": c.first_name, "balance": 100, "blocked": false, "tier": 0});
     assert_eq!(found.json(), want);
 
     call(&env, customer_lookup(&key, "ZZZZ9999")).await.error(StatusCode::NOT_FOUND, "unknown_customer");
