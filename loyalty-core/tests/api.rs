@@ -1138,8 +1138,24 @@ async fn the_pos_reverses_asks_for_a_redemption_and_reads_its_summary() {
         .await
         .error(StatusCode::CONFLICT, "exceeds_max_share");
     let id = r["redemption"]["id"].as_i64().unwrap();
+    // The POS polls: pending after waiting 3 s (read every second); then the customer answers.
+    let status = |wait: &str| pos(&key, Method::GET, &format!("/api/v1/partner/redemptions/{id}{wait}"), None, "");
+    let slept = env.clock.slept_millis();
+    let waited = call(&env, status("?wait=3")).await.json();
+    assert_eq!((waited["redemption"]["status"].as_str(), env.clock.slept_millis() - slept), (Some("pending"), 3_000));
+    call(&env, status("?wait=26")).await.error(StatusCode::BAD_REQUEST, "invalid_query");
+    let elsewhere = pos(&other_key, Method::GET, &format!("/api/v1/partner/redemptions/{id}"), None, "");
+    call(&env, elsewhere).await.error(StatusCode::NOT_FOUND, "unknown_redemption");
     let confirmed = call(&env, post(&format!("/api/v1/redemptions/{id}/confirm"), &tma(&env, 42))).await.json();
     assert_eq!(confirmed["redemption"]["status"], "confirmed", "{confirmed}");
+    let slept = env.clock.slept_millis();
+    let answered = call(&env, status("?wait=25")).await.json();
+    assert_eq!(
+        (answered["redemption"]["status"].as_str(), env.clock.slept_millis()),
+        (Some("confirmed"), slept),
+        "no wait"
+    );
+    assert!(answered["redemption"]["entry_id"].as_i64().is_some(), "{answered}");
 
     // The figures: one purchase credited and reversed, 30 points redeemed.
     let summary = get(&env, "/api/v1/partner/summary", &format!("Bearer {key}")).await.json();
@@ -1155,4 +1171,17 @@ async fn the_pos_reverses_asks_for_a_redemption_and_reads_its_summary() {
     assert_eq!(summary["week"], summary["today"]);
     let nobody = request(Method::GET, "/api/v1/partner/summary", &[], Bytes::new());
     call(&env, nobody).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+}
+
+#[tokio::test]
+async fn a_pending_request_past_its_time_reads_as_expired() {
+    let env = TestEnv::new();
+    let c = register(&env, 42, Language::En).await;
+    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let ask = format!(r#"{{"customer_code":"{}","points":30,"purchase":1000}}"#, c.code);
+    let opened = call(&env, pos(&key, Method::POST, "/api/v1/partner/redemptions", Some("pay-1"), &ask)).await.json();
+    let id = opened["redemption"]["id"].as_i64().unwrap();
+    env.clock.advance(rules::REDEMPTION_TTL_SECS + 1);
+    let read = call(&env, pos(&key, Method::GET, &format!("/api/v1/partner/redemptions/{id}?wait=5"), None, "")).await;
+    assert_eq!(read.json()["redemption"]["status"], "expired");
 }

@@ -200,6 +200,7 @@ pub fn checks() -> Vec<Check> {
         confirm_redemption_debits,
         confirm_redemption_rejections,
         decline_redemption,
+        redemption_status_for_its_partner,
         expire_redemptions,
         reverse_entry_applies,
         reverse_entry_rejections,
@@ -1716,6 +1717,32 @@ async fn decline_redemption(ctx: &Ctx<'_>) -> CheckResult {
         .rejects(Rejection::RedemptionClosed { status: RedemptionStatus::Expired }, "decline an expired request")?;
     ensure_eq!(ctx.balance(c.id).await?, 300, "balance");
     Ok(())
+}
+
+async fn redemption_status_for_its_partner(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(terms(500, 3_000, 1_000_000)).await?;
+    let other = ctx.partner(PartnerTerms::default()).await?;
+    let c = ctx.customer(100).await?;
+    let opened = s.open_redemption(ctx.open_req(&p, &c, 30, 1_000, "view-1")).await.or_fail("open")?;
+    let view = |who: &Partner, id: RedemptionId| s.redemption(ViewRedemption { partner: PartnerRef::Id(who.id), id });
+    let pending = view(&p, opened.request.id).await.or_fail("view")?.ok_or("the partner sees its request")?;
+    ensure_eq!(
+        (pending.request.status, pending.replayed, pending.entry.clone()),
+        (RedemptionStatus::Pending, false, None),
+        "pending"
+    );
+    ensure_eq!(pending.request, opened.request, "as opened");
+    ensure!(view(&other, opened.request.id).await.or_fail("other")?.is_none(), "another partner sees nothing");
+    ensure!(view(&p, RedemptionId(999_999)).await.or_fail("unknown")?.is_none(), "no such request");
+    let stranger = ViewRedemption { partner: PartnerRef::Telegram(TelegramUserId(1)), id: opened.request.id };
+    ensure!(s.redemption(stranger).await.or_fail("stranger")?.is_none(), "not a partner");
+    let answer = AnswerRedemption { id: opened.request.id, customer: CustomerRef::Id(c.id), now: T0.plus(30) };
+    s.confirm_redemption(answer).await.or_fail("confirm")?;
+    let done = view(&p, opened.request.id).await.or_fail("view")?.ok_or("still there")?;
+    ensure_eq!((done.request.status, done.customer.balance), (RedemptionStatus::Confirmed, 70), "confirmed");
+    ensure!(done.entry.as_ref().is_some_and(|e| e.amount == -30), "with its entry: {done:?}");
+    ctx.invariants().await
 }
 
 async fn expire_redemptions(ctx: &Ctx<'_>) -> CheckResult {

@@ -180,4 +180,5 @@ faulty_storage! {
     decide_campaign(req: DecideCampaign) -> Campaign;
     campaigns(req: ListCampaigns) -> Vec<Campaign>;
     set_birthday(req: SetBirthday) -> Birthday;
+    redemption(req: ViewRedemption) -> Option<RedemptionView>;
 }

@@ -99,7 +99,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 41;
+pub const USE_CASES: usize = 42;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -239,6 +239,9 @@ pub async fn every_use_case(
     let birthday = Birthday::new(5, 17).expect("a date");
     once!("set_birthday", s.set_birthday(SetBirthday { customer: CustomerRef::Id(c.id), birthday, now: T0 }))
         .expect("birthday");
+    let opened = s.open_redemption(open_req(&p, &c, 5, "o-view")).await.expect("open");
+    let view = ViewRedemption { partner: PartnerRef::Id(p.id), id: opened.request.id };
+    once!("redemption", s.redemption(view)).expect("redemption");
     // Refusals count too, raised or returned.
     let refused = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
     let late = s.open_redemption(open_req(&p, &c, 10, "o3")).await.expect("open");

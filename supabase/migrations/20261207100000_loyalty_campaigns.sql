@@ -401,6 +401,18 @@ begin
 end
 $$;
 
+-- req: ViewRedemption; the RedemptionView of the partner's request, or null.
+create or replace function loyalty.redemption(req jsonb) returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce((select loyalty._redemption_view(r, false) from loyalty.redemption_requests r
+                    where r.id = (req->>'id')::bigint
+                      and r.partner_id = loyalty._partner_id(req->'partner')), 'null'::jsonb);
+$$;
+
 -- req: CreditPurchase; Credited. The one formula of earning (rules::earned): the base, then the
 -- tier's multiplier; then what campaigns add (loyalty._campaign_awards), all in one accrual entry.
 create or replace function loyalty.credit_purchase(req jsonb) returns jsonb
@@ -532,7 +544,7 @@ do $$
 declare
   f text;
 begin
-  foreach f in array array['create_campaign', 'decide_campaign', 'campaigns', 'set_birthday', 'credit_purchase',
+  foreach f in array array['create_campaign', 'decide_campaign', 'campaigns', 'set_birthday', 'redemption', 'credit_purchase',
                            'call_claimed'] loop
     execute format('revoke all on function loyalty.%I(jsonb) from public, anon, authenticated, service_role', f);
     execute format('grant execute on function loyalty.%I(jsonb) to service_role', f);

@@ -5,12 +5,13 @@ use super::routes::{Endpoint, Routed, route};
 use super::{ApiError, INIT_DATA_MAX_AGE_SECS, MAX_API_BODY_BYTES, json_response, sentry};
 use crate::context::{Context, Task};
 use crate::domain::{
-    Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerStatus, RedemptionId, TelegramUserId, rules,
+    Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerStatus, RedemptionId, RedemptionStatus,
+    TelegramUserId, rules,
 };
 use crate::ports::{
     AnswerRedemption, CampaignActor, CampaignDecision, CreateCampaign, CreditPurchase, CustomerRef, DecideCampaign,
     EntriesPage, ListCampaigns, LookUpCustomer, OpenRedemption, PartnerRef, RedemptionView, Rejection, ReverseEntry,
-    SetBirthday, SetProgramRules, StoreError,
+    SetBirthday, SetProgramRules, StoreError, ViewRedemption,
 };
 
 use crate::domain::BotKind;
@@ -112,6 +113,7 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::PartnerCustomer => pos_customer(cx, req, param.unwrap_or_default()).await,
         Endpoint::PartnerReversals => pos_reverse(cx, req).await,
         Endpoint::PartnerRedemptions => pos_redeem(cx, req).await,
+        Endpoint::PartnerRedemption => pos_redemption(cx, req, param).await,
         Endpoint::PartnerSummary => pos_summary(cx, req).await,
         Endpoint::PartnerCampaigns => pos_campaigns(cx, req).await,
         Endpoint::PartnerNewCampaign => pos_new_campaign(cx, req).await,
@@ -495,6 +497,46 @@ async fn pos_redeem(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let mut reply = Reply::ok(&redemption_json(&done.outcome));
     reply.deferred.extend(done.notices.into_iter().map(Task::Call));
     Ok(reply)
+}
+
+/// The longest `?wait=` of `GET /api/v1/partner/redemptions/{id}`, in seconds.
+const MAX_WAIT_SECS: u32 = 25;
+
+/// `GET /api/v1/partner/redemptions/{id}[?wait=N]`: the partner's request as
+/// it is now; with `wait`, a pending one is read again every second for up to
+/// N seconds (≤ 25) until the customer answers — a long poll for the POS. A
+/// pending request past its time reads as `expired`.
+async fn pos_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let id = param
+        .filter(|p| !p.is_empty() && p.len() <= 18 && p.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|p| p.parse::<i64>().ok())
+        .map(RedemptionId)
+        .ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
+    let invalid = || bad_request("invalid_query", ApiText::MalformedQuery);
+    let pairs = parse_query(req.uri().query().unwrap_or("")).ok_or_else(invalid)?;
+    let wait = match pairs.iter().find(|(k, v)| k == "wait" && !v.is_empty()) {
+        Some((_, v)) => v.parse::<u32>().ok().filter(|n| *n <= MAX_WAIT_SECS).ok_or_else(invalid)?,
+        None => 0,
+    };
+    let view = ViewRedemption { partner: PartnerRef::Id(partner.id), id };
+    let mut polls = 0;
+    loop {
+        let mut found = cx
+            .storage()
+            .redemption(view.clone())
+            .await?
+            .ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
+        let pending = found.request.status == RedemptionStatus::Pending;
+        if pending && cx.now() > found.request.expires_at {
+            found.request.status = RedemptionStatus::Expired;
+        }
+        if found.request.status != RedemptionStatus::Pending || polls >= wait {
+            return Ok(Reply::ok(&redemption_json(&found)));
+        }
+        polls += 1;
+        cx.sleep_millis(1_000).await;
+    }
 }
 
 /// `GET /api/v1/partner/summary`: the partner's figures for today and the

@@ -17,6 +17,7 @@
 //! | `GET /api/v1/partner/customers/{code}` | `Bearer` POS key | the customer behind a card, with the tier |
 //! | `POST /api/v1/partner/reversals` | `Bearer` POS key | reverse a credit or a redemption (idempotent) |
 //! | `POST /api/v1/partner/redemptions` | `Bearer` POS key | ask the customer to pay with points (idempotent) |
+//! | `GET /api/v1/partner/redemptions/{id}` | `Bearer` POS key | its status; `?wait=N` long-polls up to 25 s |
 //! | `GET /api/v1/partner/summary` | `Bearer` POS key | today's and the week's figures |
 //! | `GET`, `POST /api/v1/partner/campaigns` | `Bearer` POS key | the partner's campaigns; propose one |
 //! | `GET`, `PUT /api/v1/admin/rules` | `Bearer` `ADMIN_API_TOKEN` | export, import the rules document |

@@ -35,6 +35,8 @@ pub enum Endpoint {
     PartnerReversals,
     /// `POST /api/v1/partner/redemptions`.
     PartnerRedemptions,
+    /// `GET /api/v1/partner/redemptions/{id}`.
+    PartnerRedemption,
     /// `GET /api/v1/partner/summary`.
     PartnerSummary,
     /// `GET /api/v1/partner/campaigns`.
@@ -91,6 +93,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/v1/partner/customers/{code}", Endpoint::PartnerCustomer),
     r("POST", "/api/v1/partner/reversals", Endpoint::PartnerReversals),
     r("POST", "/api/v1/partner/redemptions", Endpoint::PartnerRedemptions),
+    r("GET", "/api/v1/partner/redemptions/{id}", Endpoint::PartnerRedemption),
     r("GET", "/api/v1/partner/summary", Endpoint::PartnerSummary),
     r("GET", "/api/v1/partner/campaigns", Endpoint::PartnerCampaigns),
     r("POST", "/api/v1/partner/campaigns", Endpoint::PartnerNewCampaign),
@@ -140,6 +143,7 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("GET", ["api", "v1", "partner", "customers", code]) if !code.is_empty() => (PartnerCustomer, Some(*code)),
         ("POST", ["api", "v1", "partner", "reversals"]) => (PartnerReversals, None),
         ("POST", ["api", "v1", "partner", "redemptions"]) => (PartnerRedemptions, None),
+        ("GET", ["api", "v1", "partner", "redemptions", id]) if !id.is_empty() => (PartnerRedemption, Some(*id)),
         ("GET", ["api", "v1", "partner", "summary"]) => (PartnerSummary, None),
         ("GET", ["api", "v1", "partner", "campaigns"]) => (PartnerCampaigns, None),
         ("POST", ["api", "v1", "partner", "campaigns"]) => (PartnerNewCampaign, None),

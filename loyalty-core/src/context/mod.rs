@@ -233,6 +233,11 @@ impl Context {
         self.shared.ports.clock.now()
     }
 
+    /// Waits `millis` milliseconds on the clock port.
+    pub async fn sleep_millis(&self, millis: u64) {
+        self.shared.ports.clock.sleep(millis).await;
+    }
+
     /// A fresh random customer code.
     pub fn random_code(&self) -> CustomerCode {
         let mut b = [0u8; 5];

@@ -360,6 +360,15 @@ pub struct ListCampaigns {
 /// The most campaigns one [`Storage::campaigns`] call lists.
 pub const MAX_CAMPAIGNS_LISTED: u32 = 100;
 
+/// A partner's redemption request, as it is now ([`Storage::redemption`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewRedemption {
+    /// The partner that opened it.
+    pub partner: PartnerRef,
+    /// The request.
+    pub id: RedemptionId,
+}
+
 /// Set a customer's birthday, once ([`Storage::set_birthday`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetBirthday {
@@ -1077,6 +1086,11 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// unknown partner is [`Rejection::UnknownPartner`]; a limit outside
     /// 1..=[`MAX_CAMPAIGNS_LISTED`] is [`Rejection::InvalidAmount`].
     async fn campaigns(&self, req: ListCampaigns) -> StoreResult<Vec<Campaign>>;
+
+    /// A redemption request the partner opened, as it is now (a pending one
+    /// past `expires_at` stays pending until answered or swept); `None` for
+    /// an unknown partner, an unknown request or another partner's.
+    async fn redemption(&self, req: ViewRedemption) -> StoreResult<Option<RedemptionView>>;
 
     /// Sets a customer's birthday, once: a second call is
     /// [`Rejection::BirthdayAlreadySet`] with the one on record. A date that

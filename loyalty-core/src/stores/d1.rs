@@ -537,6 +537,7 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("decide_campaign", sql::DECIDE_CAMPAIGN),
     ("campaigns", sql::CAMPAIGNS),
     ("set_birthday", sql::SET_BIRTHDAY),
+    ("redemption", sql::REDEMPTION),
 ];
 
 /// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
@@ -899,7 +900,8 @@ mod tests {
                 "program_stats",
                 "pending_broadcasts",
                 "program_rules",
-                "campaigns"
+                "campaigns",
+                "redemption"
             ]
         );
         assert!(!is_read_only("drop_everything"));

@@ -1120,6 +1120,20 @@ pub(super) const CAMPAIGNS: &[&str] = &[
     )),
 ];
 
+pub(super) const REDEMPTION: &[&str] = &[
+    set!(
+        "rid",
+        concat!(
+            "(SELECT id FROM loyalty_redemptions WHERE id = ",
+            arg!("$.id"),
+            " AND partner = ",
+            partner_ref!("$.partner"),
+            ")"
+        )
+    ),
+    answer!(concat!("iif(", op!("rid"), " IS NULL, 'null', ", redemption_view!("false"), ")")),
+];
+
 pub(super) const SET_BIRTHDAY: &[&str] = &[
     set!("cid", customer_ref!("$.customer")),
     reject!("unknown_customer", op!("cid IS NULL")),

@@ -1663,6 +1663,15 @@ impl Storage for MemoryStore {
         self.lock()?.set_birthday(req)
     }
 
+    async fn redemption(&self, req: ViewRedemption) -> StoreResult<Option<RedemptionView>> {
+        let s = self.lock()?;
+        let Some(partner) = s.find_partner(req.partner) else { return Ok(None) };
+        match slot(req.id.0).and_then(|i| s.redemptions.get(i)) {
+            Some(row) if row.request.partner == partner => s.redemption_view(row.request.clone(), false).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {
         self.lock()?.adjust_balance(req)
     }

@@ -347,6 +347,10 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "campaigns", &req).await
     }
 
+    async fn redemption(&self, req: ViewRedemption) -> StoreResult<Option<RedemptionView>> {
+        call(self, "redemption", &req).await
+    }
+
     async fn set_birthday(&self, req: SetBirthday) -> StoreResult<Birthday> {
         Birthday::new(req.birthday.month, req.birthday.day).ok_or(Rejection::InvalidAmount)?;
         call(self, "set_birthday", &req).await
