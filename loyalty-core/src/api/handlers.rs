@@ -363,6 +363,25 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<&str> {
         .ok_or_else(|| bad_request("invalid_idempotency_key", ApiText::InvalidIdempotencyKey))
 }
 
+/// What every POS write starts with: the partner behind the key, the
+/// `Idempotency-Key` scoped to it (`pos:<partner>:<key>`), and the JSON body.
+async fn pos_write<T: serde::de::DeserializeOwned>(
+    cx: &Context,
+    req: &Request<Bytes>,
+) -> ApiResult<(Partner, String, T)> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let key = format!("pos:{}:{}", partner.id, idempotency_key(req.headers())?);
+    require_json(req.headers())?;
+    let body = serde_json::from_slice(req.body())
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    Ok((partner, key, body))
+}
+
+/// A card's code as a POS sends it.
+fn card_code(code: &str) -> ApiResult<CustomerCode> {
+    CustomerCode::parse(code).ok_or_else(|| bad_request("invalid_customer_code", ApiText::InvalidCustomerCode))
+}
+
 /// Body of `POST /api/v1/partner/credits`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -372,19 +391,14 @@ struct CreditBody {
 }
 
 async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let partner = pos_partner(cx, req.headers()).await?;
-    let key = idempotency_key(req.headers())?;
-    require_json(req.headers())?;
-    let body: CreditBody = serde_json::from_slice(req.body())
-        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
-    let code = CustomerCode::parse(&body.customer_code)
-        .ok_or_else(|| bad_request("invalid_customer_code", ApiText::InvalidCustomerCode))?;
+    let (partner, idempotency_key, body) = pos_write::<CreditBody>(cx, req).await?;
+    let code = card_code(&body.customer_code)?;
     let now = cx.now();
     let req = CreditPurchase {
         partner: PartnerRef::Id(partner.id),
         customer: CustomerRef::Code(code),
         purchase: body.purchase,
-        idempotency_key: format!("pos:{}:{key}", partner.id),
+        idempotency_key,
         day_start: now.day_start(),
         now,
     };
@@ -409,8 +423,7 @@ async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 /// up, then one call checks the partner and finds the customer.
 async fn pos_customer(cx: &Context, req: &Request<Bytes>, code: &str) -> ApiResult<Reply> {
     let partner = pos_partner(cx, req.headers()).await?;
-    let code =
-        CustomerCode::parse(code).ok_or_else(|| bad_request("invalid_customer_code", ApiText::InvalidCustomerCode))?;
+    let code = card_code(code)?;
     let card = cx
         .storage()
         .look_up_customer(LookUpCustomer { partner: PartnerRef::Id(partner.id), customer: CustomerRef::Code(code) })
@@ -435,16 +448,12 @@ struct ReversalBody {
 /// `POST /api/v1/partner/reversals`: reverses one of the partner's own
 /// credits or redemptions, within the reversal window; idempotent by key.
 async fn pos_reverse(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let partner = pos_partner(cx, req.headers()).await?;
-    let key = idempotency_key(req.headers())?;
-    require_json(req.headers())?;
-    let body: ReversalBody = serde_json::from_slice(req.body())
-        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    let (partner, idempotency_key, body) = pos_write::<ReversalBody>(cx, req).await?;
     let now = cx.now();
     let reverse = ReverseEntry {
         entry: EntryId(body.entry_id),
         partner: PartnerRef::Id(partner.id),
-        idempotency_key: format!("pos:{}:{key}", partner.id),
+        idempotency_key,
         not_before: now.plus(-rules::REVERSAL_WINDOW_SECS),
         now,
     };
@@ -476,20 +485,15 @@ struct RedemptionBody {
 /// to pay `points` of a purchase; nothing moves until they confirm. Idempotent
 /// by key: a replay answers the request as it is now.
 async fn pos_redeem(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let partner = pos_partner(cx, req.headers()).await?;
-    let key = idempotency_key(req.headers())?;
-    require_json(req.headers())?;
-    let body: RedemptionBody = serde_json::from_slice(req.body())
-        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
-    let code = CustomerCode::parse(&body.customer_code)
-        .ok_or_else(|| bad_request("invalid_customer_code", ApiText::InvalidCustomerCode))?;
+    let (partner, idempotency_key, body) = pos_write::<RedemptionBody>(cx, req).await?;
+    let code = card_code(&body.customer_code)?;
     let now = cx.now();
     let open = OpenRedemption {
         partner: PartnerRef::Id(partner.id),
         customer: CustomerRef::Code(code),
         points: body.points,
         purchase: body.purchase,
-        idempotency_key: format!("pos:{}:{key}", partner.id),
+        idempotency_key,
         now,
         expires_at: now.plus(rules::REDEMPTION_TTL_SECS),
     };
