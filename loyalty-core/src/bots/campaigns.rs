@@ -3,6 +3,7 @@
 //! its place's), `/campaign_end <id>` stops one, and — admins only —
 //! `/campaign_approve <id>` / `/campaign_reject <id>` decide a partner's.
 
+use super::common::parse_id;
 use crate::context::Context;
 use crate::domain::Language;
 use crate::ports::{CampaignActor, CampaignDecision, CreateCampaign, DecideCampaign, ListCampaigns, StoreResult};
@@ -104,10 +105,4 @@ pub(crate) async fn run(
             Ok((texts::campaign_line(lang, &c, now), Vec::new()))
         }
     }
-}
-
-/// A positive id as typed: `42` or `#42`.
-fn parse_id(s: &str) -> Option<i64> {
-    let s = s.trim();
-    s.strip_prefix('#').unwrap_or(s).parse::<i64>().ok().filter(|id| *id > 0)
 }

@@ -31,6 +31,12 @@ pub(crate) async fn settle<T>(
     }
 }
 
+/// A positive id as typed: `42` or `#42`.
+pub(crate) fn parse_id(s: &str) -> Option<i64> {
+    let s = s.trim();
+    s.strip_prefix('#').unwrap_or(s).parse::<i64>().ok().filter(|id| *id > 0)
+}
+
 /// Parses a positive whole amount typed by a person: digits with optional
 /// spaces, dots, commas or underscores as thousands separators (`1 500`,
 /// `1.500`, `1,500`). Rejects signs, decimals with other lengths, and zero.

@@ -10,7 +10,7 @@
 //! progress) are written in English; replies to commands use the
 //! language of the admin who wrote.
 
-use super::common::settle;
+use super::common::{parse_id, settle};
 use crate::context::{Context, Outbox, Task};
 use crate::domain::{Audience, CustomerCode, Language, PartnerId, PartnerStatus, Points, TelegramUserId, Timestamp};
 use crate::error::Result;
@@ -448,12 +448,6 @@ pub(super) fn parse_callback(data: &str) -> Option<(PartnerDecision, PartnerId)>
         _ => return None,
     };
     Some((decision, PartnerId(parse_id(id)?)))
-}
-
-/// A positive id as typed: `42` or `#42`.
-fn parse_id(s: &str) -> Option<i64> {
-    let s = s.trim();
-    s.strip_prefix('#').unwrap_or(s).parse::<i64>().ok().filter(|id| *id > 0)
 }
 
 /// A signed whole number of points: `50`, `+50`, `-50`, `−50`.

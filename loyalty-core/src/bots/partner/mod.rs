@@ -649,9 +649,7 @@ fn code_in_prompt(prompt: &str) -> Option<CustomerCode> {
 
 /// An entry id as typed: `42` or `#42`.
 fn parse_entry_id(args: &str) -> Option<EntryId> {
-    let s = args.trim();
-    let s = s.strip_prefix('#').unwrap_or(s);
-    s.parse::<i64>().ok().filter(|id| *id > 0).map(EntryId)
+    super::common::parse_id(args).map(EntryId)
 }
 
 #[cfg(test)]
