@@ -16,7 +16,7 @@ use crate::ports::{
 
 use crate::domain::BotKind;
 use crate::program::ProgramRules;
-use crate::program::campaigns::{Birthday, CampaignDocument};
+use crate::program::campaigns::{Birthday, CampaignDocument, CampaignTerms};
 use crate::qr::QrMatrix;
 use crate::telegram::BotCall;
 use crate::texts::{ApiText, Esc};
@@ -59,6 +59,25 @@ fn not_configured(what: ApiText) -> ApiError {
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// A numeric id in the path (`{id}`): 1 to 18 digits.
+fn path_id(param: Option<&str>) -> Option<i64> {
+    param
+        .filter(|p| !p.is_empty() && p.len() <= 18 && p.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|p| p.parse::<i64>().ok())
+}
+
+/// The body of a JSON request as text (its type checked, UTF-8).
+fn json_text(req: &Request<Bytes>) -> ApiResult<&str> {
+    require_json(req.headers())?;
+    std::str::from_utf8(req.body()).map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))
+}
+
+/// The campaign document a request carries, as checked terms.
+fn campaign_document(req: &Request<Bytes>) -> ApiResult<CampaignTerms> {
+    CampaignDocument::parse(json_text(req)?)
+        .map_err(|reason| ApiError::rejection(&Rejection::InvalidCampaign { reason }))
 }
 
 fn require_json(headers: &HeaderMap) -> ApiResult<()> {
@@ -308,11 +327,7 @@ fn notify(bot: BotKind, chat: TelegramUserId, text: String) -> Task {
 
 async fn answer_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>, confirm: bool) -> ApiResult<Reply> {
     let user = telegram_user(cx, req.headers())?;
-    let id = param
-        .filter(|p| !p.is_empty() && p.len() <= 18 && p.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|p| p.parse::<i64>().ok())
-        .map(RedemptionId)
-        .ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
+    let id = path_id(param).map(RedemptionId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
     let answer = AnswerRedemption { id, customer: CustomerRef::Telegram(user), now: cx.now() };
     let done = match usecases::answer_redemption(cx, answer, confirm).await {
         Ok(done) => done,
@@ -512,11 +527,7 @@ const MAX_WAIT_SECS: u32 = 25;
 /// pending request past its time reads as `expired`.
 async fn pos_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>) -> ApiResult<Reply> {
     let partner = pos_partner(cx, req.headers()).await?;
-    let id = param
-        .filter(|p| !p.is_empty() && p.len() <= 18 && p.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|p| p.parse::<i64>().ok())
-        .map(RedemptionId)
-        .ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
+    let id = path_id(param).map(RedemptionId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
     let invalid = || bad_request("invalid_query", ApiText::MalformedQuery);
     let pairs = parse_query(req.uri().query().unwrap_or("")).ok_or_else(invalid)?;
     let wait = match pairs.iter().find(|(k, v)| k == "wait" && !v.is_empty()) {
@@ -566,11 +577,7 @@ async fn pos_campaigns(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 /// an admin unless the rules say otherwise.
 async fn pos_new_campaign(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let partner = pos_partner(cx, req.headers()).await?;
-    require_json(req.headers())?;
-    let text = std::str::from_utf8(req.body())
-        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
-    let terms =
-        CampaignDocument::parse(text).map_err(|reason| ApiError::rejection(&Rejection::InvalidCampaign { reason }))?;
+    let terms = campaign_document(req)?;
     let by = CampaignActor::Partner(PartnerRef::Id(partner.id));
     let done = usecases::create_campaign(cx, CreateCampaign { terms, by, now: cx.now() }).await?;
     let mut reply = Reply::json(StatusCode::CREATED, &json!(done.outcome));
@@ -635,11 +642,8 @@ fn admin(cx: &Context, headers: &HeaderMap) -> ApiResult<()> {
 async fn admin_rules(cx: &Context, req: &Request<Bytes>, set: bool) -> ApiResult<Reply> {
     admin(cx, req.headers())?;
     let version = if set {
-        require_json(req.headers())?;
-        let text = std::str::from_utf8(req.body())
-            .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
-        let rules =
-            ProgramRules::from_json(text).map_err(|reason| ApiError::rejection(&Rejection::InvalidRules { reason }))?;
+        let rules = ProgramRules::from_json(json_text(req)?)
+            .map_err(|reason| ApiError::rejection(&Rejection::InvalidRules { reason }))?;
         cx.storage().set_program_rules(SetProgramRules { rules, admin: None, now: cx.now() }).await?
     } else {
         cx.storage().program_rules().await?
@@ -658,11 +662,7 @@ async fn admin_campaigns(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply>
 /// `POST /api/v1/admin/campaigns`: a campaign (it runs at once).
 async fn admin_new_campaign(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     admin(cx, req.headers())?;
-    require_json(req.headers())?;
-    let text = std::str::from_utf8(req.body())
-        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
-    let terms =
-        CampaignDocument::parse(text).map_err(|reason| ApiError::rejection(&Rejection::InvalidCampaign { reason }))?;
+    let terms = campaign_document(req)?;
     let done =
         usecases::create_campaign(cx, CreateCampaign { terms, by: CampaignActor::Admin(API_ADMIN), now: cx.now() })
             .await?;
@@ -677,9 +677,7 @@ async fn admin_decide(
     decision: CampaignDecision,
 ) -> ApiResult<Reply> {
     admin(cx, req.headers())?;
-    let id = param
-        .filter(|p| !p.is_empty() && p.len() <= 18 && p.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|p| p.parse::<i64>().ok())
+    let id = path_id(param)
         .map(crate::domain::CampaignId)
         .ok_or_else(|| ApiError::rejection(&Rejection::UnknownCampaign))?;
     let req = DecideCampaign { campaign: id, decision, by: CampaignActor::Admin(API_ADMIN), now: cx.now() };
