@@ -1000,7 +1000,7 @@ impl State {
         };
         let c = slot(req.campaign.0).and_then(|i| self.campaigns.get_mut(i));
         let c = match c {
-            Some(c) if partner.is_none() || c.created_by == Author::Partner(partner.unwrap_or(PartnerId(0))) => c,
+            Some(c) if partner.is_none_or(|p| c.created_by == Author::Partner(p)) => c,
             _ => return rejected(Rejection::UnknownCampaign),
         };
         let status = match (req.decision, c.status, partner) {
