@@ -285,6 +285,12 @@ CREATE TABLE IF NOT EXISTS loyalty_import_rows (
     value       TEXT    NOT NULL
 ) STRICT;
 
+CREATE TABLE IF NOT EXISTS loyalty_job_state (
+    name       TEXT    PRIMARY KEY,
+    value      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS loyalty_bot_updates (
     bot        INTEGER NOT NULL,
     update_id  INTEGER NOT NULL,

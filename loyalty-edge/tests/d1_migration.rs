@@ -64,3 +64,16 @@ fn the_fourth_migration_is_the_rules_upgrade() {
     let shipped = std::fs::read_to_string(path).expect("read the migration");
     assert!(shipped == d1::rules_upgrade_migration(), "{path} differs from loyalty_core::stores::d1::entries_upgrade");
 }
+
+/// `migrations/0005_job_state.sql` creates the jobs' states table of the
+/// schema (regenerate as above).
+#[test]
+fn the_fifth_migration_is_the_job_state_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0005_job_state.sql");
+    if std::env::var_os("LOYALTY_WRITE_MIGRATION").is_some_and(|v| v == "1") {
+        std::fs::write(path, d1::job_state_migration()).expect("write the migration");
+    }
+    let shipped = std::fs::read_to_string(path).expect("read the migration");
+    assert!(shipped == d1::job_state_migration(), "{path} differs from loyalty_core::stores::d1::job_state_migration");
+    assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_job_state"), "{shipped}");
+}

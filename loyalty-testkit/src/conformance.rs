@@ -216,6 +216,8 @@ pub fn checks() -> Vec<Check> {
         claim_and_release_updates,
         prune_update_claims,
         consume_quota,
+        job_states_swap,
+        concurrent_job_state_swaps,
         broadcast_to_customers,
         broadcast_to_partners,
         concurrent_confirmations_against_one_balance,
@@ -2641,6 +2643,48 @@ async fn consume_quota(ctx: &Ctx<'_>) -> CheckResult {
     let tomorrow = DAY0.plus(86_400);
     ensure!(s.consume_quota(ConsumeQuota::assistant(u, tomorrow, 3)).await.or_fail("next day")?, "next day refused");
     ensure!(!s.consume_quota(ConsumeQuota::assistant(v, DAY0, 0)).await.or_fail("zero")?, "limit 0 granted");
+    Ok(())
+}
+
+fn job_state(name: &str, value: &str, now: Timestamp) -> SwapJobState {
+    SwapJobState { name: name.into(), value: value.into(), now }
+}
+
+async fn job_states_swap(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    ensure_eq!(s.swap_job_state(job_state("webhook:client", "ok 1", T0)).await.or_fail("first")?, None, "first swap");
+    let later = T0.plus(60);
+    let before = s.swap_job_state(job_state("webhook:client", "alert 2", later)).await.or_fail("second")?;
+    ensure_eq!(before, Some(JobState { value: "ok 1".into(), updated_at: T0 }), "second swap sees the first");
+    ensure_eq!(s.swap_job_state(job_state("webhook:partner", "", T0)).await.or_fail("other")?, None, "names apart");
+    let quoted = r#"{"json": "kept as text", "ünïcode": "✓"}"#;
+    s.swap_job_state(job_state("webhook:partner", quoted, later)).await.or_fail("quoted")?;
+    let back = s.swap_job_state(job_state("webhook:partner", "x", later)).await.or_fail("back")?;
+    ensure_eq!(back, Some(JobState { value: quoted.into(), updated_at: later }), "a value comes back as it went in");
+    let long_name = "n".repeat(101);
+    let too_long = "v".repeat(MAX_JOB_STATE_BYTES + 1);
+    s.swap_job_state(job_state("", "x", later)).await.rejects(Rejection::InvalidAmount, "empty name")?;
+    s.swap_job_state(job_state(&long_name, "x", later)).await.rejects(Rejection::InvalidAmount, "long name")?;
+    s.swap_job_state(job_state("webhook:client", &too_long, later)).await.rejects(Rejection::InvalidAmount, "long")?;
+    let longest = "é".repeat(MAX_JOB_STATE_BYTES / 2);
+    s.swap_job_state(job_state(&"ж".repeat(100), &longest, later)).await.or_fail("longest allowed")?;
+    let kept = s.swap_job_state(job_state("webhook:client", "ok 3", later)).await.or_fail("after refusals")?;
+    ensure_eq!(kept, Some(JobState { value: "alert 2".into(), updated_at: later }), "refusals changed nothing");
+    Ok(())
+}
+
+async fn concurrent_job_state_swaps(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    let swaps = (0..n).map(|i| ctx.store.swap_job_state(job_state("race", &i.to_string(), T0)));
+    let results = join_all(swaps).await.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent swaps")?;
+    let last = ctx.store.swap_job_state(job_state("race", "end", T0)).await.or_fail("last")?;
+    // Every value but one was replaced exactly once, and the first swap saw nothing.
+    let mut seen: Vec<String> = results.iter().flatten().chain(&last).map(|s| s.value.clone()).collect();
+    seen.sort();
+    let mut all: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    all.sort();
+    ensure_eq!(results.iter().filter(|r| r.is_none()).count(), 1, "swaps that saw no state");
+    ensure_eq!(seen, all, "each value replaced exactly once");
     Ok(())
 }
 

@@ -181,4 +181,5 @@ faulty_storage! {
     campaigns(req: ListCampaigns) -> Vec<Campaign>;
     set_birthday(req: SetBirthday) -> Birthday;
     redemption(req: ViewRedemption) -> Option<RedemptionView>;
+    swap_job_state(req: SwapJobState) -> Option<JobState>;
 }

@@ -369,6 +369,30 @@ pub struct ViewRedemption {
     pub id: RedemptionId,
 }
 
+/// Record a scheduled job's state under `name`, returning what it was
+/// ([`Storage::swap_job_state`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapJobState {
+    /// The job's key, e.g. `webhook:client` (1 to 100 characters).
+    pub name: String,
+    /// The new state (at most [`MAX_JOB_STATE_BYTES`] bytes).
+    pub value: String,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// The longest state [`Storage::swap_job_state`] keeps, in bytes.
+pub const MAX_JOB_STATE_BYTES: usize = 1000;
+
+/// A scheduled job's state as it was recorded ([`Storage::swap_job_state`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobState {
+    /// The state.
+    pub value: String,
+    /// When it was recorded.
+    pub updated_at: Timestamp,
+}
+
 /// Set a customer's birthday, once ([`Storage::set_birthday`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetBirthday {
@@ -1104,6 +1128,15 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Blocked customers are skipped (and their points stay unannounced). A
     /// limit outside 1..=[`MAX_EXPIRY_BATCH`] is [`Rejection::InvalidAmount`].
     async fn remind_expiry(&self, req: RemindExpiry) -> StoreResult<Vec<ExpiryReminder>>;
+
+    /// Records `req.value` as the state of the scheduled job `req.name` and
+    /// returns the state it replaces (`None` the first time), atomically: of
+    /// two concurrent swaps each sees the other's value or the one before
+    /// both, never the same old value twice. The webhook watchdog keeps what
+    /// it last saw here, so it alerts once per change on every runtime. A
+    /// name outside 1..=100 characters or a value over
+    /// [`MAX_JOB_STATE_BYTES`] is [`Rejection::InvalidAmount`].
+    async fn swap_job_state(&self, req: SwapJobState) -> StoreResult<Option<JobState>>;
 
     /// Checks that the backend is reachable, for readiness probes (the native
     /// server's `GET /ready`). `Ok` means a round trip to the backend worked.

@@ -107,6 +107,7 @@ pub const TABLES: &[&str] = &[
     "loyalty_redemptions",
     "loyalty_broadcasts",
     "loyalty_quotas",
+    "loyalty_job_state",
     "loyalty_bot_updates",
     "loyalty_import_rows",
     "loyalty_imports",
@@ -408,6 +409,11 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     telegram_id INTEGER NOT NULL UNIQUE,
     value       TEXT    NOT NULL
 ) STRICT",
+    "CREATE TABLE IF NOT EXISTS loyalty_job_state (
+    name       TEXT    PRIMARY KEY,
+    value      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS loyalty_bot_updates (
     bot        INTEGER NOT NULL,
     update_id  INTEGER NOT NULL,
@@ -523,6 +529,7 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("release_update", sql::RELEASE_UPDATE),
     ("prune_update_claims", sql::PRUNE_UPDATE_CLAIMS),
     ("consume_quota", sql::CONSUME_QUOTA),
+    ("swap_job_state", sql::SWAP_JOB_STATE),
     ("create_broadcast", sql::CREATE_BROADCAST),
     ("claim_broadcast_batch", sql::CLAIM_BROADCAST_BATCH),
     ("record_broadcast", sql::RECORD_BROADCAST),
@@ -752,6 +759,23 @@ pub fn entries_upgrade_migration() -> String {
     );
     let imports = SCHEMA.iter().filter(|s| s.contains(" loyalty_import"));
     for statement in entries_upgrade().iter().chain(imports) {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
+/// The text of the D1 migration of the scheduled jobs' states
+/// (`loyalty-edge/migrations/0005_job_state.sql`): the statements of
+/// [`SCHEMA`] that create `loyalty_job_state`.
+pub fn job_state_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: the scheduled jobs' states (the webhook watchdog's), generated from\n\
+         -- loyalty_core::stores::d1::SCHEMA (do not edit). Apply with `wrangler d1 migrations apply <database>`\n\
+         -- after 0004; a Worker also creates the table by itself on first use.\n",
+    );
+    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_job_state")) {
         text.push('\n');
         text.push_str(statement);
         text.push_str(";\n");

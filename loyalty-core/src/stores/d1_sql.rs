@@ -1865,6 +1865,42 @@ pub(super) const CONSUME_QUOTA: &[&str] = &[
     answer!(concat!("iif(", op!("n"), ", 'true', 'false')")),
 ];
 
+/// A job's state: the one it replaces is the answer (`null` the first time).
+pub(super) const SWAP_JOB_STATE: &[&str] = &[
+    reject!(
+        "invalid_amount",
+        concat!(
+            "coalesce(length(",
+            arg!("$.name"),
+            "), 0) NOT BETWEEN 1 AND 100 OR coalesce(length(CAST(",
+            arg!("$.value"),
+            " AS BLOB)), 0) > 1000 OR ",
+            arg!("$.value"),
+            " IS NULL"
+        )
+    ),
+    set!(
+        "s",
+        concat!(
+            "coalesce((SELECT json_object('value', value, 'updated_at', updated_at) FROM loyalty_job_state WHERE name = ",
+            arg!("$.name"),
+            "), 'null')"
+        )
+    ),
+    concat!(
+        "INSERT INTO loyalty_job_state (name, value, updated_at) SELECT ",
+        arg!("$.name"),
+        ", ",
+        arg!("$.value"),
+        ", ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE ",
+        live!(),
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+    ),
+    answer!(op!("s")),
+];
+
 pub(super) const CREATE_BROADCAST: &[&str] = &[
     set!("eid", concat!("(SELECT id FROM loyalty_broadcasts WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")),
     reject!(

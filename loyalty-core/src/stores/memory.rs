@@ -237,6 +237,8 @@ struct State {
     redemption_by_key: HashMap<String, RedemptionId>,
     updates: HashMap<(BotId, i64), Timestamp>,
     quotas: HashMap<(QuotaKind, TelegramUserId, Timestamp), u32>,
+    /// Scheduled jobs' states by name ([`Storage::swap_job_state`]).
+    job_states: HashMap<String, JobState>,
     broadcasts: Vec<BroadcastRow>,
     broadcast_by_key: HashMap<String, BroadcastId>,
     audit: Vec<AuditRecord>,
@@ -495,6 +497,15 @@ impl State {
         }
         *used += 1;
         true
+    }
+
+    /// Records a job's state, returning the one it replaces.
+    fn swap_job_state(&mut self, req: SwapJobState) -> StoreResult<Option<JobState>> {
+        let SwapJobState { name, value, now } = req;
+        if !(1..=100).contains(&name.chars().count()) || value.len() > MAX_JOB_STATE_BYTES {
+            return rejected(Rejection::InvalidAmount);
+        }
+        Ok(self.job_states.insert(name, JobState { value, updated_at: now }))
     }
 
     /// The partner, which must exist and be approved.
@@ -1776,6 +1787,10 @@ impl Storage for MemoryStore {
 
     async fn consume_quota(&self, req: ConsumeQuota) -> StoreResult<bool> {
         Ok(self.lock()?.consume_quota(req))
+    }
+
+    async fn swap_job_state(&self, req: SwapJobState) -> StoreResult<Option<JobState>> {
+        self.lock()?.swap_job_state(req)
     }
 
     async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {

@@ -291,6 +291,10 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "consume_quota", &req).await
     }
 
+    async fn swap_job_state(&self, req: SwapJobState) -> StoreResult<Option<JobState>> {
+        call(self, "swap_job_state", &req).await
+    }
+
     async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
         call(self, "create_broadcast", &req).await
     }
