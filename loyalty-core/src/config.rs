@@ -26,6 +26,33 @@ impl Secret {
         &self.0
     }
 
+    /// Whether `authorization` (an `Authorization` header's value) is
+    /// `Bearer <this secret>`; the digests are compared in constant time.
+    ///
+    /// ```
+    /// use loyalty_core::Secret;
+    ///
+    /// let token = Secret::new("0123456789abcdef0123456789abcdef");
+    /// assert!(token.matches_bearer(Some("Bearer 0123456789abcdef0123456789abcdef")));
+    /// assert!(token.matches_bearer(Some("bearer  0123456789abcdef0123456789abcdef ")));
+    /// assert!(!token.matches_bearer(Some("Bearer 0123456789abcdef0123456789abcdeF")));
+    /// assert!(!token.matches_bearer(Some("Basic 0123456789abcdef0123456789abcdef")));
+    /// assert!(!token.matches_bearer(None));
+    /// ```
+    pub fn matches_bearer(&self, authorization: Option<&str>) -> bool {
+        use sha2::{Digest, Sha256};
+        use subtle::ConstantTimeEq;
+        let Some(given) = authorization
+            .and_then(|a| a.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+        else {
+            return false;
+        };
+        let (want, got) = (Sha256::digest(self.0.as_bytes()), Sha256::digest(given.as_bytes()));
+        bool::from(want.as_slice().ct_eq(got.as_slice()))
+    }
+
     /// `text` with every occurrence of the value replaced by `***`, for error
     /// texts that a server, a proxy or an HTTP library may have made repeat it.
     ///
@@ -74,6 +101,36 @@ pub enum ConfigError {
     },
 }
 
+/// How logs are written (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Text on a terminal, JSON lines otherwise.
+    #[default]
+    Auto,
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// `auto`, `text` or `json` (any case, spaces trimmed).
+    ///
+    /// ```
+    /// use loyalty_core::config::LogFormat;
+    /// assert_eq!(LogFormat::parse(" JSON "), Some(LogFormat::Json));
+    /// assert_eq!(LogFormat::parse("yaml"), None);
+    /// ```
+    pub fn parse(value: &str) -> Option<LogFormat> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(LogFormat::Auto),
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+}
+
 /// Every variable the program reads, for docs and for adapters that list them.
 pub const VARIABLES: &[&str] = &[
     "TOKEN_CLIENT",
@@ -92,6 +149,7 @@ pub const VARIABLES: &[&str] = &[
     "OPENAI_MODEL",
     "WELCOME_BONUS_AMOUNT",
     "LOG_LEVEL",
+    "LOG_FORMAT",
     "FRONTEND_URL",
     "WEBHOOK_SECRET",
     "TELEGRAM_API_URL",
@@ -101,6 +159,8 @@ pub const VARIABLES: &[&str] = &[
     "CLIENT_BOT_USERNAME",
     "PARTNER_BOT_USERNAME",
     "ADMIN_API_TOKEN",
+    "METRICS_TOKEN",
+    "WEBHOOK_BACKLOG_ALERT",
 ];
 
 /// The program's configuration.
@@ -135,6 +195,13 @@ pub struct Config {
     /// (`/api/v1/admin/…`: the rules, campaigns), at least 32 characters;
     /// unset, those routes answer 503.
     pub admin_api_token: Option<Secret>,
+    /// `METRICS_TOKEN`: when set, `loyalty serve`'s `GET /metrics` asks for
+    /// it as a bearer token (same form as `ADMIN_API_TOKEN`); unset,
+    /// `/metrics` is open — keep it behind the proxy then.
+    pub metrics_token: Option<Secret>,
+    /// `WEBHOOK_BACKLOG_ALERT`: the webhook watchdog alerts when a bot's
+    /// `pending_update_count` is above this (default 100).
+    pub webhook_backlog_alert: u32,
     /// `OPENAI_API_KEY`: enables the assistant.
     pub openai_api_key: Option<Secret>,
     /// `OPENAI_MODEL`, default `gpt-4o-mini`.
@@ -149,6 +216,10 @@ pub struct Config {
     pub assistant_daily_limit: u32,
     /// `LOG_LEVEL`, default `info` (adapters interpret it).
     pub log_level: String,
+    /// `LOG_FORMAT`: `auto` (the default: text on a terminal, JSON lines
+    /// otherwise), `text` or `json` (adapters interpret it; Workers always log
+    /// JSON objects).
+    pub log_format: LogFormat,
     /// `FRONTEND_URL`: the Mini App / web front end (CORS origin, "Open app").
     pub frontend_url: Option<String>,
     /// `WEBHOOK_SECRET`: one secret for every webhook; when absent each bot's
@@ -177,6 +248,8 @@ impl Default for Config {
             sentry_alert_chat_id: None,
             sentry_webhook_secret: None,
             admin_api_token: None,
+            metrics_token: None,
+            webhook_backlog_alert: 100,
             sentry_release: None,
             openai_api_key: None,
             openai_model: "gpt-4o-mini".into(),
@@ -185,6 +258,7 @@ impl Default for Config {
             referral_bonus: 50,
             assistant_daily_limit: 20,
             log_level: "info".into(),
+            log_format: LogFormat::Auto,
             frontend_url: None,
             webhook_secret: None,
             telegram_api_url: "https://api.telegram.org".into(),
@@ -227,15 +301,15 @@ fn sentry_release(v: String) -> Result<String, ConfigError> {
     }
 }
 
-/// `ADMIN_API_TOKEN`: 32 to 256 printable characters without spaces (a
-/// random token, e.g. `openssl rand -hex 32`).
-fn admin_api_token(v: String) -> Result<Secret, ConfigError> {
+/// `ADMIN_API_TOKEN`, `METRICS_TOKEN`: 32 to 256 printable characters
+/// without spaces (a random token, e.g. `openssl rand -hex 32`).
+fn bearer_token(name: &'static str, v: String) -> Result<Secret, ConfigError> {
     let v = v.trim();
     if (32..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(Secret::new(v))
     } else {
         let reason = "expected 32 to 256 printable characters without spaces (openssl rand -hex 32)".into();
-        Err(ConfigError::Invalid { name: "ADMIN_API_TOKEN", reason })
+        Err(ConfigError::Invalid { name, reason })
     }
 }
 
@@ -286,7 +360,12 @@ impl Config {
                 .map(|v| int("SENTRY_ALERT_CHAT_ID", v, |n: &i64| *n != 0, "a non-zero integer chat id"))
                 .transpose()?,
             sentry_webhook_secret: secret("SENTRY_WEBHOOK_SECRET"),
-            admin_api_token: get("ADMIN_API_TOKEN").map(admin_api_token).transpose()?,
+            admin_api_token: get("ADMIN_API_TOKEN").map(|v| bearer_token("ADMIN_API_TOKEN", v)).transpose()?,
+            metrics_token: get("METRICS_TOKEN").map(|v| bearer_token("METRICS_TOKEN", v)).transpose()?,
+            webhook_backlog_alert: get("WEBHOOK_BACKLOG_ALERT")
+                .map(|v| int("WEBHOOK_BACKLOG_ALERT", v, |n: &u32| *n >= 1, "a whole number ≥ 1"))
+                .transpose()?
+                .unwrap_or(d.webhook_backlog_alert),
             sentry_release: get("SENTRY_RELEASE").map(sentry_release).transpose()?,
             openai_api_key: secret("OPENAI_API_KEY"),
             openai_model: get("OPENAI_MODEL").map(|v| v.trim().to_string()).unwrap_or(d.openai_model),
@@ -333,6 +412,13 @@ impl Config {
                         });
                     }
                 }
+            },
+            log_format: match get("LOG_FORMAT") {
+                None => d.log_format,
+                Some(v) => LogFormat::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                    name: "LOG_FORMAT",
+                    reason: "expected one of auto, text, json".into(),
+                })?,
             },
             frontend_url: get("FRONTEND_URL").map(|v| url("FRONTEND_URL", v)).transpose()?,
             webhook_secret: match get("WEBHOOK_SECRET") {
@@ -467,6 +553,7 @@ mod tests {
             ("TOKEN_CLIENT", "nocolon"),
             ("FRONTEND_URL", "ftp://x"),
             ("LOG_LEVEL", "loud"),
+            ("LOG_FORMAT", "yaml"),
             ("WEBHOOK_SECRET", "has space"),
         ] {
             match load(&[(name, value)]) {

@@ -18,7 +18,8 @@ use crate::domain::{BotKind, BroadcastId};
 use crate::error::Result;
 use crate::jobs;
 use crate::maybe_send::{MaybeSend, MaybeSync};
-use crate::ports::{ErrorReport, FoldState, UpdateClaim};
+use crate::observe::{self, Counted, Tally};
+use crate::ports::{ErrorReport, FoldState, Storage, UpdateClaim};
 use crate::telegram::Update;
 use crate::webhook::{self, WebhookResponse};
 use bytes::Bytes;
@@ -205,6 +206,8 @@ impl Engine {
         let update = match webhook::read_update(self.config(), bot, &req) {
             Ok(update) => update,
             Err(refusal) => {
+                let now = self.ports().clock.now_micros();
+                observe::update_handled(bot, "(unread)", "refused", now, now, &Tally::default());
                 if let Some(message) = refusal.report {
                     let context = webhook::report_context(bot);
                     self.report(ErrorReport { message, context, update_kind: None, temporary: false }).await;
@@ -268,9 +271,29 @@ impl Engine {
     ///
     /// [`Storage::claim_update`]: crate::ports::Storage::claim_update
     /// [`Storage::fold_claim`]: crate::ports::Storage::fold_claim
+    ///
+    /// Each update ends with one [`observe`] event (and metrics): its kind,
+    /// outcome, duration and storage calls.
     pub async fn process_update(&self, bot: BotKind, update: &Update) -> Result<Option<Outbox>> {
+        let started = self.ports().clock.now_micros();
+        let tally = Arc::new(Tally::default());
+        let processed = self.process_counted(bot, update, &tally).await;
+        let outcome = match &processed {
+            Ok(None) => "duplicate",
+            Ok(Some(outbox)) if outbox.is_empty() => "ignored",
+            Ok(Some(_)) => "ok",
+            Err(e) if e.is_temporary() => "failed_temporarily",
+            Err(_) => "failed",
+        };
+        let ended = self.ports().clock.now_micros();
+        observe::update_handled(bot, update.kind_name(), outcome, started, ended, &tally);
+        processed
+    }
+
+    /// [`Engine::process_update`] with every storage call counted into `tally`.
+    async fn process_counted(&self, bot: BotKind, update: &Update, tally: &Arc<Tally>) -> Result<Option<Outbox>> {
         self.release_orphaned_claims().await;
-        let storage = self.base_storage();
+        let storage = Counted::view(self.ports().storage.clone(), tally.clone());
         let claim = UpdateClaim { bot: self.config().bot_id(bot), update_id: update.update_id, now: self.now() };
         let Some(folded) = self.ports().storage.clone().fold_claim(claim) else {
             // The backend cannot fold the claim into a call: claim first.
@@ -278,17 +301,18 @@ impl Engine {
                 return Ok(None);
             }
             let guard = self.guard_claim(bot, update.update_id);
-            let handled = self.handle_update(bot, update).await;
+            let handled = bots::handle(&self.cx.scoped(storage.clone()), bot, update).await;
             guard.settle();
-            return self.settle_claimed(bot, update, handled).await;
+            return self.settle_claimed(bot, update, handled, storage.as_ref()).await;
         };
         // The first storage call of the processing claims the update in the same round trip.
         let guard = self.guard_claim(bot, update.update_id);
-        let handled = bots::handle(&self.cx.scoped(folded.storage.clone()), bot, update).await;
+        let view = Counted::view(folded.storage.clone(), tally.clone());
+        let handled = bots::handle(&self.cx.scoped(view), bot, update).await;
         guard.settle();
         match folded.state() {
             FoldState::Duplicate => Ok(None),
-            FoldState::Claimed => self.settle_claimed(bot, update, handled).await,
+            FoldState::Claimed => self.settle_claimed(bot, update, handled, storage.as_ref()).await,
             // No call claimed it (the update needed no storage, or its calls failed).
             FoldState::Pending => match handled {
                 Ok(outbox) => Ok(storage.claim_update(claim).await?.then_some(outbox)),
@@ -298,14 +322,19 @@ impl Engine {
     }
 
     /// The end of a claimed update's processing: its outbox, or the error
-    /// after releasing the claim when the failure was temporary.
-    async fn settle_claimed(&self, bot: BotKind, update: &Update, handled: Result<Outbox>) -> Result<Option<Outbox>> {
+    /// after releasing the claim (through `storage`) when the failure was temporary.
+    async fn settle_claimed(
+        &self,
+        bot: BotKind,
+        update: &Update,
+        handled: Result<Outbox>,
+        storage: &dyn Storage,
+    ) -> Result<Option<Outbox>> {
         match handled {
             Ok(outbox) => Ok(Some(outbox)),
             Err(e) => {
                 if e.is_temporary()
-                    && let Err(release) =
-                        self.base_storage().release_update(self.config().bot_id(bot), update.update_id).await
+                    && let Err(release) = storage.release_update(self.config().bot_id(bot), update.update_id).await
                 {
                     self.report(ErrorReport {
                         message: format!("could not release update {} after a failure: {release}", update.update_id),
@@ -336,8 +365,18 @@ impl Engine {
     ///
     /// Run every task in [`ApiResponse::deferred`] after sending the response
     /// (on Workers with `wait_until`, natively in a spawned task).
+    ///
+    /// Each request ends with one [`observe`] event (and metrics): the route
+    /// template, the status, the duration and the storage calls.
     pub async fn handle_api(&self, req: Request<Bytes>) -> ApiResponse {
-        api::handle(&self.cx, req).await
+        let started = self.ports().clock.now_micros();
+        let route = api::routes::template(req.method(), req.uri().path());
+        let tally = Arc::new(Tally::default());
+        let cx = self.cx.scoped(Counted::view(self.ports().storage.clone(), tally.clone()));
+        let answered = api::handle(&cx, req).await;
+        let ended = self.ports().clock.now_micros();
+        observe::api_handled(route, answered.response.status().as_u16(), started, ended, &tally);
+        answered
     }
 
     /// Delivers up to `max_batches` batches of a broadcast job and returns the

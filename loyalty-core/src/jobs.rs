@@ -2,12 +2,12 @@
 //! natively, a Cron Trigger on Workers) through
 //! [`Engine::maintenance_pass`](crate::engine::Engine::maintenance_pass) —
 //! forgetting old update claims, expiring overdue redemption requests,
-//! expiring points and reminding of points about to expire, and
-//! delivering broadcasts — each a function of a [`Context`].
+//! expiring points and reminding of points about to expire, watching the
+//! bots' webhooks, and delivering broadcasts — each a function of a [`Context`].
 
 use crate::context::Context;
 use crate::domain::{Audience, BotKind, BroadcastId, BroadcastJob, Language};
-use crate::ports::{ErrorReport, ExpirePoints, PartnerRef, RefreshTiers, RemindExpiry, TelegramError};
+use crate::ports::{ErrorReport, ExpirePoints, PartnerRef, RefreshTiers, RemindExpiry, SwapJobState, TelegramError};
 use crate::telegram::{BotCall, escape_html};
 use crate::texts::Pts;
 
@@ -59,10 +59,16 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
         }
     }
     let batches = EXPIRY_BATCHES_PER_PASS;
-    settle_job(cx, "redemption requests expired", "expiring redemption requests", expire_redemptions(cx).await).await;
-    settle_job(cx, "customers' points expired", "expiring points", expire_points(cx, batches).await).await;
-    settle_job(cx, "customers' tiers changed", "refreshing tiers", refresh_tiers(cx, batches).await).await;
-    settle_job(cx, "expiry reminders sent", "reminding of expiring points", remind_expiry(cx, batches).await).await;
+    let expired = expire_redemptions(cx).await;
+    settle_job(cx, "expire_redemptions", "redemption requests expired", "expiring redemption requests", expired).await;
+    let expired = expire_points(cx, batches).await;
+    settle_job(cx, "expire_points", "customers' points expired", "expiring points", expired).await;
+    let refreshed = refresh_tiers(cx, batches).await;
+    settle_job(cx, "refresh_tiers", "customers' tiers changed", "refreshing tiers", refreshed).await;
+    let reminded = remind_expiry(cx, batches).await;
+    settle_job(cx, "remind_expiry", "expiry reminders sent", "reminding of expiring points", reminded).await;
+    let watched = watch_webhooks(cx).await;
+    settle_job(cx, "watch_webhooks", "webhook alerts sent", "watching the webhooks", watched).await;
     match cx.storage().pending_broadcasts().await {
         Ok(jobs) => {
             for job in jobs {
@@ -81,9 +87,118 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
     }
 }
 
+/// A webhook error older than this (seconds) when the watchdog first looks
+/// at a bot is not news.
+const FIRST_LOOK_WINDOW_SECS: i64 = 600;
+
+/// The webhook watchdog: for each configured bot whose webhook is set, asks
+/// Telegram for `getWebhookInfo` and alerts the alert chat when the webhook
+/// turns unhealthy — more than `WEBHOOK_BACKLOG_ALERT` updates waiting
+/// (`pending_update_count`), or a delivery error (`last_error_date`) newer
+/// than the previous check — and again when it is healthy again. Each change
+/// is told once, even with several servers or Workers checking: what the
+/// watchdog saw and whether it is alerting are kept in storage
+/// ([`Storage::swap_job_state`](crate::ports::Storage::swap_job_state) under
+/// `webhook:<bot>:seen` and `webhook:<bot>:alert`), and only the check that
+/// flips the alert state sends. Bots without a webhook (long polling) are
+/// skipped.
+///
+/// The alert goes to `SENTRY_ALERT_CHAT_ID` through the alert bot when that
+/// is configured, else to `ADMIN_CHAT_ID` through the admin bot; with
+/// neither, it is only logged. A message that cannot be sent puts the alert
+/// state back, so the next check tries again.
+///
+/// Returns how many alerts (and all-clears) were sent. A bot whose check
+/// fails is reported and the others are still checked; the last failure is
+/// returned.
+pub async fn watch_webhooks(cx: &Context) -> crate::Result<usize> {
+    let mut told = 0;
+    let mut failure = None;
+    for bot in cx.config().enabled_bots() {
+        match watch_webhook(cx, bot).await {
+            Ok(true) => told += 1,
+            Ok(false) => {}
+            Err(e) => {
+                let message = format!("checking the {} bot's webhook failed: {e}", bot.as_str());
+                cx.report(ErrorReport {
+                    message,
+                    context: "maintenance",
+                    update_kind: None,
+                    temporary: e.is_temporary(),
+                })
+                .await;
+                failure = Some(e);
+            }
+        }
+    }
+    match failure {
+        Some(e) if told == 0 => Err(e),
+        _ => Ok(told),
+    }
+}
+
+/// One bot's check: whether an alert or an all-clear was sent.
+async fn watch_webhook(cx: &Context, bot: BotKind) -> crate::Result<bool> {
+    let call = BotCall { bot, method: "getWebhookInfo", params: serde_json::Map::new(), file: None };
+    let info = cx.send(&call).await?;
+    if info.get("url").and_then(|u| u.as_str()).unwrap_or_default().is_empty() {
+        return Ok(false);
+    }
+    let pending = info.get("pending_update_count").and_then(|n| n.as_u64()).unwrap_or(0);
+    let error_date = info.get("last_error_date").and_then(|d| d.as_i64()).unwrap_or(0);
+    let error = info.get("last_error_message").and_then(|m| m.as_str());
+    crate::observe::webhook_backlog(bot, pending);
+    let now = cx.now();
+    let key = |what: &str| format!("webhook:{}:{what}", bot.as_str());
+    let seen = SwapJobState { name: key("seen"), value: error_date.to_string(), now };
+    let new_error = error_date > 0
+        && match cx.storage().swap_job_state(seen).await? {
+            Some(before) => before.value != error_date.to_string(),
+            None => error_date >= now.0 - FIRST_LOOK_WINDOW_SECS,
+        };
+    let alerting = pending > u64::from(cx.config().webhook_backlog_alert) || new_error;
+    let state = |alert: bool| if alert { "alert" } else { "ok" }.to_string();
+    let swap = SwapJobState { name: key("alert"), value: state(alerting), now };
+    let was_alerting = cx.storage().swap_job_state(swap).await?.is_some_and(|s| s.value == "alert");
+    if alerting == was_alerting {
+        return Ok(false);
+    }
+    let t = ADMIN_LANGUAGE.texts();
+    let text = if alerting {
+        t.webhook_alert(bot.as_str(), pending, new_error.then_some(error).flatten())
+    } else {
+        t.webhook_cleared(bot.as_str(), pending)
+    };
+    tracing::warn!(bot = bot.as_str(), pending, alerting, "webhook watchdog: the webhook's health changed");
+    let config = cx.config();
+    let to = match (config.bot_token(BotKind::Alerts), config.sentry_alert_chat_id, config.admin_chat_id) {
+        (Ok(_), Some(chat), _) => Some((BotKind::Alerts, chat)),
+        (_, _, Some(chat)) if config.bot_token(BotKind::Admin).is_ok() => Some((BotKind::Admin, chat)),
+        _ => None,
+    };
+    let Some((via, chat)) = to else {
+        return Ok(false);
+    };
+    if let Err(e) = cx.send(&BotCall::send_message(via, chat, text, None)).await {
+        // Not told: put the state back so that the next check tells it.
+        let back = SwapJobState { name: key("alert"), value: state(was_alerting), now };
+        cx.storage().swap_job_state(back).await?;
+        return Err(e.into());
+    }
+    Ok(true)
+}
+
 /// Logs how many things a job of the maintenance pass did (`done`), or
-/// reports its failure (`doing` failed).
-async fn settle_job(cx: &Context, done: &'static str, doing: &'static str, outcome: crate::Result<usize>) {
+/// reports its failure (`doing` failed); either way one [`observe`](crate::observe)
+/// event for `job`.
+async fn settle_job(
+    cx: &Context,
+    job: &'static str,
+    done: &'static str,
+    doing: &'static str,
+    outcome: crate::Result<usize>,
+) {
+    crate::observe::job_ran(job, outcome.as_ref().ok().copied());
     match outcome {
         Ok(0) => {}
         Ok(n) => tracing::info!(count = n, "{done}"),

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod jobs;
 pub mod maybe_send;
+pub mod observe;
 pub mod ports;
 pub mod program;
 pub mod qr;

@@ -128,6 +128,7 @@ pub fn engine(env: &Env) -> Result<Engine, ConfigError> {
         return Ok(engine);
     }
     let config = config_from_env(env)?;
+    crate::logging::ConsoleSubscriber::install(&config.log_level);
     let ports = ports(env, &config)?;
     let mut engine = Engine::with_claim_hook(config, ports, Arc::new(JsClaimHook));
     if let Some(extension) = EXTENSION.with(|e| e.borrow().clone()) {

@@ -21,6 +21,10 @@ impl Clock for WorkerClock {
         Timestamp(i64::try_from(millis / 1000).unwrap_or(i64::MAX))
     }
 
+    fn now_micros(&self) -> u64 {
+        worker::Date::now().as_millis().saturating_mul(1000)
+    }
+
     async fn sleep(&self, millis: u64) {
         worker::Delay::from(Duration::from_millis(millis)).await;
     }

@@ -4,6 +4,9 @@
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 mod routing;
 
+pub mod logging;
+
+pub use logging::ConsoleSubscriber;
 pub use loyalty_core as core;
 pub use routing::Service;
 

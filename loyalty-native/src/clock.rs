@@ -18,6 +18,10 @@ impl Clock for SystemClock {
         Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
     }
 
+    fn now_micros(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    }
+
     async fn sleep(&self, millis: u64) {
         tokio::time::sleep(Duration::from_millis(millis)).await;
     }
@@ -44,6 +48,7 @@ mod tests {
     #[test]
     fn clock_is_near_now_and_random_is_not_constant() {
         assert!(SystemClock.now().0 > 1_700_000_000);
+        assert!(SystemClock.now_micros() / 1_000_000 >= 1_700_000_000);
         let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
         OsRandom.fill(&mut a);
         OsRandom.fill(&mut b);

@@ -4,6 +4,7 @@ pub mod assistant;
 pub mod clock;
 pub mod fake_bot_api;
 pub mod legacy;
+pub mod metrics;
 pub mod polling;
 pub mod runtime;
 pub mod sentry;

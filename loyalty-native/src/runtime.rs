@@ -11,6 +11,7 @@ use crate::tasks::{TaskRunner, maintenance_loop};
 use crate::telegram::HttpTelegram;
 use crate::webhooks;
 use loyalty_core::adapters::sentry::Envelopes;
+use loyalty_core::config::LogFormat;
 use loyalty_core::domain::{BotKind, Timestamp};
 use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
@@ -548,8 +549,8 @@ pub fn telegram(config: &Config) -> Result<HttpTelegram, RunError> {
     HttpTelegram::new(config).map_err(|e| RunError::Telegram(format!("cannot set up the Bot API client: {e}")))
 }
 
-/// `loyalty serve`: opens storage, then serves webhooks and the API on
-/// `listen` until `shutdown` completes, with the maintenance pass every
+/// `loyalty serve`: opens storage, then serves webhooks, the API and
+/// `/metrics` on `listen` until `shutdown` completes, with the maintenance pass every
 /// `maintenance_every`.
 ///
 /// # Errors
@@ -574,7 +575,8 @@ pub async fn serve(
     tracing::info!(storage = %storage.describe(), bots = ?names, "listening on http://{local}");
     let app = App::new(engine(config, store, telegram)?)
         .with_maintenance_interval(Some(maintenance_every))
-        .with_storage_kind(storage.kind());
+        .with_storage_kind(storage.kind())
+        .with_metrics(crate::metrics::install());
     let drained = crate::server::serve(listener, app, shutdown)
         .await
         .map_err(|e| RunError::Other(format!("the server failed: {e}")))?;
@@ -769,12 +771,35 @@ pub fn ports(config: &Config, storage: Arc<dyn Storage>, telegram: Arc<dyn Teleg
 }
 
 /// Installs the `tracing` subscriber: `level` is `LOG_LEVEL` (`trace` …
-/// `error`, or `off`), written to stderr. Does nothing if one is installed.
+/// `error`, or `off`), written to stderr as text on a terminal and as JSON
+/// lines otherwise ([`init_logging_as`] with [`LogFormat::Auto`]). Does
+/// nothing if one is installed.
 pub fn init_logging(level: &str) {
+    init_logging_as(level, LogFormat::Auto);
+}
+
+/// Installs the `tracing` subscriber writing to stderr at `level` in
+/// `format` (`LOG_FORMAT`): text (colours only on a terminal) or one JSON
+/// object per line with the event's fields at the top level — `timestamp`,
+/// `level`, `target`, `message` and, for the per-update events of
+/// [`loyalty_core::observe`], `surface`, `bot`, `kind`, `outcome`,
+/// `duration_ms`, `store_calls`, … Does nothing if one is installed.
+pub fn init_logging_as(level: &str, format: LogFormat) {
+    use std::io::IsTerminal;
     let filter =
         tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let terminal = std::io::stderr().is_terminal();
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !terminal,
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).with_current_span(false).with_span_list(false).try_init()
+    } else {
+        builder.with_target(false).with_ansi(terminal).try_init()
+    };
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! | `/api/…`, `/hooks/sentry` (every method) | [`Engine::handle_api`] (it answers 404, 405 and `OPTIONS` itself) |
 //! | `GET /health` | the process is up: `200 {"status":"ok"}` |
 //! | `GET /ready` | storage answers [`Storage::ping`]: `200 {"status":"ready"}`, else `503` |
+//! | `GET /metrics` | Prometheus text format ([`crate::metrics`]) when [`App::with_metrics`] gave a handle, else `404`; with `METRICS_TOKEN` set it asks for it as a bearer token (`401`) |
 //! | anything else | `404 {"error":{"code":"not_found",…}}` |
 //!
 //! The server reads at most [`MAX_BODY_BYTES`] + 1 bytes of a body and hands
@@ -35,6 +36,7 @@ use loyalty_core::ports::{ErrorReport, route_label};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::webhook::MAX_BODY_BYTES;
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -61,6 +63,7 @@ pub struct App {
     storage_kind: Option<&'static str>,
     drain_timeout: Duration,
     maintenance_interval: Option<Duration>,
+    metrics: Option<PrometheusHandle>,
 }
 
 impl App {
@@ -72,7 +75,14 @@ impl App {
             storage_kind: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             maintenance_interval: Some(DEFAULT_MAINTENANCE_INTERVAL),
+            metrics: None,
         }
+    }
+
+    /// Serves `handle`'s metrics at `GET /metrics` (see [`crate::metrics::install`]).
+    pub fn with_metrics(mut self, handle: Option<PrometheusHandle>) -> App {
+        self.metrics = handle;
+        self
     }
 
     /// Sets how long shutdown waits for in-flight requests, and then for
@@ -115,6 +125,7 @@ pub fn router(app: App) -> Router {
         .route("/hooks/sentry", any(api))
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), catch_panic))
         .with_state(app)
@@ -267,6 +278,25 @@ async fn ready(State(app): State<App>) -> Response {
             unavailable("storage did not answer in time")
         }
     }
+}
+
+async fn metrics(State(app): State<App>, req: Request) -> Response {
+    let Some(handle) = &app.metrics else {
+        return not_found().await;
+    };
+    if let Some(token) = &app.engine.config().metrics_token {
+        let given = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if !token.matches_bearer(given) {
+            let mut res =
+                json_error(StatusCode::UNAUTHORIZED, "invalid_metrics_token", "send METRICS_TOKEN as a bearer token");
+            res.headers_mut().insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return res;
+        }
+    }
+    let mut res = Response::new(Body::from(crate::metrics::render(handle)));
+    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 async fn not_found() -> Response {

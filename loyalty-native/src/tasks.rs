@@ -21,6 +21,15 @@ pub struct TaskRunner {
     tracker: TaskTracker,
 }
 
+/// Counts a group of deferred work in `loyalty_deferred_pending` until it ends (or is dropped).
+struct Pending(metrics::Gauge);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
 /// What [`TaskRunner::shutdown`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Drained {
@@ -52,10 +61,14 @@ impl TaskRunner {
         }
         if self.tracker.is_closed() {
             tracing::warn!(tasks = tasks.len(), "shutting down: deferred tasks dropped");
+            metrics::counter!("loyalty_deferred_dropped_total").increment(1);
             return false;
         }
         let engine = engine.clone();
+        let pending = metrics::gauge!("loyalty_deferred_pending");
+        pending.increment(1.0);
         self.tracker.spawn(async move {
+            let _pending = Pending(pending);
             let run = async {
                 for task in tasks {
                     engine.run_task(task).await;

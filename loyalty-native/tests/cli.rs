@@ -188,7 +188,9 @@ async fn spawn_serve(vars: &[(&str, &str)]) -> (std::process::Child, String, Lin
         for line in lines.by_ref() {
             let line = line.unwrap();
             if let Some(at) = line.find("listening on http://") {
-                let addr = line[at + "listening on http://".len()..].split_whitespace().next().unwrap().to_string();
+                // Text on a terminal, JSON lines here (stderr is a pipe): the address ends either way.
+                let rest = &line[at + "listening on http://".len()..];
+                let addr: String = rest.chars().take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':')).collect();
                 return (addr, lines);
             }
         }
@@ -223,10 +225,53 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
     assert_eq!(ready.status(), 200);
     let ready: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(ready, serde_json::json!({"status": "ready", "storage": "sqlite"}));
+    // One API request and one metrics scrape: the request has its log line and its counter.
+    let me = http.get(format!("http://{addr}/api/v1/me")).send().await.unwrap();
+    assert_eq!(me.status(), 401);
+    let metrics = http.get(format!("http://{addr}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"loyalty_api_requests_total{route="/api/v1/me",status="401"} 1"#),
+        "the request is counted:\n{metrics}"
+    );
     let (status, logs) = terminate(child, rest).await;
     assert_eq!(status.code(), Some(0), "{logs:?}");
     assert!(logs.iter().any(|l| l.contains("shutdown signal received")), "{logs:?}");
     assert!(logs.iter().all(|l| !l.contains(CLIENT)), "no token in the logs: {logs:?}");
+    // stderr is not a terminal: every line is one JSON object, the request's among them.
+    let events: Vec<serde_json::Value> =
+        logs.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    let request = events.iter().find(|e| e["surface"] == "api").unwrap_or_else(|| panic!("no API event: {logs:?}"));
+    assert_eq!(request["kind"], "/api/v1/me", "{request}");
+    assert_eq!(request["outcome"], 401, "{request}");
+    assert_eq!(request["level"], "INFO", "{request}");
+    assert!(request["duration_ms"].as_f64().is_some() && request["store_calls"].as_u64().is_some(), "{request}");
+    assert!(logs.iter().all(|l| !l.contains("\u{1b}[")), "no colour codes off a terminal: {logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_ask_for_the_metrics_token_when_one_is_set() {
+    let dir = Scratch::new("cli");
+    let db = db_in(&dir);
+    let token = "m".repeat(40);
+    let vars = [("TOKEN_CLIENT", CLIENT), ("LOYALTY_DB", &db), ("METRICS_TOKEN", &token), ("LOG_FORMAT", "text")];
+    let (child, addr, rest) = spawn_serve(&vars).await;
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/metrics");
+    let refused = http.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["www-authenticate"], "Bearer");
+    let wrong = http.get(&url).bearer_auth("m".repeat(39)).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let scraped = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let (status, logs) = terminate(child, rest).await;
+    assert_eq!(status.code(), Some(0), "{logs:?}");
+    // LOG_FORMAT=text: plain lines, still without colours off a terminal.
+    assert!(logs.iter().all(|l| !l.starts_with('{') && !l.contains("\u{1b}[")), "{logs:?}");
+    assert!(logs.iter().all(|l| !l.contains(&token)), "no token in the logs");
 }
 
 #[tokio::test(flavor = "multi_thread")]

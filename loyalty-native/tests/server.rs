@@ -397,12 +397,14 @@ async fn maintenance_expires_overdue_redemption_requests() {
         expires_at: Timestamp(now.0 + 600),
     };
     storage.open_redemption(request).await.unwrap();
+    // The maintenance pass also asks for the webhooks' state (the watchdog); only messages count here.
+    let messages = || (rig.recorded)().into_iter().filter(|c| c.method != "getWebhookInfo").collect::<Vec<_>>();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!((rig.recorded)().is_empty(), "nothing expires early: {:?}", (rig.recorded)());
+    assert!(messages().is_empty(), "nothing expires early: {:?}", messages());
     rig.clock.inner.advance(601);
     let mut told = Vec::new();
     for _ in 0..400 {
-        told = (rig.recorded)().iter().filter_map(|c| c.chat_id()).collect();
+        told = messages().iter().filter_map(|c| c.chat_id()).collect();
         if told.contains(&201) {
             break;
         }

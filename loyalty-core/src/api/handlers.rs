@@ -615,22 +615,14 @@ async fn set_birthday(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 /// The actor of the admin routes: the operator's token, not a Telegram user (id 0).
 const API_ADMIN: TelegramUserId = TelegramUserId(0);
 
-/// Checks `Authorization: Bearer <ADMIN_API_TOKEN>` (digests compared in constant time).
+/// Checks `Authorization: Bearer <ADMIN_API_TOKEN>` ([`Secret::matches_bearer`](crate::Secret::matches_bearer)).
 fn admin(cx: &Context, headers: &HeaderMap) -> ApiResult<()> {
-    use sha2::{Digest, Sha256};
-    use subtle::ConstantTimeEq;
     let token = cx
         .config()
         .admin_api_token
         .as_ref()
         .ok_or_else(|| not_configured(ApiText::NotConfigured("ADMIN_API_TOKEN")))?;
-    let given = header(headers, AUTHORIZATION.as_str())
-        .and_then(|a| a.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
-        .unwrap_or_default();
-    let (want, got) = (Sha256::digest(token.expose().as_bytes()), Sha256::digest(given.as_bytes()));
-    if bool::from(want.as_slice().ct_eq(got.as_slice())) {
+    if token.matches_bearer(header(headers, AUTHORIZATION.as_str())) {
         Ok(())
     } else {
         Err(unauthorized("invalid_admin_token", ApiText::InvalidAdminToken))

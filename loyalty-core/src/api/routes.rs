@@ -186,6 +186,31 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Routed<'a> {
     if allowed.is_empty() { Routed::NotFound } else { Routed::MethodNotAllowed(allowed) }
 }
 
+/// The template of the route `method` and `path` match, for logs and
+/// metrics (never the path itself, which may hold ids and codes):
+/// `(preflight)` for `OPTIONS`, `(unmatched)` when no route matches.
+///
+/// ```
+/// use http::Method;
+/// use loyalty_core::api::routes::template;
+///
+/// assert_eq!(template(&Method::POST, "/api/v1/redemptions/42/confirm"), "/api/v1/redemptions/{id}/confirm");
+/// assert_eq!(template(&Method::GET, "/api/v1/partner/customers/AB12CD"), "/api/v1/partner/customers/{code}");
+/// assert_eq!(template(&Method::DELETE, "/api/v1/me"), "(unmatched)");
+/// ```
+pub fn template(method: &Method, path: &str) -> &'static str {
+    if method == Method::OPTIONS {
+        return "(preflight)";
+    }
+    match route(method, path) {
+        Routed::Found { endpoint, .. } => ROUTES
+            .iter()
+            .find(|r| r.endpoint == endpoint && r.method == method.as_str())
+            .map_or("(unmatched)", |r| r.path),
+        _ => "(unmatched)",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -332,7 +332,11 @@ impl Context {
     pub async fn send(&self, call: &BotCall) -> Result<serde_json::Value, TelegramError> {
         let mut attempt = 0;
         loop {
-            match self.shared.ports.telegram.call(call).await {
+            let answered = self.shared.ports.telegram.call(call).await;
+            if let Err(e) = &answered {
+                crate::observe::bot_api_failed(call, e);
+            }
+            match answered {
                 Err(TelegramError::RetryAfter(secs)) if attempt < 3 => {
                     self.shared.ports.clock.sleep(u64::from(secs.max(1)) * 1000).await;
                 }

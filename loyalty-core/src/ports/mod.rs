@@ -135,6 +135,14 @@ impl ErrorReporter for NoReporter {
 pub trait Clock: MaybeSend + MaybeSync {
     /// Current time.
     fn now(&self) -> Timestamp;
+    /// Current time in microseconds since the Unix epoch, for measuring how
+    /// long something took (the log events of [`observe`](crate::observe)).
+    /// The provided implementation has [`now`](Clock::now)'s resolution, a
+    /// second; the runtimes' clocks give the system's (natively) or
+    /// `Date.now()`'s (Workers: milliseconds, advancing across I/O only).
+    fn now_micros(&self) -> u64 {
+        u64::try_from(self.now().0).unwrap_or(0).saturating_mul(1_000_000)
+    }
     /// Waits `millis` milliseconds (a stepped test clock advances instead).
     async fn sleep(&self, millis: u64);
 }

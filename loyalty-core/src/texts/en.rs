@@ -520,6 +520,14 @@ impl Texts for En {
     fn broadcast_paused(&self, id: BroadcastId) -> String {
         format!("⚠️ Broadcast #{id} paused after a storage error; it will resume where it stopped.")
     }
+    fn webhook_alert(&self, bot: &str, pending: u64, error: Option<&str>) -> String {
+        let error =
+            error.map(|e| format!("\nLast delivery error: <code>{}</code>", escape_html(e))).unwrap_or_default();
+        format!("🚨 The <b>{bot}</b> bot's webhook is falling behind: <b>{pending}</b> updates waiting.{error}")
+    }
+    fn webhook_cleared(&self, bot: &str, pending: u64) -> String {
+        format!("✅ The <b>{bot}</b> bot's webhook is healthy again ({pending} updates waiting).")
+    }
     fn program_stats(&self, s: &ProgramStats) -> String {
         let (c, pa, pp, out) = (s.customers, s.partners_approved, s.partners_pending, Pts(s.points_outstanding));
         let (e30, e90) = (Pts(s.expiring_30_days), Pts(s.expiring_90_days));

@@ -487,6 +487,11 @@ pub(crate) trait Texts: Sync {
     fn broadcast_paused(&self, id: BroadcastId) -> String;
     /// `/stats` of the program.
     fn program_stats(&self, s: &ProgramStats) -> String;
+    /// The webhook watchdog: `bot`'s webhook has `pending` updates waiting
+    /// and, if `error` is given, Telegram's last delivery error.
+    fn webhook_alert(&self, bot: &str, pending: u64, error: Option<&str>) -> String;
+    /// The webhook watchdog: `bot`'s webhook is healthy again.
+    fn webhook_cleared(&self, bot: &str, pending: u64) -> String;
 
     // -------------------------------------------------------- API errors
     /// The `message` of an API error.

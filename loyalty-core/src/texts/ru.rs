@@ -523,6 +523,14 @@ impl Texts for Ru {
     fn broadcast_paused(&self, id: BroadcastId) -> String {
         format!("⚠️ Рассылка #{id} приостановлена из-за ошибки хранилища; она продолжится с того же места.")
     }
+    fn webhook_alert(&self, bot: &str, pending: u64, error: Option<&str>) -> String {
+        let error =
+            error.map(|e| format!("\nПоследняя ошибка доставки: <code>{}</code>", escape_html(e))).unwrap_or_default();
+        format!("🚨 Вебхук бота <b>{bot}</b> не успевает: ждут обработки <b>{pending}</b> обновлений.{error}")
+    }
+    fn webhook_cleared(&self, bot: &str, pending: u64) -> String {
+        format!("✅ Вебхук бота <b>{bot}</b> снова в порядке (ждут обработки: {pending}).")
+    }
     fn program_stats(&self, s: &ProgramStats) -> String {
         let (c, pa, pp, out) = (s.customers, s.partners_approved, s.partners_pending, Pts(s.points_outstanding));
         let (e30, e90) = (Pts(s.expiring_30_days), Pts(s.expiring_90_days));

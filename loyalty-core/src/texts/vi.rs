@@ -532,6 +532,13 @@ impl Texts for Vi {
     fn broadcast_paused(&self, id: BroadcastId) -> String {
         format!("⚠️ Thông báo #{id} tạm dừng do lỗi lưu trữ; sẽ tiếp tục từ chỗ đã dừng.")
     }
+    fn webhook_alert(&self, bot: &str, pending: u64, error: Option<&str>) -> String {
+        let error = error.map(|e| format!("\nLỗi gửi gần nhất: <code>{}</code>", escape_html(e))).unwrap_or_default();
+        format!("🚨 Webhook của bot <b>{bot}</b> đang bị chậm: <b>{pending}</b> cập nhật đang chờ.{error}")
+    }
+    fn webhook_cleared(&self, bot: &str, pending: u64) -> String {
+        format!("✅ Webhook của bot <b>{bot}</b> đã ổn định trở lại ({pending} cập nhật đang chờ).")
+    }
     fn program_stats(&self, s: &ProgramStats) -> String {
         let (c, pa, pp, out) = (s.customers, s.partners_approved, s.partners_pending, Pts(s.points_outstanding));
         let (e30, e90) = (Pts(s.expiring_30_days), Pts(s.expiring_90_days));

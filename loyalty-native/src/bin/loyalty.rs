@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use loyalty_core::config::LogFormat;
 use loyalty_core::ports::Clock;
 use loyalty_core::{Config, Secret};
 use loyalty_native::clock::SystemClock;
@@ -277,7 +278,7 @@ fn env(name: &str) -> Option<String> {
 fn config() -> Result<Config, RunError> {
     let config = Config::from_lookup(env)?;
     config.check_complete()?;
-    runtime::init_logging(&config.log_level);
+    runtime::init_logging_as(&config.log_level, config.log_format);
     Ok(config)
 }
 
@@ -320,7 +321,8 @@ async fn run(command: Command) -> Result<(), RunError> {
             Ok(())
         }
         Command::Simulate => {
-            runtime::init_logging(&env("LOG_LEVEL").unwrap_or_else(|| "warn".into()));
+            let format = env("LOG_FORMAT").and_then(|f| LogFormat::parse(&f)).unwrap_or_default();
+            runtime::init_logging_as(&env("LOG_LEVEL").unwrap_or_else(|| "warn".into()), format);
             let outcome = loyalty_native::simulate::run().await.map_err(|e| RunError::Other(e.to_string()))?;
             print!("{}", outcome.render());
             if outcome.passed() { Ok(()) } else { Err(RunError::Other("the simulation's checks failed".into())) }
