@@ -19,6 +19,8 @@
 #      (PostgreSQL is started if none answers; postrust, the PostgREST-compatible server, is installed once;
 #      the ignored tests are loyalty-edge's, which run the built Workers in workerd)
 #      (falls back to cargo test --workspace --all-features -- --include-ignored without cargo-nextest)
+#   5. scripts/fuzz.sh smoke 10: every libFuzzer target of fuzz/ for 10 s from its seeds (clippy and fmt of
+#      fuzz/ are in steps 1 and 2)
 #
 # Environment:
 #   SKIP_WASM=1       skip step 3 and the Workers' tests (quick local runs; CI never sets it)
@@ -44,7 +46,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 if [[ ${CI:-} == true && -z ${LOYALTY_WASM_TARGET_DIR:-} ]]; then
     export LOYALTY_WASM_TARGET_DIR=${LOYALTY_CACHE:-${HOME:-/root}/.cache/loyalty-rs}/wasm-target
 fi
-STEP_TOTAL=4
+STEP_TOTAL=5
 T_START=$SECONDS
 LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/loyalty-test.XXXXXX")
 trap 'rm -rf "$LOG_DIR"' EXIT
@@ -116,8 +118,9 @@ tally() {
 
 ensure_components
 
-step 1 "cargo fmt --all -- --check"
+step 1 "cargo fmt --all -- --check (and of fuzz/)"
 run cargo fmt --all -- --check
+run cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 step_done
 
 # loyalty-core keeps the protocols and no transport: nothing in its normal dependency tree may do HTTP or
@@ -145,6 +148,9 @@ run cargo clippy --workspace --all-targets --all-features -- -D warnings
 # loyalty-native's storage backends are features (sqlite by default, postgres, postgrest).
 run cargo clippy -p loyalty-native --all-targets -- -D warnings
 run cargo clippy -p loyalty-native --all-targets --no-default-features --features postgres -- -D warnings
+# The fuzz targets (their own crate, outside the workspace; built with instrumentation in step 5).
+run cargo clippy --manifest-path fuzz/Cargo.toml --locked --target-dir "${LOYALTY_CACHE:-$HOME/.cache/loyalty-rs}/fuzz-clippy" \
+    --bins -- -D warnings
 RUSTDOCFLAGS=-Dwarnings run cargo doc --workspace --all-features --no-deps --quiet
 check_core_io_free
 check_one_send_split
@@ -209,6 +215,11 @@ else
     run cargo test --workspace --all-features --no-fail-fast "${INCLUDE[@]}" 2>&1 | tee -a "$TEST_LOG"
 fi
 read -r PASSED FAILED < <(tally "$TEST_LOG")
+step_done
+
+# A short run of every fuzz target from the committed seeds (docs/FUZZING.md has the long runs' figures).
+step 5 "fuzz smoke run: scripts/fuzz.sh smoke 10"
+run "$REPO_ROOT/scripts/fuzz.sh" smoke 10
 step_done
 
 printf '\nAll checks passed in %s s.\n' "$((SECONDS - T_START))"

@@ -18,7 +18,7 @@ use crate::domain::{BotKind, BroadcastId};
 use crate::error::Result;
 use crate::jobs;
 use crate::maybe_send::{MaybeSend, MaybeSync};
-use crate::observe::{self, Counted, Tally};
+use crate::observe::{self, Counted, Scope, Tally};
 use crate::ports::{ErrorReport, FoldState, Storage, UpdateClaim};
 use crate::telegram::Update;
 use crate::webhook::{self, WebhookResponse};
@@ -161,6 +161,7 @@ impl Engine {
                     context: "webhook",
                     update_kind: None,
                     temporary: e.is_temporary(),
+                    breadcrumbs: Vec::new(),
                 })
                 .await;
             }
@@ -210,18 +211,26 @@ impl Engine {
                 observe::update_handled(bot, "(unread)", "refused", now, now, &Tally::default());
                 if let Some(message) = refusal.report {
                     let context = webhook::report_context(bot);
-                    self.report(ErrorReport { message, context, update_kind: None, temporary: false }).await;
+                    self.report(ErrorReport {
+                        message,
+                        context,
+                        update_kind: None,
+                        temporary: false,
+                        breadcrumbs: Vec::new(),
+                    })
+                    .await;
                 }
                 return WebhookResponse::now(refusal.response);
             }
         };
-        let processed = self.process_update(bot, &update).await;
+        let (processed, scope) = self.process_observed(bot, &update).await;
         if let Err(e) = &processed {
             self.report(ErrorReport {
                 message: format!("update {} failed: {e}", update.update_id),
                 context: webhook::report_context(bot),
                 update_kind: Some(update.kind_name()),
                 temporary: e.is_temporary(),
+                breadcrumbs: scope.breadcrumbs(),
             })
             .await;
         }
@@ -275,9 +284,15 @@ impl Engine {
     /// Each update ends with one [`observe`] event (and metrics): its kind,
     /// outcome, duration and storage calls.
     pub async fn process_update(&self, bot: BotKind, update: &Update) -> Result<Option<Outbox>> {
+        self.process_observed(bot, update).await.0
+    }
+
+    /// [`Engine::process_update`], with the scope of its processing (for the
+    /// breadcrumbs of a report about it).
+    async fn process_observed(&self, bot: BotKind, update: &Update) -> (Result<Option<Outbox>>, Arc<Scope>) {
         let started = self.ports().clock.now_micros();
-        let tally = Arc::new(Tally::default());
-        let processed = self.process_counted(bot, update, &tally).await;
+        let scope = Scope::update(update.kind_name());
+        let processed = self.process_counted(bot, update, &scope).await;
         let outcome = match &processed {
             Ok(None) => "duplicate",
             Ok(Some(outbox)) if outbox.is_empty() => "ignored",
@@ -286,13 +301,14 @@ impl Engine {
             Err(_) => "failed",
         };
         let ended = self.ports().clock.now_micros();
-        observe::update_handled(bot, update.kind_name(), outcome, started, ended, &tally);
-        processed
+        observe::update_handled(bot, update.kind_name(), outcome, started, ended, scope.tally());
+        (processed, scope)
     }
 
-    /// [`Engine::process_update`] with every storage call counted into `tally`.
-    async fn process_counted(&self, bot: BotKind, update: &Update, tally: &Arc<Tally>) -> Result<Option<Outbox>> {
+    /// [`Engine::process_update`] with every storage call counted into `scope`.
+    async fn process_counted(&self, bot: BotKind, update: &Update, scope: &Arc<Scope>) -> Result<Option<Outbox>> {
         self.release_orphaned_claims().await;
+        let tally = scope.tally();
         let storage = Counted::view(self.ports().storage.clone(), tally.clone());
         let claim = UpdateClaim { bot: self.config().bot_id(bot), update_id: update.update_id, now: self.now() };
         let Some(folded) = self.ports().storage.clone().fold_claim(claim) else {
@@ -301,14 +317,14 @@ impl Engine {
                 return Ok(None);
             }
             let guard = self.guard_claim(bot, update.update_id);
-            let handled = bots::handle(&self.cx.scoped(storage.clone()), bot, update).await;
+            let handled = bots::handle(&self.cx.scoped(storage.clone(), scope.clone()), bot, update).await;
             guard.settle();
             return self.settle_claimed(bot, update, handled, storage.as_ref()).await;
         };
         // The first storage call of the processing claims the update in the same round trip.
         let guard = self.guard_claim(bot, update.update_id);
         let view = Counted::view(folded.storage.clone(), tally.clone());
-        let handled = bots::handle(&self.cx.scoped(view), bot, update).await;
+        let handled = bots::handle(&self.cx.scoped(view, scope.clone()), bot, update).await;
         guard.settle();
         match folded.state() {
             FoldState::Duplicate => Ok(None),
@@ -341,6 +357,7 @@ impl Engine {
                         context: webhook::report_context(bot),
                         update_kind: Some(update.kind_name()),
                         temporary: release.is_temporary(),
+                        breadcrumbs: Vec::new(),
                     })
                     .await;
                 }
@@ -371,11 +388,11 @@ impl Engine {
     pub async fn handle_api(&self, req: Request<Bytes>) -> ApiResponse {
         let started = self.ports().clock.now_micros();
         let route = api::routes::template(req.method(), req.uri().path());
-        let tally = Arc::new(Tally::default());
-        let cx = self.cx.scoped(Counted::view(self.ports().storage.clone(), tally.clone()));
+        let scope = Scope::api(route);
+        let cx = self.cx.scoped(Counted::view(self.ports().storage.clone(), scope.tally().clone()), scope.clone());
         let answered = api::handle(&cx, req).await;
         let ended = self.ports().clock.now_micros();
-        observe::api_handled(route, answered.response.status().as_u16(), started, ended, &tally);
+        observe::api_handled(route, answered.response.status().as_u16(), started, ended, scope.tally());
         answered
     }
 
@@ -409,6 +426,7 @@ impl Engine {
                         context: "deferred",
                         update_kind: None,
                         temporary,
+                        breadcrumbs: Vec::new(),
                     })
                     .await;
                 }

@@ -54,6 +54,7 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
                 context: "maintenance",
                 update_kind: None,
                 temporary: e.is_temporary(),
+                breadcrumbs: Vec::new(),
             })
             .await;
         }
@@ -81,6 +82,7 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
                 context: "maintenance",
                 update_kind: None,
                 temporary: e.is_temporary(),
+                breadcrumbs: Vec::new(),
             })
             .await;
         }
@@ -125,6 +127,7 @@ pub async fn watch_webhooks(cx: &Context) -> crate::Result<usize> {
                     context: "maintenance",
                     update_kind: None,
                     temporary: e.is_temporary(),
+                    breadcrumbs: Vec::new(),
                 })
                 .await;
                 failure = Some(e);
@@ -204,7 +207,14 @@ async fn settle_job(
         Ok(n) => tracing::info!(count = n, "{done}"),
         Err(e) => {
             let (message, temporary) = (format!("{doing} failed: {e}"), e.is_temporary());
-            cx.report(ErrorReport { message, context: "maintenance", update_kind: None, temporary }).await;
+            cx.report(ErrorReport {
+                message,
+                context: "maintenance",
+                update_kind: None,
+                temporary,
+                breadcrumbs: Vec::new(),
+            })
+            .await;
         }
     }
 }
@@ -225,7 +235,14 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
             Err(e) => {
                 let temporary = e.is_temporary();
                 let message = format!("partner {} of expired request {}: {e}", r.partner, r.id);
-                cx.report(ErrorReport { message, context: "expire_redemptions", update_kind: None, temporary }).await;
+                cx.report(ErrorReport {
+                    message,
+                    context: "expire_redemptions",
+                    update_kind: None,
+                    temporary,
+                    breadcrumbs: Vec::new(),
+                })
+                .await;
                 continue;
             }
         };
@@ -233,7 +250,14 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
         if let Err(e) = cx.send(&BotCall::send_message(BotKind::Partner, partner.telegram_id.0, text, None)).await {
             let temporary = e.is_temporary();
             let message = format!("expiry notice for request {} failed: {e}", r.id);
-            cx.report(ErrorReport { message, context: "expire_redemptions", update_kind: None, temporary }).await;
+            cx.report(ErrorReport {
+                message,
+                context: "expire_redemptions",
+                update_kind: None,
+                temporary,
+                breadcrumbs: Vec::new(),
+            })
+            .await;
         }
     }
     Ok(expired.len())
@@ -328,6 +352,7 @@ async fn notify_customer(cx: &Context, call: &BotCall, context: &'static str) {
             context,
             update_kind: None,
             temporary,
+            breadcrumbs: Vec::new(),
         })
         .await;
     }
@@ -397,7 +422,14 @@ pub async fn deliver_broadcast(cx: &Context, job: BroadcastId, max_batches: u32)
                         reported = true;
                         let message = format!("broadcast {job} via {} bot: {e}", bot.as_str());
                         let temporary = e.is_temporary();
-                        cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
+                        cx.report(ErrorReport {
+                            message,
+                            context: "broadcast",
+                            update_kind: None,
+                            temporary,
+                            breadcrumbs: Vec::new(),
+                        })
+                        .await;
                     }
                 }
             }
@@ -477,7 +509,8 @@ async fn tell_admin(cx: &Context, chat: i64, text: String) {
     if let Err(e) = cx.send(&BotCall::send_message(BotKind::Admin, chat, text, None)).await {
         let temporary = e.is_temporary();
         let message = format!("broadcast report to the admin chat failed: {e}");
-        cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
+        cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary, breadcrumbs: Vec::new() })
+            .await;
     }
 }
 
@@ -489,7 +522,8 @@ async fn broadcast_storage_error(
     known: Option<&BroadcastJob>,
 ) {
     let message = format!("broadcast {job} stopped: {error}");
-    cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary }).await;
+    cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary, breadcrumbs: Vec::new() })
+        .await;
     if let Some(j) = known {
         tell_admin(cx, j.admin_chat, ADMIN_LANGUAGE.texts().broadcast_paused(job)).await;
     }

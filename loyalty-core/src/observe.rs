@@ -65,7 +65,11 @@ pub struct Tally {
     calls: AtomicU32,
     errors: AtomicU32,
     names: Mutex<Vec<&'static str>>,
+    trail: Mutex<Vec<(&'static str, CallOutcome)>>,
 }
+
+/// The longest trail of storage calls a [`Tally`] keeps for breadcrumbs.
+const MAX_TRAIL: usize = 20;
 
 impl Tally {
     /// Counts one call of `name` that ended as `outcome`.
@@ -77,6 +81,10 @@ impl Tally {
         let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
         if !names.contains(&name) {
             names.push(name);
+        }
+        let mut trail = self.trail.lock().unwrap_or_else(|e| e.into_inner());
+        if trail.len() < MAX_TRAIL {
+            trail.push((name, outcome));
         }
         #[cfg(feature = "metrics")]
         metrics::counter!("loyalty_storage_calls_total", "call" => name, "outcome" => outcome.as_str()).increment(1);
@@ -96,6 +104,48 @@ impl Tally {
     /// The use cases called, in first-call order, comma-separated.
     pub fn use_cases(&self) -> String {
         self.names.lock().unwrap_or_else(|e| e.into_inner()).join(",")
+    }
+
+    /// The calls so far (the first 20) as breadcrumbs: `credit_purchase: ok`.
+    pub fn breadcrumbs(&self) -> Vec<Breadcrumb> {
+        let trail = self.trail.lock().unwrap_or_else(|e| e.into_inner());
+        trail
+            .iter()
+            .map(|(name, outcome)| Breadcrumb { category: "storage", message: format!("{name}: {}", outcome.as_str()) })
+            .collect()
+    }
+}
+
+/// What one update or request is doing, for the breadcrumbs of the reports
+/// made while it is processed: what it is (the update's kind, the route)
+/// and its storage calls.
+#[derive(Debug)]
+pub struct Scope {
+    what: Breadcrumb,
+    tally: Arc<Tally>,
+}
+
+impl Scope {
+    /// An update of `kind`.
+    pub fn update(kind: &'static str) -> Arc<Scope> {
+        Arc::new(Scope { what: Breadcrumb { category: "update", message: kind.to_string() }, tally: Arc::default() })
+    }
+
+    /// A request to the route `template`.
+    pub fn api(template: &'static str) -> Arc<Scope> {
+        Arc::new(Scope { what: Breadcrumb { category: "api", message: template.to_string() }, tally: Arc::default() })
+    }
+
+    /// The calls counted so far.
+    pub fn tally(&self) -> &Arc<Tally> {
+        &self.tally
+    }
+
+    /// The breadcrumbs: what it is, then its storage calls.
+    pub fn breadcrumbs(&self) -> Vec<Breadcrumb> {
+        let mut crumbs = vec![self.what.clone()];
+        crumbs.extend(self.tally.breadcrumbs());
+        crumbs
     }
 }
 

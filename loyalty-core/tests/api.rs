@@ -822,6 +822,18 @@ async fn storage_failures_are_reported_not_leaked() {
     let reports = env.reporter.reports();
     assert_eq!(reports.len(), 2);
     assert!(reports.iter().all(|r| r.context == "api" && r.temporary && !r.message.contains(&key)));
+    // Each report says what led up to it: the route, then the storage calls and their outcomes.
+    let crumbs = |r: &loyalty_core::ports::ErrorReport| -> Vec<(&str, String)> {
+        r.breadcrumbs.iter().map(|b| (b.category, b.message.clone())).collect()
+    };
+    assert_eq!(crumbs(&reports[0])[0], ("api", "/api/v1/partners".to_string()));
+    assert_eq!(
+        crumbs(&reports[1]),
+        vec![
+            ("api", "/api/v1/partner/credits".to_string()),
+            ("storage", "partner_by_api_key: unavailable".to_string())
+        ]
+    );
 
     store.fail_all(Some(StoreError::Backend("relation \"ledger\" does not exist".into())));
     let c500 = get(&env, "/api/v1/me", &tma(&env, 42)).await;

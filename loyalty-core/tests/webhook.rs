@@ -326,6 +326,9 @@ async fn a_failing_claim_is_503_and_a_retry_works() {
         (reports[0].context, reports[0].update_kind, reports[0].temporary),
         ("webhook.client", Some("other"), true)
     );
+    // The report's breadcrumbs: the update's kind, then the failed claim.
+    let crumbs: Vec<(&str, &str)> = reports[0].breadcrumbs.iter().map(|b| (b.category, b.message.as_str())).collect();
+    assert_eq!(crumbs, [("update", "other"), ("storage", "claim_update: unavailable")]);
 
     let retry = deliver(&env, body).await;
     assert_eq!(retry.response.status(), StatusCode::OK);

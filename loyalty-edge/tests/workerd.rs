@@ -320,6 +320,13 @@ async fn scenarios(env: Env) {
     if env.storage_requests().is_some() {
         one_storage_request_per_update(&env).await;
     }
+    // LOG_LEVEL (info here) is honoured on Workers: every update and request wrote its event, an object
+    // on the console (workerd prints its fields).
+    let log = env.workerd.log();
+    for field in ["message: 'update handled'", "surface: 'update'", "store_calls: 1", "message: 'api request handled'"]
+    {
+        assert!(log.contains(field), "no {field} in the Workers' log:\n{log}");
+    }
     env.stop().await;
 }
 

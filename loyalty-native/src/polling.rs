@@ -152,6 +152,7 @@ pub async fn poll(
                         context: "polling",
                         update_kind: None,
                         temporary: false,
+                        breadcrumbs: Vec::new(),
                     })
                     .await;
                 Ok(())
@@ -302,5 +303,5 @@ async fn report(engine: &Engine, bot: BotKind, message: String, update_kind: Opt
         BotKind::Admin => "polling.admin",
         BotKind::Alerts => "polling.alerts",
     };
-    engine.report(ErrorReport { message, context, update_kind, temporary }).await;
+    engine.report(ErrorReport { message, context, update_kind, temporary, breadcrumbs: Vec::new() }).await;
 }

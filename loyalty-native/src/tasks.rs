@@ -82,6 +82,7 @@ impl TaskRunner {
                         context: "deferred",
                         update_kind: None,
                         temporary: false,
+                        breadcrumbs: Vec::new(),
                     })
                     .await;
             }

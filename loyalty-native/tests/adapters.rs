@@ -334,7 +334,13 @@ mod sentry {
     }
 
     fn report(message: &str, temporary: bool) -> ErrorReport {
-        ErrorReport { message: message.into(), context: "webhook.client", update_kind: Some("message"), temporary }
+        ErrorReport {
+            message: message.into(),
+            context: "webhook.client",
+            update_kind: Some("message"),
+            temporary,
+            breadcrumbs: Vec::new(),
+        }
     }
 
     /// Splits an envelope into its header, item header and item JSON, checking the item length.

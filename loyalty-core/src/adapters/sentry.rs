@@ -30,7 +30,9 @@
 use crate::config::Config;
 use crate::domain::Timestamp;
 use crate::ports::{Clock, ErrorReport, Randomness};
-use sentry_core::protocol::{ClientSdkInfo, DebugMeta, Envelope, EnvelopeHeaders, Event, Level, Map, Values};
+use sentry_core::protocol::{
+    Breadcrumb, ClientSdkInfo, DebugMeta, Envelope, EnvelopeHeaders, Event, Level, Map, Values,
+};
 use sentry_core::types::{Dsn, Uuid};
 use std::borrow::Cow;
 use std::fmt;
@@ -211,7 +213,20 @@ impl Envelopes {
             user: None,
             request: None,
             contexts: Map::new(),
-            breadcrumbs: Values::new(),
+            breadcrumbs: report
+                .breadcrumbs
+                .iter()
+                .map(|b| Breadcrumb {
+                    // Every field given: `Breadcrumb::default()` reads the system clock, which wasm32 lacks.
+                    timestamp: system_time(at),
+                    ty: "default".to_string(),
+                    category: Some(b.category.to_string()),
+                    level: Level::Info,
+                    message: Some(truncate(&scrub(&b.message), MAX_MESSAGE_CHARS)),
+                    data: Map::new(),
+                })
+                .collect::<Vec<_>>()
+                .into(),
             exception: Values::new(),
             stacktrace: None,
             template: None,
@@ -329,7 +344,7 @@ pub fn panic_report(info: &std::panic::PanicHookInfo<'_>) -> ErrorReport {
         Some(at) => format!("panic at {}:{}:{}", at.file(), at.line(), at.column()),
         None => "panic (location unknown)".to_string(),
     };
-    ErrorReport { message, context: "panic", update_kind: None, temporary: false }
+    ErrorReport { message, context: "panic", update_kind: None, temporary: false, breadcrumbs: Vec::new() }
 }
 
 /// What replaces a token or key in [`scrub`]'s output.
@@ -429,6 +444,45 @@ fn retry_after_secs(value: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn breadcrumbs_go_into_the_event_scrubbed() {
+        struct At;
+        #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+        #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+        impl Clock for At {
+            fn now(&self) -> Timestamp {
+                Timestamp(1_700_000_000)
+            }
+            async fn sleep(&self, _: u64) {}
+        }
+        struct Sevens;
+        impl Randomness for Sevens {
+            fn fill(&self, b: &mut [u8]) {
+                b.fill(7);
+            }
+        }
+        let envelopes =
+            Envelopes::new("https://key@o1.ingest.sentry.io/7", "production", Arc::new(At), Arc::new(Sevens)).unwrap();
+        let report = ErrorReport {
+            message: "update 7 failed".into(),
+            context: "webhook.client",
+            update_kind: Some("message"),
+            temporary: true,
+            breadcrumbs: vec![
+                crate::ports::Breadcrumb { category: "update", message: "message".into() },
+                crate::ports::Breadcrumb {
+                    category: "storage",
+                    message: "bot123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345678".into(),
+                },
+            ],
+        };
+        let bytes = to_bytes(&envelopes.envelope(&report));
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains(r#""category":"update","message":"message""#), "{text}");
+        assert!(text.contains(r#""category":"storage""#), "{text}");
+        assert!(!text.contains("ABCdefGHI"), "a token in a breadcrumb is scrubbed: {text}");
+    }
 
     #[test]
     fn scrubs_bot_tokens() {

@@ -153,6 +153,7 @@ impl From<StoreError> for ApiError {
                     context: "api",
                     update_kind: None,
                     temporary,
+                    breadcrumbs: Vec::new(),
                 }));
                 err
             }

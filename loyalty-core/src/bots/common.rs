@@ -25,7 +25,14 @@ pub(crate) async fn settle<T>(
         Err(e @ StoreError::DuplicateUpdate) => Err(Error::Store(e)),
         Err(e) if e.is_temporary() => Err(Error::Store(e)),
         Err(e) => {
-            cx.report(ErrorReport { message: e.to_string(), context, update_kind: None, temporary: false }).await;
+            cx.report(ErrorReport {
+                message: e.to_string(),
+                context,
+                update_kind: None,
+                temporary: false,
+                breadcrumbs: Vec::new(),
+            })
+            .await;
             Ok(Err(lang.say(Fixed::InternalError).to_string()))
         }
     }

@@ -13,6 +13,7 @@ pub use extension::{Event, Extension};
 
 use crate::config::Config;
 use crate::domain::{BotKind, BroadcastId, CustomerCode, CustomerId, Language, Timestamp};
+use crate::observe::Scope;
 use crate::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi, TelegramError};
 use crate::program::RulesVersion;
 use crate::telegram::BotCall;
@@ -128,6 +129,8 @@ pub struct Context {
     /// The store view of one update's processing ([`Storage::fold_claim`]),
     /// used instead of the port's store by [`Context::storage`].
     scoped_storage: Option<Arc<dyn Storage>>,
+    /// The update or request being processed, for the breadcrumbs of reports.
+    scope: Option<Arc<Scope>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -135,6 +138,7 @@ impl std::fmt::Debug for Context {
         f.debug_struct("Context")
             .field("shared", &self.shared)
             .field("scoped_storage", &self.scoped_storage.is_some())
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -172,7 +176,7 @@ impl Context {
             display_names: Mutex::default(),
             rules: Mutex::default(),
         };
-        Context { shared: Arc::new(shared), scoped_storage: None }
+        Context { shared: Arc::new(shared), scoped_storage: None, scope: None }
     }
 
     /// This context with `extension` consulted by the bots and told of use cases' events.
@@ -190,7 +194,7 @@ impl Context {
             },
         };
         let shared = Shared { config, ports, extension: Some(extension), usernames, display_names, rules };
-        Context { shared: Arc::new(shared), scoped_storage: self.scoped_storage }
+        Context { shared: Arc::new(shared), scoped_storage: self.scoped_storage, scope: self.scope }
     }
 
     /// The program's [`Extension`], if it registered one.
@@ -203,9 +207,10 @@ impl Context {
         self.extension().map(|e| e.on_event(self, event)).unwrap_or_default()
     }
 
-    /// This context with `storage` in place of the port's store, for one update's processing.
-    pub(crate) fn scoped(&self, storage: Arc<dyn Storage>) -> Context {
-        Context { shared: self.shared.clone(), scoped_storage: Some(storage) }
+    /// This context with `storage` in place of the port's store, for the
+    /// processing of one update or request (`scope`).
+    pub(crate) fn scoped(&self, storage: Arc<dyn Storage>, scope: Arc<Scope>) -> Context {
+        Context { shared: self.shared.clone(), scoped_storage: Some(storage), scope: Some(scope) }
     }
 
     /// The configuration.
@@ -252,8 +257,15 @@ impl Context {
         hex::encode(b)
     }
 
-    /// Reports an error to the reporter port and to `tracing`.
-    pub async fn report(&self, report: ErrorReport) {
+    /// Reports an error to the reporter port and to `tracing`. Within an
+    /// update's or a request's processing, a report without breadcrumbs gets
+    /// the processing's: what it is and its storage calls so far.
+    pub async fn report(&self, mut report: ErrorReport) {
+        if let Some(scope) = &self.scope
+            && report.breadcrumbs.is_empty()
+        {
+            report.breadcrumbs = scope.breadcrumbs();
+        }
         tracing::warn!(
             context = report.context,
             update_kind = report.update_kind,

@@ -87,6 +87,21 @@ pub struct ErrorReport {
     pub update_kind: Option<&'static str>,
     /// Whether the failure is temporary.
     pub temporary: bool,
+    /// What led up to it, oldest first: the update's kind and the storage
+    /// calls of its processing with their outcomes (never ids, texts or
+    /// names). The engine adds them to the reports of an update's or a
+    /// request's processing ([`Context::report`](crate::Context::report));
+    /// Sentry shows them as breadcrumbs.
+    pub breadcrumbs: Vec<Breadcrumb>,
+}
+
+/// One step before an error ([`ErrorReport::breadcrumbs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breadcrumb {
+    /// `update`, `api` or `storage`.
+    pub category: &'static str,
+    /// What: `message`, `/api/v1/partner/credits`, `credit_purchase: unavailable`.
+    pub message: String,
 }
 
 impl ErrorReport {
@@ -107,6 +122,7 @@ impl ErrorReport {
             context,
             update_kind: None,
             temporary: false,
+            breadcrumbs: Vec::new(),
         }
     }
 }

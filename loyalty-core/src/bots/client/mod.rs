@@ -534,6 +534,7 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
                         context: CONTEXT,
                         update_kind: Some("callback_query"),
                         temporary: false,
+                        breadcrumbs: Vec::new(),
                     })
                     .await;
                     return Ok(Outbox::one(answer(lang.say(Fixed::InternalError))));
@@ -588,6 +589,7 @@ pub(crate) async fn answer_question(
                 context: "assistant",
                 update_kind: None,
                 temporary: e.is_temporary(),
+                breadcrumbs: Vec::new(),
             })
             .await;
             match e {
@@ -604,6 +606,7 @@ pub(crate) async fn answer_question(
             context: "assistant",
             update_kind: None,
             temporary: e.is_temporary(),
+            breadcrumbs: Vec::new(),
         })
         .await;
     }
