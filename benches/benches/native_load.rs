@@ -3,7 +3,10 @@
 //! update a fresh one. Reports updates/s and latency percentiles.
 //!
 //! Run: `cargo bench -p loyalty-benches --bench native_load`
-//! (environment: `LOAD_SECONDS`, default 10; `LOAD_CONNECTIONS`, default 16).
+//! (environment: `LOAD_SECONDS`, default 10; `LOAD_CONNECTIONS`, default 16;
+//! `LOAD_OBSERVE=1` runs it as `loyalty serve` does in production: the JSON log
+//! line of every update at `info` — send stderr to `/dev/null` — and the
+//! Prometheus recorder behind `/metrics`).
 //! Traffic goes to 127.0.0.1 only, and the run stops by itself.
 #![allow(clippy::print_stdout)]
 
@@ -36,7 +39,15 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, App::new(engine).with_maintenance_interval(None), async move {
+    let observe = env_u64("LOAD_OBSERVE", 0) == 1;
+    let metrics = if observe {
+        runtime::init_logging_as("info", loyalty_core::config::LogFormat::Json);
+        loyalty_native::metrics::install()
+    } else {
+        None
+    };
+    let app = App::new(engine).with_maintenance_interval(None).with_metrics(metrics);
+    let server = tokio::spawn(serve(listener, app, async move {
         let _ = stop_rx.await;
     }));
 
@@ -44,7 +55,8 @@ async fn main() {
     let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
     sign_up(&url, &secret, customers).await;
     let run = balance_load(&url, &secret, customers, connections, seconds).await;
-    println!("native serve + SQLite, {connections} connections, {seconds} s: {}", run.summary());
+    let observed = if observe { "logs + metrics" } else { "no logs, no metrics" };
+    println!("native serve + SQLite ({observed}), {connections} connections, {seconds} s: {}", run.summary());
     let _ = stop_tx.send(());
     let _ = server.await;
     let _ = std::fs::remove_dir_all(&dir);

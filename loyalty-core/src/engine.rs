@@ -414,6 +414,12 @@ impl Engine {
         jobs::maintenance_pass(&self.cx, broadcast_batches).await
     }
 
+    /// The maintenance pass once per period among every server on the store:
+    /// see [`jobs::maintenance_turn`]. Returns whether this one ran it.
+    pub async fn maintenance_turn(&self, period_secs: u32, broadcast_batches: u32) -> bool {
+        jobs::maintenance_turn(&self.cx, period_secs, broadcast_batches).await
+    }
+
     /// Runs one deferred task to completion. Failures are reported, not returned:
     /// by now the webhook has been answered and nobody else could act on them.
     pub async fn run_task(&self, task: Task) {

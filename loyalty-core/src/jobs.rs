@@ -191,6 +191,53 @@ async fn watch_webhook(cx: &Context, bot: BotKind) -> crate::Result<bool> {
     Ok(true)
 }
 
+/// The period of the Workers' maintenance ([`maintenance_turn`]): their Cron
+/// Trigger runs every minute.
+pub const MAINTENANCE_PERIOD_SECS: u32 = 60;
+
+/// The maintenance pass as a scheduled job shared by several servers (or
+/// Workers) on one store: runs [`maintenance_pass`] unless another one
+/// already ran it in the current period — the `period_secs`-long window of
+/// time, counted from the Unix epoch, that `now` falls in. Returns whether it
+/// ran.
+///
+/// The first to swap the window's number into storage
+/// ([`Storage::swap_job_state`](crate::ports::Storage::swap_job_state),
+/// `maintenance`) runs; every later swap in the window writes the same number
+/// and sees it there. So however many servers tick, and at whatever phase,
+/// each window gets one pass — as long as each ticks at least once per
+/// period. A store that cannot be reached is reported and the pass skipped
+/// (its own calls would fail the same way).
+pub async fn maintenance_turn(cx: &Context, period_secs: u32, broadcast_batches: u32) -> bool {
+    let period = i64::from(period_secs.max(1));
+    let now = cx.now();
+    let window = format!("{period}:{}", now.0.div_euclid(period));
+    let swap = SwapJobState { name: "maintenance".into(), value: window.clone(), now };
+    match cx.storage().swap_job_state(swap).await {
+        Ok(Some(before)) if before.value == window => {
+            tracing::debug!(window, "maintenance: another server ran this period's pass");
+            false
+        }
+        Ok(_) => {
+            maintenance_pass(cx, broadcast_batches).await;
+            true
+        }
+        Err(e) => {
+            let message = format!("taking the maintenance turn failed: {e}");
+            let temporary = e.is_temporary();
+            cx.report(ErrorReport {
+                message,
+                context: "maintenance",
+                update_kind: None,
+                temporary,
+                breadcrumbs: Vec::new(),
+            })
+            .await;
+            false
+        }
+    }
+}
+
 /// Logs how many things a job of the maintenance pass did (`done`), or
 /// reports its failure (`doing` failed); either way one [`observe`](crate::observe)
 /// event for `job`.

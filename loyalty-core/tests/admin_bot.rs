@@ -418,3 +418,34 @@ async fn a_large_rules_document_is_shown_within_one_message() {
     let visible = said[0].replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
     assert!(visible.chars().count() <= 4096 && said[0].contains(" …"), "{}", visible.chars().count());
 }
+
+/// Two servers (two engines) on one store take the maintenance pass in turns:
+/// one pass per period, whoever ticks first; the next period's tick runs again.
+#[tokio::test]
+async fn the_maintenance_pass_runs_once_per_period_among_servers() {
+    let one = TestEnv::new();
+    let two = TestEnv::with(one.storage.clone(), loyalty_testkit::test_config());
+    two.clock.advance(one.engine.now().0 - two.engine.now().0);
+    // Each pass asks for the three bots' webhooks (the watchdog): a pass is three getWebhookInfo calls.
+    let passes = |env: &TestEnv| env.telegram.take().iter().filter(|c| c.method == "getWebhookInfo").count() / 3;
+    let start = one.engine.now().0;
+    let period = 60;
+    // Align to the start of a window, then tick both servers a few times within it.
+    let into_window = start.rem_euclid(period);
+    one.clock.advance(period - into_window);
+    two.clock.advance(period - into_window);
+    assert!(one.engine.maintenance_turn(60, 0).await, "the first tick of a period runs");
+    assert!(!two.engine.maintenance_turn(60, 0).await, "the other server skips it");
+    one.clock.advance(59);
+    two.clock.advance(30);
+    assert!(!one.engine.maintenance_turn(60, 0).await && !two.engine.maintenance_turn(60, 0).await);
+    assert_eq!((passes(&one), passes(&two)), (1, 0));
+    // The next period: whoever ticks first runs it, once.
+    two.clock.advance(30);
+    assert!(two.engine.maintenance_turn(60, 0).await);
+    one.clock.advance(1);
+    assert!(!one.engine.maintenance_turn(60, 0).await);
+    assert_eq!((passes(&one), passes(&two)), (0, 1));
+    // Another period (5 min) runs at a different cadence: its own turn.
+    assert!(one.engine.maintenance_turn(300, 0).await);
+}

@@ -250,7 +250,9 @@ async fn ready(engine: &Engine) -> worker::Result<Response> {
 pub async fn scheduled(env: Env) {
     install_panic_hook();
     match engine(&env) {
-        Ok(engine) => engine.maintenance_pass(BROADCAST_BATCHES_PER_PASS).await,
+        Ok(engine) => {
+            engine.maintenance_turn(loyalty_core::jobs::MAINTENANCE_PERIOD_SECS, BROADCAST_BATCHES_PER_PASS).await;
+        }
         Err(e) => worker::console_error!("scheduled run skipped, configuration error: {e}"),
     }
 }

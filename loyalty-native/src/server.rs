@@ -136,7 +136,8 @@ pub fn router(app: App) -> Router {
 /// (up to the drain timeout), stops the maintenance pass, and waits (again up
 /// to the drain timeout) for deferred tasks.
 ///
-/// While serving, a maintenance pass ([`crate::tasks::maintenance_pass`]) runs
+/// While serving, a maintenance pass ([`crate::tasks::maintenance_loop`]: once per
+/// interval among all servers on the same store) runs
 /// at start-up and then every maintenance interval.
 ///
 /// # Errors

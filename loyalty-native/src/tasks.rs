@@ -136,16 +136,22 @@ pub async fn maintenance_pass(engine: &Engine) {
     engine.maintenance_pass(BROADCAST_BATCHES_PER_PASS).await;
 }
 
-/// Runs [`maintenance_pass`] now and then every `every` until `stop`
-/// completes. A pass that is running when `stop` completes finishes first.
+/// Ticks now and then every `every` until `stop` completes, running the
+/// maintenance pass on each tick unless another server on the same store ran
+/// it in the current `every`-long period ([`Engine::maintenance_turn`]): with
+/// several `loyalty serve` processes on one database, each period's pass runs
+/// once. A pass that is running when `stop` completes finishes first.
 pub async fn maintenance_loop(engine: Engine, every: Duration, stop: impl Future<Output = ()>) {
+    let period = u32::try_from(every.as_secs().max(1)).unwrap_or(u32::MAX);
     let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stop = std::pin::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => return,
-            _ = tick.tick() => maintenance_pass(&engine).await,
+            _ = tick.tick() => {
+                engine.maintenance_turn(period, BROADCAST_BATCHES_PER_PASS).await;
+            }
         }
     }
 }

@@ -176,9 +176,15 @@ type Lines = std::io::Lines<BufReader<std::process::ChildStderr>>;
 /// Starts `loyalty serve` on an ephemeral port; returns the child, its
 /// address and the rest of its log.
 async fn spawn_serve(vars: &[(&str, &str)]) -> (std::process::Child, String, Lines) {
+    spawn_serve_with(vars, &[]).await
+}
+
+/// [`spawn_serve`] with more arguments to `serve`.
+async fn spawn_serve_with(vars: &[(&str, &str)], args: &[&str]) -> (std::process::Child, String, Lines) {
     let mut cmd = loyalty(vars);
     cmd.env("LOG_LEVEL", "info")
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
@@ -425,4 +431,77 @@ async fn whatif_replays_the_ledger_read_only() {
     let out = run(loyalty(&vars), &["whatif", "--rules", &file.display().to_string()]).await;
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out.stderr).contains("expiry.days must be between"), "{}", text(&out.stderr));
+}
+
+/// Three `loyalty serve` processes on one PostgreSQL database behind a
+/// round-robin, each update also delivered to a second one: every update is
+/// handled once, and the maintenance pass (ticking every second on each) runs
+/// once per second among the three, not three times.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_servers_on_one_database_handle_each_update_and_each_maintenance_period_once() {
+    let pg = TempPg::new().await;
+    let url = pg.url();
+    let fake = FakeBotApi::start().await;
+    let api = fake.url();
+    let secret = "three-servers-secret";
+    let vars = [
+        ("DATABASE_URL", url.as_str()),
+        ("TOKEN_CLIENT", CLIENT),
+        ("TELEGRAM_API_URL", &api),
+        ("WEBHOOK_SECRET", secret),
+    ];
+    let out = run(loyalty(&vars), &["migrate"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let started = std::time::Instant::now();
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        servers.push(spawn_serve_with(&vars, &["--maintenance-interval", "1"]).await);
+    }
+    let http = reqwest::Client::new();
+    let deliver = |addr: String, id: i64| {
+        let http = http.clone();
+        async move {
+            let update = serde_json::json!({
+                "update_id": id,
+                "message": {"message_id": id, "date": 1_700_000_000, "text": "/start",
+                    "chat": {"id": 5000 + id, "type": "private"},
+                    "from": {"id": 5000 + id, "is_bot": false, "first_name": "Guest"}}
+            });
+            let res = http
+                .post(format!("http://{addr}/webhook/client"))
+                .header("x-telegram-bot-api-secret-token", secret)
+                .json(&update)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            !res.bytes().await.unwrap().is_empty()
+        }
+    };
+    let addrs: Vec<String> = servers.iter().map(|(_, addr, _)| addr.clone()).collect();
+    let mut answered = Vec::new();
+    for id in 1..=30 {
+        // The update to one server and, at the same time, its redelivery to the next.
+        let (a, b) = (addrs[id as usize % 3].clone(), addrs[(id as usize + 1) % 3].clone());
+        let (first, second) = tokio::join!(deliver(a, id), deliver(b, id));
+        answered.push(usize::from(first) + usize::from(second));
+    }
+    assert!(answered.iter().all(|n| *n == 1), "each update answered with a reply once: {answered:?}");
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let elapsed = started.elapsed().as_secs();
+    let mut logs = Vec::new();
+    for (child, _, rest) in servers {
+        let (status, lines) = terminate(child, rest).await;
+        assert_eq!(status.code(), Some(0), "{lines:?}");
+        logs.extend(lines);
+    }
+    // Each pass asks for the client bot's webhook once (the watchdog).
+    let passes = fake.calls_for(CLIENT).iter().filter(|c| c.method == "getWebhookInfo").count();
+    let periods = usize::try_from(elapsed).unwrap() + 2;
+    assert!((1..=periods).contains(&passes), "{passes} passes in {elapsed} s on three servers (at most {periods})");
+    // Every server's updates were logged once, as handled or as duplicates.
+    let handled = logs.iter().filter(|l| l.contains(r#""surface":"update""#)).count();
+    let duplicates = logs.iter().filter(|l| l.contains(r#""outcome":"duplicate""#)).count();
+    assert_eq!((handled, duplicates), (60, 30), "{logs:?}");
+    pg.drop_now().await;
 }
