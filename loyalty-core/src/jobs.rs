@@ -207,7 +207,10 @@ pub const MAINTENANCE_PERIOD_SECS: u32 = 60;
 /// and sees it there. So however many servers tick, and at whatever phase,
 /// each window gets one pass — as long as each ticks at least once per
 /// period. A store that cannot be reached is reported and the pass skipped
-/// (its own calls would fail the same way).
+/// (its own calls would fail the same way); any other failure to take the
+/// turn (a database without the `swap_job_state` migration yet) is reported
+/// and the pass runs anyway — each of its jobs claims its work atomically, so
+/// a pass too many repeats no effect.
 pub async fn maintenance_turn(cx: &Context, period_secs: u32, broadcast_batches: u32) -> bool {
     let period = i64::from(period_secs.max(1));
     let now = cx.now();
@@ -233,7 +236,11 @@ pub async fn maintenance_turn(cx: &Context, period_secs: u32, broadcast_batches:
                 breadcrumbs: Vec::new(),
             })
             .await;
-            false
+            if temporary {
+                return false;
+            }
+            maintenance_pass(cx, broadcast_batches).await;
+            true
         }
     }
 }

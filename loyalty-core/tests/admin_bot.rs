@@ -449,3 +449,18 @@ async fn the_maintenance_pass_runs_once_per_period_among_servers() {
     // Another period (5 min) runs at a different cadence: its own turn.
     assert!(one.engine.maintenance_turn(300, 0).await);
 }
+
+/// A store that cannot take the turn: unreachable, the pass is skipped; without
+/// the turn's function (a database not migrated yet), the pass runs anyway.
+#[tokio::test]
+async fn the_maintenance_turn_falls_back_to_running_the_pass() {
+    use loyalty_core::ports::StoreError;
+    let store = std::sync::Arc::new(loyalty_testkit::FaultyStore::new(loyalty_core::MemoryStore::new()));
+    let env = TestEnv::with(store.clone(), loyalty_testkit::test_config());
+    store.fail_all(Some(StoreError::Unavailable("connection refused".into())));
+    assert!(!env.engine.maintenance_turn(60, 0).await);
+    store.fail_all(Some(StoreError::Backend("function loyalty.swap_job_state(jsonb) does not exist".into())));
+    assert!(env.engine.maintenance_turn(60, 0).await);
+    let reports = env.reporter.reports();
+    assert!(reports.iter().any(|r| r.message.contains("taking the maintenance turn failed") && !r.temporary));
+}
