@@ -211,14 +211,7 @@ impl Engine {
                 observe::update_handled(bot, "(unread)", "refused", now, now, &Tally::default());
                 if let Some(message) = refusal.report {
                     let context = webhook::report_context(bot);
-                    self.report(ErrorReport {
-                        message,
-                        context,
-                        update_kind: None,
-                        temporary: false,
-                        breadcrumbs: Vec::new(),
-                    })
-                    .await;
+                    self.report(ErrorReport::new(message, context, false)).await;
                 }
                 return WebhookResponse::now(refusal.response);
             }
@@ -427,13 +420,11 @@ impl Engine {
             Task::Call(call) => {
                 if let Err(e) = self.send(&call).await {
                     let temporary = e.is_temporary();
-                    self.report(ErrorReport {
-                        message: format!("{} via {} bot failed: {e}", call.method, call.bot.as_str()),
-                        context: "deferred",
-                        update_kind: None,
+                    self.report(ErrorReport::new(
+                        format!("{} via {} bot failed: {e}", call.method, call.bot.as_str()),
+                        "deferred",
                         temporary,
-                        breadcrumbs: Vec::new(),
-                    })
+                    ))
                     .await;
                 }
             }

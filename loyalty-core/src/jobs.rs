@@ -49,13 +49,11 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
         Ok(0) => {}
         Ok(n) => tracing::info!(pruned = n, "old update claims forgotten"),
         Err(e) => {
-            cx.report(ErrorReport {
-                message: format!("pruning old update claims failed: {e}"),
-                context: "maintenance",
-                update_kind: None,
-                temporary: e.is_temporary(),
-                breadcrumbs: Vec::new(),
-            })
+            cx.report(ErrorReport::new(
+                format!("pruning old update claims failed: {e}"),
+                "maintenance",
+                e.is_temporary(),
+            ))
             .await;
         }
     }
@@ -77,13 +75,11 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
             }
         }
         Err(e) => {
-            cx.report(ErrorReport {
-                message: format!("listing pending broadcasts failed: {e}"),
-                context: "maintenance",
-                update_kind: None,
-                temporary: e.is_temporary(),
-                breadcrumbs: Vec::new(),
-            })
+            cx.report(ErrorReport::new(
+                format!("listing pending broadcasts failed: {e}"),
+                "maintenance",
+                e.is_temporary(),
+            ))
             .await;
         }
     }
@@ -122,14 +118,7 @@ pub async fn watch_webhooks(cx: &Context) -> crate::Result<usize> {
             Ok(false) => {}
             Err(e) => {
                 let message = format!("checking the {} bot's webhook failed: {e}", bot.as_str());
-                cx.report(ErrorReport {
-                    message,
-                    context: "maintenance",
-                    update_kind: None,
-                    temporary: e.is_temporary(),
-                    breadcrumbs: Vec::new(),
-                })
-                .await;
+                cx.report(ErrorReport::new(message, "maintenance", e.is_temporary())).await;
                 failure = Some(e);
             }
         }
@@ -228,14 +217,7 @@ pub async fn maintenance_turn(cx: &Context, period_secs: u32, broadcast_batches:
         Err(e) => {
             let message = format!("taking the maintenance turn failed: {e}");
             let temporary = e.is_temporary();
-            cx.report(ErrorReport {
-                message,
-                context: "maintenance",
-                update_kind: None,
-                temporary,
-                breadcrumbs: Vec::new(),
-            })
-            .await;
+            cx.report(ErrorReport::new(message, "maintenance", temporary)).await;
             if temporary {
                 return false;
             }
@@ -261,14 +243,7 @@ async fn settle_job(
         Ok(n) => tracing::info!(count = n, "{done}"),
         Err(e) => {
             let (message, temporary) = (format!("{doing} failed: {e}"), e.is_temporary());
-            cx.report(ErrorReport {
-                message,
-                context: "maintenance",
-                update_kind: None,
-                temporary,
-                breadcrumbs: Vec::new(),
-            })
-            .await;
+            cx.report(ErrorReport::new(message, "maintenance", temporary)).await;
         }
     }
 }
@@ -289,14 +264,7 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
             Err(e) => {
                 let temporary = e.is_temporary();
                 let message = format!("partner {} of expired request {}: {e}", r.partner, r.id);
-                cx.report(ErrorReport {
-                    message,
-                    context: "expire_redemptions",
-                    update_kind: None,
-                    temporary,
-                    breadcrumbs: Vec::new(),
-                })
-                .await;
+                cx.report(ErrorReport::new(message, "expire_redemptions", temporary)).await;
                 continue;
             }
         };
@@ -304,14 +272,7 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
         if let Err(e) = cx.send(&BotCall::send_message(BotKind::Partner, partner.telegram_id.0, text, None)).await {
             let temporary = e.is_temporary();
             let message = format!("expiry notice for request {} failed: {e}", r.id);
-            cx.report(ErrorReport {
-                message,
-                context: "expire_redemptions",
-                update_kind: None,
-                temporary,
-                breadcrumbs: Vec::new(),
-            })
-            .await;
+            cx.report(ErrorReport::new(message, "expire_redemptions", temporary)).await;
         }
     }
     Ok(expired.len())
@@ -401,14 +362,7 @@ fn to_customer(chat: i64, text: String) -> BotCall {
 async fn notify_customer(cx: &Context, call: &BotCall, context: &'static str) {
     if let Delivery::Failed(e) = deliver_one(cx, call).await {
         let temporary = e.is_temporary();
-        cx.report(ErrorReport {
-            message: format!("{context} notice failed: {e}"),
-            context,
-            update_kind: None,
-            temporary,
-            breadcrumbs: Vec::new(),
-        })
-        .await;
+        cx.report(ErrorReport::new(format!("{context} notice failed: {e}"), context, temporary)).await;
     }
 }
 
@@ -476,14 +430,7 @@ pub async fn deliver_broadcast(cx: &Context, job: BroadcastId, max_batches: u32)
                         reported = true;
                         let message = format!("broadcast {job} via {} bot: {e}", bot.as_str());
                         let temporary = e.is_temporary();
-                        cx.report(ErrorReport {
-                            message,
-                            context: "broadcast",
-                            update_kind: None,
-                            temporary,
-                            breadcrumbs: Vec::new(),
-                        })
-                        .await;
+                        cx.report(ErrorReport::new(message, "broadcast", temporary)).await;
                     }
                 }
             }
@@ -563,8 +510,7 @@ async fn tell_admin(cx: &Context, chat: i64, text: String) {
     if let Err(e) = cx.send(&BotCall::send_message(BotKind::Admin, chat, text, None)).await {
         let temporary = e.is_temporary();
         let message = format!("broadcast report to the admin chat failed: {e}");
-        cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary, breadcrumbs: Vec::new() })
-            .await;
+        cx.report(ErrorReport::new(message, "broadcast", temporary)).await;
     }
 }
 
@@ -576,8 +522,7 @@ async fn broadcast_storage_error(
     known: Option<&BroadcastJob>,
 ) {
     let message = format!("broadcast {job} stopped: {error}");
-    cx.report(ErrorReport { message, context: "broadcast", update_kind: None, temporary, breadcrumbs: Vec::new() })
-        .await;
+    cx.report(ErrorReport::new(message, "broadcast", temporary)).await;
     if let Some(j) = known {
         tell_admin(cx, j.admin_chat, ADMIN_LANGUAGE.texts().broadcast_paused(job)).await;
     }

@@ -147,13 +147,7 @@ pub async fn poll(
             Ok(r) => r,
             Err(e) => {
                 engine
-                    .report(ErrorReport {
-                        message: format!("a polling loop ended abnormally: {e}"),
-                        context: "polling",
-                        update_kind: None,
-                        temporary: false,
-                        breadcrumbs: Vec::new(),
-                    })
+                    .report(ErrorReport::new(format!("a polling loop ended abnormally: {e}"), "polling", false))
                     .await;
                 Ok(())
             }

@@ -76,15 +76,7 @@ impl TaskRunner {
             };
             // The payload is not reported: it may quote what someone sent.
             if AssertUnwindSafe(run).catch_unwind().await.is_err() {
-                engine
-                    .report(ErrorReport {
-                        message: "a deferred task panicked".to_string(),
-                        context: "deferred",
-                        update_kind: None,
-                        temporary: false,
-                        breadcrumbs: Vec::new(),
-                    })
-                    .await;
+                engine.report(ErrorReport::new("a deferred task panicked".to_string(), "deferred", false)).await;
             }
         });
         true

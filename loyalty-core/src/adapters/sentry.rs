@@ -344,7 +344,7 @@ pub fn panic_report(info: &std::panic::PanicHookInfo<'_>) -> ErrorReport {
         Some(at) => format!("panic at {}:{}:{}", at.file(), at.line(), at.column()),
         None => "panic (location unknown)".to_string(),
     };
-    ErrorReport { message, context: "panic", update_kind: None, temporary: false, breadcrumbs: Vec::new() }
+    ErrorReport::new(message, "panic", false)
 }
 
 /// What replaces a token or key in [`scrub`]'s output.

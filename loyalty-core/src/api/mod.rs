@@ -148,13 +148,7 @@ impl From<StoreError> for ApiError {
                 } else {
                     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", ApiText::Internal)
                 };
-                err.report = Some(Box::new(ErrorReport {
-                    message: e.to_string(),
-                    context: "api",
-                    update_kind: None,
-                    temporary,
-                    breadcrumbs: Vec::new(),
-                }));
+                err.report = Some(Box::new(ErrorReport::new(e.to_string(), "api", temporary)));
                 err
             }
         }

@@ -25,14 +25,7 @@ pub(crate) async fn settle<T>(
         Err(e @ StoreError::DuplicateUpdate) => Err(Error::Store(e)),
         Err(e) if e.is_temporary() => Err(Error::Store(e)),
         Err(e) => {
-            cx.report(ErrorReport {
-                message: e.to_string(),
-                context,
-                update_kind: None,
-                temporary: false,
-                breadcrumbs: Vec::new(),
-            })
-            .await;
+            cx.report(ErrorReport::new(e.to_string(), context, false)).await;
             Ok(Err(lang.say(Fixed::InternalError).to_string()))
         }
     }

@@ -105,6 +105,21 @@ pub struct Breadcrumb {
 }
 
 impl ErrorReport {
+    /// A report of `message` in `context`, about no update in particular and
+    /// without breadcrumbs (the engine adds those of the update or request
+    /// being processed: [`Context::report`](crate::Context::report)).
+    ///
+    /// ```
+    /// use loyalty_core::ports::ErrorReport;
+    ///
+    /// let r = ErrorReport::new("pruning old update claims failed: timeout", "maintenance", true);
+    /// assert_eq!((r.context, r.update_kind, r.temporary), ("maintenance", None, true));
+    /// assert!(r.breadcrumbs.is_empty());
+    /// ```
+    pub fn new(message: impl Into<String>, context: &'static str, temporary: bool) -> ErrorReport {
+        ErrorReport { message: message.into(), context, update_kind: None, temporary, breadcrumbs: Vec::new() }
+    }
+
     /// The report for a panic that failed the request to `path`: the route
     /// only ([`route_label`]), never the path's ids
     /// or the panic's payload, which may quote what someone sent.
@@ -117,13 +132,7 @@ impl ErrorReport {
     /// assert!(!r.temporary);
     /// ```
     pub fn panic_in_request(path: &str, context: &'static str) -> ErrorReport {
-        ErrorReport {
-            message: format!("panic while handling {}", route_label(path)),
-            context,
-            update_kind: None,
-            temporary: false,
-            breadcrumbs: Vec::new(),
-        }
+        ErrorReport::new(format!("panic while handling {}", route_label(path)), context, false)
     }
 }
 

@@ -584,14 +584,7 @@ pub(crate) async fn answer_question(
         // Telegram refuses empty messages; an empty answer is no answer.
         Ok(_) => language.say(Fixed::AssistantFailed).to_string(),
         Err(e) => {
-            cx.report(ErrorReport {
-                message: e.to_string(),
-                context: "assistant",
-                update_kind: None,
-                temporary: e.is_temporary(),
-                breadcrumbs: Vec::new(),
-            })
-            .await;
+            cx.report(ErrorReport::new(e.to_string(), "assistant", e.is_temporary())).await;
             match e {
                 Error::Assistant(crate::ports::AssistantError::Unavailable) => {
                     language.say(Fixed::AssistantUnavailable).to_string()
@@ -601,14 +594,8 @@ pub(crate) async fn answer_question(
         }
     };
     if let Err(e) = cx.send(&say(chat_id, text, None)).await {
-        cx.report(ErrorReport {
-            message: format!("sendMessage via client bot failed: {e}"),
-            context: "assistant",
-            update_kind: None,
-            temporary: e.is_temporary(),
-            breadcrumbs: Vec::new(),
-        })
-        .await;
+        cx.report(ErrorReport::new(format!("sendMessage via client bot failed: {e}"), "assistant", e.is_temporary()))
+            .await;
     }
 }
 
