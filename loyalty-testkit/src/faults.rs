@@ -135,51 +135,11 @@ macro_rules! faulty_storage {
                 lock(&self.claims).push(claimed);
                 Ok(claimed)
             }
+            async fn ping(&self) -> StoreResult<()> {
+                self.run("ping", self.inner.ping()).await
+            }
         }
     };
 }
 
-faulty_storage! {
-    register_customer(req: NewCustomer) -> Registration;
-    customer_summary(who: CustomerRef, recent: u32) -> Option<CustomerSummary>;
-    customer_view(req: ViewCustomer) -> Option<CustomerView>;
-    export_customers(req: ExportCustomers) -> Vec<CustomerHistory>;
-    customer_entries(page: EntriesPage) -> Vec<LedgerEntry>;
-    set_language(who: CustomerRef, language: Language) -> Customer;
-    set_blocked(req: SetBlocked) -> Customer;
-    credit_purchase(req: CreditPurchase) -> Credited;
-    open_redemption(req: OpenRedemption) -> RedemptionView;
-    confirm_redemption(req: AnswerRedemption) -> RedemptionView;
-    decline_redemption(req: AnswerRedemption) -> RedemptionView;
-    expire_redemptions(now: Timestamp) -> Vec<RedemptionRequest>;
-    reverse_entry(req: ReverseEntry) -> Reversed;
-    adjust_balance(req: AdjustBalance) -> Adjusted;
-    apply_partner(req: PartnerApplication) -> Applied;
-    decide_partner(req: DecidePartner) -> Decided;
-    partner(who: PartnerRef) -> Option<Partner>;
-    list_partners(status: Option<PartnerStatus>) -> Vec<Partner>;
-    set_partner_api_key(who: PartnerRef, key_sha256_hex: String) -> Partner;
-    partner_by_api_key(key_sha256_hex: &str) -> Option<Partner>;
-    look_up_customer(req: LookUpCustomer) -> CustomerCard;
-    partner_stats(who: PartnerRef, today: Timestamp, week: Timestamp) -> PartnerStats;
-    program_stats(today: Timestamp) -> ProgramStats;
-    release_update(bot: BotId, update_id: i64) -> ();
-    import_batch(req: ImportBatch) -> ImportApplied;
-    prune_update_claims(before: Timestamp) -> u64;
-    consume_quota(req: ConsumeQuota) -> bool;
-    create_broadcast(req: NewBroadcast) -> BroadcastJob;
-    claim_broadcast_batch(job: BroadcastId, limit: u32) -> BroadcastBatch;
-    record_broadcast(job: BroadcastId, sent: u32, failed: u32) -> BroadcastJob;
-    pending_broadcasts() -> Vec<BroadcastJob>;
-    program_rules() -> RulesVersion;
-    set_program_rules(req: SetProgramRules) -> RulesVersion;
-    expire_points(req: ExpirePoints) -> Vec<PointsExpired>;
-    remind_expiry(req: RemindExpiry) -> Vec<ExpiryReminder>;
-    refresh_tiers(req: RefreshTiers) -> TiersRefreshed;
-    create_campaign(req: CreateCampaign) -> Campaign;
-    decide_campaign(req: DecideCampaign) -> Campaign;
-    campaigns(req: ListCampaigns) -> Vec<Campaign>;
-    set_birthday(req: SetBirthday) -> Birthday;
-    redemption(req: ViewRedemption) -> Option<RedemptionView>;
-    swap_job_state(req: SwapJobState) -> Option<JobState>;
-}
+loyalty_core::storage_calls!(faulty_storage);

@@ -928,6 +928,63 @@ impl ConsumeQuota {
     }
 }
 
+/// Calls `$callback! { name(arg: Type, …) -> Answer; … }` with every
+/// [`Storage`] method but `claim_update`, `fold_claim` and `ping`: the one list
+/// the wrappers of a store (the engine's counting view, the test kit's
+/// fault-injecting store) implement the port from, each adding those few by
+/// hand. The types are named as `loyalty_core::ports` and
+/// `loyalty_core::domain` export them; import both where the callback expands.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! storage_calls {
+    ($callback:ident) => {
+        $callback! {
+            register_customer(req: NewCustomer) -> Registration;
+            customer_summary(who: CustomerRef, recent: u32) -> Option<CustomerSummary>;
+            customer_view(req: ViewCustomer) -> Option<CustomerView>;
+            customer_entries(page: EntriesPage) -> Vec<LedgerEntry>;
+            set_language(who: CustomerRef, language: Language) -> Customer;
+            set_blocked(req: SetBlocked) -> Customer;
+            credit_purchase(req: CreditPurchase) -> Credited;
+            open_redemption(req: OpenRedemption) -> RedemptionView;
+            confirm_redemption(req: AnswerRedemption) -> RedemptionView;
+            decline_redemption(req: AnswerRedemption) -> RedemptionView;
+            expire_redemptions(now: Timestamp) -> Vec<RedemptionRequest>;
+            reverse_entry(req: ReverseEntry) -> Reversed;
+            adjust_balance(req: AdjustBalance) -> Adjusted;
+            apply_partner(req: PartnerApplication) -> Applied;
+            decide_partner(req: DecidePartner) -> Decided;
+            partner(who: PartnerRef) -> Option<Partner>;
+            list_partners(status: Option<PartnerStatus>) -> Vec<Partner>;
+            set_partner_api_key(who: PartnerRef, key_sha256_hex: String) -> Partner;
+            partner_by_api_key(key_sha256_hex: &str) -> Option<Partner>;
+            look_up_customer(req: LookUpCustomer) -> CustomerCard;
+            partner_stats(who: PartnerRef, today: Timestamp, week: Timestamp) -> PartnerStats;
+            program_stats(today: Timestamp) -> ProgramStats;
+            release_update(bot: BotId, update_id: i64) -> ();
+            import_batch(req: ImportBatch) -> ImportApplied;
+            export_customers(req: ExportCustomers) -> Vec<CustomerHistory>;
+            prune_update_claims(before: Timestamp) -> u64;
+            consume_quota(req: ConsumeQuota) -> bool;
+            create_broadcast(req: NewBroadcast) -> BroadcastJob;
+            claim_broadcast_batch(job: BroadcastId, limit: u32) -> BroadcastBatch;
+            record_broadcast(job: BroadcastId, sent: u32, failed: u32) -> BroadcastJob;
+            pending_broadcasts() -> Vec<BroadcastJob>;
+            program_rules() -> RulesVersion;
+            set_program_rules(req: SetProgramRules) -> RulesVersion;
+            expire_points(req: ExpirePoints) -> Vec<PointsExpired>;
+            refresh_tiers(req: RefreshTiers) -> TiersRefreshed;
+            create_campaign(req: CreateCampaign) -> Campaign;
+            decide_campaign(req: DecideCampaign) -> Campaign;
+            campaigns(req: ListCampaigns) -> Vec<Campaign>;
+            redemption(req: ViewRedemption) -> Option<RedemptionView>;
+            set_birthday(req: SetBirthday) -> Birthday;
+            remind_expiry(req: RemindExpiry) -> Vec<ExpiryReminder>;
+            swap_job_state(req: SwapJobState) -> Option<JobState>;
+        }
+    };
+}
+
 /// The storage port. See the [`ports`](crate::ports) module for the contract.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
