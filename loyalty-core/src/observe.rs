@@ -249,12 +249,29 @@ pub(crate) fn update_handled(
     tally: &Tally,
 ) {
     let duration_ms = millis_between(started, ended);
-    let (store_calls, store_errors, use_cases) = (tally.calls(), tally.errors(), tally.use_cases());
+    let (store_calls, store_errors) = (tally.calls(), tally.errors());
     let bot = bot.as_str();
+    // The fields are evaluated only when the event is enabled (`use_cases` allocates).
+    macro_rules! event {
+        ($level:ident) => {
+            tracing::$level!(
+                target: TARGET,
+                surface = "update",
+                bot,
+                kind,
+                outcome,
+                duration_ms,
+                store_calls,
+                store_errors,
+                use_cases = %tally.use_cases(),
+                "update handled"
+            )
+        };
+    }
     if outcome.starts_with("failed") {
-        tracing::warn!(target: TARGET, surface = "update", bot, kind, outcome, duration_ms, store_calls, store_errors, use_cases, "update handled");
+        event!(warn);
     } else {
-        tracing::info!(target: TARGET, surface = "update", bot, kind, outcome, duration_ms, store_calls, store_errors, use_cases, "update handled");
+        event!(info);
     }
     #[cfg(feature = "metrics")]
     {
@@ -266,11 +283,26 @@ pub(crate) fn update_handled(
 /// One answered API request (`route` is the matched template, never the path).
 pub(crate) fn api_handled(route: &'static str, status: u16, started: u64, ended: u64, tally: &Tally) {
     let duration_ms = millis_between(started, ended);
-    let (store_calls, store_errors, use_cases) = (tally.calls(), tally.errors(), tally.use_cases());
+    let (store_calls, store_errors) = (tally.calls(), tally.errors());
+    macro_rules! event {
+        ($level:ident) => {
+            tracing::$level!(
+                target: TARGET,
+                surface = "api",
+                kind = route,
+                outcome = status,
+                duration_ms,
+                store_calls,
+                store_errors,
+                use_cases = %tally.use_cases(),
+                "api request handled"
+            )
+        };
+    }
     if status >= 500 {
-        tracing::warn!(target: TARGET, surface = "api", kind = route, outcome = status, duration_ms, store_calls, store_errors, use_cases, "api request handled");
+        event!(warn);
     } else {
-        tracing::info!(target: TARGET, surface = "api", kind = route, outcome = status, duration_ms, store_calls, store_errors, use_cases, "api request handled");
+        event!(info);
     }
     #[cfg(feature = "metrics")]
     {
