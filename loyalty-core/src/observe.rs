@@ -54,8 +54,9 @@ use async_trait::async_trait;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// The target of every event of this module (`loyalty::handled`), for
-/// filters such as `LOG_LEVEL=warn,loyalty::handled=info`.
+/// The target of every event of this module (`loyalty::handled`), for an
+/// embedding program's own `tracing` filters (e.g. the `EnvFilter` directive
+/// `warn,loyalty::handled=info`).
 pub const TARGET: &str = "loyalty::handled";
 
 /// The storage calls of one update or request: how many, how many failed,
@@ -64,11 +65,11 @@ pub const TARGET: &str = "loyalty::handled";
 pub struct Tally {
     calls: AtomicU32,
     errors: AtomicU32,
-    names: Mutex<Vec<&'static str>>,
     trail: Mutex<Vec<(&'static str, CallOutcome)>>,
 }
 
-/// The longest trail of storage calls a [`Tally`] keeps for breadcrumbs.
+/// The longest trail of storage calls a [`Tally`] keeps (for the use cases
+/// and the breadcrumbs; an update makes one to three).
 const MAX_TRAIL: usize = 20;
 
 impl Tally {
@@ -77,10 +78,6 @@ impl Tally {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if matches!(outcome, CallOutcome::Unavailable | CallOutcome::Error) {
             self.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
-        if !names.contains(&name) {
-            names.push(name);
         }
         let mut trail = self.trail.lock().unwrap_or_else(|e| e.into_inner());
         if trail.len() < MAX_TRAIL {
@@ -101,9 +98,17 @@ impl Tally {
         self.errors.load(Ordering::Relaxed)
     }
 
-    /// The use cases called, in first-call order, comma-separated.
+    /// The use cases called (of the first 20 calls), in first-call order,
+    /// each once, comma-separated.
     pub fn use_cases(&self) -> String {
-        self.names.lock().unwrap_or_else(|e| e.into_inner()).join(",")
+        let trail = self.trail.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&str> = Vec::with_capacity(trail.len());
+        for (name, _) in trail.iter() {
+            if !names.contains(name) {
+                names.push(name);
+            }
+        }
+        names.join(",")
     }
 
     /// The calls so far (the first 20) as breadcrumbs: `credit_purchase: ok`.
