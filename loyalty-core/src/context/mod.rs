@@ -295,7 +295,13 @@ impl Context {
         if let Some(known) = self.shared.rules.lock().ok().and_then(|r| r.clone()).filter(|r| r.version >= version) {
             return Some(known);
         }
-        let fresh = Arc::new(self.base_storage().program_rules().await.ok()?);
+        // The port's store, not the update's view: this read must not claim the update. Still one of
+        // its storage calls, so it is counted.
+        let read = self.base_storage().program_rules().await;
+        if let Some(scope) = &self.scope {
+            scope.tally().record("program_rules", crate::observe::CallOutcome::of(&read));
+        }
+        let fresh = Arc::new(read.ok()?);
         self.keep_rules(fresh.clone());
         Some(fresh)
     }
