@@ -39,41 +39,35 @@ fn the_second_migration_creates_what_the_schema_has() {
     assert!(statements.iter().any(|s| s == "DROP TABLE IF EXISTS loyalty_update_claims"), "{statements:?}");
 }
 
+/// The shipped `migrations/<file>` is `generated`, the text of `function`
+/// (rewritten first with `LOYALTY_WRITE_MIGRATION=1`); returns it.
+fn shipped_is_generated(file: &str, generated: String, function: &str) -> String {
+    let path = format!("{}/migrations/{file}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("LOYALTY_WRITE_MIGRATION").is_some_and(|v| v == "1") {
+        std::fs::write(&path, &generated).expect("write the migration");
+    }
+    let shipped = std::fs::read_to_string(&path).expect("read the migration");
+    assert!(shipped == generated, "{path} differs from loyalty_core::stores::d1::{function}; regenerate it");
+    shipped
+}
+
 /// `migrations/0003_import_kinds.sql` is `d1::entries_upgrade` (regenerate as above).
 #[test]
 fn the_third_migration_is_the_entries_upgrade() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0003_import_kinds.sql");
-    if std::env::var_os("LOYALTY_WRITE_MIGRATION").is_some_and(|v| v == "1") {
-        std::fs::write(path, d1::entries_upgrade_migration()).expect("write the migration");
-    }
-    let shipped = std::fs::read_to_string(path).expect("read the migration");
-    assert!(
-        shipped == d1::entries_upgrade_migration(),
-        "{path} differs from loyalty_core::stores::d1::entries_upgrade"
-    );
+    shipped_is_generated("0003_import_kinds.sql", d1::entries_upgrade_migration(), "entries_upgrade_migration");
 }
 
 /// `migrations/0004_rules_and_lots.sql` is `d1::entries_upgrade` with the
 /// rules and the lots (regenerate as above).
 #[test]
 fn the_fourth_migration_is_the_rules_upgrade() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0004_rules_and_lots.sql");
-    if std::env::var_os("LOYALTY_WRITE_MIGRATION").is_some_and(|v| v == "1") {
-        std::fs::write(path, d1::rules_upgrade_migration()).expect("write the migration");
-    }
-    let shipped = std::fs::read_to_string(path).expect("read the migration");
-    assert!(shipped == d1::rules_upgrade_migration(), "{path} differs from loyalty_core::stores::d1::entries_upgrade");
+    shipped_is_generated("0004_rules_and_lots.sql", d1::rules_upgrade_migration(), "rules_upgrade_migration");
 }
 
 /// `migrations/0005_job_state.sql` creates the jobs' states table of the
 /// schema (regenerate as above).
 #[test]
 fn the_fifth_migration_is_the_job_state_table() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0005_job_state.sql");
-    if std::env::var_os("LOYALTY_WRITE_MIGRATION").is_some_and(|v| v == "1") {
-        std::fs::write(path, d1::job_state_migration()).expect("write the migration");
-    }
-    let shipped = std::fs::read_to_string(path).expect("read the migration");
-    assert!(shipped == d1::job_state_migration(), "{path} differs from loyalty_core::stores::d1::job_state_migration");
+    let shipped = shipped_is_generated("0005_job_state.sql", d1::job_state_migration(), "job_state_migration");
     assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_job_state"), "{shipped}");
 }
