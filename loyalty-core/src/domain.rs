@@ -136,6 +136,11 @@ id_type!(
     CampaignId
 );
 id_type!(
+    /// A message's id in the outbox ([`Storage::enqueue_messages`](crate::ports::Storage::enqueue_messages)),
+    /// assigned by the store; increases with time.
+    MessageId
+);
+id_type!(
     /// A Telegram user id (also the private chat id with that user).
     TelegramUserId
 );

@@ -216,7 +216,7 @@ impl Engine {
                 return WebhookResponse::now(refusal.response);
             }
         };
-        let (processed, scope) = self.process_observed(bot, &update).await;
+        let ((processed, kept), scope) = self.process_observed(bot, &update).await;
         if let Err(e) = &processed {
             self.report(ErrorReport {
                 message: format!("update {} failed: {e}", update.update_id),
@@ -227,7 +227,20 @@ impl Engine {
             })
             .await;
         }
-        webhook::answer(bot, processed)
+        // An update whose claim kept its body is finished after the response, its deferred
+        // calls going through the outbox; one claimed after its processing has its calls
+        // deferred as they are.
+        let finish = match &processed {
+            Ok(Some(_)) => kept,
+            Err(e) => kept && !e.is_temporary(),
+            Ok(None) => false,
+        };
+        let mut answer = webhook::answer(bot, processed);
+        if finish {
+            let tasks = std::mem::take(&mut answer.deferred);
+            answer.deferred = vec![self.finish_update(bot, update.update_id, tasks)];
+        }
+        answer
     }
 
     /// Processes one update exactly once as far as its effects go: the entry
@@ -277,15 +290,16 @@ impl Engine {
     /// Each update ends with one [`observe`] event (and metrics): its kind,
     /// outcome, duration and storage calls.
     pub async fn process_update(&self, bot: BotKind, update: &Update) -> Result<Option<Outbox>> {
-        self.process_observed(bot, update).await.0
+        self.process_observed(bot, update).await.0.0
     }
 
-    /// [`Engine::process_update`], with the scope of its processing (for the
-    /// breadcrumbs of a report about it).
-    async fn process_observed(&self, bot: BotKind, update: &Update) -> (Result<Option<Outbox>>, Arc<Scope>) {
+    /// [`Engine::process_update`] and whether the claim kept the update's
+    /// body (so the update must be finished), with the scope of its
+    /// processing (for the breadcrumbs of a report about it).
+    async fn process_observed(&self, bot: BotKind, update: &Update) -> ((Result<Option<Outbox>>, bool), Arc<Scope>) {
         let started = self.ports().clock.now_micros();
         let scope = Scope::update(update.kind_name());
-        let processed = self.process_counted(bot, update, &scope).await;
+        let (processed, kept) = self.process_counted(bot, update, &scope).await;
         let outcome = match &processed {
             Ok(None) => "duplicate",
             Ok(Some(outbox)) if outbox.is_empty() => "ignored",
@@ -295,24 +309,33 @@ impl Engine {
         };
         let ended = self.ports().clock.now_micros();
         observe::update_handled(bot, update.kind_name(), outcome, started, ended, scope.tally());
-        (processed, scope)
+        ((processed, kept), scope)
     }
 
-    /// [`Engine::process_update`] with every storage call counted into `scope`.
-    async fn process_counted(&self, bot: BotKind, update: &Update, scope: &Arc<Scope>) -> Result<Option<Outbox>> {
+    /// [`Engine::process_update`] with every storage call counted into
+    /// `scope`, and whether the claim kept the update's body.
+    async fn process_counted(
+        &self,
+        bot: BotKind,
+        update: &Update,
+        scope: &Arc<Scope>,
+    ) -> (Result<Option<Outbox>>, bool) {
         self.release_orphaned_claims().await;
         let tally = scope.tally();
         let storage = Counted::view(self.ports().storage.clone(), tally.clone());
-        let claim = UpdateClaim { bot: self.config().bot_id(bot), update_id: update.update_id, now: self.now() };
-        let Some(folded) = self.ports().storage.clone().fold_claim(claim) else {
+        let body = serde_json::to_string(update).ok();
+        let claim = UpdateClaim { bot: self.config().bot_id(bot), update_id: update.update_id, now: self.now(), body };
+        let Some(folded) = self.ports().storage.clone().fold_claim(claim.clone()) else {
             // The backend cannot fold the claim into a call: claim first.
-            if !storage.claim_update(claim).await? {
-                return Ok(None);
+            match storage.claim_update(claim).await {
+                Ok(true) => {}
+                Ok(false) => return (Ok(None), false),
+                Err(e) => return (Err(e.into()), false),
             }
             let guard = self.guard_claim(bot, update.update_id);
             let handled = bots::handle(&self.cx.scoped(storage.clone(), scope.clone()), bot, update).await;
             guard.settle();
-            return self.settle_claimed(bot, update, handled, storage.as_ref()).await;
+            return (self.settle_claimed(bot, update, handled, storage.as_ref()).await, true);
         };
         // The first storage call of the processing claims the update in the same round trip.
         let guard = self.guard_claim(bot, update.update_id);
@@ -320,12 +343,19 @@ impl Engine {
         let handled = bots::handle(&self.cx.scoped(view, scope.clone()), bot, update).await;
         guard.settle();
         match folded.state() {
-            FoldState::Duplicate => Ok(None),
-            FoldState::Claimed => self.settle_claimed(bot, update, handled, storage.as_ref()).await,
-            // No call claimed it (the update needed no storage, or its calls failed).
+            FoldState::Duplicate => (Ok(None), false),
+            FoldState::Claimed => (self.settle_claimed(bot, update, handled, storage.as_ref()).await, true),
+            // No call claimed it (the update needed no storage, or its calls failed): claimed
+            // now, after its processing, with nothing to keep (its calls are known).
             FoldState::Pending => match handled {
-                Ok(outbox) => Ok(storage.claim_update(claim).await?.then_some(outbox)),
-                Err(e) => Err(e),
+                Ok(outbox) => {
+                    let claim = UpdateClaim { body: None, ..claim };
+                    match storage.claim_update(claim).await {
+                        Ok(claimed) => (Ok(claimed.then_some(outbox)), false),
+                        Err(e) => (Err(e.into()), false),
+                    }
+                }
+                Err(e) => (Err(e), false),
             },
         }
     }
@@ -383,7 +413,11 @@ impl Engine {
         let route = api::routes::template(req.method(), req.uri().path());
         let scope = Scope::api(route);
         let cx = self.cx.scoped(Counted::view(self.ports().storage.clone(), scope.tally().clone()), scope.clone());
-        let answered = api::handle(&cx, req).await;
+        let mut answered = api::handle(&cx, req).await;
+        if !answered.deferred.is_empty() {
+            // No update to process again: the messages are written before the response.
+            answered.deferred = crate::outbox::enqueue_now(&cx, "api", std::mem::take(&mut answered.deferred)).await;
+        }
         let ended = self.ports().clock.now_micros();
         observe::api_handled(route, answered.response.status().as_u16(), started, ended, scope.tally());
         answered
@@ -434,6 +468,29 @@ impl Engine {
             Task::Broadcast(job) => {
                 self.deliver_broadcast(job, u32::MAX).await;
             }
+            Task::Deliver(delivery) => {
+                for task in crate::outbox::deliver(&self.cx, delivery).await {
+                    if let Task::Broadcast(job) = task {
+                        self.deliver_broadcast(job, u32::MAX).await;
+                    }
+                }
+            }
+            Task::Send(leased) => crate::outbox::send_leased(&self.cx, leased.messages, leased.lease_until).await,
         }
+    }
+
+    /// The deferred work of a processed update, to run after its response:
+    /// its `tasks` go through the outbox and the update is marked finished
+    /// ([`crate::outbox`]). Adapters that take updates themselves (long
+    /// polling) run this after [`Engine::process_update`] returned `Ok(Some(…))`
+    /// (all the outbox's calls and tasks) or a permanent error (no tasks).
+    pub fn finish_update(&self, bot: BotKind, update_id: i64, tasks: Vec<Task>) -> Task {
+        Task::Deliver(crate::outbox::Delivery::for_update(self.config().bot_id(bot), update_id, tasks))
+    }
+
+    /// Delivers up to `max_batches` batches of due outbox messages: see
+    /// [`crate::outbox::drain`]. A native server runs this in a loop.
+    pub async fn drain_outbox(&self, max_batches: u32) -> crate::outbox::Drained {
+        crate::outbox::drain(&self.cx, max_batches).await
     }
 }

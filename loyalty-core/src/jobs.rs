@@ -40,7 +40,9 @@ const MAX_SEND_RETRIES: u32 = 3;
 /// expired (telling the people involved), expires points past their date,
 /// refreshes the tiers time changed and reminds of points about to expire
 /// (each up to [`EXPIRY_BATCHES_PER_PASS`] batches, telling the customers),
-/// and resumes pending broadcasts — e.g. ones interrupted by a restart —
+/// watches the webhooks, processes again the updates whose processing died
+/// ([`crate::outbox::recover_updates`]), delivers what waits in the outbox
+/// ([`crate::outbox::drain`]) and records its depth, and resumes pending broadcasts — e.g. ones interrupted by a restart —
 /// delivering up to `broadcast_batches` batches of each. Failures are
 /// reported, not returned.
 pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
@@ -68,6 +70,17 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
     settle_job(cx, "remind_expiry", "expiry reminders sent", "reminding of expiring points", reminded).await;
     let watched = watch_webhooks(cx).await;
     settle_job(cx, "watch_webhooks", "webhook alerts sent", "watching the webhooks", watched).await;
+    let recovered = crate::outbox::recover_updates(cx, RECOVERED_UPDATES_PER_PASS).await;
+    settle_job(cx, "recover_updates", "unfinished updates processed again", "recovering updates", Ok(recovered)).await;
+    let drained = crate::outbox::drain(cx, OUTBOX_BATCHES_PER_PASS).await;
+    settle_job(cx, "drain_outbox", "outbox messages delivered", "draining the outbox", Ok(drained.taken)).await;
+    match cx.storage().outbox_state(cx.now()).await {
+        Ok(state) => crate::observe::outbox_seen(&state, cx.now()),
+        Err(e) => {
+            let message = format!("reading the outbox's state failed: {e}");
+            cx.report(ErrorReport::new(message, "maintenance", e.is_temporary())).await;
+        }
+    }
     match cx.storage().pending_broadcasts().await {
         Ok(jobs) => {
             for job in jobs {
@@ -84,6 +97,14 @@ pub async fn maintenance_pass(cx: &Context, broadcast_batches: u32) {
         }
     }
 }
+
+/// Unfinished updates one maintenance pass processes again
+/// ([`crate::outbox::recover_updates`]).
+pub const RECOVERED_UPDATES_PER_PASS: u32 = 50;
+
+/// Batches of due outbox messages one maintenance pass delivers
+/// ([`crate::outbox::drain`]; a native server also drains continuously).
+pub const OUTBOX_BATCHES_PER_PASS: u32 = 20;
 
 /// A webhook error older than this (seconds) when the watchdog first looks
 /// at a bot is not news.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod jobs;
 pub mod maybe_send;
 pub mod observe;
+pub mod outbox;
 pub mod ports;
 pub mod program;
 pub mod qr;

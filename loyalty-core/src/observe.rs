@@ -65,6 +65,7 @@ pub const TARGET: &str = "loyalty::handled";
 pub struct Tally {
     calls: AtomicU32,
     errors: AtomicU32,
+    refused: std::sync::atomic::AtomicBool,
     trail: Mutex<Vec<(&'static str, CallOutcome)>>,
 }
 
@@ -85,6 +86,12 @@ impl Tally {
         }
         #[cfg(feature = "metrics")]
         metrics::counter!("loyalty_storage_calls_total", "call" => name, "outcome" => outcome.as_str()).increment(1);
+    }
+
+    /// Whether a call was refused because the update was being processed
+    /// again and the call cannot be repeated safely.
+    pub fn refused_replay(&self) -> bool {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Storage calls counted.
@@ -200,16 +207,36 @@ impl CallOutcome {
 pub(crate) struct Counted {
     inner: Arc<dyn Storage>,
     tally: Arc<Tally>,
+    /// Refuse the calls an update's second processing must not repeat
+    /// ([`NOT_REPLAYABLE`]).
+    replay: bool,
 }
+
+/// The storage calls that carry no idempotency key tied to the update: a
+/// second processing of an update ([`crate::outbox::recover_updates`]) must
+/// not make them again (a second campaign, rules version or API key).
+pub(crate) const NOT_REPLAYABLE: &[&str] = &["create_campaign", "set_program_rules", "set_partner_api_key"];
 
 impl Counted {
     /// `inner`, counted into `tally`.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub(crate) fn view(inner: Arc<dyn Storage>, tally: Arc<Tally>) -> Arc<dyn Storage> {
-        Arc::new(Counted { inner, tally })
+        Arc::new(Counted { inner, tally, replay: false })
+    }
+
+    /// `inner`, counted into `tally`, for processing an update again: a call
+    /// of [`NOT_REPLAYABLE`] is not made; it fails as unavailable and is
+    /// recorded in the tally ([`Tally::refused_replay`]).
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    pub(crate) fn replay_view(inner: Arc<dyn Storage>, tally: Arc<Tally>) -> Arc<dyn Storage> {
+        Arc::new(Counted { inner, tally, replay: true })
     }
 
     async fn run<T>(&self, name: &'static str, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        if self.replay && NOT_REPLAYABLE.contains(&name) {
+            self.tally.refused.store(true, Ordering::Relaxed);
+            return Err(StoreError::Unavailable(format!("{name} is not made again when an update is processed again")));
+        }
         let result = call.await;
         self.tally.record(name, CallOutcome::of(&result));
         result
@@ -350,6 +377,37 @@ pub(crate) fn bot_api_failed(call: &BotCall, error: &TelegramError) {
         }
         metrics::counter!("loyalty_bot_api_errors_total", "bot" => bot, "method" => call.method, "code" => code)
             .increment(1);
+    }
+}
+
+/// One outbox message's delivery outcome: the metric
+/// `loyalty_outbox_messages_total{outcome}` (`sent`, `failed`, `retry`).
+pub(crate) fn message_settled(outcome: &crate::ports::MessageOutcome) {
+    #[cfg(feature = "metrics")]
+    {
+        let outcome = match outcome {
+            crate::ports::MessageOutcome::Sent => "sent",
+            crate::ports::MessageOutcome::Failed { .. } => "failed",
+            crate::ports::MessageOutcome::Retry { .. } => "retry",
+        };
+        metrics::counter!("loyalty_outbox_messages_total", "outcome" => outcome).increment(1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = outcome;
+}
+
+/// The outbox as the maintenance pass last saw it: the gauges
+/// `loyalty_outbox_pending`, `loyalty_outbox_oldest_age_seconds` and
+/// `loyalty_outbox_failed`.
+pub(crate) fn outbox_seen(state: &crate::ports::OutboxState, now: crate::domain::Timestamp) {
+    let age = state.oldest.map_or(0, |t| (now.0 - t.0).max(0));
+    tracing::info!(target: TARGET, surface = "job", kind = "outbox", pending = state.pending, oldest_age_secs = age,
+        failed = state.failed, "outbox");
+    #[cfg(feature = "metrics")]
+    {
+        metrics::gauge!("loyalty_outbox_pending").set(state.pending as f64);
+        metrics::gauge!("loyalty_outbox_oldest_age_seconds").set(age as f64);
+        metrics::gauge!("loyalty_outbox_failed").set(state.failed as f64);
     }
 }
 

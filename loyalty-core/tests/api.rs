@@ -44,10 +44,9 @@ impl Answer {
     fn sends(&self) -> Vec<(BotKind, i64, String)> {
         self.deferred
             .iter()
-            .map(|t| match t {
-                Task::Call(c) => (c.bot, c.chat_id().unwrap_or_default(), c.text().unwrap_or_default().to_string()),
-                other => panic!("unexpected task {other:?}"),
-            })
+            .inspect(|t| assert!(matches!(t, Task::Send(_)), "unexpected task {t:?}"))
+            .flat_map(Task::calls)
+            .map(|c| (c.bot, c.chat_id().unwrap_or_default(), c.text().unwrap_or_default().to_string()))
             .collect()
     }
 }

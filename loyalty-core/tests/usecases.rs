@@ -41,16 +41,9 @@ async fn program() -> (Harness, String, String) {
 async fn api(engine: &Engine, req: Request<Bytes>, chat: i64) -> Vec<BotCall> {
     let answered = engine.handle_api(req).await;
     assert_eq!(answered.response.status(), StatusCode::OK, "{:?}", answered.response.body());
-    let calls: Vec<BotCall> = answered
-        .deferred
-        .into_iter()
-        .filter_map(|t| match t {
-            Task::Call(c) => Some(c),
-            _ => None,
-        })
-        .collect();
-    for c in &calls {
-        engine.run_task(Task::Call(c.clone())).await;
+    let calls: Vec<BotCall> = answered.deferred.iter().flat_map(Task::calls).collect();
+    for task in answered.deferred {
+        engine.run_task(task).await;
     }
     calls.into_iter().filter(|c| c.chat_id() == Some(chat)).collect()
 }

@@ -59,7 +59,7 @@ fn error_code(res: &WebhookResponse) -> String {
 
 /// Whether `(bot, update_id)` is still unclaimed (claims it as a side effect).
 async fn unclaimed(store: &FlakyStore, bot: BotKind, update_id: i64) -> bool {
-    let claim = UpdateClaim { bot: test_config().bot_id(bot), update_id, now: TEST_START };
+    let claim = UpdateClaim { bot: test_config().bot_id(bot), update_id, now: TEST_START, body: None };
     store.inner().claim_update(claim).await.unwrap()
 }
 
@@ -256,10 +256,16 @@ async fn unknown_update_kinds_are_a_200_no_op() {
     let res = deliver(&env, json_body(&poll)).await;
     assert_eq!(res.response.status(), StatusCode::OK);
     assert!(res.response.body().is_empty());
-    assert!(res.deferred.is_empty());
+    assert!(res.deferred.iter().all(|t| t.calls().is_empty()), "nothing to send");
     assert!(env.telegram.calls().is_empty());
     assert!(env.reporter.reports().is_empty());
     assert_eq!(store.log(), vec!["claim_update"], "only the claim");
+    // After the response: the update is finished (its kept body dropped), nothing sent.
+    for task in res.deferred {
+        env.engine.run_task(task).await;
+    }
+    assert_eq!(store.log(), vec!["claim_update", "enqueue_messages"]);
+    assert!(env.telegram.calls().is_empty());
 }
 
 #[tokio::test]

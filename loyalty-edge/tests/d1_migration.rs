@@ -71,3 +71,12 @@ fn the_fifth_migration_is_the_job_state_table() {
     let shipped = shipped_is_generated("0005_job_state.sql", d1::job_state_migration(), "job_state_migration");
     assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_job_state"), "{shipped}");
 }
+
+/// `migrations/0006_outbox.sql` creates the outbox and the kept update bodies
+/// of the schema (regenerate as above).
+#[test]
+fn the_sixth_migration_is_the_outbox() {
+    let shipped = shipped_is_generated("0006_outbox.sql", d1::outbox_migration(), "outbox_migration");
+    assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_outbox"), "{shipped}");
+    assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_update_bodies"), "{shipped}");
+}

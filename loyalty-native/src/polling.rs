@@ -6,7 +6,8 @@
 //! handles them one at a time, in order, with [`Engine::process_update`] — the
 //! same de-duplicated entry point webhooks use:
 //!
-//! - on success the update's calls are sent in order ([`Engine::run_task`]),
+//! - on success the update's calls are written to the outbox (finishing the
+//!   update) and sent in order ([`Engine::finish_update`]),
 //!   its other tasks (assistant answers, broadcasts) go to the [`TaskRunner`],
 //!   and only then the offset moves past it (`update_id + 1`), so an update is
 //!   never skipped because the process stopped half-way;
@@ -240,12 +241,11 @@ pub async fn poll_bot(
             match handled {
                 Ok(outbox) => {
                     if let Some(outbox) = outbox {
-                        // The calls go out in order before the next update.
-                        let send = async {
-                            for call in outbox.calls {
-                                engine.run_task(Task::Call(call)).await;
-                            }
-                        };
+                        // The calls go through the outbox and out in order before the next update
+                        // (the update is finished in the same storage call); assistant answers and
+                        // broadcasts run alongside.
+                        let calls = outbox.calls.into_iter().map(Task::Call).collect();
+                        let send = engine.run_task(engine.finish_update(bot, id, calls));
                         if AssertUnwindSafe(send).catch_unwind().await.is_err() {
                             let message = format!("panic while sending the replies to update {id}");
                             report(engine, bot, message, Some(update.kind_name()), false).await;
@@ -264,6 +264,8 @@ pub async fn poll_bot(
                 Err(e) => {
                     let message = format!("update {id} failed: {e}");
                     report(engine, bot, message, Some(update.kind_name()), false).await;
+                    // Finished with nothing to send: not processed again.
+                    engine.run_task(engine.finish_update(bot, id, Vec::new())).await;
                     offset = id.saturating_add(1);
                 }
             }

@@ -7,7 +7,7 @@ use crate::legacy::{self, LegacyError, Outcome};
 use crate::polling::{self, PollError, PollOptions};
 use crate::sentry::SentryReporter;
 use crate::server::{App, DEFAULT_DRAIN_TIMEOUT};
-use crate::tasks::{TaskRunner, maintenance_loop};
+use crate::tasks::{OUTBOX_IDLE, TaskRunner, maintenance_loop, outbox_loop};
 use crate::telegram::HttpTelegram;
 use crate::webhooks;
 use loyalty_core::adapters::sentry::Envelopes;
@@ -611,11 +611,13 @@ pub async fn poll(
         signalled.cancel();
     });
     let maintenance = tokio::spawn(maintenance_loop(engine.clone(), maintenance_every, stop.clone().cancelled_owned()));
+    let dispatcher = tokio::spawn(outbox_loop(engine.clone(), OUTBOX_IDLE, stop.clone()));
     let tasks = TaskRunner::new();
     tracing::info!(storage = %storage.describe(), "long polling");
     let result = polling::poll(engine, telegram, tasks.clone(), PollOptions::default(), stop.clone()).await;
     stop.cancel();
     let _ = tokio::time::timeout(DEFAULT_DRAIN_TIMEOUT, maintenance).await;
+    let _ = tokio::time::timeout(DEFAULT_DRAIN_TIMEOUT, dispatcher).await;
     let drained = tasks.shutdown(DEFAULT_DRAIN_TIMEOUT).await;
     tracing::info!(complete = drained.complete, abandoned = drained.abandoned, "stopped");
     result.map_err(|e| match e {

@@ -18,7 +18,7 @@
 //!
 //! [`Storage::ping`]: loyalty_core::ports::Storage::ping
 
-use crate::tasks::{Drained, TaskRunner, maintenance_loop};
+use crate::tasks::{Drained, OUTBOX_IDLE, TaskRunner, maintenance_loop, outbox_loop};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -138,7 +138,9 @@ pub fn router(app: App) -> Router {
 ///
 /// While serving, a maintenance pass ([`crate::tasks::maintenance_loop`]: once per
 /// interval among all servers on the same store) runs
-/// at start-up and then every maintenance interval.
+/// at start-up and then every maintenance interval, and the outbox's
+/// dispatcher ([`crate::tasks::outbox_loop`]) delivers what waits there. (An
+/// app without a maintenance interval runs neither.)
 ///
 /// # Errors
 /// When accepting connections fails for good (an I/O error of the listener).
@@ -151,6 +153,8 @@ pub async fn serve(
     let maintenance = app
         .maintenance_interval
         .map(|every| tokio::spawn(maintenance_loop(app.engine.clone(), every, stop.clone().cancelled_owned())));
+    let dispatcher =
+        app.maintenance_interval.map(|_| tokio::spawn(outbox_loop(app.engine.clone(), OUTBOX_IDLE, stop.clone())));
     let signalled = stop.clone();
     let graceful = async move {
         shutdown.await;
@@ -173,6 +177,10 @@ pub async fn serve(
     stop.cancel();
     if let Some(task) = maintenance {
         // The loop stops at its next await point; a pass in progress finishes first.
+        let _ = tokio::time::timeout(drain, task).await;
+    }
+    if let Some(task) = dispatcher {
+        // A batch being delivered finishes first; what is left waits in the outbox.
         let _ = tokio::time::timeout(drain, task).await;
     }
     let drained = app.tasks.shutdown(drain).await;

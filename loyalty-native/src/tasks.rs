@@ -148,6 +148,30 @@ pub async fn maintenance_loop(engine: Engine, every: Duration, stop: impl Future
     }
 }
 
+/// How long [`outbox_loop`] waits when the outbox has nothing due.
+pub const OUTBOX_IDLE: Duration = Duration::from_millis(500);
+
+/// The outbox's dispatcher ([`Engine::drain_outbox`]): delivers due messages
+/// batch after batch, and looks again every `idle` when nothing is due, until
+/// `stop` is cancelled (a batch being delivered finishes first). Messages the
+/// processes that wrote them could not send — they were killed, Telegram
+/// was unreachable, `retry_after` — go out from here; with several
+/// `loyalty serve` processes on one database each message is handed to one
+/// of them ([`Storage::take_messages`](loyalty_core::ports::Storage::take_messages)).
+/// Per-chat and per-bot pacing is the Telegram client's
+/// ([`RateLimiter`](crate::telegram::RateLimiter)).
+pub async fn outbox_loop(engine: Engine, idle: Duration, stop: tokio_util::sync::CancellationToken) {
+    while !stop.is_cancelled() {
+        let drained = engine.drain_outbox(1).await;
+        if drained.taken == 0 {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(idle) => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

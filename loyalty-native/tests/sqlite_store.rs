@@ -74,14 +74,15 @@ async fn every_call_is_one_batch_and_folds_the_claim() {
     let store = SqliteStore::open(scratch.db()).unwrap();
     let reg = store.register_customer(new_customer(7, 7)).await.unwrap();
     assert_eq!(reg.customer.balance, 100);
-    assert!(store.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0 }).await.unwrap());
-    assert!(!store.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0 }).await.unwrap());
+    assert!(store.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0, body: None }).await.unwrap());
+    assert!(!store.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0, body: None }).await.unwrap());
     let summary = store.customer_summary(CustomerRef::Id(reg.customer.id), 5).await.unwrap().unwrap();
     assert_eq!(summary.recent.len(), 1);
     assert_eq!(store.batches(), 4, "one batch per call");
 
     // An update's claim rides in the batch of its first call.
-    let folded = std::sync::Arc::new(store.clone()).fold_claim(UpdateClaim { bot: BotId(1), update_id: 2, now: T0 });
+    let folded =
+        std::sync::Arc::new(store.clone()).fold_claim(UpdateClaim { bot: BotId(1), update_id: 2, now: T0, body: None });
     let folded = folded.expect("the SQLite store folds claims");
     folded.storage.set_language(CustomerRef::Id(reg.customer.id), Language::Ru).await.unwrap();
     assert_eq!(folded.state(), FoldState::Claimed);
@@ -185,7 +186,7 @@ async fn data_survives_close_and_reopen() {
             .await
             .unwrap();
         s.set_partner_api_key(PartnerRef::Id(partner.id), rules::hash_api_key("pos")).await.unwrap();
-        assert!(s.claim_update(UpdateClaim { bot: BotId(1), update_id: 5, now: T0 }).await.unwrap());
+        assert!(s.claim_update(UpdateClaim { bot: BotId(1), update_id: 5, now: T0, body: None }).await.unwrap());
         assert!(s.consume_quota(ConsumeQuota::assistant(TelegramUserId(10), T0.day_start(), 1)).await.unwrap());
         (customer, partner, credited, adjusted)
         // `s` is dropped here: every connection closes.
@@ -210,7 +211,10 @@ async fn data_survives_close_and_reopen() {
     let replay = s.credit_purchase(credit_req(&partner, &customer, 10_000, "k1")).await.unwrap();
     assert!(replay.replayed);
     assert_eq!(replay.entry, credited.entry);
-    assert!(!s.claim_update(UpdateClaim { bot: BotId(1), update_id: 5, now: T0 }).await.unwrap(), "claim forgotten");
+    assert!(
+        !s.claim_update(UpdateClaim { bot: BotId(1), update_id: 5, now: T0, body: None }).await.unwrap(),
+        "claim forgotten"
+    );
     assert!(!s.consume_quota(ConsumeQuota::assistant(TelegramUserId(10), T0.day_start(), 1)).await.unwrap());
     let by_key = s.partner_by_api_key(&rules::hash_api_key("pos")).await.unwrap().unwrap();
     assert_eq!(by_key.id, partner.id);
@@ -579,7 +583,7 @@ async fn random_operations_match_the_memory_store() {
                 if rng.range(0, 2) == 0 {
                     same!(mem, sql, what, |s| s.release_update(bot, update));
                 } else {
-                    same!(mem, sql, what, |s| s.claim_update(UpdateClaim { bot, update_id: update, now }));
+                    same!(mem, sql, what, |s| s.claim_update(UpdateClaim { bot, update_id: update, now, body: None }));
                 }
             }
             _ => {
@@ -678,8 +682,10 @@ fn no_statement_scans_a_table_that_grows() {
     // full scan of the ledger on a hot path (an idempotency check did, before
     // its join order was fixed) turns every call into O(rows) under the write
     // lock. Only the use cases that return a whole table may scan it.
-    // (`campaigns` lists the newest up to its limit: a scan backwards by id that stops there.)
-    const WHOLE_TABLE: [&str; 4] = ["list_partners", "pending_broadcasts", "program_stats", "campaigns"];
+    // (`campaigns` lists the newest up to its limit: a scan backwards by id that stops there;
+    // `outbox_state` counts the pending and the failed messages, each over its partial index.)
+    const WHOLE_TABLE: [&str; 5] =
+        ["list_partners", "pending_broadcasts", "program_stats", "campaigns", "outbox_state"];
     let scratch = Scratch::new("plans");
     let path = scratch.db();
     drop(SqliteStore::open(&path).unwrap());

@@ -218,6 +218,10 @@ pub fn checks() -> Vec<Check> {
         consume_quota,
         job_states_swap,
         concurrent_job_state_swaps,
+        outbox_delivers_in_order_once,
+        outbox_refusals,
+        unfinished_updates_come_back,
+        concurrent_outbox_takes,
         broadcast_to_customers,
         broadcast_to_partners,
         concurrent_confirmations_against_one_balance,
@@ -2598,7 +2602,7 @@ const PRODUCTION_BOT: BotId = BotId(8_000_000_001);
 const STAGING_BOT: BotId = BotId(8_000_000_002);
 
 fn update(bot: BotId, update_id: i64, now: Timestamp) -> UpdateClaim {
-    UpdateClaim { bot, update_id, now }
+    UpdateClaim { bot, update_id, now, body: None }
 }
 
 async fn claim_and_release_updates(ctx: &Ctx<'_>) -> CheckResult {
@@ -2685,6 +2689,155 @@ async fn concurrent_job_state_swaps(ctx: &Ctx<'_>) -> CheckResult {
     all.sort();
     ensure_eq!(results.iter().filter(|r| r.is_none()).count(), 1, "swaps that saw no state");
     ensure_eq!(seen, all, "each value replaced exactly once");
+    Ok(())
+}
+
+fn message(chat: Option<i64>, payload: &str) -> NewMessage {
+    NewMessage { chat, payload: payload.into() }
+}
+
+fn enqueue(source: &str, update: Option<UpdateRef>, messages: Vec<NewMessage>, now: Timestamp) -> EnqueueMessages {
+    EnqueueMessages { source: source.into(), update, messages, now, lease_until: now.plus(60) }
+}
+
+fn take(now: Timestamp, limit: u32) -> TakeMessages {
+    TakeMessages { now, lease_until: now.plus(60), limit }
+}
+
+fn settle(now: Timestamp, outcomes: Vec<(MessageId, MessageOutcome)>) -> SettleMessages {
+    SettleMessages {
+        now,
+        settled: outcomes.into_iter().map(|(id, outcome)| MessageSettlement { id, outcome }).collect(),
+    }
+}
+
+/// `(payload, attempts)` of each message, in order.
+fn payloads(messages: &[OutboxMessage]) -> Vec<(String, u32)> {
+    messages.iter().map(|m| (m.payload.clone(), m.attempts)).collect()
+}
+
+async fn outbox_delivers_in_order_once(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let three = vec![message(Some(10), "a"), message(Some(10), "b ✓ \"quoted\""), message(Some(20), "c")];
+    let added = s.enqueue_messages(enqueue("update:1:1", None, three.clone(), T0)).await.or_fail("enqueue")?;
+    ensure_eq!(payloads(&added), [("a".into(), 1), ("b ✓ \"quoted\"".into(), 1), ("c".into(), 1)], "added, leased");
+    ensure!(added.windows(2).all(|w| w[0].id < w[1].id), "ids grow: {added:?}");
+    ensure_eq!(added.iter().map(|m| m.chat).collect::<Vec<_>>(), [Some(10), Some(10), Some(20)], "chats");
+    let again = s.enqueue_messages(enqueue("update:1:1", None, three, T0.plus(5))).await.or_fail("again")?;
+    ensure!(again.is_empty(), "the same source adds nothing again: {again:?}");
+    ensure!(s.take_messages(take(T0.plus(59), 10)).await.or_fail("leased")?.is_empty(), "leased to the enqueuer");
+    // The lease over: each chat's oldest pending message, oldest first.
+    let first = s.take_messages(take(T0.plus(60), 10)).await.or_fail("take")?;
+    ensure_eq!(payloads(&first), [("a".into(), 2), ("c".into(), 2)], "one per chat");
+    let (a, b, c) = (added[0].id, added[1].id, added[2].id);
+    ensure!(s.take_messages(take(T0.plus(61), 10)).await.or_fail("taken")?.is_empty(), "b waits for a");
+    let retry_at = T0.plus(300);
+    s.settle_messages(settle(
+        T0.plus(62),
+        vec![(a, MessageOutcome::Sent), (c, MessageOutcome::Retry { at: retry_at })],
+    ))
+    .await
+    .or_fail("settle")?;
+    let second = s.take_messages(take(T0.plus(62), 10)).await.or_fail("second take")?;
+    ensure_eq!(payloads(&second), [("b ✓ \"quoted\"".into(), 2)], "b after a; c waits for its retry time");
+    let blocked = MessageOutcome::Failed { error: "Forbidden: bot was blocked by the user".into() };
+    s.settle_messages(settle(T0.plus(63), vec![(b, blocked), (MessageId(999_999), MessageOutcome::Sent)]))
+        .await
+        .or_fail("settle b")?;
+    let state = s.outbox_state(T0.plus(63)).await.or_fail("state")?;
+    ensure_eq!(state, OutboxState { pending: 1, oldest: Some(T0), failed: 1 }, "c pending, b failed");
+    // A settled message stays settled.
+    s.settle_messages(settle(T0.plus(64), vec![(a, MessageOutcome::Retry { at: T0 })])).await.or_fail("resettle")?;
+    ensure!(s.take_messages(take(T0.plus(299), 10)).await.or_fail("early")?.is_empty(), "c not before its time");
+    let third = s.take_messages(take(retry_at, 10)).await.or_fail("third take")?;
+    ensure_eq!(payloads(&third), [("c".into(), 3)], "c at its retry time, a never again");
+    s.settle_messages(settle(retry_at, vec![(c, MessageOutcome::Sent)])).await.or_fail("settle c")?;
+    // Messages without a chat go out side by side.
+    let loose = vec![message(None, "x"), message(None, "y")];
+    let t1 = T0.plus(1_000);
+    s.enqueue_messages(EnqueueMessages { lease_until: t1, ..enqueue("api:0a", None, loose, t1) })
+        .await
+        .or_fail("loose")?;
+    let both = s.take_messages(take(t1, 1)).await.or_fail("limit")?;
+    ensure_eq!(payloads(&both), [("x".into(), 2)], "the limit holds");
+    ensure_eq!(payloads(&s.take_messages(take(t1, 5)).await.or_fail("y")?), [("y".into(), 2)], "then the next");
+    ensure_eq!(s.outbox_state(t1).await.or_fail("state")?.pending, 2, "x and y pending");
+    // Pruning forgets the messages settled before the cut, and their keys.
+    s.prune_update_claims(T0.plus(500)).await.or_fail("prune")?;
+    let state = s.outbox_state(t1).await.or_fail("state after pruning")?;
+    ensure_eq!(state, OutboxState { pending: 2, oldest: Some(t1), failed: 0 }, "settled ones pruned");
+    Ok(())
+}
+
+async fn outbox_refusals(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let one = || vec![message(Some(1), "m")];
+    s.enqueue_messages(enqueue("", None, one(), T0)).await.rejects(Rejection::InvalidAmount, "empty source")?;
+    let long = "s".repeat(201);
+    s.enqueue_messages(enqueue(&long, None, one(), T0)).await.rejects(Rejection::InvalidAmount, "long source")?;
+    let many = (0..=MAX_MESSAGE_BATCH).map(|i| message(Some(i64::from(i)), "m")).collect();
+    s.enqueue_messages(enqueue("many", None, many, T0)).await.rejects(Rejection::InvalidAmount, "too many")?;
+    let huge = vec![message(Some(1), &"h".repeat(MAX_MESSAGE_BYTES + 1))];
+    s.enqueue_messages(enqueue("huge", None, huge, T0)).await.rejects(Rejection::InvalidAmount, "too large")?;
+    let largest = vec![message(Some(1), &"é".repeat(MAX_MESSAGE_BYTES / 2))];
+    let kept = s.enqueue_messages(enqueue(&"ж".repeat(200), None, largest, T0)).await.or_fail("largest")?;
+    ensure_eq!(kept.len(), 1, "the largest payload and longest source are kept");
+    ensure_eq!(kept[0].payload.len(), MAX_MESSAGE_BYTES, "whole");
+    s.take_messages(take(T0, 0)).await.rejects(Rejection::InvalidAmount, "limit 0")?;
+    s.take_messages(take(T0, MAX_MESSAGE_BATCH + 1)).await.rejects(Rejection::InvalidAmount, "limit 101")?;
+    let outcomes = (0..=MAX_MESSAGE_BATCH).map(|i| (MessageId(i64::from(i)), MessageOutcome::Sent)).collect();
+    s.settle_messages(settle(T0, outcomes)).await.rejects(Rejection::InvalidAmount, "settle too many")?;
+    let stale = StaleUpdates { before: T0, now: T0, limit: 0 };
+    s.stale_updates(stale).await.rejects(Rejection::InvalidAmount, "stale limit 0")?;
+    ensure_eq!(s.outbox_state(T0).await.or_fail("state")?.pending, 1, "refusals added nothing");
+    Ok(())
+}
+
+async fn unfinished_updates_come_back(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let bot = BotId(7);
+    let body = |n: i64| format!(r#"{{"update_id":{n},"message":{{"text":"/start ✓"}}}}"#);
+    let claim = |update_id: i64, at: Timestamp, kept: bool| UpdateClaim {
+        bot,
+        update_id,
+        now: at,
+        body: kept.then(|| body(update_id)),
+    };
+    ensure!(s.claim_update(claim(5, T0, true)).await.or_fail("claim 5")?, "claimed 5");
+    ensure!(s.claim_update(claim(6, T0.plus(10), true)).await.or_fail("claim 6")?, "claimed 6");
+    ensure!(s.claim_update(claim(7, T0, false)).await.or_fail("claim 7")?, "claimed 7, nothing kept");
+    ensure!(!s.claim_update(claim(5, T0.plus(1), true)).await.or_fail("claim 5 again")?, "a duplicate");
+    let stale = |before: Timestamp, now: Timestamp| StaleUpdates { before, now, limit: 10 };
+    let first = s.stale_updates(stale(T0.plus(5), T0.plus(100))).await.or_fail("stale")?;
+    ensure_eq!(first, [StaleUpdate { bot, update_id: 5, body: body(5) }], "5, claimed before the cut");
+    let second = s.stale_updates(stale(T0.plus(50), T0.plus(100))).await.or_fail("stale again")?;
+    ensure_eq!(second, [StaleUpdate { bot, update_id: 6, body: body(6) }], "5 is leased now");
+    let done = UpdateRef { bot, update_id: 6 };
+    s.enqueue_messages(enqueue("update:7:6", Some(done), vec![], T0.plus(101))).await.or_fail("finish 6")?;
+    let third = s.stale_updates(stale(T0.plus(1_000), T0.plus(1_000))).await.or_fail("third")?;
+    ensure_eq!(third, [StaleUpdate { bot, update_id: 5, body: body(5) }], "6 finished, 7 kept nothing");
+    s.release_update(bot, 5).await.or_fail("release")?;
+    ensure!(s.stale_updates(stale(T0.plus(5_000), T0.plus(5_000))).await.or_fail("last")?.is_empty(), "all gone");
+    ensure!(s.claim_update(claim(5, T0.plus(6_000), true)).await.or_fail("reclaim")?, "released, claimed anew");
+    s.prune_update_claims(T0.plus(7_000)).await.or_fail("prune")?;
+    ensure!(s.stale_updates(stale(T0.plus(8_000), T0.plus(8_000))).await.or_fail("pruned")?.is_empty(), "pruned");
+    Ok(())
+}
+
+async fn concurrent_outbox_takes(ctx: &Ctx<'_>) -> CheckResult {
+    let n = ctx.params.n();
+    let messages = (0..n).map(|i| message(Some(1_000 + i as i64), &format!("m{i}"))).collect();
+    let req = EnqueueMessages { lease_until: T0, ..enqueue("burst", None, messages, T0) };
+    let added = ctx.store.enqueue_messages(req).await.or_fail("enqueue")?;
+    ensure_eq!(added.len(), n, "all added");
+    let takes = (0..n).map(|_| ctx.store.take_messages(take(T0.plus(1), 3)));
+    let taken = join_all(takes).await.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent takes")?;
+    let mut ids: Vec<MessageId> = taken.iter().flatten().map(|m| m.id).collect();
+    let count = ids.len();
+    ids.sort();
+    ids.dedup();
+    ensure_eq!(ids.len(), count, "no message handed out twice");
+    ensure_eq!(count, n, "every message handed out");
     Ok(())
 }
 

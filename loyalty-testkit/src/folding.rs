@@ -12,7 +12,7 @@ const BOT: BotId = BotId(8_000_000_001);
 const OTHER_BOT: BotId = BotId(8_000_000_002);
 
 fn claim(update_id: i64) -> UpdateClaim {
-    UpdateClaim { bot: BOT, update_id, now: NOW }
+    UpdateClaim { bot: BOT, update_id, now: NOW, body: None }
 }
 
 fn application(telegram_id: i64) -> PartnerApplication {

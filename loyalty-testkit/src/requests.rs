@@ -195,7 +195,8 @@ pub async fn every_use_case(
     once!("look_up_customer", s.look_up_customer(look_up)).expect("look up");
     once!("partner_stats", s.partner_stats(PartnerRef::Id(p.id), T0.day_start(), T0.day_start())).expect("stats");
     once!("program_stats", s.program_stats(T0.day_start())).expect("program stats");
-    once!("claim_update", s.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0 })).expect("claim");
+    once!("claim_update", s.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0, body: None }))
+        .expect("claim");
     once!("release_update", s.release_update(BotId(1), 1)).expect("release");
     once!("consume_quota", s.consume_quota(ConsumeQuota::assistant(TelegramUserId(1), T0.day_start(), 3)))
         .expect("quota");

@@ -8,8 +8,10 @@
 //! deferred tasks, the maintenance pass) and the update claims.
 
 mod extension;
+mod payload;
 
 pub use extension::{Event, Extension};
+pub use payload::{Delivery, Leased, decode, encode};
 
 use crate::config::Config;
 use crate::domain::{BotKind, BroadcastId, CustomerCode, CustomerId, Language, Timestamp};
@@ -63,6 +65,27 @@ pub enum Task {
     },
     /// Deliver a broadcast job (see [`Engine::deliver_broadcast`](crate::engine::Engine::deliver_broadcast)).
     Broadcast(BroadcastId),
+    /// Write these tasks' messages to the outbox (finishing an update), then
+    /// send them: see [`crate::outbox`].
+    Deliver(Delivery),
+    /// Send messages already in the outbox and leased to this process, and
+    /// record their outcomes: see [`crate::outbox::enqueue_now`].
+    Send(Leased),
+}
+
+impl Task {
+    /// The Bot API calls this task makes, in order: its own, a
+    /// [`Task::Deliver`]'s and those of the messages a [`Task::Send`] sends.
+    pub fn calls(&self) -> Vec<BotCall> {
+        match self {
+            Task::Call(call) => vec![call.clone()],
+            Task::Deliver(d) => d.tasks.iter().flat_map(Task::calls).collect(),
+            Task::Send(leased) => {
+                leased.messages.iter().filter_map(|m| decode(&m.payload)).flat_map(|t| t.calls()).collect()
+            }
+            Task::Answer { .. } | Task::Broadcast(_) => Vec::new(),
+        }
+    }
 }
 
 /// What a handler produced: calls to make, in order. The first one may ride in

@@ -820,7 +820,7 @@ pub enum QuotaKind {
 
 /// An update's claim ([`Storage::claim_update`]'s arguments), to be folded
 /// into the first storage call of the update's processing ([`Storage::fold_claim`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateClaim {
     /// The id of the bot the update came to (from its token): claims are
     /// kept per bot, so deployments with their own bots can share a database.
@@ -829,6 +829,162 @@ pub struct UpdateClaim {
     pub update_id: i64,
     /// Current time.
     pub now: Timestamp,
+    /// The update itself (its JSON), kept with the claim until the update is
+    /// finished ([`Storage::enqueue_messages`] with `update`), so that an
+    /// update whose processing died after its response can be processed again
+    /// ([`Storage::stale_updates`]). `None` claims without keeping it (such a
+    /// claim counts as finished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+impl UpdateClaim {
+    /// The claim of `(bot, update_id)` at `now`, keeping no body.
+    pub fn new(bot: BotId, update_id: i64, now: Timestamp) -> UpdateClaim {
+        UpdateClaim { bot, update_id, now, body: None }
+    }
+}
+
+/// An update whose claim names it, without the time ([`EnqueueMessages::update`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UpdateRef {
+    /// The bot's id.
+    pub bot: BotId,
+    /// Telegram's update id.
+    pub update_id: i64,
+}
+
+/// One message for the outbox ([`Storage::enqueue_messages`]): opaque to the
+/// store but for the chat, which orders delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMessage {
+    /// The chat it writes to, if any: a chat's messages are handed out one at
+    /// a time, in order ([`Storage::take_messages`]).
+    pub chat: Option<i64>,
+    /// What to do (the engine's encoding of a deferred task, at most
+    /// [`MAX_MESSAGE_BYTES`] bytes).
+    pub payload: String,
+}
+
+/// The largest payload [`Storage::enqueue_messages`] keeps, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 65_536;
+
+/// The most messages one [`Storage::enqueue_messages`] or
+/// [`Storage::take_messages`] call handles.
+pub const MAX_MESSAGE_BATCH: u32 = 100;
+
+/// Put messages into the outbox ([`Storage::enqueue_messages`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnqueueMessages {
+    /// What produced them (e.g. `update:<bot>:<update_id>`, 1 to 200
+    /// characters): with each message's position, its key — the same source
+    /// enqueued twice adds nothing the second time.
+    pub source: String,
+    /// The update whose processing produced them, marked finished in the same
+    /// call (its kept body dropped), if any.
+    pub update: Option<UpdateRef>,
+    /// The messages, in order (at most [`MAX_MESSAGE_BATCH`]).
+    pub messages: Vec<NewMessage>,
+    /// When.
+    pub now: Timestamp,
+    /// The messages added are leased to the caller until then (others do not
+    /// take them before), so the caller sends them itself.
+    pub lease_until: Timestamp,
+}
+
+/// A message in the outbox, leased to the caller ([`Storage::take_messages`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// Its id.
+    pub id: MessageId,
+    /// The chat it writes to, if any.
+    pub chat: Option<i64>,
+    /// What to do.
+    pub payload: String,
+    /// Times it was handed out, this one included.
+    pub attempts: u32,
+}
+
+/// Lease the next messages to deliver ([`Storage::take_messages`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TakeMessages {
+    /// When.
+    pub now: Timestamp,
+    /// Leased until then.
+    pub lease_until: Timestamp,
+    /// At most this many, 1..=[`MAX_MESSAGE_BATCH`].
+    pub limit: u32,
+}
+
+/// What became of a message ([`Storage::settle_messages`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum MessageOutcome {
+    /// Delivered: never handed out again.
+    Sent,
+    /// Refused for good (the user blocked the bot, the chat is gone): kept
+    /// as failed, never handed out again.
+    Failed {
+        /// Why (at most 500 characters are kept).
+        error: String,
+    },
+    /// Not delivered now: hand it out again from `at`.
+    Retry {
+        /// When to try again.
+        at: Timestamp,
+    },
+}
+
+/// One message's outcome ([`SettleMessages`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSettlement {
+    /// The message.
+    pub id: MessageId,
+    /// Its outcome.
+    #[serde(flatten)]
+    pub outcome: MessageOutcome,
+}
+
+/// Record what became of messages taken for delivery ([`Storage::settle_messages`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleMessages {
+    /// When.
+    pub now: Timestamp,
+    /// The messages and their outcomes (at most [`MAX_MESSAGE_BATCH`]).
+    pub settled: Vec<MessageSettlement>,
+}
+
+/// Lease the claims of updates never finished ([`Storage::stale_updates`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleUpdates {
+    /// Claims taken (or last leased) before this.
+    pub before: Timestamp,
+    /// When: the claims handed out are leased from now (their time becomes `now`).
+    pub now: Timestamp,
+    /// At most this many, 1..=[`MAX_MESSAGE_BATCH`].
+    pub limit: u32,
+}
+
+/// A claimed update never finished, with its kept body ([`Storage::stale_updates`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleUpdate {
+    /// The bot's id.
+    pub bot: BotId,
+    /// Telegram's update id.
+    pub update_id: i64,
+    /// The update's JSON, as claimed.
+    pub body: String,
+}
+
+/// The outbox at a glance ([`Storage::outbox_state`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OutboxState {
+    /// Messages waiting for delivery (leased ones included).
+    pub pending: u64,
+    /// When the oldest of them was enqueued.
+    pub oldest: Option<Timestamp>,
+    /// Messages refused for good and kept as failed.
+    pub failed: u64,
 }
 
 /// Where a folded claim stands ([`FoldedStore::state`]).
@@ -981,6 +1137,11 @@ macro_rules! storage_calls {
             set_birthday(req: SetBirthday) -> Birthday;
             remind_expiry(req: RemindExpiry) -> Vec<ExpiryReminder>;
             swap_job_state(req: SwapJobState) -> Option<JobState>;
+            enqueue_messages(req: EnqueueMessages) -> Vec<OutboxMessage>;
+            take_messages(req: TakeMessages) -> Vec<OutboxMessage>;
+            settle_messages(req: SettleMessages) -> ();
+            stale_updates(req: StaleUpdates) -> Vec<StaleUpdate>;
+            outbox_state(now: Timestamp) -> OutboxState;
         }
     };
 }
@@ -1106,6 +1267,8 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// `now`); returns how many. Telegram stops redelivering an update within
     /// a day, so an older claim guards against nothing: the maintenance pass
     /// prunes those older than [`UPDATE_CLAIM_RETENTION_SECS`](crate::jobs::UPDATE_CLAIM_RETENTION_SECS).
+    /// The outbox's messages sent or failed before `before` go too (they are
+    /// not counted).
     async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64>;
 
     /// Consumes one unit of a per-user daily quota; `false` when `limit` is reached.
@@ -1194,6 +1357,42 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// name outside 1..=100 characters or a value over
     /// [`MAX_JOB_STATE_BYTES`] is [`Rejection::InvalidAmount`].
     async fn swap_job_state(&self, req: SwapJobState) -> StoreResult<Option<JobState>>;
+
+    /// Puts `req.messages` into the outbox, in order, each keyed by
+    /// `req.source` and its position: a key enqueued before adds nothing (a
+    /// re-run of an update enqueues its messages again harmlessly). Returns
+    /// the messages this call added, leased to the caller until
+    /// `req.lease_until`. With `req.update`, marks that update's claim
+    /// finished and drops its kept body in the same call — so an update's
+    /// messages and its being done are one write. A source outside 1..=200
+    /// characters, more than [`MAX_MESSAGE_BATCH`] messages or a payload over
+    /// [`MAX_MESSAGE_BYTES`] is [`Rejection::InvalidAmount`].
+    async fn enqueue_messages(&self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>>;
+
+    /// Leases up to `req.limit` messages due for delivery (pending, not
+    /// leased past `req.now`), oldest first, until `req.lease_until`, counting
+    /// an attempt for each. Only the oldest pending message of a chat is handed
+    /// out, so a chat's messages go out in order and one at a time; two
+    /// concurrent calls never hand out the same message. A limit outside
+    /// 1..=[`MAX_MESSAGE_BATCH`] is [`Rejection::InvalidAmount`].
+    async fn take_messages(&self, req: TakeMessages) -> StoreResult<Vec<OutboxMessage>>;
+
+    /// Records what became of messages taken for delivery: sent and failed
+    /// ones are never handed out again, the others from their retry time.
+    /// Unknown ids are ignored. More than [`MAX_MESSAGE_BATCH`] is
+    /// [`Rejection::InvalidAmount`].
+    async fn settle_messages(&self, req: SettleMessages) -> StoreResult<()>;
+
+    /// The claims of updates that were claimed with a body and never finished
+    /// (their processing died after the claim: the process was killed, the
+    /// isolate evicted), taken before `req.before`, oldest first, up to
+    /// `req.limit`: each is leased (its time set to `req.now`) so concurrent
+    /// callers do not both process it again. A limit outside
+    /// 1..=[`MAX_MESSAGE_BATCH`] is [`Rejection::InvalidAmount`].
+    async fn stale_updates(&self, req: StaleUpdates) -> StoreResult<Vec<StaleUpdate>>;
+
+    /// How many messages wait in the outbox and since when, and how many failed.
+    async fn outbox_state(&self, now: Timestamp) -> StoreResult<OutboxState>;
 
     /// Checks that the backend is reachable, for readiness probes (the native
     /// server's `GET /ready`). `Ok` means a round trip to the backend worked.

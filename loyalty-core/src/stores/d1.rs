@@ -108,6 +108,8 @@ pub const TABLES: &[&str] = &[
     "loyalty_broadcasts",
     "loyalty_quotas",
     "loyalty_job_state",
+    "loyalty_outbox",
+    "loyalty_update_bodies",
     "loyalty_bot_updates",
     "loyalty_import_rows",
     "loyalty_imports",
@@ -421,6 +423,32 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     PRIMARY KEY (bot, update_id)
 ) STRICT, WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS loyalty_bot_updates_by_time ON loyalty_bot_updates (claimed_at)",
+    "CREATE TABLE IF NOT EXISTS loyalty_update_bodies (
+    bot        INTEGER NOT NULL,
+    update_id  INTEGER NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    body       TEXT    NOT NULL,
+    PRIMARY KEY (bot, update_id)
+) STRICT, WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS loyalty_update_bodies_by_time ON loyalty_update_bodies (claimed_at)",
+    "CREATE TABLE IF NOT EXISTS loyalty_outbox (
+    id         INTEGER PRIMARY KEY,
+    source     TEXT    NOT NULL,
+    seq        INTEGER NOT NULL,
+    chat       INTEGER,
+    payload    TEXT    NOT NULL,
+    state      TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts   INTEGER NOT NULL DEFAULT 1,
+    next_at    INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    settled_at INTEGER,
+    error      TEXT,
+    UNIQUE (source, seq)
+) STRICT",
+    "CREATE INDEX IF NOT EXISTS loyalty_outbox_pending ON loyalty_outbox (chat, id) WHERE state = 'pending'",
+    "CREATE INDEX IF NOT EXISTS loyalty_outbox_due ON loyalty_outbox (next_at, id) WHERE state = 'pending'",
+    "CREATE INDEX IF NOT EXISTS loyalty_outbox_settled ON loyalty_outbox (settled_at) WHERE state <> 'pending'",
+    "CREATE INDEX IF NOT EXISTS loyalty_outbox_failed ON loyalty_outbox (id) WHERE state = 'failed'",
     "CREATE TABLE IF NOT EXISTS loyalty_quotas (
     kind    TEXT    NOT NULL,
     user_id INTEGER NOT NULL,
@@ -530,6 +558,11 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("prune_update_claims", sql::PRUNE_UPDATE_CLAIMS),
     ("consume_quota", sql::CONSUME_QUOTA),
     ("swap_job_state", sql::SWAP_JOB_STATE),
+    ("enqueue_messages", sql::ENQUEUE_MESSAGES),
+    ("take_messages", sql::TAKE_MESSAGES),
+    ("settle_messages", sql::SETTLE_MESSAGES),
+    ("stale_updates", sql::STALE_UPDATES),
+    ("outbox_state", sql::OUTBOX_STATE),
     ("create_broadcast", sql::CREATE_BROADCAST),
     ("claim_broadcast_batch", sql::CLAIM_BROADCAST_BATCH),
     ("record_broadcast", sql::RECORD_BROADCAST),
@@ -783,6 +816,24 @@ pub fn job_state_migration() -> String {
     text
 }
 
+/// The text of the D1 migration of the transactional outbox
+/// (`loyalty-edge/migrations/0006_outbox.sql`): the statements of [`SCHEMA`]
+/// that create `loyalty_update_bodies` and `loyalty_outbox`.
+pub fn outbox_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: the outbox of messages and the bodies of updates being processed,\n\
+         -- generated from loyalty_core::stores::d1::SCHEMA (do not edit). Apply with\n\
+         -- `wrangler d1 migrations apply <database>` after 0005; a Worker also creates the tables by itself on\n\
+         -- first use.\n",
+    );
+    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_update_bodies") || s.contains(" loyalty_outbox")) {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
 /// The text of the D1 migration holding [`SCHEMA`]
 /// (`loyalty-edge/migrations/0001_loyalty.sql`), for `wrangler d1 migrations apply`.
 pub fn migration() -> String {
@@ -922,6 +973,7 @@ mod tests {
                 "look_up_customer",
                 "partner_stats",
                 "program_stats",
+                "outbox_state",
                 "pending_broadcasts",
                 "program_rules",
                 "campaigns",

@@ -427,6 +427,11 @@ pub(super) const CLAIM: &[&str] = &[
         "INSERT INTO loyalty_bot_updates (bot, update_id, claimed_at) SELECT json_extract(?2, '$.bot'), ",
         "json_extract(?2, '$.update_id'), json_extract(?2, '$.now') FROM loyalty_op WHERE fault IS NULL"
     ),
+    concat!(
+        "INSERT INTO loyalty_update_bodies (bot, update_id, claimed_at, body) SELECT json_extract(?2, '$.bot'), ",
+        "json_extract(?2, '$.update_id'), json_extract(?2, '$.now'), json_extract(?2, '$.body') FROM loyalty_op ",
+        "WHERE fault IS NULL AND json_type(?2, '$.body') = 'text'"
+    ),
 ];
 
 /// The fault of a folded claim that found the update claimed before.
@@ -1845,19 +1850,173 @@ pub(super) const CLAIM_UPDATE: &[&str] = &[
         arg!("$.now"),
         ")"
     ),
+    concat!(
+        "INSERT INTO loyalty_update_bodies (bot, update_id, claimed_at, body) SELECT ",
+        arg!("$.bot"),
+        ", ",
+        arg!("$.update_id"),
+        ", ",
+        arg!("$.now"),
+        ", ",
+        arg!("$.body"),
+        " FROM loyalty_op WHERE NOT n AND json_type(?1, '$.body') = 'text'"
+    ),
     answer!(concat!("iif(", op!("n"), ", 'false', 'true')")),
 ];
 
 pub(super) const RELEASE_UPDATE: &[&str] = &[
     concat!("DELETE FROM loyalty_bot_updates WHERE bot = ", arg!("$.bot"), " AND update_id = ", arg!("$.update_id")),
+    concat!("DELETE FROM loyalty_update_bodies WHERE bot = ", arg!("$.bot"), " AND update_id = ", arg!("$.update_id")),
     answer!("'null'"),
 ];
 
 pub(super) const PRUNE_UPDATE_CLAIMS: &[&str] = &[
     set!("n", concat!("(SELECT count(*) FROM loyalty_bot_updates WHERE claimed_at < ", arg!("$.before"), ")")),
     concat!("DELETE FROM loyalty_bot_updates WHERE claimed_at < ", arg!("$.before")),
+    concat!("DELETE FROM loyalty_update_bodies WHERE claimed_at < ", arg!("$.before")),
+    concat!("DELETE FROM loyalty_outbox WHERE state <> 'pending' AND settled_at < ", arg!("$.before")),
     answer!(concat!("CAST(", op!("n"), " AS TEXT)")),
 ];
+
+/// A leased outbox message as JSON (`o` the row).
+macro_rules! message_json {
+    () => {
+        "json_object('id', o.id, 'chat', o.chat, 'payload', o.payload, 'attempts', o.attempts)"
+    };
+}
+
+/// The messages are added after the largest id before them (`m`), keyed by
+/// source and position; the update, if any, is finished (its body dropped).
+pub(super) const ENQUEUE_MESSAGES: &[&str] = &[
+    reject!(
+        "invalid_amount",
+        concat!(
+            "coalesce(length(",
+            arg!("$.source"),
+            "), 0) NOT BETWEEN 1 AND 200 OR coalesce(json_array_length(?1, '$.messages'), 0) > 100 ",
+            "OR EXISTS (SELECT 1 FROM json_each(?1, '$.messages') j ",
+            "WHERE coalesce(length(CAST(json_extract(j.value, '$.payload') AS BLOB)), 0) > 65536 ",
+            "OR json_type(j.value, '$.payload') IS NOT 'text')"
+        )
+    ),
+    concat!(
+        "DELETE FROM loyalty_update_bodies WHERE ",
+        live!(),
+        " AND bot = ",
+        arg!("$.update.bot"),
+        " AND update_id = ",
+        arg!("$.update.update_id")
+    ),
+    set!("m", "(SELECT coalesce(max(id), 0) FROM loyalty_outbox)"),
+    concat!(
+        "INSERT INTO loyalty_outbox (source, seq, chat, payload, next_at, created_at) SELECT ",
+        arg!("$.source"),
+        ", j.key, json_extract(j.value, '$.chat'), json_extract(j.value, '$.payload'), ",
+        arg!("$.lease_until"),
+        ", ",
+        arg!("$.now"),
+        " FROM json_each(?1, '$.messages') j WHERE ",
+        live!(),
+        " ORDER BY j.key ON CONFLICT (source, seq) DO NOTHING"
+    ),
+    answer!(concat!(
+        "(SELECT coalesce(json_group_array(json(",
+        message_json!(),
+        ") ORDER BY o.id), '[]') FROM loyalty_outbox o WHERE o.id > ",
+        op!("m"),
+        " AND o.source = ",
+        arg!("$.source"),
+        ")"
+    )),
+];
+
+/// The due messages (pending, not leased, each its chat's oldest pending)
+/// are listed in `s`, then leased.
+pub(super) const TAKE_MESSAGES: &[&str] = &[
+    reject!("invalid_amount", concat!("coalesce(", arg!("$.limit"), ", 0) NOT BETWEEN 1 AND 100")),
+    set!(
+        "s",
+        concat!(
+            "(SELECT coalesce(json_group_array(a.id), '[]') FROM (SELECT o.id FROM loyalty_outbox o ",
+            "WHERE o.state = 'pending' AND o.next_at <= ",
+            arg!("$.now"),
+            " AND (o.chat IS NULL OR NOT EXISTS (SELECT 1 FROM loyalty_outbox p WHERE p.state = 'pending' ",
+            "AND p.chat = o.chat AND p.id < o.id)) ORDER BY o.id LIMIT ",
+            arg!("$.limit"),
+            ") a)"
+        )
+    ),
+    concat!(
+        "UPDATE loyalty_outbox SET next_at = ",
+        arg!("$.lease_until"),
+        ", attempts = attempts + 1 WHERE ",
+        live!(),
+        " AND id IN (SELECT value FROM json_each(",
+        op!("s"),
+        "))"
+    ),
+    answer!(concat!(
+        "(SELECT coalesce(json_group_array(json(",
+        message_json!(),
+        ") ORDER BY o.id), '[]') FROM loyalty_outbox o WHERE o.id IN (SELECT value FROM json_each(",
+        op!("s"),
+        ")))"
+    )),
+];
+
+pub(super) const SETTLE_MESSAGES: &[&str] = &[
+    reject!("invalid_amount", "coalesce(json_array_length(?1, '$.settled'), 0) > 100"),
+    concat!(
+        "UPDATE loyalty_outbox SET ",
+        "state = CASE json_extract(j.value, '$.outcome') WHEN 'sent' THEN 'sent' WHEN 'failed' THEN 'failed' ",
+        "ELSE state END, ",
+        "settled_at = CASE WHEN json_extract(j.value, '$.outcome') IN ('sent', 'failed') THEN ",
+        arg!("$.now"),
+        " END, ",
+        "error = substr(json_extract(j.value, '$.error'), 1, 500), ",
+        "next_at = CASE json_extract(j.value, '$.outcome') WHEN 'retry' THEN json_extract(j.value, '$.at') ",
+        "ELSE next_at END ",
+        "FROM json_each(?1, '$.settled') j WHERE ",
+        live!(),
+        " AND loyalty_outbox.id = json_extract(j.value, '$.id') AND loyalty_outbox.state = 'pending'"
+    ),
+    answer!("'null'"),
+];
+
+/// The stale claims are listed in `s` (as JSON), then leased.
+pub(super) const STALE_UPDATES: &[&str] = &[
+    reject!("invalid_amount", concat!("coalesce(", arg!("$.limit"), ", 0) NOT BETWEEN 1 AND 100")),
+    set!(
+        "s",
+        concat!(
+            "(SELECT coalesce(json_group_array(json_object('bot', a.bot, 'update_id', a.update_id, 'body', a.body) ",
+            "ORDER BY a.claimed_at, a.bot, a.update_id), '[]') FROM (SELECT * FROM loyalty_update_bodies ",
+            "WHERE claimed_at < ",
+            arg!("$.before"),
+            " ORDER BY claimed_at, bot, update_id LIMIT ",
+            arg!("$.limit"),
+            ") a)"
+        )
+    ),
+    concat!(
+        "UPDATE loyalty_update_bodies SET claimed_at = ",
+        arg!("$.now"),
+        " WHERE ",
+        live!(),
+        " AND (bot, update_id) IN (SELECT json_extract(j.value, '$.bot'), json_extract(j.value, '$.update_id') ",
+        "FROM json_each(",
+        op!("s"),
+        ") j)"
+    ),
+    answer!(op!("s")),
+];
+
+/// Counts the pending and the failed messages, each over its partial index.
+pub(super) const OUTBOX_STATE: &[&str] = &[answer!(
+    "json_object('pending', (SELECT count(*) FROM loyalty_outbox WHERE state = 'pending'), \
+     'oldest', (SELECT min(created_at) FROM loyalty_outbox WHERE state = 'pending'), \
+     'failed', (SELECT count(*) FROM loyalty_outbox WHERE state = 'failed'))"
+)];
 
 pub(super) const CONSUME_QUOTA: &[&str] = &[
     set!("n", quota_left!(arg!("$.kind"), arg!("$.user"), arg!("$.day"), arg!("$.limit"))),

@@ -235,7 +235,12 @@ struct State {
     reversal_of: HashMap<EntryId, EntryId>,
     redemptions: Vec<RedemptionRow>,
     redemption_by_key: HashMap<String, RedemptionId>,
-    updates: HashMap<(BotId, i64), Timestamp>,
+    /// Update claims: when taken (or last leased) and the body kept until the update is finished.
+    updates: HashMap<(BotId, i64), ClaimRow>,
+    /// The outbox, message n at n - 1.
+    outbox: Vec<OutboxRow>,
+    /// The outbox's keys: source and position.
+    outbox_keys: HashMap<(String, usize), MessageId>,
     quotas: HashMap<(QuotaKind, TelegramUserId, Timestamp), u32>,
     /// Scheduled jobs' states by name ([`Storage::swap_job_state`]).
     job_states: HashMap<String, JobState>,
@@ -251,6 +256,35 @@ struct State {
     /// What campaigns paid, in the order paid.
     awards: Vec<AwardRecord>,
     birthdays: HashMap<CustomerId, Birthday>,
+}
+
+/// An update's claim.
+#[derive(Debug, Clone)]
+struct ClaimRow {
+    at: Timestamp,
+    /// Kept until the update is finished.
+    body: Option<String>,
+}
+
+/// Where an outbox message stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Delivery {
+    Pending,
+    Sent,
+    Failed,
+    /// Settled and pruned: the row stays (ids are positions), nothing else.
+    Pruned,
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone)]
+struct OutboxRow {
+    message: OutboxMessage,
+    delivery: Delivery,
+    /// Not handed out before this (a lease or a retry time).
+    next_at: Timestamp,
+    created_at: Timestamp,
+    settled_at: Option<Timestamp>,
 }
 
 /// What a campaign paid on one accrual (see [`MemoryStore::awards`]).
@@ -506,6 +540,123 @@ impl State {
             return rejected(Rejection::InvalidAmount);
         }
         Ok(self.job_states.insert(name, JobState { value, updated_at: now }))
+    }
+
+    /// Adds messages to the outbox (see [`Storage::enqueue_messages`]).
+    fn enqueue_messages(&mut self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>> {
+        let EnqueueMessages { source, update, messages, now, lease_until } = req;
+        if !(1..=200).contains(&source.chars().count())
+            || messages.len() > MAX_MESSAGE_BATCH as usize
+            || messages.iter().any(|m| m.payload.len() > MAX_MESSAGE_BYTES)
+        {
+            return rejected(Rejection::InvalidAmount);
+        }
+        if let Some(UpdateRef { bot, update_id }) = update
+            && let Some(claim) = self.updates.get_mut(&(bot, update_id))
+        {
+            claim.body = None;
+        }
+        let mut added = Vec::new();
+        for (seq, NewMessage { chat, payload }) in messages.into_iter().enumerate() {
+            let key = (source.clone(), seq);
+            if self.outbox_keys.contains_key(&key) {
+                continue;
+            }
+            let id = MessageId(self.outbox.len() as i64 + 1);
+            let message = OutboxMessage { id, chat, payload, attempts: 1 };
+            self.outbox_keys.insert(key, id);
+            self.outbox.push(OutboxRow {
+                message: message.clone(),
+                delivery: Delivery::Pending,
+                next_at: lease_until,
+                created_at: now,
+                settled_at: None,
+            });
+            added.push(message);
+        }
+        Ok(added)
+    }
+
+    /// Leases the messages due (see [`Storage::take_messages`]).
+    fn take_messages(&mut self, req: TakeMessages) -> StoreResult<Vec<OutboxMessage>> {
+        let TakeMessages { now, lease_until, limit } = req;
+        if !(1..=MAX_MESSAGE_BATCH).contains(&limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let mut chats_ahead = HashSet::new();
+        let mut taken = Vec::new();
+        for row in self.outbox.iter_mut().filter(|r| r.delivery == Delivery::Pending) {
+            // Only a chat's oldest pending message is due, whatever its lease.
+            let first_of_chat = row.message.chat.is_none_or(|chat| chats_ahead.insert(chat));
+            if first_of_chat && row.next_at <= now && taken.len() < limit as usize {
+                row.next_at = lease_until;
+                row.message.attempts += 1;
+                taken.push(row.message.clone());
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Records outcomes (see [`Storage::settle_messages`]).
+    fn settle_messages(&mut self, req: SettleMessages) -> StoreResult<()> {
+        if req.settled.len() > MAX_MESSAGE_BATCH as usize {
+            return rejected(Rejection::InvalidAmount);
+        }
+        for MessageSettlement { id, outcome } in req.settled {
+            let Some(row) = usize::try_from(id.0 - 1).ok().and_then(|i| self.outbox.get_mut(i)) else {
+                continue;
+            };
+            if row.delivery != Delivery::Pending {
+                continue;
+            }
+            match outcome {
+                MessageOutcome::Sent => {
+                    row.delivery = Delivery::Sent;
+                    row.settled_at = Some(req.now);
+                }
+                MessageOutcome::Failed { .. } => {
+                    row.delivery = Delivery::Failed;
+                    row.settled_at = Some(req.now);
+                }
+                MessageOutcome::Retry { at } => row.next_at = at,
+            }
+        }
+        Ok(())
+    }
+
+    /// Leases the claims never finished (see [`Storage::stale_updates`]).
+    fn stale_updates(&mut self, req: StaleUpdates) -> StoreResult<Vec<StaleUpdate>> {
+        let StaleUpdates { before, now, limit } = req;
+        if !(1..=MAX_MESSAGE_BATCH).contains(&limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let mut stale: Vec<_> = self
+            .updates
+            .iter()
+            .filter(|(_, c)| c.body.is_some() && c.at < before)
+            .map(|(&(bot, update_id), c)| (c.at, bot, update_id))
+            .collect();
+        stale.sort();
+        stale.truncate(limit as usize);
+        let mut leased = Vec::new();
+        for (_, bot, update_id) in stale {
+            if let Some(claim) = self.updates.get_mut(&(bot, update_id)) {
+                claim.at = now;
+                let body = claim.body.clone().unwrap_or_default();
+                leased.push(StaleUpdate { bot, update_id, body });
+            }
+        }
+        Ok(leased)
+    }
+
+    /// The outbox at a glance.
+    fn outbox_state(&self) -> OutboxState {
+        let pending = self.outbox.iter().filter(|r| r.delivery == Delivery::Pending);
+        OutboxState {
+            pending: pending.clone().count() as u64,
+            oldest: pending.map(|r| r.created_at).min(),
+            failed: self.outbox.iter().filter(|r| r.delivery == Delivery::Failed).count() as u64,
+        }
     }
 
     /// The partner, which must exist and be approved.
@@ -1760,12 +1911,12 @@ impl Storage for MemoryStore {
     }
 
     async fn claim_update(&self, claim: UpdateClaim) -> StoreResult<bool> {
-        let UpdateClaim { bot, update_id, now } = claim;
+        let UpdateClaim { bot, update_id, now, body } = claim;
         let mut s = self.lock()?;
         if s.updates.contains_key(&(bot, update_id)) {
             return Ok(false);
         }
-        s.updates.insert((bot, update_id), now);
+        s.updates.insert((bot, update_id), ClaimRow { at: now, body });
         Ok(true)
     }
 
@@ -1776,8 +1927,17 @@ impl Storage for MemoryStore {
     async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64> {
         let mut s = self.lock()?;
         let n = s.updates.len();
-        s.updates.retain(|_, claimed_at| *claimed_at >= before);
-        Ok((n - s.updates.len()) as u64)
+        s.updates.retain(|_, claim| claim.at >= before);
+        let pruned = (n - s.updates.len()) as u64;
+        // Settled messages are kept (their rows, so ids stay positions) but their keys go.
+        let gone: HashSet<MessageId> =
+            s.outbox.iter().filter(|r| r.settled_at.is_some_and(|at| at < before)).map(|r| r.message.id).collect();
+        s.outbox_keys.retain(|_, id| !gone.contains(id));
+        for row in s.outbox.iter_mut().filter(|r| gone.contains(&r.message.id)) {
+            row.message.payload.clear();
+            row.delivery = Delivery::Pruned;
+        }
+        Ok(pruned)
     }
 
     async fn release_update(&self, bot: BotId, update_id: i64) -> StoreResult<()> {
@@ -1791,6 +1951,26 @@ impl Storage for MemoryStore {
 
     async fn swap_job_state(&self, req: SwapJobState) -> StoreResult<Option<JobState>> {
         self.lock()?.swap_job_state(req)
+    }
+
+    async fn enqueue_messages(&self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>> {
+        self.lock()?.enqueue_messages(req)
+    }
+
+    async fn take_messages(&self, req: TakeMessages) -> StoreResult<Vec<OutboxMessage>> {
+        self.lock()?.take_messages(req)
+    }
+
+    async fn settle_messages(&self, req: SettleMessages) -> StoreResult<()> {
+        self.lock()?.settle_messages(req)
+    }
+
+    async fn stale_updates(&self, req: StaleUpdates) -> StoreResult<Vec<StaleUpdate>> {
+        self.lock()?.stale_updates(req)
+    }
+
+    async fn outbox_state(&self, _now: Timestamp) -> StoreResult<OutboxState> {
+        Ok(self.lock()?.outbox_state())
     }
 
     async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {

@@ -295,6 +295,30 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "swap_job_state", &req).await
     }
 
+    async fn enqueue_messages(&self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>> {
+        call(self, "enqueue_messages", &req).await
+    }
+
+    async fn take_messages(&self, req: TakeMessages) -> StoreResult<Vec<OutboxMessage>> {
+        call(self, "take_messages", &req).await
+    }
+
+    async fn settle_messages(&self, req: SettleMessages) -> StoreResult<()> {
+        call(self, "settle_messages", &req).await
+    }
+
+    async fn stale_updates(&self, req: StaleUpdates) -> StoreResult<Vec<StaleUpdate>> {
+        call(self, "stale_updates", &req).await
+    }
+
+    async fn outbox_state(&self, now: Timestamp) -> StoreResult<OutboxState> {
+        #[derive(Serialize)]
+        struct Args {
+            now: Timestamp,
+        }
+        call(self, "outbox_state", &Args { now }).await
+    }
+
     async fn create_broadcast(&self, req: NewBroadcast) -> StoreResult<BroadcastJob> {
         call(self, "create_broadcast", &req).await
     }

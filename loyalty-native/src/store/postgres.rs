@@ -85,6 +85,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261207090000", "loyalty_rules_and_lots"),
     migration!("20261207100000", "loyalty_campaigns"),
     migration!("20261208090000", "loyalty_job_state"),
+    migration!("20261209090000", "loyalty_outbox"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

@@ -91,12 +91,13 @@ use std::time::Duration;
 /// instead of per bot id (`loyalty_bot_updates`); versions 2 and 3 had no
 /// `import` and `legacy` entry kinds, and versions 2 to 4 neither the
 /// program's rules, the lots of expiring points nor the `expiry` kind
-/// ([`d1::entries_upgrade`]), and versions up to 5 no jobs' states
-/// (`loyalty_job_state`). Opening
+/// ([`d1::entries_upgrade`]), versions up to 5 no jobs' states
+/// (`loyalty_job_state`) and versions up to 6 no outbox (`loyalty_outbox`,
+/// `loyalty_update_bodies`). Opening
 /// upgrades them all; the claims of updates handled before the upgrade are
 /// not carried over (their bots' ids are not in the database), so upgrade
 /// while no update is being processed (a stopped `loyalty serve`).
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// What version 3 retired: the update claims kept per bot kind (version 1's
 /// and version 2's).
@@ -220,7 +221,7 @@ pub fn migrate(path: impl AsRef<Path>) -> Result<u32, StoreError> {
 
 /// The D1 migration (in `loyalty-edge/migrations/`) after which a D1
 /// database has this build's schema, [`SCHEMA_VERSION`]: the last one.
-pub const D1_LATEST_MIGRATION: &str = "0005_job_state.sql";
+pub const D1_LATEST_MIGRATION: &str = "0006_outbox.sql";
 
 /// Makes the loyalty-rs SQLite database `path` (which must not exist) from the
 /// SQL dump of a Workers deployment's D1 database (`wrangler d1 export
@@ -348,7 +349,7 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     match version {
         v if v == i64::from(SCHEMA_VERSION) => return Ok(()),
-        0..=5 => {}
+        0..=6 => {}
         v if v > i64::from(SCHEMA_VERSION) => {
             return Err(refuse(format!(
                 "schema version {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade loyalty-rs"
