@@ -271,7 +271,8 @@ pub async fn recover_updates(cx: &Context, limit: u32) -> usize {
             (Some(bot), Some(parsed)) => {
                 let scope = Scope::update(parsed.kind_name());
                 let view = Counted::replay_view(cx.ports().storage.clone(), scope.tally().clone());
-                let handled = crate::bots::handle(&cx.scoped(view, scope.clone()), bot, &parsed).await;
+                let again = cx.scoped(view, scope.clone()).reprocessing();
+                let handled = crate::bots::handle(&again, bot, &parsed).await;
                 match handled {
                     // A call that cannot be repeated: finished with nothing, its effect (if
                     // the first processing made it) not doubled.

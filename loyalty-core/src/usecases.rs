@@ -102,11 +102,19 @@ pub async fn sign_up(cx: &Context, who: SignUp) -> StoreResult<Done<Registration
     Ok(Done { outcome: reg, notices })
 }
 
+/// Whether a use case tells the people involved: the first time it applies,
+/// and again when a replay belongs to an update processed again
+/// ([`Context::is_reprocessing`]), whose first messages may be lost. (The
+/// program's [`Event`]s are heard once, when the write applies.)
+fn tells(cx: &Context, replayed: bool) -> bool {
+    !replayed || cx.is_reprocessing()
+}
+
 /// Credits a purchase; tells the customer how many points it earned.
 pub async fn credit(cx: &Context, req: CreditPurchase) -> StoreResult<Done<Credited>> {
     let c = cx.storage().credit_purchase(req).await?;
     let mut notices = Vec::new();
-    if !c.replayed {
+    if tells(cx, c.replayed) {
         let (customer, entry) = (&c.customer, &c.entry);
         let lang = customer.language;
         let rules = if c.tier_before > 0 || customer.tier > 0 { cx.rules(entry.rules_version).await } else { None };
@@ -121,7 +129,9 @@ pub async fn credit(cx: &Context, req: CreditPurchase) -> StoreResult<Done<Credi
         if customer.tier != c.tier_before {
             notices.push(tier_notice(customer, c.tier_before, rules.as_deref()));
         }
-        notices.extend(cx.emit(&Event::Credited(&c)));
+        if !c.replayed {
+            notices.extend(cx.emit(&Event::Credited(&c)));
+        }
     }
     Ok(Done { outcome: c, notices })
 }
@@ -140,7 +150,7 @@ pub(crate) fn tier_notice(customer: &Customer, from: u8, rules: Option<&RulesVer
 pub async fn open_redemption(cx: &Context, req: OpenRedemption) -> StoreResult<Done<RedemptionView>> {
     let v = cx.storage().open_redemption(req).await?;
     let mut notices = Vec::new();
-    if !v.replayed {
+    if tells(cx, v.replayed) {
         let (r, customer) = (&v.request, &v.customer);
         let t = customer.language.texts();
         let ask =
@@ -159,7 +169,9 @@ pub async fn open_redemption(cx: &Context, req: OpenRedemption) -> StoreResult<D
         };
         let markup = Some(ReplyMarkup::Inline(buttons));
         notices.push(BotCall::send_message(BotKind::Client, customer.telegram_id.0, ask, markup));
-        notices.extend(cx.emit(&Event::RedemptionOpened(&v)));
+        if !v.replayed {
+            notices.extend(cx.emit(&Event::RedemptionOpened(&v)));
+        }
     }
     Ok(Done { outcome: v, notices })
 }
@@ -177,7 +189,7 @@ pub async fn answer_redemption(
         cx.storage().decline_redemption(req).await?
     };
     let mut notices = Vec::new();
-    if !v.replayed {
+    if tells(cx, v.replayed) {
         let (c, p, r) = (&v.customer, &v.partner, &v.request);
         let t = p.language.texts();
         let note = if confirm {
@@ -186,7 +198,9 @@ pub async fn answer_redemption(
             t.partner_declined(Esc(c.code.as_str()), r.points, r.id.0)
         };
         notices.push(notify(BotKind::Partner, p.telegram_id, note));
-        notices.extend(cx.emit(&Event::RedemptionAnswered { view: &v, confirmed: confirm }));
+        if !v.replayed {
+            notices.extend(cx.emit(&Event::RedemptionAnswered { view: &v, confirmed: confirm }));
+        }
     }
     Ok(Done { outcome: v, notices })
 }
@@ -195,7 +209,7 @@ pub async fn answer_redemption(
 pub async fn reverse(cx: &Context, req: ReverseEntry) -> StoreResult<Done<Reversed>> {
     let r = cx.storage().reverse_entry(req).await?;
     let mut notices = Vec::new();
-    if !r.replayed {
+    if tells(cx, r.replayed) {
         let (customer, amount) = (&r.customer, r.reversal.amount);
         if amount != 0 {
             let t = customer.language.texts();
@@ -206,7 +220,9 @@ pub async fn reverse(cx: &Context, req: ReverseEntry) -> StoreResult<Done<Revers
             let rules = cx.rules(r.reversal.rules_version).await;
             notices.push(tier_notice(customer, r.tier_before, rules.as_deref()));
         }
-        notices.extend(cx.emit(&Event::Reversed(&r)));
+        if !r.replayed {
+            notices.extend(cx.emit(&Event::Reversed(&r)));
+        }
     }
     Ok(Done { outcome: r, notices })
 }
@@ -216,11 +232,13 @@ pub async fn adjust(cx: &Context, req: AdjustBalance) -> StoreResult<Done<Adjust
     let reason = req.reason.clone();
     let a = cx.storage().adjust_balance(req).await?;
     let mut notices = Vec::new();
-    if !a.replayed {
+    if tells(cx, a.replayed) {
         let c = &a.customer;
         let note = c.language.texts().customer_adjusted(Signed(a.entry.amount), Esc(&reason), Pts(c.balance));
         notices.push(notify(BotKind::Client, c.telegram_id, note));
-        notices.extend(cx.emit(&Event::Adjusted(&a)));
+        if !a.replayed {
+            notices.extend(cx.emit(&Event::Adjusted(&a)));
+        }
     }
     Ok(Done { outcome: a, notices })
 }

@@ -449,6 +449,11 @@ impl FakeBotApi {
         }
     }
 
+    /// Drops every failure injected and not used yet: calls succeed again.
+    pub fn clear_failures(&self) {
+        self.shared.lock().failures.clear();
+    }
+
     /// Like [`FakeBotApi::fail_next`], but only calls of `method` consume the
     /// failures (so that e.g. a background `getUpdates` loop does not).
     pub fn fail_method(&self, method: &str, n: usize, failure: Failure) {

@@ -154,6 +154,10 @@ pub struct Context {
     scoped_storage: Option<Arc<dyn Storage>>,
     /// The update or request being processed, for the breadcrumbs of reports.
     scope: Option<Arc<Scope>>,
+    /// An update processed again after its first processing died
+    /// ([`crate::outbox::recover_updates`]): replayed use cases tell people
+    /// again (their first messages may never have been written).
+    reprocessing: bool,
 }
 
 impl std::fmt::Debug for Context {
@@ -199,7 +203,7 @@ impl Context {
             display_names: Mutex::default(),
             rules: Mutex::default(),
         };
-        Context { shared: Arc::new(shared), scoped_storage: None, scope: None }
+        Context { shared: Arc::new(shared), scoped_storage: None, scope: None, reprocessing: false }
     }
 
     /// This context with `extension` consulted by the bots and told of use cases' events.
@@ -217,7 +221,7 @@ impl Context {
             },
         };
         let shared = Shared { config, ports, extension: Some(extension), usernames, display_names, rules };
-        Context { shared: Arc::new(shared), scoped_storage: self.scoped_storage, scope: self.scope }
+        Context { shared: Arc::new(shared), ..self }
     }
 
     /// The program's [`Extension`], if it registered one.
@@ -233,7 +237,26 @@ impl Context {
     /// This context with `storage` in place of the port's store, for the
     /// processing of one update or request (`scope`).
     pub(crate) fn scoped(&self, storage: Arc<dyn Storage>, scope: Arc<Scope>) -> Context {
-        Context { shared: self.shared.clone(), scoped_storage: Some(storage), scope: Some(scope) }
+        Context {
+            shared: self.shared.clone(),
+            scoped_storage: Some(storage),
+            scope: Some(scope),
+            reprocessing: self.reprocessing,
+        }
+    }
+
+    /// This context for processing an update again (see [`Context::is_reprocessing`]).
+    pub(crate) fn reprocessing(mut self) -> Context {
+        self.reprocessing = true;
+        self
+    }
+
+    /// Whether an update is being processed again after its first processing
+    /// died before its messages were written ([`crate::outbox::recover_updates`]):
+    /// a use case whose ledger write is replayed then tells the people
+    /// involved again, as the first processing would have.
+    pub fn is_reprocessing(&self) -> bool {
+        self.reprocessing
     }
 
     /// The configuration.
