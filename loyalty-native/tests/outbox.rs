@@ -257,7 +257,6 @@ async fn burst_survives(store: Store, stop: Stop) {
     let missing: Vec<i64> =
         (0..CUSTOMERS).map(|i| FIRST_CUSTOMER + i).filter(|c| !after.contains_key(c)).take(10).collect();
     assert!(everyone, "{} of {CUSTOMERS} notified after the restart; missing e.g. {missing:?}", after.len());
-    eprintln!("{stop:?}: {} notified before the stop, {} updates delivered again", before.len(), missed.len());
     let twice: HashSet<_> = after.iter().filter(|(_, n)| **n > 1).map(|(c, n)| (*c, *n)).collect();
     assert!(twice.is_empty(), "notified more than once: {twice:?} ({} missed updates)", missed.len());
 }
