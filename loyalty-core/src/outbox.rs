@@ -5,12 +5,12 @@
 //! - **An update** is claimed together with its body
 //!   ([`UpdateClaim::body`](crate::ports::UpdateClaim::body)) in the first
 //!   storage call of its processing. After the response, one call
-//!   ([`Storage::enqueue_messages`]) writes its messages and marks it finished;
+//!   ([`Storage::enqueue_messages`](crate::ports::Storage::enqueue_messages)) writes its messages and marks it finished;
 //!   the same process then sends them ([`Task::Deliver`]) and records the
-//!   outcomes ([`Storage::settle_messages`]) — a write more per update, none
+//!   outcomes ([`Storage::settle_messages`](crate::ports::Storage::settle_messages)) — a write more per update, none
 //!   on the response path. If the process dies between the claim and that
 //!   call, the maintenance pass finds the claim unfinished
-//!   ([`Storage::stale_updates`]) and processes the update again from its
+//!   ([`Storage::stale_updates`](crate::ports::Storage::stale_updates)) and processes the update again from its
 //!   body ([`recover_updates`]): every ledger write carries an idempotency key
 //!   derived from the update, so the re-run replays the first results and
 //!   writes the same messages, under the same keys.
@@ -21,7 +21,7 @@
 //!   them for [`LEASE_SECS`]; whatever it could not send (it died, Telegram
 //!   was unreachable, the lease ran out) is taken by [`drain`] — natively a
 //!   task of `loyalty serve`, on Workers the Cron Trigger — on any server,
-//!   without duplicates ([`Storage::take_messages`] hands a message to one
+//!   without duplicates ([`Storage::take_messages`](crate::ports::Storage::take_messages) hands a message to one
 //!   caller at a time, a chat's messages one by one and in order). A message
 //!   Telegram refuses for good (the user blocked the bot, the chat is gone)
 //!   is marked failed; one that fails temporarily is tried again with a
