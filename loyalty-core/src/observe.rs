@@ -41,6 +41,8 @@
 //! | `loyalty_bot_api_errors_total` | counter | `bot`, `method`, `code` (`429`, `403`, …, `transport`) |
 //! | `loyalty_rate_limit_wait_seconds_total` | counter | `bot` (the `retry_after` Telegram asked for) |
 //! | `loyalty_webhook_pending_updates` | gauge | `bot` (from the [watchdog](crate::jobs::watch_webhooks)) |
+//! | `loyalty_outbox_messages_total` | counter | `outcome` (`sent`, `failed`, `retry`) |
+//! | `loyalty_outbox_pending`, `loyalty_outbox_oldest_age_seconds`, `loyalty_outbox_failed` | gauge | — (from the maintenance pass) |
 //!
 //! The runtimes add their own (Bot API errors by code, rate-limit waits,
 //! deferred work pending); see `docs/SELF_HOSTING.md`.

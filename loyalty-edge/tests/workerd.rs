@@ -228,10 +228,15 @@ impl Env {
         self.engine().storage().customer_summary(who, 0).await.expect("summary").map(|s| s.customer.balance)
     }
 
-    /// Storage requests so far, where the test can count them (Supabase).
+    /// Storage requests so far, where the test can count them (Supabase),
+    /// but the outbox's, which a Worker makes after its response.
     fn storage_requests(&self) -> Option<u64> {
         match &self.backend {
-            Backend::Supabase { supabase, .. } => Some(supabase.requests.load(Ordering::Relaxed)),
+            Backend::Supabase { supabase, .. } => {
+                // The outbox's count first: it is incremented after the total.
+                let outbox = supabase.outbox_requests.load(Ordering::Relaxed);
+                Some(supabase.requests.load(Ordering::Relaxed).saturating_sub(outbox))
+            }
             Backend::D1 => None,
         }
     }

@@ -292,7 +292,14 @@ pub struct Supabase {
     pub url: String,
     /// Requests passed on so far.
     pub requests: Arc<AtomicU64>,
+    /// Of them, the outbox's (`/rpc/enqueue_messages`, `settle_messages`,
+    /// `take_messages`, `stale_updates`, `outbox_state`): made after a response.
+    pub outbox_requests: Arc<AtomicU64>,
 }
+
+/// The storage calls of the outbox, which run after a response.
+const OUTBOX_CALLS: [&str; 5] =
+    ["enqueue_messages", "settle_messages", "take_messages", "stale_updates", "outbox_state"];
 
 pub async fn supabase_proxy(postrust: String) -> Supabase {
     #[derive(Clone)]
@@ -300,9 +307,13 @@ pub async fn supabase_proxy(postrust: String) -> Supabase {
         base: String,
         http: reqwest::Client,
         requests: Arc<AtomicU64>,
+        outbox_requests: Arc<AtomicU64>,
     }
     async fn forward(State(up): State<Upstream>, req: Request) -> Response {
         up.requests.fetch_add(1, Ordering::Relaxed);
+        if OUTBOX_CALLS.iter().any(|call| req.uri().path().ends_with(&format!("/rpc/{call}"))) {
+            up.outbox_requests.fetch_add(1, Ordering::Relaxed);
+        }
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
         let path = path.strip_prefix("/rest/v1").unwrap_or(&path).to_string();
         let method = req.method().clone();
@@ -331,9 +342,10 @@ pub async fn supabase_proxy(postrust: String) -> Supabase {
     // A new connection per request: a pooled one the upstream closes while idle would fail the next
     // request (a 502 here), a race of keep-alive timing, not of the code under test.
     let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
-    let up = Upstream { base: postrust, http, requests: requests.clone() };
+    let outbox_requests = Arc::new(AtomicU64::new(0));
+    let up = Upstream { base: postrust, http, requests: requests.clone(), outbox_requests: outbox_requests.clone() };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, Router::new().fallback(forward).with_state(up)).await });
-    Supabase { url, requests }
+    Supabase { url, requests, outbox_requests }
 }
