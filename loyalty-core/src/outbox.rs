@@ -251,7 +251,8 @@ pub async fn drain(cx: &Context, max_batches: u32) -> Drained {
 /// Processes again, from their kept bodies, up to `limit` updates claimed
 /// more than [`STALE_UPDATE_SECS`] ago and never finished (their processing
 /// died after the claim), and delivers their messages — the reply included,
-/// which may then reach the user twice. Returns how many were taken.
+/// which may then reach the user twice. An update to a bot this process has
+/// no token for is left to one that has it. Returns how many were taken.
 pub async fn recover_updates(cx: &Context, limit: u32) -> usize {
     let now = cx.now();
     let req = StaleUpdates { before: after(now, -STALE_UPDATE_SECS), now, limit };
@@ -267,8 +268,13 @@ pub async fn recover_updates(cx: &Context, limit: u32) -> usize {
     for update in stale {
         let bot = BotKind::WEBHOOK_BOTS.into_iter().find(|&k| cx.config().bot_id(k) == update.bot);
         let parsed = serde_json::from_str::<Update>(&update.body).ok();
-        let tasks = match (bot, parsed) {
-            (Some(bot), Some(parsed)) => {
+        let Some(bot) = bot else {
+            // A bot this process has no token for (another Worker's, another deployment's):
+            // left to a process that has it.
+            continue;
+        };
+        let tasks = match parsed {
+            Some(parsed) => {
                 let scope = Scope::update(parsed.kind_name());
                 let view = Counted::replay_view(cx.ports().storage.clone(), scope.tally().clone());
                 let again = cx.scoped(view, scope.clone()).reprocessing();
@@ -283,8 +289,8 @@ pub async fn recover_updates(cx: &Context, limit: u32) -> usize {
                     Err(_) => Vec::new(),
                 }
             }
-            // Another deployment's bot, or a body we cannot read: finished with nothing.
-            _ => Vec::new(),
+            // A body we cannot read: finished with nothing.
+            None => Vec::new(),
         };
         // A broadcast is kept in its own table: the maintenance pass resumes it.
         deliver(cx, Delivery::for_update(update.bot, update.update_id, tasks)).await;

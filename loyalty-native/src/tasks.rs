@@ -60,7 +60,9 @@ impl TaskRunner {
             return true;
         }
         if self.tracker.is_closed() {
-            tracing::warn!(tasks = tasks.len(), "shutting down: deferred tasks dropped");
+            // An update's messages are then written by the maintenance pass of the next process
+            // (the update stays unfinished); messages already in the outbox wait there.
+            tracing::warn!(tasks = tasks.len(), "shutting down: deferred tasks left to the outbox");
             metrics::counter!("loyalty_deferred_dropped_total").increment(1);
             return false;
         }
