@@ -3,8 +3,7 @@
 //! graceful stop, and `simulate`.
 
 use loyalty_native::fake_bot_api::FakeBotApi;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 const CLIENT: &str = "1001:cli-client";
@@ -171,7 +170,7 @@ async fn webhooks_set_info_delete_against_the_fake_bot_api() {
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
 }
 
-type Lines = std::io::Lines<BufReader<std::process::ChildStderr>>;
+use common::Lines;
 
 /// Starts `loyalty serve` on an ephemeral port; returns the child, its
 /// address and the rest of its log.
@@ -182,29 +181,8 @@ async fn spawn_serve(vars: &[(&str, &str)]) -> (std::process::Child, String, Lin
 /// [`spawn_serve`] with more arguments to `serve`.
 async fn spawn_serve_with(vars: &[(&str, &str)], args: &[&str]) -> (std::process::Child, String, Lines) {
     let mut cmd = loyalty(vars);
-    cmd.env("LOG_LEVEL", "info")
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (addr, rest) = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stderr).lines();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(at) = line.find("listening on http://") {
-                // Text on a terminal, JSON lines here (stderr is a pipe): the address ends either way.
-                let rest = &line[at + "listening on http://".len()..];
-                let addr: String = rest.chars().take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':')).collect();
-                return (addr, lines);
-            }
-        }
-        panic!("the server never said where it listens");
-    })
-    .await
-    .unwrap();
-    (child, addr, rest)
+    cmd.env("LOG_LEVEL", "info").args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+    common::spawn_listening(cmd).await
 }
 
 /// SIGTERM, then the exit status and the remaining log lines.

@@ -12,8 +12,7 @@
 
 use loyalty_native::fake_bot_api::{Failure, FakeBotApi, RecordedCall};
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Lines};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,28 +55,10 @@ async fn serve(vars: &[(String, String)]) -> (Child, String, Log) {
     (child, addr, tokio::task::spawn_blocking(move || lines.map_while(Result::ok).collect()))
 }
 
-async fn serve_lines(vars: &[(String, String)]) -> (Child, String, Lines<BufReader<ChildStderr>>) {
+async fn serve_lines(vars: &[(String, String)]) -> (Child, String, common::Lines) {
     let mut cmd = loyalty(vars);
-    cmd.env("LOG_LEVEL", "info")
-        .args(["serve", "--listen", "127.0.0.1:0", "--maintenance-interval", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (addr, lines) = tokio::task::spawn_blocking(move || {
-        let mut lines = BufReader::new(stderr).lines();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if let Some(at) = line.find("listening on http://") {
-                let rest = &line[at + "listening on http://".len()..];
-                return (rest.chars().take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':')).collect(), lines);
-            }
-        }
-        panic!("the server never said where it listens");
-    })
-    .await
-    .unwrap();
-    (child, addr, lines)
+    cmd.env("LOG_LEVEL", "info").args(["serve", "--listen", "127.0.0.1:0", "--maintenance-interval", "1"]);
+    common::spawn_listening(cmd).await
 }
 
 fn message(update_id: i64, from: i64, text: &str) -> serde_json::Value {

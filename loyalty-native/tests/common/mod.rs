@@ -41,3 +41,32 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The rest of a child's stderr, line by line.
+pub(crate) type Lines = std::io::Lines<std::io::BufReader<std::process::ChildStderr>>;
+
+/// Spawns `cmd` — a `loyalty serve … --listen 127.0.0.1:0` — with its stderr
+/// piped and waits until it says where it listens: the child, its address
+/// and the rest of its log.
+pub(crate) async fn spawn_listening(mut cmd: std::process::Command) -> (std::process::Child, String, Lines) {
+    use std::io::BufRead;
+    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("run loyalty serve");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (addr, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            let line = line.expect("a log line");
+            if let Some(at) = line.find("listening on http://") {
+                // Text on a terminal, JSON lines here (stderr is a pipe): the address ends either way.
+                let rest = &line[at + "listening on http://".len()..];
+                let addr: String = rest.chars().take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':')).collect();
+                return (addr, lines);
+            }
+        }
+        panic!("the server never said where it listens");
+    })
+    .await
+    .expect("the log reader");
+    (child, addr, rest)
+}
