@@ -278,6 +278,7 @@ async fn settle_job(
 /// requests are expired either way).
 pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
     let expired = cx.storage().expire_redemptions(cx.now()).await?;
+    let mut notices = Vec::new();
     for r in &expired {
         let partner = match cx.storage().partner(PartnerRef::Id(r.partner)).await {
             Ok(Some(p)) => p,
@@ -290,12 +291,9 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
             }
         };
         let text = partner.language.texts().redemption_expired(r.id, Pts(r.points), Pts(r.purchase));
-        if let Err(e) = cx.send(&BotCall::send_message(BotKind::Partner, partner.telegram_id.0, text, None)).await {
-            let temporary = e.is_temporary();
-            let message = format!("expiry notice for request {} failed: {e}", r.id);
-            cx.report(ErrorReport::new(message, "expire_redemptions", temporary)).await;
-        }
+        notices.push(BotCall::send_message(BotKind::Partner, partner.telegram_id.0, text, None));
     }
+    crate::outbox::send_now(cx, "job:expire_redemptions", notices).await;
     Ok(expired.len())
 }
 
@@ -320,11 +318,13 @@ pub async fn expire_points(cx: &Context, max_batches: u32) -> crate::Result<usiz
             break;
         }
         total += expired.len();
+        let mut notices = Vec::new();
         for e in expired.iter().filter(|e| !e.customer.blocked) {
             let c = &e.customer;
             let text = c.language.texts().points_expired(e.entry.amount.saturating_neg(), c.balance);
-            notify_customer(cx, &to_customer(c.telegram_id.0, text), "expire_points").await;
+            notices.push(to_customer(c.telegram_id.0, text));
         }
+        crate::outbox::send_now(cx, "job:expire_points", notices).await;
     }
     Ok(total)
 }
@@ -340,11 +340,14 @@ pub async fn remind_expiry(cx: &Context, max_batches: u32) -> crate::Result<usiz
             break;
         }
         total += due.len();
-        for r in &due {
-            let c = &r.customer;
-            let text = c.language.texts().expiry_reminder(r.points, &r.at.utc_date());
-            notify_customer(cx, &to_customer(c.telegram_id.0, text), "remind_expiry").await;
-        }
+        let notices = due
+            .iter()
+            .map(|r| {
+                let c = &r.customer;
+                to_customer(c.telegram_id.0, c.language.texts().expiry_reminder(r.points, &r.at.utc_date()))
+            })
+            .collect();
+        crate::outbox::send_now(cx, "job:remind_expiry", notices).await;
     }
     Ok(total)
 }
@@ -361,10 +364,13 @@ pub async fn refresh_tiers(cx: &Context, max_batches: u32) -> crate::Result<usiz
         if !done.changed.is_empty() {
             // The tiers' names as they are now (a job is off the updates' path: one read per batch).
             let rules = cx.storage().program_rules().await.ok();
-            for change in done.changed.iter().filter(|c| !c.customer.blocked) {
-                let call = crate::usecases::tier_notice(&change.customer, change.from, rules.as_ref());
-                notify_customer(cx, &call, "refresh_tiers").await;
-            }
+            let notices = done
+                .changed
+                .iter()
+                .filter(|c| !c.customer.blocked)
+                .map(|change| crate::usecases::tier_notice(&change.customer, change.from, rules.as_ref()))
+                .collect();
+            crate::outbox::send_now(cx, "job:refresh_tiers", notices).await;
         }
         if done.checked < EXPIRY_BATCH {
             break;
@@ -376,15 +382,6 @@ pub async fn refresh_tiers(cx: &Context, max_batches: u32) -> crate::Result<usiz
 /// The client bot's message of a job to a customer.
 fn to_customer(chat: i64, text: String) -> BotCall {
     BotCall::send_message(BotKind::Client, chat, text, None)
-}
-
-/// Sends a job's notice to a customer; a failure other than an unreachable
-/// chat is reported.
-async fn notify_customer(cx: &Context, call: &BotCall, context: &'static str) {
-    if let Delivery::Failed(e) = deliver_one(cx, call).await {
-        let temporary = e.is_temporary();
-        cx.report(ErrorReport::new(format!("{context} notice failed: {e}"), context, temporary)).await;
-    }
 }
 
 /// What one broadcast message came to.

@@ -94,6 +94,28 @@ pub async fn enqueue_now(cx: &Context, what: &str, tasks: Vec<Task>) -> Vec<Task
     }
 }
 
+/// Writes `calls` (a scheduled job's notices, after the job's storage call)
+/// to the outbox and sends them now: what this process cannot send waits
+/// there for the dispatcher. If the store refuses, they are sent directly.
+pub async fn send_now(cx: &Context, what: &str, calls: Vec<crate::telegram::BotCall>) {
+    for chunk in calls.chunks(crate::ports::MAX_MESSAGE_BATCH as usize) {
+        let tasks = chunk.iter().cloned().map(Task::Call).collect();
+        for task in enqueue_now(cx, what, tasks).await {
+            match task {
+                Task::Send(leased) => send_leased(cx, leased.messages, leased.lease_until).await,
+                other => {
+                    if let Err(e) = run_message(cx, other).await
+                        && !matches!(e, TelegramError::Api { code: 400 | 403, .. })
+                    {
+                        cx.report(ErrorReport::new(format!("{what} notice failed: {e}"), "outbox", e.is_temporary()))
+                            .await;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `now` plus `secs` seconds.
 fn after(now: Timestamp, secs: i64) -> Timestamp {
     Timestamp(now.0.saturating_add(secs))
@@ -193,7 +215,12 @@ pub(crate) async fn send_leased(cx: &Context, messages: Vec<OutboxMessage>, leas
                     MessageOutcome::Retry { at: after(cx.now(), wait) }
                 }
                 Err(e) => {
-                    cx.report(ErrorReport::new(format!("message {id} refused for good: {e}"), "outbox", false)).await;
+                    // A chat that cannot be reached (the user blocked the bot, the chat is gone) is
+                    // no fault of ours: kept as failed, not reported.
+                    if !matches!(e, TelegramError::Api { code: 400 | 403, .. }) {
+                        let message = format!("message {id} refused for good: {e}");
+                        cx.report(ErrorReport::new(message, "outbox", false)).await;
+                    }
                     MessageOutcome::Failed { error: e.to_string() }
                 }
             },
