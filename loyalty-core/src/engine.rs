@@ -488,6 +488,14 @@ impl Engine {
         Task::Deliver(crate::outbox::Delivery::for_update(self.config().bot_id(bot), update_id, tasks))
     }
 
+    /// Marks updates that had nothing to send finished, many in one storage
+    /// call: see [`crate::outbox::finish_updates`]. A server that handles many
+    /// updates groups the [`Task::Deliver`]s without tasks here instead of
+    /// running each (one write per update).
+    pub async fn finish_updates(&self, updates: Vec<crate::ports::UpdateRef>) {
+        crate::outbox::finish_updates(&self.cx, updates).await
+    }
+
     /// Delivers up to `max_batches` batches of due outbox messages: see
     /// [`crate::outbox::drain`]. A native server runs this in a loop.
     pub async fn drain_outbox(&self, max_batches: u32) -> crate::outbox::Drained {

@@ -75,7 +75,7 @@ pub async fn enqueue_now(cx: &Context, what: &str, tasks: Vec<Task>) -> Vec<Task
     let lease_until = after(now, LEASE_SECS);
     let req = EnqueueMessages {
         source: format!("{what}:{}", hex::encode(nonce)),
-        update: None,
+        updates: Vec::new(),
         messages: messages.into_iter().filter_map(|(m, _)| m).collect(),
         now,
         lease_until,
@@ -90,6 +90,28 @@ pub async fn enqueue_now(cx: &Context, what: &str, tasks: Vec<Task>) -> Vec<Task
             let message = format!("could not enqueue the messages of {what}; sending them directly: {e}");
             cx.report(ErrorReport::new(message, "outbox", e.is_temporary())).await;
             tasks
+        }
+    }
+}
+
+/// Marks `updates` — processed, with nothing to send — finished, up to
+/// [`MAX_MESSAGE_BATCH`](crate::ports::MAX_MESSAGE_BATCH) in one storage call
+/// (a server groups those of many updates: see `loyalty_native::tasks`). A
+/// failure is reported; the updates then stay unfinished and are processed
+/// again later (their replies sent once more).
+pub async fn finish_updates(cx: &Context, updates: Vec<crate::ports::UpdateRef>) {
+    for chunk in updates.chunks(crate::ports::MAX_MESSAGE_BATCH as usize) {
+        let now = cx.now();
+        let req = EnqueueMessages {
+            source: "finished".to_string(),
+            updates: chunk.to_vec(),
+            messages: Vec::new(),
+            now,
+            lease_until: now,
+        };
+        if let Err(e) = cx.storage().enqueue_messages(req).await {
+            let message = format!("could not mark {} updates finished: {e}", chunk.len());
+            cx.report(ErrorReport::new(message, "outbox", e.is_temporary())).await;
         }
     }
 }
@@ -138,7 +160,7 @@ pub(crate) async fn deliver(cx: &Context, delivery: Delivery) -> Vec<Task> {
     if !messages.is_empty() || update.is_some() {
         let now = cx.now();
         let lease_until = after(now, LEASE_SECS);
-        let req = EnqueueMessages { source, update, messages, now, lease_until };
+        let req = EnqueueMessages { source, updates: update.into_iter().collect(), messages, now, lease_until };
         match cx.storage().enqueue_messages(req.clone()).await {
             Ok(added) => send_leased(cx, added, lease_until).await,
             Err(e) if e.is_temporary() && update.is_some() => {

@@ -244,8 +244,17 @@ pub async fn poll_bot(
                         // The calls go through the outbox and out in order before the next update
                         // (the update is finished in the same storage call); assistant answers and
                         // broadcasts run alongside.
-                        let calls = outbox.calls.into_iter().map(Task::Call).collect();
-                        let send = engine.run_task(engine.finish_update(bot, id, calls));
+                        let calls: Vec<Task> = outbox.calls.into_iter().map(Task::Call).collect();
+                        let finish = engine.finish_update(bot, id, calls);
+                        let send = async {
+                            match finish {
+                                // Nothing to send: finished with other updates, in the background.
+                                Task::Deliver(d) if d.tasks.is_empty() => {
+                                    tasks.spawn(engine, vec![Task::Deliver(d)]);
+                                }
+                                finish => engine.run_task(finish).await,
+                            }
+                        };
                         if AssertUnwindSafe(send).catch_unwind().await.is_err() {
                             let message = format!("panic while sending the replies to update {id}");
                             report(engine, bot, message, Some(update.kind_name()), false).await;

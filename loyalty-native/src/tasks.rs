@@ -7,18 +7,68 @@
 //! different updates run concurrently.
 
 use futures::FutureExt;
+use loyalty_core::outbox::Delivery;
 use loyalty_core::ports::ErrorReport;
+use loyalty_core::ports::UpdateRef;
 use loyalty_core::{Engine, Task};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio_util::task::TaskTracker;
 
 /// Runs deferred tasks in the background; cheap to clone (clones share the
 /// same set of running tasks).
+///
+/// An update that had nothing to send still has to be marked finished (see
+/// [`loyalty_core::outbox`]); those are grouped — every few milliseconds, up
+/// to 100 in one storage call ([`Engine::finish_updates`]) — instead of one
+/// write each.
 #[derive(Debug, Clone, Default)]
 pub struct TaskRunner {
     tracker: TaskTracker,
+    finisher: Arc<OnceLock<Arc<Finisher>>>,
+}
+
+/// How long the first of a group of updates to finish waits for others.
+const FINISH_GROUP_WAIT: Duration = Duration::from_millis(5);
+
+/// The updates waiting to be marked finished, and the task that does it.
+#[derive(Debug)]
+struct Finisher {
+    engine: Engine,
+    pending: Mutex<Vec<UpdateRef>>,
+    wake: Notify,
+}
+
+impl Finisher {
+    /// A finisher and its task (which lives as long as the runtime).
+    fn start(engine: Engine) -> Arc<Finisher> {
+        let finisher = Arc::new(Finisher { engine, pending: Mutex::default(), wake: Notify::new() });
+        let task = finisher.clone();
+        tokio::spawn(async move {
+            loop {
+                task.wake.notified().await;
+                tokio::time::sleep(FINISH_GROUP_WAIT).await;
+                task.flush().await;
+            }
+        });
+        finisher
+    }
+
+    fn push(&self, update: UpdateRef) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).push(update);
+        self.wake.notify_one();
+    }
+
+    /// Finishes what is waiting now.
+    async fn flush(&self) {
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if !batch.is_empty() {
+            self.engine.finish_updates(batch).await;
+        }
+    }
 }
 
 /// Counts a group of deferred work in `loyalty_deferred_pending` until it ends (or is dropped).
@@ -59,6 +109,14 @@ impl TaskRunner {
         if tasks.is_empty() {
             return true;
         }
+        if let [Task::Deliver(Delivery { update: Some(update), tasks: rest, .. })] = tasks.as_slice()
+            && rest.is_empty()
+            && !self.tracker.is_closed()
+        {
+            // Nothing to send: grouped with other updates' finishing.
+            self.finisher.get_or_init(|| Finisher::start(engine.clone())).push(*update);
+            return true;
+        }
         if self.tracker.is_closed() {
             // An update's messages are then written by the maintenance pass of the next process
             // (the update stays unfinished); messages already in the outbox wait there.
@@ -94,6 +152,9 @@ impl TaskRunner {
     /// look at what deferred tasks sent.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
+        if let Some(finisher) = self.finisher.get() {
+            finisher.flush().await;
+        }
         while !self.tracker.is_empty() {
             if tokio::time::Instant::now() >= deadline {
                 return false;
@@ -112,7 +173,13 @@ impl TaskRunner {
     /// tasks to finish.
     pub async fn shutdown(&self, timeout: Duration) -> Drained {
         self.tracker.close();
-        let complete = tokio::time::timeout(timeout, self.tracker.wait()).await.is_ok();
+        let finished = async {
+            if let Some(finisher) = self.finisher.get() {
+                finisher.flush().await;
+            }
+            self.tracker.wait().await;
+        };
+        let complete = tokio::time::timeout(timeout, finished).await.is_ok();
         let abandoned = if complete { 0 } else { self.tracker.len() };
         if !complete {
             tracing::warn!(abandoned, ?timeout, "deferred tasks still running at shutdown");

@@ -2697,7 +2697,13 @@ fn message(chat: Option<i64>, payload: &str) -> NewMessage {
 }
 
 fn enqueue(source: &str, update: Option<UpdateRef>, messages: Vec<NewMessage>, now: Timestamp) -> EnqueueMessages {
-    EnqueueMessages { source: source.into(), update, messages, now, lease_until: now.plus(60) }
+    EnqueueMessages {
+        source: source.into(),
+        updates: update.into_iter().collect(),
+        messages,
+        now,
+        lease_until: now.plus(60),
+    }
 }
 
 fn take(now: Timestamp, limit: u32) -> TakeMessages {
@@ -2777,6 +2783,9 @@ async fn outbox_refusals(ctx: &Ctx<'_>) -> CheckResult {
     s.enqueue_messages(enqueue(&long, None, one(), T0)).await.rejects(Rejection::InvalidAmount, "long source")?;
     let many = (0..=MAX_MESSAGE_BATCH).map(|i| message(Some(i64::from(i)), "m")).collect();
     s.enqueue_messages(enqueue("many", None, many, T0)).await.rejects(Rejection::InvalidAmount, "too many")?;
+    let updates = (0..=i64::from(MAX_MESSAGE_BATCH)).map(|update_id| UpdateRef { bot: BotId(1), update_id }).collect();
+    let finishing = EnqueueMessages { updates, ..enqueue("finish", None, one(), T0) };
+    s.enqueue_messages(finishing).await.rejects(Rejection::InvalidAmount, "too many updates")?;
     let huge = vec![message(Some(1), &"h".repeat(MAX_MESSAGE_BYTES + 1))];
     s.enqueue_messages(enqueue("huge", None, huge, T0)).await.rejects(Rejection::InvalidAmount, "too large")?;
     let largest = vec![message(Some(1), &"é".repeat(MAX_MESSAGE_BYTES / 2))];
@@ -2816,6 +2825,14 @@ async fn unfinished_updates_come_back(ctx: &Ctx<'_>) -> CheckResult {
     s.enqueue_messages(enqueue("update:7:6", Some(done), vec![], T0.plus(101))).await.or_fail("finish 6")?;
     let third = s.stale_updates(stale(T0.plus(1_000), T0.plus(1_000))).await.or_fail("third")?;
     ensure_eq!(third, [StaleUpdate { bot, update_id: 5, body: body(5) }], "6 finished, 7 kept nothing");
+    // Several updates that sent nothing, finished in one call.
+    ensure!(s.claim_update(claim(8, T0.plus(20), true)).await.or_fail("claim 8")?, "claimed 8");
+    ensure!(s.claim_update(claim(9, T0.plus(20), true)).await.or_fail("claim 9")?, "claimed 9");
+    let both = vec![UpdateRef { bot, update_id: 8 }, UpdateRef { bot, update_id: 9 }];
+    let finish = EnqueueMessages { updates: both, ..enqueue("finished:8-9", None, vec![], T0.plus(1_001)) };
+    ensure!(s.enqueue_messages(finish).await.or_fail("finish 8 and 9")?.is_empty(), "no messages");
+    let fourth = s.stale_updates(stale(T0.plus(1_000), T0.plus(1_002))).await.or_fail("fourth")?;
+    ensure!(fourth.iter().all(|u| u.update_id == 5), "8 and 9 finished: {fourth:?}");
     s.release_update(bot, 5).await.or_fail("release")?;
     ensure!(s.stale_updates(stale(T0.plus(5_000), T0.plus(5_000))).await.or_fail("last")?.is_empty(), "all gone");
     ensure!(s.claim_update(claim(5, T0.plus(6_000), true)).await.or_fail("reclaim")?, "released, claimed anew");

@@ -142,8 +142,8 @@ end
 $$;
 
 -- Adds req.messages keyed by (req.source, position), leased to the caller
--- until req.lease_until, and finishes req.update (its body dropped); answers
--- the messages added.
+-- until req.lease_until, and finishes req.updates (their bodies dropped);
+-- answers the messages added.
 create or replace function loyalty.enqueue_messages(req jsonb) returns jsonb
 language plpgsql
 security definer
@@ -152,18 +152,19 @@ as $$
 declare
   v_source text := req->>'source';
   v_messages jsonb := coalesce(req->'messages', '[]'::jsonb);
+  v_updates jsonb := coalesce(req->'updates', '[]'::jsonb);
   v_result jsonb;
 begin
   if v_source is null or char_length(v_source) not between 1 and 200
      or jsonb_typeof(v_messages) <> 'array' or jsonb_array_length(v_messages) > 100
+     or jsonb_typeof(v_updates) <> 'array' or jsonb_array_length(v_updates) > 100
      or exists (select 1 from jsonb_array_elements(v_messages) m
                  where jsonb_typeof(m->'payload') is distinct from 'string' or octet_length(m->>'payload') > 65536) then
     raise exception using errcode = 'LY001', message = '{"code":"invalid_amount"}';
   end if;
-  if jsonb_typeof(req->'update') = 'object' then
-    delete from loyalty.update_bodies b
-     where b.bot = (req#>>'{update,bot}')::bigint and b.update_id = (req#>>'{update,update_id}')::bigint;
-  end if;
+  delete from loyalty.update_bodies b
+   using jsonb_array_elements(v_updates) u
+   where b.bot = (u->>'bot')::bigint and b.update_id = (u->>'update_id')::bigint;
   with added as (
     insert into loyalty.outbox (source, seq, chat, payload, next_at, created_at)
     select v_source, (m.ord - 1)::integer, (m.value->>'chat')::bigint, m.value->>'payload',

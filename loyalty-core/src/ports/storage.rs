@@ -880,9 +880,10 @@ pub struct EnqueueMessages {
     /// characters): with each message's position, its key — the same source
     /// enqueued twice adds nothing the second time.
     pub source: String,
-    /// The update whose processing produced them, marked finished in the same
-    /// call (its kept body dropped), if any.
-    pub update: Option<UpdateRef>,
+    /// The updates whose processing produced them (or nothing), marked
+    /// finished in the same call — their kept bodies dropped (at most
+    /// [`MAX_MESSAGE_BATCH`]).
+    pub updates: Vec<UpdateRef>,
     /// The messages, in order (at most [`MAX_MESSAGE_BATCH`]).
     pub messages: Vec<NewMessage>,
     /// When.
@@ -1362,10 +1363,11 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// `req.source` and its position: a key enqueued before adds nothing (a
     /// re-run of an update enqueues its messages again harmlessly). Returns
     /// the messages this call added, leased to the caller until
-    /// `req.lease_until`. With `req.update`, marks that update's claim
-    /// finished and drops its kept body in the same call — so an update's
-    /// messages and its being done are one write. A source outside 1..=200
-    /// characters, more than [`MAX_MESSAGE_BATCH`] messages or a payload over
+    /// `req.lease_until`. Marks the claims of `req.updates` finished and
+    /// drops their kept bodies in the same call — so an update's messages and
+    /// its being done are one write (and a server can finish many updates
+    /// that sent nothing in one). A source outside 1..=200 characters, more
+    /// than [`MAX_MESSAGE_BATCH`] messages or updates, or a payload over
     /// [`MAX_MESSAGE_BYTES`] is [`Rejection::InvalidAmount`].
     async fn enqueue_messages(&self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>>;
 

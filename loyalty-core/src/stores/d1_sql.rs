@@ -1886,7 +1886,7 @@ macro_rules! message_json {
 }
 
 /// The messages are added after the largest id before them (`m`), keyed by
-/// source and position; the update, if any, is finished (its body dropped).
+/// source and position; the updates are finished (their bodies dropped).
 pub(super) const ENQUEUE_MESSAGES: &[&str] = &[
     reject!(
         "invalid_amount",
@@ -1894,6 +1894,7 @@ pub(super) const ENQUEUE_MESSAGES: &[&str] = &[
             "coalesce(length(",
             arg!("$.source"),
             "), 0) NOT BETWEEN 1 AND 200 OR coalesce(json_array_length(?1, '$.messages'), 0) > 100 ",
+            "OR coalesce(json_array_length(?1, '$.updates'), 0) > 100 ",
             "OR EXISTS (SELECT 1 FROM json_each(?1, '$.messages') j ",
             "WHERE coalesce(length(CAST(json_extract(j.value, '$.payload') AS BLOB)), 0) > 65536 ",
             "OR json_type(j.value, '$.payload') IS NOT 'text')"
@@ -1902,10 +1903,8 @@ pub(super) const ENQUEUE_MESSAGES: &[&str] = &[
     concat!(
         "DELETE FROM loyalty_update_bodies WHERE ",
         live!(),
-        " AND bot = ",
-        arg!("$.update.bot"),
-        " AND update_id = ",
-        arg!("$.update.update_id")
+        " AND (bot, update_id) IN (SELECT json_extract(u.value, '$.bot'), json_extract(u.value, '$.update_id') ",
+        "FROM json_each(?1, '$.updates') u)"
     ),
     set!("m", "(SELECT coalesce(max(id), 0) FROM loyalty_outbox)"),
     concat!(

@@ -544,17 +544,18 @@ impl State {
 
     /// Adds messages to the outbox (see [`Storage::enqueue_messages`]).
     fn enqueue_messages(&mut self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>> {
-        let EnqueueMessages { source, update, messages, now, lease_until } = req;
+        let EnqueueMessages { source, updates, messages, now, lease_until } = req;
         if !(1..=200).contains(&source.chars().count())
             || messages.len() > MAX_MESSAGE_BATCH as usize
+            || updates.len() > MAX_MESSAGE_BATCH as usize
             || messages.iter().any(|m| m.payload.len() > MAX_MESSAGE_BYTES)
         {
             return rejected(Rejection::InvalidAmount);
         }
-        if let Some(UpdateRef { bot, update_id }) = update
-            && let Some(claim) = self.updates.get_mut(&(bot, update_id))
-        {
-            claim.body = None;
+        for UpdateRef { bot, update_id } in updates {
+            if let Some(claim) = self.updates.get_mut(&(bot, update_id)) {
+                claim.body = None;
+            }
         }
         let mut added = Vec::new();
         for (seq, NewMessage { chat, payload }) in messages.into_iter().enumerate() {
