@@ -830,7 +830,7 @@ pub struct UpdateClaim {
     /// Current time.
     pub now: Timestamp,
     /// The update itself (its JSON), kept with the claim until the update is
-    /// finished ([`Storage::enqueue_messages`] with `update`), so that an
+    /// finished ([`Storage::enqueue_messages`] naming it in `updates`), so that an
     /// update whose processing died after its response can be processed again
     /// ([`Storage::stale_updates`]). `None` claims without keeping it (such a
     /// claim counts as finished).
@@ -845,7 +845,7 @@ impl UpdateClaim {
     }
 }
 
-/// An update whose claim names it, without the time ([`EnqueueMessages::update`]).
+/// An update, named as its claim names it, without the time ([`EnqueueMessages::updates`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct UpdateRef {
     /// The bot's id.
