@@ -512,8 +512,7 @@ async fn deliver_one(cx: &Context, call: &BotCall) -> Delivery {
         let wait_millis = match &error {
             TelegramError::RetryAfter(secs) => u64::from((*secs).max(1)) * 1000,
             e if e.is_temporary() => 500 << attempt,
-            // 403 (blocked the bot, deactivated), 400 (chat not found).
-            TelegramError::Api { code: 400 | 403, .. } => return Delivery::Unreachable,
+            e if e.is_unreachable_chat() => return Delivery::Unreachable,
             _ => return Delivery::Failed(error),
         };
         if attempt >= MAX_SEND_RETRIES {

@@ -127,7 +127,7 @@ pub async fn send_now(cx: &Context, what: &str, calls: Vec<crate::telegram::BotC
                 Task::Send(leased) => send_leased(cx, leased.messages, leased.lease_until).await,
                 other => {
                     if let Err(e) = run_message(cx, other).await
-                        && !matches!(e, TelegramError::Api { code: 400 | 403, .. })
+                        && !e.is_unreachable_chat()
                     {
                         cx.report(ErrorReport::new(format!("{what} notice failed: {e}"), "outbox", e.is_temporary()))
                             .await;
@@ -237,9 +237,8 @@ pub(crate) async fn send_leased(cx: &Context, messages: Vec<OutboxMessage>, leas
                     MessageOutcome::Retry { at: after(cx.now(), wait) }
                 }
                 Err(e) => {
-                    // A chat that cannot be reached (the user blocked the bot, the chat is gone) is
-                    // no fault of ours: kept as failed, not reported.
-                    if !matches!(e, TelegramError::Api { code: 400 | 403, .. }) {
+                    // An unreachable chat is kept as failed, not reported.
+                    if !e.is_unreachable_chat() {
                         let message = format!("message {id} refused for good: {e}");
                         cx.report(ErrorReport::new(message, "outbox", false)).await;
                     }

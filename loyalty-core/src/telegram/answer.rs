@@ -36,6 +36,13 @@ impl TelegramError {
             TelegramError::NoToken(_) => false,
         }
     }
+
+    /// Whether the chat cannot be reached for good — 403 (the user blocked the
+    /// bot, the account is gone) or 400 (chat not found): no fault of ours,
+    /// so neither retried nor reported.
+    pub fn is_unreachable_chat(&self) -> bool {
+        matches!(self, TelegramError::Api { code: 400 | 403, .. })
+    }
 }
 
 /// Telegram's answer envelope.
