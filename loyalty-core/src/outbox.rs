@@ -36,8 +36,8 @@ pub use crate::context::{Delivery, Leased, decode, encode};
 use crate::domain::{BotKind, Timestamp};
 use crate::observe::{Counted, Scope};
 use crate::ports::{
-    EnqueueMessages, ErrorReport, MessageOutcome, MessageSettlement, OutboxMessage, SettleMessages, StaleUpdates,
-    TakeMessages, TelegramError,
+    EnqueueMessages, ErrorReport, MessageOutcome, MessageSettlement, NewMessage, OutboxMessage, SettleMessages,
+    StaleUpdates, TakeMessages, TelegramError,
 };
 use crate::telegram::Update;
 
@@ -65,7 +65,7 @@ pub const MAX_ATTEMPTS: u32 = 12;
 /// then the tasks that are not messages. If the store refuses, the tasks are
 /// returned as they are (sent at most once) and the failure reported.
 pub async fn enqueue_now(cx: &Context, what: &str, tasks: Vec<Task>) -> Vec<Task> {
-    let (messages, mut other): (Vec<_>, Vec<_>) = tasks.iter().map(|t| (encode(t), t)).partition(|(m, _)| m.is_some());
+    let (messages, other) = split(&tasks);
     if messages.is_empty() {
         return tasks;
     }
@@ -76,16 +76,12 @@ pub async fn enqueue_now(cx: &Context, what: &str, tasks: Vec<Task>) -> Vec<Task
     let req = EnqueueMessages {
         source: format!("{what}:{}", hex::encode(nonce)),
         updates: Vec::new(),
-        messages: messages.into_iter().filter_map(|(m, _)| m).collect(),
+        messages,
         now,
         lease_until,
     };
     match cx.storage().enqueue_messages(req).await {
-        Ok(added) => {
-            let mut after_response = vec![Task::Send(Leased { messages: added, lease_until })];
-            after_response.extend(other.drain(..).map(|(_, t)| t.clone()));
-            after_response
-        }
+        Ok(added) => std::iter::once(Task::Send(Leased { messages: added, lease_until })).chain(other).collect(),
         Err(e) => {
             let message = format!("could not enqueue the messages of {what}; sending them directly: {e}");
             cx.report(ErrorReport::new(message, "outbox", e.is_temporary())).await;
@@ -138,6 +134,20 @@ pub async fn send_now(cx: &Context, what: &str, calls: Vec<crate::telegram::BotC
     }
 }
 
+/// `tasks` as outbox messages (calls, assistant answers), and the tasks that
+/// are not messages (broadcasts), each in order.
+fn split(tasks: &[Task]) -> (Vec<NewMessage>, Vec<Task>) {
+    let mut messages = Vec::new();
+    let mut other = Vec::new();
+    for task in tasks {
+        match encode(task) {
+            Some(message) => messages.push(message),
+            None => other.push(task.clone()),
+        }
+    }
+    (messages, other)
+}
+
 /// `now` plus `secs` seconds.
 fn after(now: Timestamp, secs: i64) -> Timestamp {
     Timestamp(now.0.saturating_add(secs))
@@ -149,14 +159,7 @@ fn after(now: Timestamp, secs: i64) -> Timestamp {
 /// caller to run.
 pub(crate) async fn deliver(cx: &Context, delivery: Delivery) -> Vec<Task> {
     let Delivery { source, update, tasks } = delivery;
-    let mut messages = Vec::new();
-    let mut other = Vec::new();
-    for task in tasks {
-        match encode(&task) {
-            Some(message) => messages.push(message),
-            None => other.push(task),
-        }
-    }
+    let (messages, other) = split(&tasks);
     if !messages.is_empty() || update.is_some() {
         let now = cx.now();
         let lease_until = after(now, LEASE_SECS);
