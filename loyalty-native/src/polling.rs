@@ -244,15 +244,14 @@ pub async fn poll_bot(
                         // The calls go through the outbox and out in order before the next update
                         // (the update is finished in the same storage call); assistant answers and
                         // broadcasts run alongside.
-                        let calls: Vec<Task> = outbox.calls.into_iter().map(Task::Call).collect();
-                        let finish = engine.finish_update(bot, id, calls);
+                        let nothing_to_send = outbox.calls.is_empty();
+                        let finish = engine.finish_update(bot, id, outbox.calls.into_iter().map(Task::Call).collect());
                         let send = async {
-                            match finish {
-                                // Nothing to send: finished with other updates, in the background.
-                                Task::Deliver(d) if d.tasks.is_empty() => {
-                                    tasks.spawn(engine, vec![Task::Deliver(d)]);
-                                }
-                                finish => engine.run_task(finish).await,
+                            if nothing_to_send {
+                                // The task runner finishes it with other updates.
+                                tasks.spawn(engine, vec![finish]);
+                            } else {
+                                engine.run_task(finish).await;
                             }
                         };
                         if AssertUnwindSafe(send).catch_unwind().await.is_err() {
@@ -273,8 +272,9 @@ pub async fn poll_bot(
                 Err(e) => {
                     let message = format!("update {id} failed: {e}");
                     report(engine, bot, message, Some(update.kind_name()), false).await;
-                    // Finished with nothing to send: not processed again.
-                    engine.run_task(engine.finish_update(bot, id, Vec::new())).await;
+                    // Finished with nothing to send (by the task runner, with other updates): not
+                    // processed again.
+                    tasks.spawn(engine, vec![engine.finish_update(bot, id, Vec::new())]);
                     offset = id.saturating_add(1);
                 }
             }
