@@ -326,10 +326,14 @@ async fn scenarios(env: Env) {
         one_storage_request_per_update(&env).await;
     }
     // LOG_LEVEL (info here) is honoured on Workers: every update and request wrote its event, an object
-    // on the console (workerd prints its fields).
+    // on the console (workerd prints its fields; through Miniflare they reach its output a moment later).
+    let fields = ["message: 'update handled'", "surface: 'update'", "store_calls: 1", "message: 'api request handled'"];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fields.iter().all(|f| env.workerd.log().contains(f)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let log = env.workerd.log();
-    for field in ["message: 'update handled'", "surface: 'update'", "store_calls: 1", "message: 'api request handled'"]
-    {
+    for field in fields {
         assert!(log.contains(field), "no {field} in the Workers' log:\n{log}");
     }
     env.stop().await;
