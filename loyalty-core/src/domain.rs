@@ -136,6 +136,14 @@ id_type!(
     CampaignId
 );
 id_type!(
+    /// A reward's id in the catalogue, assigned by the store.
+    RewardId
+);
+id_type!(
+    /// A voucher's id (a claimed reward), assigned by the store.
+    VoucherId
+);
+id_type!(
     /// A message's id in the outbox ([`Storage::enqueue_messages`](crate::ports::Storage::enqueue_messages)),
     /// assigned by the store; increases with time.
     MessageId

@@ -51,6 +51,7 @@ use crate::domain::*;
 use crate::ports::*;
 use crate::program::RulesVersion;
 use crate::program::campaigns::{Birthday, Campaign};
+use crate::program::rewards::Reward;
 use crate::telegram::{BotCall, TelegramError};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU32, Ordering};

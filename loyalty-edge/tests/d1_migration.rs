@@ -80,3 +80,11 @@ fn the_sixth_migration_is_the_outbox() {
     assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_outbox"), "{shipped}");
     assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_update_bodies"), "{shipped}");
 }
+
+/// `migrations/0007_rewards.sql` creates the rewards catalogue and its
+/// vouchers of the schema (regenerate as above).
+#[test]
+fn the_seventh_migration_is_the_rewards_catalogue() {
+    let shipped = shipped_is_generated("0007_rewards.sql", d1::rewards_migration(), "rewards_migration");
+    assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_vouchers"), "{shipped}");
+}

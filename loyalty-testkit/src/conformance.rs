@@ -250,6 +250,12 @@ pub fn checks() -> Vec<Check> {
         imported_birthdays_are_set,
         campaign_caps_and_budgets,
         concurrent_credits_against_a_campaign_budget,
+        reward_publishing_and_moderation,
+        rewards_listing,
+        claiming_a_reward_pays_for_a_voucher,
+        vouchers_are_used_or_cancelled_once,
+        concurrent_claims_of_a_limited_reward,
+        concurrent_claims_against_one_balance,
     ]
 }
 
@@ -277,6 +283,13 @@ macro_rules! ensure_eq {
         }
     }};
 }
+
+// The rewards catalogue's checks (after the macros, which they use).
+mod rewards;
+use rewards::{
+    claiming_a_reward_pays_for_a_voucher, concurrent_claims_against_one_balance, concurrent_claims_of_a_limited_reward,
+    reward_publishing_and_moderation, rewards_listing, vouchers_are_used_or_cancelled_once,
+};
 
 /// Turns a storage result into a check result with context.
 trait OrFail<T> {

@@ -7,6 +7,7 @@ use loyalty_core::domain::*;
 use loyalty_core::ports::*;
 use loyalty_core::program::RulesVersion;
 use loyalty_core::program::campaigns::{Birthday, Campaign};
+use loyalty_core::program::rewards::Reward;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};

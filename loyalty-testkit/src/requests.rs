@@ -9,6 +9,7 @@ use loyalty_core::program::ProgramRules;
 use loyalty_core::program::campaigns::{
     ALL_TIERS, ALL_WEEKDAYS, Birthday, CampaignDocument, CampaignKind, CampaignTerms,
 };
+use loyalty_core::program::rewards::RewardOffer;
 
 /// 10:00 UTC on the day the tests happen on.
 pub const T0: Timestamp = Timestamp(1_700_006_400 + 36_000);
@@ -99,7 +100,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 42;
+pub const USE_CASES: usize = 49;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -243,6 +244,39 @@ pub async fn every_use_case(
     let opened = s.open_redemption(open_req(&p, &c, 5, "o-view")).await.expect("open");
     let view = ViewRedemption { partner: PartnerRef::Id(p.id), id: opened.request.id };
     once!("redemption", s.redemption(view)).expect("redemption");
+    let offer = RewardOffer {
+        title: Localized { en: "Coffee".into(), ru: None, vi: None },
+        description: None,
+        category: Some("drinks".into()),
+        price: 10,
+        stock: Some(5),
+        available_from: None,
+        available_until: None,
+        photo: None,
+    };
+    let publish = PublishReward { partner: PartnerRef::Id(p.id), offer, idempotency_key: "r1".into(), now: T0 };
+    let reward = once!("publish_reward", s.publish_reward(publish)).expect("publish");
+    let decide =
+        DecideReward { reward: reward.id, decision: RewardDecision::Approve, by: CampaignActor::Admin(ADMIN), now: T0 };
+    once!("decide_reward", s.decide_reward(decide)).expect("approve the reward");
+    let list =
+        ListRewards { partner: None, category: None, claimable_at: Some(T0), status: None, after: None, limit: 10 };
+    once!("rewards", s.rewards(list)).expect("rewards");
+    let claim = |code: &str, key: &str| ClaimReward {
+        customer: CustomerRef::Id(c.id),
+        reward: reward.id,
+        code: code.into(),
+        idempotency_key: key.into(),
+        now: T0,
+    };
+    let used = once!("claim_reward", s.claim_reward(claim("AAAAABBBBB", "v1"))).expect("claim");
+    let kept = s.claim_reward(claim("CCCCCDDDDD", "v2")).await.expect("claim another");
+    let use_it = UseVoucher { partner: PartnerRef::Id(p.id), code: used.voucher.code.clone(), now: T0 };
+    once!("use_voucher", s.use_voucher(use_it)).expect("use");
+    let cancel = CancelVoucher { customer: CustomerRef::Id(c.id), voucher: kept.voucher.id, now: T0 };
+    once!("cancel_voucher", s.cancel_voucher(cancel)).expect("cancel");
+    let mine = ListVouchers { customer: CustomerRef::Id(c.id), status: None, limit: 10 };
+    once!("vouchers", s.vouchers(mine)).expect("vouchers");
     // Refusals count too, raised or returned.
     let refused = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
     let late = s.open_redemption(open_req(&p, &c, 10, "o3")).await.expect("open");

@@ -132,6 +132,13 @@ impl ApiError {
             CampaignClosed { .. } => (StatusCode::CONFLICT, "campaign_closed"),
             PartnerCampaignsOff => (StatusCode::FORBIDDEN, "partner_campaigns_off"),
             BirthdayAlreadySet { .. } => (StatusCode::CONFLICT, "birthday_already_set"),
+            InvalidReward { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_reward"),
+            UnknownReward => (StatusCode::NOT_FOUND, "unknown_reward"),
+            RewardUnavailable => (StatusCode::CONFLICT, "reward_unavailable"),
+            OutOfStock => (StatusCode::CONFLICT, "out_of_stock"),
+            RewardClosed { .. } => (StatusCode::CONFLICT, "reward_closed"),
+            UnknownVoucher => (StatusCode::NOT_FOUND, "unknown_voucher"),
+            VoucherClosed { .. } => (StatusCode::CONFLICT, "voucher_closed"),
         };
         ApiError::new(status, code, ApiText::Rejected(r.clone()))
     }

@@ -16,6 +16,7 @@ use crate::maybe_send::{MaybeSend, MaybeSync};
 pub use crate::program::ExpiringPoints;
 use crate::program::RulesVersion;
 use crate::program::campaigns::{Award, Birthday, Campaign, CampaignStatus, CampaignTerms};
+use crate::program::rewards::{Reward, RewardOffer, RewardStatus, Voucher, VoucherStatus};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -172,6 +173,37 @@ pub enum Rejection {
     BirthdayAlreadySet {
         /// The birthday on record.
         birthday: Birthday,
+    },
+    /// A reward's offer breaks a rule of [`RewardOffer::check`].
+    #[error("invalid reward: {reason}")]
+    InvalidReward {
+        /// What is wrong, in English.
+        reason: String,
+    },
+    /// No such reward (or not one this partner may touch).
+    #[error("unknown reward")]
+    UnknownReward,
+    /// The reward cannot be claimed now: not active, outside its window, or
+    /// its partner is not approved.
+    #[error("reward not available")]
+    RewardUnavailable,
+    /// The reward's stock is all claimed.
+    #[error("reward out of stock")]
+    OutOfStock,
+    /// The reward's status does not allow this decision.
+    #[error("the reward is {status:?}")]
+    RewardClosed {
+        /// Its status.
+        status: RewardStatus,
+    },
+    /// No such voucher (or not one this partner or customer may touch).
+    #[error("unknown voucher")]
+    UnknownVoucher,
+    /// The voucher was used or cancelled already.
+    #[error("the voucher is {status:?}")]
+    VoucherClosed {
+        /// Its status.
+        status: VoucherStatus,
     },
 }
 
@@ -359,6 +391,131 @@ pub struct ListCampaigns {
 
 /// The most campaigns one [`Storage::campaigns`] call lists.
 pub const MAX_CAMPAIGNS_LISTED: u32 = 100;
+
+/// Publish a reward ([`Storage::publish_reward`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishReward {
+    /// The partner (must be approved).
+    pub partner: PartnerRef,
+    /// What it offers; it must pass [`RewardOffer::check`].
+    pub offer: RewardOffer,
+    /// Publishing again with this key answers the first reward (same offer
+    /// and partner), else [`Rejection::IdempotencyConflict`].
+    pub idempotency_key: String,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// What to do with a reward ([`Storage::decide_reward`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardDecision {
+    /// An admin shows a pending reward.
+    Approve,
+    /// An admin refuses a pending reward.
+    Reject,
+    /// An admin, or the reward's partner, takes a pending or active reward
+    /// off (its issued vouchers stay valid).
+    Withdraw,
+}
+
+/// Approve, reject or withdraw a reward ([`Storage::decide_reward`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecideReward {
+    /// The reward.
+    pub reward: RewardId,
+    /// The decision.
+    pub decision: RewardDecision,
+    /// Who decides: an admin, or the reward's partner (approved).
+    pub by: CampaignActor,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// Which rewards to list ([`Storage::rewards`]), by id ascending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListRewards {
+    /// Only this partner's.
+    pub partner: Option<PartnerRef>,
+    /// Only those of this category.
+    pub category: Option<String>,
+    /// Only those a customer may claim at this time ([`Reward::claimable`],
+    /// their partner approved); `None`: whatever their status.
+    pub claimable_at: Option<Timestamp>,
+    /// Only those with this status.
+    pub status: Option<RewardStatus>,
+    /// Only those after this id (the last of the previous page).
+    pub after: Option<RewardId>,
+    /// At most this many, 1..=[`MAX_REWARDS_LISTED`](crate::program::rewards::MAX_REWARDS_LISTED).
+    pub limit: u32,
+}
+
+/// Claim a reward: pay its price, get a voucher ([`Storage::claim_reward`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimReward {
+    /// The customer (not blocked).
+    pub customer: CustomerRef,
+    /// The reward (claimable now, its partner approved).
+    pub reward: RewardId,
+    /// The new voucher's code ([`voucher_code`](crate::program::rewards::voucher_code));
+    /// a code in use is [`Rejection::CodeTaken`] and the caller draws another.
+    pub code: String,
+    /// Claiming again with this key answers the first voucher (same customer
+    /// and reward), else [`Rejection::IdempotencyConflict`]; a reserved key
+    /// ([`is_reserved_key`]) is refused.
+    pub idempotency_key: String,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// Use a voucher at its partner ([`Storage::use_voucher`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UseVoucher {
+    /// The partner (approved); another partner's voucher is [`Rejection::UnknownVoucher`].
+    pub partner: PartnerRef,
+    /// The voucher's code ([`parse_voucher_code`](crate::program::rewards::parse_voucher_code)).
+    pub code: String,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// A customer cancels a voucher not yet used ([`Storage::cancel_voucher`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelVoucher {
+    /// The customer; another customer's voucher is [`Rejection::UnknownVoucher`].
+    pub customer: CustomerRef,
+    /// The voucher.
+    pub voucher: VoucherId,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// A customer's vouchers to list ([`Storage::vouchers`]), newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListVouchers {
+    /// The customer.
+    pub customer: CustomerRef,
+    /// Only those with this status.
+    pub status: Option<VoucherStatus>,
+    /// At most this many, 1..=[`MAX_VOUCHERS_LISTED`](crate::program::rewards::MAX_VOUCHERS_LISTED).
+    pub limit: u32,
+}
+
+/// A voucher with its reward, as they are now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoucherView {
+    /// The voucher.
+    pub voucher: Voucher,
+    /// Its reward.
+    pub reward: Reward,
+    /// Its customer.
+    pub customer: Customer,
+    /// Its partner.
+    pub partner: Partner,
+    /// The call changed nothing: the voucher was claimed, used or cancelled
+    /// so before by this same call.
+    pub replayed: bool,
+}
 
 /// A partner's redemption request, as it is now ([`Storage::redemption`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1136,6 +1293,13 @@ macro_rules! storage_calls {
             campaigns(req: ListCampaigns) -> Vec<Campaign>;
             redemption(req: ViewRedemption) -> Option<RedemptionView>;
             set_birthday(req: SetBirthday) -> Birthday;
+            publish_reward(req: PublishReward) -> Reward;
+            decide_reward(req: DecideReward) -> Reward;
+            rewards(req: ListRewards) -> Vec<Reward>;
+            claim_reward(req: ClaimReward) -> VoucherView;
+            use_voucher(req: UseVoucher) -> VoucherView;
+            cancel_voucher(req: CancelVoucher) -> VoucherView;
+            vouchers(req: ListVouchers) -> Vec<VoucherView>;
             remind_expiry(req: RemindExpiry) -> Vec<ExpiryReminder>;
             swap_job_state(req: SwapJobState) -> Option<JobState>;
             enqueue_messages(req: EnqueueMessages) -> Vec<OutboxMessage>;
@@ -1342,6 +1506,36 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// does not exist is [`Rejection::InvalidAmount`].
     async fn set_birthday(&self, req: SetBirthday) -> StoreResult<Birthday>;
 
+    /// Publishes a partner's reward: active at once, or pending an admin
+    /// under the rules' `rewards.moderation`. Idempotent by its key.
+    async fn publish_reward(&self, req: PublishReward) -> StoreResult<Reward>;
+
+    /// Approves or rejects a pending reward (an admin), or withdraws one (an
+    /// admin or its partner). Deciding what is decided already is
+    /// [`Rejection::RewardClosed`].
+    async fn decide_reward(&self, req: DecideReward) -> StoreResult<Reward>;
+
+    /// Lists rewards (see [`ListRewards`]).
+    async fn rewards(&self, req: ListRewards) -> StoreResult<Vec<Reward>>;
+
+    /// Claims a reward: in one transaction the stock goes down by one, the
+    /// price leaves the balance (a redemption entry at the reward's partner,
+    /// spending the points that expire first) and a voucher is issued.
+    /// Idempotent by its key: a replay answers the first voucher as it is now.
+    async fn claim_reward(&self, req: ClaimReward) -> StoreResult<VoucherView>;
+
+    /// Marks an issued voucher used at its partner. Using a used voucher again
+    /// answers it with `replayed`; a cancelled one is [`Rejection::VoucherClosed`].
+    async fn use_voucher(&self, req: UseVoucher) -> StoreResult<VoucherView>;
+
+    /// Cancels an issued voucher: its price comes back (a reversal of the
+    /// payment) and so does its unit of stock. Cancelling a cancelled voucher
+    /// answers it with `replayed`; a used one is [`Rejection::VoucherClosed`].
+    async fn cancel_voucher(&self, req: CancelVoucher) -> StoreResult<VoucherView>;
+
+    /// A customer's vouchers, newest first.
+    async fn vouchers(&self, req: ListVouchers) -> StoreResult<Vec<VoucherView>>;
+
     /// For up to `limit` customers, the points that expire after `now` and
     /// within the rules' `expiry.remind_days_before` of it and have not been
     /// announced, marking them announced: each point is announced at most
@@ -1423,6 +1617,12 @@ pub fn referral_key(referred: CustomerId) -> String {
 /// `redemption:<request id>`.
 pub fn redemption_key(request: RedemptionId) -> String {
     format!("redemption:{request}")
+}
+
+/// The idempotency key of a cancelled voucher's refund (under the reserved
+/// `redemption:` prefix, so no caller can occupy it).
+pub fn voucher_refund_key(voucher: VoucherId) -> String {
+    format!("redemption:voucher:{voucher}")
 }
 
 /// Whether `key` has the prefix of a key the store derives itself

@@ -34,6 +34,7 @@
 
 pub mod campaigns;
 pub mod lots;
+pub mod rewards;
 
 use crate::domain::{Language, PartnerId, Points, TelegramUserId, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,9 @@ pub struct ProgramRules {
     /// document, each with its own budget).
     #[serde(default, skip_serializing_if = "is_default")]
     pub campaigns: campaigns::CampaignRules,
+    /// Whether partners' [rewards] wait for an admin.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub rewards: rewards::RewardRules,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

@@ -105,6 +105,8 @@ pub const TABLES: &[&str] = &[
     "loyalty_op",
     "loyalty_audit_log",
     "loyalty_redemptions",
+    "loyalty_vouchers",
+    "loyalty_rewards",
     "loyalty_broadcasts",
     "loyalty_quotas",
     "loyalty_job_state",
@@ -423,6 +425,38 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     PRIMARY KEY (bot, update_id)
 ) STRICT, WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS loyalty_bot_updates_by_time ON loyalty_bot_updates (claimed_at)",
+    // The rewards catalogue (see `program::rewards`): each reward's offer as
+    // published (JSON), with the columns the calls decide on; the vouchers.
+    "CREATE TABLE IF NOT EXISTS loyalty_rewards (
+    id              INTEGER PRIMARY KEY,
+    partner         INTEGER NOT NULL REFERENCES loyalty_partners (id),
+    offer           TEXT    NOT NULL CHECK (json_valid(offer)),
+    category        TEXT,
+    price           INTEGER NOT NULL CHECK (price BETWEEN 1 AND 1000000000),
+    stock           INTEGER CHECK (stock BETWEEN 0 AND 1000000),
+    claimed         INTEGER NOT NULL DEFAULT 0 CHECK (claimed >= 0 AND (stock IS NULL OR claimed <= stock)),
+    available_from  INTEGER,
+    available_until INTEGER,
+    status          TEXT    NOT NULL CHECK (status IN ('pending', 'active', 'rejected', 'withdrawn')),
+    idempotency_key TEXT    NOT NULL UNIQUE,
+    created_at      INTEGER NOT NULL
+) STRICT",
+    "CREATE INDEX IF NOT EXISTS loyalty_rewards_by_partner ON loyalty_rewards (partner, id)",
+    "CREATE INDEX IF NOT EXISTS loyalty_rewards_by_category ON loyalty_rewards (category, id) WHERE status = 'active'",
+    "CREATE TABLE IF NOT EXISTS loyalty_vouchers (
+    id         INTEGER PRIMARY KEY,
+    code       TEXT    NOT NULL UNIQUE,
+    reward     INTEGER NOT NULL REFERENCES loyalty_rewards (id),
+    customer   INTEGER NOT NULL REFERENCES loyalty_customers (id),
+    partner    INTEGER NOT NULL REFERENCES loyalty_partners (id),
+    points     INTEGER NOT NULL CHECK (points > 0),
+    status     TEXT    NOT NULL CHECK (status IN ('issued', 'used', 'cancelled')),
+    entry      INTEGER NOT NULL UNIQUE REFERENCES loyalty_entries (id),
+    refund     INTEGER REFERENCES loyalty_entries (id),
+    created_at INTEGER NOT NULL,
+    closed_at  INTEGER
+) STRICT",
+    "CREATE INDEX IF NOT EXISTS loyalty_vouchers_by_customer ON loyalty_vouchers (customer, id)",
     "CREATE TABLE IF NOT EXISTS loyalty_update_bodies (
     bot        INTEGER NOT NULL,
     update_id  INTEGER NOT NULL,
@@ -577,6 +611,13 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("decide_campaign", sql::DECIDE_CAMPAIGN),
     ("campaigns", sql::CAMPAIGNS),
     ("set_birthday", sql::SET_BIRTHDAY),
+    ("publish_reward", sql::PUBLISH_REWARD),
+    ("decide_reward", sql::DECIDE_REWARD),
+    ("rewards", sql::REWARDS),
+    ("claim_reward", sql::CLAIM_REWARD),
+    ("use_voucher", sql::USE_VOUCHER),
+    ("cancel_voucher", sql::CANCEL_VOUCHER),
+    ("vouchers", sql::VOUCHERS),
     ("redemption", sql::REDEMPTION),
 ];
 
@@ -834,6 +875,23 @@ pub fn outbox_migration() -> String {
     text
 }
 
+/// The text of the D1 migration of the rewards catalogue
+/// (`loyalty-edge/migrations/0007_rewards.sql`): the statements of [`SCHEMA`]
+/// that create `loyalty_rewards` and `loyalty_vouchers`.
+pub fn rewards_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: the rewards catalogue and its vouchers, generated from\n\
+         -- loyalty_core::stores::d1::SCHEMA (do not edit). Apply with `wrangler d1 migrations apply <database>`\n\
+         -- after 0006; a Worker also creates the tables by itself on first use.\n",
+    );
+    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_rewards") || s.contains(" loyalty_vouchers")) {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
 /// The text of the D1 migration holding [`SCHEMA`]
 /// (`loyalty-edge/migrations/0001_loyalty.sql`), for `wrangler d1 migrations apply`.
 pub fn migration() -> String {
@@ -977,6 +1035,8 @@ mod tests {
                 "pending_broadcasts",
                 "program_rules",
                 "campaigns",
+                "rewards",
+                "vouchers",
                 "redemption"
             ]
         );

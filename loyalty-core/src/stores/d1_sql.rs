@@ -2527,3 +2527,345 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
     )),
     "DELETE FROM loyalty_import_rows",
 ];
+
+// ------------------------------------------------------------ the rewards catalogue
+
+/// The JSON of `Reward` for the row aliased `w`.
+macro_rules! reward_json {
+    () => {
+        "json_object('id', w.id, 'partner', w.partner, 'offer', json(w.offer), 'status', w.status, \
+         'claimed', w.claimed, 'created_at', w.created_at)"
+    };
+}
+
+/// The JSON of the reward with id `id` (NULL if none).
+macro_rules! reward_now {
+    ($id:expr) => {
+        concat!("json((SELECT ", reward_json!(), " FROM loyalty_rewards w WHERE w.id = ", $id, "))")
+    };
+}
+
+/// The JSON of `VoucherView` for the voucher row aliased `v`.
+macro_rules! voucher_view_of {
+    ($replayed:literal) => {
+        concat!(
+            "json_object('voucher', json_object('id', v.id, 'code', v.code, 'reward', v.reward, 'customer', ",
+            "v.customer, 'partner', v.partner, 'points', v.points, 'status', v.status, 'entry', v.entry, ",
+            "'refund', v.refund, 'created_at', v.created_at, 'closed_at', v.closed_at), 'reward', ",
+            reward_now!("v.reward"),
+            ", 'customer', ",
+            customer_now!("v.customer"),
+            ", 'partner', ",
+            partner_now!("v.partner"),
+            ", 'replayed', json('",
+            $replayed,
+            "'))"
+        )
+    };
+}
+
+/// The `VoucherView` of the voucher in `loyalty_op.rid`, as it is now.
+macro_rules! voucher_view {
+    ($replayed:literal) => {
+        concat!("(SELECT ", voucher_view_of!($replayed), " FROM loyalty_vouchers v WHERE v.id = ", op!("rid"), ")")
+    };
+}
+
+/// Refuses with `voucher_closed` unless the voucher in `loyalty_op.rid` is
+/// issued and its payment not reversed (a reversed payment closes it as
+/// cancelled).
+macro_rules! reject_voucher_closed {
+    () => {
+        reject_with!(
+            "(SELECT json_object('code', 'voucher_closed', 'status', iif(v.status = 'issued', 'cancelled', v.status)) \
+             FROM loyalty_vouchers v WHERE v.id = loyalty_op.rid)",
+            "NOT (SELECT v.status = 'issued' AND NOT EXISTS (SELECT 1 FROM loyalty_entries r WHERE r.reverses = v.entry) \
+             FROM loyalty_vouchers v WHERE v.id = loyalty_op.rid)"
+        )
+    };
+}
+
+/// Answers the voucher in `loyalty_op.rid` as a replay when its status is `status`.
+macro_rules! voucher_replay {
+    ($status:literal) => {
+        concat!(
+            "UPDATE loyalty_op SET res = ",
+            voucher_view!("true"),
+            " WHERE (SELECT status FROM loyalty_vouchers WHERE id = ",
+            op!("rid"),
+            ") = '",
+            $status,
+            "' AND ",
+            live!()
+        )
+    };
+}
+
+pub(super) const PUBLISH_REWARD: &[&str] = &[
+    reject!("idempotency_conflict", reserved_key!()),
+    set!("pid", partner_ref!("$.partner")),
+    set!("ref", concat!("(SELECT id FROM loyalty_rewards WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")),
+    reject!(
+        "idempotency_conflict",
+        concat!(
+            op!("ref"),
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_op o CROSS JOIN loyalty_rewards w ",
+            "WHERE w.id = o.ref AND w.partner IS o.pid AND w.offer = json(",
+            arg!("$.offer"),
+            "))"
+        )
+    ),
+    answer!(reward_now!(op!("ref"))),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
+    concat!(
+        "INSERT INTO loyalty_rewards (partner, offer, category, price, stock, available_from, available_until, ",
+        "status, idempotency_key, created_at) SELECT pid, json(",
+        arg!("$.offer"),
+        "), ",
+        arg!("$.offer.category"),
+        ", ",
+        arg!("$.offer.price"),
+        ", ",
+        arg!("$.offer.stock"),
+        ", ",
+        arg!("$.offer.available_from"),
+        ", ",
+        arg!("$.offer.available_until"),
+        ", iif(coalesce(json_extract(",
+        rules_doc!(),
+        ", '$.rewards.moderation'), 'approval') = 'open', 'active', 'pending'), ",
+        arg!("$.idempotency_key"),
+        ", ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE ",
+        live!()
+    ),
+    answer!(reward_now!(concat!(
+        "(SELECT id FROM loyalty_rewards WHERE idempotency_key = ",
+        arg!("$.idempotency_key"),
+        ")"
+    ))),
+];
+
+pub(super) const DECIDE_REWARD: &[&str] = &[
+    campaign_partner!()[0],
+    campaign_partner!()[1],
+    campaign_partner!()[2],
+    set!(
+        "ref",
+        concat!(
+            "(SELECT w.id FROM loyalty_rewards w WHERE w.id = ",
+            arg!("$.reward"),
+            " AND (",
+            op!("pid"),
+            " IS NULL OR w.partner = ",
+            op!("pid"),
+            "))"
+        )
+    ),
+    reject!("unknown_reward", op!("ref IS NULL")),
+    reject_with!(
+        "(SELECT json_object('code', 'reward_closed', 'status', w.status) FROM loyalty_rewards w \
+         WHERE w.id = loyalty_op.ref)",
+        concat!(
+            "NOT (SELECT CASE ",
+            arg!("$.decision"),
+            " WHEN 'withdraw' THEN w.status IN ('pending', 'active') ",
+            "ELSE w.status = 'pending' AND loyalty_op.pid IS NULL END FROM loyalty_rewards w WHERE w.id = loyalty_op.ref)"
+        )
+    ),
+    concat!(
+        "UPDATE loyalty_rewards SET status = CASE ",
+        arg!("$.decision"),
+        " WHEN 'approve' THEN 'active' WHEN 'reject' THEN 'rejected' ELSE 'withdrawn' END WHERE id = ",
+        op!("ref"),
+        " AND ",
+        live!()
+    ),
+    answer!(reward_now!(op!("ref"))),
+];
+
+pub(super) const REWARDS: &[&str] = &[
+    reject!("invalid_amount", concat!("NOT coalesce(", arg!("$.limit"), " BETWEEN 1 AND 50, 0)")),
+    set!("pid", partner_ref!("$.partner")),
+    reject!("unknown_partner", concat!(arg!("$.partner"), " IS NOT NULL AND ", op!("pid"), " IS NULL")),
+    // By id after the cursor; `claimable_at` keeps what a customer may claim then (`Reward::claimable`).
+    answer!(concat!(
+        "(SELECT json_group_array(json(j) ORDER BY id) FROM (SELECT w.id, ",
+        reward_json!(),
+        " AS j FROM loyalty_rewards w JOIN loyalty_partners p ON p.id = w.partner WHERE w.id > coalesce(",
+        arg!("$.after"),
+        ", 0) AND (",
+        arg!("$.partner"),
+        " IS NULL OR w.partner = ",
+        op!("pid"),
+        ") AND (",
+        arg!("$.category"),
+        " IS NULL OR w.category = ",
+        arg!("$.category"),
+        ") AND (",
+        arg!("$.status"),
+        " IS NULL OR w.status = ",
+        arg!("$.status"),
+        ") AND (",
+        arg!("$.claimable_at"),
+        " IS NULL OR (w.status = 'active' AND p.status = 'approved' AND coalesce(w.available_from <= ",
+        arg!("$.claimable_at"),
+        ", 1) AND coalesce(",
+        arg!("$.claimable_at"),
+        " < w.available_until, 1) AND (w.stock IS NULL OR w.claimed < w.stock))) ORDER BY w.id LIMIT ",
+        arg!("$.limit"),
+        "))"
+    )),
+];
+
+pub(super) const CLAIM_REWARD: &[&str] = &[
+    reject!("idempotency_conflict", reserved_key!()),
+    set!("cid", customer_ref!("$.customer")),
+    set!("eid", concat!("(SELECT id FROM loyalty_entries WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")),
+    set!("rid", concat!("(SELECT id FROM loyalty_vouchers WHERE entry = ", op!("eid"), ")")),
+    reject!(
+        "idempotency_conflict",
+        concat!(
+            op!("eid"),
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_op o CROSS JOIN loyalty_vouchers v ",
+            "WHERE v.id = o.rid AND v.customer IS o.cid AND v.reward = ",
+            arg!("$.reward"),
+            ")"
+        )
+    ),
+    answer!(voucher_view!("true")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    reject!("customer_blocked", concat!("(SELECT blocked FROM loyalty_customers WHERE id = ", op!("cid"), ")")),
+    set!("ref", concat!("(SELECT id FROM loyalty_rewards WHERE id = ", arg!("$.reward"), ")")),
+    reject!("unknown_reward", op!("ref IS NULL")),
+    reject!(
+        "reward_unavailable",
+        concat!(
+            "NOT (SELECT w.status = 'active' AND p.status = 'approved' AND coalesce(w.available_from <= ",
+            arg!("$.now"),
+            ", 1) AND coalesce(",
+            arg!("$.now"),
+            " < w.available_until, 1) FROM loyalty_rewards w JOIN loyalty_partners p ON p.id = w.partner ",
+            "WHERE w.id = ",
+            op!("ref"),
+            ")"
+        )
+    ),
+    reject!(
+        "out_of_stock",
+        concat!("(SELECT stock IS NOT NULL AND claimed >= stock FROM loyalty_rewards WHERE id = ", op!("ref"), ")")
+    ),
+    reject!("code_taken", concat!("EXISTS (SELECT 1 FROM loyalty_vouchers WHERE code = ", arg!("$.code"), ")")),
+    set!("n", concat!("(SELECT price FROM loyalty_rewards WHERE id = ", op!("ref"), ")")),
+    set!("pid", concat!("(SELECT partner FROM loyalty_rewards WHERE id = ", op!("ref"), ")")),
+    balance_rules!("loyalty_op.cid", "-loyalty_op.n")[0],
+    append!(
+        "cid",
+        "redemption",
+        "-n",
+        "pid",
+        "NULL",
+        arg!("$.idempotency_key"),
+        "customer",
+        "cid",
+        "NULL",
+        "NULL",
+        "1"
+    ),
+    set!("eid", concat!("(SELECT id FROM loyalty_entries WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")),
+    concat!("UPDATE loyalty_rewards SET claimed = claimed + 1 WHERE id = ", op!("ref"), " AND ", live!()),
+    concat!(
+        "INSERT INTO loyalty_vouchers (code, reward, customer, partner, points, status, entry, created_at) SELECT ",
+        arg!("$.code"),
+        ", ref, cid, pid, n, 'issued', eid, ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE ",
+        live!()
+    ),
+    set!("rid", concat!("(SELECT id FROM loyalty_vouchers WHERE entry = ", op!("eid"), ")")),
+    answer!(voucher_view!("false")),
+];
+
+pub(super) const USE_VOUCHER: &[&str] = &[
+    set!("pid", partner_ref!("$.partner")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
+    set!(
+        "rid",
+        concat!("(SELECT id FROM loyalty_vouchers WHERE code = ", arg!("$.code"), " AND partner = ", op!("pid"), ")")
+    ),
+    reject!("unknown_voucher", op!("rid IS NULL")),
+    voucher_replay!("used"),
+    reject_voucher_closed!(),
+    concat!(
+        "UPDATE loyalty_vouchers SET status = 'used', closed_at = ",
+        arg!("$.now"),
+        " WHERE id = ",
+        op!("rid"),
+        " AND ",
+        live!()
+    ),
+    answer!(voucher_view!("false")),
+];
+
+pub(super) const CANCEL_VOUCHER: &[&str] = &[
+    set!("cid", customer_ref!("$.customer")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    set!(
+        "rid",
+        concat!("(SELECT id FROM loyalty_vouchers WHERE id = ", arg!("$.voucher"), " AND customer = ", op!("cid"), ")")
+    ),
+    reject!("unknown_voucher", op!("rid IS NULL")),
+    voucher_replay!("cancelled"),
+    reject_voucher_closed!(),
+    set!("n", concat!("(SELECT points FROM loyalty_vouchers WHERE id = ", op!("rid"), ")")),
+    set!("pid", concat!("(SELECT partner FROM loyalty_vouchers WHERE id = ", op!("rid"), ")")),
+    set!("eid", concat!("(SELECT entry FROM loyalty_vouchers WHERE id = ", op!("rid"), ")")),
+    set!("ref", concat!("(SELECT reward FROM loyalty_vouchers WHERE id = ", op!("rid"), ")")),
+    balance_rules!("loyalty_op.cid", "loyalty_op.n")[1],
+    append!(
+        "cid",
+        "reversal",
+        "n",
+        "pid",
+        "NULL",
+        "'redemption:voucher:' || rid",
+        "customer",
+        "cid",
+        "eid",
+        "NULL",
+        "1"
+    ),
+    concat!("UPDATE loyalty_rewards SET claimed = claimed - 1 WHERE id = ", op!("ref"), " AND ", live!()),
+    concat!(
+        "UPDATE loyalty_vouchers SET status = 'cancelled', closed_at = ",
+        arg!("$.now"),
+        ", refund = (SELECT id FROM loyalty_entries WHERE idempotency_key = 'redemption:voucher:' || ",
+        "loyalty_vouchers.id) WHERE id = ",
+        op!("rid"),
+        " AND ",
+        live!()
+    ),
+    answer!(voucher_view!("false")),
+];
+
+pub(super) const VOUCHERS: &[&str] = &[
+    reject!("invalid_amount", concat!("NOT coalesce(", arg!("$.limit"), " BETWEEN 1 AND 50, 0)")),
+    set!("cid", customer_ref!("$.customer")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    answer!(concat!(
+        "(SELECT json_group_array(json(j) ORDER BY id DESC) FROM (SELECT v.id, ",
+        voucher_view_of!("false"),
+        " AS j FROM loyalty_vouchers v WHERE v.customer = ",
+        op!("cid"),
+        " AND (",
+        arg!("$.status"),
+        " IS NULL OR v.status = ",
+        arg!("$.status"),
+        ") ORDER BY v.id DESC LIMIT ",
+        arg!("$.limit"),
+        "))"
+    )),
+];

@@ -11,6 +11,8 @@ use crate::ports::import::{import_change_key, import_history_key, import_key};
 use crate::ports::*;
 use crate::program::campaigns::{Award, Birthday, Campaign, CampaignKind, CampaignStatus, PartnerCampaigns, Visit};
 use crate::program::lots::{Lot, Lots};
+use crate::program::rewards::{MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED};
+use crate::program::rewards::{Reward, RewardModeration, RewardStatus, Voucher, VoucherStatus};
 use crate::program::{DAY_SECS, ProgramRules, RulesVersion, TierState, next_tier};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
@@ -256,6 +258,13 @@ struct State {
     /// What campaigns paid, in the order paid.
     awards: Vec<AwardRecord>,
     birthdays: HashMap<CustomerId, Birthday>,
+    /// The rewards catalogue, reward n at n - 1, each with its publishing key.
+    rewards: Vec<(Reward, String)>,
+    reward_by_key: HashMap<String, RewardId>,
+    /// Vouchers, voucher n at n - 1.
+    vouchers: Vec<Voucher>,
+    voucher_by_code: HashMap<String, VoucherId>,
+    voucher_by_entry: HashMap<EntryId, VoucherId>,
 }
 
 /// An update's claim.
@@ -377,6 +386,9 @@ fn rules_in_force(versions: &[RulesVersion]) -> &ProgramRules {
         tiers: None,
         campaigns: crate::program::campaigns::CampaignRules {
             partners: crate::program::campaigns::PartnerCampaigns::Approval,
+        },
+        rewards: crate::program::rewards::RewardRules {
+            moderation: crate::program::rewards::RewardModeration::Approval,
         },
     };
     versions.last().map_or(&DEFAULT, |v| &v.rules)
@@ -1188,6 +1200,224 @@ impl State {
         Ok(self.campaigns.iter().rev().filter(mine).take(req.limit as usize).cloned().collect())
     }
 
+    fn reward_mut(&mut self, id: RewardId) -> Option<&mut Reward> {
+        slot(id.0).and_then(|i| self.rewards.get_mut(i)).map(|(r, _)| r)
+    }
+
+    fn reward_clone(&self, id: RewardId) -> StoreResult<Reward> {
+        slot(id.0).and_then(|i| self.rewards.get(i)).map(|(r, _)| r.clone()).ok_or_else(|| broken("missing reward"))
+    }
+
+    fn voucher_view(&self, id: VoucherId, replayed: bool) -> StoreResult<VoucherView> {
+        let voucher =
+            slot(id.0).and_then(|i| self.vouchers.get(i)).cloned().ok_or_else(|| broken("missing voucher"))?;
+        Ok(VoucherView {
+            reward: self.reward_clone(voucher.reward)?,
+            customer: self.customer_clone(voucher.customer)?,
+            partner: self.partner_clone(voucher.partner)?,
+            voucher,
+            replayed,
+        })
+    }
+
+    fn publish_reward(&mut self, req: PublishReward) -> StoreResult<Reward> {
+        req.offer.check().map_err(|reason| Rejection::InvalidReward { reason })?;
+        if is_reserved_key(&req.idempotency_key) {
+            return rejected(Rejection::IdempotencyConflict);
+        }
+        if let Some(id) = self.reward_by_key.get(&req.idempotency_key) {
+            let reward = self.reward_clone(*id)?;
+            if Some(reward.partner) != self.find_partner(req.partner) || reward.offer != req.offer {
+                return rejected(Rejection::IdempotencyConflict);
+            }
+            return Ok(reward);
+        }
+        let partner = self.approved_partner(req.partner)?.id;
+        let status = match self.current_rules().rewards.moderation {
+            RewardModeration::Approval => RewardStatus::Pending,
+            RewardModeration::Open => RewardStatus::Active,
+        };
+        let id = RewardId(next_id(self.rewards.len()));
+        let reward = Reward { id, partner, offer: req.offer, status, claimed: 0, created_at: req.now };
+        self.reward_by_key.insert(req.idempotency_key.clone(), id);
+        self.rewards.push((reward.clone(), req.idempotency_key));
+        Ok(reward)
+    }
+
+    fn decide_reward(&mut self, req: DecideReward) -> StoreResult<Reward> {
+        let partner = match req.by {
+            CampaignActor::Admin(_) => None,
+            CampaignActor::Partner(who) => Some(self.approved_partner(who)?.id),
+        };
+        let reward = match self.reward_mut(req.reward) {
+            Some(r) if partner.is_none_or(|p| r.partner == p) => r,
+            _ => return rejected(Rejection::UnknownReward),
+        };
+        reward.status = match (req.decision, reward.status, partner) {
+            (RewardDecision::Approve, RewardStatus::Pending, None) => RewardStatus::Active,
+            (RewardDecision::Reject, RewardStatus::Pending, None) => RewardStatus::Rejected,
+            (RewardDecision::Withdraw, RewardStatus::Pending | RewardStatus::Active, _) => RewardStatus::Withdrawn,
+            (_, status, _) => return rejected(Rejection::RewardClosed { status }),
+        };
+        Ok(reward.clone())
+    }
+
+    fn rewards(&self, req: &ListRewards) -> StoreResult<Vec<Reward>> {
+        if !(1..=MAX_REWARDS_LISTED).contains(&req.limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let partner = match req.partner {
+            Some(who) => Some(self.find_partner(who).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?),
+            None => None,
+        };
+        let approved = |p: PartnerId| self.partner(p).is_some_and(|row| row.partner.status == PartnerStatus::Approved);
+        let shown = |r: &&Reward| {
+            partner.is_none_or(|p| r.partner == p)
+                && req.category.as_ref().is_none_or(|c| r.offer.category.as_ref() == Some(c))
+                && req.status.is_none_or(|s| r.status == s)
+                && req.claimable_at.is_none_or(|now| r.claimable(now) && approved(r.partner))
+                && req.after.is_none_or(|after| r.id > after)
+        };
+        Ok(self.rewards.iter().map(|(r, _)| r).filter(shown).take(req.limit as usize).cloned().collect())
+    }
+
+    fn claim_reward(&mut self, req: ClaimReward) -> StoreResult<VoucherView> {
+        if let Some(e) = self.keyed_entry(&req.idempotency_key)? {
+            let voucher = self.voucher_by_entry.get(&e.id).and_then(|v| slot(v.0)).and_then(|i| self.vouchers.get(i));
+            return match voucher {
+                Some(v) if Some(v.customer) == self.find_customer(&req.customer) && v.reward == req.reward => {
+                    self.voucher_view(v.id, true)
+                }
+                _ => rejected(Rejection::IdempotencyConflict),
+            };
+        }
+        let customer = self.active_customer(&req.customer)?.id;
+        let reward = self.reward_clone(req.reward).map_err(|_| StoreError::Rejected(Rejection::UnknownReward))?;
+        let in_window = |r: &Reward| {
+            r.status == RewardStatus::Active
+                && r.offer.available_from.is_none_or(|from| from <= req.now)
+                && r.offer.available_until.is_none_or(|until| req.now < until)
+        };
+        let approved = self.partner(reward.partner).is_some_and(|p| p.partner.status == PartnerStatus::Approved);
+        if !in_window(&reward) || !approved {
+            return rejected(Rejection::RewardUnavailable);
+        }
+        if reward.left() == Some(0) {
+            return rejected(Rejection::OutOfStock);
+        }
+        if self.voucher_by_code.contains_key(&req.code) {
+            return rejected(Rejection::CodeTaken);
+        }
+        self.balance_after(customer, reward.offer.price.saturating_neg())?;
+        let entry = self.append(Draft {
+            customer,
+            kind: EntryKind::Redemption,
+            amount: reward.offer.price.saturating_neg(),
+            partner: Some(reward.partner),
+            purchase: None,
+            idempotency_key: req.idempotency_key,
+            author: Author::Customer(customer),
+            reverses: None,
+            reason: None,
+            created_at: req.now,
+        })?;
+        let id = VoucherId(next_id(self.vouchers.len()));
+        self.vouchers.push(Voucher {
+            id,
+            code: req.code.clone(),
+            reward: reward.id,
+            customer,
+            partner: reward.partner,
+            points: reward.offer.price,
+            status: VoucherStatus::Issued,
+            entry: entry.id,
+            refund: None,
+            created_at: req.now,
+            closed_at: None,
+        });
+        self.voucher_by_code.insert(req.code, id);
+        self.voucher_by_entry.insert(entry.id, id);
+        if let Some(r) = self.reward_mut(reward.id) {
+            r.claimed += 1;
+        }
+        self.voucher_view(id, false)
+    }
+
+    /// The voucher at `i`, open unless used, cancelled, or its payment reversed
+    /// by the partner (which closes it as cancelled).
+    fn voucher_state(&self, v: &Voucher) -> VoucherStatus {
+        match v.status {
+            VoucherStatus::Issued if self.is_reversed(v.entry) => VoucherStatus::Cancelled,
+            status => status,
+        }
+    }
+
+    fn use_voucher(&mut self, req: UseVoucher) -> StoreResult<VoucherView> {
+        let partner = self.approved_partner(req.partner)?.id;
+        let id = match self.voucher_by_code.get(&req.code).and_then(|v| slot(v.0)).and_then(|i| self.vouchers.get(i)) {
+            Some(v) if v.partner == partner => v.id,
+            _ => return rejected(Rejection::UnknownVoucher),
+        };
+        let v = self.vouchers.get(slot(id.0).unwrap_or(usize::MAX)).ok_or_else(|| broken("missing voucher"))?;
+        match (v.status, self.voucher_state(v)) {
+            (VoucherStatus::Used, _) => return self.voucher_view(id, true),
+            (_, VoucherStatus::Issued) => {}
+            (_, status) => return rejected(Rejection::VoucherClosed { status }),
+        }
+        let v = slot(id.0).and_then(|i| self.vouchers.get_mut(i)).ok_or_else(|| broken("missing voucher"))?;
+        v.status = VoucherStatus::Used;
+        v.closed_at = Some(req.now);
+        self.voucher_view(id, false)
+    }
+
+    fn cancel_voucher(&mut self, req: CancelVoucher) -> StoreResult<VoucherView> {
+        let customer = self.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        let v = match slot(req.voucher.0).and_then(|i| self.vouchers.get(i)) {
+            Some(v) if v.customer == customer => v.clone(),
+            _ => return rejected(Rejection::UnknownVoucher),
+        };
+        match (v.status, self.voucher_state(&v)) {
+            (VoucherStatus::Cancelled, _) => return self.voucher_view(v.id, true),
+            (_, VoucherStatus::Issued) => {}
+            (_, status) => return rejected(Rejection::VoucherClosed { status }),
+        }
+        let refund = self.append(Draft {
+            customer,
+            kind: EntryKind::Reversal,
+            amount: v.points,
+            partner: Some(v.partner),
+            purchase: None,
+            idempotency_key: voucher_refund_key(v.id),
+            author: Author::Customer(customer),
+            reverses: Some(v.entry),
+            reason: None,
+            created_at: req.now,
+        })?;
+        if let Some(r) = self.reward_mut(v.reward) {
+            r.claimed -= 1;
+        }
+        let row = slot(v.id.0).and_then(|i| self.vouchers.get_mut(i)).ok_or_else(|| broken("missing voucher"))?;
+        row.status = VoucherStatus::Cancelled;
+        row.refund = Some(refund.id);
+        row.closed_at = Some(req.now);
+        self.voucher_view(v.id, false)
+    }
+
+    fn vouchers(&self, req: &ListVouchers) -> StoreResult<Vec<VoucherView>> {
+        if !(1..=MAX_VOUCHERS_LISTED).contains(&req.limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let customer = self.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        let mine = |v: &&Voucher| v.customer == customer && req.status.is_none_or(|s| v.status == s);
+        self.vouchers
+            .iter()
+            .rev()
+            .filter(mine)
+            .take(req.limit as usize)
+            .map(|v| self.voucher_view(v.id, false))
+            .collect()
+    }
+
     fn set_birthday(&mut self, req: SetBirthday) -> StoreResult<Birthday> {
         let birthday = Birthday::new(req.birthday.month, req.birthday.day)
             .ok_or(StoreError::Rejected(Rejection::InvalidAmount))?;
@@ -1824,6 +2054,34 @@ impl Storage for MemoryStore {
 
     async fn set_birthday(&self, req: SetBirthday) -> StoreResult<Birthday> {
         self.lock()?.set_birthday(req)
+    }
+
+    async fn publish_reward(&self, req: PublishReward) -> StoreResult<Reward> {
+        self.lock()?.publish_reward(req)
+    }
+
+    async fn decide_reward(&self, req: DecideReward) -> StoreResult<Reward> {
+        self.lock()?.decide_reward(req)
+    }
+
+    async fn rewards(&self, req: ListRewards) -> StoreResult<Vec<Reward>> {
+        self.lock()?.rewards(&req)
+    }
+
+    async fn claim_reward(&self, req: ClaimReward) -> StoreResult<VoucherView> {
+        self.lock()?.claim_reward(req)
+    }
+
+    async fn use_voucher(&self, req: UseVoucher) -> StoreResult<VoucherView> {
+        self.lock()?.use_voucher(req)
+    }
+
+    async fn cancel_voucher(&self, req: CancelVoucher) -> StoreResult<VoucherView> {
+        self.lock()?.cancel_voucher(req)
+    }
+
+    async fn vouchers(&self, req: ListVouchers) -> StoreResult<Vec<VoucherView>> {
+        self.lock()?.vouchers(&req)
     }
 
     async fn redemption(&self, req: ViewRedemption) -> StoreResult<Option<RedemptionView>> {

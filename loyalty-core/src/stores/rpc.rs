@@ -11,6 +11,7 @@ use crate::maybe_send::{MaybeSend, MaybeSync};
 use crate::ports::*;
 use crate::program::RulesVersion;
 use crate::program::campaigns::{Birthday, Campaign};
+use crate::program::rewards::Reward;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -373,6 +374,36 @@ impl<B: RpcBackend + 'static> Storage for B {
 
     async fn campaigns(&self, req: ListCampaigns) -> StoreResult<Vec<Campaign>> {
         call(self, "campaigns", &req).await
+    }
+
+    async fn publish_reward(&self, req: PublishReward) -> StoreResult<Reward> {
+        // Checked here, once for every SQL store, like a campaign's terms.
+        req.offer.check().map_err(|reason| Rejection::InvalidReward { reason })?;
+        call(self, "publish_reward", &req).await
+    }
+
+    async fn decide_reward(&self, req: DecideReward) -> StoreResult<Reward> {
+        call(self, "decide_reward", &req).await
+    }
+
+    async fn rewards(&self, req: ListRewards) -> StoreResult<Vec<Reward>> {
+        call(self, "rewards", &req).await
+    }
+
+    async fn claim_reward(&self, req: ClaimReward) -> StoreResult<VoucherView> {
+        call(self, "claim_reward", &req).await
+    }
+
+    async fn use_voucher(&self, req: UseVoucher) -> StoreResult<VoucherView> {
+        call(self, "use_voucher", &req).await
+    }
+
+    async fn cancel_voucher(&self, req: CancelVoucher) -> StoreResult<VoucherView> {
+        call(self, "cancel_voucher", &req).await
+    }
+
+    async fn vouchers(&self, req: ListVouchers) -> StoreResult<Vec<VoucherView>> {
+        call(self, "vouchers", &req).await
     }
 
     async fn redemption(&self, req: ViewRedemption) -> StoreResult<Option<RedemptionView>> {

@@ -176,6 +176,16 @@ impl Texts for En {
                     birthday.day, birthday.month
                 )
             }
+            InvalidReward { reason } => format!("The reward is invalid: {reason}"),
+            UnknownReward => "No such reward.".into(),
+            RewardUnavailable => "This reward cannot be claimed now.".into(),
+            OutOfStock => "This reward is out of stock.".into(),
+            RewardClosed { .. } => "This reward has already been decided on.".into(),
+            UnknownVoucher => "No such voucher here. Check the code.".into(),
+            VoucherClosed { status } => match status {
+                VoucherStatus::Used => "This voucher has already been used.".into(),
+                _ => "This voucher was cancelled.".into(),
+            },
         }
     }
     // -------------------------------------------------------- client bot

@@ -25,6 +25,7 @@ use crate::domain::{
 };
 use crate::ports::{PartnerStats, ProgramStats, Rejection};
 use crate::program::campaigns::{Campaign, CampaignKind, CampaignStatus, WEEKDAYS};
+use crate::program::rewards::VoucherStatus;
 use crate::telegram::escape_html;
 use std::fmt;
 

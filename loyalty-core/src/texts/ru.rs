@@ -171,6 +171,16 @@ impl Texts for Ru {
                     birthday.day, birthday.month
                 )
             }
+            InvalidReward { reason } => format!("Награда заполнена неверно: {reason}"),
+            UnknownReward => "Такой награды нет.".into(),
+            RewardUnavailable => "Эту награду сейчас нельзя получить.".into(),
+            OutOfStock => "Эта награда закончилась.".into(),
+            RewardClosed { .. } => "По этой награде уже принято решение.".into(),
+            UnknownVoucher => "Такого ваучера здесь нет. Проверьте код.".into(),
+            VoucherClosed { status } => match status {
+                VoucherStatus::Used => "Этот ваучер уже использован.".into(),
+                _ => "Этот ваучер отменён.".into(),
+            },
         }
     }
     // -------------------------------------------------------- client bot

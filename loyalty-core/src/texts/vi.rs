@@ -173,6 +173,16 @@ impl Texts for Vi {
                     birthday.day, birthday.month
                 )
             }
+            InvalidReward { reason } => format!("Phần thưởng không hợp lệ: {reason}"),
+            UnknownReward => "Không có phần thưởng này.".into(),
+            RewardUnavailable => "Hiện không thể nhận phần thưởng này.".into(),
+            OutOfStock => "Phần thưởng này đã hết.".into(),
+            RewardClosed { .. } => "Phần thưởng này đã được quyết định.".into(),
+            UnknownVoucher => "Không có phiếu này ở đây. Hãy kiểm tra mã.".into(),
+            VoucherClosed { status } => match status {
+                VoucherStatus::Used => "Phiếu này đã được sử dụng.".into(),
+                _ => "Phiếu này đã bị hủy.".into(),
+            },
         }
     }
     // -------------------------------------------------------- client bot
