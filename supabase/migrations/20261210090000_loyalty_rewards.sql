@@ -63,11 +63,12 @@ alter table loyalty.vouchers enable row level security;
 
 create or replace function loyalty._reward_json(w loyalty.rewards) returns jsonb
 language sql
-immutable
+stable
 set search_path = ''
 as $$
-  select jsonb_build_object('id', w.id, 'partner', w.partner_id, 'offer', w.offer, 'status', w.status,
-                            'claimed', w.claimed, 'created_at', w.created_at);
+  select jsonb_build_object('id', w.id, 'partner', w.partner_id,
+                            'partner_name', (select p.name from loyalty.partners p where p.id = w.partner_id),
+                            'offer', w.offer, 'status', w.status, 'claimed', w.claimed, 'created_at', w.created_at);
 $$;
 
 create or replace function loyalty._voucher_view(v loyalty.vouchers, p_replayed boolean) returns jsonb

@@ -178,6 +178,8 @@ pub struct Reward {
     pub id: RewardId,
     /// The partner that gives it.
     pub partner: PartnerId,
+    /// The partner's name now.
+    pub partner_name: String,
     /// What is offered.
     pub offer: RewardOffer,
     /// Where it stands.
@@ -320,6 +322,7 @@ mod tests {
         let mut r = Reward {
             id: RewardId(1),
             partner: PartnerId(1),
+            partner_name: "Pho 24".into(),
             offer: RewardOffer { available_from: Some(Timestamp(10)), available_until: Some(Timestamp(20)), ..offer() },
             status: RewardStatus::Active,
             claimed: 9,

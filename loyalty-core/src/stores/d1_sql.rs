@@ -2533,8 +2533,9 @@ pub(super) const IMPORT_BATCH: &[&str] = &[
 /// The JSON of `Reward` for the row aliased `w`.
 macro_rules! reward_json {
     () => {
-        "json_object('id', w.id, 'partner', w.partner, 'offer', json(w.offer), 'status', w.status, \
-         'claimed', w.claimed, 'created_at', w.created_at)"
+        "json_object('id', w.id, 'partner', w.partner, 'partner_name', (SELECT name FROM loyalty_partners \
+         WHERE id = w.partner), 'offer', json(w.offer), 'status', w.status, 'claimed', w.claimed, \
+         'created_at', w.created_at)"
     };
 }
 

@@ -1204,8 +1204,12 @@ impl State {
         slot(id.0).and_then(|i| self.rewards.get_mut(i)).map(|(r, _)| r)
     }
 
+    /// The reward with its partner's name as it is now.
     fn reward_clone(&self, id: RewardId) -> StoreResult<Reward> {
-        slot(id.0).and_then(|i| self.rewards.get(i)).map(|(r, _)| r.clone()).ok_or_else(|| broken("missing reward"))
+        let mut r = slot(id.0).and_then(|i| self.rewards.get(i)).map(|(r, _)| r.clone());
+        let r = r.as_mut().ok_or_else(|| broken("missing reward"))?;
+        r.partner_name = self.partner(r.partner).ok_or_else(|| broken("missing partner"))?.partner.name.clone();
+        Ok(r.clone())
     }
 
     fn voucher_view(&self, id: VoucherId, replayed: bool) -> StoreResult<VoucherView> {
@@ -1232,13 +1236,16 @@ impl State {
             }
             return Ok(reward);
         }
-        let partner = self.approved_partner(req.partner)?.id;
+        let (partner, partner_name) = {
+            let p = self.approved_partner(req.partner)?;
+            (p.id, p.name.clone())
+        };
         let status = match self.current_rules().rewards.moderation {
             RewardModeration::Approval => RewardStatus::Pending,
             RewardModeration::Open => RewardStatus::Active,
         };
         let id = RewardId(next_id(self.rewards.len()));
-        let reward = Reward { id, partner, offer: req.offer, status, claimed: 0, created_at: req.now };
+        let reward = Reward { id, partner, partner_name, offer: req.offer, status, claimed: 0, created_at: req.now };
         self.reward_by_key.insert(req.idempotency_key.clone(), id);
         self.rewards.push((reward.clone(), req.idempotency_key));
         Ok(reward)
@@ -1259,7 +1266,7 @@ impl State {
             (RewardDecision::Withdraw, RewardStatus::Pending | RewardStatus::Active, _) => RewardStatus::Withdrawn,
             (_, status, _) => return rejected(Rejection::RewardClosed { status }),
         };
-        Ok(reward.clone())
+        self.reward_clone(req.reward)
     }
 
     fn rewards(&self, req: &ListRewards) -> StoreResult<Vec<Reward>> {
@@ -1278,7 +1285,13 @@ impl State {
                 && req.claimable_at.is_none_or(|now| r.claimable(now) && approved(r.partner))
                 && req.after.is_none_or(|after| r.id > after)
         };
-        Ok(self.rewards.iter().map(|(r, _)| r).filter(shown).take(req.limit as usize).cloned().collect())
+        self.rewards
+            .iter()
+            .map(|(r, _)| r)
+            .filter(shown)
+            .take(req.limit as usize)
+            .map(|r| self.reward_clone(r.id))
+            .collect()
     }
 
     fn claim_reward(&mut self, req: ClaimReward) -> StoreResult<VoucherView> {

@@ -90,6 +90,7 @@ pub(super) async fn reward_publishing_and_moderation(ctx: &Ctx<'_>) -> CheckResu
         "a partner's reward waits for an admin (the default)"
     );
     ensure_eq!(published.offer, offer(300, Some(5)), "the offer as published");
+    ensure_eq!(published.partner_name, p.name, "with its partner's name");
     // The same key: the same reward; another offer or partner under it: a conflict.
     let again = s.publish_reward(ctx.publish_req(&p, offer(300, Some(5)), "pub-1")).await.or_fail("replay")?;
     ensure_eq!(again, published, "a replay");
