@@ -11,14 +11,17 @@
 //! [`Extension`]: crate::Extension
 
 use crate::context::{Context, Event};
+use crate::domain::RewardId;
 use crate::domain::{Author, BotKind, Customer, CustomerCode, Language, PartnerId, PartnerStatus, TelegramUserId};
 use crate::ports::{
-    AdjustBalance, Adjusted, AnswerRedemption, Applied, CreateCampaign, CreditPurchase, Credited, DecidePartner,
-    Decided, NewCustomer, OpenRedemption, PartnerApplication, RedemptionView, Registration, Rejection, ReverseEntry,
-    Reversed, StoreError, StoreResult,
+    AdjustBalance, Adjusted, AnswerRedemption, Applied, CampaignActor, ClaimReward, CreateCampaign, CreditPurchase,
+    Credited, CustomerRef, DecidePartner, DecideReward, Decided, NewCustomer, OpenRedemption, PartnerApplication,
+    PublishReward, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, RewardDecided, RewardDecision,
+    StoreError, StoreResult, UseVoucher, VoucherView,
 };
 use crate::program::RulesVersion;
 use crate::program::campaigns::{Campaign, CampaignStatus};
+use crate::program::rewards::{Reward, RewardStatus, voucher_code};
 use crate::telegram::{BotCall, InlineKeyboardButton, InlineKeyboardMarkup, ReplyMarkup};
 use crate::texts::{self, Esc, Fixed, Pts, Signed};
 
@@ -310,4 +313,78 @@ pub async fn decide_partner(cx: &Context, req: DecidePartner) -> StoreResult<Don
         notices.extend(cx.emit(&Event::PartnerDecided(&d)));
     }
     Ok(Done { outcome: d, notices })
+}
+
+/// How many fresh voucher codes [`claim_reward`] tries when one is taken.
+const VOUCHER_CODE_ATTEMPTS: u32 = 3;
+
+/// A partner publishes a reward; when it waits for approval, the admins are
+/// told (with the commands that decide it).
+pub async fn publish_reward(cx: &Context, req: PublishReward) -> StoreResult<Done<Reward>> {
+    let r = cx.storage().publish_reward(req).await?;
+    let mut notices = Vec::new();
+    if let (RewardStatus::Pending, Some(chat)) = (r.status, cx.config().admin_chat_id) {
+        let line = texts::reward_line(ADMIN_LANGUAGE, &r, false);
+        notices.push(BotCall::send_message(
+            BotKind::Admin,
+            chat,
+            ADMIN_LANGUAGE.texts().reward_proposed(&line, r.id),
+            None,
+        ));
+    }
+    Ok(Done { outcome: r, notices })
+}
+
+/// Decides a reward; an admin's approval or refusal is told to its partner.
+pub async fn decide_reward(cx: &Context, req: DecideReward) -> StoreResult<Done<RewardDecided>> {
+    let by_admin = matches!(req.by, CampaignActor::Admin(_));
+    let decision = req.decision;
+    let d = cx.storage().decide_reward(req).await?;
+    let mut notices = Vec::new();
+    if by_admin && matches!(decision, RewardDecision::Approve | RewardDecision::Reject) {
+        let (p, r) = (&d.partner, &d.reward);
+        let title = Esc(r.offer.title.get(p.language));
+        let text = p.language.texts().reward_decided(title, r.status == RewardStatus::Active);
+        notices.push(notify(BotKind::Partner, p.telegram_id, text));
+    }
+    Ok(Done { outcome: d, notices })
+}
+
+/// A customer claims a reward: pays its price and gets a voucher (a taken
+/// code is drawn again).
+pub async fn claim_reward(
+    cx: &Context,
+    customer: CustomerRef,
+    reward: RewardId,
+    idempotency_key: String,
+) -> StoreResult<Done<VoucherView>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut random = [0u8; 16];
+        cx.fill_random(&mut random);
+        let req = ClaimReward {
+            customer: customer.clone(),
+            reward,
+            code: voucher_code(random),
+            idempotency_key: idempotency_key.clone(),
+            now: cx.now(),
+        };
+        match cx.storage().claim_reward(req).await {
+            Err(StoreError::Rejected(Rejection::CodeTaken)) if attempt < VOUCHER_CODE_ATTEMPTS => continue,
+            other => return Ok(Done { outcome: other?, notices: Vec::new() }),
+        }
+    }
+}
+
+/// A partner accepts a customer's voucher; the customer is told.
+pub async fn use_voucher(cx: &Context, req: UseVoucher) -> StoreResult<Done<VoucherView>> {
+    let v = cx.storage().use_voucher(req).await?;
+    let mut notices = Vec::new();
+    if tells(cx, v.replayed) {
+        let (c, lang) = (&v.customer, v.customer.language);
+        let text = lang.texts().voucher_used_notice(Esc(v.reward.offer.title.get(lang)), Esc(&v.partner.name));
+        notices.push(notify(BotKind::Client, c.telegram_id, text));
+    }
+    Ok(Done { outcome: v, notices })
 }

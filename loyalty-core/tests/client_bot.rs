@@ -224,7 +224,7 @@ async fn every_menu_button_works_in_every_language() {
             .flat_map(|r| r.as_array().unwrap())
             .map(|b| b["text"].as_str().unwrap().to_string())
             .collect();
-        assert_eq!(labels.len(), 8, "{lang}: {labels:?}");
+        assert_eq!(labels.len(), 9, "{lang}: {labels:?}");
         for (i, label) in labels.iter().enumerate() {
             let out = say(&env, 1000 * (n as i64 + 1) + 10 + i as i64, &user, label).await;
             let first = out.calls.first().unwrap_or_else(|| panic!("{lang} {label}: no reply"));

@@ -143,7 +143,7 @@ begin
 end
 $$;
 
--- req: DecideReward; Reward.
+-- req: DecideReward; RewardDecided.
 create or replace function loyalty.decide_reward(req jsonb) returns jsonb
 language plpgsql
 security definer
@@ -168,7 +168,8 @@ begin
      set status = case v_decision when 'approve' then 'active' when 'reject' then 'rejected' else 'withdrawn' end
    where w.id = v_reward.id
   returning * into v_reward;
-  return loyalty._reward_json(v_reward);
+  return jsonb_build_object('reward', loyalty._reward_json(v_reward),
+                            'partner', loyalty._partner_now(v_reward.partner_id));
 end
 $$;
 

@@ -6,6 +6,7 @@ mod campaigns;
 pub mod client;
 pub mod common;
 pub mod partner;
+mod rewards;
 
 use crate::context::{Context, Outbox};
 use crate::domain::BotKind;

@@ -296,6 +296,11 @@ impl Context {
         CustomerCode::from_random(b)
     }
 
+    /// Fills `buf` from the randomness port.
+    pub fn fill_random(&self, buf: &mut [u8]) {
+        self.shared.ports.random.fill(buf);
+    }
+
     /// `n` random bytes as lower-case hex (2n characters).
     pub fn random_hex(&self, n: usize) -> String {
         let mut b = vec![0u8; n];

@@ -70,6 +70,7 @@ pub fn encode(task: &Task) -> Option<NewMessage> {
 const METHODS: &[&str] = &[
     "sendMessage",
     "editMessageText",
+    "editMessageCaption",
     "editMessageReplyMarkup",
     "answerCallbackQuery",
     "sendPhoto",

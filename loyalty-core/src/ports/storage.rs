@@ -432,6 +432,15 @@ pub struct DecideReward {
     pub now: Timestamp,
 }
 
+/// A reward decided on ([`Storage::decide_reward`]), with its partner (to tell).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RewardDecided {
+    /// The reward as it is now.
+    pub reward: Reward,
+    /// Its partner.
+    pub partner: Partner,
+}
+
 /// Which rewards to list ([`Storage::rewards`]), by id ascending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListRewards {
@@ -1294,7 +1303,7 @@ macro_rules! storage_calls {
             redemption(req: ViewRedemption) -> Option<RedemptionView>;
             set_birthday(req: SetBirthday) -> Birthday;
             publish_reward(req: PublishReward) -> Reward;
-            decide_reward(req: DecideReward) -> Reward;
+            decide_reward(req: DecideReward) -> RewardDecided;
             rewards(req: ListRewards) -> Vec<Reward>;
             claim_reward(req: ClaimReward) -> VoucherView;
             use_voucher(req: UseVoucher) -> VoucherView;
@@ -1513,7 +1522,7 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Approves or rejects a pending reward (an admin), or withdraws one (an
     /// admin or its partner). Deciding what is decided already is
     /// [`Rejection::RewardClosed`].
-    async fn decide_reward(&self, req: DecideReward) -> StoreResult<Reward>;
+    async fn decide_reward(&self, req: DecideReward) -> StoreResult<RewardDecided>;
 
     /// Lists rewards (see [`ListRewards`]).
     async fn rewards(&self, req: ListRewards) -> StoreResult<Vec<Reward>>;

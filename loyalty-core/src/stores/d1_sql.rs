@@ -2684,7 +2684,13 @@ pub(super) const DECIDE_REWARD: &[&str] = &[
         " AND ",
         live!()
     ),
-    answer!(reward_now!(op!("ref"))),
+    answer!(concat!(
+        "json_object('reward', ",
+        reward_now!(op!("ref")),
+        ", 'partner', ",
+        partner_now!(concat!("(SELECT partner FROM loyalty_rewards WHERE id = ", op!("ref"), ")")),
+        ")"
+    )),
 ];
 
 pub(super) const REWARDS: &[&str] = &[

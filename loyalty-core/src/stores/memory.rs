@@ -1251,7 +1251,7 @@ impl State {
         Ok(reward)
     }
 
-    fn decide_reward(&mut self, req: DecideReward) -> StoreResult<Reward> {
+    fn decide_reward(&mut self, req: DecideReward) -> StoreResult<RewardDecided> {
         let partner = match req.by {
             CampaignActor::Admin(_) => None,
             CampaignActor::Partner(who) => Some(self.approved_partner(who)?.id),
@@ -1266,7 +1266,8 @@ impl State {
             (RewardDecision::Withdraw, RewardStatus::Pending | RewardStatus::Active, _) => RewardStatus::Withdrawn,
             (_, status, _) => return rejected(Rejection::RewardClosed { status }),
         };
-        self.reward_clone(req.reward)
+        let reward = self.reward_clone(req.reward)?;
+        Ok(RewardDecided { partner: self.partner_clone(reward.partner)?, reward })
     }
 
     fn rewards(&self, req: &ListRewards) -> StoreResult<Vec<Reward>> {
@@ -2073,7 +2074,7 @@ impl Storage for MemoryStore {
         self.lock()?.publish_reward(req)
     }
 
-    async fn decide_reward(&self, req: DecideReward) -> StoreResult<Reward> {
+    async fn decide_reward(&self, req: DecideReward) -> StoreResult<RewardDecided> {
         self.lock()?.decide_reward(req)
     }
 

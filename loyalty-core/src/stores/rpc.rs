@@ -382,7 +382,7 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "publish_reward", &req).await
     }
 
-    async fn decide_reward(&self, req: DecideReward) -> StoreResult<Reward> {
+    async fn decide_reward(&self, req: DecideReward) -> StoreResult<RewardDecided> {
         call(self, "decide_reward", &req).await
     }
 

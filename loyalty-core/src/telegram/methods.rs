@@ -119,6 +119,38 @@ impl BotCall {
         call
     }
 
+    /// `sendPhoto` of the image at `url` (Telegram fetches it) with an HTML caption.
+    pub fn send_photo_url(
+        bot: BotKind,
+        chat_id: i64,
+        url: impl Into<String>,
+        caption: impl Into<String>,
+        reply_markup: Option<ReplyMarkup>,
+    ) -> BotCall {
+        let mut call = BotCall::new(
+            bot,
+            "sendPhoto",
+            &SendPhotoParams {
+                chat_id,
+                caption: Some(caption.into()),
+                parse_mode: Some(ParseMode::Html),
+                reply_markup,
+            },
+        );
+        call.params.insert("photo".into(), Value::String(url.into()));
+        call
+    }
+
+    /// `editMessageCaption` of a media message the bot sent (its buttons removed).
+    pub fn edit_message_caption(bot: BotKind, chat_id: i64, message_id: i64, caption: impl Into<String>) -> BotCall {
+        let mut params = Map::new();
+        params.insert("chat_id".into(), chat_id.into());
+        params.insert("message_id".into(), message_id.into());
+        params.insert("caption".into(), Value::String(caption.into()));
+        params.insert("parse_mode".into(), Value::String("HTML".into()));
+        BotCall { bot, method: "editMessageCaption", params, file: None }
+    }
+
     /// The chat this call writes to, when it has a `chat_id`.
     pub fn chat_id(&self) -> Option<i64> {
         self.params.get("chat_id").and_then(Value::as_i64)

@@ -16,7 +16,9 @@ impl Texts for En {
             Blocked => "⛔ Your account is blocked: you cannot earn or spend points. Please contact support.",
             NeedStart => "To get started, send /start.",
             HelpTitle => "Here is what I can do:",
-            HelpCommands => "Commands: /balance /history /card /partners /invite /ask /language /app /birthday /menu",
+            HelpCommands => {
+                "Commands: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /menu"
+            }
             Unknown => "🤔 Sorry, I did not get that. Please use the menu buttons.",
             BalanceRecent => "Recent operations:",
             NoHistory => "📜 No operations yet.",
@@ -66,6 +68,7 @@ impl Texts for En {
                  /stats — your figures for today and 7 days\n\
                  /apikey — a key for your POS system\n\
                  /campaign — run a campaign at your place; /campaigns — yours\n\
+                 /reward — publish a reward for points; /rewards — yours; /voucher <code>CODE</code> — accept a voucher\n\
                  /help — this list"
             }
             CustomerCardBlocked => "⛔ This account is blocked: no points can be credited or redeemed.",
@@ -100,6 +103,7 @@ impl Texts for En {
                  /rules — the program's rules; <code>/rules JSON</code> sets a new version\n\
                  /campaign <code>JSON</code> — a campaign; /campaigns — all, with what each paid of its budget\n\
                  /campaign_approve <code>ID</code>, /campaign_reject <code>ID</code>, /campaign_end <code>ID</code> — decide or stop one\n\
+                 /rewards — partners' rewards waiting; /reward_approve <code>ID</code>, /reward_reject <code>ID</code>, /reward_withdraw <code>ID</code>\n\
                  /help — this list"
             }
             ButtonApprove => "✅ Approve",
@@ -195,6 +199,7 @@ impl Texts for En {
             Button::History => "📜 History",
             Button::Card => "💳 My card",
             Button::Partners => "🏪 Partners",
+            Button::Rewards => "🛍 Rewards",
             Button::Invite => "🎁 Invite a friend",
             Button::Ask => "💬 Ask a question",
             Button::Language => "🌐 Language",
@@ -217,12 +222,13 @@ impl Texts for En {
         let (bonus, balance) = (self.points(bonus), self.points(balance));
         format!("🎉 {friend} joined through your link! You got <b>{bonus}</b>. Balance: <b>{balance}</b>.")
     }
-    fn help_lines(&self) -> [&'static str; 7] {
+    fn help_lines(&self) -> [&'static str; 8] {
         [
             "your points balance",
             "recent operations",
             "QR code for the cashier",
             "where to earn and spend points",
+            "spend points on rewards; /vouchers — yours",
             "a link for your friends",
             "ask the assistant",
             "change the language",
@@ -367,6 +373,129 @@ impl Texts for En {
     }
     fn tiers_line(&self, counts: &str) -> String {
         format!("🏅 Customers per tier: {counts}")
+    }
+    fn reward_status(&self, status: RewardStatus) -> &'static str {
+        match status {
+            RewardStatus::Pending => "waiting for approval",
+            RewardStatus::Active => "shown",
+            RewardStatus::Rejected => "rejected",
+            RewardStatus::Withdrawn => "withdrawn",
+        }
+    }
+    fn reward_line(
+        &self,
+        id: RewardId,
+        title: Esc,
+        partner: Esc,
+        price: Pts,
+        left: Option<u32>,
+        status: Option<&str>,
+        when: &str,
+    ) -> String {
+        let mut line = format!("🎁 <b>{title}</b> — {price} points\n🏪 {partner} · #{id}");
+        if let Some(left) = left {
+            line += &format!(" · {left} left");
+        }
+        if !when.is_empty() {
+            line += &format!(" · {when}");
+        }
+        if let Some(status) = status {
+            line += &format!(" · {status}");
+        }
+        line
+    }
+    fn rewards_title(&self, category: Option<Esc>) -> String {
+        match category {
+            Some(c) => format!("🛍 <b>Rewards: {c}</b>"),
+            None => "🛍 <b>Rewards you can claim</b>".into(),
+        }
+    }
+    fn rewards_none(&self) -> &'static str {
+        "No rewards to claim right now. Check back later!"
+    }
+    fn rewards_more(&self) -> &'static str {
+        "More ▶"
+    }
+    fn rewards_first(&self) -> &'static str {
+        "⏮ Back to the start"
+    }
+    fn rewards_at(&self, partner: &str) -> String {
+        format!("🏪 More from {partner}")
+    }
+    fn reward_card(&self, line: &str, description: Esc) -> String {
+        if description.0.is_empty() { line.to_owned() } else { format!("{line}\n\n{description}") }
+    }
+    fn reward_claim_button(&self, price: Pts) -> String {
+        format!("🎁 Claim for {price} points")
+    }
+    fn voucher_issued(&self, title: Esc, partner: Esc, code: &str, balance: Points) -> String {
+        format!(
+            "🎟 Your voucher for <b>{title}</b> at {partner}:\n\n<code>{code}</code>\n\nShow this code at the counter; \
+             it can be used once. Balance: <b>{}</b>.",
+            self.points(balance)
+        )
+    }
+    fn voucher_again(&self, title: Esc, code: &str) -> String {
+        format!("🎟 You already claimed <b>{title}</b> here: your voucher is <code>{code}</code>.")
+    }
+    fn voucher_cancel_button(&self) -> &'static str {
+        "✖️ Cancel and get the points back"
+    }
+    fn voucher_cancelled(&self, title: Esc, points: Points, balance: Points) -> String {
+        format!(
+            "The voucher for <b>{title}</b> is cancelled: {} back. Balance: <b>{}</b>.",
+            self.points(points),
+            self.points(balance)
+        )
+    }
+    fn vouchers_title(&self) -> &'static str {
+        "🎟 <b>Your vouchers</b> (show the code at the counter)"
+    }
+    fn vouchers_none(&self) -> &'static str {
+        "You have no vouchers. Claim one with /rewards."
+    }
+    fn voucher_used_notice(&self, title: Esc, partner: Esc) -> String {
+        format!("✅ Your voucher for <b>{title}</b> was used at {partner}. Enjoy!")
+    }
+    fn reward_usage(&self) -> &'static str {
+        "Publish a reward customers can claim with points:\n\
+         <code>/reward PRICE [stock=N] [category=NAME] [from=YYYY-MM-DD] [until=YYYY-MM-DD] [photo=https://…]\n\
+         Title | description\n\
+         ru: Название | описание\n\
+         vi: Tên | mô tả</code>\n\
+         The first title is shown in languages without their own line. E.g.\n\
+         <code>/reward 500 stock=20 category=drinks\nFree coffee | Any size</code>\n\
+         /rewards — your rewards; /reward_withdraw <code>ID</code> — take one off; \
+         /voucher <code>CODE</code> — accept a customer's voucher"
+    }
+    fn reward_published(&self, pending: bool) -> &'static str {
+        if pending {
+            "✅ Reward published. The administrators will review it; customers will see it once approved."
+        } else {
+            "✅ Reward published: customers can claim it now."
+        }
+    }
+    fn rewards_none_listed(&self) -> &'static str {
+        "No rewards here."
+    }
+    fn voucher_usage(&self) -> &'static str {
+        "Usage: /voucher <code>CODE</code> with the code the customer shows, e.g. <code>/voucher ABCDE-FGH23</code>"
+    }
+    fn voucher_accepted(&self, title: Esc, customer: Esc) -> String {
+        format!("✅ Voucher accepted: hand <b>{title}</b> to {customer}. It is paid with points already.")
+    }
+    fn voucher_used_before(&self, title: Esc, when: &str) -> String {
+        format!("⚠️ This voucher for <b>{title}</b> was already used ({when} UTC). Do not hand the reward over again.")
+    }
+    fn reward_proposed(&self, line: &str, id: RewardId) -> String {
+        format!("🆕 A partner proposes a reward:\n{line}\n\n/reward_approve {id} · /reward_reject {id}")
+    }
+    fn reward_decided(&self, title: Esc, approved: bool) -> String {
+        if approved {
+            format!("✅ Your reward <b>{title}</b> is approved: customers can claim it now.")
+        } else {
+            format!("✖️ Your reward <b>{title}</b> was not approved.")
+        }
     }
     fn campaign_offer(&self, kind: CampaignKind, times: &str, points: Pts, n: u32, window_days: u32) -> String {
         match kind {

@@ -21,11 +21,11 @@ mod vi;
 
 use crate::domain::{
     Audience, BroadcastId, BroadcastJob, CampaignId, EntryId, EntryKind, Language, LedgerEntry, Partner, PartnerId,
-    PartnerStatus, Points, RedemptionId,
+    PartnerStatus, Points, RedemptionId, RewardId,
 };
 use crate::ports::{PartnerStats, ProgramStats, Rejection};
 use crate::program::campaigns::{Campaign, CampaignKind, CampaignStatus, WEEKDAYS};
-use crate::program::rewards::VoucherStatus;
+use crate::program::rewards::{Reward, RewardStatus, VoucherStatus};
 use crate::telegram::escape_html;
 use std::fmt;
 
@@ -52,6 +52,7 @@ pub(crate) enum Button {
     History,
     Card,
     Partners,
+    Rewards,
     Invite,
     Ask,
     Language,
@@ -60,11 +61,12 @@ pub(crate) enum Button {
 
 impl Button {
     /// Every menu button, in menu order.
-    pub(crate) const ALL: [Button; 8] = [
+    pub(crate) const ALL: [Button; 9] = [
         Button::Balance,
         Button::History,
         Button::Card,
         Button::Partners,
+        Button::Rewards,
         Button::Invite,
         Button::Ask,
         Button::Language,
@@ -325,7 +327,7 @@ pub(crate) trait Texts: Sync {
     /// Tells a referrer that a friend joined through their link.
     fn referral_credited(&self, friend: Esc, bonus: Points, balance: Points) -> String;
     /// What the first seven menu buttons do, in menu order (the help).
-    fn help_lines(&self) -> [&'static str; 7];
+    fn help_lines(&self) -> [&'static str; 8];
     /// The balance (recent entries may follow).
     fn balance(&self, balance: Points) -> String;
     /// Caption of the QR card.
@@ -434,6 +436,67 @@ pub(crate) trait Texts: Sync {
     fn tier_progress_spend(&self, needed: Pts, next: Esc) -> String;
     /// The admin's `/stats`: customers per tier, already listed.
     fn tiers_line(&self, counts: &str) -> String;
+
+    // ------------------------------------------------- rewards catalogue
+    /// A reward's status, as a word.
+    fn reward_status(&self, status: RewardStatus) -> &'static str;
+    /// One reward in a list: id, title, partner, price, what is left
+    /// (`None`: no limit), status (`None` for customers), period (may be empty).
+    #[allow(clippy::too_many_arguments)]
+    fn reward_line(
+        &self,
+        id: RewardId,
+        title: Esc,
+        partner: Esc,
+        price: Pts,
+        left: Option<u32>,
+        status: Option<&str>,
+        when: &str,
+    ) -> String;
+    /// `/rewards` in the client bot: the heading of a page (`category`, when browsing one).
+    fn rewards_title(&self, category: Option<Esc>) -> String;
+    /// `/rewards` with nothing to claim.
+    fn rewards_none(&self) -> &'static str;
+    /// Buttons of the rewards' pages: the next page, the first one, one partner's.
+    fn rewards_more(&self) -> &'static str;
+    /// See [`Texts::rewards_more`].
+    fn rewards_first(&self) -> &'static str;
+    /// See [`Texts::rewards_more`].
+    fn rewards_at(&self, partner: &str) -> String;
+    /// A reward opened from a list, with its description (may be empty).
+    fn reward_card(&self, line: &str, description: Esc) -> String;
+    /// The button that claims a reward.
+    fn reward_claim_button(&self, price: Pts) -> String;
+    /// A claim issued a voucher: its code, where to show it, the balance now.
+    fn voucher_issued(&self, title: Esc, partner: Esc, code: &str, balance: Points) -> String;
+    /// A claim pressed again: the voucher it issued.
+    fn voucher_again(&self, title: Esc, code: &str) -> String;
+    /// The button that cancels a voucher.
+    fn voucher_cancel_button(&self) -> &'static str;
+    /// A voucher cancelled: points back, the balance now.
+    fn voucher_cancelled(&self, title: Esc, points: Points, balance: Points) -> String;
+    /// `/vouchers`: the heading and one line per voucher (code, title, partner).
+    fn vouchers_title(&self) -> &'static str;
+    /// `/vouchers` without any.
+    fn vouchers_none(&self) -> &'static str;
+    /// To a customer: their voucher was used at the partner.
+    fn voucher_used_notice(&self, title: Esc, partner: Esc) -> String;
+    /// Partner bot: `/reward` without an offer, or a bad one.
+    fn reward_usage(&self) -> &'static str;
+    /// Partner bot: `/reward` published one; waiting for the admins or shown.
+    fn reward_published(&self, pending: bool) -> &'static str;
+    /// `/rewards` of a partner, or the admin's pending ones, when there are none.
+    fn rewards_none_listed(&self) -> &'static str;
+    /// Partner bot: `/voucher` without a code.
+    fn voucher_usage(&self) -> &'static str;
+    /// Partner bot: a voucher used now: what to hand over, to whom.
+    fn voucher_accepted(&self, title: Esc, customer: Esc) -> String;
+    /// Partner bot: the voucher was used before, at `when` (UTC).
+    fn voucher_used_before(&self, title: Esc, when: &str) -> String;
+    /// To the admins: a partner proposes reward `id`.
+    fn reward_proposed(&self, line: &str, id: RewardId) -> String;
+    /// To a partner: the admins decided on its reward.
+    fn reward_decided(&self, title: Esc, approved: bool) -> String;
 
     // --------------------------------------------------------- admin bot
     /// A partner's status in words.
@@ -616,6 +679,30 @@ pub(crate) fn campaign_line(lang: Language, c: &Campaign, now: crate::domain::Ti
         &when,
         Pts(c.issued),
         Pts(terms.budget),
+    )
+}
+
+/// A reward as a list shows it in `lang`: its title, partner, price, what
+/// is left, its window (UTC dates), and its status when `with_status`.
+pub(crate) fn reward_line(lang: Language, r: &Reward, with_status: bool) -> String {
+    let t = lang.texts();
+    let offer = &r.offer;
+    let when = match (offer.available_from, offer.available_until) {
+        (None, None) => String::new(),
+        (from, until) => format!(
+            "{} – {}",
+            from.map(|f| f.utc_date().to_string()).unwrap_or_default(),
+            until.map(|u| u.plus(-1).utc_date().to_string()).unwrap_or_default()
+        ),
+    };
+    t.reward_line(
+        r.id,
+        Esc(offer.title.get(lang)),
+        Esc(&r.partner_name),
+        Pts(offer.price),
+        r.left(),
+        with_status.then(|| t.reward_status(r.status)),
+        &when,
     )
 }
 

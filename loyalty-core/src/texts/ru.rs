@@ -16,7 +16,9 @@ impl Texts for Ru {
             Blocked => "⛔ Ваш аккаунт заблокирован: начисление и списание баллов недоступны. Обратитесь в поддержку.",
             NeedStart => "Чтобы начать, отправьте /start.",
             HelpTitle => "Что я умею:",
-            HelpCommands => "Команды: /balance /history /card /partners /invite /ask /language /app /birthday /menu",
+            HelpCommands => {
+                "Команды: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /menu"
+            }
             Unknown => "🤔 Не понял. Воспользуйтесь кнопками меню.",
             BalanceRecent => "Последние операции:",
             NoHistory => "📜 Операций пока нет.",
@@ -64,6 +66,7 @@ impl Texts for Ru {
                  /stats — ваши показатели за сегодня и 7 дней\n\
                  /apikey — ключ для кассовой системы\n\
                  /campaign — акция в вашем заведении; /campaigns — ваши акции\n\
+                 /reward — награда за баллы; /rewards — ваши награды; /voucher <code>КОД</code> — принять ваучер\n\
                  /help — этот список"
             }
             CustomerCardBlocked => "⛔ Аккаунт заблокирован: начислять и списывать баллы нельзя.",
@@ -97,6 +100,7 @@ impl Texts for Ru {
                  /rules — правила программы; <code>/rules JSON</code> задаёт новую версию\n\
                  /campaign <code>JSON</code> — акция; /campaigns — все, с выданным из бюджета\n\
                  /campaign_approve <code>ID</code>, /campaign_reject <code>ID</code>, /campaign_end <code>ID</code> — решить или завершить\n\
+                 /rewards — награды партнёров на проверке; /reward_approve <code>ID</code>, /reward_reject <code>ID</code>, /reward_withdraw <code>ID</code>\n\
                  /help — этот список"
             }
             ButtonApprove => "✅ Одобрить",
@@ -190,6 +194,7 @@ impl Texts for Ru {
             Button::History => "📜 История",
             Button::Card => "💳 Моя карта",
             Button::Partners => "🏪 Партнёры",
+            Button::Rewards => "🛍 Награды",
             Button::Invite => "🎁 Пригласить друга",
             Button::Ask => "💬 Задать вопрос",
             Button::Language => "🌐 Язык",
@@ -212,12 +217,13 @@ impl Texts for Ru {
         let (bonus, balance) = (self.points(bonus), self.points(balance));
         format!("🎉 {friend} присоединился по вашей ссылке! Вам начислено <b>{bonus}</b>. Баланс: <b>{balance}</b>.")
     }
-    fn help_lines(&self) -> [&'static str; 7] {
+    fn help_lines(&self) -> [&'static str; 8] {
         [
             "ваш баланс баллов",
             "последние операции",
             "QR-код для кассира",
             "где копить и тратить баллы",
+            "награды за баллы; /vouchers — ваши ваучеры",
             "ссылка для друзей",
             "вопрос помощнику",
             "сменить язык",
@@ -362,6 +368,129 @@ impl Texts for Ru {
     }
     fn tiers_line(&self, counts: &str) -> String {
         format!("🏅 Клиентов по уровням: {counts}")
+    }
+    fn reward_status(&self, status: RewardStatus) -> &'static str {
+        match status {
+            RewardStatus::Pending => "ждёт одобрения",
+            RewardStatus::Active => "показывается",
+            RewardStatus::Rejected => "отклонена",
+            RewardStatus::Withdrawn => "снята",
+        }
+    }
+    fn reward_line(
+        &self,
+        id: RewardId,
+        title: Esc,
+        partner: Esc,
+        price: Pts,
+        left: Option<u32>,
+        status: Option<&str>,
+        when: &str,
+    ) -> String {
+        let mut line = format!("🎁 <b>{title}</b> — {price} баллов\n🏪 {partner} · #{id}");
+        if let Some(left) = left {
+            line += &format!(" · осталось {left}");
+        }
+        if !when.is_empty() {
+            line += &format!(" · {when}");
+        }
+        if let Some(status) = status {
+            line += &format!(" · {status}");
+        }
+        line
+    }
+    fn rewards_title(&self, category: Option<Esc>) -> String {
+        match category {
+            Some(c) => format!("🛍 <b>Награды: {c}</b>"),
+            None => "🛍 <b>Награды, которые можно получить</b>".into(),
+        }
+    }
+    fn rewards_none(&self) -> &'static str {
+        "Сейчас нет наград, которые можно получить. Загляните позже!"
+    }
+    fn rewards_more(&self) -> &'static str {
+        "Ещё ▶"
+    }
+    fn rewards_first(&self) -> &'static str {
+        "⏮ В начало"
+    }
+    fn rewards_at(&self, partner: &str) -> String {
+        format!("🏪 Ещё у {partner}")
+    }
+    fn reward_card(&self, line: &str, description: Esc) -> String {
+        if description.0.is_empty() { line.to_owned() } else { format!("{line}\n\n{description}") }
+    }
+    fn reward_claim_button(&self, price: Pts) -> String {
+        format!("🎁 Получить за {price} баллов")
+    }
+    fn voucher_issued(&self, title: Esc, partner: Esc, code: &str, balance: Points) -> String {
+        format!(
+            "🎟 Ваш ваучер на <b>{title}</b> в {partner}:\n\n<code>{code}</code>\n\nПокажите код на кассе; \
+             он действует один раз. Баланс: <b>{}</b>.",
+            self.points(balance)
+        )
+    }
+    fn voucher_again(&self, title: Esc, code: &str) -> String {
+        format!("🎟 Вы уже получили <b>{title}</b> здесь: ваш ваучер <code>{code}</code>.")
+    }
+    fn voucher_cancel_button(&self) -> &'static str {
+        "✖️ Отменить и вернуть баллы"
+    }
+    fn voucher_cancelled(&self, title: Esc, points: Points, balance: Points) -> String {
+        format!(
+            "Ваучер на <b>{title}</b> отменён: возвращено {}. Баланс: <b>{}</b>.",
+            self.points(points),
+            self.points(balance)
+        )
+    }
+    fn vouchers_title(&self) -> &'static str {
+        "🎟 <b>Ваши ваучеры</b> (покажите код на кассе)"
+    }
+    fn vouchers_none(&self) -> &'static str {
+        "У вас нет ваучеров. Получите награду: /rewards."
+    }
+    fn voucher_used_notice(&self, title: Esc, partner: Esc) -> String {
+        format!("✅ Ваш ваучер на <b>{title}</b> использован в {partner}. Приятного!")
+    }
+    fn reward_usage(&self) -> &'static str {
+        "Опубликуйте награду, которую клиенты получают за баллы:\n\
+         <code>/reward ЦЕНА [stock=N] [category=NAME] [from=ГГГГ-ММ-ДД] [until=ГГГГ-ММ-ДД] [photo=https://…]\n\
+         Title | description\n\
+         ru: Название | описание\n\
+         vi: Tên | mô tả</code>\n\
+         Первое название показывается на языках без своей строки. Например:\n\
+         <code>/reward 500 stock=20 category=drinks\nКофе в подарок | Любой размер</code>\n\
+         /rewards — ваши награды; /reward_withdraw <code>ID</code> — снять награду; \
+         /voucher <code>КОД</code> — принять ваучер клиента"
+    }
+    fn reward_published(&self, pending: bool) -> &'static str {
+        if pending {
+            "✅ Награда опубликована. Администраторы её проверят; клиенты увидят её после одобрения."
+        } else {
+            "✅ Награда опубликована: клиенты уже могут её получить."
+        }
+    }
+    fn rewards_none_listed(&self) -> &'static str {
+        "Наград нет."
+    }
+    fn voucher_usage(&self) -> &'static str {
+        "Формат: /voucher <code>КОД</code> — код, который показывает клиент, например <code>/voucher ABCDE-FGH23</code>"
+    }
+    fn voucher_accepted(&self, title: Esc, customer: Esc) -> String {
+        format!("✅ Ваучер принят: выдайте <b>{title}</b> клиенту {customer}. Он уже оплачен баллами.")
+    }
+    fn voucher_used_before(&self, title: Esc, when: &str) -> String {
+        format!("⚠️ Этот ваучер на <b>{title}</b> уже использован ({when} UTC). Не выдавайте награду повторно.")
+    }
+    fn reward_proposed(&self, line: &str, id: RewardId) -> String {
+        format!("🆕 Партнёр предлагает награду:\n{line}\n\n/reward_approve {id} · /reward_reject {id}")
+    }
+    fn reward_decided(&self, title: Esc, approved: bool) -> String {
+        if approved {
+            format!("✅ Ваша награда <b>{title}</b> одобрена: клиенты уже могут её получить.")
+        } else {
+            format!("✖️ Ваша награда <b>{title}</b> не одобрена.")
+        }
     }
     fn campaign_offer(&self, kind: CampaignKind, times: &str, points: Pts, n: u32, window_days: u32) -> String {
         match kind {

@@ -16,7 +16,9 @@ impl Texts for Vi {
             Blocked => "⛔ Tài khoản của bạn đã bị khóa: không thể tích hoặc dùng điểm. Vui lòng liên hệ hỗ trợ.",
             NeedStart => "Để bắt đầu, hãy gửi /start.",
             HelpTitle => "Tôi có thể giúp bạn:",
-            HelpCommands => "Lệnh: /balance /history /card /partners /invite /ask /language /app /birthday /menu",
+            HelpCommands => {
+                "Lệnh: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /menu"
+            }
             Unknown => "🤔 Xin lỗi, tôi chưa hiểu. Hãy dùng các nút trong menu.",
             BalanceRecent => "Giao dịch gần đây:",
             NoHistory => "📜 Chưa có giao dịch nào.",
@@ -64,6 +66,7 @@ impl Texts for Vi {
                  /stats — số liệu hôm nay và 7 ngày\n\
                  /apikey — khóa cho hệ thống bán hàng (POS)\n\
                  /campaign — chiến dịch tại cửa hàng của bạn; /campaigns — của bạn\n\
+                 /reward — đăng phần thưởng đổi điểm; /rewards — của bạn; /voucher <code>MÃ</code> — nhận phiếu\n\
                  /help — danh sách này"
             }
             CustomerCardBlocked => "⛔ Tài khoản này đã bị khóa: không thể cộng hoặc trừ điểm.",
@@ -97,6 +100,7 @@ impl Texts for Vi {
                  /rules — quy tắc chương trình; <code>/rules JSON</code> đặt phiên bản mới\n\
                  /campaign <code>JSON</code> — chiến dịch; /campaigns — tất cả, kèm số đã trả so với ngân sách\n\
                  /campaign_approve <code>ID</code>, /campaign_reject <code>ID</code>, /campaign_end <code>ID</code> — duyệt hoặc dừng\n\
+                 /rewards — phần thưởng chờ duyệt; /reward_approve <code>ID</code>, /reward_reject <code>ID</code>, /reward_withdraw <code>ID</code>\n\
                  /help — danh sách này"
             }
             ButtonApprove => "✅ Duyệt",
@@ -192,6 +196,7 @@ impl Texts for Vi {
             Button::History => "📜 Lịch sử",
             Button::Card => "💳 Thẻ của tôi",
             Button::Partners => "🏪 Đối tác",
+            Button::Rewards => "🛍 Phần thưởng",
             Button::Invite => "🎁 Mời bạn bè",
             Button::Ask => "💬 Đặt câu hỏi",
             Button::Language => "🌐 Ngôn ngữ",
@@ -214,12 +219,13 @@ impl Texts for Vi {
         let (bonus, balance) = (self.points(bonus), self.points(balance));
         format!("🎉 {friend} đã tham gia qua liên kết của bạn! Bạn được cộng <b>{bonus}</b>. Số dư: <b>{balance}</b>.")
     }
-    fn help_lines(&self) -> [&'static str; 7] {
+    fn help_lines(&self) -> [&'static str; 8] {
         [
             "số dư điểm của bạn",
             "các giao dịch gần đây",
             "mã QR cho thu ngân",
             "nơi tích và dùng điểm",
+            "đổi điểm lấy quà; /vouchers — phiếu của bạn",
             "liên kết mời bạn bè",
             "hỏi trợ lý",
             "đổi ngôn ngữ",
@@ -369,6 +375,129 @@ impl Texts for Vi {
     }
     fn tiers_line(&self, counts: &str) -> String {
         format!("🏅 Khách hàng theo hạng: {counts}")
+    }
+    fn reward_status(&self, status: RewardStatus) -> &'static str {
+        match status {
+            RewardStatus::Pending => "chờ duyệt",
+            RewardStatus::Active => "đang hiển thị",
+            RewardStatus::Rejected => "bị từ chối",
+            RewardStatus::Withdrawn => "đã gỡ",
+        }
+    }
+    fn reward_line(
+        &self,
+        id: RewardId,
+        title: Esc,
+        partner: Esc,
+        price: Pts,
+        left: Option<u32>,
+        status: Option<&str>,
+        when: &str,
+    ) -> String {
+        let mut line = format!("🎁 <b>{title}</b> — {price} điểm\n🏪 {partner} · #{id}");
+        if let Some(left) = left {
+            line += &format!(" · còn {left}");
+        }
+        if !when.is_empty() {
+            line += &format!(" · {when}");
+        }
+        if let Some(status) = status {
+            line += &format!(" · {status}");
+        }
+        line
+    }
+    fn rewards_title(&self, category: Option<Esc>) -> String {
+        match category {
+            Some(c) => format!("🛍 <b>Phần thưởng: {c}</b>"),
+            None => "🛍 <b>Phần thưởng bạn có thể nhận</b>".into(),
+        }
+    }
+    fn rewards_none(&self) -> &'static str {
+        "Hiện chưa có phần thưởng nào để nhận. Hãy quay lại sau!"
+    }
+    fn rewards_more(&self) -> &'static str {
+        "Thêm ▶"
+    }
+    fn rewards_first(&self) -> &'static str {
+        "⏮ Về đầu"
+    }
+    fn rewards_at(&self, partner: &str) -> String {
+        format!("🏪 Thêm tại {partner}")
+    }
+    fn reward_card(&self, line: &str, description: Esc) -> String {
+        if description.0.is_empty() { line.to_owned() } else { format!("{line}\n\n{description}") }
+    }
+    fn reward_claim_button(&self, price: Pts) -> String {
+        format!("🎁 Đổi {price} điểm")
+    }
+    fn voucher_issued(&self, title: Esc, partner: Esc, code: &str, balance: Points) -> String {
+        format!(
+            "🎟 Phiếu của bạn cho <b>{title}</b> tại {partner}:\n\n<code>{code}</code>\n\nHãy đưa mã này tại quầy; \
+             mã chỉ dùng được một lần. Số dư: <b>{}</b>.",
+            self.points(balance)
+        )
+    }
+    fn voucher_again(&self, title: Esc, code: &str) -> String {
+        format!("🎟 Bạn đã nhận <b>{title}</b> tại đây: phiếu của bạn là <code>{code}</code>.")
+    }
+    fn voucher_cancel_button(&self) -> &'static str {
+        "✖️ Hủy và hoàn điểm"
+    }
+    fn voucher_cancelled(&self, title: Esc, points: Points, balance: Points) -> String {
+        format!(
+            "Phiếu cho <b>{title}</b> đã bị hủy: hoàn {}. Số dư: <b>{}</b>.",
+            self.points(points),
+            self.points(balance)
+        )
+    }
+    fn vouchers_title(&self) -> &'static str {
+        "🎟 <b>Phiếu của bạn</b> (đưa mã tại quầy)"
+    }
+    fn vouchers_none(&self) -> &'static str {
+        "Bạn chưa có phiếu nào. Hãy nhận phần thưởng: /rewards."
+    }
+    fn voucher_used_notice(&self, title: Esc, partner: Esc) -> String {
+        format!("✅ Phiếu của bạn cho <b>{title}</b> đã được dùng tại {partner}. Chúc bạn vui!")
+    }
+    fn reward_usage(&self) -> &'static str {
+        "Đăng phần thưởng khách hàng đổi bằng điểm:\n\
+         <code>/reward GIÁ [stock=N] [category=NAME] [from=YYYY-MM-DD] [until=YYYY-MM-DD] [photo=https://…]\n\
+         Title | description\n\
+         ru: Название | описание\n\
+         vi: Tên | mô tả</code>\n\
+         Tên đầu tiên được hiển thị cho các ngôn ngữ không có dòng riêng. Ví dụ:\n\
+         <code>/reward 500 stock=20 category=drinks\nCà phê miễn phí | Cỡ bất kỳ</code>\n\
+         /rewards — phần thưởng của bạn; /reward_withdraw <code>ID</code> — gỡ phần thưởng; \
+         /voucher <code>MÃ</code> — nhận phiếu của khách"
+    }
+    fn reward_published(&self, pending: bool) -> &'static str {
+        if pending {
+            "✅ Đã đăng phần thưởng. Quản trị viên sẽ xem xét; khách hàng sẽ thấy sau khi được duyệt."
+        } else {
+            "✅ Đã đăng phần thưởng: khách hàng có thể nhận ngay."
+        }
+    }
+    fn rewards_none_listed(&self) -> &'static str {
+        "Không có phần thưởng nào."
+    }
+    fn voucher_usage(&self) -> &'static str {
+        "Cách dùng: /voucher <code>MÃ</code> với mã khách đưa, ví dụ <code>/voucher ABCDE-FGH23</code>"
+    }
+    fn voucher_accepted(&self, title: Esc, customer: Esc) -> String {
+        format!("✅ Đã nhận phiếu: hãy trao <b>{title}</b> cho {customer}. Phần thưởng đã được trả bằng điểm.")
+    }
+    fn voucher_used_before(&self, title: Esc, when: &str) -> String {
+        format!("⚠️ Phiếu cho <b>{title}</b> này đã được dùng ({when} UTC). Đừng trao phần thưởng lần nữa.")
+    }
+    fn reward_proposed(&self, line: &str, id: RewardId) -> String {
+        format!("🆕 Một đối tác đề xuất phần thưởng:\n{line}\n\n/reward_approve {id} · /reward_reject {id}")
+    }
+    fn reward_decided(&self, title: Esc, approved: bool) -> String {
+        if approved {
+            format!("✅ Phần thưởng <b>{title}</b> của bạn đã được duyệt: khách hàng có thể nhận ngay.")
+        } else {
+            format!("✖️ Phần thưởng <b>{title}</b> của bạn không được duyệt.")
+        }
     }
     fn campaign_offer(&self, kind: CampaignKind, times: &str, points: Pts, n: u32, window_days: u32) -> String {
         match kind {

@@ -52,7 +52,11 @@ impl Ctx<'_> {
         decision: RewardDecision,
         by: CampaignActor,
     ) -> StoreResult<Reward> {
-        self.store.decide_reward(DecideReward { reward, decision, by, now: T0 }).await
+        let decided = self.store.decide_reward(DecideReward { reward, decision, by, now: T0 }).await?;
+        if decided.partner.id != decided.reward.partner {
+            return Err(StoreError::Backend(format!("decide_reward answered another partner: {decided:?}")));
+        }
+        Ok(decided.reward)
     }
 
     fn claim_req(&self, c: &Customer, reward: RewardId, key: &str) -> ClaimReward {

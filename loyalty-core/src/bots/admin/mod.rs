@@ -160,6 +160,18 @@ impl Ctx<'_> {
                     Err(text) => self.reply(text),
                 })
             }
+            Action::Reward(cmd) => {
+                let actor = CampaignActor::Admin(self.admin());
+                let done = super::rewards::run(self.cx, self.lang, actor, cmd, self.key()).await;
+                Ok(match settle(self.cx, self.lang, "bot.admin", done).await? {
+                    Ok((text, notices)) => {
+                        let mut out = self.reply(text);
+                        out.calls.extend(notices);
+                        out
+                    }
+                    Err(text) => self.reply(text),
+                })
+            }
             Action::Help => Ok(self.reply(self.lang.say(Fixed::AdminHelp))),
         }
     }
@@ -413,6 +425,8 @@ pub(super) enum Action<'a> {
     Rules(&'a str),
     /// `/campaign`, `/campaigns`, `/campaign_end|approve|reject <id>`.
     Campaign(super::campaigns::CampaignCommand<'a>),
+    /// `/rewards` (those waiting), `/reward_approve|reject|withdraw <id>`.
+    Reward(super::rewards::RewardCommand<'a>),
     /// Anything else.
     Help,
 }
@@ -434,7 +448,14 @@ impl<'a> Action<'a> {
             "stats" => Action::Stats,
             "rules" => Action::Rules(args),
             "help" => Action::Help,
-            name => Action::Campaign(super::campaigns::CampaignCommand::parse(name, args)?),
+            name => match super::rewards::RewardCommand::parse(name, args) {
+                // Rewards are published and vouchers accepted by partners.
+                Some(super::rewards::RewardCommand::Publish(_) | super::rewards::RewardCommand::Voucher(_)) => {
+                    return None;
+                }
+                Some(cmd) => Action::Reward(cmd),
+                None => Action::Campaign(super::campaigns::CampaignCommand::parse(name, args)?),
+            },
         })
     }
 }

@@ -10,15 +10,19 @@
 //! `force_reply` prompt starting with "❓", and a reply to it
 //! is the question.
 
+use crate::bots::common::parse_id;
 use crate::bots::common::settle;
+use crate::bots::rewards;
 use crate::context::{Context, Outbox, Task};
 use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus, RedemptionId, TelegramUserId};
+use crate::domain::{RewardId, VoucherId};
 use crate::error::{Error, Result};
 use crate::ports::{
-    AnswerRedemption, AssistantContext, CustomerRef, CustomerView, ErrorReport, QuotaKind, QuotaUse, Rejection,
-    SetBirthday, StoreError, ViewCustomer,
+    AnswerRedemption, AssistantContext, CancelVoucher, CustomerRef, CustomerView, ErrorReport, ListRewards,
+    ListVouchers, QuotaKind, QuotaUse, Rejection, SetBirthday, StoreError, ViewCustomer, VoucherView,
 };
 use crate::program::campaigns::Birthday;
+use crate::program::rewards::{VoucherStatus, print_voucher_code};
 use crate::usecases::{self, Done, SignUp};
 
 use crate::domain::BotKind;
@@ -38,6 +42,9 @@ const MAX_QUESTION_CHARS: usize = 1000;
 
 /// Entries shown under the balance.
 const BALANCE_RECENT: u32 = 3;
+
+/// Unused vouchers `/vouchers` lists at most.
+const LISTED_VOUCHERS: u32 = 10;
 
 /// Entries shown in the history.
 const HISTORY_LEN: u32 = 10;
@@ -78,6 +85,10 @@ pub(super) enum Action {
     App,
     /// `/birthday DD.MM`.
     Birthday(String),
+    /// `/rewards [category]`, the Rewards button: the catalogue's first page.
+    Rewards(String),
+    /// `/vouchers`: the customer's unused vouchers.
+    Vouchers,
     /// Anything else.
     Unknown,
 }
@@ -89,6 +100,7 @@ impl From<Button> for Action {
             Button::History => Action::History,
             Button::Card => Action::Card,
             Button::Partners => Action::Partners,
+            Button::Rewards => Action::Rewards(String::new()),
             Button::Invite => Action::Invite,
             Button::Ask => Action::Ask(None),
             Button::Language => Action::Language,
@@ -148,6 +160,8 @@ pub(super) fn command(cmd: &Command<'_>) -> Action {
         "language" | "lang" => Action::Language,
         "app" => Action::App,
         "birthday" => Action::Birthday(cmd.args.to_string()),
+        "rewards" => Action::Rewards(cmd.args.to_string()),
+        "vouchers" => Action::Vouchers,
         _ => Action::Unknown,
     }
 }
@@ -172,9 +186,9 @@ fn menu(cx: &Context, lang: Language) -> ReplyMarkup {
     let b = |b| KeyboardButton { text: lang.texts().button(b).to_string(), web_app: None };
     let mut keyboard = vec![
         vec![b(Button::Balance), b(Button::History)],
-        vec![b(Button::Card), b(Button::Partners)],
-        vec![b(Button::Invite), b(Button::Ask)],
-        vec![b(Button::Language)],
+        vec![b(Button::Card), b(Button::Rewards)],
+        vec![b(Button::Partners), b(Button::Invite)],
+        vec![b(Button::Ask), b(Button::Language)],
     ];
     if let Some(url) = &cx.config().frontend_url {
         let app = KeyboardButton {
@@ -186,6 +200,69 @@ fn menu(cx: &Context, lang: Language) -> ReplyMarkup {
         }
     }
     ReplyMarkup::Keyboard(ReplyKeyboardMarkup { keyboard, resize_keyboard: true, is_persistent: true })
+}
+
+/// A page of the rewards catalogue (one storage call), in the language of the
+/// person's Telegram app; as a new message, or in place of `edit`'s.
+async fn rewards_page(
+    cx: &Context,
+    from: &User,
+    chat: i64,
+    browse: &rewards::Browse,
+    edit: Option<i64>,
+) -> Result<Outbox> {
+    let lang = Language::from_code(from.language_code.as_deref());
+    let found = match settle(cx, lang, CONTEXT, cx.storage().rewards(browse.request(cx.now())).await).await? {
+        Ok(found) => found,
+        Err(text) => return Ok(reply(chat, text)),
+    };
+    let (text, kb) = rewards::page(lang, browse, &found);
+    Ok(Outbox::one(match edit {
+        Some(message_id) => BotCall::edit_message_text(BotKind::Client, chat, message_id, text, Some(kb)),
+        None => say(chat, text, Some(ReplyMarkup::Inline(kb))),
+    }))
+}
+
+/// `/vouchers`: the customer's unused vouchers, each with its cancel button
+/// (one storage call).
+async fn vouchers(cx: &Context, from: &User, chat: i64) -> Result<Outbox> {
+    let lang = Language::from_code(from.language_code.as_deref());
+    let req = ListVouchers {
+        customer: CustomerRef::Telegram(TelegramUserId(from.id)),
+        status: Some(VoucherStatus::Issued),
+        limit: LISTED_VOUCHERS,
+    };
+    let found = match cx.storage().vouchers(req).await {
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => return Ok(reply(chat, lang.say(Fixed::NeedStart))),
+        r => match settle(cx, lang, CONTEXT, r).await? {
+            Ok(found) => found,
+            Err(text) => return Ok(reply(chat, text)),
+        },
+    };
+    let Some(first) = found.first() else { return Ok(reply(chat, lang.texts().vouchers_none())) };
+    let lang = first.customer.language;
+    let mut out = reply(chat, lang.texts().vouchers_title());
+    for v in &found {
+        let (text, kb) = rewards::voucher(lang, v);
+        out.push(say(chat, text, kb.map(ReplyMarkup::Inline)));
+    }
+    Ok(out)
+}
+
+/// A claimed reward's voucher: the QR of the partner bot's link that accepts
+/// it (scanned at the counter), with the code and the cancel button.
+async fn voucher_message(cx: &Context, chat: i64, v: &VoucherView) -> BotCall {
+    let lang = v.customer.language;
+    let (text, kb) = rewards::voucher(lang, v);
+    let markup = kb.map(ReplyMarkup::Inline);
+    let qr = match cx.bot_username(BotKind::Partner).await {
+        Some(bot) => QrMatrix::encode(&format!("https://t.me/{bot}?start=v_{}", v.voucher.code)).ok(),
+        None => None,
+    };
+    match qr {
+        Some(qr) => BotCall::send_photo_png(BotKind::Client, chat, qr.to_png(8).into(), "voucher.png", text, markup),
+        None => say(chat, text, markup),
+    }
 }
 
 /// `/birthday DD.MM`: sets the customer's birthday, once (one storage call).
@@ -216,6 +293,12 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     }
     if let Action::Birthday(args) = &action {
         return birthday(cx, from, chat, args).await;
+    }
+    if let Action::Rewards(category) = &action {
+        return rewards_page(cx, from, chat, &rewards::Browse::of_category(category), None).await;
+    }
+    if let Action::Vouchers = action {
+        return vouchers(cx, from, chat).await;
     }
 
     let fallback = Language::from_code(from.language_code.as_deref());
@@ -258,7 +341,7 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     let lang = customer.language;
 
     match action {
-        Action::Start(_) | Action::Birthday(_) | Action::Menu => {
+        Action::Start(_) | Action::Birthday(_) | Action::Rewards(_) | Action::Vouchers | Action::Menu => {
             Ok(Outbox::one(say(chat, texts::client_help(lang.texts()), Some(menu(cx, lang)))))
         }
         Action::Unknown => Ok(Outbox::one(say(
@@ -436,7 +519,7 @@ fn ask(cx: &Context, chat: i64, customer: &Customer, asked: Option<&str>, quota:
 }
 
 /// What an inline button asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Callback {
     /// `lang:<code>`.
     Language(Language),
@@ -446,6 +529,14 @@ pub(super) enum Callback {
     Confirm(RedemptionId, Option<Language>),
     /// `rd:<id>[:<lang>]`: decline it.
     Decline(RedemptionId, Option<Language>),
+    /// `wl:<after>:<partner>:<category>`: a page of the rewards catalogue.
+    Rewards(rewards::Browse),
+    /// `wv:<id>`: a reward's card.
+    Reward(RewardId),
+    /// `wc:<id>`: claim the reward.
+    Claim(RewardId),
+    /// `wx:<id>`: cancel the voucher.
+    Cancel(VoucherId),
 }
 
 impl Callback {
@@ -463,9 +554,20 @@ impl Callback {
             "lang" => Language::parse(arg).map(Callback::Language),
             "rc" => answer().map(|(id, lang)| Callback::Confirm(id, lang)),
             "rd" => answer().map(|(id, lang)| Callback::Decline(id, lang)),
+            "wl" => rewards::Browse::parse(arg).map(Callback::Rewards),
+            "wv" => parse_id(arg).map(|id| Callback::Reward(RewardId(id))),
+            "wc" => parse_id(arg).map(|id| Callback::Claim(RewardId(id))),
+            "wx" => parse_id(arg).map(|id| Callback::Cancel(VoucherId(id))),
             _ => None,
         }
     }
+}
+
+/// A callback's answer shown as an alert: a refusal the person must read.
+fn answer_alert(q: &CallbackQuery, text: &str) -> BotCall {
+    let mut call = BotCall::answer_callback(BotKind::Client, q.id.clone(), Some(text.to_string()));
+    call.params.insert("show_alert".into(), true.into());
+    call
 }
 
 async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
@@ -505,6 +607,86 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
                 }
                 Err(text) => Ok(Outbox::one(answer(&text))),
             }
+        }
+        Callback::Rewards(browse) => {
+            let mut out = Outbox::one(answer(""));
+            let chat = target.map_or(q.from.id, |(chat, _)| chat);
+            out.calls.extend(rewards_page(cx, &q.from, chat, &browse, target.map(|(_, id)| id)).await?.calls);
+            Ok(out)
+        }
+        Callback::Reward(id) => {
+            let req = ListRewards {
+                partner: None,
+                category: None,
+                claimable_at: Some(cx.now()),
+                status: None,
+                after: Some(RewardId(id.0 - 1)),
+                limit: 1,
+            };
+            let found = match settle(cx, lang, CONTEXT, cx.storage().rewards(req).await).await? {
+                Ok(found) => found,
+                Err(text) => return Ok(Outbox::one(answer(&text))),
+            };
+            let Some(r) = found.into_iter().find(|r| r.id == id) else {
+                return Ok(Outbox::one(answer(&lang.texts().rejection(&Rejection::RewardUnavailable))));
+            };
+            let (text, kb) = rewards::card(lang, &r);
+            let markup = Some(ReplyMarkup::Inline(kb));
+            let card = match &r.offer.photo {
+                Some(photo) if photo.starts_with("https://") => {
+                    BotCall::send_photo_url(BotKind::Client, q.from.id, photo.clone(), text, markup)
+                }
+                _ => say(q.from.id, text, markup),
+            };
+            Ok(Outbox { calls: vec![answer(""), card], ..Outbox::default() })
+        }
+        Callback::Claim(reward) => {
+            // Pressing the same card's button again claims once: the key is the card's message.
+            let place = target.map_or_else(|| q.id.clone(), |(chat, message)| format!("{chat}:{message}"));
+            let key = format!("claim:{}:{place}:{reward}", cx.config().bot_id(BotKind::Client));
+            let claimed = usecases::claim_reward(cx, who, reward, key).await;
+            let v = match claimed {
+                Err(StoreError::Rejected(Rejection::UnknownCustomer)) => {
+                    return Ok(Outbox::one(answer(lang.say(Fixed::NeedStart))));
+                }
+                r => match settle(cx, lang, CONTEXT, r).await? {
+                    Ok(Done { outcome, .. }) => outcome,
+                    Err(text) => return Ok(Outbox::one(answer_alert(q, &text))),
+                },
+            };
+            let lang = v.customer.language;
+            if v.replayed && !cx.is_reprocessing() {
+                let code = print_voucher_code(&v.voucher.code);
+                let text = lang.texts().voucher_again(Esc(v.reward.offer.title.get(lang)), &code);
+                return Ok(Outbox { calls: vec![answer(""), say(q.from.id, text, None)], ..Outbox::default() });
+            }
+            let message = voucher_message(cx, q.from.id, &v).await;
+            Ok(Outbox { calls: vec![answer(""), message], ..Outbox::default() })
+        }
+        Callback::Cancel(voucher) => {
+            let req = CancelVoucher { customer: who, voucher, now: cx.now() };
+            let v = match cx.storage().cancel_voucher(req).await {
+                Err(StoreError::Rejected(Rejection::UnknownCustomer)) => {
+                    return Ok(Outbox::one(answer(lang.say(Fixed::NeedStart))));
+                }
+                r => match settle(cx, lang, CONTEXT, r).await? {
+                    Ok(v) => v,
+                    Err(text) => return Ok(Outbox::one(answer_alert(q, &text))),
+                },
+            };
+            let lang = v.customer.language;
+            let title = Esc(v.reward.offer.title.get(lang));
+            let text = lang.texts().voucher_cancelled(title, v.voucher.points, v.customer.balance);
+            let mut out = Outbox::one(answer(""));
+            // The voucher's message is a photo (its caption) or a text.
+            out.push(match target {
+                Some((chat, id)) if q.message.as_ref().is_some_and(|m| m.text.is_none()) => {
+                    BotCall::edit_message_caption(BotKind::Client, chat, id, text)
+                }
+                Some((chat, id)) => BotCall::edit_message_text(BotKind::Client, chat, id, text, None),
+                None => say(q.from.id, text, None),
+            });
+            Ok(out)
         }
         Callback::Confirm(id, written_in) | Callback::Decline(id, written_in) => {
             let confirm = matches!(callback, Callback::Confirm(..));

@@ -21,12 +21,13 @@
 
 use super::campaigns::CampaignCommand;
 use super::common::{self, settle};
+use super::rewards::RewardCommand;
 use crate::context::{Context, Outbox};
 use crate::domain::{CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, TelegramUserId, rules};
 use crate::error::Result;
 use crate::ports::{
     CampaignActor, CampaignDecision, CreditPurchase, CustomerRef, LookUpCustomer, OpenRedemption, PartnerRef,
-    Rejection, ReverseEntry, StoreError, StoreResult,
+    Rejection, ReverseEntry, RewardDecision, StoreError, StoreResult,
 };
 use crate::texts::{self, Esc, Fixed, Pts, Signed};
 use crate::usecases;
@@ -77,6 +78,8 @@ pub(super) enum Action<'a> {
     ApiKey,
     /// `/campaign`, `/campaigns`, `/campaign_end <id>` (for its own place).
     Campaign(CampaignCommand<'a>),
+    /// `/reward`, `/rewards`, `/reward_withdraw <id>`, `/voucher <code>`.
+    Reward(RewardCommand<'a>),
     /// Anything else: the person's status, or help.
     Help,
 }
@@ -86,6 +89,8 @@ impl<'a> Action<'a> {
     pub(super) fn parse(cmd: &Command<'a>) -> Option<Action<'a>> {
         let args = cmd.args;
         Some(match cmd.name.as_str() {
+            // A voucher's QR opens the partner bot with `v_<code>`.
+            "start" if args.starts_with("v_") => Action::Reward(RewardCommand::Voucher(&args[2..])),
             "start" => Action::Start(args.strip_prefix("c_")),
             "apply" => Action::Apply((!args.is_empty()).then_some(args)),
             "credit" => Action::Credit(args),
@@ -94,10 +99,14 @@ impl<'a> Action<'a> {
             "stats" => Action::Stats,
             "apikey" => Action::ApiKey,
             "help" => Action::Help,
-            // Approving and rejecting campaigns is the admins'.
-            name => match CampaignCommand::parse(name, args)? {
-                CampaignCommand::Decide(CampaignDecision::Approve | CampaignDecision::Reject, _) => return None,
-                cmd => Action::Campaign(cmd),
+            // Approving and rejecting campaigns and rewards is the admins'.
+            name => match RewardCommand::parse(name, args) {
+                Some(RewardCommand::Decide(RewardDecision::Approve | RewardDecision::Reject, _)) => return None,
+                Some(cmd) => Action::Reward(cmd),
+                None => match CampaignCommand::parse(name, args)? {
+                    CampaignCommand::Decide(CampaignDecision::Approve | CampaignDecision::Reject, _) => return None,
+                    cmd => Action::Campaign(cmd),
+                },
             },
         })
     }
@@ -343,6 +352,14 @@ impl Ctx<'_> {
             Action::Reverse(args) => self.reverse(args).await,
             Action::Stats => self.stats().await,
             Action::ApiKey => self.api_key().await,
+            Action::Reward(cmd) => {
+                let actor = CampaignActor::Partner(self.me());
+                let done = super::rewards::run(self.cx, self.lang, actor, cmd, self.key(":reward")).await;
+                Ok(match self.settle(done).await? {
+                    Ok((text, notices)) => self.reply_with(text, notices),
+                    Err(text) => Outbox::one(self.reply(text)),
+                })
+            }
             Action::Campaign(cmd) => {
                 let done = super::campaigns::run(self.cx, self.lang, CampaignActor::Partner(self.me()), cmd).await;
                 Ok(match self.settle(done).await? {
