@@ -1196,3 +1196,122 @@ async fn a_pending_request_past_its_time_reads_as_expired() {
     let read = call(&env, pos(&key, Method::GET, &format!("/api/v1/partner/redemptions/{id}?wait=5"), None, "")).await;
     assert_eq!(read.json()["redemption"]["status"], "expired");
 }
+
+#[tokio::test]
+async fn rewards_over_the_api_from_publishing_to_the_counter() {
+    let mut config = test_config();
+    config.admin_api_token = Some(Secret::new(ADMIN_TOKEN));
+    let env = TestEnv::with(Arc::new(MemoryStore::new()), config);
+    let anna = register(&env, 42, Language::En).await;
+    let (p, key) = partner(&env, 500, "Phở 24", Language::Vi).await;
+    let (_, other_key) = partner(&env, 501, "Bánh mì", Language::Vi).await;
+    let auth = tma(&env, 42);
+    let admin = format!("Bearer {ADMIN_TOKEN}");
+
+    // The POS publishes (idempotent by its key); the admin approves.
+    let offer = r#"{"title": {"en": "Iced coffee", "vi": "Cà phê đá"}, "price": 60, "stock": 1, "category": "drinks"}"#;
+    let made = call(&env, pos(&key, Method::POST, "/api/v1/partner/rewards", Some("r-1"), offer)).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    let reward = made.json();
+    assert_eq!((reward["status"].as_str(), reward["partner_name"].as_str()), (Some("pending"), Some("Phở 24")));
+    assert!(made.sends().iter().any(|(bot, _, text)| *bot == BotKind::Admin && text.contains("Iced coffee")));
+    let again = call(&env, pos(&key, Method::POST, "/api/v1/partner/rewards", Some("r-1"), offer)).await;
+    assert_eq!(again.json()["id"], reward["id"], "the same key, the same reward");
+    call(&env, pos(&key, Method::POST, "/api/v1/partner/rewards", None, offer))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+    call(
+        &env,
+        pos(&key, Method::POST, "/api/v1/partner/rewards", Some("r-2"), r#"{"title": {"en": "x"}, "price": 0}"#),
+    )
+    .await
+    .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reward");
+    call(&env, pos(&key, Method::POST, "/api/v1/partner/rewards", Some("r-3"), r#"{"price": 5, "colour": 1}"#))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_body");
+    let listed = get(&env, "/api/v1/rewards", &auth).await.json();
+    assert_eq!(listed["rewards"].as_array().map(Vec::len), Some(0), "not approved yet: {listed}");
+    let waiting = get(&env, "/api/v1/admin/rewards?status=pending", &admin).await.json();
+    assert_eq!(waiting["rewards"][0]["id"], reward["id"]);
+    let approve = request(Method::POST, "/api/v1/admin/rewards/1/approve", &[("authorization", &admin)], Bytes::new());
+    let approved = call(&env, approve).await;
+    assert_eq!(approved.json()["status"], "active");
+    assert!(approved.sends().iter().any(|(bot, chat, _)| *bot == BotKind::Partner && *chat == 500));
+
+    // The customer browses and claims (idempotent by the Mini App's key).
+    let listed = get(&env, "/api/v1/rewards?category=drinks&limit=5", &auth).await.json();
+    assert_eq!(
+        (listed["rewards"][0]["offer"]["title"]["vi"].as_str(), &listed["next_after"]),
+        (Some("Cà phê đá"), &Value::Null)
+    );
+    for bad in ["limit=0", "limit=51", "category=Bad!", "after=-1", "partner=x"] {
+        get(&env, &format!("/api/v1/rewards?{bad}"), &auth).await.error(StatusCode::BAD_REQUEST, "invalid_query");
+    }
+    get(&env, "/api/v1/rewards", "tma forged").await.error(StatusCode::UNAUTHORIZED, "invalid_init_data");
+    let claim = |idem: &str| {
+        request(
+            Method::POST,
+            "/api/v1/rewards/1/claim",
+            &[("authorization", &auth), ("idempotency-key", idem)],
+            Bytes::new(),
+        )
+    };
+    let claimed = call(&env, claim("c-1")).await.json();
+    assert_eq!(
+        (claimed["voucher"]["status"].as_str(), claimed["balance"].as_i64()),
+        (Some("issued"), Some(40)),
+        "{claimed}"
+    );
+    let replayed = call(&env, claim("c-1")).await.json();
+    assert_eq!(
+        (replayed["voucher"]["id"].clone(), replayed["replayed"].as_bool()),
+        (claimed["voucher"]["id"].clone(), Some(true))
+    );
+    call(&env, claim("c-2")).await.error(StatusCode::CONFLICT, "out_of_stock");
+    call(&env, request(Method::POST, "/api/v1/rewards/1/claim", &[("authorization", &auth)], Bytes::new()))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+    let unknown = request(
+        Method::POST,
+        "/api/v1/rewards/99/claim",
+        &[("authorization", &auth), ("idempotency-key", "c-3")],
+        Bytes::new(),
+    );
+    call(&env, unknown).await.error(StatusCode::NOT_FOUND, "unknown_reward");
+    let mine = get(&env, "/api/v1/me/vouchers?status=issued", &auth).await.json();
+    assert_eq!(mine["vouchers"].as_array().map(Vec::len), Some(1));
+    get(&env, "/api/v1/me/vouchers?status=lost", &auth).await.error(StatusCode::BAD_REQUEST, "invalid_query");
+
+    // The counter accepts it once; another partner does not know it.
+    let code = claimed["voucher"]["code"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/partner/vouchers/{}-{}/use", &code[..5], &code[5..]);
+    call(&env, pos(&other_key, Method::POST, &path, None, "")).await.error(StatusCode::NOT_FOUND, "unknown_voucher");
+    let used = call(&env, pos(&key, Method::POST, &path, None, "")).await;
+    assert_eq!(
+        (used.json()["replayed"].as_bool(), used.json()["voucher"]["status"].as_str()),
+        (Some(false), Some("used"))
+    );
+    assert!(
+        used.sends()
+            .iter()
+            .any(|(bot, chat, text)| *bot == BotKind::Client && *chat == 42 && text.contains("was used"))
+    );
+    let twice = call(&env, pos(&key, Method::POST, &path, None, "")).await;
+    assert_eq!(twice.json()["replayed"].as_bool(), Some(true));
+    assert!(twice.deferred.is_empty(), "the customer is told once");
+    call(&env, pos(&key, Method::POST, "/api/v1/partner/vouchers/not-a-code/use", None, ""))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_voucher_code");
+    let cancel = request(Method::POST, "/api/v1/me/vouchers/1/cancel", &[("authorization", &auth)], Bytes::new());
+    call(&env, cancel).await.error(StatusCode::CONFLICT, "voucher_closed");
+    assert_eq!(env.storage.customer_summary(CustomerRef::Id(anna.id), 0).await.unwrap().unwrap().customer.balance, 40);
+
+    // The partner withdraws it; its list shows every status.
+    let withdrawn = call(&env, pos(&key, Method::POST, "/api/v1/partner/rewards/1/withdraw", None, "")).await.json();
+    assert_eq!(withdrawn["status"], "withdrawn");
+    call(&env, pos(&other_key, Method::POST, "/api/v1/partner/rewards/1/withdraw", None, ""))
+        .await
+        .error(StatusCode::NOT_FOUND, "unknown_reward");
+    let own = call(&env, pos(&key, Method::GET, "/api/v1/partner/rewards?status=withdrawn", None, "")).await.json();
+    assert_eq!(own["rewards"][0]["partner"].as_i64(), Some(p.id.0));
+}

@@ -5,13 +5,17 @@ use super::routes::{Endpoint, Routed, route};
 use super::{ApiError, INIT_DATA_MAX_AGE_SECS, MAX_API_BODY_BYTES, json_response, sentry};
 use crate::context::{Context, Task};
 use crate::domain::{
-    Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerStatus, RedemptionId, RedemptionStatus,
-    TelegramUserId, rules,
+    Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerId, PartnerStatus, RedemptionId, RedemptionStatus,
+    RewardId, TelegramUserId, Timestamp, VoucherId, rules,
 };
 use crate::ports::{
-    AnswerRedemption, CampaignActor, CampaignDecision, CreateCampaign, CreditPurchase, CustomerRef, DecideCampaign,
-    EntriesPage, ListCampaigns, LookUpCustomer, OpenRedemption, PartnerRef, RedemptionView, Rejection, ReverseEntry,
-    SetBirthday, SetProgramRules, StoreError, ViewRedemption,
+    AnswerRedemption, CampaignActor, CampaignDecision, CancelVoucher, CreateCampaign, CreditPurchase, CustomerRef,
+    DecideCampaign, DecideReward, EntriesPage, ListCampaigns, ListRewards, ListVouchers, LookUpCustomer,
+    OpenRedemption, PartnerRef, PublishReward, RedemptionView, Rejection, ReverseEntry, RewardDecision, SetBirthday,
+    SetProgramRules, StoreError, UseVoucher, ViewRedemption, VoucherView,
+};
+use crate::program::rewards::{
+    MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED, Reward, RewardOffer, is_category, parse_voucher_code,
 };
 
 use crate::domain::BotKind;
@@ -145,6 +149,18 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::AdminApproveCampaign => admin_decide(cx, req, param, CampaignDecision::Approve).await,
         Endpoint::AdminRejectCampaign => admin_decide(cx, req, param, CampaignDecision::Reject).await,
         Endpoint::AdminEndCampaign => admin_decide(cx, req, param, CampaignDecision::End).await,
+        Endpoint::Rewards => rewards(cx, req).await,
+        Endpoint::ClaimReward => claim_reward(cx, req, param).await,
+        Endpoint::MeVouchers => my_vouchers(cx, req).await,
+        Endpoint::CancelVoucher => cancel_voucher(cx, req, param).await,
+        Endpoint::PartnerRewards => pos_rewards(cx, req).await,
+        Endpoint::PartnerNewReward => pos_new_reward(cx, req).await,
+        Endpoint::PartnerWithdrawReward => pos_withdraw_reward(cx, req, param).await,
+        Endpoint::PartnerUseVoucher => pos_use_voucher(cx, req, param.unwrap_or_default()).await,
+        Endpoint::AdminRewards => admin_rewards(cx, req).await,
+        Endpoint::AdminApproveReward => admin_decide_reward(cx, req, param, RewardDecision::Approve).await,
+        Endpoint::AdminRejectReward => admin_decide_reward(cx, req, param, RewardDecision::Reject).await,
+        Endpoint::AdminWithdrawReward => admin_decide_reward(cx, req, param, RewardDecision::Withdraw).await,
         Endpoint::SentryHook => sentry_hook(cx, req).await,
     }
 }
@@ -674,6 +690,195 @@ async fn admin_decide(
         .ok_or_else(|| ApiError::rejection(&Rejection::UnknownCampaign))?;
     let req = DecideCampaign { campaign: id, decision, by: CampaignActor::Admin(API_ADMIN), now: cx.now() };
     Ok(Reply::ok(&json!(cx.storage().decide_campaign(req).await?)))
+}
+
+// ------------------------------------------------------------------ rewards
+
+/// Rewards per page when `limit` is not given.
+const DEFAULT_REWARDS_LIMIT: u32 = 20;
+
+/// The `?partner=&category=&status=&after=&limit=` of a rewards listing; each
+/// given parameter must be valid.
+fn rewards_query(query: Option<&str>, claimable_at: Option<Timestamp>) -> ApiResult<ListRewards> {
+    let pairs =
+        parse_query(query.unwrap_or("")).ok_or_else(|| bad_request("invalid_query", ApiText::MalformedQuery))?;
+    let invalid =
+        |name: &'static str, range: &'static str| bad_request("invalid_query", ApiText::InvalidParameter(name, range));
+    let positive = |v: &str| v.parse::<i64>().ok().filter(|n| *n > 0);
+    let mut list = ListRewards {
+        partner: None,
+        category: None,
+        claimable_at,
+        status: None,
+        after: None,
+        limit: DEFAULT_REWARDS_LIMIT,
+    };
+    for (k, v) in pairs.into_iter().filter(|(_, v)| !v.is_empty()) {
+        match k.as_str() {
+            "partner" => {
+                let id = positive(&v).ok_or_else(|| invalid("partner", "a partner id"))?;
+                list.partner = Some(PartnerRef::Id(PartnerId(id)));
+            }
+            "category" if is_category(&v) => list.category = Some(v),
+            "category" => return Err(invalid("category", "1 to 24 of a-z, 0-9, '-' and '_'")),
+            "after" => list.after = Some(RewardId(positive(&v).ok_or_else(|| invalid("after", "a reward id"))?)),
+            "limit" => {
+                list.limit = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_REWARDS_LISTED).contains(n))
+                    .ok_or_else(|| invalid("limit", "1 to 50"))?;
+            }
+            "status" if claimable_at.is_none() => {
+                list.status = Some(
+                    serde_json::from_value(Value::String(v))
+                        .map_err(|_| invalid("status", "pending, active, rejected or withdrawn"))?,
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(list)
+}
+
+/// A page of rewards with the cursor of the next (`null` on the last page).
+fn rewards_page(list: &[Reward], limit: u32) -> Value {
+    let next_after = if list.len() >= limit as usize { list.last().map(|r| r.id.0) } else { None };
+    json!({ "rewards": list, "next_after": next_after })
+}
+
+/// A voucher as the API shows it, to the customer or to the partner's POS.
+fn voucher_json(v: &VoucherView) -> Value {
+    json!({
+        "voucher": v.voucher,
+        "reward": v.reward,
+        "customer": {"code": v.customer.code.as_str(), "first_name": v.customer.first_name},
+        "balance": v.customer.balance,
+        "replayed": v.replayed,
+    })
+}
+
+/// `GET /api/v1/rewards`: what the customer may claim now, by id, by partner
+/// or category, page after page (`after`).
+async fn rewards(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    telegram_user(cx, req.headers())?;
+    let list = rewards_query(req.uri().query(), Some(cx.now()))?;
+    let limit = list.limit;
+    Ok(Reply::ok(&rewards_page(&cx.storage().rewards(list).await?, limit)))
+}
+
+/// `POST /api/v1/rewards/{id}/claim`: pays the price, answers the voucher.
+/// `Idempotency-Key` is required (scoped to the customer): a retry answers the
+/// same voucher.
+async fn claim_reward(cx: &Context, req: &Request<Bytes>, param: Option<&str>) -> ApiResult<Reply> {
+    let user = telegram_user(cx, req.headers())?;
+    let key = format!("mini:{}:{}", user.0, idempotency_key(req.headers())?);
+    let id = path_id(param).map(RewardId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownReward))?;
+    match usecases::claim_reward(cx, CustomerRef::Telegram(user), id, key).await {
+        Ok(done) => Ok(Reply::ok(&voucher_json(&done.outcome))),
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /api/v1/me/vouchers?status=`: the customer's vouchers, newest first.
+async fn my_vouchers(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let user = telegram_user(cx, req.headers())?;
+    let pairs = parse_query(req.uri().query().unwrap_or(""))
+        .ok_or_else(|| bad_request("invalid_query", ApiText::MalformedQuery))?;
+    let mut status = None;
+    for (_, v) in pairs.into_iter().filter(|(k, v)| k == "status" && !v.is_empty()) {
+        status = Some(serde_json::from_value(Value::String(v)).map_err(|_| {
+            bad_request("invalid_query", ApiText::InvalidParameter("status", "issued, used or cancelled"))
+        })?);
+    }
+    let list = ListVouchers { customer: CustomerRef::Telegram(user), status, limit: MAX_VOUCHERS_LISTED };
+    match cx.storage().vouchers(list).await {
+        Ok(found) => Ok(Reply::ok(&json!({ "vouchers": found.iter().map(voucher_json).collect::<Vec<_>>() }))),
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /api/v1/me/vouchers/{id}/cancel`: the price back; cancelling again
+/// answers the same (`replayed`).
+async fn cancel_voucher(cx: &Context, req: &Request<Bytes>, param: Option<&str>) -> ApiResult<Reply> {
+    let user = telegram_user(cx, req.headers())?;
+    let id = path_id(param).map(VoucherId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownVoucher))?;
+    let cancel = CancelVoucher { customer: CustomerRef::Telegram(user), voucher: id, now: cx.now() };
+    match cx.storage().cancel_voucher(cancel).await {
+        Ok(v) => Ok(Reply::ok(&voucher_json(&v))),
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /api/v1/partner/rewards`: the partner's rewards, whatever their status.
+async fn pos_rewards(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let mut list = rewards_query(req.uri().query(), None)?;
+    list.partner = Some(PartnerRef::Id(partner.id));
+    let limit = list.limit;
+    Ok(Reply::ok(&rewards_page(&cx.storage().rewards(list).await?, limit)))
+}
+
+/// `POST /api/v1/partner/rewards`: publishes a reward (the body is its offer);
+/// idempotent by `Idempotency-Key`.
+async fn pos_new_reward(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let (partner, idempotency_key, offer) = pos_write::<RewardOffer>(cx, req).await?;
+    offer.check().map_err(|reason| ApiError::rejection(&Rejection::InvalidReward { reason }))?;
+    let publish = PublishReward { partner: PartnerRef::Id(partner.id), offer, idempotency_key, now: cx.now() };
+    let done = usecases::publish_reward(cx, publish).await?;
+    let mut reply = Reply::json(StatusCode::CREATED, &json!(done.outcome));
+    reply.deferred.extend(done.notices.into_iter().map(Task::Call));
+    Ok(reply)
+}
+
+/// `POST /api/v1/partner/rewards/{id}/withdraw`: takes the partner's reward off.
+async fn pos_withdraw_reward(cx: &Context, req: &Request<Bytes>, param: Option<&str>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let id = path_id(param).map(RewardId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownReward))?;
+    let by = CampaignActor::Partner(PartnerRef::Id(partner.id));
+    let decide = DecideReward { reward: id, decision: RewardDecision::Withdraw, by, now: cx.now() };
+    Ok(Reply::ok(&json!(usecases::decide_reward(cx, decide).await?.outcome.reward)))
+}
+
+/// `POST /api/v1/partner/vouchers/{code}/use`: accepts a customer's voucher
+/// (the customer is told). Using it again answers it with `replayed: true`
+/// and its `closed_at`: hand the reward over only when `replayed` is false.
+async fn pos_use_voucher(cx: &Context, req: &Request<Bytes>, code: &str) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let code = parse_voucher_code(code)
+        .ok_or_else(|| bad_request("invalid_voucher_code", ApiText::InvalidParameter("code", "a voucher code")))?;
+    let done =
+        usecases::use_voucher(cx, UseVoucher { partner: PartnerRef::Id(partner.id), code, now: cx.now() }).await?;
+    let mut reply = Reply::ok(&voucher_json(&done.outcome));
+    reply.deferred.extend(done.notices.into_iter().map(Task::Call));
+    Ok(reply)
+}
+
+/// `GET /api/v1/admin/rewards?status=`: every reward (or those with a status).
+async fn admin_rewards(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    admin(cx, req.headers())?;
+    let list = rewards_query(req.uri().query(), None)?;
+    let limit = list.limit;
+    Ok(Reply::ok(&rewards_page(&cx.storage().rewards(list).await?, limit)))
+}
+
+/// `POST /api/v1/admin/rewards/{id}/approve|reject|withdraw` (the partner is told).
+async fn admin_decide_reward(
+    cx: &Context,
+    req: &Request<Bytes>,
+    param: Option<&str>,
+    decision: RewardDecision,
+) -> ApiResult<Reply> {
+    admin(cx, req.headers())?;
+    let id = path_id(param).map(RewardId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownReward))?;
+    let decide = DecideReward { reward: id, decision, by: CampaignActor::Admin(API_ADMIN), now: cx.now() };
+    let done = usecases::decide_reward(cx, decide).await?;
+    let mut reply = Reply::ok(&json!(done.outcome.reward));
+    reply.deferred.extend(done.notices.into_iter().map(Task::Call));
+    Ok(reply)
 }
 
 // -------------------------------------------------------------------- Sentry

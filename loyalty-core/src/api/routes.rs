@@ -59,6 +59,30 @@ pub enum Endpoint {
     AdminRejectCampaign,
     /// `POST /api/v1/admin/campaigns/{id}/end`.
     AdminEndCampaign,
+    /// `GET /api/v1/rewards`: what the customer may claim now.
+    Rewards,
+    /// `POST /api/v1/rewards/{id}/claim`: pay for a voucher.
+    ClaimReward,
+    /// `GET /api/v1/me/vouchers`: the customer's vouchers.
+    MeVouchers,
+    /// `POST /api/v1/me/vouchers/{id}/cancel`: the points back.
+    CancelVoucher,
+    /// `GET /api/v1/partner/rewards`: the partner's rewards (POS).
+    PartnerRewards,
+    /// `POST /api/v1/partner/rewards`: publish a reward (POS).
+    PartnerNewReward,
+    /// `POST /api/v1/partner/rewards/{id}/withdraw` (POS).
+    PartnerWithdrawReward,
+    /// `POST /api/v1/partner/vouchers/{code}/use`: accept a customer's voucher (POS).
+    PartnerUseVoucher,
+    /// `GET /api/v1/admin/rewards`: every reward.
+    AdminRewards,
+    /// `POST /api/v1/admin/rewards/{id}/approve`.
+    AdminApproveReward,
+    /// `POST /api/v1/admin/rewards/{id}/reject`.
+    AdminRejectReward,
+    /// `POST /api/v1/admin/rewards/{id}/withdraw`.
+    AdminWithdrawReward,
     /// `POST /hooks/sentry`.
     SentryHook,
 }
@@ -104,6 +128,18 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/admin/campaigns/{id}/approve", Endpoint::AdminApproveCampaign),
     r("POST", "/api/v1/admin/campaigns/{id}/reject", Endpoint::AdminRejectCampaign),
     r("POST", "/api/v1/admin/campaigns/{id}/end", Endpoint::AdminEndCampaign),
+    r("GET", "/api/v1/rewards", Endpoint::Rewards),
+    r("POST", "/api/v1/rewards/{id}/claim", Endpoint::ClaimReward),
+    r("GET", "/api/v1/me/vouchers", Endpoint::MeVouchers),
+    r("POST", "/api/v1/me/vouchers/{id}/cancel", Endpoint::CancelVoucher),
+    r("GET", "/api/v1/partner/rewards", Endpoint::PartnerRewards),
+    r("POST", "/api/v1/partner/rewards", Endpoint::PartnerNewReward),
+    r("POST", "/api/v1/partner/rewards/{id}/withdraw", Endpoint::PartnerWithdrawReward),
+    r("POST", "/api/v1/partner/vouchers/{code}/use", Endpoint::PartnerUseVoucher),
+    r("GET", "/api/v1/admin/rewards", Endpoint::AdminRewards),
+    r("POST", "/api/v1/admin/rewards/{id}/approve", Endpoint::AdminApproveReward),
+    r("POST", "/api/v1/admin/rewards/{id}/reject", Endpoint::AdminRejectReward),
+    r("POST", "/api/v1/admin/rewards/{id}/withdraw", Endpoint::AdminWithdrawReward),
     r("POST", "/hooks/sentry", Endpoint::SentryHook),
 ];
 
@@ -158,6 +194,24 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
             (AdminRejectCampaign, Some(*id))
         }
         ("POST", ["api", "v1", "admin", "campaigns", id, "end"]) if !id.is_empty() => (AdminEndCampaign, Some(*id)),
+        ("GET", ["api", "v1", "rewards"]) => (Rewards, None),
+        ("POST", ["api", "v1", "rewards", id, "claim"]) if !id.is_empty() => (ClaimReward, Some(*id)),
+        ("GET", ["api", "v1", "me", "vouchers"]) => (MeVouchers, None),
+        ("POST", ["api", "v1", "me", "vouchers", id, "cancel"]) if !id.is_empty() => (CancelVoucher, Some(*id)),
+        ("GET", ["api", "v1", "partner", "rewards"]) => (PartnerRewards, None),
+        ("POST", ["api", "v1", "partner", "rewards"]) => (PartnerNewReward, None),
+        ("POST", ["api", "v1", "partner", "rewards", id, "withdraw"]) if !id.is_empty() => {
+            (PartnerWithdrawReward, Some(*id))
+        }
+        ("POST", ["api", "v1", "partner", "vouchers", code, "use"]) if !code.is_empty() => {
+            (PartnerUseVoucher, Some(*code))
+        }
+        ("GET", ["api", "v1", "admin", "rewards"]) => (AdminRewards, None),
+        ("POST", ["api", "v1", "admin", "rewards", id, "approve"]) if !id.is_empty() => (AdminApproveReward, Some(*id)),
+        ("POST", ["api", "v1", "admin", "rewards", id, "reject"]) if !id.is_empty() => (AdminRejectReward, Some(*id)),
+        ("POST", ["api", "v1", "admin", "rewards", id, "withdraw"]) if !id.is_empty() => {
+            (AdminWithdrawReward, Some(*id))
+        }
         ("POST", ["hooks", "sentry"]) => (SentryHook, None),
         _ => return None,
     })

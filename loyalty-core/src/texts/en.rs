@@ -695,6 +695,7 @@ impl Texts for En {
             MalformedQuery => "The query string is malformed.".into(),
             InvalidLimit => "limit must be a whole number from 1 to 100.".into(),
             InvalidBefore => "before must be an entry id (a positive whole number).".into(),
+            InvalidParameter(name, range) => format!("Invalid query parameter {name}: {range}."),
             PartnerBotUnknown => "The partner bot's username is unknown; retry later.".into(),
             CardFailed => "Could not draw the card.".into(),
             InvalidApiKey => "Send Authorization: Bearer <API key> with a valid key.".into(),

@@ -232,6 +232,8 @@ pub(crate) enum ApiText {
     InvalidLimit,
     /// `before` is not an entry id.
     InvalidBefore,
+    /// A query parameter is out of its range (its name and the range, in English).
+    InvalidParameter(&'static str, &'static str),
     /// The partner bot's username could not be fetched.
     PartnerBotUnknown,
     /// The card's QR code could not be drawn.

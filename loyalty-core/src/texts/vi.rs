@@ -706,6 +706,7 @@ impl Texts for Vi {
             MalformedQuery => "Chuỗi truy vấn không hợp lệ.".into(),
             InvalidLimit => "limit phải là số nguyên từ 1 đến 100.".into(),
             InvalidBefore => "before phải là mã bút toán (số nguyên dương).".into(),
+            InvalidParameter(name, range) => format!("Tham số truy vấn {name} không hợp lệ: {range}."),
             PartnerBotUnknown => "Chưa biết tên bot đối tác; hãy thử lại sau.".into(),
             CardFailed => "Không thể vẽ thẻ.".into(),
             InvalidApiKey => "Hãy gửi Authorization: Bearer <khóa API> với khóa hợp lệ.".into(),
