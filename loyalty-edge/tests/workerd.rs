@@ -321,7 +321,7 @@ async fn scenarios(env: Env) {
         .expect("api");
     assert_eq!(me.status(), 200);
     let me: Value = me.json().await.expect("json");
-    assert_eq!(me["balance"], 12_050, "{me}");
+    assert_eq!(me["balance"], 12_000, "{me}");
     if env.storage_requests().is_some() {
         one_storage_request_per_update(&env).await;
     }

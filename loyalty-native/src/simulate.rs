@@ -23,7 +23,7 @@ use crate::server::{App, serve};
 use crate::tasks::Drained;
 use crate::telegram::HttpTelegram;
 use loyalty_core::domain::TelegramUserId;
-use loyalty_core::ports::{CustomerRef, RecordingReporter, Storage};
+use loyalty_core::ports::{CustomerRef, ListVouchers, RecordingReporter, Storage};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::Update;
@@ -511,13 +511,39 @@ impl<'a> Sim<'a> {
         self.check(!paid.texts_to(linh.id).is_empty(), "Linh is told that Anna paid");
         let again = self.press(Client, &anna, &confirm).await;
         self.check(again.status == 200, "a second tap on the confirm button is harmless");
+
+        self.line("\n6. Linh publishes a reward; the admin approves; Anna claims it; Linh accepts the voucher".into());
+        let published = self
+            .say(Partner, &linh, "/reward 50 stock=10 category=drinks\nIced coffee | Any size\nvi: Cà phê đá")
+            .await;
+        self.check(!published.texts_to(ADMIN_CHAT).is_empty(), "the admin chat hears about the new reward");
+        let decided = self.say(Admin, &admin, "/reward_approve 1").await;
+        self.check(!decided.texts_to(linh.id).is_empty(), "Linh is told her reward is approved");
+        let page = self.say(Client, &anna, "/rewards").await;
+        let Some(open) = page.button(anna.id, "wv:") else {
+            return self.check(false, "Anna sees the reward in the catalogue");
+        };
+        let card = self.press(Client, &anna, &open).await;
+        let Some(claim) = card.button(anna.id, "wc:") else {
+            return self.check(false, "the reward's card has a claim button");
+        };
+        let issued = self.press(Client, &anna, &claim).await;
+        self.check(issued.sent.iter().any(|s| s.method == "sendPhoto"), "Anna gets her voucher as a QR code");
+        let mine = ListVouchers { customer: CustomerRef::Telegram(TelegramUserId(anna.id)), status: None, limit: 1 };
+        let Some(voucher) = self.engine.storage().vouchers(mine).await.ok().and_then(|v| v.into_iter().next()) else {
+            return self.check(false, "Anna's voucher is stored");
+        };
+        let accepted = self.say(Partner, &linh, &format!("/start v_{}", voucher.voucher.code)).await;
+        self.check(!accepted.texts_to(anna.id).is_empty(), "Anna is told her voucher was used");
+        let twice = self.say(Partner, &linh, &format!("/voucher {}", voucher.voucher.code)).await;
+        self.check(twice.texts_to(anna.id).is_empty(), "a voucher shown twice is accepted once");
         self.say(Client, &anna, "/balance").await;
 
-        // 100 welcome + 50 referral + ⌊240 000 × 5 %⌋ − 100 paid with points.
+        // 100 welcome + 50 referral + ⌊240 000 × 5 %⌋ − 100 paid with points − 50 for the reward.
         let anna_balance = self.balance(&anna).await;
         self.check(
-            anna_balance == Some(12_050),
-            format!("Anna's balance is 12 050 points (got {})", shown(anna_balance)),
+            anna_balance == Some(12_000),
+            format!("Anna's balance is 12 000 points (got {})", shown(anna_balance)),
         );
         let boris_balance = self.balance(&boris).await;
         self.check(boris_balance == Some(100), format!("Boris's balance is 100 points (got {})", shown(boris_balance)));

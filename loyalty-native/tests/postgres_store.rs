@@ -77,6 +77,18 @@ async fn pg_store_passes_the_conformance_suite() {
     report.assert_success();
 }
 
+/// The README's scenarios (sign-up, referral, partner onboarding, credit,
+/// redemption, the rewards catalogue and its voucher) through `loyalty serve`
+/// over HTTP, on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scenarios_play_through_loyalty_serve_on_postgres() {
+    let db = TestDb::new().await;
+    let store: std::sync::Arc<dyn loyalty_core::ports::Storage> = std::sync::Arc::new(db.store().await);
+    let outcome = loyalty_native::simulate::run_with(store).await.expect("simulate");
+    db.drop_db().await;
+    assert!(outcome.passed(), "{}", outcome.render());
+}
+
 // ---------------------------------------------------------------------------
 // Migrations
 
