@@ -263,9 +263,14 @@ async fn simulate_plays_the_scenarios() {
     let out = run(loyalty(&[]), &["simulate"]).await;
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
-    for needle in
-        ["Anna → client bot: /start", "partner bot", "admin bot", "✓ Anna's balance is 12 050", "loyalty serve"]
-    {
+    for needle in [
+        "Anna → client bot: /start",
+        "partner bot",
+        "admin bot",
+        "✓ Anna's balance is 12 000",
+        "Anna is told her voucher was used",
+        "loyalty serve",
+    ] {
         assert!(stdout.contains(needle), "the transcript shows {needle:?}:\n{stdout}");
     }
     assert!(!stdout.contains("✗"), "{stdout}");
