@@ -103,6 +103,26 @@ begin
 end
 $$;
 
+-- The partner a PartnerRef names, which must exist and be approved.
+create or replace function loyalty._approved_partner(p_ref jsonb) returns loyalty.partners
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_partner loyalty.partners;
+begin
+  select * into v_partner from loyalty.partners p where p.id = loyalty._partner_id(p_ref);
+  if not found then
+    perform loyalty._reject('unknown_partner');
+  end if;
+  if v_partner.status <> 'approved' then
+    perform loyalty._reject('partner_not_approved', jsonb_build_object('status', v_partner.status));
+  end if;
+  return v_partner;
+end
+$$;
+
 -- req: PublishReward (the offer checked by the caller); Reward.
 create or replace function loyalty.publish_reward(req jsonb) returns jsonb
 language plpgsql
@@ -126,13 +146,7 @@ begin
     end if;
     return loyalty._reward_json(v_reward);
   end if;
-  select * into v_partner from loyalty.partners p where p.id = loyalty._partner_id(req->'partner');
-  if not found then
-    perform loyalty._reject('unknown_partner');
-  end if;
-  if v_partner.status <> 'approved' then
-    perform loyalty._reject('partner_not_approved', jsonb_build_object('status', v_partner.status));
-  end if;
+  v_partner := loyalty._approved_partner(req->'partner');
   insert into loyalty.rewards (partner_id, offer, category, price, stock, available_from, available_until, status,
                                idempotency_key, created_at)
   values (v_partner.id, v_offer, v_offer->>'category', (v_offer->>'price')::bigint, (v_offer->>'stock')::integer,
@@ -285,13 +299,7 @@ declare
   v_partner loyalty.partners;
   v_voucher loyalty.vouchers;
 begin
-  select * into v_partner from loyalty.partners p where p.id = loyalty._partner_id(req->'partner');
-  if not found then
-    perform loyalty._reject('unknown_partner');
-  end if;
-  if v_partner.status <> 'approved' then
-    perform loyalty._reject('partner_not_approved', jsonb_build_object('status', v_partner.status));
-  end if;
+  v_partner := loyalty._approved_partner(req->'partner');
   select * into v_voucher from loyalty.vouchers v
    where v.code = req->>'code' and v.partner_id = v_partner.id
   for update;
@@ -431,7 +439,7 @@ begin
     execute format('grant execute on function loyalty.%I(jsonb) to service_role', f);
   end loop;
   foreach f in array array['_reward_json(loyalty.rewards)', '_voucher_view(loyalty.vouchers, boolean)',
-                           '_voucher_open(loyalty.vouchers)'] loop
+                           '_voucher_open(loyalty.vouchers)', '_approved_partner(jsonb)'] loop
     execute format('revoke all on function loyalty.%s from public, anon, authenticated, service_role', f);
   end loop;
 end

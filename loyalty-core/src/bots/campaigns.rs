@@ -3,7 +3,7 @@
 //! its place's), `/campaign_end <id>` stops one, and — admins only —
 //! `/campaign_approve <id>` / `/campaign_reject <id>` decide a partner's.
 
-use super::common::parse_id;
+use super::common::{list_text, parse_id};
 use crate::context::Context;
 use crate::domain::Language;
 use crate::ports::{CampaignActor, CampaignDecision, CreateCampaign, DecideCampaign, ListCampaigns, StoreResult};
@@ -12,11 +12,8 @@ use crate::telegram::BotCall;
 use crate::texts;
 use crate::usecases::{self, Done};
 
-/// How many campaigns `/campaigns` lists at most (the newest)…
+/// How many campaigns `/campaigns` lists at most (the newest).
 const LISTED: u32 = 20;
-
-/// …and in how many characters (Telegram allows 4096 in a message).
-const MAX_LIST_CHARS: usize = 3_800;
 
 /// The document `/campaign` shows as an example.
 const EXAMPLE: &str = r#"{"title": {"en": "Double points mornings", "ru": "Двойные баллы по утрам"},
@@ -80,23 +77,9 @@ pub(crate) async fn run(
                 CampaignActor::Admin(_) => None,
             };
             let list = cx.storage().campaigns(ListCampaigns { partner, limit: LISTED }).await?;
-            if list.is_empty() {
-                return Ok((t.campaigns_none().to_owned(), Vec::new()));
-            }
-            // The newest first, as many as fit one message (Telegram's 4096 characters).
-            let mut text = String::new();
-            for c in &list {
-                let line = texts::campaign_line(lang, c, now);
-                if text.chars().count() + line.chars().count() + 2 > MAX_LIST_CHARS {
-                    text.push_str("\n\n…");
-                    break;
-                }
-                if !text.is_empty() {
-                    text.push_str("\n\n");
-                }
-                text.push_str(&line);
-            }
-            Ok((text, Vec::new()))
+            // The newest first, as many as fit one message.
+            let text = list_text(list.iter().map(|c| texts::campaign_line(lang, c, now)));
+            Ok((text.unwrap_or_else(|| t.campaigns_none().to_owned()), Vec::new()))
         }
         CampaignCommand::Decide(decision, args) => {
             let Some(id) = parse_id(args) else { return Ok((t.campaign_usage(EXAMPLE), Vec::new())) };

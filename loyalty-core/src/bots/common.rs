@@ -31,6 +31,26 @@ pub(crate) async fn settle<T>(
     }
 }
 
+/// The longest list a command answers, in characters (Telegram allows 4096 in a message).
+pub(crate) const MAX_LIST_CHARS: usize = 3_800;
+
+/// `items` one after another with a blank line between, as many as fit
+/// [`MAX_LIST_CHARS`] (then "…"); `None` when there are none.
+pub(crate) fn list_text(items: impl IntoIterator<Item = String>) -> Option<String> {
+    let mut text = String::new();
+    for item in items {
+        if text.chars().count() + item.chars().count() + 2 > MAX_LIST_CHARS {
+            text.push_str("\n\n…");
+            break;
+        }
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&item);
+    }
+    (!text.is_empty()).then_some(text)
+}
+
 /// A positive id as typed: `42` or `#42`.
 pub(crate) fn parse_id(s: &str) -> Option<i64> {
     let s = s.trim();

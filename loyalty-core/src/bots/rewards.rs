@@ -9,7 +9,7 @@
 //! (see [`Browse`]), claim a reward with its button and cancel an unused
 //! voucher with the voucher's button.
 
-use super::common::{parse_amount, parse_id};
+use super::common::{list_text, parse_amount, parse_id};
 use crate::context::Context;
 use crate::domain::{Language, PartnerId, RewardId, Timestamp, VoucherId};
 use crate::ports::{
@@ -24,11 +24,8 @@ use crate::telegram::{BotCall, InlineKeyboardButton, InlineKeyboardMarkup};
 use crate::texts::{self, Esc};
 use crate::usecases::{self, Done};
 
-/// How many rewards `/rewards` lists to a partner or an admin…
+/// How many rewards `/rewards` lists to a partner or an admin.
 const LISTED: u32 = 20;
-
-/// …and in how many characters (Telegram allows 4096 in a message).
-const MAX_LIST_CHARS: usize = 3_800;
 
 /// Rewards on one page of the client bot's catalogue.
 pub(crate) const PAGE: u32 = 5;
@@ -102,7 +99,8 @@ pub(crate) async fn run(
             };
             let req = ListRewards { partner, category: None, claimable_at: None, status, after: None, limit: LISTED };
             let list = cx.storage().rewards(req).await?;
-            Ok((list_text(lang, list.iter().map(|r| texts::reward_line(lang, r, true))), Vec::new()))
+            let text = list_text(list.iter().map(|r| texts::reward_line(lang, r, true)));
+            Ok((text.unwrap_or_else(|| t.rewards_none_listed().to_owned()), Vec::new()))
         }
         (RewardCommand::Decide(decision, args), _) => {
             let Some(id) = parse_id(args) else { return Ok((t.reward_usage().to_owned(), Vec::new())) };
@@ -128,22 +126,6 @@ pub(crate) async fn run(
 fn minutes(at: Timestamp) -> String {
     let secs = at.0.rem_euclid(Timestamp::DAY);
     format!("{} {:02}:{:02}", at.utc_date(), secs / 3600, secs % 3600 / 60)
-}
-
-/// The lines of a list as one message, as many as fit; the "none" text when empty.
-fn list_text(lang: Language, lines: impl Iterator<Item = String>) -> String {
-    let mut text = String::new();
-    for line in lines {
-        if text.chars().count() + line.chars().count() + 2 > MAX_LIST_CHARS {
-            text.push_str("\n\n…");
-            break;
-        }
-        if !text.is_empty() {
-            text.push_str("\n\n");
-        }
-        text.push_str(&line);
-    }
-    if text.is_empty() { lang.texts().rewards_none_listed().to_owned() } else { text }
 }
 
 /// Reads a partner's `/reward` arguments (see [`Texts::reward_usage`](crate::texts::Texts::reward_usage)):

@@ -104,19 +104,17 @@ impl BotCall {
         caption: impl Into<String>,
         reply_markup: Option<ReplyMarkup>,
     ) -> BotCall {
-        let mut call = BotCall::new(
-            bot,
-            "sendPhoto",
-            &SendPhotoParams {
-                chat_id,
-                caption: Some(caption.into()),
-                parse_mode: Some(ParseMode::Html),
-                reply_markup,
-            },
-        );
+        let mut call = BotCall::send_photo(bot, chat_id, caption.into(), reply_markup);
         call.file =
             Some(InputFile { field: "photo", file_name: file_name.into(), content_type: "image/png", data: png });
         call
+    }
+
+    /// `sendPhoto` with an HTML caption, the photo still to be given.
+    fn send_photo(bot: BotKind, chat_id: i64, caption: String, reply_markup: Option<ReplyMarkup>) -> BotCall {
+        let params =
+            SendPhotoParams { chat_id, caption: Some(caption), parse_mode: Some(ParseMode::Html), reply_markup };
+        BotCall::new(bot, "sendPhoto", &params)
     }
 
     /// `sendPhoto` of the image at `url` (Telegram fetches it) with an HTML caption.
@@ -127,16 +125,7 @@ impl BotCall {
         caption: impl Into<String>,
         reply_markup: Option<ReplyMarkup>,
     ) -> BotCall {
-        let mut call = BotCall::new(
-            bot,
-            "sendPhoto",
-            &SendPhotoParams {
-                chat_id,
-                caption: Some(caption.into()),
-                parse_mode: Some(ParseMode::Html),
-                reply_markup,
-            },
-        );
+        let mut call = BotCall::send_photo(bot, chat_id, caption.into(), reply_markup);
         call.params.insert("photo".into(), Value::String(url.into()));
         call
     }

@@ -442,19 +442,10 @@ pub(crate) trait Texts: Sync {
     // ------------------------------------------------- rewards catalogue
     /// A reward's status, as a word.
     fn reward_status(&self, status: RewardStatus) -> &'static str;
-    /// One reward in a list: id, title, partner, price, what is left
-    /// (`None`: no limit), status (`None` for customers), period (may be empty).
-    #[allow(clippy::too_many_arguments)]
-    fn reward_line(
-        &self,
-        id: RewardId,
-        title: Esc,
-        partner: Esc,
-        price: Pts,
-        left: Option<u32>,
-        status: Option<&str>,
-        when: &str,
-    ) -> String;
+    /// A reward's first line and partner line: title, price, partner, id.
+    fn reward_head(&self, id: RewardId, title: Esc, partner: Esc, price: Pts) -> String;
+    /// How many of a reward are left ("3 left").
+    fn reward_left(&self, left: u32) -> String;
     /// `/rewards` in the client bot: the heading of a page (`category`, when browsing one).
     fn rewards_title(&self, category: Option<Esc>) -> String;
     /// `/rewards` with nothing to claim.
@@ -689,23 +680,17 @@ pub(crate) fn campaign_line(lang: Language, c: &Campaign, now: crate::domain::Ti
 pub(crate) fn reward_line(lang: Language, r: &Reward, with_status: bool) -> String {
     let t = lang.texts();
     let offer = &r.offer;
-    let when = match (offer.available_from, offer.available_until) {
-        (None, None) => String::new(),
-        (from, until) => format!(
-            "{} – {}",
-            from.map(|f| f.utc_date().to_string()).unwrap_or_default(),
-            until.map(|u| u.plus(-1).utc_date().to_string()).unwrap_or_default()
-        ),
-    };
-    t.reward_line(
-        r.id,
-        Esc(offer.title.get(lang)),
-        Esc(&r.partner_name),
-        Pts(offer.price),
-        r.left(),
-        with_status.then(|| t.reward_status(r.status)),
-        &when,
-    )
+    // The window's first and last days (UTC); an open end left blank.
+    let day = |at: Option<crate::domain::Timestamp>| at.map(|at| at.utc_date()).unwrap_or_default();
+    let when = (offer.available_from.is_some() || offer.available_until.is_some())
+        .then(|| format!("{} – {}", day(offer.available_from), day(offer.available_until.map(|u| u.plus(-1)))));
+    let mut line = t.reward_head(r.id, Esc(offer.title.get(lang)), Esc(&r.partner_name), Pts(offer.price));
+    let status = with_status.then(|| t.reward_status(r.status).to_owned());
+    for part in [r.left().map(|left| t.reward_left(left)), when, status].into_iter().flatten() {
+        line += " · ";
+        line += &part;
+    }
+    line
 }
 
 /// The customer's tier and progress for `/balance` (none without tiers).

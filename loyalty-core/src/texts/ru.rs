@@ -377,27 +377,11 @@ impl Texts for Ru {
             RewardStatus::Withdrawn => "снята",
         }
     }
-    fn reward_line(
-        &self,
-        id: RewardId,
-        title: Esc,
-        partner: Esc,
-        price: Pts,
-        left: Option<u32>,
-        status: Option<&str>,
-        when: &str,
-    ) -> String {
-        let mut line = format!("🎁 <b>{title}</b> — {price} баллов\n🏪 {partner} · #{id}");
-        if let Some(left) = left {
-            line += &format!(" · осталось {left}");
-        }
-        if !when.is_empty() {
-            line += &format!(" · {when}");
-        }
-        if let Some(status) = status {
-            line += &format!(" · {status}");
-        }
-        line
+    fn reward_head(&self, id: RewardId, title: Esc, partner: Esc, price: Pts) -> String {
+        format!("🎁 <b>{title}</b> — {price} баллов\n🏪 {partner} · #{id}")
+    }
+    fn reward_left(&self, left: u32) -> String {
+        format!("осталось {left}")
     }
     fn rewards_title(&self, category: Option<Esc>) -> String {
         match category {

@@ -124,6 +124,19 @@ impl Ctx<'_> {
         format!("tg:{}:{}", self.cx.config().bot_id(BotKind::Admin), self.update_id)
     }
 
+    /// The reply to a command that answered a text and notices for others (or
+    /// a refusal, worded).
+    async fn told(&self, done: crate::ports::StoreResult<(String, Vec<BotCall>)>) -> Result<Outbox> {
+        Ok(match settle(self.cx, self.lang, "bot.admin", done).await? {
+            Ok((text, notices)) => {
+                let mut out = self.reply(text);
+                out.calls.extend(notices);
+                out
+            }
+            Err(text) => self.reply(text),
+        })
+    }
+
     async fn on_message(&self, m: &Message) -> Result<Outbox> {
         let Some(cmd) = m.text.as_deref().and_then(Command::parse) else {
             // In a group, admins talk among themselves; only a private admin chat gets help.
@@ -150,27 +163,11 @@ impl Ctx<'_> {
             Action::Rules(args) => self.rules(args).await,
             Action::Campaign(cmd) => {
                 let actor = CampaignActor::Admin(self.admin());
-                let done = super::campaigns::run(self.cx, self.lang, actor, cmd).await;
-                Ok(match settle(self.cx, self.lang, "bot.admin", done).await? {
-                    Ok((text, notices)) => {
-                        let mut out = self.reply(text);
-                        out.calls.extend(notices);
-                        out
-                    }
-                    Err(text) => self.reply(text),
-                })
+                self.told(super::campaigns::run(self.cx, self.lang, actor, cmd).await).await
             }
             Action::Reward(cmd) => {
                 let actor = CampaignActor::Admin(self.admin());
-                let done = super::rewards::run(self.cx, self.lang, actor, cmd, self.key()).await;
-                Ok(match settle(self.cx, self.lang, "bot.admin", done).await? {
-                    Ok((text, notices)) => {
-                        let mut out = self.reply(text);
-                        out.calls.extend(notices);
-                        out
-                    }
-                    Err(text) => self.reply(text),
-                })
+                self.told(super::rewards::run(self.cx, self.lang, actor, cmd, self.key()).await).await
             }
             Action::Help => Ok(self.reply(self.lang.say(Fixed::AdminHelp))),
         }

@@ -354,20 +354,21 @@ impl Ctx<'_> {
             Action::ApiKey => self.api_key().await,
             Action::Reward(cmd) => {
                 let actor = CampaignActor::Partner(self.me());
-                let done = super::rewards::run(self.cx, self.lang, actor, cmd, self.key(":reward")).await;
-                Ok(match self.settle(done).await? {
-                    Ok((text, notices)) => self.reply_with(text, notices),
-                    Err(text) => Outbox::one(self.reply(text)),
-                })
+                self.told(super::rewards::run(self.cx, self.lang, actor, cmd, self.key(":reward")).await).await
             }
             Action::Campaign(cmd) => {
-                let done = super::campaigns::run(self.cx, self.lang, CampaignActor::Partner(self.me()), cmd).await;
-                Ok(match self.settle(done).await? {
-                    Ok((text, notices)) => self.reply_with(text, notices),
-                    Err(text) => Outbox::one(self.reply(text)),
-                })
+                self.told(super::campaigns::run(self.cx, self.lang, CampaignActor::Partner(self.me()), cmd).await).await
             }
         }
+    }
+
+    /// The reply to a command that answered a text and notices for others (or
+    /// a refusal, worded).
+    async fn told(&self, done: StoreResult<(String, Vec<BotCall>)>) -> Result<Outbox> {
+        Ok(match self.settle(done).await? {
+            Ok((text, notices)) => self.reply_with(text, notices),
+            Err(text) => Outbox::one(self.reply(text)),
+        })
     }
 
     /// `/start`, `/apply` without details, `/help` and anything unrecognised:
