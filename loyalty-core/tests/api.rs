@@ -1315,3 +1315,39 @@ async fn rewards_over_the_api_from_publishing_to_the_counter() {
     let own = call(&env, pos(&key, Method::GET, "/api/v1/partner/rewards?status=withdrawn", None, "")).await.json();
     assert_eq!(own["rewards"][0]["partner"].as_i64(), Some(p.id.0));
 }
+
+#[tokio::test]
+async fn the_pos_reads_its_statement_page_by_page() {
+    let (env, c, p, key) = customer_and_partner("Phở 24", Language::Vi).await;
+    let (_, other_key) = partner(&env, 501, "Bánh mì", Language::Vi).await;
+    for i in 0..5 {
+        let body = format!(r#"{{"customer_code": "{}", "purchase": {}}}"#, c.code.as_str(), 1_000 + i);
+        let credited =
+            call(&env, pos(&key, Method::POST, "/api/v1/partner/credits", Some(&format!("s-{i}")), &body)).await;
+        assert_eq!(credited.status, StatusCode::OK, "{:?}", credited.body);
+    }
+    let body = format!(r#"{{"customer_code": "{}", "purchase": 9000}}"#, c.code.as_str());
+    call(&env, pos(&other_key, Method::POST, "/api/v1/partner/credits", Some("other"), &body)).await;
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/partner/entries?limit=2".to_string();
+    loop {
+        let page = call(&env, pos(&key, Method::GET, &path, None, "")).await.json();
+        for e in page["entries"].as_array().unwrap() {
+            assert_eq!((e["partner_id"].as_i64(), e["customer_id"].as_i64()), (Some(p.id.0), Some(c.id.0)), "{e}");
+            seen.push(e["purchase"].as_i64().unwrap());
+        }
+        match page["next_before"].as_i64() {
+            Some(before) => path = format!("/api/v1/partner/entries?limit=2&before={before}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![1_004, 1_003, 1_002, 1_001, 1_000], "newest first, each once, only this partner's");
+    for bad in ["limit=0", "limit=101", "before=x"] {
+        call(&env, pos(&key, Method::GET, &format!("/api/v1/partner/entries?{bad}"), None, ""))
+            .await
+            .error(StatusCode::BAD_REQUEST, "invalid_query");
+    }
+    call(&env, pos("nope", Method::GET, "/api/v1/partner/entries", None, ""))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+}

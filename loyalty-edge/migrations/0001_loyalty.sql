@@ -56,6 +56,8 @@ CREATE INDEX IF NOT EXISTS loyalty_entries_by_partner_time ON loyalty_entries (p
 
 CREATE INDEX IF NOT EXISTS loyalty_entries_by_time ON loyalty_entries (created_at, kind, amount, customer);
 
+CREATE INDEX IF NOT EXISTS loyalty_entries_by_partner ON loyalty_entries (partner, id) WHERE partner IS NOT NULL;
+
 CREATE TRIGGER IF NOT EXISTS loyalty_entries_apply AFTER INSERT ON loyalty_entries WHEN NEW.kind <> 'legacy'
 BEGIN
     UPDATE loyalty_customers SET balance = balance + NEW.amount WHERE id = NEW.customer;

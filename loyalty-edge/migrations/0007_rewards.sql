@@ -1,6 +1,9 @@
--- loyalty-rs D1 schema change: the rewards catalogue and its vouchers, generated from
--- loyalty_core::stores::d1::SCHEMA (do not edit). Apply with `wrangler d1 migrations apply <database>`
--- after 0006; a Worker also creates the tables by itself on first use.
+-- loyalty-rs D1 schema change: the rewards catalogue, its vouchers and an index of a partner's entries
+-- by id, generated from loyalty_core::stores::d1::SCHEMA (do not edit). Apply with
+-- `wrangler d1 migrations apply <database>` after 0006; a Worker also creates the tables by itself on
+-- first use (not the index: apply the migration).
+
+CREATE INDEX IF NOT EXISTS loyalty_entries_by_partner ON loyalty_entries (partner, id) WHERE partner IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS loyalty_rewards (
     id              INTEGER PRIMARY KEY,

@@ -11,8 +11,8 @@ use crate::domain::{
 use crate::ports::{
     AnswerRedemption, CampaignActor, CampaignDecision, CancelVoucher, CreateCampaign, CreditPurchase, CustomerRef,
     DecideCampaign, DecideReward, EntriesPage, ListCampaigns, ListRewards, ListVouchers, LookUpCustomer,
-    OpenRedemption, PartnerRef, PublishReward, RedemptionView, Rejection, ReverseEntry, RewardDecision, SetBirthday,
-    SetProgramRules, StoreError, UseVoucher, ViewRedemption, VoucherView,
+    OpenRedemption, PartnerEntriesPage, PartnerRef, PublishReward, RedemptionView, Rejection, ReverseEntry,
+    RewardDecision, SetBirthday, SetProgramRules, StoreError, UseVoucher, ViewRedemption, VoucherView,
 };
 use crate::program::rewards::{
     MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED, Reward, RewardOffer, is_category, parse_voucher_code,
@@ -157,6 +157,7 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::PartnerNewReward => pos_new_reward(cx, req).await,
         Endpoint::PartnerWithdrawReward => pos_withdraw_reward(cx, req, param).await,
         Endpoint::PartnerUseVoucher => pos_use_voucher(cx, req, param.unwrap_or_default()).await,
+        Endpoint::PartnerEntries => pos_entries(cx, req).await,
         Endpoint::AdminRewards => admin_rewards(cx, req).await,
         Endpoint::AdminApproveReward => admin_decide_reward(cx, req, param, RewardDecision::Approve).await,
         Endpoint::AdminRejectReward => admin_decide_reward(cx, req, param, RewardDecision::Reject).await,
@@ -568,6 +569,26 @@ async fn pos_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>)
         polls += 1;
         cx.sleep_millis(1_000).await;
     }
+}
+
+/// `GET /api/v1/partner/entries?before=&limit=`: the entries made at the
+/// partner, newest first, page after page (`next_before`): credits,
+/// redemptions, reversals, vouchers' payments and refunds.
+async fn pos_entries(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let (limit, before) = page_params(req.uri().query())?;
+    let partner = pos_partner(cx, req.headers()).await?;
+    let page = PartnerEntriesPage { partner: PartnerRef::Id(partner.id), before, limit };
+    let entries = cx.storage().partner_entries(page).await?;
+    let next_before = if entries.len() >= limit as usize { entries.last().map(|e| e.id.0) } else { None };
+    let with_customer = |e: &LedgerEntry| {
+        let mut v = entry_json(e);
+        v["customer_id"] = json!(e.customer.0);
+        v
+    };
+    Ok(Reply::ok(&json!({
+        "entries": entries.iter().map(with_customer).collect::<Vec<_>>(),
+        "next_before": next_before,
+    })))
 }
 
 /// `GET /api/v1/partner/summary`: the partner's figures for today and the

@@ -75,6 +75,8 @@ pub enum Endpoint {
     PartnerWithdrawReward,
     /// `POST /api/v1/partner/vouchers/{code}/use`: accept a customer's voucher (POS).
     PartnerUseVoucher,
+    /// `GET /api/v1/partner/entries`: the partner's statement, page by page (POS).
+    PartnerEntries,
     /// `GET /api/v1/admin/rewards`: every reward.
     AdminRewards,
     /// `POST /api/v1/admin/rewards/{id}/approve`.
@@ -136,6 +138,7 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/partner/rewards", Endpoint::PartnerNewReward),
     r("POST", "/api/v1/partner/rewards/{id}/withdraw", Endpoint::PartnerWithdrawReward),
     r("POST", "/api/v1/partner/vouchers/{code}/use", Endpoint::PartnerUseVoucher),
+    r("GET", "/api/v1/partner/entries", Endpoint::PartnerEntries),
     r("GET", "/api/v1/admin/rewards", Endpoint::AdminRewards),
     r("POST", "/api/v1/admin/rewards/{id}/approve", Endpoint::AdminApproveReward),
     r("POST", "/api/v1/admin/rewards/{id}/reject", Endpoint::AdminRejectReward),
@@ -206,6 +209,7 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("POST", ["api", "v1", "partner", "vouchers", code, "use"]) if !code.is_empty() => {
             (PartnerUseVoucher, Some(*code))
         }
+        ("GET", ["api", "v1", "partner", "entries"]) => (PartnerEntries, None),
         ("GET", ["api", "v1", "admin", "rewards"]) => (AdminRewards, None),
         ("POST", ["api", "v1", "admin", "rewards", id, "approve"]) if !id.is_empty() => (AdminApproveReward, Some(*id)),
         ("POST", ["api", "v1", "admin", "rewards", id, "reject"]) if !id.is_empty() => (AdminRejectReward, Some(*id)),

@@ -392,6 +392,20 @@ pub struct ListCampaigns {
 /// The most campaigns one [`Storage::campaigns`] call lists.
 pub const MAX_CAMPAIGNS_LISTED: u32 = 100;
 
+/// A page of a partner's entries, newest first ([`Storage::partner_entries`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartnerEntriesPage {
+    /// The partner (any status).
+    pub partner: PartnerRef,
+    /// Only entries older than this one (the last of the previous page).
+    pub before: Option<EntryId>,
+    /// At most this many, 1..=[`MAX_PARTNER_ENTRIES`].
+    pub limit: u32,
+}
+
+/// The most entries one [`Storage::partner_entries`] call lists.
+pub const MAX_PARTNER_ENTRIES: u32 = 100;
+
 /// Publish a reward ([`Storage::publish_reward`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishReward {
@@ -1309,6 +1323,7 @@ macro_rules! storage_calls {
             use_voucher(req: UseVoucher) -> VoucherView;
             cancel_voucher(req: CancelVoucher) -> VoucherView;
             vouchers(req: ListVouchers) -> Vec<VoucherView>;
+            partner_entries(page: PartnerEntriesPage) -> Vec<LedgerEntry>;
             remind_expiry(req: RemindExpiry) -> Vec<ExpiryReminder>;
             swap_job_state(req: SwapJobState) -> Option<JobState>;
             enqueue_messages(req: EnqueueMessages) -> Vec<OutboxMessage>;
@@ -1544,6 +1559,11 @@ pub trait Storage: MaybeSend + MaybeSync {
 
     /// A customer's vouchers, newest first.
     async fn vouchers(&self, req: ListVouchers) -> StoreResult<Vec<VoucherView>>;
+
+    /// A page of the entries made at a partner (its credits, redemptions and
+    /// reversals, vouchers' payments and refunds), newest first: its POS's
+    /// statement. An unknown partner is [`Rejection::UnknownPartner`].
+    async fn partner_entries(&self, page: PartnerEntriesPage) -> StoreResult<Vec<LedgerEntry>>;
 
     /// For up to `limit` customers, the points that expire after `now` and
     /// within the rules' `expiry.remind_days_before` of it and have not been

@@ -208,6 +208,7 @@ pub const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS loyalty_entries_by_partner_time ON loyalty_entries \
      (partner, created_at, kind, amount, customer) WHERE partner IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS loyalty_entries_by_time ON loyalty_entries (created_at, kind, amount, customer)",
+    "CREATE INDEX IF NOT EXISTS loyalty_entries_by_partner ON loyalty_entries (partner, id) WHERE partner IS NOT NULL",
     "CREATE TRIGGER IF NOT EXISTS loyalty_entries_apply AFTER INSERT ON loyalty_entries WHEN NEW.kind <> 'legacy'
 BEGIN
     UPDATE loyalty_customers SET balance = balance + NEW.amount WHERE id = NEW.customer;
@@ -618,6 +619,7 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("use_voucher", sql::USE_VOUCHER),
     ("cancel_voucher", sql::CANCEL_VOUCHER),
     ("vouchers", sql::VOUCHERS),
+    ("partner_entries", sql::PARTNER_ENTRIES),
     ("redemption", sql::REDEMPTION),
 ];
 
@@ -775,8 +777,10 @@ pub fn decode(function: &str, outcome: Option<Outcome>) -> StoreResult<Value> {
 /// the D1 migrations `0003_import_kinds.sql` and `0004_rules_and_lots.sql`
 /// hold their text.
 pub fn entries_upgrade() -> Vec<&'static str> {
+    // The tables as migrations 0003 and 0004 rebuilt them (a later index of
+    // `loyalty_entries` comes with its own migration).
     let entries = |s: &&&str| {
-        s.contains(" ON loyalty_entries")
+        (s.contains(" ON loyalty_entries") && !s.contains(" loyalty_entries_by_partner "))
             || s.starts_with("CREATE TABLE IF NOT EXISTS loyalty_entries (")
             || s.contains(" loyalty_lot")
             || s.contains(" loyalty_rules (")
@@ -877,14 +881,19 @@ pub fn outbox_migration() -> String {
 
 /// The text of the D1 migration of the rewards catalogue
 /// (`loyalty-edge/migrations/0007_rewards.sql`): the statements of [`SCHEMA`]
-/// that create `loyalty_rewards` and `loyalty_vouchers`.
+/// that create `loyalty_rewards`, `loyalty_vouchers` and the index of a
+/// partner's entries by id (its POS's statement).
 pub fn rewards_migration() -> String {
     let mut text = String::from(
-        "-- loyalty-rs D1 schema change: the rewards catalogue and its vouchers, generated from\n\
-         -- loyalty_core::stores::d1::SCHEMA (do not edit). Apply with `wrangler d1 migrations apply <database>`\n\
-         -- after 0006; a Worker also creates the tables by itself on first use.\n",
+        "-- loyalty-rs D1 schema change: the rewards catalogue, its vouchers and an index of a partner's entries\n\
+         -- by id, generated from loyalty_core::stores::d1::SCHEMA (do not edit). Apply with\n\
+         -- `wrangler d1 migrations apply <database>` after 0006; a Worker also creates the tables by itself on\n\
+         -- first use (not the index: apply the migration).\n",
     );
-    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_rewards") || s.contains(" loyalty_vouchers")) {
+    let ours = |s: &&&str| {
+        s.contains(" loyalty_rewards") || s.contains(" loyalty_vouchers") || s.contains(" loyalty_entries_by_partner ")
+    };
+    for statement in SCHEMA.iter().filter(ours) {
         text.push('\n');
         text.push_str(statement);
         text.push_str(";\n");
@@ -1037,6 +1046,7 @@ mod tests {
                 "campaigns",
                 "rewards",
                 "vouchers",
+                "partner_entries",
                 "redemption"
             ]
         );

@@ -2876,3 +2876,20 @@ pub(super) const VOUCHERS: &[&str] = &[
         "))"
     )),
 ];
+
+pub(super) const PARTNER_ENTRIES: &[&str] = &[
+    reject!("invalid_amount", concat!("NOT coalesce(", arg!("$.limit"), " BETWEEN 1 AND 100, 0)")),
+    set!("pid", partner_ref!("$.partner")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    answer!(concat!(
+        "(SELECT json_group_array(json(j) ORDER BY i DESC) FROM (SELECT e.id AS i, ",
+        entry_json!(),
+        " AS j FROM loyalty_entries e WHERE e.partner = ",
+        op!("pid"),
+        " AND e.id < coalesce(",
+        arg!("$.before"),
+        ", 9223372036854775807) ORDER BY e.id DESC LIMIT ",
+        arg!("$.limit"),
+        "))"
+    )),
+];

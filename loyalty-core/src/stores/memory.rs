@@ -2098,6 +2098,20 @@ impl Storage for MemoryStore {
         self.lock()?.vouchers(&req)
     }
 
+    async fn partner_entries(&self, page: PartnerEntriesPage) -> StoreResult<Vec<LedgerEntry>> {
+        if !(1..=MAX_PARTNER_ENTRIES).contains(&page.limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let s = self.lock()?;
+        let partner = s.find_partner(page.partner).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?;
+        let row = s.partner(partner).ok_or_else(|| broken("missing partner"))?;
+        // Kept in time order; pages go by id, newest first.
+        let mut ids: Vec<EntryId> =
+            row.entries.iter().copied().filter(|id| page.before.is_none_or(|b| *id < b)).collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids.into_iter().take(page.limit as usize).map(|id| s.entry_clone(id)).collect()
+    }
+
     async fn redemption(&self, req: ViewRedemption) -> StoreResult<Option<RedemptionView>> {
         let s = self.lock()?;
         let Some(partner) = s.find_partner(req.partner) else { return Ok(None) };

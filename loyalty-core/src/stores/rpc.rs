@@ -406,6 +406,10 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "vouchers", &req).await
     }
 
+    async fn partner_entries(&self, page: PartnerEntriesPage) -> StoreResult<Vec<LedgerEntry>> {
+        call(self, "partner_entries", &page).await
+    }
+
     async fn redemption(&self, req: ViewRedemption) -> StoreResult<Option<RedemptionView>> {
         call(self, "redemption", &req).await
     }

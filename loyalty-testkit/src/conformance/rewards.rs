@@ -436,3 +436,39 @@ pub(super) async fn concurrent_claims_against_one_balance(ctx: &Ctx<'_>) -> Chec
     ensure_eq!(ctx.balance(c.id).await?, 100, "balance");
     Ok(())
 }
+
+pub(super) async fn partner_entries_are_paged_newest_first(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let q = ctx.partner(PartnerTerms::default()).await?;
+    let c = ctx.customer(1_000).await?;
+    let mut made = Vec::new();
+    for i in 0..5 {
+        made.push(ctx.credit(&p, &c, 1_000 + i, &format!("pe-{i}")).await?.entry.id);
+        ctx.credit(&q, &c, 1_000, &format!("pe-q-{i}")).await?;
+    }
+    let reward = ctx.reward(&p, offer(10, None)).await?;
+    made.push(ctx.claim(&c, reward.id).await?.voucher.entry);
+    let reversal = s.reverse_entry(ctx.reverse_req(made[0], &p, "pe-rev")).await.or_fail("reverse")?;
+    made.push(reversal.reversal.id);
+    made.sort_unstable_by(|a, b| b.cmp(a));
+    let page = |before: Option<EntryId>, limit: u32| {
+        s.partner_entries(PartnerEntriesPage { partner: PartnerRef::Telegram(p.telegram_id), before, limit })
+    };
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let entries = page(before, 3).await.or_fail("partner_entries")?;
+        ensure!(entries.len() <= 3, "a page of {} for limit 3", entries.len());
+        ensure!(entries.iter().all(|e| e.partner == Some(p.id)), "only the partner's entries: {entries:?}");
+        let Some(last) = entries.last() else { break };
+        before = Some(last.id);
+        seen.extend(entries.iter().map(|e| e.id));
+    }
+    ensure_eq!(seen, made, "every entry of the partner, newest first, once");
+    page(None, 0).await.rejects(Rejection::InvalidAmount, "limit 0")?;
+    page(None, 101).await.rejects(Rejection::InvalidAmount, "limit 101")?;
+    let stranger = PartnerEntriesPage { partner: PartnerRef::Id(PartnerId(999_999)), before: None, limit: 5 };
+    s.partner_entries(stranger).await.rejects(Rejection::UnknownPartner, "no such partner")?;
+    Ok(())
+}
