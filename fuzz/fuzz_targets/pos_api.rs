@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     let env = TestEnv::new();
     futures::executor::block_on(async {
         let shop = partner(env.storage.as_ref(), 501, PartnerTerms::default()).await;
-        env.storage.set_partner_api_key(PartnerRef::Id(shop.id), rules::hash_api_key("pos-key")).await.unwrap();
+        env.storage.set_partner_api_key(PartnerRef::Id(shop.id), Some(rules::hash_api_key("pos-key"))).await.unwrap();
         let anna = customer(env.storage.as_ref(), 101, 500).await;
         let uri = if path.ends_with('/') { format!("{path}{}", anna.code.as_str()) } else { path.to_string() };
         let uri = if tail.is_empty() { uri } else { format!("{path}{}", tail.replace(['#', ' '], "")) };

@@ -128,7 +128,7 @@ async fn partner(env: &TestEnv, id: i64, name: &str, language: Language) -> (Par
         .await;
     let p = p.unwrap().partner;
     let key = format!("pos-key-{id}-{}", env.engine.random_hex(16));
-    env.storage.set_partner_api_key(PartnerRef::Id(p.id), rules::hash_api_key(&key)).await.unwrap();
+    env.storage.set_partner_api_key(PartnerRef::Id(p.id), Some(rules::hash_api_key(&key))).await.unwrap();
     (p, key)
 }
 
@@ -1348,6 +1348,19 @@ async fn the_pos_reads_its_statement_page_by_page() {
             .error(StatusCode::BAD_REQUEST, "invalid_query");
     }
     call(&env, pos("nope", Method::GET, "/api/v1/partner/entries", None, ""))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+}
+
+#[tokio::test]
+async fn a_pos_key_is_revoked_by_whoever_holds_it() {
+    let (env, c, _, key) = customer_and_partner("Phở 24", Language::Vi).await;
+    let lookup = format!("/api/v1/partner/customers/{}", c.code.as_str());
+    assert_eq!(call(&env, pos(&key, Method::GET, &lookup, None, "")).await.status, StatusCode::OK);
+    let revoked = call(&env, pos(&key, Method::DELETE, "/api/v1/partner/key", None, "")).await;
+    assert_eq!(revoked.json()["revoked"], true);
+    call(&env, pos(&key, Method::GET, &lookup, None, "")).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+    call(&env, pos(&key, Method::DELETE, "/api/v1/partner/key", None, ""))
         .await
         .error(StatusCode::UNAUTHORIZED, "invalid_api_key");
 }

@@ -377,6 +377,13 @@ async fn api_key_is_shown_once_and_stored_hashed() {
     assert_ne!(key, key2);
     assert!(env.storage.partner_by_api_key(&rules::hash_api_key(&key)).await.unwrap().is_none(), "replaced");
     assert!(env.storage.partner_by_api_key(&rules::hash_api_key(&key2)).await.unwrap().is_some());
+
+    // Revoked: no key works until the next /apikey.
+    let t3 = first_text(&partner_says(&env, &mark, "/apikey revoke").await);
+    assert!(t3.contains("revoked") && !t3.contains("lk_"), "{t3}");
+    assert!(env.storage.partner_by_api_key(&rules::hash_api_key(&key2)).await.unwrap().is_none(), "revoked");
+    let p = env.storage.partner(PartnerRef::Id(id)).await.unwrap().unwrap();
+    assert!(!p.has_api_key);
 }
 
 #[tokio::test]

@@ -134,8 +134,8 @@ async fn sql_errors_are_permanent_and_unknown_jobs_are_faults() {
     // An API key identifies one partner.
     let p = partner(&store, 5, PartnerTerms::default()).await;
     let q = partner(&store, 6, PartnerTerms::default()).await;
-    store.set_partner_api_key(PartnerRef::Id(p.id), rules::hash_api_key("pos")).await.unwrap();
-    let err = store.set_partner_api_key(PartnerRef::Id(q.id), rules::hash_api_key("pos")).await.unwrap_err();
+    store.set_partner_api_key(PartnerRef::Id(p.id), Some(rules::hash_api_key("pos"))).await.unwrap();
+    let err = store.set_partner_api_key(PartnerRef::Id(q.id), Some(rules::hash_api_key("pos"))).await.unwrap_err();
     assert!(matches!(&err, StoreError::Backend(m) if m.contains("UNIQUE")), "{err:?}");
     // An outdated schema (a table without a column the statements use) is a
     // clear permanent error, not a retry loop.
@@ -185,7 +185,7 @@ async fn data_survives_close_and_reopen() {
             })
             .await
             .unwrap();
-        s.set_partner_api_key(PartnerRef::Id(partner.id), rules::hash_api_key("pos")).await.unwrap();
+        s.set_partner_api_key(PartnerRef::Id(partner.id), Some(rules::hash_api_key("pos"))).await.unwrap();
         assert!(s.claim_update(UpdateClaim { bot: BotId(1), update_id: 5, now: T0, body: None }).await.unwrap());
         assert!(s.consume_quota(ConsumeQuota::assistant(TelegramUserId(10), T0.day_start(), 1)).await.unwrap());
         (customer, partner, credited, adjusted)

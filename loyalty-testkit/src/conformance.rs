@@ -2145,30 +2145,36 @@ async fn partner_api_keys(ctx: &Ctx<'_>) -> CheckResult {
     let q = ctx.partner(PartnerTerms::default()).await?;
     let (k1, k2, k3) = (rules::hash_api_key("key-1"), rules::hash_api_key("key-2"), rules::hash_api_key("key-3"));
     ensure!(s.partner_by_api_key(&k1).await.or_fail("lookup")?.is_none(), "key found before it was set");
-    let set = s.set_partner_api_key(PartnerRef::Id(p.id), k1.clone()).await.or_fail("set")?;
+    let set = s.set_partner_api_key(PartnerRef::Id(p.id), Some(k1.clone())).await.or_fail("set")?;
     ensure!(set.has_api_key, "has_api_key after set");
-    s.set_partner_api_key(PartnerRef::Telegram(q.telegram_id), k3.clone()).await.or_fail("set q")?;
+    s.set_partner_api_key(PartnerRef::Telegram(q.telegram_id), Some(k3.clone())).await.or_fail("set q")?;
     let found = s.partner_by_api_key(&k1).await.or_missing("lookup k1")?;
     ensure_eq!(found.id, p.id, "partner by key");
     ensure!(found.has_api_key, "has_api_key in lookup");
-    s.set_partner_api_key(PartnerRef::Id(p.id), k2.clone()).await.or_fail("replace")?;
+    s.set_partner_api_key(PartnerRef::Id(p.id), Some(k2.clone())).await.or_fail("replace")?;
     ensure!(s.partner_by_api_key(&k1).await.or_fail("old key")?.is_none(), "old key still works");
     ensure_eq!(s.partner_by_api_key(&k2).await.or_missing("new key")?.id, p.id, "new key");
     ensure_eq!(s.partner_by_api_key(&k3).await.or_missing("q key")?.id, q.id, "other partner's key");
-    s.set_partner_api_key(PartnerRef::Id(PartnerId(987_654_321)), k1.clone())
+    s.set_partner_api_key(PartnerRef::Id(PartnerId(987_654_321)), Some(k1.clone()))
         .await
         .rejects(Rejection::UnknownPartner, "unknown partner")?;
     // Only an approved partner gets a key, and a refusal leaves the old one.
     let applied = ctx.applied_partner(PartnerTerms::default()).await?;
-    s.set_partner_api_key(PartnerRef::Telegram(applied.telegram_id), k1.clone())
+    s.set_partner_api_key(PartnerRef::Telegram(applied.telegram_id), Some(k1.clone()))
         .await
         .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Applied }, "an applied partner")?;
     ctx.suspend(&p).await?;
-    s.set_partner_api_key(PartnerRef::Id(p.id), k1.clone())
+    s.set_partner_api_key(PartnerRef::Id(p.id), Some(k1.clone()))
         .await
         .rejects(Rejection::PartnerNotApproved { status: PartnerStatus::Suspended }, "suspended")?;
     ensure!(s.partner_by_api_key(&k1).await.or_fail("refused key")?.is_none(), "a refused key was stored");
     ensure_eq!(s.partner_by_api_key(&k2).await.or_missing("kept key")?.id, p.id, "the key before the refusal");
+    // Revoked: no key works.
+    let revoked = s.set_partner_api_key(PartnerRef::Id(q.id), None).await.or_fail("revoke")?;
+    ensure!(!revoked.has_api_key, "has_api_key after revoking");
+    ensure!(s.partner_by_api_key(&k3).await.or_fail("revoked key")?.is_none(), "a revoked key still works");
+    s.set_partner_api_key(PartnerRef::Id(q.id), Some(k3.clone())).await.or_fail("a new key after revoking")?;
+    ensure_eq!(s.partner_by_api_key(&k3).await.or_missing("key again")?.id, q.id, "a key after revoking");
     Ok(())
 }
 

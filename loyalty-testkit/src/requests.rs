@@ -190,7 +190,7 @@ pub async fn every_use_case(
     once!("partner", s.partner(PartnerRef::Id(p.id))).expect("partner");
     once!("list_partners", s.list_partners(None)).expect("list");
     let hash = rules::hash_api_key("k");
-    once!("set_partner_api_key", s.set_partner_api_key(PartnerRef::Id(p.id), hash.clone())).expect("set key");
+    once!("set_partner_api_key", s.set_partner_api_key(PartnerRef::Id(p.id), Some(hash.clone()))).expect("set key");
     once!("partner_by_api_key", s.partner_by_api_key(&hash)).expect("by key");
     let look_up = LookUpCustomer { partner: PartnerRef::Id(p.id), customer: CustomerRef::Id(c.id) };
     once!("look_up_customer", s.look_up_customer(look_up)).expect("look up");

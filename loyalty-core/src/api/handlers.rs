@@ -158,6 +158,7 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::PartnerWithdrawReward => pos_withdraw_reward(cx, req, param).await,
         Endpoint::PartnerUseVoucher => pos_use_voucher(cx, req, param.unwrap_or_default()).await,
         Endpoint::PartnerEntries => pos_entries(cx, req).await,
+        Endpoint::PartnerRevokeKey => pos_revoke_key(cx, req).await,
         Endpoint::AdminRewards => admin_rewards(cx, req).await,
         Endpoint::AdminApproveReward => admin_decide_reward(cx, req, param, RewardDecision::Approve).await,
         Endpoint::AdminRejectReward => admin_decide_reward(cx, req, param, RewardDecision::Reject).await,
@@ -589,6 +590,14 @@ async fn pos_entries(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
         "entries": entries.iter().map(with_customer).collect::<Vec<_>>(),
         "next_before": next_before,
     })))
+}
+
+/// `DELETE /api/v1/partner/key`: the key in use stops working (a leaked key
+/// is killed by whoever holds it); the partner bot's `/apikey` makes a new one.
+async fn pos_revoke_key(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let p = cx.storage().set_partner_api_key(PartnerRef::Id(partner.id), None).await?;
+    Ok(Reply::ok(&json!({ "revoked": !p.has_api_key })))
 }
 
 /// `GET /api/v1/partner/summary`: the partner's figures for today and the

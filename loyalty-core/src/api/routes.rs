@@ -77,6 +77,8 @@ pub enum Endpoint {
     PartnerUseVoucher,
     /// `GET /api/v1/partner/entries`: the partner's statement, page by page (POS).
     PartnerEntries,
+    /// `DELETE /api/v1/partner/key`: revoke the POS key in use.
+    PartnerRevokeKey,
     /// `GET /api/v1/admin/rewards`: every reward.
     AdminRewards,
     /// `POST /api/v1/admin/rewards/{id}/approve`.
@@ -139,6 +141,7 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/partner/rewards/{id}/withdraw", Endpoint::PartnerWithdrawReward),
     r("POST", "/api/v1/partner/vouchers/{code}/use", Endpoint::PartnerUseVoucher),
     r("GET", "/api/v1/partner/entries", Endpoint::PartnerEntries),
+    r("DELETE", "/api/v1/partner/key", Endpoint::PartnerRevokeKey),
     r("GET", "/api/v1/admin/rewards", Endpoint::AdminRewards),
     r("POST", "/api/v1/admin/rewards/{id}/approve", Endpoint::AdminApproveReward),
     r("POST", "/api/v1/admin/rewards/{id}/reject", Endpoint::AdminRejectReward),
@@ -210,6 +213,7 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
             (PartnerUseVoucher, Some(*code))
         }
         ("GET", ["api", "v1", "partner", "entries"]) => (PartnerEntries, None),
+        ("DELETE", ["api", "v1", "partner", "key"]) => (PartnerRevokeKey, None),
         ("GET", ["api", "v1", "admin", "rewards"]) => (AdminRewards, None),
         ("POST", ["api", "v1", "admin", "rewards", id, "approve"]) if !id.is_empty() => (AdminApproveReward, Some(*id)),
         ("POST", ["api", "v1", "admin", "rewards", id, "reject"]) if !id.is_empty() => (AdminRejectReward, Some(*id)),

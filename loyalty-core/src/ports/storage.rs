@@ -1293,7 +1293,7 @@ macro_rules! storage_calls {
             decide_partner(req: DecidePartner) -> Decided;
             partner(who: PartnerRef) -> Option<Partner>;
             list_partners(status: Option<PartnerStatus>) -> Vec<Partner>;
-            set_partner_api_key(who: PartnerRef, key_sha256_hex: String) -> Partner;
+            set_partner_api_key(who: PartnerRef, key_sha256_hex: Option<String>) -> Partner;
             partner_by_api_key(key_sha256_hex: &str) -> Option<Partner>;
             look_up_customer(req: LookUpCustomer) -> CustomerCard;
             partner_stats(who: PartnerRef, today: Timestamp, week: Timestamp) -> PartnerStats;
@@ -1398,9 +1398,10 @@ pub trait Storage: MaybeSend + MaybeSync {
     async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>>;
 
     /// Stores the SHA-256 hash (hex) of a partner's new POS API key, replacing
-    /// any old one. Only an approved partner gets a key
+    /// (rotating) any old one, which stops working at once; `None` revokes the
+    /// key. Only an approved partner's key changes
     /// ([`Rejection::PartnerNotApproved`] otherwise).
-    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner>;
+    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: Option<String>) -> StoreResult<Partner>;
 
     /// The partner whose API key hashes to `key_sha256_hex`.
     async fn partner_by_api_key(&self, key_sha256_hex: &str) -> StoreResult<Option<Partner>>;

@@ -2142,12 +2142,12 @@ impl Storage for MemoryStore {
         Ok(self.lock()?.partners_with(status))
     }
 
-    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
+    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: Option<String>) -> StoreResult<Partner> {
         let mut s = self.lock()?;
         let id = s.approved_partner(who)?.id;
         let row = s.partner_mut(id).ok_or_else(|| broken("missing partner"))?;
-        row.api_key_sha256_hex = Some(key_sha256_hex);
-        row.partner.has_api_key = true;
+        row.partner.has_api_key = key_sha256_hex.is_some();
+        row.api_key_sha256_hex = key_sha256_hex;
         Ok(row.partner.clone())
     }
 

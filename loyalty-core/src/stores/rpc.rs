@@ -216,11 +216,11 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "list_partners", &Args { status }).await
     }
 
-    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: String) -> StoreResult<Partner> {
+    async fn set_partner_api_key(&self, who: PartnerRef, key_sha256_hex: Option<String>) -> StoreResult<Partner> {
         #[derive(Serialize)]
         struct Args {
             who: PartnerRef,
-            key_sha256_hex: String,
+            key_sha256_hex: Option<String>,
         }
         call(self, "set_partner_api_key", &Args { who, key_sha256_hex }).await
     }

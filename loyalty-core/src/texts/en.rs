@@ -66,7 +66,7 @@ impl Texts for En {
                  /redeem <code>CODE POINTS PURCHASE</code> — ask the customer to pay with points\n\
                  /reverse <code>ID</code> — reverse an operation (within 24 h)\n\
                  /stats — your figures for today and 7 days\n\
-                 /apikey — a key for your POS system\n\
+                 /apikey — a key for your POS system (a new one replaces it); /apikey revoke — none\n\
                  /campaign — run a campaign at your place; /campaigns — yours\n\
                  /reward — publish a reward for points; /rewards — yours; /voucher <code>CODE</code> — accept a voucher\n\
                  /help — this list"
@@ -340,6 +340,9 @@ impl Texts for En {
             "🔑 Your POS API key:\n<code>{key}</code>\n\nIt is shown only once: store it safely and keep it secret. \
              Send it as <code>Authorization: Bearer …</code>. A new /apikey replaces this key."
         )
+    }
+    fn api_key_revoked(&self) -> &'static str {
+        "🔒 Your POS key is revoked: it no longer works. /apikey makes a new one."
     }
     fn points_expiring_soon(&self, points: Points, date: &str) -> String {
         format!("⏳ {} expire within 30 days, the first on {date}.", self.points(points))

@@ -390,6 +390,8 @@ pub(crate) trait Texts: Sync {
     fn partner_stats_labels(&self) -> [&'static str; 5];
     /// A new POS API key, shown once.
     fn api_key(&self, key: &str) -> String;
+    /// `/apikey revoke`: no key works now.
+    fn api_key_revoked(&self) -> &'static str;
     /// A redemption request expired unanswered (to the partner).
     fn redemption_expired(&self, id: RedemptionId, points: Pts, purchase: Pts) -> String;
     /// `/balance`: points that expire within 30 days, the soonest on `date`.

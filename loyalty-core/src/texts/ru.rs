@@ -64,7 +64,7 @@ impl Texts for Ru {
                  /redeem <code>КОД БАЛЛЫ СУММА</code> — предложить клиенту оплатить баллами\n\
                  /reverse <code>ID</code> — отменить операцию (в течение 24 ч)\n\
                  /stats — ваши показатели за сегодня и 7 дней\n\
-                 /apikey — ключ для кассовой системы\n\
+                 /apikey — ключ для кассовой системы (новый заменяет старый); /apikey revoke — отозвать\n\
                  /campaign — акция в вашем заведении; /campaigns — ваши акции\n\
                  /reward — награда за баллы; /rewards — ваши награды; /voucher <code>КОД</code> — принять ваучер\n\
                  /help — этот список"
@@ -335,6 +335,9 @@ impl Texts for Ru {
             "🔑 Ваш API-ключ для кассы:\n<code>{key}</code>\n\nОн показан один раз: сохраните его и никому не \
              сообщайте. Передавайте его как <code>Authorization: Bearer …</code>. Новый /apikey заменит этот ключ."
         )
+    }
+    fn api_key_revoked(&self) -> &'static str {
+        "🔒 Ключ для кассы отозван и больше не действует. /apikey выдаст новый."
     }
     fn points_expiring_soon(&self, points: Points, date: &str) -> String {
         format!("⏳ В ближайшие 30 дней сгорят {}, первые — {date}.", self.points(points))

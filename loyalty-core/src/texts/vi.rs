@@ -64,7 +64,7 @@ impl Texts for Vi {
                  /redeem <code>MÃ ĐIỂM SỐ_TIỀN</code> — đề nghị khách thanh toán bằng điểm\n\
                  /reverse <code>ID</code> — hủy giao dịch (trong vòng 24 giờ)\n\
                  /stats — số liệu hôm nay và 7 ngày\n\
-                 /apikey — khóa cho hệ thống bán hàng (POS)\n\
+                 /apikey — khóa cho hệ thống bán hàng (POS) (khóa mới thay khóa cũ); /apikey revoke — thu hồi\n\
                  /campaign — chiến dịch tại cửa hàng của bạn; /campaigns — của bạn\n\
                  /reward — đăng phần thưởng đổi điểm; /rewards — của bạn; /voucher <code>MÃ</code> — nhận phiếu\n\
                  /help — danh sách này"
@@ -339,6 +339,9 @@ impl Texts for Vi {
             "🔑 Khóa API cho máy POS của bạn:\n<code>{key}</code>\n\nKhóa chỉ hiển thị một lần: hãy lưu lại và giữ \
              bí mật. Gửi dưới dạng <code>Authorization: Bearer …</code>. Lệnh /apikey mới sẽ thay thế khóa này."
         )
+    }
+    fn api_key_revoked(&self) -> &'static str {
+        "🔒 Khóa POS của bạn đã bị thu hồi và không còn hiệu lực. /apikey tạo khóa mới."
     }
     fn points_expiring_soon(&self, points: Points, date: &str) -> String {
         format!("⏳ {} sẽ hết hạn trong 30 ngày tới, đợt đầu vào {date}.", self.points(points))

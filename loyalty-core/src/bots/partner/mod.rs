@@ -74,8 +74,8 @@ pub(super) enum Action<'a> {
     Reverse(&'a str),
     /// `/stats`.
     Stats,
-    /// `/apikey`.
-    ApiKey,
+    /// `/apikey` (a new key, the old one stops working), `/apikey revoke`.
+    ApiKey(bool),
     /// `/campaign`, `/campaigns`, `/campaign_end <id>` (for its own place).
     Campaign(CampaignCommand<'a>),
     /// `/reward`, `/rewards`, `/reward_withdraw <id>`, `/voucher <code>`.
@@ -97,7 +97,7 @@ impl<'a> Action<'a> {
             "redeem" => Action::Redeem(args),
             "reverse" => Action::Reverse(args),
             "stats" => Action::Stats,
-            "apikey" => Action::ApiKey,
+            "apikey" => Action::ApiKey(args.trim().eq_ignore_ascii_case("revoke")),
             "help" => Action::Help,
             // Approving and rejecting campaigns and rewards is the admins'.
             name => match RewardCommand::parse(name, args) {
@@ -351,7 +351,7 @@ impl Ctx<'_> {
             Action::Redeem(args) => self.redeem_command(args).await,
             Action::Reverse(args) => self.reverse(args).await,
             Action::Stats => self.stats().await,
-            Action::ApiKey => self.api_key().await,
+            Action::ApiKey(revoke) => self.api_key(revoke).await,
             Action::Reward(cmd) => {
                 let actor = CampaignActor::Partner(self.me());
                 self.told(super::rewards::run(self.cx, self.lang, actor, cmd, self.key(":reward")).await).await
@@ -638,12 +638,16 @@ impl Ctx<'_> {
 
     /// `/apikey`: a new POS key, shown once; only its hash is stored (the
     /// store refuses a partner that is not approved).
-    async fn api_key(&self) -> Result<Outbox> {
+    /// `/apikey`: a new POS key (the old one stops working); `/apikey revoke`: none.
+    async fn api_key(&self, revoke: bool) -> Result<Outbox> {
         let cx = self.cx;
-        let key = format!("lk_{}", cx.random_hex(32));
-        let stored = cx.storage().set_partner_api_key(self.me(), rules::hash_api_key(&key)).await;
+        let key = (!revoke).then(|| format!("lk_{}", cx.random_hex(32)));
+        let stored = cx.storage().set_partner_api_key(self.me(), key.as_deref().map(rules::hash_api_key)).await;
         Ok(Outbox::one(self.reply(match self.settle(stored).await? {
-            Ok(p) => p.language.texts().api_key(&key),
+            Ok(p) => match &key {
+                Some(key) => p.language.texts().api_key(key),
+                None => p.language.texts().api_key_revoked().to_owned(),
+            },
             Err(text) => text,
         })))
     }
