@@ -161,6 +161,7 @@ pub const VARIABLES: &[&str] = &[
     "ADMIN_API_TOKEN",
     "METRICS_TOKEN",
     "WEBHOOK_BACKLOG_ALERT",
+    "POS_RATE_LIMIT",
 ];
 
 /// The program's configuration.
@@ -214,6 +215,10 @@ pub struct Config {
     pub referral_bonus: Points,
     /// `ASSISTANT_DAILY_LIMIT`: questions per customer per day, default 20.
     pub assistant_daily_limit: u32,
+    /// `POS_RATE_LIMIT`: requests per minute with one partner's POS key,
+    /// default 120; 0 turns the limit off. Past it the API answers 429 with
+    /// `Retry-After`.
+    pub pos_rate_limit: u32,
     /// `LOG_LEVEL`, default `info` (adapters interpret it).
     pub log_level: String,
     /// `LOG_FORMAT`: `auto` (the default: text on a terminal, JSON lines
@@ -257,6 +262,7 @@ impl Default for Config {
             welcome_bonus: 100,
             referral_bonus: 50,
             assistant_daily_limit: 20,
+            pos_rate_limit: 120,
             log_level: "info".into(),
             log_format: LogFormat::Auto,
             frontend_url: None,
@@ -399,6 +405,10 @@ impl Config {
                 .map(|v| int("ASSISTANT_DAILY_LIMIT", v, |_: &u32| true, "a whole number ≥ 0"))
                 .transpose()?
                 .unwrap_or(d.assistant_daily_limit),
+            pos_rate_limit: get("POS_RATE_LIMIT")
+                .map(|v| int("POS_RATE_LIMIT", v, |_: &u32| true, "a whole number ≥ 0"))
+                .transpose()?
+                .unwrap_or(d.pos_rate_limit),
             log_level: match get("LOG_LEVEL") {
                 None => d.log_level,
                 Some(v) => {

@@ -1364,3 +1364,33 @@ async fn a_pos_key_is_revoked_by_whoever_holds_it() {
         .await
         .error(StatusCode::UNAUTHORIZED, "invalid_api_key");
 }
+
+#[tokio::test]
+async fn a_pos_key_past_its_rate_limit_gets_429_with_retry_after() {
+    let mut config = test_config();
+    config.pos_rate_limit = 3;
+    let env = TestEnv::with(Arc::new(MemoryStore::new()), config);
+    let c = register(&env, 42, Language::En).await;
+    let (_, key) = partner(&env, 500, "Phở 24", Language::Vi).await;
+    let (_, other) = partner(&env, 501, "Bánh mì", Language::Vi).await;
+    let lookup = format!("/api/v1/partner/customers/{}", c.code.as_str());
+    // Start a minute: the window is the clock's minute.
+    let now = env.engine.now().0;
+    env.clock.advance(60 - now.rem_euclid(60));
+    for _ in 0..3 {
+        assert_eq!(call(&env, pos(&key, Method::GET, &lookup, None, "")).await.status, StatusCode::OK);
+    }
+    env.clock.advance(20);
+    let limited = call(&env, pos(&key, Method::GET, &lookup, None, "")).await;
+    assert_eq!(limited.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("40"));
+    limited.error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    let body = format!(r#"{{"customer_code": "{}", "purchase": 1000}}"#, c.code.as_str());
+    call(&env, pos(&key, Method::POST, "/api/v1/partner/credits", Some("k"), &body))
+        .await
+        .error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert_eq!(env.storage.customer_summary(CustomerRef::Id(c.id), 0).await.unwrap().unwrap().customer.balance, 100);
+    // Another key has its own count; the next minute starts afresh.
+    assert_eq!(call(&env, pos(&other, Method::GET, &lookup, None, "")).await.status, StatusCode::OK);
+    env.clock.advance(40);
+    assert_eq!(call(&env, pos(&key, Method::GET, &lookup, None, "")).await.status, StatusCode::OK);
+}

@@ -378,6 +378,8 @@ CREATE TABLE IF NOT EXISTS loyalty_quotas (
     PRIMARY KEY (kind, user_id, day)
 ) STRICT, WITHOUT ROWID;
 
+CREATE INDEX IF NOT EXISTS loyalty_quotas_by_day ON loyalty_quotas (day);
+
 CREATE TABLE IF NOT EXISTS loyalty_broadcasts (
     id              INTEGER PRIMARY KEY,
     audience        TEXT    NOT NULL CHECK (audience IN ('customers', 'partners')),

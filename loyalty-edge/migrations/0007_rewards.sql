@@ -1,7 +1,7 @@
--- loyalty-rs D1 schema change: the rewards catalogue, its vouchers and an index of a partner's entries
--- by id, generated from loyalty_core::stores::d1::SCHEMA (do not edit). Apply with
--- `wrangler d1 migrations apply <database>` after 0006; a Worker also creates the tables by itself on
--- first use (not the index: apply the migration).
+-- loyalty-rs D1 schema change: the rewards catalogue, its vouchers, and indexes of a partner's entries
+-- by id and of the quota windows by start, generated from loyalty_core::stores::d1::SCHEMA (do not edit).
+-- Apply with `wrangler d1 migrations apply <database>` after 0006; a Worker also creates the tables by
+-- itself on first use (not the indexes: apply the migration).
 
 CREATE INDEX IF NOT EXISTS loyalty_entries_by_partner ON loyalty_entries (partner, id) WHERE partner IS NOT NULL;
 
@@ -39,3 +39,5 @@ CREATE TABLE IF NOT EXISTS loyalty_vouchers (
 ) STRICT;
 
 CREATE INDEX IF NOT EXISTS loyalty_vouchers_by_customer ON loyalty_vouchers (customer, id);
+
+CREATE INDEX IF NOT EXISTS loyalty_quotas_by_day ON loyalty_quotas (day);

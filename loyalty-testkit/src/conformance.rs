@@ -2652,6 +2652,15 @@ async fn prune_update_claims(ctx: &Ctx<'_>) -> CheckResult {
     ensure!(s.claim_update(update(staging, 1, T0)).await.or_fail("reclaim")?, "a pruned claim is claimable again");
     ensure!(!s.claim_update(update(prod, 2, T0)).await.or_fail("kept")?, "a claim at the cutoff is kept");
     ensure_eq!(s.prune_update_claims(T0).await.or_fail("prune again")?, 0, "nothing older left");
+    // Quota windows that started before the cutoff go; a used-up older window starts afresh.
+    let pos = |day: Timestamp| ConsumeQuota { kind: QuotaKind::Pos, user: TelegramUserId(77), day, limit: 1 };
+    for day in [T0.plus(-60), T0] {
+        ensure!(s.consume_quota(pos(day)).await.or_fail("consume")?, "a first use at {day:?}");
+        ensure!(!s.consume_quota(pos(day)).await.or_fail("consume")?, "a second use at {day:?}");
+    }
+    s.prune_update_claims(T0).await.or_fail("prune the quotas")?;
+    ensure!(s.consume_quota(pos(T0.plus(-60))).await.or_fail("consume")?, "an old window, pruned, starts afresh");
+    ensure!(!s.consume_quota(pos(T0)).await.or_fail("consume")?, "the window at the cutoff is kept");
     Ok(())
 }
 

@@ -9,9 +9,9 @@ use crate::domain::{
     RewardId, TelegramUserId, Timestamp, VoucherId, rules,
 };
 use crate::ports::{
-    AnswerRedemption, CampaignActor, CampaignDecision, CancelVoucher, CreateCampaign, CreditPurchase, CustomerRef,
-    DecideCampaign, DecideReward, EntriesPage, ListCampaigns, ListRewards, ListVouchers, LookUpCustomer,
-    OpenRedemption, PartnerEntriesPage, PartnerRef, PublishReward, RedemptionView, Rejection, ReverseEntry,
+    AnswerRedemption, CampaignActor, CampaignDecision, CancelVoucher, ConsumeQuota, CreateCampaign, CreditPurchase,
+    CustomerRef, DecideCampaign, DecideReward, EntriesPage, ListCampaigns, ListRewards, ListVouchers, LookUpCustomer,
+    OpenRedemption, PartnerEntriesPage, PartnerRef, PublishReward, QuotaKind, RedemptionView, Rejection, ReverseEntry,
     RewardDecision, SetBirthday, SetProgramRules, StoreError, UseVoucher, ViewRedemption, VoucherView,
 };
 use crate::program::rewards::{
@@ -384,7 +384,27 @@ async fn pos_partner(cx: &Context, headers: &HeaderMap) -> ApiResult<Partner> {
         .map(|(_, key)| key.trim())
         .filter(|k| !k.is_empty() && k.len() <= MAX_API_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(invalid)?;
-    cx.storage().partner_by_api_key(&rules::hash_api_key(key)).await?.ok_or_else(invalid)
+    let partner = cx.storage().partner_by_api_key(&rules::hash_api_key(key)).await?.ok_or_else(invalid)?;
+    rate_limit(cx, &partner).await?;
+    Ok(partner)
+}
+
+/// Counts a request with `partner`'s key in this minute's window: past
+/// `POS_RATE_LIMIT`, 429 with `Retry-After` (the seconds to the next minute).
+async fn rate_limit(cx: &Context, partner: &Partner) -> ApiResult<()> {
+    let limit = cx.config().pos_rate_limit;
+    if limit == 0 {
+        return Ok(());
+    }
+    let now = cx.now();
+    let window = Timestamp(now.0 - now.0.rem_euclid(60));
+    let quota = ConsumeQuota { kind: QuotaKind::Pos, user: partner.telegram_id, day: window, limit };
+    if cx.storage().consume_quota(quota).await? {
+        return Ok(());
+    }
+    let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", ApiText::RateLimited(limit));
+    e.retry_after = Some(window.0 + 60 - now.0);
+    Err(e)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<&str> {

@@ -84,12 +84,14 @@ pub(crate) struct ApiError {
     pub(crate) code: &'static str,
     pub(crate) message: ApiText,
     pub(crate) allow: Option<String>,
+    /// Seconds for a `Retry-After` header (429).
+    pub(crate) retry_after: Option<i64>,
     pub(crate) report: Option<Box<ErrorReport>>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: ApiText) -> ApiError {
-        ApiError { status, code, message, allow: None, report: None }
+        ApiError { status, code, message, allow: None, retry_after: None, report: None }
     }
 
     pub(crate) fn into_response(self, t: &dyn Texts) -> Response<Bytes> {
@@ -97,6 +99,9 @@ impl ApiError {
         let mut r = json_response(self.status, &json!({"error": {"code": self.code, "message": message}}));
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             r.headers_mut().insert(http::header::ALLOW, allow);
+        }
+        if let Some(secs) = self.retry_after {
+            r.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         r
     }

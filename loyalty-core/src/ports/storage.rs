@@ -994,8 +994,10 @@ pub struct BroadcastBatch {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QuotaKind {
-    /// Questions to the AI assistant.
+    /// Questions to the AI assistant (per customer, per UTC day).
     Assistant,
+    /// Requests with a partner's POS key (per partner, per minute).
+    Pos,
 }
 
 /// An update's claim ([`Storage::claim_update`]'s arguments), to be folded
@@ -1250,11 +1252,12 @@ pub struct DecidePartner {
 pub struct ConsumeQuota {
     /// Which quota.
     pub kind: QuotaKind,
-    /// Whose.
+    /// Whose (a customer's or a partner's Telegram id).
     pub user: TelegramUserId,
-    /// The day (its start).
+    /// The window's start: a UTC day for the assistant, a minute for POS keys.
+    /// Windows older than [`Storage::prune_update_claims`]'s horizon are dropped.
     pub day: Timestamp,
-    /// Uses allowed per day.
+    /// Uses allowed in the window.
     pub limit: u32,
 }
 
@@ -1457,8 +1460,8 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// `now`); returns how many. Telegram stops redelivering an update within
     /// a day, so an older claim guards against nothing: the maintenance pass
     /// prunes those older than [`UPDATE_CLAIM_RETENTION_SECS`](crate::jobs::UPDATE_CLAIM_RETENTION_SECS).
-    /// The outbox's messages sent or failed before `before` go too (they are
-    /// not counted).
+    /// The outbox's messages sent or failed before `before` go too, and the
+    /// quota windows that started before it (neither is counted).
     async fn prune_update_claims(&self, before: Timestamp) -> StoreResult<u64>;
 
     /// Consumes one unit of a per-user daily quota; `false` when `limit` is reached.

@@ -491,6 +491,7 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     used    INTEGER NOT NULL CHECK (used >= 0),
     PRIMARY KEY (kind, user_id, day)
 ) STRICT, WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS loyalty_quotas_by_day ON loyalty_quotas (day)",
     "CREATE TABLE IF NOT EXISTS loyalty_broadcasts (
     id              INTEGER PRIMARY KEY,
     audience        TEXT    NOT NULL CHECK (audience IN ('customers', 'partners')),
@@ -881,17 +882,21 @@ pub fn outbox_migration() -> String {
 
 /// The text of the D1 migration of the rewards catalogue
 /// (`loyalty-edge/migrations/0007_rewards.sql`): the statements of [`SCHEMA`]
-/// that create `loyalty_rewards`, `loyalty_vouchers` and the index of a
-/// partner's entries by id (its POS's statement).
+/// that create `loyalty_rewards`, `loyalty_vouchers`, the index of a
+/// partner's entries by id (its POS's statement) and that of the quota
+/// windows by their start (pruned by the maintenance pass).
 pub fn rewards_migration() -> String {
     let mut text = String::from(
-        "-- loyalty-rs D1 schema change: the rewards catalogue, its vouchers and an index of a partner's entries\n\
-         -- by id, generated from loyalty_core::stores::d1::SCHEMA (do not edit). Apply with\n\
-         -- `wrangler d1 migrations apply <database>` after 0006; a Worker also creates the tables by itself on\n\
-         -- first use (not the index: apply the migration).\n",
+        "-- loyalty-rs D1 schema change: the rewards catalogue, its vouchers, and indexes of a partner's entries\n\
+         -- by id and of the quota windows by start, generated from loyalty_core::stores::d1::SCHEMA (do not edit).\n\
+         -- Apply with `wrangler d1 migrations apply <database>` after 0006; a Worker also creates the tables by\n\
+         -- itself on first use (not the indexes: apply the migration).\n",
     );
     let ours = |s: &&&str| {
-        s.contains(" loyalty_rewards") || s.contains(" loyalty_vouchers") || s.contains(" loyalty_entries_by_partner ")
+        s.contains(" loyalty_rewards")
+            || s.contains(" loyalty_vouchers")
+            || s.contains(" loyalty_entries_by_partner ")
+            || s.contains(" loyalty_quotas_by_day ")
     };
     for statement in SCHEMA.iter().filter(ours) {
         text.push('\n');

@@ -1875,6 +1875,7 @@ pub(super) const PRUNE_UPDATE_CLAIMS: &[&str] = &[
     concat!("DELETE FROM loyalty_bot_updates WHERE claimed_at < ", arg!("$.before")),
     concat!("DELETE FROM loyalty_update_bodies WHERE claimed_at < ", arg!("$.before")),
     concat!("DELETE FROM loyalty_outbox WHERE state <> 'pending' AND settled_at < ", arg!("$.before")),
+    concat!("DELETE FROM loyalty_quotas WHERE day < ", arg!("$.before")),
     answer!(concat!("CAST(", op!("n"), " AS TEXT)")),
 ];
 

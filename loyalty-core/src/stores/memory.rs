@@ -2216,6 +2216,7 @@ impl Storage for MemoryStore {
         let n = s.updates.len();
         s.updates.retain(|_, claim| claim.at >= before);
         let pruned = (n - s.updates.len()) as u64;
+        s.quotas.retain(|(_, _, window), _| *window >= before);
         // Settled messages are kept (their rows, so ids stay positions) but their keys go.
         let gone: HashSet<MessageId> =
             s.outbox.iter().filter(|r| r.settled_at.is_some_and(|at| at < before)).map(|r| r.message.id).collect();

@@ -686,6 +686,9 @@ impl Texts for En {
             PartnerBotUnknown => "The partner bot's username is unknown; retry later.".into(),
             CardFailed => "Could not draw the card.".into(),
             InvalidApiKey => "Send Authorization: Bearer <API key> with a valid key.".into(),
+            RateLimited(limit) => format!(
+                "Too many requests with this key: at most {limit} a minute. Retry after the time in Retry-After."
+            ),
             InvalidAdminToken => "Send Authorization: Bearer <ADMIN_API_TOKEN> with the server's admin token.".into(),
             InvalidIdempotencyKey => {
                 "Send an Idempotency-Key header of 1 to 128 characters: letters, digits, _ - : and .".into()

@@ -240,6 +240,8 @@ pub(crate) enum ApiText {
     CardFailed,
     /// No valid POS API key.
     InvalidApiKey,
+    /// Too many requests with this POS key this minute (the limit).
+    RateLimited(u32),
     /// No valid `ADMIN_API_TOKEN`.
     InvalidAdminToken,
     /// No valid `Idempotency-Key`.

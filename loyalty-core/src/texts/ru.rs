@@ -689,6 +689,9 @@ impl Texts for Ru {
             PartnerBotUnknown => "Имя партнёрского бота пока неизвестно; повторите позже.".into(),
             CardFailed => "Не удалось нарисовать карту.".into(),
             InvalidApiKey => "Передайте Authorization: Bearer <API-ключ> с действующим ключом.".into(),
+            RateLimited(limit) => format!(
+                "Слишком много запросов с этим ключом: не больше {limit} в минуту. Повторите через время из Retry-After."
+            ),
             InvalidAdminToken => {
                 "Передайте Authorization: Bearer <ADMIN_API_TOKEN> с токеном администратора сервера.".into()
             }

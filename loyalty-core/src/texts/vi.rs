@@ -697,6 +697,9 @@ impl Texts for Vi {
             PartnerBotUnknown => "Chưa biết tên bot đối tác; hãy thử lại sau.".into(),
             CardFailed => "Không thể vẽ thẻ.".into(),
             InvalidApiKey => "Hãy gửi Authorization: Bearer <khóa API> với khóa hợp lệ.".into(),
+            RateLimited(limit) => format!(
+                "Quá nhiều yêu cầu với khóa này: tối đa {limit} mỗi phút. Thử lại sau thời gian trong Retry-After."
+            ),
             InvalidAdminToken => "Hãy gửi Authorization: Bearer <ADMIN_API_TOKEN> với mã quản trị của máy chủ.".into(),
             InvalidIdempotencyKey => "Hãy gửi tiêu đề Idempotency-Key dài 1 đến 128 ký tự: chữ, số, _ - : và .".into(),
             InvalidBody(why) => format!("Nội dung JSON không hợp lệ: {why}."),
