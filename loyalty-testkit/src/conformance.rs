@@ -257,6 +257,7 @@ pub fn checks() -> Vec<Check> {
         concurrent_claims_of_a_limited_reward,
         concurrent_claims_against_one_balance,
         partner_entries_are_paged_newest_first,
+        export_pages_every_row_once,
     ]
 }
 
@@ -289,8 +290,8 @@ macro_rules! ensure_eq {
 mod rewards;
 use rewards::{
     claiming_a_reward_pays_for_a_voucher, concurrent_claims_against_one_balance, concurrent_claims_of_a_limited_reward,
-    partner_entries_are_paged_newest_first, reward_publishing_and_moderation, rewards_listing,
-    vouchers_are_used_or_cancelled_once,
+    export_pages_every_row_once, partner_entries_are_paged_newest_first, reward_publishing_and_moderation,
+    rewards_listing, vouchers_are_used_or_cancelled_once,
 };
 
 /// Turns a storage result into a check result with context.

@@ -100,7 +100,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 50;
+pub const USE_CASES: usize = 51;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -279,6 +279,8 @@ pub async fn every_use_case(
     once!("vouchers", s.vouchers(mine)).expect("vouchers");
     let statement = PartnerEntriesPage { partner: PartnerRef::Id(p.id), before: None, limit: 10 };
     once!("partner_entries", s.partner_entries(statement)).expect("partner entries");
+    let page = ExportPage { table: ExportTable::Entries, after: 0, limit: 10 };
+    once!("export_page", s.export_page(page)).expect("export page");
     // Refusals count too, raised or returned.
     let refused = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
     let late = s.open_redemption(open_req(&p, &c, 10, "o3")).await.expect("open");

@@ -691,6 +691,41 @@ pub struct ExportCustomers {
 /// The largest [`ExportCustomers::limit`].
 pub const MAX_EXPORT_PAGE: u32 = 1_000;
 
+/// Which table an [`ExportPage`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportTable {
+    /// The customers.
+    Customers,
+    /// The partners.
+    Partners,
+    /// The ledger's entries (every kind).
+    Entries,
+}
+
+/// A page of one table, by id, for `loyalty export data` ([`Storage::export_page`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportPage {
+    /// The table.
+    pub table: ExportTable,
+    /// Only rows with a greater id (the previous page's last); 0 for the first page.
+    pub after: i64,
+    /// At most this many rows, 1..=[`MAX_EXPORT_PAGE`].
+    pub limit: u32,
+}
+
+/// The rows of an [`ExportPage`], by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportRows {
+    /// Customers.
+    Customers(Vec<Customer>),
+    /// Partners.
+    Partners(Vec<Partner>),
+    /// Ledger entries.
+    Entries(Vec<LedgerEntry>),
+}
+
 /// A customer with the entries made in this program ([`Storage::export_customers`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerHistory {
@@ -1327,6 +1362,7 @@ macro_rules! storage_calls {
             cancel_voucher(req: CancelVoucher) -> VoucherView;
             vouchers(req: ListVouchers) -> Vec<VoucherView>;
             partner_entries(page: PartnerEntriesPage) -> Vec<LedgerEntry>;
+            export_page(page: ExportPage) -> ExportRows;
             remind_expiry(req: RemindExpiry) -> Vec<ExpiryReminder>;
             swap_job_state(req: SwapJobState) -> Option<JobState>;
             enqueue_messages(req: EnqueueMessages) -> Vec<OutboxMessage>;
@@ -1568,6 +1604,10 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// reversals, vouchers' payments and refunds), newest first: its POS's
     /// statement. An unknown partner is [`Rejection::UnknownPartner`].
     async fn partner_entries(&self, page: PartnerEntriesPage) -> StoreResult<Vec<LedgerEntry>>;
+
+    /// A page of customers, partners or entries by id, after `after`: the
+    /// program's data, streamed out page by page (`loyalty export data`).
+    async fn export_page(&self, page: ExportPage) -> StoreResult<ExportRows>;
 
     /// For up to `limit` customers, the points that expire after `now` and
     /// within the rules' `expiry.remind_days_before` of it and have not been

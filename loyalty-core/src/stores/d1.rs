@@ -621,6 +621,7 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("cancel_voucher", sql::CANCEL_VOUCHER),
     ("vouchers", sql::VOUCHERS),
     ("partner_entries", sql::PARTNER_ENTRIES),
+    ("export_page", sql::EXPORT_PAGE),
     ("redemption", sql::REDEMPTION),
 ];
 
@@ -1052,6 +1053,7 @@ mod tests {
                 "rewards",
                 "vouchers",
                 "partner_entries",
+                "export_page",
                 "redemption"
             ]
         );

@@ -2894,3 +2894,42 @@ pub(super) const PARTNER_ENTRIES: &[&str] = &[
         "))"
     )),
 ];
+
+/// One table's page of an export (`ExportRows`, tagged by the table), or
+/// nothing when the request names another table; `$row` is the table's alias.
+macro_rules! export_rows {
+    ($table:literal, $json:expr, $row:literal) => {
+        answer!(concat!(
+            "iif(",
+            arg!("$.table"),
+            " = '",
+            $table,
+            "', (SELECT json_object('",
+            $table,
+            "', json(coalesce(json_group_array(json(j) ORDER BY i), '[]'))) FROM (SELECT ",
+            $row,
+            ".id AS i, ",
+            $json,
+            " AS j FROM loyalty_",
+            $table,
+            " ",
+            $row,
+            " WHERE ",
+            $row,
+            ".id > ",
+            arg!("$.after"),
+            " ORDER BY ",
+            $row,
+            ".id LIMIT ",
+            arg!("$.limit"),
+            ")), NULL)"
+        ))
+    };
+}
+
+pub(super) const EXPORT_PAGE: &[&str] = &[
+    reject!("invalid_amount", concat!("NOT coalesce(", arg!("$.limit"), " BETWEEN 1 AND 1000, 0)")),
+    export_rows!("customers", customer_json!(), "c"),
+    export_rows!("partners", partner_json!(), "p"),
+    export_rows!("entries", entry_json!(), "e"),
+];

@@ -2098,6 +2098,23 @@ impl Storage for MemoryStore {
         self.lock()?.vouchers(&req)
     }
 
+    async fn export_page(&self, page: ExportPage) -> StoreResult<ExportRows> {
+        if !(1..=MAX_EXPORT_PAGE).contains(&page.limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let s = self.lock()?;
+        let (first, n) = (usize::try_from(page.after.max(0)).unwrap_or(usize::MAX), page.limit as usize);
+        Ok(match page.table {
+            ExportTable::Customers => {
+                ExportRows::Customers(s.customers.iter().skip(first).take(n).map(|r| r.customer.clone()).collect())
+            }
+            ExportTable::Partners => {
+                ExportRows::Partners(s.partners.iter().skip(first).take(n).map(|r| r.partner.clone()).collect())
+            }
+            ExportTable::Entries => ExportRows::Entries(s.entries.iter().skip(first).take(n).cloned().collect()),
+        })
+    }
+
     async fn partner_entries(&self, page: PartnerEntriesPage) -> StoreResult<Vec<LedgerEntry>> {
         if !(1..=MAX_PARTNER_ENTRIES).contains(&page.limit) {
             return rejected(Rejection::InvalidAmount);

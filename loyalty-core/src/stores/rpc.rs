@@ -406,6 +406,10 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "vouchers", &req).await
     }
 
+    async fn export_page(&self, page: ExportPage) -> StoreResult<ExportRows> {
+        call(self, "export_page", &page).await
+    }
+
     async fn partner_entries(&self, page: PartnerEntriesPage) -> StoreResult<Vec<LedgerEntry>> {
         call(self, "partner_entries", &page).await
     }

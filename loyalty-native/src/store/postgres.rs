@@ -89,6 +89,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261210090000", "loyalty_rewards"),
     migration!("20261210090100", "loyalty_partner_entries"),
     migration!("20261210090200", "loyalty_prune_quotas"),
+    migration!("20261210090300", "loyalty_export_page"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

@@ -472,3 +472,56 @@ pub(super) async fn partner_entries_are_paged_newest_first(ctx: &Ctx<'_>) -> Che
     s.partner_entries(stranger).await.rejects(Rejection::UnknownPartner, "no such partner")?;
     Ok(())
 }
+
+pub(super) async fn export_pages_every_row_once(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let q = ctx.partner(PartnerTerms::default()).await?;
+    let mut customers = Vec::new();
+    for i in 0..3 {
+        let c = ctx.customer(100).await?;
+        ctx.credit(if i == 0 { &p } else { &q }, &c, 2_000, &format!("ex-{i}")).await?;
+        customers.push(ctx.summary(c.id).await?.customer);
+    }
+    let mut all: Vec<ExportRows> = Vec::new();
+    for table in [ExportTable::Customers, ExportTable::Partners, ExportTable::Entries] {
+        let mut after = 0;
+        loop {
+            let rows = s.export_page(ExportPage { table, after, limit: 2 }).await.or_fail("export_page")?;
+            let ids: Vec<i64> = match &rows {
+                ExportRows::Customers(v) if table == ExportTable::Customers => v.iter().map(|c| c.id.0).collect(),
+                ExportRows::Partners(v) if table == ExportTable::Partners => v.iter().map(|p| p.id.0).collect(),
+                ExportRows::Entries(v) if table == ExportTable::Entries => v.iter().map(|e| e.id.0).collect(),
+                other => return Err(format!("{table:?}: rows of another table: {other:?}")),
+            };
+            ensure!(ids.len() <= 2, "{table:?}: a page of {} for limit 2", ids.len());
+            ensure!(
+                ids.windows(2).all(|w| w[0] < w[1]) && ids.first().is_none_or(|f| *f > after),
+                "{table:?}: {ids:?}"
+            );
+            let Some(last) = ids.last().copied() else { break };
+            after = last;
+            all.push(rows);
+        }
+    }
+    let (mut got_customers, mut got_partners, mut got_entries) = (Vec::new(), Vec::new(), Vec::new());
+    for rows in all {
+        match rows {
+            ExportRows::Customers(v) => got_customers.extend(v),
+            ExportRows::Partners(v) => got_partners.extend(v),
+            ExportRows::Entries(v) => got_entries.extend(v),
+        }
+    }
+    ensure_eq!(got_customers, customers, "every customer as stored");
+    ensure_eq!(got_partners.iter().map(|x| x.id).collect::<Vec<_>>(), vec![p.id, q.id], "every partner");
+    let mut expected = Vec::new();
+    for c in &customers {
+        expected.extend(ctx.all_entries(c.id).await?);
+    }
+    expected.sort_by_key(|e| e.id);
+    ensure_eq!(got_entries, expected, "every entry as stored, by id");
+    let bad = ExportPage { table: ExportTable::Entries, after: 0, limit: 0 };
+    s.export_page(bad).await.rejects(Rejection::InvalidAmount, "limit 0")?;
+    s.export_page(ExportPage { limit: 1_001, ..bad }).await.rejects(Rejection::InvalidAmount, "limit 1001")?;
+    Ok(())
+}
