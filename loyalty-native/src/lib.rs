@@ -2,6 +2,7 @@
 
 pub mod assistant;
 pub mod clock;
+pub mod export;
 pub mod fake_bot_api;
 pub mod legacy;
 pub mod metrics;

@@ -17,7 +17,7 @@ use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomnes
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -340,6 +340,30 @@ pub async fn import_legacy(
 fn rules_document(text: &str) -> Result<loyalty_core::program::ProgramRules, RunError> {
     loyalty_core::program::ProgramRules::from_json(text)
         .map_err(|reason| RunError::Config(format!("the rules document is invalid: {reason}")))
+}
+
+/// `loyalty export data`: the configured store's customers, partners and
+/// entries into `dir` (created if missing) as `format` files, page by page.
+///
+/// # Errors
+/// [`RunError::Storage`] when the store cannot be opened (or, for SQLite, does
+/// not exist) or read; [`RunError::Other`] when a file cannot be written.
+pub async fn export_data(
+    storage: &StorageChoice,
+    dir: &Path,
+    format: crate::export::Format,
+) -> Result<crate::export::Exported, RunError> {
+    if let StorageChoice::Sqlite { path } = storage
+        && !path.exists()
+    {
+        return Err(RunError::Storage(format!("{}: no such database, nothing to export", storage.describe())));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| RunError::Other(format!("{}: {e}", dir.display())))?;
+    let store = open_storage(storage).await?;
+    crate::export::export(store.as_ref(), dir, format).await.map_err(|e| match e {
+        crate::export::ExportError::Storage { .. } => RunError::Storage(e.to_string()),
+        crate::export::ExportError::Io { .. } => RunError::Other(e.to_string()),
+    })
 }
 
 /// `loyalty rules show`: the rules in force in the configured store.

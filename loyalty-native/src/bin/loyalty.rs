@@ -8,6 +8,7 @@ use loyalty_core::config::LogFormat;
 use loyalty_core::ports::Clock;
 use loyalty_core::{Config, Secret};
 use loyalty_native::clock::SystemClock;
+use loyalty_native::export;
 use loyalty_native::legacy::{self, StderrProgress};
 use loyalty_native::runtime::{self, EXIT_CODES_HELP, RunError, StorageChoice, exit};
 use std::net::SocketAddr;
@@ -101,6 +102,20 @@ enum ExportCommand {
     /// applications get their status. One transaction; running it again writes nothing. The report
     /// reconciles the legacy balances, read back, with ours.
     Legacy(ExportArgs),
+    /// The program's data for accounting or a CRM: customers, partners and every ledger entry, one file
+    /// per table (customers.csv, partners.csv, entries.csv, or .jsonl), streamed page by page from the
+    /// configured store, so a ledger of any length fits. Times are Unix seconds (UTC).
+    Data(DataArgs),
+}
+
+#[derive(Debug, Args)]
+struct DataArgs {
+    /// The directory to write into (created if missing; files of the same names are replaced).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// csv (a header row; spreadsheet formulas neutralised) or jsonl (one JSON object per line).
+    #[arg(long, value_name = "FORMAT", default_value = "csv", value_parser = ["csv", "jsonl"])]
+    format: String,
 }
 
 #[derive(Debug, Args)]
@@ -375,6 +390,16 @@ async fn run(command: Command) -> Result<(), RunError> {
             let since = version.created_at.map_or_else(|| "the defaults".to_owned(), |t| t.utc_minutes() + " UTC");
             eprintln!("rules version {} ({since})", version.version);
             println!("{}", version.rules.to_pretty_json());
+            Ok(())
+        }
+        Command::Export { what: ExportCommand::Data(args) } => {
+            let _ = config()?;
+            let storage = StorageChoice::from_lookup(env)?;
+            let format = if args.format == "jsonl" { export::Format::JsonLines } else { export::Format::Csv };
+            let exported = runtime::export_data(&storage, &args.out, format).await?;
+            for (table, path, rows) in exported.files {
+                println!("{table}: {rows} rows → {}", path.display());
+            }
             Ok(())
         }
         Command::Export { what: ExportCommand::Legacy(args) } => {
