@@ -10,11 +10,11 @@
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use loyalty_core::api::init_data::sign_init_data;
-use loyalty_core::domain::{Language, PartnerTerms, TelegramUserId, rules};
+use loyalty_core::domain::{PartnerTerms, rules};
 use loyalty_core::ports::*;
 use loyalty_core::stores::memory::MemoryStore;
 use loyalty_core::{Config, Secret};
-use loyalty_testkit::{TestEnv, test_config};
+use loyalty_testkit::{TestEnv, requests, test_config};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -190,34 +190,8 @@ async fn a_partners_day_through_the_pos_api_matches_the_document() {
     let env = TestEnv::with(Arc::new(MemoryStore::new()), config);
     let s = env.storage.clone();
     let now = env.engine.now();
-    let anna = s
-        .register_customer(NewCustomer {
-            telegram_id: TelegramUserId(42),
-            code: env.engine.random_code(),
-            first_name: "Anna".into(),
-            username: None,
-            language: Language::En,
-            referrer: None,
-            legacy_referrer: None,
-            via_partner: None,
-            welcome_bonus: 100,
-            referral_bonus: 0,
-            now,
-        })
-        .await
-        .unwrap()
-        .customer;
-    let application = PartnerApplication {
-        telegram_id: TelegramUserId(500),
-        name: "Phở 24".into(),
-        category: "cafe".into(),
-        terms: PartnerTerms::default(),
-        language: Language::Vi,
-        now,
-    };
-    let p = s.apply_partner(application).await.unwrap().partner;
-    let decide = DecidePartner { partner: p.id, decision: PartnerDecision::Approve, admin: TelegramUserId(1), now };
-    s.decide_partner(decide).await.unwrap();
+    let anna = requests::customer(s.as_ref(), 42, 100).await;
+    let p = requests::partner(s.as_ref(), 500, PartnerTerms::default()).await;
     s.set_partner_api_key(PartnerRef::Id(p.id), Some(rules::hash_api_key("pos-key"))).await.unwrap();
     let pos = "Bearer pos-key";
     let admin = format!("Bearer {ADMIN_TOKEN}");
