@@ -196,13 +196,18 @@ impl Reward {
         self.offer.stock.map(|s| s.saturating_sub(self.claimed))
     }
 
-    /// Whether a customer may claim it at `now` (its partner's approval aside):
-    /// active, within its window and in stock.
-    pub fn claimable(&self, now: Timestamp) -> bool {
+    /// Whether it is offered at `now` (its partner's approval and its stock
+    /// aside): active and within its window.
+    pub fn offered(&self, now: Timestamp) -> bool {
         self.status == RewardStatus::Active
             && self.offer.available_from.is_none_or(|from| from <= now)
             && self.offer.available_until.is_none_or(|until| now < until)
-            && self.left() != Some(0)
+    }
+
+    /// Whether a customer may claim it at `now` (its partner's approval aside):
+    /// [offered](Reward::offered) and in stock.
+    pub fn claimable(&self, now: Timestamp) -> bool {
+        self.offered(now) && self.left() != Some(0)
     }
 }
 

@@ -1307,13 +1307,8 @@ impl State {
         }
         let customer = self.active_customer(&req.customer)?.id;
         let reward = self.reward_clone(req.reward).map_err(|_| StoreError::Rejected(Rejection::UnknownReward))?;
-        let in_window = |r: &Reward| {
-            r.status == RewardStatus::Active
-                && r.offer.available_from.is_none_or(|from| from <= req.now)
-                && r.offer.available_until.is_none_or(|until| req.now < until)
-        };
         let approved = self.partner(reward.partner).is_some_and(|p| p.partner.status == PartnerStatus::Approved);
-        if !in_window(&reward) || !approved {
+        if !reward.offered(req.now) || !approved {
             return rejected(Rejection::RewardUnavailable);
         }
         if reward.left() == Some(0) {
@@ -1368,11 +1363,11 @@ impl State {
 
     fn use_voucher(&mut self, req: UseVoucher) -> StoreResult<VoucherView> {
         let partner = self.approved_partner(req.partner)?.id;
-        let id = match self.voucher_by_code.get(&req.code).and_then(|v| slot(v.0)).and_then(|i| self.vouchers.get(i)) {
-            Some(v) if v.partner == partner => v.id,
+        let v = match self.voucher_by_code.get(&req.code).and_then(|v| slot(v.0)).and_then(|i| self.vouchers.get(i)) {
+            Some(v) if v.partner == partner => v,
             _ => return rejected(Rejection::UnknownVoucher),
         };
-        let v = self.vouchers.get(slot(id.0).unwrap_or(usize::MAX)).ok_or_else(|| broken("missing voucher"))?;
+        let id = v.id;
         match (v.status, self.voucher_state(v)) {
             (VoucherStatus::Used, _) => return self.voucher_view(id, true),
             (_, VoucherStatus::Issued) => {}
