@@ -88,36 +88,40 @@ pub async fn export(storage: &dyn Storage, dir: &Path, format: Format) -> Result
                 .export_page(page)
                 .await
                 .map_err(|e| ExportError::Storage { table: name, message: e.to_string() })?;
-            let last = match &found {
-                ExportRows::Customers(v) => v.last().map(|c| c.id.0),
-                ExportRows::Partners(v) => v.last().map(|p| p.id.0),
-                ExportRows::Entries(v) => v.last().map(|e| e.id.0),
+            let ids = found.ids();
+            let Some(&last) = ids.last() else { break };
+            let written = match &found {
+                ExportRows::Customers(v) => write_rows(&mut out, &mut line, v, format, customer_csv),
+                ExportRows::Partners(v) => write_rows(&mut out, &mut line, v, format, partner_csv),
+                ExportRows::Entries(v) => write_rows(&mut out, &mut line, v, format, entry_csv),
             };
-            let Some(last) = last else { break };
-            let count = match &found {
-                ExportRows::Customers(v) => v.len(),
-                ExportRows::Partners(v) => v.len(),
-                ExportRows::Entries(v) => v.len(),
-            };
-            for i in 0..count {
-                line.clear();
-                match (&found, format) {
-                    (ExportRows::Customers(v), Format::Csv) => customer_csv(&mut line, &v[i]),
-                    (ExportRows::Partners(v), Format::Csv) => partner_csv(&mut line, &v[i]),
-                    (ExportRows::Entries(v), Format::Csv) => entry_csv(&mut line, &v[i]),
-                    (ExportRows::Customers(v), Format::JsonLines) => json_line(&mut line, &v[i]),
-                    (ExportRows::Partners(v), Format::JsonLines) => json_line(&mut line, &v[i]),
-                    (ExportRows::Entries(v), Format::JsonLines) => json_line(&mut line, &v[i]),
-                }
-                out.write_all(line.as_bytes()).map_err(io)?;
-            }
-            rows += count as u64;
+            written.map_err(io)?;
+            rows += ids.len() as u64;
             after = last;
         }
         out.flush().map_err(io)?;
         exported.files.push((name, path, rows));
     }
     Ok(exported)
+}
+
+/// `rows` as lines of `format` (`csv` writes one CSV row), through the scratch `line`.
+fn write_rows<T: serde::Serialize>(
+    out: &mut impl Write,
+    line: &mut String,
+    rows: &[T],
+    format: Format,
+    csv: fn(&mut String, &T),
+) -> std::io::Result<()> {
+    for row in rows {
+        line.clear();
+        match format {
+            Format::Csv => csv(line, row),
+            Format::JsonLines => json_line(line, row),
+        }
+        out.write_all(line.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn header(table: ExportTable) -> &'static str {

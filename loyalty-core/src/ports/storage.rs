@@ -726,6 +726,17 @@ pub enum ExportRows {
     Entries(Vec<LedgerEntry>),
 }
 
+impl ExportRows {
+    /// The rows' ids, in order (the last is the next page's `after`).
+    pub fn ids(&self) -> Vec<i64> {
+        match self {
+            ExportRows::Customers(v) => v.iter().map(|c| c.id.0).collect(),
+            ExportRows::Partners(v) => v.iter().map(|p| p.id.0).collect(),
+            ExportRows::Entries(v) => v.iter().map(|e| e.id.0).collect(),
+        }
+    }
+}
+
 /// A customer with the entries made in this program ([`Storage::export_customers`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerHistory {

@@ -488,12 +488,13 @@ pub(super) async fn export_pages_every_row_once(ctx: &Ctx<'_>) -> CheckResult {
         let mut after = 0;
         loop {
             let rows = s.export_page(ExportPage { table, after, limit: 2 }).await.or_fail("export_page")?;
-            let ids: Vec<i64> = match &rows {
-                ExportRows::Customers(v) if table == ExportTable::Customers => v.iter().map(|c| c.id.0).collect(),
-                ExportRows::Partners(v) if table == ExportTable::Partners => v.iter().map(|p| p.id.0).collect(),
-                ExportRows::Entries(v) if table == ExportTable::Entries => v.iter().map(|e| e.id.0).collect(),
-                other => return Err(format!("{table:?}: rows of another table: {other:?}")),
+            let of_table = match &rows {
+                ExportRows::Customers(_) => ExportTable::Customers,
+                ExportRows::Partners(_) => ExportTable::Partners,
+                ExportRows::Entries(_) => ExportTable::Entries,
             };
+            ensure_eq!(of_table, table, "the rows' table");
+            let ids = rows.ids();
             ensure!(ids.len() <= 2, "{table:?}: a page of {} for limit 2", ids.len());
             ensure!(
                 ids.windows(2).all(|w| w[0] < w[1]) && ids.first().is_none_or(|f| *f > after),
