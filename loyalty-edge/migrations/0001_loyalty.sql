@@ -256,6 +256,8 @@ CREATE TABLE IF NOT EXISTS loyalty_redemptions (
 
 CREATE INDEX IF NOT EXISTS loyalty_redemptions_pending ON loyalty_redemptions (expires_at) WHERE status = 'pending';
 
+CREATE INDEX IF NOT EXISTS loyalty_redemptions_pending_by_customer ON loyalty_redemptions (customer) WHERE status = 'pending';
+
 CREATE TABLE IF NOT EXISTS loyalty_imports (
     source        TEXT    NOT NULL,
     telegram_id   INTEGER NOT NULL,
@@ -398,8 +400,8 @@ CREATE INDEX IF NOT EXISTS loyalty_broadcasts_pending ON loyalty_broadcasts (id)
 
 CREATE TABLE IF NOT EXISTS loyalty_audit_log (
     id       INTEGER PRIMARY KEY,
-    admin    INTEGER NOT NULL,
-    action   TEXT    NOT NULL CHECK (action IN ('adjusted', 'blocked', 'partner_decided')),
+    admin    INTEGER CHECK (admin IS NOT NULL OR action = 'erased'),
+    action   TEXT    NOT NULL CHECK (action IN ('adjusted', 'blocked', 'partner_decided', 'erased')),
     customer INTEGER REFERENCES loyalty_customers (id),
     partner  INTEGER REFERENCES loyalty_partners (id),
     entry    INTEGER REFERENCES loyalty_entries (id),

@@ -88,3 +88,13 @@ fn the_seventh_migration_is_the_rewards_catalogue() {
     let shipped = shipped_is_generated("0007_rewards.sql", d1::rewards_migration(), "rewards_migration");
     assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_vouchers"), "{shipped}");
 }
+
+/// `migrations/0008_personal_data.sql` rebuilds the audit log for erasures
+/// and indexes the pending redemption requests by customer (regenerate as above).
+#[test]
+fn the_eighth_migration_is_the_personal_data() {
+    let shipped =
+        shipped_is_generated("0008_personal_data.sql", d1::personal_data_migration(), "personal_data_migration");
+    assert!(shipped.contains("'erased'"), "{shipped}");
+    assert!(shipped.contains("loyalty_redemptions_pending_by_customer"), "{shipped}");
+}

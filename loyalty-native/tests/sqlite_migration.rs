@@ -157,7 +157,8 @@ async fn every_row_of_a_v1_database_survives_the_upgrade() {
     for (hash, id) in &want.api_keys {
         assert_eq!(store.partner_by_api_key(hash).await.unwrap().map(|p| p.id), Some(*id), "API key of {id}");
     }
-    let audit: Vec<String> = store.audit_log().await.unwrap().iter().map(|r| format!("{r:?}")).collect();
+    let page = AuditPage { before: None, limit: MAX_AUDIT_PAGE };
+    let audit: Vec<String> = store.audit_log(page).await.unwrap().iter().rev().map(|r| format!("{r:?}")).collect();
     assert_eq!(audit, want.audit);
     assert_eq!(store.pending_broadcasts().await.unwrap(), want.pending_broadcasts);
     assert_eq!(store.program_stats(want.day).await.unwrap(), want.program_stats);

@@ -11,7 +11,6 @@ use loyalty_core::MemoryStore;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
 use loyalty_core::stores::d1;
-use loyalty_core::stores::memory::AuditAction;
 use loyalty_native::store::sqlite::{self, APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 use loyalty_testkit::conformance::{self, Params};
 use loyalty_testkit::requests::{adjust_req, credit_req, partner};
@@ -219,9 +218,9 @@ async fn data_survives_close_and_reopen() {
     let by_key = s.partner_by_api_key(&rules::hash_api_key("pos")).await.unwrap().unwrap();
     assert_eq!(by_key.id, partner.id);
     assert_eq!(by_key.status, PartnerStatus::Approved);
-    let audit = s.audit_log().await.unwrap();
+    let audit = s.audit_log(AuditPage { before: None, limit: 10 }).await.unwrap();
     assert_eq!(audit.len(), 2, "approval and adjustment: {audit:?}");
-    assert!(matches!(&audit[1].action, AuditAction::Adjusted { amount: -30, reason, .. } if reason == "typo"));
+    assert!(matches!(&audit[0].action, AuditAction::Adjusted { amount: -30, reason, .. } if reason == "typo"));
     let stats = s.program_stats(T0.day_start()).await.unwrap();
     assert_eq!((stats.customers, stats.points_outstanding, stats.today.issued), (1, 570, 500));
 }
@@ -631,7 +630,7 @@ async fn random_operations_match_the_memory_store() {
     }
     same!(mem, sql, "program stats", |s| s.program_stats(T0.day_start().plus(86_400)));
     same!(mem, sql, "broadcasts", |s| s.pending_broadcasts());
-    assert_eq!(sql.audit_log().await.unwrap(), mem.audit_log().unwrap(), "audit log");
+    same!(mem, sql, "audit log", |s| s.audit_log(AuditPage { before: None, limit: MAX_AUDIT_PAGE }));
 }
 
 #[tokio::test]
@@ -811,4 +810,56 @@ async fn a_month_of_a_cafe_ends_as_on_the_model_store() {
     let on_model = loyalty_testkit::cafe_month::play(&TestEnv::new()).await;
     assert_eq!(on_sqlite, on_model);
     assert!(on_model.is_ok(), "{on_model:?}");
+}
+
+/// A schema-8 file (before erasures: every audit record had an admin, no
+/// `erased` action) opens with its audit log kept and takes erasures.
+#[tokio::test]
+async fn a_schema_8_file_keeps_its_audit_log_and_takes_erasures() {
+    let scratch = Scratch::new("audit-upgrade");
+    let path = scratch.db();
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE loyalty_audit_log;
+         CREATE TABLE loyalty_audit_log (
+             id       INTEGER PRIMARY KEY,
+             admin    INTEGER NOT NULL,
+             action   TEXT    NOT NULL CHECK (action IN ('adjusted', 'blocked', 'partner_decided')),
+             customer INTEGER REFERENCES loyalty_customers (id),
+             partner  INTEGER REFERENCES loyalty_partners (id),
+             entry    INTEGER REFERENCES loyalty_entries (id),
+             amount   INTEGER,
+             reason   TEXT,
+             blocked  INTEGER CHECK (blocked IN (0, 1)),
+             decision TEXT    CHECK (decision IN ('approve', 'reject', 'suspend')),
+             status   TEXT    CHECK (status IN ('applied', 'approved', 'rejected', 'suspended')),
+             at       INTEGER NOT NULL
+         ) STRICT;
+         INSERT INTO loyalty_customers (id, telegram_id, code, first_name, language, balance, blocked, created_at)
+         VALUES (7, 7007, 'ABCD2345', 'Anna', 'vi', 0, 1, 1700000000);
+         INSERT INTO loyalty_audit_log (id, admin, action, customer, blocked, at) VALUES (4, 1, 'blocked', 7, 1, 1700000100);
+         PRAGMA user_version = 8;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let page = AuditPage { before: None, limit: 10 };
+    let kept = AuditRecord {
+        id: 4,
+        admin: Some(TelegramUserId(1)),
+        action: AuditAction::Blocked { customer: CustomerId(7), blocked: true },
+        at: Timestamp(1_700_000_100),
+    };
+    assert_eq!(store.audit_log(page).await.unwrap(), [kept.clone()]);
+    let erase = EraseCustomer { who: CustomerRef::Telegram(TelegramUserId(7007)), admin: None, now: T0 };
+    let erased = store.erase_customer(erase).await.unwrap();
+    assert!(erased.customer.is_erased() && erased.customer.first_name.is_empty());
+    let audit = store.audit_log(page).await.unwrap();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(
+        (audit[0].id, audit[0].admin, &audit[0].action),
+        (5, None, &AuditAction::Erased { customer: CustomerId(7) })
+    );
+    assert_eq!(audit[1], kept);
 }

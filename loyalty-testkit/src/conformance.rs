@@ -258,6 +258,9 @@ pub fn checks() -> Vec<Check> {
         concurrent_claims_against_one_balance,
         partner_entries_are_paged_newest_first,
         export_pages_every_row_once,
+        personal_data_is_everything_held,
+        erasure_keeps_the_books,
+        audit_log_pages_newest_first,
     ]
 }
 
@@ -286,8 +289,11 @@ macro_rules! ensure_eq {
     }};
 }
 
-// The rewards catalogue's checks (after the macros, which they use).
+// The rewards catalogue's and the personal data's checks (after the macros,
+// which they use).
+mod erasure;
 mod rewards;
+use erasure::{audit_log_pages_newest_first, erasure_keeps_the_books, personal_data_is_everything_held};
 use rewards::{
     claiming_a_reward_pays_for_a_voucher, concurrent_claims_against_one_balance, concurrent_claims_of_a_limited_reward,
     export_pages_every_row_once, partner_entries_are_paged_newest_first, reward_publishing_and_moderation,
@@ -382,8 +388,14 @@ impl<'a> Ctx<'a> {
     /// A sign-up request for a new user, with the given welcome bonus.
     fn new_customer(&self, welcome: Points) -> NewCustomer {
         let n = self.next();
+        self.new_customer_with(TelegramUserId(500_000 + n), welcome)
+    }
+
+    /// A sign-up request of Telegram user `telegram_id`, with the given welcome bonus.
+    fn new_customer_with(&self, telegram_id: TelegramUserId, welcome: Points) -> NewCustomer {
+        let n = self.next();
         NewCustomer {
-            telegram_id: TelegramUserId(500_000 + n),
+            telegram_id,
             code: self.code(),
             first_name: format!("Customer {n}"),
             username: Some(format!("customer{n}")),

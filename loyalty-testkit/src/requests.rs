@@ -100,7 +100,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 51;
+pub const USE_CASES: usize = 54;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -125,24 +125,20 @@ pub async fn every_use_case(
             out
         }};
     }
-    let c = once!(
-        "register_customer",
-        s.register_customer(NewCustomer {
-            telegram_id: TelegramUserId(1),
-            code: CustomerCode::from_random([1, 2, 3, 4, 5]),
-            first_name: "A".into(),
-            username: None,
-            language: Language::En,
-            referrer: None,
-            legacy_referrer: None,
-            via_partner: None,
-            welcome_bonus: 1_000,
-            referral_bonus: 0,
-            now: T0,
-        })
-    )
-    .expect("register")
-    .customer;
+    let sign_up = NewCustomer {
+        telegram_id: TelegramUserId(1),
+        code: CustomerCode::from_random([1, 2, 3, 4, 5]),
+        first_name: "A".into(),
+        username: None,
+        language: Language::En,
+        referrer: None,
+        legacy_referrer: None,
+        via_partner: None,
+        welcome_bonus: 1_000,
+        referral_bonus: 0,
+        now: T0,
+    };
+    let c = once!("register_customer", s.register_customer(sign_up.clone())).expect("register").customer;
     let applied = once!("apply_partner", s.apply_partner(application(2, PartnerTerms::default()))).expect("apply");
     let p = once!(
         "decide_partner",
@@ -281,6 +277,13 @@ pub async fn every_use_case(
     once!("partner_entries", s.partner_entries(statement)).expect("partner entries");
     let page = ExportPage { table: ExportTable::Entries, after: 0, limit: 10 };
     once!("export_page", s.export_page(page)).expect("export page");
+    once!("personal_data", s.personal_data(CustomerRef::Id(c.id))).expect("personal data");
+    let leaving =
+        NewCustomer { telegram_id: TelegramUserId(2), code: CustomerCode::from_random([2, 2, 3, 4, 5]), ..sign_up };
+    let leaving = s.register_customer(leaving).await.expect("sign up another").customer;
+    let erase = EraseCustomer { who: CustomerRef::Id(leaving.id), admin: None, now: T0 };
+    once!("erase_customer", s.erase_customer(erase)).expect("erase");
+    once!("audit_log", s.audit_log(AuditPage { before: None, limit: 10 })).expect("audit log");
     // Refusals count too, raised or returned.
     let refused = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
     let late = s.open_redemption(open_req(&p, &c, 10, "o3")).await.expect("open");

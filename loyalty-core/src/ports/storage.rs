@@ -747,6 +747,124 @@ pub struct CustomerHistory {
     pub entries: Vec<LedgerEntry>,
 }
 
+/// What the program holds about one customer ([`Storage::personal_data`]):
+/// their copy of it, on request (`/mydata`, `GET /api/v1/me/data`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalData {
+    /// The customer as they are now.
+    pub customer: Customer,
+    /// Their birthday, if they gave it (or an import brought it).
+    pub birthday: Option<Birthday>,
+    /// Every entry of theirs, oldest first.
+    pub entries: Vec<LedgerEntry>,
+    /// Every voucher of theirs, oldest first.
+    pub vouchers: Vec<Voucher>,
+}
+
+/// Erasing a customer's personal data ([`Storage::erase_customer`]).
+///
+/// The customer's row stays as a tombstone under its internal id, so every
+/// entry, balance, partner report and export still adds up: the Telegram id
+/// becomes the negative of the internal id (no Telegram user has one), the
+/// name and username are emptied, the customer is blocked (no one can credit
+/// or redeem on the tombstone); the birthday, the imported date of birth and
+/// the messages still queued for their chat are deleted (those sent leave
+/// with the outbox's pruning); a pending redemption request is declined. The points stay on the tombstone. The
+/// audit log records the erasure with the admin who made it, or none when the
+/// customer asked. Erasing a tombstone again changes nothing
+/// ([`Erased::replayed`]); by Telegram id or code it is an unknown customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseCustomer {
+    /// The customer.
+    pub who: CustomerRef,
+    /// The admin erasing on the customer's request, or `None` when the
+    /// customer asked themselves.
+    pub admin: Option<TelegramUserId>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// The result of [`Storage::erase_customer`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erased {
+    /// The tombstone.
+    pub customer: Customer,
+    /// The customer had been erased before; nothing changed.
+    pub replayed: bool,
+}
+
+impl Customer {
+    /// Whether this is the tombstone of an erased customer
+    /// ([`Storage::erase_customer`]): its Telegram id is negative.
+    pub fn is_erased(&self) -> bool {
+        self.telegram_id.0 < 0
+    }
+}
+
+/// An audited action ([`Storage::audit_log`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Its id; later records have greater ids.
+    pub id: i64,
+    /// The admin who acted, or `None` for a customer's own request (an erasure).
+    pub admin: Option<TelegramUserId>,
+    /// What changed.
+    pub action: AuditAction,
+    /// When (the `now` of the call).
+    pub at: Timestamp,
+}
+
+/// What an audited action changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuditAction {
+    /// A manual balance adjustment ([`Storage::adjust_balance`]).
+    Adjusted {
+        /// Whose balance.
+        customer: CustomerId,
+        /// The adjustment entry.
+        entry: EntryId,
+        /// Signed amount.
+        amount: Points,
+        /// The admin's reason.
+        reason: String,
+    },
+    /// A customer was blocked or unblocked ([`Storage::set_blocked`]).
+    Blocked {
+        /// The customer.
+        customer: CustomerId,
+        /// The new state.
+        blocked: bool,
+    },
+    /// A partner's status changed ([`Storage::decide_partner`]).
+    PartnerDecided {
+        /// The partner.
+        partner: PartnerId,
+        /// The decision.
+        decision: PartnerDecision,
+        /// The status after it.
+        status: PartnerStatus,
+    },
+    /// A customer's personal data was erased ([`Storage::erase_customer`]).
+    Erased {
+        /// The tombstone's internal id.
+        customer: CustomerId,
+    },
+}
+
+/// A page of the audit log, newest first ([`Storage::audit_log`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    /// Only records with a smaller id (the previous page's last), if given.
+    pub before: Option<i64>,
+    /// At most this many, 1..=[`MAX_AUDIT_PAGE`].
+    pub limit: u32,
+}
+
+/// The largest [`AuditPage::limit`].
+pub const MAX_AUDIT_PAGE: u32 = 100;
+
 /// Credit points for a purchase at a partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreditPurchase {
@@ -1381,6 +1499,9 @@ macro_rules! storage_calls {
             settle_messages(req: SettleMessages) -> ();
             stale_updates(req: StaleUpdates) -> Vec<StaleUpdate>;
             outbox_state(now: Timestamp) -> OutboxState;
+            personal_data(who: CustomerRef) -> Option<PersonalData>;
+            erase_customer(req: EraseCustomer) -> Erased;
+            audit_log(page: AuditPage) -> Vec<AuditRecord>;
         }
     };
 }
@@ -1673,6 +1794,18 @@ pub trait Storage: MaybeSend + MaybeSync {
 
     /// How many messages wait in the outbox and since when, and how many failed.
     async fn outbox_state(&self, now: Timestamp) -> StoreResult<OutboxState>;
+
+    /// What the program holds about a customer, or `None` for no such
+    /// customer (see [`PersonalData`]).
+    async fn personal_data(&self, who: CustomerRef) -> StoreResult<Option<PersonalData>>;
+
+    /// Erases a customer's personal data, keeping a tombstone (see
+    /// [`EraseCustomer`]); [`Rejection::UnknownCustomer`] for no such customer.
+    async fn erase_customer(&self, req: EraseCustomer) -> StoreResult<Erased>;
+
+    /// A page of the audit log, newest first (see [`AuditPage`]);
+    /// [`Rejection::InvalidAmount`] for a limit outside `1..=`[`MAX_AUDIT_PAGE`].
+    async fn audit_log(&self, page: AuditPage) -> StoreResult<Vec<AuditRecord>>;
 
     /// Checks that the backend is reachable, for readiness probes (the native
     /// server's `GET /ready`). `Ok` means a round trip to the backend worked.

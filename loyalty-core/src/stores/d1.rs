@@ -384,6 +384,8 @@ END",
 ) STRICT",
     "CREATE INDEX IF NOT EXISTS loyalty_redemptions_pending ON loyalty_redemptions (expires_at) \
      WHERE status = 'pending'",
+    "CREATE INDEX IF NOT EXISTS loyalty_redemptions_pending_by_customer ON loyalty_redemptions (customer) \
+     WHERE status = 'pending'",
     "CREATE TABLE IF NOT EXISTS loyalty_imports (
     source        TEXT    NOT NULL,
     telegram_id   INTEGER NOT NULL,
@@ -506,10 +508,11 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     idempotency_key TEXT    NOT NULL UNIQUE
 ) STRICT",
     "CREATE INDEX IF NOT EXISTS loyalty_broadcasts_pending ON loyalty_broadcasts (id) WHERE done = 0",
+    // An erasure asked by the customer has no admin.
     "CREATE TABLE IF NOT EXISTS loyalty_audit_log (
     id       INTEGER PRIMARY KEY,
-    admin    INTEGER NOT NULL,
-    action   TEXT    NOT NULL CHECK (action IN ('adjusted', 'blocked', 'partner_decided')),
+    admin    INTEGER CHECK (admin IS NOT NULL OR action = 'erased'),
+    action   TEXT    NOT NULL CHECK (action IN ('adjusted', 'blocked', 'partner_decided', 'erased')),
     customer INTEGER REFERENCES loyalty_customers (id),
     partner  INTEGER REFERENCES loyalty_partners (id),
     entry    INTEGER REFERENCES loyalty_entries (id),
@@ -623,6 +626,9 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("partner_entries", sql::PARTNER_ENTRIES),
     ("export_page", sql::EXPORT_PAGE),
     ("redemption", sql::REDEMPTION),
+    ("personal_data", sql::PERSONAL_DATA),
+    ("erase_customer", sql::ERASE_CUSTOMER),
+    ("audit_log", sql::AUDIT_LOG),
 ];
 
 /// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
@@ -907,6 +913,46 @@ pub fn rewards_migration() -> String {
     text
 }
 
+/// The statements that bring the audit log of a database made before
+/// erasures (schema 2 to 8: no `erased` action, an admin on every record) to
+/// [`SCHEMA`]'s, keeping every record: the rows are copied aside, the table
+/// is created anew from [`SCHEMA`] and the rows come back. `loyalty-native`
+/// runs them when opening such a SQLite file; the D1 migration
+/// `0008_personal_data.sql` holds their text.
+pub fn audit_upgrade() -> Vec<&'static str> {
+    let mut statements = vec![
+        "CREATE TABLE loyalty_audit_log_before_erasure AS SELECT * FROM loyalty_audit_log",
+        "DROP TABLE loyalty_audit_log",
+    ];
+    statements.extend(SCHEMA.iter().filter(|s| s.contains(" loyalty_audit_log (")));
+    statements.push(
+        "INSERT INTO loyalty_audit_log (id, admin, action, customer, partner, entry, amount, reason, blocked, \
+         decision, status, at) SELECT id, admin, action, customer, partner, entry, amount, reason, blocked, decision, \
+         status, at FROM loyalty_audit_log_before_erasure ORDER BY id",
+    );
+    statements.push("DROP TABLE loyalty_audit_log_before_erasure");
+    statements
+}
+
+/// The text of the D1 migration of personal data and erasure
+/// (`loyalty-edge/migrations/0008_personal_data.sql`): [`audit_upgrade`] and
+/// the index of the pending redemption requests by customer.
+pub fn personal_data_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: erasures in the audit log (an `erased` action, no admin when the customer\n\
+         -- asked) and the pending redemption requests by customer, generated from\n\
+         -- loyalty_core::stores::d1::audit_upgrade and SCHEMA (do not edit). Apply with\n\
+         -- `wrangler d1 migrations apply <database>` after 0007, before deploying this version.\n",
+    );
+    let index = SCHEMA.iter().filter(|s| s.contains(" loyalty_redemptions_pending_by_customer "));
+    for statement in audit_upgrade().iter().chain(index) {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
 /// The text of the D1 migration holding [`SCHEMA`]
 /// (`loyalty-edge/migrations/0001_loyalty.sql`), for `wrangler d1 migrations apply`.
 pub fn migration() -> String {
@@ -1054,7 +1100,9 @@ mod tests {
                 "vouchers",
                 "partner_entries",
                 "export_page",
-                "redemption"
+                "redemption",
+                "personal_data",
+                "audit_log"
             ]
         );
         assert!(!is_read_only("drop_everything"));

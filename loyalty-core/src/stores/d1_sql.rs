@@ -2548,12 +2548,23 @@ macro_rules! reward_now {
 }
 
 /// The JSON of `VoucherView` for the voucher row aliased `v`.
+/// The JSON of `Voucher` for the row aliased `v`.
+macro_rules! voucher_json {
+    () => {
+        concat!(
+            "json_object('id', v.id, 'code', v.code, 'reward', v.reward, 'customer', v.customer, 'partner', ",
+            "v.partner, 'points', v.points, 'status', v.status, 'entry', v.entry, 'refund', v.refund, ",
+            "'created_at', v.created_at, 'closed_at', v.closed_at)"
+        )
+    };
+}
+
 macro_rules! voucher_view_of {
     ($replayed:literal) => {
         concat!(
-            "json_object('voucher', json_object('id', v.id, 'code', v.code, 'reward', v.reward, 'customer', ",
-            "v.customer, 'partner', v.partner, 'points', v.points, 'status', v.status, 'entry', v.entry, ",
-            "'refund', v.refund, 'created_at', v.created_at, 'closed_at', v.closed_at), 'reward', ",
+            "json_object('voucher', ",
+            voucher_json!(),
+            ", 'reward', ",
             reward_now!("v.reward"),
             ", 'customer', ",
             customer_now!("v.customer"),
@@ -2932,4 +2943,91 @@ pub(super) const EXPORT_PAGE: &[&str] = &[
     export_rows!("customers", customer_json!(), "c"),
     export_rows!("partners", partner_json!(), "p"),
     export_rows!("entries", entry_json!(), "e"),
+];
+
+pub(super) const PERSONAL_DATA: &[&str] = &[
+    set!("cid", customer_ref!("$.who")),
+    answer!(concat!(
+        "coalesce((SELECT json_object('customer', ",
+        customer_json!(),
+        ", 'birthday', json((SELECT json_object('month', b.month, 'day', b.day) FROM loyalty_birthdays b ",
+        "WHERE b.customer = c.id)), 'entries', json((SELECT coalesce(json_group_array(json(j) ORDER BY i), '[]') ",
+        "FROM (SELECT e.id AS i, ",
+        entry_json!(),
+        " AS j FROM loyalty_entries e WHERE e.customer = c.id))), 'vouchers', json((SELECT ",
+        "coalesce(json_group_array(json(j) ORDER BY i), '[]') FROM (SELECT v.id AS i, ",
+        voucher_json!(),
+        " AS j FROM loyalty_vouchers v WHERE v.customer = c.id)))) FROM loyalty_customers c WHERE c.id = ",
+        op!("cid"),
+        "), 'null')"
+    )),
+];
+
+/// The answer of `erase_customer` for the customer in `loyalty_op.cid`.
+macro_rules! erased {
+    ($replayed:literal) => {
+        concat!("json_object('customer', ", customer_now!(op!("cid")), ", 'replayed', json('", $replayed, "'))")
+    };
+}
+
+pub(super) const ERASE_CUSTOMER: &[&str] = &[
+    set!("cid", customer_ref!("$.who")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    concat!(
+        "UPDATE loyalty_op SET res = ",
+        erased!("true"),
+        " WHERE (SELECT telegram_id < 0 FROM loyalty_customers WHERE id = ",
+        op!("cid"),
+        ") AND ",
+        live!()
+    ),
+    set!("m", concat!("(SELECT telegram_id FROM loyalty_customers WHERE id = ", op!("cid"), ")")),
+    concat!(
+        "UPDATE loyalty_customers SET telegram_id = -id, first_name = '', username = NULL, blocked = 1 WHERE id = ",
+        op!("cid"),
+        " AND ",
+        live!()
+    ),
+    concat!("DELETE FROM loyalty_birthdays WHERE customer = ", op!("cid"), " AND ", live!()),
+    concat!(
+        "UPDATE loyalty_imports SET telegram_id = -customer, birthday = NULL WHERE customer = ",
+        op!("cid"),
+        " AND ",
+        live!()
+    ),
+    concat!(
+        "UPDATE loyalty_redemptions SET status = 'declined' WHERE customer = ",
+        op!("cid"),
+        " AND status = 'pending' AND ",
+        live!()
+    ),
+    concat!("DELETE FROM loyalty_outbox WHERE chat = ", op!("m"), " AND state = 'pending' AND ", live!()),
+    concat!(
+        "INSERT INTO loyalty_audit_log (admin, action, customer, at) SELECT ",
+        arg!("$.admin"),
+        ", 'erased', cid, ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    answer!(erased!("false")),
+];
+
+pub(super) const AUDIT_LOG: &[&str] = &[
+    reject!("invalid_amount", concat!("NOT coalesce(", arg!("$.limit"), " BETWEEN 1 AND 100, 0)")),
+    answer!(concat!(
+        "(SELECT coalesce(json_group_array(json(j) ORDER BY i DESC), '[]') FROM (SELECT a.id AS i, ",
+        "json_object('id', a.id, 'admin', a.admin, 'action', json(CASE a.action ",
+        "WHEN 'adjusted' THEN json_object('action', 'adjusted', 'customer', a.customer, 'entry', a.entry, ",
+        "'amount', a.amount, 'reason', a.reason) ",
+        "WHEN 'blocked' THEN json_object('action', 'blocked', 'customer', a.customer, 'blocked', ",
+        boolean!("a.blocked"),
+        ") WHEN 'partner_decided' THEN json_object('action', 'partner_decided', 'partner', a.partner, ",
+        "'decision', a.decision, 'status', a.status) ",
+        "ELSE json_object('action', a.action, 'customer', a.customer) END), 'at', a.at) AS j ",
+        "FROM loyalty_audit_log a WHERE a.id < coalesce(",
+        arg!("$.before"),
+        ", 9223372036854775807) ORDER BY a.id DESC LIMIT ",
+        arg!("$.limit"),
+        "))"
+    )),
 ];

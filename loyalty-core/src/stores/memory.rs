@@ -18,50 +18,6 @@ use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
-/// An admin action recorded by [`MemoryStore`] (see [`MemoryStore::audit_log`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRecord {
-    /// The admin's Telegram id.
-    pub admin: TelegramUserId,
-    /// What changed.
-    pub action: AuditAction,
-    /// When (the `now` of the call).
-    pub at: Timestamp,
-}
-
-/// What an audited admin action changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AuditAction {
-    /// A manual balance adjustment ([`Storage::adjust_balance`]).
-    Adjusted {
-        /// Whose balance.
-        customer: CustomerId,
-        /// The adjustment entry.
-        entry: EntryId,
-        /// Signed amount.
-        amount: Points,
-        /// The admin's reason.
-        reason: String,
-    },
-    /// A customer was blocked or unblocked ([`Storage::set_blocked`]).
-    Blocked {
-        /// The customer.
-        customer: CustomerId,
-        /// The new state.
-        blocked: bool,
-    },
-    /// A partner's status changed ([`Storage::decide_partner`]).
-    PartnerDecided {
-        /// The partner.
-        partner: PartnerId,
-        /// The decision.
-        decision: PartnerDecision,
-        /// The status after it.
-        status: PartnerStatus,
-    },
-}
-
 /// The in-memory [`Storage`] backend.
 ///
 /// All state sits in one [`std::sync::Mutex`] that every method locks exactly
@@ -457,12 +413,6 @@ impl MemoryStore {
     /// What campaigns paid, in the order paid.
     pub fn awards(&self) -> StoreResult<Vec<AwardRecord>> {
         Ok(self.lock()?.awards.clone())
-    }
-
-    /// The admin audit log, oldest first: adjustments, and block and partner
-    /// decisions that changed something.
-    pub fn audit_log(&self) -> StoreResult<Vec<AuditRecord>> {
-        Ok(self.lock()?.audit.clone())
     }
 }
 
@@ -1427,6 +1377,63 @@ impl State {
             .collect()
     }
 
+    /// Records an audited action.
+    fn audit(&mut self, admin: Option<TelegramUserId>, action: AuditAction, at: Timestamp) {
+        let id = self.audit.len() as i64 + 1;
+        self.audit.push(AuditRecord { id, admin, action, at });
+    }
+
+    fn personal_data(&self, who: &CustomerRef) -> StoreResult<Option<PersonalData>> {
+        let Some(id) = self.find_customer(who) else {
+            return Ok(None);
+        };
+        let row = self.customer(id).ok_or_else(|| broken("missing customer"))?;
+        let entries = row.entries.iter().map(|e| self.entry_clone(*e)).collect::<StoreResult<_>>()?;
+        Ok(Some(PersonalData {
+            customer: row.customer.clone(),
+            birthday: self.birthdays.get(&id).copied(),
+            entries,
+            vouchers: self.vouchers.iter().filter(|v| v.customer == id).cloned().collect(),
+        }))
+    }
+
+    fn erase_customer(&mut self, req: EraseCustomer) -> StoreResult<Erased> {
+        let id = self.find_customer(&req.who).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        let row = self.customer_mut(id).ok_or_else(|| broken("missing customer"))?;
+        if row.customer.is_erased() {
+            return Ok(Erased { customer: row.customer.clone(), replayed: true });
+        }
+        let person = row.customer.telegram_id;
+        row.customer.telegram_id = TelegramUserId(-id.0);
+        row.customer.first_name = String::new();
+        row.customer.username = None;
+        row.customer.blocked = true;
+        let customer = row.customer.clone();
+        self.customer_by_telegram.remove(&person);
+        self.birthdays.remove(&id);
+        let imported: Vec<_> = self.imports.keys().filter(|k| self.imports[*k].customer == id).cloned().collect();
+        for (source, telegram) in imported {
+            if let Some(mut import) = self.imports.remove(&(source.clone(), telegram)) {
+                import.birthday = None;
+                self.imports.insert((source, customer.telegram_id), import);
+            }
+        }
+        for r in &mut self.redemptions {
+            if r.request.customer == id && r.request.status == RedemptionStatus::Pending {
+                r.request.status = RedemptionStatus::Declined;
+            }
+        }
+        for m in &mut self.outbox {
+            if m.message.chat == Some(person.0) && m.delivery == Delivery::Pending {
+                m.message.payload.clear();
+                m.message.chat = None;
+                m.delivery = Delivery::Pruned;
+            }
+        }
+        self.audit(req.admin, AuditAction::Erased { customer: id }, req.now);
+        Ok(Erased { customer, replayed: false })
+    }
+
     fn set_birthday(&mut self, req: SetBirthday) -> StoreResult<Birthday> {
         let birthday = Birthday::new(req.birthday.month, req.birthday.day)
             .ok_or(StoreError::Rejected(Rejection::InvalidAmount))?;
@@ -1704,11 +1711,8 @@ impl State {
             reason: Some(req.reason.clone()),
             created_at: req.now,
         })?;
-        self.audit.push(AuditRecord {
-            admin: req.admin,
-            action: AuditAction::Adjusted { customer, entry: entry.id, amount: req.amount, reason: req.reason },
-            at: req.now,
-        });
+        let action = AuditAction::Adjusted { customer, entry: entry.id, amount: req.amount, reason: req.reason };
+        self.audit(Some(req.admin), action, req.now);
         Ok(Adjusted { customer: self.customer_clone(customer)?, entry, replayed: false })
     }
 
@@ -1921,11 +1925,7 @@ impl State {
         let partner = row.partner.clone();
         let changed = from != to;
         if changed {
-            self.audit.push(AuditRecord {
-                admin,
-                action: AuditAction::PartnerDecided { partner: id, decision, status: to },
-                at: now,
-            });
+            self.audit(Some(admin), AuditAction::PartnerDecided { partner: id, decision, status: to }, now);
         }
         Ok(Decided { partner, changed })
     }
@@ -2012,7 +2012,7 @@ impl Storage for MemoryStore {
         row.customer.blocked = blocked;
         let customer = row.customer.clone();
         if changed {
-            s.audit.push(AuditRecord { admin, action: AuditAction::Blocked { customer: id, blocked }, at: now });
+            s.audit(Some(admin), AuditAction::Blocked { customer: id, blocked }, now);
         }
         Ok(customer)
     }
@@ -2269,6 +2269,23 @@ impl Storage for MemoryStore {
         self.lock()?.stale_updates(req)
     }
 
+    async fn personal_data(&self, who: CustomerRef) -> StoreResult<Option<PersonalData>> {
+        self.lock()?.personal_data(&who)
+    }
+
+    async fn erase_customer(&self, req: EraseCustomer) -> StoreResult<Erased> {
+        self.lock()?.erase_customer(req)
+    }
+
+    async fn audit_log(&self, page: AuditPage) -> StoreResult<Vec<AuditRecord>> {
+        if !(1..=MAX_AUDIT_PAGE).contains(&page.limit) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let s = self.lock()?;
+        let older = |r: &&AuditRecord| page.before.is_none_or(|b| r.id < b);
+        Ok(s.audit.iter().rev().filter(older).take(page.limit as usize).cloned().collect())
+    }
+
     async fn outbox_state(&self, _now: Timestamp) -> StoreResult<OutboxState> {
         Ok(self.lock()?.outbox_state())
     }
@@ -2511,7 +2528,8 @@ mod tests {
                 now: T0,
             };
             assert_eq!(s.reverse_entry(twice).await, Err(StoreError::Rejected(Rejection::AlreadyReversed)));
-            assert_eq!(s.audit_log().unwrap().len(), 2, "approval and adjustment");
+            let page = AuditPage { before: None, limit: 10 };
+            assert_eq!(s.audit_log(page).await.unwrap().len(), 2, "approval and adjustment");
         });
     }
 

@@ -406,6 +406,22 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "vouchers", &req).await
     }
 
+    async fn personal_data(&self, who: CustomerRef) -> StoreResult<Option<PersonalData>> {
+        #[derive(Serialize)]
+        struct Args {
+            who: CustomerRef,
+        }
+        call(self, "personal_data", &Args { who }).await
+    }
+
+    async fn erase_customer(&self, req: EraseCustomer) -> StoreResult<Erased> {
+        call(self, "erase_customer", &req).await
+    }
+
+    async fn audit_log(&self, page: AuditPage) -> StoreResult<Vec<AuditRecord>> {
+        call(self, "audit_log", &page).await
+    }
+
     async fn export_page(&self, page: ExportPage) -> StoreResult<ExportRows> {
         call(self, "export_page", &page).await
     }

@@ -75,7 +75,6 @@ use async_trait::async_trait;
 use loyalty_core::domain::{CustomerId, EntryId, PartnerId, TelegramUserId, Timestamp};
 use loyalty_core::ports::{StoreError, StoreResult, UpdateClaim};
 use loyalty_core::stores::d1::{self, Outcome};
-use loyalty_core::stores::memory::{AuditAction, AuditRecord};
 use loyalty_core::stores::rpc::{self, RpcBackend};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params_from_iter};
 use serde_json::Value;
@@ -86,19 +85,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The schema version this build creates and expects (`PRAGMA user_version`):
-/// 8, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
+/// 9, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
 /// prefix; version 2 kept update claims per bot kind (`loyalty_update_claims`)
 /// instead of per bot id (`loyalty_bot_updates`); versions 2 and 3 had no
 /// `import` and `legacy` entry kinds, and versions 2 to 4 neither the
 /// program's rules, the lots of expiring points nor the `expiry` kind
 /// ([`d1::entries_upgrade`]), versions up to 5 no jobs' states
 /// (`loyalty_job_state`), versions up to 6 no outbox (`loyalty_outbox`,
-/// `loyalty_update_bodies`) and versions up to 7 no rewards catalogue
-/// (`loyalty_rewards`, `loyalty_vouchers`). Opening
+/// `loyalty_update_bodies`), versions up to 7 no rewards catalogue
+/// (`loyalty_rewards`, `loyalty_vouchers`) and versions up to 8 no erasures
+/// in the audit log ([`d1::audit_upgrade`]). Opening
 /// upgrades them all; the claims of updates handled before the upgrade are
 /// not carried over (their bots' ids are not in the database), so upgrade
 /// while no update is being processed (a stopped `loyalty serve`).
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// What version 3 retired: the update claims kept per bot kind (version 1's
 /// and version 2's).
@@ -222,7 +222,7 @@ pub fn migrate(path: impl AsRef<Path>) -> Result<u32, StoreError> {
 
 /// The D1 migration (in `loyalty-edge/migrations/`) after which a D1
 /// database has this build's schema, [`SCHEMA_VERSION`]: the last one.
-pub const D1_LATEST_MIGRATION: &str = "0007_rewards.sql";
+pub const D1_LATEST_MIGRATION: &str = "0008_personal_data.sql";
 
 /// Makes the loyalty-rs SQLite database `path` (which must not exist) from the
 /// SQL dump of a Workers deployment's D1 database (`wrangler d1 export
@@ -350,7 +350,7 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     match version {
         v if v == i64::from(SCHEMA_VERSION) => return Ok(()),
-        0..=7 => {}
+        0..=8 => {}
         v if v > i64::from(SCHEMA_VERSION) => {
             return Err(refuse(format!(
                 "schema version {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade loyalty-rs"
@@ -360,6 +360,11 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     if (2..=4).contains(&version) {
         for statement in d1::entries_upgrade() {
+            tx.execute_batch(statement).map_err(sql)?;
+        }
+    }
+    if (2..=8).contains(&version) {
+        for statement in d1::audit_upgrade() {
             tx.execute_batch(statement).map_err(sql)?;
         }
     }
@@ -442,24 +447,6 @@ impl SqliteStore {
         self.inner.batches.load(Ordering::Relaxed)
     }
 
-    /// The admin audit log, oldest first: adjustments, and block and partner
-    /// decisions that changed something (as [`loyalty_core::MemoryStore::audit_log`]).
-    pub async fn audit_log(&self) -> StoreResult<Vec<AuditRecord>> {
-        self.blocking(|inner| {
-            inner.read("audit_log", |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT admin, action, customer, partner, entry, amount, reason, blocked, decision, status, at \
-                     FROM loyalty_audit_log ORDER BY id",
-                )?;
-                let rows = stmt.query_map([], audit_record)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()
-            })
-        })
-        .await?
-        .into_iter()
-        .collect()
-    }
-
     /// Runs `statements`, the batch of use case `function`, with `request`
     /// (and `claim`) and decodes its answer.
     async fn call(
@@ -513,31 +500,6 @@ fn run_batch(c: &Connection, statements: &[&str], request: &str, claim: &str) ->
             Ok(Outcome { answer: r.get(0)?, fault: r.get(1)? })
         })
         .optional()
-}
-
-/// An audit record from its row (a value the schema rules out is an error, not a panic).
-fn audit_record(r: &Row<'_>) -> rusqlite::Result<StoreResult<AuditRecord>> {
-    let text =
-        |i: usize| -> rusqlite::Result<Value> { Ok(r.get::<_, Option<String>>(i)?.map_or(Value::Null, Value::String)) };
-    let action: String = r.get(1)?;
-    let action = match action.as_str() {
-        "adjusted" => Ok(AuditAction::Adjusted {
-            customer: CustomerId(r.get(2)?),
-            entry: EntryId(r.get(4)?),
-            amount: r.get(5)?,
-            reason: r.get(6)?,
-        }),
-        "blocked" => Ok(AuditAction::Blocked { customer: CustomerId(r.get(2)?), blocked: r.get(7)? }),
-        "partner_decided" => match (serde_json::from_value(text(8)?), serde_json::from_value(text(9)?)) {
-            (Ok(decision), Ok(status)) => {
-                Ok(AuditAction::PartnerDecided { partner: PartnerId(r.get(3)?), decision, status })
-            }
-            _ => Err(StoreError::Backend("audit_log: unexpected partner decision in the database".into())),
-        },
-        other => Err(StoreError::Backend(format!("audit_log: unexpected audit action {other:?} in the database"))),
-    };
-    let (admin, at) = (TelegramUserId(r.get(0)?), Timestamp(r.get(10)?));
-    Ok(action.map(|action| AuditRecord { admin, action, at }))
 }
 
 impl Inner {

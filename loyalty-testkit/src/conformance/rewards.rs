@@ -40,7 +40,7 @@ impl Ctx<'_> {
     }
 
     /// A reward of `p`'s, approved by the admin.
-    async fn reward(&self, p: &Partner, offer: RewardOffer) -> Result<Reward, String> {
+    pub(super) async fn reward(&self, p: &Partner, offer: RewardOffer) -> Result<Reward, String> {
         let key = format!("reward-{}", self.next());
         let r = self.store.publish_reward(self.publish_req(p, offer, &key)).await.or_fail("publish_reward")?;
         self.decide_reward(r.id, RewardDecision::Approve, CampaignActor::Admin(ADMIN)).await.or_fail("approve reward")
@@ -69,7 +69,7 @@ impl Ctx<'_> {
         }
     }
 
-    async fn claim(&self, c: &Customer, reward: RewardId) -> Result<VoucherView, String> {
+    pub(super) async fn claim(&self, c: &Customer, reward: RewardId) -> Result<VoucherView, String> {
         let key = format!("claim-{}", self.next());
         self.store.claim_reward(self.claim_req(c, reward, &key)).await.or_fail("claim_reward")
     }
