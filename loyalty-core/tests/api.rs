@@ -1394,3 +1394,75 @@ async fn a_pos_key_past_its_rate_limit_gets_429_with_retry_after() {
     env.clock.advance(40);
     assert_eq!(call(&env, pos(&key, Method::GET, &lookup, None, "")).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_customer_reads_their_data_and_erases_it_once() {
+    let (env, c, p, key) = customer_and_partner("Cafe", Language::En).await;
+    let auth = tma(&env, c.telegram_id.0);
+    let erase = |auth: &str, body: &str| {
+        let headers = [("authorization", auth), ("content-type", "application/json")];
+        request(Method::POST, "/api/v1/me/erase", &headers, body.to_string())
+    };
+    let data = get(&env, "/api/v1/me/data", &auth).await;
+    assert_eq!(data.status, StatusCode::OK, "{:?}", data.body);
+    let held: PersonalData = serde_json::from_slice(&data.body).unwrap();
+    assert_eq!((held.customer.id, held.entries.len(), held.birthday), (c.id, 1, None));
+    get(&env, "/api/v1/me/data", &tma(&env, 77)).await.error(StatusCode::NOT_FOUND, "not_registered");
+    get(&env, "/api/v1/me/data", "tma forged").await.error(StatusCode::UNAUTHORIZED, "invalid_init_data");
+
+    // Erasure must be confirmed in a JSON body; nothing changes until it is.
+    for bad in ["", "{}", r#"{"confirm": false}"#, r#"{"confirm": true, "also": 1}"#, "not json"] {
+        call(&env, erase(&auth, bad)).await.error(StatusCode::BAD_REQUEST, "invalid_body");
+    }
+    let plain = request(Method::POST, "/api/v1/me/erase", &[("authorization", auth.as_str())], r#"{"confirm":true}"#);
+    call(&env, plain).await.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    assert!(env.storage.personal_data(CustomerRef::Id(c.id)).await.unwrap().is_some_and(|d| !d.customer.is_erased()));
+
+    let done = call(&env, erase(&auth, r#"{"confirm": true}"#)).await;
+    assert_eq!((done.status, done.json()), (StatusCode::OK, json!({"erased": true, "tombstone": c.id.0})));
+    call(&env, erase(&auth, r#"{"confirm": true}"#)).await.error(StatusCode::NOT_FOUND, "not_registered");
+    get(&env, "/api/v1/me/data", &auth).await.error(StatusCode::NOT_FOUND, "not_registered");
+    // The card no longer takes points; the POS sees a blocked, nameless card.
+    let looked = get(&env, &format!("/api/v1/partner/customers/{}", c.code), &format!("Bearer {key}")).await;
+    assert_eq!((looked.json()["first_name"].clone(), looked.json()["blocked"].clone()), (json!(""), json!(true)));
+    let _ = p;
+}
+
+#[tokio::test]
+async fn the_admin_reads_the_audit_log_and_erases_on_request() {
+    let mut config = test_config();
+    config.admin_api_token = Some(Secret::new(ADMIN_TOKEN));
+    let env = TestEnv::with(Arc::new(MemoryStore::new()), config);
+    let c = register(&env, 31, Language::Ru).await;
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let erase = |code: &str, body: &str| {
+        let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+        request(Method::POST, &format!("/api/v1/admin/customers/{code}/erase"), &headers, body.to_string())
+    };
+    let empty = get(&env, "/api/v1/admin/audit", &auth).await;
+    assert_eq!((empty.status, empty.json()), (StatusCode::OK, json!({"records": [], "next_before": null})));
+    get(&env, "/api/v1/admin/audit", "Bearer nope").await.error(StatusCode::UNAUTHORIZED, "invalid_admin_token");
+    call(&env, request(Method::POST, "/api/v1/admin/customers/ABCD2345/erase", &[], "{}"))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "invalid_admin_token");
+    for bad in ["/api/v1/admin/audit?limit=0", "/api/v1/admin/audit?limit=101", "/api/v1/admin/audit?before=x"] {
+        get(&env, bad, &auth).await.error(StatusCode::BAD_REQUEST, "invalid_query");
+    }
+    call(&env, erase("nope", r#"{"confirm": true}"#)).await.error(StatusCode::BAD_REQUEST, "invalid_customer_code");
+    call(&env, erase("ABCD2345", r#"{"confirm": true}"#)).await.error(StatusCode::NOT_FOUND, "unknown_customer");
+    call(&env, erase(c.code.as_str(), r#"{"confirm": false}"#)).await.error(StatusCode::BAD_REQUEST, "invalid_body");
+
+    let done = call(&env, erase(c.code.as_str(), r#"{"confirm": true}"#)).await;
+    assert_eq!((done.status, done.json()), (StatusCode::OK, json!({"tombstone": c.id.0, "replayed": false})));
+    let again = call(&env, erase(c.code.as_str(), r#"{"confirm": true}"#)).await;
+    assert_eq!(again.json(), json!({"tombstone": c.id.0, "replayed": true}));
+    let log = get(&env, "/api/v1/admin/audit?limit=1", &auth).await.json();
+    let record = &log["records"][0];
+    assert_eq!(
+        (record["admin"].clone(), record["action"].clone()),
+        (json!(0), json!({"action": "erased", "customer": c.id.0}))
+    );
+    let next = log["next_before"].as_i64().expect("a full page has a next one");
+    let rest = get(&env, &format!("/api/v1/admin/audit?before={next}"), &auth).await.json();
+    assert_eq!(rest, json!({"records": [], "next_before": null}));
+}

@@ -269,6 +269,8 @@ async fn simulate_plays_the_scenarios() {
         "admin bot",
         "✓ Anna's balance is 12 000",
         "Anna is told her voucher was used",
+        "✓ Boris is erased; his 100 points stay on an anonymised record",
+        "✓ the admin's /audit shows the erasure",
         "loyalty serve",
     ] {
         assert!(stdout.contains(needle), "the transcript shows {needle:?}:\n{stdout}");

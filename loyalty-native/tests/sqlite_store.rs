@@ -851,7 +851,7 @@ async fn a_schema_8_file_keeps_its_audit_log_and_takes_erasures() {
         action: AuditAction::Blocked { customer: CustomerId(7), blocked: true },
         at: Timestamp(1_700_000_100),
     };
-    assert_eq!(store.audit_log(page).await.unwrap(), [kept.clone()]);
+    assert_eq!(store.audit_log(page).await.unwrap(), std::slice::from_ref(&kept));
     let erase = EraseCustomer { who: CustomerRef::Telegram(TelegramUserId(7007)), admin: None, now: T0 };
     let erased = store.erase_customer(erase).await.unwrap();
     assert!(erased.customer.is_erased() && erased.customer.first_name.is_empty());

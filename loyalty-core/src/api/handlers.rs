@@ -9,10 +9,11 @@ use crate::domain::{
     RewardId, TelegramUserId, Timestamp, VoucherId, rules,
 };
 use crate::ports::{
-    AnswerRedemption, CampaignActor, CampaignDecision, CancelVoucher, ConsumeQuota, CreateCampaign, CreditPurchase,
-    CustomerRef, DecideCampaign, DecideReward, EntriesPage, ListCampaigns, ListRewards, ListVouchers, LookUpCustomer,
-    OpenRedemption, PartnerEntriesPage, PartnerRef, PublishReward, QuotaKind, RedemptionView, Rejection, ReverseEntry,
-    RewardDecision, SetBirthday, SetProgramRules, StoreError, UseVoucher, ViewRedemption, VoucherView,
+    AnswerRedemption, AuditPage, CampaignActor, CampaignDecision, CancelVoucher, ConsumeQuota, CreateCampaign,
+    CreditPurchase, CustomerRef, DecideCampaign, DecideReward, EntriesPage, EraseCustomer, ListCampaigns, ListRewards,
+    ListVouchers, LookUpCustomer, OpenRedemption, PartnerEntriesPage, PartnerRef, PublishReward, QuotaKind,
+    RedemptionView, Rejection, ReverseEntry, RewardDecision, SetBirthday, SetProgramRules, StoreError, UseVoucher,
+    ViewRedemption, VoucherView,
 };
 use crate::program::rewards::{
     MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED, Reward, RewardOffer, is_category, parse_voucher_code,
@@ -163,6 +164,10 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::AdminApproveReward => admin_decide_reward(cx, req, param, RewardDecision::Approve).await,
         Endpoint::AdminRejectReward => admin_decide_reward(cx, req, param, RewardDecision::Reject).await,
         Endpoint::AdminWithdrawReward => admin_decide_reward(cx, req, param, RewardDecision::Withdraw).await,
+        Endpoint::MeData => my_data(cx, req).await,
+        Endpoint::MeErase => erase_me(cx, req).await,
+        Endpoint::AdminAudit => admin_audit(cx, req).await,
+        Endpoint::AdminEraseCustomer => admin_erase(cx, req, param.unwrap_or_default()).await,
         Endpoint::SentryHook => sentry_hook(cx, req).await,
     }
 }
@@ -676,6 +681,50 @@ async fn set_birthday(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     }
 }
 
+/// `GET /api/v1/me/data`: everything the program holds about the customer
+/// (the storage's `PersonalData`, as is).
+async fn my_data(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let user = telegram_user(cx, req.headers())?;
+    match cx.storage().personal_data(CustomerRef::Telegram(user)).await? {
+        Some(data) => Ok(Reply::ok(&json!(data))),
+        None => Err(not_registered()),
+    }
+}
+
+/// Body of `POST /api/v1/me/erase` and `POST /api/v1/admin/customers/{code}/erase`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EraseBody {
+    /// Must be `true`: erasure cannot be undone.
+    confirm: bool,
+}
+
+/// The body of an erasure: `{"confirm": true}`, or a 400.
+fn erase_confirmed(req: &Request<Bytes>) -> ApiResult<()> {
+    require_json(req.headers())?;
+    let body: EraseBody = serde_json::from_slice(req.body())
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    if body.confirm {
+        Ok(())
+    } else {
+        Err(bad_request("invalid_body", ApiText::InvalidBody("confirm must be true: erasure cannot be undone".into())))
+    }
+}
+
+/// `POST /api/v1/me/erase` with `{"confirm": true}`: erases the customer's
+/// personal data, keeping an anonymised record of the points. Afterwards the
+/// same Telegram user is not registered (404), so a retry answers that.
+async fn erase_me(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let user = telegram_user(cx, req.headers())?;
+    erase_confirmed(req)?;
+    let erase = EraseCustomer { who: CustomerRef::Telegram(user), admin: None, now: cx.now() };
+    match cx.storage().erase_customer(erase).await {
+        Ok(erased) => Ok(Reply::ok(&json!({ "erased": true, "tombstone": erased.customer.id }))),
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 // --------------------------------------------------------------------- admin
 
 /// The actor of the admin routes: the operator's token, not a Telegram user (id 0).
@@ -929,6 +978,26 @@ async fn admin_decide_reward(
     let mut reply = Reply::ok(&json!(done.outcome.reward));
     reply.deferred.extend(done.notices.into_iter().map(Task::Call));
     Ok(reply)
+}
+
+/// `GET /api/v1/admin/audit?limit=&before=`: the audit log, newest first.
+async fn admin_audit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    admin(cx, req.headers())?;
+    let (limit, before) = page_params(req.uri().query())?;
+    let records = cx.storage().audit_log(AuditPage { before: before.map(|e| e.0), limit }).await?;
+    let next_before = if records.len() >= limit as usize { records.last().map(|r| r.id) } else { None };
+    Ok(Reply::ok(&json!({ "records": records, "next_before": next_before })))
+}
+
+/// `POST /api/v1/admin/customers/{code}/erase` with `{"confirm": true}`:
+/// erases a customer's personal data on their request; again, `replayed`.
+async fn admin_erase(cx: &Context, req: &Request<Bytes>, code: &str) -> ApiResult<Reply> {
+    admin(cx, req.headers())?;
+    let code = card_code(code)?;
+    erase_confirmed(req)?;
+    let erase = EraseCustomer { who: CustomerRef::Code(code), admin: Some(API_ADMIN), now: cx.now() };
+    let erased = cx.storage().erase_customer(erase).await?;
+    Ok(Reply::ok(&json!({ "tombstone": erased.customer.id, "replayed": erased.replayed })))
 }
 
 // -------------------------------------------------------------------- Sentry

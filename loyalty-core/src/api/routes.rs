@@ -87,6 +87,14 @@ pub enum Endpoint {
     AdminRejectReward,
     /// `POST /api/v1/admin/rewards/{id}/withdraw`.
     AdminWithdrawReward,
+    /// `GET /api/v1/me/data`: everything held about the customer.
+    MeData,
+    /// `POST /api/v1/me/erase`: erase the customer's personal data.
+    MeErase,
+    /// `GET /api/v1/admin/audit`: the audit log, newest first.
+    AdminAudit,
+    /// `POST /api/v1/admin/customers/{code}/erase`: erase a customer's personal data on request.
+    AdminEraseCustomer,
     /// `POST /hooks/sentry`.
     SentryHook,
 }
@@ -146,6 +154,10 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/admin/rewards/{id}/approve", Endpoint::AdminApproveReward),
     r("POST", "/api/v1/admin/rewards/{id}/reject", Endpoint::AdminRejectReward),
     r("POST", "/api/v1/admin/rewards/{id}/withdraw", Endpoint::AdminWithdrawReward),
+    r("GET", "/api/v1/me/data", Endpoint::MeData),
+    r("POST", "/api/v1/me/erase", Endpoint::MeErase),
+    r("GET", "/api/v1/admin/audit", Endpoint::AdminAudit),
+    r("POST", "/api/v1/admin/customers/{code}/erase", Endpoint::AdminEraseCustomer),
     r("POST", "/hooks/sentry", Endpoint::SentryHook),
 ];
 
@@ -219,6 +231,12 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("POST", ["api", "v1", "admin", "rewards", id, "reject"]) if !id.is_empty() => (AdminRejectReward, Some(*id)),
         ("POST", ["api", "v1", "admin", "rewards", id, "withdraw"]) if !id.is_empty() => {
             (AdminWithdrawReward, Some(*id))
+        }
+        ("GET", ["api", "v1", "me", "data"]) => (MeData, None),
+        ("POST", ["api", "v1", "me", "erase"]) => (MeErase, None),
+        ("GET", ["api", "v1", "admin", "audit"]) => (AdminAudit, None),
+        ("POST", ["api", "v1", "admin", "customers", code, "erase"]) if !code.is_empty() => {
+            (AdminEraseCustomer, Some(*code))
         }
         ("POST", ["hooks", "sentry"]) => (SentryHook, None),
         _ => return None,

@@ -772,7 +772,11 @@ pub struct PersonalData {
 /// with the outbox's pruning); a pending redemption request is declined. The points stay on the tombstone. The
 /// audit log records the erasure with the admin who made it, or none when the
 /// customer asked. Erasing a tombstone again changes nothing
-/// ([`Erased::replayed`]); by Telegram id or code it is an unknown customer.
+/// ([`Erased::replayed`]); by the old Telegram id it is an unknown customer
+/// (the same person signing up again becomes a new customer), by id or card
+/// code it is the tombstone, blocked. Not erased here: the assistant's daily
+/// quota counters and the bodies of updates still in progress, both keyed
+/// by the Telegram id and pruned by the maintenance pass within days.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EraseCustomer {
     /// The customer.

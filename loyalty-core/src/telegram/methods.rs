@@ -110,6 +110,27 @@ impl BotCall {
         call
     }
 
+    /// `sendDocument` uploading `data` as file `file_name` of type
+    /// `content_type`, with an HTML caption.
+    pub fn send_document(
+        bot: BotKind,
+        chat_id: i64,
+        data: Bytes,
+        file_name: impl Into<String>,
+        content_type: &'static str,
+        caption: impl Into<String>,
+    ) -> BotCall {
+        let params = SendPhotoParams {
+            chat_id,
+            caption: Some(caption.into()),
+            parse_mode: Some(ParseMode::Html),
+            reply_markup: None,
+        };
+        let mut call = BotCall::new(bot, "sendDocument", &params);
+        call.file = Some(InputFile { field: "document", file_name: file_name.into(), content_type, data });
+        call
+    }
+
     /// `sendPhoto` with an HTML caption, the photo still to be given.
     fn send_photo(bot: BotKind, chat_id: i64, caption: String, reply_markup: Option<ReplyMarkup>) -> BotCall {
         let params =
@@ -278,7 +299,7 @@ pub struct AnswerCallbackQuery {
     pub show_alert: Option<bool>,
 }
 
-/// `sendPhoto` parameters besides the file.
+/// `sendPhoto` (and `sendDocument`) parameters besides the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendPhotoParams {
     /// Target chat.

@@ -17,7 +17,7 @@ impl Texts for En {
             NeedStart => "To get started, send /start.",
             HelpTitle => "Here is what I can do:",
             HelpCommands => {
-                "Commands: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /menu"
+                "Commands: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /mydata /erase /menu"
             }
             Unknown => "🤔 Sorry, I did not get that. Please use the menu buttons.",
             BalanceRecent => "Recent operations:",
@@ -104,6 +104,8 @@ impl Texts for En {
                  /campaign <code>JSON</code> — a campaign; /campaigns — all, with what each paid of its budget\n\
                  /campaign_approve <code>ID</code>, /campaign_reject <code>ID</code>, /campaign_end <code>ID</code> — decide or stop one\n\
                  /rewards — partners' rewards waiting; /reward_approve <code>ID</code>, /reward_reject <code>ID</code>, /reward_withdraw <code>ID</code>\n\
+                 /audit — the audit log: adjustments, blocks, partner decisions, erasures\n\
+                 /erase <code>CODE</code> — erase a customer's personal data on their request\n\
                  /help — this list"
             }
             ButtonApprove => "✅ Approve",
@@ -443,6 +445,73 @@ impl Texts for En {
     }
     fn voucher_used_notice(&self, title: Esc, partner: Esc) -> String {
         format!("✅ Your voucher for <b>{title}</b> was used at {partner}. Enjoy!")
+    }
+    fn mydata_caption(&self) -> &'static str {
+        "📄 Everything this program holds about you: your profile, every operation and voucher. \
+         /erase deletes your personal data."
+    }
+    fn erase_confirm(&self, balance: Points) -> String {
+        format!(
+            "⚠️ <b>Erase your personal data?</b>\n\nYour name, username, Telegram account and birthday are deleted \
+             from the program; your operations stay, anonymised, in the partners' accounts. Your {} are lost and your \
+             card stops working. This cannot be undone; /start later makes you a new customer.",
+            self.points(balance)
+        )
+    }
+    fn erase_button(&self) -> &'static str {
+        "🗑 Erase my data"
+    }
+    fn erased(&self) -> &'static str {
+        "Your personal data is erased. Goodbye! /start makes you a new customer at any time."
+    }
+    fn erase_usage(&self) -> &'static str {
+        "Usage: /erase <code>CODE</code> shows the customer; <code>/erase CODE confirm</code> erases their personal \
+         data (on their request; it cannot be undone)."
+    }
+    fn erase_check(&self, name: Esc, code: &str, balance: Points) -> String {
+        format!(
+            "{name} (<code>{code}</code>), {}: send <code>/erase {code} confirm</code> to erase their personal data. \
+             The points stay on the anonymised record.",
+            self.points(balance)
+        )
+    }
+    fn customer_erased(&self, id: CustomerId, replayed: bool) -> String {
+        if replayed {
+            format!("Customer #{id} was erased before; nothing changed.")
+        } else {
+            format!("🗑 Customer #{id} is erased: only the anonymised record and its operations remain.")
+        }
+    }
+    fn audit_title(&self) -> &'static str {
+        "<b>Audit log</b> (newest first, UTC)"
+    }
+    fn audit_none(&self) -> &'static str {
+        "Nothing (more) in the audit log."
+    }
+    fn audit_usage(&self) -> &'static str {
+        "Usage: /audit, or /audit <code>ID</code> for the records before record ID."
+    }
+    fn audit_by(&self, admin: Option<TelegramUserId>) -> String {
+        match admin {
+            Some(id) => format!("admin {id}"),
+            None => "the customer".into(),
+        }
+    }
+    fn audit_action(&self, action: &AuditAction) -> String {
+        match action {
+            AuditAction::Adjusted { customer, amount, reason, .. } => {
+                format!("adjusted customer #{customer} by {}: {}", Signed(*amount), Esc(reason))
+            }
+            AuditAction::Blocked { customer, blocked: true } => format!("blocked customer #{customer}"),
+            AuditAction::Blocked { customer, .. } => format!("unblocked customer #{customer}"),
+            AuditAction::PartnerDecided { partner, status, .. } => {
+                format!("partner #{partner} {}", self.status(*status))
+            }
+            AuditAction::Erased { customer } => format!("erased customer #{customer}"),
+        }
+    }
+    fn audit_more(&self, before: i64) -> String {
+        format!("Older: /audit {before}")
     }
     fn reward_usage(&self) -> &'static str {
         "Publish a reward customers can claim with points:\n\

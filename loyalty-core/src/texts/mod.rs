@@ -20,10 +20,10 @@ mod ru;
 mod vi;
 
 use crate::domain::{
-    Audience, BroadcastId, BroadcastJob, CampaignId, EntryId, EntryKind, Language, LedgerEntry, Partner, PartnerId,
-    PartnerStatus, Points, RedemptionId, RewardId,
+    Audience, BroadcastId, BroadcastJob, CampaignId, CustomerId, EntryId, EntryKind, Language, LedgerEntry, Partner,
+    PartnerId, PartnerStatus, Points, RedemptionId, RewardId, TelegramUserId,
 };
-use crate::ports::{PartnerStats, ProgramStats, Rejection};
+use crate::ports::{AuditAction, AuditRecord, PartnerStats, ProgramStats, Rejection};
 use crate::program::campaigns::{Campaign, CampaignKind, CampaignStatus, WEEKDAYS};
 use crate::program::rewards::{Reward, RewardStatus, VoucherStatus};
 use crate::telegram::escape_html;
@@ -478,6 +478,32 @@ pub(crate) trait Texts: Sync {
     fn vouchers_none(&self) -> &'static str;
     /// To a customer: their voucher was used at the partner.
     fn voucher_used_notice(&self, title: Esc, partner: Esc) -> String;
+    /// `/mydata`: the caption of the JSON file of everything held about the customer.
+    fn mydata_caption(&self) -> &'static str;
+    /// `/erase`: what erasure does, with the points it gives up, above the button.
+    fn erase_confirm(&self, balance: Points) -> String;
+    /// The button that erases the customer's data.
+    fn erase_button(&self) -> &'static str;
+    /// After the erasure (or on the button pressed again).
+    fn erased(&self) -> &'static str;
+    /// Admin bot: `/erase` without a code.
+    fn erase_usage(&self) -> &'static str;
+    /// Admin bot: what `/erase CODE confirm` will do to this customer.
+    fn erase_check(&self, name: Esc, code: &str, balance: Points) -> String;
+    /// Admin bot: the customer is erased (now the tombstone `id`); `replayed`: they were before.
+    fn customer_erased(&self, id: CustomerId, replayed: bool) -> String;
+    /// Admin bot: `/audit`'s heading, and its answer when nothing is recorded.
+    fn audit_title(&self) -> &'static str;
+    /// Admin bot: `/audit` with nothing (more) recorded.
+    fn audit_none(&self) -> &'static str;
+    /// Admin bot: `/audit` with something else than a record id.
+    fn audit_usage(&self) -> &'static str;
+    /// Admin bot: who acted (`None`: the customer themselves).
+    fn audit_by(&self, admin: Option<TelegramUserId>) -> String;
+    /// Admin bot: what an audited action did.
+    fn audit_action(&self, action: &AuditAction) -> String;
+    /// Admin bot: the command that shows the records before id `before`.
+    fn audit_more(&self, before: i64) -> String;
     /// Partner bot: `/reward` without an offer, or a bad one.
     fn reward_usage(&self) -> &'static str;
     /// Partner bot: `/reward` published one; waiting for the admins or shown.
@@ -781,6 +807,11 @@ pub(crate) fn expiring_soon(
     let soon: Vec<_> = expiring.iter().filter(|e| e.at <= now.plus(crate::program::EXPIRING_SOON_SECS)).collect();
     let first = soon.iter().map(|e| e.at).min()?;
     Some(t.points_expiring_soon(soon.iter().map(|e| e.points).sum(), &first.utc_date()))
+}
+
+/// One record of the admin's `/audit`: id, time (UTC), who, what.
+pub(crate) fn audit_line(t: &dyn Texts, r: &AuditRecord) -> String {
+    format!("#{} · {} · {} · {}", r.id, r.at.utc_minutes(), t.audit_by(r.admin), t.audit_action(&r.action))
 }
 
 /// The client bot's history, newest first.

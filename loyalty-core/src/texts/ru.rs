@@ -17,7 +17,7 @@ impl Texts for Ru {
             NeedStart => "Чтобы начать, отправьте /start.",
             HelpTitle => "Что я умею:",
             HelpCommands => {
-                "Команды: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /menu"
+                "Команды: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /mydata /erase /menu"
             }
             Unknown => "🤔 Не понял. Воспользуйтесь кнопками меню.",
             BalanceRecent => "Последние операции:",
@@ -101,6 +101,8 @@ impl Texts for Ru {
                  /campaign <code>JSON</code> — акция; /campaigns — все, с выданным из бюджета\n\
                  /campaign_approve <code>ID</code>, /campaign_reject <code>ID</code>, /campaign_end <code>ID</code> — решить или завершить\n\
                  /rewards — награды партнёров на проверке; /reward_approve <code>ID</code>, /reward_reject <code>ID</code>, /reward_withdraw <code>ID</code>\n\
+                 /audit — журнал аудита: корректировки, блокировки, решения по партнёрам, удаления\n\
+                 /erase <code>КОД</code> — удалить личные данные клиента по его просьбе\n\
                  /help — этот список"
             }
             ButtonApprove => "✅ Одобрить",
@@ -438,6 +440,72 @@ impl Texts for Ru {
     }
     fn voucher_used_notice(&self, title: Esc, partner: Esc) -> String {
         format!("✅ Ваш ваучер на <b>{title}</b> использован в {partner}. Приятного!")
+    }
+    fn mydata_caption(&self) -> &'static str {
+        "📄 Всё, что программа хранит о вас: профиль, все операции и ваучеры. /erase удаляет ваши личные данные."
+    }
+    fn erase_confirm(&self, balance: Points) -> String {
+        format!(
+            "⚠️ <b>Удалить ваши личные данные?</b>\n\nИмя, имя пользователя, аккаунт Telegram и день рождения будут \
+             удалены из программы; операции останутся обезличенными в учёте партнёров. Ваши {} сгорят, карта \
+             перестанет работать. Отменить нельзя; позже /start сделает вас новым клиентом.",
+            self.points(balance)
+        )
+    }
+    fn erase_button(&self) -> &'static str {
+        "🗑 Удалить мои данные"
+    }
+    fn erased(&self) -> &'static str {
+        "Ваши личные данные удалены. До свидания! /start в любой момент сделает вас новым клиентом."
+    }
+    fn erase_usage(&self) -> &'static str {
+        "Использование: /erase <code>КОД</code> показывает клиента; <code>/erase КОД confirm</code> удаляет его личные \
+         данные (по его просьбе; отменить нельзя)."
+    }
+    fn erase_check(&self, name: Esc, code: &str, balance: Points) -> String {
+        format!(
+            "{name} (<code>{code}</code>), {}: отправьте <code>/erase {code} confirm</code>, чтобы удалить личные \
+             данные. Баллы останутся на обезличенной записи.",
+            self.points(balance)
+        )
+    }
+    fn customer_erased(&self, id: CustomerId, replayed: bool) -> String {
+        if replayed {
+            format!("Клиент #{id} уже был удалён; ничего не изменилось.")
+        } else {
+            format!("🗑 Клиент #{id} удалён: остались только обезличенная запись и её операции.")
+        }
+    }
+    fn audit_title(&self) -> &'static str {
+        "<b>Журнал аудита</b> (сначала новые, UTC)"
+    }
+    fn audit_none(&self) -> &'static str {
+        "В журнале аудита больше ничего нет."
+    }
+    fn audit_usage(&self) -> &'static str {
+        "Использование: /audit или /audit <code>ID</code> — записи до записи ID."
+    }
+    fn audit_by(&self, admin: Option<TelegramUserId>) -> String {
+        match admin {
+            Some(id) => format!("админ {id}"),
+            None => "сам клиент".into(),
+        }
+    }
+    fn audit_action(&self, action: &AuditAction) -> String {
+        match action {
+            AuditAction::Adjusted { customer, amount, reason, .. } => {
+                format!("корректировка клиента #{customer} на {}: {}", Signed(*amount), Esc(reason))
+            }
+            AuditAction::Blocked { customer, blocked: true } => format!("клиент #{customer} заблокирован"),
+            AuditAction::Blocked { customer, .. } => format!("клиент #{customer} разблокирован"),
+            AuditAction::PartnerDecided { partner, status, .. } => {
+                format!("партнёр #{partner}: {}", self.status(*status))
+            }
+            AuditAction::Erased { customer } => format!("клиент #{customer} удалён"),
+        }
+    }
+    fn audit_more(&self, before: i64) -> String {
+        format!("Раньше: /audit {before}")
     }
     fn reward_usage(&self) -> &'static str {
         "Опубликуйте награду, которую клиенты получают за баллы:\n\

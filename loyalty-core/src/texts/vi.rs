@@ -17,7 +17,7 @@ impl Texts for Vi {
             NeedStart => "Để bắt đầu, hãy gửi /start.",
             HelpTitle => "Tôi có thể giúp bạn:",
             HelpCommands => {
-                "Lệnh: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /menu"
+                "Lệnh: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /mydata /erase /menu"
             }
             Unknown => "🤔 Xin lỗi, tôi chưa hiểu. Hãy dùng các nút trong menu.",
             BalanceRecent => "Giao dịch gần đây:",
@@ -101,6 +101,8 @@ impl Texts for Vi {
                  /campaign <code>JSON</code> — chiến dịch; /campaigns — tất cả, kèm số đã trả so với ngân sách\n\
                  /campaign_approve <code>ID</code>, /campaign_reject <code>ID</code>, /campaign_end <code>ID</code> — duyệt hoặc dừng\n\
                  /rewards — phần thưởng chờ duyệt; /reward_approve <code>ID</code>, /reward_reject <code>ID</code>, /reward_withdraw <code>ID</code>\n\
+                 /audit — nhật ký kiểm tra: điều chỉnh, khoá, quyết định về đối tác, xoá dữ liệu\n\
+                 /erase <code>MÃ</code> — xoá dữ liệu cá nhân của khách hàng theo yêu cầu của họ\n\
                  /help — danh sách này"
             }
             ButtonApprove => "✅ Duyệt",
@@ -445,6 +447,72 @@ impl Texts for Vi {
     }
     fn voucher_used_notice(&self, title: Esc, partner: Esc) -> String {
         format!("✅ Phiếu của bạn cho <b>{title}</b> đã được dùng tại {partner}. Chúc bạn vui!")
+    }
+    fn mydata_caption(&self) -> &'static str {
+        "📄 Mọi dữ liệu chương trình lưu về bạn: hồ sơ, mọi giao dịch và phiếu quà. /erase xoá dữ liệu cá nhân của bạn."
+    }
+    fn erase_confirm(&self, balance: Points) -> String {
+        format!(
+            "⚠️ <b>Xoá dữ liệu cá nhân của bạn?</b>\n\nTên, tên người dùng, tài khoản Telegram và ngày sinh sẽ bị xoá \
+             khỏi chương trình; các giao dịch vẫn được giữ ẩn danh trong sổ sách của đối tác. {} của bạn sẽ mất và \
+             thẻ ngừng hoạt động. Không thể hoàn tác; sau này /start sẽ tạo bạn thành khách hàng mới.",
+            self.points(balance)
+        )
+    }
+    fn erase_button(&self) -> &'static str {
+        "🗑 Xoá dữ liệu của tôi"
+    }
+    fn erased(&self) -> &'static str {
+        "Dữ liệu cá nhân của bạn đã được xoá. Tạm biệt! /start bất cứ lúc nào để trở thành khách hàng mới."
+    }
+    fn erase_usage(&self) -> &'static str {
+        "Cách dùng: /erase <code>MÃ</code> hiển thị khách hàng; <code>/erase MÃ confirm</code> xoá dữ liệu cá nhân \
+         của họ (theo yêu cầu của họ; không thể hoàn tác)."
+    }
+    fn erase_check(&self, name: Esc, code: &str, balance: Points) -> String {
+        format!(
+            "{name} (<code>{code}</code>), {}: gửi <code>/erase {code} confirm</code> để xoá dữ liệu cá nhân. \
+             Điểm vẫn nằm trên bản ghi ẩn danh.",
+            self.points(balance)
+        )
+    }
+    fn customer_erased(&self, id: CustomerId, replayed: bool) -> String {
+        if replayed {
+            format!("Khách hàng #{id} đã bị xoá trước đó; không có gì thay đổi.")
+        } else {
+            format!("🗑 Đã xoá khách hàng #{id}: chỉ còn bản ghi ẩn danh và các giao dịch của nó.")
+        }
+    }
+    fn audit_title(&self) -> &'static str {
+        "<b>Nhật ký kiểm tra</b> (mới nhất trước, UTC)"
+    }
+    fn audit_none(&self) -> &'static str {
+        "Nhật ký kiểm tra không còn gì."
+    }
+    fn audit_usage(&self) -> &'static str {
+        "Cách dùng: /audit, hoặc /audit <code>ID</code> để xem các bản ghi trước bản ghi ID."
+    }
+    fn audit_by(&self, admin: Option<TelegramUserId>) -> String {
+        match admin {
+            Some(id) => format!("quản trị viên {id}"),
+            None => "chính khách hàng".into(),
+        }
+    }
+    fn audit_action(&self, action: &AuditAction) -> String {
+        match action {
+            AuditAction::Adjusted { customer, amount, reason, .. } => {
+                format!("điều chỉnh khách hàng #{customer} {}: {}", Signed(*amount), Esc(reason))
+            }
+            AuditAction::Blocked { customer, blocked: true } => format!("đã khoá khách hàng #{customer}"),
+            AuditAction::Blocked { customer, .. } => format!("đã mở khoá khách hàng #{customer}"),
+            AuditAction::PartnerDecided { partner, status, .. } => {
+                format!("đối tác #{partner}: {}", self.status(*status))
+            }
+            AuditAction::Erased { customer } => format!("đã xoá khách hàng #{customer}"),
+        }
+    }
+    fn audit_more(&self, before: i64) -> String {
+        format!("Cũ hơn: /audit {before}")
     }
     fn reward_usage(&self) -> &'static str {
         "Đăng phần thưởng khách hàng đổi bằng điểm:\n\

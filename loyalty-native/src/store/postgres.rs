@@ -90,6 +90,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261210090100", "loyalty_partner_entries"),
     migration!("20261210090200", "loyalty_prune_quotas"),
     migration!("20261210090300", "loyalty_export_page"),
+    migration!("20261211090000", "loyalty_personal_data"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

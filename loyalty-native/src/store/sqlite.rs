@@ -72,11 +72,10 @@
 //! unexpected value) is [`StoreError::Backend`].
 
 use async_trait::async_trait;
-use loyalty_core::domain::{CustomerId, EntryId, PartnerId, TelegramUserId, Timestamp};
 use loyalty_core::ports::{StoreError, StoreResult, UpdateClaim};
 use loyalty_core::stores::d1::{self, Outcome};
 use loyalty_core::stores::rpc::{self, RpcBackend};
-use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, TransactionBehavior, params_from_iter};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params_from_iter};
 use serde_json::Value;
 use std::fmt;
 use std::path::{Path, PathBuf};

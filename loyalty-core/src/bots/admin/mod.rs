@@ -15,8 +15,8 @@ use crate::context::{Context, Outbox, Task};
 use crate::domain::{Audience, CustomerCode, Language, PartnerId, PartnerStatus, Points, TelegramUserId, Timestamp};
 use crate::error::Result;
 use crate::ports::{
-    AdjustBalance, CampaignActor, CustomerRef, DecidePartner, Decided, NewBroadcast, PartnerDecision, Rejection,
-    SetBlocked, SetProgramRules,
+    AdjustBalance, AuditPage, CampaignActor, CustomerRef, DecidePartner, Decided, EraseCustomer, NewBroadcast,
+    PartnerDecision, Rejection, SetBlocked, SetProgramRules,
 };
 use crate::program::ProgramRules;
 use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
@@ -27,6 +27,9 @@ use crate::telegram::{BotCall, CallbackQuery, Command, Message, ReplyMarkup, Upd
 
 /// At most this many application cards per `/pending`.
 const MAX_PENDING_SHOWN: usize = 20;
+
+/// At most this many audit records per `/audit`.
+const AUDIT_SHOWN: u32 = 20;
 
 /// Longest admin reason for an adjustment, in characters.
 const MAX_REASON_CHARS: usize = 200;
@@ -161,6 +164,8 @@ impl Ctx<'_> {
             Action::Broadcast(args) => self.broadcast(args).await,
             Action::Stats => self.stats().await,
             Action::Rules(args) => self.rules(args).await,
+            Action::Audit(args) => self.audit(args).await,
+            Action::Erase(args) => self.erase(args).await,
             Action::Campaign(cmd) => {
                 let actor = CampaignActor::Admin(self.admin());
                 self.told(super::campaigns::run(self.cx, self.lang, actor, cmd).await).await
@@ -313,6 +318,66 @@ impl Ctx<'_> {
         }))
     }
 
+    /// `/audit [ID]`: the audit log, newest first (before record `ID`, if given).
+    async fn audit(&self, args: &str) -> Result<Outbox> {
+        let before = match args.trim() {
+            "" => None,
+            id => match parse_id(id) {
+                Some(id) => Some(id),
+                None => return Ok(self.reply(self.t().audit_usage())),
+            },
+        };
+        let cx = self.cx;
+        let found = cx.storage().audit_log(AuditPage { before, limit: AUDIT_SHOWN }).await;
+        let records = match settle(cx, self.lang, "bot.admin", found).await? {
+            Ok(records) => records,
+            Err(text) => return Ok(self.reply(text)),
+        };
+        if records.is_empty() {
+            return Ok(self.reply(self.t().audit_none()));
+        }
+        let mut lines = vec![self.t().audit_title().to_string()];
+        lines.extend(records.iter().map(|r| texts::audit_line(self.t(), r)));
+        if let Some(last) = records.last().filter(|_| records.len() == AUDIT_SHOWN as usize) {
+            lines.push(self.t().audit_more(last.id));
+        }
+        Ok(Outbox {
+            calls: chunks(lines).into_iter().map(|text| send(self.chat, text, None)).collect(),
+            ..Outbox::default()
+        })
+    }
+
+    /// `/erase <code>` shows whom `/erase <code> confirm` erases (on the
+    /// customer's request, made to the admins by other means).
+    async fn erase(&self, args: &str) -> Result<Outbox> {
+        let mut words = args.split_whitespace();
+        let (code, confirmed) = match (words.next(), words.next(), words.next()) {
+            (Some(code), None, None) => (code, false),
+            (Some(code), Some(word), None) if word.eq_ignore_ascii_case("confirm") => (code, true),
+            _ => return Ok(self.reply(self.t().erase_usage())),
+        };
+        let Some(code) = CustomerCode::parse(code) else {
+            return Ok(self.reply(self.t().not_a_code(Esc(code))));
+        };
+        let (cx, who) = (self.cx, CustomerRef::Code(code.clone()));
+        if confirmed {
+            let req = EraseCustomer { who, admin: Some(self.admin()), now: cx.now() };
+            return Ok(self.reply(
+                match settle(cx, self.lang, "bot.admin", cx.storage().erase_customer(req).await).await? {
+                    Ok(erased) => self.t().customer_erased(erased.customer.id, erased.replayed),
+                    Err(text) => text,
+                },
+            ));
+        }
+        let found = cx.storage().customer_summary(who, 0).await;
+        Ok(self.reply(match settle(cx, self.lang, "bot.admin", found).await? {
+            Ok(Some(s)) if s.customer.is_erased() => self.t().customer_erased(s.customer.id, true),
+            Ok(Some(s)) => self.t().erase_check(Esc(&s.customer.first_name), code.as_str(), s.customer.balance),
+            Ok(None) => self.t().rejection(&Rejection::UnknownCustomer),
+            Err(text) => text,
+        }))
+    }
+
     /// `/broadcast customers|partners <text>`: queues a job and defers its delivery.
     async fn broadcast(&self, args: &str) -> Result<Outbox> {
         let Some((audience, text)) = parse_broadcast(args) else {
@@ -420,6 +485,10 @@ pub(super) enum Action<'a> {
     Stats,
     /// `/rules [<JSON document>]`.
     Rules(&'a str),
+    /// `/audit [<record id>]`.
+    Audit(&'a str),
+    /// `/erase <code> [confirm]`.
+    Erase(&'a str),
     /// `/campaign`, `/campaigns`, `/campaign_end|approve|reject <id>`.
     Campaign(super::campaigns::CampaignCommand<'a>),
     /// `/rewards` (those waiting), `/reward_approve|reject|withdraw <id>`.
@@ -444,6 +513,8 @@ impl<'a> Action<'a> {
             "broadcast" => Action::Broadcast(args),
             "stats" => Action::Stats,
             "rules" => Action::Rules(args),
+            "audit" => Action::Audit(args),
+            "erase" => Action::Erase(args),
             "help" => Action::Help,
             name => match super::rewards::RewardCommand::parse(name, args) {
                 // Rewards are published and vouchers accepted by partners.

@@ -18,8 +18,8 @@ use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus,
 use crate::domain::{RewardId, VoucherId};
 use crate::error::{Error, Result};
 use crate::ports::{
-    AnswerRedemption, AssistantContext, CancelVoucher, CustomerRef, CustomerView, ErrorReport, ListRewards,
-    ListVouchers, QuotaKind, QuotaUse, Rejection, SetBirthday, StoreError, ViewCustomer, VoucherView,
+    AnswerRedemption, AssistantContext, CancelVoucher, CustomerRef, CustomerView, EraseCustomer, ErrorReport,
+    ListRewards, ListVouchers, QuotaKind, QuotaUse, Rejection, SetBirthday, StoreError, ViewCustomer, VoucherView,
 };
 use crate::program::campaigns::Birthday;
 use crate::program::rewards::{VoucherStatus, print_voucher_code};
@@ -29,7 +29,7 @@ use crate::domain::BotKind;
 use crate::qr::QrMatrix;
 use crate::telegram::{
     BotCall, CallbackQuery, Command, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message,
-    ReplyKeyboardMarkup, ReplyMarkup, Update, UpdateKind, User, WebAppInfo, escape_html,
+    ReplyKeyboardMarkup, ReplyKeyboardRemove, ReplyMarkup, Update, UpdateKind, User, WebAppInfo, escape_html,
 };
 use crate::texts::{self, Button, Esc, Fixed};
 
@@ -89,6 +89,10 @@ pub(super) enum Action {
     Rewards(String),
     /// `/vouchers`: the customer's unused vouchers.
     Vouchers,
+    /// `/mydata`: everything held about the customer, as a JSON file.
+    MyData,
+    /// `/erase`: what erasure does, with the button that does it.
+    Erase,
     /// Anything else.
     Unknown,
 }
@@ -162,6 +166,8 @@ pub(super) fn command(cmd: &Command<'_>) -> Action {
         "birthday" => Action::Birthday(cmd.args.to_string()),
         "rewards" => Action::Rewards(cmd.args.to_string()),
         "vouchers" => Action::Vouchers,
+        "mydata" => Action::MyData,
+        "erase" => Action::Erase,
         _ => Action::Unknown,
     }
 }
@@ -265,6 +271,23 @@ async fn voucher_message(cx: &Context, chat: i64, v: &VoucherView) -> BotCall {
     }
 }
 
+/// `/mydata`: everything the program holds about the customer, as a JSON
+/// file (one storage call).
+async fn my_data(cx: &Context, from: &User, chat: i64) -> Result<Outbox> {
+    let lang = Language::from_code(from.language_code.as_deref());
+    let found = cx.storage().personal_data(CustomerRef::Telegram(TelegramUserId(from.id))).await;
+    let data = match settle(cx, lang, CONTEXT, found).await? {
+        Ok(Some(data)) => data,
+        Ok(None) => return Ok(reply(chat, lang.say(Fixed::NeedStart))),
+        Err(text) => return Ok(reply(chat, text)),
+    };
+    let lang = data.customer.language;
+    let json = serde_json::to_vec_pretty(&data).map_err(|e| Error::Store(StoreError::Backend(e.to_string())))?;
+    let file = format!("loyalty-data-{}.json", data.customer.code);
+    let caption = lang.texts().mydata_caption();
+    Ok(Outbox::one(BotCall::send_document(BotKind::Client, chat, json.into(), file, "application/json", caption)))
+}
+
 /// `/birthday DD.MM`: sets the customer's birthday, once (one storage call).
 async fn birthday(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Outbox> {
     let lang = Language::from_code(from.language_code.as_deref());
@@ -299,6 +322,9 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     }
     if let Action::Vouchers = action {
         return vouchers(cx, from, chat).await;
+    }
+    if let Action::MyData = action {
+        return my_data(cx, from, chat).await;
     }
 
     let fallback = Language::from_code(from.language_code.as_deref());
@@ -341,9 +367,12 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     let lang = customer.language;
 
     match action {
-        Action::Start(_) | Action::Birthday(_) | Action::Rewards(_) | Action::Vouchers | Action::Menu => {
-            Ok(Outbox::one(say(chat, texts::client_help(lang.texts()), Some(menu(cx, lang)))))
-        }
+        Action::Start(_)
+        | Action::Birthday(_)
+        | Action::Rewards(_)
+        | Action::Vouchers
+        | Action::MyData
+        | Action::Menu => Ok(Outbox::one(say(chat, texts::client_help(lang.texts()), Some(menu(cx, lang))))),
         Action::Unknown => Ok(Outbox::one(say(
             chat,
             format!("{}\n\n{}", lang.say(Fixed::Unknown), texts::client_help(lang.texts())),
@@ -367,6 +396,11 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
             Ok(reply(chat, text))
         }
         Action::History => Ok(reply(chat, texts::history(lang.texts(), &recent))),
+        Action::Erase => {
+            let button = InlineKeyboardButton::callback(lang.texts().erase_button(), ERASE_BUTTON);
+            let kb = InlineKeyboardMarkup { inline_keyboard: vec![vec![button]] };
+            Ok(Outbox::one(say(chat, lang.texts().erase_confirm(customer.balance), Some(ReplyMarkup::Inline(kb)))))
+        }
         Action::Card if customer.blocked => Ok(reply(chat, lang.say(Fixed::Blocked))),
         Action::Card => Ok(card(cx, chat, &customer).await),
         Action::Partners => Ok(reply(chat, texts::partners(lang.texts(), &partners, MAX_PARTNER_LINES))),
@@ -537,7 +571,12 @@ pub(super) enum Callback {
     Claim(RewardId),
     /// `wx:<id>`: cancel the voucher.
     Cancel(VoucherId),
+    /// [`ERASE_BUTTON`]: erase the presser's personal data.
+    Erase,
 }
+
+/// The data of `/erase`'s button.
+const ERASE_BUTTON: &str = "er:me";
 
 impl Callback {
     pub(super) fn parse(data: &str) -> Option<Callback> {
@@ -558,6 +597,7 @@ impl Callback {
             "wv" => parse_id(arg).map(|id| Callback::Reward(RewardId(id))),
             "wc" => parse_id(arg).map(|id| Callback::Claim(RewardId(id))),
             "wx" => parse_id(arg).map(|id| Callback::Cancel(VoucherId(id))),
+            "er" => (arg == "me").then_some(Callback::Erase),
             _ => None,
         }
     }
@@ -662,6 +702,26 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
             }
             let message = voucher_message(cx, q.from.id, &v).await;
             Ok(Outbox { calls: vec![answer(""), message], ..Outbox::default() })
+        }
+        Callback::Erase => {
+            // Whoever presses erases themselves; pressed again (or by someone
+            // never signed up) there is nothing left: the same goodbye.
+            let req = EraseCustomer { who, admin: None, now: cx.now() };
+            let lang = match cx.storage().erase_customer(req).await {
+                Err(StoreError::Rejected(Rejection::UnknownCustomer)) => lang,
+                r => match settle(cx, lang, CONTEXT, r).await? {
+                    Ok(erased) => erased.customer.language,
+                    Err(text) => return Ok(Outbox::one(answer_alert(q, &text))),
+                },
+            };
+            let text = lang.texts().erased();
+            let mut out = Outbox::one(answer(""));
+            let goodbye = || {
+                let remove = ReplyMarkup::Remove(ReplyKeyboardRemove { remove_keyboard: true });
+                say(q.from.id, text, Some(remove))
+            };
+            out.push(edit(text.to_string()).unwrap_or_else(goodbye));
+            Ok(out)
         }
         Callback::Cancel(voucher) => {
             let req = CancelVoucher { customer: who, voucher, now: cx.now() };
