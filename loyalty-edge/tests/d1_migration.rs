@@ -98,3 +98,11 @@ fn the_eighth_migration_is_the_personal_data() {
     assert!(shipped.contains("'erased'"), "{shipped}");
     assert!(shipped.contains("loyalty_redemptions_pending_by_customer"), "{shipped}");
 }
+
+/// `migrations/0009_stamps.sql` creates the stamp cards' tables of the schema
+/// (regenerate as above).
+#[test]
+fn the_ninth_migration_is_the_stamp_cards() {
+    let shipped = shipped_is_generated("0009_stamps.sql", d1::stamps_migration(), "stamps_migration");
+    assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_stamp_visits"), "{shipped}");
+}

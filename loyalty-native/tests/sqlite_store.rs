@@ -682,9 +682,10 @@ fn no_statement_scans_a_table_that_grows() {
     // its join order was fixed) turns every call into O(rows) under the write
     // lock. Only the use cases that return a whole table may scan it.
     // (`campaigns` lists the newest up to its limit: a scan backwards by id that stops there;
-    // `outbox_state` counts the pending and the failed messages, each over its partial index.)
-    const WHOLE_TABLE: [&str; 5] =
-        ["list_partners", "pending_broadcasts", "program_stats", "campaigns", "outbox_state"];
+    // `outbox_state` counts the pending and the failed messages, each over its partial index;
+    // `stamp_cards` lists every partner's running card, at most one per partner.)
+    const WHOLE_TABLE: [&str; 6] =
+        ["list_partners", "pending_broadcasts", "program_stats", "campaigns", "outbox_state", "stamp_cards"];
     let scratch = Scratch::new("plans");
     let path = scratch.db();
     drop(SqliteStore::open(&path).unwrap());

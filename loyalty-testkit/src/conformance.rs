@@ -261,6 +261,9 @@ pub fn checks() -> Vec<Check> {
         personal_data_is_everything_held,
         erasure_keeps_the_books,
         audit_log_pages_newest_first,
+        stamp_cards_are_set_and_ended,
+        stamps_fill_a_card_and_start_another,
+        concurrent_stamps_count_exactly,
     ]
 }
 
@@ -293,12 +296,14 @@ macro_rules! ensure_eq {
 // which they use).
 mod erasure;
 mod rewards;
+mod stamps;
 use erasure::{audit_log_pages_newest_first, erasure_keeps_the_books, personal_data_is_everything_held};
 use rewards::{
     claiming_a_reward_pays_for_a_voucher, concurrent_claims_against_one_balance, concurrent_claims_of_a_limited_reward,
     export_pages_every_row_once, partner_entries_are_paged_newest_first, reward_publishing_and_moderation,
     rewards_listing, vouchers_are_used_or_cancelled_once,
 };
+use stamps::{concurrent_stamps_count_exactly, stamp_cards_are_set_and_ended, stamps_fill_a_card_and_start_another};
 
 /// Turns a storage result into a check result with context.
 trait OrFail<T> {

@@ -100,7 +100,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 54;
+pub const USE_CASES: usize = 57;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -284,6 +284,16 @@ pub async fn every_use_case(
     let erase = EraseCustomer { who: CustomerRef::Id(leaving.id), admin: None, now: T0 };
     once!("erase_customer", s.erase_customer(erase)).expect("erase");
     once!("audit_log", s.audit_log(AuditPage { before: None, limit: 10 })).expect("audit log");
+    let card = SetStampCard { partner: PartnerRef::Id(p.id), needed: 5, reward: "a coffee".into(), now: T0 };
+    once!("set_stamp_card", s.set_stamp_card(card)).expect("stamp card");
+    let stamp = AddStamp {
+        partner: PartnerRef::Id(p.id),
+        customer: CustomerRef::Id(c.id),
+        idempotency_key: "stamp-1".into(),
+        now: T0,
+    };
+    once!("add_stamp", s.add_stamp(stamp)).expect("stamp");
+    once!("stamp_cards", s.stamp_cards(CustomerRef::Id(c.id))).expect("stamp cards");
     // Refusals count too, raised or returned.
     let refused = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
     let late = s.open_redemption(open_req(&p, &c, 10, "o3")).await.expect("open");

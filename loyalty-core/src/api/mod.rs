@@ -138,6 +138,8 @@ impl ApiError {
             PartnerCampaignsOff => (StatusCode::FORBIDDEN, "partner_campaigns_off"),
             BirthdayAlreadySet { .. } => (StatusCode::CONFLICT, "birthday_already_set"),
             InvalidReward { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_reward"),
+            InvalidStampCard { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_stamp_card"),
+            NoStampCard => (StatusCode::CONFLICT, "no_stamp_card"),
             UnknownReward => (StatusCode::NOT_FOUND, "unknown_reward"),
             RewardUnavailable => (StatusCode::CONFLICT, "reward_unavailable"),
             OutOfStock => (StatusCode::CONFLICT, "out_of_stock"),

@@ -17,6 +17,7 @@ pub use crate::program::ExpiringPoints;
 use crate::program::RulesVersion;
 use crate::program::campaigns::{Award, Birthday, Campaign, CampaignStatus, CampaignTerms};
 use crate::program::rewards::{Reward, RewardOffer, RewardStatus, Voucher, VoucherStatus};
+pub use crate::program::stamps::{StampCard, StampProgress};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -205,6 +206,16 @@ pub enum Rejection {
         /// Its status.
         status: VoucherStatus,
     },
+    /// The stamp card's terms are not acceptable (see
+    /// [`check_card`](crate::program::stamps::check_card)).
+    #[error("invalid stamp card: {reason}")]
+    InvalidStampCard {
+        /// What is wrong, in English.
+        reason: String,
+    },
+    /// The partner runs no stamp card.
+    #[error("no stamp card at this partner")]
+    NoStampCard,
 }
 
 /// Result of a storage call.
@@ -869,6 +880,57 @@ pub struct AuditPage {
 /// The largest [`AuditPage::limit`].
 pub const MAX_AUDIT_PAGE: u32 = 100;
 
+/// The most stamp cards [`Storage::stamp_cards`] lists.
+pub const MAX_STAMP_CARDS_LISTED: u32 = 50;
+
+/// A partner sets, changes or ends its stamp card ([`Storage::set_stamp_card`];
+/// see [`program::stamps`](crate::program::stamps)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetStampCard {
+    /// The partner (must be approved).
+    pub partner: PartnerRef,
+    /// Stamps that fill the card; 0 ends the card.
+    pub needed: u32,
+    /// What a full card gives (ignored when ending it).
+    pub reward: String,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// One stamp for a customer's visit ([`Storage::add_stamp`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddStamp {
+    /// The partner stamping (approved, with a card running).
+    pub partner: PartnerRef,
+    /// The customer, usually by code (not blocked).
+    pub customer: CustomerRef,
+    /// Idempotency key: the same stamp retried stamps once.
+    pub idempotency_key: String,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// The result of [`Storage::add_stamp`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamped {
+    /// The customer's stamps at the partner after it.
+    pub progress: StampProgress,
+    /// This stamp filled the card: the reward is due now.
+    pub completed: bool,
+    /// The customer.
+    pub customer: Customer,
+    /// The call changed nothing: the stamp was given before under this key.
+    /// `progress` is then as it is now.
+    pub replayed: bool,
+}
+
+impl Stamped {
+    /// The same answer, marked as a replay.
+    pub fn replay(self) -> Stamped {
+        Stamped { replayed: true, ..self }
+    }
+}
+
 /// Credit points for a purchase at a partner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreditPurchase {
@@ -1506,6 +1568,9 @@ macro_rules! storage_calls {
             personal_data(who: CustomerRef) -> Option<PersonalData>;
             erase_customer(req: EraseCustomer) -> Erased;
             audit_log(page: AuditPage) -> Vec<AuditRecord>;
+            set_stamp_card(req: SetStampCard) -> Option<StampCard>;
+            add_stamp(req: AddStamp) -> Stamped;
+            stamp_cards(who: CustomerRef) -> Vec<StampProgress>;
         }
     };
 }
@@ -1810,6 +1875,22 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// A page of the audit log, newest first (see [`AuditPage`]);
     /// [`Rejection::InvalidAmount`] for a limit outside `1..=`[`MAX_AUDIT_PAGE`].
     async fn audit_log(&self, page: AuditPage) -> StoreResult<Vec<AuditRecord>>;
+
+    /// Sets, changes or ends (`needed` 0) the partner's stamp card, answering
+    /// it (`None` when ended): [`Rejection::InvalidStampCard`] for terms out of
+    /// range, [`Rejection::UnknownPartner`], [`Rejection::PartnerNotApproved`].
+    async fn set_stamp_card(&self, req: SetStampCard) -> StoreResult<Option<StampCard>>;
+
+    /// Gives one stamp; the `needed`-th completes the card and starts a new
+    /// one. Refusals: [`Rejection::UnknownPartner`], [`Rejection::PartnerNotApproved`],
+    /// [`Rejection::NoStampCard`], [`Rejection::UnknownCustomer`],
+    /// [`Rejection::CustomerBlocked`]; a key used before for another partner or
+    /// customer (or by another kind of call) is [`Rejection::IdempotencyConflict`].
+    async fn add_stamp(&self, req: AddStamp) -> StoreResult<Stamped>;
+
+    /// The customer's stamps at every partner running a card (none yet counts),
+    /// by partner id, at most [`MAX_STAMP_CARDS_LISTED`]; [`Rejection::UnknownCustomer`].
+    async fn stamp_cards(&self, who: CustomerRef) -> StoreResult<Vec<StampProgress>>;
 
     /// Checks that the backend is reachable, for readiness probes (the native
     /// server's `GET /ready`). `Ok` means a round trip to the backend worked.

@@ -35,6 +35,7 @@
 pub mod campaigns;
 pub mod lots;
 pub mod rewards;
+pub mod stamps;
 
 use crate::domain::{Language, PartnerId, Points, TelegramUserId, Timestamp};
 use serde::{Deserialize, Serialize};

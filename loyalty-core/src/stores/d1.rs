@@ -103,6 +103,9 @@ mod sql;
 /// The tables of the schema, children before parents (the order to drop them in).
 pub const TABLES: &[&str] = &[
     "loyalty_op",
+    "loyalty_stamp_visits",
+    "loyalty_stamps",
+    "loyalty_stamp_cards",
     "loyalty_audit_log",
     "loyalty_redemptions",
     "loyalty_vouchers",
@@ -508,6 +511,28 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     idempotency_key TEXT    NOT NULL UNIQUE
 ) STRICT",
     "CREATE INDEX IF NOT EXISTS loyalty_broadcasts_pending ON loyalty_broadcasts (id) WHERE done = 0",
+    // Stamp cards (see `program::stamps`): each partner's running card, each
+    // customer's stamps at a partner, and each stamp by its key.
+    "CREATE TABLE IF NOT EXISTS loyalty_stamp_cards (
+    partner    INTEGER PRIMARY KEY REFERENCES loyalty_partners (id),
+    needed     INTEGER NOT NULL CHECK (needed BETWEEN 2 AND 50),
+    reward     TEXT    NOT NULL CHECK (length(reward) BETWEEN 1 AND 100),
+    updated_at INTEGER NOT NULL
+) STRICT",
+    "CREATE TABLE IF NOT EXISTS loyalty_stamps (
+    partner   INTEGER NOT NULL REFERENCES loyalty_partners (id),
+    customer  INTEGER NOT NULL REFERENCES loyalty_customers (id),
+    stamps    INTEGER NOT NULL CHECK (stamps >= 0),
+    completed INTEGER NOT NULL CHECK (completed >= 0),
+    PRIMARY KEY (partner, customer)
+) STRICT, WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS loyalty_stamp_visits (
+    idempotency_key TEXT    PRIMARY KEY,
+    partner         INTEGER NOT NULL REFERENCES loyalty_partners (id),
+    customer        INTEGER NOT NULL REFERENCES loyalty_customers (id),
+    completed       INTEGER NOT NULL CHECK (completed IN (0, 1)),
+    created_at      INTEGER NOT NULL
+) STRICT, WITHOUT ROWID",
     // An erasure asked by the customer has no admin.
     "CREATE TABLE IF NOT EXISTS loyalty_audit_log (
     id       INTEGER PRIMARY KEY,
@@ -629,6 +654,9 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("personal_data", sql::PERSONAL_DATA),
     ("erase_customer", sql::ERASE_CUSTOMER),
     ("audit_log", sql::AUDIT_LOG),
+    ("set_stamp_card", sql::SET_STAMP_CARD),
+    ("add_stamp", sql::ADD_STAMP),
+    ("stamp_cards", sql::STAMP_CARDS),
 ];
 
 /// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
@@ -953,6 +981,23 @@ pub fn personal_data_migration() -> String {
     text
 }
 
+/// The text of the D1 migration of stamp cards
+/// (`loyalty-edge/migrations/0009_stamps.sql`): the statements of [`SCHEMA`]
+/// that create `loyalty_stamp_cards`, `loyalty_stamps` and `loyalty_stamp_visits`.
+pub fn stamps_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: stamp cards, generated from loyalty_core::stores::d1::SCHEMA (do not edit).\n\
+         -- Apply with `wrangler d1 migrations apply <database>` after 0008; a Worker also creates the tables by\n\
+         -- itself on first use.\n",
+    );
+    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_stamp")) {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
 /// The text of the D1 migration holding [`SCHEMA`]
 /// (`loyalty-edge/migrations/0001_loyalty.sql`), for `wrangler d1 migrations apply`.
 pub fn migration() -> String {
@@ -1102,7 +1147,8 @@ mod tests {
                 "export_page",
                 "redemption",
                 "personal_data",
-                "audit_log"
+                "audit_log",
+                "stamp_cards"
             ]
         );
         assert!(!is_read_only("drop_everything"));

@@ -3031,3 +3031,180 @@ pub(super) const AUDIT_LOG: &[&str] = &[
         "))"
     )),
 ];
+
+/// The JSON of `StampCard` for the row aliased `k`.
+macro_rules! stamp_card_json {
+    () => {
+        "json_object('partner', k.partner, 'needed', k.needed, 'reward', k.reward, 'updated_at', k.updated_at)"
+    };
+}
+
+/// The JSON of `StampProgress` for customer `$customer` at the card aliased
+/// `k` joined with its partner `p` and the stamps `s` (left joined).
+macro_rules! stamp_progress_json {
+    ($customer:expr) => {
+        concat!(
+            "json_object('customer', ",
+            $customer,
+            ", 'card', ",
+            stamp_card_json!(),
+            ", 'partner_name', p.name, 'stamps', coalesce(s.stamps, 0), 'completed', coalesce(s.completed, 0))"
+        )
+    };
+}
+
+/// `FROM` the cards `k` with their partners `p` and customer `$customer`'s stamps `s`.
+macro_rules! stamp_cards_from {
+    ($customer:expr) => {
+        concat!(
+            " FROM loyalty_stamp_cards k JOIN loyalty_partners p ON p.id = k.partner LEFT JOIN loyalty_stamps s ",
+            "ON s.partner = k.partner AND s.customer = ",
+            $customer
+        )
+    };
+}
+
+pub(super) const SET_STAMP_CARD: &[&str] = &[
+    reject_with!(
+        "json_object('code', 'invalid_stamp_card', 'reason', 'a card needs 2 to 50 stamps and a reward of 1 to 100 \
+         characters, without surrounding spaces')",
+        concat!(
+            arg!("$.needed"),
+            " <> 0 AND (",
+            arg!("$.needed"),
+            " NOT BETWEEN 2 AND 50 OR length(",
+            arg!("$.reward"),
+            ") NOT BETWEEN 1 AND 100 OR trim(",
+            arg!("$.reward"),
+            ", ' ' || char(9, 10, 11, 12, 13)) IS NOT ",
+            arg!("$.reward"),
+            ")"
+        )
+    ),
+    set!("pid", partner_ref!("$.partner")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
+    concat!(
+        "DELETE FROM loyalty_stamp_cards WHERE partner = ",
+        op!("pid"),
+        " AND ",
+        arg!("$.needed"),
+        " = 0 AND ",
+        live!()
+    ),
+    concat!("UPDATE loyalty_op SET res = 'null' WHERE ", arg!("$.needed"), " = 0 AND ", live!()),
+    concat!(
+        "INSERT INTO loyalty_stamp_cards (partner, needed, reward, updated_at) SELECT pid, ",
+        arg!("$.needed"),
+        ", ",
+        arg!("$.reward"),
+        ", ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL ON CONFLICT (partner) DO UPDATE SET ",
+        "needed = excluded.needed, reward = excluded.reward, updated_at = excluded.updated_at"
+    ),
+    answer!(concat!("(SELECT ", stamp_card_json!(), " FROM loyalty_stamp_cards k WHERE k.partner = ", op!("pid"), ")")),
+];
+
+/// The answer of `add_stamp` for the stamp in `loyalty_op` (`pid`, `cid`),
+/// `$completed` whether it filled the card.
+macro_rules! stamped {
+    ($completed:expr, $replayed:literal) => {
+        concat!(
+            "json_object('progress', (SELECT ",
+            stamp_progress_json!(op!("cid")),
+            stamp_cards_from!(op!("cid")),
+            " WHERE k.partner = ",
+            op!("pid"),
+            "), 'completed', ",
+            boolean!($completed),
+            ", 'customer', ",
+            customer_now!(op!("cid")),
+            ", 'replayed', json('",
+            $replayed,
+            "'))"
+        )
+    };
+}
+
+pub(super) const ADD_STAMP: &[&str] = &[
+    set!("pid", partner_ref!("$.partner")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
+    reject!(
+        "no_stamp_card",
+        concat!("NOT EXISTS (SELECT 1 FROM loyalty_stamp_cards WHERE partner = ", op!("pid"), ")")
+    ),
+    set!("cid", customer_ref!("$.customer")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    reject!("customer_blocked", concat!("(SELECT blocked FROM loyalty_customers WHERE id = ", op!("cid"), ")")),
+    reject!(
+        "idempotency_conflict",
+        concat!(
+            "EXISTS (SELECT 1 FROM loyalty_stamp_visits v WHERE v.idempotency_key = ",
+            arg!("$.idempotency_key"),
+            " AND (v.partner IS NOT ",
+            op!("pid"),
+            " OR v.customer IS NOT ",
+            op!("cid"),
+            "))"
+        )
+    ),
+    concat!(
+        "UPDATE loyalty_op SET res = ",
+        stamped!(
+            concat!(
+                "(SELECT v.completed FROM loyalty_stamp_visits v WHERE v.idempotency_key = ",
+                arg!("$.idempotency_key"),
+                ")"
+            ),
+            "true"
+        ),
+        " WHERE EXISTS (SELECT 1 FROM loyalty_stamp_visits v WHERE v.idempotency_key = ",
+        arg!("$.idempotency_key"),
+        ") AND ",
+        live!()
+    ),
+    // `n`: this stamp fills the card.
+    set!(
+        "n",
+        concat!(
+            "coalesce((SELECT stamps FROM loyalty_stamps WHERE partner = ",
+            op!("pid"),
+            " AND customer = ",
+            op!("cid"),
+            "), 0) + 1 >= (SELECT needed FROM loyalty_stamp_cards WHERE partner = ",
+            op!("pid"),
+            ")"
+        )
+    ),
+    concat!(
+        "INSERT INTO loyalty_stamps (partner, customer, stamps, completed) SELECT pid, cid, iif(n, 0, 1), iif(n, 1, 0) ",
+        "FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL ON CONFLICT (partner, customer) DO UPDATE ",
+        "SET stamps = iif(",
+        op!("n"),
+        ", 0, stamps + 1), completed = completed + iif(",
+        op!("n"),
+        ", 1, 0)"
+    ),
+    concat!(
+        "INSERT INTO loyalty_stamp_visits (idempotency_key, partner, customer, completed, created_at) SELECT ",
+        arg!("$.idempotency_key"),
+        ", pid, cid, n, ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    answer!(stamped!(op!("n"), "false")),
+];
+
+pub(super) const STAMP_CARDS: &[&str] = &[
+    set!("cid", customer_ref!("$.who")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    answer!(concat!(
+        "(SELECT coalesce(json_group_array(json(j) ORDER BY i), '[]') FROM (SELECT k.partner AS i, ",
+        stamp_progress_json!(op!("cid")),
+        " AS j",
+        stamp_cards_from!(op!("cid")),
+        " WHERE p.status = 'approved' ORDER BY k.partner LIMIT 50))"
+    )),
+];

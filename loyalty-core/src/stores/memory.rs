@@ -13,6 +13,7 @@ use crate::program::campaigns::{Award, Birthday, Campaign, CampaignKind, Campaig
 use crate::program::lots::{Lot, Lots};
 use crate::program::rewards::{MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED};
 use crate::program::rewards::{Reward, RewardModeration, RewardStatus, Voucher, VoucherStatus};
+use crate::program::stamps::check_card;
 use crate::program::{DAY_SECS, ProgramRules, RulesVersion, TierState, next_tier};
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
@@ -221,6 +222,12 @@ struct State {
     vouchers: Vec<Voucher>,
     voucher_by_code: HashMap<String, VoucherId>,
     voucher_by_entry: HashMap<EntryId, VoucherId>,
+    /// Running stamp cards by partner.
+    stamp_cards: HashMap<PartnerId, StampCard>,
+    /// Stamps on the current card and cards completed, by partner and customer.
+    stamps: HashMap<(PartnerId, CustomerId), (u32, u32)>,
+    /// Each stamp's key: where it went and whether it completed a card.
+    stamp_keys: HashMap<String, (PartnerId, CustomerId, bool)>,
 }
 
 /// An update's claim.
@@ -1434,6 +1441,61 @@ impl State {
         Ok(Erased { customer, replayed: false })
     }
 
+    fn set_stamp_card(&mut self, req: SetStampCard) -> StoreResult<Option<StampCard>> {
+        if req.needed != 0 {
+            check_card(req.needed, &req.reward).map_err(|reason| Rejection::InvalidStampCard { reason })?;
+        }
+        let partner = self.approved_partner(req.partner)?.id;
+        if req.needed == 0 {
+            self.stamp_cards.remove(&partner);
+            return Ok(None);
+        }
+        let card = StampCard { partner, needed: req.needed, reward: req.reward, updated_at: req.now };
+        self.stamp_cards.insert(partner, card.clone());
+        Ok(Some(card))
+    }
+
+    /// A customer's stamps at a partner running `card`.
+    fn stamp_progress(&self, card: &StampCard, customer: CustomerId) -> StoreResult<StampProgress> {
+        let (stamps, completed) = self.stamps.get(&(card.partner, customer)).copied().unwrap_or((0, 0));
+        let partner_name = self.partner(card.partner).ok_or_else(|| broken("missing partner"))?.partner.name.clone();
+        Ok(StampProgress { customer, card: card.clone(), partner_name, stamps, completed })
+    }
+
+    fn add_stamp(&mut self, req: AddStamp) -> StoreResult<Stamped> {
+        let partner = self.approved_partner(req.partner)?.id;
+        let card = self.stamp_cards.get(&partner).cloned().ok_or(StoreError::Rejected(Rejection::NoStampCard))?;
+        let customer = self.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        let who = self.customer_clone(customer)?;
+        if who.blocked {
+            return rejected(Rejection::CustomerBlocked);
+        }
+        if let Some((p, c, completed)) = self.stamp_keys.get(&req.idempotency_key).copied() {
+            if (p, c) != (partner, customer) {
+                return rejected(Rejection::IdempotencyConflict);
+            }
+            let progress = self.stamp_progress(&card, customer)?;
+            return Ok(Stamped { progress, completed, customer: who, replayed: false }.replay());
+        }
+        let (stamps, cards) = self.stamps.entry((partner, customer)).or_insert((0, 0));
+        let completed = *stamps + 1 >= card.needed;
+        (*stamps, *cards) = if completed { (0, *cards + 1) } else { (*stamps + 1, *cards) };
+        self.stamp_keys.insert(req.idempotency_key, (partner, customer, completed));
+        let progress = self.stamp_progress(&card, customer)?;
+        Ok(Stamped { progress, completed, customer: who, replayed: false })
+    }
+
+    fn stamp_cards(&self, who: &CustomerRef) -> StoreResult<Vec<StampProgress>> {
+        let customer = self.find_customer(who).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        let mut cards: Vec<&StampCard> = self
+            .stamp_cards
+            .values()
+            .filter(|c| self.partner(c.partner).is_some_and(|p| p.partner.status == PartnerStatus::Approved))
+            .collect();
+        cards.sort_by_key(|c| c.partner);
+        cards.into_iter().take(MAX_STAMP_CARDS_LISTED as usize).map(|c| self.stamp_progress(c, customer)).collect()
+    }
+
     fn set_birthday(&mut self, req: SetBirthday) -> StoreResult<Birthday> {
         let birthday = Birthday::new(req.birthday.month, req.birthday.day)
             .ok_or(StoreError::Rejected(Rejection::InvalidAmount))?;
@@ -2267,6 +2329,18 @@ impl Storage for MemoryStore {
 
     async fn stale_updates(&self, req: StaleUpdates) -> StoreResult<Vec<StaleUpdate>> {
         self.lock()?.stale_updates(req)
+    }
+
+    async fn set_stamp_card(&self, req: SetStampCard) -> StoreResult<Option<StampCard>> {
+        self.lock()?.set_stamp_card(req)
+    }
+
+    async fn add_stamp(&self, req: AddStamp) -> StoreResult<Stamped> {
+        self.lock()?.add_stamp(req)
+    }
+
+    async fn stamp_cards(&self, who: CustomerRef) -> StoreResult<Vec<StampProgress>> {
+        self.lock()?.stamp_cards(&who)
     }
 
     async fn personal_data(&self, who: CustomerRef) -> StoreResult<Option<PersonalData>> {

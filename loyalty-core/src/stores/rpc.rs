@@ -422,6 +422,22 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "audit_log", &page).await
     }
 
+    async fn set_stamp_card(&self, req: SetStampCard) -> StoreResult<Option<StampCard>> {
+        call(self, "set_stamp_card", &req).await
+    }
+
+    async fn add_stamp(&self, req: AddStamp) -> StoreResult<Stamped> {
+        call(self, "add_stamp", &req).await
+    }
+
+    async fn stamp_cards(&self, who: CustomerRef) -> StoreResult<Vec<StampProgress>> {
+        #[derive(Serialize)]
+        struct Args {
+            who: CustomerRef,
+        }
+        call(self, "stamp_cards", &Args { who }).await
+    }
+
     async fn export_page(&self, page: ExportPage) -> StoreResult<ExportRows> {
         call(self, "export_page", &page).await
     }

@@ -183,6 +183,8 @@ impl Texts for En {
                 )
             }
             InvalidReward { reason } => format!("The reward is invalid: {reason}"),
+            InvalidStampCard { reason } => format!("The stamp card is invalid: {reason}"),
+            NoStampCard => "This partner runs no stamp card.".into(),
             UnknownReward => "No such reward.".into(),
             RewardUnavailable => "This reward cannot be claimed now.".into(),
             OutOfStock => "This reward is out of stock.".into(),

@@ -178,6 +178,8 @@ impl Texts for Ru {
                 )
             }
             InvalidReward { reason } => format!("Награда заполнена неверно: {reason}"),
+            InvalidStampCard { reason } => format!("Карта штампов заполнена неверно: {reason}"),
+            NoStampCard => "У этого партнёра нет карты штампов.".into(),
             UnknownReward => "Такой награды нет.".into(),
             RewardUnavailable => "Эту награду сейчас нельзя получить.".into(),
             OutOfStock => "Эта награда закончилась.".into(),

@@ -180,6 +180,8 @@ impl Texts for Vi {
                 )
             }
             InvalidReward { reason } => format!("Phần thưởng không hợp lệ: {reason}"),
+            InvalidStampCard { reason } => format!("Thẻ tem không hợp lệ: {reason}"),
+            NoStampCard => "Đối tác này không có thẻ tem.".into(),
             UnknownReward => "Không có phần thưởng này.".into(),
             RewardUnavailable => "Hiện không thể nhận phần thưởng này.".into(),
             OutOfStock => "Phần thưởng này đã hết.".into(),

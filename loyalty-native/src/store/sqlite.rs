@@ -84,7 +84,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The schema version this build creates and expects (`PRAGMA user_version`):
-/// 9, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
+/// 10, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
 /// prefix; version 2 kept update claims per bot kind (`loyalty_update_claims`)
 /// instead of per bot id (`loyalty_bot_updates`); versions 2 and 3 had no
 /// `import` and `legacy` entry kinds, and versions 2 to 4 neither the
@@ -92,12 +92,13 @@ use std::time::Duration;
 /// ([`d1::entries_upgrade`]), versions up to 5 no jobs' states
 /// (`loyalty_job_state`), versions up to 6 no outbox (`loyalty_outbox`,
 /// `loyalty_update_bodies`), versions up to 7 no rewards catalogue
-/// (`loyalty_rewards`, `loyalty_vouchers`) and versions up to 8 no erasures
-/// in the audit log ([`d1::audit_upgrade`]). Opening
+/// (`loyalty_rewards`, `loyalty_vouchers`), versions up to 8 no erasures
+/// in the audit log ([`d1::audit_upgrade`]) and versions up to 9 no stamp
+/// cards (`loyalty_stamp_cards`, `loyalty_stamps`, `loyalty_stamp_visits`). Opening
 /// upgrades them all; the claims of updates handled before the upgrade are
 /// not carried over (their bots' ids are not in the database), so upgrade
 /// while no update is being processed (a stopped `loyalty serve`).
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// What version 3 retired: the update claims kept per bot kind (version 1's
 /// and version 2's).
@@ -221,7 +222,7 @@ pub fn migrate(path: impl AsRef<Path>) -> Result<u32, StoreError> {
 
 /// The D1 migration (in `loyalty-edge/migrations/`) after which a D1
 /// database has this build's schema, [`SCHEMA_VERSION`]: the last one.
-pub const D1_LATEST_MIGRATION: &str = "0008_personal_data.sql";
+pub const D1_LATEST_MIGRATION: &str = "0009_stamps.sql";
 
 /// Makes the loyalty-rs SQLite database `path` (which must not exist) from the
 /// SQL dump of a Workers deployment's D1 database (`wrangler d1 export
@@ -349,7 +350,7 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     match version {
         v if v == i64::from(SCHEMA_VERSION) => return Ok(()),
-        0..=8 => {}
+        0..=9 => {}
         v if v > i64::from(SCHEMA_VERSION) => {
             return Err(refuse(format!(
                 "schema version {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade loyalty-rs"
