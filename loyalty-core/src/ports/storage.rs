@@ -1885,7 +1885,8 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// one. Refusals: [`Rejection::UnknownPartner`], [`Rejection::PartnerNotApproved`],
     /// [`Rejection::NoStampCard`], [`Rejection::UnknownCustomer`],
     /// [`Rejection::CustomerBlocked`]; a key used before for another partner or
-    /// customer (or by another kind of call) is [`Rejection::IdempotencyConflict`].
+    /// customer is [`Rejection::IdempotencyConflict`] (stamps' keys are their own:
+    /// a ledger entry's key does not collide with a stamp's).
     async fn add_stamp(&self, req: AddStamp) -> StoreResult<Stamped>;
 
     /// The customer's stamps at every partner running a card (none yet counts),
