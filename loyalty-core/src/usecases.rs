@@ -14,10 +14,10 @@ use crate::context::{Context, Event};
 use crate::domain::RewardId;
 use crate::domain::{Author, BotKind, Customer, CustomerCode, Language, PartnerId, PartnerStatus, TelegramUserId};
 use crate::ports::{
-    AdjustBalance, Adjusted, AnswerRedemption, Applied, CampaignActor, ClaimReward, CreateCampaign, CreditPurchase,
-    Credited, CustomerRef, DecidePartner, DecideReward, Decided, NewCustomer, OpenRedemption, PartnerApplication,
-    PublishReward, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, RewardDecided, RewardDecision,
-    StoreError, StoreResult, UseVoucher, VoucherView,
+    AddStamp, AdjustBalance, Adjusted, AnswerRedemption, Applied, CampaignActor, ClaimReward, CreateCampaign,
+    CreditPurchase, Credited, CustomerRef, DecidePartner, DecideReward, Decided, NewCustomer, OpenRedemption,
+    PartnerApplication, PublishReward, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, RewardDecided,
+    RewardDecision, Stamped, StoreError, StoreResult, UseVoucher, VoucherView,
 };
 use crate::program::RulesVersion;
 use crate::program::campaigns::{Campaign, CampaignStatus};
@@ -137,6 +137,28 @@ pub async fn credit(cx: &Context, req: CreditPurchase) -> StoreResult<Done<Credi
         }
     }
     Ok(Done { outcome: c, notices })
+}
+
+/// Gives a customer a stamp; tells them how their card stands, or that it
+/// is full.
+pub async fn stamp(cx: &Context, req: AddStamp) -> StoreResult<Done<Stamped>> {
+    let s = cx.storage().add_stamp(req).await?;
+    let mut notices = Vec::new();
+    if tells(cx, s.replayed) {
+        let (customer, p) = (&s.customer, &s.progress);
+        let t = customer.language.texts();
+        let (partner, reward) = (Esc(&p.partner_name), Esc(&p.card.reward));
+        let text = if s.completed {
+            t.customer_stamp_filled(partner, reward)
+        } else {
+            t.customer_stamped(partner, &texts::stamp_dots(p.stamps, p.card.needed), p.stamps, p.card.needed, reward)
+        };
+        notices.push(notify(BotKind::Client, customer.telegram_id, text));
+        if !s.replayed {
+            notices.extend(cx.emit(&Event::Stamped(&s)));
+        }
+    }
+    Ok(Done { outcome: s, notices })
 }
 
 /// Tells a customer their tier changed from `from` to `customer.tier`.

@@ -607,7 +607,7 @@ async fn pos_looks_a_customer_up_by_card() {
     let (env, c, p, key) = customer_and_partner("Cafe", Language::En).await;
     let found = call(&env, customer_lookup(&key, &c.code.as_str().to_lowercase())).await;
     assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
-    let want = json!({"customer_code": c.code.as_str(), "first_name": c.first_name, "balance": 100, "blocked": false, "tier": 0});
+    let want = json!({"customer_code": c.code.as_str(), "first_name": c.first_name, "balance": 100, "blocked": false, "tier": 0, "stamps": null});
     assert_eq!(found.json(), want);
 
     call(&env, customer_lookup(&key, "ZZZZ9999")).await.error(StatusCode::NOT_FOUND, "unknown_customer");
@@ -1465,4 +1465,58 @@ async fn the_admin_reads_the_audit_log_and_erases_on_request() {
     let next = log["next_before"].as_i64().expect("a full page has a next one");
     let rest = get(&env, &format!("/api/v1/admin/audit?before={next}"), &auth).await.json();
     assert_eq!(rest, json!({"records": [], "next_before": null}));
+}
+
+#[tokio::test]
+async fn the_pos_runs_a_stamp_card_and_stamps_once_per_key() {
+    let (env, c, _, key) = customer_and_partner("Cafe", Language::En).await;
+    let stamp = |idem: &str, body: &str| pos(&key, Method::POST, "/api/v1/partner/stamps", Some(idem), body);
+    let card = |body: &str| pos(&key, Method::PUT, "/api/v1/partner/stamp-card", None, body);
+    let body = format!(r#"{{"customer_code": "{}"}}"#, c.code);
+
+    call(&env, stamp("s1", &body)).await.error(StatusCode::CONFLICT, "no_stamp_card");
+    for bad in [r#"{"needed": 1, "reward": "x"}"#, r#"{"needed": 51, "reward": "x"}"#, r#"{"needed": 5}"#] {
+        call(&env, card(bad)).await.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_stamp_card");
+    }
+    call(&env, card(r#"{"needed": "5"}"#)).await.error(StatusCode::BAD_REQUEST, "invalid_body");
+    let set = call(&env, card(r#"{"needed": 2, "reward": "a free coffee"}"#)).await;
+    assert_eq!((set.status, set.json()["card"]["needed"].clone()), (StatusCode::OK, json!(2)));
+
+    let first = call(&env, stamp("s1", &body)).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    let v = first.json();
+    assert_eq!(
+        (v["stamps"].clone(), v["completed"].clone(), v["replayed"].clone()),
+        (json!(1), json!(false), json!(false))
+    );
+    assert_eq!(first.sends().len(), 1, "the customer is told");
+    let again = call(&env, stamp("s1", &body)).await.json();
+    assert_eq!((again["stamps"].clone(), again["replayed"].clone()), (json!(1), json!(true)));
+    let full = call(&env, stamp("s2", &body)).await.json();
+    assert_eq!(
+        (full["stamps"].clone(), full["completed"].clone(), full["completed_cards"].clone()),
+        (json!(0), json!(true), json!(1))
+    );
+    call(&env, stamp("s3", r#"{"customer_code": "nope"}"#))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_customer_code");
+    call(&env, stamp("s3", r#"{"customer_code": "ABCD2345"}"#)).await.error(StatusCode::NOT_FOUND, "unknown_customer");
+    let no_key = pos(&key, Method::POST, "/api/v1/partner/stamps", None, &body);
+    call(&env, no_key).await.error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+    let forged = pos("not-a-key", Method::POST, "/api/v1/partner/stamps", Some("s4"), &body);
+    call(&env, forged).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+
+    let looked = call(&env, customer_lookup(&key, c.code.as_str())).await.json();
+    assert_eq!((looked["stamps"]["stamps"].clone(), looked["stamps"]["needed"].clone()), (json!(0), json!(2)));
+    let mine = get(&env, "/api/v1/me/stamps", &tma(&env, c.telegram_id.0)).await;
+    assert_eq!(mine.status, StatusCode::OK, "{:?}", mine.body);
+    let cards = mine.json()["cards"].clone();
+    assert_eq!(
+        (cards[0]["stamps"].clone(), cards[0]["completed_cards"].clone(), cards[0]["reward"].clone()),
+        (json!(0), json!(1), json!("a free coffee"))
+    );
+    get(&env, "/api/v1/me/stamps", &tma(&env, 77)).await.error(StatusCode::NOT_FOUND, "not_registered");
+    let ended = call(&env, card(r#"{"needed": 0}"#)).await;
+    assert_eq!((ended.status, ended.json()), (StatusCode::OK, json!({"card": null})));
+    call(&env, stamp("s5", &body)).await.error(StatusCode::CONFLICT, "no_stamp_card");
 }

@@ -539,7 +539,19 @@ impl<'a> Sim<'a> {
         self.check(twice.texts_to(anna.id).is_empty(), "a voucher shown twice is accepted once");
         self.say(Client, &anna, "/balance").await;
 
-        self.line("\n7. Boris downloads his data, then erases it; the admin sees it in the audit log".into());
+        self.line("\n7. Linh runs a stamp card; two visits fill Anna's card".into());
+        let set = self.say(Partner, &linh, "/stamps 2 a free coffee").await;
+        self.check(!set.texts_to(linh.id).is_empty(), "Linh's stamp card runs");
+        self.say(Partner, &linh, &format!("/stamp {code}")).await;
+        let full = self.say(Partner, &linh, &format!("/stamp {code}")).await;
+        let told = full.texts_to(anna.id).iter().any(|t| t.contains("a free coffee"));
+        self.check(told, "Anna is told her stamp card is full");
+        let who = CustomerRef::Telegram(TelegramUserId(anna.id));
+        let cards = self.engine.storage().stamp_cards(who).await.unwrap_or_default();
+        let filled = cards.iter().map(|c| (c.stamps, c.completed)).collect::<Vec<_>>() == [(0, 1)];
+        self.check(filled, "Anna's card is filled once and a new one started");
+
+        self.line("\n8. Boris downloads his data, then erases it; the admin sees it in the audit log".into());
         let who = CustomerRef::Telegram(TelegramUserId(boris.id));
         let Some(boris_code) =
             self.engine.storage().customer_summary(who, 0).await.ok().flatten().map(|s| s.customer.code)

@@ -269,6 +269,7 @@ async fn simulate_plays_the_scenarios() {
         "admin bot",
         "✓ Anna's balance is 12 000",
         "Anna is told her voucher was used",
+        "✓ Anna's card is filled once and a new one started",
         "✓ Boris is erased; his 100 points stay on an anonymised record",
         "✓ the admin's /audit shows the erasure",
         "loyalty serve",

@@ -264,6 +264,7 @@ pub fn checks() -> Vec<Check> {
         stamp_cards_are_set_and_ended,
         stamps_fill_a_card_and_start_another,
         concurrent_stamps_count_exactly,
+        a_lookup_shows_the_stamps,
     ]
 }
 
@@ -303,7 +304,10 @@ use rewards::{
     export_pages_every_row_once, partner_entries_are_paged_newest_first, reward_publishing_and_moderation,
     rewards_listing, vouchers_are_used_or_cancelled_once,
 };
-use stamps::{concurrent_stamps_count_exactly, stamp_cards_are_set_and_ended, stamps_fill_a_card_and_start_another};
+use stamps::{
+    a_lookup_shows_the_stamps, concurrent_stamps_count_exactly, stamp_cards_are_set_and_ended,
+    stamps_fill_a_card_and_start_another,
+};
 
 /// Turns a storage result into a check result with context.
 trait OrFail<T> {

@@ -9,11 +9,11 @@ use crate::domain::{
     RewardId, TelegramUserId, Timestamp, VoucherId, rules,
 };
 use crate::ports::{
-    AnswerRedemption, AuditPage, CampaignActor, CampaignDecision, CancelVoucher, ConsumeQuota, CreateCampaign,
-    CreditPurchase, CustomerRef, DecideCampaign, DecideReward, EntriesPage, EraseCustomer, ListCampaigns, ListRewards,
-    ListVouchers, LookUpCustomer, OpenRedemption, PartnerEntriesPage, PartnerRef, PublishReward, QuotaKind,
-    RedemptionView, Rejection, ReverseEntry, RewardDecision, SetBirthday, SetProgramRules, StoreError, UseVoucher,
-    ViewRedemption, VoucherView,
+    AddStamp, AnswerRedemption, AuditPage, CampaignActor, CampaignDecision, CancelVoucher, ConsumeQuota,
+    CreateCampaign, CreditPurchase, CustomerRef, DecideCampaign, DecideReward, EntriesPage, EraseCustomer,
+    ListCampaigns, ListRewards, ListVouchers, LookUpCustomer, OpenRedemption, PartnerEntriesPage, PartnerRef,
+    PublishReward, QuotaKind, RedemptionView, Rejection, ReverseEntry, RewardDecision, SetBirthday, SetProgramRules,
+    SetStampCard, StampProgress, StoreError, UseVoucher, ViewRedemption, VoucherView,
 };
 use crate::program::rewards::{
     MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED, Reward, RewardOffer, is_category, parse_voucher_code,
@@ -22,6 +22,7 @@ use crate::program::rewards::{
 use crate::domain::BotKind;
 use crate::program::ProgramRules;
 use crate::program::campaigns::{Birthday, CampaignDocument, CampaignTerms};
+use crate::program::stamps::check_card;
 use crate::qr::QrMatrix;
 use crate::telegram::BotCall;
 use crate::texts::{ApiText, Esc};
@@ -168,6 +169,9 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::MeErase => erase_me(cx, req).await,
         Endpoint::AdminAudit => admin_audit(cx, req).await,
         Endpoint::AdminEraseCustomer => admin_erase(cx, req, param.unwrap_or_default()).await,
+        Endpoint::PartnerStamp => pos_stamp(cx, req).await,
+        Endpoint::PartnerStampCard => pos_stamp_card(cx, req).await,
+        Endpoint::MeStamps => my_stamps(cx, req).await,
         Endpoint::SentryHook => sentry_hook(cx, req).await,
     }
 }
@@ -476,6 +480,85 @@ async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     Ok(reply)
 }
 
+/// Body of `POST /api/v1/partner/stamps`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StampBody {
+    customer_code: String,
+}
+
+/// A customer's stamps at one partner, as the API shows them.
+fn stamps_json(p: &StampProgress) -> Value {
+    json!({
+        "partner_id": p.card.partner.0,
+        "partner_name": p.partner_name,
+        "stamps": p.stamps,
+        "needed": p.card.needed,
+        "reward": p.card.reward,
+        "completed_cards": p.completed,
+    })
+}
+
+/// `POST /api/v1/partner/stamps` (`Idempotency-Key`): a stamp for the
+/// customer's visit; `completed` says the card is full and its reward is due.
+async fn pos_stamp(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let (partner, idempotency_key, body) = pos_write::<StampBody>(cx, req).await?;
+    let code = card_code(&body.customer_code)?;
+    let stamp = AddStamp {
+        partner: PartnerRef::Id(partner.id),
+        customer: CustomerRef::Code(code),
+        idempotency_key,
+        now: cx.now(),
+    };
+    let done = usecases::stamp(cx, stamp).await?;
+    let s = &done.outcome;
+    let mut answer = stamps_json(&s.progress);
+    if let Some(fields) = answer.as_object_mut() {
+        fields.insert("customer_code".into(), json!(s.customer.code.as_str()));
+        fields.insert("completed".into(), json!(s.completed));
+        fields.insert("replayed".into(), json!(s.replayed));
+    }
+    let mut reply = Reply::ok(&answer);
+    reply.deferred.extend(done.notices.into_iter().map(Task::Call));
+    Ok(reply)
+}
+
+/// Body of `PUT /api/v1/partner/stamp-card`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StampCardBody {
+    needed: u32,
+    #[serde(default)]
+    reward: String,
+}
+
+/// `PUT /api/v1/partner/stamp-card`: runs or changes the stamp card
+/// (`{"needed": 10, "reward": "a free coffee"}`), or ends it (`{"needed": 0}`:
+/// answers `{"card": null}`). Setting the same terms again is harmless.
+async fn pos_stamp_card(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    require_json(req.headers())?;
+    let body: StampCardBody = serde_json::from_slice(req.body())
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    if body.needed != 0 {
+        check_card(body.needed, &body.reward)
+            .map_err(|reason| ApiError::rejection(&Rejection::InvalidStampCard { reason }))?;
+    }
+    let set =
+        SetStampCard { partner: PartnerRef::Id(partner.id), needed: body.needed, reward: body.reward, now: cx.now() };
+    Ok(Reply::ok(&json!({ "card": cx.storage().set_stamp_card(set).await? })))
+}
+
+/// `GET /api/v1/me/stamps`: the customer's stamps at every partner running a card.
+async fn my_stamps(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let user = telegram_user(cx, req.headers())?;
+    match cx.storage().stamp_cards(CustomerRef::Telegram(user)).await {
+        Ok(found) => Ok(Reply::ok(&json!({ "cards": found.iter().map(stamps_json).collect::<Vec<_>>() }))),
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `GET /api/v1/partner/customers/{code}`: the customer behind a card, as the
 /// POS shows it before a credit or a redemption. The partner's key is looked
 /// up, then one call checks the partner and finds the customer.
@@ -493,6 +576,7 @@ async fn pos_customer(cx: &Context, req: &Request<Bytes>, code: &str) -> ApiResu
         "balance": c.balance,
         "blocked": c.blocked,
         "tier": c.tier,
+        "stamps": card.stamps.as_ref().map(stamps_json),
     })))
 }
 

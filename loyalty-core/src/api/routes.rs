@@ -95,6 +95,12 @@ pub enum Endpoint {
     AdminAudit,
     /// `POST /api/v1/admin/customers/{code}/erase`: erase a customer's personal data on request.
     AdminEraseCustomer,
+    /// `POST /api/v1/partner/stamps`: a stamp for a customer's visit (POS).
+    PartnerStamp,
+    /// `PUT /api/v1/partner/stamp-card`: run, change or end the stamp card (POS).
+    PartnerStampCard,
+    /// `GET /api/v1/me/stamps`: the customer's stamp cards.
+    MeStamps,
     /// `POST /hooks/sentry`.
     SentryHook,
 }
@@ -158,6 +164,9 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/me/erase", Endpoint::MeErase),
     r("GET", "/api/v1/admin/audit", Endpoint::AdminAudit),
     r("POST", "/api/v1/admin/customers/{code}/erase", Endpoint::AdminEraseCustomer),
+    r("POST", "/api/v1/partner/stamps", Endpoint::PartnerStamp),
+    r("PUT", "/api/v1/partner/stamp-card", Endpoint::PartnerStampCard),
+    r("GET", "/api/v1/me/stamps", Endpoint::MeStamps),
     r("POST", "/hooks/sentry", Endpoint::SentryHook),
 ];
 
@@ -238,6 +247,9 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("POST", ["api", "v1", "admin", "customers", code, "erase"]) if !code.is_empty() => {
             (AdminEraseCustomer, Some(*code))
         }
+        ("POST", ["api", "v1", "partner", "stamps"]) => (PartnerStamp, None),
+        ("PUT", ["api", "v1", "partner", "stamp-card"]) => (PartnerStampCard, None),
+        ("GET", ["api", "v1", "me", "stamps"]) => (MeStamps, None),
         ("POST", ["hooks", "sentry"]) => (SentryHook, None),
         _ => return None,
     })

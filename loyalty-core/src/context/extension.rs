@@ -39,7 +39,7 @@ use super::{Context, Outbox};
 use crate::domain::BotKind;
 use crate::error::Result;
 use crate::maybe_send::{MaybeSend, MaybeSync};
-use crate::ports::{Adjusted, Applied, Credited, Decided, RedemptionView, Registration, Reversed};
+use crate::ports::{Adjusted, Applied, Credited, Decided, RedemptionView, Registration, Reversed, Stamped};
 use crate::telegram::{BotCall, Update};
 use async_trait::async_trait;
 
@@ -72,6 +72,9 @@ pub enum Event<'a> {
     PartnerApplied(&'a Applied),
     /// An admin approved, rejected or suspended a partner (a change of status).
     PartnerDecided(&'a Decided),
+    /// A partner gave a customer a stamp (bot or POS API); `completed` says
+    /// whether it filled the card.
+    Stamped(&'a Stamped),
 }
 
 /// A program's own behaviour next to the built-in bots. Both methods have

@@ -1064,6 +1064,9 @@ pub struct CustomerCard {
     pub partner: Partner,
     /// The customer (blocked ones too: [`Customer::blocked`] says so).
     pub customer: Customer,
+    /// The customer's stamps at this partner, when it runs a stamp card
+    /// (`None` otherwise; no stamps yet is `Some` with 0).
+    pub stamps: Option<StampProgress>,
 }
 
 /// A manual balance correction by an admin.

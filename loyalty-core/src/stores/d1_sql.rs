@@ -1778,6 +1778,38 @@ pub(super) const PARTNER_BY_API_KEY: &[&str] = &[answer!(concat!(
     "), 'null')"
 ))];
 
+/// The JSON of `StampCard` for the row aliased `k`.
+macro_rules! stamp_card_json {
+    () => {
+        "json_object('partner', k.partner, 'needed', k.needed, 'reward', k.reward, 'updated_at', k.updated_at)"
+    };
+}
+
+/// The JSON of `StampProgress` for customer `$customer` at the card aliased
+/// `k` joined with its partner `p` and the stamps `s` (left joined).
+macro_rules! stamp_progress_json {
+    ($customer:expr) => {
+        concat!(
+            "json_object('customer', ",
+            $customer,
+            ", 'card', ",
+            stamp_card_json!(),
+            ", 'partner_name', p.name, 'stamps', coalesce(s.stamps, 0), 'completed', coalesce(s.completed, 0))"
+        )
+    };
+}
+
+/// `FROM` the cards `k` with their partners `p` and customer `$customer`'s stamps `s`.
+macro_rules! stamp_cards_from {
+    ($customer:expr) => {
+        concat!(
+            " FROM loyalty_stamp_cards k JOIN loyalty_partners p ON p.id = k.partner LEFT JOIN loyalty_stamps s ",
+            "ON s.partner = k.partner AND s.customer = ",
+            $customer
+        )
+    };
+}
+
 pub(super) const LOOK_UP_CUSTOMER: &[&str] = &[
     set!("pid", partner_ref!("$.partner")),
     reject!("unknown_partner", op!("pid IS NULL")),
@@ -1789,7 +1821,12 @@ pub(super) const LOOK_UP_CUSTOMER: &[&str] = &[
         partner_now!(op!("pid")),
         ", 'customer', ",
         customer_now!(op!("cid")),
-        ")"
+        ", 'stamps', json((SELECT ",
+        stamp_progress_json!(op!("cid")),
+        stamp_cards_from!(op!("cid")),
+        " WHERE k.partner = ",
+        op!("pid"),
+        ")))"
     )),
 ];
 
@@ -3031,38 +3068,6 @@ pub(super) const AUDIT_LOG: &[&str] = &[
         "))"
     )),
 ];
-
-/// The JSON of `StampCard` for the row aliased `k`.
-macro_rules! stamp_card_json {
-    () => {
-        "json_object('partner', k.partner, 'needed', k.needed, 'reward', k.reward, 'updated_at', k.updated_at)"
-    };
-}
-
-/// The JSON of `StampProgress` for customer `$customer` at the card aliased
-/// `k` joined with its partner `p` and the stamps `s` (left joined).
-macro_rules! stamp_progress_json {
-    ($customer:expr) => {
-        concat!(
-            "json_object('customer', ",
-            $customer,
-            ", 'card', ",
-            stamp_card_json!(),
-            ", 'partner_name', p.name, 'stamps', coalesce(s.stamps, 0), 'completed', coalesce(s.completed, 0))"
-        )
-    };
-}
-
-/// `FROM` the cards `k` with their partners `p` and customer `$customer`'s stamps `s`.
-macro_rules! stamp_cards_from {
-    ($customer:expr) => {
-        concat!(
-            " FROM loyalty_stamp_cards k JOIN loyalty_partners p ON p.id = k.partner LEFT JOIN loyalty_stamps s ",
-            "ON s.partner = k.partner AND s.customer = ",
-            $customer
-        )
-    };
-}
 
 pub(super) const SET_STAMP_CARD: &[&str] = &[
     reject_with!(

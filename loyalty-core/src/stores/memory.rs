@@ -2237,7 +2237,8 @@ impl Storage for MemoryStore {
         let s = self.lock()?;
         let partner = s.approved_partner(req.partner)?.clone();
         let id = s.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
-        Ok(CustomerCard { partner, customer: s.customer_clone(id)? })
+        let stamps = s.stamp_cards.get(&partner.id).map(|card| s.stamp_progress(card, id)).transpose()?;
+        Ok(CustomerCard { partner, customer: s.customer_clone(id)?, stamps })
     }
 
     async fn partner_stats(&self, who: PartnerRef, today: Timestamp, week: Timestamp) -> StoreResult<PartnerStats> {

@@ -17,7 +17,7 @@ impl Texts for En {
             NeedStart => "To get started, send /start.",
             HelpTitle => "Here is what I can do:",
             HelpCommands => {
-                "Commands: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /mydata /erase /menu"
+                "Commands: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /stamps /mydata /erase /menu"
             }
             Unknown => "🤔 Sorry, I did not get that. Please use the menu buttons.",
             BalanceRecent => "Recent operations:",
@@ -69,6 +69,7 @@ impl Texts for En {
                  /apikey — a key for your POS system (a new one replaces it); /apikey revoke — none\n\
                  /campaign — run a campaign at your place; /campaigns — yours\n\
                  /reward — publish a reward for points; /rewards — yours; /voucher <code>CODE</code> — accept a voucher\n\
+                 /stamps <code>N REWARD</code> — run a stamp card; /stamp <code>CODE</code> — a stamp for a visit\n\
                  /help — this list"
             }
             CustomerCardBlocked => "⛔ This account is blocked: no points can be credited or redeemed.",
@@ -489,6 +490,53 @@ impl Texts for En {
     }
     fn audit_none(&self) -> &'static str {
         "Nothing (more) in the audit log."
+    }
+    fn stamps_usage(&self) -> &'static str {
+        "Usage: /stamps <code>N REWARD</code> runs a stamp card of N stamps (2 to 50), e.g. \
+         <code>/stamps 10 a free coffee</code>; <code>/stamps off</code> ends it (customers keep their stamps). \
+         Give a stamp per visit with /stamp <code>CODE</code> or the button under a scanned card."
+    }
+    fn stamp_card_set(&self, needed: u32, reward: Esc) -> String {
+        format!("🎟 Your stamp card runs: {needed} stamps give <b>{reward}</b>. Stamp with /stamp <code>CODE</code>.")
+    }
+    fn stamp_card_ended(&self) -> &'static str {
+        "Your stamp card has ended. Customers keep their stamps if you run it again."
+    }
+    fn stamp_usage(&self) -> &'static str {
+        "Usage: /stamp <code>CODE</code>, e.g. <code>/stamp ABCD2345</code>"
+    }
+    fn stamp_button(&self) -> &'static str {
+        "🎟 Stamp"
+    }
+    fn stamped(&self, name: Esc, dots: &str, stamps: u32, needed: u32) -> String {
+        format!("🎟 Stamp for {name}: {dots} {stamps}/{needed}")
+    }
+    fn stamp_filled(&self, name: Esc, reward: Esc) -> String {
+        format!("🎉 {name}'s card is full: give <b>{reward}</b>. A new card starts.")
+    }
+    fn customer_stamped(&self, partner: Esc, dots: &str, stamps: u32, needed: u32, reward: Esc) -> String {
+        format!("🎟 A stamp at {partner}: {dots} {stamps}/{needed} — a full card gives <b>{reward}</b>.")
+    }
+    fn customer_stamp_filled(&self, partner: Esc, reward: Esc) -> String {
+        format!("🎉 Your card at {partner} is full: enjoy <b>{reward}</b>! A new card starts.")
+    }
+    fn stamp_cards_title(&self) -> &'static str {
+        "🎟 <b>Your stamp cards</b>"
+    }
+    fn stamp_cards_none(&self) -> &'static str {
+        "No partner runs a stamp card yet."
+    }
+    fn stamp_card_line(
+        &self,
+        partner: Esc,
+        dots: &str,
+        stamps: u32,
+        needed: u32,
+        reward: Esc,
+        completed: u32,
+    ) -> String {
+        let filled = if completed > 0 { format!(" (filled {completed}×)") } else { String::new() };
+        format!("<b>{partner}</b>: {dots} {stamps}/{needed} → {reward}{filled}")
     }
     fn audit_usage(&self) -> &'static str {
         "Usage: /audit, or /audit <code>ID</code> for the records before record ID."

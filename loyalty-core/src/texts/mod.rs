@@ -498,6 +498,38 @@ pub(crate) trait Texts: Sync {
     fn audit_none(&self) -> &'static str;
     /// Admin bot: `/audit` with something else than a record id.
     fn audit_usage(&self) -> &'static str;
+    /// Partner bot: `/stamps` without terms, or bad ones (and how to stamp).
+    fn stamps_usage(&self) -> &'static str;
+    /// Partner bot: the stamp card runs with these terms.
+    fn stamp_card_set(&self, needed: u32, reward: Esc) -> String;
+    /// Partner bot: the stamp card ended (customers keep their stamps).
+    fn stamp_card_ended(&self) -> &'static str;
+    /// Partner bot: `/stamp` without a code.
+    fn stamp_usage(&self) -> &'static str;
+    /// The button under a scanned card that gives a stamp.
+    fn stamp_button(&self) -> &'static str;
+    /// Partner bot: a stamp given, `stamps` of `needed` now (`dots` drawn).
+    fn stamped(&self, name: Esc, dots: &str, stamps: u32, needed: u32) -> String;
+    /// Partner bot: the stamp filled the customer's card: give the reward.
+    fn stamp_filled(&self, name: Esc, reward: Esc) -> String;
+    /// To a customer: a stamp at `partner`.
+    fn customer_stamped(&self, partner: Esc, dots: &str, stamps: u32, needed: u32, reward: Esc) -> String;
+    /// To a customer: their card at `partner` is full.
+    fn customer_stamp_filled(&self, partner: Esc, reward: Esc) -> String;
+    /// Client bot: `/stamps`' heading.
+    fn stamp_cards_title(&self) -> &'static str;
+    /// Client bot: `/stamps` when no partner runs a card.
+    fn stamp_cards_none(&self) -> &'static str;
+    /// Client bot: one card's line (`completed` cards filled so far).
+    fn stamp_card_line(
+        &self,
+        partner: Esc,
+        dots: &str,
+        stamps: u32,
+        needed: u32,
+        reward: Esc,
+        completed: u32,
+    ) -> String;
     /// Admin bot: who acted (`None`: the customer themselves).
     fn audit_by(&self, admin: Option<TelegramUserId>) -> String;
     /// Admin bot: what an audited action did.
@@ -807,6 +839,12 @@ pub(crate) fn expiring_soon(
     let soon: Vec<_> = expiring.iter().filter(|e| e.at <= now.plus(crate::program::EXPIRING_SOON_SECS)).collect();
     let first = soon.iter().map(|e| e.at).min()?;
     Some(t.points_expiring_soon(soon.iter().map(|e| e.points).sum(), &first.utc_date()))
+}
+
+/// A stamp card drawn: `●` per stamp, `○` per stamp still needed.
+pub(crate) fn stamp_dots(stamps: u32, needed: u32) -> String {
+    let filled = stamps.min(needed) as usize;
+    format!("{}{}", "●".repeat(filled), "○".repeat(needed as usize - filled))
 }
 
 /// One record of the admin's `/audit`: id, time (UTC), who, what.

@@ -17,7 +17,7 @@ impl Texts for Ru {
             NeedStart => "Чтобы начать, отправьте /start.",
             HelpTitle => "Что я умею:",
             HelpCommands => {
-                "Команды: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /mydata /erase /menu"
+                "Команды: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /stamps /mydata /erase /menu"
             }
             Unknown => "🤔 Не понял. Воспользуйтесь кнопками меню.",
             BalanceRecent => "Последние операции:",
@@ -67,6 +67,7 @@ impl Texts for Ru {
                  /apikey — ключ для кассовой системы (новый заменяет старый); /apikey revoke — отозвать\n\
                  /campaign — акция в вашем заведении; /campaigns — ваши акции\n\
                  /reward — награда за баллы; /rewards — ваши награды; /voucher <code>КОД</code> — принять ваучер\n\
+                 /stamps <code>N НАГРАДА</code> — карта штампов; /stamp <code>КОД</code> — штамп за визит\n\
                  /help — этот список"
             }
             CustomerCardBlocked => "⛔ Аккаунт заблокирован: начислять и списывать баллы нельзя.",
@@ -483,6 +484,53 @@ impl Texts for Ru {
     }
     fn audit_none(&self) -> &'static str {
         "В журнале аудита больше ничего нет."
+    }
+    fn stamps_usage(&self) -> &'static str {
+        "Использование: /stamps <code>N НАГРАДА</code> запускает карту из N штампов (от 2 до 50), например \
+         <code>/stamps 10 кофе в подарок</code>; <code>/stamps off</code> завершает её (штампы у клиентов \
+         сохраняются). Штамп за визит: /stamp <code>КОД</code> или кнопка под отсканированной картой."
+    }
+    fn stamp_card_set(&self, needed: u32, reward: Esc) -> String {
+        format!("🎟 Карта штампов работает: {needed} штампов дают <b>{reward}</b>. Штамп: /stamp <code>КОД</code>.")
+    }
+    fn stamp_card_ended(&self) -> &'static str {
+        "Карта штампов завершена. Если запустите её снова, штампы клиентов сохранятся."
+    }
+    fn stamp_usage(&self) -> &'static str {
+        "Использование: /stamp <code>КОД</code>, например <code>/stamp ABCD2345</code>"
+    }
+    fn stamp_button(&self) -> &'static str {
+        "🎟 Штамп"
+    }
+    fn stamped(&self, name: Esc, dots: &str, stamps: u32, needed: u32) -> String {
+        format!("🎟 Штамп для {name}: {dots} {stamps}/{needed}")
+    }
+    fn stamp_filled(&self, name: Esc, reward: Esc) -> String {
+        format!("🎉 Карта {name} заполнена: выдайте <b>{reward}</b>. Начинается новая карта.")
+    }
+    fn customer_stamped(&self, partner: Esc, dots: &str, stamps: u32, needed: u32, reward: Esc) -> String {
+        format!("🎟 Штамп в {partner}: {dots} {stamps}/{needed} — полная карта даёт <b>{reward}</b>.")
+    }
+    fn customer_stamp_filled(&self, partner: Esc, reward: Esc) -> String {
+        format!("🎉 Ваша карта в {partner} заполнена: <b>{reward}</b>! Начинается новая карта.")
+    }
+    fn stamp_cards_title(&self) -> &'static str {
+        "🎟 <b>Ваши карты штампов</b>"
+    }
+    fn stamp_cards_none(&self) -> &'static str {
+        "Пока ни один партнёр не ведёт карту штампов."
+    }
+    fn stamp_card_line(
+        &self,
+        partner: Esc,
+        dots: &str,
+        stamps: u32,
+        needed: u32,
+        reward: Esc,
+        completed: u32,
+    ) -> String {
+        let filled = if completed > 0 { format!(" (заполнено {completed}×)") } else { String::new() };
+        format!("<b>{partner}</b>: {dots} {stamps}/{needed} → {reward}{filled}")
     }
     fn audit_usage(&self) -> &'static str {
         "Использование: /audit или /audit <code>ID</code> — записи до записи ID."

@@ -17,7 +17,7 @@ impl Texts for Vi {
             NeedStart => "Để bắt đầu, hãy gửi /start.",
             HelpTitle => "Tôi có thể giúp bạn:",
             HelpCommands => {
-                "Lệnh: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /mydata /erase /menu"
+                "Lệnh: /balance /history /card /partners /rewards /vouchers /invite /ask /language /app /birthday /stamps /mydata /erase /menu"
             }
             Unknown => "🤔 Xin lỗi, tôi chưa hiểu. Hãy dùng các nút trong menu.",
             BalanceRecent => "Giao dịch gần đây:",
@@ -67,6 +67,7 @@ impl Texts for Vi {
                  /apikey — khóa cho hệ thống bán hàng (POS) (khóa mới thay khóa cũ); /apikey revoke — thu hồi\n\
                  /campaign — chiến dịch tại cửa hàng của bạn; /campaigns — của bạn\n\
                  /reward — đăng phần thưởng đổi điểm; /rewards — của bạn; /voucher <code>MÃ</code> — nhận phiếu\n\
+                 /stamps <code>N PHẦN_THƯỞNG</code> — chạy thẻ tem; /stamp <code>MÃ</code> — đóng tem cho một lần ghé\n\
                  /help — danh sách này"
             }
             CustomerCardBlocked => "⛔ Tài khoản này đã bị khóa: không thể cộng hoặc trừ điểm.",
@@ -490,6 +491,53 @@ impl Texts for Vi {
     }
     fn audit_none(&self) -> &'static str {
         "Nhật ký kiểm tra không còn gì."
+    }
+    fn stamps_usage(&self) -> &'static str {
+        "Cách dùng: /stamps <code>N PHẦN_THƯỞNG</code> chạy thẻ tem N tem (từ 2 đến 50), ví dụ \
+         <code>/stamps 10 một ly cà phê miễn phí</code>; <code>/stamps off</code> kết thúc thẻ (khách vẫn giữ tem). \
+         Đóng tem mỗi lần ghé: /stamp <code>MÃ</code> hoặc nút dưới thẻ đã quét."
+    }
+    fn stamp_card_set(&self, needed: u32, reward: Esc) -> String {
+        format!("🎟 Thẻ tem đang chạy: {needed} tem đổi <b>{reward}</b>. Đóng tem: /stamp <code>MÃ</code>.")
+    }
+    fn stamp_card_ended(&self) -> &'static str {
+        "Thẻ tem đã kết thúc. Nếu bạn chạy lại, khách vẫn giữ tem của họ."
+    }
+    fn stamp_usage(&self) -> &'static str {
+        "Cách dùng: /stamp <code>MÃ</code>, ví dụ <code>/stamp ABCD2345</code>"
+    }
+    fn stamp_button(&self) -> &'static str {
+        "🎟 Đóng tem"
+    }
+    fn stamped(&self, name: Esc, dots: &str, stamps: u32, needed: u32) -> String {
+        format!("🎟 Đã đóng tem cho {name}: {dots} {stamps}/{needed}")
+    }
+    fn stamp_filled(&self, name: Esc, reward: Esc) -> String {
+        format!("🎉 Thẻ của {name} đã đầy: hãy tặng <b>{reward}</b>. Thẻ mới bắt đầu.")
+    }
+    fn customer_stamped(&self, partner: Esc, dots: &str, stamps: u32, needed: u32, reward: Esc) -> String {
+        format!("🎟 Một tem tại {partner}: {dots} {stamps}/{needed} — thẻ đầy đổi <b>{reward}</b>.")
+    }
+    fn customer_stamp_filled(&self, partner: Esc, reward: Esc) -> String {
+        format!("🎉 Thẻ của bạn tại {partner} đã đầy: mời bạn nhận <b>{reward}</b>! Thẻ mới bắt đầu.")
+    }
+    fn stamp_cards_title(&self) -> &'static str {
+        "🎟 <b>Thẻ tem của bạn</b>"
+    }
+    fn stamp_cards_none(&self) -> &'static str {
+        "Chưa có đối tác nào chạy thẻ tem."
+    }
+    fn stamp_card_line(
+        &self,
+        partner: Esc,
+        dots: &str,
+        stamps: u32,
+        needed: u32,
+        reward: Esc,
+        completed: u32,
+    ) -> String {
+        let filled = if completed > 0 { format!(" (đã đầy {completed}×)") } else { String::new() };
+        format!("<b>{partner}</b>: {dots} {stamps}/{needed} → {reward}{filled}")
     }
     fn audit_usage(&self) -> &'static str {
         "Cách dùng: /audit, hoặc /audit <code>ID</code> để xem các bản ghi trước bản ghi ID."

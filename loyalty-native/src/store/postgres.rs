@@ -92,6 +92,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261210090300", "loyalty_export_page"),
     migration!("20261211090000", "loyalty_personal_data"),
     migration!("20261211090100", "loyalty_stamps"),
+    migration!("20261211090200", "loyalty_lookup_stamps"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

@@ -176,3 +176,44 @@ pub(super) async fn concurrent_stamps_count_exactly(ctx: &Ctx<'_>) -> CheckResul
     ensure_eq!(after.iter().map(|k| k.stamps + 10 * k.completed).sum::<u32>(), n + 1, "every stamp once");
     Ok(())
 }
+
+pub(super) async fn a_lookup_shows_the_stamps(ctx: &Ctx<'_>) -> CheckResult {
+    // The cashier's lookup answers the customer's stamps at the partner who
+    // looks them up, when it runs a card; never another partner's.
+    let s = ctx.store;
+    let (p, q) = (ctx.partner(PartnerTerms::default()).await?, ctx.partner(PartnerTerms::default()).await?);
+    let c = ctx.customer(0).await?;
+    let look = |partner: &Partner| LookUpCustomer {
+        partner: PartnerRef::Telegram(partner.telegram_id),
+        customer: CustomerRef::Code(c.code.clone()),
+    };
+    let before = s.look_up_customer(look(&p)).await.or_fail("look up, no card")?;
+    ensure_eq!(before.stamps, None, "no card, no stamps");
+
+    let theirs = ctx.stamp_card(&q, 5).await?;
+    ctx.stamp(&q, &c).await?;
+    let elsewhere = s.look_up_customer(look(&p)).await.or_fail("look up, a card elsewhere")?;
+    ensure_eq!(elsewhere.stamps, None, "another partner's card is not this one's");
+
+    let card = ctx.stamp_card(&p, 3).await?;
+    let empty = s.look_up_customer(look(&p)).await.or_fail("look up, no stamps yet")?;
+    let mut want =
+        StampProgress { customer: c.id, card: card.clone(), partner_name: p.name.clone(), stamps: 0, completed: 0 };
+    ensure_eq!(empty.stamps, Some(want.clone()), "a card, no stamps yet");
+    for _ in 0..4 {
+        ctx.stamp(&p, &c).await?;
+    }
+    let stamped = s.look_up_customer(look(&p)).await.or_fail("look up, stamped")?;
+    (want.stamps, want.completed) = (1, 1);
+    ensure_eq!(stamped.stamps, Some(want), "four stamps on a card of three");
+    ensure_eq!((stamped.customer.id, stamped.partner.id), (c.id, p.id), "the customer and the partner");
+    let at_q = s.look_up_customer(look(&q)).await.or_fail("look up at the other partner")?;
+    let want_q = StampProgress { customer: c.id, card: theirs, partner_name: q.name.clone(), stamps: 1, completed: 0 };
+    ensure_eq!(at_q.stamps, Some(want_q), "the other partner sees its own card");
+
+    let ended = s.set_stamp_card(ctx.card_req(&p, 0, "")).await.or_fail("end the card")?;
+    ensure_eq!(ended, None, "ended");
+    let after = s.look_up_customer(look(&p)).await.or_fail("look up, card ended")?;
+    ensure_eq!(after.stamps, None, "an ended card shows no stamps");
+    Ok(())
+}

@@ -91,6 +91,8 @@ pub(super) enum Action {
     Vouchers,
     /// `/mydata`: everything held about the customer, as a JSON file.
     MyData,
+    /// `/stamps`: the customer's stamp cards.
+    Stamps,
     /// `/erase`: what erasure does, with the button that does it.
     Erase,
     /// Anything else.
@@ -167,6 +169,7 @@ pub(super) fn command(cmd: &Command<'_>) -> Action {
         "rewards" => Action::Rewards(cmd.args.to_string()),
         "vouchers" => Action::Vouchers,
         "mydata" => Action::MyData,
+        "stamps" => Action::Stamps,
         "erase" => Action::Erase,
         _ => Action::Unknown,
     }
@@ -271,6 +274,27 @@ async fn voucher_message(cx: &Context, chat: i64, v: &VoucherView) -> BotCall {
     }
 }
 
+/// `/stamps`: the customer's stamp cards, one line each (one storage call).
+async fn stamp_cards(cx: &Context, from: &User, chat: i64) -> Result<Outbox> {
+    let lang = Language::from_code(from.language_code.as_deref());
+    let found = match cx.storage().stamp_cards(CustomerRef::Telegram(TelegramUserId(from.id))).await {
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => return Ok(reply(chat, lang.say(Fixed::NeedStart))),
+        r => match settle(cx, lang, CONTEXT, r).await? {
+            Ok(found) => found,
+            Err(text) => return Ok(reply(chat, text)),
+        },
+    };
+    let t = lang.texts();
+    if found.is_empty() {
+        return Ok(reply(chat, t.stamp_cards_none()));
+    }
+    let lines = found.iter().map(|p| {
+        let dots = texts::stamp_dots(p.stamps, p.card.needed);
+        t.stamp_card_line(Esc(&p.partner_name), &dots, p.stamps, p.card.needed, Esc(&p.card.reward), p.completed)
+    });
+    Ok(reply(chat, std::iter::once(t.stamp_cards_title().to_string()).chain(lines).collect::<Vec<_>>().join("\n")))
+}
+
 /// `/mydata`: everything the program holds about the customer, as a JSON
 /// file (one storage call).
 async fn my_data(cx: &Context, from: &User, chat: i64) -> Result<Outbox> {
@@ -326,6 +350,9 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
     if let Action::MyData = action {
         return my_data(cx, from, chat).await;
     }
+    if let Action::Stamps = action {
+        return stamp_cards(cx, from, chat).await;
+    }
 
     let fallback = Language::from_code(from.language_code.as_deref());
     let recent = match action {
@@ -372,6 +399,7 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
         | Action::Rewards(_)
         | Action::Vouchers
         | Action::MyData
+        | Action::Stamps
         | Action::Menu => Ok(Outbox::one(say(chat, texts::client_help(lang.texts()), Some(menu(cx, lang))))),
         Action::Unknown => Ok(Outbox::one(say(
             chat,

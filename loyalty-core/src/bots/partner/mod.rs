@@ -26,9 +26,10 @@ use crate::context::{Context, Outbox};
 use crate::domain::{CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, TelegramUserId, rules};
 use crate::error::Result;
 use crate::ports::{
-    CampaignActor, CampaignDecision, CreditPurchase, CustomerRef, LookUpCustomer, OpenRedemption, PartnerRef,
-    Rejection, ReverseEntry, RewardDecision, StoreError, StoreResult,
+    AddStamp, CampaignActor, CampaignDecision, CreditPurchase, CustomerRef, LookUpCustomer, OpenRedemption, PartnerRef,
+    Rejection, ReverseEntry, RewardDecision, SetStampCard, StoreError, StoreResult,
 };
+use crate::program::stamps::check_card;
 use crate::texts::{self, Esc, Fixed, Pts, Signed};
 use crate::usecases;
 
@@ -80,6 +81,10 @@ pub(super) enum Action<'a> {
     Campaign(CampaignCommand<'a>),
     /// `/reward`, `/rewards`, `/reward_withdraw <id>`, `/voucher <code>`.
     Reward(RewardCommand<'a>),
+    /// `/stamps <needed> <reward>`, `/stamps off`: the stamp card.
+    Stamps(&'a str),
+    /// `/stamp <code>`: a stamp for a visit.
+    Stamp(&'a str),
     /// Anything else: the person's status, or help.
     Help,
 }
@@ -98,6 +103,8 @@ impl<'a> Action<'a> {
             "reverse" => Action::Reverse(args),
             "stats" => Action::Stats,
             "apikey" => Action::ApiKey(args.trim().eq_ignore_ascii_case("revoke")),
+            "stamps" => Action::Stamps(args),
+            "stamp" => Action::Stamp(args),
             "help" => Action::Help,
             // Approving and rejecting campaigns and rewards is the admins'.
             name => match RewardCommand::parse(name, args) {
@@ -182,6 +189,15 @@ async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<
         return Ok(Outbox::one(answer));
     }
     let ctx = Ctx::new(cx, update_id, &q.from);
+    if let Some(code) = q.data.as_deref().and_then(|d| d.strip_prefix("st:")) {
+        // A stamp from a scanned card's button: once per card message, however often pressed.
+        let mut out = Outbox::one(answer);
+        let Some(code) = CustomerCode::parse(code) else { return Ok(out) };
+        let place = q.message.as_ref().map_or_else(|| q.id.clone(), |m| format!("{}:{}", m.chat.id, m.message_id));
+        let key = format!("stamp:{}:{place}", cx.config().bot_id(BotKind::Partner));
+        out.calls.extend(ctx.give_stamp(code, key).await?.calls);
+        return Ok(out);
+    }
     let Some((kind, code)) = q.data.as_deref().and_then(parse_callback) else { return Ok(Outbox::one(answer)) };
     let mut out = Outbox::one(answer);
     let partner = match ctx.lookup().await? {
@@ -352,6 +368,8 @@ impl Ctx<'_> {
             Action::Reverse(args) => self.reverse(args).await,
             Action::Stats => self.stats().await,
             Action::ApiKey(revoke) => self.api_key(revoke).await,
+            Action::Stamps(args) => self.stamps(args).await,
+            Action::Stamp(args) => self.stamp_command(args).await,
             Action::Reward(cmd) => {
                 let actor = CampaignActor::Partner(self.me());
                 self.told(super::rewards::run(self.cx, self.lang, actor, cmd, self.key(":reward")).await).await
@@ -469,18 +487,79 @@ impl Ctx<'_> {
         let (customer, lang) = (&card.customer, card.partner.language);
         let code = customer.code.as_str();
         let mut text = lang.texts().customer_card(Esc(&customer.first_name), code, Pts(customer.balance));
+        if let Some(p) = &card.stamps {
+            text = format!("{text}\n🎟 {} {}/{}", texts::stamp_dots(p.stamps, p.card.needed), p.stamps, p.card.needed);
+        }
         if customer.blocked {
             text = format!("{text}\n{}", lang.say(Fixed::CustomerCardBlocked));
         }
         let markup = (!customer.blocked).then(|| {
-            ReplyMarkup::Inline(InlineKeyboardMarkup {
-                inline_keyboard: vec![vec![
-                    InlineKeyboardButton::callback(lang.say(Fixed::ButtonCredit), format!("cr:{code}")),
-                    InlineKeyboardButton::callback(lang.say(Fixed::ButtonRedeem), format!("rq:{code}")),
-                ]],
-            })
+            let mut inline_keyboard = vec![vec![
+                InlineKeyboardButton::callback(lang.say(Fixed::ButtonCredit), format!("cr:{code}")),
+                InlineKeyboardButton::callback(lang.say(Fixed::ButtonRedeem), format!("rq:{code}")),
+            ]];
+            if card.stamps.is_some() {
+                inline_keyboard
+                    .push(vec![InlineKeyboardButton::callback(lang.texts().stamp_button(), format!("st:{code}"))]);
+            }
+            ReplyMarkup::Inline(InlineKeyboardMarkup { inline_keyboard })
         });
         Ok(Outbox::one(send(self.chat(), text, markup)))
+    }
+
+    /// `/stamps <needed> <reward>` runs (or changes) the stamp card; `/stamps off` ends it.
+    async fn stamps(&self, args: &str) -> Result<Outbox> {
+        let args = args.trim();
+        let (needed, reward) = if args.eq_ignore_ascii_case("off") {
+            (0, "")
+        } else {
+            let (needed, reward) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            match needed.parse::<u32>() {
+                Ok(needed) if check_card(needed, reward.trim()).is_ok() => (needed, reward.trim()),
+                _ => return Ok(Outbox::one(self.reply(self.lang.texts().stamps_usage()))),
+            }
+        };
+        let req = SetStampCard { partner: self.me(), needed, reward: reward.to_string(), now: self.cx.now() };
+        let t = self.lang.texts();
+        Ok(Outbox::one(self.reply(match self.settle(self.cx.storage().set_stamp_card(req).await).await? {
+            Ok(Some(card)) => t.stamp_card_set(card.needed, Esc(&card.reward)),
+            Ok(None) => t.stamp_card_ended().to_string(),
+            Err(text) => text,
+        })))
+    }
+
+    /// `/stamp <code>`: a stamp for the customer's visit (once per update).
+    async fn stamp_command(&self, args: &str) -> Result<Outbox> {
+        let code = args.trim();
+        if code.is_empty() {
+            return Ok(Outbox::one(self.reply(self.lang.texts().stamp_usage())));
+        }
+        let Some(code) = CustomerCode::parse(code) else {
+            return self.mistake(Mistake::BadCode(code)).await;
+        };
+        self.give_stamp(code, self.key(":stamp")).await
+    }
+
+    /// Gives the customer a stamp under `key`; the customer is told.
+    async fn give_stamp(&self, code: CustomerCode, key: String) -> Result<Outbox> {
+        let req = AddStamp {
+            partner: self.me(),
+            customer: CustomerRef::Code(code),
+            idempotency_key: key,
+            now: self.cx.now(),
+        };
+        let done = match self.settle(usecases::stamp(self.cx, req).await).await? {
+            Ok(done) => done,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let (s, t) = (&done.outcome, self.lang.texts());
+        let (name, p) = (Esc(&s.customer.first_name), &s.progress);
+        let text = if s.completed {
+            t.stamp_filled(name, Esc(&p.card.reward))
+        } else {
+            t.stamped(name, &texts::stamp_dots(p.stamps, p.card.needed), p.stamps, p.card.needed)
+        };
+        Ok(self.reply_with(text, done.notices))
     }
 
     /// `/credit <code> <purchase>`.
