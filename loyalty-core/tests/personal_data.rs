@@ -6,20 +6,8 @@
 
 use loyalty_core::domain::BotKind::{Admin, Client, Partner};
 use loyalty_core::ports::{CustomerRef, PersonalData};
-use loyalty_testkit::scenario::{Delivery, Harness};
+use loyalty_testkit::scenario::Harness;
 use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser};
-
-/// Every text of a delivery, joined.
-fn all_text(d: &Delivery) -> String {
-    d.calls.iter().filter_map(|c| c.text()).collect::<Vec<_>>().join("\n---\n")
-}
-
-async fn onboard(h: &Harness, who: &TgUser, admin: &TgUser, name: &str) {
-    h.say(Partner, who, &format!("/apply {name}; cafe")).await;
-    let pending = h.say(Admin, admin, "/pending").await;
-    let approve = pending.button(ADMIN_CHAT, "pa:").expect("approve button");
-    h.press(Admin, admin, &approve).await;
-}
 
 #[tokio::test]
 async fn a_customer_gets_their_data_and_erases_it() {
@@ -27,10 +15,10 @@ async fn a_customer_gets_their_data_and_erases_it() {
     let (anna, linh, admin) =
         (TgUser::new(101, "Anna"), TgUser::new(201, "Linh").lang("vi"), TgUser::new(ADMIN_CHAT, "Admin"));
     let stranger = h.say(Client, &anna, "/mydata").await;
-    assert!(all_text(&stranger).contains("/start"), "{}", all_text(&stranger));
+    assert!(stranger.all_text().contains("/start"), "{}", stranger.all_text());
     h.say(Client, &anna, "/start").await;
     let code = h.code(&anna).await.expect("registered");
-    onboard(&h, &linh, &admin, "Phở Hà Nội").await;
+    h.approved_partner(&linh, &admin, "Phở Hà Nội").await;
     h.say(Partner, &linh, &format!("/credit {code} 20000")).await;
     h.say(Client, &anna, "/birthday 17.05").await;
 
@@ -46,16 +34,16 @@ async fn a_customer_gets_their_data_and_erases_it() {
 
     // /erase asks first; nothing changes until the button.
     let warned = h.say(Client, &anna, "/erase").await;
-    assert!(all_text(&warned).contains("Erase your personal data?"), "{}", all_text(&warned));
-    assert!(all_text(&warned).contains("100 points are lost"), "{}", all_text(&warned));
+    assert!(warned.all_text().contains("Erase your personal data?"), "{}", warned.all_text());
+    assert!(warned.all_text().contains("100 points are lost"), "{}", warned.all_text());
     let button = warned.button(anna.id, "er:").expect("the erase button");
     assert!(h.customer(&anna).await.unwrap().is_some(), "asked, not erased");
 
     let erased = h.press(Client, &anna, &button).await;
-    assert!(all_text(&erased).contains("Your personal data is erased"), "{}", all_text(&erased));
+    assert!(erased.all_text().contains("Your personal data is erased"), "{}", erased.all_text());
     assert_eq!(h.customer(&anna).await.unwrap(), None, "the Telegram account finds no one");
     let again = h.press(Client, &anna, &button).await;
-    assert!(all_text(&again).contains("Your personal data is erased"), "{}", all_text(&again));
+    assert!(again.all_text().contains("Your personal data is erased"), "{}", again.all_text());
     let tombstone = h.env.storage.personal_data(CustomerRef::Code(code.clone())).await.unwrap().expect("kept");
     assert!(tombstone.customer.is_erased() && tombstone.customer.first_name.is_empty(), "{tombstone:?}");
     assert_eq!((tombstone.customer.balance, tombstone.entries.len(), tombstone.birthday), (1_100, 2, None));
@@ -66,7 +54,7 @@ async fn a_customer_gets_their_data_and_erases_it() {
     assert_eq!(still.customer.balance, 1_100, "nothing credited to a tombstone");
     let audit = h.say(Admin, &admin, "/audit").await;
     let id = tombstone.customer.id;
-    assert!(all_text(&audit).contains(&format!("the customer · erased customer #{id}")), "{}", all_text(&audit));
+    assert!(audit.all_text().contains(&format!("the customer · erased customer #{id}")), "{}", audit.all_text());
 
     // Anna comes back as someone new.
     h.say(Client, &anna, "/start").await;
@@ -84,28 +72,28 @@ async fn the_admin_erases_on_request_and_reads_the_audit_log() {
 
     for bad in ["/erase", "/erase a b c", &format!("/erase {code} now")] {
         let usage = h.say(Admin, &admin, bad).await;
-        assert!(all_text(&usage).contains("/erase CODE confirm"), "{bad}: {}", all_text(&usage));
+        assert!(usage.all_text().contains("/erase CODE confirm"), "{bad}: {}", usage.all_text());
     }
     let not_code = h.say(Admin, &admin, "/erase nope confirm").await;
-    assert!(all_text(&not_code).contains("nope"), "{}", all_text(&not_code));
+    assert!(not_code.all_text().contains("nope"), "{}", not_code.all_text());
     let unknown = h.say(Admin, &admin, "/erase ABCD2345 confirm").await;
-    assert!(all_text(&unknown).contains("No customer with this code"), "{}", all_text(&unknown));
+    assert!(unknown.all_text().contains("No customer with this code"), "{}", unknown.all_text());
     let check = h.say(Admin, &admin, &format!("/erase {code}")).await;
-    assert!(all_text(&check).contains(&format!("/erase {code} confirm")), "{}", all_text(&check));
+    assert!(check.all_text().contains(&format!("/erase {code} confirm")), "{}", check.all_text());
     assert!(h.customer(&minh).await.unwrap().is_some(), "shown, not erased");
 
     let done = h.say(Admin, &admin, &format!("/erase {code} confirm")).await;
-    assert!(all_text(&done).contains("is erased"), "{}", all_text(&done));
+    assert!(done.all_text().contains("is erased"), "{}", done.all_text());
     assert_eq!(h.customer(&minh).await.unwrap(), None);
     let again = h.say(Admin, &admin, &format!("/erase {code} confirm")).await;
-    assert!(all_text(&again).contains("was erased before"), "{}", all_text(&again));
+    assert!(again.all_text().contains("was erased before"), "{}", again.all_text());
 
     let audit = h.say(Admin, &admin, "/audit").await;
-    let text = all_text(&audit);
+    let text = audit.all_text();
     assert!(text.contains(&format!("admin {ADMIN_CHAT} · erased customer")), "{text}");
     assert_eq!(text.matches("erased customer").count(), 1, "the replay is not audited: {text}");
     let usage = h.say(Admin, &admin, "/audit yesterday").await;
-    assert!(all_text(&usage).contains("Usage: /audit"), "{}", all_text(&usage));
+    assert!(usage.all_text().contains("Usage: /audit"), "{}", usage.all_text());
     let older = h.say(Admin, &admin, "/audit 1").await;
-    assert!(all_text(&older).contains("Nothing (more)"), "{}", all_text(&older));
+    assert!(older.all_text().contains("Nothing (more)"), "{}", older.all_text());
 }

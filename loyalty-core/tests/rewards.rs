@@ -8,7 +8,7 @@ use loyalty_core::domain::BotKind::{Admin, Client, Partner};
 use loyalty_core::domain::{Language, TelegramUserId};
 use loyalty_core::ports::{CustomerRef, ListVouchers};
 use loyalty_core::program::rewards::{VoucherStatus, print_voucher_code};
-use loyalty_testkit::scenario::{Delivery, Harness};
+use loyalty_testkit::scenario::Harness;
 use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser, callback};
 
 fn people() -> (TgUser, TgUser, TgUser, TgUser) {
@@ -18,18 +18,6 @@ fn people() -> (TgUser, TgUser, TgUser, TgUser) {
         TgUser::new(202, "Minh").lang("ru"),
         TgUser::new(ADMIN_CHAT, "Admin"),
     )
-}
-
-async fn onboard(h: &Harness, who: &TgUser, admin: &TgUser, name: &str) {
-    h.say(Partner, who, &format!("/apply {name}; cafe")).await;
-    let pending = h.say(Admin, admin, "/pending").await;
-    let approve = pending.button(ADMIN_CHAT, "pa:").expect("approve button");
-    h.press(Admin, admin, &approve).await;
-}
-
-/// Every text of a delivery, joined.
-fn all_text(d: &Delivery) -> String {
-    d.calls.iter().filter_map(|c| c.text()).collect::<Vec<_>>().join("\n---\n")
 }
 
 /// The customer's vouchers with `status`, as stored.
@@ -44,7 +32,7 @@ async fn a_reward_is_published_approved_claimed_once_and_used_once() {
     let (anna, linh, minh, admin) = people();
     h.say(Client, &anna, "/start").await;
     let code = h.code(&anna).await.expect("registered");
-    onboard(&h, &linh, &admin, "Phở Hà Nội").await;
+    h.approved_partner(&linh, &admin, "Phở Hà Nội").await;
     h.say(Partner, &linh, &format!("/credit {code} 20000")).await;
     let before = h.balance(&anna).await;
     assert_eq!(before, 100 + 1_000);
@@ -59,44 +47,44 @@ async fn a_reward_is_published_approved_claimed_once_and_used_once() {
     assert!(told.contains("Iced coffee") && told.contains("/reward_approve 1"), "{told}");
     // Customers see nothing yet.
     let none = h.say(Client, &anna, "/rewards").await;
-    assert!(all_text(&none).contains("No rewards to claim"), "{}", all_text(&none));
+    assert!(none.all_text().contains("No rewards to claim"), "{}", none.all_text());
 
     // A partner cannot approve its own; the admin can, and the partner hears.
     let refused = h.say(Partner, &linh, "/reward_approve 1").await;
-    assert!(!all_text(&refused).contains("đã được duyệt"), "{}", all_text(&refused));
+    assert!(!refused.all_text().contains("đã được duyệt"), "{}", refused.all_text());
     let waiting = h.say(Admin, &admin, "/rewards").await;
-    assert!(all_text(&waiting).contains("waiting for approval"), "{}", all_text(&waiting));
+    assert!(waiting.all_text().contains("waiting for approval"), "{}", waiting.all_text());
     let approved = h.say(Admin, &admin, "/reward_approve 1").await;
-    assert!(approved.texts_to(linh.id).join("").contains("đã được duyệt"), "{}", all_text(&approved));
+    assert!(approved.texts_to(linh.id).join("").contains("đã được duyệt"), "{}", approved.all_text());
 
     // Anna browses (her app speaks English), opens the card and claims.
     let page = h.say(Client, &anna, "🛍 Rewards").await;
-    assert!(all_text(&page).contains("Iced coffee") && all_text(&page).contains("2 left"), "{}", all_text(&page));
+    assert!(page.all_text().contains("Iced coffee") && page.all_text().contains("2 left"), "{}", page.all_text());
     let open = page.button(anna.id, "wv:").expect("a reward button");
     let card = h.press(Client, &anna, &open).await;
-    assert!(all_text(&card).contains("Large"), "{}", all_text(&card));
+    assert!(card.all_text().contains("Large"), "{}", card.all_text());
     let claim = card.button(anna.id, "wc:").expect("the claim button");
     let issued = h.deliver(Client, &callback(9_001, &anna, 555, &claim)).await;
-    assert!(all_text(&issued).contains("Your voucher for <b>Iced coffee</b>"), "{}", all_text(&issued));
+    assert!(issued.all_text().contains("Your voucher for <b>Iced coffee</b>"), "{}", issued.all_text());
     assert_eq!(h.balance(&anna).await, before - 300);
     let codes = vouchers(&h, &anna, VoucherStatus::Issued).await;
     assert_eq!(codes.len(), 1);
     // The same card's button again: the same voucher, paid once.
     let again = h.deliver(Client, &callback(9_002, &anna, 555, &claim)).await;
-    assert!(all_text(&again).contains("You already claimed"), "{}", all_text(&again));
-    assert!(all_text(&again).contains(&print_voucher_code(&codes[0])));
+    assert!(again.all_text().contains("You already claimed"), "{}", again.all_text());
+    assert!(again.all_text().contains(&print_voucher_code(&codes[0])));
     assert_eq!(h.balance(&anna).await, before - 300);
 
     // Another partner cannot accept it; Linh's cashier can, once.
-    onboard(&h, &minh, &admin, "Кофейня").await;
+    h.approved_partner(&minh, &admin, "Кофейня").await;
     let elsewhere = h.say(Partner, &minh, &format!("/voucher {}", codes[0])).await;
-    assert!(all_text(&elsewhere).contains("Такого ваучера здесь нет"), "{}", all_text(&elsewhere));
+    assert!(elsewhere.all_text().contains("Такого ваучера здесь нет"), "{}", elsewhere.all_text());
     let accepted = h.say(Partner, &linh, &format!("/start v_{}", codes[0])).await;
-    assert!(accepted.texts_to(linh.id).join("").contains("Đã nhận phiếu"), "{}", all_text(&accepted));
+    assert!(accepted.texts_to(linh.id).join("").contains("Đã nhận phiếu"), "{}", accepted.all_text());
     let told = accepted.texts_to(anna.id).join("");
-    assert!(told.contains("was used at Phở Hà Nội"), "the customer is told: {}", all_text(&accepted));
+    assert!(told.contains("was used at Phở Hà Nội"), "the customer is told: {}", accepted.all_text());
     let twice = h.say(Partner, &linh, &format!("/voucher {}", print_voucher_code(&codes[0]).to_lowercase())).await;
-    assert!(all_text(&twice).contains("đã được dùng"), "{}", all_text(&twice));
+    assert!(twice.all_text().contains("đã được dùng"), "{}", twice.all_text());
     assert!(twice.texts_to(anna.id).is_empty(), "told once");
     assert_eq!(vouchers(&h, &anna, VoucherStatus::Used).await, codes);
 
@@ -107,23 +95,23 @@ async fn a_reward_is_published_approved_claimed_once_and_used_once() {
     let cancel = issued.button(anna.id, "wx:").expect("the cancel button");
     assert_eq!(h.balance(&anna).await, before - 600);
     let sold_out = h.press(Client, &anna, &claim.replace("wc:", "wv:")).await;
-    assert!(all_text(&sold_out).contains("cannot be claimed now"), "out of stock leaves the catalogue");
+    assert!(sold_out.all_text().contains("cannot be claimed now"), "out of stock leaves the catalogue");
     let listed = h.say(Client, &anna, "/vouchers").await;
-    assert!(listed.button(anna.id, "wx:").is_some(), "{}", all_text(&listed));
+    assert!(listed.button(anna.id, "wx:").is_some(), "{}", listed.all_text());
     let cancelled = h.press(Client, &anna, &cancel).await;
-    assert!(all_text(&cancelled).contains("is cancelled: 300 points back"), "{}", all_text(&cancelled));
+    assert!(cancelled.all_text().contains("is cancelled: 300 points back"), "{}", cancelled.all_text());
     assert_eq!(h.balance(&anna).await, before - 300);
     h.press(Client, &anna, &cancel).await;
     assert_eq!(h.balance(&anna).await, before - 300, "a cancelled voucher is refunded once");
     let none = h.say(Client, &anna, "/vouchers").await;
-    assert!(all_text(&none).contains("You have no vouchers"), "{}", all_text(&none));
+    assert!(none.all_text().contains("You have no vouchers"), "{}", none.all_text());
 }
 
 #[tokio::test]
 async fn bad_reward_input_gets_a_clear_answer_and_changes_nothing() {
     let h = Harness::new(TestEnv::new());
     let (anna, linh, _, admin) = people();
-    onboard(&h, &linh, &admin, "Phở").await;
+    h.approved_partner(&linh, &admin, "Phở").await;
     for (input, expected) in [
         ("/reward", "Đăng phần thưởng"),
         ("/reward abc\nCoffee", "price must be"),
@@ -137,7 +125,7 @@ async fn bad_reward_input_gets_a_clear_answer_and_changes_nothing() {
         ("/voucher ABCDE-FGHJK", "Không có phiếu này"),
     ] {
         let out = h.say(Partner, &linh, input).await;
-        assert!(all_text(&out).contains(expected), "{input:?}: {}", all_text(&out));
+        assert!(out.all_text().contains(expected), "{input:?}: {}", out.all_text());
     }
     assert!(h.env.storage.rewards(all()).await.unwrap().is_empty(), "nothing published");
 
@@ -145,24 +133,24 @@ async fn bad_reward_input_gets_a_clear_answer_and_changes_nothing() {
     h.say(Partner, &linh, "/reward 50\nTea").await;
     h.say(Admin, &admin, "/reward_approve 1").await;
     let page = h.say(Client, &anna, "/rewards").await;
-    assert!(all_text(&page).contains("Tea"), "{}", all_text(&page));
+    assert!(page.all_text().contains("Tea"), "{}", page.all_text());
     let out = h.press(Client, &anna, "wc:1").await;
-    assert!(all_text(&out).contains("/start"), "{}", all_text(&out));
+    assert!(out.all_text().contains("/start"), "{}", out.all_text());
     // Signed up with too few points: an alert, nothing paid.
     h.say(Client, &anna, "/start").await;
     h.say(Admin, &admin, &format!("/adjust {} -100 test", h.code(&anna).await.unwrap())).await;
     let out = h.press(Client, &anna, "wc:1").await;
-    assert!(all_text(&out).contains("Not enough points"), "{}", all_text(&out));
+    assert!(out.all_text().contains("Not enough points"), "{}", out.all_text());
     for data in ["wc:999", "wv:999", "wx:999", "wl:x", "wc:-1"] {
         let out = h.press(Client, &anna, data).await;
-        assert!(!all_text(&out).is_empty(), "{data}: an answer");
+        assert!(!out.all_text().is_empty(), "{data}: an answer");
     }
     assert_eq!(h.balance(&anna).await, 0);
     assert!(vouchers(&h, &anna, VoucherStatus::Issued).await.is_empty());
     // The admin withdraws it: customers no longer see it.
     h.say(Admin, &admin, "/reward_withdraw 1").await;
     let page = h.say(Client, &anna, "/rewards").await;
-    assert!(all_text(&page).contains("No rewards to claim"), "{}", all_text(&page));
+    assert!(page.all_text().contains("No rewards to claim"), "{}", page.all_text());
     let _ = Language::En;
 }
 
@@ -182,28 +170,28 @@ async fn the_catalogue_pages_by_partner_and_category() {
     let h = Harness::new(TestEnv::new());
     let (anna, linh, minh, admin) = people();
     h.say(Client, &anna, "/start").await;
-    onboard(&h, &linh, &admin, "Phở").await;
-    onboard(&h, &minh, &admin, "Кофейня").await;
+    h.approved_partner(&linh, &admin, "Phở").await;
+    h.approved_partner(&minh, &admin, "Кофейня").await;
     h.say(Admin, &admin, r#"/rules {"rewards": {"moderation": "open"}}"#).await;
     for i in 1..=7 {
         let (who, category) = if i % 2 == 0 { (&minh, "food") } else { (&linh, "drinks") };
         h.say(Partner, who, &format!("/reward {} category={category}\nReward {i}", 10 * i)).await;
     }
     let first = h.say(Client, &anna, "/rewards").await;
-    let text = all_text(&first);
+    let text = first.all_text();
     assert!(text.contains("Reward 1") && text.contains("Reward 5") && !text.contains("Reward 6"), "{text}");
     let more = first.button(anna.id, "wl:5:").expect("a next page");
     assert!(first.button(anna.id, "wl:0:0:food").is_some(), "category buttons");
     let second = h.press(Client, &anna, &more).await;
-    let text = all_text(&second);
+    let text = second.all_text();
     assert!(text.contains("Reward 6") && text.contains("Reward 7") && !text.contains("Reward 5"), "{text}");
     assert!(second.button(anna.id, "wl:0:0:").is_some(), "back to the first page");
     let food = h.say(Client, &anna, "/rewards food").await;
-    let text = all_text(&food);
+    let text = food.all_text();
     assert!(text.contains("Reward 2") && text.contains("Reward 6") && !text.contains("Reward 1"), "{text}");
     let card = h.press(Client, &anna, "wv:1").await;
     let at_partner = card.button(anna.id, "wl:0:").expect("the partner's rewards");
     let theirs = h.press(Client, &anna, &at_partner).await;
-    let text = all_text(&theirs);
+    let text = theirs.all_text();
     assert!(text.contains("Reward 3") && !text.contains("Reward 2"), "{text}");
 }

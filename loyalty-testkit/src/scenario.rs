@@ -38,6 +38,11 @@ impl Delivery {
         self.calls.iter().filter(|c| c.chat_id() == Some(chat)).filter_map(|c| c.text().map(str::to_string)).collect()
     }
 
+    /// Every text (or caption) of the delivery, to any chat, joined by `---` lines.
+    pub fn all_text(&self) -> String {
+        self.calls.iter().filter_map(|c| c.text()).collect::<Vec<_>>().join("\n---\n")
+    }
+
     /// The calls sent to `chat`.
     pub fn calls_to(&self, chat: i64) -> Vec<&BotCall> {
         self.calls.iter().filter(|c| c.chat_id() == Some(chat)).collect()
@@ -148,6 +153,16 @@ impl Harness {
             assert!(again.calls.is_empty(), "a redelivered update must have no effect, got {:?}", again.calls);
         }
         first
+    }
+
+    /// `who` applies as partner `name` (category cafe) with `/apply`, and
+    /// `admin` (in the admin chat) approves with the button of `/pending`.
+    pub async fn approved_partner(&self, who: &TgUser, admin: &TgUser, name: &str) {
+        self.say(BotKind::Partner, who, &format!("/apply {name}; cafe")).await;
+        let pending = self.say(BotKind::Admin, admin, "/pending").await;
+        if let Some(approve) = pending.button(admin.id, "pa:") {
+            self.press(BotKind::Admin, admin, &approve).await;
+        }
     }
 
     /// `who` sends `text` to `bot`.
