@@ -945,6 +945,11 @@ async fn error_messages_follow_accept_language() {
     assert_eq!(message(&a), "Không có đường dẫn này.");
 }
 
+/// JSON headers with `auth` and another idempotency key than the first campaign's.
+fn json_headers_2(auth: &str) -> [(&str, &str); 3] {
+    [("authorization", auth), ("content-type", "application/json"), ("idempotency-key", "camp-2")]
+}
+
 #[tokio::test]
 async fn a_partner_proposes_a_campaign_over_the_api_and_credits_show_its_awards() {
     let env = TestEnv::new();
@@ -956,14 +961,28 @@ async fn a_partner_proposes_a_campaign_over_the_api_and_credits_show_its_awards(
         r#"{{"title": {{"en": "Welcome"}}, "kind": "first_purchase", "points": 40,
             "starts": "{today}", "ends": "{later}", "budget": 400}}"#
     );
-    let json_headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let json_headers =
+        [("authorization", auth.as_str()), ("content-type", "application/json"), ("idempotency-key", "camp-1")];
     let made = call(&env, request(Method::POST, "/api/v1/partner/campaigns", &json_headers, doc.clone())).await;
     assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
     let v = made.json();
     assert_eq!((v["status"].as_str(), v["terms"]["partner"].as_i64()), (Some("pending"), Some(p.id.0)), "{v}");
     let to_admins = made.sends();
     assert!(to_admins.iter().any(|(bot, _, text)| *bot == BotKind::Admin && text.contains("/campaign_approve")));
-    let bad = call(&env, request(Method::POST, "/api/v1/partner/campaigns", &json_headers, r#"{"kind": "x"}"#)).await;
+    // The same key again: the same campaign, nothing new, the admins not told twice.
+    let again = call(&env, request(Method::POST, "/api/v1/partner/campaigns", &json_headers, doc.clone())).await;
+    assert_eq!((again.status, again.json()["id"].clone()), (StatusCode::CREATED, v["id"].clone()));
+    let other = doc.replace("40", "50");
+    call(&env, request(Method::POST, "/api/v1/partner/campaigns", &json_headers, other))
+        .await
+        .error(StatusCode::CONFLICT, "idempotency_conflict");
+    let no_key = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    call(&env, request(Method::POST, "/api/v1/partner/campaigns", &no_key, doc.clone()))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+    let bad =
+        call(&env, request(Method::POST, "/api/v1/partner/campaigns", &json_headers_2(&auth), r#"{"kind": "x"}"#))
+            .await;
     bad.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_campaign");
     let anonymous = request(Method::POST, "/api/v1/partner/campaigns", &[("content-type", "application/json")], doc);
     call(&env, anonymous).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");

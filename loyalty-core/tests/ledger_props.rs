@@ -349,7 +349,7 @@ impl World {
                     ..loyalty_testkit::requests::campaign_terms(kind, T0, 400)
                 };
                 let by = CampaignActor::Admin(ADMIN);
-                block_on(self.store.create_campaign(CreateCampaign { terms, by, now })).unwrap();
+                block_on(self.store.create_campaign(CreateCampaign { terms, by, now, idempotency_key: None })).unwrap();
             }
             Op::Birthday { customer, day } => {
                 // Birthdays near the tests' dates (November), so birthday campaigns pay.

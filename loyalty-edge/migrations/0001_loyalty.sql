@@ -398,6 +398,12 @@ CREATE TABLE IF NOT EXISTS loyalty_broadcasts (
 
 CREATE INDEX IF NOT EXISTS loyalty_broadcasts_pending ON loyalty_broadcasts (id) WHERE done = 0;
 
+CREATE TABLE IF NOT EXISTS loyalty_campaign_keys (
+    idempotency_key TEXT    PRIMARY KEY,
+    campaign        INTEGER NOT NULL REFERENCES loyalty_campaigns (id),
+    request         TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS loyalty_stamp_cards (
     partner    INTEGER PRIMARY KEY REFERENCES loyalty_partners (id),
     needed     INTEGER NOT NULL CHECK (needed BETWEEN 2 AND 50),

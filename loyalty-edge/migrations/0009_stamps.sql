@@ -1,6 +1,13 @@
--- loyalty-rs D1 schema change: stamp cards, generated from loyalty_core::stores::d1::SCHEMA (do not edit).
+-- loyalty-rs D1 schema change: stamp cards and the keys campaigns are made with, generated from
+-- loyalty_core::stores::d1::SCHEMA (do not edit).
 -- Apply with `wrangler d1 migrations apply <database>` after 0008; a Worker also creates the tables by
 -- itself on first use.
+
+CREATE TABLE IF NOT EXISTS loyalty_campaign_keys (
+    idempotency_key TEXT    PRIMARY KEY,
+    campaign        INTEGER NOT NULL REFERENCES loyalty_campaigns (id),
+    request         TEXT    NOT NULL
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS loyalty_stamp_cards (
     partner    INTEGER PRIMARY KEY REFERENCES loyalty_partners (id),

@@ -245,6 +245,7 @@ pub fn checks() -> Vec<Check> {
         tiers_up_at_once_down_after_grace,
         tiers_by_purchase_amount,
         campaign_lifecycle,
+        campaigns_are_made_once_per_key,
         campaign_kinds_pay_by_their_terms,
         campaign_birthdays_once_a_year,
         imported_birthdays_are_set,
@@ -902,7 +903,7 @@ fn campaign(kind: CampaignKind) -> CampaignTerms {
 impl Ctx<'_> {
     /// An admin's campaign (running at once).
     async fn campaign(&self, terms: CampaignTerms) -> Result<Campaign, String> {
-        let req = CreateCampaign { terms, by: CampaignActor::Admin(ADMIN), now: T0 };
+        let req = CreateCampaign { terms, by: CampaignActor::Admin(ADMIN), now: T0, idempotency_key: None };
         self.store.create_campaign(req).await.or_fail("create_campaign")
     }
 
@@ -935,6 +936,40 @@ fn paid(c: &Credited) -> Vec<(CampaignId, Points)> {
     c.awards.iter().map(|a| (a.campaign, a.points)).collect()
 }
 
+async fn campaigns_are_made_once_per_key(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let admin = |terms: CampaignTerms, key: Option<&str>| CreateCampaign {
+        terms,
+        by: CampaignActor::Admin(ADMIN),
+        now: T0,
+        idempotency_key: key.map(str::to_string),
+    };
+    let first = s.create_campaign(admin(campaign(CampaignKind::Birthday), Some("camp-1"))).await.or_fail("first")?;
+    let again = s.create_campaign(admin(campaign(CampaignKind::Birthday), Some("camp-1"))).await.or_fail("again")?;
+    ensure_eq!(again, first, "the same key answers the campaign it made");
+    s.create_campaign(admin(campaign(CampaignKind::NthVisit), Some("camp-1")))
+        .await
+        .rejects(Rejection::IdempotencyConflict, "the key with other terms")?;
+    let by_partner = CreateCampaign {
+        by: CampaignActor::Partner(PartnerRef::Telegram(p.telegram_id)),
+        ..admin(campaign(CampaignKind::Birthday), Some("camp-1"))
+    };
+    s.create_campaign(by_partner.clone()).await.rejects(Rejection::IdempotencyConflict, "the key, another actor")?;
+    let own = s.create_campaign(CreateCampaign { idempotency_key: Some("camp-2".into()), ..by_partner.clone() });
+    let own = own.await.or_fail("a partner's campaign with a key")?;
+    let own_again = s.create_campaign(CreateCampaign { idempotency_key: Some("camp-2".into()), ..by_partner }).await;
+    ensure_eq!(own_again.or_fail("the partner's again")?, own, "a partner's too");
+    let plain = || admin(campaign(CampaignKind::FirstPurchase), None);
+    let (a, b) =
+        (s.create_campaign(plain()).await.or_fail("no key")?, s.create_campaign(plain()).await.or_fail("no key")?);
+    ensure!(a.id != b.id, "without a key every call makes one");
+    let listed =
+        s.campaigns(ListCampaigns { partner: None, limit: MAX_CAMPAIGNS_LISTED }).await.or_fail("campaigns")?;
+    ensure_eq!(listed.len(), 4, "two keyed, two plain");
+    Ok(())
+}
+
 async fn campaign_lifecycle(ctx: &Ctx<'_>) -> CheckResult {
     let s = ctx.store;
     let p = ctx.partner(PartnerTerms::default()).await?;
@@ -951,6 +986,7 @@ async fn campaign_lifecycle(ctx: &Ctx<'_>) -> CheckResult {
             terms,
             by: CampaignActor::Partner(PartnerRef::Telegram(who.telegram_id)),
             now: T0,
+            idempotency_key: None,
         })
     };
     // A partner's campaign is for its own place and waits for approval (the default).
@@ -1006,7 +1042,7 @@ async fn campaign_lifecycle(ctx: &Ctx<'_>) -> CheckResult {
     let mut bad = campaign(CampaignKind::Multiplier);
     bad.budget = 0;
     let reason = bad.check().expect_err("a budget of 0");
-    s.create_campaign(CreateCampaign { terms: bad, by: CampaignActor::Admin(ADMIN), now: T0 })
+    s.create_campaign(CreateCampaign { terms: bad, by: CampaignActor::Admin(ADMIN), now: T0, idempotency_key: None })
         .await
         .rejects(Rejection::InvalidCampaign { reason }, "bad terms")?;
 

@@ -224,8 +224,11 @@ pub async fn every_use_case(
     )
     .expect("campaign");
     let by = CampaignActor::Partner(PartnerRef::Id(p.id));
-    let campaign =
-        once!("create_campaign", s.create_campaign(CreateCampaign { terms, by, now: T0 })).expect("campaign");
+    let campaign = once!(
+        "create_campaign",
+        s.create_campaign(CreateCampaign { terms, by, now: T0, idempotency_key: Some("campaign-1".into()) })
+    )
+    .expect("campaign");
     let decide = DecideCampaign {
         campaign: campaign.id,
         decision: CampaignDecision::Approve,

@@ -727,14 +727,17 @@ async fn pos_campaigns(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     Ok(Reply::ok(&json!({ "campaigns": campaigns })))
 }
 
-/// `POST /api/v1/partner/campaigns`: a campaign at the partner's place (a
-/// campaign document, as the partner bot's `/campaign` takes); it waits for
-/// an admin unless the rules say otherwise.
+/// `POST /api/v1/partner/campaigns` (`Idempotency-Key`): a campaign at the
+/// partner's place (a campaign document, as the partner bot's `/campaign`
+/// takes); it waits for an admin unless the rules say otherwise. The same key
+/// again answers the campaign it made.
 async fn pos_new_campaign(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let partner = pos_partner(cx, req.headers()).await?;
+    let key = format!("pos:{}:{}", partner.id, idempotency_key(req.headers())?);
     let terms = campaign_document(req)?;
     let by = CampaignActor::Partner(PartnerRef::Id(partner.id));
-    let done = usecases::create_campaign(cx, CreateCampaign { terms, by, now: cx.now() }).await?;
+    let create = CreateCampaign { terms, by, now: cx.now(), idempotency_key: Some(key) };
+    let done = usecases::create_campaign(cx, create).await?;
     let mut reply = Reply::json(StatusCode::CREATED, &json!(done.outcome));
     reply.deferred.extend(done.notices.into_iter().map(Task::Call));
     Ok(reply)
@@ -850,13 +853,17 @@ async fn admin_campaigns(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply>
     Ok(Reply::ok(&json!({ "campaigns": cx.storage().campaigns(list).await? })))
 }
 
-/// `POST /api/v1/admin/campaigns`: a campaign (it runs at once).
+/// `POST /api/v1/admin/campaigns`: a campaign (it runs at once); with an
+/// `Idempotency-Key`, the same key again answers the campaign it made.
 async fn admin_new_campaign(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     admin(cx, req.headers())?;
+    let key = match header(req.headers(), "idempotency-key") {
+        Some(_) => Some(format!("admin:{}", idempotency_key(req.headers())?)),
+        None => None,
+    };
     let terms = campaign_document(req)?;
-    let done =
-        usecases::create_campaign(cx, CreateCampaign { terms, by: CampaignActor::Admin(API_ADMIN), now: cx.now() })
-            .await?;
+    let create = CreateCampaign { terms, by: CampaignActor::Admin(API_ADMIN), now: cx.now(), idempotency_key: key };
+    let done = usecases::create_campaign(cx, create).await?;
     Ok(Reply::json(StatusCode::CREATED, &json!(done.outcome)))
 }
 

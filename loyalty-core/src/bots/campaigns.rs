@@ -48,12 +48,14 @@ impl<'a> CampaignCommand<'a> {
 }
 
 /// Runs `cmd` for `actor`: the reply in `lang` and the use case's notices. A
-/// refusal of the store is the caller's to word (`Err`).
+/// refusal of the store is the caller's to word (`Err`). `key` is the
+/// update's idempotency key: a campaign made twice by one update is made once.
 pub(crate) async fn run(
     cx: &Context,
     lang: Language,
     actor: CampaignActor,
     cmd: CampaignCommand<'_>,
+    key: String,
 ) -> StoreResult<(String, Vec<BotCall>)> {
     let t = lang.texts();
     let now = cx.now();
@@ -67,7 +69,8 @@ pub(crate) async fn run(
                 }
             };
             let Done { outcome: c, notices } =
-                usecases::create_campaign(cx, CreateCampaign { terms, by: actor, now }).await?;
+                usecases::create_campaign(cx, CreateCampaign { terms, by: actor, now, idempotency_key: Some(key) })
+                    .await?;
             let pending = c.status == crate::program::campaigns::CampaignStatus::Pending;
             Ok((format!("{}\n\n{}", t.campaign_created(pending), texts::campaign_line(lang, &c, now)), notices))
         }

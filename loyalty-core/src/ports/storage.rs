@@ -364,6 +364,12 @@ pub struct CreateCampaign {
     pub by: CampaignActor,
     /// Current time.
     pub now: Timestamp,
+    /// Idempotency key, if any: the same key with the same terms and actor
+    /// answers the campaign it made (nothing new); with other terms or
+    /// another actor it is [`Rejection::IdempotencyConflict`]. Campaigns'
+    /// keys are their own (a ledger entry's key does not collide with one).
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// What to do with a campaign ([`Storage::decide_campaign`]).

@@ -103,6 +103,7 @@ mod sql;
 /// The tables of the schema, children before parents (the order to drop them in).
 pub const TABLES: &[&str] = &[
     "loyalty_op",
+    "loyalty_campaign_keys",
     "loyalty_stamp_visits",
     "loyalty_stamps",
     "loyalty_stamp_cards",
@@ -511,6 +512,12 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     idempotency_key TEXT    NOT NULL UNIQUE
 ) STRICT",
     "CREATE INDEX IF NOT EXISTS loyalty_broadcasts_pending ON loyalty_broadcasts (id) WHERE done = 0",
+    // The keys campaigns were made with, and the request (terms and actor) each came with.
+    "CREATE TABLE IF NOT EXISTS loyalty_campaign_keys (
+    idempotency_key TEXT    PRIMARY KEY,
+    campaign        INTEGER NOT NULL REFERENCES loyalty_campaigns (id),
+    request         TEXT    NOT NULL
+) STRICT, WITHOUT ROWID",
     // Stamp cards (see `program::stamps`): each partner's running card, each
     // customer's stamps at a partner, and each stamp by its key.
     "CREATE TABLE IF NOT EXISTS loyalty_stamp_cards (
@@ -821,7 +828,7 @@ pub fn entries_upgrade() -> Vec<&'static str> {
             || s.contains(" loyalty_lot")
             || s.contains(" loyalty_rules (")
             || s.contains(" loyalty_tiers")
-            || s.contains(" loyalty_campaign")
+            || (s.contains(" loyalty_campaign") && !s.contains(" loyalty_campaign_keys"))
             || (s.contains(" loyalty_birthdays") && !s.contains("loyalty_imports"))
     };
     let mut statements = vec![
@@ -981,16 +988,18 @@ pub fn personal_data_migration() -> String {
     text
 }
 
-/// The text of the D1 migration of stamp cards
+/// The text of the D1 migration of stamp cards and campaigns' keys
 /// (`loyalty-edge/migrations/0009_stamps.sql`): the statements of [`SCHEMA`]
-/// that create `loyalty_stamp_cards`, `loyalty_stamps` and `loyalty_stamp_visits`.
+/// that create `loyalty_stamp_cards`, `loyalty_stamps`, `loyalty_stamp_visits`
+/// and `loyalty_campaign_keys`.
 pub fn stamps_migration() -> String {
     let mut text = String::from(
-        "-- loyalty-rs D1 schema change: stamp cards, generated from loyalty_core::stores::d1::SCHEMA (do not edit).\n\
+        "-- loyalty-rs D1 schema change: stamp cards and the keys campaigns are made with, generated from\n\
+         -- loyalty_core::stores::d1::SCHEMA (do not edit).\n\
          -- Apply with `wrangler d1 migrations apply <database>` after 0008; a Worker also creates the tables by\n\
          -- itself on first use.\n",
     );
-    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_stamp")) {
+    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_stamp") || s.contains(" loyalty_campaign_keys")) {
         text.push('\n');
         text.push_str(statement);
         text.push_str(";\n");

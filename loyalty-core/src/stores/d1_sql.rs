@@ -1007,7 +1007,34 @@ macro_rules! campaign_partner {
     };
 }
 
+/// The request of a `create_campaign` as its key records it: the terms and
+/// the actor as asked.
+macro_rules! campaign_request {
+    () => {
+        "json_object('terms', json(?1 -> '$.terms'), 'by', json(?1 -> '$.by'))"
+    };
+}
+
 pub(super) const CREATE_CAMPAIGN: &[&str] = &[
+    // A key used before: the campaign it made, if asked the same way.
+    reject!(
+        "idempotency_conflict",
+        concat!(
+            "EXISTS (SELECT 1 FROM loyalty_campaign_keys k WHERE k.idempotency_key = ",
+            arg!("$.idempotency_key"),
+            " AND k.request IS NOT ",
+            campaign_request!(),
+            ")"
+        )
+    ),
+    concat!(
+        "UPDATE loyalty_op SET res = (SELECT ",
+        campaign_json!(),
+        " FROM loyalty_campaign_keys k JOIN loyalty_campaigns c ON c.id = k.campaign WHERE k.idempotency_key = ",
+        arg!("$.idempotency_key"),
+        ") WHERE ",
+        live!()
+    ),
     campaign_partner!()[0],
     campaign_partner!()[1],
     campaign_partner!()[2],
@@ -1059,6 +1086,15 @@ pub(super) const CREATE_CAMPAIGN: &[&str] = &[
         arg!("$.now"),
         " FROM loyalty_op WHERE ",
         live!()
+    ),
+    concat!(
+        "INSERT INTO loyalty_campaign_keys (idempotency_key, campaign, request) SELECT ",
+        arg!("$.idempotency_key"),
+        ", (SELECT max(id) FROM loyalty_campaigns), ",
+        campaign_request!(),
+        " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL AND ",
+        arg!("$.idempotency_key"),
+        " IS NOT NULL"
     ),
     answer!(concat!(
         "(SELECT ",

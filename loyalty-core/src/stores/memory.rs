@@ -9,7 +9,9 @@
 use crate::domain::*;
 use crate::ports::import::{import_change_key, import_history_key, import_key};
 use crate::ports::*;
-use crate::program::campaigns::{Award, Birthday, Campaign, CampaignKind, CampaignStatus, PartnerCampaigns, Visit};
+use crate::program::campaigns::{
+    Award, Birthday, Campaign, CampaignKind, CampaignStatus, CampaignTerms, PartnerCampaigns, Visit,
+};
 use crate::program::lots::{Lot, Lots};
 use crate::program::rewards::{MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED};
 use crate::program::rewards::{Reward, RewardModeration, RewardStatus, Voucher, VoucherStatus};
@@ -228,6 +230,8 @@ struct State {
     stamps: HashMap<(PartnerId, CustomerId), (u32, u32)>,
     /// Each stamp's key: where it went and whether it completed a card.
     stamp_keys: HashMap<String, (PartnerId, CustomerId, bool)>,
+    /// Campaigns made with a key: the campaign, and the terms and actor asked for.
+    campaign_keys: HashMap<String, (CampaignId, CampaignTerms, CampaignActor)>,
 }
 
 /// An update's claim.
@@ -1104,6 +1108,15 @@ impl State {
     }
 
     fn create_campaign(&mut self, req: CreateCampaign) -> StoreResult<Campaign> {
+        // Terms that could never have been made are refused as such, key or not.
+        req.terms.check().map_err(|reason| Rejection::InvalidCampaign { reason })?;
+        if let Some((id, terms, by)) = req.idempotency_key.as_ref().and_then(|k| self.campaign_keys.get(k)) {
+            if (terms, by) != (&req.terms, &req.by) {
+                return rejected(Rejection::IdempotencyConflict);
+            }
+            return slot(id.0).and_then(|i| self.campaigns.get(i)).cloned().ok_or_else(|| broken("missing campaign"));
+        }
+        let asked = (req.terms.clone(), req.by.clone());
         let mut terms = req.terms;
         terms.check().map_err(|reason| Rejection::InvalidCampaign { reason })?;
         let (status, created_by) = match req.by {
@@ -1122,6 +1135,9 @@ impl State {
         let id = CampaignId(next_id(self.campaigns.len()));
         let campaign = Campaign { id, terms, status, issued: 0, created_by, created_at: req.now };
         self.campaigns.push(campaign.clone());
+        if let Some(key) = req.idempotency_key {
+            self.campaign_keys.insert(key, (id, asked.0, asked.1));
+        }
         Ok(campaign)
     }
 

@@ -93,6 +93,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261211090000", "loyalty_personal_data"),
     migration!("20261211090100", "loyalty_stamps"),
     migration!("20261211090200", "loyalty_lookup_stamps"),
+    migration!("20261211090300", "loyalty_campaign_keys"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

@@ -94,7 +94,8 @@ use std::time::Duration;
 /// `loyalty_update_bodies`), versions up to 7 no rewards catalogue
 /// (`loyalty_rewards`, `loyalty_vouchers`), versions up to 8 no erasures
 /// in the audit log ([`d1::audit_upgrade`]) and versions up to 9 no stamp
-/// cards (`loyalty_stamp_cards`, `loyalty_stamps`, `loyalty_stamp_visits`). Opening
+/// cards (`loyalty_stamp_cards`, `loyalty_stamps`, `loyalty_stamp_visits`) nor
+/// campaigns' keys (`loyalty_campaign_keys`). Opening
 /// upgrades them all; the claims of updates handled before the upgrade are
 /// not carried over (their bots' ids are not in the database), so upgrade
 /// while no update is being processed (a stopped `loyalty serve`).

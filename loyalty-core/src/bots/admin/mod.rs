@@ -168,7 +168,7 @@ impl Ctx<'_> {
             Action::Erase(args) => self.erase(args).await,
             Action::Campaign(cmd) => {
                 let actor = CampaignActor::Admin(self.admin());
-                self.told(super::campaigns::run(self.cx, self.lang, actor, cmd).await).await
+                self.told(super::campaigns::run(self.cx, self.lang, actor, cmd, self.key()).await).await
             }
             Action::Reward(cmd) => {
                 let actor = CampaignActor::Admin(self.admin());

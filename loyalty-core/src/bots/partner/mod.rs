@@ -375,7 +375,8 @@ impl Ctx<'_> {
                 self.told(super::rewards::run(self.cx, self.lang, actor, cmd, self.key(":reward")).await).await
             }
             Action::Campaign(cmd) => {
-                self.told(super::campaigns::run(self.cx, self.lang, CampaignActor::Partner(self.me()), cmd).await).await
+                let actor = CampaignActor::Partner(self.me());
+                self.told(super::campaigns::run(self.cx, self.lang, actor, cmd, self.key(":campaign")).await).await
             }
         }
     }
