@@ -15,7 +15,9 @@
 #   3. wasm-opt -Oz                       → build/index_bg.wasm
 #   4. esbuild bundles loyalty-edge/js/entry.mjs with the glue → build/worker.mjs (the `main` of wrangler.toml)
 # then prints each Worker's wasm size, raw and gzip, and fails when one is above
-# LOYALTY_WASM_GZIP_LIMIT bytes (default 1 MiB).
+# LOYALTY_WASM_GZIP_LIMIT bytes (default 1 MiB). The test fixture Worker (loyalty-edge/tests/fixture-worker),
+# which carries the test kit and is never deployed, is held to LOYALTY_FIXTURE_GZIP_LIMIT instead (default
+# 3 MiB, the Workers platform's limit).
 #
 # The tools come from scripts/edge-tools.sh (installed once under ~/.cache/loyalty-rs). wrangler runs this
 # script as the [build] command of each example, so `npx wrangler dev` builds before it serves.
@@ -26,6 +28,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 ALL=(client-webhook partner-webhook admin-webhook api)
 LIMIT=${LOYALTY_WASM_GZIP_LIMIT:-1048576}
+FIXTURE_LIMIT=${LOYALTY_FIXTURE_GZIP_LIMIT:-3145728}
 
 log() { printf 'build-workers: %s\n' "$*" >&2; }
 die() { printf 'build-workers: error: %s\n' "$*" >&2; exit 1; }
@@ -96,9 +99,11 @@ for name in "${names[@]}"; do
     gz=$(gzip -9 -c "$out/index_bg.wasm" | wc -c | tr -d ' ')
     js=$(wc -c <"$out/worker.mjs" | tr -d ' ')
     verdict=ok
-    if ((gz > LIMIT)); then verdict="OVER THE LIMIT ($LIMIT)"; failed=1; fi
+    limit=$LIMIT
+    [[ ${name##*/} == fixture-worker ]] && limit=$FIXTURE_LIMIT
+    if ((gz > limit)); then verdict="OVER THE LIMIT ($limit)"; failed=1; fi
     report+=("$(printf '%-16s wasm %8d B raw %8d B gzip   js %6d B   %s' "${name##*/}" "$raw" "$gz" "$js" "$verdict")")
 done
 printf 'build-workers: sizes (wasm-opt -Oz; gzip -9)\n' >&2
 printf '  %s\n' "${report[@]}" >&2
-((failed == 0)) || die "a Worker's wasm is above $LIMIT bytes gzip"
+((failed == 0)) || die "a Worker's wasm is above its limit (gzip)"
