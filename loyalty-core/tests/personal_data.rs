@@ -38,6 +38,17 @@ async fn a_customer_gets_their_data_and_erases_it() {
     assert!(warned.all_text().contains("100 points are lost"), "{}", warned.all_text());
     let button = warned.button(anna.id, "er:").expect("the erase button");
     assert!(h.customer(&anna).await.unwrap().is_some(), "asked, not erased");
+    // A warning pressed long after (say, after signing up again) erases nothing.
+    let stale = h.say(Client, &anna, "/erase").await.button(anna.id, "er:").expect("another button");
+    h.advance(3_600);
+    let expired = h.press(Client, &anna, &stale).await;
+    assert!(expired.all_text().contains("This button has expired"), "{}", expired.all_text());
+    assert!(h.customer(&anna).await.unwrap().is_some(), "nothing erased");
+    let forged = h.press(Client, &anna, "er:nonsense").await;
+    assert!(!forged.all_text().contains("erased"), "{}", forged.all_text());
+    assert!(h.customer(&anna).await.unwrap().is_some(), "nothing erased");
+    let warned = h.say(Client, &anna, "/erase").await;
+    let button = warned.button(anna.id, "er:").expect("a fresh button");
 
     let erased = h.press(Client, &anna, &button).await;
     assert!(erased.all_text().contains("Your personal data is erased"), "{}", erased.all_text());

@@ -39,8 +39,10 @@ async fn a_card_fills_with_stamps_and_starts_again() {
     assert!(card.all_text().contains("●○○ 1/3"), "the card shows the stamps: {}", card.all_text());
     let button = card.button(linh.id, "st:").expect("a stamp button");
     h.deliver(Partner, &callback(9_001, &linh, 700, &button)).await;
-    h.deliver(Partner, &callback(9_002, &linh, 700, &button)).await;
+    let twice = h.deliver(Partner, &callback(9_002, &linh, 700, &button)).await;
     assert_eq!(stamps(&h, &anna).await, [(2, 0)], "one stamp per card message");
+    assert!(twice.all_text().contains("was given before"), "the cashier knows: {}", twice.all_text());
+    assert!(twice.texts_to(anna.id).is_empty(), "the customer is not told twice");
 
     let full = h.say(Partner, &linh, &format!("/stamp {code}")).await;
     assert!(full.texts_to(linh.id).join("").contains("card is full: give <b>a free coffee</b>"), "{}", full.all_text());

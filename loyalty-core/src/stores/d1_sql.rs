@@ -3117,7 +3117,9 @@ pub(super) const SET_STAMP_CARD: &[&str] = &[
             arg!("$.reward"),
             ") NOT BETWEEN 1 AND 100 OR trim(",
             arg!("$.reward"),
-            ", ' ' || char(9, 10, 11, 12, 13)) IS NOT ",
+            // Rust's `trim`: every character with the Unicode White_Space property.
+            ", char(9, 10, 11, 12, 13, 32, 133, 160, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198, 8199, 8200, 8201, ",
+            "8202, 8232, 8233, 8239, 8287, 12288)) IS NOT ",
             arg!("$.reward"),
             ")"
         )

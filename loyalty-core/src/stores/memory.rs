@@ -1433,6 +1433,7 @@ impl State {
         row.customer.blocked = true;
         let customer = row.customer.clone();
         self.customer_by_telegram.remove(&person);
+        self.customer_by_telegram.insert(customer.telegram_id, id);
         self.birthdays.remove(&id);
         let imported: Vec<_> = self.imports.keys().filter(|k| self.imports[*k].customer == id).cloned().collect();
         for (source, telegram) in imported {

@@ -450,8 +450,8 @@ impl Texts for En {
         format!("✅ Your voucher for <b>{title}</b> was used at {partner}. Enjoy!")
     }
     fn mydata_caption(&self) -> &'static str {
-        "📄 Everything this program holds about you: your profile, every operation and voucher. \
-         /erase deletes your personal data."
+        "📄 Your data in this program: your profile, birthday, every operation and every voucher (your stamps: \
+         /stamps). /erase deletes your personal data."
     }
     fn erase_confirm(&self, balance: Points) -> String {
         format!(
@@ -466,6 +466,14 @@ impl Texts for En {
     }
     fn erased(&self) -> &'static str {
         "Your personal data is erased. Goodbye! /start makes you a new customer at any time."
+    }
+    fn erase_expired(&self) -> &'static str {
+        "This button has expired. Send /erase again if you still want your data erased."
+    }
+    fn stamp_given_before(&self, name: Esc, dots: &str, stamps: u32, needed: u32) -> String {
+        format!(
+            "This stamp for {name} was given before ({dots} {stamps}/{needed}). For a new visit, scan the card again."
+        )
     }
     fn erase_usage(&self) -> &'static str {
         "Usage: /erase <code>CODE</code> shows the customer; <code>/erase CODE confirm</code> erases their personal \

@@ -486,6 +486,10 @@ pub(crate) trait Texts: Sync {
     fn erase_button(&self) -> &'static str;
     /// After the erasure (or on the button pressed again).
     fn erased(&self) -> &'static str;
+    /// `/erase`'s button pressed too long after the warning.
+    fn erase_expired(&self) -> &'static str;
+    /// Partner bot: the stamp of this update or button was given before.
+    fn stamp_given_before(&self, name: Esc, dots: &str, stamps: u32, needed: u32) -> String;
     /// Admin bot: `/erase` without a code.
     fn erase_usage(&self) -> &'static str;
     /// Admin bot: what `/erase CODE confirm` will do to this customer.

@@ -445,7 +445,8 @@ impl Texts for Ru {
         format!("✅ Ваш ваучер на <b>{title}</b> использован в {partner}. Приятного!")
     }
     fn mydata_caption(&self) -> &'static str {
-        "📄 Всё, что программа хранит о вас: профиль, все операции и ваучеры. /erase удаляет ваши личные данные."
+        "📄 Ваши данные в программе: профиль, день рождения, все операции и ваучеры (штампы: /stamps). \
+         /erase удаляет ваши личные данные."
     }
     fn erase_confirm(&self, balance: Points) -> String {
         format!(
@@ -460,6 +461,14 @@ impl Texts for Ru {
     }
     fn erased(&self) -> &'static str {
         "Ваши личные данные удалены. До свидания! /start в любой момент сделает вас новым клиентом."
+    }
+    fn erase_expired(&self) -> &'static str {
+        "Эта кнопка устарела. Отправьте /erase ещё раз, если всё ещё хотите удалить свои данные."
+    }
+    fn stamp_given_before(&self, name: Esc, dots: &str, stamps: u32, needed: u32) -> String {
+        format!(
+            "Этот штамп для {name} уже был поставлен ({dots} {stamps}/{needed}). Для нового визита отсканируйте карту снова."
+        )
     }
     fn erase_usage(&self) -> &'static str {
         "Использование: /erase <code>КОД</code> показывает клиента; <code>/erase КОД confirm</code> удаляет его личные \
@@ -491,7 +500,12 @@ impl Texts for Ru {
          сохраняются). Штамп за визит: /stamp <code>КОД</code> или кнопка под отсканированной картой."
     }
     fn stamp_card_set(&self, needed: u32, reward: Esc) -> String {
-        format!("🎟 Карта штампов работает: {needed} штампов дают <b>{reward}</b>. Штамп: /stamp <code>КОД</code>.")
+        let word = match (needed % 10, needed % 100) {
+            (1, n) if n != 11 => "штамп",
+            (2..=4, n) if !(12..=14).contains(&n) => "штампа",
+            _ => "штампов",
+        };
+        format!("🎟 Карта штампов работает: {needed} {word} — <b>{reward}</b>. Штамп: /stamp <code>КОД</code>.")
     }
     fn stamp_card_ended(&self) -> &'static str {
         "Карта штампов завершена. Если запустите её снова, штампы клиентов сохранятся."

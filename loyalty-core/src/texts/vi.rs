@@ -452,7 +452,8 @@ impl Texts for Vi {
         format!("✅ Phiếu của bạn cho <b>{title}</b> đã được dùng tại {partner}. Chúc bạn vui!")
     }
     fn mydata_caption(&self) -> &'static str {
-        "📄 Mọi dữ liệu chương trình lưu về bạn: hồ sơ, mọi giao dịch và phiếu quà. /erase xoá dữ liệu cá nhân của bạn."
+        "📄 Dữ liệu của bạn trong chương trình: hồ sơ, ngày sinh, mọi giao dịch và phiếu quà (tem: /stamps). \
+         /erase xoá dữ liệu cá nhân của bạn."
     }
     fn erase_confirm(&self, balance: Points) -> String {
         format!(
@@ -467,6 +468,12 @@ impl Texts for Vi {
     }
     fn erased(&self) -> &'static str {
         "Dữ liệu cá nhân của bạn đã được xoá. Tạm biệt! /start bất cứ lúc nào để trở thành khách hàng mới."
+    }
+    fn erase_expired(&self) -> &'static str {
+        "Nút này đã hết hạn. Hãy gửi lại /erase nếu bạn vẫn muốn xoá dữ liệu."
+    }
+    fn stamp_given_before(&self, name: Esc, dots: &str, stamps: u32, needed: u32) -> String {
+        format!("Tem này cho {name} đã được đóng trước đó ({dots} {stamps}/{needed}). Lần ghé mới, hãy quét lại thẻ.")
     }
     fn erase_usage(&self) -> &'static str {
         "Cách dùng: /erase <code>MÃ</code> hiển thị khách hàng; <code>/erase MÃ confirm</code> xoá dữ liệu cá nhân \

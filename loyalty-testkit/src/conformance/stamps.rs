@@ -39,8 +39,9 @@ pub(super) async fn stamp_cards_are_set_and_ended(ctx: &Ctx<'_>) -> CheckResult 
     let p = ctx.partner(PartnerTerms::default()).await?;
     let c = ctx.customer(0).await?;
     let long = "x".repeat(MAX_STAMP_REWARD_CHARS + 1);
-    for (needed, reward) in [(1, "coffee"), (MAX_STAMPS + 1, "coffee"), (10, ""), (10, " coffee"), (10, long.as_str())]
-    {
+    let bad =
+        [(1, "coffee"), (MAX_STAMPS + 1, "coffee"), (10, ""), (10, " coffee"), (10, "coffee\u{a0}"), (10, "\u{3000}x")];
+    for (needed, reward) in bad.into_iter().chain([(10, long.as_str())]) {
         let refused = s.set_stamp_card(ctx.card_req(&p, needed, reward)).await;
         ensure!(
             matches!(refused, Err(StoreError::Rejected(Rejection::InvalidStampCard { .. }))),

@@ -15,7 +15,7 @@ use crate::bots::common::settle;
 use crate::bots::rewards;
 use crate::context::{Context, Outbox, Task};
 use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus, RedemptionId, TelegramUserId};
-use crate::domain::{RewardId, VoucherId};
+use crate::domain::{RewardId, Timestamp, VoucherId};
 use crate::error::{Error, Result};
 use crate::ports::{
     AnswerRedemption, AssistantContext, CancelVoucher, CustomerRef, CustomerView, EraseCustomer, ErrorReport,
@@ -425,7 +425,7 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
         }
         Action::History => Ok(reply(chat, texts::history(lang.texts(), &recent))),
         Action::Erase => {
-            let button = InlineKeyboardButton::callback(lang.texts().erase_button(), ERASE_BUTTON);
+            let button = InlineKeyboardButton::callback(lang.texts().erase_button(), format!("er:{}", cx.now().0));
             let kb = InlineKeyboardMarkup { inline_keyboard: vec![vec![button]] };
             Ok(Outbox::one(say(chat, lang.texts().erase_confirm(customer.balance), Some(ReplyMarkup::Inline(kb)))))
         }
@@ -599,12 +599,13 @@ pub(super) enum Callback {
     Claim(RewardId),
     /// `wx:<id>`: cancel the voucher.
     Cancel(VoucherId),
-    /// [`ERASE_BUTTON`]: erase the presser's personal data.
-    Erase,
+    /// `er:<unix time of the warning>`: erase the presser's personal data.
+    Erase(Timestamp),
 }
 
-/// The data of `/erase`'s button.
-const ERASE_BUTTON: &str = "er:me";
+/// How long `/erase`'s button works: an old warning pressed later (after
+/// signing up again, say) must not erase without a fresh one.
+const ERASE_BUTTON_SECS: i64 = 600;
 
 impl Callback {
     pub(super) fn parse(data: &str) -> Option<Callback> {
@@ -625,7 +626,7 @@ impl Callback {
             "wv" => parse_id(arg).map(|id| Callback::Reward(RewardId(id))),
             "wc" => parse_id(arg).map(|id| Callback::Claim(RewardId(id))),
             "wx" => parse_id(arg).map(|id| Callback::Cancel(VoucherId(id))),
-            "er" => (arg == "me").then_some(Callback::Erase),
+            "er" => arg.parse::<i64>().ok().map(|t| Callback::Erase(Timestamp(t))),
             _ => None,
         }
     }
@@ -731,9 +732,14 @@ async fn on_callback(cx: &Context, q: &CallbackQuery) -> Result<Outbox> {
             let message = voucher_message(cx, q.from.id, &v).await;
             Ok(Outbox { calls: vec![answer(""), message], ..Outbox::default() })
         }
-        Callback::Erase => {
-            // Whoever presses erases themselves; pressed again (or by someone
-            // never signed up) there is nothing left: the same goodbye.
+        Callback::Erase(warned) => {
+            // Whoever presses erases themselves, within minutes of the warning;
+            // pressed again (or by someone never signed up) there is nothing
+            // left: the same goodbye.
+            let age = cx.now().0 - warned.0;
+            if !(-60..=ERASE_BUTTON_SECS).contains(&age) {
+                return Ok(Outbox::one(answer_alert(q, lang.texts().erase_expired())));
+            }
             let req = EraseCustomer { who, admin: None, now: cx.now() };
             let lang = match cx.storage().erase_customer(req).await {
                 Err(StoreError::Rejected(Rejection::UnknownCustomer)) => lang,

@@ -555,7 +555,9 @@ impl Ctx<'_> {
         };
         let (s, t) = (&done.outcome, self.lang.texts());
         let (name, p) = (Esc(&s.customer.first_name), &s.progress);
-        let text = if s.completed {
+        let text = if s.replayed && !self.cx.is_reprocessing() {
+            t.stamp_given_before(name, &texts::stamp_dots(p.stamps, p.card.needed), p.stamps, p.card.needed)
+        } else if s.completed {
             t.stamp_filled(name, Esc(&p.card.reward))
         } else {
             t.stamped(name, &texts::stamp_dots(p.stamps, p.card.needed), p.stamps, p.card.needed)
