@@ -94,6 +94,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261211090100", "loyalty_stamps"),
     migration!("20261211090200", "loyalty_lookup_stamps"),
     migration!("20261211090300", "loyalty_campaign_keys"),
+    migration!("20261211090400", "loyalty_erasure_races"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.
