@@ -178,6 +178,15 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
 
 // ---------------------------------------------------------------- customers
 
+/// A customer's call by their Telegram id: a customer unknown to the store is
+/// a user who has not signed up (`404 not_registered`).
+fn registered<T>(r: crate::ports::StoreResult<T>) -> ApiResult<T> {
+    r.map_err(|e| match e {
+        StoreError::Rejected(Rejection::UnknownCustomer) => not_registered(),
+        e => e.into(),
+    })
+}
+
 /// The Telegram user behind a valid `Authorization: tma <initData>`.
 fn telegram_user(cx: &Context, headers: &HeaderMap) -> ApiResult<TelegramUserId> {
     let token = cx.config().bot_token(BotKind::Client).map_err(|_| not_configured(ApiText::ClientBotNotConfigured))?;
@@ -356,11 +365,7 @@ async fn answer_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&st
     let user = telegram_user(cx, req.headers())?;
     let id = path_id(param).map(RedemptionId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
     let answer = AnswerRedemption { id, customer: CustomerRef::Telegram(user), now: cx.now() };
-    let done = match usecases::answer_redemption(cx, answer, confirm).await {
-        Ok(done) => done,
-        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => return Err(not_registered()),
-        Err(e) => return Err(e.into()),
-    };
+    let done = registered(usecases::answer_redemption(cx, answer, confirm).await)?;
     let view = &done.outcome;
     let mut reply = Reply::ok(&redemption_json(view));
     reply.deferred.extend(done.notices.into_iter().map(Task::Call));
@@ -552,11 +557,8 @@ async fn pos_stamp_card(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> 
 /// `GET /api/v1/me/stamps`: the customer's stamps at every partner running a card.
 async fn my_stamps(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let user = telegram_user(cx, req.headers())?;
-    match cx.storage().stamp_cards(CustomerRef::Telegram(user)).await {
-        Ok(found) => Ok(Reply::ok(&json!({ "cards": found.iter().map(stamps_json).collect::<Vec<_>>() }))),
-        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
-        Err(e) => Err(e.into()),
-    }
+    let found = registered(cx.storage().stamp_cards(CustomerRef::Telegram(user)).await)?;
+    Ok(Reply::ok(&json!({ "cards": found.iter().map(stamps_json).collect::<Vec<_>>() })))
 }
 
 /// `GET /api/v1/partner/customers/{code}`: the customer behind a card, as the
@@ -761,11 +763,8 @@ async fn set_birthday(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
         .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
     let birthday = Birthday::new(body.month, body.day).ok_or_else(|| ApiError::rejection(&Rejection::InvalidAmount))?;
     let set = SetBirthday { customer: CustomerRef::Telegram(user), birthday, now: cx.now() };
-    match cx.storage().set_birthday(set).await {
-        Ok(b) => Ok(Reply::ok(&json!(b))),
-        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
-        Err(e) => Err(e.into()),
-    }
+    let b = registered(cx.storage().set_birthday(set).await)?;
+    Ok(Reply::ok(&json!(b)))
 }
 
 /// `GET /api/v1/me/data`: everything the program holds about the customer
@@ -805,11 +804,8 @@ async fn erase_me(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let user = telegram_user(cx, req.headers())?;
     erase_confirmed(req)?;
     let erase = EraseCustomer { who: CustomerRef::Telegram(user), admin: None, now: cx.now() };
-    match cx.storage().erase_customer(erase).await {
-        Ok(erased) => Ok(Reply::ok(&json!({ "erased": true, "tombstone": erased.customer.id }))),
-        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
-        Err(e) => Err(e.into()),
-    }
+    let erased = registered(cx.storage().erase_customer(erase).await)?;
+    Ok(Reply::ok(&json!({ "erased": true, "tombstone": erased.customer.id })))
 }
 
 // --------------------------------------------------------------------- admin
@@ -964,11 +960,8 @@ async fn claim_reward(cx: &Context, req: &Request<Bytes>, param: Option<&str>) -
     let user = telegram_user(cx, req.headers())?;
     let key = format!("mini:{}:{}", user.0, idempotency_key(req.headers())?);
     let id = path_id(param).map(RewardId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownReward))?;
-    match usecases::claim_reward(cx, CustomerRef::Telegram(user), id, key).await {
-        Ok(done) => Ok(Reply::ok(&voucher_json(&done.outcome))),
-        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
-        Err(e) => Err(e.into()),
-    }
+    let done = registered(usecases::claim_reward(cx, CustomerRef::Telegram(user), id, key).await)?;
+    Ok(Reply::ok(&voucher_json(&done.outcome)))
 }
 
 /// `GET /api/v1/me/vouchers?status=`: the customer's vouchers, newest first.
@@ -983,11 +976,8 @@ async fn my_vouchers(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
         })?);
     }
     let list = ListVouchers { customer: CustomerRef::Telegram(user), status, limit: MAX_VOUCHERS_LISTED };
-    match cx.storage().vouchers(list).await {
-        Ok(found) => Ok(Reply::ok(&json!({ "vouchers": found.iter().map(voucher_json).collect::<Vec<_>>() }))),
-        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
-        Err(e) => Err(e.into()),
-    }
+    let found = registered(cx.storage().vouchers(list).await)?;
+    Ok(Reply::ok(&json!({ "vouchers": found.iter().map(voucher_json).collect::<Vec<_>>() })))
 }
 
 /// `POST /api/v1/me/vouchers/{id}/cancel`: the price back; cancelling again
@@ -996,11 +986,8 @@ async fn cancel_voucher(cx: &Context, req: &Request<Bytes>, param: Option<&str>)
     let user = telegram_user(cx, req.headers())?;
     let id = path_id(param).map(VoucherId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownVoucher))?;
     let cancel = CancelVoucher { customer: CustomerRef::Telegram(user), voucher: id, now: cx.now() };
-    match cx.storage().cancel_voucher(cancel).await {
-        Ok(v) => Ok(Reply::ok(&voucher_json(&v))),
-        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Err(not_registered()),
-        Err(e) => Err(e.into()),
-    }
+    let v = registered(cx.storage().cancel_voucher(cancel).await)?;
+    Ok(Reply::ok(&voucher_json(&v)))
 }
 
 /// `GET /api/v1/partner/rewards`: the partner's rewards, whatever their status.

@@ -17,6 +17,7 @@ use crate::context::{Context, Outbox, Task};
 use crate::domain::{Customer, CustomerCode, CustomerId, Language, PartnerStatus, RedemptionId, TelegramUserId};
 use crate::domain::{RewardId, Timestamp, VoucherId};
 use crate::error::{Error, Result};
+use crate::ports::StoreResult;
 use crate::ports::{
     AnswerRedemption, AssistantContext, CancelVoucher, CustomerRef, CustomerView, EraseCustomer, ErrorReport,
     ListRewards, ListVouchers, QuotaKind, QuotaUse, Rejection, SetBirthday, StoreError, ViewCustomer, VoucherView,
@@ -232,6 +233,15 @@ async fn rewards_page(
     }))
 }
 
+/// A call by the writer's Telegram id, settled ([`settle`]): someone who never
+/// signed up (`UnknownCustomer`) is asked to `/start`.
+async fn settle_customer<T>(cx: &Context, lang: Language, r: StoreResult<T>) -> Result<std::result::Result<T, String>> {
+    match r {
+        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => Ok(Err(lang.say(Fixed::NeedStart).into())),
+        r => settle(cx, lang, CONTEXT, r).await,
+    }
+}
+
 /// `/vouchers`: the customer's unused vouchers, each with its cancel button
 /// (one storage call).
 async fn vouchers(cx: &Context, from: &User, chat: i64) -> Result<Outbox> {
@@ -241,12 +251,9 @@ async fn vouchers(cx: &Context, from: &User, chat: i64) -> Result<Outbox> {
         status: Some(VoucherStatus::Issued),
         limit: LISTED_VOUCHERS,
     };
-    let found = match cx.storage().vouchers(req).await {
-        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => return Ok(reply(chat, lang.say(Fixed::NeedStart))),
-        r => match settle(cx, lang, CONTEXT, r).await? {
-            Ok(found) => found,
-            Err(text) => return Ok(reply(chat, text)),
-        },
+    let found = match settle_customer(cx, lang, cx.storage().vouchers(req).await).await? {
+        Ok(found) => found,
+        Err(text) => return Ok(reply(chat, text)),
     };
     let Some(first) = found.first() else { return Ok(reply(chat, lang.texts().vouchers_none())) };
     let lang = first.customer.language;
@@ -277,13 +284,13 @@ async fn voucher_message(cx: &Context, chat: i64, v: &VoucherView) -> BotCall {
 /// `/stamps`: the customer's stamp cards, one line each (one storage call).
 async fn stamp_cards(cx: &Context, from: &User, chat: i64) -> Result<Outbox> {
     let lang = Language::from_code(from.language_code.as_deref());
-    let found = match cx.storage().stamp_cards(CustomerRef::Telegram(TelegramUserId(from.id))).await {
-        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => return Ok(reply(chat, lang.say(Fixed::NeedStart))),
-        r => match settle(cx, lang, CONTEXT, r).await? {
+    let found =
+        match settle_customer(cx, lang, cx.storage().stamp_cards(CustomerRef::Telegram(TelegramUserId(from.id))).await)
+            .await?
+        {
             Ok(found) => found,
             Err(text) => return Ok(reply(chat, text)),
-        },
-    };
+        };
     let t = lang.texts();
     if found.is_empty() {
         return Ok(reply(chat, t.stamp_cards_none()));
@@ -317,12 +324,9 @@ async fn birthday(cx: &Context, from: &User, chat: i64, args: &str) -> Result<Ou
     let lang = Language::from_code(from.language_code.as_deref());
     let Some(birthday) = Birthday::parse(args) else { return Ok(reply(chat, lang.texts().birthday_usage())) };
     let req = SetBirthday { customer: CustomerRef::Telegram(TelegramUserId(from.id)), birthday, now: cx.now() };
-    Ok(match cx.storage().set_birthday(req).await {
-        Err(StoreError::Rejected(Rejection::UnknownCustomer)) => reply(chat, lang.say(Fixed::NeedStart)),
-        r => match settle(cx, lang, CONTEXT, r).await? {
-            Ok(b) => reply(chat, lang.texts().birthday_set(b.day, b.month)),
-            Err(text) => reply(chat, text),
-        },
+    Ok(match settle_customer(cx, lang, cx.storage().set_birthday(req).await).await? {
+        Ok(b) => reply(chat, lang.texts().birthday_set(b.day, b.month)),
+        Err(text) => reply(chat, text),
     })
 }
 
