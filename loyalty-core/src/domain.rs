@@ -149,6 +149,11 @@ id_type!(
     MessageId
 );
 id_type!(
+    /// A partner's staff member (a cashier, or an invitation to become one),
+    /// assigned by the store.
+    StaffId
+);
+id_type!(
     /// A Telegram user id (also the private chat id with that user).
     TelegramUserId
 );
@@ -406,6 +411,61 @@ pub struct Partner {
     pub created_at: Timestamp,
 }
 
+/// A partner's staff member: a cashier who credits and redeems for the
+/// partner from their own Telegram account, or an invitation to become one.
+///
+/// The partner invites with a one-time link (only a hash of its token is
+/// stored); the first Telegram user who opens it before `expires_at` joins.
+/// A cashier may credit, ask for redemptions, stamp cards and take vouchers
+/// for the partner ([`PartnerRef::Till`](crate::ports::PartnerRef::Till)),
+/// never see its figures or keys or manage its staff; every entry they make
+/// records them ([`LedgerEntry::cashier`]). Revoking takes effect at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Staff {
+    /// Id.
+    pub id: StaffId,
+    /// The partner they work for.
+    pub partner: PartnerId,
+    /// Their Telegram user, once joined.
+    pub telegram_id: Option<TelegramUserId>,
+    /// Their first name in Telegram when they joined (empty before).
+    pub name: String,
+    /// When the invitation was made.
+    pub invited_at: Timestamp,
+    /// The invitation cannot be used after this.
+    pub expires_at: Timestamp,
+    /// When they joined.
+    pub joined_at: Option<Timestamp>,
+    /// When the partner revoked them (or the invitation).
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl Staff {
+    /// Where they stand at `now`.
+    pub fn status(&self, now: Timestamp) -> StaffStatus {
+        match (self.revoked_at, self.joined_at) {
+            (Some(_), _) => StaffStatus::Revoked,
+            (None, Some(_)) => StaffStatus::Active,
+            (None, None) if now > self.expires_at => StaffStatus::Expired,
+            (None, None) => StaffStatus::Invited,
+        }
+    }
+}
+
+/// Where a [`Staff`] member stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffStatus {
+    /// Invited; the link still works.
+    Invited,
+    /// The link expired unused.
+    Expired,
+    /// A cashier now.
+    Active,
+    /// Revoked by the partner.
+    Revoked,
+}
+
 /// The kind of a ledger entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -505,6 +565,11 @@ pub struct LedgerEntry {
     /// was applied (0: the defaults, before any change).
     #[serde(default)]
     pub rules_version: u32,
+    /// The partner's cashier who made it at the till (an accrual, or a
+    /// redemption the cashier asked for); `None` when the partner itself did
+    /// (its own bot account or its POS key) or for entries without a partner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashier: Option<StaffId>,
 }
 
 /// State of a redemption request.
@@ -555,6 +620,9 @@ pub struct RedemptionRequest {
     pub expires_at: Timestamp,
     /// The ledger entry, once confirmed.
     pub entry: Option<EntryId>,
+    /// The partner's cashier who asked, when it was not the partner itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashier: Option<StaffId>,
 }
 
 /// Who receives a broadcast.
@@ -662,6 +730,13 @@ pub mod rules {
 
     /// How long a partner may reverse its own entry (24 hours).
     pub const REVERSAL_WINDOW_SECS: i64 = 86_400;
+
+    /// How long a staff invitation link works (48 hours).
+    pub const STAFF_INVITE_TTL_SECS: i64 = 172_800;
+
+    /// Most staff a partner may have at once: cashiers and invitations not yet
+    /// expired, together.
+    pub const MAX_STAFF: i64 = 20;
 
     /// How a partner's POS API key is stored: lower-case hex SHA-256 of the key.
     /// Keys are 32 random bytes, so a plain hash (no salt, no stretching) is enough.

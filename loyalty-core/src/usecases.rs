@@ -15,9 +15,10 @@ use crate::domain::RewardId;
 use crate::domain::{Author, BotKind, Customer, CustomerCode, Language, PartnerId, PartnerStatus, TelegramUserId};
 use crate::ports::{
     AddStamp, AdjustBalance, Adjusted, AnswerRedemption, Applied, CampaignActor, ClaimReward, CreateCampaign,
-    CreditPurchase, Credited, CustomerRef, DecidePartner, DecideReward, Decided, NewCustomer, OpenRedemption,
-    PartnerApplication, PublishReward, RedemptionView, Registration, Rejection, ReverseEntry, Reversed, RewardDecided,
-    RewardDecision, Stamped, StoreError, StoreResult, UseVoucher, VoucherView,
+    CreditPurchase, Credited, CustomerRef, DecidePartner, DecideReward, Decided, JoinStaff, NewCustomer,
+    OpenRedemption, PartnerApplication, PublishReward, RedemptionView, Registration, Rejection, ReverseEntry, Reversed,
+    RevokeStaff, RewardDecided, RewardDecision, StaffJoined, StaffRevoked, Stamped, StoreError, StoreResult,
+    UseVoucher, VoucherView,
 };
 use crate::program::RulesVersion;
 use crate::program::campaigns::{Campaign, CampaignStatus};
@@ -222,7 +223,9 @@ pub async fn answer_redemption(
         } else {
             t.partner_declined(Esc(c.code.as_str()), r.points, r.id.0)
         };
-        notices.push(notify(BotKind::Partner, p.telegram_id, note));
+        // The cashier who asked is at the till; without one (or revoked since), the partner.
+        let till = v.cashier.as_ref().filter(|s| s.revoked_at.is_none()).and_then(|s| s.telegram_id);
+        notices.push(notify(BotKind::Partner, till.unwrap_or(p.telegram_id), note));
         if !v.replayed {
             notices.extend(cx.emit(&Event::RedemptionAnswered { view: &v, confirmed: confirm }));
         }
@@ -397,6 +400,33 @@ pub async fn claim_reward(
             other => return Ok(Done { outcome: other?, notices: Vec::new() }),
         }
     }
+}
+
+/// Someone opens a staff invitation link and joins the partner's staff as a
+/// cashier; the partner's owner is told.
+pub async fn join_staff(cx: &Context, req: JoinStaff) -> StoreResult<Done<StaffJoined>> {
+    let j = cx.storage().join_staff(req).await?;
+    let mut notices = Vec::new();
+    if tells(cx, j.replayed) {
+        let p = &j.partner;
+        let text = p.language.texts().staff_joined_owner(j.staff.id.0, Esc(&j.staff.name));
+        notices.push(notify(BotKind::Partner, p.telegram_id, text));
+    }
+    Ok(Done { outcome: j, notices })
+}
+
+/// A partner revokes a cashier or an invitation; a cashier is told (in the
+/// partner's language).
+pub async fn revoke_staff(cx: &Context, req: RevokeStaff) -> StoreResult<Done<StaffRevoked>> {
+    let r = cx.storage().revoke_staff(req).await?;
+    let mut notices = Vec::new();
+    if tells(cx, r.replayed)
+        && let Some(cashier) = r.staff.telegram_id
+    {
+        let text = r.partner.language.texts().staff_revoked_cashier(Esc(&r.partner.name));
+        notices.push(notify(BotKind::Partner, cashier, text));
+    }
+    Ok(Done { outcome: r, notices })
 }
 
 /// A partner accepts a customer's voucher; the customer is told.

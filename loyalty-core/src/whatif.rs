@@ -227,6 +227,7 @@ fn simulated_expiry(customer: &Customer, points: Points, at: Timestamp, seq: i64
         reason: None,
         created_at: at,
         rules_version: 0,
+        cashier: None,
     }
 }
 

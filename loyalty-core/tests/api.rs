@@ -1539,3 +1539,85 @@ async fn the_pos_runs_a_stamp_card_and_stamps_once_per_key() {
     assert_eq!((ended.status, ended.json()), (StatusCode::OK, json!({"card": null})));
     call(&env, stamp("s5", &body)).await.error(StatusCode::CONFLICT, "no_stamp_card");
 }
+
+fn pos_get(key: &str, path: &str) -> Request<Bytes> {
+    request(Method::GET, path, &[("authorization", &format!("Bearer {key}"))], Bytes::new())
+}
+
+#[tokio::test]
+async fn pos_lists_and_revokes_staff_and_entries_name_the_cashier() {
+    let (env, c, p, key) = customer_and_partner("Cafe", Language::En).await;
+    let (_, other_key) = partner(&env, 501, "Bar", Language::En).await;
+    let now = env.engine.now();
+    let invite = |hash: &str| InviteStaff {
+        partner: PartnerRef::Id(p.id),
+        token_sha256_hex: hash.into(),
+        now,
+        expires_at: now.plus(rules::STAFF_INVITE_TTL_SECS),
+    };
+    let cashier = env.storage.invite_staff(invite("aa")).await.unwrap();
+    let open = env.storage.invite_staff(invite("bb")).await.unwrap();
+    let join = JoinStaff { token_sha256_hex: "aa".into(), telegram_id: TelegramUserId(700), name: "Minh".into(), now };
+    env.storage.join_staff(join).await.unwrap();
+    let till = CreditPurchase {
+        partner: PartnerRef::Till(TelegramUserId(700)),
+        customer: CustomerRef::Id(c.id),
+        purchase: 1000,
+        idempotency_key: "till-1".into(),
+        day_start: now.day_start(),
+        now,
+    };
+    env.storage.credit_purchase(till).await.unwrap();
+
+    let listed = call(&env, pos_get(&key, "/api/v1/partner/staff")).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    let staff = listed.json()["staff"].clone();
+    assert_eq!(staff[0]["id"], open.id.0, "newest first: {staff}");
+    assert_eq!((staff[0]["status"].clone(), staff[0]["name"].clone()), (json!("invited"), json!("")));
+    assert_eq!((staff[1]["status"].clone(), staff[1]["name"].clone()), (json!("active"), json!("Minh")));
+    assert_eq!(staff[1]["telegram_id"], 700);
+    assert!(!listed.body.windows(2).any(|w| w == b"aa"), "no token hash leaks: {staff}");
+    let entries = call(&env, pos_get(&key, "/api/v1/partner/entries")).await.json();
+    assert_eq!(entries["entries"][0]["cashier_id"], cashier.id.0, "{entries}");
+
+    // Another partner's key sees none of it and cannot revoke it.
+    assert_eq!(call(&env, pos_get(&other_key, "/api/v1/partner/staff")).await.json()["staff"], json!([]));
+    let revoke = |key: &str, id: &str| {
+        request(
+            Method::DELETE,
+            &format!("/api/v1/partner/staff/{id}"),
+            &[("authorization", &format!("Bearer {key}"))],
+            Bytes::new(),
+        )
+    };
+    let id = cashier.id.0.to_string();
+    call(&env, revoke(&other_key, &id)).await.error(StatusCode::NOT_FOUND, "unknown_staff");
+    for bad in ["0", "x", "99", "-1", "123456789012345678901"] {
+        call(&env, revoke(&key, bad)).await.error(StatusCode::NOT_FOUND, "unknown_staff");
+    }
+    call(&env, revoke("wrong-key", &id)).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+    let till = CreditPurchase {
+        partner: PartnerRef::Till(TelegramUserId(700)),
+        customer: CustomerRef::Id(c.id),
+        purchase: 1000,
+        idempotency_key: "till-2".into(),
+        day_start: now.day_start(),
+        now,
+    };
+    env.storage.credit_purchase(till.clone()).await.expect("still a cashier");
+
+    let revoked = call(&env, revoke(&key, &id)).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{:?}", revoked.body);
+    assert_eq!(
+        (revoked.json()["staff"]["status"].clone(), revoked.json()["replayed"].clone()),
+        (json!("revoked"), json!(false))
+    );
+    let told = revoked.sends();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!((told[0].0, told[0].1), (BotKind::Partner, 700), "the cashier is told");
+    let again = call(&env, revoke(&key, &id)).await;
+    assert_eq!(again.json()["replayed"], true);
+    assert!(again.deferred.is_empty(), "told once");
+    let refused = env.storage.credit_purchase(CreditPurchase { idempotency_key: "till-3".into(), ..till }).await;
+    assert_eq!(refused.unwrap_err(), StoreError::Rejected(Rejection::UnknownPartner), "access ends at once");
+}

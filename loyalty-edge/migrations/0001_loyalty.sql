@@ -427,6 +427,33 @@ CREATE TABLE IF NOT EXISTS loyalty_stamp_visits (
     created_at      INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 
+CREATE TABLE IF NOT EXISTS loyalty_staff (
+    id           INTEGER PRIMARY KEY,
+    partner      INTEGER NOT NULL REFERENCES loyalty_partners (id),
+    token_sha256 TEXT    NOT NULL UNIQUE,
+    telegram_id  INTEGER,
+    name         TEXT    NOT NULL DEFAULT '' CHECK (length(name) <= 64),
+    invited_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    joined_at    INTEGER,
+    revoked_at   INTEGER,
+    CHECK ((telegram_id IS NULL) = (joined_at IS NULL))
+) STRICT;
+
+CREATE UNIQUE INDEX IF NOT EXISTS loyalty_staff_active ON loyalty_staff (telegram_id) WHERE telegram_id IS NOT NULL AND revoked_at IS NULL;
+
+CREATE INDEX IF NOT EXISTS loyalty_staff_by_partner ON loyalty_staff (partner, id);
+
+CREATE TABLE IF NOT EXISTS loyalty_entry_cashiers (
+    entry INTEGER PRIMARY KEY REFERENCES loyalty_entries (id),
+    staff INTEGER NOT NULL REFERENCES loyalty_staff (id)
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS loyalty_redemption_cashiers (
+    redemption INTEGER PRIMARY KEY REFERENCES loyalty_redemptions (id),
+    staff      INTEGER NOT NULL REFERENCES loyalty_staff (id)
+) STRICT;
+
 CREATE TABLE IF NOT EXISTS loyalty_audit_log (
     id       INTEGER PRIMARY KEY,
     admin    INTEGER CHECK (admin IS NOT NULL OR action = 'erased'),

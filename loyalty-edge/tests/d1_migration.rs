@@ -106,3 +106,13 @@ fn the_ninth_migration_is_the_stamp_cards() {
     let shipped = shipped_is_generated("0009_stamps.sql", d1::stamps_migration(), "stamps_migration");
     assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_stamp_visits"), "{shipped}");
 }
+
+/// `migrations/0010_staff.sql` creates the staff's tables of the schema
+/// (regenerate as above).
+#[test]
+fn the_tenth_migration_is_the_staff() {
+    let shipped = shipped_is_generated("0010_staff.sql", d1::staff_migration(), "staff_migration");
+    assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_staff ("), "{shipped}");
+    assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_entry_cashiers"), "{shipped}");
+    assert!(shipped.contains("CREATE UNIQUE INDEX IF NOT EXISTS loyalty_staff_active"), "{shipped}");
+}

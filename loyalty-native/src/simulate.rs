@@ -581,6 +581,38 @@ impl<'a> Sim<'a> {
             anna_balance == Some(12_000),
             format!("Anna's balance is 12 000 points (got {})", shown(anna_balance)),
         );
+
+        self.line("\n9. Linh invites Minh as a cashier; Minh credits Anna's purchase; Linh revokes him".into());
+        let minh = TgUser::new(301, "Minh");
+        self.meet(&minh);
+        let invited = self.say(Partner, &linh, "/staff invite").await;
+        let link = invited.texts_to(linh.id).join("");
+        let Some(token) =
+            link.split("s_").nth(1).map(|t| t.chars().take_while(char::is_ascii_hexdigit).collect::<String>())
+        else {
+            return self.check(false, "Linh gets an invitation link");
+        };
+        let joined = self.say(Partner, &minh, &format!("/start s_{token}")).await;
+        self.check(!joined.texts_to(linh.id).is_empty(), "Linh is told Minh joined her staff");
+        self.say(Partner, &minh, &format!("/credit {code} 2000")).await;
+        let who = CustomerRef::Telegram(TelegramUserId(anna.id));
+        let newest =
+            self.engine.storage().customer_summary(who, 1).await.ok().flatten().and_then(|s| s.recent.first().cloned());
+        self.check(
+            newest.is_some_and(|e| e.kind == loyalty_core::domain::EntryKind::Accrual && e.cashier.is_some()),
+            "Minh's credit is recorded as his",
+        );
+        let stats = self.say(Partner, &minh, "/stats").await;
+        let refused = stats.texts_to(minh.id).iter().any(|t| t.contains("Only a partner's owner"));
+        self.check(refused, "Minh cannot see Linh's figures");
+        let list = self.say(Partner, &linh, "/staff").await;
+        let Some(revoke) = list.button(linh.id, "sr:") else {
+            return self.check(false, "Linh's /staff offers to revoke Minh");
+        };
+        self.press(Partner, &linh, &revoke).await;
+        let before = self.balance(&anna).await;
+        self.say(Partner, &minh, &format!("/credit {code} 2000")).await;
+        self.check(self.balance(&anna).await == before, "Minh, revoked, can no longer credit");
     }
 }
 

@@ -272,6 +272,8 @@ async fn simulate_plays_the_scenarios() {
         "✓ Anna's card is filled once and a new one started",
         "✓ Boris is erased; his 100 points stay on an anonymised record",
         "✓ the admin's /audit shows the erasure",
+        "✓ Minh's credit is recorded as his",
+        "✓ Minh, revoked, can no longer credit",
         "loyalty serve",
     ] {
         assert!(stdout.contains(needle), "the transcript shows {needle:?}:\n{stdout}");

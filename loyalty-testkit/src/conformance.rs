@@ -266,6 +266,11 @@ pub fn checks() -> Vec<Check> {
         stamps_fill_a_card_and_start_another,
         concurrent_stamps_count_exactly,
         a_lookup_shows_the_stamps,
+        staff_are_invited_joined_and_revoked,
+        staff_limit,
+        cashiers_work_the_till_and_are_recorded,
+        cashiers_cannot_manage,
+        concurrent_joins,
     ]
 }
 
@@ -298,12 +303,17 @@ macro_rules! ensure_eq {
 // which they use).
 mod erasure;
 mod rewards;
+mod staff;
 mod stamps;
 use erasure::{audit_log_pages_newest_first, erasure_keeps_the_books, personal_data_is_everything_held};
 use rewards::{
     claiming_a_reward_pays_for_a_voucher, concurrent_claims_against_one_balance, concurrent_claims_of_a_limited_reward,
     export_pages_every_row_once, partner_entries_are_paged_newest_first, reward_publishing_and_moderation,
     rewards_listing, vouchers_are_used_or_cancelled_once,
+};
+use staff::{
+    cashiers_cannot_manage, cashiers_work_the_till_and_are_recorded, concurrent_joins,
+    staff_are_invited_joined_and_revoked, staff_limit,
 };
 use stamps::{
     a_lookup_shows_the_stamps, concurrent_stamps_count_exactly, stamp_cards_are_set_and_ended,

@@ -100,7 +100,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 57;
+pub const USE_CASES: usize = 61;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -297,6 +297,19 @@ pub async fn every_use_case(
     };
     once!("add_stamp", s.add_stamp(stamp)).expect("stamp");
     once!("stamp_cards", s.stamp_cards(CustomerRef::Id(c.id))).expect("stamp cards");
+    let invite = InviteStaff {
+        partner: PartnerRef::Id(p.id),
+        token_sha256_hex: "ab".repeat(32),
+        now: T0,
+        expires_at: T0.plus(3_600),
+    };
+    let invited = once!("invite_staff", s.invite_staff(invite)).expect("invite");
+    let join =
+        JoinStaff { token_sha256_hex: "ab".repeat(32), telegram_id: TelegramUserId(30), name: "C".into(), now: T0 };
+    once!("join_staff", s.join_staff(join)).expect("join");
+    once!("staff", s.staff(PartnerRef::Id(p.id))).expect("staff");
+    let revoke = RevokeStaff { partner: PartnerRef::Id(p.id), staff: invited.id, now: T0 };
+    once!("revoke_staff", s.revoke_staff(revoke)).expect("revoke");
     // Refusals count too, raised or returned.
     let refused = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
     let late = s.open_redemption(open_req(&p, &c, 10, "o3")).await.expect("open");

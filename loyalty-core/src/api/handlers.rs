@@ -6,14 +6,14 @@ use super::{ApiError, INIT_DATA_MAX_AGE_SECS, MAX_API_BODY_BYTES, json_response,
 use crate::context::{Context, Task};
 use crate::domain::{
     Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerId, PartnerStatus, RedemptionId, RedemptionStatus,
-    RewardId, TelegramUserId, Timestamp, VoucherId, rules,
+    RewardId, Staff, StaffId, TelegramUserId, Timestamp, VoucherId, rules,
 };
 use crate::ports::{
     AddStamp, AnswerRedemption, AuditPage, CampaignActor, CampaignDecision, CancelVoucher, ConsumeQuota,
     CreateCampaign, CreditPurchase, CustomerRef, DecideCampaign, DecideReward, EntriesPage, EraseCustomer,
     ListCampaigns, ListRewards, ListVouchers, LookUpCustomer, OpenRedemption, PartnerEntriesPage, PartnerRef,
-    PublishReward, QuotaKind, RedemptionView, Rejection, ReverseEntry, RewardDecision, SetBirthday, SetProgramRules,
-    SetStampCard, StampProgress, StoreError, UseVoucher, ViewRedemption, VoucherView,
+    PublishReward, QuotaKind, RedemptionView, Rejection, ReverseEntry, RevokeStaff, RewardDecision, SetBirthday,
+    SetProgramRules, SetStampCard, StampProgress, StoreError, UseVoucher, ViewRedemption, VoucherView,
 };
 use crate::program::rewards::{
     MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED, Reward, RewardOffer, is_category, parse_voucher_code,
@@ -172,6 +172,8 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::PartnerStamp => pos_stamp(cx, req).await,
         Endpoint::PartnerStampCard => pos_stamp_card(cx, req).await,
         Endpoint::MeStamps => my_stamps(cx, req).await,
+        Endpoint::PartnerStaff => pos_staff(cx, req).await,
+        Endpoint::PartnerRevokeStaff => pos_revoke_staff(cx, req, param).await,
         Endpoint::SentryHook => sentry_hook(cx, req).await,
     }
 }
@@ -695,6 +697,7 @@ async fn pos_entries(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let with_customer = |e: &LedgerEntry| {
         let mut v = entry_json(e);
         v["customer_id"] = json!(e.customer.0);
+        v["cashier_id"] = json!(e.cashier.map(|s| s.0));
         v
     };
     Ok(Reply::ok(&json!({
@@ -709,6 +712,45 @@ async fn pos_revoke_key(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> 
     let partner = pos_partner(cx, req.headers()).await?;
     let p = cx.storage().set_partner_api_key(PartnerRef::Id(partner.id), None).await?;
     Ok(Reply::ok(&json!({ "revoked": !p.has_api_key })))
+}
+
+/// A staff member as the API shows them (never their invitation's token).
+fn staff_json(s: &Staff, now: Timestamp) -> Value {
+    json!({
+        "id": s.id.0,
+        "name": s.name,
+        "telegram_id": s.telegram_id.map(|t| t.0),
+        "status": s.status(now),
+        "invited_at": s.invited_at.0,
+        "expires_at": s.expires_at.0,
+        "joined_at": s.joined_at.map(|t| t.0),
+        "revoked_at": s.revoked_at.map(|t| t.0),
+    })
+}
+
+/// `GET /api/v1/partner/staff`: the partner's cashiers and invitations,
+/// revoked and expired ones too, newest first (the ids that entries'
+/// `cashier_id` name). Invitations are made in the partner bot (`/staff invite`).
+async fn pos_staff(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let staff = cx.storage().staff(PartnerRef::Id(partner.id)).await?;
+    let now = cx.now();
+    Ok(Reply::ok(&json!({ "staff": staff.iter().map(|s| staff_json(s, now)).collect::<Vec<_>>() })))
+}
+
+/// `DELETE /api/v1/partner/staff/{id}`: the cashier (or invitation) loses
+/// access at once; revoking again answers the same. The cashier is told.
+async fn pos_revoke_staff(cx: &Context, req: &Request<Bytes>, param: Option<&str>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let id = path_id(param).map(StaffId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownStaff))?;
+    let revoke = RevokeStaff { partner: PartnerRef::Id(partner.id), staff: id, now: cx.now() };
+    let done = usecases::revoke_staff(cx, revoke).await?;
+    let mut reply = Reply::ok(&json!({
+        "staff": staff_json(&done.outcome.staff, cx.now()),
+        "replayed": done.outcome.replayed,
+    }));
+    reply.deferred.extend(done.notices.into_iter().map(Task::Call));
+    Ok(reply)
 }
 
 /// `GET /api/v1/partner/summary`: the partner's figures for today and the

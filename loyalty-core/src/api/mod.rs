@@ -146,6 +146,10 @@ impl ApiError {
             RewardClosed { .. } => (StatusCode::CONFLICT, "reward_closed"),
             UnknownVoucher => (StatusCode::NOT_FOUND, "unknown_voucher"),
             VoucherClosed { .. } => (StatusCode::CONFLICT, "voucher_closed"),
+            InvalidInvite => (StatusCode::NOT_FOUND, "invalid_invite"),
+            StaffLimit { .. } => (StatusCode::CONFLICT, "staff_limit"),
+            AlreadyStaff => (StatusCode::CONFLICT, "already_staff"),
+            UnknownStaff => (StatusCode::NOT_FOUND, "unknown_staff"),
         };
         ApiError::new(status, code, ApiText::Rejected(r.clone()))
     }

@@ -101,6 +101,10 @@ pub enum Endpoint {
     PartnerStampCard,
     /// `GET /api/v1/me/stamps`: the customer's stamp cards.
     MeStamps,
+    /// `GET /api/v1/partner/staff`: the partner's cashiers and invitations (POS).
+    PartnerStaff,
+    /// `DELETE /api/v1/partner/staff/{id}`: revoke a cashier or an invitation (POS).
+    PartnerRevokeStaff,
     /// `POST /hooks/sentry`.
     SentryHook,
 }
@@ -167,6 +171,8 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/partner/stamps", Endpoint::PartnerStamp),
     r("PUT", "/api/v1/partner/stamp-card", Endpoint::PartnerStampCard),
     r("GET", "/api/v1/me/stamps", Endpoint::MeStamps),
+    r("GET", "/api/v1/partner/staff", Endpoint::PartnerStaff),
+    r("DELETE", "/api/v1/partner/staff/{id}", Endpoint::PartnerRevokeStaff),
     r("POST", "/hooks/sentry", Endpoint::SentryHook),
 ];
 
@@ -250,6 +256,8 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("POST", ["api", "v1", "partner", "stamps"]) => (PartnerStamp, None),
         ("PUT", ["api", "v1", "partner", "stamp-card"]) => (PartnerStampCard, None),
         ("GET", ["api", "v1", "me", "stamps"]) => (MeStamps, None),
+        ("GET", ["api", "v1", "partner", "staff"]) => (PartnerStaff, None),
+        ("DELETE", ["api", "v1", "partner", "staff", id]) if !id.is_empty() => (PartnerRevokeStaff, Some(*id)),
         ("POST", ["hooks", "sentry"]) => (SentryHook, None),
         _ => return None,
     })

@@ -216,6 +216,22 @@ pub enum Rejection {
     /// The partner runs no stamp card.
     #[error("no stamp card at this partner")]
     NoStampCard,
+    /// A staff invitation that is unknown, expired, revoked or used by
+    /// someone else.
+    #[error("invalid or expired staff invitation")]
+    InvalidInvite,
+    /// The partner has [`rules::MAX_STAFF`] cashiers and open invitations.
+    #[error("at most {max} staff")]
+    StaffLimit {
+        /// The limit.
+        max: i64,
+    },
+    /// This Telegram user is a cashier already (of this partner or another).
+    #[error("already a cashier")]
+    AlreadyStaff,
+    /// No such staff member of this partner.
+    #[error("unknown staff member")]
+    UnknownStaff,
 }
 
 /// Result of a storage call.
@@ -239,8 +255,17 @@ pub enum CustomerRef {
 pub enum PartnerRef {
     /// By internal id.
     Id(PartnerId),
-    /// By the Telegram id of the user operating it.
+    /// By the Telegram id of the user operating it (its owner's account).
     Telegram(TelegramUserId),
+    /// By the Telegram id of someone at its till: the owner's account, or one
+    /// of its active cashiers ([`Staff`]). Only the till's calls take it —
+    /// [`Storage::partner`], [`Storage::look_up_customer`],
+    /// [`Storage::credit_purchase`], [`Storage::open_redemption`],
+    /// [`Storage::add_stamp`] and [`Storage::use_voucher`] — and they record
+    /// the cashier on what they write; every other call answers it as an
+    /// unknown partner, so a cashier never sees the figures or the keys, nor
+    /// manages staff.
+    Till(TelegramUserId),
 }
 
 /// Sign-up of a Telegram user.
@@ -1007,6 +1032,10 @@ pub struct RedemptionView {
     pub entry: Option<LedgerEntry>,
     /// `true` when nothing changed because this call repeated an earlier one.
     pub replayed: bool,
+    /// The cashier who asked ([`RedemptionRequest::cashier`]), who is told
+    /// the answer at the till.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cashier: Option<Staff>,
 }
 
 /// The customer's answer to a redemption request.
@@ -1051,6 +1080,66 @@ pub struct Reversed {
     /// The customer's tier before the reversal (`customer.tier` is after it).
     #[serde(default)]
     pub tier_before: u8,
+}
+
+/// A partner invites a cashier ([`Storage::invite_staff`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteStaff {
+    /// The partner, by its owner (approved).
+    pub partner: PartnerRef,
+    /// Lower-case hex SHA-256 of the invitation's token
+    /// ([`rules::hash_api_key`]); the token itself is only in the link.
+    pub token_sha256_hex: String,
+    /// When.
+    pub now: Timestamp,
+    /// When the link stops working.
+    pub expires_at: Timestamp,
+}
+
+/// Someone opens a staff invitation link ([`Storage::join_staff`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinStaff {
+    /// Lower-case hex SHA-256 of the link's token.
+    pub token_sha256_hex: String,
+    /// Who opened it.
+    pub telegram_id: TelegramUserId,
+    /// Their first name (trimmed to 64 characters).
+    pub name: String,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// The outcome of [`Storage::join_staff`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffJoined {
+    /// The new cashier.
+    pub staff: Staff,
+    /// The partner they work for now.
+    pub partner: Partner,
+    /// They had joined with this link before; nothing changed.
+    pub replayed: bool,
+}
+
+/// A partner revokes a cashier or an invitation ([`Storage::revoke_staff`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeStaff {
+    /// The partner, by its owner.
+    pub partner: PartnerRef,
+    /// The staff member; another partner's is [`Rejection::UnknownStaff`].
+    pub staff: StaffId,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// The outcome of [`Storage::revoke_staff`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffRevoked {
+    /// The staff member after it.
+    pub staff: Staff,
+    /// The partner.
+    pub partner: Partner,
+    /// They were revoked before; nothing changed.
+    pub replayed: bool,
 }
 
 /// A partner looks a customer up by the code on their card (the partner
@@ -1580,6 +1669,10 @@ macro_rules! storage_calls {
             set_stamp_card(req: SetStampCard) -> Option<StampCard>;
             add_stamp(req: AddStamp) -> Stamped;
             stamp_cards(who: CustomerRef) -> Vec<StampProgress>;
+            invite_staff(req: InviteStaff) -> Staff;
+            join_staff(req: JoinStaff) -> StaffJoined;
+            staff(who: PartnerRef) -> Vec<Staff>;
+            revoke_staff(req: RevokeStaff) -> StaffRevoked;
         }
     };
 }
@@ -1901,6 +1994,29 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// The customer's stamps at every partner running a card (none yet counts),
     /// by partner id, at most [`MAX_STAMP_CARDS_LISTED`]; [`Rejection::UnknownCustomer`].
     async fn stamp_cards(&self, who: CustomerRef) -> StoreResult<Vec<StampProgress>>;
+
+    /// An approved partner, by its owner, invites a cashier: an invitation
+    /// valid until `expires_at` whose link carries the token hashed in the
+    /// request. [`Rejection::StaffLimit`] at [`rules::MAX_STAFF`] cashiers and
+    /// open invitations; a hash used before is [`Rejection::InvalidInvite`].
+    async fn invite_staff(&self, req: InviteStaff) -> StoreResult<Staff>;
+
+    /// The user opening an invitation link joins its partner's staff.
+    /// [`Rejection::InvalidInvite`] for an unknown, expired or revoked
+    /// invitation, or one someone else used; [`Rejection::AlreadyPartner`] for
+    /// a partner's owner; [`Rejection::AlreadyStaff`] for someone who is an
+    /// active cashier already (here or elsewhere); the same user opening the
+    /// same link again is a replay.
+    async fn join_staff(&self, req: JoinStaff) -> StoreResult<StaffJoined>;
+
+    /// A partner's staff, by its owner: cashiers and invitations, revoked and
+    /// expired ones too, newest first, at most 100.
+    async fn staff(&self, who: PartnerRef) -> StoreResult<Vec<Staff>>;
+
+    /// A partner, by its owner, revokes a cashier or an invitation, at once;
+    /// revoking again is a replay. Another partner's is
+    /// [`Rejection::UnknownStaff`].
+    async fn revoke_staff(&self, req: RevokeStaff) -> StoreResult<StaffRevoked>;
 
     /// Checks that the backend is reachable, for readiness probes (the native
     /// server's `GET /ready`). `Ok` means a round trip to the backend worked.

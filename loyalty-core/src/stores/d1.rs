@@ -103,6 +103,9 @@ mod sql;
 /// The tables of the schema, children before parents (the order to drop them in).
 pub const TABLES: &[&str] = &[
     "loyalty_op",
+    "loyalty_entry_cashiers",
+    "loyalty_redemption_cashiers",
+    "loyalty_staff",
     "loyalty_campaign_keys",
     "loyalty_stamp_visits",
     "loyalty_stamps",
@@ -540,6 +543,32 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     completed       INTEGER NOT NULL CHECK (completed IN (0, 1)),
     created_at      INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID",
+    // Partners' staff (cashiers and invitations; only the hash of an
+    // invitation's token), and the cashier of each entry and redemption request
+    // made at the till by one (none when the partner itself made it).
+    "CREATE TABLE IF NOT EXISTS loyalty_staff (
+    id           INTEGER PRIMARY KEY,
+    partner      INTEGER NOT NULL REFERENCES loyalty_partners (id),
+    token_sha256 TEXT    NOT NULL UNIQUE,
+    telegram_id  INTEGER,
+    name         TEXT    NOT NULL DEFAULT '' CHECK (length(name) <= 64),
+    invited_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    joined_at    INTEGER,
+    revoked_at   INTEGER,
+    CHECK ((telegram_id IS NULL) = (joined_at IS NULL))
+) STRICT",
+    "CREATE UNIQUE INDEX IF NOT EXISTS loyalty_staff_active ON loyalty_staff (telegram_id) \
+     WHERE telegram_id IS NOT NULL AND revoked_at IS NULL",
+    "CREATE INDEX IF NOT EXISTS loyalty_staff_by_partner ON loyalty_staff (partner, id)",
+    "CREATE TABLE IF NOT EXISTS loyalty_entry_cashiers (
+    entry INTEGER PRIMARY KEY REFERENCES loyalty_entries (id),
+    staff INTEGER NOT NULL REFERENCES loyalty_staff (id)
+) STRICT",
+    "CREATE TABLE IF NOT EXISTS loyalty_redemption_cashiers (
+    redemption INTEGER PRIMARY KEY REFERENCES loyalty_redemptions (id),
+    staff      INTEGER NOT NULL REFERENCES loyalty_staff (id)
+) STRICT",
     // An erasure asked by the customer has no admin.
     "CREATE TABLE IF NOT EXISTS loyalty_audit_log (
     id       INTEGER PRIMARY KEY,
@@ -664,6 +693,10 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("set_stamp_card", sql::SET_STAMP_CARD),
     ("add_stamp", sql::ADD_STAMP),
     ("stamp_cards", sql::STAMP_CARDS),
+    ("invite_staff", sql::INVITE_STAFF),
+    ("join_staff", sql::JOIN_STAFF),
+    ("staff", sql::STAFF),
+    ("revoke_staff", sql::REVOKE_STAFF),
 ];
 
 /// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
@@ -1007,6 +1040,25 @@ pub fn stamps_migration() -> String {
     text
 }
 
+/// The text of the D1 migration of partners' staff
+/// (`loyalty-edge/migrations/0010_staff.sql`): the statements of [`SCHEMA`]
+/// that create `loyalty_staff`, `loyalty_entry_cashiers` and
+/// `loyalty_redemption_cashiers`.
+pub fn staff_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: partners' staff (cashiers) and who made each entry at the till, generated\n\
+         -- from loyalty_core::stores::d1::SCHEMA (do not edit).\n\
+         -- Apply with `wrangler d1 migrations apply <database>` after 0009; a Worker also creates the tables by\n\
+         -- itself on first use.\n",
+    );
+    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_staff") || s.contains("_cashiers (")) {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
 /// The text of the D1 migration holding [`SCHEMA`]
 /// (`loyalty-edge/migrations/0001_loyalty.sql`), for `wrangler d1 migrations apply`.
 pub fn migration() -> String {
@@ -1157,7 +1209,8 @@ mod tests {
                 "redemption",
                 "personal_data",
                 "audit_log",
-                "stamp_cards"
+                "stamp_cards",
+                "staff"
             ]
         );
         assert!(!is_read_only("drop_everything"));

@@ -123,6 +123,60 @@ macro_rules! partner_ref {
     };
 }
 
+/// The active cashier a `PartnerRef::Till` at `path` names (NULL for any other
+/// reference, for a partner's owner, and for no one).
+macro_rules! cashier_ref {
+    ($path:literal) => {
+        concat!(
+            "(SELECT s.id FROM loyalty_staff s WHERE s.telegram_id = iif(",
+            arg!($path),
+            " ->> '$.by' = 'till', ",
+            arg!($path),
+            " ->> '$.value', NULL) AND s.revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM loyalty_partners o ",
+            "WHERE o.telegram_id = s.telegram_id))"
+        )
+    };
+}
+
+/// The id of the partner a reference at the till (`PartnerRef` at `path`)
+/// names: a `Till`'s owner account first, then its active cashier's partner;
+/// an owner's reference as [`partner_ref`]. NULL for no one.
+macro_rules! till_ref {
+    ($path:literal) => {
+        concat!(
+            "(SELECT id FROM loyalty_partners WHERE telegram_id = iif(",
+            arg!($path),
+            " ->> '$.by' = 'till', ",
+            arg!($path),
+            " ->> '$.value', NULL) UNION ALL SELECT partner FROM loyalty_staff WHERE id = ",
+            cashier_ref!($path),
+            " UNION ALL SELECT ",
+            partner_ref!($path),
+            " WHERE ",
+            arg!($path),
+            " ->> '$.by' <> 'till')"
+        )
+    };
+}
+
+/// The JSON of `Staff` for the row aliased `s`.
+macro_rules! staff_json {
+    () => {
+        concat!(
+            "json_object('id', s.id, 'partner', s.partner, 'telegram_id', s.telegram_id, 'name', s.name, ",
+            "'invited_at', s.invited_at, 'expires_at', s.expires_at, 'joined_at', s.joined_at, ",
+            "'revoked_at', s.revoked_at)"
+        )
+    };
+}
+
+/// The JSON of the staff member with id `id` now (NULL if none).
+macro_rules! staff_now {
+    ($id:expr) => {
+        concat!("json((SELECT ", staff_json!(), " FROM loyalty_staff s WHERE s.id = ", $id, "))")
+    };
+}
+
 /// The JSON of `Customer` for the row aliased `c`.
 macro_rules! customer_json {
     () => {
@@ -172,7 +226,8 @@ macro_rules! entry_json {
             "'partner', e.partner, 'purchase', e.purchase, 'idempotency_key', e.idempotency_key, ",
             "'author', iif(e.author_type = 'system', json_object('type', 'system'), ",
             "json_object('type', e.author_type, 'id', e.author_id)), ",
-            "'reverses', e.reverses, 'reason', e.reason, 'created_at', e.created_at, 'rules_version', e.rules_version)"
+            "'reverses', e.reverses, 'reason', e.reason, 'created_at', e.created_at, 'rules_version', e.rules_version, ",
+            "'cashier', (SELECT x.staff FROM loyalty_entry_cashiers x WHERE x.entry = e.id))"
         )
     };
 }
@@ -191,7 +246,8 @@ macro_rules! request_json {
             "json_object('id', r.id, 'customer', r.customer, 'partner', r.partner, 'points', r.points, ",
             "'purchase', r.purchase, 'status', ",
             $status,
-            ", 'created_at', r.created_at, 'expires_at', r.expires_at, 'entry', r.entry)"
+            ", 'created_at', r.created_at, 'expires_at', r.expires_at, 'entry', r.entry, ",
+            "'cashier', (SELECT x.staff FROM loyalty_redemption_cashiers x WHERE x.redemption = r.id))"
         )
     };
 }
@@ -208,6 +264,8 @@ macro_rules! redemption_view {
             partner_now!("r.partner"),
             ", 'entry', ",
             entry_now!("r.entry"),
+            ", 'cashier', ",
+            staff_now!("(SELECT x.staff FROM loyalty_redemption_cashiers x WHERE x.redemption = r.id)"),
             ", 'replayed', json('",
             $replayed,
             "')) FROM loyalty_redemptions r WHERE r.id = ",
@@ -1198,7 +1256,7 @@ pub(super) const SET_BIRTHDAY: &[&str] = &[
 
 pub(super) const CREDIT_PURCHASE: &[&str] = &[
     reject!("idempotency_conflict", reserved_key!()),
-    set!("pid", partner_ref!("$.partner")),
+    set!("pid", till_ref!("$.partner")),
     set!("cid", customer_ref!("$.customer")),
     set!("eid", concat!("(SELECT id FROM loyalty_entries WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")),
     reject!(
@@ -1295,6 +1353,16 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
         "NULL",
         "1"
     ),
+    concat!(
+        "INSERT INTO loyalty_entry_cashiers (entry, staff) SELECT e.id, ",
+        cashier_ref!("$.partner"),
+        " FROM loyalty_entries e WHERE e.idempotency_key = ",
+        arg!("$.idempotency_key"),
+        " AND ",
+        cashier_ref!("$.partner"),
+        " IS NOT NULL AND ",
+        live!()
+    ),
     RECORD_AWARDS,
     answer!(concat!(
         "(SELECT json_object('entry', ",
@@ -1314,7 +1382,7 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
 ];
 
 pub(super) const OPEN_REDEMPTION: &[&str] = &[
-    set!("pid", partner_ref!("$.partner")),
+    set!("pid", till_ref!("$.partner")),
     set!("cid", customer_ref!("$.customer")),
     set!(
         "rid",
@@ -1378,6 +1446,13 @@ pub(super) const OPEN_REDEMPTION: &[&str] = &[
     set!(
         "rid",
         concat!("(SELECT id FROM loyalty_redemptions WHERE idempotency_key = ", arg!("$.idempotency_key"), ")")
+    ),
+    concat!(
+        "INSERT INTO loyalty_redemption_cashiers (redemption, staff) SELECT rid, ",
+        cashier_ref!("$.partner"),
+        " FROM loyalty_op WHERE ",
+        cashier_ref!("$.partner"),
+        " IS NOT NULL AND err IS NULL AND res IS NULL AND fault IS NULL"
     ),
     answer!(redemption_view!("false")),
 ];
@@ -1483,6 +1558,13 @@ pub(super) const CONFIRM_REDEMPTION: &[&str] = &[
     concat!(
         "UPDATE loyalty_redemptions SET status = 'confirmed', entry = (SELECT id FROM loyalty_entries ",
         "WHERE idempotency_key = 'redemption:' || loyalty_redemptions.id) WHERE id = ",
+        op!("rid"),
+        " AND ",
+        live!()
+    ),
+    concat!(
+        "INSERT INTO loyalty_entry_cashiers (entry, staff) SELECT r.entry, x.staff FROM loyalty_redemptions r ",
+        "JOIN loyalty_redemption_cashiers x ON x.redemption = r.id WHERE r.id = ",
         op!("rid"),
         " AND ",
         live!()
@@ -1784,7 +1866,7 @@ pub(super) const PARTNER: &[&str] = &[answer!(concat!(
     "coalesce((SELECT ",
     partner_json!(),
     " FROM loyalty_partners p WHERE p.id = ",
-    partner_ref!("$.who"),
+    till_ref!("$.who"),
     "), 'null')"
 ))];
 
@@ -1847,7 +1929,7 @@ macro_rules! stamp_cards_from {
 }
 
 pub(super) const LOOK_UP_CUSTOMER: &[&str] = &[
-    set!("pid", partner_ref!("$.partner")),
+    set!("pid", till_ref!("$.partner")),
     reject!("unknown_partner", op!("pid IS NULL")),
     reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
     set!("cid", customer_ref!("$.customer")),
@@ -2881,7 +2963,7 @@ pub(super) const CLAIM_REWARD: &[&str] = &[
 ];
 
 pub(super) const USE_VOUCHER: &[&str] = &[
-    set!("pid", partner_ref!("$.partner")),
+    set!("pid", till_ref!("$.partner")),
     reject!("unknown_partner", op!("pid IS NULL")),
     reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
     set!(
@@ -3171,7 +3253,7 @@ macro_rules! stamped {
 }
 
 pub(super) const ADD_STAMP: &[&str] = &[
-    set!("pid", partner_ref!("$.partner")),
+    set!("pid", till_ref!("$.partner")),
     reject!("unknown_partner", op!("pid IS NULL")),
     reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
     reject!(
@@ -3250,4 +3332,139 @@ pub(super) const STAMP_CARDS: &[&str] = &[
         stamp_cards_from!(op!("cid")),
         " WHERE p.status = 'approved' ORDER BY k.partner LIMIT 50))"
     )),
+];
+
+/// The staff row in `loyalty_op.rid` and its partner, `replayed` or not.
+macro_rules! staff_answer {
+    ($replayed:literal) => {
+        concat!(
+            "json_object('staff', ",
+            staff_now!(op!("rid")),
+            ", 'partner', ",
+            partner_now!(concat!("(SELECT partner FROM loyalty_staff WHERE id = ", op!("rid"), ")")),
+            ", 'replayed', json('",
+            $replayed,
+            "'))"
+        )
+    };
+}
+
+pub(super) const INVITE_STAFF: &[&str] = &[
+    set!("pid", partner_ref!("$.partner")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
+    reject!(
+        "invalid_invite",
+        concat!("EXISTS (SELECT 1 FROM loyalty_staff WHERE token_sha256 = ", arg!("$.token_sha256_hex"), ")")
+    ),
+    reject_with!(
+        "json_object('code', 'staff_limit', 'max', 20)",
+        concat!(
+            "(SELECT count(*) FROM loyalty_staff WHERE partner = ",
+            op!("pid"),
+            " AND revoked_at IS NULL AND (joined_at IS NOT NULL OR expires_at >= ",
+            arg!("$.now"),
+            ")) >= 20"
+        )
+    ),
+    concat!(
+        "INSERT INTO loyalty_staff (partner, token_sha256, name, invited_at, expires_at) SELECT pid, ",
+        arg!("$.token_sha256_hex"),
+        ", '', ",
+        arg!("$.now"),
+        ", ",
+        arg!("$.expires_at"),
+        " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    answer!(concat!(
+        "(SELECT ",
+        staff_json!(),
+        " FROM loyalty_staff s WHERE s.token_sha256 = ",
+        arg!("$.token_sha256_hex"),
+        ")"
+    )),
+];
+
+pub(super) const JOIN_STAFF: &[&str] = &[
+    set!("rid", concat!("(SELECT id FROM loyalty_staff WHERE token_sha256 = ", arg!("$.token_sha256_hex"), ")")),
+    reject!("invalid_invite", op!("rid IS NULL")),
+    concat!(
+        "UPDATE loyalty_op SET res = ",
+        staff_answer!("true"),
+        " WHERE (SELECT telegram_id = ",
+        arg!("$.telegram_id"),
+        " AND revoked_at IS NULL FROM loyalty_staff WHERE id = ",
+        op!("rid"),
+        ") AND ",
+        live!()
+    ),
+    reject!(
+        "invalid_invite",
+        concat!(
+            "(SELECT revoked_at IS NOT NULL OR telegram_id IS NOT NULL OR ",
+            arg!("$.now"),
+            " > expires_at FROM loyalty_staff WHERE id = ",
+            op!("rid"),
+            ")"
+        )
+    ),
+    set!("pid", concat!("(SELECT partner FROM loyalty_staff WHERE id = ", op!("rid"), ")")),
+    reject_unapproved!(concat!("(SELECT status FROM loyalty_partners WHERE id = ", op!("pid"), ")")),
+    reject!(
+        "already_partner",
+        concat!("EXISTS (SELECT 1 FROM loyalty_partners WHERE telegram_id = ", arg!("$.telegram_id"), ")")
+    ),
+    reject!(
+        "already_staff",
+        concat!(
+            "EXISTS (SELECT 1 FROM loyalty_staff WHERE telegram_id = ",
+            arg!("$.telegram_id"),
+            " AND revoked_at IS NULL)"
+        )
+    ),
+    concat!(
+        "UPDATE loyalty_staff SET telegram_id = ",
+        arg!("$.telegram_id"),
+        ", name = substr(trim(",
+        arg!("$.name"),
+        "), 1, 64), joined_at = ",
+        arg!("$.now"),
+        " WHERE id = ",
+        op!("rid"),
+        " AND ",
+        live!()
+    ),
+    answer!(staff_answer!("false")),
+];
+
+pub(super) const STAFF: &[&str] = &[
+    set!("pid", partner_ref!("$.who")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    answer!(concat!(
+        "(SELECT json_group_array(json(j)) FROM (SELECT ",
+        staff_json!(),
+        " AS j FROM loyalty_staff s WHERE s.partner = ",
+        op!("pid"),
+        " ORDER BY s.id DESC LIMIT 100))"
+    )),
+];
+
+pub(super) const REVOKE_STAFF: &[&str] = &[
+    set!("pid", partner_ref!("$.partner")),
+    reject!("unknown_partner", op!("pid IS NULL")),
+    set!(
+        "rid",
+        concat!("(SELECT id FROM loyalty_staff WHERE id = ", arg!("$.staff"), " AND partner = ", op!("pid"), ")")
+    ),
+    reject!("unknown_staff", op!("rid IS NULL")),
+    concat!(
+        "UPDATE loyalty_op SET res = ",
+        staff_answer!("true"),
+        " WHERE (SELECT revoked_at IS NOT NULL FROM loyalty_staff WHERE id = ",
+        op!("rid"),
+        ") AND ",
+        live!()
+    ),
+    concat!("UPDATE loyalty_staff SET revoked_at = ", arg!("$.now"), " WHERE id = ", op!("rid"), " AND ", live!()),
+    answer!(staff_answer!("false")),
 ];

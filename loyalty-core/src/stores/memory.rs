@@ -232,6 +232,9 @@ struct State {
     stamp_keys: HashMap<String, (PartnerId, CustomerId, bool)>,
     /// Campaigns made with a key: the campaign, and the terms and actor asked for.
     campaign_keys: HashMap<String, (CampaignId, CampaignTerms, CampaignActor)>,
+    /// Partners' staff, staff n at n - 1, each with its invitation's token hash.
+    staff: Vec<Staff>,
+    staff_by_token: HashMap<String, StaffId>,
 }
 
 /// An update's claim.
@@ -344,6 +347,8 @@ struct Draft {
     reverses: Option<EntryId>,
     reason: Option<String>,
     created_at: Timestamp,
+    /// The cashier at the till, when not the partner itself.
+    cashier: Option<StaffId>,
 }
 
 /// The rules in force: the newest of `versions`, or the defaults.
@@ -456,11 +461,39 @@ impl State {
         self.partners.get_mut(slot(id.0)?)
     }
 
+    /// The partner an owner's reference names; a till's is no one here.
     fn find_partner(&self, who: PartnerRef) -> Option<PartnerId> {
         match who {
             PartnerRef::Id(id) => self.partner(id).map(|r| r.partner.id),
             PartnerRef::Telegram(t) => self.partner_by_telegram.get(&t).copied(),
+            PartnerRef::Till(_) => None,
         }
+    }
+
+    /// The partner a reference at the till names, with the cashier when it is
+    /// one: the owner's account first, then an active cashier's.
+    fn find_till(&self, who: PartnerRef) -> Option<(PartnerId, Option<StaffId>)> {
+        match who {
+            PartnerRef::Till(t) => match self.partner_by_telegram.get(&t) {
+                Some(id) => Some((*id, None)),
+                None => self
+                    .staff
+                    .iter()
+                    .find(|s| s.telegram_id == Some(t) && s.revoked_at.is_none())
+                    .map(|s| (s.partner, Some(s.id))),
+            },
+            owner => self.find_partner(owner).map(|id| (id, None)),
+        }
+    }
+
+    /// The partner at the till, which must exist and be approved, and the cashier.
+    fn approved_till(&self, who: PartnerRef) -> StoreResult<(&Partner, Option<StaffId>)> {
+        let (id, cashier) = self.find_till(who).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?;
+        Ok((self.approved_partner(PartnerRef::Id(id))?, cashier))
+    }
+
+    fn staff_clone(&self, id: StaffId) -> StoreResult<Staff> {
+        slot(id.0).and_then(|i| self.staff.get(i)).cloned().ok_or_else(|| broken("missing staff"))
     }
 
     fn partner_clone(&self, id: PartnerId) -> StoreResult<Partner> {
@@ -708,6 +741,7 @@ impl State {
             reason: d.reason,
             created_at: d.created_at,
             rules_version: self.rules_version(),
+            cashier: d.cashier,
         };
         if let Some(p) = entry.partner
             && self.partner(p).is_none()
@@ -820,6 +854,7 @@ impl State {
                 reverses: None,
                 reason: None,
                 created_at: req.now,
+                cashier: None,
             })?;
             out.push(PointsExpired { customer: self.customer_clone(customer)?, entry });
         }
@@ -906,6 +941,7 @@ impl State {
         Ok(RedemptionView {
             customer: self.customer_clone(request.customer)?,
             partner: self.partner_clone(request.partner)?,
+            cashier: request.cashier.map(|id| self.staff_clone(id)).transpose()?,
             request,
             entry,
             replayed,
@@ -1020,6 +1056,7 @@ impl State {
                 reverses: None,
                 reason: None,
                 created_at: req.now,
+                cashier: None,
             })?)
         } else {
             None
@@ -1037,6 +1074,7 @@ impl State {
                     reverses: None,
                     reason: None,
                     created_at: req.now,
+                    cashier: None,
                 })?;
                 Some((self.customer_clone(r)?, entry))
             }
@@ -1302,6 +1340,7 @@ impl State {
             reverses: None,
             reason: None,
             created_at: req.now,
+            cashier: None,
         })?;
         let id = VoucherId(next_id(self.vouchers.len()));
         self.vouchers.push(Voucher {
@@ -1335,7 +1374,7 @@ impl State {
     }
 
     fn use_voucher(&mut self, req: UseVoucher) -> StoreResult<VoucherView> {
-        let partner = self.approved_partner(req.partner)?.id;
+        let partner = self.approved_till(req.partner)?.0.id;
         let v = match self.voucher_by_code.get(&req.code).and_then(|v| slot(v.0)).and_then(|i| self.vouchers.get(i)) {
             Some(v) if v.partner == partner => v,
             _ => return rejected(Rejection::UnknownVoucher),
@@ -1374,6 +1413,7 @@ impl State {
             reverses: Some(v.entry),
             reason: None,
             created_at: req.now,
+            cashier: None,
         })?;
         if let Some(r) = self.reward_mut(v.reward) {
             r.claimed -= 1;
@@ -1480,7 +1520,7 @@ impl State {
     }
 
     fn add_stamp(&mut self, req: AddStamp) -> StoreResult<Stamped> {
-        let partner = self.approved_partner(req.partner)?.id;
+        let partner = self.approved_till(req.partner)?.0.id;
         let card = self.stamp_cards.get(&partner).cloned().ok_or(StoreError::Rejected(Rejection::NoStampCard))?;
         let customer = self.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
         let who = self.customer_clone(customer)?;
@@ -1513,6 +1553,77 @@ impl State {
         cards.into_iter().take(MAX_STAMP_CARDS_LISTED as usize).map(|c| self.stamp_progress(c, customer)).collect()
     }
 
+    fn invite_staff(&mut self, req: InviteStaff) -> StoreResult<Staff> {
+        let partner = self.approved_partner(req.partner)?.id;
+        if self.staff_by_token.contains_key(&req.token_sha256_hex) {
+            return rejected(Rejection::InvalidInvite);
+        }
+        let open = self
+            .staff
+            .iter()
+            .filter(|s| s.partner == partner && s.revoked_at.is_none())
+            .filter(|s| s.joined_at.is_some() || s.expires_at >= req.now)
+            .count();
+        if open as i64 >= rules::MAX_STAFF {
+            return rejected(Rejection::StaffLimit { max: rules::MAX_STAFF });
+        }
+        let staff = Staff {
+            id: StaffId(next_id(self.staff.len())),
+            partner,
+            telegram_id: None,
+            name: String::new(),
+            invited_at: req.now,
+            expires_at: req.expires_at,
+            joined_at: None,
+            revoked_at: None,
+        };
+        self.staff_by_token.insert(req.token_sha256_hex, staff.id);
+        self.staff.push(staff.clone());
+        Ok(staff)
+    }
+
+    fn join_staff(&mut self, req: JoinStaff) -> StoreResult<StaffJoined> {
+        let id = *self.staff_by_token.get(&req.token_sha256_hex).ok_or(Rejection::InvalidInvite)?;
+        let staff = self.staff_clone(id)?;
+        if staff.telegram_id == Some(req.telegram_id) && staff.revoked_at.is_none() {
+            return Ok(StaffJoined { partner: self.partner_clone(staff.partner)?, staff, replayed: true });
+        }
+        if staff.revoked_at.is_some() || staff.telegram_id.is_some() || req.now > staff.expires_at {
+            return rejected(Rejection::InvalidInvite);
+        }
+        let partner = self.approved_partner(PartnerRef::Id(staff.partner))?.clone();
+        if self.partner_by_telegram.contains_key(&req.telegram_id) {
+            return rejected(Rejection::AlreadyPartner);
+        }
+        if self.staff.iter().any(|s| s.telegram_id == Some(req.telegram_id) && s.revoked_at.is_none()) {
+            return rejected(Rejection::AlreadyStaff);
+        }
+        let row = slot(id.0).and_then(|i| self.staff.get_mut(i)).ok_or_else(|| broken("missing staff"))?;
+        row.telegram_id = Some(req.telegram_id);
+        row.name = req.name.trim().chars().take(64).collect();
+        row.joined_at = Some(req.now);
+        Ok(StaffJoined { staff: row.clone(), partner, replayed: false })
+    }
+
+    fn staff_of(&self, who: PartnerRef) -> StoreResult<Vec<Staff>> {
+        let partner = self.find_partner(who).ok_or(Rejection::UnknownPartner)?;
+        Ok(self.staff.iter().rev().filter(|s| s.partner == partner).take(100).cloned().collect())
+    }
+
+    fn revoke_staff(&mut self, req: RevokeStaff) -> StoreResult<StaffRevoked> {
+        let partner_id = self.find_partner(req.partner).ok_or(Rejection::UnknownPartner)?;
+        let partner = self.partner_clone(partner_id)?;
+        let row = match slot(req.staff.0).and_then(|i| self.staff.get_mut(i)) {
+            Some(row) if row.partner == partner_id => row,
+            _ => return rejected(Rejection::UnknownStaff),
+        };
+        let replayed = row.revoked_at.is_some();
+        if !replayed {
+            row.revoked_at = Some(req.now);
+        }
+        Ok(StaffRevoked { staff: row.clone(), partner, replayed })
+    }
+
     fn set_birthday(&mut self, req: SetBirthday) -> StoreResult<Birthday> {
         let birthday = Birthday::new(req.birthday.month, req.birthday.day)
             .ok_or(StoreError::Rejected(Rejection::InvalidAmount))?;
@@ -1526,7 +1637,7 @@ impl State {
 
     fn credit_purchase(&mut self, req: CreditPurchase) -> StoreResult<Credited> {
         if let Some(e) = self.keyed_entry(&req.idempotency_key)? {
-            let partner = self.find_partner(req.partner);
+            let partner = self.find_till(req.partner).map(|(id, _)| id);
             let customer = self.find_customer(&req.customer);
             let same = e.kind == EntryKind::Accrual
                 && e.partner.is_some()
@@ -1550,7 +1661,7 @@ impl State {
         if !(1..=rules::MAX_PURCHASE).contains(&req.purchase) {
             return rejected(Rejection::InvalidAmount);
         }
-        let partner = self.approved_partner(req.partner)?;
+        let (partner, cashier) = self.approved_till(req.partner)?;
         let (partner_id, terms) = (partner.id, partner.terms);
         let (customer, tier_before) = {
             let c = self.active_customer(&req.customer)?;
@@ -1577,6 +1688,7 @@ impl State {
             reverses: None,
             reason: None,
             created_at: req.now,
+            cashier,
         })?;
         for a in &awards {
             let c = self.campaign_mut(a.campaign)?;
@@ -1605,7 +1717,7 @@ impl State {
         if let Some(id) = self.redemption_by_key.get(&req.idempotency_key) {
             let row = slot(id.0).and_then(|i| self.redemptions.get(i)).ok_or_else(|| broken("dangling key"))?;
             let r = &row.request;
-            let same = Some(r.partner) == self.find_partner(req.partner)
+            let same = Some(r.partner) == self.find_till(req.partner).map(|(id, _)| id)
                 && Some(r.customer) == self.find_customer(&req.customer)
                 && r.points == req.points
                 && r.purchase == req.purchase;
@@ -1617,7 +1729,7 @@ impl State {
         if req.points < 1 || !(1..=rules::MAX_PURCHASE).contains(&req.purchase) {
             return rejected(Rejection::InvalidAmount);
         }
-        let partner = self.approved_partner(req.partner)?;
+        let (partner, cashier) = self.approved_till(req.partner)?;
         let (partner_id, share) = (partner.id, partner.terms.max_redeem_share_bps);
         let customer = self.active_customer(&req.customer)?;
         let max = rules::max_redeemable(req.purchase, share);
@@ -1637,6 +1749,7 @@ impl State {
             created_at: req.now,
             expires_at: req.expires_at,
             entry: None,
+            cashier,
         };
         self.redemption_by_key.insert(req.idempotency_key, request.id);
         self.redemptions.push(RedemptionRow { request: request.clone() });
@@ -1667,6 +1780,7 @@ impl State {
             reverses: None,
             reason: None,
             created_at: req.now,
+            cashier: request.cashier,
         })?;
         let row = self.redemptions.get_mut(i).ok_or_else(|| broken("missing request"))?;
         row.request.status = RedemptionStatus::Confirmed;
@@ -1737,6 +1851,7 @@ impl State {
             reverses: Some(original.id),
             reason: None,
             created_at: req.now,
+            cashier: None,
         })?;
         // A reversed purchase takes back what campaigns paid on it, for their budgets.
         let given: Vec<(CampaignId, Points)> = self
@@ -1789,6 +1904,7 @@ impl State {
             reverses: None,
             reason: Some(req.reason.clone()),
             created_at: req.now,
+            cashier: None,
         })?;
         let action = AuditAction::Adjusted { customer, entry: entry.id, amount: req.amount, reason: req.reason };
         self.audit(Some(req.admin), action, req.now);
@@ -1924,6 +2040,7 @@ impl State {
             reverses: None,
             reason: None,
             created_at: at,
+            cashier: None,
         };
         for c in &new_customers {
             if c.balance > 0 {
@@ -2226,7 +2343,7 @@ impl Storage for MemoryStore {
 
     async fn partner(&self, who: PartnerRef) -> StoreResult<Option<Partner>> {
         let s = self.lock()?;
-        Ok(s.find_partner(who).and_then(|id| s.partner(id)).map(|r| r.partner.clone()))
+        Ok(s.find_till(who).and_then(|(id, _)| s.partner(id)).map(|r| r.partner.clone()))
     }
 
     async fn list_partners(&self, status: Option<PartnerStatus>) -> StoreResult<Vec<Partner>> {
@@ -2252,7 +2369,7 @@ impl Storage for MemoryStore {
 
     async fn look_up_customer(&self, req: LookUpCustomer) -> StoreResult<CustomerCard> {
         let s = self.lock()?;
-        let partner = s.approved_partner(req.partner)?.clone();
+        let partner = s.approved_till(req.partner)?.0.clone();
         let id = s.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
         let stamps = s.stamp_cards.get(&partner.id).map(|card| s.stamp_progress(card, id)).transpose()?;
         Ok(CustomerCard { partner, customer: s.customer_clone(id)?, stamps })
@@ -2359,6 +2476,22 @@ impl Storage for MemoryStore {
 
     async fn stamp_cards(&self, who: CustomerRef) -> StoreResult<Vec<StampProgress>> {
         self.lock()?.stamp_cards(&who)
+    }
+
+    async fn invite_staff(&self, req: InviteStaff) -> StoreResult<Staff> {
+        self.lock()?.invite_staff(req)
+    }
+
+    async fn join_staff(&self, req: JoinStaff) -> StoreResult<StaffJoined> {
+        self.lock()?.join_staff(req)
+    }
+
+    async fn staff(&self, who: PartnerRef) -> StoreResult<Vec<Staff>> {
+        self.lock()?.staff_of(who)
+    }
+
+    async fn revoke_staff(&self, req: RevokeStaff) -> StoreResult<StaffRevoked> {
+        self.lock()?.revoke_staff(req)
     }
 
     async fn personal_data(&self, who: CustomerRef) -> StoreResult<Option<PersonalData>> {

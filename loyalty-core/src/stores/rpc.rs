@@ -438,6 +438,26 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "stamp_cards", &Args { who }).await
     }
 
+    async fn invite_staff(&self, req: InviteStaff) -> StoreResult<Staff> {
+        call(self, "invite_staff", &req).await
+    }
+
+    async fn join_staff(&self, req: JoinStaff) -> StoreResult<StaffJoined> {
+        call(self, "join_staff", &req).await
+    }
+
+    async fn staff(&self, who: PartnerRef) -> StoreResult<Vec<Staff>> {
+        #[derive(Serialize)]
+        struct Args {
+            who: PartnerRef,
+        }
+        call(self, "staff", &Args { who }).await
+    }
+
+    async fn revoke_staff(&self, req: RevokeStaff) -> StoreResult<StaffRevoked> {
+        call(self, "revoke_staff", &req).await
+    }
+
     async fn export_page(&self, page: ExportPage) -> StoreResult<ExportRows> {
         call(self, "export_page", &page).await
     }

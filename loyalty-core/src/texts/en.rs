@@ -59,6 +59,9 @@ impl Texts for En {
             ApplicationWaiting => "⏳ Your application is waiting for approval. We will write here.",
             Suspended => "⛔ Your partner account is suspended. Please contact the program's administrators.",
             NotAPartner => "You are not a partner of the program yet. Send /start to apply.",
+            OwnerOnly => {
+                "Only a partner's owner can do this; cashiers credit, take payments in points, stamp and accept vouchers. Not a partner yet? Send /start to apply."
+            }
             PartnerHelp => {
                 "<b>Commands</b>\n\
                  Scan the customer's QR card, or send their code, to open it.\n\
@@ -70,6 +73,7 @@ impl Texts for En {
                  /campaign — run a campaign at your place; /campaigns — yours\n\
                  /reward — publish a reward for points; /rewards — yours; /voucher <code>CODE</code> — accept a voucher\n\
                  /stamps <code>N REWARD</code> — run a stamp card; /stamp <code>CODE</code> — a stamp for a visit\n\
+                 /staff — your cashiers: invite and revoke\n\
                  /help — this list"
             }
             CustomerCardBlocked => "⛔ This account is blocked: no points can be credited or redeemed.",
@@ -195,6 +199,10 @@ impl Texts for En {
                 VoucherStatus::Used => "This voucher has already been used.".into(),
                 _ => "This voucher was cancelled.".into(),
             },
+            InvalidInvite => "This invitation link is not valid: it expired, was revoked or was used by someone else. Ask the partner for a new one.".into(),
+            StaffLimit { max } => format!("A partner can have at most {max} cashiers and open invitations. Revoke one first (/staff)."),
+            AlreadyStaff => "You are already a cashier. Ask your partner to revoke you first.".into(),
+            UnknownStaff => "No such cashier of yours.".into(),
         }
     }
     // -------------------------------------------------------- client bot
@@ -548,6 +556,52 @@ impl Texts for En {
     }
     fn audit_usage(&self) -> &'static str {
         "Usage: /audit, or /audit <code>ID</code> for the records before record ID."
+    }
+    fn cashier_greeting(&self, partner: Esc) -> String {
+        format!(
+            "👋 You are a cashier at <b>{partner}</b>.\n\n\
+             Scan the customer's QR card, or send their code, to open it.\n\
+             /credit <code>CODE PURCHASE</code> — credit points for a purchase\n\
+             /redeem <code>CODE POINTS PURCHASE</code> — ask the customer to pay with points\n\
+             /stamp <code>CODE</code> — a stamp for a visit; /voucher <code>CODE</code> — accept a voucher\n\
+             /help — this list"
+        )
+    }
+    fn staff_title(&self) -> &'static str {
+        "🧾 <b>Your staff</b>"
+    }
+    fn staff_none(&self) -> &'static str {
+        "No cashiers yet."
+    }
+    fn staff_usage(&self) -> &'static str {
+        "/staff invite — a one-time link for a new cashier (valid 48 h); /staff revoke <code>ID</code> — take access away at once. \
+         Cashiers credit, take payments in points, stamp and accept vouchers; they do not see your figures or keys."
+    }
+    fn staff_line(&self, id: i64, name: Esc, status: StaffStatus) -> String {
+        match status {
+            StaffStatus::Active => format!("#{id} {name} — cashier"),
+            StaffStatus::Invited => format!("#{id} — invitation not used yet"),
+            StaffStatus::Expired => format!("#{id} — invitation expired"),
+            StaffStatus::Revoked => format!("#{id} {name} — revoked"),
+        }
+    }
+    fn staff_revoke_button(&self, id: i64, name: &str) -> String {
+        format!("✖ Revoke #{id} {name}")
+    }
+    fn staff_invited(&self, id: i64, link: &str, hours: i64) -> String {
+        format!("🧾 Invitation #{id}: pass this on to your cashier (it works once, for {hours} h):\n{link}")
+    }
+    fn staff_joined(&self, partner: Esc) -> String {
+        format!("✅ You are now a cashier at <b>{partner}</b>.")
+    }
+    fn staff_joined_owner(&self, id: i64, name: Esc) -> String {
+        format!("🧾 {name} joined as cashier #{id}. /staff lists your staff.")
+    }
+    fn staff_revoked(&self, id: i64, name: Esc) -> String {
+        format!("✖ #{id} {name} revoked: no more access.")
+    }
+    fn staff_revoked_cashier(&self, partner: Esc) -> String {
+        format!("You are no longer a cashier at {partner}.")
     }
     fn audit_by(&self, admin: Option<TelegramUserId>) -> String {
         match admin {

@@ -21,7 +21,7 @@ mod vi;
 
 use crate::domain::{
     Audience, BroadcastId, BroadcastJob, CampaignId, CustomerId, EntryId, EntryKind, Language, LedgerEntry, Partner,
-    PartnerId, PartnerStatus, Points, RedemptionId, RewardId, TelegramUserId,
+    PartnerId, PartnerStatus, Points, RedemptionId, RewardId, StaffStatus, TelegramUserId,
 };
 use crate::ports::{AuditAction, AuditRecord, PartnerStats, ProgramStats, Rejection};
 use crate::program::campaigns::{Campaign, CampaignKind, CampaignStatus, WEEKDAYS};
@@ -152,6 +152,9 @@ pub(crate) enum Fixed {
     Suspended,
     /// Someone who has not applied tries to operate.
     NotAPartner,
+    /// Partner bot: only a partner's owner may do this (to a cashier, or to
+    /// someone who is not a partner).
+    OwnerOnly,
     /// The partner bot's command list.
     PartnerHelp,
     /// Added to [`Texts::customer_card`] for a blocked customer.
@@ -534,6 +537,29 @@ pub(crate) trait Texts: Sync {
         reward: Esc,
         completed: u32,
     ) -> String;
+    /// Partner bot: a cashier's greeting, with what they can do.
+    fn cashier_greeting(&self, partner: Esc) -> String;
+    /// Partner bot: `/staff`'s heading.
+    fn staff_title(&self) -> &'static str;
+    /// Partner bot: `/staff` with no staff yet.
+    fn staff_none(&self) -> &'static str;
+    /// Partner bot: how to invite and revoke (under `/staff`).
+    fn staff_usage(&self) -> &'static str;
+    /// Partner bot: one staff member's line (`name` empty for an invitation).
+    fn staff_line(&self, id: i64, name: Esc, status: StaffStatus) -> String;
+    /// The button that revokes a staff member or an invitation (plain text:
+    /// `name` as is).
+    fn staff_revoke_button(&self, id: i64, name: &str) -> String;
+    /// Partner bot: a new invitation: the link (or the command) to pass on, valid `hours`.
+    fn staff_invited(&self, id: i64, link: &str, hours: i64) -> String;
+    /// Partner bot: the invitation link was opened; they are a cashier now.
+    fn staff_joined(&self, partner: Esc) -> String;
+    /// To a partner's owner: `name` joined as cashier `id`.
+    fn staff_joined_owner(&self, id: i64, name: Esc) -> String;
+    /// Partner bot: a staff member (or invitation) revoked.
+    fn staff_revoked(&self, id: i64, name: Esc) -> String;
+    /// To a revoked cashier.
+    fn staff_revoked_cashier(&self, partner: Esc) -> String;
     /// Admin bot: who acted (`None`: the customer themselves).
     fn audit_by(&self, admin: Option<TelegramUserId>) -> String;
     /// Admin bot: what an audited action did.

@@ -57,6 +57,9 @@ impl Texts for Ru {
             ApplicationWaiting => "⏳ Ваша заявка ожидает одобрения. Мы напишем вам здесь.",
             Suspended => "⛔ Ваш аккаунт партнёра приостановлен. Обратитесь к администраторам программы.",
             NotAPartner => "Вы ещё не партнёр программы. Отправьте /start, чтобы подать заявку.",
+            OwnerOnly => {
+                "Это может только владелец партнёра; кассиры начисляют баллы, принимают оплату баллами, ставят штампы и принимают ваучеры. Ещё не партнёр? Отправьте /start, чтобы подать заявку."
+            }
             PartnerHelp => {
                 "<b>Команды</b>\n\
                  Отсканируйте QR-карту клиента или пришлите его код, чтобы открыть её.\n\
@@ -68,6 +71,7 @@ impl Texts for Ru {
                  /campaign — акция в вашем заведении; /campaigns — ваши акции\n\
                  /reward — награда за баллы; /rewards — ваши награды; /voucher <code>КОД</code> — принять ваучер\n\
                  /stamps <code>N НАГРАДА</code> — карта штампов; /stamp <code>КОД</code> — штамп за визит\n\
+                 /staff — ваши кассиры: пригласить и отозвать\n\
                  /help — этот список"
             }
             CustomerCardBlocked => "⛔ Аккаунт заблокирован: начислять и списывать баллы нельзя.",
@@ -190,6 +194,10 @@ impl Texts for Ru {
                 VoucherStatus::Used => "Этот ваучер уже использован.".into(),
                 _ => "Этот ваучер отменён.".into(),
             },
+            InvalidInvite => "Эта ссылка-приглашение недействительна: срок истёк, её отозвали или ею уже воспользовались. Попросите у партнёра новую.".into(),
+            StaffLimit { max } => format!("У партнёра может быть не больше {max} кассиров и открытых приглашений. Сначала отзовите кого-нибудь (/staff)."),
+            AlreadyStaff => "Вы уже кассир. Попросите партнёра сначала отозвать вас.".into(),
+            UnknownStaff => "У вас нет такого кассира.".into(),
         }
     }
     // -------------------------------------------------------- client bot
@@ -548,6 +556,52 @@ impl Texts for Ru {
     }
     fn audit_usage(&self) -> &'static str {
         "Использование: /audit или /audit <code>ID</code> — записи до записи ID."
+    }
+    fn cashier_greeting(&self, partner: Esc) -> String {
+        format!(
+            "👋 Вы кассир в <b>{partner}</b>.\n\n\
+             Отсканируйте QR-карту клиента или пришлите его код, чтобы открыть её.\n\
+             /credit <code>КОД СУММА</code> — начислить баллы за покупку\n\
+             /redeem <code>КОД БАЛЛЫ СУММА</code> — попросить клиента оплатить баллами\n\
+             /stamp <code>КОД</code> — штамп за визит; /voucher <code>КОД</code> — принять ваучер\n\
+             /help — этот список"
+        )
+    }
+    fn staff_title(&self) -> &'static str {
+        "🧾 <b>Ваши сотрудники</b>"
+    }
+    fn staff_none(&self) -> &'static str {
+        "Кассиров пока нет."
+    }
+    fn staff_usage(&self) -> &'static str {
+        "/staff invite — одноразовая ссылка для нового кассира (действует 48 ч); /staff revoke <code>ID</code> — сразу закрыть доступ. \
+         Кассиры начисляют баллы, принимают оплату баллами, ставят штампы и принимают ваучеры; ваших показателей и ключей они не видят."
+    }
+    fn staff_line(&self, id: i64, name: Esc, status: StaffStatus) -> String {
+        match status {
+            StaffStatus::Active => format!("#{id} {name} — кассир"),
+            StaffStatus::Invited => format!("#{id} — приглашение ещё не использовано"),
+            StaffStatus::Expired => format!("#{id} — приглашение истекло"),
+            StaffStatus::Revoked => format!("#{id} {name} — отозван"),
+        }
+    }
+    fn staff_revoke_button(&self, id: i64, name: &str) -> String {
+        format!("✖ Отозвать #{id} {name}")
+    }
+    fn staff_invited(&self, id: i64, link: &str, hours: i64) -> String {
+        format!("🧾 Приглашение #{id}: передайте его кассиру (сработает один раз, действует {hours} ч):\n{link}")
+    }
+    fn staff_joined(&self, partner: Esc) -> String {
+        format!("✅ Теперь вы кассир в <b>{partner}</b>.")
+    }
+    fn staff_joined_owner(&self, id: i64, name: Esc) -> String {
+        format!("🧾 {name} теперь кассир #{id}. /staff — список сотрудников.")
+    }
+    fn staff_revoked(&self, id: i64, name: Esc) -> String {
+        format!("✖ #{id} {name} отозван: доступа больше нет.")
+    }
+    fn staff_revoked_cashier(&self, partner: Esc) -> String {
+        format!("Вы больше не кассир в {partner}.")
     }
     fn audit_by(&self, admin: Option<TelegramUserId>) -> String {
         match admin {

@@ -57,6 +57,9 @@ impl Texts for Vi {
             ApplicationWaiting => "⏳ Đơn đăng ký của bạn đang chờ duyệt. Chúng tôi sẽ nhắn tại đây.",
             Suspended => "⛔ Tài khoản đối tác của bạn đã bị tạm ngưng. Vui lòng liên hệ quản trị viên chương trình.",
             NotAPartner => "Bạn chưa là đối tác của chương trình. Gửi /start để đăng ký.",
+            OwnerOnly => {
+                "Chỉ chủ đối tác mới làm được việc này; thu ngân cộng điểm, nhận thanh toán bằng điểm, đóng tem và nhận voucher. Chưa là đối tác? Gửi /start để đăng ký."
+            }
             PartnerHelp => {
                 "<b>Các lệnh</b>\n\
                  Quét thẻ QR của khách hoặc gửi mã của khách để mở thẻ.\n\
@@ -68,6 +71,7 @@ impl Texts for Vi {
                  /campaign — chiến dịch tại cửa hàng của bạn; /campaigns — của bạn\n\
                  /reward — đăng phần thưởng đổi điểm; /rewards — của bạn; /voucher <code>MÃ</code> — nhận phiếu\n\
                  /stamps <code>N PHẦN_THƯỞNG</code> — chạy thẻ tem; /stamp <code>MÃ</code> — đóng tem cho một lần ghé\n\
+                 /staff — thu ngân của bạn: mời và thu hồi\n\
                  /help — danh sách này"
             }
             CustomerCardBlocked => "⛔ Tài khoản này đã bị khóa: không thể cộng hoặc trừ điểm.",
@@ -192,6 +196,10 @@ impl Texts for Vi {
                 VoucherStatus::Used => "Phiếu này đã được sử dụng.".into(),
                 _ => "Phiếu này đã bị hủy.".into(),
             },
+            InvalidInvite => "Liên kết mời này không hợp lệ: đã hết hạn, đã bị thu hồi hoặc đã được người khác dùng. Hãy xin đối tác liên kết mới.".into(),
+            StaffLimit { max } => format!("Một đối tác có tối đa {max} thu ngân và lời mời đang mở. Hãy thu hồi bớt trước (/staff)."),
+            AlreadyStaff => "Bạn đã là thu ngân. Hãy nhờ đối tác thu hồi bạn trước.".into(),
+            UnknownStaff => "Không có thu ngân này của bạn.".into(),
         }
     }
     // -------------------------------------------------------- client bot
@@ -548,6 +556,52 @@ impl Texts for Vi {
     }
     fn audit_usage(&self) -> &'static str {
         "Cách dùng: /audit, hoặc /audit <code>ID</code> để xem các bản ghi trước bản ghi ID."
+    }
+    fn cashier_greeting(&self, partner: Esc) -> String {
+        format!(
+            "👋 Bạn là thu ngân tại <b>{partner}</b>.\n\n\
+             Quét thẻ QR của khách hoặc gửi mã của họ để mở thẻ.\n\
+             /credit <code>MÃ SỐ_TIỀN</code> — cộng điểm cho một lần mua\n\
+             /redeem <code>MÃ ĐIỂM SỐ_TIỀN</code> — đề nghị khách thanh toán bằng điểm\n\
+             /stamp <code>MÃ</code> — đóng tem cho một lần ghé; /voucher <code>MÃ</code> — nhận voucher\n\
+             /help — danh sách này"
+        )
+    }
+    fn staff_title(&self) -> &'static str {
+        "🧾 <b>Nhân viên của bạn</b>"
+    }
+    fn staff_none(&self) -> &'static str {
+        "Chưa có thu ngân nào."
+    }
+    fn staff_usage(&self) -> &'static str {
+        "/staff invite — liên kết dùng một lần cho thu ngân mới (hiệu lực 48 giờ); /staff revoke <code>ID</code> — thu hồi quyền ngay. \
+         Thu ngân cộng điểm, nhận thanh toán bằng điểm, đóng tem và nhận voucher; họ không xem được số liệu hay khóa của bạn."
+    }
+    fn staff_line(&self, id: i64, name: Esc, status: StaffStatus) -> String {
+        match status {
+            StaffStatus::Active => format!("#{id} {name} — thu ngân"),
+            StaffStatus::Invited => format!("#{id} — lời mời chưa được dùng"),
+            StaffStatus::Expired => format!("#{id} — lời mời đã hết hạn"),
+            StaffStatus::Revoked => format!("#{id} {name} — đã thu hồi"),
+        }
+    }
+    fn staff_revoke_button(&self, id: i64, name: &str) -> String {
+        format!("✖ Thu hồi #{id} {name}")
+    }
+    fn staff_invited(&self, id: i64, link: &str, hours: i64) -> String {
+        format!("🧾 Lời mời #{id}: hãy chuyển cho thu ngân của bạn (dùng được một lần, trong {hours} giờ):\n{link}")
+    }
+    fn staff_joined(&self, partner: Esc) -> String {
+        format!("✅ Giờ bạn là thu ngân tại <b>{partner}</b>.")
+    }
+    fn staff_joined_owner(&self, id: i64, name: Esc) -> String {
+        format!("🧾 {name} đã trở thành thu ngân #{id}. /staff — danh sách nhân viên.")
+    }
+    fn staff_revoked(&self, id: i64, name: Esc) -> String {
+        format!("✖ Đã thu hồi #{id} {name}: không còn quyền truy cập.")
+    }
+    fn staff_revoked_cashier(&self, partner: Esc) -> String {
+        format!("Bạn không còn là thu ngân tại {partner}.")
     }
     fn audit_by(&self, admin: Option<TelegramUserId>) -> String {
         match admin {

@@ -15,6 +15,14 @@
 //! nothing is looked up first; a refusal says where the partner stands. (Only
 //! an application from someone who is a partner already costs a second read.)
 //!
+//! A partner's staff ([`Staff`](crate::domain::Staff)) use the same bot: the
+//! owner invites with `/staff invite` (a one-time link `?start=s_<token>`),
+//! lists and revokes with `/staff`; a cashier's till commands — a scanned
+//! card, `/credit`, `/redeem`, `/stamp`, `/voucher` — name the partner by
+//! [`PartnerRef::Till`], so the store resolves the cashier to their partner and
+//! records them on what they make; everything else names it by its owner, so a
+//! cashier is refused there.
+//!
 //! Every ledger write carries an idempotency key derived from the update
 //! (`tg:<bot id>:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
 //! returns the first result and notifies nobody twice.
@@ -23,11 +31,14 @@ use super::campaigns::CampaignCommand;
 use super::common::{self, settle};
 use super::rewards::RewardCommand;
 use crate::context::{Context, Outbox};
-use crate::domain::{CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, TelegramUserId, rules};
+use crate::domain::{
+    CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, StaffId, StaffStatus, TelegramUserId, rules,
+};
 use crate::error::Result;
 use crate::ports::{
-    AddStamp, CampaignActor, CampaignDecision, CreditPurchase, CustomerRef, LookUpCustomer, OpenRedemption, PartnerRef,
-    Rejection, ReverseEntry, RewardDecision, SetStampCard, StoreError, StoreResult,
+    AddStamp, CampaignActor, CampaignDecision, CreditPurchase, CustomerRef, InviteStaff, JoinStaff, LookUpCustomer,
+    OpenRedemption, PartnerRef, Rejection, ReverseEntry, RevokeStaff, RewardDecision, SetStampCard, StoreError,
+    StoreResult,
 };
 use crate::program::stamps::check_card;
 use crate::texts::{self, Esc, Fixed, Pts, Signed};
@@ -85,6 +96,10 @@ pub(super) enum Action<'a> {
     Stamps(&'a str),
     /// `/stamp <code>`: a stamp for a visit.
     Stamp(&'a str),
+    /// `/staff`, `/staff invite`, `/staff revoke <id>`: the partner's cashiers.
+    Staff(&'a str),
+    /// `/start s_<token>`: a staff invitation link opened.
+    Join(&'a str),
     /// Anything else: the person's status, or help.
     Help,
 }
@@ -96,6 +111,7 @@ impl<'a> Action<'a> {
         Some(match cmd.name.as_str() {
             // A voucher's QR opens the partner bot with `v_<code>`.
             "start" if args.starts_with("v_") => Action::Reward(RewardCommand::Voucher(&args[2..])),
+            "start" if args.starts_with("s_") => Action::Join(&args[2..]),
             "start" => Action::Start(args.strip_prefix("c_")),
             "apply" => Action::Apply((!args.is_empty()).then_some(args)),
             "credit" => Action::Credit(args),
@@ -105,6 +121,7 @@ impl<'a> Action<'a> {
             "apikey" => Action::ApiKey(args.trim().eq_ignore_ascii_case("revoke")),
             "stamps" => Action::Stamps(args),
             "stamp" => Action::Stamp(args),
+            "staff" => Action::Staff(args),
             "help" => Action::Help,
             // Approving and rejecting campaigns and rewards is the admins'.
             name => match RewardCommand::parse(name, args) {
@@ -189,6 +206,14 @@ async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<
         return Ok(Outbox::one(answer));
     }
     let ctx = Ctx::new(cx, update_id, &q.from);
+    if let Some(id) = q.data.as_deref().and_then(|d| d.strip_prefix("sr:")) {
+        // A revoke button under `/staff`.
+        let mut out = Outbox::one(answer);
+        if let Some(id) = super::common::parse_id(id) {
+            out.calls.extend(ctx.revoke(StaffId(id)).await?.calls);
+        }
+        return Ok(out);
+    }
     if let Some(code) = q.data.as_deref().and_then(|d| d.strip_prefix("st:")) {
         // A stamp from a scanned card's button: once per card message, however often pressed.
         let mut out = Outbox::one(answer);
@@ -242,9 +267,20 @@ enum Mistake<'a> {
 }
 
 impl Ctx<'_> {
-    /// The partner this person operates, as the storage calls name it.
+    /// The partner this person owns, as the storage calls name it.
     fn me(&self) -> PartnerRef {
         PartnerRef::Telegram(TelegramUserId(self.user.id))
+    }
+
+    /// The partner at whose till this person works: the one they own, or the
+    /// one they are a cashier of.
+    fn till(&self) -> PartnerRef {
+        PartnerRef::Till(TelegramUserId(self.user.id))
+    }
+
+    /// Whether this person owns `p` (else they are its cashier).
+    fn owns(&self, p: &Partner) -> bool {
+        p.telegram_id == TelegramUserId(self.user.id)
     }
 
     fn chat(&self) -> i64 {
@@ -281,6 +317,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// [`settle`](Self::settle) for a call only a partner's owner may make:
+    /// refused as an unknown partner, the person may be a cashier (the one
+    /// storage call cannot tell), so they hear what only the owner does.
+    async fn settle_owner<T>(&self, r: StoreResult<T>) -> Result<std::result::Result<T, String>> {
+        match r {
+            Err(StoreError::Rejected(Rejection::UnknownPartner)) => Ok(Err(self.lang.say(Fixed::OwnerOnly).into())),
+            r => self.settle(r).await,
+        }
+    }
+
     /// Answers input a command cannot use. The one storage call of such an
     /// update is the partner's lookup: someone who is not an approved partner
     /// hears where they stand instead, a partner hears it in its language.
@@ -306,10 +352,10 @@ impl Ctx<'_> {
         })
     }
 
-    /// The partner this person operates (`None` for someone who is not one),
-    /// or the text of a failure.
+    /// The partner at whose till this person works (`None` for someone who is
+    /// neither a partner nor a cashier), or the text of a failure.
     async fn lookup(&self) -> Result<std::result::Result<Option<Partner>, String>> {
-        self.settle(self.cx.storage().partner(self.me()).await).await
+        self.settle(self.cx.storage().partner(self.till()).await).await
     }
 
     /// The idempotency key of this update's ledger write: the bot's id and
@@ -327,6 +373,7 @@ impl Ctx<'_> {
                 PartnerStatus::Applied => p.language.texts().application_pending(Esc(&p.name)),
                 PartnerStatus::Rejected => p.language.say(Fixed::ApplicationRejected).into(),
                 PartnerStatus::Suspended => p.language.say(Fixed::Suspended).into(),
+                PartnerStatus::Approved if !self.owns(p) => p.language.texts().cashier_greeting(Esc(&p.name)),
                 PartnerStatus::Approved => p.language.say(Fixed::PartnerHelp).into(),
             },
         }
@@ -344,6 +391,9 @@ impl Ctx<'_> {
     /// Greeting of an approved partner, with the command list.
     fn welcome_back(&self, p: &Partner) -> String {
         let t = p.language.texts();
+        if !self.owns(p) {
+            return t.cashier_greeting(Esc(&p.name));
+        }
         format!("{}\n\n{}", t.partner_greeting(Esc(&p.name)), t.fixed(Fixed::PartnerHelp))
     }
 
@@ -370,21 +420,30 @@ impl Ctx<'_> {
             Action::ApiKey(revoke) => self.api_key(revoke).await,
             Action::Stamps(args) => self.stamps(args).await,
             Action::Stamp(args) => self.stamp_command(args).await,
+            Action::Staff(args) => self.staff(args).await,
+            Action::Join(token) => self.join(token).await,
+            Action::Reward(cmd @ RewardCommand::Voucher(_)) => {
+                // Accepting a voucher is the till's.
+                let actor = CampaignActor::Partner(self.till());
+                self.told(super::rewards::run(self.cx, self.lang, actor, cmd, self.key(":reward")).await, false).await
+            }
             Action::Reward(cmd) => {
                 let actor = CampaignActor::Partner(self.me());
-                self.told(super::rewards::run(self.cx, self.lang, actor, cmd, self.key(":reward")).await).await
+                self.told(super::rewards::run(self.cx, self.lang, actor, cmd, self.key(":reward")).await, true).await
             }
             Action::Campaign(cmd) => {
                 let actor = CampaignActor::Partner(self.me());
-                self.told(super::campaigns::run(self.cx, self.lang, actor, cmd, self.key(":campaign")).await).await
+                self.told(super::campaigns::run(self.cx, self.lang, actor, cmd, self.key(":campaign")).await, true)
+                    .await
             }
         }
     }
 
     /// The reply to a command that answered a text and notices for others (or
     /// a refusal, worded).
-    async fn told(&self, done: StoreResult<(String, Vec<BotCall>)>) -> Result<Outbox> {
-        Ok(match self.settle(done).await? {
+    async fn told(&self, done: StoreResult<(String, Vec<BotCall>)>, owner: bool) -> Result<Outbox> {
+        let settled = if owner { self.settle_owner(done).await? } else { self.settle(done).await? };
+        Ok(match settled {
             Ok((text, notices)) => self.reply_with(text, notices),
             Err(text) => Outbox::one(self.reply(text)),
         })
@@ -475,7 +534,7 @@ impl Ctx<'_> {
     /// A customer's card with Credit / Redeem buttons.
     async fn show_customer(&self, code: CustomerCode, from_start: bool) -> Result<Outbox> {
         let cx = self.cx;
-        let req = LookUpCustomer { partner: self.me(), customer: CustomerRef::Code(code) };
+        let req = LookUpCustomer { partner: self.till(), customer: CustomerRef::Code(code) };
         let card = match cx.storage().look_up_customer(req).await {
             Err(StoreError::Rejected(Rejection::UnknownPartner)) if from_start => {
                 return Ok(Outbox::one(self.apply_prompt(self.lang)));
@@ -522,7 +581,7 @@ impl Ctx<'_> {
         };
         let req = SetStampCard { partner: self.me(), needed, reward: reward.to_string(), now: self.cx.now() };
         let t = self.lang.texts();
-        Ok(Outbox::one(self.reply(match self.settle(self.cx.storage().set_stamp_card(req).await).await? {
+        Ok(Outbox::one(self.reply(match self.settle_owner(self.cx.storage().set_stamp_card(req).await).await? {
             Ok(Some(card)) => t.stamp_card_set(card.needed, Esc(&card.reward)),
             Ok(None) => t.stamp_card_ended().to_string(),
             Err(text) => text,
@@ -544,7 +603,7 @@ impl Ctx<'_> {
     /// Gives the customer a stamp under `key`; the customer is told.
     async fn give_stamp(&self, code: CustomerCode, key: String) -> Result<Outbox> {
         let req = AddStamp {
-            partner: self.me(),
+            partner: self.till(),
             customer: CustomerRef::Code(code),
             idempotency_key: key,
             now: self.cx.now(),
@@ -595,7 +654,7 @@ impl Ctx<'_> {
         let cx = self.cx;
         let now = cx.now();
         let req = CreditPurchase {
-            partner: self.me(),
+            partner: self.till(),
             customer: CustomerRef::Code(code),
             purchase,
             idempotency_key: self.key(""),
@@ -655,7 +714,7 @@ impl Ctx<'_> {
         let cx = self.cx;
         let now = cx.now();
         let req = OpenRedemption {
-            partner: self.me(),
+            partner: self.till(),
             customer: CustomerRef::Code(code),
             points,
             purchase,
@@ -692,7 +751,7 @@ impl Ctx<'_> {
             not_before: now.plus(-rules::REVERSAL_WINDOW_SECS),
             now,
         };
-        let done = match self.settle(usecases::reverse(cx, req).await).await? {
+        let done = match self.settle_owner(usecases::reverse(cx, req).await).await? {
             Ok(done) => done,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
@@ -709,7 +768,7 @@ impl Ctx<'_> {
         let today = cx.now().day_start();
         let week = today.plus(-6 * crate::domain::Timestamp::DAY);
         let found = cx.storage().partner_stats(self.me(), today, week).await;
-        Ok(Outbox::one(self.reply(match self.settle(found).await? {
+        Ok(Outbox::one(self.reply(match self.settle_owner(found).await? {
             Ok(s) if s.partner.status == PartnerStatus::Approved => {
                 texts::partner_stats(s.partner.language.texts(), &s)
             }
@@ -725,13 +784,123 @@ impl Ctx<'_> {
         let cx = self.cx;
         let key = (!revoke).then(|| format!("lk_{}", cx.random_hex(32)));
         let stored = cx.storage().set_partner_api_key(self.me(), key.as_deref().map(rules::hash_api_key)).await;
-        Ok(Outbox::one(self.reply(match self.settle(stored).await? {
+        Ok(Outbox::one(self.reply(match self.settle_owner(stored).await? {
             Ok(p) => match &key {
                 Some(key) => p.language.texts().api_key(key),
                 None => p.language.texts().api_key_revoked().to_owned(),
             },
             Err(text) => text,
         })))
+    }
+}
+
+impl Ctx<'_> {
+    /// `/staff` lists the partner's staff with a revoke button for each
+    /// cashier and open invitation; `/staff invite` makes an invitation link;
+    /// `/staff revoke <id>` revokes.
+    async fn staff(&self, args: &str) -> Result<Outbox> {
+        let (verb, rest) = args.trim().split_once(char::is_whitespace).unwrap_or((args.trim(), ""));
+        match verb.to_lowercase().as_str() {
+            "" => self.staff_list().await,
+            "invite" => self.invite().await,
+            "revoke" => match super::common::parse_id(rest) {
+                Some(id) => self.revoke(StaffId(id)).await,
+                None => Ok(Outbox::one(self.reply(self.lang.texts().staff_usage()))),
+            },
+            _ => Ok(Outbox::one(self.reply(self.lang.texts().staff_usage()))),
+        }
+    }
+
+    async fn staff_list(&self) -> Result<Outbox> {
+        let staff = match self.settle_owner(self.cx.storage().staff(self.me()).await).await? {
+            Ok(staff) => staff,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let (t, now) = (self.lang.texts(), self.cx.now());
+        // Revoked members and expired invitations stay on record but off the list.
+        let shown: Vec<_> =
+            staff.iter().filter(|s| matches!(s.status(now), StaffStatus::Active | StaffStatus::Invited)).collect();
+        let mut text = format!("{}\n", t.staff_title());
+        if shown.is_empty() {
+            text = format!("{text}{}\n", t.staff_none());
+        }
+        for s in &shown {
+            text = format!("{text}{}\n", t.staff_line(s.id.0, Esc(&s.name), s.status(now)));
+        }
+        text = format!("{text}\n{}", t.staff_usage());
+        let inline_keyboard: Vec<_> = shown
+            .iter()
+            .map(|s| {
+                vec![InlineKeyboardButton::callback(t.staff_revoke_button(s.id.0, &s.name), format!("sr:{}", s.id))]
+            })
+            .collect();
+        let markup =
+            (!inline_keyboard.is_empty()).then_some(ReplyMarkup::Inline(InlineKeyboardMarkup { inline_keyboard }));
+        Ok(Outbox::one(send(self.chat(), text, markup)))
+    }
+
+    /// `/staff invite`: a one-time link for a new cashier (only its token's
+    /// hash is stored; a redelivered update makes another invitation, which
+    /// expires unused).
+    async fn invite(&self) -> Result<Outbox> {
+        let cx = self.cx;
+        let token = cx.random_hex(16);
+        let now = cx.now();
+        let req = InviteStaff {
+            partner: self.me(),
+            token_sha256_hex: rules::hash_api_key(&token),
+            now,
+            expires_at: now.plus(rules::STAFF_INVITE_TTL_SECS),
+        };
+        let staff = match self.settle_owner(cx.storage().invite_staff(req).await).await? {
+            Ok(staff) => staff,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let link = match cx.config().partner_bot_username.as_deref() {
+            Some(bot) => format!("https://t.me/{bot}?start=s_{token}"),
+            None => format!("<code>/start s_{token}</code>"),
+        };
+        let hours = rules::STAFF_INVITE_TTL_SECS / 3600;
+        Ok(Outbox::one(self.reply(self.lang.texts().staff_invited(staff.id.0, &link, hours))))
+    }
+
+    /// `/staff revoke <id>` or its button.
+    async fn revoke(&self, staff: StaffId) -> Result<Outbox> {
+        let req = RevokeStaff { partner: self.me(), staff, now: self.cx.now() };
+        let done = match self.settle_owner(usecases::revoke_staff(self.cx, req).await).await? {
+            Ok(done) => done,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let s = &done.outcome.staff;
+        Ok(self.reply_with(self.lang.texts().staff_revoked(s.id.0, Esc(&s.name)), done.notices))
+    }
+
+    /// `/start s_<token>`: an invitation link opened; the person becomes a
+    /// cashier (their partner's owner is told).
+    async fn join(&self, token: &str) -> Result<Outbox> {
+        let req = JoinStaff {
+            token_sha256_hex: rules::hash_api_key(token),
+            telegram_id: TelegramUserId(self.user.id),
+            name: self.user.first_name.clone(),
+            now: self.cx.now(),
+        };
+        let done = match usecases::join_staff(self.cx, req).await {
+            // Here the refusal is about the link, not about who is asking.
+            Err(StoreError::Rejected(r @ Rejection::AlreadyPartner)) => {
+                return Ok(Outbox::one(self.reply(self.lang.texts().rejection(&r))));
+            }
+            Err(StoreError::Rejected(Rejection::PartnerNotApproved { .. })) => {
+                return Ok(Outbox::one(self.reply(self.lang.texts().rejection(&Rejection::InvalidInvite))));
+            }
+            done => match self.settle(done).await? {
+                Ok(done) => done,
+                Err(text) => return Ok(Outbox::one(self.reply(text))),
+            },
+        };
+        let p = &done.outcome.partner;
+        let t = self.lang.texts();
+        let text = format!("{}\n\n{}", t.staff_joined(Esc(&p.name)), t.cashier_greeting(Esc(&p.name)));
+        Ok(self.reply_with(text, done.notices))
     }
 }
 
