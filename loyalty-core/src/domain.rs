@@ -154,6 +154,10 @@ id_type!(
     StaffId
 );
 id_type!(
+    /// A registered webhook endpoint's id ([`Webhook`](crate::ports::Webhook)), assigned by the store.
+    WebhookId
+);
+id_type!(
     /// A Telegram user id (also the private chat id with that user).
     TelegramUserId
 );

@@ -7,7 +7,9 @@
 
 use crate::context::Context;
 use crate::domain::{Audience, BotKind, BroadcastId, BroadcastJob, Language};
-use crate::ports::{ErrorReport, ExpirePoints, PartnerRef, RefreshTiers, RemindExpiry, SwapJobState, TelegramError};
+use crate::ports::{
+    ErrorReport, ExpirePoints, PartnerRef, RefreshTiers, RemindExpiry, SwapJobState, TelegramError, ViewRedemption,
+};
 use crate::telegram::{BotCall, escape_html};
 use crate::texts::Pts;
 
@@ -280,8 +282,10 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
     let expired = cx.storage().expire_redemptions(cx.now()).await?;
     let mut notices = Vec::new();
     for r in &expired {
-        let partner = match cx.storage().partner(PartnerRef::Id(r.partner)).await {
-            Ok(Some(p)) => p,
+        // The request with its partner and the cashier who asked, in one read.
+        let view = ViewRedemption { partner: PartnerRef::Id(r.partner), id: r.id };
+        let v = match cx.storage().redemption(view).await {
+            Ok(Some(v)) => v,
             Ok(None) => continue,
             Err(e) => {
                 let temporary = e.is_temporary();
@@ -290,8 +294,11 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
                 continue;
             }
         };
+        let partner = &v.partner;
         let text = partner.language.texts().redemption_expired(r.id, Pts(r.points), Pts(r.purchase));
-        notices.push(BotCall::send_message(BotKind::Partner, partner.telegram_id.0, text, None));
+        // To the till that asked: the cashier, unless revoked since; else the partner.
+        let till = v.cashier.as_ref().filter(|s| s.revoked_at.is_none()).and_then(|s| s.telegram_id);
+        notices.push(BotCall::send_message(BotKind::Partner, till.unwrap_or(partner.telegram_id).0, text, None));
     }
     crate::outbox::send_now(cx, "job:expire_redemptions", notices).await;
     Ok(expired.len())

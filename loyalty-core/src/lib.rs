@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod maybe_send;
 pub mod observe;
 pub mod outbox;
+pub mod outgoing;
 pub mod ports;
 pub mod program;
 pub mod qr;

@@ -89,6 +89,21 @@ async fn a_cashier_works_the_till_and_is_recorded_until_revoked() {
     let newest = h.env.storage.customer_entries(entries(None)).await.unwrap();
     assert_eq!((newest[0].kind, newest[0].cashier), (EntryKind::Redemption, Some(StaffId(1))));
 
+    // A request left unanswered expires: the cashier who asked is told, not the owner.
+    h.say(Partner, &minh, &format!("/redeem {code} 10 1000")).await;
+    h.advance(rules::REDEMPTION_TTL_SECS + 1);
+    h.env.telegram.take();
+    assert_eq!(h.env.engine.expire_redemptions().await.unwrap(), 1);
+    let told: Vec<_> = h.env.telegram.take().iter().filter_map(|c| c.chat_id()).collect();
+    assert_eq!(told, [minh.id], "the expiry reaches the till");
+    // A credit's reply offers the cashier no undo (only the owner reverses).
+    let credited = h.say(Partner, &minh, &format!("/credit {code} 100")).await;
+    let reply = credited.texts_to(minh.id).join("");
+    assert!(reply.contains("+5") && !reply.contains("/reverse"), "{reply}");
+    // A request still open when its cashier is revoked: its answer goes to the owner.
+    let pending = h.say(Partner, &minh, &format!("/redeem {code} 10 1000")).await;
+    let late_confirm = pending.button(anna.id, "rc:").expect("the customer is asked");
+
     // Revoked from the list's button: access ends at once, the cashier is told.
     let list = h.say(Partner, &linh, "/staff").await;
     assert!(list.all_text().contains("#1 Minh — cashier"), "{}", list.all_text());
@@ -101,6 +116,9 @@ async fn a_cashier_works_the_till_and_is_recorded_until_revoked() {
     let refused = h.say(Partner, &minh, &format!("/credit {code} 1000")).await;
     assert!(refused.all_text().contains("not a partner"), "{}", refused.all_text());
     assert_eq!(h.balance(&anna).await, balance, "nothing credited after revoking");
+    let answered = h.press(Client, &anna, &late_confirm).await;
+    assert!(answered.texts_to(minh.id).is_empty(), "not the revoked cashier: {}", answered.all_text());
+    assert!(!answered.texts_to(linh.id).is_empty(), "the owner hears it: {}", answered.all_text());
     let back = h.say(Partner, &minh, &format!("/start s_{token}")).await;
     assert!(back.all_text().contains("invitation link is not valid"), "{}", back.all_text());
     let list = h.say(Partner, &linh, "/staff").await;

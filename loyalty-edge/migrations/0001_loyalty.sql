@@ -454,6 +454,22 @@ CREATE TABLE IF NOT EXISTS loyalty_redemption_cashiers (
     staff      INTEGER NOT NULL REFERENCES loyalty_staff (id)
 ) STRICT;
 
+CREATE TABLE IF NOT EXISTS loyalty_webhooks (
+    id              INTEGER PRIMARY KEY,
+    partner         INTEGER REFERENCES loyalty_partners (id),
+    url             TEXT    NOT NULL CHECK (length(url) <= 500),
+    events          TEXT    NOT NULL CHECK (json_valid(events) AND json_type(events) = 'array'),
+    secret          TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    removed_at      INTEGER,
+    last_attempt_at INTEGER,
+    last_status     INTEGER,
+    last_error      TEXT,
+    last_success_at INTEGER
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS loyalty_webhooks_active ON loyalty_webhooks (partner, id) WHERE removed_at IS NULL;
+
 CREATE TABLE IF NOT EXISTS loyalty_audit_log (
     id       INTEGER PRIMARY KEY,
     admin    INTEGER CHECK (admin IS NOT NULL OR action = 'erased'),

@@ -116,3 +116,12 @@ fn the_tenth_migration_is_the_staff() {
     assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_entry_cashiers"), "{shipped}");
     assert!(shipped.contains("CREATE UNIQUE INDEX IF NOT EXISTS loyalty_staff_active"), "{shipped}");
 }
+
+/// `migrations/0011_webhooks.sql` creates the webhook endpoints' table of the
+/// schema (regenerate as above).
+#[test]
+fn the_eleventh_migration_is_the_webhooks() {
+    let shipped = shipped_is_generated("0011_webhooks.sql", d1::webhooks_migration(), "webhooks_migration");
+    assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_webhooks ("), "{shipped}");
+    assert!(shipped.contains("CREATE INDEX IF NOT EXISTS loyalty_webhooks_active"), "{shipped}");
+}

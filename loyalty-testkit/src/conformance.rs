@@ -271,6 +271,11 @@ pub fn checks() -> Vec<Check> {
         cashiers_work_the_till_and_are_recorded,
         cashiers_cannot_manage,
         concurrent_joins,
+        webhooks_are_registered_listed_and_removed,
+        webhook_limit,
+        webhook_targets_pick_the_subscribers,
+        webhook_attempts_are_recorded,
+        concurrent_adds_keep_the_limit,
     ]
 }
 
@@ -305,6 +310,7 @@ mod erasure;
 mod rewards;
 mod staff;
 mod stamps;
+mod webhooks;
 use erasure::{audit_log_pages_newest_first, erasure_keeps_the_books, personal_data_is_everything_held};
 use rewards::{
     claiming_a_reward_pays_for_a_voucher, concurrent_claims_against_one_balance, concurrent_claims_of_a_limited_reward,
@@ -318,6 +324,10 @@ use staff::{
 use stamps::{
     a_lookup_shows_the_stamps, concurrent_stamps_count_exactly, stamp_cards_are_set_and_ended,
     stamps_fill_a_card_and_start_another,
+};
+use webhooks::{
+    concurrent_adds_keep_the_limit, webhook_attempts_are_recorded, webhook_limit, webhook_targets_pick_the_subscribers,
+    webhooks_are_registered_listed_and_removed,
 };
 
 /// Turns a storage result into a check result with context.

@@ -100,7 +100,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 61;
+pub const USE_CASES: usize = 66;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -310,6 +310,21 @@ pub async fn every_use_case(
     once!("staff", s.staff(PartnerRef::Id(p.id))).expect("staff");
     let revoke = RevokeStaff { partner: PartnerRef::Id(p.id), staff: invited.id, now: T0 };
     once!("revoke_staff", s.revoke_staff(revoke)).expect("revoke");
+    let hook = AddWebhook {
+        owner: WebhookOwner::Partner(PartnerRef::Id(p.id)),
+        url: "https://hooks.example.com/loyalty".into(),
+        events: vec![loyalty_core::outgoing::WebhookEvent::PointsCredited],
+        secret: "whsec_test".into(),
+        now: T0,
+    };
+    let hook = once!("add_webhook", s.add_webhook(hook)).expect("add webhook");
+    once!("webhooks", s.webhooks(WebhookOwner::Partner(PartnerRef::Id(p.id)))).expect("webhooks");
+    let targets = WebhookTargets { event: loyalty_core::outgoing::WebhookEvent::PointsCredited, partner: Some(p.id) };
+    once!("webhook_targets", s.webhook_targets(targets)).expect("webhook targets");
+    let record = RecordWebhook { id: hook.id, at: T0, status: Some(200), error: None };
+    once!("record_webhook", s.record_webhook(record)).expect("record webhook");
+    let remove = RemoveWebhook { owner: WebhookOwner::Partner(PartnerRef::Id(p.id)), id: hook.id, now: T0 };
+    once!("remove_webhook", s.remove_webhook(remove)).expect("remove webhook");
     // Refusals count too, raised or returned.
     let refused = once!("credit_purchase", s.credit_purchase(credit_req(&p, &c, 0, "k2")));
     let late = s.open_redemption(open_req(&p, &c, 10, "o3")).await.expect("open");

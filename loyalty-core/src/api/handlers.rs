@@ -728,8 +728,8 @@ fn staff_json(s: &Staff, now: Timestamp) -> Value {
     })
 }
 
-/// `GET /api/v1/partner/staff`: the partner's cashiers and invitations,
-/// revoked and expired ones too, newest first (the ids that entries'
+/// `GET /api/v1/partner/staff`: the partner's active cashiers first, then
+/// invitations and revoked cashiers, each newest first (the ids that entries'
 /// `cashier_id` name). Invitations are made in the partner bot (`/staff invite`).
 async fn pos_staff(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let partner = pos_partner(cx, req.headers()).await?;

@@ -150,6 +150,9 @@ impl ApiError {
             StaffLimit { .. } => (StatusCode::CONFLICT, "staff_limit"),
             AlreadyStaff => (StatusCode::CONFLICT, "already_staff"),
             UnknownStaff => (StatusCode::NOT_FOUND, "unknown_staff"),
+            InvalidWebhook { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_webhook"),
+            WebhookLimit { .. } => (StatusCode::CONFLICT, "webhook_limit"),
+            UnknownWebhook => (StatusCode::NOT_FOUND, "unknown_webhook"),
         };
         ApiError::new(status, code, ApiText::Rejected(r.clone()))
     }

@@ -43,7 +43,7 @@ fn claims(bot: BotKind, update: &Update) -> bool {
         }),
         UpdateKind::CallbackQuery(q) => q.data.as_deref().is_some_and(|data| match bot {
             BotKind::Client => client::Callback::parse(data).is_some(),
-            BotKind::Partner => partner::parse_callback(data).is_some(),
+            BotKind::Partner => partner::claims_callback(data),
             BotKind::Admin => admin::parse_callback(data).is_some(),
             BotKind::Alerts => false,
         }),

@@ -13,6 +13,7 @@
 use super::import::{ImportApplied, ImportBatch};
 use crate::domain::*;
 use crate::maybe_send::{MaybeSend, MaybeSync};
+use crate::outgoing::WebhookEvent;
 pub use crate::program::ExpiringPoints;
 use crate::program::RulesVersion;
 use crate::program::campaigns::{Award, Birthday, Campaign, CampaignStatus, CampaignTerms};
@@ -232,6 +233,23 @@ pub enum Rejection {
     /// No such staff member of this partner.
     #[error("unknown staff member")]
     UnknownStaff,
+    /// An endpoint's URL or events break a rule of
+    /// [`check_url`](crate::outgoing::check_url) or
+    /// [`check_events`](crate::outgoing::check_events).
+    #[error("invalid webhook: {reason}")]
+    InvalidWebhook {
+        /// What is wrong, in English.
+        reason: String,
+    },
+    /// The owner has [`MAX_WEBHOOKS`](crate::outgoing::MAX_WEBHOOKS) endpoints.
+    #[error("at most {max} webhook endpoints")]
+    WebhookLimit {
+        /// The limit.
+        max: i64,
+    },
+    /// No such endpoint of this owner.
+    #[error("unknown webhook endpoint")]
+    UnknownWebhook,
 }
 
 /// Result of a storage call.
@@ -1142,6 +1160,101 @@ pub struct StaffRevoked {
     pub replayed: bool,
 }
 
+/// Whose webhook endpoints: the program's (the admins', for every event), or
+/// a partner's (for the events of its own customers' business there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "partner", rename_all = "snake_case")]
+pub enum WebhookOwner {
+    /// The program's.
+    Program,
+    /// A partner's, by its owner.
+    Partner(PartnerRef),
+}
+
+/// A registered HTTPS endpoint that receives signed deliveries of `events`
+/// (see [`outgoing`](crate::outgoing)), with how its last delivery went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    /// Id.
+    pub id: WebhookId,
+    /// The partner whose endpoint it is; `None` for the program's.
+    pub partner: Option<PartnerId>,
+    /// Where deliveries go (`https://`).
+    pub url: String,
+    /// What it receives, in the order given.
+    pub events: Vec<WebhookEvent>,
+    /// The signing secret (shown to its owner once, when registered).
+    pub secret: String,
+    /// When it was registered.
+    pub created_at: Timestamp,
+    /// When it was removed (it receives nothing from then).
+    pub removed_at: Option<Timestamp>,
+    /// When a delivery was last attempted.
+    pub last_attempt_at: Option<Timestamp>,
+    /// The HTTP status of that attempt (`None`: no answer, or no attempt yet).
+    pub last_status: Option<u16>,
+    /// What went wrong then, when something did (at most 200 characters).
+    pub last_error: Option<String>,
+    /// When a delivery last succeeded (a 2xx answer).
+    pub last_success_at: Option<Timestamp>,
+}
+
+/// The checks of an endpoint's URL and events every store makes first
+/// ([`Rejection::InvalidWebhook`]).
+pub fn check_webhook(req: &AddWebhook) -> Result<(), Rejection> {
+    crate::outgoing::check_url(&req.url)
+        .and_then(|()| crate::outgoing::check_events(&req.events))
+        .map_err(|reason| Rejection::InvalidWebhook { reason })
+}
+
+/// Register an endpoint ([`Storage::add_webhook`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddWebhook {
+    /// Whose (a partner by its owner, approved).
+    pub owner: WebhookOwner,
+    /// Where ([`check_url`](crate::outgoing::check_url)).
+    pub url: String,
+    /// What it receives ([`check_events`](crate::outgoing::check_events)).
+    pub events: Vec<WebhookEvent>,
+    /// A fresh signing secret.
+    pub secret: String,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// Remove an endpoint ([`Storage::remove_webhook`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveWebhook {
+    /// Whose.
+    pub owner: WebhookOwner,
+    /// Which.
+    pub id: WebhookId,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// The endpoints an event goes to ([`Storage::webhook_targets`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookTargets {
+    /// The event.
+    pub event: WebhookEvent,
+    /// The partner it happened at, if any (its endpoints receive it too).
+    pub partner: Option<PartnerId>,
+}
+
+/// How a delivery attempt went ([`Storage::record_webhook`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordWebhook {
+    /// The endpoint.
+    pub id: WebhookId,
+    /// When.
+    pub at: Timestamp,
+    /// The HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// What went wrong, if anything (cut to 200 characters).
+    pub error: Option<String>,
+}
+
 /// A partner looks a customer up by the code on their card (the partner
 /// bot's scan of a card, a POS system's lookup).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1673,6 +1786,11 @@ macro_rules! storage_calls {
             join_staff(req: JoinStaff) -> StaffJoined;
             staff(who: PartnerRef) -> Vec<Staff>;
             revoke_staff(req: RevokeStaff) -> StaffRevoked;
+            add_webhook(req: AddWebhook) -> Webhook;
+            webhooks(owner: WebhookOwner) -> Vec<Webhook>;
+            remove_webhook(req: RemoveWebhook) -> Webhook;
+            webhook_targets(req: WebhookTargets) -> Vec<Webhook>;
+            record_webhook(req: RecordWebhook) -> ();
         }
     };
 }
@@ -2009,14 +2127,39 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// same link again is a replay.
     async fn join_staff(&self, req: JoinStaff) -> StoreResult<StaffJoined>;
 
-    /// A partner's staff, by its owner: cashiers and invitations, revoked and
-    /// expired ones too, newest first, at most 100.
+    /// A partner's staff, by its owner: its active cashiers first, then
+    /// invitations and revoked cashiers (expired and revoked ones too), each
+    /// newest first, at most 100 (a partner has at most
+    /// [`rules::MAX_STAFF`] active, so they are always listed).
     async fn staff(&self, who: PartnerRef) -> StoreResult<Vec<Staff>>;
 
     /// A partner, by its owner, revokes a cashier or an invitation, at once;
     /// revoking again is a replay. Another partner's is
     /// [`Rejection::UnknownStaff`].
     async fn revoke_staff(&self, req: RevokeStaff) -> StoreResult<StaffRevoked>;
+
+    /// Registers a webhook endpoint for the program, or for an approved
+    /// partner by its owner. [`Rejection::InvalidWebhook`] for a URL or events
+    /// the [`outgoing`](crate::outgoing) checks refuse (checked before the
+    /// store); [`Rejection::WebhookLimit`] at
+    /// [`MAX_WEBHOOKS`](crate::outgoing::MAX_WEBHOOKS) endpoints of that owner.
+    async fn add_webhook(&self, req: AddWebhook) -> StoreResult<Webhook>;
+
+    /// An owner's endpoints not removed, newest first (a partner by its
+    /// owner, in any status).
+    async fn webhooks(&self, owner: WebhookOwner) -> StoreResult<Vec<Webhook>>;
+
+    /// Removes one of the owner's endpoints (removing again answers it as it
+    /// is); another owner's is [`Rejection::UnknownWebhook`].
+    async fn remove_webhook(&self, req: RemoveWebhook) -> StoreResult<Webhook>;
+
+    /// The endpoints not removed that receive `event`: the program's, and —
+    /// when it happened at an approved partner — that partner's; by id.
+    async fn webhook_targets(&self, req: WebhookTargets) -> StoreResult<Vec<Webhook>>;
+
+    /// Records a delivery attempt on its endpoint (a 2xx status is a
+    /// success); an unknown id changes nothing.
+    async fn record_webhook(&self, req: RecordWebhook) -> StoreResult<()>;
 
     /// Checks that the backend is reachable, for readiness probes (the native
     /// server's `GET /ready`). `Ok` means a round trip to the backend worked.

@@ -103,6 +103,7 @@ mod sql;
 /// The tables of the schema, children before parents (the order to drop them in).
 pub const TABLES: &[&str] = &[
     "loyalty_op",
+    "loyalty_webhooks",
     "loyalty_entry_cashiers",
     "loyalty_redemption_cashiers",
     "loyalty_staff",
@@ -569,6 +570,21 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     redemption INTEGER PRIMARY KEY REFERENCES loyalty_redemptions (id),
     staff      INTEGER NOT NULL REFERENCES loyalty_staff (id)
 ) STRICT",
+    // Webhook endpoints: the program's (no partner) and partners'; `events` a JSON array of names.
+    "CREATE TABLE IF NOT EXISTS loyalty_webhooks (
+    id              INTEGER PRIMARY KEY,
+    partner         INTEGER REFERENCES loyalty_partners (id),
+    url             TEXT    NOT NULL CHECK (length(url) <= 500),
+    events          TEXT    NOT NULL CHECK (json_valid(events) AND json_type(events) = 'array'),
+    secret          TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    removed_at      INTEGER,
+    last_attempt_at INTEGER,
+    last_status     INTEGER,
+    last_error      TEXT,
+    last_success_at INTEGER
+) STRICT",
+    "CREATE INDEX IF NOT EXISTS loyalty_webhooks_active ON loyalty_webhooks (partner, id) WHERE removed_at IS NULL",
     // An erasure asked by the customer has no admin.
     "CREATE TABLE IF NOT EXISTS loyalty_audit_log (
     id       INTEGER PRIMARY KEY,
@@ -697,6 +713,11 @@ const USE_CASES: &[(&str, &[&str])] = &[
     ("join_staff", sql::JOIN_STAFF),
     ("staff", sql::STAFF),
     ("revoke_staff", sql::REVOKE_STAFF),
+    ("add_webhook", sql::ADD_WEBHOOK),
+    ("webhooks", sql::WEBHOOKS),
+    ("remove_webhook", sql::REMOVE_WEBHOOK),
+    ("webhook_targets", sql::WEBHOOK_TARGETS),
+    ("record_webhook", sql::RECORD_WEBHOOK),
 ];
 
 /// The names of the use cases (those of [`rpc`](super::rpc)), each with its [`batch`].
@@ -1059,6 +1080,24 @@ pub fn staff_migration() -> String {
     text
 }
 
+/// The text of the D1 migration of webhook endpoints
+/// (`loyalty-edge/migrations/0011_webhooks.sql`): the statements of
+/// [`SCHEMA`] that create `loyalty_webhooks`.
+pub fn webhooks_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: the registry of outgoing webhook endpoints, generated from\n\
+         -- loyalty_core::stores::d1::SCHEMA (do not edit).\n\
+         -- Apply with `wrangler d1 migrations apply <database>` after 0010; a Worker also creates the table by\n\
+         -- itself on first use.\n",
+    );
+    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_webhooks")) {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
 /// The text of the D1 migration holding [`SCHEMA`]
 /// (`loyalty-edge/migrations/0001_loyalty.sql`), for `wrangler d1 migrations apply`.
 pub fn migration() -> String {
@@ -1210,7 +1249,9 @@ mod tests {
                 "personal_data",
                 "audit_log",
                 "stamp_cards",
-                "staff"
+                "staff",
+                "webhooks",
+                "webhook_targets"
             ]
         );
         assert!(!is_read_only("drop_everything"));

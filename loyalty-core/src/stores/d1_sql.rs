@@ -177,6 +177,19 @@ macro_rules! staff_now {
     };
 }
 
+/// `$text` trimmed as Rust's `str::trim` does: every character with the
+/// Unicode White_Space property, at both ends (SQLite's `trim` takes spaces only).
+macro_rules! rust_trim {
+    ($text:expr) => {
+        concat!(
+            "trim(",
+            $text,
+            ", char(9, 10, 11, 12, 13, 32, 133, 160, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198, 8199, 8200, 8201, ",
+            "8202, 8232, 8233, 8239, 8287, 12288))"
+        )
+    };
+}
+
 /// The JSON of `Customer` for the row aliased `c`.
 macro_rules! customer_json {
     () => {
@@ -3197,11 +3210,9 @@ pub(super) const SET_STAMP_CARD: &[&str] = &[
             arg!("$.needed"),
             " NOT BETWEEN 2 AND 50 OR length(",
             arg!("$.reward"),
-            ") NOT BETWEEN 1 AND 100 OR trim(",
-            arg!("$.reward"),
-            // Rust's `trim`: every character with the Unicode White_Space property.
-            ", char(9, 10, 11, 12, 13, 32, 133, 160, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198, 8199, 8200, 8201, ",
-            "8202, 8232, 8233, 8239, 8287, 12288)) IS NOT ",
+            ") NOT BETWEEN 1 AND 100 OR ",
+            rust_trim!(arg!("$.reward")),
+            " IS NOT ",
             arg!("$.reward"),
             ")"
         )
@@ -3425,9 +3436,9 @@ pub(super) const JOIN_STAFF: &[&str] = &[
     concat!(
         "UPDATE loyalty_staff SET telegram_id = ",
         arg!("$.telegram_id"),
-        ", name = substr(trim(",
-        arg!("$.name"),
-        "), 1, 64), joined_at = ",
+        ", name = substr(",
+        rust_trim!(arg!("$.name")),
+        ", 1, 64), joined_at = ",
         arg!("$.now"),
         " WHERE id = ",
         op!("rid"),
@@ -3441,11 +3452,12 @@ pub(super) const STAFF: &[&str] = &[
     set!("pid", partner_ref!("$.who")),
     reject!("unknown_partner", op!("pid IS NULL")),
     answer!(concat!(
-        "(SELECT json_group_array(json(j)) FROM (SELECT ",
+        "(SELECT coalesce(json_group_array(json(j) ORDER BY a DESC, i DESC), '[]') FROM (SELECT s.id AS i, ",
+        "s.joined_at IS NOT NULL AND s.revoked_at IS NULL AS a, ",
         staff_json!(),
         " AS j FROM loyalty_staff s WHERE s.partner = ",
         op!("pid"),
-        " ORDER BY s.id DESC LIMIT 100))"
+        " ORDER BY a DESC, s.id DESC LIMIT 100))"
     )),
 ];
 
@@ -3467,4 +3479,136 @@ pub(super) const REVOKE_STAFF: &[&str] = &[
     ),
     concat!("UPDATE loyalty_staff SET revoked_at = ", arg!("$.now"), " WHERE id = ", op!("rid"), " AND ", live!()),
     answer!(staff_answer!("false")),
+];
+
+/// The JSON of `Webhook` for the row aliased `w`.
+macro_rules! webhook_json {
+    () => {
+        concat!(
+            "json_object('id', w.id, 'partner', w.partner, 'url', w.url, 'events', json(w.events), 'secret', w.secret, ",
+            "'created_at', w.created_at, 'removed_at', w.removed_at, 'last_attempt_at', w.last_attempt_at, ",
+            "'last_status', w.last_status, 'last_error', w.last_error, 'last_success_at', w.last_success_at)"
+        )
+    };
+}
+
+/// The endpoint in `loyalty_op.rid`, as it is now.
+macro_rules! webhook_now {
+    () => {
+        concat!("(SELECT ", webhook_json!(), " FROM loyalty_webhooks w WHERE w.id = ", op!("rid"), ")")
+    };
+}
+
+/// Sets `pid` to the partner a `WebhookOwner` at `$.owner` names (NULL for
+/// the program's) and refuses an owner naming no partner.
+macro_rules! webhook_owner {
+    () => {
+        [
+            set!(
+                "pid",
+                concat!("iif(", arg!("$.owner.kind"), " = 'partner', ", partner_ref!("$.owner.partner"), ", NULL)")
+            ),
+            reject!("unknown_partner", concat!(arg!("$.owner.kind"), " IS NOT 'program' AND ", op!("pid IS NULL"))),
+        ]
+    };
+}
+
+const WEBHOOK_OWNER: [&str; 2] = webhook_owner!();
+
+pub(super) const ADD_WEBHOOK: &[&str] = &[
+    WEBHOOK_OWNER[0],
+    WEBHOOK_OWNER[1],
+    reject_unapproved!(concat!(
+        "iif(",
+        op!("pid"),
+        " IS NULL, 'approved', (SELECT status FROM loyalty_partners WHERE id = ",
+        op!("pid"),
+        "))"
+    )),
+    reject_with!(
+        "json_object('code', 'webhook_limit', 'max', 10)",
+        concat!(
+            "(SELECT count(*) FROM loyalty_webhooks WHERE partner IS ",
+            op!("pid"),
+            " AND removed_at IS NULL) >= 10"
+        )
+    ),
+    concat!(
+        "INSERT INTO loyalty_webhooks (partner, url, events, secret, created_at) SELECT pid, ",
+        arg!("$.url"),
+        ", json(",
+        arg!("$.events"),
+        "), ",
+        arg!("$.secret"),
+        ", ",
+        arg!("$.now"),
+        " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL"
+    ),
+    set!("rid", "(SELECT max(id) FROM loyalty_webhooks)"),
+    answer!(webhook_now!()),
+];
+
+pub(super) const WEBHOOKS: &[&str] = &[
+    WEBHOOK_OWNER[0],
+    WEBHOOK_OWNER[1],
+    answer!(concat!(
+        "(SELECT coalesce(json_group_array(json(j) ORDER BY i DESC), '[]') FROM (SELECT w.id AS i, ",
+        webhook_json!(),
+        " AS j FROM loyalty_webhooks w WHERE w.partner IS ",
+        op!("pid"),
+        " AND w.removed_at IS NULL))"
+    )),
+];
+
+pub(super) const REMOVE_WEBHOOK: &[&str] = &[
+    WEBHOOK_OWNER[0],
+    WEBHOOK_OWNER[1],
+    set!(
+        "rid",
+        concat!("(SELECT id FROM loyalty_webhooks WHERE id = ", arg!("$.id"), " AND partner IS ", op!("pid"), ")")
+    ),
+    reject!("unknown_webhook", op!("rid IS NULL")),
+    concat!(
+        "UPDATE loyalty_webhooks SET removed_at = coalesce(removed_at, ",
+        arg!("$.now"),
+        ") WHERE id = ",
+        op!("rid"),
+        " AND ",
+        live!()
+    ),
+    answer!(webhook_now!()),
+];
+
+pub(super) const WEBHOOK_TARGETS: &[&str] = &[answer!(concat!(
+    "(SELECT coalesce(json_group_array(json(j) ORDER BY i), '[]') FROM (SELECT w.id AS i, ",
+    webhook_json!(),
+    " AS j FROM loyalty_webhooks w WHERE w.partner IS NULL AND w.removed_at IS NULL AND EXISTS (SELECT 1 FROM ",
+    "json_each(w.events) e WHERE e.value = ",
+    arg!("$.event"),
+    ") UNION ALL SELECT w.id AS i, ",
+    webhook_json!(),
+    " AS j FROM loyalty_webhooks w JOIN loyalty_partners p ON p.id = w.partner WHERE w.partner = ",
+    arg!("$.partner"),
+    " AND w.removed_at IS NULL AND p.status = 'approved' AND EXISTS (SELECT 1 FROM json_each(w.events) e ",
+    "WHERE e.value = ",
+    arg!("$.event"),
+    ")))"
+))];
+
+pub(super) const RECORD_WEBHOOK: &[&str] = &[
+    concat!(
+        "UPDATE loyalty_webhooks SET last_attempt_at = ",
+        arg!("$.at"),
+        ", last_status = ",
+        arg!("$.status"),
+        ", last_error = substr(",
+        arg!("$.error"),
+        ", 1, 200), last_success_at = iif(",
+        arg!("$.status"),
+        " BETWEEN 200 AND 299, ",
+        arg!("$.at"),
+        ", last_success_at) WHERE id = ",
+        arg!("$.id")
+    ),
+    answer!("'null'"),
 ];

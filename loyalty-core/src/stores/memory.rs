@@ -235,6 +235,8 @@ struct State {
     /// Partners' staff, staff n at n - 1, each with its invitation's token hash.
     staff: Vec<Staff>,
     staff_by_token: HashMap<String, StaffId>,
+    /// Webhook endpoints, endpoint n at n - 1.
+    webhooks: Vec<Webhook>,
 }
 
 /// An update's claim.
@@ -1607,7 +1609,9 @@ impl State {
 
     fn staff_of(&self, who: PartnerRef) -> StoreResult<Vec<Staff>> {
         let partner = self.find_partner(who).ok_or(Rejection::UnknownPartner)?;
-        Ok(self.staff.iter().rev().filter(|s| s.partner == partner).take(100).cloned().collect())
+        let active = |s: &&Staff| s.joined_at.is_some() && s.revoked_at.is_none();
+        let mine = || self.staff.iter().rev().filter(|s| s.partner == partner);
+        Ok(mine().filter(active).chain(mine().filter(|s| !active(s))).take(100).cloned().collect())
     }
 
     fn revoke_staff(&mut self, req: RevokeStaff) -> StoreResult<StaffRevoked> {
@@ -1622,6 +1626,84 @@ impl State {
             row.revoked_at = Some(req.now);
         }
         Ok(StaffRevoked { staff: row.clone(), partner, replayed })
+    }
+
+    /// The partner a webhook owner names (`None` for the program's), which
+    /// must exist.
+    fn webhook_owner(&self, owner: WebhookOwner) -> StoreResult<Option<PartnerId>> {
+        match owner {
+            WebhookOwner::Program => Ok(None),
+            WebhookOwner::Partner(who) => {
+                self.find_partner(who).map(Some).ok_or(StoreError::Rejected(Rejection::UnknownPartner))
+            }
+        }
+    }
+
+    fn add_webhook(&mut self, req: AddWebhook) -> StoreResult<Webhook> {
+        check_webhook(&req)?;
+        let partner = self.webhook_owner(req.owner)?;
+        if let Some(p) = partner {
+            self.approved_partner(PartnerRef::Id(p))?;
+        }
+        let active = self.webhooks.iter().filter(|w| w.partner == partner && w.removed_at.is_none()).count();
+        if active >= crate::outgoing::MAX_WEBHOOKS {
+            return rejected(Rejection::WebhookLimit { max: crate::outgoing::MAX_WEBHOOKS as i64 });
+        }
+        let webhook = Webhook {
+            id: WebhookId(next_id(self.webhooks.len())),
+            partner,
+            url: req.url,
+            events: req.events,
+            secret: req.secret,
+            created_at: req.now,
+            removed_at: None,
+            last_attempt_at: None,
+            last_status: None,
+            last_error: None,
+            last_success_at: None,
+        };
+        self.webhooks.push(webhook.clone());
+        Ok(webhook)
+    }
+
+    fn webhooks_of(&self, owner: WebhookOwner) -> StoreResult<Vec<Webhook>> {
+        let partner = self.webhook_owner(owner)?;
+        Ok(self.webhooks.iter().rev().filter(|w| w.partner == partner && w.removed_at.is_none()).cloned().collect())
+    }
+
+    fn remove_webhook(&mut self, req: RemoveWebhook) -> StoreResult<Webhook> {
+        let partner = self.webhook_owner(req.owner)?;
+        match slot(req.id.0).and_then(|i| self.webhooks.get_mut(i)) {
+            Some(w) if w.partner == partner => {
+                w.removed_at.get_or_insert(req.now);
+                Ok(w.clone())
+            }
+            _ => rejected(Rejection::UnknownWebhook),
+        }
+    }
+
+    fn webhook_targets(&self, req: WebhookTargets) -> Vec<Webhook> {
+        let approved = |p: PartnerId| self.partner(p).is_some_and(|r| r.partner.status == PartnerStatus::Approved);
+        self.webhooks
+            .iter()
+            .filter(|w| w.removed_at.is_none() && w.events.contains(&req.event))
+            .filter(|w| match w.partner {
+                None => true,
+                Some(p) => Some(p) == req.partner && approved(p),
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn record_webhook(&mut self, req: RecordWebhook) {
+        if let Some(w) = slot(req.id.0).and_then(|i| self.webhooks.get_mut(i)) {
+            w.last_attempt_at = Some(req.at);
+            w.last_status = req.status;
+            w.last_error = req.error.map(|e| e.chars().take(200).collect());
+            if req.status.is_some_and(|s| (200..300).contains(&s)) {
+                w.last_success_at = Some(req.at);
+            }
+        }
     }
 
     fn set_birthday(&mut self, req: SetBirthday) -> StoreResult<Birthday> {
@@ -2492,6 +2574,27 @@ impl Storage for MemoryStore {
 
     async fn revoke_staff(&self, req: RevokeStaff) -> StoreResult<StaffRevoked> {
         self.lock()?.revoke_staff(req)
+    }
+
+    async fn add_webhook(&self, req: AddWebhook) -> StoreResult<Webhook> {
+        self.lock()?.add_webhook(req)
+    }
+
+    async fn webhooks(&self, owner: WebhookOwner) -> StoreResult<Vec<Webhook>> {
+        self.lock()?.webhooks_of(owner)
+    }
+
+    async fn remove_webhook(&self, req: RemoveWebhook) -> StoreResult<Webhook> {
+        self.lock()?.remove_webhook(req)
+    }
+
+    async fn webhook_targets(&self, req: WebhookTargets) -> StoreResult<Vec<Webhook>> {
+        Ok(self.lock()?.webhook_targets(req))
+    }
+
+    async fn record_webhook(&self, req: RecordWebhook) -> StoreResult<()> {
+        self.lock()?.record_webhook(req);
+        Ok(())
     }
 
     async fn personal_data(&self, who: CustomerRef) -> StoreResult<Option<PersonalData>> {

@@ -458,6 +458,33 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "revoke_staff", &req).await
     }
 
+    async fn add_webhook(&self, req: AddWebhook) -> StoreResult<Webhook> {
+        // Checked here, once for every SQL store, like a campaign's terms.
+        check_webhook(&req)?;
+        call(self, "add_webhook", &req).await
+    }
+
+    async fn webhooks(&self, owner: WebhookOwner) -> StoreResult<Vec<Webhook>> {
+        #[derive(Serialize)]
+        struct Args {
+            owner: WebhookOwner,
+        }
+        call(self, "webhooks", &Args { owner }).await
+    }
+
+    async fn remove_webhook(&self, req: RemoveWebhook) -> StoreResult<Webhook> {
+        call(self, "remove_webhook", &req).await
+    }
+
+    async fn webhook_targets(&self, req: WebhookTargets) -> StoreResult<Vec<Webhook>> {
+        call(self, "webhook_targets", &req).await
+    }
+
+    async fn record_webhook(&self, req: RecordWebhook) -> StoreResult<()> {
+        let error = req.error.map(|e| e.chars().take(200).collect());
+        call(self, "record_webhook", &RecordWebhook { error, ..req }).await
+    }
+
     async fn export_page(&self, page: ExportPage) -> StoreResult<ExportRows> {
         call(self, "export_page", &page).await
     }

@@ -203,6 +203,9 @@ impl Texts for En {
             StaffLimit { max } => format!("A partner can have at most {max} cashiers and open invitations. Revoke one first (/staff)."),
             AlreadyStaff => "You are already a cashier. Ask your partner to revoke you first.".into(),
             UnknownStaff => "No such cashier of yours.".into(),
+            InvalidWebhook { reason } => format!("The webhook endpoint is invalid: {reason}"),
+            WebhookLimit { max } => format!("At most {max} webhook endpoints; remove one first."),
+            UnknownWebhook => "No such webhook endpoint.".into(),
         }
     }
     // -------------------------------------------------------- client bot

@@ -200,6 +200,9 @@ impl Texts for Vi {
             StaffLimit { max } => format!("Một đối tác có tối đa {max} thu ngân và lời mời đang mở. Hãy thu hồi bớt trước (/staff)."),
             AlreadyStaff => "Bạn đã là thu ngân. Hãy nhờ đối tác thu hồi bạn trước.".into(),
             UnknownStaff => "Không có thu ngân này của bạn.".into(),
+            InvalidWebhook { reason } => format!("Địa chỉ webhook không hợp lệ: {reason}"),
+            WebhookLimit { max } => format!("Tối đa {max} địa chỉ webhook; hãy xóa bớt một cái trước."),
+            UnknownWebhook => "Không có địa chỉ webhook này.".into(),
         }
     }
     // -------------------------------------------------------- client bot

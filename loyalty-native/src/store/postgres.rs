@@ -96,6 +96,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261211090300", "loyalty_campaign_keys"),
     migration!("20261211090400", "loyalty_erasure_races"),
     migration!("20261212090000", "loyalty_staff"),
+    migration!("20261212090100", "loyalty_webhooks"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

@@ -96,11 +96,12 @@ use std::time::Duration;
 /// in the audit log ([`d1::audit_upgrade`]) and versions up to 9 no stamp
 /// cards (`loyalty_stamp_cards`, `loyalty_stamps`, `loyalty_stamp_visits`) nor
 /// campaigns' keys (`loyalty_campaign_keys`), versions up to 10 no staff
-/// (`loyalty_staff`, `loyalty_entry_cashiers`, `loyalty_redemption_cashiers`). Opening
+/// (`loyalty_staff`, `loyalty_entry_cashiers`, `loyalty_redemption_cashiers`) and versions up to 11 no
+/// webhook endpoints (`loyalty_webhooks`). Opening
 /// upgrades them all; the claims of updates handled before the upgrade are
 /// not carried over (their bots' ids are not in the database), so upgrade
 /// while no update is being processed (a stopped `loyalty serve`).
-pub const SCHEMA_VERSION: u32 = 11;
+pub const SCHEMA_VERSION: u32 = 12;
 
 /// What version 3 retired: the update claims kept per bot kind (version 1's
 /// and version 2's).
@@ -224,7 +225,7 @@ pub fn migrate(path: impl AsRef<Path>) -> Result<u32, StoreError> {
 
 /// The D1 migration (in `loyalty-edge/migrations/`) after which a D1
 /// database has this build's schema, [`SCHEMA_VERSION`]: the last one.
-pub const D1_LATEST_MIGRATION: &str = "0010_staff.sql";
+pub const D1_LATEST_MIGRATION: &str = "0011_webhooks.sql";
 
 /// Makes the loyalty-rs SQLite database `path` (which must not exist) from the
 /// SQL dump of a Workers deployment's D1 database (`wrangler d1 export
@@ -352,7 +353,7 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     match version {
         v if v == i64::from(SCHEMA_VERSION) => return Ok(()),
-        0..=10 => {}
+        0..=11 => {}
         v if v > i64::from(SCHEMA_VERSION) => {
             return Err(refuse(format!(
                 "schema version {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade loyalty-rs"

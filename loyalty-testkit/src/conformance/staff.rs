@@ -123,7 +123,7 @@ pub(super) async fn staff_are_invited_joined_and_revoked(ctx: &Ctx<'_>) -> Check
         "the test's premise: 70 characters, 64 of them more than 64 bytes"
     );
     let user = ctx.user();
-    let padded = format!("   {LONG_NAME}  ");
+    let padded = format!("\u{a0}\t {LONG_NAME}\u{3000}\n");
     let joined = s.join_staff(ctx.join_req(&token, user, &padded, T0.plus(60))).await.or_fail("join")?;
     let cashier =
         Staff { telegram_id: Some(user), name: expected_name, joined_at: Some(T0.plus(60)), ..invited.clone() };
@@ -209,16 +209,17 @@ pub(super) async fn staff_are_invited_joined_and_revoked(ctx: &Ctx<'_>) -> Check
         .await
         .rejects(Rejection::InvalidInvite, "an expired link of a suspended partner (expiry first)")?;
 
-    // The staff listed newest first, by the owner's either reference.
+    // The staff listed active cashiers first, then the rest, each newest
+    // first, by the owner's either reference.
     let listed = ctx.staff_of(&p).await?;
     ensure_eq!(
         listed.iter().map(|r| r.id).collect::<Vec<_>>(),
-        vec![open.id, edge.staff.id, late.id, cashier.id],
-        "p's staff, newest first"
+        vec![edge.staff.id, cashier.id, open.id, late.id],
+        "p's staff, cashiers first, each newest first"
     );
-    ensure_eq!(listed[3], cashier, "the cashier as listed");
-    ensure_eq!(listed[2], late, "the expired invitation as listed");
-    ensure_eq!(listed[1], edge.staff, "the other cashier as listed");
+    ensure_eq!(listed[1], cashier, "the cashier as listed");
+    ensure_eq!(listed[3], late, "the expired invitation as listed");
+    ensure_eq!(listed[0], edge.staff, "the other cashier as listed");
     ensure_eq!(s.staff(PartnerRef::Telegram(p.telegram_id)).await.or_fail("staff by owner")?, listed, "by owner");
     ensure_eq!(late.status(T0.plus(101)), StaffStatus::Expired, "the unused short invitation expired");
     s.staff(NOBODY).await.rejects(Rejection::UnknownPartner, "the staff of no partner")?;
@@ -327,8 +328,14 @@ pub(super) async fn staff_limit(ctx: &Ctx<'_>) -> CheckResult {
     }
     s.invite_staff(ctx.invite_req(&p, &ctx.token(), t2)).await.rejects(limit.clone(), "4 cashiers and 16 links")?;
 
-    // The list holds the newest 100 rows: add links that expire at once.
-    let mut ids: Vec<StaffId> = ctx.staff_of(&p).await?.iter().map(|r| r.id).collect();
+    // The list holds 100 rows, the active cashiers first (so none is ever
+    // pushed out by old links), then the newest others: add links that
+    // expire at once.
+    let before = ctx.staff_of(&p).await?;
+    let active: Vec<StaffId> =
+        before.iter().filter(|r| r.joined_at.is_some() && r.revoked_at.is_none()).map(|r| r.id).collect();
+    ensure!(!active.is_empty(), "cashiers among them");
+    let mut ids: Vec<StaffId> = before.iter().map(|r| r.id).filter(|id| !active.contains(id)).collect();
     let mut now = t2.plus(rules::STAFF_INVITE_TTL_SECS + 1);
     while ids.len() <= 100 {
         let req = InviteStaff { expires_at: now, ..ctx.invite_req(&p, &ctx.token(), now) };
@@ -336,15 +343,17 @@ pub(super) async fn staff_limit(ctx: &Ctx<'_>) -> CheckResult {
         now = now.plus(1);
     }
     ids.sort_by(|a, b| b.cmp(a));
+    let mut active = active;
+    active.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<StaffId> = active.iter().chain(&ids).copied().take(100).collect();
     let listed = ctx.staff_of(&p).await?;
-    ensure_eq!(listed.len(), 100, "rows listed of {}", ids.len());
+    ensure_eq!(listed.len(), 100, "rows listed of {}", ids.len() + active.len());
     ensure_eq!(
         listed.iter().map(|r| r.id).collect::<Vec<_>>(),
-        ids[..100].to_vec(),
-        "the newest 100 of {} rows",
-        ids.len()
+        expected,
+        "the cashiers, then the newest others, 100 of {} rows",
+        ids.len() + active.len()
     );
-    ensure!(listed.iter().any(|r| r.joined_at.is_some() && r.revoked_at.is_none()), "cashiers among them");
     Ok(())
 }
 

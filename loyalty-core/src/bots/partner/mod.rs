@@ -136,6 +136,12 @@ impl<'a> Action<'a> {
     }
 }
 
+/// Whether `data` is one of this bot's buttons: [`parse_callback`]'s, a
+/// stamp (`st:<code>`) or a revoke under `/staff` (`sr:<id>`).
+pub(super) fn claims_callback(data: &str) -> bool {
+    parse_callback(data).is_some() || data.starts_with("st:") || data.starts_with("sr:")
+}
+
 /// A button under a scanned card: the prompt's marker and the customer code
 /// (`cr:<code>` to credit, `rq:<code>` to request a redemption).
 pub(super) fn parse_callback(data: &str) -> Option<(&'static str, &str)> {
@@ -672,7 +678,12 @@ impl Ctx<'_> {
             t.credited_nothing(code, Pts(purchase))
         } else {
             let (name, balance) = (Esc(&customer.first_name), Pts(customer.balance));
-            t.credited(Signed(entry.amount), name, code, Pts(purchase), balance, entry.id)
+            let text = t.credited(Signed(entry.amount), name, code, Pts(purchase), balance, entry.id);
+            // Only the owner reverses: a cashier is not offered the undo (the text's last clause).
+            match (entry.cashier, text.rsplit_once(';')) {
+                (Some(_), Some((kept, _))) => kept.to_string(),
+                _ => text,
+            }
         };
         // How the points were earned when a tier or a campaign counted
         // ("+150: 100 base × 1.5 Silver", "+150: 100 base + 50 First visit").
@@ -871,8 +882,8 @@ impl Ctx<'_> {
             Ok(done) => done,
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
-        let s = &done.outcome.staff;
-        Ok(self.reply_with(self.lang.texts().staff_revoked(s.id.0, Esc(&s.name)), done.notices))
+        let (s, lang) = (&done.outcome.staff, done.outcome.partner.language);
+        Ok(self.reply_with(lang.texts().staff_revoked(s.id.0, Esc(&s.name)).replace("  ", " "), done.notices))
     }
 
     /// `/start s_<token>`: an invitation link opened; the person becomes a

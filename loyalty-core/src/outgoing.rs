@@ -1,0 +1,299 @@
+//! Signed outgoing webhooks: the events a program's admin — or a partner, for
+//! its own — can receive at an HTTPS endpoint, how each delivery is signed and
+//! how a receiver checks it.
+//!
+//! A delivery is a `POST` of a JSON body
+//! (`{"id": "…", "type": "points.credited", "created_at": 1700000000, "data": {…}}`)
+//! with the header [`SIGNATURE_HEADER`]: `t=<unix seconds>,v1=<hex>`, where
+//! the hex is HMAC-SHA256, keyed with the endpoint's secret, of
+//! `"<t>.<body>"` — the scheme Stripe uses, so its receivers' code fits. A
+//! receiver recomputes it over the raw body, compares in constant time and
+//! refuses a timestamp older than a few minutes ([`verify`] does all three),
+//! and keeps the ids it has seen to ignore a delivery sent again.
+//!
+//! The endpoints are registered in the store ([`Webhook`]); their URLs and
+//! events are checked here ([`check_url`], [`check_events`]), once for
+//! every store.
+
+use crate::domain::Timestamp;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// The header carrying a delivery's signature.
+pub const SIGNATURE_HEADER: &str = "Loyalty-Signature";
+
+/// How old a delivery's timestamp [`verify`] accepts by default, in seconds.
+pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
+
+/// Most endpoints an owner (the program, or one partner) may register.
+pub const MAX_WEBHOOKS: usize = 10;
+
+/// Longest endpoint URL, in bytes.
+pub const MAX_URL_LEN: usize = 500;
+
+/// A delivery that keeps failing is retried for this long after its first
+/// attempt (a day), then given up.
+pub const RETRY_WINDOW_SECS: i64 = 86_400;
+
+/// What happened, as a webhook's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum WebhookEvent {
+    /// A customer signed up.
+    #[serde(rename = "customer.joined")]
+    CustomerJoined,
+    /// A partner credited points for a purchase.
+    #[serde(rename = "points.credited")]
+    PointsCredited,
+    /// A customer paid with points (a confirmed redemption).
+    #[serde(rename = "points.redeemed")]
+    PointsRedeemed,
+    /// A partner reversed one of its entries.
+    #[serde(rename = "points.reversed")]
+    PointsReversed,
+    /// Points expired.
+    #[serde(rename = "points.expired")]
+    PointsExpired,
+    /// A customer's tier changed.
+    #[serde(rename = "tier.changed")]
+    TierChanged,
+    /// A customer claimed a reward (paid for a voucher).
+    #[serde(rename = "reward.claimed")]
+    RewardClaimed,
+    /// A stamp filled a customer's card.
+    #[serde(rename = "stamps.completed")]
+    StampsCompleted,
+}
+
+impl WebhookEvent {
+    /// Every event, in the order of the docs.
+    pub const ALL: [WebhookEvent; 8] = [
+        WebhookEvent::CustomerJoined,
+        WebhookEvent::PointsCredited,
+        WebhookEvent::PointsRedeemed,
+        WebhookEvent::PointsReversed,
+        WebhookEvent::PointsExpired,
+        WebhookEvent::TierChanged,
+        WebhookEvent::RewardClaimed,
+        WebhookEvent::StampsCompleted,
+    ];
+
+    /// Its name (`points.credited`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEvent::CustomerJoined => "customer.joined",
+            WebhookEvent::PointsCredited => "points.credited",
+            WebhookEvent::PointsRedeemed => "points.redeemed",
+            WebhookEvent::PointsReversed => "points.reversed",
+            WebhookEvent::PointsExpired => "points.expired",
+            WebhookEvent::TierChanged => "tier.changed",
+            WebhookEvent::RewardClaimed => "reward.claimed",
+            WebhookEvent::StampsCompleted => "stamps.completed",
+        }
+    }
+
+    /// The event named `name`, if any.
+    pub fn parse(name: &str) -> Option<WebhookEvent> {
+        WebhookEvent::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for WebhookEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The value of [`SIGNATURE_HEADER`] for `body` sent at `t` to an endpoint
+/// whose secret is `secret`: `t=<t>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+pub fn sign(secret: &str, t: Timestamp, body: &[u8]) -> String {
+    format!("t={},v1={}", t.0, hex::encode(mac(secret, t.0, body)))
+}
+
+fn mac(secret: &str, t: i64, body: &[u8]) -> Vec<u8> {
+    // HMAC takes a key of any length.
+    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return Vec::new() };
+    m.update(t.to_string().as_bytes());
+    m.update(b".");
+    m.update(body);
+    m.finalize().into_bytes().to_vec()
+}
+
+/// Why [`verify`] refused a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// No `t=` or no `v1=` in the header, or not numbers / hex.
+    #[error("malformed signature header")]
+    Malformed,
+    /// No `v1` signature matches the body (altered, or another secret).
+    #[error("signature does not match")]
+    Mismatch,
+    /// The timestamp is further from now than the tolerance (a replay).
+    #[error("timestamp outside the tolerance")]
+    Stale,
+}
+
+/// Checks a delivery as a receiver should: `header` (the value of
+/// [`SIGNATURE_HEADER`]) signs exactly `body` with `secret` (any of its `v1`
+/// values, so a secret can be rolled), at a time within `tolerance_secs` of
+/// `now`. Returns the signed timestamp.
+///
+/// ```
+/// use loyalty_core::domain::Timestamp;
+/// use loyalty_core::outgoing::{SignatureError, sign, verify};
+/// let body = br#"{"id":"evt_1","type":"points.credited"}"#;
+/// let header = sign("whsec_test", Timestamp(1_700_000_000), body);
+/// assert_eq!(verify("whsec_test", &header, body, Timestamp(1_700_000_060), 300), Ok(Timestamp(1_700_000_000)));
+/// assert_eq!(verify("whsec_test", &header, b"{}", Timestamp(1_700_000_060), 300), Err(SignatureError::Mismatch));
+/// assert_eq!(verify("whsec_test", &header, body, Timestamp(1_700_001_000), 300), Err(SignatureError::Stale));
+/// ```
+pub fn verify(
+    secret: &str,
+    header: &str,
+    body: &[u8],
+    now: Timestamp,
+    tolerance_secs: i64,
+) -> Result<Timestamp, SignatureError> {
+    let mut t = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = Some(v.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
+            Some(("v1", v)) => signatures.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?),
+            _ => {}
+        }
+    }
+    let t = t.ok_or(SignatureError::Malformed)?;
+    if signatures.is_empty() {
+        return Err(SignatureError::Malformed);
+    }
+    let expected = mac(secret, t, body);
+    if !signatures.iter().any(|s| bool::from(s.as_slice().ct_eq(expected.as_slice()))) {
+        return Err(SignatureError::Mismatch);
+    }
+    if now.0.abs_diff(t) > tolerance_secs.unsigned_abs() {
+        return Err(SignatureError::Stale);
+    }
+    Ok(Timestamp(t))
+}
+
+/// Checks an endpoint's URL: `https://` with a host, at most
+/// [`MAX_URL_LEN`] bytes, no credentials, spaces or control characters.
+/// (Telegram-style plain HTTP is refused: deliveries carry customers' data.)
+pub fn check_url(url: &str) -> Result<(), String> {
+    if url.len() > MAX_URL_LEN {
+        return Err(format!("the URL is longer than {MAX_URL_LEN} bytes"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the URL contains spaces or control characters".into());
+    }
+    let Some(rest) = url.strip_prefix("https://") else { return Err("the URL must start with https://".into()) };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err("the URL must not carry credentials".into());
+    }
+    let host = authority.rsplit_once(':').map_or(authority, |(host, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() { host } else { authority }
+    });
+    if !host.bytes().any(|b| b.is_ascii_alphanumeric()) {
+        return Err("the URL has no host".into());
+    }
+    Ok(())
+}
+
+/// Checks an endpoint's events: at least one, none twice.
+pub fn check_events(events: &[WebhookEvent]) -> Result<(), String> {
+    if events.is_empty() {
+        return Err("no events".into());
+    }
+    let mut sorted = events.to_vec();
+    sorted.sort();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        return Err("an event is listed twice".into());
+    }
+    Ok(())
+}
+
+/// When to try a failing delivery again: after 1, 5 and 30 minutes, then 2,
+/// 5 and 8 hours, then every 8 hours — `None` once that would be past
+/// [`RETRY_WINDOW_SECS`] from `first` (give up).
+pub fn next_attempt(first: Timestamp, attempts: u32, now: Timestamp) -> Option<Timestamp> {
+    const PAUSES: [i64; 6] = [60, 300, 1_800, 7_200, 18_000, 28_800];
+    let pause = PAUSES.get(attempts.saturating_sub(1) as usize).copied().unwrap_or(28_800);
+    let at = now.plus(pause);
+    (at.0 <= first.0 + RETRY_WINDOW_SECS).then_some(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_verify_and_refuse_what_they_should() {
+        let (t, body) = (Timestamp(1_700_000_000), br#"{"a":1}"#.as_slice());
+        let header = sign("s3cret", t, body);
+        assert!(header.starts_with("t=1700000000,v1="), "{header}");
+        assert_eq!(header.len(), "t=1700000000,v1=".len() + 64);
+        assert_eq!(verify("s3cret", &header, body, t, 300), Ok(t));
+        assert_eq!(verify("s3cret", &header, body, t.plus(-300), 300), Ok(t), "a clock a little behind");
+        assert_eq!(verify("other", &header, body, t, 300), Err(SignatureError::Mismatch));
+        assert_eq!(verify("s3cret", &header, br#"{"a":2}"#, t, 300), Err(SignatureError::Mismatch));
+        assert_eq!(verify("s3cret", &header, body, t.plus(301), 300), Err(SignatureError::Stale));
+        // A timestamp changed to pass the tolerance no longer matches.
+        let moved = header.replace("t=1700000000", "t=1700000500");
+        assert_eq!(verify("s3cret", &moved, body, t.plus(500), 300), Err(SignatureError::Mismatch));
+        // Rolled secrets: any v1 may match.
+        let both = format!("{},v1={}", sign("old", t, body), &sign("s3cret", t, body)["t=1700000000,v1=".len()..]);
+        assert_eq!(verify("s3cret", &both, body, t, 300), Ok(t));
+        for bad in ["", "t=1", "v1=00", "t=x,v1=00", "t=1,v1=zz", "garbage"] {
+            assert_eq!(verify("s3cret", bad, body, t, 300), Err(SignatureError::Malformed), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn events_have_names_and_round_trip() {
+        for e in WebhookEvent::ALL {
+            assert_eq!(WebhookEvent::parse(e.as_str()), Some(e));
+            assert_eq!(serde_json::to_value(e).unwrap(), serde_json::json!(e.as_str()));
+        }
+        assert_eq!(WebhookEvent::parse("points.stolen"), None);
+        assert!(check_events(&[]).is_err());
+        assert!(check_events(&[WebhookEvent::TierChanged, WebhookEvent::TierChanged]).is_err());
+        assert!(check_events(&WebhookEvent::ALL).is_ok());
+    }
+
+    #[test]
+    fn urls_must_be_https_with_a_host() {
+        for ok in ["https://example.com/hooks", "https://hooks.example.com:8443/x?y=1", "https://127.0.0.1:9/h"] {
+            assert_eq!(check_url(ok), Ok(()), "{ok}");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
+        for bad in [
+            "http://example.com",
+            "https://",
+            "https:///path",
+            "ftp://x",
+            "https://u:p@example.com/",
+            "https://ex ample.com",
+            &long,
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retries_back_off_for_a_day_then_stop() {
+        let first = Timestamp(1_000_000);
+        let mut now = first;
+        let mut attempts = 1;
+        while let Some(at) = next_attempt(first, attempts, now) {
+            assert!(at > now);
+            now = at;
+            attempts += 1;
+        }
+        assert!(now.0 - first.0 <= RETRY_WINDOW_SECS && now.0 - first.0 > RETRY_WINDOW_SECS - 28_800, "{now:?}");
+        assert_eq!(next_attempt(first, 1, first), Some(first.plus(60)));
+        assert!(attempts >= 8, "{attempts} attempts in a day");
+    }
+}
