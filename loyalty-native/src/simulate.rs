@@ -598,8 +598,12 @@ impl<'a> Sim<'a> {
         let who = CustomerRef::Telegram(TelegramUserId(anna.id));
         let newest =
             self.engine.storage().customer_summary(who, 1).await.ok().flatten().and_then(|s| s.recent.first().cloned());
+        let linh_ref = loyalty_core::ports::PartnerRef::Telegram(TelegramUserId(linh.id));
+        let staff = self.engine.storage().staff(linh_ref).await.unwrap_or_default();
+        let minh_id = staff.iter().find(|s| s.telegram_id == Some(TelegramUserId(minh.id))).map(|s| s.id);
         self.check(
-            newest.is_some_and(|e| e.kind == loyalty_core::domain::EntryKind::Accrual && e.cashier.is_some()),
+            minh_id.is_some()
+                && newest.is_some_and(|e| e.kind == loyalty_core::domain::EntryKind::Accrual && e.cashier == minh_id),
             "Minh's credit is recorded as his",
         );
         let stats = self.say(Partner, &minh, "/stats").await;

@@ -842,7 +842,8 @@ impl Ctx<'_> {
         let inline_keyboard: Vec<_> = shown
             .iter()
             .map(|s| {
-                vec![InlineKeyboardButton::callback(t.staff_revoke_button(s.id.0, &s.name), format!("sr:{}", s.id))]
+                let label = t.staff_revoke_button(s.id.0, &s.name).trim_end().to_string();
+                vec![InlineKeyboardButton::callback(label, format!("sr:{}", s.id))]
             })
             .collect();
         let markup =
