@@ -11,7 +11,7 @@
 //! refuses a timestamp older than a few minutes ([`verify`] does all three),
 //! and keeps the ids it has seen to ignore a delivery sent again.
 //!
-//! The endpoints are registered in the store ([`Webhook`]); their URLs and
+//! The endpoints are registered in the store ([`Webhook`](crate::ports::Webhook)); their URLs and
 //! events are checked here ([`check_url`], [`check_events`]), once for
 //! every store.
 
