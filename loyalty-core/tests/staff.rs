@@ -72,6 +72,8 @@ async fn a_cashier_works_the_till_and_is_recorded_until_revoked() {
         let refused = h.say(Partner, &minh, cmd).await;
         assert!(refused.all_text().contains("Only a partner's owner can do this"), "{cmd}: {}", refused.all_text());
     }
+    let apply = h.say(Partner, &minh, "/apply Minh's Tea; cafe").await;
+    assert!(apply.all_text().contains("already a cashier"), "{}", apply.all_text());
     let reverse = h.say(Partner, &minh, &format!("/reverse {}", accrual.id)).await;
     assert!(reverse.all_text().contains("Only a partner's owner"), "{}", reverse.all_text());
     let partner = h.env.storage.partner(PartnerRef::Telegram(TelegramUserId(linh.id))).await.unwrap().unwrap();

@@ -1845,7 +1845,8 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Applies an admin adjustment (never below a zero balance).
     async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted>;
 
-    /// Records a partner application.
+    /// Records a partner application. An active cashier ([`Staff`]) is
+    /// refused with [`Rejection::AlreadyStaff`] (revoked first, they may apply).
     async fn apply_partner(&self, req: PartnerApplication) -> StoreResult<Applied>;
 
     /// Approves, rejects or suspends a partner (audited).

@@ -1786,6 +1786,16 @@ pub(super) const APPLY_PARTNER: &[&str] = &[
         " AND p.status = 'applied')"
     )),
     reject!("already_partner", concat!(op!("s"), " IN ('approved', 'suspended')")),
+    // An active cashier works at someone else's till: revoked first, they may apply.
+    reject!(
+        "already_staff",
+        concat!(
+            op!("pid"),
+            " IS NULL AND EXISTS (SELECT 1 FROM loyalty_staff WHERE telegram_id = ",
+            arg!("$.telegram_id"),
+            " AND revoked_at IS NULL)"
+        )
+    ),
     concat!(
         "UPDATE loyalty_partners SET status = 'applied', name = ",
         arg!("$.name"),

@@ -2011,6 +2011,10 @@ impl State {
                 }
             };
         }
+        // An active cashier works at someone else's till: revoked first, they may apply.
+        if self.staff.iter().any(|s| s.telegram_id == Some(req.telegram_id) && s.revoked_at.is_none()) {
+            return rejected(Rejection::AlreadyStaff);
+        }
         let partner = Partner {
             id: PartnerId(next_id(self.partners.len())),
             telegram_id: req.telegram_id,

@@ -607,6 +607,11 @@ pub(super) async fn cashiers_cannot_manage(ctx: &Ctx<'_>) -> CheckResult {
         .await
         .rejects(unknown.clone(), "a cashier's credit by an owner's reference")?;
 
+    // A cashier cannot become an owner (the till would take them away from
+    // their partner) until revoked.
+    let apply = PartnerApplication { telegram_id: user, ..ctx.application(PartnerTerms::default()) };
+    s.apply_partner(apply.clone()).await.rejects(Rejection::AlreadyStaff, "a cashier applies")?;
+
     // Nothing changed.
     ensure_eq!(s.partner(PartnerRef::Id(p.id)).await.or_missing("partner")?, partner_before, "the partner (no key)");
     ensure_eq!(ctx.staff_of(&p).await?, staff_before, "the staff");
@@ -635,6 +640,8 @@ pub(super) async fn cashiers_cannot_manage(ctx: &Ctx<'_>) -> CheckResult {
     s.use_voucher(use_it).await.rejects(unknown.clone(), "a revoked cashier takes a voucher")?;
     let entries = ctx.all_entries(c.id).await?;
     ensure_eq!(entries.len(), entries_before.len() + 1, "only the voucher's payment was written");
+    let applied = s.apply_partner(apply).await.or_fail("a revoked cashier applies")?;
+    ensure_eq!((applied.created, applied.partner.telegram_id), (true, user), "their own application");
 
     // A suspended partner's cashier is its partner's, refused as it is.
     let q = ctx.partner(PartnerTerms::default()).await?;
