@@ -19,7 +19,7 @@ use crate::domain::Timestamp;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The header carrying a delivery's signature.
 pub const SIGNATURE_HEADER: &str = "Loyalty-Signature";
@@ -108,16 +108,18 @@ impl std::fmt::Display for WebhookEvent {
 /// The value of [`SIGNATURE_HEADER`] for `body` sent at `t` to an endpoint
 /// whose secret is `secret`: `t=<t>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 pub fn sign(secret: &str, t: Timestamp, body: &[u8]) -> String {
-    format!("t={},v1={}", t.0, hex::encode(mac(secret, t.0, body)))
+    format!("t={},v1={}", t.0, hex::encode(mac(secret, t.0, body).finalize().into_bytes()))
 }
 
-fn mac(secret: &str, t: i64, body: &[u8]) -> Vec<u8> {
-    // HMAC takes a key of any length.
-    let Ok(mut m) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else { return Vec::new() };
+/// The HMAC of `"<t>.<body>"` keyed with `secret`, ready to finish.
+fn mac(secret: &str, t: i64, body: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
+    let mut m = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of every length"));
     m.update(t.to_string().as_bytes());
     m.update(b".");
     m.update(body);
-    m.finalize().into_bytes().to_vec()
+    m
 }
 
 /// Why [`verify`] refused a delivery.
@@ -159,8 +161,15 @@ pub fn verify(
     let mut signatures = Vec::new();
     for part in header.split(',') {
         match part.trim().split_once('=') {
-            Some(("t", v)) => t = Some(v.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
-            Some(("v1", v)) => signatures.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?),
+            // Digits only, as written: the MAC covers the header's text.
+            Some(("t", v)) if !v.is_empty() && v.len() <= 18 && v.bytes().all(|b| b.is_ascii_digit()) => {
+                t = Some(v.parse::<i64>().map_err(|_| SignatureError::Malformed)?);
+            }
+            Some(("t", _)) => return Err(SignatureError::Malformed),
+            Some(("v1", v)) if v.len() == 64 => {
+                signatures.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?);
+            }
+            Some(("v1", _)) => return Err(SignatureError::Malformed),
             _ => {}
         }
     }
@@ -168,36 +177,117 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    let expected = mac(secret, t, body);
-    if !signatures.iter().any(|s| bool::from(s.as_slice().ct_eq(expected.as_slice()))) {
+    if !signatures.iter().any(|s| mac(secret, t, body).verify_slice(s).is_ok()) {
         return Err(SignatureError::Mismatch);
     }
-    if now.0.abs_diff(t) > tolerance_secs.unsigned_abs() {
+    if now.0.abs_diff(t) > tolerance_secs.max(0).unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     Ok(Timestamp(t))
 }
 
-/// Checks an endpoint's URL: `https://` with a host, at most
-/// [`MAX_URL_LEN`] bytes, no credentials, spaces or control characters.
-/// (Telegram-style plain HTTP is refused: deliveries carry customers' data.)
+/// Checks an endpoint's URL: `https://`, a host name or a public IP address,
+/// an optional port 1–65535, at most [`MAX_URL_LEN`] bytes; no credentials,
+/// spaces, control or invisible formatting characters, nor backslashes (which
+/// URL parsers read differently). Plain HTTP is refused (deliveries carry
+/// customers' data), and so are `localhost` and loopback, private,
+/// link-local and unspecified addresses: an endpoint must not reach into the
+/// server's own network. (A name is checked as written; what it resolves to is
+/// the HTTP client's to refuse.)
 pub fn check_url(url: &str) -> Result<(), String> {
     if url.len() > MAX_URL_LEN {
         return Err(format!("the URL is longer than {MAX_URL_LEN} bytes"));
     }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("the URL contains spaces or control characters".into());
+    let invisible =
+        |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}');
+    if url.chars().any(|c| c.is_whitespace() || c.is_control() || invisible(c) || c == '\\') {
+        return Err("the URL contains spaces, control or invisible characters, or a backslash".into());
     }
     let Some(rest) = url.strip_prefix("https://") else { return Err("the URL must start with https://".into()) };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
         return Err("the URL must not carry credentials".into());
     }
-    let host = authority.rsplit_once(':').map_or(authority, |(host, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() { host } else { authority }
-    });
-    if !host.bytes().any(|b| b.is_ascii_alphanumeric()) {
-        return Err("the URL has no host".into());
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (addr, after) = v6.split_once(']').ok_or("the URL's IPv6 address is not closed")?;
+            let addr: Ipv6Addr = addr.parse().map_err(|_| "the URL's IPv6 address is invalid")?;
+            check_ip(IpAddr::V6(addr))?;
+            (None, after.strip_prefix(':').map(Some).unwrap_or_else(|| (!after.is_empty()).then_some(after)))
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(authority), None),
+        },
+    };
+    if let Some(port) = port
+        && (port.is_empty()
+            || port.len() > 5
+            || !port.bytes().all(|b| b.is_ascii_digit())
+            || !(1..=65_535).contains(&port.parse::<u32>().unwrap_or(0)))
+    {
+        return Err("the URL's port must be a number from 1 to 65535".into());
+    }
+    let Some(host) = host else { return Ok(()) };
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        return check_ip(IpAddr::V4(ip));
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.chars().count() <= 63
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if host.is_empty() || !host.split('.').all(label_ok) {
+        return Err("the URL has no valid host name".into());
+    }
+    let lower = host.to_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return Err("the URL must not point at this server (localhost)".into());
+    }
+    Ok(())
+}
+
+/// Refuses an address that is not public: loopback, private, link-local,
+/// unspecified, broadcast, shared (100.64/10), and IPv6's unique-local and
+/// IPv4-mapped forms of those.
+fn check_ip(ip: IpAddr) -> Result<(), String> {
+    let private = match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => return check_ip(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                v6.is_loopback() || v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+            }
+        },
+    };
+    if private { Err("the URL must point at a public address, not a private or local one".into()) } else { Ok(()) }
+}
+
+/// Shortest signing secret accepted, in bytes (an endpoint's secret is made
+/// by the program: [`new_secret`]).
+pub const MIN_SECRET_LEN: usize = 24;
+
+/// A fresh signing secret from 32 random bytes: `whsec_` and 64 hex digits.
+pub fn new_secret(random: [u8; 32]) -> String {
+    format!("whsec_{}", hex::encode(random))
+}
+
+/// Checks a signing secret: at least [`MIN_SECRET_LEN`] bytes, printable ASCII.
+pub fn check_secret(secret: &str) -> Result<(), String> {
+    if secret.len() < MIN_SECRET_LEN || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!("the secret must be at least {MIN_SECRET_LEN} printable characters"));
     }
     Ok(())
 }
@@ -222,7 +312,7 @@ pub fn next_attempt(first: Timestamp, attempts: u32, now: Timestamp) -> Option<T
     const PAUSES: [i64; 6] = [60, 300, 1_800, 7_200, 18_000, 28_800];
     let pause = PAUSES.get(attempts.saturating_sub(1) as usize).copied().unwrap_or(28_800);
     let at = now.plus(pause);
-    (at.0 <= first.0 + RETRY_WINDOW_SECS).then_some(at)
+    (at <= first.plus(RETRY_WINDOW_SECS)).then_some(at)
 }
 
 #[cfg(test)]
@@ -246,9 +336,26 @@ mod tests {
         // Rolled secrets: any v1 may match.
         let both = format!("{},v1={}", sign("old", t, body), &sign("s3cret", t, body)["t=1700000000,v1=".len()..]);
         assert_eq!(verify("s3cret", &both, body, t, 300), Ok(t));
-        for bad in ["", "t=1", "v1=00", "t=x,v1=00", "t=1,v1=zz", "garbage"] {
-            assert_eq!(verify("s3cret", bad, body, t, 300), Err(SignatureError::Malformed), "{bad:?}");
+        let zeros = "0".repeat(64);
+        let not_hex = "z".repeat(64);
+        for bad in [
+            String::new(),
+            "t=1".into(),
+            format!("v1={zeros}"),
+            format!("t=x,v1={zeros}"),
+            format!("t=1,v1={not_hex}"),
+            "t=1,v1=".into(),
+            "t=1,v1=00".into(),
+            format!("t=+1700000000,v1={zeros}"),
+            format!("t=-1,v1={zeros}"),
+            "garbage".into(),
+        ] {
+            assert_eq!(verify("s3cret", &bad, body, t, 300), Err(SignatureError::Malformed), "{bad:?}");
         }
+        // A negative tolerance is none, not its absolute value.
+        assert_eq!(verify("s3cret", &header, body, t.plus(1), -300), Err(SignatureError::Stale));
+        assert_eq!(verify("s3cret", &header, body, t.plus(1), i64::MIN), Err(SignatureError::Stale));
+        assert_eq!(verify("s3cret", &header, body, t, -300), Ok(t));
     }
 
     #[test]
@@ -264,8 +371,14 @@ mod tests {
     }
 
     #[test]
-    fn urls_must_be_https_with_a_host() {
-        for ok in ["https://example.com/hooks", "https://hooks.example.com:8443/x?y=1", "https://127.0.0.1:9/h"] {
+    fn urls_must_be_https_to_a_public_host() {
+        for ok in [
+            "https://example.com/hooks",
+            "https://hooks.example.com:8443/x?y=1#z",
+            "https://203.0.113.9/h",
+            "https://[2001:db8::1]:8443/h",
+            "https://bücher.example/ü?q=ж",
+        ] {
             assert_eq!(check_url(ok), Ok(()), "{ok}");
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
@@ -276,9 +389,42 @@ mod tests {
             "ftp://x",
             "https://u:p@example.com/",
             "https://ex ample.com",
+            "https://example.com:/",
+            "https://example.com:abc/",
+            "https://example.com:0/",
+            "https://example.com:99999/",
+            "https://[::1",
+            "https://[::]/",
+            "https://a.example\\b.example/",
+            "https://exa\u{200b}mple.com/",
+            "https://example.com/\u{202e}txt",
+            "https://-bad.example/",
+            "https://a..example/",
+            "https://localhost/h",
+            "https://api.localhost/h",
+            "https://127.0.0.1:9/h",
+            "https://10.1.2.3/h",
+            "https://172.16.0.1/h",
+            "https://192.168.1.1/h",
+            "https://169.254.169.254/latest",
+            "https://100.64.0.1/h",
+            "https://0.0.0.0/h",
+            "https://[::1]/h",
+            "https://[fe80::1]/h",
+            "https://[fd00::1]/h",
+            "https://[::ffff:127.0.0.1]/h",
             &long,
         ] {
             assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_long_and_printable() {
+        assert_eq!(check_secret(&new_secret([7; 32])), Ok(()));
+        assert_eq!(new_secret([0; 32]).len(), "whsec_".len() + 64);
+        for bad in ["", "short", "whsec_ with a space in it ok", "ünïcödé-secret-not-ascii-at-all"] {
+            assert!(check_secret(bad).is_err(), "{bad:?}");
         }
     }
 
@@ -295,5 +441,6 @@ mod tests {
         assert!(now.0 - first.0 <= RETRY_WINDOW_SECS && now.0 - first.0 > RETRY_WINDOW_SECS - 28_800, "{now:?}");
         assert_eq!(next_attempt(first, 1, first), Some(first.plus(60)));
         assert!(attempts >= 8, "{attempts} attempts in a day");
+        assert_eq!(next_attempt(Timestamp(i64::MAX - 10), 1, Timestamp(i64::MAX - 10)), Some(Timestamp(i64::MAX)));
     }
 }

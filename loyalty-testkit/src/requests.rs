@@ -314,7 +314,7 @@ pub async fn every_use_case(
         owner: WebhookOwner::Partner(PartnerRef::Id(p.id)),
         url: "https://hooks.example.com/loyalty".into(),
         events: vec![loyalty_core::outgoing::WebhookEvent::PointsCredited],
-        secret: "whsec_test".into(),
+        secret: loyalty_core::outgoing::new_secret([7; 32]),
         now: T0,
     };
     let hook = once!("add_webhook", s.add_webhook(hook)).expect("add webhook");

@@ -62,8 +62,7 @@ alter table loyalty.redemption_requests add column if not exists cashier bigint 
 
 alter table loyalty.entries drop constraint if exists entries_cashier_check;
 alter table loyalty.entries
-  add constraint entries_cashier_check check (cashier is null or kind in ('accrual', 'redemption')) not valid;
--- (NOT VALID: every existing entry has no cashier; new ones are checked.)
+  add constraint entries_cashier_check check (cashier is null or kind in ('accrual', 'redemption'));
 
 -- ---------------------------------------------------------------------------
 -- Helpers
@@ -768,11 +767,10 @@ begin
     perform loyalty._reject('unknown_partner');
   end if;
   return coalesce((
-    select jsonb_agg(loyalty._staff_json(s)
-                     order by (s.joined_at is not null and s.revoked_at is null) desc, s.id desc)
+    select jsonb_agg(loyalty._staff_json(s) order by s.id desc)
       from (select * from loyalty.staff s
              where s.partner_id = v_partner
-             order by (s.joined_at is not null and s.revoked_at is null) desc, s.id desc limit 100) s), '[]'::jsonb);
+             order by s.id desc limit 100) s), '[]'::jsonb);
 end
 $$;
 

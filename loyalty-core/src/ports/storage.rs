@@ -1183,7 +1183,8 @@ pub struct Webhook {
     pub url: String,
     /// What it receives, in the order given.
     pub events: Vec<WebhookEvent>,
-    /// The signing secret (shown to its owner once, when registered).
+    /// The signing secret. Every call answers it (deliveries are signed with
+    /// it); what shows it to people must show it to its owner only.
     pub secret: String,
     /// When it was registered.
     pub created_at: Timestamp,
@@ -1199,11 +1200,12 @@ pub struct Webhook {
     pub last_success_at: Option<Timestamp>,
 }
 
-/// The checks of an endpoint's URL and events every store makes first
+/// The checks of an endpoint's URL, events and secret every store makes first
 /// ([`Rejection::InvalidWebhook`]).
 pub fn check_webhook(req: &AddWebhook) -> Result<(), Rejection> {
     crate::outgoing::check_url(&req.url)
         .and_then(|()| crate::outgoing::check_events(&req.events))
+        .and_then(|()| crate::outgoing::check_secret(&req.secret))
         .map_err(|reason| Rejection::InvalidWebhook { reason })
 }
 
@@ -1216,7 +1218,8 @@ pub struct AddWebhook {
     pub url: String,
     /// What it receives ([`check_events`](crate::outgoing::check_events)).
     pub events: Vec<WebhookEvent>,
-    /// A fresh signing secret.
+    /// A fresh signing secret ([`new_secret`](crate::outgoing::new_secret);
+    /// [`check_secret`](crate::outgoing::check_secret)).
     pub secret: String,
     /// When.
     pub now: Timestamp,

@@ -318,10 +318,20 @@ impl Texts for En {
     fn partner_bad_code(&self, input: Esc) -> String {
         format!("«{input}» is not a customer code: a code has 8 letters and digits, e.g. ABCD2345.")
     }
-    fn credited(&self, points: Signed, name: Esc, code: &str, purchase: Pts, balance: Pts, entry: EntryId) -> String {
+    fn credited(
+        &self,
+        points: Signed,
+        name: Esc,
+        code: &str,
+        purchase: Pts,
+        balance: Pts,
+        entry: EntryId,
+        undo: bool,
+    ) -> String {
         format!(
             "✅ <b>{points}</b> points to {name} (<code>{code}</code>) for a purchase of {purchase}.\n\
-             Customer's balance: {balance}. Operation #{entry}; to undo: /reverse {entry}"
+             Customer's balance: {balance}. Operation #{entry}{}",
+            if undo { format!("; to undo: /reverse {entry}") } else { ".".into() }
         )
     }
     fn credited_nothing(&self, code: &str, purchase: Pts) -> String {
@@ -601,7 +611,7 @@ impl Texts for En {
         format!("🧾 {name} joined as cashier #{id}. /staff lists your staff.")
     }
     fn staff_revoked(&self, id: i64, name: Esc) -> String {
-        format!("✖ #{id} {name} revoked: no more access.")
+        format!("✖ {} revoked: no more access.", super::numbered(id, name))
     }
     fn staff_revoked_cashier(&self, partner: Esc) -> String {
         format!("You are no longer a cashier at {partner}.")

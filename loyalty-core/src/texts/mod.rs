@@ -279,6 +279,11 @@ pub(crate) struct Signed(pub(crate) Points);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Esc<'a>(pub(crate) &'a str);
 
+/// `#id name`, or `#id` without a name (an invitation not used yet).
+pub(crate) fn numbered(id: i64, name: Esc) -> String {
+    if name.0.is_empty() { format!("#{id}") } else { format!("#{id} {name}") }
+}
+
 impl fmt::Display for Pts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let digits = self.0.unsigned_abs().to_string();
@@ -378,7 +383,18 @@ pub(crate) trait Texts: Sync {
     /// The partner bot got something that is not a customer code.
     fn partner_bad_code(&self, input: Esc) -> String;
     /// A purchase was credited (to the partner).
-    fn credited(&self, points: Signed, name: Esc, code: &str, purchase: Pts, balance: Pts, entry: EntryId) -> String;
+    /// (`undo`: the partner's owner is told how to reverse it; a cashier is not.)
+    #[allow(clippy::too_many_arguments)]
+    fn credited(
+        &self,
+        points: Signed,
+        name: Esc,
+        code: &str,
+        purchase: Pts,
+        balance: Pts,
+        entry: EntryId,
+        undo: bool,
+    ) -> String;
     /// A purchase too small to earn a point was recorded (to the partner).
     fn credited_nothing(&self, code: &str, purchase: Pts) -> String;
     /// To the customer: points earned at a partner.

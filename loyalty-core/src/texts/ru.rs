@@ -313,10 +313,20 @@ impl Texts for Ru {
     fn partner_bad_code(&self, input: Esc) -> String {
         format!("«{input}» — не код клиента: код состоит из 8 букв и цифр, например ABCD2345.")
     }
-    fn credited(&self, points: Signed, name: Esc, code: &str, purchase: Pts, balance: Pts, entry: EntryId) -> String {
+    fn credited(
+        &self,
+        points: Signed,
+        name: Esc,
+        code: &str,
+        purchase: Pts,
+        balance: Pts,
+        entry: EntryId,
+        undo: bool,
+    ) -> String {
         format!(
             "✅ <b>{points}</b> баллов клиенту {name} (<code>{code}</code>) за покупку на {purchase}.\n\
-             Баланс клиента: {balance}. Операция #{entry}; отменить: /reverse {entry}"
+             Баланс клиента: {balance}. Операция #{entry}{}",
+            if undo { format!("; отменить: /reverse {entry}") } else { ".".into() }
         )
     }
     fn credited_nothing(&self, code: &str, purchase: Pts) -> String {
@@ -601,7 +611,7 @@ impl Texts for Ru {
         format!("🧾 {name} теперь кассир #{id}. /staff — список сотрудников.")
     }
     fn staff_revoked(&self, id: i64, name: Esc) -> String {
-        format!("✖ #{id} {name} отозван: доступа больше нет.")
+        format!("✖ {} отозван: доступа больше нет.", super::numbered(id, name))
     }
     fn staff_revoked_cashier(&self, partner: Esc) -> String {
         format!("Вы больше не кассир в {partner}.")

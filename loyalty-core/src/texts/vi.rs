@@ -317,10 +317,20 @@ impl Texts for Vi {
     fn partner_bad_code(&self, input: Esc) -> String {
         format!("«{input}» không phải là mã khách hàng: mã gồm 8 chữ và số, ví dụ ABCD2345.")
     }
-    fn credited(&self, points: Signed, name: Esc, code: &str, purchase: Pts, balance: Pts, entry: EntryId) -> String {
+    fn credited(
+        &self,
+        points: Signed,
+        name: Esc,
+        code: &str,
+        purchase: Pts,
+        balance: Pts,
+        entry: EntryId,
+        undo: bool,
+    ) -> String {
         format!(
             "✅ <b>{points}</b> điểm cho {name} (<code>{code}</code>) với giao dịch {purchase}.\n\
-             Số dư của khách: {balance}. Giao dịch #{entry}; để hủy: /reverse {entry}"
+             Số dư của khách: {balance}. Giao dịch #{entry}{}",
+            if undo { format!("; để hủy: /reverse {entry}") } else { ".".into() }
         )
     }
     fn credited_nothing(&self, code: &str, purchase: Pts) -> String {
@@ -601,7 +611,7 @@ impl Texts for Vi {
         format!("🧾 {name} đã trở thành thu ngân #{id}. /staff — danh sách nhân viên.")
     }
     fn staff_revoked(&self, id: i64, name: Esc) -> String {
-        format!("✖ Đã thu hồi #{id} {name}: không còn quyền truy cập.")
+        format!("✖ Đã thu hồi {}: không còn quyền truy cập.", super::numbered(id, name))
     }
     fn staff_revoked_cashier(&self, partner: Esc) -> String {
         format!("Bạn không còn là thu ngân tại {partner}.")

@@ -97,7 +97,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261211090400", "loyalty_erasure_races"),
     migration!("20261212090000", "loyalty_staff"),
     migration!("20261212090100", "loyalty_webhooks"),
-    migration!("20261212090200", "loyalty_cashier_applies"),
+    migration!("20261212090200", "loyalty_staff_fixes"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

@@ -159,10 +159,19 @@ pub(super) async fn webhooks_are_registered_listed_and_removed(ctx: &Ctx<'_>) ->
 
     // Invalid URLs and events, refused before anything else, store nothing.
     let too_long = format!("{longest}y");
-    let bad_urls = ["http://example.com/hooks", "https:///hooks", "https://", "ftp://example.com", too_long.as_str()];
+    let bad_urls = [
+        "http://example.com/hooks",
+        "https:///hooks",
+        "https://",
+        "ftp://example.com",
+        "https://127.0.0.1/hooks",
+        "https://169.254.169.254/latest",
+        too_long.as_str(),
+    ];
     let mut bad: Vec<(String, Vec<WebhookEvent>)> =
         bad_urls.iter().map(|u| (u.to_string(), vec![TierChanged])).collect();
     bad.push(("https://example.com/hooks".into(), vec![]));
+    bad.push(("https://example.com/short-secret".into(), vec![TierChanged]));
     bad.push(("https://example.com/hooks".into(), vec![TierChanged, PointsCredited, TierChanged]));
     let owners = [
         ("the program", WebhookOwner::Program),
@@ -172,7 +181,10 @@ pub(super) async fn webhooks_are_registered_listed_and_removed(ctx: &Ctx<'_>) ->
     ];
     for (url, events) in &bad {
         for (who, owner) in owners {
-            let req = ctx.webhook_req(owner, url, events, T0.plus(6));
+            let mut req = ctx.webhook_req(owner, url, events, T0.plus(6));
+            if url.ends_with("/short-secret") {
+                req.secret = "whsec_short".into();
+            }
             let Err(reason) = check_webhook(&req) else {
                 return Err(format!("the test's premise: {url:?} for {events:?} is invalid"));
             };

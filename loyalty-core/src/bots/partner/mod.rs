@@ -678,12 +678,9 @@ impl Ctx<'_> {
             t.credited_nothing(code, Pts(purchase))
         } else {
             let (name, balance) = (Esc(&customer.first_name), Pts(customer.balance));
-            let text = t.credited(Signed(entry.amount), name, code, Pts(purchase), balance, entry.id);
-            // Only the owner reverses: a cashier is not offered the undo (the text's last clause).
-            match (entry.cashier, text.rsplit_once(';')) {
-                (Some(_), Some((kept, _))) => kept.to_string(),
-                _ => text,
-            }
+            // Only the owner reverses: a cashier is not offered the undo.
+            let undo = entry.cashier.is_none();
+            t.credited(Signed(entry.amount), name, code, Pts(purchase), balance, entry.id, undo)
         };
         // How the points were earned when a tier or a campaign counted
         // ("+150: 100 base × 1.5 Silver", "+150: 100 base + 50 First visit").
@@ -884,7 +881,7 @@ impl Ctx<'_> {
             Err(text) => return Ok(Outbox::one(self.reply(text))),
         };
         let (s, lang) = (&done.outcome.staff, done.outcome.partner.language);
-        Ok(self.reply_with(lang.texts().staff_revoked(s.id.0, Esc(&s.name)).replace("  ", " "), done.notices))
+        Ok(self.reply_with(lang.texts().staff_revoked(s.id.0, Esc(&s.name)), done.notices))
     }
 
     /// `/start s_<token>`: an invitation link opened; the person becomes a

@@ -1,4 +1,9 @@
--- loyalty-rs: an active cashier cannot apply to be a partner (issue #12 part 4).
+-- loyalty-rs: cashier accounts' fixes after 20261212090000_loyalty_staff (issue #12 part 4).
+--
+-- 1. The staff list puts the active cashiers first (then invitations and revoked
+--    cashiers, each newest first), so old invitations never push one off its 100
+--    rows.
+-- 2. An active cashier cannot apply to be a partner.
 --
 -- At the till the owner's account comes first, so a cashier who became a
 -- partner's owner would silently stop working for their employer while its
@@ -55,5 +60,30 @@ begin
       perform loyalty._reject('already_partner');
   end case;
   return null;
+end
+$$;
+
+-- req: {who: PartnerRef}; the partner's [Staff] (owner's references only,
+-- any status; unknown_partner otherwise): active cashiers first, then the
+-- rest, each newest first, at most 100. (staff of 20261212090000_loyalty_staff,
+-- reordered.)
+create or replace function loyalty.staff(req jsonb) returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_partner bigint := loyalty._partner_id(req->'who');
+begin
+  if v_partner is null then
+    perform loyalty._reject('unknown_partner');
+  end if;
+  return coalesce((
+    select jsonb_agg(loyalty._staff_json(s)
+                     order by (s.joined_at is not null and s.revoked_at is null) desc, s.id desc)
+      from (select * from loyalty.staff s
+             where s.partner_id = v_partner
+             order by (s.joined_at is not null and s.revoked_at is null) desc, s.id desc limit 100) s), '[]'::jsonb);
 end
 $$;
