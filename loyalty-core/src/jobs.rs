@@ -294,11 +294,8 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
                 continue;
             }
         };
-        let partner = &v.partner;
-        let text = partner.language.texts().redemption_expired(r.id, Pts(r.points), Pts(r.purchase));
-        // To the till that asked: the cashier, unless revoked since; else the partner.
-        let till = v.cashier.as_ref().filter(|s| s.revoked_at.is_none()).and_then(|s| s.telegram_id);
-        notices.push(BotCall::send_message(BotKind::Partner, till.unwrap_or(partner.telegram_id).0, text, None));
+        let text = v.partner.language.texts().redemption_expired(r.id, Pts(r.points), Pts(r.purchase));
+        notices.push(BotCall::send_message(BotKind::Partner, v.till_chat().0, text, None));
     }
     crate::outbox::send_now(cx, "job:expire_redemptions", notices).await;
     Ok(expired.len())

@@ -223,9 +223,7 @@ pub async fn answer_redemption(
         } else {
             t.partner_declined(Esc(c.code.as_str()), r.points, r.id.0)
         };
-        // The cashier who asked is at the till; without one (or revoked since), the partner.
-        let till = v.cashier.as_ref().filter(|s| s.revoked_at.is_none()).and_then(|s| s.telegram_id);
-        notices.push(notify(BotKind::Partner, till.unwrap_or(p.telegram_id), note));
+        notices.push(notify(BotKind::Partner, v.till_chat(), note));
         if !v.replayed {
             notices.extend(cx.emit(&Event::RedemptionAnswered { view: &v, confirmed: confirm }));
         }

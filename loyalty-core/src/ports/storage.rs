@@ -1056,6 +1056,15 @@ pub struct RedemptionView {
     pub cashier: Option<Staff>,
 }
 
+impl RedemptionView {
+    /// Who hears about the request at the till: the cashier who asked, unless
+    /// revoked since; else the partner's owner.
+    pub fn till_chat(&self) -> TelegramUserId {
+        let cashier = self.cashier.as_ref().filter(|s| s.revoked_at.is_none()).and_then(|s| s.telegram_id);
+        cashier.unwrap_or(self.partner.telegram_id)
+    }
+}
+
 /// The customer's answer to a redemption request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnswerRedemption {

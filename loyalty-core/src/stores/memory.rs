@@ -478,11 +478,7 @@ impl State {
         match who {
             PartnerRef::Till(t) => match self.partner_by_telegram.get(&t) {
                 Some(id) => Some((*id, None)),
-                None => self
-                    .staff
-                    .iter()
-                    .find(|s| s.telegram_id == Some(t) && s.revoked_at.is_none())
-                    .map(|s| (s.partner, Some(s.id))),
+                None => self.active_staff(t).map(|s| (s.partner, Some(s.id))),
             },
             owner => self.find_partner(owner).map(|id| (id, None)),
         }
@@ -492,6 +488,11 @@ impl State {
     fn approved_till(&self, who: PartnerRef) -> StoreResult<(&Partner, Option<StaffId>)> {
         let (id, cashier) = self.find_till(who).ok_or(StoreError::Rejected(Rejection::UnknownPartner))?;
         Ok((self.approved_partner(PartnerRef::Id(id))?, cashier))
+    }
+
+    /// The staff row of `t` as an active cashier (joined, not revoked), if any.
+    fn active_staff(&self, t: TelegramUserId) -> Option<&Staff> {
+        self.staff.iter().find(|s| s.telegram_id == Some(t) && s.revoked_at.is_none())
     }
 
     fn staff_clone(&self, id: StaffId) -> StoreResult<Staff> {
@@ -1597,7 +1598,7 @@ impl State {
         if self.partner_by_telegram.contains_key(&req.telegram_id) {
             return rejected(Rejection::AlreadyPartner);
         }
-        if self.staff.iter().any(|s| s.telegram_id == Some(req.telegram_id) && s.revoked_at.is_none()) {
+        if self.active_staff(req.telegram_id).is_some() {
             return rejected(Rejection::AlreadyStaff);
         }
         let row = slot(id.0).and_then(|i| self.staff.get_mut(i)).ok_or_else(|| broken("missing staff"))?;
@@ -2012,7 +2013,7 @@ impl State {
             };
         }
         // An active cashier works at someone else's till: revoked first, they may apply.
-        if self.staff.iter().any(|s| s.telegram_id == Some(req.telegram_id) && s.revoked_at.is_none()) {
+        if self.active_staff(req.telegram_id).is_some() {
             return rejected(Rejection::AlreadyStaff);
         }
         let partner = Partner {
