@@ -299,7 +299,11 @@ impl Engine {
     async fn process_observed(&self, bot: BotKind, update: &Update) -> ((Result<Option<Outbox>>, bool), Arc<Scope>) {
         let started = self.ports().clock.now_micros();
         let scope = Scope::update(update.kind_name());
-        let (processed, kept) = self.process_counted(bot, update, &scope).await;
+        let (mut processed, kept) = self.process_counted(bot, update, &scope).await;
+        if let Ok(Some(outbox)) = &mut processed {
+            // The webhook events its use cases published go to the outbox with its messages.
+            outbox.tasks.extend(scope.take_events());
+        }
         let outcome = match &processed {
             Ok(None) => "duplicate",
             Ok(Some(outbox)) if outbox.is_empty() => "ignored",
@@ -414,6 +418,7 @@ impl Engine {
         let scope = Scope::api(route);
         let cx = self.cx.scoped(Counted::view(self.ports().storage.clone(), scope.tally().clone()), scope.clone());
         let mut answered = api::handle(&cx, req).await;
+        answered.deferred.extend(scope.take_events());
         if !answered.deferred.is_empty() {
             // No update to process again: the messages are written before the response.
             answered.deferred = crate::outbox::enqueue_now(&cx, "api", std::mem::take(&mut answered.deferred)).await;
@@ -476,6 +481,11 @@ impl Engine {
                 }
             }
             Task::Send(leased) => crate::outbox::send_leased(&self.cx, leased.messages, leased.lease_until).await,
+            // Written to the outbox first wherever the engine makes them; one run alone is posted once.
+            Task::Event(event) => crate::outgoing::post_directly(&self.cx, event).await,
+            Task::Webhook(delivery) => {
+                crate::outgoing::post(&self.cx, &delivery, u32::MAX, &mut Default::default()).await;
+            }
         }
     }
 

@@ -5,7 +5,7 @@
 //! expiring points and reminding of points about to expire, watching the
 //! bots' webhooks, and delivering broadcasts — each a function of a [`Context`].
 
-use crate::context::Context;
+use crate::context::{Context, Task};
 use crate::domain::{Audience, BotKind, BroadcastId, BroadcastJob, Language};
 use crate::ports::{
     ErrorReport, ExpirePoints, PartnerRef, RefreshTiers, RemindExpiry, SwapJobState, TelegramError, ViewRedemption,
@@ -297,7 +297,7 @@ pub async fn expire_redemptions(cx: &Context) -> crate::Result<usize> {
         let text = v.partner.language.texts().redemption_expired(r.id, Pts(r.points), Pts(r.purchase));
         notices.push(BotCall::send_message(BotKind::Partner, v.till_chat().0, text, None));
     }
-    crate::outbox::send_now(cx, "job:expire_redemptions", notices).await;
+    crate::outbox::send_now(cx, "job:expire_redemptions", notices.into_iter().map(Task::Call).collect()).await;
     Ok(expired.len())
 }
 
@@ -322,13 +322,16 @@ pub async fn expire_points(cx: &Context, max_batches: u32) -> crate::Result<usiz
             break;
         }
         total += expired.len();
-        let mut notices = Vec::new();
+        let mut tasks = Vec::new();
         for e in expired.iter().filter(|e| !e.customer.blocked) {
             let c = &e.customer;
             let text = c.language.texts().points_expired(e.entry.amount.saturating_neg(), c.balance);
-            notices.push(to_customer(c.telegram_id.0, text));
+            tasks.push(Task::Call(to_customer(c.telegram_id.0, text)));
         }
-        crate::outbox::send_now(cx, "job:expire_points", notices).await;
+        if cx.publishes() {
+            tasks.extend(expired.iter().map(|e| Task::Event(crate::outgoing::expired(e))));
+        }
+        crate::outbox::send_now(cx, "job:expire_points", tasks).await;
     }
     Ok(total)
 }
@@ -348,7 +351,7 @@ pub async fn remind_expiry(cx: &Context, max_batches: u32) -> crate::Result<usiz
             .iter()
             .map(|r| {
                 let c = &r.customer;
-                to_customer(c.telegram_id.0, c.language.texts().expiry_reminder(r.points, &r.at.utc_date()))
+                Task::Call(to_customer(c.telegram_id.0, c.language.texts().expiry_reminder(r.points, &r.at.utc_date())))
             })
             .collect();
         crate::outbox::send_now(cx, "job:remind_expiry", notices).await;
@@ -368,13 +371,17 @@ pub async fn refresh_tiers(cx: &Context, max_batches: u32) -> crate::Result<usiz
         if !done.changed.is_empty() {
             // The tiers' names as they are now (a job is off the updates' path: one read per batch).
             let rules = cx.storage().program_rules().await.ok();
-            let notices = done
+            let mut tasks: Vec<Task> = done
                 .changed
                 .iter()
                 .filter(|c| !c.customer.blocked)
-                .map(|change| crate::usecases::tier_notice(&change.customer, change.from, rules.as_ref()))
+                .map(|change| Task::Call(crate::usecases::tier_notice(&change.customer, change.from, rules.as_ref())))
                 .collect();
-            crate::outbox::send_now(cx, "job:refresh_tiers", notices).await;
+            if cx.publishes() {
+                let now = cx.now();
+                tasks.extend(done.changed.iter().map(|c| Task::Event(crate::outgoing::tier_refreshed(c, now))));
+            }
+            crate::outbox::send_now(cx, "job:refresh_tiers", tasks).await;
         }
         if done.checked < EXPIRY_BATCH {
             break;

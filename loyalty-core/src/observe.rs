@@ -133,22 +133,39 @@ impl Tally {
 
 /// What one update or request is doing, for the breadcrumbs of the reports
 /// made while it is processed: what it is (the update's kind, the route)
-/// and its storage calls.
+/// and its storage calls — and the webhook events its use cases published,
+/// which go to the outbox with its messages.
 #[derive(Debug)]
 pub struct Scope {
     what: Breadcrumb,
     tally: Arc<Tally>,
+    events: Mutex<Vec<crate::outgoing::OutgoingEvent>>,
 }
 
 impl Scope {
     /// An update of `kind`.
     pub fn update(kind: &'static str) -> Arc<Scope> {
-        Arc::new(Scope { what: Breadcrumb { category: "update", message: kind.to_string() }, tally: Arc::default() })
+        Scope::new(Breadcrumb { category: "update", message: kind.to_string() })
     }
 
     /// A request to the route `template`.
     pub fn api(template: &'static str) -> Arc<Scope> {
-        Arc::new(Scope { what: Breadcrumb { category: "api", message: template.to_string() }, tally: Arc::default() })
+        Scope::new(Breadcrumb { category: "api", message: template.to_string() })
+    }
+
+    fn new(what: Breadcrumb) -> Arc<Scope> {
+        Arc::new(Scope { what, tally: Arc::default(), events: Mutex::default() })
+    }
+
+    /// Keeps `events` to be written with the processing's messages.
+    pub(crate) fn publish(&self, events: Vec<crate::outgoing::OutgoingEvent>) {
+        self.events.lock().unwrap_or_else(|e| e.into_inner()).extend(events);
+    }
+
+    /// The events published so far, as outbox tasks (taking them).
+    pub(crate) fn take_events(&self) -> Vec<crate::context::Task> {
+        let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
+        events.into_iter().map(crate::context::Task::Event).collect()
     }
 
     /// The calls counted so far.
@@ -397,6 +414,15 @@ pub(crate) fn message_settled(outcome: &crate::ports::MessageOutcome) {
     }
     #[cfg(not(feature = "metrics"))]
     let _ = outcome;
+}
+
+/// One webhook delivery attempt: a log event and the counter
+/// `loyalty_webhook_deliveries_total{event, outcome}` (`ok` or `failed`).
+pub(crate) fn webhook_posted(event: crate::outgoing::WebhookEvent, status: Option<u16>, ok: bool) {
+    let outcome = if ok { "ok" } else { "failed" };
+    tracing::info!(target: TARGET, surface = "webhook_out", event = event.as_str(), status, outcome, "webhook delivery");
+    #[cfg(feature = "metrics")]
+    metrics::counter!("loyalty_webhook_deliveries_total", "event" => event.as_str(), "outcome" => outcome).increment(1);
 }
 
 /// The outbox as the maintenance pass last saw it: the gauges

@@ -112,12 +112,13 @@ pub async fn finish_updates(cx: &Context, updates: Vec<crate::ports::UpdateRef>)
     }
 }
 
-/// Writes `calls` (a scheduled job's notices, after the job's storage call)
-/// to the outbox and sends them now: what this process cannot send waits
-/// there for the dispatcher. If the store refuses, they are sent directly.
-pub async fn send_now(cx: &Context, what: &str, calls: Vec<crate::telegram::BotCall>) {
-    for chunk in calls.chunks(crate::ports::MAX_MESSAGE_BATCH as usize) {
-        let tasks = chunk.iter().cloned().map(Task::Call).collect();
+/// Writes `tasks` (a scheduled job's notices and webhook events, after the
+/// job's storage call) to the outbox and sends them now: what this process
+/// cannot send waits there for the dispatcher. If the store refuses, they
+/// are sent directly.
+pub async fn send_now(cx: &Context, what: &str, tasks: Vec<Task>) {
+    for chunk in tasks.chunks(crate::ports::MAX_MESSAGE_BATCH as usize) {
+        let tasks = chunk.to_vec();
         for task in enqueue_now(cx, what, tasks).await {
             match task {
                 Task::Send(leased) => send_leased(cx, leased.messages, leased.lease_until).await,
@@ -198,6 +199,15 @@ async fn run_message(cx: &Context, task: Task) -> Result<(), TelegramError> {
             crate::bots::client::answer_question(cx, chat_id, customer, language, &question).await;
             Ok(())
         }
+        // Outside the outbox (the store refused to keep them): posted once.
+        Task::Event(event) => {
+            crate::outgoing::post_directly(cx, event).await;
+            Ok(())
+        }
+        Task::Webhook(delivery) => {
+            crate::outgoing::post(cx, &delivery, u32::MAX, &mut Default::default()).await;
+            Ok(())
+        }
         // Not messages: encode never writes them.
         Task::Broadcast(_) | Task::Deliver(_) | Task::Send(_) => Ok(()),
     }
@@ -211,11 +221,35 @@ fn backoff_secs(attempts: u32) -> i64 {
 
 /// Sends `messages` (leased until `lease_until`) in order and records their
 /// outcomes in one call. A chat whose message could not be sent gets its later
-/// messages of the batch put back too, so its order holds.
+/// messages of the batch put back too, so its order holds. An event is fanned
+/// out into its endpoints' deliveries, which are posted after the batch.
 pub(crate) async fn send_leased(cx: &Context, messages: Vec<OutboxMessage>, lease_until: Timestamp) {
-    if messages.is_empty() {
-        return;
+    let mut batch = messages;
+    let mut endpoints = crate::outgoing::Endpoints::default();
+    while !batch.is_empty() {
+        let mut fanned = Vec::new();
+        let settled = send_batch(cx, batch, lease_until, &mut endpoints, &mut fanned).await;
+        for batch in settled.chunks(crate::ports::MAX_MESSAGE_BATCH as usize) {
+            let req = SettleMessages { now: cx.now(), settled: batch.to_vec() };
+            if let Err(e) = cx.storage().settle_messages(req).await {
+                // They are sent again once the lease ends: at least once.
+                let message = format!("could not record {} delivered messages: {e}", batch.len());
+                cx.report(ErrorReport::new(message, "outbox", e.is_temporary())).await;
+            }
+        }
+        batch = fanned;
     }
+}
+
+/// [`send_leased`]'s work on one batch: the outcomes to record; the
+/// deliveries events were fanned out into are added to `fanned`.
+async fn send_batch(
+    cx: &Context,
+    messages: Vec<OutboxMessage>,
+    lease_until: Timestamp,
+    endpoints: &mut crate::outgoing::Endpoints,
+    fanned: &mut Vec<OutboxMessage>,
+) -> Vec<MessageSettlement> {
     let mut settled = Vec::with_capacity(messages.len());
     let mut held_chats: Vec<(i64, Timestamp)> = Vec::new();
     for OutboxMessage { id, chat, payload, attempts } in messages {
@@ -230,6 +264,21 @@ pub(crate) async fn send_leased(cx: &Context, messages: Vec<OutboxMessage>, leas
         }
         let outcome = match decode(&payload) {
             None => MessageOutcome::Failed { error: "unreadable outbox payload".to_string() },
+            Some(Task::Event(event)) => match crate::outgoing::fan_out(cx, id, &event, lease_until, endpoints).await {
+                Ok(added) => {
+                    fanned.extend(added);
+                    MessageOutcome::Sent
+                }
+                Err(e) if e.is_temporary() && attempts < MAX_ATTEMPTS => {
+                    MessageOutcome::Retry { at: after(cx.now(), backoff_secs(attempts)) }
+                }
+                Err(e) => {
+                    let message = format!("event {} could not be fanned out: {e}", event.id);
+                    cx.report(ErrorReport::new(message, "outbox", false)).await;
+                    MessageOutcome::Failed { error: e.to_string() }
+                }
+            },
+            Some(Task::Webhook(delivery)) => crate::outgoing::post(cx, &delivery, attempts, endpoints).await,
             Some(task) => match run_message(cx, task).await {
                 Ok(()) => MessageOutcome::Sent,
                 Err(e) if e.is_temporary() && attempts < MAX_ATTEMPTS => {
@@ -255,14 +304,7 @@ pub(crate) async fn send_leased(cx: &Context, messages: Vec<OutboxMessage>, leas
         crate::observe::message_settled(&outcome);
         settled.push(MessageSettlement { id, outcome });
     }
-    for batch in settled.chunks(crate::ports::MAX_MESSAGE_BATCH as usize) {
-        let req = SettleMessages { now: cx.now(), settled: batch.to_vec() };
-        if let Err(e) = cx.storage().settle_messages(req).await {
-            // They are sent again once the lease ends: at least once.
-            let message = format!("could not record {} delivered messages: {e}", batch.len());
-            cx.report(ErrorReport::new(message, "outbox", e.is_temporary())).await;
-        }
-    }
+    settled
 }
 
 /// What one [`drain`] did.
@@ -334,7 +376,13 @@ pub async fn recover_updates(cx: &Context, limit: u32) -> usize {
                     // A call that cannot be repeated: finished with nothing, its effect (if
                     // the first processing made it) not doubled.
                     _ if scope.tally().refused_replay() => Vec::new(),
-                    Ok(outbox) => outbox.calls.into_iter().map(Task::Call).chain(outbox.tasks).collect(),
+                    Ok(outbox) => outbox
+                        .calls
+                        .into_iter()
+                        .map(Task::Call)
+                        .chain(outbox.tasks)
+                        .chain(scope.take_events())
+                        .collect(),
                     // Tried again after the next lease.
                     Err(e) if e.is_temporary() => continue,
                     Err(_) => Vec::new(),

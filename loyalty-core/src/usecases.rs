@@ -13,6 +13,7 @@
 use crate::context::{Context, Event};
 use crate::domain::RewardId;
 use crate::domain::{Author, BotKind, Customer, CustomerCode, Language, PartnerId, PartnerStatus, TelegramUserId};
+use crate::outgoing;
 use crate::ports::{
     AddStamp, AdjustBalance, Adjusted, AnswerRedemption, Applied, CampaignActor, ClaimReward, CreateCampaign,
     CreditPurchase, Credited, CustomerRef, DecidePartner, DecideReward, Decided, JoinStaff, NewCustomer,
@@ -102,6 +103,7 @@ pub async fn sign_up(cx: &Context, who: SignUp) -> StoreResult<Done<Registration
     }
     if reg.created {
         notices.extend(cx.emit(&Event::SignedUp(&reg)));
+        cx.publish(outgoing::joined(&reg, cx.now()));
     }
     Ok(Done { outcome: reg, notices })
 }
@@ -136,6 +138,7 @@ pub async fn credit(cx: &Context, req: CreditPurchase) -> StoreResult<Done<Credi
         if !c.replayed {
             notices.extend(cx.emit(&Event::Credited(&c)));
         }
+        cx.publish(outgoing::credited(&c));
     }
     Ok(Done { outcome: c, notices })
 }
@@ -158,6 +161,7 @@ pub async fn stamp(cx: &Context, req: AddStamp) -> StoreResult<Done<Stamped>> {
         if !s.replayed {
             notices.extend(cx.emit(&Event::Stamped(&s)));
         }
+        cx.publish(outgoing::stamped(&s, cx.now()));
     }
     Ok(Done { outcome: s, notices })
 }
@@ -227,6 +231,9 @@ pub async fn answer_redemption(
         if !v.replayed {
             notices.extend(cx.emit(&Event::RedemptionAnswered { view: &v, confirmed: confirm }));
         }
+        if confirm {
+            cx.publish(outgoing::redeemed(&v));
+        }
     }
     Ok(Done { outcome: v, notices })
 }
@@ -249,6 +256,7 @@ pub async fn reverse(cx: &Context, req: ReverseEntry) -> StoreResult<Done<Revers
         if !r.replayed {
             notices.extend(cx.emit(&Event::Reversed(&r)));
         }
+        cx.publish(outgoing::reversed(&r));
     }
     Ok(Done { outcome: r, notices })
 }
@@ -395,7 +403,13 @@ pub async fn claim_reward(
         };
         match cx.storage().claim_reward(req).await {
             Err(StoreError::Rejected(Rejection::CodeTaken)) if attempt < VOUCHER_CODE_ATTEMPTS => continue,
-            other => return Ok(Done { outcome: other?, notices: Vec::new() }),
+            other => {
+                let v = other?;
+                if tells(cx, v.replayed) {
+                    cx.publish(vec![outgoing::claimed(&v)]);
+                }
+                return Ok(Done { outcome: v, notices: Vec::new() });
+            }
         }
     }
 }
@@ -437,4 +451,27 @@ pub async fn use_voucher(cx: &Context, req: UseVoucher) -> StoreResult<Done<Vouc
         notices.push(notify(BotKind::Client, c.telegram_id, text));
     }
     Ok(Done { outcome: v, notices })
+}
+
+/// Registers a webhook endpoint for `owner` — the program, or a partner by
+/// its owner — receiving `events` at `url`, with a fresh signing secret
+/// (answered in the [`Webhook`](crate::ports::Webhook): show it to the owner
+/// only). The URL, the events and the limit are checked by the store
+/// ([`Rejection::InvalidWebhook`], [`Rejection::WebhookLimit`]).
+pub async fn add_webhook(
+    cx: &Context,
+    owner: crate::ports::WebhookOwner,
+    url: &str,
+    events: Vec<crate::outgoing::WebhookEvent>,
+) -> StoreResult<crate::ports::Webhook> {
+    let mut random = [0u8; 32];
+    cx.fill_random(&mut random);
+    let req = crate::ports::AddWebhook {
+        owner,
+        url: url.trim().to_string(),
+        events,
+        secret: outgoing::new_secret(random),
+        now: cx.now(),
+    };
+    cx.storage().add_webhook(req).await
 }

@@ -115,7 +115,7 @@ pub fn ports(env: &Env, config: &Config) -> Result<Ports, ConfigError> {
     #[cfg(not(feature = "sentry"))]
     let sentry: Option<Arc<dyn ErrorReporter>> = None;
     let reporter: Arc<dyn ErrorReporter> = Arc::new(ConsoleReporter::new(sentry));
-    Ok(Ports { storage, telegram, assistant, reporter, clock, random })
+    Ok(Ports { storage, telegram, assistant, reporter, clock, random, webhooks: None })
 }
 
 /// This isolate's engine, built on first use from `env`.

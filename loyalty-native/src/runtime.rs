@@ -793,7 +793,7 @@ pub fn ports(config: &Config, storage: Arc<dyn Storage>, telegram: Arc<dyn Teleg
         Err(e) => return Err(RunError::Config(format!("invalid value for SENTRY_DSN: {e}"))),
     };
     let assistant = OpenAiAssistant::from_config(config).map(|a| Arc::new(a) as Arc<dyn Assistant>);
-    Ok(Ports { storage, telegram, assistant, reporter, clock, random })
+    Ok(Ports { storage, telegram, assistant, reporter, clock, random, webhooks: None })
 }
 
 /// Installs the `tracing` subscriber: `level` is `LOG_LEVEL` (`trace` …

@@ -93,6 +93,7 @@ impl Rig {
             reporter: reporter.clone(),
             clock: clock.clone(),
             random: Arc::new(SeqRandom::new(1)),
+            webhooks: None,
         };
         let engine = Engine::new(test_config(), ports);
         let app =

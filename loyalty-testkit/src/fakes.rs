@@ -11,7 +11,7 @@ use loyalty_core::domain::Timestamp;
 use loyalty_core::engine::Engine;
 use loyalty_core::ports::{
     Assistant, AssistantContext, AssistantError, Clock, Randomness, RecordingReporter, Storage, TelegramApi,
-    TelegramError,
+    TelegramError, WebhookPost, WebhookPostError, WebhookSender,
 };
 
 use async_trait::async_trait;
@@ -152,6 +152,45 @@ impl TelegramApi for RecordingTelegram {
     }
 }
 
+/// A webhook sender that records every delivery and answers `200`, or what
+/// was queued with [`RecordingWebhooks::answer_next`] (a status, or no answer).
+#[derive(Debug, Default)]
+pub struct RecordingWebhooks {
+    posts: Mutex<Vec<WebhookPost>>,
+    answers: Mutex<VecDeque<Result<u16, WebhookPostError>>>,
+}
+
+impl RecordingWebhooks {
+    /// An empty recorder.
+    pub fn new() -> RecordingWebhooks {
+        RecordingWebhooks::default()
+    }
+
+    /// The deliveries so far (answered or not).
+    pub fn posts(&self) -> Vec<WebhookPost> {
+        lock(&self.posts).clone()
+    }
+
+    /// Removes and returns the deliveries so far.
+    pub fn take(&self) -> Vec<WebhookPost> {
+        std::mem::take(&mut *lock(&self.posts))
+    }
+
+    /// Makes the next delivery answer `answer` (queued, first in first out).
+    pub fn answer_next(&self, answer: Result<u16, WebhookPostError>) {
+        lock(&self.answers).push_back(answer);
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+impl WebhookSender for RecordingWebhooks {
+    async fn post(&self, post: &WebhookPost) -> Result<u16, WebhookPostError> {
+        lock(&self.posts).push(post.clone());
+        lock(&self.answers).pop_front().unwrap_or(Ok(200))
+    }
+}
+
 /// An assistant that answers deterministically from its inputs (or fails when
 /// built with [`FakeAssistant::failing`]), recording the questions.
 #[derive(Debug, Default)]
@@ -234,6 +273,8 @@ pub struct TestEnv {
     pub assistant: Arc<FakeAssistant>,
     /// The recording reporter.
     pub reporter: Arc<RecordingReporter>,
+    /// The webhook endpoints' side: what was posted to them.
+    pub webhooks: Arc<RecordingWebhooks>,
 }
 
 impl std::fmt::Debug for TestEnv {
@@ -249,6 +290,7 @@ impl TestEnv {
         let telegram = Arc::new(RecordingTelegram::new());
         let assistant = Arc::new(FakeAssistant::new());
         let reporter = Arc::new(RecordingReporter::default());
+        let webhooks = Arc::new(RecordingWebhooks::new());
         let ports = Ports {
             storage: storage.clone(),
             telegram: telegram.clone(),
@@ -256,8 +298,9 @@ impl TestEnv {
             reporter: reporter.clone(),
             clock: clock.clone(),
             random: Arc::new(SeqRandom::new(7)),
+            webhooks: Some(webhooks.clone()),
         };
-        TestEnv { engine: Engine::new(config, ports), storage, clock, telegram, assistant, reporter }
+        TestEnv { engine: Engine::new(config, ports), storage, clock, telegram, assistant, reporter, webhooks }
     }
 
     /// An environment over a fresh in-memory store with [`test_config`].

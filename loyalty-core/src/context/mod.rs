@@ -16,7 +16,10 @@ pub use payload::{Delivery, Leased, decode, encode};
 use crate::config::Config;
 use crate::domain::{BotKind, BroadcastId, CustomerCode, CustomerId, Language, Timestamp};
 use crate::observe::Scope;
-use crate::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi, TelegramError};
+use crate::outgoing::{OutgoingEvent, WebhookDelivery};
+use crate::ports::{
+    Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi, TelegramError, WebhookSender,
+};
 use crate::program::RulesVersion;
 use crate::telegram::BotCall;
 use std::collections::HashMap;
@@ -37,11 +40,18 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// Random bytes.
     pub random: Arc<dyn Randomness>,
+    /// Posts signed deliveries to the program's webhook endpoints
+    /// ([`crate::outgoing`]); `None` publishes no events from this process
+    /// (and leaves the deliveries others published to a process with one).
+    pub webhooks: Option<Arc<dyn WebhookSender>>,
 }
 
 impl std::fmt::Debug for Ports {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ports").field("assistant", &self.assistant.is_some()).finish_non_exhaustive()
+        f.debug_struct("Ports")
+            .field("assistant", &self.assistant.is_some())
+            .field("webhooks", &self.webhooks.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -71,6 +81,12 @@ pub enum Task {
     /// Send messages already in the outbox and leased to this process, and
     /// record their outcomes: see [`crate::outbox::enqueue_now`].
     Send(Leased),
+    /// Publish an event to the webhook endpoints subscribed to it: kept in
+    /// the outbox, then fanned out into one [`Task::Webhook`] per endpoint
+    /// ([`crate::outgoing`]).
+    Event(OutgoingEvent),
+    /// Deliver an event to one endpoint, signed, retried for a day.
+    Webhook(WebhookDelivery),
 }
 
 impl Task {
@@ -83,7 +99,7 @@ impl Task {
             Task::Send(leased) => {
                 leased.messages.iter().filter_map(|m| decode(&m.payload)).flat_map(|t| t.calls()).collect()
             }
-            Task::Answer { .. } | Task::Broadcast(_) => Vec::new(),
+            Task::Answer { .. } | Task::Broadcast(_) | Task::Event(_) | Task::Webhook(_) => Vec::new(),
         }
     }
 }
@@ -232,6 +248,23 @@ impl Context {
     /// The calls the extension adds for `event` (none without an extension).
     pub(crate) fn emit(&self, event: &Event<'_>) -> Vec<BotCall> {
         self.extension().map(|e| e.on_event(self, event)).unwrap_or_default()
+    }
+
+    /// Publishes `events` to the webhook endpoints: kept with the messages
+    /// of the update or request being processed, written to the outbox with
+    /// them. Nothing is kept without a [`WebhookSender`] (or outside an
+    /// update's or a request's processing: jobs write theirs themselves).
+    pub(crate) fn publish(&self, events: Vec<OutgoingEvent>) {
+        if let (Some(scope), Some(_)) = (&self.scope, &self.shared.ports.webhooks)
+            && !events.is_empty()
+        {
+            scope.publish(events);
+        }
+    }
+
+    /// Whether this process publishes webhook events (it has a [`WebhookSender`]).
+    pub(crate) fn publishes(&self) -> bool {
+        self.shared.ports.webhooks.is_some()
     }
 
     /// This context with `storage` in place of the port's store, for the

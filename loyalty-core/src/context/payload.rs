@@ -40,8 +40,9 @@ pub struct Leased {
     pub lease_until: Timestamp,
 }
 
-/// The outbox payload of `task`: a Bot API call or an assistant answer.
-/// `None` for the other tasks (broadcasts, deliveries), which are not messages.
+/// The outbox payload of `task`: a Bot API call, an assistant answer, a
+/// webhook event or one endpoint's delivery of it. `None` for the other tasks
+/// (broadcasts, deliveries), which are not messages.
 pub fn encode(task: &Task) -> Option<NewMessage> {
     let (chat, value) = match task {
         Task::Call(call) => {
@@ -60,6 +61,8 @@ pub fn encode(task: &Task) -> Option<NewMessage> {
             Some(*chat_id),
             json!({"answer": {"chat_id": chat_id, "customer": customer, "language": language, "question": question}}),
         ),
+        Task::Event(event) => (None, json!({ "event": event })),
+        Task::Webhook(delivery) => (None, json!({ "webhook": delivery })),
         Task::Broadcast(_) | Task::Deliver(_) | Task::Send(_) => return None,
     };
     Some(NewMessage { chat, payload: value.to_string() })
@@ -103,6 +106,12 @@ pub fn decode(payload: &str) -> Option<Task> {
             }),
         };
         return Some(Task::Call(BotCall { bot, method, params, file }));
+    }
+    if let Some(event) = value.get("event") {
+        return serde_json::from_value(event.clone()).ok().map(Task::Event);
+    }
+    if let Some(delivery) = value.get("webhook") {
+        return serde_json::from_value(delivery.clone()).ok().map(Task::Webhook);
     }
     let answer = value.get("answer")?;
     Some(Task::Answer {

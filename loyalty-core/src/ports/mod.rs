@@ -42,6 +42,44 @@ pub trait TelegramApi: MaybeSend + MaybeSync {
     async fn call(&self, call: &BotCall) -> Result<serde_json::Value, TelegramError>;
 }
 
+/// One signed delivery to a webhook endpoint ([`WebhookSender::post`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookPost {
+    /// The endpoint's URL (`https://`, checked by
+    /// [`check_url`](crate::outgoing::check_url) when it was registered).
+    pub url: String,
+    /// The headers to send besides `Content-Type: application/json`:
+    /// [`SIGNATURE_HEADER`](crate::outgoing::SIGNATURE_HEADER), `Loyalty-Event`,
+    /// `Loyalty-Event-Id` and `User-Agent`.
+    pub headers: Vec<(&'static str, String)>,
+    /// The JSON body, exactly as signed.
+    pub body: bytes::Bytes,
+}
+
+/// Why a webhook delivery got no HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookPostError {
+    /// The endpoint's host is not public (it resolved to a private, loopback
+    /// or link-local address) and this sender does not post there.
+    #[error("refused address: {0}")]
+    Refused(String),
+    /// No answer in time, or the connection failed.
+    #[error("no answer: {0}")]
+    Unreachable(String),
+}
+
+/// Posts signed webhook deliveries ([`crate::outgoing`]): natively with
+/// reqwest, on Workers with `fetch`. An implementation follows no redirects,
+/// gives up after a few seconds, and answers the HTTP status, whatever it is
+/// (the outbox decides what a non-2xx means).
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+pub trait WebhookSender: MaybeSend + MaybeSync {
+    /// Sends `post` once; the status of the answer.
+    async fn post(&self, post: &WebhookPost) -> Result<u16, WebhookPostError>;
+}
+
 /// What the assistant may know about the person asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssistantContext {

@@ -15,6 +15,14 @@
 //! events are checked here ([`check_url`], [`check_events`]), once for
 //! every store.
 
+mod delivery;
+mod events;
+
+pub(crate) use delivery::{Endpoints, fan_out, post, post_directly};
+pub use delivery::{USER_AGENT, WebhookDelivery};
+pub use events::OutgoingEvent;
+pub(crate) use events::*;
+
 use crate::domain::Timestamp;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -303,6 +311,38 @@ pub fn check_events(events: &[WebhookEvent]) -> Result<(), String> {
         return Err("an event is listed twice".into());
     }
     Ok(())
+}
+
+/// The events a person listed — names separated by commas or spaces, or
+/// `all` (`*`) for every one — in the order given, each once.
+///
+/// ```
+/// use loyalty_core::outgoing::{WebhookEvent, parse_events};
+///
+/// assert_eq!(parse_events("points.credited, tier.changed").unwrap(),
+///            [WebhookEvent::PointsCredited, WebhookEvent::TierChanged]);
+/// assert_eq!(parse_events("all").unwrap().len(), 8);
+/// assert!(parse_events("points.credited points.stolen").is_err());
+/// assert!(parse_events(" ").is_err());
+/// ```
+///
+/// # Errors
+/// The first name that is no event, or no names at all.
+pub fn parse_events(list: &str) -> Result<Vec<WebhookEvent>, String> {
+    let mut events = Vec::new();
+    for name in list.split(|c: char| c == ',' || c.is_whitespace()).filter(|n| !n.is_empty()) {
+        if name.eq_ignore_ascii_case("all") || name == "*" {
+            return Ok(WebhookEvent::ALL.to_vec());
+        }
+        let event = WebhookEvent::parse(&name.to_ascii_lowercase()).ok_or_else(|| format!("unknown event: {name}"))?;
+        if !events.contains(&event) {
+            events.push(event);
+        }
+    }
+    if events.is_empty() {
+        return Err("no events".into());
+    }
+    Ok(events)
 }
 
 /// When to try a failing delivery again: after 1, 5 and 30 minutes, then 2,
