@@ -302,7 +302,7 @@ impl Engine {
         let (mut processed, kept) = self.process_counted(bot, update, &scope).await;
         if let Ok(Some(outbox)) = &mut processed {
             // The webhook events its use cases published go to the outbox with its messages.
-            outbox.tasks.extend(scope.take_events());
+            outbox.tasks.extend(scope.take_events().into_iter().map(Task::Event));
         }
         let outcome = match &processed {
             Ok(None) => "duplicate",
@@ -418,7 +418,7 @@ impl Engine {
         let scope = Scope::api(route);
         let cx = self.cx.scoped(Counted::view(self.ports().storage.clone(), scope.tally().clone()), scope.clone());
         let mut answered = api::handle(&cx, req).await;
-        answered.deferred.extend(scope.take_events());
+        answered.deferred.extend(scope.take_events().into_iter().map(Task::Event));
         if !answered.deferred.is_empty() {
             // No update to process again: the messages are written before the response.
             answered.deferred = crate::outbox::enqueue_now(&cx, "api", std::mem::take(&mut answered.deferred)).await;
@@ -482,10 +482,7 @@ impl Engine {
             }
             Task::Send(leased) => crate::outbox::send_leased(&self.cx, leased.messages, leased.lease_until).await,
             // Written to the outbox first wherever the engine makes them; one run alone is posted once.
-            Task::Event(event) => crate::outgoing::post_directly(&self.cx, event).await,
-            Task::Webhook(delivery) => {
-                crate::outgoing::post(&self.cx, &delivery, u32::MAX, &mut Default::default()).await;
-            }
+            task @ (Task::Event(_) | Task::Webhook(_)) => crate::outbox::post_once(&self.cx, task).await,
         }
     }
 

@@ -329,7 +329,7 @@ pub async fn expire_points(cx: &Context, max_batches: u32) -> crate::Result<usiz
             tasks.push(Task::Call(to_customer(c.telegram_id.0, text)));
         }
         if cx.publishes() {
-            tasks.extend(expired.iter().map(|e| Task::Event(crate::outgoing::expired(e))));
+            tasks.extend(expired.iter().map(|e| Task::Event(crate::usecases::events::expired(e))));
         }
         crate::outbox::send_now(cx, "job:expire_points", tasks).await;
     }
@@ -379,7 +379,7 @@ pub async fn refresh_tiers(cx: &Context, max_batches: u32) -> crate::Result<usiz
                 .collect();
             if cx.publishes() {
                 let now = cx.now();
-                tasks.extend(done.changed.iter().map(|c| Task::Event(crate::outgoing::tier_refreshed(c, now))));
+                tasks.extend(done.changed.iter().map(|c| Task::Event(crate::usecases::events::tier_refreshed(c, now))));
             }
             crate::outbox::send_now(cx, "job:refresh_tiers", tasks).await;
         }

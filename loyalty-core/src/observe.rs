@@ -162,10 +162,9 @@ impl Scope {
         self.events.lock().unwrap_or_else(|e| e.into_inner()).extend(events);
     }
 
-    /// The events published so far, as outbox tasks (taking them).
-    pub(crate) fn take_events(&self) -> Vec<crate::context::Task> {
-        let events = std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()));
-        events.into_iter().map(crate::context::Task::Event).collect()
+    /// The events published so far (taking them).
+    pub(crate) fn take_events(&self) -> Vec<crate::outgoing::OutgoingEvent> {
+        std::mem::take(&mut *self.events.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The calls counted so far.

@@ -10,10 +10,11 @@
 //!
 //! [`Extension`]: crate::Extension
 
+pub(crate) mod events;
+
 use crate::context::{Context, Event};
 use crate::domain::RewardId;
 use crate::domain::{Author, BotKind, Customer, CustomerCode, Language, PartnerId, PartnerStatus, TelegramUserId};
-use crate::outgoing;
 use crate::ports::{
     AddStamp, AdjustBalance, Adjusted, AnswerRedemption, Applied, CampaignActor, ClaimReward, CreateCampaign,
     CreditPurchase, Credited, CustomerRef, DecidePartner, DecideReward, Decided, JoinStaff, NewCustomer,
@@ -103,7 +104,7 @@ pub async fn sign_up(cx: &Context, who: SignUp) -> StoreResult<Done<Registration
     }
     if reg.created {
         notices.extend(cx.emit(&Event::SignedUp(&reg)));
-        cx.publish(outgoing::joined(&reg, cx.now()));
+        cx.publish(events::joined(&reg, cx.now()));
     }
     Ok(Done { outcome: reg, notices })
 }
@@ -138,7 +139,7 @@ pub async fn credit(cx: &Context, req: CreditPurchase) -> StoreResult<Done<Credi
         if !c.replayed {
             notices.extend(cx.emit(&Event::Credited(&c)));
         }
-        cx.publish(outgoing::credited(&c));
+        cx.publish(events::credited(&c));
     }
     Ok(Done { outcome: c, notices })
 }
@@ -161,7 +162,7 @@ pub async fn stamp(cx: &Context, req: AddStamp) -> StoreResult<Done<Stamped>> {
         if !s.replayed {
             notices.extend(cx.emit(&Event::Stamped(&s)));
         }
-        cx.publish(outgoing::stamped(&s, cx.now()));
+        cx.publish(events::stamped(&s, cx.now()));
     }
     Ok(Done { outcome: s, notices })
 }
@@ -232,7 +233,7 @@ pub async fn answer_redemption(
             notices.extend(cx.emit(&Event::RedemptionAnswered { view: &v, confirmed: confirm }));
         }
         if confirm {
-            cx.publish(outgoing::redeemed(&v));
+            cx.publish(events::redeemed(&v));
         }
     }
     Ok(Done { outcome: v, notices })
@@ -256,7 +257,7 @@ pub async fn reverse(cx: &Context, req: ReverseEntry) -> StoreResult<Done<Revers
         if !r.replayed {
             notices.extend(cx.emit(&Event::Reversed(&r)));
         }
-        cx.publish(outgoing::reversed(&r));
+        cx.publish(events::reversed(&r));
     }
     Ok(Done { outcome: r, notices })
 }
@@ -406,7 +407,7 @@ pub async fn claim_reward(
             other => {
                 let v = other?;
                 if tells(cx, v.replayed) {
-                    cx.publish(vec![outgoing::claimed(&v)]);
+                    cx.publish(vec![events::claimed(&v)]);
                 }
                 return Ok(Done { outcome: v, notices: Vec::new() });
             }
@@ -470,7 +471,7 @@ pub async fn add_webhook(
         owner,
         url: url.trim().to_string(),
         events,
-        secret: outgoing::new_secret(random),
+        secret: crate::outgoing::new_secret(random),
         now: cx.now(),
     };
     cx.storage().add_webhook(req).await

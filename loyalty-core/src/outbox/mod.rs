@@ -31,6 +31,8 @@
 //! sending a message and recording it (or a lease running out while a message
 //! is in flight) sends it again.
 
+mod webhooks;
+
 use crate::context::{Context, Task};
 pub use crate::context::{Delivery, Leased, decode, encode};
 use crate::domain::{BotKind, Timestamp};
@@ -201,11 +203,11 @@ async fn run_message(cx: &Context, task: Task) -> Result<(), TelegramError> {
         }
         // Outside the outbox (the store refused to keep them): posted once.
         Task::Event(event) => {
-            crate::outgoing::post_directly(cx, event).await;
+            webhooks::post_directly(cx, event).await;
             Ok(())
         }
         Task::Webhook(delivery) => {
-            crate::outgoing::post(cx, &delivery, u32::MAX, &mut Default::default()).await;
+            webhooks::post(cx, &delivery, u32::MAX, &mut Default::default()).await;
             Ok(())
         }
         // Not messages: encode never writes them.
@@ -225,7 +227,7 @@ fn backoff_secs(attempts: u32) -> i64 {
 /// out into its endpoints' deliveries, which are posted after the batch.
 pub(crate) async fn send_leased(cx: &Context, messages: Vec<OutboxMessage>, lease_until: Timestamp) {
     let mut batch = messages;
-    let mut endpoints = crate::outgoing::Endpoints::default();
+    let mut endpoints = webhooks::Endpoints::default();
     while !batch.is_empty() {
         let mut fanned = Vec::new();
         let settled = send_batch(cx, batch, lease_until, &mut endpoints, &mut fanned).await;
@@ -247,7 +249,7 @@ async fn send_batch(
     cx: &Context,
     messages: Vec<OutboxMessage>,
     lease_until: Timestamp,
-    endpoints: &mut crate::outgoing::Endpoints,
+    endpoints: &mut webhooks::Endpoints,
     fanned: &mut Vec<OutboxMessage>,
 ) -> Vec<MessageSettlement> {
     let mut settled = Vec::with_capacity(messages.len());
@@ -264,7 +266,7 @@ async fn send_batch(
         }
         let outcome = match decode(&payload) {
             None => MessageOutcome::Failed { error: "unreadable outbox payload".to_string() },
-            Some(Task::Event(event)) => match crate::outgoing::fan_out(cx, id, &event, lease_until, endpoints).await {
+            Some(Task::Event(event)) => match webhooks::fan_out(cx, id, &event, lease_until, endpoints).await {
                 Ok(added) => {
                     fanned.extend(added);
                     MessageOutcome::Sent
@@ -278,7 +280,7 @@ async fn send_batch(
                     MessageOutcome::Failed { error: e.to_string() }
                 }
             },
-            Some(Task::Webhook(delivery)) => crate::outgoing::post(cx, &delivery, attempts, endpoints).await,
+            Some(Task::Webhook(delivery)) => webhooks::post(cx, &delivery, attempts, endpoints).await,
             Some(task) => match run_message(cx, task).await {
                 Ok(()) => MessageOutcome::Sent,
                 Err(e) if e.is_temporary() && attempts < MAX_ATTEMPTS => {
@@ -381,7 +383,7 @@ pub async fn recover_updates(cx: &Context, limit: u32) -> usize {
                         .into_iter()
                         .map(Task::Call)
                         .chain(outbox.tasks)
-                        .chain(scope.take_events())
+                        .chain(scope.take_events().into_iter().map(Task::Event))
                         .collect(),
                     // Tried again after the next lease.
                     Err(e) if e.is_temporary() => continue,
@@ -395,4 +397,16 @@ pub async fn recover_updates(cx: &Context, limit: u32) -> usize {
         deliver(cx, Delivery::for_update(update.bot, update.update_id, tasks)).await;
     }
     count
+}
+
+/// Runs a [`Task::Event`] or a [`Task::Webhook`] that is not in the outbox
+/// (a caller ran it as it is): posted once, its outcome not kept.
+pub(crate) async fn post_once(cx: &Context, task: Task) {
+    match task {
+        Task::Event(event) => webhooks::post_directly(cx, event).await,
+        Task::Webhook(delivery) => {
+            webhooks::post(cx, &delivery, u32::MAX, &mut Default::default()).await;
+        }
+        _ => {}
+    }
 }

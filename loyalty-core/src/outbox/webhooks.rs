@@ -3,29 +3,15 @@
 //! into one [`WebhookDelivery`] per subscribed endpoint, each posted signed,
 //! recorded on its endpoint, and retried on [`next_attempt`]'s schedule.
 
-use super::{OutgoingEvent, SIGNATURE_HEADER, WebhookEvent, check_url, next_attempt, sign};
 use crate::context::{Context, Task, encode};
-use crate::domain::{PartnerId, Timestamp, WebhookId};
+use crate::domain::{PartnerId, Timestamp};
+use crate::outgoing::{
+    OutgoingEvent, SIGNATURE_HEADER, USER_AGENT, WebhookDelivery, WebhookEvent, check_url, next_attempt, sign,
+};
 use crate::ports::{
     EnqueueMessages, ErrorReport, MessageOutcome, OutboxMessage, RecordWebhook, StoreError, Webhook, WebhookPost,
     WebhookTargets,
 };
-use serde::{Deserialize, Serialize};
-
-/// One endpoint's delivery of an event, as the outbox keeps it (the
-/// endpoint's URL and secret are read from the store, never kept here).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WebhookDelivery {
-    /// The endpoint.
-    pub endpoint: WebhookId,
-    /// The event.
-    pub event: OutgoingEvent,
-    /// When the event was fanned out: retries stop a day after.
-    pub first_at: Timestamp,
-}
-
-/// The value of the `User-Agent` header of deliveries.
-pub const USER_AGENT: &str = concat!("loyalty-rs/", env!("CARGO_PKG_VERSION"));
 
 /// The longest error kept on an endpoint ([`RecordWebhook::error`]), in characters.
 const MAX_ERROR_CHARS: usize = 200;

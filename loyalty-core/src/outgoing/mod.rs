@@ -15,13 +15,9 @@
 //! events are checked here ([`check_url`], [`check_events`]), once for
 //! every store.
 
-mod delivery;
-mod events;
+mod event;
 
-pub(crate) use delivery::{Endpoints, fan_out, post, post_directly};
-pub use delivery::{USER_AGENT, WebhookDelivery};
-pub use events::OutgoingEvent;
-pub(crate) use events::*;
+pub use event::{OutgoingEvent, USER_AGENT, WebhookDelivery};
 
 use crate::domain::Timestamp;
 use hmac::{Hmac, Mac};

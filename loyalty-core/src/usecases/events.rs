@@ -2,45 +2,20 @@
 //! endpoints ([`OutgoingEvent`]): built here, from what the storage call
 //! answered, once for every runtime and store.
 
-use super::WebhookEvent;
 use crate::domain::{Customer, LedgerEntry, PartnerId, Timestamp};
+use crate::outgoing::{OutgoingEvent, WebhookEvent};
 use crate::ports::{Credited, PointsExpired, RedemptionView, Registration, Reversed, Stamped, TierChange, VoucherView};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// One event, as its deliveries' JSON body:
-/// `{"id": "evt_credited_42", "type": "points.credited", "created_at": 1700000000, "partner_id": 3, "data": {…}}`.
-///
-/// `id` is stable: the same change is the same id however often it is
-/// delivered (a retry, an update processed again), so a receiver keeps the
-/// ids it has handled and ignores one seen before. `data` names customers by
-/// id and card code only; see `docs/WEBHOOKS.md` for each type's fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutgoingEvent {
-    /// The event's id (`evt_…`), the same for every delivery of it.
-    pub id: String,
-    /// What happened.
-    #[serde(rename = "type")]
-    pub event: WebhookEvent,
-    /// When it happened (Unix seconds).
-    pub created_at: Timestamp,
-    /// The partner it happened at, if any: that partner's endpoints receive it
-    /// too (the program's receive every event).
-    pub partner_id: Option<PartnerId>,
-    /// The details.
-    pub data: Value,
-}
-
-impl OutgoingEvent {
-    /// The delivery body: this event as compact JSON.
-    pub fn body(&self) -> Vec<u8> {
-        // A struct of plain fields and a `Value` always serializes.
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-
-    fn new(id: String, event: WebhookEvent, created_at: Timestamp, partner: Option<PartnerId>, data: Value) -> Self {
-        OutgoingEvent { id, event, created_at, partner_id: partner, data }
-    }
+/// An event of `kind` with `id`, at `created_at` and `partner`.
+fn event(
+    id: String,
+    kind: WebhookEvent,
+    created_at: Timestamp,
+    partner: Option<PartnerId>,
+    data: Value,
+) -> OutgoingEvent {
+    OutgoingEvent { id, event: kind, created_at, partner_id: partner, data }
 }
 
 /// A customer as events name them: id and card code.
@@ -69,7 +44,7 @@ fn tier_changed(c: &Customer, from: u8, cause: Option<&LedgerEntry>, at: Timesta
         None => format!("evt_tier_c{}_{}_{}", c.id, c.tier, at.0),
     };
     let data = json!({"customer": customer(c), "from": from, "to": c.tier, "entry_id": cause.map(|e| e.id)});
-    OutgoingEvent::new(id, WebhookEvent::TierChanged, at, None, data)
+    event(id, WebhookEvent::TierChanged, at, None, data)
 }
 
 /// `customer.joined`, and `points.credited` for a referrer's bonus.
@@ -84,8 +59,7 @@ pub(crate) fn joined(reg: &Registration, now: Timestamp) -> Vec<OutgoingEvent> {
         "referred_by": reg.referral.as_ref().map(|(r, _)| customer(r)),
         "via_partner_id": partner,
     });
-    let mut events =
-        vec![OutgoingEvent::new(format!("evt_joined_{}", c.id), WebhookEvent::CustomerJoined, now, partner, data)];
+    let mut events = vec![event(format!("evt_joined_{}", c.id), WebhookEvent::CustomerJoined, now, partner, data)];
     if let Some((referrer, bonus)) = &reg.referral {
         events.push(credit_of(referrer, bonus));
     }
@@ -95,7 +69,7 @@ pub(crate) fn joined(reg: &Registration, now: Timestamp) -> Vec<OutgoingEvent> {
 /// `points.credited` for `e` (after which `c` has their balance).
 fn credit_of(c: &Customer, e: &LedgerEntry) -> OutgoingEvent {
     let data = json!({"customer": customer(c), "entry": entry(e), "balance": c.balance});
-    OutgoingEvent::new(format!("evt_credited_{}", e.id), WebhookEvent::PointsCredited, e.created_at, e.partner, data)
+    event(format!("evt_credited_{}", e.id), WebhookEvent::PointsCredited, e.created_at, e.partner, data)
 }
 
 /// `points.credited` (unless the purchase earned nothing) and `tier.changed`.
@@ -121,20 +95,14 @@ pub(crate) fn redeemed(v: &RedemptionView) -> Vec<OutgoingEvent> {
         "redemption_id": r.id,
         "purchase": r.purchase,
     });
-    vec![OutgoingEvent::new(
-        format!("evt_redeemed_{}", e.id),
-        WebhookEvent::PointsRedeemed,
-        e.created_at,
-        Some(r.partner),
-        data,
-    )]
+    vec![event(format!("evt_redeemed_{}", e.id), WebhookEvent::PointsRedeemed, e.created_at, Some(r.partner), data)]
 }
 
 /// `points.reversed` and `tier.changed`.
 pub(crate) fn reversed(r: &Reversed) -> Vec<OutgoingEvent> {
     let e = &r.reversal;
     let data = json!({"customer": customer(&r.customer), "entry": entry(e), "balance": r.customer.balance});
-    let mut events = vec![OutgoingEvent::new(
+    let mut events = vec![event(
         format!("evt_reversed_{}", e.id),
         WebhookEvent::PointsReversed,
         e.created_at,
@@ -151,7 +119,7 @@ pub(crate) fn reversed(r: &Reversed) -> Vec<OutgoingEvent> {
 pub(crate) fn expired(x: &PointsExpired) -> OutgoingEvent {
     let e = &x.entry;
     let data = json!({"customer": customer(&x.customer), "entry": entry(e), "balance": x.customer.balance});
-    OutgoingEvent::new(format!("evt_expired_{}", e.id), WebhookEvent::PointsExpired, e.created_at, None, data)
+    event(format!("evt_expired_{}", e.id), WebhookEvent::PointsExpired, e.created_at, None, data)
 }
 
 /// `tier.changed` by the tier job (time moved a customer's tier) at `now`.
@@ -169,7 +137,7 @@ pub(crate) fn claimed(v: &VoucherView) -> OutgoingEvent {
         "balance": v.customer.balance,
     });
     let id = format!("evt_claimed_{}", voucher.id);
-    OutgoingEvent::new(id, WebhookEvent::RewardClaimed, voucher.created_at, Some(voucher.partner), data)
+    event(id, WebhookEvent::RewardClaimed, voucher.created_at, Some(voucher.partner), data)
 }
 
 /// `stamps.completed` when a stamp filled the card.
@@ -186,5 +154,5 @@ pub(crate) fn stamped(s: &Stamped, now: Timestamp) -> Vec<OutgoingEvent> {
         "cards_completed": p.completed,
     });
     let id = format!("evt_stamps_{partner}_{}_{}", s.customer.id, p.completed);
-    vec![OutgoingEvent::new(id, WebhookEvent::StampsCompleted, now, Some(partner), data)]
+    vec![event(id, WebhookEvent::StampsCompleted, now, Some(partner), data)]
 }
