@@ -1624,3 +1624,144 @@ async fn pos_lists_and_revokes_staff_and_entries_name_the_cashier() {
     let refused = env.storage.credit_purchase(CreditPurchase { idempotency_key: "till-3".into(), ..till }).await;
     assert_eq!(refused.unwrap_err(), StoreError::Rejected(Rejection::UnknownPartner), "access ends at once");
 }
+
+#[tokio::test]
+async fn pos_registers_lists_and_removes_its_webhook_endpoints() {
+    let (env, _c, p, key) = customer_and_partner("Cafe", Language::En).await;
+    let (_, other_key) = partner(&env, 501, "Bar", Language::En).await;
+    let path = "/api/v1/partner/webhooks";
+    let body = r#"{"url": "https://cafe.example.com/loyalty", "events": ["points.credited", "points.redeemed"]}"#;
+
+    let created = call(&env, pos(&key, Method::POST, path, Some("wh-1"), body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let answer = created.json();
+    let endpoint = answer["webhook"].clone();
+    assert_eq!(answer["replayed"], false, "{answer}");
+    assert_eq!(endpoint["url"], "https://cafe.example.com/loyalty");
+    assert_eq!(endpoint["events"], json!(["points.credited", "points.redeemed"]));
+    assert_eq!((endpoint["last_status"].clone(), endpoint["last_success_at"].clone()), (Value::Null, Value::Null));
+    let secret = endpoint["secret"].as_str().expect("the secret, once").to_string();
+    assert!(secret.starts_with("whsec_") && secret.len() == 70, "{secret}");
+    let id = endpoint["id"].as_i64().unwrap();
+    let stored = env.storage.webhooks(WebhookOwner::Partner(PartnerRef::Id(p.id))).await.unwrap();
+    assert_eq!(
+        (stored.len(), stored[0].secret.as_str()),
+        (1, secret.as_str()),
+        "the secret the deliveries are signed with"
+    );
+
+    // A retry (the same key and body, the answer lost) adds nothing and answers the same endpoint.
+    let again = call(&env, pos(&key, Method::POST, path, Some("wh-1"), body)).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+    assert_eq!((again.json()["replayed"].clone(), again.json()["webhook"]["id"].clone()), (json!(true), json!(id)));
+    assert_eq!(again.json()["webhook"]["secret"], secret.as_str());
+    assert_eq!(env.storage.webhooks(WebhookOwner::Partner(PartnerRef::Id(p.id))).await.unwrap().len(), 1);
+
+    let listed = call(&env, pos_get(&key, path)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    let list = listed.json()["webhooks"].clone();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["id"], id);
+    assert!(list[0].get("secret").is_none(), "no secret in the list: {list}");
+    assert!(!String::from_utf8_lossy(&listed.body).contains(&secret), "the secret never leaks into the list");
+    assert_eq!(call(&env, pos_get(&other_key, path)).await.json()["webhooks"], json!([]), "another partner's key");
+
+    // Missing or bad Idempotency-Key, bad bodies, rules broken: nothing added.
+    call(&env, pos(&key, Method::POST, path, None, body))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+    call(&env, pos(&key, Method::POST, path, Some("bad key"), body))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_idempotency_key");
+    for bad in [
+        "not json",
+        r#"{"url": "https://cafe.example.com/h"}"#,
+        r#"{"url": "https://cafe.example.com/h", "events": "points.credited"}"#,
+        r#"{"url": "https://cafe.example.com/h", "events": ["points.credited"], "secret": "mine"}"#,
+    ] {
+        call(&env, pos(&key, Method::POST, path, Some("wh-bad"), bad))
+            .await
+            .error(StatusCode::BAD_REQUEST, "invalid_body");
+    }
+    for bad in [
+        r#"{"url": "http://cafe.example.com/h", "events": ["points.credited"]}"#,
+        r#"{"url": "https://localhost/h", "events": ["points.credited"]}"#,
+        r#"{"url": "https://192.168.1.10/h", "events": ["points.credited"]}"#,
+        r#"{"url": "https://cafe.example.com/h", "events": ["points.stolen"]}"#,
+        r#"{"url": "https://cafe.example.com/h", "events": []}"#,
+        r#"{"url": "https://cafe.example.com/h", "events": ["tier.changed", "tier.changed"]}"#,
+    ] {
+        let refused = call(&env, pos(&key, Method::POST, path, Some("wh-rule"), bad)).await;
+        refused.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_webhook");
+    }
+    let unknown = call(
+        &env,
+        pos(&key, Method::POST, path, Some("wh-rule"), r#"{"url": "https://c.example/h", "events": ["x.y"]}"#),
+    )
+    .await;
+    assert!(unknown.json()["error"]["message"].as_str().unwrap().contains("unknown event: x.y"), "{:?}", unknown.body);
+    let no_type =
+        request(Method::POST, path, &[("authorization", &format!("Bearer {key}")), ("idempotency-key", "k")], body);
+    call(&env, no_type).await.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    call(&env, pos("wrong-key", Method::POST, path, Some("wh-2"), body))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+    assert_eq!(env.storage.webhooks(WebhookOwner::Partner(PartnerRef::Id(p.id))).await.unwrap().len(), 1);
+
+    // Ten at most.
+    for i in 2..=10 {
+        let body = format!(r#"{{"url": "https://h{i}.example.com/x", "events": ["tier.changed"]}}"#);
+        let made = call(&env, pos(&key, Method::POST, path, Some(&format!("wh-{i}")), &body)).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{:?}", made.body);
+    }
+    let body11 = r#"{"url": "https://h11.example.com/x", "events": ["tier.changed"]}"#;
+    call(&env, pos(&key, Method::POST, path, Some("wh-11"), body11)).await.error(StatusCode::CONFLICT, "webhook_limit");
+
+    // Removing: another partner's key, bad ids, then the owner's (again: the same answer).
+    let remove = |key: &str, id: &str| {
+        request(
+            Method::DELETE,
+            &format!("/api/v1/partner/webhooks/{id}"),
+            &[("authorization", &format!("Bearer {key}"))],
+            Bytes::new(),
+        )
+    };
+    let id_text = id.to_string();
+    call(&env, remove(&other_key, &id_text)).await.error(StatusCode::NOT_FOUND, "unknown_webhook");
+    for bad in ["0", "x", "999", "-1", "123456789012345678901"] {
+        call(&env, remove(&key, bad)).await.error(StatusCode::NOT_FOUND, "unknown_webhook");
+    }
+    call(&env, remove("wrong-key", &id_text)).await.error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+    let removed = call(&env, remove(&key, &id_text)).await;
+    assert_eq!(removed.status, StatusCode::OK, "{:?}", removed.body);
+    assert_eq!(removed.json()["webhook"]["id"], id);
+    assert!(removed.json()["webhook"]["removed_at"].is_i64(), "{:?}", removed.body);
+    assert!(removed.json()["webhook"].get("secret").is_none());
+    let again = call(&env, remove(&key, &id_text)).await;
+    assert_eq!((again.status, again.json()["webhook"]["id"].clone()), (StatusCode::OK, json!(id)));
+    let left = call(&env, pos_get(&key, path)).await.json()["webhooks"].clone();
+    assert_eq!(left.as_array().map(Vec::len), Some(9), "{left}");
+    assert!(left.as_array().unwrap().iter().all(|w| w["id"] != id), "{left}");
+    // Room for one more now; the same request as the first makes a new endpoint (the old one is gone).
+    let remade = call(&env, pos(&key, Method::POST, path, Some("wh-1"), body)).await;
+    assert_eq!((remade.status, remade.json()["replayed"].clone()), (StatusCode::CREATED, json!(false)));
+    assert_ne!(remade.json()["webhook"]["id"], id);
+    assert_ne!(remade.json()["webhook"]["secret"], secret.as_str(), "a fresh secret");
+}
+
+#[tokio::test]
+async fn a_partner_not_approved_cannot_register_a_webhook_over_the_api() {
+    let (env, _c, p, key) = customer_and_partner("Cafe", Language::En).await;
+    let suspend = DecidePartner {
+        partner: p.id,
+        decision: PartnerDecision::Suspend,
+        admin: TelegramUserId(900),
+        now: env.engine.now(),
+    };
+    env.storage.decide_partner(suspend).await.unwrap();
+    let body = r#"{"url": "https://cafe.example.com/loyalty", "events": ["points.credited"]}"#;
+    call(&env, pos(&key, Method::POST, "/api/v1/partner/webhooks", Some("wh-1"), body))
+        .await
+        .error(StatusCode::FORBIDDEN, "partner_not_approved");
+    assert_eq!(env.storage.webhooks(WebhookOwner::Partner(PartnerRef::Id(p.id))).await.unwrap(), []);
+}

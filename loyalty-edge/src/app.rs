@@ -80,7 +80,8 @@ pub fn config_from_env(env: &Env) -> Result<Config, ConfigError> {
 /// `fetch`; the OpenAI assistant when `OPENAI_API_KEY` is set (feature
 /// `openai`, over `fetch`); error reports to the Worker's log and to Sentry
 /// when `SENTRY_DSN` is set (feature `sentry`); the Workers clock and
-/// `crypto.getRandomValues`.
+/// `crypto.getRandomValues`; outgoing webhooks over `fetch`
+/// ([`FetchWebhookSender`](crate::FetchWebhookSender)).
 ///
 /// # Errors
 /// A storage variable is missing or invalid, neither Supabase nor a D1 binding
@@ -115,7 +116,9 @@ pub fn ports(env: &Env, config: &Config) -> Result<Ports, ConfigError> {
     #[cfg(not(feature = "sentry"))]
     let sentry: Option<Arc<dyn ErrorReporter>> = None;
     let reporter: Arc<dyn ErrorReporter> = Arc::new(ConsoleReporter::new(sentry));
-    Ok(Ports { storage, telegram, assistant, reporter, clock, random, webhooks: None })
+    let webhooks: Option<Arc<dyn loyalty_core::ports::WebhookSender>> =
+        Some(Arc::new(crate::outgoing::FetchWebhookSender::new()));
+    Ok(Ports { storage, telegram, assistant, reporter, clock, random, webhooks })
 }
 
 /// This isolate's engine, built on first use from `env`.

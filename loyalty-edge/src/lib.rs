@@ -24,6 +24,7 @@ workers_only! {
     mod claims;
     mod clock;
     pub mod http;
+    pub mod outgoing;
     mod reporter;
     #[cfg(feature = "sentry")]
     pub mod sentry;
@@ -35,6 +36,7 @@ workers_only! {
     pub use assistant::FetchAssistant;
     pub use claims::JsClaimHook;
     pub use clock::{CryptoRandom, WorkerClock};
+    pub use outgoing::FetchWebhookSender;
     pub use reporter::ConsoleReporter;
     #[cfg(feature = "sentry")]
     pub use sentry::FetchSentry;

@@ -984,3 +984,143 @@ async fn an_isolate_ended_in_a_burst_loses_and_doubles_no_notification() {
     drop(workerd);
     db.drop_db().await;
 }
+
+// ---------------------------------------------------------------------------
+// Outgoing webhooks from the Workers
+
+/// What the test's webhook receiver accepted: each delivery's event and its
+/// request (signature header and raw body), to send again.
+#[derive(Default)]
+struct Received {
+    secret: Mutex<String>,
+    seen: Mutex<Vec<String>>,
+    accepted: Mutex<Vec<(Value, String, Bytes)>>,
+}
+
+/// A receiver as docs/WEBHOOKS.md writes one: the signature over the raw body
+/// (`outgoing::verify`, 5 minutes' tolerance), then the event id not seen
+/// before. `400` for a bad signature, `409` for a replay, `200` otherwise.
+async fn webhook_receiver() -> (std::net::SocketAddr, Arc<Received>) {
+    async fn receive(State(r): State<Arc<Received>>, headers: axum::http::HeaderMap, body: Bytes) -> (u16, String) {
+        use loyalty_core::outgoing::{DEFAULT_TOLERANCE_SECS, SIGNATURE_HEADER, verify};
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let signed = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let secret = r.secret.lock().unwrap().clone();
+        let now = loyalty_core::domain::Timestamp(now);
+        if let Err(e) = verify(&secret, &signed, &body, now, DEFAULT_TOLERANCE_SECS) {
+            return (400, e.to_string());
+        }
+        let Ok(event) = serde_json::from_slice::<Value>(&body) else { return (400, "not json".into()) };
+        let id = event["id"].as_str().unwrap_or_default().to_string();
+        let mut seen = r.seen.lock().unwrap();
+        if seen.contains(&id) {
+            return (409, "seen before".into());
+        }
+        seen.push(id);
+        r.accepted.lock().unwrap().push((event, signed, body));
+        (200, "ok".into())
+    }
+    async fn answer(
+        state: State<Arc<Received>>,
+        headers: axum::http::HeaderMap,
+        body: Bytes,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let (status, text) = receive(state, headers, body).await;
+        (axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR), text)
+            .into_response()
+    }
+    let received = Arc::new(Received::default());
+    let router = Router::new().route("/loyalty", axum::routing::post(answer)).with_state(received.clone());
+    (serve(router).await, received)
+}
+
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built Workers (scripts/test.sh runs it)"]
+async fn the_workers_deliver_signed_webhooks_a_receiver_verifies() {
+    use loyalty_core::domain::{Language, PartnerTerms};
+    use loyalty_core::outgoing::{SIGNATURE_HEADER, WebhookEvent};
+    use loyalty_core::ports::{DecidePartner, PartnerApplication, PartnerDecision, WebhookOwner};
+
+    let (receiver, received) = webhook_receiver().await;
+    let fake = FakeBotApi::start().await;
+    let vars = simulate::variables(&fake.url());
+    let workers: Vec<(&'static str, std::path::PathBuf)> = ["client-webhook", "partner-webhook"]
+        .into_iter()
+        .map(|name| (name, repo_root().join("examples/edge").join(name).join("build")))
+        .chain([("fixture-worker", repo_root().join("loyalty-edge/tests/fixture-worker/build"))])
+        .collect();
+    // The endpoint's https URL reaches the receiver on loopback (Miniflare's outbound service).
+    let outbound = [("hooks.example.com", format!("http://{receiver}"))];
+    let workerd = Workerd::start_with_d1_outbound(&workers, &vars, &outbound).await;
+    let env = Env { backend: Backend::D1, fake, workerd, vars, http: reqwest::Client::new() };
+    let engine = env.engine();
+    let cx = engine.context();
+
+    let hook = loyalty_core::usecases::add_webhook(
+        cx,
+        WebhookOwner::Program,
+        "https://hooks.example.com/loyalty",
+        WebhookEvent::ALL.to_vec(),
+    )
+    .await
+    .expect("registered");
+    *received.secret.lock().unwrap() = hook.secret.clone();
+    let now = engine.now();
+    let applied = engine
+        .storage()
+        .apply_partner(PartnerApplication {
+            telegram_id: TelegramUserId(201),
+            name: "Pho 24".into(),
+            category: "cafe".into(),
+            terms: PartnerTerms::default(),
+            language: Language::En,
+            now,
+        })
+        .await
+        .expect("applied");
+    let decision = DecidePartner {
+        partner: applied.partner.id,
+        decision: PartnerDecision::Approve,
+        admin: TelegramUserId(900),
+        now,
+    };
+    engine.storage().decide_partner(decision).await.expect("approved");
+
+    let anna = TgUser::new(101, "Anna");
+    let (status, _) = env.post_update(BotKind::Client, text_json(5_001, &anna, "/start").to_string()).await;
+    assert_eq!(status, 200);
+    let who = CustomerRef::Telegram(TelegramUserId(101));
+    let code = engine.storage().customer_summary(who, 0).await.expect("summary").expect("Anna").customer.code;
+    let linh = TgUser::new(201, "Linh");
+    let credit = text_json(5_002, &linh, &format!("/credit {code} 50000")).to_string();
+    assert_eq!(env.post_update(BotKind::Partner, credit).await.0, 200);
+
+    // The Workers post after their responses (waitUntil).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received.accepted.lock().unwrap().len() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let accepted = received.accepted.lock().unwrap().clone();
+    let types: Vec<_> = accepted.iter().map(|(e, _, _)| e["type"].as_str().unwrap_or_default().to_string()).collect();
+    assert_eq!(types, ["customer.joined", "points.credited"], "{accepted:?}\n--- log ---\n{}", env.workerd.log());
+    assert_eq!(accepted[1].0["data"]["customer"]["code"], code.as_str());
+    assert_eq!(accepted[1].0["partner_id"], applied.partner.id.0);
+
+    // The receiver refuses the same delivery sent again, and one altered.
+    let url = format!("http://{receiver}/loyalty");
+    let (_, signed, body) = &accepted[1];
+    let again = env.http.post(&url).header(SIGNATURE_HEADER, signed).body(body.clone()).send().await.expect("answer");
+    assert_eq!(again.status(), 409, "a replay");
+    let mut altered = body.to_vec();
+    let at = altered.iter().position(|b| *b == b'5').expect("a digit to change");
+    altered[at] = b'6';
+    let altered = env.http.post(&url).header(SIGNATURE_HEADER, signed).body(altered).send().await.expect("answer");
+    assert_eq!(altered.status(), 400, "altered");
+    assert_eq!(received.accepted.lock().unwrap().len(), 2);
+
+    let seen = engine.storage().webhooks(WebhookOwner::Program).await.expect("listed");
+    assert_eq!((seen[0].last_status, seen[0].last_error.as_deref()), (Some(200), None), "{seen:?}");
+    assert!(seen[0].last_success_at.is_some());
+    env.stop().await;
+}

@@ -6,6 +6,7 @@ pub mod export;
 pub mod fake_bot_api;
 pub mod legacy;
 pub mod metrics;
+pub mod outgoing;
 pub mod polling;
 pub mod runtime;
 pub mod sentry;

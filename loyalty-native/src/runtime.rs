@@ -780,10 +780,13 @@ pub fn engine(config: Config, storage: Arc<dyn Storage>, telegram: Arc<dyn Teleg
 /// The ports of a process: `storage` and `telegram`, the system clock, the
 /// OS's randomness, the OpenAI assistant when `OPENAI_API_KEY` is set, and
 /// the Sentry reporter when `SENTRY_DSN` is set (reports always go to the
-/// logs too).
+/// logs too), and the outgoing webhooks' sender
+/// ([`HttpWebhookSender`](crate::outgoing::HttpWebhookSender): public
+/// addresses only).
 ///
 /// # Errors
-/// [`RunError::Config`] when `SENTRY_DSN` is malformed.
+/// [`RunError::Config`] when `SENTRY_DSN` is malformed; [`RunError::Other`]
+/// when the webhooks' HTTP client cannot be built.
 pub fn ports(config: &Config, storage: Arc<dyn Storage>, telegram: Arc<dyn TelegramApi>) -> Result<Ports, RunError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let random: Arc<dyn Randomness> = Arc::new(OsRandom);
@@ -793,7 +796,9 @@ pub fn ports(config: &Config, storage: Arc<dyn Storage>, telegram: Arc<dyn Teleg
         Err(e) => return Err(RunError::Config(format!("invalid value for SENTRY_DSN: {e}"))),
     };
     let assistant = OpenAiAssistant::from_config(config).map(|a| Arc::new(a) as Arc<dyn Assistant>);
-    Ok(Ports { storage, telegram, assistant, reporter, clock, random, webhooks: None })
+    let webhooks = crate::outgoing::HttpWebhookSender::new().map_err(|e| RunError::Other(e.to_string()))?;
+    let webhooks: Option<Arc<dyn loyalty_core::ports::WebhookSender>> = Some(Arc::new(webhooks));
+    Ok(Ports { storage, telegram, assistant, reporter, clock, random, webhooks })
 }
 
 /// Installs the `tracing` subscriber: `level` is `LOG_LEVEL` (`trace` …

@@ -6,14 +6,16 @@ use super::{ApiError, INIT_DATA_MAX_AGE_SECS, MAX_API_BODY_BYTES, json_response,
 use crate::context::{Context, Task};
 use crate::domain::{
     Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerId, PartnerStatus, RedemptionId, RedemptionStatus,
-    RewardId, Staff, StaffId, TelegramUserId, Timestamp, VoucherId, rules,
+    RewardId, Staff, StaffId, TelegramUserId, Timestamp, VoucherId, WebhookId, rules,
 };
+use crate::outgoing::WebhookEvent;
 use crate::ports::{
     AddStamp, AnswerRedemption, AuditPage, CampaignActor, CampaignDecision, CancelVoucher, ConsumeQuota,
     CreateCampaign, CreditPurchase, CustomerRef, DecideCampaign, DecideReward, EntriesPage, EraseCustomer,
     ListCampaigns, ListRewards, ListVouchers, LookUpCustomer, OpenRedemption, PartnerEntriesPage, PartnerRef,
-    PublishReward, QuotaKind, RedemptionView, Rejection, ReverseEntry, RevokeStaff, RewardDecision, SetBirthday,
-    SetProgramRules, SetStampCard, StampProgress, StoreError, UseVoucher, ViewRedemption, VoucherView,
+    PublishReward, QuotaKind, RedemptionView, Rejection, RemoveWebhook, ReverseEntry, RevokeStaff, RewardDecision,
+    SetBirthday, SetProgramRules, SetStampCard, StampProgress, StoreError, UseVoucher, ViewRedemption, VoucherView,
+    Webhook, WebhookOwner,
 };
 use crate::program::rewards::{
     MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED, Reward, RewardOffer, is_category, parse_voucher_code,
@@ -174,6 +176,9 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::MeStamps => my_stamps(cx, req).await,
         Endpoint::PartnerStaff => pos_staff(cx, req).await,
         Endpoint::PartnerRevokeStaff => pos_revoke_staff(cx, req, param).await,
+        Endpoint::PartnerWebhooks => pos_webhooks(cx, req).await,
+        Endpoint::PartnerNewWebhook => pos_new_webhook(cx, req).await,
+        Endpoint::PartnerRemoveWebhook => pos_remove_webhook(cx, req, param).await,
         Endpoint::SentryHook => sentry_hook(cx, req).await,
     }
 }
@@ -751,6 +756,103 @@ async fn pos_revoke_staff(cx: &Context, req: &Request<Bytes>, param: Option<&str
     }));
     reply.deferred.extend(done.notices.into_iter().map(Task::Call));
     Ok(reply)
+}
+
+/// An endpoint as the API shows it: never its secret ([`webhook_with_secret`]
+/// adds it to the answer that registers it).
+fn webhook_json(w: &Webhook) -> Value {
+    json!({
+        "id": w.id.0,
+        "url": w.url,
+        "events": w.events,
+        "created_at": w.created_at.0,
+        "removed_at": w.removed_at.map(|t| t.0),
+        "last_attempt_at": w.last_attempt_at.map(|t| t.0),
+        "last_status": w.last_status,
+        "last_error": w.last_error,
+        "last_success_at": w.last_success_at.map(|t| t.0),
+    })
+}
+
+/// [`webhook_json`] with the signing secret: only for the answer to its registration.
+fn webhook_with_secret(w: &Webhook) -> Value {
+    let mut v = webhook_json(w);
+    v["secret"] = json!(w.secret);
+    v
+}
+
+/// The partner behind the POS key, as a webhook owner.
+fn pos_webhook_owner(partner: &Partner) -> WebhookOwner {
+    WebhookOwner::Partner(PartnerRef::Id(partner.id))
+}
+
+/// `GET /api/v1/partner/webhooks`: the partner's endpoints not removed,
+/// newest first, with how their last delivery went — without their secrets.
+async fn pos_webhooks(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let endpoints = cx.storage().webhooks(pos_webhook_owner(&partner)).await?;
+    Ok(Reply::ok(&json!({ "webhooks": endpoints.iter().map(webhook_json).collect::<Vec<_>>() })))
+}
+
+/// Body of `POST /api/v1/partner/webhooks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookBody {
+    url: String,
+    events: Vec<String>,
+}
+
+/// `POST /api/v1/partner/webhooks` (`Idempotency-Key`, required as for every
+/// POS write): registers an endpoint for events of the partner's own
+/// business; `201` with the endpoint and its signing secret — the one answer
+/// that shows it.
+///
+/// The store keeps no idempotency key for an endpoint, so a replay is
+/// recognised by what it asks: when one of the partner's endpoints not
+/// removed has the same URL and the same events (in any order), it is
+/// answered as it is (`replayed: true`, with its secret) and nothing is
+/// added — whatever the key. A retry after a lost answer therefore makes no
+/// second endpoint; two identical requests racing each other may (each reads
+/// before the other writes), and the same key with another URL or other
+/// events registers another endpoint rather than answering
+/// `idempotency_conflict`.
+async fn pos_new_webhook(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let (partner, _key, body) = pos_write::<WebhookBody>(cx, req).await?;
+    let events = body
+        .events
+        .iter()
+        .map(|name| {
+            WebhookEvent::parse(name).ok_or_else(|| {
+                ApiError::rejection(&Rejection::InvalidWebhook { reason: format!("unknown event: {name}") })
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let owner = pos_webhook_owner(&partner);
+    let url = body.url.trim();
+    let mut wanted = events.clone();
+    wanted.sort();
+    let existing = cx.storage().webhooks(owner).await?;
+    let same = existing.iter().find(|w| {
+        let mut have = w.events.clone();
+        have.sort();
+        w.url == url && have == wanted
+    });
+    let (endpoint, replayed) = match same {
+        Some(w) => (w.clone(), true),
+        None => (usecases::add_webhook(cx, owner, url, events).await?, false),
+    };
+    Ok(Reply::json(StatusCode::CREATED, &json!({ "webhook": webhook_with_secret(&endpoint), "replayed": replayed })))
+}
+
+/// `DELETE /api/v1/partner/webhooks/{id}`: the endpoint receives nothing
+/// more (what is being retried to it is given up); removing again answers it
+/// as it is. Another partner's is `404 unknown_webhook`.
+async fn pos_remove_webhook(cx: &Context, req: &Request<Bytes>, param: Option<&str>) -> ApiResult<Reply> {
+    let partner = pos_partner(cx, req.headers()).await?;
+    let id = path_id(param).map(WebhookId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownWebhook))?;
+    let remove = RemoveWebhook { owner: pos_webhook_owner(&partner), id, now: cx.now() };
+    let removed = cx.storage().remove_webhook(remove).await?;
+    Ok(Reply::ok(&json!({ "webhook": webhook_json(&removed) })))
 }
 
 /// `GET /api/v1/partner/summary`: the partner's figures for today and the

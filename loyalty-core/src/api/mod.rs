@@ -20,6 +20,7 @@
 //! | `GET /api/v1/partner/redemptions/{id}` | `Bearer` POS key | its status; `?wait=N` long-polls up to 25 s |
 //! | `GET /api/v1/partner/summary` | `Bearer` POS key | today's and the week's figures |
 //! | `GET`, `POST /api/v1/partner/campaigns` | `Bearer` POS key | the partner's campaigns; propose one |
+//! | `GET`, `POST /api/v1/partner/webhooks`, `DELETE …/{id}` | `Bearer` POS key | the partner's signed webhook endpoints: list (no secrets), register (the secret, once), remove |
 //! | `GET`, `PUT /api/v1/admin/rules` | `Bearer` `ADMIN_API_TOKEN` | export, import the rules document |
 //! | `GET`, `POST /api/v1/admin/campaigns` | `Bearer` `ADMIN_API_TOKEN` | every campaign; make one |
 //! | `POST /api/v1/admin/campaigns/{id}/approve`, `…/reject`, `…/end` | `Bearer` `ADMIN_API_TOKEN` | decide a campaign |

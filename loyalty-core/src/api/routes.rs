@@ -105,6 +105,12 @@ pub enum Endpoint {
     PartnerStaff,
     /// `DELETE /api/v1/partner/staff/{id}`: revoke a cashier or an invitation (POS).
     PartnerRevokeStaff,
+    /// `GET /api/v1/partner/webhooks`: the partner's webhook endpoints, without their secrets (POS).
+    PartnerWebhooks,
+    /// `POST /api/v1/partner/webhooks`: register an endpoint; the answer carries its secret, once (POS).
+    PartnerNewWebhook,
+    /// `DELETE /api/v1/partner/webhooks/{id}`: remove an endpoint (POS).
+    PartnerRemoveWebhook,
     /// `POST /hooks/sentry`.
     SentryHook,
 }
@@ -173,6 +179,9 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/v1/me/stamps", Endpoint::MeStamps),
     r("GET", "/api/v1/partner/staff", Endpoint::PartnerStaff),
     r("DELETE", "/api/v1/partner/staff/{id}", Endpoint::PartnerRevokeStaff),
+    r("GET", "/api/v1/partner/webhooks", Endpoint::PartnerWebhooks),
+    r("POST", "/api/v1/partner/webhooks", Endpoint::PartnerNewWebhook),
+    r("DELETE", "/api/v1/partner/webhooks/{id}", Endpoint::PartnerRemoveWebhook),
     r("POST", "/hooks/sentry", Endpoint::SentryHook),
 ];
 
@@ -258,6 +267,9 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("GET", ["api", "v1", "me", "stamps"]) => (MeStamps, None),
         ("GET", ["api", "v1", "partner", "staff"]) => (PartnerStaff, None),
         ("DELETE", ["api", "v1", "partner", "staff", id]) if !id.is_empty() => (PartnerRevokeStaff, Some(*id)),
+        ("GET", ["api", "v1", "partner", "webhooks"]) => (PartnerWebhooks, None),
+        ("POST", ["api", "v1", "partner", "webhooks"]) => (PartnerNewWebhook, None),
+        ("DELETE", ["api", "v1", "partner", "webhooks", id]) if !id.is_empty() => (PartnerRemoveWebhook, Some(*id)),
         ("POST", ["hooks", "sentry"]) => (SentryHook, None),
         _ => return None,
     })

@@ -7,6 +7,7 @@ pub mod client;
 pub mod common;
 pub mod partner;
 mod rewards;
+mod webhooks;
 
 use crate::context::{Context, Outbox};
 use crate::domain::BotKind;

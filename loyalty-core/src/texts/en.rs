@@ -74,6 +74,7 @@ impl Texts for En {
                  /reward — publish a reward for points; /rewards — yours; /voucher <code>CODE</code> — accept a voucher\n\
                  /stamps <code>N REWARD</code> — run a stamp card; /stamp <code>CODE</code> — a stamp for a visit\n\
                  /staff — your cashiers: invite and revoke\n\
+                 /webhooks — your endpoints for signed events; /webhook_add <code>URL EVENTS</code>, /webhook_remove <code>ID</code>\n\
                  /help — this list"
             }
             CustomerCardBlocked => "⛔ This account is blocked: no points can be credited or redeemed.",
@@ -111,6 +112,7 @@ impl Texts for En {
                  /rewards — partners' rewards waiting; /reward_approve <code>ID</code>, /reward_reject <code>ID</code>, /reward_withdraw <code>ID</code>\n\
                  /audit — the audit log: adjustments, blocks, partner decisions, erasures\n\
                  /erase <code>CODE</code> — erase a customer's personal data on their request\n\
+                 /webhooks — the program's endpoints for signed events; /webhook_add <code>URL EVENTS</code>, /webhook_remove <code>ID</code>\n\
                  /help — this list"
             }
             ButtonApprove => "✅ Approve",
@@ -615,6 +617,47 @@ impl Texts for En {
     }
     fn staff_revoked_cashier(&self, partner: Esc) -> String {
         format!("You are no longer a cashier at {partner}.")
+    }
+    fn webhooks_title(&self) -> &'static str {
+        "🔗 <b>Webhook endpoints</b>"
+    }
+    fn webhooks_none(&self) -> &'static str {
+        "No webhook endpoints yet."
+    }
+    fn webhooks_usage(&self, events: &str) -> String {
+        format!(
+            "/webhook_add <code>URL EVENTS</code> — register an <code>https://</code> endpoint for events \
+             (names separated by commas or spaces, or <code>all</code>), e.g. \
+             <code>/webhook_add https://example.com/loyalty points.credited,points.redeemed</code>\n\
+             /webhook_remove <code>ID</code> — remove one\n\
+             Events: {events}\n\
+             Each delivery is a signed POST (header <code>Loyalty-Signature</code>), retried for a day until it is answered with 2xx."
+        )
+    }
+    fn webhook_line(&self, id: i64, url: Esc, events: &str, attempt: Option<&str>, success: Option<&str>) -> String {
+        format!(
+            "#{id} <code>{url}</code>\n   Events: {events}\n   Last attempt: {}\n   Last success: {}",
+            attempt.unwrap_or("never"),
+            success.map_or_else(|| "never".to_string(), |at| format!("{at} UTC"))
+        )
+    }
+    fn webhook_attempt(&self, at: &str, status: Option<u16>, error: Option<Esc>) -> String {
+        let answer = status.map_or_else(|| "no answer".to_string(), |s| format!("HTTP {s}"));
+        match error {
+            Some(error) => format!("{at} UTC · {answer} · {error}"),
+            None => format!("{at} UTC · {answer}"),
+        }
+    }
+    fn webhook_added(&self, id: i64, url: Esc, events: &str, secret: &str) -> String {
+        format!(
+            "✅ Webhook endpoint #{id} added: <code>{url}</code>\nEvents: {events}\n\n\
+             🔑 Signing secret: <code>{secret}</code>\n\
+             It is shown only this once — keep it safe and give it only to your receiver, which checks each \
+             delivery's <code>Loyalty-Signature</code> with it. Lost it? Remove the endpoint and add it again."
+        )
+    }
+    fn webhook_removed(&self, id: i64, url: Esc) -> String {
+        format!("🗑 Webhook endpoint #{id} (<code>{url}</code>) removed: it receives nothing more.")
     }
     fn audit_by(&self, admin: Option<TelegramUserId>) -> String {
         match admin {

@@ -23,7 +23,8 @@ use crate::domain::{
     Audience, BroadcastId, BroadcastJob, CampaignId, CustomerId, EntryId, EntryKind, Language, LedgerEntry, Partner,
     PartnerId, PartnerStatus, Points, RedemptionId, RewardId, StaffStatus, TelegramUserId,
 };
-use crate::ports::{AuditAction, AuditRecord, PartnerStats, ProgramStats, Rejection};
+use crate::outgoing::WebhookEvent;
+use crate::ports::{AuditAction, AuditRecord, PartnerStats, ProgramStats, Rejection, Webhook};
 use crate::program::campaigns::{Campaign, CampaignKind, CampaignStatus, WEEKDAYS};
 use crate::program::rewards::{Reward, RewardStatus, VoucherStatus};
 use crate::telegram::escape_html;
@@ -576,6 +577,26 @@ pub(crate) trait Texts: Sync {
     fn staff_revoked(&self, id: i64, name: Esc) -> String;
     /// To a revoked cashier.
     fn staff_revoked_cashier(&self, partner: Esc) -> String;
+    /// Admin and partner bots: `/webhooks`' heading.
+    fn webhooks_title(&self) -> &'static str;
+    /// Admin and partner bots: `/webhooks` with no endpoint yet.
+    fn webhooks_none(&self) -> &'static str;
+    /// Admin and partner bots: how to add and remove webhook endpoints
+    /// (under `/webhooks`, and for input the commands cannot use); `events`
+    /// names every event.
+    fn webhooks_usage(&self, events: &str) -> String;
+    /// One endpoint of `/webhooks`: id, URL, events, its last attempt
+    /// ([`Texts::webhook_attempt`]; `None`: never tried) and its last success
+    /// (UTC; `None`: never).
+    fn webhook_line(&self, id: i64, url: Esc, events: &str, attempt: Option<&str>, success: Option<&str>) -> String;
+    /// A delivery attempt: when (UTC), the endpoint's HTTP status (`None`: no
+    /// answer) and what went wrong, if anything.
+    fn webhook_attempt(&self, at: &str, status: Option<u16>, error: Option<Esc>) -> String;
+    /// An endpoint registered: its id, URL, events and signing secret, which
+    /// this reply shows once.
+    fn webhook_added(&self, id: i64, url: Esc, events: &str, secret: &str) -> String;
+    /// An endpoint removed.
+    fn webhook_removed(&self, id: i64, url: Esc) -> String;
     /// Admin bot: who acted (`None`: the customer themselves).
     fn audit_by(&self, admin: Option<TelegramUserId>) -> String;
     /// Admin bot: what an audited action did.
@@ -896,6 +917,31 @@ pub(crate) fn stamp_dots(stamps: u32, needed: u32) -> String {
 /// One record of the admin's `/audit`: id, time (UTC), who, what.
 pub(crate) fn audit_line(t: &dyn Texts, r: &AuditRecord) -> String {
     format!("#{} · {} · {} · {}", r.id, r.at.utc_minutes(), t.audit_by(r.admin), t.audit_action(&r.action))
+}
+
+/// An endpoint's events as the bots show them: their names, or `all` when
+/// it receives every event.
+pub(crate) fn webhook_events(events: &[WebhookEvent]) -> String {
+    if WebhookEvent::ALL.iter().all(|e| events.contains(e)) {
+        return "all".into();
+    }
+    events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Every event's name, for the usage of `/webhook_add`.
+pub(crate) fn webhook_event_names() -> String {
+    WebhookEvent::ALL.iter().map(|e| format!("<code>{e}</code>")).collect::<Vec<_>>().join(", ")
+}
+
+/// One endpoint of `/webhooks` (never its secret): id, URL, events, how its
+/// last delivery went and when one last succeeded.
+pub(crate) fn webhook_line(t: &dyn Texts, w: &Webhook) -> String {
+    // The error a status alone made ("HTTP 500") is said by the status.
+    let said = w.last_status.map(|s| format!("HTTP {s}"));
+    let error = w.last_error.as_deref().filter(|e| !e.is_empty() && Some(*e) != said.as_deref());
+    let attempt = w.last_attempt_at.map(|at| t.webhook_attempt(&at.utc_minutes(), w.last_status, error.map(Esc)));
+    let success = w.last_success_at.map(|at| at.utc_minutes());
+    t.webhook_line(w.id.0, Esc(&w.url), &webhook_events(&w.events), attempt.as_deref(), success.as_deref())
 }
 
 /// The client bot's history, newest first.

@@ -72,6 +72,7 @@ impl Texts for Ru {
                  /reward — награда за баллы; /rewards — ваши награды; /voucher <code>КОД</code> — принять ваучер\n\
                  /stamps <code>N НАГРАДА</code> — карта штампов; /stamp <code>КОД</code> — штамп за визит\n\
                  /staff — ваши кассиры: пригласить и отозвать\n\
+                 /webhooks — ваши адреса для подписанных событий; /webhook_add <code>URL СОБЫТИЯ</code>, /webhook_remove <code>ID</code>\n\
                  /help — этот список"
             }
             CustomerCardBlocked => "⛔ Аккаунт заблокирован: начислять и списывать баллы нельзя.",
@@ -108,6 +109,7 @@ impl Texts for Ru {
                  /rewards — награды партнёров на проверке; /reward_approve <code>ID</code>, /reward_reject <code>ID</code>, /reward_withdraw <code>ID</code>\n\
                  /audit — журнал аудита: корректировки, блокировки, решения по партнёрам, удаления\n\
                  /erase <code>КОД</code> — удалить личные данные клиента по его просьбе\n\
+                 /webhooks — адреса программы для подписанных событий; /webhook_add <code>URL СОБЫТИЯ</code>, /webhook_remove <code>ID</code>\n\
                  /help — этот список"
             }
             ButtonApprove => "✅ Одобрить",
@@ -615,6 +617,49 @@ impl Texts for Ru {
     }
     fn staff_revoked_cashier(&self, partner: Esc) -> String {
         format!("Вы больше не кассир в {partner}.")
+    }
+    fn webhooks_title(&self) -> &'static str {
+        "🔗 <b>Вебхуки</b>"
+    }
+    fn webhooks_none(&self) -> &'static str {
+        "Вебхуков пока нет."
+    }
+    fn webhooks_usage(&self, events: &str) -> String {
+        format!(
+            "/webhook_add <code>URL СОБЫТИЯ</code> — подключить адрес <code>https://</code> для событий \
+             (названия через запятую или пробел, или <code>all</code> — все), например: \
+             <code>/webhook_add https://example.com/loyalty points.credited,points.redeemed</code>\n\
+             /webhook_remove <code>ID</code> — отключить адрес\n\
+             События: {events}\n\
+             Каждое событие приходит подписанным POST-запросом (заголовок <code>Loyalty-Signature</code>); \
+             пока адрес не ответит 2xx, отправка повторяется в течение суток."
+        )
+    }
+    fn webhook_line(&self, id: i64, url: Esc, events: &str, attempt: Option<&str>, success: Option<&str>) -> String {
+        format!(
+            "#{id} <code>{url}</code>\n   События: {events}\n   Последняя попытка: {}\n   Последний успех: {}",
+            attempt.unwrap_or("ещё не было"),
+            success.map_or_else(|| "ещё не было".to_string(), |at| format!("{at} UTC"))
+        )
+    }
+    fn webhook_attempt(&self, at: &str, status: Option<u16>, error: Option<Esc>) -> String {
+        let answer = status.map_or_else(|| "нет ответа".to_string(), |s| format!("HTTP {s}"));
+        match error {
+            Some(error) => format!("{at} UTC · {answer} · {error}"),
+            None => format!("{at} UTC · {answer}"),
+        }
+    }
+    fn webhook_added(&self, id: i64, url: Esc, events: &str, secret: &str) -> String {
+        format!(
+            "✅ Вебхук #{id} подключён: <code>{url}</code>\nСобытия: {events}\n\n\
+             🔑 Секрет подписи: <code>{secret}</code>\n\
+             Он показан только сейчас — сохраните его в надёжном месте и передайте только вашему обработчику: \
+             им он проверяет заголовок <code>Loyalty-Signature</code> каждого запроса. Потеряли секрет? \
+             Отключите адрес и подключите заново."
+        )
+    }
+    fn webhook_removed(&self, id: i64, url: Esc) -> String {
+        format!("🗑 Вебхук #{id} (<code>{url}</code>) отключён: событий на него больше не будет.")
     }
     fn audit_by(&self, admin: Option<TelegramUserId>) -> String {
         match admin {

@@ -3,6 +3,22 @@ use crate::domain::Timestamp;
 use crate::domain::{PartnerTerms, TelegramUserId};
 use Language::{En, Ru, Vi};
 
+fn webhook(attempted: bool) -> Webhook {
+    Webhook {
+        id: crate::domain::WebhookId(4),
+        partner: None,
+        url: "https://crm.example.com/h?a=1&b=<2>".into(),
+        events: vec![WebhookEvent::PointsCredited, WebhookEvent::TierChanged],
+        secret: "whsec_secret-never-listed".into(),
+        created_at: Timestamp(0),
+        removed_at: None,
+        last_attempt_at: attempted.then_some(Timestamp(1_795_000_000)),
+        last_status: attempted.then_some(500),
+        last_error: attempted.then(|| "HTTP 500".into()),
+        last_success_at: attempted.then_some(Timestamp(1_794_000_000)),
+    }
+}
+
 fn partner(status: PartnerStatus) -> Partner {
     Partner {
         id: PartnerId(3),
@@ -56,6 +72,15 @@ fn sample(lang: Language) -> Vec<String> {
         t.customer_credited(Signed(5), Esc("P"), Pts(10)),
         t.api(&ApiText::MethodNotAllowed(vec!["GET", "POST"])),
         t.api(&ApiText::Rejected(Rejection::InsufficientBalance { balance: 1, requested: 2 })),
+        t.webhooks_title().into(),
+        t.webhooks_none().into(),
+        t.webhooks_usage(&webhook_event_names()),
+        webhook_line(t, &webhook(false)),
+        webhook_line(t, &webhook(true)),
+        t.webhook_attempt("2026-11-26 09:00", None, Some(Esc("timed out"))),
+        t.webhook_added(4, Esc("https://crm.example.com/h"), "all", "whsec_0123"),
+        t.webhook_removed(4, Esc("https://crm.example.com/h")),
+        t.rejection(&Rejection::WebhookLimit { max: 10 }),
     ]);
     v
 }
@@ -79,6 +104,15 @@ fn people_text_is_escaped_and_lists_are_capped() {
         assert!(text.contains("&lt;Pho&gt;") && text.contains("cafe &amp; bar") && text.contains("a&lt;b"));
         assert!(t.customer_adjusted(Signed(1), Esc("<x>"), Pts(1)).contains("&lt;x&gt;"));
     }
+    for t in Language::ALL.map(Language::texts) {
+        for attempted in [false, true] {
+            let line = webhook_line(t, &webhook(attempted));
+            assert!(line.contains("https://crm.example.com/h?a=1&amp;b=&lt;2&gt;"), "{line}");
+            assert!(line.contains("points.credited, tier.changed") && !line.contains("whsec_"), "{line}");
+            assert_eq!(line.matches("HTTP 500").count(), usize::from(attempted), "the status once: {line}");
+        }
+    }
+    assert_eq!(webhook_events(&WebhookEvent::ALL), "all");
     let out = partners(En.texts(), &vec![partner(PartnerStatus::Approved); 5], 3);
     assert!(out.matches("• ").count() == 3 && out.ends_with("…and 2 more"));
 }

@@ -72,6 +72,7 @@ impl Texts for Vi {
                  /reward — đăng phần thưởng đổi điểm; /rewards — của bạn; /voucher <code>MÃ</code> — nhận phiếu\n\
                  /stamps <code>N PHẦN_THƯỞNG</code> — chạy thẻ tem; /stamp <code>MÃ</code> — đóng tem cho một lần ghé\n\
                  /staff — thu ngân của bạn: mời và thu hồi\n\
+                 /webhooks — địa chỉ nhận sự kiện có chữ ký của bạn; /webhook_add <code>URL SỰ_KIỆN</code>, /webhook_remove <code>ID</code>\n\
                  /help — danh sách này"
             }
             CustomerCardBlocked => "⛔ Tài khoản này đã bị khóa: không thể cộng hoặc trừ điểm.",
@@ -108,6 +109,7 @@ impl Texts for Vi {
                  /rewards — phần thưởng chờ duyệt; /reward_approve <code>ID</code>, /reward_reject <code>ID</code>, /reward_withdraw <code>ID</code>\n\
                  /audit — nhật ký kiểm tra: điều chỉnh, khoá, quyết định về đối tác, xoá dữ liệu\n\
                  /erase <code>MÃ</code> — xoá dữ liệu cá nhân của khách hàng theo yêu cầu của họ\n\
+                 /webhooks — địa chỉ nhận sự kiện có chữ ký của chương trình; /webhook_add <code>URL SỰ_KIỆN</code>, /webhook_remove <code>ID</code>\n\
                  /help — danh sách này"
             }
             ButtonApprove => "✅ Duyệt",
@@ -615,6 +617,48 @@ impl Texts for Vi {
     }
     fn staff_revoked_cashier(&self, partner: Esc) -> String {
         format!("Bạn không còn là thu ngân tại {partner}.")
+    }
+    fn webhooks_title(&self) -> &'static str {
+        "🔗 <b>Webhook</b>"
+    }
+    fn webhooks_none(&self) -> &'static str {
+        "Chưa có webhook nào."
+    }
+    fn webhooks_usage(&self, events: &str) -> String {
+        format!(
+            "/webhook_add <code>URL SỰ_KIỆN</code> — đăng ký một địa chỉ <code>https://</code> nhận sự kiện \
+             (tên cách nhau bằng dấu phẩy hoặc dấu cách, hoặc <code>all</code> cho tất cả), ví dụ: \
+             <code>/webhook_add https://example.com/loyalty points.credited,points.redeemed</code>\n\
+             /webhook_remove <code>ID</code> — gỡ một địa chỉ\n\
+             Sự kiện: {events}\n\
+             Mỗi sự kiện được gửi bằng một POST có chữ ký (header <code>Loyalty-Signature</code>) và được gửi lại \
+             trong một ngày cho đến khi địa chỉ trả lời 2xx."
+        )
+    }
+    fn webhook_line(&self, id: i64, url: Esc, events: &str, attempt: Option<&str>, success: Option<&str>) -> String {
+        format!(
+            "#{id} <code>{url}</code>\n   Sự kiện: {events}\n   Lần gửi gần nhất: {}\n   Lần thành công gần nhất: {}",
+            attempt.unwrap_or("chưa có"),
+            success.map_or_else(|| "chưa có".to_string(), |at| format!("{at} UTC"))
+        )
+    }
+    fn webhook_attempt(&self, at: &str, status: Option<u16>, error: Option<Esc>) -> String {
+        let answer = status.map_or_else(|| "không có phản hồi".to_string(), |s| format!("HTTP {s}"));
+        match error {
+            Some(error) => format!("{at} UTC · {answer} · {error}"),
+            None => format!("{at} UTC · {answer}"),
+        }
+    }
+    fn webhook_added(&self, id: i64, url: Esc, events: &str, secret: &str) -> String {
+        format!(
+            "✅ Đã thêm webhook #{id}: <code>{url}</code>\nSự kiện: {events}\n\n\
+             🔑 Khoá ký: <code>{secret}</code>\n\
+             Khoá chỉ hiển thị một lần này — hãy giữ kín và chỉ đưa cho hệ thống nhận của bạn, nơi dùng nó để \
+             kiểm tra header <code>Loyalty-Signature</code> của mỗi lần gửi. Mất khoá? Hãy gỡ địa chỉ rồi thêm lại."
+        )
+    }
+    fn webhook_removed(&self, id: i64, url: Esc) -> String {
+        format!("🗑 Đã gỡ webhook #{id} (<code>{url}</code>): địa chỉ này sẽ không nhận gì nữa.")
     }
     fn audit_by(&self, admin: Option<TelegramUserId>) -> String {
         match admin {

@@ -4,7 +4,10 @@
 // port. Usage: node miniflare.mjs <config.json>; stops when stdin closes.
 //
 // config.json: { "nodeDir": <dir holding node_modules with miniflare>,
-//                "workers": [{ "name", "build", "port" }], "vars": { NAME: value } }
+//                "workers": [{ "name", "build", "port" }], "vars": { NAME: value },
+//                "outbound": { "<host[:port]>": "http://127.0.0.1:<port>" } (optional) }
+// A fetch to a host named in `outbound` goes to its loopback address instead
+// (a webhook endpoint's https URL served by a local receiver); others go out as they are.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -12,11 +15,26 @@ import { pathToFileURL } from "node:url";
 
 const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const require = createRequire(join(config.nodeDir, "package.json"));
-const { Miniflare, Log, LogLevel } = await import(pathToFileURL(require.resolve("miniflare")).href);
+const { Miniflare, Log, LogLevel, Response, fetch } = await import(pathToFileURL(require.resolve("miniflare")).href);
 
 const text = (value) => ({ type: "text", value });
 const env = Object.fromEntries(Object.entries(config.vars).map(([name, value]) => [name, text(value)]));
 env.DB = { type: "d1", id: "loyalty-test" };
+
+const outbound = config.outbound ?? {};
+const reroute = async (request) => {
+  const url = new URL(request.url);
+  const target = outbound[url.host];
+  if (target === undefined) return fetch(request);
+  const body = request.method === "GET" || request.method === "HEAD" ? undefined : await request.arrayBuffer();
+  const answer = await fetch(new URL(url.pathname + url.search, target), {
+    method: request.method,
+    headers: request.headers,
+    body,
+    redirect: "manual",
+  });
+  return new Response(await answer.arrayBuffer(), { status: answer.status, headers: answer.headers });
+};
 
 const mf = new Miniflare({
   host: "127.0.0.1",
@@ -36,6 +54,7 @@ const mf = new Miniflare({
         },
       },
       env,
+      ...(Object.keys(outbound).length > 0 ? { outboundService: reroute } : {}),
     },
     dev: { unsafeDirectSockets: [{ host: "127.0.0.1", port: w.port }] },
   })),

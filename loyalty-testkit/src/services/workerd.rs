@@ -173,13 +173,26 @@ impl Workerd {
     /// local bindings (D1 is SQLite inside workerd). Needs `NODE_BIN` and
     /// `LOYALTY_EDGE_NODE_DIR` (from `scripts/edge-tools.sh env`).
     pub async fn start_with_d1(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
-        on_free_ports(|| Workerd::try_start_with_d1(workers_to_run, vars)).await
+        on_free_ports(|| Workerd::try_start_with_d1(workers_to_run, vars, &[])).await
+    }
+
+    /// [`Workerd::start_with_d1`], the Workers' fetches to the hosts of
+    /// `outbound` (`host[:port]`, `http://127.0.0.1:<port>`) sent to those
+    /// loopback addresses instead — an https URL served by a local fake
+    /// (Miniflare's `outboundService`); every other fetch goes out as it is.
+    pub async fn start_with_d1_outbound(
+        workers_to_run: &[(&'static str, PathBuf)],
+        vars: &[(&str, String)],
+        outbound: &[(&str, String)],
+    ) -> Workerd {
+        on_free_ports(|| Workerd::try_start_with_d1(workers_to_run, vars, outbound)).await
     }
 
     /// [`Workerd::start_with_d1`] once (see [`Workerd::try_start_with`]).
     async fn try_start_with_d1(
         workers_to_run: &[(&'static str, PathBuf)],
         vars: &[(&str, String)],
+        outbound: &[(&str, String)],
     ) -> Result<Workerd, String> {
         let dir = scratch_dir();
         let node_dir = env_path("LOYALTY_EDGE_NODE_DIR");
@@ -193,7 +206,9 @@ impl Workerd {
         }
         let vars: serde_json::Map<String, serde_json::Value> =
             vars.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect();
-        let config = serde_json::json!({ "nodeDir": node_dir, "workers": workers, "vars": vars });
+        let outbound: serde_json::Map<String, serde_json::Value> =
+            outbound.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect();
+        let config = serde_json::json!({ "nodeDir": node_dir, "workers": workers, "vars": vars, "outbound": outbound });
         std::fs::write(dir.join("miniflare.json"), config.to_string()).expect("write the Miniflare config");
         std::fs::write(dir.join("miniflare.mjs"), include_str!("miniflare.mjs")).expect("write the Miniflare script");
         let mut command = Command::new(env_path("NODE_BIN"));
@@ -293,13 +308,21 @@ pub struct Supabase {
     /// Requests passed on so far.
     pub requests: Arc<AtomicU64>,
     /// Of them, the outbox's (`/rpc/enqueue_messages`, `settle_messages`,
-    /// `take_messages`, `stale_updates`, `outbox_state`): made after a response.
+    /// `take_messages`, `stale_updates`, `outbox_state`, and the webhook
+    /// deliveries' `webhook_targets` and `record_webhook`): made after a response.
     pub outbox_requests: Arc<AtomicU64>,
 }
 
 /// The storage calls of the outbox, which run after a response.
-const OUTBOX_CALLS: [&str; 5] =
-    ["enqueue_messages", "settle_messages", "take_messages", "stale_updates", "outbox_state"];
+const OUTBOX_CALLS: [&str; 7] = [
+    "enqueue_messages",
+    "settle_messages",
+    "take_messages",
+    "stale_updates",
+    "outbox_state",
+    "webhook_targets",
+    "record_webhook",
+];
 
 pub async fn supabase_proxy(postrust: String) -> Supabase {
     #[derive(Clone)]

@@ -6,6 +6,10 @@
 //! a private chat and nothing at all elsewhere; no data ever leaves the admin
 //! chat through this bot.
 //!
+//! The program's outgoing webhooks are managed here too (`/webhooks`,
+//! `/webhook_add`, `/webhook_remove`); a new endpoint's signing secret is
+//! shown once, in the reply to `/webhook_add`.
+//!
 //! Messages the bot sends on its own initiative (new applications, broadcast
 //! progress) are written in English; replies to commands use the
 //! language of the admin who wrote.
@@ -16,7 +20,7 @@ use crate::domain::{Audience, CustomerCode, Language, PartnerId, PartnerStatus, 
 use crate::error::Result;
 use crate::ports::{
     AdjustBalance, AuditPage, CampaignActor, CustomerRef, DecidePartner, Decided, EraseCustomer, NewBroadcast,
-    PartnerDecision, Rejection, SetBlocked, SetProgramRules,
+    PartnerDecision, Rejection, SetBlocked, SetProgramRules, WebhookOwner,
 };
 use crate::program::ProgramRules;
 use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
@@ -173,6 +177,10 @@ impl Ctx<'_> {
             Action::Reward(cmd) => {
                 let actor = CampaignActor::Admin(self.admin());
                 self.told(super::rewards::run(self.cx, self.lang, actor, cmd, self.key()).await).await
+            }
+            Action::Webhook(cmd) => {
+                let done = super::webhooks::run(self.cx, self.lang, WebhookOwner::Program, cmd).await;
+                self.told(done.map(|text| (text, Vec::new()))).await
             }
             Action::Help => Ok(self.reply(self.lang.say(Fixed::AdminHelp))),
         }
@@ -493,6 +501,9 @@ pub(super) enum Action<'a> {
     Campaign(super::campaigns::CampaignCommand<'a>),
     /// `/rewards` (those waiting), `/reward_approve|reject|withdraw <id>`.
     Reward(super::rewards::RewardCommand<'a>),
+    /// `/webhooks`, `/webhook_add <url> <events>`, `/webhook_remove <id>`:
+    /// the program's endpoints.
+    Webhook(super::webhooks::WebhookCommand<'a>),
     /// Anything else.
     Help,
 }
@@ -516,6 +527,9 @@ impl<'a> Action<'a> {
             "audit" => Action::Audit(args),
             "erase" => Action::Erase(args),
             "help" => Action::Help,
+            "webhooks" => Action::Webhook(super::webhooks::WebhookCommand::List),
+            "webhook_add" => Action::Webhook(super::webhooks::WebhookCommand::Add(args)),
+            "webhook_remove" => Action::Webhook(super::webhooks::WebhookCommand::Remove(args)),
             name => match super::rewards::RewardCommand::parse(name, args) {
                 // Rewards are published and vouchers accepted by partners.
                 Some(super::rewards::RewardCommand::Publish(_) | super::rewards::RewardCommand::Voucher(_)) => {

@@ -23,6 +23,10 @@
 //! records them on what they make; everything else names it by its owner, so a
 //! cashier is refused there.
 //!
+//! A partner's owner also registers HTTPS endpoints for the events of its
+//! own business (`/webhooks`, `/webhook_add`, `/webhook_remove`; shared with
+//! the admin bot), the signing secret shown once in `/webhook_add`'s reply.
+//!
 //! Every ledger write carries an idempotency key derived from the update
 //! (`tg:<bot id>:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
 //! returns the first result and notifies nobody twice.
@@ -30,6 +34,7 @@
 use super::campaigns::CampaignCommand;
 use super::common::{self, settle};
 use super::rewards::RewardCommand;
+use super::webhooks::WebhookCommand;
 use crate::context::{Context, Outbox};
 use crate::domain::{
     CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, StaffId, StaffStatus, TelegramUserId, rules,
@@ -38,7 +43,7 @@ use crate::error::Result;
 use crate::ports::{
     AddStamp, CampaignActor, CampaignDecision, CreditPurchase, CustomerRef, InviteStaff, JoinStaff, LookUpCustomer,
     OpenRedemption, PartnerRef, Rejection, ReverseEntry, RevokeStaff, RewardDecision, SetStampCard, StoreError,
-    StoreResult,
+    StoreResult, WebhookOwner,
 };
 use crate::program::stamps::check_card;
 use crate::texts::{self, Esc, Fixed, Pts, Signed};
@@ -100,6 +105,9 @@ pub(super) enum Action<'a> {
     Staff(&'a str),
     /// `/start s_<token>`: a staff invitation link opened.
     Join(&'a str),
+    /// `/webhooks`, `/webhook_add <url> <events>`, `/webhook_remove <id>`:
+    /// the partner's own endpoints (its owner's).
+    Webhook(WebhookCommand<'a>),
     /// Anything else: the person's status, or help.
     Help,
 }
@@ -122,6 +130,9 @@ impl<'a> Action<'a> {
             "stamps" => Action::Stamps(args),
             "stamp" => Action::Stamp(args),
             "staff" => Action::Staff(args),
+            "webhooks" => Action::Webhook(WebhookCommand::List),
+            "webhook_add" => Action::Webhook(WebhookCommand::Add(args)),
+            "webhook_remove" => Action::Webhook(WebhookCommand::Remove(args)),
             "help" => Action::Help,
             // Approving and rejecting campaigns and rewards is the admins'.
             name => match RewardCommand::parse(name, args) {
@@ -428,6 +439,7 @@ impl Ctx<'_> {
             Action::Stamp(args) => self.stamp_command(args).await,
             Action::Staff(args) => self.staff(args).await,
             Action::Join(token) => self.join(token).await,
+            Action::Webhook(cmd) => self.webhooks(cmd).await,
             Action::Reward(cmd @ RewardCommand::Voucher(_)) => {
                 // Accepting a voucher is the till's.
                 let actor = CampaignActor::Partner(self.till());
@@ -882,6 +894,18 @@ impl Ctx<'_> {
         };
         let (s, lang) = (&done.outcome.staff, done.outcome.partner.language);
         Ok(self.reply_with(lang.texts().staff_revoked(s.id.0, Esc(&s.name)), done.notices))
+    }
+
+    /// `/webhooks`, `/webhook_add`, `/webhook_remove`: the partner's own
+    /// endpoints, by its owner (named by the owner's account, so a cashier
+    /// hears that only the owner does this, and a partner not approved where
+    /// it stands when it adds one).
+    async fn webhooks(&self, cmd: WebhookCommand<'_>) -> Result<Outbox> {
+        let owner = WebhookOwner::Partner(self.me());
+        let done = super::webhooks::run(self.cx, self.lang, owner, cmd).await;
+        Ok(Outbox::one(self.reply(match self.settle_owner(done).await? {
+            Ok(text) | Err(text) => text,
+        })))
     }
 
     /// `/start s_<token>`: an invitation link opened; the person becomes a
