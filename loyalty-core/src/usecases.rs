@@ -457,14 +457,19 @@ pub async fn use_voucher(cx: &Context, req: UseVoucher) -> StoreResult<Done<Vouc
 /// Registers a webhook endpoint for `owner` — the program, or a partner by
 /// its owner — receiving `events` at `url`, with a fresh signing secret
 /// (answered in the [`Webhook`](crate::ports::Webhook): show it to the owner
-/// only). The URL, the events and the limit are checked by the store
+/// only). The URL, the events, the key and the limit are checked by the store
 /// ([`Rejection::InvalidWebhook`], [`Rejection::WebhookLimit`]).
+/// `idempotency_key` is the owner's key of this registration (an update's, a
+/// POS request's): the same key again answers the endpoint it made, with its
+/// own secret (`replayed`), or [`Rejection::IdempotencyConflict`] for
+/// another URL or other events ([`AddWebhook`](crate::ports::AddWebhook)).
 pub async fn add_webhook(
     cx: &Context,
     owner: crate::ports::WebhookOwner,
     url: &str,
     events: Vec<crate::outgoing::WebhookEvent>,
-) -> StoreResult<crate::ports::Webhook> {
+    idempotency_key: String,
+) -> StoreResult<crate::ports::WebhookAdded> {
     let mut random = [0u8; 32];
     cx.fill_random(&mut random);
     let req = crate::ports::AddWebhook {
@@ -473,6 +478,7 @@ pub async fn add_webhook(
         events,
         secret: crate::outgoing::new_secret(random),
         now: cx.now(),
+        idempotency_key,
     };
     cx.storage().add_webhook(req).await
 }

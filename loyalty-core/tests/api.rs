@@ -1656,6 +1656,36 @@ async fn pos_registers_lists_and_removes_its_webhook_endpoints() {
     assert_eq!((again.json()["replayed"].clone(), again.json()["webhook"]["id"].clone()), (json!(true), json!(id)));
     assert_eq!(again.json()["webhook"]["secret"], secret.as_str());
     assert_eq!(env.storage.webhooks(WebhookOwner::Partner(PartnerRef::Id(p.id))).await.unwrap().len(), 1);
+    // The events in another order are the same registration.
+    let reordered = r#"{"url": "https://cafe.example.com/loyalty", "events": ["points.redeemed", "points.credited"]}"#;
+    let same = call(&env, pos(&key, Method::POST, path, Some("wh-1"), reordered)).await;
+    assert_eq!((same.status, same.json()["replayed"].clone()), (StatusCode::CREATED, json!(true)), "{:?}", same.body);
+    assert_eq!(
+        (same.json()["webhook"]["id"].clone(), same.json()["webhook"]["secret"].clone()),
+        (json!(id), json!(secret))
+    );
+    // The same key with another URL or other events is a conflict, and adds nothing.
+    for other in [
+        r#"{"url": "https://cafe.example.com/other", "events": ["points.credited", "points.redeemed"]}"#,
+        r#"{"url": "https://cafe.example.com/loyalty", "events": ["points.credited"]}"#,
+    ] {
+        call(&env, pos(&key, Method::POST, path, Some("wh-1"), other))
+            .await
+            .error(StatusCode::CONFLICT, "idempotency_conflict");
+    }
+    assert_eq!(env.storage.webhooks(WebhookOwner::Partner(PartnerRef::Id(p.id))).await.unwrap().len(), 1);
+    // Another partner's key of the same text is its own.
+    let theirs = call(&env, pos(&other_key, Method::POST, path, Some("wh-1"), body)).await;
+    assert_eq!((theirs.status, theirs.json()["replayed"].clone()), (StatusCode::CREATED, json!(false)));
+    assert_ne!(theirs.json()["webhook"]["id"], id);
+    let theirs_id = theirs.json()["webhook"]["id"].as_i64().unwrap();
+    let remove_theirs = request(
+        Method::DELETE,
+        &format!("/api/v1/partner/webhooks/{theirs_id}"),
+        &[("authorization", &format!("Bearer {other_key}"))],
+        Bytes::new(),
+    );
+    assert_eq!(call(&env, remove_theirs).await.status, StatusCode::OK);
 
     let listed = call(&env, pos_get(&key, path)).await;
     assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
@@ -1716,6 +1746,9 @@ async fn pos_registers_lists_and_removes_its_webhook_endpoints() {
     }
     let body11 = r#"{"url": "https://h11.example.com/x", "events": ["tier.changed"]}"#;
     call(&env, pos(&key, Method::POST, path, Some("wh-11"), body11)).await.error(StatusCode::CONFLICT, "webhook_limit");
+    // At the limit a retry still answers its endpoint.
+    let retried = call(&env, pos(&key, Method::POST, path, Some("wh-1"), body)).await;
+    assert_eq!((retried.status, retried.json()["webhook"]["id"].clone()), (StatusCode::CREATED, json!(id)));
 
     // Removing: another partner's key, bad ids, then the owner's (again: the same answer).
     let remove = |key: &str, id: &str| {
@@ -1742,8 +1775,14 @@ async fn pos_registers_lists_and_removes_its_webhook_endpoints() {
     let left = call(&env, pos_get(&key, path)).await.json()["webhooks"].clone();
     assert_eq!(left.as_array().map(Vec::len), Some(9), "{left}");
     assert!(left.as_array().unwrap().iter().all(|w| w["id"] != id), "{left}");
-    // Room for one more now; the same request as the first makes a new endpoint (the old one is gone).
-    let remade = call(&env, pos(&key, Method::POST, path, Some("wh-1"), body)).await;
+    // The first request again answers the removed endpoint as it is: nothing comes back.
+    let replayed = call(&env, pos(&key, Method::POST, path, Some("wh-1"), body)).await;
+    assert_eq!((replayed.status, replayed.json()["replayed"].clone()), (StatusCode::CREATED, json!(true)));
+    assert_eq!(replayed.json()["webhook"]["id"], id);
+    assert!(replayed.json()["webhook"]["removed_at"].is_i64(), "{:?}", replayed.body);
+    assert_eq!(call(&env, pos_get(&key, path)).await.json()["webhooks"].as_array().map(Vec::len), Some(9));
+    // Room for one more now; the same body under a new key makes a new endpoint.
+    let remade = call(&env, pos(&key, Method::POST, path, Some("wh-12"), body)).await;
     assert_eq!((remade.status, remade.json()["replayed"].clone()), (StatusCode::CREATED, json!(false)));
     assert_ne!(remade.json()["webhook"]["id"], id);
     assert_ne!(remade.json()["webhook"]["secret"], secret.as_str(), "a fresh secret");

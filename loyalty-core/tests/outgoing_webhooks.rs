@@ -233,3 +233,57 @@ async fn a_credit_reaches_the_partners_endpoint_signed_and_webhooks_shows_how_it
     let silent = h.say(Partner, &linh(), "/webhooks").await.all_text();
     assert!(silent.contains("UTC · no answer · no answer: timed out"), "{silent}");
 }
+
+/// The text of the Bot API call riding in a webhook response's body.
+fn body_text(res: &loyalty_core::webhook::WebhookResponse) -> String {
+    let call: Value = serde_json::from_slice(res.response.body()).expect("a Bot API call in the body");
+    call["text"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_webhook_add_whose_answer_was_lost_answers_the_same_endpoint_when_processed_again() {
+    use loyalty_core::stores::memory::MemoryStore;
+    use loyalty_testkit::FaultyStore;
+    use std::sync::Arc;
+    let update = |id: i64, text: &str| serde_json::to_vec(&loyalty_testkit::text_json(id, &admin(), text)).unwrap();
+    let add = update(7_001, "/webhook_add https://crm.example.com/hooks points.credited tier.changed");
+
+    // Which storage call of the update registers the endpoint (a healthy run on a fresh store).
+    let probe_store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let probe = Harness::new(TestEnv::with(probe_store.clone(), loyalty_testkit::test_config()));
+    let ok = probe.engine().handle_webhook(Admin, probe.webhook_request(Admin, add.clone())).await;
+    assert_eq!(ok.response.status(), http::StatusCode::OK);
+    let n = probe_store.log().iter().position(|m| *m == "add_webhook").expect("the update registers") + 1;
+
+    // The store registers the endpoint but its answer is lost: the update fails (Telegram retries).
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let h = Harness::new(TestEnv::with(store.clone(), loyalty_testkit::test_config()));
+    store.fail_call(n, true);
+    let failed = h.engine().handle_webhook(Admin, h.webhook_request(Admin, add.clone())).await;
+    assert_eq!(failed.response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+    let stored = h.env.storage.webhooks(WebhookOwner::Program).await.unwrap();
+    assert_eq!(stored.len(), 1, "registered before the answer was lost");
+
+    // Telegram delivers the update again: the same endpoint and the secret it is signed with, nothing more.
+    let retry = h.engine().handle_webhook(Admin, h.webhook_request(Admin, add.clone())).await;
+    assert_eq!(retry.response.status(), http::StatusCode::OK);
+    let text = body_text(&retry);
+    assert!(text.contains("Webhook endpoint #1 added"), "{text}");
+    assert!(text.contains(&stored[0].secret), "the stored secret is the one shown: {text}");
+    assert_eq!(h.env.storage.webhooks(WebhookOwner::Program).await.unwrap(), stored, "one endpoint, unchanged");
+    assert_eq!(store.log().iter().filter(|m| **m == "add_webhook").count(), 2, "registered again, and replayed");
+
+    // Another update with the same command is another registration.
+    let other = h
+        .engine()
+        .handle_webhook(
+            Admin,
+            h.webhook_request(
+                Admin,
+                update(7_002, "/webhook_add https://crm.example.com/hooks points.credited tier.changed"),
+            ),
+        )
+        .await;
+    assert!(body_text(&other).contains("#2 added"), "{}", body_text(&other));
+    assert_eq!(count(&h, WebhookOwner::Program).await, 2);
+}

@@ -38,8 +38,13 @@ async fn program() -> (Harness, PartnerId) {
     (h, id)
 }
 
+/// Registers `url` for `events` of `owner`, each call under a key of its own.
 async fn add(h: &Harness, owner: WebhookOwner, url: &str, events: &[WebhookEvent]) -> Webhook {
-    usecases::add_webhook(h.engine().context(), owner, url, events.to_vec()).await.unwrap()
+    static KEYS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let key = format!("test-hook-{}", KEYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let added = usecases::add_webhook(h.engine().context(), owner, url, events.to_vec(), key).await.unwrap();
+    assert!(!added.replayed, "a fresh key");
+    added.webhook
 }
 
 fn linh_owner() -> WebhookOwner {

@@ -1,6 +1,8 @@
 //! `migrations/0001_loyalty.sql` (for `wrangler d1 migrations apply`) is the
-//! schema `D1Store` creates on first use: `loyalty_core::stores::d1::SCHEMA`.
-//! After changing the schema, regenerate the file with
+//! schema `D1Store` creates on first use, `loyalty_core::stores::d1::SCHEMA`,
+//! as of schema 12; each later file is generated from the core too. A shipped
+//! migration is never rewritten: after changing the schema, add a migration
+//! (and its generator) and write it with
 //! `LOYALTY_WRITE_MIGRATION=1 cargo test -p loyalty-edge --test d1_migration`.
 
 use loyalty_core::stores::d1;
@@ -15,8 +17,7 @@ fn the_shipped_migration_is_the_schema() {
     let shipped = std::fs::read_to_string(PATH).expect("read the migration");
     assert!(
         shipped == d1::migration(),
-        "{PATH} differs from loyalty_core::stores::d1::SCHEMA; regenerate it with \
-         `LOYALTY_WRITE_MIGRATION=1 cargo test -p loyalty-edge --test d1_migration`"
+        "{PATH} differs from loyalty_core::stores::d1::migration (the schema as of version 12)"
     );
 }
 
@@ -124,4 +125,17 @@ fn the_eleventh_migration_is_the_webhooks() {
     let shipped = shipped_is_generated("0011_webhooks.sql", d1::webhooks_migration(), "webhooks_migration");
     assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_webhooks ("), "{shipped}");
     assert!(shipped.contains("CREATE INDEX IF NOT EXISTS loyalty_webhooks_active"), "{shipped}");
+}
+
+/// `migrations/0012_webhook_keys.sql` rebuilds the webhook endpoints' table
+/// with registrations' keys and their unique index per owner (regenerate as above).
+#[test]
+fn the_twelfth_migration_is_the_webhook_keys() {
+    let shipped = shipped_is_generated("0012_webhook_keys.sql", d1::webhook_keys_migration(), "webhook_keys_migration");
+    assert!(shipped.contains("    idempotency_key TEXT "), "{shipped}");
+    assert!(shipped.contains("CREATE UNIQUE INDEX IF NOT EXISTS loyalty_webhooks_by_key"), "{shipped}");
+    assert!(shipped.contains("DROP TABLE loyalty_webhooks_before_keys"), "{shipped}");
+    // The shipped files before it keep their text: the table without keys.
+    assert!(!d1::migration().contains("loyalty_webhooks_by_key"));
+    assert!(!d1::webhooks_migration().contains("idempotency_key"));
 }

@@ -1062,9 +1062,11 @@ async fn the_workers_deliver_signed_webhooks_a_receiver_verifies() {
         WebhookOwner::Program,
         "https://hooks.example.com/loyalty",
         WebhookEvent::ALL.to_vec(),
+        "workerd-hook".into(),
     )
     .await
-    .expect("registered");
+    .expect("registered")
+    .webhook;
     *received.secret.lock().unwrap() = hook.secret.clone();
     let now = engine.now();
     let applied = engine

@@ -11,16 +11,17 @@
 //! `localhost` when an endpoint is registered, but a public-looking name can
 //! resolve to anything — and resolve differently at every delivery. So the
 //! sender resolves names itself ([`PublicResolver`]) and refuses every
-//! address that is not public ([`is_public`]) at the moment of connecting:
+//! address that is not public ([`is_public_ip`]) at the moment of connecting:
 //! the addresses checked are the addresses connected to. IP literals in the
 //! URL, which no resolver sees, are checked before the request. No proxy is
 //! used either (a proxy would resolve the name on its side, past the check).
 
 use async_trait::async_trait;
+use loyalty_core::outgoing::is_public_ip;
 use loyalty_core::ports::{WebhookPost, WebhookPostError, WebhookSender};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::error::Error as StdError;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// How long one delivery may take by default, connecting included.
@@ -46,7 +47,7 @@ pub enum SenderBuildError {
 ///
 /// Only `https://` URLs are posted to, and only to public addresses: a host
 /// name is resolved by [`PublicResolver`], which refuses a name any of whose
-/// addresses is not public, and an IP literal is checked with [`is_public`];
+/// addresses is not public, and an IP literal is checked with [`is_public_ip`];
 /// both answer [`WebhookPostError::Refused`] without connecting. A failed
 /// connection or a timeout is [`WebhookPostError::Unreachable`].
 ///
@@ -125,7 +126,7 @@ impl HttpWebhookSenderBuilder {
     /// Connects to `addr` for the host name `host` (its port is used when the
     /// URL names none), without asking DNS.
     ///
-    /// An override is **not** filtered by [`is_public`]: whoever builds the
+    /// An override is **not** filtered by [`is_public_ip`]: whoever builds the
     /// sender set it explicitly (an operator pointing a name at an internal
     /// receiver on purpose, or a test at its loopback one), which an
     /// endpoint's owner cannot. Every other name still goes through
@@ -168,7 +169,7 @@ impl WebhookSender for HttpWebhookSender {
         // An IP literal (normalised by the URL parser: `0x7f.1` is 127.0.0.1)
         // never reaches the resolver: checked here.
         if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
-            && !is_public(ip)
+            && !is_public_ip(ip)
         {
             return Err(WebhookPostError::Refused(NotPublic { host: host.to_string(), addr: ip }.to_string()));
         }
@@ -231,7 +232,7 @@ fn error_chain(e: &dyn StdError) -> String {
     text
 }
 
-/// A host name resolved to an address that is not public ([`is_public`]):
+/// A host name resolved to an address that is not public ([`is_public_ip`]):
 /// why [`PublicResolver`] refused it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{host} resolves to {addr}, which is not a public address")]
@@ -245,7 +246,7 @@ pub struct NotPublic {
 /// A reqwest DNS resolver that resolves with the system's resolver
 /// (`getaddrinfo`, through [`tokio::net::lookup_host`]) and refuses — with a
 /// [`NotPublic`] error, and no address to connect to — a name any of whose
-/// addresses is not public ([`is_public`]). A name that mixes public and
+/// addresses is not public ([`is_public_ip`]). A name that mixes public and
 /// private addresses is refused whole: it is a misconfiguration or an
 /// attempt to slip past the check.
 ///
@@ -280,174 +281,15 @@ impl Resolve for PublicResolver {
 /// # Errors
 /// [`NotPublic`] naming the first address that is not public.
 pub fn public_only(host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, NotPublic> {
-    match addrs.iter().find(|a| !is_public(a.ip())) {
+    match addrs.iter().find(|a| !is_public_ip(a.ip())) {
         Some(bad) => Err(NotPublic { host: host.to_string(), addr: bad.ip() }),
         None => Ok(addrs),
     }
 }
 
-/// Whether `ip` is a public unicast address a webhook may be posted to.
-///
-/// Not public: unspecified and "this network" (`0.0.0.0/8`, `::`), loopback
-/// (`127/8`, `::1`), private (`10/8`, `172.16/12`, `192.168/16`), shared
-/// (CGNAT, `100.64/10`), link-local (`169.254/16`, `fe80::/10`), the IETF's
-/// protocol assignments (`192.0.0/24`, `2001::/23`), documentation
-/// (`192.0.2/24`, `198.51.100/24`, `203.0.113/24`, `2001:db8::/32`,
-/// `3fff::/20`), benchmarking (`198.18/15`), multicast (`224/4`, `ff00::/8`),
-/// reserved and broadcast (`240/4`), IPv6 unique-local (`fc00::/7`) and
-/// everything outside global unicast (`2000::/3`); and the IPv6 forms that
-/// carry an IPv4 address — mapped (`::ffff:0:0/96`), NAT64 (`64:ff9b::/96`)
-/// and 6to4 (`2002::/16`) — when that address is not public (the
-/// deprecated compatible form `::/96` and local NAT64 `64:ff9b:1::/48`
-/// always).
-///
-/// ```
-/// use loyalty_native::outgoing::is_public;
-///
-/// assert!(is_public("93.184.215.14".parse().unwrap()));
-/// assert!(is_public("2606:4700::6810:84e5".parse().unwrap()));
-/// for private in ["127.0.0.1", "10.0.0.1", "100.64.1.1", "169.254.169.254", "::1", "fd00::1", "::ffff:10.0.0.1"] {
-///     assert!(!is_public(private.parse().unwrap()), "{private}");
-/// }
-/// ```
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => is_public_v6(v6),
-    }
-}
-
-fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    let not_public = a == 0 // this network, unspecified
-        || a == 10 // private
-        || a == 127 // loopback
-        || (a == 100 && (64..128).contains(&b)) // shared (CGNAT)
-        || (a == 169 && b == 254) // link-local
-        || (a == 172 && (16..32).contains(&b)) // private
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 192 && b == 0 && c == 2) // documentation (TEST-NET-1)
-        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
-        || (a == 192 && b == 168) // private
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || (a == 198 && b == 51 && c == 100) // documentation (TEST-NET-2)
-        || (a == 203 && b == 0 && c == 113) // documentation (TEST-NET-3)
-        || a >= 224; // multicast, reserved, broadcast
-    !not_public
-}
-
-fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let s = ip.segments();
-    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_public_v4(v4);
-    }
-    // ::/96: unspecified, loopback and the deprecated IPv4-compatible form.
-    if s[..6] == [0; 6] {
-        return false;
-    }
-    // NAT64's well-known prefix carries the IPv4 address it reaches.
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return is_public_v4(embedded(s[6], s[7]));
-    }
-    // 6to4 carries its relay's IPv4 address.
-    if s[0] == 0x2002 {
-        return is_public_v4(embedded(s[1], s[2]));
-    }
-    let global_unicast = (s[0] & 0xe000) == 0x2000;
-    let ietf = (s[0] == 0x2001) && s[1] < 0x0200; // 2001::/23, Teredo included
-    let documentation = (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] == 0x3fff && s[1] < 0x1000); // 3fff::/20
-    global_unicast && !ietf && !documentation
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn only_public_unicast_addresses_are_public() {
-        for public in [
-            "1.1.1.1",
-            "8.8.8.8",
-            "93.184.215.14",
-            "100.63.255.255",
-            "100.128.0.0",
-            "172.15.255.255",
-            "172.32.0.0",
-            "192.0.1.1",
-            "192.169.0.1",
-            "198.17.255.255",
-            "198.20.0.0",
-            "223.255.255.255",
-            "2606:4700::6810:84e5",
-            "2a00:1450:4001:80b::200e",
-            "2001:4860:4860::8888",
-            "::ffff:8.8.8.8",
-            "64:ff9b::808:808",
-            "2002:808:808::1",
-        ] {
-            assert!(is_public(ip(public)), "{public} is public");
-        }
-        for private in [
-            "0.0.0.0",
-            "0.1.2.3",
-            "10.0.0.1",
-            "10.255.255.255",
-            "100.64.0.1",
-            "100.127.255.255",
-            "127.0.0.1",
-            "127.1.2.3",
-            "169.254.169.254",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.0.0.8",
-            "192.0.2.1",
-            "192.88.99.1",
-            "192.168.1.1",
-            "198.18.0.1",
-            "198.19.255.255",
-            "198.51.100.7",
-            "203.0.113.9",
-            "224.0.0.1",
-            "239.255.255.250",
-            "240.0.0.1",
-            "255.255.255.255",
-            "::",
-            "::1",
-            "::127.0.0.1",
-            "::8.8.8.8",
-            "::ffff:127.0.0.1",
-            "::ffff:10.1.2.3",
-            "::ffff:169.254.169.254",
-            "::ffff:0.0.0.0",
-            "64:ff9b::7f00:1",
-            "64:ff9b::a00:1",
-            "64:ff9b:1::808:808",
-            "2002:7f00:1::1",
-            "2002:c0a8:101::1",
-            "100::1",
-            "2001::1",
-            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
-            "2001:db8::1",
-            "3fff::1",
-            "3fff:fff::1",
-            "fc00::1",
-            "fd12:3456::1",
-            "fe80::1",
-            "febf::1",
-            "fec0::1",
-            "ff02::1",
-            "ff0e::1",
-            "4000::1",
-            "5f00::1",
-        ] {
-            assert!(!is_public(ip(private)), "{private} is not public");
-        }
-    }
 
     #[test]
     fn a_name_with_any_private_address_is_refused_whole() {

@@ -332,10 +332,11 @@ impl Rig {
     /// Registers the receiver as the program's endpoint for every event.
     async fn register(&self) -> Webhook {
         let url = self.receiver.url(HOST);
-        let hook =
-            usecases::add_webhook(self.h.engine().context(), WebhookOwner::Program, &url, WebhookEvent::ALL.to_vec())
-                .await
-                .unwrap();
+        let ctx = self.h.engine().context();
+        let hook = usecases::add_webhook(ctx, WebhookOwner::Program, &url, WebhookEvent::ALL.to_vec(), "rig".into())
+            .await
+            .unwrap()
+            .webhook;
         self.receiver.state().secret = hook.secret.clone();
         hook
     }

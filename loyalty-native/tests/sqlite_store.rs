@@ -864,3 +864,76 @@ async fn a_schema_8_file_keeps_its_audit_log_and_takes_erasures() {
     );
     assert_eq!(audit[1], kept);
 }
+
+/// A schema-12 file (webhook endpoints without registrations' keys) opens
+/// with its endpoints kept, keyless, and takes keyed registrations: a key
+/// replays, another owner's key of the same text is its own.
+#[tokio::test]
+async fn a_schema_12_file_keeps_its_webhooks_and_takes_keys() {
+    use loyalty_core::outgoing::WebhookEvent;
+    let scratch = Scratch::new("webhook-keys-upgrade");
+    let path = scratch.db();
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE loyalty_webhooks;
+         CREATE TABLE loyalty_webhooks (
+             id              INTEGER PRIMARY KEY,
+             partner         INTEGER REFERENCES loyalty_partners (id),
+             url             TEXT    NOT NULL CHECK (length(url) <= 500),
+             events          TEXT    NOT NULL CHECK (json_valid(events) AND json_type(events) = 'array'),
+             secret          TEXT    NOT NULL,
+             created_at      INTEGER NOT NULL,
+             removed_at      INTEGER,
+             last_attempt_at INTEGER,
+             last_status     INTEGER,
+             last_error      TEXT,
+             last_success_at INTEGER
+         ) STRICT;
+         CREATE INDEX loyalty_webhooks_active ON loyalty_webhooks (partner, id) WHERE removed_at IS NULL;
+         INSERT INTO loyalty_webhooks (id, url, events, secret, created_at, last_status)
+         VALUES (3, 'https://old.example.com/h', '[\"points.credited\"]', 'whsec_old_secret_of_24_chars', 1700000000, 200);
+         PRAGMA user_version = 12;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = raw.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let keyed: i64 = raw
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 'loyalty_webhooks_by_key'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(keyed, 1, "the unique index of keys");
+    let old = store.webhooks(WebhookOwner::Program).await.unwrap();
+    assert_eq!(old.len(), 1);
+    assert_eq!(
+        (old[0].id, old[0].url.as_str(), old[0].last_status),
+        (WebhookId(3), "https://old.example.com/h", Some(200))
+    );
+
+    let add = |owner, key: &str, secret: &str| AddWebhook {
+        owner,
+        url: "https://new.example.com/h".into(),
+        events: vec![WebhookEvent::TierChanged],
+        secret: format!("whsec_{secret:0>32}"),
+        now: T0,
+        idempotency_key: key.into(),
+    };
+    let first = store.add_webhook(add(WebhookOwner::Program, "k", "1")).await.unwrap();
+    assert!(!first.replayed);
+    assert_eq!(first.webhook.id, WebhookId(4), "ids go on after the kept ones");
+    let again = store.add_webhook(add(WebhookOwner::Program, "k", "2")).await.unwrap();
+    assert_eq!(again, WebhookAdded { webhook: first.webhook.clone(), replayed: true });
+    let p = partner(&store, 8008, PartnerTerms::default()).await;
+    let theirs = store.add_webhook(add(WebhookOwner::Partner(PartnerRef::Id(p.id)), "k", "3")).await.unwrap();
+    assert!(!theirs.replayed && theirs.webhook.id != first.webhook.id, "{theirs:?}");
+    assert_eq!(store.webhooks(WebhookOwner::Program).await.unwrap().len(), 2);
+    // The index refuses a second row of one owner's key whatever the statements do.
+    let dup = raw.execute(
+        "INSERT INTO loyalty_webhooks (url, events, secret, created_at, idempotency_key) \
+         VALUES ('https://x.example.com/', '[]', 's', 0, 'k')",
+        [],
+    );
+    assert!(dup.is_err(), "{dup:?}");
+}

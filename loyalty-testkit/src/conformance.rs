@@ -276,6 +276,8 @@ pub fn checks() -> Vec<Check> {
         webhook_targets_pick_the_subscribers,
         webhook_attempts_are_recorded,
         concurrent_adds_keep_the_limit,
+        webhook_keys_replay_per_owner,
+        concurrent_adds_with_one_key,
     ]
 }
 
@@ -326,7 +328,8 @@ use stamps::{
     stamps_fill_a_card_and_start_another,
 };
 use webhooks::{
-    concurrent_adds_keep_the_limit, webhook_attempts_are_recorded, webhook_limit, webhook_targets_pick_the_subscribers,
+    concurrent_adds_keep_the_limit, concurrent_adds_with_one_key, webhook_attempts_are_recorded,
+    webhook_keys_replay_per_owner, webhook_limit, webhook_targets_pick_the_subscribers,
     webhooks_are_registered_listed_and_removed,
 };
 

@@ -316,8 +316,9 @@ pub async fn every_use_case(
         events: vec![loyalty_core::outgoing::WebhookEvent::PointsCredited],
         secret: loyalty_core::outgoing::new_secret([7; 32]),
         now: T0,
+        idempotency_key: "hook-1".into(),
     };
-    let hook = once!("add_webhook", s.add_webhook(hook)).expect("add webhook");
+    let hook = once!("add_webhook", s.add_webhook(hook)).expect("add webhook").webhook;
     once!("webhooks", s.webhooks(WebhookOwner::Partner(PartnerRef::Id(p.id)))).expect("webhooks");
     let targets = WebhookTargets { event: loyalty_core::outgoing::WebhookEvent::PointsCredited, partner: Some(p.id) };
     once!("webhook_targets", s.webhook_targets(targets)).expect("webhook targets");

@@ -804,20 +804,17 @@ struct WebhookBody {
 
 /// `POST /api/v1/partner/webhooks` (`Idempotency-Key`, required as for every
 /// POS write): registers an endpoint for events of the partner's own
-/// business; `201` with the endpoint and its signing secret — the one answer
+/// business; `201` with the endpoint and its signing secret — the answer
 /// that shows it.
 ///
-/// The store keeps no idempotency key for an endpoint, so a replay is
-/// recognised by what it asks: when one of the partner's endpoints not
-/// removed has the same URL and the same events (in any order), it is
-/// answered as it is (`replayed: true`, with its secret) and nothing is
-/// added — whatever the key. A retry after a lost answer therefore makes no
-/// second endpoint; two identical requests racing each other may (each reads
-/// before the other writes), and the same key with another URL or other
-/// events registers another endpoint rather than answering
-/// `idempotency_conflict`.
+/// The key is the partner's (as every POS write's): the same key again with
+/// the same URL and the same events (in any order) answers the endpoint it
+/// registered — even removed since — with its secret and `replayed: true`,
+/// adding nothing (concurrent retries too); with another URL or other events
+/// it is `409 idempotency_conflict`. Only a new key is checked against the
+/// limit.
 async fn pos_new_webhook(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let (partner, _key, body) = pos_write::<WebhookBody>(cx, req).await?;
+    let (partner, key, body) = pos_write::<WebhookBody>(cx, req).await?;
     let events = body
         .events
         .iter()
@@ -827,21 +824,11 @@ async fn pos_new_webhook(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply>
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let owner = pos_webhook_owner(&partner);
-    let url = body.url.trim();
-    let mut wanted = events.clone();
-    wanted.sort();
-    let existing = cx.storage().webhooks(owner).await?;
-    let same = existing.iter().find(|w| {
-        let mut have = w.events.clone();
-        have.sort();
-        w.url == url && have == wanted
-    });
-    let (endpoint, replayed) = match same {
-        Some(w) => (w.clone(), true),
-        None => (usecases::add_webhook(cx, owner, url, events).await?, false),
-    };
-    Ok(Reply::json(StatusCode::CREATED, &json!({ "webhook": webhook_with_secret(&endpoint), "replayed": replayed })))
+    let added = usecases::add_webhook(cx, pos_webhook_owner(&partner), &body.url, events, key).await?;
+    Ok(Reply::json(
+        StatusCode::CREATED,
+        &json!({ "webhook": webhook_with_secret(&added.webhook), "replayed": added.replayed }),
+    ))
 }
 
 /// `DELETE /api/v1/partner/webhooks/{id}`: the endpoint receives nothing

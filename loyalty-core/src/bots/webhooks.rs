@@ -39,12 +39,15 @@ fn split_add(args: &str) -> Option<(&str, &str)> {
 /// Runs `cmd` for `owner`, answering in `lang`: the reply; a store's refusal
 /// is the caller's to word (`Err`, so that the partner bot can tell a
 /// cashier that only the owner does this). Input the command cannot use is
-/// answered with the usage, and changes nothing.
+/// answered with the usage, and changes nothing. `key` is the update's
+/// idempotency key: an update processed again registers nothing more and
+/// answers the endpoint (and secret) it registered.
 pub(crate) async fn run(
     cx: &Context,
     lang: Language,
     owner: WebhookOwner,
     cmd: WebhookCommand<'_>,
+    key: String,
 ) -> StoreResult<String> {
     let t = lang.texts();
     let usage = || t.webhooks_usage(&texts::webhook_event_names());
@@ -63,7 +66,7 @@ pub(crate) async fn run(
                     return Ok(format!("{}\n\n{}", t.rejection(&Rejection::InvalidWebhook { reason }), usage()));
                 }
             };
-            let w = usecases::add_webhook(cx, owner, url, events).await?;
+            let w = usecases::add_webhook(cx, owner, url, events, key).await?.webhook;
             Ok(t.webhook_added(w.id.0, Esc(&w.url), &texts::webhook_events(&w.events), &w.secret))
         }
         WebhookCommand::Remove(args) => {

@@ -256,27 +256,86 @@ pub fn check_url(url: &str) -> Result<(), String> {
 /// Refuses an address that is not public: loopback, private, link-local,
 /// unspecified, broadcast, shared (100.64/10), and IPv6's unique-local and
 /// IPv4-mapped forms of those.
+/// Whether `ip` is a public unicast address a webhook may be posted to.
+///
+/// Not public: unspecified and "this network" (`0.0.0.0/8`, `::`), loopback
+/// (`127/8`, `::1`), private (`10/8`, `172.16/12`, `192.168/16`), shared
+/// (CGNAT, `100.64/10`), link-local (`169.254/16`, `fe80::/10`), the IETF's
+/// protocol assignments (`192.0.0/24`, `2001::/23`), documentation
+/// (`192.0.2/24`, `198.51.100/24`, `203.0.113/24`, `2001:db8::/32`,
+/// `3fff::/20`), benchmarking (`198.18/15`), multicast (`224/4`, `ff00::/8`),
+/// reserved and broadcast (`240/4`), IPv6 unique-local (`fc00::/7`) and
+/// everything outside global unicast (`2000::/3`); and the IPv6 forms that
+/// carry an IPv4 address — mapped (`::ffff:0:0/96`), NAT64 (`64:ff9b::/96`)
+/// and 6to4 (`2002::/16`) — when that address is not public (the
+/// deprecated compatible form `::/96` and local NAT64 `64:ff9b:1::/48`
+/// always).
+///
+/// ```
+/// use loyalty_core::outgoing::is_public_ip;
+///
+/// assert!(is_public_ip("93.184.215.14".parse().unwrap()));
+/// assert!(is_public_ip("2606:4700::6810:84e5".parse().unwrap()));
+/// for private in ["127.0.0.1", "10.0.0.1", "100.64.1.1", "169.254.169.254", "::1", "fd00::1", "::ffff:10.0.0.1"] {
+///     assert!(!is_public_ip(private.parse().unwrap()), "{private}");
+/// }
+/// ```
+pub fn is_public_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    let not_public = a == 0 // this network, unspecified
+        || a == 10 // private
+        || a == 127 // loopback
+        || (a == 100 && (64..128).contains(&b)) // shared (CGNAT)
+        || (a == 169 && b == 254) // link-local
+        || (a == 172 && (16..32).contains(&b)) // private
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 0 && c == 2) // documentation (TEST-NET-1)
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
+        || (a == 192 && b == 168) // private
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || (a == 198 && b == 51 && c == 100) // documentation (TEST-NET-2)
+        || (a == 203 && b == 0 && c == 113) // documentation (TEST-NET-3)
+        || a >= 224; // multicast, reserved, broadcast
+    !not_public
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    // ::/96: unspecified, loopback and the deprecated IPv4-compatible form.
+    if s[..6] == [0; 6] {
+        return false;
+    }
+    // NAT64's well-known prefix carries the IPv4 address it reaches.
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_public_v4(embedded(s[6], s[7]));
+    }
+    // 6to4 carries its relay's IPv4 address.
+    if s[0] == 0x2002 {
+        return is_public_v4(embedded(s[1], s[2]));
+    }
+    let global_unicast = (s[0] & 0xe000) == 0x2000;
+    let ietf = (s[0] == 0x2001) && s[1] < 0x0200; // 2001::/23, Teredo included
+    let documentation = (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] == 0x3fff && s[1] < 0x1000); // 3fff::/20
+    global_unicast && !ietf && !documentation
+}
+
 fn check_ip(ip: IpAddr) -> Result<(), String> {
-    let private = match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-        }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => return check_ip(IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                v6.is_loopback() || v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
-            }
-        },
-    };
-    if private { Err("the URL must point at a public address, not a private or local one".into()) } else { Ok(()) }
+    if is_public_ip(ip) {
+        Ok(())
+    } else {
+        Err("the URL must point at a public address, not a private or local one".into())
+    }
 }
 
 /// Shortest signing secret accepted, in bytes (an endpoint's secret is made
@@ -411,8 +470,8 @@ mod tests {
         for ok in [
             "https://example.com/hooks",
             "https://hooks.example.com:8443/x?y=1#z",
-            "https://203.0.113.9/h",
-            "https://[2001:db8::1]:8443/h",
+            "https://93.184.215.14/h",
+            "https://[2606:4700::6810:84e5]:8443/h",
             "https://bücher.example/ü?q=ж",
         ] {
             assert_eq!(check_url(ok), Ok(()), "{ok}");
@@ -478,5 +537,86 @@ mod tests {
         assert_eq!(next_attempt(first, 1, first), Some(first.plus(60)));
         assert!(attempts >= 8, "{attempts} attempts in a day");
         assert_eq!(next_attempt(Timestamp(i64::MAX - 10), 1, Timestamp(i64::MAX - 10)), Some(Timestamp(i64::MAX)));
+    }
+
+    #[test]
+    fn only_public_unicast_addresses_are_public() {
+        for public in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.215.14",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.0.1.1",
+            "192.169.0.1",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "2606:4700::6810:84e5",
+            "2a00:1450:4001:80b::200e",
+            "2001:4860:4860::8888",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
+            assert!(is_public_ip(public.parse().unwrap()), "{public} is public");
+        }
+        for private in [
+            "0.0.0.0",
+            "0.1.2.3",
+            "10.0.0.1",
+            "10.255.255.255",
+            "100.64.0.1",
+            "100.127.255.255",
+            "127.0.0.1",
+            "127.1.2.3",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::127.0.0.1",
+            "::8.8.8.8",
+            "::ffff:127.0.0.1",
+            "::ffff:10.1.2.3",
+            "::ffff:169.254.169.254",
+            "::ffff:0.0.0.0",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::808:808",
+            "2002:7f00:1::1",
+            "2002:c0a8:101::1",
+            "100::1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:db8::1",
+            "3fff::1",
+            "3fff:fff::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "ff02::1",
+            "ff0e::1",
+            "4000::1",
+            "5f00::1",
+        ] {
+            assert!(!is_public_ip(private.parse().unwrap()), "{private} is not public");
+        }
     }
 }

@@ -1209,13 +1209,35 @@ pub struct Webhook {
     pub last_success_at: Option<Timestamp>,
 }
 
-/// The checks of an endpoint's URL, events and secret every store makes first
+/// The longest idempotency key of an endpoint's registration
+/// ([`AddWebhook::idempotency_key`]), in characters.
+pub const MAX_WEBHOOK_KEY_LEN: usize = 200;
+
+/// The checks of an endpoint's URL, events, secret and idempotency key (1 to
+/// [`MAX_WEBHOOK_KEY_LEN`] characters) every store makes first
 /// ([`Rejection::InvalidWebhook`]).
 pub fn check_webhook(req: &AddWebhook) -> Result<(), Rejection> {
     crate::outgoing::check_url(&req.url)
         .and_then(|()| crate::outgoing::check_events(&req.events))
         .and_then(|()| crate::outgoing::check_secret(&req.secret))
+        .and_then(|()| {
+            if (1..=MAX_WEBHOOK_KEY_LEN).contains(&req.idempotency_key.chars().count()) {
+                Ok(())
+            } else {
+                Err(format!("the idempotency key must be 1 to {MAX_WEBHOOK_KEY_LEN} characters"))
+            }
+        })
         .map_err(|reason| Rejection::InvalidWebhook { reason })
+}
+
+/// Whether two lists of events subscribe to the same events (whatever their
+/// order): a registration's replay ([`AddWebhook::idempotency_key`]) asks for
+/// the same set.
+pub fn same_events(a: &[WebhookEvent], b: &[WebhookEvent]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
 }
 
 /// Register an endpoint ([`Storage::add_webhook`]).
@@ -1232,6 +1254,23 @@ pub struct AddWebhook {
     pub secret: String,
     /// When.
     pub now: Timestamp,
+    /// The registration's idempotency key (1 to [`MAX_WEBHOOK_KEY_LEN`]
+    /// characters), scoped to the owner: registering again with it answers
+    /// the endpoint it made (even removed since; `replayed`, nothing changes)
+    /// when the URL and the events are the same — the events compared as a
+    /// set, whatever their order — and is [`Rejection::IdempotencyConflict`]
+    /// otherwise. Another owner's key of the same text is another key.
+    pub idempotency_key: String,
+}
+
+/// The outcome of [`Storage::add_webhook`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookAdded {
+    /// The endpoint: the new one, or the one the key made (as it is now, with
+    /// its own secret, not the request's).
+    pub webhook: Webhook,
+    /// The key had registered it before; nothing changed.
+    pub replayed: bool,
 }
 
 /// Remove an endpoint ([`Storage::remove_webhook`]).
@@ -1798,7 +1837,7 @@ macro_rules! storage_calls {
             join_staff(req: JoinStaff) -> StaffJoined;
             staff(who: PartnerRef) -> Vec<Staff>;
             revoke_staff(req: RevokeStaff) -> StaffRevoked;
-            add_webhook(req: AddWebhook) -> Webhook;
+            add_webhook(req: AddWebhook) -> WebhookAdded;
             webhooks(owner: WebhookOwner) -> Vec<Webhook>;
             remove_webhook(req: RemoveWebhook) -> Webhook;
             webhook_targets(req: WebhookTargets) -> Vec<Webhook>;
@@ -2152,11 +2191,17 @@ pub trait Storage: MaybeSend + MaybeSync {
     async fn revoke_staff(&self, req: RevokeStaff) -> StoreResult<StaffRevoked>;
 
     /// Registers a webhook endpoint for the program, or for an approved
-    /// partner by its owner. [`Rejection::InvalidWebhook`] for a URL or events
-    /// the [`outgoing`](crate::outgoing) checks refuse (checked before the
-    /// store); [`Rejection::WebhookLimit`] at
+    /// partner by its owner. [`Rejection::InvalidWebhook`] for a URL, events
+    /// or key [`check_webhook`] refuses (checked before the store). Then the
+    /// owner is resolved ([`Rejection::UnknownPartner`]) and its key looked
+    /// up: a key it used before answers that endpoint (`replayed`, even
+    /// removed since, whatever the partner's status or the limit now) for the
+    /// same URL and events (as a set), else [`Rejection::IdempotencyConflict`].
+    /// Only a fresh key is checked further: the partner approved, and
+    /// [`Rejection::WebhookLimit`] at
     /// [`MAX_WEBHOOKS`](crate::outgoing::MAX_WEBHOOKS) endpoints of that owner.
-    async fn add_webhook(&self, req: AddWebhook) -> StoreResult<Webhook>;
+    /// Concurrent calls with one key make one endpoint.
+    async fn add_webhook(&self, req: AddWebhook) -> StoreResult<WebhookAdded>;
 
     /// An owner's endpoints not removed, newest first (a partner by its
     /// owner, in any status).

@@ -30,8 +30,8 @@
 //!
 //! [`SCHEMA`] creates the tables (all prefixed `loyalty_`, so the database can
 //! hold other tables too) if they are missing; it is also shipped as the D1
-//! migration `loyalty-edge/migrations/0001_loyalty.sql` for
-//! `wrangler d1 migrations apply`. A backend may apply it on first use: when a
+//! migrations `loyalty-edge/migrations/0001_loyalty.sql` (the schema as of
+//! version 12) and the later ones, for `wrangler d1 migrations apply`. A backend may apply it on first use: when a
 //! batch fails because a table is missing ([`is_missing_schema`]), apply
 //! [`SCHEMA`] as one batch and run the call again.
 //!
@@ -570,7 +570,8 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     redemption INTEGER PRIMARY KEY REFERENCES loyalty_redemptions (id),
     staff      INTEGER NOT NULL REFERENCES loyalty_staff (id)
 ) STRICT",
-    // Webhook endpoints: the program's (no partner) and partners'; `events` a JSON array of names.
+    // Webhook endpoints: the program's (no partner) and partners'; `events` a JSON array of names;
+    // the registration's idempotency key (none for those registered before schema 13).
     "CREATE TABLE IF NOT EXISTS loyalty_webhooks (
     id              INTEGER PRIMARY KEY,
     partner         INTEGER REFERENCES loyalty_partners (id),
@@ -582,9 +583,13 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     last_attempt_at INTEGER,
     last_status     INTEGER,
     last_error      TEXT,
-    last_success_at INTEGER
+    last_success_at INTEGER,
+    idempotency_key TEXT    CHECK (length(idempotency_key) BETWEEN 1 AND 200)
 ) STRICT",
     "CREATE INDEX IF NOT EXISTS loyalty_webhooks_active ON loyalty_webhooks (partner, id) WHERE removed_at IS NULL",
+    // A key is an owner's: the program's endpoints (no partner) are one scope, 0.
+    "CREATE UNIQUE INDEX IF NOT EXISTS loyalty_webhooks_by_key ON loyalty_webhooks (coalesce(partner, 0), idempotency_key) \
+     WHERE idempotency_key IS NOT NULL",
     // An erasure asked by the customer has no admin.
     "CREATE TABLE IF NOT EXISTS loyalty_audit_log (
     id       INTEGER PRIMARY KEY,
@@ -1080,9 +1085,36 @@ pub fn staff_migration() -> String {
     text
 }
 
+/// `loyalty_webhooks` as schema 12 created it, before registrations' keys:
+/// the text the shipped D1 migrations `0001_loyalty.sql` and
+/// `0011_webhooks.sql` hold (a shipped migration is never rewritten; `0012`
+/// brings the table to [`SCHEMA`]'s).
+const WEBHOOKS_12: &str = "CREATE TABLE IF NOT EXISTS loyalty_webhooks (
+    id              INTEGER PRIMARY KEY,
+    partner         INTEGER REFERENCES loyalty_partners (id),
+    url             TEXT    NOT NULL CHECK (length(url) <= 500),
+    events          TEXT    NOT NULL CHECK (json_valid(events) AND json_type(events) = 'array'),
+    secret          TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    removed_at      INTEGER,
+    last_attempt_at INTEGER,
+    last_status     INTEGER,
+    last_error      TEXT,
+    last_success_at INTEGER
+) STRICT";
+
+/// The statements of [`SCHEMA`] as schema 12 had them: `loyalty_webhooks`
+/// without its keys ([`WEBHOOKS_12`]).
+fn schema_12() -> impl Iterator<Item = &'static str> {
+    SCHEMA
+        .iter()
+        .filter(|s| !s.contains(" loyalty_webhooks_by_key "))
+        .map(|s| if s.starts_with("CREATE TABLE IF NOT EXISTS loyalty_webhooks (") { WEBHOOKS_12 } else { s })
+}
+
 /// The text of the D1 migration of webhook endpoints
 /// (`loyalty-edge/migrations/0011_webhooks.sql`): the statements of
-/// [`SCHEMA`] that create `loyalty_webhooks`.
+/// schema 12 that create `loyalty_webhooks`.
 pub fn webhooks_migration() -> String {
     let mut text = String::from(
         "-- loyalty-rs D1 schema change: the registry of outgoing webhook endpoints, generated from\n\
@@ -1090,7 +1122,7 @@ pub fn webhooks_migration() -> String {
          -- Apply with `wrangler d1 migrations apply <database>` after 0010; a Worker also creates the table by\n\
          -- itself on first use.\n",
     );
-    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_webhooks")) {
+    for statement in schema_12().filter(|s| s.contains(" loyalty_webhooks")) {
         text.push('\n');
         text.push_str(statement);
         text.push_str(";\n");
@@ -1098,14 +1130,58 @@ pub fn webhooks_migration() -> String {
     text
 }
 
-/// The text of the D1 migration holding [`SCHEMA`]
-/// (`loyalty-edge/migrations/0001_loyalty.sql`), for `wrangler d1 migrations apply`.
+/// The statements that bring `loyalty_webhooks` of schema 12 (without
+/// registrations' idempotency keys) to [`SCHEMA`]'s, keeping every endpoint
+/// (with no key): the rows are copied aside, the table is created anew from
+/// [`SCHEMA`] with its indexes (the unique one of an owner's keys among
+/// them) and the rows come back. Nothing references the table, so it can be
+/// dropped. `loyalty-native` runs them when opening a schema-12 SQLite file;
+/// the D1 migration `0012_webhook_keys.sql` holds their text. On a table that
+/// has the keys already (a database a Worker created itself) they run too,
+/// and drop the keys (a registration retried across the upgrade then makes
+/// a second endpoint).
+pub fn webhook_keys_upgrade() -> Vec<&'static str> {
+    let mut statements = vec![
+        "CREATE TABLE loyalty_webhooks_before_keys AS SELECT * FROM loyalty_webhooks",
+        "DROP TABLE loyalty_webhooks",
+    ];
+    statements.extend(SCHEMA.iter().filter(|s| s.contains(" loyalty_webhooks")));
+    statements.push(
+        "INSERT INTO loyalty_webhooks (id, partner, url, events, secret, created_at, removed_at, last_attempt_at, \
+         last_status, last_error, last_success_at) SELECT id, partner, url, events, secret, created_at, removed_at, \
+         last_attempt_at, last_status, last_error, last_success_at FROM loyalty_webhooks_before_keys ORDER BY id",
+    );
+    statements.push("DROP TABLE loyalty_webhooks_before_keys");
+    statements
+}
+
+/// The text of the D1 migration of registrations' idempotency keys
+/// (`loyalty-edge/migrations/0012_webhook_keys.sql`): [`webhook_keys_upgrade`].
+pub fn webhook_keys_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: an idempotency key per webhook endpoint's registration, unique per\n\
+         -- owner, generated from loyalty_core::stores::d1::webhook_keys_upgrade (do not edit).\n\
+         -- Apply with `wrangler d1 migrations apply <database>` after 0011, before deploying this version.\n\
+         -- It rebuilds loyalty_webhooks keeping every endpoint (those registered before it have no key).\n",
+    );
+    for statement in webhook_keys_upgrade() {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
+/// The text of the D1 migration `loyalty-edge/migrations/0001_loyalty.sql`,
+/// for `wrangler d1 migrations apply`: [`SCHEMA`] as schema 12 had it (a
+/// shipped migration is never rewritten; the later migrations bring a
+/// database to [`SCHEMA`]).
 pub fn migration() -> String {
     let mut text = String::from(
         "-- loyalty-rs D1 schema, generated from loyalty_core::stores::d1::SCHEMA (do not edit).\n\
          -- Apply with `wrangler d1 migrations apply <database>`, or let the Worker create it on first use.\n",
     );
-    for statement in SCHEMA {
+    for statement in schema_12() {
         text.push('\n');
         text.push_str(statement);
         text.push_str(";\n");

@@ -3525,9 +3525,43 @@ macro_rules! webhook_owner {
 
 const WEBHOOK_OWNER: [&str; 2] = webhook_owner!();
 
+/// The JSON of `WebhookAdded` for the endpoint in `loyalty_op.rid`.
+macro_rules! webhook_added {
+    ($replayed:literal) => {
+        concat!("json_object('webhook', json(", webhook_now!(), "), 'replayed', json('", $replayed, "'))")
+    };
+}
+
 pub(super) const ADD_WEBHOOK: &[&str] = &[
     WEBHOOK_OWNER[0],
     WEBHOOK_OWNER[1],
+    // The owner's key (the program's scope is partner 0, as in the unique index).
+    set!(
+        "rid",
+        concat!(
+            "(SELECT id FROM loyalty_webhooks WHERE coalesce(partner, 0) = coalesce(",
+            op!("pid"),
+            ", 0) AND idempotency_key = ",
+            arg!("$.idempotency_key"),
+            ")"
+        )
+    ),
+    // Used before: the same URL and the same events (as a set; neither list repeats one), or a conflict.
+    reject!(
+        "idempotency_conflict",
+        concat!(
+            op!("rid"),
+            " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM loyalty_webhooks w WHERE w.id = ",
+            op!("rid"),
+            " AND w.url = ",
+            arg!("$.url"),
+            " AND json_array_length(w.events) = json_array_length(",
+            arg!("$.events"),
+            ") AND NOT EXISTS (SELECT 1 FROM json_each(?1, '$.events') e ",
+            "WHERE e.value NOT IN (SELECT x.value FROM json_each(w.events) x)))"
+        )
+    ),
+    concat!("UPDATE loyalty_op SET res = ", webhook_added!("true"), " WHERE rid IS NOT NULL AND ", live!()),
     reject_unapproved!(concat!(
         "iif(",
         op!("pid"),
@@ -3544,7 +3578,7 @@ pub(super) const ADD_WEBHOOK: &[&str] = &[
         )
     ),
     concat!(
-        "INSERT INTO loyalty_webhooks (partner, url, events, secret, created_at) SELECT pid, ",
+        "INSERT INTO loyalty_webhooks (partner, url, events, secret, created_at, idempotency_key) SELECT pid, ",
         arg!("$.url"),
         ", json(",
         arg!("$.events"),
@@ -3552,10 +3586,12 @@ pub(super) const ADD_WEBHOOK: &[&str] = &[
         arg!("$.secret"),
         ", ",
         arg!("$.now"),
+        ", ",
+        arg!("$.idempotency_key"),
         " FROM loyalty_op WHERE err IS NULL AND res IS NULL AND fault IS NULL"
     ),
     set!("rid", "(SELECT max(id) FROM loyalty_webhooks)"),
-    answer!(webhook_now!()),
+    answer!(webhook_added!("false")),
 ];
 
 pub(super) const WEBHOOKS: &[&str] = &[

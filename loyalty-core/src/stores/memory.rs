@@ -60,7 +60,8 @@ use std::sync::{Mutex, MutexGuard};
 /// purchase. `reverse_entry`: partner and reversed entry. `adjust_balance`:
 /// customer, amount, reason, admin. `open_redemption`: partner, customer,
 /// points, purchase (not the times). `create_broadcast`: audience, text, admin
-/// chat. References are compared after resolution (a customer by code equals
+/// chat. `add_webhook` (keys per owner): URL, and the events as a set (not the
+/// secret or the time). References are compared after resolution (a customer by code equals
 /// the same customer by id).
 ///
 /// **Per method:**
@@ -237,6 +238,8 @@ struct State {
     staff_by_token: HashMap<String, StaffId>,
     /// Webhook endpoints, endpoint n at n - 1.
     webhooks: Vec<Webhook>,
+    /// The endpoint each registration's key made, by owner (`None`: the program) and key.
+    webhook_keys: HashMap<(Option<PartnerId>, String), WebhookId>,
 }
 
 /// An update's claim.
@@ -1640,9 +1643,16 @@ impl State {
         }
     }
 
-    fn add_webhook(&mut self, req: AddWebhook) -> StoreResult<Webhook> {
+    fn add_webhook(&mut self, req: AddWebhook) -> StoreResult<WebhookAdded> {
         check_webhook(&req)?;
         let partner = self.webhook_owner(req.owner)?;
+        if let Some(id) = self.webhook_keys.get(&(partner, req.idempotency_key.clone())) {
+            let first = slot(id.0).and_then(|i| self.webhooks.get(i)).ok_or_else(|| broken("missing webhook"))?;
+            if first.url != req.url || !same_events(&first.events, &req.events) {
+                return rejected(Rejection::IdempotencyConflict);
+            }
+            return Ok(WebhookAdded { webhook: first.clone(), replayed: true });
+        }
         if let Some(p) = partner {
             self.approved_partner(PartnerRef::Id(p))?;
         }
@@ -1664,7 +1674,8 @@ impl State {
             last_success_at: None,
         };
         self.webhooks.push(webhook.clone());
-        Ok(webhook)
+        self.webhook_keys.insert((partner, req.idempotency_key), webhook.id);
+        Ok(WebhookAdded { webhook, replayed: false })
     }
 
     fn webhooks_of(&self, owner: WebhookOwner) -> StoreResult<Vec<Webhook>> {
@@ -2581,7 +2592,7 @@ impl Storage for MemoryStore {
         self.lock()?.revoke_staff(req)
     }
 
-    async fn add_webhook(&self, req: AddWebhook) -> StoreResult<Webhook> {
+    async fn add_webhook(&self, req: AddWebhook) -> StoreResult<WebhookAdded> {
         self.lock()?.add_webhook(req)
     }
 

@@ -458,7 +458,7 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "revoke_staff", &req).await
     }
 
-    async fn add_webhook(&self, req: AddWebhook) -> StoreResult<Webhook> {
+    async fn add_webhook(&self, req: AddWebhook) -> StoreResult<WebhookAdded> {
         // Checked here, once for every SQL store, like a campaign's terms.
         check_webhook(&req)?;
         call(self, "add_webhook", &req).await

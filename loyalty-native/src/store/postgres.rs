@@ -98,6 +98,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261212090000", "loyalty_staff"),
     migration!("20261212090100", "loyalty_webhooks"),
     migration!("20261212090200", "loyalty_staff_fixes"),
+    migration!("20261212090300", "loyalty_webhook_keys"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

@@ -84,7 +84,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The schema version this build creates and expects (`PRAGMA user_version`):
-/// 10, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
+/// 13, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
 /// prefix; version 2 kept update claims per bot kind (`loyalty_update_claims`)
 /// instead of per bot id (`loyalty_bot_updates`); versions 2 and 3 had no
 /// `import` and `legacy` entry kinds, and versions 2 to 4 neither the
@@ -96,12 +96,13 @@ use std::time::Duration;
 /// in the audit log ([`d1::audit_upgrade`]) and versions up to 9 no stamp
 /// cards (`loyalty_stamp_cards`, `loyalty_stamps`, `loyalty_stamp_visits`) nor
 /// campaigns' keys (`loyalty_campaign_keys`), versions up to 10 no staff
-/// (`loyalty_staff`, `loyalty_entry_cashiers`, `loyalty_redemption_cashiers`) and versions up to 11 no
-/// webhook endpoints (`loyalty_webhooks`). Opening
+/// (`loyalty_staff`, `loyalty_entry_cashiers`, `loyalty_redemption_cashiers`), versions up to 11 no
+/// webhook endpoints (`loyalty_webhooks`) and version 12 no idempotency keys
+/// of their registrations ([`d1::webhook_keys_upgrade`]). Opening
 /// upgrades them all; the claims of updates handled before the upgrade are
 /// not carried over (their bots' ids are not in the database), so upgrade
 /// while no update is being processed (a stopped `loyalty serve`).
-pub const SCHEMA_VERSION: u32 = 12;
+pub const SCHEMA_VERSION: u32 = 13;
 
 /// What version 3 retired: the update claims kept per bot kind (version 1's
 /// and version 2's).
@@ -225,7 +226,7 @@ pub fn migrate(path: impl AsRef<Path>) -> Result<u32, StoreError> {
 
 /// The D1 migration (in `loyalty-edge/migrations/`) after which a D1
 /// database has this build's schema, [`SCHEMA_VERSION`]: the last one.
-pub const D1_LATEST_MIGRATION: &str = "0011_webhooks.sql";
+pub const D1_LATEST_MIGRATION: &str = "0012_webhook_keys.sql";
 
 /// Makes the loyalty-rs SQLite database `path` (which must not exist) from the
 /// SQL dump of a Workers deployment's D1 database (`wrangler d1 export
@@ -353,7 +354,7 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     match version {
         v if v == i64::from(SCHEMA_VERSION) => return Ok(()),
-        0..=11 => {}
+        0..=12 => {}
         v if v > i64::from(SCHEMA_VERSION) => {
             return Err(refuse(format!(
                 "schema version {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade loyalty-rs"
@@ -368,6 +369,11 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     if (2..=8).contains(&version) {
         for statement in d1::audit_upgrade() {
+            tx.execute_batch(statement).map_err(sql)?;
+        }
+    }
+    if version == 12 {
+        for statement in d1::webhook_keys_upgrade() {
             tx.execute_batch(statement).map_err(sql)?;
         }
     }

@@ -1,7 +1,8 @@
 //! Outgoing webhook endpoints: registered, listed and removed per owner (the
 //! program, or a partner by its owner), the limit of endpoints per owner, the
-//! endpoints an event goes to, delivery attempts recorded on them, and adds
-//! racing for the last places.
+//! endpoints an event goes to, delivery attempts recorded on them, adds
+//! racing for the last places, and registrations' idempotency keys (replays,
+//! conflicts, keys per owner, concurrent adds with one key).
 
 use super::*;
 use loyalty_core::outgoing::{MAX_URL_LEN, MAX_WEBHOOKS, WebhookEvent};
@@ -40,14 +41,17 @@ fn ids(webhooks: &[Webhook]) -> Vec<WebhookId> {
 }
 
 impl Ctx<'_> {
-    /// A request to register `url` for `events` of `owner` at `now`, with a fresh secret.
+    /// A request to register `url` for `events` of `owner` at `now`, with a
+    /// fresh secret and a fresh key.
     fn webhook_req(&self, owner: WebhookOwner, url: &str, events: &[WebhookEvent], now: Timestamp) -> AddWebhook {
+        let n = self.next();
         AddWebhook {
             owner,
             url: url.into(),
             events: events.to_vec(),
-            secret: format!("whsec_{:032x}", self.next()),
+            secret: format!("whsec_{n:032x}"),
             now,
+            idempotency_key: format!("hook-{n}"),
         }
     }
 
@@ -55,7 +59,8 @@ impl Ctx<'_> {
     async fn webhook(&self, owner: WebhookOwner, events: &[WebhookEvent]) -> Result<Webhook, String> {
         let n = self.next();
         let url = format!("https://hooks.example.com/{n}");
-        self.store.add_webhook(self.webhook_req(owner, &url, events, T0.plus(n))).await.or_fail("add_webhook")
+        let req = self.webhook_req(owner, &url, events, T0.plus(n));
+        fresh(self.store.add_webhook(req).await, "add_webhook")
     }
 
     async fn webhooks_of(&self, owner: WebhookOwner) -> Result<Vec<Webhook>, String> {
@@ -75,6 +80,13 @@ impl Ctx<'_> {
         let req = RecordWebhook { id, at, status, error: error.map(Into::into) };
         self.store.record_webhook(req).await.or_fail("record_webhook")
     }
+}
+
+/// The endpoint a registration with a fresh key made (a replay is a failure).
+fn fresh(added: StoreResult<WebhookAdded>, what: &str) -> Result<Webhook, String> {
+    let added = added.or_fail(what)?;
+    ensure!(!added.replayed, "{what}: a fresh key answered as a replay");
+    Ok(added.webhook)
 }
 
 /// What a newly registered endpoint must be.
@@ -109,26 +121,26 @@ pub(super) async fn webhooks_are_registered_listed_and_removed(ctx: &Ctx<'_>) ->
         &[TierChanged, CustomerJoined, PointsCredited],
         T0.plus(1),
     );
-    let a = s.add_webhook(req.clone()).await.or_fail("the program's endpoint")?;
+    let a = fresh(s.add_webhook(req.clone()).await, "the program's endpoint")?;
     ensure_eq!(a, registered(&a, None, &req), "the program's endpoint");
     let mut all = WebhookEvent::ALL.to_vec();
     all.reverse();
     let longest = format!("https://example.com/{}", "x".repeat(MAX_URL_LEN - "https://example.com/".len()));
     let req = ctx.webhook_req(WebhookOwner::Program, &longest, &all, T0.plus(2));
-    let b = s.add_webhook(req.clone()).await.or_fail("an endpoint of the longest URL, for every event")?;
+    let b = fresh(s.add_webhook(req.clone()).await, "an endpoint of the longest URL, for every event")?;
     ensure_eq!(b, registered(&b, None, &req), "the endpoint for every event, in reverse");
     ensure!(b.id > a.id, "ids grow: {} after {}", b.id, a.id);
 
     // A partner's, by either reference of its owner.
     let req = ctx.webhook_req(by_id(&p), "https://p.example.com/hooks", &[PointsRedeemed, PointsCredited], T0.plus(3));
-    let p1 = s.add_webhook(req.clone()).await.or_fail("p's endpoint by id")?;
+    let p1 = fresh(s.add_webhook(req.clone()).await, "p's endpoint by id")?;
     ensure_eq!(p1, registered(&p1, Some(p.id), &req), "p's endpoint by id");
     let req = ctx.webhook_req(by_telegram(&p), "https://bücher.example/hooks/ü?q=ж", &[StampsCompleted], T0.plus(4));
-    let p2 = s.add_webhook(req.clone()).await.or_fail("p's endpoint by owner")?;
+    let p2 = fresh(s.add_webhook(req.clone()).await, "p's endpoint by owner")?;
     ensure_eq!(p2, registered(&p2, Some(p.id), &req), "p's endpoint by owner");
     // Another owner's endpoint may have the same URL and events.
     let req = ctx.webhook_req(by_telegram(&q), "https://p.example.com/hooks", &[PointsRedeemed, PointsCredited], T0);
-    let q1 = s.add_webhook(req.clone()).await.or_fail("q's endpoint")?;
+    let q1 = fresh(s.add_webhook(req.clone()).await, "q's endpoint")?;
     ensure_eq!(q1, registered(&q1, Some(q.id), &req), "q's endpoint, the same URL as p's");
     let a2 = ctx.webhook(WebhookOwner::Program, &[CustomerJoined]).await?;
     let all_ids = [a.id, b.id, p1.id, p2.id, q1.id, a2.id];
@@ -311,14 +323,14 @@ pub(super) async fn webhook_limit(ctx: &Ctx<'_>) -> CheckResult {
     // A removed endpoint frees its place; removing it again frees no other.
     ctx.remove_webhook(by_id(&p), ps[3].id, T0.plus(200)).await?;
     ctx.remove_webhook(by_id(&p), ps[3].id, T0.plus(201)).await?;
-    let back = s.add_webhook(extra(by_telegram(&p))).await.or_fail("p's 10th after a removal")?;
+    let back = fresh(s.add_webhook(extra(by_telegram(&p))).await, "p's 10th after a removal")?;
     ensure_eq!(back.partner, Some(p.id), "p's new endpoint");
     s.add_webhook(extra(by_id(&p))).await.rejects(LIMIT, "p's 11th after the removal")?;
     ctx.remove_webhook(by_id(&p), ps[3].id, T0.plus(202)).await?;
     s.add_webhook(extra(by_id(&p))).await.rejects(LIMIT, "a place freed twice")?;
     ctx.remove_webhook(WebhookOwner::Program, program[0].id, T0.plus(203)).await?;
     s.add_webhook(extra(by_id(&p))).await.rejects(LIMIT, "the program's freed place is not p's")?;
-    s.add_webhook(extra(WebhookOwner::Program)).await.or_fail("the program's 10th after a removal")?;
+    fresh(s.add_webhook(extra(WebhookOwner::Program)).await, "the program's 10th after a removal")?;
     s.add_webhook(extra(WebhookOwner::Program)).await.rejects(LIMIT, "the program's 11th after the removal")?;
 
     // The partner's status comes before the limit; invalid before both.
@@ -521,14 +533,14 @@ pub(super) async fn concurrent_adds_keep_the_limit(ctx: &Ctx<'_>) -> CheckResult
     let n = 16.max(MAX_WEBHOOKS + 2);
 
     // Sorts the results of racing adds: (the endpoints added, refusals).
-    let sort = |results: Vec<StoreResult<Webhook>>, who: &str| -> Result<(Vec<Webhook>, usize), String> {
+    let sort = |results: Vec<StoreResult<WebhookAdded>>, who: &str| -> Result<(Vec<Webhook>, usize), String> {
         let mut added = Vec::new();
         let mut refused = 0;
         for r in results {
             match r {
-                Ok(w) => added.push(w),
+                Ok(w) if !w.replayed => added.push(w.webhook),
                 Err(StoreError::Rejected(got)) if got == LIMIT => refused += 1,
-                Err(e) => return Err(format!("{who}: unexpected {e:?}")),
+                other => return Err(format!("{who}: unexpected {other:?}")),
             }
         }
         Ok((added, refused))
@@ -572,5 +584,207 @@ pub(super) async fn concurrent_adds_keep_the_limit(ctx: &Ctx<'_>) -> CheckResult
         ensure_eq!(listed, want, "{who}'s endpoints: those that won, each once");
     }
     ensure_eq!(ctx.webhooks_of(by_id(&p)).await?.len(), MAX_WEBHOOKS, "p's untouched");
+    Ok(())
+}
+
+/// A registration again: `req` with another secret and time, as a retry
+/// makes them (the key, the owner, the URL and the events as given).
+fn again(ctx: &Ctx<'_>, req: &AddWebhook, now: Timestamp) -> AddWebhook {
+    AddWebhook { secret: format!("whsec_retry_{:032x}", ctx.next()), now, ..req.clone() }
+}
+
+/// Expects a replay of `first`: the same endpoint (as `want`), `replayed`.
+fn replays(got: StoreResult<WebhookAdded>, want: &Webhook, what: &str) -> CheckResult {
+    let got = got.or_fail(what)?;
+    ensure_eq!(got, WebhookAdded { webhook: want.clone(), replayed: true }, "{what}");
+    Ok(())
+}
+
+pub(super) async fn webhook_keys_replay_per_owner(ctx: &Ctx<'_>) -> CheckResult {
+    use WebhookEvent::*;
+    let s = ctx.store;
+    let (p, q) = (ctx.partner(PartnerTerms::default()).await?, ctx.partner(PartnerTerms::default()).await?);
+
+    // The program's: the same key, URL and events again — the events in
+    // another order, a new secret and time — answer the first endpoint.
+    let url = "https://hooks.example.com/keyed?a=1";
+    let first = AddWebhook {
+        idempotency_key: "tg:42:1001".into(),
+        ..ctx.webhook_req(WebhookOwner::Program, url, &[TierChanged, PointsCredited, CustomerJoined], T0.plus(1))
+    };
+    let a = fresh(s.add_webhook(first.clone()).await, "the program's first registration")?;
+    ensure_eq!(a, registered(&a, None, &first), "the program's endpoint");
+    replays(s.add_webhook(again(ctx, &first, T0.plus(2))).await, &a, "the same registration again")?;
+    let reordered = AddWebhook { events: vec![CustomerJoined, TierChanged, PointsCredited], ..again(ctx, &first, T0) };
+    replays(s.add_webhook(reordered).await, &a, "the events in another order")?;
+    ensure_eq!(ctx.webhooks_of(WebhookOwner::Program).await?, vec![a.clone()], "one endpoint of the program's");
+
+    // The same key for another URL or other events: a conflict, nothing added.
+    let conflicts = [
+        ("another URL", AddWebhook { url: "https://hooks.example.com/keyed?a=2".into(), ..again(ctx, &first, T0) }),
+        (
+            "the URL with a slash",
+            AddWebhook { url: "https://hooks.example.com/keyed/?a=1".into(), ..again(ctx, &first, T0) },
+        ),
+        ("fewer events", AddWebhook { events: vec![TierChanged, PointsCredited], ..again(ctx, &first, T0) }),
+        (
+            "more events",
+            AddWebhook {
+                events: vec![TierChanged, PointsCredited, CustomerJoined, RewardClaimed],
+                ..again(ctx, &first, T0)
+            },
+        ),
+        (
+            "other events",
+            AddWebhook { events: vec![TierChanged, PointsCredited, RewardClaimed], ..again(ctx, &first, T0) },
+        ),
+    ];
+    for (what, req) in &conflicts {
+        ensure!(check_webhook(req).is_ok(), "the test's premise: {what} is valid");
+        s.add_webhook(req.clone()).await.rejects(Rejection::IdempotencyConflict, what)?;
+    }
+    ensure_eq!(ctx.webhooks_of(WebhookOwner::Program).await?, vec![a.clone()], "no endpoint added by a conflict");
+
+    // A key is its owner's: p, then q, may use the program's key, each for its own endpoint.
+    let p_req = AddWebhook { owner: by_id(&p), ..again(ctx, &first, T0.plus(3)) };
+    let p1 = fresh(s.add_webhook(p_req.clone()).await, "p with the program's key")?;
+    ensure_eq!(p1, registered(&p1, Some(p.id), &p_req), "p's endpoint of the program's key");
+    let q_req = AddWebhook { owner: by_telegram(&q), url: "https://q.example.com/".into(), ..again(ctx, &first, T0) };
+    let q1 = fresh(s.add_webhook(q_req.clone()).await, "q with the program's key, another URL")?;
+    ensure_eq!(q1, registered(&q1, Some(q.id), &q_req), "q's endpoint of the program's key");
+    ensure!(p1.id != a.id && q1.id != a.id && q1.id != p1.id, "three endpoints: {} {} {}", a.id, p1.id, q1.id);
+    // p's key, by either reference of its owner.
+    replays(s.add_webhook(AddWebhook { owner: by_telegram(&p), ..again(ctx, &p_req, T0) }).await, &p1, "p's by owner")?;
+    replays(s.add_webhook(again(ctx, &first, T0)).await, &a, "the program's still")?;
+    let q_conflict = AddWebhook { owner: by_id(&q), ..again(ctx, &first, T0) };
+    s.add_webhook(q_conflict).await.rejects(Rejection::IdempotencyConflict, "q's key with the program's URL")?;
+
+    // Keys of any text, up to 200 characters (not bytes); none or longer is invalid.
+    let long: String = "ключ-🔑'\"".chars().cycle().take(MAX_WEBHOOK_KEY_LEN).collect();
+    let odd_req = AddWebhook {
+        idempotency_key: long.clone(),
+        ..ctx.webhook_req(by_id(&p), "https://o.example.com/", &[PointsExpired], T0)
+    };
+    let odd = fresh(s.add_webhook(odd_req.clone()).await, "a 200-character key")?;
+    replays(s.add_webhook(again(ctx, &odd_req, T0)).await, &odd, "a 200-character key again")?;
+    let longer: String = long.chars().chain(['x']).collect();
+    for (what, key) in [("no key", String::new()), ("a 201-character key", longer)] {
+        let req = AddWebhook {
+            idempotency_key: key,
+            ..ctx.webhook_req(by_id(&p), "https://o.example.com/", &[PointsExpired], T0)
+        };
+        let reason = check_webhook(&req).err().ok_or(format!("the test's premise: {what} is invalid"))?;
+        ensure!(matches!(reason, Rejection::InvalidWebhook { .. }), "{what}: {reason:?}");
+        s.add_webhook(req).await.rejects(reason, what)?;
+    }
+    // An owner naming no partner is unknown, whatever the key.
+    for (who, owner) in unknown_owners(&p) {
+        let req = AddWebhook { owner, ..again(ctx, &p_req, T0) };
+        s.add_webhook(req).await.rejects(Rejection::UnknownPartner, &format!("p's key by {who}"))?;
+    }
+    ensure_eq!(ctx.webhooks_of(by_id(&p)).await?, vec![odd.clone(), p1.clone()], "p's endpoints");
+
+    // A removed endpoint's key answers it as it is now (removed); nothing comes back.
+    let removed = ctx.remove_webhook(WebhookOwner::Program, a.id, T0.plus(10)).await?;
+    ctx.record(a.id, T0.plus(11), Some(500), Some("down")).await?;
+    let a_now = Webhook {
+        last_attempt_at: Some(T0.plus(11)),
+        last_status: Some(500),
+        last_error: Some("down".into()),
+        ..removed
+    };
+    replays(s.add_webhook(again(ctx, &first, T0.plus(12))).await, &a_now, "the key of a removed endpoint")?;
+    ensure!(ctx.webhooks_of(WebhookOwner::Program).await?.is_empty(), "the removed endpoint is not back");
+    let other = AddWebhook { events: vec![TierChanged], ..again(ctx, &first, T0) };
+    s.add_webhook(other)
+        .await
+        .rejects(Rejection::IdempotencyConflict, "the key of a removed endpoint, other events")?;
+
+    // At the limit a key replays; only a fresh key is refused.
+    let mut program = Vec::new();
+    for _ in 0..MAX_WEBHOOKS {
+        program.push(ctx.webhook(WebhookOwner::Program, &[PointsCredited]).await?);
+    }
+    let fill = AddWebhook {
+        idempotency_key: "fill-1".into(),
+        ..ctx.webhook_req(by_id(&p), "https://f.example.com/", &[TierChanged], T0)
+    };
+    let mut ps = vec![fresh(s.add_webhook(fill.clone()).await, "p's third")?];
+    while ctx.webhooks_of(by_id(&p)).await?.len() < MAX_WEBHOOKS {
+        ps.push(ctx.webhook(by_id(&p), &[TierChanged]).await?);
+    }
+    let extra = ctx.webhook_req(WebhookOwner::Program, "https://extra.example.com/", &[TierChanged], T0);
+    s.add_webhook(extra).await.rejects(LIMIT, "the program's 11th, a fresh key")?;
+    replays(s.add_webhook(again(ctx, &first, T0)).await, &a_now, "the program's removed one, at the limit")?;
+    let tenth = program.last().ok_or("the program's endpoints")?.clone();
+    let listed = ctx.webhooks_of(WebhookOwner::Program).await?;
+    ensure_eq!(listed.len(), MAX_WEBHOOKS, "the program's at the limit");
+    ensure_eq!(listed[0], tenth, "the newest first");
+    replays(s.add_webhook(again(ctx, &fill, T0)).await, &ps[0], "p's key at the limit")?;
+    replays(s.add_webhook(again(ctx, &p_req, T0)).await, &p1, "p's first key at the limit")?;
+    ensure_eq!(ctx.webhooks_of(by_id(&p)).await?.len(), MAX_WEBHOOKS, "p's count unchanged");
+    s.add_webhook(AddWebhook { url: "https://g.example.com/".into(), ..again(ctx, &fill, T0) })
+        .await
+        .rejects(Rejection::IdempotencyConflict, "a conflict at the limit is a conflict")?;
+
+    // A suspended partner's key replays (nothing changes); a fresh key is refused for the status.
+    ctx.suspend(&p).await?;
+    replays(s.add_webhook(again(ctx, &p_req, T0)).await, &p1, "a suspended partner's key")?;
+    let fresh_key = ctx.webhook_req(by_id(&p), "https://s.example.com/", &[TierChanged], T0);
+    s.add_webhook(fresh_key).await.rejects(
+        Rejection::PartnerNotApproved { status: PartnerStatus::Suspended },
+        "a suspended partner's fresh key",
+    )?;
+    ensure_eq!(ctx.webhooks_of(by_id(&q)).await?, vec![q1], "q's untouched");
+    Ok(())
+}
+
+pub(super) async fn concurrent_adds_with_one_key(ctx: &Ctx<'_>) -> CheckResult {
+    use WebhookEvent::*;
+    let s = ctx.store;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    let n = 8;
+
+    // 8 retries of one registration at once, for p (by either reference) and
+    // for the program: one endpoint each, every answer it, with its secret.
+    for (who, owners) in [("p", [by_id(&p), by_telegram(&p)]), ("the program", [WebhookOwner::Program; 2])] {
+        let first = AddWebhook {
+            idempotency_key: "race-key".into(),
+            ..ctx.webhook_req(owners[0], "https://race.example.com/", &[PointsCredited, TierChanged], T0)
+        };
+        let racing: Vec<AddWebhook> =
+            (0..n).map(|i| AddWebhook { owner: owners[i % 2], ..again(ctx, &first, T0.plus(i as i64)) }).collect();
+        let results = join_all(racing.into_iter().map(|r| s.add_webhook(r))).await;
+        let mut answers = Vec::new();
+        for r in results {
+            answers.push(r.or_fail(&format!("{who}'s racing retry"))?);
+        }
+        let made: Vec<&WebhookAdded> = answers.iter().filter(|a| !a.replayed).collect();
+        ensure_eq!(made.len(), 1, "{who}: one retry made the endpoint");
+        let made = made[0].webhook.clone();
+        ensure!(answers.iter().all(|a| a.webhook == made), "{who}: every retry answers it: {answers:?}");
+        ensure_eq!(ctx.webhooks_of(owners[0]).await?, vec![made], "{who}: one endpoint");
+    }
+
+    // One key, 8 different URLs at once: one endpoint, the rest conflicts.
+    let base = AddWebhook {
+        idempotency_key: "race-urls".into(),
+        ..ctx.webhook_req(by_id(&p), "https://u.example.com/", &[CustomerJoined], T0)
+    };
+    let racing: Vec<AddWebhook> =
+        (0..n).map(|i| AddWebhook { url: format!("https://u.example.com/{i}"), ..again(ctx, &base, T0) }).collect();
+    let mut made = Vec::new();
+    let mut conflicts = 0;
+    for r in join_all(racing.into_iter().map(|r| s.add_webhook(r))).await {
+        match r {
+            Ok(a) if !a.replayed => made.push(a.webhook),
+            Err(StoreError::Rejected(Rejection::IdempotencyConflict)) => conflicts += 1,
+            other => return Err(format!("one key, other URLs: unexpected {other:?}")),
+        }
+    }
+    ensure_eq!((made.len(), conflicts), (1, n - 1), "one key, other URLs: made and conflicts");
+    let listed = ctx.webhooks_of(by_id(&p)).await?;
+    ensure_eq!(listed.len(), 2, "p's endpoints: one per key");
+    ensure_eq!(listed[0], made[0], "the one made");
     Ok(())
 }

@@ -179,7 +179,7 @@ impl Ctx<'_> {
                 self.told(super::rewards::run(self.cx, self.lang, actor, cmd, self.key()).await).await
             }
             Action::Webhook(cmd) => {
-                let done = super::webhooks::run(self.cx, self.lang, WebhookOwner::Program, cmd).await;
+                let done = super::webhooks::run(self.cx, self.lang, WebhookOwner::Program, cmd, self.key()).await;
                 self.told(done.map(|text| (text, Vec::new()))).await
             }
             Action::Help => Ok(self.reply(self.lang.say(Fixed::AdminHelp))),

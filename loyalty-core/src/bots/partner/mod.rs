@@ -902,7 +902,7 @@ impl Ctx<'_> {
     /// it stands when it adds one).
     async fn webhooks(&self, cmd: WebhookCommand<'_>) -> Result<Outbox> {
         let owner = WebhookOwner::Partner(self.me());
-        let done = super::webhooks::run(self.cx, self.lang, owner, cmd).await;
+        let done = super::webhooks::run(self.cx, self.lang, owner, cmd, self.key(":webhook")).await;
         Ok(Outbox::one(self.reply(match self.settle_owner(done).await? {
             Ok(text) | Err(text) => text,
         })))
