@@ -43,6 +43,7 @@
 //! | `loyalty_webhook_pending_updates` | gauge | `bot` (from the [watchdog](crate::jobs::watch_webhooks)) |
 //! | `loyalty_outbox_messages_total` | counter | `outcome` (`sent`, `failed`, `retry`) |
 //! | `loyalty_outbox_pending`, `loyalty_outbox_oldest_age_seconds`, `loyalty_outbox_failed` | gauge | — (from the maintenance pass) |
+//! | `loyalty_webhook_deliveries_total` | counter | `event`, `outcome` (`ok`, `failed`) |
 //!
 //! The runtimes add their own (Bot API errors by code, rate-limit waits,
 //! deferred work pending); see `docs/SELF_HOSTING.md`.

@@ -161,8 +161,9 @@ pub async fn stamp(cx: &Context, req: AddStamp) -> StoreResult<Done<Stamped>> {
         notices.push(notify(BotKind::Client, customer.telegram_id, text));
         if !s.replayed {
             notices.extend(cx.emit(&Event::Stamped(&s)));
+            // A replay answers the card as it is now: its completion cannot be told apart from a later one.
+            cx.publish(events::stamped(&s, cx.now()));
         }
-        cx.publish(events::stamped(&s, cx.now()));
     }
     Ok(Done { outcome: s, notices })
 }

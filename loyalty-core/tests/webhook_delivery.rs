@@ -348,3 +348,30 @@ async fn a_claimed_reward_and_expired_points_publish_their_events() {
     assert!(event["data"]["entry"]["amount"].as_i64().unwrap() < 0);
     assert_eq!(event["data"]["customer"]["code"], h.code(&anna()).await.unwrap().as_str());
 }
+
+#[tokio::test]
+async fn an_endpoint_that_gives_no_answer_costs_a_drain_one_attempt() {
+    let (h, _) = program().await;
+    let w = add(&h, WebhookOwner::Program, "https://crm.example.com/hooks", &[WebhookEvent::PointsCredited]).await;
+    let silent = || Err(WebhookPostError::Unreachable("timed out".into()));
+    for _ in 0..3 {
+        h.env.webhooks.answer_next(silent());
+        credit(&h, 50_000).await;
+    }
+    assert_eq!(h.env.webhooks.take().len(), 3, "each update's own attempt");
+
+    // The drain takes the three retries in one batch: the first gives no answer, the others wait unposted.
+    h.advance(60);
+    h.env.webhooks.answer_next(silent());
+    h.engine().drain_outbox(10).await;
+    assert_eq!(h.env.webhooks.take().len(), 1, "one timeout per batch, not one per delivery");
+    assert_eq!(h.env.storage.outbox_state(h.env.clock.now()).await.unwrap().pending, 3);
+
+    // Answering again, every delivery goes out at its next attempt.
+    h.advance(300);
+    h.engine().drain_outbox(10).await;
+    assert_eq!(h.env.webhooks.take().len(), 3);
+    let state = h.env.storage.outbox_state(h.env.clock.now()).await.unwrap();
+    assert_eq!((state.pending, state.failed), (0, 0));
+    assert_eq!(program_endpoint(&h, w.id).await.last_status, Some(200));
+}

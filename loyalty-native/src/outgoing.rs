@@ -171,7 +171,7 @@ impl WebhookSender for HttpWebhookSender {
         if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
             && !is_public_ip(ip)
         {
-            return Err(WebhookPostError::Refused(NotPublic { host: host.to_string(), addr: ip }.to_string()));
+            return Err(refused(&NotPublic { host: host.to_string(), addr: ip }));
         }
         let mut request =
             self.client.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(post.body.clone());
@@ -190,8 +190,8 @@ impl HttpWebhookSender {
     /// What a failed request was: refused by [`PublicResolver`], or no
     /// answer (described without the URL, which may carry a token).
     fn classify(&self, e: reqwest::Error) -> WebhookPostError {
-        if let Some(refused) = refusal(&e) {
-            return WebhookPostError::Refused(refused.to_string());
+        if let Some(not_public) = refusal(&e) {
+            return refused(not_public);
         }
         let e = e.without_url();
         let detail = error_chain(&e);
@@ -285,6 +285,14 @@ pub fn public_only(host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>
         Some(bad) => Err(NotPublic { host: host.to_string(), addr: bad.ip() }),
         None => Ok(addrs),
     }
+}
+
+/// The refusal of `not_public`: the address goes to the server's log only —
+/// the error is kept on the endpoint, where its owner reads it, and must not
+/// tell them what names resolve to inside the server's network.
+fn refused(not_public: &NotPublic) -> WebhookPostError {
+    tracing::warn!("webhook delivery refused: {not_public}");
+    WebhookPostError::Refused("the host resolves to an address that is not public".into())
 }
 
 #[cfg(test)]

@@ -244,8 +244,13 @@ pub async fn poll_bot(
                         // The calls go through the outbox and out in order before the next update
                         // (the update is finished in the same storage call); assistant answers and
                         // broadcasts run alongside.
-                        let nothing_to_send = outbox.calls.is_empty();
-                        let finish = engine.finish_update(bot, id, outbox.calls.into_iter().map(Task::Call).collect());
+                        // Webhook events go to the outbox with the calls (delivered from there, retried);
+                        // the other tasks run alongside.
+                        let (events, others): (Vec<Task>, Vec<Task>) =
+                            outbox.tasks.into_iter().partition(|t| matches!(t, Task::Event(_)));
+                        let nothing_to_send = outbox.calls.is_empty() && events.is_empty();
+                        let kept = outbox.calls.into_iter().map(Task::Call).chain(events).collect();
+                        let finish = engine.finish_update(bot, id, kept);
                         let send = async {
                             if nothing_to_send {
                                 // The task runner finishes it with other updates.
@@ -258,7 +263,7 @@ pub async fn poll_bot(
                             let message = format!("panic while sending the replies to update {id}");
                             report(engine, bot, message, Some(update.kind_name()), false).await;
                         }
-                        tasks.spawn(engine, outbox.tasks);
+                        tasks.spawn(engine, others);
                     }
                     offset = id.saturating_add(1);
                     backoff = options.initial_backoff;

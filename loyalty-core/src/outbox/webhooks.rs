@@ -17,10 +17,13 @@ use crate::ports::{
 const MAX_ERROR_CHARS: usize = 200;
 
 /// The endpoints read during one batch of deliveries, by event and partner,
-/// so a batch reads each set once.
+/// so a batch reads each set once — and those that gave no answer in it,
+/// whose other deliveries of the batch wait for their retries unposted (an
+/// endpoint that hangs costs a batch one timeout, not one per delivery).
 #[derive(Debug, Default)]
 pub(crate) struct Endpoints {
     read: Vec<(Audience, Vec<Webhook>)>,
+    silent: Vec<crate::domain::WebhookId>,
 }
 
 /// Who receives an event: its type and the partner it happened at.
@@ -98,8 +101,12 @@ pub(crate) async fn post(
     let Some(endpoint) = endpoint else {
         return MessageOutcome::Failed { error: "the endpoint was removed or no longer receives this event".into() };
     };
+    if endpoints.silent.contains(&endpoint.id) {
+        return retry("the endpoint gave no answer to an earlier delivery of this batch".to_string());
+    }
     let (status, error) = match check_url(&endpoint.url) {
-        Err(reason) => (None, Some(format!("refused URL: {reason}"))),
+        // Registered before the checks refused it: no attempt will succeed.
+        Err(reason) => return MessageOutcome::Failed { error: format!("refused URL: {reason}") },
         Ok(()) => {
             let body = event.body();
             let now = cx.now();
@@ -116,7 +123,10 @@ pub(crate) async fn post(
             match sender.post(&post).await {
                 Ok(status) if (200..300).contains(&status) => (Some(status), None),
                 Ok(status) => (Some(status), Some(format!("HTTP {status}"))),
-                Err(e) => (None, Some(e.to_string())),
+                Err(e) => {
+                    endpoints.silent.push(endpoint.id);
+                    (None, Some(e.to_string()))
+                }
             }
         }
     };

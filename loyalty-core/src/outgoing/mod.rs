@@ -233,7 +233,15 @@ pub fn check_url(url: &str) -> Result<(), String> {
         return Err("the URL's port must be a number from 1 to 65535".into());
     }
     let Some(host) = host else { return Ok(()) };
-    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+    // Digits a URL parser maps to ASCII ones (fullwidth, superscript, other scripts') could spell an
+    // address: refused, as are fullwidth forms (`０ｘ７ｆ`).
+    if host.chars().any(|c| !c.is_ascii() && (c.is_numeric() || ('\u{ff00}'..='\u{ffef}').contains(&c))) {
+        return Err("the URL's host has digits or fullwidth characters outside ASCII".into());
+    }
+    // A host whose last label is a number is an IPv4 address to URL parsers, in every form they read
+    // (`2130706433`, `0x7f.1`, `127.1`, `0177.0.0.1`).
+    if let Some(ip) = ipv4_as_parsed(host) {
+        let ip = ip.ok_or("the URL's host is a malformed IPv4 address")?;
         return check_ip(IpAddr::V4(ip));
     }
     let label_ok = |l: &str| {
@@ -253,9 +261,52 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Refuses an address that is not public: loopback, private, link-local,
-/// unspecified, broadcast, shared (100.64/10), and IPv6's unique-local and
-/// IPv4-mapped forms of those.
+/// The IPv4 address URL parsers read `host` as (the WHATWG URL standard:
+/// a host whose last label is a decimal number or `0x` hex is an IPv4
+/// address of one to four parts, each decimal, octal with a leading `0`, or
+/// hex, the last filling the remaining bytes): `None` when `host` is a name,
+/// `Some(None)` when it is an address they refuse.
+fn ipv4_as_parsed(host: &str) -> Option<Option<Ipv4Addr>> {
+    let number = |part: &str| -> Option<u64> {
+        let (digits, radix) = match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            Some(hex) => (hex, 16),
+            None if part.len() > 1 && part.starts_with('0') => (&part[1..], 8),
+            None => (part, 10),
+        };
+        if digits.is_empty() {
+            return (radix == 16 || radix == 8).then_some(0);
+        }
+        if digits.len() > 12 {
+            return Some(u64::MAX);
+        }
+        u64::from_str_radix(digits, radix).ok()
+    };
+    let last = host.rsplit('.').next().unwrap_or_default();
+    let numeric = !last.is_empty()
+        && (last.bytes().all(|b| b.is_ascii_digit())
+            || last
+                .strip_prefix("0x")
+                .or_else(|| last.strip_prefix("0X"))
+                .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())));
+    if !numeric {
+        return None;
+    }
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 {
+        return Some(None);
+    }
+    let Some(numbers) = parts.iter().map(|p| number(p)).collect::<Option<Vec<u64>>>() else { return Some(None) };
+    let (init, last) = numbers.split_at(numbers.len() - 1);
+    if init.iter().any(|n| *n > 255) || last[0] >= 1u64 << (8 * (5 - numbers.len())) {
+        return Some(None);
+    }
+    let mut ip = last[0];
+    for (i, n) in init.iter().enumerate() {
+        ip += n << (8 * (3 - i));
+    }
+    Some(u32::try_from(ip).ok().map(Ipv4Addr::from))
+}
+
 /// Whether `ip` is a public unicast address a webhook may be posted to.
 ///
 /// Not public: unspecified and "this network" (`0.0.0.0/8`, `::`), loopback
@@ -472,6 +523,9 @@ mod tests {
             "https://hooks.example.com:8443/x?y=1#z",
             "https://93.184.215.14/h",
             "https://[2606:4700::6810:84e5]:8443/h",
+            "https://1.1.1.1/h",
+            "https://0x5d.0xb8.0xd7.0x0e/h",
+            "https://hooks.example.com1/h",
             "https://bücher.example/ü?q=ж",
         ] {
             assert_eq!(check_url(ok), Ok(()), "{ok}");
@@ -496,6 +550,18 @@ mod tests {
             "https://-bad.example/",
             "https://a..example/",
             "https://localhost/h",
+            "https://2130706433/h",
+            "https://0x7f.1/h",
+            "https://0x7f000001/h",
+            "https://127.1/h",
+            "https://0177.0.0.1/h",
+            "https://0251.0376.0251.0376/h",
+            "https://10.0x1/h",
+            "https://\u{ff11}\u{ff12}\u{ff17}.\u{ff10}.\u{ff10}.\u{ff11}/h",
+            "https://1.2.3.4.5/h",
+            "https://256.1.1.1/h",
+            "https://1.1.1.0x100/h",
+            "https://hooks.example.0x/h",
             "https://api.localhost/h",
             "https://127.0.0.1:9/h",
             "https://10.1.2.3/h",

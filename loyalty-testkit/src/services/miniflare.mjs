@@ -54,9 +54,11 @@ const mf = new Miniflare({
         },
       },
       env,
-      ...(Object.keys(outbound).length > 0 ? { outboundService: reroute } : {}),
     },
-    dev: { unsafeDirectSockets: [{ host: "127.0.0.1", port: w.port }] },
+    dev: {
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: w.port }],
+      ...(Object.keys(outbound).length > 0 ? { outboundService: { type: "fetcher", handler: reroute } } : {}),
+    },
   })),
 });
 await mf.ready;
