@@ -184,3 +184,38 @@ async fn a_second_poller_is_named_as_the_problem() {
     assert_eq!(err, PollError::OtherPoller { bot: "client" });
     assert!(err.to_string().contains("single `loyalty poll`"), "{err}");
 }
+
+#[tokio::test]
+async fn a_polled_updates_webhook_events_wait_in_the_outbox_for_their_retries() {
+    use loyalty_core::outgoing::WebhookEvent;
+    use loyalty_core::ports::{Storage, WebhookOwner};
+    use loyalty_testkit::RecordingWebhooks;
+
+    let mut rig = rig().await;
+    let webhooks = Arc::new(RecordingWebhooks::new());
+    let mut ports = rig.engine.ports().clone();
+    ports.webhooks = Some(webhooks.clone());
+    rig.engine = Engine::new(rig.engine.config().clone(), ports);
+    let url = "https://crm.example.com/hooks";
+    let events = vec![WebhookEvent::CustomerJoined];
+    loyalty_core::usecases::add_webhook(rig.engine.context(), WebhookOwner::Program, url, events, "test-1".into())
+        .await
+        .unwrap();
+    webhooks.answer_next(Ok(500));
+    rig.fake.push_update(CLIENT, text_json(1, &TgUser::new(101, "Anna"), "/start"));
+    let (stop, task) = rig.start();
+    eventually("the delivery was attempted", async || !webhooks.posts().is_empty()).await;
+    stop.cancel();
+    assert_eq!(task.await.unwrap(), Ok(()));
+    let posts = webhooks.posts();
+    assert_eq!(posts.len(), 1, "one attempt so far");
+    let event: serde_json::Value = serde_json::from_slice(&posts[0].body).unwrap();
+    assert_eq!(event["type"], "customer.joined");
+    // Refused with a 500, the delivery waits in the outbox for its retry.
+    let now = rig.engine.now();
+    eventually("the attempt was recorded", async || {
+        rig.store.webhooks(WebhookOwner::Program).await.unwrap()[0].last_status == Some(500)
+    })
+    .await;
+    assert_eq!(rig.store.outbox_state(now).await.unwrap().pending, 1, "kept for the retry");
+}
