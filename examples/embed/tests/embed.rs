@@ -70,7 +70,9 @@ async fn the_teams_command_and_milestone_sit_next_to_the_built_in_bots() {
     let welcome = rig.post(BotKind::Client, text_json(1, &anna, "/start")).await;
     assert_eq!(welcome["chat_id"], 101, "{welcome}");
 
-    // The team's command: one storage round trip, which also claims the update.
+    // The team's command: one storage round trip, which also claims the update (counted once the
+    // sign-up's deferred work — its messages and webhook event through the outbox — is done).
+    assert!(rig.app.tasks().wait_idle(Duration::from_secs(10)).await, "deferred work finishes");
     let before = rig.store.calls();
     let whoami = rig.post(BotKind::Client, text_json(2, &anna, "/whoami")).await;
     assert_eq!(rig.store.calls(), before + 1);
