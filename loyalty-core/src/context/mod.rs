@@ -255,7 +255,8 @@ impl Context {
     /// them. Nothing is kept without a [`WebhookSender`] (or outside an
     /// update's or a request's processing: jobs write theirs themselves).
     pub(crate) fn publish(&self, events: Vec<OutgoingEvent>) {
-        if let (Some(scope), Some(_)) = (&self.scope, &self.shared.ports.webhooks)
+        if let Some(scope) = &self.scope
+            && self.publishes()
             && !events.is_empty()
         {
             scope.publish(events);

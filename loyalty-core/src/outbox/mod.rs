@@ -202,12 +202,8 @@ async fn run_message(cx: &Context, task: Task) -> Result<(), TelegramError> {
             Ok(())
         }
         // Outside the outbox (the store refused to keep them): posted once.
-        Task::Event(event) => {
-            webhooks::post_directly(cx, event).await;
-            Ok(())
-        }
-        Task::Webhook(delivery) => {
-            webhooks::post(cx, &delivery, u32::MAX, &mut Default::default()).await;
+        task @ (Task::Event(_) | Task::Webhook(_)) => {
+            post_once(cx, task).await;
             Ok(())
         }
         // Not messages: encode never writes them.

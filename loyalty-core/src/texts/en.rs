@@ -641,12 +641,8 @@ impl Texts for En {
             success.map_or_else(|| "never".to_string(), |at| format!("{at} UTC"))
         )
     }
-    fn webhook_attempt(&self, at: &str, status: Option<u16>, error: Option<Esc>) -> String {
-        let answer = status.map_or_else(|| "no answer".to_string(), |s| format!("HTTP {s}"));
-        match error {
-            Some(error) => format!("{at} UTC · {answer} · {error}"),
-            None => format!("{at} UTC · {answer}"),
-        }
+    fn webhook_no_answer(&self) -> &'static str {
+        "no answer"
     }
     fn webhook_added(&self, id: i64, url: Esc, events: &str, secret: &str) -> String {
         format!(

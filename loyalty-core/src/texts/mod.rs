@@ -586,12 +586,11 @@ pub(crate) trait Texts: Sync {
     /// names every event.
     fn webhooks_usage(&self, events: &str) -> String;
     /// One endpoint of `/webhooks`: id, URL, events, its last attempt
-    /// ([`Texts::webhook_attempt`]; `None`: never tried) and its last success
+    /// ([`webhook_attempt`]; `None`: never tried) and its last success
     /// (UTC; `None`: never).
     fn webhook_line(&self, id: i64, url: Esc, events: &str, attempt: Option<&str>, success: Option<&str>) -> String;
-    /// A delivery attempt: when (UTC), the endpoint's HTTP status (`None`: no
-    /// answer) and what went wrong, if anything.
-    fn webhook_attempt(&self, at: &str, status: Option<u16>, error: Option<Esc>) -> String;
+    /// What a delivery attempt that got no HTTP answer got ([`webhook_attempt`]).
+    fn webhook_no_answer(&self) -> &'static str;
     /// An endpoint registered: its id, URL, events and signing secret, which
     /// this reply shows once.
     fn webhook_added(&self, id: i64, url: Esc, events: &str, secret: &str) -> String;
@@ -933,13 +932,23 @@ pub(crate) fn webhook_event_names() -> String {
     WebhookEvent::ALL.iter().map(|e| format!("<code>{e}</code>")).collect::<Vec<_>>().join(", ")
 }
 
+/// A delivery attempt as `/webhooks` shows it: when (UTC), the endpoint's
+/// HTTP status (`None`: no answer) and what went wrong, if anything.
+pub(crate) fn webhook_attempt(t: &dyn Texts, at: &str, status: Option<u16>, error: Option<Esc>) -> String {
+    let answer = status.map_or_else(|| t.webhook_no_answer().to_string(), |s| format!("HTTP {s}"));
+    match error {
+        Some(error) => format!("{at} UTC · {answer} · {error}"),
+        None => format!("{at} UTC · {answer}"),
+    }
+}
+
 /// One endpoint of `/webhooks` (never its secret): id, URL, events, how its
 /// last delivery went and when one last succeeded.
 pub(crate) fn webhook_line(t: &dyn Texts, w: &Webhook) -> String {
     // The error a status alone made ("HTTP 500") is said by the status.
     let said = w.last_status.map(|s| format!("HTTP {s}"));
     let error = w.last_error.as_deref().filter(|e| !e.is_empty() && Some(*e) != said.as_deref());
-    let attempt = w.last_attempt_at.map(|at| t.webhook_attempt(&at.utc_minutes(), w.last_status, error.map(Esc)));
+    let attempt = w.last_attempt_at.map(|at| webhook_attempt(t, &at.utc_minutes(), w.last_status, error.map(Esc)));
     let success = w.last_success_at.map(|at| at.utc_minutes());
     t.webhook_line(w.id.0, Esc(&w.url), &webhook_events(&w.events), attempt.as_deref(), success.as_deref())
 }

@@ -642,12 +642,8 @@ impl Texts for Ru {
             success.map_or_else(|| "ещё не было".to_string(), |at| format!("{at} UTC"))
         )
     }
-    fn webhook_attempt(&self, at: &str, status: Option<u16>, error: Option<Esc>) -> String {
-        let answer = status.map_or_else(|| "нет ответа".to_string(), |s| format!("HTTP {s}"));
-        match error {
-            Some(error) => format!("{at} UTC · {answer} · {error}"),
-            None => format!("{at} UTC · {answer}"),
-        }
+    fn webhook_no_answer(&self) -> &'static str {
+        "нет ответа"
     }
     fn webhook_added(&self, id: i64, url: Esc, events: &str, secret: &str) -> String {
         format!(

@@ -77,7 +77,7 @@ fn sample(lang: Language) -> Vec<String> {
         t.webhooks_usage(&webhook_event_names()),
         webhook_line(t, &webhook(false)),
         webhook_line(t, &webhook(true)),
-        t.webhook_attempt("2026-11-26 09:00", None, Some(Esc("timed out"))),
+        webhook_attempt(t, "2026-11-26 09:00", None, Some(Esc("timed out"))),
         t.webhook_added(4, Esc("https://crm.example.com/h"), "all", "whsec_0123"),
         t.webhook_removed(4, Esc("https://crm.example.com/h")),
         t.rejection(&Rejection::WebhookLimit { max: 10 }),
