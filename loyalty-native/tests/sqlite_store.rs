@@ -624,7 +624,11 @@ async fn random_operations_match_the_memory_store() {
         let who = PartnerRef::Id(PartnerId(id));
         same!(mem, sql, "partner", |s| s.partner(who));
         same!(mem, sql, "partner stats", |s| s.partner_stats(who, T0.day_start(), T0.day_start().plus(-6 * 86_400)));
+        let days = DailyFigures { scope: FiguresScope::Partner(who), from: T0.day_start().plus(-86_400), days: 4 };
+        same!(mem, sql, "partner's daily figures", |s| s.daily_figures(days));
     }
+    let days = DailyFigures { scope: FiguresScope::Program, from: T0.day_start().plus(-86_400), days: 4 };
+    same!(mem, sql, "program's daily figures", |s| s.daily_figures(days));
     for status in [None, Some(PartnerStatus::Applied), Some(PartnerStatus::Approved), Some(PartnerStatus::Suspended)] {
         same!(mem, sql, "partners", |s| s.list_partners(status));
     }
@@ -673,6 +677,11 @@ async fn sums_past_64_bits_saturate_like_the_memory_store() {
     assert_eq!(stats.points_outstanding, Points::MAX, "{stats:?}");
     assert_eq!(stats.today.issued, Points::MAX, "{stats:?}");
     same!(mem, sql, "partner stats", |s| s.partner_stats(PartnerRef::Id(PartnerId(1)), T0.day_start(), T0.day_start()));
+    for scope in [FiguresScope::Program, FiguresScope::Partner(PartnerRef::Id(PartnerId(1)))] {
+        let days = DailyFigures { scope, from: T0.day_start(), days: 2 };
+        let figures = same!(mem, sql, "daily figures", |s| s.daily_figures(days)).0.unwrap();
+        assert_eq!(figures[0].issued, Points::MAX, "{figures:?}");
+    }
 }
 
 #[test]

@@ -213,6 +213,8 @@ pub fn checks() -> Vec<Check> {
         customer_view,
         export_customers,
         partner_and_program_stats,
+        daily_figures_count_each_day_once,
+        daily_figures_refusals,
         claim_and_release_updates,
         prune_update_claims,
         consume_quota,
@@ -270,6 +272,7 @@ pub fn checks() -> Vec<Check> {
         staff_limit,
         cashiers_work_the_till_and_are_recorded,
         cashiers_cannot_manage,
+        cashiers_see_the_partners_requests,
         concurrent_joins,
         webhooks_are_registered_listed_and_removed,
         webhook_limit,
@@ -306,22 +309,24 @@ macro_rules! ensure_eq {
     }};
 }
 
-// The rewards catalogue's and the personal data's checks (after the macros,
-// which they use).
+// The rewards catalogue's, the personal data's, the daily figures', the
+// staff's and the webhooks' checks (after the macros, which they use).
 mod erasure;
+mod figures;
 mod rewards;
 mod staff;
 mod stamps;
 mod webhooks;
 use erasure::{audit_log_pages_newest_first, erasure_keeps_the_books, personal_data_is_everything_held};
+use figures::{daily_figures_count_each_day_once, daily_figures_refusals};
 use rewards::{
     claiming_a_reward_pays_for_a_voucher, concurrent_claims_against_one_balance, concurrent_claims_of_a_limited_reward,
     export_pages_every_row_once, partner_entries_are_paged_newest_first, reward_publishing_and_moderation,
     rewards_listing, vouchers_are_used_or_cancelled_once,
 };
 use staff::{
-    cashiers_cannot_manage, cashiers_work_the_till_and_are_recorded, concurrent_joins,
-    staff_are_invited_joined_and_revoked, staff_limit,
+    cashiers_cannot_manage, cashiers_see_the_partners_requests, cashiers_work_the_till_and_are_recorded,
+    concurrent_joins, staff_are_invited_joined_and_revoked, staff_limit,
 };
 use stamps::{
     a_lookup_shows_the_stamps, concurrent_stamps_count_exactly, stamp_cards_are_set_and_ended,

@@ -100,7 +100,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 66;
+pub const USE_CASES: usize = 67;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -192,6 +192,8 @@ pub async fn every_use_case(
     once!("look_up_customer", s.look_up_customer(look_up)).expect("look up");
     once!("partner_stats", s.partner_stats(PartnerRef::Id(p.id), T0.day_start(), T0.day_start())).expect("stats");
     once!("program_stats", s.program_stats(T0.day_start())).expect("program stats");
+    let figures = DailyFigures { scope: FiguresScope::Program, from: T0.day_start().plus(-6 * 86_400), days: 7 };
+    once!("daily_figures", s.daily_figures(figures)).expect("daily figures");
     once!("claim_update", s.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0, body: None }))
         .expect("claim");
     once!("release_update", s.release_update(BotId(1), 1)).expect("release");

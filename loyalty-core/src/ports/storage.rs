@@ -279,10 +279,11 @@ pub enum PartnerRef {
     /// of its active cashiers ([`Staff`]). Only the till's calls take it —
     /// [`Storage::partner`], [`Storage::look_up_customer`],
     /// [`Storage::credit_purchase`], [`Storage::open_redemption`],
-    /// [`Storage::add_stamp`] and [`Storage::use_voucher`] — and they record
-    /// the cashier on what they write; every other call answers it as an
-    /// unknown partner, so a cashier never sees the figures or the keys, nor
-    /// manages staff.
+    /// [`Storage::redemption`], [`Storage::add_stamp`] and
+    /// [`Storage::use_voucher`] — and those that write record the cashier on
+    /// what they write; every other call answers it as an unknown partner, so
+    /// a cashier never sees the figures ([`Storage::partner_stats`],
+    /// [`Storage::daily_figures`]) or the keys, nor manages staff.
     Till(TelegramUserId),
 }
 
@@ -603,7 +604,9 @@ pub struct VoucherView {
 /// A partner's redemption request, as it is now ([`Storage::redemption`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewRedemption {
-    /// The partner that opened it.
+    /// The partner that opened it: by its owner's reference, or at its till
+    /// ([`PartnerRef::Till`]: the owner's account or an active cashier, who
+    /// sees every request of the partner's, whoever asked).
     pub partner: PartnerRef,
     /// The request.
     pub id: RedemptionId,
@@ -1457,6 +1460,53 @@ pub struct ProgramStats {
     pub today: PeriodStats,
 }
 
+/// Whose daily figures ([`DailyFigures::scope`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "partner", rename_all = "snake_case")]
+pub enum FiguresScope {
+    /// One partner's (any status), by its owner's reference: a till's
+    /// ([`PartnerRef::Till`]) is [`Rejection::UnknownPartner`], as a partner
+    /// that does not exist is.
+    Partner(PartnerRef),
+    /// The whole program's: every partner's accruals and redemptions (any
+    /// status), as [`ProgramStats::today`] counts them — the entries of no
+    /// partner (welcome and referral bonuses, adjustments, imports, expiries)
+    /// count on no day.
+    Program,
+}
+
+/// The most days one [`Storage::daily_figures`] call answers (a quarter of a year).
+pub const MAX_FIGURE_DAYS: u32 = 92;
+
+/// Points issued and redeemed day by day, for a chart ([`Storage::daily_figures`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyFigures {
+    /// Whose.
+    pub scope: FiguresScope,
+    /// The start of the first day: a UTC day's start (00:00). Day `i` is
+    /// `[from + i × 24 h, from + (i + 1) × 24 h)`.
+    pub from: Timestamp,
+    /// How many days, 1..=[`MAX_FIGURE_DAYS`].
+    pub days: u32,
+}
+
+/// One day's figures ([`Storage::daily_figures`]): `issued` and `redeemed`
+/// as [`PeriodStats`] counts them, over the entries created that day.
+///
+/// A reversal counts on no day of its own: it takes its original out of the
+/// original's day, whenever it came — so a day's figures may still go down
+/// after the day, while its entries can be reversed (as [`PeriodStats`] do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayFigures {
+    /// The day's start.
+    pub day: Timestamp,
+    /// Points issued: the accruals created that day that are not reversed.
+    pub issued: Points,
+    /// Points redeemed (a positive number): the redemptions created that
+    /// day (confirmed requests, rewards' vouchers paid) that are not reversed.
+    pub redeemed: Points,
+}
+
 /// A new broadcast.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewBroadcast {
@@ -1793,6 +1843,7 @@ macro_rules! storage_calls {
             look_up_customer(req: LookUpCustomer) -> CustomerCard;
             partner_stats(who: PartnerRef, today: Timestamp, week: Timestamp) -> PartnerStats;
             program_stats(today: Timestamp) -> ProgramStats;
+            daily_figures(req: DailyFigures) -> Vec<DayFigures>;
             release_update(bot: BotId, update_id: i64) -> ();
             import_batch(req: ImportBatch) -> ImportApplied;
             export_customers(req: ExportCustomers) -> Vec<CustomerHistory>;
@@ -1930,6 +1981,15 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// Whole-program figures; `today` is the start of the current day.
     async fn program_stats(&self, today: Timestamp) -> StoreResult<ProgramStats>;
 
+    /// Points issued and redeemed on each of `req.days` days from `req.from`,
+    /// oldest first, one row per day (a day without entries is zeros): a
+    /// partner's or the whole program's (see [`FiguresScope`] and
+    /// [`DayFigures`]). Checked in order: `days` outside
+    /// 1..=[`MAX_FIGURE_DAYS`] is [`Rejection::InvalidAmount`] (never
+    /// clamped); an unknown partner, or a till's reference, is
+    /// [`Rejection::UnknownPartner`].
+    async fn daily_figures(&self, req: DailyFigures) -> StoreResult<Vec<DayFigures>>;
+
     /// Claims an update for processing: `true` the first time
     /// `(claim.bot, claim.update_id)` is seen, `false` for a duplicate.
     async fn claim_update(&self, claim: UpdateClaim) -> StoreResult<bool>;
@@ -2035,7 +2095,10 @@ pub trait Storage: MaybeSend + MaybeSync {
 
     /// A redemption request the partner opened, as it is now (a pending one
     /// past `expires_at` stays pending until answered or swept); `None` for
-    /// an unknown partner, an unknown request or another partner's.
+    /// an unknown partner, an unknown request or another partner's. At the
+    /// till ([`PartnerRef::Till`]) the owner's account and every active
+    /// cashier see all the partner's requests; a revoked cashier, or anyone
+    /// else, sees none (`None`).
     async fn redemption(&self, req: ViewRedemption) -> StoreResult<Option<RedemptionView>>;
 
     /// Sets a customer's birthday, once: a second call is

@@ -1239,7 +1239,7 @@ pub(super) const REDEMPTION: &[&str] = &[
             "(SELECT id FROM loyalty_redemptions WHERE id = ",
             arg!("$.id"),
             " AND partner = ",
-            partner_ref!("$.partner"),
+            till_ref!("$.partner"),
             ")"
         )
     ),
@@ -2007,6 +2007,53 @@ pub(super) const PROGRAM_STATS: &[&str] = &[answer!(concat!(
     period_stats!(concat!("x.created_at >= ", arg!("$.today"))),
     "))"
 ))];
+
+/// The rows of `json_each` over an array of `$n` zeros: `key` is 0 to `$n − 1`.
+macro_rules! indexes {
+    ($n:expr) => {
+        concat!("json_each('[' || substr(replace(hex(zeroblob(", $n, ")), '00', ',0'), 2) || ']')")
+    };
+}
+
+/// The `DayFigures` (a JSON array, oldest first) of the days asked for, over
+/// the accruals and redemptions matching `filter` (over `x`), those reversed
+/// left out: each day one search of the entries created in it (an index on
+/// `created_at`).
+macro_rules! day_figures {
+    ($filter:expr) => {
+        concat!(
+            "json((SELECT json_group_array(json((SELECT json_object('day', k.day, 'issued', ",
+            saturating_sum!("iif(x.kind = 'accrual', x.amount, 0)"),
+            ", 'redeemed', ",
+            saturating_sum!("iif(x.kind = 'redemption', -x.amount, 0)"),
+            ") FROM loyalty_entries x WHERE x.kind IN ('accrual', 'redemption') AND x.created_at >= k.day ",
+            "AND x.created_at < k.day + 86400 AND ",
+            $filter,
+            " AND NOT EXISTS (SELECT 1 FROM loyalty_entries y WHERE y.reverses = x.id))) ORDER BY k.day) ",
+            "FROM (SELECT ",
+            arg!("$.from"),
+            " + 86400 * key AS day FROM ",
+            indexes!(arg!("$.days")),
+            ") k))"
+        )
+    };
+}
+
+pub(super) const DAILY_FIGURES: &[&str] = &[
+    // 92: storage::MAX_FIGURE_DAYS.
+    reject!("invalid_amount", concat!("NOT coalesce(", arg!("$.days"), " BETWEEN 1 AND 92, 0)")),
+    set!("pid", partner_ref!("$.scope.partner")),
+    reject!("unknown_partner", concat!(arg!("$.scope.kind"), " IS NOT 'program' AND ", op!("pid IS NULL"))),
+    // A partner's: its entries (the index of a partner's by time).
+    concat!(
+        "UPDATE loyalty_op SET res = ",
+        day_figures!(concat!("x.partner = ", op!("pid"))),
+        " WHERE pid IS NOT NULL AND ",
+        live!()
+    ),
+    // The program's: every entry (the index of all by time).
+    answer!(day_figures!("true")),
+];
 
 pub(super) const CLAIM_UPDATE: &[&str] = &[
     set!(

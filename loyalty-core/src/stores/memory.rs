@@ -126,6 +126,16 @@ use std::sync::{Mutex, MutexGuard};
 ///   accrual or redemption in the period (reversed or not); `purchases` and
 ///   `issued` count accruals in the period that are not reversed; `redeemed`
 ///   sums redemptions in the period that are not reversed (a positive number).
+/// - `daily_figures`: `days` in `1..=`[`MAX_FIGURE_DAYS`] (`InvalidAmount`),
+///   then a partner's scope must name a partner by its owner's reference, any
+///   status (`UnknownPartner`). Day `i` holds `issued` and `redeemed` as
+///   `partner_stats` counts them, over the entries created in `[from + i
+///   days, from + i + 1 days)`: the partner's, or every entry for the
+///   program's scope (only accruals and redemptions count, and they always
+///   have a partner). A reversed entry counts on no day, whenever it was
+///   reversed, and the reversal itself on none either.
+/// - `redemption`: the partner by its owner's reference or at the till (the
+///   owner's account or an active cashier); `None` otherwise.
 /// - `consume_quota`: one counter per kind, user and day; `true` and +1 while
 ///   the counter is below `limit`.
 /// - `export_customers`: `limit` in `1..=`[`MAX_EXPORT_PAGE`]
@@ -2420,7 +2430,7 @@ impl Storage for MemoryStore {
 
     async fn redemption(&self, req: ViewRedemption) -> StoreResult<Option<RedemptionView>> {
         let s = self.lock()?;
-        let Some(partner) = s.find_partner(req.partner) else { return Ok(None) };
+        let Some((partner, _)) = s.find_till(req.partner) else { return Ok(None) };
         match slot(req.id.0).and_then(|i| s.redemptions.get(i)) {
             Some(row) if row.request.partner == partner => s.redemption_view(row.request.clone(), false).map(Some),
             _ => Ok(None),
@@ -2502,6 +2512,33 @@ impl Storage for MemoryStore {
             rules_version: s.rules_version(),
             today: s.period_stats(s.entries.iter(), today),
         })
+    }
+
+    async fn daily_figures(&self, req: DailyFigures) -> StoreResult<Vec<DayFigures>> {
+        if !(1..=MAX_FIGURE_DAYS).contains(&req.days) {
+            return rejected(Rejection::InvalidAmount);
+        }
+        let s = self.lock()?;
+        let entries: Box<dyn Iterator<Item = &LedgerEntry>> = match req.scope {
+            FiguresScope::Partner(who) => {
+                let row = s.find_partner(who).and_then(|id| s.partner(id)).ok_or(Rejection::UnknownPartner)?;
+                Box::new(s.partner_entries_since(row, req.from))
+            }
+            FiguresScope::Program => Box::new(s.entries.iter().filter(|e| e.created_at >= req.from)),
+        };
+        let mut figures: Vec<DayFigures> = (0..i64::from(req.days))
+            .map(|i| DayFigures { day: req.from.plus(i * DAY_SECS), issued: 0, redeemed: 0 })
+            .collect();
+        for e in entries.filter(|e| !s.is_reversed(e.id)) {
+            let day = e.created_at.0.saturating_sub(req.from.0) / DAY_SECS;
+            let Some(f) = usize::try_from(day).ok().and_then(|i| figures.get_mut(i)) else { continue };
+            match e.kind {
+                EntryKind::Accrual => f.issued = f.issued.saturating_add(e.amount),
+                EntryKind::Redemption => f.redeemed = f.redeemed.saturating_sub(e.amount),
+                _ => {}
+            }
+        }
+        Ok(figures)
     }
 
     async fn claim_update(&self, claim: UpdateClaim) -> StoreResult<bool> {

@@ -263,6 +263,10 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "program_stats", &Args { today }).await
     }
 
+    async fn daily_figures(&self, req: DailyFigures) -> StoreResult<Vec<DayFigures>> {
+        call(self, "daily_figures", &req).await
+    }
+
     async fn claim_update(&self, claim: UpdateClaim) -> StoreResult<bool> {
         call(self, "claim_update", &claim).await
     }

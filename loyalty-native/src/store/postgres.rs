@@ -99,6 +99,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261212090100", "loyalty_webhooks"),
     migration!("20261212090200", "loyalty_staff_fixes"),
     migration!("20261212090300", "loyalty_webhook_keys"),
+    migration!("20261212090400", "loyalty_daily_figures"),
+    migration!("20261212090500", "loyalty_till_redemption"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.

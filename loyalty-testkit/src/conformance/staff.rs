@@ -1,6 +1,7 @@
 //! Cashier accounts: invitations joined and revoked, the staff limit, cashiers
-//! at the till recorded on what they make, everything else refused to them,
-//! and joins racing for one link (or one user for many links).
+//! at the till recorded on what they make, the partner's redemption requests
+//! seen at its till, everything else refused to them, and joins racing for
+//! one link (or one user for many links).
 
 use super::rewards::offer;
 use super::*;
@@ -20,7 +21,7 @@ impl Ctx<'_> {
     }
 
     /// A Telegram user who is neither a customer nor a partner yet.
-    fn user(&self) -> TelegramUserId {
+    pub(super) fn user(&self) -> TelegramUserId {
         TelegramUserId(700_000 + self.next())
     }
 
@@ -46,7 +47,7 @@ impl Ctx<'_> {
     }
 
     /// A new user who joined `p`'s staff a minute after `T0`: an active cashier.
-    async fn cashier(&self, p: &Partner) -> Result<Staff, String> {
+    pub(super) async fn cashier(&self, p: &Partner) -> Result<Staff, String> {
         let (_, token) = self.invite(p).await?;
         let user = self.user();
         let joined =
@@ -55,7 +56,7 @@ impl Ctx<'_> {
         Ok(joined.staff)
     }
 
-    fn revoke_req(&self, p: &Partner, staff: StaffId, now: Timestamp) -> RevokeStaff {
+    pub(super) fn revoke_req(&self, p: &Partner, staff: StaffId, now: Timestamp) -> RevokeStaff {
         RevokeStaff { partner: PartnerRef::Telegram(p.telegram_id), staff, now }
     }
 
@@ -66,7 +67,7 @@ impl Ctx<'_> {
 }
 
 /// The Telegram user of a joined cashier.
-fn user_of(staff: &Staff) -> Result<TelegramUserId, String> {
+pub(super) fn user_of(staff: &Staff) -> Result<TelegramUserId, String> {
     staff.telegram_id.ok_or_else(|| format!("staff {} has not joined", staff.id))
 }
 
@@ -597,8 +598,14 @@ pub(super) async fn cashiers_cannot_manage(ctx: &Ctx<'_>) -> CheckResult {
         s.reverse_entry(reverse).await.rejects(unknown.clone(), &at("reverse_entry"))?;
         let page = PartnerEntriesPage { partner: r, before: None, limit: 10 };
         s.partner_entries(page).await.rejects(unknown.clone(), &at("partner_entries"))?;
+        let figures = DailyFigures { scope: FiguresScope::Partner(r), from: DAY0, days: 1 };
+        s.daily_figures(figures).await.rejects(unknown.clone(), &at("daily_figures"))?;
+    }
+    // The partner's requests are the till's (cashiers_see_the_partners_requests),
+    // not a cashier's account taken for an owner's.
+    for (who, r) in [("a cashier as an owner", PartnerRef::Telegram(user)), ("no partner", NOBODY)] {
         let view = s.redemption(ViewRedemption { partner: r, id: opened.request.id }).await;
-        ensure_eq!(view.or_fail(&at("redemption"))?, None, "{}", at("redemption"));
+        ensure_eq!(view.or_fail(&format!("redemption by {who}"))?, None, "redemption by {who}");
     }
 
     // A cashier's own account is no partner at the owner's calls of the till either.
@@ -635,6 +642,8 @@ pub(super) async fn cashiers_cannot_manage(ctx: &Ctx<'_>) -> CheckResult {
         now: T0.plus(130),
     };
     s.add_stamp(stamp).await.rejects(unknown.clone(), "a revoked cashier stamps")?;
+    let view = s.redemption(ViewRedemption { partner: till, id: opened.request.id }).await;
+    ensure_eq!(view.or_fail("a revoked cashier's view")?, None, "a revoked cashier sees a request");
     let voucher = ctx.claim(&c, reward.id).await?.voucher;
     let use_it = UseVoucher { partner: till, code: voucher.code.clone(), now: T0.plus(130) };
     s.use_voucher(use_it).await.rejects(unknown.clone(), "a revoked cashier takes a voucher")?;
@@ -662,6 +671,75 @@ pub(super) async fn cashiers_cannot_manage(ctx: &Ctx<'_>) -> CheckResult {
     let open = OpenRedemption { partner: q_till, ..ctx.open_req(&q, &c, 50, 1_000, "mgr-suspended-open") };
     s.open_redemption(open).await.rejects(suspended, "a suspended partner's cashier asks to redeem")?;
     ensure_eq!(ctx.all_entries(c.id).await?, entries, "nothing written");
+    Ok(())
+}
+
+pub(super) async fn cashiers_see_the_partners_requests(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let (p, q) = (ctx.partner(PartnerTerms::default()).await?, ctx.partner(PartnerTerms::default()).await?);
+    let c = ctx.customer(1_000).await?;
+    let (cashier, other, gone) = (ctx.cashier(&p).await?, ctx.cashier(&p).await?, ctx.cashier(&p).await?);
+    let (theirs, gone_id) = (ctx.cashier(&q).await?, gone.id);
+    let (cashier, other, gone, theirs) = (user_of(&cashier)?, user_of(&other)?, user_of(&gone)?, user_of(&theirs)?);
+    let stranger = ctx.user();
+
+    // The owner's request, another cashier's (confirmed since), and one of
+    // another partner's; then a cashier leaves.
+    let owners = s.open_redemption(ctx.open_req(&p, &c, 30, 1_000, "see-owner")).await.or_fail("the owner's")?;
+    let at_till = OpenRedemption { partner: PartnerRef::Till(other), ..ctx.open_req(&p, &c, 20, 1_000, "see-other") };
+    let others = s.open_redemption(at_till).await.or_fail("another cashier's")?;
+    s.confirm_redemption(ctx.answer(others.request.id, &c)).await.or_fail("confirm")?;
+    let q_open = OpenRedemption { partner: PartnerRef::Till(theirs), ..ctx.open_req(&q, &c, 10, 1_000, "see-q") };
+    let qs = s.open_redemption(q_open).await.or_fail("another partner's")?;
+    s.revoke_staff(ctx.revoke_req(&p, gone_id, T0.plus(90))).await.or_fail("revoke")?;
+
+    let view = |partner: PartnerRef, id: RedemptionId| s.redemption(ViewRedemption { partner, id });
+    let (p_ids, q_id) = ([owners.request.id, others.request.id], qs.request.id);
+    let mut as_owner = Vec::new();
+    for id in p_ids {
+        as_owner.push(view(PartnerRef::Id(p.id), id).await.or_missing("the owner's view")?);
+    }
+    ensure_eq!(
+        as_owner
+            .iter()
+            .map(|v| (v.request.cashier, v.cashier.as_ref().and_then(|m| m.telegram_id)))
+            .collect::<Vec<_>>(),
+        vec![(None, None), (others.request.cashier, Some(other))],
+        "the requests and who asked"
+    );
+    // Everyone at the partner's till sees all its requests, as its owner does.
+    let at_p = [
+        ("the owner", PartnerRef::Telegram(p.telegram_id)),
+        ("the owner at the till", PartnerRef::Till(p.telegram_id)),
+        ("a cashier who asked nothing", PartnerRef::Till(cashier)),
+        ("the cashier who asked", PartnerRef::Till(other)),
+    ];
+    for (who, r) in at_p {
+        for (id, want) in p_ids.iter().zip(&as_owner) {
+            ensure_eq!(view(r, *id).await.or_fail(who)?, Some(want.clone()), "request {id} seen by {who}");
+        }
+        ensure_eq!(view(r, q_id).await.or_fail(who)?, None, "another partner's request seen by {who}");
+        ensure_eq!(view(r, RedemptionId(i64::MAX)).await.or_fail(who)?, None, "no such request, by {who}");
+    }
+    // No one else sees them.
+    let not_p = [
+        ("a revoked cashier", PartnerRef::Till(gone)),
+        ("a stranger at the till", PartnerRef::Till(stranger)),
+        ("a stranger as an owner", PartnerRef::Telegram(stranger)),
+        ("a cashier as an owner", PartnerRef::Telegram(cashier)),
+        ("another partner's cashier", PartnerRef::Till(theirs)),
+        ("another partner", PartnerRef::Id(q.id)),
+        ("another partner at its till", PartnerRef::Till(q.telegram_id)),
+        ("no partner", NOBODY),
+    ];
+    for (who, r) in not_p {
+        for id in p_ids {
+            ensure_eq!(view(r, id).await.or_fail(who)?, None, "request {id} seen by {who}");
+        }
+    }
+    // The other partner's cashier sees that partner's.
+    let q_view = view(PartnerRef::Till(theirs), q_id).await.or_missing("another partner's cashier's view")?;
+    ensure_eq!(q_view.request, qs.request, "another partner's request at its till");
     Ok(())
 }
 
