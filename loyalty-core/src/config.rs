@@ -151,6 +151,7 @@ pub const VARIABLES: &[&str] = &[
     "LOG_LEVEL",
     "LOG_FORMAT",
     "FRONTEND_URL",
+    "PUBLIC_URL",
     "WEBHOOK_SECRET",
     "TELEGRAM_API_URL",
     "OPENAI_BASE_URL",
@@ -225,8 +226,16 @@ pub struct Config {
     /// otherwise), `text` or `json` (adapters interpret it; Workers always log
     /// JSON objects).
     pub log_format: LogFormat,
-    /// `FRONTEND_URL`: the Mini App / web front end (CORS origin, "Open app").
+    /// `FRONTEND_URL`: an externally hosted copy of the Mini App / web front
+    /// end, `https://` only (Telegram opens no other Mini App). It is the only
+    /// CORS origin of the API, and the address the bots open when set (see
+    /// [`Config::app_url`]).
     pub frontend_url: Option<String>,
+    /// `PUBLIC_URL`: the public base URL, `https://` only, of `loyalty serve`
+    /// or of the api Worker (e.g. `https://bots.example.com`), which serve
+    /// the Mini App under `/app/`. Without `FRONTEND_URL` the bots open
+    /// `<PUBLIC_URL>/app/` ([`Config::app_url`]).
+    pub public_url: Option<String>,
     /// `WEBHOOK_SECRET`: one secret for every webhook; when absent each bot's
     /// secret is derived from its token (see [`crate::webhook::webhook_secret`]).
     pub webhook_secret: Option<Secret>,
@@ -266,6 +275,7 @@ impl Default for Config {
             log_level: "info".into(),
             log_format: LogFormat::Auto,
             frontend_url: None,
+            public_url: None,
             webhook_secret: None,
             telegram_api_url: "https://api.telegram.org".into(),
             client_bot_username: None,
@@ -292,6 +302,40 @@ fn url(name: &'static str, v: String) -> Result<String, ConfigError> {
     match rest {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(v),
         _ => Err(ConfigError::Invalid { name, reason: "expected an http(s) URL".into() }),
+    }
+}
+
+/// What an `https://` URL variable names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HttpsUrl {
+    /// A Mini App's address (`FRONTEND_URL`), kept as given: a path and a
+    /// query are allowed, a `#fragment` is not (Telegram passes its launch
+    /// data in the fragment).
+    App,
+    /// A base URL others are appended to (`PUBLIC_URL`): no query and no
+    /// fragment; a trailing `/` is dropped.
+    Base,
+}
+
+/// `FRONTEND_URL`, `PUBLIC_URL`: an `https://` URL with a host, since
+/// Telegram opens Mini Apps over HTTPS only.
+fn https_url(name: &'static str, v: String, kind: HttpsUrl) -> Result<String, ConfigError> {
+    let invalid = |reason: &str| Err(ConfigError::Invalid { name, reason: reason.into() });
+    let v = v.trim();
+    let Some(rest) = v.strip_prefix("https://") else {
+        return invalid("expected an https:// URL (Telegram opens Mini Apps over HTTPS only)");
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains('@') || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return invalid("expected an https:// URL with a host and no spaces, like https://app.example.com");
+    }
+    if rest.contains('#') {
+        return invalid("expected a URL without a #fragment (Telegram passes the Mini App's launch data there)");
+    }
+    match kind {
+        HttpsUrl::App => Ok(v.to_string()),
+        HttpsUrl::Base if rest.contains('?') => invalid("expected a base URL without a ?query"),
+        HttpsUrl::Base => Ok(v.trim_end_matches('/').to_string()),
     }
 }
 
@@ -430,7 +474,8 @@ impl Config {
                     reason: "expected one of auto, text, json".into(),
                 })?,
             },
-            frontend_url: get("FRONTEND_URL").map(|v| url("FRONTEND_URL", v)).transpose()?,
+            frontend_url: get("FRONTEND_URL").map(|v| https_url("FRONTEND_URL", v, HttpsUrl::App)).transpose()?,
+            public_url: get("PUBLIC_URL").map(|v| https_url("PUBLIC_URL", v, HttpsUrl::Base)).transpose()?,
             webhook_secret: match get("WEBHOOK_SECRET") {
                 None => None,
                 Some(v) => {
@@ -520,7 +565,62 @@ impl Config {
     pub fn enabled_bots(&self) -> Vec<BotKind> {
         BotKind::WEBHOOK_BOTS.into_iter().filter(|b| self.bot_token(*b).is_ok()).collect()
     }
+
+    /// The Mini App's address: `FRONTEND_URL` when set (a copy hosted
+    /// elsewhere), else `<PUBLIC_URL>/app/` (the copy `loyalty serve` or the
+    /// api Worker serves), else `None` (the bots offer no app).
+    ///
+    /// ```
+    /// use loyalty_core::Config;
+    ///
+    /// let ours = Config { public_url: Some("https://bots.example.com".into()), ..Config::default() };
+    /// assert_eq!(ours.app_url().as_deref(), Some("https://bots.example.com/app/"));
+    /// let hosted = Config { frontend_url: Some("https://app.example.com".into()), ..ours };
+    /// assert_eq!(hosted.app_url().as_deref(), Some("https://app.example.com"));
+    /// assert_eq!(Config::default().app_url(), None);
+    /// ```
+    pub fn app_url(&self) -> Option<String> {
+        match (&self.frontend_url, &self.public_url) {
+            (Some(frontend), _) => Some(frontend.clone()),
+            (None, Some(public)) => Some(format!("{}/app/", public.trim_end_matches('/'))),
+            (None, None) => None,
+        }
+    }
+
+    /// Where `bot` opens the Mini App: the client bot at [`Config::app_url`],
+    /// the partner bot at the same address with [`PARTNER_MODE`] added to its
+    /// query (so the page knows it serves a partner or a cashier); the admin
+    /// and alert bots at none.
+    ///
+    /// ```
+    /// use loyalty_core::Config;
+    /// use loyalty_core::domain::BotKind;
+    ///
+    /// let c = Config { public_url: Some("https://bots.example.com".into()), ..Config::default() };
+    /// assert_eq!(c.app_url_for(BotKind::Client).as_deref(), Some("https://bots.example.com/app/"));
+    /// assert_eq!(c.app_url_for(BotKind::Partner).as_deref(), Some("https://bots.example.com/app/?mode=partner"));
+    /// assert_eq!(c.app_url_for(BotKind::Admin), None);
+    /// let q = Config { frontend_url: Some("https://app.example.com/?v=2".into()), ..c };
+    /// assert_eq!(q.app_url_for(BotKind::Partner).as_deref(), Some("https://app.example.com/?v=2&mode=partner"));
+    /// ```
+    pub fn app_url_for(&self, bot: BotKind) -> Option<String> {
+        let url = self.app_url()?;
+        match bot {
+            BotKind::Client => Some(url),
+            BotKind::Partner => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                Some(format!("{url}{sep}{PARTNER_MODE}"))
+            }
+            BotKind::Admin | BotKind::Alerts => None,
+        }
+    }
 }
+
+/// The query parameter the partner bot adds to the Mini App's address
+/// ([`Config::app_url_for`]): the page opened with it serves a partner's
+/// owner or cashier, without it a customer. A query rather than a
+/// `#fragment`, because Telegram passes its launch data in the fragment.
+pub const PARTNER_MODE: &str = "mode=partner";
 
 #[cfg(test)]
 mod tests {
@@ -562,6 +662,8 @@ mod tests {
             ("WELCOME_BONUS_AMOUNT", "1.5"),
             ("TOKEN_CLIENT", "nocolon"),
             ("FRONTEND_URL", "ftp://x"),
+            ("FRONTEND_URL", "http://app.example.com"),
+            ("PUBLIC_URL", "http://bots.example.com"),
             ("LOG_LEVEL", "loud"),
             ("LOG_FORMAT", "yaml"),
             ("WEBHOOK_SECRET", "has space"),
@@ -574,6 +676,65 @@ mod tests {
                 other => panic!("{name}={value}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn mini_app_urls_are_https_only() {
+        for (name, value, why) in [
+            ("FRONTEND_URL", "http://app.example.com", "https://"),
+            ("FRONTEND_URL", "HTTP://app.example.com", "https://"),
+            ("FRONTEND_URL", "app.example.com", "https://"),
+            ("FRONTEND_URL", "https://", "host"),
+            ("FRONTEND_URL", "https:///app", "host"),
+            ("FRONTEND_URL", "https://user@app.example.com", "host"),
+            ("FRONTEND_URL", "https://app.example.com/a b", "spaces"),
+            ("FRONTEND_URL", "https://app.example.com/#home", "#fragment"),
+            ("PUBLIC_URL", "http://bots.example.com", "https://"),
+            ("PUBLIC_URL", "ws://bots.example.com", "https://"),
+            ("PUBLIC_URL", "https://bots.example.com/?x=1", "?query"),
+            ("PUBLIC_URL", "https://bots.example.com#x", "#fragment"),
+        ] {
+            match load(&[(name, value)]) {
+                Err(ConfigError::Invalid { name: n, reason }) => {
+                    assert_eq!(n, name, "{value}");
+                    assert!(reason.contains(why), "{name}={value}: {reason}");
+                    let message = ConfigError::Invalid { name: n, reason }.to_string();
+                    assert!(message.starts_with(&format!("invalid value for {name}: expected")), "{message}");
+                }
+                other => panic!("{name}={value}: {other:?}"),
+            }
+        }
+        let ok = load(&[
+            ("FRONTEND_URL", " https://app.example.com/mini/?v=2 "),
+            ("PUBLIC_URL", "https://bots.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(ok.frontend_url.as_deref(), Some("https://app.example.com/mini/?v=2"), "kept as given");
+        assert_eq!(ok.public_url.as_deref(), Some("https://bots.example.com"), "a base, without its trailing /");
+    }
+
+    #[test]
+    fn the_app_url_prefers_frontend_url_then_public_url() {
+        let neither = load(&[]).unwrap();
+        assert_eq!((neither.app_url(), neither.app_url_for(BotKind::Client)), (None, None));
+        assert_eq!(neither.app_url_for(BotKind::Partner), None);
+
+        let public = load(&[("PUBLIC_URL", "https://bots.example.com/base/")]).unwrap();
+        assert_eq!(public.app_url().as_deref(), Some("https://bots.example.com/base/app/"));
+        assert_eq!(
+            public.app_url_for(BotKind::Partner).as_deref(),
+            Some("https://bots.example.com/base/app/?mode=partner")
+        );
+
+        let both =
+            load(&[("PUBLIC_URL", "https://bots.example.com"), ("FRONTEND_URL", "https://app.example.com/")]).unwrap();
+        assert_eq!(both.app_url().as_deref(), Some("https://app.example.com/"));
+        assert_eq!(both.app_url_for(BotKind::Client).as_deref(), Some("https://app.example.com/"));
+        assert_eq!(both.app_url_for(BotKind::Partner).as_deref(), Some("https://app.example.com/?mode=partner"));
+        for bot in [BotKind::Admin, BotKind::Alerts] {
+            assert_eq!(both.app_url_for(bot), None, "{bot:?}");
+        }
+        assert!(VARIABLES.contains(&"PUBLIC_URL") && VARIABLES.contains(&"FRONTEND_URL"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod adapters;
 pub mod api;
 pub mod body;
 pub mod bots;
+pub mod card;
 pub mod config;
 pub mod context;
 pub mod domain;

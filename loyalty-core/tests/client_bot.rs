@@ -142,13 +142,9 @@ async fn sign_up_gives_the_welcome_bonus_once() {
     let kb = reply_markup(welcome);
     assert_eq!(kb["is_persistent"], true);
     assert_eq!(kb["resize_keyboard"], true);
-    let app = kb["keyboard"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|r| r.as_array().unwrap())
-        .find(|b| b["web_app"].is_object());
-    assert_eq!(app.unwrap()["web_app"]["url"], "https://app.example.com");
+    let labels: Vec<&Value> = kb["keyboard"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).collect();
+    assert!(labels.iter().all(|b| b.get("web_app").is_none()), "no reply-keyboard app button: {kb}");
+    assert!(labels.iter().any(|b| b["text"] == "📱 Open app"), "the app's text button: {kb}");
     assert_eq!(out.calls.len(), 1);
     assert!(out.tasks.is_empty());
     assert_eq!(balance(&env, &anna).await, 100);
@@ -667,8 +663,12 @@ async fn blocked_customers_see_their_balance_but_cannot_use_the_card() {
 #[tokio::test]
 async fn open_app_uses_the_frontend_url_when_set() {
     let (env, anna) = anna_signed_up().await;
-    let out = say(&env, 2, &anna, "/app").await;
-    assert_eq!(reply_markup(&out.calls[0])["inline_keyboard"][0][0]["web_app"]["url"], "https://app.example.com");
+    for msg in ["/app", "📱 Open app", "📱 Открыть приложение"] {
+        let out = say(&env, 2, &anna, msg).await;
+        let button = &reply_markup(&out.calls[0])["inline_keyboard"][0][0];
+        assert_eq!(button["web_app"]["url"], "https://app.example.com", "{msg}");
+        assert_eq!(button["text"], "📱 Open app", "{msg}: in the customer's language");
+    }
 
     let mut config = test_config();
     config.frontend_url = None;
@@ -677,7 +677,7 @@ async fn open_app_uses_the_frontend_url_when_set() {
     env.engine = Engine::new(config, ports);
     let start = say(&env, 1, &anna, "/start").await;
     let kb = reply_markup(&start.calls[0]).to_string();
-    assert!(!kb.contains("web_app"), "no app button without FRONTEND_URL: {kb}");
+    assert!(!kb.contains("web_app") && !kb.contains("Open app"), "no app button without an app: {kb}");
     let out = say(&env, 2, &anna, "📱 Open app").await;
     assert!(first_text(&out).contains("not available"), "{}", first_text(&out));
 }

@@ -587,3 +587,33 @@ async fn a_birthday_is_set_once_and_its_campaign_pays_in_the_window() {
     let out = partner_says(&env, &mark, &format!("/credit {} 2000", anna.code)).await;
     assert!(first_text(&out).contains("+100"), "once a year: {}", first_text(&out));
 }
+
+#[tokio::test]
+async fn the_apps_rotating_card_code_works_until_it_expires() {
+    use loyalty_core::card::CardKey;
+    let (env, anna, mark) = anna_and_mark("Anna", Language::En).await;
+    let key = CardKey::from_client_token("1001:client-token");
+    let shown = key.issue(&anna.code, env.engine.now());
+
+    // Scanned (the deep link), typed, or in a command: the customer it names.
+    let out = partner_says(&env, &mark, &format!("/start c_{}", shown.text)).await;
+    assert_eq!(buttons(&out.calls[0]), vec![format!("cr:{}", anna.code), format!("rq:{}", anna.code)]);
+    let out = partner_says(&env, &mark, &shown.text.to_lowercase()).await;
+    assert_eq!(buttons(&out.calls[0]).len(), 2, "{}", first_text(&out));
+    partner_says(&env, &mark, &format!("/credit {} 1000", shown.text)).await;
+    assert_eq!(env.balance(&anna).await, 150);
+
+    // After its time: told to ask for the card again, and nothing credited.
+    env.clock.advance(shown.expires_at.0 - env.engine.now().0 + 1);
+    for msg in [format!("/start c_{}", shown.text), shown.text.clone(), format!("/credit {} 1000", shown.text)] {
+        let out = partner_says(&env, &mark, &msg).await;
+        assert!(first_text(&out).contains("expired"), "{msg}: {}", first_text(&out));
+    }
+    assert_eq!(env.balance(&anna).await, 150);
+    // A forged signature is no customer code; the printed code still works.
+    let forged = format!("{}-ABCDEFGH", anna.code);
+    let out = partner_says(&env, &mark, &format!("/credit {forged} 1000")).await;
+    assert!(first_text(&out).contains("not a customer code"), "{}", first_text(&out));
+    partner_says(&env, &mark, &format!("/credit {} 1000", anna.code)).await;
+    assert_eq!(env.balance(&anna).await, 200);
+}

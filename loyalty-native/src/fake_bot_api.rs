@@ -18,11 +18,14 @@
 //! | `editMessageText`, `editMessageCaption`, `editMessageReplyMarkup` | the edited `Message` (or `true` for inline messages) |
 //! | `answerCallbackQuery`, `deleteMessage`, `setMyCommands`, … | `true` |
 //! | `setWebhook`, `deleteWebhook`, `getWebhookInfo` | per-token webhook state, see [`FakeBotApi::webhook`] |
+//! | `setChatMenuButton`, `getChatMenuButton` | per-token menu buttons, for all chats and per chat, see [`FakeBotApi::menu_button`] |
 //! | `getUpdates` | the token's queued updates ([`FakeBotApi::push_update`]), honouring `offset`, `limit`, `timeout` (long poll) and `allowed_updates` |
 //!
 //! Errors are Telegram's: a malformed or revoked token gets `401 Unauthorized`,
 //! an unknown method `404 Not Found`, missing required parameters
-//! `400 Bad Request: …`, `getUpdates` while a webhook is set `409 Conflict: …`,
+//! `400 Bad Request: …`, a `web_app` button (inline or menu) whose URL is not
+//! `https://` `400 Bad Request: … Web App URL '…' is invalid: Only HTTPS links
+//! are allowed`, `getUpdates` while a webhook is set `409 Conflict: …`,
 //! and a `getUpdates` overtaken by a newer one for the same token
 //! `409 Conflict: terminated by other getUpdates request…`. More failures can be
 //! injected with [`FakeBotApi::fail_next`] and [`FakeBotApi::fail_method`].
@@ -161,6 +164,11 @@ struct BotState {
     /// Incremented by each `getUpdates`; a waiting poll that sees a newer one gives up with 409.
     poll_generation: u64,
     blocked_chats: HashSet<String>,
+    /// The menu button of every private chat without a choice of its own
+    /// (`None`: never set, Telegram's command list).
+    menu_button: Option<Value>,
+    /// The menu buttons chosen for single chats.
+    chat_menu_buttons: HashMap<String, Value>,
 }
 
 impl BotState {
@@ -173,6 +181,8 @@ impl BotState {
             next_update_id: 1,
             poll_generation: 0,
             blocked_chats: HashSet::new(),
+            menu_button: None,
+            chat_menu_buttons: HashMap::new(),
         }
     }
 }
@@ -419,6 +429,16 @@ impl FakeBotApi {
         self.shared.lock().bots.get(token).and_then(|b| b.webhook.clone())
     }
 
+    /// The menu button `getChatMenuButton` reports for `token`: with
+    /// `chat_id`, the one chosen for that private chat (`{"type":"default"}`
+    /// when none was); without, the one of every chat without a choice of its
+    /// own (`{"type":"commands"}` until one is set — and a
+    /// `{"type":"default"}` for all chats leaves it as it was, as on Telegram).
+    pub fn menu_button(&self, token: &str, chat_id: Option<i64>) -> Value {
+        let mut inner = self.shared.lock();
+        menu_button_of(inner.bot(token), chat_id.map(|c| c.to_string()).as_deref())
+    }
+
     /// The number of updates queued and not yet confirmed for `token`.
     pub fn pending_updates(&self, token: &str) -> usize {
         self.shared.lock().bots.get(token).map_or(0, |b| b.queue.len())
@@ -602,7 +622,6 @@ const TRUE_METHODS: &[&str] = &[
     "setmydescription",
     "setmyshortdescription",
     "setmyname",
-    "setchatmenubutton",
     "logout",
     "close",
 ];
@@ -649,6 +668,11 @@ fn dispatch(inner: &mut Inner, method: &str, request: &Request) -> Answer {
         }
         m if TRUE_METHODS.contains(&m) => Answer::ok(Value::Bool(true)),
         "setwebhook" => set_webhook(inner.bot(token), p),
+        "setchatmenubutton" => set_chat_menu_button(inner.bot(token), p),
+        "getchatmenubutton" => match menu_chat(p) {
+            Ok(chat) => Answer::ok(menu_button_of(inner.bot(token), chat.as_deref())),
+            Err(answer) => answer,
+        },
         "deletewebhook" => {
             let bot = inner.bot(token);
             if truthy(p.get("drop_pending_updates")) {
@@ -701,6 +725,9 @@ fn send(inner: &mut Inner, method: &str, request: &Request) -> Answer {
         }
         _ => {}
     }
+    if let Some(refusal) = web_app_refusal(p) {
+        return refusal;
+    }
     if inner.bot(&request.token).blocked_chats.contains(&chat_key) {
         return Answer::error(403, "Forbidden: bot was blocked by the user");
     }
@@ -726,6 +753,9 @@ fn edit(inner: &mut Inner, method: &str, request: &Request) -> Answer {
     let p = &request.params;
     if method == "editmessagetext" && p.get("text").and_then(Value::as_str).is_none_or(|t| t.trim().is_empty()) {
         return Answer::bad_request("message text is empty");
+    }
+    if let Some(refusal) = web_app_refusal(p) {
+        return refusal;
     }
     if p.get("inline_message_id").is_some_and(|v| !is_blank(v)) {
         return Answer::ok(Value::Bool(true));
@@ -841,6 +871,124 @@ fn set_webhook(bot: &mut BotState, p: &Map<String, Value>) -> Answer {
     bot.webhook = Some(FakeWebhook { url, secret_token, allowed_updates, max_connections, last_error });
     let description = if unchanged { "Webhook is already set" } else { "Webhook was set" };
     Answer::ok_described(Value::Bool(true), description)
+}
+
+/// `setChatMenuButton`: the Bot API server's checks of `menu_button` (an
+/// object whose `type` is `default`, `commands` or `web_app`, the last with a
+/// `text` and a `web_app.url`), then Telegram's (a non-empty text, an
+/// `https://` URL). With `chat_id`, the choice of that private chat; without,
+/// the button of every chat without one, which a `default` leaves unchanged
+/// (Telegram ignores it for all chats).
+fn set_chat_menu_button(bot: &mut BotState, p: &Map<String, Value>) -> Answer {
+    let chat = match menu_chat(p) {
+        Ok(chat) => chat,
+        Err(answer) => return answer,
+    };
+    let button = match p.get("menu_button") {
+        None | Some(Value::Null) => json!({"type": "default"}),
+        Some(Value::String(s)) if s.is_empty() => json!({"type": "default"}),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(v) => v,
+            Err(_) => return Answer::bad_request("can't parse menu button JSON object"),
+        },
+        Some(v) => v.clone(),
+    };
+    let cannot = |why: &str| Answer::bad_request(&format!("can't parse menu button: {why}"));
+    let Some(object) = button.as_object() else { return cannot("MenuButton must be an Object") };
+    let string = |field: &str| match object.get(field) {
+        None => Err(cannot(&format!("Can't find field \"{field}\""))),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(cannot(&format!("Field \"{field}\" must be of type String"))),
+    };
+    let kind = match string("type") {
+        Ok(kind) => kind,
+        Err(answer) => return answer,
+    };
+    let stored = match kind.as_str() {
+        "default" => None,
+        "commands" => Some(json!({"type": "commands"})),
+        "web_app" => {
+            let text = match string("text") {
+                Ok(text) => text,
+                Err(answer) => return answer,
+            };
+            let url = match object.get("web_app") {
+                None => return cannot("Can't find field \"web_app\""),
+                Some(Value::Object(app)) => match app.get("url") {
+                    None => return cannot("Can't find field \"url\""),
+                    Some(Value::String(url)) => url.clone(),
+                    Some(_) => return cannot("Field \"url\" must be of type String"),
+                },
+                Some(_) => return cannot("Field \"web_app\" must be of type Object"),
+            };
+            if text.trim().is_empty() {
+                return Answer::bad_request("menu button text can't be empty");
+            }
+            if !web_app_url_allowed(&url) {
+                return Answer::bad_request(&format!(
+                    "menu button Web App URL '{url}' is invalid: Only HTTPS links are allowed"
+                ));
+            }
+            Some(json!({"type": "web_app", "text": text, "web_app": {"url": url}}))
+        }
+        _ => return cannot("MenuButton has unsupported type"),
+    };
+    match (chat, stored) {
+        (Some(chat), Some(button)) => {
+            bot.chat_menu_buttons.insert(chat, button);
+        }
+        (Some(chat), None) => {
+            bot.chat_menu_buttons.remove(&chat);
+        }
+        (None, Some(button)) => bot.menu_button = Some(button),
+        // `botMenuButtonDefault` for all users "has no effect, keeping the
+        // previously set menu button" (core.telegram.org/api/bots/menu).
+        (None, None) => {}
+    }
+    Answer::ok(Value::Bool(true))
+}
+
+/// The optional `chat_id` of `setChatMenuButton` / `getChatMenuButton`: a
+/// private chat, i.e. a positive user id.
+fn menu_chat(p: &Map<String, Value>) -> Result<Option<String>, Answer> {
+    match p.get("chat_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
+            Some(id) if id > 0 => Ok(Some(id.to_string())),
+            _ => Err(Answer::bad_request("invalid chat_id specified")),
+        },
+    }
+}
+
+/// What `getChatMenuButton` answers (see [`FakeBotApi::menu_button`]).
+fn menu_button_of(bot: &BotState, chat: Option<&str>) -> Value {
+    match chat {
+        Some(chat) => bot.chat_menu_buttons.get(chat).cloned().unwrap_or_else(|| json!({"type": "default"})),
+        None => bot.menu_button.clone().unwrap_or_else(|| json!({"type": "commands"})),
+    }
+}
+
+/// Whether Telegram opens `url` as a Mini App: `https://` with a host.
+fn web_app_url_allowed(url: &str) -> bool {
+    let url = url.trim();
+    url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        && url[8..].split(['/', '?', '#']).next().is_some_and(|host| !host.is_empty())
+}
+
+/// Telegram's refusal of a message whose inline keyboard has a `web_app`
+/// button that is not `https://`.
+fn web_app_refusal(p: &Map<String, Value>) -> Option<Answer> {
+    let rows = p.get("reply_markup")?.get("inline_keyboard")?.as_array()?;
+    let url = rows
+        .iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|b| b.get("web_app")?.get("url"))
+        .map(|u| u.as_str().unwrap_or_default())
+        .find(|u| !web_app_url_allowed(u))?;
+    Some(Answer::bad_request(&format!(
+        "inline keyboard button Web App URL '{url}' is invalid: Only HTTPS links are allowed"
+    )))
 }
 
 /// HTTPS anywhere; plain HTTP only to the local machine (for tests).
@@ -1197,6 +1345,76 @@ mod tests {
         assert_eq!(text_value("reply_markup", "{\"a\":1}".into()), json!({"a": 1}));
         assert_eq!(text_value("text", "42".into()), json!("42"));
         assert_eq!(text_value("chat_id", "@chan".into()), json!("@chan"));
+    }
+
+    #[test]
+    fn web_app_urls_are_https_only() {
+        assert!(web_app_url_allowed("https://bots.example.com/app/?mode=partner"));
+        assert!(web_app_url_allowed("HTTPS://bots.example.com"));
+        for bad in ["http://bots.example.com/app/", "bots.example.com", "https://", "https:///app", "", "ftp://x"] {
+            assert!(!web_app_url_allowed(bad), "{bad}");
+        }
+        let markup = |url: &str| {
+            let p = json!({"reply_markup": {"inline_keyboard": [[{"text": "a", "callback_data": "x"}, {"text": "b", "web_app": {"url": url}}]]}});
+            p.as_object().cloned().unwrap()
+        };
+        assert!(web_app_refusal(&markup("https://bots.example.com/app/")).is_none());
+        let refused = web_app_refusal(&markup("http://bots.example.com/app/")).expect("refused");
+        assert_eq!(refused.status, 400);
+        assert_eq!(
+            refused.body["description"],
+            "Bad Request: inline keyboard button Web App URL 'http://bots.example.com/app/' is invalid: Only HTTPS links are allowed"
+        );
+    }
+
+    #[test]
+    fn menu_buttons_as_telegram_checks_and_keeps_them() {
+        let mut bot = BotState::new("1:a");
+        let set = |bot: &mut BotState, p: Value| set_chat_menu_button(bot, p.as_object().unwrap());
+        let app = json!({"type": "web_app", "text": "Open", "web_app": {"url": "https://bots.example.com/app/"}});
+        assert_eq!(menu_button_of(&bot, None), json!({"type": "commands"}));
+        assert_eq!(set(&mut bot, json!({"menu_button": app})).status, 200);
+        assert_eq!(menu_button_of(&bot, None), app);
+        assert_eq!(menu_button_of(&bot, Some("7")), json!({"type": "default"}), "no choice for the chat");
+        assert_eq!(set(&mut bot, json!({"menu_button": {"type": "default"}})).status, 200);
+        assert_eq!(menu_button_of(&bot, None), app, "a default for all chats changes nothing");
+        assert_eq!(set(&mut bot, json!({"menu_button": "{\"type\":\"commands\"}"})).status, 200);
+        assert_eq!(menu_button_of(&bot, None), json!({"type": "commands"}));
+        assert_eq!(set(&mut bot, json!({"chat_id": 7, "menu_button": app})).status, 200);
+        assert_eq!(menu_button_of(&bot, Some("7")), app);
+        assert_eq!(set(&mut bot, json!({"chat_id": "7"})).status, 200, "no menu_button: default");
+        assert_eq!(menu_button_of(&bot, Some("7")), json!({"type": "default"}));
+
+        for (params, description) in [
+            (json!({"menu_button": []}), "Bad Request: can't parse menu button: MenuButton must be an Object"),
+            (json!({"menu_button": "{"}), "Bad Request: can't parse menu button JSON object"),
+            (json!({"menu_button": {"text": "x"}}), "Bad Request: can't parse menu button: Can't find field \"type\""),
+            (
+                json!({"menu_button": {"type": "url"}}),
+                "Bad Request: can't parse menu button: MenuButton has unsupported type",
+            ),
+            (
+                json!({"menu_button": {"type": "web_app", "text": "x"}}),
+                "Bad Request: can't parse menu button: Can't find field \"web_app\"",
+            ),
+            (
+                json!({"menu_button": {"type": "web_app", "text": "x", "web_app": {"url": 5}}}),
+                "Bad Request: can't parse menu button: Field \"url\" must be of type String",
+            ),
+            (
+                json!({"menu_button": {"type": "web_app", "text": " ", "web_app": {"url": "https://x.example"}}}),
+                "Bad Request: menu button text can't be empty",
+            ),
+            (
+                json!({"menu_button": {"type": "web_app", "text": "x", "web_app": {"url": "http://x.example/app/"}}}),
+                "Bad Request: menu button Web App URL 'http://x.example/app/' is invalid: Only HTTPS links are allowed",
+            ),
+            (json!({"chat_id": -100, "menu_button": {"type": "commands"}}), "Bad Request: invalid chat_id specified"),
+        ] {
+            let answer = set(&mut bot, params.clone());
+            assert_eq!((answer.status, answer.body["description"].as_str()), (400, Some(description)), "{params}");
+        }
+        assert_eq!(menu_button_of(&bot, None), json!({"type": "commands"}), "refusals change nothing");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::telegram::HttpTelegram;
 use crate::webhooks;
 use loyalty_core::adapters::sentry::Envelopes;
 use loyalty_core::config::LogFormat;
-use loyalty_core::domain::{BotKind, Timestamp};
+use loyalty_core::domain::{BotKind, Language, Timestamp};
 use loyalty_core::ports::{Assistant, Clock, ErrorReporter, NoReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::{Config, ConfigError, Engine, Ports, Secret};
 use std::future::Future;
@@ -685,21 +685,33 @@ impl WebhookUrls {
 
 /// One line per bot, or the first error with its exit code.
 fn per_bot<T>(results: webhooks::PerBot<T>, line: impl Fn(BotKind, T) -> String) -> Result<String, RunError> {
-    let mut lines = Vec::new();
-    let mut failed = Vec::new();
-    for (bot, result) in results {
-        match result {
-            Ok(v) => lines.push(line(bot, v)),
-            Err(e) => {
-                lines.push(format!("{}: failed: {e}", bot.as_str()));
-                failed.push(format!("{} ({})", bot.as_str(), Config::token_variable(bot)));
+    report(results.into_iter().map(|(bot, result)| {
+        let line = result.map(|v| line(bot, v)).map_err(|e| format!("{}: failed: {e}", bot.as_str()));
+        (bot, line)
+    }))
+}
+
+/// The lines of a report, each a success or a failure; a failure makes the
+/// whole an error that names the bots Telegram refused (each once).
+fn report(lines: impl IntoIterator<Item = (BotKind, Result<String, String>)>) -> Result<String, RunError> {
+    let mut text = Vec::new();
+    let mut failed: Vec<String> = Vec::new();
+    for (bot, line) in lines {
+        match line {
+            Ok(line) => text.push(line),
+            Err(line) => {
+                text.push(line);
+                let who = format!("{} ({})", bot.as_str(), Config::token_variable(bot));
+                if !failed.contains(&who) {
+                    failed.push(who);
+                }
             }
         }
     }
     if failed.is_empty() {
-        Ok(lines.join("\n"))
+        Ok(text.join("\n"))
     } else {
-        Err(RunError::Telegram(format!("{}\nTelegram refused for: {}", lines.join("\n"), failed.join(", "))))
+        Err(RunError::Telegram(format!("{}\nTelegram refused for: {}", text.join("\n"), failed.join(", "))))
     }
 }
 
@@ -707,7 +719,11 @@ fn webhook_error(e: webhooks::WebhookError) -> RunError {
     RunError::Config(e.to_string())
 }
 
-/// `loyalty webhooks set`: returns a report for people (never the secrets).
+/// `loyalty webhooks set`: sets each bot's webhook, then the chat menu
+/// button of the client and partner bots among them
+/// ([`webhooks::set_menu_buttons`]: the Mini App labelled in
+/// `menu_language`, or the command list without an app), and returns a
+/// report for people (never the secrets), each bot's lines together.
 ///
 /// # Errors
 /// [`RunError::Config`] for a bad URL or no configured bot; [`RunError::Telegram`] when Telegram refuses.
@@ -716,6 +732,7 @@ pub async fn set_webhooks(
     urls: &WebhookUrls,
     drop_pending: bool,
     max_connections: Option<u32>,
+    menu_language: Language,
 ) -> Result<String, RunError> {
     let telegram = telegram(config)?;
     let options = webhooks::WebhookOptions {
@@ -724,7 +741,31 @@ pub async fn set_webhooks(
     };
     let results =
         webhooks::set_webhooks(&telegram, config, &urls.resolve(config), &options).await.map_err(webhook_error)?;
-    per_bot(results, |bot, url| format!("{}: webhook set to {url}", bot.as_str()))
+    let bots: Vec<BotKind> = results.iter().map(|(bot, _)| *bot).collect();
+    let mut menus = webhooks::set_menu_buttons(&telegram, config, &bots, menu_language).await;
+    let mut lines = Vec::new();
+    for (bot, result) in results {
+        let line = match result {
+            Ok(url) => Ok(format!("{}: webhook set to {url}", bot.as_str())),
+            Err(e) => Err(format!("{}: failed: {e}", bot.as_str())),
+        };
+        lines.push((bot, line));
+        if let Some(at) = menus.iter().position(|(b, _)| *b == bot) {
+            let (_, menu) = menus.remove(at);
+            let line = match menu {
+                Ok(button) => Ok(match button.url() {
+                    Some(url) => format!("{}: menu button opens {url}", bot.as_str()),
+                    None => format!(
+                        "{}: menu button shows the commands (no Mini App: neither PUBLIC_URL nor FRONTEND_URL is set)",
+                        bot.as_str()
+                    ),
+                }),
+                Err(e) => Err(format!("{}: menu button failed: {e}", bot.as_str())),
+            };
+            lines.push((bot, line));
+        }
+    }
+    report(lines)
 }
 
 /// `loyalty webhooks info`: returns a report for people.

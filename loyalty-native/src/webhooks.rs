@@ -1,5 +1,7 @@
 //! Registering the bots' webhooks with Telegram: `setWebhook`,
-//! `getWebhookInfo` and `deleteWebhook` for every configured bot.
+//! `getWebhookInfo` and `deleteWebhook` for every configured bot, and the
+//! chat menu button that opens the Mini App (`setChatMenuButton`,
+//! [`set_menu_buttons`]).
 //!
 //! Each bot's webhook is `<base>/webhook/<bot>` ([`webhook_url`]) unless
 //! explicit URLs are given, with the `secret_token` from
@@ -33,8 +35,9 @@
 use loyalty_core::config::Config;
 use loyalty_core::ports::{TelegramApi, TelegramError};
 
-use loyalty_core::domain::BotKind;
-use loyalty_core::telegram::BotCall;
+use loyalty_core::bots::{client, partner};
+use loyalty_core::domain::{BotKind, Language};
+use loyalty_core::telegram::{BotCall, MenuButton};
 use loyalty_core::webhook::webhook_secret;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -266,6 +269,45 @@ pub async fn set_webhooks(
         results.push((bot, result));
     }
     Ok(results)
+}
+
+/// The bots whose users open the Mini App, and so get a chat menu button
+/// ([`set_menu_buttons`]).
+pub const MENU_BUTTON_BOTS: [BotKind; 2] = [BotKind::Client, BotKind::Partner];
+
+/// Calls `setChatMenuButton` without a `chat_id` — the button of every
+/// private chat that has no choice of its own — for each of `bots` that is in
+/// [`MENU_BUTTON_BOTS`] (the others are skipped): with
+/// [`Config::app_url`] set, a `web_app` button labelled in `language` that
+/// opens the client bot's app at that address and the partner bot's with
+/// `?mode=partner` ([`Config::app_url_for`]); without it,
+/// `{"type":"commands"}`, Telegram's own default, so that removing the
+/// setting takes the button away again (`{"type":"default"}` would not:
+/// given for all chats, Telegram ignores it and keeps the button it has).
+///
+/// Each bot's result is the button that was set, or Telegram's error.
+pub async fn set_menu_buttons(
+    telegram: &dyn TelegramApi,
+    config: &Config,
+    bots: &[BotKind],
+    language: Language,
+) -> PerBot<MenuButton> {
+    let mut results = Vec::new();
+    for bot in bots.iter().copied().filter(|b| MENU_BUTTON_BOTS.contains(b)) {
+        let button = match bot {
+            BotKind::Partner => partner::menu_button(config, language),
+            _ => client::menu_button(config, language),
+        };
+        let result = match config.token(bot) {
+            None => Err(TelegramError::NoToken(bot.as_str())),
+            Some(_) => {
+                let call = BotCall::set_chat_menu_button(bot, None, button.clone());
+                telegram.call(&call).await.map(|_| button)
+            }
+        };
+        results.push((bot, result));
+    }
+    results
 }
 
 /// `getWebhookInfo` for every bot with a token.

@@ -143,6 +143,28 @@ async fn webhooks_set_info_delete_against_the_fake_bot_api() {
     let secret = client.secret_token.expect("a secret token");
     assert!(!text(&out.stdout).contains(&secret), "the secret is not printed");
     assert_eq!(fake.webhook(PARTNER).unwrap().url, "https://bots.example.com/webhook/partner");
+    assert!(text(&out.stdout).contains("client: menu button shows the commands"), "{}", text(&out.stdout));
+    assert_eq!(fake.menu_button(CLIENT, None), serde_json::json!({"type": "commands"}));
+
+    // With PUBLIC_URL the menu buttons open the Mini App, labelled in --menu-language.
+    let mut app_vars = vars.to_vec();
+    app_vars.push(("PUBLIC_URL", "https://bots.example.com"));
+    let set = ["webhooks", "set", "--base-url", "https://bots.example.com", "--menu-language", "vi"];
+    let out = run(loyalty(&app_vars), &set).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("partner: menu button opens https://bots.example.com/app/?mode=partner"), "{report}");
+    let app = |url: &str| serde_json::json!({"type": "web_app", "text": "📱 Mở ứng dụng", "web_app": {"url": url}});
+    assert_eq!(fake.menu_button(CLIENT, None), app("https://bots.example.com/app/"));
+    assert_eq!(fake.menu_button(PARTNER, None), app("https://bots.example.com/app/?mode=partner"));
+    let bad_language =
+        run(loyalty(&app_vars), &["webhooks", "set", "--base-url", "https://x.example", "--menu-language", "de"]);
+    assert_eq!(bad_language.await.status.code(), Some(2));
+    app_vars.pop();
+    app_vars.push(("PUBLIC_URL", "http://bots.example.com"));
+    let out = run(loyalty(&app_vars), &["webhooks", "set", "--base-url", "https://bots.example.com"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("PUBLIC_URL"), "{}", text(&out.stderr));
 
     let out = run(loyalty(&vars), &["webhooks", "info"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

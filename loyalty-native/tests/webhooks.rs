@@ -1,14 +1,18 @@
-//! setWebhook / getWebhookInfo / deleteWebhook helpers against `FakeBotApi` over loopback HTTP.
+//! setWebhook / getWebhookInfo / deleteWebhook / setChatMenuButton helpers
+//! against `FakeBotApi` over loopback HTTP.
 
 use loyalty_core::config::{Config, Secret};
 use loyalty_core::ports::TelegramError;
 
 use loyalty_core::domain::BotKind;
+use loyalty_core::domain::Language;
+use loyalty_core::telegram::MenuButton;
 use loyalty_core::webhook::webhook_secret;
 use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::telegram::HttpTelegram;
 use loyalty_native::webhooks::{
-    ALLOWED_UPDATES, WebhookError, WebhookOptions, WebhookUrls, delete_webhooks, set_webhooks, webhook_info,
+    ALLOWED_UPDATES, WebhookError, WebhookOptions, WebhookUrls, delete_webhooks, set_menu_buttons, set_webhooks,
+    webhook_info,
 };
 use serde_json::json;
 
@@ -306,4 +310,123 @@ async fn failed_deliveries_stay_queued_and_show_in_webhook_info() {
         )),
         "{report}"
     );
+}
+
+/// The menu button that opens the app: `setChatMenuButton` without a chat.
+fn app_button(text: &str, url: &str) -> serde_json::Value {
+    json!({"type": "web_app", "text": text, "web_app": {"url": url}})
+}
+
+#[tokio::test]
+async fn menu_buttons_open_the_app_as_customer_and_as_partner() {
+    let api = FakeBotApi::start().await;
+    let config = Config { public_url: Some("https://bots.example.com".into()), ..config(&api) };
+    let tg = telegram(&config);
+    let all = [BotKind::Client, BotKind::Partner, BotKind::Admin];
+    let results = set_menu_buttons(&tg, &config, &all, Language::En).await;
+    assert_eq!(
+        results,
+        vec![
+            (BotKind::Client, Ok(MenuButton::web_app("📱 Open app", "https://bots.example.com/app/"))),
+            (BotKind::Partner, Ok(MenuButton::web_app("📱 Open app", "https://bots.example.com/app/?mode=partner"))),
+        ],
+        "the admin bot has no app"
+    );
+    for (token, url) in
+        [(CLIENT, "https://bots.example.com/app/"), (PARTNER, "https://bots.example.com/app/?mode=partner")]
+    {
+        let calls = api.calls_for(token);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].method, "setChatMenuButton");
+        assert!(calls[0].succeeded());
+        assert_eq!(calls[0].chat_id(), None, "the default of every private chat");
+        assert_eq!(calls[0].params["menu_button"], app_button("📱 Open app", url));
+        assert_eq!(api.menu_button(token, None), app_button("📱 Open app", url));
+    }
+    assert!(api.calls_for(ADMIN).is_empty());
+
+    // FRONTEND_URL wins; the label follows the language asked for.
+    let hosted = Config { frontend_url: Some("https://app.example.com/mini/".into()), ..config.clone() };
+    set_menu_buttons(&tg, &hosted, &[BotKind::Partner], Language::Vi).await;
+    assert_eq!(
+        api.menu_button(PARTNER, None),
+        app_button("📱 Mở ứng dụng", "https://app.example.com/mini/?mode=partner")
+    );
+
+    // Without an app the button goes back to the commands; a `default` for
+    // all chats would have left the app's button in place.
+    let none = Config { public_url: None, ..config.clone() };
+    let results = set_menu_buttons(&tg, &none, &all, Language::En).await;
+    assert_eq!(
+        results,
+        vec![(BotKind::Client, Ok(MenuButton::Commands)), (BotKind::Partner, Ok(MenuButton::Commands))]
+    );
+    for token in [CLIENT, PARTNER] {
+        assert_eq!(api.calls_for(token).last().unwrap().params["menu_button"], json!({"type": "commands"}));
+        assert_eq!(api.menu_button(token, None), json!({"type": "commands"}));
+    }
+}
+
+#[tokio::test]
+async fn telegram_refuses_a_menu_button_that_is_not_https() {
+    let api = FakeBotApi::start().await;
+    // Config::from_lookup refuses http; a Config built by hand can still carry it.
+    let config = Config { public_url: Some("http://bots.example.com".into()), ..config(&api) };
+    let tg = telegram(&config);
+    let results = set_menu_buttons(&tg, &config, &[BotKind::Client], Language::En).await;
+    let description = "Bad Request: menu button Web App URL 'http://bots.example.com/app/' is invalid: \
+                       Only HTTPS links are allowed";
+    assert_eq!(
+        results,
+        vec![(BotKind::Client, Err(TelegramError::Api { code: 400, description: description.into() }))]
+    );
+    assert_eq!(api.menu_button(CLIENT, None), json!({"type": "commands"}), "nothing changed");
+}
+
+#[tokio::test]
+async fn loyalty_webhooks_set_reports_the_menu_buttons_per_bot() {
+    let api = FakeBotApi::start().await;
+    let config = Config { public_url: Some("https://bots.example.com".into()), ..config(&api) };
+    let urls = loyalty_native::runtime::WebhookUrls {
+        base_url: "https://bots.example.com".into(),
+        client: None,
+        partner: None,
+        admin: None,
+    };
+    let report = loyalty_native::runtime::set_webhooks(&config, &urls, false, None, Language::Ru).await.unwrap();
+    assert_eq!(
+        report.lines().collect::<Vec<_>>(),
+        [
+            "client: webhook set to https://bots.example.com/webhook/client",
+            "client: menu button opens https://bots.example.com/app/",
+            "partner: webhook set to https://bots.example.com/webhook/partner",
+            "partner: menu button opens https://bots.example.com/app/?mode=partner",
+            "admin: webhook set to https://bots.example.com/webhook/admin",
+        ]
+    );
+    let methods: Vec<String> = api.calls_for(CLIENT).into_iter().map(|c| c.method).collect();
+    assert_eq!(methods, ["setWebhook", "setChatMenuButton"]);
+    assert_eq!(api.menu_button(CLIENT, None), app_button("📱 Открыть приложение", "https://bots.example.com/app/"));
+    assert_eq!(api.webhook(ADMIN).unwrap().url, "https://bots.example.com/webhook/admin");
+    assert!(api.calls_for(ADMIN).iter().all(|c| c.method != "setChatMenuButton"));
+
+    // The setting removed: the next run takes the button away.
+    let none = Config { public_url: None, ..config.clone() };
+    let report = loyalty_native::runtime::set_webhooks(&none, &urls, false, None, Language::En).await.unwrap();
+    assert!(
+        report.contains(
+            "client: menu button shows the commands (no Mini App: neither PUBLIC_URL nor FRONTEND_URL is set)"
+        ),
+        "{report}"
+    );
+    assert_eq!(api.menu_button(CLIENT, None), json!({"type": "commands"}));
+    assert_eq!(api.menu_button(PARTNER, None), json!({"type": "commands"}));
+
+    // A refusal fails the command and names the bot once, with both of its lines.
+    api.revoke(PARTNER);
+    let e = loyalty_native::runtime::set_webhooks(&config, &urls, false, None, Language::En).await.unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("partner: failed: ") && text.contains("partner: menu button failed: "), "{text}");
+    assert!(text.contains("client: menu button opens https://bots.example.com/app/"), "{text}");
+    assert!(text.ends_with("Telegram refused for: partner (TOKEN_PARTNER)"), "{text}");
 }

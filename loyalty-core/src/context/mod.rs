@@ -14,7 +14,7 @@ pub use extension::{Event, Extension};
 pub use payload::{Delivery, Leased, decode, encode};
 
 use crate::config::Config;
-use crate::domain::{BotKind, BroadcastId, CustomerCode, CustomerId, Language, Timestamp};
+use crate::domain::{BotKind, BroadcastId, CustomerCode, CustomerId, Language, TelegramUserId, Timestamp};
 use crate::observe::Scope;
 use crate::outgoing::{OutgoingEvent, WebhookDelivery};
 use crate::ports::{
@@ -316,6 +316,50 @@ impl Context {
     /// Current time from the clock port.
     pub fn now(&self) -> Timestamp {
         self.shared.ports.clock.now()
+    }
+
+    /// Whether `user` is one of the program's admins outside the admin chat
+    /// (the Mini App opened from the admin bot): the user whose private chat
+    /// is `ADMIN_CHAT_ID`, or, when that is a group, one of its members as
+    /// the admin bot sees them now (`getChatMember`: creator, administrator,
+    /// member, or restricted but still a member). No admin chat: nobody.
+    pub async fn is_admin(&self, user: TelegramUserId) -> Result<bool, crate::telegram::TelegramError> {
+        let Some(chat) = self.config().admin_chat_id else { return Ok(false) };
+        if chat == user.0 {
+            return Ok(true);
+        }
+        if chat > 0 {
+            // A private chat is one person's.
+            return Ok(false);
+        }
+        let call =
+            BotCall::new(BotKind::Admin, "getChatMember", &serde_json::json!({ "chat_id": chat, "user_id": user.0 }));
+        match self.shared.ports.telegram.call(&call).await {
+            Ok(member) => Ok(match member.get("status").and_then(|s| s.as_str()) {
+                Some("creator" | "administrator" | "member") => true,
+                Some("restricted") => member.get("is_member").and_then(|m| m.as_bool()) == Some(true),
+                _ => false,
+            }),
+            // "user not found", "chat not found" and the like: not a member.
+            Err(e) if !e.is_temporary() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The key of the card's rotating codes, when the client bot has a token
+    /// ([`crate::card`]).
+    pub fn card_key(&self) -> Option<crate::card::CardKey> {
+        self.config().token_client.as_ref().map(|t| crate::card::CardKey::from_client_token(t.expose()))
+    }
+
+    /// The customer behind a scanned or typed card code: a card's static code,
+    /// or the Mini App's rotating code while it lasts ([`crate::card`]).
+    /// Without a client bot's token only static codes are read.
+    pub fn read_card(&self, input: &str) -> Result<crate::domain::CustomerCode, crate::card::CardCodeError> {
+        match self.card_key() {
+            Some(key) => key.read(input, self.now()),
+            None => crate::domain::CustomerCode::parse(input).ok_or(crate::card::CardCodeError::Malformed),
+        }
     }
 
     /// Waits `millis` milliseconds on the clock port.

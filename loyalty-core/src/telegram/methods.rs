@@ -161,6 +161,22 @@ impl BotCall {
         BotCall { bot, method: "editMessageCaption", params, file: None }
     }
 
+    /// `setChatMenuButton`: `menu_button` for the private chat `chat_id`, or
+    /// with `None` the default of every private chat.
+    ///
+    /// ```
+    /// use loyalty_core::domain::BotKind;
+    /// use loyalty_core::telegram::{BotCall, MenuButton};
+    ///
+    /// let call = BotCall::set_chat_menu_button(BotKind::Client, None, MenuButton::Default);
+    /// assert_eq!(call.method, "setChatMenuButton");
+    /// assert_eq!(call.params["menu_button"], serde_json::json!({"type": "default"}));
+    /// assert!(!call.params.contains_key("chat_id"));
+    /// ```
+    pub fn set_chat_menu_button(bot: BotKind, chat_id: Option<i64>, menu_button: MenuButton) -> BotCall {
+        BotCall::new(bot, "setChatMenuButton", &SetChatMenuButton { chat_id, menu_button })
+    }
+
     /// The chat this call writes to, when it has a `chat_id`.
     pub fn chat_id(&self) -> Option<i64> {
         self.params.get("chat_id").and_then(Value::as_i64)
@@ -406,14 +422,75 @@ pub struct ReplyKeyboardMarkup {
     pub is_persistent: bool,
 }
 
-/// A reply-keyboard button: sends its text, or opens a Mini App.
+/// A reply-keyboard button: pressed, it sends its text as a message.
+///
+/// It has no `web_app` on purpose: a Mini App opened from a reply keyboard
+/// gets `initData` without the user (it may only `sendData`), so the API
+/// could not tell who is asking. The bots open the app from an inline button
+/// ([`InlineKeyboardButton::web_app`]) or the chat's menu button
+/// ([`MenuButton::WebApp`]) instead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyboardButton {
     /// Label (sent as a message when pressed).
     pub text: String,
-    /// Mini App to open instead.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web_app: Option<WebAppInfo>,
+}
+
+/// The button beside a private chat's message field (`setChatMenuButton`,
+/// Bot API `MenuButton`).
+///
+/// ```
+/// use loyalty_core::telegram::MenuButton;
+///
+/// let app = MenuButton::web_app("📱 Open app", "https://bots.example.com/app/");
+/// assert_eq!(
+///     serde_json::to_value(&app).unwrap(),
+///     serde_json::json!({"type": "web_app", "text": "📱 Open app", "web_app": {"url": "https://bots.example.com/app/"}})
+/// );
+/// assert_eq!(serde_json::to_value(MenuButton::Default).unwrap(), serde_json::json!({"type": "default"}));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MenuButton {
+    /// No choice: a chat given it follows the button of all chats. Given for
+    /// all chats, Telegram ignores it and keeps the button that was set
+    /// ("has no effect", core.telegram.org/api/bots/menu); set
+    /// [`MenuButton::Commands`] to take an app's button away.
+    Default,
+    /// Opens the bot's command list: Telegram's button before any is set.
+    Commands,
+    /// Opens a Mini App; its `initData` carries the user.
+    WebApp {
+        /// Label on the button.
+        text: String,
+        /// The app (an `https://` URL).
+        web_app: WebAppInfo,
+    },
+}
+
+impl MenuButton {
+    /// A button that opens the Mini App at `url`, labelled `text`.
+    pub fn web_app(text: impl Into<String>, url: impl Into<String>) -> MenuButton {
+        MenuButton::WebApp { text: text.into(), web_app: WebAppInfo { url: url.into() } }
+    }
+
+    /// The app's URL, for [`MenuButton::WebApp`].
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            MenuButton::WebApp { web_app, .. } => Some(&web_app.url),
+            MenuButton::Default | MenuButton::Commands => None,
+        }
+    }
+}
+
+/// `setChatMenuButton` parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetChatMenuButton {
+    /// The private chat whose button changes; none: the default of every
+    /// private chat without a choice of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<i64>,
+    /// The new button.
+    pub menu_button: MenuButton,
 }
 
 /// Removes the custom keyboard.

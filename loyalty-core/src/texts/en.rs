@@ -38,6 +38,7 @@ impl Texts for En {
             LanguageSet => "✅ Language: English.",
             AppOpen => "📱 Open the program's app:",
             AppUnavailable => "📱 The app is not available yet — you can do everything right here in the chat.",
+            CardCodeExpired => "⌛ This card code has expired: ask the customer to show the card in the app again.",
             RedemptionConfirmedToast => "✅ Payment confirmed",
             RedemptionDeclinedToast => "Request declined",
             AlreadyConfirmed => "Already confirmed",
@@ -75,6 +76,7 @@ impl Texts for En {
                  /stamps <code>N REWARD</code> — run a stamp card; /stamp <code>CODE</code> — a stamp for a visit\n\
                  /staff — your cashiers: invite and revoke\n\
                  /webhooks — your endpoints for signed events; /webhook_add <code>URL EVENTS</code>, /webhook_remove <code>ID</code>\n\
+                 /app — the program's app\n\
                  /help — this list"
             }
             CustomerCardBlocked => "⛔ This account is blocked: no points can be credited or redeemed.",
@@ -579,6 +581,7 @@ impl Texts for En {
              /credit <code>CODE PURCHASE</code> — credit points for a purchase\n\
              /redeem <code>CODE POINTS PURCHASE</code> — ask the customer to pay with points\n\
              /stamp <code>CODE</code> — a stamp for a visit; /voucher <code>CODE</code> — accept a voucher\n\
+             /app — the program's app\n\
              /help — this list"
         )
     }
@@ -911,7 +914,16 @@ impl Texts for En {
             MissingAuth => "Send Authorization: tma <initData>.".into(),
             InvalidInitData(why) => format!("Invalid Mini App data: {why}."),
             InitDataWithoutUser => "Invalid Mini App data: no user.".into(),
+            WrongBot { signer, wanted } => format!(
+                "This Mini App data comes from the {} bot; this route takes the {} bot's: open the app from that bot.",
+                signer.as_str(),
+                wanted.as_str()
+            ),
+            ApiKeyRequired => {
+                "This route takes the partner's API key (Authorization: Bearer <key>), not Mini App data.".into()
+            }
             NotRegistered => "You are not registered yet: start the bot first.".into(),
+            NotAdmin => "Only the program's admins may see this (the admin chat's members).".into(),
             MalformedQuery => "The query string is malformed.".into(),
             InvalidLimit => "limit must be a whole number from 1 to 100.".into(),
             InvalidBefore => "before must be an entry id (a positive whole number).".into(),
@@ -927,7 +939,10 @@ impl Texts for En {
                 "Send an Idempotency-Key header of 1 to 128 characters: letters, digits, _ - : and .".into()
             }
             InvalidBody(why) => format!("Invalid JSON body: {why}."),
-            InvalidCustomerCode => "customer_code must be the 8-character code of a card.".into(),
+            InvalidCustomerCode => {
+                "customer_code must be the 8-character code of a card, or the code the app shows.".into()
+            }
+            CardCodeExpired => "The card's code has expired: ask the customer to show the card again.".into(),
             InvalidSignature => "Sentry-Hook-Signature is missing or wrong.".into(),
             BodyNotJson => "The body is not valid JSON.".into(),
             Unavailable => "Temporarily unavailable; retry later.".into(),

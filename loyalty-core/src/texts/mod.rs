@@ -128,6 +128,8 @@ pub(crate) enum Fixed {
     AppOpen,
     /// No front end is configured.
     AppUnavailable,
+    /// A rotating card code from the app has expired (to the partner).
+    CardCodeExpired,
     /// Toast after confirming a payment with points.
     RedemptionConfirmedToast,
     /// Toast after declining.
@@ -228,6 +230,18 @@ pub(crate) enum ApiText {
     InvalidInitData(String),
     /// The `initData` names no user.
     InitDataWithoutUser,
+    /// The `initData` is signed for another of the program's bots than the
+    /// one whose users the route serves.
+    WrongBot {
+        /// The bot that signed it.
+        signer: crate::domain::BotKind,
+        /// The bot the route takes.
+        wanted: crate::domain::BotKind,
+    },
+    /// The route takes the partner's API key, not the Mini App's `initData`.
+    ApiKeyRequired,
+    /// The admin bot's Mini App was opened by someone who is not an admin.
+    NotAdmin,
     /// The Telegram user has no customer account.
     NotRegistered,
     /// The query string cannot be parsed.
@@ -254,6 +268,8 @@ pub(crate) enum ApiText {
     InvalidBody(String),
     /// `customer_code` is not a card code.
     InvalidCustomerCode,
+    /// `customer_code` is a rotating code that has expired.
+    CardCodeExpired,
     /// The Sentry signature is missing or wrong.
     InvalidSignature,
     /// The Sentry hook's body is not JSON.

@@ -36,6 +36,7 @@ impl Texts for Ru {
             LanguageSet => "✅ Язык: русский.",
             AppOpen => "📱 Откройте приложение программы:",
             AppUnavailable => "📱 Приложение пока недоступно — всё можно сделать здесь, в чате.",
+            CardCodeExpired => "⌛ Этот код карты устарел: попросите клиента ещё раз показать карту в приложении.",
             RedemptionConfirmedToast => "✅ Оплата подтверждена",
             RedemptionDeclinedToast => "Запрос отклонён",
             AlreadyConfirmed => "Уже подтверждено",
@@ -73,6 +74,7 @@ impl Texts for Ru {
                  /stamps <code>N НАГРАДА</code> — карта штампов; /stamp <code>КОД</code> — штамп за визит\n\
                  /staff — ваши кассиры: пригласить и отозвать\n\
                  /webhooks — ваши адреса для подписанных событий; /webhook_add <code>URL СОБЫТИЯ</code>, /webhook_remove <code>ID</code>\n\
+                 /app — приложение программы\n\
                  /help — этот список"
             }
             CustomerCardBlocked => "⛔ Аккаунт заблокирован: начислять и списывать баллы нельзя.",
@@ -579,6 +581,7 @@ impl Texts for Ru {
              /credit <code>КОД СУММА</code> — начислить баллы за покупку\n\
              /redeem <code>КОД БАЛЛЫ СУММА</code> — попросить клиента оплатить баллами\n\
              /stamp <code>КОД</code> — штамп за визит; /voucher <code>КОД</code> — принять ваучер\n\
+             /app — приложение программы\n\
              /help — этот список"
         )
     }
@@ -921,7 +924,16 @@ impl Texts for Ru {
             MissingAuth => "Передайте Authorization: tma <initData>.".into(),
             InvalidInitData(why) => format!("Неверные данные Mini App: {why}."),
             InitDataWithoutUser => "Неверные данные Mini App: нет пользователя.".into(),
+            WrongBot { signer, wanted } => format!(
+                "Эти данные Mini App подписаны для бота «{}», а этот запрос принимает данные бота «{}»: откройте приложение из него.",
+                signer.as_str(),
+                wanted.as_str()
+            ),
+            ApiKeyRequired => {
+                "Этот запрос принимает API-ключ партнёра (Authorization: Bearer <ключ>), а не данные Mini App.".into()
+            }
             NotRegistered => "Вы ещё не зарегистрированы: сначала запустите бота.".into(),
+            NotAdmin => "Это видят только администраторы программы (участники админ-чата).".into(),
             MalformedQuery => "Строка запроса повреждена.".into(),
             InvalidLimit => "limit должен быть целым числом от 1 до 100.".into(),
             InvalidBefore => "before должен быть номером записи (целым положительным числом).".into(),
@@ -939,7 +951,8 @@ impl Texts for Ru {
                 "Передайте заголовок Idempotency-Key из 1–128 символов: буквы, цифры, _ - : и .".into()
             }
             InvalidBody(why) => format!("Неверное тело JSON: {why}."),
-            InvalidCustomerCode => "customer_code должен быть 8-символьным кодом карты.".into(),
+            InvalidCustomerCode => "customer_code должен быть 8-символьным кодом карты или кодом из приложения.".into(),
+            CardCodeExpired => "Код карты устарел: попросите клиента показать карту ещё раз.".into(),
             InvalidSignature => "Sentry-Hook-Signature отсутствует или неверна.".into(),
             BodyNotJson => "Тело запроса — не корректный JSON.".into(),
             Unavailable => "Временно недоступно; повторите позже.".into(),

@@ -36,6 +36,7 @@ impl Texts for Vi {
             LanguageSet => "✅ Ngôn ngữ: Tiếng Việt.",
             AppOpen => "📱 Mở ứng dụng của chương trình:",
             AppUnavailable => "📱 Ứng dụng chưa khả dụng — bạn có thể làm mọi thứ ngay trong cuộc trò chuyện này.",
+            CardCodeExpired => "⌛ Mã thẻ này đã hết hạn: hãy nhờ khách hàng mở lại thẻ trong ứng dụng.",
             RedemptionConfirmedToast => "✅ Đã xác nhận thanh toán",
             RedemptionDeclinedToast => "Đã từ chối yêu cầu",
             AlreadyConfirmed => "Đã xác nhận rồi",
@@ -73,6 +74,7 @@ impl Texts for Vi {
                  /stamps <code>N PHẦN_THƯỞNG</code> — chạy thẻ tem; /stamp <code>MÃ</code> — đóng tem cho một lần ghé\n\
                  /staff — thu ngân của bạn: mời và thu hồi\n\
                  /webhooks — địa chỉ nhận sự kiện có chữ ký của bạn; /webhook_add <code>URL SỰ_KIỆN</code>, /webhook_remove <code>ID</code>\n\
+                 /app — ứng dụng của chương trình\n\
                  /help — danh sách này"
             }
             CustomerCardBlocked => "⛔ Tài khoản này đã bị khóa: không thể cộng hoặc trừ điểm.",
@@ -579,6 +581,7 @@ impl Texts for Vi {
              /credit <code>MÃ SỐ_TIỀN</code> — cộng điểm cho một lần mua\n\
              /redeem <code>MÃ ĐIỂM SỐ_TIỀN</code> — đề nghị khách thanh toán bằng điểm\n\
              /stamp <code>MÃ</code> — đóng tem cho một lần ghé; /voucher <code>MÃ</code> — nhận voucher\n\
+             /app — ứng dụng của chương trình\n\
              /help — danh sách này"
         )
     }
@@ -921,7 +924,17 @@ impl Texts for Vi {
             MissingAuth => "Hãy gửi Authorization: tma <initData>.".into(),
             InvalidInitData(why) => format!("Dữ liệu Mini App không hợp lệ: {why}."),
             InitDataWithoutUser => "Dữ liệu Mini App không hợp lệ: không có người dùng.".into(),
+            WrongBot { signer, wanted } => format!(
+                "Dữ liệu Mini App này được ký cho bot «{}»; yêu cầu này cần dữ liệu của bot «{}»: hãy mở ứng dụng từ bot đó.",
+                signer.as_str(),
+                wanted.as_str()
+            ),
+            ApiKeyRequired => {
+                "Yêu cầu này cần khóa API của đối tác (Authorization: Bearer <khóa>), không phải dữ liệu Mini App."
+                    .into()
+            }
             NotRegistered => "Bạn chưa đăng ký: hãy bắt đầu với bot trước.".into(),
+            NotAdmin => "Chỉ quản trị viên của chương trình (thành viên nhóm quản trị) mới xem được mục này.".into(),
             MalformedQuery => "Chuỗi truy vấn không hợp lệ.".into(),
             InvalidLimit => "limit phải là số nguyên từ 1 đến 100.".into(),
             InvalidBefore => "before phải là mã bút toán (số nguyên dương).".into(),
@@ -935,7 +948,8 @@ impl Texts for Vi {
             InvalidAdminToken => "Hãy gửi Authorization: Bearer <ADMIN_API_TOKEN> với mã quản trị của máy chủ.".into(),
             InvalidIdempotencyKey => "Hãy gửi tiêu đề Idempotency-Key dài 1 đến 128 ký tự: chữ, số, _ - : và .".into(),
             InvalidBody(why) => format!("Nội dung JSON không hợp lệ: {why}."),
-            InvalidCustomerCode => "customer_code phải là mã thẻ gồm 8 ký tự.".into(),
+            InvalidCustomerCode => "customer_code phải là mã thẻ gồm 8 ký tự, hoặc mã hiển thị trong ứng dụng.".into(),
+            CardCodeExpired => "Mã thẻ đã hết hạn: hãy nhờ khách hàng đưa lại thẻ.".into(),
             InvalidSignature => "Sentry-Hook-Signature bị thiếu hoặc sai.".into(),
             BodyNotJson => "Nội dung không phải JSON hợp lệ.".into(),
             Unavailable => "Tạm thời không khả dụng; hãy thử lại sau.".into(),

@@ -5,6 +5,7 @@
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use loyalty_core::config::LogFormat;
+use loyalty_core::domain::Language;
 use loyalty_core::ports::Clock;
 use loyalty_core::{Config, Secret};
 use loyalty_native::clock::SystemClock;
@@ -264,6 +265,15 @@ struct SetArgs {
     /// Most simultaneous webhook connections Telegram opens per bot (1–100).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
     max_connections: Option<u32>,
+    /// Language of the label on the client and partner bots' menu button that opens the Mini App
+    /// (ru, en, vi); the button is set from PUBLIC_URL or FRONTEND_URL, or reset without them.
+    #[arg(long, value_name = "LANG", default_value = "en", value_parser = menu_language)]
+    menu_language: Language,
+}
+
+/// `--menu-language`: `ru`, `en` or `vi`.
+fn menu_language(code: &str) -> Result<Language, String> {
+    Language::parse(code.trim()).ok_or_else(|| "expected ru, en or vi".to_string())
 }
 
 fn main() -> ExitCode {
@@ -319,7 +329,9 @@ async fn run(command: Command) -> Result<(), RunError> {
                         partner: a.partner_url,
                         admin: a.admin_url,
                     };
-                    let report = runtime::set_webhooks(&config, &urls, a.drop_pending, a.max_connections).await?;
+                    let report =
+                        runtime::set_webhooks(&config, &urls, a.drop_pending, a.max_connections, a.menu_language)
+                            .await?;
                     println!("{report}");
                 }
                 WebhooksCommand::Info => println!("{}", runtime::webhook_info(&config).await?),

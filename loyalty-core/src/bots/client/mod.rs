@@ -29,8 +29,8 @@ use crate::usecases::{self, Done, SignUp};
 use crate::domain::BotKind;
 use crate::qr::QrMatrix;
 use crate::telegram::{
-    BotCall, CallbackQuery, Command, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message,
-    ReplyKeyboardMarkup, ReplyKeyboardRemove, ReplyMarkup, Update, UpdateKind, User, WebAppInfo, escape_html,
+    BotCall, CallbackQuery, Command, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
+    MenuButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, ReplyMarkup, Update, UpdateKind, User, escape_html,
 };
 use crate::texts::{self, Button, Esc, Fixed};
 
@@ -191,25 +191,49 @@ fn reply(chat: i64, text: impl Into<String>) -> Outbox {
     Outbox::one(say(chat, text, None))
 }
 
-/// The main menu: a persistent reply keyboard in `lang`.
+/// The main menu: a persistent reply keyboard in `lang`. Every button sends
+/// its label; "Open app" (shown only when there is an app,
+/// [`Config::app_url`](crate::Config::app_url)) is answered with an inline
+/// `web_app` button ([`Action::App`]), since an app opened from a reply
+/// keyboard would not learn who the user is.
 fn menu(cx: &Context, lang: Language) -> ReplyMarkup {
-    let b = |b| KeyboardButton { text: lang.texts().button(b).to_string(), web_app: None };
+    let b = |b| KeyboardButton { text: lang.texts().button(b).to_string() };
     let mut keyboard = vec![
         vec![b(Button::Balance), b(Button::History)],
         vec![b(Button::Card), b(Button::Rewards)],
         vec![b(Button::Partners), b(Button::Invite)],
         vec![b(Button::Ask), b(Button::Language)],
     ];
-    if let Some(url) = &cx.config().frontend_url {
-        let app = KeyboardButton {
-            text: lang.texts().button(Button::App).to_string(),
-            web_app: Some(WebAppInfo { url: url.clone() }),
-        };
-        if let Some(last) = keyboard.last_mut() {
-            last.push(app);
-        }
+    if cx.config().app_url().is_some()
+        && let Some(last) = keyboard.last_mut()
+    {
+        last.push(b(Button::App));
     }
     ReplyMarkup::Keyboard(ReplyKeyboardMarkup { keyboard, resize_keyboard: true, is_persistent: true })
+}
+
+/// The client bot's chat menu button (`setChatMenuButton` without a chat,
+/// sent by `loyalty webhooks set`): the Mini App at
+/// [`Config::app_url`](crate::Config::app_url), labelled in `lang`, or
+/// without an app the command list — Telegram's own default, and what
+/// takes an app's button away again ([`MenuButton::Default`] would not: for
+/// all chats Telegram ignores it).
+///
+/// ```
+/// use loyalty_core::Config;
+/// use loyalty_core::bots::client::menu_button;
+/// use loyalty_core::domain::Language;
+/// use loyalty_core::telegram::MenuButton;
+///
+/// let config = Config { public_url: Some("https://bots.example.com".into()), ..Config::default() };
+/// assert_eq!(menu_button(&config, Language::En), MenuButton::web_app("📱 Open app", "https://bots.example.com/app/"));
+/// assert_eq!(menu_button(&Config::default(), Language::En), MenuButton::Commands);
+/// ```
+pub fn menu_button(config: &crate::Config, lang: Language) -> MenuButton {
+    match config.app_url_for(BotKind::Client) {
+        Some(url) => MenuButton::web_app(lang.texts().button(Button::App), url),
+        None => MenuButton::Commands,
+    }
 }
 
 /// A page of the rewards catalogue (one storage call), in the language of the
@@ -460,9 +484,9 @@ async fn on_message(cx: &Context, m: &Message) -> Result<Outbox> {
             let kb = InlineKeyboardMarkup { inline_keyboard: vec![buttons] };
             Ok(Outbox::one(say(chat, lang.say(Fixed::LanguageChoose), Some(ReplyMarkup::Inline(kb)))))
         }
-        Action::App => Ok(Outbox::one(match &cx.config().frontend_url {
+        Action::App => Ok(Outbox::one(match cx.config().app_url_for(BotKind::Client) {
             Some(url) => {
-                let button = InlineKeyboardButton::web_app(lang.texts().button(Button::App), url.clone());
+                let button = InlineKeyboardButton::web_app(lang.texts().button(Button::App), url);
                 let kb = InlineKeyboardMarkup { inline_keyboard: vec![vec![button]] };
                 say(chat, lang.say(Fixed::AppOpen), Some(ReplyMarkup::Inline(kb)))
             }

@@ -27,6 +27,11 @@
 //! own business (`/webhooks`, `/webhook_add`, `/webhook_remove`; shared with
 //! the admin bot), the signing secret shown once in `/webhook_add`'s reply.
 //!
+//! An approved partner's owner or cashier opens the Mini App from an inline
+//! button under `/start`, `/help` and `/app`, at the app's address with
+//! `?mode=partner` ([`Config::app_url_for`](crate::Config::app_url_for)),
+//! or from the chat's menu button ([`menu_button`]).
+//!
 //! Every ledger write carries an idempotency key derived from the update
 //! (`tg:<bot id>:<update_id>`, `…:redeem`, `…:reverse`): a redelivered update
 //! returns the first result and notifies nobody twice.
@@ -35,6 +40,7 @@ use super::campaigns::CampaignCommand;
 use super::common::{self, settle};
 use super::rewards::RewardCommand;
 use super::webhooks::WebhookCommand;
+use crate::card::CardCodeError;
 use crate::context::{Context, Outbox};
 use crate::domain::{
     CustomerCode, EntryId, Language, Partner, PartnerStatus, Points, StaffId, StaffStatus, TelegramUserId, rules,
@@ -46,13 +52,13 @@ use crate::ports::{
     StoreResult, WebhookOwner,
 };
 use crate::program::stamps::check_card;
-use crate::texts::{self, Esc, Fixed, Pts, Signed};
+use crate::texts::{self, Button, Esc, Fixed, Pts, Signed};
 use crate::usecases;
 
 use crate::domain::BotKind;
 use crate::telegram::{
-    BotCall, CallbackQuery, Command, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyMarkup,
-    Update, UpdateKind, User,
+    BotCall, CallbackQuery, Command, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, MenuButton, Message,
+    ReplyMarkup, Update, UpdateKind, User,
 };
 
 /// Marks the application prompt.
@@ -108,6 +114,8 @@ pub(super) enum Action<'a> {
     /// `/webhooks`, `/webhook_add <url> <events>`, `/webhook_remove <id>`:
     /// the partner's own endpoints (its owner's).
     Webhook(WebhookCommand<'a>),
+    /// `/app`: a button that opens the Mini App as a partner (or cashier).
+    App,
     /// Anything else: the person's status, or help.
     Help,
 }
@@ -134,6 +142,7 @@ impl<'a> Action<'a> {
             "webhook_add" => Action::Webhook(WebhookCommand::Add(args)),
             "webhook_remove" => Action::Webhook(WebhookCommand::Remove(args)),
             "help" => Action::Help,
+            "app" => Action::App,
             // Approving and rejecting campaigns and rewards is the admins'.
             name => match RewardCommand::parse(name, args) {
                 Some(RewardCommand::Decide(RewardDecision::Approve | RewardDecision::Reject, _)) => return None,
@@ -186,6 +195,39 @@ fn send(chat: i64, text: impl Into<String>, markup: Option<ReplyMarkup>) -> BotC
     BotCall::send_message(BotKind::Partner, chat, text, markup)
 }
 
+/// The inline button that opens the Mini App as a partner
+/// ([`Config::app_url_for`](crate::Config::app_url_for)), labelled in
+/// `lang`; none when there is no app.
+fn app_markup(cx: &Context, lang: Language) -> Option<ReplyMarkup> {
+    let url = cx.config().app_url_for(BotKind::Partner)?;
+    let button = InlineKeyboardButton::web_app(lang.texts().button(Button::App), url);
+    Some(ReplyMarkup::Inline(InlineKeyboardMarkup { inline_keyboard: vec![vec![button]] }))
+}
+
+/// The partner bot's chat menu button (`setChatMenuButton` without a chat,
+/// sent by `loyalty webhooks set`): the Mini App opened as a partner
+/// ([`Config::app_url_for`](crate::Config::app_url_for)), labelled in
+/// `lang`, or without an app the command list (as the client bot's,
+/// [`client::menu_button`](super::client::menu_button)).
+///
+/// ```
+/// use loyalty_core::Config;
+/// use loyalty_core::bots::partner::menu_button;
+/// use loyalty_core::domain::Language;
+/// use loyalty_core::telegram::MenuButton;
+///
+/// let config = Config { frontend_url: Some("https://app.example.com".into()), ..Config::default() };
+/// let button = menu_button(&config, Language::Ru);
+/// assert_eq!(button, MenuButton::web_app("📱 Открыть приложение", "https://app.example.com?mode=partner"));
+/// assert_eq!(menu_button(&Config::default(), Language::Ru), MenuButton::Commands);
+/// ```
+pub fn menu_button(config: &crate::Config, lang: Language) -> MenuButton {
+    match config.app_url_for(BotKind::Partner) {
+        Some(url) => MenuButton::web_app(lang.texts().button(Button::App), url),
+        None => MenuButton::Commands,
+    }
+}
+
 fn force_reply(placeholder: &str) -> Option<ReplyMarkup> {
     Some(ReplyMarkup::ForceReply(ForceReply { force_reply: true, input_field_placeholder: Some(placeholder.into()) }))
 }
@@ -211,10 +253,13 @@ async fn on_message(cx: &Context, update_id: i64, m: &Message) -> Result<Outbox>
             return ctx.redeem_answer(rest, text).await;
         }
     }
-    if let Some(code) = CustomerCode::parse(text) {
-        return ctx.show_customer(code, false).await;
+    match cx.read_card(text) {
+        Ok(code) => ctx.show_customer(code, false).await,
+        // Text that is no card code at all: where the person stands, or help.
+        Err(CardCodeError::Malformed) => ctx.standing(Action::Help).await,
+        Err(CardCodeError::Expired) => ctx.mistake(Mistake::ExpiredCode).await,
+        Err(_) => ctx.mistake(Mistake::BadCode(text)).await,
     }
-    ctx.standing(Action::Help).await
 }
 
 async fn on_callback(cx: &Context, update_id: i64, q: &CallbackQuery) -> Result<Outbox> {
@@ -277,6 +322,8 @@ enum Mistake<'a> {
     Usage(Fixed),
     /// Not a customer code.
     BadCode(&'a str),
+    /// A rotating code from the Mini App that has expired.
+    ExpiredCode,
     /// Not an amount, then the command's usage text.
     BadAmount(Fixed),
     /// Not an amount in answer to a prompt: the prompt again.
@@ -284,6 +331,16 @@ enum Mistake<'a> {
 }
 
 impl Ctx<'_> {
+    /// The customer behind a scanned or typed card code — the printed code or
+    /// the Mini App's rotating one ([`Context::read_card`]) — or the mistake
+    /// to answer.
+    fn card<'s>(&self, input: &'s str) -> std::result::Result<CustomerCode, Mistake<'s>> {
+        self.cx.read_card(input).map_err(|e| match e {
+            CardCodeError::Expired => Mistake::ExpiredCode,
+            _ => Mistake::BadCode(input),
+        })
+    }
+
     /// The partner this person owns, as the storage calls name it.
     fn me(&self) -> PartnerRef {
         PartnerRef::Telegram(TelegramUserId(self.user.id))
@@ -358,6 +415,7 @@ impl Ctx<'_> {
         Ok(match mistake {
             Mistake::Usage(usage) => Outbox::one(self.reply(lang.say(usage))),
             Mistake::BadCode(code) => Outbox::one(self.reply(lang.texts().partner_bad_code(Esc(code)))),
+            Mistake::ExpiredCode => Outbox::one(self.reply(lang.say(Fixed::CardCodeExpired))),
             Mistake::BadAmount(usage) => {
                 Outbox::one(self.reply(format!("{}\n{}", lang.say(Fixed::BadAmount), lang.say(usage))))
             }
@@ -440,6 +498,7 @@ impl Ctx<'_> {
             Action::Staff(args) => self.staff(args).await,
             Action::Join(token) => self.join(token).await,
             Action::Webhook(cmd) => self.webhooks(cmd).await,
+            Action::App => self.app().await,
             Action::Reward(cmd @ RewardCommand::Voucher(_)) => {
                 // Accepting a voucher is the till's.
                 let actor = CampaignActor::Partner(self.till());
@@ -481,6 +540,10 @@ impl Ctx<'_> {
             });
         };
         Ok(match (action, p.status) {
+            (_, PartnerStatus::Approved) => {
+                let text = if action == Action::Help { self.status_text(Some(p)) } else { self.standing_text(p) };
+                Outbox::one(send(self.chat(), text, app_markup(self.cx, p.language)))
+            }
             (Action::Help, _) => Outbox::one(self.reply(self.status_text(Some(p)))),
             (_, PartnerStatus::Rejected) => {
                 let mut out = Outbox::one(self.reply(p.language.say(Fixed::ApplicationRejected)));
@@ -489,6 +552,24 @@ impl Ctx<'_> {
             }
             _ => Outbox::one(self.reply(self.standing_text(p))),
         })
+    }
+
+    /// `/app`: for an approved partner's owner or cashier, a message with the
+    /// button that opens the Mini App as a partner (one lookup); anyone else
+    /// hears where they stand.
+    async fn app(&self) -> Result<Outbox> {
+        let partner = match self.lookup().await? {
+            Ok(partner) => partner,
+            Err(text) => return Ok(Outbox::one(self.reply(text))),
+        };
+        let Some(p) = partner.as_ref().filter(|p| p.status == PartnerStatus::Approved) else {
+            return Ok(Outbox::one(self.reply(self.status_text(partner.as_ref()))));
+        };
+        let lang = p.language;
+        Ok(Outbox::one(match app_markup(self.cx, lang) {
+            Some(markup) => send(self.chat(), lang.say(Fixed::AppOpen), Some(markup)),
+            None => self.reply(lang.say(Fixed::AppUnavailable)),
+        }))
     }
 
     /// An application (`/apply name; category` or an answer to the prompt).
@@ -543,9 +624,9 @@ impl Ctx<'_> {
     /// `/start c_<code>`: a scanned card (someone who is not a partner gets
     /// the application prompt, as with a plain `/start`).
     async fn scan(&self, code: &str) -> Result<Outbox> {
-        match CustomerCode::parse(code) {
-            Some(code) => self.show_customer(code, true).await,
-            None => self.mistake(Mistake::BadCode(code)).await,
+        match self.card(code) {
+            Ok(code) => self.show_customer(code, true).await,
+            Err(mistake) => self.mistake(mistake).await,
         }
     }
 
@@ -612,8 +693,9 @@ impl Ctx<'_> {
         if code.is_empty() {
             return Ok(Outbox::one(self.reply(self.lang.texts().stamp_usage())));
         }
-        let Some(code) = CustomerCode::parse(code) else {
-            return self.mistake(Mistake::BadCode(code)).await;
+        let code = match self.card(code) {
+            Ok(code) => code,
+            Err(mistake) => return self.mistake(mistake).await,
         };
         self.give_stamp(code, self.key(":stamp")).await
     }
@@ -648,8 +730,9 @@ impl Ctx<'_> {
         if code.is_empty() || amount.trim().is_empty() {
             return self.mistake(Mistake::Usage(Fixed::UsageCredit)).await;
         }
-        let Some(code) = CustomerCode::parse(code) else {
-            return self.mistake(Mistake::BadCode(code)).await;
+        let code = match self.card(code) {
+            Ok(code) => code,
+            Err(mistake) => return self.mistake(mistake).await,
         };
         let Some(purchase) = common::parse_amount(amount) else {
             return self.mistake(Mistake::BadAmount(Fixed::UsageCredit)).await;
@@ -709,8 +792,9 @@ impl Ctx<'_> {
         let [code, points, purchase] = args.split_whitespace().collect::<Vec<_>>()[..] else {
             return self.mistake(Mistake::Usage(Fixed::UsageRedeem)).await;
         };
-        let Some(code) = CustomerCode::parse(code) else {
-            return self.mistake(Mistake::BadCode(code)).await;
+        let code = match self.card(code) {
+            Ok(code) => code,
+            Err(mistake) => return self.mistake(mistake).await,
         };
         match (common::parse_amount(points), common::parse_amount(purchase)) {
             (Some(points), Some(purchase)) => self.redeem(code, points, purchase).await,
