@@ -10,12 +10,14 @@ use loyalty_core::ports::*;
 use loyalty_core::program::ProgramRules;
 use loyalty_core::stores::memory::MemoryStore;
 use loyalty_core::{Config, Secret, Task};
-use loyalty_testkit::{ALERT_CHAT, FaultyStore, TestEnv, test_config};
+use loyalty_testkit::{ADMIN_CHAT, ALERT_CHAT, FaultyStore, TestEnv, test_config};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 const CLIENT_TOKEN: &str = "1001:client-token";
+const PARTNER_TOKEN: &str = "1002:partner-token";
+const ADMIN_BOT_TOKEN: &str = "1003:admin-token";
 const FRONTEND: &str = "https://app.example.com";
 
 struct Answer {
@@ -76,6 +78,13 @@ fn tma(env: &TestEnv, id: i64) -> String {
         "tma {}",
         sign_init_data(&[("query_id", "AAHdF6IQ"), ("user", &user_json(id)), ("auth_date", &now)], CLIENT_TOKEN)
     )
+}
+
+/// `tma <initData>` for user `id`, signed now with `bot_token` (the bot that
+/// opened the Mini App).
+fn tma_of(env: &TestEnv, id: i64, bot_token: &str) -> String {
+    let now = env.engine.now().0.to_string();
+    format!("tma {}", sign_init_data(&[("user", &user_json(id)), ("auth_date", &now)], bot_token))
 }
 
 async fn get(env: &TestEnv, path: &str, auth: &str) -> Answer {
@@ -361,7 +370,7 @@ async fn forged_init_data_is_refused() {
     assert_ne!(tampered, good);
     let old = sign_init_data(&[("user", &user), ("auth_date", &(now.0 - 86_401).to_string())], CLIENT_TOKEN);
     let future = sign_init_data(&[("user", &user), ("auth_date", &(now.0 + 3600).to_string())], CLIENT_TOKEN);
-    let other_bot = sign_init_data(&[("user", &user), ("auth_date", &fresh)], "1002:partner-token");
+    let other_bot = sign_init_data(&[("user", &user), ("auth_date", &fresh)], "1009:a-bot-of-another-program");
     let no_user = sign_init_data(&[("auth_date", &fresh)], CLIENT_TOKEN);
     let no_hash = good.split("&hash=").next().unwrap().to_string();
     for (what, init) in [
@@ -1803,4 +1812,275 @@ async fn a_partner_not_approved_cannot_register_a_webhook_over_the_api() {
         .await
         .error(StatusCode::FORBIDDEN, "partner_not_approved");
     assert_eq!(env.storage.webhooks(WebhookOwner::Partner(PartnerRef::Id(p.id))).await.unwrap(), []);
+}
+
+// ------------------------------------------------- the partner's Mini App
+
+async fn balance(env: &TestEnv, c: &Customer) -> i64 {
+    env.storage.customer_summary(CustomerRef::Id(c.id), 0).await.unwrap().unwrap().customer.balance
+}
+
+/// A request to a partner route with `auth` and, for writes, a key and a body.
+fn pos_as(auth: &str, method: Method, path: &str, idem: Option<&str>, body: &str) -> Request<Bytes> {
+    let mut h = vec![("authorization", auth), ("content-type", "application/json")];
+    if let Some(k) = idem {
+        h.push(("idempotency-key", k));
+    }
+    request(method, path, &h, body.to_string())
+}
+
+#[tokio::test]
+async fn the_partner_mini_app_works_the_till_with_the_partner_bots_init_data() {
+    let (env, c, _p, _key) = customer_and_partner("Cafe", Language::En).await;
+    let owner = tma_of(&env, 500, PARTNER_TOKEN);
+    let code = c.code.as_str().to_string();
+
+    let looked = call(&env, pos_as(&owner, Method::GET, &format!("/api/v1/partner/customers/{code}"), None, "")).await;
+    assert_eq!(looked.status, StatusCode::OK, "{:?}", looked.body);
+    assert_eq!(looked.json()["balance"], 100);
+
+    let body = json!({"customer_code": code, "purchase": 1000}).to_string();
+    let credited = call(&env, pos_as(&owner, Method::POST, "/api/v1/partner/credits", Some("k-1"), &body)).await;
+    assert_eq!(credited.status, StatusCode::OK, "{:?}", credited.body);
+    assert_eq!((credited.json()["points"].clone(), credited.json()["balance"].clone()), (json!(50), json!(150)));
+    let again = call(&env, pos_as(&owner, Method::POST, "/api/v1/partner/credits", Some("k-1"), &body)).await;
+    assert_eq!((again.json()["replayed"].clone(), again.json()["balance"].clone()), (json!(true), json!(150)));
+    assert!(again.deferred.is_empty(), "a replay tells no one again");
+
+    let ask = json!({"customer_code": code, "points": 30, "purchase": 1000}).to_string();
+    let asked = call(&env, pos_as(&owner, Method::POST, "/api/v1/partner/redemptions", Some("r-1"), &ask)).await;
+    assert_eq!(asked.status, StatusCode::OK, "{:?}", asked.body);
+    let id = asked.json()["redemption"]["id"].as_i64().expect("a redemption id");
+    let status = call(&env, pos_as(&owner, Method::GET, &format!("/api/v1/partner/redemptions/{id}"), None, "")).await;
+    assert_eq!(status.json()["redemption"]["status"], "pending", "{:?}", status.body);
+    let summary = call(&env, pos_as(&owner, Method::GET, "/api/v1/partner/summary", None, "")).await;
+    assert_eq!(summary.json()["today"]["issued"], 50, "{:?}", summary.body);
+    let entries = call(&env, pos_as(&owner, Method::GET, "/api/v1/partner/entries", None, "")).await;
+    assert_eq!(entries.json()["entries"][0]["customer_id"], c.id.0, "{:?}", entries.body);
+    assert_eq!(balance(&env, &c).await, 150);
+}
+
+#[tokio::test]
+async fn a_cashier_in_the_mini_app_credits_but_sees_no_figures() {
+    let (env, c, p, _key) = customer_and_partner("Cafe", Language::En).await;
+    let now = env.engine.now();
+    let hash = rules::hash_api_key("invite-token");
+    let invite = InviteStaff {
+        partner: PartnerRef::Id(p.id),
+        token_sha256_hex: hash.clone(),
+        now,
+        expires_at: now.plus(rules::STAFF_INVITE_TTL_SECS),
+    };
+    let staff = env.storage.invite_staff(invite).await.unwrap();
+    let join = JoinStaff { token_sha256_hex: hash, telegram_id: TelegramUserId(700), name: "Minh".into(), now };
+    env.storage.join_staff(join).await.unwrap();
+    let cashier = tma_of(&env, 700, PARTNER_TOKEN);
+
+    let body = json!({"customer_code": c.code.as_str(), "purchase": 2000}).to_string();
+    let credited = call(&env, pos_as(&cashier, Method::POST, "/api/v1/partner/credits", Some("c-1"), &body)).await;
+    assert_eq!(credited.status, StatusCode::OK, "{:?}", credited.body);
+    let entry = credited.json()["entry_id"].as_i64().unwrap();
+    let page =
+        env.storage.partner_entries(PartnerEntriesPage { partner: PartnerRef::Id(p.id), before: None, limit: 5 });
+    let recorded = page.await.unwrap();
+    assert_eq!((recorded[0].id.0, recorded[0].cashier), (entry, Some(staff.id)), "the entry names the cashier");
+
+    // Figures, statements and reversals are the owner's.
+    for path in ["/api/v1/partner/summary", "/api/v1/partner/entries"] {
+        call(&env, pos_as(&cashier, Method::GET, path, None, "")).await.error(StatusCode::NOT_FOUND, "unknown_partner");
+    }
+    let reverse = json!({"entry_id": entry}).to_string();
+    call(&env, pos_as(&cashier, Method::POST, "/api/v1/partner/reversals", Some("v-1"), &reverse))
+        .await
+        .error(StatusCode::NOT_FOUND, "unknown_partner");
+    assert_eq!(balance(&env, &c).await, 200);
+
+    // Someone who is neither the partner nor its cashier is no partner at all.
+    let stranger = tma_of(&env, 701, PARTNER_TOKEN);
+    let body = json!({"customer_code": c.code.as_str(), "purchase": 2000}).to_string();
+    call(&env, pos_as(&stranger, Method::POST, "/api/v1/partner/credits", Some("s-1"), &body))
+        .await
+        .error(StatusCode::NOT_FOUND, "unknown_partner");
+    assert_eq!(balance(&env, &c).await, 200, "nothing moved");
+}
+
+#[tokio::test]
+async fn init_data_of_one_bot_never_opens_another_bots_routes() {
+    let (env, c, _p, _key) = customer_and_partner("Cafe", Language::En).await;
+    let body = json!({"customer_code": c.code.as_str(), "purchase": 1000}).to_string();
+    // The partner (Telegram user 500) opens the client bot's app: their own
+    // customer's data is signed for the client bot, and is no partner's.
+    register(&env, 500, Language::En).await;
+    let as_customer = tma_of(&env, 500, CLIENT_TOKEN);
+    for (method, path, idem) in [
+        (Method::POST, "/api/v1/partner/credits", Some("x-1")),
+        (Method::GET, "/api/v1/partner/summary", None),
+        (Method::GET, &*format!("/api/v1/partner/customers/{}", c.code.as_str()), None),
+    ] {
+        let a = call(&env, pos_as(&as_customer, method, path, idem, &body)).await;
+        a.error(StatusCode::FORBIDDEN, "wrong_bot");
+        let message = a.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.contains("client") && message.contains("partner"), "{message}");
+    }
+    // …nor does the partner's, or the admin's, open a customer's routes.
+    for token in [PARTNER_TOKEN, ADMIN_BOT_TOKEN] {
+        get(&env, "/api/v1/me", &tma_of(&env, 500, token)).await.error(StatusCode::FORBIDDEN, "wrong_bot");
+    }
+    // Data no bot of the program signed is simply invalid.
+    let foreign = tma_of(&env, 500, "1009:a-bot-of-another-program");
+    call(&env, pos_as(&foreign, Method::POST, "/api/v1/partner/credits", Some("x-2"), &body))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "invalid_init_data");
+    // Expired partner data is refused like a customer's.
+    let old = (env.engine.now().0 - 86_401).to_string();
+    let stale = format!("tma {}", sign_init_data(&[("user", &user_json(500)), ("auth_date", &old)], PARTNER_TOKEN));
+    call(&env, pos_as(&stale, Method::POST, "/api/v1/partner/credits", Some("x-3"), &body))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "invalid_init_data");
+    assert_eq!(balance(&env, &c).await, 100, "nothing moved");
+}
+
+#[tokio::test]
+async fn routes_only_a_pos_calls_refuse_the_mini_app() {
+    let (env, _c, _p, key) = customer_and_partner("Cafe", Language::En).await;
+    let owner = tma_of(&env, 500, PARTNER_TOKEN);
+    let hook = json!({"url": "https://hooks.example.com/x", "events": ["points.credited"]}).to_string();
+    for (method, path, idem, body) in [
+        (Method::DELETE, "/api/v1/partner/key", None, ""),
+        (Method::GET, "/api/v1/partner/staff", None, ""),
+        (Method::GET, "/api/v1/partner/webhooks", None, ""),
+        (Method::POST, "/api/v1/partner/webhooks", Some("w-1"), hook.as_str()),
+        (Method::GET, "/api/v1/partner/campaigns", None, ""),
+        (Method::GET, "/api/v1/partner/rewards", None, ""),
+    ] {
+        call(&env, pos_as(&owner, method.clone(), path, idem, body))
+            .await
+            .error(StatusCode::UNAUTHORIZED, "api_key_required");
+    }
+    // The key still works, and was not revoked by the refused DELETE.
+    assert_eq!(call(&env, pos_get(&key, "/api/v1/partner/webhooks")).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_rotating_card_code_opens_the_till_while_it_lasts() {
+    let (env, c, _p, key) = customer_and_partner("Cafe", Language::En).await;
+    let shown = get(&env, "/api/v1/me/card-code", &tma(&env, 42)).await;
+    assert_eq!(shown.status, StatusCode::OK, "{:?}", shown.body);
+    assert_eq!(shown.headers.get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    let v = shown.json();
+    let code = v["code"].as_str().unwrap().to_string();
+    assert!(code.starts_with(&format!("{}-", c.code.as_str())) && code.len() == 17, "{code}");
+    assert_eq!(v["card_code"], c.code.as_str());
+    assert!(v["link"].as_str().unwrap().ends_with(&format!("?start=c_{code}")), "{v}");
+    assert!(v["qr_svg"].as_str().unwrap().starts_with("<svg"), "{v}");
+    let (refresh, expires) = (v["refresh_at"].as_i64().unwrap(), v["expires_at"].as_i64().unwrap());
+    let now = env.engine.now().0;
+    assert!(now < refresh && refresh <= now + 30 && expires == refresh + 30, "{v}");
+
+    // The POS (and the partner's Mini App) take it in place of the printed code.
+    let look = |code: &str| customer_lookup(&key, code);
+    let found = call(&env, look(&code)).await;
+    assert_eq!((found.status, found.json()["customer_code"].clone()), (StatusCode::OK, json!(c.code.as_str())));
+    let body = json!({"customer_code": code, "purchase": 1000}).to_string();
+    let credited = call(&env, credit_req(&key, "rot-1", &body)).await;
+    assert_eq!(credited.status, StatusCode::OK, "{:?}", credited.body);
+
+    // A minute later it has expired: a clear answer, nothing credited.
+    env.clock.advance(expires - now + 1);
+    call(&env, look(&code)).await.error(StatusCode::GONE, "card_code_expired");
+    let body2 = json!({"customer_code": code, "purchase": 1000}).to_string();
+    call(&env, credit_req(&key, "rot-2", &body2)).await.error(StatusCode::GONE, "card_code_expired");
+    assert_eq!(balance(&env, &c).await, 150, "only the first credit");
+    // The printed code never expires; a forged signature is no code.
+    assert_eq!(call(&env, look(c.code.as_str())).await.status, StatusCode::OK);
+    let forged = format!("{}-ABCDEFGH", c.code.as_str());
+    call(&env, look(&forged)).await.error(StatusCode::BAD_REQUEST, "invalid_customer_code");
+    // Only the client bot's data gets a code.
+    get(&env, "/api/v1/me/card-code", &tma_of(&env, 42, PARTNER_TOKEN)).await.error(StatusCode::FORBIDDEN, "wrong_bot");
+    get(&env, "/api/v1/me/card-code", &tma(&env, 77)).await.error(StatusCode::NOT_FOUND, "not_registered");
+}
+
+#[tokio::test]
+async fn the_partner_and_the_admin_read_their_charts() {
+    let mut config = test_config();
+    config.admin_api_token = Some(Secret::new(ADMIN_TOKEN));
+    let env = TestEnv::with(Arc::new(MemoryStore::new()), config);
+    let c = register(&env, 42, Language::En).await;
+    let (_p, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let body = json!({"customer_code": c.code.as_str(), "purchase": 1000}).to_string();
+    assert_eq!(call(&env, credit_req(&key, "day-1", &body)).await.status, StatusCode::OK);
+    env.clock.advance(86_400);
+    assert_eq!(call(&env, credit_req(&key, "day-2", &body)).await.status, StatusCode::OK);
+
+    // The owner, by key or in the app: 30 days by default, today last.
+    let owner = tma_of(&env, 500, PARTNER_TOKEN);
+    for auth in [format!("Bearer {key}"), owner.clone()] {
+        let a = call(&env, pos_as(&auth, Method::GET, "/api/v1/partner/figures", None, "")).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        let days = a.json()["days"].as_array().unwrap().clone();
+        assert_eq!(days.len(), 30);
+        let today = env.engine.now().day_start().0;
+        assert_eq!((days[29]["day"].as_i64(), days[29]["issued"].as_i64()), (Some(today), Some(50)));
+        assert_eq!((days[28]["day"].as_i64(), days[28]["issued"].as_i64()), (Some(today - 86_400), Some(50)));
+        assert_eq!(days[27]["issued"], 0);
+    }
+    let week = call(&env, pos_as(&owner, Method::GET, "/api/v1/partner/figures?days=7", None, "")).await;
+    assert_eq!(week.json()["days"].as_array().map(Vec::len), Some(7));
+    for bad in ["days=0", "days=93", "days=x", "days=-1"] {
+        call(&env, pos_as(&owner, Method::GET, &format!("/api/v1/partner/figures?{bad}"), None, ""))
+            .await
+            .error(StatusCode::BAD_REQUEST, "invalid_query");
+    }
+    // A customer's data is no partner's.
+    call(&env, pos_as(&tma(&env, 42), Method::GET, "/api/v1/partner/figures", None, ""))
+        .await
+        .error(StatusCode::FORBIDDEN, "wrong_bot");
+
+    // The admin: by token, or in the app opened from the admin bot.
+    let admin_app = tma_of(&env, ADMIN_CHAT, ADMIN_BOT_TOKEN);
+    for auth in [format!("Bearer {ADMIN_TOKEN}"), admin_app] {
+        let a = get(&env, "/api/v1/admin/figures?days=2", &auth).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        let v = a.json();
+        assert_eq!(v["program"]["points_outstanding"], 200, "{v}");
+        assert_eq!(v["program"]["customers"], 1, "{v}");
+        assert_eq!((v["days"][0]["issued"].as_i64(), v["days"][1]["issued"].as_i64()), (Some(50), Some(50)));
+    }
+    // Someone else opening the admin bot's app sees nothing; nor does a partner's data.
+    get(&env, "/api/v1/admin/figures", &tma_of(&env, 42, ADMIN_BOT_TOKEN))
+        .await
+        .error(StatusCode::FORBIDDEN, "not_admin");
+    get(&env, "/api/v1/admin/figures", &tma_of(&env, ADMIN_CHAT, PARTNER_TOKEN))
+        .await
+        .error(StatusCode::FORBIDDEN, "wrong_bot");
+    get(&env, "/api/v1/admin/figures", "Bearer nope").await.error(StatusCode::UNAUTHORIZED, "invalid_admin_token");
+    // The app never opens the other admin routes.
+    let rules = get(&env, "/api/v1/admin/rules", &tma_of(&env, ADMIN_CHAT, ADMIN_BOT_TOKEN)).await;
+    rules.error(StatusCode::UNAUTHORIZED, "invalid_admin_token");
+}
+
+#[tokio::test]
+async fn an_admin_group_admits_its_members_to_the_admin_app() {
+    const GROUP: i64 = -1_001_234;
+    let mut config = test_config();
+    config.admin_chat_id = Some(GROUP);
+    let env = TestEnv::with(Arc::new(MemoryStore::new()), config);
+    env.telegram.set_member(GROUP, 7, "member");
+    env.telegram.set_member(GROUP, 8, "administrator");
+    env.telegram.set_member(GROUP, 9, "restricted");
+    env.telegram.set_member(GROUP, 10, "left");
+    env.telegram.set_member(GROUP, 11, "kicked");
+    let path = "/api/v1/admin/figures";
+    for id in [7, 8, 9] {
+        assert_eq!(get(&env, path, &tma_of(&env, id, ADMIN_BOT_TOKEN)).await.status, StatusCode::OK, "member {id}");
+    }
+    for id in [10, 11, 12] {
+        get(&env, path, &tma_of(&env, id, ADMIN_BOT_TOKEN)).await.error(StatusCode::FORBIDDEN, "not_admin");
+    }
+    // Telegram out of reach: try again later, not "you are no admin".
+    env.telegram.fail_next(loyalty_core::telegram::TelegramError::Transport("down".into()));
+    let a = get(&env, path, &tma_of(&env, 7, ADMIN_BOT_TOKEN)).await;
+    a.error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    let asked = env.telegram.calls().iter().filter(|c| c.method == "getChatMember").count();
+    assert_eq!(asked, 6, "one question per request that got that far");
 }

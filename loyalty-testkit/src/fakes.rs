@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::BotCall;
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -98,12 +98,15 @@ impl Randomness for SeqRandom {
 
 /// A Bot API that records every call and answers like Telegram: `getMe` with a
 /// username `<bot>_test_bot`, `send*` with a message (increasing `message_id`),
-/// anything else with `true`. Failures can be queued with [`Self::fail_next`].
+/// `getChatMember` with the status set by [`Self::set_member`] (else Telegram's
+/// 400 "user not found"), anything else with `true`. Failures can be queued
+/// with [`Self::fail_next`].
 #[derive(Debug, Default)]
 pub struct RecordingTelegram {
     calls: Mutex<Vec<BotCall>>,
     failures: Mutex<VecDeque<TelegramError>>,
     next_message_id: AtomicI64,
+    members: Mutex<HashMap<(i64, i64), String>>,
 }
 
 impl RecordingTelegram {
@@ -126,6 +129,13 @@ impl RecordingTelegram {
     pub fn fail_next(&self, error: TelegramError) {
         lock(&self.failures).push_back(error);
     }
+
+    /// Makes `user` a member of `chat` with `status` (`creator`,
+    /// `administrator`, `member`, `restricted`, `left`, `kicked`) for
+    /// `getChatMember`; a `restricted` member is still in the chat.
+    pub fn set_member(&self, chat: i64, user: i64, status: &str) {
+        lock(&self.members).insert((chat, user), status.to_string());
+    }
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
@@ -142,6 +152,18 @@ impl TelegramApi for RecordingTelegram {
             return Err(e);
         }
         lock(&self.calls).push(call.clone());
+        if call.method == "getChatMember" {
+            let id = |k: &str| call.params.get(k).and_then(Value::as_i64).unwrap_or_default();
+            let (chat, user) = (id("chat_id"), id("user_id"));
+            return match lock(&self.members).get(&(chat, user)) {
+                Some(status) => Ok(json!({
+                    "status": status,
+                    "user": {"id": user, "is_bot": false, "first_name": "Member"},
+                    "is_member": status == "restricted",
+                })),
+                None => Err(TelegramError::Api { code: 400, description: "Bad Request: user not found".into() }),
+            };
+        }
         if call.method.starts_with("send") || call.method == "editMessageText" {
             let id = self.next_message_id.fetch_add(1, Ordering::SeqCst) + 1;
             let chat_id = call.chat_id().unwrap_or_default();

@@ -1,8 +1,9 @@
 //! The endpoints.
 
-use super::init_data::{parse_query, validate_init_data};
+use super::init_data::{InitDataError, parse_query, validate_init_data};
 use super::routes::{Endpoint, Routed, route};
 use super::{ApiError, INIT_DATA_MAX_AGE_SECS, MAX_API_BODY_BYTES, json_response, sentry};
+use crate::card::CardCodeError;
 use crate::context::{Context, Task};
 use crate::domain::{
     Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerId, PartnerStatus, RedemptionId, RedemptionStatus,
@@ -11,11 +12,11 @@ use crate::domain::{
 use crate::outgoing::WebhookEvent;
 use crate::ports::{
     AddStamp, AnswerRedemption, AuditPage, CampaignActor, CampaignDecision, CancelVoucher, ConsumeQuota,
-    CreateCampaign, CreditPurchase, CustomerRef, DecideCampaign, DecideReward, EntriesPage, EraseCustomer,
-    ListCampaigns, ListRewards, ListVouchers, LookUpCustomer, OpenRedemption, PartnerEntriesPage, PartnerRef,
-    PublishReward, QuotaKind, RedemptionView, Rejection, RemoveWebhook, ReverseEntry, RevokeStaff, RewardDecision,
-    SetBirthday, SetProgramRules, SetStampCard, StampProgress, StoreError, UseVoucher, ViewRedemption, VoucherView,
-    Webhook, WebhookOwner,
+    CreateCampaign, CreditPurchase, CustomerRef, DailyFigures, DayFigures, DecideCampaign, DecideReward, EntriesPage,
+    EraseCustomer, FiguresScope, ListCampaigns, ListRewards, ListVouchers, LookUpCustomer, MAX_FIGURE_DAYS,
+    OpenRedemption, PartnerEntriesPage, PartnerRef, PublishReward, QuotaKind, RedemptionView, Rejection, RemoveWebhook,
+    ReverseEntry, RevokeStaff, RewardDecision, SetBirthday, SetProgramRules, SetStampCard, StampProgress, StoreError,
+    UseVoucher, ViewRedemption, VoucherView, Webhook, WebhookOwner,
 };
 use crate::program::rewards::{
     MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED, Reward, RewardOffer, is_category, parse_voucher_code,
@@ -133,6 +134,9 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::Me => me(cx, req).await,
         Endpoint::MeTransactions => transactions(cx, req).await,
         Endpoint::MeCard => card(cx, req).await,
+        Endpoint::MeCardCode => card_code_now(cx, req).await,
+        Endpoint::PartnerFigures => pos_figures(cx, req).await,
+        Endpoint::AdminFigures => admin_figures(cx, req).await,
         Endpoint::Partners => partners(cx, req).await,
         Endpoint::ConfirmRedemption => answer_redemption(cx, req, param, true).await,
         Endpoint::DeclineRedemption => answer_redemption(cx, req, param, false).await,
@@ -194,20 +198,50 @@ fn registered<T>(r: crate::ports::StoreResult<T>) -> ApiResult<T> {
     })
 }
 
-/// The Telegram user behind a valid `Authorization: tma <initData>`.
-fn telegram_user(cx: &Context, headers: &HeaderMap) -> ApiResult<TelegramUserId> {
-    let token = cx.config().bot_token(BotKind::Client).map_err(|_| not_configured(ApiText::ClientBotNotConfigured))?;
-    let auth =
-        header(headers, AUTHORIZATION.as_str()).ok_or_else(|| unauthorized("missing_auth", ApiText::MissingAuth))?;
-    let init_data = auth
+/// The `<initData>` of an `Authorization: tma <initData>` header.
+fn tma(headers: &HeaderMap) -> Option<&str> {
+    header(headers, AUTHORIZATION.as_str())?
         .split_once(' ')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("tma"))
         .map(|(_, rest)| rest.trim())
-        .ok_or_else(|| unauthorized("missing_auth", ApiText::MissingAuth))?;
-    let data = validate_init_data(init_data, token.expose(), cx.now(), INIT_DATA_MAX_AGE_SECS)
-        .map_err(|e| unauthorized("invalid_init_data", ApiText::InvalidInitData(e.to_string())))?;
+}
+
+/// The Telegram user of `init_data`, which must be signed for `bot` (the bot
+/// whose button opened the Mini App). Data another of the program's bots
+/// signed is refused as such (`403 wrong_bot`): a customer's `initData`
+/// never reaches a partner's route, nor a partner's a customer's.
+fn app_user(cx: &Context, init_data: &str, bot: BotKind) -> ApiResult<TelegramUserId> {
+    let config = cx.config();
+    let token = config.bot_token(bot).map_err(|e| match (bot, e) {
+        (BotKind::Client, _) => not_configured(ApiText::ClientBotNotConfigured),
+        (_, crate::config::ConfigError::Missing { name, .. }) => not_configured(ApiText::NotConfigured(name)),
+        (other, _) => not_configured(ApiText::NotConfigured(crate::config::Config::token_variable(other))),
+    })?;
+    let data = validate_init_data(init_data, token.expose(), cx.now(), INIT_DATA_MAX_AGE_SECS).map_err(|e| {
+        if e == InitDataError::SignatureMismatch {
+            // Which bot did sign it? Asked only of data that failed, so a valid
+            // request costs one HMAC, a refused one at most three more.
+            let signer = [BotKind::Client, BotKind::Partner, BotKind::Admin].into_iter().find(|&other| {
+                other != bot
+                    && config.token(other).is_some_and(|t| {
+                        validate_init_data(init_data, t.expose(), cx.now(), INIT_DATA_MAX_AGE_SECS).is_ok()
+                    })
+            });
+            if let Some(signer) = signer {
+                return ApiError::new(StatusCode::FORBIDDEN, "wrong_bot", ApiText::WrongBot { signer, wanted: bot });
+            }
+        }
+        unauthorized("invalid_init_data", ApiText::InvalidInitData(e.to_string()))
+    })?;
     let user = data.user.ok_or_else(|| unauthorized("invalid_init_data", ApiText::InitDataWithoutUser))?;
     Ok(TelegramUserId(user.id))
+}
+
+/// The customer behind a valid `Authorization: tma <initData>` signed for the
+/// client bot.
+fn telegram_user(cx: &Context, headers: &HeaderMap) -> ApiResult<TelegramUserId> {
+    let init_data = tma(headers).ok_or_else(|| unauthorized("missing_auth", ApiText::MissingAuth))?;
+    app_user(cx, init_data, BotKind::Client)
 }
 
 fn not_registered() -> ApiError {
@@ -326,6 +360,33 @@ async fn card(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     Ok(Reply { response: r, deferred: Vec::new() })
 }
 
+/// `GET /api/v1/me/card-code`: the card's rotating code for now — its text,
+/// the partner bot's deep link with it and that link as an SVG QR code — and
+/// when to fetch the next ([`crate::card`]). Never cached.
+async fn card_code_now(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let c = customer(cx, req).await?;
+    let key = cx.card_key().ok_or_else(|| not_configured(ApiText::ClientBotNotConfigured))?;
+    let partner_bot = cx
+        .bot_username(BotKind::Partner)
+        .await
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", ApiText::PartnerBotUnknown))?;
+    let shown = key.issue(&c.code, cx.now());
+    let link = format!("https://t.me/{partner_bot}?start=c_{}", shown.text);
+    let svg = QrMatrix::encode(&link)
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", ApiText::CardFailed))?
+        .to_svg();
+    let mut reply = Reply::ok(&json!({
+        "code": shown.text,
+        "card_code": c.code.as_str(),
+        "link": link,
+        "qr_svg": svg,
+        "refresh_at": shown.refresh_at.0,
+        "expires_at": shown.expires_at.0,
+    }));
+    reply.response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(reply)
+}
+
 async fn partners(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     telegram_user(cx, req.headers())?;
     let list = cx.storage().list_partners(Some(PartnerStatus::Approved)).await?;
@@ -397,7 +458,13 @@ const MAX_API_KEY_LEN: usize = 256;
 /// Longest `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 
+/// The partner behind the `Authorization: Bearer <API key>` of a route only
+/// a POS system calls (rate-limited per key). The Mini App's `initData` is
+/// refused here (`401 api_key_required`).
 async fn pos_partner(cx: &Context, headers: &HeaderMap) -> ApiResult<Partner> {
+    if tma(headers).is_some() {
+        return Err(unauthorized("api_key_required", ApiText::ApiKeyRequired));
+    }
     let invalid = || unauthorized("invalid_api_key", ApiText::InvalidApiKey);
     let key = header(headers, AUTHORIZATION.as_str())
         .and_then(|a| a.split_once(' '))
@@ -408,6 +475,55 @@ async fn pos_partner(cx: &Context, headers: &HeaderMap) -> ApiResult<Partner> {
     let partner = cx.storage().partner_by_api_key(&rules::hash_api_key(key)).await?.ok_or_else(invalid)?;
     rate_limit(cx, &partner).await?;
     Ok(partner)
+}
+
+/// Who calls a route that a POS system and the partner's Mini App share.
+enum PosCaller {
+    /// A POS system, with the partner's API key.
+    Key(Partner),
+    /// A person in the Mini App opened from the partner bot (`initData`
+    /// signed for the partner bot): a partner's owner or one of its cashiers.
+    /// Nothing is looked up first: the use case's one storage call decides,
+    /// as for the partner bot's messages ([`PartnerRef::Till`]).
+    App(TelegramUserId),
+}
+
+impl PosCaller {
+    /// The partner at the till: the key's, or the one this person owns or is
+    /// a cashier of (the till's calls record the cashier).
+    fn till(&self) -> PartnerRef {
+        match self {
+            PosCaller::Key(p) => PartnerRef::Id(p.id),
+            PosCaller::App(user) => PartnerRef::Till(*user),
+        }
+    }
+
+    /// The partner itself: the key's, or the one this person owns — a
+    /// cashier is no partner here ([`Rejection::UnknownPartner`]).
+    fn owner(&self) -> PartnerRef {
+        match self {
+            PosCaller::Key(p) => PartnerRef::Id(p.id),
+            PosCaller::App(user) => PartnerRef::Telegram(*user),
+        }
+    }
+
+    /// The scope of the caller's `Idempotency-Key`s: `pos:<partner>` for a
+    /// POS key (as before the Mini App), `app:<telegram id>` for a person.
+    fn scope(&self) -> String {
+        match self {
+            PosCaller::Key(p) => key_scope(p),
+            PosCaller::App(user) => format!("app:{}", user.0),
+        }
+    }
+}
+
+/// The caller of a route the POS and the partner's Mini App share: `tma
+/// <initData>` signed for the partner bot, or the partner's API key.
+async fn pos_caller(cx: &Context, headers: &HeaderMap) -> ApiResult<PosCaller> {
+    match tma(headers) {
+        Some(init_data) => app_user(cx, init_data, BotKind::Partner).map(PosCaller::App),
+        None => pos_partner(cx, headers).await.map(PosCaller::Key),
+    }
 }
 
 /// Counts a request with `partner`'s key in this minute's window: past
@@ -437,23 +553,48 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<&str> {
         .ok_or_else(|| bad_request("invalid_idempotency_key", ApiText::InvalidIdempotencyKey))
 }
 
-/// What every POS write starts with: the partner behind the key, the
-/// `Idempotency-Key` scoped to it (`pos:<partner>:<key>`), and the JSON body.
+/// What every POS write starts with: the caller ([`pos_caller`]), the
+/// `Idempotency-Key` in its scope ([`PosCaller::scope`]), and the JSON body.
 async fn pos_write<T: serde::de::DeserializeOwned>(
+    cx: &Context,
+    req: &Request<Bytes>,
+) -> ApiResult<(PosCaller, String, T)> {
+    let caller = pos_caller(cx, req.headers()).await?;
+    let (key, body) = pos_body(req, &caller.scope())?;
+    Ok((caller, key, body))
+}
+
+/// [`pos_write`] for the routes only a POS system calls (API key only).
+async fn pos_key_write<T: serde::de::DeserializeOwned>(
     cx: &Context,
     req: &Request<Bytes>,
 ) -> ApiResult<(Partner, String, T)> {
     let partner = pos_partner(cx, req.headers()).await?;
-    let key = format!("pos:{}:{}", partner.id, idempotency_key(req.headers())?);
-    require_json(req.headers())?;
-    let body = serde_json::from_slice(req.body())
-        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    let (key, body) = pos_body(req, &key_scope(&partner))?;
     Ok((partner, key, body))
 }
 
-/// A card's code as a POS sends it.
-fn card_code(code: &str) -> ApiResult<CustomerCode> {
-    CustomerCode::parse(code).ok_or_else(|| bad_request("invalid_customer_code", ApiText::InvalidCustomerCode))
+/// The scope of a POS key's `Idempotency-Key`s: `pos:<partner>`.
+fn key_scope(partner: &Partner) -> String {
+    format!("pos:{}", partner.id)
+}
+
+/// A write's scoped `Idempotency-Key` and its JSON body.
+fn pos_body<T: serde::de::DeserializeOwned>(req: &Request<Bytes>, scope: &str) -> ApiResult<(String, T)> {
+    let key = format!("{scope}:{}", idempotency_key(req.headers())?);
+    require_json(req.headers())?;
+    let body = serde_json::from_slice(req.body())
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    Ok((key, body))
+}
+
+/// A card's code as a POS or the partner's Mini App sends it: the printed
+/// code, or the Mini App's rotating code while it lasts ([`crate::card`]).
+fn card_code(cx: &Context, code: &str) -> ApiResult<CustomerCode> {
+    cx.read_card(code).map_err(|e| match e {
+        CardCodeError::Expired => ApiError::new(StatusCode::GONE, "card_code_expired", ApiText::CardCodeExpired),
+        _ => bad_request("invalid_customer_code", ApiText::InvalidCustomerCode),
+    })
 }
 
 /// Body of `POST /api/v1/partner/credits`.
@@ -465,11 +606,11 @@ struct CreditBody {
 }
 
 async fn credit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let (partner, idempotency_key, body) = pos_write::<CreditBody>(cx, req).await?;
-    let code = card_code(&body.customer_code)?;
+    let (caller, idempotency_key, body) = pos_write::<CreditBody>(cx, req).await?;
+    let code = card_code(cx, &body.customer_code)?;
     let now = cx.now();
     let req = CreditPurchase {
-        partner: PartnerRef::Id(partner.id),
+        partner: caller.till(),
         customer: CustomerRef::Code(code),
         purchase: body.purchase,
         idempotency_key,
@@ -514,14 +655,9 @@ fn stamps_json(p: &StampProgress) -> Value {
 /// `POST /api/v1/partner/stamps` (`Idempotency-Key`): a stamp for the
 /// customer's visit; `completed` says the card is full and its reward is due.
 async fn pos_stamp(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let (partner, idempotency_key, body) = pos_write::<StampBody>(cx, req).await?;
-    let code = card_code(&body.customer_code)?;
-    let stamp = AddStamp {
-        partner: PartnerRef::Id(partner.id),
-        customer: CustomerRef::Code(code),
-        idempotency_key,
-        now: cx.now(),
-    };
+    let (caller, idempotency_key, body) = pos_write::<StampBody>(cx, req).await?;
+    let code = card_code(cx, &body.customer_code)?;
+    let stamp = AddStamp { partner: caller.till(), customer: CustomerRef::Code(code), idempotency_key, now: cx.now() };
     let done = usecases::stamp(cx, stamp).await?;
     let s = &done.outcome;
     let mut answer = stamps_json(&s.progress);
@@ -572,11 +708,11 @@ async fn my_stamps(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 /// POS shows it before a credit or a redemption. The partner's key is looked
 /// up, then one call checks the partner and finds the customer.
 async fn pos_customer(cx: &Context, req: &Request<Bytes>, code: &str) -> ApiResult<Reply> {
-    let partner = pos_partner(cx, req.headers()).await?;
-    let code = card_code(code)?;
+    let caller = pos_caller(cx, req.headers()).await?;
+    let code = card_code(cx, code)?;
     let card = cx
         .storage()
-        .look_up_customer(LookUpCustomer { partner: PartnerRef::Id(partner.id), customer: CustomerRef::Code(code) })
+        .look_up_customer(LookUpCustomer { partner: caller.till(), customer: CustomerRef::Code(code) })
         .await?;
     let c = &card.customer;
     Ok(Reply::ok(&json!({
@@ -599,11 +735,11 @@ struct ReversalBody {
 /// `POST /api/v1/partner/reversals`: reverses one of the partner's own
 /// credits or redemptions, within the reversal window; idempotent by key.
 async fn pos_reverse(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let (partner, idempotency_key, body) = pos_write::<ReversalBody>(cx, req).await?;
+    let (caller, idempotency_key, body) = pos_write::<ReversalBody>(cx, req).await?;
     let now = cx.now();
     let reverse = ReverseEntry {
         entry: EntryId(body.entry_id),
-        partner: PartnerRef::Id(partner.id),
+        partner: caller.owner(),
         idempotency_key,
         not_before: now.plus(-rules::REVERSAL_WINDOW_SECS),
         now,
@@ -636,11 +772,11 @@ struct RedemptionBody {
 /// to pay `points` of a purchase; nothing moves until they confirm. Idempotent
 /// by key: a replay answers the request as it is now.
 async fn pos_redeem(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let (partner, idempotency_key, body) = pos_write::<RedemptionBody>(cx, req).await?;
-    let code = card_code(&body.customer_code)?;
+    let (caller, idempotency_key, body) = pos_write::<RedemptionBody>(cx, req).await?;
+    let code = card_code(cx, &body.customer_code)?;
     let now = cx.now();
     let open = OpenRedemption {
-        partner: PartnerRef::Id(partner.id),
+        partner: caller.till(),
         customer: CustomerRef::Code(code),
         points: body.points,
         purchase: body.purchase,
@@ -662,7 +798,7 @@ const MAX_WAIT_SECS: u32 = 25;
 /// N seconds (≤ 25) until the customer answers — a long poll for the POS. A
 /// pending request past its time reads as `expired`.
 async fn pos_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>) -> ApiResult<Reply> {
-    let partner = pos_partner(cx, req.headers()).await?;
+    let caller = pos_caller(cx, req.headers()).await?;
     let id = path_id(param).map(RedemptionId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
     let invalid = || bad_request("invalid_query", ApiText::MalformedQuery);
     let pairs = parse_query(req.uri().query().unwrap_or("")).ok_or_else(invalid)?;
@@ -670,7 +806,7 @@ async fn pos_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>)
         Some((_, v)) => v.parse::<u32>().ok().filter(|n| *n <= MAX_WAIT_SECS).ok_or_else(invalid)?,
         None => 0,
     };
-    let view = ViewRedemption { partner: PartnerRef::Id(partner.id), id };
+    let view = ViewRedemption { partner: caller.till(), id };
     let mut polls = 0;
     loop {
         let mut found = cx
@@ -695,8 +831,8 @@ async fn pos_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>)
 /// redemptions, reversals, vouchers' payments and refunds.
 async fn pos_entries(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let (limit, before) = page_params(req.uri().query())?;
-    let partner = pos_partner(cx, req.headers()).await?;
-    let page = PartnerEntriesPage { partner: PartnerRef::Id(partner.id), before, limit };
+    let caller = pos_caller(cx, req.headers()).await?;
+    let page = PartnerEntriesPage { partner: caller.owner(), before, limit };
     let entries = cx.storage().partner_entries(page).await?;
     let next_before = if entries.len() >= limit as usize { entries.last().map(|e| e.id.0) } else { None };
     let with_customer = |e: &LedgerEntry| {
@@ -814,7 +950,7 @@ struct WebhookBody {
 /// it is `409 idempotency_conflict`. Only a new key is checked against the
 /// limit.
 async fn pos_new_webhook(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let (partner, key, body) = pos_write::<WebhookBody>(cx, req).await?;
+    let (partner, key, body) = pos_key_write::<WebhookBody>(cx, req).await?;
     let events = body
         .events
         .iter()
@@ -842,12 +978,56 @@ async fn pos_remove_webhook(cx: &Context, req: &Request<Bytes>, param: Option<&s
     Ok(Reply::ok(&json!({ "webhook": webhook_json(&removed) })))
 }
 
+/// The days of a chart: `?days=N` (1 to [`MAX_FIGURE_DAYS`], default 30),
+/// ending today (UTC).
+fn figure_days(cx: &Context, query: Option<&str>) -> ApiResult<(Timestamp, u32)> {
+    let invalid = || bad_request("invalid_query", ApiText::InvalidParameter("days", "a whole number from 1 to 92"));
+    let pairs =
+        parse_query(query.unwrap_or("")).ok_or_else(|| bad_request("invalid_query", ApiText::MalformedQuery))?;
+    let days = match pairs.iter().find(|(k, v)| k == "days" && !v.is_empty()) {
+        Some((_, v)) => v.parse::<u32>().ok().filter(|n| (1..=MAX_FIGURE_DAYS).contains(n)).ok_or_else(invalid)?,
+        None => DEFAULT_FIGURE_DAYS,
+    };
+    let today = cx.now().day_start();
+    Ok((today.plus(-(i64::from(days) - 1) * 86_400), days))
+}
+
+/// Days of a chart when `?days=` is not given.
+const DEFAULT_FIGURE_DAYS: u32 = 30;
+
+fn days_json(days: &[DayFigures]) -> Value {
+    days.iter().map(|d| json!({"day": d.day.0, "issued": d.issued, "redeemed": d.redeemed})).collect()
+}
+
+/// `GET /api/v1/partner/figures?days=30`: points issued and redeemed at the
+/// partner day by day, oldest first, today last (the owner's chart; one
+/// storage call).
+async fn pos_figures(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let caller = pos_caller(cx, req.headers()).await?;
+    let (from, days) = figure_days(cx, req.uri().query())?;
+    let figures = DailyFigures { scope: FiguresScope::Partner(caller.owner()), from, days };
+    let found = cx.storage().daily_figures(figures).await?;
+    Ok(Reply::ok(&json!({ "days": days_json(&found) })))
+}
+
+/// `GET /api/v1/admin/figures?days=30`: the program's figures now — the
+/// outstanding liability, what expires within 30 and 90 days, customers,
+/// partners, today's figures — and points issued and redeemed over all
+/// partners day by day (the admin's chart). The admin's Mini App may call it.
+async fn admin_figures(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    admin_or_app(cx, req.headers()).await?;
+    let (from, days) = figure_days(cx, req.uri().query())?;
+    let stats = cx.storage().program_stats(cx.now().day_start()).await?;
+    let found = cx.storage().daily_figures(DailyFigures { scope: FiguresScope::Program, from, days }).await?;
+    Ok(Reply::ok(&json!({ "program": stats, "days": days_json(&found) })))
+}
+
 /// `GET /api/v1/partner/summary`: the partner's figures for today and the
 /// last 7 days (UTC), as the partner bot's `/stats` shows them.
 async fn pos_summary(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let partner = pos_partner(cx, req.headers()).await?;
+    let caller = pos_caller(cx, req.headers()).await?;
     let today = cx.now().day_start();
-    let stats = cx.storage().partner_stats(PartnerRef::Id(partner.id), today, today.plus(-6 * 86_400)).await?;
+    let stats = cx.storage().partner_stats(caller.owner(), today, today.plus(-6 * 86_400)).await?;
     Ok(Reply::ok(&json!({ "today": stats.today, "week": stats.week })))
 }
 
@@ -866,7 +1046,7 @@ async fn pos_campaigns(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 /// again answers the campaign it made.
 async fn pos_new_campaign(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let partner = pos_partner(cx, req.headers()).await?;
-    let key = format!("pos:{}:{}", partner.id, idempotency_key(req.headers())?);
+    let key = format!("{}:{}", key_scope(&partner), idempotency_key(req.headers())?);
     let terms = campaign_document(req)?;
     let by = CampaignActor::Partner(PartnerRef::Id(partner.id));
     let create = CreateCampaign { terms, by, now: cx.now(), idempotency_key: Some(key) };
@@ -955,6 +1135,19 @@ fn admin(cx: &Context, headers: &HeaderMap) -> ApiResult<()> {
         Ok(())
     } else {
         Err(unauthorized("invalid_admin_token", ApiText::InvalidAdminToken))
+    }
+}
+
+/// An admin route the admin's Mini App may call too: the `ADMIN_API_TOKEN`,
+/// or `tma <initData>` signed for the admin bot by one of the program's
+/// admins ([`Context::is_admin`]; `403 not_admin` for anyone else).
+async fn admin_or_app(cx: &Context, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(init_data) = tma(headers) else { return admin(cx, headers) };
+    let user = app_user(cx, init_data, BotKind::Admin)?;
+    match cx.is_admin(user).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::new(StatusCode::FORBIDDEN, "not_admin", ApiText::NotAdmin)),
+        Err(_) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", ApiText::Unavailable)),
     }
 }
 
@@ -1133,7 +1326,7 @@ async fn pos_rewards(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 /// `POST /api/v1/partner/rewards`: publishes a reward (the body is its offer);
 /// idempotent by `Idempotency-Key`.
 async fn pos_new_reward(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
-    let (partner, idempotency_key, offer) = pos_write::<RewardOffer>(cx, req).await?;
+    let (partner, idempotency_key, offer) = pos_key_write::<RewardOffer>(cx, req).await?;
     offer.check().map_err(|reason| ApiError::rejection(&Rejection::InvalidReward { reason }))?;
     let publish = PublishReward { partner: PartnerRef::Id(partner.id), offer, idempotency_key, now: cx.now() };
     let done = usecases::publish_reward(cx, publish).await?;
@@ -1155,11 +1348,10 @@ async fn pos_withdraw_reward(cx: &Context, req: &Request<Bytes>, param: Option<&
 /// (the customer is told). Using it again answers it with `replayed: true`
 /// and its `closed_at`: hand the reward over only when `replayed` is false.
 async fn pos_use_voucher(cx: &Context, req: &Request<Bytes>, code: &str) -> ApiResult<Reply> {
-    let partner = pos_partner(cx, req.headers()).await?;
+    let caller = pos_caller(cx, req.headers()).await?;
     let code = parse_voucher_code(code)
         .ok_or_else(|| bad_request("invalid_voucher_code", ApiText::InvalidParameter("code", "a voucher code")))?;
-    let done =
-        usecases::use_voucher(cx, UseVoucher { partner: PartnerRef::Id(partner.id), code, now: cx.now() }).await?;
+    let done = usecases::use_voucher(cx, UseVoucher { partner: caller.till(), code, now: cx.now() }).await?;
     let mut reply = Reply::ok(&voucher_json(&done.outcome));
     reply.deferred.extend(done.notices.into_iter().map(Task::Call));
     Ok(reply)
@@ -1202,7 +1394,7 @@ async fn admin_audit(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 /// erases a customer's personal data on their request; again, `replayed`.
 async fn admin_erase(cx: &Context, req: &Request<Bytes>, code: &str) -> ApiResult<Reply> {
     admin(cx, req.headers())?;
-    let code = card_code(code)?;
+    let code = card_code(cx, code)?;
     erase_confirmed(req)?;
     let erase = EraseCustomer { who: CustomerRef::Code(code), admin: Some(API_ADMIN), now: cx.now() };
     let erased = cx.storage().erase_customer(erase).await?;

@@ -21,6 +21,12 @@ pub enum Endpoint {
     MeTransactions,
     /// `GET /api/v1/me/card`.
     MeCard,
+    /// `GET /api/v1/me/card-code`.
+    MeCardCode,
+    /// `GET /api/v1/partner/figures`.
+    PartnerFigures,
+    /// `GET /api/v1/admin/figures`.
+    AdminFigures,
     /// `GET /api/v1/partners`.
     Partners,
     /// `POST /api/v1/redemptions/{id}/confirm`.
@@ -137,6 +143,9 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/v1/me", Endpoint::Me),
     r("GET", "/api/v1/me/transactions", Endpoint::MeTransactions),
     r("GET", "/api/v1/me/card", Endpoint::MeCard),
+    r("GET", "/api/v1/me/card-code", Endpoint::MeCardCode),
+    r("GET", "/api/v1/partner/figures", Endpoint::PartnerFigures),
+    r("GET", "/api/v1/admin/figures", Endpoint::AdminFigures),
     r("PUT", "/api/v1/me/birthday", Endpoint::MeBirthday),
     r("GET", "/api/v1/partners", Endpoint::Partners),
     r("POST", "/api/v1/redemptions/{id}/confirm", Endpoint::ConfirmRedemption),
@@ -213,6 +222,9 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("GET", ["api", "v1", "me"]) => (Me, None),
         ("GET", ["api", "v1", "me", "transactions"]) => (MeTransactions, None),
         ("GET", ["api", "v1", "me", "card"]) => (MeCard, None),
+        ("GET", ["api", "v1", "me", "card-code"]) => (MeCardCode, None),
+        ("GET", ["api", "v1", "partner", "figures"]) => (PartnerFigures, None),
+        ("GET", ["api", "v1", "admin", "figures"]) => (AdminFigures, None),
         ("PUT", ["api", "v1", "me", "birthday"]) => (MeBirthday, None),
         ("GET", ["api", "v1", "partners"]) => (Partners, None),
         ("POST", ["api", "v1", "redemptions", id, "confirm"]) if !id.is_empty() => (ConfirmRedemption, Some(*id)),
