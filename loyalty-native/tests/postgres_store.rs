@@ -259,7 +259,6 @@ mod import {
     use loyalty_core::MemoryStore;
     use loyalty_core::domain::*;
     use loyalty_testkit::requests::{T0, credit_req};
-    use std::time::Instant;
 
     /// The partner `tg` of the other system.
     fn partner(tg: i64, status: PartnerStatus) -> ImportedPartner {
@@ -544,7 +543,7 @@ mod import {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_batch_of_500_customers_with_5000_history_items_takes_well_under_a_second() {
+    async fn a_batch_of_500_customers_with_5000_history_items_applies_in_one_call_and_reruns_as_updates() {
         let db = TestDb::new().await;
         let pg = db.store().await;
         let partners: Vec<_> = (0..20).map(|p| partner(10_000 + p, PartnerStatus::Approved)).collect();
@@ -559,19 +558,13 @@ mod import {
                 })
                 .collect()
         };
-        let started = Instant::now();
+        // How long a batch takes is measured by scripts/import-scale.sh (docs/PERFORMANCE.md), not here:
+        // a wall-clock bound fails on a busy machine. Here: a full batch goes through in one call, twice.
         let applied = pg.import_batch(batch(partners.clone(), customers(100), 0)).await.expect("first run");
-        let first = started.elapsed();
-        let started = Instant::now();
         let again = pg.import_batch(batch(partners, customers(90), 60)).await.expect("second run");
-        let second = started.elapsed();
         db.drop_db().await;
         assert_eq!((applied.customers_created, applied.history_created), (500, 5000));
         assert_eq!((again.balances_changed, again.history_created), (500, 0));
-        assert!(
-            first < Duration::from_secs(1) && second < Duration::from_secs(1),
-            "first run {first:?}, second run {second:?}"
-        );
     }
 }
 

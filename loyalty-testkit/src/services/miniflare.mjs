@@ -2,9 +2,13 @@
 // with Cloudflare's local bindings — for the tests: one D1 database (bound as
 // `DB`, in memory) shared by every Worker, each Worker on its own loopback
 // port. Usage: node miniflare.mjs <config.json>; stops when stdin closes.
+// Every port is bound by workerd (port 0) and reported once ready, one line
+// `{"event":"listen","socket":<worker name>,"port":<port>}` per Worker on
+// stdout, as workerd's control messages are: no other server can take a port
+// between choosing and binding it.
 //
 // config.json: { "nodeDir": <dir holding node_modules with miniflare>,
-//                "workers": [{ "name", "build", "port" }], "vars": { NAME: value },
+//                "workers": [{ "name", "build" }], "vars": { NAME: value },
 //                "outbound": { "<host[:port]>": "http://127.0.0.1:<port>" } (optional) }
 // A fetch to a host named in `outbound` goes to its loopback address instead
 // (a webhook endpoint's https URL served by a local receiver); others go out as they are.
@@ -56,12 +60,16 @@ const mf = new Miniflare({
       env,
     },
     dev: {
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: w.port }],
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
       ...(Object.keys(outbound).length > 0 ? { outboundService: { type: "fetcher", handler: reroute } } : {}),
     },
   })),
 });
 await mf.ready;
+for (const w of config.workers) {
+  const url = await mf.unsafeGetDirectURL(w.name);
+  process.stdout.write(`${JSON.stringify({ event: "listen", socket: w.name, port: Number(url.port) })}\n`);
+}
 console.log("miniflare: ready");
 
 const stop = async () => {

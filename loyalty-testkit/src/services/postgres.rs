@@ -4,6 +4,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`, trust authentication).
 
 use super::postrust::{AUTHENTICATOR, Postrust};
+use loyalty_core::ports::StoreError;
 use loyalty_native::store::postgres::{MIGRATIONS, migrate};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -52,13 +53,73 @@ pub fn url_for_user(db: &str, user: &str) -> String {
     format!("postgres://{user}@{host}:{port}/{db}")
 }
 
-/// A client for `url` (its connection runs on a spawned task).
+/// How long [`connect`] and the template's migration wait for the server to
+/// have a free connection slot.
+const FULL_SERVER_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Whether `e` says the server has no free connection slot (SQLSTATE 53300,
+/// "sorry, too many clients already"): temporary while other test processes
+/// share the server.
+fn is_server_full(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&tokio_postgres::error::SqlState::TOO_MANY_CONNECTIONS)
+        || e.to_string().contains("too many clients")
+}
+
+/// Runs `attempt` until it succeeds or fails for another reason than
+/// `is_full`, or [`FULL_SERVER_PATIENCE`] has passed, backing off from 50 ms
+/// to 1 s between attempts.
+async fn while_server_full<T, E, F: std::future::Future<Output = Result<T, E>>>(
+    is_full: impl Fn(&E) -> bool,
+    mut attempt: impl FnMut() -> F,
+) -> Result<T, E> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match attempt().await {
+            Err(e) if is_full(&e) && started.elapsed() < FULL_SERVER_PATIENCE => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A client for `url` (its connection runs on a spawned task). Every test
+/// process shares the server, so a connection refused for want of a free slot
+/// (53300) is tried again for up to a minute before the test fails.
 pub async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect to the test server");
-    tokio::spawn(async move {
+    connect_driven(url).await.0
+}
+
+/// [`connect`], and the task driving the connection, which ends when the
+/// client is dropped and the connection closed.
+async fn connect_driven(url: &str) -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
+    let (client, connection) = while_server_full(is_server_full, || tokio_postgres::connect(url, NoTls))
+        .await
+        .unwrap_or_else(|e| panic!("connect to the test server: {e:?}"));
+    let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
-    client
+    (client, driver)
+}
+
+/// How many admin statements (create, copy or drop a database) a test process
+/// runs at once, each on a connection of its own. The server's connections are
+/// shared by every test process: a test dropping its ~90 databases all at once
+/// (the conformance suite) took every slot, and another test's connection
+/// failed with "too many clients".
+static ADMIN_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Runs `sql` on a connection of its own to the server's default database,
+/// taking one of the process's [`ADMIN_SLOTS`] until the connection is closed.
+async fn admin(sql: &str) -> Result<(), tokio_postgres::Error> {
+    let _slot = ADMIN_SLOTS.acquire().await.expect("the semaphore is never closed");
+    let (client, driver) = connect_driven(&server_url()).await;
+    let result = client.batch_execute(sql).await;
+    drop(client);
+    let _ = driver.await;
+    result
 }
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
@@ -73,7 +134,15 @@ pub async fn template() -> &'static str {
             let name = format!("loyalty_t_{}_tmpl", std::process::id());
             admin.batch_execute(&format!("drop database if exists {name} with (force)")).await.expect("drop old tmpl");
             admin.batch_execute(&format!("create database {name}")).await.expect("create template database");
-            let applied = migrate(&url_for(&name)).await.expect("migrate the template");
+            // A full server fails the migration's connection as unavailable (53300); the
+            // migrations are idempotent, so a later attempt picks up where this one stopped.
+            let url = url_for(&name);
+            let applied = while_server_full(
+                |e| matches!(e, StoreError::Unavailable(text) if text.starts_with("53300")),
+                || migrate(&url),
+            )
+            .await
+            .expect("migrate the template");
             assert_eq!(applied.len(), MIGRATIONS.len(), "every migration applied to the template");
             // Roles are shared by the whole server, and other test processes may be here at once.
             let setup = format!(
@@ -127,18 +196,14 @@ impl Database {
     pub async fn migrated() -> Database {
         let template = template().await;
         let name = next_name();
-        connect(&server_url())
-            .await
-            .batch_execute(&format!("create database {name} template {template}"))
-            .await
-            .expect("copy the template");
+        admin(&format!("create database {name} template {template}")).await.expect("copy the template");
         Database { name }
     }
 
     /// A new, empty database (not migrated).
     pub async fn empty() -> Database {
         let name = next_name();
-        connect(&server_url()).await.batch_execute(&format!("create database {name}")).await.expect("create database");
+        admin(&format!("create database {name}")).await.expect("create database");
         Database { name }
     }
 
@@ -154,8 +219,7 @@ impl Database {
 
     /// Drops the database (closing its connections).
     pub async fn drop_db(self) {
-        let sql = format!("drop database if exists {} with (force)", self.name);
-        let _ = connect(&server_url()).await.batch_execute(&sql).await;
+        let _ = admin(&format!("drop database if exists {} with (force)", self.name)).await;
     }
 }
 

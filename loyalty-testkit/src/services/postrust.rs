@@ -81,11 +81,32 @@ pub fn service_key() -> String {
 
 /// Runs `postrust` (`$0`) until it exits or our end of its stdin closes — when
 /// the `Postrust` is dropped, or when this test process dies, even by SIGKILL —
-/// so no server outlives its test.
+/// so no server outlives its test. Its first line on stdout is the server's
+/// process id.
 const GUARD: &str = r#"exec 3<&0
-"$0" </dev/null & pid=$!
+"$0" </dev/null >/dev/null & pid=$!
+echo "$pid"
+exec >/dev/null
 (read -r _ <&3; kill -KILL "$pid" 2>/dev/null) &
 wait "$pid""#;
+
+/// The loopback TCP port that process `pid` listens on, if it listens yet
+/// (from `/proc`).
+#[cfg(target_os = "linux")]
+fn listening_port(pid: u32) -> Option<u16> {
+    let sockets: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|link| Some(link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.to_string()))
+        .collect();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok()?;
+    // `sl local_address rem_address st … inode`: state 0A is LISTEN; the port is the address's hex suffix.
+    table.lines().skip(1).map(|line| line.split_whitespace().collect::<Vec<_>>()).find_map(|f| {
+        (f.len() > 9 && f[3] == "0A" && sockets.contains(f[9]))
+            .then(|| u16::from_str_radix(f[1].rsplit(':').next()?, 16).ok())
+            .flatten()
+    })
+}
 
 /// A running `postrust` in front of one database; killed on drop.
 pub struct Postrust {
@@ -96,9 +117,14 @@ pub struct Postrust {
 
 impl Postrust {
     /// Starts `postrust` for `db` and waits until it answers.
+    ///
+    /// On Linux the server binds port 0 and the port it got is read from
+    /// `/proc`: a port picked here and bound later could be taken in between
+    /// by another test's server, which would then answer the health check and
+    /// the test's requests. Elsewhere a free port is picked, and the start is
+    /// tried again when the server exits (losing the port).
     pub async fn start(db: &str) -> Postrust {
         let mut last = String::new();
-        // A free port can be taken between asking and binding: try a few.
         for _ in 0..3 {
             match Postrust::try_start(db).await {
                 Ok(p) => return p,
@@ -109,7 +135,9 @@ impl Postrust {
     }
 
     async fn try_start(db: &str) -> Result<Postrust, String> {
-        let port = {
+        let port = if cfg!(target_os = "linux") {
+            0
+        } else {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             l.local_addr().expect("addr").port()
         };
@@ -129,10 +157,17 @@ impl Postrust {
             .env("PGRST_DB_POOL", "16")
             .env("PGRST_LOG_LEVEL", "warn")
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", postrust_bin().display()))?;
+        let mut pid = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut pid);
+        }
+        let pid: Option<u32> = pid.trim().parse().ok();
+        #[cfg(not(target_os = "linux"))]
+        let _ = pid;
         let log = Arc::new(Mutex::new(String::new()));
         if let Some(mut stderr) = child.stderr.take() {
             let log = log.clone();
@@ -159,6 +194,16 @@ impl Postrust {
             if let Ok(Some(status)) = p.child.try_wait() {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 return Err(format!("postrust exited with {status}: {}", p.log()));
+            }
+            #[cfg(target_os = "linux")]
+            if p.port == 0 {
+                match pid.and_then(listening_port) {
+                    Some(port) => p.port = port,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(25)).await;
+                        continue;
+                    }
+                }
             }
             if let Ok(r) = http.get(format!("{}/healthz", p.url())).send().await
                 && r.status().is_success()

@@ -1,6 +1,12 @@
 //! `workerd` running built Workers (from `scripts/build-workers.sh`) on
 //! loopback ports, for loyalty-edge's tests and the edge benchmark; and a
 //! proxy giving `postrust` Supabase's URL layout (`/rest/v1/…`).
+//!
+//! The runtime binds port 0 for every Worker and reports the ports it got
+//! (workerd's `--control-fd` messages; `miniflare.mjs` repeats them for
+//! Miniflare): a port picked here and bound later could be taken in between by
+//! another server of a test running in parallel, and then a test would talk to
+//! that server instead.
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -51,23 +57,23 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
-/// Whether the runtime's log says a port it was given was taken.
-fn is_port_clash(log: &str) -> bool {
-    log.contains("ERR_ADDRESS_IN_USE") || log.contains("Address already in use") || log.contains("EADDRINUSE")
+/// A runtime's report that a socket listens: a line
+/// `{"event":"listen","socket":<name>,"port":<port>}` (workerd's control
+/// message, repeated by `miniflare.mjs` for Miniflare's sockets).
+fn listen_event(line: &str) -> Option<(String, u16)> {
+    let message: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    if message.get("event")?.as_str()? != "listen" {
+        return None;
+    }
+    let port = u16::try_from(message.get("port")?.as_u64()?).ok()?;
+    Some((message.get("socket")?.as_str()?.to_string(), port))
 }
 
-/// Runs `start` until a start does not lose a port to another process (a new
-/// attempt picks new ports); panics with the log after the third loss.
-async fn on_free_ports<F: std::future::Future<Output = Result<Workerd, String>>>(start: impl Fn() -> F) -> Workerd {
-    for _ in 1..3 {
-        if let Ok(w) = start().await {
-            return w;
-        }
-    }
-    match start().await {
-        Ok(w) => w,
-        Err(log) => panic!("the Workers runtime did not start: its ports were taken three times: {log}"),
-    }
+/// The runtime's output so far, and the ports its sockets reported.
+#[derive(Default)]
+struct Output {
+    log: String,
+    ports: HashMap<String, u16>,
 }
 
 /// Asserts that `build` holds a built Worker.
@@ -86,7 +92,7 @@ fn capnp_str(s: &str) -> String {
 pub struct Workerd {
     child: Child,
     ports: HashMap<&'static str, u16>,
-    log: Arc<Mutex<String>>,
+    output: Arc<Mutex<Output>>,
     dir: PathBuf,
 }
 
@@ -106,17 +112,7 @@ impl Workerd {
 
     /// Starts `workers` (name, build directory) with `vars` as their text bindings.
     pub async fn start_with(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
-        on_free_ports(|| Workerd::try_start_with(workers_to_run, vars)).await
-    }
-
-    /// [`Workerd::start_with`] once: `Err` with the log when another process
-    /// took one of the ports between [`free_port`] and workerd's bind.
-    async fn try_start_with(
-        workers_to_run: &[(&'static str, PathBuf)],
-        vars: &[(&str, String)],
-    ) -> Result<Workerd, String> {
         let dir = scratch_dir();
-        let mut ports = HashMap::new();
         let mut services = Vec::new();
         let mut sockets = Vec::new();
         let mut workers = String::new();
@@ -125,8 +121,6 @@ impl Workerd {
         for (name, build) in workers_to_run {
             let (name, build) = (*name, build.clone());
             check_build(&build);
-            let port = free_port();
-            ports.insert(name, port);
             // capnp names are camelCase; `embed` paths are relative to the config file.
             let id: String = name
                 .split('-')
@@ -136,7 +130,7 @@ impl Workerd {
             std::os::unix::fs::symlink(&build, dir.join(&id)).expect("link the build");
             services.push(format!("(name = {}, worker = .{id})", capnp_str(name)));
             sockets.push(format!(
-                "(name = {}, address = \"127.0.0.1:{port}\", http = (), service = {})",
+                "(name = {}, address = \"127.0.0.1:0\", http = (), service = {})",
                 capnp_str(name),
                 capnp_str(name)
             ));
@@ -162,9 +156,19 @@ impl Workerd {
         );
         let config_path = dir.join("config.capnp");
         std::fs::write(&config_path, config).expect("write the workerd config");
-        let mut command = Command::new(workerd_bin());
-        command.arg("serve").arg(&config_path).arg("--verbose").stdin(Stdio::null());
-        Workerd::launch(command, ports, dir, workers_to_run).await
+        // The control messages (the ports) on stdout, workerd's own stdout with its log on stderr; `exec`
+        // keeps the process id workerd's.
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(r#"exec "$0" "$@" 3>&1 1>&2"#)
+            .arg(workerd_bin())
+            .arg("serve")
+            .arg(&config_path)
+            .arg("--verbose")
+            .arg("--control-fd=3")
+            .stdin(Stdio::null());
+        Workerd::launch(command, dir, workers_to_run).await
     }
 
     /// Starts `workers` (name, build directory) with `vars` as their text
@@ -173,7 +177,7 @@ impl Workerd {
     /// local bindings (D1 is SQLite inside workerd). Needs `NODE_BIN` and
     /// `LOYALTY_EDGE_NODE_DIR` (from `scripts/edge-tools.sh env`).
     pub async fn start_with_d1(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
-        on_free_ports(|| Workerd::try_start_with_d1(workers_to_run, vars, &[])).await
+        Workerd::start_with_d1_outbound(workers_to_run, vars, &[]).await
     }
 
     /// [`Workerd::start_with_d1`], the Workers' fetches to the hosts of
@@ -185,24 +189,12 @@ impl Workerd {
         vars: &[(&str, String)],
         outbound: &[(&str, String)],
     ) -> Workerd {
-        on_free_ports(|| Workerd::try_start_with_d1(workers_to_run, vars, outbound)).await
-    }
-
-    /// [`Workerd::start_with_d1`] once (see [`Workerd::try_start_with`]).
-    async fn try_start_with_d1(
-        workers_to_run: &[(&'static str, PathBuf)],
-        vars: &[(&str, String)],
-        outbound: &[(&str, String)],
-    ) -> Result<Workerd, String> {
         let dir = scratch_dir();
         let node_dir = env_path("LOYALTY_EDGE_NODE_DIR");
-        let mut ports = HashMap::new();
         let mut workers = Vec::new();
         for (name, build) in workers_to_run {
             check_build(build);
-            let port = free_port();
-            ports.insert(*name, port);
-            workers.push(serde_json::json!({ "name": name, "build": build, "port": port }));
+            workers.push(serde_json::json!({ "name": name, "build": build }));
         }
         let vars: serde_json::Map<String, serde_json::Value> =
             vars.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect();
@@ -213,20 +205,16 @@ impl Workerd {
         std::fs::write(dir.join("miniflare.mjs"), include_str!("miniflare.mjs")).expect("write the Miniflare script");
         let mut command = Command::new(env_path("NODE_BIN"));
         command.arg(dir.join("miniflare.mjs")).arg(dir.join("miniflare.json")).stdin(Stdio::piped());
-        Workerd::launch(command, ports, dir, workers_to_run).await
+        Workerd::launch(command, dir, workers_to_run).await
     }
 
-    /// Spawns `command`, collects its output, and waits until every worker
-    /// answers `/health`; `Err` with the log when the runtime stopped because a
-    /// port was taken (the caller tries again with new ports).
-    async fn launch(
-        mut command: Command,
-        ports: HashMap<&'static str, u16>,
-        dir: PathBuf,
-        workers_to_run: &[(&'static str, PathBuf)],
-    ) -> Result<Workerd, String> {
+    /// Spawns `command`, collects its output, waits for the port of every
+    /// worker's socket (named after the worker) and then until each answers
+    /// `/health`. Panics with the log when the runtime stops or takes longer
+    /// than a minute.
+    async fn launch(mut command: Command, dir: PathBuf, workers_to_run: &[(&'static str, PathBuf)]) -> Workerd {
         let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run the Workers runtime");
-        let log = Arc::new(Mutex::new(String::new()));
+        let output = Arc::new(Mutex::new(Output::default()));
         for pipe in [
             child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
             child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
@@ -234,21 +222,54 @@ impl Workerd {
         .into_iter()
         .flatten()
         {
-            let log = log.clone();
+            let output = output.clone();
             std::thread::spawn(move || {
                 let mut pipe = pipe;
                 let mut buf = [0u8; 4096];
+                let mut line = Vec::new();
                 while let Ok(n) = pipe.read(&mut buf) {
                     if n == 0 {
                         break;
                     }
-                    log.lock().unwrap_or_else(|e| e.into_inner()).push_str(&String::from_utf8_lossy(&buf[..n]));
+                    let mut output = output.lock().unwrap_or_else(|e| e.into_inner());
+                    output.log.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    for &b in &buf[..n] {
+                        if b != b'\n' {
+                            line.push(b);
+                            continue;
+                        }
+                        if let Some((socket, port)) = listen_event(&String::from_utf8_lossy(&line)) {
+                            output.ports.insert(socket, port);
+                        }
+                        line.clear();
+                    }
                 }
             });
         }
-        let mut w = Workerd { child, ports, log, dir };
-        let http = reqwest::Client::new();
+        let mut w = Workerd { child, ports: HashMap::new(), output, dir };
         let started = Instant::now();
+        let running = |w: &mut Workerd, waiting_for: &str| {
+            let exited = w.child.try_wait().ok().flatten();
+            assert!(
+                exited.is_none() && started.elapsed() < Duration::from_secs(60),
+                "the Workers runtime did not start ({exited:?}, waiting for {waiting_for}): {}",
+                w.log()
+            );
+        };
+        while w.ports.len() < workers_to_run.len() {
+            let reported = w.output.lock().unwrap_or_else(|e| e.into_inner()).ports.clone();
+            for (name, _) in workers_to_run {
+                if let Some(port) = reported.get(*name) {
+                    w.ports.insert(name, *port);
+                }
+            }
+            if w.ports.len() < workers_to_run.len() {
+                running(&mut w, "its ports");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        // The runtime itself bound these ports (and holds them while it runs): the answers are its own.
+        let http = reqwest::Client::new();
         for (name, _) in workers_to_run {
             loop {
                 if let Ok(r) = http.get(format!("{}/health", w.url(name))).send().await
@@ -256,19 +277,11 @@ impl Workerd {
                 {
                     break;
                 }
-                let exited = w.child.try_wait().ok().flatten();
-                if exited.is_some() && is_port_clash(&w.log()) {
-                    return Err(w.log());
-                }
-                assert!(
-                    exited.is_none() && started.elapsed() < Duration::from_secs(60),
-                    "the Workers runtime did not start ({exited:?}): {}",
-                    w.log()
-                );
+                running(&mut w, &format!("{name}'s /health"));
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        Ok(w)
+        w
     }
 
     pub fn url(&self, worker: &str) -> String {
@@ -276,7 +289,7 @@ impl Workerd {
     }
 
     pub fn log(&self) -> String {
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.output.lock().unwrap_or_else(|e| e.into_inner()).log.clone()
     }
 }
 
@@ -293,10 +306,6 @@ impl Drop for Workerd {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// Supabase's URL layout in front of `postrust`: `/rest/v1/<path>` is passed on
