@@ -133,7 +133,8 @@ impl CardKey {
     /// (as typed: any case, `O` for `0`, `I`/`L` for `1`, spaces and dashes
     /// ignored), at `now`.
     pub fn read(&self, input: &str, now: Timestamp) -> Result<CustomerCode, CardCodeError> {
-        let normal = normalise(input).ok_or(CardCodeError::Malformed)?;
+        let normal =
+            CustomerCode::normalise(input, CustomerCode::LEN + SIGNATURE_LEN).ok_or(CardCodeError::Malformed)?;
         match normal.len() {
             CustomerCode::LEN => CustomerCode::parse(&normal).ok_or(CardCodeError::Malformed),
             n if n == CustomerCode::LEN + SIGNATURE_LEN => {
@@ -152,26 +153,6 @@ impl CardKey {
             _ => Err(CardCodeError::Malformed),
         }
     }
-}
-
-/// `input` in the card alphabet: upper case, `O`→`0`, `I`/`L`→`1`, spaces
-/// and dashes dropped; `None` on any other character or when too long.
-fn normalise(input: &str) -> Option<String> {
-    let mut s = String::with_capacity(CustomerCode::LEN + SIGNATURE_LEN);
-    for c in input.chars() {
-        let c = match c.to_ascii_uppercase() {
-            ' ' | '-' => continue,
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        };
-        if !c.is_ascii() || !CustomerCode::ALPHABET.contains(&(c as u8)) || s.len() >= CustomerCode::LEN + SIGNATURE_LEN
-        {
-            return None;
-        }
-        s.push(c);
-    }
-    Some(s)
 }
 
 #[cfg(test)]

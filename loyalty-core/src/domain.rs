@@ -226,7 +226,14 @@ impl CustomerCode {
     /// Parses user input: case-insensitive, `O`→`0`, `I`/`L`→`1`, spaces and
     /// dashes ignored. Returns `None` unless exactly 8 valid characters remain.
     pub fn parse(input: &str) -> Option<CustomerCode> {
-        let mut s = String::with_capacity(Self::LEN);
+        Self::normalise(input, Self::LEN).filter(|s| s.len() == Self::LEN).map(CustomerCode)
+    }
+
+    /// `input` in the code alphabet as people type it: upper case, `O`→`0`,
+    /// `I`/`L`→`1`, spaces and dashes dropped; `None` on any other character
+    /// or past `max` characters (the card's rotating codes are read the same way).
+    pub(crate) fn normalise(input: &str, max: usize) -> Option<String> {
+        let mut s = String::with_capacity(max);
         for c in input.chars() {
             let c = match c.to_ascii_uppercase() {
                 ' ' | '-' => continue,
@@ -234,15 +241,12 @@ impl CustomerCode {
                 'I' | 'L' => '1',
                 c => c,
             };
-            if !c.is_ascii() || !Self::ALPHABET.contains(&(c as u8)) {
+            if !c.is_ascii() || !Self::ALPHABET.contains(&(c as u8)) || s.len() >= max {
                 return None;
             }
             s.push(c);
-            if s.len() > Self::LEN {
-                return None;
-            }
         }
-        (s.len() == Self::LEN).then_some(CustomerCode(s))
+        Some(s)
     }
 
     /// The code as text.
