@@ -267,8 +267,24 @@ fn customer_json(c: &Customer) -> Value {
     })
 }
 
-fn card_link(partner_bot: &str, code: &CustomerCode) -> String {
+/// The partner bot's deep link to a card: `code` is the printed code or a
+/// rotating one.
+fn card_link(partner_bot: &str, code: &str) -> String {
     format!("https://t.me/{partner_bot}?start=c_{code}")
+}
+
+/// The partner bot's username, for card links (`503` while it is unknown).
+async fn partner_bot(cx: &Context) -> ApiResult<String> {
+    cx.bot_username(BotKind::Partner)
+        .await
+        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", ApiText::PartnerBotUnknown))
+}
+
+/// `link` as an SVG QR code.
+fn qr_svg(link: &str) -> ApiResult<String> {
+    Ok(QrMatrix::encode(link)
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", ApiText::CardFailed))?
+        .to_svg())
 }
 
 async fn me(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
@@ -284,7 +300,7 @@ async fn me(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     body["tier"] = json!(c.tier);
     body["qualifying_points"] = json!(summary.qualifying);
     body["referral_link"] = json!(client.map(|b| format!("https://t.me/{b}?start=ref_{}", c.code)));
-    body["card_link"] = json!(partner.map(|b| card_link(&b, &c.code)));
+    body["card_link"] = json!(partner.map(|b| card_link(&b, c.code.as_str())));
     Ok(Reply::ok(&body))
 }
 
@@ -347,13 +363,7 @@ async fn transactions(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 
 async fn card(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let c = customer(cx, req).await?;
-    let partner_bot = cx
-        .bot_username(BotKind::Partner)
-        .await
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", ApiText::PartnerBotUnknown))?;
-    let svg = QrMatrix::encode(&card_link(&partner_bot, &c.code))
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", ApiText::CardFailed))?
-        .to_svg();
+    let svg = qr_svg(&card_link(&partner_bot(cx).await?, c.code.as_str()))?;
     let mut r = Response::new(Bytes::from(svg));
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
     r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
@@ -366,20 +376,13 @@ async fn card(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
 async fn card_code_now(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let c = customer(cx, req).await?;
     let key = cx.card_key().ok_or_else(|| not_configured(ApiText::ClientBotNotConfigured))?;
-    let partner_bot = cx
-        .bot_username(BotKind::Partner)
-        .await
-        .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", ApiText::PartnerBotUnknown))?;
     let shown = key.issue(&c.code, cx.now());
-    let link = format!("https://t.me/{partner_bot}?start=c_{}", shown.text);
-    let svg = QrMatrix::encode(&link)
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", ApiText::CardFailed))?
-        .to_svg();
+    let link = card_link(&partner_bot(cx).await?, &shown.text);
     let mut reply = Reply::ok(&json!({
         "code": shown.text,
         "card_code": c.code.as_str(),
+        "qr_svg": qr_svg(&link)?,
         "link": link,
-        "qr_svg": svg,
         "refresh_at": shown.refresh_at.0,
         "expires_at": shown.expires_at.0,
     }));
