@@ -10,9 +10,9 @@
 #      `cargo deny check bans licenses sources` against deny.toml (scripts/cargo-deny.sh: cargo-deny pinned,
 #      installed once under ~/.cache/loyalty-rs; no `advisories`, which needs the network);
 #      `cargo package` of the four published crates
-#   3. wasm32-unknown-unknown, through scripts/wasm-toolchain.sh: clippy (-D warnings) and build
-#      (RUSTFLAGS=-Dwarnings) of loyalty-core without features and with
-#      --features sentry, and of loyalty-testkit; clippy of loyalty-edge and the Workers; then
+#   3. wasm32-unknown-unknown, through scripts/wasm-toolchain.sh: clippy (-D warnings, RUSTFLAGS=-Dwarnings)
+#      of loyalty-core without features and with --features sentry, and of loyalty-testkit; clippy of
+#      loyalty-edge and the Workers; then
 #      scripts/build-workers.sh builds the four Workers and the tests' fixture Worker (wasm-bindgen, wasm-opt,
 #      esbuild from scripts/edge-tools.sh) and fails when a Worker is above 1 MiB gzip
 #   4. tests: cargo nextest run --workspace --all-features --run-ignored all  +  cargo test --doc
@@ -26,7 +26,8 @@
 #   SKIP_WASM=1       skip step 3 and the Workers' tests (quick local runs; CI never sets it)
 #   SKIP_POSTGRES=1   don't check/start PostgreSQL (machines without it; CI never sets it)
 #   CI=true           wasm32 builds go to ~/.cache/loyalty-rs/wasm-target (LOYALTY_WASM_TARGET_DIR) instead of
-#                     the clone's target/, so that a fresh clone reuses the compiled dependencies
+#                     the clone's target/, so that a fresh clone reuses the compiled dependencies; no
+#                     incremental compilation (CARGO_INCREMENTAL=0) for the clean clone's one build
 #
 # Host steps use the normal (rustup) cargo and the repo's target/ dir; the wasm step uses its own
 # toolchain and target dir (see scripts/wasm-toolchain.sh). The last line is a plain
@@ -45,6 +46,10 @@ fi
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 if [[ ${CI:-} == true && -z ${LOYALTY_WASM_TARGET_DIR:-} ]]; then
     export LOYALTY_WASM_TARGET_DIR=${LOYALTY_CACHE:-${HOME:-/root}/.cache/loyalty-rs}/wasm-target
+fi
+# A clean clone compiles everything once: incremental compilation's bookkeeping would only slow it down.
+if [[ ${CI:-} == true ]]; then
+    export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 fi
 STEP_TOTAL=5
 T_START=$SECONDS
@@ -170,12 +175,12 @@ else
     WT=(--target wasm32-unknown-unknown --locked)
     export RUSTFLAGS=-Dwarnings # same flags for clippy and build, so the deps are built once
     "$REPO_ROOT/scripts/wasm-toolchain.sh" env >/dev/null # set-up (install / sysroot) announced on its own
+    # clippy type-checks each crate for wasm32; the Workers below build them for real (loyalty-core with
+    # sentry in the four Workers, loyalty-testkit in the fixture Worker), so no separate debug build.
     for features in "" "--features=sentry"; do
         run "${WASM[@]}" clippy -p loyalty-core "${WT[@]}" ${features:+"$features"} -- -D warnings
-        run "${WASM[@]}" build -p loyalty-core "${WT[@]}" ${features:+"$features"}
     done
     run "${WASM[@]}" clippy -p loyalty-testkit "${WT[@]}" -- -D warnings
-    run "${WASM[@]}" build -p loyalty-testkit "${WT[@]}"
     EDGE=(-p loyalty-edge -p loyalty-edge-client-webhook -p loyalty-edge-partner-webhook
         -p loyalty-edge-admin-webhook -p loyalty-edge-api -p loyalty-edge-test-fixture)
     run "${WASM[@]}" clippy "${EDGE[@]}" "${WT[@]}" -- -D warnings

@@ -5,8 +5,8 @@
 #   cached_install DIR BIN [BIN…] -- CARGO_INSTALL_ARGS…
 #
 # Prints the first of $CACHE/DIR/bin/BIN… that exists. Without one, runs
-# `cargo install CARGO_INSTALL_ARGS… --root $CACHE/DIR --target-dir $CACHE/build/DIR` first (its progress goes to
-# stderr), then prints it. CACHE is ${LOYALTY_CACHE:-$HOME/.cache/loyalty-rs}. Never reinstalls an existing binary:
+# `cargo install CARGO_INSTALL_ARGS… --root $CACHE/DIR --target-dir $CACHE/build/DIR` first, at opt-level 1
+# (LOYALTY_TOOL_OPT_LEVEL; its progress goes to stderr), then prints it. CACHE is ${LOYALTY_CACHE:-$HOME/.cache/loyalty-rs}. Never reinstalls an existing binary:
 # name DIR after the pinned version (`cargo-deny-0.20.2`) so that a new pin installs anew, or delete DIR to force it.
 
 LOYALTY_CACHE_DIR=${LOYALTY_CACHE:-${HOME:-/root}/.cache/loyalty-rs}
@@ -34,7 +34,10 @@ cached_install() {
     _cached_bin && return 0
     echo "installing $dir into $root with cargo install $* (takes several minutes)…" >&2
     mkdir -p "$root"
-    cargo install "$@" --root "$root" --target-dir "$LOYALTY_CACHE_DIR/build/$dir" >&2 || {
+    # The tools serve the tests, not production: opt-level 1 compiles them faster than the release default (3),
+    # which a fresh machine feels most. LOYALTY_TOOL_OPT_LEVEL=3 for the default.
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=${LOYALTY_TOOL_OPT_LEVEL:-1} \
+        cargo install "$@" --root "$root" --target-dir "$LOYALTY_CACHE_DIR/build/$dir" >&2 || {
         echo "cargo install $* failed" >&2
         return 1
     }
