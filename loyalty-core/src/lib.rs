@@ -31,3 +31,4 @@ pub use context::{Context, Event, Extension, Outbox, Ports, Task};
 pub use engine::{ClaimHook, Engine};
 pub use error::{Error, Result};
 pub use stores::memory::MemoryStore;
+pub use texts::app_texts;

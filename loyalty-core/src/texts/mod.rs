@@ -15,9 +15,12 @@
 // Signatures say `Esc`, not `Esc<'_>`: less noise for translators.
 #![allow(elided_lifetimes_in_paths)]
 
+mod app;
 mod en;
 mod ru;
 mod vi;
+
+pub use app::app_texts;
 
 use crate::domain::{
     Audience, BroadcastId, BroadcastJob, CampaignId, CustomerId, EntryId, EntryKind, Language, LedgerEntry, Partner,
