@@ -153,9 +153,10 @@ run cargo clippy --workspace --all-targets --all-features -- -D warnings
 # loyalty-native's storage backends are features (sqlite by default, postgres, postgrest).
 run cargo clippy -p loyalty-native --all-targets -- -D warnings
 run cargo clippy -p loyalty-native --all-targets --no-default-features --features postgres -- -D warnings
-# The fuzz targets (their own crate, outside the workspace; built with instrumentation in step 5).
-run cargo clippy --manifest-path fuzz/Cargo.toml --locked --target-dir "${LOYALTY_CACHE:-$HOME/.cache/loyalty-rs}/fuzz-clippy" \
-    --bins -- -D warnings
+# The fuzz targets (their own crate, outside the workspace; built with instrumentation in step 5). Checked in
+# the workspace's target dir: the dependencies they share with it (loyalty-core and most of its tree, at the
+# same versions and features) are checked once, not again in a directory of their own.
+run cargo clippy --manifest-path fuzz/Cargo.toml --locked --target-dir "$REPO_ROOT/target" --bins -- -D warnings
 RUSTDOCFLAGS=-Dwarnings run cargo doc --workspace --all-features --no-deps --quiet
 check_core_io_free
 check_one_send_split
