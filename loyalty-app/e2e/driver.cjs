@@ -20,6 +20,7 @@
 //   waitForText {testid, text, timeout?}   until the first such element's text contains `text`
 //   text {testid, nth?}   texts {testid}   count {testid}   attr {testid, name, nth?}
 //   click {testid, nth?}   fill {testid, value}   select {testid, value}
+//   set {testid, value}                    fill for an input or a textarea, select for a select
 //   screenshot {testid?, path}             an element, or the viewport when no testid; PNG
 //   decodeQr {testid}                      screenshot of the element, decoded as a QR code: its text
 //   scan {text}                            the next (or the open) showScanQrPopup reads `text`
@@ -311,6 +312,15 @@ const COMMANDS = {
             .locator(sel(need(req.testid, 'testid')))
             .first()
             .selectOption(String(req.value), { timeout: req.timeout || 5000 });
+    },
+    async set(req) {
+        const el = currentPage()
+            .locator(sel(need(req.testid, 'testid')))
+            .first();
+        const tag = await el.evaluate((e) => e.tagName.toLowerCase(), null, { timeout: req.timeout || 5000 });
+        if (tag === 'select') await el.selectOption(String(req.value), { timeout: req.timeout || 5000 });
+        else await el.fill(String(req.value), { timeout: req.timeout || 5000 });
+        return true;
     },
     screenshot,
     async decodeQr(req) {
