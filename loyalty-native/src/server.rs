@@ -6,6 +6,7 @@
 //! | `/api/…`, `/hooks/sentry` (every method) | [`Engine::handle_api`] (it answers 404, 405 and `OPTIONS` itself) |
 //! | `GET /health` | the process is up: `200 {"status":"ok"}` |
 //! | `GET /ready` | storage answers [`Storage::ping`]: `200 {"status":"ready"}`, else `503` |
+//! | `GET /app/…` (and `HEAD`) | the Mini App's page ([`loyalty_app`]): `/app/` is `index.html`, `/app/<path>` a file of it, `/app` redirects (`308`) to `/app/` with its query; an unknown path is `404` |
 //! | `GET /metrics` | Prometheus text format ([`crate::metrics`]) when [`App::with_metrics`] gave a handle, else `404`; with `METRICS_TOKEN` set it asks for it as a bearer token (`401`) |
 //! | anything else | `404 {"error":{"code":"not_found",…}}` |
 //!
@@ -15,6 +16,13 @@
 //! has been built. A panic while handling one request fails only that request
 //! (`500` with a JSON error) and is reported through the engine's
 //! [`ErrorReporter`](loyalty_core::ports::ErrorReporter).
+//!
+//! The page's files are embedded in the binary ([`loyalty_app`]); each answer
+//! carries its `ETag` (`If-None-Match` → `304`), `Cache-Control` (`no-cache`
+//! for `index.html`, a year and `immutable` for the hashed files under
+//! `assets/`), the gzip copy when `Accept-Encoding` takes it (`Vary:
+//! Accept-Encoding`), `X-Content-Type-Options: nosniff`, and for `index.html`
+//! [`loyalty_app::CONTENT_SECURITY_POLICY`].
 //!
 //! [`Storage::ping`]: loyalty_core::ports::Storage::ping
 
@@ -126,6 +134,9 @@ pub fn router(app: App) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/app", get(app_redirect))
+        .route("/app/", get(app_asset))
+        .route("/app/{*path}", get(app_asset))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), catch_panic))
         .with_state(app)
@@ -305,6 +316,64 @@ async fn metrics(State(app): State<App>, req: Request) -> Response {
     let mut res = Response::new(Body::from(crate::metrics::render(handle)));
     res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `/app` → `/app/` (keeping the query: `?mode=partner`), so the page's
+/// relative URLs resolve under `/app/`.
+async fn app_redirect(req: Request) -> Response {
+    let location = match req.uri().query() {
+        Some(query) => format!("/app/?{query}"),
+        None => "/app/".to_string(),
+    };
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(http::header::LOCATION, location);
+    }
+    res
+}
+
+/// A file of the Mini App: the path after `/app/`, as sent (not
+/// percent-decoded), looked up among the embedded files only.
+async fn app_asset(req: Request) -> Response {
+    let path = req.uri().path().strip_prefix("/app/").unwrap_or_default();
+    let Some(asset) = loyalty_app::asset(path) else {
+        return not_found().await;
+    };
+    let headers = req.headers();
+    let gzip = asset.gzip().zip(asset.gzip_etag()).filter(|_| {
+        headers.get_all(http::header::ACCEPT_ENCODING).iter().any(|v| v.to_str().is_ok_and(loyalty_app::accepts_gzip))
+    });
+    let (bytes, etag) = gzip.unwrap_or((asset.bytes(), asset.etag()));
+    let fresh =
+        headers.get_all(http::header::IF_NONE_MATCH).iter().any(|v| v.to_str().is_ok_and(|tags| asset.matches(tags)));
+    let mut res = if fresh {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let mut res = Response::new(Body::from(Bytes::from_static(bytes)));
+        res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type()));
+        res.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        if gzip.is_some() {
+            res.headers_mut().insert(http::header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if asset.is_index() {
+            res.headers_mut().insert(
+                http::header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(loyalty_app::CONTENT_SECURITY_POLICY),
+            );
+        }
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(http::header::ETAG, HeaderValue::from_static(etag));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static(asset.cache_control()));
+    if asset.gzip().is_some() {
+        h.insert(http::header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    h.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res
 }
 
