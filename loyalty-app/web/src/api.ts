@@ -1,9 +1,13 @@
+// The API, same origin unless the build sets VITE_API_BASE; every call carries Telegram's initData.
 import type { components } from "./api-schema";
 
 /** The API's schemas, generated from loyalty-core/src/api/openapi.json. */
 export type Schemas = components["schemas"];
 
-const BASE: string = (import.meta.env.VITE_API_BASE as string | undefined)?.replace(/\/$/, "") ?? "";
+const BASE: string = ((import.meta.env.VITE_API_BASE as string | undefined) ?? "").replace(/\/$/, "");
+
+/** Error codes that mean the initData itself was refused: the page shows nothing but a message then. */
+const AUTH_CODES = new Set(["missing_auth", "invalid_init_data", "init_data_without_user", "wrong_bot", "not_admin"]);
 
 /** An answer of the API other than 2xx, or no answer at all (status 0). */
 export class ApiError extends Error {
@@ -15,24 +19,41 @@ export class ApiError extends Error {
     super(message);
   }
 
-  /** Whether Telegram's `initData` was refused: the page shows no data then. */
+  /** Whether Telegram's `initData` was refused (401, or 403 for another bot's data or a non-admin). */
   get isAuth(): boolean {
-    return this.status === 401 || this.status === 403;
+    return this.status === 401 || (this.status === 403 && AUTH_CODES.has(this.code));
   }
 }
 
 let initData = "";
+let language = "en";
+let onAuth: (e: ApiError) => void = () => {};
 
 /** Sets the `initData` every call sends (`Authorization: tma …`). */
 export function setInitData(data: string): void {
   initData = data;
 }
 
+/** Sets the language of the API's error messages (`Accept-Language`). */
+export function setApiLanguage(lang: string): void {
+  language = lang;
+}
+
+/** Who hears that the initData was refused (the page then shows only the message). */
+export function onAuthError(cb: (e: ApiError) => void): void {
+  onAuth = cb;
+}
+
 /** A fresh Idempotency-Key for one write. */
-export function idempotencyKey(): string {
+export function newKey(): string {
   const bytes = new Uint8Array(12);
   crypto.getRandomValues(bytes);
   return "app-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Whether `e` is an aborted fetch. */
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === "AbortError";
 }
 
 /** Calls `/api/v1<path>` and answers its JSON; throws ApiError otherwise. */
@@ -40,7 +61,7 @@ export async function api<T>(
   path: string,
   init: { method?: string; body?: unknown; key?: string; signal?: AbortSignal } = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { Authorization: "tma " + initData };
+  const headers: Record<string, string> = { Authorization: "tma " + initData, "Accept-Language": language };
   if (init.body !== undefined) headers["Content-Type"] = "application/json";
   if (init.key) headers["Idempotency-Key"] = init.key;
   let res: Response;
@@ -53,7 +74,7 @@ export async function api<T>(
       cache: "no-store",
     });
   } catch (e) {
-    if ((e as Error).name === "AbortError") throw e;
+    if (isAbort(e)) throw e;
     throw new ApiError(0, "network", String(e));
   }
   const text = await res.text();
@@ -65,7 +86,20 @@ export async function api<T>(
   }
   if (!res.ok) {
     const err = json?.error;
-    throw new ApiError(res.status, err?.code ?? "http_" + res.status, err?.message ?? res.statusText);
+    const e = new ApiError(res.status, err?.code ?? "http_" + res.status, err?.message ?? res.statusText);
+    if (e.isAuth) onAuth(e);
+    throw e;
   }
   return json as T;
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
 }

@@ -1,66 +1,92 @@
+// The Mini App: the page decides its mode from the URL (none: the customer's, ?mode=partner, ?mode=admin),
+// follows Telegram's theme and viewport, and shows nothing but a message when initData is missing or refused.
 import { render } from "preact";
-import { useEffect, useState } from "preact/hooks";
-import { api, ApiError, setInitData, type Schemas } from "./api";
-import { webApp } from "./telegram";
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { Admin } from "./admin";
+import { ApiError, onAuthError, setApiLanguage, setInitData } from "./api";
+import { Customer } from "./customer";
+import { I18n, type Lang, pickLang } from "./i18n";
+import { Partner } from "./partner";
+import { webApp, type WebApp } from "./telegram";
+import { I18nContext, haptic } from "./ui";
 import "./style.css";
 
-function Card() {
-  const [card, setCard] = useState<Schemas["CardCode"] | null>(null);
-  const [me, setMe] = useState<Schemas["Me"] | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  useEffect(() => {
-    let timer = 0;
-    const load = async () => {
-      try {
-        const c = await api<Schemas["CardCode"]>("/me/card-code");
-        setCard(c);
-        timer = window.setTimeout(load, Math.max(1000, c.refresh_at * 1000 - Date.now()));
-      } catch (e) {
-        setError(e as ApiError);
-      }
-    };
-    load();
-    api<Schemas["Me"]>("/me").then(setMe, (e) => setError(e as ApiError));
-    return () => clearTimeout(timer);
-  }, []);
-  if (error?.isAuth) {
-    return (
-      <p class="error" data-testid="auth-error">
-        This page could not prove who you are. Close it and open it again from the bot.
-      </p>
-    );
+type Mode = "customer" | "partner" | "admin";
+
+function modeFromUrl(): Mode {
+  const m = new URLSearchParams(location.search).get("mode");
+  return m === "partner" || m === "admin" ? m : "customer";
+}
+
+/** Telegram's theme on the page: its colours as CSS variables, and the colour scheme. */
+function applyTheme(tg: WebApp | null): void {
+  const root = document.documentElement;
+  const scheme =
+    tg?.colorScheme ?? (window.matchMedia?.("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+  root.dataset.theme = scheme;
+  root.style.colorScheme = scheme;
+  for (const [key, value] of Object.entries(tg?.themeParams ?? {})) {
+    if (typeof value === "string") root.style.setProperty("--tg-theme-" + key.replace(/_/g, "-"), value);
   }
+}
+
+/** Telegram's viewport height (the page's own height follows it, not the browser's). */
+function applyViewport(tg: WebApp | null): void {
+  const h = tg?.viewportStableHeight || tg?.viewportHeight;
+  if (h) document.documentElement.style.setProperty("--app-height", h + "px");
+}
+
+function App({ tg }: { tg: WebApp | null }) {
+  const [lang, setLangState] = useState<Lang>(() => pickLang(tg?.initDataUnsafe?.user?.language_code));
+  const [refused, setRefused] = useState<ApiError | null>(null);
+  const i18n = new I18n(lang);
+  const setLang = useCallback((l: Lang) => setLangState(l), []);
+
+  useEffect(() => {
+    document.documentElement.lang = lang;
+    setApiLanguage(lang);
+  }, [lang]);
+  useEffect(() => {
+    onAuthError((e) => {
+      setRefused((old) => old ?? e);
+      haptic("error");
+    });
+  }, []);
+
+  let body;
+  if (!tg || !tg.initData) {
+    body = <Refused text={i18n.s("outside_telegram")} />;
+  } else if (refused) {
+    body = <Refused text={refused.code === "not_admin" ? i18n.s("refusal") : i18n.s("auth_error")} />;
+  } else {
+    const mode = modeFromUrl();
+    body = mode === "partner" ? <Partner /> : mode === "admin" ? <Admin /> : <Customer setLang={setLang} />;
+  }
+  return <I18nContext.Provider value={i18n}>{body}</I18nContext.Provider>;
+}
+
+function Refused({ text }: { text: string }) {
   return (
-    <section data-testid="screen-card" class="card">
-      {card && <div class="qr" data-testid="card-qr" dangerouslySetInnerHTML={{ __html: card.qr_svg }} />}
-      {card && (
-        <p class="code" data-testid="card-code">
-          {card.code}
+    <div class="app">
+      <main>
+        <p class="refused" data-testid="auth-error" role="alert">
+          {text}
         </p>
-      )}
-      {card && <p class="hint">{card.card_code}</p>}
-      {me && (
-        <p class="balance">
-          <span data-testid="balance">{me.balance}</span>
-        </p>
-      )}
-      {error && <p class="error">{error.message}</p>}
-    </section>
+      </main>
+    </div>
   );
 }
 
-function App() {
-  const tg = webApp();
-  if (!tg || !tg.initData) {
-    return <p class="error" data-testid="auth-error">Open this page from the bot in Telegram.</p>;
-  }
-  return <Card />;
-}
-
 const tg = webApp();
+setInitData(tg?.initData ?? "");
+applyTheme(tg);
+applyViewport(tg);
 if (tg) {
-  setInitData(tg.initData);
+  tg.onEvent("themeChanged", () => applyTheme(tg));
+  tg.onEvent("viewportChanged", () => applyViewport(tg));
+}
+render(<App tg={tg} />, document.getElementById("root")!);
+if (tg) {
   tg.ready();
   tg.expand();
 }
-render(<App />, document.getElementById("root")!);
