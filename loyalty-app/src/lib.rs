@@ -211,6 +211,29 @@ mod tests {
         }
     }
 
+    /// `dist/_headers` (Cloudflare's static assets) says what `loyalty serve` says.
+    #[test]
+    fn cloudflare_sends_the_same_headers() {
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/dist/_headers");
+        let text = std::fs::read_to_string(file).expect("dist/_headers");
+        let mut rules: Vec<(&str, Vec<(&str, &str)>)> = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+            if line.starts_with(char::is_whitespace) {
+                let (name, value) = line.trim().split_once(':').expect("Name: value");
+                rules.last_mut().expect("a path first").1.push((name.trim(), value.trim()));
+            } else {
+                rules.push((line.trim(), Vec::new()));
+            }
+        }
+        let rule = |path: &str| rules.iter().find(|(p, _)| *p == path).map(|(_, h)| h.clone()).unwrap_or_default();
+        assert_eq!(rule("/app/"), [("Content-Security-Policy", CONTENT_SECURITY_POLICY)]);
+        assert_eq!(rule("/app/*"), [("X-Content-Type-Options", "nosniff")]);
+        let hashed = ASSETS.iter().find(|a| a.path.starts_with("assets/")).map(|a| a.cache_control);
+        let hashed = hashed.expect("hashed files under assets/");
+        assert_eq!(rule("/app/assets/*"), [("Cache-Control", hashed)]);
+        assert_eq!(rules.len(), 3, "{rules:?}");
+    }
+
     #[test]
     fn if_none_match_compares_weakly() {
         let a = Asset {
