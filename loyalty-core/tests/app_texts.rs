@@ -101,6 +101,7 @@ fn templates_carry_the_placeholders_the_page_fills() {
         ("partner_declined", &["{code}", "{requested}", "{id}"]),
         ("partner_expired", &["{id}", "{points_pts}", "{purchase_pts}"]),
         ("birthday_set", &["{day}", "{month}"]),
+        ("tier_name", &["{name}"]),
         ("program_stats", &["{customers}", "{outstanding_pts}", "{today_issued_pts}", "{today_redeemed_pts}"]),
     ];
     for lang in ["ru", "en", "vi"] {
@@ -111,6 +112,11 @@ fn templates_carry_the_placeholders_the_page_fills() {
             }
         }
     }
+    for lang in ["ru", "en", "vi"] {
+        let name = texts[lang]["tier_name"].as_str().unwrap();
+        assert!(!name.contains("{times}") && !name.contains('('), "{lang}.tier_name keeps the name only: {name:?}");
+    }
+    assert_eq!(texts["en"]["tier_name"], "🏅 Tier: {name}");
     assert_eq!(texts["en"]["points"]["one"], "point");
     assert_eq!(texts["en"]["points"]["other"], "points");
     assert_eq!(texts["ru"]["points"]["few"], "балла");

@@ -109,6 +109,13 @@ fn icon(text: &str) -> String {
     text[..end].trim().to_string()
 }
 
+/// `text` without the parenthesis that holds `{times}` (a tier's multiplier).
+fn without_times(text: &str) -> String {
+    let Some(at) = text.find("{times}") else { return text.to_string() };
+    let (Some(open), Some(close)) = (text[..at].rfind('('), text[at..].find(')')) else { return text.to_string() };
+    format!("{}{}", text[..open].trim_end(), &text[at + close + 1..])
+}
+
 /// The word "points" for `n` ([`Texts::points`] without the number).
 fn points_word(t: &dyn Texts, n: Points) -> String {
     let s = t.points(n);
@@ -189,8 +196,11 @@ fn language(lang: Language) -> Value {
         "balance": tpl(t.balance(a), &[("balance", Arg::Points(a))], t),
         // {name}: the tier's name, {times}: its multiplier.
         "tier_status": tpl(t.tier_status(Esc("{name}"), "{times}"), &[], t),
+        // {name}: the tier's name (tier_status without the multiplier).
+        "tier_name": without_times(&tpl(t.tier_status(Esc("{name}"), "{times}"), &[], t)),
         // {tier}: the tier's number, when the program's tier names are not known.
         "tier_number": app.tier_number,
+        "tier_none": app.tier_none,
         // {needed_pts}: qualifying points still needed, {next}: the next tier's name.
         "tier_progress": tpl(t.tier_progress(Pts(a), Esc("{next}")), &[("needed_pts", Arg::Pts(a))], t),
         // {needed_pts}: purchases still needed, {next}: the next tier's name.
@@ -388,6 +398,7 @@ struct AppOnly {
     settings: &'static str,
     card_rotating: &'static str,
     tier_number: &'static str,
+    tier_none: &'static str,
     birthday: &'static str,
     day: &'static str,
     month: &'static str,
@@ -413,6 +424,7 @@ fn app_only(lang: Language) -> AppOnly {
             settings: "Settings",
             card_rotating: "The code changes every 30 seconds, so a screenshot of it will not work.",
             tier_number: "🏅 Tier {tier}",
+            tier_none: "🏅 No tier yet",
             birthday: "Birthday",
             day: "Day",
             month: "Month",
@@ -435,6 +447,7 @@ fn app_only(lang: Language) -> AppOnly {
             settings: "Настройки",
             card_rotating: "Код меняется каждые 30 секунд, поэтому его скриншот не сработает.",
             tier_number: "🏅 Уровень {tier}",
+            tier_none: "🏅 Уровня пока нет",
             birthday: "День рождения",
             day: "День",
             month: "Месяц",
@@ -457,6 +470,7 @@ fn app_only(lang: Language) -> AppOnly {
             settings: "Cài đặt",
             card_rotating: "Mã thay đổi sau mỗi 30 giây, vì vậy ảnh chụp màn hình sẽ không dùng được.",
             tier_number: "🏅 Hạng {tier}",
+            tier_none: "🏅 Chưa có hạng",
             birthday: "Sinh nhật",
             day: "Ngày",
             month: "Tháng",
