@@ -1126,3 +1126,123 @@ async fn the_workers_deliver_signed_webhooks_a_receiver_verifies() {
     assert!(seen[0].last_success_at.is_some());
     env.stop().await;
 }
+
+/// Sends `GET target` exactly as written (a client library would normalise `..` away) to `base`
+/// (`http://127.0.0.1:<port>`) and answers the status and the whole response as text.
+async fn raw_get(base: &str, target: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.strip_prefix("http://").expect("an http URL");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut answer)).await.expect("in time").expect("read");
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("{answer}"));
+    (status, answer)
+}
+
+#[tokio::test]
+#[ignore = "needs Miniflare (workerd) and the built Workers (scripts/test.sh runs it)"]
+async fn the_api_worker_serves_the_mini_app_from_its_static_assets() {
+    let fake = FakeBotApi::start().await;
+    let vars = simulate::variables(&fake.url());
+    // Miniflare reads [assets] from examples/edge/api/wrangler.toml, as `wrangler deploy` would.
+    let workers = [("api", repo_root().join("examples/edge/api/build"))];
+    let workerd = Workerd::start_with_d1(&workers, &vars).await;
+    let base = workerd.url("api");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let get = |path: &str| http.get(format!("{base}{path}")).send();
+    let header = |res: &reqwest::Response, name: &str| res.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+    let dist = repo_root().join("loyalty-app/dist");
+    let log = || workerd.log();
+
+    // The page, with the headers of loyalty-app/dist/_headers (the same as `loyalty serve`'s).
+    let policy = std::fs::read_to_string(dist.join("_headers")).expect("dist/_headers");
+    let policy = policy.lines().find_map(|l| l.trim().strip_prefix("Content-Security-Policy: ")).expect("a policy");
+    let page = get("/app/").await.expect("/app/");
+    assert_eq!(page.status(), 200, "{}", log());
+    assert!(header(&page, "content-type").is_some_and(|t| t.starts_with("text/html")), "{:?}", page.headers());
+    assert_eq!(header(&page, "content-security-policy").as_deref(), Some(policy));
+    assert_eq!(header(&page, "x-content-type-options").as_deref(), Some("nosniff"));
+    let etag = header(&page, "etag").expect("an ETag");
+    let html = page.text().await.expect("the page");
+    assert_eq!(html, std::fs::read_to_string(dist.join("app/index.html")).expect("index.html"));
+    let again = http.get(format!("{base}/app/")).header("if-none-match", &etag).send().await.expect("again");
+    assert_eq!(again.status(), 304);
+    let partner = get("/app/?mode=partner").await.expect("the partner's page");
+    assert_eq!(partner.status(), 200);
+    assert_eq!(partner.text().await.expect("the page"), html);
+
+    // /app redirects to /app/ with its query, so the page's relative URLs resolve under /app/.
+    for (from, to) in [("/app", "/app/"), ("/app?mode=partner", "/app/?mode=partner")] {
+        let res = get(from).await.expect(from);
+        assert!(res.status().is_redirection(), "{from}: {}", res.status());
+        let location = header(&res, "location").expect("a Location");
+        // Relative, or absolute on this origin.
+        let path = match location.strip_prefix("http://") {
+            Some(rest) => &rest[rest.find('/').unwrap_or(rest.len())..],
+            None => location.as_str(),
+        };
+        assert_eq!(path, to, "{from}: {location}");
+    }
+
+    // Every file the page references.
+    let mut loaded = 0;
+    for attr in [" src=\"", " href=\""] {
+        for (at, _) in html.match_indices(attr) {
+            let rest = &html[at + attr.len()..];
+            let url = &rest[..rest.find('"').expect("a closing quote")];
+            if url.starts_with("https://") {
+                continue;
+            }
+            let path = url.strip_prefix("./").unwrap_or(url);
+            let res = get(&format!("/app/{path}")).await.expect(path);
+            assert_eq!(res.status(), 200, "/app/{path}");
+            let content_type = header(&res, "content-type").unwrap_or_default();
+            let expected = if path.ends_with(".js") {
+                "javascript"
+            } else if path.ends_with(".css") {
+                "text/css"
+            } else {
+                ""
+            };
+            assert!(content_type.contains(expected), "/app/{path}: {content_type}");
+            if path.starts_with("assets/") {
+                assert_eq!(header(&res, "cache-control").as_deref(), Some("public, max-age=31536000, immutable"));
+            }
+            assert_eq!(header(&res, "x-content-type-options").as_deref(), Some("nosniff"));
+            assert_eq!(header(&res, "content-security-policy"), None, "/app/{path}: the policy is the page's");
+            let body = res.bytes().await.expect("the file");
+            assert_eq!(&body[..], std::fs::read(dist.join("app").join(path)).expect("the file"), "/app/{path}");
+            loaded += 1;
+        }
+    }
+    assert!(loaded >= 1, "the page references its script: {html}");
+
+    // What matches no file runs the Worker: its routes, and its 404.
+    let health = get("/health").await.expect("/health");
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.json::<Value>().await.expect("JSON")["status"], "ok");
+    let doc = get("/api/v1/openapi.json").await.expect("the OpenAPI document");
+    assert_eq!(doc.status(), 200);
+    assert!(doc.json::<Value>().await.expect("JSON")["paths"].get("/api/v1/me").is_some());
+    assert_eq!(get("/api/v1/me").await.expect("/me").status(), 401, "the API asks who is calling");
+    for path in ["/app/nope.js", "/_headers", "/app/assets/", "/api/v1/app/index.html"] {
+        let res = get(path).await.expect(path);
+        assert_eq!(res.status(), 404, "{path}");
+        assert!(res.text().await.expect("a body").contains("not_found"), "{path}: the Worker's 404");
+    }
+    for target in [
+        "/app/../Cargo.toml",
+        "/app/%2e%2e/Cargo.toml",
+        "/app/..%2fCargo.toml",
+        "/app/..\\Cargo.toml",
+        "/app/../../loyalty-app/Cargo.toml",
+    ] {
+        let (status, answer) = raw_get(&base, target).await;
+        assert!(status >= 300, "{target}: {status}");
+        assert!(!answer.contains("[package]") && !answer.contains("[workspace]"), "{target}: {answer}");
+    }
+    drop(workerd);
+}

@@ -8,13 +8,16 @@
 // between choosing and binding it.
 //
 // config.json: { "nodeDir": <dir holding node_modules with miniflare>,
-//                "workers": [{ "name", "build" }], "vars": { NAME: value },
+//                "workers": [{ "name", "build", "wrangler" (optional) }], "vars": { NAME: value },
 //                "outbound": { "<host[:port]>": "http://127.0.0.1:<port>" } (optional) }
 // A fetch to a host named in `outbound` goes to its loopback address instead
 // (a webhook endpoint's https URL served by a local receiver); others go out as they are.
-import { readFileSync } from "node:fs";
+// A Worker whose `wrangler` (its wrangler.toml) has an `[assets]` table serves those static
+// assets as Cloudflare does: the table as wrangler reads it, the directory relative to the
+// file, `_headers` and `_redirects` in it, the Worker run for what matches no asset.
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
@@ -40,13 +43,33 @@ const reroute = async (request) => {
   return new Response(await answer.arrayBuffer(), { status: answer.status, headers: answer.headers });
 };
 
+// The `[assets]` of a Worker's wrangler.toml, as Miniflare's `assets` option.
+const assetsOf = async (wranglerToml) => {
+  if (wranglerToml === undefined || !/^\[assets\]/m.test(readFileSync(wranglerToml, "utf8"))) return undefined;
+  const wrangler = await import(pathToFileURL(require.resolve("wrangler")).href);
+  const { assets, configPath } = wrangler.unstable_readConfig({ config: wranglerToml }, { hideWarnings: true });
+  if (assets === undefined) return undefined;
+  const directory = resolve(dirname(configPath), assets.directory);
+  // Miniflare would serve a missing directory as an empty one: say so instead.
+  if (!existsSync(directory)) throw new Error(`${wranglerToml}: [assets] directory ${directory} does not exist`);
+  const options = {
+    directory,
+    htmlHandling: assets.html_handling,
+    notFoundHandling: assets.not_found_handling,
+    runWorkerFirst: assets.run_worker_first,
+    hasUserWorker: true,
+  };
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+};
+const assets = await Promise.all(config.workers.map((w) => assetsOf(w.wrangler)));
+
 const mf = new Miniflare({
   host: "127.0.0.1",
   port: 0,
   // The placeholder `request.cf`: no download from Cloudflare (tests run offline).
   cf: false,
   log: new Log(LogLevel.INFO),
-  workers: config.workers.map((w) => ({
+  workers: config.workers.map((w, i) => ({
     config: {
       name: w.name,
       compatibilityDate: "2026-11-01",
@@ -58,6 +81,7 @@ const mf = new Miniflare({
         },
       },
       env,
+      ...(assets[i] !== undefined ? { assets: assets[i] } : {}),
     },
     dev: {
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],

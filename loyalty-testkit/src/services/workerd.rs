@@ -174,7 +174,10 @@ impl Workerd {
     /// Starts `workers` (name, build directory) with `vars` as their text
     /// bindings and one D1 database bound as `DB` to all of them, in
     /// Miniflare: workerd as `wrangler dev --local` runs it, with Cloudflare's
-    /// local bindings (D1 is SQLite inside workerd). Needs `NODE_BIN` and
+    /// local bindings (D1 is SQLite inside workerd). A Worker whose
+    /// `wrangler.toml` (next to its build directory) has `[assets]` serves them
+    /// as Cloudflare does (the api Worker: the Mini App under `/app/`); plain
+    /// [`Workerd::start_with`] serves none. Needs `NODE_BIN` and
     /// `LOYALTY_EDGE_NODE_DIR` (from `scripts/edge-tools.sh env`).
     pub async fn start_with_d1(workers_to_run: &[(&'static str, PathBuf)], vars: &[(&str, String)]) -> Workerd {
         Workerd::start_with_d1_outbound(workers_to_run, vars, &[]).await
@@ -194,7 +197,12 @@ impl Workerd {
         let mut workers = Vec::new();
         for (name, build) in workers_to_run {
             check_build(build);
-            workers.push(serde_json::json!({ "name": name, "build": build }));
+            let mut worker = serde_json::json!({ "name": name, "build": build });
+            // The Worker's own wrangler.toml (next to its build/): its `[assets]`, if any, are served.
+            if let Some(wrangler) = build.parent().map(|dir| dir.join("wrangler.toml")).filter(|f| f.is_file()) {
+                worker["wrangler"] = serde_json::json!(wrangler);
+            }
+            workers.push(worker);
         }
         let vars: serde_json::Map<String, serde_json::Value> =
             vars.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect();
