@@ -102,6 +102,7 @@ fn templates_carry_the_placeholders_the_page_fills() {
         ("partner_expired", &["{id}", "{points_pts}", "{purchase_pts}"]),
         ("birthday_set", &["{day}", "{month}"]),
         ("tier_name", &["{name}"]),
+        ("partner_terms", &["{earn}", "{share}"]),
         ("program_stats", &["{customers}", "{outstanding_pts}", "{today_issued_pts}", "{today_redeemed_pts}"]),
     ];
     for lang in ["ru", "en", "vi"] {
@@ -117,6 +118,10 @@ fn templates_carry_the_placeholders_the_page_fills() {
         assert!(!name.contains("{times}") && !name.contains('('), "{lang}.tier_name keeps the name only: {name:?}");
     }
     assert_eq!(texts["en"]["tier_name"], "🏅 Tier: {name}");
+    for lang in ["ru", "en", "vi"] {
+        let terms = texts[lang]["partner_terms"].as_str().unwrap();
+        assert!(!terms.contains("{name}") && !terms.contains("{category}"), "{lang}.partner_terms: {terms:?}");
+    }
     assert_eq!(texts["en"]["points"]["one"], "point");
     assert_eq!(texts["en"]["points"]["other"], "points");
     assert_eq!(texts["ru"]["points"]["few"], "балла");

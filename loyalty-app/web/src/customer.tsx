@@ -434,44 +434,43 @@ function PartnersScreen({ onClaimed }: { onClaimed: () => void }) {
     }
   };
 
+  const rewardItem = (r: Schemas["Reward"]) => (
+    <li data-testid="reward-item" key={r.id} class="reward">
+      <b>{localized(r.offer.title, i.lang)}</b>
+      {r.offer.description && <span class="hint small">{localized(r.offer.description, i.lang)}</span>}
+      {voucher?.id === r.id ? (
+        <p class="done pre">{voucher.text}</p>
+      ) : (
+        <button type="button" class="primary" disabled={busy !== null} onClick={() => claim(r)}>
+          {i.str("reward_claim", { price_pts: i.num(r.offer.price) })}
+        </button>
+      )}
+    </li>
+  );
+  const known = new Set(partners?.map((p) => p.id));
+  const others = rewards?.filter((r) => !known.has(r.partner)) ?? [];
+
   return (
     <section data-testid="screen-partners" class="screen">
       <h1>{i.s("partners_title")}</h1>
       {partners?.length === 0 && <p class="hint">{i.s("no_partners")}</p>}
       <ul class="list">
-        {partners?.map((p) => (
-          <li data-testid="partner-item" key={p.id} class="item column">
-            <b>{p.name}</b>
-            <span class="hint small">{p.category}</span>
-            <span class="small">
-              {i.str("partner_offer", {
-                name: p.name,
-                category: p.category,
-                earn: i.percent(p.earn_rate_bps),
-                share: i.percent(p.max_redeem_share_bps),
-              }).replace(/^.*?:\s*/, "")}
-            </span>
-          </li>
-        ))}
+        {partners?.map((p) => {
+          const own = rewards?.filter((r) => r.partner === p.id) ?? [];
+          return (
+            <li data-testid="partner-item" key={p.id} class="item column">
+              <b>{p.name}</b>
+              <span class="hint small">{p.category}</span>
+              <span class="small">
+                {i.str("partner_terms", { earn: i.percent(p.earn_rate_bps), share: i.percent(p.max_redeem_share_bps) })}
+              </span>
+              {own.length > 0 && <ul class="rewards">{own.map(rewardItem)}</ul>}
+            </li>
+          );
+        })}
       </ul>
-      <h2>{i.s("rewards_title")}</h2>
-      {rewards?.length === 0 && <p class="hint">{i.s("rewards_none")}</p>}
-      <ul class="list">
-        {rewards?.map((r) => (
-          <li data-testid="reward-item" key={r.id} class="item column">
-            <b>{localized(r.offer.title, i.lang)}</b>
-            <span class="hint small">{r.partner_name}</span>
-            {r.offer.description && <span class="small">{localized(r.offer.description, i.lang)}</span>}
-            {voucher?.id === r.id ? (
-              <p class="done pre">{voucher.text}</p>
-            ) : (
-              <button type="button" class="primary" disabled={busy !== null} onClick={() => claim(r)}>
-                {i.str("reward_claim", { price_pts: i.num(r.offer.price) })}
-              </button>
-            )}
-          </li>
-        ))}
-      </ul>
+      {others.length > 0 && <ul class="rewards">{others.map(rewardItem)}</ul>}
+      {rewards?.length === 0 && <p class="hint small">{i.s("rewards_none")}</p>}
       <ErrorLine error={error} />
     </section>
   );

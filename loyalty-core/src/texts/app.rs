@@ -116,6 +116,14 @@ fn without_times(text: &str) -> String {
     format!("{}{}", text[..open].trim_end(), &text[at + close + 1..])
 }
 
+/// A partner's offer without its leading name and category (`• {name} ({category}): `).
+fn after_category(text: &str) -> String {
+    match text.find("{category}").and_then(|at| text[at..].find(':').map(|colon| at + colon + 1)) {
+        Some(end) => text[end..].trim_start().to_string(),
+        None => text.to_string(),
+    }
+}
+
 /// The word "points" for `n` ([`Texts::points`] without the number).
 fn points_word(t: &dyn Texts, n: Points) -> String {
     let s = t.points(n);
@@ -221,6 +229,8 @@ fn language(lang: Language) -> Value {
         "no_partners": f(Fixed::NoPartnersYet),
         // {name}, {category}, {earn} and {share} (percent, with decimal_sep).
         "partner_offer": tpl(t.partner_offer(Esc("{name}"), Esc("{category}"), "{earn}", "{share}"), &[], t),
+        // {earn} and {share}: partner_offer after the name and category.
+        "partner_terms": after_category(&tpl(t.partner_offer(Esc("{name}"), Esc("{category}"), "{earn}", "{share}"), &[], t)),
         "rewards_title": label(&t.rewards_title(None)),
         "rewards_none": plain(t.rewards_none()),
         // {price_pts}: the reward's price.
