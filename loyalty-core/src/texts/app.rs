@@ -137,7 +137,7 @@ fn language(lang: Language) -> Value {
     let b = |b: Button| label(t.button(b));
     let bi = |b: Button| icon(t.button(b));
     let [a, b2, c, d, e, g, h, i, j, k] = S;
-    let [stats_title, stats_customers, stats_purchases, stats_issued, stats_redeemed] = t.partner_stats_labels();
+    let [_, _, _, stats_issued, stats_redeemed] = t.partner_stats_labels();
     let program = t.program_stats(&ProgramStats {
         customers: a as u64,
         partners_approved: b2 as u64,
@@ -188,11 +188,8 @@ fn language(lang: Language) -> Value {
         "nav_history_icon": bi(Button::History),
         "nav_partners": b(Button::Partners),
         "nav_partners_icon": bi(Button::Partners),
-        "nav_rewards": b(Button::Rewards),
         "nav_settings": app.settings,
         "nav_settings_icon": "⚙️",
-        "nav_balance": b(Button::Balance),
-        "nav_language": b(Button::Language),
 
         }),
         json!({
@@ -202,8 +199,6 @@ fn language(lang: Language) -> Value {
         "card_rotating": app.card_rotating,
         // {balance}: points(balance).
         "balance": tpl(t.balance(a), &[("balance", Arg::Points(a))], t),
-        // {name}: the tier's name, {times}: its multiplier.
-        "tier_status": tpl(t.tier_status(Esc("{name}"), "{times}"), &[], t),
         // {name}: the tier's name (tier_status without the multiplier).
         "tier_name": without_times(&tpl(t.tier_status(Esc("{name}"), "{times}"), &[], t)),
         // {tier}: the tier's number, when the program's tier names are not known.
@@ -231,7 +226,6 @@ fn language(lang: Language) -> Value {
         "partner_offer": tpl(t.partner_offer(Esc("{name}"), Esc("{category}"), "{earn}", "{share}"), &[], t),
         // {earn} and {share}: partner_offer after the name and category.
         "partner_terms": after_category(&tpl(t.partner_offer(Esc("{name}"), Esc("{category}"), "{earn}", "{share}"), &[], t)),
-        "rewards_title": label(&t.rewards_title(None)),
         "rewards_none": plain(t.rewards_none()),
         // {price_pts}: the reward's price.
         "reward_claim": tpl(t.reward_claim_button(Pts(a)), &[("price_pts", Arg::Pts(a))], t),
@@ -343,10 +337,6 @@ fn language(lang: Language) -> Value {
             &[("id", Arg::Int(a)), ("points_pts", Arg::Pts(b2)), ("purchase_pts", Arg::Pts(c))],
             t,
         ),
-        "waiting": app.waiting,
-        "stats_title": label(stats_title),
-        "stats_customers": label(stats_customers),
-        "stats_purchases": label(stats_purchases),
         "stats_issued": label(stats_issued),
         "stats_redeemed": label(stats_redeemed),
         "today": app.today,
@@ -385,7 +375,6 @@ fn language(lang: Language) -> Value {
         "internal_error": f(Fixed::InternalError),
         "need_start": f(Fixed::NeedStart),
         "blocked": f(Fixed::Blocked),
-        "not_a_partner": f(Fixed::NotAPartner),
         "refusal": f(Fixed::Refusal),
         "loading": app.loading,
         }),
@@ -419,7 +408,6 @@ struct AppOnly {
     customer_code: &'static str,
     open: &'static str,
     points_to_pay: &'static str,
-    waiting: &'static str,
     today: &'static str,
     last_30_days: &'static str,
     auth_error: &'static str,
@@ -445,7 +433,6 @@ fn app_only(lang: Language) -> AppOnly {
             customer_code: "Customer code",
             open: "Open",
             points_to_pay: "Points to pay",
-            waiting: "⏳ Waiting for the customer's answer…",
             today: "Today",
             last_30_days: "Last 30 days",
             auth_error: "Telegram could not confirm who you are, so nothing is shown. Close the app and open it again from the bot.",
@@ -468,7 +455,6 @@ fn app_only(lang: Language) -> AppOnly {
             customer_code: "Код клиента",
             open: "Открыть",
             points_to_pay: "Баллов к оплате",
-            waiting: "⏳ Ждём ответа клиента…",
             today: "Сегодня",
             last_30_days: "Последние 30 дней",
             auth_error: "Telegram не подтвердил, кто вы, поэтому данные не показаны. Закройте приложение и откройте его снова из бота.",
@@ -491,7 +477,6 @@ fn app_only(lang: Language) -> AppOnly {
             customer_code: "Mã khách hàng",
             open: "Mở",
             points_to_pay: "Số điểm thanh toán",
-            waiting: "⏳ Đang chờ khách trả lời…",
             today: "Hôm nay",
             last_30_days: "30 ngày qua",
             auth_error: "Telegram không xác nhận được bạn là ai nên không hiển thị dữ liệu. Hãy đóng ứng dụng và mở lại từ bot.",
