@@ -150,6 +150,14 @@ fn the_policy_fits_the_built_page() {
     for url in attributes(html, "src").into_iter().chain(attributes(html, "href")) {
         assert!(!url.contains("://") || url.starts_with("https://telegram.org/"), "{url}: not allowed by the policy");
     }
+    // No 'unsafe-eval' either: the scripts build no code from strings.
+    let scripts = loyalty_app::assets().iter().filter(|a| a.content_type().starts_with("text/javascript"));
+    for script in scripts {
+        let text = String::from_utf8_lossy(script.bytes());
+        for eval in ["eval(", "new Function("] {
+            assert!(!text.contains(eval), "{}: {eval}, which the policy refuses", script.path());
+        }
+    }
 }
 
 #[tokio::test]
