@@ -14,7 +14,7 @@
 #   scripts/app.sh size [DIR]   print the first load's gzip size of a built page (default the committed one)
 #   scripts/app.sh --help
 #
-# Node: the system's when it is >= 20.19 (Vite's minimum), else the Node 22 that
+# Node: the system's when Vite supports it (^20.19 or >= 22.12), else the Node 22 that
 # scripts/edge-tools.sh installs.
 
 set -euo pipefail
@@ -38,7 +38,8 @@ node_ok() {
     v=${v#v}
     local major=${v%%.*} rest=${v#*.}
     local minor=${rest%%.*}
-    ((major > 22 || (major == 22 && minor >= 12) || (major == 20 && minor >= 19) || major == 21))
+    # Vite's engines: ^20.19.0 || >=22.12.0
+    ((major > 22 || (major == 22 && minor >= 12) || (major == 20 && minor >= 19)))
 }
 
 use_node() {
@@ -47,7 +48,7 @@ use_node() {
     if [[ -n $system ]] && node_ok "$system"; then
         return
     fi
-    log "the system's Node is missing or older than 20.19; using scripts/edge-tools.sh's"
+    log "the system's Node is missing or one Vite does not support; using scripts/edge-tools.sh's Node 22"
     local env
     env=$("$SCRIPT_DIR/edge-tools.sh" env) || die "scripts/edge-tools.sh failed"
     eval "$env"
