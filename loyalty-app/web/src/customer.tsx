@@ -76,7 +76,7 @@ export function Customer({ setLang }: { setLang: (l: Lang) => void }) {
         {me && !me.blocked && <Redemptions balance={me.balance} onAnswered={reload} />}
         {me?.blocked && <p class="note">{i.s("blocked")}</p>}
         <ErrorLine error={error} />
-        {screen === "card" && <CardScreen me={me} />}
+        {screen === "card" && <CardScreen me={me} onNewCode={reload} />}
         {screen === "history" && <HistoryScreen />}
         {screen === "partners" && <PartnersScreen onClaimed={reload} />}
         {screen === "settings" && (
@@ -101,18 +101,21 @@ export function Customer({ setLang }: { setLang: (l: Lang) => void }) {
 
 // ------------------------------------------------------------------ card
 
-function CardScreen({ me }: { me: Me | null }) {
+/** The card; `onNewCode` runs at each new rotating code after the first (the balance is fetched again then). */
+function CardScreen({ me, onNewCode }: { me: Me | null; onNewCode: () => void }) {
   const i = useI18n();
   const [card, setCard] = useState<Schemas["CardCode"] | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     const stop = new AbortController();
     (async () => {
-      while (!stop.signal.aborted) {
+      for (let n = 0; !stop.signal.aborted; n++) {
         try {
           const c = await api<Schemas["CardCode"]>("/me/card-code", { signal: stop.signal });
           setCard(c);
           setError(null);
+          // A cashier may have just credited the purchase the card was shown for.
+          if (n > 0) onNewCode();
           // The server says when the next code starts; never poll faster than every 5 s.
           const wait = Math.min(30_000, Math.max(5_000, c.refresh_at * 1000 - Date.now() + 500));
           await sleep(wait, stop.signal);
@@ -224,7 +227,9 @@ function Redemptions({ balance, onAnswered }: { balance: number; onAnswered: () 
           if (current.length > 0) await sleep(5_000, stop.signal);
           const wait = current.length > 0 ? 0 : 25;
           const r = await api<{ redemptions: Pending[] }>(`/me/redemptions?wait=${wait}`, { signal: stop.signal });
-          current = r.redemptions.filter((p) => !answered.current.has(p.id));
+          const fresh = r.redemptions.filter((p) => !answered.current.has(p.id));
+          if (fresh.some((p) => !current.some((c) => c.id === p.id))) haptic("warning");
+          current = fresh;
           setList(current);
         } catch (e) {
           if (isAbort(e) || (e instanceof ApiError && e.isAuth)) return;
@@ -275,7 +280,7 @@ function Redemptions({ balance, onAnswered }: { balance: number; onAnswered: () 
 
   if (list.length === 0 && !done && !error) return null;
   return (
-    <div class="requests">
+    <div class="requests" aria-live="polite">
       {list.map((p) => (
         <div class="request" data-testid="redemption-pending" data-redemption-id={String(p.id)} key={p.id}>
           <p class="pre">
