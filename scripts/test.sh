@@ -9,7 +9,9 @@
 #      `cargo tree -p loyalty-core -e normal --all-features` holds no HTTP client, hyper or tokio;
 #      `cargo deny check bans licenses sources` against deny.toml (scripts/cargo-deny.sh: cargo-deny pinned,
 #      installed once under ~/.cache/loyalty-rs; no `advisories`, which needs the network);
-#      `cargo package` of the four published crates
+#      `cargo package` of the five published crates; scripts/app.sh check: the Mini App's page (loyalty-app/web)
+#      type-checks against types generated from openapi.json, rebuilds to the committed loyalty-app/dist, and
+#      loads ≤ 100 KB gzip
 #   3. wasm32-unknown-unknown, through scripts/wasm-toolchain.sh: clippy (-D warnings, RUSTFLAGS=-Dwarnings)
 #      of loyalty-core without features and with --features sentry, and of loyalty-testkit; clippy of
 #      loyalty-edge and the Workers; then
@@ -17,7 +19,8 @@
 #      esbuild from scripts/edge-tools.sh) and fails when a Worker is above 1 MiB gzip
 #   4. tests: cargo nextest run --workspace --all-features --run-ignored all  +  cargo test --doc
 #      (PostgreSQL is started if none answers; postrust, the PostgREST-compatible server, is installed once;
-#      the ignored tests are loyalty-edge's, which run the built Workers in workerd)
+#      the ignored tests run the built Workers in workerd, and the Mini App in Debian's Chromium through
+#      playwright-core — scripts/browser.sh installs both, in the background from the start)
 #      (falls back to cargo test --workspace --all-features -- --include-ignored without cargo-nextest)
 #   5. scripts/fuzz.sh smoke 10: every libFuzzer target of fuzz/ for 10 s from its seeds (clippy and fmt of
 #      fuzz/ are in steps 1 and 2)
@@ -148,7 +151,15 @@ check_one_send_split() {
 $bad"
 }
 
-step 2 "cargo clippy (workspace, all features; loyalty-native storage features); rustdoc -D warnings; I/O-free core; cargo deny"
+# Chromium (Debian's package) and playwright-core for the Mini App's browser tests in step 4: mostly downloads,
+# so they run beside the compilers of steps 2 and 3.
+BROWSER_ENV=$LOG_DIR/browser.env
+if [[ ${SKIP_WASM:-} != 1 ]]; then
+    "$REPO_ROOT/scripts/browser.sh" env >"$BROWSER_ENV" 2>"$LOG_DIR/browser.log" &
+    BROWSER_PID=$!
+fi
+
+step 2 "cargo clippy (workspace, all features; loyalty-native storage features); rustdoc -D warnings; I/O-free core; cargo deny; the Mini App's page"
 run cargo clippy --workspace --all-targets --all-features -- -D warnings
 # loyalty-native's storage backends are features (sqlite by default, postgres, postgrest).
 run cargo clippy -p loyalty-native --all-targets -- -D warnings
@@ -165,7 +176,10 @@ run "$REPO_ROOT/scripts/cargo-deny.sh" check bans licenses sources
 # each finds the others in a local overlay of the registry. Not verified by a rebuild: the workspace build
 # above compiles the same sources (a rebuild of each .crate would cost minutes on two cores).
 # --allow-dirty: a clone that CI just checked out has no changes, a developer's tree may.
-run cargo package --locked --no-verify --allow-dirty --quiet -p loyalty-core -p loyalty-testkit -p loyalty-native -p loyalty-edge
+run cargo package --locked --no-verify --allow-dirty --quiet -p loyalty-core -p loyalty-testkit -p loyalty-app \
+    -p loyalty-native -p loyalty-edge
+# The Mini App's page: API types current with openapi.json, tsc, the committed build reproduced, ≤ 100 KB gzip.
+run "$REPO_ROOT/scripts/app.sh" check
 step_done
 
 if [[ ${SKIP_WASM:-} == 1 ]]; then
@@ -182,6 +196,7 @@ else
         run "${WASM[@]}" clippy -p loyalty-core "${WT[@]}" ${features:+"$features"} -- -D warnings
     done
     run "${WASM[@]}" clippy -p loyalty-testkit "${WT[@]}" -- -D warnings
+    run "${WASM[@]}" clippy -p loyalty-app "${WT[@]}" -- -D warnings
     EDGE=(-p loyalty-edge -p loyalty-edge-client-webhook -p loyalty-edge-partner-webhook
         -p loyalty-edge-admin-webhook -p loyalty-edge-api -p loyalty-edge-test-fixture)
     run "${WASM[@]}" clippy "${EDGE[@]}" "${WT[@]}" -- -D warnings
@@ -189,6 +204,12 @@ else
     run "$REPO_ROOT/scripts/build-workers.sh" client-webhook partner-webhook admin-webhook api \
         loyalty-edge/tests/fixture-worker
     eval "$("$REPO_ROOT/scripts/edge-tools.sh" env)" # WORKERD_BIN for loyalty-edge's tests
+    # CHROMIUM_BIN and the driver for the browser tests (loyalty-native's and loyalty-edge's, ignored by default).
+    printf '+ scripts/browser.sh env  (started before step 2)\n'
+    wait "$BROWSER_PID" || { cat "$LOG_DIR/browser.log" >&2; die "scripts/browser.sh could not install Chromium or playwright-core"; }
+    cat "$LOG_DIR/browser.log"
+    # shellcheck disable=SC1090
+    source "$BROWSER_ENV"
     step_done
 fi
 

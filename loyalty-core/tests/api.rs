@@ -2084,3 +2084,217 @@ async fn an_admin_group_admits_its_members_to_the_admin_app() {
     let asked = env.telegram.calls().iter().filter(|c| c.method == "getChatMember").count();
     assert_eq!(asked, 6, "one question per request that got that far");
 }
+
+// ------------------------------------------------- the customer's Mini App
+
+/// A clock that steps like [`FakeClock`] and lets other futures run after
+/// each sleep, so a long poll can be answered by something done meanwhile.
+struct YieldingClock(Arc<loyalty_testkit::FakeClock>);
+
+#[async_trait::async_trait]
+impl Clock for YieldingClock {
+    fn now(&self) -> loyalty_core::domain::Timestamp {
+        self.0.now()
+    }
+
+    async fn sleep(&self, millis: u64) {
+        self.0.sleep(millis).await;
+        tokio::task::yield_now().await;
+    }
+}
+
+/// [`TestEnv::new`] with a [`YieldingClock`].
+fn yielding_env() -> TestEnv {
+    let env = TestEnv::new();
+    let ports = loyalty_core::Ports {
+        storage: env.storage.clone(),
+        telegram: env.telegram.clone(),
+        assistant: Some(env.assistant.clone()),
+        reporter: env.reporter.clone(),
+        clock: Arc::new(YieldingClock(env.clock.clone())),
+        random: Arc::new(loyalty_testkit::SeqRandom::new(7)),
+        webhooks: Some(env.webhooks.clone()),
+    };
+    TestEnv { engine: loyalty_core::Engine::new(test_config(), ports), ..env }
+}
+
+fn open_body(c: &Customer, points: i64) -> String {
+    json!({"customer_code": c.code.as_str(), "points": points, "purchase": 1000}).to_string()
+}
+
+#[tokio::test]
+async fn the_customer_lists_pending_requests_and_answers_them() {
+    let (env, c, p, key) = customer_and_partner("Cafe", Language::En).await;
+    let other = register(&env, 43, Language::En).await;
+    let auth = tma(&env, 42);
+    let empty = get(&env, "/api/v1/me/redemptions", &auth).await;
+    assert_eq!((empty.status, empty.json()), (StatusCode::OK, json!({"redemptions": []})));
+    assert_eq!(empty.headers["cache-control"], "no-store");
+
+    let opened =
+        call(&env, pos(&key, Method::POST, "/api/v1/partner/redemptions", Some("pay-1"), &open_body(&c, 30))).await;
+    let r = opened.json()["redemption"].clone();
+    call(&env, pos(&key, Method::POST, "/api/v1/partner/redemptions", Some("pay-2"), &open_body(&other, 20))).await;
+    let listed = get(&env, "/api/v1/me/redemptions", &auth).await.json();
+    assert_eq!(
+        listed,
+        json!({"redemptions": [{
+            "id": r["id"], "partner": {"id": p.id.0, "name": "Cafe"}, "points": 30, "purchase": 1000,
+            "created_at": r["created_at"], "expires_at": r["expires_at"],
+        }]}),
+        "the customer's own request only"
+    );
+    let slept = env.clock.slept_millis();
+    let waited = get(&env, "/api/v1/me/redemptions?wait=25", &auth).await.json();
+    assert_eq!((waited, env.clock.slept_millis()), (listed, slept), "a request there: no wait");
+
+    // Confirmed, it is gone; the other customer's stays theirs.
+    let id = r["id"].as_i64().unwrap();
+    let confirmed = call(&env, post(&format!("/api/v1/redemptions/{id}/confirm"), &auth)).await;
+    assert_eq!(confirmed.json()["redemption"]["status"], "confirmed");
+    assert_eq!(get(&env, "/api/v1/me/redemptions", &auth).await.json(), json!({"redemptions": []}));
+    let theirs = get(&env, "/api/v1/me/redemptions", &tma(&env, 43)).await.json();
+    assert_eq!(theirs["redemptions"][0]["points"], 20, "{theirs}");
+
+    // Past its time, a request is no longer listed.
+    env.clock.advance(rules::REDEMPTION_TTL_SECS + 1);
+    assert_eq!(get(&env, "/api/v1/me/redemptions", &tma(&env, 43)).await.json(), json!({"redemptions": []}));
+}
+
+#[tokio::test]
+async fn a_long_poll_answers_when_a_request_arrives_or_its_time_ends() {
+    let env = yielding_env();
+    let c = register(&env, 42, Language::En).await;
+    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let auth = tma(&env, 42);
+
+    // Nothing arrives: empty after waiting the 4 seconds asked (read every second).
+    let slept = env.clock.slept_millis();
+    let waited = get(&env, "/api/v1/me/redemptions?wait=4", &auth).await;
+    assert_eq!((waited.status, waited.json()), (StatusCode::OK, json!({"redemptions": []})));
+    assert_eq!(env.clock.slept_millis() - slept, 4_000);
+
+    // The partner asks while the page waits: the poll answers at its next read.
+    let start = env.clock.slept_millis();
+    let poll = get(&env, "/api/v1/me/redemptions?wait=25", &auth);
+    let ask = async {
+        while env.clock.slept_millis() < start + 3_000 {
+            tokio::task::yield_now().await;
+        }
+        call(&env, pos(&key, Method::POST, "/api/v1/partner/redemptions", Some("pay-1"), &open_body(&c, 30))).await
+    };
+    let (polled, opened) = tokio::join!(poll, ask);
+    assert_eq!(opened.status, StatusCode::OK, "{:?}", opened.body);
+    let v = polled.json();
+    assert_eq!(v["redemptions"][0]["id"], opened.json()["redemption"]["id"], "{v}");
+    assert_eq!(env.clock.slept_millis() - start, 3_000, "answered at the read after the request");
+
+    // The page confirms it; the partner's poll sees it confirmed.
+    let id = v["redemptions"][0]["id"].as_i64().unwrap();
+    let confirmed = call(&env, post(&format!("/api/v1/redemptions/{id}/confirm"), &auth)).await.json();
+    assert_eq!(confirmed["redemption"]["status"], "confirmed");
+    let status = call(&env, pos(&key, Method::GET, &format!("/api/v1/partner/redemptions/{id}"), None, "")).await;
+    assert_eq!(status.json()["redemption"]["status"], "confirmed");
+}
+
+#[tokio::test]
+async fn pending_requests_need_the_client_bots_valid_init_data_and_a_sane_wait() {
+    let (env, _c, _p, _key) = customer_and_partner("Cafe", Language::En).await;
+    for token in [PARTNER_TOKEN, ADMIN_BOT_TOKEN] {
+        get(&env, "/api/v1/me/redemptions", &tma_of(&env, 42, token)).await.error(StatusCode::FORBIDDEN, "wrong_bot");
+    }
+    let forged = tma_of(&env, 42, "1009:a-bot-of-another-program");
+    get(&env, "/api/v1/me/redemptions", &forged).await.error(StatusCode::UNAUTHORIZED, "invalid_init_data");
+    let old = (env.engine.now().0 - 86_401).to_string();
+    let stale = format!("tma {}", sign_init_data(&[("user", &user_json(42)), ("auth_date", &old)], CLIENT_TOKEN));
+    get(&env, "/api/v1/me/redemptions", &stale).await.error(StatusCode::UNAUTHORIZED, "invalid_init_data");
+    call(&env, request(Method::GET, "/api/v1/me/redemptions", &[], Bytes::new()))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "missing_auth");
+    let slept = env.clock.slept_millis();
+    for wait in ["26", "-1", "1.5", "x", "99999999999"] {
+        let a = get(&env, &format!("/api/v1/me/redemptions?wait={wait}"), &tma(&env, 42)).await;
+        a.error(StatusCode::BAD_REQUEST, "invalid_query");
+        assert!(a.json()["error"]["message"].as_str().unwrap().contains("wait"), "{wait}: {:?}", a.body);
+    }
+    assert_eq!(env.clock.slept_millis(), slept, "a refused poll does not wait");
+    get(&env, "/api/v1/me/redemptions?wait=0", &tma(&env, 77)).await.error(StatusCode::NOT_FOUND, "not_registered");
+}
+
+#[tokio::test]
+async fn the_mini_app_sets_the_language() {
+    let env = TestEnv::new();
+    register(&env, 42, Language::En).await;
+    let put = |auth: &str, body: &'static str| {
+        request(
+            Method::PUT,
+            "/api/v1/me/language",
+            &[("authorization", auth), ("content-type", "application/json")],
+            body,
+        )
+    };
+    let auth = tma(&env, 42);
+    let set = call(&env, put(&auth, r#"{"language": "vi"}"#)).await;
+    assert_eq!((set.status, set.json()), (StatusCode::OK, json!({"language": "vi"})));
+    assert_eq!(get(&env, "/api/v1/me", &auth).await.json()["language"], "vi");
+    let again = call(&env, put(&auth, r#"{"language": "vi"}"#)).await;
+    assert_eq!((again.status, again.json()), (StatusCode::OK, json!({"language": "vi"})), "harmless again");
+    for bad in [r#"{"language": "de"}"#, r#"{"language": "RU"}"#, r#"{"language": ""}"#] {
+        let a = call(&env, put(&auth, bad)).await;
+        a.error(StatusCode::BAD_REQUEST, "invalid_language");
+        assert!(a.json()["error"]["message"].as_str().unwrap().contains("\"ru\""), "{bad}: {:?}", a.body);
+    }
+    for bad in [r#"{"language": 1}"#, r#"{}"#, r#"{"language": "ru", "x": 1}"#, "nope"] {
+        call(&env, put(&auth, bad)).await.error(StatusCode::BAD_REQUEST, "invalid_body");
+    }
+    assert_eq!(get(&env, "/api/v1/me", &auth).await.json()["language"], "vi", "unchanged by refusals");
+    let req = request(Method::PUT, "/api/v1/me/language", &[("authorization", auth.as_str())], r#"{"language":"ru"}"#);
+    assert_eq!(call(&env, req).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    call(&env, put(&tma(&env, 77), r#"{"language": "ru"}"#)).await.error(StatusCode::NOT_FOUND, "not_registered");
+    let partners = tma_of(&env, 42, PARTNER_TOKEN);
+    call(&env, put(&partners, r#"{"language": "ru"}"#)).await.error(StatusCode::FORBIDDEN, "wrong_bot");
+}
+
+#[tokio::test]
+async fn me_shows_the_tier_and_the_next_for_a_progress_bar() {
+    let env = TestEnv::new();
+    // Without tiers: all null.
+    register(&env, 41, Language::En).await;
+    let v = get(&env, "/api/v1/me", &tma(&env, 41)).await.json();
+    for field in ["tier_name", "tier_threshold", "next_tier", "qualify_by"] {
+        assert_eq!(v[field], Value::Null, "{field}: {v}");
+    }
+    let rules = ProgramRules::from_json(
+        r#"{"tiers": {"window_days": 30, "levels": [
+            {"name": {"en": "Silver", "ru": "Серебро"}, "threshold": 150, "multiplier_bps": 10000},
+            {"name": {"en": "Gold", "ru": "Золото"}, "threshold": 1000, "multiplier_bps": 15000}]}}"#,
+    )
+    .unwrap();
+    env.storage.set_program_rules(SetProgramRules { rules, admin: None, now: env.clock.now() }).await.unwrap();
+    let c = register(&env, 42, Language::Ru).await;
+    let (_, key) = partner(&env, 500, "Cafe", Language::En).await;
+    let v = get(&env, "/api/v1/me", &tma(&env, 42)).await.json();
+    assert_eq!(
+        (&v["tier"], &v["tier_name"], &v["tier_threshold"], &v["qualify_by"]),
+        (&json!(0), &Value::Null, &Value::Null, &json!("points")),
+        "{v}"
+    );
+    assert_eq!(v["next_tier"], json!({"tier": 1, "name": "Серебро", "threshold": 150}), "in the customer's language");
+
+    // 200 points of purchases: Silver, Gold next.
+    let body = format!(r#"{{"customer_code":"{}","purchase":4000}}"#, c.code);
+    assert_eq!(call(&env, credit_req(&key, "order-1", &body)).await.json()["points"], 200);
+    let v = get(&env, "/api/v1/me", &tma(&env, 42)).await.json();
+    assert_eq!(
+        (&v["tier"], &v["qualifying_points"], &v["tier_name"], &v["tier_threshold"]),
+        (&json!(1), &json!(200), &json!("Серебро"), &json!(150)),
+        "{v}"
+    );
+    assert_eq!(v["next_tier"], json!({"tier": 2, "name": "Золото", "threshold": 1000}));
+
+    // At the top: no next tier.
+    let body = format!(r#"{{"customer_code":"{}","purchase":20000}}"#, c.code);
+    call(&env, credit_req(&key, "order-2", &body)).await;
+    let v = get(&env, "/api/v1/me", &tma(&env, 42)).await.json();
+    assert_eq!((&v["tier"], &v["tier_name"], &v["next_tier"]), (&json!(2), &json!("Золото"), &Value::Null), "{v}");
+}

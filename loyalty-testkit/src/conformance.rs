@@ -273,6 +273,8 @@ pub fn checks() -> Vec<Check> {
         cashiers_work_the_till_and_are_recorded,
         cashiers_cannot_manage,
         cashiers_see_the_partners_requests,
+        customers_see_their_pending_requests,
+        customer_redemptions_cap_and_refusals,
         concurrent_joins,
         webhooks_are_registered_listed_and_removed,
         webhook_limit,
@@ -310,15 +312,17 @@ macro_rules! ensure_eq {
 }
 
 // The rewards catalogue's, the personal data's, the daily figures', the
-// staff's and the webhooks' checks (after the macros, which they use).
+// pending requests', the staff's and the webhooks' checks (after the macros, which they use).
 mod erasure;
 mod figures;
+mod pending;
 mod rewards;
 mod staff;
 mod stamps;
 mod webhooks;
 use erasure::{audit_log_pages_newest_first, erasure_keeps_the_books, personal_data_is_everything_held};
 use figures::{daily_figures_count_each_day_once, daily_figures_refusals};
+use pending::{customer_redemptions_cap_and_refusals, customers_see_their_pending_requests};
 use rewards::{
     claiming_a_reward_pays_for_a_voucher, concurrent_claims_against_one_balance, concurrent_claims_of_a_limited_reward,
     export_pages_every_row_once, partner_entries_are_paged_newest_first, reward_publishing_and_moderation,

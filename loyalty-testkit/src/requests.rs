@@ -100,7 +100,7 @@ pub fn adjust_req(customer: CustomerRef, amount: Points, reason: &str, key: &str
 
 /// How many calls [`every_use_case`] measures: every `Storage` method once,
 /// plus two calls the store refuses.
-pub const USE_CASES: usize = 67;
+pub const USE_CASES: usize = 68;
 
 /// Calls every method of the `Storage` port once on a fresh store, then two
 /// calls it refuses (a credit of nothing and a confirmation after expiry).
@@ -245,6 +245,8 @@ pub async fn every_use_case(
     let opened = s.open_redemption(open_req(&p, &c, 5, "o-view")).await.expect("open");
     let view = ViewRedemption { partner: PartnerRef::Id(p.id), id: opened.request.id };
     once!("redemption", s.redemption(view)).expect("redemption");
+    let pending = CustomerRedemptions { customer: CustomerRef::Id(c.id), now: T0 };
+    once!("customer_redemptions", s.customer_redemptions(pending)).expect("pending requests");
     let offer = RewardOffer {
         title: Localized { en: "Coffee".into(), ru: None, vi: None },
         description: None,

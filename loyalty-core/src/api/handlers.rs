@@ -6,17 +6,17 @@ use super::{ApiError, INIT_DATA_MAX_AGE_SECS, MAX_API_BODY_BYTES, json_response,
 use crate::card::CardCodeError;
 use crate::context::{Context, Task};
 use crate::domain::{
-    Customer, CustomerCode, EntryId, LedgerEntry, Partner, PartnerId, PartnerStatus, RedemptionId, RedemptionStatus,
-    RewardId, Staff, StaffId, TelegramUserId, Timestamp, VoucherId, WebhookId, rules,
+    Customer, CustomerCode, EntryId, Language, LedgerEntry, Partner, PartnerId, PartnerStatus, RedemptionId,
+    RedemptionStatus, RewardId, Staff, StaffId, TelegramUserId, Timestamp, VoucherId, WebhookId, rules,
 };
 use crate::outgoing::WebhookEvent;
 use crate::ports::{
     AddStamp, AnswerRedemption, AuditPage, CampaignActor, CampaignDecision, CancelVoucher, ConsumeQuota,
-    CreateCampaign, CreditPurchase, CustomerRef, DailyFigures, DayFigures, DecideCampaign, DecideReward, EntriesPage,
-    EraseCustomer, FiguresScope, ListCampaigns, ListRewards, ListVouchers, LookUpCustomer, MAX_FIGURE_DAYS,
-    OpenRedemption, PartnerEntriesPage, PartnerRef, PublishReward, QuotaKind, RedemptionView, Rejection, RemoveWebhook,
-    ReverseEntry, RevokeStaff, RewardDecision, SetBirthday, SetProgramRules, SetStampCard, StampProgress, StoreError,
-    UseVoucher, ViewRedemption, VoucherView, Webhook, WebhookOwner,
+    CreateCampaign, CreditPurchase, CustomerRedemptions, CustomerRef, DailyFigures, DayFigures, DecideCampaign,
+    DecideReward, EntriesPage, EraseCustomer, FiguresScope, ListCampaigns, ListRewards, ListVouchers, LookUpCustomer,
+    MAX_FIGURE_DAYS, OpenRedemption, PartnerEntriesPage, PartnerRef, PendingRedemption, PublishReward, QuotaKind,
+    RedemptionView, Rejection, RemoveWebhook, ReverseEntry, RevokeStaff, RewardDecision, SetBirthday, SetProgramRules,
+    SetStampCard, StampProgress, StoreError, UseVoucher, ViewRedemption, VoucherView, Webhook, WebhookOwner,
 };
 use crate::program::rewards::{
     MAX_REWARDS_LISTED, MAX_VOUCHERS_LISTED, Reward, RewardOffer, is_category, parse_voucher_code,
@@ -135,6 +135,8 @@ pub(super) async fn handle(cx: &Context, req: &Request<Bytes>) -> ApiResult<Repl
         Endpoint::MeTransactions => transactions(cx, req).await,
         Endpoint::MeCard => card(cx, req).await,
         Endpoint::MeCardCode => card_code_now(cx, req).await,
+        Endpoint::MeRedemptions => my_redemptions(cx, req).await,
+        Endpoint::MeLanguage => set_my_language(cx, req).await,
         Endpoint::PartnerFigures => pos_figures(cx, req).await,
         Endpoint::AdminFigures => admin_figures(cx, req).await,
         Endpoint::Partners => partners(cx, req).await,
@@ -287,9 +289,36 @@ fn qr_svg(link: &str) -> ApiResult<String> {
         .to_svg())
 }
 
+/// The customer's tier and the next, for a progress bar: `tier_name` and
+/// `tier_threshold` (null at tier 0), `next_tier` (`{tier, name, threshold}`,
+/// null at the top), `qualify_by` (what `qualifying_points` count: `points`
+/// or `purchases`) — all null when the rules have no tiers. Names are in the
+/// customer's language.
+fn tier_progress_json(body: &mut Value, c: &Customer, rules: Option<&ProgramRules>) {
+    let tiers = rules.and_then(|r| r.tiers.as_ref());
+    let current = tiers.and_then(|t| t.level(c.tier));
+    let next = tiers.and_then(|t| t.level(c.tier.saturating_add(1)).map(|l| (c.tier.saturating_add(1), l)));
+    body["tier_name"] = json!(current.map(|l| l.name.get(c.language)));
+    body["tier_threshold"] = json!(current.map(|l| l.threshold));
+    body["next_tier"] = next.map_or(
+        Value::Null,
+        |(tier, l)| json!({"tier": tier, "name": l.name.get(c.language), "threshold": l.threshold}),
+    );
+    body["qualify_by"] = json!(tiers.map(|t| t.qualify_by));
+}
+
+/// `GET /api/v1/me`: the customer, their balance, points expiring soon, their
+/// tier and the next ([`tier_progress_json`]) and their links. The tiers are
+/// those of the rules of the customer's newest entry, as the client bot's
+/// `/balance` names them: read with the summary's one call, the rules
+/// themselves from memory once seen ([`Context::rules`]).
 async fn me(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let user = telegram_user(cx, req.headers())?;
-    let summary = cx.storage().customer_summary(CustomerRef::Telegram(user), 0).await?.ok_or_else(not_registered)?;
+    let summary = cx.storage().customer_summary(CustomerRef::Telegram(user), 1).await?.ok_or_else(not_registered)?;
+    let rules = match summary.recent.first() {
+        Some(newest) => cx.rules(newest.rules_version).await,
+        None => None,
+    };
     let c = summary.customer;
     let client = cx.bot_username(BotKind::Client).await;
     let partner = cx.bot_username(BotKind::Partner).await;
@@ -299,6 +328,7 @@ async fn me(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
         summary.expiring.iter().filter(|e| e.at <= until).map(|e| json!({"points": e.points, "at": e.at.0})).collect();
     body["tier"] = json!(c.tier);
     body["qualifying_points"] = json!(summary.qualifying);
+    tier_progress_json(&mut body, &c, rules.as_deref().map(|r| &r.rules));
     body["referral_link"] = json!(client.map(|b| format!("https://t.me/{b}?start=ref_{}", c.code)));
     body["card_link"] = json!(partner.map(|b| card_link(&b, c.code.as_str())));
     Ok(Reply::ok(&body))
@@ -452,6 +482,63 @@ async fn answer_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&st
         reply.deferred.push(notify(BotKind::Client, c.telegram_id, text));
     }
     Ok(reply)
+}
+
+/// A request waiting for the customer's answer, as the Mini App shows it.
+fn pending_json(r: &PendingRedemption) -> Value {
+    json!({
+        "id": r.id.0,
+        "partner": {"id": r.partner.0, "name": r.partner_name},
+        "points": r.points,
+        "purchase": r.purchase,
+        "created_at": r.created_at.0,
+        "expires_at": r.expires_at.0,
+    })
+}
+
+/// `GET /api/v1/me/redemptions[?wait=N]`: the customer's redemption requests
+/// waiting for their answer, newest first (at most
+/// [`MAX_CUSTOMER_REDEMPTIONS`](crate::ports::MAX_CUSTOMER_REDEMPTIONS)); with
+/// `wait`, an empty list is read again every second for up to N seconds
+/// (≤ 25) until a request arrives — a long poll for the Mini App, which
+/// answers them with `POST /api/v1/redemptions/{id}/confirm|decline`.
+/// Never cached.
+async fn my_redemptions(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let user = telegram_user(cx, req.headers())?;
+    let wait = wait_secs(req.uri().query())?;
+    let mut polls = 0;
+    loop {
+        let ask = CustomerRedemptions { customer: CustomerRef::Telegram(user), now: cx.now() };
+        let pending = registered(cx.storage().customer_redemptions(ask).await)?;
+        if !pending.is_empty() || polls >= wait {
+            let mut reply = Reply::ok(&json!({ "redemptions": pending.iter().map(pending_json).collect::<Vec<_>>() }));
+            reply.response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return Ok(reply);
+        }
+        polls += 1;
+        cx.sleep_millis(1_000).await;
+    }
+}
+
+/// Body of `PUT /api/v1/me/language`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanguageBody {
+    language: String,
+}
+
+/// `PUT /api/v1/me/language` (`{"language": "ru" | "en" | "vi"}`): the
+/// language of the customer's bot messages and of the Mini App; setting the
+/// same again is harmless. Answers `{"language"}` as set.
+async fn set_my_language(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
+    let user = telegram_user(cx, req.headers())?;
+    require_json(req.headers())?;
+    let body: LanguageBody = serde_json::from_slice(req.body())
+        .map_err(|e| bad_request("invalid_body", ApiText::InvalidBody(e.to_string())))?;
+    let language =
+        Language::parse(&body.language).ok_or_else(|| bad_request("invalid_language", ApiText::InvalidLanguage))?;
+    let c = registered(cx.storage().set_language(CustomerRef::Telegram(user), language).await)?;
+    Ok(Reply::ok(&json!({ "language": c.language.code() })))
 }
 
 // --------------------------------------------------------------- partner POS
@@ -793,8 +880,22 @@ async fn pos_redeem(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     Ok(reply)
 }
 
-/// The longest `?wait=` of `GET /api/v1/partner/redemptions/{id}`, in seconds.
+/// The longest `?wait=` of a long poll (`GET /api/v1/partner/redemptions/{id}`,
+/// `GET /api/v1/me/redemptions`), in seconds.
 const MAX_WAIT_SECS: u32 = 25;
+
+/// A long poll's `?wait=N`: 0 to [`MAX_WAIT_SECS`] seconds (0 when absent or
+/// empty); anything else is `400 invalid_query`.
+fn wait_secs(query: Option<&str>) -> ApiResult<u32> {
+    let pairs =
+        parse_query(query.unwrap_or("")).ok_or_else(|| bad_request("invalid_query", ApiText::MalformedQuery))?;
+    match pairs.iter().find(|(k, v)| k == "wait" && !v.is_empty()) {
+        Some((_, v)) => v.parse::<u32>().ok().filter(|n| *n <= MAX_WAIT_SECS).ok_or_else(|| {
+            bad_request("invalid_query", ApiText::InvalidParameter("wait", "a whole number of seconds from 0 to 25"))
+        }),
+        None => Ok(0),
+    }
+}
 
 /// `GET /api/v1/partner/redemptions/{id}[?wait=N]`: the partner's request as
 /// it is now; with `wait`, a pending one is read again every second for up to
@@ -803,12 +904,7 @@ const MAX_WAIT_SECS: u32 = 25;
 async fn pos_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>) -> ApiResult<Reply> {
     let caller = pos_caller(cx, req.headers()).await?;
     let id = path_id(param).map(RedemptionId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
-    let invalid = || bad_request("invalid_query", ApiText::MalformedQuery);
-    let pairs = parse_query(req.uri().query().unwrap_or("")).ok_or_else(invalid)?;
-    let wait = match pairs.iter().find(|(k, v)| k == "wait" && !v.is_empty()) {
-        Some((_, v)) => v.parse::<u32>().ok().filter(|n| *n <= MAX_WAIT_SECS).ok_or_else(invalid)?,
-        None => 0,
-    };
+    let wait = wait_secs(req.uri().query())?;
     let view = ViewRedemption { partner: caller.till(), id };
     let mut polls = 0;
     loop {

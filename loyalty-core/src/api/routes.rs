@@ -23,6 +23,10 @@ pub enum Endpoint {
     MeCard,
     /// `GET /api/v1/me/card-code`.
     MeCardCode,
+    /// `GET /api/v1/me/redemptions`: the customer's requests waiting for an answer (a long poll).
+    MeRedemptions,
+    /// `PUT /api/v1/me/language`: the customer's language.
+    MeLanguage,
     /// `GET /api/v1/partner/figures`.
     PartnerFigures,
     /// `GET /api/v1/admin/figures`.
@@ -144,6 +148,8 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/v1/me/transactions", Endpoint::MeTransactions),
     r("GET", "/api/v1/me/card", Endpoint::MeCard),
     r("GET", "/api/v1/me/card-code", Endpoint::MeCardCode),
+    r("GET", "/api/v1/me/redemptions", Endpoint::MeRedemptions),
+    r("PUT", "/api/v1/me/language", Endpoint::MeLanguage),
     r("GET", "/api/v1/partner/figures", Endpoint::PartnerFigures),
     r("GET", "/api/v1/admin/figures", Endpoint::AdminFigures),
     r("PUT", "/api/v1/me/birthday", Endpoint::MeBirthday),
@@ -223,6 +229,8 @@ fn dispatch<'a>(method: &Method, segs: &[&'a str]) -> Option<(Endpoint, Option<&
         ("GET", ["api", "v1", "me", "transactions"]) => (MeTransactions, None),
         ("GET", ["api", "v1", "me", "card"]) => (MeCard, None),
         ("GET", ["api", "v1", "me", "card-code"]) => (MeCardCode, None),
+        ("GET", ["api", "v1", "me", "redemptions"]) => (MeRedemptions, None),
+        ("PUT", ["api", "v1", "me", "language"]) => (MeLanguage, None),
         ("GET", ["api", "v1", "partner", "figures"]) => (PartnerFigures, None),
         ("GET", ["api", "v1", "admin", "figures"]) => (AdminFigures, None),
         ("PUT", ["api", "v1", "me", "birthday"]) => (MeBirthday, None),

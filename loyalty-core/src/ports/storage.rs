@@ -612,6 +612,38 @@ pub struct ViewRedemption {
     pub id: RedemptionId,
 }
 
+/// The most requests one [`Storage::customer_redemptions`] call lists.
+pub const MAX_CUSTOMER_REDEMPTIONS: u32 = 10;
+
+/// A customer's pending redemption requests ([`Storage::customer_redemptions`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerRedemptions {
+    /// Whose.
+    pub customer: CustomerRef,
+    /// Current time: a request past its `expires_at` is not listed.
+    pub now: Timestamp,
+}
+
+/// A redemption request waiting for the customer's answer, as the customer
+/// sees it ([`Storage::customer_redemptions`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRedemption {
+    /// The request.
+    pub id: RedemptionId,
+    /// The partner asking.
+    pub partner: PartnerId,
+    /// The partner's name.
+    pub partner_name: String,
+    /// Points asked for (positive).
+    pub points: Points,
+    /// The purchase the points would pay for.
+    pub purchase: Points,
+    /// When it was opened.
+    pub created_at: Timestamp,
+    /// The last instant it can be confirmed.
+    pub expires_at: Timestamp,
+}
+
 /// Record a scheduled job's state under `name`, returning what it was
 /// ([`Storage::swap_job_state`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1861,6 +1893,7 @@ macro_rules! storage_calls {
             decide_campaign(req: DecideCampaign) -> Campaign;
             campaigns(req: ListCampaigns) -> Vec<Campaign>;
             redemption(req: ViewRedemption) -> Option<RedemptionView>;
+            customer_redemptions(req: CustomerRedemptions) -> Vec<PendingRedemption>;
             set_birthday(req: SetBirthday) -> Birthday;
             publish_reward(req: PublishReward) -> Reward;
             decide_reward(req: DecideReward) -> RewardDecided;
@@ -2100,6 +2133,13 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// cashier see all the partner's requests; a revoked cashier, or anyone
     /// else, sees none (`None`).
     async fn redemption(&self, req: ViewRedemption) -> StoreResult<Option<RedemptionView>>;
+
+    /// The customer's redemption requests that wait for their answer: pending
+    /// and not past `expires_at` (`now ≤ expires_at`), newest first (by
+    /// `created_at`, then id), at most [`MAX_CUSTOMER_REDEMPTIONS`]. A
+    /// blocked customer (an erased one too) has none listed — they cannot pay
+    /// with points. An unknown customer is [`Rejection::UnknownCustomer`].
+    async fn customer_redemptions(&self, req: CustomerRedemptions) -> StoreResult<Vec<PendingRedemption>>;
 
     /// Sets a customer's birthday, once: a second call is
     /// [`Rejection::BirthdayAlreadySet`] with the one on record. A date that

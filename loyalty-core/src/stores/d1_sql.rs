@@ -1246,6 +1246,25 @@ pub(super) const REDEMPTION: &[&str] = &[
     answer!(concat!("iif(", op!("rid"), " IS NULL, 'null', ", redemption_view!("false"), ")")),
 ];
 
+/// The customer's pending requests not past their time, newest first (the
+/// index of pending requests by customer); none for a blocked customer.
+pub(super) const CUSTOMER_REDEMPTIONS: &[&str] = &[
+    set!("cid", customer_ref!("$.customer")),
+    reject!("unknown_customer", op!("cid IS NULL")),
+    answer!(concat!(
+        "(SELECT coalesce(json_group_array(json(j) ORDER BY t DESC, i DESC), '[]') FROM (SELECT r.id AS i, ",
+        "r.created_at AS t, json_object('id', r.id, 'partner', r.partner, 'partner_name', p.name, 'points', ",
+        "r.points, 'purchase', r.purchase, 'created_at', r.created_at, 'expires_at', r.expires_at) AS j ",
+        "FROM loyalty_redemptions r JOIN loyalty_partners p ON p.id = r.partner ",
+        "JOIN loyalty_customers c ON c.id = r.customer WHERE r.customer = ",
+        op!("cid"),
+        " AND r.status = 'pending' AND r.expires_at >= ",
+        arg!("$.now"),
+        // 10: storage::MAX_CUSTOMER_REDEMPTIONS.
+        " AND NOT c.blocked ORDER BY r.created_at DESC, r.id DESC LIMIT 10))"
+    )),
+];
+
 pub(super) const SET_BIRTHDAY: &[&str] = &[
     set!("cid", customer_ref!("$.customer")),
     reject!("unknown_customer", op!("cid IS NULL")),

@@ -136,6 +136,10 @@ use std::sync::{Mutex, MutexGuard};
 ///   reversed, and the reversal itself on none either.
 /// - `redemption`: the partner by its owner's reference or at the till (the
 ///   owner's account or an active cashier); `None` otherwise.
+/// - `customer_redemptions`: the customer must exist (`UnknownCustomer`); a
+///   blocked one has none. The customer's pending requests with `now ≤
+///   expires_at`, newest first by `created_at` then id, the first
+///   [`MAX_CUSTOMER_REDEMPTIONS`].
 /// - `consume_quota`: one counter per kind, user and day; `true` and +1 while
 ///   the counter is below `limit`.
 /// - `export_customers`: `limit` in `1..=`[`MAX_EXPORT_PAGE`]
@@ -2435,6 +2439,36 @@ impl Storage for MemoryStore {
             Some(row) if row.request.partner == partner => s.redemption_view(row.request.clone(), false).map(Some),
             _ => Ok(None),
         }
+    }
+
+    async fn customer_redemptions(&self, req: CustomerRedemptions) -> StoreResult<Vec<PendingRedemption>> {
+        let s = self.lock()?;
+        let id = s.find_customer(&req.customer).ok_or(StoreError::Rejected(Rejection::UnknownCustomer))?;
+        if s.customer(id).ok_or_else(|| broken("missing customer"))?.customer.blocked {
+            return Ok(Vec::new());
+        }
+        let mut pending: Vec<&RedemptionRequest> = s
+            .redemptions
+            .iter()
+            .map(|row| &row.request)
+            .filter(|r| r.customer == id && r.status == RedemptionStatus::Pending && req.now <= r.expires_at)
+            .collect();
+        pending.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
+        pending
+            .into_iter()
+            .take(MAX_CUSTOMER_REDEMPTIONS as usize)
+            .map(|r| {
+                Ok(PendingRedemption {
+                    id: r.id,
+                    partner: r.partner,
+                    partner_name: s.partner(r.partner).ok_or_else(|| broken("missing partner"))?.partner.name.clone(),
+                    points: r.points,
+                    purchase: r.purchase,
+                    created_at: r.created_at,
+                    expires_at: r.expires_at,
+                })
+            })
+            .collect()
     }
 
     async fn adjust_balance(&self, req: AdjustBalance) -> StoreResult<Adjusted> {

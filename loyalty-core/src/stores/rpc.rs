@@ -501,6 +501,10 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "redemption", &req).await
     }
 
+    async fn customer_redemptions(&self, req: CustomerRedemptions) -> StoreResult<Vec<PendingRedemption>> {
+        call(self, "customer_redemptions", &req).await
+    }
+
     async fn set_birthday(&self, req: SetBirthday) -> StoreResult<Birthday> {
         Birthday::new(req.birthday.month, req.birthday.day).ok_or(Rejection::InvalidAmount)?;
         call(self, "set_birthday", &req).await

@@ -928,6 +928,7 @@ impl Texts for En {
             InvalidLimit => "limit must be a whole number from 1 to 100.".into(),
             InvalidBefore => "before must be an entry id (a positive whole number).".into(),
             InvalidParameter(name, range) => format!("Invalid query parameter {name}: {range}."),
+            InvalidLanguage => "The language must be \"ru\", \"en\" or \"vi\".".into(),
             PartnerBotUnknown => "The partner bot's username is unknown; retry later.".into(),
             CardFailed => "Could not draw the card.".into(),
             InvalidApiKey => "Send Authorization: Bearer <API key> with a valid key.".into(),

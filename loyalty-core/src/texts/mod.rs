@@ -255,6 +255,8 @@ pub(crate) enum ApiText {
     InvalidBefore,
     /// A query parameter is out of its range (its name and the range, in English).
     InvalidParameter(&'static str, &'static str),
+    /// A language other than `ru`, `en` or `vi` was asked for.
+    InvalidLanguage,
     /// The partner bot's username could not be fetched.
     PartnerBotUnknown,
     /// The card's QR code could not be drawn.

@@ -938,6 +938,7 @@ impl Texts for Ru {
             InvalidLimit => "limit должен быть целым числом от 1 до 100.".into(),
             InvalidBefore => "before должен быть номером записи (целым положительным числом).".into(),
             InvalidParameter(name, range) => format!("Неверный параметр запроса {name}: {range}."),
+            InvalidLanguage => "Язык должен быть \"ru\", \"en\" или \"vi\".".into(),
             PartnerBotUnknown => "Имя партнёрского бота пока неизвестно; повторите позже.".into(),
             CardFailed => "Не удалось нарисовать карту.".into(),
             InvalidApiKey => "Передайте Authorization: Bearer <API-ключ> с действующим ключом.".into(),

@@ -939,6 +939,7 @@ impl Texts for Vi {
             InvalidLimit => "limit phải là số nguyên từ 1 đến 100.".into(),
             InvalidBefore => "before phải là mã bút toán (số nguyên dương).".into(),
             InvalidParameter(name, range) => format!("Tham số truy vấn {name} không hợp lệ: {range}."),
+            InvalidLanguage => "Ngôn ngữ phải là \"ru\", \"en\" hoặc \"vi\".".into(),
             PartnerBotUnknown => "Chưa biết tên bot đối tác; hãy thử lại sau.".into(),
             CardFailed => "Không thể vẽ thẻ.".into(),
             InvalidApiKey => "Hãy gửi Authorization: Bearer <khóa API> với khóa hợp lệ.".into(),

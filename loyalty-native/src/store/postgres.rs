@@ -101,6 +101,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261212090300", "loyalty_webhook_keys"),
     migration!("20261212090400", "loyalty_daily_figures"),
     migration!("20261212090500", "loyalty_till_redemption"),
+    migration!("20261212090600", "loyalty_customer_redemptions"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.
