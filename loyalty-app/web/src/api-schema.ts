@@ -1718,6 +1718,208 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/language": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the customer's language
+         * @description The language of the customer's bot messages and of the Mini App. Setting the same again is harmless.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["LanguageRequest"];
+                };
+            };
+            responses: {
+                /** @description The language as set. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LanguageRequest"];
+                    };
+                };
+                /** @description Bad body, or a language other than `ru`, `en`, `vi` (`invalid_language`). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, forged or stale `initData` (`missing_auth`, `invalid_init_data`). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `initData` signed for the partner or admin bot (`wrong_bot`). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not signed up (`not_registered`). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The body is not `application/json`. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Permanent server failure. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporary failure; try again. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/redemptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The customer's redemption requests waiting for an answer
+         * @description Pending requests not past their time, newest first (at most 10); a blocked customer has none. With `wait`, an empty list is read again every second for up to that many seconds until a request arrives (a long poll). Answer them with `POST /api/v1/redemptions/{id}/confirm` or `/decline`. Never cached.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Seconds to wait for a request when there is none, 0–25. */
+                    wait?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The requests (possibly none). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PendingRedemptions"];
+                    };
+                };
+                /** @description `wait` out of range (`invalid_query`). */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, forged or stale `initData` (`missing_auth`, `invalid_init_data`). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `initData` signed for the partner or admin bot (`wrong_bot`). */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not signed up (`not_registered`). */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Permanent server failure. */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporary failure; try again. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/stamps": {
         parameters: {
             query?: never;
@@ -5358,6 +5560,10 @@ export interface components {
         KeyRevoked: {
             revoked: boolean;
         };
+        LanguageRequest: {
+            /** @enum {string} */
+            language: "ru" | "en" | "vi";
+        };
         /** @description A text per language; Russian and Vietnamese fall back to English. */
         LocalizedText: {
             en: string;
@@ -5377,6 +5583,13 @@ export interface components {
                 /** Format: int64 */
                 points: number;
             }[];
+            /** @description The tier above the customer's, for a progress bar from `tier_threshold` (or 0) to its `threshold` with `qualifying_points`; null at the top tier or without tiers. */
+            next_tier: components["schemas"]["TierLevel"] | null;
+            /**
+             * @description What `qualifying_points` and the thresholds count: the purchases' points or their amounts; null without tiers.
+             * @enum {string|null}
+             */
+            qualify_by: "points" | "purchases" | null;
             /**
              * Format: int64
              * @description Points counting toward tiers, as of the last recompute.
@@ -5384,8 +5597,15 @@ export interface components {
             qualifying_points: number;
             /** Format: uri */
             referral_link: string | null;
-            /** @description 0: none; else the 1-based tier of the program's rules (docs/RULES.md). */
+            /** @description 0: none; else the 1-based tier of the program's rules (docs/RULES.md). The tiers named here and in `next_tier` are those of the rules of the customer's newest entry, as the client bot's /balance names them. */
             tier: number;
+            /** @description The current tier's name in the customer's language; null at tier 0 or without tiers. */
+            tier_name: string | null;
+            /**
+             * Format: int64
+             * @description What the current tier needs (as `qualifying_points` count); null at tier 0 or without tiers.
+             */
+            tier_threshold: number | null;
         };
         Partner: {
             category: string;
@@ -5449,6 +5669,39 @@ export interface components {
                 /** Format: int64 */
                 redeemed: number;
             };
+        };
+        PendingRedemption: {
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            created_at: number;
+            /**
+             * Format: int64
+             * @description Unix seconds: the last second it can be confirmed.
+             */
+            expires_at: number;
+            /** Format: int64 */
+            id: number;
+            partner: {
+                /** Format: int64 */
+                id: number;
+                name: string;
+            };
+            /**
+             * Format: int64
+             * @description Points asked for.
+             */
+            points: number;
+            /**
+             * Format: int64
+             * @description The purchase they would pay for.
+             */
+            purchase: number;
+        };
+        PendingRedemptions: {
+            /** @description Newest first, at most 10. */
+            redemptions: components["schemas"]["PendingRedemption"][];
         };
         /** @description The storage's `PersonalData` as is. */
         PersonalData: {
@@ -5695,6 +5948,17 @@ export interface components {
         Status: {
             /** @enum {string} */
             status: "queued" | "ignored";
+        };
+        TierLevel: {
+            /** @description Its name in the customer's language. */
+            name: string;
+            /**
+             * Format: int64
+             * @description Qualifying points (or purchase amounts, see `qualify_by`) it needs.
+             */
+            threshold: number;
+            /** @description The 1-based tier. */
+            tier: number;
         };
         TransactionPage: {
             entries: components["schemas"]["Entry"][];

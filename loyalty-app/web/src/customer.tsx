@@ -5,24 +5,9 @@ import { api, ApiError, isAbort, newKey, sleep, type Schemas } from "./api";
 import { type Lang, LANGS, isLang } from "./i18n";
 import { ErrorLine, haptic, tap, useBackButton, useI18n, useMainButton } from "./ui";
 
-/** `GET /me`, with the tier fields newer servers add. */
-type Me = Schemas["Me"] & {
-  tier_name?: string | null;
-  tier_threshold?: number | null;
-  next_tier?: { tier: number; name: string; threshold: number } | null;
-  qualify_by?: "points" | "purchases" | null;
-};
-
-/** One request of `GET /me/redemptions`. */
-interface Pending {
-  id: number;
-  partner?: { id: number; name: string };
-  partner_name?: string;
-  points: number;
-  purchase?: number;
-  created_at: number;
-  expires_at: number;
-}
+type Me = Schemas["Me"];
+/** A request waiting for the customer's answer (`GET /me/redemptions`). */
+type Pending = Schemas["PendingRedemption"];
 
 type Screen = "card" | "history" | "partners" | "settings";
 
@@ -226,7 +211,7 @@ function Redemptions({ balance, onAnswered }: { balance: number; onAnswered: () 
           // with requests on screen, look again now and then to drop expired ones.
           if (current.length > 0) await sleep(5_000, stop.signal);
           const wait = current.length > 0 ? 0 : 25;
-          const r = await api<{ redemptions: Pending[] }>(`/me/redemptions?wait=${wait}`, { signal: stop.signal });
+          const r = await api<Schemas["PendingRedemptions"]>(`/me/redemptions?wait=${wait}`, { signal: stop.signal });
           const fresh = r.redemptions.filter((p) => !answered.current.has(p.id));
           if (fresh.some((p) => !current.some((c) => c.id === p.id))) haptic("warning");
           current = fresh;
@@ -249,7 +234,7 @@ function Redemptions({ balance, onAnswered }: { balance: number; onAnswered: () 
         method: "POST",
         key: `redemption-${p.id}-${confirm ? "confirm" : "decline"}`,
       });
-      const partner = r.redemption.partner?.name ?? partnerName(p);
+      const partner = r.redemption.partner?.name ?? p.partner.name;
       setDone(
         confirm
           ? i.str("redemption_confirmed", {
@@ -285,9 +270,9 @@ function Redemptions({ balance, onAnswered }: { balance: number; onAnswered: () 
         <div class="request" data-testid="redemption-pending" data-redemption-id={String(p.id)} key={p.id}>
           <p class="pre">
             {i.str("redemption_request", {
-              partner: partnerName(p),
+              partner: p.partner.name,
               points_pts: i.num(p.points),
-              purchase_pts: p.purchase === undefined ? "—" : i.num(p.purchase),
+              purchase_pts: i.num(p.purchase),
               balance_pts: i.num(balance),
             })}
           </p>
@@ -315,10 +300,6 @@ function Redemptions({ balance, onAnswered }: { balance: number; onAnswered: () 
       <ErrorLine error={error} />
     </div>
   );
-}
-
-function partnerName(p: Pending): string {
-  return p.partner?.name ?? p.partner_name ?? "";
 }
 
 // --------------------------------------------------------------- history
@@ -500,7 +481,7 @@ function SettingsScreen({ me, setLang }: { me: Me | null; setLang: (l: Lang) => 
     setLang(lang);
     setError(null);
     try {
-      await api("/me/language", { method: "PUT", body: { language: lang } });
+      await api<Schemas["LanguageRequest"]>("/me/language", { method: "PUT", body: { language: lang } });
       setSaved(i.s("language_set"));
       haptic("success");
     } catch (e) {
