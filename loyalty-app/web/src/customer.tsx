@@ -17,21 +17,16 @@ export function Customer({ setLang }: { setLang: (l: Lang) => void }) {
   const [me, setMe] = useState<Me | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [screen, setScreen] = useState<Screen>("card");
-  const langSet = useRef(false);
 
   const reload = useCallback(async () => {
     try {
       const m = await api<Me>("/me");
       setMe(m);
       setError(null);
-      if (!langSet.current && isLang(m.language)) {
-        langSet.current = true;
-        setLang(m.language);
-      }
     } catch (e) {
       setError(e);
     }
-  }, [setLang]);
+  }, []);
   useEffect(() => {
     reload();
   }, [reload]);
@@ -67,10 +62,7 @@ export function Customer({ setLang }: { setLang: (l: Lang) => void }) {
         {screen === "settings" && (
           <SettingsScreen
             me={me}
-            setLang={(l) => {
-              langSet.current = true;
-              setLang(l);
-            }}
+            setLang={setLang}
           />
         )}
       </main>

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { Admin } from "./admin";
 import { ApiError, onAuthError, setApiLanguage, setInitData } from "./api";
 import { Customer } from "./customer";
-import { I18n, type Lang, pickLang } from "./i18n";
+import { I18n, isLang, type Lang, pickLang } from "./i18n";
 import { Partner } from "./partner";
 import { webApp, type WebApp } from "./telegram";
 import { I18nContext, haptic } from "./ui";
@@ -36,11 +36,38 @@ function applyViewport(tg: WebApp | null): void {
   if (h) document.documentElement.style.setProperty("--app-height", h + "px");
 }
 
+const LANG_KEY = "loyalty.lang";
+
+/** The language chosen in the settings on this device, if any. */
+function savedLang(): Lang | null {
+  try {
+    const l = localStorage.getItem(LANG_KEY);
+    return isLang(l) ? l : null;
+  } catch {
+    return null;
+  }
+}
+
+function saveLang(l: Lang): void {
+  try {
+    localStorage.setItem(LANG_KEY, l);
+  } catch {
+    // Storage may be off; the choice still holds for this visit and is saved for the bots.
+  }
+}
+
 function App({ tg }: { tg: WebApp | null }) {
-  const [lang, setLangState] = useState<Lang>(() => pickLang(tg?.initDataUnsafe?.user?.language_code));
+  // The language chosen in the settings, else Telegram's language_code (as the bots pick it at sign-up).
+  const [lang, setLangState] = useState<Lang>(() => {
+    const chosen = savedLang();
+    return chosen ?? pickLang(tg?.initDataUnsafe?.user?.language_code);
+  });
   const [refused, setRefused] = useState<ApiError | null>(null);
   const i18n = new I18n(lang);
-  const setLang = useCallback((l: Lang) => setLangState(l), []);
+  const setLang = useCallback((l: Lang) => {
+    saveLang(l);
+    setLangState(l);
+  }, []);
 
   useEffect(() => {
     document.documentElement.lang = lang;
