@@ -589,8 +589,8 @@ impl Config {
 
     /// Where `bot` opens the Mini App: the client bot at [`Config::app_url`],
     /// the partner bot at the same address with [`PARTNER_MODE`] added to its
-    /// query (so the page knows it serves a partner or a cashier); the admin
-    /// and alert bots at none.
+    /// query (so the page knows it serves a partner or a cashier), the admin
+    /// bot with [`ADMIN_MODE`] (the program's figures); the alert bot at none.
     ///
     /// ```
     /// use loyalty_core::Config;
@@ -599,7 +599,8 @@ impl Config {
     /// let c = Config { public_url: Some("https://bots.example.com".into()), ..Config::default() };
     /// assert_eq!(c.app_url_for(BotKind::Client).as_deref(), Some("https://bots.example.com/app/"));
     /// assert_eq!(c.app_url_for(BotKind::Partner).as_deref(), Some("https://bots.example.com/app/?mode=partner"));
-    /// assert_eq!(c.app_url_for(BotKind::Admin), None);
+    /// assert_eq!(c.app_url_for(BotKind::Admin).as_deref(), Some("https://bots.example.com/app/?mode=admin"));
+    /// assert_eq!(c.app_url_for(BotKind::Alerts), None);
     /// let q = Config { frontend_url: Some("https://app.example.com/?v=2".into()), ..c };
     /// assert_eq!(q.app_url_for(BotKind::Partner).as_deref(), Some("https://app.example.com/?v=2&mode=partner"));
     /// ```
@@ -607,11 +608,12 @@ impl Config {
         let url = self.app_url()?;
         match bot {
             BotKind::Client => Some(url),
-            BotKind::Partner => {
+            BotKind::Partner | BotKind::Admin => {
                 let sep = if url.contains('?') { '&' } else { '?' };
-                Some(format!("{url}{sep}{PARTNER_MODE}"))
+                let mode = if bot == BotKind::Partner { PARTNER_MODE } else { ADMIN_MODE };
+                Some(format!("{url}{sep}{mode}"))
             }
-            BotKind::Admin | BotKind::Alerts => None,
+            BotKind::Alerts => None,
         }
     }
 }
@@ -621,6 +623,11 @@ impl Config {
 /// owner or cashier, without it a customer. A query rather than a
 /// `#fragment`, because Telegram passes its launch data in the fragment.
 pub const PARTNER_MODE: &str = "mode=partner";
+
+/// The query parameter the admin bot adds to the Mini App's address
+/// ([`Config::app_url_for`]): the page opened with it shows the program's
+/// figures to an admin.
+pub const ADMIN_MODE: &str = "mode=admin";
 
 #[cfg(test)]
 mod tests {
@@ -731,9 +738,8 @@ mod tests {
         assert_eq!(both.app_url().as_deref(), Some("https://app.example.com/"));
         assert_eq!(both.app_url_for(BotKind::Client).as_deref(), Some("https://app.example.com/"));
         assert_eq!(both.app_url_for(BotKind::Partner).as_deref(), Some("https://app.example.com/?mode=partner"));
-        for bot in [BotKind::Admin, BotKind::Alerts] {
-            assert_eq!(both.app_url_for(bot), None, "{bot:?}");
-        }
+        assert_eq!(both.app_url_for(BotKind::Admin).as_deref(), Some("https://app.example.com/?mode=admin"));
+        assert_eq!(both.app_url_for(BotKind::Alerts), None, "the alert bot has no app");
         assert!(VARIABLES.contains(&"PUBLIC_URL") && VARIABLES.contains(&"FRONTEND_URL"));
     }
 

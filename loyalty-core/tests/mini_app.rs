@@ -3,10 +3,10 @@
 //! the chat's menu button, at `Config::app_url` — `FRONTEND_URL`, else
 //! `<PUBLIC_URL>/app/` — and, from the partner bot, with `?mode=partner`.
 
-use loyalty_core::bots::{client, partner};
-use loyalty_core::domain::BotKind::{Client, Partner};
+use loyalty_core::bots::{admin, client, partner};
+use loyalty_core::domain::BotKind::{Admin, Client, Partner};
 use loyalty_core::domain::Language;
-use loyalty_core::telegram::{BotCall, MenuButton};
+use loyalty_core::telegram::{BotCall, MenuButton, Update};
 use loyalty_core::{Config, Engine};
 use loyalty_testkit::scenario::{Delivery, Harness};
 use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser, test_config};
@@ -204,4 +204,70 @@ fn the_menu_buttons_follow_the_app_url() {
             "web_app": {"url": "https://bots.example.com/app/?mode=partner"},
         }})
     );
+}
+
+/// The admin bot's address of the app.
+fn admin_url(app: App) -> Option<&'static str> {
+    match app {
+        App::Hosted => Some("https://app.example.com?mode=admin"),
+        App::Ours => Some("https://bots.example.com/app/?mode=admin"),
+        App::None => None,
+    }
+}
+
+#[tokio::test]
+async fn the_admin_opens_the_app_from_a_private_admin_chat_only() {
+    for app in ALL {
+        // ADMIN_CHAT_ID is the admin's own (private) chat.
+        let h = app.harness();
+        let admin = TgUser::new(ADMIN_CHAT, "Admin").lang("ru");
+        let want: Vec<String> = admin_url(app).into_iter().map(String::from).collect();
+        for msg in ["/start", "/help", "/app", "hello"] {
+            let d = h.say(Admin, &admin, msg).await;
+            assert_eq!(inline_app_urls(&d.calls), want, "{app:?} {msg}");
+            if app.url().is_some() {
+                let label = &markup(&d.calls[0])["inline_keyboard"][0][0]["text"];
+                assert_eq!(label, "📱 Открыть приложение", "{app:?} {msg}: in the admin's language");
+            }
+        }
+        let opened = h.say(Admin, &admin, "/app").await;
+        assert_eq!(opened.calls.len(), 1);
+        assert!(opened.all_text().contains("недоступно") != app.url().is_some(), "{app:?}: {}", opened.all_text());
+        // Anyone else is refused, with no button.
+        let stranger = h.say(Admin, &TgUser::new(77, "Eve"), "/app").await;
+        assert!(inline_app_urls(&stranger.calls).is_empty(), "{app:?}");
+
+        // A group admin chat: Telegram opens no app from a group's button, so none is offered.
+        let mut env = TestEnv::new();
+        let ports = env.engine.ports().clone();
+        env.engine = Engine::new(Config { admin_chat_id: Some(-100_500), ..app.config() }, ports);
+        let h = Harness::new(env);
+        for (i, msg) in ["/start", "/help", "/app"].into_iter().enumerate() {
+            let update: Update = serde_json::from_value(serde_json::json!({
+                "update_id": 7_000 + i,
+                "message": {
+                    "message_id": 1 + i, "date": 1_700_000_000, "text": msg,
+                    "chat": {"id": -100_500, "type": "supergroup", "title": "Admins"},
+                    "from": {"id": ADMIN_CHAT, "is_bot": false, "first_name": "Admin", "language_code": "en"},
+                },
+            }))
+            .unwrap();
+            let d = h.deliver(Admin, &update).await;
+            assert!(inline_app_urls(&d.calls).is_empty(), "{app:?} group {msg}");
+            if msg == "/app" {
+                let text = d.all_text();
+                match app.url() {
+                    Some(_) => assert!(text.contains("Main Mini App"), "{app:?}: {text}"),
+                    None => assert!(text.contains("not available"), "{app:?}: {text}"),
+                }
+            }
+        }
+    }
+    // Its menu button: the private admin chat's own, none for a group.
+    let private = App::Ours.config();
+    assert_eq!(
+        admin::menu_button(&private, Language::En),
+        Some((ADMIN_CHAT, MenuButton::web_app("📱 Open app", "https://bots.example.com/app/?mode=admin")))
+    );
+    assert_eq!(admin::menu_button(&Config { admin_chat_id: Some(-100_500), ..private }, Language::En), None);
 }

@@ -720,7 +720,8 @@ fn webhook_error(e: webhooks::WebhookError) -> RunError {
 }
 
 /// `loyalty webhooks set`: sets each bot's webhook, then the chat menu
-/// button of the client and partner bots among them
+/// button of the client and partner bots among them (and of a private admin
+/// chat)
 /// ([`webhooks::set_menu_buttons`]: the Mini App labelled in
 /// `menu_language`, or the command list without an app), and returns a
 /// report for people (never the secrets), each bot's lines together.

@@ -35,7 +35,7 @@
 use loyalty_core::config::Config;
 use loyalty_core::ports::{TelegramApi, TelegramError};
 
-use loyalty_core::bots::{client, partner};
+use loyalty_core::bots::{admin, client, partner};
 use loyalty_core::domain::{BotKind, Language};
 use loyalty_core::telegram::{BotCall, MenuButton};
 use loyalty_core::webhook::webhook_secret;
@@ -272,15 +272,18 @@ pub async fn set_webhooks(
 }
 
 /// The bots whose users open the Mini App, and so get a chat menu button
-/// ([`set_menu_buttons`]).
-pub const MENU_BUTTON_BOTS: [BotKind; 2] = [BotKind::Client, BotKind::Partner];
+/// ([`set_menu_buttons`]; the admin bot's only in a private admin chat).
+pub const MENU_BUTTON_BOTS: [BotKind; 3] = [BotKind::Client, BotKind::Partner, BotKind::Admin];
 
 /// Calls `setChatMenuButton` without a `chat_id` — the button of every
 /// private chat that has no choice of its own — for each of `bots` that is in
 /// [`MENU_BUTTON_BOTS`] (the others are skipped): with
 /// [`Config::app_url`] set, a `web_app` button labelled in `language` that
 /// opens the client bot's app at that address and the partner bot's with
-/// `?mode=partner` ([`Config::app_url_for`]); without it,
+/// `?mode=partner` ([`Config::app_url_for`]) — and for the admin bot, only
+/// when `ADMIN_CHAT_ID` is a user (a private chat), the button of that chat
+/// alone, with `?mode=admin` (a group admin chat is skipped: Telegram gives a
+/// group no Mini App button; its admins open the bot's Main Mini App); without it,
 /// `{"type":"commands"}`, Telegram's own default, so that removing the
 /// setting takes the button away again (`{"type":"default"}` would not:
 /// given for all chats, Telegram ignores it and keeps the button it has).
@@ -294,14 +297,19 @@ pub async fn set_menu_buttons(
 ) -> PerBot<MenuButton> {
     let mut results = Vec::new();
     for bot in bots.iter().copied().filter(|b| MENU_BUTTON_BOTS.contains(b)) {
-        let button = match bot {
-            BotKind::Partner => partner::menu_button(config, language),
-            _ => client::menu_button(config, language),
+        let (chat, button) = match bot {
+            BotKind::Partner => (None, partner::menu_button(config, language)),
+            // The admin chat's own button, when it is a private chat; a group has none.
+            BotKind::Admin => match admin::menu_button(config, language) {
+                Some((chat, button)) => (Some(chat), button),
+                None => continue,
+            },
+            _ => (None, client::menu_button(config, language)),
         };
         let result = match config.token(bot) {
             None => Err(TelegramError::NoToken(bot.as_str())),
             Some(_) => {
-                let call = BotCall::set_chat_menu_button(bot, None, button.clone());
+                let call = BotCall::set_chat_menu_button(bot, chat, button.clone());
                 telegram.call(&call).await.map(|_| button)
             }
         };

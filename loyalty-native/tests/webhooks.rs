@@ -330,7 +330,7 @@ async fn menu_buttons_open_the_app_as_customer_and_as_partner() {
             (BotKind::Client, Ok(MenuButton::web_app("📱 Open app", "https://bots.example.com/app/"))),
             (BotKind::Partner, Ok(MenuButton::web_app("📱 Open app", "https://bots.example.com/app/?mode=partner"))),
         ],
-        "the admin bot has no app"
+        "a group admin chat has no menu button"
     );
     for (token, url) in
         [(CLIENT, "https://bots.example.com/app/"), (PARTNER, "https://bots.example.com/app/?mode=partner")]
@@ -365,6 +365,22 @@ async fn menu_buttons_open_the_app_as_customer_and_as_partner() {
         assert_eq!(api.calls_for(token).last().unwrap().params["menu_button"], json!({"type": "commands"}));
         assert_eq!(api.menu_button(token, None), json!({"type": "commands"}));
     }
+}
+
+#[tokio::test]
+async fn a_private_admin_chat_gets_its_own_menu_button_to_the_admin_app() {
+    let api = FakeBotApi::start().await;
+    let config =
+        Config { public_url: Some("https://bots.example.com".into()), admin_chat_id: Some(900), ..config(&api) };
+    let tg = telegram(&config);
+    let results = set_menu_buttons(&tg, &config, &[BotKind::Admin], Language::En).await;
+    let url = "https://bots.example.com/app/?mode=admin";
+    assert_eq!(results, vec![(BotKind::Admin, Ok(MenuButton::web_app("📱 Open app", url)))]);
+    let calls = api.calls_for(ADMIN);
+    assert_eq!((calls.len(), calls[0].chat_id()), (1, Some(900)), "that chat's button only");
+    assert!(calls[0].succeeded());
+    assert_eq!(api.menu_button(ADMIN, Some(900)), app_button("📱 Open app", url));
+    assert_eq!(api.menu_button(ADMIN, None), json!({"type": "commands"}), "no other chat's");
 }
 
 #[tokio::test]

@@ -38,6 +38,9 @@ impl Texts for En {
             LanguageSet => "✅ Language: English.",
             AppOpen => "📱 Open the program's app:",
             AppUnavailable => "📱 The app is not available yet — you can do everything right here in the chat.",
+            AdminAppInGroup => {
+                "📱 In a group Telegram opens no app from a button: open the program's figures from this bot's profile (its Main Mini App)."
+            }
             CardCodeExpired => "⌛ This card code has expired: ask the customer to show the card in the app again.",
             RedemptionConfirmedToast => "✅ Payment confirmed",
             RedemptionDeclinedToast => "Request declined",

@@ -131,6 +131,9 @@ pub(crate) enum Fixed {
     AppOpen,
     /// No front end is configured.
     AppUnavailable,
+    /// The admin bot's `/app` in a group admin chat, where Telegram opens no
+    /// Mini App from a button: the bot's profile opens it.
+    AdminAppInGroup,
     /// A rotating card code from the app has expired (to the partner).
     CardCodeExpired,
     /// Toast after confirming a payment with points.

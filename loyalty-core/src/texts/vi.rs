@@ -36,6 +36,9 @@ impl Texts for Vi {
             LanguageSet => "✅ Ngôn ngữ: Tiếng Việt.",
             AppOpen => "📱 Mở ứng dụng của chương trình:",
             AppUnavailable => "📱 Ứng dụng chưa khả dụng — bạn có thể làm mọi thứ ngay trong cuộc trò chuyện này.",
+            AdminAppInGroup => {
+                "📱 Trong nhóm, Telegram không mở ứng dụng từ nút bấm: hãy mở số liệu của chương trình từ hồ sơ của bot này (Mini App chính của bot)."
+            }
             CardCodeExpired => "⌛ Mã thẻ này đã hết hạn: hãy nhờ khách hàng mở lại thẻ trong ứng dụng.",
             RedemptionConfirmedToast => "✅ Đã xác nhận thanh toán",
             RedemptionDeclinedToast => "Đã từ chối yêu cầu",

@@ -10,6 +10,14 @@
 //! `/webhook_add`, `/webhook_remove`); a new endpoint's signing secret is
 //! shown once, in the reply to `/webhook_add`.
 //!
+//! The Mini App opens with `?mode=admin` ([`Config::app_url_for`](crate::Config::app_url_for)):
+//! the program's figures and the outstanding liability. Telegram opens a Mini
+//! App from a button only in a private chat, so the bot offers an inline
+//! `web_app` button (on `/app`, `/start` and `/help`) only when `ADMIN_CHAT_ID`
+//! is a user (positive), and `loyalty webhooks set` sets that chat's menu
+//! button ([`menu_button`]); a group admin chat opens the app from the bot's
+//! profile, its Main Mini App set in BotFather (docs/MINI_APP.md).
+//!
 //! Messages the bot sends on its own initiative (new applications, broadcast
 //! progress) are written in English; replies to commands use the
 //! language of the admin who wrote.
@@ -27,7 +35,10 @@ use crate::texts::{self, Esc, Fixed, Pts, Signed, Texts};
 use crate::usecases::{self, Done};
 
 use crate::domain::BotKind;
-use crate::telegram::{BotCall, CallbackQuery, Command, Message, ReplyMarkup, Update, UpdateKind, User, escape_html};
+use crate::telegram::{
+    BotCall, CallbackQuery, Command, InlineKeyboardButton, InlineKeyboardMarkup, MenuButton, Message, ReplyMarkup,
+    Update, UpdateKind, User, escape_html,
+};
 
 /// At most this many application cards per `/pending`.
 const MAX_PENDING_SHOWN: usize = 20;
@@ -78,6 +89,51 @@ pub(crate) async fn handle(cx: &Context, update: &Update) -> Result<Outbox> {
 
 fn send(chat: i64, text: impl Into<String>, markup: Option<ReplyMarkup>) -> BotCall {
     BotCall::send_message(BotKind::Admin, chat, text, markup)
+}
+
+/// The inline button that opens the Mini App as the admin
+/// ([`Config::app_url_for`](crate::Config::app_url_for)), labelled in `lang`,
+/// for a private chat (`chat` > 0) only: Telegram opens no Mini App from a
+/// group's button. None without an app.
+fn app_markup(cx: &Context, chat: i64, lang: Language) -> Option<ReplyMarkup> {
+    let url = cx.config().app_url_for(BotKind::Admin).filter(|_| chat > 0)?;
+    let button = InlineKeyboardButton::web_app(lang.texts().button(texts::Button::App), url);
+    Some(ReplyMarkup::Inline(InlineKeyboardMarkup { inline_keyboard: vec![vec![button]] }))
+}
+
+/// The admin chat's menu button (`setChatMenuButton` for the `ADMIN_CHAT_ID`
+/// chat, sent by `loyalty webhooks set`): the Mini App opened as the admin
+/// ([`Config::app_url_for`](crate::Config::app_url_for)), labelled in `lang`,
+/// or without an app the command list. `None` when the admin chat is a group
+/// (or not configured), which has no menu button of its own.
+///
+/// ```
+/// use loyalty_core::Config;
+/// use loyalty_core::bots::admin::menu_button;
+/// use loyalty_core::domain::Language;
+/// use loyalty_core::telegram::MenuButton;
+///
+/// let config = Config {
+///     frontend_url: Some("https://app.example.com".into()),
+///     admin_chat_id: Some(900),
+///     ..Config::default()
+/// };
+/// let button = menu_button(&config, Language::En);
+/// assert_eq!(button, Some((900, MenuButton::web_app("📱 Open app", "https://app.example.com?mode=admin"))));
+/// let group = Config { admin_chat_id: Some(-100_123), ..config.clone() };
+/// assert_eq!(menu_button(&group, Language::En), None);
+/// let no_app = Config { frontend_url: None, ..config };
+/// assert_eq!(menu_button(&no_app, Language::En), Some((900, MenuButton::Commands)));
+/// ```
+pub fn menu_button(config: &crate::Config, lang: Language) -> Option<(i64, MenuButton)> {
+    let chat = config.admin_chat_id.filter(|c| *c > 0)?;
+    Some((
+        chat,
+        match config.app_url_for(BotKind::Admin) {
+            Some(url) => MenuButton::web_app(lang.texts().button(texts::Button::App), url),
+            None => MenuButton::Commands,
+        },
+    ))
 }
 
 fn answer(q: &CallbackQuery, text: Option<String>) -> BotCall {
@@ -147,11 +203,7 @@ impl Ctx<'_> {
     async fn on_message(&self, m: &Message) -> Result<Outbox> {
         let Some(cmd) = m.text.as_deref().and_then(Command::parse) else {
             // In a group, admins talk among themselves; only a private admin chat gets help.
-            return Ok(if m.chat.is_private() {
-                self.reply(self.lang.say(Fixed::AdminHelp))
-            } else {
-                Outbox::default()
-            });
+            return Ok(if m.chat.is_private() { self.help() } else { Outbox::default() });
         };
         if let Some(mention) = cmd.mention
             && let Some(me) = self.cx.bot_username(BotKind::Admin).await
@@ -182,8 +234,21 @@ impl Ctx<'_> {
                 let done = super::webhooks::run(self.cx, self.lang, WebhookOwner::Program, cmd, self.key()).await;
                 self.told(done.map(|text| (text, Vec::new()))).await
             }
-            Action::Help => Ok(self.reply(self.lang.say(Fixed::AdminHelp))),
+            Action::App => Ok(Outbox::one(match app_markup(self.cx, self.chat, self.lang) {
+                Some(markup) => send(self.chat, self.lang.say(Fixed::AppOpen), Some(markup)),
+                None if self.cx.config().app_url().is_some() => {
+                    send(self.chat, self.lang.say(Fixed::AdminAppInGroup), None)
+                }
+                None => send(self.chat, self.lang.say(Fixed::AppUnavailable), None),
+            })),
+            Action::Help => Ok(self.help()),
         }
+    }
+
+    /// The help (`/help`, `/start`, an unknown command), with the Mini App's
+    /// button in a private admin chat.
+    fn help(&self) -> Outbox {
+        Outbox::one(send(self.chat, self.lang.say(Fixed::AdminHelp), app_markup(self.cx, self.chat, self.lang)))
     }
 
     async fn on_callback(&self, q: &CallbackQuery) -> Result<Outbox> {
@@ -504,6 +569,8 @@ pub(super) enum Action<'a> {
     /// `/webhooks`, `/webhook_add <url> <events>`, `/webhook_remove <id>`:
     /// the program's endpoints.
     Webhook(super::webhooks::WebhookCommand<'a>),
+    /// `/app`: the Mini App's button (in a private admin chat).
+    App,
     /// Anything else.
     Help,
 }
@@ -527,6 +594,7 @@ impl<'a> Action<'a> {
             "audit" => Action::Audit(args),
             "erase" => Action::Erase(args),
             "help" => Action::Help,
+            "app" => Action::App,
             "webhooks" => Action::Webhook(super::webhooks::WebhookCommand::List),
             "webhook_add" => Action::Webhook(super::webhooks::WebhookCommand::Add(args)),
             "webhook_remove" => Action::Webhook(super::webhooks::WebhookCommand::Remove(args)),
