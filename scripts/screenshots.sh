@@ -9,7 +9,8 @@
 # purchases over three weeks), opened in headless Chromium on a 390×760 viewport. Every screen — the customer's
 # card, history, partners and settings, the partner's till after a scan, the admin's figures — in English and
 # Russian, light and dark: DIR/<screen>-<en|ru>-<light|dark>.png, 24 files. The PNGs are then re-encoded at the
-# highest compression (same pixels). Chromium and playwright-core come from scripts/browser.sh.
+# highest compression (same pixels). Chromium and playwright-core come from scripts/browser.sh; Debian's
+# fonts-noto-color-emoji is installed when missing (the page's icons are emoji).
 
 set -euo pipefail
 
@@ -18,6 +19,13 @@ cd "$REPO_ROOT"
 DIR=$(mkdir -p "${1:-docs/screenshots}" && cd "${1:-docs/screenshots}" && pwd)
 
 eval "$("$REPO_ROOT/scripts/browser.sh" env)"
+# The page's icons are emoji (the bots' own wording): without a colour emoji font they would be empty boxes.
+if ! fc-list 2>/dev/null | grep -qi 'Noto Color Emoji'; then
+    command -v apt-get >/dev/null 2>&1 || { echo "screenshots: install a colour emoji font (fonts-noto-color-emoji)" >&2; exit 1; }
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q fonts-noto-color-emoji >&2 ||
+        { apt-get update -q >&2 && apt-get install -y -q fonts-noto-color-emoji >&2; }
+fi
 export LOYALTY_SCREENSHOTS_DIR=$DIR
 rm -f "$DIR"/*.png
 

@@ -220,15 +220,23 @@ async function measureOnce(req) {
         await cdp.send('Emulation.setCPUThrottlingRate', { rate: req.cpuRate });
         await p.goto(need(req.url, 'url'), { waitUntil: 'commit', timeout: req.timeout || 60000 });
         await p.waitForFunction(() => window.__interactiveAt !== null, null, { timeout: req.timeout || 60000 });
-        // Let late requests of the first load finish before counting bytes.
-        await p.waitForLoadState('networkidle', { timeout: req.timeout || 60000 }).catch(() => {});
+        // Let late requests of the first load finish before counting bytes: until nothing has finished for a second
+        // (at most 10 s; a long poll the page keeps open never finishes and is not counted).
+        const settleUntil = Date.now() + 10000;
+        let finished = -1;
+        while (Date.now() < settleUntil) {
+            const now = [...responses.values()].filter((r) => r.encodedBytes !== undefined).length;
+            if (now === finished) break;
+            finished = now;
+            await p.waitForTimeout(1000);
+        }
         const timing = await p.evaluate(() => {
             const paint = performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint');
             return { interactive: window.__interactiveAt, fcp: paint ? paint.startTime : null };
         });
         const files = [];
         for (const [id, r] of responses) {
-            if (r.url.startsWith('data:') || r.url === TELEGRAM_SCRIPT) continue;
+            if (r.url.startsWith('data:') || r.url === TELEGRAM_SCRIPT || r.encodedBytes === undefined) continue;
             let gzipBytes = null;
             let bodyBytes = null;
             try {
