@@ -575,6 +575,84 @@ async fn the_partner_scans_a_card_and_credits_a_purchase_in_the_page() {
     assert_clean(&browser).await;
 }
 
+/// The page's `fetch` loses the answer of the first credit — the server has made it, the page never hears —
+/// as a dropped mobile connection would; the page's later calls go through.
+const LOSE_FIRST_CREDIT_ANSWER: &str = r#"(() => {
+    const send = window.fetch.bind(window);
+    window.__creditKeys = [];
+    window.fetch = async (url, init) => {
+        if (!String(url).endsWith("/api/v1/partner/credits")) return send(url, init);
+        window.__creditKeys.push(init.headers["Idempotency-Key"]);
+        const answer = await send(url, init);
+        if (window.__creditKeys.length === 1) throw new TypeError("the connection dropped");
+        return answer;
+    };
+    return true;
+})()"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and Node (scripts/test.sh runs it)"]
+async fn a_credit_whose_answer_was_lost_is_not_made_twice_when_tried_again() {
+    let (rig, _code, browser) = setup().await;
+    let who = anna();
+    let (_, card) = rig.api("/me/card-code", &rig.init_data(BotKind::Client, &who)).await;
+    let entries = |page: &Value| page["entries"].as_array().map_or(0, Vec::len);
+    let (_, history) = rig.api("/me/transactions?limit=100", &rig.init_data(BotKind::Client, &who)).await;
+    let (before, entries_before) = (rig.balance(&who).await, entries(&history));
+
+    let page = Open::new(rig.page(Some("partner")), rig.init_data(BotKind::Partner, &linh())).at(rig.now());
+    browser.open(&page).await;
+    browser.wait_for("screen-partner").await;
+    browser.scan(card["link"].as_str().unwrap()).await;
+    browser.click("partner-scan").await;
+    browser.wait_for("partner-customer").await;
+    assert_eq!(browser.eval(LOSE_FIRST_CREDIT_ANSWER).await, json!(true));
+
+    browser.set("partner-amount", "30000").await;
+    browser.click("partner-credit").await;
+    let mut sent = 0;
+    for _ in 0..100 {
+        sent = browser.eval("window.__creditKeys.length").await.as_u64().unwrap_or(0);
+        if sent == 1
+            && !browser
+                .eval("document.querySelector('[data-testid=partner-credit]').disabled")
+                .await
+                .as_bool()
+                .unwrap_or(true)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sent, 1, "the first credit went out");
+    let credited = rig.balance(&who).await;
+    assert!(credited > before, "the server made the credit whose answer was lost ({before} → {credited})");
+
+    // The cashier, seeing no answer, taps again: the same Idempotency-Key, so the API answers the first credit.
+    browser.click("partner-credit").await;
+    browser.wait_for("partner-result").await;
+    let keys = browser.eval("window.__creditKeys").await;
+    let keys = keys.as_array().expect("the keys sent");
+    assert_eq!(keys.len(), 2, "tried twice: {keys:?}");
+    assert_eq!(keys[0], keys[1], "the second try repeats the first one's Idempotency-Key");
+    assert_eq!(rig.balance(&who).await, credited, "the purchase is credited once");
+    let (_, history) = rig.api("/me/transactions?limit=100", &rig.init_data(BotKind::Client, &who)).await;
+    assert_eq!(entries(&history), entries_before + 1, "one new entry: {history:#}");
+
+    // Settled: the next purchase of the same amount is a new credit.
+    browser.set("partner-amount", "30000").await;
+    browser.click("partner-credit").await;
+    for _ in 0..50 {
+        if rig.balance(&who).await > credited {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(rig.balance(&who).await > credited, "a second purchase of the same amount is credited");
+    let keys = browser.eval("window.__creditKeys").await;
+    assert_ne!(keys[2], keys[1], "with a new key: {keys}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium and Node (scripts/test.sh runs it)"]
 async fn the_admin_sees_the_programs_liability() {

@@ -51,19 +51,35 @@ export function newKey(): string {
   return "app-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/**
+ * The Idempotency-Keys of writes not known to be done, by what they do (e.g. `credit:<code>:<purchase>`).
+ * A write that got no answer, or a 5xx, may have happened: trying the same write again must send the same
+ * key, so the API answers the first result instead of doing it twice. An answer (2xx or 4xx) settles it,
+ * and the next identical write — a second purchase of the same amount — is a new one.
+ */
+const unsettled = new Map<string, string>();
+
 /** Whether `e` is an aborted fetch. */
 export function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === "AbortError";
 }
 
-/** Calls `/api/v1<path>` and answers its JSON; throws ApiError otherwise. */
+/**
+ * Calls `/api/v1<path>` and answers its JSON; throws ApiError otherwise. A write names itself in `write`
+ * (its Idempotency-Key then survives a failed attempt, see `unsettled`) or passes its own `key`.
+ */
 export async function api<T>(
   path: string,
-  init: { method?: string; body?: unknown; key?: string; signal?: AbortSignal } = {},
+  init: { method?: string; body?: unknown; key?: string; write?: string; signal?: AbortSignal } = {},
 ): Promise<T> {
   const headers: Record<string, string> = { Authorization: "tma " + initData, "Accept-Language": language };
   if (init.body !== undefined) headers["Content-Type"] = "application/json";
-  if (init.key) headers["Idempotency-Key"] = init.key;
+  let key = init.key;
+  if (init.write !== undefined) {
+    key = unsettled.get(init.write) ?? newKey();
+    unsettled.set(init.write, key);
+  }
+  if (key) headers["Idempotency-Key"] = key;
   let res: Response;
   try {
     res = await fetch(BASE + "/api/v1" + path, {
@@ -77,6 +93,7 @@ export async function api<T>(
     if (isAbort(e)) throw e;
     throw new ApiError(0, "network", String(e));
   }
+  if (init.write !== undefined && res.status < 500) unsettled.delete(init.write);
   const text = await res.text();
   let json: any = null;
   try {

@@ -1,7 +1,7 @@
 // The customer's screens: card, history, partners and rewards, settings; pending redemption requests on top.
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError, isAbort, newKey, sleep, type Schemas } from "./api";
+import { api, ApiError, isAbort, sleep, type Schemas } from "./api";
 import { type Lang, LANGS, isLang } from "./i18n";
 import { ErrorLine, haptic, tap, useBackButton, useI18n, useMainButton } from "./ui";
 
@@ -392,7 +392,7 @@ function PartnersScreen({ onClaimed }: { onClaimed: () => void }) {
     setBusy(r.id);
     setError(null);
     try {
-      const v = await api<Schemas["VoucherAnswer"]>(`/rewards/${r.id}/claim`, { method: "POST", key: newKey() });
+      const v = await api<Schemas["VoucherAnswer"]>(`/rewards/${r.id}/claim`, { method: "POST", write: `claim:${r.id}` });
       setVoucher({
         id: r.id,
         text: i.str(v.replayed ? "voucher_again" : "voucher_issued", {

@@ -1,6 +1,6 @@
 // The partner's till (owner or cashier, opened from the partner bot) and, for the owner, the figures.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, ApiError, isAbort, newKey, sleep, type Schemas } from "./api";
+import { api, ApiError, isAbort, sleep, type Schemas } from "./api";
 import { Chart } from "./chart";
 import { ErrorLine, haptic, useI18n, useMainButton } from "./ui";
 import { webApp } from "./telegram";
@@ -98,7 +98,7 @@ export function Partner() {
     try {
       const c = await api<Schemas["Credit"]>("/partner/credits", {
         method: "POST",
-        key: newKey(),
+        write: `credit:${customer.customer_code}:${p}`,
         body: { customer_code: customer.customer_code, purchase: p },
       });
       setResult({
@@ -141,7 +141,7 @@ export function Partner() {
     try {
       const r = await api<Schemas["RedemptionAnswer"]>("/partner/redemptions", {
         method: "POST",
-        key: newKey(),
+        write: `redeem:${customer.customer_code}:${pts}:${p}`,
         body: { customer_code: customer.customer_code, points: pts, purchase: p },
       });
       const id = r.redemption.id;
