@@ -54,7 +54,7 @@ let page = null;
 let seen = freshState();
 
 function freshState() {
-    return { pageErrors: [], consoleErrors: [], refused: [], requests: [] };
+    return { pageErrors: [], consoleErrors: [], cspViolations: [], refused: [], requests: [] };
 }
 
 function isLoopback(url) {
@@ -117,6 +117,13 @@ async function open(req) {
     page.on('pageerror', (e) => seen.pageErrors.push(String((e && e.stack) || e)));
     page.on('console', (m) => {
         if (m.type() === 'error') seen.consoleErrors.push(m.text());
+    });
+    // What the Content-Security-Policy blocked (a style, script, image or request), reported by the page.
+    await page.exposeBinding('__cspViolation', (_source, v) => seen.cspViolations.push(v));
+    await page.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (e) => {
+            window.__cspViolation(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'}`);
+        });
     });
     page.on('requestfinished', async (r) => {
         const res = await r.response().catch(() => null);

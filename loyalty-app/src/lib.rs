@@ -49,10 +49,12 @@ pub const INDEX: &str = "index.html";
 
 /// The `Content-Security-Policy` for the page (`index.html`): its own scripts
 /// and Telegram's (`https://telegram.org/js/telegram-web-app.js`), its own
-/// styles, images of its own or inline as `data:` URLs, API calls to its own
-/// origin; no plugins, no `<base>` elsewhere, no form posted elsewhere.
+/// styles and inline ones (Telegram's script puts the styles Telegram Web
+/// sends into a `<style>` element of the page; the page itself has none), images of its own or inline as
+/// `data:` URLs, API calls to its own origin; no plugins, no `<base>`
+/// elsewhere, no form posted elsewhere.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' https://telegram.org; \
-     style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
      base-uri 'self'; form-action 'self'";
 
 impl Asset {

@@ -201,4 +201,9 @@ async fn the_api_worker_serves_the_mini_app_and_a_redemption_is_confirmed_in_it(
     let state = browser.state().await;
     assert_eq!(state["pageErrors"], json!([]), "no script error in the page: {state:#}");
     assert_eq!(state["refused"], json!([]), "the page asks nothing of other hosts: {state:#}");
+    assert_eq!(
+        state["cspViolations"],
+        json!([]),
+        "the Content-Security-Policy blocks nothing the page does: {state:#}"
+    );
 }

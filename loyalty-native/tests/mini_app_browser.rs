@@ -312,6 +312,11 @@ async fn assert_clean(browser: &Browser) {
     let state = browser.state().await;
     assert_eq!(state["pageErrors"], json!([]), "no script error in the page: {state:#}");
     assert_eq!(state["refused"], json!([]), "the page asks nothing of other hosts: {state:#}");
+    assert_eq!(
+        state["cspViolations"],
+        json!([]),
+        "the Content-Security-Policy blocks nothing the page does: {state:#}"
+    );
 }
 
 async fn setup() -> (Rig, String, Browser) {
