@@ -53,7 +53,7 @@ ensure_chromium() {
     log "installing Debian's chromium package (apt-get)…"
     local started=$SECONDS
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q chromium >&2 || { apt-get update -q >&2 && apt-get install -y -q chromium >&2; } ||
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium >&2 || { apt-get -o DPkg::Lock::Timeout=600 update -q >&2 && apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium >&2; } ||
         die "apt-get install chromium failed"
     [[ -x /usr/bin/chromium ]] || die "the chromium package did not install /usr/bin/chromium"
     CHROMIUM_BIN=/usr/bin/chromium

@@ -23,7 +23,7 @@ bin_dir=$target_dir/$host/release
 build() {
     if ! command -v c++ >/dev/null; then
         echo "fuzz: installing a C++ compiler for libFuzzer (g++)…" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq g++ >/dev/null
     fi
     local flags="--cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4"
     flags+=" -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table"

@@ -23,8 +23,8 @@ eval "$("$REPO_ROOT/scripts/browser.sh" env)"
 if ! fc-list 2>/dev/null | grep -qi 'Noto Color Emoji'; then
     command -v apt-get >/dev/null 2>&1 || { echo "screenshots: install a colour emoji font (fonts-noto-color-emoji)" >&2; exit 1; }
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q fonts-noto-color-emoji >&2 ||
-        { apt-get update -q >&2 && apt-get install -y -q fonts-noto-color-emoji >&2; }
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q fonts-noto-color-emoji >&2 ||
+        { apt-get -o DPkg::Lock::Timeout=600 update -q >&2 && apt-get -o DPkg::Lock::Timeout=600 install -y -q fonts-noto-color-emoji >&2; }
 fi
 export LOYALTY_SCREENSHOTS_DIR=$DIR
 rm -f "$DIR"/*.png

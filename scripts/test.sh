@@ -95,8 +95,8 @@ ensure_postgres() {
     echo "PostgreSQL is not answering on 127.0.0.1:5432; starting it…"
     if ! command -v pg_ctlcluster >/dev/null 2>&1 || [[ -z $(ls /usr/lib/postgresql 2>/dev/null) ]]; then
         command -v apt-get >/dev/null 2>&1 || die "PostgreSQL is not installed and there is no apt-get (set SKIP_POSTGRES=1 to skip)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql ||
-            { DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q postgresql ||
+            { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q postgresql; }
     fi
     local ver
     ver=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
@@ -152,7 +152,8 @@ $bad"
 }
 
 # Chromium (Debian's package) and playwright-core for the Mini App's browser tests in step 4: mostly downloads,
-# so they run beside the compilers of steps 2 and 3.
+# so they run beside the compilers of steps 2 and 3. Every apt-get of the scripts waits for the package lock
+# (DPkg::Lock::Timeout) rather than failing when another one — the wasm toolchain's — holds it.
 BROWSER_ENV=$LOG_DIR/browser.env
 if [[ ${SKIP_WASM:-} != 1 ]]; then
     "$REPO_ROOT/scripts/browser.sh" env >"$BROWSER_ENV" 2>"$LOG_DIR/browser.log" &

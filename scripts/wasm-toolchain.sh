@@ -106,10 +106,10 @@ ensure_debian_packages() {
     [[ $(id -u) -eq 0 ]] || sudo=(sudo)
     local t0=$SECONDS
     log "installing ${DEB_PACKAGES[*]} (Debian bookworm-security web toolchain)…"
-    if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${DEB_PACKAGES[@]}" >&2; then
+    if ! DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q "${DEB_PACKAGES[@]}" >&2; then
         log "apt-get install failed; running apt-get update and retrying"
-        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -q >&2
-        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${DEB_PACKAGES[@]}" >&2
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q >&2
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q "${DEB_PACKAGES[@]}" >&2
     fi
     deb_installed || die "packages installed but /usr/lib/rustlib/src/rust/library is missing"
     log "packages installed in $((SECONDS - t0)) s"
