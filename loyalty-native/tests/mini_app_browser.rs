@@ -549,6 +549,14 @@ async fn the_partner_scans_a_card_and_credits_a_purchase_in_the_page() {
     let today = figures["days"].as_array().and_then(|d| d.last()).cloned().unwrap_or(Value::Null);
     assert!(!today.is_null(), "the figures have today: {figures}");
 
+    // A printed code typed as people type it (lower case, a dash, a space) is read as the partner bot reads it.
+    let printed = card["card_code"].as_str().unwrap().to_lowercase();
+    browser.set("partner-code", &format!("{}-{} ", &printed[..4], &printed[4..])).await;
+    browser.click("partner-open").await;
+    browser.wait_for("partner-customer").await;
+    let shown = browser.text("partner-customer").await;
+    assert!(shown.contains("Anna"), "the typed code opens Anna's card: {shown}");
+
     // Telegram's scanner reads Anna's card link.
     browser.scan(card["link"].as_str().unwrap()).await;
     browser.click("partner-scan").await;

@@ -80,7 +80,9 @@ export function Partner() {
   };
 
   const openTyped = () => {
-    const code = codeFrom(typed);
+    // A link or `c_…` as scanned, else what was typed as it is: the API reads codes as the partner bot does
+    // (spaces, dashes, lower case, look-alike letters) and answers invalid_customer_code for anything else.
+    const code = codeFrom(typed) ?? typed.trim();
     if (code) open(code);
     else setError(new ApiError(400, "invalid_customer_code", i.str("bad_code", { input: typed })));
   };
