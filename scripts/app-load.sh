@@ -25,7 +25,8 @@ cd "$REPO_ROOT"
 RUNS=${1:-9}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "app-load: RUNS must be a positive number" >&2; exit 2; }
 
-eval "$("$REPO_ROOT/scripts/browser.sh" env)"
+browser_env=$("$REPO_ROOT/scripts/browser.sh" env) || exit 1
+eval "$browser_env"
 REPORT=$(mktemp "${TMPDIR:-/tmp}/app-load.XXXXXX.json")
 trap 'rm -f "$REPORT"' EXIT
 export LOYALTY_APP_LOAD_RUNS=$RUNS LOYALTY_APP_LOAD_REPORT=$REPORT

@@ -121,7 +121,7 @@ first_load_bytes() {
 cmd_size() {
     local dir=${1:-$DIST} total
     total=$(first_load_bytes "$dir")
-    printf 'app: first load %d bytes gzip (%.1f KB; limit %d KB)\n' "$total" "$(echo "$total / 1024" | bc -l)" $((LIMIT_BYTES / 1024))
+    printf 'app: first load %d bytes gzip (%.1f KB; limit %d KB)\n' "$total" "$(awk -v b="$total" 'BEGIN { printf "%.1f", b / 1024 }')" $((LIMIT_BYTES / 1024))
     ((total <= LIMIT_BYTES)) || die "the first load is above $((LIMIT_BYTES / 1024)) KB gzip"
 }
 

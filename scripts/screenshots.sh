@@ -18,9 +18,11 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
 DIR=$(mkdir -p "${1:-docs/screenshots}" && cd "${1:-docs/screenshots}" && pwd)
 
-eval "$("$REPO_ROOT/scripts/browser.sh" env)"
+browser_env=$("$REPO_ROOT/scripts/browser.sh" env) || exit 1
+eval "$browser_env"
 # The page's icons are emoji (the bots' own wording): without a colour emoji font they would be empty boxes.
-if ! fc-list 2>/dev/null | grep -qi 'Noto Color Emoji'; then
+fonts=$(fc-list 2>/dev/null || true)
+if ! grep -qi 'Noto Color Emoji' <<<"$fonts"; then
     command -v apt-get >/dev/null 2>&1 || { echo "screenshots: install a colour emoji font (fonts-noto-color-emoji)" >&2; exit 1; }
     export DEBIAN_FRONTEND=noninteractive
     apt-get -o DPkg::Lock::Timeout=600 install -y -q fonts-noto-color-emoji >&2 ||
