@@ -506,18 +506,14 @@ fn pending_json(r: &PendingRedemption) -> Value {
 async fn my_redemptions(cx: &Context, req: &Request<Bytes>) -> ApiResult<Reply> {
     let user = telegram_user(cx, req.headers())?;
     let wait = wait_secs(req.uri().query())?;
-    let mut polls = 0;
-    loop {
+    let read = || async {
         let ask = CustomerRedemptions { customer: CustomerRef::Telegram(user), now: cx.now() };
-        let pending = registered(cx.storage().customer_redemptions(ask).await)?;
-        if !pending.is_empty() || polls >= wait {
-            let mut reply = Reply::ok(&json!({ "redemptions": pending.iter().map(pending_json).collect::<Vec<_>>() }));
-            reply.response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            return Ok(reply);
-        }
-        polls += 1;
-        cx.sleep_millis(1_000).await;
-    }
+        registered(cx.storage().customer_redemptions(ask).await)
+    };
+    let pending = long_poll(cx, wait, read, |pending: &Vec<_>| !pending.is_empty()).await?;
+    let mut reply = Reply::ok(&json!({ "redemptions": pending.iter().map(pending_json).collect::<Vec<_>>() }));
+    reply.response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(reply)
 }
 
 /// Body of `PUT /api/v1/me/language`.
@@ -906,8 +902,7 @@ async fn pos_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>)
     let id = path_id(param).map(RedemptionId).ok_or_else(|| ApiError::rejection(&Rejection::UnknownRedemption))?;
     let wait = wait_secs(req.uri().query())?;
     let view = ViewRedemption { partner: caller.till(), id };
-    let mut polls = 0;
-    loop {
+    let read = || async {
         let mut found = cx
             .storage()
             .redemption(view.clone())
@@ -917,8 +912,24 @@ async fn pos_redemption(cx: &Context, req: &Request<Bytes>, param: Option<&str>)
         if pending && cx.now() > found.request.expires_at {
             found.request.status = RedemptionStatus::Expired;
         }
-        if found.request.status != RedemptionStatus::Pending || polls >= wait {
-            return Ok(Reply::ok(&redemption_json(&found)));
+        Ok(found)
+    };
+    let answered = |found: &RedemptionView| found.request.status != RedemptionStatus::Pending;
+    Ok(Reply::ok(&redemption_json(&long_poll(cx, wait, read, answered).await?)))
+}
+
+/// The long polls' loop: `read` now and then once a second until `done` holds
+/// of what it read or `wait` seconds have passed; answers the last reading.
+async fn long_poll<T, Read, Reading>(cx: &Context, wait: u32, read: Read, done: impl Fn(&T) -> bool) -> ApiResult<T>
+where
+    Read: Fn() -> Reading,
+    Reading: std::future::Future<Output = ApiResult<T>>,
+{
+    let mut polls = 0;
+    loop {
+        let found = read().await?;
+        if done(&found) || polls >= wait {
+            return Ok(found);
         }
         polls += 1;
         cx.sleep_millis(1_000).await;
