@@ -1,33 +1,4 @@
-//! The loyalty program's Telegram Mini App, built and embedded.
-//!
-//! The page's source is TypeScript (`loyalty-app/web/` in the repository); its
-//! build, `dist/app/`, is committed and goes into this crate, so the Rust
-//! crates build and publish without Node. Every file of it is embedded at
-//! compile time with what a server needs to answer for it — no I/O, no async,
-//! nothing at start-up:
-//!
-//! - its content type;
-//! - a strong ETag, a hash of its bytes (and another for its gzip copy);
-//! - a gzip copy made at build time, for a compressible type when smaller;
-//! - its cache policy: `index.html` (and other unhashed files) `no-cache`, so
-//!   a new release is seen at once; the hashed files under `assets/`
-//!   `public, max-age=31536000, immutable`.
-//!
-//! `loyalty serve` answers these files under `/app/`; the api Worker serves the
-//! same directory with Workers static assets (`[assets]` in its
-//! `wrangler.toml`). The page is built with a relative base, so the same files
-//! also work on another host (`FRONTEND_URL`).
-//!
-//! ```
-//! // The path under /app/ of a request: "" is the page itself.
-//! if let Some(page) = loyalty_app::asset("") {
-//!     assert_eq!(page.path(), "index.html");
-//!     assert_eq!(page.content_type(), "text/html; charset=utf-8");
-//!     assert_eq!(page.cache_control(), "no-cache");
-//!     assert!(page.etag().starts_with('"'));
-//! }
-//! assert!(loyalty_app::asset("../Cargo.toml").is_none());
-//! ```
+#![doc = include_str!("../README.md")]
 
 /// One file of the built page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
