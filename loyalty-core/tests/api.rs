@@ -2091,7 +2091,8 @@ async fn an_admin_group_admits_its_members_to_the_admin_app() {
 /// each sleep, so a long poll can be answered by something done meanwhile.
 struct YieldingClock(Arc<loyalty_testkit::FakeClock>);
 
-#[async_trait::async_trait]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Clock for YieldingClock {
     fn now(&self) -> loyalty_core::domain::Timestamp {
         self.0.now()
