@@ -186,7 +186,7 @@ step_done
 if [[ ${SKIP_WASM:-} == 1 ]]; then
     printf '\n==> [3/%s] wasm32: skipped (SKIP_WASM=1)\n' "$STEP_TOTAL"
 else
-    step 3 "wasm32-unknown-unknown: loyalty-core clippy + build; loyalty-edge and the Workers: clippy, build-workers.sh"
+    step 3 "wasm32-unknown-unknown: clippy of loyalty-core, the test kit, loyalty-app, loyalty-edge and the Workers; build-workers.sh"
     WASM=("$REPO_ROOT/scripts/wasm-toolchain.sh" cargo)
     WT=(--target wasm32-unknown-unknown --locked)
     export RUSTFLAGS=-Dwarnings # same flags for clippy and build, so the deps are built once
