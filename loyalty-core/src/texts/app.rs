@@ -12,6 +12,7 @@
 
 use super::*;
 use crate::ports::PeriodStats;
+use crate::telegram::html_to_plain as plain;
 use serde_json::{Map, Value, json};
 
 /// Distinct sentinel amounts: a bot text is formatted with them, and their
@@ -80,20 +81,6 @@ fn tpl(text: String, args: &[(&str, Arg)], t: &dyn Texts) -> String {
     plain(&out)
 }
 
-/// `text` without Telegram's HTML tags, its entities decoded.
-fn plain(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut in_tag = false;
-    for c in text.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => in_tag = false,
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
-}
 
 /// A label: `text` without HTML, leading emoji and a trailing colon.
 fn label(text: &str) -> String {
