@@ -26,7 +26,7 @@ fn main() {
     }
     files.sort();
     if !files.iter().any(|(path, _)| path == "index.html") {
-        println!("cargo:warning=loyalty-app: no {APP_DIR}/index.html: build the page (loyalty-app/web: npm run build)");
+        println!("cargo:warning=loyalty-app: no {APP_DIR}/index.html: build the page (scripts/app.sh build)");
     }
 
     let gzip_dir = out.join("gzip");
