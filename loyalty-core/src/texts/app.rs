@@ -81,7 +81,6 @@ fn tpl(text: String, args: &[(&str, Arg)], t: &dyn Texts) -> String {
     plain(&out)
 }
 
-
 /// A label: `text` without HTML, leading emoji and a trailing colon.
 fn label(text: &str) -> String {
     let text = plain(text);
