@@ -1,6 +1,6 @@
 //! The customer assistant over the Workers `fetch` API.
 
-use crate::http::fetch_with_timeout;
+use crate::http::{PostBody, PostOptions, post};
 use async_trait::async_trait;
 use loyalty_core::adapters::chat::{read_answer, request_body};
 use loyalty_core::ports::{Assistant, AssistantContext, AssistantError};
@@ -47,18 +47,12 @@ impl FetchAssistant {
 impl Assistant for FetchAssistant {
     async fn answer(&self, question: &str, context: &AssistantContext) -> Result<String, AssistantError> {
         let failed = |what: String| AssistantError::Failed(self.key.redact(&what));
-        let headers = worker::Headers::new();
         let bearer = format!("Bearer {}", self.key.expose());
-        for (name, value) in [("Authorization", bearer.as_str()), ("Content-Type", "application/json")] {
-            headers.set(name, value).map_err(|_| failed("invalid request headers".into()))?;
-        }
+        let headers = [("Authorization", bearer.as_str()), ("Content-Type", "application/json")];
         let body = request_body(&self.model, question, context).to_string();
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(body.into()));
-        let request = worker::Request::new_with_init(&self.url, &init).map_err(|_| failed("invalid request".into()))?;
-        let mut response = fetch_with_timeout(request, TIMEOUT).await.map_err(failed)?;
-        let status = response.status_code();
-        let bytes = response.bytes().await.map_err(|_| failed("could not read the response".into()))?;
-        read_answer(status, &bytes)
+        let answer = post(&self.url, &headers, PostBody::Bytes(body.as_bytes()), TIMEOUT, PostOptions::default())
+            .await
+            .map_err(failed)?;
+        read_answer(answer.status, &answer.body)
     }
 }

@@ -9,6 +9,11 @@ pub mod logging;
 pub use logging::ConsoleSubscriber;
 pub use loyalty_core as core;
 pub use routing::Service;
+/// The `web_sys` the Workers runtime's objects come from: a Worker's
+/// `#[event(fetch)]` handler takes `web_sys::Request` and answers
+/// `web_sys::Response` (see [`fetch`]).
+#[cfg(target_arch = "wasm32")]
+pub use worker::worker_sys::web_sys;
 
 /// Compiles every item given to it for `wasm32` only: the one place where this
 /// crate separates the Workers' code from what also builds on the host
@@ -36,6 +41,7 @@ workers_only! {
     pub use assistant::FetchAssistant;
     pub use claims::JsClaimHook;
     pub use clock::{CryptoRandom, WorkerClock};
+    pub use http::IncomingRequest;
     pub use outgoing::FetchWebhookSender;
     pub use reporter::ConsoleReporter;
     #[cfg(feature = "sentry")]

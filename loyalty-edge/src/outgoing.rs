@@ -1,7 +1,7 @@
 //! Signed outgoing webhooks over the Workers `fetch` API
 //! ([`FetchWebhookSender`]).
 
-use crate::http::fetch_with_timeout;
+use crate::http::{PostBody, PostOptions};
 use async_trait::async_trait;
 use loyalty_core::ports::{WebhookPost, WebhookPostError, WebhookSender};
 use std::time::Duration;
@@ -59,26 +59,13 @@ impl FetchWebhookSender {
 #[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
 impl WebhookSender for FetchWebhookSender {
     async fn post(&self, post: &WebhookPost) -> Result<u16, WebhookPostError> {
-        let unusable = |what: &str, e: worker::Error| {
-            WebhookPostError::Unreachable(format!("{what}: {}", crate::http::js_error(&e)))
-        };
-        let headers = worker::Headers::new();
-        headers.set("Content-Type", "application/json").map_err(|e| unusable("headers", e))?;
-        for (name, value) in &post.headers {
-            headers.set(name, value).map_err(|e| unusable("headers", e))?;
-        }
-        let body = js_sys::Uint8Array::from(post.body.as_ref());
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post)
-            .with_headers(headers)
-            .with_body(Some(body.into()))
-            .with_redirect(worker::RequestRedirect::Manual);
-        let request = worker::Request::new_with_init(&post.url, &init).map_err(|e| unusable("request", e))?;
-        let response = fetch_with_timeout(request, self.timeout).await.map_err(WebhookPostError::Unreachable)?;
-        if let worker::ResponseBody::Stream(stream) = response.body() {
-            // Not read: let the connection go rather than hold it until collected.
-            let _ = stream.cancel();
-        }
-        Ok(response.status_code())
+        let mut headers: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
+        headers.extend(post.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        // Not read: only the status matters, and the connection is let go at once.
+        let options = PostOptions { manual_redirect: true, skip_body: true };
+        let answer = crate::http::post(&post.url, &headers, PostBody::Bytes(&post.body), self.timeout, options)
+            .await
+            .map_err(WebhookPostError::Unreachable)?;
+        Ok(answer.status)
     }
 }

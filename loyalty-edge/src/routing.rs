@@ -63,6 +63,16 @@ impl Service {
     }
 }
 
+/// The path of an absolute URL as the runtime serializes a request's URL:
+/// from the first `/` after the host, without the query.
+pub(crate) fn path_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let Some(start) = rest.find(['/', '?', '#']).filter(|&i| rest.as_bytes()[i] == b'/') else { return "/" };
+    let path = &rest[start..];
+    path.find(['?', '#']).map_or(path, |end| &path[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +93,14 @@ mod tests {
         assert_eq!(Service::All.route("/webhook/admin"), Route::Webhook(BotKind::Admin));
         assert_eq!(Service::All.route("/api/v1/partners"), Route::Api);
         assert_eq!(Service::All.route("/"), Route::NotFound);
+    }
+
+    #[test]
+    fn the_path_of_a_url() {
+        assert_eq!(path_of("https://w.example/webhook/client"), "/webhook/client");
+        assert_eq!(path_of("https://w.example/api/v1/me?wait=25"), "/api/v1/me");
+        assert_eq!(path_of("http://127.0.0.1:8787/health#x"), "/health");
+        assert_eq!(path_of("https://w.example"), "/");
+        assert_eq!(path_of("https://w.example?x=/y"), "/");
     }
 }

@@ -1,6 +1,6 @@
 //! Error reports to Sentry over the Workers `fetch` API.
 
-use crate::http::fetch_with_timeout;
+use crate::http::{PostBody, PostOptions, post};
 use async_trait::async_trait;
 use loyalty_core::adapters::sentry::{CONTENT_TYPE, Envelopes, RateLimit, to_bytes};
 use loyalty_core::ports::{ErrorReport, ErrorReporter};
@@ -37,23 +37,13 @@ impl ErrorReporter for FetchSentry {
             return;
         }
         let body = to_bytes(&self.envelopes.envelope(&report));
-        let headers = worker::Headers::new();
-        let set = headers
-            .set("Content-Type", CONTENT_TYPE)
-            .and_then(|()| headers.set("X-Sentry-Auth", self.envelopes.auth_header()));
-        if set.is_err() {
-            return;
-        }
-        let bytes = js_sys::Uint8Array::from(body.as_slice());
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(bytes.into()));
-        let Ok(request) = worker::Request::new_with_init(self.envelopes.envelope_url(), &init) else { return };
-        match fetch_with_timeout(request, TIMEOUT).await {
-            Ok(response) if (200..300).contains(&response.status_code()) => {}
-            Ok(response) => {
-                let status = response.status_code();
-                let retry_after = response.headers().get("retry-after").ok().flatten();
-                match self.limit.answered(now, status, retry_after.as_deref()) {
+        let headers = [("Content-Type", CONTENT_TYPE), ("X-Sentry-Auth", self.envelopes.auth_header())];
+        let options = PostOptions { skip_body: true, ..PostOptions::default() };
+        match post(self.envelopes.envelope_url(), &headers, PostBody::Bytes(&body), TIMEOUT, options).await {
+            Ok(answer) if (200..300).contains(&answer.status) => {}
+            Ok(answer) => {
+                let status = answer.status;
+                match self.limit.answered(now, status, answer.retry_after.as_deref()) {
                     Some(pause) => worker::console_warn!("sentry: rate limited, pausing reports for {pause} s"),
                     None => worker::console_warn!("sentry: report rejected (HTTP {status})"),
                 }

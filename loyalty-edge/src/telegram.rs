@@ -1,6 +1,6 @@
 //! The Bot API over the Workers `fetch` API.
 
-use crate::http::{fetch_with_timeout, js_error};
+use crate::http::{PostBody, PostOptions, js_error, post};
 use async_trait::async_trait;
 use loyalty_core::Config;
 use loyalty_core::Secret;
@@ -10,7 +10,6 @@ use loyalty_core::domain::BotKind;
 use loyalty_core::telegram::{BotCall, InputFile, decode_answer};
 use serde_json::Value;
 use std::time::Duration;
-use wasm_bindgen::JsValue;
 
 /// How long one Bot API call may take before it fails as
 /// [`TelegramError::Transport`] (and is retried by the engine).
@@ -61,24 +60,23 @@ impl FetchTelegram {
         let transport = |what: &str, e: worker::Error| {
             TelegramError::Transport(mask(&format!("{}: {what}: {}", call.method, js_error(&e))))
         };
-        let headers = worker::Headers::new();
-        let body: JsValue = match &call.file {
+        let json;
+        let form_data;
+        let (headers, body): (&[(&str, &str)], PostBody<'_>) = match &call.file {
             None => {
-                headers.set("Content-Type", "application/json").map_err(|e| transport("headers", e))?;
-                let json = serde_json::to_string(&call.params)
+                json = serde_json::to_vec(&call.params)
                     .map_err(|e| TelegramError::Transport(format!("{}: cannot encode: {e}", call.method)))?;
-                JsValue::from_str(&json)
+                (&[("Content-Type", "application/json")], PostBody::Bytes(&json))
             }
-            Some(file) => form(call, file).map_err(|e| transport("building the form", e))?,
+            Some(file) => {
+                form_data = form(call, file).map_err(|e| transport("building the form", e))?;
+                (&[], PostBody::Form(&form_data))
+            }
         };
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(body));
-        let request = worker::Request::new_with_init(&url, &init).map_err(|e| transport("request", e))?;
-        let mut response = fetch_with_timeout(request, self.timeout)
+        let answer = post(&url, headers, body, self.timeout, PostOptions::default())
             .await
             .map_err(|e| TelegramError::Transport(mask(&format!("{}: {e}", call.method))))?;
-        let status = response.status_code();
-        let body = response.bytes().await.map_err(|e| transport("reading the answer", e))?;
+        let (status, body) = (answer.status, answer.body);
         decode_answer(call.method, status, &body, mask)
     }
 }
@@ -93,7 +91,7 @@ impl TelegramApi for FetchTelegram {
 }
 
 /// The `multipart/form-data` body of a call with a file.
-fn form(call: &BotCall, file: &InputFile) -> worker::Result<JsValue> {
+fn form(call: &BotCall, file: &InputFile) -> worker::Result<web_sys::FormData> {
     let form = web_sys::FormData::new()?;
     for (name, value) in call.form_fields() {
         form.append_with_str(&name, &value)?;
@@ -104,5 +102,5 @@ fn form(call: &BotCall, file: &InputFile) -> worker::Result<JsValue> {
     options.set_type(file.content_type);
     let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)?;
     form.append_with_blob_and_filename(file.field, &blob, &file.file_name)?;
-    Ok(form.into())
+    Ok(form)
 }

@@ -26,7 +26,7 @@ use loyalty_core::webhook::{SECRET_TOKEN_HEADER, webhook_secret};
 use loyalty_core::{Config, Engine};
 use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::simulate::{self, Settle, Target};
-use loyalty_testkit::services::http::declared_oversize;
+use loyalty_testkit::services::http::{chunked_oversize, declared_oversize};
 use loyalty_testkit::services::postgres::TestDb;
 use loyalty_testkit::services::postrust::service_key;
 use loyalty_testkit::services::workerd::{Supabase, WORKERS, Workerd, repo_root, supabase_proxy};
@@ -407,6 +407,11 @@ async fn bad_input_and_duplicates(env: Env) {
     let headers = [(SECRET_TOKEN_HEADER, secret.as_str())];
     let (status, body) = declared_oversize(&env.webhook_url(BotKind::Client), &headers, 2 << 20).await;
     assert_eq!(status, 413, "{body}");
+    // Without a Content-Length (chunked): read up to the limit and refused past it; a small one is read.
+    let (status, body) = chunked_oversize(&env.webhook_url(BotKind::Client), &headers, 2 << 20).await;
+    assert_eq!(status, 413, "{body}");
+    let (status, body) = chunked_oversize(&env.webhook_url(BotKind::Client), &headers, 100).await;
+    assert_eq!(status, 400, "a blank body is read and refused as malformed: {body}");
     // Not a POST; a bot this Worker does not serve; no such route.
     let get = env.http.get(env.webhook_url(BotKind::Client)).send().await.expect("answer");
     assert_eq!(get.status(), 405);

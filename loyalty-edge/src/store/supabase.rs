@@ -1,6 +1,6 @@
 //! Storage on Supabase (PostgREST) over the Workers `fetch` API.
 
-use crate::http::fetch_with_timeout;
+use crate::http::{PostBody, PostOptions, post};
 use async_trait::async_trait;
 use loyalty_core::Config;
 use loyalty_core::ConfigError;
@@ -54,21 +54,15 @@ impl SupabaseStore {
 impl RpcBackend for SupabaseStore {
     async fn call_function(&self, function: &'static str, request: String) -> StoreResult<Value> {
         let failed = |what: String| StoreError::Unavailable(self.endpoint.scrub(format!("{function}: {what}")));
-        let headers = worker::Headers::new();
-        for (name, value) in self.endpoint.headers() {
-            headers.set(name, &value).map_err(|e| StoreError::Backend(format!("{function}: header {name}: {e}")))?;
-        }
-        let mut init = worker::RequestInit::new();
-        init.with_method(worker::Method::Post)
-            .with_headers(headers)
-            .with_body(Some(RestEndpoint::body(&request).into()));
+        let owned = self.endpoint.headers();
+        let headers = owned.each_ref().map(|(n, v)| (*n, v.as_str()));
+        let body = RestEndpoint::body(&request);
         let url = self.endpoint.function_url(function);
-        let req = worker::Request::new_with_init(&url, &init)
-            .map_err(|e| StoreError::Backend(self.endpoint.scrub(format!("{function}: {e}"))))?;
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut response = fetch_with_timeout(req, self.timeout).await.map_err(failed)?;
-        let status = response.status_code();
-        let text = response.text().await.map_err(|e| failed(format!("reading the answer: {e}")))?;
-        self.endpoint.decode(function, status, &text)
+        let answer = post(&url, &headers, PostBody::Bytes(body.as_bytes()), self.timeout, PostOptions::default())
+            .await
+            .map_err(failed)?;
+        let text = String::from_utf8_lossy(&answer.body);
+        self.endpoint.decode(function, answer.status, &text)
     }
 }

@@ -4,7 +4,8 @@
 
 use loyalty_edge::Service;
 use loyalty_edge::core::domain::BotKind;
-use worker::{Context, Env, Request, Response, ScheduleContext, ScheduledEvent, event};
+use loyalty_edge::web_sys::{Request, Response};
+use worker::{Context, Env, ScheduleContext, ScheduledEvent, event};
 
 /// Every request goes to loyalty-edge, which answers only this Worker's routes.
 #[event(fetch)]

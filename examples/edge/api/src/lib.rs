@@ -3,7 +3,8 @@
 #![cfg(target_arch = "wasm32")]
 
 use loyalty_edge::Service;
-use worker::{Context, Env, Request, Response, event};
+use loyalty_edge::web_sys::{Request, Response};
+use worker::{Context, Env, event};
 
 /// Every request goes to loyalty-edge, which answers only this Worker's routes.
 #[event(fetch)]

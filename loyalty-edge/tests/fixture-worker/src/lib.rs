@@ -41,7 +41,6 @@ use loyalty_core::domain::BotKind;
 use loyalty_core::stores::d1;
 use loyalty_core::stores::rest::RestEndpoint;
 use loyalty_core::stores::rpc::RpcBackend;
-use loyalty_edge::http::{json, json_error};
 use loyalty_edge::store::d1::{BINDING, D1Store};
 use loyalty_edge::store::supabase::SupabaseStore;
 use loyalty_edge::{JsClaimHook, Service};
@@ -107,7 +106,18 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     if let Some(function) = path.strip_prefix("/__rpc/") {
         return rpc(req, &env, function).await;
     }
-    loyalty_edge::fetch(req, env, ctx, Service::All).await
+    // A `worker::Request` (its path is read above): loyalty-edge takes it as well.
+    loyalty_edge::fetch(req, env, ctx, Service::All).await.map(Into::into)
+}
+
+/// loyalty-edge's JSON answer, as this fixture's handlers return it.
+fn json(status: u16, body: &serde_json::Value) -> worker::Result<Response> {
+    Ok(loyalty_edge::http::json(status, body).into())
+}
+
+/// loyalty-edge's error answer, as this fixture's handlers return it.
+fn json_error(status: u16, code: &str, message: &str) -> worker::Result<Response> {
+    Ok(loyalty_edge::http::json_error(status, code, message).into())
 }
 
 async fn rpc(mut req: Request, env: &Env, function: &str) -> worker::Result<Response> {
