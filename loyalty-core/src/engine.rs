@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::jobs;
 use crate::maybe_send::{MaybeSend, MaybeSync};
 use crate::observe::{self, Counted, Scope, Tally};
-use crate::ports::{ErrorReport, FoldState, Storage, UpdateClaim};
+use crate::ports::{ErrorReport, FoldState, MAX_MESSAGE_BATCH, Storage, UpdateClaim, UpdateRef};
 use crate::telegram::Update;
 use crate::webhook::{self, WebhookResponse};
 use bytes::Bytes;
@@ -40,6 +40,9 @@ struct Claims {
     /// its future was dropped): released by [`Engine::release_orphaned_claims`].
     orphaned: Mutex<Vec<(BotKind, i64)>>,
     hook: Option<Arc<dyn ClaimHook>>,
+    /// With [`Engine::with_carried_finishes`]: updates processed with nothing
+    /// left to send, to be finished by the next claim ([`UpdateClaim::finished`]).
+    carried: Option<Mutex<Vec<UpdateRef>>>,
 }
 
 impl std::ops::Deref for Engine {
@@ -108,7 +111,7 @@ impl Engine {
     /// processed (see [`ClaimHook`]; loyalty-edge uses it on Workers).
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn with_claim_hook(config: Config, ports: Ports, hook: Arc<dyn ClaimHook>) -> Engine {
-        let claims = Claims { orphaned: Mutex::default(), hook: Some(hook) };
+        let claims = Claims { orphaned: Mutex::default(), hook: Some(hook), carried: None };
         Engine { cx: Context::new(config, ports), claims: Arc::new(claims) }
     }
 
@@ -117,6 +120,61 @@ impl Engine {
     /// use case's [`Event`](crate::Event). See [`crate::context::Extension`].
     pub fn with_extension(self, extension: Arc<dyn Extension>) -> Engine {
         Engine { cx: self.cx.with_extension(extension), claims: self.claims }
+    }
+
+    /// This engine, finishing the updates that had nothing to send with the
+    /// next update's claim instead of a storage request of their own
+    /// ([`UpdateClaim::finished`]): a processed update's [`Task::Deliver`]
+    /// without tasks only records it here. For runtimes that cannot group
+    /// those writes across requests (Workers: one invocation per update); the
+    /// adapter calls [`Engine::flush_carried_finishes`] when no update came
+    /// for a moment. Until finished, an update counts as unfinished: if this
+    /// process ends first, the maintenance pass processes it again after
+    /// [`STALE_UPDATE_SECS`](crate::outbox::STALE_UPDATE_SECS) (its reply is
+    /// sent once more; its ledger writes replay, nothing is applied twice).
+    /// Call it before the engine is cloned.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    pub fn with_carried_finishes(self) -> Engine {
+        let Claims { orphaned, hook, .. } = Arc::try_unwrap(self.claims).unwrap_or_else(|shared| Claims {
+            orphaned: Mutex::default(),
+            hook: shared.hook.clone(),
+            carried: None,
+        });
+        let claims = Claims { orphaned, hook, carried: Some(Mutex::default()) };
+        Engine { cx: self.cx, claims: Arc::new(claims) }
+    }
+
+    /// How many updates wait to be finished by the next claim
+    /// ([`Engine::with_carried_finishes`]).
+    pub fn carried_finishes(&self) -> usize {
+        self.claims.carried.as_ref().map_or(0, |c| c.lock().unwrap_or_else(|e| e.into_inner()).len())
+    }
+
+    /// Finishes now, in one storage call per 100, the updates waiting for the
+    /// next claim ([`Engine::with_carried_finishes`]). A failure is reported;
+    /// those updates then stay unfinished (see [`Engine::finish_updates`]).
+    pub async fn flush_carried_finishes(&self) {
+        let waiting = self.take_carried(usize::MAX);
+        if !waiting.is_empty() {
+            crate::outbox::finish_updates(&self.cx, waiting).await;
+        }
+    }
+
+    /// Up to `max` of the updates waiting to be finished.
+    fn take_carried(&self, max: usize) -> Vec<UpdateRef> {
+        let Some(carried) = &self.claims.carried else { return Vec::new() };
+        let mut carried = carried.lock().unwrap_or_else(|e| e.into_inner());
+        let n = carried.len().min(max);
+        carried.drain(..n).collect()
+    }
+
+    /// Puts back updates a claim carried when it is not known to have reached the store.
+    fn carry_back(&self, updates: Vec<UpdateRef>) {
+        if let Some(carried) = &self.claims.carried
+            && !updates.is_empty()
+        {
+            carried.lock().unwrap_or_else(|e| e.into_inner()).extend(updates);
+        }
     }
 
     /// The context the bots, the API and the jobs run in.
@@ -328,13 +386,23 @@ impl Engine {
         let tally = scope.tally();
         let storage = Counted::view(self.ports().storage.clone(), tally.clone());
         let body = serde_json::to_string(update).ok();
-        let claim = UpdateClaim { bot: self.config().bot_id(bot), update_id: update.update_id, now: self.now(), body };
+        let finished = self.take_carried(MAX_MESSAGE_BATCH as usize);
+        let claim = UpdateClaim {
+            bot: self.config().bot_id(bot),
+            update_id: update.update_id,
+            now: self.now(),
+            body,
+            finished,
+        };
         let Some(folded) = self.ports().storage.clone().fold_claim(claim.clone()) else {
             // The backend cannot fold the claim into a call: claim first.
-            match storage.claim_update(claim).await {
+            match storage.claim_update(claim.clone()).await {
                 Ok(true) => {}
                 Ok(false) => return (Ok(None), false),
-                Err(e) => return (Err(e.into()), false),
+                Err(e) => {
+                    self.carry_back(claim.finished);
+                    return (Err(e.into()), false);
+                }
             }
             let guard = self.guard_claim(bot, update.update_id);
             let handled = bots::handle(&self.cx.scoped(storage.clone(), scope.clone()), bot, update).await;
@@ -354,12 +422,19 @@ impl Engine {
             FoldState::Pending => match handled {
                 Ok(outbox) => {
                     let claim = UpdateClaim { body: None, ..claim };
-                    match storage.claim_update(claim).await {
+                    match storage.claim_update(claim.clone()).await {
                         Ok(claimed) => (Ok(claimed.then_some(outbox)), false),
-                        Err(e) => (Err(e.into()), false),
+                        Err(e) => {
+                            self.carry_back(claim.finished);
+                            (Err(e.into()), false)
+                        }
                     }
                 }
-                Err(e) => (Err(e), false),
+                Err(e) => {
+                    // Whether a failed call reached the store is not known: finish them later.
+                    self.carry_back(claim.finished);
+                    (Err(e), false)
+                }
             },
         }
     }
@@ -472,6 +547,10 @@ impl Engine {
             }
             Task::Broadcast(job) => {
                 self.deliver_broadcast(job, u32::MAX).await;
+            }
+            Task::Deliver(delivery) if delivery.tasks.is_empty() && self.claims.carried.is_some() => {
+                // Nothing to send: the next claim finishes the update.
+                self.carry_back(delivery.update.into_iter().collect());
             }
             Task::Deliver(delivery) => {
                 for task in crate::outbox::deliver(&self.cx, delivery).await {

@@ -59,7 +59,8 @@ fn error_code(res: &WebhookResponse) -> String {
 
 /// Whether `(bot, update_id)` is still unclaimed (claims it as a side effect).
 async fn unclaimed(store: &FlakyStore, bot: BotKind, update_id: i64) -> bool {
-    let claim = UpdateClaim { bot: test_config().bot_id(bot), update_id, now: TEST_START, body: None };
+    let claim =
+        UpdateClaim { bot: test_config().bot_id(bot), update_id, now: TEST_START, body: None, finished: Vec::new() };
     store.inner().claim_update(claim).await.unwrap()
 }
 

@@ -92,3 +92,15 @@ export async function post(url, head, body, form, timeoutMs, flags) {
     throw e instanceof Error ? e : new Error(String(e));
   }
 }
+
+/// Adds `delta` (1 or -1) to the count of `key` ("<bot>:<update id>") in the
+/// global Map `__loyalty_claims` (created on first use), removing it at 0: the
+/// claims of the updates being processed, kept where a panic cannot erase
+/// them (loyalty-edge/src/claims.rs; entry.mjs reads them after a panic).
+export function trackClaim(key, delta) {
+  let claims = globalThis.__loyalty_claims;
+  if (claims === undefined) claims = globalThis.__loyalty_claims = new Map();
+  const left = (claims.get(key) ?? 0) + delta;
+  if (left > 0) claims.set(key, left);
+  else claims.delete(key);
+}

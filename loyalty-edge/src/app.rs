@@ -135,7 +135,7 @@ pub fn engine(env: &Env) -> Result<Engine, ConfigError> {
     let config = config_from_env(env)?;
     crate::logging::ConsoleSubscriber::install(&config.log_level);
     let ports = ports(env, &config)?;
-    let mut engine = Engine::with_claim_hook(config, ports, Arc::new(JsClaimHook));
+    let mut engine = Engine::with_claim_hook(config, ports, Arc::new(JsClaimHook)).with_carried_finishes();
     if let Some(extension) = EXTENSION.with(|e| e.borrow().clone()) {
         engine = engine.with_extension(extension);
     }
@@ -143,7 +143,19 @@ pub fn engine(env: &Env) -> Result<Engine, ConfigError> {
     Ok(engine)
 }
 
-/// Runs `tasks` in order after the response, with `ctx.waitUntil`.
+/// How long the updates that had nothing to send wait for the next update's
+/// claim to finish them before one request of their own does
+/// ([`Engine::with_carried_finishes`]).
+const FINISH_WAIT: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// Whether a request of this isolate is waiting to finish the carried updates.
+    static FINISH_SCHEDULED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `tasks` in order after the response, with `ctx.waitUntil`. An update
+/// with nothing to send is finished by the next update's claim; if none comes
+/// within [`FINISH_WAIT`], one request finishes all that wait.
 fn defer(ctx: &Context, engine: &Engine, tasks: Vec<Task>) {
     if tasks.is_empty() {
         return;
@@ -152,6 +164,11 @@ fn defer(ctx: &Context, engine: &Engine, tasks: Vec<Task>) {
     ctx.wait_until(async move {
         for task in tasks {
             engine.run_task(task).await;
+        }
+        if engine.carried_finishes() > 0 && !FINISH_SCHEDULED.with(|s| s.replace(true)) {
+            worker::Delay::from(FINISH_WAIT).await;
+            FINISH_SCHEDULED.with(|s| s.set(false));
+            engine.flush_carried_finishes().await;
         }
     });
 }

@@ -12,55 +12,31 @@
 
 use loyalty_core::ClaimHook;
 use loyalty_core::domain::BotKind;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::wasm_bindgen;
 
-/// The name of the JavaScript global holding the claims.
-const GLOBAL: &str = "__loyalty_claims";
+#[wasm_bindgen(module = "/js/boundary.mjs")]
+extern "C" {
+    /// Adds `delta` to the count of `key` in the global `__loyalty_claims`
+    /// (one call across the wasm boundary).
+    #[wasm_bindgen(js_name = "trackClaim")]
+    fn track_claim(key: &str, delta: i32);
+}
 
 /// A [`ClaimHook`] recording claims in the JavaScript global `__loyalty_claims`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct JsClaimHook;
 
-/// The map, created on first use.
-fn claims() -> Option<js_sys::Map> {
-    let global = js_sys::global();
-    let key = JsValue::from_str(GLOBAL);
-    let value = js_sys::Reflect::get(&global, &key).ok()?;
-    if value.is_undefined() {
-        let map = js_sys::Map::new();
-        js_sys::Reflect::set(&global, &key, &map).ok()?;
-        return Some(map);
-    }
-    value.dyn_into().ok()
-}
-
-/// The count recorded for `entry`.
-fn count(map: &js_sys::Map, entry: &JsValue) -> f64 {
-    map.get(entry).as_f64().unwrap_or(0.0)
-}
-
-fn entry(bot: BotKind, update_id: i64) -> JsValue {
-    JsValue::from_str(&format!("{}:{update_id}", bot.as_str()))
+fn key(bot: BotKind, update_id: i64) -> String {
+    format!("{}:{update_id}", bot.as_str())
 }
 
 impl ClaimHook for JsClaimHook {
     fn claimed(&self, bot: BotKind, update_id: i64) {
-        if let Some(map) = claims() {
-            let entry = entry(bot, update_id);
-            map.set(&entry, &JsValue::from_f64(count(&map, &entry) + 1.0));
-        }
+        track_claim(&key(bot, update_id), 1);
     }
 
     fn settled(&self, bot: BotKind, update_id: i64) {
-        if let Some(map) = claims() {
-            let entry = entry(bot, update_id);
-            let left = count(&map, &entry) - 1.0;
-            if left > 0.0 {
-                map.set(&entry, &JsValue::from_f64(left));
-            } else {
-                map.delete(&entry);
-            }
-        }
+        track_claim(&key(bot, update_id), -1);
     }
 }
 

@@ -17,8 +17,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use loyalty_core::api::init_data::sign_init_data;
 use loyalty_core::api::sentry::sign as sign_sentry;
-use loyalty_core::domain::TelegramUserId;
-use loyalty_core::ports::{CustomerRef, Storage, StoreError, StoreResult};
+use loyalty_core::domain::{TelegramUserId, Timestamp};
+use loyalty_core::ports::{CustomerRef, StaleUpdates, Storage, StoreError, StoreResult};
 
 use loyalty_core::domain::BotKind;
 use loyalty_core::stores::rpc::RpcBackend;
@@ -366,6 +366,32 @@ async fn one_storage_request_per_update(env: &Env) {
         assert!(!reply.is_empty() && !reply.contains("/start"), "{bot:?} {text}: not a refusal: {reply}");
         assert_eq!(requests, 1, "{bot:?} {text}: storage requests on the response path");
     }
+    carried_finishes(env, &anna).await;
+}
+
+/// Updates with nothing to send after their reply are finished by the next
+/// update's claim, not by a request of their own each: four `/balance` in a row
+/// cost at most two finishing requests (the last one's, a second later; one
+/// more if the machine is slow enough to let a second pass between two of
+/// them), and all four end finished.
+async fn carried_finishes(env: &Env, anna: &TgUser) {
+    let Backend::Supabase { supabase, .. } = &env.backend else { return };
+    // Let what the updates before left settle first.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let before = supabase.outbox_requests.load(Ordering::Relaxed);
+    let ids: Vec<i64> = (9_200_000..9_200_004).collect();
+    for &id in &ids {
+        let update = serde_json::to_vec(&text_json(id, anna, "/balance")).expect("json");
+        assert_eq!(env.post_update(BotKind::Client, update).await.0, 200);
+    }
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let finishing = supabase.outbox_requests.load(Ordering::Relaxed) - before;
+    assert!((1..=2).contains(&finishing), "{finishing} finishing requests for four updates");
+    let far = Timestamp(i64::from(u32::MAX));
+    let stale = env.engine().storage().stale_updates(StaleUpdates { before: far, now: far, limit: 100 }).await;
+    let unfinished: Vec<i64> =
+        stale.expect("stale").iter().map(|u| u.update_id).filter(|id| ids.contains(id)).collect();
+    assert!(unfinished.is_empty(), "updates left unfinished: {unfinished:?}");
 }
 
 // ---------------------------------------------------------------------------

@@ -241,7 +241,13 @@ async fn a_v2_database_keeps_its_rows_and_claims_per_bot_id() {
     store.set_program_rules(SetProgramRules { rules, admin: None, now }).await.unwrap();
     assert_eq!(store.expire_points(ExpirePoints { now: now.plus(365 * 86_400), limit: 10 }).await.unwrap(), vec![]);
     assert_eq!(store.customer_summary(CustomerRef::Id(customer.id), 5).await.unwrap().unwrap().expiring, vec![]);
-    let claim = UpdateClaim { bot: BotId(8_000_000_001), update_id: 1, now: Timestamp(1_700_000_001), body: None };
+    let claim = UpdateClaim {
+        bot: BotId(8_000_000_001),
+        update_id: 1,
+        now: Timestamp(1_700_000_001),
+        body: None,
+        finished: Vec::new(),
+    };
     assert!(store.claim_update(claim.clone()).await.unwrap());
     assert!(store.claim_update(UpdateClaim { bot: BotId(8_000_000_002), ..claim.clone() }).await.unwrap());
     assert!(!store.claim_update(claim.clone()).await.unwrap());
@@ -284,8 +290,13 @@ async fn the_pending_work_of_a_v1_database_carries_on() {
     // them per bot id, which the file does not know): every update is free.
     assert!(!want.claims.is_empty() && !want.released.is_empty());
     for (n, c) in want.claims.iter().chain(&want.released).enumerate() {
-        let claim =
-            UpdateClaim { bot: BotId(8_000_000_000 + n as i64), update_id: c.update_id, now: want.t0, body: None };
+        let claim = UpdateClaim {
+            bot: BotId(8_000_000_000 + n as i64),
+            update_id: c.update_id,
+            now: want.t0,
+            body: None,
+            finished: Vec::new(),
+        };
         assert!(store.claim_update(claim.clone()).await.unwrap(), "{c:?}");
         assert!(!store.claim_update(claim).await.unwrap(), "{c:?} claimed twice");
     }

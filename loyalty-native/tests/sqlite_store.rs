@@ -73,15 +73,30 @@ async fn every_call_is_one_batch_and_folds_the_claim() {
     let store = SqliteStore::open(scratch.db()).unwrap();
     let reg = store.register_customer(new_customer(7, 7)).await.unwrap();
     assert_eq!(reg.customer.balance, 100);
-    assert!(store.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0, body: None }).await.unwrap());
-    assert!(!store.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0, body: None }).await.unwrap());
+    assert!(
+        store
+            .claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0, body: None, finished: Vec::new() })
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0, body: None, finished: Vec::new() })
+            .await
+            .unwrap()
+    );
     let summary = store.customer_summary(CustomerRef::Id(reg.customer.id), 5).await.unwrap().unwrap();
     assert_eq!(summary.recent.len(), 1);
     assert_eq!(store.batches(), 4, "one batch per call");
 
     // An update's claim rides in the batch of its first call.
-    let folded =
-        std::sync::Arc::new(store.clone()).fold_claim(UpdateClaim { bot: BotId(1), update_id: 2, now: T0, body: None });
+    let folded = std::sync::Arc::new(store.clone()).fold_claim(UpdateClaim {
+        bot: BotId(1),
+        update_id: 2,
+        now: T0,
+        body: None,
+        finished: Vec::new(),
+    });
     let folded = folded.expect("the SQLite store folds claims");
     folded.storage.set_language(CustomerRef::Id(reg.customer.id), Language::Ru).await.unwrap();
     assert_eq!(folded.state(), FoldState::Claimed);
@@ -185,7 +200,11 @@ async fn data_survives_close_and_reopen() {
             .await
             .unwrap();
         s.set_partner_api_key(PartnerRef::Id(partner.id), Some(rules::hash_api_key("pos"))).await.unwrap();
-        assert!(s.claim_update(UpdateClaim { bot: BotId(1), update_id: 5, now: T0, body: None }).await.unwrap());
+        assert!(
+            s.claim_update(UpdateClaim { bot: BotId(1), update_id: 5, now: T0, body: None, finished: Vec::new() })
+                .await
+                .unwrap()
+        );
         assert!(s.consume_quota(ConsumeQuota::assistant(TelegramUserId(10), T0.day_start(), 1)).await.unwrap());
         (customer, partner, credited, adjusted)
         // `s` is dropped here: every connection closes.
@@ -211,7 +230,9 @@ async fn data_survives_close_and_reopen() {
     assert!(replay.replayed);
     assert_eq!(replay.entry, credited.entry);
     assert!(
-        !s.claim_update(UpdateClaim { bot: BotId(1), update_id: 5, now: T0, body: None }).await.unwrap(),
+        !s.claim_update(UpdateClaim { bot: BotId(1), update_id: 5, now: T0, body: None, finished: Vec::new() })
+            .await
+            .unwrap(),
         "claim forgotten"
     );
     assert!(!s.consume_quota(ConsumeQuota::assistant(TelegramUserId(10), T0.day_start(), 1)).await.unwrap());
@@ -582,7 +603,13 @@ async fn random_operations_match_the_memory_store() {
                 if rng.range(0, 2) == 0 {
                     same!(mem, sql, what, |s| s.release_update(bot, update));
                 } else {
-                    same!(mem, sql, what, |s| s.claim_update(UpdateClaim { bot, update_id: update, now, body: None }));
+                    same!(mem, sql, what, |s| s.claim_update(UpdateClaim {
+                        bot,
+                        update_id: update,
+                        now,
+                        body: None,
+                        finished: Vec::new()
+                    }));
                 }
             }
             _ => {

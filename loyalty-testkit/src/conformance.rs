@@ -222,6 +222,7 @@ pub fn checks() -> Vec<Check> {
         concurrent_job_state_swaps,
         outbox_delivers_in_order_once,
         outbox_refusals,
+        carried_finishes,
         unfinished_updates_come_back,
         concurrent_outbox_takes,
         broadcast_to_customers,
@@ -2713,7 +2714,7 @@ const PRODUCTION_BOT: BotId = BotId(8_000_000_001);
 const STAGING_BOT: BotId = BotId(8_000_000_002);
 
 fn update(bot: BotId, update_id: i64, now: Timestamp) -> UpdateClaim {
-    UpdateClaim { bot, update_id, now, body: None }
+    UpdateClaim { bot, update_id, now, body: None, finished: Vec::new() }
 }
 
 async fn claim_and_release_updates(ctx: &Ctx<'_>) -> CheckResult {
@@ -2931,6 +2932,7 @@ async fn unfinished_updates_come_back(ctx: &Ctx<'_>) -> CheckResult {
         update_id,
         now: at,
         body: kept.then(|| body(update_id)),
+        finished: Vec::new(),
     };
     ensure!(s.claim_update(claim(5, T0, true)).await.or_fail("claim 5")?, "claimed 5");
     ensure!(s.claim_update(claim(6, T0.plus(10), true)).await.or_fail("claim 6")?, "claimed 6");
@@ -2958,6 +2960,35 @@ async fn unfinished_updates_come_back(ctx: &Ctx<'_>) -> CheckResult {
     ensure!(s.claim_update(claim(5, T0.plus(6_000), true)).await.or_fail("reclaim")?, "released, claimed anew");
     s.prune_update_claims(T0.plus(7_000)).await.or_fail("prune")?;
     ensure!(s.stale_updates(stale(T0.plus(8_000), T0.plus(8_000))).await.or_fail("pruned")?.is_empty(), "pruned");
+    Ok(())
+}
+
+/// A claim finishes the earlier updates it carries ([`UpdateClaim::finished`])
+/// whether it is taken or found a duplicate; finishing one twice, or one never
+/// claimed, changes nothing.
+async fn carried_finishes(ctx: &Ctx<'_>) -> CheckResult {
+    let s = ctx.store;
+    let bot = BotId(9);
+    let body = |n: i64| format!(r#"{{"update_id":{n},"message":{{"text":"/balance"}}}}"#);
+    let done = |update_id: i64| UpdateRef { bot, update_id };
+    let claim = |update_id: i64, finished: Vec<UpdateRef>| UpdateClaim {
+        bot,
+        update_id,
+        now: T0,
+        body: Some(body(update_id)),
+        finished,
+    };
+    for n in 1..=3 {
+        ensure!(s.claim_update(claim(n, Vec::new())).await.or_fail("claim")?, "claimed {n}");
+    }
+    // The next claim finishes 1 (and 1 again, and one never claimed).
+    ensure!(s.claim_update(claim(4, vec![done(1), done(1), done(99)])).await.or_fail("claim 4")?, "claimed 4");
+    // A duplicate claim still finishes what it carries.
+    ensure!(!s.claim_update(claim(4, vec![done(2)])).await.or_fail("claim 4 again")?, "4 is a duplicate");
+    let stale = StaleUpdates { before: T0.plus(1), now: T0.plus(1_000), limit: 10 };
+    let mut left: Vec<i64> = s.stale_updates(stale).await.or_fail("stale")?.iter().map(|u| u.update_id).collect();
+    left.sort_unstable();
+    ensure_eq!(left, [3, 4], "1 and 2 finished, 3 and 4 not");
     Ok(())
 }
 

@@ -12,7 +12,7 @@ const BOT: BotId = BotId(8_000_000_001);
 const OTHER_BOT: BotId = BotId(8_000_000_002);
 
 fn claim(update_id: i64) -> UpdateClaim {
-    UpdateClaim { bot: BOT, update_id, now: NOW, body: None }
+    UpdateClaim { bot: BOT, update_id, now: NOW, body: None, finished: Vec::new() }
 }
 
 fn application(telegram_id: i64) -> PartnerApplication {
@@ -89,6 +89,31 @@ pub async fn check_fold_claim(store: Arc<dyn Storage>) -> Result<(), String> {
     }
     if !store.claim_update(UpdateClaim { bot: OTHER_BOT, ..claim(3) }).await.map_err(|e| fail("claim", e))? {
         return Err("the claim of one bot's update blocked another bot's update".into());
+    }
+    // A folded claim finishes the earlier updates it carries, even when its use case is refused.
+    let kept =
+        |update_id: i64| UpdateClaim { body: Some(format!(r#"{{"update_id":{update_id}}}"#)), ..claim(update_id) };
+    for n in [10, 11] {
+        store.claim_update(kept(n)).await.map_err(|e| fail("claim", e))?;
+    }
+    let carrying = |update_id: i64, done: i64| UpdateClaim {
+        finished: vec![UpdateRef { bot: BOT, update_id: done }],
+        ..claim(update_id)
+    };
+    let read = store.clone().fold_claim(carrying(12, 10)).ok_or("the store does not fold claims")?;
+    read.storage.list_partners(None).await.map_err(|e| fail("carrying read", e))?;
+    let refused = store.clone().fold_claim(carrying(13, 11)).ok_or("the store does not fold claims")?;
+    let adjust = AdjustBalance {
+        now: NOW,
+        ..crate::requests::adjust_req(CustomerRef::Telegram(TelegramUserId(999)), 5, "test", "fold-adjust-2")
+    };
+    if !matches!(refused.storage.adjust_balance(adjust).await, Err(StoreError::Rejected(_))) {
+        return Err("the carrying call was not refused".into());
+    }
+    let stale = StaleUpdates { before: Timestamp(NOW.0 + 1), now: Timestamp(NOW.0 + 1_000), limit: 10 };
+    let left = store.stale_updates(stale).await.map_err(|e| fail("stale", e))?;
+    if left.iter().any(|u| u.bot == BOT && (u.update_id == 10 || u.update_id == 11)) {
+        return Err(format!("the carried updates were not finished: {left:?}"));
     }
     Ok(())
 }

@@ -194,8 +194,11 @@ pub async fn every_use_case(
     once!("program_stats", s.program_stats(T0.day_start())).expect("program stats");
     let figures = DailyFigures { scope: FiguresScope::Program, from: T0.day_start().plus(-6 * 86_400), days: 7 };
     once!("daily_figures", s.daily_figures(figures)).expect("daily figures");
-    once!("claim_update", s.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0, body: None }))
-        .expect("claim");
+    once!(
+        "claim_update",
+        s.claim_update(UpdateClaim { bot: BotId(1), update_id: 1, now: T0, body: None, finished: Vec::new() })
+    )
+    .expect("claim");
     once!("release_update", s.release_update(BotId(1), 1)).expect("release");
     once!("consume_quota", s.consume_quota(ConsumeQuota::assistant(TelegramUserId(1), T0.day_start(), 3)))
         .expect("quota");

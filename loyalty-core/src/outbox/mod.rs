@@ -8,7 +8,10 @@
 //!   ([`Storage::enqueue_messages`](crate::ports::Storage::enqueue_messages)) writes its messages and marks it finished;
 //!   the same process then sends them ([`Task::Deliver`]) and records the
 //!   outcomes ([`Storage::settle_messages`](crate::ports::Storage::settle_messages)) — a write more per update, none
-//!   on the response path. If the process dies between the claim and that
+//!   on the response path. An update with nothing to send is only marked
+//!   finished: a server groups those ([`finish_updates`]); a Worker lets the
+//!   next update's claim carry them
+//!   ([`Engine::with_carried_finishes`](crate::Engine::with_carried_finishes)), no write of their own. If the process dies between the claim and that
 //!   call, the maintenance pass finds the claim unfinished
 //!   ([`Storage::stale_updates`](crate::ports::Storage::stale_updates)) and processes the update again from its
 //!   body ([`recover_updates`]): every ledger write carries an idempotency key

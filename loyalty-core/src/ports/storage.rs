@@ -1592,12 +1592,21 @@ pub struct UpdateClaim {
     /// claim counts as finished).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Earlier updates of the same process, processed and with nothing left to
+    /// send, marked finished by this claim's call (as
+    /// [`Storage::enqueue_messages`] does with its `updates`), whether the
+    /// claim is taken, refused as a duplicate or its use case rejected — so a
+    /// Worker need not spend a request after each response to finish its
+    /// update (see [`Engine::with_carried_finishes`](crate::Engine::with_carried_finishes)).
+    /// At most [`MAX_MESSAGE_BATCH`]; marking one finished twice is harmless.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finished: Vec<UpdateRef>,
 }
 
 impl UpdateClaim {
     /// The claim of `(bot, update_id)` at `now`, keeping no body.
     pub fn new(bot: BotId, update_id: i64, now: Timestamp) -> UpdateClaim {
-        UpdateClaim { bot, update_id, now, body: None }
+        UpdateClaim { bot, update_id, now, body: None, finished: Vec::new() }
     }
 }
 

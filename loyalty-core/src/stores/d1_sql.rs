@@ -486,10 +486,26 @@ pub(super) const BEGIN: &str = "INSERT OR REPLACE INTO loyalty_op (id) VALUES (1
 pub(super) const END: &str = "DELETE FROM loyalty_op RETURNING \
      iif(err IS NOT NULL, json_object('rejected', json(err)), res) AS answer, fault";
 
+/// The finishing of the earlier updates a claim carries (`finished`; `?N` is
+/// the claim's JSON): their bodies dropped, as [`ENQUEUE_MESSAGES`] drops
+/// those of its `updates`.
+macro_rules! finish_carried {
+    ($claim:literal) => {
+        concat!(
+            "DELETE FROM loyalty_update_bodies WHERE (bot, update_id) IN (SELECT json_extract(u.value, '$.bot'), ",
+            "json_extract(u.value, '$.update_id') FROM json_each(",
+            $claim,
+            ", '$.finished') u)"
+        )
+    };
+}
+
 /// The claim of an update, folded into a use case's batch (after [`BEGIN`],
-/// before the use case's statements; `?2` is the claim's JSON): an update
-/// claimed before stops the batch with the fault [`DUPLICATE`].
+/// before the use case's statements; `?2` is the claim's JSON): the updates it
+/// carries are finished whatever follows; an update claimed before stops the
+/// batch with the fault [`DUPLICATE`].
 pub(super) const CLAIM: &[&str] = &[
+    finish_carried!("?2"),
     concat!(
         "UPDATE loyalty_op SET fault = 'duplicate update' WHERE EXISTS (SELECT 1 FROM loyalty_bot_updates ",
         "WHERE bot = json_extract(?2, '$.bot') AND update_id = json_extract(?2, '$.update_id'))"
@@ -2075,6 +2091,7 @@ pub(super) const DAILY_FIGURES: &[&str] = &[
 ];
 
 pub(super) const CLAIM_UPDATE: &[&str] = &[
+    finish_carried!("?1"),
     set!(
         "n",
         concat!(

@@ -569,6 +569,15 @@ impl State {
     }
 
     /// Adds messages to the outbox (see [`Storage::enqueue_messages`]).
+    /// Finishes `updates`: their bodies are dropped (nothing will process them again).
+    fn finish_updates(&mut self, updates: Vec<UpdateRef>) {
+        for UpdateRef { bot, update_id } in updates {
+            if let Some(claim) = self.updates.get_mut(&(bot, update_id)) {
+                claim.body = None;
+            }
+        }
+    }
+
     fn enqueue_messages(&mut self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>> {
         let EnqueueMessages { source, updates, messages, now, lease_until } = req;
         if !(1..=200).contains(&source.chars().count())
@@ -578,11 +587,7 @@ impl State {
         {
             return rejected(Rejection::InvalidAmount);
         }
-        for UpdateRef { bot, update_id } in updates {
-            if let Some(claim) = self.updates.get_mut(&(bot, update_id)) {
-                claim.body = None;
-            }
-        }
+        self.finish_updates(updates);
         let mut added = Vec::new();
         for (seq, NewMessage { chat, payload }) in messages.into_iter().enumerate() {
             let key = (source.clone(), seq);
@@ -2576,8 +2581,9 @@ impl Storage for MemoryStore {
     }
 
     async fn claim_update(&self, claim: UpdateClaim) -> StoreResult<bool> {
-        let UpdateClaim { bot, update_id, now, body } = claim;
+        let UpdateClaim { bot, update_id, now, body, finished } = claim;
         let mut s = self.lock()?;
+        s.finish_updates(finished);
         if s.updates.contains_key(&(bot, update_id)) {
             return Ok(false);
         }

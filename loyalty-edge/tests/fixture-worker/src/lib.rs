@@ -218,7 +218,13 @@ async fn panic_after_claim(mut req: Request, env: &Env, bot: &str) -> worker::Re
     let engine = loyalty_edge::engine(env).map_err(|e| worker::Error::RustError(e.to_string()))?;
     if !engine
         .storage()
-        .claim_update(UpdateClaim { bot: engine.config().bot_id(bot), update_id, now: engine.now(), body: None })
+        .claim_update(UpdateClaim {
+            bot: engine.config().bot_id(bot),
+            update_id,
+            now: engine.now(),
+            body: None,
+            finished: Vec::new(),
+        })
         .await
         .map_err(|e| worker::Error::RustError(e.to_string()))?
     {
