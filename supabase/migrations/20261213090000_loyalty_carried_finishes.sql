@@ -8,7 +8,8 @@
 -- they are finished whether the claim is taken, found a duplicate, or its use
 -- case rejected. A Worker thereby finishes its updates on the next update's
 -- one request instead of spending a request after each response
--- (UpdateClaim::finished; Engine::with_carried_finishes). Finishing twice,
+-- (UpdateClaim::finished; Engine::with_carried_finishes); a claim without
+-- them costs nothing more than before. Finishing twice,
 -- or an update never claimed, changes nothing. At most 100 are taken
 -- (storage::MAX_MESSAGE_BATCH); a claim without the key finishes none.
 --
@@ -36,7 +37,9 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform loyalty._finish_carried(req);
+  if req ? 'finished' then
+    perform loyalty._finish_carried(req);
+  end if;
   insert into loyalty.bot_updates (bot, update_id, claimed_at)
   values ((req->>'bot')::bigint, (req->>'update_id')::bigint, (req->>'now')::bigint)
   on conflict do nothing;
@@ -60,7 +63,9 @@ begin
   if v_function is null or not exists (select 1 from loyalty.claimable_functions f where f.name = v_function) then
     raise exception 'loyalty: unknown use case %', coalesce(v_function, 'null');
   end if;
-  perform loyalty._finish_carried(req->'claim');
+  if req->'claim' ? 'finished' then
+    perform loyalty._finish_carried(req->'claim');
+  end if;
   insert into loyalty.bot_updates (bot, update_id, claimed_at)
   values ((req#>>'{claim,bot}')::bigint, (req#>>'{claim,update_id}')::bigint, (req#>>'{claim,now}')::bigint)
   on conflict do nothing;
