@@ -5,6 +5,10 @@
 //! fresh `/balance` from a signed-up customer: claimed, answered from a
 //! storage read, with the reply in the webhook response.
 //!
+//! Then the same for a partner's credits (`/credit <code> 100`, a ledger write
+//! and a notice to the customer after the response) on the partner bot's
+//! Worker in the same workerd, and natively.
+//!
 //! Reports, for each: updates/s, p50/p99 latency; for workerd also its
 //! process CPU time per update (user + system, from `/proc`) and, for both,
 //! the storage requests per update (counted by the proxy in front of postrust).
@@ -23,12 +27,15 @@
 //! (`scripts/postrust.sh`) and PostgreSQL on 127.0.0.1:5432.
 //!
 //! Run: `cargo bench -p loyalty-benches --bench edge_load`
-//! (environment: `LOAD_SECONDS`, default 10; `LOAD_CONNECTIONS`, default 8).
+//! (environment: `LOAD_SECONDS`, default 10; `LOAD_CONNECTIONS`, default 8;
+//! `LOYALTY_PERF_OUT`, a file for `perf record` of workerd during the
+//! `/balance` run — see scripts/profile-worker.sh).
 //! Traffic goes to 127.0.0.1 only, and each run stops by itself.
 #![allow(clippy::print_stdout)]
 
-use loyalty_benches::{Run, balance_load, env_u64, get_load, sign_up};
-use loyalty_core::domain::BotKind;
+use loyalty_benches::{FIRST_CUSTOMER, PARTNER, Run, balance_load, credit_load, env_u64, get_load, sign_up};
+use loyalty_core::domain::{BotKind, PartnerTerms, TelegramUserId, Timestamp};
+use loyalty_core::ports::{CustomerRef, DecidePartner, PartnerDecision, Storage};
 use loyalty_core::webhook::webhook_secret;
 use loyalty_core::{Config, Secret};
 use loyalty_native::fake_bot_api::FakeBotApi;
@@ -76,6 +83,26 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
+/// With `LOYALTY_PERF_OUT` set (scripts/profile-worker.sh), `perf record`
+/// of process `pid` into that file, started now.
+fn perf_record(pid: u32) -> Option<std::process::Child> {
+    let out = std::env::var("LOYALTY_PERF_OUT").ok()?;
+    let perf = std::process::Command::new("perf")
+        .args(["record", "-e", "cpu-clock", "-F", "1999", "-g", "-o", &out, "-p", &pid.to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("perf (Debian's linux-perf) runs");
+    // perf attaches before the run starts.
+    std::thread::sleep(Duration::from_millis(500));
+    Some(perf)
+}
+
+/// Stops `perf record` (SIGINT, as Ctrl-C would) and waits for it to write its file.
+fn perf_stop(mut perf: std::process::Child) {
+    let _ = std::process::Command::new("kill").args(["-INT", &perf.id().to_string()]).status();
+    let _ = perf.wait();
+}
+
 /// `d` in milliseconds.
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -110,9 +137,60 @@ async fn measured(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = (supabase.requests.load(Ordering::Relaxed), supabase.outbox_requests.load(Ordering::Relaxed));
     let cpu0 = pid.map(cpu_time);
+    let profile = pid.and_then(perf_record);
     let run = balance_load(url, secret, CUSTOMERS, connections, seconds).await;
     let cpu = pid.zip(cpu0).map_or(Duration::ZERO, |(pid, cpu0)| cpu_time(pid).saturating_sub(cpu0));
+    if let Some(perf) = profile {
+        perf_stop(perf);
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let outbox = supabase.outbox_requests.load(Ordering::Relaxed) - before.1;
+    let requests = supabase.requests.load(Ordering::Relaxed) - before.0 - outbox;
+    let updates = (run.updates as f64 + run.errors as f64).max(1.0);
+    (run, (requests as f64 / updates, outbox as f64 / updates), cpu)
+}
+
+/// Approves partner [`PARTNER`] in `store` and returns the codes of the
+/// signed-up customers, for the credit run.
+async fn partner_and_codes(store: &dyn Storage) -> Vec<String> {
+    let applied = store
+        .apply_partner(loyalty_testkit::requests::application(PARTNER, PartnerTerms::default()))
+        .await
+        .expect("the partner applies");
+    let now =
+        Timestamp(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64);
+    let decision = PartnerDecision::Approve;
+    let admin = TelegramUserId(900);
+    store
+        .decide_partner(DecidePartner { partner: applied.partner.id, decision, admin, now })
+        .await
+        .expect("the partner is approved");
+    let mut codes = Vec::new();
+    for user in FIRST_CUSTOMER..FIRST_CUSTOMER + CUSTOMERS {
+        let summary = store.customer_summary(CustomerRef::Telegram(TelegramUserId(user)), 0).await.expect("summary");
+        codes.push(summary.expect("signed up").customer.code.to_string());
+    }
+    codes
+}
+
+/// A credit run of `connections` for `seconds` against the partner webhook
+/// `url`: the run, the storage requests per update on the response path and
+/// after it, and process `pid`'s CPU time during the run.
+async fn measured_credits(
+    url: &str,
+    secret: &str,
+    codes: &[String],
+    supabase: &Supabase,
+    connections: usize,
+    seconds: u64,
+    pid: Option<u32>,
+) -> (Run, (f64, f64), Duration) {
+    let before = (supabase.requests.load(Ordering::Relaxed), supabase.outbox_requests.load(Ordering::Relaxed));
+    let cpu0 = pid.map(cpu_time);
+    let run = credit_load(url, secret, codes, connections, seconds).await;
+    let cpu = pid.zip(cpu0).map_or(Duration::ZERO, |(pid, cpu0)| cpu_time(pid).saturating_sub(cpu0));
+    // The notices are sent after the responses: their requests are counted once they end.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     let outbox = supabase.outbox_requests.load(Ordering::Relaxed) - before.1;
     let requests = supabase.requests.load(Ordering::Relaxed) - before.0 - outbox;
     let updates = (run.updates as f64 + run.errors as f64).max(1.0);
@@ -133,11 +211,19 @@ async fn main() {
     vars.push(("SUPABASE_KEY", service_key()));
     let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
     let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
+    let partner_secret = webhook_secret(&config, BotKind::Partner).expect("secret").expose().to_string();
     let build = repo_root().join("examples/edge/client-webhook/build");
-    let workerd = Workerd::start_with(&[("client-webhook", build)], &vars).await;
+    let partner_build = repo_root().join("examples/edge/partner-webhook/build");
+    let workerd = Workerd::start_with(&[("client-webhook", build), ("partner-webhook", partner_build)], &vars).await;
     let url = format!("{}/webhook/client", workerd.url("client-webhook"));
     let (edge, edge_requests, cpu) =
         measured(&url, &secret, &supabase, connections, seconds, Some(workerd.pid())).await;
+    // A partner's credits, on the partner bot's Worker in the same workerd.
+    let codes = partner_and_codes(&db.server.store()).await;
+    let partner_url = format!("{}/webhook/partner", workerd.url("partner-webhook"));
+    let (credits, credit_requests, credit_cpu) =
+        measured_credits(&partner_url, &partner_secret, &codes, &supabase, connections, seconds, Some(workerd.pid()))
+            .await;
     // The runtime's own share: `GET /health` (routing and a small JSON answer in the wasm, no storage).
     let health_cpu0 = cpu_time(workerd.pid());
     let health = get_load(&format!("{}/health", workerd.url("client-webhook")), connections, seconds).await;
@@ -177,6 +263,17 @@ async fn main() {
     }));
     let (native, native_requests, _) =
         measured(&format!("http://{addr}/webhook/client"), &secret, &native_supabase, connections, seconds, None).await;
+    let codes = partner_and_codes(&db.server.store()).await;
+    let (native_credits, native_credit_requests, _) = measured_credits(
+        &format!("http://{addr}/webhook/partner"),
+        &partner_secret,
+        &codes,
+        &native_supabase,
+        connections,
+        seconds,
+        None,
+    )
+    .await;
     let _ = stop_tx.send(());
     let _ = server.await;
     db.drop_db().await;
@@ -200,6 +297,26 @@ async fn main() {
         "workerd GET /health: {}; CPU {:.3} ms per request",
         health.summary().replace("updates", "requests"),
         ms_per(health_cpu, &health)
+    );
+    println!(
+        "{connections} connections, {seconds} s each, a partner's /credit <code> 100 to the 200 customers in turn"
+    );
+    println!(
+        "workerd (partner-webhook Worker): {}, storage requests/update {:.2} + {:.2} after the response",
+        credits.summary(),
+        credit_requests.0,
+        credit_requests.1
+    );
+    println!(
+        "native (loyalty serve)         : {}, storage requests/update {:.2} + {:.2} after the response",
+        native_credits.summary(),
+        native_credit_requests.0,
+        native_credit_requests.1
+    );
+    println!("workerd CPU: {:.1} ms in all, {:.3} ms per credit", ms(credit_cpu), ms_per(credit_cpu, &credits));
+    println!(
+        "ratio workerd/native credits/s: {:.2}",
+        credits.per_second / native_credits.per_second.max(f64::MIN_POSITIVE)
     );
     println!("Miniflare workerd on D1 (client-webhook Worker): {}", d1.summary());
     println!(

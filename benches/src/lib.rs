@@ -128,6 +128,28 @@ pub async fn balance_load(url: &str, secret: &str, customers: i64, connections: 
     .await
 }
 
+/// The Telegram id of the partner whose credits [`credit_load`] sends.
+pub const PARTNER: i64 = 7_000;
+
+/// `connections` tasks POST fresh `/credit <code> 100` updates from partner
+/// [`PARTNER`] (approved beforehand) to the partner bot's webhook `url` for
+/// `seconds`, crediting the customers of `codes` in turn. Each is a ledger
+/// write and a notice to the customer (through the outbox, after the response).
+///
+/// # Panics
+/// When a load task itself panics.
+pub async fn credit_load(url: &str, secret: &str, codes: &[String], connections: usize, seconds: u64) -> Run {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap_or_default();
+    let (url, secret) = (url.to_string(), secret.to_string());
+    let codes: std::sync::Arc<[String]> = codes.into();
+    run_load(connections, seconds, move |task, n| {
+        let (client, url, secret, codes) = (client.clone(), url.clone(), secret.clone(), codes.clone());
+        let code = codes[(task + n as usize * connections) % codes.len().max(1)].clone();
+        async move { deliver(&client, &url, &secret, PARTNER, &format!("/credit {code} 100")).await }
+    })
+    .await
+}
+
 /// `connections` clients sending `GET url` for `seconds`: a request that
 /// reaches the server's code but no storage (e.g. `/health`), for the
 /// runtime's own cost per request. A non-2xx answer counts as an error.

@@ -148,11 +148,18 @@ impl Workerd {
             "(name = \"internet\", network = (allow = [\"public\", \"private\", \"local\"], tlsOptions = (trustBrowserCas = true)))"
                 .into(),
         );
+        // V8 flags for profiling (scripts/profile-worker.sh: `--perf-basic-prof`), space-separated.
+        let v8_flags: Vec<String> = std::env::var("LOYALTY_WORKERD_V8_FLAGS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(capnp_str)
+            .collect();
         let config = format!(
             "using Workerd = import \"/workerd/workerd.capnp\";\n\nconst config :Workerd.Config = (\n  services = [\n    {}\n  ],\n  \
-             sockets = [\n    {}\n  ],\n);\n\n{workers}",
+             sockets = [\n    {}\n  ],\n  v8Flags = [{}],\n);\n\n{workers}",
             services.join(",\n    "),
-            sockets.join(",\n    ")
+            sockets.join(",\n    "),
+            v8_flags.join(", ")
         );
         let config_path = dir.join("config.capnp");
         std::fs::write(&config_path, config).expect("write the workerd config");
