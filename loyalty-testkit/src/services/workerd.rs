@@ -149,11 +149,8 @@ impl Workerd {
                 .into(),
         );
         // V8 flags for profiling (scripts/profile-worker.sh: `--perf-basic-prof`), space-separated.
-        let v8_flags: Vec<String> = std::env::var("LOYALTY_WORKERD_V8_FLAGS")
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(capnp_str)
-            .collect();
+        let v8_flags: Vec<String> =
+            std::env::var("LOYALTY_WORKERD_V8_FLAGS").unwrap_or_default().split_whitespace().map(capnp_str).collect();
         let config = format!(
             "using Workerd = import \"/workerd/workerd.capnp\";\n\nconst config :Workerd.Config = (\n  services = [\n    {}\n  ],\n  \
              sockets = [\n    {}\n  ],\n  v8Flags = [{}],\n);\n\n{workers}",
