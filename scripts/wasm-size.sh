@@ -48,8 +48,11 @@ trap 'rm -rf "$work"' EXIT
 "$twiggy" top -n 1000000 --format csv "$work/named.wasm" > "$work/top.csv"
 
 commit=$(git -C "$REPO_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo "a tree outside git")
+# Only the crates that go into a Worker matter here.
+if ! git -C "$REPO_ROOT" diff --quiet HEAD -- Cargo.lock loyalty-core loyalty-edge examples/edge 2>/dev/null; then
+    commit="$commit, with uncommitted changes"
+fi
 printf '# What is in the %s Worker\n\n' "$name"
-printf 'Produced by `scripts/wasm-size.sh %s` on %s (commit %s; uncommitted changes are included), ' \
-    "$name" "$(date -u +%Y-%m-%d)" "$commit"
+printf 'Produced by `scripts/wasm-size.sh %s` on %s (commit %s), ' "$name" "$(date -u +%Y-%m-%d)" "$commit"
 printf 'after `scripts/build-workers.sh %s`.\n\n' "$name"
 python3 "$SCRIPT_DIR/lib/wasm_size.py" "$work/named.wasm" "$work/top.csv" "$shipped" "$top"
