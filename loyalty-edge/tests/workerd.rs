@@ -472,6 +472,83 @@ async fn bad_input_and_duplicates(env: Env) {
     env.stop().await;
 }
 
+/// CPU time of process `pid` so far, in nanoseconds: the sum over its threads
+/// of the first field of `/proc/<pid>/task/*/schedstat`.
+fn cpu_ns(pid: u32) -> u64 {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc/<pid>/task");
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        .sum()
+}
+
+/// A field of `/proc/<pid>/status` in KiB (`RssAnon`, `VmHWM`, …).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// A budget from the environment (`name`), or `default`.
+fn budget(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A fresh client Worker keeps within its startup budgets, like the size
+/// limit of `scripts/build-workers.sh` (resources, not time, so that a busy
+/// machine does not fail it): the anonymous memory of the workerd process once
+/// it answers `/health` (the wasm instantiated, workerd's code aside), the CPU
+/// it spent up to then (the wasm compiled — lazily — and instantiated), and the
+/// CPU of its first update (the engine built from the environment, the code of
+/// the update's path compiled on its first call). Measured by `cargo bench
+/// --bench edge_cold` on a busy 2-core machine: 26.8–27.0 MiB, 51–67 ms and
+/// 20–26 ms; the defaults leave room for CI's parallel tests and catch a
+/// module compiled eagerly (40.6 MiB) or a much heavier start.
+/// `LOYALTY_WORKER_RSS_ANON_MIB`, `LOYALTY_WORKER_START_CPU_MS` and
+/// `LOYALTY_WORKER_FIRST_UPDATE_CPU_MS` set them.
+#[tokio::test]
+#[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
+#[allow(clippy::print_stderr)] // the figures, in the test's output
+async fn a_fresh_worker_starts_within_its_budgets() {
+    let fake = FakeBotApi::start().await;
+    let (db, _supabase, vars) = on_supabase(&fake).await;
+    let build = repo_root().join("examples/edge/client-webhook/build");
+    let workerd = Workerd::start_with(&[("client-webhook", build)], &vars).await;
+    let base = workerd.url("client-webhook");
+    let http = reqwest::Client::new();
+    let health = http.get(format!("{base}/health")).send().await.expect("health");
+    assert_eq!(health.status(), 200);
+    let pid = workerd.pid();
+    let (start_cpu, rss_anon) = (cpu_ns(pid), status_kib(pid, "RssAnon"));
+    let update = serde_json::to_vec(&text_json(1, &TgUser::new(501, "Anna"), "/start")).expect("json");
+    let res = client_webhook(&http, &base, &client_secret(&vars), update).send().await.expect("the first update");
+    assert_eq!(res.status(), 200);
+    assert!(!res.bytes().await.expect("body").is_empty(), "the sign-up is answered");
+    // Its work after the response (the outbox's) counts too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first_cpu = cpu_ns(pid) - start_cpu;
+    let log = workerd.log();
+    drop(workerd);
+    db.drop_db().await;
+    let (mib, ms) = (|kib: u64| kib as f64 / 1024.0, |ns: u64| ns as f64 / 1e6);
+    eprintln!(
+        "fresh client Worker: RssAnon {:.1} MiB, CPU to /health {:.1} ms, first update {:.1} ms",
+        mib(rss_anon),
+        ms(start_cpu),
+        ms(first_cpu)
+    );
+    let rss_budget = budget("LOYALTY_WORKER_RSS_ANON_MIB", 34);
+    let start_budget = budget("LOYALTY_WORKER_START_CPU_MS", 200);
+    let first_budget = budget("LOYALTY_WORKER_FIRST_UPDATE_CPU_MS", 120);
+    assert!(mib(rss_anon) <= rss_budget as f64, "RssAnon {:.1} MiB > {rss_budget} MiB\n{log}", mib(rss_anon));
+    assert!(ms(start_cpu) <= start_budget as f64, "start CPU {:.1} ms > {start_budget} ms", ms(start_cpu));
+    assert!(ms(first_cpu) <= first_budget as f64, "first update CPU {:.1} ms > {first_budget} ms", ms(first_cpu));
+}
+
 #[tokio::test]
 #[ignore = "needs workerd, the built Workers, postrust and PostgreSQL (scripts/test.sh runs it)"]
 async fn the_api_worker_refuses_forged_init_data_and_bad_sentry_signatures() {
