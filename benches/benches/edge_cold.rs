@@ -46,10 +46,9 @@
 //! Traffic goes to 127.0.0.1 only, and each run stops by itself.
 #![allow(clippy::print_stdout)]
 
-use loyalty_benches::{FIRST_CUSTOMER, env_u64, sign_up};
+use loyalty_benches::{FIRST_CUSTOMER, deliver, env_u64, sign_up};
 use loyalty_core::Config;
 use loyalty_core::domain::BotKind;
-use loyalty_core::telegram::build::{TgUser, text_json};
 use loyalty_core::webhook::webhook_secret;
 use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::simulate;
@@ -60,7 +59,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Customers signed up before the measured runs, as in `edge_load`.
@@ -73,10 +72,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const SETTLE: Duration = Duration::from_millis(200);
 /// The memory run's load is sent in this many parts, the memory read after each.
 const MEMORY_STEPS: usize = 5;
-
-/// Update ids of the measured updates: far above the ones `sign_up` takes
-/// (from 1), so every update is a fresh one for the database.
-static NEXT_UPDATE: AtomicI64 = AtomicI64::new(1 << 40);
 
 /// `d` in milliseconds.
 fn ms(d: Duration) -> f64 {
@@ -302,31 +297,13 @@ impl Drop for Process {
     }
 }
 
-/// POSTs a fresh `/balance` update from customer `user` to the webhook `url`
-/// with the bot's `secret`; `true` when answered `2xx` with a reply in the body.
-async fn balance(client: &reqwest::Client, url: &str, secret: &str, user: i64) -> bool {
-    let id = NEXT_UPDATE.fetch_add(1, Ordering::Relaxed);
-    let Ok(body) = serde_json::to_vec(&text_json(id, &TgUser::new(user, "Load"), "/balance")) else { return false };
-    let res = client
-        .post(url)
-        .header("x-telegram-bot-api-secret-token", secret)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await;
-    match res {
-        Ok(r) if r.status().is_success() => !r.bytes().await.unwrap_or_default().is_empty(),
-        _ => false,
-    }
-}
-
 /// The latency of one `/balance` update from `user`.
 ///
 /// # Panics
 /// When it is not answered with a reply: the measured setup is broken.
 async fn timed_balance(client: &reqwest::Client, url: &str, secret: &str, user: i64) -> Duration {
     let t0 = Instant::now();
-    assert!(balance(client, url, secret, user).await, "/balance from {user} was not answered with a reply");
+    assert!(deliver(client, url, secret, user, "/balance").await, "/balance from {user} was not answered with a reply");
     t0.elapsed()
 }
 
@@ -408,7 +385,8 @@ async fn count_load(url: &str, secret: &str, skip: usize, total: usize, connecti
                         break;
                     }
                     let t0 = Instant::now();
-                    if balance(&client, &url, &secret, FIRST_CUSTOMER + (skip + n) as i64 % CUSTOMERS).await {
+                    if deliver(&client, &url, &secret, FIRST_CUSTOMER + (skip + n) as i64 % CUSTOMERS, "/balance").await
+                    {
                         latencies.push(t0.elapsed());
                     } else {
                         errors += 1;

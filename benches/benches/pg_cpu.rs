@@ -58,14 +58,13 @@
 //! Traffic goes to 127.0.0.1 only; every database it creates is dropped.
 #![allow(clippy::print_stdout)]
 
-use loyalty_benches::{FIRST_CUSTOMER, Run, env_u64, sign_up};
+use loyalty_benches::{FIRST_CUSTOMER, Run, deliver, env_u64, sign_up};
 use loyalty_core::Config;
 use loyalty_core::domain::{BotKind, Language, PartnerTerms, TelegramUserId, Timestamp};
 use loyalty_core::ports::{
     CustomerRef, DecidePartner, PartnerApplication, PartnerDecision, Storage, StoreError, StoreResult,
 };
 use loyalty_core::stores::rpc::RpcBackend;
-use loyalty_core::telegram::build::{TgUser, text_json};
 use loyalty_core::webhook::webhook_secret;
 use loyalty_native::fake_bot_api::FakeBotApi;
 use loyalty_native::runtime;
@@ -411,23 +410,6 @@ fn secret(config: &Config, bot: BotKind) -> String {
 struct Load {
     run: Run,
     cpu: Duration,
-}
-
-/// POSTs one fresh update from `user` with `text`; `true` when answered `2xx` with a reply.
-async fn deliver(client: &reqwest::Client, url: &str, secret: &str, user: i64, text: &str) -> bool {
-    let id = NEXT_UPDATE.fetch_add(1, Ordering::Relaxed);
-    let Ok(body) = serde_json::to_vec(&text_json(id, &TgUser::new(user, "Load"), text)) else { return false };
-    let sent = client
-        .post(url)
-        .header("x-telegram-bot-api-secret-token", secret)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await;
-    match sent {
-        Ok(r) if r.status().is_success() => r.bytes().await.is_ok_and(|b| !b.is_empty()),
-        _ => false,
-    }
 }
 
 /// `connections` tasks sending updates of `kind` for `seconds` from a thread of

@@ -41,9 +41,10 @@ impl Run {
     }
 }
 
-/// POSTs a fresh update from customer `user` with `text` to the webhook `url`
-/// with the bot's `secret`; `true` when it was answered `2xx` with a reply in the body.
-async fn deliver(client: &reqwest::Client, url: &str, secret: &str, user: i64, text: &str) -> bool {
+/// POSTs a fresh update (a new update id each) from user `user` with `text` to
+/// the webhook `url` with the bot's `secret`; `true` when it was answered `2xx`
+/// with a reply in the body.
+pub async fn deliver(client: &reqwest::Client, url: &str, secret: &str, user: i64, text: &str) -> bool {
     let id = NEXT_UPDATE.fetch_add(1, Ordering::Relaxed);
     let Ok(body) = serde_json::to_vec(&text_json(id, &TgUser::new(user, "Load"), text)) else { return false };
     let res = client
