@@ -135,12 +135,9 @@ impl Engine {
     /// Call it before the engine is cloned.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn with_carried_finishes(self) -> Engine {
-        let Claims { orphaned, hook, .. } = Arc::try_unwrap(self.claims).unwrap_or_else(|shared| Claims {
-            orphaned: Mutex::default(),
-            hook: shared.hook.clone(),
-            carried: None,
-        });
-        let claims = Claims { orphaned, hook, carried: Some(Mutex::default()) };
+        let orphaned = std::mem::take(&mut *self.claims.orphaned.lock().unwrap_or_else(|e| e.into_inner()));
+        let claims =
+            Claims { orphaned: Mutex::new(orphaned), hook: self.claims.hook.clone(), carried: Some(Mutex::default()) };
         Engine { cx: self.cx, claims: Arc::new(claims) }
     }
 

@@ -107,15 +107,21 @@ pub fn respond(res: http::Response<Bytes>) -> web_sys::Response {
     for (name, value) in &parts.headers {
         // `to_str` refuses the bytes a JavaScript `Headers` would refuse as well.
         if let Ok(value) = value.to_str() {
-            if !head.is_empty() {
-                head.push('\n');
-            }
-            head.push_str(name.as_str());
-            head.push('\n');
-            head.push_str(value);
+            push_header(&mut head, name.as_str(), value);
         }
     }
     respond_js(parts.status.as_u16(), &head, &body)
+}
+
+/// Appends a header pair to `head`, the form `js/boundary.mjs` reads:
+/// "name\nvalue\nname\nvalue…" (HTTP allows no line break in either).
+fn push_header(head: &mut String, name: &str, value: &str) {
+    if !head.is_empty() {
+        head.push('\n');
+    }
+    head.push_str(name);
+    head.push('\n');
+    head.push_str(value);
 }
 
 /// The body of a [`post`].
@@ -166,12 +172,7 @@ pub async fn post(
         if name.contains('\n') || value.contains('\n') {
             return Err(format!("header {name}: a line break is not allowed"));
         }
-        if !head.is_empty() {
-            head.push('\n');
-        }
-        head.push_str(name);
-        head.push('\n');
-        head.push_str(value);
+        push_header(&mut head, name, value);
     }
     let (bytes, form): (&[u8], JsValue) = match body {
         PostBody::Bytes(bytes) => (bytes, JsValue::UNDEFINED),

@@ -76,8 +76,7 @@ impl FetchTelegram {
         let answer = post(&url, headers, body, self.timeout, PostOptions::default())
             .await
             .map_err(|e| TelegramError::Transport(mask(&format!("{}: {e}", call.method))))?;
-        let (status, body) = (answer.status, answer.body);
-        decode_answer(call.method, status, &body, mask)
+        decode_answer(call.method, answer.status, &answer.body, mask)
     }
 }
 
