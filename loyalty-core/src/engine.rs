@@ -10,7 +10,7 @@
 //! jobs ([`crate::jobs`]), each on a `&Context`.
 
 use crate::api::{self, ApiResponse};
-use crate::bots;
+use crate::bots::{self, Bots};
 use crate::config::Config;
 use crate::context::{Context, Extension, Outbox, Ports, Task};
 use crate::domain::BroadcastJob;
@@ -101,18 +101,47 @@ impl Drop for ClaimGuard<'_> {
 }
 
 impl Engine {
-    /// Builds an engine.
-    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    /// Builds an engine that serves the three built-in bots ([`Bots::ALL`]).
     pub fn new(config: Config, ports: Ports) -> Engine {
-        Engine { cx: Context::new(config, ports), claims: Arc::default() }
+        Engine::serving(config, ports, Bots::ALL)
     }
 
-    /// Builds an engine that tells `hook` about the claims of updates being
-    /// processed (see [`ClaimHook`]; loyalty-edge uses it on Workers).
+    /// Builds an engine that serves only the built-in bots of `bots`: an
+    /// update to another goes to the program's [`Extension`] alone, and the
+    /// maintenance pass leaves that bot's unfinished updates to a process
+    /// that serves it. A program that builds its engines this way only, never
+    /// naming the other bots ([`Engine::new`] names them all), does not link
+    /// their code: a Worker that serves one bot carries that bot alone. See
+    /// [`Bots`].
+    ///
+    /// ```
+    /// # let env = loyalty_testkit::TestEnv::new();
+    /// # let (config, ports) = (env.engine.config().clone(), env.engine.ports().clone());
+    /// use loyalty_core::{Bots, Engine};
+    /// use loyalty_core::domain::BotKind;
+    ///
+    /// let engine = Engine::serving(config, ports, Bots::CLIENT);
+    /// assert!(engine.bots().serves(BotKind::Client));
+    /// assert!(!engine.bots().serves(BotKind::Partner));
+    /// ```
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    pub fn serving(config: Config, ports: Ports, bots: Bots) -> Engine {
+        Engine { cx: Context::new(config, ports, bots), claims: Arc::default() }
+    }
+
+    /// Builds an engine that serves the three built-in bots and tells `hook`
+    /// about the claims of updates being processed: [`Engine::new`] then
+    /// [`Engine::with_hook`].
     pub fn with_claim_hook(config: Config, ports: Ports, hook: Arc<dyn ClaimHook>) -> Engine {
-        let claims = Claims { orphaned: Mutex::default(), hook: Some(hook), carried: None };
-        Engine { cx: Context::new(config, ports), claims: Arc::new(claims) }
+        Engine::new(config, ports).with_hook(hook)
+    }
+
+    /// This engine, telling `hook` about the claims of updates being
+    /// processed (see [`ClaimHook`]; loyalty-edge uses it on Workers). Call it
+    /// before the engine is cloned.
+    pub fn with_hook(self, hook: Arc<dyn ClaimHook>) -> Engine {
+        let carries = self.claims.carried.is_some();
+        self.with_claims(Some(hook), carries)
     }
 
     /// This engine with the program's own [`Extension`]: it answers the
@@ -133,11 +162,18 @@ impl Engine {
     /// [`STALE_UPDATE_SECS`](crate::outbox::STALE_UPDATE_SECS) (its reply is
     /// sent once more; its ledger writes replay, nothing is applied twice).
     /// Call it before the engine is cloned.
-    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub fn with_carried_finishes(self) -> Engine {
+        let hook = self.claims.hook.clone();
+        self.with_claims(hook, true)
+    }
+
+    /// This engine with `hook` and, when `carries`, the finishes carried by
+    /// the next claim; the orphaned claims and the finishes waiting move over.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
+    fn with_claims(self, hook: Option<Arc<dyn ClaimHook>>, carries: bool) -> Engine {
         let orphaned = std::mem::take(&mut *self.claims.orphaned.lock().unwrap_or_else(|e| e.into_inner()));
-        let claims =
-            Claims { orphaned: Mutex::new(orphaned), hook: self.claims.hook.clone(), carried: Some(Mutex::default()) };
+        let carried = carries.then(|| Mutex::new(self.take_carried(usize::MAX)));
+        let claims = Claims { orphaned: Mutex::new(orphaned), hook, carried };
         Engine { cx: self.cx, claims: Arc::new(claims) }
     }
 
@@ -540,6 +576,8 @@ impl Engine {
                 }
             }
             Task::Answer { chat_id, customer, language, question } => {
+                // The client bot's, but linked wherever tasks run (every engine may send an outbox's
+                // messages): it is small, the rest of the client bot is not reached from here.
                 bots::client::answer_question(&self.cx, chat_id, customer, language, &question).await;
             }
             Task::Broadcast(job) => {

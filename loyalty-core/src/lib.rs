@@ -26,6 +26,7 @@ pub mod usecases;
 pub mod webhook;
 pub mod whatif;
 
+pub use bots::Bots;
 pub use config::{Config, ConfigError, Secret};
 pub use context::{Context, Event, Extension, Outbox, Ports, Task};
 pub use engine::{ClaimHook, Engine};

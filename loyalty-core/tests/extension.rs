@@ -9,7 +9,7 @@ use loyalty_core::domain::BotKind::{self, Admin, Client, Partner};
 use loyalty_core::domain::EntryKind;
 use loyalty_core::ports::{EntriesPage, StoreError};
 use loyalty_core::telegram::{BotCall, Command, Update, UpdateKind};
-use loyalty_core::{Context, Error, Event, Extension, Outbox, Result};
+use loyalty_core::{Bots, Context, Engine, Error, Event, Extension, Outbox, Result};
 use loyalty_testkit::scenario::Harness;
 use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,6 +82,17 @@ fn harness(recorder: &Arc<Recorder>) -> Harness {
     Harness::new(env)
 }
 
+/// A harness whose engine serves only `bots` (a Worker's), with `recorder` as its extension.
+fn serving(bots: Bots, recorder: Option<&Arc<Recorder>>) -> Harness {
+    let mut env = TestEnv::new();
+    let mut engine = Engine::serving(env.engine.config().clone(), env.engine.ports().clone(), bots);
+    if let Some(recorder) = recorder {
+        engine = engine.with_extension(recorder.clone());
+    }
+    env.engine = engine;
+    Harness::new(env)
+}
+
 fn anna() -> TgUser {
     TgUser::new(101, "Anna")
 }
@@ -129,6 +140,34 @@ async fn what_the_bots_do_not_claim_goes_to_the_extension() {
 
     // Every update was delivered twice: the extension saw each unclaimed one once.
     assert_eq!(recorder.unclaimed(), ["client:/ping", "partner:/ping", "client:button coupon:7", "admin:/export"]);
+}
+
+/// The client Worker's engine runs the client bot only: another bot's update
+/// goes to the extension alone (the built-in bot is not there to claim it),
+/// and without an extension it is answered with nothing and changes nothing.
+#[tokio::test]
+async fn an_engine_serving_one_bot_leaves_the_others_updates_to_the_extension() {
+    let recorder = Arc::new(Recorder::default());
+    let h = serving(Bots::CLIENT, Some(&recorder)).deliver_twice(true);
+    let admin = TgUser::new(ADMIN_CHAT, "Admin");
+    assert!(h.engine().bots().serves(Client) && !h.engine().bots().serves(Partner));
+
+    assert!(!h.say(Client, &anna(), "/start").await.calls.is_empty(), "its own bot answers");
+    assert_eq!(h.say(Client, &anna(), "/ping").await.texts_to(anna().id), ["pong"]);
+    let applied = h.say(Partner, &linh(), "/apply Pho 24; cafe").await;
+    assert!(applied.calls.is_empty(), "no partner bot here: {:?}", applied.calls);
+    assert!(h.press(Admin, &admin, "pa:1").await.calls.is_empty());
+    assert!(h.engine().storage().list_partners(None).await.unwrap().is_empty(), "nobody applied");
+    assert_eq!(recorder.unclaimed(), ["client:/ping", "partner:/apply Pho 24; cafe", "admin:button pa:1"]);
+
+    let bare = serving(Bots::CLIENT, None);
+    assert!(bare.say(Partner, &linh(), "/apply Pho 24; cafe").await.calls.is_empty());
+    assert!(bare.engine().storage().list_partners(None).await.unwrap().is_empty());
+    // The same update to an engine that serves the partner bot is the partner bot's.
+    let partner = serving(Bots::CLIENT.union(Bots::PARTNER), Some(&recorder));
+    assert!(!partner.say(Partner, &linh(), "/apply Pho 24; cafe").await.calls.is_empty());
+    assert_eq!(partner.engine().storage().list_partners(None).await.unwrap().len(), 1);
+    assert_eq!(recorder.unclaimed().len(), 3, "claimed by the partner bot");
 }
 
 #[tokio::test]

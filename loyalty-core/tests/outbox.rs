@@ -4,11 +4,11 @@
 //! refuses for good are marked failed, temporary failures retried later; a
 //! second processing never repeats a call that cannot be repeated.
 
-use loyalty_core::Task;
 use loyalty_core::domain::BotKind::{Admin, Client, Partner};
 use loyalty_core::outbox::{LEASE_SECS, STALE_UPDATE_SECS, decode, encode};
 use loyalty_core::ports::{Clock, StaleUpdates, TelegramError};
 use loyalty_core::telegram::BotCall;
+use loyalty_core::{Bots, Engine, Task};
 use loyalty_testkit::scenario::Harness;
 use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser};
 
@@ -78,6 +78,34 @@ async fn an_update_whose_deferred_work_died_is_processed_again_once() {
     h.engine().maintenance_pass(0).await;
     assert_eq!(h.env.telegram.calls().iter().filter(|c| c.chat_id() == Some(anna().id)).count(), 1);
     assert_eq!(h.env.storage.outbox_state(h.env.clock.now()).await.unwrap().pending, 0);
+}
+
+/// A process that does not run the partner bot (the client Worker's engine)
+/// leaves a partner's unfinished update alone: not processed, not finished,
+/// there for a process that runs the partner bot (the admin Worker's Cron
+/// Trigger).
+#[tokio::test]
+async fn an_unfinished_update_of_a_bot_not_served_is_left_to_a_process_that_serves_it() {
+    let h = program().await;
+    let answered = credit_and_die(&h, 9_006).await;
+    let notice = answered.deferred[0].calls();
+    drop(answered);
+    let credited = h.balance(&anna()).await;
+    let client_only = Engine::serving(h.engine().config().clone(), h.engine().ports().clone(), Bots::CLIENT);
+
+    h.advance(STALE_UPDATE_SECS + 1);
+    client_only.maintenance_pass(0).await;
+    assert!(h.env.telegram.calls().iter().all(|c| c.chat_id() != Some(anna().id)), "not processed there");
+    let unfinished = StaleUpdates { before: h.env.clock.now().plus(1), now: h.env.clock.now(), limit: 10 };
+    let listed = h.env.storage.stale_updates(unfinished).await.unwrap();
+    assert_eq!(listed.iter().map(|u| u.update_id).collect::<Vec<_>>(), [9_006], "still unfinished");
+
+    h.advance(STALE_UPDATE_SECS + 1);
+    h.engine().maintenance_pass(0).await;
+    let to_anna: Vec<_> = h.env.telegram.calls().into_iter().filter(|c| c.chat_id() == Some(anna().id)).collect();
+    assert_eq!(to_anna.len(), 1, "recovered by a process that serves the partner bot");
+    assert_eq!(to_anna[0].text(), notice[0].text());
+    assert_eq!(h.balance(&anna()).await, credited, "replayed, not doubled");
 }
 
 #[tokio::test]

@@ -9,9 +9,11 @@
 
 mod extension;
 mod payload;
+pub(crate) mod served;
 
 pub use extension::{Event, Extension};
 pub use payload::{Delivery, Leased, decode, encode};
+pub(crate) use served::{BotCode, Bots};
 
 use crate::config::Config;
 use crate::domain::{BotKind, BroadcastId, CustomerCode, CustomerId, Language, TelegramUserId, Timestamp};
@@ -190,6 +192,8 @@ impl std::fmt::Debug for Context {
 struct Shared {
     config: Config,
     ports: Ports,
+    /// The built-in bots this context runs ([`crate::bots::handle`] dispatches through it).
+    bots: Bots,
     extension: Option<Arc<dyn Extension>>,
     usernames: Mutex<HashMap<BotKind, String>>,
     display_names: Mutex<HashMap<BotKind, String>>,
@@ -198,12 +202,14 @@ struct Shared {
 }
 
 impl Context {
-    /// A context over `config` and `ports`. Bot usernames given in the
-    /// configuration are used as they are; the others are asked with `getMe`.
+    /// A context over `config` and `ports` that runs the built-in bots of
+    /// `bots` ([`Bots::ALL`] for all three; see [`Engine::serving`](crate::Engine::serving)).
+    /// Bot usernames given in the configuration are used as they are; the
+    /// others are asked with `getMe`.
     // On wasm32 the ports need not be `Send`/`Sync` (one thread per isolate), and
     // one `Arc` type for both targets keeps the API the same.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
-    pub fn new(config: Config, ports: Ports) -> Context {
+    pub fn new(config: Config, ports: Ports, bots: Bots) -> Context {
         let mut usernames = HashMap::new();
         if let Some(u) = &config.client_bot_username {
             usernames.insert(BotKind::Client, u.clone());
@@ -214,6 +220,7 @@ impl Context {
         let shared = Shared {
             config,
             ports,
+            bots,
             extension: None,
             usernames: Mutex::new(usernames),
             display_names: Mutex::default(),
@@ -225,19 +232,25 @@ impl Context {
     /// This context with `extension` consulted by the bots and told of use cases' events.
     #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     pub(crate) fn with_extension(self, extension: Arc<dyn Extension>) -> Context {
-        let Shared { config, ports, usernames, display_names, rules, .. } = match Arc::try_unwrap(self.shared) {
+        let Shared { config, ports, bots, usernames, display_names, rules, .. } = match Arc::try_unwrap(self.shared) {
             Ok(shared) => shared,
             Err(shared) => Shared {
                 config: shared.config.clone(),
                 ports: shared.ports.clone(),
+                bots: shared.bots,
                 extension: None,
                 usernames: Mutex::new(shared.usernames.lock().map(|m| m.clone()).unwrap_or_default()),
                 display_names: Mutex::new(shared.display_names.lock().map(|m| m.clone()).unwrap_or_default()),
                 rules: Mutex::new(shared.rules.lock().ok().and_then(|r| r.clone())),
             },
         };
-        let shared = Shared { config, ports, extension: Some(extension), usernames, display_names, rules };
+        let shared = Shared { config, ports, bots, extension: Some(extension), usernames, display_names, rules };
         Context { shared: Arc::new(shared), ..self }
+    }
+
+    /// The built-in bots this context runs (see [`Bots`]).
+    pub fn bots(&self) -> Bots {
+        self.shared.bots
     }
 
     /// The program's [`Extension`], if it registered one.

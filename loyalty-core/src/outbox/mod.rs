@@ -201,6 +201,7 @@ async fn run_message(cx: &Context, task: Task) -> Result<(), TelegramError> {
     match task {
         Task::Call(call) => cx.send(&call).await.map(|_| ()),
         Task::Answer { chat_id, customer, language, question } => {
+            // The client bot's, linked wherever messages are sent (small; see `Engine::run_task`).
             crate::bots::client::answer_question(cx, chat_id, customer, language, &question).await;
             Ok(())
         }
@@ -346,7 +347,8 @@ pub async fn drain(cx: &Context, max_batches: u32) -> Drained {
 /// more than [`STALE_UPDATE_SECS`] ago and never finished (their processing
 /// died after the claim), and delivers their messages — the reply included,
 /// which may then reach the user twice. An update to a bot this process has
-/// no token for is left to one that has it. Returns how many were taken.
+/// no token for, or does not serve ([`Context::bots`]), is left to one that
+/// serves it. Returns how many were taken.
 pub async fn recover_updates(cx: &Context, limit: u32) -> usize {
     let now = cx.now();
     let req = StaleUpdates { before: after(now, -STALE_UPDATE_SECS), now, limit };
@@ -361,12 +363,12 @@ pub async fn recover_updates(cx: &Context, limit: u32) -> usize {
     let count = stale.len();
     for update in stale {
         let bot = BotKind::WEBHOOK_BOTS.into_iter().find(|&k| cx.config().bot_id(k) == update.bot);
-        let parsed = serde_json::from_str::<Update>(&update.body).ok();
-        let Some(bot) = bot else {
-            // A bot this process has no token for (another Worker's, another deployment's):
-            // left to a process that has it.
+        let Some(bot) = bot.filter(|&k| cx.bots().serves(k)) else {
+            // A bot this process has no token for (another deployment's) or whose code it does not
+            // run (another Worker's): left to a process that serves it.
             continue;
         };
+        let parsed = serde_json::from_str::<Update>(&update.body).ok();
         let tasks = match parsed {
             Some(parsed) => {
                 let scope = Scope::update(parsed.kind_name());
