@@ -9,10 +9,11 @@ use crate::store::d1::D1Store;
 use crate::store::supabase::SupabaseStore;
 use crate::telegram::FetchTelegram;
 use loyalty_core::api::MAX_API_BODY_BYTES;
+use loyalty_core::domain::BotKind;
 use loyalty_core::jobs::BROADCAST_BATCHES_PER_PASS;
 use loyalty_core::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::webhook::MAX_BODY_BYTES;
-use loyalty_core::{Config, ConfigError, Engine, Extension, Ports, Task};
+use loyalty_core::{Bots, Config, ConfigError, Engine, Extension, Ports, Task};
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +42,6 @@ thread_local! {
 /// # use std::sync::Arc;
 /// # #[derive(Debug)] struct Ping;
 /// # #[async_trait::async_trait(?Send)] impl loyalty_core::Extension for Ping {}
-/// use loyalty_core::domain::BotKind;
 /// use loyalty_edge::Service;
 /// use loyalty_edge::web_sys::{Request, Response};
 /// use worker::{Context, Env, event};
@@ -49,7 +49,7 @@ thread_local! {
 /// #[event(fetch)]
 /// async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
 ///     loyalty_edge::extend(|| Arc::new(Ping));
-///     loyalty_edge::fetch(req, env, ctx, Service::Webhook(BotKind::Client)).await
+///     loyalty_edge::fetch(req, env, ctx, Service::CLIENT_WEBHOOK).await
 /// }
 /// ```
 // One isolate is one thread: the extension need not be `Send`/`Sync`.
@@ -123,23 +123,43 @@ pub fn ports(env: &Env, config: &Config) -> Result<Ports, ConfigError> {
     Ok(Ports { storage, telegram, assistant, reporter, clock, random, webhooks })
 }
 
-/// This isolate's engine, built on first use from `env`.
+/// This isolate's engine, built on first use from `env`, running the bots of
+/// `service` ([`Engine::serving`]: a Worker links only the bots its service
+/// names). Pass the same service everywhere in a Worker: a cached engine
+/// that lacks one of `service`'s bots is replaced by one that runs the bots
+/// of both (as [`extend`] replaces one built before it).
 ///
 /// # Errors
 /// Those of [`config_from_env`] and [`ports`]; nothing is cached then, so the
 /// next request tries again.
-pub fn engine(env: &Env) -> Result<Engine, ConfigError> {
-    if let Some(engine) = ENGINE.with(|e| e.borrow().clone()) {
-        return Ok(engine);
-    }
+pub fn engine(env: &Env, service: Service) -> Result<Engine, ConfigError> {
+    let bots = service.bots();
+    let cached = ENGINE.with(|e| e.borrow().clone());
+    let bots = match cached {
+        Some(engine) if covers(engine.bots(), bots) => return Ok(engine),
+        Some(engine) => engine.bots().union(bots),
+        None => bots,
+    };
+    let engine = build_engine(env, bots)?;
+    ENGINE.with(|e| *e.borrow_mut() = Some(engine.clone()));
+    Ok(engine)
+}
+
+/// Whether `have` serves every bot `want` does.
+fn covers(have: Bots, want: Bots) -> bool {
+    BotKind::WEBHOOK_BOTS.into_iter().all(|bot| !want.serves(bot) || have.serves(bot))
+}
+
+/// A new engine running `bots`, with the claim hook, the carried finishes and
+/// the program's extension.
+fn build_engine(env: &Env, bots: Bots) -> Result<Engine, ConfigError> {
     let config = config_from_env(env)?;
     crate::logging::ConsoleSubscriber::install(&config.log_level);
     let ports = ports(env, &config)?;
-    let mut engine = Engine::with_claim_hook(config, ports, Arc::new(JsClaimHook)).with_carried_finishes();
+    let mut engine = Engine::serving(config, ports, bots).with_hook(Arc::new(JsClaimHook)).with_carried_finishes();
     if let Some(extension) = EXTENSION.with(|e| e.borrow().clone()) {
         engine = engine.with_extension(extension);
     }
-    ENGINE.with(|e| *e.borrow_mut() = Some(engine.clone()));
     Ok(engine)
 }
 
@@ -176,16 +196,18 @@ fn defer(ctx: &Context, engine: &Engine, tasks: Vec<Task>) {
 /// Handles one request for `service`: the whole of a Worker's `fetch` handler.
 ///
 /// ```no_run
-/// use loyalty_core::domain::BotKind;
 /// use loyalty_edge::Service;
 /// use loyalty_edge::web_sys::{Request, Response};
 /// use worker::{Context, Env, event};
 ///
 /// #[event(fetch)]
 /// async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-///     loyalty_edge::fetch(req, env, ctx, Service::Webhook(BotKind::Client)).await
+///     loyalty_edge::fetch(req, env, ctx, Service::CLIENT_WEBHOOK).await
 /// }
 /// ```
+///
+/// The Worker links the code of `service` only: the bots it names (see
+/// [`engine`]) and, when it serves the API, [`Engine::handle_api`].
 ///
 /// Take the runtime's `web_sys::Request` as above: a `worker::Request` (also
 /// accepted, see [`IncomingRequest`]) reads the method, URL, headers and `cf`
@@ -218,7 +240,7 @@ pub async fn fetch(
         }
         Route::Webhook(_) | Route::Api | Route::Ready => {}
     }
-    let engine = match engine(&env) {
+    let engine = match engine(&env, service) {
         Ok(engine) => engine,
         Err(e) => {
             worker::console_error!("configuration error: {e}");
@@ -235,15 +257,18 @@ pub async fn fetch(
                     return Ok(json_error(400, "unreadable_body", "the request body could not be read"));
                 }
             };
-            let (response, deferred) = match route {
-                Route::Webhook(bot) => {
+            let (response, deferred) = match (route, service.api()) {
+                (Route::Webhook(bot), _) => {
                     let out = engine.handle_webhook(bot, http).await;
                     (out.response, out.deferred)
                 }
-                _ => {
-                    let out = engine.handle_api(http).await;
+                // The API only through the service's entry: a Worker without one does not link it.
+                (_, Some(api)) => {
+                    let out = api(&engine, http).await;
                     (out.response, out.deferred)
                 }
+                // Not reached: a service routes to the API only when it has the entry.
+                (_, None) => return Ok(json_error(404, "not_found", "no such route")),
             };
             defer(&ctx, &engine, deferred);
             Ok(respond(response))
@@ -277,19 +302,25 @@ async fn ready(engine: &Engine) -> web_sys::Response {
 
 /// The Cron Trigger's work: one maintenance pass
 /// ([`Engine::maintenance_pass`]): expire overdue redemption requests and
-/// deliver pending broadcasts, [`BROADCAST_BATCHES_PER_PASS`] batches each.
+/// deliver pending broadcasts, [`BROADCAST_BATCHES_PER_PASS`] batches each,
+/// and process again the unfinished updates of the bots `service`'s engine
+/// runs (another bot's are left to a process that runs it). Give it the
+/// Worker's service with every bot's code ([`Service::with_bots`]) unless
+/// another Worker's Cron Trigger recovers the other bots' updates:
 ///
 /// ```no_run
+/// use loyalty_edge::Service;
+/// use loyalty_edge::core::Bots;
 /// use worker::{Env, ScheduleContext, ScheduledEvent, event};
 ///
 /// #[event(scheduled)]
 /// async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-///     loyalty_edge::scheduled(env).await;
+///     loyalty_edge::scheduled(env, Service::ADMIN_WEBHOOK.with_bots(Bots::ALL)).await;
 /// }
 /// ```
-pub async fn scheduled(env: Env) {
+pub async fn scheduled(env: Env, service: Service) {
     install_panic_hook();
-    match engine(&env) {
+    match engine(&env, service) {
         Ok(engine) => {
             engine.maintenance_turn(loyalty_core::jobs::MAINTENANCE_PERIOD_SECS, BROADCAST_BATCHES_PER_PASS).await;
         }
@@ -303,10 +334,19 @@ pub async fn scheduled(env: Env) {
 /// `claims` lists the updates whose processing died with the instance
 /// (`"<bot>:<update id>"`, comma-separated, from [`JsClaimHook`](crate::JsClaimHook)'s
 /// record): their claims are released, so Telegram's retries are processed.
+/// It needs no bot's code: it uses this isolate's engine, or (in the fresh
+/// instance that replaced the one that panicked) an engine that runs no bot,
+/// not kept for the requests that follow.
 #[wasm_bindgen(js_name = "__loyalty_report_panic")]
 pub fn report_panic(path: String, env: Env, ctx: worker::worker_sys::Context, claims: String) {
     let ctx = Context::new(ctx);
-    let Ok(engine) = engine(&env) else { return };
+    let engine = match ENGINE.with(|e| e.borrow().clone()) {
+        Some(engine) => engine,
+        None => match build_engine(&env, Bots::NONE) {
+            Ok(engine) => engine,
+            Err(_) => return,
+        },
+    };
     let report = ErrorReport::panic_in_request(&path, "worker");
     let claims = crate::claims::parse(&claims);
     ctx.wait_until(async move {

@@ -6,8 +6,9 @@ use loyalty_edge::Service;
 use loyalty_edge::web_sys::{Request, Response};
 use worker::{Context, Env, event};
 
-/// Every request goes to loyalty-edge, which answers only this Worker's routes.
+/// Every request goes to loyalty-edge, which answers only this Worker's routes
+/// (and links the API's code, no bot's).
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    loyalty_edge::fetch(req, env, ctx, Service::Api).await
+    loyalty_edge::fetch(req, env, ctx, Service::API).await
 }

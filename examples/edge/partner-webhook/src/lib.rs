@@ -3,12 +3,12 @@
 #![cfg(target_arch = "wasm32")]
 
 use loyalty_edge::Service;
-use loyalty_edge::core::domain::BotKind;
 use loyalty_edge::web_sys::{Request, Response};
 use worker::{Context, Env, event};
 
-/// Every request goes to loyalty-edge, which answers only this Worker's routes.
+/// Every request goes to loyalty-edge, which answers only this Worker's routes
+/// (and links only this bot's code).
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    loyalty_edge::fetch(req, env, ctx, Service::Webhook(BotKind::Partner)).await
+    loyalty_edge::fetch(req, env, ctx, Service::PARTNER_WEBHOOK).await
 }

@@ -1,5 +1,5 @@
 //! A test fixture for `loyalty-edge/tests/workerd.rs`: every loyalty-edge
-//! route ([`loyalty_edge::Service::All`]), plus two test-only routes:
+//! route ([`loyalty_edge::Service::ALL`]), plus two test-only routes:
 //!
 //! * `GET /__panic` panics inside the wasm instance, to show that a panic
 //!   fails only its own request;
@@ -99,7 +99,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
     if path == "/__maintenance" {
         // What the Cron Trigger runs, without its once-a-minute turn: the tests call it at will.
-        let engine = loyalty_edge::engine(&env).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let engine = loyalty_edge::engine(&env, Service::ALL).map_err(|e| worker::Error::RustError(e.to_string()))?;
         engine.maintenance_pass(loyalty_core::jobs::BROADCAST_BATCHES_PER_PASS).await;
         return json(200, &serde_json::json!({ "ok": true }));
     }
@@ -107,7 +107,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         return rpc(req, &env, function).await;
     }
     // A `worker::Request` (its path is read above): loyalty-edge takes it as well.
-    loyalty_edge::fetch(req, env, ctx, Service::All).await.map(Into::into)
+    loyalty_edge::fetch(req, env, ctx, Service::ALL).await.map(Into::into)
 }
 
 /// loyalty-edge's JSON answer, as this fixture's handlers return it.
@@ -215,7 +215,7 @@ async fn panic_after_claim(mut req: Request, env: &Env, bot: &str) -> worker::Re
     let Some(bot) = BotKind::parse(bot) else { return json_error(404, "no_such_bot", bot) };
     let update: serde_json::Value = serde_json::from_str(&req.text().await?)?;
     let Some(update_id) = update["update_id"].as_i64() else { return json_error(400, "no_update_id", "update_id") };
-    let engine = loyalty_edge::engine(env).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let engine = loyalty_edge::engine(env, Service::ALL).map_err(|e| worker::Error::RustError(e.to_string()))?;
     if !engine
         .storage()
         .claim_update(UpdateClaim {
