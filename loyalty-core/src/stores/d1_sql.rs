@@ -486,17 +486,30 @@ pub(super) const BEGIN: &str = "INSERT OR REPLACE INTO loyalty_op (id) VALUES (1
 pub(super) const END: &str = "DELETE FROM loyalty_op RETURNING \
      iif(err IS NOT NULL, json_object('rejected', json(err)), res) AS answer, fault";
 
+/// The one finishing of updates (their kept bodies dropped): those listed at
+/// `$path` of the JSON `$json` (`[{"bot", "update_id"}, …]`), when `$when`
+/// holds. [`ENQUEUE_MESSAGES`] finishes its `updates` with it and a claim
+/// ([`CLAIM`], [`CLAIM_UPDATE`]) the earlier updates it carries (`finished`).
+macro_rules! finish_updates {
+    ($json:literal, $path:literal, $when:expr) => {
+        concat!(
+            "DELETE FROM loyalty_update_bodies WHERE ",
+            $when,
+            " AND (bot, update_id) IN (SELECT json_extract(u.value, '$.bot'), json_extract(u.value, '$.update_id') ",
+            "FROM json_each(",
+            $json,
+            ", '",
+            $path,
+            "') u)"
+        )
+    };
+}
+
 /// The finishing of the earlier updates a claim carries (`finished`; `?N` is
-/// the claim's JSON): their bodies dropped, as [`ENQUEUE_MESSAGES`] drops
-/// those of its `updates`.
+/// the claim's JSON), whatever follows.
 macro_rules! finish_carried {
     ($claim:literal) => {
-        concat!(
-            "DELETE FROM loyalty_update_bodies WHERE (bot, update_id) IN (SELECT json_extract(u.value, '$.bot'), ",
-            "json_extract(u.value, '$.update_id') FROM json_each(",
-            $claim,
-            ", '$.finished') u)"
-        )
+        finish_updates!($claim, "$.finished", "true")
     };
 }
 
@@ -2162,12 +2175,7 @@ pub(super) const ENQUEUE_MESSAGES: &[&str] = &[
             "OR json_type(j.value, '$.payload') IS NOT 'text')"
         )
     ),
-    concat!(
-        "DELETE FROM loyalty_update_bodies WHERE ",
-        live!(),
-        " AND (bot, update_id) IN (SELECT json_extract(u.value, '$.bot'), json_extract(u.value, '$.update_id') ",
-        "FROM json_each(?1, '$.updates') u)"
-    ),
+    finish_updates!("?1", "$.updates", live!()),
     set!("m", "(SELECT coalesce(max(id), 0) FROM loyalty_outbox)"),
     concat!(
         "INSERT INTO loyalty_outbox (source, seq, chat, payload, next_at, created_at) SELECT ",
