@@ -139,3 +139,13 @@ fn the_twelfth_migration_is_the_webhook_keys() {
     assert!(!d1::migration().contains("loyalty_webhooks_by_key"));
     assert!(!d1::webhooks_migration().contains("idempotency_key"));
 }
+
+/// `migrations/0013_partner_days.sql` creates the partners' running totals of
+/// the day (regenerate as above).
+#[test]
+fn the_thirteenth_migration_is_the_partner_days() {
+    let shipped = shipped_is_generated("0013_partner_days.sql", d1::partner_days_migration(), "partner_days_migration");
+    assert!(shipped.contains("CREATE TABLE IF NOT EXISTS loyalty_partner_days ("), "{shipped}");
+    // The shipped files before it keep their text.
+    assert!(!d1::migration().contains("loyalty_partner_days"));
+}

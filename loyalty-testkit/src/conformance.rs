@@ -1637,8 +1637,38 @@ async fn credit_daily_limit(ctx: &Ctx<'_>) -> CheckResult {
     // The next day starts afresh.
     let tomorrow =
         CreditPurchase { now: T0.plus(86_400), day_start: DAY0.plus(86_400), ..ctx.credit_req(&p, &c, 100, "limit-7") };
-    s.credit_purchase(tomorrow).await.or_fail("tomorrow")?;
+    let tomorrow = s.credit_purchase(tomorrow).await.or_fail("tomorrow")?;
     ensure_eq!(ctx.balance(c.id).await?, 90 + 40 + 100 + 60 + 100, "balance");
+    // Whatever a store keeps to answer faster, the answer is the sum's: a day asked again
+    // later, a reversal of another day's accrual, a reversal of the day's, the credits after.
+    let at = |key: &str, purchase, day_start: Timestamp, now: Timestamp| CreditPurchase {
+        now,
+        day_start,
+        ..ctx.credit_req(&p, &c, purchase, key)
+    };
+    let next_day = (DAY0.plus(86_400), T0.plus(86_400));
+    s.credit_purchase(at("limit-8", 1, next_day.0, next_day.1))
+        .await
+        .rejects(Rejection::DailyLimitExceeded { remaining: 0 }, "tomorrow at the limit")?;
+    s.credit_purchase(at("limit-9", 1, DAY0, T0.plus(60)))
+        .await
+        .rejects(Rejection::DailyLimitExceeded { remaining: 0 }, "today asked again")?;
+    let today_40 = ctx.summary(c.id).await?.recent.iter().find(|e| e.amount == 40).map(|e| e.id);
+    let today_40 = today_40.ok_or("the credit of 40 is among the recent entries")?;
+    s.reverse_entry(ctx.reverse_req(today_40, &p, "limit-rev-2")).await.or_fail("reverse today's 40")?;
+    s.credit_purchase(at("limit-10", 1, next_day.0, next_day.1))
+        .await
+        .rejects(Rejection::DailyLimitExceeded { remaining: 0 }, "tomorrow still at the limit")?;
+    s.reverse_entry(ctx.reverse_req(tomorrow.entry.id, &p, "limit-rev-3")).await.or_fail("reverse tomorrow's")?;
+    s.credit_purchase(at("limit-11", 30, next_day.0, next_day.1)).await.or_fail("tomorrow after the reversal")?;
+    s.credit_purchase(at("limit-12", 80, next_day.0, next_day.1))
+        .await
+        .rejects(Rejection::DailyLimitExceeded { remaining: 70 }, "tomorrow's own credits count")?;
+    s.credit_purchase(at("limit-13", 70, next_day.0, next_day.1)).await.or_fail("tomorrow up to the limit")?;
+    s.credit_purchase(at("limit-14", 1, next_day.0, next_day.1))
+        .await
+        .rejects(Rejection::DailyLimitExceeded { remaining: 0 }, "tomorrow at the limit again")?;
+    ensure_eq!(ctx.balance(c.id).await?, 90 + 40 + 100 + 60 + 100 - 40 - 100 + 30 + 70, "balance at the end");
     Ok(())
 }
 

@@ -590,6 +590,14 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     // A key is an owner's: the program's endpoints (no partner) are one scope, 0.
     "CREATE UNIQUE INDEX IF NOT EXISTS loyalty_webhooks_by_key ON loyalty_webhooks (coalesce(partner, 0), idempotency_key) \
      WHERE idempotency_key IS NOT NULL",
+    // A partner's running total of credits of the day (`CREDIT_PURCHASE`): valid while its newest
+    // entry is `through`, so anything else than its credits makes the next credit sum the day again.
+    "CREATE TABLE IF NOT EXISTS loyalty_partner_days (
+    partner   INTEGER PRIMARY KEY REFERENCES loyalty_partners (id),
+    day_start INTEGER NOT NULL,
+    credited  INTEGER NOT NULL,
+    through   INTEGER NOT NULL
+) STRICT",
     // An erasure asked by the customer has no admin.
     "CREATE TABLE IF NOT EXISTS loyalty_audit_log (
     id       INTEGER PRIMARY KEY,
@@ -1106,11 +1114,11 @@ const WEBHOOKS_12: &str = "CREATE TABLE IF NOT EXISTS loyalty_webhooks (
 ) STRICT";
 
 /// The statements of [`SCHEMA`] as schema 12 had them: `loyalty_webhooks`
-/// without its keys ([`WEBHOOKS_12`]).
+/// without its keys ([`WEBHOOKS_12`]), and no `loyalty_partner_days` (schema 14's).
 fn schema_12() -> impl Iterator<Item = &'static str> {
     SCHEMA
         .iter()
-        .filter(|s| !s.contains(" loyalty_webhooks_by_key "))
+        .filter(|s| !s.contains(" loyalty_webhooks_by_key ") && !s.contains(" loyalty_partner_days "))
         .map(|s| if s.starts_with("CREATE TABLE IF NOT EXISTS loyalty_webhooks (") { WEBHOOKS_12 } else { s })
 }
 
@@ -1167,6 +1175,24 @@ pub fn webhook_keys_migration() -> String {
          -- It rebuilds loyalty_webhooks keeping every endpoint (those registered before it have no key).\n",
     );
     for statement in webhook_keys_upgrade() {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
+/// The text of the D1 migration of the partners' running totals of the day
+/// (`loyalty-edge/migrations/0013_partner_days.sql`): the statement of
+/// [`SCHEMA`] that creates `loyalty_partner_days`.
+pub fn partner_days_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: each partner's running total of credits of the day, generated from\n\
+         -- loyalty_core::stores::d1::SCHEMA (do not edit).\n\
+         -- Apply with `wrangler d1 migrations apply <database>` after 0012; a Worker also creates the table by\n\
+         -- itself on first use.\n",
+    );
+    for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_partner_days ")) {
         text.push('\n');
         text.push_str(statement);
         text.push_str(";\n");

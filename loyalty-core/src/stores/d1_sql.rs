@@ -1376,16 +1376,25 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
     ),
     CAMPAIGN_AWARDS,
     set!("n", "n + (SELECT coalesce(sum(j.value ->> '$.points'), 0) FROM json_each(loyalty_op.s) j)"),
+    // The partner's running total of the day (`loyalty_partner_days`) when nothing but its own
+    // credits came after it (its newest entry is still the one recorded); else the sum over the
+    // day's entries, the rule's definition (`coalesce` evaluates it only then).
     set!(
         "m",
         concat!(
-            "(SELECT ",
+            "coalesce((SELECT d.credited FROM loyalty_partner_days d WHERE d.partner = ",
+            op!("pid"),
+            " AND d.day_start = ",
+            arg!("$.day_start"),
+            " AND d.through = (SELECT max(e.id) FROM loyalty_entries e WHERE e.partner = ",
+            op!("pid"),
+            ")), (SELECT ",
             saturating_sum!("e.amount"),
             " FROM loyalty_entries e WHERE e.partner = ",
             op!("pid"),
             " AND e.created_at >= ",
             arg!("$.day_start"),
-            " AND e.kind = 'accrual' AND NOT EXISTS (SELECT 1 FROM loyalty_entries r WHERE r.reverses = e.id))"
+            " AND e.kind = 'accrual' AND NOT EXISTS (SELECT 1 FROM loyalty_entries r WHERE r.reverses = e.id)))"
         )
     ),
     reject_with!(
@@ -1425,6 +1434,16 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
         live!()
     ),
     RECORD_AWARDS,
+    // The day's total with this credit, and the partner's newest entry (this one).
+    concat!(
+        "INSERT INTO loyalty_partner_days (partner, day_start, credited, through) SELECT pid, ",
+        arg!("$.day_start"),
+        ", min(m + n, 9223372036854775807), (SELECT max(e.id) FROM loyalty_entries e WHERE e.partner = ",
+        "loyalty_op.pid) FROM loyalty_op WHERE ",
+        live!(),
+        " ON CONFLICT (partner) DO UPDATE SET day_start = excluded.day_start, credited = excluded.credited, ",
+        "through = excluded.through"
+    ),
     answer!(concat!(
         "(SELECT json_object('entry', ",
         entry_json!(),

@@ -105,6 +105,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261213090000", "loyalty_carried_finishes"),
     migration!("20261213090100", "loyalty_plpgsql_helpers"),
     migration!("20261214090000", "loyalty_finish_updates"),
+    migration!("20261214090100", "loyalty_daily_totals"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.
