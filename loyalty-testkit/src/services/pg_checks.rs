@@ -149,6 +149,81 @@ pub async fn concurrent_credits_respect_the_daily_limit(s: Arc<dyn Storage>, db:
     assert_eq!((balances, sums), (7_000, 7_000));
 }
 
+/// Credits and reversals of one partner race: 60 credits and the reversals of
+/// 60 earlier ones at once. Whatever order they commit in, the partner's
+/// running total of the day (`loyalty.partner_days`), when it is still valid
+/// (its `through` is the partner's newest entry), is the sum the rule defines;
+/// and a credit after the race sees that sum: the partner's limit is then set
+/// so that exactly 3 more purchases of 100 fit.
+pub async fn concurrent_credits_and_reversals_keep_the_days_total(s: Arc<dyn Storage>, db: &str) {
+    let mut customers = Vec::new();
+    for tg in 0..20 {
+        customers.push(customer(&*s, 100 + tg, 0).await);
+    }
+    let terms = PartnerTerms { earn_rate_bps: 10_000, max_redeem_share_bps: 3_000, daily_credit_limit: 1_000_000 };
+    let p = partner(&*s, 2, terms).await;
+    let mut earlier = Vec::new();
+    for i in 0..60 {
+        let credited = s.credit_purchase(credit_req(&p, &customers[i % 20], 100, &format!("before-{i}"))).await;
+        earlier.push(credited.expect("an earlier credit").entry.id);
+    }
+    let results = concurrently(120, |i| {
+        let s = s.clone();
+        let (credit, entry) = (credit_req(&p, &customers[i % 20], 100, &format!("race-{i}")), earlier[i / 2]);
+        let reversal = ReverseEntry {
+            entry,
+            partner: PartnerRef::Id(p.id),
+            idempotency_key: format!("reverse-{i}"),
+            not_before: crate::requests::T0.plus(-3_600),
+            now: crate::requests::T0,
+        };
+        async move {
+            if i % 2 == 0 {
+                s.credit_purchase(credit).await.map(|_| ())
+            } else {
+                s.reverse_entry(reversal).await.map(|_| ())
+            }
+        }
+    })
+    .await;
+    for r in results {
+        r.expect("every credit and reversal applies");
+    }
+    let sum = "select coalesce(sum(e.amount), 0)::bigint from loyalty.entries e
+                where e.partner_id = $1 and e.created_at >= $2 and e.kind = 'accrual'
+                  and not exists (select 1 from loyalty.entries r where r.reverses = e.id)";
+    let client = connect(&url_for(db)).await;
+    let day = crate::requests::T0.day_start().0;
+    let used: i64 = client.query_one(sum, &[&p.id.0, &day]).await.expect("the day's sum").get(0);
+    // 60 earlier credits, 60 more, 60 reversed.
+    assert_eq!(used, 6_000, "the day's sum");
+    let total = client
+        .query_opt(
+            "select d.credited::bigint, d.through = (select max(e.id) from loyalty.entries e where e.partner_id = $1)
+               from loyalty.partner_days d where d.partner_id = $1 and d.day_start = $2",
+            &[&p.id.0, &day],
+        )
+        .await
+        .expect("the running total");
+    if let Some(row) = total
+        && row.get::<_, bool>(1)
+    {
+        assert_eq!(row.get::<_, i64>(0), used, "a valid running total is the sum");
+    }
+    client
+        .execute("update loyalty.partners set daily_credit_limit = $2 where id = $1", &[&p.id.0, &(used + 300)])
+        .await
+        .expect("set the limit");
+    for i in 0..3 {
+        s.credit_purchase(credit_req(&p, &customers[i], 100, &format!("after-{i}"))).await.expect("within the limit");
+    }
+    let over = s.credit_purchase(credit_req(&p, &customers[3], 100, "after-3")).await;
+    assert!(
+        matches!(over, Err(StoreError::Rejected(Rejection::DailyLimitExceeded { remaining: 0 }))),
+        "the limit holds after the race: {over:?}"
+    );
+}
+
 /// Eight tasks credit purchases while the database's connections are
 /// terminated again and again: calls fail as unavailable (temporary), nothing
 /// is half-applied, and afterwards retrying the failed keys applies each once.
@@ -261,7 +336,8 @@ pub async fn terminated_connections_fail_as_unavailable_and_recover(
 
 /// The tests every store on PostgreSQL shares, each on a fresh database:
 /// `concurrent_confirmations_never_overdraw` and
-/// `concurrent_credits_respect_the_daily_limit` (the checks of
+/// `concurrent_credits_respect_the_daily_limit`,
+/// `concurrent_credits_and_reversals_keep_the_days_total` (the checks of
 /// [`pg_checks`](crate::services::pg_checks) of those names) and
 /// `folds_an_update_claim_into_its_first_call` ([`check_fold_claim`](crate::folding::check_fold_claim))
 /// and `every_update_is_one_request` ([`requests_per_update`](crate::round_trips::requests_per_update)).
@@ -276,6 +352,7 @@ macro_rules! pg_store_tests {
     (fresh: $fresh:expr, store: |$db:ident| $store:expr $(,)?) => {
         $crate::pg_store_tests!(@check $fresh, $db, $store, concurrent_confirmations_never_overdraw);
         $crate::pg_store_tests!(@check $fresh, $db, $store, concurrent_credits_respect_the_daily_limit);
+        $crate::pg_store_tests!(@check $fresh, $db, $store, concurrent_credits_and_reversals_keep_the_days_total);
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn folds_an_update_claim_into_its_first_call() {
