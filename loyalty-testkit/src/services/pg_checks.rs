@@ -214,8 +214,8 @@ pub async fn concurrent_credits_and_reversals_keep_the_days_total(s: Arc<dyn Sto
         .execute("update loyalty.partners set daily_credit_limit = $2 where id = $1", &[&p.id.0, &(used + 300)])
         .await
         .expect("set the limit");
-    for i in 0..3 {
-        s.credit_purchase(credit_req(&p, &customers[i], 100, &format!("after-{i}"))).await.expect("within the limit");
+    for (i, c) in customers.iter().take(3).enumerate() {
+        s.credit_purchase(credit_req(&p, c, 100, &format!("after-{i}"))).await.expect("within the limit");
     }
     let over = s.credit_purchase(credit_req(&p, &customers[3], 100, "after-3")).await;
     assert!(
