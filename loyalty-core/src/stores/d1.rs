@@ -103,6 +103,7 @@ mod sql;
 /// The tables of the schema, children before parents (the order to drop them in).
 pub const TABLES: &[&str] = &[
     "loyalty_op",
+    "loyalty_partner_days",
     "loyalty_webhooks",
     "loyalty_entry_cashiers",
     "loyalty_redemption_cashiers",
@@ -1305,6 +1306,28 @@ mod tests {
         assert!(matches!(render("SELECT ?1", "\"\0\""), Err(StoreError::Backend(_))));
         for statement in claimed_batch("import_batch").unwrap() {
             assert_eq!(render(statement, "{}").is_ok(), bindings(statement) < 2);
+        }
+    }
+
+    #[test]
+    fn tables_lists_every_table_of_the_schema_children_first() {
+        let created: Vec<&str> = SCHEMA
+            .iter()
+            .filter_map(|s| s.strip_prefix("CREATE TABLE IF NOT EXISTS "))
+            .map(|rest| rest.split_whitespace().next().unwrap_or_default())
+            .collect();
+        for table in &created {
+            assert!(TABLES.contains(table), "{table} is created by SCHEMA but missing from TABLES");
+        }
+        assert_eq!(created.len(), TABLES.len(), "TABLES lists a table SCHEMA does not create");
+        // A table that references another comes before it.
+        for statement in SCHEMA.iter().filter(|s| s.starts_with("CREATE TABLE IF NOT EXISTS ")) {
+            let table = statement["CREATE TABLE IF NOT EXISTS ".len()..].split_whitespace().next().unwrap_or_default();
+            let at = TABLES.iter().position(|t| *t == table).unwrap_or_default();
+            for parent in statement.split("REFERENCES ").skip(1).filter_map(|r| r.split_whitespace().next()) {
+                let parent_at = TABLES.iter().position(|t| *t == parent);
+                assert!(parent_at.is_some_and(|p| p > at || parent == table), "{table} references {parent}");
+            }
         }
     }
 
