@@ -9,7 +9,6 @@ use crate::store::d1::D1Store;
 use crate::store::supabase::SupabaseStore;
 use crate::telegram::FetchTelegram;
 use loyalty_core::api::MAX_API_BODY_BYTES;
-use loyalty_core::domain::BotKind;
 use loyalty_core::jobs::BROADCAST_BATCHES_PER_PASS;
 use loyalty_core::ports::{Assistant, Clock, ErrorReport, ErrorReporter, Randomness, Storage, TelegramApi};
 use loyalty_core::webhook::MAX_BODY_BYTES;
@@ -136,18 +135,13 @@ pub fn engine(env: &Env, service: Service) -> Result<Engine, ConfigError> {
     let bots = service.bots();
     let cached = ENGINE.with(|e| e.borrow().clone());
     let bots = match cached {
-        Some(engine) if covers(engine.bots(), bots) => return Ok(engine),
+        Some(engine) if engine.bots().contains(bots) => return Ok(engine),
         Some(engine) => engine.bots().union(bots),
         None => bots,
     };
     let engine = build_engine(env, bots)?;
     ENGINE.with(|e| *e.borrow_mut() = Some(engine.clone()));
     Ok(engine)
-}
-
-/// Whether `have` serves every bot `want` does.
-fn covers(have: Bots, want: Bots) -> bool {
-    BotKind::WEBHOOK_BOTS.into_iter().all(|bot| !want.serves(bot) || have.serves(bot))
 }
 
 /// A new engine running `bots`, with the claim hook, the carried finishes and

@@ -75,6 +75,12 @@ impl Bots {
         self.code(bot).is_some()
     }
 
+    /// Whether `self` serves every bot `other` does (an engine of `self` can
+    /// stand in for one of `other`).
+    pub fn contains(self, other: Bots) -> bool {
+        BotKind::WEBHOOK_BOTS.into_iter().all(|bot| !other.serves(bot) || self.serves(bot))
+    }
+
     /// The code of `bot`, if served.
     pub(crate) fn code(self, bot: BotKind) -> Option<BotCode> {
         match bot {
@@ -98,5 +104,22 @@ impl std::fmt::Debug for Bots {
             f.write_str(bot.as_str())?;
         }
         f.write_str("]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn union_and_contains_agree_with_serves() {
+        let both = Bots::CLIENT.union(Bots::PARTNER);
+        assert!(both.serves(BotKind::Client) && both.serves(BotKind::Partner) && !both.serves(BotKind::Admin));
+        assert!(both.contains(Bots::CLIENT) && both.contains(Bots::PARTNER) && both.contains(both));
+        assert!(!both.contains(Bots::ADMIN) && !both.contains(Bots::ALL));
+        assert!(!Bots::CLIENT.contains(both));
+        assert!(Bots::ALL.contains(both) && Bots::ALL.contains(Bots::ALL));
+        assert!(Bots::NONE.contains(Bots::NONE) && both.contains(Bots::NONE) && !Bots::NONE.contains(Bots::CLIENT));
+        assert!(!Bots::ALL.serves(BotKind::Alerts));
     }
 }

@@ -39,6 +39,15 @@ macro_rules! op {
     };
 }
 
+/// The newest ledger entry of the partner `partner` (an SQL expression): what
+/// a partner's running total of the day (`loyalty_partner_days.through`) is
+/// checked against and recorded with.
+macro_rules! newest_entry_of {
+    ($partner:expr) => {
+        concat!("(SELECT max(e.id) FROM loyalty_entries e WHERE e.partner = ", $partner, ")")
+    };
+}
+
 /// Refuses with `{"code": <code>}` when `cond` holds (and the call is live).
 macro_rules! reject {
     ($code:literal, $cond:expr) => {
@@ -1386,9 +1395,9 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
             op!("pid"),
             " AND d.day_start = ",
             arg!("$.day_start"),
-            " AND d.through = (SELECT max(e.id) FROM loyalty_entries e WHERE e.partner = ",
-            op!("pid"),
-            ")), (SELECT ",
+            " AND d.through = ",
+            newest_entry_of!(op!("pid")),
+            "), (SELECT ",
             saturating_sum!("e.amount"),
             " FROM loyalty_entries e WHERE e.partner = ",
             op!("pid"),
@@ -1438,8 +1447,9 @@ pub(super) const CREDIT_PURCHASE: &[&str] = &[
     concat!(
         "INSERT INTO loyalty_partner_days (partner, day_start, credited, through) SELECT pid, ",
         arg!("$.day_start"),
-        ", min(m + n, 9223372036854775807), (SELECT max(e.id) FROM loyalty_entries e WHERE e.partner = ",
-        "loyalty_op.pid) FROM loyalty_op WHERE ",
+        ", min(m + n, 9223372036854775807), ",
+        newest_entry_of!("loyalty_op.pid"),
+        " FROM loyalty_op WHERE ",
         live!(),
         " ON CONFLICT (partner) DO UPDATE SET day_start = excluded.day_start, credited = excluded.credited, ",
         "through = excluded.through"
