@@ -14,7 +14,11 @@
 //! the storage requests per update (counted by the proxy in front of postrust).
 //!
 //! Between them, `GET /health` on the same workerd gives the runtime's own CPU
-//! per request (HTTP in and out, the JS glue, routing in the wasm; no storage).
+//! per request (HTTP in and out, the JS glue, routing in the wasm; no storage),
+//! and a hand-written JavaScript Worker (`benches/js-baseline/worker.mjs`)
+//! answers the same `/balance` updates with the same one storage request on
+//! the same database, in a workerd of its own: the floor the wasm Worker's
+//! CPU per update is compared with.
 //!
 //! A third run puts the same Worker on D1, its zero-setup default: in
 //! Miniflare (workerd with Cloudflare's local bindings), whose workerd process
@@ -135,6 +139,19 @@ async fn measured(
     sign_up(url, secret, CUSTOMERS).await;
     // The sign-ups' own work after their responses ends first.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    balance_run(url, secret, supabase, connections, seconds, pid).await
+}
+
+/// The `/balance` run of [`measured`], after the sign-ups (the JavaScript
+/// baseline's customers signed up through the wasm Worker).
+async fn balance_run(
+    url: &str,
+    secret: &str,
+    supabase: &Supabase,
+    connections: usize,
+    seconds: u64,
+    pid: Option<u32>,
+) -> (Run, (f64, f64), Duration) {
     let before = (supabase.requests.load(Ordering::Relaxed), supabase.outbox_requests.load(Ordering::Relaxed));
     let cpu0 = pid.map(cpu_time);
     let profile = pid.and_then(perf_record);
@@ -229,6 +246,17 @@ async fn main() {
     let health = get_load(&format!("{}/health", workerd.url("client-webhook")), connections, seconds).await;
     let health_cpu = cpu_time(workerd.pid()).saturating_sub(health_cpu0);
     drop(workerd);
+
+    // The floor: a hand-written JavaScript Worker (benches/js-baseline) doing the same `/balance` — the
+    // secret, the same one storage request, the reply — on the same database, in a workerd of its own.
+    let js = Workerd::start_with(&[("js-baseline", repo_root().join("benches/js-baseline"))], &vars).await;
+    let js_url = format!("{}/webhook/client", js.url("js-baseline"));
+    let (js_run, js_requests, js_cpu) =
+        balance_run(&js_url, &secret, &supabase, connections, seconds, Some(js.pid())).await;
+    let js_health_cpu0 = cpu_time(js.pid());
+    let js_health = get_load(&format!("{}/health", js.url("js-baseline")), connections, seconds).await;
+    let js_health_cpu = cpu_time(js.pid()).saturating_sub(js_health_cpu0);
+    drop(js);
     db.drop_db().await;
 
     // The same Worker on D1 (no SUPABASE_URL), in Miniflare.
@@ -297,6 +325,22 @@ async fn main() {
         "workerd GET /health: {}; CPU {:.3} ms per request",
         health.summary().replace("updates", "requests"),
         ms_per(health_cpu, &health)
+    );
+    println!(
+        "workerd (hand-written JavaScript Worker): {}, storage requests/update {:.2} + {:.2} after the response",
+        js_run.summary(),
+        js_requests.0,
+        js_requests.1
+    );
+    println!("JavaScript Worker CPU: {:.1} ms in all, {:.3} ms per update", ms(js_cpu), ms_per(js_cpu, &js_run));
+    println!(
+        "JavaScript Worker GET /health: {}; CPU {:.3} ms per request",
+        js_health.summary().replace("updates", "requests"),
+        ms_per(js_health_cpu, &js_health)
+    );
+    println!(
+        "ratio wasm/JavaScript CPU per /balance: {:.2}",
+        ms_per(cpu, &edge) / ms_per(js_cpu, &js_run).max(f64::MIN_POSITIVE)
     );
     println!(
         "{connections} connections, {seconds} s each, a partner's /credit <code> 100 to the 200 customers in turn"
