@@ -33,7 +33,8 @@
 //! Run: `cargo bench -p loyalty-benches --bench edge_load`
 //! (environment: `LOAD_SECONDS`, default 10; `LOAD_CONNECTIONS`, default 8;
 //! `LOYALTY_PERF_OUT`, a file for `perf record` of workerd during the
-//! `/balance` run — see scripts/profile-worker.sh).
+//! `/balance` run — see scripts/profile-worker.sh; `EDGE_LOG_LEVEL`, the
+//! Workers' `LOG_LEVEL`).
 //! Traffic goes to 127.0.0.1 only, and each run stops by itself.
 #![allow(clippy::print_stdout)]
 
@@ -226,6 +227,10 @@ async fn main() {
     let mut vars = simulate::variables(&fake.url());
     vars.push(("SUPABASE_URL", supabase.url.clone()));
     vars.push(("SUPABASE_KEY", service_key()));
+    // The Workers' LOG_LEVEL (default: the program's, `info`: a log object per update).
+    if let Ok(level) = std::env::var("EDGE_LOG_LEVEL") {
+        vars.push(("LOG_LEVEL", level));
+    }
     let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())).expect("config");
     let secret = webhook_secret(&config, BotKind::Client).expect("secret").expose().to_string();
     let partner_secret = webhook_secret(&config, BotKind::Partner).expect("secret").expose().to_string();
