@@ -3,7 +3,9 @@
 #
 # Usage:
 #   scripts/profile-worker.sh [OUT_DIR]   (default target/profile-worker) — writes OUT_DIR/perf.data and
-#                                         OUT_DIR/report.txt (the top functions by self time), prints the top 40
+#                                         OUT_DIR/report.txt (the top functions by self time), prints the top 40;
+#                                         the same of the hand-written JavaScript Worker's run in
+#                                         OUT_DIR/perf.data.js and OUT_DIR/report-js.txt
 #   scripts/profile-worker.sh --help
 #
 # What it does:
@@ -33,15 +35,18 @@ LOYALTY_WASM_KEEP_NAMES=1 "$SCRIPT_DIR/build-workers.sh" client-webhook partner-
 eval "$("$SCRIPT_DIR/edge-tools.sh" env)"
 POSTRUST_BIN=${POSTRUST_BIN:-$("$SCRIPT_DIR/postrust.sh")}
 export POSTRUST_BIN
-rm -f "$out/perf.data"
+rm -f "$out/perf.data" "$out/perf.data.js"
 (cd "$REPO_ROOT" && LOAD_SECONDS=${LOAD_SECONDS:-5} LOYALTY_WORKERD_V8_FLAGS="--perf-basic-prof --no-logfile-per-isolate --logfile=/dev/null" \
     LOYALTY_PERF_OUT="$out/perf.data" cargo bench -p loyalty-benches --bench edge_load)
-{
+report() { # perf.data → the report
     echo "# By object: workerd (the runtime, V8, its allocator), [JIT] (wasm and JavaScript, named by the map), kernel, libc"
-    perf report -i "$out/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]'
+    perf report -i "$1" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]'
     echo "# By function (self time, >= 0.1%; JS:… frames are wasm and JavaScript)"
-    perf report -i "$out/perf.data" --no-children --sort symbol --stdio --percent-limit 0.1 2>/dev/null \
-        | grep -E '^ +[0-9]'
-} > "$out/report.txt"
-echo "profile-worker: $out/report.txt (its start below); perf.data for perf report -i $out/perf.data" >&2
+    perf report -i "$1" --no-children --sort symbol --stdio --percent-limit 0.1 2>/dev/null | grep -E '^ +[0-9]'
+}
+report "$out/perf.data" > "$out/report.txt"
+# The hand-written JavaScript Worker's run of the same bench (benches/js-baseline), to set beside it.
+[[ -f $out/perf.data.js ]] && report "$out/perf.data.js" > "$out/report-js.txt"
+echo "profile-worker: $out/report.txt (its start below) and report-js.txt (the JavaScript Worker's);" \
+    "perf.data for perf report -i $out/perf.data" >&2
 head -48 "$out/report.txt"

@@ -89,9 +89,10 @@ fn descendants(pid: u32) -> Vec<u32> {
 }
 
 /// With `LOYALTY_PERF_OUT` set (scripts/profile-worker.sh), `perf record`
-/// of process `pid` into that file, started now.
-fn perf_record(pid: u32) -> Option<std::process::Child> {
-    let out = std::env::var("LOYALTY_PERF_OUT").ok()?;
+/// of process `pid` into that file name with `suffix` (the wasm Worker's
+/// without one, the JavaScript Worker's with `.js`), started now.
+fn perf_record(pid: u32, suffix: &str) -> Option<std::process::Child> {
+    let out = std::env::var("LOYALTY_PERF_OUT").ok()? + suffix;
     let perf = std::process::Command::new("perf")
         .args(["record", "-e", "cpu-clock", "-F", "1999", "-g", "-o", &out, "-p", &pid.to_string()])
         .stdout(std::process::Stdio::null())
@@ -126,36 +127,29 @@ fn workerd_under(pid: u32) -> u32 {
         .expect("Miniflare runs a workerd process")
 }
 
-/// A run (after the sign-ups): the storage requests per update it caused on
-/// the response path and after it (the outbox's: finishing the update) and,
-/// for a process `pid`, that process's CPU time during the run.
+/// Signs the customers up through the webhook `url` and waits for the
+/// sign-ups' own work after their responses to end.
+async fn signed_up(url: &str, secret: &str) {
+    sign_up(url, secret, CUSTOMERS).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
+/// A `/balance` run (after the sign-ups): the storage requests per update it
+/// caused on the response path and after it (the outbox's: finishing the
+/// update) and, for a process (`pid`, the suffix of its `perf` file), that
+/// process's CPU time during the run.
 async fn measured(
     url: &str,
     secret: &str,
     supabase: &Supabase,
     connections: usize,
     seconds: u64,
-    pid: Option<u32>,
+    process: Option<(u32, &str)>,
 ) -> (Run, (f64, f64), Duration) {
-    sign_up(url, secret, CUSTOMERS).await;
-    // The sign-ups' own work after their responses ends first.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    balance_run(url, secret, supabase, connections, seconds, pid).await
-}
-
-/// The `/balance` run of [`measured`], after the sign-ups (the JavaScript
-/// baseline's customers signed up through the wasm Worker).
-async fn balance_run(
-    url: &str,
-    secret: &str,
-    supabase: &Supabase,
-    connections: usize,
-    seconds: u64,
-    pid: Option<u32>,
-) -> (Run, (f64, f64), Duration) {
+    let pid = process.map(|(pid, _)| pid);
     let before = (supabase.requests.load(Ordering::Relaxed), supabase.outbox_requests.load(Ordering::Relaxed));
     let cpu0 = pid.map(cpu_time);
-    let profile = pid.and_then(perf_record);
+    let profile = process.and_then(|(pid, suffix)| perf_record(pid, suffix));
     let run = balance_load(url, secret, CUSTOMERS, connections, seconds).await;
     let cpu = pid.zip(cpu0).map_or(Duration::ZERO, |(pid, cpu0)| cpu_time(pid).saturating_sub(cpu0));
     if let Some(perf) = profile {
@@ -238,8 +232,9 @@ async fn main() {
     let partner_build = repo_root().join("examples/edge/partner-webhook/build");
     let workerd = Workerd::start_with(&[("client-webhook", build), ("partner-webhook", partner_build)], &vars).await;
     let url = format!("{}/webhook/client", workerd.url("client-webhook"));
+    signed_up(&url, &secret).await;
     let (edge, edge_requests, cpu) =
-        measured(&url, &secret, &supabase, connections, seconds, Some(workerd.pid())).await;
+        measured(&url, &secret, &supabase, connections, seconds, Some((workerd.pid(), ""))).await;
     // A partner's credits, on the partner bot's Worker in the same workerd.
     let codes = partner_and_codes(&db.server.store()).await;
     let partner_url = format!("{}/webhook/partner", workerd.url("partner-webhook"));
@@ -257,7 +252,7 @@ async fn main() {
     let js = Workerd::start_with(&[("js-baseline", repo_root().join("benches/js-baseline"))], &vars).await;
     let js_url = format!("{}/webhook/client", js.url("js-baseline"));
     let (js_run, js_requests, js_cpu) =
-        balance_run(&js_url, &secret, &supabase, connections, seconds, Some(js.pid())).await;
+        measured(&js_url, &secret, &supabase, connections, seconds, Some((js.pid(), ".js"))).await;
     let js_health_cpu0 = cpu_time(js.pid());
     let js_health = get_load(&format!("{}/health", js.url("js-baseline")), connections, seconds).await;
     let js_health_cpu = cpu_time(js.pid()).saturating_sub(js_health_cpu0);
@@ -294,8 +289,10 @@ async fn main() {
     let server = tokio::spawn(serve(listener, app, async move {
         let _ = stop_rx.await;
     }));
+    let native_url = format!("http://{addr}/webhook/client");
+    signed_up(&native_url, &secret).await;
     let (native, native_requests, _) =
-        measured(&format!("http://{addr}/webhook/client"), &secret, &native_supabase, connections, seconds, None).await;
+        measured(&native_url, &secret, &native_supabase, connections, seconds, None).await;
     let codes = partner_and_codes(&db.server.store()).await;
     let (native_credits, native_credit_requests, _) = measured_credits(
         &format!("http://{addr}/webhook/partner"),
