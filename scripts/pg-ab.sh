@@ -15,6 +15,7 @@
 #                and a finished update carried, then customer_summary (CUT 20261215090000)
 #   credit       loyalty.call_claimed as a partner's /credit sends it: the claim, then credit_purchase
 #                by the partner's Telegram id and the customer's code (CUT 20261215090000)
+#   credit-one   the same, every credit to one customer, whose history grows with each (CUT 20261215090100)
 #
 # Needs PostgreSQL answering on 127.0.0.1:5432 as postgres (trust) and pgbench; drops its databases after.
 set -euo pipefail
@@ -63,8 +64,15 @@ credit)
 select loyalty.call_claimed(jsonb_build_object('claim', $CLAIM, 'function', 'credit_purchase', 'req', jsonb_build_object('partner', jsonb_build_object('by', 'telegram', 'value', 7000), 'customer', jsonb_build_object('by', 'code', 'value', lpad(cast(:c as bigint)::text, 8, '0')), 'purchase', 1000, 'idempotency_key', 'ab:' || cast(:k as bigint), 'day_start', 1765065600, 'now', 1765090000)));
 SQL
     ;;
+credit-one)
+    cat >"$WORK/load.pgb" <<SQL
+\set c 1
+\set k random(2, 1000000000000000)
+select loyalty.call_claimed(jsonb_build_object('claim', $CLAIM, 'function', 'credit_purchase', 'req', jsonb_build_object('partner', jsonb_build_object('by', 'telegram', 'value', 7000), 'customer', jsonb_build_object('by', 'code', 'value', lpad(cast(:c as bigint)::text, 8, '0')), 'purchase', 1000, 'idempotency_key', 'ab:' || cast(:k as bigint), 'day_start', 1765065600, 'now', 1765090000)));
+SQL
+    ;;
 *)
-    echo "pg-ab: unknown workload $WORKLOAD (credit-day, balance, credit)" >&2
+    echo "pg-ab: unknown workload $WORKLOAD (credit-day, balance, credit, credit-one)" >&2
     exit 1
     ;;
 esac
