@@ -9,8 +9,9 @@
 -- still called in SQL:
 --   - a claim's: _keep_update_body (every update keeps its body), and
 --     _finish_carried with _finish_updates (the updates a claim finishes;
---     _finish_updates is still the one statement of that rule, and now returns
---     at once when there is nothing to finish);
+--     _finish_updates is still the one home of that rule, now one delete by the
+--     primary key per update, so that the plan a session keeps is an index
+--     probe even if it was made while update_bodies was empty);
 --   - a ledger write's: _lock_key (the idempotency key's lock), _customer_now,
 --     _entry_now and _partner_now (the answers' rows as they are now),
 --     _tier_multiplier and _awards_of (a credit's tier and campaign awards).
@@ -35,15 +36,18 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  u jsonb;
 begin
-  if jsonb_typeof(updates) is distinct from 'array' or jsonb_array_length(updates) = 0 then
+  if jsonb_typeof(updates) is distinct from 'array' then
     return;
   end if;
-  delete from loyalty.update_bodies b
-   using (select u.value
-            from jsonb_array_elements(updates) with ordinality u(value, ord)
-           where u.ord <= 100) u
-   where b.bot = (u.value->>'bot')::bigint and b.update_id = (u.value->>'update_id')::bigint;
+  -- One delete by the primary key per update: a plan PL/pgSQL keeps for the session stays an index
+  -- probe however large update_bodies grows (a join planned while the table was empty scanned it).
+  for u in select e.value from jsonb_array_elements(updates) with ordinality e(value, ord) where e.ord <= 100 loop
+    delete from loyalty.update_bodies b
+     where b.bot = (u->>'bot')::bigint and b.update_id = (u->>'update_id')::bigint;
+  end loop;
 end
 $$;
 

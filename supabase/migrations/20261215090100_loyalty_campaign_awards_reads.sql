@@ -4,12 +4,11 @@
 -- loyalty._campaign_awards counted the customer's accruals at the partner (for first-purchase and
 -- n-th-visit campaigns) and read the customer's birthday on every credit, whether or not any such
 -- campaign was running, and the count grows with the customer's history (benches/benches/pg_cpu.rs:
--- 229 µs of a credit's 1.2 ms for a customer with a thousand visits). Restated here with one change:
--- they are read only when an active campaign of those kinds exists; every other line, and so every
--- answer, is the same as in 20261207100000_loyalty_campaigns. The SQLite statements (CAMPAIGN_AWARDS)
--- already read them only for the campaigns that qualify. A campaign of those kinds that becomes
--- active between the check and the campaigns' query (another statement's snapshot) pays nothing to
--- this credit, as if the credit had come just before it. Safe to run again.
+-- 229 µs of a credit's 1.2 ms for a customer with a thousand visits). Restated here with the count
+-- moved into the campaigns' query, where PostgreSQL evaluates it (once) only when a campaign of those
+-- kinds reaches that test, and the birthday read when the first birthday campaign reaches its branch;
+-- every other line is as in 20261207100000_loyalty_campaigns, and so every answer. The SQLite
+-- statements (CAMPAIGN_AWARDS) already count only for the campaigns that qualify. Safe to run again.
 
 create or replace function loyalty._campaign_awards(
   p_customer bigint, p_partner bigint, p_tier integer, p_accrual bigint, p_now bigint
@@ -18,26 +17,12 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  v_visits bigint;
   v_birthday loyalty.birthdays;
   v_multiplied boolean := false;
   v_awards jsonb := '[]'::jsonb;
-  v_visit_kinds boolean;
-  v_birthday_kind boolean;
+  v_birthday_read boolean := false;
   o record;
 begin
-  -- What the customer's visits and birthday are read for, if any campaign running asks for them.
-  select coalesce(bool_or(c.kind in ('first_purchase', 'nth_visit')), false), coalesce(bool_or(c.kind = 'birthday'), false)
-    into v_visit_kinds, v_birthday_kind
-    from loyalty.campaigns c
-   where c.status = 'active';
-  if v_visit_kinds then
-    select count(*) into v_visits from loyalty.entries e
-     where e.customer_id = p_customer and e.partner_id = p_partner and e.kind = 'accrual';
-  end if;
-  if v_birthday_kind then
-    select * into v_birthday from loyalty.birthdays b where b.customer_id = p_customer;
-  end if;
   for o in
     select d.*
       from (select c.id, c.kind, c.title, c.multiplier_bps, c.budget, c.cap_per_customer, c.window_days,
@@ -55,14 +40,24 @@ begin
        and case when d.hour_from < d.hour_to then d.hour >= d.hour_from and d.hour < d.hour_to
                 when d.hour_from > d.hour_to then d.hour >= d.hour_from or d.hour < d.hour_to
                 else true end
+       -- The customer's visits at the partner: counted (once, in this statement) only when a
+       -- first-purchase or n-th-visit campaign gets this far.
        and case d.kind
-             when 'first_purchase' then v_visits = 0
-             when 'nth_visit' then mod(v_visits + 1, d.nth) = 0
+             when 'first_purchase' then (select count(*) from loyalty.entries e
+                                          where e.customer_id = p_customer and e.partner_id = p_partner
+                                            and e.kind = 'accrual') = 0
+             when 'nth_visit' then mod((select count(*) from loyalty.entries e
+                                         where e.customer_id = p_customer and e.partner_id = p_partner
+                                           and e.kind = 'accrual') + 1, d.nth) = 0
              else true end
      order by d.kind <> 'multiplier', d.pts desc, d.id
   loop
     if o.kind = 'multiplier' and v_multiplied then
       continue;
+    end if;
+    if o.kind = 'birthday' and not v_birthday_read then
+      select * into v_birthday from loyalty.birthdays b where b.customer_id = p_customer;
+      v_birthday_read := true;
     end if;
     if o.kind = 'birthday' then
       declare
