@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A/B of one PostgreSQL migration, side by side in one run: two fresh databases on the same server,
-# "before" migrated up to the migration before CUT and "after" with every migration; the same seed
+# "before" migrated up to the migration before CUT and "after" up to CUT itself; the same seed
 # (1 000 customers, one approved partner) in both; pgbench runs WORKLOAD on each in turn for SECONDS,
 # ROUNDS times, so both see the same machine. Prints calls per second and pgbench's average latency per
 # round, PostgreSQL's CPU per call (the whole server's, from /proc: run it where nothing else uses that
@@ -35,7 +35,8 @@ OLD=loyalty_ab_before_$$
 NEW=loyalty_ab_after_$$
 WORK=$(mktemp -d)
 cleanup() {
-    psql "${PG[@]}" -q -c "drop database if exists $OLD" -c "drop database if exists $NEW" >/dev/null 2>&1 || true
+    psql "${PG[@]}" -q -c "drop database if exists $OLD with (force)" -c "drop database if exists $NEW with (force)" \
+        >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -77,9 +78,23 @@ SQL
     ;;
 esac
 
+# PostgreSQL's CPU (clock ticks): the postmaster's own and its ended children's (pgbench's backends end
+# with each run), and its live children's (WAL writer, checkpointer, …). Nothing else should use this
+# server during the run. The postmaster is a backend's parent, which must be a local postgres process.
+POSTMASTER=$(psql "${PG[@]}" -At 2>/dev/null <<'SQL' | tr -d ' ' || true
+select pg_backend_pid() as backend \gset
+\setenv LOYALTY_AB_BACKEND :backend
+\! ps -o ppid= -p "$LOYALTY_AB_BACKEND"
+SQL
+)
+[[ -n $POSTMASTER && $(cat "/proc/$POSTMASTER/comm" 2>/dev/null) == postgres* ]] ||
+    { echo "pg-ab: PostgreSQL's processes are not on this machine (no /proc of its postmaster)" >&2; exit 1; }
+TICKS=$(getconf CLK_TCK)
+
 psql "${PG[@]}" -q -c "create database $OLD" -c "create database $NEW" >/dev/null
 for f in "$REPO_ROOT"/supabase/migrations/*.sql; do
     version=$(basename "$f" | cut -d_ -f1)
+    [[ $version > $CUT ]] && break
     psql "${PG[@]}" -q -d "$NEW" -v ON_ERROR_STOP=1 -f "$f" >/dev/null
     if [[ $version < $CUT ]]; then
         psql "${PG[@]}" -q -d "$OLD" -v ON_ERROR_STOP=1 -f "$f" >/dev/null
@@ -103,11 +118,6 @@ for db in "$OLD" "$NEW"; do
     fi
 done
 
-# PostgreSQL's CPU (clock ticks): the postmaster's own and its ended children's (pgbench's backends end
-# with each run), and its live children's (WAL writer, checkpointer, …). Nothing else should use this
-# server during the run.
-POSTMASTER=$(head -1 "$(psql "${PG[@]}" -Atc 'show data_directory')/postmaster.pid")
-TICKS=$(getconf CLK_TCK)
 pg_ticks() {
     local total=0 pid
     for pid in "$POSTMASTER" $(pgrep -P "$POSTMASTER"); do
@@ -123,11 +133,16 @@ run() { # database → "calls/s latency-ms cpu-ms-per-call"; a failed call fails
     if ! out=$("$PGBENCH" -n "${PG[@]}" -M prepared -c "$CLIENTS" -j 2 -T "$SECONDS_EACH" -f "$WORK/load.pgb" "$1" 2>&1) ||
         grep -q '^number of failed transactions: [1-9]' <<<"$out"; then
         echo "$out" >&2
-        exit 1
+        return 1
     fi
     cpu1=$(pg_ticks)
     calls=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
-    echo "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out") $(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")" \
+    if [[ -z $calls || $calls -eq 0 ]]; then
+        echo "$out" >&2
+        return 1
+    fi
+    echo "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | tail -1)" \
+        "$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")" \
         "$(awk -v t=$((cpu1 - cpu0)) -v hz="$TICKS" -v n="$calls" 'BEGIN { printf "%.3f", t * 1000 / hz / n }')"
 }
 entries() { psql "${PG[@]}" -d "$1" -Atc "select count(*) from loyalty.entries"; }
@@ -137,9 +152,11 @@ echo "per call: calls/s, pgbench's average latency (ms), PostgreSQL's CPU (ms); 
 printf '%-5s | %8s %9s %7s %6s | %8s %9s %7s %6s | %5s\n' round entries "calls/s" latency CPU entries "calls/s" latency CPU ratio
 for round in $(seq 1 "$ROUNDS"); do
     before_old=$(entries "$OLD")
-    read -r old old_ms old_cpu < <(run "$OLD")
+    result=$(run "$OLD") || exit 1
+    read -r old old_ms old_cpu <<<"$result"
     before_new=$(entries "$NEW")
-    read -r new new_ms new_cpu < <(run "$NEW")
+    result=$(run "$NEW") || exit 1
+    read -r new new_ms new_cpu <<<"$result"
     ratio=$(awk -v a="$new" -v b="$old" 'BEGIN { printf "%.2f", a / b }')
     printf '%-5s | %8s %9.0f %7s %6s | %8s %9.0f %7s %6s | %5s\n' "$round" "$before_old" "$old" "$old_ms" "$old_cpu" \
         "$before_new" "$new" "$new_ms" "$new_cpu" "$ratio"

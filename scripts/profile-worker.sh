@@ -35,7 +35,7 @@ LOYALTY_WASM_KEEP_NAMES=1 "$SCRIPT_DIR/build-workers.sh" client-webhook partner-
 eval "$("$SCRIPT_DIR/edge-tools.sh" env)"
 POSTRUST_BIN=${POSTRUST_BIN:-$("$SCRIPT_DIR/postrust.sh")}
 export POSTRUST_BIN
-rm -f "$out/perf.data" "$out/perf.data.js"
+rm -f "$out/perf.data" "$out/perf.data.js" "$out/report-js.txt"
 (cd "$REPO_ROOT" && LOAD_SECONDS=${LOAD_SECONDS:-5} LOYALTY_WORKERD_V8_FLAGS="--perf-basic-prof --no-logfile-per-isolate --logfile=/dev/null" \
     LOYALTY_PERF_OUT="$out/perf.data" cargo bench -p loyalty-benches --bench edge_load)
 report() { # perf.data → the report
@@ -47,6 +47,10 @@ report() { # perf.data → the report
 report "$out/perf.data" > "$out/report.txt"
 # The hand-written JavaScript Worker's run of the same bench (benches/js-baseline), to set beside it.
 [[ -f $out/perf.data.js ]] && report "$out/perf.data.js" > "$out/report-js.txt"
-echo "profile-worker: $out/report.txt (its start below) and report-js.txt (the JavaScript Worker's);" \
-    "perf.data for perf report -i $out/perf.data" >&2
+if [[ -f $out/report-js.txt ]]; then
+    echo "profile-worker: $out/report.txt (its start below) and report-js.txt (the JavaScript Worker's);" \
+        "perf.data for perf report -i $out/perf.data" >&2
+else
+    echo "profile-worker: $out/report.txt (its start below); perf.data for perf report -i $out/perf.data" >&2
+fi
 head -48 "$out/report.txt"
