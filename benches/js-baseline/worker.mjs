@@ -5,8 +5,9 @@
 // checks the webhook secret (derived from TOKEN_CLIENT as loyalty-core's
 // `webhook_secret` does, once per isolate, or WEBHOOK_SECRET), parses the
 // update, makes the same one storage request (PostgREST's
-// `/rest/v1/rpc/call_claimed` with the update's claim and body, and the
-// `customer_summary` use case), parses the answer and replies in the webhook
+// `/rest/v1/rpc/call_claimed` with the update's claim, its body and the
+// updates answered before it carried as finished, and the `customer_summary`
+// use case), parses the answer and replies in the webhook
 // response with the balance and the recent entries. It has none of the
 // program's other work (no language, no outbox, no logs, no Sentry, no other
 // commands) — it is a measuring device, never deployed.
@@ -19,6 +20,9 @@ const DERIVATION_PREFIX = "loyalty-rs webhook secret v1:";
 const TIMEOUT_MS = 10_000;
 
 let secret; // Promise<string>, per isolate
+// The updates answered since the last claim, finished by the next one's claim (as the wasm Worker
+// carries its finished updates: `UpdateClaim::finished`, at most 100).
+const carried = [];
 
 function hex(buffer) {
   return [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -59,6 +63,7 @@ async function balance(request, env) {
   if (!message || message.text !== "/balance" || !message.from) return new Response(null, { status: 200 });
   const bot = Number(env.TOKEN_CLIENT.split(":")[0]);
   const claim = { bot, update_id: update.update_id, now: Math.floor(Date.now() / 1000), body };
+  if (carried.length > 0) claim.finished = carried.splice(0, 100);
   const req = { who: { by: "telegram", value: message.from.id }, recent: 3 };
   const key = env.SUPABASE_KEY;
   const answer = await fetch(`${env.SUPABASE_URL}/rest/v1/rpc/call_claimed`, {
@@ -80,6 +85,7 @@ async function balance(request, env) {
   const lines = [`💰 Balance: ${summary.customer.balance} points`];
   for (const entry of summary.recent ?? []) lines.push(`${entry.kind}: ${entry.amount}`);
   const chat = message.chat.id;
+  carried.push({ bot, update_id: update.update_id });
   return json({ method: "sendMessage", chat_id: chat, text: lines.join("\n") });
 }
 

@@ -107,6 +107,7 @@ impl std::fmt::Debug for Bots {
     }
 }
 
+// The table's shape is this module's; the tests use it as `crate::bots` fills it.
 #[cfg(test)]
 mod tests {
     use super::*;
