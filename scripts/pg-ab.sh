@@ -58,16 +58,11 @@ balance)
 select loyalty.call_claimed(jsonb_build_object('claim', $CLAIM, 'function', 'customer_summary', 'req', jsonb_build_object('who', jsonb_build_object('by', 'telegram', 'value', 100000 + cast(:c as bigint)), 'recent', 3)));
 SQL
     ;;
-credit)
+credit | credit-one)
+    # credit: any of the 1 000 customers; credit-one: always the first.
+    if [[ $WORKLOAD == credit ]]; then customer='random(1, 1000)'; else customer=1; fi
     cat >"$WORK/load.pgb" <<SQL
-\set c random(1, 1000)
-\set k random(2, 1000000000000000)
-select loyalty.call_claimed(jsonb_build_object('claim', $CLAIM, 'function', 'credit_purchase', 'req', jsonb_build_object('partner', jsonb_build_object('by', 'telegram', 'value', 7000), 'customer', jsonb_build_object('by', 'code', 'value', lpad(cast(:c as bigint)::text, 8, '0')), 'purchase', 1000, 'idempotency_key', 'ab:' || cast(:k as bigint), 'day_start', 1765065600, 'now', 1765090000)));
-SQL
-    ;;
-credit-one)
-    cat >"$WORK/load.pgb" <<SQL
-\set c 1
+\set c $customer
 \set k random(2, 1000000000000000)
 select loyalty.call_claimed(jsonb_build_object('claim', $CLAIM, 'function', 'credit_purchase', 'req', jsonb_build_object('partner', jsonb_build_object('by', 'telegram', 'value', 7000), 'customer', jsonb_build_object('by', 'code', 'value', lpad(cast(:c as bigint)::text, 8, '0')), 'purchase', 1000, 'idempotency_key', 'ab:' || cast(:k as bigint), 'day_start', 1765065600, 'now', 1765090000)));
 SQL

@@ -162,6 +162,14 @@ async fn measured(
     (run, (requests as f64 / updates, outbox as f64 / updates), cpu)
 }
 
+/// `GET /health` on the Worker at `base` for `seconds`, and process `pid`'s
+/// CPU time during it (the runtime's own share of a request).
+async fn health_run(base: &str, pid: u32, connections: usize, seconds: u64) -> (Run, Duration) {
+    let cpu0 = cpu_time(pid);
+    let run = get_load(&format!("{base}/health"), connections, seconds).await;
+    (run, cpu_time(pid).saturating_sub(cpu0))
+}
+
 /// Approves partner [`PARTNER`] in `store` and returns the codes of the
 /// signed-up customers, for the credit run.
 async fn partner_and_codes(store: &dyn Storage) -> Vec<String> {
@@ -244,9 +252,7 @@ async fn main() {
     let _ = balance_load(&js_url, &secret, CUSTOMERS, 1, 2).await;
     let (js_run, js_requests, js_cpu) =
         measured(&js_url, &secret, &supabase, connections, seconds, Some((js.pid(), ".js"))).await;
-    let js_health_cpu0 = cpu_time(js.pid());
-    let js_health = get_load(&format!("{}/health", js.url("js-baseline")), connections, seconds).await;
-    let js_health_cpu = cpu_time(js.pid()).saturating_sub(js_health_cpu0);
+    let (js_health, js_health_cpu) = health_run(&js.url("js-baseline"), js.pid(), connections, seconds).await;
     drop(js);
     // A partner's credits, on the partner bot's Worker in the same workerd.
     let codes = partner_and_codes(&db.server.store()).await;
@@ -255,11 +261,8 @@ async fn main() {
         measured_credits(&partner_url, &partner_secret, &codes, &supabase, connections, seconds, Some(workerd.pid()))
             .await;
     // The runtime's own share: `GET /health` (routing and a small JSON answer in the wasm, no storage).
-    let health_cpu0 = cpu_time(workerd.pid());
-    let health = get_load(&format!("{}/health", workerd.url("client-webhook")), connections, seconds).await;
-    let health_cpu = cpu_time(workerd.pid()).saturating_sub(health_cpu0);
+    let (health, health_cpu) = health_run(&workerd.url("client-webhook"), workerd.pid(), connections, seconds).await;
     drop(workerd);
-
     db.drop_db().await;
 
     // The same Worker on D1 (no SUPABASE_URL), in Miniflare.

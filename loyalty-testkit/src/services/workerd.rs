@@ -78,14 +78,16 @@ struct Output {
 
 /// Asserts that `build` holds a built Worker: its `worker.mjs` and, unless
 /// the Worker is JavaScript alone (one that never names `index_bg.wasm`, such
-/// as the benches' hand-written baseline), its wasm.
-fn check_build(build: &Path) {
+/// as the benches' hand-written baseline), its wasm. Returns whether it has
+/// a wasm module.
+fn check_build(build: &Path) -> bool {
     let entry = build.join("worker.mjs");
     let wasm = build.join("index_bg.wasm");
     let needs_wasm = std::fs::read_to_string(&entry).map_or(true, |js| js.contains("index_bg.wasm"));
     for file in if needs_wasm { vec![entry, wasm] } else { vec![entry] } {
         assert!(file.is_file(), "{} is missing: run scripts/build-workers.sh", file.display());
     }
+    needs_wasm
 }
 
 /// A capnp text literal.
@@ -125,7 +127,7 @@ impl Workerd {
             vars.iter().map(|(k, v)| format!("(name = {}, text = {})", capnp_str(k), capnp_str(v))).collect();
         for (name, build) in workers_to_run {
             let (name, build) = (*name, build.clone());
-            check_build(&build);
+            let has_wasm = check_build(&build);
             // capnp names are camelCase; `embed` paths are relative to the config file.
             let id: String = name
                 .split('-')
@@ -141,7 +143,7 @@ impl Workerd {
             ));
             let path = |f: &str| capnp_str(&format!("{id}/{f}"));
             let mut modules = vec![format!("(name = \"worker.mjs\", esModule = embed {})", path("worker.mjs"))];
-            if build.join("index_bg.wasm").is_file() {
+            if has_wasm {
                 modules.push(format!("(name = \"index_bg.wasm\", wasm = embed {})", path("index_bg.wasm")));
             }
             workers.push_str(&format!(
