@@ -594,7 +594,7 @@ impl Engine {
                     }
                 }
             }
-            Task::Send(leased) => crate::outbox::send_leased(&self.cx, leased.messages, leased.lease_until).await,
+            Task::Send(leased) => crate::outbox::send_leased(&self.cx, leased).await,
             // Written to the outbox first wherever the engine makes them; one run alone is posted once.
             task @ (Task::Event(_) | Task::Webhook(_)) => crate::outbox::post_once(&self.cx, task).await,
         }

@@ -13,10 +13,12 @@ use loyalty_core::outgoing::{self, SIGNATURE_HEADER, WebhookEvent};
 use loyalty_core::ports::{
     Clock, PartnerRef, RemoveWebhook, Webhook, WebhookOwner, WebhookPost, WebhookPostError, WebhookTargets,
 };
+use loyalty_core::stores::memory::MemoryStore;
 use loyalty_core::usecases;
 use loyalty_testkit::scenario::Harness;
-use loyalty_testkit::{ADMIN_CHAT, TestEnv, TgUser};
+use loyalty_testkit::{ADMIN_CHAT, FaultyStore, TestEnv, TgUser, test_config};
 use serde_json::Value;
+use std::sync::Arc;
 
 fn anna() -> TgUser {
     TgUser::new(101, "Anna")
@@ -28,7 +30,12 @@ fn linh() -> TgUser {
 
 /// Anna signed up, Linh an approved partner; the recorded calls and posts cleared.
 async fn program() -> (Harness, PartnerId) {
-    let h = Harness::new(TestEnv::new());
+    program_in(TestEnv::new()).await
+}
+
+/// [`program`] in `env`.
+async fn program_in(env: TestEnv) -> (Harness, PartnerId) {
+    let h = Harness::new(env);
     h.say(Client, &anna(), "/start").await;
     h.say(Partner, &linh(), "/apply Pho 24; cafe").await;
     let id = h.engine().storage().list_partners(None).await.unwrap()[0].id;
@@ -374,4 +381,38 @@ async fn an_endpoint_that_gives_no_answer_costs_a_drain_one_attempt() {
     let state = h.env.storage.outbox_state(h.env.clock.now()).await.unwrap();
     assert_eq!((state.pending, state.failed), (0, 0));
     assert_eq!(program_endpoint(&h, w.id).await.last_status, Some(200));
+}
+
+/// The storage calls `credit` makes in `h`, recorded by `store`.
+async fn calls_of_a_credit(h: &Harness, store: &FaultyStore<MemoryStore>) -> Vec<&'static str> {
+    let before = store.log().len();
+    credit(h, 1_000).await;
+    store.log()[before..].to_vec()
+}
+
+#[tokio::test]
+async fn a_program_without_endpoints_is_not_asked_for_them() {
+    let store = Arc::new(FaultyStore::new(MemoryStore::new()));
+    let (h, _) = program_in(TestEnv::with(store.clone(), test_config())).await;
+    // No endpoint: the credit's event goes to none, settled with its notice,
+    // and the store is not asked where it goes.
+    let calls = calls_of_a_credit(&h, &store).await;
+    assert!(calls.contains(&"enqueue_messages"), "{calls:?}");
+    assert!(!calls.contains(&"webhook_targets"), "no endpoint, not asked: {calls:?}");
+    let state = h.env.storage.outbox_state(h.env.clock.now()).await.unwrap();
+    assert_eq!((state.pending, state.failed), (0, 0), "the notice and the event are done");
+    assert!(h.env.webhooks.take().is_empty());
+
+    // An endpoint registered: asked, and the next credit's event delivered.
+    let w = add(&h, WebhookOwner::Program, "https://crm.example.com/hooks", &[WebhookEvent::PointsCredited]).await;
+    let calls = calls_of_a_credit(&h, &store).await;
+    assert!(calls.contains(&"webhook_targets"), "{calls:?}");
+    assert_eq!(h.env.webhooks.take().len(), 1, "delivered");
+
+    // Removed again: not asked any more.
+    let now = h.env.clock.now();
+    h.engine().storage().remove_webhook(RemoveWebhook { owner: WebhookOwner::Program, id: w.id, now }).await.unwrap();
+    let calls = calls_of_a_credit(&h, &store).await;
+    assert!(!calls.contains(&"webhook_targets"), "{calls:?}");
+    assert!(h.env.webhooks.take().is_empty());
 }

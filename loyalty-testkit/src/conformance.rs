@@ -280,6 +280,7 @@ pub fn checks() -> Vec<Check> {
         webhooks_are_registered_listed_and_removed,
         webhook_limit,
         webhook_targets_pick_the_subscribers,
+        enqueue_says_whether_endpoints_are_registered,
         webhook_attempts_are_recorded,
         concurrent_adds_keep_the_limit,
         webhook_keys_replay_per_owner,
@@ -338,8 +339,8 @@ use stamps::{
     stamps_fill_a_card_and_start_another,
 };
 use webhooks::{
-    concurrent_adds_keep_the_limit, concurrent_adds_with_one_key, webhook_attempts_are_recorded,
-    webhook_keys_replay_per_owner, webhook_limit, webhook_targets_pick_the_subscribers,
+    concurrent_adds_keep_the_limit, concurrent_adds_with_one_key, enqueue_says_whether_endpoints_are_registered,
+    webhook_attempts_are_recorded, webhook_keys_replay_per_owner, webhook_limit, webhook_targets_pick_the_subscribers,
     webhooks_are_registered_listed_and_removed,
 };
 
@@ -2876,11 +2877,11 @@ fn payloads(messages: &[OutboxMessage]) -> Vec<(String, u32)> {
 async fn outbox_delivers_in_order_once(ctx: &Ctx<'_>) -> CheckResult {
     let s = ctx.store;
     let three = vec![message(Some(10), "a"), message(Some(10), "b ✓ \"quoted\""), message(Some(20), "c")];
-    let added = s.enqueue_messages(enqueue("update:1:1", None, three.clone(), T0)).await.or_fail("enqueue")?;
+    let added = s.enqueue_messages(enqueue("update:1:1", None, three.clone(), T0)).await.or_fail("enqueue")?.messages;
     ensure_eq!(payloads(&added), [("a".into(), 1), ("b ✓ \"quoted\"".into(), 1), ("c".into(), 1)], "added, leased");
     ensure!(added.windows(2).all(|w| w[0].id < w[1].id), "ids grow: {added:?}");
     ensure_eq!(added.iter().map(|m| m.chat).collect::<Vec<_>>(), [Some(10), Some(10), Some(20)], "chats");
-    let again = s.enqueue_messages(enqueue("update:1:1", None, three, T0.plus(5))).await.or_fail("again")?;
+    let again = s.enqueue_messages(enqueue("update:1:1", None, three, T0.plus(5))).await.or_fail("again")?.messages;
     ensure!(again.is_empty(), "the same source adds nothing again: {again:?}");
     ensure!(s.take_messages(take(T0.plus(59), 10)).await.or_fail("leased")?.is_empty(), "leased to the enqueuer");
     // The lease over: each chat's oldest pending message, oldest first.
@@ -2940,7 +2941,7 @@ async fn outbox_refusals(ctx: &Ctx<'_>) -> CheckResult {
     let huge = vec![message(Some(1), &"h".repeat(MAX_MESSAGE_BYTES + 1))];
     s.enqueue_messages(enqueue("huge", None, huge, T0)).await.rejects(Rejection::InvalidAmount, "too large")?;
     let largest = vec![message(Some(1), &"é".repeat(MAX_MESSAGE_BYTES / 2))];
-    let kept = s.enqueue_messages(enqueue(&"ж".repeat(200), None, largest, T0)).await.or_fail("largest")?;
+    let kept = s.enqueue_messages(enqueue(&"ж".repeat(200), None, largest, T0)).await.or_fail("largest")?.messages;
     ensure_eq!(kept.len(), 1, "the largest payload and longest source are kept");
     ensure_eq!(kept[0].payload.len(), MAX_MESSAGE_BYTES, "whole");
     s.take_messages(take(T0, 0)).await.rejects(Rejection::InvalidAmount, "limit 0")?;
@@ -2982,7 +2983,7 @@ async fn unfinished_updates_come_back(ctx: &Ctx<'_>) -> CheckResult {
     ensure!(s.claim_update(claim(9, T0.plus(20), true)).await.or_fail("claim 9")?, "claimed 9");
     let both = vec![UpdateRef { bot, update_id: 8 }, UpdateRef { bot, update_id: 9 }];
     let finish = EnqueueMessages { updates: both, ..enqueue("finished:8-9", None, vec![], T0.plus(1_001)) };
-    ensure!(s.enqueue_messages(finish).await.or_fail("finish 8 and 9")?.is_empty(), "no messages");
+    ensure!(s.enqueue_messages(finish).await.or_fail("finish 8 and 9")?.messages.is_empty(), "no messages");
     let fourth = s.stale_updates(stale(T0.plus(1_000), T0.plus(1_002))).await.or_fail("fourth")?;
     ensure!(fourth.iter().all(|u| u.update_id == 5), "8 and 9 finished: {fourth:?}");
     s.release_update(bot, 5).await.or_fail("release")?;
@@ -3026,7 +3027,7 @@ async fn concurrent_outbox_takes(ctx: &Ctx<'_>) -> CheckResult {
     let n = ctx.params.n();
     let messages = (0..n).map(|i| message(Some(1_000 + i as i64), &format!("m{i}"))).collect();
     let req = EnqueueMessages { lease_until: T0, ..enqueue("burst", None, messages, T0) };
-    let added = ctx.store.enqueue_messages(req).await.or_fail("enqueue")?;
+    let added = ctx.store.enqueue_messages(req).await.or_fail("enqueue")?.messages;
     ensure_eq!(added.len(), n, "all added");
     let takes = (0..n).map(|_| ctx.store.take_messages(take(T0.plus(1), 3)));
     let taken = join_all(takes).await.into_iter().collect::<StoreResult<Vec<_>>>().or_fail("concurrent takes")?;

@@ -38,6 +38,11 @@ pub struct Leased {
     pub messages: Vec<OutboxMessage>,
     /// Until when they are this process's to send.
     pub lease_until: Timestamp,
+    /// Whether webhook endpoints may receive their events: `false` when the
+    /// store said none was registered as it added them
+    /// ([`Enqueued::webhooks`](crate::ports::Enqueued::webhooks)), so they
+    /// are fanned out without asking the store for the endpoints.
+    pub webhooks: bool,
 }
 
 /// The outbox payload of `task`: a Bot API call, an assistant answer, a

@@ -86,7 +86,10 @@ pub async fn enqueue_now(cx: &Context, what: &str, tasks: Vec<Task>) -> Vec<Task
         lease_until,
     };
     match cx.storage().enqueue_messages(req).await {
-        Ok(added) => std::iter::once(Task::Send(Leased { messages: added, lease_until })).chain(other).collect(),
+        Ok(added) => {
+            let leased = Leased { messages: added.messages, lease_until, webhooks: added.webhooks };
+            std::iter::once(Task::Send(leased)).chain(other).collect()
+        }
         Err(e) => {
             let message = format!("could not enqueue the messages of {what}; sending them directly: {e}");
             cx.report(ErrorReport::new(message, "outbox", e.is_temporary())).await;
@@ -126,7 +129,7 @@ pub async fn send_now(cx: &Context, what: &str, tasks: Vec<Task>) {
         let tasks = chunk.to_vec();
         for task in enqueue_now(cx, what, tasks).await {
             match task {
-                Task::Send(leased) => send_leased(cx, leased.messages, leased.lease_until).await,
+                Task::Send(leased) => send_leased(cx, leased).await,
                 other => {
                     if let Err(e) = run_message(cx, other).await
                         && !e.is_unreachable_chat()
@@ -171,7 +174,9 @@ pub(crate) async fn deliver(cx: &Context, delivery: Delivery) -> Vec<Task> {
         let lease_until = after(now, LEASE_SECS);
         let req = EnqueueMessages { source, updates: update.into_iter().collect(), messages, now, lease_until };
         match cx.storage().enqueue_messages(req.clone()).await {
-            Ok(added) => send_leased(cx, added, lease_until).await,
+            Ok(added) => {
+                send_leased(cx, Leased { messages: added.messages, lease_until, webhooks: added.webhooks }).await
+            }
             Err(e) if e.is_temporary() && update.is_some() => {
                 // The update stays unfinished: recover_updates processes it again.
                 let message = format!("could not enqueue the messages of {}: {e}", req.source);
@@ -224,10 +229,13 @@ fn backoff_secs(attempts: u32) -> i64 {
 /// Sends `messages` (leased until `lease_until`) in order and records their
 /// outcomes in one call. A chat whose message could not be sent gets its later
 /// messages of the batch put back too, so its order holds. An event is fanned
-/// out into its endpoints' deliveries, which are posted after the batch.
-pub(crate) async fn send_leased(cx: &Context, messages: Vec<OutboxMessage>, lease_until: Timestamp) {
+/// out into its endpoints' deliveries, which are posted after the batch —
+/// into none, without asking the store, when `leased` says no endpoint was
+/// registered as they were added.
+pub(crate) async fn send_leased(cx: &Context, leased: Leased) {
+    let Leased { messages, lease_until, webhooks } = leased;
     let mut batch = messages;
-    let mut endpoints = webhooks::Endpoints::default();
+    let mut endpoints = if webhooks { webhooks::Endpoints::default() } else { webhooks::Endpoints::none_registered() };
     while !batch.is_empty() {
         let mut fanned = Vec::new();
         let settled = send_batch(cx, batch, lease_until, &mut endpoints, &mut fanned).await;
@@ -338,7 +346,7 @@ pub async fn drain(cx: &Context, max_batches: u32) -> Drained {
             return drained;
         }
         drained.taken += taken.len();
-        send_leased(cx, taken, lease_until).await;
+        send_leased(cx, Leased { messages: taken, lease_until, webhooks: true }).await;
     }
     drained
 }

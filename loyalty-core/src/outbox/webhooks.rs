@@ -24,12 +24,23 @@ const MAX_ERROR_CHARS: usize = 200;
 pub(crate) struct Endpoints {
     read: Vec<(Audience, Vec<Webhook>)>,
     silent: Vec<crate::domain::WebhookId>,
+    /// The store said no endpoint was registered: every event goes to none,
+    /// and the store is not asked.
+    none_registered: bool,
 }
 
 /// Who receives an event: its type and the partner it happened at.
 type Audience = (WebhookEvent, Option<PartnerId>);
 
 impl Endpoints {
+    /// For messages the store added when no endpoint was registered
+    /// ([`Enqueued::webhooks`](crate::ports::Enqueued::webhooks)): every
+    /// event goes to none, as [`Storage::webhook_targets`](crate::ports::Storage::webhook_targets)
+    /// would have answered then.
+    pub(crate) fn none_registered() -> Endpoints {
+        Endpoints { none_registered: true, ..Endpoints::default() }
+    }
+
     /// The endpoints receiving `event` at `partner`, read once per batch.
     async fn get(
         &mut self,
@@ -37,6 +48,9 @@ impl Endpoints {
         event: WebhookEvent,
         partner: Option<PartnerId>,
     ) -> Result<&[Webhook], StoreError> {
+        if self.none_registered {
+            return Ok(&[]);
+        }
         let key = (event, partner);
         let at = match self.read.iter().position(|(k, _)| *k == key) {
             Some(at) => at,
@@ -71,7 +85,7 @@ pub(crate) async fn fan_out(
         .filter_map(|w| encode(&Task::Webhook(WebhookDelivery { endpoint: w.id, event: event.clone(), first_at: now })))
         .collect();
     let req = EnqueueMessages { source: format!("event:{message}"), updates: Vec::new(), messages, now, lease_until };
-    cx.storage().enqueue_messages(req).await
+    cx.storage().enqueue_messages(req).await.map(|added| added.messages)
 }
 
 /// Posts `delivery` (attempt number `attempts`) to its endpoint, signed now,

@@ -1658,6 +1658,18 @@ pub struct EnqueueMessages {
     pub lease_until: Timestamp,
 }
 
+/// What [`Storage::enqueue_messages`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Enqueued {
+    /// The messages this call added, in order, leased to the caller.
+    pub messages: Vec<OutboxMessage>,
+    /// Whether any webhook endpoint (the program's or a partner's) was
+    /// registered, not removed, when they were added. When none was, the
+    /// events among `messages` go to no endpoint, and the caller fans them
+    /// out without asking [`Storage::webhook_targets`].
+    pub webhooks: bool,
+}
+
 /// A message in the outbox, leased to the caller ([`Storage::take_messages`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxMessage {
@@ -1915,7 +1927,7 @@ macro_rules! storage_calls {
             export_page(page: ExportPage) -> ExportRows;
             remind_expiry(req: RemindExpiry) -> Vec<ExpiryReminder>;
             swap_job_state(req: SwapJobState) -> Option<JobState>;
-            enqueue_messages(req: EnqueueMessages) -> Vec<OutboxMessage>;
+            enqueue_messages(req: EnqueueMessages) -> Enqueued;
             take_messages(req: TakeMessages) -> Vec<OutboxMessage>;
             settle_messages(req: SettleMessages) -> ();
             stale_updates(req: StaleUpdates) -> Vec<StaleUpdate>;
@@ -2215,13 +2227,14 @@ pub trait Storage: MaybeSend + MaybeSync {
     /// `req.source` and its position: a key enqueued before adds nothing (a
     /// re-run of an update enqueues its messages again harmlessly). Returns
     /// the messages this call added, leased to the caller until
-    /// `req.lease_until`. Marks the claims of `req.updates` finished and
+    /// `req.lease_until`, and whether any webhook endpoint is registered
+    /// ([`Enqueued::webhooks`]), read in the same call. Marks the claims of `req.updates` finished and
     /// drops their kept bodies in the same call — so an update's messages and
     /// its being done are one write (and a server can finish many updates
     /// that sent nothing in one). A source outside 1..=200 characters, more
     /// than [`MAX_MESSAGE_BATCH`] messages or updates, or a payload over
     /// [`MAX_MESSAGE_BYTES`] is [`Rejection::InvalidAmount`].
-    async fn enqueue_messages(&self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>>;
+    async fn enqueue_messages(&self, req: EnqueueMessages) -> StoreResult<Enqueued>;
 
     /// Leases up to `req.limit` messages due for delivery (pending, not
     /// leased past `req.now`), oldest first, until `req.lease_until`, counting

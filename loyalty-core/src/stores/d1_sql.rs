@@ -2190,7 +2190,9 @@ macro_rules! message_json {
 }
 
 /// The messages are added after the largest id before them (`m`), keyed by
-/// source and position; the updates are finished (their bodies dropped).
+/// source and position; the updates are finished (their bodies dropped). The
+/// answer also says whether any webhook endpoint is registered (the partial
+/// index `loyalty_webhooks_active` answers it).
 pub(super) const ENQUEUE_MESSAGES: &[&str] = &[
     reject!(
         "invalid_amount",
@@ -2218,12 +2220,14 @@ pub(super) const ENQUEUE_MESSAGES: &[&str] = &[
         " ORDER BY j.key ON CONFLICT (source, seq) DO NOTHING"
     ),
     answer!(concat!(
-        "(SELECT coalesce(json_group_array(json(",
+        "json_object('messages', json((SELECT coalesce(json_group_array(json(",
         message_json!(),
         ") ORDER BY o.id), '[]') FROM loyalty_outbox o WHERE o.id > ",
         op!("m"),
         " AND o.source = ",
         arg!("$.source"),
+        ")), 'webhooks', ",
+        boolean!("EXISTS (SELECT 1 FROM loyalty_webhooks WHERE removed_at IS NULL)"),
         ")"
     )),
 ];

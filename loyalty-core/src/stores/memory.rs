@@ -578,7 +578,7 @@ impl State {
         }
     }
 
-    fn enqueue_messages(&mut self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>> {
+    fn enqueue_messages(&mut self, req: EnqueueMessages) -> StoreResult<Enqueued> {
         let EnqueueMessages { source, updates, messages, now, lease_until } = req;
         if !(1..=200).contains(&source.chars().count())
             || messages.len() > MAX_MESSAGE_BATCH as usize
@@ -606,7 +606,8 @@ impl State {
             });
             added.push(message);
         }
-        Ok(added)
+        let webhooks = self.webhooks.iter().any(|w| w.removed_at.is_none());
+        Ok(Enqueued { messages: added, webhooks })
     }
 
     /// Leases the messages due (see [`Storage::take_messages`]).
@@ -2625,7 +2626,7 @@ impl Storage for MemoryStore {
         self.lock()?.swap_job_state(req)
     }
 
-    async fn enqueue_messages(&self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>> {
+    async fn enqueue_messages(&self, req: EnqueueMessages) -> StoreResult<Enqueued> {
         self.lock()?.enqueue_messages(req)
     }
 

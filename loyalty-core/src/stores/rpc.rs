@@ -300,7 +300,7 @@ impl<B: RpcBackend + 'static> Storage for B {
         call(self, "swap_job_state", &req).await
     }
 
-    async fn enqueue_messages(&self, req: EnqueueMessages) -> StoreResult<Vec<OutboxMessage>> {
+    async fn enqueue_messages(&self, req: EnqueueMessages) -> StoreResult<Enqueued> {
         call(self, "enqueue_messages", &req).await
     }
 

@@ -788,3 +788,35 @@ pub(super) async fn concurrent_adds_with_one_key(ctx: &Ctx<'_>) -> CheckResult {
     ensure_eq!(listed[0], made[0], "the one made");
     Ok(())
 }
+
+/// Whether `enqueue_messages` (source `source`, one message) says an endpoint is registered.
+async fn enqueue_says(ctx: &Ctx<'_>, source: &str, now: Timestamp) -> Result<bool, String> {
+    let req = enqueue(source, None, vec![message(None, "event")], now);
+    Ok(ctx.store.enqueue_messages(req).await.or_fail(source)?.webhooks)
+}
+
+/// `enqueue_messages` says whether any endpoint is registered and not removed
+/// — the program's or a partner's, whatever it receives — so that the events
+/// it adds in a program without endpoints are fanned out without asking.
+pub(super) async fn enqueue_says_whether_endpoints_are_registered(ctx: &Ctx<'_>) -> CheckResult {
+    use WebhookEvent::*;
+    let p = ctx.partner(PartnerTerms::default()).await?;
+    ensure!(!enqueue_says(ctx, "hooks:1", T0).await?, "a fresh store has no endpoints");
+    let theirs = ctx.webhook(by_id(&p), &[PointsRedeemed]).await?;
+    ensure!(enqueue_says(ctx, "hooks:2", T0.plus(10)).await?, "a partner's endpoint, for another event");
+    ensure!(enqueue_says(ctx, "hooks:2", T0.plus(11)).await?, "said when the call adds nothing too");
+    let ours = ctx.webhook(WebhookOwner::Program, &[PointsCredited]).await?;
+    ctx.remove_webhook(by_id(&p), theirs.id, T0.plus(20)).await?;
+    ensure!(enqueue_says(ctx, "hooks:3", T0.plus(21)).await?, "the program's endpoint is left");
+    ctx.remove_webhook(WebhookOwner::Program, ours.id, T0.plus(30)).await?;
+    ensure!(!enqueue_says(ctx, "hooks:4", T0.plus(31)).await?, "every endpoint removed");
+    let finishing = EnqueueMessages {
+        updates: vec![UpdateRef { bot: BotId(1), update_id: 1 }],
+        ..enqueue("hooks:5", None, vec![], T0.plus(32))
+    };
+    ensure!(
+        !ctx.store.enqueue_messages(finishing).await.or_fail("finishing")?.webhooks,
+        "a finishing call says it too"
+    );
+    Ok(())
+}
