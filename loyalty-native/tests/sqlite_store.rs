@@ -722,6 +722,11 @@ fn no_statement_scans_a_table_that_grows() {
     // `stamp_cards` lists every partner's running card, at most one per partner.)
     const WHOLE_TABLE: [&str; 6] =
         ["list_partners", "pending_broadcasts", "program_stats", "campaigns", "outbox_state", "stamp_cards"];
+    // A scan an EXISTS ends at its first row: `enqueue_messages` asks whether any webhook endpoint is
+    // registered, over the partial index that holds only the endpoints not removed — each of its
+    // entries answers.
+    const FIRST_ROW_ONLY: [(&str, &str); 1] =
+        [("enqueue_messages", "SCAN loyalty_webhooks USING INDEX loyalty_webhooks_active")];
     let scratch = Scratch::new("plans");
     let path = scratch.db();
     drop(SqliteStore::open(&path).unwrap());
@@ -760,7 +765,8 @@ fn no_statement_scans_a_table_that_grows() {
                     || line == "SCAN j" || line.starts_with("SCAN j USING ")
                     // …and the campaigns offering an award on a credit (a CTE over the running ones).
                     || line == "SCAN offered";
-                if line.starts_with("SCAN ") && !scratch_or_result && !allowed.contains(&line) {
+                let first_row_only = FIRST_ROW_ONLY.contains(&(function, line.as_str()));
+                if line.starts_with("SCAN ") && !scratch_or_result && !allowed.contains(&line) && !first_row_only {
                     scans.push(format!("{function}: {line} in {sql}"));
                 }
             }
