@@ -201,6 +201,26 @@ impl Engine {
         carried.drain(..n).collect()
     }
 
+    /// Takes a deferred task that needs no work of its own: a processed
+    /// update's [`Task::Deliver`] with nothing to send, on an engine that
+    /// carries finishes ([`Engine::with_carried_finishes`]) — it is recorded
+    /// for the next claim, as [`Engine::run_task`] would. Any other task is
+    /// given back, to be run. Lets an adapter skip scheduling work after the
+    /// response when there is none (a Worker's `waitUntil`).
+    ///
+    /// # Errors
+    /// The task, when it has work to run.
+    pub fn carry(&self, task: Task) -> std::result::Result<(), Task> {
+        match task {
+            Task::Deliver(delivery) if delivery.tasks.is_empty() && self.claims.carried.is_some() => {
+                // Nothing to send: the next claim finishes the update.
+                self.carry_back(delivery.update.into_iter().collect());
+                Ok(())
+            }
+            task => Err(task),
+        }
+    }
+
     /// Puts back updates a claim carried when it is not known to have reached the store.
     fn carry_back(&self, updates: Vec<UpdateRef>) {
         if let Some(carried) = &self.claims.carried
@@ -563,6 +583,9 @@ impl Engine {
     /// Runs one deferred task to completion. Failures are reported, not returned:
     /// by now the webhook has been answered and nobody else could act on them.
     pub async fn run_task(&self, task: Task) {
+        let Err(task) = self.carry(task) else {
+            return; // an update with nothing to send: the next claim finishes it
+        };
         match task {
             Task::Call(call) => {
                 if let Err(e) = self.send(&call).await {
@@ -582,10 +605,6 @@ impl Engine {
             }
             Task::Broadcast(job) => {
                 self.deliver_broadcast(job, u32::MAX).await;
-            }
-            Task::Deliver(delivery) if delivery.tasks.is_empty() && self.claims.carried.is_some() => {
-                // Nothing to send: the next claim finishes the update.
-                self.carry_back(delivery.update.into_iter().collect());
             }
             Task::Deliver(delivery) => {
                 for task in crate::outbox::deliver(&self.cx, delivery).await {

@@ -3,11 +3,11 @@
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
-use loyalty_core::Config;
 use loyalty_core::domain::*;
 use loyalty_core::ports::*;
 use loyalty_core::stores::memory::MemoryStore;
 use loyalty_core::webhook::{MAX_BODY_BYTES, SECRET_TOKEN_HEADER, WebhookResponse, webhook_secret};
+use loyalty_core::{Config, Task};
 use loyalty_testkit::{FaultyStore, TEST_START, TestEnv, TgUser, test_config, text_json};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -536,4 +536,34 @@ async fn two_deployments_with_their_own_bots_share_a_store() {
     let body = json_body(&text_json(5, &admin, &adjust));
     staging.engine.handle_webhook(BotKind::Admin, telegram_request(&staging, BotKind::Admin, body)).await;
     assert_eq!(customer(4242).await.unwrap().unwrap().customer.balance, after.customer.balance);
+}
+
+#[tokio::test]
+async fn an_update_with_nothing_to_send_is_carried_without_running_a_task() {
+    let (env, store) = env();
+    let user = anna();
+    let carrying = env.engine.clone().with_carried_finishes();
+    let handle = |id: i64, text: &str| {
+        let req = telegram_request(&env, BotKind::Client, json_body(&text_json(id, &user, text)));
+        carrying.handle_webhook(BotKind::Client, req)
+    };
+    // The sign-up sends more after its reply: a task to run.
+    let signed_up = handle(1, "/start").await;
+    let [task] = <[Task; 1]>::try_from(signed_up.deferred).expect("one delivery");
+    let Err(task) = carrying.carry(task) else { panic!("the sign-up's messages must be sent") };
+    carrying.run_task(task).await;
+    // A balance has nothing after its reply: recorded for the next claim, no storage call.
+    let balance = handle(2, "/balance").await;
+    let [task] = <[Task; 1]>::try_from(balance.deferred).expect("one delivery");
+    let calls = store.calls();
+    assert_eq!(carrying.carry(task.clone()), Ok(()));
+    assert_eq!((store.calls(), carrying.carried_finishes()), (calls, 1), "carried, nothing called");
+    // Without carried finishes it is a task to run, as before.
+    assert_eq!(env.engine.carry(task.clone()), Err(task));
+    // The next update's claim finishes it: nothing of update 2 is left unfinished.
+    handle(3, "/balance").await;
+    assert_eq!(carrying.carried_finishes(), 0, "taken by the claim of update 3");
+    let later = Timestamp(env.clock.now().0 + 1_000);
+    let stale = store.stale_updates(StaleUpdates { before: later, now: later, limit: 10 }).await.unwrap();
+    assert_eq!(stale.iter().map(|u| u.update_id).collect::<Vec<_>>(), [3], "2 finished by 3's claim");
 }

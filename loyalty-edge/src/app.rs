@@ -170,7 +170,23 @@ thread_local! {
 /// Runs `tasks` in order after the response, with `ctx.waitUntil`. An update
 /// with nothing to send is finished by the next update's claim; if none comes
 /// within [`FINISH_WAIT`], one request finishes all that wait.
-fn defer(ctx: &Context, engine: &Engine, tasks: Vec<Task>) {
+///
+/// An update with nothing to send (a `/balance`) is only recorded for the
+/// next claim ([`Engine::carry`]): that costs no `waitUntil` (a promise and a
+/// call into the runtime), unless this request is the one to wait for the
+/// finish.
+fn defer(ctx: &Context, engine: &Engine, mut tasks: Vec<Task>) {
+    if let [_] = tasks.as_slice() {
+        match engine.carry(tasks.remove(0)) {
+            Ok(()) => {
+                if takes_the_finish(engine) {
+                    ctx.wait_until(finish_after_wait(engine.clone()));
+                }
+                return;
+            }
+            Err(task) => tasks.push(task),
+        }
+    }
     if tasks.is_empty() {
         return;
     }
@@ -179,12 +195,25 @@ fn defer(ctx: &Context, engine: &Engine, tasks: Vec<Task>) {
         for task in tasks {
             engine.run_task(task).await;
         }
-        if engine.carried_finishes() > 0 && !FINISH_SCHEDULED.with(|s| s.replace(true)) {
-            worker::Delay::from(FINISH_WAIT).await;
-            FINISH_SCHEDULED.with(|s| s.set(false));
-            engine.flush_carried_finishes().await;
+        if takes_the_finish(&engine) {
+            finish_after_wait(engine).await;
         }
     });
+}
+
+/// Whether the caller is to finish the carried updates after [`FINISH_WAIT`]:
+/// some wait, and no request of this isolate waits to finish them yet (the
+/// caller is that request from now on: it calls [`finish_after_wait`]).
+fn takes_the_finish(engine: &Engine) -> bool {
+    engine.carried_finishes() > 0 && !FINISH_SCHEDULED.with(|s| s.replace(true))
+}
+
+/// Waits [`FINISH_WAIT`], then finishes the updates still carried (those the
+/// claims made meanwhile have not).
+async fn finish_after_wait(engine: Engine) {
+    worker::Delay::from(FINISH_WAIT).await;
+    FINISH_SCHEDULED.with(|s| s.set(false));
+    engine.flush_carried_finishes().await;
 }
 
 /// Handles one request for `service`: the whole of a Worker's `fetch` handler.
