@@ -205,19 +205,17 @@ impl Engine {
     /// update's [`Task::Deliver`] with nothing to send, on an engine that
     /// carries finishes ([`Engine::with_carried_finishes`]) — it is recorded
     /// for the next claim, as [`Engine::run_task`] would. Any other task is
-    /// given back, to be run. Lets an adapter skip scheduling work after the
-    /// response when there is none (a Worker's `waitUntil`).
-    ///
-    /// # Errors
-    /// The task, when it has work to run.
-    pub fn carry(&self, task: Task) -> std::result::Result<(), Task> {
+    /// given back (`Some`), to be run. Lets an adapter skip scheduling work
+    /// after the response when there is none (a Worker's `waitUntil`).
+    #[must_use = "a task given back has work to run"]
+    pub fn carry(&self, task: Task) -> Option<Task> {
         match task {
             Task::Deliver(delivery) if delivery.tasks.is_empty() && self.claims.carried.is_some() => {
                 // Nothing to send: the next claim finishes the update.
                 self.carry_back(delivery.update.into_iter().collect());
-                Ok(())
+                None
             }
-            task => Err(task),
+            task => Some(task),
         }
     }
 
@@ -583,7 +581,7 @@ impl Engine {
     /// Runs one deferred task to completion. Failures are reported, not returned:
     /// by now the webhook has been answered and nobody else could act on them.
     pub async fn run_task(&self, task: Task) {
-        let Err(task) = self.carry(task) else {
+        let Some(task) = self.carry(task) else {
             return; // an update with nothing to send: the next claim finishes it
         };
         match task {

@@ -178,13 +178,13 @@ thread_local! {
 fn defer(ctx: &Context, engine: &Engine, mut tasks: Vec<Task>) {
     if let [_] = tasks.as_slice() {
         match engine.carry(tasks.remove(0)) {
-            Ok(()) => {
+            None => {
                 if takes_the_finish(engine) {
                     ctx.wait_until(finish_after_wait(engine.clone()));
                 }
                 return;
             }
-            Err(task) => tasks.push(task),
+            Some(task) => tasks.push(task),
         }
     }
     if tasks.is_empty() {
