@@ -843,6 +843,21 @@ async fn a_d1_dump_becomes_a_sqlite_store() {
     assert!(!old.exists());
 }
 
+/// The history scenario that measures D1's rows inside workerd
+/// (`loyalty_testkit::history`) plays on SQLite, each update it measures one
+/// batch however long the history: here batches stand in for rows.
+#[tokio::test]
+async fn the_history_scenario_plays_one_batch_per_update() {
+    use loyalty_testkit::history::{Rows, assert_level, costs_as_history_grows};
+    let scratch = Scratch::new("history");
+    let store = SqliteStore::open(scratch.db()).unwrap();
+    let env = TestEnv::with(std::sync::Arc::new(store.clone()), test_config());
+    let costs = costs_as_history_grows(&env, || Rows { read: store.batches(), written: store.batches() }).await;
+    assert_level(&costs, &[]);
+    let one = Rows { read: 1, written: 1 };
+    assert!(costs.iter().all(|c| c.before == one && c.after == one), "{costs:#?}");
+}
+
 /// A month of a café (`loyalty_testkit::cafe_month`) ends on SQLite as it
 /// does on the model store.
 #[tokio::test]

@@ -5,6 +5,7 @@ pub mod conformance;
 pub mod fakes;
 mod faults;
 pub mod folding;
+pub mod history;
 mod inspect;
 pub mod requests;
 pub mod round_trips;

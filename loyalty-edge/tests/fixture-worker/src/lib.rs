@@ -18,6 +18,10 @@
 //! * `POST /__round_trips` plays one update of every kind through an engine
 //!   on `D1Store` (emptied first) inside workerd and answers what each cost in
 //!   D1 batches (`loyalty_testkit::round_trips::requests_per_update`);
+//! * `POST /__history_rows` plays the same updates for a customer with two
+//!   entries and again after many more (`loyalty_testkit::history`) through
+//!   an engine on a metered `D1Store` (emptied first) inside workerd, and
+//!   answers the rows D1 said each read and wrote;
 //! * `POST /__cafe_month` plays a month of a café's program
 //!   (`loyalty_testkit::cafe_month`) through an engine with a stepped clock on
 //!   `D1Store` (emptied first) inside workerd, and answers its report (or
@@ -96,6 +100,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     }
     if path == "/__cafe_month" {
         return cafe_month(&env).await;
+    }
+    if path == "/__history_rows" {
+        return history_rows(&env).await;
     }
     if path == "/__maintenance" {
         // What the Cron Trigger runs, without its once-a-minute turn: the tests call it at will.
@@ -196,6 +203,20 @@ async fn round_trips(env: &Env) -> worker::Result<Response> {
         .collect();
     let (requests, batches) = (counted.requests(), counted.inner().batches());
     json(200, &serde_json::json!({ "costs": costs, "requests": requests, "batches": batches }))
+}
+
+// As in `round_trips`: the engine's ports are `Arc`s on a single-threaded target.
+#[allow(clippy::arc_with_non_send_sync)]
+async fn history_rows(env: &Env) -> worker::Result<Response> {
+    use loyalty_testkit::history::{Rows, costs_as_history_grows};
+    let db = env.d1(BINDING)?;
+    let drops: Vec<_> = d1::TABLES.iter().map(|t| db.prepare(format!("DROP TABLE IF EXISTS {t}"))).collect();
+    db.batch(drops).await?;
+    let store = Arc::new(D1Store::metered(db));
+    let test = loyalty_testkit::TestEnv::with(store.clone(), loyalty_testkit::test_config());
+    let rows = || store.rows().map(|r| Rows { read: r.read, written: r.written }).unwrap_or_default();
+    let costs = costs_as_history_grows(&test, rows).await;
+    json(200, &serde_json::json!({ "costs": costs }))
 }
 
 // As in `round_trips`: the engine's ports are `Arc`s on a single-threaded target.
