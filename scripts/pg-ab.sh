@@ -16,6 +16,8 @@
 #   credit       loyalty.call_claimed as a partner's /credit sends it: the claim, then credit_purchase
 #                by the partner's Telegram id and the customer's code (CUT 20261215090000)
 #   credit-one   the same, every credit to one customer, whose history grows with each (CUT 20261215090100)
+#   spend        loyalty.adjust_balance taking 1 point from one of 100 customers who each hold 300 open lots
+#                (a negative entry takes its points from the lots: CUT 20261217090000)
 #
 # Needs PostgreSQL answering on 127.0.0.1:5432 as postgres (trust) and pgbench; drops its databases after.
 set -euo pipefail
@@ -67,8 +69,15 @@ credit | credit-one)
 select loyalty.call_claimed(jsonb_build_object('claim', $CLAIM, 'function', 'credit_purchase', 'req', jsonb_build_object('partner', jsonb_build_object('by', 'telegram', 'value', 7000), 'customer', jsonb_build_object('by', 'code', 'value', lpad(cast(:c as bigint)::text, 8, '0')), 'purchase', 1000, 'idempotency_key', 'ab:' || cast(:k as bigint), 'day_start', 1765065600, 'now', 1765090000)));
 SQL
     ;;
+spend)
+    cat >"$WORK/load.pgb" <<'SQL'
+\set c random(1, 100)
+\set k random(2, 1000000000000000)
+select loyalty.adjust_balance(jsonb_build_object('customer', jsonb_build_object('by', 'id', 'value', (select min(id) from loyalty.customers) + cast(:c as bigint) - 1), 'amount', -1, 'reason', 'ab', 'admin', 1, 'idempotency_key', 'ab:' || cast(:k as bigint), 'now', 1765190000));
+SQL
+    ;;
 *)
-    echo "pg-ab: unknown workload $WORKLOAD (credit-day, balance, credit, credit-one)" >&2
+    echo "pg-ab: unknown workload $WORKLOAD (credit-day, balance, credit, credit-one, spend)" >&2
     exit 1
     ;;
 esac
@@ -102,6 +111,16 @@ insert into loyalty.partners (telegram_id, name, category, status, earn_rate_bps
                               daily_credit_limit, language, created_at)
 values (7000, 'P', 'cafe', 'approved', 500, 3000, 9000000000000000000, 'en', 1765065600);
 SQL
+if [[ $WORKLOAD == spend ]]; then
+    # 300 credits of 50 points each to the first 100 customers: 300 open lots each, no expiry date.
+    cat >>"$WORK/seed.sql" <<'SQL'
+select count(loyalty._append(c.id, 'accrual', 50, p.id, 1000, 'seed:' || c.id || ':' || g, 'partner', p.id, null, null,
+                             1765000000 + g))
+  from loyalty.customers c cross join generate_series(1, 300) g cross join loyalty.partners p
+ where c.id < (select min(id) + 100 from loyalty.customers) \g /dev/null
+analyze;
+SQL
+fi
 for db in "$OLD" "$NEW"; do psql "${PG[@]}" -q -d "$db" -v ON_ERROR_STOP=1 -f "$WORK/seed.sql"; done
 
 # One call of the workload on each database first: it must answer, neither refused nor a duplicate.

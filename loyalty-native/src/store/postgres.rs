@@ -109,6 +109,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!("20261215090000", "loyalty_plpgsql_path_helpers"),
     migration!("20261215090100", "loyalty_campaign_awards_reads"),
     migration!("20261216090000", "loyalty_enqueue_webhooks"),
+    migration!("20261217090000", "loyalty_lots_walk"),
 ];
 
 /// Advisory lock held while migrating, so concurrent `loyalty migrate` runs take turns.
