@@ -149,3 +149,16 @@ fn the_thirteenth_migration_is_the_partner_days() {
     // The shipped files before it keep their text.
     assert!(!d1::migration().contains("loyalty_partner_days"));
 }
+
+/// `migrations/0014_lots_walk.sql` replaces the trigger that takes a negative
+/// entry's points from the lots by the walk (regenerate as above).
+#[test]
+fn the_fourteenth_migration_is_the_lots_walk() {
+    let shipped = shipped_is_generated("0014_lots_walk.sql", d1::lots_walk_migration(), "lots_walk_migration");
+    assert!(shipped.contains("DROP TRIGGER IF EXISTS loyalty_entries_lot_take;"), "{shipped}");
+    assert!(shipped.contains("WITH RECURSIVE walk"), "{shipped}");
+    // The shipped files before it keep their text: the running sum over every open lot.
+    for older in [d1::migration(), d1::rules_upgrade_migration(), d1::entries_upgrade_migration()] {
+        assert!(!older.contains("WITH RECURSIVE walk") && older.contains("ROWS BETWEEN UNBOUNDED PRECEDING"));
+    }
+}

@@ -273,23 +273,7 @@ BEGIN
                                      WHERE u.entry = NEW.reverses AND u.lot = loyalty_lots.id)
      WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.reverses);
 END",
-    "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_take AFTER INSERT ON loyalty_entries
-WHEN NEW.kind <> 'legacy' AND NEW.amount < 0
-BEGIN
-    INSERT INTO loyalty_lot_uses (entry, lot, points)
-    SELECT NEW.id, id, take FROM (
-        SELECT id, min(remaining, -NEW.amount - coalesce(sum(remaining) OVER (
-                   ORDER BY iif(entry = NEW.reverses, 0, 1), expires_at IS NULL, expires_at, id
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) AS take
-          FROM loyalty_lots WHERE customer = NEW.customer AND remaining > 0)
-     WHERE take > 0;
-    UPDATE loyalty_lots
-       SET remaining = remaining - (SELECT u.points FROM loyalty_lot_uses u
-                                     WHERE u.entry = NEW.id AND u.lot = loyalty_lots.id)
-     WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.id);
-    SELECT RAISE(ABORT, 'loyalty_lots hold fewer points than the balance')
-     WHERE coalesce((SELECT sum(u.points) FROM loyalty_lot_uses u WHERE u.entry = NEW.id), 0) <> -NEW.amount;
-END",
+    LOT_TAKE,
     OPENING_LOTS,
     "CREATE TABLE IF NOT EXISTS loyalty_tiers (
     customer    INTEGER PRIMARY KEY REFERENCES loyalty_customers (id),
@@ -621,6 +605,80 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
 /// the difference that never expires: the points held before lots existed
 /// (an upgrade), so that the lots always sum to the balance. A no-op when
 /// they do.
+/// The trigger that takes a negative entry's points from the customer's lots:
+/// the reversed entry's lot first, then the soonest date (never last), then
+/// the oldest lot. It walks the open lots in that order, one index seek per
+/// lot, and stops once the points are covered (phase −1: before the first
+/// lot; 0: the reversed entry's; 1: dated; 2: without a date), so its cost
+/// does not grow with the customer's unspent credits. Schema 15; the shipped
+/// migrations before `0014_lots_walk.sql` keep [`LOT_TAKE_14`].
+const LOT_TAKE: &str = "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_take AFTER INSERT ON loyalty_entries
+WHEN NEW.kind <> 'legacy' AND NEW.amount < 0
+BEGIN
+    INSERT INTO loyalty_lot_uses (entry, lot, points)
+    SELECT NEW.id, id, take FROM (
+        WITH RECURSIVE walk (phase, at, id, take, needed) AS (
+            SELECT -1, NULL, NULL, 0, -NEW.amount
+            UNION ALL
+            SELECT iif(l.entry IS coalesce(NEW.reverses, 0), 0, iif(l.expires_at IS NULL, 2, 1)), l.expires_at, l.id,
+                   min(l.remaining, w.needed), w.needed - min(l.remaining, w.needed)
+              FROM walk w JOIN loyalty_lots l ON l.id = coalesce(CASE w.phase
+                  WHEN -1 THEN coalesce(
+                      (SELECT r.id FROM loyalty_lots r
+                        WHERE r.entry = NEW.reverses AND r.customer = NEW.customer AND r.remaining > 0),
+                      (SELECT d.id FROM loyalty_lots d
+                        WHERE d.customer = NEW.customer AND d.remaining > 0 AND d.expires_at IS NOT NULL
+                        ORDER BY d.expires_at, d.id LIMIT 1))
+                  WHEN 0 THEN (SELECT d.id FROM loyalty_lots d
+                        WHERE d.customer = NEW.customer AND d.remaining > 0 AND d.expires_at IS NOT NULL
+                          AND d.entry IS NOT coalesce(NEW.reverses, 0)
+                        ORDER BY d.expires_at, d.id LIMIT 1)
+                  WHEN 1 THEN (SELECT d.id FROM loyalty_lots d
+                        WHERE d.customer = NEW.customer AND d.remaining > 0 AND d.expires_at IS NOT NULL
+                          AND (d.expires_at, d.id) > (w.at, w.id) AND d.entry IS NOT coalesce(NEW.reverses, 0)
+                        ORDER BY d.expires_at, d.id LIMIT 1)
+                  END,
+                  (SELECT n.id FROM loyalty_lots n
+                    WHERE n.customer = NEW.customer AND n.remaining > 0 AND n.expires_at IS NULL
+                      AND n.id > iif(w.phase = 2, w.id, 0) AND n.entry IS NOT coalesce(NEW.reverses, 0)
+                    ORDER BY n.id LIMIT 1))
+             WHERE w.needed > 0)
+        SELECT id, take FROM walk WHERE id IS NOT NULL)
+     WHERE take > 0;
+    UPDATE loyalty_lots
+       SET remaining = remaining - (SELECT u.points FROM loyalty_lot_uses u
+                                     WHERE u.entry = NEW.id AND u.lot = loyalty_lots.id)
+     WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.id);
+    SELECT RAISE(ABORT, 'loyalty_lots hold fewer points than the balance')
+     WHERE coalesce((SELECT sum(u.points) FROM loyalty_lot_uses u WHERE u.entry = NEW.id), 0) <> -NEW.amount;
+END";
+
+/// [`LOT_TAKE`] up to schema 14: the same lots and points, from a running sum
+/// over every open lot of the customer. The text of the shipped D1 migrations
+/// `0001_loyalty.sql`, `0003_import_kinds.sql` and `0004_rules_and_lots.sql`.
+const LOT_TAKE_14: &str = "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_take AFTER INSERT ON loyalty_entries
+WHEN NEW.kind <> 'legacy' AND NEW.amount < 0
+BEGIN
+    INSERT INTO loyalty_lot_uses (entry, lot, points)
+    SELECT NEW.id, id, take FROM (
+        SELECT id, min(remaining, -NEW.amount - coalesce(sum(remaining) OVER (
+                   ORDER BY iif(entry = NEW.reverses, 0, 1), expires_at IS NULL, expires_at, id
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) AS take
+          FROM loyalty_lots WHERE customer = NEW.customer AND remaining > 0)
+     WHERE take > 0;
+    UPDATE loyalty_lots
+       SET remaining = remaining - (SELECT u.points FROM loyalty_lot_uses u
+                                     WHERE u.entry = NEW.id AND u.lot = loyalty_lots.id)
+     WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.id);
+    SELECT RAISE(ABORT, 'loyalty_lots hold fewer points than the balance')
+     WHERE coalesce((SELECT sum(u.points) FROM loyalty_lot_uses u WHERE u.entry = NEW.id), 0) <> -NEW.amount;
+END";
+
+/// `statement` as the shipped migrations up to schema 14 have it.
+fn as_in_schema_14(statement: &'static str) -> &'static str {
+    if statement == LOT_TAKE { LOT_TAKE_14 } else { statement }
+}
+
 const OPENING_LOTS: &str = "INSERT INTO loyalty_lots (customer, entry, amount, remaining, expires_at)
 SELECT id, NULL, balance - held, balance - held, NULL
   FROM (SELECT c.id, c.balance,
@@ -906,7 +964,7 @@ pub fn entries_upgrade() -> Vec<&'static str> {
         "CREATE TABLE loyalty_entries_before_import AS SELECT * FROM loyalty_entries",
         "DROP TABLE loyalty_entries",
     ];
-    let mut schema = SCHEMA.iter().filter(entries);
+    let mut schema = SCHEMA.iter().filter(entries).map(|s| as_in_schema_14(s));
     statements.extend(schema.next());
     statements.push(
         "INSERT INTO loyalty_entries (id, customer, kind, amount, partner, purchase, idempotency_key, author_type, \
@@ -1121,6 +1179,7 @@ fn schema_12() -> impl Iterator<Item = &'static str> {
         .iter()
         .filter(|s| !s.contains(" loyalty_webhooks_by_key ") && !s.contains(" loyalty_partner_days "))
         .map(|s| if s.starts_with("CREATE TABLE IF NOT EXISTS loyalty_webhooks (") { WEBHOOKS_12 } else { s })
+        .map(as_in_schema_14)
 }
 
 /// The text of the D1 migration of webhook endpoints
@@ -1194,6 +1253,33 @@ pub fn partner_days_migration() -> String {
          -- itself on first use.\n",
     );
     for statement in SCHEMA.iter().filter(|s| s.contains(" loyalty_partner_days ")) {
+        text.push('\n');
+        text.push_str(statement);
+        text.push_str(";\n");
+    }
+    text
+}
+
+/// The statements that replace schema 14's trigger taking a negative entry's
+/// points from the lots (a running sum over every open lot) by schema 15's
+/// walk ([`SCHEMA`]'s `loyalty_entries_lot_take`): same lots and points, a cost
+/// that no longer grows with the customer's open lots. `loyalty-native` runs
+/// them when opening an older SQLite file; the D1 migration
+/// `0014_lots_walk.sql` holds their text.
+pub fn lots_walk_upgrade() -> [&'static str; 2] {
+    ["DROP TRIGGER IF EXISTS loyalty_entries_lot_take", LOT_TAKE]
+}
+
+/// The text of the D1 migration of the lots' walk
+/// (`loyalty-edge/migrations/0014_lots_walk.sql`): [`lots_walk_upgrade`].
+pub fn lots_walk_migration() -> String {
+    let mut text = String::from(
+        "-- loyalty-rs D1 schema change: a negative entry walks the customer's open lots in their order and\n\
+         -- stops once its points are covered, generated from loyalty_core::stores::d1::lots_walk_upgrade\n\
+         -- (do not edit). Apply with `wrangler d1 migrations apply <database>` after 0013. The same lots\n\
+         -- and points as before; until it is applied, a redemption reads every open lot of the customer.\n",
+    );
+    for statement in lots_walk_upgrade() {
         text.push('\n');
         text.push_str(statement);
         text.push_str(";\n");

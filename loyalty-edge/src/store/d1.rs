@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, Env};
+use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
 /// The name of the D1 binding the Workers use (`[[d1_databases]] binding = "DB"`).
 pub const BINDING: &str = "DB";
@@ -24,8 +24,14 @@ pub struct D1Store {
     db: D1Database,
     schema_checked: Cell<bool>,
     batches: AtomicU64,
-    meter: Option<Cell<D1Rows>>,
+    /// A metered store's running count, and how it reads a result's rows:
+    /// a function pointer, so that a Worker which never meters does not link
+    /// the reading of `meta`.
+    meter: Option<(Cell<D1Rows>, RowsOf)>,
 }
+
+/// How a metered store reads the rows of one statement's result.
+type RowsOf = fn(&D1Result) -> D1Rows;
 
 /// The rows D1 reported its statements read and wrote — the figures
 /// Cloudflare bills D1 by — summed over the batches of a
@@ -49,7 +55,7 @@ impl D1Store {
     /// the runtime per statement, so the Workers' store does not; tests and
     /// benches do.
     pub fn metered(db: D1Database) -> D1Store {
-        D1Store { meter: Some(Cell::new(D1Rows::default())), ..D1Store::new(db) }
+        D1Store { meter: Some((Cell::new(D1Rows::default()), rows_of)), ..D1Store::new(db) }
     }
 
     /// The store on the Worker's D1 binding `binding` ([`BINDING`] for the
@@ -67,7 +73,7 @@ impl D1Store {
     /// [metered](D1Store::metered) store; `None` for another. A statement whose
     /// result carries no `meta` counts none.
     pub fn rows(&self) -> Option<D1Rows> {
-        self.meter.as_ref().map(Cell::get)
+        self.meter.as_ref().map(|(rows, _)| rows.get())
     }
 
     /// Creates the schema where it is missing ([`d1::SCHEMA`], idempotent), in one batch.
@@ -97,17 +103,29 @@ impl D1Store {
             .map_err(message)?;
         self.batches.fetch_add(1, Ordering::Relaxed);
         let results = self.db.batch(prepared).await.map_err(message)?;
-        if let Some(meter) = &self.meter {
-            let mut rows = meter.get();
-            for meta in results.iter().filter_map(|r| r.meta().ok().flatten()) {
-                rows.read += meta.rows_read.unwrap_or(0) as u64;
-                rows.written += meta.rows_written.unwrap_or(0) as u64;
+        if let Some((total, rows_of)) = &self.meter {
+            let mut rows = total.get();
+            for result in &results {
+                let more = rows_of(result);
+                rows.read += more.read;
+                rows.written += more.written;
             }
-            meter.set(rows);
+            total.set(rows);
         }
         let last = results.last().ok_or("the batch returned no results")?;
         let rows: Vec<Outcome> = last.results().map_err(message)?;
         Ok(rows.into_iter().next())
+    }
+}
+
+/// The rows one statement's result says it read and wrote (none without a `meta`).
+fn rows_of(result: &D1Result) -> D1Rows {
+    match result.meta() {
+        Ok(Some(meta)) => D1Rows {
+            read: meta.rows_read.unwrap_or(0) as u64,
+            written: meta.rows_written.unwrap_or(0) as u64,
+        },
+        _ => D1Rows::default(),
     }
 }
 

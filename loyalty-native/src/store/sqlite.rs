@@ -84,7 +84,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The schema version this build creates and expects (`PRAGMA user_version`):
-/// 14, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
+/// 15, [`d1::SCHEMA`]. Version 1 had the same tables without the `loyalty_`
 /// prefix; version 2 kept update claims per bot kind (`loyalty_update_claims`)
 /// instead of per bot id (`loyalty_bot_updates`); versions 2 and 3 had no
 /// `import` and `legacy` entry kinds, and versions 2 to 4 neither the
@@ -99,11 +99,12 @@ use std::time::Duration;
 /// (`loyalty_staff`, `loyalty_entry_cashiers`, `loyalty_redemption_cashiers`), versions up to 11 no
 /// webhook endpoints (`loyalty_webhooks`) and version 12 no idempotency keys
 /// of their registrations ([`d1::webhook_keys_upgrade`]), versions up to 13 no
-/// partners' running totals of the day (`loyalty_partner_days`). Opening
+/// partners' running totals of the day (`loyalty_partner_days`), versions up to
+/// 14 a lots' trigger that read every open lot ([`d1::lots_walk_upgrade`]). Opening
 /// upgrades them all; the claims of updates handled before the upgrade are
 /// not carried over (their bots' ids are not in the database), so upgrade
 /// while no update is being processed (a stopped `loyalty serve`).
-pub const SCHEMA_VERSION: u32 = 14;
+pub const SCHEMA_VERSION: u32 = 15;
 
 /// What version 3 retired: the update claims kept per bot kind (version 1's
 /// and version 2's).
@@ -227,7 +228,7 @@ pub fn migrate(path: impl AsRef<Path>) -> Result<u32, StoreError> {
 
 /// The D1 migration (in `loyalty-edge/migrations/`) after which a D1
 /// database has this build's schema, [`SCHEMA_VERSION`]: the last one.
-pub const D1_LATEST_MIGRATION: &str = "0013_partner_days.sql";
+pub const D1_LATEST_MIGRATION: &str = "0014_lots_walk.sql";
 
 /// Makes the loyalty-rs SQLite database `path` (which must not exist) from the
 /// SQL dump of a Workers deployment's D1 database (`wrangler d1 export
@@ -355,7 +356,7 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
     }
     match version {
         v if v == i64::from(SCHEMA_VERSION) => return Ok(()),
-        0..=13 => {}
+        0..=14 => {}
         v if v > i64::from(SCHEMA_VERSION) => {
             return Err(refuse(format!(
                 "schema version {v} is newer than this build supports ({SCHEMA_VERSION}); upgrade loyalty-rs"
@@ -378,6 +379,10 @@ fn apply_migrations(conn: &mut Connection, path: &Path) -> Result<(), StoreError
             tx.execute_batch(statement).map_err(sql)?;
         }
     }
+    // Schema 15: the lots' walk replaces the trigger every earlier schema has (a no-op on a new file);
+    // SCHEMA below creates it, once every table it names exists.
+    let [drop_the_old_trigger, _] = d1::lots_walk_upgrade();
+    tx.execute_batch(drop_the_old_trigger).map_err(sql)?;
     for statement in d1::SCHEMA {
         tx.execute_batch(statement).map_err(sql)?;
     }
