@@ -601,10 +601,30 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
     scratch_table!("CREATE TABLE IF NOT EXISTS"),
 ];
 
-/// Gives each customer whose lots hold fewer points than the balance a lot of
-/// the difference that never expires: the points held before lots existed
-/// (an upgrade), so that the lots always sum to the balance. A no-op when
-/// they do.
+/// The parts of the lots' trigger that schema 15 kept: the trigger's head
+/// (`head`) and, after the lots and points chosen, their uses applied and
+/// checked (`tail`).
+macro_rules! lot_take {
+    (head) => {
+        "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_take AFTER INSERT ON loyalty_entries
+WHEN NEW.kind <> 'legacy' AND NEW.amount < 0
+BEGIN
+    INSERT INTO loyalty_lot_uses (entry, lot, points)
+    SELECT NEW.id, id, take FROM (
+"
+    };
+    (tail) => {
+        "     WHERE take > 0;
+    UPDATE loyalty_lots
+       SET remaining = remaining - (SELECT u.points FROM loyalty_lot_uses u
+                                     WHERE u.entry = NEW.id AND u.lot = loyalty_lots.id)
+     WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.id);
+    SELECT RAISE(ABORT, 'loyalty_lots hold fewer points than the balance')
+     WHERE coalesce((SELECT sum(u.points) FROM loyalty_lot_uses u WHERE u.entry = NEW.id), 0) <> -NEW.amount;
+END"
+    };
+}
+
 /// The trigger that takes a negative entry's points from the customer's lots:
 /// the reversed entry's lot first, then the soonest date (never last), then
 /// the oldest lot. It walks the open lots in that order, one index seek per
@@ -612,12 +632,9 @@ SELECT customer, CAST(substr(birthday, 6, 2) AS INTEGER), CAST(substr(birthday, 
 /// lot; 0: the reversed entry's; 1: dated; 2: without a date), so its cost
 /// does not grow with the customer's unspent credits. Schema 15; the shipped
 /// migrations before `0014_lots_walk.sql` keep [`LOT_TAKE_14`].
-const LOT_TAKE: &str = "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_take AFTER INSERT ON loyalty_entries
-WHEN NEW.kind <> 'legacy' AND NEW.amount < 0
-BEGIN
-    INSERT INTO loyalty_lot_uses (entry, lot, points)
-    SELECT NEW.id, id, take FROM (
-        WITH RECURSIVE walk (phase, at, id, take, needed) AS (
+const LOT_TAKE: &str = concat!(
+    lot_take!(head),
+    "        WITH RECURSIVE walk (phase, at, id, take, needed) AS (
             SELECT -1, NULL, NULL, 0, -NEW.amount
             UNION ALL
             SELECT iif(l.entry IS coalesce(NEW.reverses, 0), 0, iif(l.expires_at IS NULL, 2, 1)), l.expires_at, l.id,
@@ -644,41 +661,32 @@ BEGIN
                     ORDER BY n.id LIMIT 1))
              WHERE w.needed > 0)
         SELECT id, take FROM walk WHERE id IS NOT NULL)
-     WHERE take > 0;
-    UPDATE loyalty_lots
-       SET remaining = remaining - (SELECT u.points FROM loyalty_lot_uses u
-                                     WHERE u.entry = NEW.id AND u.lot = loyalty_lots.id)
-     WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.id);
-    SELECT RAISE(ABORT, 'loyalty_lots hold fewer points than the balance')
-     WHERE coalesce((SELECT sum(u.points) FROM loyalty_lot_uses u WHERE u.entry = NEW.id), 0) <> -NEW.amount;
-END";
+",
+    lot_take!(tail)
+);
 
 /// [`LOT_TAKE`] up to schema 14: the same lots and points, from a running sum
 /// over every open lot of the customer. The text of the shipped D1 migrations
 /// `0001_loyalty.sql`, `0003_import_kinds.sql` and `0004_rules_and_lots.sql`.
-const LOT_TAKE_14: &str = "CREATE TRIGGER IF NOT EXISTS loyalty_entries_lot_take AFTER INSERT ON loyalty_entries
-WHEN NEW.kind <> 'legacy' AND NEW.amount < 0
-BEGIN
-    INSERT INTO loyalty_lot_uses (entry, lot, points)
-    SELECT NEW.id, id, take FROM (
-        SELECT id, min(remaining, -NEW.amount - coalesce(sum(remaining) OVER (
+const LOT_TAKE_14: &str = concat!(
+    lot_take!(head),
+    "        SELECT id, min(remaining, -NEW.amount - coalesce(sum(remaining) OVER (
                    ORDER BY iif(entry = NEW.reverses, 0, 1), expires_at IS NULL, expires_at, id
                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) AS take
           FROM loyalty_lots WHERE customer = NEW.customer AND remaining > 0)
-     WHERE take > 0;
-    UPDATE loyalty_lots
-       SET remaining = remaining - (SELECT u.points FROM loyalty_lot_uses u
-                                     WHERE u.entry = NEW.id AND u.lot = loyalty_lots.id)
-     WHERE id IN (SELECT u.lot FROM loyalty_lot_uses u WHERE u.entry = NEW.id);
-    SELECT RAISE(ABORT, 'loyalty_lots hold fewer points than the balance')
-     WHERE coalesce((SELECT sum(u.points) FROM loyalty_lot_uses u WHERE u.entry = NEW.id), 0) <> -NEW.amount;
-END";
+",
+    lot_take!(tail)
+);
 
 /// `statement` as the shipped migrations up to schema 14 have it.
 fn as_in_schema_14(statement: &'static str) -> &'static str {
     if statement == LOT_TAKE { LOT_TAKE_14 } else { statement }
 }
 
+/// Gives each customer whose lots hold fewer points than the balance a lot of
+/// the difference that never expires: the points held before lots existed
+/// (an upgrade), so that the lots always sum to the balance. A no-op when
+/// they do.
 const OPENING_LOTS: &str = "INSERT INTO loyalty_lots (customer, entry, amount, remaining, expires_at)
 SELECT id, NULL, balance - held, balance - held, NULL
   FROM (SELECT c.id, c.balance,
