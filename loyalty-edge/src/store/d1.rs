@@ -69,9 +69,9 @@ impl D1Store {
         self.batches.load(Ordering::Relaxed)
     }
 
-    /// The rows read and written so far, schema creation included, for a
-    /// [metered](D1Store::metered) store; `None` for another. A statement whose
-    /// result carries no `meta` counts none.
+    /// The rows read and written so far by the batches that succeeded, schema
+    /// creation included, for a [metered](D1Store::metered) store; `None` for
+    /// another. A statement whose result carries no `meta` counts none.
     pub fn rows(&self) -> Option<D1Rows> {
         self.meter.as_ref().map(|(rows, _)| rows.get())
     }
@@ -107,8 +107,8 @@ impl D1Store {
             let mut rows = total.get();
             for result in &results {
                 let more = rows_of(result);
-                rows.read += more.read;
-                rows.written += more.written;
+                rows.read = rows.read.saturating_add(more.read);
+                rows.written = rows.written.saturating_add(more.written);
             }
             total.set(rows);
         }
