@@ -7,12 +7,13 @@
 
 use crate::fakes::TestEnv;
 use crate::inspect::buttons;
-use loyalty_core::domain::{BotKind, CustomerId, EntryKind, TelegramUserId};
-use loyalty_core::ports::{CustomerRef, EntriesPage, PartnerRef};
+use crate::play::{Player, customer_id, first_buttons, first_text, summary_of};
+use loyalty_core::domain::{BotKind, EntryKind, TelegramUserId};
+use loyalty_core::ports::{EntriesPage, PartnerRef};
 use loyalty_core::telegram::BotCall;
-use loyalty_core::telegram::build::{TgUser, callback, text};
+use loyalty_core::telegram::build::TgUser;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::future::Future;
 
 /// Rows read and written so far, as a store counts them (D1's `meta.rows_read`
 /// and `meta.rows_written`, summed over its statements).
@@ -66,14 +67,14 @@ pub const SLACK: u64 = 4;
 /// # Panics
 /// When the conversation does not go as planned: the harness is broken, not the store.
 pub async fn costs_as_history_grows(env: &TestEnv, rows: impl Fn() -> Rows) -> Vec<HistoryCost> {
-    let play = Player { env, next_update: AtomicI64::new(1) };
+    let play = Player::new(env);
     let customer = TgUser::new(5_101, "Chi");
     let partner = TgUser::new(6_101, "Bakery owner");
     let admin = TgUser::new(900, "Admin");
     let (client, shop, boss) = (BotKind::Client, BotKind::Partner, BotKind::Admin);
 
     play.say(client, &customer, "/start").await;
-    let code = customer_summary_code(env, &customer).await;
+    let code = summary_of(env, &customer).await.customer.code;
     play.say(shop, &partner, "/start").await;
     play.say(shop, &partner, "/apply Banh Mi 1; bakery").await;
     let id = env
@@ -97,52 +98,31 @@ pub async fn costs_as_history_grows(env: &TestEnv, rows: impl Fn() -> Rows) -> V
             "budget": 1000000, "points": 5, "n": 5}}"#
     );
     let made = play.say(boss, &admin, &campaign).await;
-    assert!(text_of(&made).contains("#1"), "the campaign: {made:?}");
+    assert!(first_text(&made).contains("#1"), "the campaign: {made:?}");
 
     let measure = |label: &'static str| {
-        let play = &play;
-        let (customer, partner, code) = (&customer, &partner, &code);
-        let rows = &rows;
+        let (play, customer, partner, code) = (&play, &customer, &partner, &code);
+        let mut costs = Costs { rows: &rows, costs: Vec::new() };
         async move {
-            let mut costs = Vec::new();
-            let mut cost = |update: String, start: Rows| costs.push((update, rows().since(start)));
-            let start = rows();
-            play.say(client, customer, "/balance").await;
-            cost("client: /balance".into(), start);
-            let start = rows();
-            play.say(client, customer, "/history").await;
-            cost("client: /history".into(), start);
-            let start = rows();
-            play.say(client, customer, "/card").await;
-            cost("client: /card".into(), start);
-            let start = rows();
-            let card = play.say(shop, partner, &format!("/start c_{code}")).await;
-            assert!(
-                buttons_of(&card).iter().any(|b| b.starts_with("cr:")),
-                "{label}: the scan shows the card: {card:?}"
-            );
-            cost("partner: a scanned card".into(), start);
-            let start = rows();
-            let credited = play.say(shop, partner, &format!("/credit {code} 1000")).await;
-            assert!(text_of(&credited).contains('+'), "{label}: the credit: {credited:?}");
-            cost("partner: /credit <code> 1000".into(), start);
-            let start = rows();
-            let asked = play.say(shop, partner, &format!("/redeem {code} 10 1000")).await;
-            cost("partner: /redeem <code> 10 1000".into(), start);
+            costs.of("client: /balance", play.say(client, customer, "/balance")).await;
+            costs.of("client: /history", play.say(client, customer, "/history")).await;
+            costs.of("client: /card", play.say(client, customer, "/card")).await;
+            let card = costs.of("partner: a scanned card", play.say(shop, partner, &format!("/start c_{code}"))).await;
+            let scanned = first_buttons(&card).iter().any(|b| b.starts_with("cr:"));
+            assert!(scanned, "{label}: the scan shows the card: {card:?}");
+            let credit = format!("/credit {code} 1000");
+            let credited = costs.of("partner: /credit <code> 1000", play.say(shop, partner, &credit)).await;
+            assert!(first_text(&credited).contains('+'), "{label}: the credit: {credited:?}");
+            let redeem = format!("/redeem {code} 10 1000");
+            let asked = costs.of("partner: /redeem <code> 10 1000", play.say(shop, partner, &redeem)).await;
             let confirm = asked.iter().flat_map(buttons).find(|b| b.starts_with("rc:"));
             let confirm = confirm.unwrap_or_else(|| panic!("{label}: a confirm button: {asked:?}"));
-            let start = rows();
-            play.press(client, customer, &confirm).await;
-            cost("client: the redemption confirmed".into(), start);
-            let accrual = newest_accrual(play.env, customer).await;
-            let start = rows();
-            let reversed = play.say(shop, partner, &format!("/reverse {accrual}")).await;
-            assert!(text_of(&reversed).contains('↩'), "{label}: the reversal: {reversed:?}");
-            cost("partner: /reverse <entry>".into(), start);
-            let start = rows();
-            play.say(shop, partner, "/stats").await;
-            cost("partner: /stats".into(), start);
-            costs
+            costs.of("client: the redemption confirmed", play.press(client, customer, &confirm)).await;
+            let reverse = format!("/reverse {}", newest_accrual(play.env, customer).await);
+            let reversed = costs.of("partner: /reverse <entry>", play.say(shop, partner, &reverse)).await;
+            assert!(first_text(&reversed).contains('↩'), "{label}: the reversal: {reversed:?}");
+            costs.of("partner: /stats", play.say(shop, partner, "/stats")).await;
+            costs.costs
         }
     };
 
@@ -152,7 +132,7 @@ pub async fn costs_as_history_grows(env: &TestEnv, rows: impl Fn() -> Rows) -> V
             for _ in 0..count {
                 env.clock.advance(3_600);
                 let credited = play.say(shop, partner, &format!("/credit {code} 1000")).await;
-                assert!(text_of(&credited).contains('+'), "a credit of the history: {credited:?}");
+                assert!(first_text(&credited).contains('+'), "a credit of the history: {credited:?}");
             }
         }
     };
@@ -206,47 +186,24 @@ pub fn assert_level(costs: &[HistoryCost], growing: &[Growing<'_>]) {
     }
 }
 
-struct Player<'a> {
-    env: &'a TestEnv,
-    next_update: AtomicI64,
+/// The rows each update measured read and wrote, by name.
+struct Costs<'a, R> {
+    rows: &'a R,
+    costs: Vec<(String, Rows)>,
 }
 
-impl Player<'_> {
-    async fn say(&self, bot: BotKind, who: &TgUser, words: &str) -> Vec<BotCall> {
-        let id = self.next_update.fetch_add(1, Ordering::SeqCst);
-        self.run(bot, &text(id, who, words), words).await
+impl<R: Fn() -> Rows> Costs<'_, R> {
+    /// Plays `update` (a future: nothing runs before it is awaited) and records its rows as `name`'s.
+    async fn of(&mut self, name: &str, update: impl Future<Output = Vec<BotCall>>) -> Vec<BotCall> {
+        let start = (self.rows)();
+        let calls = update.await;
+        self.costs.push((name.to_string(), (self.rows)().since(start)));
+        calls
     }
-
-    async fn press(&self, bot: BotKind, who: &TgUser, data: &str) -> Vec<BotCall> {
-        let id = self.next_update.fetch_add(1, Ordering::SeqCst);
-        self.run(bot, &callback(id, who, id, data), data).await
-    }
-
-    async fn run(&self, bot: BotKind, update: &loyalty_core::telegram::Update, what: &str) -> Vec<BotCall> {
-        match self.env.engine.process_update(bot, update).await {
-            Ok(Some(outbox)) => outbox.calls,
-            Ok(None) => panic!("{bot:?} {what}: dropped as a duplicate"),
-            Err(e) => panic!("{bot:?} {what}: {e}"),
-        }
-    }
-}
-
-fn text_of(calls: &[BotCall]) -> String {
-    calls.first().and_then(|c| c.text()).unwrap_or_default().to_string()
-}
-
-fn buttons_of(calls: &[BotCall]) -> Vec<String> {
-    calls.first().map(buttons).unwrap_or_default()
-}
-
-async fn customer_summary_code(env: &TestEnv, who: &TgUser) -> String {
-    let summary = env.storage.customer_summary(CustomerRef::Telegram(TelegramUserId(who.id)), 0).await;
-    summary.expect("summary").expect("the customer signed up").customer.code.as_str().to_string()
 }
 
 async fn newest_accrual(env: &TestEnv, who: &TgUser) -> i64 {
-    let summary = env.storage.customer_summary(CustomerRef::Telegram(TelegramUserId(who.id)), 0).await;
-    let id: CustomerId = summary.expect("summary").expect("customer").customer.id;
+    let id = customer_id(env, who).await;
     let entries = env.storage.customer_entries(EntriesPage { customer: id, limit: 20, before: None }).await;
     let entries = entries.expect("entries");
     // Newest first: the credit just made, never reversed yet.

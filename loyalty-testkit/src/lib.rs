@@ -7,6 +7,7 @@ mod faults;
 pub mod folding;
 pub mod history;
 mod inspect;
+mod play;
 pub mod requests;
 pub mod round_trips;
 pub mod scenario;

@@ -9,14 +9,16 @@
 
 use crate::fakes::TestEnv;
 use crate::inspect::buttons;
+use crate::play::{Player, customer_id, first_buttons, first_text, summary_of};
 use async_trait::async_trait;
 use loyalty_core::domain::{BotKind, EntryKind};
-use loyalty_core::ports::{CustomerRef, EntriesPage, PartnerRef, StoreResult, UpdateClaim};
+use loyalty_core::ports::{EntriesPage, PartnerRef, StoreResult, UpdateClaim};
 use loyalty_core::stores::rpc::RpcBackend;
-use loyalty_core::telegram::Update;
-use loyalty_core::telegram::build::{TgUser, callback, reply, text};
+use loyalty_core::telegram::BotCall;
+use loyalty_core::telegram::build::TgUser;
 use serde_json::Value;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// An [`RpcBackend`] that counts the requests it passes on (a call, or a
 /// call folded with an update's claim: one request each).
@@ -83,30 +85,22 @@ pub struct UpdateCost {
 /// When the conversation does not go as planned (an expected button or entry
 /// is missing): the harness is broken, not the store.
 pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> Vec<UpdateCost> {
-    let driver = Driver { env, requests: &requests, next_update: AtomicI64::new(1), costs: Default::default() };
+    let driver = Driver { player: Player::new(env), requests: &requests, costs: Default::default() };
     let customer = TgUser::new(5_001, "Anna");
     let friend = TgUser::new(5_002, "Binh").lang("vi");
     let partner = TgUser::new(6_001, "Cafe owner");
     let admin = TgUser::new(900, "Admin");
     let (client, shop, boss) = (BotKind::Client, BotKind::Partner, BotKind::Admin);
     // An answer is checked to be the work done, not a refusal (which costs one request too).
-    let expect = |calls: &[loyalty_core::telegram::BotCall], what: &str, ok: &dyn Fn(&str, &[String]) -> bool| {
-        let text = calls.first().and_then(|c| c.text()).unwrap_or_default();
-        let buttons: Vec<String> = calls.first().map(buttons).unwrap_or_default();
+    let expect = |calls: &[BotCall], what: &str, ok: &dyn Fn(&str, &[String]) -> bool| {
+        let (text, buttons) = (first_text(calls), first_buttons(calls));
         assert!(ok(text, &buttons), "{what}: {text:?} {buttons:?}");
     };
 
     // Customers.
     driver.say(client, &customer, "/start").await;
     driver.say(client, &customer, "/start").await;
-    let code = env
-        .storage
-        .customer_summary(CustomerRef::Telegram(loyalty_core::domain::TelegramUserId(customer.id)), 0)
-        .await
-        .expect("summary")
-        .expect("the customer signed up")
-        .customer
-        .code;
+    let code = summary_of(env, &customer).await.customer.code;
     driver.say(client, &friend, &format!("/start {code}")).await;
     for command in ["/balance", "/history", "/card", "/partners", "/invite", "/lang", "/app", "/help", "hello"] {
         driver.say(client, &customer, command).await;
@@ -155,7 +149,7 @@ pub async fn requests_per_update(env: &TestEnv, requests: impl Fn() -> u64) -> V
     let asked = driver.say(shop, &partner, &format!("/redeem {code} 10 1000")).await;
     let decline = asked.iter().flat_map(buttons).find(|b| b.starts_with("rd:")).expect("a decline button");
     driver.press(client, &customer, &decline).await;
-    let page = EntriesPage { customer: code_owner(env, &customer).await, limit: 20, before: None };
+    let page = EntriesPage { customer: customer_id(env, &customer).await, limit: 20, before: None };
     let entries = env.storage.customer_entries(page).await.expect("entries");
     let accrual = entries.iter().find(|e| e.kind == EntryKind::Accrual).expect("an accrual");
     driver.say(shop, &partner, &format!("/reverse {}", accrual.id)).await;
@@ -226,61 +220,40 @@ pub fn assert_one_request_each(costs: &[UpdateCost]) {
     assert!(costs.iter().all(|c| c.requests == c.expected), "requests per update:\n{}", table.join("\n"));
 }
 
-async fn code_owner(env: &TestEnv, who: &TgUser) -> loyalty_core::domain::CustomerId {
-    let tg = loyalty_core::domain::TelegramUserId(who.id);
-    env.storage.customer_summary(CustomerRef::Telegram(tg), 0).await.expect("summary").expect("customer").customer.id
-}
-
 struct Driver<'a, F> {
-    env: &'a TestEnv,
+    player: Player<'a>,
     requests: &'a F,
-    next_update: AtomicI64,
     costs: std::sync::Mutex<Vec<UpdateCost>>,
 }
 
 impl<F: Fn() -> u64> Driver<'_, F> {
-    fn id(&self) -> i64 {
-        self.next_update.fetch_add(1, Ordering::SeqCst)
-    }
-
-    async fn say(&self, bot: BotKind, who: &TgUser, words: &str) -> Vec<loyalty_core::telegram::BotCall> {
-        self.run(bot, &text(self.id(), who, words), words.to_string()).await
+    async fn say(&self, bot: BotKind, who: &TgUser, words: &str) -> Vec<BotCall> {
+        self.counted(bot, words.to_string(), self.player.say(bot, who, words)).await
     }
 
     /// An application the store refuses because the person is a partner
     /// already: a second read says where it stands.
     async fn refused(&self, bot: BotKind, who: &TgUser, words: &str) {
-        self.run(bot, &text(self.id(), who, words), words.to_string()).await;
+        self.say(bot, who, words).await;
         if let Some(last) = self.costs.lock().unwrap_or_else(|e| e.into_inner()).last_mut() {
             last.expected = 2;
             last.update.push_str(" (refused: a partner already)");
         }
     }
 
-    async fn answer(
-        &self,
-        bot: BotKind,
-        who: &TgUser,
-        prompt: &str,
-        words: &str,
-    ) -> Vec<loyalty_core::telegram::BotCall> {
-        self.run(bot, &reply(self.id(), who, prompt, words), format!("{words} (answering {prompt})")).await
+    async fn answer(&self, bot: BotKind, who: &TgUser, prompt: &str, words: &str) -> Vec<BotCall> {
+        self.counted(bot, format!("{words} (answering {prompt})"), self.player.reply(bot, who, prompt, words)).await
     }
 
-    async fn press(&self, bot: BotKind, who: &TgUser, data: &str) -> Vec<loyalty_core::telegram::BotCall> {
-        let id = self.id();
-        self.run(bot, &callback(id, who, id, data), format!("button {data}")).await
+    async fn press(&self, bot: BotKind, who: &TgUser, data: &str) -> Vec<BotCall> {
+        self.counted(bot, format!("button {data}"), self.player.press(bot, who, data)).await
     }
 
-    async fn run(&self, bot: BotKind, update: &Update, what: String) -> Vec<loyalty_core::telegram::BotCall> {
+    /// Plays `update` and records the requests it made.
+    async fn counted(&self, bot: BotKind, what: String, update: impl Future<Output = Vec<BotCall>>) -> Vec<BotCall> {
         let before = (self.requests)();
-        let out = self.env.engine.process_update(bot, update).await;
+        let calls = update.await;
         let requests = (self.requests)() - before;
-        let calls = match out {
-            Ok(Some(outbox)) => outbox.calls,
-            Ok(None) => panic!("{bot:?} {what}: dropped as a duplicate"),
-            Err(e) => panic!("{bot:?} {what}: {e}"),
-        };
         let name = format!("{}: {what}", format!("{bot:?}").to_lowercase());
         self.costs.lock().unwrap_or_else(|e| e.into_inner()).push(UpdateCost { update: name, requests, expected: 1 });
         calls
