@@ -171,23 +171,19 @@ thread_local! {
 /// with nothing to send is finished by the next update's claim; if none comes
 /// within [`FINISH_WAIT`], one request finishes all that wait.
 ///
-/// An update with nothing to send (a `/balance`) is only recorded for the
-/// next claim ([`Engine::carry`]): that costs no `waitUntil` (a promise and a
-/// call into the runtime), unless this request is the one to wait for the
-/// finish.
-fn defer(ctx: &Context, engine: &Engine, mut tasks: Vec<Task>) {
-    if let [_] = tasks.as_slice() {
-        match engine.carry(tasks.remove(0)) {
-            None => {
-                if takes_the_finish(engine) {
-                    ctx.wait_until(finish_after_wait(engine.clone()));
-                }
-                return;
-            }
-            Some(task) => tasks.push(task),
-        }
-    }
+/// Updates with nothing to send (a `/balance`) are only recorded for the
+/// next claim ([`Engine::carry`], as [`Engine::run_task`] would): when that
+/// is all, no `waitUntil` (a promise and a call into the runtime), unless this
+/// request is the one to wait for the finish.
+fn defer(ctx: &Context, engine: &Engine, tasks: Vec<Task>) {
     if tasks.is_empty() {
+        return;
+    }
+    let tasks: Vec<Task> = tasks.into_iter().filter_map(|task| engine.carry(task)).collect();
+    if tasks.is_empty() {
+        if takes_the_finish(engine) {
+            ctx.wait_until(finish_after_wait(engine.clone()));
+        }
         return;
     }
     let engine = engine.clone();
